@@ -1,0 +1,176 @@
+"""The treatment-journey dataset: versioned Parquet files, one folder per year partition.
+
+The dbt model ``fct_treatment_journey`` computes one row per procedure (ProcStatus 1, 2, 5 or 6) with
+its features and targets in SQL. This asset reads one year of it and replaces the patient key with a
+salted hash. It writes the rows to
+``$DENTAL_DATA_DIR/processed/treatment_journey/<year>/treatment_journey_<source>_<UTC timestamp>.parquet``
+and keeps the newest ``DENTAL_JOURNEY_KEEP`` versions (default 5). A statistics JSON goes beside each
+file.
+
+Pseudonymization: ``patient_key = sha256(salt + ":" + PatNum)`` (hex, 16 characters), with the salt
+from ``DENTAL_PSEUDONYM_SALT``. The synthetic source, which holds no real patients, falls back to a
+fixed demo salt. Any other source refuses to run without one. The files hold no names, addresses or notes.
+"""
+
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster_dbt import get_asset_key_for_model
+
+from dental_assets.defs.dbt.assets import dental_dbt_models, relation_for_model
+from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+from dental_assets.partitions import yearly_partitions
+
+JOURNEY_MODEL = "fct_treatment_journey"
+JOURNEY_GROUP = "journey"
+SYNTHETIC_DEMO_SALT = "synthetic-demo-salt"
+
+
+def data_dir() -> Path:
+    """``$DENTAL_DATA_DIR``, default ``./data``."""
+    return Path(os.environ.get("DENTAL_DATA_DIR", "data")).expanduser().resolve()
+
+
+def journey_dir(partition_key: str) -> Path:
+    return data_dir() / "processed" / "treatment_journey" / partition_key
+
+
+def pseudonym_salt(source_name: str) -> str:
+    """The salt for patient keys. Raises RuntimeError when a real source has no salt configured."""
+    salt = os.environ.get("DENTAL_PSEUDONYM_SALT")
+    if salt:
+        return salt
+    if source_name == "synthetic":
+        return SYNTHETIC_DEMO_SALT
+    raise RuntimeError("set DENTAL_PSEUDONYM_SALT before writing the treatment-journey dataset")
+
+
+def pseudonymize(patient_ids: list[int | None], salt: str) -> list[str | None]:
+    """Salted SHA-256 of each PatNum, 16 hex characters; None stays None."""
+    return [
+        None if pid is None else hashlib.sha256(f"{salt}:{pid}".encode()).hexdigest()[:16]
+        for pid in patient_ids
+    ]
+
+
+# PostgreSQL type OID -> Arrow type of the column in the Parquet file (numeric becomes float64).
+_ARROW_BY_OID = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int16(),
+    23: pa.int32(),
+    700: pa.float32(),
+    701: pa.float64(),
+    1700: pa.float64(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    25: pa.string(),
+    1043: pa.string(),
+}
+
+
+def _fetch_year(warehouse: WarehouseResource, relation: str, year: int) -> pa.Table:
+    """The model's rows with ``procedure_date`` in ``year``, typed by the model's column types.
+    Raises TypeError for a column type with no Arrow mapping."""
+    conn = warehouse.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                f"SELECT * FROM {relation} WHERE procedure_date >= %s AND procedure_date < %s "
+                "ORDER BY procedure_id",
+                (dt.date(year, 1, 1), dt.date(year + 1, 1, 1)),
+            )
+            description = cur.description
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    arrays = {}
+    for position, column in enumerate(description):
+        arrow_type = _ARROW_BY_OID.get(column.type_code)
+        if arrow_type is None:
+            raise TypeError(f"column {column.name} has PostgreSQL type oid {column.type_code}, unmapped")
+        values = [row[position] for row in rows]
+        if column.type_code == 1700:
+            values = [None if v is None else float(v) for v in values]
+        arrays[column.name] = pa.array(values, arrow_type)
+    return pa.table(arrays)
+
+
+def prune_versions(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` Parquet versions (and their statistics); returns deleted files."""
+    versions = sorted(folder.glob("treatment_journey_*.parquet"))
+    deleted = []
+    for old in versions[: max(len(versions) - keep, 0)]:
+        for path in (old, old.with_suffix(".stats.json")):
+            if path.exists():
+                path.unlink()
+                deleted.append(path)
+    return deleted
+
+
+@dg.asset(
+    key="treatment_journey",
+    partitions_def=yearly_partitions,
+    deps=[get_asset_key_for_model([dental_dbt_models], JOURNEY_MODEL)],
+    group_name=JOURNEY_GROUP,
+    kinds={"parquet", "python"},
+    description=(
+        "One row per procedure (ProcStatus 1, 2, 5, 6) of the year, features and targets from "
+        f"`{JOURNEY_MODEL}`, patient keys pseudonymized; versioned Parquet under "
+        "data/processed/treatment_journey/<year>/."
+    ),
+)
+def treatment_journey(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    opendental: OpenDentalSourceResource,
+) -> dg.MaterializeResult:
+    year = int(context.partition_key)
+    source_name = opendental.source().name
+    table = _fetch_year(warehouse, relation_for_model(JOURNEY_MODEL), year)
+    if "patient_id" in table.column_names:
+        keys = pseudonymize(table.column("patient_id").to_pylist(), pseudonym_salt(source_name))
+        index = table.column_names.index("patient_id")
+        table = table.remove_column(index).add_column(index, "patient_key", pa.array(keys, pa.string()))
+
+    folder = journey_dir(context.partition_key)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"treatment_journey_{source_name}_{stamp}.parquet"
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(path)
+
+    null_rates = {
+        name: round(table.column(name).null_count / table.num_rows, 4) if table.num_rows else 0.0
+        for name in table.column_names
+    }
+    stats = {
+        "partition": context.partition_key,
+        "source": source_name,
+        "rows": table.num_rows,
+        "columns": {name: str(table.schema.field(name).type) for name in table.column_names},
+        "null_rates": null_rates,
+    }
+    path.with_suffix(".stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True))
+    pruned = prune_versions(folder, int(os.environ.get("DENTAL_JOURNEY_KEEP", "5")))
+    context.log.info(f"treatment_journey {context.partition_key}: {table.num_rows} rows -> {path}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(table.num_rows),
+            "path": dg.MetadataValue.path(str(path)),
+            "source": source_name,
+            "columns": dg.MetadataValue.int(table.num_columns),
+            "versions_pruned": dg.MetadataValue.int(len([p for p in pruned if p.suffix == ".parquet"])),
+            "null_rates": dg.MetadataValue.md(
+                "| column | null rate |\n|---|---|\n"
+                + "\n".join(f"| {k} | {v:.2%} |" for k, v in null_rates.items())
+            ),
+        }
+    )

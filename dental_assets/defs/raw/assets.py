@@ -1,0 +1,174 @@
+"""The raw layer: every catalog table is an asset keyed ``["opendental", "<table>"]``.
+
+Those keys are the default keys of the dbt sources ``source('opendental', '<table>')``, so lineage
+joins with no code. The catalog builds two multi-assets:
+
+- ``raw_opendental_reference``: the unpartitioned reference tables, replaced whole.
+- ``raw_opendental_transactional``: the tables with a business date, partitioned monthly, with a
+  single-run backfill policy (a range of months is one run and one window).
+
+Each table of a window is replaced in one transaction: create the table if it is missing, delete the
+window's rows, COPY the source's rows. A re-run leaves identical data, and a failed run leaves the
+previous data in place. Metadata gives counts only, never values.
+"""
+
+import time
+
+import dagster as dg
+
+from dental_assets.catalog import RAW_SCHEMA, Table, pg_create_table_sql, quote_pg, raw_tables
+from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+from dental_assets.partitions import Window, month_window, monthly_partitions
+from dental_assets.pgcopy import copy_arrow
+from dental_assets.warehouse import is_demo_target
+
+RAW_GROUP = "raw_opendental"
+RAW_KINDS = {"postgres", "mysql"}
+
+
+class NotADemoTargetError(RuntimeError):
+    """Synthetic rows were about to be written into a warehouse that is not marked as a demo target."""
+
+
+def raw_asset_key(table_name: str) -> dg.AssetKey:
+    """``["opendental", "<table>"]``: the raw asset of an OpenDental table."""
+    return dg.AssetKey(["opendental", table_name])
+
+
+def _spec(table: Table) -> dg.AssetSpec:
+    partitioning = (
+        f"monthly by `{table.business_date}`" if table.partitioned else "unpartitioned (replaced whole)"
+    )
+    return dg.AssetSpec(
+        key=raw_asset_key(table.name),
+        group_name=RAW_GROUP,
+        kinds=RAW_KINDS,
+        description=(
+            f"OpenDental `{table.name}` replicated into `{RAW_SCHEMA}.{table.name}` "
+            f"({len(table.columns)} columns, primary key `{table.primary_key}`), {partitioning}."
+        ),
+        metadata={
+            "dagster/table_name": f"{RAW_SCHEMA}.{table.name}",
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(c.name, c.pg_type) for c in table.columns]
+            ),
+            "opendental/primary_key": table.primary_key,
+            "opendental/modified_column": table.modified_column or "",
+            "opendental/business_date": table.business_date or "",
+        },
+    )
+
+
+def _window_predicate(table: Table, window: Window | None) -> str | None:
+    """SQL selecting the window's rows of the raw table, or None when the window is everything."""
+    if window is None or not table.partitioned or (window.lower is None and window.upper is None):
+        return None
+    return window.sql_predicate(quote_pg(table.business_date))
+
+
+def load_tables(
+    context: dg.AssetExecutionContext,
+    tables: list[Table],
+    window: Window | None,
+    opendental: OpenDentalSourceResource,
+    warehouse: WarehouseResource,
+):
+    """Replace ``window`` of each selected table in ``raw`` with the source's rows; yields one
+    ``MaterializeResult`` per table. Raises NotADemoTargetError when synthetic rows would go into a
+    warehouse not marked as a demo target."""
+    source = opendental.source()
+    if source.name == "synthetic" and not is_demo_target(warehouse.params):
+        raise NotADemoTargetError(
+            f"refusing to write synthetic rows into {warehouse.params.describe()}: it is not marked as a "
+            "demo target (create the table public.dental_demo_target there, e.g. with "
+            "`dental warehouse mark-demo`)"
+        )
+    selected = [t for t in tables if raw_asset_key(t.name) in context.selected_asset_keys]
+    conn = warehouse.connect()
+    try:
+        for table in selected:
+            started = time.perf_counter()
+            data = source.read_window(table, window)
+            target = f"{quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}"
+            predicate = _window_predicate(table, window)
+            with conn, conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext('dental_raw_ddl'))")
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_pg(RAW_SCHEMA)}")
+                cur.execute(pg_create_table_sql(table))
+                if predicate is None:
+                    cur.execute(f"DELETE FROM {target}")
+                else:
+                    cur.execute(f"DELETE FROM {target} WHERE {predicate}")
+                replaced = cur.rowcount
+                stats = copy_arrow(cur, RAW_SCHEMA, table.name, data)
+                cur.execute(f"SELECT count(*) FROM {target}")
+                total = cur.fetchone()[0]
+            with conn.cursor() as cur:  # fresh statistics for the models that read the table next
+                cur.execute(f"ANALYZE {target}")
+            conn.commit()
+            seconds = time.perf_counter() - started
+            rate = stats.rows / seconds if seconds > 0 else 0.0
+            context.log.info(
+                f"raw.{table.name}: {stats.rows} rows copied, {replaced} replaced, "
+                f"{seconds:.2f} s ({rate:,.0f} rows/s)"
+            )
+            metadata = {
+                "dagster/row_count": dg.MetadataValue.int(total),
+                "rows_copied": dg.MetadataValue.int(stats.rows),
+                "rows_replaced": dg.MetadataValue.int(replaced),
+                "source": source.name,
+                "window": _describe(window, table),
+                "seconds": dg.MetadataValue.float(round(seconds, 3)),
+            }
+            for conversion, count in sorted(stats.conversions.items()):
+                metadata[f"converted/{conversion}"] = dg.MetadataValue.int(count)
+            yield dg.MaterializeResult(asset_key=raw_asset_key(table.name), metadata=metadata)
+    finally:
+        conn.close()
+
+
+def _describe(window: Window | None, table: Table) -> str:
+    if window is None or not table.partitioned:
+        return "all rows"
+    lower = window.lower.isoformat() if window.lower else "-inf"
+    upper = window.upper.isoformat() if window.upper else "+inf"
+    return f"{table.business_date} in [{lower}, {upper})"
+
+
+def build_raw_assets(tables: tuple[Table, ...]) -> list[dg.AssetsDefinition]:
+    """The two raw multi-assets for the given catalog tables."""
+    reference = [t for t in tables if not t.partitioned]
+    transactional = [t for t in tables if t.partitioned]
+
+    @dg.multi_asset(
+        name="raw_opendental_reference",
+        specs=[_spec(t) for t in reference],
+        can_subset=True,
+    )
+    def raw_opendental_reference(
+        context: dg.AssetExecutionContext,
+        opendental: OpenDentalSourceResource,
+        warehouse: WarehouseResource,
+    ):
+        yield from load_tables(context, reference, None, opendental, warehouse)
+
+    @dg.multi_asset(
+        name="raw_opendental_transactional",
+        specs=[_spec(t) for t in transactional],
+        can_subset=True,
+        partitions_def=monthly_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def raw_opendental_transactional(
+        context: dg.AssetExecutionContext,
+        opendental: OpenDentalSourceResource,
+        warehouse: WarehouseResource,
+    ):
+        key_range = context.partition_key_range
+        window = month_window(key_range.start, key_range.end, monthly_partitions.get_partition_keys())
+        yield from load_tables(context, transactional, window, opendental, warehouse)
+
+    return [raw_opendental_reference, raw_opendental_transactional]
+
+
+raw_assets = build_raw_assets(raw_tables())

@@ -1,0 +1,40 @@
+-- One row per OpenDental patient (patient.PatNum) with the demographics the marts use. Birthdate is
+-- NULL when OpenDental holds a sentinel (cleaned in staging).
+
+with patients as (
+
+    select * from {{ ref('stg_opendental__patient') }}
+
+),
+
+selected as (
+
+    select
+        pat_num                                                     as patient_id,
+        guarantor                                                   as guarantor_id,
+        clinic_num                                                  as clinic_id,
+        pri_prov                                                    as primary_provider_id,
+        birthdate,
+        gender                                                      as gender_code,
+        case gender
+            when 0 then 'male'
+            when 1 then 'female'
+            when 2 then 'unknown'
+            when 3 then 'other'
+        end                                                         as gender,
+        pat_status                                                  as patient_status_code,
+        case pat_status
+            when 0 then 'patient'
+            when 1 then 'non_patient'
+            when 2 then 'inactive'
+            when 3 then 'archived'
+            when 4 then 'deleted'
+            when 5 then 'deceased'
+            when 6 then 'prospective'
+        end                                                         as patient_status,
+        date_first_visit
+    from patients
+
+)
+
+select * from selected

@@ -1,0 +1,47 @@
+-- mart_production_daily loses and invents no money: its gross production equals the charges of the
+-- dated completed procedures, its adjustments the dated adjustments (to the cent). Returns a row per
+-- measure that differs.
+
+with mart as (
+
+    select
+        coalesce(sum(gross_production), 0)                          as gross_production,
+        coalesce(sum(adjustments), 0)                               as adjustments,
+        coalesce(sum(completed_procedure_count), 0)                 as completed_procedure_count
+    from {{ ref('mart_production_daily') }}
+
+),
+
+procedures as (
+
+    select
+        coalesce(sum(procedure_charge), 0)                          as gross_production,
+        count(*)                                                    as completed_procedure_count
+    from {{ ref('int_procedures_complete') }}
+    where procedure_date is not null
+
+),
+
+adjustments as (
+
+    select coalesce(sum(adjustment_amount), 0)                      as adjustments
+    from {{ ref('int_adjustments') }}
+    where adjustment_date is not null
+
+),
+
+differences as (
+
+    select 'gross_production' as measure, mart.gross_production as mart_value, procedures.gross_production as source_value
+    from mart cross join procedures
+    union all
+    select 'completed_procedure_count', mart.completed_procedure_count, procedures.completed_procedure_count
+    from mart cross join procedures
+    union all
+    select 'adjustments', mart.adjustments, adjustments.adjustments
+    from mart cross join adjustments
+
+)
+
+select * from differences
+where abs(mart_value - source_value) >= 0.005

@@ -1,0 +1,59 @@
+"""The settings of a synthetic practice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """What to generate.
+
+    - ``patients``: patient rows (families are formed from them; a few are merged duplicates).
+    - ``seed``: the only source of randomness; the same config gives byte-identical tables.
+    - ``as_of``: the last simulated day (its close of business). Nothing happens after it except
+      appointments already booked; every DateTStamp/SecDateTEdit is on or before it.
+    - ``start``: the first simulated day (default: ``as_of`` three years earlier).
+    - ``insurance_rate``: share of families with dental insurance (0..1).
+    - ``completion_rate``: share of past appointments that were completed (0..1).
+    - ``broken_rate``: share of past appointments that were broken (0..1); the rest of the past
+      appointments that were neither completed nor broken sit on the unscheduled list.
+    - ``fee_match_rate``: share of procedures whose ProcFee equals the fee schedule's fee (0..1).
+    """
+
+    as_of: dt.date
+    patients: int = 5000
+    seed: int = 42
+    start: dt.date | None = None
+    insurance_rate: float = 0.6
+    completion_rate: float = 0.85
+    broken_rate: float = 0.08
+    fee_match_rate: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.as_of, dt.date) or isinstance(self.as_of, dt.datetime):
+            raise TypeError("as_of must be a datetime.date")
+        if self.start is None:
+            object.__setattr__(self, "start", _years_before(self.as_of, 3))
+        if self.start >= self.as_of:
+            raise ValueError("start must be before as_of")
+        if self.as_of.year < 1990:
+            raise ValueError("as_of must be 1990 or later")
+        if not 1 <= self.patients <= 5_000_000:
+            raise ValueError("patients must be between 1 and 5,000,000")
+        if self.seed < 0:
+            raise ValueError("seed must be non-negative")
+        for name in ("insurance_rate", "completion_rate", "broken_rate", "fee_match_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.completion_rate + self.broken_rate > 1.0:
+            raise ValueError("completion_rate + broken_rate must not exceed 1")

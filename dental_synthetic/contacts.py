@@ -1,0 +1,216 @@
+"""Communications, documents and referral attachments.
+
+- commlog: automated appointment reminders two days ahead, calls after broken appointments, recall
+  outreach, calls to carriers about denied claims, balance calls to families with balances over 90 days.
+- document: radiograph images of completed imaging procedures, registration forms at new-patient
+  visits, insurance card scans.
+- refattach: where new patients came from (RefFrom) and treatment referred out to specialists (RefTo).
+
+Notes are fixed phrases: no patient data is ever written into free text.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .columns import strings
+from .context import Context
+from .people import People
+from .practice import Setup, enum_codes
+from .schedule import APT, PROC, SPECIALTIES, Clinical
+from .util import DAY, ZERO_DAY, key_order, rank_within, ts
+
+NOTES = (
+    "Appointment reminder sent",
+    "Called about missed appointment",
+    "Recall reminder",
+    "Called carrier about claim",
+    "Discussed account balance",
+)
+
+
+def _days(table: pa.Table, name: str) -> np.ndarray:
+    return table.column(name).cast(pa.int32()).to_numpy().astype(np.int64)
+
+
+def build_contacts(ctx: Context, setup: Setup, people: People, clinical: Clinical, tables: dict[str, pa.Table],
+                   aging: pa.Table) -> None:
+    rng = ctx.rng
+    d = setup.defs
+    mode = enum_codes("CommItemMode")
+    source = enum_codes("CommItemSource")
+    contact = enum_codes("ContactMethod")
+    ap = clinical.apts
+    n_apt = len(ap.pat)
+    pref = np.asarray(people.patient_values["PreferContactMethod"])
+    parts = []
+
+    def part(pat, when, ctype, cmode, note, user, csource=0, minutes=0):
+        n = len(pat)
+        full = lambda v: np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)).copy()  # noqa: E731
+        parts.append({"pat": full(pat), "when": full(when), "type": full(ctype), "mode": full(cmode),
+                      "note": full(note), "user": full(user), "source": full(csource), "minutes": full(minutes)})
+
+    # appointment reminders, two days ahead, sent automatically by text or e-mail
+    remind_day = ap.date - 2
+    remind_ts = ts(remind_day, 10 * 3600 + rng.integers(0, 3600, size=n_apt))
+    reminded = ((ap.status != APT["Planned"]) & (remind_day <= ctx.as_of) & (remind_day >= ctx.start)
+                & (remind_ts > ap.created) & (rng.random(n_apt) < 0.7))
+    r = np.flatnonzero(reminded)
+    by_text = pref[ap.pat[r] - 1] == contact["WirelessPh"]
+    part(ap.pat[r], remind_ts[r], d[("CommLogTypes", "appt")], np.where(by_text, mode["Text"], mode["Email"]), 0, 0,
+         source["ApptReminder"])
+    # calls after broken appointments
+    b = np.flatnonzero(np.isin(ap.status, [APT["Broken"], APT["UnschedList"]]) & (rng.random(n_apt) < 0.6))
+    call_day = np.minimum(ap.date[b] + rng.integers(0, 2, size=len(b)), ctx.as_of)
+    part(ap.pat[b], ctx.clock(call_day), d[("CommLogTypes", "appt")], mode["Phone"], 1,
+         setup.frontdesk_user[ap.clinic[b]], minutes=rng.integers(1, 6, size=len(b)))
+    # recall outreach for overdue recalls
+    recall = tables["recall"]
+    rs = recall.column("RecallStatus").to_numpy()
+    rc = np.flatnonzero(rs > 0)
+    rc_pat = recall.column("PatNum").to_numpy()[rc]
+    rc_when = recall.column("DateTStamp").cast(pa.int64()).to_numpy()[rc]
+    postcard = rs[rc] == d[("RecallUnschedStatus", "postcard")]
+    part(rc_pat, rc_when, d[("CommLogTypes", "recall")], np.where(postcard, mode["Mail"], mode["Phone"]), 2,
+         setup.frontdesk_user[people.clinic[rc_pat - 1]], minutes=np.where(postcard, 0, 2))
+    # calls to carriers about denied or reduced claims
+    claim = tables["claim"]
+    under = np.flatnonzero(claim.column("ReasonUnderPaid").to_numpy(zero_copy_only=False) != "")
+    cl_day = np.minimum(_days(claim, "DateReceived")[under] + rng.integers(1, 11, size=len(under)), ctx.as_of)
+    part(claim.column("PatNum").to_numpy()[under], ctx.clock(cl_day), d[("CommLogTypes", "insurance")],
+         mode["Phone"], 3, setup.billing_user, minutes=rng.integers(5, 20, size=len(under)))
+    # balance calls to families with a balance over 90 days
+    over = np.flatnonzero(aging.column("BalOver90").to_numpy() > 0)
+    g = aging.column("Guarantor").to_numpy()[over]
+    fin_day = ctx.as_of - rng.integers(0, 45, size=len(g))
+    part(g, ctx.clock(fin_day), d[("CommLogTypes", "financial")], mode["Phone"], 4, setup.billing_user,
+         minutes=rng.integers(2, 10, size=len(g)))
+
+    c = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    c["when"] = ctx.stamp(c["when"])
+    order = key_order(c["when"], c["pat"])
+    c = {k: v[order] for k, v in c.items()}
+    n = len(order)
+    sent_received = enum_codes("CommSentOrReceived")
+    ctx.put("commlog", n, {
+        "CommlogNum": np.arange(1, n + 1),
+        "PatNum": c["pat"],
+        "CommDateTime": c["when"],
+        "CommType": c["type"],
+        "Note": strings(NOTES, c["note"]),
+        "Mode_": c["mode"],
+        "SentOrReceived": sent_received["Sent"],
+        "UserNum": c["user"],
+        "DateTStamp": c["when"],
+        "DateTimeEnd": np.where(c["minutes"] > 0, ctx.stamp(c["when"] + c["minutes"] * 60), ZERO_DAY * DAY),
+        "CommSource": c["source"],
+        "DateTEntry": c["when"],
+    })
+
+    _documents(ctx, setup, people, clinical)
+    _refattach(ctx, setup, people, clinical)
+
+
+def _documents(ctx: Context, setup: Setup, people: People, clinical: Clinical) -> None:
+    rng = ctx.rng
+    pr = clinical.procs
+    ap = clinical.apts
+    d = setup.defs
+    image = enum_codes("ImageType")
+    imaging = np.isin(pr.code, [setup.code_num[c] for c in ("D0210", "D0220", "D0230", "D0272", "D0274", "D0330")])
+    x = np.flatnonzero(imaging & (pr.status == PROC["C"]))
+    np_done = np.flatnonzero(ap.is_new & (ap.status == APT["Complete"]))
+    insured = np_done[people.plan[ap.pat[np_done] - 1] > 0]
+    labels = ["", "Patient Registration", "Insurance Card"] + setup.code_abbr[1:]
+    when = np.concatenate([
+        ts(pr.date[x], 9 * 3600 + rng.integers(0, 8 * 3600, size=len(x))),
+        ts(ap.date[np_done], ap.start[np_done] * 60 - 600),
+        ts(ap.date[insured], ap.start[insured] * 60 - 300),
+    ])
+    pat = np.concatenate([pr.pat[x], ap.pat[np_done], ap.pat[insured]])
+    category = np.concatenate([np.full(len(x), d[("ImageCats", "xrays")]), np.full(len(np_done), d[("ImageCats",
+                                                                                                       "forms")]),
+                               np.full(len(insured), d[("ImageCats", "ins_cards")])])
+    img_type = np.concatenate([np.full(len(x), image["Radiograph"]), np.full(len(np_done), image["Document"]),
+                               np.full(len(insured), image["Photo"])])
+    label = np.concatenate([2 + pr.code[x], np.full(len(np_done), 1), np.full(len(insured), 2)])
+    tooth = np.concatenate([pr.tooth[x], np.zeros(len(np_done) + len(insured), dtype=np.int64)])
+    prov = np.concatenate([pr.prov[x], ap.prov[np_done], np.zeros(len(insured), dtype=np.int64)])
+    ext = np.concatenate([np.zeros(len(x), np.int64), np.ones(len(np_done), np.int64), np.zeros(len(insured),
+                                                                                               np.int64)])
+    when = ctx.stamp(when)
+    order = key_order(when, pat)
+    n = len(order)
+    doc_num = np.arange(1, n + 1)
+    file_name = pc.binary_join_element_wise(
+        "IMG", pa.array(doc_num).cast(pa.string()), strings([".jpg", ".pdf"], ext[order]), "")
+    tooth = tooth[order]
+    ctx.put("document", n, {
+        "DocNum": doc_num,
+        "Description": strings(labels, label[order]),
+        "DateCreated": when[order],
+        "DocCategory": category[order],
+        "PatNum": pat[order],
+        "FileName": file_name,
+        "ImgType": img_type[order],
+        "ToothNumbers": pc.if_else(pa.array(tooth > 0), pa.array(tooth).cast(pa.string()), ""),
+        "DateTStamp": when[order],
+        "ProvNum": prov[order],
+    })
+
+
+def _refattach(ctx: Context, setup: Setup, people: People, clinical: Clinical) -> None:
+    rng = ctx.rng
+    status = enum_codes("PatientStatus")
+    rtype = enum_codes("ReferralType")
+    rstat = enum_codes("ReferralToStatus")
+    specialty = np.array(setup.referral_specialty)
+    sources = np.flatnonzero(specialty == "") + 1
+    # where new patients came from
+    came = np.flatnonzero((people.status != status["Archived"]) & (people.entry >= ctx.start - 2 * 365)
+                          & (rng.random(people.n) < 0.4))
+    from_ref = rng.choice(sources, size=len(came))
+    # treatment referred out
+    pr = clinical.procs
+    out = np.flatnonzero(pr.referred_to >= 0)
+    to_ref = np.zeros(len(out), dtype=np.int64)
+    for i, key in enumerate(SPECIALTIES):
+        m = pr.referred_to[out] == i
+        to_ref[m] = rng.choice(np.flatnonzero(specialty == key) + 1, size=m.sum())
+    ref_day = pr.date[out]
+    outcome = rng.choice([rstat["Scheduled"], rstat["Consulted"], rstat["InTreatment"], rstat["Complete"],
+                          rstat["Declined"]], p=[0.3, 0.2, 0.1, 0.3, 0.1], size=len(out))
+    complete_day = ref_day + rng.integers(20, 91, size=len(out))
+    outcome = np.where((outcome == rstat["Complete"]) & (complete_day > ctx.as_of), rstat["Consulted"], outcome)
+    pat = np.concatenate([came + 1, pr.pat[out]])
+    day = np.concatenate([np.minimum(people.entry[came], ctx.as_of), ref_day])
+    n = len(pat)
+    order = key_order(pat, day, np.arange(n))
+    item_order = np.empty(n, dtype=np.int64)
+    item_order[order] = rank_within(pat[order])
+    rows = key_order(day, pat)
+    ref_num = np.concatenate([from_ref, to_ref])
+    kind = np.concatenate([np.full(len(came), rtype["RefFrom"]), np.full(len(out), rtype["RefTo"])])
+    to_status = np.concatenate([np.zeros(len(came), dtype=np.int64), outcome])
+    proc_num = np.concatenate([np.zeros(len(came), dtype=np.int64), out + 1])
+    done_day = np.concatenate([np.full(len(came), ZERO_DAY), np.where(outcome == rstat["Complete"], complete_day,
+                                                                     ZERO_DAY)])
+    prov = np.concatenate([np.zeros(len(came), dtype=np.int64), pr.prov[out]])
+    stamp = ctx.stamp(ctx.clock(np.where(done_day > ZERO_DAY, done_day, day)))
+    ctx.put("refattach", n, {
+        "RefAttachNum": np.arange(1, n + 1),
+        "ReferralNum": ref_num[rows],
+        "PatNum": pat[rows],
+        "ItemOrder": item_order[rows],
+        "RefDate": day[rows],
+        "RefType": kind[rows],
+        "RefToStatus": to_status[rows],
+        "ProcNum": proc_num[rows],
+        "DateProcComplete": done_day[rows],
+        "ProvNum": prov[rows],
+        "DateTStamp": stamp[rows],
+    })
+

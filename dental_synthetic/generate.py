@@ -1,0 +1,92 @@
+"""``generate(config) -> Practice``: the whole synthetic practice as Arrow tables plus its books."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from dental_assets.catalog import raw_tables
+
+from .billing import build_billing
+from .columns import arrow_schema, build_table
+from .config import SyntheticConfig
+from .contacts import build_contacts
+from .context import Context
+from .ledger import daily_ledger, family_aging, patient_balances
+from .people import build_people
+from .practice import build_setup
+from .schedule import build_schedule
+
+
+@dataclass(frozen=True)
+class Practice:
+    """A generated practice.
+
+    ``tables``: one Arrow table per raw-layer table (``raw_tables()`` order), every catalog column in
+    catalog order, no nulls. ``ledger``: ``"aging"`` (one row per guarantor: Guarantor, Bal_0_30,
+    Bal_31_60, Bal_61_90, BalOver90, BalTotal, InsEst, PayPlanDue in dollars, as of ``config.as_of``) and
+    ``"daily"`` (per Date, ClinicNum, ProvNum: Production, Adjustments, WriteOffs, PatientIncome,
+    InsuranceIncome in dollars).
+    """
+
+    config: SyntheticConfig
+    tables: dict[str, pa.Table]
+    ledger: dict[str, pa.Table]
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per table, in table order."""
+        return {name: table.num_rows for name, table in self.tables.items()}
+
+
+def generate(config: SyntheticConfig) -> Practice:
+    """Simulate a practice from ``config.start`` to ``config.as_of``. Deterministic: the same config
+    gives byte-identical tables."""
+    ctx = Context.create(config)
+    setup = build_setup(ctx)
+    people = build_people(ctx, setup)
+    clinical = build_schedule(ctx, setup, people)
+    build_billing(ctx, setup, people, clinical)
+
+    catalog = {t.name: t for t in raw_tables()}
+    tables: dict[str, pa.Table] = {}
+    for name, (n, values) in ctx.values.items():
+        if name in catalog:
+            tables[name] = build_table(catalog[name], n, values)
+
+    # the books, then the aging columns OpenDental stores on the guarantor
+    aging = family_aging(tables, people.guarantor, config.as_of)
+    _store_aging(ctx, setup, people, tables, aging)
+    tables["patient"] = build_table(catalog["patient"], people.n, people.patient_values)
+
+    build_contacts(ctx, setup, people, clinical, tables, aging)
+    for name in ("commlog", "document", "refattach"):
+        if name in catalog:
+            n, values = ctx.values[name]
+            tables[name] = build_table(catalog[name], n, values)
+
+    ordered = {}
+    for table in catalog.values():  # a table added to the selection but not generated yet: no rows
+        ordered[table.name] = tables[table.name] if table.name in tables else arrow_schema(table).empty_table()
+    return Practice(config=config, tables=ordered, ledger={"aging": aging, "daily": daily_ledger(ordered)})
+
+
+def _store_aging(ctx: Context, setup, people, tables: dict[str, pa.Table], aging: pa.Table) -> None:
+    """Write the family aging onto guarantor rows (others zero), each patient's EstBalance (own balance
+    minus own pending insurance estimates), and move families with old balances to collections."""
+    values = people.patient_values
+    guars = aging.column("Guarantor").to_numpy() - 1
+    for name in ("Bal_0_30", "Bal_31_60", "Bal_61_90", "BalOver90", "BalTotal", "InsEst", "PayPlanDue"):
+        column = np.zeros(people.n)
+        column[guars] = aging.column(name).to_numpy()
+        values[name] = column
+    balance, est = patient_balances(tables, people.n)
+    values["EstBalance"] = (balance - est) / 100.0
+    over90 = np.zeros(people.n)
+    over90[guars] = aging.column("BalOver90").to_numpy()
+    to_collections = (over90 > 300) & (ctx.rng.random(people.n) < 0.3)
+    fam_flag = to_collections[people.guarantor - 1]
+    billing = np.asarray(values["BillingType"]).copy()
+    billing[fam_flag] = setup.defs[("BillingTypes", "collections")]
+    values["BillingType"] = billing

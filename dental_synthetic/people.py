@@ -1,0 +1,340 @@
+"""Patients in families, their insurance (inssub, patplan), patient notes and merged duplicates.
+
+A family is a guarantor (its head, PatNum = Guarantor) with a spouse and children. Families are
+numbered in the order they joined the practice. About 62% of families joined before ``start``; the
+rest join during the simulated years. Some families leave (inactive or archived) and stop visiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import reference as ref
+from .columns import strings
+from .context import Context
+from .practice import Setup, enum_codes
+from .util import ZERO_DAY, expand, ts
+
+ROLE_HEAD, ROLE_SPOUSE, ROLE_CHILD = 0, 1, 2
+NEVER = np.iinfo(np.int64).min // 4  # an "end" day before anything: the patient never visits
+
+
+@dataclass
+class People:
+    """Per patient arrays, index = PatNum - 1. Days are day numbers."""
+
+    n: int
+    guarantor: np.ndarray  # PatNum of the family head
+    role: np.ndarray  # ROLE_*
+    birth: np.ndarray
+    gender: np.ndarray
+    status: np.ndarray  # PatientStatus code
+    clinic: np.ndarray
+    pri_prov: np.ndarray  # dentist
+    sec_prov: np.ndarray  # hygienist
+    entry: np.ndarray  # the day the patient was entered
+    end: np.ndarray  # last day the patient may have an appointment (NEVER: no visits)
+    perio: np.ndarray  # bool: on periodontal maintenance
+    plan: np.ndarray  # PlanNum of the primary plan, 0 when uninsured
+    inssub: np.ndarray  # InsSubNum, 0 when uninsured
+    fee_sched: np.ndarray  # patient.FeeSched (0: the provider's)
+    patient_values: dict[str, object]  # the patient table's columns, amended by later stages
+
+
+def build_people(ctx: Context, setup: Setup) -> People:
+    rng = ctx.rng
+    cfg = ctx.config
+    status_code = enum_codes("PatientStatus")
+    n_total = cfg.patients
+    n_dup = max(1, n_total // 1000) if n_total >= 100 else 0  # merged duplicates
+    n = n_total - n_dup
+
+    # --- families --------------------------------------------------------------------------------------
+    sizes = rng.choice([1, 2, 3, 4, 5, 6], p=[0.36, 0.27, 0.16, 0.13, 0.06, 0.02], size=n)
+    cum = np.cumsum(sizes)
+    n_fam = int(np.searchsorted(cum, n)) + 1
+    sizes = sizes[:n_fam].copy()
+    sizes[-1] -= int(cum[n_fam - 1]) - n
+    fam, member = expand(sizes)
+    fam_size = sizes[fam]
+    spouse = (member == 1) & (rng.random(n) < np.where(fam_size == 2, 0.75, 0.8))
+    role = np.where(member == 0, ROLE_HEAD, np.where(spouse, ROLE_SPOUSE, ROLE_CHILD))
+    has_child = np.zeros(n_fam, dtype=bool)
+    has_child[fam[role == ROLE_CHILD]] = True
+
+    fam_entry_existing = rng.random(n_fam) < 0.62
+    fam_entry = np.where(
+        fam_entry_existing,
+        rng.integers(ctx.opened + 30, ctx.start, size=n_fam),
+        rng.integers(ctx.start, ctx.as_of, size=n_fam),
+    )
+    order = np.argsort(fam_entry, kind="stable")  # PatNums grow with the day a family joined
+    rank = np.empty(n_fam, dtype=np.int64)
+    rank[order] = np.arange(n_fam)
+    fam_sorted_sizes = sizes[order]
+    fam = rank[fam]  # renumber families in joining order ...
+    perm = np.argsort(fam * 16 + member, kind="stable")  # ... and lay patients out family by family
+    fam, member, role = fam[perm], member[perm], role[perm]
+    fam_entry = fam_entry[order]
+    has_child = has_child[order]
+    fam_size = fam_sorted_sizes[fam]
+    head_index = np.cumsum(fam_sorted_sizes) - fam_sorted_sizes
+    guarantor = head_index[fam] + 1
+
+    # --- ages, genders ---------------------------------------------------------------------------------
+    head_age = np.where(has_child, rng.uniform(27, 57, size=n_fam), np.clip(rng.normal(50, 17, size=n_fam), 19, 92))
+    age = np.empty(n)
+    is_head = role == ROLE_HEAD
+    age[is_head] = head_age[fam[is_head]]
+    is_sp = role == ROLE_SPOUSE
+    age[is_sp] = np.clip(head_age[fam[is_sp]] + rng.normal(0, 3, size=is_sp.sum()), 19, 95)
+    is_ch = role == ROLE_CHILD
+    max_child = np.clip(head_age[fam[is_ch]] - 18, 1.5, 25)
+    age[is_ch] = 1 + rng.random(is_ch.sum()) * (max_child - 1)
+    birth = ctx.as_of - np.rint(age * 365.25).astype(np.int64)
+    head_gender = rng.integers(0, 2, size=n_fam)
+    gender = rng.integers(0, 2, size=n)
+    gender[is_head] = head_gender[fam[is_head]]
+    gender[is_sp] = np.where(rng.random(is_sp.sum()) < 0.95, 1 - head_gender[fam[is_sp]], head_gender[fam[is_sp]])
+    gender[is_ch & (rng.random(n) < 0.004)] = 2  # Unknown
+    entry = np.maximum(fam_entry[fam], birth + 365)
+
+    # --- status, churn, clinic and providers -------------------------------------------------------------
+    churns = rng.random(n_fam) < 0.22
+    lo = np.maximum(fam_entry + 60, ctx.start - 3 * 365)
+    hi = ctx.as_of - 150
+    churn_day = np.where(churns & (lo < hi), lo + (rng.random(n_fam) * np.maximum(hi - lo, 1)).astype(np.int64),
+                         ctx.horizon)
+    churned = churn_day < ctx.horizon
+    nonpatient_head = has_child & (fam_sorted_sizes >= 2) & (rng.random(n_fam) < 0.06)
+    status = np.full(n, status_code["Patient"])
+    status[churned[fam]] = status_code["Inactive"]
+    status[churned[fam] & (churn_day[fam] < ctx.as_of - 2 * 365)] = status_code["Archived"]
+    nonpatient = is_head & nonpatient_head[fam]
+    status[nonpatient] = status_code["NonPatient"]
+    end = churn_day[fam].copy()
+    end[nonpatient] = NEVER
+
+    clinic = 1 + rng.choice(len(setup.clinic_share), p=setup.clinic_share, size=n_fam)
+    fam_clinic = clinic
+    pri_prov = np.zeros(n_fam, dtype=np.int64)
+    sec_prov = np.zeros(n, dtype=np.int64)
+    for c in range(len(setup.clinic_share)):
+        in_c = fam_clinic == c + 1
+        pri_prov[in_c] = rng.choice(setup.clinic_dentists[c], size=in_c.sum())
+        pats_c = in_c[fam]
+        sec_prov[pats_c] = rng.choice(setup.clinic_hygienists[c], size=pats_c.sum())
+    perio = (age >= 35) & (rng.random(n) < 0.15)
+
+    # --- insurance -------------------------------------------------------------------------------------
+    insured_fam = rng.random(n_fam) < cfg.insurance_rate
+    fam_plan = np.where(insured_fam, 1 + rng.choice(len(setup.plan_weight) - 1, size=n_fam,
+                                                     p=setup.plan_weight[1:] / setup.plan_weight[1:].sum()), 0)
+    sub_fams = np.flatnonzero(insured_fam)
+    n_sub = len(sub_fams)
+    fam_inssub = np.zeros(n_fam, dtype=np.int64)
+    fam_inssub[sub_fams] = np.arange(1, n_sub + 1)
+    sub_effective = np.minimum(fam_entry[sub_fams], ctx.start) - rng.integers(0, 700, size=n_sub)
+    sub_entry_day = np.minimum(fam_entry[sub_fams], ctx.as_of)
+    head_pat = head_index[sub_fams] + 1
+    ctx.put("inssub", n_sub, {
+        "InsSubNum": np.arange(1, n_sub + 1),
+        "PlanNum": fam_plan[sub_fams],
+        "Subscriber": head_pat,
+        "DateEffective": sub_effective,
+        "ReleaseInfo": 1,
+        "AssignBen": 1,
+        "SubscriberID": pc.binary_join_element_wise(
+            "XK", pc.utf8_lpad(pa.array(rng.integers(0, 999_999_999, size=n_sub)).cast(pa.string()), 9, "0"), ""),
+        "SecUserNumEntry": setup.frontdesk_user[fam_clinic[sub_fams]],
+        "SecDateEntry": sub_entry_day,
+        "SecDateTEdit": ctx.stamp(ctx.clock(sub_entry_day)),
+    })
+    plan = fam_plan[fam]
+    inssub = fam_inssub[fam]
+    has_plan = (plan > 0) & ~nonpatient
+    plan = np.where(has_plan, plan, 0)
+    inssub = np.where(has_plan, inssub, 0)
+    pp_pat = np.flatnonzero(has_plan)
+    n_pp = len(pp_pat)
+    relat = enum_codes("Relat")
+    pp_entry = ctx.stamp(ctx.clock(np.minimum(entry[pp_pat], ctx.as_of)))
+    ctx.put("patplan", n_pp, {
+        "PatPlanNum": np.arange(1, n_pp + 1),
+        "PatNum": pp_pat + 1,
+        "Ordinal": 1,
+        "Relationship": np.select([role[pp_pat] == ROLE_HEAD, role[pp_pat] == ROLE_SPOUSE],
+                                  [relat["Self"], relat["Spouse"]], relat["Child"]),
+        "InsSubNum": inssub[pp_pat],
+        "SecDateTEntry": pp_entry,
+        "SecDateTEdit": pp_entry,
+    })
+    fee_sched = np.where(~insured_fam & (rng.random(n_fam) < 0.04), ref.FEE_CASH, 0)[fam]
+
+    # --- names, addresses, contact details ---------------------------------------------------------------
+    fam_lname = rng.integers(0, len(ref.LAST_NAMES), size=n_fam)
+    lname_idx = fam_lname[fam]
+    own_name = is_sp & (rng.random(n) < 0.1)
+    lname_idx[own_name] = rng.integers(0, len(ref.LAST_NAMES), size=own_name.sum())
+    first_pool = list(ref.FIRST_NAMES_M) + list(ref.FIRST_NAMES_F)
+    n_m = len(ref.FIRST_NAMES_M)
+    fname_idx = np.where(gender == 1, n_m + rng.integers(0, len(ref.FIRST_NAMES_F), size=n),
+                         rng.integers(0, n_m, size=n))
+    lname = strings(ref.LAST_NAMES, lname_idx)
+    fname = strings(first_pool, fname_idx)
+    fam_zip = rng.integers(0, setup.n_zip, size=n_fam)[fam]
+    fam_street = pc.binary_join_element_wise(
+        pa.array(rng.integers(100, 9999, size=n_fam)).cast(pa.string()),
+        strings(ref.STREETS, rng.integers(0, len(ref.STREETS), size=n_fam)),
+        strings(ref.STREET_SUFFIXES, rng.integers(0, len(ref.STREET_SUFFIXES), size=n_fam)), " ")
+    address = fam_street.take(pa.array(fam))
+    home_phone = _phones(rng, n_fam).take(pa.array(fam))
+    adult = age >= 18
+    wireless = _phones(rng, n)
+    wireless = pc.if_else(pa.array(adult), wireless, "")
+    email_ok = adult & (rng.random(n) < 0.7)
+    email = pc.binary_join_element_wise(
+        pc.utf8_lower(fname), ".", pc.utf8_lower(lname),
+        pa.array(rng.integers(1, 99, size=n)).cast(pa.string()), "@example.com", "")
+    email = pc.if_else(pa.array(email_ok), email, "")
+    pat_num = np.arange(1, n + 1)
+    middle = pc.if_else(pa.array(rng.random(n) < 0.4),
+                        strings([chr(65 + i) for i in range(26)], rng.integers(0, 26, size=n)), "")
+    contact = enum_codes("ContactMethod")
+    prefer_contact = np.where(adult, rng.choice([contact["WirelessPh"], contact["HmPhone"], contact["Email"]],
+                                                p=[0.6, 0.25, 0.15], size=n), contact["None"])
+    position_code = enum_codes("PatientPosition")
+    fam_has_spouse = np.zeros(n_fam, dtype=bool)
+    fam_has_spouse[fam[is_sp]] = True
+    alone = is_head & ~fam_has_spouse[fam]
+    position = np.full(n, position_code["Single"])
+    position[(is_head & fam_has_spouse[fam]) | is_sp] = position_code["Married"]
+    position[is_ch & (age < 18)] = position_code["Child"]
+    position[alone & (age >= 70)] = position_code["Widowed"]
+    position[alone & (age < 70) & (rng.random(n) < 0.2)] = position_code["Divorced"]
+
+    # --- merged duplicates: a patient entered twice, merged into the original -----------------------------
+    if n_dup:
+        cand = np.flatnonzero(status == status_code["Patient"])
+        target = rng.choice(cand, size=n_dup, replace=False) if len(cand) >= n_dup else rng.integers(0, n, n_dup)
+        target = np.sort(target)
+        dup_entry = entry[target] + (rng.random(n_dup) * np.maximum(ctx.as_of - entry[target], 1)).astype(np.int64)
+        dup_pat = np.arange(n + 1, n_total + 1)
+        link_day = np.minimum(dup_entry + rng.integers(1, 30, size=n_dup), ctx.as_of)
+        ctx.put("patientlink", n_dup, {
+            "PatientLinkNum": np.arange(1, n_dup + 1),
+            "PatNumFrom": dup_pat,
+            "PatNumTo": target + 1,
+            "LinkType": enum_codes("PatientLinkType")["Merge"],
+            "DateTimeLink": ctx.stamp(ctx.clock(link_day)),
+        })
+
+        def extend(arr, dup_values):
+            return np.concatenate([arr, dup_values])
+
+        guarantor = extend(guarantor, dup_pat)
+        role = extend(role, np.full(n_dup, ROLE_HEAD))
+        birth = extend(birth, birth[target])
+        gender = extend(gender, gender[target])
+        status = extend(status, np.full(n_dup, status_code["Archived"]))
+        entry = extend(entry, dup_entry)
+        end = extend(end, np.full(n_dup, NEVER))
+        perio = extend(perio, np.zeros(n_dup, dtype=bool))
+        plan = extend(plan, np.zeros(n_dup, dtype=np.int64))
+        inssub = extend(inssub, np.zeros(n_dup, dtype=np.int64))
+        fee_sched = extend(fee_sched, np.zeros(n_dup, dtype=np.int64))
+        sec_prov = extend(sec_prov, sec_prov[target])
+        fam_ext = extend(fam, fam[target])
+        age = extend(age, age[target])
+        position = extend(position, position[target])
+        prefer_contact = extend(prefer_contact, prefer_contact[target])
+        tgt = pa.array(target)
+        lname = pa.concat_arrays([lname, lname.take(tgt)])
+        fname = pa.concat_arrays([fname, fname.take(tgt)])
+        middle = pa.concat_arrays([middle, middle.take(tgt)])
+        address = pa.concat_arrays([address, address.take(tgt)])
+        home_phone = pa.concat_arrays([home_phone, home_phone.take(tgt)])
+        wireless = pa.concat_arrays([wireless, wireless.take(tgt)])
+        email = pa.concat_arrays([email, email.take(tgt)])
+        fam_zip = extend(fam_zip, fam_zip[target])
+        pat_num = np.arange(1, n_total + 1)
+    else:
+        fam_ext = fam
+    n = n_total
+    clinic_p = fam_clinic[fam_ext]
+    pri_prov_p = pri_prov[fam_ext]
+
+    is_guar = guarantor == pat_num
+    yn = enum_codes("YN")
+    values: dict[str, object] = {
+        "PatNum": pat_num,
+        "LName": lname,
+        "FName": fname,
+        "MiddleI": middle,
+        "PatStatus": status,
+        "Gender": gender,
+        "Position": position,
+        "Birthdate": birth,
+        "Address": address,
+        "City": strings(setup.zip_city, fam_zip),
+        "State": ref.STATE,
+        "Zip": strings(setup.zip_digits, fam_zip),
+        "HmPhone": home_phone,
+        "WirelessPhone": wireless,
+        "Guarantor": guarantor,
+        "Email": email,
+        "PriProv": pri_prov_p,
+        "SecProv": sec_prov,
+        "FeeSched": fee_sched,
+        "BillingType": np.full(n, setup.defs[("BillingTypes", "standard")]),
+        "ImageFolder": pc.binary_join_element_wise(
+            pc.replace_substring_regex(lname, "[^A-Za-z]", ""), fname, pa.array(pat_num).cast(pa.string()), ""),
+        "StudentStatus": np.where((role == ROLE_CHILD) & (age >= 18) & (age < 24), "F", ""),
+        "EmployerNum": np.where(is_guar & (plan > 0), setup.plan_employer[plan], 0),
+        "ClinicNum": clinic_p,
+        "HasIns": np.where(plan > 0, "I", ""),
+        "Premed": ((age >= 50) & (rng.random(n) < 0.03)).astype(np.int64),
+        "PreferConfirmMethod": np.where(prefer_contact == contact["WirelessPh"], contact["TextMessage"],
+                                        prefer_contact),
+        "PreferContactMethod": prefer_contact,
+        "PreferRecallMethod": np.where(prefer_contact == contact["WirelessPh"], contact["TextMessage"],
+                                       prefer_contact),
+        "DateFirstVisit": np.where(entry < ctx.start, entry, ZERO_DAY),  # the schedule sets the others
+        "DateTStamp": ctx.stamp(ts(entry, 9 * 3600) + rng.integers(0, 8 * 3600, size=n)),
+        "TxtMsgOk": np.where(prefer_contact == contact["WirelessPh"], yn["Yes"], yn["Unknown"]),
+        "BillingCycleDay": 1,
+        "SecUserNumEntry": setup.frontdesk_user[clinic_p],
+        "SecDateEntry": entry,
+    }
+    _patient_notes(ctx, n, entry, age, rng)
+    return People(
+        n=n, guarantor=guarantor, role=role, birth=birth, gender=gender, status=status, clinic=clinic_p,
+        pri_prov=pri_prov_p, sec_prov=sec_prov, entry=entry, end=end, perio=perio, plan=plan, inssub=inssub,
+        fee_sched=fee_sched, patient_values=values,
+    )
+
+
+def _phones(rng: np.random.Generator, n: int) -> pa.Array:
+    """Numbers in the fictional 555 exchange: ``(541)555-0123``."""
+    digits = pc.utf8_lpad(pa.array(rng.integers(100, 9999, size=n)).cast(pa.string()), 4, "0")
+    return pc.binary_join_element_wise(f"({ref.AREA_CODE})555-", digits, "")
+
+
+def _patient_notes(ctx: Context, n: int, entry: np.ndarray, age: np.ndarray, rng: np.random.Generator) -> None:
+    """One patientnote per patient (OpenDental creates it on first use); a few carry a medical alert."""
+    has_note = (age >= 12) & (rng.random(n) < 0.08)
+    note_idx = rng.integers(0, len(ref.MEDICAL_NOTES), size=n)
+    medical = pc.if_else(pa.array(has_note), strings(ref.MEDICAL_NOTES, note_idx), "")
+    created = ctx.stamp(ts(np.minimum(entry, ctx.as_of), 9 * 3600) + rng.integers(0, 8 * 3600, size=n))
+    ctx.put("patientnote", n, {
+        "PatNum": np.arange(1, n + 1),
+        "Medical": medical,
+        "OrthoMonthsTreatOverride": -1,
+        "SecDateTEntry": created,
+        "SecDateTEdit": created,
+    })
+

@@ -1,0 +1,455 @@
+"""The practice set-up: clinics, providers, operatories, users, definitions, procedure codes, fee
+schedules and fees, appointment and recall types, zip codes, carriers, employers, insurance plans
+and their benefits, referral sources.
+
+Sizes scale with the number of patients: one clinic below 1,500 patients, two above; a dentist per
+1,800 patients and a hygienist per 900 patients of a clinic (at least one of each).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dental_assets.catalog import opendental_enums
+
+from . import reference as ref
+from .context import Context
+from .util import ts
+
+
+def enum_codes(name: str) -> dict[str, int]:
+    """OpenDental enum ``name`` as {member name: code}."""
+    return {v["name"]: int(v["value"]) for v in opendental_enums()[name]["values"]}
+
+
+def interval_code(years: int, months: int, weeks: int, days: int) -> int:
+    """OpenDental's Interval packed into an int: one byte each for days, weeks, months, years."""
+    return days | (weeks << 8) | (months << 16) | (years << 24)
+
+
+@dataclass
+class Setup:
+    """Keys and facts of the set-up that later stages look up. Arrays indexed by a key have an unused
+    slot 0 so that ``array[key]`` works directly."""
+
+    clinic_share: np.ndarray  # per clinic (index = ClinicNum - 1): share of families
+    clinic_dentists: list[np.ndarray]  # per clinic: ProvNums of its dentists
+    clinic_hygienists: list[np.ndarray]
+    prov_op: np.ndarray  # ProvNum -> OperatoryNum
+    prov_user: np.ndarray  # ProvNum -> UserNum
+    frontdesk_user: np.ndarray  # ClinicNum -> UserNum
+    billing_user: int
+    admin_user: int
+    defs: dict[tuple[str, str], int]  # (DefCat name, key) -> DefNum
+    code_num: dict[str, int]  # ProcCode -> CodeNum
+    code_minutes: np.ndarray  # CodeNum -> minutes
+    code_tier: np.ndarray  # CodeNum -> 0 preventive, 1 basic, 2 major, -1 not billed to insurance
+    code_covcat: np.ndarray  # CodeNum -> covcat number (0 none)
+    code_hygiene: np.ndarray  # CodeNum -> bool
+    code_abbr: list[str]  # CodeNum -> abbreviation ("" at 0)
+    code_descript: list[str]
+    code_proccode: list[str]
+    code_base_units: np.ndarray
+    fee: np.ndarray  # [FeeSchedNum, CodeNum] -> cents
+    apt_type: dict[str, int]  # key -> AppointmentTypeNum
+    recall_type: dict[str, int]
+    recall_interval: dict[str, int]  # key -> packed Interval
+    n_zip: int
+    zip_city: list[str]
+    zip_digits: list[str]
+    carrier_names: list[str]  # CarrierNum - 1 -> name
+    plan_carrier: np.ndarray  # PlanNum -> CarrierNum
+    plan_employer: np.ndarray  # PlanNum -> EmployerNum
+    plan_feesched: np.ndarray  # PlanNum -> FeeSchedNum of allowed fees (0: category percentage plan)
+    plan_pct: np.ndarray  # [PlanNum, tier] -> percent
+    plan_deductible: np.ndarray  # PlanNum -> cents per person per calendar year (basic and major)
+    plan_annual_max: np.ndarray  # PlanNum -> cents per person per calendar year
+    plan_weight: np.ndarray  # PlanNum -> how common the plan is
+    referral_specialty: list[str]  # ReferralNum - 1 -> specialty key ("" for a marketing source)
+
+
+def build_setup(ctx: Context) -> Setup:
+    """Produce the set-up tables into ``ctx`` and return their keys."""
+    rng = ctx.rng
+    n_patients = ctx.config.patients
+    enums = enum_codes("DefCat")
+    opened_ts = ts(ctx.opened, 9 * 3600)
+
+    # --- clinics, providers, operatories -----------------------------------------------------------
+    n_clinics = 1 if n_patients < 1500 else 2
+    share = np.array([1.0]) if n_clinics == 1 else np.array([0.58, 0.42])
+    prov_rows: list[dict] = []
+    clinic_dentists, clinic_hygienists = [], []
+    for c in range(n_clinics):
+        pats = n_patients * share[c]
+        n_dent = max(1, math.ceil(pats / 1800))
+        n_hyg = max(1, math.ceil(pats / 900))
+        dents, hygs = [], []
+        for kind, count, out in (("dentist", n_dent, dents), ("hygienist", n_hyg, hygs)):
+            for _ in range(count):
+                out.append(len(prov_rows) + 1)
+                prov_rows.append({"clinic": c + 1, "kind": kind})
+        clinic_dentists.append(np.array(dents, dtype=np.int64))
+        clinic_hygienists.append(np.array(hygs, dtype=np.int64))
+    n_prov = len(prov_rows)
+
+    # definitions first: providers need their specialty
+    def_rows = list(ref.DEFINITIONS) + [("ProcCodeCats", key, name, "") for key, name in ref.PROC_CATEGORIES]
+    def_rows.sort(key=lambda r: enums[r[0]])  # grouped by category, stable within it
+    defs: dict[tuple[str, str], int] = {}
+    item_order, categories = [], []
+    seen: dict[str, int] = {}
+    for i, (cat, key, _name, _value) in enumerate(def_rows):
+        defs[(cat, key)] = i + 1
+        item_order.append(seen.get(cat, 0))
+        seen[cat] = seen.get(cat, 0) + 1
+        categories.append(enums[cat])
+    n_def = len(def_rows)
+    ctx.put("definition", n_def, {
+        "DefNum": np.arange(1, n_def + 1),
+        "Category": np.array(categories),
+        "ItemOrder": np.array(item_order),
+        "ItemName": [r[2] for r in def_rows],
+        "ItemValue": [r[3] for r in def_rows],
+        "ItemColor": rng.integers(0, 0xFFFFFF, size=n_def) - 0x1000000,  # opaque ARGB as signed int32
+        "IsHidden": 0,
+    })
+
+    is_hyg = np.array([r["kind"] == "hygienist" for r in prov_rows])
+    prov_clinic = np.array([r["clinic"] for r in prov_rows])
+    gender = rng.integers(0, 2, size=n_prov)
+    fnames = [
+        (ref.FIRST_NAMES_F if g else ref.FIRST_NAMES_M)[int(i)]
+        for g, i in zip(gender, rng.integers(0, min(len(ref.FIRST_NAMES_F), len(ref.FIRST_NAMES_M)), size=n_prov))
+    ]
+    lname_idx = rng.choice(len(ref.LAST_NAMES), size=n_prov, replace=n_prov > len(ref.LAST_NAMES))
+    lnames = [ref.LAST_NAMES[int(i)] for i in lname_idx]
+    abbr = []
+    counters = {"dentist": 0, "hygienist": 0}
+    for r in prov_rows:
+        counters[r["kind"]] += 1
+        abbr.append(("DOC" if r["kind"] == "dentist" else "HYG") + str(counters[r["kind"]]))
+    prov_nums = np.arange(1, n_prov + 1)
+    ctx.put("provider", n_prov, {
+        "ProvNum": prov_nums,
+        "Abbr": abbr,
+        "ItemOrder": prov_nums - 1,
+        "LName": lnames,
+        "FName": fnames,
+        "MI": [chr(65 + int(i)) for i in rng.integers(0, 26, size=n_prov)],
+        "Suffix": np.where(is_hyg, "RDH", "DDS"),
+        "FeeSched": ref.FEE_STANDARD,
+        "Specialty": np.where(is_hyg, defs[("ProviderSpecialties", "hygienist")],
+                              defs[("ProviderSpecialties", "general")]),
+        "StateLicense": [f"{ref.STATE}{int(x):06d}" for x in rng.integers(0, 999_999, size=n_prov)],
+        "IsSecondary": is_hyg.astype(np.int64),
+        "ProvColor": rng.integers(0, 0xFFFFFF, size=n_prov) - 0x1000000,
+        "SigOnFile": 1,
+        "NationalProvID": [f"1{int(x):09d}" for x in rng.integers(0, 999_999_999, size=n_prov)],
+        "DateTStamp": opened_ts,
+        "IsNotPerson": 0,
+        "ProvStatus": 0,
+        "Birthdate": ctx.as_of - rng.integers(28 * 365, 64 * 365, size=n_prov),
+    })
+
+    op_num = np.arange(1, n_prov + 1)  # one operatory per provider, same order
+    op_names, op_abbr = [], []
+    counters = {"dentist": 0, "hygienist": 0}
+    for r in prov_rows:
+        counters[r["kind"]] += 1
+        label = "Op" if r["kind"] == "dentist" else "Hyg"
+        op_names.append(f"{label} {counters[r['kind']]} {ref.CLINICS[r['clinic'] - 1][1]}")
+        op_abbr.append(f"{label[0]}{counters[r['kind']]}")
+    ctx.put("operatory", n_prov, {
+        "OperatoryNum": op_num,
+        "OpName": op_names,
+        "Abbrev": op_abbr,
+        "ItemOrder": op_num - 1,
+        "ProvDentist": np.where(is_hyg, 0, prov_nums),
+        "ProvHygienist": np.where(is_hyg, prov_nums, 0),
+        "IsHygiene": is_hyg.astype(np.int64),
+        "ClinicNum": prov_clinic,
+        "DateTStamp": opened_ts,
+    })
+    prov_op = np.concatenate([[0], op_num])
+
+    clinic_nums = np.arange(1, n_clinics + 1)
+    town_zip = {town: z for town, z in reversed(ref.TOWNS)}
+    ctx.put("clinic", n_clinics, {
+        "ClinicNum": clinic_nums,
+        "Description": [ref.CLINICS[c][0] for c in range(n_clinics)],
+        "Abbr": [ref.CLINICS[c][1] for c in range(n_clinics)],
+        "Address": [f"{100 + 250 * c} {ref.STREETS[c]} {ref.STREET_SUFFIXES[c]}" for c in range(n_clinics)],
+        "City": [ref.CLINICS[c][2] for c in range(n_clinics)],
+        "State": ref.STATE,
+        "Zip": [town_zip[ref.CLINICS[c][2]] for c in range(n_clinics)],
+        "Phone": [f"{ref.AREA_CODE}555010{c}" for c in range(n_clinics)],
+        "DefaultPlaceService": 0,
+        "InsBillingProv": np.array([clinic_dentists[c][0] for c in range(n_clinics)]),
+        "DefaultProv": np.array([clinic_dentists[c][0] for c in range(n_clinics)]),
+        "ItemOrder": clinic_nums - 1,
+    })
+
+    # --- users --------------------------------------------------------------------------------------
+    user_names = ["admin", "billing"] + [f"frontdesk{c}" for c in clinic_nums] + [
+        f"{fnames[p][0]}{lnames[p]}".lower() for p in range(n_prov)]
+    user_clinic = [0, 0] + list(clinic_nums) + list(prov_clinic)
+    user_prov = [0, 0] + [0] * n_clinics + list(prov_nums)
+    n_users = len(user_names)
+    ctx.put("userod", n_users, {
+        "UserNum": np.arange(1, n_users + 1),
+        "UserName": user_names,
+        "UserGroupNum": np.array([1, 2] + [3] * n_clinics + [4] * n_prov),
+        "ClinicNum": np.array(user_clinic),
+        "ProvNum": np.array(user_prov),
+        "ClinicIsRestricted": np.array([0, 0] + [1] * n_clinics + [0] * n_prov),
+        "DateTLastLogin": ctx.clock(ctx.as_of - rng.integers(0, 5, size=n_users)),
+    })
+    frontdesk_user = np.concatenate([[0], 3 + np.arange(n_clinics)])
+    prov_user = np.concatenate([[0], 3 + n_clinics + np.arange(n_prov)])
+
+    # --- procedure codes, fee schedules, fees --------------------------------------------------------
+    n_codes = len(ref.CODES)
+    covcat_num = {name: i + 1 for i, (name, _tier) in enumerate(ref.COVCATS)}
+    covcat_tier = {name: ref.TIERS.index(tier) for name, tier in ref.COVCATS}
+    code_nums = np.arange(1, n_codes + 1)
+    ctx.put("procedurecode", n_codes, {
+        "CodeNum": code_nums,
+        "ProcCode": [c.code for c in ref.CODES],
+        "Descript": [c.descript for c in ref.CODES],
+        "AbbrDesc": [c.abbr for c in ref.CODES],
+        "ProcTime": [time_pattern(c.minutes) for c in ref.CODES],
+        "ProcCat": np.array([defs[("ProcCodeCats", c.category)] for c in ref.CODES]),
+        "TreatArea": np.array([c.area for c in ref.CODES]),
+        "NoBillIns": np.array([int(c.covcat is None) for c in ref.CODES]),
+        "IsProsth": np.array([int(c.prosth) for c in ref.CODES]),
+        "IsHygiene": np.array([int(c.hygiene) for c in ref.CODES]),
+        "BaseUnits": np.array([c.base_units for c in ref.CODES]),
+        "DateTStamp": opened_ts,
+        "IsRadiology": np.array([int(c.code in ("D0210", "D0220", "D0230", "D0272", "D0274", "D0330"))
+                                 for c in ref.CODES]),
+    })
+
+    n_sched = len(ref.FEE_SCHEDULES)
+    ctx.put("feesched", n_sched, {
+        "FeeSchedNum": np.arange(1, n_sched + 1),
+        "Description": [s[0] for s in ref.FEE_SCHEDULES],
+        "FeeSchedType": np.array([s[1] for s in ref.FEE_SCHEDULES]),
+        "ItemOrder": np.arange(n_sched),
+        "IsGlobal": 1,
+        "SecUserNumEntry": 1,
+        "SecDateEntry": ctx.opened,
+        "SecDateTEdit": opened_ts,
+    })
+    std_dollars = np.array([c.fee for c in ref.CODES], dtype=np.int64)
+    fee = np.zeros((n_sched + 1, n_codes + 1), dtype=np.int64)
+    for s, (_desc, _type, (lo, hi)) in enumerate(ref.FEE_SCHEDULES, start=1):
+        level = rng.uniform(lo, hi, size=n_codes)
+        fee[s, 1:] = np.rint(std_dollars * level).astype(np.int64) * 100
+    fee_sched = np.repeat(np.arange(1, n_sched + 1), n_codes)
+    fee_code = np.tile(code_nums, n_sched)
+    n_fees = len(fee_sched)
+    fee_updated = ctx.start + rng.integers(0, 30, size=n_fees)  # the yearly fee review before start
+    ctx.put("fee", n_fees, {
+        "FeeNum": np.arange(1, n_fees + 1),
+        "Amount": fee[fee_sched, fee_code] / 100.0,
+        "FeeSched": fee_sched,
+        "CodeNum": fee_code,
+        "SecUserNumEntry": 1,
+        "SecDateEntry": ctx.opened,
+        "SecDateTEdit": ctx.clock(fee_updated - 60),
+    })
+
+    # --- appointment and recall types ------------------------------------------------------------------
+    n_at = len(ref.APPOINTMENT_TYPES)
+    ctx.put("appointmenttype", n_at, {
+        "AppointmentTypeNum": np.arange(1, n_at + 1),
+        "AppointmentTypeName": [a[1] for a in ref.APPOINTMENT_TYPES],
+        "AppointmentTypeColor": np.array([a[2] for a in ref.APPOINTMENT_TYPES]) - 0x1000000,
+        "ItemOrder": np.arange(n_at),
+        "Pattern": [time_pattern(a[3]) for a in ref.APPOINTMENT_TYPES],
+        "CodeStr": [a[4] for a in ref.APPOINTMENT_TYPES],
+    })
+    n_rt = len(ref.RECALL_TYPES)
+    intervals = {r[0]: interval_code(*r[2]) for r in ref.RECALL_TYPES}
+    ctx.put("recalltype", n_rt, {
+        "RecallTypeNum": np.arange(1, n_rt + 1),
+        "Description": [r[1] for r in ref.RECALL_TYPES],
+        "DefaultInterval": np.array([intervals[r[0]] for r in ref.RECALL_TYPES]),
+        "TimePattern": [r[3] for r in ref.RECALL_TYPES],
+        "Procedures": [r[4] for r in ref.RECALL_TYPES],
+    })
+
+    # --- places, carriers, employers ------------------------------------------------------------------
+    n_zip = len(ref.TOWNS)
+    ctx.put("zipcode", n_zip, {
+        "ZipCodeNum": np.arange(1, n_zip + 1),
+        "ZipCodeDigits": [t[1] for t in ref.TOWNS],
+        "City": [t[0] for t in ref.TOWNS],
+        "State": ref.STATE,
+        "IsFrequent": np.array([int(t[0] == ref.CLINICS[0][2]) for t in ref.TOWNS]),
+    })
+    n_car = len(ref.CARRIERS)
+    ctx.put("carrier", n_car, {
+        "CarrierNum": np.arange(1, n_car + 1),
+        "CarrierName": [c[0] for c in ref.CARRIERS],
+        "Address": [f"PO Box {int(x)}" for x in rng.integers(1000, 99999, size=n_car)],
+        "City": "Salem",
+        "State": ref.STATE,
+        "Zip": "97301",
+        "Phone": [f"800555{int(x):04d}" for x in rng.integers(100, 199, size=n_car)],
+        "ElectID": [c[1] for c in ref.CARRIERS],
+        "SecUserNumEntry": 1,
+        "SecDateEntry": ctx.opened,
+        "SecDateTEdit": opened_ts,
+    })
+    n_emp = len(ref.EMPLOYERS)
+    emp_town = rng.integers(0, n_zip, size=n_emp)
+    ctx.put("employer", n_emp, {
+        "EmployerNum": np.arange(1, n_emp + 1),
+        "EmpName": list(ref.EMPLOYERS),
+        "Address": [f"{int(n)} {ref.STREETS[int(s)]} {ref.STREET_SUFFIXES[int(x)]}" for n, s, x in zip(
+            rng.integers(10, 9999, size=n_emp), rng.integers(0, len(ref.STREETS), size=n_emp),
+            rng.integers(0, len(ref.STREET_SUFFIXES), size=n_emp))],
+        "City": [ref.TOWNS[int(t)][0] for t in emp_town],
+        "State": ref.STATE,
+        "Zip": [ref.TOWNS[int(t)][1] for t in emp_town],
+        "Phone": [f"{ref.AREA_CODE}555{int(x):04d}" for x in rng.integers(200, 999, size=n_emp)],
+    })
+
+    # --- insurance plans and benefits -----------------------------------------------------------------
+    n_plans = 14
+    plan_nums = np.arange(1, n_plans + 1)
+    carrier = rng.integers(1, n_car + 1, size=n_plans)
+    employer = np.concatenate([rng.permutation(n_emp)[: n_plans - 3] + 1, np.zeros(3, dtype=np.int64)])
+    is_ppo = rng.random(n_plans) < 0.6
+    plan_fs = np.where(is_ppo, rng.choice([ref.FEE_PPO_SELECT, ref.FEE_PPO_PLUS], size=n_plans), 0)
+    pct = np.stack([
+        rng.choice([100, 100, 100, 90], size=n_plans),
+        rng.choice([80, 80, 70], size=n_plans),
+        rng.choice([50, 50, 60], size=n_plans),
+    ], axis=1)
+    deductible = rng.choice([25, 50, 50, 75], size=n_plans) * 100
+    annual_max = rng.choice([1000, 1500, 1500, 2000], size=n_plans) * 100
+    emp_names = ["Individual"] + list(ref.EMPLOYERS)
+    ctx.put("insplan", n_plans, {
+        "PlanNum": plan_nums,
+        "GroupName": [emp_names[int(e)] for e in employer],
+        "GroupNum": [f"G{int(x):06d}" for x in rng.integers(0, 999_999, size=n_plans)],
+        "FeeSched": plan_fs,
+        "PlanType": np.where(is_ppo, "p", ""),
+        "EmployerNum": employer,
+        "CarrierNum": carrier,
+        "SecUserNumEntry": 1,
+        "SecDateEntry": ctx.opened,
+        "SecDateTEdit": opened_ts,
+    })
+    plan_weight = rng.uniform(0.5, 2.0, size=n_plans)
+
+    # Per plan: one coinsurance row per coverage category, the general deductible, deductible waivers
+    # for diagnostic and preventive, and the calendar-year maximum.
+    ben = {k: [] for k in ("PlanNum", "CovCatNum", "BenefitType", "Percent", "MonetaryAmt", "TimePeriod",
+                           "CoverageLevel")}
+    bt = enum_codes("InsBenefitType")
+    for p in range(n_plans):
+        rows = [(i + 1, bt["CoInsurance"], int(pct[p, covcat_tier[name]]), -1.0, 2, 0)
+                for i, (name, _tier) in enumerate(ref.COVCATS)]
+        rows.append((0, bt["Deductible"], -1, deductible[p] / 100.0, 2, 1))
+        rows.append((covcat_num["Diagnostic"], bt["Deductible"], -1, 0.0, 2, 1))
+        rows.append((covcat_num["Preventive"], bt["Deductible"], -1, 0.0, 2, 1))
+        rows.append((0, bt["Limitations"], -1, annual_max[p] / 100.0, 2, 1))
+        for cov, btype, percent, amount, period, level in rows:
+            ben["PlanNum"].append(p + 1)
+            ben["CovCatNum"].append(cov)
+            ben["BenefitType"].append(btype)
+            ben["Percent"].append(percent)
+            ben["MonetaryAmt"].append(amount)
+            ben["TimePeriod"].append(period)
+            ben["CoverageLevel"].append(level)
+    n_ben = len(ben["PlanNum"])
+    ben_values = {k: np.array(v) for k, v in ben.items()}
+    ben_values.update({
+        "BenefitNum": np.arange(1, n_ben + 1),
+        "SecDateTEntry": opened_ts,
+        "SecDateTEdit": opened_ts,
+    })
+    ctx.put("benefit", n_ben, ben_values)
+
+    # --- referral sources -------------------------------------------------------------------------------
+    n_ref = len(ref.REFERRALS)
+    ref_town = rng.integers(0, n_zip, size=n_ref)
+    is_doc = np.array([r[3] for r in ref.REFERRALS])
+    ctx.put("referral", n_ref, {
+        "ReferralNum": np.arange(1, n_ref + 1),
+        "LName": [r[0] for r in ref.REFERRALS],
+        "FName": [r[1] for r in ref.REFERRALS],
+        "Specialty": np.array([defs[("ProviderSpecialties", r[2])] if r[2] else 0 for r in ref.REFERRALS]),
+        "ST": np.where(is_doc == 1, ref.STATE, ""),
+        "Telephone": [f"{ref.AREA_CODE}555{int(x):04d}" if d else "" for x, d in zip(
+            rng.integers(1000, 9999, size=n_ref), is_doc)],
+        "Address": [f"{int(x)} {ref.STREETS[int(s)]} St" if d else "" for x, s, d in zip(
+            rng.integers(10, 999, size=n_ref), rng.integers(0, len(ref.STREETS), size=n_ref), is_doc)],
+        "City": [ref.TOWNS[int(t)][0] if d else "" for t, d in zip(ref_town, is_doc)],
+        "Zip": [ref.TOWNS[int(t)][1] if d else "" for t, d in zip(ref_town, is_doc)],
+        "NotPerson": np.array([r[4] for r in ref.REFERRALS]),
+        "Title": np.where(is_doc == 1, "DDS", ""),
+        "NationalProvID": [f"1{int(x):09d}" if d else "" for x, d in zip(
+            rng.integers(0, 999_999_999, size=n_ref), is_doc)],
+        "IsDoctor": is_doc,
+        "DateTStamp": opened_ts,
+        "IsPreferred": is_doc,
+        "BusinessName": [r[5] for r in ref.REFERRALS],
+    })
+
+    code_tier = np.full(n_codes + 1, -1, dtype=np.int64)
+    code_covcat = np.zeros(n_codes + 1, dtype=np.int64)
+    for i, c in enumerate(ref.CODES, start=1):
+        if c.covcat is not None:
+            code_tier[i] = covcat_tier[c.covcat]
+            code_covcat[i] = covcat_num[c.covcat]
+    return Setup(
+        clinic_share=share,
+        clinic_dentists=clinic_dentists,
+        clinic_hygienists=clinic_hygienists,
+        prov_op=prov_op,
+        prov_user=prov_user,
+        frontdesk_user=frontdesk_user,
+        billing_user=2,
+        admin_user=1,
+        defs=defs,
+        code_num={c.code: i for i, c in enumerate(ref.CODES, start=1)},
+        code_minutes=np.array([0] + [c.minutes for c in ref.CODES], dtype=np.int64),
+        code_tier=code_tier,
+        code_covcat=code_covcat,
+        code_hygiene=np.array([False] + [c.hygiene for c in ref.CODES]),
+        code_abbr=[""] + [c.abbr for c in ref.CODES],
+        code_descript=[""] + [c.descript for c in ref.CODES],
+        code_proccode=[""] + [c.code for c in ref.CODES],
+        code_base_units=np.array([0] + [c.base_units for c in ref.CODES], dtype=np.int64),
+        fee=fee,
+        apt_type={a[0]: i for i, a in enumerate(ref.APPOINTMENT_TYPES, start=1)},
+        recall_type={r[0]: i for i, r in enumerate(ref.RECALL_TYPES, start=1)},
+        recall_interval=intervals,
+        n_zip=n_zip,
+        zip_city=[t[0] for t in ref.TOWNS],
+        zip_digits=[t[1] for t in ref.TOWNS],
+        carrier_names=[c[0] for c in ref.CARRIERS],
+        plan_carrier=np.concatenate([[0], carrier]),
+        plan_employer=np.concatenate([[0], employer]),
+        plan_feesched=np.concatenate([[0], plan_fs]),
+        plan_pct=np.concatenate([np.zeros((1, 3), dtype=np.int64), pct.astype(np.int64)]),
+        plan_deductible=np.concatenate([[0], deductible]).astype(np.int64),
+        plan_annual_max=np.concatenate([[0], annual_max]).astype(np.int64),
+        plan_weight=np.concatenate([[0.0], plan_weight]),
+        referral_specialty=[r[2] for r in ref.REFERRALS],
+    )
+
+
+def time_pattern(minutes: int) -> str:
+    """OpenDental's time pattern: one character per 5 minutes, ``X`` provider time, ``/`` assistant."""
+    units = max(1, minutes // 5)
+    return "X" * units if units <= 2 else "/" + "X" * (units - 2) + "/"
+

@@ -1,0 +1,297 @@
+"""Fixed reference data of the synthetic practice: procedure codes, fee levels, definitions, names, places.
+
+Everything here is invented for the demo (names, towns, carriers, employers) except the CDT procedure
+codes themselves, whose descriptions are our own short wording. Money is in whole US dollars here and
+becomes integer cents in the generator. Durations are minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- coverage categories -------------------------------------------------------------------------------
+# OpenDental keys coinsurance benefits by coverage category (table ``covcat``, which the raw layer does
+# not replicate). The generator numbers its categories 1..8 in this order and writes those numbers into
+# ``benefit.CovCatNum``. Each category belongs to a tier whose percentage the plan sets.
+COVCATS: tuple[tuple[str, str], ...] = (
+    ("Diagnostic", "preventive"),
+    ("Preventive", "preventive"),
+    ("Restorative", "basic"),
+    ("Endodontics", "basic"),
+    ("Periodontics", "basic"),
+    ("Oral Surgery", "basic"),
+    ("Crowns", "major"),
+    ("Prosthodontics", "major"),
+)
+TIERS = ("preventive", "basic", "major")
+
+# --- procedure codes -----------------------------------------------------------------------------------
+# Treatment areas (OpenDental TreatmentArea): 1 surface, 2 tooth, 3 mouth, 4 quadrant, 6 arch.
+SURF, TOOTH, MOUTH, QUAD, ARCH = 1, 2, 3, 4, 6
+
+
+@dataclass(frozen=True)
+class Code:
+    """One procedure code: ``minutes`` of chair time, ``fee`` the standard (UCR) fee in dollars,
+    ``category`` a key of PROC_CATEGORIES, ``covcat`` a name in COVCATS (None: insurance never pays)."""
+
+    code: str
+    descript: str
+    abbr: str
+    category: str
+    minutes: int
+    fee: int
+    covcat: str | None
+    area: int
+    hygiene: bool = False
+    prosth: bool = False
+    base_units: int = 0
+
+
+PROC_CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("exam", "Exams & X-Rays"),
+    ("prev", "Preventive"),
+    ("rest", "Restorative"),
+    ("endo", "Endodontics"),
+    ("perio", "Periodontics"),
+    ("crown", "Crowns & Bridges"),
+    ("prosth", "Removable Prosthetics"),
+    ("implant", "Implants"),
+    ("surg", "Oral Surgery"),
+    ("adj", "Adjunctive"),
+)
+
+CODES: tuple[Code, ...] = (
+    Code("D0120", "Periodic evaluation, established patient", "PerEx", "exam", 10, 65, "Diagnostic", MOUTH),
+    Code("D0140", "Limited evaluation, problem focused", "LimEx", "exam", 15, 95, "Diagnostic", MOUTH),
+    Code("D0150", "Comprehensive evaluation, new or established patient", "CompEx", "exam", 20, 120,
+         "Diagnostic", MOUTH),
+    Code("D0180", "Comprehensive periodontal evaluation", "PerioEx", "exam", 20, 130, "Diagnostic", MOUTH),
+    Code("D0210", "Intraoral complete radiographic series", "FMX", "exam", 20, 165, "Diagnostic", MOUTH),
+    Code("D0220", "Periapical radiograph, first image", "PA", "exam", 5, 35, "Diagnostic", TOOTH),
+    Code("D0230", "Periapical radiograph, each additional image", "PA+", "exam", 5, 30, "Diagnostic", TOOTH),
+    Code("D0272", "Bitewings, two images", "2BW", "exam", 10, 60, "Diagnostic", MOUTH),
+    Code("D0274", "Bitewings, four images", "4BW", "exam", 10, 80, "Diagnostic", MOUTH),
+    Code("D0330", "Panoramic radiograph", "Pano", "exam", 10, 140, "Diagnostic", MOUTH),
+    Code("D1110", "Prophylaxis, adult", "Pro", "prev", 50, 115, "Preventive", MOUTH, hygiene=True),
+    Code("D1120", "Prophylaxis, child", "ChPro", "prev", 30, 85, "Preventive", MOUTH, hygiene=True),
+    Code("D1206", "Topical fluoride varnish", "FlVarn", "prev", 5, 45, "Preventive", MOUTH, hygiene=True),
+    Code("D1351", "Sealant, per tooth", "Seal", "prev", 10, 60, "Preventive", TOOTH, hygiene=True),
+    Code("D2140", "Amalgam, one surface", "A1", "rest", 30, 150, "Restorative", SURF),
+    Code("D2150", "Amalgam, two surfaces", "A2", "rest", 40, 185, "Restorative", SURF),
+    Code("D2330", "Resin composite, one surface, anterior", "C1A", "rest", 30, 170, "Restorative", SURF),
+    Code("D2331", "Resin composite, two surfaces, anterior", "C2A", "rest", 40, 205, "Restorative", SURF),
+    Code("D2391", "Resin composite, one surface, posterior", "C1P", "rest", 40, 195, "Restorative", SURF),
+    Code("D2392", "Resin composite, two surfaces, posterior", "C2P", "rest", 50, 245, "Restorative", SURF),
+    Code("D2393", "Resin composite, three surfaces, posterior", "C3P", "rest", 60, 300, "Restorative", SURF),
+    Code("D2740", "Crown, porcelain/ceramic", "CrnCer", "crown", 90, 1350, "Crowns", TOOTH, prosth=True),
+    Code("D2750", "Crown, porcelain fused to high noble metal", "PFM", "crown", 90, 1300, "Crowns", TOOTH,
+         prosth=True),
+    Code("D2950", "Core buildup, including pins", "BU", "crown", 30, 320, "Crowns", TOOTH),
+    Code("D2954", "Prefabricated post and core", "Post", "crown", 30, 380, "Crowns", TOOTH),
+    Code("D6240", "Pontic, porcelain fused to high noble metal", "Pontic", "crown", 60, 1250, "Crowns", TOOTH,
+         prosth=True),
+    Code("D3220", "Therapeutic pulpotomy", "Pulpot", "endo", 40, 260, "Endodontics", TOOTH),
+    Code("D3310", "Endodontic therapy, anterior tooth", "RCTAnt", "endo", 90, 900, "Endodontics", TOOTH),
+    Code("D3320", "Endodontic therapy, premolar", "RCTPre", "endo", 90, 1050, "Endodontics", TOOTH),
+    Code("D3330", "Endodontic therapy, molar", "RCTMol", "endo", 120, 1250, "Endodontics", TOOTH),
+    Code("D4341", "Scaling and root planing, four or more teeth per quadrant", "SRP4", "perio", 60, 280,
+         "Periodontics", QUAD),
+    Code("D4342", "Scaling and root planing, one to three teeth per quadrant", "SRP13", "perio", 40, 200,
+         "Periodontics", QUAD),
+    Code("D4355", "Full mouth debridement", "FMD", "perio", 60, 190, "Periodontics", MOUTH, hygiene=True),
+    Code("D4910", "Periodontal maintenance", "PerMnt", "perio", 60, 165, "Periodontics", MOUTH, hygiene=True),
+    Code("D5110", "Complete denture, maxillary", "CDMax", "prosth", 120, 1900, "Prosthodontics", ARCH,
+         prosth=True),
+    Code("D5213", "Partial denture, maxillary, cast metal base", "RPDMax", "prosth", 90, 1950, "Prosthodontics",
+         ARCH, prosth=True),
+    Code("D6010", "Implant body, endosteal", "Impl", "implant", 90, 2300, "Prosthodontics", TOOTH),
+    Code("D6065", "Implant supported crown, ceramic", "ImpCrn", "implant", 60, 1700, "Prosthodontics", TOOTH,
+         prosth=True),
+    Code("D7140", "Extraction, erupted tooth", "Ext", "surg", 30, 210, "Oral Surgery", TOOTH),
+    Code("D7210", "Surgical extraction, erupted tooth", "SurgExt", "surg", 45, 360, "Oral Surgery", TOOTH),
+    Code("D7240", "Removal of impacted tooth, completely bony", "ImpBony", "surg", 60, 520, "Oral Surgery",
+         TOOTH),
+    Code("D9110", "Palliative treatment of dental pain", "Pall", "adj", 15, 110, "Restorative", MOUTH),
+    Code("D9243", "Intravenous sedation, each 15 minutes", "IVSed", "adj", 15, 210, "Oral Surgery", MOUTH,
+         base_units=1),
+    Code("D9944", "Occlusal guard, hard appliance, full arch", "NGuard", "adj", 30, 550, None, ARCH),
+    Code("D9972", "External bleaching, per arch", "Bleach", "adj", 30, 350, None, ARCH),
+)
+
+# --- fee schedules -------------------------------------------------------------------------------------
+# (description, FeeSchedType, fee level relative to the standard fee: (low, high) drawn per code)
+FEE_SCHEDULES: tuple[tuple[str, int, tuple[float, float]], ...] = (
+    ("Standard", 0, (1.0, 1.0)),
+    ("PPO Select", 0, (0.60, 0.72)),
+    ("PPO Plus", 0, (0.72, 0.84)),
+    ("Cash Courtesy", 0, (0.88, 0.92)),
+)
+FEE_STANDARD, FEE_PPO_SELECT, FEE_PPO_PLUS, FEE_CASH = 1, 2, 3, 4
+
+# --- definitions ---------------------------------------------------------------------------------------
+# (DefCat name, key, ItemName, ItemValue). The key is how the generator refers to a row.
+DEFINITIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("AdjTypes", "cash_discount", "Cash Discount", "-"),
+    ("AdjTypes", "senior_discount", "Senior Discount", "-"),
+    ("AdjTypes", "courtesy", "Professional Courtesy", "-"),
+    ("AdjTypes", "small_balance", "Small Balance Write-off", "-"),
+    ("AdjTypes", "missed_fee", "Missed Appointment Fee", "+"),
+    ("AdjTypes", "finance_charge", "Finance Charge", "+"),
+    ("ApptConfirmed", "not_called", "Not Called", ""),
+    ("ApptConfirmed", "left_message", "Left Message", ""),
+    ("ApptConfirmed", "texted", "Texted", ""),
+    ("ApptConfirmed", "confirmed", "Confirmed", ""),
+    ("ApptConfirmed", "arrived", "Arrived", ""),
+    ("BillingTypes", "standard", "Standard Account", ""),
+    ("BillingTypes", "email_bill", "Email Statements", "E"),
+    ("BillingTypes", "collections", "Collections", "C"),
+    ("PaymentTypes", "cash", "Cash", ""),
+    ("PaymentTypes", "check", "Check", ""),
+    ("PaymentTypes", "card", "Credit Card", ""),
+    ("PaymentTypes", "financing", "Patient Financing", ""),
+    ("RecallUnschedStatus", "left_message", "Left Message", ""),
+    ("RecallUnschedStatus", "no_answer", "No Answer", ""),
+    ("RecallUnschedStatus", "will_call", "Will Call Back", ""),
+    ("RecallUnschedStatus", "postcard", "Postcard Sent", ""),
+    ("ImageCats", "xrays", "X-Rays", "X"),
+    ("ImageCats", "photos", "Photos", ""),
+    ("ImageCats", "forms", "Patient Forms", ""),
+    ("ImageCats", "ins_cards", "Insurance Cards", ""),
+    ("ImageCats", "tx_plans", "Treatment Plans", ""),
+    ("TxPriorities", "urgent", "1 - Urgent", ""),
+    ("TxPriorities", "soon", "2 - Soon", ""),
+    ("TxPriorities", "elective", "3 - Elective", ""),
+    ("CommLogTypes", "appt", "Appointment Related", "APPT"),
+    ("CommLogTypes", "financial", "Financial", "FIN"),
+    ("CommLogTypes", "recall", "Recall", "RECALL"),
+    ("CommLogTypes", "insurance", "Insurance", ""),
+    ("CommLogTypes", "misc", "Miscellaneous", "MISC"),
+    ("InsurancePaymentType", "check", "Insurance Check", ""),
+    ("InsurancePaymentType", "eft", "EFT", ""),
+    ("ClaimPaymentGroups", "default", "Default", ""),
+    ("ProviderSpecialties", "general", "General Dentistry", ""),
+    ("ProviderSpecialties", "hygienist", "Hygienist", ""),
+    ("ProviderSpecialties", "endo", "Endodontics", ""),
+    ("ProviderSpecialties", "oral_surgery", "Oral Surgery", ""),
+    ("ProviderSpecialties", "perio", "Periodontics", ""),
+    ("ProviderSpecialties", "ortho", "Orthodontics", ""),
+    ("ProviderSpecialties", "pediatric", "Pediatric Dentistry", ""),
+)
+
+# --- appointment and recall types ----------------------------------------------------------------------
+# (key, name, ARGB colour, default minutes, codes)
+APPOINTMENT_TYPES: tuple[tuple[str, str, int, int, str], ...] = (
+    ("new_patient", "New Patient", 0x3CB371, 80, "D0150,D0210,D1110"),
+    ("hygiene", "Recall Hygiene", 0x87CEEB, 60, "D0120,D1110"),
+    ("perio_maint", "Perio Maintenance", 0x5F9EA0, 70, "D0120,D4910"),
+    ("restorative", "Restorative", 0xF4A460, 60, ""),
+    ("crown", "Crown Prep", 0xDAA520, 120, "D2740,D2950"),
+    ("endo", "Root Canal", 0xCD5C5C, 120, ""),
+    ("perio_tx", "Scaling & Root Planing", 0x6B8E23, 120, "D4341"),
+    ("surgery", "Surgery", 0x9370DB, 60, ""),
+    ("emergency", "Emergency", 0xFF4500, 30, "D0140,D0220"),
+)
+
+# (key, description, interval as (years, months, weeks, days), time pattern, procedures)
+RECALL_TYPES: tuple[tuple[str, str, tuple[int, int, int, int], str, str], ...] = (
+    ("prophy", "Prophy", (0, 6, 0, 0), "/XXXX/", "D0120,D1110"),
+    ("perio", "Perio", (0, 3, 0, 0), "/XXXXX/", "D4910"),
+    ("child", "Child Prophy", (0, 6, 0, 0), "/XXX/", "D0120,D1120,D1206"),
+    ("bitewing", "4BW", (1, 0, 0, 0), "", "D0274"),
+    ("pano", "Pano", (5, 0, 0, 0), "", "D0330"),
+)
+
+# --- people and places (all invented) ------------------------------------------------------------------
+FIRST_NAMES_F = (
+    "Olivia", "Emma", "Ava", "Sophia", "Isabella", "Mia", "Amelia", "Harper", "Evelyn", "Abigail", "Emily",
+    "Ella", "Elizabeth", "Camila", "Luna", "Sofia", "Avery", "Mila", "Aria", "Scarlett", "Penelope", "Layla",
+    "Chloe", "Victoria", "Madison", "Eleanor", "Grace", "Nora", "Riley", "Zoey", "Hannah", "Hazel", "Lily",
+    "Ellie", "Violet", "Lillian", "Zoe", "Stella", "Aurora", "Natalie", "Emilia", "Everly", "Leah", "Aubrey",
+    "Willow", "Addison", "Lucy", "Audrey", "Bella", "Nova", "Brooklyn", "Paisley", "Savannah", "Claire",
+    "Skylar", "Isla", "Genesis", "Naomi", "Elena", "Caroline", "Linda", "Susan", "Karen", "Nancy", "Margaret",
+)
+FIRST_NAMES_M = (
+    "Liam", "Noah", "Oliver", "Elijah", "William", "James", "Benjamin", "Lucas", "Henry", "Alexander",
+    "Mason", "Michael", "Ethan", "Daniel", "Jacob", "Logan", "Jackson", "Levi", "Sebastian", "Mateo", "Jack",
+    "Owen", "Theodore", "Aiden", "Samuel", "Joseph", "John", "David", "Wyatt", "Matthew", "Luke", "Asher",
+    "Carter", "Julian", "Grayson", "Leo", "Jayden", "Gabriel", "Isaac", "Lincoln", "Anthony", "Hudson",
+    "Dylan", "Ezra", "Thomas", "Charles", "Christopher", "Jaxon", "Maverick", "Josiah", "Isaiah", "Andrew",
+    "Elias", "Joshua", "Nathan", "Caleb", "Ryan", "Adrian", "Miles", "Eli", "Robert", "Richard", "Mark",
+    "Steven", "Paul",
+)
+LAST_NAMES = (
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
+    "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
+    "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson",
+    "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green",
+    "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Gomez",
+    "Phillips", "Evans", "Turner", "Diaz", "Parker", "Cruz", "Edwards", "Collins", "Reyes", "Stewart",
+    "Morris", "Morales", "Murphy", "Cook", "Rogers", "Gutierrez", "Ortiz", "Morgan", "Cooper", "Peterson",
+    "Bailey", "Reed", "Kelly", "Howard", "Ramos", "Kim", "Cox", "Ward", "Richardson", "Watson", "Brooks",
+    "Chavez", "Wood", "James", "Bennett", "Gray", "Mendoza", "Ruiz", "Hughes", "Price", "Alvarez", "Castillo",
+    "Sanders", "Patel", "Myers", "Long", "Ross", "Foster", "Jimenez",
+)
+STREETS = (
+    "Alder", "Birch", "Cedar", "Dogwood", "Elm", "Fir", "Hawthorn", "Juniper", "Laurel", "Maple", "Oak",
+    "Pine", "Poplar", "Spruce", "Willow", "Hillcrest", "Lakeview", "Meadow", "Ridge", "River", "Sunset",
+    "Valley", "Orchard", "Mill", "Church", "Park", "Highland", "Forest", "Garden", "Spring",
+)
+STREET_SUFFIXES = ("St", "Ave", "Rd", "Dr", "Ln", "Ct", "Way", "Pl")
+
+# (town, zip) in one invented county; the state is fixed.
+STATE = "OR"
+AREA_CODE = "541"
+TOWNS: tuple[tuple[str, str], ...] = (
+    ("Riverbend", "97401"), ("Riverbend", "97402"), ("Riverbend", "97403"), ("Riverbend", "97404"),
+    ("Cedar Hollow", "97411"), ("Cedar Hollow", "97412"), ("Millbrook", "97420"), ("Millbrook", "97421"),
+    ("Fernridge", "97430"), ("Fernridge", "97431"), ("Stonebridge", "97440"), ("Stonebridge", "97441"),
+    ("Willow Creek", "97450"), ("Willow Creek", "97451"), ("Oakmont", "97460"), ("Oakmont", "97461"),
+    ("Harbor View", "97470"), ("Pine Flat", "97480"), ("Elk Meadow", "97485"), ("Silver Falls", "97490"),
+    ("Maple Grove", "97493"), ("Ashford", "97495"), ("Briar Glen", "97497"), ("Clearwater", "97499"),
+)
+
+CLINICS: tuple[tuple[str, str, str], ...] = (
+    ("Riverbend Family Dental", "RFD", "Riverbend"),
+    ("Cedar Hollow Dental Care", "CHD", "Cedar Hollow"),
+)
+
+CARRIERS: tuple[tuple[str, str], ...] = (
+    ("Summit Dental Benefits", "SDB01"),
+    ("Evergreen Mutual Dental", "EMD22"),
+    ("Pacific Shield Insurance", "PSI37"),
+    ("Northstar Health Plans", "NHP45"),
+    ("Beacon Dental Alliance", "BDA51"),
+    ("Keystone Benefit Group", "KBG63"),
+    ("Harborline Assurance", "HLA70"),
+    ("Frontier Workers Trust", "FWT88"),
+)
+
+EMPLOYERS = (
+    "Riverbend School District", "Cascade Timber Co", "Valley Medical Center", "Oakmont Foods",
+    "Willow Creek Logistics", "Silver Falls Credit Union", "Pine Flat Manufacturing", "County Government",
+    "Stonebridge Software", "Harbor View Hospitality", "Millbrook Farms Cooperative", "Elk Meadow Resorts",
+    "Fernridge Construction", "Clearwater Utilities", "Ashford Retail Group", "Briar Glen University",
+    "Maple Grove Clinic", "Northwest Freight", "Summit Outdoor Gear", "Cedar Hollow Brewing",
+)
+
+# Referral sources: (LName, FName, specialty key or "", IsDoctor, NotPerson, business name)
+REFERRALS: tuple[tuple[str, str, str, int, int, str], ...] = (
+    ("Ostrander", "Paula", "oral_surgery", 1, 0, "Riverbend Oral Surgery"),
+    ("Kessler", "Marcus", "oral_surgery", 1, 0, "Valley Oral & Facial Surgery"),
+    ("Lindqvist", "Hanna", "endo", 1, 0, "Cascade Endodontics"),
+    ("Okafor", "Daniel", "endo", 1, 0, "Root Canal Specialists"),
+    ("Varga", "Ilona", "perio", 1, 0, "Periodontal Associates"),
+    ("Castellano", "Rafael", "ortho", 1, 0, "Smile Bright Orthodontics"),
+    ("Tanaka", "Emi", "pediatric", 1, 0, "Little Teeth Pediatric Dentistry"),
+    ("Online Search", "", "", 0, 1, ""),
+    ("Insurance Directory", "", "", 0, 1, ""),
+    ("Community Event", "", "", 0, 1, ""),
+    ("Friend or Family", "", "", 0, 1, ""),
+    ("Physician Referral", "", "", 0, 1, ""),
+)
+
+MEDICAL_NOTES = (
+    "Penicillin allergy", "Latex allergy", "Takes anticoagulant", "Type 2 diabetes", "Hypertension",
+    "Asthma, carries inhaler", "Artificial knee joint", "Heart murmur",
+)

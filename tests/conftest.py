@@ -1,0 +1,250 @@
+"""Shared test fixtures: real PostgreSQL and MariaDB servers, one fresh database per test.
+
+The servers come from ``TEST_PG_URL`` / ``TEST_MARIADB_URL`` (``./dev test`` sets both). When a
+variable is missing, ``scripts/services.sh start`` is run once per session: it installs and starts
+loopback-only test servers of this checkout and prints the URLs.
+
+Fixtures:
+  pg_server_url, mariadb_server_url   (session) the server URLs, pointing at an admin database
+  pg_url, mariadb_url                 (function) a freshly created, uniquely named database, dropped after
+  pg_module_url, mariadb_module_url   (module) the same, shared by the tests of one module
+  pg_params                           (function) ``PgParams`` for ``pg_url``
+  make_pg_database, make_mariadb_database
+                                      (session) context-manager factories for more databases:
+                                      ``with make_pg_database() as url: ...``
+
+Every test session gets its own ``DENTAL_HOME`` (a temporary directory) unless one is set, so tests never
+touch the checkout's ``.dental``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import uuid
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVICES_SCRIPT = REPO_ROOT / "scripts" / "services.sh"
+
+
+# --------------------------------------------------------------------------------------- DENTAL_HOME
+
+def _isolate_dental_home() -> None:
+    """Point DENTAL_HOME at a temporary directory (before any test module imports the project)."""
+    if os.environ.get("DENTAL_HOME"):
+        return
+    home = tempfile.mkdtemp(prefix="dental-test-home-")
+    # mkdtemp makes the directory 0700; as root, the embedded PostgreSQL runs as another OS user
+    # (``pgserver``) that must be able to reach its data directory inside it.
+    os.chmod(home, 0o755)
+    os.environ["DENTAL_HOME"] = home
+    # atexit, not a session finaliser: embedded servers stop from their own atexit handlers, which were
+    # registered later and therefore run first.
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+
+
+_isolate_dental_home()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a slow test (deselect with -m 'not slow')")
+
+
+# ------------------------------------------------------------------------------------------- servers
+
+_started_urls: dict[str, str] | None = None
+
+
+def _services_urls() -> dict[str, str]:
+    """Run ``scripts/services.sh start`` once per session; return the variables it exports."""
+    global _started_urls
+    if _started_urls is None:
+        proc = subprocess.run(
+            ["bash", str(SERVICES_SCRIPT), "start"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=1800,  # the first run may install packages
+        )
+        if proc.returncode != 0:
+            pytest.fail(
+                f"scripts/services.sh start failed (exit {proc.returncode}):\n{proc.stderr}",
+                pytrace=False,
+            )
+        urls: dict[str, str] = {}
+        for line in proc.stdout.splitlines():
+            words = shlex.split(line)
+            if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+                name, _, value = words[1].partition("=")
+                urls[name] = value
+        _started_urls = urls
+    return _started_urls
+
+
+def _server_url(variable: str) -> str:
+    url = os.environ.get(variable)
+    if not url:
+        url = _services_urls().get(variable)
+        if not url:
+            pytest.fail(f"scripts/services.sh start did not print {variable}", pytrace=False)
+        os.environ[variable] = url  # for subprocesses the tests start
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """URL of the test PostgreSQL server (``postgresql+psycopg2://...``), as a superuser."""
+    return _server_url("TEST_PG_URL")
+
+
+@pytest.fixture(scope="session")
+def mariadb_server_url() -> str:
+    """URL of the test MariaDB server (``mysql+pymysql://...``), as a user who may create databases."""
+    return _server_url("TEST_MARIADB_URL")
+
+
+# ------------------------------------------------------------------------------ per-test databases
+
+def _unique_name() -> str:
+    return f"t_{uuid.uuid4().hex[:8]}"
+
+
+def _with_database(url: str, database: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def _pg_database(server_url: str) -> Iterator[str]:
+    from dental_assets.warehouse import PgParams
+
+    admin = PgParams.from_url(server_url)
+    name = _unique_name()
+    conn = admin.connect()
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    try:
+        yield _with_database(server_url, name)
+    finally:
+        conn = admin.connect()
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                # FORCE ends the sessions a test left open (PostgreSQL 13+).
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except Exception as exc:  # never hide the test's own result behind a clean-up problem
+            warnings.warn(f"could not drop test database {name}: {exc}", stacklevel=1)
+        finally:
+            conn.close()
+
+
+def _mariadb_connect(url: str):
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return pymysql.connect(
+        host=parsed.host or "127.0.0.1",
+        port=int(parsed.port or 3306),
+        user=parsed.username,
+        password=parsed.password or "",
+        database=parsed.database,
+        charset="utf8mb4",
+        autocommit=True,
+    )
+
+
+@contextlib.contextmanager
+def _mariadb_database(server_url: str) -> Iterator[str]:
+    name = _unique_name()
+    conn = _mariadb_connect(server_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+    finally:
+        conn.close()
+    try:
+        yield _with_database(server_url, name)
+    finally:
+        conn = _mariadb_connect(server_url)
+        try:
+            with conn.cursor() as cur:
+                # A session left open inside the database (an undisposed engine, an open transaction)
+                # would hold metadata locks and make DROP DATABASE wait: end those sessions first.
+                cur.execute(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()",
+                    (name,),
+                )
+                for (session_id,) in cur.fetchall():
+                    with contextlib.suppress(Exception):
+                        cur.execute(f"KILL {int(session_id)}")
+                cur.execute("SET SESSION lock_wait_timeout = 30")
+                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        except Exception as exc:
+            warnings.warn(f"could not drop test database {name}: {exc}", stacklevel=1)
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test: ``postgresql+psycopg2://.../t_xxxxxxxx``."""
+    with _pg_database(pg_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def pg_module_url(pg_server_url: str) -> Iterator[str]:
+    """A new PostgreSQL database shared by the tests of one module."""
+    with _pg_database(pg_server_url) as url:
+        yield url
+
+
+@pytest.fixture
+def mariadb_url(mariadb_server_url: str) -> Iterator[str]:
+    """A new, empty MariaDB database for this test: ``mysql+pymysql://.../t_xxxxxxxx``."""
+    with _mariadb_database(mariadb_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def mariadb_module_url(mariadb_server_url: str) -> Iterator[str]:
+    """A new MariaDB database shared by the tests of one module."""
+    with _mariadb_database(mariadb_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def make_pg_database(pg_server_url: str):
+    """``make_pg_database()`` is a context manager yielding the URL of a new PostgreSQL database."""
+    return functools.partial(_pg_database, pg_server_url)
+
+
+@pytest.fixture(scope="session")
+def make_mariadb_database(mariadb_server_url: str):
+    """``make_mariadb_database()`` is a context manager yielding the URL of a new MariaDB database."""
+    return functools.partial(_mariadb_database, mariadb_server_url)
+
+
+@pytest.fixture
+def pg_params(pg_url: str):
+    """``dental_assets.warehouse.PgParams`` for this test's PostgreSQL database."""
+    from dental_assets.warehouse import PgParams
+
+    return PgParams.from_url(pg_url)

@@ -1,0 +1,109 @@
+"""demo_job end to end: the real `dagster job execute` command, against a real PostgreSQL server and
+against the embedded default."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from dental_assets.defs.synthetic.jobs import demo_plan
+from dental_assets.warehouse import EmbeddedPostgres, PgParams, mark_demo_target
+
+AS_OF = "2026-06-30"
+BIN = Path(sys.executable).parent
+
+
+def _run_demo(tmp_path: Path, extra_env: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "DENTAL_HOME": str(tmp_path / "home"),
+        "DENTAL_DATA_DIR": str(tmp_path / "data"),
+        "DENTAL_SYNTHETIC_PATIENTS": "300",
+        "DENTAL_AS_OF": AS_OF,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        **extra_env,
+    }
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True)
+    (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return subprocess.run(
+        [str(BIN / "dagster"), "job", "execute", "-m", "dental_assets.definitions", "-j", "demo_job"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+def _scalar(params: PgParams, sql: str):
+    conn = params.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _assert_outputs(params: PgParams, tmp_path: Path) -> None:
+    raw = _scalar(params, 'SELECT count(*) FROM raw.procedurelog')
+    assert raw > 0
+    assert _scalar(params, "SELECT count(*) FROM staging.stg_opendental__procedurelog") == raw
+    for table in ("patient", "appointment", "claimproc", "paysplit", "definition"):
+        assert _scalar(params, f"SELECT count(*) FROM raw.{table}") > 0, table
+    # the mart's gross production equals the raw completed procedures' charge, to the cent
+    expected = _scalar(
+        params,
+        'SELECT round(sum("ProcFee" * ("UnitQty" + "BaseUnits"))::numeric, 2) FROM raw.procedurelog '
+        'WHERE "ProcStatus" = 2',
+    )
+    mart = _scalar(params, "SELECT round(sum(gross_production)::numeric, 2) FROM marts.mart_production_daily")
+    assert expected > 0 and mart == expected
+    files = sorted((tmp_path / "data" / "processed" / "treatment_journey" / "2026").glob("*.parquet"))
+    assert len(files) == 1 and files[0].name.startswith("treatment_journey_synthetic_")
+    table = pq.read_table(files[0])
+    expected_rows = _scalar(
+        params,
+        "SELECT count(*) FROM raw.procedurelog WHERE \"ProcStatus\" IN (1, 2, 5, 6) "
+        "AND \"ProcDate\" >= '2026-01-01' AND \"ProcDate\" < '2027-01-01'",
+    )
+    assert table.num_rows == expected_rows > 0
+    assert "patient_key" in table.column_names and "patient_id" not in table.column_names
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "dagster_home"))
+    try:
+        runs = instance.get_runs()
+        # the demo run plus one run per planned step, all successful
+        assert len(runs) == 1 + len(demo_plan())
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        assert instance.get_latest_materialization_event(dg.AssetKey(["opendental", "procedurelog"]))
+        assert instance.get_latest_materialization_event(dg.AssetKey(["treatment_journey"]))
+    finally:
+        instance.dispose()
+
+
+def test_demo_job_on_a_postgres_server(pg_url, tmp_path):
+    params = PgParams.from_url(pg_url)
+    mark_demo_target(params)
+    result = _run_demo(tmp_path, {"DENTAL_WAREHOUSE_URL": pg_url})
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    _assert_outputs(params, tmp_path)
+
+
+def test_demo_refuses_a_warehouse_not_marked_as_demo(pg_url, tmp_path):
+    result = _run_demo(tmp_path, {"DENTAL_WAREHOUSE_URL": pg_url})
+    assert result.returncode != 0
+    assert "not marked as a demo target" in result.stdout + result.stderr
+
+
+def test_demo_job_on_the_embedded_warehouse(tmp_path, monkeypatch):
+    monkeypatch.delenv("DENTAL_WAREHOUSE_URL", raising=False)
+    result = _run_demo(tmp_path, {})
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    server = EmbeddedPostgres(tmp_path / "home")
+    assert not (server.pgdata / "postmaster.pid").exists(), "the embedded server was not stopped"
+    params = server.start()
+    try:
+        _assert_outputs(params, tmp_path)
+    finally:
+        server.stop()

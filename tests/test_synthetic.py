@@ -1,0 +1,559 @@
+"""The synthetic practice: shape, determinism, referential integrity, dates, money, aging, writers, guard.
+
+Most tests share one generated practice (2,000 patients, two clinics). The database tests use the
+``pg_url`` fixture (a fresh database on the test PostgreSQL server, from ``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import subprocess
+import sys
+from collections import defaultdict
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dental_assets.catalog import RAW_SCHEMA, opendental_enums, quote_pg, raw_tables
+from dental_assets.warehouse import PgParams, mark_demo_target
+from dental_synthetic import (
+    NotADemoTargetError,
+    SyntheticConfig,
+    generate,
+    write_parquet,
+    write_postgres_raw,
+)
+from dental_synthetic.cli import main
+
+AS_OF = dt.date(2025, 6, 30)
+ZERO = dt.date(1, 1, 1)
+END_OF_AS_OF = dt.datetime.combine(AS_OF, dt.time(23, 59, 59))
+LATEST_TS = int((END_OF_AS_OF - dt.datetime(1970, 1, 1)).total_seconds())  # naive seconds since the epoch
+ARROW_TYPES = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "str": pa.string(),
+    "date": pa.date32(),
+    "datetime": pa.timestamp("s"),
+    "timestamp": pa.timestamp("s"),
+    "time": pa.string(),
+}
+CATALOG = {t.name: t for t in raw_tables()}
+
+
+def enum(name: str) -> dict[str, int]:
+    return {v["name"]: int(v["value"]) for v in opendental_enums()[name]["values"]}
+
+
+@pytest.fixture(scope="module")
+def practice():
+    return generate(SyntheticConfig(as_of=AS_OF, patients=2000, seed=7))
+
+
+@pytest.fixture(scope="module")
+def small_practice():
+    return generate(SyntheticConfig(as_of=AS_OF, patients=300, seed=3))
+
+
+def col(practice, table: str, column: str) -> np.ndarray:
+    arr = practice.tables[table].column(column)
+    if pa.types.is_date32(arr.type):
+        return arr.cast(pa.int32()).to_numpy().astype(np.int64)
+    if pa.types.is_timestamp(arr.type):
+        return arr.cast(pa.int64()).to_numpy()
+    return arr.to_numpy(zero_copy_only=False)
+
+
+def day(d: dt.date) -> int:
+    return (d - dt.date(1970, 1, 1)).days
+
+
+def cents(values) -> np.ndarray:
+    return np.rint(np.asarray(values, dtype=np.float64) * 100).astype(np.int64)
+
+
+# ------------------------------------------------------------------------------------------ shape
+
+def test_every_table_and_catalog_column_with_its_arrow_type(practice):
+    assert list(practice.tables) == [t.name for t in raw_tables()]
+    for table in raw_tables():
+        data = practice.tables[table.name]
+        assert data.column_names == table.column_names, table.name
+        for column in table.columns:
+            assert data.schema.field(column.name).type == ARROW_TYPES[column.kind], (table.name, column.name)
+        assert data.num_rows > 0, table.name
+
+
+def test_no_nulls_and_time_columns_are_hh_mm_ss(practice):
+    for name, data in practice.tables.items():
+        for column_name, column in zip(data.column_names, data.columns):
+            assert column.null_count == 0, (name, column_name)
+    for table in raw_tables():
+        for column in table.columns:
+            if column.kind == "time":
+                values = set(practice.tables[table.name].column(column.name).to_pylist())
+                assert all(len(v) == 8 and v[2] == ":" and v[5] == ":" for v in values), (table.name, column.name)
+
+
+def test_primary_keys_are_1_to_n(practice):
+    for table in raw_tables():
+        keys = col(practice, table.name, table.primary_key)
+        assert np.array_equal(keys, np.arange(1, len(keys) + 1)), table.name
+
+
+def test_deterministic_and_seed_sensitive():
+    config = SyntheticConfig(as_of=AS_OF, patients=1500, seed=11)
+    first, second = generate(config), generate(config)
+    for name in first.tables:
+        a, b = first.tables[name], second.tables[name]
+        assert a.equals(b), name
+        buf_a, buf_b = io.BytesIO(), io.BytesIO()
+        pq.write_table(a, buf_a)
+        pq.write_table(b, buf_b)
+        assert buf_a.getvalue() == buf_b.getvalue(), name
+    for name in first.ledger:
+        assert first.ledger[name].equals(second.ledger[name])
+    other = generate(SyntheticConfig(as_of=AS_OF, patients=1500, seed=12))
+    assert not other.tables["procedurelog"].equals(first.tables["procedurelog"])
+
+
+def test_config_validation():
+    with pytest.raises(ValueError):
+        SyntheticConfig(as_of=AS_OF, completion_rate=0.95, broken_rate=0.1)
+    with pytest.raises(ValueError):
+        SyntheticConfig(as_of=AS_OF, start=AS_OF)
+    with pytest.raises(TypeError):
+        SyntheticConfig(as_of="2025-06-30")
+    assert SyntheticConfig(as_of=dt.date(2024, 2, 29)).start == dt.date(2021, 2, 28)
+
+
+def test_generator_does_not_import_dagster():
+    code = ("import sys, datetime, dental_synthetic as d; "
+            "d.generate(d.SyntheticConfig(as_of=datetime.date(2025, 1, 31), patients=50)); "
+            "bad = [m for m in sys.modules if m.split('.')[0] == 'dagster']; "
+            "sys.exit(1 if bad else 0)")
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
+# ------------------------------------------------------------------------------ keys and references
+
+FK_TO_TABLES_OUTSIDE_RAW = {("benefit", "CovCatNum")}  # OpenDental's coverage categories, numbered 1..8
+
+
+def test_every_foreign_key_resolves_or_is_zero(practice):
+    keys = {t.name: set(col(practice, t.name, t.primary_key).tolist()) for t in raw_tables()}
+    checked = set()
+    for table in raw_tables():
+        for column in table.columns:
+            if not column.fk or column.kind != "int":
+                continue
+            values = col(practice, table.name, column.name)
+            values = set(values[values != 0].tolist())
+            if column.fk in keys:
+                missing = values - keys[column.fk]
+                assert not missing, f"{table.name}.{column.name} -> {column.fk}: {len(missing)} unresolved keys"
+                if values:
+                    checked.add(column.name)
+            elif (table.name, column.name) not in FK_TO_TABLES_OUTSIDE_RAW:
+                assert not values, f"{table.name}.{column.name} points at {column.fk}, which raw does not hold"
+    for name in ("PatNum", "ProvNum", "CodeNum", "AptNum", "ClaimNum", "PlanNum", "PayNum", "AdjType", "ProcCat",
+                 "Guarantor", "InsSubNum", "ClaimPaymentNum", "PayPlanNum", "ReferralNum", "RecallTypeNum", "Op",
+                 "CommType", "DocCategory", "Confirmed", "PayType", "FeeSched", "ProcNum"):
+        assert name in checked, f"no table references anything through {name}"
+
+
+def test_definitions_belong_to_the_right_category(practice):
+    defcat = enum("DefCat")
+    category = dict(zip(col(practice, "definition", "DefNum").tolist(), col(practice, "definition", "Category")))
+    expected = {
+        ("procedurecode", "ProcCat"): "ProcCodeCats",
+        ("adjustment", "AdjType"): "AdjTypes",
+        ("payment", "PayType"): "PaymentTypes",
+        ("commlog", "CommType"): "CommLogTypes",
+        ("appointment", "Confirmed"): "ApptConfirmed",
+        ("appointment", "UnschedStatus"): "RecallUnschedStatus",
+        ("recall", "RecallStatus"): "RecallUnschedStatus",
+        ("document", "DocCategory"): "ImageCats",
+        ("claimpayment", "PayType"): "InsurancePaymentType",
+        ("patient", "BillingType"): "BillingTypes",
+        ("provider", "Specialty"): "ProviderSpecialties",
+        ("procedurelog", "Priority"): "TxPriorities",
+    }
+    for (table, column), cat in expected.items():
+        values = col(practice, table, column)
+        assert {category[v] for v in values[values != 0].tolist()} == {defcat[cat]}, (table, column)
+    adj_types = col(practice, "adjustment", "AdjType")
+    item_value = dict(zip(col(practice, "definition", "DefNum").tolist(),
+                          col(practice, "definition", "ItemValue").tolist()))
+    amounts = col(practice, "adjustment", "AdjAmt")
+    for t, amount in zip(adj_types.tolist(), amounts.tolist()):
+        assert (amount > 0) == (item_value[t] == "+")
+
+
+def test_enum_codes_and_status_mix(practice):
+    assert set(col(practice, "procedurelog", "ProcStatus").tolist()) == {
+        enum("ProcStat")[k] for k in ("TP", "C", "EC", "R", "D")}
+    assert set(col(practice, "appointment", "AptStatus").tolist()) == {
+        enum("ApptStatus")[k] for k in ("Scheduled", "Complete", "UnschedList", "Broken", "Planned")}
+    assert set(col(practice, "claimproc", "Status").tolist()) == {
+        enum("ClaimProcStatus")[k] for k in ("NotReceived", "Received", "Estimate")}
+    assert set(col(practice, "patient", "PatStatus").tolist()) <= set(enum("PatientStatus").values())
+    assert set(col(practice, "claim", "ClaimStatus").tolist()) <= {"U", "W", "S", "R"}
+
+
+def test_families(practice):
+    pat = col(practice, "patient", "PatNum")
+    guar = col(practice, "patient", "Guarantor")
+    assert np.array_equal(guar[guar - 1], guar)  # every guarantor is their own guarantor
+    assert (guar != pat).sum() > len(pat) * 0.3  # most families have more than one member
+    birth = col(practice, "patient", "Birthdate")
+    assert (birth < day(AS_OF)).all() and (birth > day(dt.date(1920, 1, 1))).all()
+    assert (birth < col(practice, "patient", "SecDateEntry")).all()
+    links = practice.tables["patientlink"]
+    assert links.num_rows >= 1 and set(links.column("LinkType").to_pylist()) == {enum("PatientLinkType")["Merge"]}
+
+
+# ------------------------------------------------------------------------------------------- dates
+
+def test_dates_are_sequenced(practice):
+    proc_date = dict(zip(col(practice, "procedurelog", "ProcNum").tolist(),
+                         col(practice, "procedurelog", "ProcDate").tolist()))
+    adj_date = dict(zip(col(practice, "adjustment", "AdjNum").tolist(), col(practice, "adjustment", "AdjDate")))
+    # paysplits on or after what they pay for; payments on the day of their splits
+    for pn, an, paid in zip(col(practice, "paysplit", "ProcNum").tolist(), col(practice, "paysplit", "AdjNum"),
+                            col(practice, "paysplit", "DatePay").tolist()):
+        assert paid >= (proc_date[pn] if pn else adj_date[an])
+    pay_date = dict(zip(col(practice, "payment", "PayNum").tolist(), col(practice, "payment", "PayDate").tolist()))
+    assert all(pay_date[p] == d for p, d in zip(col(practice, "paysplit", "PayNum").tolist(),
+                                                 col(practice, "paysplit", "DatePay").tolist()))
+    # claims: service <= sent <= received <= check
+    service, sent, received = (col(practice, "claim", c) for c in ("DateService", "DateSent", "DateReceived"))
+    z = day(ZERO)
+    assert ((sent == z) | (sent >= service)).all()
+    assert ((received == z) | ((sent != z) & (received >= sent))).all()
+    assert (received <= day(AS_OF)).all()
+    claim_received = dict(zip(col(practice, "claim", "ClaimNum").tolist(), received.tolist()))
+    check_date = dict(zip(col(practice, "claimpayment", "ClaimPaymentNum").tolist(),
+                          col(practice, "claimpayment", "CheckDate").tolist()))
+    for claim, check, datecp in zip(col(practice, "claimproc", "ClaimNum").tolist(),
+                                    col(practice, "claimproc", "ClaimPaymentNum").tolist(),
+                                    col(practice, "claimproc", "DateCP").tolist()):
+        if check:
+            assert check_date[check] >= claim_received[claim] != z
+            assert datecp == check_date[check]
+    # adjustments attached to a procedure are on or after it
+    for pn, d in zip(col(practice, "adjustment", "ProcNum").tolist(), col(practice, "adjustment", "AdjDate").tolist()):
+        assert not pn or d >= proc_date[pn]
+    # nothing happens after as_of except booked appointments and payment plan installments
+    status = col(practice, "procedurelog", "ProcStatus")
+    assert (col(practice, "procedurelog", "ProcDate")[status == 2] <= day(AS_OF)).all()
+    for table, column in (("payment", "PayDate"), ("adjustment", "AdjDate"), ("claimpayment", "CheckDate"),
+                          ("commlog", "CommDateTime"), ("document", "DateCreated"), ("refattach", "RefDate")):
+        values = col(practice, table, column)
+        limit = day(AS_OF) if practice.tables[table].schema.field(column).type == pa.date32() else LATEST_TS
+        assert (values <= limit).all(), (table, column)
+
+
+def test_timestamps_are_plausible_and_not_after_as_of(practice):
+    latest = LATEST_TS
+    earliest = day(dt.date(2000, 1, 1)) * 86400
+    for table in raw_tables():
+        for name in {table.modified_column, table.entry_column} - {None}:
+            column = table.column(name)
+            values = col(practice, table.name, name)
+            if column.kind == "date":
+                values = values * 86400
+            assert (values <= latest).all(), (table.name, name)
+            assert (values >= earliest).all(), (table.name, name)
+
+
+def test_appointments_in_business_hours_without_overlap(practice):
+    status = col(practice, "appointment", "AptStatus")
+    when = col(practice, "appointment", "AptDateTime")
+    op = col(practice, "appointment", "Op")
+    minutes = np.array([len(p) * 5 for p in practice.tables["appointment"].column("Pattern").to_pylist()])
+    on_book = status != enum("ApptStatus")["Planned"]
+    assert (op[on_book] > 0).all() and (op[~on_book] == 0).all()
+    start = when[on_book] % 86400 // 60
+    end = start + minutes[on_book]
+    assert (start >= 8 * 60).all() and (end <= 17 * 60).all()
+    assert ((when[on_book] // 86400 + 3) % 7 < 5).all()  # Monday..Friday
+    order = np.lexsort((when[on_book], op[on_book]))
+    same_op = op[on_book][order][1:] == op[on_book][order][:-1]
+    overlap = when[on_book][order][1:] < when[on_book][order][:-1] + minutes[on_book][order][:-1] * 60
+    assert not (same_op & overlap).any()
+    done = status == enum("ApptStatus")["Complete"]
+    assert (when[done] // 86400 <= day(AS_OF)).all()
+    assert (when[status == enum("ApptStatus")["Scheduled"]] // 86400 > day(AS_OF)).all()
+    hyg = col(practice, "appointment", "IsHygiene") == 1
+    assert (col(practice, "appointment", "ProvHyg")[hyg] > 0).all()
+    # completed procedures attached to an appointment are on its day and the appointment is complete
+    apt_day = dict(zip(col(practice, "appointment", "AptNum").tolist(), (when // 86400).tolist()))
+    apt_status = dict(zip(col(practice, "appointment", "AptNum").tolist(), status.tolist()))
+    for apt, pdate, pstatus in zip(col(practice, "procedurelog", "AptNum").tolist(),
+                                   col(practice, "procedurelog", "ProcDate").tolist(),
+                                   col(practice, "procedurelog", "ProcStatus").tolist()):
+        if apt:
+            assert apt_day[apt] == pdate
+            assert (pstatus == 2) == (apt_status[apt] == enum("ApptStatus")["Complete"])
+
+
+def test_recalls(practice):
+    due_calc = col(practice, "recall", "DateDueCalc")
+    previous = col(practice, "recall", "DatePrevious")
+    has = previous != day(ZERO)
+    assert has.mean() > 0.7
+    assert (due_calc[has] - previous[has] >= 89).all() and (due_calc[has] - previous[has] <= 184).all()
+    assert set(col(practice, "recall", "RecallInterval").tolist()) <= {6 << 16, 3 << 16}
+
+
+# ------------------------------------------------------------------------------------------- money
+
+def test_money_adds_up_to_the_cent(practice):
+    t = practice.tables
+    # claims total their claimprocs, checks total their claimprocs, payments total their splits
+    for claim_col, cp_col in (("ClaimFee", "FeeBilled"), ("InsPayAmt", "InsPayAmt"), ("WriteOff", "WriteOff"),
+                              ("InsPayEst", "InsPayEst")):
+        totals = defaultdict(int)
+        for claim, amount in zip(col(practice, "claimproc", "ClaimNum").tolist(),
+                                 cents(col(practice, "claimproc", cp_col)).tolist()):
+            if claim:
+                totals[claim] += amount
+        assert [totals[c] for c in col(practice, "claim", "ClaimNum").tolist()] == cents(
+            col(practice, "claim", claim_col)).tolist(), claim_col
+    checks = defaultdict(int)
+    for check, amount in zip(col(practice, "claimproc", "ClaimPaymentNum").tolist(),
+                             cents(col(practice, "claimproc", "InsPayAmt")).tolist()):
+        checks[check] += amount
+    assert [checks[c] for c in col(practice, "claimpayment", "ClaimPaymentNum").tolist()] == cents(
+        col(practice, "claimpayment", "CheckAmt")).tolist()
+    pays = defaultdict(int)
+    for pay, amount in zip(col(practice, "paysplit", "PayNum").tolist(), cents(col(practice, "paysplit",
+                                                                                     "SplitAmt")).tolist()):
+        pays[pay] += amount
+    assert [pays[p] for p in col(practice, "payment", "PayNum").tolist()] == cents(
+        col(practice, "payment", "PayAmt")).tolist()
+    # every amount is a whole number of cents
+    for name in t:
+        for column in CATALOG[name].columns:
+            if column.kind == "float":
+                values = col(practice, name, column.name)
+                assert np.array_equal(values, cents(values) / 100.0), (name, column.name)
+    # no completed procedure is paid beyond its charge
+    charge = cents(col(practice, "procedurelog", "ProcFee")) * (
+        col(practice, "procedurelog", "UnitQty") + col(practice, "procedurelog", "BaseUnits"))
+    credit = defaultdict(int)
+    for pn, amount in zip(col(practice, "paysplit", "ProcNum").tolist(), cents(col(practice, "paysplit",
+                                                                                     "SplitAmt")).tolist()):
+        credit[pn] += amount
+    received = col(practice, "claimproc", "Status") == 1
+    for pn, amount in zip(col(practice, "claimproc", "ProcNum")[received].tolist(),
+                          (cents(col(practice, "claimproc", "InsPayAmt")) + cents(
+                              col(practice, "claimproc", "WriteOff")))[received].tolist()):
+        credit[pn] += amount
+    for pn, amount in zip(col(practice, "adjustment", "ProcNum").tolist(), cents(col(practice, "adjustment",
+                                                                                       "AdjAmt")).tolist()):
+        credit[pn] -= amount
+    done = col(practice, "procedurelog", "ProcStatus") == 2
+    for pn, c in zip(col(practice, "procedurelog", "ProcNum")[done].tolist(), charge[done].tolist()):
+        assert 0 <= credit[pn] <= c
+    assert (col(practice, "procedurelog", "UnitQty") >= 1).all()
+    assert (col(practice, "procedurelog", "UnitQty") == 1).mean() > 0.95
+    assert (col(practice, "procedurelog", "BaseUnits") == 0).mean() > 0.95
+
+
+def test_fees_follow_the_schedule_at_the_match_rate(practice):
+    fee = {(s, c): a for s, c, a in zip(col(practice, "fee", "FeeSched").tolist(), col(practice, "fee", "CodeNum"),
+                                        cents(col(practice, "fee", "Amount")).tolist())}
+    pat_sched = dict(zip(col(practice, "patient", "PatNum").tolist(), col(practice, "patient", "FeeSched").tolist()))
+    prov_sched = dict(zip(col(practice, "provider", "ProvNum").tolist(), col(practice, "provider", "FeeSched")))
+    status = col(practice, "procedurelog", "ProcStatus")
+    rows = status != enum("ProcStat")["EC"]
+    matches = [
+        fee[(pat_sched[p] or prov_sched[v], c)] == f
+        for p, v, c, f in zip(col(practice, "procedurelog", "PatNum")[rows].tolist(),
+                              col(practice, "procedurelog", "ProvNum")[rows].tolist(),
+                              col(practice, "procedurelog", "CodeNum")[rows].tolist(),
+                              cents(col(practice, "procedurelog", "ProcFee"))[rows].tolist())
+    ]
+    assert abs(np.mean(matches) - practice.config.fee_match_rate) < 0.02
+    assert (cents(col(practice, "procedurelog", "ProcFee"))[status == enum("ProcStat")["EC"]] == 0).all()
+
+
+def _independent_aging(practice):
+    """OpenDental's family aging recomputed row by row with Python dates (no code shared with ledger.py)."""
+    as_of = AS_OF
+    guarantor = dict(zip(col(practice, "patient", "PatNum").tolist(), col(practice, "patient", "Guarantor").tolist()))
+    t = {name: practice.tables[name].to_pylist() for name in ("procedurelog", "adjustment", "paysplit", "claimproc")}
+    trans = []  # (guarantor, date, cents)
+    for r in t["procedurelog"]:
+        if r["ProcStatus"] == 2:
+            trans.append((guarantor[r["PatNum"]], r["ProcDate"], round(r["ProcFee"] * 100) * (r["UnitQty"]
+                                                                                             + r["BaseUnits"])))
+    for r in t["adjustment"]:
+        trans.append((guarantor[r["PatNum"]], r["AdjDate"], round(r["AdjAmt"] * 100)))
+    for r in t["paysplit"]:
+        trans.append((guarantor[r["PatNum"]], r["DatePay"], -round(r["SplitAmt"] * 100)))
+    ins_est = defaultdict(int)
+    for r in t["claimproc"]:
+        if r["Status"] in (1, 4, 5, 7):
+            trans.append((guarantor[r["PatNum"]], r["DateCP"], -round(r["InsPayAmt"] * 100) - round(r["WriteOff"]
+                                                                                                    * 100)))
+        elif r["Status"] == 0:
+            ins_est[guarantor[r["PatNum"]]] += round(r["InsPayEst"] * 100)
+    buckets = defaultdict(lambda: [0, 0, 0, 0])  # over 90, 61-90, 31-60, 0-30
+    credits = defaultdict(int)
+    for g, when, amount in trans:
+        if amount > 0:
+            age = (as_of - when).days
+            buckets[g][0 if age > 90 else 1 if age > 60 else 2 if age > 30 else 3] += amount
+        else:
+            credits[g] -= amount
+    result = {}
+    for g in set(guarantor.values()):
+        left = credits[g]
+        aged = []
+        for amount in buckets[g]:  # oldest first
+            paid = min(left, amount)
+            aged.append(amount - paid)
+            left -= paid
+        result[g] = {"BalOver90": aged[0], "Bal_61_90": aged[1], "Bal_31_60": aged[2], "Bal_0_30": aged[3],
+                     "BalTotal": sum(buckets[g]) - credits[g], "InsEst": ins_est[g]}
+    return result
+
+
+def test_guarantor_aging_matches_an_independent_recomputation(practice):
+    expected = _independent_aging(practice)
+    rows = practice.tables["patient"].to_pylist()
+    names = ("Bal_0_30", "Bal_31_60", "Bal_61_90", "BalOver90", "BalTotal", "InsEst")
+    with_balance = 0
+    for r in rows:
+        got = {n: round(r[n] * 100) for n in names}
+        if r["PatNum"] != r["Guarantor"]:
+            assert all(v == 0 for v in got.values()) and r["PayPlanDue"] == 0
+            continue
+        assert got == expected[r["PatNum"]], r["PatNum"]
+        assert got["BalTotal"] == got["Bal_0_30"] + got["Bal_31_60"] + got["Bal_61_90"] + got["BalOver90"]
+        with_balance += got["BalTotal"] > 0
+    assert 0.1 < with_balance / len(expected) < 0.9
+    assert sum(e["BalOver90"] > 0 for e in expected.values()) > 0
+    assert sum(e["InsEst"] > 0 for e in expected.values()) > 0
+    aging = practice.ledger["aging"].to_pylist()
+    assert len(aging) == len(expected)
+    for row in aging:
+        assert {n: round(row[n] * 100) for n in names} == expected[row["Guarantor"]]
+
+
+def test_daily_ledger_totals(practice):
+    daily = practice.ledger["daily"]
+    status = col(practice, "procedurelog", "ProcStatus")
+    charge = cents(col(practice, "procedurelog", "ProcFee")) * (
+        col(practice, "procedurelog", "UnitQty") + col(practice, "procedurelog", "BaseUnits"))
+    assert cents(daily.column("Production")).sum() == charge[status == 2].sum()
+    assert cents(daily.column("Adjustments")).sum() == cents(col(practice, "adjustment", "AdjAmt")).sum()
+    assert cents(daily.column("PatientIncome")).sum() == cents(col(practice, "paysplit", "SplitAmt")).sum()
+    received = col(practice, "claimproc", "Status") == 1
+    assert cents(daily.column("InsuranceIncome")).sum() == cents(col(practice, "claimproc", "InsPayAmt"))[
+        received].sum()
+    keys = list(zip(*(daily.column(c).to_pylist() for c in ("Date", "ClinicNum", "ProvNum"))))
+    assert len(keys) == len(set(keys))
+    # production per provider and day matches the completed procedures on that day
+    per_day = defaultdict(int)
+    for d, c, p, a in zip(col(practice, "procedurelog", "ProcDate")[status == 2].tolist(),
+                          col(practice, "procedurelog", "ClinicNum")[status == 2].tolist(),
+                          col(practice, "procedurelog", "ProvNum")[status == 2].tolist(), charge[status == 2].tolist()):
+        per_day[(d, c, p)] += a
+    got = {(day(k[0]), k[1], k[2]): v for k, v in zip(keys, cents(daily.column("Production")).tolist()) if v}
+    assert got == {k: v for k, v in per_day.items() if v}
+
+
+# ------------------------------------------------------------------------------------------ writers
+
+def test_parquet_writer_and_cli(tmp_path, capsys, small_practice):
+    paths = write_parquet(small_practice, tmp_path / "direct")
+    assert set(paths) == set(CATALOG)
+    for name in ("claim", "appointment"):  # Parquet has no seconds unit: timestamps come back in ms
+        table = small_practice.tables[name]
+        assert pq.read_table(paths[name]).cast(table.schema).equals(table)
+    code = main(["generate", "--patients", "300", "--seed", "3", "--as-of", AS_OF.isoformat(),
+                 "--target", str(tmp_path / "cli")])
+    assert code == 0
+    printed = {}
+    for line in capsys.readouterr().out.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] in CATALOG:
+            printed[words[0]] = int(words[1].replace(",", ""))
+    assert printed == small_practice.row_counts()
+    procs = small_practice.tables["procedurelog"]
+    assert pq.read_table(tmp_path / "cli" / "procedurelog.parquet").cast(procs.schema).equals(procs)
+
+
+def _raw_counts(url: str) -> dict[str, int]:
+    conn = PgParams.from_url(url).connect()
+    try:
+        with conn.cursor() as cur:
+            counts = {}
+            for name in CATALOG:
+                cur.execute(f"SELECT count(*) FROM {quote_pg(RAW_SCHEMA)}.{quote_pg(name)}")
+                counts[name] = cur.fetchone()[0]
+            return counts
+    finally:
+        conn.close()
+
+
+def _has_raw_schema(url: str) -> bool:
+    conn = PgParams.from_url(url).connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s", (RAW_SCHEMA,))
+            return cur.fetchone()[0] == 1
+    finally:
+        conn.close()
+
+
+def test_refuses_a_database_not_marked_as_demo_target(pg_url, small_practice, capsys):
+    with pytest.raises(NotADemoTargetError) as info:
+        write_postgres_raw(small_practice, pg_url)
+    params = PgParams.from_url(pg_url)
+    assert params.dbname in str(info.value)
+    assert f":{params.password}@" not in str(info.value)  # where, but never credentials
+    assert not _has_raw_schema(pg_url)
+    code = main(["generate", "--patients", "50", "--as-of", AS_OF.isoformat(), "--target", pg_url])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "not marked as a demo target" in err
+    assert f":{params.password}@" not in err
+    assert not _has_raw_schema(pg_url)
+
+
+def test_writes_raw_into_a_demo_target(pg_url, small_practice):
+    mark_demo_target(PgParams.from_url(pg_url))
+    counts = write_postgres_raw(small_practice, pg_url)
+    assert counts == small_practice.row_counts()
+    assert _raw_counts(pg_url) == counts
+    # rewriting replaces the data rather than adding to it
+    assert write_postgres_raw(small_practice, PgParams.from_url(pg_url)) == counts
+    assert _raw_counts(pg_url) == counts
+    conn = PgParams.from_url(pg_url).connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute('SELECT sum(round(("ProcFee" * ("UnitQty" + "BaseUnits") * 100)::numeric)) '
+                        'FROM raw.procedurelog WHERE "ProcStatus" = 2')
+            production = int(cur.fetchone()[0])
+            cur.execute('SELECT count(*) FROM raw.procedurelog WHERE "DateComplete" = DATE \'0001-01-01\'')
+            no_date = cur.fetchone()[0]
+            cur.execute('SELECT min("ProcTime"), max("ProcTime") FROM raw.procedurelog')
+            time_range = cur.fetchone()
+    finally:
+        conn.close()
+    assert production == cents(small_practice.ledger["daily"].column("Production")).sum()
+    assert no_date == int((col(small_practice, "procedurelog", "ProcStatus") != 2).sum())
+    assert time_range[0] == dt.timedelta(0) and dt.timedelta(hours=8) <= time_range[1] <= dt.timedelta(hours=17)
+
+
+def test_force_writes_into_an_unmarked_database(pg_url, small_practice):
+    counts = write_postgres_raw(small_practice, pg_url, force=True)
+    assert _raw_counts(pg_url) == counts
