@@ -16,6 +16,7 @@ This module imports no Dagster: the CLI, the tests and the synthetic generator u
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 from dataclasses import dataclass
@@ -133,6 +134,7 @@ class EmbeddedPostgres:
         """Stop the server now (``pg_ctl stop``), whoever else uses it."""
         if self._server is not None:
             self._server.stop()
+            atexit.unregister(self._server._cleanup)  # stopped already: nothing left for exit
             self._server = None
 
     @property

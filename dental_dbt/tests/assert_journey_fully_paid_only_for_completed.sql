@@ -1,6 +1,8 @@
 -- fct_treatment_journey: target_fully_paid is set exactly for completed procedures (ProcStatus 2) and
 -- target_accepted is true exactly for them. Returns the procedures that break either rule.
 
+{{ config(meta={'dagster': {'ref': {'name': 'fct_treatment_journey'}}}) }}
+
 select
     procedure_id,
     proc_status,

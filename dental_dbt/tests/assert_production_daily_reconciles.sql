@@ -2,6 +2,8 @@
 -- dated completed procedures, its adjustments the dated adjustments (to the cent). Returns a row per
 -- measure that differs.
 
+{{ config(meta={'dagster': {'ref': {'name': 'mart_production_daily'}}}) }}
+
 with mart as (
 
     select
