@@ -1,0 +1,142 @@
+"""The marts equal the synthetic practice's books to the cent.
+
+The generator's ground truth (its ledger, and the aging it stores on guarantor rows as OpenDental does)
+is written into a real PostgreSQL `raw` schema; dbt builds the marts from it; every number must agree.
+"""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import dental_synthetic
+from dental_assets.warehouse import PgParams, mark_demo_target
+
+AS_OF = dt.date(2026, 6, 30)
+DBT_DIR = Path(__file__).resolve().parents[1] / "dental_dbt"
+CENT = Decimal("0.01")
+
+
+def money(value) -> Decimal:
+    return Decimal(str(value)).quantize(CENT)
+
+
+@pytest.fixture(scope="module")
+def built(pg_module_url, tmp_path_factory):
+    """A 1,000-patient practice in raw, and the marts built from it by dbt."""
+    params = PgParams.from_url(pg_module_url)
+    mark_demo_target(params)
+    practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=1000, seed=7, as_of=AS_OF))
+    dental_synthetic.write_postgres_raw(practice, params)
+    target = tmp_path_factory.mktemp("dbt_target")
+    env = {**os.environ, **params.dbt_env()}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(DBT_DIR),
+         "--profiles-dir", str(DBT_DIR), "--target-path", str(target), "--log-path", str(target),
+         "--select", "+mart_ar_aging +mart_collections_daily +mart_production_daily",
+         "--vars", f"{{as_of_date: '{AS_OF.isoformat()}'}}"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    return params, practice
+
+
+def rows(params: PgParams, sql: str) -> list[tuple]:
+    conn = params.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+AGING = [("balance_0_30", "Bal_0_30"), ("balance_31_60", "Bal_31_60"), ("balance_61_90", "Bal_61_90"),
+         ("balance_over_90", "BalOver90"), ("total_balance", "BalTotal"), ("insurance_estimate", "InsEst")]
+
+
+def test_ar_aging_equals_the_aging_stored_on_guarantors(built):
+    params, _ = built
+    stored = {
+        row[0]: [money(v) for v in row[1:]]
+        for row in rows(params, 'SELECT "PatNum", ' + ", ".join(f'"{od}"' for _, od in AGING)
+                        + ' FROM raw.patient WHERE "PatNum" = "Guarantor"')
+    }
+    mart = {
+        row[0]: [money(v) for v in row[1:]]
+        for row in rows(params, "SELECT guarantor_id, " + ", ".join(m for m, _ in AGING)
+                        + " FROM marts.mart_ar_aging WHERE is_run_date")
+    }
+    zeros = [money(0)] * len(AGING)
+    assert set(mart) <= set(stored)
+    mismatches = {g: (mart.get(g, zeros), stored[g]) for g in stored if mart.get(g, zeros) != stored[g]}
+    assert not mismatches, dict(list(mismatches.items())[:5])
+    assert sum(v[4] for v in stored.values()) > 0  # the practice has receivables to age
+
+
+def test_ar_aging_equals_the_generator_ledger(built):
+    params, practice = built
+    ledger = practice.ledger["aging"].to_pylist()
+    mart = {
+        row[0]: [money(v) for v in row[1:]]
+        for row in rows(params, "SELECT guarantor_id, " + ", ".join(m for m, _ in AGING)
+                        + " FROM marts.mart_ar_aging WHERE is_run_date")
+    }
+    zeros = [money(0)] * len(AGING)
+    for entry in ledger:
+        expected = [money(entry[od]) for _, od in AGING]
+        assert mart.get(entry["Guarantor"], zeros) == expected, entry["Guarantor"]
+
+
+def test_ar_aging_has_every_month_end_and_sums_buckets(built):
+    params, _ = built
+    dates = [r[0] for r in rows(params, "SELECT DISTINCT as_of_date FROM marts.mart_ar_aging ORDER BY 1")]
+    assert dates[-1] == AS_OF
+    month_ends = dates[:-1]
+    assert len(month_ends) >= 36
+    for day in month_ends:
+        assert (day + dt.timedelta(days=1)).day == 1
+    broken = rows(params, """
+        SELECT count(*) FROM marts.mart_ar_aging
+        WHERE total_balance >= 0
+          AND balance_0_30 + balance_31_60 + balance_61_90 + balance_over_90 <> total_balance""")
+    assert broken[0][0] == 0
+
+
+def test_collections_daily_equals_the_ledger(built):
+    params, practice = built
+    expected = defaultdict(lambda: [money(0), money(0)])
+    for entry in practice.ledger["daily"].to_pylist():
+        key = (entry["Date"], entry["ClinicNum"])
+        expected[key][0] += money(entry["PatientIncome"])
+        expected[key][1] += money(entry["InsuranceIncome"])
+    expected = {k: v for k, v in expected.items() if v != [money(0), money(0)]}
+    mart = {
+        (r[0], r[1]): [money(r[2]), money(r[3])]
+        for r in rows(params, "SELECT collection_date, clinic_id, patient_payments, insurance_payments "
+                              "FROM marts.mart_collections_daily")
+        if [money(r[2]), money(r[3])] != [money(0), money(0)]
+    }
+    assert mart == expected
+    assert sum(v[0] for v in mart.values()) > 0 and sum(v[1] for v in mart.values()) > 0
+
+
+def test_production_daily_equals_the_ledger(built):
+    params, practice = built
+    expected = {}
+    for entry in practice.ledger["daily"].to_pylist():
+        value = [money(entry["Production"]), money(entry["Adjustments"])]
+        if value != [money(0), money(0)]:
+            expected[(entry["Date"], entry["ClinicNum"], entry["ProvNum"])] = value
+    mart = {
+        (r[0], r[1], r[2]): [money(r[3]), money(r[4])]
+        for r in rows(params, "SELECT production_date, clinic_id, provider_id, gross_production, "
+                              "adjustments FROM marts.mart_production_daily")
+        if [money(r[3]), money(r[4])] != [money(0), money(0)]
+    }
+    assert mart == expected
