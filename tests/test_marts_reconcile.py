@@ -38,7 +38,7 @@ def built(pg_module_url, tmp_path_factory):
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(DBT_DIR),
          "--profiles-dir", str(DBT_DIR), "--target-path", str(target), "--log-path", str(target),
-         "--select", "+mart_ar_aging +mart_collections_daily +mart_production_daily",
+         "--select", "+path:models/marts",
          "--vars", f"{{as_of_date: '{AS_OF.isoformat()}'}}"],
         env=env, capture_output=True, text=True, timeout=600,
     )
@@ -140,3 +140,52 @@ def test_production_daily_equals_the_ledger(built):
         if [money(r[3]), money(r[4])] != [money(0), money(0)]
     }
     assert mart == expected
+
+
+def test_appointments_daily_counts_the_book(built):
+    params, _ = built
+    mart = rows(params, "SELECT sum(scheduled), sum(completed), sum(broken), sum(no_show), "
+                        "sum(scheduled_minutes), sum(used_minutes) FROM marts.mart_appointments_daily")[0]
+    raw = rows(params, """
+        SELECT count(*) FILTER (WHERE "AptStatus" IN (1, 2, 5)),
+               count(*) FILTER (WHERE "AptStatus" = 2),
+               count(*) FILTER (WHERE "AptStatus" = 5),
+               sum(5 * length("Pattern")) FILTER (WHERE "AptStatus" IN (1, 2, 5))
+        FROM raw.appointment WHERE "AptDateTime" >= '1880-01-01'""")[0]
+    assert mart[0] == raw[0] and mart[1] == raw[1] and mart[2] == raw[2] and mart[4] == raw[3]
+    assert raw[1] > 0 and raw[2] > 0
+    assert 0 <= mart[3] <= mart[2]
+    assert 0 < mart[5] <= 24 * 60 * raw[1]
+
+
+def test_treatment_acceptance_counts_every_presented_procedure(built):
+    params, _ = built
+    presented, accepted, rate_out_of_range = rows(params, """
+        SELECT sum(presented_count), sum(accepted_count),
+               count(*) FILTER (WHERE acceptance_rate < 0 OR acceptance_rate > 1)
+        FROM marts.mart_treatment_acceptance_monthly""")[0]
+    raw = rows(params, """SELECT count(*) FROM raw.procedurelog
+                          WHERE "DateTP" >= '1880-01-01' AND "ProcStatus" IN (1, 2, 6, 8)""")[0][0]
+    assert presented == raw > 0
+    assert 0 < accepted <= presented and rate_out_of_range == 0
+
+
+def test_hygiene_retention_is_bounded(built):
+    params, _ = built
+    active, due, compliant, bad = rows(params, """
+        SELECT sum(active_hygiene_patients), sum(recall_due), sum(recall_compliant),
+               count(*) FILTER (WHERE recall_compliant > recall_due OR compliance_rate > 1)
+        FROM marts.mart_hygiene_retention_monthly""")[0]
+    assert active > 0 and due > 0 and 0 < compliant <= due and bad == 0
+
+
+def test_claims_monthly_counts_every_claim_sent(built):
+    params, _ = built
+    sent, received, negative_days = rows(params, """
+        SELECT sum(claims_sent), sum(claims_received),
+               count(*) FILTER (WHERE days_to_payment_median < 0)
+        FROM marts.mart_claims_monthly""")[0]
+    raw_sent, raw_received = rows(params, """
+        SELECT count(*), count(*) FILTER (WHERE "ClaimStatus" = 'R' AND "DateReceived" >= '1880-01-01')
+        FROM raw.claim WHERE "ClaimType" IN ('P', 'S') AND "DateSent" >= '1880-01-01'""")[0]
+    assert sent == raw_sent > 0 and received == raw_received > 0 and negative_days == 0

@@ -30,6 +30,7 @@ enriched as (
         procedures.prov_num                                         as provider_id,
         procedures.proc_date                                        as procedure_date,
         procedures.date_complete                                    as date_complete,
+        procedures.date_tp                                          as date_tp,
         procedures.proc_status                                      as proc_status,
         case procedures.proc_status
             when 1 then 'treatment_planned'

@@ -1,0 +1,77 @@
+-- One row per OpenDental appointment (appointment.AptNum), every status, with its status decoded,
+-- its booked chair time and its used chair time (System G, scheduling). Minutes:
+--   scheduled_minutes = 5 x length(appointment.Pattern) (OpenDental stores the time pattern in
+--                       5-minute increments, one character each);
+--   used_minutes      = DateTimeDismissed - DateTimeSeated of a completed appointment when both are
+--                       recorded and in order, else its scheduled_minutes.
+-- A broken appointment is a no-show when a missed-appointment procedure (CDT D9986) was charged on its
+-- day; other broken appointments were cancelled (D9987) or broken without a code.
+
+with appointments as (
+
+    select * from {{ ref('stg_opendental__appointment') }}
+
+),
+
+procedures as (
+
+    select * from {{ ref('int_procedures') }}
+
+),
+
+missed_days as (
+
+    select distinct
+        patient_id,
+        procedure_date
+    from procedures
+    where procedure_code = 'D9986'
+        and proc_status = 2
+
+),
+
+final as (
+
+    select
+        appointments.apt_num                                        as appointment_id,
+        appointments.pat_num                                        as patient_id,
+        appointments.clinic_num                                     as clinic_id,
+        appointments.prov_num                                       as provider_id,
+        appointments.prov_hyg                                       as hygienist_id,
+        appointments.op                                             as operatory_id,
+        appointments.apt_date_time                                  as appointment_at,
+        cast(appointments.apt_date_time as date)                    as appointment_date,
+        appointments.apt_status,
+        case appointments.apt_status
+            when 1 then 'scheduled'
+            when 2 then 'complete'
+            when 3 then 'unscheduled_list'
+            when 4 then 'asap'
+            when 5 then 'broken'
+            when 6 then 'planned'
+            when 7 then 'patient_note'
+            when 8 then 'patient_note_completed'
+            else 'none'
+        end                                                         as apt_status_name,
+        appointments.is_hygiene = 1                                 as is_hygiene,
+        appointments.is_new_patient = 1                             as is_new_patient,
+        5 * length(coalesce(appointments.pattern, ''))              as scheduled_minutes,
+        case
+            when appointments.apt_status = 2
+                and appointments.date_time_seated is not null
+                and appointments.date_time_dismissed > appointments.date_time_seated
+            then cast(extract(epoch from appointments.date_time_dismissed
+                              - appointments.date_time_seated) / 60 as integer)
+            when appointments.apt_status = 2
+            then 5 * length(coalesce(appointments.pattern, ''))
+            else 0
+        end                                                         as used_minutes,
+        appointments.apt_status = 5 and missed_days.patient_id is not null as is_no_show
+    from appointments
+    left join missed_days
+        on appointments.pat_num = missed_days.patient_id
+        and cast(appointments.apt_date_time as date) = missed_days.procedure_date
+
+)
+
+select * from final
