@@ -189,3 +189,28 @@ def test_claims_monthly_counts_every_claim_sent(built):
         SELECT count(*), count(*) FILTER (WHERE "ClaimStatus" = 'R' AND "DateReceived" >= '1880-01-01')
         FROM raw.claim WHERE "ClaimType" IN ('P', 'S') AND "DateSent" >= '1880-01-01'""")[0]
     assert sent == raw_sent > 0 and received == raw_received > 0 and negative_days == 0
+
+
+def test_provider_production_ytd_ends_at_the_years_total(built):
+    params, _ = built
+    mismatched = rows(params, """
+        WITH last_day AS (
+            SELECT DISTINCT ON (provider_id, date_trunc('year', production_date))
+                   provider_id, date_trunc('year', production_date) AS year, net_production_ytd
+            FROM marts.mart_provider_production
+            ORDER BY provider_id, date_trunc('year', production_date), production_date DESC),
+        totals AS (
+            SELECT provider_id, date_trunc('year', production_date) AS year, sum(net_production) AS total
+            FROM marts.mart_production_daily GROUP BY 1, 2)
+        SELECT count(*) FROM last_day JOIN totals USING (provider_id, year)
+        WHERE last_day.net_production_ytd <> totals.total""")
+    assert mismatched[0][0] == 0
+    assert rows(params, "SELECT count(*) FROM marts.mart_provider_production")[0][0] > 0
+
+
+def test_ar_summary_current_month_equals_stored_balances(built):
+    params, _ = built
+    summary = rows(params, f"""SELECT total_balance, insurance_responsibility + patient_responsibility
+                               FROM marts.mart_ar_summary_monthly WHERE month = '{AS_OF.replace(day=1)}'""")
+    stored = rows(params, 'SELECT sum("BalTotal") FROM raw.patient WHERE "PatNum" = "Guarantor"')[0][0]
+    assert money(summary[0][0]) == money(stored) == money(summary[0][1])
