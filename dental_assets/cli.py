@@ -3,9 +3,12 @@
 - ``dental demo``: run ``demo_job`` with ``dagster job execute`` and print where the outputs are.
 - ``dental ui``: open the Dagster UI (``dagster dev``) on http://127.0.0.1:3000.
 - ``dental warehouse url|start|mark-demo``: the warehouse the graph uses.
+- ``dental sync``: bring raw up to date with the OpenDental source (``DENTAL_SOURCE=opendental``,
+  ``OPENDENTAL_URL``) in one in-process run; exits 1 if a run or a verification fails.
 
 Unless ``DAGSTER_HOME`` is set, the Dagster instance lives in ``$DENTAL_HOME/dagster_home`` (default
-``./.dental/dagster_home``) with a copy of the project's ``dagster.yaml``, so the demo's runs show in the UI.
+``./.dental/dagster_home``) with a copy of the project's ``dagster.yaml`` (PostgreSQL storage, when
+``DAGSTER_POSTGRES_URL`` is set) or ``dagster.demo.yaml`` (SQLite files), so the demo's runs show in the UI.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ def prepare_environment() -> dict[str, str]:
     dagster_home = Path(env.get("DAGSTER_HOME") or home / "dagster_home")
     dagster_home.mkdir(parents=True, exist_ok=True)
     env["DAGSTER_HOME"] = str(dagster_home)
-    template = PROJECT_ROOT / "dagster.yaml"
+    # PostgreSQL instance storage (dagster.yaml) when DAGSTER_POSTGRES_URL is set, else SQLite files
+    template = PROJECT_ROOT / ("dagster.yaml" if env.get("DAGSTER_POSTGRES_URL") else "dagster.demo.yaml")
     target = dagster_home / "dagster.yaml"
     if template.exists() and dagster_home.resolve() != PROJECT_ROOT and not target.exists():
         shutil.copyfile(template, target)
@@ -104,6 +108,21 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
     return 2
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    os.environ.setdefault("DENTAL_SOURCE", "opendental")
+    if not os.environ.get("OPENDENTAL_URL"):
+        print("dental sync: set OPENDENTAL_URL (mysql+pymysql://user:pass@host:port/db)", file=sys.stderr)
+        return 2
+    from dental_assets.defs.raw.sync_command import run_sync
+
+    try:
+        report = run_sync()
+    except ValueError as exc:
+        print(f"dental sync: {exc}", file=sys.stderr)
+        return 2
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dental", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -113,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=3000)
     wh = sub.add_parser("warehouse", help="the warehouse: url, start (embedded, foreground), mark-demo")
     wh.add_argument("action", choices=["url", "start", "mark-demo"])
+    sub.add_parser("sync", help="replicate the OpenDental source into raw now (exit 1 on a failed check)")
     args = parser.parse_args(argv)
-    handlers = {"demo": cmd_demo, "ui": cmd_ui, "warehouse": cmd_warehouse}
+    handlers = {"demo": cmd_demo, "ui": cmd_ui, "warehouse": cmd_warehouse, "sync": cmd_sync}
     return handlers[args.command](args)
 
 

@@ -22,6 +22,10 @@ Naming rules of the staging layer (one rule for every table, no exceptions to re
   sentinels (0001-01-01, 1900-01-01, anything before 1880) become NULL;
 * integer foreign keys (``Column.fk`` set) go through ``zero_to_null``: OpenDental's 0 ("none")
   becomes NULL. Text foreign keys (e.g. ``procedurelog.MedicalCode``) and primary keys are left alone;
+* flags (``Column.is_flag``: tinyint columns holding a C# bool) go through ``to_boolean``: a real
+  boolean, 0 false and any other value true, as OpenDental reads them;
+* columns holding an OpenDental enum's integer codes keep the code and get an ``accepted_values`` test
+  with the enum's codes (from ``opendental_enums_24_3.json``);
 * two columns of one table may not end up with the same name, and no name may be a PostgreSQL reserved
   word: either raises ``ValueError`` (add an entry to ``COLUMN_RENAMES`` to resolve it).
 
@@ -38,7 +42,15 @@ from pathlib import Path
 
 import yaml
 
-from dental_assets.catalog import RAW_SCHEMA, Column, Table, quote_pg, raw_tables, snake_case
+from dental_assets.catalog import (
+    RAW_SCHEMA,
+    Column,
+    Table,
+    opendental_enums,
+    quote_pg,
+    raw_tables,
+    snake_case,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dental_dbt"
@@ -125,6 +137,8 @@ def column_expression(column: Column) -> str:
         return "{{ clean_date('" + quoted + "') }}"
     if column.fk and column.kind == "int":
         return "{{ zero_to_null('" + quoted + "') }}"
+    if column.is_flag:
+        return "{{ to_boolean('" + quoted + "') }}"
     return quoted
 
 
@@ -136,7 +150,20 @@ def column_treatment(column: Column) -> str | None:
         return "sentinel dates (0001-01-01, 1900-01-01, before 1880) are NULL"
     if column.fk and column.kind == "int":
         return f"0 (none) is NULL; references {column.fk}"
+    if column.is_flag:
+        return "flag as boolean: 0 is false, any other value true"
     return None
+
+
+def enum_codes(column: Column) -> list[int] | None:
+    """The integer codes of a column's OpenDental enum, for an ``accepted_values`` test; None when the
+    column has no enum, stores it as text, or the enum is a bit-flag set (codes combine)."""
+    if not column.enum or column.kind != "int" or column.special == "EnumAsString":
+        return None
+    enum = opendental_enums().get(column.enum)
+    if enum is None or enum.get("flags"):
+        return None
+    return sorted({int(value["value"]) for value in enum["values"]})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -253,6 +280,11 @@ def render_staging_models_yml(tables: Sequence[Table]) -> str:
                 entry["data_tests"] = ["unique", "not_null"]
             else:
                 entry["description"] = description + "."
+                codes = enum_codes(col)
+                if codes is not None:
+                    entry["data_tests"] = [
+                        {"accepted_values": {"arguments": {"values": codes, "quote": False}}}
+                    ]
             columns.append(entry)
         models.append(
             {

@@ -1,8 +1,20 @@
-"""``python -m dental_synthetic generate ...`` / ``dental-synthetic generate ...``.
+"""``python -m dental_synthetic generate ...`` / ``validate ...`` (also ``dental-synthetic``).
 
-Generates a practice and writes it to ``--target``: a ``postgresql+psycopg2://`` URL writes the
-``raw`` schema (the database must be marked as a demo target unless ``--force``); anything else is a
-directory that receives one Parquet file per table. Prints the rows per table.
+``generate`` simulates a practice and writes it to ``--target``:
+
+- ``postgresql+psycopg2://...``: schema ``raw`` (OpenDental's tables) plus the ground truth in schema
+  ``synthetic``; the database must be marked as a demo target (``dental warehouse mark-demo``) unless
+  ``--force``;
+- ``mysql+pymysql://...`` or ``mariadb+pymysql://...``: OpenDental's own tables, created with the real
+  OpenDental DDL from the catalog (``dental_synthetic.mariadb_writer.write_mariadb``, same guard);
+- anything else: a directory receiving one Parquet file per table and the ledger in ``_ledger/``.
+
+``--dirty RATE`` injects the problems real databases hold (``dental_synthetic.dirty``) and lists them.
+It prints the rows per table.
+
+``validate --target URL [--as-of DATE]`` checks every invariant of ``dental_synthetic.validate`` on a
+database holding OpenDental tables and prints a report; exit status 0 when every invariant holds, 1
+when one does not, 2 for unusable arguments or an unreachable database, 3 for a refused target.
 """
 
 from __future__ import annotations
@@ -24,6 +36,16 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from exc
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a rate is between 0 and 1, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dental-synthetic", description="Synthetic OpenDental practice generator")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -32,20 +54,64 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     gen.add_argument("--as-of", type=_date, required=True, help="last simulated day, YYYY-MM-DD")
     gen.add_argument("--start", type=_date, default=None, help="first simulated day (default: as-of minus 3 years)")
+    gen.add_argument("--insurance-rate", type=_rate, default=0.6, help="share of families insured (default 0.6)")
+    gen.add_argument("--completion-rate", type=_rate, default=0.85,
+                     help="share of past appointments completed (default 0.85)")
+    gen.add_argument("--broken-rate", type=_rate, default=0.08,
+                     help="share of past appointments broken / no-show (default 0.08)")
+    gen.add_argument("--fee-match-rate", type=_rate, default=0.9,
+                     help="share of procedures billed at the fee schedule's fee (default 0.9)")
+    gen.add_argument("--dirty", type=_rate, default=0.0, metavar="RATE",
+                     help="inject real-world data problems at this rate (default 0: clean)")
     gen.add_argument("--target", required=True,
-                     help="postgresql+psycopg2:// URL (writes schema raw) or a directory (writes Parquet)")
+                     help="postgresql+psycopg2:// URL (schema raw), mysql+pymysql:// URL (OpenDental tables) "
+                          "or a directory (Parquet)")
     gen.add_argument("--force", action="store_true", help="write into a database not marked as a demo target")
+    val = sub.add_parser("validate", help="check the invariants of OpenDental tables in a database")
+    val.add_argument("--target", required=True, help="postgresql+psycopg2:// or mysql+pymysql:// URL")
+    val.add_argument("--as-of", type=_date, default=None,
+                     help="the day the stored aging is as of (default: recorded by generate in schema synthetic)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "validate":
+        return _validate(args)
+    return _generate(args)
+
+
+def _is_mysql(target: str) -> bool:
+    return target.startswith(("mysql", "mariadb"))
+
+
+def _validate(args) -> int:
+    from .validate import validate_target
+
     try:
-        config = SyntheticConfig(as_of=args.as_of, start=args.start, patients=args.patients, seed=args.seed)
+        report = validate_target(args.target, args.as_of)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # driver errors: name the kind, never the URL (it may hold a password)
+        if type(exc).__module__.split(".")[0] in ("psycopg2", "pymysql"):
+            print(f"error: cannot read the target database ({type(exc).__name__})", file=sys.stderr)
+            return 2
+        raise
+    print(report.text())
+    return 0 if report.ok else 1
+
+
+def _generate(args) -> int:
+    try:
+        config = SyntheticConfig(as_of=args.as_of, start=args.start, patients=args.patients, seed=args.seed,
+                                 insurance_rate=args.insurance_rate, completion_rate=args.completion_rate,
+                                 broken_rate=args.broken_rate, fee_match_rate=args.fee_match_rate)
     except (TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     params = None
+    write_mariadb = None
     if args.target.startswith("postgresql"):
         import psycopg2
 
@@ -63,28 +129,51 @@ def main(argv: list[str] | None = None) -> int:
         except psycopg2.OperationalError:
             print(f"error: cannot connect to {params.describe()}", file=sys.stderr)
             return 2
+    elif _is_mysql(args.target):
+        try:
+            from .mariadb_writer import write_mariadb
+        except ImportError:
+            print("error: the MariaDB writer (dental_synthetic.mariadb_writer) is not available in this "
+                  "installation; write to PostgreSQL or Parquet instead", file=sys.stderr)
+            return 2
     began = time.perf_counter()
     practice = generate(config)
+    if args.dirty > 0:
+        from .dirty import make_dirty
+
+        practice = make_dirty(practice, args.dirty)
     generated = time.perf_counter() - began
-    if params is not None:
-        from .writers import write_postgres_raw
+    try:
+        if params is not None:
+            from .writers import write_postgres_raw
 
-        try:
             counts = write_postgres_raw(practice, params, force=args.force)
-        except NotADemoTargetError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 3
-        where = f"{params.describe()} schema raw"
-    else:
-        from .writers import write_parquet
+            where = f"{params.describe()} schema raw (ground truth in schema synthetic)"
+        elif write_mariadb is not None:
+            result = write_mariadb(practice, args.target, force=args.force)
+            counts = result if isinstance(result, dict) and result else practice.row_counts()
+            where = "the MariaDB/MySQL target"
+        else:
+            from .writers import write_parquet
 
-        write_parquet(practice, args.target)
-        counts = practice.row_counts()
-        where = args.target
+            write_parquet(practice, args.target)
+            counts = practice.row_counts()
+            where = f"{args.target} (ground truth in _ledger/)"
+    except NotADemoTargetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     width = max(len(name) for name in counts)
     for name, rows in counts.items():
         print(f"{name:<{width}}  {rows:>9,}")
     print(f"{'total':<{width}}  {sum(counts.values()):>9,}")
+    if "injections" in practice.ledger:
+        inj = practice.ledger["injections"]
+        kinds = inj.group_by(["Kind", "TableName", "ColumnName", "CheckName"]).aggregate([("KeyNum", "count")])
+        print(f"dirty mode (rate {args.dirty}): {inj.num_rows:,} rows injected")
+        for row in kinds.to_pylist():
+            where_ = f"{row['TableName']}.{row['ColumnName']}"
+            print(f"  {row['Kind']:<22} {where_:<24} {row['KeyNum_count']:>7,}"
+                  f"  -> {row['CheckName']}")
     print(f"generated {config.patients:,} patients ({config.start} to {config.as_of}, seed {config.seed}) "
           f"in {generated:.1f} s; written to {where} in {time.perf_counter() - began - generated:.1f} s")
     return 0

@@ -13,6 +13,7 @@ from .billing import build_billing
 from .columns import arrow_schema, build_table
 from .config import SyntheticConfig
 from .contacts import build_contacts
+from .extras import EXTRA_TABLES, build_extras
 from .context import Context
 from .ledger import daily_ledger, family_aging, patient_balances
 from .people import build_people
@@ -26,14 +27,16 @@ class Practice:
 
     ``tables``: one Arrow table per raw-layer table (``raw_tables()`` order), every catalog column in
     catalog order, no nulls. ``ledger``: ``"aging"`` (one row per guarantor: Guarantor, Bal_0_30,
-    Bal_31_60, Bal_61_90, BalOver90, BalTotal, InsEst, PayPlanDue in dollars, as of ``config.as_of``) and
-    ``"daily"`` (per Date, ClinicNum, ProvNum: Production, Adjustments, WriteOffs, PatientIncome,
-    InsuranceIncome in dollars).
+    Bal_31_60, Bal_61_90, BalOver90, BalTotal, InsEst (insurance pending), PayPlanDue, PatientPortion
+    (BalTotal - InsEst) in dollars, as of ``config.as_of``) and ``"daily"`` (per Date, ClinicNum, ProvNum:
+    Production, Adjustments, WriteOffs, PatientIncome, InsuranceIncome in dollars); dirty mode adds
+    ``"injections"`` (``dental_synthetic.dirty``).
     """
 
     config: SyntheticConfig
     tables: dict[str, pa.Table]
     ledger: dict[str, pa.Table]
+    dirty_rate: float = 0.0  # 0: clean; otherwise the rate dirty mode injected problems at
 
     def row_counts(self) -> dict[str, int]:
         """Rows per table, in table order."""
@@ -65,10 +68,17 @@ def generate(config: SyntheticConfig) -> Practice:
         if name in catalog:
             n, values = ctx.values[name]
             tables[name] = build_table(catalog[name], n, values)
+    build_extras(ctx, setup, people, tables)
+    for name in EXTRA_TABLES:
+        if name in catalog:
+            n, values = ctx.values[name]
+            tables[name] = build_table(catalog[name], n, values)
 
     ordered = {}
     for table in catalog.values():  # a table added to the selection but not generated yet: no rows
         ordered[table.name] = tables[table.name] if table.name in tables else arrow_schema(table).empty_table()
+    portion = np.rint(aging.column("BalTotal").to_numpy() * 100) - np.rint(aging.column("InsEst").to_numpy() * 100)
+    aging = aging.append_column("PatientPortion", pa.array(portion / 100.0))
     return Practice(config=config, tables=ordered, ledger={"aging": aging, "daily": daily_ledger(ordered)})
 
 

@@ -150,12 +150,32 @@ def pack(rng: np.random.Generator, op: np.ndarray, day: np.ndarray, minutes: np.
     return day, start
 
 
-def _status(rng: np.random.Generator, ctx: Context, day: np.ndarray) -> np.ndarray:
-    """Past appointments: completed, broken or on the unscheduled list; future ones: scheduled."""
+NO_SHOW_STREAM = 7919  # seed offset of the no-show propensity's own random stream
+
+
+def no_show_propensity(ctx: Context, patient: np.ndarray) -> np.ndarray:
+    """Each patient's tendency to break appointments, mean 1 (gamma, shape 0.8), indexed by PatNum - 1.
+
+    Drawn from a random stream of its own (seed + NO_SHOW_STREAM), so it leaves every other draw as
+    it is. This is the signal the no-show model and the patient scores can find: a patient's earlier
+    broken appointments predict the next ones."""
+    size = int(patient.max(initial=-1)) + 1
+    stream = np.random.Generator(np.random.PCG64(ctx.config.seed + NO_SHOW_STREAM))
+    return stream.gamma(0.8, 1 / 0.8, size)[patient] if size else np.zeros(0)
+
+
+def _status(rng: np.random.Generator, ctx: Context, day: np.ndarray, patient: np.ndarray) -> np.ndarray:
+    """Past appointments: completed, broken or on the unscheduled list; future ones: scheduled.
+
+    An appointment breaks with probability broken_rate x its patient's no-show propensity (at most
+    0.9); the rest complete or go to the unscheduled list in the configured proportions."""
     cfg = ctx.config
     u = rng.random(len(day))
-    past = np.where(u < cfg.completion_rate, APT["Complete"],
-                    np.where(u < cfg.completion_rate + cfg.broken_rate, APT["Broken"], APT["UnschedList"]))
+    broken = np.minimum(cfg.broken_rate * no_show_propensity(ctx, patient), 0.9)
+    rest = (u - broken) / (1 - broken)
+    complete_share = cfg.completion_rate / max(1e-9, 1 - cfg.broken_rate)
+    past = np.where(u < broken, APT["Broken"],
+                    np.where(rest < complete_share, APT["Complete"], APT["UnschedList"]))
     return np.where(day <= ctx.as_of, past, APT["Scheduled"])
 
 
@@ -243,7 +263,7 @@ def build_schedule(ctx: Context, setup: Setup, people: People) -> Clinical:
                                            minlength=n_h).astype(np.int64), 30, 120)
     h_hyg = people.sec_prov[owner]
     h_day, h_start = pack(rng, setup.prov_op[h_hyg], day, h_minutes)
-    h_status = _status(rng, ctx, h_day)
+    h_status = _status(rng, ctx, h_day, owner)
     h_type = np.where(np_visit, setup.apt_type["new_patient"],
                       np.where(perio, setup.apt_type["perio_maint"], setup.apt_type["hygiene"]))
 
@@ -330,7 +350,7 @@ def build_schedule(ctx: Context, setup: Setup, people: People) -> Clinical:
                           pinned=np.concatenate([np.ones(n_e, dtype=bool), np.zeros(n_r, dtype=bool)]))
     e_start = d_start[:n_e]
     r_day, r_start = d_day[n_e:], d_start[n_e:]
-    r_status = _status(rng, ctx, r_day)
+    r_status = _status(rng, ctx, r_day, r_pat)
     p_items = np.flatnonzero(planned)
     n_p = len(p_items)
 

@@ -27,10 +27,16 @@
 #
 # Configuration (environment):
 #   DENTAL_TEST_SERVERS_DIR    data/log/socket directory          (default: see above)
-#   DENTAL_TEST_PG_PORT        PostgreSQL TCP port on 127.0.0.1   (default 55432)
-#   DENTAL_TEST_MARIADB_PORT   MariaDB TCP port on 127.0.0.1      (default 53306)
+#   DENTAL_TEST_PG_PORT        PostgreSQL TCP port on 127.0.0.1   (default 55432, see "Ports" below)
+#   DENTAL_TEST_MARIADB_PORT   MariaDB TCP port on 127.0.0.1      (default 53306, see "Ports" below)
 #   DENTAL_TEST_PG_BINDIR      PostgreSQL bin directory           (default: newest /usr/lib/postgresql/*/bin)
 #   TEST_PG_URL, TEST_MARIADB_URL   use these servers instead of starting ours (if reachable)
+#
+# Ports: a port set in DENTAL_TEST_*_PORT is used as it is (start fails if something else holds it).
+# Otherwise each server uses the port persisted in its data directory by an earlier start
+# (postgresql/port, mariadb/port), else the default. When that port is held by a process that is not
+# our server (e.g. a second checkout's test servers), start picks the next free port above it and
+# persists it, so the checkout keeps its port from then on.
 
 set -euo pipefail
 
@@ -41,8 +47,6 @@ exec 3>&1 1>&2
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 
-PG_PORT=${DENTAL_TEST_PG_PORT:-55432}
-MARIADB_PORT=${DENTAL_TEST_MARIADB_PORT:-53306}
 TEST_USER=dental
 TEST_PASSWORD=dental # loopback-only throwaway test servers
 
@@ -71,6 +75,26 @@ MARIADB_RUN=$MARIADB_DIR/run
 MARIADB_SOCK=$MARIADB_RUN/mariadb.sock
 MARIADB_PID=$MARIADB_RUN/mariadb.pid
 MARIADB_LOG=$MARIADB_DIR/mariadb.log
+
+PG_PORT_FILE=$PG_DIR/port
+MARIADB_PORT_FILE=$MARIADB_DIR/port
+PG_DEFAULT_PORT=55432
+MARIADB_DEFAULT_PORT=53306
+
+# A server's port: the DENTAL_TEST_*_PORT value, else the persisted one, else the default.
+port_setting() { # env_value port_file default
+    local persisted=""
+    [[ -f $2 ]] && persisted=$(<"$2")
+    if [[ -n $1 ]]; then
+        printf '%s\n' "$1"
+    elif [[ $persisted =~ ^[0-9]+$ ]]; then
+        printf '%s\n' "$persisted"
+    else
+        printf '%s\n' "$3"
+    fi
+}
+PG_PORT=$(port_setting "${DENTAL_TEST_PG_PORT:-}" "$PG_PORT_FILE" "$PG_DEFAULT_PORT")
+MARIADB_PORT=$(port_setting "${DENTAL_TEST_MARIADB_PORT:-}" "$MARIADB_PORT_FILE" "$MARIADB_DEFAULT_PORT")
 
 # As root the servers run as the packaged service users; otherwise as the invoking user.
 if ((EUID == 0)); then
@@ -138,6 +162,31 @@ url_reachable() {
     host=${host%]}
     [[ -n $host ]] || return 0
     tcp_open "$host" "$port"
+}
+
+# The first port above $1 on which nothing accepts connections on 127.0.0.1 (tries 200 ports).
+next_free_port() {
+    local port
+    for ((port = $1 + 1; port <= $1 + 200 && port < 65536; port++)); do
+        if ! tcp_open 127.0.0.1 "$port"; then
+            printf '%s\n' "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Called when our server is not running and its port is held by another process: with an explicit
+# DENTAL_TEST_*_PORT that is an error; otherwise print a free port, persisted in the port file.
+replacement_port() { # engine port explicit_env_name port_file
+    local engine=$1 port=$2 env_name=$3 file=$4 free
+    if [[ -n ${!env_name:-} ]]; then
+        die "127.0.0.1:$port ($env_name) is taken by another process; set $env_name to a free port"
+    fi
+    free=$(next_free_port "$port") || die "127.0.0.1:$port is taken and no free port found above it; set $env_name"
+    log "$engine: 127.0.0.1:$port is taken by a server that is not ours: using $free (kept in $file)"
+    printf '%s\n' "$free" >"$file"
+    printf '%s\n' "$free"
 }
 
 find_bin() { # name [extra dir...]: print the path of an executable or fail
@@ -287,8 +336,9 @@ pg_start() {
                 -U postgres --auth=trust -E UTF8 --locale=C --no-sync
         fi
         if tcp_open 127.0.0.1 "$PG_PORT"; then
-            die "127.0.0.1:$PG_PORT is taken by another process; set DENTAL_TEST_PG_PORT to a free port"
+            PG_PORT=$(replacement_port PostgreSQL "$PG_PORT" DENTAL_TEST_PG_PORT "$PG_PORT_FILE")
         fi
+        printf '%s\n' "$PG_PORT" >"$PG_PORT_FILE"
         log "starting PostgreSQL $version on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
         # fsync and friends off: test data is disposable, and this makes CREATE DATABASE/TABLE fast.
         if ! as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start \
@@ -394,8 +444,9 @@ mariadb_start() {
                 --skip-test-db --skip-name-resolve
         fi
         if tcp_open 127.0.0.1 "$MARIADB_PORT"; then
-            die "127.0.0.1:$MARIADB_PORT is taken by another process; set DENTAL_TEST_MARIADB_PORT to a free port"
+            MARIADB_PORT=$(replacement_port MariaDB "$MARIADB_PORT" DENTAL_TEST_MARIADB_PORT "$MARIADB_PORT_FILE")
         fi
+        printf '%s\n' "$MARIADB_PORT" >"$MARIADB_PORT_FILE"
         log "starting MariaDB $version on 127.0.0.1:$MARIADB_PORT (log: $MARIADB_LOG)"
         # sql-mode NO_ENGINE_SUBSTITUTION only (no STRICT_*, no NO_ZERO_DATE): OpenDental's own server
         # setting, which its data depends on (zero dates, TEXT columns without defaults).

@@ -80,6 +80,8 @@ def test_staging_sql_renames_every_column_and_cleans(files):
                 assert f"clean_date('{quoted}')" in line
             elif col.fk and col.kind == "int":
                 assert f"zero_to_null('{quoted}')" in line
+            elif col.is_flag:
+                assert f"to_boolean('{quoted}')" in line
             else:
                 assert line.split()[0] == quoted
 
@@ -102,7 +104,34 @@ def test_staging_models_yml_tests_each_primary_key(files):
         model = models[f"stg_opendental__{table.name}"]
         assert model["description"]
         tested = {c["name"]: c.get("data_tests") for c in model["columns"] if c.get("data_tests")}
-        assert tested == {dbt_codegen.primary_key_alias(table): ["unique", "not_null"]}
+        expected = {dbt_codegen.primary_key_alias(table): ["unique", "not_null"]}
+        for col in table.columns:
+            codes = dbt_codegen.enum_codes(col)
+            if codes is not None and not col.is_pk:
+                expected[col.snake_name] = [{"accepted_values": {"arguments": {"values": codes,
+                                                                               "quote": False}}}]
+        assert tested == expected
+
+
+def test_enum_columns_are_tested_with_opendental_codes():
+    procedurelog = next(t for t in raw_tables() if t.name == "procedurelog")
+    assert dbt_codegen.enum_codes(procedurelog.column("ProcStatus")) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert dbt_codegen.enum_codes(procedurelog.column("ProcFee")) is None
+    appointment = next(t for t in raw_tables() if t.name == "appointment")
+    assert dbt_codegen.enum_codes(appointment.column("AptStatus")) == list(range(9))
+
+
+def test_flags_are_booleans_and_counts_are_not():
+    procedurecode = next(t for t in raw_tables() if t.name == "procedurecode")
+    assert procedurecode.column("IsHygiene").is_flag
+    assert dbt_codegen.column_expression(procedurecode.column("IsHygiene")) == (
+        "{{ to_boolean('\"IsHygiene\"') }}"
+    )
+    assert not procedurecode.column("TreatArea").is_flag  # an enum code
+    patplan = next(t for t in raw_tables() if t.name == "patplan")
+    assert not patplan.column("Ordinal").is_flag  # a number held in a tinyint
+    claimproc = next(t for t in raw_tables() if t.name == "claimproc")
+    assert not claimproc.column("Percentage").is_flag  # TinyIntSigned
 
 
 def test_generated_files_start_with_the_generated_comment(files):

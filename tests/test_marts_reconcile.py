@@ -5,20 +5,16 @@ is written into a real PostgreSQL `raw` schema; dbt builds the marts from it; ev
 """
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 import dental_synthetic
+from dbt_runner import run_dbt
 from dental_assets.warehouse import PgParams, mark_demo_target
 
 AS_OF = dt.date(2026, 6, 30)
-DBT_DIR = Path(__file__).resolve().parents[1] / "dental_dbt"
 CENT = Decimal("0.01")
 
 
@@ -33,16 +29,8 @@ def built(pg_module_url, tmp_path_factory):
     mark_demo_target(params)
     practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=1000, seed=7, as_of=AS_OF))
     dental_synthetic.write_postgres_raw(practice, params)
-    target = tmp_path_factory.mktemp("dbt_target")
-    env = {**os.environ, **params.dbt_env()}
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(DBT_DIR),
-         "--profiles-dir", str(DBT_DIR), "--target-path", str(target), "--log-path", str(target),
-         "--select", "+path:models/marts",
-         "--vars", f"{{as_of_date: '{AS_OF.isoformat()}'}}"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-5000:]
+    run_dbt(params, tmp_path_factory.mktemp("dbt_target"), "build", "--select", "+path:models/marts",
+            "--vars", f"{{as_of_date: '{AS_OF.isoformat()}'}}")
     return params, practice
 
 
@@ -214,3 +202,23 @@ def test_ar_summary_current_month_equals_stored_balances(built):
                                FROM marts.mart_ar_summary_monthly WHERE month = '{AS_OF.replace(day=1)}'""")
     stored = rows(params, 'SELECT sum("BalTotal") FROM raw.patient WHERE "PatNum" = "Guarantor"')[0][0]
     assert money(summary[0][0]) == money(stored) == money(summary[0][1])
+
+
+def test_patient_scores_match_an_independent_recount(built):
+    params, _ = built
+    recount = {
+        pat: round(Decimal(100) * done / (done + broken), 1)
+        for pat, done, broken in rows(params, f"""
+            SELECT "PatNum", count(*) FILTER (WHERE "AptStatus" = 2), count(*) FILTER (WHERE "AptStatus" = 5)
+            FROM raw.appointment
+            WHERE "AptStatus" IN (2, 5) AND "AptDateTime"::date <= '{AS_OF}'
+              AND "AptDateTime"::date > date '{AS_OF}' - interval '24 months'
+            GROUP BY 1""")
+    }
+    scores = dict(rows(params, "SELECT patient_id, appointment_reliability FROM marts.mart_patient_scores "
+                               "WHERE appointment_reliability IS NOT NULL"))
+    assert len(scores) > 100
+    assert {k: Decimal(v) for k, v in scores.items()} == {k: v.quantize(Decimal("0.1")) for k, v in recount.items()}
+    filled = rows(params, "SELECT count(treatment_acceptance), count(payment_history), count(engagement), "
+                          "count(overall_score) FROM marts.mart_patient_scores")[0]
+    assert all(n > 100 for n in filled)

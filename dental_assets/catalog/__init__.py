@@ -73,6 +73,45 @@ _MYSQL_DEFAULTS = {
     "str": "''",
 }
 
+# tinyint columns that hold numbers or codes, not C# bools (OpenDental reads a bool from any tinyint
+# without an enum; these are its byte/int fields). Every other tinyint without an enum and without
+# the TinyIntSigned annotation is a flag. Extend this set when a table with such a column is added.
+NON_FLAG_TINYINTS = frozenset(
+    {
+        ("patient", "SchedDayOfWeek"),
+        ("patient", "CanadianEligibilityCode"),
+        ("procedurelog", "IcdVersion"),
+        ("userod", "FailedAttempts"),
+        ("userod", "MobileWebPinFailedAttempts"),
+        ("insplan", "DentaideCardSequence"),
+        ("insplan", "MonthRenew"),
+        ("patplan", "Ordinal"),
+        ("carrier", "CanadianEncryptionMethod"),
+        ("benefit", "Quantity"),
+        ("claim", "OrthoRemainM"),
+        ("claim", "OrthoTotalM"),
+        ("claim", "Radiographs"),
+        ("claim", "CanadianReferralReason"),
+        ("claim", "CanadianMandProsthMaterial"),
+        ("claim", "CanadianMaxProsthMaterial"),
+        ("claim", "CanadaPaymentMode"),
+        ("claim", "CanadaTreatDuration"),
+        ("claim", "CanadaNumAnticipatedPayments"),
+        ("claimproc", "LineNumber"),
+        ("paysplit", "DiscountType"),
+    }
+)
+
+
+def _is_flag(table_name: str, col: dict) -> bool:
+    return (
+        col["mysql_type"].lower().startswith("tinyint")
+        and not col.get("enum")
+        and col.get("special") != "TinyIntSigned"
+        and (table_name, col["name"]) not in NON_FLAG_TINYINTS
+    )
+
+
 _TYPE_RE = re.compile(r"^([a-z]+)(?:\((\d+)\))?$")
 
 
@@ -93,6 +132,7 @@ class Column:
     special: str | None = None
     fk: str | None = None
     enum: str | None = None
+    is_flag: bool = False
 
     @property
     def base_type(self) -> str:
@@ -202,6 +242,7 @@ def opendental_schema() -> dict[str, Table]:
                     special=col.get("special"),
                     fk=col.get("fk"),
                     enum=col.get("enum"),
+                    is_flag=_is_flag(name, col),
                 )
             )
         cols.sort(key=lambda c: c.position)

@@ -4,7 +4,9 @@ Configuration comes from the environment (credentials only through ``dg.EnvVar``
 
 - ``DENTAL_WAREHOUSE_URL``: the warehouse, a ``postgresql+psycopg2://`` URL. Unset: the embedded
   PostgreSQL in ``$DENTAL_HOME/pgdata`` (see ``dental_assets.warehouse``).
-- ``DENTAL_SOURCE``: ``synthetic`` (the default; the demo practice). This is the only source for now.
+- ``DENTAL_SOURCE``: ``synthetic`` (the default; the demo practice) or ``opendental`` (a real OpenDental
+  database on MariaDB/MySQL at ``OPENDENTAL_URL``, a ``mysql+pymysql://user:pass@host:port/db`` URL
+  read through ``dg.EnvVar``; a read-only database user is enough).
 - ``DENTAL_SYNTHETIC_PATIENTS`` (default 5000), ``DENTAL_SYNTHETIC_SEED`` (default 42) and
   ``DENTAL_AS_OF`` (ISO date; default today, UTC) configure the synthetic practice.
 """
@@ -18,7 +20,7 @@ from typing import Iterator
 import dagster as dg
 from pydantic import PrivateAttr
 
-from dental_assets.sources import OpenDentalSource, SyntheticSource
+from dental_assets.sources import MariaDBSource, OpenDentalSource, SyntheticSource
 from dental_assets.warehouse import EmbeddedPostgres, PgParams
 
 
@@ -78,9 +80,11 @@ def default_as_of() -> dt.date:
 class OpenDentalSourceResource(dg.ConfigurableResource):
     """Where raw OpenDental rows come from. ``kind`` is ``synthetic``: the demo practice of
     ``dental_synthetic`` (``synthetic_patients`` patients, ``synthetic_seed``, as of
-    ``synthetic_as_of``, an ISO date; None means ``DENTAL_AS_OF`` or today)."""
+    ``synthetic_as_of``, an ISO date; None means ``DENTAL_AS_OF`` or today); or ``opendental``: the
+    MariaDB/MySQL database at ``url`` (``OPENDENTAL_URL``)."""
 
     kind: str = "synthetic"
+    url: str | None = None
     synthetic_patients: int = 5000
     synthetic_seed: int = 42
     synthetic_as_of: str | None = None
@@ -93,7 +97,11 @@ class OpenDentalSourceResource(dg.ConfigurableResource):
         """The source object. Raises ValueError for an unknown ``kind``."""
         if self.kind == "synthetic":
             return SyntheticSource(self.synthetic_patients, self.synthetic_seed, self.as_of)
-        raise ValueError(f"unknown OpenDental source kind {self.kind!r} (known: synthetic)")
+        if self.kind == "opendental":
+            if not self.url:
+                raise ValueError("DENTAL_SOURCE=opendental needs OPENDENTAL_URL (a mysql+pymysql:// URL)")
+            return MariaDBSource(self.url)
+        raise ValueError(f"unknown OpenDental source kind {self.kind!r} (known: synthetic, opendental)")
 
 
 def build_resources() -> dict[str, dg.ConfigurableResource]:
@@ -103,6 +111,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         "warehouse": WarehouseResource(url=warehouse_url, home=os.environ.get("DENTAL_HOME")),
         "opendental": OpenDentalSourceResource(
             kind=os.environ.get("DENTAL_SOURCE", "synthetic"),
+            url=dg.EnvVar("OPENDENTAL_URL") if os.environ.get("OPENDENTAL_URL") else None,
             synthetic_patients=int(os.environ.get("DENTAL_SYNTHETIC_PATIENTS", "5000")),
             synthetic_seed=int(os.environ.get("DENTAL_SYNTHETIC_SEED", "42")),
             synthetic_as_of=os.environ.get("DENTAL_AS_OF") or None,

@@ -1,6 +1,21 @@
-"""Automation: Dagster's automation sensor, declared RUNNING (it defaults to STOPPED)."""
+"""Automation: how the graph runs itself and says when it is stale or broken.
+
+- ``dental_automation_sensor``: Dagster's automation sensor, declared RUNNING (it defaults to
+  STOPPED). It evaluates the automation conditions of ``policies.py``: dbt models eagerly after
+  their inputs (only when upstream blocking checks passed), the journey dataset monthly.
+- ``nightly_dbt_backstop``: a RUNNING schedule, dbt build at 04:30 UTC (``schedules.py``).
+- ``dental_run_failure_alerts``: a RUNNING run-failure sensor (``alerts.py``).
+- ``policies.apply_operational_policies``: the freshness policy and automation condition of every
+  asset spec, applied in ``dental_assets/definitions.py``.
+
+The raw layer's change sensor and backstop schedule belong to ``dental_assets/defs/raw``.
+"""
 
 import dagster as dg
+
+from dental_assets.defs.automation.alerts import alert_webhook_resource, dental_run_failure_alerts
+from dental_assets.defs.automation.policies import apply_operational_policies
+from dental_assets.defs.automation.schedules import build_nightly_dbt_schedule
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "dental_automation_sensor",
@@ -9,4 +24,12 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     minimum_interval_seconds=60,
 )
 
-defs = dg.Definitions(sensors=[automation_sensor])
+nightly_dbt_backstop = build_nightly_dbt_schedule("dbt_job")
+
+defs = dg.Definitions(
+    sensors=[automation_sensor, dental_run_failure_alerts],
+    schedules=[nightly_dbt_backstop],
+    resources={"alerts": alert_webhook_resource()},
+)
+
+__all__ = ["apply_operational_policies", "defs"]

@@ -27,7 +27,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from dental_assets.defs.resources import WarehouseResource
+from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dental_dbt"
 
@@ -72,6 +72,130 @@ class DentalDbtTranslator(DagsterDbtTranslator):
 translator = DentalDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+# ------------------------------------------------------------------ metadata people look at (marts)
+#
+# After dbt builds a mart, a small summary of it goes into the materialization's metadata, shown on the
+# asset's page in the UI: a markdown table with a text bar per row. Aggregates only (dollars, counts),
+# never a patient's row.
+
+SUMMARY_MONTHS = 12
+_BAR_WIDTH = 24
+
+
+def _bar(value: float, largest: float) -> str:
+    """A bar of full blocks proportional to ``value`` / ``largest`` (empty for <= 0)."""
+    if largest <= 0 or value <= 0:
+        return ""
+    return "\u2588" * max(1, round(_BAR_WIDTH * value / largest))
+
+
+def _dollars(value) -> str:
+    return f"${float(value or 0):,.2f}"
+
+
+def production_by_month(cur, relation: str) -> dict[str, dg.MetadataValue]:
+    """The last ``SUMMARY_MONTHS`` months of ``mart_production_daily``: completed procedures, gross
+    production, adjustments and net production (dollars) per month of ``production_date``."""
+    cur.execute(
+        f"SELECT to_char(date_trunc('month', production_date), 'YYYY-MM') AS month, "
+        "sum(completed_procedure_count), sum(gross_production), sum(adjustments), sum(net_production) "
+        f"FROM {relation} GROUP BY 1 ORDER BY 1 DESC LIMIT %s",
+        (SUMMARY_MONTHS,),
+    )
+    rows = list(reversed(cur.fetchall()))
+    largest = max((float(r[4] or 0) for r in rows), default=0.0)
+    lines = ["| month | procedures | gross | adjustments | net | |", "|---|--:|--:|--:|--:|---|"]
+    lines += [
+        f"| {m} | {int(n or 0):,} | {_dollars(g)} | {_dollars(a)} | {_dollars(net)} | {_bar(float(net or 0), largest)} |"
+        for m, n, g, a, net in rows
+    ]
+    return {
+        "production_by_month": dg.MetadataValue.md("\n".join(lines)),
+        "net_production_last_month": dg.MetadataValue.float(float(rows[-1][4] or 0) if rows else 0.0),
+    }
+
+
+def collections_by_month(cur, relation: str) -> dict[str, dg.MetadataValue]:
+    """The last ``SUMMARY_MONTHS`` months of ``mart_collections_daily``: patient payments, insurance
+    payments and total collections (dollars) per month of ``collection_date``."""
+    cur.execute(
+        f"SELECT to_char(date_trunc('month', collection_date), 'YYYY-MM') AS month, "
+        "sum(patient_payments), sum(insurance_payments), sum(total_collections) "
+        f"FROM {relation} GROUP BY 1 ORDER BY 1 DESC LIMIT %s",
+        (SUMMARY_MONTHS,),
+    )
+    rows = list(reversed(cur.fetchall()))
+    largest = max((float(r[3] or 0) for r in rows), default=0.0)
+    lines = ["| month | patient | insurance | total | |", "|---|--:|--:|--:|---|"]
+    lines += [
+        f"| {m} | {_dollars(p)} | {_dollars(i)} | {_dollars(t)} | {_bar(float(t or 0), largest)} |"
+        for m, p, i, t in rows
+    ]
+    return {"collections_by_month": dg.MetadataValue.md("\n".join(lines))}
+
+
+AGING_BUCKETS = (
+    ("0-30 days", "balance_0_30"),
+    ("31-60 days", "balance_31_60"),
+    ("61-90 days", "balance_61_90"),
+    ("over 90 days", "balance_over_90"),
+)
+
+
+def ar_by_aging_bucket(cur, relation: str) -> dict[str, dg.MetadataValue]:
+    """``mart_ar_aging`` at the run's as-of date (``is_run_date``): dollars per aging bucket, their
+    share of the aged total, the insurance estimate and patient portion, and the number of families
+    (guarantors) with a positive balance."""
+    sums = ", ".join(f"sum({column})" for _, column in AGING_BUCKETS)
+    cur.execute(
+        f"SELECT {sums}, sum(total_balance), sum(insurance_estimate), sum(patient_portion), "
+        "count(*) FILTER (WHERE total_balance > 0), max(as_of_date) "
+        f"FROM {relation} WHERE is_run_date"
+    )
+    row = cur.fetchone()
+    buckets = [float(v or 0) for v in row[: len(AGING_BUCKETS)]]
+    total, estimate, portion, families, as_of = row[len(AGING_BUCKETS):]
+    aged = sum(buckets)
+    largest = max(buckets, default=0.0)
+    lines = ["| bucket | balance | share | |", "|---|--:|--:|---|"]
+    lines += [
+        f"| {label} | {_dollars(value)} | {value / aged if aged else 0:.1%} | {_bar(value, largest)} |"
+        for (label, _), value in zip(AGING_BUCKETS, buckets)
+    ]
+    lines += [
+        f"| **total balance** | {_dollars(total)} | | |",
+        f"| insurance estimate | {_dollars(estimate)} | | |",
+        f"| patient portion | {_dollars(portion)} | | |",
+    ]
+    return {
+        "ar_by_aging_bucket": dg.MetadataValue.md("\n".join(lines)),
+        "ar_as_of_date": str(as_of) if as_of else "",
+        "ar_total_balance": dg.MetadataValue.float(float(total or 0)),
+        "ar_families_with_balance": dg.MetadataValue.int(int(families or 0)),
+    }
+
+
+MART_SUMMARIES = {
+    "mart_production_daily": production_by_month,
+    "mart_collections_daily": collections_by_month,
+    "mart_ar_aging": ar_by_aging_bucket,
+}
+
+
+def mart_summary(warehouse: WarehouseResource, model_name: str) -> dict[str, dg.MetadataValue]:
+    """The summary metadata of a mart listed in ``MART_SUMMARIES`` (empty for any other model).
+    Database errors propagate: a summary that cannot be computed fails the step loudly."""
+    summarize = MART_SUMMARIES.get(model_name)
+    if summarize is None:
+        return {}
+    conn = warehouse.connect()
+    try:
+        with conn.cursor() as cur:
+            return summarize(cur, relation_for_model(model_name))
+    finally:
+        conn.close()
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -79,11 +203,24 @@ translator = DentalDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_as
     name="dental_dbt_models",
 )
 def dental_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    opendental: OpenDentalSourceResource,
 ):
-    """``dbt build`` of the selected models (their tests run as asset checks)."""
+    """``dbt build`` of the selected models (their tests run as asset checks), with the var
+    ``as_of_date`` set to the source's as-of date (the synthetic practice's, else ``DENTAL_AS_OF`` or
+    today), which dates the AR aging and the scores. The marts of ``MART_SUMMARIES`` get a summary
+    table in their materialization metadata."""
+    build = ["build", "--vars", json.dumps({"as_of_date": opendental.as_of.isoformat()})]
     with warehouse.dbt_environment():
-        yield from dbt.cli(["build"], context=context).stream()
+        for event in dbt.cli(build, context=context).stream():
+            if isinstance(event, dg.Output):
+                model = context.asset_key_for_output(event.output_name).path[-1]
+                extra = mart_summary(warehouse, model)
+                if extra:
+                    event = event.with_metadata({**event.metadata, **extra})
+            yield event
 
 
 def dbt_resource() -> DbtCliResource:

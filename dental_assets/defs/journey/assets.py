@@ -114,6 +114,61 @@ def prune_versions(folder: Path, keep: int) -> list[Path]:
     return deleted
 
 
+def _share(column: pa.ChunkedArray) -> float | None:
+    """Share of true among the non-null values of a boolean column (None when all are null)."""
+    values = [v for v in column.to_pylist() if v is not None]
+    return sum(1 for v in values if v) / len(values) if values else None
+
+
+def data_quality_summary(table: pa.Table, year: int) -> dict[str, dg.MetadataValue]:
+    """The data-quality summary of one year of the dataset, as materialization metadata.
+
+    Entries (counts, shares and dates only, no row values): ``dq/rows``, ``dq/patients`` (distinct
+    ``patient_key``), ``dq/duplicate_procedure_ids`` (rows whose ``procedure_id`` repeats: must be 0),
+    ``dq/rows_outside_year`` (``procedure_date`` outside ``year``: must be 0), ``dq/first_date`` and
+    ``dq/last_date`` (of ``procedure_date``), ``dq/target_accepted_rate`` and
+    ``dq/target_fully_paid_rate`` (share of true among non-null), ``dq/columns_with_nulls`` (a count)
+    and ``dq/null_columns`` (their names), and
+    ``data_quality``, a markdown table of all of them with a verdict ``ok`` / ``CHECK``."""
+    names = set(table.column_names)
+    rows = table.num_rows
+    ids = table.column("procedure_id").to_pylist() if "procedure_id" in names else []
+    duplicates = len(ids) - len(set(ids))
+    dates = [d for d in table.column("procedure_date").to_pylist() if d is not None] if (
+        "procedure_date" in names) else []
+    outside = sum(1 for d in dates if d.year != year)
+    patients = len({k for k in table.column("patient_key").to_pylist() if k is not None}) if (
+        "patient_key" in names) else 0
+    accepted = _share(table.column("target_accepted")) if "target_accepted" in names else None
+    fully_paid = _share(table.column("target_fully_paid")) if "target_fully_paid" in names else None
+    with_nulls = sorted(n for n in table.column_names if table.column(n).null_count)
+    rate = lambda v: "n/a" if v is None else f"{v:.1%}"  # noqa: E731
+    lines = [
+        "| measure | value | verdict |", "|---|--:|---|",
+        f"| rows | {rows:,} | {'ok' if rows else 'CHECK: empty'} |",
+        f"| patients (distinct keys) | {patients:,} | |",
+        f"| duplicate procedure ids | {duplicates:,} | {'ok' if duplicates == 0 else 'CHECK'} |",
+        f"| rows dated outside {year} | {outside:,} | {'ok' if outside == 0 else 'CHECK'} |",
+        f"| procedure dates | {min(dates) if dates else '-'} to {max(dates) if dates else '-'} | |",
+        f"| target_accepted rate | {rate(accepted)} | |",
+        f"| target_fully_paid rate | {rate(fully_paid)} | |",
+        f"| columns with nulls | {len(with_nulls)} of {table.num_columns} | |",
+    ]
+    return {
+        "data_quality": dg.MetadataValue.md("\n".join(lines)),
+        "dq/rows": dg.MetadataValue.int(rows),
+        "dq/patients": dg.MetadataValue.int(patients),
+        "dq/duplicate_procedure_ids": dg.MetadataValue.int(duplicates),
+        "dq/rows_outside_year": dg.MetadataValue.int(outside),
+        "dq/first_date": str(min(dates)) if dates else "",
+        "dq/last_date": str(max(dates)) if dates else "",
+        "dq/target_accepted_rate": dg.MetadataValue.float(round(accepted, 4)) if accepted is not None else dg.MetadataValue.null(),
+        "dq/target_fully_paid_rate": dg.MetadataValue.float(round(fully_paid, 4)) if fully_paid is not None else dg.MetadataValue.null(),
+        "dq/columns_with_nulls": dg.MetadataValue.int(len(with_nulls)),
+        "dq/null_columns": ", ".join(with_nulls) or "none",
+    }
+
+
 @dg.asset(
     key="treatment_journey",
     partitions_def=yearly_partitions,
@@ -161,8 +216,10 @@ def treatment_journey(
     path.with_suffix(".stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True))
     pruned = prune_versions(folder, int(os.environ.get("DENTAL_JOURNEY_KEEP", "5")))
     context.log.info(f"treatment_journey {context.partition_key}: {table.num_rows} rows -> {path}")
+    quality = data_quality_summary(table, year)
     return dg.MaterializeResult(
         metadata={
+            **quality,
             "dagster/row_count": dg.MetadataValue.int(table.num_rows),
             "path": dg.MetadataValue.path(str(path)),
             "source": source_name,

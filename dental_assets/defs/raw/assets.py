@@ -10,6 +10,14 @@ joins with no code. The catalog builds two multi-assets:
 Each table of a window is replaced in one transaction: create the table if it is missing, delete the
 window's rows, COPY the source's rows. A re-run leaves identical data, and a failed run leaves the
 previous data in place. Metadata gives counts only, never values.
+
+With the MariaDB source (``DENTAL_SOURCE=opendental``) a window is synced instead
+(``dental_assets.replication.sync.sync_window``): a full copy the first time, then only the rows modified
+since raw's watermark plus a primary-key diff for hard deletes, still in one transaction.
+
+Every table has a blocking asset check ``matches_source``: after its window is written, the source's and
+raw's content fingerprints of the window (rows, integer sum, string length, dates, times) must be equal
+(synthetic source: the row count). dbt does not run downstream of a failed check.
 """
 
 import time
@@ -20,10 +28,12 @@ from dental_assets.catalog import RAW_SCHEMA, Table, pg_create_table_sql, quote_
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.partitions import Window, month_window, monthly_partitions
 from dental_assets.pgcopy import copy_arrow
+from dental_assets.sources import MariaDBSource
 from dental_assets.warehouse import is_demo_target
 
 RAW_GROUP = "raw_opendental"
 RAW_KINDS = {"postgres", "mysql"}
+CHECK_NAME = "matches_source"
 
 
 class NotADemoTargetError(RuntimeError):
@@ -84,6 +94,9 @@ def load_tables(
             "`dental warehouse mark-demo`)"
         )
     selected = [t for t in tables if raw_asset_key(t.name) in context.selected_asset_keys]
+    if isinstance(source, MariaDBSource):
+        yield from _replicate(context, selected, window, source, warehouse)
+        return
     conn = warehouse.connect()
     try:
         for table in selected:
@@ -123,8 +136,79 @@ def load_tables(
             for conversion, count in sorted(stats.conversions.items()):
                 metadata[f"converted/{conversion}"] = dg.MetadataValue.int(count)
             yield dg.MaterializeResult(asset_key=raw_asset_key(table.name), metadata=metadata)
+            if not _check_selected(context, table):
+                continue
+            with conn.cursor() as cur:
+                predicate = _window_predicate(table, window) or "TRUE"
+                cur.execute(f"SELECT count(*) FROM {target} WHERE {predicate}")
+                in_raw = cur.fetchone()[0]
+            conn.rollback()
+            yield dg.AssetCheckResult(
+                asset_key=raw_asset_key(table.name),
+                check_name=CHECK_NAME,
+                passed=in_raw == data.num_rows,
+                metadata={"source_rows": data.num_rows, "raw_rows": in_raw},
+            )
     finally:
         conn.close()
+
+
+def _replicate(context, tables: list[Table], window: Window | None, source: MariaDBSource,
+               warehouse: WarehouseResource):
+    """The MariaDB path: sync each table's window, then check it against the source."""
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    conn = warehouse.connect()
+    try:
+        for table in tables:
+            result = sync_window(source.params, conn, table, window)
+            rate = result.rows_copied / result.seconds if result.seconds > 0 else 0.0
+            context.log.info(
+                f"raw.{table.name}: {result.mode}, {result.rows_copied} rows copied, "
+                f"{result.rows_deleted} removed, {result.seconds:.2f} s ({rate:,.0f} rows/s)"
+            )
+            metadata = {
+                "dagster/row_count": dg.MetadataValue.int(result.rows_total),
+                "rows_copied": dg.MetadataValue.int(result.rows_copied),
+                "rows_replaced": dg.MetadataValue.int(result.rows_deleted),
+                "sync_mode": result.mode,
+                "source": source.name,
+                "window": _describe(window, table),
+                "seconds": dg.MetadataValue.float(round(result.seconds, 3)),
+            }
+            if result.columns_added:
+                metadata["columns_added"] = ", ".join(result.columns_added)
+            for conversion, count in sorted(result.conversions.items()):
+                metadata[f"converted/{conversion}"] = dg.MetadataValue.int(count)
+            yield dg.MaterializeResult(asset_key=raw_asset_key(table.name), metadata=metadata)
+            if not _check_selected(context, table):
+                continue
+            equal, src, raw = verify_window(source.params, conn, table, window)
+            labels = ("rows", "int_sum", "string_chars", "date_seconds", "time_seconds")
+            check_meta = {f"source_{k}": dg.MetadataValue.int(v) for k, v in zip(labels, src)}
+            check_meta.update({f"raw_{k}": dg.MetadataValue.int(v) for k, v in zip(labels, raw)})
+            yield dg.AssetCheckResult(
+                asset_key=raw_asset_key(table.name), check_name=CHECK_NAME, passed=equal, metadata=check_meta
+            )
+    finally:
+        conn.close()
+
+
+def _check_selected(context, table: Table) -> bool:
+    key = dg.AssetCheckKey(raw_asset_key(table.name), CHECK_NAME)
+    return key in context.selected_asset_check_keys
+
+
+def _check_specs(tables) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset=raw_asset_key(t.name),
+            blocking=True,
+            description="Source and raw agree on the window: row count and content fingerprint.",
+        )
+        for t in tables
+    ]
 
 
 def _describe(window: Window | None, table: Table) -> str:
@@ -143,6 +227,7 @@ def build_raw_assets(tables: tuple[Table, ...]) -> list[dg.AssetsDefinition]:
     @dg.multi_asset(
         name="raw_opendental_reference",
         specs=[_spec(t) for t in reference],
+        check_specs=_check_specs(reference),
         can_subset=True,
     )
     def raw_opendental_reference(
@@ -155,6 +240,7 @@ def build_raw_assets(tables: tuple[Table, ...]) -> list[dg.AssetsDefinition]:
     @dg.multi_asset(
         name="raw_opendental_transactional",
         specs=[_spec(t) for t in transactional],
+        check_specs=_check_specs(transactional),
         can_subset=True,
         partitions_def=monthly_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),

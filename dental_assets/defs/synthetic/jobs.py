@@ -9,7 +9,8 @@ runs tagged ``dental/demo_run_id``:
 
 - unpartitioned assets: one run;
 - monthly assets: one run over every monthly partition (a single-run backfill);
-- yearly assets: one run for the as-of year.
+- yearly assets: one run per year holding procedures (the treatment-journey dataset);
+- assets downstream of those (the models): one more unpartitioned run.
 
 At the end it logs, and writes to ``$DENTAL_HOME/demo_summary.json``, row counts per warehouse schema
 and where the outputs are.
@@ -109,14 +110,31 @@ def demo_plan() -> list[PlannedRun]:
     )
 
 
-def _run_kwargs(run: PlannedRun, year: str) -> dict:
+def journey_years(warehouse) -> list[str]:
+    """The yearly partitions that hold procedures of the treatment-journey model, oldest first."""
+    from dental_assets.defs.dbt.assets import relation_for_model
+    from dental_assets.defs.journey.assets import JOURNEY_MODEL
+
+    conn = warehouse.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT DISTINCT procedure_year FROM {relation_for_model(JOURNEY_MODEL)} "
+                        "WHERE procedure_year IS NOT NULL")
+            years = {str(row[0]) for row in cur.fetchall()}
+    finally:
+        conn.close()
+    return [key for key in yearly_partitions.get_partition_keys() if key in years]
+
+
+def _run_kwargs(run: PlannedRun, warehouse) -> list[dict]:
+    """The runs of one planned step: one run, except for yearly assets, one run per year with data."""
     if run.partitions_def is None:
-        return {}
+        return [{}]
     if run.partitions_def == monthly_partitions:
         months = monthly_partitions.get_partition_keys()
-        return {"tags": partition_range_tags(months[0], months[-1])}
+        return [{"tags": partition_range_tags(months[0], months[-1])}]
     if run.partitions_def == yearly_partitions:
-        return {"partition_key": year}
+        return [{"partition_key": year} for year in journey_years(warehouse)]
     raise dg.Failure(description=f"the demo has no partition to pick for {run.partitions_def}")
 
 
@@ -130,22 +148,23 @@ def materialize_demo(context: dg.OpExecutionContext) -> None:
         raise dg.Failure(description=f"as-of year {year} is outside the yearly partitions")
     job = _code_location_defs().resolve_implicit_global_asset_job_def()
     for run in demo_plan():
-        kwargs = _run_kwargs(run, year)
-        tags = {PARENT_TAG: context.run_id, **kwargs.pop("tags", {})}
-        result = job.execute_in_process(
-            instance=context.instance,
-            asset_selection=list(run.keys),
-            tags=tags,
-            raise_on_error=False,
-            **kwargs,
-        )
-        scope = "unpartitioned" if run.partitions_def is None else str(run.partitions_def)
-        if not result.success:
-            raise dg.Failure(
-                description=f"demo run {result.run_id} ({scope}) failed; open it in the UI",
-                metadata={"run_id": result.run_id},
+        for kwargs in _run_kwargs(run, context.resources.warehouse):
+            tags = {PARENT_TAG: context.run_id, **kwargs.pop("tags", {})}
+            result = job.execute_in_process(
+                instance=context.instance,
+                asset_selection=list(run.keys),
+                tags=tags,
+                raise_on_error=False,
+                **kwargs,
             )
-        context.log.info(f"run {result.run_id}: {len(run.keys)} assets ({scope}) materialized")
+            ranged = "dagster/asset_partition_range_start" in tags
+            scope = kwargs.get("partition_key") or ("every month" if ranged else "unpartitioned")
+            if not result.success:
+                raise dg.Failure(
+                    description=f"demo run {result.run_id} ({scope}) failed; open it in the UI",
+                    metadata={"run_id": result.run_id},
+                )
+            context.log.info(f"run {result.run_id}: {len(run.keys)} assets ({scope}) materialized")
     summary = demo_summary(context.resources.warehouse, year)
     path = dental_home() / "demo_summary.json"
     path.write_text(json.dumps(summary, indent=2, sort_keys=True))

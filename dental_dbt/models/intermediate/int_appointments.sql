@@ -53,8 +53,8 @@ final as (
             when 8 then 'patient_note_completed'
             else 'none'
         end                                                         as apt_status_name,
-        appointments.is_hygiene = 1                                 as is_hygiene,
-        appointments.is_new_patient = 1                             as is_new_patient,
+        appointments.is_hygiene                                      as is_hygiene,
+        appointments.is_new_patient                                  as is_new_patient,
         5 * length(coalesce(appointments.pattern, ''))              as scheduled_minutes,
         case
             when appointments.apt_status = 2

@@ -31,6 +31,8 @@ enriched as (
         procedures.proc_date                                        as procedure_date,
         procedures.date_complete                                    as date_complete,
         procedures.date_tp                                          as date_tp,
+        procedures.tooth_num                                        as tooth_num,
+        procedures.surf                                             as surf,
         procedures.proc_status                                      as proc_status,
         case procedures.proc_status
             when 1 then 'treatment_planned'

@@ -13,7 +13,7 @@ final as (
         clinic_num                                                  as clinic_id,
         abbr                                                        as clinic_abbr,
         description                                                 as clinic_name,
-        is_hidden = 1                                               as is_hidden
+        is_hidden                                                   as is_hidden
     from clinics
 
     union all

@@ -22,7 +22,7 @@ final as (
         plans.group_name,
         plans.plan_type,
         plans.fee_sched                                             as fee_schedule_id,
-        plans.is_hidden = 1                                         as is_hidden
+        plans.is_hidden                                             as is_hidden
     from plans
     left join carriers
         on plans.carrier_num = carriers.carrier_num

@@ -22,8 +22,8 @@ final as (
         codes.proc_cat                                              as category_id,
         categories.item_name                                        as category,
         codes.treat_area                                            as treat_area_code,
-        codes.is_hygiene = 1                                        as is_hygiene,
-        codes.is_multi_visit = 1                                    as is_multi_visit
+        codes.is_hygiene                                            as is_hygiene,
+        codes.is_multi_visit                                        as is_multi_visit
     from codes
     left join definitions as categories
         on codes.proc_cat = categories.def_num

@@ -12,10 +12,10 @@ final as (
     select
         prov_num                                                    as provider_id,
         abbr                                                        as provider_abbr,
-        is_secondary = 1                                            as is_hygienist,
+        is_secondary                                                as is_hygienist,
         fee_sched                                                   as fee_schedule_id,
         specialty                                                   as specialty_id,
-        is_hidden = 1                                               as is_hidden
+        is_hidden                                                   as is_hidden
     from providers
 
 )

@@ -11,16 +11,16 @@ with source as (
 renamed as (
 
     select
-        "AppointmentTypeNum"      as appointment_type_num,
-        "AppointmentTypeName"     as appointment_type_name,
-        "AppointmentTypeColor"    as appointment_type_color,
-        "ItemOrder"               as item_order,
-        "IsHidden"                as is_hidden,
-        "Pattern"                 as pattern,
-        "CodeStr"                 as code_str,
-        "CodeStrRequired"         as code_str_required,
-        "RequiredProcCodesNeeded" as required_proc_codes_needed,
-        "BlockoutTypes"           as blockout_types
+        "AppointmentTypeNum"           as appointment_type_num,
+        "AppointmentTypeName"          as appointment_type_name,
+        "AppointmentTypeColor"         as appointment_type_color,
+        "ItemOrder"                    as item_order,
+        {{ to_boolean('"IsHidden"') }} as is_hidden,
+        "Pattern"                      as pattern,
+        "CodeStr"                      as code_str,
+        "CodeStrRequired"              as code_str_required,
+        "RequiredProcCodesNeeded"      as required_proc_codes_needed,
+        "BlockoutTypes"                as blockout_types
     from source
 
 )

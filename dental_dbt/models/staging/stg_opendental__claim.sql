@@ -37,7 +37,7 @@ renamed as (
         {{ clean_date('"AccidentDate"') }}             as accident_date,
         "AccidentST"                                   as accident_st,
         "EmployRelated"                                as employ_related,
-        "IsOrtho"                                      as is_ortho,
+        {{ to_boolean('"IsOrtho"') }}                  as is_ortho,
         "OrthoRemainM"                                 as ortho_remain_m,
         {{ clean_date('"OrthoDate"') }}                as ortho_date,
         "PatRelat"                                     as pat_relat,
@@ -93,7 +93,7 @@ renamed as (
         "DateIllnessInjuryPregQualifier"               as date_illness_injury_preg_qualifier,
         {{ clean_date('"DateOther"') }}                as date_other,
         "DateOtherQualifier"                           as date_other_qualifier,
-        "IsOutsideLab"                                 as is_outside_lab,
+        {{ to_boolean('"IsOutsideLab"') }}             as is_outside_lab,
         "SecurityHash"                                 as security_hash,
         "Narrative"                                    as narrative
     from source

@@ -21,7 +21,7 @@ renamed as (
         {{ zero_to_null('"DepositNum"') }}      as deposit_num,
         "CarrierName"                           as carrier_name,
         {{ clean_date('"DateIssued"') }}        as date_issued,
-        "IsPartial"                             as is_partial,
+        {{ to_boolean('"IsPartial"') }}         as is_partial,
         {{ zero_to_null('"PayType"') }}         as pay_type,
         {{ zero_to_null('"SecUserNumEntry"') }} as sec_user_num_entry,
         {{ clean_date('"SecDateEntry"') }}      as sec_date_entry,

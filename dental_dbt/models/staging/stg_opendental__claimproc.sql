@@ -31,7 +31,7 @@ renamed as (
         "Percentage"                                 as percentage,
         "PercentOverride"                            as percent_override,
         "CopayAmt"                                   as copay_amt,
-        "NoBillIns"                                  as no_bill_ins,
+        {{ to_boolean('"NoBillIns"') }}              as no_bill_ins,
         "PaidOtherIns"                               as paid_other_ins,
         "BaseEst"                                    as base_est,
         "CopayOverride"                              as copay_override,
@@ -56,9 +56,9 @@ renamed as (
         {{ clean_date('"SecDateTEdit"') }}           as sec_date_t_edit,
         {{ clean_date('"DateSuppReceived"') }}       as date_supp_received,
         {{ clean_date('"DateInsFinalized"') }}       as date_ins_finalized,
-        "IsTransfer"                                 as is_transfer,
+        {{ to_boolean('"IsTransfer"') }}             as is_transfer,
         "ClaimAdjReasonCodes"                        as claim_adj_reason_codes,
-        "IsOverpay"                                  as is_overpay,
+        {{ to_boolean('"IsOverpay"') }}              as is_overpay,
         "SecurityHash"                               as security_hash
     from source
 

@@ -20,7 +20,7 @@ renamed as (
         "SentOrReceived"                    as sent_or_received,
         {{ zero_to_null('"UserNum"') }}     as user_num,
         "Signature"                         as signature,
-        "SigIsTopaz"                        as sig_is_topaz,
+        {{ to_boolean('"SigIsTopaz"') }}    as sig_is_topaz,
         {{ clean_date('"DateTStamp"') }}    as date_t_stamp,
         {{ clean_date('"DateTimeEnd"') }}   as date_time_end,
         "CommSource"                        as comm_source,

@@ -11,13 +11,13 @@ with source as (
 renamed as (
 
     select
-        "DefNum"    as def_num,
-        "Category"  as category,
-        "ItemOrder" as item_order,
-        "ItemName"  as item_name,
-        "ItemValue" as item_value,
-        "ItemColor" as item_color,
-        "IsHidden"  as is_hidden
+        "DefNum"                       as def_num,
+        "Category"                     as category,
+        "ItemOrder"                    as item_order,
+        "ItemName"                     as item_name,
+        "ItemValue"                    as item_value,
+        "ItemColor"                    as item_color,
+        {{ to_boolean('"IsHidden"') }} as is_hidden
     from source
 
 )

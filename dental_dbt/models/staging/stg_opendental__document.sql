@@ -18,11 +18,11 @@ renamed as (
         {{ zero_to_null('"PatNum"') }}       as pat_num,
         "FileName"                           as file_name,
         "ImgType"                            as img_type,
-        "IsFlipped"                          as is_flipped,
+        {{ to_boolean('"IsFlipped"') }}      as is_flipped,
         "DegreesRotated"                     as degrees_rotated,
         "ToothNumbers"                       as tooth_numbers,
         "Note"                               as note,
-        "SigIsTopaz"                         as sig_is_topaz,
+        {{ to_boolean('"SigIsTopaz"') }}     as sig_is_topaz,
         "Signature"                          as signature,
         "CropX"                              as crop_x,
         "CropY"                              as crop_y,
@@ -37,10 +37,10 @@ renamed as (
         "ExternalGUID"                       as external_guid,
         "ExternalSource"                     as external_source,
         {{ zero_to_null('"ProvNum"') }}      as prov_num,
-        "IsCropOld"                          as is_crop_old,
+        {{ to_boolean('"IsCropOld"') }}      as is_crop_old,
         "OcrResponseData"                    as ocr_response_data,
         "ImageCaptureType"                   as image_capture_type,
-        "PrintHeading"                       as print_heading
+        {{ to_boolean('"PrintHeading"') }}   as print_heading
     from source
 
 )

@@ -15,8 +15,8 @@ renamed as (
         "Description"                           as description,
         "FeeSchedType"                          as fee_sched_type,
         "ItemOrder"                             as item_order,
-        "IsHidden"                              as is_hidden,
-        "IsGlobal"                              as is_global,
+        {{ to_boolean('"IsHidden"') }}          as is_hidden,
+        {{ to_boolean('"IsGlobal"') }}          as is_global,
         {{ zero_to_null('"SecUserNumEntry"') }} as sec_user_num_entry,
         {{ clean_date('"SecDateEntry"') }}      as sec_date_entry,
         {{ clean_date('"SecDateTEdit"') }}      as sec_date_t_edit

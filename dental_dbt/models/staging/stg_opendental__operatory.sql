@@ -15,15 +15,15 @@ renamed as (
         "OpName"                              as op_name,
         "Abbrev"                              as abbrev,
         "ItemOrder"                           as item_order,
-        "IsHidden"                            as is_hidden,
+        {{ to_boolean('"IsHidden"') }}        as is_hidden,
         {{ zero_to_null('"ProvDentist"') }}   as prov_dentist,
         {{ zero_to_null('"ProvHygienist"') }} as prov_hygienist,
-        "IsHygiene"                           as is_hygiene,
+        {{ to_boolean('"IsHygiene"') }}       as is_hygiene,
         {{ zero_to_null('"ClinicNum"') }}     as clinic_num,
         {{ clean_date('"DateTStamp"') }}      as date_t_stamp,
-        "SetProspective"                      as set_prospective,
-        "IsWebSched"                          as is_web_sched,
-        "IsNewPatAppt"                        as is_new_pat_appt,
+        {{ to_boolean('"SetProspective"') }}  as set_prospective,
+        {{ to_boolean('"IsWebSched"') }}      as is_web_sched,
+        {{ to_boolean('"IsNewPatAppt"') }}    as is_new_pat_appt,
         {{ zero_to_null('"OperatoryType"') }} as operatory_type
     from source
 

@@ -62,8 +62,8 @@ renamed as (
         {{ zero_to_null('"ClinicNum"') }}       as clinic_num,
         "HasIns"                                as has_ins,
         "TrophyFolder"                          as trophy_folder,
-        "PlannedIsDone"                         as planned_is_done,
-        "Premed"                                as premed,
+        {{ to_boolean('"PlannedIsDone"') }}     as planned_is_done,
+        {{ to_boolean('"Premed"') }}            as premed,
         "Ward"                                  as ward,
         "PreferConfirmMethod"                   as prefer_confirm_method,
         "PreferContactMethod"                   as prefer_contact_method,
@@ -89,10 +89,10 @@ renamed as (
         "BillingCycleDay"                       as billing_cycle_day,
         {{ zero_to_null('"SecUserNumEntry"') }} as sec_user_num_entry,
         {{ clean_date('"SecDateEntry"') }}      as sec_date_entry,
-        "HasSuperBilling"                       as has_super_billing,
+        {{ to_boolean('"HasSuperBilling"') }}   as has_super_billing,
         "PatNumCloneFrom"                       as pat_num_clone_from,
         "DiscountPlanNum"                       as discount_plan_num,
-        "HasSignedTil"                          as has_signed_til,
+        {{ to_boolean('"HasSignedTil"') }}      as has_signed_til,
         "ShortCodeOptIn"                        as short_code_opt_in,
         "SecurityHash"                          as security_hash
     from source

@@ -14,7 +14,7 @@ renamed as (
         "PatPlanNum"                                 as pat_plan_num,
         {{ zero_to_null('"PatNum"') }}               as pat_num,
         "Ordinal"                                    as ordinal,
-        "IsPending"                                  as is_pending,
+        {{ to_boolean('"IsPending"') }}              as is_pending,
         "Relationship"                               as relationship,
         "PatID"                                      as pat_id,
         {{ zero_to_null('"InsSubNum"') }}            as ins_sub_num,

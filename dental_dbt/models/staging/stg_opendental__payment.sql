@@ -18,13 +18,13 @@ renamed as (
         "CheckNum"                                as check_num,
         "BankBranch"                              as bank_branch,
         "PayNote"                                 as pay_note,
-        "IsSplit"                                 as is_split,
+        {{ to_boolean('"IsSplit"') }}             as is_split,
         {{ zero_to_null('"PatNum"') }}            as pat_num,
         {{ zero_to_null('"ClinicNum"') }}         as clinic_num,
         {{ clean_date('"DateEntry"') }}           as date_entry,
         {{ zero_to_null('"DepositNum"') }}        as deposit_num,
         "Receipt"                                 as receipt,
-        "IsRecurringCC"                           as is_recurring_cc,
+        {{ to_boolean('"IsRecurringCC"') }}       as is_recurring_cc,
         {{ zero_to_null('"SecUserNumEntry"') }}   as sec_user_num_entry,
         {{ clean_date('"SecDateTEdit"') }}        as sec_date_t_edit,
         "PaymentSource"                           as payment_source,
@@ -32,7 +32,7 @@ renamed as (
         {{ clean_date('"RecurringChargeDate"') }} as recurring_charge_date,
         "ExternalId"                              as external_id,
         "PaymentStatus"                           as payment_status,
-        "IsCcCompleted"                           as is_cc_completed,
+        {{ to_boolean('"IsCcCompleted"') }}       as is_cc_completed,
         "MerchantFee"                             as merchant_fee
     from source
 

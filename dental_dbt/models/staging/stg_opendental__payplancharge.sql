@@ -28,7 +28,7 @@ renamed as (
         {{ zero_to_null('"StatementNum"') }} as statement_num,
         "FKey"                               as f_key,
         "LinkType"                           as link_type,
-        "IsOffset"                           as is_offset
+        {{ to_boolean('"IsOffset"') }}       as is_offset
     from source
 
 )

@@ -16,7 +16,7 @@ renamed as (
         {{ zero_to_null('"PatNum"') }}           as pat_num,
         {{ clean_date('"ProcDate"') }}           as proc_date,
         {{ zero_to_null('"PayNum"') }}           as pay_num,
-        "IsDiscount"                             as is_discount,
+        {{ to_boolean('"IsDiscount"') }}         as is_discount,
         "DiscountType"                           as discount_type,
         {{ zero_to_null('"ProvNum"') }}          as prov_num,
         {{ zero_to_null('"PayPlanNum"') }}       as pay_plan_num,

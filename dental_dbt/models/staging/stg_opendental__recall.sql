@@ -19,7 +19,7 @@ renamed as (
         "RecallInterval"                       as recall_interval,
         {{ zero_to_null('"RecallStatus"') }}   as recall_status,
         "Note"                                 as note,
-        "IsDisabled"                           as is_disabled,
+        {{ to_boolean('"IsDisabled"') }}       as is_disabled,
         {{ clean_date('"DateTStamp"') }}       as date_t_stamp,
         {{ zero_to_null('"RecallTypeNum"') }}  as recall_type_num,
         "DisableUntilBalance"                  as disable_until_balance,

@@ -11,12 +11,12 @@ with source as (
 renamed as (
 
     select
-        "RecallTypeNum"   as recall_type_num,
-        "Description"     as description,
-        "DefaultInterval" as default_interval,
-        "TimePattern"     as time_pattern,
-        "Procedures"      as procedures,
-        "AppendToSpecial" as append_to_special
+        "RecallTypeNum"                       as recall_type_num,
+        "Description"                         as description,
+        "DefaultInterval"                     as default_interval,
+        "TimePattern"                         as time_pattern,
+        "Procedures"                          as procedures,
+        {{ to_boolean('"AppendToSpecial"') }} as append_to_special
     from source
 
 )

@@ -11,19 +11,19 @@ with source as (
 renamed as (
 
     select
-        "RefAttachNum"                         as ref_attach_num,
-        {{ zero_to_null('"ReferralNum"') }}    as referral_num,
-        {{ zero_to_null('"PatNum"') }}         as pat_num,
-        "ItemOrder"                            as item_order,
-        {{ clean_date('"RefDate"') }}          as ref_date,
-        "RefType"                              as ref_type,
-        "RefToStatus"                          as ref_to_status,
-        "Note"                                 as note,
-        "IsTransitionOfCare"                   as is_transition_of_care,
-        {{ zero_to_null('"ProcNum"') }}        as proc_num,
-        {{ clean_date('"DateProcComplete"') }} as date_proc_complete,
-        {{ zero_to_null('"ProvNum"') }}        as prov_num,
-        {{ clean_date('"DateTStamp"') }}       as date_t_stamp
+        "RefAttachNum"                           as ref_attach_num,
+        {{ zero_to_null('"ReferralNum"') }}      as referral_num,
+        {{ zero_to_null('"PatNum"') }}           as pat_num,
+        "ItemOrder"                              as item_order,
+        {{ clean_date('"RefDate"') }}            as ref_date,
+        "RefType"                                as ref_type,
+        "RefToStatus"                            as ref_to_status,
+        "Note"                                   as note,
+        {{ to_boolean('"IsTransitionOfCare"') }} as is_transition_of_care,
+        {{ zero_to_null('"ProcNum"') }}          as proc_num,
+        {{ clean_date('"DateProcComplete"') }}   as date_proc_complete,
+        {{ zero_to_null('"ProvNum"') }}          as prov_num,
+        {{ clean_date('"DateTStamp"') }}         as date_t_stamp
     from source
 
 )

@@ -11,11 +11,11 @@ with source as (
 renamed as (
 
     select
-        "ZipCodeNum"    as zip_code_num,
-        "ZipCodeDigits" as zip_code_digits,
-        "City"          as city,
-        "State"         as state,
-        "IsFrequent"    as is_frequent
+        "ZipCodeNum"                     as zip_code_num,
+        "ZipCodeDigits"                  as zip_code_digits,
+        "City"                           as city,
+        "State"                          as state,
+        {{ to_boolean('"IsFrequent"') }} as is_frequent
     from source
 
 )

@@ -1,0 +1,272 @@
+"""Replication benchmark: MariaDB -> PostgreSQL raw, side by side with the `mariadb | psql` pipe.
+
+    .venv/bin/python bench/replication.py [--rows 1000000] [--demo-patients 5000]
+
+Uses the test servers (TEST_MARIADB_URL / TEST_PG_URL, e.g. from `eval "$(scripts/services.sh start)"`),
+in databases of its own (`bench_repl`, dropped and recreated). Measures, in one run:
+
+1. baseline: `mariadb --batch --quick -e "SELECT <cols> FROM procedurelog" | psql -c "\\copy ..."`
+   into a PostgreSQL table with the same DDL as raw (primary key included);
+2. ours, full copy: `sync_window(mode="full")` of the same table, in a child process so that its peak
+   RSS (ru_maxrss of the loader, plus the mariadb client's) is measured;
+3. ours, incremental: after 1% of the rows changed across the whole history (0.7% edited in place,
+   0.3% hard-deleted), `sync_window` (auto -> incremental) over the whole table;
+4. no-change sync at demo size: a synthetic practice (``--demo-patients``) in MariaDB, replicated, then
+   the change plan over every raw table (what `dental sync` and the sensor do when nothing changed),
+   and `dental sync` end to end as a process (Python start-up and imports included).
+
+Prints a table of figures. Timings on a shared 2-core machine are noisy: run it more than once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from dental_assets.catalog import mysql_create_table_sql, pg_create_table_sql, raw_table  # noqa: E402
+
+DB = "bench_repl"
+
+
+def urls() -> tuple[str, str]:
+    maria = os.environ.get("BENCH_MARIADB_URL") or os.environ.get("TEST_MARIADB_URL")
+    pg = os.environ.get("BENCH_PG_URL") or os.environ.get("TEST_PG_URL")
+    if not maria or not pg:
+        sys.exit("set TEST_MARIADB_URL and TEST_PG_URL (eval \"$(scripts/services.sh start)\")")
+    return (make_url(maria).set(database=DB).render_as_string(hide_password=False),
+            make_url(pg).set(database=DB).render_as_string(hide_password=False))
+
+
+def recreate(maria_server: str, pg_server: str) -> None:
+    import psycopg2
+    import pymysql
+
+    m = make_url(maria_server)
+    conn = pymysql.connect(host=m.host, port=m.port, user=m.username, password=m.password, autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
+        cur.execute(f"CREATE DATABASE {DB} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+    conn.close()
+    p = make_url(pg_server)
+    conn = psycopg2.connect(host=p.host, port=p.port, user=p.username, password=p.password, dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {DB}")
+    conn.close()
+
+
+def mysql(url: str):
+    import pymysql
+
+    m = make_url(url)
+    conn = pymysql.connect(host=m.host, port=m.port, user=m.username, password=m.password, database=m.database,
+                           autocommit=True, local_infile=True)
+    with conn.cursor() as cur:
+        cur.execute("SET time_zone = '+00:00'")
+    return conn
+
+
+def pg(url: str):
+    import psycopg2
+
+    p = make_url(url)
+    return psycopg2.connect(host=p.host, port=p.port, user=p.username, password=p.password, dbname=p.database)
+
+
+def fill_procedurelog(maria_url: str, rows: int) -> float:
+    """1M realistic-width procedurelog rows over 5 years (every column filled by OpenDental's DDL)."""
+    table = raw_table("procedurelog")
+    conn = mysql(maria_url)
+    started = time.perf_counter()
+    with conn.cursor() as cur:
+        cur.execute(mysql_create_table_sql(table))
+        step = 200_000
+        for lo in range(0, rows, step):
+            n = min(step, rows - lo)
+            cur.execute(
+                "INSERT INTO procedurelog (ProcNum, PatNum, AptNum, ProcDate, ProcFee, Surf, ToothNum, ProcStatus, "
+                "ProvNum, ClinicNum, CodeNum, DateEntryC, DiagnosticCode, BillingNote, ClaimNote, ProcTime, "
+                "DateTStamp, SecDateEntry, DateComplete, UnitQty, Discount) "
+                f"SELECT {lo} + seq, 1 + seq % 25000, seq % 7 * seq, DATE_SUB('2025-12-31', INTERVAL seq % 1826 DAY), "
+                "ROUND(50 + (seq % 1777) * 0.37, 2), ELT(1 + seq % 5, 'MOD', 'O', 'DL', '', 'B'), "
+                "LPAD(seq % 33, 2, '0'), 1 + seq % 6, 1 + seq % 9, seq % 3, 1 + seq % 900, "
+                "DATE_SUB('2025-12-31', INTERVAL seq % 1826 DAY), CONCAT('K0', seq % 97), "
+                "IF(seq % 11 = 0, CONCAT('billing note, \"quoted\" ', seq), ''), "
+                "IF(seq % 13 = 0, 'claim note', ''), SEC_TO_TIME(seq % 36000), "
+                "TIMESTAMP('2024-01-01') + INTERVAL seq % 60000000 SECOND, "
+                "TIMESTAMP('2021-01-01') + INTERVAL seq % 90000000 SECOND, '0001-01-01', 1, 0 "
+                f"FROM seq_1_to_{n}"
+            )
+    conn.close()
+    return time.perf_counter() - started
+
+
+def baseline_pipe(maria_url: str, pg_url: str) -> dict:
+    """`mariadb --batch | psql \\copy` into bench_pipe.procedurelog."""
+    table = raw_table("procedurelog")
+    conn = pg(pg_url)
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE SCHEMA IF NOT EXISTS bench_pipe")
+        cur.execute("DROP TABLE IF EXISTS bench_pipe.procedurelog")
+        cur.execute(pg_create_table_sql(table, "bench_pipe"))
+    conn.close()
+    m, p = make_url(maria_url), make_url(pg_url)
+    cols_my = ", ".join(f"`{c.name}`" for c in table.columns)
+    cols_pg = ", ".join(f'"{c.name}"' for c in table.columns)
+    env = dict(os.environ, MYSQL_PWD=m.password or "", PGPASSWORD=p.password or "")
+    command = (
+        f"mariadb --no-defaults --batch --quick --skip-column-names -h {m.host} -P {m.port} -u {m.username} "
+        f"--protocol=TCP {m.database} -e 'SELECT {cols_my} FROM procedurelog' | "
+        f"psql -q -h {p.host} -p {p.port} -U {p.username} -d {p.database} "
+        f"-c '\\copy bench_pipe.procedurelog ({cols_pg}) from stdin'"
+    )
+    started = time.perf_counter()
+    subprocess.run(["bash", "-o", "pipefail", "-c", command], env=env, check=True)
+    seconds = time.perf_counter() - started
+    conn = pg(pg_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM bench_pipe.procedurelog")
+        rows = cur.fetchone()[0]
+    conn.close()
+    return {"seconds": seconds, "rows": rows}
+
+
+def ours(maria_url: str, pg_url: str, mode: str) -> dict:
+    """sync_window of procedurelog (whole table) in a child process; its and its children's peak RSS."""
+    code = (
+        "import json, sys, time\n"
+        "from dental_assets.catalog import raw_table\n"
+        "from dental_assets.replication.mysql import MySqlParams\n"
+        "from dental_assets.replication.sync import sync_window, verify_window\n"
+        "sys.path.insert(0, %r)\n"
+        "from replication import pg\n"
+        "conn = pg(sys.argv[2])\n"
+        "t = raw_table('procedurelog'); params = MySqlParams.from_url(sys.argv[1])\n"
+        "started = time.perf_counter()\n"
+        "r = sync_window(params, conn, t, None, mode=sys.argv[3])\n"
+        "seconds = time.perf_counter() - started\n"
+        "ok = verify_window(params, conn, t, None)[0]\n"
+        "print(json.dumps({'seconds': seconds, 'mode': r.mode, 'copied': r.rows_copied, 'deleted': r.rows_deleted,"
+        " 'rows': r.rows_total, 'verified': ok}))\n"
+    ) % str(Path(__file__).parent)
+    proc = subprocess.Popen([sys.executable, "-c", code, maria_url, pg_url, mode], stdout=subprocess.PIPE,
+                            cwd=ROOT, text=True)
+    out, _ = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"ours ({mode}) failed")
+    result = json.loads(out.strip().splitlines()[-1])
+    # the largest process waited for so far (the loader, its mariadb client, the baseline's tools)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return result
+
+
+def change_one_percent(maria_url: str, rows: int) -> dict:
+    conn = mysql(maria_url)
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum % 143 = 7")
+        edited = cur.rowcount
+        cur.execute("DELETE FROM procedurelog WHERE ProcNum % 337 = 11")
+        deleted = cur.rowcount
+    conn.close()
+    return {"edited": edited, "deleted": deleted, "share": (edited + deleted) / rows}
+
+
+def demo_no_change(maria_url: str, pg_url: str, patients: int) -> dict:
+    from dental_synthetic import SyntheticConfig, generate
+    from dental_synthetic.mariadb_writer import write_mariadb
+
+    practice = generate(SyntheticConfig(as_of=dt.date(2025, 6, 30), patients=patients, seed=42))
+    conn = mysql(maria_url)
+    with conn.cursor() as cur:
+        cur.execute("DROP TABLE procedurelog")
+    conn.close()
+    write_mariadb(practice, maria_url, force=True)  # bench_repl was created by this script just now
+    env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=maria_url, DENTAL_WAREHOUSE_URL=pg_url)
+    env.pop("DAGSTER_HOME", None)
+    c = pg(pg_url)
+    with c, c.cursor() as cur:
+        cur.execute("DROP SCHEMA IF EXISTS raw CASCADE")
+    c.close()
+    started = time.perf_counter()
+    first = subprocess.run([sys.executable, "-m", "dental_assets.cli", "sync"], env=env, cwd=ROOT,
+                           capture_output=True, text=True)
+    first_seconds = time.perf_counter() - started
+    if first.returncode != 0:
+        raise SystemExit("first dental sync failed:\n" + first.stdout[-3000:])
+    # the plan alone (fingerprints of every table on both sides), in this process
+    from dental_assets.catalog import raw_tables
+    from dental_assets.partitions import monthly_partitions
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.plan import plan_tables
+
+    conn = pg(pg_url)
+    started = time.perf_counter()
+    plans = plan_tables(MySqlParams.from_url(maria_url), conn, list(raw_tables()),
+                        monthly_partitions.get_partition_keys())
+    plan_seconds = time.perf_counter() - started
+    conn.close()
+    started = time.perf_counter()
+    again = subprocess.run([sys.executable, "-m", "dental_assets.cli", "sync"], env=env, cwd=ROOT,
+                           capture_output=True, text=True)
+    again_seconds = time.perf_counter() - started
+    return {
+        "rows": sum(t.num_rows for t in practice.tables.values()),
+        "tables": len(plans),
+        "changed_tables": sum(1 for p in plans if p.partitions),
+        "first_sync_seconds": first_seconds,
+        "plan_seconds": plan_seconds,
+        "no_change_sync_process_seconds": again_seconds,
+        "no_change_exit": again.returncode,
+        "no_change_output": again.stdout.strip().splitlines()[-1:] if again.stdout else [],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--demo-patients", type=int, default=5000)
+    args = parser.parse_args()
+    maria_url, pg_url = urls()
+    recreate(maria_url, pg_url)
+    fill = fill_procedurelog(maria_url, args.rows)
+    print(f"filled procedurelog: {args.rows:,} rows in {fill:.1f} s", flush=True)
+    base = baseline_pipe(maria_url, pg_url)
+    full = ours(maria_url, pg_url, "full")
+    assert full["verified"] and full["rows"] == base["rows"] == args.rows, (full, base)
+    changed = change_one_percent(maria_url, args.rows)
+    inc = ours(maria_url, pg_url, "auto")
+    assert inc["verified"] and inc["mode"] == "incremental", inc
+    demo = demo_no_change(maria_url, pg_url, args.demo_patients)
+    figures = {
+        "rows": args.rows,
+        "pipe_seconds": round(base["seconds"], 2),
+        "pipe_rows_per_s": round(base["rows"] / base["seconds"]),
+        "ours_full_seconds": round(full["seconds"], 2),
+        "ours_full_rows_per_s": round(full["rows"] / full["seconds"]),
+        "ours_vs_pipe": round(base["seconds"] / full["seconds"], 2),
+        "ours_peak_rss_mb": round(full["peak_rss_mb"]),
+        "changed": changed,
+        "incremental_seconds": round(inc["seconds"], 2),
+        "incremental_copied": inc["copied"],
+        "incremental_deleted": inc["deleted"],
+        "incremental_vs_full": round(inc["seconds"] / full["seconds"], 3),
+        "demo": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in demo.items()},
+    }
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

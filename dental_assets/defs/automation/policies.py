@@ -1,0 +1,79 @@
+"""Freshness policies and automation conditions, applied to every asset spec of the code location.
+
+Cadences (all times UTC):
+
+- raw ``["opendental", <table>]`` (group ``raw_opendental``): refreshed by the replication's change
+  sensor and its nightly backstop schedule (``dental_assets/defs/raw``). Freshness: warn after 26 hours,
+  fail after 50 hours without a materialization. No automation condition is set here: the change
+  sensor launches raw runs, and a condition set by the raw layer itself is kept.
+- dbt models (groups ``dbt_staging``, ``dbt_intermediate``, ``dbt_marts``, ``dbt``): ``eager`` after
+  their raw or dbt inputs update, but only when every blocking check of those inputs passed (raw
+  verification, dbt tests of severity ``error``); the nightly ``dbt_job`` schedule is the backstop.
+  Freshness: warn after 26 hours, fail after 50 hours.
+- ``treatment_journey`` (group ``journey``): monthly, on the 1st at 01:00 for the latest (current
+  year) partition, once ``fct_treatment_journey`` has updated since then and its blocking checks
+  passed. Freshness: a cron deadline of the 1st at 12:00; a materialization after 00:00 on the 1st
+  keeps it fresh until the next month's deadline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+
+RAW_GROUP = "raw_opendental"
+JOURNEY_GROUP = "journey"
+
+DAILY_WARN = dt.timedelta(hours=26)
+DAILY_FAIL = dt.timedelta(hours=50)
+JOURNEY_AUTOMATION_CRON = "0 1 1 * *"
+JOURNEY_DEADLINE_CRON = "0 12 1 * *"
+JOURNEY_LOWER_BOUND = dt.timedelta(hours=12)
+
+daily_freshness = dg.FreshnessPolicy.time_window(fail_window=DAILY_FAIL, warn_window=DAILY_WARN)
+journey_freshness = dg.FreshnessPolicy.cron(
+    deadline_cron=JOURNEY_DEADLINE_CRON, lower_bound_delta=JOURNEY_LOWER_BOUND, timezone="UTC"
+)
+
+dbt_condition = (
+    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("eager_after_passing_checks")
+journey_condition = (
+    dg.AutomationCondition.on_cron(JOURNEY_AUTOMATION_CRON)
+    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("monthly_after_passing_checks")
+
+
+class UnknownAssetGroupError(ValueError):
+    """An asset belongs to a group with no operational policy (every asset must have one)."""
+
+
+def layer_of(spec: dg.AssetSpec) -> str:
+    """``"raw"``, ``"dbt"`` or ``"journey"`` from the spec's group. Raises UnknownAssetGroupError."""
+    group = spec.group_name or ""
+    if group == RAW_GROUP:
+        return "raw"
+    if group == "dbt" or group.startswith("dbt_"):
+        return "dbt"
+    if group == JOURNEY_GROUP:
+        return "journey"
+    raise UnknownAssetGroupError(
+        f"asset {spec.key.to_user_string()} is in group {group!r}, which has no freshness policy; "
+        "add one in dental_assets/defs/automation/policies.py"
+    )
+
+
+def apply_operational_policies(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """The spec with its layer's freshness policy and automation condition.
+
+    A policy or condition already on the spec (set by the layer that owns it) is kept. Raises
+    UnknownAssetGroupError for an asset outside the known groups."""
+    layer = layer_of(spec)
+    freshness = journey_freshness if layer == "journey" else daily_freshness
+    condition = {"raw": None, "dbt": dbt_condition, "journey": journey_condition}[layer]
+    spec = dg.apply_freshness_policy(spec, freshness, overwrite_existing=False)
+    if condition is not None and spec.automation_condition is None:
+        spec = spec.replace_attributes(automation_condition=condition)
+    return spec

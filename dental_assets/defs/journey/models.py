@@ -1,0 +1,117 @@
+"""The models trained on the treatment-journey dataset and on appointments (see
+``dental_assets.journey_models`` for the method and the report).
+
+- ``treatment_journey_models``: one classifier per journey target, trained on the dataset's earlier
+  year partitions (their newest Parquet versions) and evaluated on the latest;
+- ``no_show_model``: a classifier of broken appointments, trained on ``fct_appointment_outcomes``.
+
+Artifacts go to ``$DENTAL_DATA_DIR/models/<model>/<UTC timestamp>/`` (the newest ``DENTAL_MODEL_KEEP``,
+default 5, kept). Each asset reports a check, ``beats_majority_baseline``: on the held-out year, every
+model ranks better than chance (ROC AUC > 0.5) and beats the prevalence in PR AUC.
+"""
+
+import os
+
+import dagster as dg
+import pandas as pd
+from dagster_dbt import get_asset_key_for_model
+
+from dental_assets import journey_models as jm
+from dental_assets.defs.dbt.assets import dental_dbt_models, relation_for_model
+from dental_assets.defs.journey.assets import JOURNEY_GROUP, data_dir, treatment_journey
+from dental_assets.defs.resources import WarehouseResource
+
+NO_SHOW_MODEL = "fct_appointment_outcomes"
+
+
+def models_dir():
+    return data_dir() / "models"
+
+
+def _metadata(reports: list[jm.ModelReport], skipped: dict[str, str], folders: dict) -> dict:
+    metadata = {
+        "evaluation": dg.MetadataValue.md(jm.report_markdown(reports)),
+        "models_trained": dg.MetadataValue.int(len(reports)),
+        "artifacts": dg.MetadataValue.json({k: str(v) for k, v in folders.items()}),
+    }
+    for report in reports:
+        metadata[f"{report.target}/roc_auc"] = dg.MetadataValue.float(round(report.roc_auc, 4))
+        metadata[f"{report.target}/pr_auc"] = dg.MetadataValue.float(round(report.pr_auc, 4))
+        metadata[f"{report.target}/top_features"] = dg.MetadataValue.json(report.feature_importance[:5])
+        metadata[f"{report.target}/calibration"] = dg.MetadataValue.json(report.calibration)
+    if skipped:
+        metadata["skipped"] = dg.MetadataValue.json(skipped)
+    return metadata
+
+
+CHECK_NAME = "beats_majority_baseline"
+
+
+def _check(reports: list[jm.ModelReport]) -> dg.AssetCheckResult:
+    """Passes when every trained model ranks the held-out year better than chance (ROC AUC > 0.5) and
+    beats the majority baseline's precision-recall (PR AUC > prevalence)."""
+    failing = [r.target for r in reports if not r.beats_baseline]
+    return dg.AssetCheckResult(
+        check_name=CHECK_NAME,
+        passed=bool(reports) and not failing,
+        metadata={"failing_targets": dg.MetadataValue.json(failing),
+                  "roc_auc": dg.MetadataValue.json({r.target: round(r.roc_auc, 4) for r in reports})},
+    )
+
+
+@dg.asset(
+    deps=[treatment_journey],
+    group_name=JOURNEY_GROUP,
+    kinds={"scikitlearn", "python"},
+    description="One baseline classifier per journey target: trained on earlier years, evaluated on the latest.",
+    check_specs=[dg.AssetCheckSpec(CHECK_NAME, asset="treatment_journey_models")],
+)
+def treatment_journey_models(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    data = jm.load_dataset(data_dir() / "processed" / "treatment_journey")
+    reports, skipped, folders = [], {}, {}
+    for target in jm.JOURNEY_TARGETS:
+        try:
+            pipeline, report = jm.train_and_evaluate(
+                data, target, "procedure_year", jm.JOURNEY_NUMERIC, jm.JOURNEY_CATEGORICAL,
+                "treatment_journey",
+            )
+        except jm.NotEnoughDataError as exc:
+            skipped[target] = str(exc)
+            context.log.warning(f"{target} not trained: {exc}")
+            continue
+        folders[target] = jm.save_artifacts(models_dir(), f"treatment_journey_{target}", pipeline, report,
+                                            keep=int(os.environ.get("DENTAL_MODEL_KEEP", "5")))
+        reports.append(report)
+        context.log.info(f"{target}: ROC AUC {report.roc_auc:.3f}, PR AUC {report.pr_auc:.3f} "
+                         f"(prevalence {report.prevalence:.3f}) on {report.eval_year}")
+    if not reports:
+        raise jm.NotEnoughDataError(f"no journey target could be trained: {skipped}")
+    return dg.MaterializeResult(metadata=_metadata(reports, skipped, folders), check_results=[_check(reports)])
+
+
+@dg.asset(
+    deps=[get_asset_key_for_model([dental_dbt_models], NO_SHOW_MODEL)],
+    group_name=JOURNEY_GROUP,
+    kinds={"scikitlearn", "python"},
+    description="A baseline classifier of broken appointments (no-shows), from fct_appointment_outcomes.",
+    check_specs=[dg.AssetCheckSpec(CHECK_NAME, asset="no_show_model")],
+)
+def no_show_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    conn = warehouse.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT * FROM {relation_for_model(NO_SHOW_MODEL)}")
+            data = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    finally:
+        conn.close()
+    pipeline, report = jm.train_and_evaluate(
+        data, "target_no_show", "appointment_year", jm.NO_SHOW_NUMERIC, jm.NO_SHOW_CATEGORICAL, "no_show"
+    )
+    folder = jm.save_artifacts(models_dir(), "no_show", pipeline, report,
+                               keep=int(os.environ.get("DENTAL_MODEL_KEEP", "5")))
+    context.log.info(f"no-show: ROC AUC {report.roc_auc:.3f}, PR AUC {report.pr_auc:.3f} "
+                     f"(prevalence {report.prevalence:.3f}) on {report.eval_year}")
+    return dg.MaterializeResult(metadata=_metadata([report], {}, {"target_no_show": folder}),
+                                check_results=[_check([report])])
+
+

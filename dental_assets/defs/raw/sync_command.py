@@ -1,0 +1,98 @@
+"""``dental sync``: bring raw up to date with the OpenDental source in-process, then exit.
+
+It plans exactly what ``raw_change_sensor`` would request (everything on the first run) and executes
+those runs of ``raw_opendental_job`` in this process, on the Dagster instance of ``DAGSTER_HOME`` (an
+ephemeral one when unset), so the runs, materializations and checks are recorded like the sensor's.
+It prints one line per table (mode, rows copied, rows removed, seconds) and returns non-zero when a run
+fails or a ``matches_source`` check fails. For cron users, tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+
+@dataclass
+class SyncReport:
+    """Per-table outcome of ``run_sync``: ``tables[name] = {mode, rows_copied, rows_replaced, seconds}``;
+    ``failed_checks`` lists tables whose check failed; ``failed_runs`` counts failed runs."""
+
+    runs: int = 0
+    tables: dict[str, dict] = field(default_factory=dict)
+    failed_checks: list[str] = field(default_factory=list)
+    failed_runs: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_checks and not self.failed_runs
+
+
+def _value(entry):
+    return getattr(entry, "value", entry)
+
+
+def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | None = None,
+             out=None) -> SyncReport:
+    """Plan and execute the sync with the resources the environment configures (``DENTAL_SOURCE``,
+    ``OPENDENTAL_URL``, ``DENTAL_WAREHOUSE_URL``). Raises ValueError when the source is not MariaDB."""
+    from dental_assets.defs.raw.sensors import RAW_JOB_NAME, plan_run_requests
+    from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+
+    if defs is None:  # built now, so that the environment of this call decides the resources
+        from dental_assets.defs.raw import defs as raw_defs
+        from dental_assets.defs.resources import build_resources
+
+        defs = dg.Definitions.merge(raw_defs, dg.Definitions(resources=build_resources()))
+    # plain copies of the resources for planning in this process (the definitions keep EnvVar references)
+    opendental = OpenDentalSourceResource(
+        kind=os.environ.get("DENTAL_SOURCE", "synthetic"), url=os.environ.get("OPENDENTAL_URL")
+    )
+    warehouse = WarehouseResource(url=os.environ.get("DENTAL_WAREHOUSE_URL"), home=os.environ.get("DENTAL_HOME"))
+    requests = plan_run_requests(opendental, warehouse, with_run_keys=False)
+    if isinstance(requests, dg.SkipReason):
+        raise ValueError(requests.skip_message)
+    out = out or sys.stdout
+    report = SyncReport()
+    job = defs.resolve_job_def(RAW_JOB_NAME)
+    instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
+                            else dg.DagsterInstance.ephemeral())
+    for request in requests:
+        report.runs += 1
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=list(request.asset_selection or []),
+            partition_key=request.partition_key,
+            tags={**request.tags, "dental/trigger": "dental sync"},
+            raise_on_error=False,
+        )
+        if not result.success:
+            report.failed_runs += 1
+        seen = set()  # a range run records one materialization per partition, with the same metadata
+        for event in result.get_asset_materialization_events():
+            mat = event.event_specific_data.materialization
+            meta = mat.metadata
+            name = mat.asset_key.path[-1]
+            if name in seen:
+                continue
+            seen.add(name)
+            entry = report.tables.setdefault(name, {"mode": "", "rows_copied": 0, "rows_replaced": 0, "seconds": 0.0})
+            entry["mode"] = str(_value(meta.get("sync_mode", "copy")))
+            entry["rows_copied"] += int(_value(meta.get("rows_copied", 0)))
+            entry["rows_replaced"] += int(_value(meta.get("rows_replaced", 0)))
+            entry["seconds"] += float(_value(meta.get("seconds", 0.0)))
+        for evaluation in result.get_asset_check_evaluations():
+            if not evaluation.passed and evaluation.asset_key.path[-1] not in report.failed_checks:
+                report.failed_checks.append(evaluation.asset_key.path[-1])
+    if not requests:
+        print("raw equals the source: nothing to sync", file=out)
+    for name, entry in sorted(report.tables.items()):
+        flag = "  CHECK FAILED" if name in report.failed_checks else ""
+        print(f"{name:<22} {entry['mode']:<12} {entry['rows_copied']:>10,} copied "
+              f"{entry['rows_replaced']:>10,} removed {entry['seconds']:8.2f} s{flag}", file=out)
+    if report.failed_runs:
+        print(f"{report.failed_runs} run(s) failed: see the Dagster event log", file=out)
+    return report

@@ -1,0 +1,204 @@
+"""Baseline classifiers on the treatment-journey dataset and the appointments (no Dagster here).
+
+Each model is a scikit-learn pipeline: median-imputed, standardized numeric features and one-hot
+categorical features (rare categories pooled), into a logistic regression. It is trained on every year
+before the latest one in the data and evaluated on the latest year, which it has not seen. The report
+holds, on that year:
+
+- ``roc_auc`` and ``pr_auc`` (average precision);
+- ``brier`` and a 10-bin calibration table: mean predicted probability vs observed rate per bin;
+- ``accuracy`` next to ``baseline_accuracy``, the accuracy of always predicting the majority class of
+  the training years;
+- ``prevalence`` (share of positives);
+- permutation ``feature_importance``: the drop in ROC AUC when a feature is shuffled, top 10.
+
+Artifacts are versioned: ``<root>/<model name>/<UTC timestamp>/model.joblib`` and ``report.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from sklearn.calibration import calibration_curve
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+JOURNEY_TARGETS = ("target_accepted", "target_fully_paid", "target_paid_30d", "target_insurance_accurate")
+JOURNEY_NUMERIC = (
+    "patient_age_years", "coverage_count", "proc_fee", "unit_qty", "base_units", "procedure_charge",
+    "standard_fee", "fee_ratio", "insurance_estimate", "carrier_median_days_to_payment",
+    "carrier_estimate_accuracy", "prior_visit_count", "prior_broken_count", "days_since_last_visit",
+    "family_size", "has_insurance", "is_multi_visit", "has_tooth", "has_surface",
+)
+JOURNEY_CATEGORICAL = ("gender", "procedure_code", "code_category", "treat_area_code")
+NO_SHOW_NUMERIC = (
+    "hour_of_day", "is_hygiene", "is_new_patient", "scheduled_minutes", "prior_completed_count",
+    "prior_broken_count", "days_since_last_visit", "patient_age_years",
+)
+NO_SHOW_CATEGORICAL = ("iso_day_of_week",)
+
+
+class NotEnoughDataError(ValueError):
+    """The data cannot train and evaluate a model: fewer than two years, or one class only."""
+
+
+@dataclass
+class ModelReport:
+    """Evaluation of one model on the held-out latest year (rows, shares 0-1, AUCs 0-1)."""
+
+    model: str
+    target: str
+    train_years: list[int]
+    eval_year: int
+    train_rows: int
+    eval_rows: int
+    prevalence: float
+    roc_auc: float
+    pr_auc: float
+    brier: float
+    accuracy: float
+    baseline_accuracy: float
+    calibration: list[tuple[float, float]] = field(default_factory=list)
+    feature_importance: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def beats_baseline(self) -> bool:
+        """Better ranking than chance and better precision-recall than the prevalence alone."""
+        return self.roc_auc > 0.5 and self.pr_auc > self.prevalence
+
+
+def latest_versions(dataset_dir: Path) -> dict[str, Path]:
+    """The newest Parquet file of each partition folder under ``dataset_dir``."""
+    latest = {}
+    for folder in sorted(p for p in dataset_dir.iterdir() if p.is_dir()) if dataset_dir.exists() else []:
+        files = sorted(folder.glob("*.parquet"))
+        if files:
+            latest[folder.name] = files[-1]
+    return latest
+
+
+def load_dataset(dataset_dir: Path) -> pd.DataFrame:
+    """Every partition's newest version, concatenated. Raises NotEnoughDataError when there is none."""
+    frames = [pq.read_table(path).to_pandas() for path in latest_versions(dataset_dir).values()]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        raise NotEnoughDataError(f"no rows in any partition under {dataset_dir}")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _pipeline(numeric: list[str], categorical: list[str], seed: int) -> Pipeline:
+    numeric_steps = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                              ("scale", StandardScaler())])
+    categorical_steps = Pipeline([
+        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+        ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20)),
+    ])
+    return Pipeline([
+        ("features", ColumnTransformer([("numeric", numeric_steps, numeric),
+                                        ("categorical", categorical_steps, categorical)])),
+        ("classifier", LogisticRegression(max_iter=2000, random_state=seed)),
+    ])
+
+
+def train_and_evaluate(
+    data: pd.DataFrame,
+    target: str,
+    year_column: str,
+    numeric: tuple[str, ...],
+    categorical: tuple[str, ...],
+    model_name: str,
+    seed: int = 0,
+) -> tuple[Pipeline, ModelReport]:
+    """Train on the years before the latest, evaluate on the latest. Rows with a NULL target are left
+    out. Raises NotEnoughDataError with fewer than two years or a single class on either side."""
+    rows = data[data[target].notna() & data[year_column].notna()].copy()
+    years = sorted(int(y) for y in rows[year_column].unique())
+    if len(years) < 2:
+        raise NotEnoughDataError(f"{target}: needs two years of data, has {years}")
+    eval_year = years[-1]
+    train = rows[rows[year_column] < eval_year]
+    test = rows[rows[year_column] == eval_year]
+    y_train = train[target].astype(bool).to_numpy()
+    y_test = test[target].astype(bool).to_numpy()
+    if len(set(y_train)) < 2 or len(set(y_test)) < 2:
+        raise NotEnoughDataError(f"{target}: one class only in the training or evaluation years")
+    numeric_cols = [c for c in numeric if c in rows.columns]
+    categorical_cols = [c for c in categorical if c in rows.columns]
+
+    def features(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame[numeric_cols + categorical_cols].copy()
+        for column in numeric_cols:
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+        for column in categorical_cols:
+            out[column] = out[column].astype("string").fillna("missing").astype(object)
+        return out
+
+    x_train, x_test = features(train), features(test)
+    pipeline = _pipeline(numeric_cols, categorical_cols, seed).fit(x_train, y_train)
+    probability = pipeline.predict_proba(x_test)[:, 1]
+    majority = bool(y_train.mean() >= 0.5)
+    observed, predicted = calibration_curve(y_test, probability, n_bins=10, strategy="quantile")
+    sample = x_test.sample(n=min(len(x_test), 3000), random_state=seed)
+    importance = permutation_importance(
+        pipeline, sample, y_test[x_test.index.get_indexer(sample.index)], scoring="roc_auc",
+        n_repeats=3, random_state=seed,
+    )
+    ranked = sorted(zip(sample.columns, importance.importances_mean), key=lambda kv: -kv[1])[:10]
+    report = ModelReport(
+        model=model_name,
+        target=target,
+        train_years=[y for y in years if y < eval_year],
+        eval_year=eval_year,
+        train_rows=len(train),
+        eval_rows=len(test),
+        prevalence=float(y_test.mean()),
+        roc_auc=float(roc_auc_score(y_test, probability)),
+        pr_auc=float(average_precision_score(y_test, probability)),
+        brier=float(brier_score_loss(y_test, probability)),
+        accuracy=float(((probability >= 0.5) == y_test).mean()),
+        baseline_accuracy=float((y_test == majority).mean()),
+        calibration=[(round(float(p), 4), round(float(o), 4)) for p, o in zip(predicted, observed)],
+        feature_importance=[(name, round(float(value), 5)) for name, value in ranked],
+    )
+    return pipeline, report
+
+
+def save_artifacts(root: Path, name: str, pipeline: Pipeline, report: ModelReport, keep: int = 5) -> Path:
+    """Write ``<root>/<name>/<timestamp>/model.joblib`` and ``report.json``; keep the newest ``keep``
+    versions. Returns the version folder."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    folder = root / name / stamp
+    folder.mkdir(parents=True, exist_ok=False)
+    joblib.dump(pipeline, folder / "model.joblib")
+    (folder / "report.json").write_text(json.dumps(asdict(report), indent=2))
+    versions = sorted(p for p in (root / name).iterdir() if p.is_dir())
+    for old in versions[: max(len(versions) - keep, 0)]:
+        for path in old.iterdir():
+            path.unlink()
+        old.rmdir()
+    return folder
+
+
+def report_markdown(reports: list[ModelReport]) -> str:
+    """A table of the reports for Dagster metadata."""
+    lines = ["| model | target | eval year | rows | prevalence | ROC AUC | PR AUC | Brier | accuracy | majority |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in reports:
+        lines.append(f"| {r.model} | {r.target} | {r.eval_year} | {r.eval_rows} | {r.prevalence:.3f} | "
+                     f"{r.roc_auc:.3f} | {r.pr_auc:.3f} | {r.brier:.3f} | {r.accuracy:.3f} | "
+                     f"{r.baseline_accuracy:.3f} |")
+    return "\n".join(lines)
+
+

@@ -1,0 +1,62 @@
+"""Which raw partitions differ from the source: the plan the change sensor, the backstop schedule and
+``dental sync`` share.
+
+For every table of the selection, one aggregate query on each side (``fingerprint``) gives the
+per-partition fingerprints; a partition is requested when they differ. Unchanged partitions cost
+nothing more. Contiguous changed partitions form a range, so a whole-history change is one run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from dental_assets.catalog import Table
+from dental_assets.replication import fingerprint
+from dental_assets.replication.mysql import MySqlParams, connect, with_retries
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """A table's changed partitions (``["all"]`` for a changed unpartitioned table) and a digest of
+    both sides' fingerprints (stable while nothing changes)."""
+
+    table: Table
+    partitions: tuple[str, ...]
+    digest: str
+
+
+def plan_tables(params: MySqlParams, pgconn, tables: list[Table], partition_keys: list[str]) -> list[TablePlan]:
+    """The fingerprint comparison of every table (all of them, changed or not)."""
+
+    def read_source() -> dict[str, dict]:
+        conn = connect(params)
+        try:
+            fingerprint.snapshot_start(conn)
+            return {t.name: fingerprint.source_fingerprints(conn, t) for t in tables}
+        finally:
+            conn.close()
+
+    source = with_retries(read_source, what="source fingerprints")
+    plans = []
+    with pgconn.cursor() as cur:
+        for table in tables:
+            raw = fingerprint.raw_fingerprints(cur, table)
+            changed = fingerprint.changed_partitions(table, source[table.name], raw, partition_keys)
+            digest = hashlib.sha256(repr((sorted(source[table.name].items()),
+                                          None if raw is None else sorted(raw.items()))).encode())
+            plans.append(TablePlan(table, tuple(changed), digest.hexdigest()[:16]))
+    pgconn.rollback()
+    return plans
+
+
+def contiguous_ranges(keys: list[str], partition_keys: list[str]) -> list[tuple[str, str]]:
+    """Group ``keys`` (a subset of ``partition_keys``) into maximal runs of adjacent partitions."""
+    index = sorted(partition_keys.index(k) for k in set(keys))
+    ranges: list[tuple[str, str]] = []
+    for i in index:
+        if ranges and partition_keys.index(ranges[-1][1]) == i - 1:
+            ranges[-1] = (ranges[-1][0], partition_keys[i])
+        else:
+            ranges.append((partition_keys[i], partition_keys[i]))
+    return ranges

@@ -1,0 +1,57 @@
+-- The no-show training set: one row per booked appointment that reached its day (AptStatus 2 Complete
+-- or 5 Broken), with features known before it and the target. Prior counts and the last visit use
+-- only the patient's earlier appointments (strictly earlier start time).
+--   target_no_show  the appointment was broken (AptStatus 5).
+
+with appointments as (
+
+    select * from {{ ref('int_appointments') }}
+    where apt_status in (2, 5)
+        and appointment_at is not null
+
+),
+
+ordered as (
+
+    select
+        appointments.*,
+        count(*) filter (where apt_status = 2) over earlier         as prior_completed_count,
+        count(*) filter (where apt_status = 5) over earlier         as prior_broken_count,
+        max(appointment_date) filter (where apt_status = 2) over earlier as last_visit_date
+    from appointments
+    window earlier as (
+        partition by patient_id order by appointment_at, appointment_id
+        rows between unbounded preceding and 1 preceding
+    )
+
+),
+
+final as (
+
+    select
+        ordered.appointment_id,
+        ordered.patient_id,
+        ordered.clinic_id,
+        ordered.provider_id,
+        ordered.appointment_date,
+        cast(extract(year from ordered.appointment_date) as integer) as appointment_year,
+        cast(extract(hour from ordered.appointment_at) as integer)  as hour_of_day,
+        cast(extract(isodow from ordered.appointment_at) as integer) as iso_day_of_week,
+        ordered.is_hygiene,
+        ordered.is_new_patient,
+        ordered.scheduled_minutes,
+        ordered.prior_completed_count,
+        ordered.prior_broken_count,
+        ordered.appointment_date - ordered.last_visit_date          as days_since_last_visit,
+        case
+            when patients.birthdate is null or patients.birthdate > ordered.appointment_date then null
+            else cast(extract(year from age(ordered.appointment_date, patients.birthdate)) as integer)
+        end                                                         as patient_age_years,
+        ordered.apt_status = 5                                      as target_no_show
+    from ordered
+    left join {{ ref('int_patients') }} as patients
+        on ordered.patient_id = patients.patient_id
+
+)
+
+select * from final

@@ -1,0 +1,506 @@
+"""The ten tables derived from the simulated practice once its core tables exist (issue #3):
+recalltrigger, toothinitial, procnote, treatplan + proctp, histappointment, schedule, statement, task,
+securitylog.
+
+Each is built from the finished Arrow tables (so it agrees with them by construction) and draws its own
+randomness from the shared generator after every other stage, so adding them changed no other table.
+
+- ``recalltrigger``: one row per (recall type, CDT code in recalltype.Procedures).
+- ``toothinitial``: teeth marked Missing (InitialType 0) for about a quarter of adult patients.
+- ``procnote``: one signed-off clinical note per completed procedure, entered at the end of its day by
+  the treating provider's user.
+- ``treatplan``: an Active plan for every patient with treatment-planned procedures (DateTP = the
+  earliest DateTP of them) and, for about half of them, a Saved copy with its ``proctp`` rows (FeeAmt =
+  ProcFee x units, PriInsAmt = the procedure's pending insurance estimate, PatAmt = the rest, dollars).
+- ``histappointment``: OpenDental's appointment audit trail: a Created row per appointment (at
+  SecDateTEntry), then Changed (completed, at dismissal), Missed (broken), Cancelled (moved to the
+  unscheduled list), and Created + Deleted pairs for appointments deleted since (their AptNum no longer
+  exists in ``appointment``). Nothing is stamped after ``as_of``.
+- ``schedule``: each provider's working day (08:00-17:00, SchedType Provider) on every weekday from
+  ``start`` to the booking horizon.
+- ``statement``: monthly mailed or e-mailed statements to families whose balance at the end of the
+  previous month was over $5; BalTotal is that balance (dollars, from the same transactions as the
+  aging), InsEst 0 (OpenDental's default when estimates are not shown).
+- ``task``: a reschedule call task per broken appointment (ObjectType Patient, KeyNum = PatNum).
+- ``securitylog``: PatientCreate, AppointmentCreate, ProcComplCreate, PaymentCreate and AdjustmentCreate
+  entries (FKey = the row's key; LogText names keys and codes, never patient data).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .columns import constant_string, strings
+from .context import Context
+from .ledger import cents, transactions
+from .practice import enum_codes
+from .util import DAY, ZERO_DAY, ZERO_TS, add_months, key_order, primary_keys, weekday
+
+EXTRA_TABLES = ("recalltrigger", "toothinitial", "procnote", "treatplan", "proctp", "histappointment", "schedule",
+                "statement", "task", "securitylog")
+APT = enum_codes("ApptStatus")
+PERM = enum_codes("EnumPermType")
+
+
+def _c(table: pa.Table, name: str) -> np.ndarray:
+    arr = table.column(name)
+    if pa.types.is_date32(arr.type):
+        return arr.cast(pa.int32()).to_numpy().astype(np.int64)
+    if pa.types.is_timestamp(arr.type):
+        return arr.cast(pa.int64()).to_numpy()
+    return arr.to_numpy(zero_copy_only=False)
+
+
+def build_extras(ctx: Context, setup, people, tables: dict[str, pa.Table]) -> None:
+    """Put the ten tables into ``ctx`` (see the module docstring)."""
+    _recalltrigger(ctx, setup, tables)
+    _toothinitial(ctx, people, tables)
+    _procnote(ctx, setup, tables)
+    _treatplans(ctx, setup, tables)
+    _histappointment(ctx, setup, tables)
+    _schedule(ctx, setup, tables)
+    _statements(ctx, people, tables)
+    _tasks(ctx, setup, tables)
+    _securitylog(ctx, setup, tables)
+
+
+def _recalltrigger(ctx: Context, setup, tables) -> None:
+    rt = tables["recalltype"]
+    types, codes = [], []
+    for num, procs in zip(_c(rt, "RecallTypeNum").tolist(), rt.column("Procedures").to_pylist()):
+        for code in filter(None, procs.split(",")):
+            if code in setup.code_num:
+                types.append(num)
+                codes.append(setup.code_num[code])
+    n = len(types)
+    ctx.put("recalltrigger", n, {"RecallTriggerNum": np.arange(1, n + 1), "RecallTypeNum": np.array(types, np.int64),
+                                 "CodeNum": np.array(codes, np.int64)})
+
+
+_MISSING_TEETH = np.array(["1", "16", "17", "32", "2", "15", "18", "31", "3", "14", "19", "30", "4", "5", "12",
+                           "13", "20", "21", "28", "29"])
+
+
+def _toothinitial(ctx: Context, people, tables) -> None:
+    rng = ctx.rng
+    age = (ctx.as_of - people.birth) / 365.25
+    has = (age >= 25) & (rng.random(people.n) < 0.25)
+    pats = np.flatnonzero(has)
+    count = np.minimum(1 + rng.poisson(np.clip((age[pats] - 25) / 20, 0, 3)), 6)
+    owner = np.repeat(pats, count)
+    rank = np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count)
+    # third molars first, then a random start among the other teeth, no tooth twice per patient
+    offset = np.repeat(rng.integers(0, 4, size=len(pats)), count)
+    tooth = np.where(rank < 2, (offset + rank) % 4, 4 + (offset * 3 + rank) % 16)
+    n = len(owner)
+    entered = ctx.stamp(ctx.clock(np.maximum(people.entry[owner], ctx.opened)))
+    ctx.put("toothinitial", n, {
+        "ToothInitialNum": np.arange(1, n + 1),
+        "PatNum": owner + 1,
+        "ToothNum": strings(_MISSING_TEETH.tolist(), tooth),
+        "InitialType": enum_codes("ToothInitialType")["Missing"],
+        "Movement": 0.0,
+        "ColorDraw": 0,
+        "SecDateTEntry": entered,
+        "SecDateTEdit": entered,
+    })
+
+
+_NOTE_TEMPLATES = (
+    "{code} {abbr} completed as planned. Pt tolerated procedure well. No complications. NV per tx plan.",
+    "{code} {abbr}. Reviewed med hx, no changes. Procedure completed without incident. Post-op instructions given.",
+    "{code} {abbr} done. Local anesthetic as needed. Pt left in good condition.",
+)
+
+
+def _procnote(ctx: Context, setup, tables) -> None:
+    rng = ctx.rng
+    pl = tables["procedurelog"]
+    done = np.flatnonzero(_c(pl, "ProcStatus") == 2)
+    n = len(done)
+    code = _c(pl, "CodeNum")[done]
+    n_codes = len(setup.code_abbr)
+    texts = [t.format(code=setup.code_proccode[c], abbr=setup.code_abbr[c]) for t in _NOTE_TEMPLATES
+             for c in range(n_codes)]
+    pick = rng.integers(0, len(_NOTE_TEMPLATES), size=n) * n_codes + code
+    entry = ctx.stamp(_c(pl, "ProcDate")[done] * DAY + rng.integers(16 * 3600, 18 * 3600, size=n))
+    order = key_order(entry, done)
+    prov = _c(pl, "ProvNum")[done]
+    ctx.put("procnote", n, {
+        "ProcNoteNum": np.arange(1, n + 1),
+        "PatNum": _c(pl, "PatNum")[done][order],
+        "ProcNum": _c(pl, "ProcNum")[done][order],
+        "EntryDateTime": entry[order],
+        "UserNum": setup.prov_user[prov][order],
+        "Note": strings(texts, pick[order]),
+        "SigIsTopaz": 0,
+        "Signature": "",
+    })
+
+
+def _treatplans(ctx: Context, setup, tables) -> None:
+    rng = ctx.rng
+    pl = tables["procedurelog"]
+    tp = np.flatnonzero(_c(pl, "ProcStatus") == 1)
+    pat = _c(pl, "PatNum")[tp]
+    date_tp = _c(pl, "DateTP")[tp]
+    date_tp = np.where(date_tp == ZERO_DAY, _c(pl, "ProcDate")[tp], date_tp)
+    date_tp = np.minimum(date_tp, ctx.as_of)
+    order = key_order(pat, date_tp, tp)
+    tp, pat, date_tp = tp[order], pat[order], date_tp[order]
+    pats, first = np.unique(pat, return_index=True)
+    plan_day = date_tp[first]
+    prov = _c(pl, "ProvNum")[tp][first]
+    saved = rng.random(len(pats)) < 0.5
+    # rows: every active plan, then the saved copies; keys by (DateTP, PatNum, saved)
+    p_pat = np.concatenate([pats, pats[saved]])
+    p_day = np.concatenate([plan_day, plan_day[saved]])
+    p_prov = np.concatenate([prov, prov[saved]])
+    p_saved = np.concatenate([np.zeros(len(pats), bool), np.ones(int(saved.sum()), bool)])
+    order = key_order(p_day, p_pat, p_saved.astype(np.int64))
+    n = len(order)
+    plan_num = primary_keys(order)
+    status = enum_codes("TreatPlanStatus")
+    edit = ctx.stamp(ctx.clock(p_day))
+    ctx.put("treatplan", n, {
+        "TreatPlanNum": np.arange(1, n + 1),
+        "PatNum": p_pat[order],
+        "DateTP": p_day[order],
+        "Heading": pc.if_else(pa.array(p_saved[order]), "Saved Treatment Plan", "Active Treatment Plan"),
+        "Note": "",
+        "Signature": "",
+        "SigIsTopaz": 0,
+        "ResponsParty": 0,
+        "DocNum": 0,
+        "TPStatus": np.where(p_saved[order], status["Saved"], status["Active"]),
+        "SecUserNumEntry": setup.prov_user[p_prov[order]],
+        "SecDateEntry": p_day[order],
+        "SecDateTEdit": edit[order],
+        "UserNumPresenter": setup.prov_user[p_prov[order]],
+        "TPType": enum_codes("TreatPlanType")["Insurance"],
+        "DateTSigned": ZERO_TS,
+        "DateTPracticeSigned": ZERO_TS,
+    })
+    # proctp: the procedures of each saved plan, in tooth order
+    saved_num = np.zeros(int(pats.max(initial=0)) + 1, dtype=np.int64)
+    saved_day = np.zeros_like(saved_num)
+    n_active = len(pats)
+    saved_num[pats[saved]] = plan_num[n_active:]
+    saved_day[pats[saved]] = plan_day[saved]
+    rows = tp[saved_num[pat] > 0]
+    r_pat = _c(pl, "PatNum")[rows]
+    n_r = len(rows)
+    item = np.arange(n_r) - np.searchsorted(r_pat, r_pat)  # r_pat is sorted
+    fee = cents(pl.column("ProcFee"))[rows] * (_c(pl, "UnitQty")[rows] + _c(pl, "BaseUnits")[rows])
+    cp = tables["claimproc"]
+    est_rows = _c(cp, "Status") == 6  # Estimate
+    est = np.zeros(pl.num_rows + 1, dtype=np.int64)
+    np.add.at(est, _c(cp, "ProcNum")[est_rows], cents(cp.column("InsPayEst"))[est_rows])
+    pri = np.minimum(est[_c(pl, "ProcNum")[rows]], fee)
+    code = _c(pl, "CodeNum")[rows]
+    tp_day = saved_day[r_pat]
+    tp_edit = ctx.stamp(ctx.clock(tp_day))
+    ctx.put("proctp", n_r, {
+        "ProcTPNum": np.arange(1, n_r + 1),
+        "TreatPlanNum": saved_num[r_pat],
+        "PatNum": r_pat,
+        "ProcNumOrig": _c(pl, "ProcNum")[rows],
+        "ItemOrder": item,
+        "Priority": _c(pl, "Priority")[rows],
+        "ToothNumTP": pl.column("ToothNum").take(pa.array(rows)),
+        "Surf": pl.column("Surf").take(pa.array(rows)),
+        "ProcCode": strings(setup.code_proccode, code),
+        "Descript": strings(setup.code_descript, code),
+        "FeeAmt": fee / 100.0,
+        "PriInsAmt": pri / 100.0,
+        "SecInsAmt": 0.0,
+        "PatAmt": (fee - pri) / 100.0,
+        "Discount": 0.0,
+        "Prognosis": "",
+        "Dx": "",
+        "ProcAbbr": strings(setup.code_abbr, code),
+        "SecUserNumEntry": setup.prov_user[_c(pl, "ProvNum")[rows]],
+        "SecDateEntry": tp_day,
+        "SecDateTEdit": tp_edit,
+        "FeeAllowed": fee / 100.0,
+        "TaxAmt": 0.0,
+        "ProvNum": _c(pl, "ProvNum")[rows],
+        "DateTP": tp_day,
+        "ClinicNum": _c(pl, "ClinicNum")[rows],
+        "CatPercUCR": 0.0,
+    })
+
+
+_HIST_SKIP = {"HistApptNum", "HistUserNum", "HistDateTStamp", "HistApptAction", "ApptSource"}
+
+
+def _histappointment(ctx: Context, setup, tables) -> None:
+    rng = ctx.rng
+    ap = tables["appointment"]
+    n_apt = ap.num_rows
+    status = _c(ap, "AptStatus")
+    when = _c(ap, "AptDateTime")
+    created = _c(ap, "SecDateTEntry")
+    dismissed = _c(ap, "DateTimeDismissed")
+    clinic = _c(ap, "ClinicNum")
+    act = enum_codes("HistAppointmentAction")
+    parts = []  # (appointment row, action, status shown, stamp)
+
+    def add(rows, action, shown, stamp):
+        parts.append((rows, np.full(len(rows), action), np.broadcast_to(shown, (len(rows),)).astype(np.int64),
+                      np.asarray(stamp, dtype=np.int64)))
+
+    everyone = np.arange(n_apt)
+    first_status = np.where(status == APT["Planned"], APT["Planned"], APT["Scheduled"])
+    add(everyone, act["Created"], first_status, np.minimum(created, ctx.last_ts))
+    done = np.flatnonzero(status == APT["Complete"])
+    add(done, act["Changed"], APT["Complete"],
+        np.maximum(np.where(dismissed[done] > ZERO_TS, dismissed[done], when[done] + 3600), created[done]))
+    broken = np.flatnonzero(status == APT["Broken"])
+    add(broken, act["Missed"], APT["Broken"], np.maximum(when[broken] + 900, created[broken]))
+    unsched = np.flatnonzero(status == APT["UnschedList"])
+    add(unsched, act["Cancelled"], APT["UnschedList"], np.maximum(when[unsched] - DAY, created[unsched]))
+    future = np.flatnonzero((status == APT["Scheduled"]) & (rng.random(n_apt) < 0.4))
+    span = np.maximum(np.minimum(when[future], ctx.last_ts) - created[future], 1)
+    add(future, act["Changed"], APT["Scheduled"], created[future] + (rng.random(len(future)) * span).astype(np.int64))
+
+    rows = np.concatenate([p[0] for p in parts])
+    action = np.concatenate([p[1] for p in parts])
+    shown = np.concatenate([p[2] for p in parts])
+    stamp = ctx.stamp(np.concatenate([p[3] for p in parts]))
+    # appointments deleted since: a copy of a random past appointment under a retired AptNum
+    n_del = int(round(0.02 * n_apt))
+    past = np.flatnonzero(created <= ctx.last_ts - 7 * DAY)
+    src = past[rng.integers(0, len(past), size=n_del)] if len(past) and n_del else np.zeros(0, np.int64)
+    del_num = int(_c(ap, "AptNum").max(initial=0)) + 1 + np.arange(len(src))
+    del_created = created[src]
+    del_stamp = np.minimum(del_created + rng.integers(600, 5 * DAY, size=len(src)), ctx.last_ts)
+    rows = np.concatenate([rows, src, src])
+    action = np.concatenate([action, np.full(len(src), act["Created"]), np.full(len(src), act["Deleted"])])
+    shown = np.concatenate([shown, np.full(len(src), APT["Scheduled"]), np.full(len(src), APT["Scheduled"])])
+    stamp = np.concatenate([stamp, del_created, del_stamp])
+    apt_num = np.concatenate([_c(ap, "AptNum")[rows[:len(rows) - 2 * len(src)]], del_num, del_num])
+
+    order = key_order(stamp, apt_num, action)
+    n = len(order)
+    take = pa.array(rows[order])
+    values: dict[str, object] = {}
+    for name in ap.column_names:
+        if name not in _HIST_SKIP and name in tables_columns("histappointment"):
+            values[name] = ap.column(name).take(take).combine_chunks()
+    for name in ("AptDateTime", "DateTStamp", "DateTimeArrived", "DateTimeSeated", "DateTimeDismissed",
+                 "DateTimeAskedToArrive", "SecDateTEntry"):
+        values[name] = _c(ap, name)[rows[order]]
+    values["SecDateTEntry"] = np.minimum(values["SecDateTEntry"], stamp[order])
+    values["DateTimeArrived"] = np.where(values["DateTimeArrived"] > stamp[order], ZERO_TS, values["DateTimeArrived"])
+    values["DateTimeSeated"] = np.where(values["DateTimeSeated"] > stamp[order], ZERO_TS, values["DateTimeSeated"])
+    values["DateTimeDismissed"] = np.where(values["DateTimeDismissed"] > stamp[order], ZERO_TS,
+                                           values["DateTimeDismissed"])
+    values.update({
+        "HistApptNum": np.arange(1, n + 1),
+        "HistUserNum": setup.frontdesk_user[clinic[rows[order]]],
+        "HistDateTStamp": stamp[order],
+        "HistApptAction": action[order],
+        "ApptSource": 0,
+        "AptNum": apt_num[order],
+        "AptStatus": shown[order],
+        "DateTStamp": stamp[order],
+    })
+    ctx.put("histappointment", n, values)
+
+
+def tables_columns(name: str) -> set[str]:
+    from dental_assets.catalog import raw_table
+
+    return set(raw_table(name).column_names)
+
+
+def _schedule(ctx: Context, setup, tables) -> None:
+    prov = tables["provider"]
+    ops = tables["operatory"]
+    # each provider works at the clinic of their operatory
+    op_clinic = dict(zip(_c(ops, "OperatoryNum").tolist(), _c(ops, "ClinicNum").tolist()))
+    provs = _c(prov, "ProvNum")
+    clinic = np.array([op_clinic.get(int(setup.prov_op[p]), 0) for p in provs], dtype=np.int64)
+    days = np.arange(ctx.start, ctx.horizon + 1)
+    days = days[weekday(days) < 5]
+    d_idx = np.repeat(days, len(provs))
+    p_idx = np.tile(np.arange(len(provs)), len(days))
+    n = len(d_idx)
+    stamp = ctx.stamp(ctx.clock(np.minimum(d_idx - 28, ctx.as_of)))
+    ctx.put("schedule", n, {
+        "ScheduleNum": np.arange(1, n + 1),
+        "SchedDate": d_idx,
+        "StartTime": constant_string("08:00:00", n),
+        "StopTime": constant_string("17:00:00", n),
+        "SchedType": enum_codes("ScheduleType")["Provider"],
+        "ProvNum": provs[p_idx],
+        "BlockoutType": 0,
+        "Note": "",
+        "Status": enum_codes("SchedStatus")["Open"],
+        "EmployeeNum": 0,
+        "DateTStamp": stamp,
+        "ClinicNum": clinic[p_idx],
+    })
+
+
+def _statements(ctx: Context, people, tables) -> None:
+    rng = ctx.rng
+    pat, day, amount = transactions(tables)
+    fam = people.guarantor[pat - 1]
+    # statement run on the 5th of each month (moved to Monday at a weekend) for balances at the previous
+    # month's end, from the first month after ``start``
+    month_starts = []
+    month_first = _month_first(int(add_months(np.array([ctx.start]), 1)[0]))
+    while True:
+        send = month_first + 4
+        send += {5: 2, 6: 1}.get(int(weekday(np.array([send]))[0]), 0)
+        if send > ctx.as_of:
+            break
+        month_starts.append((month_first, send))
+        month_first = int(add_months(np.array([month_first]), 1)[0])
+    if not month_starts:
+        ctx.put("statement", 0, {})
+        return
+    cut = np.array([s[0] for s in month_starts], dtype=np.int64)  # balance as of the day before
+    send = np.array([s[1] for s in month_starts], dtype=np.int64)
+    guars, fam_idx = np.unique(fam, return_inverse=True)
+    period = np.searchsorted(cut, day, side="right")  # transactions before cut[k] count for statement k
+    bal = np.zeros((len(guars), len(cut) + 1), dtype=np.int64)
+    np.add.at(bal, (fam_idx, period), amount)
+    running = np.cumsum(bal, axis=1)[:, :-1]  # [family, k]: balance before cut[k]
+    g_i, k_i = np.nonzero(running > 500)
+    n = len(g_i)
+    email = rng.random(n) < 0.35
+    mode = enum_codes("StatementMode")
+    sent = send[k_i]
+    order = key_order(sent, guars[g_i])
+    stamp = ctx.stamp(ctx.clock(sent))
+    ctx.put("statement", n, {
+        "StatementNum": np.arange(1, n + 1),
+        "PatNum": guars[g_i][order],
+        "DateSent": sent[order],
+        "DateRangeFrom": add_months(cut[k_i], -1)[order],
+        "DateRangeTo": (cut[k_i] - 1)[order],
+        "Note": "",
+        "NoteBold": "",
+        "Mode_": np.where(email, mode["Email"], mode["Mail"])[order],
+        "HidePayment": 0,
+        "SinglePatient": 0,
+        "Intermingled": 0,
+        "IsSent": 1,
+        "DocNum": 0,
+        "DateTStamp": stamp[order],
+        "IsReceipt": 0,
+        "IsInvoice": 0,
+        "IsInvoiceCopy": 0,
+        "EmailSubject": pc.if_else(pa.array(email[order]), "Your account statement", ""),
+        "EmailBody": pc.if_else(pa.array(email[order]), "Please find your account statement attached.", ""),
+        "SuperFamily": 0,
+        "IsBalValid": 1,
+        "InsEst": 0.0,
+        "BalTotal": running[g_i, k_i][order] / 100.0,
+        "StatementType": "NotSet",
+        "ShortGUID": "",
+        "StatementShortURL": "",
+        "StatementURL": "",
+        "SmsSendStatus": 0,
+        "LimitedCustomFamily": 0,
+    })
+
+
+def _month_first(day: int) -> int:
+    return int(np.datetime64(day, "D").astype("datetime64[M]").astype("datetime64[D]").astype(np.int64))
+
+
+def _tasks(ctx: Context, setup, tables) -> None:
+    rng = ctx.rng
+    ap = tables["appointment"]
+    broken = np.flatnonzero(_c(ap, "AptStatus") == APT["Broken"])
+    when = _c(ap, "AptDateTime")[broken]
+    entry = ctx.stamp(when + DAY // 8)
+    finished = entry + rng.integers(DAY // 24, 5 * DAY, size=len(broken))
+    is_done = finished <= ctx.last_ts
+    order = key_order(entry, broken)
+    n = len(broken)
+    user = setup.frontdesk_user[_c(ap, "ClinicNum")[broken]]
+    st = enum_codes("TaskStatusEnum")
+    ctx.put("task", n, {
+        "TaskNum": np.arange(1, n + 1),
+        "TaskListNum": 0,
+        "DateTask": ZERO_DAY,
+        "KeyNum": _c(ap, "PatNum")[broken][order],
+        "Descript": constant_string("Call patient to reschedule broken appointment", n),
+        "TaskStatus": np.where(is_done, st["Done"], st["New"])[order],
+        "IsRepeating": 0,
+        "DateType": 0,
+        "FromNum": 0,
+        "ObjectType": enum_codes("TaskObjectType")["Patient"],
+        "DateTimeEntry": entry[order],
+        "UserNum": user[order],
+        "DateTimeFinished": np.where(is_done, finished, ZERO_TS)[order],
+        "PriorityDefNum": 0,
+        "ReminderGroupId": "",
+        "ReminderType": 0,
+        "ReminderFrequency": 0,
+        "DateTimeOriginal": entry[order],
+        "SecDateTEdit": np.where(is_done, finished, entry)[order],
+        "DescriptOverride": "",
+        "IsReadOnly": 0,
+        "TriageCategory": 0,
+    })
+
+
+def _securitylog(ctx: Context, setup, tables) -> None:
+    parts = []
+
+    def add(perm, user, when, pat, fkey, text):
+        n = len(fkey)
+        parts.append((np.full(n, PERM[perm]), np.broadcast_to(user, (n,)).astype(np.int64),
+                      np.asarray(when, np.int64), np.asarray(pat, np.int64), np.asarray(fkey, np.int64),
+                      np.full(n, len(texts))))
+        texts.append(text)
+
+    texts: list[str] = []
+    pt = tables["patient"]
+    add("PatientCreate", setup.frontdesk_user[_c(pt, "ClinicNum")],
+        _c(pt, "SecDateEntry") * DAY + 9 * 3600, _c(pt, "PatNum"), _c(pt, "PatNum"), "Patient created")
+    ap = tables["appointment"]
+    add("AppointmentCreate", _c(ap, "SecUserNumEntry"), _c(ap, "SecDateTEntry"), _c(ap, "PatNum"),
+        _c(ap, "AptNum"), "Appointment created")
+    pl = tables["procedurelog"]
+    done = _c(pl, "ProcStatus") == 2
+    add("ProcComplCreate", setup.prov_user[_c(pl, "ProvNum")[done]],
+        _c(pl, "ProcDate")[done] * DAY + 16 * 3600, _c(pl, "PatNum")[done], _c(pl, "ProcNum")[done],
+        "Procedure set complete")
+    pay = tables["payment"]
+    add("PaymentCreate", _c(pay, "SecUserNumEntry"), _c(pay, "SecDateTEdit"), _c(pay, "PatNum"), _c(pay, "PayNum"),
+        "Payment created")
+    adj = tables["adjustment"]
+    add("AdjustmentCreate", _c(adj, "SecUserNumEntry"), _c(adj, "SecDateTEdit"), _c(adj, "PatNum"),
+        _c(adj, "AdjNum"), "Adjustment created")
+    perm, user, when, pat, fkey, text = (np.concatenate([p[i] for p in parts]) for i in range(6))
+    when = ctx.stamp(when)
+    order = key_order(when, perm, fkey)
+    n = len(order)
+    user_comp = {int(u): f"WS-{int(u):02d}" for u in np.unique(user)}
+    comp_names = sorted(user_comp.values())
+    comp_idx = np.searchsorted(np.array(comp_names), np.array([user_comp[int(u)] for u in np.unique(user)]))
+    u_lookup = np.zeros(int(user.max(initial=0)) + 1, dtype=np.int64)
+    u_lookup[np.unique(user)] = comp_idx
+    ctx.put("securitylog", n, {
+        "SecurityLogNum": np.arange(1, n + 1),
+        "PermType": perm[order],
+        "UserNum": user[order],
+        "LogDateTime": when[order],
+        "LogText": strings(texts, text[order]),
+        "PatNum": pat[order],
+        "CompName": strings(comp_names, u_lookup[user[order]]),
+        "FKey": fkey[order],
+        "LogSource": 0,
+        "DefNum": 0,
+        "DefNumError": 0,
+        "DateTPrevious": ZERO_TS,
+    })

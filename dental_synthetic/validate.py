@@ -1,0 +1,584 @@
+"""``validate``: the invariants of a coherent OpenDental database, checked on any database holding
+OpenDental's tables (PostgreSQL schema ``raw`` or a MariaDB/MySQL OpenDental database, read via SQL) or
+on a generated practice in memory.
+
+Checks (each finding names the check, the table and column, a row count and at most five keys;
+never patient data):
+
+- ``primary_key``: keys are unique and positive.
+- ``foreign_key``: every non-zero reference resolves to a row of a table present (OpenDental uses 0 for
+  "none"); references into tables not read are not checked.
+- ``status_enum``: procedurelog.ProcStatus, appointment.AptStatus, claimproc.Status hold values of
+  OpenDental's enums (ProcStat, ApptStatus, ClaimProcStatus).
+- ``amount_range``: procedurelog.ProcFee in [0, 50,000] dollars; payment.PayAmt, paysplit.SplitAmt,
+  adjustment.AdjAmt within +-100,000; claimpayment.CheckAmt in [0, 1,000,000]; claimproc.InsPayAmt and
+  WriteOff of received claimprocs non-negative.
+- ``date_missing``: a sentinel (before 1900, e.g. 0001-01-01) where a date is required: completed
+  procedures' ProcDate, adjustment.AdjDate, paysplit.DatePay, payment.PayDate, claim.DateService,
+  claimpayment.CheckDate, received claimprocs' DateCP.
+- ``date_order``: paysplit.DatePay >= the paid procedure's ProcDate; payment.PayDate = its splits'
+  DatePay; claim DateSent >= DateService, DateReceived >= DateSent; a claimproc's check date >= its claim's
+  DateReceived and its DateCP = the check's CheckDate.
+- ``claimproc_without_claim``: claimprocs NotReceived/Received/Supplemental with ClaimNum 0.
+- ``claim_totals``: claim.ClaimFee, InsPayEst, InsPayAmt, WriteOff = the sums of its claimprocs' FeeBilled,
+  InsPayEst, InsPayAmt, WriteOff (cents).
+- ``check_totals``: claimpayment.CheckAmt = the sum of InsPayAmt of its claimprocs (cents).
+- ``payment_totals``: payment.PayAmt = the sum of its paysplits' SplitAmt (cents).
+- ``family_balance``: each guarantor's stored BalTotal equals completed production (ProcFee x (UnitQty +
+  BaseUnits)) + adjustments - patient payments - insurance payments - write-offs of the family; Bal_0_30,
+  Bal_31_60, Bal_61_90, BalOver90 and InsEst equal OpenDental's aging as of ``as_of``
+  (``dental_synthetic.ledger.family_aging``); other family members store zeros. To the cent.
+- ``duplicate_plans``: insurance plans equal on CarrierNum, EmployerNum, PlanType, GroupNum and GroupName
+  (compared case- and space-insensitively).
+- ``text_control_chars``: NUL bytes or control characters other than tab, CR and LF in note columns.
+- ``ledger_daily`` / ``ledger_aging``: when a ground-truth ledger is present (schema ``synthetic`` beside
+  ``raw``, or a Practice), the tables reproduce it to the cent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from dental_assets.catalog import opendental_enums, quote_pg, raw_tables
+
+from .ledger import AGING_COLUMNS, DAILY_MEASURES, cents, daily_ledger, family_aging
+
+ZERO_DAY = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
+MIN_REAL_DAY = (dt.date(1900, 1, 1) - dt.date(1970, 1, 1)).days
+NOTE_COLUMNS = {  # free-text columns scanned for control characters
+    "commlog": ("Note",), "procnote": ("Note",), "appointment": ("Note",), "patientnote": ("FamFinancial",),
+    "procedurelog": ("BillingNote",), "claim": ("ClaimNote",), "payment": ("PayNote",), "adjustment": ("AdjNote",),
+    "task": ("Descript",), "statement": ("Note",),
+}
+_EXTRA = {  # non-key columns the checks read
+    "procedurelog": ("ProcStatus", "ProcFee", "UnitQty", "BaseUnits", "ProcDate"),
+    "appointment": ("AptStatus",),
+    "adjustment": ("AdjAmt", "AdjDate"),
+    "payment": ("PayAmt", "PayDate"),
+    "paysplit": ("SplitAmt", "DatePay"),
+    "claim": ("ClaimFee", "InsPayEst", "InsPayAmt", "WriteOff", "DateService", "DateSent", "DateReceived"),
+    "claimproc": ("Status", "FeeBilled", "InsPayEst", "InsPayAmt", "WriteOff", "DateCP"),
+    "claimpayment": ("CheckAmt", "CheckDate"),
+    "patient": AGING_COLUMNS[:6],
+    "payplancharge": ("ChargeType", "ChargeDate", "Principal", "Interest"),
+    "insplan": ("PlanType", "GroupNum", "GroupName"),
+}
+_OUTSIDE = {("benefit", "CovCatNum")}  # OpenDental's fixed coverage categories, no table in raw
+
+
+@dataclass
+class Finding:
+    """One violated invariant: ``count`` rows, ``keys`` the primary keys (or ids) of all of them (the
+    report prints the first five)."""
+
+    check: str
+    table: str
+    detail: str
+    count: int
+    keys: list[int] = field(default_factory=list)
+
+    def line(self) -> str:
+        shown = self.keys[:5]
+        keys = f" (keys {', '.join(map(str, shown))}{', ...' if self.count > len(shown) else ''})" \
+            if shown else ""
+        return f"{self.check:<24} {self.table:<14} {self.count:>8,} rows: {self.detail}{keys}"
+
+
+class ValidationReport:
+    """The findings of one validation; ``ok`` when there are none."""
+
+    def __init__(self, findings: list[Finding], tables: dict[str, int], as_of: dt.date):
+        self.findings = findings
+        self.tables = tables
+        self.as_of = as_of
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def checks(self) -> set[str]:
+        return {f.check for f in self.findings}
+
+    def text(self) -> str:
+        head = f"validated {len(self.tables)} tables, {sum(self.tables.values()):,} rows, aging as of {self.as_of}"
+        if self.ok:
+            return head + ": every invariant holds"
+        return "\n".join([head + f": {len(self.findings)} violated invariants"] + [f.line() for f in self.findings])
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+def _wanted() -> dict[str, list[str]]:
+    """Per raw table, the columns the checks read: primary key, integer references, _EXTRA, notes."""
+    out = {}
+    for table in raw_tables():
+        cols = [table.primary_key]
+        cols += [c.name for c in table.columns if c.fk and c.kind == "int" and c.name not in cols]
+        for extra in _EXTRA.get(table.name, ()) + NOTE_COLUMNS.get(table.name, ()):
+            if extra in table.column_names and extra not in cols:
+                cols.append(extra)
+        out[table.name] = cols
+    return out
+
+
+def _arrow_type(kind: str) -> pa.DataType:
+    return {"int": pa.int64(), "float": pa.float64(), "date": pa.date32(), "datetime": pa.timestamp("s"),
+            "timestamp": pa.timestamp("s")}.get(kind, pa.string())
+
+
+def _from_rows(table_name: str, columns: list[str], rows: Iterable[tuple]) -> pa.Table:
+    """Rows of SQL values (dates already as day numbers, see ``_select``) -> an Arrow table."""
+    table = {t.name: t for t in raw_tables()}[table_name]
+    data = list(zip(*rows)) if rows else [[] for _ in columns]
+    arrays = []
+    for name, values in zip(columns, data):
+        kind = table.column(name).kind
+        if kind == "date":
+            arr = np.array([ZERO_DAY if v is None else int(v) for v in values], dtype=np.int64)
+            arrays.append(pa.array(arr.astype(np.int32), type=pa.date32()))
+        elif kind == "int":
+            arrays.append(pa.array(np.array([0 if v is None else int(v) for v in values], dtype=np.int64)))
+        elif kind == "float":
+            arrays.append(pa.array(np.array([0.0 if v is None else float(v) for v in values], dtype=np.float64)))
+        else:
+            arrays.append(pa.array(["" if v is None else (v.decode("utf-8", "replace") if isinstance(v, bytes)
+                                                          else str(v)) for v in values], type=pa.string()))
+    return pa.table(dict(zip(columns, arrays)))
+
+
+def read_postgres(params, schema: str = "raw") -> dict[str, pa.Table]:
+    """The columns the checks need from every raw table present in ``schema`` (COPY, CSV)."""
+    wanted = _wanted()
+    conn = params.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))
+            present = {r[0] for r in cur.fetchall()}
+            out = {}
+            catalog = {t.name: t for t in raw_tables()}
+            for name, cols in wanted.items():
+                if name not in present:
+                    continue
+                cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                            "AND table_name = %s", (schema, name))
+                have = {r[0] for r in cur.fetchall()}
+                cols = [c for c in cols if c in have]
+                exprs = []
+                for c in cols:
+                    kind = catalog[name].column(c).kind
+                    q = quote_pg(c)
+                    exprs.append(f"({q} - DATE '1970-01-01')" if kind == "date" else q)
+                buf = io.BytesIO()
+                cur.copy_expert(f"COPY (SELECT {', '.join(exprs)} FROM {quote_pg(schema)}.{quote_pg(name)}) "
+                                "TO STDOUT WITH (FORMAT csv)", buf)
+                out[name] = _parse_csv(catalog[name], cols, buf.getvalue())
+            return out
+    finally:
+        conn.close()
+
+
+def _parse_csv(table, cols: list[str], data: bytes) -> pa.Table:
+    """PostgreSQL CSV (dates as day numbers) -> Arrow in the generator's types; NULL -> 0 / ''."""
+    kinds = [table.column(c).kind for c in cols]
+    types = {c: pa.int64() if k in ("int", "date") else pa.float64() if k == "float" else pa.string()
+             for c, k in zip(cols, kinds)}
+    if not data:
+        return pa.table({c: pa.array([], type=types[c]) for c in cols}).cast(
+            pa.schema([(c, pa.date32() if k == "date" else types[c]) for c, k in zip(cols, kinds)]))
+    parsed = pcsv.read_csv(io.BytesIO(data), read_options=pcsv.ReadOptions(column_names=cols),
+                           convert_options=pcsv.ConvertOptions(column_types=types, strings_can_be_null=False))
+    arrays = []
+    for c, k in zip(cols, kinds):
+        arr = parsed.column(c)
+        if k == "date":
+            arr = pc.fill_null(arr, ZERO_DAY).cast(pa.int32()).cast(pa.date32())
+        elif k in ("int", "float"):
+            arr = pc.fill_null(arr, 0)
+        arrays.append(arr)
+    return pa.table(dict(zip(cols, arrays)))
+
+
+def read_mysql(url: str) -> dict[str, pa.Table]:
+    """The columns the checks need from every OpenDental table present in a MariaDB/MySQL database
+    (``mysql+pymysql://user:pass@host:port/db``)."""
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    conn = pymysql.connect(host=u.host or "127.0.0.1", port=int(u.port or 3306), user=u.username or "root",
+                           password=u.password or "", database=u.database, charset="utf8mb4")
+    wanted = _wanted()
+    catalog = {t.name: t for t in raw_tables()}
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s",
+                        (u.database,))
+            have: dict[str, set[str]] = {}
+            for t, c in cur.fetchall():
+                have.setdefault(t.lower(), set()).add(c)
+            out = {}
+            for name, cols in wanted.items():
+                if name not in have:
+                    continue
+                cols = [c for c in cols if c in have[name] or c.lower() in {h.lower() for h in have[name]}]
+                exprs = [f"DATEDIFF(`{c}`, '1970-01-01')" if catalog[name].column(c).kind == "date" else f"`{c}`"
+                         for c in cols]
+                cur.execute(f"SELECT {', '.join(exprs)} FROM `{name}`")
+                out[name] = _from_rows(name, cols, cur.fetchall())
+            return out
+    finally:
+        conn.close()
+
+
+def read_postgres_ledger(params) -> tuple[dict[str, pa.Table], dt.date | None]:
+    """The ground-truth ledger written beside ``raw`` (schema ``synthetic``), and its as-of date; empty
+    and None when absent."""
+    conn = params.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'synthetic'")
+            present = {r[0] for r in cur.fetchall()}
+            if "run" not in present:
+                return {}, None
+            cur.execute('SELECT "AsOf" FROM synthetic.run')
+            as_of = cur.fetchone()[0]
+            ledger = {}
+            for name, key in (("daily", ("Date", "ClinicNum", "ProvNum")), ("aging", ("Guarantor",))):
+                if f"ledger_{name}" in present:
+                    cols = list(key) + list(DAILY_MEASURES if name == "daily" else AGING_COLUMNS)
+                    cur.execute(f"SELECT {', '.join(quote_pg(c) for c in cols)} FROM synthetic.ledger_{name}")
+                    rows = cur.fetchall()
+                    data = list(zip(*rows)) if rows else [[] for _ in cols]
+                    table = {}
+                    for c, v in zip(cols, data):
+                        if c == "Date":
+                            table[c] = pa.array(list(v), type=pa.date32())
+                        elif c in key:
+                            table[c] = pa.array(list(v), type=pa.int64())
+                        else:
+                            table[c] = pa.array([float(x) for x in v], type=pa.float64())
+                    ledger[name] = pa.table(table)
+            return ledger, as_of
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------------------------------------ checks
+
+def _col(t: pa.Table, name: str) -> np.ndarray:
+    arr = t.column(name)
+    if pa.types.is_date32(arr.type):
+        return arr.cast(pa.int32()).to_numpy().astype(np.int64)
+    if pa.types.is_timestamp(arr.type):
+        return arr.cast(pa.int64()).to_numpy()
+    return arr.to_numpy(zero_copy_only=False)
+
+
+class _Checker:
+    def __init__(self, tables: dict[str, pa.Table]):
+        self.t = tables
+        self.findings: list[Finding] = []
+
+    def has(self, *names: str) -> bool:
+        return all(n in self.t for n in names)
+
+    def flag(self, check: str, table: str, detail: str, mask: np.ndarray, keys: np.ndarray) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        count = int(mask.sum())
+        if count:
+            self.findings.append(Finding(check, table, detail, count, np.asarray(keys)[mask].tolist()))
+
+    def key(self, table: str) -> np.ndarray:
+        return _col(self.t[table], {t.name: t for t in raw_tables()}[table].primary_key)
+
+
+def _sum_by(keys: np.ndarray, values: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` grouped by ``keys``, looked up for each of ``targets`` (0 when absent)."""
+    if len(targets) == 0:
+        return np.zeros(0, dtype=np.int64)
+    uniq, inv = np.unique(keys, return_inverse=True)
+    sums = np.zeros(len(uniq), dtype=np.int64)
+    np.add.at(sums, inv, values)
+    pos = np.clip(np.searchsorted(uniq, targets), 0, max(len(uniq) - 1, 0))
+    found = (len(uniq) > 0) & (uniq[pos] == targets) if len(uniq) else np.zeros(len(targets), bool)
+    return np.where(found, sums[pos] if len(uniq) else 0, 0)
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, targets: np.ndarray, missing) -> np.ndarray:
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    pos = np.clip(np.searchsorted(sk, targets), 0, max(len(sk) - 1, 0))
+    if len(sk) == 0:
+        return np.full(len(targets), missing)
+    found = sk[pos] == targets
+    return np.where(found, values[order][pos], missing)
+
+
+def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, pa.Table] | None = None
+                 ) -> ValidationReport:
+    """Every invariant of the module docstring on ``tables`` (raw table name -> Arrow table holding at
+    least the columns the checks read, in the generator's types). ``as_of`` is the day the stored aging
+    is as of; ``ledger`` the ground truth (``"daily"``, ``"aging"``) when known."""
+    c = _Checker(tables)
+    catalog = {t.name: t for t in raw_tables()}
+    enums = opendental_enums()
+
+    # keys and references
+    keys = {}
+    for name, t in tables.items():
+        pk = catalog[name].primary_key
+        if pk not in t.column_names:
+            continue
+        k = _col(t, pk)
+        keys[name] = np.unique(k)
+        dup = np.zeros(len(k), dtype=bool)
+        if len(k):
+            order = np.argsort(k, kind="stable")
+            d = np.zeros(len(k), dtype=bool)
+            d[1:] = k[order][1:] == k[order][:-1]
+            dup[order] = d
+        c.flag("primary_key", name, f"{pk} duplicated or not positive", dup | (k <= 0), k)
+    for name, t in tables.items():
+        for column in catalog[name].columns:
+            if not column.fk or column.kind != "int" or column.name not in t.column_names:
+                continue
+            if column.fk not in keys or (name, column.name) in _OUTSIDE:
+                continue
+            v = _col(t, column.name)
+            target = keys[column.fk]
+            pos = np.clip(np.searchsorted(target, v), 0, max(len(target) - 1, 0))
+            bad = (v != 0) & ((target[pos] != v) if len(target) else True)
+            c.flag("foreign_key", name, f"{column.name} -> {column.fk} does not resolve", bad, c.key(name))
+
+    # statuses
+    for table, column, enum in (("procedurelog", "ProcStatus", "ProcStat"), ("appointment", "AptStatus", "ApptStatus"),
+                                ("claimproc", "Status", "ClaimProcStatus")):
+        if c.has(table):
+            allowed = [int(v["value"]) for v in enums[enum]["values"]]
+            c.flag("status_enum", table, f"{column} not a {enum} value", ~np.isin(_col(tables[table], column), allowed),
+                   c.key(table))
+
+    # amounts
+    def amount(table, column, lo, hi, mask=None):
+        if c.has(table):
+            v = cents(tables[table].column(column))
+            m = (v < lo * 100) | (v > hi * 100)
+            c.flag("amount_range", table, f"{column} outside [{lo:,}, {hi:,}] dollars",
+                   m if mask is None else m & mask, c.key(table))
+
+    amount("procedurelog", "ProcFee", 0, 50_000)
+    amount("payment", "PayAmt", -100_000, 100_000)
+    amount("paysplit", "SplitAmt", -100_000, 100_000)
+    amount("adjustment", "AdjAmt", -100_000, 100_000)
+    amount("claimpayment", "CheckAmt", 0, 1_000_000)
+    if c.has("claimproc"):
+        received = np.isin(_col(tables["claimproc"], "Status"), (1, 4))
+        amount("claimproc", "InsPayAmt", 0, 1_000_000, received)
+        amount("claimproc", "WriteOff", 0, 1_000_000, received)
+
+    # required dates
+    def required(table, column, mask=None):
+        if c.has(table):
+            d = _col(tables[table], column)
+            m = d < MIN_REAL_DAY
+            c.flag("date_missing", table, f"{column} is a sentinel date", m if mask is None else m & mask,
+                   c.key(table))
+
+    if c.has("procedurelog"):
+        required("procedurelog", "ProcDate", _col(tables["procedurelog"], "ProcStatus") == 2)
+    required("adjustment", "AdjDate")
+    required("paysplit", "DatePay")
+    required("payment", "PayDate")
+    required("claim", "DateService")
+    required("claimpayment", "CheckDate")
+    if c.has("claimproc"):
+        required("claimproc", "DateCP", _col(tables["claimproc"], "Status") == 1)
+
+    # date order
+    if c.has("paysplit", "procedurelog"):
+        ps, pl = tables["paysplit"], tables["procedurelog"]
+        pn = _col(ps, "ProcNum")
+        pdate = _lookup(_col(pl, "ProcNum"), _col(pl, "ProcDate"), pn, ZERO_DAY)
+        c.flag("date_order", "paysplit", "DatePay before the procedure's ProcDate",
+               (pn != 0) & (_col(ps, "DatePay") < pdate), c.key("paysplit"))
+    if c.has("paysplit", "payment"):
+        ps, pay = tables["paysplit"], tables["payment"]
+        pdate = _lookup(_col(pay, "PayNum"), _col(pay, "PayDate"), _col(ps, "PayNum"), ZERO_DAY)
+        c.flag("date_order", "paysplit", "DatePay differs from its payment's PayDate",
+               (_col(ps, "PayNum") != 0) & (_col(ps, "DatePay") != pdate), c.key("paysplit"))
+    if c.has("claim"):
+        cl = tables["claim"]
+        svc, sent, rec = (_col(cl, n) for n in ("DateService", "DateSent", "DateReceived"))
+        real = lambda d: d >= MIN_REAL_DAY  # noqa: E731
+        c.flag("date_order", "claim", "DateSent before DateService", real(sent) & real(svc) & (sent < svc),
+               c.key("claim"))
+        c.flag("date_order", "claim", "DateReceived before DateSent or without DateSent",
+               real(rec) & (~real(sent) | (rec < sent)), c.key("claim"))
+    if c.has("claimproc", "claim", "claimpayment"):
+        cp, cl, chk = tables["claimproc"], tables["claim"], tables["claimpayment"]
+        num = _col(cp, "ClaimPaymentNum")
+        on_check = num != 0
+        check_day = _lookup(_col(chk, "ClaimPaymentNum"), _col(chk, "CheckDate"), num, ZERO_DAY)
+        recv_day = _lookup(_col(cl, "ClaimNum"), _col(cl, "DateReceived"), _col(cp, "ClaimNum"), ZERO_DAY)
+        c.flag("date_order", "claimproc", "check dated before its claim was received",
+               on_check & (check_day < recv_day), c.key("claimproc"))
+        c.flag("date_order", "claimproc", "DateCP differs from its check's CheckDate",
+               on_check & (_col(cp, "DateCP") != check_day), c.key("claimproc"))
+
+    # claims, checks, payments total their rows
+    if c.has("claimproc"):
+        cp = tables["claimproc"]
+        c.flag("claimproc_without_claim", "claimproc", "NotReceived/Received/Supplemental with ClaimNum 0",
+               np.isin(_col(cp, "Status"), (0, 1, 4)) & (_col(cp, "ClaimNum") == 0), c.key("claimproc"))
+    if c.has("claimproc", "claim"):
+        cp, cl = tables["claimproc"], tables["claim"]
+        for claim_col, cp_col in (("ClaimFee", "FeeBilled"), ("InsPayEst", "InsPayEst"), ("InsPayAmt", "InsPayAmt"),
+                                  ("WriteOff", "WriteOff")):
+            total = _sum_by(_col(cp, "ClaimNum"), cents(cp.column(cp_col)), _col(cl, "ClaimNum"))
+            c.flag("claim_totals", "claim", f"{claim_col} differs from the sum of claimproc.{cp_col}",
+                   total != cents(cl.column(claim_col)), c.key("claim"))
+    if c.has("claimproc", "claimpayment"):
+        cp, chk = tables["claimproc"], tables["claimpayment"]
+        total = _sum_by(_col(cp, "ClaimPaymentNum"), cents(cp.column("InsPayAmt")), _col(chk, "ClaimPaymentNum"))
+        c.flag("check_totals", "claimpayment", "CheckAmt differs from the sum of claimproc.InsPayAmt",
+               total != cents(chk.column("CheckAmt")), c.key("claimpayment"))
+    if c.has("paysplit", "payment"):
+        ps, pay = tables["paysplit"], tables["payment"]
+        total = _sum_by(_col(ps, "PayNum"), cents(ps.column("SplitAmt")), _col(pay, "PayNum"))
+        c.flag("payment_totals", "payment", "PayAmt differs from the sum of paysplit.SplitAmt",
+               total != cents(pay.column("PayAmt")), c.key("payment"))
+
+    # family balances and aging
+    needed = ("patient", "procedurelog", "adjustment", "paysplit", "claimproc", "payplancharge")
+    recomputed = None
+    if c.has(*needed) and all(n in tables["patient"].column_names for n in AGING_COLUMNS[:6]):
+        pt = tables["patient"]
+        pat = _col(pt, "PatNum")
+        guar = _col(pt, "Guarantor")
+        n = int(pat.max(initial=0))
+        guarantor = np.arange(1, n + 1, dtype=np.int64)  # a PatNum without a row is its own family
+        guarantor[pat - 1] = np.where((guar >= 1) & (guar <= n), guar, pat)
+        safe = _drop_unknown_patients(tables, n)
+        recomputed = family_aging(safe, guarantor, as_of)
+        is_guar = pat == guarantor[pat - 1]
+        g_row = _lookup(_col(recomputed, "Guarantor"), np.arange(recomputed.num_rows), pat, -1)
+        for name in AGING_COLUMNS[:6]:
+            stored = cents(pt.column(name))
+            expect = np.where(g_row >= 0, cents(recomputed.column(name))[np.maximum(g_row, 0)], 0)
+            expect = np.where(is_guar, expect, 0)
+            what = ("BalTotal differs from production + adjustments - payments - insurance - write-offs"
+                    if name == "BalTotal" else f"{name} differs from the family's aging")
+            c.flag("family_balance", "patient", what, stored != expect, pat)
+
+    # near-duplicate plans
+    if c.has("insplan"):
+        ip = tables["insplan"]
+        norm = [" ".join(s.lower().split()) for s in ip.column("GroupName").to_pylist()]
+        gnum = [" ".join(s.lower().split()) for s in ip.column("GroupNum").to_pylist()]
+        sig = list(zip(_col(ip, "CarrierNum").tolist(), _col(ip, "EmployerNum").tolist(),
+                       ip.column("PlanType").to_pylist(), gnum, norm))
+        first: dict[tuple, int] = {}
+        dup = np.zeros(ip.num_rows, dtype=bool)
+        for i, s in enumerate(sig):
+            if s in first:
+                dup[i] = True
+            else:
+                first[s] = i
+        c.flag("duplicate_plans", "insplan", "same carrier, employer, type, group number and name as an "
+               "earlier plan", dup, c.key("insplan"))
+
+    # control characters in notes
+    for table, cols in NOTE_COLUMNS.items():
+        for column in cols:
+            if c.has(table) and column in tables[table].column_names:
+                bad = pc.match_substring_regex(tables[table].column(column), r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+                c.flag("text_control_chars", table, f"{column} holds NUL or control characters",
+                       bad.to_numpy(zero_copy_only=False), c.key(table))
+
+    # the ground truth
+    if ledger and c.has("procedurelog", "adjustment", "claimproc", "paysplit"):
+        if "daily" in ledger and all("ClinicNum" in tables[n].column_names and "ProvNum" in tables[n].column_names
+                                     for n in ("procedurelog", "adjustment", "claimproc", "paysplit")):
+            _compare(c, "ledger_daily", daily_ledger(tables), ledger["daily"], ("Date", "ClinicNum", "ProvNum"),
+                     DAILY_MEASURES)
+        if "aging" in ledger and recomputed is not None:
+            _compare(c, "ledger_aging", recomputed, ledger["aging"], ("Guarantor",), AGING_COLUMNS)
+    counts = {name: t.num_rows for name, t in tables.items()}
+    return ValidationReport(c.findings, counts, as_of)
+
+
+def _drop_unknown_patients(tables: dict[str, pa.Table], n: int) -> dict[str, pa.Table]:
+    """The money tables without rows whose PatNum is outside 1..n (reported by ``foreign_key``)."""
+    out = dict(tables)
+    for name, col in (("procedurelog", "PatNum"), ("adjustment", "PatNum"), ("paysplit", "PatNum"),
+                      ("claimproc", "PatNum"), ("payplancharge", "Guarantor")):
+        v = _col(tables[name], col)
+        ok = (v >= 1) & (v <= n)
+        if not ok.all():
+            out[name] = tables[name].filter(pa.array(ok))
+    return out
+
+
+def _compare(c: _Checker, check: str, actual: pa.Table, truth: pa.Table, key: tuple[str, ...],
+             measures: Iterable[str]) -> None:
+    """Rows of ``truth`` and ``actual`` matched on ``key``; a measure differing by a cent, or a key on one
+    side only with a non-zero measure, is a finding (keys reported: the last key column)."""
+    measures = tuple(measures)
+
+    def rows(t: pa.Table) -> dict[tuple, tuple]:
+        keys = zip(*(_col(t, k).tolist() for k in key))
+        values = zip(*(cents(t.column(m)).tolist() for m in measures))
+        return dict(zip(keys, values))
+
+    a, t = rows(actual), rows(truth)
+    zero = (0,) * len(measures)
+    bad = sorted(k for k in set(a) | set(t) if a.get(k, zero) != t.get(k, zero))
+    c.flag(check, "ledger", f"ground-truth rows ({', '.join(key)}) not reproduced by the tables",
+           np.ones(len(bad), dtype=bool), np.array([k[-1] for k in bad], dtype=np.int64))
+
+
+# ------------------------------------------------------------------------------------------------- entry
+
+def validate_practice(practice) -> ValidationReport:
+    """Check a generated ``Practice`` (its tables against its own ledger)."""
+    ledger = {k: v for k, v in practice.ledger.items() if k in ("daily", "aging")}
+    return check_tables(practice.tables, practice.config.as_of, ledger)
+
+
+def validate_target(target: str, as_of: dt.date | None = None) -> ValidationReport:
+    """Read a database and check it. ``target``: ``postgresql+psycopg2://`` (schema ``raw``, with the
+    ledger of schema ``synthetic`` when present) or ``mysql+pymysql://`` / ``mariadb+pymysql://`` (an
+    OpenDental database). ``as_of``: the day the stored aging is as of; defaults to the as-of date the
+    generator recorded (``synthetic.run``). Raises ValueError when neither is known or the URL is not
+    a database URL."""
+    if target.startswith("postgresql"):
+        from dental_assets.warehouse import PgParams
+
+        params = PgParams.from_url(target)
+        tables = read_postgres(params)
+        ledger, recorded = read_postgres_ledger(params)
+        as_of = as_of or recorded
+    elif target.startswith(("mysql", "mariadb")):
+        if as_of is None:
+            raise ValueError("the as-of date of the stored aging is unknown: pass --as-of YYYY-MM-DD")
+        tables = read_mysql(target)
+        ledger = {}
+    else:
+        raise ValueError("validate needs a database URL: postgresql+psycopg2://... or mysql+pymysql://...")
+    if as_of is None:
+        raise ValueError("the as-of date of the stored aging is unknown: pass --as-of YYYY-MM-DD")
+    if not tables:
+        raise ValueError("no OpenDental tables found in the target")
+    return check_tables(tables, as_of, ledger)
+
+
+__all__ = ["Finding", "ValidationReport", "check_tables", "validate_practice", "validate_target",
+           "read_postgres", "read_mysql"]

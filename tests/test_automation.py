@@ -1,0 +1,293 @@
+"""Automation: freshness policies, automation conditions, the nightly schedule and the failure alerts.
+
+Evaluated with Dagster's own machinery on temporary instances (``dg.instance_for_test``):
+``dg.evaluate_automation_conditions`` for the automation sensor's conditions, ``dg.build_schedule_context``
+for the schedule and ``dg.build_run_status_sensor_context`` for the run-failure sensor, whose webhook is
+a real HTTP server on loopback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import threading
+
+import dagster as dg
+import pytest
+
+from dental_assets.defs.automation import policies
+from dagster._core.definitions.freshness import CronFreshnessPolicy, TimeWindowFreshnessPolicy
+
+from dental_assets.defs.automation.alerts import AlertWebhookResource, alerts_path, dental_run_failure_alerts
+
+STAGING_PATIENT = dg.AssetKey(["staging", "stg_opendental__patient"])
+INT_PATIENTS = dg.AssetKey(["intermediate", "int_patients"])
+
+
+@pytest.fixture(scope="module")
+def defs():
+    from dental_assets.definitions import defs
+
+    return defs
+
+
+@pytest.fixture(scope="module")
+def graph(defs):
+    return defs.resolve_asset_graph()
+
+
+# ----------------------------------------------------------------------------------- policies on specs
+
+def test_every_asset_has_a_freshness_policy_suited_to_its_layer(graph):
+    layers = set()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if not node.is_materializable:
+            continue
+        policy = node.freshness_policy
+        assert policy is not None, f"{key.to_user_string()} has no freshness policy"
+        if node.group_name == "journey":
+            assert isinstance(policy, CronFreshnessPolicy), key
+            assert policy.deadline_cron == policies.JOURNEY_DEADLINE_CRON
+            layers.add("journey")
+        else:
+            assert isinstance(policy, TimeWindowFreshnessPolicy), key
+            assert policy.fail_window.to_timedelta() == policies.DAILY_FAIL
+            assert policy.warn_window.to_timedelta() == policies.DAILY_WARN
+            layers.add("raw" if key.path[0] == "opendental" else key.path[0])
+    assert {"raw", "staging", "intermediate", "marts", "journey"} <= layers
+
+
+def test_dbt_models_are_eager_and_journey_monthly(graph):
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if (node.group_name or "").startswith("dbt"):
+            assert node.automation_condition is not None, key
+            assert node.automation_condition.get_label() == "eager_after_passing_checks"
+    journey = graph.get(dg.AssetKey(["treatment_journey"]))
+    assert journey.automation_condition.get_label() == "monthly_after_passing_checks"
+    # The raw layer is driven by the replication's change sensor, not by these conditions.
+    raw = graph.get(dg.AssetKey(["opendental", "procedurelog"]))
+    assert raw.automation_condition is None or raw.automation_condition.get_label() != "eager_after_passing_checks"
+
+
+def test_a_policy_already_on_a_spec_is_kept_and_unknown_groups_fail():
+    own = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=1))
+    spec = dg.AssetSpec("x", group_name="dbt_marts", freshness_policy=own)
+    assert policies.apply_operational_policies(spec).freshness_policy == own
+    with pytest.raises(policies.UnknownAssetGroupError, match="no freshness policy"):
+        policies.apply_operational_policies(dg.AssetSpec("y", group_name="elsewhere"))
+
+
+def test_dbt_tests_of_severity_error_are_blocking_checks(graph):
+    blocking = [c for c in graph.asset_check_keys if c.asset_key == STAGING_PATIENT
+                and graph.get_check_spec(c).blocking]
+    assert blocking, "stg_opendental__patient has no blocking dbt test"
+
+
+# ---------------------------------------------------------------------- the automation sensor's ticks
+
+def _blocking_checks(graph, key):
+    return [c for c in graph.asset_check_keys if c.asset_key == key and graph.get_check_spec(c).blocking]
+
+
+def _materialize_runless(instance, graph, key, *, checks_pass: bool):
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+    for check in _blocking_checks(graph, key):
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(asset_key=key, check_name=check.name, passed=checks_pass,
+                                    severity=dg.AssetCheckSeverity.ERROR)
+        )
+
+
+@pytest.mark.parametrize("checks_pass", [True, False])
+def test_a_dbt_model_runs_after_its_input_updates_unless_a_blocking_check_failed(defs, graph, checks_pass):
+    selection = dg.AssetSelection.assets(INT_PATIENTS)
+    assert graph.get(INT_PATIENTS).parent_keys == {STAGING_PATIENT}
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+        assert first.total_requested == 0  # its input was never materialized
+
+        _materialize_runless(instance, graph, STAGING_PATIENT, checks_pass=checks_pass)
+        second = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=selection, cursor=first.cursor
+        )
+        assert second.get_num_requested(INT_PATIENTS) == (1 if checks_pass else 0)
+
+        if checks_pass:  # handled: no second request until the input updates again
+            third = dg.evaluate_automation_conditions(
+                defs=defs, instance=instance, asset_selection=selection, cursor=second.cursor
+            )
+            assert third.get_num_requested(INT_PATIENTS) == 0
+
+
+# --------------------------------------------------------------------------------- the nightly backstop
+
+def test_nightly_schedule_targets_dbt_job_once_per_night(defs):
+    schedule = defs.resolve_schedule_def("nightly_dbt_backstop")
+    assert schedule.job_name == "dbt_job"
+    assert schedule.cron_schedule == "30 4 * * *"  # after the raw backstop (03:30)
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    tick = dt.datetime(2026, 3, 4, 4, 30, tzinfo=dt.timezone.utc)
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        data = schedule.evaluate_tick(context)
+    assert [r.run_key for r in data.run_requests] == ["nightly-dbt-2026-03-04"]
+    assert data.run_requests[0].tags["dental/trigger"] == "nightly_backstop"
+
+
+# ---------------------------------------------------------------------------------- failure alerts
+
+SECRET = "Jane Q. Patient 1970-01-01"  # stands for source data quoted in an error message
+
+
+@dg.op
+def failing_extract():
+    raise ValueError(f"bad row for {SECRET}")
+
+
+@dg.job
+def failing_job():
+    failing_extract()
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+@pytest.fixture
+def webhook():
+    _Collector.received = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", _Collector.received
+    server.shutdown()
+    server.server_close()
+
+
+def _failure_context(instance, alerts: AlertWebhookResource):
+    result = failing_job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    run = instance.get_run_by_id(result.run_id)
+    failure = next(
+        e.dagster_event for e in instance.all_logs(result.run_id)
+        if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name="dental_run_failure_alerts", dagster_event=failure, dagster_instance=instance,
+        dagster_run=run, resources={"alerts": alerts},
+    ).for_run_failure()
+    return result.run_id, context
+
+
+def test_failed_run_is_recorded_and_posted_without_its_error_message(webhook, tmp_path, monkeypatch):
+    monkeypatch.setenv("DENTAL_HOME", str(tmp_path))
+    url, received = webhook
+    with dg.instance_for_test() as instance:
+        run_id, context = _failure_context(instance, AlertWebhookResource(webhook_url=url))
+        dental_run_failure_alerts(context)
+
+    lines = alerts_path().read_text().splitlines()
+    assert len(lines) == 1
+    alert = json.loads(lines[0])
+    assert alert["run_id"] == run_id and alert["job"] == "failing_job"
+    assert alert["failed_steps"] == ["failing_extract"]
+    assert alert["error_classes"] == ["ValueError"]
+    assert alert["webhook"] == "sent"
+    assert len(received) == 1 and run_id in received[0]["text"]
+    assert SECRET not in lines[0] and SECRET not in json.dumps(received)
+
+
+def test_unreachable_webhook_is_recorded_not_raised(tmp_path, monkeypatch):
+    monkeypatch.setenv("DENTAL_HOME", str(tmp_path))
+    dead = AlertWebhookResource(webhook_url="http://127.0.0.1:9/nothing", timeout_seconds=2)
+    with dg.instance_for_test() as instance:
+        _, context = _failure_context(instance, dead)
+        dental_run_failure_alerts(context)
+    alert = json.loads(alerts_path().read_text())
+    assert alert["webhook"].startswith("failed: ")
+    assert "127.0.0.1:9" not in alert["webhook"]
+
+
+def test_failure_sensor_is_running_by_default(defs):
+    sensor = defs.resolve_sensor_def("dental_run_failure_alerts")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+# ------------------------------------------------------------------- metadata people look at
+
+def test_production_by_month_sums_the_mart_per_month(pg_params):
+    from dental_assets.defs.dbt.assets import ar_by_aging_bucket, production_by_month
+
+    conn = pg_params.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE prod (production_date date, completed_procedure_count int, "
+                "gross_production numeric, adjustments numeric, net_production numeric)"
+            )
+            cur.execute(
+                "INSERT INTO prod VALUES ('2026-05-02', 2, 100.00, -10.00, 90.00), "
+                "('2026-05-20', 1, 50.50, 0, 50.50), ('2026-06-01', 3, 300.00, 0, 300.00)"
+            )
+            cur.execute(
+                "CREATE TABLE aging (guarantor_id int, as_of_date date, is_run_date bool, "
+                "balance_0_30 numeric, balance_31_60 numeric, balance_61_90 numeric, "
+                "balance_over_90 numeric, total_balance numeric, insurance_estimate numeric, "
+                "patient_portion numeric)"
+            )
+            cur.execute(
+                "INSERT INTO aging VALUES (1, '2026-06-30', true, 10, 20, 0, 70, 100, 30, 70), "
+                "(2, '2026-06-30', true, 0, 0, 0, 0, -5, 0, -5), "
+                "(1, '2026-05-31', false, 999, 0, 0, 0, 999, 0, 999)"
+            )
+            production = production_by_month(cur, "prod")
+            aging = ar_by_aging_bucket(cur, "aging")
+    finally:
+        conn.close()
+    table = production["production_by_month"].value.splitlines()
+    assert table[2].startswith("| 2026-05 | 3 | $150.50 | $-10.00 | $140.50 |")
+    assert table[3].startswith("| 2026-06 | 3 | $300.00 | $0.00 | $300.00 |")
+    assert production["net_production_last_month"].value == 300.0
+    buckets = aging["ar_by_aging_bucket"].value
+    assert "| 0-30 days | $10.00 | 10.0% |" in buckets and "| over 90 days | $70.00 | 70.0% |" in buckets
+    assert aging["ar_total_balance"].value == 95.0  # run date only: the month-end row is left out
+    assert aging["ar_families_with_balance"].value == 1
+    assert aging["ar_as_of_date"] == "2026-06-30"
+
+
+def test_journey_data_quality_summary_flags_duplicates_and_dates_outside_the_year():
+    import pyarrow as pa
+
+    from dental_assets.defs.journey.assets import data_quality_summary
+
+    table = pa.table({
+        "procedure_id": [1, 2, 2, 3],
+        "patient_key": ["a", "a", "b", None],
+        "procedure_date": pa.array([dt.date(2026, 1, 5), dt.date(2026, 3, 1), dt.date(2026, 3, 1),
+                                    dt.date(2025, 12, 31)], pa.date32()),
+        "target_accepted": [True, False, True, True],
+        "target_fully_paid": pa.array([None, None, True, False], pa.bool_()),
+    })
+    summary = data_quality_summary(table, 2026)
+    assert summary["dq/rows"].value == 4
+    assert summary["dq/patients"].value == 2  # a missing key is no patient
+    assert summary["dq/duplicate_procedure_ids"].value == 1
+    assert summary["dq/rows_outside_year"].value == 1
+    assert summary["dq/target_accepted_rate"].value == 0.75
+    assert summary["dq/target_fully_paid_rate"].value == 0.5
+    assert summary["dq/columns_with_nulls"].value == 2
+    assert "| duplicate procedure ids | 1 | CHECK |" in summary["data_quality"].value
+    assert summary["dq/null_columns"] == "patient_key, target_fully_paid"

@@ -1,0 +1,283 @@
+"""Replication from a real MariaDB OpenDental database into raw: exactness, change detection, checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from dental_assets.catalog import raw_table, raw_tables
+from dental_assets.defs.raw.sensors import RAW_JOB_NAME, raw_change_sensor
+from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+from dental_synthetic import SyntheticConfig, generate
+from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
+from dental_synthetic.safety import NotADemoTargetError
+from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
+
+AS_OF = dt.date(2025, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def practice():
+    return generate(SyntheticConfig(as_of=AS_OF, patients=150, seed=7))
+
+
+@pytest.fixture
+def source_url(mariadb_url, practice):
+    mark_mariadb_demo_target(mariadb_url)
+    write_mariadb(practice, mariadb_url)
+    return mariadb_url
+
+
+@pytest.fixture
+def env(monkeypatch, source_url, pg_url):
+    monkeypatch.setenv("DENTAL_SOURCE", "opendental")
+    monkeypatch.setenv("OPENDENTAL_URL", source_url)
+    monkeypatch.setenv("DENTAL_WAREHOUSE_URL", pg_url)
+    return source_url, pg_url
+
+
+def _sync(capsys=None):
+    """`dental sync` in this process (Dagster runs on an ephemeral instance)."""
+    from dental_assets.defs.raw.sync_command import run_sync
+
+    return run_sync(instance=dg.DagsterInstance.ephemeral())
+
+
+def _sync_direct(source_url: str, pg_url: str, tables=None) -> dict:
+    """The replication functions without Dagster (fast): every table whole; returns results by table,
+    raising AssertionError when a table's verification fails."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    params = MySqlParams.from_url(source_url)
+    pg = pg_conn(pg_url)
+    results = {}
+    try:
+        for table in tables or raw_tables():
+            results[table.name] = sync_window(params, pg, table, None)
+            equal, src, raw = verify_window(params, pg, table, None)
+            assert equal, f"{table.name}: source {src} != raw {raw}"
+    finally:
+        pg.close()
+    return results
+
+
+def test_write_mariadb_refuses_unmarked_database(mariadb_url, practice):
+    with pytest.raises(NotADemoTargetError):
+        write_mariadb(practice, mariadb_url)
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute("SHOW TABLES")
+        assert cur.fetchall() == ()
+    conn.close()
+
+
+def test_write_mariadb_loads_every_table(source_url, practice):
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        for name, table in practice.tables.items():
+            cur.execute(f"SELECT COUNT(*) FROM `{name}`")
+            assert cur.fetchone()[0] == table.num_rows, name
+    conn.close()
+
+
+def _edit_and_delete(url: str) -> None:
+    conn = mysql_conn(url)
+    with conn.cursor() as cur:
+        # in-place edits of old rows (DateTStamp moves), hard deletes, a moved business date, an insert
+        cur.execute("UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum % 17 = 3")
+        cur.execute("DELETE FROM procedurelog WHERE ProcNum % 23 = 5")
+        cur.execute("UPDATE procedurelog SET ProcDate = '2024-02-10' WHERE ProcNum % 29 = 1")
+        cur.execute("DELETE FROM paysplit WHERE SplitNum % 31 = 2")
+        cur.execute("UPDATE patient SET LName = CONCAT(LName, 'x') WHERE PatNum % 7 = 0")
+        cur.execute("DELETE FROM definition WHERE DefNum % 11 = 4")
+        cur.execute("INSERT INTO adjustment (AdjDate, AdjAmt, PatNum) VALUES ('2023-03-03', 12.5, 1)")
+    conn.close()
+
+
+def test_sync_then_sensor_keeps_raw_equal_to_source(env):
+    source_url, pg_url = env
+    report = _sync()
+    assert report.ok
+    assert {t for t in report.tables} == {t.name for t in raw_tables()}
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
+
+    resources = {
+        "opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
+        "warehouse": WarehouseResource(url=pg_url),
+    }
+    instance = dg.DagsterInstance.ephemeral()
+    # nothing changed: the sensor skips
+    result = raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert isinstance(result, dg.SkipReason)
+
+    _edit_and_delete(source_url)
+    requests = raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert isinstance(requests, list) and requests
+    requested = {k.path[-1] for r in requests for k in r.asset_selection}
+    assert requested == {"procedurelog", "paysplit", "patient", "definition", "adjustment"}
+
+    from dental_assets.defs.raw import defs as raw_defs
+
+    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
+    for request in requests:
+        run = job.execute_in_process(instance=instance, asset_selection=list(request.asset_selection),
+                                     partition_key=request.partition_key, tags=request.tags)
+        assert run.success
+        assert all(e.passed for e in run.get_asset_check_evaluations())
+        modes = {e.event_specific_data.materialization.metadata["sync_mode"].value
+                 for e in run.get_asset_materialization_events()}
+        assert modes <= {"incremental", "full"}
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
+    result = raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert isinstance(result, dg.SkipReason)
+
+
+def test_sensor_requests_only_changed_partitions(env):
+    source_url, pg_url = env
+    _sync_direct(source_url, pg_url)
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT ProcNum FROM procedurelog WHERE ProcDate >= '2024-05-01' AND ProcDate < '2024-06-01' LIMIT 1")
+        (key,) = cur.fetchone()
+        cur.execute("UPDATE procedurelog SET ProcFee = ProcFee + 3 WHERE ProcNum = %s", (key,))
+    conn.close()
+    resources = {
+        "opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
+        "warehouse": WarehouseResource(url=pg_url),
+    }
+    requests = raw_change_sensor(dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), resources=resources))
+    assert len(requests) == 1
+    assert requests[0].partition_key == "2024-05"
+    assert [k.path[-1] for k in requests[0].asset_selection] == ["procedurelog"]
+
+
+def test_dirty_values_and_schema_drift(env):
+    source_url, pg_url = env
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET ProcDate = '0000-00-00', DateEntryC = '0000-00-00' WHERE ProcNum = 1")
+        cur.execute("UPDATE patient SET Address = CONCAT('1', CHAR(0), '2') WHERE PatNum = 2")
+        cur.execute("UPDATE procedurelog SET ProcTime = '-01:30:00', ProcTimeEnd = '838:59:59' WHERE ProcNum = 3")
+        cur.execute("UPDATE procedurelog SET DateTP = '0001-01-01' WHERE ProcNum = 4")
+        cur.execute("UPDATE patient SET LName = 'quote \"x\", comma\\nnewline\\\\ tab\\t' WHERE PatNum = 1")
+        cur.execute("ALTER TABLE procedurelog ADD COLUMN FutureField varchar(40) NOT NULL DEFAULT 'v25'")
+    conn.close()
+    _sync_direct(source_url, pg_url)
+    pg = pg_conn(pg_url)
+    with pg.cursor() as cur:
+        cur.execute('SELECT "ProcDate", "DateEntryC" FROM raw.procedurelog WHERE "ProcNum" = 1')
+        assert cur.fetchone() == (None, None)
+        cur.execute('SELECT "Address" FROM raw.patient WHERE "PatNum" = 2')
+        assert cur.fetchone() == ("12",)
+        cur.execute('SELECT "ProcTime", "ProcTimeEnd" FROM raw.procedurelog WHERE "ProcNum" = 3')
+        assert cur.fetchone() == (-dt.timedelta(hours=1, minutes=30), dt.timedelta(hours=838, minutes=59, seconds=59))
+        cur.execute('SELECT "DateTP" FROM raw.procedurelog WHERE "ProcNum" = 4')
+        assert cur.fetchone() == (dt.date(1, 1, 1),)
+        cur.execute('SELECT count(*), min("FutureField") FROM raw.procedurelog')
+        count, value = cur.fetchone()
+        assert value == "v25"
+    pg.close()
+    assert_raw_equals_source(source_url, pg_url, [raw_table("procedurelog"), raw_table("patient")])
+
+
+def test_conversions_are_counted(env):
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    source_url, pg_url = env
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum IN (1, 2)")
+        cur.execute("UPDATE procedurelog SET ToothNum = CONCAT(CHAR(0), CHAR(0)) WHERE ProcNum = 5")
+    conn.close()
+    pg = pg_conn(pg_url)
+    result = sync_window(MySqlParams.from_url(source_url), pg, raw_table("procedurelog"), None)
+    pg.close()
+    assert result.mode == "full"
+    assert result.conversions == {"zero_dates_to_null": 2, "nul_bytes_removed": 2}
+
+
+def test_read_only_user_is_enough(env, mariadb_server_url):
+    from sqlalchemy.engine import make_url
+
+    source_url, pg_url = env
+    database = make_url(source_url).database
+    user = f"ro_{database}"[:32]
+    admin = mysql_conn(mariadb_server_url)
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'ro-pass'")
+        cur.execute(f"GRANT SELECT ON `{database}`.* TO '{user}'@'127.0.0.1'")
+    try:
+        ro_url = make_url(source_url).set(username=user, password="ro-pass").render_as_string(hide_password=False)
+        _sync_direct(ro_url, pg_url)
+        assert_raw_equals_source(source_url, pg_url, raw_tables())
+        # and the session really is read-only
+        from dental_assets.replication.mysql import MySqlParams, connect
+
+        conn = connect(MySqlParams.from_url(source_url))
+        with pytest.raises(Exception, match="READ ONLY|read only|read-only"):
+            with conn.cursor() as cur:
+                cur.execute("UPDATE patient SET LName = 'y' WHERE PatNum = 1")
+        conn.close()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER '{user}'@'127.0.0.1'")
+        admin.close()
+
+
+def test_failed_check_blocks(env):
+    """A raw window that disagrees with the source fails the blocking check (and `dental sync`)."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import verify_window
+
+    source_url, pg_url = env
+    _sync_direct(source_url, pg_url, [raw_table("procedurelog")])
+    pg = pg_conn(pg_url)
+    with pg.cursor() as cur:
+        cur.execute('UPDATE raw.procedurelog SET "CodeNum" = "CodeNum" + 1 WHERE "ProcNum" = 1')
+    pg.commit()
+    equal, src, raw = verify_window(MySqlParams.from_url(source_url), pg, raw_table("procedurelog"), None)
+    pg.close()
+    assert not equal and src[0] == raw[0] and src[1] != raw[1]
+
+
+def test_backstop_recopies_tables_without_modified_column(env):
+    """An in-place edit of `definition` (no modified column) leaves the fingerprints equal; the nightly
+    backstop re-copies such tables anyway, and only them when nothing else changed."""
+    from dental_assets.defs.raw.sensors import raw_sync_backstop
+
+    source_url, pg_url = env
+    _sync_direct(source_url, pg_url)
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute("UPDATE definition SET ItemName = CONCAT(ItemName, ' (edited)') WHERE DefNum = 1")
+    conn.close()
+    resources = {
+        "opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
+        "warehouse": WarehouseResource(url=pg_url),
+    }
+    instance = dg.DagsterInstance.ephemeral()
+    assert isinstance(raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources)),
+                      dg.SkipReason)
+    requests = raw_sync_backstop(dg.build_schedule_context(instance=instance, resources=resources))
+    assert len(requests) == 1 and requests[0].partition_key is None
+    selected = {k.path[-1] for k in requests[0].asset_selection}
+    assert "definition" in selected
+    assert all(raw_table(name).modified_column is None for name in selected)
+    _sync_direct(source_url, pg_url, [raw_table("definition")])
+    assert_raw_equals_source(source_url, pg_url, [raw_table("definition")])
+
+
+def test_dirty_practice_replicates_exactly(mariadb_url, pg_url, practice):
+    """The generator's dirty mode (NUL and BEL bytes, sentinel dates, orphans...) through MariaDB."""
+    from dental_synthetic.dirty import make_dirty
+
+    dirty = make_dirty(practice, rate=0.02, seed=3)
+    mark_mariadb_demo_target(mariadb_url)
+    write_mariadb(dirty, mariadb_url)
+    results = _sync_direct(mariadb_url, pg_url)
+    assert results["commlog"].conversions.get("nul_bytes_removed", 0) >= 1
+    assert_raw_equals_source(mariadb_url, pg_url, raw_tables())

@@ -1,0 +1,135 @@
+"""Faults during replication: a source connection dropped mid-partition, a loader killed with SIGKILL.
+After a rerun raw equals the source: nothing duplicated, nothing lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dental_assets.catalog import raw_table, raw_tables
+from dental_synthetic import SyntheticConfig, generate
+from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
+from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
+
+EXTRA_ROWS = 80_000
+
+
+@pytest.fixture(scope="module")
+def practice():
+    return generate(SyntheticConfig(as_of=dt.date(2025, 6, 30), patients=100, seed=11))
+
+
+@pytest.fixture
+def source_url(mariadb_url, practice):
+    mark_mariadb_demo_target(mariadb_url)
+    write_mariadb(practice, mariadb_url)
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:  # enough rows that a copy is still streaming when the fault hits
+        cur.execute("SELECT MAX(ProcNum) FROM procedurelog")
+        (top,) = cur.fetchone()
+        cur.execute(
+            f"INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, ProcFee, CodeNum, ToothNum, DateTStamp) "
+            f"SELECT {top} + seq, 1 + seq % 100, DATE_SUB('2025-06-01', INTERVAL seq % 900 DAY), seq % 300, "
+            f"1 + seq % 40, '', NOW() FROM seq_1_to_{EXTRA_ROWS}"
+        )
+    conn.close()
+    return mariadb_url
+
+
+def test_connection_dropped_mid_partition_is_retried(source_url, pg_url, mariadb_server_url, monkeypatch, caplog):
+    from sqlalchemy.engine import make_url
+
+    from dental_assets.replication import extract
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    database = make_url(source_url).database
+    original = extract.SanitizingReader.read
+    killed = []
+
+    def read_then_drop(self, size=-1):
+        chunk = original(self, size)
+        if not killed and chunk:
+            # the first chunk has arrived: kill the server side of the streaming session
+            admin = mysql_conn(mariadb_server_url)
+            with admin.cursor() as cur:
+                cur.execute(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND COMMAND = 'Query' "
+                    "AND INFO LIKE 'SELECT CONCAT_WS%%'", (database,))
+                ids = [row[0] for row in cur.fetchall()]
+                for session in ids:
+                    cur.execute(f"KILL CONNECTION {int(session)}")
+            admin.close()
+            killed.extend(ids)
+        return chunk
+
+    monkeypatch.setattr(extract.SanitizingReader, "read", read_then_drop)
+    params = MySqlParams.from_url(source_url)
+    pg = pg_conn(pg_url)
+    table = raw_table("procedurelog")
+    with caplog.at_level(logging.WARNING, logger="dental_assets.replication.mysql"):
+        result = sync_window(params, pg, table, None)
+    assert killed, "the streaming session was not found to kill"
+    assert any("connection lost" in r.getMessage() for r in caplog.records)
+    assert result.mode == "full" and result.rows_total == result.rows_copied
+    equal, src, raw = verify_window(params, pg, table, None)
+    pg.close()
+    assert equal, (src, raw)
+    assert_raw_equals_source(source_url, pg_url, [table])
+
+
+def test_retries_give_up_with_a_clear_error(pg_url):
+    from dental_assets.replication.mysql import MySqlParams, SourceConnectionLost
+    from dental_assets.replication.sync import sync_window
+
+    params = MySqlParams("127.0.0.1", 1, "nobody", "x", "nowhere")  # nothing listens on port 1
+    pg = pg_conn(pg_url)
+    with pytest.raises(SourceConnectionLost):
+        sync_window(params, pg, raw_table("procedurelog"), None, attempts=2)
+    pg.close()
+
+
+def test_sigkill_mid_copy_then_rerun(source_url, pg_url):
+    from sqlalchemy.engine import make_url
+
+    env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=source_url, DENTAL_WAREHOUSE_URL=pg_url)
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.Popen([sys.executable, "-m", "dental_assets.cli", "sync"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    database = make_url(pg_url).database
+    watcher = pg_conn(pg_url)
+    watcher.autocommit = True
+    caught = False
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            with watcher.cursor() as cur:
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE 'COPY%%' "
+                            "AND state = 'active' AND query LIKE '%%procedurelog%%'", (database,))
+                if cur.fetchone()[0]:
+                    caught = True
+                    break
+            time.sleep(0.01)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the loader and its mariadb client, which we started
+        proc.wait()
+    assert caught, "the loader finished before the COPY of procedurelog was seen"
+    # the killed transaction left nothing half-written: procedurelog is absent or empty
+    with watcher.cursor() as cur:
+        cur.execute("SELECT to_regclass('raw.procedurelog')")
+        if cur.fetchone()[0] is not None:
+            cur.execute("SELECT count(*) FROM raw.procedurelog")
+            assert cur.fetchone()[0] == 0
+    watcher.close()
+    rerun = subprocess.run([sys.executable, "-m", "dental_assets.cli", "sync"], env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout[-2000:]
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
