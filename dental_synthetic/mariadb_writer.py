@@ -23,10 +23,9 @@ import tempfile
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
-import pymysql
-from sqlalchemy.engine import make_url
 
 from dental_assets.catalog import mysql_create_table_sql, opendental_schema, raw_tables
+from dental_assets.replication.mysql import MySqlParams, connect
 
 from .generate import Practice
 from .safety import NotADemoTargetError
@@ -35,19 +34,10 @@ DEMO_MARK = "dental_demo_target"
 
 
 def _connect(url: str):
-    parsed = make_url(url)
-    if not parsed.database:
-        raise ValueError("the MariaDB URL names no database")
-    return pymysql.connect(
-        host=parsed.host or "127.0.0.1",
-        port=int(parsed.port or 3306),
-        user=parsed.username,
-        password=parsed.password or "",
-        database=parsed.database,
-        charset="utf8mb4",
-        local_infile=True,
-        autocommit=True,
-    ), f"MariaDB {parsed.host}:{parsed.port or 3306}/{parsed.database}"
+    """A writable UTC connection to the MariaDB database of ``url``, and its description (no
+    credentials). Raises ValueError for a URL of another engine or without a database."""
+    params = MySqlParams.from_url(url)
+    return connect(params, read_only=False, local_infile=True), params.describe()
 
 
 def is_mariadb_demo_target(conn) -> bool:

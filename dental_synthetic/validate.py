@@ -209,18 +209,16 @@ def _parse_csv(table, cols: list[str], data: bytes) -> pa.Table:
 def read_mysql(url: str) -> dict[str, pa.Table]:
     """The columns the checks need from every OpenDental table present in a MariaDB/MySQL database
     (``mysql+pymysql://user:pass@host:port/db``)."""
-    import pymysql
-    from sqlalchemy.engine import make_url
+    from dental_assets.replication.mysql import MySqlParams, connect
 
-    u = make_url(url)
-    conn = pymysql.connect(host=u.host or "127.0.0.1", port=int(u.port or 3306), user=u.username or "root",
-                           password=u.password or "", database=u.database, charset="utf8mb4")
+    params = MySqlParams.from_url(url)
+    conn = connect(params)  # read-only, UTC
     wanted = _wanted()
     catalog = {t.name: t for t in raw_tables()}
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s",
-                        (u.database,))
+                        (params.database,))
             have: dict[str, set[str]] = {}
             for t, c in cur.fetchall():
                 have.setdefault(t.lower(), set()).add(c)

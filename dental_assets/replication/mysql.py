@@ -80,9 +80,10 @@ class MySqlParams:
         return f"MariaDB {self.host}:{self.port}/{self.database}"
 
 
-def connect(params: MySqlParams, read_only: bool = True, timeout: int = 30):
+def connect(params: MySqlParams, read_only: bool = True, timeout: int = 30, local_infile: bool = False):
     """A PyMySQL connection in UTC (and read-only unless ``read_only=False``, which only the demo
-    writer uses). Raises SourceConnectionLost when the server cannot be reached."""
+    writer uses; ``local_infile`` lets it bulk-load with LOAD DATA LOCAL INFILE). Raises
+    SourceConnectionLost when the server cannot be reached."""
     try:
         conn = pymysql.connect(
             host=params.host,
@@ -93,6 +94,7 @@ def connect(params: MySqlParams, read_only: bool = True, timeout: int = 30):
             charset="utf8mb4",
             connect_timeout=timeout,
             autocommit=True,
+            local_infile=local_infile,
         )
     except pymysql.err.OperationalError as exc:
         if exc.args and exc.args[0] in LOST_CONNECTION_CODES:
