@@ -1,16 +1,20 @@
 """Replication benchmark: MariaDB -> PostgreSQL raw, side by side with the `mariadb | psql` pipe.
 
-    .venv/bin/python bench/replication.py [--rows 1000000] [--demo-patients 5000]
+    .venv/bin/python bench/replication.py [--rows 1000000] [--demo-patients 5000] [--repeat N]
+                                          [--no-demo | --demo-only]
 
 Uses the test servers (TEST_MARIADB_URL / TEST_PG_URL, e.g. from `eval "$(scripts/services.sh start)"`),
 in databases of its own (`bench_repl`, dropped and recreated). Measures, in one run:
 
 1. baseline: `mariadb --batch --quick -e "SELECT <cols> FROM procedurelog" | psql -c "\\copy ..."`
    into a PostgreSQL table with the same DDL as raw (primary key included);
-2. ours, full copy: `sync_window(mode="full")` of the same table, in a child process so that its peak
-   RSS (ru_maxrss of the loader, plus the mariadb client's) is measured;
+2. ours, full copy: `sync_window(mode="full")` of the same table into an empty raw table, in a child
+   process so that its peak RSS (ru_maxrss of the loader, plus the mariadb client's) is measured;
+   `--repeat N` runs N pipe/full-copy pairs alternately and reports every pair's ratio (the load of a
+   shared machine moves between them);
 3. ours, incremental: after 1% of the rows changed across the whole history (0.7% edited in place,
-   0.3% hard-deleted), `sync_window` (auto -> incremental) over the whole table;
+   0.3% hard-deleted), `sync_window` (auto -> incremental) over the whole table, with the seconds of
+   its steps (`SyncResult.steps`);
 4. no-change sync at demo size: a synthetic practice (``--demo-patients``) in MariaDB, replicated, then
    the change plan over every raw table (what `dental sync` and the sensor do when nothing changed),
    and `dental sync` end to end as a process (Python start-up and imports included).
@@ -144,6 +148,13 @@ def baseline_pipe(maria_url: str, pg_url: str) -> dict:
     return {"seconds": seconds, "rows": rows}
 
 
+def empty_raw(pg_url: str) -> None:
+    conn = pg(pg_url)
+    with conn, conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS raw.procedurelog")
+    conn.close()
+
+
 def ours(maria_url: str, pg_url: str, mode: str) -> dict:
     """sync_window of procedurelog (whole table) in a child process; its and its children's peak RSS."""
     code = (
@@ -160,7 +171,7 @@ def ours(maria_url: str, pg_url: str, mode: str) -> dict:
         "seconds = time.perf_counter() - started\n"
         "ok = verify_window(params, conn, t, None)[0]\n"
         "print(json.dumps({'seconds': seconds, 'mode': r.mode, 'copied': r.rows_copied, 'deleted': r.rows_deleted,"
-        " 'rows': r.rows_total, 'verified': ok}))\n"
+        " 'rows': r.rows_total, 'verified': ok, 'steps': {k: round(v, 2) for k, v in r.steps.items()}}))\n"
     ) % str(Path(__file__).parent)
     proc = subprocess.Popen([sys.executable, "-c", code, maria_url, pg_url, mode], stdout=subprocess.PIPE,
                             cwd=ROOT, text=True)
@@ -191,7 +202,7 @@ def demo_no_change(maria_url: str, pg_url: str, patients: int) -> dict:
     practice = generate(SyntheticConfig(as_of=dt.date(2025, 6, 30), patients=patients, seed=42))
     conn = mysql(maria_url)
     with conn.cursor() as cur:
-        cur.execute("DROP TABLE procedurelog")
+        cur.execute("DROP TABLE IF EXISTS procedurelog")
     conn.close()
     write_mariadb(practice, maria_url, force=True)  # bench_repl was created by this script just now
     env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=maria_url, DENTAL_WAREHOUSE_URL=pg_url)
@@ -238,18 +249,34 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--demo-patients", type=int, default=5000)
+    parser.add_argument("--no-demo", action="store_true", help="skip part 4 (the demo-size no-change sync)")
+    parser.add_argument("--demo-only", action="store_true", help="only part 4")
+    parser.add_argument("--repeat", type=int, default=1, help="pipe/full-copy pairs (the figures: the last pair, "
+                        "and every pair's ratio)")
     args = parser.parse_args()
     maria_url, pg_url = urls()
     recreate(maria_url, pg_url)
+    if args.demo_only:
+        print(json.dumps(demo_no_change(maria_url, pg_url, args.demo_patients), indent=2, default=str))
+        return
     fill = fill_procedurelog(maria_url, args.rows)
     print(f"filled procedurelog: {args.rows:,} rows in {fill:.1f} s", flush=True)
-    base = baseline_pipe(maria_url, pg_url)
-    full = ours(maria_url, pg_url, "full")
-    assert full["verified"] and full["rows"] == base["rows"] == args.rows, (full, base)
+    ratios = []
+    for _ in range(args.repeat):  # pipe and full copy alternately: the load moves between them
+        base = baseline_pipe(maria_url, pg_url)
+        print(f"pipe: {base['seconds']:.2f} s", flush=True)
+        empty_raw(pg_url)  # both copies start from an empty table
+        full = ours(maria_url, pg_url, "full")
+        ratios.append(base["seconds"] / full["seconds"])
+        print(f"ours full: {full['seconds']:.2f} s ({ratios[-1]:.2f}x the pipe), steps {full.get('steps')}",
+              flush=True)
+        assert full["verified"] and full["rows"] == base["rows"] == args.rows, (full, base)
     changed = change_one_percent(maria_url, args.rows)
     inc = ours(maria_url, pg_url, "auto")
+    print(f"ours incremental: {inc['seconds']:.2f} s ({inc['seconds'] / full['seconds']:.3f} of the full copy), "
+          f"steps {inc.get('steps')}", flush=True)
     assert inc["verified"] and inc["mode"] == "incremental", inc
-    demo = demo_no_change(maria_url, pg_url, args.demo_patients)
+    demo = {} if args.no_demo else demo_no_change(maria_url, pg_url, args.demo_patients)
     figures = {
         "rows": args.rows,
         "pipe_seconds": round(base["seconds"], 2),
@@ -257,12 +284,14 @@ def main() -> None:
         "ours_full_seconds": round(full["seconds"], 2),
         "ours_full_rows_per_s": round(full["rows"] / full["seconds"]),
         "ours_vs_pipe": round(base["seconds"] / full["seconds"], 2),
+        "ours_vs_pipe_every_pair": [round(r, 2) for r in ratios],
         "ours_peak_rss_mb": round(full["peak_rss_mb"]),
         "changed": changed,
         "incremental_seconds": round(inc["seconds"], 2),
         "incremental_copied": inc["copied"],
         "incremental_deleted": inc["deleted"],
         "incremental_vs_full": round(inc["seconds"] / full["seconds"], 3),
+        "incremental_steps": inc.get("steps"),
         "demo": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in demo.items()},
     }
     print(json.dumps(figures, indent=2))

@@ -24,8 +24,14 @@ Naming rules of the staging layer (one rule for every table, no exceptions to re
   becomes NULL. Text foreign keys (e.g. ``procedurelog.MedicalCode``) and primary keys are left alone;
 * flags (``Column.is_flag``: tinyint columns holding a C# bool) go through ``to_boolean``: a real
   boolean, 0 false and any other value true, as OpenDental reads them;
-* columns holding an OpenDental enum's integer codes keep the code and get an ``accepted_values`` test
-  with the enum's codes (from ``opendental_enums_24_3.json``);
+* text columns (``Column.kind == "str"``) go through ``strip_control_chars``: ASCII control characters
+  other than tab, line feed and carriage return (NUL, BEL, ...; junk from old imports and interfaces)
+  are removed;
+* columns holding an OpenDental enum's integer codes keep the code when it is one of the enum's codes
+  (from ``opendental_enums_24_3.json``) and become NULL otherwise (a code OpenDental 24.3 does not
+  define, e.g. a newer version's status or a corrupted row); the value as stored stays beside it in
+  ``<name>_code``. The cleaned column gets an ``accepted_values`` test with the enum's codes, the
+  ``_code`` column none (it holds whatever the source holds);
 * two columns of one table may not end up with the same name, and no name may be a PostgreSQL reserved
   word: either raises ``ValueError`` (add an entry to ``COLUMN_RENAMES`` to resolve it).
 
@@ -139,7 +145,32 @@ def column_expression(column: Column) -> str:
         return "{{ zero_to_null('" + quoted + "') }}"
     if column.is_flag:
         return "{{ to_boolean('" + quoted + "') }}"
+    if column.kind == "str":
+        return "{{ strip_control_chars('" + quoted + "') }}"
+    codes = enum_codes(column)
+    if codes is not None:
+        return f"case when {quoted} in ({', '.join(str(c) for c in codes)}) then {quoted} end"
     return quoted
+
+
+def output_columns(table: Table) -> list[tuple[Column, str, str]]:
+    """``(column, SQL expression, staging name)`` of every output column of ``table``'s staging model:
+    one per OpenDental column, plus ``<name>_code`` (the code as stored) after each enum column.
+
+    Raises ValueError when a ``_code`` name collides with another column's staging name."""
+    pairs = column_aliases(table)
+    taken = {alias for _, alias in pairs}
+    out = []
+    for col, alias in pairs:
+        out.append((col, column_expression(col), alias))
+        if not col.is_pk and enum_codes(col) is not None:
+            code_alias = f"{alias}_code"
+            if code_alias in taken:
+                raise ValueError(f"{table.name}.{col.name}: {code_alias!r} is already a column name; "
+                                 "add a COLUMN_RENAMES entry in dental_assets/dbt_codegen.py")
+            taken.add(code_alias)
+            out.append((col, quote_pg(col.name), code_alias))
+    return out
 
 
 def column_treatment(column: Column) -> str | None:
@@ -152,6 +183,10 @@ def column_treatment(column: Column) -> str | None:
         return f"0 (none) is NULL; references {column.fk}"
     if column.is_flag:
         return "flag as boolean: 0 is false, any other value true"
+    if column.kind == "str":
+        return "control characters other than tab, line feed and carriage return are removed"
+    if enum_codes(column) is not None:
+        return "a code the enum does not define is NULL (the stored value is in the _code column)"
     return None
 
 
@@ -187,12 +222,12 @@ def _table_summary(table: Table) -> str:
 
 def render_staging_sql(table: Table) -> str:
     """The staging model of ``table``: a source CTE, a renamed CTE, ``select * from renamed``."""
-    pairs = column_aliases(table)
-    width = max(len(column_expression(col)) for col, _ in pairs)
+    columns = output_columns(table)
+    width = max(len(expression) for _, expression, _ in columns)
     select_lines = []
-    for index, (col, alias) in enumerate(pairs):
-        comma = "," if index < len(pairs) - 1 else ""
-        select_lines.append(f"        {column_expression(col).ljust(width)} as {alias}{comma}")
+    for index, (_, expression, alias) in enumerate(columns):
+        comma = "," if index < len(columns) - 1 else ""
+        select_lines.append(f"        {expression.ljust(width)} as {alias}{comma}")
     select_list = "\n".join(select_lines)
     return (
         _header("--")
@@ -286,6 +321,12 @@ def render_staging_models_yml(tables: Sequence[Table]) -> str:
                         {"accepted_values": {"arguments": {"values": codes, "quote": False}}}
                     ]
             columns.append(entry)
+            if not col.is_pk and enum_codes(col) is not None:
+                columns.append({
+                    "name": f"{alias}_code",
+                    "description": f"{table.name}.{col.name} ({col.mysql_type}) as stored, whatever the "
+                    f"code (OpenDental enum {col.enum}).",
+                })
         models.append(
             {
                 "name": staging_model_name(table),

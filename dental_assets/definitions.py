@@ -14,15 +14,25 @@ from dental_assets.defs import automation, dbt, journey, raw, synthetic
 from dental_assets.defs.automation.policies import apply_operational_policies
 from dental_assets.defs.resources import build_resources
 
-# Every asset spec gets its layer's freshness policy and automation condition
-# (dental_assets/defs/automation/policies.py); an asset in an unknown group fails the load.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.PreviewWarning)  # map_asset_specs is "preview" in 1.13
-    defs = dg.Definitions.merge(
-        raw.defs,
-        dbt.defs,
-        journey.defs,
-        synthetic.defs,
-        automation.defs,
-        dg.Definitions(resources=build_resources(), executor=dg.in_process_executor),
-    ).map_asset_specs(func=apply_operational_policies)
+
+def build_definitions() -> dg.Definitions:
+    """The code location's definitions, with resources configured from the environment as it is now
+    (``build_resources``): tests that set ``DENTAL_SOURCE``/``OPENDENTAL_URL``/``DENTAL_WAREHOUSE_URL``
+    after this module was imported build their own copy with this function.
+
+    Every asset spec gets its layer's freshness policy and automation condition
+    (``dental_assets/defs/automation/policies.py``); an asset in an unknown group raises
+    ``UnknownAssetGroupError``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)  # map_asset_specs is "preview" in 1.13
+        return dg.Definitions.merge(
+            raw.defs,
+            dbt.defs,
+            journey.defs,
+            synthetic.defs,
+            automation.defs,
+            dg.Definitions(resources=build_resources(), executor=dg.in_process_executor),
+        ).map_asset_specs(func=apply_operational_policies)
+
+
+defs = build_definitions()

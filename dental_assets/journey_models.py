@@ -50,8 +50,15 @@ NO_SHOW_NUMERIC = (
 NO_SHOW_CATEGORICAL = ("iso_day_of_week",)
 
 
+# The fewest rows of each class (true, false) the training years and the evaluation year must each
+# hold for a model to be trained and evaluated. Below it, ROC AUC and PR AUC on the held-out year are
+# noise (a handful of positives decide them), so the target is reported as "not enough data" instead.
+MIN_CLASS_ROWS = 20
+
+
 class NotEnoughDataError(ValueError):
-    """The data cannot train and evaluate a model: fewer than two years, or one class only."""
+    """The data cannot train and evaluate a model: fewer than two years, or fewer than
+    ``MIN_CLASS_ROWS`` rows of either class in the training years or in the evaluation year."""
 
 
 @dataclass
@@ -132,8 +139,14 @@ def train_and_evaluate(
     test = rows[rows[year_column] == eval_year]
     y_train = train[target].astype(bool).to_numpy()
     y_test = test[target].astype(bool).to_numpy()
-    if len(set(y_train)) < 2 or len(set(y_test)) < 2:
-        raise NotEnoughDataError(f"{target}: one class only in the training or evaluation years")
+    counts = {"train": (int(y_train.sum()), int((~y_train).sum())),
+              "evaluation": (int(y_test.sum()), int((~y_test).sum()))}
+    short = {side: c for side, c in counts.items() if min(c) < MIN_CLASS_ROWS}
+    if short:
+        raise NotEnoughDataError(
+            f"{target}: fewer than {MIN_CLASS_ROWS} rows of a class (true, false): "
+            + ", ".join(f"{side} {c[0]}, {c[1]}" for side, c in short.items())
+        )
     numeric_cols = [c for c in numeric if c in rows.columns]
     categorical_cols = [c for c in categorical if c in rows.columns]
 

@@ -1,6 +1,8 @@
-"""Money: insurance claims and estimates, insurance checks, adjustments, patient payments and payment
-plans. Everything is computed in integer cents; no procedure is ever paid beyond its charge, so no
-family ends with a credit balance.
+"""Money: insurance claims and estimates (primary and secondary, supplementals, denials), insurance
+checks, adjustments, patient payments and payment plans, unearned money (prepayments, deposits,
+overpayments), income transfers and refunds. Everything is computed in integer cents; no procedure is
+ever paid beyond its charge (money beyond what is owed stays unearned, on no procedure), so a family's
+credit balance is exactly its unearned money not yet used or refunded.
 
 Per completed procedure (charge = ProcFee x (UnitQty + BaseUnits)):
 
@@ -8,7 +10,13 @@ Per completed procedure (charge = ProcFee x (UnitQty + BaseUnits)):
   write-off = charge - allowed; the estimate applies the calendar-year deductible (basic and major
   services) and the plan's percentage, capped by the calendar-year maximum. Procedures of one patient
   on one day form a claim; claims are sent 0-3 days later and received 8-40 days after that when that
-  is on or before as_of. Most pay the estimate, some pay less, a few are denied (the write-off holds).
+  is on or before as_of. Most pay the estimate, some pay less, a few are denied: received with
+  InsPayAmt 0 (the write-off holds, Remarks and claim.ReasonUnderPaid say why). How often a carrier
+  denies or underpays is its own: 4 % denied and 8 % reduced on average, times a per-carrier factor
+  (`carrier_reliability`, 0.25-1.75 spread over the carriers, the signal behind the journey's target_insurance_accurate). About
+  a third of the underpaid claims get a supplemental payment later;
+- a second plan (patplan Ordinal 2): a secondary claim per primary claim, held until the primary is
+  received, estimating at most what the primary left (coordination of benefits);
 - discounts (uninsured only): cash, senior and professional-courtesy adjustments, negative;
 - the patient pays at the visit (all or half of the estimated portion, or nothing) and usually the rest
   later (after the claim is received when insured); large uninsured balances may go on a payment plan
@@ -23,7 +31,7 @@ import pyarrow.compute as pc
 
 from .columns import strings
 from .context import Context
-from .people import ROLE_HEAD, ROLE_SPOUSE, People
+from .people import ROLE_CHILD, ROLE_HEAD, ROLE_SPOUSE, People
 from .practice import Setup, enum_codes
 from .schedule import APT, PROC, Clinical
 from .util import (
@@ -45,6 +53,22 @@ from .util import (
 )
 
 CP = enum_codes("ClaimProcStatus")
+CARRIER_STREAM = 6271  # seed offset of the per-carrier denial/underpayment factor's own random stream
+
+
+def carrier_reliability(ctx: Context, n_carriers: int) -> np.ndarray:
+    """Per-carrier factor on the denial and underpayment rates, indexed by CarrierNum (index 0 unused):
+    the evenly spaced factors 0.25 ... 1.75 (mean 1, so the rates averaged over carriers stay 4 % denied
+    and 8 % reduced) dealt to the carriers in a random order. The order comes from a random stream of
+    its own (seed + CARRIER_STREAM), leaving every other draw as it was."""
+    stream = np.random.Generator(np.random.PCG64(ctx.config.seed + CARRIER_STREAM))
+    return np.concatenate([[1.0], stream.permutation(np.linspace(0.25, 1.75, n_carriers))])
+KIND_PAYMENT, KIND_TRANSFER, KIND_REFUND = 0, 1, 2  # what a paysplit's payment is
+PREPAY_RATE = 0.15  # share of visits paid at the visit with >= PREPAY_MIN cents that were prepaid instead
+PREPAY_MIN = 20_000
+PREPAY_DEPOSIT_RATE = 0.08  # share of appointments booked in the 21 days after as_of paid ahead
+OVERPAY_RATE = 0.04  # share of later payments rounded up to the next $50 (the excess is unearned)
+REFUND_RATE = 0.5  # share of overpayments refunded 14-60 days later
 
 
 def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical) -> None:
@@ -80,7 +104,7 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     ins_ded = np.zeros(n_proc, dtype=np.int64)
     ins_est[ord_], ins_base[ord_], ins_ded[ord_] = est, base, ded
 
-    # --- claims: one per patient and day ----------------------------------------------------------------------
+    # --- primary claims: one per patient and day ------------------------------------------------------------
     cl_rows = ins_done[key_order(pat[ins_done], pr.date[ins_done], ins_done)]
     visit_key = pat[cl_rows] * 100_000 + (pr.date[cl_rows] - ctx.start + 50_000)
     _, claim_of_row = group_bounds(visit_key)
@@ -93,16 +117,16 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     c_is_sent = c_sent <= ctx.as_of
     # each carrier pays once a week on its own weekday: a claim is received on that weekday 8-40 days out
     pay_weekday = rng.permutation(5)[np.arange(len(setup.carrier_names) + 1) % 5]  # by CarrierNum
-    c_pay_wd = pay_weekday[setup.plan_carrier[people.plan[c_pat]]]
+    c_carrier = setup.plan_carrier[people.plan[c_pat]]
     c_recv = c_sent + rng.integers(8, 41, size=n_claims)
-    c_recv += (c_pay_wd - weekday(c_recv)) % 7
+    c_recv += (pay_weekday[c_carrier] - weekday(c_recv)) % 7
     c_is_recv = c_is_sent & (c_recv <= ctx.as_of)
     outcome = rng.random(n_claims)
+    unreliable = carrier_reliability(ctx, len(setup.carrier_names))
+    outcome = outcome / unreliable[c_carrier]  # a less reliable carrier lands more claims under the thresholds
     denied = c_is_recv & (outcome < 0.04)
     reduced = c_is_recv & (outcome >= 0.04) & (outcome < 0.12)
     factor = rng.integers(50, 96, size=n_claims)
-    claim_order = key_order(c_created, c_pat)
-    claim_num = primary_keys(claim_order)  # claim index -> ClaimNum
 
     row_claim = claim_of_row
     r_est = ins_est[cl_rows]
@@ -110,128 +134,195 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     r_pay = np.where(r_recv, np.where(denied[row_claim], 0,
                                       np.where(reduced[row_claim], r_est * factor[row_claim] // 100, r_est)), 0)
     r_wo = np.where(r_recv, wo_est[cl_rows], 0)
+
+    # --- secondary claims: coordination of benefits ----------------------------------------------------------
+    # A patient with a second plan (patplan Ordinal 2) gets a secondary claim (ClaimType 'S') for every
+    # primary claim, created with it and held (ClaimStatus 'H') until the primary is received, then sent.
+    # Per procedure the secondary estimate is the plan's percentage of the allowed fee, capped by its
+    # calendar-year maximum and by what is left after the primary: charge - primary write-off - primary
+    # payment (its estimate while the primary is pending). No deductible, no write-off on the secondary.
+    plan2 = people.plan2[pat]
+    s_rows = np.flatnonzero(plan2[cl_rows] > 0)  # positions in cl_rows (sorted by patient and date)
+    s_proc = cl_rows[s_rows]
+    s_pri_claim = row_claim[s_rows]
+    pct2 = setup.plan_pct[plan2[s_proc], np.maximum(tier[s_proc], 0)]
+    s_base = pct_of(allowed[s_proc], pct2)
+    s_year_key = pat[s_proc] * 8192 + (year_of(pr.date[s_proc]) - 1900)
+    s_benefit = np.clip(setup.plan_annual_max[plan2[s_proc]] - cumsum_before(s_base, s_year_key), 0, s_base)
+    pri_recv = r_recv[s_rows]
+    s_paid_other = np.where(pri_recv, r_pay[s_rows], r_est[s_rows])
+    s_est = np.minimum(s_benefit, np.maximum(charge[s_proc] - wo_est[s_proc] - s_paid_other, 0))
+    s_est_at_visit = np.minimum(s_benefit, np.maximum(charge[s_proc] - wo_est[s_proc] - r_est[s_rows], 0))
+    pri_has_sec = np.zeros(n_claims, dtype=bool)
+    pri_has_sec[s_pri_claim] = True
+    sc_pri = np.flatnonzero(pri_has_sec)  # the primary claim of each secondary claim
+    n_sec = len(sc_pri)
+    sec_of_pri = np.full(n_claims, -1, dtype=np.int64)
+    sec_of_pri[sc_pri] = np.arange(n_sec)
+    s_claim = sec_of_pri[s_pri_claim]
+    sc_pat = c_pat[sc_pri]
+    sc_ready = c_is_recv[sc_pri]
+    sc_sent = np.where(sc_ready, c_recv[sc_pri] + np.where(rng.random(n_sec) < 0.6, 0, rng.integers(1, 4, size=n_sec)),
+                       ctx.as_of + 10_000)
+    sc_is_sent = sc_ready & (sc_sent <= ctx.as_of)
+    sc_carrier = setup.plan_carrier[people.plan2[sc_pat]]
+    sc_recv = sc_sent + rng.integers(8, 41, size=n_sec)
+    sc_recv += (pay_weekday[sc_carrier] - weekday(sc_recv)) % 7
+    sc_is_recv = sc_is_sent & (sc_recv <= ctx.as_of)
+    outcome2 = rng.random(n_sec) / unreliable[sc_carrier]
+    denied2 = sc_is_recv & (outcome2 < 0.05)
+    reduced2 = sc_is_recv & (outcome2 >= 0.05) & (outcome2 < 0.12)
+    factor2 = rng.integers(50, 96, size=n_sec)
+    s_recv = sc_is_recv[s_claim]
+    s_pay = np.where(s_recv, np.where(denied2[s_claim], 0, np.where(reduced2[s_claim],
+                                                                     s_est * factor2[s_claim] // 100, s_est)), 0)
+
+    # --- supplementals: a later payment on some underpaid primary claims -------------------------------------
+    # Of the reduced primary claims of patients without a second plan, about a third get a supplemental
+    # payment 14-45 days after the claim was received (on the carrier's weekday, on a later check): one
+    # Supplemental claimproc (Status 4) per underpaid procedure, paying all or half of the shortfall
+    # (InsPayEst - InsPayAmt); FeeBilled, InsPayEst, WriteOff 0, as OpenDental enters them.
+    supp_day = c_recv + rng.integers(14, 46, size=n_claims)
+    supp_day += (pay_weekday[c_carrier] - weekday(supp_day)) % 7
+    supp_claim = reduced & ~pri_has_sec & (rng.random(n_claims) < 0.35) & (supp_day <= ctx.as_of)
+    supp_full = rng.random(n_claims) < 0.6
+    shortfall = r_est - r_pay
+    sp_rows = np.flatnonzero(supp_claim[row_claim] & (shortfall > 0))  # positions in cl_rows
+    sp_claim = row_claim[sp_rows]
+    sp_pay = np.where(supp_full[sp_claim], shortfall[sp_rows], shortfall[sp_rows] // 2)
+    keep = sp_pay > 0
+    sp_rows, sp_claim, sp_pay = sp_rows[keep], sp_claim[keep], sp_pay[keep]
+    sp_proc = cl_rows[sp_rows]
+    has_supp = np.zeros(n_claims, dtype=bool)
+    has_supp[sp_claim] = True
+
+    # --- per procedure: insurance paid, written off, and the day insurance was settled ---------------------
     inspay = np.zeros(n_proc, dtype=np.int64)
     writeoff = np.zeros(n_proc, dtype=np.int64)
     inspay[cl_rows], writeoff[cl_rows] = r_pay, r_wo
+    np.add.at(inspay, s_proc, s_pay)
+    np.add.at(inspay, sp_proc, sp_pay)
+    sec_est_visit = np.zeros(n_proc, dtype=np.int64)
+    sec_est_visit[s_proc] = s_est_at_visit
     proc_received = np.zeros(n_proc, dtype=bool)
     proc_received[cl_rows] = r_recv
+    proc_received[s_proc] &= s_recv  # settled once the secondary is received too
     proc_recv_day = np.full(n_proc, ZERO_DAY, dtype=np.int64)
     proc_recv_day[cl_rows] = np.where(r_recv, c_recv[row_claim], ZERO_DAY)
+    np.maximum.at(proc_recv_day, s_proc, np.where(s_recv, sc_recv[s_claim], ZERO_DAY))
+    np.maximum.at(proc_recv_day, sp_proc, supp_day[sp_claim])
 
-    # insurance checks: per carrier, clinic and day received
-    c_carrier = setup.plan_carrier[people.plan[c_pat]]
-    c_clinic = people.clinic[c_pat]
-    recv_claims = np.flatnonzero(c_is_recv)
-    chk_key = np.stack([c_recv[recv_claims], c_carrier[recv_claims], c_clinic[recv_claims]])
-    chk_sorted = recv_claims[key_order(*chk_key)]
-    skey = (c_recv[chk_sorted] - ctx.start + 50_000) * 10_000 + c_carrier[chk_sorted] * 100 + c_clinic[chk_sorted]
+    # --- all claims: primary (0..n_claims-1) then secondary --------------------------------------------------
+    n_all = n_claims + n_sec
+    a_pat = np.concatenate([c_pat, sc_pat])
+    a_date = np.concatenate([c_date, c_date[sc_pri]])
+    a_created = np.concatenate([c_created, c_created[sc_pri] + 1])
+    a_is_sec = np.concatenate([np.zeros(n_claims, bool), np.ones(n_sec, bool)])
+    a_sent = np.concatenate([c_sent, sc_sent])
+    a_is_sent = np.concatenate([c_is_sent, sc_is_sent])
+    a_recv = np.concatenate([c_recv, sc_recv])
+    a_is_recv = np.concatenate([c_is_recv, sc_is_recv])
+    a_denied = np.concatenate([denied, denied2])
+    a_reduced = np.concatenate([reduced, reduced2])
+    a_carrier = np.concatenate([c_carrier, sc_carrier])
+    a_clinic = people.clinic[a_pat]
+    claim_order = key_order(a_created, a_pat, a_is_sec.astype(np.int64))
+    claim_num = primary_keys(claim_order)  # claim index -> ClaimNum
+
+    # insurance checks: per carrier, clinic and day paid; a check batches received claims and supplementals
+    recv_claims = np.flatnonzero(a_is_recv)
+    supp_claims = np.flatnonzero(has_supp)
+    i_claim = np.concatenate([recv_claims, supp_claims])
+    i_day = np.concatenate([a_recv[recv_claims], supp_day[supp_claims]])
+    n_items = len(i_claim)
+    item_of_claim = np.full(n_all, -1, dtype=np.int64)
+    item_of_claim[recv_claims] = np.arange(len(recv_claims))
+    item_of_supp = np.full(n_claims, -1, dtype=np.int64)
+    item_of_supp[supp_claims] = len(recv_claims) + np.arange(len(supp_claims))
+    i_carrier, i_clinic = a_carrier[i_claim], a_clinic[i_claim]
+    chk_sorted = key_order(i_day, i_carrier, i_clinic)
+    skey = (i_day[chk_sorted] - ctx.start + 50_000) * 10_000 + i_carrier[chk_sorted] * 100 + i_clinic[chk_sorted]
     _, chk_gid = group_bounds(skey)
-    n_chk = int(chk_gid[-1]) + 1 if len(chk_sorted) else 0
-    claim_chk = np.zeros(n_claims, dtype=np.int64)
-    claim_chk[chk_sorted] = chk_gid + 1  # ClaimPaymentNum, already in check-date order
-    claim_pay_total = group_sum(row_claim, r_pay, n_claims)
-    claim_wo_total = group_sum(row_claim, r_wo, n_claims)
-    chk_first = group_firsts(chk_gid)
-    chk_claims = chk_sorted[chk_first]
-    chk_amt = group_sum(chk_gid, claim_pay_total[chk_sorted], n_chk)
+    n_chk = int(chk_gid[-1]) + 1 if n_items else 0
+    item_chk = np.zeros(n_items, dtype=np.int64)
+    item_chk[chk_sorted] = chk_gid + 1  # ClaimPaymentNum, already in check-date order
+    chk_first = chk_sorted[group_firsts(chk_gid)]
     chk_last_sent = np.full(n_chk, np.iinfo(np.int64).min)
-    np.maximum.at(chk_last_sent, chk_gid, c_sent[chk_sorted])
-    chk_date = c_recv[chk_claims]
-    is_eft = rng.random(n_chk) < 0.55
-    d = setup.defs
-    ctx.put("claimpayment", n_chk, {
-        "ClaimPaymentNum": np.arange(1, n_chk + 1),
-        "CheckDate": chk_date,
-        "CheckAmt": chk_amt / 100.0,
-        "CheckNum": pc.if_else(pa.array(is_eft), "", pa.array(rng.integers(100_000, 999_999, size=n_chk)).cast(
-            pa.string())),
-        "ClinicNum": c_clinic[chk_claims],
-        "CarrierName": strings(setup.carrier_names, c_carrier[chk_claims] - 1),
-        "DateIssued": np.maximum(chk_date - rng.integers(1, 6, size=n_chk), chk_last_sent),
-        "PayType": np.where(is_eft, d[("InsurancePaymentType", "eft")], d[("InsurancePaymentType", "check")]),
-        "SecUserNumEntry": setup.billing_user,
-        "SecDateEntry": chk_date,
-        "SecDateTEdit": ctx.stamp(ctx.clock(chk_date)),
-        "PayGroup": d[("ClaimPaymentGroups", "default")],
-    })
+    np.maximum.at(chk_last_sent, chk_gid, a_sent[i_claim[chk_sorted]])
+    chk_date = i_day[chk_first]
 
-    relat = enum_codes("Relat")
-    role = people.role[c_pat]
-    c_stat = np.where(c_is_recv, "R", np.where(c_is_sent, "S", "W"))
-    c_edit = np.where(c_is_recv, ctx.clock(c_recv), np.where(c_is_sent, ctx.clock(c_sent), c_created))
-    co = claim_order
-    ctx.put("claim", n_claims, {
-        "ClaimNum": np.arange(1, n_claims + 1),
-        "PatNum": c_pat[co] + 1,
-        "DateService": c_date[co],
-        "DateSent": np.where(c_is_sent, c_sent, ZERO_DAY)[co],
-        "ClaimStatus": c_stat[co],
-        "DateReceived": np.where(c_is_recv, c_recv, ZERO_DAY)[co],
-        "PlanNum": people.plan[c_pat][co],
-        "ProvTreat": people.pri_prov[c_pat][co],
-        "ClaimFee": group_sum(row_claim, charge[cl_rows], n_claims)[co] / 100.0,
-        "InsPayEst": group_sum(row_claim, r_est, n_claims)[co] / 100.0,
-        "InsPayAmt": claim_pay_total[co] / 100.0,
-        "DedApplied": group_sum(row_claim, ins_ded[cl_rows], n_claims)[co] / 100.0,
-        "ClaimType": "P",
-        "ProvBill": people.pri_prov[c_pat][co],
-        "PatRelat": np.select([role == ROLE_HEAD, role == ROLE_SPOUSE], [relat["Self"], relat["Spouse"]],
-                              relat["Child"])[co],
-        "WriteOff": claim_wo_total[co] / 100.0,
-        "ClinicNum": c_clinic[co],
-        "InsSubNum": people.inssub[c_pat][co],
-        "ReasonUnderPaid": np.where(denied, "Denied: frequency limitation", np.where(
-            reduced, "Paid at a reduced rate", ""))[co],
-        "SecUserNumEntry": setup.billing_user,
-        "SecDateEntry": c_date[co],
-        "SecDateTEdit": ctx.stamp(c_edit)[co],
-        "DateSentOrig": np.where(c_is_sent, c_sent, ZERO_DAY)[co],
-    })
-
-    # --- claimprocs: claim rows (NotReceived/Received) and estimates for treatment-planned work -----------
+    # --- claimprocs: primary, secondary and supplemental claim rows, then estimates of planned work ---------
     tp_rows = np.flatnonzero((pr.status == PROC["TP"]) & billable)
     tp_est = pct_of(allowed[tp_rows], pct[tp_rows])
-    cp_proc = np.concatenate([cl_rows, tp_rows])
+    tp2 = tp_rows[plan2[tp_rows] > 0]
+    tp2_first = tp_est[plan2[tp_rows] > 0]
+    tp2_est = np.minimum(pct_of(allowed[tp2], setup.plan_pct[plan2[tp2], np.maximum(tier[tp2], 0)]),
+                         np.maximum(charge[tp2] - wo_est[tp2] - tp2_first, 0))
+    n_p, n_s, n_sp, n_t, n_t2 = len(cl_rows), len(s_proc), len(sp_proc), len(tp_rows), len(tp2)
+    zeros = lambda k: np.zeros(k, dtype=np.int64)  # noqa: E731
+    cp_proc = np.concatenate([cl_rows, s_proc, sp_proc, tp_rows, tp2])
     n_cp = len(cp_proc)
-    on_claim = np.concatenate([np.ones(len(cl_rows), dtype=bool), np.zeros(len(tp_rows), dtype=bool)])
-    cp_claim = np.concatenate([claim_num[row_claim], np.zeros(len(tp_rows), dtype=np.int64)])
-    cp_recv = np.concatenate([r_recv, np.zeros(len(tp_rows), dtype=bool)])
-    cp_status = np.where(on_claim, np.where(cp_recv, CP["Received"], CP["NotReceived"]), CP["Estimate"])
-    cp_est = np.concatenate([r_est, tp_est])
-    cp_base = np.concatenate([ins_base[cl_rows], tp_est])
-    cp_ded = np.concatenate([ins_ded[cl_rows], np.zeros(len(tp_rows), dtype=np.int64)])
-    cp_pay = np.concatenate([r_pay, np.zeros(len(tp_rows), dtype=np.int64)])
-    cp_wo = np.concatenate([r_wo, np.zeros(len(tp_rows), dtype=np.int64)])
-    cp_claim_idx = np.concatenate([row_claim, np.zeros(len(tp_rows), dtype=np.int64)])
+    kind = np.concatenate([np.full(n_p, 0), np.full(n_s, 1), np.full(n_sp, 2), np.full(n_t, 3), np.full(n_t2, 4)])
+    on_claim = kind <= 2
+    cp_claim_idx = np.concatenate([row_claim, n_claims + s_claim, sp_claim, np.full(n_t + n_t2, -1)])
+    pad = lambda values, fill: np.concatenate([values, [fill]])  # noqa: E731  (index -1: no claim)
+    cp_recv = np.concatenate([r_recv, s_recv, np.ones(n_sp, bool), np.zeros(n_t + n_t2, bool)])
+    cp_status = np.select([kind == 2, on_claim & cp_recv, on_claim], [CP["Supplemental"], CP["Received"],
+                                                                     CP["NotReceived"]], CP["Estimate"])
+    cp_est = np.concatenate([r_est, s_est, zeros(n_sp), tp_est, tp2_est])
+    cp_base = np.concatenate([ins_base[cl_rows], s_base, zeros(n_sp), tp_est,
+                              pct_of(allowed[tp2], setup.plan_pct[plan2[tp2], np.maximum(tier[tp2], 0)])])
+    cp_ded = np.concatenate([ins_ded[cl_rows], zeros(n_s + n_sp + n_t + n_t2)])
+    cp_pay = np.concatenate([r_pay, s_pay, sp_pay, zeros(n_t + n_t2)])
+    cp_wo = np.concatenate([r_wo, zeros(n_s + n_sp + n_t + n_t2)])
+    cp_wo_est = np.concatenate([wo_est[cl_rows], zeros(n_s + n_sp), wo_est[tp_rows], zeros(n_t2)])
+    cp_fee = np.where(kind <= 1, charge[cp_proc], 0)
+    cp_is_sec = (kind == 1) | (kind == 4)
+    cp_plan = np.where(cp_is_sec, plan2[cp_proc], plan[cp_proc])
+    cp_inssub = np.where(cp_is_sec, people.inssub2[pat[cp_proc]], people.inssub[pat[cp_proc]])
+    cp_pct = np.concatenate([pct[cl_rows], pct2, zeros(n_sp), pct[tp_rows],
+                             setup.plan_pct[plan2[tp2], np.maximum(tier[tp2], 0)]])
+    cp_paid_other = np.concatenate([zeros(n_p), s_paid_other, zeros(n_sp + n_t), tp2_first])
+    cp_item = np.concatenate([np.where(r_recv, item_of_claim[row_claim], -1),
+                              np.where(s_recv, item_of_claim[n_claims + s_claim], -1),
+                              item_of_supp[sp_claim], np.full(n_t + n_t2, -1)])
+    cp_chk = np.where(cp_item >= 0, item_chk[np.maximum(cp_item, 0)], 0)
+    cp_datecp = np.where(cp_item >= 0, np.concatenate([i_day, [ZERO_DAY]])[cp_item], ZERO_DAY)
+    cp_claimnum = np.where(on_claim, pad(claim_num, 0)[cp_claim_idx], 0)
     line = np.zeros(n_cp, dtype=np.int64)
-    line[: len(cl_rows)] = rank_within(row_claim) + 1
-    cp_datecp = np.where(cp_recv, c_recv[cp_claim_idx], ZERO_DAY)
-    cp_entry_day = np.where(on_claim, c_date[cp_claim_idx], pr.created[cp_proc] // DAY)
-    cp_edit = np.where(cp_recv, ctx.clock(cp_datecp), np.where(on_claim, c_created[cp_claim_idx],
+    line[:n_p] = rank_within(row_claim) + 1
+    line[n_p:n_p + n_s] = rank_within(s_claim) + 1  # s_claim is sorted: s_rows follow cl_rows' order
+    line[n_p + n_s:n_p + n_s + n_sp] = line[sp_rows]
+    cp_entry_day = np.where(on_claim, pad(a_date, 0)[cp_claim_idx], pr.created[cp_proc] // DAY)
+    cp_entry_day[n_p + n_s:n_p + n_s + n_sp] = supp_day[sp_claim]
+    cp_edit = np.where(cp_recv, ctx.clock(cp_datecp), np.where(on_claim, pad(a_created, 0)[cp_claim_idx],
                                                                pr.created[cp_proc]))
-    cp_order = key_order(pr.created[cp_proc], cp_proc, on_claim.astype(np.int64))
+    denied_row = on_claim & cp_recv & (kind <= 1) & pad(a_denied, False)[cp_claim_idx]
+    cp_order = key_order(np.where(kind == 2, ts(cp_entry_day, 23 * 3600), pr.created[cp_proc]), cp_proc, kind)
     o = cp_order
     minus_one = np.full(n_cp, -1.0)
     ctx.put("claimproc", n_cp, {
         "ClaimProcNum": np.arange(1, n_cp + 1),
         "ProcNum": proc_num[cp_proc][o],
-        "ClaimNum": cp_claim[o],
+        "ClaimNum": cp_claimnum[o],
         "PatNum": pr.pat[cp_proc][o],
         "ProvNum": pr.prov[cp_proc][o],
-        "FeeBilled": np.where(on_claim, charge[cp_proc], 0)[o] / 100.0,
+        "FeeBilled": cp_fee[o] / 100.0,
         "InsPayEst": cp_est[o] / 100.0,
         "DedApplied": cp_ded[o] / 100.0,
         "Status": cp_status[o],
         "InsPayAmt": cp_pay[o] / 100.0,
-        "ClaimPaymentNum": np.where(cp_recv, claim_chk[cp_claim_idx], 0)[o],
-        "PlanNum": plan[cp_proc][o],
+        "Remarks": pc.if_else(pa.array(denied_row[o]), "Denied: frequency limitation", ""),
+        "ClaimPaymentNum": cp_chk[o],
+        "PlanNum": cp_plan[o],
         "DateCP": cp_datecp[o],
         "WriteOff": cp_wo[o] / 100.0,
         "CodeSent": strings(setup.code_proccode, pr.code[cp_proc][o]),
         "AllowedOverride": minus_one,
-        "Percentage": pct[cp_proc][o],
+        "Percentage": np.where(kind == 2, -1, cp_pct)[o],
         "PercentOverride": -1,
         "CopayAmt": minus_one,
+        "PaidOtherIns": cp_paid_other[o] / 100.0,
         "BaseEst": cp_base[o] / 100.0,
         "CopayOverride": minus_one,
         "ProcDate": pr.date[cp_proc][o],
@@ -242,14 +333,82 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
         "InsEstTotal": cp_est[o] / 100.0,
         "InsEstTotalOverride": minus_one,
         "PaidOtherInsOverride": minus_one,
-        "WriteOffEst": wo_est[cp_proc][o] / 100.0,
+        "WriteOffEst": cp_wo_est[o] / 100.0,
         "WriteOffEstOverride": minus_one,
         "ClinicNum": pr.clinic[cp_proc][o],
-        "InsSubNum": people.inssub[pat[cp_proc]][o],
+        "InsSubNum": cp_inssub[o],
         "SecUserNumEntry": setup.billing_user,
         "SecDateEntry": cp_entry_day[o],
         "SecDateTEdit": ctx.stamp(cp_edit)[o],
         "DateInsFinalized": cp_datecp[o],
+    })
+
+    # --- checks and claims, totalled from their claimprocs ----------------------------------------------------
+    item_pay = group_sum(cp_item[cp_item >= 0], cp_pay[cp_item >= 0], n_items)
+    chk_amt = group_sum(chk_gid, item_pay[chk_sorted], n_chk)
+    is_eft = rng.random(n_chk) < 0.55
+    d = setup.defs
+    ctx.put("claimpayment", n_chk, {
+        "ClaimPaymentNum": np.arange(1, n_chk + 1),
+        "CheckDate": chk_date,
+        "CheckAmt": chk_amt / 100.0,
+        "CheckNum": pc.if_else(pa.array(is_eft), "", pa.array(rng.integers(100_000, 999_999, size=n_chk)).cast(
+            pa.string())),
+        "ClinicNum": i_clinic[chk_first],
+        "CarrierName": strings(setup.carrier_names, i_carrier[chk_first] - 1),
+        "DateIssued": np.maximum(chk_date - rng.integers(1, 6, size=n_chk), chk_last_sent),
+        "PayType": np.where(is_eft, d[("InsurancePaymentType", "eft")], d[("InsurancePaymentType", "check")]),
+        "SecUserNumEntry": setup.billing_user,
+        "SecDateEntry": chk_date,
+        "SecDateTEdit": ctx.stamp(ctx.clock(chk_date)),
+        "PayGroup": d[("ClaimPaymentGroups", "default")],
+    })
+
+    relat = enum_codes("Relat")
+    role = people.role[a_pat]
+    rel_pri = np.select([role == ROLE_HEAD, role == ROLE_SPOUSE], [relat["Self"], relat["Spouse"]], relat["Child"])
+    swap = people.sub2_is_spouse[a_pat]  # the spouse subscribes the second plan: head and spouse swap
+    rel_sec = np.where(role == ROLE_CHILD, relat["Child"],
+                       np.where((role == ROLE_HEAD) != swap, relat["Self"], relat["Spouse"]))
+    has2 = people.plan2[a_pat] > 0
+    c_stat = np.where(a_is_recv, "R", np.where(a_is_sent, "S", np.where(a_is_sec & ~np.concatenate(
+        [np.zeros(n_claims, bool), sc_ready]), "H", "W")))
+    last_paid_day = a_recv.copy()
+    last_paid_day[:n_claims] = np.where(has_supp, supp_day, c_recv)
+    c_edit = np.where(a_is_recv, ctx.clock(last_paid_day), np.where(a_is_sent, ctx.clock(a_sent), a_created))
+    on = on_claim
+    totals = {name: group_sum(cp_claim_idx[on], values[on], n_all)
+              for name, values in (("fee", cp_fee), ("est", cp_est), ("pay", cp_pay), ("ded", cp_ded), ("wo", cp_wo))}
+    prov = people.pri_prov[a_pat]
+    co = claim_order
+    ctx.put("claim", n_all, {
+        "ClaimNum": np.arange(1, n_all + 1),
+        "PatNum": a_pat[co] + 1,
+        "DateService": a_date[co],
+        "DateSent": np.where(a_is_sent, a_sent, ZERO_DAY)[co],
+        "ClaimStatus": c_stat[co],
+        "DateReceived": np.where(a_is_recv, a_recv, ZERO_DAY)[co],
+        "PlanNum": np.where(a_is_sec, people.plan2[a_pat], people.plan[a_pat])[co],
+        "ProvTreat": prov[co],
+        "ClaimFee": totals["fee"][co] / 100.0,
+        "InsPayEst": totals["est"][co] / 100.0,
+        "InsPayAmt": totals["pay"][co] / 100.0,
+        "DedApplied": totals["ded"][co] / 100.0,
+        "ClaimType": np.where(a_is_sec, "S", "P")[co],
+        "ProvBill": prov[co],
+        "PatRelat": np.where(a_is_sec, rel_sec, rel_pri)[co],
+        "PlanNum2": np.where(a_is_sec, people.plan[a_pat], people.plan2[a_pat])[co],
+        "PatRelat2": np.where(has2, np.where(a_is_sec, rel_pri, rel_sec), 0)[co],
+        "WriteOff": totals["wo"][co] / 100.0,
+        "ClinicNum": a_clinic[co],
+        "InsSubNum": np.where(a_is_sec, people.inssub2[a_pat], people.inssub[a_pat])[co],
+        "InsSubNum2": np.where(a_is_sec, people.inssub[a_pat], people.inssub2[a_pat])[co],
+        "ReasonUnderPaid": np.where(a_denied, "Denied: frequency limitation", np.where(
+            a_reduced, "Paid at a reduced rate", ""))[co],
+        "SecUserNumEntry": setup.billing_user,
+        "SecDateEntry": a_date[co],
+        "SecDateTEdit": ctx.stamp(c_edit)[co],
+        "DateSentOrig": np.where(a_is_sent, a_sent, ZERO_DAY)[co],
     })
 
     # --- visits, payment behaviour, discounts ------------------------------------------------------------------
@@ -283,7 +442,7 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
 
     # --- patient payments ---------------------------------------------------------------------------------------
     ins_billable = billable[c_rows]
-    due_visit = rc - disc - np.where(ins_billable, wo_est[c_rows] + ins_est[c_rows], 0)
+    due_visit = rc - disc - np.where(ins_billable, wo_est[c_rows] + ins_est[c_rows] + sec_est_visit[c_rows], 0)
     known = ~ins_billable | proc_received[c_rows]
     final_due = rc - disc - writeoff[c_rows] - inspay[c_rows]
     final_due = np.where(ins_billable & ~proc_received[c_rows], due_visit, final_due)
@@ -300,9 +459,17 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     later_ok = pays_rest[vis] & v_all_known[vis] & (v_later[vis] <= ctx.as_of) & ~on_plan
     second_pay = np.where(later_ok, final_due - first_pay, 0)
 
+    # prepaid visits: the visit's first payment was made 1-21 days ahead as unearned money (a prepayment),
+    # moved onto the procedures at the visit by an income transfer
+    v_first_total = group_sum(vis, first_pay, n_visits)
+    v_clinic = pr.clinic[c_rows[v_first]]
+    prepaid_v = (behaviour == 2) & (v_first_total >= PREPAY_MIN) & (rng.random(n_visits) < PREPAY_RATE)
+    prepay_day = np.minimum(np.maximum(v_date - rng.integers(1, 22, size=n_visits), people.entry[v_pat]), v_date)
+
     splits = _SplitRows()
     # event 1 at the visit, event 2 later; one payment per visit and event
-    for event, amount, day in ((0, first_pay, pr.date[c_rows]), (1, second_pay, v_later[vis])):
+    for event, amount, day in ((0, np.where(prepaid_v[vis], 0, first_pay), pr.date[c_rows]),
+                               (1, second_pay, v_later[vis])):
         m = amount > 0
         splits.add(event_key=vis[m] * 2 + event, day=day[m], amount=amount[m], proc=c_rows[m],
                    pat=pat[c_rows[m]], prov=pr.prov[c_rows[m]], clinic=pr.clinic[c_rows[m]],
@@ -417,21 +584,90 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
                proc=np.full(fp.sum(), -1), pat=ap.pat[missed][fp] - 1, prov=ap.prov[missed][fp],
                clinic=ap.clinic[missed][fp], proc_date=ap.date[missed][fp], adj=adj_num[fee_idx][fp])
 
+    base = 2 * n_visits + n_ch + n_missed  # event keys below are taken
+    _unearned_flows(ctx, setup, people, clinical, splits, base, dict(
+        n_visits=n_visits, vis=vis, c_rows=c_rows, first_pay=first_pay, second_pay=second_pay, pat=pat,
+        prov=pr.prov, proc_clinic=pr.clinic, proc_date=pr.date, prepaid_v=prepaid_v, prepay_day=prepay_day,
+        v_first_total=v_first_total, v_pat=v_pat, v_date=v_date, v_clinic=v_clinic, v_later=v_later))
     _payments(ctx, setup, people, splits, proc_num)
+
+
+def _unearned_flows(ctx: Context, setup: Setup, people: People, clinical: Clinical, splits: _SplitRows, base: int,
+                    v: dict) -> None:
+    """Unearned money (paysplits with ProcNum 0 and UnearnedType = the Prepayment definition of category
+    PaySplitUnearnedType, ProvNum 0) and what later happens to it, in cents:
+
+    - prepaid visits: a payment of the visit's first payment 1-21 days before it, then on the visit day an
+      income transfer (payment PayType 0, PayAmt 0) whose splits come in pairs: -amount on the unearned
+      type (FSplitNum = the prepayment split) and +amount on the procedure (FSplitNum = that negative split);
+    - deposits: about PREPAY_DEPOSIT_RATE of the appointments booked in the 21 days after as_of were paid
+      ahead ($50-$250, up to 10 days before as_of); they are still unearned at as_of;
+    - overpayments: about OVERPAY_RATE of the later payments are rounded up to the next $50, the excess
+      landing on the unearned type (OpenDental's default for money beyond what is owed); about half of
+      these are refunded 14-60 days later by a negative payment whose one split is -excess on the unearned
+      type (FSplitNum = the overpayment split); the rest stay a credit on the family's account.
+    """
+    rng = ctx.rng
+    unearned = setup.defs[("PaySplitUnearnedType", "prepayment")]
+    n_visits, vis, c_rows = v["n_visits"], v["vis"], v["c_rows"]
+
+    # prepaid visits: the prepayment, then the transfer pairs
+    pv = np.flatnonzero(v["prepaid_v"])
+    link_prepay = pv + 1  # link ids: 1..n_visits prepayments, then transfer negatives, then overpayments
+    splits.add(event_key=base + pv, day=v["prepay_day"][pv], amount=v["v_first_total"][pv], proc=-1,
+               pat=v["v_pat"][pv], prov=0, clinic=v["v_clinic"][pv], proc_date=v["prepay_day"][pv],
+               unearned=unearned, link=link_prepay)
+    rows = np.flatnonzero(v["prepaid_v"][vis] & (v["first_pay"] > 0))  # positions in c_rows
+    procs = c_rows[rows]
+    amount = v["first_pay"][rows]
+    day = v["proc_date"][procs]
+    link_neg = n_visits + 1 + rows
+    transfer = base + n_visits + vis[rows]
+    splits.add(event_key=transfer, day=day, amount=-amount, proc=-1, pat=v["pat"][procs], prov=0,
+               clinic=v["proc_clinic"][procs], proc_date=day, unearned=unearned, link=link_neg,
+               from_link=vis[rows] + 1, kind=KIND_TRANSFER)
+    splits.add(event_key=transfer, day=day, amount=amount, proc=procs, pat=v["pat"][procs], prov=v["prov"][procs],
+               clinic=v["proc_clinic"][procs], proc_date=day, from_link=link_neg, kind=KIND_TRANSFER)
+
+    # deposits ahead of booked appointments, unearned at as_of
+    ap = clinical.apts
+    soon = np.flatnonzero((ap.status == APT["Scheduled"]) & (ap.date > ctx.as_of) & (ap.date <= ctx.as_of + 21))
+    dep = soon[rng.random(len(soon)) < PREPAY_DEPOSIT_RATE]
+    dep_pat = ap.pat[dep] - 1
+    dep_day = np.minimum(np.maximum(ctx.as_of - rng.integers(0, 11, size=len(dep)), people.entry[dep_pat]), ctx.as_of)
+    splits.add(event_key=base + 2 * n_visits + len(c_rows) + np.arange(len(dep)), day=dep_day,
+               amount=rng.choice([5_000, 10_000, 15_000, 25_000], size=len(dep)), proc=-1, pat=dep_pat, prov=0,
+               clinic=ap.clinic[dep], proc_date=dep_day, unearned=unearned)
+
+    # overpayments of the later payment, some refunded
+    v_second = group_sum(vis, v["second_pay"], n_visits)
+    over = np.flatnonzero((v_second > 0) & (rng.random(n_visits) < OVERPAY_RATE))
+    excess = 5_000 - v_second[over] % 5_000
+    over_day = v["v_later"][over]
+    link_over = 2 * n_visits + len(c_rows) + 1 + np.arange(len(over))
+    splits.add(event_key=over * 2 + 1, day=over_day, amount=excess, proc=-1, pat=v["v_pat"][over], prov=0,
+               clinic=v["v_clinic"][over], proc_date=over_day, unearned=unearned, link=link_over)
+    refund_day = over_day + rng.integers(14, 61, size=len(over))
+    refunded = (rng.random(len(over)) < REFUND_RATE) & (refund_day <= ctx.as_of)
+    r = np.flatnonzero(refunded)
+    splits.add(event_key=base + 2 * n_visits + len(c_rows) + len(dep) + r, day=refund_day[r], amount=-excess[r],
+               proc=-1, pat=v["v_pat"][over[r]], prov=0, clinic=v["v_clinic"][over[r]], proc_date=refund_day[r],
+               unearned=unearned, from_link=link_over[r], kind=KIND_REFUND)
 
 
 class _SplitRows:
     """Paysplit rows collected before payments get their keys. ``event_key`` groups splits into payments."""
 
     fields = ("event_key", "day", "amount", "proc", "pat", "prov", "clinic", "proc_date", "payplan",
-              "payplan_charge", "debit_type", "adj")
+              "payplan_charge", "debit_type", "adj", "unearned", "link", "from_link", "kind")
 
     def __init__(self) -> None:
         self.parts: list[dict[str, np.ndarray]] = []
 
     def add(self, **cols) -> None:
         n = len(cols["day"])
-        defaults = {"payplan": 0, "payplan_charge": 0, "debit_type": 0, "adj": 0}
+        defaults = {"payplan": 0, "payplan_charge": 0, "debit_type": 0, "adj": 0, "unearned": 0, "link": 0,
+                    "from_link": 0, "kind": KIND_PAYMENT}
         row = {}
         for f in self.fields:
             v = cols.get(f, defaults.get(f))
@@ -460,8 +696,19 @@ def _payments(ctx: Context, setup: Setup, people: People, splits: _SplitRows, pr
     kinds = ("cash", "check", "card", "financing")
     pay_type = np.array([d[("PaymentTypes", k)] for k in kinds])[rng.choice(4, size=n_pay,
                                                                              p=[0.15, 0.25, 0.55, 0.05])]
+    transfer = s["kind"][first] == KIND_TRANSFER
+    pay_type = np.where(transfer, 0, pay_type)  # OpenDental's income transfer: PayType 0 ("None"), PayAmt 0
     is_check = pay_type == d[("PaymentTypes", "check")]
     p_ts = ctx.stamp(ctx.clock(p_day))
+    # FSplitNum: the split a transfer or refund split draws from (OpenDental links them so)
+    link, from_link = s["link"], s["from_link"]
+    has_link = np.flatnonzero(link > 0)
+    link_order = np.argsort(link[has_link], kind="stable")
+    link_ids, link_nums = link[has_link][link_order], has_link[link_order] + 1
+    pos = np.clip(np.searchsorted(link_ids, from_link), 0, max(len(link_ids) - 1, 0))
+    fsplit = np.where(from_link > 0, link_nums[pos] if len(link_ids) else 0, 0)
+    if len(link_ids) and (from_link > 0).any() and not (link_ids[pos][from_link > 0] == from_link[from_link > 0]).all():
+        raise AssertionError("a transfer or refund split draws from a split that does not exist")
     guar = people.guarantor[p_pat]
     ctx.put("payment", n_pay, {
         "PayNum": np.arange(1, n_pay + 1),
@@ -495,6 +742,8 @@ def _payments(ctx: Context, setup: Setup, people: People, splits: _SplitRows, pr
         "AdjNum": s["adj"],
         "PayPlanChargeNum": s["payplan_charge"],
         "PayPlanDebitType": s["debit_type"],
+        "UnearnedType": s["unearned"],
+        "FSplitNum": fsplit,
     })
 
 

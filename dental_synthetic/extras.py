@@ -58,7 +58,7 @@ def build_extras(ctx: Context, setup, people, tables: dict[str, pa.Table]) -> No
     _recalltrigger(ctx, setup, tables)
     _toothinitial(ctx, people, tables)
     _procnote(ctx, setup, tables)
-    _treatplans(ctx, setup, tables)
+    _treatplans(ctx, setup, people, tables)
     _histappointment(ctx, setup, tables)
     _schedule(ctx, setup, tables)
     _statements(ctx, people, tables)
@@ -140,7 +140,7 @@ def _procnote(ctx: Context, setup, tables) -> None:
     })
 
 
-def _treatplans(ctx: Context, setup, tables) -> None:
+def _treatplans(ctx: Context, setup, people, tables) -> None:
     rng = ctx.rng
     pl = tables["procedurelog"]
     tp = np.flatnonzero(_c(pl, "ProcStatus") == 1)
@@ -196,9 +196,13 @@ def _treatplans(ctx: Context, setup, tables) -> None:
     fee = cents(pl.column("ProcFee"))[rows] * (_c(pl, "UnitQty")[rows] + _c(pl, "BaseUnits")[rows])
     cp = tables["claimproc"]
     est_rows = _c(cp, "Status") == 6  # Estimate
-    est = np.zeros(pl.num_rows + 1, dtype=np.int64)
-    np.add.at(est, _c(cp, "ProcNum")[est_rows], cents(cp.column("InsPayEst"))[est_rows])
-    pri = np.minimum(est[_c(pl, "ProcNum")[rows]], fee)
+    cp_pat = _c(cp, "PatNum") - 1
+    is_sec = (people.plan2[cp_pat] > 0) & (_c(cp, "PlanNum") == people.plan2[cp_pat])
+    est = np.zeros((2, pl.num_rows + 1), dtype=np.int64)
+    np.add.at(est, (is_sec[est_rows].astype(np.int64), _c(cp, "ProcNum")[est_rows]),
+              cents(cp.column("InsPayEst"))[est_rows])
+    pri = np.minimum(est[0, _c(pl, "ProcNum")[rows]], fee)
+    sec = np.minimum(est[1, _c(pl, "ProcNum")[rows]], fee - pri)
     code = _c(pl, "CodeNum")[rows]
     tp_day = saved_day[r_pat]
     tp_edit = ctx.stamp(ctx.clock(tp_day))
@@ -215,8 +219,8 @@ def _treatplans(ctx: Context, setup, tables) -> None:
         "Descript": strings(setup.code_descript, code),
         "FeeAmt": fee / 100.0,
         "PriInsAmt": pri / 100.0,
-        "SecInsAmt": 0.0,
-        "PatAmt": (fee - pri) / 100.0,
+        "SecInsAmt": sec / 100.0,
+        "PatAmt": (fee - pri - sec) / 100.0,
         "Discount": 0.0,
         "Prognosis": "",
         "Dx": "",

@@ -4,12 +4,15 @@ Family aging (``family_aging``) follows OpenDental's aging query with payment pl
 the balance (PayPlansVersion "NoCharges"):
 
 - transactions per patient: completed procedures (+ProcFee x (UnitQty + BaseUnits) on ProcDate),
-  adjustments (+AdjAmt on AdjDate), paysplits (-SplitAmt on DatePay), claimprocs with Status
+  adjustments (+AdjAmt on AdjDate), paysplits (-SplitAmt on DatePay, whatever their UnearnedType:
+  prepayments and overpayments are credits, refunds (negative splits) are charges on their day, and the
+  two splits of an income-transfer pair cancel out), claimprocs with Status
   Received/Supplemental/CapClaim/CapComplete (-(InsPayAmt + WriteOff) on DateCP);
 - per family (patient.Guarantor): positive transactions are charges, bucketed by age in days as of
   ``as_of`` (0-30, 31-60, 61-90, over 90); negative ones are credits, applied to the oldest bucket
-  first; BalTotal is the sum of all transactions (equal to the sum of the buckets unless the family
-  holds a net credit, which the generator never produces);
+  first; BalTotal is the sum of all transactions. A family whose credits exceed its charges (a credit
+  balance, e.g. unearned prepayments or an overpayment not refunded) has every bucket 0 and a negative
+  BalTotal; otherwise the buckets add up to BalTotal;
 - InsEst = InsPayEst + WriteOff of NotReceived claimprocs (the generator keeps NotReceived write-offs
   in WriteOffEst, so this is the sum of InsPayEst);
 - PayPlanDue = payment-plan debits due on or before ``as_of`` minus paysplits on payment plans.

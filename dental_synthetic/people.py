@@ -17,10 +17,11 @@ from . import reference as ref
 from .columns import strings
 from .context import Context
 from .practice import Setup, enum_codes
-from .util import ZERO_DAY, expand, ts
+from .util import ZERO_DAY, expand, key_order, ts
 
 ROLE_HEAD, ROLE_SPOUSE, ROLE_CHILD = 0, 1, 2
 NEVER = np.iinfo(np.int64).min // 4  # an "end" day before anything: the patient never visits
+SECONDARY_RATE = 0.12  # share of insured families with a second plan (patplan Ordinal 2)
 
 
 @dataclass
@@ -41,6 +42,9 @@ class People:
     perio: np.ndarray  # bool: on periodontal maintenance
     plan: np.ndarray  # PlanNum of the primary plan, 0 when uninsured
     inssub: np.ndarray  # InsSubNum, 0 when uninsured
+    plan2: np.ndarray  # PlanNum of the secondary plan (patplan Ordinal 2), 0 when none
+    inssub2: np.ndarray  # InsSubNum of the secondary plan, 0 when none
+    sub2_is_spouse: np.ndarray  # bool: the secondary plan's subscriber is the family's spouse (else the head)
     fee_sched: np.ndarray  # patient.FeeSched (0: the provider's)
     patient_values: dict[str, object]  # the patient table's columns, amended by later stages
 
@@ -134,23 +138,38 @@ def build_people(ctx: Context, setup: Setup) -> People:
     insured_fam = rng.random(n_fam) < cfg.insurance_rate
     fam_plan = np.where(insured_fam, 1 + rng.choice(len(setup.plan_weight) - 1, size=n_fam,
                                                      p=setup.plan_weight[1:] / setup.plan_weight[1:].sum()), 0)
+    # about one insured family in eight also has a second plan (the spouse's employer, else the head's
+    # second job): a different plan of another subscriber, Ordinal 2 on every covered member's patplan
+    n_plans = len(setup.plan_weight) - 1
+    has_sec_fam = insured_fam & (rng.random(n_fam) < SECONDARY_RATE) & (n_plans > 1)
+    fam_plan2 = np.where(has_sec_fam, 1 + (fam_plan - 1 + rng.integers(1, max(n_plans, 2), size=n_fam))
+                         % max(n_plans, 1), 0)
+    second_member = np.minimum(head_index + 1, n - 1)
+    fam_spouse = (fam_sorted_sizes >= 2) & (role[second_member] == ROLE_SPOUSE)
     sub_fams = np.flatnonzero(insured_fam)
-    n_sub = len(sub_fams)
+    sec_fams = np.flatnonzero(has_sec_fam)
+    n_sub1 = len(sub_fams)
+    n_sub = n_sub1 + len(sec_fams)
     fam_inssub = np.zeros(n_fam, dtype=np.int64)
-    fam_inssub[sub_fams] = np.arange(1, n_sub + 1)
-    sub_effective = np.minimum(fam_entry[sub_fams], ctx.start) - rng.integers(0, 700, size=n_sub)
-    sub_entry_day = np.minimum(fam_entry[sub_fams], ctx.as_of)
-    head_pat = head_index[sub_fams] + 1
+    fam_inssub[sub_fams] = np.arange(1, n_sub1 + 1)
+    fam_inssub2 = np.zeros(n_fam, dtype=np.int64)
+    fam_inssub2[sec_fams] = np.arange(n_sub1 + 1, n_sub + 1)
+    all_subs = np.concatenate([sub_fams, sec_fams])
+    sub_effective = np.minimum(fam_entry[all_subs], ctx.start) - rng.integers(0, 700, size=n_sub)
+    sub_entry_day = np.minimum(fam_entry[all_subs], ctx.as_of)
+    subscriber = head_index[all_subs] + 1
+    sec_by_spouse = fam_spouse[sec_fams]
+    subscriber[n_sub1:] += sec_by_spouse  # the spouse (the member after the head) subscribes the second plan
     ctx.put("inssub", n_sub, {
         "InsSubNum": np.arange(1, n_sub + 1),
-        "PlanNum": fam_plan[sub_fams],
-        "Subscriber": head_pat,
+        "PlanNum": np.concatenate([fam_plan[sub_fams], fam_plan2[sec_fams]]),
+        "Subscriber": subscriber,
         "DateEffective": sub_effective,
         "ReleaseInfo": 1,
         "AssignBen": 1,
         "SubscriberID": pc.binary_join_element_wise(
             "XK", pc.utf8_lpad(pa.array(rng.integers(0, 999_999_999, size=n_sub)).cast(pa.string()), 9, "0"), ""),
-        "SecUserNumEntry": setup.frontdesk_user[fam_clinic[sub_fams]],
+        "SecUserNumEntry": setup.frontdesk_user[fam_clinic[all_subs]],
         "SecDateEntry": sub_entry_day,
         "SecDateTEdit": ctx.stamp(ctx.clock(sub_entry_day)),
     })
@@ -159,17 +178,29 @@ def build_people(ctx: Context, setup: Setup) -> People:
     has_plan = (plan > 0) & ~nonpatient
     plan = np.where(has_plan, plan, 0)
     inssub = np.where(has_plan, inssub, 0)
-    pp_pat = np.flatnonzero(has_plan)
+    has_plan2 = has_plan & (fam_plan2[fam] > 0)
+    plan2 = np.where(has_plan2, fam_plan2[fam], 0)
+    inssub2 = np.where(has_plan2, fam_inssub2[fam], 0)
+    fam_sub2_spouse = np.zeros(n_fam, dtype=bool)
+    fam_sub2_spouse[sec_fams] = sec_by_spouse
+    pp_pat = np.concatenate([np.flatnonzero(has_plan), np.flatnonzero(has_plan2)])
+    pp_ord = np.concatenate([np.ones(int(has_plan.sum()), np.int64), np.full(int(has_plan2.sum()), 2)])
+    pp_sort = key_order(pp_pat, pp_ord)
+    pp_pat, pp_ord = pp_pat[pp_sort], pp_ord[pp_sort]
     n_pp = len(pp_pat)
     relat = enum_codes("Relat")
+    pp_role = role[pp_pat]
+    # relationship to the subscriber: when the spouse subscribes the second plan, head and spouse swap
+    swapped = (pp_ord == 2) & fam_sub2_spouse[fam[pp_pat]]
+    pp_relat = np.where(pp_role == ROLE_CHILD, relat["Child"],
+                        np.where((pp_role == ROLE_HEAD) != swapped, relat["Self"], relat["Spouse"]))
     pp_entry = ctx.stamp(ctx.clock(np.minimum(entry[pp_pat], ctx.as_of)))
     ctx.put("patplan", n_pp, {
         "PatPlanNum": np.arange(1, n_pp + 1),
         "PatNum": pp_pat + 1,
-        "Ordinal": 1,
-        "Relationship": np.select([role[pp_pat] == ROLE_HEAD, role[pp_pat] == ROLE_SPOUSE],
-                                  [relat["Self"], relat["Spouse"]], relat["Child"]),
-        "InsSubNum": inssub[pp_pat],
+        "Ordinal": pp_ord,
+        "Relationship": pp_relat,
+        "InsSubNum": np.where(pp_ord == 1, inssub[pp_pat], inssub2[pp_pat]),
         "SecDateTEntry": pp_entry,
         "SecDateTEdit": pp_entry,
     })
@@ -246,6 +277,8 @@ def build_people(ctx: Context, setup: Setup) -> People:
         perio = extend(perio, np.zeros(n_dup, dtype=bool))
         plan = extend(plan, np.zeros(n_dup, dtype=np.int64))
         inssub = extend(inssub, np.zeros(n_dup, dtype=np.int64))
+        plan2 = extend(plan2, np.zeros(n_dup, dtype=np.int64))
+        inssub2 = extend(inssub2, np.zeros(n_dup, dtype=np.int64))
         fee_sched = extend(fee_sched, np.zeros(n_dup, dtype=np.int64))
         sec_prov = extend(sec_prov, sec_prov[target])
         fam_ext = extend(fam, fam[target])
@@ -266,6 +299,7 @@ def build_people(ctx: Context, setup: Setup) -> People:
         fam_ext = fam
     n = n_total
     clinic_p = fam_clinic[fam_ext]
+    sub2_is_spouse = fam_sub2_spouse[fam_ext] & (plan2 > 0)
     pri_prov_p = pri_prov[fam_ext]
 
     is_guar = guarantor == pat_num
@@ -314,7 +348,7 @@ def build_people(ctx: Context, setup: Setup) -> People:
     return People(
         n=n, guarantor=guarantor, role=role, birth=birth, gender=gender, status=status, clinic=clinic_p,
         pri_prov=pri_prov_p, sec_prov=sec_prov, entry=entry, end=end, perio=perio, plan=plan, inssub=inssub,
-        fee_sched=fee_sched, patient_values=values,
+        plan2=plan2, inssub2=inssub2, sub2_is_spouse=sub2_is_spouse, fee_sched=fee_sched, patient_values=values,
     )
 
 

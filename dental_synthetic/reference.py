@@ -150,6 +150,7 @@ DEFINITIONS: tuple[tuple[str, str, str, str], ...] = (
     ("PaymentTypes", "check", "Check", ""),
     ("PaymentTypes", "card", "Credit Card", ""),
     ("PaymentTypes", "financing", "Patient Financing", ""),
+    ("PaySplitUnearnedType", "prepayment", "Prepayment", ""),  # '' = shown on the account (not hidden)
     ("RecallUnschedStatus", "left_message", "Left Message", ""),
     ("RecallUnschedStatus", "no_answer", "No Answer", ""),
     ("RecallUnschedStatus", "will_call", "Will Call Back", ""),

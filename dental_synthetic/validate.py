@@ -15,7 +15,7 @@ never patient data):
   WriteOff of received claimprocs non-negative.
 - ``date_missing``: a sentinel (before 1900, e.g. 0001-01-01) where a date is required: completed
   procedures' ProcDate, adjustment.AdjDate, paysplit.DatePay, payment.PayDate, claim.DateService,
-  claimpayment.CheckDate, received claimprocs' DateCP.
+  claimpayment.CheckDate, received and supplemental claimprocs' DateCP.
 - ``date_order``: paysplit.DatePay >= the paid procedure's ProcDate; payment.PayDate = its splits'
   DatePay; claim DateSent >= DateService, DateReceived >= DateSent; a claimproc's check date >= its claim's
   DateReceived and its DateCP = the check's CheckDate.
@@ -28,6 +28,16 @@ never patient data):
   BaseUnits)) + adjustments - patient payments - insurance payments - write-offs of the family; Bal_0_30,
   Bal_31_60, Bal_61_90, BalOver90 and InsEst equal OpenDental's aging as of ``as_of``
   (``dental_synthetic.ledger.family_aging``); other family members store zeros. To the cent.
+- ``secondary_cob``: coordination of benefits: a claimproc on a secondary claim (ClaimType 'S') estimates
+  and pays at most what the primary left of the procedure's charge (charge - the primary claim's
+  InsPayAmt + WriteOff of its Received/Supplemental claimprocs, or InsPayEst + WriteOffEst while
+  NotReceived).
+- ``supplemental``: a Supplemental claimproc (Status 4) sits on a received claim (ClaimStatus 'R') that
+  holds a Received claimproc (Status 1) of the same procedure.
+- ``income_transfer``: an income transfer (payment.PayType 0) has PayAmt 0, splits that net to zero and
+  at least one negative split.
+- ``unearned_split``: a split of unearned money (UnearnedType <> 0) is not allocated to a procedure
+  (ProcNum 0) and its UnearnedType is a definition of category 29 (PaySplitUnearnedType).
 - ``duplicate_plans``: insurance plans equal on CarrierNum, EmployerNum, PlanType, GroupNum and GroupName
   (compared case- and space-insensitively).
 - ``text_control_chars``: NUL bytes or control characters other than tab, CR and LF in note columns.
@@ -64,8 +74,10 @@ _EXTRA = {  # non-key columns the checks read
     "adjustment": ("AdjAmt", "AdjDate"),
     "payment": ("PayAmt", "PayDate"),
     "paysplit": ("SplitAmt", "DatePay"),
-    "claim": ("ClaimFee", "InsPayEst", "InsPayAmt", "WriteOff", "DateService", "DateSent", "DateReceived"),
-    "claimproc": ("Status", "FeeBilled", "InsPayEst", "InsPayAmt", "WriteOff", "DateCP"),
+    "claim": ("ClaimFee", "InsPayEst", "InsPayAmt", "WriteOff", "DateService", "DateSent", "DateReceived",
+              "ClaimStatus", "ClaimType"),
+    "claimproc": ("Status", "FeeBilled", "InsPayEst", "InsPayAmt", "WriteOff", "WriteOffEst", "DateCP"),
+    "definition": ("Category",),
     "claimpayment": ("CheckAmt", "CheckDate"),
     "patient": AGING_COLUMNS[:6],
     "payplancharge": ("ChargeType", "ChargeDate", "Principal", "Interest"),
@@ -398,7 +410,7 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
     required("claim", "DateService")
     required("claimpayment", "CheckDate")
     if c.has("claimproc"):
-        required("claimproc", "DateCP", _col(tables["claimproc"], "Status") == 1)
+        required("claimproc", "DateCP", np.isin(_col(tables["claimproc"], "Status"), (1, 4)))
 
     # date order
     if c.has("paysplit", "procedurelog"):
@@ -453,6 +465,8 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
         total = _sum_by(_col(ps, "PayNum"), cents(ps.column("SplitAmt")), _col(pay, "PayNum"))
         c.flag("payment_totals", "payment", "PayAmt differs from the sum of paysplit.SplitAmt",
                total != cents(pay.column("PayAmt")), c.key("payment"))
+
+    _check_billing_depth(c, tables)
 
     # family balances and aging
     needed = ("patient", "procedurelog", "adjustment", "paysplit", "claimproc", "payplancharge")
@@ -511,6 +525,58 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
             _compare(c, "ledger_aging", recomputed, ledger["aging"], ("Guarantor",), AGING_COLUMNS)
     counts = {name: t.num_rows for name, t in tables.items()}
     return ValidationReport(c.findings, counts, as_of)
+
+
+def _check_billing_depth(c: _Checker, tables: dict[str, pa.Table]) -> None:
+    """Secondary insurance, supplementals, unearned money and income transfers (module docstring)."""
+    if c.has("claimproc", "claim", "procedurelog"):
+        cp, cl, pl = tables["claimproc"], tables["claim"], tables["procedurelog"]
+        status = _col(cp, "Status")
+        proc = _col(cp, "ProcNum")
+        claim_type = _lookup(_col(cl, "ClaimNum"), np.asarray(cl.column("ClaimType").to_pylist(), dtype=object),
+                             _col(cp, "ClaimNum"), "")
+        proc_charge = cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits"))
+        charge = _lookup(_col(pl, "ProcNum"), proc_charge, proc, 0)
+        primary = (claim_type == "P") & (proc != 0)
+        settled = np.where(np.isin(status, (1, 4)), cents(cp.column("InsPayAmt")) + cents(cp.column("WriteOff")),
+                           np.where(status == 0, cents(cp.column("InsPayEst")) + cents(cp.column("WriteOffEst")), 0))
+        taken = _sum_by(proc[primary], settled[primary], proc)
+        left = np.maximum(charge - taken, 0)
+        secondary = (claim_type == "S") & (proc != 0)
+        c.flag("secondary_cob", "claimproc", "secondary InsPayEst above what the primary left (charge - primary "
+               "payment and write-off)", secondary & (cents(cp.column("InsPayEst")) > left), c.key("claimproc"))
+        c.flag("secondary_cob", "claimproc", "secondary InsPayAmt above what the primary left",
+               secondary & (cents(cp.column("InsPayAmt")) > left), c.key("claimproc"))
+        # supplementals: on a received claim that holds a Received claimproc of the same procedure
+        supp = status == 4
+        claim_recv = _lookup(_col(cl, "ClaimNum"), np.asarray(cl.column("ClaimStatus").to_pylist(), dtype=object),
+                             _col(cp, "ClaimNum"), "") == "R"
+        rec = status == 1
+        pair = _col(cp, "ClaimNum") * (int(proc.max(initial=0)) + 1) + proc
+        has_received = np.isin(pair, pair[rec])
+        c.flag("supplemental", "claimproc", "Supplemental without a received claim holding a Received claimproc of "
+               "the same procedure", supp & ~(claim_recv & has_received & (proc != 0)), c.key("claimproc"))
+    if c.has("paysplit", "payment"):
+        ps, pay = tables["paysplit"], tables["payment"]
+        transfer = _col(pay, "PayType") == 0
+        amount = cents(ps.column("SplitAmt"))
+        pay_num = _col(pay, "PayNum")
+        net = _sum_by(_col(ps, "PayNum"), amount, pay_num)
+        negative = _sum_by(_col(ps, "PayNum"), (amount < 0).astype(np.int64), pay_num)
+        c.flag("income_transfer", "payment", "income transfer (PayType 0) whose PayAmt or splits do not net to zero",
+               transfer & ((cents(pay.column("PayAmt")) != 0) | (net != 0)), pay_num)
+        c.flag("income_transfer", "payment", "income transfer (PayType 0) without a negative split",
+               transfer & (negative == 0), pay_num)
+    if c.has("paysplit") and "UnearnedType" in tables["paysplit"].column_names:
+        ps = tables["paysplit"]
+        unearned = _col(ps, "UnearnedType")
+        c.flag("unearned_split", "paysplit", "unearned split (UnearnedType <> 0) allocated to a procedure",
+               (unearned != 0) & (_col(ps, "ProcNum") != 0), c.key("paysplit"))
+        if c.has("definition"):
+            df = tables["definition"]
+            category = _lookup(_col(df, "DefNum"), _col(df, "Category"), unearned, -1)
+            c.flag("unearned_split", "paysplit", "UnearnedType is not a definition of category 29 "
+                   "(PaySplitUnearnedType)", (unearned != 0) & (category != 29), c.key("paysplit"))
 
 
 def _drop_unknown_patients(tables: dict[str, pa.Table], n: int) -> dict[str, pa.Table]:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from dental_assets.catalog import RAW_SCHEMA, pg_create_table_sql, quote_pg, raw_tables
+from dental_assets.catalog import RAW_SCHEMA, create_raw_indexes, pg_create_table_sql, quote_pg, raw_tables
 from dental_assets.pgcopy import copy_arrow, sanitize_for_postgres
 from dental_assets.warehouse import PgParams
 
@@ -51,6 +51,8 @@ def write_postgres_raw(practice: Practice, url_or_params: str | PgParams, force:
             if names:
                 cur.execute("TRUNCATE " + ", ".join(f"{quote_pg(RAW_SCHEMA)}.{quote_pg(n)}" for n in names))
             counts = _copy_pipelined(cur, RAW_SCHEMA, {name: practice.tables[name] for name in names})
+            for name in names:  # the catalog's declared indexes, built after the COPY (once, not row by row)
+                create_raw_indexes(cur, catalog[name], RAW_SCHEMA)
             if ledger:
                 _write_ledger(cur, practice)
         with conn.cursor() as cur:  # statistics now, so the first queries on raw are planned well

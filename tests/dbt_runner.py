@@ -20,3 +20,14 @@ def run_dbt(params: PgParams, target: Path, *args: str) -> str:
     )
     assert result.returncode == 0, result.stdout[-6000:]
     return result.stdout
+
+
+def query_rows(params: PgParams, sql: str) -> list[tuple]:
+    """Every row of ``sql`` on the database of ``params`` (its own connection, closed after)."""
+    conn = params.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        conn.close()

@@ -122,6 +122,28 @@ def test_a_dbt_model_runs_after_its_input_updates_unless_a_blocking_check_failed
             assert third.get_num_requested(INT_PATIENTS) == 0
 
 
+def test_a_partitioned_dbt_model_refreshes_every_month_its_inputs_touch_not_only_the_latest(defs, graph):
+    # Dagster's eager() alone requests only the latest month of a monthly model: an edit to an old
+    # procedure would never reach that month of the fact. An unpartitioned input counts for every month.
+    facts = [k for k in graph.get_all_asset_keys() if k.path[0] != "opendental"
+             and graph.get(k).partitions_def is not None and graph.get(k).group_name.startswith("dbt")]
+    assert facts, "no monthly-partitioned dbt model"
+    fact = sorted(facts)[0]
+    parents = graph.get(fact).parent_keys
+    assert parents and all(graph.get(p).partitions_def is None for p in parents)
+    months = graph.get(fact).partitions_def.get_partition_keys()
+    selection = dg.AssetSelection.assets(fact)
+    with dg.instance_for_test() as instance:
+        for parent in parents:
+            _materialize_runless(instance, graph, parent, checks_pass=True)
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+        assert first.total_requested == 0  # the first tick only records the state
+        _materialize_runless(instance, graph, sorted(parents)[0], checks_pass=True)
+        second = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                                   cursor=first.cursor)
+        assert second.get_requested_partitions(fact) == set(months)
+
+
 # --------------------------------------------------------------------------------- the nightly backstop
 
 def test_nightly_schedule_targets_dbt_job_once_per_night(defs):
@@ -136,6 +158,24 @@ def test_nightly_schedule_targets_dbt_job_once_per_night(defs):
         data = schedule.evaluate_tick(context)
     assert [r.run_key for r in data.run_requests] == ["nightly-dbt-2026-03-04"]
     assert data.run_requests[0].tags["dental/trigger"] == "nightly_backstop"
+
+
+def test_nightly_facts_schedule_covers_every_month_in_one_run(defs, graph):
+    schedule = defs.resolve_schedule_def("nightly_dbt_facts_backstop")
+    assert schedule.cron_schedule == "45 4 * * *"  # after the unpartitioned dbt build (04:30)
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    job = defs.resolve_job_def(schedule.job_name)
+    facts = {k for k in graph.get_all_asset_keys() if k.path[0] != "opendental"
+             and graph.get(k).partitions_def is not None and graph.get(k).group_name.startswith("dbt")}
+    assert facts and facts <= set(job.asset_layer.executable_asset_keys)
+    tick = dt.datetime(2026, 3, 4, 4, 45, tzinfo=dt.timezone.utc)
+    with dg.instance_for_test() as instance:
+        data = schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
+    (request,) = data.run_requests
+    months = graph.get(sorted(facts)[0]).partitions_def.get_partition_keys(current_time=tick)
+    assert request.run_key == "nightly-dbt-facts-2026-03-04"
+    assert request.tags["dagster/asset_partition_range_start"] == months[0]
+    assert request.tags["dagster/asset_partition_range_end"] == months[-1] == "2026-03"
 
 
 # ---------------------------------------------------------------------------------- failure alerts

@@ -70,7 +70,12 @@ def test_staging_sql_renames_every_column_and_cleans(files):
         assert re.search(r"^with source as \($", text, re.M)
         assert re.search(r"^renamed as \($", text, re.M)
         aliases = re.findall(r"\bas ([a-z0-9_]+),?$", text, re.M)
-        assert aliases == [c.snake_name for c in table.columns]
+        expected = []
+        for c in table.columns:
+            expected.append(c.snake_name)
+            if not c.is_pk and dbt_codegen.enum_codes(c) is not None:
+                expected.append(f"{c.snake_name}_code")
+        assert aliases == expected
         for col in table.columns:
             line = next(l for l in text.splitlines() if l.rstrip(",").endswith(f" as {col.snake_name}"))
             quoted = f'"{col.name}"'
@@ -82,6 +87,13 @@ def test_staging_sql_renames_every_column_and_cleans(files):
                 assert f"zero_to_null('{quoted}')" in line
             elif col.is_flag:
                 assert f"to_boolean('{quoted}')" in line
+            elif col.kind == "str":
+                assert f"strip_control_chars('{quoted}')" in line
+            elif dbt_codegen.enum_codes(col) is not None:
+                codes = ", ".join(str(c) for c in dbt_codegen.enum_codes(col))
+                assert line.strip().startswith(f"case when {quoted} in ({codes}) then {quoted} end")
+                raw = next(l for l in text.splitlines() if l.rstrip(",").endswith(f" as {col.snake_name}_code"))
+                assert raw.split()[0] == quoted
             else:
                 assert line.split()[0] == quoted
 

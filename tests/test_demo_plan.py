@@ -40,6 +40,23 @@ def test_the_demo_graph_shape():
     ]
 
 
+def test_partitioned_dbt_facts_run_monthly_after_the_unpartitioned_dbt_models():
+    # the dbt project as two nodes: unpartitioned models, and incremental facts partitioned monthly
+    partitions = {"ref": None, "tx": MONTHLY, "stg_ref": None, "stg_tx": None, "int": None, "mart": None,
+                  "fct": MONTHLY, "fct2": MONTHLY, "journey": YEARLY, "model": None}
+    parents = {"stg_ref": ["ref"], "stg_tx": ["tx"], "int": ["stg_ref", "stg_tx"], "mart": ["int"],
+               "fct": ["int"], "fct2": ["stg_tx"], "journey": ["mart"], "model": ["journey"]}
+    nodes = {"stg_ref": "dbt", "stg_tx": "dbt", "int": "dbt", "mart": "dbt", "fct": "facts", "fct2": "facts"}
+    assert plan(parents, partitions, nodes) == [
+        (None, ["ref"]),
+        (MONTHLY, ["tx"]),
+        (None, ["int", "mart", "stg_ref", "stg_tx"]),
+        (MONTHLY, ["fct", "fct2"]),  # one node, one run over the months, after the models it reads
+        (YEARLY, ["journey"]),
+        (None, ["model"]),
+    ]
+
+
 def test_without_a_shared_node_reference_models_may_run_early():
     partitions = {"ref": None, "tx": MONTHLY, "stg_ref": None, "stg_tx": None}
     parents = {"stg_ref": ["ref"], "stg_tx": ["tx"]}

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 import dental_synthetic
-from dbt_runner import run_dbt
+from dbt_runner import run_dbt, query_rows as rows
 from dental_assets.warehouse import PgParams, mark_demo_target
 
 AS_OF = dt.date(2026, 6, 30)
@@ -32,16 +32,6 @@ def built(pg_module_url, tmp_path_factory):
     run_dbt(params, tmp_path_factory.mktemp("dbt_target"), "build", "--select", "+path:models/marts",
             "--vars", f"{{as_of_date: '{AS_OF.isoformat()}'}}")
     return params, practice
-
-
-def rows(params: PgParams, sql: str) -> list[tuple]:
-    conn = params.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 AGING = [("balance_0_30", "Bal_0_30"), ("balance_31_60", "Bal_31_60"), ("balance_61_90", "Bal_61_90"),
@@ -222,3 +212,74 @@ def test_patient_scores_match_an_independent_recount(built):
     filled = rows(params, "SELECT count(treatment_acceptance), count(payment_history), count(engagement), "
                           "count(overall_score) FROM marts.mart_patient_scores")[0]
     assert all(n > 100 for n in filled)
+
+
+# ------------------------------------------------ the second pass of issue #3: secondary claims,
+# supplementals, unearned money, income transfers, credit balances and refunds
+
+def test_collections_daily_nets_income_transfers_to_zero(built):
+    params, _ = built
+    transfer_net = rows(params, """
+        SELECT s."DatePay", s."ClinicNum", sum(s."SplitAmt"::numeric(14, 2)), count(*)
+        FROM raw.paysplit s JOIN raw.payment p ON p."PayNum" = s."PayNum"
+        WHERE p."PayType" = 0 GROUP BY 1, 2""")
+    assert len(transfer_net) > 10 and sum(r[3] for r in transfer_net) >= 2 * len(transfer_net)
+    assert all(money(r[2]) == 0 for r in transfer_net)  # each day's transfer pairs cancel out
+    # the mart's patient payments are exactly the money that came in or went out (refunds), transfers aside
+    expected = {
+        (r[0], r[1]): money(r[2])
+        for r in rows(params, """
+            SELECT s."DatePay", s."ClinicNum", sum(s."SplitAmt"::numeric(14, 2))
+            FROM raw.paysplit s JOIN raw.payment p ON p."PayNum" = s."PayNum"
+            WHERE p."PayType" <> 0 GROUP BY 1, 2""")
+    }
+    mart = {(r[0], r[1]): money(r[2]) for r in rows(params, """
+        SELECT collection_date, clinic_id, patient_payments FROM marts.mart_collections_daily""")}
+    assert {k: v for k, v in mart.items() if v} == {k: v for k, v in expected.items() if v}
+    refunds = rows(params, 'SELECT count(*), sum("PayAmt") FROM raw.payment WHERE "PayAmt" < 0')[0]
+    assert refunds[0] > 0 and money(refunds[1]) < 0
+    assert money(rows(params, "SELECT min(patient_payments) FROM marts.mart_collections_daily")[0][0]) < 0
+
+
+def test_collections_daily_counts_supplementals_as_insurance(built):
+    params, _ = built
+    raw = {
+        (r[0], r[1]): (money(r[2]), money(r[3]))
+        for r in rows(params, """
+            SELECT "DateCP", "ClinicNum",
+                   coalesce(sum("InsPayAmt"::numeric(14, 2)) FILTER (WHERE "Status" = 1), 0),
+                   coalesce(sum("InsPayAmt"::numeric(14, 2)) FILTER (WHERE "Status" = 4), 0)
+            FROM raw.claimproc WHERE "Status" IN (1, 4) GROUP BY 1, 2""")
+    }
+    mart = {(r[0], r[1]): money(r[2]) for r in rows(params, """
+        SELECT collection_date, clinic_id, insurance_payments FROM marts.mart_collections_daily
+        WHERE insurance_claimproc_count > 0""")}
+    assert mart == {k: received + supplemental for k, (received, supplemental) in raw.items()}
+    assert sum(v[1] for v in raw.values()) > 0  # supplementals were paid, on their own days
+    assert any(received == 0 and supplemental > 0 for received, supplemental in raw.values())
+
+
+def test_claims_monthly_counts_secondary_claims(built):
+    params, _ = built
+    mart = dict(rows(params, "SELECT month, sum(claims_sent) FROM marts.mart_claims_monthly GROUP BY 1"))
+    raw = rows(params, """
+        SELECT date_trunc('month', "DateSent")::date, count(*) FILTER (WHERE "ClaimType" = 'P'),
+               count(*) FILTER (WHERE "ClaimType" = 'S')
+        FROM raw.claim WHERE "DateSent" >= '1880-01-01' GROUP BY 1""")
+    assert {r[0]: r[1] + r[2] for r in raw} == mart
+    assert sum(r[2] for r in raw) > 0
+    # claims held until the primary is received were not sent: the mart leaves them out
+    assert rows(params, """SELECT count(*) FROM raw.claim
+                           WHERE "ClaimStatus" = 'H' AND "DateSent" >= '1880-01-01'""")[0][0] == 0
+
+
+def test_ar_aging_families_in_credit(built):
+    params, practice = built
+    credit = rows(params, """
+        SELECT guarantor_id, total_balance, balance_0_30 + balance_31_60 + balance_61_90 + balance_over_90,
+               patient_portion, insurance_estimate
+        FROM marts.mart_ar_aging WHERE is_run_date AND total_balance < 0""")
+    assert credit
+    assert all(money(r[2]) == 0 and money(r[3]) == money(r[1]) - money(r[4]) for r in credit)
+    ledger = {e["Guarantor"]: money(e["BalTotal"]) for e in practice.ledger["aging"].to_pylist()}
+    assert {r[0]: money(r[1]) for r in credit} == {g: b for g, b in ledger.items() if b < 0}

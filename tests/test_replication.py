@@ -38,11 +38,11 @@ def env(monkeypatch, source_url, pg_url):
     return source_url, pg_url
 
 
-def _sync(capsys=None):
-    """`dental sync` in this process (Dagster runs on an ephemeral instance)."""
+def _sync(capsys=None, instance=None):
+    """`dental sync` in this process (Dagster runs on ``instance``, else an ephemeral one)."""
     from dental_assets.defs.raw.sync_command import run_sync
 
-    return run_sync(instance=dg.DagsterInstance.ephemeral())
+    return run_sync(instance=instance or dg.DagsterInstance.ephemeral())
 
 
 def _sync_direct(source_url: str, pg_url: str, tables=None) -> dict:
@@ -99,7 +99,8 @@ def _edit_and_delete(url: str) -> None:
 
 def test_sync_then_sensor_keeps_raw_equal_to_source(env):
     source_url, pg_url = env
-    report = _sync()
+    instance = dg.DagsterInstance.ephemeral()  # the sync's and the sensor's, as in a deployment
+    report = _sync(instance=instance)
     assert report.ok
     assert {t for t in report.tables} == {t.name for t in raw_tables()}
     assert_raw_equals_source(source_url, pg_url, raw_tables())
@@ -108,7 +109,6 @@ def test_sync_then_sensor_keeps_raw_equal_to_source(env):
         "opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
         "warehouse": WarehouseResource(url=pg_url),
     }
-    instance = dg.DagsterInstance.ephemeral()
     # nothing changed: the sensor skips
     result = raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert isinstance(result, dg.SkipReason)

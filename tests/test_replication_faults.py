@@ -51,7 +51,7 @@ def test_connection_dropped_mid_partition_is_retried(source_url, pg_url, mariadb
     from dental_assets.replication.sync import sync_window, verify_window
 
     database = make_url(source_url).database
-    original = extract.SanitizingReader.read
+    original = extract.TextReader.read
     killed = []
 
     def read_then_drop(self, size=-1):
@@ -62,7 +62,7 @@ def test_connection_dropped_mid_partition_is_retried(source_url, pg_url, mariadb
             with admin.cursor() as cur:
                 cur.execute(
                     "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND COMMAND = 'Query' "
-                    "AND INFO LIKE 'SELECT CONCAT_WS%%'", (database,))
+                    "AND INFO LIKE 'SELECT %%FROM `procedurelog`%%'", (database,))
                 ids = [row[0] for row in cur.fetchall()]
                 for session in ids:
                     cur.execute(f"KILL CONNECTION {int(session)}")
@@ -70,7 +70,7 @@ def test_connection_dropped_mid_partition_is_retried(source_url, pg_url, mariadb
             killed.extend(ids)
         return chunk
 
-    monkeypatch.setattr(extract.SanitizingReader, "read", read_then_drop)
+    monkeypatch.setattr(extract.TextReader, "read", read_then_drop)
     params = MySqlParams.from_url(source_url)
     pg = pg_conn(pg_url)
     table = raw_table("procedurelog")

@@ -78,7 +78,9 @@ def test_notes_plans_statements_schedule_triggers(practice):
     assert sorted(col(t["procnote"], "ProcNum").tolist()) == sorted(col(pl, "ProcNum")[done].tolist())
     # saved treatment plans carry proctp rows whose amounts add up
     tp = t["proctp"]
-    assert np.array_equal(cents(col(tp, "FeeAmt")), cents(col(tp, "PriInsAmt")) + cents(col(tp, "PatAmt")))
+    assert np.array_equal(cents(col(tp, "FeeAmt")), cents(col(tp, "PriInsAmt")) + cents(col(tp, "SecInsAmt"))
+                          + cents(col(tp, "PatAmt")))
+    assert (cents(col(tp, "SecInsAmt")) > 0).any() and (cents(col(tp, "PatAmt")) >= 0).all()
     saved = set(col(t["treatplan"], "TreatPlanNum")[col(t["treatplan"], "TPStatus") == 0].tolist())
     assert set(col(tp, "TreatPlanNum").tolist()) == saved
     tp_status = dict(zip(col(pl, "ProcNum").tolist(), col(pl, "ProcStatus").tolist()))

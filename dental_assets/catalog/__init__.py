@@ -10,6 +10,7 @@ dbt sources. This module imports no Dagster, so the generator can use it too.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import re
@@ -191,6 +192,7 @@ class Table:
     entry_column: str | None
     is_large: bool
     business_date: str | None = None
+    indexes: tuple[tuple[str, ...], ...] = ()
 
     @property
     def partitioned(self) -> bool:
@@ -283,6 +285,12 @@ def _raw_tables(extra: str) -> tuple[Table, ...]:
         business_date = (settings or {}).get("business_date")
         if business_date is not None:
             base.column(business_date)  # raises KeyError on a typo
+        indexes = tuple(tuple(columns) for columns in (settings or {}).get("indexes") or ())
+        for columns in indexes:
+            if not columns:
+                raise ValueError(f"tables.yml: an index of {name} names no column")
+            for column in columns:
+                base.column(column)  # raises KeyError on a typo
         tables.append(
             Table(
                 name=base.name,
@@ -292,6 +300,7 @@ def _raw_tables(extra: str) -> tuple[Table, ...]:
                 entry_column=base.entry_column,
                 is_large=base.is_large,
                 business_date=business_date,
+                indexes=indexes,
             )
         )
     return tuple(tables)
@@ -328,6 +337,39 @@ def pg_create_table_sql(table: Table, schema: str = RAW_SCHEMA) -> str:
     lines.append(f"    PRIMARY KEY ({quote_pg(table.primary_key)})")
     body = ",\n".join(lines)
     return f"CREATE TABLE IF NOT EXISTS {quote_pg(schema)}.{quote_pg(table.name)} (\n{body}\n)"
+
+
+def pg_index_name(table_name: str, columns: tuple[str, ...]) -> str:
+    """The deterministic name of a declared raw index: ``ix_<table>_<columns>`` in lower case, joined by
+    ``_`` (``ix_claimproc_procnum``). A name longer than PostgreSQL's 63 bytes is cut and ends with the
+    first 8 hex digits of its SHA-1, so two declarations never share a name."""
+    name = "ix_" + "_".join([table_name, *columns]).lower()
+    if len(name) <= 63:
+        return name
+    return name[:54] + "_" + hashlib.sha1(name.encode()).hexdigest()[:8]
+
+
+def pg_create_indexes_sql(table: Table, schema: str = RAW_SCHEMA) -> list[str]:
+    """``CREATE INDEX IF NOT EXISTS`` statements of the indexes ``tables.yml`` declares for ``table``
+    (its ``indexes:`` entry), one per declaration, in declaration order. Idempotent: an index that
+    exists under its name is left as it is. Only ever run on the warehouse, never on OpenDental."""
+    return [
+        f"CREATE INDEX IF NOT EXISTS {quote_pg(pg_index_name(table.name, columns))} "
+        f"ON {quote_pg(schema)}.{quote_pg(table.name)} ({', '.join(quote_pg(c) for c in columns)})"
+        for columns in table.indexes
+    ]
+
+
+def create_raw_indexes(cur, table: Table, schema: str = RAW_SCHEMA) -> list[str]:
+    """Run ``pg_create_indexes_sql`` on a psycopg2 cursor of the warehouse, in the cursor's transaction,
+    under the raw layer's DDL lock (the advisory lock ``dental_raw_ddl``, so two runs never race on one
+    name); returns the index names."""
+    statements = pg_create_indexes_sql(table, schema)
+    if statements:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('dental_raw_ddl'))")
+    for statement in statements:
+        cur.execute(statement)
+    return [pg_index_name(table.name, columns) for columns in table.indexes]
 
 
 def mysql_create_table_sql(table: Table) -> str:

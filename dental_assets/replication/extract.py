@@ -1,14 +1,24 @@
 """Row extraction from MariaDB straight into PostgreSQL ``COPY``, and the per-partition fingerprints.
 
-The source formats each row as one CSV line server-side (``CONCAT_WS``), the ``mariadb`` client
-streams those lines, and this module hands the bytes to ``COPY ... FROM STDIN (FORMAT csv)``: no
-per-value Python work, bounded memory (one 1 MiB chunk at a time). Values, by catalog kind:
+Two paths, chosen per table by ``SourceColumns.text_ok``. Both use bounded memory (one 1 MiB chunk
+at a time):
+
+- **plain text** (every string column NOT NULL in the source, as OpenDental declares them): the server
+  sends the plain columns (``text_select``), the ``mariadb --batch`` client escapes them, and
+  ``TextReader`` makes that COPY text format (``COPY ... FROM STDIN``). The server thread formats
+  nothing. Python only scans each chunk for the few things that need a fix, and splits only those
+  lines into fields.
+- **CSV** (otherwise): the source formats each row as one CSV line (``CONCAT_WS``, ``csv_select``),
+  the client streams it ``--raw``, and ``SanitizingReader`` hands it to ``COPY ... (FORMAT csv)``.
+
+Values, by catalog kind:
 
 - integers, doubles: MariaDB's text form (doubles to 17 significant digits, as the client prints them).
-- strings: always quoted (``"`` doubled), so '' stays '' and NULL stays NULL.
+- strings: as stored. '' stays '', the string 'NULL' stays 'NULL', and NULL (CSV path) stays NULL.
 - dates and datetimes: ``0001-01-01`` kept; MySQL zero dates (``0000-00-00``, and dates with a zero
-  month or day) become NULL: PostgreSQL has no such date. Counted as ``zero_dates_to_null`` (from the
-  NULL count in raw: OpenDental's date columns are NOT NULL, so every NULL there is a zero date).
+  month or day) become NULL: PostgreSQL has no such date. Counted as ``zero_dates_to_null``: by the
+  reader on the text path; on the CSV path from the NULL count in raw (OpenDental's date columns are
+  NOT NULL, so every NULL there is a zero date).
 - ``timestamp`` columns: read with ``time_zone = '+00:00'`` (UTC wall time).
 - ``time``: MariaDB's text (``-01:30:00``, ``838:59:59``) into ``interval``: negative and over-24-hour
   spans are kept.
@@ -25,14 +35,19 @@ column the source lacks (an older OpenDental) is loaded as NULL.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dental_assets.catalog import Column, Table, quote_pg
-from dental_assets.partitions import Window
 from dental_assets.replication.mysql import MySqlParams, client_error, session_preamble, start_client
+
+if TYPE_CHECKING:  # the partitions module imports Dagster: not at run time (dental sync's fast path)
+    from dental_assets.partitions import Window
 
 CHUNK = 1 << 20
 PAGE_KEYS = 250_000  # keyset page: primary-key span per SELECT
+KEYS_MARKER = b"dental:keys-follow"  # the line between the rows and the key list of one session
 
 
 def q(name: str) -> str:
@@ -48,14 +63,27 @@ class SourceColumns:
     columns: tuple[Column, ...]
     missing: frozenset[str] = frozenset()
     extra: tuple[Column, ...] = ()
+    # columns the source declares NOT NULL (information_schema IS_NULLABLE = 'NO'); None: unknown
+    not_null: frozenset[str] | None = None
+
+    @property
+    def text_ok(self) -> bool:
+        """True when the plain ``--batch`` text path is exact for these columns: the source declares
+        every string column NOT NULL (the client prints NULL and the string 'NULL' alike, and only a
+        string column can hold the latter). OpenDental declares every column NOT NULL."""
+        if self.not_null is None:
+            return False
+        return all(c.name in self.not_null for c in self.columns if c.kind == "str" and c.name not in self.missing)
 
 
 _TYPE_RE = re.compile(r"^([a-z]+)(\(\d+\))?")
 
 
-def effective_columns(table: Table, source_types: dict[str, str] | None) -> SourceColumns:
+def effective_columns(table: Table, source_types: dict[str, str] | None,
+                      not_null: set[str] | frozenset[str] | None = None) -> SourceColumns:
     """Reconcile ``table``'s catalog columns with the source's ``{column: COLUMN_TYPE}`` (None: trust
-    the catalog). Names compare case-insensitively, as MySQL does. Raises ValueError when the source
+    the catalog) and the source's NOT NULL column names (``not_null``; None: unknown, which selects the
+    CSV path). Names compare case-insensitively, as MySQL does. Raises ValueError when the source
     lacks the primary key or has a column of a type the catalog cannot map."""
     if source_types is None:
         return SourceColumns(table.columns)
@@ -77,7 +105,12 @@ def effective_columns(table: Table, source_types: dict[str, str] | None) -> Sour
         except KeyError as exc:
             raise ValueError(f"source column {table.name}.{name} has unmapped type {mysql_type}") from exc
         extra.append(column)
-    return SourceColumns(table.columns + tuple(extra), missing, tuple(extra))
+    columns = table.columns + tuple(extra)
+    known = None
+    if not_null is not None:
+        by_lower = {n.lower() for n in not_null}
+        known = frozenset(c.name for c in columns if c.name.lower() in by_lower)
+    return SourceColumns(columns, missing, tuple(extra), known)
 
 
 def _csv_expr(col: Column, missing: frozenset[str]) -> str:
@@ -139,10 +172,25 @@ class StreamStats:
 
     bytes: int = 0
     conversions: dict[str, int] = field(default_factory=dict)
+    counts_zero_dates: bool = False  # the text path counts ``zero_dates_to_null`` itself
+    keys: object = None  # the key list read after the rows (``copy_from_source(keys_where=...)``)
 
     def count(self, key: str, n: int) -> None:
         if n:
             self.conversions[key] = self.conversions.get(key, 0) + n
+
+
+def _valid_utf8(data: bytes, stats) -> bytes:
+    """``data`` unchanged when it is valid UTF-8 (the fast path); else every invalid sequence replaced by
+    U+FFFD, counted in ``stats`` as ``invalid_utf8_replaced`` (U+FFFD already in the data not counted)."""
+    try:
+        data.decode("utf-8")
+        return data
+    except UnicodeDecodeError:
+        replaced = data.decode("utf-8", errors="replace")
+        legit = data.decode("utf-8", errors="ignore").count("\ufffd")
+        stats.count("invalid_utf8_replaced", replaced.count("\ufffd") - legit)
+        return replaced.encode("utf-8")
 
 
 def _incomplete_tail(data: bytes) -> int:
@@ -179,19 +227,163 @@ class SanitizingReader:
         cut = 0 if final else _incomplete_tail(data)
         self.carry = data[len(data) - cut:] if cut else b""
         data = data[: len(data) - cut] if cut else data
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            replaced = data.decode("utf-8", errors="replace")
-            legit = data.decode("utf-8", errors="ignore").count("\ufffd")
-            self.stats.count("invalid_utf8_replaced", replaced.count("\ufffd") - legit)
-            data = replaced.encode("utf-8")
+        data = _valid_utf8(data, self.stats)
         self.stats.bytes += len(data)
         if final:
             self.done = True
         return data
 
     readline = read
+
+
+def text_select(table: Table, cols: SourceColumns, where: str, ordered: bool = True) -> str:
+    """``SELECT`` of the plain columns (``cols`` order; a column the source lacks as NULL) for rows
+    matching ``where``: the server formats nothing, ``TextReader`` makes the client's ``--batch``
+    output PostgreSQL COPY text."""
+    exprs = ", ".join("NULL" if c.name in cols.missing else q(c.name) for c in cols.columns)
+    order = f" ORDER BY {q(table.primary_key)}" if ordered else ""
+    return f"SELECT {exprs} FROM {q(table.name)} WHERE {where}{order}"
+
+
+# Substrings that may need a per-line fix in the client's --batch output (a fast ``in`` test per chunk;
+# most chunks hold none): an escaped NUL (``\0``), a zero month or day (``-00-``, ``-00`` before a
+# tab, newline or time), a NULL field.
+_TRIGGER_RE = re.compile(rb"\\0|-00[-\t\n ]|(?:^|\t)NULL(?=[\t\n])", re.M)
+_ZERO_DATE_RE = re.compile(rb"\d{4}-(?:00-\d\d|\d\d-00)(?: |$)")
+_ESCAPE_RE = re.compile(rb"\\(.)", re.S)
+
+
+class TextReader:
+    """A file-like ``read(n)`` turning the ``mariadb --batch`` (not ``--raw``) output of
+    ``text_select`` into PostgreSQL ``COPY ... FROM STDIN`` text format, for ``cursor.copy_expert``.
+
+    The client already escapes tab, newline and backslash as COPY text does (``\\t \\n \\\\``). What
+    differs, and is fixed here:
+
+    - ``NULL`` fields of non-string columns (and of columns the source lacks) -> ``\\N``; in a string
+      column (NOT NULL, see ``SourceColumns.text_ok``) ``NULL`` is the four-letter string and stays;
+    - zero dates (``0000-00-00``, a zero month or day) in date/datetime/timestamp columns -> ``\\N``;
+    - ``\\0`` (a NUL byte, which PostgreSQL text cannot hold) -> removed, counted ``nul_bytes_removed``;
+    - a raw carriage return (the client prints it unescaped) -> ``\\r``;
+    - bytes that are not UTF-8 -> U+FFFD, counted ``invalid_utf8_replaced``.
+
+    It works on whole lines: a chunk is cut after its last newline and the rest carried over. A chunk
+    without any trigger substring passes with a few ``bytes.find`` scans; only lines holding one are
+    split into fields. Raises ValueError on a line whose field count is not the column count.
+    """
+
+    def __init__(self, raw, stats: StreamStats, cols: SourceColumns, marker: bytes | None = None):
+        self.raw = raw
+        self.stats = stats
+        stats.counts_zero_dates = True
+        self.carry = b""
+        self.done = False
+        # ``marker``: a line after which the stream holds something else (``rest()``); a row line of
+        # two or more columns always holds a tab, so a marker without one cannot be a row
+        self.marker = marker + b"\n" if marker else None
+        self.tail: bytes | None = None
+        self.kinds = [c.kind for c in cols.columns]
+        self.null_ok = [c.kind != "str" or c.name in cols.missing for c in cols.columns]
+
+    def _fix_field(self, index: int, field: bytes) -> bytes:
+        kind = self.kinds[index]
+        if field == b"NULL" and self.null_ok[index]:
+            return b"\\N"
+        if kind in ("date", "datetime", "timestamp") and _ZERO_DATE_RE.match(field):
+            self.stats.count("zero_dates_to_null", 1)
+            return b"\\N"
+        if kind == "str" and b"\\0" in field:
+            removed = 0
+
+            def unescape(match: re.Match) -> bytes:
+                nonlocal removed
+                if match.group(1) == b"0":
+                    removed += 1
+                    return b""
+                return match.group(0)
+
+            field = _ESCAPE_RE.sub(unescape, field)
+            self.stats.count("nul_bytes_removed", removed)
+        return field
+
+    def _fix_line(self, line: bytes) -> bytes:
+        fields = line.split(b"\t")
+        if len(fields) != len(self.kinds):
+            raise ValueError(f"source row with {len(fields)} fields, expected {len(self.kinds)}")
+        return b"\t".join(self._fix_field(i, f) for i, f in enumerate(fields))
+
+    def _fix(self, data: bytes) -> bytes:
+        if b"NULL" not in data and b"-00" not in data and (b"\\" not in data or b"\\0" not in data):
+            return data  # the usual chunk: nothing to fix (one memchr for the rare backslash)
+        out, pos = [], 0
+        for match in _TRIGGER_RE.finditer(data):
+            start = data.rfind(b"\n", 0, match.start()) + 1
+            if start < pos:
+                continue  # a line already fixed
+            end = data.find(b"\n", match.start())
+            end = len(data) if end < 0 else end
+            out.append(data[pos:start])
+            out.append(self._fix_line(data[start:end]))
+            pos = end
+        out.append(data[pos:])
+        return b"".join(out)
+
+    def read(self, size: int = -1) -> bytes:
+        if self.done:
+            return b""
+        data = b""
+        while not data and not self.done:  # until a whole line (a line may be longer than a chunk)
+            chunk = self.raw.read(CHUNK)
+            data = self.carry + chunk
+            if not chunk:
+                self.carry = b""
+                self.done = True
+            else:
+                cut = data.rfind(b"\n") + 1
+                self.carry = data[cut:]
+                data = data[:cut]
+        if self.marker is not None and self.tail is None:
+            at = data.find(self.marker)
+            while at > 0 and data[at - 1] != 0x0A:  # not at a line start: part of a row
+                at = data.find(self.marker, at + 1)
+            if at >= 0:
+                self.tail = data[at + len(self.marker):] + self.carry
+                self.carry, self.done, data = b"", True, data[:at]
+        if not data:
+            return b""
+        data = self._fix(data)
+        if b"\r" in data:
+            data = data.replace(b"\r", b"\\r")
+        data = _valid_utf8(data, self.stats)
+        self.stats.bytes += len(data)
+        return data
+
+    readline = read
+
+    def rest(self) -> bytes:
+        """Everything after the marker line (reads the client's output to its end). Raises ValueError
+        when the marker never came."""
+        if self.tail is None:
+            raise ValueError("the source stream ended without its key list")
+        return self.tail + self.raw.read()
+
+
+def parse_keys(data: bytes):
+    """Newline-separated integers (primary keys) as an int64 numpy array. Raises ValueError when a
+    line is not an integer."""
+    import numpy as np
+
+    if not data.strip():
+        return np.zeros(0, dtype=np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        try:
+            keys = np.fromstring(data, dtype=np.int64, sep="\n")
+        except (ValueError, DeprecationWarning):  # numpy 2 raises, older versions warn
+            keys = None
+    if keys is None or len(keys) != data.count(b"\n") + (not data.endswith(b"\n")):
+        raise ValueError("the source key list holds a line that is not an integer key")
+    return keys
 
 
 def copy_from_source(
@@ -203,21 +395,38 @@ def copy_from_source(
     where: str,
     key_bounds: tuple[int | None, int | None] = (None, None),
     ordered: bool = True,
+    keys_where: str | None = None,
 ) -> tuple[int, StreamStats]:
     """Stream the source rows matching ``where`` into PostgreSQL ``target`` (a quoted, possibly
     schema-qualified name) with ``cursor``'s transaction: one read-only client session, one consistent
-    snapshot, keyset pages. Returns (rows copied, stream stats). Raises SourceConnectionLost or
-    SourceQueryError when the client fails (the caller's transaction must then be rolled back)."""
-    statements = [csv_select(table, cols, page, ordered) for page in keyset_pages(table, where, *key_bounds)]
+    snapshot, keyset pages. With ``keys_where`` (text path, two or more columns), the same session
+    then lists the primary keys matching it into ``stats.keys`` (int64 numpy array, same snapshot);
+    otherwise ``stats.keys`` stays None. Returns (rows copied, stream stats). Raises
+    SourceConnectionLost or SourceQueryError when the client fails (the caller's transaction must
+    then be rolled back)."""
+    text = cols.text_ok
+    select = text_select if text else csv_select
+    statements = [select(table, cols, page, ordered) for page in keyset_pages(table, where, *key_bounds)]
+    marker = None
+    if keys_where is not None and text and len(cols.columns) >= 2:
+        marker = KEYS_MARKER
+        statements += [f"SELECT '{marker.decode()}'",
+                       f"SELECT {q(table.primary_key)} FROM {q(table.name)} WHERE {keys_where}"]
     script = session_preamble() + ";\n".join(statements) + ";\nCOMMIT;\n"
-    proc = start_client(params, script)
+    proc = start_client(params, script, raw=not text)
     stats = StreamStats()
     columns = ", ".join(quote_pg(c.name) for c in cols.columns)
+    if text:
+        reader = TextReader(proc.stdout, stats, cols, marker)
+        sql = f"COPY {target} ({columns}) FROM STDIN"
+    else:
+        sql = f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv)"
+        reader = SanitizingReader(proc.stdout, stats)
     try:
-        cursor.copy_expert(
-            f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv)", SanitizingReader(proc.stdout, stats)
-        )
+        cursor.copy_expert(sql, reader)
         rows = cursor.rowcount
+        if marker is not None:
+            stats.keys = parse_keys(reader.rest())
     except Exception as exc:
         # a client that died mid-line makes COPY fail on a broken row: report the connection loss
         exited = proc.poll()
@@ -247,6 +456,4 @@ def stream_keys(params: MySqlParams, table: Table, where: str):
     error = client_error(proc)
     if error is not None:
         raise error
-    import numpy as np
-
-    return np.array(data.split(), dtype=np.int64) if data else np.zeros(0, dtype=np.int64)
+    return parse_keys(data)

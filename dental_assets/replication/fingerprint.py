@@ -22,10 +22,13 @@ time span, so a value changed without its timestamp is caught too. Doubles are c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dental_assets.catalog import RAW_SCHEMA, Table, quote_pg
-from dental_assets.partitions import Window
 from dental_assets.replication.extract import SourceColumns, q, window_where, zero_date
+
+if TYPE_CHECKING:  # the partitions module imports Dagster: not at run time (dental sync's fast path)
+    from dental_assets.partitions import Window
 
 FIRST = "<first>"
 

@@ -6,11 +6,11 @@ URL, which only ever comes from the environment, ``OPENDENTAL_URL``):
 - ``connect(params)``: a PyMySQL session for small queries (fingerprints, key lists). It is put in
   ``SET SESSION TRANSACTION READ ONLY`` and ``time_zone = '+00:00'``; ``snapshot(conn)`` then opens
   ``START TRANSACTION WITH CONSISTENT SNAPSHOT`` so every query of one extraction sees the same state.
-- ``BulkReader``: the ``mariadb`` (or ``mysql``) command-line client in ``--batch --raw --quick`` mode
-  for row streaming, the fastest reader measured on these machines (~640k rows/s). One client session
-  runs a whole extraction: read-only, UTC, one consistent snapshot, then keyset pages on the primary
-  key (``pk > a AND pk <= b``, never OFFSET). The password reaches the client through its environment
-  (``MYSQL_PWD``), never its command line.
+- ``start_client``: the ``mariadb`` (or ``mysql``) command-line client in ``--batch --quick`` mode
+  (plus ``--raw`` for the CSV path) for row streaming, the fastest reader measured on these machines
+  (~640k rows/s). One client session runs a whole extraction: read-only, UTC, one consistent
+  snapshot, then keyset pages on the primary key (``pk > a AND pk <= b``, never OFFSET). The
+  password reaches the client through its environment (``MYSQL_PWD``), never its command line.
 
 Timestamps: every session runs with ``time_zone = '+00:00'``, so ``timestamp`` columns (DateTStamp)
 arrive as UTC wall time; ``datetime`` columns carry no zone and arrive as stored.
@@ -149,14 +149,16 @@ def client_binary() -> str:
     raise RuntimeError("the mariadb command-line client is required for bulk reads (apt-get install mariadb-client)")
 
 
-def client_command(params: MySqlParams) -> tuple[list[str], dict[str, str]]:
-    """argv and environment for the command-line client: batch, raw, unbuffered, no column names,
-    utf8mb4, no option files. The password is passed as ``MYSQL_PWD`` in the child's environment."""
+def client_command(params: MySqlParams, raw: bool = True) -> tuple[list[str], dict[str, str]]:
+    """argv and environment for the command-line client: batch, unbuffered, no column names, utf8mb4,
+    no option files; ``--raw`` (values unescaped) unless ``raw=False`` (then NUL, tab, newline and
+    backslash print as ``\\0 \\t \\n \\\\``, NULL as ``NULL``). The password is passed as ``MYSQL_PWD`` in
+    the child's environment."""
     argv = [
         client_binary(),
         "--no-defaults",
         "--batch",
-        "--raw",
+        *(["--raw"] if raw else []),
         "--quick",
         "--skip-column-names",
         "--default-character-set=utf8mb4",
@@ -180,9 +182,10 @@ def session_preamble() -> str:
     )
 
 
-def start_client(params: MySqlParams, script: str) -> subprocess.Popen:
-    """Start the client running ``script`` (its stdin); stdout is the rows, as bytes."""
-    argv, env = client_command(params)
+def start_client(params: MySqlParams, script: str, raw: bool = True) -> subprocess.Popen:
+    """Start the client running ``script`` (its stdin); stdout is the rows, as bytes (``raw``: see
+    ``client_command``)."""
+    argv, env = client_command(params, raw)
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert proc.stdin is not None
     proc.stdin.write(script.encode())

@@ -2,13 +2,15 @@
 ``dental sync`` share.
 
 For every table of the selection, one aggregate query on each side (``fingerprint``) gives the
-per-partition fingerprints; a partition is requested when they differ. Unchanged partitions cost
+per-partition fingerprints (the two sides are read at the same time); a partition is requested when
+they differ. Unchanged partitions cost
 nothing more. Contiguous changed partitions form a range, so a whole-history change is one run.
 """
 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dental_assets.catalog import Table
@@ -26,8 +28,9 @@ class TablePlan:
     digest: str
 
 
-def plan_tables(params: MySqlParams, pgconn, tables: list[Table], partition_keys: list[str]) -> list[TablePlan]:
-    """The fingerprint comparison of every table (all of them, changed or not)."""
+def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table]) -> tuple[dict, dict]:
+    """Per-month fingerprints of ``tables`` read from the source (one snapshot, with retries) and from
+    raw at the same time; returns ``(source, raw)`` by table name. Leaves ``pgconn`` rolled back."""
 
     def read_source() -> dict[str, dict]:
         conn = connect(params)
@@ -37,16 +40,27 @@ def plan_tables(params: MySqlParams, pgconn, tables: list[Table], partition_keys
         finally:
             conn.close()
 
-    source = with_retries(read_source, what="source fingerprints")
+    with ThreadPoolExecutor(max_workers=1) as pool:  # both sides at once
+        pending = pool.submit(with_retries, read_source, what="source fingerprints")
+        try:
+            with pgconn.cursor() as cur:
+                raws = {t.name: fingerprint.raw_fingerprints(cur, t) for t in tables}
+        finally:
+            pgconn.rollback()
+        source = pending.result()
+    return source, raws
+
+
+def plan_tables(params: MySqlParams, pgconn, tables: list[Table], partition_keys: list[str]) -> list[TablePlan]:
+    """The fingerprint comparison of every table (all of them, changed or not)."""
+    source, raws = _fingerprints_both_sides(params, pgconn, tables)
     plans = []
-    with pgconn.cursor() as cur:
-        for table in tables:
-            raw = fingerprint.raw_fingerprints(cur, table)
-            changed = fingerprint.changed_partitions(table, source[table.name], raw, partition_keys)
-            digest = hashlib.sha256(repr((sorted(source[table.name].items()),
-                                          None if raw is None else sorted(raw.items()))).encode())
-            plans.append(TablePlan(table, tuple(changed), digest.hexdigest()[:16]))
-    pgconn.rollback()
+    for table in tables:
+        raw = raws[table.name]
+        changed = fingerprint.changed_partitions(table, source[table.name], raw, partition_keys)
+        digest = hashlib.sha256(repr((sorted(source[table.name].items()),
+                                      None if raw is None else sorted(raw.items()))).encode())
+        plans.append(TablePlan(table, tuple(changed), digest.hexdigest()[:16]))
     return plans
 
 
@@ -60,3 +74,12 @@ def contiguous_ranges(keys: list[str], partition_keys: list[str]) -> list[tuple[
         else:
             ranges.append((partition_keys[i], partition_keys[i]))
     return ranges
+
+
+def nothing_changed(params: MySqlParams, pgconn, tables: list[Table]) -> bool:
+    """True when every raw table exists and its per-month fingerprints (before folding into
+    partitions) equal the source's: then no partition can differ and there is nothing to sync. False
+    says only "maybe": the caller runs the full plan. Needs no Dagster import (``dental sync``'s fast
+    path when nothing changed)."""
+    source, raws = _fingerprints_both_sides(params, pgconn, tables)
+    return all(raws[t.name] == source[t.name] for t in tables)

@@ -3,7 +3,8 @@
 - ``dental_automation_sensor``: Dagster's automation sensor, declared RUNNING (it defaults to
   STOPPED). It evaluates the automation conditions of ``policies.py``: dbt models eagerly after
   their inputs (only when upstream blocking checks passed), the journey dataset monthly.
-- ``nightly_dbt_backstop``: a RUNNING schedule, dbt build at 04:30 UTC (``schedules.py``).
+- ``nightly_dbt_backstop`` / ``nightly_dbt_facts_backstop``: RUNNING schedules, dbt build of the
+  unpartitioned models at 04:30 UTC and of the monthly facts over every month at 04:45 (``schedules.py``).
 - ``dental_run_failure_alerts``: a RUNNING run-failure sensor (``alerts.py``).
 - ``policies.apply_operational_policies``: the freshness policy and automation condition of every
   asset spec, applied in ``dental_assets/definitions.py``.
@@ -15,7 +16,7 @@ import dagster as dg
 
 from dental_assets.defs.automation.alerts import alert_webhook_resource, dental_run_failure_alerts
 from dental_assets.defs.automation.policies import apply_operational_policies
-from dental_assets.defs.automation.schedules import build_nightly_dbt_schedule
+from dental_assets.defs.automation.schedules import build_nightly_dbt_facts_schedule, build_nightly_dbt_schedule
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "dental_automation_sensor",
@@ -25,10 +26,11 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 )
 
 nightly_dbt_backstop = build_nightly_dbt_schedule("dbt_job")
+nightly_dbt_facts_backstop = build_nightly_dbt_facts_schedule("dbt_facts_job")
 
 defs = dg.Definitions(
     sensors=[automation_sensor, dental_run_failure_alerts],
-    schedules=[nightly_dbt_backstop],
+    schedules=[nightly_dbt_backstop, nightly_dbt_facts_backstop],
     resources={"alerts": alert_webhook_resource()},
 )
 

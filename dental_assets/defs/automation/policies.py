@@ -8,8 +8,10 @@ Cadences (all times UTC):
   sensor launches raw runs, and a condition set by the raw layer itself is kept.
 - dbt models (groups ``dbt_staging``, ``dbt_intermediate``, ``dbt_marts``, ``dbt``): ``eager`` after
   their raw or dbt inputs update, but only when every blocking check of those inputs passed (raw
-  verification, dbt tests of severity ``error``); the nightly ``dbt_job`` schedule is the backstop.
-  Freshness: warn after 26 hours, fail after 50 hours.
+  verification, dbt tests of severity ``error``); the nightly schedule is the backstop. For the
+  monthly-partitioned facts every partition whose inputs updated is requested, not only the latest
+  month (Dagster's ``eager`` alone would leave edited old months stale); an unpartitioned input counts
+  for every month. Freshness: warn after 26 hours, fail after 50 hours.
 - ``treatment_journey`` (group ``journey``): monthly, on the 1st at 01:00 for the latest (current
   year) partition, once ``fct_treatment_journey`` has updated since then and its blocking checks
   passed. Freshness: a cron deadline of the 1st at 12:00; a materialization after 00:00 on the 1st
@@ -36,8 +38,13 @@ journey_freshness = dg.FreshnessPolicy.cron(
     deadline_cron=JOURNEY_DEADLINE_CRON, lower_bound_delta=JOURNEY_LOWER_BOUND, timezone="UTC"
 )
 
+# Dagster's eager() only looks at the latest time window of a partitioned asset. The monthly dbt facts
+# must also refresh the old months a source edit touched (a change to an old procedure reaches
+# fct_procedure's month, not only the current one), so that operand is left out. For an unpartitioned
+# model the condition is the same as eager()'s.
 dbt_condition = (
-    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
+    & dg.AutomationCondition.all_deps_blocking_checks_passed()
 ).with_label("eager_after_passing_checks")
 journey_condition = (
     dg.AutomationCondition.on_cron(JOURNEY_AUTOMATION_CRON)

@@ -1,13 +1,24 @@
-"""dbt layer: the models of ``dental_dbt/`` (staging, intermediate, marts) and their tests."""
+"""dbt layer: the models of ``dental_dbt/`` (staging, intermediate, marts) and their tests: the
+unpartitioned models (``dbt_job``) and the monthly incremental facts (``dbt_facts_job``)."""
 
 import dagster as dg
 
-from dental_assets.defs.dbt.assets import dbt_resource, dental_dbt_models
+from dental_assets.defs.dbt.assets import dbt_resource, dental_dbt_facts, dental_dbt_models
 
 dbt_job = dg.define_asset_job(
     "dbt_job",
     selection=dg.AssetSelection.assets(dental_dbt_models),
-    description="dbt build of every model (tests run as asset checks).",
+    description="dbt build of every unpartitioned model (tests run as asset checks).",
+)
+dbt_facts_job = dg.define_asset_job(
+    "dbt_facts_job",
+    selection=dg.AssetSelection.assets(dental_dbt_facts),
+    description="Incremental dbt build of the monthly fact models (partitioned like them: monthly_partitions) "
+    "for a month or a range of months.",
 )
 
-defs = dg.Definitions(assets=[dental_dbt_models], jobs=[dbt_job], resources={"dbt": dbt_resource()})
+defs = dg.Definitions(
+    assets=[dental_dbt_models, dental_dbt_facts],
+    jobs=[dbt_job, dbt_facts_job],
+    resources={"dbt": dbt_resource()},
+)

@@ -7,6 +7,16 @@ dagster-dbt's default for a model with a custom schema: ``[schema, model]``, e.g
 the ``warehouse`` resource exports its connection as ``DENTAL_PG_*`` variables, which
 ``dental_dbt/profiles.yml`` reads.
 
+The models are split by materialization into two asset definitions:
+
+- ``dental_dbt_models``: every model except the incremental ones, unpartitioned (``dbt build`` of the
+  whole set, each table rebuilt);
+- ``dental_dbt_facts``: the incremental fact models (``config.materialized:incremental``: fct_procedure,
+  fct_appointment, fct_payment, fct_claim), partitioned by ``monthly_partitions`` like the raw
+  transactional tables, with a single-run backfill policy. A run over a range of months passes the whole
+  range's window once as the dbt vars ``min_date``/``max_date`` (``dbt_window_vars``); a range covering
+  every month is a ``--full-refresh``.
+
 The manifest (``dental_dbt/target/manifest.json``) is produced by ``dbt parse``: by the set-up script
 (``./dev``), here when it is missing, and on every load under ``dagster dev``.
 """
@@ -28,6 +38,7 @@ from dagster_dbt import (
 )
 
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+from dental_assets.partitions import Window, dbt_window_vars, month_window, monthly_partitions
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dental_dbt"
 
@@ -196,11 +207,29 @@ def mart_summary(warehouse: WarehouseResource, model_name: str) -> dict[str, dg.
         conn.close()
 
 
+# The incremental facts. With dbt's default ("eager") indirect selection, excluding them also excludes
+# every test with one of them as a parent (e.g. a fact's foreign key to a dimension), so those tests
+# run, as the facts' asset checks, only in the facts' build.
+INCREMENTAL_SELECT = "config.materialized:incremental"
+
+
+def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str]):
+    """Run ``dbt <args>`` for ``context`` and yield its events, mart outputs with their summary."""
+    for event in dbt.cli(args, context=context).stream():
+        if isinstance(event, dg.Output):
+            model = context.asset_key_for_output(event.output_name).path[-1]
+            extra = mart_summary(warehouse, model)
+            if extra:
+                event = event.with_metadata({**event.metadata, **extra})
+        yield event
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=translator,
     name="dental_dbt_models",
+    exclude=INCREMENTAL_SELECT,
 )
 def dental_dbt_models(
     context: dg.AssetExecutionContext,
@@ -208,19 +237,52 @@ def dental_dbt_models(
     warehouse: WarehouseResource,
     opendental: OpenDentalSourceResource,
 ):
-    """``dbt build`` of the selected models (their tests run as asset checks), with the var
-    ``as_of_date`` set to the source's as-of date (the synthetic practice's, else ``DENTAL_AS_OF`` or
-    today), which dates the AR aging and the scores. The marts of ``MART_SUMMARIES`` get a summary
+    """``dbt build`` of the selected unpartitioned models (their tests run as asset checks), with the
+    var ``as_of_date`` set to the source's as-of date (the synthetic practice's, else ``DENTAL_AS_OF``
+    or today), which dates the AR aging and the scores. The marts of ``MART_SUMMARIES`` get a summary
     table in their materialization metadata."""
     build = ["build", "--vars", json.dumps({"as_of_date": opendental.as_of.isoformat()})]
     with warehouse.dbt_environment():
-        for event in dbt.cli(build, context=context).stream():
-            if isinstance(event, dg.Output):
-                model = context.asset_key_for_output(event.output_name).path[-1]
-                extra = mart_summary(warehouse, model)
-                if extra:
-                    event = event.with_metadata({**event.metadata, **extra})
-            yield event
+        yield from _stream_with_summaries(context, dbt, warehouse, build)
+
+
+def fact_build_args(first_key: str, last_key: str, all_keys: list[str], as_of: str) -> list[str]:
+    """The ``dbt build`` arguments of an incremental run over the monthly partitions
+    ``first_key..last_key`` (inclusive): vars ``min_date``/``max_date`` (``dbt_window_vars`` of the
+    range's window) and ``as_of_date``; ``--full-refresh`` when the range is every partition (the window
+    is open at both ends), so the tables are rebuilt from scratch, new columns included. Raises
+    ValueError for a key outside ``all_keys`` or a reversed range (``month_window``)."""
+    window = month_window(first_key, last_key, all_keys)
+    args = ["build", "--vars", json.dumps({**dbt_window_vars(window), "as_of_date": as_of})]
+    if window == Window(None, None):
+        args.append("--full-refresh")
+    return args
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    name="dental_dbt_facts",
+    select=INCREMENTAL_SELECT,
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def dental_dbt_facts(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    opendental: OpenDentalSourceResource,
+):
+    """Incremental ``dbt build`` of the fact models for the run's monthly partition or partition range
+    (one dbt invocation for the whole range: each model deletes the window's rows and inserts them
+    again, by business date). Tests on the facts run as asset checks on the whole tables."""
+    key_range = context.partition_key_range
+    args = fact_build_args(key_range.start, key_range.end, monthly_partitions.get_partition_keys(),
+                           opendental.as_of.isoformat())
+    context.log.info(f"dbt facts over {key_range.start}..{key_range.end}: {' '.join(args[1:])}")
+    with warehouse.dbt_environment():
+        yield from _stream_with_summaries(context, dbt, warehouse, args)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -7,7 +7,9 @@
 
 Artifacts go to ``$DENTAL_DATA_DIR/models/<model>/<UTC timestamp>/`` (the newest ``DENTAL_MODEL_KEEP``,
 default 5, kept). Each asset reports a check, ``beats_majority_baseline``: on the held-out year, every
-model ranks better than chance (ROC AUC > 0.5) and beats the prevalence in PR AUC.
+model ranks better than chance (ROC AUC > 0.5) and beats the prevalence in PR AUC. A target without
+``journey_models.MIN_CLASS_ROWS`` rows of each class in the training years and in the held-out year is
+not trained; when no model can be, the check's outcome is "not enough data" (not passed, WARN).
 """
 
 import os
@@ -47,14 +49,33 @@ def _metadata(reports: list[jm.ModelReport], skipped: dict[str, str], folders: d
 CHECK_NAME = "beats_majority_baseline"
 
 
-def _check(reports: list[jm.ModelReport]) -> dg.AssetCheckResult:
-    """Passes when every trained model ranks the held-out year better than chance (ROC AUC > 0.5) and
-    beats the majority baseline's precision-recall (PR AUC > prevalence)."""
+def _check(reports: list[jm.ModelReport], skipped: dict[str, str]) -> dg.AssetCheckResult:
+    """The check over the models that had enough data to be evaluated (``jm.MIN_CLASS_ROWS`` of each
+    class in the training years and in the held-out year).
+
+    - Some evaluated: passes when every one ranks the held-out year better than chance (ROC AUC > 0.5)
+      and beats the majority baseline's precision-recall (PR AUC > prevalence); ``outcome`` is
+      ``evaluated``, and targets without enough data are listed under ``not_enough_data`` (they count
+      neither way).
+    - None evaluated: ``outcome`` is ``not enough data``. The check does not pass (nothing was shown)
+      and reports it with WARN severity, so a practice too small to judge is told so rather than
+      shown a failed model or a green check."""
+    if not reports:
+        return dg.AssetCheckResult(
+            check_name=CHECK_NAME,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"not enough data: no model had {jm.MIN_CLASS_ROWS} rows of each class to evaluate",
+            metadata={"outcome": "not enough data",
+                      "not_enough_data": dg.MetadataValue.json(skipped)},
+        )
     failing = [r.target for r in reports if not r.beats_baseline]
     return dg.AssetCheckResult(
         check_name=CHECK_NAME,
-        passed=bool(reports) and not failing,
-        metadata={"failing_targets": dg.MetadataValue.json(failing),
+        passed=not failing,
+        metadata={"outcome": "evaluated",
+                  "failing_targets": dg.MetadataValue.json(failing),
+                  "not_enough_data": dg.MetadataValue.json(sorted(skipped)),
                   "roc_auc": dg.MetadataValue.json({r.target: round(r.roc_auc, 4) for r in reports})},
     )
 
@@ -67,8 +88,13 @@ def _check(reports: list[jm.ModelReport]) -> dg.AssetCheckResult:
     check_specs=[dg.AssetCheckSpec(CHECK_NAME, asset="treatment_journey_models")],
 )
 def treatment_journey_models(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    data = jm.load_dataset(data_dir() / "processed" / "treatment_journey")
     reports, skipped, folders = [], {}, {}
+    try:
+        data = jm.load_dataset(data_dir() / "processed" / "treatment_journey")
+    except jm.NotEnoughDataError as exc:
+        context.log.warning(f"no journey model trained: {exc}")
+        skipped = {target: str(exc) for target in jm.JOURNEY_TARGETS}
+        return dg.MaterializeResult(metadata=_metadata([], skipped, {}), check_results=[_check([], skipped)])
     for target in jm.JOURNEY_TARGETS:
         try:
             pipeline, report = jm.train_and_evaluate(
@@ -84,9 +110,8 @@ def treatment_journey_models(context: dg.AssetExecutionContext) -> dg.Materializ
         reports.append(report)
         context.log.info(f"{target}: ROC AUC {report.roc_auc:.3f}, PR AUC {report.pr_auc:.3f} "
                          f"(prevalence {report.prevalence:.3f}) on {report.eval_year}")
-    if not reports:
-        raise jm.NotEnoughDataError(f"no journey target could be trained: {skipped}")
-    return dg.MaterializeResult(metadata=_metadata(reports, skipped, folders), check_results=[_check(reports)])
+    return dg.MaterializeResult(metadata=_metadata(reports, skipped, folders),
+                                check_results=[_check(reports, skipped)])
 
 
 @dg.asset(
@@ -104,14 +129,19 @@ def no_show_model(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             data = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
     finally:
         conn.close()
-    pipeline, report = jm.train_and_evaluate(
-        data, "target_no_show", "appointment_year", jm.NO_SHOW_NUMERIC, jm.NO_SHOW_CATEGORICAL, "no_show"
-    )
+    try:
+        pipeline, report = jm.train_and_evaluate(
+            data, "target_no_show", "appointment_year", jm.NO_SHOW_NUMERIC, jm.NO_SHOW_CATEGORICAL, "no_show"
+        )
+    except jm.NotEnoughDataError as exc:
+        context.log.warning(f"no-show model not trained: {exc}")
+        skipped = {"target_no_show": str(exc)}
+        return dg.MaterializeResult(metadata=_metadata([], skipped, {}), check_results=[_check([], skipped)])
     folder = jm.save_artifacts(models_dir(), "no_show", pipeline, report,
                                keep=int(os.environ.get("DENTAL_MODEL_KEEP", "5")))
     context.log.info(f"no-show: ROC AUC {report.roc_auc:.3f}, PR AUC {report.pr_auc:.3f} "
                      f"(prevalence {report.prevalence:.3f}) on {report.eval_year}")
     return dg.MaterializeResult(metadata=_metadata([report], {}, {"target_no_show": folder}),
-                                check_results=[_check([report])])
+                                check_results=[_check([report], {})])
 
 

@@ -24,7 +24,7 @@ import time
 
 import dagster as dg
 
-from dental_assets.catalog import RAW_SCHEMA, Table, pg_create_table_sql, quote_pg, raw_tables
+from dental_assets.catalog import RAW_SCHEMA, Table, create_raw_indexes, pg_create_table_sql, quote_pg, raw_tables
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.partitions import Window, month_window, monthly_partitions
 from dental_assets.pgcopy import copy_arrow
@@ -114,6 +114,7 @@ def load_tables(
                     cur.execute(f"DELETE FROM {target} WHERE {predicate}")
                 replaced = cur.rowcount
                 stats = copy_arrow(cur, RAW_SCHEMA, table.name, data)
+                create_raw_indexes(cur, table)  # after the first load's COPY: built once, then maintained
                 cur.execute(f"SELECT count(*) FROM {target}")
                 total = cur.fetchone()[0]
             with conn.cursor() as cur:  # fresh statistics for the models that read the table next
@@ -162,6 +163,8 @@ def _replicate(context, tables: list[Table], window: Window | None, source: Mari
     try:
         for table in tables:
             result = sync_window(source.params, conn, table, window)
+            with conn, conn.cursor() as cur:  # the declared indexes, on the warehouse copy only
+                create_raw_indexes(cur, table)
             rate = result.rows_copied / result.seconds if result.seconds > 0 else 0.0
             context.log.info(
                 f"raw.{table.name}: {result.mode}, {result.rows_copied} rows copied, "

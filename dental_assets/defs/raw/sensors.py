@@ -4,6 +4,10 @@
 the source's (``dental_assets.replication.plan``) and requests exactly the partitions that differ:
 one run for the changed reference tables, and one run per contiguous range of changed months for the
 transactional tables that changed in it (a range is one run, the assets' backfill policy is single-run).
+Months of a table that Dagster has no materialization of are requested as well (the first tick after
+``dental sync`` records the months without rows): a month the fingerprints call equal because neither
+side has rows would otherwise stay "missing" in Dagster, and a missing input stops every eager dbt
+model downstream.
 The run key is a digest of both sides' fingerprints, so a change is requested once; if its run fails,
 the nightly ``raw_sync_backstop`` schedule (03:30 UTC, no run key) requests it again. The backstop also
 re-copies every reference table without a modified column (``definition``, ``userod``...), whose
@@ -15,6 +19,7 @@ skip. The sensor is RUNNING by default when ``DENTAL_SOURCE=opendental``, else S
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import dagster as dg
@@ -31,12 +36,33 @@ RAW_JOB_NAME = "raw_opendental_job"
 SOURCE_TAG = {"dental/opendental_source": "opendental"}
 
 
+def _with_unrecorded(plans, keys: list[str], instance: dg.DagsterInstance, every_table: bool = False):
+    """``plans`` plus the monthly partitions Dagster has never seen materialized, for every table
+    of which it has recorded some: a month with no rows on either side is equal by fingerprint, so
+    a sync never copies it, yet Dagster counts it as missing, and a missing input stops every eager
+    dbt model downstream (``any_deps_missing``). Such months are requested once, as empty copies. A
+    table with nothing recorded is left to the fingerprints unless ``every_table`` (``dental sync``
+    records every month of every table). The digest gets a ``+<count>`` suffix for them."""
+    out = []
+    for plan in plans:
+        if plan.table.partitioned:
+            recorded = instance.get_materialized_partitions(raw_asset_key(plan.table.name))
+            extra = sorted(set(keys) - recorded - set(plan.partitions)) if recorded or every_table else []
+            if extra:
+                plan = dataclasses.replace(plan, partitions=tuple(sorted({*plan.partitions, *extra})),
+                                           digest=f"{plan.digest}+{len(extra)}")
+        out.append(plan)
+    return out
+
+
 def plan_run_requests(
     opendental: OpenDentalSourceResource, warehouse: WarehouseResource, with_run_keys: bool = True,
-    backstop: bool = False,
+    backstop: bool = False, instance: dg.DagsterInstance | None = None, every_table: bool = False,
 ) -> list[dg.RunRequest] | dg.SkipReason:
     """The runs that bring raw up to date with the source (empty when nothing changed); a SkipReason
-    for a source other than MariaDB. Run tags say how many partitions and tables each run covers."""
+    for a source other than MariaDB. Run tags say how many partitions and tables each run covers.
+    With ``instance``, the months of a table that Dagster has no materialization of are requested too
+    (``_with_unrecorded``)."""
     from dental_assets.replication.plan import contiguous_ranges, plan_tables
 
     source = opendental.source()
@@ -48,6 +74,8 @@ def plan_run_requests(
         plans = plan_tables(source.params, conn, list(raw_tables()), keys)
     finally:
         conn.close()
+    if instance is not None:
+        plans = _with_unrecorded(plans, keys, instance, every_table)
     requests: list[dg.RunRequest] = []
     reference = [p for p in plans if not p.table.partitioned and p.partitions]
     if backstop:  # the backstop also re-copies small tables whose edits leave no timestamp
@@ -95,7 +123,7 @@ def _default_status() -> dg.DefaultSensorStatus:
 )
 def raw_change_sensor(context: dg.SensorEvaluationContext, opendental: OpenDentalSourceResource,
                       warehouse: WarehouseResource):
-    result = plan_run_requests(opendental, warehouse)
+    result = plan_run_requests(opendental, warehouse, instance=context.instance)
     if isinstance(result, dg.SkipReason):
         return result
     if not result:
@@ -114,7 +142,9 @@ def raw_change_sensor(context: dg.SensorEvaluationContext, opendental: OpenDenta
 )
 def raw_sync_backstop(context: dg.ScheduleEvaluationContext, opendental: OpenDentalSourceResource,
                       warehouse: WarehouseResource):
-    result = plan_run_requests(opendental, warehouse, with_run_keys=False, backstop=True)
+    # a schedule context built in a test may have no instance to hand out
+    instance = context.instance if context.instance_ref is not None else None
+    result = plan_run_requests(opendental, warehouse, with_run_keys=False, backstop=True, instance=instance)
     if isinstance(result, dg.SkipReason) or not result:
         return dg.SkipReason("nothing to sync")
     return result

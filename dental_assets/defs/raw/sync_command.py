@@ -52,14 +52,17 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
         kind=os.environ.get("DENTAL_SOURCE", "synthetic"), url=os.environ.get("OPENDENTAL_URL")
     )
     warehouse = WarehouseResource(url=os.environ.get("DENTAL_WAREHOUSE_URL"), home=os.environ.get("DENTAL_HOME"))
-    requests = plan_run_requests(opendental, warehouse, with_run_keys=False)
+    instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
+                            else dg.DagsterInstance.ephemeral())
+    # every month Dagster has not recorded is synced too (months without rows included), so no raw
+    # partition is left "missing" for the eager dbt models downstream
+    requests = plan_run_requests(opendental, warehouse, with_run_keys=False, instance=instance,
+                                 every_table=True)
     if isinstance(requests, dg.SkipReason):
         raise ValueError(requests.skip_message)
     out = out or sys.stdout
     report = SyncReport()
     job = defs.resolve_job_def(RAW_JOB_NAME)
-    instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
-                            else dg.DagsterInstance.ephemeral())
     for request in requests:
         report.runs += 1
         result = job.execute_in_process(

@@ -1,14 +1,16 @@
 """The demo: ``demo_job`` materializes the whole graph from the synthetic practice.
 
 A Dagster run covers one partitions definition, and the graph has three: unpartitioned, monthly (raw
-transactional tables) and yearly (the treatment-journey dataset). A run over a partition range also
+transactional tables and the incremental dbt facts) and yearly (the treatment-journey dataset). A run over a partition range also
 records a planned event per partition for each unpartitioned asset it holds. So ``demo_job`` plans the
 graph as a sequence of runs with ``plan_runs``, each over a single partitions definition, in dependency
 order. Its one step launches them on the same instance, where they show in the UI as ordinary asset
 runs tagged ``dental/demo_run_id``:
 
 - unpartitioned assets: one run;
-- monthly assets: one run over every monthly partition (a single-run backfill);
+- monthly assets: one run over every monthly partition (a single-run backfill): first the raw
+  transactional tables, later, after the unpartitioned dbt models they read, the incremental dbt facts
+  (a range over every month is their full refresh, see ``dental_assets.defs.dbt.assets``);
 - yearly assets: one run per year holding procedures (the treatment-journey dataset);
 - assets downstream of those (the models): one more unpartitioned run.
 

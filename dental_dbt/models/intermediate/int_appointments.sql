@@ -6,6 +6,9 @@
 --                       recorded and in order, else its scheduled_minutes.
 -- A broken appointment is a no-show when a missed-appointment procedure (CDT D9986) was charged on its
 -- day; other broken appointments were cancelled (D9987) or broken without a code.
+-- A status code OpenDental 24.3 does not define (staging's apt_status NULL, the stored code in
+-- apt_status_code) decodes to 'unknown': such an appointment counts as none of scheduled, complete or
+-- broken.
 
 with appointments as (
 
@@ -42,7 +45,9 @@ final as (
         appointments.apt_date_time                                  as appointment_at,
         cast(appointments.apt_date_time as date)                    as appointment_date,
         appointments.apt_status,
+        appointments.apt_status_code,
         case appointments.apt_status
+            when 0 then 'none'
             when 1 then 'scheduled'
             when 2 then 'complete'
             when 3 then 'unscheduled_list'
@@ -51,7 +56,7 @@ final as (
             when 6 then 'planned'
             when 7 then 'patient_note'
             when 8 then 'patient_note_completed'
-            else 'none'
+            else 'unknown'
         end                                                         as apt_status_name,
         appointments.is_hygiene                                      as is_hygiene,
         appointments.is_new_patient                                  as is_new_patient,

@@ -2,7 +2,8 @@
 -- signed: positive = charge to the family, negative = credit. The transactions are OpenDental's own:
 --   procedure   completed procedures (procedurelog.ProcStatus = 2): +ProcFee x (UnitQty + BaseUnits) on ProcDate
 --   adjustment  adjustment.AdjAmt (signed) on AdjDate
---   paysplit    -paysplit.SplitAmt on DatePay (income transfers are +/- pairs and net to zero)
+--   paysplit    -paysplit.SplitAmt on DatePay, whatever its UnearnedType: a prepayment is a credit, a
+--               refund (negative split) a charge, and income transfers are +/- pairs that net to zero
 --   claimproc   -(InsPayAmt + WriteOff) of claimprocs received or finalized (Status 1 Received,
 --               4 Supplemental, 5 CapClaim, 7 CapComplete) on DateCP; InsPayAmt of a claimproc attached
 --               to a payment plan (PayPlanNum <> 0) is counted by the plan, not here.

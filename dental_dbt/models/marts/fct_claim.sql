@@ -1,9 +1,23 @@
 -- One row per insurance claim (claim.ClaimNum), in dollars and days: billed fee, estimate, payment and
 -- write-off, the carrier of its plan, and days from service to sending and sending to receipt.
+-- Incremental, partitioned monthly in Dagster by date_service (claim.DateService): a run with the vars min_date/max_date
+-- (dental_assets.partitions.dbt_window_vars) replaces that window only; without vars, every row.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='claim_id',
+        on_schema_change='fail',
+        pre_hook="{{ delete_date_window('date_service') }}",
+        indexes=[{'columns': ['claim_id'], 'unique': True}, {'columns': ['date_service']}],
+    )
+}}
 
 with claims as (
 
     select * from {{ ref('stg_opendental__claim') }}
+    where {{ in_date_window('date_service') }}
 
 ),
 

@@ -1,10 +1,24 @@
 -- One row per patient payment (payment.PayNum), in dollars: the amount received (payment.PayAmt),
 -- the total of its splits (paysplit.SplitAmt) and their count. Income transfers are payments of $0
 -- whose splits net to zero.
+-- Incremental, partitioned monthly in Dagster by payment_date (payment.PayDate): a run with the vars min_date/max_date
+-- (dental_assets.partitions.dbt_window_vars) replaces that window only; without vars, every row.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='payment_id',
+        on_schema_change='fail',
+        pre_hook="{{ delete_date_window('payment_date') }}",
+        indexes=[{'columns': ['payment_id'], 'unique': True}, {'columns': ['payment_date']}],
+    )
+}}
 
 with payments as (
 
     select * from {{ ref('stg_opendental__payment') }}
+    where {{ in_date_window('pay_date') }}
 
 ),
 
@@ -15,6 +29,7 @@ splits as (
         count(*)                                                    as split_count,
         sum(cast(coalesce(split_amt, 0) as numeric(14, 2)))         as split_total
     from {{ ref('stg_opendental__paysplit') }}
+    where pay_num in (select pay_num from payments)
     group by 1
 
 ),

@@ -1,5 +1,7 @@
 -- Collections per day and clinic, in dollars (grain: collection_date, clinic_id):
---   patient_payments:   paysplit.SplitAmt by DatePay (income transfers are +/- pairs and net to zero);
+--   patient_payments:   paysplit.SplitAmt by DatePay: prepayments and other unearned money (UnearnedType)
+--                       when received, refunds (negative payments) negative on their day; income
+--                       transfers (payment.PayType 0) are +/- pairs on one day and clinic and net to zero;
 --   insurance_payments: claimproc.InsPayAmt of claimprocs with Status 1 Received or 4 Supplemental,
 --                       by DateCP;
 --   total_collections:  patient_payments + insurance_payments.

@@ -17,7 +17,7 @@ renamed as (
         {{ zero_to_null('"PatNum"') }}          as pat_num,
         {{ zero_to_null('"AdjType"') }}         as adj_type,
         {{ zero_to_null('"ProvNum"') }}         as prov_num,
-        "AdjNote"                               as adj_note,
+        {{ strip_control_chars('"AdjNote"') }}  as adj_note,
         {{ clean_date('"ProcDate"') }}          as proc_date,
         {{ zero_to_null('"ProcNum"') }}         as proc_num,
         {{ clean_date('"DateEntry"') }}         as date_entry,

@@ -11,16 +11,17 @@ with source as (
 renamed as (
 
     select
-        "AppointmentTypeNum"           as appointment_type_num,
-        "AppointmentTypeName"          as appointment_type_name,
-        "AppointmentTypeColor"         as appointment_type_color,
-        "ItemOrder"                    as item_order,
-        {{ to_boolean('"IsHidden"') }} as is_hidden,
-        "Pattern"                      as pattern,
-        "CodeStr"                      as code_str,
-        "CodeStrRequired"              as code_str_required,
-        "RequiredProcCodesNeeded"      as required_proc_codes_needed,
-        "BlockoutTypes"                as blockout_types
+        "AppointmentTypeNum"                                                                as appointment_type_num,
+        {{ strip_control_chars('"AppointmentTypeName"') }}                                  as appointment_type_name,
+        "AppointmentTypeColor"                                                              as appointment_type_color,
+        "ItemOrder"                                                                         as item_order,
+        {{ to_boolean('"IsHidden"') }}                                                      as is_hidden,
+        {{ strip_control_chars('"Pattern"') }}                                              as pattern,
+        {{ strip_control_chars('"CodeStr"') }}                                              as code_str,
+        {{ strip_control_chars('"CodeStrRequired"') }}                                      as code_str_required,
+        case when "RequiredProcCodesNeeded" in (0, 1, 2) then "RequiredProcCodesNeeded" end as required_proc_codes_needed,
+        "RequiredProcCodesNeeded"                                                           as required_proc_codes_needed_code,
+        {{ strip_control_chars('"BlockoutTypes"') }}                                        as blockout_types
     from source
 
 )

@@ -11,22 +11,27 @@ with source as (
 renamed as (
 
     select
-        "BenefitNum"                         as benefit_num,
-        {{ zero_to_null('"PlanNum"') }}      as plan_num,
-        {{ zero_to_null('"PatPlanNum"') }}   as pat_plan_num,
-        {{ zero_to_null('"CovCatNum"') }}    as cov_cat_num,
-        "BenefitType"                        as benefit_type,
-        "Percent"                            as percent,
-        "MonetaryAmt"                        as monetary_amt,
-        "TimePeriod"                         as time_period,
-        "QuantityQualifier"                  as quantity_qualifier,
-        "Quantity"                           as quantity,
-        {{ zero_to_null('"CodeNum"') }}      as code_num,
-        "CoverageLevel"                      as coverage_level,
-        {{ clean_date('"SecDateTEntry"') }}  as sec_date_t_entry,
-        {{ clean_date('"SecDateTEdit"') }}   as sec_date_t_edit,
-        {{ zero_to_null('"CodeGroupNum"') }} as code_group_num,
-        "TreatArea"                          as treat_area
+        "BenefitNum"                                                                     as benefit_num,
+        {{ zero_to_null('"PlanNum"') }}                                                  as plan_num,
+        {{ zero_to_null('"PatPlanNum"') }}                                               as pat_plan_num,
+        {{ zero_to_null('"CovCatNum"') }}                                                as cov_cat_num,
+        case when "BenefitType" in (0, 1, 2, 3, 4, 5, 6) then "BenefitType" end          as benefit_type,
+        "BenefitType"                                                                    as benefit_type_code,
+        "Percent"                                                                        as percent,
+        "MonetaryAmt"                                                                    as monetary_amt,
+        case when "TimePeriod" in (0, 1, 2, 3, 4, 5) then "TimePeriod" end               as time_period,
+        "TimePeriod"                                                                     as time_period_code,
+        case when "QuantityQualifier" in (0, 1, 2, 3, 4, 5) then "QuantityQualifier" end as quantity_qualifier,
+        "QuantityQualifier"                                                              as quantity_qualifier_code,
+        "Quantity"                                                                       as quantity,
+        {{ zero_to_null('"CodeNum"') }}                                                  as code_num,
+        case when "CoverageLevel" in (0, 1, 2) then "CoverageLevel" end                  as coverage_level,
+        "CoverageLevel"                                                                  as coverage_level_code,
+        {{ clean_date('"SecDateTEntry"') }}                                              as sec_date_t_entry,
+        {{ clean_date('"SecDateTEdit"') }}                                               as sec_date_t_edit,
+        {{ zero_to_null('"CodeGroupNum"') }}                                             as code_group_num,
+        case when "TreatArea" in (0, 1, 2, 3, 4, 5, 6, 7) then "TreatArea" end           as treat_area,
+        "TreatArea"                                                                      as treat_area_code
     from source
 
 )

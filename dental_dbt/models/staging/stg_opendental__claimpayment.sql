@@ -11,22 +11,22 @@ with source as (
 renamed as (
 
     select
-        "ClaimPaymentNum"                       as claim_payment_num,
-        {{ clean_date('"CheckDate"') }}         as check_date,
-        "CheckAmt"                              as check_amt,
-        "CheckNum"                              as check_num,
-        "BankBranch"                            as bank_branch,
-        "Note"                                  as note,
-        {{ zero_to_null('"ClinicNum"') }}       as clinic_num,
-        {{ zero_to_null('"DepositNum"') }}      as deposit_num,
-        "CarrierName"                           as carrier_name,
-        {{ clean_date('"DateIssued"') }}        as date_issued,
-        {{ to_boolean('"IsPartial"') }}         as is_partial,
-        {{ zero_to_null('"PayType"') }}         as pay_type,
-        {{ zero_to_null('"SecUserNumEntry"') }} as sec_user_num_entry,
-        {{ clean_date('"SecDateEntry"') }}      as sec_date_entry,
-        {{ clean_date('"SecDateTEdit"') }}      as sec_date_t_edit,
-        {{ zero_to_null('"PayGroup"') }}        as pay_group
+        "ClaimPaymentNum"                          as claim_payment_num,
+        {{ clean_date('"CheckDate"') }}            as check_date,
+        "CheckAmt"                                 as check_amt,
+        {{ strip_control_chars('"CheckNum"') }}    as check_num,
+        {{ strip_control_chars('"BankBranch"') }}  as bank_branch,
+        {{ strip_control_chars('"Note"') }}        as note,
+        {{ zero_to_null('"ClinicNum"') }}          as clinic_num,
+        {{ zero_to_null('"DepositNum"') }}         as deposit_num,
+        {{ strip_control_chars('"CarrierName"') }} as carrier_name,
+        {{ clean_date('"DateIssued"') }}           as date_issued,
+        {{ to_boolean('"IsPartial"') }}            as is_partial,
+        {{ zero_to_null('"PayType"') }}            as pay_type,
+        {{ zero_to_null('"SecUserNumEntry"') }}    as sec_user_num_entry,
+        {{ clean_date('"SecDateEntry"') }}         as sec_date_entry,
+        {{ clean_date('"SecDateTEdit"') }}         as sec_date_t_edit,
+        {{ zero_to_null('"PayGroup"') }}           as pay_group
     from source
 
 )

@@ -11,23 +11,27 @@ with source as (
 renamed as (
 
     select
-        "CommlogNum"                        as commlog_num,
-        {{ zero_to_null('"PatNum"') }}      as pat_num,
-        {{ clean_date('"CommDateTime"') }}  as comm_date_time,
-        {{ zero_to_null('"CommType"') }}    as comm_type,
-        "Note"                              as note,
-        "Mode_"                             as mode_,
-        "SentOrReceived"                    as sent_or_received,
-        {{ zero_to_null('"UserNum"') }}     as user_num,
-        "Signature"                         as signature,
-        {{ to_boolean('"SigIsTopaz"') }}    as sig_is_topaz,
-        {{ clean_date('"DateTStamp"') }}    as date_t_stamp,
-        {{ clean_date('"DateTimeEnd"') }}   as date_time_end,
-        "CommSource"                        as comm_source,
-        {{ zero_to_null('"ProgramNum"') }}  as program_num,
-        {{ clean_date('"DateTEntry"') }}    as date_t_entry,
-        {{ zero_to_null('"ReferralNum"') }} as referral_num,
-        "CommReferralBehavior"              as comm_referral_behavior
+        "CommlogNum"                                                                   as commlog_num,
+        {{ zero_to_null('"PatNum"') }}                                                 as pat_num,
+        {{ clean_date('"CommDateTime"') }}                                             as comm_date_time,
+        {{ zero_to_null('"CommType"') }}                                               as comm_type,
+        {{ strip_control_chars('"Note"') }}                                            as note,
+        case when "Mode_" in (0, 1, 2, 3, 4, 5, 6, 7, 8) then "Mode_" end              as mode_,
+        "Mode_"                                                                        as mode__code,
+        case when "SentOrReceived" in (0, 1, 2) then "SentOrReceived" end              as sent_or_received,
+        "SentOrReceived"                                                               as sent_or_received_code,
+        {{ zero_to_null('"UserNum"') }}                                                as user_num,
+        {{ strip_control_chars('"Signature"') }}                                       as signature,
+        {{ to_boolean('"SigIsTopaz"') }}                                               as sig_is_topaz,
+        {{ clean_date('"DateTStamp"') }}                                               as date_t_stamp,
+        {{ clean_date('"DateTimeEnd"') }}                                              as date_time_end,
+        case when "CommSource" in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9) then "CommSource" end as comm_source,
+        "CommSource"                                                                   as comm_source_code,
+        {{ zero_to_null('"ProgramNum"') }}                                             as program_num,
+        {{ clean_date('"DateTEntry"') }}                                               as date_t_entry,
+        {{ zero_to_null('"ReferralNum"') }}                                            as referral_num,
+        case when "CommReferralBehavior" in (0, 1, 2) then "CommReferralBehavior" end  as comm_referral_behavior,
+        "CommReferralBehavior"                                                         as comm_referral_behavior_code
     from source
 
 )

@@ -11,13 +11,14 @@ with source as (
 renamed as (
 
     select
-        "DefNum"                       as def_num,
-        "Category"                     as category,
-        "ItemOrder"                    as item_order,
-        "ItemName"                     as item_name,
-        "ItemValue"                    as item_value,
-        "ItemColor"                    as item_color,
-        {{ to_boolean('"IsHidden"') }} as is_hidden
+        "DefNum"                                                                                                                                                                                                                                                           as def_num,
+        case when "Category" in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55) then "Category" end as category,
+        "Category"                                                                                                                                                                                                                                                         as category_code,
+        "ItemOrder"                                                                                                                                                                                                                                                        as item_order,
+        {{ strip_control_chars('"ItemName"') }}                                                                                                                                                                                                                            as item_name,
+        {{ strip_control_chars('"ItemValue"') }}                                                                                                                                                                                                                           as item_value,
+        "ItemColor"                                                                                                                                                                                                                                                        as item_color,
+        {{ to_boolean('"IsHidden"') }}                                                                                                                                                                                                                                     as is_hidden
     from source
 
 )

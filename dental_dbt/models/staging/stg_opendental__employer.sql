@@ -11,14 +11,14 @@ with source as (
 renamed as (
 
     select
-        "EmployerNum" as employer_num,
-        "EmpName"     as emp_name,
-        "Address"     as address,
-        "Address2"    as address_2,
-        "City"        as city,
-        "State"       as state,
-        "Zip"         as zip,
-        "Phone"       as phone
+        "EmployerNum"                           as employer_num,
+        {{ strip_control_chars('"EmpName"') }}  as emp_name,
+        {{ strip_control_chars('"Address"') }}  as address,
+        {{ strip_control_chars('"Address2"') }} as address_2,
+        {{ strip_control_chars('"City"') }}     as city,
+        {{ strip_control_chars('"State"') }}    as state,
+        {{ strip_control_chars('"Zip"') }}      as zip,
+        {{ strip_control_chars('"Phone"') }}    as phone
     from source
 
 )

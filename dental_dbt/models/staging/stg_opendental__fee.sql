@@ -13,7 +13,7 @@ renamed as (
     select
         "FeeNum"                                as fee_num,
         "Amount"                                as amount,
-        "OldCode"                               as old_code,
+        {{ strip_control_chars('"OldCode"') }}  as old_code,
         {{ zero_to_null('"FeeSched"') }}        as fee_sched,
         {{ to_boolean('"UseDefaultFee"') }}     as use_default_fee,
         {{ to_boolean('"UseDefaultCov"') }}     as use_default_cov,

@@ -11,15 +11,16 @@ with source as (
 renamed as (
 
     select
-        "FeeSchedNum"                           as fee_sched_num,
-        "Description"                           as description,
-        "FeeSchedType"                          as fee_sched_type,
-        "ItemOrder"                             as item_order,
-        {{ to_boolean('"IsHidden"') }}          as is_hidden,
-        {{ to_boolean('"IsGlobal"') }}          as is_global,
-        {{ zero_to_null('"SecUserNumEntry"') }} as sec_user_num_entry,
-        {{ clean_date('"SecDateEntry"') }}      as sec_date_entry,
-        {{ clean_date('"SecDateTEdit"') }}      as sec_date_t_edit
+        "FeeSchedNum"                                                       as fee_sched_num,
+        {{ strip_control_chars('"Description"') }}                          as description,
+        case when "FeeSchedType" in (0, 1, 2, 3, 4) then "FeeSchedType" end as fee_sched_type,
+        "FeeSchedType"                                                      as fee_sched_type_code,
+        "ItemOrder"                                                         as item_order,
+        {{ to_boolean('"IsHidden"') }}                                      as is_hidden,
+        {{ to_boolean('"IsGlobal"') }}                                      as is_global,
+        {{ zero_to_null('"SecUserNumEntry"') }}                             as sec_user_num_entry,
+        {{ clean_date('"SecDateEntry"') }}                                  as sec_date_entry,
+        {{ clean_date('"SecDateTEdit"') }}                                  as sec_date_t_edit
     from source
 
 )

@@ -11,19 +11,19 @@ with source as (
 renamed as (
 
     select
-        "InsSubNum"                             as ins_sub_num,
-        {{ zero_to_null('"PlanNum"') }}         as plan_num,
-        {{ zero_to_null('"Subscriber"') }}      as subscriber,
-        {{ clean_date('"DateEffective"') }}     as date_effective,
-        {{ clean_date('"DateTerm"') }}          as date_term,
-        {{ to_boolean('"ReleaseInfo"') }}       as release_info,
-        {{ to_boolean('"AssignBen"') }}         as assign_ben,
-        "SubscriberID"                          as subscriber_id,
-        "BenefitNotes"                          as benefit_notes,
-        "SubscNote"                             as subsc_note,
-        {{ zero_to_null('"SecUserNumEntry"') }} as sec_user_num_entry,
-        {{ clean_date('"SecDateEntry"') }}      as sec_date_entry,
-        {{ clean_date('"SecDateTEdit"') }}      as sec_date_t_edit
+        "InsSubNum"                                 as ins_sub_num,
+        {{ zero_to_null('"PlanNum"') }}             as plan_num,
+        {{ zero_to_null('"Subscriber"') }}          as subscriber,
+        {{ clean_date('"DateEffective"') }}         as date_effective,
+        {{ clean_date('"DateTerm"') }}              as date_term,
+        {{ to_boolean('"ReleaseInfo"') }}           as release_info,
+        {{ to_boolean('"AssignBen"') }}             as assign_ben,
+        {{ strip_control_chars('"SubscriberID"') }} as subscriber_id,
+        {{ strip_control_chars('"BenefitNotes"') }} as benefit_notes,
+        {{ strip_control_chars('"SubscNote"') }}    as subsc_note,
+        {{ zero_to_null('"SecUserNumEntry"') }}     as sec_user_num_entry,
+        {{ clean_date('"SecDateEntry"') }}          as sec_date_entry,
+        {{ clean_date('"SecDateTEdit"') }}          as sec_date_t_edit
     from source
 
 )

@@ -12,8 +12,8 @@ renamed as (
 
     select
         "OperatoryNum"                        as operatory_num,
-        "OpName"                              as op_name,
-        "Abbrev"                              as abbrev,
+        {{ strip_control_chars('"OpName"') }} as op_name,
+        {{ strip_control_chars('"Abbrev"') }} as abbrev,
         "ItemOrder"                           as item_order,
         {{ to_boolean('"IsHidden"') }}        as is_hidden,
         {{ zero_to_null('"ProvDentist"') }}   as prov_dentist,

@@ -11,11 +11,12 @@ with source as (
 renamed as (
 
     select
-        "PatientLinkNum"                   as patient_link_num,
-        {{ zero_to_null('"PatNumFrom"') }} as pat_num_from,
-        {{ zero_to_null('"PatNumTo"') }}   as pat_num_to,
-        "LinkType"                         as link_type,
-        {{ clean_date('"DateTimeLink"') }} as date_time_link
+        "PatientLinkNum"                                         as patient_link_num,
+        {{ zero_to_null('"PatNumFrom"') }}                       as pat_num_from,
+        {{ zero_to_null('"PatNumTo"') }}                         as pat_num_to,
+        case when "LinkType" in (0, 1, 2, 3) then "LinkType" end as link_type,
+        "LinkType"                                               as link_type_code,
+        {{ clean_date('"DateTimeLink"') }}                       as date_time_link
     from source
 
 )

@@ -11,22 +11,23 @@ with source as (
 renamed as (
 
     select
-        "PatNum"                                         as pat_num,
-        "FamFinancial"                                   as fam_financial,
-        "ApptPhone"                                      as appt_phone,
-        "Medical"                                        as medical,
-        "Service"                                        as service,
-        "MedicalComp"                                    as medical_comp,
-        "Treatment"                                      as treatment,
-        "ICEName"                                        as ice_name,
-        "ICEPhone"                                       as ice_phone,
-        "OrthoMonthsTreatOverride"                       as ortho_months_treat_override,
-        {{ clean_date('"DateOrthoPlacementOverride"') }} as date_ortho_placement_override,
-        {{ clean_date('"SecDateTEntry"') }}              as sec_date_t_entry,
-        {{ clean_date('"SecDateTEdit"') }}               as sec_date_t_edit,
-        "Consent"                                        as consent,
-        {{ zero_to_null('"UserNumOrthoLocked"') }}       as user_num_ortho_locked,
-        "Pronoun"                                        as pronoun
+        "PatNum"                                               as pat_num,
+        {{ strip_control_chars('"FamFinancial"') }}            as fam_financial,
+        {{ strip_control_chars('"ApptPhone"') }}               as appt_phone,
+        {{ strip_control_chars('"Medical"') }}                 as medical,
+        {{ strip_control_chars('"Service"') }}                 as service,
+        {{ strip_control_chars('"MedicalComp"') }}             as medical_comp,
+        {{ strip_control_chars('"Treatment"') }}               as treatment,
+        {{ strip_control_chars('"ICEName"') }}                 as ice_name,
+        {{ strip_control_chars('"ICEPhone"') }}                as ice_phone,
+        "OrthoMonthsTreatOverride"                             as ortho_months_treat_override,
+        {{ clean_date('"DateOrthoPlacementOverride"') }}       as date_ortho_placement_override,
+        {{ clean_date('"SecDateTEntry"') }}                    as sec_date_t_entry,
+        {{ clean_date('"SecDateTEdit"') }}                     as sec_date_t_edit,
+        "Consent"                                              as consent,
+        {{ zero_to_null('"UserNumOrthoLocked"') }}             as user_num_ortho_locked,
+        case when "Pronoun" in (0, 1, 2, 3) then "Pronoun" end as pronoun,
+        "Pronoun"                                              as pronoun_code
     from source
 
 )

@@ -11,17 +11,18 @@ with source as (
 renamed as (
 
     select
-        "PatPlanNum"                                 as pat_plan_num,
-        {{ zero_to_null('"PatNum"') }}               as pat_num,
-        "Ordinal"                                    as ordinal,
-        {{ to_boolean('"IsPending"') }}              as is_pending,
-        "Relationship"                               as relationship,
-        "PatID"                                      as pat_id,
-        {{ zero_to_null('"InsSubNum"') }}            as ins_sub_num,
-        "OrthoAutoFeeBilledOverride"                 as ortho_auto_fee_billed_override,
-        {{ clean_date('"OrthoAutoNextClaimDate"') }} as ortho_auto_next_claim_date,
-        {{ clean_date('"SecDateTEntry"') }}          as sec_date_t_entry,
-        {{ clean_date('"SecDateTEdit"') }}           as sec_date_t_edit
+        "PatPlanNum"                                                                    as pat_plan_num,
+        {{ zero_to_null('"PatNum"') }}                                                  as pat_num,
+        "Ordinal"                                                                       as ordinal,
+        {{ to_boolean('"IsPending"') }}                                                 as is_pending,
+        case when "Relationship" in (0, 1, 2, 3, 4, 5, 6, 7, 8) then "Relationship" end as relationship,
+        "Relationship"                                                                  as relationship_code,
+        {{ strip_control_chars('"PatID"') }}                                            as pat_id,
+        {{ zero_to_null('"InsSubNum"') }}                                               as ins_sub_num,
+        "OrthoAutoFeeBilledOverride"                                                    as ortho_auto_fee_billed_override,
+        {{ clean_date('"OrthoAutoNextClaimDate"') }}                                    as ortho_auto_next_claim_date,
+        {{ clean_date('"SecDateTEntry"') }}                                             as sec_date_t_entry,
+        {{ clean_date('"SecDateTEdit"') }}                                              as sec_date_t_edit
     from source
 
 )

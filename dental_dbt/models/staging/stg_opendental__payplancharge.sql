@@ -11,24 +11,26 @@ with source as (
 renamed as (
 
     select
-        "PayPlanChargeNum"                   as pay_plan_charge_num,
-        {{ zero_to_null('"PayPlanNum"') }}   as pay_plan_num,
-        {{ zero_to_null('"Guarantor"') }}    as guarantor,
-        {{ zero_to_null('"PatNum"') }}       as pat_num,
-        {{ clean_date('"ChargeDate"') }}     as charge_date,
-        "Principal"                          as principal,
-        "Interest"                           as interest,
-        "Note"                               as note,
-        {{ zero_to_null('"ProvNum"') }}      as prov_num,
-        {{ zero_to_null('"ClinicNum"') }}    as clinic_num,
-        "ChargeType"                         as charge_type,
-        {{ zero_to_null('"ProcNum"') }}      as proc_num,
-        {{ clean_date('"SecDateTEntry"') }}  as sec_date_t_entry,
-        {{ clean_date('"SecDateTEdit"') }}   as sec_date_t_edit,
-        {{ zero_to_null('"StatementNum"') }} as statement_num,
-        "FKey"                               as f_key,
-        "LinkType"                           as link_type,
-        {{ to_boolean('"IsOffset"') }}       as is_offset
+        "PayPlanChargeNum"                                       as pay_plan_charge_num,
+        {{ zero_to_null('"PayPlanNum"') }}                       as pay_plan_num,
+        {{ zero_to_null('"Guarantor"') }}                        as guarantor,
+        {{ zero_to_null('"PatNum"') }}                           as pat_num,
+        {{ clean_date('"ChargeDate"') }}                         as charge_date,
+        "Principal"                                              as principal,
+        "Interest"                                               as interest,
+        {{ strip_control_chars('"Note"') }}                      as note,
+        {{ zero_to_null('"ProvNum"') }}                          as prov_num,
+        {{ zero_to_null('"ClinicNum"') }}                        as clinic_num,
+        case when "ChargeType" in (0, 1) then "ChargeType" end   as charge_type,
+        "ChargeType"                                             as charge_type_code,
+        {{ zero_to_null('"ProcNum"') }}                          as proc_num,
+        {{ clean_date('"SecDateTEntry"') }}                      as sec_date_t_entry,
+        {{ clean_date('"SecDateTEdit"') }}                       as sec_date_t_edit,
+        {{ zero_to_null('"StatementNum"') }}                     as statement_num,
+        "FKey"                                                   as f_key,
+        case when "LinkType" in (0, 1, 2, 3) then "LinkType" end as link_type,
+        "LinkType"                                               as link_type_code,
+        {{ to_boolean('"IsOffset"') }}                           as is_offset
     from source
 
 )

@@ -11,14 +11,14 @@ with source as (
 renamed as (
 
     select
-        "ProcNoteNum"                       as proc_note_num,
-        {{ zero_to_null('"PatNum"') }}      as pat_num,
-        {{ zero_to_null('"ProcNum"') }}     as proc_num,
-        {{ clean_date('"EntryDateTime"') }} as entry_date_time,
-        {{ zero_to_null('"UserNum"') }}     as user_num,
-        "Note"                              as note,
-        {{ to_boolean('"SigIsTopaz"') }}    as sig_is_topaz,
-        "Signature"                         as signature
+        "ProcNoteNum"                            as proc_note_num,
+        {{ zero_to_null('"PatNum"') }}           as pat_num,
+        {{ zero_to_null('"ProcNum"') }}          as proc_num,
+        {{ clean_date('"EntryDateTime"') }}      as entry_date_time,
+        {{ zero_to_null('"UserNum"') }}          as user_num,
+        {{ strip_control_chars('"Note"') }}      as note,
+        {{ to_boolean('"SigIsTopaz"') }}         as sig_is_topaz,
+        {{ strip_control_chars('"Signature"') }} as signature
     from source
 
 )

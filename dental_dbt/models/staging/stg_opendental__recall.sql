@@ -11,22 +11,23 @@ with source as (
 renamed as (
 
     select
-        "RecallNum"                            as recall_num,
-        {{ zero_to_null('"PatNum"') }}         as pat_num,
-        {{ clean_date('"DateDueCalc"') }}      as date_due_calc,
-        {{ clean_date('"DateDue"') }}          as date_due,
-        {{ clean_date('"DatePrevious"') }}     as date_previous,
-        "RecallInterval"                       as recall_interval,
-        {{ zero_to_null('"RecallStatus"') }}   as recall_status,
-        "Note"                                 as note,
-        {{ to_boolean('"IsDisabled"') }}       as is_disabled,
-        {{ clean_date('"DateTStamp"') }}       as date_t_stamp,
-        {{ zero_to_null('"RecallTypeNum"') }}  as recall_type_num,
-        "DisableUntilBalance"                  as disable_until_balance,
-        {{ clean_date('"DisableUntilDate"') }} as disable_until_date,
-        {{ clean_date('"DateScheduled"') }}    as date_scheduled,
-        "Priority"                             as priority,
-        "TimePatternOverride"                  as time_pattern_override
+        "RecallNum"                                        as recall_num,
+        {{ zero_to_null('"PatNum"') }}                     as pat_num,
+        {{ clean_date('"DateDueCalc"') }}                  as date_due_calc,
+        {{ clean_date('"DateDue"') }}                      as date_due,
+        {{ clean_date('"DatePrevious"') }}                 as date_previous,
+        "RecallInterval"                                   as recall_interval,
+        {{ zero_to_null('"RecallStatus"') }}               as recall_status,
+        {{ strip_control_chars('"Note"') }}                as note,
+        {{ to_boolean('"IsDisabled"') }}                   as is_disabled,
+        {{ clean_date('"DateTStamp"') }}                   as date_t_stamp,
+        {{ zero_to_null('"RecallTypeNum"') }}              as recall_type_num,
+        "DisableUntilBalance"                              as disable_until_balance,
+        {{ clean_date('"DisableUntilDate"') }}             as disable_until_date,
+        {{ clean_date('"DateScheduled"') }}                as date_scheduled,
+        case when "Priority" in (0, 1) then "Priority" end as priority,
+        "Priority"                                         as priority_code,
+        {{ strip_control_chars('"TimePatternOverride"') }} as time_pattern_override
     from source
 
 )

@@ -11,12 +11,12 @@ with source as (
 renamed as (
 
     select
-        "RecallTypeNum"                       as recall_type_num,
-        "Description"                         as description,
-        "DefaultInterval"                     as default_interval,
-        "TimePattern"                         as time_pattern,
-        "Procedures"                          as procedures,
-        {{ to_boolean('"AppendToSpecial"') }} as append_to_special
+        "RecallTypeNum"                            as recall_type_num,
+        {{ strip_control_chars('"Description"') }} as description,
+        "DefaultInterval"                          as default_interval,
+        {{ strip_control_chars('"TimePattern"') }} as time_pattern,
+        {{ strip_control_chars('"Procedures"') }}  as procedures,
+        {{ to_boolean('"AppendToSpecial"') }}      as append_to_special
     from source
 
 )

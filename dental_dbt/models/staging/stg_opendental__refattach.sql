@@ -11,19 +11,21 @@ with source as (
 renamed as (
 
     select
-        "RefAttachNum"                           as ref_attach_num,
-        {{ zero_to_null('"ReferralNum"') }}      as referral_num,
-        {{ zero_to_null('"PatNum"') }}           as pat_num,
-        "ItemOrder"                              as item_order,
-        {{ clean_date('"RefDate"') }}            as ref_date,
-        "RefType"                                as ref_type,
-        "RefToStatus"                            as ref_to_status,
-        "Note"                                   as note,
-        {{ to_boolean('"IsTransitionOfCare"') }} as is_transition_of_care,
-        {{ zero_to_null('"ProcNum"') }}          as proc_num,
-        {{ clean_date('"DateProcComplete"') }}   as date_proc_complete,
-        {{ zero_to_null('"ProvNum"') }}          as prov_num,
-        {{ clean_date('"DateTStamp"') }}         as date_t_stamp
+        "RefAttachNum"                                                       as ref_attach_num,
+        {{ zero_to_null('"ReferralNum"') }}                                  as referral_num,
+        {{ zero_to_null('"PatNum"') }}                                       as pat_num,
+        "ItemOrder"                                                          as item_order,
+        {{ clean_date('"RefDate"') }}                                        as ref_date,
+        case when "RefType" in (0, 1, 2) then "RefType" end                  as ref_type,
+        "RefType"                                                            as ref_type_code,
+        case when "RefToStatus" in (0, 1, 2, 3, 4, 5) then "RefToStatus" end as ref_to_status,
+        "RefToStatus"                                                        as ref_to_status_code,
+        {{ strip_control_chars('"Note"') }}                                  as note,
+        {{ to_boolean('"IsTransitionOfCare"') }}                             as is_transition_of_care,
+        {{ zero_to_null('"ProcNum"') }}                                      as proc_num,
+        {{ clean_date('"DateProcComplete"') }}                               as date_proc_complete,
+        {{ zero_to_null('"ProvNum"') }}                                      as prov_num,
+        {{ clean_date('"DateTStamp"') }}                                     as date_t_stamp
     from source
 
 )

@@ -11,18 +11,20 @@ with source as (
 renamed as (
 
     select
-        "ScheduleNum"                        as schedule_num,
-        {{ clean_date('"SchedDate"') }}      as sched_date,
-        "StartTime"                          as start_time,
-        "StopTime"                           as stop_time,
-        "SchedType"                          as sched_type,
-        {{ zero_to_null('"ProvNum"') }}      as prov_num,
-        {{ zero_to_null('"BlockoutType"') }} as blockout_type,
-        "Note"                               as note,
-        "Status"                             as status,
-        {{ zero_to_null('"EmployeeNum"') }}  as employee_num,
-        {{ clean_date('"DateTStamp"') }}     as date_t_stamp,
-        {{ zero_to_null('"ClinicNum"') }}    as clinic_num
+        "ScheduleNum"                                                 as schedule_num,
+        {{ clean_date('"SchedDate"') }}                               as sched_date,
+        "StartTime"                                                   as start_time,
+        "StopTime"                                                    as stop_time,
+        case when "SchedType" in (0, 1, 2, 3, 4) then "SchedType" end as sched_type,
+        "SchedType"                                                   as sched_type_code,
+        {{ zero_to_null('"ProvNum"') }}                               as prov_num,
+        {{ zero_to_null('"BlockoutType"') }}                          as blockout_type,
+        {{ strip_control_chars('"Note"') }}                           as note,
+        case when "Status" in (0, 1, 2) then "Status" end             as status,
+        "Status"                                                      as status_code,
+        {{ zero_to_null('"EmployeeNum"') }}                           as employee_num,
+        {{ clean_date('"DateTStamp"') }}                              as date_t_stamp,
+        {{ zero_to_null('"ClinicNum"') }}                             as clinic_num
     from source
 
 )

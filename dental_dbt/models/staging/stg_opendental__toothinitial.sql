@@ -11,16 +11,17 @@ with source as (
 renamed as (
 
     select
-        "ToothInitialNum"                   as tooth_initial_num,
-        {{ zero_to_null('"PatNum"') }}      as pat_num,
-        "ToothNum"                          as tooth_num,
-        "InitialType"                       as initial_type,
-        "Movement"                          as movement,
-        "DrawingSegment"                    as drawing_segment,
-        "ColorDraw"                         as color_draw,
-        {{ clean_date('"SecDateTEntry"') }} as sec_date_t_entry,
-        {{ clean_date('"SecDateTEdit"') }}  as sec_date_t_edit,
-        "DrawText"                          as draw_text
+        "ToothInitialNum"                                                                    as tooth_initial_num,
+        {{ zero_to_null('"PatNum"') }}                                                       as pat_num,
+        {{ strip_control_chars('"ToothNum"') }}                                              as tooth_num,
+        case when "InitialType" in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10) then "InitialType" end as initial_type,
+        "InitialType"                                                                        as initial_type_code,
+        "Movement"                                                                           as movement,
+        {{ strip_control_chars('"DrawingSegment"') }}                                        as drawing_segment,
+        "ColorDraw"                                                                          as color_draw,
+        {{ clean_date('"SecDateTEntry"') }}                                                  as sec_date_t_entry,
+        {{ clean_date('"SecDateTEdit"') }}                                                   as sec_date_t_edit,
+        {{ strip_control_chars('"DrawText"') }}                                              as draw_text
     from source
 
 )

@@ -11,11 +11,11 @@ with source as (
 renamed as (
 
     select
-        "ZipCodeNum"                     as zip_code_num,
-        "ZipCodeDigits"                  as zip_code_digits,
-        "City"                           as city,
-        "State"                          as state,
-        {{ to_boolean('"IsFrequent"') }} as is_frequent
+        "ZipCodeNum"                                 as zip_code_num,
+        {{ strip_control_chars('"ZipCodeDigits"') }} as zip_code_digits,
+        {{ strip_control_chars('"City"') }}          as city,
+        {{ strip_control_chars('"State"') }}         as state,
+        {{ to_boolean('"IsFrequent"') }}             as is_frequent
     from source
 
 )

@@ -1,0 +1,137 @@
+-- One row per OpenDental row that breaks a rule of the data, with what the marts do about it
+-- (dental_dbt/README.md and docs/dbt.md, "Dirty data"). Keys and rule names only: no patient data.
+-- Nothing is dropped silently: every row a mart leaves out, and every stored value a mart counts
+-- although it is implausible, is listed here.
+--   exception_kind  what is wrong (the names of dental_synthetic.dirty's injections where they match);
+--   table_name, column_name, key_num: the OpenDental table, column and primary key;
+--   handling        what the warehouse does with the row.
+
+with procedures as (
+
+    select * from {{ ref('int_procedures') }}
+
+),
+
+completed_without_date as (
+
+    select
+        'sentinel_date'                                             as exception_kind,
+        'procedurelog'                                              as table_name,
+        'ProcDate'                                                  as column_name,
+        procedure_id                                                as key_num,
+        'out of mart_production_daily (no date of service); in AR as the oldest charge' as handling
+    from procedures
+    where proc_status = 2
+        and procedure_date is null
+
+),
+
+negative_fees as (
+
+    select
+        'negative_amount', 'procedurelog', 'ProcFee', procedure_id,
+        'counted as stored: a negative charge in production and AR'
+    from procedures
+    where proc_status = 2
+        and proc_fee < 0
+
+),
+
+implausible_splits as (
+
+    select
+        'absurd_amount', 'paysplit', 'SplitAmt', split_num,
+        'counted as stored in collections and AR'
+    from {{ ref('stg_opendental__paysplit') }}
+    where abs(split_amt) >= {{ var('implausible_amount', 100000) }}
+
+),
+
+received_without_claim as (
+
+    select
+        'claimproc_claimnum_0', 'claimproc', 'ClaimNum', claim_proc_num,
+        'insurance payment counted in collections and AR by DateCP; on no claim in fct_claim or mart_claims_monthly'
+    from {{ ref('stg_opendental__claimproc') }}
+    where status in (1, 4)
+        and claim_num is null
+
+),
+
+orphan_commlogs as (
+
+    select
+        'orphan_row', 'commlog', 'PatNum', commlogs.commlog_num,
+        'no patient: left out of every patient-level model'
+    from {{ ref('stg_opendental__commlog') }} as commlogs
+    left join {{ ref('stg_opendental__patient') }} as patients
+        on commlogs.pat_num = patients.pat_num
+    where commlogs.pat_num is not null
+        and patients.pat_num is null
+
+),
+
+plans as (
+
+    select
+        plan_num,
+        row_number() over (
+            partition by carrier_num, employer_num, plan_type, fee_sched, group_num,
+                upper(btrim(group_name))
+            order by plan_num
+        )                                                           as copy_number
+    from {{ ref('stg_opendental__insplan') }}
+
+),
+
+duplicate_plans as (
+
+    select
+        'near_duplicate_plan', 'insplan', 'GroupName', plan_num,
+        'kept as its own plan (coverage points at PlanNum); merge it in OpenDental'
+    from plans
+    where copy_number > 1
+
+),
+
+unknown_statuses as (
+
+    select
+        'unusual_status', 'appointment', 'AptStatus', apt_num,
+        'decoded as unknown: counted as none of scheduled, complete or broken'
+    from {{ ref('stg_opendental__appointment') }}
+    where apt_status is null
+        and apt_status_code is not null
+
+),
+
+control_characters as (
+
+    select
+        'control_chars', 'commlog', 'Note', "CommlogNum",
+        'control characters removed in staging'
+    from {{ source('opendental', 'commlog') }}
+    where "Note" ~ '[\x01-\x08\x0B\x0C\x0E-\x1F\x7F]'
+
+),
+
+unioned as (
+
+    select * from completed_without_date
+    union all select * from negative_fees
+    union all select * from implausible_splits
+    union all select * from received_without_claim
+    union all select * from orphan_commlogs
+    union all select * from duplicate_plans
+    union all select * from unknown_statuses
+    union all select * from control_characters
+
+)
+
+select
+    exception_kind,
+    table_name,
+    column_name,
+    cast(key_num as bigint)                                         as key_num,
+    handling
+from unioned

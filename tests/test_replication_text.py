@@ -1,0 +1,129 @@
+"""The plain-text read path (``mariadb --batch`` -> COPY text): the reader's conversions on their own,
+then awkward values through real MariaDB and PostgreSQL servers, both paths (text, and server-side CSV
+when a string column is nullable), full and incremental."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from dental_assets.catalog import Column, Table, mysql_create_table_sql, raw_table
+from dental_assets.replication import extract
+from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
+
+
+def _cols(*kinds_nullable: tuple[str, str, bool]) -> extract.SourceColumns:
+    columns = tuple(Column(name=n, mysql_type=t, position=i) for i, (n, t, _) in enumerate(kinds_nullable))
+    return extract.SourceColumns(columns, not_null=frozenset(n for n, _, nullable in kinds_nullable if not nullable))
+
+
+def _read_all(reader) -> bytes:
+    out = b""
+    while chunk := reader.read():
+        out += chunk
+    return out
+
+
+def test_text_reader_converts_what_copy_text_cannot_take():
+    cols = _cols(("K", "bigint(20)", False), ("S", "varchar(255)", False), ("D", "date", False),
+                 ("T", "datetime", False), ("N", "int(11)", True))
+    batch = (
+        b"1\tNULL\t2020-01-02\t2020-01-02 03:04:05\tNULL\n"  # 'NULL' string kept, NULL int -> \N
+        b"2\ta\\0b\\\\0c\t0000-00-00\t2020-05-00 10:00:00\t7\n"  # escaped NUL removed, literal \0 kept
+        b"3\t2020-00-01\t2020-00-01\t0000-00-00 00:00:00\t-00\n"  # a zero-date-like string stays
+        b"4\tcr\rlf\\n\t2021-02-03\t2021-02-03 00:00:00\t0\n"
+        b"5\t\xff\xfe\t2021-02-03\t2021-02-03 00:00:00\t0\n"
+    )
+    assert cols.text_ok
+    stats = extract.StreamStats()
+    reader = extract.TextReader(io.BytesIO(batch), stats, cols)
+    out = _read_all(reader).split(b"\n")
+    assert out[0] == b"1\tNULL\t2020-01-02\t2020-01-02 03:04:05\t\\N"
+    assert out[1] == b"2\tab\\\\0c\t\\N\t\\N\t7"
+    assert out[2] == b"3\t2020-00-01\t\\N\t\\N\t-00"
+    assert out[3] == b"4\tcr\\rlf\\n\t2021-02-03\t2021-02-03 00:00:00\t0"
+    assert out[4] == "5\t\ufffd\ufffd\t2021-02-03\t2021-02-03 00:00:00\t0".encode()
+    assert stats.conversions == {"nul_bytes_removed": 1, "zero_dates_to_null": 4, "invalid_utf8_replaced": 2}
+
+
+def test_text_reader_splits_rows_from_the_key_list_and_refuses_broken_rows():
+    cols = _cols(("K", "bigint(20)", False), ("S", "varchar(255)", False))
+    batch = b"1\tdental:keys-follow\n2\tx\n" + extract.KEYS_MARKER + b"\n1\n2\n9\n"
+    stats = extract.StreamStats()
+    reader = extract.TextReader(io.BytesIO(batch), stats, cols, extract.KEYS_MARKER)
+    assert _read_all(reader) == b"1\tdental:keys-follow\n2\tx\n"
+    assert extract.parse_keys(reader.rest()).tolist() == [1, 2, 9]
+    with pytest.raises(ValueError, match="not an integer"):
+        extract.parse_keys(b"1\nx\n")
+    with pytest.raises(ValueError, match="fields"):
+        _read_all(extract.TextReader(io.BytesIO(b"1\tNULL\t3\n"), extract.StreamStats(), cols))
+    # a string column the source lets be NULL: the text path cannot tell NULL from 'NULL'
+    assert not _cols(("K", "bigint(20)", False), ("S", "varchar(9)", True)).text_ok
+    assert not extract.SourceColumns(cols.columns).text_ok  # nullability unknown
+
+
+AWKWARD = [  # (ToothRange, Surf, BillingNote): strings the client escapes or that look like markers
+    ("NULL", "\\N", "a\\0b"),
+    ("1\x002", "tab\there", "line\nbreak\r\nand cr\r"),
+    ("2020-00-01", "-00", "dental:keys-follow"),
+    ("\\", "\\\\", "\"quoted\", comma"),
+    ("", "", "é ü 日本"),
+]
+
+
+def _source(url: str, nullable_string: bool) -> Table:
+    table = raw_table("procedurelog")
+    conn = mysql_conn(url)
+    with conn.cursor() as cur:
+        cur.execute(mysql_create_table_sql(table))
+        cur.execute("ALTER TABLE procedurelog MODIFY DateComplete date NULL, ADD COLUMN FutureNum int NULL")
+        if nullable_string:
+            cur.execute("ALTER TABLE procedurelog MODIFY BillingNote text NULL")
+        for i, (tooth, surf, note) in enumerate(AWKWARD, start=1):
+            cur.execute("INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, ToothRange, Surf, BillingNote, "
+                        "DateComplete, FutureNum) VALUES (%s, %s, '2024-03-05', %s, %s, %s, %s, %s)",
+                        (i, i, tooth, surf, note, None if i % 2 else "2024-03-06", None if i % 2 else i))
+        cur.execute("UPDATE procedurelog SET DateTP = '0000-00-00', ProcDate = '2024-00-10' WHERE ProcNum = 2")
+        if nullable_string:
+            cur.execute("INSERT INTO procedurelog (ProcNum, PatNum, BillingNote) VALUES (9, 9, NULL)")
+    conn.close()
+    return table
+
+
+@pytest.mark.parametrize("nullable_string", [False, True], ids=["text", "csv"])
+def test_awkward_values_full_then_incremental(mariadb_url, pg_url, nullable_string):
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.plan import nothing_changed
+    from dental_assets.replication.sync import source_columns, sync_window
+
+    table = _source(mariadb_url, nullable_string)
+    params = MySqlParams.from_url(mariadb_url)
+    assert source_columns(params, table).text_ok is not nullable_string
+    pg = pg_conn(pg_url)
+    first = sync_window(params, pg, table, None)
+    assert first.mode == "full" and first.rows_total == first.rows_copied == len(AWKWARD) + nullable_string
+    assert first.conversions["nul_bytes_removed"] == 1
+    assert first.conversions["zero_dates_to_null"] == 2 + (4 if nullable_string else 0)  # CSV: NULLs counted
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+    with pg.cursor() as cur:
+        cur.execute('SELECT "ToothRange", "FutureNum", "DateComplete" FROM raw.procedurelog WHERE "ProcNum" = 1')
+        assert cur.fetchone() == ("NULL", None, None)
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET Surf = 'NULL', DateTStamp = DateTStamp + INTERVAL 1 HOUR "
+                    "WHERE ProcNum = 4")
+        cur.execute("DELETE FROM procedurelog WHERE ProcNum = 3")
+        cur.execute("INSERT INTO procedurelog (ProcNum, PatNum, DateTStamp, BillingNote) "
+                    "VALUES (20, 1, '2001-01-01', 'old stamp')")  # a stray insert below the watermark
+    conn.close()
+    assert not nothing_changed(params, pg, [table])
+    second = sync_window(params, pg, table, None)
+    assert nothing_changed(params, pg, [table])  # dental sync's fast path: nothing left to do
+    assert second.mode == "incremental"
+    assert second.rows_total == len(AWKWARD) + nullable_string  # -1 deleted, +1 inserted
+    with pg.cursor() as cur:
+        cur.execute("SELECT count(*) FROM raw.procedurelog")
+        assert cur.fetchone()[0] == second.rows_total
+    pg.close()
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
