@@ -6,8 +6,8 @@ of the incremental fact models' partition runs.
 
 For each size: generate the synthetic practice (as of 2026-06-30), load it into a fresh database's
 `raw` schema on the PostgreSQL server at --pg-url (default $TEST_PG_URL, e.g. the test server of
-`scripts/services.sh start`), run `dbt build` twice and report both wall times and the row counts of
-the largest marts. The server must be started by the project's scripts (fsync off, as in tests).
+`scripts/services.sh start`), run `dbt build` `--builds` times (default 2) and report each wall time and the row counts of
+the largest marts, then drop the database. The server must be started by the project's scripts (fsync off, as in tests).
 
 With --incremental: build the incremental facts and what they read (`dbt run --select
 +config.materialized:incremental`, no vars: every row), then run the four facts (`dbt run --select
@@ -28,7 +28,6 @@ import time
 import uuid
 from pathlib import Path
 
-import psycopg2
 from sqlalchemy.engine import make_url
 
 import dental_synthetic
@@ -45,6 +44,15 @@ def fresh_database(server_url: str) -> str:
         cur.execute(f"CREATE DATABASE {name}")
     admin.close()
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    """Drop the size's database (it holds GBs at 100,000 patients)."""
+    admin = PgParams.from_url(server_url).connect()
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
+    admin.close()
 
 
 def dbt_build(params: PgParams, target: Path) -> float:
@@ -109,6 +117,7 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("TEST_PG_URL"))
     parser.add_argument("--incremental", action="store_true",
                         help="time the incremental facts' partition runs instead of the full build")
+    parser.add_argument("--builds", type=int, default=2, help="full builds per size (default 2)")
     args = parser.parse_args()
     if not args.pg_url:
         sys.exit("give --pg-url or set TEST_PG_URL (eval \"$(scripts/services.sh start)\")")
@@ -125,9 +134,10 @@ def main() -> None:
         if args.incremental:
             with tempfile.TemporaryDirectory() as target:
                 incremental_bench(params, Path(target))
+            drop_database(args.pg_url, url)
             continue
         with tempfile.TemporaryDirectory() as target:
-            for attempt in (1, 2):
+            for attempt in range(1, args.builds + 1):
                 seconds = dbt_build(params, Path(target))
                 print(f"  dbt build #{attempt}: {seconds:.1f} s")
         conn = params.connect()
@@ -136,6 +146,7 @@ def main() -> None:
                 cur.execute(f"SELECT count(*) FROM marts.{mart}")
                 print(f"  marts.{mart}: {cur.fetchone()[0]:,} rows")
         conn.close()
+        drop_database(args.pg_url, url)
 
 
 if __name__ == "__main__":
