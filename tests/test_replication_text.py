@@ -47,13 +47,9 @@ def test_text_reader_converts_what_copy_text_cannot_take():
     assert stats.conversions == {"nul_bytes_removed": 1, "zero_dates_to_null": 4, "invalid_utf8_replaced": 2}
 
 
-def test_text_reader_splits_rows_from_the_key_list_and_refuses_broken_rows():
+def test_key_lists_parse_and_the_text_reader_refuses_broken_rows():
     cols = _cols(("K", "bigint(20)", False), ("S", "varchar(255)", False))
-    batch = b"1\tdental:keys-follow\n2\tx\n" + extract.KEYS_MARKER + b"\n1\n2\n9\n"
-    stats = extract.StreamStats()
-    reader = extract.TextReader(io.BytesIO(batch), stats, cols, extract.KEYS_MARKER)
-    assert _read_all(reader) == b"1\tdental:keys-follow\n2\tx\n"
-    assert extract.parse_keys(reader.rest()).tolist() == [1, 2, 9]
+    assert extract.parse_keys(b"1\n2\n9\n").tolist() == [1, 2, 9]
     with pytest.raises(ValueError, match="not an integer"):
         extract.parse_keys(b"1\nx\n")
     with pytest.raises(ValueError, match="fields"):

@@ -47,7 +47,6 @@ if TYPE_CHECKING:  # the partitions module imports Dagster: not at run time (den
 
 CHUNK = 1 << 20
 PAGE_KEYS = 250_000  # keyset page: primary-key span per SELECT
-KEYS_MARKER = b"dental:keys-follow"  # the line between the rows and the key list of one session
 
 
 def q(name: str) -> str:
@@ -173,7 +172,6 @@ class StreamStats:
     bytes: int = 0
     conversions: dict[str, int] = field(default_factory=dict)
     counts_zero_dates: bool = False  # the text path counts ``zero_dates_to_null`` itself
-    keys: object = None  # the key list read after the rows (``copy_from_source(keys_where=...)``)
 
     def count(self, key: str, n: int) -> None:
         if n:
@@ -272,16 +270,12 @@ class TextReader:
     split into fields. Raises ValueError on a line whose field count is not the column count.
     """
 
-    def __init__(self, raw, stats: StreamStats, cols: SourceColumns, marker: bytes | None = None):
+    def __init__(self, raw, stats: StreamStats, cols: SourceColumns):
         self.raw = raw
         self.stats = stats
         stats.counts_zero_dates = True
         self.carry = b""
         self.done = False
-        # ``marker``: a line after which the stream holds something else (``rest()``); a row line of
-        # two or more columns always holds a tab, so a marker without one cannot be a row
-        self.marker = marker + b"\n" if marker else None
-        self.tail: bytes | None = None
         self.kinds = [c.kind for c in cols.columns]
         self.null_ok = [c.kind != "str" or c.name in cols.missing for c in cols.columns]
 
@@ -342,13 +336,6 @@ class TextReader:
                 cut = data.rfind(b"\n") + 1
                 self.carry = data[cut:]
                 data = data[:cut]
-        if self.marker is not None and self.tail is None:
-            at = data.find(self.marker)
-            while at > 0 and data[at - 1] != 0x0A:  # not at a line start: part of a row
-                at = data.find(self.marker, at + 1)
-            if at >= 0:
-                self.tail = data[at + len(self.marker):] + self.carry
-                self.carry, self.done, data = b"", True, data[:at]
         if not data:
             return b""
         data = self._fix(data)
@@ -359,13 +346,6 @@ class TextReader:
         return data
 
     readline = read
-
-    def rest(self) -> bytes:
-        """Everything after the marker line (reads the client's output to its end). Raises ValueError
-        when the marker never came."""
-        if self.tail is None:
-            raise ValueError("the source stream ended without its key list")
-        return self.tail + self.raw.read()
 
 
 def parse_keys(data: bytes):
@@ -395,29 +375,21 @@ def copy_from_source(
     where: str,
     key_bounds: tuple[int | None, int | None] = (None, None),
     ordered: bool = True,
-    keys_where: str | None = None,
 ) -> tuple[int, StreamStats]:
     """Stream the source rows matching ``where`` into PostgreSQL ``target`` (a quoted, possibly
     schema-qualified name) with ``cursor``'s transaction: one read-only client session, one consistent
-    snapshot, keyset pages. With ``keys_where`` (text path, two or more columns), the same session
-    then lists the primary keys matching it into ``stats.keys`` (int64 numpy array, same snapshot);
-    otherwise ``stats.keys`` stays None. Returns (rows copied, stream stats). Raises
+    snapshot, keyset pages. Returns (rows copied, stream stats). Raises
     SourceConnectionLost or SourceQueryError when the client fails (the caller's transaction must
     then be rolled back)."""
     text = cols.text_ok
     select = text_select if text else csv_select
     statements = [select(table, cols, page, ordered) for page in keyset_pages(table, where, *key_bounds)]
-    marker = None
-    if keys_where is not None and text and len(cols.columns) >= 2:
-        marker = KEYS_MARKER
-        statements += [f"SELECT '{marker.decode()}'",
-                       f"SELECT {q(table.primary_key)} FROM {q(table.name)} WHERE {keys_where}"]
     script = session_preamble() + ";\n".join(statements) + ";\nCOMMIT;\n"
     proc = start_client(params, script, raw=not text)
     stats = StreamStats()
     columns = ", ".join(quote_pg(c.name) for c in cols.columns)
     if text:
-        reader = TextReader(proc.stdout, stats, cols, marker)
+        reader = TextReader(proc.stdout, stats, cols)
         sql = f"COPY {target} ({columns}) FROM STDIN"
     else:
         sql = f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv)"
@@ -425,8 +397,6 @@ def copy_from_source(
     try:
         cursor.copy_expert(sql, reader)
         rows = cursor.rowcount
-        if marker is not None:
-            stats.keys = parse_keys(reader.rest())
     except Exception as exc:
         # a client that died mid-line makes COPY fail on a broken row: report the connection loss
         exited = proc.poll()
@@ -446,14 +416,43 @@ def copy_from_source(
     return rows, stats
 
 
-def stream_keys(params: MySqlParams, table: Table, where: str):
-    """Primary keys of the source rows matching ``where`` as an int64 numpy array (one read-only
-    client session; with no window, MariaDB reads them from the smallest index)."""
-    script = session_preamble() + f"SELECT {q(table.primary_key)} FROM {q(table.name)} WHERE {where};\nCOMMIT;\n"
-    proc = start_client(params, script)
-    assert proc.stdout is not None
-    data = proc.stdout.read()
-    error = client_error(proc)
-    if error is not None:
-        raise error
-    return parse_keys(data)
+class SourceQuery:
+    """``statements`` running in one read-only client session (one snapshot) while the caller does
+    something else; ``result()`` waits for the tab-separated output. Use as a context manager (the
+    client is killed if the block is left before ``result()``)."""
+
+    def __init__(self, params: MySqlParams, *statements: str):
+        script = session_preamble() + "".join(f"{s};\n" for s in statements) + "COMMIT;\n"
+        self.proc = start_client(params, script)
+
+    def result(self) -> bytes:
+        """The output. Raises SourceConnectionLost or SourceQueryError."""
+        assert self.proc.stdout is not None
+        data = self.proc.stdout.read()
+        error = client_error(self.proc)
+        if error is not None:
+            raise error
+        return data
+
+    def __enter__(self) -> "SourceQuery":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def query_text(params: MySqlParams, *statements: str) -> bytes:
+    """The tab-separated output of ``statements`` run in one read-only client session (one snapshot).
+    Raises SourceConnectionLost or SourceQueryError."""
+    with SourceQuery(params, *statements) as query:
+        return query.result()
+
+
+def stream_keys(params: MySqlParams, table: Table, where: str | list[str]):
+    """Primary keys of the source rows matching ``where`` (or each of several predicates, in one
+    session) as an int64 numpy array (with no window, MariaDB reads them from the smallest index)."""
+    wheres = [where] if isinstance(where, str) else where
+    pk = q(table.primary_key)
+    return parse_keys(query_text(params, *(f"SELECT {pk} FROM {q(table.name)} WHERE {w}" for w in wheres)))

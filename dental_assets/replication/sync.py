@@ -7,19 +7,20 @@ transaction, so a crash or a lost connection leaves raw as it was, and a re-run 
 - **full** (raw has no rows in the window, or the table has no modified column): delete the window,
   COPY the source's window in (``extract.copy_from_source``).
 - **incremental** (otherwise):
-  1. *raw's side*: one binary COPY of the window's keys and modified timestamps gives raw's key set
-     and the watermark (raw's latest modified timestamp in the window);
+  1. *watermark*: raw's latest modified timestamp in the window;
   2. *changed rows*: the source rows of the window modified at or after the watermark are copied
      into a temporary table and replace their keys in raw (a row whose business date moved to this
-     window is removed from wherever it was); the same source session (same snapshot) then lists
-     the window's primary keys;
-  3. *deletes and stray inserts*: the key sets are compared in numpy: keys only in raw are deleted,
-     keys only in the source are copied. Raw's key set is kept up to date through the merges, so
-     the window is never counted again.
+     window is removed from wherever it was); the same source session (same snapshot) then reports
+     the window's key buckets (``buckets``: per 128 key values, the count and two xors);
+  3. *deletes and stray inserts*: raw's key buckets, after the merge, against the source's: a bucket
+     that differs by one row names its key outright; the keys of the other differing buckets are
+     listed on both sides and compared in numpy. Keys only in raw are deleted, keys only in the
+     source are copied. Nothing else of the window is read.
 
-Each extraction reads the source in one snapshot; the key comparison of step 3 uses the snapshot of
-step 2, so a change that lands afterwards is picked up by the next sync (the fingerprints still
-differ), and the blocking check reports it meanwhile.
+Each extraction reads the source in one snapshot; step 3's buckets come from the snapshot of step 2
+(the key lists of step 3, and the rows it copies, from later sessions), so a change that lands
+meanwhile is picked up by the next sync (the fingerprints still differ), and the blocking check
+reports it meanwhile.
 
 ``SyncResult.steps`` gives the seconds of each step (for profiling and the benchmark).
 
@@ -28,6 +29,7 @@ differ), and the blocking check reports it meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -35,7 +37,7 @@ import numpy as np
 
 from dental_assets.catalog import RAW_SCHEMA, Table, pg_create_table_sql, quote_pg
 from dental_assets.partitions import Window
-from dental_assets.replication import extract, fingerprint
+from dental_assets.replication import buckets, extract, fingerprint
 from dental_assets.replication.mysql import MySqlParams, connect, with_retries
 
 
@@ -148,11 +150,10 @@ def _raw_keys(cur, target: str, pk: str, where: str) -> np.ndarray:
     return np.array(data.split(), dtype=np.int64) if data else np.zeros(0, dtype=np.int64)
 
 
-def _copy_into_temp(params, cur, table, cols, where, target, keys_where=None):
+def _copy_into_temp(params, cur, table, cols, where, target):
     cur.execute("DROP TABLE IF EXISTS pg_temp.dental_sync_rows")
     cur.execute(f"CREATE TEMP TABLE dental_sync_rows (LIKE {target}) ON COMMIT DROP")
-    return extract.copy_from_source(params, cur, "pg_temp.dental_sync_rows", table, cols, where, ordered=False,
-                                    keys_where=keys_where)
+    return extract.copy_from_source(params, cur, "pg_temp.dental_sync_rows", table, cols, where, ordered=False)
 
 
 def _count_temp(cur, table, cols, result: SyncResult, rows: int, stats: extract.StreamStats) -> None:
@@ -164,47 +165,79 @@ def _count_temp(cur, table, cols, result: SyncResult, rows: int, stats: extract.
             cur, table, cols, "pg_temp.dental_sync_rows", "TRUE")})
 
 
-def _merge_temp(cur, table: Table, window: Window | None, target: str,
-                window_keys: np.ndarray) -> tuple[int, np.ndarray]:
-    """Replace raw rows by the temp table's (by key, anywhere in raw). ``window_keys``: raw's keys in
-    the window before. Returns (rows removed first, raw's keys in the window after)."""
+def _merge_temp(cur, table: Table, window: Window | None, target: str) -> tuple[int, int]:
+    """Replace raw rows by the temp table's (by key, anywhere in raw). Returns (rows removed first,
+    temp rows inside ``window``)."""
     pk = quote_pg(table.primary_key)
     cur.execute(f"DELETE FROM {target} t USING pg_temp.dental_sync_rows s WHERE t.{pk} = s.{pk}")
     removed = cur.rowcount
     cur.execute(f"INSERT INTO {target} SELECT * FROM pg_temp.dental_sync_rows")
-    cur.execute(f"SELECT {pk}, ({_pg_where(table, window)}) IS TRUE FROM pg_temp.dental_sync_rows")
-    pairs = cur.fetchall()
-    replaced = np.array([k for k, _ in pairs], dtype=np.int64)
-    inside = np.array([k for k, w in pairs if w], dtype=np.int64)
-    kept = np.setdiff1d(window_keys, replaced, assume_unique=True)
-    return removed, np.union1d(kept, inside)
+    cur.execute(f"SELECT count(*) FROM pg_temp.dental_sync_rows WHERE {_pg_where(table, window)}")
+    return removed, int(cur.fetchone()[0])
 
 
-def _raw_keys_and_watermark(cur, target: str, pk: str, mod: str, where: str):
-    """Raw's primary keys in the window (sorted int64 array) and the latest modified timestamp there
-    (None when the window is empty or has no timestamp), from one binary COPY (26 bytes a row)."""
-    import datetime as dt
-    import io
+def _merge_changed(cur, table: Table, window: Window | None, target: str,
+                   raw: buckets.Buckets) -> tuple[int, np.ndarray, buckets.Buckets]:
+    """``_merge_temp`` for the changed rows, keeping raw's key buckets of the window up to date.
+    Returns (rows removed first, the copied keys inside the window, the buckets after)."""
+    pk = quote_pg(table.primary_key)
+    cur.execute(f"SELECT s.{pk}, ({_pg_where(table, window, 's.')}) IS TRUE, t.{pk} IS NOT NULL "
+                f"FROM pg_temp.dental_sync_rows s LEFT JOIN {target} t "
+                f"ON t.{pk} = s.{pk} AND ({_pg_where(table, window, 't.')}) IS TRUE")
+    flags = np.array(cur.fetchall(), dtype=np.int64).reshape(-1, 3)
+    keys, inside, was_inside = flags[:, 0], flags[:, 1] == 1, flags[:, 2] == 1
+    removed, _ = _merge_temp(cur, table, window, target)
+    raw = raw.with_keys(keys[inside & ~was_inside]).with_keys(keys[~inside & was_inside], remove=True)
+    return removed, np.sort(keys[inside]), raw
 
-    buffer = io.BytesIO()
-    cur.copy_expert(f"COPY (SELECT {pk}::bigint, coalesce({mod}::timestamp, '-infinity') FROM {target} "
-                    f"WHERE {where}) TO STDOUT (FORMAT binary)", buffer)
-    data = buffer.getvalue()
-    header, row = 19, np.dtype([("n", ">i2"), ("l1", ">i4"), ("k", ">i8"), ("l2", ">i4"), ("t", ">i8")])
-    count, rest = divmod(len(data) - header - 2, row.itemsize)
-    if rest or not data.startswith(b"PGCOPY\n\xff\r\n\x00"):
-        raise ValueError(f"unexpected binary COPY layout from {target}")
-    rows = np.frombuffer(data, dtype=row, count=count, offset=header)
-    keys = np.sort(rows["k"].astype(np.int64))
-    stamps = rows["t"]
-    latest = int(stamps.max()) if count else None
-    if latest is None or latest == np.iinfo(np.int64).min:  # '-infinity': every timestamp NULL
-        return keys, None
-    return keys, dt.datetime(2000, 1, 1) + dt.timedelta(microseconds=latest)
+
+def _raw_buckets(cur, target: str, pk: str, where: str, mod: str | None):
+    """Raw's key buckets of the window and its watermark (latest modified timestamp; None when the
+    window is empty or has none), from one scan."""
+    cur.execute(buckets.raw_sql(target, pk, where, mod))
+    rows = cur.fetchall()
+    stamps = [r[4] for r in rows if r[4] is not None] if mod else []
+    return buckets.Buckets.from_rows([r[:4] for r in rows]), (max(stamps) if stamps else None)
+
+
+def _window_has_rows(cur, target: str, where: str) -> bool:
+    cur.execute(f"SELECT EXISTS (SELECT 1 FROM {target} WHERE {where})")
+    return bool(cur.fetchone()[0])
+
+
+def _raw_keys_in_ranges(cur, target: str, pk: str, where: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Raw's keys in the window within the inclusive ranges ``lo[i]..hi[i]`` (sorted int64 array)."""
+    cur.execute(f"SELECT t.{pk} FROM {target} t JOIN unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) "
+                f"ON t.{pk} BETWEEN r.lo AND r.hi WHERE {where}",
+                ([int(v) for v in lo], [int(v) for v in hi]))
+    return np.sort(np.array([r[0] for r in cur.fetchall()], dtype=np.int64))
 
 
 def _keys_in(table: Table, keys: np.ndarray) -> str:
     return f"{extract.q(table.primary_key)} IN ({','.join(str(int(k)) for k in keys)})"
+
+
+def _key_difference(params: MySqlParams, cur, table: Table, target: str, src_where: str, pg_where: str,
+                    source: buckets.Buckets, raw: buckets.Buckets, copied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keys only in raw's window (``gone``) and only in the source's (``new``), from the key buckets
+    (``buckets``) and the key lists of the buckets that differ by more than one row; the full key lists
+    when keys are negative. ``copied``: the keys just copied from a later snapshot than ``source``'s,
+    never gone."""
+    pk_pg = quote_pg(table.primary_key)
+    if not buckets.usable(source, raw):
+        source_keys = with_retries(lambda: extract.stream_keys(params, table, src_where), what=f"{table.name} keys")
+        raw_keys = _raw_keys(cur, target, pk_pg, pg_where)
+        return np.setdiff1d(raw_keys, source_keys), np.setdiff1d(source_keys, raw_keys)
+    diff = buckets.compare(source, raw)
+    gone, new = np.setdiff1d(diff.gone, copied), diff.new
+    if len(diff.lo):
+        predicates = [f"({src_where}) AND {p}"
+                      for p in buckets.range_predicates(extract.q(table.primary_key), diff.lo, diff.hi)]
+        source_keys = with_retries(lambda: extract.stream_keys(params, table, predicates), what=f"{table.name} keys")
+        raw_keys = _raw_keys_in_ranges(cur, target, pk_pg, pg_where, diff.lo, diff.hi)
+        gone = np.union1d(gone, np.setdiff1d(raw_keys, source_keys))
+        new = np.union1d(new, np.setdiff1d(source_keys, raw_keys))
+    return gone, new
 
 
 def sync_window(
@@ -250,17 +283,22 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
     src_where = extract.window_where(table, window)
     pk = quote_pg(table.primary_key)
     mod = table.modified_column
-    with pgconn.cursor() as cur:
+    bucket_sql = buckets.source_sql(extract.q(table.name), extract.q(table.primary_key), src_where)
+    with pgconn.cursor() as cur, contextlib.ExitStack() as stack:
+        cur.execute("SET LOCAL jit = off")  # compiling the key-bucket scan costs more than it saves
         added = ensure_raw_table(cur, table, cols, schema)
-        watermark, raw_keys = None, None
-        if mode != "full" and mod is not None and mod not in cols.missing:
-            # one read of raw's window: its keys and the watermark (kept up to date through the merges)
-            raw_keys, watermark = _raw_keys_and_watermark(cur, target, pk, quote_pg(mod), pg_where)
-            lap("raw_keys_watermark")
+        has_modified = mod is not None and mod not in cols.missing
+        source_query, raw_buckets, watermark = None, None, None
+        if mode == "incremental" or (mode == "auto" and has_modified and _window_has_rows(cur, target, pg_where)):
+            # the source's key buckets (its own session) while raw's are read
+            source_query = stack.enter_context(extract.SourceQuery(params, bucket_sql))
+            raw_buckets, watermark = _raw_buckets(cur, target, pk, pg_where, quote_pg(mod) if has_modified else None)
+            lap("raw_buckets")
         if mode == "auto":
             mode = "incremental" if watermark is not None else "full"
         result = SyncResult(table.name, mode, columns_added=added, steps=steps)
         if mode == "full":
+            stack.close()
             cur.execute(f"DELETE FROM {target} WHERE {pg_where}")
             result.rows_deleted = cur.rowcount
             lap("delete_window")
@@ -273,42 +311,40 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
                 result.add_conversions({"zero_dates_to_null": _zero_date_nulls(cur, table, cols, target, pg_where)})
                 lap("zero_dates")
         else:
-            if raw_keys is None:
-                raw_keys = _raw_keys(cur, target, pk, pg_where)
             changed_where = src_where
             if watermark is not None:
                 changed_where = f"({src_where}) AND {extract.q(mod)} >= '{watermark.isoformat(sep=' ')}'"
-            # the changed rows, then the window's keys, in one source session (one snapshot)
-            rows, stats = _copy_into_temp(params, cur, table, cols, changed_where, target, keys_where=src_where)
+            rows, stats = _copy_into_temp(params, cur, table, cols, changed_where, target)
             _count_temp(cur, table, cols, result, rows, stats)
-            window_keys = raw_keys
-            if rows:
-                removed, window_keys = _merge_temp(cur, table, window, target, raw_keys)
-                result.rows_deleted += removed
             lap("changed_rows")
-            source_keys = stats.keys
-            if source_keys is None:  # the CSV path (or a one-column table): a session of its own, later
-                source_keys = with_retries(lambda: extract.stream_keys(params, table, src_where),
-                                           what=f"{table.name} keys")
-            lap("source_keys")
-            # deletes (and rows inserted with an old timestamp): keys only in raw, keys only in the source
-            gone = np.setdiff1d(window_keys, source_keys, assume_unique=True)
-            new = np.setdiff1d(source_keys, window_keys, assume_unique=True)
+            copied = np.zeros(0, dtype=np.int64)
+            if rows:
+                removed, copied, raw_buckets = _merge_changed(cur, table, window, target, raw_buckets)
+                result.rows_deleted += removed
+            lap("merge")
+            source_buckets = buckets.Buckets.parse(source_query.result())
+            lap("source_buckets")
+            # deletes (and rows inserted with an old timestamp): raw's window after the merge against
+            # the source's, bucket by bucket
+            gone, new = _key_difference(params, cur, table, target, src_where, pg_where, source_buckets,
+                                        raw_buckets, copied)
+            window_rows = raw_buckets.total_rows
             lap("key_diff")
             for start in range(0, len(gone), 10_000):
                 part = gone[start:start + 10_000]
-                cur.execute(f"DELETE FROM {target} WHERE {pk} = ANY(%s)", ([int(k) for k in part],))
+                cur.execute(f"DELETE FROM {target} WHERE {pk} = ANY(%s) AND {pg_where}", ([int(k) for k in part],))
                 result.rows_deleted += cur.rowcount
-            window_keys = np.setdiff1d(window_keys, gone, assume_unique=True)
+                window_rows -= cur.rowcount
             lap("delete_gone")
             for start in range(0, len(new), 5_000):
                 rows, stats = _copy_into_temp(params, cur, table, cols, _keys_in(table, new[start:start + 5_000]),
                                               target)
                 _count_temp(cur, table, cols, result, rows, stats)
-                removed, window_keys = _merge_temp(cur, table, window, target, window_keys)
+                removed, inside = _merge_temp(cur, table, window, target)
                 result.rows_deleted += removed
+                window_rows += inside
             lap("copy_new")
-            result.rows_total = len(window_keys)
+            result.rows_total = window_rows
     result.seconds = time.perf_counter() - started
     return result
 

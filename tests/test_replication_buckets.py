@@ -1,0 +1,177 @@
+"""Key-bucket fingerprints (``dental_assets.replication.buckets``): the comparison on its own, the same
+aggregates from MariaDB, PostgreSQL and numpy, and incremental syncs that rely on them (deletes spread
+over a table, several differences in one bucket, negative keys)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dental_assets.catalog import mysql_create_table_sql, pg_create_table_sql, raw_table
+from dental_assets.replication import buckets
+from dental_assets.replication.buckets import Buckets, compare
+from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
+
+
+def of(keys) -> Buckets:
+    """The buckets of a key set, computed the plain way (one bucket at a time)."""
+    keys = np.asarray(sorted(keys), dtype=np.int64)
+    rows = []
+    for bucket in sorted(set((keys >> buckets.SHIFT).tolist())):
+        members = keys[(keys >> buckets.SHIFT) == bucket]
+        rows.append((bucket, len(members), int(np.bitwise_xor.reduce(members)),
+                     int(np.bitwise_xor.reduce(buckets.key_hash(members)))))
+    return Buckets.from_rows(rows)
+
+
+def resolve(source_keys: set[int], raw_keys: set[int]) -> tuple[set[int], set[int], int]:
+    """What a sync does with ``compare``: decoded keys, plus the listed ranges' key lists compared."""
+    diff = compare(of(source_keys), of(raw_keys))
+    gone, new = set(diff.gone.tolist()), set(diff.new.tolist())
+    listed = 0
+    for lo, hi in zip(diff.lo.tolist(), diff.hi.tolist()):
+        in_source = {k for k in source_keys if lo <= k <= hi}
+        in_raw = {k for k in raw_keys if lo <= k <= hi}
+        listed += len(in_source) + len(in_raw)
+        gone |= in_raw - in_source
+        new |= in_source - in_raw
+    return gone, new, listed
+
+
+def test_equal_sides_differ_nowhere():
+    keys = set(range(1, 5000, 3))
+    diff = compare(of(keys), of(keys))
+    assert diff.buckets_differing == 0 and not len(diff.gone) and not len(diff.new) and not len(diff.lo)
+
+
+def test_one_difference_per_bucket_is_decoded_without_listing_keys():
+    source = set(range(1, 100_000))
+    raw = set(source)
+    deleted = set(range(11, 100_000, 337))  # every 337th key: at most one per 128-key bucket
+    source -= deleted
+    hit = {k >> buckets.SHIFT for k in deleted}
+    # old keys the source gained (raw lacks them), in buckets without a delete
+    inserted = {b * 128 + 7 for b in range(1, 700) if b not in hit}
+    inserted = set(sorted(inserted)[:2])
+    raw -= inserted
+    gone, new, listed = resolve(source, raw)
+    assert (gone, new, listed) == (deleted, inserted, 0)
+
+
+def test_buckets_with_several_differences_are_listed():
+    source = set(range(1, 2000))
+    raw = set(source)
+    source -= {3, 5, 900}  # two deletes in bucket 0, one in bucket 7
+    source |= {5000}  # a new bucket on the source side only
+    raw -= {1001}  # raw lacks a key of bucket 7 too: two differences there
+    gone, new, listed = resolve(source, raw)
+    assert gone == {3, 5, 900} and new == {1001, 5000}
+    # bucket 0 holds keys 1..127, bucket 7 keys 896..1023: each side lists its own keys there
+    assert listed == (127 - 2) + 127 + (128 - 1) + (128 - 1)
+
+
+def test_random_differences_always_resolve_exactly():
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        universe = np.unique(rng.integers(0, 200_000, size=20_000))
+        raw = set(universe.tolist())
+        source = set(raw)
+        source -= set(rng.choice(universe, size=rng.integers(0, 400), replace=False).tolist())
+        source |= set(rng.integers(0, 250_000, size=rng.integers(0, 50)).tolist())
+        gone, new, _ = resolve(source, raw)
+        assert gone == raw - source and new == source - raw
+
+
+def test_buckets_stay_up_to_date_as_keys_come_and_go():
+    keys = set(range(1, 3000, 2))
+    added = {2, 4, 2998, 10_001}
+    removed = {1, 3, 2999}
+    updated = of(keys).with_keys(np.array(sorted(added))).with_keys(np.array(sorted(removed)), remove=True)
+    expected = of((keys | added) - removed)
+    for mine, theirs in zip((updated.ids, updated.rows, updated.xors, updated.hashes),
+                            (expected.ids, expected.rows, expected.xors, expected.hashes)):
+        assert mine.tolist() == theirs.tolist()
+    # a bucket emptied by removals disappears, as it does from a GROUP BY
+    assert of({5, 9}).with_keys(np.array([5, 9]), remove=True).ids.tolist() == []
+
+
+def test_negative_keys_are_not_usable():
+    assert buckets.usable(of({1, 2}), of({3}))
+    assert not buckets.usable(of({1}), of({-5, 1}))
+    assert not buckets.usable(Buckets.parse(b"%d\t1\t1\t1\n" % (1 << 60)), of({1}))
+
+
+def test_the_bucket_list_must_be_integers():
+    assert Buckets.parse(b"").ids.tolist() == []
+    with pytest.raises(ValueError, match="four integers"):
+        Buckets.parse(b"1\t2\t3\n")
+    with pytest.raises(ValueError, match="not an integer"):
+        Buckets.parse(b"1\t2\t3\tx\n")
+
+
+KEYS = [1, 2, 127, 128, 129, 4096, 70_000, 2_147_483_646, 2_147_483_647, 2_147_483_648, 9_000_000_000_123]
+
+
+def test_mariadb_postgresql_and_numpy_agree(mariadb_url, pg_url):
+    table = raw_table("procedurelog")
+    my = mysql_conn(mariadb_url)
+    with my.cursor() as cur:
+        cur.execute(mysql_create_table_sql(table))
+        cur.executemany("INSERT INTO procedurelog (ProcNum, PatNum) VALUES (%s, 1)", [(k,) for k in KEYS])
+        cur.execute(buckets.source_sql("procedurelog", "ProcNum", "TRUE"))
+        from_mariadb = Buckets.from_rows([tuple(int(v) for v in r) for r in cur.fetchall()])
+    my.close()
+    pg = pg_conn(pg_url)
+    with pg, pg.cursor() as cur:
+        cur.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        cur.execute(pg_create_table_sql(table))
+        cur.executemany('INSERT INTO raw.procedurelog ("ProcNum", "PatNum") VALUES (%s, 1)', [(k,) for k in KEYS])
+        cur.execute(buckets.raw_sql("raw.procedurelog", '"ProcNum"', "TRUE", '"DateTStamp"'))
+        from_postgres = Buckets.from_rows([r[:4] for r in cur.fetchall()])
+    pg.close()
+    expected = of(KEYS)
+    for side in (from_mariadb, from_postgres):
+        assert side.ids.tolist() == expected.ids.tolist()
+        assert side.rows.tolist() == expected.rows.tolist()
+        assert side.xors.tolist() == expected.xors.tolist()
+        assert side.hashes.tolist() == expected.hashes.tolist()
+
+
+def _procedures(url: str, keys) -> None:
+    table = raw_table("procedurelog")
+    conn = mysql_conn(url)
+    with conn.cursor() as cur:
+        cur.execute(mysql_create_table_sql(table))
+        cur.executemany("INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, DateTStamp) "
+                        "VALUES (%s, %s, '2024-03-05', '2024-03-06 10:00:00')", [(k, k % 97) for k in keys])
+    conn.close()
+
+
+@pytest.mark.parametrize("keys", [list(range(1, 20_001)), [k for k in range(-300, 300) if k]], ids=["spread", "negative"])
+def test_incremental_sync_finds_deletes_spread_over_the_table(mariadb_url, pg_url, keys):
+    """Deletes one key in many buckets (decoded), several in one bucket (listed), an edit, and a stray
+    insert with an old timestamp; with negative keys the sync compares the full key lists instead."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    _procedures(mariadb_url, keys)
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    assert sync_window(params, pg, table, None).mode == "full"
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        deleted = cur.execute("DELETE FROM procedurelog WHERE ProcNum % 201 = 17 OR ProcNum IN (130, 131, 140)")
+        cur.execute("UPDATE procedurelog SET ProcFee = 12.5, DateTStamp = '2024-04-01 09:00:00' "
+                    "WHERE ProcNum = 150")
+        cur.execute("INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, DateTStamp) "
+                    "VALUES (100000, 1, '2024-03-05', '2001-01-01 00:00:00')")
+    conn.close()
+    result = sync_window(params, pg, table, None)
+    assert result.mode == "incremental"
+    assert result.rows_total == len(keys) - deleted + 1
+    with pg.cursor() as cur:
+        cur.execute("SELECT count(*) FROM raw.procedurelog")
+        assert cur.fetchone()[0] == result.rows_total
+    pg.close()
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
