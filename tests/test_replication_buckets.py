@@ -175,3 +175,49 @@ def test_incremental_sync_finds_deletes_spread_over_the_table(mariadb_url, pg_ur
         assert cur.fetchone()[0] == result.rows_total
     pg.close()
     assert_raw_equals_source(mariadb_url, pg_url, [table])
+
+
+def _state(pg) -> tuple:
+    with pg.cursor() as cur:
+        cur.execute("SELECT modified_max, rows, key_xor, hash_xor FROM dental_sync.raw_windows "
+                    "WHERE raw_table = 'raw.procedurelog'")
+        recorded = cur.fetchone()
+        cur.execute(f'SELECT max("DateTStamp"), count(*), bit_xor("ProcNum"), bit_xor((("ProcNum" % '
+                    f'{buckets.PRIME}) * {buckets.MULTIPLIER}) % {buckets.PRIME}) FROM raw.procedurelog')
+        actual = cur.fetchone()
+    pg.rollback()
+    return recorded, actual
+
+
+def test_the_recorded_window_state_is_kept_true_and_not_trusted_after_outside_writes(mariadb_url, pg_url):
+    """Each sync records the window's watermark and key totals with the data; the next sync uses the
+    watermark only while raw's key totals still match, and otherwise reads raw's own."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    _procedures(mariadb_url, range(1, 3001))
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    sync_window(params, pg, table, None)
+    recorded, actual = _state(pg)
+    assert recorded == actual and recorded[1] == 3000
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET ProcFee = 1, DateTStamp = '2024-05-01 08:00:00' WHERE ProcNum = 7")
+        cur.execute("DELETE FROM procedurelog WHERE ProcNum IN (8, 900)")
+    assert sync_window(params, pg, table, None).mode == "incremental"
+    recorded, actual = _state(pg)
+    assert recorded == actual and recorded[1] == 2998
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+    # raw rewritten behind the sync's back: an older copy of its window, one row fewer
+    with pg, pg.cursor() as cur:
+        cur.execute('UPDATE raw.procedurelog SET "ProcFee" = 0, "DateTStamp" = %s WHERE "ProcNum" = 7',
+                    ("2024-03-06 10:00:00",))
+        cur.execute('DELETE FROM raw.procedurelog WHERE "ProcNum" = 10')
+    result = sync_window(params, pg, table, None)
+    assert result.mode == "incremental" and result.rows_total == 2998
+    recorded, actual = _state(pg)
+    assert recorded == actual
+    pg.close()
+    assert_raw_equals_source(mariadb_url, pg_url, [table])

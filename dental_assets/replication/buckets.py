@@ -105,6 +105,12 @@ class Buckets:
     def total_rows(self) -> int:
         return int(self.rows.sum())
 
+    @property
+    def totals(self) -> tuple[int, int, int]:
+        """The whole side's (rows, xor of keys, xor of key hashes)."""
+        return (self.total_rows, int(np.bitwise_xor.reduce(self.xors)) if len(self.xors) else 0,
+                int(np.bitwise_xor.reduce(self.hashes)) if len(self.hashes) else 0)
+
     def with_keys(self, keys: np.ndarray, remove: bool = False, shift: int = SHIFT) -> "Buckets":
         """These buckets with ``keys`` (distinct, none already counted) added, or with ``remove``
         (all counted) taken out."""

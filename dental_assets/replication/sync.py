@@ -41,6 +41,10 @@ from dental_assets.replication import buckets, extract, fingerprint
 from dental_assets.replication.mysql import MySqlParams, connect, with_retries
 
 
+STATE_SCHEMA = "dental_sync"
+STATE_TABLE = f"{STATE_SCHEMA}.raw_windows"  # one row per (raw table, window): ``WindowState``
+
+
 @dataclass
 class SyncResult:
     """What ``sync_window`` did to one table's window (counts only, never values)."""
@@ -104,6 +108,10 @@ def ensure_raw_table(cur, table: Table, cols: extract.SourceColumns, schema: str
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('dental_raw_ddl'))")
     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_pg(schema)}")
     cur.execute(pg_create_table_sql(table, schema))
+    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
+    cur.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (raw_table text NOT NULL, window_sql text NOT NULL, "
+                "modified_max timestamp, rows bigint NOT NULL, key_xor bigint NOT NULL, hash_xor bigint NOT NULL, "
+                "PRIMARY KEY (raw_table, window_sql))")
     cur.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
         (schema, table.name),
@@ -176,11 +184,15 @@ def _merge_temp(cur, table: Table, window: Window | None, target: str) -> tuple[
     return removed, int(cur.fetchone()[0])
 
 
-def _merge_changed(cur, table: Table, window: Window | None, target: str,
-                   raw: buckets.Buckets) -> tuple[int, np.ndarray, buckets.Buckets]:
-    """``_merge_temp`` for the changed rows, keeping raw's key buckets of the window up to date.
-    Returns (rows removed first, the copied keys inside the window, the buckets after)."""
+def _merge_changed(cur, table: Table, window: Window | None, target: str, raw: buckets.Buckets,
+                   mod: str | None) -> tuple[int, np.ndarray, buckets.Buckets, object]:
+    """``_merge_temp`` keeping raw's key buckets of the window up to date. Returns (rows removed first,
+    the copied keys inside the window, the buckets after, the copied rows' latest ``mod`` timestamp)."""
     pk = quote_pg(table.primary_key)
+    latest = None
+    if mod is not None:
+        cur.execute(f"SELECT max({mod})::timestamp FROM pg_temp.dental_sync_rows")
+        latest = cur.fetchone()[0]
     cur.execute(f"SELECT s.{pk}, ({_pg_where(table, window, 's.')}) IS TRUE, t.{pk} IS NOT NULL "
                 f"FROM pg_temp.dental_sync_rows s LEFT JOIN {target} t "
                 f"ON t.{pk} = s.{pk} AND ({_pg_where(table, window, 't.')}) IS TRUE")
@@ -188,7 +200,7 @@ def _merge_changed(cur, table: Table, window: Window | None, target: str,
     keys, inside, was_inside = flags[:, 0], flags[:, 1] == 1, flags[:, 2] == 1
     removed, _ = _merge_temp(cur, table, window, target)
     raw = raw.with_keys(keys[inside & ~was_inside]).with_keys(keys[~inside & was_inside], remove=True)
-    return removed, np.sort(keys[inside]), raw
+    return removed, np.sort(keys[inside]), raw, latest
 
 
 def _raw_buckets(cur, target: str, pk: str, where: str, mod: str | None):
@@ -200,9 +212,52 @@ def _raw_buckets(cur, target: str, pk: str, where: str, mod: str | None):
     return buckets.Buckets.from_rows([r[:4] for r in rows]), (max(stamps) if stamps else None)
 
 
+def _raw_watermark(cur, target: str, mod: str, where: str):
+    """Raw's latest modified timestamp in the window (None when the window is empty or has none)."""
+    cur.execute(f"SELECT max({mod})::timestamp FROM {target} WHERE {where}")
+    return cur.fetchone()[0]
+
+
 def _window_has_rows(cur, target: str, where: str) -> bool:
     cur.execute(f"SELECT EXISTS (SELECT 1 FROM {target} WHERE {where})")
     return bool(cur.fetchone()[0])
+
+
+@dataclass(frozen=True)
+class WindowState:
+    """What a sync records about a raw window, in the transaction that writes it (``STATE_TABLE``):
+    the latest modified timestamp of the rows it copied there (the next sync's watermark), and the
+    window's key totals (rows, xor of keys, xor of key hashes) when it committed."""
+
+    modified_max: object  # datetime.datetime | None
+    totals: tuple[int, int, int]
+
+
+def _read_state(cur, raw_table: str, where: str) -> WindowState | None:
+    cur.execute(f"SELECT modified_max, rows, key_xor, hash_xor FROM {STATE_TABLE} "
+                "WHERE raw_table = %s AND window_sql = %s", (raw_table, where))
+    row = cur.fetchone()
+    return WindowState(row[0], (int(row[1]), int(row[2]), int(row[3]))) if row else None
+
+
+def _write_state(cur, raw_table: str, where: str, state: WindowState) -> None:
+    cur.execute(f"INSERT INTO {STATE_TABLE} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (raw_table, window_sql) "
+                "DO UPDATE SET modified_max = EXCLUDED.modified_max, rows = EXCLUDED.rows, "
+                "key_xor = EXCLUDED.key_xor, hash_xor = EXCLUDED.hash_xor",
+                (raw_table, where, state.modified_max, *state.totals))
+
+
+def _window_state(cur, target: str, pk: str, where: str, mod: str) -> WindowState:
+    """The window's state read from raw (one scan; after a full copy)."""
+    cur.execute(f"SELECT max({mod})::timestamp, count(*), coalesce(bit_xor({pk}::bigint), 0), "
+                f"coalesce(bit_xor(((({pk}::bigint % {buckets.PRIME}) * {buckets.MULTIPLIER}) % {buckets.PRIME})), 0) "
+                f"FROM {target} WHERE {where}")
+    latest, rows, key_xor, hash_xor = cur.fetchone()
+    return WindowState(latest, (int(rows), int(key_xor), int(hash_xor)))
+
+
+def _later(a, b):
+    return b if a is None else a if b is None else max(a, b)
 
 
 def _raw_keys_in_ranges(cur, target: str, pk: str, where: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -279,6 +334,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
         clock[0] = now
 
     target = _target(table, schema)
+    state_key = f"{schema}.{table.name}"
     pg_where = _pg_where(table, window)
     src_where = extract.window_where(table, window)
     pk = quote_pg(table.primary_key)
@@ -287,12 +343,18 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
     with pgconn.cursor() as cur, contextlib.ExitStack() as stack:
         cur.execute("SET LOCAL jit = off")  # compiling the key-bucket scan costs more than it saves
         added = ensure_raw_table(cur, table, cols, schema)
-        has_modified = mod is not None and mod not in cols.missing
+        mod_pg = quote_pg(mod) if mod is not None and mod not in cols.missing else None
         source_query, raw_buckets, watermark = None, None, None
-        if mode == "incremental" or (mode == "auto" and has_modified and _window_has_rows(cur, target, pg_where)):
+        if mode == "incremental" or (mode == "auto" and mod_pg and _window_has_rows(cur, target, pg_where)):
             # the source's key buckets (its own session) while raw's are read
             source_query = stack.enter_context(extract.SourceQuery(params, bucket_sql))
-            raw_buckets, watermark = _raw_buckets(cur, target, pk, pg_where, quote_pg(mod) if has_modified else None)
+            state = _read_state(cur, state_key, pg_where) if mod_pg else None
+            if state is None:  # raw's watermark from the same scan
+                raw_buckets, watermark = _raw_buckets(cur, target, pk, pg_where, mod_pg)
+            else:  # the recorded watermark, while raw's window is still what the last sync left
+                raw_buckets, _ = _raw_buckets(cur, target, pk, pg_where, None)
+                watermark = state.modified_max if raw_buckets.totals == state.totals else \
+                    _raw_watermark(cur, target, mod_pg, pg_where)
             lap("raw_buckets")
         if mode == "auto":
             mode = "incremental" if watermark is not None else "full"
@@ -310,6 +372,9 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
             if not stats.counts_zero_dates:  # the CSV path: count the window's NULL dates
                 result.add_conversions({"zero_dates_to_null": _zero_date_nulls(cur, table, cols, target, pg_where)})
                 lap("zero_dates")
+            if mod_pg:  # what the next sync starts from
+                _write_state(cur, state_key, pg_where, _window_state(cur, target, pk, pg_where, mod_pg))
+                lap("record_state")
         else:
             changed_where = src_where
             if watermark is not None:
@@ -319,8 +384,9 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
             lap("changed_rows")
             copied = np.zeros(0, dtype=np.int64)
             if rows:
-                removed, copied, raw_buckets = _merge_changed(cur, table, window, target, raw_buckets)
+                removed, copied, raw_buckets, latest = _merge_changed(cur, table, window, target, raw_buckets, mod_pg)
                 result.rows_deleted += removed
+                watermark = _later(watermark, latest)
             lap("merge")
             source_buckets = buckets.Buckets.parse(source_query.result())
             lap("source_buckets")
@@ -328,23 +394,26 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
             # the source's, bucket by bucket
             gone, new = _key_difference(params, cur, table, target, src_where, pg_where, source_buckets,
                                         raw_buckets, copied)
-            window_rows = raw_buckets.total_rows
             lap("key_diff")
             for start in range(0, len(gone), 10_000):
                 part = gone[start:start + 10_000]
-                cur.execute(f"DELETE FROM {target} WHERE {pk} = ANY(%s) AND {pg_where}", ([int(k) for k in part],))
-                result.rows_deleted += cur.rowcount
-                window_rows -= cur.rowcount
+                cur.execute(f"DELETE FROM {target} WHERE {pk} = ANY(%s) AND {pg_where} RETURNING {pk}",
+                            ([int(k) for k in part],))
+                deleted = np.array([r[0] for r in cur.fetchall()], dtype=np.int64)
+                result.rows_deleted += len(deleted)
+                raw_buckets = raw_buckets.with_keys(deleted, remove=True)
             lap("delete_gone")
             for start in range(0, len(new), 5_000):
                 rows, stats = _copy_into_temp(params, cur, table, cols, _keys_in(table, new[start:start + 5_000]),
                                               target)
                 _count_temp(cur, table, cols, result, rows, stats)
-                removed, inside = _merge_temp(cur, table, window, target)
+                removed, _, raw_buckets, latest = _merge_changed(cur, table, window, target, raw_buckets, mod_pg)
                 result.rows_deleted += removed
-                window_rows += inside
+                watermark = _later(watermark, latest)
             lap("copy_new")
-            result.rows_total = window_rows
+            result.rows_total = raw_buckets.total_rows
+            if mod_pg:
+                _write_state(cur, state_key, pg_where, WindowState(watermark, raw_buckets.totals))
     result.seconds = time.perf_counter() - started
     return result
 
