@@ -243,6 +243,24 @@ def test_failed_check_blocks(env):
     pg.close()
     assert not equal and src[0] == raw[0] and src[1] != raw[1]
 
+    # the repair: the raw asset run with full_refresh re-copies the window, and the check passes
+    from dental_assets.defs.raw import defs as raw_defs
+
+    resources = {"opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
+                 "warehouse": WarehouseResource(url=pg_url)}
+    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
+    partitions = job.partitions_def.get_partition_keys()
+    run = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), asset_selection=[dg.AssetKey(["opendental", "procedurelog"])],
+        tags={"dagster/asset_partition_range_start": partitions[0], "dagster/asset_partition_range_end": partitions[-1]},
+        run_config={"ops": {"raw_opendental_transactional": {"config": {"full_refresh": True}}}},
+    )
+    assert run.success
+    assert [e.event_specific_data.materialization.metadata["sync_mode"].value
+            for e in run.get_asset_materialization_events()][:1] == ["full"]
+    assert all(e.passed for e in run.get_asset_check_evaluations())
+    assert_raw_equals_source(source_url, pg_url, [raw_table("procedurelog")])
+
 
 def test_backstop_recopies_tables_without_modified_column(env):
     """An in-place edit of `definition` (no modified column) leaves the fingerprints equal; the nightly

@@ -23,6 +23,7 @@ raw's content fingerprints of the window (rows, integer sum, string length, date
 import time
 
 import dagster as dg
+import pydantic
 
 from dental_assets.catalog import RAW_SCHEMA, Table, create_raw_indexes, pg_create_table_sql, quote_pg, raw_tables
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
@@ -34,6 +35,18 @@ from dental_assets.warehouse import is_demo_target
 RAW_GROUP = "raw_opendental"
 RAW_KINDS = {"postgres", "mysql"}
 CHECK_NAME = "matches_source"
+
+
+class RawSyncConfig(dg.Config):
+    """Run configuration of the raw assets (the Dagster launchpad: ``ops: {raw_opendental_...: {config:
+    {full_refresh: true}}}``)."""
+
+    full_refresh: bool = pydantic.Field(
+        default=False,
+        description="MariaDB source: re-copy the window whole instead of syncing what changed (after raw "
+                    "was restored or edited by hand, or a failed matches_source check that a normal sync "
+                    "does not repair).",
+    )
 
 
 class NotADemoTargetError(RuntimeError):
@@ -82,9 +95,11 @@ def load_tables(
     window: Window | None,
     opendental: OpenDentalSourceResource,
     warehouse: WarehouseResource,
+    full_refresh: bool = False,
 ):
     """Replace ``window`` of each selected table in ``raw`` with the source's rows; yields one
-    ``MaterializeResult`` per table. Raises NotADemoTargetError when synthetic rows would go into a
+    ``MaterializeResult`` per table. ``full_refresh``: the MariaDB source copies the window whole (the
+    synthetic source always does). Raises NotADemoTargetError when synthetic rows would go into a
     warehouse not marked as a demo target."""
     source = opendental.source()
     if source.name == "synthetic" and not is_demo_target(warehouse.params):
@@ -95,7 +110,7 @@ def load_tables(
         )
     selected = [t for t in tables if raw_asset_key(t.name) in context.selected_asset_keys]
     if isinstance(source, MariaDBSource):
-        yield from _replicate(context, selected, window, source, warehouse)
+        yield from _replicate(context, selected, window, source, warehouse, "full" if full_refresh else "auto")
         return
     conn = warehouse.connect()
     try:
@@ -155,14 +170,14 @@ def load_tables(
 
 
 def _replicate(context, tables: list[Table], window: Window | None, source: MariaDBSource,
-               warehouse: WarehouseResource):
+               warehouse: WarehouseResource, mode: str = "auto"):
     """The MariaDB path: sync each table's window, then check it against the source."""
     from dental_assets.replication.sync import sync_window, verify_window
 
     conn = warehouse.connect()
     try:
         for table in tables:
-            result = sync_window(source.params, conn, table, window)
+            result = sync_window(source.params, conn, table, window, mode=mode)
             with conn, conn.cursor() as cur:  # the declared indexes, on the warehouse copy only
                 create_raw_indexes(cur, table)
             rate = result.rows_copied / result.seconds if result.seconds > 0 else 0.0
@@ -235,10 +250,11 @@ def build_raw_assets(tables: tuple[Table, ...]) -> list[dg.AssetsDefinition]:
     )
     def raw_opendental_reference(
         context: dg.AssetExecutionContext,
+        config: RawSyncConfig,
         opendental: OpenDentalSourceResource,
         warehouse: WarehouseResource,
     ):
-        yield from load_tables(context, reference, None, opendental, warehouse)
+        yield from load_tables(context, reference, None, opendental, warehouse, config.full_refresh)
 
     @dg.multi_asset(
         name="raw_opendental_transactional",
@@ -250,12 +266,13 @@ def build_raw_assets(tables: tuple[Table, ...]) -> list[dg.AssetsDefinition]:
     )
     def raw_opendental_transactional(
         context: dg.AssetExecutionContext,
+        config: RawSyncConfig,
         opendental: OpenDentalSourceResource,
         warehouse: WarehouseResource,
     ):
         key_range = context.partition_key_range
         window = month_window(key_range.start, key_range.end, monthly_partitions.get_partition_keys())
-        yield from load_tables(context, transactional, window, opendental, warehouse)
+        yield from load_tables(context, transactional, window, opendental, warehouse, config.full_refresh)
 
     return [raw_opendental_reference, raw_opendental_transactional]
 
