@@ -13,7 +13,8 @@ previous data in place. Metadata gives counts only, never values.
 
 With the MariaDB source (``DENTAL_SOURCE=opendental``) a window is synced instead
 (``dental_assets.replication.sync.sync_window``): a full copy the first time, then only the rows modified
-since raw's watermark plus a primary-key diff for hard deletes, still in one transaction.
+since raw's watermark, plus the hard deletes found by comparing key buckets, still in one transaction. The
+run config ``full_refresh`` re-copies the window whole.
 
 Every table has a blocking asset check ``matches_source``: after its window is written, the source's and
 raw's content fingerprints of the window (rows, integer sum, string length, dates, times) must be equal
