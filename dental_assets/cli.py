@@ -134,12 +134,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print("dental sync: set OPENDENTAL_URL (mysql+pymysql://user:pass@host:port/db)", file=sys.stderr)
         return 2
     try:
-        if _nothing_to_sync():
+        if not args.full_refresh and _nothing_to_sync():
             print("raw equals the source: nothing to sync")
             return 0
         from dental_assets.defs.raw.sync_command import run_sync
 
-        report = run_sync()
+        report = run_sync(full_refresh=args.full_refresh)
     except ValueError as exc:
         print(f"dental sync: {exc}", file=sys.stderr)
         return 2
@@ -155,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=3000)
     wh = sub.add_parser("warehouse", help="the warehouse: url, start (embedded, foreground), mark-demo")
     wh.add_argument("action", choices=["url", "start", "mark-demo"])
-    sub.add_parser("sync", help="replicate the OpenDental source into raw now (exit 1 on a failed check)")
+    sync = sub.add_parser("sync", help="replicate the OpenDental source into raw now (exit 1 on a failed check)")
+    sync.add_argument("--full-refresh", action="store_true",
+                      help="re-copy every table whole (after raw was restored or edited by hand)")
     args = parser.parse_args(argv)
     handlers = {"demo": cmd_demo, "ui": cmd_ui, "warehouse": cmd_warehouse, "sync": cmd_sync}
     return handlers[args.command](args)

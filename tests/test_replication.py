@@ -38,11 +38,11 @@ def env(monkeypatch, source_url, pg_url):
     return source_url, pg_url
 
 
-def _sync(capsys=None, instance=None):
+def _sync(capsys=None, instance=None, full_refresh=False):
     """`dental sync` in this process (Dagster runs on ``instance``, else an ephemeral one)."""
     from dental_assets.defs.raw.sync_command import run_sync
 
-    return run_sync(instance=instance or dg.DagsterInstance.ephemeral())
+    return run_sync(instance=instance or dg.DagsterInstance.ephemeral(), full_refresh=full_refresh)
 
 
 def _sync_direct(source_url: str, pg_url: str, tables=None) -> dict:
@@ -243,23 +243,12 @@ def test_failed_check_blocks(env):
     pg.close()
     assert not equal and src[0] == raw[0] and src[1] != raw[1]
 
-    # the repair: the raw asset run with full_refresh re-copies the window, and the check passes
-    from dental_assets.defs.raw import defs as raw_defs
-
-    resources = {"opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
-                 "warehouse": WarehouseResource(url=pg_url)}
-    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
-    partitions = job.partitions_def.get_partition_keys()
-    run = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), asset_selection=[dg.AssetKey(["opendental", "procedurelog"])],
-        tags={"dagster/asset_partition_range_start": partitions[0], "dagster/asset_partition_range_end": partitions[-1]},
-        run_config={"ops": {"raw_opendental_transactional": {"config": {"full_refresh": True}}}},
-    )
-    assert run.success
-    assert [e.event_specific_data.materialization.metadata["sync_mode"].value
-            for e in run.get_asset_materialization_events()][:1] == ["full"]
-    assert all(e.passed for e in run.get_asset_check_evaluations())
-    assert_raw_equals_source(source_url, pg_url, [raw_table("procedurelog")])
+    # the repair: `dental sync --full-refresh` runs the raw assets with the full_refresh config, every
+    # table is copied whole, and every check passes
+    report = _sync(full_refresh=True)
+    assert report.ok and report.runs == 2
+    assert {entry["mode"] for entry in report.tables.values()} == {"full"}
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
 
 
 def test_backstop_recopies_tables_without_modified_column(env):

@@ -35,10 +35,30 @@ def _value(entry):
     return getattr(entry, "value", entry)
 
 
+def full_refresh_requests() -> list[dg.RunRequest]:
+    """Every raw table re-copied whole (run config ``full_refresh``): one run for the reference tables,
+    one range run over every month for the partitioned ones."""
+    from dental_assets.catalog import raw_tables
+    from dental_assets.defs.raw.assets import raw_asset_key
+    from dental_assets.partitions import monthly_partitions, partition_range_tags
+
+    keys = monthly_partitions.get_partition_keys()
+    tables = raw_tables()
+    return [
+        dg.RunRequest(asset_selection=[raw_asset_key(t.name) for t in tables if not t.partitioned],
+                      run_config={"ops": {"raw_opendental_reference": {"config": {"full_refresh": True}}}},
+                      tags={"dental/full_refresh": "true"}),
+        dg.RunRequest(asset_selection=[raw_asset_key(t.name) for t in tables if t.partitioned],
+                      run_config={"ops": {"raw_opendental_transactional": {"config": {"full_refresh": True}}}},
+                      tags={"dental/full_refresh": "true", **partition_range_tags(keys[0], keys[-1])}),
+    ]
+
+
 def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | None = None,
-             out=None) -> SyncReport:
+             out=None, full_refresh: bool = False) -> SyncReport:
     """Plan and execute the sync with the resources the environment configures (``DENTAL_SOURCE``,
-    ``OPENDENTAL_URL``, ``DENTAL_WAREHOUSE_URL``). Raises ValueError when the source is not MariaDB."""
+    ``OPENDENTAL_URL``, ``DENTAL_WAREHOUSE_URL``); ``full_refresh``: re-copy every table whole instead
+    (``full_refresh_requests``). Raises ValueError when the source is not MariaDB."""
     from dental_assets.defs.raw.sensors import RAW_JOB_NAME, plan_run_requests
     from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 
@@ -58,6 +78,8 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
     # partition is left "missing" for the eager dbt models downstream
     requests = plan_run_requests(opendental, warehouse, with_run_keys=False, instance=instance,
                                  every_table=True)
+    if full_refresh and not isinstance(requests, dg.SkipReason):
+        requests = full_refresh_requests()
     if isinstance(requests, dg.SkipReason):
         raise ValueError(requests.skip_message)
     out = out or sys.stdout
@@ -70,6 +92,7 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
             asset_selection=list(request.asset_selection or []),
             partition_key=request.partition_key,
             tags={**request.tags, "dental/trigger": "dental sync"},
+            run_config=request.run_config or None,
             raise_on_error=False,
         )
         if not result.success:
