@@ -14,7 +14,8 @@ in databases of its own (`bench_repl`, dropped and recreated). Measures, in one 
    shared machine moves between them);
 3. ours, incremental: after 1% of the rows changed across the whole history (0.7% edited in place,
    0.3% hard-deleted), `sync_window` (auto -> incremental) over the whole table, with the seconds of
-   its steps (`SyncResult.steps`);
+   its steps (`SyncResult.steps`: raw's key buckets, the changed rows, their merge, the source's key
+   buckets, the key difference, the deletes);
 4. no-change sync at demo size: a synthetic practice (``--demo-patients``) in MariaDB, replicated, then
    the change plan over every raw table (what `dental sync` and the sensor do when nothing changed),
    and `dental sync` end to end as a process (Python start-up and imports included).
@@ -195,6 +196,15 @@ def change_one_percent(maria_url: str, rows: int) -> dict:
     return {"edited": edited, "deleted": deleted, "share": (edited + deleted) / rows}
 
 
+def buffer_pool_mb(maria_url: str) -> int:
+    conn = mysql(maria_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@innodb_buffer_pool_size")
+        size = int(cur.fetchone()[0])
+    conn.close()
+    return size // (1 << 20)
+
+
 def demo_no_change(maria_url: str, pg_url: str, patients: int) -> dict:
     from dental_synthetic import SyntheticConfig, generate
     from dental_synthetic.mariadb_writer import write_mariadb
@@ -279,6 +289,7 @@ def main() -> None:
     demo = {} if args.no_demo else demo_no_change(maria_url, pg_url, args.demo_patients)
     figures = {
         "rows": args.rows,
+        "mariadb_innodb_buffer_pool_mb": buffer_pool_mb(maria_url),
         "pipe_seconds": round(base["seconds"], 2),
         "pipe_rows_per_s": round(base["rows"] / base["seconds"]),
         "ours_full_seconds": round(full["seconds"], 2),
