@@ -1,6 +1,6 @@
-"""The ten tables derived from the simulated practice once its core tables exist (issue #3):
-recalltrigger, toothinitial, procnote, treatplan + proctp, histappointment, schedule, statement, task,
-securitylog.
+"""The eleven tables derived from the simulated practice once its core tables exist (issue #3):
+recalltrigger, toothinitial, procnote, treatplan + proctp, histappointment, schedule + scheduleop,
+statement, task, securitylog.
 
 Each is built from the finished Arrow tables (so it agrees with them by construction) and draws its own
 randomness from the shared generator after every other stage, so adding them changed no other table.
@@ -18,6 +18,10 @@ randomness from the shared generator after every other stage, so adding them cha
   exists in ``appointment``). Nothing is stamped after ``as_of``.
 - ``schedule``: each provider's working day (08:00-17:00, SchedType Provider) on every weekday from
   ``start`` to the booking horizon.
+- ``scheduleop``: the operatories each schedule row covers: one row per (schedule row, operatory whose
+  ProvDentist or ProvHygienist is the row's provider), the operatories the provider's appointments are
+  booked in. Derived from the operatory table alone (no random draw); ScheduleOpNum in ScheduleNum,
+  OperatoryNum order.
 - ``statement``: monthly mailed or e-mailed statements to families whose balance at the end of the
   previous month was over $5; BalTotal is that balance (dollars, from the same transactions as the
   aging), InsEst 0 (OpenDental's default when estimates are not shown).
@@ -39,7 +43,7 @@ from .practice import enum_codes
 from .util import DAY, ZERO_DAY, ZERO_TS, add_months, key_order, primary_keys, weekday
 
 EXTRA_TABLES = ("recalltrigger", "toothinitial", "procnote", "treatplan", "proctp", "histappointment", "schedule",
-                "statement", "task", "securitylog")
+                "scheduleop", "statement", "task", "securitylog")
 APT = enum_codes("ApptStatus")
 PERM = enum_codes("EnumPermType")
 
@@ -54,7 +58,7 @@ def _c(table: pa.Table, name: str) -> np.ndarray:
 
 
 def build_extras(ctx: Context, setup, people, tables: dict[str, pa.Table]) -> None:
-    """Put the ten tables into ``ctx`` (see the module docstring)."""
+    """Put the eleven tables into ``ctx`` (see the module docstring)."""
     _recalltrigger(ctx, setup, tables)
     _toothinitial(ctx, people, tables)
     _procnote(ctx, setup, tables)
@@ -347,6 +351,30 @@ def _schedule(ctx: Context, setup, tables) -> None:
         "EmployeeNum": 0,
         "DateTStamp": stamp,
         "ClinicNum": clinic[p_idx],
+    })
+    _scheduleop(ctx, provs[p_idx], ops)
+
+
+def _scheduleop(ctx: Context, sched_prov: np.ndarray, ops: pa.Table) -> None:
+    """One scheduleop row per (schedule row, operatory the row's provider is the dentist or hygienist of).
+    ``sched_prov``: the ProvNum of each schedule row, in ScheduleNum order (ScheduleNum = index + 1).
+    Deterministic: draws nothing from ``ctx.rng``."""
+    op_num = _c(ops, "OperatoryNum")
+    pairs = sorted({(int(p), int(o)) for p, o in zip(_c(ops, "ProvDentist"), op_num) if p > 0}
+                   | {(int(p), int(o)) for p, o in zip(_c(ops, "ProvHygienist"), op_num) if p > 0})
+    op_prov = np.array([p for p, _ in pairs], dtype=np.int64)
+    op_of = np.array([o for _, o in pairs], dtype=np.int64)
+    # for each schedule row, the slice of (provider, operatory) pairs of its provider (pairs sorted by provider)
+    lo = np.searchsorted(op_prov, sched_prov, side="left")
+    count = np.searchsorted(op_prov, sched_prov, side="right") - lo
+    sched_num = np.repeat(np.arange(1, len(sched_prov) + 1), count)
+    first = np.repeat(lo - (np.cumsum(count) - count), count)
+    pair = first + np.arange(len(sched_num))
+    n = len(sched_num)
+    ctx.put("scheduleop", n, {
+        "ScheduleOpNum": np.arange(1, n + 1),
+        "ScheduleNum": sched_num,
+        "OperatoryNum": op_of[pair],
     })
 
 

@@ -1,6 +1,7 @@
 """Run the project's dbt against a test database (for tests that build models from a raw schema)."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,16 @@ def query_rows(params: PgParams, sql: str) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
+
+
+def keep_partial_parse(target: Path) -> None:
+    """Make dbt's latest parse under ``target`` the starting point of the next dagster-dbt run.
+
+    With ``DBT_TARGET_PATH=target``, dagster-dbt runs dbt in a new subfolder of ``target`` per run and
+    copies ``target/partial_parse.msgpack`` into it first. This copies the newest subfolder's
+    ``partial_parse.msgpack`` there, so a later run with the same vars and database parses only what
+    changed (dbt checks the vars, profile, version and file hashes and parses in full if any differ).
+    Nothing happens when no run has parsed yet."""
+    parses = sorted(target.glob("*/partial_parse.msgpack"), key=lambda f: f.stat().st_mtime)
+    if parses:
+        shutil.copy(parses[-1], target / "partial_parse.msgpack")

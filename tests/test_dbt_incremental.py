@@ -2,6 +2,7 @@
 Dagster side passes one window per run (single-run backfills)."""
 
 import datetime as dt
+import hashlib
 import json
 
 import dagster as dg
@@ -106,13 +107,22 @@ def window_vars(first: str, last: str) -> str:
     return json.dumps(dbt_window_vars(month_window(first, last, keys)))
 
 
+def dbt_in(params: PgParams, root, *args: str) -> str:
+    """``run_dbt`` with a target folder per value of ``--vars`` under ``root``: dbt's partial parsing
+    is thrown away whenever the vars differ from the previous parse in a target folder, so runs that
+    alternate vars each keep their own (a full parse is ~10 s; the runs are the same)."""
+    given = args[args.index("--vars") + 1] if "--vars" in args else ""
+    target = root / f"vars_{hashlib.sha1(given.encode()).hexdigest()[:10]}"
+    return run_dbt(params, target, *args)
+
+
 def test_a_month_run_changes_only_that_month_and_equals_a_full_rebuild(pg_url, tmp_path):
     params = PgParams.from_url(pg_url)
     mark_demo_target(params)
     practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=300, seed=3, as_of=AS_OF))
     dental_synthetic.write_postgres_raw(practice, params)
-    target = tmp_path / "dbt"
-    run_dbt(params, target, "run", "--select", "+config.materialized:incremental")  # no vars: everything
+    target = tmp_path
+    dbt_in(params, target, "run", "--select", "+config.materialized:incremental")  # no vars: everything
     before = table(params, "fct_procedure", "procedure_id")
     payments_before = table(params, "fct_payment", "payment_id")
     assert len(before) == query(params, "SELECT count(*) FROM raw.procedurelog")[0][0]
@@ -131,8 +141,8 @@ def test_a_month_run_changes_only_that_month_and_equals_a_full_rebuild(pg_url, t
         f'UPDATE raw.procedurelog SET "ProcFee" = "ProcFee" + 1000 WHERE "ProcNum" = {untouched}',
         "UPDATE raw.payment SET \"PayAmt\" = \"PayAmt\" + 1 WHERE \"PayDate\" >= '2025-03-01' AND \"PayDate\" < '2025-04-01'",
     )
-    run_dbt(params, target, "run", "--select", "int_procedures")  # the unpartitioned run before the facts
-    run_dbt(params, target, "run", "--select", "fct_procedure", "fct_payment", "--vars", window_vars(MONTH, MONTH))
+    dbt_in(params, target, "run", "--select", "int_procedures")  # the unpartitioned run before the facts
+    dbt_in(params, target, "run", "--select", "fct_procedure", "fct_payment", "--vars", window_vars(MONTH, MONTH))
     after = table(params, "fct_procedure", "procedure_id")
     payments_after = table(params, "fct_payment", "payment_id")
 
@@ -156,7 +166,7 @@ def test_a_month_run_changes_only_that_month_and_equals_a_full_rebuild(pg_url, t
         k for k, r in payments_before.items() if in_march(r[pay_date_index])}
 
     # a full rebuild equals the incremental result, except the row whose month did not run
-    run_dbt(params, target, "run", "--select", "fct_procedure", "fct_payment", "--full-refresh")
+    dbt_in(params, target, "run", "--select", "fct_procedure", "fct_payment", "--full-refresh")
     rebuilt = table(params, "fct_procedure", "procedure_id")
     assert set(rebuilt) == set(after)
     assert {k for k in rebuilt if rebuilt[k] != after[k]} == {untouched}
@@ -164,11 +174,11 @@ def test_a_month_run_changes_only_that_month_and_equals_a_full_rebuild(pg_url, t
 
     # the first month (open below) holds the rows whose date is a sentinel (NULL from staging on)
     execute(params, f'UPDATE raw.procedurelog SET "ProcDate" = \'0001-01-01\' WHERE "ProcNum" = {untouched}')
-    run_dbt(params, target, "run", "--select", "int_procedures")
+    dbt_in(params, target, "run", "--select", "int_procedures")
     keys = monthly_partitions.get_partition_keys()
-    run_dbt(params, target, "run", "--select", "fct_procedure", "--vars", window_vars(keys[0], keys[0]))
+    dbt_in(params, target, "run", "--select", "fct_procedure", "--vars", window_vars(keys[0], keys[0]))
     assert query(params, f"SELECT procedure_date FROM marts.fct_procedure WHERE procedure_id = {untouched}") == [(None,)]
     assert query(params, "SELECT count(*) FROM marts.fct_procedure")[0][0] == len(rebuilt)
     # a window given by halves is refused
     with pytest.raises(AssertionError, match="min_date"):
-        run_dbt(params, target, "run", "--select", "fct_procedure", "--vars", '{"min_date": "2025-01-01"}')
+        dbt_in(params, target, "run", "--select", "fct_procedure", "--vars", '{"min_date": "2025-01-01"}')

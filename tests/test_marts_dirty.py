@@ -15,6 +15,11 @@ injected change applied by the rule docs/dbt.md ("Dirty data") gives for its kin
 - ``orphan_row``, ``near_duplicate_plan``, ``control_chars``: no money moves; text is cleaned.
 
 Every injected row, and no other, is listed in ``marts.mart_data_exceptions``.
+
+``mart_ar_aging`` is compared bucket by bucket (0-30, 31-60, 61-90, over 90, total, insurance estimate,
+patient portion) for every family, at the as-of date and at every month end, with the generator's own
+aging routine (``dental_synthetic.ledger.family_aging``) run over the clean tables with the injections
+applied by the rules above (``corrected_books``).
 """
 
 import datetime as dt
@@ -22,12 +27,16 @@ import re
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import dental_synthetic
 from dbt_runner import run_dbt, query_rows as rows
 from dental_assets.warehouse import PgParams, mark_demo_target
 from dental_synthetic.dirty import make_dirty
+from dental_synthetic.ledger import family_aging
 
 AS_OF = dt.date(2026, 6, 30)
 RATE = 0.01
@@ -132,31 +141,195 @@ def test_collections_daily_equals_the_ledger_corrected_by_the_injections(built):
     assert injected(dirty, "absurd_amount") and injected(dirty, "claimproc_claimnum_0")
 
 
-def test_family_balances_equal_the_ledger_corrected_by_the_injections(built):
-    """Total balance and insurance estimate per family at the as-of date (the buckets of a family
-    with a corrected charge move with it; the totals are what the corrections determine)."""
+# ------------------------------------------------------------------------------------ AR aging
+
+AGING = (("balance_0_30", "Bal_0_30"), ("balance_31_60", "Bal_31_60"), ("balance_61_90", "Bal_61_90"),
+         ("balance_over_90", "BalOver90"), ("total_balance", "BalTotal"), ("insurance_estimate", "InsEst"))
+RECEIVED = (1, 4, 5, 7)  # claimproc.Status Received, Supplemental, CapClaim, CapComplete
+
+
+def _replace(table: pa.Table, column: str, key: str, new_values: dict[int, object]) -> pa.Table:
+    """``table`` with ``column`` set to ``new_values[key value]`` on the rows whose key is listed."""
+    keys = table.column(key).to_pylist()
+    values = [new_values.get(k, v) for k, v in zip(keys, table.column(column).to_pylist())]
+    i = table.schema.get_field_index(column)
+    return table.set_column(i, table.schema.field(i), pa.array(values, type=table.schema.field(i).type))
+
+
+def corrected_books(clean, dirty) -> dict[str, pa.Table]:
+    """The clean practice's tables with each injected change applied by its rule in docs/dbt.md
+    ("Dirty data"), built from the clean rows and the injection records (the dirty tables are read only
+    for the absurd amount, whose rule is "as stored"):
+
+    - ``sentinel_date``: the charge is aged as the oldest: ProcDate -> 0001-01-01, older than any as-of
+      date, so it is over 90 days at every as-of date;
+    - ``negative_amount``: counted as stored: ProcFee -> -ProcFee (a negative transaction is a credit in
+      OpenDental's aging, applied to the oldest bucket first);
+    - ``absurd_amount``: counted as stored: SplitAmt -> the stored $987,654.32;
+    - ``claimproc_claimnum_0``: still paying: nothing changes (ClaimNum plays no part in the aging);
+    - the other kinds move no money."""
+    tables = dict(clean.tables)
+    tables["procedurelog"] = _replace(tables["procedurelog"], "ProcDate", "ProcNum",
+                                      {n: dt.date(1, 1, 1) for n in injected(dirty, "sentinel_date")})
+    fees = by_key(clean, "procedurelog", "ProcNum")
+    tables["procedurelog"] = _replace(tables["procedurelog"], "ProcFee", "ProcNum",
+                                      {n: -fees[n]["ProcFee"] for n in injected(dirty, "negative_amount")})
+    stored = by_key(dirty, "paysplit", "SplitNum")
+    tables["paysplit"] = _replace(tables["paysplit"], "SplitAmt", "SplitNum",
+                                  {n: stored[n]["SplitAmt"] for n in injected(dirty, "absurd_amount")})
+    return tables
+
+
+def _through(tables: dict[str, pa.Table], day: dt.date) -> dict[str, pa.Table]:
+    """The balance-moving rows dated on or before ``day``: procedures by ProcDate, adjustments by
+    AdjDate, paysplits by DatePay, finalized claimprocs by DateCP (other claimprocs are kept: they move
+    no balance, and month-end estimates are computed by ``month_end_estimates``)."""
+    scalar = pa.scalar(day, pa.date32())
+    out = dict(tables)
+    for name, column in (("procedurelog", "ProcDate"), ("adjustment", "AdjDate"), ("paysplit", "DatePay")):
+        out[name] = tables[name].filter(pc.less_equal(tables[name].column(column), scalar))
+    cp = tables["claimproc"]
+    later = pc.and_(pc.is_in(cp.column("Status"), pa.array(RECEIVED, cp.schema.field("Status").type)),
+                    pc.greater(cp.column("DateCP"), scalar))
+    out["claimproc"] = cp.filter(pc.invert(pc.fill_null(later, False)))
+    return out
+
+
+def month_end_estimates(claimprocs: list[dict], family: dict[int, int], day: dt.date) -> dict[int, Decimal]:
+    """Insurance pending at a month end ``day`` per guarantor, mart_ar_aging's rule for earlier month
+    ends: InsPayEst of the claimprocs (rows of ``claimproc_rows``) whose ProcDate is on or before
+    ``day`` and that were not received by then (Status NotReceived, or finalized with DateCP after
+    ``day``)."""
+    pending: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for cp in claimprocs:
+        if cp["ProcDate"] is None or cp["ProcDate"] > day:
+            continue
+        if cp["Status"] == 0 or (cp["Status"] in RECEIVED and cp["DateCP"] > day):
+            pending[family[cp["PatNum"]]] += money(cp["InsPayEst"])
+    return pending
+
+
+def claimproc_rows(tables: dict[str, pa.Table]) -> list[dict]:
+    """The claimproc columns ``month_end_estimates`` reads, as rows."""
+    return tables["claimproc"].select(["PatNum", "ProcDate", "Status", "DateCP", "InsPayEst"]).to_pylist()
+
+
+def expected_aging(tables, clean, day: dt.date, claimprocs: list[dict] | None = None) -> dict[int, list[Decimal]]:
+    """Per guarantor at ``day``: the six AGING amounts and patient_portion (dollars), by the generator's
+    own aging (``dental_synthetic.ledger.family_aging``) over ``tables``; families with all zeros are
+    left out. At the run's as-of date (``claimprocs`` None) every row counts, and the estimate is
+    family_aging's (NotReceived claimprocs). At an earlier month end (``claimprocs``: ``claimproc_rows``
+    of ``tables``) only the rows dated on or before it count, and the insurance estimate is
+    ``month_end_estimates``."""
+    family = guarantors(clean)
+    guarantor = np.array([family[n] for n in sorted(family)], dtype=np.int64)
+    assert sorted(family) == list(range(1, len(family) + 1))  # family_aging indexes PatNum - 1
+    books = tables if claimprocs is None else _through(tables, day)
+    aging = family_aging(books, guarantor, day).to_pylist()
+    estimates = None if claimprocs is None else month_end_estimates(claimprocs, family, day)
+    out = {}
+    for entry in aging:
+        values = [money(entry[od]) for _, od in AGING]
+        if estimates is not None:
+            values[5] = estimates.get(entry["Guarantor"], ZERO)
+        values.append(values[4] - values[5])
+        if any(values):
+            out[entry["Guarantor"]] = values
+    return out
+
+
+def mart_aging(params, where: str) -> dict[tuple[dt.date, int], list[Decimal]]:
+    columns = ", ".join(m for m, _ in AGING)
+    return {
+        (r[0], r[1]): [money(v) for v in r[2:]]
+        for r in rows(params, f"SELECT as_of_date, guarantor_id, {columns}, patient_portion "
+                              f"FROM marts.mart_ar_aging WHERE {where}")
+        if any(money(v) for v in r[2:])
+    }
+
+
+def test_the_corrected_books_reproduce_the_clean_aging_without_injections(built):
+    """The expected values' routine, checked on the clean books: family_aging over the clean tables is
+    the aging the generator stored (so a difference on dirty data comes from the injections)."""
+    _, clean, _ = built
+    stored = {r["Guarantor"]: [money(r[od]) for _, od in AGING] for r in clean.ledger["aging"].to_pylist()}
+    stored = {g: v + [v[4] - v[5]] for g, v in stored.items() if any(v)}
+    assert expected_aging(clean.tables, clean, AS_OF) == stored
+
+
+def test_family_aging_equals_the_corrected_books_at_the_as_of_date(built):
+    """Every bucket, the total, the insurance estimate and the patient portion of every family at the
+    run's as-of date, to the cent."""
     params, clean, dirty = built
+    expected = expected_aging(corrected_books(clean, dirty), clean, AS_OF)
+    mart = {g: v for (_, g), v in mart_aging(params, "is_run_date").items()}
+    assert mart == expected
+    # the injections changed the aging of some family, in more than its total
+    stored = expected_aging(clean.tables, clean, AS_OF)
+    moved = {g for g in set(stored) | set(expected) if stored.get(g) != expected.get(g)}
+    assert moved and any(stored.get(g, [ZERO] * 7)[:4] != expected.get(g, [ZERO] * 7)[:4] for g in moved)
+
+
+def test_family_aging_equals_the_corrected_books_at_every_month_end(built):
+    """The same at every month end before the as-of date. mart_ar_aging lists a family from the month of
+    its first dated transaction on (its documented row set); before that month the expected aging of a
+    family must be nothing but its sentinel-dated charges (aged as the oldest, so over 90 days at every
+    date): those rows, and no others, are the ones the mart does not list."""
+    params, clean, dirty = built
+    tables = corrected_books(clean, dirty)
+    mart = mart_aging(params, "NOT is_run_date")
+    month_ends = sorted({d for d, _ in mart})
+    assert len(month_ends) >= 36 and month_ends[-1] == AS_OF.replace(day=1) - dt.timedelta(days=1)
+    assert all((d + dt.timedelta(days=1)).day == 1 for d in month_ends)
+    first_listed = first_dated_transaction(tables, clean)
     family = guarantors(clean)
     procs = by_key(clean, "procedurelog", "ProcNum")
-    splits = by_key(clean, "paysplit", "SplitNum")
-    dirty_splits = by_key(dirty, "paysplit", "SplitNum")
-    expected = {r["Guarantor"]: [money(r["BalTotal"]), money(r["InsEst"])] for r in clean.ledger["aging"].to_pylist()}
-    for num in injected(dirty, "negative_amount"):
-        g = family[procs[num]["PatNum"]]
-        expected.setdefault(g, [ZERO, ZERO])[0] -= 2 * charge(procs[num])
-    for num in injected(dirty, "absurd_amount"):  # a payment lowers the balance
-        g = family[splits[num]["PatNum"]]
-        delta = money(dirty_splits[num]["SplitAmt"]) - money(splits[num]["SplitAmt"])
-        expected.setdefault(g, [ZERO, ZERO])[0] -= delta
-    # sentinel_date: still a charge of the family (aged as the oldest); claimproc_claimnum_0: still paid
-    expected = {g: v for g, v in expected.items() if v != [ZERO, ZERO]}
-    mart = {
-        r[0]: [money(r[1]), money(r[2])]
-        for r in rows(params, "SELECT guarantor_id, total_balance, insurance_estimate FROM marts.mart_ar_aging "
-                              "WHERE is_run_date")
-        if [money(r[1]), money(r[2])] != [ZERO, ZERO]
-    }
-    assert mart == expected
+    undated = defaultdict(lambda: ZERO)  # per guarantor: its sentinel-dated charges
+    for n in injected(dirty, "sentinel_date"):
+        undated[family[procs[n]["PatNum"]]] += charge(procs[n])
+    claimprocs = claimproc_rows(tables)
+    mismatches, unlisted = {}, 0
+    for day in month_ends:
+        expected = expected_aging(tables, clean, day, claimprocs)
+        for g in [g for g in expected if g not in first_listed or first_listed[g] > day]:
+            s = undated[g]
+            assert expected.pop(g) == [ZERO, ZERO, ZERO, s, s, ZERO, s], (day, g)
+            unlisted += 1
+        got = {g: v for (d, g), v in mart.items() if d == day}
+        if got != expected:
+            mismatches[day] = {g: (got.get(g), expected.get(g)) for g in set(got) | set(expected)
+                               if got.get(g) != expected.get(g)}
+    assert not mismatches, {d: dict(list(m.items())[:3]) for d, m in list(mismatches.items())[:3]}
+    assert unlisted  # the rule above was exercised
+
+
+def first_dated_transaction(tables, clean) -> dict[int, dt.date]:
+    """Per guarantor, the last day of the month of its first dated balance-moving transaction (a
+    sentinel date is no date): from that month end on, mart_ar_aging lists the family."""
+    family = guarantors(clean)
+    first: dict[int, dt.date] = {}
+    columns = {"procedurelog": ["PatNum", "ProcDate", "ProcStatus", "ProcFee", "UnitQty", "BaseUnits"],
+               "adjustment": ["PatNum", "AdjDate", "AdjAmt"], "paysplit": ["PatNum", "DatePay", "SplitAmt"],
+               "claimproc": ["PatNum", "DateCP", "Status", "InsPayAmt", "PayPlanNum", "WriteOff"]}
+    sources = (("procedurelog", "ProcDate", lambda r: r["ProcStatus"] == 2 and charge(r) != 0),
+               ("adjustment", "AdjDate", lambda r: money(r["AdjAmt"]) != 0),
+               ("paysplit", "DatePay", lambda r: money(r["SplitAmt"]) != 0),
+               ("claimproc", "DateCP", lambda r: r["Status"] in RECEIVED
+                and (money(r["InsPayAmt"]) if not r["PayPlanNum"] else ZERO) + money(r["WriteOff"]) != 0))
+    for name, column, counts in sources:
+        for r in tables[name].select(columns[name]).to_pylist():
+            day = r[column]
+            if day is None or day.year < 1880 or not counts(r):
+                continue
+            g = family[r["PatNum"]]
+            if g not in first or day < first[g]:
+                first[g] = day
+    return {g: month_end(d) for g, d in first.items()}
+
+
+def month_end(day: dt.date) -> dt.date:
+    following = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return following - dt.timedelta(days=1)
 
 
 def test_unknown_status_counts_as_no_appointment_state(built):

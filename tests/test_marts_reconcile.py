@@ -283,3 +283,288 @@ def test_ar_aging_families_in_credit(built):
     assert all(money(r[2]) == 0 and money(r[3]) == money(r[1]) - money(r[4]) for r in credit)
     ledger = {e["Guarantor"]: money(e["BalTotal"]) for e in practice.ledger["aging"].to_pylist()}
     assert {r[0]: money(r[1]) for r in credit} == {g: b for g, b in ledger.items() if b < 0}
+
+
+# ------------------------------------------------ systems F (communications), G (chair utilization from
+# operatory schedules), H (security log): the marts count exactly the generator's rows
+
+import re  # noqa: E402
+
+from dbt_runner import DBT_DIR  # noqa: E402
+from dental_assets.catalog import opendental_enums  # noqa: E402
+
+def _snake(name: str) -> str:
+    """OpenDental's enum member name in the models' spelling: InPerson -> in_person."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _enum_names(enum: str) -> dict[int, str]:
+    return {int(v["value"]): v["name"] for v in opendental_enums()[enum]["values"]}
+
+
+def test_communications_monthly_equals_the_generator_commlog(built):
+    params, practice = built
+    commlog = practice.tables["commlog"].to_pydict()
+    definitions = practice.tables["definition"].to_pydict()
+    purpose = dict(zip(definitions["DefNum"], definitions["ItemName"]))
+    mode = {code: _snake(name) for code, name in _enum_names("CommItemMode").items()}
+    direction = {code: _snake(name) for code, name in _enum_names("CommSentOrReceived").items()}
+    expected, reached = defaultdict(int), defaultdict(set)
+    for when, ctype, code, way, pat in zip(commlog["CommDateTime"], commlog["CommType"], commlog["Mode_"],
+                                           commlog["SentOrReceived"], commlog["PatNum"]):
+        key = (when.date().replace(day=1), ctype, purpose[ctype], mode[code], direction[way])
+        expected[key] += 1
+        reached[key].add(pat)
+    mart = {
+        tuple(r[:5]): (r[5], r[6], r[7])
+        for r in rows(params, "SELECT month, purpose_id, purpose, mode, direction, communication_count, "
+                              "patients_reached, orphan_count FROM marts.mart_communications_monthly")
+    }
+    assert mart == {k: (n, len(reached[k]), 0) for k, n in expected.items()}
+    assert len({k[3] for k in mart}) >= 3 and len({k[1] for k in mart}) >= 3  # several modes and purposes
+    assert sum(v[0] for v in mart.values()) == len(commlog["CommlogNum"])
+
+
+def test_chair_utilization_open_minutes_equal_the_schedule_rows(built):
+    params, practice = built
+    schedule = practice.tables["schedule"].to_pydict()
+    sched = {num: (day, start, stop, kind) for num, day, start, stop, kind in zip(
+        schedule["ScheduleNum"], schedule["SchedDate"], schedule["StartTime"], schedule["StopTime"],
+        schedule["SchedType"])}
+    scheduleop = practice.tables["scheduleop"].to_pydict()
+
+    def minutes(clock: str) -> int:
+        hours, mins, _ = clock.split(":")
+        return 60 * int(hours) + int(mins)
+
+    expected = defaultdict(int)
+    for num, op in zip(scheduleop["ScheduleNum"], scheduleop["OperatoryNum"]):
+        day, start, stop, kind = sched[num]
+        assert kind == 1  # provider schedules
+        expected[(day, op)] += minutes(stop) - minutes(start)  # the generator's rows never overlap
+    assert len(scheduleop["ScheduleOpNum"]) == len(expected) == len(schedule["ScheduleNum"])  # one op per row
+    mart = {(r[0], r[1]): r[2] for r in rows(params, """
+        SELECT utilization_date, operatory_id, open_minutes FROM marts.mart_chair_utilization_daily
+        WHERE open_minutes > 0""")}
+    assert mart == expected
+    # booked minutes per operatory and day: the appointments on the book there
+    booked = {(r[0], r[1]): (r[2], r[3]) for r in rows(params, """
+        SELECT "AptDateTime"::date, "Op", count(*), sum(5 * length("Pattern"))
+        FROM raw.appointment WHERE "AptStatus" IN (1, 2, 5) AND "AptDateTime" >= '1880-01-01' GROUP BY 1, 2""")}
+    mart = {(r[0], r[1]): (r[2], r[3]) for r in rows(params, """
+        SELECT utilization_date, operatory_id, appointment_count, scheduled_minutes
+        FROM marts.mart_chair_utilization_daily WHERE appointment_count > 0""")}
+    assert mart == booked
+    totals = rows(params, """
+        SELECT (SELECT sum(scheduled_minutes) FROM marts.mart_chair_utilization_daily),
+               (SELECT sum(scheduled_minutes) FROM marts.mart_appointments_daily),
+               (SELECT sum(used_minutes) FROM marts.mart_chair_utilization_daily),
+               (SELECT sum(used_minutes) FROM marts.mart_appointments_daily),
+               (SELECT count(*) FILTER (WHERE scheduled_utilization IS DISTINCT FROM
+                                        round(scheduled_minutes::numeric / nullif(open_minutes, 0), 4))
+                FROM marts.mart_chair_utilization_daily),
+               (SELECT max(scheduled_utilization) FROM marts.mart_chair_utilization_daily)""")[0]
+    assert totals[0] == totals[1] > 0 and totals[2] == totals[3] > 0 and totals[4] == 0
+    assert 0 < totals[5] <= 1  # the generator books no operatory beyond its open hours
+
+
+def test_system_activity_daily_equals_the_generator_securitylog(built):
+    params, practice = built
+    log = practice.tables["securitylog"].to_pydict()
+    names = _enum_names("EnumPermType")
+    expected = defaultdict(int)
+    for when, user, perm in zip(log["LogDateTime"], log["UserNum"], log["PermType"]):
+        expected[(when.date(), user, names[perm])] += 1
+    mart = {(r[0], r[1], r[2]): r[3] for r in rows(params, """
+        SELECT activity_date, user_id, permission, event_count FROM marts.mart_system_activity_daily""")}
+    assert mart == dict(expected)
+    assert len({k[2] for k in mart}) >= 5
+    # no log text reaches the intermediate or the mart
+    text_columns = rows(params, """
+        SELECT table_name, column_name FROM information_schema.columns
+        WHERE table_schema IN ('intermediate', 'marts')
+          AND table_name IN ('int_security_log_activity', 'mart_system_activity_daily')
+          AND column_name IN ('log_text', 'comp_name')""")
+    assert text_columns == []
+
+
+def test_security_log_permission_names_are_opendentals():
+    """The model's EnumPermType list (a Jinja list, position = code) is OpenDental 24.3's, name for name."""
+    sql = (DBT_DIR / "models/intermediate/int_security_log_activity.sql").read_text()
+    listed = re.search(r"{% set perm_type_names = \[(.*?)\] %}", sql, re.S).group(1)
+    names = re.findall(r"'([^']*)'", listed)
+    enum = _enum_names("EnumPermType")
+    assert names == [enum[code] for code in range(len(enum))] and sorted(enum) == list(range(len(enum)))
+
+
+# ------------------------------------------------ issue #5, systems B (insurance) and E (collections):
+# the intermediate models against the generator's own tables
+
+def _table(practice, name: str) -> list[dict]:
+    return practice.tables[name].to_pylist()
+
+
+def test_claims_paid_equal_their_received_claimprocs(built):
+    params, practice = built
+    expected = defaultdict(lambda: [money(0), money(0), 0])  # received, supplemental paid, supplementals
+    for cp in _table(practice, "claimproc"):
+        if cp["ClaimNum"] and cp["Status"] in (1, 4):
+            entry = expected[cp["ClaimNum"]]
+            entry[0 if cp["Status"] == 1 else 1] += money(cp["InsPayAmt"])
+            entry[2] += cp["Status"] == 4
+    claims = {c["ClaimNum"]: c for c in _table(practice, "claim")}
+    model = {
+        r[0]: r[1:]
+        for r in rows(params, """SELECT claim_id, paid, received_paid, supplemental_paid, supplemental_count,
+                                        claimproc_paid, paid_difference FROM intermediate.int_claims""")
+    }
+    assert set(model) == set(claims)
+    for claim_id, (paid, received, supplemental, n_supp, claimproc_paid, difference) in model.items():
+        want = expected.get(claim_id, [money(0), money(0), 0])
+        assert [money(received), money(supplemental), n_supp] == want, claim_id
+        assert money(paid) == money(claims[claim_id]["InsPayAmt"]) == want[0] + want[1], claim_id
+        assert money(claimproc_paid) == want[0] + want[1] and money(difference) == 0, claim_id
+    assert sum(v[1] for v in expected.values()) > 0  # supplementals were paid on some claims
+    # fct_claim carries the same money (the claim's own totals)
+    assert rows(params, """SELECT count(*) FROM marts.fct_claim f JOIN intermediate.int_claims c USING (claim_id)
+                           WHERE f.ins_pay_amt <> c.paid OR f.ins_pay_est <> c.estimate
+                              OR f.claim_fee <> c.billed_fee OR f.write_off <> c.write_off""")[0][0] == 0
+
+
+def test_claims_tracking_days_and_denials(built):
+    params, practice = built
+    claims = {c["ClaimNum"]: c for c in _table(practice, "claim")}
+    model = {r[0]: r[1:] for r in rows(params, """
+        SELECT claim_id, claim_type_name, claim_status_name, days_to_send, days_to_payment, is_denied,
+               is_zero_pay FROM intermediate.int_claims""")}
+    real = lambda d: d if d and d.year >= 1880 else None  # noqa: E731  (OpenDental's sentinel -> None)
+    for claim_id, (type_name, status_name, to_send, to_payment, denied, zero_pay) in model.items():
+        c = claims[claim_id]
+        assert type_name == {"P": "primary", "S": "secondary"}[c["ClaimType"]]
+        assert status_name == {"R": "received", "S": "sent", "H": "hold_until_primary_received",
+                               "W": "waiting_to_send"}[c["ClaimStatus"]]
+        sent, received, service = real(c["DateSent"]), real(c["DateReceived"]), c["DateService"]
+        assert to_send == ((sent - service).days if sent else None), claim_id
+        is_received = c["ClaimStatus"] == "R" and received is not None
+        assert to_payment == ((received - sent).days if is_received else None), claim_id
+        assert zero_pay == (is_received and money(c["InsPayAmt"]) == 0), claim_id
+        # the generator records a denial in ReasonUnderPaid; the model finds it from the money alone
+        assert denied == (is_received and c["ReasonUnderPaid"].startswith("Denied")
+                          and money(c["InsPayEst"]) > 0), claim_id
+    assert sum(1 for v in model.values() if v[4]) > 10 and any(v[3] is None for v in model.values())
+
+
+def test_claim_payments_equal_their_claimprocs(built):
+    params, practice = built
+    paid = defaultdict(lambda: money(0))
+    for cp in _table(practice, "claimproc"):
+        if cp["ClaimPaymentNum"]:
+            paid[cp["ClaimPaymentNum"]] += money(cp["InsPayAmt"])
+    checks = {c["ClaimPaymentNum"]: c for c in _table(practice, "claimpayment")}
+    carriers = {c["CarrierNum"]: c["CarrierName"] for c in _table(practice, "carrier")}
+    model = {r[0]: r[1:] for r in rows(params, """
+        SELECT claim_payment_id, check_amount, claimproc_paid, unallocated_amount, carrier_id, check_date
+        FROM intermediate.int_claim_payments""")}
+    assert set(model) == set(checks) and len(model) > 100
+    for num, (amount, claimproc_paid, unallocated, carrier_id, check_date) in model.items():
+        assert money(amount) == money(checks[num]["CheckAmt"]) == paid[num], num
+        assert money(claimproc_paid) == paid[num] and money(unallocated) == 0, num
+        assert carriers[carrier_id] == checks[num]["CarrierName"] and check_date == checks[num]["CheckDate"]
+    # every claimproc paid by a check carries that check's date
+    assert rows(params, """SELECT count(*) FROM intermediate.int_claim_procedures p
+                           JOIN intermediate.int_claim_payments c USING (claim_payment_id)
+                           WHERE p.check_date IS DISTINCT FROM c.check_date""")[0][0] == 0
+
+
+def test_payment_plans_equal_the_generator_debits_and_splits(built):
+    params, practice = built
+    principal, due, paid = defaultdict(lambda: money(0)), defaultdict(lambda: money(0)), defaultdict(lambda: money(0))
+    for ch in _table(practice, "payplancharge"):
+        assert ch["ChargeType"] == 0  # the generator writes debits only
+        principal[ch["PayPlanNum"]] += money(ch["Principal"])
+        if ch["ChargeDate"] <= AS_OF:
+            due[ch["PayPlanNum"]] += money(ch["Principal"]) + money(ch["Interest"])
+    for split in _table(practice, "paysplit"):
+        if split["PayPlanNum"]:
+            paid[split["PayPlanNum"]] += money(split["SplitAmt"])
+    plans = {p["PayPlanNum"]: p for p in _table(practice, "payplan")}
+    model = {r[0]: r[1:] for r in rows(params, """
+        SELECT payment_plan_id, principal_charged, due_to_date, paid_to_date, balance, amount_past_due,
+               is_closed, guarantor_id FROM intermediate.int_payment_plans""")}
+    assert set(model) == set(plans) and len(model) > 3
+    past_due_by_family = defaultdict(lambda: money(0))
+    for num, (prin, due_now, paid_now, balance, past_due, closed, family) in model.items():
+        assert [money(prin), money(due_now), money(paid_now)] == [principal[num], due[num], paid[num]], num
+        assert money(balance) == principal[num] - paid[num] and money(past_due) == due[num] - paid[num]
+        assert closed == bool(plans[num]["IsClosed"]) == (money(balance) == 0), num
+        past_due_by_family[family] += money(past_due)
+    # summed per family, the amount past due is OpenDental's PayPlanDue, as the generator stores it
+    stored = {e["Guarantor"]: money(e["PayPlanDue"]) for e in practice.ledger["aging"].to_pylist()}
+    assert {g: v for g, v in stored.items() if v} == {g: v for g, v in past_due_by_family.items() if v}
+    assert any(stored.values())
+
+
+def test_statements_and_collections_after_them_equal_the_generator(built):
+    import bisect
+
+    params, practice = built
+    family = {p["PatNum"]: p["Guarantor"] for p in _table(practice, "patient")}
+    statements = _table(practice, "statement")
+    per_month = defaultdict(lambda: [0, money(0)])
+    sent_by_family = defaultdict(list)
+    for s in statements:
+        per_month[s["DateSent"].replace(day=1)][0] += 1
+        per_month[s["DateSent"].replace(day=1)][1] += money(s["BalTotal"])
+        sent_by_family[family[s["PatNum"]]].append((s["DateSent"], s["StatementNum"]))
+    # an independent recount: each split to its family's latest statement on or before it, within 30 days
+    collected = defaultdict(lambda: money(0))
+    for family_sent in sent_by_family.values():
+        family_sent.sort()
+    for split in _table(practice, "paysplit"):
+        sent = sent_by_family.get(family[split["PatNum"]], [])
+        i = bisect.bisect_right(sent, (split["DatePay"], float("inf"))) - 1
+        if i >= 0 and (split["DatePay"] - sent[i][0]).days <= 30:
+            collected[sent[i][1]] += money(split["SplitAmt"])
+    model = {r[0]: r[1:] for r in rows(params, """
+        SELECT statement_id, guarantor_id, balance_stated, collected_within_30_days, is_billing_statement
+        FROM intermediate.int_statements""")}
+    assert len(model) == len(statements) > 1000
+    for s in statements:
+        guarantor, balance, within_30, billing = model[s["StatementNum"]]
+        assert guarantor == family[s["PatNum"]] and billing and money(balance) == money(s["BalTotal"])
+        assert money(within_30) == collected[s["StatementNum"]], s["StatementNum"]
+    assert sum(collected.values()) > 0
+    # the monthly mart: statements sent and balances stated per month are the generator's rows
+    mart = {r[0]: [r[1], money(r[2]), money(r[3])] for r in rows(params, """
+        SELECT month, sum(statements_sent), sum(balance_stated), sum(collected_within_30_days)
+        FROM marts.mart_collection_activity_monthly GROUP BY 1 HAVING sum(statements_sent) > 0""")}
+    by_month = defaultdict(lambda: money(0))
+    for s in statements:
+        by_month[s["DateSent"].replace(day=1)] += collected[s["StatementNum"]]
+    assert mart == {m: [n, bal, by_month[m]] for m, (n, bal) in per_month.items()}
+
+
+def test_collection_activity_counts_plans_and_financial_calls(built):
+    params, practice = built
+    financial = {d["DefNum"] for d in _table(practice, "definition")
+                 if d["Category"] == 27 and d["ItemValue"] == "FIN"}
+    patients = {p["PatNum"] for p in _table(practice, "patient")}
+    calls = defaultdict(int)
+    for c in _table(practice, "commlog"):
+        if c["CommType"] in financial and c["PatNum"] in patients:
+            calls[c["CommDateTime"].date().replace(day=1)] += 1
+    due, paid = defaultdict(lambda: money(0)), defaultdict(lambda: money(0))
+    for ch in _table(practice, "payplancharge"):
+        if ch["ChargeType"] == 0 and ch["ChargeDate"] <= AS_OF:
+            due[ch["ChargeDate"].replace(day=1)] += money(ch["Principal"]) + money(ch["Interest"])
+    for split in _table(practice, "paysplit"):
+        if split["PayPlanNum"] and split["DatePay"] <= AS_OF:
+            paid[split["DatePay"].replace(day=1)] += money(split["SplitAmt"])
+    mart = rows(params, """
+        SELECT month, sum(financial_contacts), sum(collection_calls), sum(payment_plan_due),
+               sum(payment_plan_paid) FROM marts.mart_collection_activity_monthly GROUP BY 1""")
+    assert {r[0]: r[1] for r in mart if r[1]} == dict(calls) and sum(calls.values()) > 0
+    assert {r[0]: r[2] for r in mart if r[2]} == dict(calls)  # the generator's balance calls are by phone
+    assert {r[0]: money(r[3]) for r in mart if r[3]} == {m: v for m, v in due.items() if v}
+    assert {r[0]: money(r[4]) for r in mart if r[4]} == {m: v for m, v in paid.items() if v}
+    assert sum(due.values()) > 0 and sum(paid.values()) > 0

@@ -19,6 +19,14 @@ The models are split by materialization into two asset definitions:
 
 The manifest (``dental_dbt/target/manifest.json``) is produced by ``dbt parse``: by the set-up script
 (``./dev``), here when it is missing, and on every load under ``dagster dev``.
+
+Partial selections. dbt's default ("eager") indirect selection runs every test that reads a selected
+model, so a relationship test (our ``foreign_key``) also runs when only one of its two models is in
+the run. On a warehouse where the other model was never built, that test could only fail with
+"relation does not exist". Each run therefore leaves out (``--exclude``) exactly the tests that read a
+relation which is neither built by the run nor present in the warehouse (``unrunnable_tests``),
+and logs them; their asset checks are reported as not executed, never as passed. Once both relations
+exist, the test runs again in every run that selects either model.
 """
 
 import json
@@ -213,8 +221,88 @@ def mart_summary(warehouse: WarehouseResource, model_name: str) -> dict[str, dg.
 INCREMENTAL_SELECT = "config.materialized:incremental"
 
 
+UNIQUE_ID = "dagster_dbt/unique_id"  # dagster-dbt's metadata key for a spec's dbt node
+BUILT_RESOURCE_TYPES = ("model", "seed", "snapshot")
+
+
+def _relation(manifest: dict, unique_id: str) -> str | None:
+    """``schema.name`` (lower case, as PostgreSQL stores unquoted names) of a model, seed, snapshot or
+    source of ``manifest``; None for any other node (a macro, an ephemeral model)."""
+    if unique_id in manifest.get("sources", {}):
+        node = manifest["sources"][unique_id]
+        return f"{node['schema']}.{node.get('identifier') or node['name']}".lower()
+    node = manifest["nodes"].get(unique_id)
+    if not node or node["resource_type"] not in BUILT_RESOURCE_TYPES:
+        return None
+    if node.get("config", {}).get("materialized") == "ephemeral":
+        return None
+    return f"{node['schema']}.{node.get('alias') or node['name']}".lower()
+
+
+def unrunnable_tests(manifest: dict, built: set[str], selected_tests: set[str],
+                     existing: set[str]) -> dict[str, list[str]]:
+    """The dbt tests of a run that cannot run because they read a relation that does not exist.
+
+    ``built``: unique ids of the models (seeds, snapshots) the run builds; ``selected_tests``: unique
+    ids of tests the run selects explicitly (asset checks chosen without their asset); ``existing``:
+    ``schema.name`` of every table and view in the warehouse (lower case). A test is considered when it
+    reads a built node or is selected explicitly (what dbt's indirect selection or an explicit
+    selection may run); it is returned when one of the relations it reads (its parents in
+    ``manifest["parent_map"]``) is neither built by the run nor in ``existing``.
+
+    Returns {test name (the dbt node name, which ``--exclude`` accepts): the absent relations, sorted}.
+    Pure: reads nothing but its arguments."""
+    absent: dict[str, list[str]] = {}
+    for unique_id, node in manifest["nodes"].items():
+        if node["resource_type"] != "test":
+            continue
+        parents = manifest["parent_map"].get(unique_id, node.get("depends_on", {}).get("nodes", []))
+        if unique_id not in selected_tests and not built.intersection(parents):
+            continue
+        missing = sorted({rel for p in parents if p not in built
+                          for rel in [_relation(manifest, p)] if rel is not None and rel not in existing})
+        if missing:
+            absent[node["name"]] = missing
+    return absent
+
+
+def existing_relations(warehouse: WarehouseResource) -> set[str]:
+    """``schema.name`` of every table and view of the warehouse (information_schema.tables)."""
+    conn = warehouse.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT lower(table_schema || '.' || table_name) FROM information_schema.tables "
+                        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")
+            return {row[0] for row in cur.fetchall()}
+    finally:
+        conn.close()
+
+
+def exclude_unrunnable_tests(context, warehouse: WarehouseResource) -> list[str]:
+    """``["--exclude", "<tests>"]`` for the tests of this run that read a relation neither built by the
+    run nor present in the warehouse (``unrunnable_tests``), each logged with the relations it lacks
+    (names of tables, no data); ``[]`` when there are none. Their asset checks are then reported as
+    not executed by Dagster."""
+    assets_def = context.assets_def
+    built = {assets_def.specs_by_key[key].metadata[UNIQUE_ID] for key in context.selected_asset_keys
+             if UNIQUE_ID in assets_def.specs_by_key[key].metadata}
+    check_ids = {spec.key: spec.metadata.get(UNIQUE_ID) for spec in assets_def.check_specs}
+    selected_tests = {check_ids[key] for key in context.selected_asset_check_keys if check_ids.get(key)}
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    absent = unrunnable_tests(manifest, built, selected_tests, existing_relations(warehouse))
+    if not absent:
+        return []
+    context.log.warning(
+        f"{len(absent)} dbt test(s) not run: they read a relation that does not exist in the warehouse "
+        "and is not built by this run (their asset checks are not executed; they run once the relation "
+        "exists): " + "; ".join(f"{name} (needs {', '.join(rels)})" for name, rels in sorted(absent.items())))
+    return ["--exclude", " ".join(sorted(absent))]
+
+
 def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str]):
-    """Run ``dbt <args>`` for ``context`` and yield its events, mart outputs with their summary."""
+    """Run ``dbt <args>`` for ``context`` (without the tests that read absent relations:
+    ``exclude_unrunnable_tests``) and yield its events, mart outputs with their summary."""
+    args = [*args, *exclude_unrunnable_tests(context, warehouse)]
     for event in dbt.cli(args, context=context).stream():
         if isinstance(event, dg.Output):
             model = context.asset_key_for_output(event.output_name).path[-1]

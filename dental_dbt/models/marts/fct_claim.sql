@@ -1,5 +1,7 @@
 -- One row per insurance claim (claim.ClaimNum), in dollars and days: billed fee, estimate, payment and
--- write-off, the carrier of its plan, and days from service to sending and sending to receipt.
+-- write-off (the claim's own totals, claim.ClaimFee, InsPayEst, InsPayAmt, WriteOff), the carrier of its
+-- plan, and days from service to sending and from sending to receipt (of a received claim).
+-- Reads int_claims (System B), where the type, status and days are defined.
 -- Incremental, partitioned monthly in Dagster by date_service (claim.DateService): a run with the vars min_date/max_date
 -- (dental_assets.partitions.dbt_window_vars) replaces that window only; without vars, every row.
 
@@ -16,40 +18,32 @@
 
 with claims as (
 
-    select * from {{ ref('stg_opendental__claim') }}
+    select * from {{ ref('int_claims') }}
     where {{ in_date_window('date_service') }}
-
-),
-
-plans as (
-
-    select * from {{ ref('stg_opendental__insplan') }}
 
 ),
 
 final as (
 
     select
-        claims.claim_num                                            as claim_id,
-        claims.pat_num                                              as patient_id,
-        claims.plan_num                                             as insurance_plan_id,
-        plans.carrier_num                                           as carrier_id,
-        claims.clinic_num                                           as clinic_id,
-        claims.prov_treat                                           as provider_id,
-        claims.claim_type,
-        claims.claim_status,
-        claims.date_service,
-        claims.date_sent,
-        claims.date_received,
-        claims.date_sent - claims.date_service                      as days_to_send,
-        claims.date_received - claims.date_sent                     as days_to_payment,
-        cast(coalesce(claims.claim_fee, 0) as numeric(14, 2))       as claim_fee,
-        cast(coalesce(claims.ins_pay_est, 0) as numeric(14, 2))     as ins_pay_est,
-        cast(coalesce(claims.ins_pay_amt, 0) as numeric(14, 2))     as ins_pay_amt,
-        cast(coalesce(claims.write_off, 0) as numeric(14, 2))       as write_off
+        claim_id,
+        patient_id,
+        insurance_plan_id,
+        carrier_id,
+        clinic_id,
+        provider_id,
+        claim_type,
+        claim_status,
+        date_service,
+        date_sent,
+        date_received,
+        days_to_send,
+        days_to_payment,
+        billed_fee                                                  as claim_fee,
+        estimate                                                    as ins_pay_est,
+        paid                                                        as ins_pay_amt,
+        write_off
     from claims
-    left join plans
-        on claims.plan_num = plans.plan_num
 
 )
 

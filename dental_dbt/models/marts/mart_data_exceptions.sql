@@ -51,7 +51,7 @@ received_without_claim as (
 
     select
         'claimproc_claimnum_0', 'claimproc', 'ClaimNum', claim_proc_num,
-        'insurance payment counted in collections and AR by DateCP; on no claim in fct_claim or mart_claims_monthly'
+        'insurance payment counted in collections and AR by DateCP; in no claim''s recomputed totals (int_claims.paid_difference shows it), while fct_claim and mart_claims_monthly keep the claim''s stored totals'
     from {{ ref('stg_opendental__claimproc') }}
     where status in (1, 4)
         and claim_num is null
@@ -62,7 +62,7 @@ orphan_commlogs as (
 
     select
         'orphan_row', 'commlog', 'PatNum', commlogs.commlog_num,
-        'no patient: left out of every patient-level model'
+        'no patient: kept in int_communications with patient_id NULL and is_orphan; counted in mart_communications_monthly, reaching no patient; in no family''s int_collection_activity'
     from {{ ref('stg_opendental__commlog') }} as commlogs
     left join {{ ref('stg_opendental__patient') }} as patients
         on commlogs.pat_num = patients.pat_num

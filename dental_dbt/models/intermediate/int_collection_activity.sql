@@ -1,0 +1,174 @@
+-- Collection activity per family and month (grain: guarantor_id, month), System E collections, in
+-- dollars and counts. The family is patient.Guarantor (the patient itself when its Guarantor is 0);
+-- clinic_id is the family's clinic (the guarantor's patient.ClinicNum). Per month:
+--   statements_sent, balance_stated, collected_within_30_days: the family's billing statements sent in
+--                     the month (int_statements.is_billing_statement, by DateSent), the balances they
+--                     stated (BalTotal) and what the family paid within 30 days of them (attributed to
+--                     the statement's month; see int_statements);
+--   payment_plan_due  principal + interest of payment-plan debits (payplancharge, ChargeType 0) falling
+--                     due in the month (ChargeDate, on or before the run's as-of date, var as_of_date,
+--                     default today: scheduled installments not yet due are left out), family of the
+--                     plan (int_payment_plans.guarantor_id; for a charge on no known plan, the family of
+--                     payplancharge.Guarantor);
+--   payment_plan_paid paysplit.SplitAmt of the paysplits on a payment plan (PayPlanNum) dated in the month
+--                     (DatePay, on or before the as-of date), family of paysplit.PatNum. Summed over a
+--                     family's months, payment_plan_due - payment_plan_paid is OpenDental's
+--                     patient.PayPlanDue of its guarantor;
+--   financial_contacts, collection_calls: commlog entries of the family's patients whose CommType is a
+--                     CommLogTypes definition (category 27) marked FIN in its ItemValue (OpenDental's
+--                     "Financial" commlog type), by CommDateTime; collection_calls are those by phone
+--                     (Mode_ 3). A commlog pointing at no patient belongs to no family (listed in
+--                     mart_data_exceptions).
+-- Rows without a date (OpenDental's sentinel, NULL in staging) belong to no month and are left out here
+-- (a statement without DateSent is no statement sent; int_payment_plans still counts such a debit or
+-- payment in its totals).
+
+{%- set as_of = var('as_of_date', none) %}
+
+with patients as (
+
+    select
+        patient_id,
+        coalesce(guarantor_id, patient_id)                          as family_id
+    from {{ ref('int_patients') }}
+
+),
+
+run_date as (
+
+    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+
+),
+
+statements as (
+
+    select
+        guarantor_id                                                as family_id,
+        cast(date_trunc('month', date_sent) as date)                as month,
+        1                                                           as statements_sent,
+        balance_stated,
+        collected_within_30_days,
+        cast(0 as numeric(14, 2))                                   as payment_plan_due,
+        cast(0 as numeric(14, 2))                                   as payment_plan_paid,
+        0                                                           as financial_contacts,
+        0                                                           as collection_calls
+    from {{ ref('int_statements') }}
+    where is_billing_statement
+
+),
+
+plan_debits as (
+
+    select
+        coalesce(plans.guarantor_id, patients.family_id, charges.guarantor) as family_id,
+        cast(date_trunc('month', charges.charge_date) as date)      as month,
+        0,
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        cast(coalesce(charges.principal, 0) + coalesce(charges.interest, 0) as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        0,
+        0
+    from {{ ref('stg_opendental__payplancharge') }} as charges
+    cross join run_date
+    left join {{ ref('int_payment_plans') }} as plans
+        on charges.pay_plan_num = plans.payment_plan_id
+    left join patients
+        on charges.guarantor = patients.patient_id
+    where charges.charge_type = 0
+        and charges.charge_date <= run_date.as_of_date
+
+),
+
+plan_payments as (
+
+    select
+        coalesce(patients.family_id, splits.pat_num),
+        cast(date_trunc('month', splits.date_pay) as date),
+        0,
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        cast(coalesce(splits.split_amt, 0) as numeric(14, 2)),
+        0,
+        0
+    from {{ ref('stg_opendental__paysplit') }} as splits
+    cross join run_date
+    left join patients
+        on splits.pat_num = patients.patient_id
+    where splits.pay_plan_num is not null
+        and splits.date_pay <= run_date.as_of_date
+
+),
+
+financial_types as (
+
+    select def_num
+    from {{ ref('stg_opendental__definition') }}
+    where category = 27
+        and item_value = 'FIN'
+
+),
+
+financial_commlogs as (
+
+    select
+        patients.family_id,
+        cast(date_trunc('month', commlogs.comm_date_time) as date),
+        0,
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        1,
+        case when commlogs.mode_ = 3 then 1 else 0 end
+    from {{ ref('stg_opendental__commlog') }} as commlogs
+    inner join financial_types
+        on commlogs.comm_type = financial_types.def_num
+    inner join patients
+        on commlogs.pat_num = patients.patient_id
+    where commlogs.comm_date_time is not null
+
+),
+
+unioned as (
+
+    select * from statements
+    union all select * from plan_debits
+    union all select * from plan_payments
+    union all select * from financial_commlogs
+
+),
+
+families as (
+
+    select
+        patient_id,
+        clinic_id
+    from {{ ref('int_patients') }}
+
+),
+
+final as (
+
+    select
+        unioned.family_id                                           as guarantor_id,
+        unioned.month,
+        families.clinic_id,
+        cast(sum(unioned.statements_sent) as integer)               as statements_sent,
+        cast(sum(unioned.balance_stated) as numeric(14, 2))         as balance_stated,
+        cast(sum(unioned.collected_within_30_days) as numeric(14, 2)) as collected_within_30_days,
+        cast(sum(unioned.payment_plan_due) as numeric(14, 2))       as payment_plan_due,
+        cast(sum(unioned.payment_plan_paid) as numeric(14, 2))      as payment_plan_paid,
+        cast(sum(unioned.financial_contacts) as integer)            as financial_contacts,
+        cast(sum(unioned.collection_calls) as integer)              as collection_calls
+    from unioned
+    left join families
+        on unioned.family_id = families.patient_id
+    where unioned.month is not null
+        and unioned.family_id is not null
+    group by 1, 2, 3
+
+)
+
+select * from final

@@ -1,0 +1,36 @@
+-- Communications per month, purpose, mode and direction (grain: month, purpose_id, mode, direction),
+-- from int_communications (commlog). month = first day of the month of commlog.CommDateTime; purpose_id
+-- 0 = no purpose (CommType 0). Counts (rows of commlog):
+--   communication_count   every communication, orphans included;
+--   orphan_count          communications whose PatNum matches no patient (see int_communications);
+--   patients_reached      distinct patients with a communication in the group (orphans reach nobody);
+--   automated_count       communications entered by no user (UserNum 0: OpenDental's automated messages);
+--   total_minutes         sum of duration_minutes (minutes; communications without an end count 0).
+-- A commlog without a date (a sentinel CommDateTime) belongs to no month and is left out.
+
+with communications as (
+
+    select * from {{ ref('int_communications') }}
+    where communication_date is not null
+
+),
+
+final as (
+
+    select
+        cast(date_trunc('month', communication_date) as date)      as month,
+        coalesce(purpose_id, 0)                                     as purpose_id,
+        min(purpose)                                                as purpose,
+        mode,
+        direction,
+        count(*)                                                    as communication_count,
+        count(*) filter (where is_orphan)                           as orphan_count,
+        count(distinct patient_id)                                  as patients_reached,
+        count(*) filter (where user_id is null)                     as automated_count,
+        coalesce(sum(duration_minutes), 0)                          as total_minutes
+    from communications
+    group by 1, 2, 4, 5
+
+)
+
+select * from final

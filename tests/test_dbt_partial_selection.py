@@ -1,0 +1,164 @@
+"""Materializing part of the dbt project in Dagster on a fresh warehouse.
+
+dagster-dbt runs a subset with dbt's default "eager" indirect selection: every test that reads a selected
+model runs, so a ``foreign_key`` test between two models runs when only one of them is selected. On a
+warehouse where the other was never built, that test can only fail ("relation ... does not exist"),
+and with it the run. The dbt assets leave such tests out of the run (``unrunnable_tests``,
+``exclude_unrunnable_tests``); once both relations exist, the test runs again and fails on an orphan.
+
+The PostgreSQL test materializes, in process, a subset of ``dental_dbt_models`` on a fresh database
+holding only the raw tables of a 40-patient practice: ``int_procedures`` and the staging views it reads,
+but not ``int_patients`` or ``int_appointments`` (parents of its foreign keys) nor ``int_adjustments``
+(whose foreign key reads ``int_procedures``).
+"""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+import dental_synthetic
+from dbt_runner import keep_partial_parse, query_rows as rows, run_dbt
+from dental_assets.defs.dbt import assets as dbt_assets_module
+from dental_assets.defs.dbt.assets import dbt_resource, dental_dbt_models, unrunnable_tests
+from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+from dental_assets.warehouse import PgParams, mark_demo_target
+
+AS_OF = dt.date(2025, 6, 30)
+INT_PROCEDURES = dg.AssetKey(["intermediate", "int_procedures"])
+SUBSET = [dg.AssetKey(["staging", name]) for name in
+          ("stg_opendental__procedurelog", "stg_opendental__procedurecode", "stg_opendental__definition")]
+SUBSET.append(INT_PROCEDURES)
+FK_TO_PATIENTS = "foreign_key_int_procedures_patient_id__patient_id__ref_int_patients_"
+
+
+# ----------------------------------------------------------------------------------- pure function
+
+def _manifest() -> dict:
+    """A child model with a foreign key to a parent model that is not its ancestor, and a source."""
+    def model(name, schema="intermediate"):
+        return {"resource_type": "model", "name": name, "schema": schema, "alias": name,
+                "config": {"materialized": "table"}}
+    nodes = {
+        "model.p.stg": model("stg", "staging"),
+        "model.p.child": model("child"),
+        "model.p.parent": model("parent"),
+        "test.p.fk_child_parent": {"resource_type": "test", "name": "fk_child_parent"},
+        "test.p.unique_child": {"resource_type": "test", "name": "unique_child"},
+        "test.p.unique_parent": {"resource_type": "test", "name": "unique_parent"},
+    }
+    parent_map = {
+        "model.p.stg": ["source.p.raw.t"], "model.p.child": ["model.p.stg"], "model.p.parent": [],
+        "test.p.fk_child_parent": ["model.p.child", "model.p.parent"],
+        "test.p.unique_child": ["model.p.child"], "test.p.unique_parent": ["model.p.parent"],
+    }
+    sources = {"source.p.raw.t": {"schema": "raw", "identifier": "T", "name": "t"}}
+    return {"nodes": nodes, "parent_map": parent_map, "sources": sources}
+
+
+def test_a_foreign_key_to_a_relation_that_is_neither_built_nor_present_is_left_out():
+    manifest = _manifest()
+    built = {"model.p.stg", "model.p.child"}
+    assert unrunnable_tests(manifest, built, set(), {"raw.t"}) == {
+        "fk_child_parent": ["intermediate.parent"]}
+    # the parent exists from an earlier run: the test runs (eager selection keeps its coverage)
+    assert unrunnable_tests(manifest, built, set(), {"raw.t", "intermediate.parent"}) == {}
+    # built in the same run: dbt runs the test after both
+    assert unrunnable_tests(manifest, built | {"model.p.parent"}, set(), {"raw.t"}) == {}
+
+
+def test_the_other_direction_and_explicit_checks_are_covered_too():
+    manifest = _manifest()
+    # only the parent is built, the child never was: its foreign key cannot run either
+    assert unrunnable_tests(manifest, {"model.p.parent"}, set(), set()) == {
+        "fk_child_parent": ["intermediate.child"]}
+    # a check run on its own (no model built) whose table is absent
+    assert unrunnable_tests(manifest, set(), {"test.p.unique_child"}, set()) == {
+        "unique_child": ["intermediate.child"]}
+    # a test that reads nothing of the run is not the run's business
+    assert unrunnable_tests(manifest, {"model.p.stg"}, set(), set()) == {}
+    # a missing source is reported under its identifier, lower case
+    assert unrunnable_tests(manifest, {"model.p.child"}, {"test.p.fk_child_parent"},
+                            {"intermediate.parent"}) == {}
+    manifest["parent_map"]["test.p.unique_child"] = ["model.p.child", "source.p.raw.t"]
+    assert unrunnable_tests(manifest, {"model.p.child"}, set(), {"intermediate.parent"}) == {
+        "unique_child": ["raw.t"]}
+
+
+# ----------------------------------------------------------------------------- against PostgreSQL
+
+@pytest.fixture
+def fresh(pg_url, tmp_path, monkeypatch):
+    """A fresh warehouse holding only raw (a 40-patient practice), the dbt assets' resources, and a
+    dbt target folder of this test's own (``DBT_TARGET_PATH``: dagster-dbt runs dbt in a subfolder of
+    it per run and copies ``partial_parse.msgpack`` from it into each)."""
+    params = PgParams.from_url(pg_url)
+    mark_demo_target(params)
+    practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=40, seed=5, as_of=AS_OF))
+    dental_synthetic.write_postgres_raw(practice, params)
+    target = tmp_path / "dbt_target"
+    target.mkdir()
+    monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+    resources = {"dbt": dbt_resource(), "warehouse": WarehouseResource(url=pg_url),
+                 "opendental": OpenDentalSourceResource(synthetic_as_of=AS_OF.isoformat())}
+    return params, resources, target
+
+
+def _materialize(resources, keys, target: Path) -> dg.ExecuteInProcessResult:
+    """One in-process run of ``keys`` of ``dental_dbt_models``. dbt's parse of the run is kept for the
+    next run of the test (same vars, same database, so dbt may parse partially: ~10 s less a run)."""
+    result = dg.materialize([dental_dbt_models], selection=keys, resources=resources, raise_on_error=False)
+    keep_partial_parse(target)
+    return result
+
+
+def _checks(result) -> dict[str, bool]:
+    return {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def _failures(result) -> str:
+    return "\n".join(str(e.event_specific_data.error) for e in result.all_events
+                     if e.event_type_value == "STEP_FAILURE")
+
+
+def test_a_subset_on_a_fresh_warehouse(fresh, monkeypatch, tmp_path):
+    """The subset builds, leaving out the foreign keys to models that do not exist; without that, it
+    fails; once both models exist, the foreign key runs and fails on a real orphan."""
+    params, resources, target = fresh
+
+    # 1. int_procedures and its staging views, nothing else built before
+    result = _materialize(resources, SUBSET, target)
+    assert result.success, _failures(result)
+    checks = _checks(result)
+    assert checks and all(checks.values())
+    # the foreign key to a view built in the run ran; the ones to models never built did not
+    assert "foreign_key_int_procedures_code_id__code_num__ref_stg_opendental__procedurecode_" in checks
+    assert FK_TO_PATIENTS not in checks
+    assert rows(params, "SELECT count(*) FROM intermediate.int_procedures")[0][0] > 0
+    assert rows(params, "SELECT to_regclass('intermediate.int_patients')")[0][0] is None
+
+    # 2. the problem, reproduced: the same subset with dagster-dbt's selection alone (eager indirect
+    # selection, nothing excluded) runs that foreign key, and the run fails
+    with monkeypatch.context() as patched:
+        patched.setattr(dbt_assets_module, "exclude_unrunnable_tests", lambda context, warehouse: [])
+        result = _materialize(resources, SUBSET, target)
+    assert not result.success
+    assert "does not exist" in _failures(result), _failures(result)
+
+    # 3. the parents' first build (dbt run, no tests), then a real orphan: a procedure of a patient
+    # int_patients does not hold. Rebuilding int_procedures alone now runs its foreign key to
+    # int_patients (both relations exist), which fails at severity error: the run fails
+    run_dbt(params, tmp_path / "cli_target", "run", "--select", "+int_patients", "+int_appointments",
+            "stg_opendental__clinic", "stg_opendental__provider")
+    conn = params.connect()
+    with conn.cursor() as cur:
+        cur.execute('UPDATE raw.procedurelog SET "PatNum" = 999999 WHERE "ProcNum" = '
+                    '(SELECT min("ProcNum") FROM raw.procedurelog)')
+    conn.commit()
+    conn.close()
+    result = _materialize(resources, [INT_PROCEDURES], target)
+    assert not result.success
+    checks = _checks(result)
+    assert checks.get(FK_TO_PATIENTS) is False, checks
+    assert [name for name, passed in checks.items() if not passed] == [FK_TO_PATIENTS]
