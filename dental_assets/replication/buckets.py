@@ -40,11 +40,16 @@ PRIME = 2147483647  # 2**31 - 1
 MULTIPLIER = 1103515245
 
 
+def hash_sql(key_sql: str) -> str:
+    """``h(key)`` in SQL, the same in MariaDB and PostgreSQL (64-bit integers, no overflow)."""
+    return f"((({key_sql} % {PRIME}) * {MULTIPLIER}) % {PRIME})"
+
+
 def source_sql(table_sql: str, key_sql: str, where: str, shift: int = SHIFT) -> str:
     """MariaDB: one row per non-empty bucket of the rows matching ``where``: ``bucket, rows, xor, hash``
     (``table_sql``/``key_sql``: quoted identifiers). ``ORDER BY NULL`` spares MariaDB a sort."""
     return (f"SELECT {key_sql} >> {shift}, COUNT(*), BIT_XOR({key_sql}), "
-            f"BIT_XOR((({key_sql} % {PRIME}) * {MULTIPLIER}) % {PRIME}) "
+            f"BIT_XOR({hash_sql(key_sql)}) "
             f"FROM {table_sql} WHERE {where} GROUP BY 1 ORDER BY NULL")
 
 
@@ -55,7 +60,7 @@ def raw_sql(target: str, key_sql: str, where: str, modified_sql: str | None = No
     key = f"{key_sql}::bigint"
     latest = f", max({modified_sql})::timestamp" if modified_sql else ""
     return (f"SELECT {key} >> {shift}, count(*), bit_xor({key}), "
-            f"bit_xor((({key} % {PRIME}) * {MULTIPLIER}) % {PRIME}){latest} "
+            f"bit_xor({hash_sql(key)}){latest} "
             f"FROM {target} WHERE {where} GROUP BY 1")
 
 

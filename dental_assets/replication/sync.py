@@ -7,20 +7,22 @@ transaction, so a crash or a lost connection leaves raw as it was, and a re-run 
 - **full** (raw has no rows in the window, or the table has no modified column): delete the window,
   COPY the source's window in (``extract.copy_from_source``).
 - **incremental** (otherwise):
-  1. *watermark*: raw's latest modified timestamp in the window;
+  1. *both sides' key buckets* (``buckets``: per 128 key values, the count and two xors): a source
+     session computes the source's while one scan of raw's window gives raw's, and the watermark
+     (the one recorded by the last sync, ``WindowState``, while raw's key totals still match it; else
+     raw's latest modified timestamp in the window, from the same scan);
   2. *changed rows*: the source rows of the window modified at or after the watermark are copied
      into a temporary table and replace their keys in raw (a row whose business date moved to this
-     window is removed from wherever it was); the same source session (same snapshot) then reports
-     the window's key buckets (``buckets``: per 128 key values, the count and two xors);
-  3. *deletes and stray inserts*: raw's key buckets, after the merge, against the source's: a bucket
-     that differs by one row names its key outright; the keys of the other differing buckets are
-     listed on both sides and compared in numpy. Keys only in raw are deleted, keys only in the
-     source are copied. Nothing else of the window is read.
+     window is removed from wherever it was); raw's buckets are updated in numpy;
+  3. *deletes and stray inserts*: the two sides' buckets are compared: a bucket that differs by one
+     row names its key outright; the keys of the other differing buckets are listed on both sides
+     and compared in numpy. Keys only in raw are deleted, keys only in the source are copied.
+     Nothing else of the window is read. The new watermark and key totals are recorded.
 
-Each extraction reads the source in one snapshot; step 3's buckets come from the snapshot of step 2
-(the key lists of step 3, and the rows it copies, from later sessions), so a change that lands
-meanwhile is picked up by the next sync (the fingerprints still differ), and the blocking check
-reports it meanwhile.
+Each extraction reads the source in one snapshot. Step 1's source buckets come from a snapshot taken
+just before step 2's, so a key copied in step 2 is never taken for a delete; the key lists of step 3,
+and the rows it copies, come from later sessions. A change that lands meanwhile is picked up by the
+next sync (the fingerprints still differ), and the blocking check reports it meanwhile.
 
 ``SyncResult.steps`` gives the seconds of each step (for profiling and the benchmark).
 
@@ -173,21 +175,11 @@ def _count_temp(cur, table, cols, result: SyncResult, rows: int, stats: extract.
             cur, table, cols, "pg_temp.dental_sync_rows", "TRUE")})
 
 
-def _merge_temp(cur, table: Table, window: Window | None, target: str) -> tuple[int, int]:
-    """Replace raw rows by the temp table's (by key, anywhere in raw). Returns (rows removed first,
-    temp rows inside ``window``)."""
-    pk = quote_pg(table.primary_key)
-    cur.execute(f"DELETE FROM {target} t USING pg_temp.dental_sync_rows s WHERE t.{pk} = s.{pk}")
-    removed = cur.rowcount
-    cur.execute(f"INSERT INTO {target} SELECT * FROM pg_temp.dental_sync_rows")
-    cur.execute(f"SELECT count(*) FROM pg_temp.dental_sync_rows WHERE {_pg_where(table, window)}")
-    return removed, int(cur.fetchone()[0])
-
-
 def _merge_changed(cur, table: Table, window: Window | None, target: str, raw: buckets.Buckets,
                    mod: str | None) -> tuple[int, np.ndarray, buckets.Buckets, object]:
-    """``_merge_temp`` keeping raw's key buckets of the window up to date. Returns (rows removed first,
-    the copied keys inside the window, the buckets after, the copied rows' latest ``mod`` timestamp)."""
+    """Replace raw rows by the temp table's (by key, anywhere in raw), keeping raw's key buckets of the
+    window up to date. Returns (rows removed first, the copied keys inside the window, the buckets
+    after, the copied rows' latest ``mod`` timestamp)."""
     pk = quote_pg(table.primary_key)
     latest = None
     if mod is not None:
@@ -198,7 +190,9 @@ def _merge_changed(cur, table: Table, window: Window | None, target: str, raw: b
                 f"ON t.{pk} = s.{pk} AND ({_pg_where(table, window, 't.')}) IS TRUE")
     flags = np.array(cur.fetchall(), dtype=np.int64).reshape(-1, 3)
     keys, inside, was_inside = flags[:, 0], flags[:, 1] == 1, flags[:, 2] == 1
-    removed, _ = _merge_temp(cur, table, window, target)
+    cur.execute(f"DELETE FROM {target} t USING pg_temp.dental_sync_rows s WHERE t.{pk} = s.{pk}")
+    removed = cur.rowcount
+    cur.execute(f"INSERT INTO {target} SELECT * FROM pg_temp.dental_sync_rows")
     raw = raw.with_keys(keys[inside & ~was_inside]).with_keys(keys[~inside & was_inside], remove=True)
     return removed, np.sort(keys[inside]), raw, latest
 
@@ -250,8 +244,7 @@ def _write_state(cur, raw_table: str, where: str, state: WindowState) -> None:
 def _window_state(cur, target: str, pk: str, where: str, mod: str) -> WindowState:
     """The window's state read from raw (one scan; after a full copy)."""
     cur.execute(f"SELECT max({mod})::timestamp, count(*), coalesce(bit_xor({pk}::bigint), 0), "
-                f"coalesce(bit_xor(((({pk}::bigint % {buckets.PRIME}) * {buckets.MULTIPLIER}) % {buckets.PRIME})), 0) "
-                f"FROM {target} WHERE {where}")
+                f"coalesce(bit_xor({buckets.hash_sql(pk + '::bigint')}), 0) FROM {target} WHERE {where}")
     latest, rows, key_xor, hash_xor = cur.fetchone()
     return WindowState(latest, (int(rows), int(key_xor), int(hash_xor)))
 
