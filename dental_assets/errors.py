@@ -1,0 +1,23 @@
+"""Errors the project reports to a person as one line, without a traceback.
+
+``ConfigurationError`` is raised for an unusable setting (an environment variable, a CLI argument, a
+source table or column the configuration points at). Its text names the setting, says what is wrong
+and gives an example of a good value; it never holds a secret (passwords are masked before they get
+here). Command-line entry points print it as ``<program>: <text>`` and exit with status 2.
+"""
+
+from __future__ import annotations
+
+
+class ConfigurationError(ValueError):
+    """An unusable setting. ``setting`` is its name (``OPENDENTAL_URL``, ``--patients``, ...),
+    ``problem`` what is wrong with it, ``example`` a good value (optional). ``str()`` is one line."""
+
+    def __init__(self, setting: str, problem: str, example: str | None = None) -> None:
+        self.setting = setting
+        self.problem = problem
+        self.example = example
+        text = f"{setting}: {problem}"
+        if example:
+            text += f" (example: {example})"
+        super().__init__(text)
