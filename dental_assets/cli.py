@@ -1,14 +1,18 @@
 """``dental``: the project's command line.
 
-- ``dental demo``: run ``demo_job`` with ``dagster job execute`` and print where the outputs are.
+- ``dental demo [--patients N] [--seed N] [--as-of YYYY-MM-DD]``: run ``demo_job`` with
+  ``dagster job execute`` and print where the outputs are.
 - ``dental ui``: open the Dagster UI (``dagster dev``) on http://127.0.0.1:3000.
-- ``dental warehouse url|start|mark-demo``: the warehouse the graph uses.
+- ``dental warehouse url|start|mark-demo``: the warehouse the graph uses (``url`` masks a password).
 - ``dental sync``: bring raw up to date with the OpenDental source (``DENTAL_SOURCE=opendental``,
   ``OPENDENTAL_URL``) in one in-process run; exits 1 if a run or a verification fails.
 
 Unless ``DAGSTER_HOME`` is set, the Dagster instance lives in ``$DENTAL_HOME/dagster_home`` (default
 ``./.dental/dagster_home``) with a copy of the project's ``dagster.yaml`` (PostgreSQL storage, when
 ``DAGSTER_POSTGRES_URL`` is set) or ``dagster.demo.yaml`` (SQLite files), so the demo's runs show in the UI.
+
+Every setting (environment and arguments) is checked by ``dental_assets.settings`` before anything
+starts; a bad one prints ``dental: <setting>: <problem> (example: ...)`` and exits 2.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from dental_assets import settings
+from dental_assets.errors import ConfigurationError
 from dental_assets.warehouse import dental_home
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -82,14 +88,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
-    from dental_assets.warehouse import EmbeddedPostgres, PgParams, mark_demo_target
+    from dental_assets.warehouse import EmbeddedPostgres, mark_demo_target
 
     url = os.environ.get("DENTAL_WAREHOUSE_URL")
-    if args.action == "url":
-        print(url or EmbeddedPostgres().url)
+    if args.action == "url":  # the password of a configured URL is masked: it is only ever read from the environment
+        print(settings.mask_url(url) if url else EmbeddedPostgres().url)
         return 0
     if args.action == "mark-demo":
-        params = PgParams.from_url(url) if url else EmbeddedPostgres().start()
+        params = settings.warehouse_params(url) if url else EmbeddedPostgres().start()
         mark_demo_target(params)
         print(f"marked {params.describe()} as a demo target")
         return 0
@@ -112,16 +118,14 @@ def _nothing_to_sync() -> bool:
     """The no-change fast path of ``dental sync``, without importing Dagster (~2 s of start-up): True
     when the source is MariaDB, the warehouse is ``DENTAL_WAREHOUSE_URL`` and every raw table's
     per-month fingerprints equal the source's (``replication.plan.nothing_changed``). Anything else
-    (the embedded warehouse, a difference) goes the full way. Raises ValueError for a bad URL."""
+    (the embedded warehouse, a difference) goes the full way. Raises ConfigurationError for a bad URL."""
     if os.environ.get("DENTAL_SOURCE") != "opendental" or not os.environ.get("DENTAL_WAREHOUSE_URL"):
         return False
     from dental_assets.catalog import raw_tables
-    from dental_assets.replication.mysql import MySqlParams
     from dental_assets.replication.plan import nothing_changed
-    from dental_assets.warehouse import PgParams
 
-    params = MySqlParams.from_url(os.environ["OPENDENTAL_URL"])
-    conn = PgParams.from_url(os.environ["DENTAL_WAREHOUSE_URL"]).connect()
+    params = settings.source_params(os.environ["OPENDENTAL_URL"])
+    conn = settings.warehouse_params(os.environ["DENTAL_WAREHOUSE_URL"]).connect()
     try:
         return nothing_changed(params, conn, list(raw_tables()))
     finally:
@@ -129,38 +133,81 @@ def _nothing_to_sync() -> bool:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    os.environ.setdefault("DENTAL_SOURCE", "opendental")
-    if not os.environ.get("OPENDENTAL_URL"):
-        print("dental sync: set OPENDENTAL_URL (mysql+pymysql://user:pass@host:port/db)", file=sys.stderr)
-        return 2
-    try:
-        if not args.full_refresh and _nothing_to_sync():
-            print("raw equals the source: nothing to sync")
-            return 0
-        from dental_assets.defs.raw.sync_command import run_sync
+    if not args.full_refresh and _nothing_to_sync():
+        print("raw equals the source: nothing to sync")
+        return 0
+    from dental_assets.defs.raw.sync_command import run_sync
 
-        report = run_sync(full_refresh=args.full_refresh)
-    except ValueError as exc:
-        print(f"dental sync: {exc}", file=sys.stderr)
-        return 2
+    report = run_sync(full_refresh=args.full_refresh)
     return 0 if report.ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dental", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run demo_job: synthetic practice -> raw -> dbt -> journey Parquet")
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, ``<prog>: <message>``, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dental", description=__doc__.splitlines()[0].replace("``", ""))
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    demo = sub.add_parser("demo", help="run demo_job: synthetic practice -> raw -> dbt -> journey Parquet")
+    demo.add_argument("--patients", metavar="N",
+                      help=f"patients of the synthetic practice, 1 to {settings.MAX_PATIENTS:,} "
+                           f"(DENTAL_SYNTHETIC_PATIENTS, default {settings.DEFAULT_PATIENTS})")
+    demo.add_argument("--seed", metavar="N",
+                      help=f"random seed of the synthetic practice (DENTAL_SYNTHETIC_SEED, default {settings.DEFAULT_SEED})")
+    demo.add_argument("--as-of", metavar="YYYY-MM-DD",
+                      help="last day of the synthetic practice (DENTAL_AS_OF, default today)")
     ui = sub.add_parser("ui", help="open the Dagster UI")
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    ui.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     wh = sub.add_parser("warehouse", help="the warehouse: url, start (embedded, foreground), mark-demo")
     wh.add_argument("action", choices=["url", "start", "mark-demo"])
     sync = sub.add_parser("sync", help="replicate the OpenDental source into raw now (exit 1 on a failed check)")
     sync.add_argument("--full-refresh", action="store_true",
                       help="re-copy every table whole (after raw was restored or edited by hand)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def apply_arguments(args: argparse.Namespace) -> None:
+    """Put the command's setting arguments into the environment (``dental demo --patients`` ->
+    ``DENTAL_SYNTHETIC_PATIENTS``...), each checked as its variable is. Raises ConfigurationError
+    naming the argument."""
+    if args.command == "demo":
+        if args.patients is not None:
+            os.environ["DENTAL_SYNTHETIC_PATIENTS"] = str(settings.parse_patients(args.patients, "--patients"))
+        if args.seed is not None:
+            os.environ["DENTAL_SYNTHETIC_SEED"] = str(settings.parse_seed(args.seed, "--seed"))
+        if args.as_of is not None:
+            os.environ["DENTAL_AS_OF"] = settings.parse_as_of(args.as_of, "--as-of").isoformat()
+    if args.command == "sync":
+        os.environ.setdefault("DENTAL_SOURCE", "opendental")
+    if args.command == "ui" and not 1 <= args.port <= 65535:
+        raise ConfigurationError("--port", f"must be between 1 and 65535, got {args.port}", "3000")
+
+
+def check_settings(args: argparse.Namespace) -> None:
+    """Every setting the command uses, checked before it starts anything; ``demo`` and ``sync`` also
+    reach the source and warehouse servers once. Raises ConfigurationError."""
+    apply_arguments(args)
+    if args.command == "sync" and os.environ["DENTAL_SOURCE"] != "opendental":
+        raise ConfigurationError("DENTAL_SOURCE", "must be opendental for dental sync", "opendental")
+    loaded = settings.load()
+    if args.command in ("demo", "sync"):
+        settings.check_connections(loaded)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     handlers = {"demo": cmd_demo, "ui": cmd_ui, "warehouse": cmd_warehouse, "sync": cmd_sync}
-    return handlers[args.command](args)
+    try:
+        check_settings(args)
+        return handlers[args.command](args)
+    except ConfigurationError as exc:
+        print(f"dental: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

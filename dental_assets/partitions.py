@@ -15,12 +15,13 @@ booked months ahead. So every row of a table belongs to exactly one partition.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 
 import dagster as dg
 
-PARTITION_START = os.environ.get("DENTAL_PARTITION_START", "2020-01")
+from dental_assets import settings
+
+PARTITION_START = settings.partition_start()
 MONTH_FMT = "%Y-%m"
 YEAR_FMT = "%Y"
 

@@ -19,63 +19,89 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import psycopg2
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from dental_assets.errors import ConfigurationError
 
 EMBEDDED_DATABASE = "dental"
 DEMO_MARKER_TABLE = "dental_demo_target"
+CONNECT_TIMEOUT_S = 10  # a server that does not answer a connection attempt within this is reported
 
 
 def dental_home() -> Path:
-    """The project-local state directory: ``$DENTAL_HOME`` or ``./.dental`` (created if missing)."""
-    home = Path(os.environ.get("DENTAL_HOME", ".dental")).expanduser().resolve()
+    """The project-local state directory: ``$DENTAL_HOME`` or ``./.dental`` (created if missing).
+    Raises ConfigurationError when it is a file or not writable."""
+    from dental_assets import settings
+
+    home = settings.dental_home()
     home.mkdir(parents=True, exist_ok=True)
     return home
 
 
 @dataclass(frozen=True)
 class PgParams:
-    """Connection parameters for psycopg2 and dbt. ``host`` is a hostname or a unix-socket directory."""
+    """Connection parameters for psycopg2 and dbt. ``host`` is a hostname or a unix-socket directory.
+    ``setting`` names where they came from (for error messages). ``repr``/``str``/``describe()`` never
+    show the password."""
 
     host: str
     port: int
     user: str
-    password: str
-    dbname: str
+    password: str = field(repr=False)
+    dbname: str = "postgres"
+    setting: str = field(default="DENTAL_WAREHOUSE_URL", repr=False, compare=False)
 
     @classmethod
-    def from_url(cls, url: str) -> PgParams:
-        """Parse a SQLAlchemy PostgreSQL URL. Raises ValueError for another database or a bare
-        ``postgresql://`` URL, which SQLAlchemy 2.1 would hand to psycopg 3."""
-        parsed = make_url(url)
+    def from_url(cls, url: str, setting: str = "DENTAL_WAREHOUSE_URL",
+                 example: str = "postgresql+psycopg2://dental:PASSWORD@127.0.0.1:5432/dental") -> PgParams:
+        """Parse a SQLAlchemy ``postgresql+psycopg2://`` URL. Raises ConfigurationError (naming
+        ``setting``) for an unparsable URL, another database or a bare ``postgresql://`` URL, which
+        SQLAlchemy 2.1 would hand to psycopg 3."""
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):
+            raise ConfigurationError(setting, "is not a database URL", example) from None
         if parsed.get_backend_name() != "postgresql":
-            raise ValueError(f"the warehouse must be PostgreSQL, got a {parsed.get_backend_name()} URL")
+            raise ConfigurationError(setting, f"must be a PostgreSQL URL, got a {parsed.get_backend_name()} URL",
+                                     example)
         if parsed.drivername != "postgresql+psycopg2":
-            raise ValueError("name the driver in the warehouse URL: postgresql+psycopg2://...")
+            raise ConfigurationError(setting, f"must name the psycopg2 driver, got {parsed.drivername}://", example)
         host = parsed.query.get("host") or parsed.host or "127.0.0.1"
         if isinstance(host, tuple):
             host = host[0]
+        try:
+            port = int(parsed.port or 5432)
+        except ValueError:
+            raise ConfigurationError(setting, "has a port that is not a number", example) from None
         return cls(
             host=host,
-            port=int(parsed.port or 5432),
+            port=port,
             user=parsed.username or "postgres",
             password=parsed.password or "",
             dbname=parsed.database or "postgres",
+            setting=setting,
         )
 
     def connect(self, **kwargs) -> psycopg2.extensions.connection:
-        return psycopg2.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            dbname=self.dbname,
-            **kwargs,
-        )
+        """A new psycopg2 connection. Raises ConfigurationError (naming ``setting``, host, port and user,
+        never the password) when the server cannot be reached or refuses the login."""
+        kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+        try:
+            return psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                                    dbname=self.dbname, **kwargs)
+        except psycopg2.OperationalError as exc:
+            reason = " ".join(str(exc).split())
+            if self.password:
+                reason = reason.replace(self.password, "***")
+            raise ConfigurationError(
+                self.setting, f"cannot connect to PostgreSQL at {self.host}:{self.port} as user {self.user!r}: "
+                f"{reason[-200:]}") from None
 
     def dbt_env(self) -> dict[str, str]:
         """The environment ``dental_dbt/profiles.yml`` reads."""

@@ -7,7 +7,8 @@
   ``--force``;
 - ``mysql+pymysql://...`` or ``mariadb+pymysql://...``: OpenDental's own tables, created with the real
   OpenDental DDL from the catalog (``dental_synthetic.mariadb_writer.write_mariadb``, same guard);
-- anything else: a directory receiving one Parquet file per table and the ledger in ``_ledger/``.
+- a folder path: one Parquet file per table and the ledger in ``_ledger/``. A URL of any other form
+  (``postgres://``, ``postgresql://`` without the driver, ...) is refused, never taken as a folder name.
 
 ``--dirty RATE`` injects the problems real databases hold (``dental_synthetic.dirty``) and lists them.
 It prints the rows per table.
@@ -15,6 +16,9 @@ It prints the rows per table.
 ``validate --target URL [--as-of DATE]`` checks every invariant of ``dental_synthetic.validate`` on a
 database holding OpenDental tables and prints a report; exit status 0 when every invariant holds, 1
 when one does not, 2 for unusable arguments or an unreachable database, 3 for a refused target.
+
+Arguments are checked by ``dental_assets.settings``; a bad one prints one line,
+``dental-synthetic: <argument>: <problem> (example: ...)``, and exits 2 (no password is ever shown).
 """
 
 from __future__ import annotations
@@ -24,9 +28,22 @@ import datetime as dt
 import sys
 import time
 
+from dental_assets import settings
+from dental_assets.errors import ConfigurationError
+
 from .config import SyntheticConfig
 from .generate import generate
 from .safety import NotADemoTargetError, ensure_demo_target
+
+
+PROG = "dental-synthetic"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, ``dental-synthetic ...: <message>``, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _date(text: str) -> dt.date:
@@ -47,11 +64,11 @@ def _rate(text: str) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dental-synthetic", description="Synthetic OpenDental practice generator")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog=PROG, description="Synthetic OpenDental practice generator")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     gen = sub.add_parser("generate", help="generate a practice and write it to a database or a directory")
-    gen.add_argument("--patients", type=int, default=5000, help="patient rows (default 5000)")
-    gen.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    gen.add_argument("--patients", default="5000", help="patient rows (default 5000)")
+    gen.add_argument("--seed", default="42", help="random seed (default 42)")
     gen.add_argument("--as-of", type=_date, required=True, help="last simulated day, YYYY-MM-DD")
     gen.add_argument("--start", type=_date, default=None, help="first simulated day (default: as-of minus 3 years)")
     gen.add_argument("--insurance-rate", type=_rate, default=0.6, help="share of families insured (default 0.6)")
@@ -76,26 +93,27 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "validate":
-        return _validate(args)
-    return _generate(args)
-
-
-def _is_mysql(target: str) -> bool:
-    return target.startswith(("mysql", "mariadb"))
+    try:
+        if args.command == "validate":
+            return _validate(args)
+        return _generate(args)
+    except ConfigurationError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
 
 
 def _validate(args) -> int:
     from .validate import validate_target
 
+    settings.parse_target(args.target, "--target", parquet=False)
     try:
         report = validate_target(args.target, args.as_of)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # driver errors: name the kind, never the URL (it may hold a password)
         if type(exc).__module__.split(".")[0] in ("psycopg2", "pymysql"):
-            print(f"error: cannot read the target database ({type(exc).__name__})", file=sys.stderr)
+            print(f"{PROG}: cannot read the target database ({type(exc).__name__})", file=sys.stderr)
             return 2
         raise
     print(report.text())
@@ -103,37 +121,33 @@ def _validate(args) -> int:
 
 
 def _generate(args) -> int:
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.warehouse import PgParams
+
+    target = settings.parse_target(args.target, "--target")  # before anything is created
+    args.patients = settings.parse_patients(args.patients, "--patients")
+    args.seed = settings.parse_seed(args.seed, "--seed")
     try:
         config = SyntheticConfig(as_of=args.as_of, start=args.start, patients=args.patients, seed=args.seed,
                                  insurance_rate=args.insurance_rate, completion_rate=args.completion_rate,
                                  broken_rate=args.broken_rate, fee_match_rate=args.fee_match_rate)
     except (TypeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     params = None
     write_mariadb = None
-    if args.target.startswith("postgresql"):
-        import psycopg2
-
-        from dental_assets.warehouse import PgParams
-
-        try:  # an unusable URL, an unreachable or unmarked database: reported before any work
-            params = PgParams.from_url(args.target)
+    if isinstance(target, PgParams):
+        params = target
+        try:  # an unreachable (ConfigurationError) or unmarked database: reported before any work
             ensure_demo_target(params, force=args.force)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
         except NotADemoTargetError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"{PROG}: {exc}", file=sys.stderr)
             return 3
-        except psycopg2.OperationalError:
-            print(f"error: cannot connect to {params.describe()}", file=sys.stderr)
-            return 2
-    elif _is_mysql(args.target):
+    elif isinstance(target, MySqlParams):
         try:
             from .mariadb_writer import write_mariadb
         except ImportError:
-            print("error: the MariaDB writer (dental_synthetic.mariadb_writer) is not available in this "
+            print(f"{PROG}: the MariaDB writer (dental_synthetic.mariadb_writer) is not available in this "
                   "installation; write to PostgreSQL or Parquet instead", file=sys.stderr)
             return 2
     began = time.perf_counter()
@@ -160,7 +174,7 @@ def _generate(args) -> int:
             counts = practice.row_counts()
             where = f"{args.target} (ground truth in _ledger/)"
     except NotADemoTargetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return 3
     width = max(len(name) for name in counts)
     for name, rows in counts.items():

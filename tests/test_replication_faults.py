@@ -85,11 +85,15 @@ def test_connection_dropped_mid_partition_is_retried(source_url, pg_url, mariadb
     assert_raw_equals_source(source_url, pg_url, [table])
 
 
-def test_retries_give_up_with_a_clear_error(pg_url):
+def test_retries_give_up_with_a_clear_error(pg_url, monkeypatch):
+    from dental_assets.replication import mysql
     from dental_assets.replication.mysql import MySqlParams, SourceConnectionLost
     from dental_assets.replication.sync import sync_window
 
     params = MySqlParams("127.0.0.1", 1, "nobody", "x", "nowhere")  # nothing listens on port 1
+    # as if this process had reached it before: a loss, retried (a server never reached is a
+    # configuration error at once, tests/test_settings.py)
+    monkeypatch.setattr(mysql, "_reached", {("127.0.0.1", 1)})
     pg = pg_conn(pg_url)
     with pytest.raises(SourceConnectionLost):
         sync_window(params, pg, raw_table("procedurelog"), None, attempts=2)

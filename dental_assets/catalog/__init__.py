@@ -266,11 +266,11 @@ def opendental_enums() -> dict[str, dict]:
 
 
 def _selection_entries() -> dict[str, dict]:
+    from dental_assets import settings
+
     entries = dict(yaml.safe_load(SELECTION_FILE.read_text())["tables"])
-    extra = os.environ.get("DENTAL_EXTRA_TABLES", "").strip()
-    for item in filter(None, (part.strip() for part in extra.split(","))):
-        name, _, business_date = item.partition(":")
-        entries[name.strip().lower()] = {"business_date": business_date.strip() or None}
+    for name, business_date in settings.extra_tables():
+        entries[name] = {"business_date": business_date}
     return entries
 
 
@@ -309,8 +309,8 @@ def _raw_tables(extra: str) -> tuple[Table, ...]:
 def raw_tables() -> tuple[Table, ...]:
     """The tables of the raw layer, in ``tables.yml`` order (plus ``DENTAL_EXTRA_TABLES``).
 
-    Raises ValueError for a name that is not an OpenDental 24.3 table, KeyError for a business-date
-    column the table does not have.
+    Raises ConfigurationError for a ``DENTAL_EXTRA_TABLES`` entry that is not an OpenDental 24.3 table
+    or date column; ValueError / KeyError for such a mistake in ``tables.yml``.
     """
     return _raw_tables(os.environ.get("DENTAL_EXTRA_TABLES", ""))
 

@@ -9,6 +9,11 @@ Configuration comes from the environment (credentials only through ``dg.EnvVar``
   read through ``dg.EnvVar``; a read-only database user is enough).
 - ``DENTAL_SYNTHETIC_PATIENTS`` (default 5000), ``DENTAL_SYNTHETIC_SEED`` (default 42) and
   ``DENTAL_AS_OF`` (ISO date; default today, UTC) configure the synthetic practice.
+
+Every setting is checked by ``dental_assets.settings`` when the definitions load
+(``build_resources``), so a bad one stops ``dagster job execute`` / ``dagster dev`` with one
+``ConfigurationError`` naming the variable before any run starts; the resources check their own
+values again when a run uses them.
 """
 
 import contextlib
@@ -20,6 +25,7 @@ from typing import Iterator
 import dagster as dg
 from pydantic import PrivateAttr
 
+from dental_assets import settings
 from dental_assets.sources import MariaDBSource, OpenDentalSource, SyntheticSource
 from dental_assets.warehouse import EmbeddedPostgres, PgParams
 
@@ -42,7 +48,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def _resolve(self) -> PgParams:
         if self.url:
-            return PgParams.from_url(self.url)
+            return settings.warehouse_params(self.url)
         return EmbeddedPostgres(Path(self.home) if self.home else None).start()
 
     @property
@@ -72,9 +78,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 def default_as_of() -> dt.date:
-    """``DENTAL_AS_OF`` when set, else today's date in UTC."""
-    value = os.environ.get("DENTAL_AS_OF")
-    return dt.date.fromisoformat(value) if value else dt.datetime.now(dt.timezone.utc).date()
+    """``DENTAL_AS_OF`` when set, else today's date in UTC. Raises ConfigurationError for a bad date."""
+    return settings.as_of()
 
 
 class OpenDentalSourceResource(dg.ConfigurableResource):
@@ -91,29 +96,32 @@ class OpenDentalSourceResource(dg.ConfigurableResource):
 
     @property
     def as_of(self) -> dt.date:
-        return dt.date.fromisoformat(self.synthetic_as_of) if self.synthetic_as_of else default_as_of()
+        return settings.parse_as_of(self.synthetic_as_of) if self.synthetic_as_of else default_as_of()
 
     def source(self) -> OpenDentalSource:
-        """The source object. Raises ValueError for an unknown ``kind``."""
-        if self.kind == "synthetic":
-            return SyntheticSource(self.synthetic_patients, self.synthetic_seed, self.as_of)
-        if self.kind == "opendental":
-            if not self.url:
-                raise ValueError("DENTAL_SOURCE=opendental needs OPENDENTAL_URL (a mysql+pymysql:// URL)")
-            return MariaDBSource(self.url)
-        raise ValueError(f"unknown OpenDental source kind {self.kind!r} (known: synthetic, opendental)")
+        """The source object. Raises ConfigurationError (naming the variable) for an unknown ``kind``,
+        a missing or bad URL, or bad synthetic settings."""
+        env = {"DENTAL_SOURCE": self.kind, "OPENDENTAL_URL": self.url or ""}
+        if settings.source_kind(env) == "opendental":
+            return MariaDBSource(settings.opendental_url(env))
+        patients = settings.parse_patients(str(self.synthetic_patients))
+        seed = settings.parse_seed(str(self.synthetic_seed))
+        return SyntheticSource(patients, seed, self.as_of)
 
 
 def build_resources() -> dict[str, dg.ConfigurableResource]:
-    """The resources of the code location, configured from the environment."""
-    warehouse_url = dg.EnvVar("DENTAL_WAREHOUSE_URL") if os.environ.get("DENTAL_WAREHOUSE_URL") else None
+    """The resources of the code location, configured from the environment once every setting has
+    been checked (``settings.load``). Raises ConfigurationError naming the first bad variable. The
+    URLs stay ``dg.EnvVar`` references, so the UI shows the variable, never its value."""
+    checked = settings.load()
     return {
-        "warehouse": WarehouseResource(url=warehouse_url, home=os.environ.get("DENTAL_HOME")),
+        "warehouse": WarehouseResource(url=dg.EnvVar("DENTAL_WAREHOUSE_URL") if checked.warehouse_url else None,
+                                       home=os.environ.get("DENTAL_HOME")),
         "opendental": OpenDentalSourceResource(
-            kind=os.environ.get("DENTAL_SOURCE", "synthetic"),
-            url=dg.EnvVar("OPENDENTAL_URL") if os.environ.get("OPENDENTAL_URL") else None,
-            synthetic_patients=int(os.environ.get("DENTAL_SYNTHETIC_PATIENTS", "5000")),
-            synthetic_seed=int(os.environ.get("DENTAL_SYNTHETIC_SEED", "42")),
-            synthetic_as_of=os.environ.get("DENTAL_AS_OF") or None,
+            kind=checked.source,
+            url=dg.EnvVar("OPENDENTAL_URL") if checked.opendental_url else None,
+            synthetic_patients=checked.synthetic_patients,
+            synthetic_seed=checked.synthetic_seed,
+            synthetic_as_of=checked.as_of.isoformat() if checked.as_of_given else None,
         ),
     }

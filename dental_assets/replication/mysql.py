@@ -10,26 +10,34 @@ URL, which only ever comes from the environment, ``OPENDENTAL_URL``):
   (plus ``--raw`` for the CSV path) for row streaming, the fastest reader measured on these machines
   (~640k rows/s). One client session runs a whole extraction: read-only, UTC, one consistent
   snapshot, then keyset pages on the primary key (``pk > a AND pk <= b``, never OFFSET). The
-  password reaches the client through its environment (``MYSQL_PWD``), never its command line.
+  password reaches the client through a private option file (``client_option_file``), never its
+  command line or environment.
 
 Timestamps: every session runs with ``time_zone = '+00:00'``, so ``timestamp`` columns (DateTStamp)
 arrive as UTC wall time; ``datetime`` columns carry no zone and arrive as stored.
 
 ``with_retries`` retries connection losses (PyMySQL OperationalError 2003/2006/2013/2055, a client
-that exits with a lost-connection error) with exponential backoff.
+that exits with a lost-connection error) with exponential backoff. A server that was never reached in
+this process is not retried: a refused login, a host or port where nothing listens or where the peer
+does not answer as MySQL within ``HANDSHAKE_TIMEOUT_S`` raise ``ConfigurationError`` (naming the
+setting, host, port and user, never the password) at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import subprocess
+import tempfile
 import time
-from dataclasses import dataclass
-from typing import Callable, TypeVar
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, TypeVar
 
 import pymysql
+
+from dental_assets.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +45,12 @@ T = TypeVar("T")
 
 # MySQL client errors meaning "the connection went away": retry these, fail fast on everything else.
 LOST_CONNECTION_CODES = {2003, 2006, 2013, 2055, 1053, 1927}
+# Server errors that mean the settings are wrong: access denied (user/password, database), unknown database.
+REFUSED_LOGIN_CODES = {1044, 1045, 1049, 1698}
+# Client errors at connection time: cannot connect (2002/2003), unknown host (2005).
+UNREACHABLE_CODES = {2002, 2003, 2005}
+HANDSHAKE_TIMEOUT_S = 5  # a MySQL server greets at once; a peer silent this long is not one
+_reached: set[tuple[str, int]] = set()  # servers this process has logged in to (later failures: losses)
 
 
 class SourceConnectionLost(RuntimeError):
@@ -49,41 +63,76 @@ class SourceQueryError(RuntimeError):
 
 @dataclass(frozen=True)
 class MySqlParams:
-    """Where the OpenDental database is. ``describe()`` names host/port/database, never credentials."""
+    """Where the OpenDental database is. ``setting`` names where they came from (for error messages).
+    ``repr``/``str``/``describe()`` name host/port/database, never the password."""
 
     host: str
     port: int
     user: str
-    password: str
-    database: str
+    password: str = field(repr=False)
+    database: str = ""
+    setting: str = field(default="OPENDENTAL_URL", repr=False, compare=False)
 
     @classmethod
-    def from_url(cls, url: str) -> "MySqlParams":
+    def from_url(cls, url: str, setting: str = "OPENDENTAL_URL") -> "MySqlParams":
         """Parse ``mysql+pymysql://user:pass@host:port/db`` (any ``mysql``/``mariadb`` dialect).
-        Raises ValueError when the URL names no database or another engine."""
+        Raises ConfigurationError (naming ``setting``) for an unparsable URL, another engine or no
+        database."""
         from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
 
-        parsed = make_url(url)
+        example = "mysql+pymysql://opendental_ro:PASSWORD@db-host:3306/opendental"
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):
+            raise ConfigurationError(setting, "is not a database URL", example) from None
         if parsed.get_backend_name() not in ("mysql", "mariadb"):
-            raise ValueError(f"OpenDental URL must be a mysql:// or mariadb:// URL, got {parsed.get_backend_name()}://")
+            raise ConfigurationError(setting, f"must be a mysql:// or mariadb:// URL, got a "
+                                     f"{parsed.get_backend_name()} URL", example)
         if not parsed.database:
-            raise ValueError("OpenDental URL names no database")
+            raise ConfigurationError(setting, "names no database", example)
+        try:
+            port = int(parsed.port or 3306)
+        except ValueError:
+            raise ConfigurationError(setting, "has a port that is not a number", example) from None
         return cls(
             host=parsed.host or "127.0.0.1",
-            port=int(parsed.port or 3306),
+            port=port,
             user=parsed.username or "",
             password=parsed.password or "",
             database=parsed.database,
+            setting=setting,
         )
 
     def describe(self) -> str:
         return f"MariaDB {self.host}:{self.port}/{self.database}"
 
 
+def _unusable(params: MySqlParams, code: int, at_handshake: bool) -> ConfigurationError | None:
+    """The ConfigurationError for a failed connection attempt, or None when it is a loss to retry (a
+    server this process has reached before) or not a connection problem. ``at_handshake``: the peer
+    accepted the TCP connection but did not complete MySQL's greeting."""
+    where = f"{params.host}:{params.port}"
+    if code in REFUSED_LOGIN_CODES:
+        return ConfigurationError(params.setting, f"MariaDB at {where} refused user {params.user!r} for database "
+                                  f"{params.database!r} (error {code}: wrong password, unknown database or no grant)")
+    if (params.host, params.port) in _reached:
+        return None
+    if at_handshake:
+        return ConfigurationError(params.setting, f"{where} does not answer as a MySQL/MariaDB server "
+                                  f"(no handshake within {HANDSHAKE_TIMEOUT_S} s): check the host and port")
+    if code in UNREACHABLE_CODES:
+        return ConfigurationError(params.setting, f"cannot connect to {where} (error {code}): check the host "
+                                  "and port, and that the server accepts TCP connections")
+    return None
+
+
 def connect(params: MySqlParams, read_only: bool = True, timeout: int = 30, local_infile: bool = False):
     """A PyMySQL connection in UTC (and read-only unless ``read_only=False``, which only the demo
     writer uses; ``local_infile`` lets it bulk-load with LOAD DATA LOCAL INFILE). Raises
-    SourceConnectionLost when the server cannot be reached."""
+    ConfigurationError for a refused login, or a server never reached in this process that cannot be
+    connected to or does not greet as MySQL within ``HANDSHAKE_TIMEOUT_S``; SourceConnectionLost when a
+    server reached before cannot be reached now."""
     try:
         conn = pymysql.connect(
             host=params.host,
@@ -93,13 +142,20 @@ def connect(params: MySqlParams, read_only: bool = True, timeout: int = 30, loca
             database=params.database,
             charset="utf8mb4",
             connect_timeout=timeout,
+            read_timeout=HANDSHAKE_TIMEOUT_S,  # the handshake only: lifted below
             autocommit=True,
             local_infile=local_infile,
         )
-    except pymysql.err.OperationalError as exc:
-        if exc.args and exc.args[0] in LOST_CONNECTION_CODES:
-            raise SourceConnectionLost(f"cannot reach {params.describe()} (error {exc.args[0]})") from exc
+    except (pymysql.err.OperationalError, pymysql.err.InternalError) as exc:
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 2013  # InternalError: not MySQL
+        unusable = _unusable(params, code, at_handshake=code == 2013)
+        if unusable is not None:
+            raise unusable from None
+        if code in LOST_CONNECTION_CODES:
+            raise SourceConnectionLost(f"cannot reach {params.describe()} (error {code})") from None
         raise
+    conn._read_timeout = None  # PyMySQL has no public setter; queries (fingerprints) may run for minutes
+    _reached.add((params.host, params.port))
     with conn.cursor() as cur:
         cur.execute("SET time_zone = '+00:00'")
         if read_only:
@@ -149,27 +205,55 @@ def client_binary() -> str:
     raise RuntimeError("the mariadb command-line client is required for bulk reads (apt-get install mariadb-client)")
 
 
-def client_command(params: MySqlParams, raw: bool = True) -> tuple[list[str], dict[str, str]]:
-    """argv and environment for the command-line client: batch, unbuffered, no column names, utf8mb4,
-    no option files; ``--raw`` (values unescaped) unless ``raw=False`` (then NUL, tab, newline and
-    backslash print as ``\\0 \\t \\n \\\\``, NULL as ``NULL``). The password is passed as ``MYSQL_PWD`` in
-    the child's environment."""
+def option_file_text(params: MySqlParams) -> str:
+    """The client option file: ``[client]`` with the password (quoted, ``\\`` and ``"`` escaped),
+    or no password line when there is none."""
+    if not params.password:
+        return "[client]\n"
+    escaped = params.password.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'[client]\npassword="{escaped}"\n'
+
+
+@contextlib.contextmanager
+def client_option_file(params: MySqlParams) -> Iterator[tuple[int, str]]:
+    """A private option file for the client: created by ``mkstemp`` (mode 0600, owner only) in the temp
+    folder, written, rewound, and yielded as ``(descriptor, path)``. Hand the client
+    ``/dev/fd/<descriptor>`` (``pass_fds``): the file is deleted when the block ends, and the client's
+    inherited descriptor keeps it readable for that client alone."""
+    fd, path = tempfile.mkstemp(prefix="dental-mariadb-", suffix=".cnf")
+    try:
+        os.write(fd, option_file_text(params).encode())
+        os.lseek(fd, 0, os.SEEK_SET)
+        yield fd, path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def client_command(params: MySqlParams, raw: bool = True,
+                   option_file: str = "/dev/null") -> tuple[list[str], dict[str, str]]:
+    """argv and environment for the command-line client: options from ``option_file`` only (the first
+    option, ``--defaults-file``: no other option file is read), batch, unbuffered, no column names,
+    utf8mb4, ``HANDSHAKE_TIMEOUT_S`` to connect; ``--raw`` (values unescaped) unless ``raw=False`` (then
+    NUL, tab, newline and backslash print as ``\\0 \\t \\n \\\\``, NULL as ``NULL``). The password is in
+    the option file (``client_option_file``), never in argv or the environment (``MYSQL_PWD`` removed)."""
     argv = [
         client_binary(),
-        "--no-defaults",
+        f"--defaults-file={option_file}",
         "--batch",
         *(["--raw"] if raw else []),
         "--quick",
         "--skip-column-names",
         "--default-character-set=utf8mb4",
+        f"--connect-timeout={HANDSHAKE_TIMEOUT_S}",
         f"--host={params.host}",
         f"--port={params.port}",
         f"--user={params.user}",
         "--protocol=TCP",
         params.database,
     ]
-    env = dict(os.environ)
-    env["MYSQL_PWD"] = params.password
+    env = {key: value for key, value in os.environ.items() if key != "MYSQL_PWD"}
     return argv, env
 
 
@@ -185,8 +269,11 @@ def session_preamble() -> str:
 def start_client(params: MySqlParams, script: str, raw: bool = True) -> subprocess.Popen:
     """Start the client running ``script`` (its stdin); stdout is the rows, as bytes (``raw``: see
     ``client_command``)."""
-    argv, env = client_command(params, raw)
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    with client_option_file(params) as (fd, _path):
+        argv, env = client_command(params, raw, f"/dev/fd/{fd}")
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, pass_fds=(fd,))
+    proc.params = params  # for client_error's classification
     assert proc.stdin is not None
     proc.stdin.write(script.encode())
     proc.stdin.close()
@@ -194,13 +281,23 @@ def start_client(params: MySqlParams, script: str, raw: bool = True) -> subproce
 
 
 def client_error(proc: subprocess.Popen) -> Exception | None:
-    """Wait for the client; None on success, else SourceConnectionLost or SourceQueryError (message
-    without SQL text or values: the client's first error line, which names codes, not data)."""
+    """Wait for the client; None on success, else ConfigurationError (a refused login, a server never
+    reached that cannot be connected to: see ``connect``), SourceConnectionLost or SourceQueryError
+    (message without SQL text or values: the client's first error line, which names codes, not data)."""
     code = proc.wait()
+    params = getattr(proc, "params", None)
     if code == 0:
+        if params is not None:
+            _reached.add((params.host, params.port))
         return None
     stderr = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip().splitlines()
     errors = [line for line in stderr if line.startswith("ERROR")]
     first = (errors or stderr or [f"exit {code}"])[0][:200]
+    error_code = first.split()[1] if first.startswith("ERROR ") and len(first.split()) > 1 else ""
+    if params is not None and error_code.isdigit():
+        handshake = "handshake" in first or "initial communication packet" in first
+        unusable = _unusable(params, int(error_code), at_handshake=handshake)
+        if unusable is not None:
+            return unusable
     lost = any(f"ERROR {c}" in first for c in ("2003", "2006", "2013", "2055", "1927", "1053")) or code < 0
     return (SourceConnectionLost if lost else SourceQueryError)(f"mariadb client failed: {first}")

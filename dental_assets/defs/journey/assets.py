@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -25,6 +24,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from dagster_dbt import get_asset_key_for_model
 
+from dental_assets import settings
 from dental_assets.defs.dbt.assets import dental_dbt_models, relation_for_model
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.partitions import yearly_partitions
@@ -37,7 +37,7 @@ SYNTHETIC_DEMO_SALT = "synthetic-demo-salt"
 
 def data_dir() -> Path:
     """``$DENTAL_DATA_DIR``, default ``./data``."""
-    return Path(os.environ.get("DENTAL_DATA_DIR", "data")).expanduser().resolve()
+    return settings.data_dir()
 
 
 def journey_dir(partition_key: str) -> Path:
@@ -45,13 +45,8 @@ def journey_dir(partition_key: str) -> Path:
 
 
 def pseudonym_salt(source_name: str) -> str:
-    """The salt for patient keys. Raises RuntimeError when a real source has no salt configured."""
-    salt = os.environ.get("DENTAL_PSEUDONYM_SALT")
-    if salt:
-        return salt
-    if source_name == "synthetic":
-        return SYNTHETIC_DEMO_SALT
-    raise RuntimeError("set DENTAL_PSEUDONYM_SALT before writing the treatment-journey dataset")
+    """The salt for patient keys. Raises ConfigurationError when a real source has no salt configured."""
+    return settings.pseudonym_salt(required=source_name != "synthetic") or SYNTHETIC_DEMO_SALT
 
 
 def pseudonymize(patient_ids: list[int | None], salt: str) -> list[str | None]:
@@ -200,7 +195,7 @@ def write_journey_partition(
     warehouse: WarehouseResource | PgParams, relation: str, partition_key: str, source_name: str, keep: int = 5,
 ) -> tuple[Path, pa.Table, list[Path]]:
     """Write one year of the dataset: read ``relation`` (``_fetch_year``), replace ``patient_id`` with
-    ``patient_key`` (``pseudonymize``; the salt from ``pseudonym_salt``, which raises RuntimeError for a
+    ``patient_key`` (``pseudonymize``; the salt from ``pseudonym_salt``, which raises ConfigurationError for a
     real source without one), write
     ``<data dir>/processed/treatment_journey/<partition_key>/treatment_journey_<source>_<UTC timestamp>.parquet``
     (through a temporary file renamed into place) and its ``.stats.json`` (rows, column types, null
@@ -257,7 +252,7 @@ def treatment_journey(
     source_name = opendental.source().name
     path, table, pruned = write_journey_partition(
         warehouse, relation_for_model(JOURNEY_MODEL), context.partition_key, source_name,
-        keep=int(os.environ.get("DENTAL_JOURNEY_KEEP", "5")),
+        keep=settings.keep("DENTAL_JOURNEY_KEEP"),
     )
     null_rates = json.loads(path.with_suffix(".stats.json").read_text())["null_rates"]
     context.log.info(f"treatment_journey {context.partition_key}: {table.num_rows} rows -> {path}")

@@ -12,13 +12,13 @@ model ranks better than chance (ROC AUC > 0.5) and beats the prevalence in PR AU
 not trained; when no model can be, the check's outcome is "not enough data" (not passed, WARN).
 """
 
-import os
 
 import dagster as dg
 import pandas as pd
 from dagster_dbt import get_asset_key_for_model
 
 from dental_assets import journey_models as jm
+from dental_assets import settings
 from dental_assets.defs.dbt.assets import dental_dbt_models, relation_for_model
 from dental_assets.defs.journey.assets import JOURNEY_GROUP, data_dir, treatment_journey
 from dental_assets.defs.resources import WarehouseResource
@@ -106,7 +106,7 @@ def treatment_journey_models(context: dg.AssetExecutionContext) -> dg.Materializ
             context.log.warning(f"{target} not trained: {exc}")
             continue
         folders[target] = jm.save_artifacts(models_dir(), f"treatment_journey_{target}", pipeline, report,
-                                            keep=int(os.environ.get("DENTAL_MODEL_KEEP", "5")))
+                                            keep=settings.keep("DENTAL_MODEL_KEEP"))
         reports.append(report)
         context.log.info(f"{target}: ROC AUC {report.roc_auc:.3f}, PR AUC {report.pr_auc:.3f} "
                          f"(prevalence {report.prevalence:.3f}) on {report.eval_year}")
@@ -138,7 +138,7 @@ def no_show_model(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         skipped = {"target_no_show": str(exc)}
         return dg.MaterializeResult(metadata=_metadata([], skipped, {}), check_results=[_check([], skipped)])
     folder = jm.save_artifacts(models_dir(), "no_show", pipeline, report,
-                               keep=int(os.environ.get("DENTAL_MODEL_KEEP", "5")))
+                               keep=settings.keep("DENTAL_MODEL_KEEP"))
     context.log.info(f"no-show: ROC AUC {report.roc_auc:.3f}, PR AUC {report.pr_auc:.3f} "
                      f"(prevalence {report.prevalence:.3f}) on {report.eval_year}")
     return dg.MaterializeResult(metadata=_metadata([report], {}, {"target_no_show": folder}),
