@@ -74,7 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DENTAL_PARTITION_START", DEFAULT_PARTITION_START, "2018-01", "the first monthly partition, YYYY-MM"),
     Setting("DENTAL_JOURNEY_KEEP", str(DEFAULT_KEEP), "10", "journey Parquet files kept per year, 1 or more"),
     Setting("DENTAL_MODEL_KEEP", str(DEFAULT_KEEP), "10", "trained model versions kept per model, 1 or more"),
-    Setting("DENTAL_PSEUDONYM_SALT", "a fixed demo salt (synthetic source only)", "output of `openssl rand -hex 32`",
+    Setting("DENTAL_PSEUDONYM_SALT", "a fixed demo salt (synthetic source only)", "the output of `openssl rand -hex 32`",
             "secret salt of the journey dataset's patient keys; required with DENTAL_SOURCE=opendental",
             secret=True),
     Setting("DENTAL_ALERT_WEBHOOK_URL", "unset: alerts go to the log and $DENTAL_HOME/alerts.jsonl",

@@ -67,11 +67,9 @@ class PgParams:
             parsed = make_url(url)
         except (ArgumentError, ValueError):
             raise ConfigurationError(setting, "is not a database URL", example) from None
-        if parsed.get_backend_name() != "postgresql":
-            raise ConfigurationError(setting, f"must be a PostgreSQL URL, got a {parsed.get_backend_name()} URL",
-                                     example)
         if parsed.drivername != "postgresql+psycopg2":
-            raise ConfigurationError(setting, f"must name the psycopg2 driver, got {parsed.drivername}://", example)
+            raise ConfigurationError(setting, "must be a PostgreSQL URL naming the psycopg2 driver "
+                                     f"(postgresql+psycopg2://), got a {parsed.drivername}:// URL", example)
         host = parsed.query.get("host") or parsed.host or "127.0.0.1"
         if isinstance(host, tuple):
             host = host[0]

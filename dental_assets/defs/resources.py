@@ -30,6 +30,13 @@ from dental_assets.sources import MariaDBSource, OpenDentalSource, SyntheticSour
 from dental_assets.warehouse import EmbeddedPostgres, PgParams
 
 
+def masked_repr_args(args, secret: tuple[str, ...] = ("url",)) -> list:
+    """A resource's ``(field, value)`` pairs for ``repr``/``str``, with the password of each URL field in
+    ``secret`` masked (a ``dg.EnvVar`` reference shows as itself: the variable's name)."""
+    return [(name, settings.mask_url(value) if name in secret and isinstance(value, str)
+             and not isinstance(value, dg.EnvVar) else value) for name, value in args]
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """The PostgreSQL warehouse (schemas ``raw``, ``staging``, ``intermediate``, ``marts``).
 
@@ -42,6 +49,9 @@ class WarehouseResource(dg.ConfigurableResource):
     home: str | None = None
 
     _params: PgParams | None = PrivateAttr(default=None)
+
+    def __repr_args__(self):  # repr/str: the URL's password masked
+        return masked_repr_args(super().__repr_args__())
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._params = self._resolve()
@@ -93,6 +103,9 @@ class OpenDentalSourceResource(dg.ConfigurableResource):
     synthetic_patients: int = 5000
     synthetic_seed: int = 42
     synthetic_as_of: str | None = None
+
+    def __repr_args__(self):  # repr/str: the URL's password masked
+        return masked_repr_args(super().__repr_args__())
 
     @property
     def as_of(self) -> dt.date:

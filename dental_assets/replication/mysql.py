@@ -49,7 +49,7 @@ LOST_CONNECTION_CODES = {2003, 2006, 2013, 2055, 1053, 1927}
 REFUSED_LOGIN_CODES = {1044, 1045, 1049, 1698}
 # Client errors at connection time: cannot connect (2002/2003), unknown host (2005).
 UNREACHABLE_CODES = {2002, 2003, 2005}
-HANDSHAKE_TIMEOUT_S = 5  # a MySQL server greets at once; a peer silent this long is not one
+HANDSHAKE_TIMEOUT_S = 4  # a MySQL server greets at once; a peer silent this long is not one
 _reached: set[tuple[str, int]] = set()  # servers this process has logged in to (later failures: losses)
 
 

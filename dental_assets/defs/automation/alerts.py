@@ -41,6 +41,10 @@ class AlertWebhookResource(dg.ConfigurableResource):
     webhook_url: str | None = None
     timeout_seconds: float = 10.0
 
+    def __repr_args__(self):  # repr/str never show the URL (its path may hold a token)
+        return [(name, "***" if name == "webhook_url" and value and not isinstance(value, dg.EnvVar) else value)
+                for name, value in super().__repr_args__()]
+
     def post(self, payload: dict[str, Any]) -> str:
         """POST ``payload`` as JSON; returns ``"sent"``, ``"not configured"`` or ``"failed: <reason>"``
         (the reason is an HTTP status or an exception class, never the URL)."""

@@ -1,0 +1,359 @@
+"""Every setting is checked in one place (``dental_assets.settings``): a bad value is one line naming the
+setting, what is wrong and a good value, without a secret; the commands print it and exit 2.
+
+The first half checks the validators on plain dictionaries; the second runs the real commands
+(``dental``, ``python -m dental_synthetic``, ``dagster job execute``) as subprocesses, against the real
+test MariaDB and PostgreSQL where a server is involved."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from dental_assets import settings
+from dental_assets.errors import ConfigurationError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SECRET = "s3cret-Pw-7731"  # planted in every URL below: it must never be printed
+
+
+def _error(env: dict[str, str]) -> ConfigurationError:
+    with pytest.raises(ConfigurationError) as info:
+        settings.load(env)
+    return info.value
+
+
+def _one_line(error: ConfigurationError, setting: str, example: bool = True) -> str:
+    """The error's text, checked: one line, naming ``setting``, with an example (unless ``example`` is
+    False: a refused login has none), without the planted password."""
+    text = str(error)
+    assert "\n" not in text
+    assert error.setting == setting and text.startswith(f"{setting}: ")
+    assert not example or (error.example and "(example: " in text)
+    assert SECRET not in text
+    return text
+
+
+# ------------------------------------------------------------------------------------ the validators
+
+def test_defaults_are_valid(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    loaded = settings.load({})
+    assert loaded.source == "synthetic" and loaded.opendental_url is None and loaded.warehouse_url is None
+    assert (loaded.synthetic_patients, loaded.synthetic_seed) == (5000, 42)
+    assert loaded.as_of == dt.datetime.now(dt.timezone.utc).date() and not loaded.as_of_given
+    assert loaded.partition_start == "2020-01" and loaded.extra_tables == ()
+    assert loaded.home == tmp_path / ".dental" and loaded.data_dir == tmp_path / "data"
+    assert (loaded.journey_keep, loaded.model_keep) == (5, 5)
+
+
+def test_good_values_are_read(tmp_path):
+    env = {
+        "DENTAL_SOURCE": "opendental", "OPENDENTAL_URL": f"mysql+pymysql://ro:{SECRET}@db:3307/od",
+        "DENTAL_WAREHOUSE_URL": f"postgresql+psycopg2://u:{SECRET}@pg:5433/dw",
+        "DAGSTER_POSTGRES_URL": f"postgresql+psycopg2://u:{SECRET}@pg/dagster",
+        "DENTAL_SYNTHETIC_PATIENTS": "300", "DENTAL_SYNTHETIC_SEED": "0", "DENTAL_AS_OF": "2025-06-30",
+        "DENTAL_PARTITION_START": "2019-03", "DENTAL_HOME": str(tmp_path / "h"), "DENTAL_DATA_DIR": str(tmp_path),
+        "DENTAL_EXTRA_TABLES": "perioexam:ExamDate, LabCase", "DENTAL_JOURNEY_KEEP": "1", "DENTAL_MODEL_KEEP": "9",
+        "DENTAL_ALERT_WEBHOOK_URL": "https://hooks.example.com/x", "DENTAL_PSEUDONYM_SALT": SECRET,
+    }
+    loaded = settings.load(env)
+    assert loaded.source == "opendental" and loaded.as_of == dt.date(2025, 6, 30) and loaded.as_of_given
+    assert (loaded.synthetic_patients, loaded.synthetic_seed, loaded.partition_start) == (300, 0, "2019-03")
+    assert loaded.extra_tables == (("perioexam", "ExamDate"), ("labcase", None))
+    assert (loaded.journey_keep, loaded.model_keep) == (1, 9)
+    assert SECRET not in repr(loaded) and SECRET not in str(loaded)
+
+
+BAD_VALUES = [
+    ("DENTAL_SOURCE", {"DENTAL_SOURCE": "mysql"}, "must be synthetic or opendental"),
+    ("OPENDENTAL_URL", {"DENTAL_SOURCE": "opendental"}, "is not set"),
+    ("OPENDENTAL_URL", {"OPENDENTAL_URL": "notaurl"}, "is not a database URL"),
+    ("OPENDENTAL_URL", {"OPENDENTAL_URL": f"postgresql+psycopg2://u:{SECRET}@h/db"}, "mysql:// or mariadb://"),
+    ("OPENDENTAL_URL", {"OPENDENTAL_URL": f"mysql+pymysql://u:{SECRET}@h:3306"}, "names no database"),
+    ("OPENDENTAL_URL", {"OPENDENTAL_URL": f"mysql+pymysql://u:{SECRET}@h:port/db"}, "not a"),
+    ("DENTAL_WAREHOUSE_URL", {"DENTAL_WAREHOUSE_URL": f"mysql+pymysql://u:{SECRET}@h/db"}, "PostgreSQL URL"),
+    ("DENTAL_WAREHOUSE_URL", {"DENTAL_WAREHOUSE_URL": f"postgresql://u:{SECRET}@h/db"}, "got a postgresql:// URL"),
+    ("DENTAL_WAREHOUSE_URL", {"DENTAL_WAREHOUSE_URL": f"{SECRET}"}, "is not a database URL"),
+    ("DAGSTER_POSTGRES_URL", {"DAGSTER_POSTGRES_URL": f"sqlite:///{SECRET}.db"}, "PostgreSQL URL"),
+    ("DAGSTER_POSTGRES_URL", {"DAGSTER_POSTGRES_URL": f"postgres://u:{SECRET}@h/db"}, "got a postgres:// URL"),
+    ("DENTAL_SYNTHETIC_PATIENTS", {"DENTAL_SYNTHETIC_PATIENTS": "-5"}, "between 1 and 5,000,000"),
+    ("DENTAL_SYNTHETIC_PATIENTS", {"DENTAL_SYNTHETIC_PATIENTS": "5000000.5"}, "whole number"),
+    ("DENTAL_SYNTHETIC_PATIENTS", {"DENTAL_SYNTHETIC_PATIENTS": "5000001"}, "between 1 and 5,000,000"),
+    ("DENTAL_SYNTHETIC_SEED", {"DENTAL_SYNTHETIC_SEED": "-1"}, "0 or more"),
+    ("DENTAL_SYNTHETIC_SEED", {"DENTAL_SYNTHETIC_SEED": "abc"}, "whole number"),
+    ("DENTAL_AS_OF", {"DENTAL_AS_OF": "notadate"}, "YYYY-MM-DD"),
+    ("DENTAL_AS_OF", {"DENTAL_AS_OF": "2999-01-01"}, "to today"),
+    ("DENTAL_AS_OF", {"DENTAL_AS_OF": "2019-06-30"}, "before the year of DENTAL_PARTITION_START"),
+    ("DENTAL_PARTITION_START", {"DENTAL_PARTITION_START": "2020"}, "YYYY-MM"),
+    ("DENTAL_PARTITION_START", {"DENTAL_PARTITION_START": "1900-01"}, "from 1990-01"),
+    ("DENTAL_EXTRA_TABLES", {"DENTAL_EXTRA_TABLES": "perioexam,nosuchtable"}, "'nosuchtable' is not an OpenDental"),
+    ("DENTAL_EXTRA_TABLES", {"DENTAL_EXTRA_TABLES": "perioexam:Note"}, "no date column 'Note'"),
+    ("DENTAL_JOURNEY_KEEP", {"DENTAL_JOURNEY_KEEP": "0"}, "1 or more"),
+    ("DENTAL_MODEL_KEEP", {"DENTAL_MODEL_KEEP": "many"}, "whole number"),
+    ("DENTAL_ALERT_WEBHOOK_URL", {"DENTAL_ALERT_WEBHOOK_URL": f"ftp://x/{SECRET}"}, "http:// or https://"),
+]
+
+
+@pytest.mark.parametrize("setting, env, problem", BAD_VALUES, ids=[f"{s}-{i}" for i, (s, _, _) in enumerate(BAD_VALUES)])
+def test_a_bad_value_names_its_setting(setting, env, problem):
+    text = _one_line(_error(env), setting)
+    assert problem in text, text
+
+
+def test_folders_must_be_usable(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    for name in ("DENTAL_HOME", "DENTAL_DATA_DIR"):
+        assert "is a file, not a folder" in _one_line(_error({name: str(a_file / "below")}), name)
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert "not writable" in _one_line(_error({"DENTAL_DATA_DIR": str(locked / "data")}), "DENTAL_DATA_DIR")
+
+
+def test_pseudonym_salt_is_required_for_a_real_source():
+    assert settings.pseudonym_salt({}) is None
+    assert "is not set" in _one_line(_raises(lambda: settings.pseudonym_salt({}, required=True)),
+                                     "DENTAL_PSEUDONYM_SALT")
+    assert settings.pseudonym_salt({"DENTAL_PSEUDONYM_SALT": SECRET}, required=True) == SECRET
+
+
+def _raises(action) -> ConfigurationError:
+    with pytest.raises(ConfigurationError) as info:
+        action()
+    return info.value
+
+
+def test_targets_of_the_generator(tmp_path):
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.warehouse import PgParams
+
+    assert isinstance(settings.parse_target(f"postgresql+psycopg2://u:{SECRET}@h/db"), PgParams)
+    assert isinstance(settings.parse_target(f"mariadb+pymysql://u:{SECRET}@h/db"), MySqlParams)
+    assert settings.parse_target(str(tmp_path / "out")) == tmp_path / "out"
+    for url in (f"postgres://user:{SECRET}@host/db", f"postgresql://user:{SECRET}@host/db",
+                f"mysql://user:{SECRET}@host/db", f"sqlite:///{SECRET}"):
+        text = _one_line(_raises(lambda url=url: settings.parse_target(url)), "--target")
+        assert "postgresql+psycopg2://" in text and "mysql+pymysql://" in text and "folder for Parquet" in text
+    assert "database URL" in _one_line(_raises(lambda: settings.parse_target("out", parquet=False)), "--target")
+    assert not list(tmp_path.iterdir())  # nothing was created
+
+
+def test_every_variable_the_code_reads_is_a_setting():
+    names = {s.name for s in settings.SETTINGS}
+    read = set()
+    for folder in ("dental_assets", "dental_synthetic"):
+        for path in (REPO_ROOT / folder).rglob("*.py"):
+            read |= set(re.findall(r"[\"'](DENTAL_[A-Z_]+)[\"']", path.read_text()))
+    profile_only = {n for n in read if n.startswith("DENTAL_PG_")}  # set by PgParams.dbt_env for dbt
+    assert read - profile_only <= names, sorted(read - profile_only - names)
+    assert {"OPENDENTAL_URL", "DAGSTER_POSTGRES_URL"} <= names
+
+
+def test_operations_doc_lists_every_setting():
+    text = (REPO_ROOT / "docs" / "operations.md").read_text()
+    section = text[text.index("## Settings"):]
+    for setting in settings.SETTINGS:
+        assert f"`{setting.name}`" in section, setting.name
+
+
+def test_resources_check_their_values():
+    from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+
+    assert "DENTAL_SOURCE" in str(_raises(lambda: OpenDentalSourceResource(kind="other").source()))
+    assert "OPENDENTAL_URL" in str(_raises(lambda: OpenDentalSourceResource(kind="opendental").source()))
+    assert "DENTAL_AS_OF" in str(_raises(lambda: OpenDentalSourceResource(synthetic_as_of="30/06/2025").as_of))
+    bad = WarehouseResource(url=f"mysql+pymysql://u:{SECRET}@h/db")
+    assert "DENTAL_WAREHOUSE_URL" in _one_line(_raises(lambda: bad.params), "DENTAL_WAREHOUSE_URL")
+
+
+def test_build_resources_checks_every_setting(monkeypatch):
+    from dental_assets.defs.resources import build_resources
+
+    monkeypatch.setenv("DENTAL_SYNTHETIC_PATIENTS", "-5")
+    _one_line(_raises(build_resources), "DENTAL_SYNTHETIC_PATIENTS")
+
+
+# ------------------------------------------------------------------ connection failures, real servers
+
+def _mysql_url(server_url: str, **parts) -> str:
+    return make_url(server_url).set(**parts).render_as_string(hide_password=False)
+
+
+def test_refused_login_and_wrong_port_are_configuration_errors(mariadb_url, pg_server_url, monkeypatch):
+    from dental_assets.replication import mysql
+
+    monkeypatch.setattr(mysql, "_reached", set())
+    good = make_url(mariadb_url)
+    wrong = settings.source_params(_mysql_url(mariadb_url, password=SECRET))
+    pg = make_url(pg_server_url)
+    not_mysql = settings.source_params(_mysql_url(mariadb_url, host=pg.host, port=pg.port, password=SECRET))
+    nothing = settings.source_params(_mysql_url(mariadb_url, port=1, password=SECRET))
+    for params, expected in ((wrong, f"{good.host}:{good.port} refused user '{good.username}'"),
+                             (not_mysql, f"{pg.host}:{pg.port} does not answer as a MySQL"),
+                             (nothing, f"cannot connect to {good.host}:1")):
+        began = time.monotonic()
+        error = _raises(lambda params=params: mysql.connect(params))
+        assert expected in _one_line(error, "OPENDENTAL_URL", example=False)
+        error = mysql.client_error(mysql.start_client(params, "SELECT 1;"))  # the bulk client: the same
+        assert isinstance(error, ConfigurationError)
+        assert expected in _one_line(error, "OPENDENTAL_URL", example=False)
+        assert time.monotonic() - began < 2 * mysql.HANDSHAKE_TIMEOUT_S + 1
+    # a server reached before that cannot be reached now: a lost connection, retried by with_retries
+    monkeypatch.setattr(mysql, "_reached", {("127.0.0.1", 1)})
+    with pytest.raises(mysql.SourceConnectionLost):
+        mysql.connect(mysql.MySqlParams("127.0.0.1", 1, "nobody", SECRET, "nowhere"))
+
+
+def _refused_pg_url(pg_url: str) -> str:
+    """``pg_url`` with a login the server refuses (the test server trusts loopback, so: an unknown role)."""
+    return make_url(pg_url).set(username="no_such_role", password=SECRET).render_as_string(hide_password=False)
+
+
+def test_warehouse_connection_failure_names_host_and_user(pg_url):
+    params = settings.warehouse_params(_refused_pg_url(pg_url))
+    text = _one_line(_raises(params.connect), "DENTAL_WAREHOUSE_URL", example=False)
+    assert f"{params.host}:{params.port} as user '{params.user}'" in text
+
+
+# --------------------------------------------------------------------------------- the commands
+
+def _run(argv: list[str], tmp_path: Path, env: dict[str, str] | None = None,
+         timeout: float = 60) -> subprocess.CompletedProcess:
+    base = {key: value for key, value in os.environ.items()
+            if not key.startswith(("DENTAL_", "OPENDENTAL_", "DAGSTER_"))}
+    base.update({"DENTAL_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+                 "DENTAL_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO_ROOT),
+                 "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
+    return subprocess.run([sys.executable, *argv], env={**base, **(env or {})}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _assert_one_line(result: subprocess.CompletedProcess, prefix: str, *expected: str) -> str:
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{prefix}: "), output
+    assert "Traceback" not in output and SECRET not in output
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+DENTAL = ["-m", "dental_assets.cli"]
+
+COMMAND_CASES = [
+    (["demo"], {"DENTAL_SYNTHETIC_PATIENTS": "-5"}, "DENTAL_SYNTHETIC_PATIENTS: must be between 1 and 5,000,000"),
+    (["demo"], {"DENTAL_AS_OF": "notadate"}, "DENTAL_AS_OF: must be a date YYYY-MM-DD"),
+    (["demo"], {"DENTAL_SOURCE": "opendental"}, "OPENDENTAL_URL: is not set"),
+    (["sync"], {"OPENDENTAL_URL": "notaurl"}, "OPENDENTAL_URL: is not a database URL"),
+    (["sync"], {"OPENDENTAL_URL": f"mysql+pymysql://u:{SECRET}@127.0.0.1/od",
+                "DENTAL_WAREHOUSE_URL": f"mysql+pymysql://u:{SECRET}@127.0.0.1/dw"}, "DENTAL_WAREHOUSE_URL: must be a PostgreSQL"),
+    (["demo"], {"DENTAL_WAREHOUSE_URL": f"mysql+pymysql://u:{SECRET}@127.0.0.1:3306/dw"},
+     "DENTAL_WAREHOUSE_URL: must be a PostgreSQL URL naming the psycopg2 driver"),
+    (["ui"], {"DAGSTER_POSTGRES_URL": f"mysql+pymysql://u:{SECRET}@127.0.0.1/dagster"}, "DAGSTER_POSTGRES_URL: must be a PostgreSQL"),
+    (["warehouse", "url"], {"DENTAL_WAREHOUSE_URL": f"postgres://u:{SECRET}@h/dw"}, "DENTAL_WAREHOUSE_URL: must be a PostgreSQL URL naming the psycopg2 driver"),
+    (["demo"], {"DENTAL_EXTRA_TABLES": "nosuchtable"}, "DENTAL_EXTRA_TABLES: 'nosuchtable'"),
+    (["demo"], {"DENTAL_PARTITION_START": "June"}, "DENTAL_PARTITION_START: must be a month"),
+    (["demo"], {"DENTAL_JOURNEY_KEEP": "0"}, "DENTAL_JOURNEY_KEEP: must be 1 or more"),
+    (["demo", "--patients", "-5"], {}, "--patients: must be between 1 and 5,000,000"),
+    (["demo", "--seed", "x"], {}, "--seed: must be a whole number"),
+    (["demo", "--as-of", "2025-13-01"], {}, "--as-of: must be a date YYYY-MM-DD"),
+    (["ui", "--port", "0"], {}, "--port: must be between 1 and 65535"),
+    (["sync"], {"DENTAL_SOURCE": "synthetic", "OPENDENTAL_URL": f"mysql+pymysql://u:{SECRET}@h/od"},
+     "DENTAL_SOURCE: must be opendental for dental sync"),
+]
+
+
+@pytest.mark.parametrize("argv, env, expected", COMMAND_CASES,
+                         ids=[" ".join(a) + f"-{i}" for i, (a, _, _) in enumerate(COMMAND_CASES)])
+def test_dental_reports_a_bad_setting_in_one_line(argv, env, expected, tmp_path):
+    _assert_one_line(_run(DENTAL + argv, tmp_path, env), "dental", expected, "(example: ")
+    assert not (tmp_path / "dagster_home").exists()  # nothing started
+
+
+def test_dental_sync_with_a_wrong_mariadb_password(mariadb_url, tmp_path):
+    url = _mysql_url(mariadb_url, password=SECRET)
+    parsed = make_url(mariadb_url)
+    result = _run(DENTAL + ["sync"], tmp_path, {"OPENDENTAL_URL": url})
+    _assert_one_line(result, "dental", "OPENDENTAL_URL:", f"{parsed.host}:{parsed.port}", f"'{parsed.username}'",
+                     "refused user")  # and not the (planted) password: _assert_one_line
+
+
+def test_dental_sync_against_a_server_that_is_not_mysql(mariadb_url, pg_server_url, tmp_path):
+    pg = make_url(pg_server_url)
+    url = _mysql_url(mariadb_url, host=pg.host, port=pg.port, password=SECRET)
+    began = time.monotonic()
+    result = _run(DENTAL + ["sync"], tmp_path, {"OPENDENTAL_URL": url}, timeout=30)
+    assert time.monotonic() - began < 10
+    _assert_one_line(result, "dental", "OPENDENTAL_URL:", f"{pg.host}:{pg.port}", "does not answer as a MySQL")
+
+
+def test_dental_demo_with_an_unreachable_warehouse(pg_url, tmp_path):
+    result = _run(DENTAL + ["demo", "--patients", "300"], tmp_path, {"DENTAL_WAREHOUSE_URL": _refused_pg_url(pg_url)})
+    _assert_one_line(result, "dental", "DENTAL_WAREHOUSE_URL: cannot connect to PostgreSQL")
+
+
+def test_dental_help_lists_the_demo_options(tmp_path):
+    top = _run(DENTAL + ["--help"], tmp_path)
+    assert top.returncode == 0 and "``" not in top.stdout
+    demo = _run(DENTAL + ["demo", "--help"], tmp_path)
+    assert demo.returncode == 0
+    for option in ("--patients N", "--seed N", "--as-of YYYY-MM-DD"):
+        assert option in demo.stdout
+    ui = _run(DENTAL + ["ui", "--help"], tmp_path)
+    assert "address to listen on" in ui.stdout and "port to listen on" in ui.stdout
+
+
+def test_dental_warehouse_url_masks_the_password(tmp_path):
+    result = _run(DENTAL + ["warehouse", "url"], tmp_path,
+                  {"DENTAL_WAREHOUSE_URL": f"postgresql+psycopg2://u:{SECRET}@h:5432/dw"})
+    assert result.returncode == 0 and result.stdout.strip() == "postgresql+psycopg2://u:***@h:5432/dw"
+
+
+SYNTHETIC = ["-m", "dental_synthetic"]
+
+
+def test_generate_refuses_a_url_without_driver_and_creates_nothing(tmp_path):
+    result = _run(SYNTHETIC + ["generate", "--patients", "50", "--as-of", "2025-06-30",
+                               "--target", f"postgres://user:{SECRET}@host/db"], tmp_path)
+    _assert_one_line(result, "dental-synthetic", "--target: a postgres:// URL is not accepted",
+                     "postgresql+psycopg2://", "mysql+pymysql://", "folder for Parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["generate", "--patients", "-5", "--as-of", "2025-06-30", "--target", "out"], "--patients: must be between"),
+    (["generate", "--seed", "-1", "--as-of", "2025-06-30", "--target", "out"], "--seed: must be 0 or more"),
+    (["generate", "--as-of", "2025-06-30", "--target", f"mysql+pymysql://u:{SECRET}@h"], "--target: names no database"),
+    (["validate", "--target", "out"], "--target: must be a database URL"),
+    (["validate", "--target", f"postgresql://u:{SECRET}@h/db"], "--target: a postgresql:// URL is not accepted"),
+])
+def test_dental_synthetic_reports_a_bad_argument_in_one_line(argv, expected, tmp_path):
+    _assert_one_line(_run(SYNTHETIC + argv, tmp_path), "dental-synthetic", expected)
+    assert not (tmp_path / "out").exists()
+
+
+def test_dagster_job_execute_names_the_variable(tmp_path):
+    (tmp_path / "dagster_home").mkdir()
+    (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    result = subprocess.run(
+        [str(BIN / "dagster"), "job", "execute", "-m", "dental_assets.definitions", "-j", "demo_job"],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("DENTAL_")},
+             "DAGSTER_HOME": str(tmp_path / "dagster_home"), "DENTAL_HOME": str(tmp_path / "home"),
+             "PYTHONPATH": str(REPO_ROOT), "DENTAL_AS_OF": "notadate"},
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode != 0
+    assert "DENTAL_AS_OF: must be a date YYYY-MM-DD, got 'notadate'" in result.stdout + result.stderr
+    assert not (tmp_path / "home" / "pgdata").exists()  # failed before any run touched the warehouse
