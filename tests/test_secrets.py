@@ -1,0 +1,133 @@
+"""Passwords never show: every connection parameter object formatted every way (repr, str, f-string,
+describe, the errors raised from it), and the MariaDB client gets its password from a private option
+file (mode 0600, deleted once the client has started), never from argv or its environment."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from dental_assets.errors import ConfigurationError
+from dental_assets.replication import mysql
+from dental_assets.replication.mysql import MySqlParams, client_command, client_option_file, start_client
+from dental_assets.warehouse import PgParams
+
+SECRET = 'Pw"with\\odd chars-9921'  # quotes and a backslash: the option file must escape them
+
+
+def _formatted(obj) -> list[str]:
+    texts = [repr(obj), str(obj), f"{obj}", f"{obj!r}", "%s %r" % (obj, obj), str([obj]), str({"p": obj})]
+    if hasattr(obj, "describe"):
+        texts.append(obj.describe())
+    return texts
+
+
+def _logged(obj, caplog) -> str:
+    with caplog.at_level(logging.INFO, logger="test_secrets"):
+        logging.getLogger("test_secrets").info("params %s %r", obj, obj)
+    return caplog.text
+
+
+def _secret_objects():
+    from dental_assets import settings
+    from dental_assets.defs.automation.alerts import AlertWebhookResource
+    from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+    from dental_assets.sources import MariaDBSource
+
+    mysql_url = f"mysql+pymysql://ro:{quote(SECRET, safe='')}@db.example:3306/opendental"
+    pg_url = f"postgresql+psycopg2://dw:{quote(SECRET, safe='')}@pg.example:5432/dental"
+    assert MySqlParams.from_url(mysql_url).password == SECRET and PgParams.from_url(pg_url).password == SECRET
+    return [
+        PgParams("pg.example", 5432, "dw", SECRET, "dental"),
+        PgParams.from_url(pg_url),
+        settings.warehouse_params(pg_url, "DAGSTER_POSTGRES_URL"),
+        MySqlParams("db.example", 3306, "ro", SECRET, "opendental"),
+        MySqlParams.from_url(mysql_url),
+        settings.parse_target(mysql_url),
+        MariaDBSource(mysql_url),
+        WarehouseResource(url=pg_url),
+        OpenDentalSourceResource(kind="opendental", url=mysql_url),
+        AlertWebhookResource(webhook_url=f"https://hooks.example/{SECRET}"),
+        settings.load({"DENTAL_SOURCE": "opendental", "OPENDENTAL_URL": mysql_url, "DENTAL_WAREHOUSE_URL": pg_url,
+                       "DAGSTER_POSTGRES_URL": pg_url, "DENTAL_PSEUDONYM_SALT": SECRET}),
+    ]
+
+
+def test_no_parameter_object_shows_its_password(caplog):
+    objects = _secret_objects()
+    for obj in objects:
+        for text in [*_formatted(obj), _logged(obj, caplog)]:
+            assert SECRET not in text, (type(obj).__name__, text)
+            assert "Pw" not in text, (type(obj).__name__, text)  # not even a part of it
+    assert "db.example:3306/opendental" in objects[3].describe()  # where, still: host, port, database
+
+
+def test_errors_raised_from_parameter_objects_hold_no_password(pg_url, mariadb_url, pg_server_url):
+    from dental_assets import settings
+
+    # a login each server refuses (the test PostgreSQL trusts loopback: an unknown role there)
+    pg = PgParams.from_url(make_url(pg_url).set(username="no_such_role").render_as_string(hide_password=False))
+    pg = PgParams(pg.host, pg.port, pg.user, SECRET, pg.dbname)
+    maria = MySqlParams.from_url(mariadb_url)
+    wrong = MySqlParams(maria.host, maria.port, maria.user, SECRET, maria.database)
+    pg_port = make_url(pg_server_url).port
+    errors = []
+    for action in (pg.connect, lambda: mysql.connect(wrong),
+                   lambda: mysql.connect(MySqlParams(maria.host, pg_port, "ro", SECRET, "od")),
+                   lambda: settings.source_params(f"postgresql+psycopg2://u:{quote(SECRET, safe='')}@h/db"),
+                   lambda: settings.warehouse_params(f"mysql+pymysql://u:{quote(SECRET, safe='')}@h/db"),
+                   lambda: settings.parse_target(f"postgres://u:{quote(SECRET, safe='')}@h/db"),
+                   lambda: settings.parse_target(f"mysql+pymysql://u:{SECRET}@h:notaport/db")):
+        with pytest.raises(ConfigurationError) as info:
+            action()
+        errors.append(info.value)
+    client = mysql.client_error(start_client(wrong, "SELECT 1;"))
+    assert isinstance(client, ConfigurationError)
+    errors.append(client)
+    for error in errors:
+        text = f"{error} {error!r} {error.args} {error.__cause__!r} {error.__context__!r}"
+        assert "Pw" not in text and "\n" not in str(error), text
+
+
+def test_client_option_file_is_private_and_removed():
+    params = MySqlParams("db.example", 3306, "ro", SECRET, "opendental")
+    with client_option_file(params) as (fd, path):
+        mode = os.stat(path).st_mode
+        assert stat.S_IMODE(mode) == 0o600 and os.stat(path).st_uid == os.getuid()
+        text = os.read(fd, 4096).decode()
+        assert text == '[client]\npassword="Pw\\"with\\\\odd chars-9921"\n'
+    assert not os.path.exists(path)
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed as well
+
+
+def test_client_command_has_no_password(monkeypatch):
+    monkeypatch.setenv("MYSQL_PWD", "inherited-value")  # one from the caller's shell is dropped too
+    argv, env = client_command(MySqlParams("db.example", 3306, "ro", SECRET, "opendental"), True, "/dev/fd/9")
+    assert argv[1] == "--defaults-file=/dev/fd/9"  # the first option: no other option file is read
+    assert not any("Pw" in arg for arg in argv) and "--no-defaults" not in argv
+    assert "MYSQL_PWD" not in env and not any("Pw" in value for value in env.values())
+
+
+def test_the_client_logs_in_with_the_option_file_alone(mariadb_url, tmp_path, monkeypatch):
+    """Against the real MariaDB: the client reads the password from the option file, which is gone
+    from the file system (readable only through the client's own descriptor) while the client runs."""
+    monkeypatch.setattr(mysql.tempfile, "tempdir", str(tmp_path))  # mkstemp's folder, to watch it
+    params = MySqlParams.from_url(mariadb_url)
+    proc = start_client(params, "SELECT SLEEP(1); SELECT CURRENT_USER();")
+    assert list(tmp_path.iterdir()) == []  # deleted already
+    assert "MYSQL_PWD" not in (open(f"/proc/{proc.pid}/environ", "rb").read().decode(errors="replace"))
+    cmdline = open(f"/proc/{proc.pid}/cmdline", "rb").read().split(b"\0")
+    assert cmdline[1].startswith(b"--defaults-file=/dev/fd/")
+    fd = cmdline[1].rsplit(b"/", 1)[1].decode()
+    link = os.readlink(f"/proc/{proc.pid}/fd/{fd}")
+    assert link.startswith(str(tmp_path)) and link.endswith("(deleted)")
+    assert stat.S_IMODE(os.stat(f"/proc/{proc.pid}/fd/{fd}").st_mode) == 0o600
+    out = proc.stdout.read().decode()
+    assert mysql.client_error(proc) is None
+    assert f"{params.user}@" in out
