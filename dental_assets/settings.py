@@ -374,11 +374,37 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
 
 def check_connections(loaded: Settings) -> None:
     """Reach the servers ``loaded`` names (the OpenDental source when it is the source, the warehouse
-    when it is a URL) once, so a wrong host, port or password is reported before any run starts.
-    Raises ConfigurationError naming the variable, host and port."""
+    when it is a URL) once, so a wrong host, port or password, or a source database without the raw
+    tables, is reported before any run starts. Raises ConfigurationError naming the variable, host and
+    port."""
     if loaded.source == "opendental" and loaded.opendental_url:
-        from dental_assets.replication.mysql import connect
-
-        connect(source_params(loaded.opendental_url)).close()
+        check_source_tables(source_params(loaded.opendental_url), {name for name, _ in loaded.extra_tables})
     if loaded.warehouse_url:
         warehouse_params(loaded.warehouse_url).connect().close()
+
+
+def check_source_tables(params, extra: set[str]) -> None:
+    """Every raw table (``tables.yml`` and ``extra``, the ``DENTAL_EXTRA_TABLES``) exists in the source
+    database with its primary key column. Other missing columns are schema drift, loaded as NULL
+    (``replication.extract.effective_columns``). Raises ConfigurationError naming ``DENTAL_EXTRA_TABLES``
+    for an extra table, else the source's setting."""
+    from dental_assets.catalog import raw_tables
+    from dental_assets.replication.mysql import connect
+
+    conn = connect(params)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT LOWER(TABLE_NAME), LOWER(COLUMN_NAME) FROM information_schema.COLUMNS "
+                        "WHERE TABLE_SCHEMA = DATABASE()")
+            present = set(cur.fetchall())
+    finally:
+        conn.close()
+    tables = {table for table, _ in present}
+    for table in raw_tables():
+        setting = "DENTAL_EXTRA_TABLES" if table.name in extra else params.setting
+        if table.name.lower() not in tables:
+            raise ConfigurationError(setting, f"{params.describe()} has no table {table.name} "
+                                     "(is it the practice's OpenDental database?)")
+        if (table.name.lower(), table.primary_key.lower()) not in present:
+            raise ConfigurationError(setting, f"{params.describe()}: table {table.name} has no primary key "
+                                     f"column {table.primary_key}")

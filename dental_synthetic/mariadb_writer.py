@@ -36,7 +36,7 @@ DEMO_MARK = "dental_demo_target"
 def _connect(url: str):
     """A writable UTC connection to the MariaDB database of ``url``, and its description (no
     credentials). Raises ValueError for a URL of another engine or without a database."""
-    params = MySqlParams.from_url(url)
+    params = MySqlParams.from_url(url, setting="--target")
     return connect(params, read_only=False, local_infile=True), params.describe()
 
 

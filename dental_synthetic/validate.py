@@ -223,7 +223,7 @@ def read_mysql(url: str) -> dict[str, pa.Table]:
     (``mysql+pymysql://user:pass@host:port/db``)."""
     from dental_assets.replication.mysql import MySqlParams, connect
 
-    params = MySqlParams.from_url(url)
+    params = MySqlParams.from_url(url, setting="--target")
     conn = connect(params)  # read-only, UTC
     wanted = _wanted()
     catalog = {t.name: t for t in raw_tables()}
@@ -626,7 +626,7 @@ def validate_target(target: str, as_of: dt.date | None = None) -> ValidationRepo
     if target.startswith("postgresql"):
         from dental_assets.warehouse import PgParams
 
-        params = PgParams.from_url(target)
+        params = PgParams.from_url(target, setting="--target")
         tables = read_postgres(params)
         ledger, recorded = read_postgres_ledger(params)
         as_of = as_of or recorded

@@ -7,6 +7,7 @@ test MariaDB and PostgreSQL where a server is involved."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -297,6 +298,31 @@ def test_dental_sync_against_a_server_that_is_not_mysql(mariadb_url, pg_server_u
     result = _run(DENTAL + ["sync"], tmp_path, {"OPENDENTAL_URL": url}, timeout=30)
     assert time.monotonic() - began < 10
     _assert_one_line(result, "dental", "OPENDENTAL_URL:", f"{pg.host}:{pg.port}", "does not answer as a MySQL")
+
+
+def test_dental_sync_from_a_database_without_the_opendental_tables(mariadb_url, tmp_path):
+    parsed = make_url(mariadb_url)
+    with _mariadb(mariadb_url) as cur:
+        cur.execute("CREATE TABLE patient (Name varchar(10))")  # no PatNum
+    result = _run(DENTAL + ["sync"], tmp_path, {"OPENDENTAL_URL": mariadb_url})
+    _assert_one_line(result, "dental", f"OPENDENTAL_URL: MariaDB {parsed.host}:{parsed.port}/{parsed.database}: "
+                     "table patient has no primary key column PatNum")
+    with _mariadb(mariadb_url) as cur:
+        cur.execute("DROP TABLE patient")
+    result = _run(DENTAL + ["sync"], tmp_path, {"OPENDENTAL_URL": mariadb_url})
+    _assert_one_line(result, "dental", "OPENDENTAL_URL:", "has no table patient")
+
+
+@contextlib.contextmanager
+def _mariadb(url: str):
+    from dental_assets.replication.mysql import connect
+
+    conn = connect(settings.source_params(url), read_only=False)
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
 
 
 def test_dental_demo_with_an_unreachable_warehouse(pg_url, tmp_path):
