@@ -166,11 +166,6 @@ def parse_folder(text: str, setting: str) -> Path:
     return path
 
 
-def is_url(text: str) -> bool:
-    """True when ``text`` starts like a URL (``scheme://``)."""
-    return bool(_URL_SCHEME.match(text.strip()))
-
-
 def warehouse_params(url: str, setting: str = "DENTAL_WAREHOUSE_URL", example: str = WAREHOUSE_EXAMPLE):
     """``PgParams`` of a ``postgresql+psycopg2://`` URL. Raises ConfigurationError for anything else."""
     from dental_assets.warehouse import PgParams
