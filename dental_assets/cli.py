@@ -37,6 +37,9 @@ def prepare_environment() -> dict[str, str]:
     dagster_home = Path(env.get("DAGSTER_HOME") or home / "dagster_home")
     dagster_home.mkdir(parents=True, exist_ok=True)
     env["DAGSTER_HOME"] = str(dagster_home)
+    # the journey dataset and models under ./data of the folder the command was started in, also for
+    # `dental ui`, whose Dagster processes run in the instance folder
+    env["DENTAL_DATA_DIR"] = str(Path(env.get("DENTAL_DATA_DIR") or "data").expanduser().resolve())
     # PostgreSQL instance storage (dagster.yaml) when DAGSTER_POSTGRES_URL is set, else SQLite files
     template = PROJECT_ROOT / ("dagster.yaml" if env.get("DAGSTER_POSTGRES_URL") else "dagster.demo.yaml")
     target = dagster_home / "dagster.yaml"
@@ -77,8 +80,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     env = prepare_environment()
-    command = [_dagster(env), "dev", "-m", CODE_LOCATION, "-h", args.host, "-p", str(args.port)]
-    return subprocess.call(command, env=env)
+    # Started in the instance folder, where the instance's dagster.yaml is: `dagster dev` warns about a
+    # dagster.yaml in its current folder that is not $DAGSTER_HOME's (the repository root's). The code
+    # location is still loaded from the project (-d).
+    command = [_dagster(env), "dev", "-m", CODE_LOCATION, "-d", str(PROJECT_ROOT),
+               "-h", args.host, "-p", str(args.port)]
+    return subprocess.call(command, env=env, cwd=env["DAGSTER_HOME"])
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:

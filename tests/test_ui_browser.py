@@ -9,7 +9,8 @@ warehouse database on the test PostgreSQL server, with a SQLite instance made fr
 - ``dagster-webserver`` on loopback, driven by Debian's headless Chromium (``/usr/bin/chromium``) via
   Playwright, shows the raw, dbt and journey groups in the global lineage, the upstream lineage of a
   mart down to its raw table, the mart's passing checks, and the summary tables in the
-  materialization metadata of the marts and the journey dataset.
+  materialization metadata of the marts and the journey dataset; the landing page (Overview
+  timeline) shows the demo's runs, and a dbt asset's Columns table shows the columns' types.
 
 Screenshots go to a temporary folder, so the test leaves the checkout as it was; with
 ``DENTAL_SCREENSHOTS_DIR`` set they go there instead: ``./dev screenshots`` sets it to
@@ -221,6 +222,23 @@ def shot(page, screenshots):
         assert path.stat().st_size > 0
         return path
     return take
+
+
+def test_overview_timeline_shows_the_demo_runs(page, shot):
+    # the landing page: the runs the demo launched (asset runs without a job of their own) on the timeline
+    _open(page, "/", expect="Jobless asset materializations")
+    text = page.inner_text("body")
+    assert "No runs or scheduled ticks" not in text
+    shot("overview_timeline")
+
+
+def test_dbt_asset_columns_show_their_types(page, shot):
+    _open(page, "/assets/marts/mart_production_daily", expect="production_date")
+    text = page.inner_text("body")
+    assert "Columns" in text
+    for column_type in ("date", "numeric"):
+        assert column_type in text, column_type
+    shot("mart_columns")
 
 
 def test_global_lineage_shows_raw_dbt_and_journey_groups(page, shot):

@@ -109,7 +109,10 @@ def _bar(value: float, largest: float) -> str:
 
 
 def _dollars(value) -> str:
-    return f"${float(value or 0):,.2f}"
+    """``value`` (dollars; None as 0) as US currency to the cent, the sign before the dollar sign:
+    ``1644.95`` -> ``$1,644.95``, ``-1644.95`` -> ``-$1,644.95``."""
+    amount = round(float(value or 0), 2)
+    return f"{'-' if amount < 0 else ''}${abs(amount):,.2f}"
 
 
 def production_by_month(cur, relation: str) -> dict[str, dg.MetadataValue]:
@@ -299,14 +302,43 @@ def exclude_unrunnable_tests(context, warehouse: WarehouseResource) -> list[str]
     return ["--exclude", " ".join(sorted(absent))]
 
 
+COLUMN_SCHEMA = "dagster/column_schema"  # Dagster's metadata key for a table's columns (the UI's Columns table)
+
+
+def _table_schema(value) -> dg.TableSchema | None:
+    """The ``TableSchema`` of a ``dagster/column_schema`` metadata entry (a schema or its metadata value)."""
+    if isinstance(value, dg.TableSchemaMetadataValue):
+        return value.schema
+    return value if isinstance(value, dg.TableSchema) else None
+
+
+def column_schema_with_descriptions(built: dg.TableSchema, declared: dg.TableSchema | None) -> dg.TableSchema:
+    """The columns of a built relation (names and database types, in the table's order, from
+    dagster-dbt's ``fetch_column_metadata``) with the descriptions declared in the dbt YAML
+    (``declared``, the asset spec's column schema; matched by name, case-insensitively). Columns the
+    YAML does not describe keep an empty description."""
+    descriptions = {c.name.lower(): c.description for c in (declared.columns if declared else [])}
+    return dg.TableSchema(columns=[
+        dg.TableColumn(name=c.name, type=c.type, description=descriptions.get(c.name.lower()) or c.description)
+        for c in built.columns
+    ])
+
+
 def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str]):
     """Run ``dbt <args>`` for ``context`` (without the tests that read absent relations:
-    ``exclude_unrunnable_tests``) and yield its events, mart outputs with their summary."""
+    ``exclude_unrunnable_tests``) and yield its events: each model's output with its columns' database
+    types (``column_schema_with_descriptions``, shown in the UI's Columns table), mart outputs with their
+    summary."""
     args = [*args, *exclude_unrunnable_tests(context, warehouse)]
-    for event in dbt.cli(args, context=context).stream():
+    events = dbt.cli(args, context=context).stream().fetch_column_metadata(with_column_lineage=False)
+    for event in events:
         if isinstance(event, dg.Output):
-            model = context.asset_key_for_output(event.output_name).path[-1]
-            extra = mart_summary(warehouse, model)
+            key = context.asset_key_for_output(event.output_name)
+            extra = mart_summary(warehouse, key.path[-1])
+            built = _table_schema(event.metadata.get(COLUMN_SCHEMA))
+            if built is not None:
+                declared = _table_schema(context.assets_def.specs_by_key[key].metadata.get(COLUMN_SCHEMA))
+                extra[COLUMN_SCHEMA] = dg.MetadataValue.table_schema(column_schema_with_descriptions(built, declared))
             if extra:
                 event = event.with_metadata({**event.metadata, **extra})
         yield event
