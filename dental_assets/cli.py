@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -55,12 +56,28 @@ def _dagster(env: dict[str, str]) -> str:
     return str(beside) if beside.exists() else "dagster"
 
 
+# `dental demo --verbose`: the console logger at DEBUG for demo_job (INFO by default, see
+# dental_assets.defs.synthetic.jobs) and for the runs it launches
+SUPERSEDED_WARNING = "ignore:Function `job_execute_command` is superseded"
+VERBOSE_CONFIG = '{"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}'
+
+
+def demo_command(verbose: bool = False) -> list[str]:
+    """The ``dagster job execute`` command of the demo, as a person would type it (``dagster`` from the
+    virtualenv's PATH)."""
+    command = ["dagster", "job", "execute", "-m", CODE_LOCATION, "-j", "demo_job"]
+    return command + (["--config-json", VERBOSE_CONFIG] if verbose else [])
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     env = prepare_environment()
     started = time.perf_counter()
-    command = [_dagster(env), "job", "execute", "-m", CODE_LOCATION, "-j", "demo_job"]
-    print("$ " + " ".join(command[1:] if command[0] != "dagster" else command), flush=True)
-    code = subprocess.call(command, env=env, cwd=os.getcwd())
+    command = demo_command(verbose=getattr(args, "verbose", False))
+    print("$ " + shlex.join(command), flush=True)
+    # Dagster 1.13 marks `dagster job execute` as superseded by `dg launch`; the demo keeps the command
+    # CI and the docs use, without the warning in the middle of its output
+    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), SUPERSEDED_WARNING]))
+    code = subprocess.call([_dagster(env), *command[1:]], env=env, cwd=os.getcwd())
     seconds = time.perf_counter() - started
     if code != 0:
         print(f"\ndemo_job failed (exit {code}) after {seconds:.0f} s; the log above shows the failing step.")
@@ -156,7 +173,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dental", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run demo_job: synthetic practice -> raw -> dbt -> journey Parquet")
+    demo = sub.add_parser("demo", help="run demo_job: synthetic practice -> raw -> dbt -> journey Parquet")
+    demo.add_argument("--verbose", action="store_true",
+                      help="log every Dagster event (DEBUG) of the demo and the runs it launches")
     ui = sub.add_parser("ui", help="open the Dagster UI")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)

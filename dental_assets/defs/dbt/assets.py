@@ -224,6 +224,7 @@ def mart_summary(warehouse: WarehouseResource, model_name: str) -> dict[str, dg.
 INCREMENTAL_SELECT = "config.materialized:incremental"
 
 
+DEMO_RUN_TAG = "dental/demo_run_id"  # dental_assets.defs.synthetic.jobs.PARENT_TAG: a run the demo launched
 UNIQUE_ID = "dagster_dbt/unique_id"  # dagster-dbt's metadata key for a spec's dbt node
 BUILT_RESOURCE_TYPES = ("model", "seed", "snapshot")
 
@@ -295,10 +296,17 @@ def exclude_unrunnable_tests(context, warehouse: WarehouseResource) -> list[str]
     absent = unrunnable_tests(manifest, built, selected_tests, existing_relations(warehouse))
     if not absent:
         return []
-    context.log.warning(
-        f"{len(absent)} dbt test(s) not run: they read a relation that does not exist in the warehouse "
-        "and is not built by this run (their asset checks are not executed; they run once the relation "
-        "exists): " + "; ".join(f"{name} (needs {', '.join(rels)})" for name, rels in sorted(absent.items())))
+    tests = "; ".join(f"{name} (needs {', '.join(rels)})" for name, rels in sorted(absent.items()))
+    if context.run.tags.get(DEMO_RUN_TAG):
+        # the demo builds the graph in several runs; a later run of it builds these relations, and the
+        # tests run there (as that run's asset checks): expected, so not a warning
+        context.log.info(f"{len(absent)} dbt test(s) left for a later run of the demo, which builds the "
+                         f"relations they read: {tests}")
+    else:
+        context.log.warning(
+            f"{len(absent)} dbt test(s) not run: they read a relation that does not exist in the warehouse "
+            "and is not built by this run (their asset checks are not executed; they run once the "
+            f"relation exists): {tests}")
     return ["--exclude", " ".join(sorted(absent))]
 
 
