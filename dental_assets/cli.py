@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -58,7 +59,27 @@ def _dagster(env: dict[str, str]) -> str:
 
 # `dental demo --verbose`: the console logger at DEBUG for demo_job (INFO by default, see
 # dental_assets.defs.synthetic.jobs) and for the runs it launches
-SUPERSEDED_WARNING = "ignore:Function `job_execute_command` is superseded"
+QUIET_WARNINGS = ("ignore:Function `job_execute_command` is superseded", "ignore:XDG_RUNTIME_DIR is not set")
+# A line of Dagster's console logger written by demo_job's step: "<date> <time> +0000 - dagster - <LEVEL> -
+# demo_job - <run id> - materialize_demo - <message>"
+_DEMO_STEP_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d (?P<time>\d\d:\d\d:\d\d) [+-]\d{4} - dagster - (?P<level>[A-Z]+) - demo_job - "
+    r"[0-9a-f-]{36} - materialize_demo - (?P<message>.*)$")
+
+
+_ANSI_COLOR = re.compile(r"\x1b\[[0-9;]*m")  # coloredlogs' colors, when it colors a pipe
+
+
+def short_log_line(line: str) -> str:
+    """A console line of demo_job's step as ``HH:MM:SS  message`` (the level too when it is not INFO);
+    any other line unchanged."""
+    match = _DEMO_STEP_LINE.match(_ANSI_COLOR.sub("", line))
+    if not match:
+        return line
+    level = "" if match["level"] == "INFO" else f"{match['level']}: "
+    return f"{match['time']}  {level}{match['message']}"
+
+
 VERBOSE_CONFIG = '{"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}'
 
 
@@ -75,9 +96,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     command = demo_command(verbose=getattr(args, "verbose", False))
     print("$ " + shlex.join(command), flush=True)
     # Dagster 1.13 marks `dagster job execute` as superseded by `dg launch`; the demo keeps the command
-    # CI and the docs use, without the warning in the middle of its output
-    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), SUPERSEDED_WARNING]))
-    code = subprocess.call([_dagster(env), *command[1:]], env=env, cwd=os.getcwd())
+    # CI and the docs use, without that warning (nor platformdirs' about XDG_RUNTIME_DIR) in its output
+    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), *QUIET_WARNINGS]))
+    env["PYTHONUNBUFFERED"] = "1"  # each line as it happens, also through a pipe
+    verbose = getattr(args, "verbose", False)
+    proc = subprocess.Popen([_dagster(env), *command[1:]], env=env, cwd=os.getcwd(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        print(line.rstrip("\n") if verbose else short_log_line(line.rstrip("\n")), flush=True)
+    code = proc.wait()
     seconds = time.perf_counter() - started
     if code != 0:
         print(f"\ndemo_job failed (exit {code}) after {seconds:.0f} s; the log above shows the failing step.")
