@@ -59,7 +59,15 @@ def _dagster(env: dict[str, str]) -> str:
 
 # `dental demo --verbose`: the console logger at DEBUG for demo_job (INFO by default, see
 # dental_assets.defs.synthetic.jobs) and for the runs it launches
-QUIET_WARNINGS = ("ignore:Function `job_execute_command` is superseded", "ignore:XDG_RUNTIME_DIR is not set")
+# Python warnings the demo and the UI leave out of their output: Dagster 1.13 marks `dagster job execute`
+# and `dagster dev` as superseded by `dg launch` / `dg dev` (both work here; the docs name the dagster
+# commands CI runs), and platformdirs warns when XDG_RUNTIME_DIR is not set (root shells, containers)
+QUIET_WARNINGS = ("ignore:Function `job_execute_command` is superseded",
+                  "ignore:Function `dev_command` is superseded", "ignore:XDG_RUNTIME_DIR is not set")
+
+
+def _quiet_warnings(env: dict[str, str]) -> None:
+    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), *QUIET_WARNINGS]))
 # A line of Dagster's console logger written by demo_job's step: "<date> <time> +0000 - dagster - <LEVEL> -
 # demo_job - <run id> - materialize_demo - <message>"
 _DEMO_STEP_LINE = re.compile(
@@ -95,9 +103,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     command = demo_command(verbose=getattr(args, "verbose", False))
     print("$ " + shlex.join(command), flush=True)
-    # Dagster 1.13 marks `dagster job execute` as superseded by `dg launch`; the demo keeps the command
-    # CI and the docs use, without that warning (nor platformdirs' about XDG_RUNTIME_DIR) in its output
-    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), *QUIET_WARNINGS]))
+    _quiet_warnings(env)
     env["PYTHONUNBUFFERED"] = "1"  # each line as it happens, also through a pipe
     verbose = getattr(args, "verbose", False)
     proc = subprocess.Popen([_dagster(env), *command[1:]], env=env, cwd=os.getcwd(),
@@ -130,6 +136,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     # location is still loaded from the project (-d).
     command = [_dagster(env), "dev", "-m", CODE_LOCATION, "-d", str(PROJECT_ROOT),
                "-h", args.host, "-p", str(args.port)]
+    _quiet_warnings(env)
     return subprocess.call(command, env=env, cwd=env["DAGSTER_HOME"])
 
 
