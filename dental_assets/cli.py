@@ -78,6 +78,19 @@ _DEMO_STEP_LINE = re.compile(
 _ANSI_COLOR = re.compile(r"\x1b\[[0-9;]*m")  # coloredlogs' colors, when it colors a pipe
 
 
+# dbt's progress lines, which dagster-dbt echoes to stdout (they stay in the run's captured stdout in the
+# UI): left out of the demo's terminal unless --verbose. Errors, failures and warnings are kept.
+_DBT_PROGRESS_LINE = re.compile(
+    r"^(\d+ of \d+ (START|OK|PASS|SKIP|NO-OP)\b|Running with dbt=|Registered adapter:|Found \d+ |"
+    r"Concurrency: |Finished running |Completed successfully|Done\. PASS=\d+ WARN=0 ERROR=0 |"
+    r"Unable to do partial parsing|\d\d:\d\d:\d\d +\d+ of \d+ (START|OK|PASS)\b|\s*$)")
+
+
+def shown_in_demo(line: str) -> bool:
+    """False for dbt's progress lines (``_DBT_PROGRESS_LINE``) and blank lines, True for any other."""
+    return not _DBT_PROGRESS_LINE.match(_ANSI_COLOR.sub("", line))
+
+
 def short_log_line(line: str) -> str:
     """A console line of demo_job's step as ``HH:MM:SS  message`` (the level too when it is not INFO);
     any other line unchanged."""
@@ -110,7 +123,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     assert proc.stdout is not None
     for line in proc.stdout:
-        print(line.rstrip("\n") if verbose else short_log_line(line.rstrip("\n")), flush=True)
+        line = line.rstrip("\n")
+        if verbose:
+            print(line, flush=True)
+        elif shown_in_demo(line):
+            print(short_log_line(line), flush=True)
     code = proc.wait()
     seconds = time.perf_counter() - started
     if code != 0:

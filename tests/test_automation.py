@@ -282,21 +282,30 @@ def test_money_in_metadata_puts_the_sign_before_the_dollar_sign(value, text):
         assert _dollars(Decimal(str(value))) == text  # psycopg2 returns numeric columns as Decimal
 
 
-def test_column_schema_keeps_the_built_types_and_the_declared_descriptions():
+def test_column_schema_keeps_the_built_types_and_the_declared_descriptions(pg_params):
     import dagster as dg
 
-    from dental_assets.defs.dbt.assets import column_schema_with_descriptions
+    from dental_assets.defs.dbt.assets import column_schema_with_descriptions, column_types
 
-    built = dg.TableSchema(columns=[dg.TableColumn("procedure_id", "bigint"),
-                                    dg.TableColumn("Charge", "numeric(12,2)"),
-                                    dg.TableColumn("extra", "text")])
+    conn = pg_params.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute('CREATE TABLE public.built (procedure_id bigint, "Charge" numeric(12,2), extra text, '
+                        "dropped int, seen date)")
+            cur.execute("ALTER TABLE public.built DROP COLUMN dropped")
+            built = column_types(cur, "public.built")
+            assert column_types(cur, "public.absent") == []
+    finally:
+        conn.close()
+    assert built == [("procedure_id", "bigint"), ("Charge", "numeric(12,2)"), ("extra", "text"),
+                     ("seen", "date")]
     declared = dg.TableSchema(columns=[dg.TableColumn("charge", "?", description="ProcFee x units."),
                                        dg.TableColumn("procedure_id", "?", description="ProcNum.")])
     merged = column_schema_with_descriptions(built, declared)
     assert [(c.name, c.type, c.description) for c in merged.columns] == [
         ("procedure_id", "bigint", "ProcNum."), ("Charge", "numeric(12,2)", "ProcFee x units."),
-        ("extra", "text", None)]
-    assert column_schema_with_descriptions(built, None).columns == built.columns
+        ("extra", "text", None), ("seen", "date", None)]
+    assert [c.description for c in column_schema_with_descriptions(built, None).columns] == [None] * 4
 
 
 def test_production_by_month_sums_the_mart_per_month(pg_params):

@@ -168,3 +168,39 @@ def test_the_demo_prints_its_steps_short_and_everything_else_as_it_is():
     event = prefix.format("ERROR") + "4242 - materialize_demo - STEP_FAILURE - Execution of step failed."
     assert short_log_line(event) == event  # Dagster's events (failures) keep their full form
     assert short_log_line("Traceback (most recent call last):") == "Traceback (most recent call last):"
+
+
+def test_materialized_assets_counts_distinct_assets_across_partitions_incrementally():
+    from dental_assets.defs.synthetic.jobs import MaterializedAssets
+
+    months = dg.StaticPartitionsDefinition(["2026-01", "2026-02", "2026-03"])
+
+    @dg.asset(partitions_def=months, backfill_policy=dg.BackfillPolicy.single_run())
+    def monthly(context) -> None:
+        return None
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([monthly], instance=instance, tags={
+            "dagster/asset_partition_range_start": "2026-01", "dagster/asset_partition_range_end": "2026-03"})
+        counter = MaterializedAssets(instance, result.run_id)
+        assert counter.count() == 1  # three materializations (one per month) of one asset
+        assert counter.count() == 1  # nothing new since
+        records = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        assert len(records.records) == 3
+
+
+def test_the_demo_leaves_dbt_progress_out_and_keeps_its_errors():
+    from dental_assets.cli import shown_in_demo
+
+    for progress in ("22 of 563 START sql view model staging.stg_opendental__payplan ....... [RUN]",
+                     "21 of 563 OK created sql view model staging.stg_x .... [\x1b[32mCREATE VIEW\x1b[0m in 0.88s]",
+                     "227 of 563 PASS accepted_values_stg_opendental__treatplan_tp_status  [PASS in 0.32s]",
+                     "Running with dbt=1.11.2", "Found 120 models, 443 data tests", "", "   "):
+        assert not shown_in_demo(progress), progress
+    for kept in ("12 of 563 ERROR creating sql table model marts.mart_x ..... [ERROR in 0.1s]",
+                 "13 of 563 FAIL 3 not_null_mart_x_id ............ [FAIL 3 in 0.2s]",
+                 "14 of 563 WARN 1 recency_mart_x ......... [WARN 1 in 0.2s]",
+                 "Done. PASS=500 WARN=0 ERROR=2 SKIP=3 NO-OP=0 TOTAL=505",
+                 "2026-12-02 20:01:55 +0000 - dagster - INFO - demo_job - x - materialize_demo - step 1/6",
+                 "Traceback (most recent call last):"):
+        assert shown_in_demo(kept), kept

@@ -320,36 +320,55 @@ def _table_schema(value) -> dg.TableSchema | None:
     return value if isinstance(value, dg.TableSchema) else None
 
 
-def column_schema_with_descriptions(built: dg.TableSchema, declared: dg.TableSchema | None) -> dg.TableSchema:
-    """The columns of a built relation (names and database types, in the table's order, from
-    dagster-dbt's ``fetch_column_metadata``) with the descriptions declared in the dbt YAML
-    (``declared``, the asset spec's column schema; matched by name, case-insensitively). Columns the
-    YAML does not describe keep an empty description."""
+def column_types(cur, relation: str) -> list[tuple[str, str]]:
+    """``(column, type)`` of a table or view in the table's column order, the type as PostgreSQL
+    spells it (``format_type``: ``bigint``, ``numeric(12,2)``, ``character varying(20)``, ``date``);
+    ``relation`` is ``schema.name``. Empty when the relation does not exist."""
+    cur.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        (relation,),
+    )
+    return [(name, type_) for name, type_ in cur.fetchall()]
+
+
+def column_schema_with_descriptions(built: list[tuple[str, str]], declared: dg.TableSchema | None) -> dg.TableSchema:
+    """The columns of a built relation (``column_types``: names and database types, in the table's
+    order) with the descriptions declared in the dbt YAML (``declared``, the asset spec's column
+    schema; matched by name, case-insensitively). Columns the YAML does not describe have none."""
     descriptions = {c.name.lower(): c.description for c in (declared.columns if declared else [])}
     return dg.TableSchema(columns=[
-        dg.TableColumn(name=c.name, type=c.type, description=descriptions.get(c.name.lower()) or c.description)
-        for c in built.columns
+        dg.TableColumn(name=name, type=type_, description=descriptions.get(name.lower()))
+        for name, type_ in built
     ])
 
 
 def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str]):
     """Run ``dbt <args>`` for ``context`` (without the tests that read absent relations:
     ``exclude_unrunnable_tests``) and yield its events: each model's output with its columns' database
-    types (``column_schema_with_descriptions``, shown in the UI's Columns table), mart outputs with their
-    summary."""
+    types read from the warehouse after the build (``column_schema_with_descriptions``, the UI's Columns
+    table), mart outputs with their summary."""
     args = [*args, *exclude_unrunnable_tests(context, warehouse)]
-    events = dbt.cli(args, context=context).stream().fetch_column_metadata(with_column_lineage=False)
-    for event in events:
-        if isinstance(event, dg.Output):
-            key = context.asset_key_for_output(event.output_name)
-            extra = mart_summary(warehouse, key.path[-1])
-            built = _table_schema(event.metadata.get(COLUMN_SCHEMA))
-            if built is not None:
-                declared = _table_schema(context.assets_def.specs_by_key[key].metadata.get(COLUMN_SCHEMA))
-                extra[COLUMN_SCHEMA] = dg.MetadataValue.table_schema(column_schema_with_descriptions(built, declared))
-            if extra:
-                event = event.with_metadata({**event.metadata, **extra})
-        yield event
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    conn = warehouse.connect()
+    conn.autocommit = True
+    try:
+        for event in dbt.cli(args, context=context).stream():
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                spec_metadata = context.assets_def.specs_by_key[key].metadata
+                extra = mart_summary(warehouse, key.path[-1])
+                relation = _relation(manifest, spec_metadata.get(UNIQUE_ID, ""))
+                with conn.cursor() as cur:
+                    built = column_types(cur, relation) if relation else []
+                if built:
+                    extra[COLUMN_SCHEMA] = dg.MetadataValue.table_schema(
+                        column_schema_with_descriptions(built, _table_schema(spec_metadata.get(COLUMN_SCHEMA))))
+                if extra:
+                    event = event.with_metadata({**event.metadata, **extra})
+            yield event
+    finally:
+        conn.close()
 
 
 @dbt_assets(

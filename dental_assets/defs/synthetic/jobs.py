@@ -256,12 +256,25 @@ def step_label(run: PlannedRun, group_of: Callable[[dg.AssetKey], str | None]) -
     return what
 
 
-def assets_materialized(instance: dg.DagsterInstance, run_id: str) -> int:
-    """How many distinct assets a run has materialized so far (a run over many partitions records one
-    materialization per partition and asset)."""
-    records = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=100_000).records
-    return len({r.event_log_entry.dagster_event.asset_key for r in records if r.event_log_entry.dagster_event})
+class MaterializedAssets:
+    """The distinct assets a run has materialized so far (a run over many partitions records one
+    materialization per partition and asset), read incrementally: each ``count()`` reads only the
+    run's materialization events since the previous one."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str):
+        self.instance, self.run_id = instance, run_id
+        self.keys: set[dg.AssetKey] = set()
+        self._cursor: str | None = None
+
+    def count(self) -> int:
+        while True:
+            result = self.instance.get_records_for_run(
+                self.run_id, cursor=self._cursor, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1000)
+            self.keys.update(r.event_log_entry.dagster_event.asset_key for r in result.records
+                             if r.event_log_entry.dagster_event)
+            self._cursor = result.cursor or self._cursor
+            if not result.has_more:
+                return len(self.keys)
 
 
 class _Progress:
@@ -271,6 +284,7 @@ class _Progress:
     def __init__(self, context: dg.OpExecutionContext, label: str, total: int):
         self.context, self.label, self.total = context, label, total
         self.run_id: str | None = None
+        self._materialized: MaterializedAssets | None = None
         self.started = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="demo-progress", daemon=True)
@@ -284,8 +298,10 @@ class _Progress:
             if self.run_id is None:  # Dagster is still planning the run (a planned event per partition)
                 self.context.log.info(f"  still running: {self.label}: creating the run ({elapsed})")
                 continue
+            if self._materialized is None or self._materialized.run_id != self.run_id:
+                self._materialized = MaterializedAssets(self.context.instance, self.run_id)
             try:
-                done = assets_materialized(self.context.instance, self.run_id)
+                done = self._materialized.count()
             except Exception as exc:  # a progress line is not worth failing the demo for
                 self.context.log.debug(f"progress of run {self.run_id} not read: {exc}")
                 continue
