@@ -1,6 +1,7 @@
 """``dental``: the project's command line.
 
-- ``dental demo``: run ``demo_job`` with ``dagster job execute`` and print where the outputs are.
+- ``dental demo``: run ``demo_job`` with ``dagster job execute`` (one line per step of the demo, dbt's
+  progress lines left out; ``--verbose``: every Dagster event) and print where the outputs are.
 - ``dental ui``: open the Dagster UI (``dagster dev``) on http://127.0.0.1:3000.
 - ``dental warehouse url|start|mark-demo``: the warehouse the graph uses.
 - ``dental sync``: bring raw up to date with the OpenDental source (``DENTAL_SOURCE=opendental``,
@@ -57,8 +58,6 @@ def _dagster(env: dict[str, str]) -> str:
     return str(beside) if beside.exists() else "dagster"
 
 
-# `dental demo --verbose`: the console logger at DEBUG for demo_job (INFO by default, see
-# dental_assets.defs.synthetic.jobs) and for the runs it launches
 # Python warnings the demo and the UI leave out of their output: Dagster 1.13 marks `dagster job execute`
 # and `dagster dev` as superseded by `dg launch` / `dg dev` (both work here; the docs name the dagster
 # commands CI runs), and platformdirs warns when XDG_RUNTIME_DIR is not set (root shells, containers)
@@ -68,6 +67,8 @@ QUIET_WARNINGS = ("ignore:Function `job_execute_command` is superseded",
 
 def _quiet_warnings(env: dict[str, str]) -> None:
     env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), *QUIET_WARNINGS]))
+
+
 # A line of Dagster's console logger written by demo_job's step: "<date> <time> +0000 - dagster - <LEVEL> -
 # demo_job - <run id> - materialize_demo - <message>"
 _DEMO_STEP_LINE = re.compile(
@@ -101,6 +102,8 @@ def short_log_line(line: str) -> str:
     return f"{match['time']}  {level}{match['message']}"
 
 
+# `dental demo --verbose`: the console logger at DEBUG for demo_job (INFO by default, see
+# dental_assets.defs.synthetic.jobs) and for the runs it launches
 VERBOSE_CONFIG = '{"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}'
 
 
@@ -122,13 +125,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     proc = subprocess.Popen([_dagster(env), *command[1:]], env=env, cwd=os.getcwd(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     assert proc.stdout is not None
-    for line in proc.stdout:
-        line = line.rstrip("\n")
-        if verbose:
-            print(line, flush=True)
-        elif shown_in_demo(line):
-            print(short_log_line(line), flush=True)
-    code = proc.wait()
+    try:
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            if verbose:
+                print(line, flush=True)
+            elif shown_in_demo(line):
+                print(short_log_line(line), flush=True)
+        code = proc.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached dagster too (same process group): let it stop the run
+        code = proc.wait()
+        print(f"\ndemo_job interrupted (exit {code}).")
+        return 130
     seconds = time.perf_counter() - started
     if code != 0:
         print(f"\ndemo_job failed (exit {code}) after {seconds:.0f} s; the log above shows the failing step.")

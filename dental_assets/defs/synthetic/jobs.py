@@ -14,6 +14,12 @@ runs tagged ``dental/demo_run_id``:
 - yearly assets: one run per year holding procedures (the treatment-journey dataset);
 - assets downstream of those (the models): one more unpartitioned run.
 
+The runs are recorded with the code location's origin (``execute_asset_run``), as runs launched from
+the UI are, so the UI's Overview timeline shows them. On the console the demo logs one INFO line per
+planned step with its elapsed time and a progress line every ``PROGRESS_SECONDS``; the launched runs
+log only warnings and errors there (their full event log is in the UI) unless demo_job's console
+logger is at DEBUG (``dental demo --verbose``).
+
 At the end it logs, and writes to ``$DENTAL_HOME/demo_summary.json``, row counts per warehouse schema
 and where the outputs are.
 """
