@@ -87,9 +87,21 @@ _DBT_PROGRESS_LINE = re.compile(
     r"Unable to do partial parsing|\d\d:\d\d:\d\d +\d+ of \d+ (START|OK|PASS)\b|\s*$)")
 
 
+# What demo_job's step itself logs at INFO (dental_assets.defs.synthetic.jobs.materialize_demo). Other
+# INFO lines attributed to the step are libraries' Python logs it picks up while the runs it launches
+# execute in its process (dagster-dbt's "Running dbt command: ..."); they are in those runs' logs.
+DEMO_MESSAGES = ("step ", "  still running: ", "demo finished")
+
+
 def shown_in_demo(line: str) -> bool:
-    """False for dbt's progress lines (``_DBT_PROGRESS_LINE``) and blank lines, True for any other."""
-    return not _DBT_PROGRESS_LINE.match(_ANSI_COLOR.sub("", line))
+    """Whether the demo's terminal shows a line of ``dagster job execute`` (without --verbose): not
+    dbt's progress lines (``_DBT_PROGRESS_LINE``), blank lines, or INFO lines of demo_job's step other
+    than its own (``DEMO_MESSAGES``); every other line (warnings, errors, tracebacks) is shown."""
+    plain = _ANSI_COLOR.sub("", line)
+    if _DBT_PROGRESS_LINE.match(plain):
+        return False
+    step = _DEMO_STEP_LINE.match(plain)
+    return not (step and step["level"] == "INFO" and not step["message"].startswith(DEMO_MESSAGES))
 
 
 def short_log_line(line: str) -> str:

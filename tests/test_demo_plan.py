@@ -204,3 +204,10 @@ def test_the_demo_leaves_dbt_progress_out_and_keeps_its_errors():
                  "2026-12-02 20:01:55 +0000 - dagster - INFO - demo_job - x - materialize_demo - step 1/6",
                  "Traceback (most recent call last):"):
         assert shown_in_demo(kept), kept
+    step = "2026-12-02 20:31:25 +0000 - dagster - {} - demo_job - 3f01db86-9dad-4ff6-9498-198b2ba2c951 - " \
+           "materialize_demo - {}"
+    assert shown_in_demo(step.format("INFO", "step 3/6: dbt: done in 45 s"))
+    assert shown_in_demo(step.format("INFO", "  still running: step 3/6: dbt: 8 of 88 assets materialized"))
+    assert shown_in_demo(step.format("INFO", "demo finished in 300 s"))
+    assert not shown_in_demo(step.format("INFO", "Running dbt command: `dbt build --vars ...`"))
+    assert shown_in_demo(step.format("WARNING", "Running dbt command: `dbt build --vars ...`"))
