@@ -1,7 +1,8 @@
 """``dental``: the project's command line.
 
-- ``dental demo [--patients N] [--seed N] [--as-of YYYY-MM-DD]``: run ``demo_job`` with
-  ``dagster job execute`` and print where the outputs are.
+- ``dental demo [--patients N] [--seed N] [--as-of YYYY-MM-DD] [--verbose]``: run ``demo_job`` with
+  ``dagster job execute`` (one line per step of the demo, dbt's progress lines left out; ``--verbose``:
+  every Dagster event) and print where the outputs are.
 - ``dental ui``: open the Dagster UI (``dagster dev``) on http://127.0.0.1:3000.
 - ``dental warehouse url|start|mark-demo``: the warehouse the graph uses (``url`` masks a password).
 - ``dental sync``: bring raw up to date with the OpenDental source (``DENTAL_SOURCE=opendental``,
@@ -20,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -43,6 +46,9 @@ def prepare_environment() -> dict[str, str]:
     dagster_home = Path(env.get("DAGSTER_HOME") or home / "dagster_home")
     dagster_home.mkdir(parents=True, exist_ok=True)
     env["DAGSTER_HOME"] = str(dagster_home)
+    # the journey dataset and models under ./data of the folder the command was started in, also for
+    # `dental ui`, whose Dagster processes run in the instance folder
+    env["DENTAL_DATA_DIR"] = str(Path(env.get("DENTAL_DATA_DIR") or "data").expanduser().resolve())
     # PostgreSQL instance storage (dagster.yaml) when DAGSTER_POSTGRES_URL is set, else SQLite files
     template = PROJECT_ROOT / ("dagster.yaml" if env.get("DAGSTER_POSTGRES_URL") else "dagster.demo.yaml")
     target = dagster_home / "dagster.yaml"
@@ -58,12 +64,97 @@ def _dagster(env: dict[str, str]) -> str:
     return str(beside) if beside.exists() else "dagster"
 
 
+# Python warnings the demo and the UI leave out of their output: Dagster 1.13 marks `dagster job execute`
+# and `dagster dev` as superseded by `dg launch` / `dg dev` (both work here; the docs name the dagster
+# commands CI runs), and platformdirs warns when XDG_RUNTIME_DIR is not set (root shells, containers)
+QUIET_WARNINGS = ("ignore:Function `job_execute_command` is superseded",
+                  "ignore:Function `dev_command` is superseded", "ignore:XDG_RUNTIME_DIR is not set")
+
+
+def _quiet_warnings(env: dict[str, str]) -> None:
+    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), *QUIET_WARNINGS]))
+
+
+# A line of Dagster's console logger written by demo_job's step: "<date> <time> +0000 - dagster - <LEVEL> -
+# demo_job - <run id> - materialize_demo - <message>"
+_DEMO_STEP_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d (?P<time>\d\d:\d\d:\d\d) [+-]\d{4} - dagster - (?P<level>[A-Z]+) - demo_job - "
+    r"[0-9a-f-]{36} - materialize_demo - (?P<message>.*)$")
+
+
+_ANSI_COLOR = re.compile(r"\x1b\[[0-9;]*m")  # coloredlogs' colors, when it colors a pipe
+
+
+# dbt's progress lines, which dagster-dbt echoes to stdout (they stay in the run's captured stdout in the
+# UI): left out of the demo's terminal unless --verbose. Errors, failures and warnings are kept.
+_DBT_PROGRESS_LINE = re.compile(
+    r"^(\d+ of \d+ (START|OK|PASS|SKIP|NO-OP)\b|Running with dbt=|Registered adapter:|Found \d+ |"
+    r"Concurrency: |Finished running |Completed successfully|Done\. PASS=\d+ WARN=0 ERROR=0 |"
+    r"Unable to do partial parsing|\d\d:\d\d:\d\d +\d+ of \d+ (START|OK|PASS)\b|\s*$)")
+
+
+# What demo_job's step itself logs at INFO (dental_assets.defs.synthetic.jobs.materialize_demo). Other
+# INFO lines attributed to the step are libraries' Python logs it picks up while the runs it launches
+# execute in its process (dagster-dbt's "Running dbt command: ..."); they are in those runs' logs.
+DEMO_MESSAGES = ("step ", "  still running: ", "demo finished")
+
+
+def shown_in_demo(line: str) -> bool:
+    """Whether the demo's terminal shows a line of ``dagster job execute`` (without --verbose): not
+    dbt's progress lines (``_DBT_PROGRESS_LINE``), blank lines, or INFO lines of demo_job's step other
+    than its own (``DEMO_MESSAGES``); every other line (warnings, errors, tracebacks) is shown."""
+    plain = _ANSI_COLOR.sub("", line)
+    if _DBT_PROGRESS_LINE.match(plain):
+        return False
+    step = _DEMO_STEP_LINE.match(plain)
+    return not (step and step["level"] == "INFO" and not step["message"].startswith(DEMO_MESSAGES))
+
+
+def short_log_line(line: str) -> str:
+    """A console line of demo_job's step as ``HH:MM:SS  message`` (the level too when it is not INFO);
+    any other line unchanged."""
+    match = _DEMO_STEP_LINE.match(_ANSI_COLOR.sub("", line))
+    if not match:
+        return line
+    level = "" if match["level"] == "INFO" else f"{match['level']}: "
+    return f"{match['time']}  {level}{match['message']}"
+
+
+# `dental demo --verbose`: the console logger at DEBUG for demo_job (INFO by default, see
+# dental_assets.defs.synthetic.jobs) and for the runs it launches
+VERBOSE_CONFIG = '{"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}'
+
+
+def demo_command(verbose: bool = False) -> list[str]:
+    """The ``dagster job execute`` command of the demo, as a person would type it (``dagster`` from the
+    virtualenv's PATH)."""
+    command = ["dagster", "job", "execute", "-m", CODE_LOCATION, "-j", "demo_job"]
+    return command + (["--config-json", VERBOSE_CONFIG] if verbose else [])
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     env = prepare_environment()
     started = time.perf_counter()
-    command = [_dagster(env), "job", "execute", "-m", CODE_LOCATION, "-j", "demo_job"]
-    print("$ " + " ".join(command[1:] if command[0] != "dagster" else command), flush=True)
-    code = subprocess.call(command, env=env, cwd=os.getcwd())
+    command = demo_command(verbose=getattr(args, "verbose", False))
+    print("$ " + shlex.join(command), flush=True)
+    _quiet_warnings(env)
+    env["PYTHONUNBUFFERED"] = "1"  # each line as it happens, also through a pipe
+    verbose = getattr(args, "verbose", False)
+    proc = subprocess.Popen([_dagster(env), *command[1:]], env=env, cwd=os.getcwd(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            if verbose:
+                print(line, flush=True)
+            elif shown_in_demo(line):
+                print(short_log_line(line), flush=True)
+        code = proc.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached dagster too (same process group): let it stop the run
+        code = proc.wait()
+        print(f"\ndemo_job interrupted (exit {code}).")
+        return 130
     seconds = time.perf_counter() - started
     if code != 0:
         print(f"\ndemo_job failed (exit {code}) after {seconds:.0f} s; the log above shows the failing step.")
@@ -83,8 +174,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     env = prepare_environment()
-    command = [_dagster(env), "dev", "-m", CODE_LOCATION, "-h", args.host, "-p", str(args.port)]
-    return subprocess.call(command, env=env)
+    # Started in the instance folder, where the instance's dagster.yaml is: `dagster dev` warns about a
+    # dagster.yaml in its current folder that is not $DAGSTER_HOME's (the repository root's). The code
+    # location is still loaded from the project (-d).
+    command = [_dagster(env), "dev", "-m", CODE_LOCATION, "-d", str(PROJECT_ROOT),
+               "-h", args.host, "-p", str(args.port)]
+    _quiet_warnings(env)
+    return subprocess.call(command, env=env, cwd=env["DAGSTER_HOME"])
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
@@ -160,6 +256,8 @@ def _parser() -> argparse.ArgumentParser:
                       help=f"random seed of the synthetic practice (DENTAL_SYNTHETIC_SEED, default {settings.DEFAULT_SEED})")
     demo.add_argument("--as-of", metavar="YYYY-MM-DD",
                       help="last day of the synthetic practice (DENTAL_AS_OF, default today)")
+    demo.add_argument("--verbose", action="store_true",
+                      help="log every Dagster event (DEBUG) of the demo and the runs it launches")
     ui = sub.add_parser("ui", help="open the Dagster UI")
     ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     ui.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")

@@ -268,6 +268,46 @@ def test_failure_sensor_is_running_by_default(defs):
 
 # ------------------------------------------------------------------- metadata people look at
 
+@pytest.mark.parametrize("value, text", [
+    (1644.95, "$1,644.95"), (-1644.95, "-$1,644.95"), (0, "$0.00"), (None, "$0.00"),
+    (-0.004, "$0.00"), (-0.005, "-$0.01"), (1234567.891, "$1,234,567.89"),
+])
+def test_money_in_metadata_puts_the_sign_before_the_dollar_sign(value, text):
+    from decimal import Decimal
+
+    from dental_assets.defs.dbt.assets import _dollars
+
+    assert _dollars(value) == text
+    if value is not None:
+        assert _dollars(Decimal(str(value))) == text  # psycopg2 returns numeric columns as Decimal
+
+
+def test_column_schema_keeps_the_built_types_and_the_declared_descriptions(pg_params):
+    import dagster as dg
+
+    from dental_assets.defs.dbt.assets import column_schema_with_descriptions, column_types
+
+    conn = pg_params.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute('CREATE TABLE public.built (procedure_id bigint, "Charge" numeric(12,2), extra text, '
+                        "dropped int, seen date)")
+            cur.execute("ALTER TABLE public.built DROP COLUMN dropped")
+            built = column_types(cur, "public.built")
+            assert column_types(cur, "public.absent") == []
+    finally:
+        conn.close()
+    assert built == [("procedure_id", "bigint"), ("Charge", "numeric(12,2)"), ("extra", "text"),
+                     ("seen", "date")]
+    declared = dg.TableSchema(columns=[dg.TableColumn("charge", "?", description="ProcFee x units."),
+                                       dg.TableColumn("procedure_id", "?", description="ProcNum.")])
+    merged = column_schema_with_descriptions(built, declared)
+    assert [(c.name, c.type, c.description) for c in merged.columns] == [
+        ("procedure_id", "bigint", "ProcNum."), ("Charge", "numeric(12,2)", "ProcFee x units."),
+        ("extra", "text", None), ("seen", "date", None)]
+    assert [c.description for c in column_schema_with_descriptions(built, None).columns] == [None] * 4
+
+
 def test_production_by_month_sums_the_mart_per_month(pg_params):
     from dental_assets.defs.dbt.assets import ar_by_aging_bucket, production_by_month
 
@@ -298,7 +338,7 @@ def test_production_by_month_sums_the_mart_per_month(pg_params):
     finally:
         conn.close()
     table = production["production_by_month"].value.splitlines()
-    assert table[2].startswith("| 2026-05 | 3 | $150.50 | $-10.00 | $140.50 |")
+    assert table[2].startswith("| 2026-05 | 3 | $150.50 | -$10.00 | $140.50 |")
     assert table[3].startswith("| 2026-06 | 3 | $300.00 | $0.00 | $300.00 |")
     assert production["net_production_last_month"].value == 300.0
     buckets = aging["ar_by_aging_bucket"].value

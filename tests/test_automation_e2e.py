@@ -72,6 +72,7 @@ def env(monkeypatch, tmp_path, mariadb_url, pg_url):
     monkeypatch.setenv("DENTAL_WAREHOUSE_URL", pg_url)
     monkeypatch.setenv("DENTAL_AS_OF", AS_OF.isoformat())
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))  # dbt's runs: keep_partial_parse
+    monkeypatch.setenv("DENTAL_DATA_DIR", str(tmp_path / "data"))  # the journey dataset: not ./data
     with dg.DagsterInstance.get() as instance:
         yield mariadb_url, pg_url, instance
 

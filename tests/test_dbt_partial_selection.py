@@ -113,6 +113,11 @@ def _materialize(resources, keys, target: Path) -> dg.ExecuteInProcessResult:
     return result
 
 
+def _column_schema(result, key: dg.AssetKey) -> list[dg.TableColumn]:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == key]
+    return event.materialization.metadata["dagster/column_schema"].schema.columns
+
+
 def _checks(result) -> dict[str, bool]:
     return {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
 
@@ -137,6 +142,16 @@ def test_a_subset_on_a_fresh_warehouse(fresh, monkeypatch, tmp_path):
     assert FK_TO_PATIENTS not in checks
     assert rows(params, "SELECT count(*) FROM intermediate.int_procedures")[0][0] > 0
     assert rows(params, "SELECT to_regclass('intermediate.int_patients')")[0][0] is None
+    # the materialization carries the built table's columns with their database types (the UI's
+    # Columns table) and the descriptions of the dbt YAML
+    columns = _column_schema(result, INT_PROCEDURES)
+    assert [c.name for c in columns] == [r[0] for r in rows(
+        params, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'intermediate' "
+        "AND table_name = 'int_procedures' ORDER BY ordinal_position")]
+    by_name = {c.name: c for c in columns}
+    assert by_name["procedure_id"].type in ("bigint", "integer")
+    assert by_name["procedure_charge"].type.startswith("numeric")
+    assert by_name["procedure_id"].description == "procedurelog.ProcNum."
 
     # 2. the problem, reproduced: the same subset with dagster-dbt's selection alone (eager indirect
     # selection, nothing excluded) runs that foreign key, and the run fails

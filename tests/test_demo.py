@@ -10,7 +10,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from dental_assets.defs.synthetic.jobs import demo_plan
+from dental_assets.defs.synthetic.jobs import PARENT_TAG, demo_plan
 from dental_assets.warehouse import EmbeddedPostgres, PgParams, mark_demo_target
 
 AS_OF = "2026-06-30"
@@ -79,6 +79,14 @@ def _assert_outputs(params: PgParams, tmp_path: Path) -> None:
         # the demo run plus at least one run per planned step (yearly steps: a run per year), all successful
         assert len(runs) >= 1 + len(demo_plan())
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        # the runs the demo launches carry the code location's origin: the UI's Overview timeline
+        # leaves out runs without one
+        launched = [r for r in runs if r.tags.get(PARENT_TAG)]
+        assert len(launched) >= len(demo_plan())
+        assert all(r.remote_job_origin is not None
+                   and r.remote_job_origin.location_name == "dental_assets.definitions"
+                   and r.remote_job_origin.repository_origin.repository_name == "__repository__"
+                   for r in launched)
         for model in ("treatment_journey_models", "no_show_model"):
             assert instance.get_latest_materialization_event(dg.AssetKey([model])), model
         assert instance.get_latest_materialization_event(dg.AssetKey(["opendental", "procedurelog"]))

@@ -77,3 +77,137 @@ def test_unpartitioned_assets_never_share_a_run_with_partitioned_ones():
 def test_a_cycle_raises():
     with pytest.raises(ValueError):
         plan({"a": ["b"], "b": ["a"]}, {"a": None, "b": MONTHLY})
+
+
+# ------------------------------------------------------------------------------ the demo's console
+
+def test_the_console_names_each_step_of_the_real_plan():
+    from dental_assets.definitions import defs
+    from dental_assets.defs.synthetic.jobs import demo_plan, step_label
+
+    graph = defs.resolve_asset_graph()
+    labels = [step_label(run, lambda key: graph.get(key).group_name) for run in demo_plan()]
+    assert labels[0] == "raw_opendental, unpartitioned"
+    assert labels[1] == "raw_opendental, every month"
+    assert "treatment_journey, one run per year" in labels
+    assert len(set(labels)) == len(labels)  # every step tells itself apart
+
+
+def test_console_level_reads_the_run_config_with_the_job_default():
+    from dental_assets.defs.synthetic.jobs import DEMO_CONSOLE_LEVEL, console_level, demo_job
+
+    assert console_level({}) == "DEBUG"  # Dagster's default console level
+    assert console_level({}, default=DEMO_CONSOLE_LEVEL) == "INFO"
+    assert console_level({"loggers": {"console": {"config": {"log_level": "debug"}}}}, "INFO") == "DEBUG"
+    # demo_job's own default: INFO on the console
+    assert console_level(demo_job.run_config) == "INFO"
+
+
+def test_demo_command_is_the_dagster_command_a_person_types():
+    from dental_assets.cli import demo_command, main
+
+    assert demo_command() == ["dagster", "job", "execute", "-m", "dental_assets.definitions", "-j", "demo_job"]
+    verbose = demo_command(verbose=True)
+    assert verbose[:7] == demo_command() and verbose[7] == "--config-json" and '"DEBUG"' in verbose[8]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--help"])
+    assert exit_info.value.code == 0
+
+
+# ------------------------------------------------------------------- the runs the demo launches
+
+def test_launched_runs_carry_the_code_location_origin_and_their_partition():
+    from dental_assets.defs.synthetic.jobs import execute_asset_run
+
+    years = dg.StaticPartitionsDefinition(["2025", "2026"])
+
+    @dg.asset
+    def reference():
+        return 1
+
+    @dg.asset(partitions_def=years)
+    def yearly(context):
+        return context.partition_key
+
+    @dg.asset
+    def broken():
+        raise RuntimeError("planted")
+
+    job = dg.Definitions(assets=[reference, yearly, broken]).resolve_implicit_global_asset_job_def()
+    created = []
+    with dg.instance_for_test() as instance:
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        result = execute_asset_run(job, instance, [reference.key], {"dental/demo_run_id": "parent"},
+                                   run_config=quiet, on_created=created.append)
+        assert result.success and created == [result.run_id]
+        run = instance.get_run_by_id(result.run_id)
+        assert run.remote_job_origin.location_name == "dental_assets.definitions"
+        assert run.remote_job_origin.repository_origin.repository_name == "__repository__"
+        assert run.tags["dental/demo_run_id"] == "parent" and run.run_config == quiet
+        assert run.asset_selection == {reference.key}
+
+        result = execute_asset_run(job, instance, [yearly.key], {}, partition_key="2026")
+        assert result.success
+        assert instance.get_run_by_id(result.run_id).tags["dagster/partition"] == "2026"
+        assert instance.get_latest_materialization_event(yearly.key).dagster_event.partition == "2026"
+
+        # a failing step fails the run without raising
+        assert not execute_asset_run(job, instance, [broken.key], {}).success
+
+
+def test_the_demo_prints_its_steps_short_and_everything_else_as_it_is():
+    from dental_assets.cli import short_log_line
+
+    prefix = "2026-12-02 20:01:55 +0000 - dagster - {} - demo_job - 3f01db86-9dad-4ff6-9498-198b2ba2c951 - "
+    assert short_log_line(prefix.format("INFO") + "materialize_demo - step 1/6: raw: done in 42 s") \
+        == "20:01:55  step 1/6: raw: done in 42 s"
+    colored = "\x1b[32m2026-12-02 20:01:55 +0000\x1b[0m - dagster - \x1b[34mINFO\x1b[0m - demo_job - " \
+              "3f01db86-9dad-4ff6-9498-198b2ba2c951 - materialize_demo - step 2/6: dbt"
+    assert short_log_line(colored) == "20:01:55  step 2/6: dbt"
+    assert short_log_line(prefix.format("ERROR") + "materialize_demo - boom") == "20:01:55  ERROR: boom"
+    event = prefix.format("ERROR") + "4242 - materialize_demo - STEP_FAILURE - Execution of step failed."
+    assert short_log_line(event) == event  # Dagster's events (failures) keep their full form
+    assert short_log_line("Traceback (most recent call last):") == "Traceback (most recent call last):"
+
+
+def test_materialized_assets_counts_distinct_assets_across_partitions_incrementally():
+    from dental_assets.defs.synthetic.jobs import MaterializedAssets
+
+    months = dg.StaticPartitionsDefinition(["2026-01", "2026-02", "2026-03"])
+
+    @dg.asset(partitions_def=months, backfill_policy=dg.BackfillPolicy.single_run())
+    def monthly(context) -> None:
+        return None
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([monthly], instance=instance, tags={
+            "dagster/asset_partition_range_start": "2026-01", "dagster/asset_partition_range_end": "2026-03"})
+        counter = MaterializedAssets(instance, result.run_id)
+        assert counter.count() == 1  # three materializations (one per month) of one asset
+        assert counter.count() == 1  # nothing new since
+        records = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        assert len(records.records) == 3
+
+
+def test_the_demo_leaves_dbt_progress_out_and_keeps_its_errors():
+    from dental_assets.cli import shown_in_demo
+
+    for progress in ("22 of 563 START sql view model staging.stg_opendental__payplan ....... [RUN]",
+                     "21 of 563 OK created sql view model staging.stg_x .... [\x1b[32mCREATE VIEW\x1b[0m in 0.88s]",
+                     "227 of 563 PASS accepted_values_stg_opendental__treatplan_tp_status  [PASS in 0.32s]",
+                     "Running with dbt=1.11.2", "Found 120 models, 443 data tests", "", "   "):
+        assert not shown_in_demo(progress), progress
+    for kept in ("12 of 563 ERROR creating sql table model marts.mart_x ..... [ERROR in 0.1s]",
+                 "13 of 563 FAIL 3 not_null_mart_x_id ............ [FAIL 3 in 0.2s]",
+                 "14 of 563 WARN 1 recency_mart_x ......... [WARN 1 in 0.2s]",
+                 "Done. PASS=500 WARN=0 ERROR=2 SKIP=3 NO-OP=0 TOTAL=505",
+                 "2026-12-02 20:01:55 +0000 - dagster - INFO - demo_job - x - materialize_demo - step 1/6",
+                 "Traceback (most recent call last):"):
+        assert shown_in_demo(kept), kept
+    step = "2026-12-02 20:31:25 +0000 - dagster - {} - demo_job - 3f01db86-9dad-4ff6-9498-198b2ba2c951 - " \
+           "materialize_demo - {}"
+    assert shown_in_demo(step.format("INFO", "step 3/6: dbt: done in 45 s"))
+    assert shown_in_demo(step.format("INFO", "  still running: step 3/6: dbt: 8 of 88 assets materialized"))
+    assert shown_in_demo(step.format("INFO", "demo finished in 300 s"))
+    assert not shown_in_demo(step.format("INFO", "Running dbt command: `dbt build --vars ...`"))
+    assert shown_in_demo(step.format("WARNING", "Running dbt command: `dbt build --vars ...`"))

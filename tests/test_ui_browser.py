@@ -9,9 +9,12 @@ warehouse database on the test PostgreSQL server, with a SQLite instance made fr
 - ``dagster-webserver`` on loopback, driven by Debian's headless Chromium (``/usr/bin/chromium``) via
   Playwright, shows the raw, dbt and journey groups in the global lineage, the upstream lineage of a
   mart down to its raw table, the mart's passing checks, and the summary tables in the
-  materialization metadata of the marts and the journey dataset.
+  materialization metadata of the marts and the journey dataset; the landing page (Overview
+  timeline) shows the demo's runs, and a dbt asset's Columns table shows the columns' types.
 
-Screenshots go to ``docs/screenshots/`` (shown in docs/operations.md and the README).
+Screenshots go to a temporary folder, so the test leaves the checkout as it was; with
+``DENTAL_SCREENSHOTS_DIR`` set they go there instead: ``./dev screenshots`` sets it to
+``docs/screenshots/`` (shown in docs/operations.md and the README) to refresh them.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import dagster as dg
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+SCREENSHOTS_ENV = "DENTAL_SCREENSHOTS_DIR"  # where the screenshots go (default: a temporary folder)
 BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -199,21 +202,54 @@ def _open(page, path: str, *, expect: str) -> None:
     _dismiss_first_visit_dialog(page)
 
 
-def _shot(page, name: str) -> None:
-    assert page.get_by_text(FIRST_VISIT_DIALOG).count() == 0, "a dialog covers the page"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    """The folder the screenshots go to: ``$DENTAL_SCREENSHOTS_DIR`` (``./dev screenshots``: the
+    checkout's docs/screenshots), else a temporary folder of this test session."""
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    path = Path(folder).resolve() if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
-def test_global_lineage_shows_raw_dbt_and_journey_groups(page):
+@pytest.fixture
+def shot(page, screenshots):
+    """``shot(name)``: a screenshot of the page as ``<screenshots>/<name>.png``."""
+    def take(name: str) -> Path:
+        assert page.get_by_text(FIRST_VISIT_DIALOG).count() == 0, "a dialog covers the page"
+        path = screenshots / f"{name}.png"
+        page.screenshot(path=str(path))
+        assert path.stat().st_size > 0
+        return path
+    return take
+
+
+def test_overview_timeline_shows_the_demo_runs(page, shot):
+    # the landing page: the runs the demo launched (asset runs without a job of their own) on the timeline
+    _open(page, "/", expect="Jobless asset materializations")
+    text = page.inner_text("body")
+    assert "No runs or scheduled ticks" not in text
+    shot("overview_timeline")
+
+
+def test_dbt_asset_columns_show_their_types(page, shot):
+    _open(page, "/assets/marts/mart_production_daily", expect="production_date")
+    text = page.inner_text("body")
+    assert "Columns" in text
+    for column_type in ("date", "numeric"):
+        assert column_type in text, column_type
+    shot("mart_columns")
+
+
+def test_global_lineage_shows_raw_dbt_and_journey_groups(page, shot):
     _open(page, "/asset-groups", expect="raw_opendental")
     text = page.inner_text("body")
     for group in ("raw_opendental", "dbt_staging", "dbt_intermediate", "dbt_marts", "journey"):
         assert group in text, group
-    _shot(page, "asset_graph")
+    shot("asset_graph")
 
 
-def test_mart_lineage_reaches_its_raw_tables(page):
+def test_mart_lineage_reaches_its_raw_tables(page, shot):
     page.set_viewport_size({"width": 1600, "height": 1250})
     _open(page, "/assets/marts/mart_production_daily?view=lineage&lineageScope=neighbors&lineageDepth=4",
           expect="int_procedures")
@@ -222,37 +258,37 @@ def test_mart_lineage_reaches_its_raw_tables(page):
     for name in ("raw_opendental", "dbt_staging", "dbt_intermediate", "dbt_marts",
                  "procedurelog", "procedurecode", "int_procedures", "int_adjustments"):
         assert name in text, name
-    _shot(page, "mart_lineage")
+    shot("mart_lineage")
 
 
-def test_mart_checks_passed(page):
+def test_mart_checks_passed(page, shot):
     _open(page, "/assets/marts/mart_production_daily?view=checks", expect="Succeeded")
     text = page.inner_text("body")
     assert "not_null_mart_production_daily_production_date" in text
     assert "Succeeded" in text and "Passed" in text
     assert "Failed" not in text
-    _shot(page, "mart_checks")
+    shot("mart_checks")
 
 
-def test_mart_materialization_shows_production_by_month(page):
+def test_mart_materialization_shows_production_by_month(page, shot):
     _open(page, "/assets/marts/mart_production_daily?view=events", expect="production_by_month")
     text = page.inner_text("body")
     last_month = (dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     assert last_month in text  # the last 12 months, up to the as-of date (today)
     assert "net" in text
-    _shot(page, "mart_production_by_month")
+    shot("mart_production_by_month")
 
 
-def test_ar_aging_materialization_shows_buckets(page):
+def test_ar_aging_materialization_shows_buckets(page, shot):
     _open(page, "/assets/marts/mart_ar_aging?view=events", expect="ar_by_aging_bucket")
     text = page.inner_text("body")
     for bucket in ("0-30 days", "31-60 days", "61-90 days", "over 90 days"):
         assert bucket in text, bucket
-    _shot(page, "mart_ar_aging")
+    shot("mart_ar_aging")
 
 
-def test_journey_materialization_shows_data_quality(page):
+def test_journey_materialization_shows_data_quality(page, shot):
     _open(page, "/assets/treatment_journey?view=events", expect="data_quality")
     text = page.inner_text("body")
     assert "duplicate procedure ids" in text
-    _shot(page, "journey_data_quality")
+    shot("journey_data_quality")
