@@ -275,9 +275,15 @@ def drop_roles(conn, names) -> None:
     with conn, conn.cursor() as cur:
         cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (list(names),))
         existing = [row[0] for row in cur.fetchall()]
-        if not existing:
-            return
+    if not existing:
+        return
+    with conn, conn.cursor() as cur:
         cur.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(_role_list(existing)))
-        cur.execute(sql.SQL("DROP OWNED BY {}").format(_role_list(existing)))
+    # one role per transaction: PostgreSQL 15 fails a DROP OWNED of several roles named in one default
+    # privilege entry ("could not find tuple for default ACL")
+    for role in existing:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP OWNED BY {}").format(_ident(role)))
+    with conn, conn.cursor() as cur:
         for role in existing:
             cur.execute(sql.SQL("DROP ROLE {}").format(_ident(role)))
