@@ -103,33 +103,23 @@ def warehouse(make_pg_database, pg_server_url, tmp_path_factory, monkeypatch_mod
 
 
 def _built_warehouse(pg_module_url, roles, logins, tmp_path_factory, monkeypatch_module):
+    """raw written by the administrator (as the synthetic writer or a first sync leaves it), then the
+    grant, then dbt run by the transformer's user: every mart is created after the grant."""
     params = PgParams.from_url(pg_module_url)
     mark_demo_target(params)
     practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=300, seed=11, as_of=AS_OF))
     dental_synthetic.write_postgres_raw(practice, params)
-    target = tmp_path_factory.mktemp("dbt_target")
-    run_dbt(params, target, "run", "--select", "+path:models/marts", "--vars", VARS)
-    # the replication's bookkeeping, as `dental sync` leaves it (created by the administrator here)
+    # the replication's bookkeeping, and a mart an earlier dbt run left, both the administrator's
     _admin_execute(params, "CREATE SCHEMA IF NOT EXISTS dental_sync",
-                   "CREATE TABLE IF NOT EXISTS dental_sync.raw_windows (raw_table text, rows bigint)")
-
+                   "CREATE TABLE IF NOT EXISTS dental_sync.raw_windows (raw_table text, rows bigint)",
+                   "CREATE SCHEMA IF NOT EXISTS marts", "CREATE TABLE marts.legacy_mart (x int)")
+    target = tmp_path_factory.mktemp("dbt_target")
     try:
         conn = params.connect()
         try:
             first = grant(conn, roles)
         finally:
             conn.close()
-        before = _catalog_state(params, roles)
-        # the second run goes through the command line, as a newcomer runs it
-        monkeypatch_module.setenv("DENTAL_WAREHOUSE_URL", pg_module_url)
-        monkeypatch_module.setenv("DENTAL_ROLE_PREFIX", roles.prefix)
-        assert dental_cli(["warehouse", "grant"]) == 0
-        conn = params.connect()
-        try:
-            second = grant(conn, roles)  # and a third, to read its report
-        finally:
-            conn.close()
-        after = _catalog_state(params, roles)
         for kind, group in zip(("loader", "transformer", "analyst", "phi_reader"), roles.all):
             login, password = f"{roles.prefix}_u_{kind}", uuid.uuid4().hex
             _admin_execute(params, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
@@ -140,9 +130,22 @@ def _built_warehouse(pg_module_url, roles, logins, tmp_path_factory, monkeypatch
             finally:
                 conn.close()
             logins[kind] = dataclasses.replace(params, user=login, password=password)
+        run_dbt(logins["transformer"], target, "run", "--select", "+path:models/marts", "--vars", VARS)
+        before = _catalog_state(params, roles)
+        # the second run goes through the command line, as a newcomer runs it
+        monkeypatch_module.setenv("DENTAL_WAREHOUSE_URL", pg_module_url)
+        monkeypatch_module.setenv("DENTAL_ROLE_PREFIX", roles.prefix)
+        assert dental_cli(["warehouse", "grant"]) == 0
+        conn = params.connect()
+        try:
+            third = grant(conn, roles)
+        finally:
+            conn.close()
+        after = _catalog_state(params, roles)
         marts = [r[0] for r in query_rows(params, """
-            SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1""")]
-        yield Warehouse(params, roles, logins, first, second.changed, before, after, marts, target)
+            SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'
+                AND table_name <> 'legacy_mart' ORDER BY 1""")]
+        yield Warehouse(params, roles, logins, first, third.changed, before, after, marts, target)
     finally:
         conn = params.connect()
         try:
@@ -184,7 +187,8 @@ def can(login: PgParams, statement: str) -> bool:
 
 def test_grant_creates_four_nologin_roles_and_reruns_as_a_no_op(warehouse):
     assert sorted(warehouse.first.roles_created) == sorted(warehouse.roles.all)
-    assert warehouse.first.owners_changed > 0  # raw and the marts were built by the administrator
+    assert warehouse.first.owners_changed == len(raw_tables()) + 2  # raw, dental_sync, marts.legacy_mart
+    assert sorted(warehouse.first.schemas_created) == ["intermediate", "snapshots", "staging"]
     assert not warehouse.second_changed
     assert warehouse.catalog_before == warehouse.catalog_after
     logins = query_rows(warehouse.params, "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY(%s)"
@@ -278,7 +282,7 @@ def test_transformer_reads_raw_writes_the_dbt_layers_and_not_raw(warehouse):
 
 def test_tables_created_later_get_the_grants(warehouse):
     """Default privileges: a raw table the loader's user creates is readable by the transformer and the
-    PHI reader, not by the analyst; a mart dbt rebuilds as the transformer's user is readable by analysts."""
+    PHI reader, not by the analyst."""
     _admin_execute(warehouse.params, "DROP TABLE IF EXISTS raw.later_table")
     conn = warehouse.logins["loader"].connect()
     try:
@@ -292,10 +296,23 @@ def test_tables_created_later_get_the_grants(warehouse):
     assert can(warehouse.logins["phi_reader"], "SELECT * FROM raw.later_table")
     assert not can(warehouse.logins["analyst"], "SELECT * FROM raw.later_table")
 
-    run_dbt(warehouse.logins["transformer"], warehouse.target / "as_transformer", "run",
-            "--select", "dim_patient", "--vars", VARS)
-    owner = query_rows(warehouse.params, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'marts.dim_patient'::regclass")
-    assert owner == [(warehouse.roles.transformer,)]
+
+    # a table the administrator creates in marts later: analysts read it (default privileges FOR ROLE
+    # the administrator who ran grant)
+    _admin_execute(warehouse.params, "CREATE TABLE marts.admin_later (x int)")
+    try:
+        assert can(warehouse.logins["analyst"], "SELECT * FROM marts.admin_later")
+    finally:
+        _admin_execute(warehouse.params, "DROP TABLE marts.admin_later")
+
+
+def test_dbt_ran_as_the_transformer_and_analysts_read_what_it_built(warehouse):
+    """Every mart was created after the grant by the transformer's user (a NOLOGIN group member whose
+    sessions run as the group): the transformer owns it and analysts read it without a new grant."""
+    owners = query_rows(warehouse.params, """
+        SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname IN ('staging', 'intermediate', 'marts') AND c.relkind IN ('r', 'v')""")
+    assert owners == [(warehouse.roles.transformer,)]
     with session(warehouse.logins["analyst"]) as cur:
         cur.execute("SELECT count(*), count(age_band) FROM marts.dim_patient")
         rows, banded = cur.fetchone()
