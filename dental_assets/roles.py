@@ -11,12 +11,14 @@ Four NOLOGIN group roles, named ``<prefix>_<kind>`` (prefix ``DENTAL_ROLE_PREFIX
 ``grant`` creates what is missing and brings the rest to that state: the roles, the schemas (owned by
 the loader or the transformer), the owner of every existing table and view in them, the privileges on
 the database, schemas and tables, and the default privileges that make tables created later readable by
-the same roles (``ALTER DEFAULT PRIVILEGES FOR ROLE`` each creator: the loader, the transformer, and
-the role running ``grant``, which may still run the pipeline). Privileges a role must not have on a
+the same roles (``ALTER DEFAULT PRIVILEGES FOR ROLE`` each creator: the loader, the transformer, their
+members, and the role running ``grant``, which may still run the pipeline). Privileges a role must not have on a
 schema (an analyst on ``raw``...) are revoked. Running it again changes nothing.
 
 Log-in users join a group role (``add_member``); a loader's or transformer's user also has the group
-role set as its session role, so what it creates is owned by the group, not by the user.
+role set as its session role, so what it creates is owned by the group, not by the user. A user in both
+(one Dagster deployment runs the raw assets and dbt) keeps its own name: ``grant``, run after it joined,
+sets default privileges for it too, and gives what it created to the layer's owner on each run.
 
 It must run as a superuser or as the warehouse database's owner with CREATEROLE and membership in the
 four roles. Roles are cluster-wide objects: one server's databases share them.
@@ -215,12 +217,27 @@ def grant_schemas(cur, roles: WarehouseRoles) -> None:
 
 
 def creators(cur, roles: WarehouseRoles) -> dict[str, tuple[str, ...]]:
-    """``{creator role: schemas it may create tables in}``: the loader (its schemas), the transformer
-    (its schemas) and the role running ``grant`` (all layer schemas), unless it is one of the four."""
+    """``{creator role: schemas it may create tables in}``: the loader and its members (the loader's
+    schemas), the transformer and its members (the transformer's schemas; both for a member of both,
+    such as the one user of a Dagster deployment), and the role running ``grant`` (every layer schema)."""
+    found: dict[str, tuple[str, ...]] = {roles.loader: LOADER_SCHEMAS, roles.transformer: TRANSFORMER_SCHEMAS}
+    cur.execute(
+        """
+        SELECT member.rolname, parent.rolname
+        FROM pg_auth_members m
+        JOIN pg_roles member ON member.oid = m.member
+        JOIN pg_roles parent ON parent.oid = m.roleid
+        WHERE parent.rolname IN (%s, %s)
+        ORDER BY 1, 2
+        """,
+        (roles.loader, roles.transformer),
+    )
+    for member, parent in cur.fetchall():
+        schemas = LOADER_SCHEMAS if parent == roles.loader else TRANSFORMER_SCHEMAS
+        found[member] = tuple(dict.fromkeys(found.get(member, ()) + schemas))
     cur.execute("SELECT current_user")
     admin = cur.fetchone()[0]
-    found = {roles.loader: LOADER_SCHEMAS, roles.transformer: TRANSFORMER_SCHEMAS}
-    if admin not in found and admin not in roles.all:
+    if admin not in roles.all:
         found[admin] = ALL_SCHEMAS
     return found
 

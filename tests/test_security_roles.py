@@ -27,6 +27,7 @@ from dental_assets.warehouse import PgParams, mark_demo_target
 
 AS_OF = dt.date(2026, 6, 30)
 VARS = f"{{as_of_date: '{AS_OF.isoformat()}'}}"
+MARTS_DIR = Path(__file__).resolve().parents[1] / "dental_dbt" / "models" / "marts"
 
 # Mart columns whose name equals a raw direct-identifier or free-text column's snake_case name but that
 # come from another raw column: (mart, column) -> (raw table, raw column). The check below looks the
@@ -40,9 +41,9 @@ MART_COLUMN_SOURCES = {
 class Warehouse:
     params: PgParams
     roles: WarehouseRoles
-    logins: dict[str, PgParams]          # kind -> a log-in member of that group role
+    logins: dict[str, PgParams]          # kind -> a log-in member of that group role; "pipeline": of two
     first: roles_module.GrantReport
-    second_changed: bool
+    third_changed: bool                  # a third run, after the command line's second
     catalog_before: list
     catalog_after: list
     marts: list[str]
@@ -130,17 +131,28 @@ def _built_warehouse(pg_module_url, roles, logins, tmp_path_factory, monkeypatch
             finally:
                 conn.close()
             logins[kind] = dataclasses.replace(params, user=login, password=password)
+        # one user for a whole Dagster deployment: loader and transformer, under its own name
+        pipeline, password = f"{roles.prefix}_u_pipeline", uuid.uuid4().hex
+        _admin_execute(params, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(pipeline), sql.Literal(password)))
+        conn = params.connect()
+        try:
+            add_member(conn, pipeline, roles.loader, act_as_group=False)
+            add_member(conn, pipeline, roles.transformer, act_as_group=False)
+        finally:
+            conn.close()
+        logins["pipeline"] = dataclasses.replace(params, user=pipeline, password=password)
         run_dbt(logins["transformer"], target, "run", "--select", "+path:models/marts", "--vars", VARS)
         # what the analyst may read of what dbt built, before any later grant could mend it
         unreadable = query_rows(params, f"""
             SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = 'marts' AND c.relkind IN ('r', 'v', 'm')
                 AND NOT has_table_privilege('{roles.analyst}', c.oid, 'SELECT')""")
-        before = _catalog_state(params, roles)
-        # the second run goes through the command line, as a newcomer runs it
+        # the second run goes through the command line, as a newcomer runs it after adding the users
         monkeypatch_module.setenv("DENTAL_WAREHOUSE_URL", pg_module_url)
         monkeypatch_module.setenv("DENTAL_ROLE_PREFIX", roles.prefix)
         assert dental_cli(["warehouse", "grant"]) == 0
+        before = _catalog_state(params, roles)
         conn = params.connect()
         try:
             third = grant(conn, roles)
@@ -194,10 +206,10 @@ def test_grant_creates_four_nologin_roles_and_reruns_as_a_no_op(warehouse):
     assert sorted(warehouse.first.roles_created) == sorted(warehouse.roles.all)
     assert warehouse.first.owners_changed == len(raw_tables()) + 2  # raw, dental_sync, marts.legacy_mart
     assert sorted(warehouse.first.schemas_created) == ["intermediate", "snapshots", "staging"]
-    assert not warehouse.second_changed
+    assert not warehouse.third_changed
     assert warehouse.catalog_before == warehouse.catalog_after
-    logins = query_rows(warehouse.params, "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY(%s)"
-                        .replace("%s", "ARRAY[" + ", ".join(f"'{r}'" for r in warehouse.roles.all) + "]"))
+    names = ", ".join(f"'{r}'" for r in warehouse.roles.all)
+    logins = query_rows(warehouse.params, f"SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname IN ({names})")
     assert sorted(logins) == sorted((role, False) for role in warehouse.roles.all)
 
 
@@ -213,7 +225,8 @@ def test_layer_schemas_and_their_tables_belong_to_their_owner_role(warehouse):
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'v', 'm') AND (
             (n.nspname IN ('raw', 'dental_sync') AND pg_get_userbyid(c.relowner) <> '{r.loader}')
-            OR (n.nspname IN ('staging', 'intermediate', 'marts') AND pg_get_userbyid(c.relowner) <> '{r.transformer}'))""")
+            OR (n.nspname IN ('staging', 'intermediate', 'marts')
+                AND pg_get_userbyid(c.relowner) <> '{r.transformer}'))""")
     assert strays == []
 
 
@@ -237,7 +250,7 @@ def test_analyst_is_denied_the_ssn_and_every_layer_but_marts(warehouse):
 
 
 def test_analyst_reads_every_mart(warehouse):
-    models = {path.stem for path in (Path(__file__).resolve().parents[1] / "dental_dbt" / "models" / "marts").glob("*.sql")}
+    models = {path.stem for path in MARTS_DIR.glob("*.sql")}
     assert set(warehouse.marts) == models
     assert warehouse.marts_unreadable_after_dbt == 0  # default privileges, not a re-run of grant
     with session(warehouse.logins["analyst"]) as cur:
@@ -296,7 +309,8 @@ def test_tables_created_later_get_the_grants(warehouse):
             cur.execute("CREATE TABLE raw.later_table (x int)")
     finally:
         conn.close()
-    owner = query_rows(warehouse.params, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'raw.later_table'::regclass")
+    owner = query_rows(warehouse.params,
+                       "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'raw.later_table'::regclass")
     assert owner == [(warehouse.roles.loader,)]  # the session ran as the group role
     assert can(warehouse.logins["transformer"], "SELECT * FROM raw.later_table")
     assert can(warehouse.logins["phi_reader"], "SELECT * FROM raw.later_table")
@@ -310,6 +324,35 @@ def test_tables_created_later_get_the_grants(warehouse):
         assert can(warehouse.logins["analyst"], "SELECT * FROM marts.admin_later")
     finally:
         _admin_execute(warehouse.params, "DROP TABLE marts.admin_later")
+
+
+def test_one_pipeline_user_in_loader_and_transformer_gets_default_privileges(warehouse):
+    """A user in both groups (no session role) writes raw and marts under its own name: what it creates
+    is readable by the roles that read the layer, and the next grant gives it to the layer's owner."""
+    _admin_execute(warehouse.params, "DROP TABLE IF EXISTS raw.pipeline_raw, marts.pipeline_mart")
+    conn = warehouse.logins["pipeline"].connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE raw.pipeline_raw (x int)")
+            cur.execute("CREATE TABLE marts.pipeline_mart AS SELECT count(*) AS n FROM raw.patient")
+    finally:
+        conn.close()
+    try:
+        assert can(warehouse.logins["transformer"], "SELECT * FROM raw.pipeline_raw")
+        assert can(warehouse.logins["loader"], "INSERT INTO raw.pipeline_raw VALUES (1)")
+        assert not can(warehouse.logins["analyst"], "SELECT * FROM raw.pipeline_raw")
+        assert can(warehouse.logins["analyst"], "SELECT * FROM marts.pipeline_mart")
+        conn = warehouse.params.connect()
+        try:
+            assert grant(conn, warehouse.roles).owners_changed == 2
+        finally:
+            conn.close()
+        owners = query_rows(warehouse.params, """
+            SELECT relname, pg_get_userbyid(relowner) FROM pg_class
+            WHERE relname IN ('pipeline_raw', 'pipeline_mart') ORDER BY 1""")
+        assert owners == [("pipeline_mart", warehouse.roles.transformer), ("pipeline_raw", warehouse.roles.loader)]
+    finally:
+        _admin_execute(warehouse.params, "DROP TABLE IF EXISTS raw.pipeline_raw, marts.pipeline_mart")
 
 
 def test_dbt_ran_as_the_transformer_and_analysts_read_what_it_built(warehouse):
