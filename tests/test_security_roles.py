@@ -142,7 +142,7 @@ def _built_warehouse(pg_module_url, roles, logins, tmp_path_factory, monkeypatch
         finally:
             conn.close()
         logins["pipeline"] = dataclasses.replace(params, user=pipeline, password=password)
-        run_dbt(logins["transformer"], target, "run", "--select", "+path:models/marts", "--vars", VARS)
+        run_dbt(logins["transformer"], target, "build", "--select", "+path:models/marts", "--vars", VARS)
         # what the analyst may read of what dbt built, before any later grant could mend it
         unreadable = query_rows(params, f"""
             SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
