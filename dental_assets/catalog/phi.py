@@ -93,7 +93,7 @@ def phi_inventory() -> dict[str, dict[str, str]]:
         table, columns = next(iter(missing.items()))
         raise ConfigurationError(
             f"dental_assets/catalog/phi.yml tables.{table}",
-            f"classifies no class for {len(columns)} column(s) ({', '.join(columns[:5])}...)"
+            f"gives no class to {len(columns)} column(s) ({', '.join(columns[:5])}...)"
             f"{'' if len(missing) == 1 else f' and {len(missing) - 1} more table(s)'}",
             f"python -m dental_assets.catalog.phi draft {table}",
         )
