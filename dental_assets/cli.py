@@ -5,6 +5,8 @@
   every Dagster event) and print where the outputs are.
 - ``dental ui``: open the Dagster UI (``dagster dev``) on http://127.0.0.1:3000.
 - ``dental warehouse url|start|mark-demo``: the warehouse the graph uses (``url`` masks a password).
+- ``dental warehouse grant``: create or update the warehouse's access roles (``dental_assets.roles``,
+  docs/security.md); idempotent.
 - ``dental sync``: bring raw up to date with the OpenDental source (``DENTAL_SOURCE=opendental``,
   ``OPENDENTAL_URL``) in one in-process run; exits 1 if a run or a verification fails.
 
@@ -195,6 +197,8 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
         mark_demo_target(params)
         print(f"marked {params.describe()} as a demo target")
         return 0
+    if args.action == "grant":
+        return cmd_warehouse_grant(url)
     if args.action == "start":
         if url:
             print("DENTAL_WAREHOUSE_URL is set: nothing to start")
@@ -208,6 +212,28 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             return 0
     return 2
+
+
+def cmd_warehouse_grant(url: str | None) -> int:
+    """``dental warehouse grant``: the four access roles on ``DENTAL_WAREHOUSE_URL`` (or the embedded
+    warehouse), named by ``DENTAL_ROLE_PREFIX``; prints what changed (names and counts only)."""
+    from dental_assets.errors import ConfigurationError
+    from dental_assets.roles import WarehouseRoles, grant
+    from dental_assets.warehouse import EmbeddedPostgres, PgParams
+
+    try:
+        roles = WarehouseRoles.from_env()
+        params = PgParams.from_url(url) if url else EmbeddedPostgres().start()
+    except (ConfigurationError, ValueError) as exc:
+        print(f"dental warehouse grant: {exc}", file=sys.stderr)
+        return 2
+    conn = params.connect()
+    try:
+        report = grant(conn, roles)
+    finally:
+        conn.close()
+    print(f"roles {', '.join(roles.all)} on {params.describe()}: {report.summary()}")
+    return 0
 
 
 def _nothing_to_sync() -> bool:
@@ -261,8 +287,8 @@ def _parser() -> argparse.ArgumentParser:
     ui = sub.add_parser("ui", help="open the Dagster UI")
     ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     ui.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
-    wh = sub.add_parser("warehouse", help="the warehouse: url, start (embedded, foreground), mark-demo")
-    wh.add_argument("action", choices=["url", "start", "mark-demo"])
+    wh = sub.add_parser("warehouse", help="the warehouse: url, start (embedded, foreground), mark-demo, grant")
+    wh.add_argument("action", choices=["url", "start", "mark-demo", "grant"])
     sync = sub.add_parser("sync", help="replicate the OpenDental source into raw now (exit 1 on a failed check)")
     sync.add_argument("--full-refresh", action="store_true",
                       help="re-copy every table whole (after raw was restored or edited by hand)")

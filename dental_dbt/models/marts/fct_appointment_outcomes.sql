@@ -1,6 +1,8 @@
 -- The no-show training set: one row per booked appointment that reached its day (AptStatus 2 Complete
 -- or 5 Broken), with features known before it and the target. Prior counts and the last visit use
 -- only the patient's earlier appointments (strictly earlier start time).
+--   patient_age_years  whole years from patient.Birthdate to the appointment date, 90 for any age over 89
+--                      (HIPAA Safe Harbor: no exact age above 89 in a mart), NULL for a sentinel birthdate.
 --   target_no_show  the appointment was broken (AptStatus 5).
 
 with appointments as (
@@ -45,7 +47,7 @@ final as (
         ordered.appointment_date - ordered.last_visit_date          as days_since_last_visit,
         case
             when patients.birthdate is null or patients.birthdate > ordered.appointment_date then null
-            else cast(extract(year from age(ordered.appointment_date, patients.birthdate)) as integer)
+            else least(90, cast(extract(year from age(ordered.appointment_date, patients.birthdate)) as integer))
         end                                                         as patient_age_years,
         ordered.apt_status = 5                                      as target_no_show
     from ordered

@@ -1,0 +1,306 @@
+"""The warehouse's access roles (``dental warehouse grant``): who may read and write which layer.
+
+Four NOLOGIN group roles, named ``<prefix>_<kind>`` (prefix ``DENTAL_ROLE_PREFIX``, default ``dental``):
+
+- ``loader``       owns and writes ``raw`` and the replication's bookkeeping schema ``dental_sync``;
+- ``transformer``  (runs dbt) reads ``raw``; owns and writes ``staging``, ``intermediate``, ``marts``,
+                   ``snapshots``;
+- ``analyst``      reads ``marts`` only (no direct identifiers, no free text there: docs/security.md);
+- ``phi_reader``   reads every one of these schemas.
+
+``grant`` creates what is missing and brings the rest to that state: the roles, the schemas (owned by
+the loader or the transformer), the owner of every existing table and view in them, the privileges on
+the database, schemas and tables, and the default privileges that make tables created later readable by
+the same roles (``ALTER DEFAULT PRIVILEGES FOR ROLE`` each creator: the loader, the transformer, their
+members, and the role running ``grant``, which may still run the pipeline). Privileges a role must not have on a
+schema (an analyst on ``raw``...) are revoked. Running it again changes nothing.
+
+Log-in users join a group role (``add_member``); a loader's or transformer's user also has the group
+role set as its session role, so what it creates is owned by the group, not by the user. A user in both
+(one Dagster deployment runs the raw assets and dbt) keeps its own name: ``grant``, run after it joined,
+sets default privileges for it too, and gives what it created to the layer's owner on each run.
+
+It must run as a superuser or as the warehouse database's owner with CREATEROLE and membership in the
+four roles. Roles are cluster-wide objects: one server's databases share them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from psycopg2 import sql
+
+from dental_assets.errors import ConfigurationError
+
+PREFIX_ENV = "DENTAL_ROLE_PREFIX"
+DEFAULT_PREFIX = "dental"
+_PREFIX_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+LOADER_SCHEMAS = ("raw", "dental_sync")
+TRANSFORMER_SCHEMAS = ("staging", "intermediate", "marts", "snapshots")
+ANALYST_SCHEMAS = ("marts",)
+ALL_SCHEMAS = LOADER_SCHEMAS + TRANSFORMER_SCHEMAS
+
+WRITE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"
+
+# pg_class.relkind -> the ALTER statement's object word (indexes and owned sequences follow their table)
+_RELKINDS = {"r": "TABLE", "p": "TABLE", "f": "FOREIGN TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW",
+             "S": "SEQUENCE"}
+
+
+@dataclass(frozen=True)
+class WarehouseRoles:
+    """The four group roles' names, ``<prefix>_loader`` ... ``<prefix>_phi_reader``."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        if not _PREFIX_RE.match(self.prefix):
+            raise ConfigurationError(PREFIX_ENV, "must be lower-case letters, digits and _, starting with a "
+                                     "letter, at most 40 characters", DEFAULT_PREFIX)
+
+    @classmethod
+    def from_env(cls) -> WarehouseRoles:
+        """The roles named by ``DENTAL_ROLE_PREFIX`` (default ``dental``); ConfigurationError if unusable."""
+        return cls(os.environ.get(PREFIX_ENV, "").strip() or DEFAULT_PREFIX)
+
+    @property
+    def loader(self) -> str:
+        return f"{self.prefix}_loader"
+
+    @property
+    def transformer(self) -> str:
+        return f"{self.prefix}_transformer"
+
+    @property
+    def analyst(self) -> str:
+        return f"{self.prefix}_analyst"
+
+    @property
+    def phi_reader(self) -> str:
+        return f"{self.prefix}_phi_reader"
+
+    @property
+    def all(self) -> tuple[str, str, str, str]:
+        return (self.loader, self.transformer, self.analyst, self.phi_reader)
+
+    def owner_of(self, schema: str) -> str:
+        return self.loader if schema in LOADER_SCHEMAS else self.transformer
+
+    def readers_of(self, schema: str) -> tuple[str, ...]:
+        """The roles that read ``schema`` without owning it."""
+        readers = [self.phi_reader]
+        if schema == "raw":
+            readers.append(self.transformer)
+        if schema in ANALYST_SCHEMAS:
+            readers.append(self.analyst)
+        return tuple(readers)
+
+    def outsiders_of(self, schema: str) -> tuple[str, ...]:
+        """The roles that must have no privilege at all on ``schema``."""
+        inside = {self.owner_of(schema), *self.readers_of(schema)}
+        return tuple(role for role in self.all if role not in inside)
+
+
+@dataclass
+class GrantReport:
+    """What ``grant`` changed: roles and schemas created, relations whose owner it changed (counts and
+    names only). ``changed`` is False on a re-run."""
+
+    roles_created: list[str] = field(default_factory=list)
+    schemas_created: list[str] = field(default_factory=list)
+    owners_changed: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.roles_created or self.schemas_created or self.owners_changed)
+
+    def summary(self) -> str:
+        return (f"roles created: {', '.join(self.roles_created) or 'none'}; "
+                f"schemas created: {', '.join(self.schemas_created) or 'none'}; "
+                f"tables and views given to their layer's owner: {self.owners_changed}")
+
+
+def _ident(name: str) -> sql.Identifier:
+    return sql.Identifier(name)
+
+
+def _role_list(names) -> sql.Composed:
+    return sql.SQL(", ").join(_ident(n) for n in names)
+
+
+def ensure_roles(cur, roles: WarehouseRoles) -> list[str]:
+    """Create the missing group roles (NOLOGIN, no inheritance of anything else); turn a role of that
+    name that can log in into NOLOGIN. Returns the roles created."""
+    created = []
+    for role in roles.all:
+        cur.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,))
+        row = cur.fetchone()
+        if row is None:
+            cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(_ident(role)))
+            created.append(role)
+        elif row[0]:
+            cur.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(_ident(role)))
+    return created
+
+
+def ensure_schemas(cur, roles: WarehouseRoles) -> list[str]:
+    """Create the missing layer schemas and give every layer schema to its owner role (``owner_of``).
+    Returns the schemas created."""
+    created = []
+    for schema in ALL_SCHEMAS:
+        owner = roles.owner_of(schema)
+        cur.execute("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = %s", (schema,))
+        row = cur.fetchone()
+        if row is None:
+            cur.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(_ident(schema), _ident(owner)))
+            created.append(schema)
+        elif row[0] != owner:
+            cur.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(_ident(schema), _ident(owner)))
+    return created
+
+
+def transfer_ownership(cur, roles: WarehouseRoles) -> int:
+    """Give every table, view, materialized view and free-standing sequence of each layer schema to the
+    schema's owner role, so the pipeline running as that role can replace, index and analyze it.
+    Returns how many relations changed owner."""
+    changed = 0
+    for schema in ALL_SCHEMAS:
+        owner = roles.owner_of(schema)
+        cur.execute(
+            """
+            SELECT c.relname, c.relkind
+            FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = %s
+              AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
+              AND pg_get_userbyid(c.relowner) <> %s
+              AND NOT (c.relkind = 'S' AND EXISTS (
+                  SELECT 1 FROM pg_depend d
+                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')))
+              AND NOT c.relispartition
+            ORDER BY c.relname
+            """,
+            (schema, owner),
+        )
+        for relname, relkind in cur.fetchall():
+            cur.execute(sql.SQL("ALTER {} {}.{} OWNER TO {}").format(
+                sql.SQL(_RELKINDS[relkind]), _ident(schema), _ident(relname), _ident(owner)))
+            changed += 1
+    return changed
+
+
+def grant_database(cur, roles: WarehouseRoles) -> None:
+    """CONNECT and TEMPORARY on the current database for all four; CREATE for the loader and the
+    transformer (``CREATE SCHEMA IF NOT EXISTS``, which the raw writers and dbt run, needs it)."""
+    cur.execute("SELECT current_database()")
+    database = _ident(cur.fetchone()[0])
+    cur.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(database, _role_list(roles.all)))
+    cur.execute(sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
+        database, _role_list([roles.loader, roles.transformer])))
+
+
+def grant_schemas(cur, roles: WarehouseRoles) -> None:
+    """Per layer schema: USAGE and SELECT on its tables for its readers; nothing for the others (their
+    privileges on the schema and its tables revoked, PUBLIC's too)."""
+    for schema in ALL_SCHEMAS:
+        name = _ident(schema)
+        readers = roles.readers_of(schema)
+        outsiders = [*roles.outsiders_of(schema), "PUBLIC"]
+        outsider_list = sql.SQL(", ").join(sql.SQL("PUBLIC") if r == "PUBLIC" else _ident(r) for r in outsiders)
+        cur.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(name, outsider_list))
+        cur.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(name, outsider_list))
+        cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(name, _role_list(readers)))
+        cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(name, _role_list(readers)))
+
+
+def creators(cur, roles: WarehouseRoles) -> dict[str, tuple[str, ...]]:
+    """``{creator role: schemas it may create tables in}``: the loader and its members (the loader's
+    schemas), the transformer and its members (the transformer's schemas; both for a member of both,
+    such as the one user of a Dagster deployment), and the role running ``grant`` (every layer schema)."""
+    found: dict[str, tuple[str, ...]] = {roles.loader: LOADER_SCHEMAS, roles.transformer: TRANSFORMER_SCHEMAS}
+    cur.execute(
+        """
+        SELECT member.rolname, parent.rolname
+        FROM pg_auth_members m
+        JOIN pg_roles member ON member.oid = m.member
+        JOIN pg_roles parent ON parent.oid = m.roleid
+        WHERE parent.rolname IN (%s, %s)
+        ORDER BY 1, 2
+        """,
+        (roles.loader, roles.transformer),
+    )
+    for member, parent in cur.fetchall():
+        schemas = LOADER_SCHEMAS if parent == roles.loader else TRANSFORMER_SCHEMAS
+        found[member] = tuple(dict.fromkeys(found.get(member, ()) + schemas))
+    cur.execute("SELECT current_user")
+    admin = cur.fetchone()[0]
+    if admin not in roles.all:
+        found[admin] = ALL_SCHEMAS
+    return found
+
+
+def grant_default_privileges(cur, roles: WarehouseRoles) -> None:
+    """For every creator (``creators``) and schema it may create in: tables it creates later are
+    readable by the schema's readers and writable by the schema's owner role."""
+    for creator, schemas in creators(cur, roles).items():
+        for schema in schemas:
+            prefix = sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} ").format(
+                _ident(creator), _ident(schema))
+            cur.execute(prefix + sql.SQL("GRANT SELECT ON TABLES TO {}").format(
+                _role_list(roles.readers_of(schema))))
+            owner = roles.owner_of(schema)
+            if creator != owner:
+                cur.execute(prefix + sql.SQL("GRANT " + WRITE_PRIVILEGES + " ON TABLES TO {}").format(
+                    _ident(owner)))
+
+
+def grant(conn, roles: WarehouseRoles | None = None) -> GrantReport:
+    """Bring the warehouse of ``conn`` (a psycopg2 connection, as an administrator) to the access model
+    in this module's docstring, in one transaction, committed at the end. Idempotent: a re-run returns a
+    report with ``changed`` False and leaves the catalogs as they were. Concurrent runs on one database
+    wait for each other (advisory lock ``dental_roles``)."""
+    roles = roles or WarehouseRoles.from_env()
+    report = GrantReport()
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('dental_roles'))")
+        report.roles_created = ensure_roles(cur, roles)
+        report.schemas_created = ensure_schemas(cur, roles)
+        report.owners_changed = transfer_ownership(cur, roles)
+        grant_database(cur, roles)
+        grant_schemas(cur, roles)
+        grant_default_privileges(cur, roles)
+    return report
+
+
+def add_member(conn, login: str, group: str, *, act_as_group: bool) -> None:
+    """Make the existing log-in role ``login`` a member of ``group``. With ``act_as_group`` (a loader's or
+    transformer's user) its sessions run as ``group`` (``ALTER ROLE ... SET role``), so the tables it
+    creates are owned by the group and covered by the group's default privileges."""
+    with conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("GRANT {} TO {}").format(_ident(group), _ident(login)))
+        if act_as_group:
+            cur.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(_ident(login), sql.Literal(group)))
+
+
+def drop_roles(conn, names) -> None:
+    """Drop the roles ``names`` that exist, after giving what they own in the current database to the
+    current user and removing their privileges there (``REASSIGN OWNED``, ``DROP OWNED``). Fails when
+    they still hold privileges in another database. For tests and for retiring a prefix."""
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (list(names),))
+        existing = [row[0] for row in cur.fetchall()]
+    if not existing:
+        return
+    with conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(_role_list(existing)))
+    # one role per transaction: PostgreSQL 15 fails a DROP OWNED of several roles named in one default
+    # privilege entry ("could not find tuple for default ACL")
+    for role in existing:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP OWNED BY {}").format(_ident(role)))
+    with conn, conn.cursor() as cur:
+        for role in existing:
+            cur.execute(sql.SQL("DROP ROLE {}").format(_ident(role)))

@@ -1,0 +1,125 @@
+"""The PHI inventory (dental_assets/catalog/phi.yml) classifies every raw column, and only real ones."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dental_assets.catalog import opendental_schema, raw_tables
+from dental_assets.catalog import phi
+from dental_assets.errors import ConfigurationError
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "security.md"
+
+
+@pytest.fixture
+def phi_file(tmp_path, monkeypatch):
+    """Point the inventory at a copy of phi.yml that the test may edit; the cache is cleared around it."""
+    copy = tmp_path / "phi.yml"
+    copy.write_text(phi.PHI_FILE.read_text())
+    monkeypatch.setattr(phi, "PHI_FILE", copy)
+    phi._phi_entries.cache_clear()
+    yield copy
+    phi._phi_entries.cache_clear()
+
+
+def test_every_raw_column_has_exactly_one_class():
+    inventory = phi.phi_inventory()
+    assert phi.unclassified_columns() == {}
+    assert list(inventory) == [t.name for t in raw_tables()]
+    for table in raw_tables():
+        assert list(inventory[table.name]) == table.column_names
+        assert set(inventory[table.name].values()) <= set(phi.PHI_CLASSES)
+        assert inventory[table.name][table.primary_key] == phi.NOT_PHI  # keys join the marts
+
+
+def test_the_tables_other_branches_add_are_classified_already():
+    schema = opendental_schema()
+    pending = tuple(schema[name] for name in ("preference", "payplanlink", "claimsnapshot"))
+    assert phi.unclassified_columns(pending) == {}
+
+
+def test_a_selected_table_without_classification_fails(monkeypatch):
+    monkeypatch.setenv("DENTAL_EXTRA_TABLES", "sheet")  # an OpenDental table phi.yml does not name
+    missing = phi.unclassified_columns()
+    assert list(missing) == ["sheet"]
+    assert missing["sheet"] == opendental_schema()["sheet"].column_names
+    with pytest.raises(ConfigurationError, match=r"tables\.sheet.*draft sheet"):
+        phi.phi_inventory()
+
+
+def test_a_column_removed_from_phi_yml_is_reported(phi_file):
+    text = phi_file.read_text()
+    assert "SSN, \n" not in text and " SSN," in text
+    phi_file.write_text(text.replace("Birthdate, DateTimeDeceased, SSN,", "Birthdate, DateTimeDeceased,", 1))
+    assert phi.unclassified_columns()["patient"] == ["SSN"]
+    with pytest.raises(ConfigurationError, match=r"tables\.patient"):
+        phi.phi_inventory()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("[AddrNote,", "[AddrNote, SocialSecurity,"), "does not have"),       # a column that does not exist
+    (("  patientnote:", "  patientnotes:"), "not an OpenDental 24.3 table"),  # a table that does not exist
+    (("    free_text: [AddrNote,", "    secret: [AddrNote,"), "is not a class"),
+    (("[AddrNote,", "[AddrNote, LName,"), "twice"),
+])
+def test_phi_yml_naming_what_does_not_exist_fails(phi_file, edit, message):
+    text = phi_file.read_text()
+    assert edit[0] in text
+    phi_file.write_text(text.replace(edit[0], edit[1], 1))
+    with pytest.raises(ConfigurationError, match=message):
+        phi.phi_inventory()
+
+
+def test_safe_harbor_identifiers_of_patients_are_direct_identifiers():
+    inventory = phi.phi_inventory()
+    direct = {
+        "patient": ["LName", "FName", "SSN", "MedicaidID", "Birthdate", "Address", "City", "Zip", "HmPhone",
+                    "WirelessPhone", "Email", "ChartNumber"],
+        "inssub": ["SubscriberID"], "patplan": ["PatID"], "patientnote": ["ICEName", "ICEPhone"],
+        "referral": ["LName", "SSN", "Telephone", "EMail"], "document": ["FileName", "RawBase64"],
+        "statement": ["StatementURL"], "userod": ["Password"], "provider": ["SSN", "Birthdate"],
+    }
+    for table, columns in direct.items():
+        for column in columns:
+            assert inventory[table][column] == phi.DIRECT_IDENTIFIER, (table, column)
+    for table, column in [("commlog", "Note"), ("adjustment", "AdjNote"), ("claimproc", "Remarks"),
+                          ("securitylog", "LogText"), ("procnote", "Note"), ("appointment", "Note")]:
+        assert inventory[table][column] == phi.FREE_TEXT, (table, column)
+    for table, column in [("procedurelog", "ProcDate"), ("appointment", "AptDateTime"), ("patient", "Gender"),
+                          ("patient", "State"), ("claim", "DateService")]:
+        assert inventory[table][column] == phi.QUASI_IDENTIFIER, (table, column)
+    for table, column in [("provider", "LName"), ("provider", "Abbr"), ("userod", "UserName")]:
+        assert inventory[table][column] == phi.STAFF_IDENTIFIER, (table, column)
+
+
+def test_names_that_say_identifier_are_never_not_phi():
+    """A guard against a slip in phi.yml: a patient-linked table's column named like a Safe Harbor
+    identifier or a note is never classified not_phi."""
+    words = ("SSN", "Phone", "Email", "EMail", "LName", "FName", "Address", "Birthdate", "Note", "Remark",
+             "Signature", "URL", "SubscriberID", "MedicaidID")
+    schema = opendental_schema()
+    for table, columns in phi.phi_inventory().items():
+        if not any(c.fk == "patient" for c in schema[table].columns) and table != "patient":
+            continue
+        for column, phi_class in columns.items():
+            col = schema[table].column(column)
+            if col.is_pk or col.fk or col.enum or col.is_flag or col.kind in ("int", "float"):
+                continue  # keys, codes, flags and numbers (ProcNoteNum, EmailAddressNum)
+            if any(word in column for word in words):
+                assert phi_class != phi.NOT_PHI, (table, column)
+
+
+def test_draft_entry_covers_every_column_of_a_new_table():
+    entry = yaml.safe_load(phi.draft_entry("sheet"))["sheet"]
+    drafted = [name for names in entry.values() for name in names]
+    assert sorted(drafted) == sorted(opendental_schema()["sheet"].column_names)
+    assert set(entry) <= set(phi.PHI_CLASSES)
+    with pytest.raises(ConfigurationError):
+        phi.draft_entry("no_such_table")
+
+
+def test_docs_security_lists_the_inventory():
+    text = DOCS.read_text()
+    assert phi.inventory_markdown() in text, "run: python -m dental_assets.catalog.phi markdown"
+    assert text.count(phi.MARKDOWN_BEGIN) == 1

@@ -1,0 +1,448 @@
+"""The warehouse's access roles on the real PostgreSQL: log in as each and prove what it may read.
+
+One warehouse (a 300-patient synthetic practice in raw, every mart built by dbt) is shared by the
+module. ``dental warehouse grant`` runs on it with a role prefix of this module's own (roles are
+cluster-wide: other tests on the server use other prefixes), and the roles are dropped at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import pytest
+from psycopg2 import errors, sql
+
+import dental_synthetic
+from dbt_runner import query_rows, run_dbt
+from dental_assets import roles as roles_module
+from dental_assets.catalog import raw_tables, snake_case
+from dental_assets.catalog.phi import DIRECT_IDENTIFIER, MART_FORBIDDEN, phi_class, phi_inventory
+from dental_assets.cli import main as dental_cli
+from dental_assets.roles import WarehouseRoles, add_member, drop_roles, grant
+from dental_assets.warehouse import PgParams, mark_demo_target
+
+AS_OF = dt.date(2026, 6, 30)
+VARS = f"{{as_of_date: '{AS_OF.isoformat()}'}}"
+MARTS_DIR = Path(__file__).resolve().parents[1] / "dental_dbt" / "models" / "marts"
+
+# Mart columns whose name equals a raw direct-identifier or free-text column's snake_case name but that
+# come from another raw column: (mart, column) -> (raw table, raw column). The check below looks the
+# true source up in the inventory instead of the name.
+MART_COLUMN_SOURCES = {
+    ("dim_procedure_code", "description"): ("procedurecode", "Descript"),
+}
+
+
+@dataclasses.dataclass
+class Warehouse:
+    params: PgParams
+    roles: WarehouseRoles
+    logins: dict[str, PgParams]          # kind -> a log-in member of that group role; "pipeline": of two
+    first: roles_module.GrantReport
+    third_changed: bool                  # a third run, after the command line's second
+    catalog_before: list
+    catalog_after: list
+    marts: list[str]
+    marts_unreadable_after_dbt: int      # marts the analyst could not read right after dbt built them
+
+
+def _catalog_state(params: PgParams, roles: WarehouseRoles) -> list:
+    """Everything ``grant`` sets, as comparable rows: roles, schema owners and ACLs, table owners and
+    ACLs, default privileges, the database's ACL."""
+    return query_rows(params, f"""
+        SELECT 'role', rolname, rolcanlogin::text, rolinherit::text FROM pg_roles
+        WHERE rolname IN ({", ".join(f"'{r}'" for r in roles.all)})
+        UNION ALL
+        SELECT 'schema', nspname, pg_get_userbyid(nspowner), coalesce(nspacl::text, '')
+        FROM pg_namespace WHERE nspname IN ({", ".join(f"'{s}'" for s in roles_module.ALL_SCHEMAS)})
+        UNION ALL
+        SELECT 'relation', n.nspname || '.' || c.relname, pg_get_userbyid(c.relowner), coalesce(c.relacl::text, '')
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname IN ({", ".join(f"'{s}'" for s in roles_module.ALL_SCHEMAS)})
+        UNION ALL
+        SELECT 'default', pg_get_userbyid(defaclrole) || ' ' || coalesce(n.nspname, ''), defaclobjtype::text,
+               defaclacl::text
+        FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
+        UNION ALL
+        SELECT 'database', datname, pg_get_userbyid(datdba), coalesce(datacl::text, '')
+        FROM pg_database WHERE datname = current_database()
+        ORDER BY 1, 2, 3, 4""")
+
+
+def _admin_execute(params: PgParams, *statements) -> None:
+    conn = params.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def warehouse(make_pg_database, pg_server_url, tmp_path_factory, monkeypatch_module):
+    roles = WarehouseRoles(f"t{uuid.uuid4().hex[:10]}")
+    logins: dict[str, PgParams] = {}
+    try:
+        with make_pg_database() as url:
+            yield from _built_warehouse(url, roles, logins, tmp_path_factory, monkeypatch_module)
+    finally:
+        # the database is gone, and with it every privilege the roles held: whatever drop_roles left
+        # (after a failure) can be dropped now
+        admin = PgParams.from_url(pg_server_url).connect()
+        admin.autocommit = True
+        try:
+            with admin.cursor() as cur:
+                for role in [*(p.user for p in logins.values()), *roles.all]:
+                    cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+        finally:
+            admin.close()
+
+
+def _built_warehouse(pg_module_url, roles, logins, tmp_path_factory, monkeypatch_module):
+    """raw written by the administrator (as the synthetic writer or a first sync leaves it), then the
+    grant, then dbt run by the transformer's user: every mart is created after the grant."""
+    params = PgParams.from_url(pg_module_url)
+    mark_demo_target(params)
+    practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=300, seed=11, as_of=AS_OF))
+    dental_synthetic.write_postgres_raw(practice, params)
+    # the replication's bookkeeping, and a mart an earlier dbt run left, both the administrator's
+    _admin_execute(params, "CREATE SCHEMA IF NOT EXISTS dental_sync",
+                   "CREATE TABLE IF NOT EXISTS dental_sync.raw_windows (raw_table text, rows bigint)",
+                   "CREATE SCHEMA IF NOT EXISTS marts", "CREATE TABLE marts.legacy_mart (x int)")
+    target = tmp_path_factory.mktemp("dbt_target")
+    try:
+        conn = params.connect()
+        try:
+            first = grant(conn, roles)
+        finally:
+            conn.close()
+        for kind, group in zip(("loader", "transformer", "analyst", "phi_reader"), roles.all):
+            login, password = f"{roles.prefix}_u_{kind}", uuid.uuid4().hex
+            _admin_execute(params, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(login), sql.Literal(password)))
+            conn = params.connect()
+            try:
+                add_member(conn, login, group, act_as_group=kind in ("loader", "transformer"))
+            finally:
+                conn.close()
+            logins[kind] = dataclasses.replace(params, user=login, password=password)
+        # one user for a whole Dagster deployment: loader and transformer, under its own name
+        pipeline, password = f"{roles.prefix}_u_pipeline", uuid.uuid4().hex
+        _admin_execute(params, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(pipeline), sql.Literal(password)))
+        conn = params.connect()
+        try:
+            add_member(conn, pipeline, roles.loader, act_as_group=False)
+            add_member(conn, pipeline, roles.transformer, act_as_group=False)
+        finally:
+            conn.close()
+        logins["pipeline"] = dataclasses.replace(params, user=pipeline, password=password)
+        run_dbt(logins["transformer"], target, "build", "--select", "+path:models/marts", "--vars", VARS)
+        # what the analyst may read of what dbt built, before any later grant could mend it
+        unreadable = query_rows(params, f"""
+            SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'marts' AND c.relkind IN ('r', 'v', 'm')
+                AND NOT has_table_privilege('{roles.analyst}', c.oid, 'SELECT')""")
+        # the second run goes through the command line, as a newcomer runs it after adding the users
+        monkeypatch_module.setenv("DENTAL_WAREHOUSE_URL", pg_module_url)
+        monkeypatch_module.setenv("DENTAL_ROLE_PREFIX", roles.prefix)
+        assert dental_cli(["warehouse", "grant"]) == 0
+        before = _catalog_state(params, roles)
+        conn = params.connect()
+        try:
+            third = grant(conn, roles)
+        finally:
+            conn.close()
+        after = _catalog_state(params, roles)
+        marts = [r[0] for r in query_rows(params, """
+            SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'
+                AND table_name <> 'legacy_mart' ORDER BY 1""")]
+        yield Warehouse(params, roles, logins, first, third.changed, before, after, marts, unreadable[0][0])
+    finally:
+        conn = params.connect()
+        try:
+            drop_roles(conn, [*(p.user for p in logins.values()), *roles.all])
+        finally:
+            conn.close()
+        assert not query_rows(params, f"SELECT rolname FROM pg_roles WHERE rolname LIKE '{roles.prefix}%'")
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@contextlib.contextmanager
+def session(login: PgParams):
+    """A connection as ``login``; every statement runs in a transaction rolled back at the end."""
+    conn = login.connect()
+    try:
+        yield conn.cursor()
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def can(login: PgParams, statement: str) -> bool:
+    """True when ``statement`` runs as ``login``; False on permission denied (any other error raises).
+    Nothing it does is kept."""
+    with session(login) as cur:
+        try:
+            cur.execute(statement)
+            return True
+        except errors.InsufficientPrivilege:
+            return False
+
+
+# --------------------------------------------------------------------------------------------- grant
+
+def test_grant_creates_four_nologin_roles_and_reruns_as_a_no_op(warehouse):
+    assert sorted(warehouse.first.roles_created) == sorted(warehouse.roles.all)
+    assert warehouse.first.owners_changed == len(raw_tables()) + 2  # raw, dental_sync, marts.legacy_mart
+    assert sorted(warehouse.first.schemas_created) == ["intermediate", "snapshots", "staging"]
+    assert not warehouse.third_changed
+    assert warehouse.catalog_before == warehouse.catalog_after
+    names = ", ".join(f"'{r}'" for r in warehouse.roles.all)
+    logins = query_rows(warehouse.params, f"SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname IN ({names})")
+    assert sorted(logins) == sorted((role, False) for role in warehouse.roles.all)
+
+
+def test_layer_schemas_and_their_tables_belong_to_their_owner_role(warehouse):
+    owners = dict(query_rows(warehouse.params, """
+        SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace
+        WHERE nspname IN ('raw', 'dental_sync', 'staging', 'intermediate', 'marts', 'snapshots')"""))
+    r = warehouse.roles
+    assert owners == {"raw": r.loader, "dental_sync": r.loader, "staging": r.transformer,
+                      "intermediate": r.transformer, "marts": r.transformer, "snapshots": r.transformer}
+    strays = query_rows(warehouse.params, f"""
+        SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'v', 'm') AND (
+            (n.nspname IN ('raw', 'dental_sync') AND pg_get_userbyid(c.relowner) <> '{r.loader}')
+            OR (n.nspname IN ('staging', 'intermediate', 'marts')
+                AND pg_get_userbyid(c.relowner) <> '{r.transformer}'))""")
+    assert strays == []
+
+
+def test_a_bad_prefix_is_a_configuration_error(monkeypatch, capsys):
+    monkeypatch.setenv("DENTAL_ROLE_PREFIX", "Dental; DROP")
+    assert dental_cli(["warehouse", "grant"]) == 2
+    assert "DENTAL_ROLE_PREFIX" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------- analyst
+
+def test_analyst_is_denied_the_ssn_and_every_layer_but_marts(warehouse):
+    analyst = warehouse.logins["analyst"]
+    with session(analyst) as cur, pytest.raises(errors.InsufficientPrivilege):
+        cur.execute('SELECT "SSN" FROM raw.patient LIMIT 1')
+    for relation in ("raw.patient", "dental_sync.raw_windows", "staging.stg_opendental__patient",
+                     "intermediate.int_patients"):
+        assert not can(analyst, f"SELECT * FROM {relation} LIMIT 1"), relation
+    assert not can(analyst, "CREATE TABLE marts.analyst_scratch (x int)")
+    assert not can(analyst, "DELETE FROM marts.dim_patient")
+
+
+def test_analyst_reads_every_mart(warehouse):
+    models = {path.stem for path in MARTS_DIR.glob("*.sql")}
+    assert set(warehouse.marts) == models
+    assert warehouse.marts_unreadable_after_dbt == 0  # default privileges, not a re-run of grant
+    with session(warehouse.logins["analyst"]) as cur:
+        for mart in warehouse.marts:
+            cur.execute(sql.SQL("SELECT count(*) FROM marts.{}").format(sql.Identifier(mart)))
+        cur.execute("SELECT count(*) FROM marts.dim_patient")
+        assert cur.fetchone()[0] > 0
+
+
+# ------------------------------------------------------------------------------------ loader, others
+
+def test_loader_writes_raw_and_cannot_touch_the_marts(warehouse):
+    loader = warehouse.logins["loader"]
+    with session(loader) as cur:
+        cur.execute("CREATE SCHEMA IF NOT EXISTS raw")  # as the raw writers run it
+        cur.execute('INSERT INTO raw.zipcode ("ZipCodeNum", "ZipCodeDigits") VALUES (999999, \'00000\')')
+        cur.execute('UPDATE raw.patient SET "EstBalance" = "EstBalance" WHERE "PatNum" = 1')
+        cur.execute('TRUNCATE raw.recalltrigger')
+        cur.execute('CREATE INDEX ON raw.patient ("Zip")')
+        cur.execute("INSERT INTO dental_sync.raw_windows VALUES ('patient', 1)")
+    assert not can(loader, "SELECT * FROM marts.dim_patient LIMIT 1")
+    assert not can(loader, "CREATE TABLE marts.loader_table (x int)")
+    assert not can(loader, "SELECT * FROM staging.stg_opendental__patient LIMIT 1")
+
+
+def test_phi_reader_reads_every_layer_and_writes_none(warehouse):
+    reader = warehouse.logins["phi_reader"]
+    with session(reader) as cur:
+        cur.execute('SELECT "SSN", "LName", "Birthdate" FROM raw.patient LIMIT 5')
+        assert len(cur.fetchall()) == 5
+        for relation in ("dental_sync.raw_windows", "staging.stg_opendental__patient",
+                         "intermediate.int_patients", "marts.dim_patient"):
+            cur.execute(f"SELECT * FROM {relation} LIMIT 1")
+    assert not can(reader, 'INSERT INTO raw.zipcode ("ZipCodeNum") VALUES (999998)')
+    assert not can(reader, "DELETE FROM marts.dim_patient")
+    assert not can(reader, "CREATE TABLE marts.reader_table (x int)")
+
+
+def test_transformer_reads_raw_writes_the_dbt_layers_and_not_raw(warehouse):
+    transformer = warehouse.logins["transformer"]
+    with session(transformer) as cur:
+        cur.execute('SELECT count(*) FROM raw.patient WHERE "SSN" IS NOT NULL')
+        cur.execute("CREATE TABLE marts.transformer_table (x int)")
+        cur.execute("CREATE TABLE intermediate.transformer_table (x int)")
+    assert not can(transformer, 'INSERT INTO raw.zipcode ("ZipCodeNum") VALUES (999997)')
+    assert not can(transformer, "SELECT * FROM dental_sync.raw_windows")
+
+
+def test_tables_created_later_get_the_grants(warehouse):
+    """Default privileges: a raw table the loader's user creates is readable by the transformer and the
+    PHI reader, not by the analyst."""
+    _admin_execute(warehouse.params, "DROP TABLE IF EXISTS raw.later_table")
+    conn = warehouse.logins["loader"].connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE raw.later_table (x int)")
+    finally:
+        conn.close()
+    owner = query_rows(warehouse.params,
+                       "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'raw.later_table'::regclass")
+    assert owner == [(warehouse.roles.loader,)]  # the session ran as the group role
+    assert can(warehouse.logins["transformer"], "SELECT * FROM raw.later_table")
+    assert can(warehouse.logins["phi_reader"], "SELECT * FROM raw.later_table")
+    assert not can(warehouse.logins["analyst"], "SELECT * FROM raw.later_table")
+
+
+    # a table the administrator creates in marts later: analysts read it (default privileges FOR ROLE
+    # the administrator who ran grant)
+    _admin_execute(warehouse.params, "CREATE TABLE marts.admin_later (x int)")
+    try:
+        assert can(warehouse.logins["analyst"], "SELECT * FROM marts.admin_later")
+    finally:
+        _admin_execute(warehouse.params, "DROP TABLE marts.admin_later")
+
+
+def test_one_pipeline_user_in_loader_and_transformer_gets_default_privileges(warehouse):
+    """A user in both groups (no session role) writes raw and marts under its own name: what it creates
+    is readable by the roles that read the layer, and the next grant gives it to the layer's owner."""
+    _admin_execute(warehouse.params, "DROP TABLE IF EXISTS raw.pipeline_raw, marts.pipeline_mart")
+    conn = warehouse.logins["pipeline"].connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE raw.pipeline_raw (x int)")
+            cur.execute("CREATE TABLE marts.pipeline_mart AS SELECT count(*) AS n FROM raw.patient")
+    finally:
+        conn.close()
+    try:
+        assert can(warehouse.logins["transformer"], "SELECT * FROM raw.pipeline_raw")
+        assert can(warehouse.logins["loader"], "INSERT INTO raw.pipeline_raw VALUES (1)")
+        assert not can(warehouse.logins["analyst"], "SELECT * FROM raw.pipeline_raw")
+        assert can(warehouse.logins["analyst"], "SELECT * FROM marts.pipeline_mart")
+        conn = warehouse.params.connect()
+        try:
+            assert grant(conn, warehouse.roles).owners_changed == 2
+        finally:
+            conn.close()
+        owners = query_rows(warehouse.params, """
+            SELECT relname, pg_get_userbyid(relowner) FROM pg_class
+            WHERE relname IN ('pipeline_raw', 'pipeline_mart') ORDER BY 1""")
+        assert owners == [("pipeline_mart", warehouse.roles.transformer), ("pipeline_raw", warehouse.roles.loader)]
+    finally:
+        _admin_execute(warehouse.params, "DROP TABLE IF EXISTS raw.pipeline_raw, marts.pipeline_mart")
+
+
+def test_dbt_ran_as_the_transformer_and_analysts_read_what_it_built(warehouse):
+    """Every mart was created after the grant by the transformer's user (a NOLOGIN group member whose
+    sessions run as the group): the transformer owns it and analysts read it without a new grant."""
+    owners = query_rows(warehouse.params, """
+        SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname IN ('staging', 'intermediate', 'marts') AND c.relkind IN ('r', 'v')""")
+    assert owners == [(warehouse.roles.transformer,)]
+    with session(warehouse.logins["analyst"]) as cur:
+        cur.execute("SELECT count(*), count(age_band) FROM marts.dim_patient")
+        rows, banded = cur.fetchone()
+        assert rows > 0 and banded > 0
+
+
+# ---------------------------------------------------------------------------------- marts carry no PHI
+
+def _raw_columns_by_mart_name() -> dict[str, list[tuple[str, str, str]]]:
+    """snake_case name -> the raw (table, column, class) of that name, over the raw selection."""
+    by_name: dict[str, list[tuple[str, str, str]]] = {}
+    for table, columns in phi_inventory().items():
+        for column, phi_class in columns.items():
+            by_name.setdefault(snake_case(column), []).append((table, column, phi_class))
+    return by_name
+
+
+def test_no_mart_column_is_a_direct_identifier_or_free_text_by_name(warehouse):
+    by_name = _raw_columns_by_mart_name()
+    columns = query_rows(warehouse.params, """
+        SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'marts'""")
+    assert len(columns) > 100
+    offending = []
+    for mart, column in columns:
+        if (mart, column) in MART_COLUMN_SOURCES:
+            table, raw_column = MART_COLUMN_SOURCES[(mart, column)]
+            sources = [(table, raw_column, phi_class(table, raw_column))]
+        else:
+            sources = by_name.get(column, [])
+        bad = [s for s in sources if s[2] in MART_FORBIDDEN]
+        if bad:
+            offending.append((mart, column, bad[:2]))
+    assert offending == []
+    for (mart, column), (table, raw_column) in MART_COLUMN_SOURCES.items():
+        assert (mart, column) in set(columns), (mart, column)  # the declaration is not stale
+
+
+def test_no_mart_text_value_is_a_patient_identifier(warehouse):
+    """Lineage by value: no text value of any mart (4+ characters) equals a value that raw holds in a
+    text direct-identifier column (names, phones, e-mail, addresses, ids) of a patient-related table."""
+    sources = []
+    catalog = {t.name: t for t in raw_tables()}
+    for table, columns in phi_inventory().items():
+        for column, phi_class in columns.items():
+            col = catalog[table].column(column)
+            if phi_class == DIRECT_IDENTIFIER and col.kind == "str" and col.base_type in ("varchar", "char"):
+                sources.append(sql.SQL("SELECT {}::text AS v FROM raw.{}").format(
+                    sql.Identifier(column), sql.Identifier(table)))
+    assert len(sources) > 40
+    identifiers = sql.SQL(" UNION ").join(sources)
+    text_columns = query_rows(warehouse.params, """
+        SELECT table_name, column_name FROM information_schema.columns
+        WHERE table_schema = 'marts' AND data_type IN ('text', 'character varying', 'character')""")
+    assert text_columns
+    conn = warehouse.params.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE TEMP TABLE identifiers AS SELECT DISTINCT v FROM ({}) s "
+                                "WHERE length(v) >= 4").format(identifiers))
+            cur.execute("SELECT count(*) FROM identifiers")
+            assert cur.fetchone()[0] > 300  # the practice's names, phones, e-mails are there
+            leaks = []
+            for mart, column in text_columns:
+                cur.execute(sql.SQL("SELECT count(DISTINCT m.{c}) FROM marts.{t} m JOIN identifiers i ON i.v = m.{c}")
+                            .format(c=sql.Identifier(column), t=sql.Identifier(mart)))
+                found = cur.fetchone()[0]
+                if found:
+                    leaks.append((mart, column, found))  # counts only: no value in the message
+        assert leaks == []
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def test_dim_patient_carries_an_age_band_not_the_birthdate(warehouse):
+    columns = {r[0] for r in query_rows(warehouse.params, """
+        SELECT column_name FROM information_schema.columns
+        WHERE table_schema = 'marts' AND table_name = 'dim_patient'""")}
+    assert "birthdate" not in columns and "age_band" in columns
+    bands = {r[0] for r in query_rows(warehouse.params, "SELECT DISTINCT age_band FROM marts.dim_patient")}
+    assert bands - {None} <= {"0-12", "13-17", "18-34", "35-49", "50-64", "65-79", "80-89", "90+"}
+    assert len(bands - {None}) >= 4
+    oldest = query_rows(warehouse.params, "SELECT max(patient_age_years) FROM marts.fct_appointment_outcomes")
+    assert oldest[0][0] <= 90
