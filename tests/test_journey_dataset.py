@@ -102,22 +102,30 @@ def test_journey_models_train_on_earlier_years(journey):
 
 # The history features as first written: every procedure paired with every earlier row of its
 # patient, family or carrier (quadratic, kept here as the definition the model's timelines must equal).
+# Coverage and a claim's carrier are read, as in the model, from the snapshots' versions that held then.
 REFERENCE_HISTORY = """
 with procedures as (
     select * from intermediate.int_procedures where proc_status in (1, 2, 5, 6)
 ), coverage_then as (
-    select p.procedure_id, min(plans.carrier_num) filter (where c.ordinal = 1) as carrier_id
+    select p.procedure_id, min(plans.carrier_num) filter (where pp.ordinal = 1) as carrier_id
     from procedures p
-    join intermediate.int_patient_coverage c on p.patient_id = c.patient_id
-        and (c.coverage_start_date is null or c.coverage_start_date <= p.procedure_date)
-        and (c.coverage_end_date is null or c.coverage_end_date >= p.procedure_date)
-    left join staging.stg_opendental__insplan plans on c.insurance_plan_id = plans.plan_num
+    join snapshots.snap_opendental__patplan pp on p.patient_id = pp.pat_num
+        and pp.dbt_valid_from < p.procedure_date + 1 and coalesce(pp.dbt_valid_to, 'infinity') >= p.procedure_date + 1
+    left join snapshots.snap_opendental__inssub s on pp.ins_sub_num = s.ins_sub_num
+        and s.dbt_valid_from < p.procedure_date + 1 and coalesce(s.dbt_valid_to, 'infinity') >= p.procedure_date + 1
+    left join snapshots.snap_opendental__insplan plans on s.plan_num = plans.plan_num
+        and plans.dbt_valid_from < p.procedure_date + 1
+        and coalesce(plans.dbt_valid_to, 'infinity') >= p.procedure_date + 1
+    where (s.date_effective is null or s.date_effective <= p.procedure_date)
+        and (s.date_term is null or s.date_term >= p.procedure_date)
     group by p.procedure_id
 ), received as (
     select plans.carrier_num as carrier_id, cl.date_received, cl.date_received - cl.date_sent as days,
            cast(coalesce(cl.ins_pay_amt, 0) as numeric(14, 2)) as paid,
            cast(coalesce(cl.ins_pay_est, 0) as numeric(14, 2)) as est
-    from staging.stg_opendental__claim cl join staging.stg_opendental__insplan plans on cl.plan_num = plans.plan_num
+    from staging.stg_opendental__claim cl join snapshots.snap_opendental__insplan plans on cl.plan_num = plans.plan_num
+        and plans.dbt_valid_from < cl.date_received + 1
+        and coalesce(plans.dbt_valid_to, 'infinity') >= cl.date_received + 1
     where cl.claim_status = 'R' and cl.date_received is not null and cl.date_sent is not null
         and cl.claim_type in ('P', 'S')
 )
@@ -133,6 +141,8 @@ select p.procedure_id,
     (select count(*) from intermediate.int_appointments a
      where a.patient_id = p.patient_id and a.appointment_date < p.procedure_date and a.apt_status = 5),
     p.procedure_date - (select max(a.appointment_date) from intermediate.int_appointments a
+     where a.patient_id = p.patient_id and a.appointment_date < p.procedure_date and a.apt_status = 2),
+    p.procedure_date - (select min(a.appointment_date) from intermediate.int_appointments a
      where a.patient_id = p.patient_id and a.appointment_date < p.procedure_date and a.apt_status = 2),
     coalesce((select count(*) from staging.stg_opendental__patient pt
               join staging.stg_opendental__patient m on m.guarantor = pt.guarantor
@@ -150,10 +160,11 @@ def test_history_features_equal_their_pairwise_definition(journey):
     reference = {row[0]: row[1:] for row in query(params, REFERENCE_HISTORY)}
     model = {row[0]: row[1:] for row in query(params, """
         SELECT procedure_id, carrier_median_days_to_payment, carrier_estimate_accuracy, prior_visit_count,
-               prior_broken_count, days_since_last_visit, family_size FROM marts.fct_treatment_journey""")}
+               prior_broken_count, days_since_last_visit, days_since_first_visit, family_size
+        FROM marts.fct_treatment_journey""")}
     assert model.keys() == reference.keys()
     assert sum(1 for v in model.values() if v[0] is not None) > 100  # carrier history is exercised
-    assert sum(1 for v in model.values() if v[5] > 1) > 100  # and families
+    assert sum(1 for v in model.values() if v[6] > 1) > 100  # and families
     different = {k: (model[k], reference[k]) for k in model if model[k] != reference[k]}
     assert not different, list(different.items())[:3]
 
@@ -187,7 +198,7 @@ def test_parquet_files_read_with_the_documented_schema(journey, tmp_path, monkey
                                              "synthetic")
     assert table.num_rows > 1000
     columns, types = documented_schema()
-    assert len(columns) == 34 and set(columns.values()) <= set(types)
+    assert len(columns) == 35 and set(columns.values()) <= set(types)
 
     frame = pd.read_parquet(path, dtype_backend="pyarrow")
     assert list(frame.columns) == list(columns)
@@ -195,6 +206,7 @@ def test_parquet_files_read_with_the_documented_schema(journey, tmp_path, monkey
     assert {c: str(t) for c, t in frame.dtypes.items()} == {c: types[t][0] for c, t in columns.items()}
     assert len(frame) == table.num_rows
     assert "patient_id" not in frame.columns and frame["patient_key"].str.len().eq(16).all()
+    assert frame["procedure_key"].is_unique and frame["procedure_key"].str.len().eq(16).all()
 
     polars_frame = pl.read_parquet(path)
     assert {c: str(t) for c, t in polars_frame.schema.items()} == {c: types[t][1] for c, t in columns.items()}
@@ -204,7 +216,7 @@ def test_parquet_files_read_with_the_documented_schema(journey, tmp_path, monkey
     described = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
     assert {row[0]: row[1] for row in described} == {c: types[t][2] for c, t in columns.items()}
     assert con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0] == table.num_rows
-    assert pa.types.is_date32(table.schema.field("procedure_date").type)
+    assert not any(pa.types.is_temporal(field.type) for field in table.schema)
 
 
 def test_fetched_year_equals_the_model_rows(journey):

@@ -9,6 +9,8 @@ Configuration comes from the environment (credentials only through ``dg.EnvVar``
   read through ``dg.EnvVar``; a read-only database user is enough).
 - ``DENTAL_SYNTHETIC_PATIENTS`` (default 5000), ``DENTAL_SYNTHETIC_SEED`` (default 42) and
   ``DENTAL_AS_OF`` (ISO date; default today, UTC) configure the synthetic practice.
+- ``DENTAL_JOURNEY_SALT``: the secret key of the journey dataset's keyed hashes, read through
+  ``dg.EnvVar`` (``JourneyKeysResource``; see ``dental_assets.defs.journey.assets``).
 """
 
 import contextlib
@@ -104,6 +106,15 @@ class OpenDentalSourceResource(dg.ConfigurableResource):
         raise ValueError(f"unknown OpenDental source kind {self.kind!r} (known: synthetic, opendental)")
 
 
+class JourneyKeysResource(dg.ConfigurableResource):
+    """The secret key (``salt``, text) of the treatment-journey dataset's keyed hashes (HMAC-SHA256 of
+    every raw key it would otherwise carry). From ``DENTAL_JOURNEY_SALT`` through ``dg.EnvVar``, so the
+    value never enters run configuration or logs; None when unset (the synthetic source then uses a
+    random key kept in ``$DENTAL_HOME``, any other source refuses to write the dataset)."""
+
+    salt: str | None = None
+
+
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     """The resources of the code location, configured from the environment."""
     warehouse_url = dg.EnvVar("DENTAL_WAREHOUSE_URL") if os.environ.get("DENTAL_WAREHOUSE_URL") else None
@@ -115,5 +126,8 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             synthetic_patients=int(os.environ.get("DENTAL_SYNTHETIC_PATIENTS", "5000")),
             synthetic_seed=int(os.environ.get("DENTAL_SYNTHETIC_SEED", "42")),
             synthetic_as_of=os.environ.get("DENTAL_AS_OF") or None,
+        ),
+        "journey_keys": JourneyKeysResource(
+            salt=dg.EnvVar("DENTAL_JOURNEY_SALT") if os.environ.get("DENTAL_JOURNEY_SALT") else None,
         ),
     }
