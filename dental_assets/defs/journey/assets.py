@@ -82,9 +82,18 @@ def demo_salt() -> str:
     bytes in hex and mode 0600 (owner read/write only), then reused so keys stay stable across runs."""
     path = dental_home() / DEMO_SALT_FILE
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # written under a temporary name and linked into place, so a concurrent run (another year)
+        # never reads a half-written key: the first link wins, the other run reads the winner's key
+        tmp = path.with_name(f".{DEMO_SALT_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     os.chmod(path, 0o600)
     return path.read_text().strip()
 
