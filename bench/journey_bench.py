@@ -15,7 +15,7 @@ For each size (default 5,000 then 100,000 patients):
 4. the model build: `dbt run --select fct_treatment_journey`, its own execution time from
    run_results.json (the figure that counts inside a full `dbt build`) and the invocation's wall time
    (dbt's start-up and parse included);
-5. the Parquet write: every year partition through `write_journey_partition` (read, pseudonymize, write,
+5. the Parquet write: every year partition through `write_journey_partition` (read, de-identify, write,
    statistics) plus the data-quality summary, as the `treatment_journey` asset does, into a temporary
    data directory.
 The dataset's time is model + Parquet; targets: <= 10 s at 5,000 patients, <= 120 s at 100,000.
@@ -143,6 +143,7 @@ def _bench_database(url: str, patients: int, lookup_count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "target"
         dbt(params, target, "run", "--select", f"+{MODEL}", "--exclude", MODEL)
+        dbt(params, target, "snapshot", "--select", f"+{MODEL}")  # the fee and coverage history it reads
         dbt(params, target, "compile", "--select", MODEL)
         compiled = next((target / "compiled").rglob(f"{MODEL}.sql")).read_text()
         query = f"SET jit = off; DROP TABLE IF EXISTS public.journey_probe; CREATE TABLE public.journey_probe AS {compiled}"

@@ -40,7 +40,7 @@ JOURNEY_NUMERIC = (
     "patient_age_years", "coverage_count", "proc_fee", "unit_qty", "base_units", "procedure_charge",
     "standard_fee", "fee_ratio", "insurance_estimate", "carrier_median_days_to_payment",
     "carrier_estimate_accuracy", "prior_visit_count", "prior_broken_count", "days_since_last_visit",
-    "family_size", "has_insurance", "is_multi_visit", "has_tooth", "has_surface",
+    "days_since_first_visit", "family_size", "has_insurance", "is_multi_visit", "has_tooth", "has_surface",
 )
 JOURNEY_CATEGORICAL = ("gender", "procedure_code", "code_category", "treat_area_code")
 NO_SHOW_NUMERIC = (

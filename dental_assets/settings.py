@@ -74,8 +74,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DENTAL_PARTITION_START", DEFAULT_PARTITION_START, "2018-01", "the first monthly partition, YYYY-MM"),
     Setting("DENTAL_JOURNEY_KEEP", str(DEFAULT_KEEP), "10", "journey Parquet files kept per year, 1 or more"),
     Setting("DENTAL_MODEL_KEEP", str(DEFAULT_KEEP), "10", "trained model versions kept per model, 1 or more"),
-    Setting("DENTAL_PSEUDONYM_SALT", "a fixed demo salt (synthetic source only)", "the output of `openssl rand -hex 32`",
-            "secret salt of the journey dataset's patient keys; required with DENTAL_SOURCE=opendental",
+    Setting("DENTAL_JOURNEY_SALT", "synthetic source: a random key kept in $DENTAL_HOME/journey_salt (mode 0600)",
+            "the output of `openssl rand -hex 32`",
+            "secret key (16 characters or more) of the journey dataset's keyed hashes; required with DENTAL_SOURCE=opendental",
             secret=True),
     Setting("DENTAL_ALERT_WEBHOOK_URL", "unset: alerts go to the log and $DENTAL_HOME/alerts.jsonl",
             "https://hooks.example.com/services/T000/B000/XXXX", "where failure alerts are posted", secret=True),
@@ -300,12 +301,19 @@ def extra_tables(env: Mapping[str, str] | None = None) -> tuple[tuple[str, str |
     return tuple(pairs)
 
 
-def pseudonym_salt(env: Mapping[str, str] | None = None, required: bool = False) -> str | None:
-    """``DENTAL_PSEUDONYM_SALT``; ``required`` (a real source): an error when unset."""
-    salt = _get(env, "DENTAL_PSEUDONYM_SALT")
+JOURNEY_SALT_MIN_CHARS = 16
+
+
+def journey_salt(env: Mapping[str, str] | None = None, required: bool = False) -> str | None:
+    """``DENTAL_JOURNEY_SALT`` (at least ``JOURNEY_SALT_MIN_CHARS`` characters); ``required`` (a real
+    source): an error when unset."""
+    salt = _get(env, "DENTAL_JOURNEY_SALT")
     if salt is None and required:
-        raise ConfigurationError("DENTAL_PSEUDONYM_SALT", "is not set; the journey dataset of a real practice "
-                                 "needs a secret salt", _example("DENTAL_PSEUDONYM_SALT"))
+        raise ConfigurationError("DENTAL_JOURNEY_SALT", "is not set; the journey dataset of a real practice "
+                                 "needs a secret key", _example("DENTAL_JOURNEY_SALT"))
+    if salt is not None and len(salt) < JOURNEY_SALT_MIN_CHARS:
+        raise ConfigurationError("DENTAL_JOURNEY_SALT", f"is shorter than {JOURNEY_SALT_MIN_CHARS} characters",
+                                 _example("DENTAL_JOURNEY_SALT"))
     return salt
 
 
@@ -348,7 +356,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     """Check every setting of ``env`` (default ``os.environ``). Raises ConfigurationError for the first
     bad one."""
     alert_webhook_url(env)
-    pseudonym_salt(env)
+    journey_salt(env)
     return Settings(
         source=source_kind(env),
         opendental_url=opendental_url(env),

@@ -11,12 +11,13 @@ from dental_assets.warehouse import PgParams
 DBT_DIR = Path(__file__).resolve().parents[1] / "dental_dbt"
 
 
-def run_dbt(params: PgParams, target: Path, *args: str) -> str:
+def run_dbt(params: PgParams, target: Path, *args: str, project: Path = DBT_DIR) -> str:
     """``dbt <args>`` on the database of ``params`` with its own target/log folder; returns stdout.
-    Fails the test with dbt's output when dbt exits non-zero."""
+    ``project``: the dbt project (default: this checkout's ``dental_dbt``; a test may pass a modified
+    copy). Fails the test with dbt's output when dbt exits non-zero."""
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(DBT_DIR),
-         "--profiles-dir", str(DBT_DIR), "--target-path", str(target), "--log-path", str(target)],
+        [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(project),
+         "--profiles-dir", str(project), "--target-path", str(target), "--log-path", str(target)],
         env={**os.environ, **params.dbt_env()}, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-6000:]

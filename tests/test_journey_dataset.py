@@ -1,12 +1,18 @@
 """The treatment-journey model: one row per procedure, and features free of later information."""
 
 import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 import dental_synthetic
-from dbt_runner import run_dbt
+from dbt_runner import DBT_DIR, run_dbt
 from dental_assets.warehouse import PgParams, mark_demo_target
 
 AS_OF = dt.date(2026, 6, 30)
@@ -102,22 +108,30 @@ def test_journey_models_train_on_earlier_years(journey):
 
 # The history features as first written: every procedure paired with every earlier row of its
 # patient, family or carrier (quadratic, kept here as the definition the model's timelines must equal).
+# Coverage and a claim's carrier are read, as in the model, from the snapshots' versions that held then.
 REFERENCE_HISTORY = """
 with procedures as (
     select * from intermediate.int_procedures where proc_status in (1, 2, 5, 6)
 ), coverage_then as (
-    select p.procedure_id, min(plans.carrier_num) filter (where c.ordinal = 1) as carrier_id
+    select p.procedure_id, min(plans.carrier_num) filter (where pp.ordinal = 1) as carrier_id
     from procedures p
-    join intermediate.int_patient_coverage c on p.patient_id = c.patient_id
-        and (c.coverage_start_date is null or c.coverage_start_date <= p.procedure_date)
-        and (c.coverage_end_date is null or c.coverage_end_date >= p.procedure_date)
-    left join staging.stg_opendental__insplan plans on c.insurance_plan_id = plans.plan_num
+    join snapshots.snap_opendental__patplan pp on p.patient_id = pp.pat_num
+        and pp.dbt_valid_from < p.procedure_date + 1 and coalesce(pp.dbt_valid_to, 'infinity') >= p.procedure_date + 1
+    left join snapshots.snap_opendental__inssub s on pp.ins_sub_num = s.ins_sub_num
+        and s.dbt_valid_from < p.procedure_date + 1 and coalesce(s.dbt_valid_to, 'infinity') >= p.procedure_date + 1
+    left join snapshots.snap_opendental__insplan plans on s.plan_num = plans.plan_num
+        and plans.dbt_valid_from < p.procedure_date + 1
+        and coalesce(plans.dbt_valid_to, 'infinity') >= p.procedure_date + 1
+    where (s.date_effective is null or s.date_effective <= p.procedure_date)
+        and (s.date_term is null or s.date_term >= p.procedure_date)
     group by p.procedure_id
 ), received as (
     select plans.carrier_num as carrier_id, cl.date_received, cl.date_received - cl.date_sent as days,
            cast(coalesce(cl.ins_pay_amt, 0) as numeric(14, 2)) as paid,
            cast(coalesce(cl.ins_pay_est, 0) as numeric(14, 2)) as est
-    from staging.stg_opendental__claim cl join staging.stg_opendental__insplan plans on cl.plan_num = plans.plan_num
+    from staging.stg_opendental__claim cl join snapshots.snap_opendental__insplan plans on cl.plan_num = plans.plan_num
+        and plans.dbt_valid_from < cl.date_received + 1
+        and coalesce(plans.dbt_valid_to, 'infinity') >= cl.date_received + 1
     where cl.claim_status = 'R' and cl.date_received is not null and cl.date_sent is not null
         and cl.claim_type in ('P', 'S')
 )
@@ -133,6 +147,8 @@ select p.procedure_id,
     (select count(*) from intermediate.int_appointments a
      where a.patient_id = p.patient_id and a.appointment_date < p.procedure_date and a.apt_status = 5),
     p.procedure_date - (select max(a.appointment_date) from intermediate.int_appointments a
+     where a.patient_id = p.patient_id and a.appointment_date < p.procedure_date and a.apt_status = 2),
+    p.procedure_date - (select min(a.appointment_date) from intermediate.int_appointments a
      where a.patient_id = p.patient_id and a.appointment_date < p.procedure_date and a.apt_status = 2),
     coalesce((select count(*) from staging.stg_opendental__patient pt
               join staging.stg_opendental__patient m on m.guarantor = pt.guarantor
@@ -150,10 +166,11 @@ def test_history_features_equal_their_pairwise_definition(journey):
     reference = {row[0]: row[1:] for row in query(params, REFERENCE_HISTORY)}
     model = {row[0]: row[1:] for row in query(params, """
         SELECT procedure_id, carrier_median_days_to_payment, carrier_estimate_accuracy, prior_visit_count,
-               prior_broken_count, days_since_last_visit, family_size FROM marts.fct_treatment_journey""")}
+               prior_broken_count, days_since_last_visit, days_since_first_visit, family_size
+        FROM marts.fct_treatment_journey""")}
     assert model.keys() == reference.keys()
     assert sum(1 for v in model.values() if v[0] is not None) > 100  # carrier history is exercised
-    assert sum(1 for v in model.values() if v[5] > 1) > 100  # and families
+    assert sum(1 for v in model.values() if v[6] > 1) > 100  # and families
     different = {k: (model[k], reference[k]) for k in model if model[k] != reference[k]}
     assert not different, list(different.items())[:3]
 
@@ -187,7 +204,7 @@ def test_parquet_files_read_with_the_documented_schema(journey, tmp_path, monkey
                                              "synthetic")
     assert table.num_rows > 1000
     columns, types = documented_schema()
-    assert len(columns) == 34 and set(columns.values()) <= set(types)
+    assert len(columns) == 35 and set(columns.values()) <= set(types)
 
     frame = pd.read_parquet(path, dtype_backend="pyarrow")
     assert list(frame.columns) == list(columns)
@@ -195,6 +212,7 @@ def test_parquet_files_read_with_the_documented_schema(journey, tmp_path, monkey
     assert {c: str(t) for c, t in frame.dtypes.items()} == {c: types[t][0] for c, t in columns.items()}
     assert len(frame) == table.num_rows
     assert "patient_id" not in frame.columns and frame["patient_key"].str.len().eq(16).all()
+    assert frame["procedure_key"].is_unique and frame["procedure_key"].str.len().eq(16).all()
 
     polars_frame = pl.read_parquet(path)
     assert {c: str(t) for c, t in polars_frame.schema.items()} == {c: types[t][1] for c, t in columns.items()}
@@ -204,7 +222,7 @@ def test_parquet_files_read_with_the_documented_schema(journey, tmp_path, monkey
     described = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
     assert {row[0]: row[1] for row in described} == {c: types[t][2] for c, t in columns.items()}
     assert con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0] == table.num_rows
-    assert pa.types.is_date32(table.schema.field("procedure_date").type)
+    assert not any(pa.types.is_temporal(field.type) for field in table.schema)
 
 
 def test_fetched_year_equals_the_model_rows(journey):
@@ -275,31 +293,379 @@ def test_models_report_not_enough_data_for_a_tiny_practice(tmp_path, monkeypatch
     assert failed.metadata["outcome"].value == "evaluated"
 
 
-def test_features_do_not_change_when_later_rows_change(journey):
+# ------------------------------------------------------------------------ de-identification (Safe Harbor)
+
+@pytest.fixture(scope="module")
+def written(journey, tmp_path_factory):
+    """One year of the dataset written by the asset's code (synthetic source: the random demo salt in
+    $DENTAL_HOME), with the warehouse it came from and the salt."""
+    from dental_assets.defs.journey.assets import demo_salt, write_journey_partition
+
     params, target = journey
+    saved = os.environ.get("DENTAL_DATA_DIR")
+    os.environ["DENTAL_DATA_DIR"] = str(tmp_path_factory.mktemp("journey_data"))
+    try:
+        path, table, _ = write_journey_partition(params, "marts.fct_treatment_journey", str(AS_OF.year - 1),
+                                                 "synthetic")
+    finally:
+        if saved is None:
+            os.environ.pop("DENTAL_DATA_DIR", None)
+        else:
+            os.environ["DENTAL_DATA_DIR"] = saved
+    assert table.num_rows > 1000
+    return params, target, path, demo_salt()
+
+
+def upstream_raw_tables(target: Path) -> list[str]:
+    """The raw tables ``fct_treatment_journey`` reads, directly or through any model or snapshot: the
+    dbt sources among its ancestors in the manifest dbt wrote to ``target``."""
+    manifest = json.loads((target / "manifest.json").read_text())
+    [start] = [uid for uid, node in manifest["nodes"].items() if node["name"] == "fct_treatment_journey"]
+    seen, todo = set(), [start]
+    while todo:
+        for parent in manifest["parent_map"].get(todo.pop(), []):
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return sorted(manifest["sources"][uid]["name"] for uid in seen if uid in manifest["sources"])
+
+
+def raw_key_columns(tables: list[str]) -> list[tuple[str, str]]:
+    """(table, column) of every key of ``tables``: the primary key, the foreign keys, and every other
+    integer column named like an OpenDental key (``...Num``, ``Guarantor``)."""
+    from dental_assets.catalog import raw_table
+
+    keys = []
+    for name in tables:
+        for column in raw_table(name).columns:
+            if column.kind == "int" and (column.is_pk or column.fk or column.name.endswith("Num")
+                                         or column.name == "Guarantor"):
+                keys.append((name, column.name))
+    return keys
+
+
+def test_the_salt_is_stored_nowhere_in_the_warehouse_or_dbt_artifacts(written):
+    """The keyed hashes' secret is not in any table of any schema, nor in dbt's manifest or logs, and its
+    file in $DENTAL_HOME is readable by its owner only."""
+    from dental_assets.defs.journey.assets import DEMO_SALT_FILE
+    from dental_assets.warehouse import dental_home
+
+    params, target, _, salt = written
+    assert len(salt) >= 32
+    assert (dental_home() / DEMO_SALT_FILE).stat().st_mode & 0o777 == 0o600
+    columns = query(params, """
+        SELECT table_schema, table_name, column_name FROM information_schema.columns
+        WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
+            AND data_type IN ('text', 'character varying', 'character')""")
+    by_table: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column in columns:
+        by_table.setdefault((schema, table), []).append(column)
+    assert len(by_table) > 50
+    found = []
+    for (schema, table), names in by_table.items():
+        condition = " OR ".join(f'position(%(salt)s in "{c}") > 0' for c in names)
+        conn = params.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE {condition}', {"salt": salt})
+                if cur.fetchone()[0]:
+                    found.append(f"{schema}.{table}")
+        finally:
+            conn.close()
+    assert not found
+    artifacts = [f for f in target.rglob("*") if f.is_file()]
+    assert any(f.name == "manifest.json" for f in artifacts)
+    assert not [f.name for f in artifacts if salt.encode() in f.read_bytes()]
+
+
+def test_join_attack_finds_no_patient(written):
+    """The attack that undid the old pseudonym: join a dataset column to every raw key (as is), and hash
+    every raw key with every salt an attacker can find (the environment's settings and secret-like
+    variables, the old fixed demo salt, none),
+    in the old form (sha256 of "salt:key") and the new (HMAC of "kind:key"); nothing matches."""
+    import pyarrow.parquet as pq
+
+    from dental_assets.defs.journey.assets import KEY_COLUMNS, KEY_HEX_CHARS
+
+    params, target, path, _ = written
+    table = pq.read_table(path)
+    key_values = {v for name in table.column_names if name.endswith("_key")
+                  for v in table.column(name).to_pylist() if v is not None}
+    assert len(key_values) > 1000
+    keys = raw_key_columns(upstream_raw_tables(target))
+    assert ("procedurelog", "ProcNum") in keys and ("patient", "PatNum") in keys
+    raw_values: set[int] = set()
+    for name, column in keys:
+        raw_values |= {row[0] for row in query(params, f'SELECT DISTINCT "{column}" FROM raw.{name}')}
+    # as is: no key column holds a raw key (the other columns: test_written_dataset_is_deidentified...)
+    assert not {str(v) for v in raw_values} & key_values
+    # what the test's environment offers an attacker: the project's settings, anything named like a
+    # secret, the old fixed demo salt, and no salt at all
+    secretish = re.compile(r"DENTAL|SALT|KEY|SECRET|TOKEN|PASS|PWD|URL", re.I)
+    candidates = {"", "synthetic-demo-salt", *(v for k, v in os.environ.items() if secretish.search(k))}
+    kinds = [kind for _, kind in KEY_COLUMNS.values()]
+    matches = 0
+    for salt in candidates:
+        for value in raw_values:
+            if hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()[:KEY_HEX_CHARS] in key_values:
+                matches += 1
+            for kind in kinds:
+                digest = hmac.digest(salt.encode(), f"{kind}:{value}".encode(), hashlib.sha256).hex()
+                matches += digest[:KEY_HEX_CHARS] in key_values
+    assert matches == 0
+
+
+def test_written_dataset_is_deidentified_by_safe_harbor(written):
+    """The Parquet file: no raw key in any column (each row's ProcNum, PatNum, Guarantor, appointment
+    numbers, recovered with the real salt, appear in none of its columns), no date column, ages at most
+    90 with every older patient at 90, ZIP3 of three digits and sparse areas as 000, no free text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dental_assets.defs.journey.assets import ZIP3_MIN_PATIENTS, keyed_hash
+
+    params, _, path, salt = written
+    table = pq.read_table(path)
+    year = AS_OF.year - 1
+    rows = query(params, f"""
+        SELECT p."ProcNum", p."PatNum", pt."Guarantor", p."AptNum", p."PlannedAptNum",
+               extract(year from age(p."ProcDate", pt."Birthdate")) >= 90 AND pt."Birthdate" > date '1880-01-01'
+        FROM raw.procedurelog p JOIN raw.patient pt ON pt."PatNum" = p."PatNum"
+        WHERE p."ProcStatus" IN (1, 2, 5, 6) AND p."ProcDate" >= '{year}-01-01' AND p."ProcDate" < '{year + 1}-01-01'""")
+    by_key = dict(zip(keyed_hash([r[0] for r in rows], salt.encode(), "procedure"), rows))
+    keys = table.column("procedure_key").to_pylist()
+    assert set(keys) <= set(by_key) and len(keys) == len(set(keys)) == table.num_rows
+    identities = [by_key[k] for k in keys]
+
+    # no column carries a raw key of its row (0 is OpenDental's "none", not a key; coincidences of small
+    # numbers aside: under 1% of rows)
+    for name in table.column_names:
+        values = [None if v is None else str(v) for v in table.column(name).to_pylist()]
+        for position, label in enumerate(("ProcNum", "PatNum", "Guarantor", "AptNum", "PlannedAptNum")):
+            same = sum(1 for v, ident in zip(values, identities)
+                       if v is not None and ident[position] and v == str(ident[position]))
+            assert same < 0.01 * table.num_rows, (name, label, same)
+    # no exact date of service
+    assert not [f.name for f in table.schema if pa.types.is_temporal(f.type) or "date" in f.name]
+    # ages: at most 90, and every row of a patient aged 90 or more then shows 90
+    ages = table.column("patient_age_years").to_pylist()
+    assert max(a for a in ages if a is not None) <= 90
+    older = sum(1 for ident in identities if ident[5])
+    assert older > 0  # the practice has patients over 89 (the generator's oldest heads are 92)
+    assert sum(1 for a in ages if a == 90) >= older
+    # ZIP3: three digits; an area kept only with ZIP3_MIN_PATIENTS patients in the file
+    zips = table.column("patient_zip3").to_pylist()
+    patients = table.column("patient_key").to_pylist()
+    assert all(re.fullmatch(r"\d{3}", z) for z in zips if z is not None) and any(z for z in zips)
+    for area in {z for z in zips if z not in (None, "000")}:
+        assert len({p for z, p in zip(zips, patients) if z == area}) >= ZIP3_MIN_PATIENTS
+    # no free text: every string column is a keyed hash or a code from a closed set
+    patterns = {"procedure_key": r"[0-9a-f]{16}", "patient_key": r"[0-9a-f]{16}", "clinic_key": r"[0-9a-f]{16}",
+                "provider_key": r"[0-9a-f]{16}", "carrier_key": r"[0-9a-f]{16}", "patient_zip3": r"\d{3}",
+                "gender": r"male|female|unknown|other", "procedure_code": r"[A-Z0-9]{1,8}",
+                "code_category": r"[A-Za-z /&-]{1,40}"}
+    strings = [f.name for f in table.schema if pa.types.is_string(f.type)]
+    assert set(strings) == set(patterns)
+    for name in strings:
+        values = {v for v in table.column(name).to_pylist() if v is not None}
+        assert all(re.fullmatch(patterns[name], v) for v in values), name
+    assert len({v for v in table.column("code_category").to_pylist()}) < 30
+
+
+def test_writer_refuses_identifying_columns_and_a_real_source_without_salt(tmp_path, monkeypatch):
+    """Fail closed: a model column the writer does not know how to de-identify (a date, a raw ``*_id``)
+    stops the write; a real practice needs DENTAL_JOURNEY_SALT; keys depend on the salt."""
+    import pyarrow as pa
+
+    from dental_assets.defs.journey.assets import deidentify, journey_salt, keyed_hash, suppress_sparse_zip3
+    from dental_assets.errors import ConfigurationError
+
+    salt = b"k" * 32
+    fine = deidentify(pa.table({"procedure_id": [1, 2], "patient_id": [7, 7],
+                                "procedure_date": pa.array([dt.date(2025, 1, 2)] * 2, pa.date32())}), salt)
+    assert fine.column_names == ["procedure_key", "patient_key"]
+    with pytest.raises(ValueError, match="appointment_id"):
+        deidentify(pa.table({"procedure_id": [1], "appointment_id": [3]}), salt)
+    with pytest.raises(ValueError, match="seen_on"):
+        deidentify(pa.table({"procedure_id": [1], "seen_on": pa.array([dt.date(2025, 1, 2)], pa.date32())}), salt)
+    monkeypatch.delenv("DENTAL_JOURNEY_SALT", raising=False)
+    with pytest.raises(ConfigurationError, match="DENTAL_JOURNEY_SALT"):
+        journey_salt(None, "opendental")
+    with pytest.raises(ConfigurationError, match="shorter"):
+        journey_salt("short", "opendental")
+    assert keyed_hash([5], b"a" * 16, "patient") != keyed_hash([5], b"b" * 16, "patient")
+    # a ZIP3 with fewer than the minimum of distinct patients becomes 000 (rows of one patient count once)
+    assert suppress_sparse_zip3(["941", "941", "941", "100", "100", None], ["a", "b", "c", "d", "d", "e"],
+                                min_patients=3) == ["941", "941", "941", "000", "000", None]
+    assert keyed_hash([5], salt, "patient") != keyed_hash([5], salt, "procedure")
+
+
+# ----------------------------------------------------------------------------- leakage: later rows change
+
+# Rows OpenDental overwrites in place or deletes; the model reads their snapshots' history.
+SNAPSHOTTED = ("fee", "patplan", "inssub", "insplan", "benefit")
+KEY_OFFSET = 50_000_000
+LATER_EDIT = dt.timedelta(days=40)
+
+
+def _changed_value(column) -> str | None:
+    """SQL for a different value of ``column`` (same type), or None to leave it: numbers moved, flags
+    flipped, dates and times moved later, text reversed."""
+    quoted = f'"{column.name}"'
+    if column.kind == "int":
+        return f"1 - {quoted}" if column.is_flag else f"{quoted} + 1"
+    if column.kind == "float":
+        return f"{quoted} * 2 + 1"
+    if column.kind in ("date", "datetime", "timestamp"):
+        return f"{quoted} + interval '30 days'"
+    if column.kind == "time":
+        return f"{quoted} + interval '1 minute'"
+    if column.kind == "str":  # one-character codes (ClaimStatus 'R') become 'Z'
+        return f"CASE WHEN length({quoted}) > 1 THEN reverse({quoted}) ELSE 'Z' END"
+    return None
+
+
+def later_row_mutations(table_name: str, cutoff: dt.date) -> list[str]:
+    """SQL that changes every later row of one raw table, as later activity in OpenDental would.
+
+    - Later rows: the business date (tables.yml), else the entry date (SecDateEntry, DateTEntry...), after
+      ``cutoff``: every value column changed (keys kept), a third deleted, the rest copied as new rows.
+    - Snapshotted tables (``SNAPSHOTTED``): every row overwritten later (every column but the primary
+      key, foreign keys included, with SecDateTEdit moved after the cutoff as MySQL's TIMESTAMP would),
+      a third of patplan and inssub rows deleted (a dropped coverage), copies inserted.
+    - Other tables (set-up: procedurecode, provider, definition): copies inserted as new rows.
+    """
+    from dental_assets.catalog import raw_table
+
+    table = raw_table(table_name)
+    pk = f'"{table.primary_key}"'
+    relation = f"raw.{table_name}"
+    later_day = f"date '{cutoff}'"
+    date_column = table.business_date_column or (table.column(table.entry_column) if table.entry_column else None)
+    snapshotted = table_name in SNAPSHOTTED
+    statements = []
+    if snapshotted:
+        changes = [f'"{c.name}" = {_changed_value(c)}' for c in table.columns
+                   if not c.is_pk and c.name != table.modified_column and _changed_value(c)]
+        changes.append(f'"{table.modified_column}" = greatest("{table.modified_column}", {later_day}) '
+                       f"+ interval '{LATER_EDIT.days} days'")
+        statements.append(f"UPDATE {relation} SET {', '.join(changes)}")
+        if table_name in ("patplan", "inssub"):
+            statements.append(f"DELETE FROM {relation} WHERE {pk} % 3 = 0")
+        later = "true"
+    elif date_column is not None:
+        later = f'"{date_column.name}" > {later_day}'
+        changes = [f'"{c.name}" = {_changed_value(c)}' for c in table.columns
+                   if not c.is_pk and not c.fk and not c.name.endswith("Num") and c.name != "Guarantor"
+                   and _changed_value(c)]
+        statements.append(f"UPDATE {relation} SET {', '.join(changes)} WHERE {later}")
+        statements.append(f"DELETE FROM {relation} WHERE {later} AND {pk} % 3 = 0")
+    else:
+        later = "true"
+    names = ", ".join(f'"{c}"' for c in table.column_names)
+    values = ", ".join(f"{pk} + {KEY_OFFSET}" if c == table.primary_key else f'"{c}"' for c in table.column_names)
+    statements.append(f"INSERT INTO {relation} ({names}) SELECT {values} FROM {relation} WHERE {later}")
+    return statements
+
+
+# Later events on rows dated before the cutoff: appointments broken later, claims received later and
+# paid twice as much, payments dated later deleted, new family members (first seen later).
+LATER_EVENTS = """
+    UPDATE raw.appointment SET "AptStatus" = 5 WHERE "AptDateTime" > {later} AND "AptStatus" = 2;
+    INSERT INTO raw.appointment ("AptNum", "PatNum", "AptStatus", "AptDateTime", "Pattern", "ClinicNum", "ProvNum")
+        SELECT 10000000 + "PatNum", "PatNum", 5, timestamp {later} + interval '40 days', 'XXXX', "ClinicNum", "PriProv"
+        FROM raw.patient;
+    UPDATE raw.claim SET "DateReceived" = "DateReceived" + 100, "InsPayAmt" = "InsPayAmt" * 2
+        WHERE "DateReceived" > {later};
+    UPDATE raw.claimproc SET "InsPayAmt" = "InsPayAmt" * 2, "WriteOff" = "WriteOff" + 1 WHERE "DateCP" > {later};
+    DELETE FROM raw.paysplit WHERE "DatePay" > {later};
+    INSERT INTO raw.patient ("PatNum", "Guarantor", "DateFirstVisit", "Birthdate", "Gender", "SecDateEntry")
+        SELECT 20000000 + "PatNum", "Guarantor", date {later} + 10, date '1990-01-01', 1, date {later} + 10
+        FROM raw.patient WHERE "PatNum" = "Guarantor";
+"""
+
+
+@pytest.fixture(scope="module")
+def later_rows_changed(journey):
+    """Features of the procedures up to CUTOFF before and after every later row of every raw table the
+    model reads was changed (``later_row_mutations`` + ``LATER_EVENTS``) and the model, its snapshots
+    included, was built again. Returns (before, after, the tables changed)."""
+    params, target = journey
+    tables = upstream_raw_tables(target)
     before = features_until_cutoff(params)
-    assert len(before) > 1000
-    later = f"'{CUTOFF}'"
-    query(params, f"""
-        UPDATE raw.appointment SET "AptStatus" = 5 WHERE "AptDateTime" > {later} AND "AptStatus" = 2;
-        INSERT INTO raw.appointment ("AptNum", "PatNum", "AptStatus", "AptDateTime", "Pattern", "ClinicNum", "ProvNum")
-            SELECT 10000000 + "PatNum", "PatNum", 5, timestamp {later} + interval '40 days', 'XXXX', "ClinicNum", "PriProv"
-            FROM raw.patient;
-        UPDATE raw.claim SET "DateReceived" = "DateReceived" + 100, "InsPayAmt" = "InsPayAmt" * 2
-            WHERE "DateReceived" > {later};
-        UPDATE raw.claimproc SET "InsPayAmt" = "InsPayAmt" * 2 WHERE "DateCP" > {later};
-        DELETE FROM raw.paysplit WHERE "DatePay" > {later};
-        UPDATE raw.procedurelog SET "ProcFee" = "ProcFee" * 3 WHERE "ProcDate" > {later};
-        INSERT INTO raw.patient ("PatNum", "Guarantor", "DateFirstVisit", "Birthdate", "Gender")
-            SELECT 20000000 + "PatNum", "Guarantor", date {later} + 10, date '1990-01-01', 1
-            FROM raw.patient WHERE "PatNum" = "Guarantor";
-    """)
     targets_before = query(params, "SELECT count(*) FILTER (WHERE target_fully_paid) FROM marts.fct_treatment_journey")
+    statements = [sql for name in tables for sql in later_row_mutations(name, CUTOFF)]
+    query(params, ";\n".join(statements) + ";" + LATER_EVENTS.format(later=f"'{CUTOFF}'"))
     run_dbt(params, target, "build", "--select", "+fct_treatment_journey", "--exclude", "test_type:data")
     after = features_until_cutoff(params)
-    assert after.keys() == before.keys()
+    targets_after = query(params, "SELECT count(*) FILTER (WHERE target_fully_paid) FROM marts.fct_treatment_journey")
+    assert targets_after != targets_before  # the later rows did reach the model
+    return before, after, tables
+
+
+def test_features_do_not_change_when_later_rows_change(journey, later_rows_changed):
+    """Every raw table upstream of the model (from dbt's lineage), fees and coverage included, changed
+    after the cutoff; no feature of an earlier procedure moved."""
+    params, _ = journey
+    before, after, tables = later_rows_changed
+    assert {"fee", "patplan", "inssub", "insplan", "procedurelog", "claimproc", "appointment"} <= set(tables)
+    assert len(before) > 1000 and after.keys() == before.keys()
     changed = {key: (before[key], after[key]) for key in before if before[key] != after[key]}
     assert not changed, list(changed.items())[:3]
-    # the later rows did reach the model: targets moved
-    targets_after = query(params, "SELECT count(*) FILTER (WHERE target_fully_paid) FROM marts.fct_treatment_journey")
-    assert targets_after != targets_before
+    # the snapshots saw the overwrites and deletes: versions were closed in each
+    for name in ("fee", "patplan", "inssub", "insplan"):
+        closed = query(params, f"SELECT count(*) FROM snapshots.snap_opendental__{name} WHERE dbt_valid_to IS NOT NULL")
+        assert closed[0][0] > 0, name
+    # and the features that read them are exercised
+    fee, carrier = list_index(params, "standard_fee"), list_index(params, "carrier_id")
+    assert sum(1 for row in before.values() if row[fee] is not None) > 1000
+    assert sum(1 for row in before.values() if row[carrier] is not None) > 100
+
+
+def list_index(params: PgParams, column: str) -> int:
+    """The position of ``column`` among the features ``features_until_cutoff`` returns."""
+    columns = [r[0] for r in query(params, """
+        SELECT column_name FROM information_schema.columns
+        WHERE table_schema = 'marts' AND table_name = 'fct_treatment_journey' ORDER BY ordinal_position""")]
+    return [c for c in columns if c not in TARGETS].index(column)
+
+
+# Planted leaks: the model reading today's fee and today's coverage (raw, not their history).
+PLANTED_LEAKS = {
+    """    select fee_sched, code_num, amount, dbt_valid_from as known_from, dbt_valid_to as known_until
+    from {{ ref('snap_opendental__fee') }}""":
+    """    select fee_sched, code_num, amount, timestamp '0001-01-01' as known_from,
+           cast(null as timestamp) as known_until
+    from {{ ref('stg_opendental__fee') }}""",
+    """    select pat_num as patient_id, ins_sub_num, ordinal, dbt_valid_from as known_from,
+           dbt_valid_to as known_until
+    from {{ ref('snap_opendental__patplan') }}""":
+    """    select pat_num as patient_id, ins_sub_num, ordinal, timestamp '0001-01-01' as known_from,
+           cast(null as timestamp) as known_until
+    from {{ ref('stg_opendental__patplan') }}""",
+}
+
+
+def test_a_planted_leak_is_detected(journey, later_rows_changed, tmp_path):
+    """The detector works: the same model reading the current fee and patplan rows instead of their
+    history, built on the changed warehouse, moves standard_fee and the coverage features of earlier
+    procedures. The real model is built again afterwards."""
+    params, target = journey
+    before, _, _ = later_rows_changed
+    project = tmp_path / "dental_dbt"
+    shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    model = project / "models" / "marts" / "fct_treatment_journey.sql"
+    text = model.read_text()
+    for honest, leaky in PLANTED_LEAKS.items():
+        assert honest in text
+        text = text.replace(honest, leaky)
+    model.write_text(text)
+    try:
+        run_dbt(params, tmp_path / "leaky_target", "run", "--select", "fct_treatment_journey", project=project)
+        leaky = features_until_cutoff(params)
+    finally:
+        run_dbt(params, target, "run", "--select", "fct_treatment_journey")
+    positions = {name: list_index(params, name)
+                 for name in ("standard_fee", "fee_ratio", "coverage_count", "has_insurance")}
+    moved = {name: sum(1 for key in before if before[key][i] != leaky[key][i]) for name, i in positions.items()}
+    assert all(count > 50 for count in moved.values()), moved

@@ -54,7 +54,7 @@ def _secret_objects():
         OpenDentalSourceResource(kind="opendental", url=mysql_url),
         AlertWebhookResource(webhook_url=f"https://hooks.example/{SECRET}"),
         settings.load({"DENTAL_SOURCE": "opendental", "OPENDENTAL_URL": mysql_url, "DENTAL_WAREHOUSE_URL": pg_url,
-                       "DAGSTER_POSTGRES_URL": pg_url, "DENTAL_PSEUDONYM_SALT": SECRET}),
+                       "DAGSTER_POSTGRES_URL": pg_url, "DENTAL_JOURNEY_SALT": SECRET * 2}),
     ]
 
 

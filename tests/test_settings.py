@@ -65,7 +65,7 @@ def test_good_values_are_read(tmp_path):
         "DENTAL_SYNTHETIC_PATIENTS": "300", "DENTAL_SYNTHETIC_SEED": "0", "DENTAL_AS_OF": "2025-06-30",
         "DENTAL_PARTITION_START": "2019-03", "DENTAL_HOME": str(tmp_path / "h"), "DENTAL_DATA_DIR": str(tmp_path),
         "DENTAL_EXTRA_TABLES": "perioexam:ExamDate, LabCase", "DENTAL_JOURNEY_KEEP": "1", "DENTAL_MODEL_KEEP": "9",
-        "DENTAL_ALERT_WEBHOOK_URL": "https://hooks.example.com/x", "DENTAL_PSEUDONYM_SALT": SECRET,
+        "DENTAL_ALERT_WEBHOOK_URL": "https://hooks.example.com/x", "DENTAL_JOURNEY_SALT": SECRET * 2,
     }
     loaded = settings.load(env)
     assert loaded.source == "opendental" and loaded.as_of == dt.date(2025, 6, 30) and loaded.as_of_given
@@ -122,11 +122,13 @@ def test_folders_must_be_usable(tmp_path):
         assert "not writable" in _one_line(_error({"DENTAL_DATA_DIR": str(locked / "data")}), "DENTAL_DATA_DIR")
 
 
-def test_pseudonym_salt_is_required_for_a_real_source():
-    assert settings.pseudonym_salt({}) is None
-    assert "is not set" in _one_line(_raises(lambda: settings.pseudonym_salt({}, required=True)),
-                                     "DENTAL_PSEUDONYM_SALT")
-    assert settings.pseudonym_salt({"DENTAL_PSEUDONYM_SALT": SECRET}, required=True) == SECRET
+def test_journey_salt_is_required_for_a_real_source():
+    assert settings.journey_salt({}) is None
+    assert "is not set" in _one_line(_raises(lambda: settings.journey_salt({}, required=True)),
+                                     "DENTAL_JOURNEY_SALT")
+    assert settings.journey_salt({"DENTAL_JOURNEY_SALT": SECRET * 2}, required=True) == SECRET * 2
+    assert "shorter than" in _one_line(_raises(lambda: settings.journey_salt({"DENTAL_JOURNEY_SALT": "short"})),
+                                       "DENTAL_JOURNEY_SALT")
 
 
 def _raises(action) -> ConfigurationError:

@@ -14,6 +14,8 @@ Every setting is checked by ``dental_assets.settings`` when the definitions load
 (``build_resources``), so a bad one stops ``dagster job execute`` / ``dagster dev`` with one
 ``ConfigurationError`` naming the variable before any run starts; the resources check their own
 values again when a run uses them.
+- ``DENTAL_JOURNEY_SALT``: the secret key of the journey dataset's keyed hashes, read through
+  ``dg.EnvVar`` (``JourneyKeysResource``; see ``dental_assets.defs.journey.assets``).
 """
 
 import contextlib
@@ -122,6 +124,15 @@ class OpenDentalSourceResource(dg.ConfigurableResource):
         return SyntheticSource(patients, seed, self.as_of)
 
 
+class JourneyKeysResource(dg.ConfigurableResource):
+    """The secret key (``salt``, text) of the treatment-journey dataset's keyed hashes (HMAC-SHA256 of
+    every raw key it would otherwise carry). From ``DENTAL_JOURNEY_SALT`` through ``dg.EnvVar``, so the
+    value never enters run configuration or logs; None when unset (the synthetic source then uses a
+    random key kept in ``$DENTAL_HOME``, any other source refuses to write the dataset)."""
+
+    salt: str | None = None
+
+
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     """The resources of the code location, configured from the environment once every setting has
     been checked (``settings.load``). Raises ConfigurationError naming the first bad variable. The
@@ -136,5 +147,8 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             synthetic_patients=checked.synthetic_patients,
             synthetic_seed=checked.synthetic_seed,
             synthetic_as_of=checked.as_of.isoformat() if checked.as_of_given else None,
+        ),
+        "journey_keys": JourneyKeysResource(
+            salt=dg.EnvVar("DENTAL_JOURNEY_SALT") if os.environ.get("DENTAL_JOURNEY_SALT") else None,
         ),
     }

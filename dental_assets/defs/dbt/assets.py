@@ -10,7 +10,9 @@ the ``warehouse`` resource exports its connection as ``DENTAL_PG_*`` variables, 
 The models are split by materialization into two asset definitions:
 
 - ``dental_dbt_models``: every model except the incremental ones, unpartitioned (``dbt build`` of the
-  whole set, each table rebuilt);
+  whole set, each table rebuilt), and the snapshots (``dental_dbt/snapshots``, keys
+  ``["snapshots", "snap_opendental__<table>"]``, group ``dbt_snapshots``), which ``dbt build`` runs
+  after the staging views they read and before the models that read them;
 - ``dental_dbt_facts``: the incremental fact models (``config.materialized:incremental``: fct_procedure,
   fct_appointment, fct_payment, fct_claim), partitioned by ``monthly_partitions`` like the raw
   transactional tables, with a single-run backfill policy. A run over a range of months passes the whole
@@ -76,10 +78,16 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 ensure_manifest(dbt_project)
 
 
+SNAPSHOT_GROUP = "dbt_snapshots"
+
+
 class DentalDbtTranslator(DagsterDbtTranslator):
-    """Groups models by their layer folder (staging, intermediate, marts)."""
+    """Groups models by their layer folder (staging, intermediate, marts), snapshots in
+    ``dbt_snapshots``."""
 
     def get_group_name(self, dbt_resource_props) -> str | None:
+        if dbt_resource_props["resource_type"] == "snapshot":
+            return SNAPSHOT_GROUP
         if dbt_resource_props["resource_type"] == "model":
             fqn = dbt_resource_props.get("fqn", [])
             if len(fqn) > 2:

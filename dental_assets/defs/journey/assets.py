@@ -1,38 +1,72 @@
 """The treatment-journey dataset: versioned Parquet files, one folder per year partition.
 
 The dbt model ``fct_treatment_journey`` computes one row per procedure (ProcStatus 1, 2, 5 or 6) with
-its features and targets in SQL. This asset reads one year of it and replaces the patient key with a
-salted hash. It writes the rows to
-``$DENTAL_DATA_DIR/processed/treatment_journey/<year>/treatment_journey_<source>_<UTC timestamp>.parquet``
-and keeps the newest ``DENTAL_JOURNEY_KEEP`` versions (default 5). A statistics JSON goes beside each
+its features and targets in SQL. This asset reads one year of it, de-identifies it (``deidentify``) and
+writes it to
+``$DENTAL_DATA_DIR/processed/treatment_journey/<year>/treatment_journey_<source>_<UTC timestamp>.parquet``,
+keeping the newest ``DENTAL_JOURNEY_KEEP`` versions (default 5). A statistics JSON goes beside each
 file.
 
-Pseudonymization: ``patient_key = sha256(salt + ":" + PatNum)`` (hex, 16 characters), with the salt
-from ``DENTAL_PSEUDONYM_SALT``. The synthetic source, which holds no real patients, falls back to a
-fixed demo salt. Any other source refuses to run without one. The files hold no names, addresses or notes.
+De-identification, by HIPAA Safe Harbor (docs/journey.md, "De-identification"):
+- every raw key (ProcNum, PatNum, ClinicNum, ProvNum, CarrierNum) becomes a keyed hash,
+  ``HMAC-SHA256(salt, "<kind>:<key>")`` as 16 hex characters (``KEY_COLUMNS``). The salt is a secret
+  that is not in the warehouse: ``DENTAL_JOURNEY_SALT`` (``JourneyKeysResource``), or, for the synthetic
+  source only, a random key kept in ``$DENTAL_HOME/journey_salt`` (mode 0600). The hashes are computed
+  here, in Python, so neither the salt nor the keyed hashes ever reach the warehouse or dbt's logs;
+- the date of service is dropped (``procedure_year`` and intervals in days remain);
+- ``patient_age_years`` is capped at 90 by the model; ``patient_zip3`` is set to ``000`` where the
+  file holds fewer than ``ZIP3_MIN_PATIENTS`` patients in that ZIP3 area;
+- rows are ordered by ``procedure_key``, not by ProcNum;
+- the result is checked (``check_deidentified``): no date column, no ``*_id`` column.
+The files hold no names, addresses, contact details or notes.
 """
 
 import datetime as dt
 import hashlib
+import hmac
 import io
 import json
+import os
+import secrets
 from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from dagster_dbt import get_asset_key_for_model
 
 from dental_assets import settings
 from dental_assets.defs.dbt.assets import dental_dbt_models, relation_for_model
-from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+from dental_assets.defs.resources import JourneyKeysResource, OpenDentalSourceResource, WarehouseResource
+from dental_assets.errors import ConfigurationError
 from dental_assets.partitions import yearly_partitions
-from dental_assets.warehouse import PgParams
+from dental_assets.warehouse import PgParams, dental_home
 
 JOURNEY_MODEL = "fct_treatment_journey"
 JOURNEY_GROUP = "journey"
-SYNTHETIC_DEMO_SALT = "synthetic-demo-salt"
+JOURNEY_SALT_SETTING = "DENTAL_JOURNEY_SALT"
+DEMO_SALT_FILE = "journey_salt"
+# the shortest salt accepted: 16 characters, as a 64-bit random key written in hex
+MIN_SALT_CHARS = 16
+# hex characters kept of each keyed hash (64 bits: a collision among 1.5M keys has probability ~6e-8)
+KEY_HEX_CHARS = 16
+# raw key column of the model -> (key column of the file, the kind named inside the hashed message)
+KEY_COLUMNS = {
+    "procedure_id": ("procedure_key", "procedure"),
+    "patient_id": ("patient_key", "patient"),
+    "clinic_id": ("clinic_key", "clinic"),
+    "provider_id": ("provider_key", "provider"),
+    "carrier_id": ("carrier_key", "carrier"),
+}
+# the model's exact dates of service, left out of the file (procedure_year and intervals remain)
+DATE_COLUMNS = ("procedure_date",)
+ZIP3_COLUMN = "patient_zip3"
+# Safe Harbor keeps a ZIP3 only where its area holds more than 20,000 people. Without census data, a
+# ZIP3 is kept only when the file holds at least this many distinct patients in it, else "000".
+ZIP3_MIN_PATIENTS = 20
+SUPPRESSED_ZIP3 = "000"
 
 
 def data_dir() -> Path:
@@ -44,17 +78,99 @@ def journey_dir(partition_key: str) -> Path:
     return data_dir() / "processed" / "treatment_journey" / partition_key
 
 
-def pseudonym_salt(source_name: str) -> str:
-    """The salt for patient keys. Raises ConfigurationError when a real source has no salt configured."""
-    return settings.pseudonym_salt(required=source_name != "synthetic") or SYNTHETIC_DEMO_SALT
+def demo_salt() -> str:
+    """The synthetic source's salt: ``$DENTAL_HOME/journey_salt``, created on first use with 32 random
+    bytes in hex and mode 0600 (owner read/write only), then reused so keys stay stable across runs."""
+    path = dental_home() / DEMO_SALT_FILE
+    if not path.exists():
+        # written under a temporary name and linked into place, so a concurrent run (another year)
+        # never reads a half-written key: the first link wins, the other run reads the winner's key
+        tmp = path.with_name(f".{DEMO_SALT_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    os.chmod(path, 0o600)
+    return path.read_text().strip()
 
 
-def pseudonymize(patient_ids: list[int | None], salt: str) -> list[str | None]:
-    """Salted SHA-256 of each PatNum, 16 hex characters; None stays None."""
-    return [
-        None if pid is None else hashlib.sha256(f"{salt}:{pid}".encode()).hexdigest()[:16]
-        for pid in patient_ids
-    ]
+def journey_salt(configured: str | None, source_name: str) -> bytes:
+    """The secret key of the keyed hashes: ``configured`` (``DENTAL_JOURNEY_SALT``) when set; else, for
+    the synthetic source, ``demo_salt()``. Raises ConfigurationError when a real source has none, or when
+    it is shorter than ``MIN_SALT_CHARS``. The value is never logged."""
+    if configured:
+        if len(configured) < MIN_SALT_CHARS:
+            raise ConfigurationError(JOURNEY_SALT_SETTING, f"shorter than {MIN_SALT_CHARS} characters",
+                                     "the output of `openssl rand -hex 32`")
+        return configured.encode()
+    if source_name == "synthetic":
+        return demo_salt().encode()
+    raise ConfigurationError(JOURNEY_SALT_SETTING, "required to write the treatment-journey dataset "
+                             "of a real practice", "the output of `openssl rand -hex 32`")
+
+
+def keyed_hash(values: list[int | None], salt: bytes, kind: str) -> list[str | None]:
+    """``HMAC-SHA256(salt, "<kind>:<value>")`` of each value, its first ``KEY_HEX_CHARS`` hex characters;
+    None stays None. ``kind`` (procedure, patient, ...) keeps equal numbers of different tables apart."""
+    cache: dict[int, str] = {}
+    out: list[str | None] = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        key = cache.get(value)
+        if key is None:
+            key = hmac.digest(salt, f"{kind}:{value}".encode(), hashlib.sha256).hex()[:KEY_HEX_CHARS]
+            cache[value] = key
+        out.append(key)
+    return out
+
+
+def suppress_sparse_zip3(zip3: list[str | None], patient_keys: list[str | None],
+                         min_patients: int = ZIP3_MIN_PATIENTS) -> list[str | None]:
+    """Each ZIP3 kept when at least ``min_patients`` distinct patients of the same rows have it, else
+    ``SUPPRESSED_ZIP3`` ("000"); None stays None."""
+    patients: dict[str, set] = {}
+    for area, patient in zip(zip3, patient_keys):
+        if area is not None:
+            patients.setdefault(area, set()).add(patient)
+    kept = {area for area, members in patients.items() if len(members) >= min_patients}
+    return [None if area is None else (area if area in kept else SUPPRESSED_ZIP3) for area in zip3]
+
+
+def check_deidentified(table: pa.Table) -> None:
+    """Fail closed: raises ValueError when a column of ``table`` is a date or timestamp, or is named like a
+    raw key (``*_id``) or a date (``*_date``): a new model column must be de-identified here first."""
+    bad = [f.name for f in table.schema
+           if pa.types.is_temporal(f.type) or f.name.endswith(("_id", "_date"))]
+    if bad:
+        raise ValueError(f"the journey dataset would carry identifying columns: {', '.join(bad)}")
+
+
+def deidentify(table: pa.Table, salt: bytes) -> pa.Table:
+    """The model's rows made Safe Harbor de-identified: each ``KEY_COLUMNS`` column replaced, in place,
+    by its keyed hash; ``DATE_COLUMNS`` dropped; ``patient_zip3`` of sparse areas set to "000"; rows
+    sorted by ``procedure_key``. Raises ValueError (``check_deidentified``) when an identifying column
+    remains."""
+    for raw, (keyed, kind) in KEY_COLUMNS.items():
+        if raw in table.column_names:
+            index = table.column_names.index(raw)
+            keys = keyed_hash(table.column(raw).to_pylist(), salt, kind)
+            table = table.remove_column(index).add_column(index, keyed, pa.array(keys, pa.string()))
+    table = table.drop_columns([c for c in DATE_COLUMNS if c in table.column_names])
+    if ZIP3_COLUMN in table.column_names and "patient_key" in table.column_names:
+        index = table.column_names.index(ZIP3_COLUMN)
+        areas = suppress_sparse_zip3(table.column(ZIP3_COLUMN).to_pylist(), table.column("patient_key").to_pylist())
+        table = table.remove_column(index).add_column(index, ZIP3_COLUMN, pa.array(areas, pa.string()))
+    if "procedure_key" in table.column_names and table.num_rows:
+        table = table.take(pc.sort_indices(table, [("procedure_key", "ascending")]))
+    check_deidentified(table)
+    return table
 
 
 # PostgreSQL type OID -> Arrow type of the column in the Parquet file (numeric becomes float64).
@@ -146,19 +262,25 @@ def data_quality_summary(table: pa.Table, year: int) -> dict[str, dg.MetadataVal
     """The data-quality summary of one year of the dataset, as materialization metadata.
 
     Entries (counts, shares and dates only, no row values): ``dq/rows``, ``dq/patients`` (distinct
-    ``patient_key``), ``dq/duplicate_procedure_ids`` (rows whose ``procedure_id`` repeats: must be 0),
-    ``dq/rows_outside_year`` (``procedure_date`` outside ``year``: must be 0), ``dq/first_date`` and
-    ``dq/last_date`` (of ``procedure_date``), ``dq/target_accepted_rate`` and
+    ``patient_key``), ``dq/duplicate_procedure_ids`` (rows whose ``procedure_key``, else
+    ``procedure_id``, repeats: must be 0), ``dq/rows_outside_year`` (``procedure_date``, else
+    ``procedure_year``, outside ``year``: must be 0), ``dq/first_date`` and ``dq/last_date`` (of
+    ``procedure_date``; empty for the de-identified file, which has none), ``dq/target_accepted_rate`` and
     ``dq/target_fully_paid_rate`` (share of true among non-null), ``dq/columns_with_nulls`` (a count)
     and ``dq/null_columns`` (their names), and
     ``data_quality``, a markdown table of all of them with a verdict ``ok`` / ``CHECK``."""
     names = set(table.column_names)
     rows = table.num_rows
-    ids = table.column("procedure_id").to_pylist() if "procedure_id" in names else []
+    id_column = "procedure_key" if "procedure_key" in names else "procedure_id"
+    ids = table.column(id_column).to_pylist() if id_column in names else []
     duplicates = len(ids) - len(set(ids))
     dates = [d for d in table.column("procedure_date").to_pylist() if d is not None] if (
         "procedure_date" in names) else []
-    outside = sum(1 for d in dates if d.year != year)
+    if dates:
+        outside = sum(1 for d in dates if d.year != year)
+    else:  # the de-identified file: its year column
+        years = table.column("procedure_year").to_pylist() if "procedure_year" in names else []
+        outside = sum(1 for y in years if y is not None and y != year)
     patients = len({k for k in table.column("patient_key").to_pylist() if k is not None}) if (
         "patient_key" in names) else 0
     accepted = _share(table.column("target_accepted")) if "target_accepted" in names else None
@@ -193,20 +315,18 @@ def data_quality_summary(table: pa.Table, year: int) -> dict[str, dg.MetadataVal
 
 def write_journey_partition(
     warehouse: WarehouseResource | PgParams, relation: str, partition_key: str, source_name: str, keep: int = 5,
+    salt: str | None = None,
 ) -> tuple[Path, pa.Table, list[Path]]:
-    """Write one year of the dataset: read ``relation`` (``_fetch_year``), replace ``patient_id`` with
-    ``patient_key`` (``pseudonymize``; the salt from ``pseudonym_salt``, which raises ConfigurationError for a
-    real source without one), write
+    """Write one year of the dataset: read ``relation`` (``_fetch_year``), de-identify it (``deidentify``,
+    with the key ``journey_salt(salt or $DENTAL_JOURNEY_SALT, source_name)``, which raises
+    ConfigurationError for a real source without one), write
     ``<data dir>/processed/treatment_journey/<partition_key>/treatment_journey_<source>_<UTC timestamp>.parquet``
     (through a temporary file renamed into place) and its ``.stats.json`` (rows, column types, null
     rates 0-1), then keep the newest ``keep`` versions. Returns the file, the table written and the
     files pruned."""
     year = int(partition_key)
-    table = _fetch_year(warehouse, relation, year)
-    if "patient_id" in table.column_names:
-        keys = pseudonymize(table.column("patient_id").to_pylist(), pseudonym_salt(source_name))
-        index = table.column_names.index("patient_id")
-        table = table.remove_column(index).add_column(index, "patient_key", pa.array(keys, pa.string()))
+    key = journey_salt(salt or os.environ.get(JOURNEY_SALT_SETTING), source_name)
+    table = deidentify(_fetch_year(warehouse, relation, year), key)
 
     folder = journey_dir(partition_key)
     folder.mkdir(parents=True, exist_ok=True)
@@ -239,7 +359,8 @@ def write_journey_partition(
     kinds={"parquet", "python"},
     description=(
         "One row per procedure (ProcStatus 1, 2, 5, 6) of the year, features and targets from "
-        f"`{JOURNEY_MODEL}`, patient keys pseudonymized; versioned Parquet under "
+        f"`{JOURNEY_MODEL}`, de-identified by HIPAA Safe Harbor (keyed hashes for keys, no dates of "
+        "service, ages over 89 as 90, ZIP3); versioned Parquet under "
         "data/processed/treatment_journey/<year>/."
     ),
 )
@@ -247,12 +368,13 @@ def treatment_journey(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     opendental: OpenDentalSourceResource,
+    journey_keys: JourneyKeysResource,
 ) -> dg.MaterializeResult:
     year = int(context.partition_key)
     source_name = opendental.source().name
     path, table, pruned = write_journey_partition(
         warehouse, relation_for_model(JOURNEY_MODEL), context.partition_key, source_name,
-        keep=settings.keep("DENTAL_JOURNEY_KEEP"),
+        keep=settings.keep("DENTAL_JOURNEY_KEEP"), salt=journey_keys.salt,
     )
     null_rates = json.loads(path.with_suffix(".stats.json").read_text())["null_rates"]
     context.log.info(f"treatment_journey {context.partition_key}: {table.num_rows} rows -> {path}")

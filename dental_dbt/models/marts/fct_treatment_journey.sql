@@ -3,11 +3,15 @@
 -- date and four targets. Every joined side is aggregated to one row per procedure (or per patient,
 -- family or carrier and date) before the join, so no procedure repeats.
 --
--- Features use only the procedure's own row and rows dated strictly before its procedure_date
--- (appointments, claims, the patient's first visit), never later rows. The dataset holds no payment
--- amounts, statuses or dates after the procedure (they are outcomes).
---   demographics  patient_age_years (NULL for a sentinel birthdate), gender, has_insurance (a coverage
---                 window containing the date), coverage_count (coverages then);
+-- Features use only the procedure's own row, rows dated strictly before its procedure_date
+-- (appointments, claims, the patient's first visit), never later rows, and for the tables OpenDental
+-- overwrites or deletes (fee, patplan, inssub, insplan) the version that held at the end of the
+-- procedure date, from their snapshots (dental_dbt/snapshots): NULL where no version is known then.
+-- The dataset holds no payment amounts, statuses or dates after the procedure (they are outcomes).
+--   demographics  patient_age_years (NULL for a sentinel birthdate; 90 for 90 and older, HIPAA Safe
+--                 Harbor), gender, patient_zip3 (first three digits of patient.Zip, NULL unless it has
+--                 five digits), has_insurance (a coverage window containing the date), coverage_count
+--                 (coverages then);
 --   financial     proc_fee, procedure_charge = ProcFee x (UnitQty + BaseUnits), standard_fee (the fee of
 --                 the code in the patient's fee schedule, else the provider's), fee_ratio =
 --                 proc_fee / standard_fee, insurance_estimate (sum of InsPayEst of the procedure's
@@ -17,6 +21,7 @@
 --                 procedure date;
 --   procedure     procedure_code, code_category, treat_area_code, is_multi_visit, has_tooth, has_surface;
 --   history       prior_visit_count, prior_broken_count (appointments before the date), days_since_last_visit,
+--                 days_since_first_visit (the first completed appointment before the date),
 --                 family_size (family members seen before the date, the patient included).
 -- Targets (NULL where undefined):
 --   target_accepted            ProcStatus 2 (completed);
@@ -60,7 +65,7 @@ with procedures as not materialized (
 
 patients as not materialized (
 
-    select pat_num, guarantor, birthdate, gender, fee_sched, date_first_visit
+    select pat_num, guarantor, birthdate, gender, fee_sched, date_first_visit, zip
     from {{ ref('stg_opendental__patient') }}
 
 ),
@@ -79,11 +84,17 @@ codes as (
 
 ),
 
+-- Point in time. OpenDental overwrites fee, patplan, inssub and insplan rows in place and deletes a
+-- dropped coverage's patplan row, so their current rows are not what was known on a procedure date.
+-- Their snapshots keep every version with the interval it held, [dbt_valid_from, dbt_valid_to); a
+-- feature reads the version that held at the end of the procedure date (known_from < date + 1 and
+-- known_until >= date + 1 or open), and is NULL when no version was known then.
+
 -- the clinic- and provider-independent fee rows: the standard fee of a code in a fee schedule
 fees as (
 
-    select fee_sched, code_num, amount
-    from {{ ref('stg_opendental__fee') }}
+    select fee_sched, code_num, amount, dbt_valid_from as known_from, dbt_valid_to as known_until
+    from {{ ref('snap_opendental__fee') }}
     where coalesce(clinic_num, 0) = 0
         and coalesce(prov_num, 0) = 0
 
@@ -97,17 +108,28 @@ appointments as (
 
 ),
 
-coverage as (
+-- a patient's coverages (patplan) and their subscriptions (inssub: plan, DateEffective/DateTerm window),
+-- each version with the interval it held
+patient_plans as (
 
-    select patient_id, insurance_plan_id, ordinal, coverage_start_date, coverage_end_date
-    from {{ ref('int_patient_coverage') }}
+    select pat_num as patient_id, ins_sub_num, ordinal, dbt_valid_from as known_from,
+           dbt_valid_to as known_until
+    from {{ ref('snap_opendental__patplan') }}
+
+),
+
+subscriptions as (
+
+    select ins_sub_num, plan_num, date_effective, date_term, dbt_valid_from as known_from,
+           dbt_valid_to as known_until
+    from {{ ref('snap_opendental__inssub') }}
 
 ),
 
 plans as (
 
-    select plan_num, carrier_num
-    from {{ ref('stg_opendental__insplan') }}
+    select plan_num, carrier_num, dbt_valid_from as known_from, dbt_valid_to as known_until
+    from {{ ref('snap_opendental__insplan') }}
 
 ),
 
@@ -170,7 +192,7 @@ visit_timeline as (
 
 visit_history as (
 
-    select patient_id, procedure_date, prior_visit_count, prior_broken_count, last_visit_date
+    select patient_id, procedure_date, prior_visit_count, prior_broken_count, first_visit_date, last_visit_date
     from (
         select
             patient_id,
@@ -178,6 +200,7 @@ visit_history as (
             is_query,
             sum(completed) over patient_days                        as prior_visit_count,
             sum(broken) over patient_days                           as prior_broken_count,
+            min(visit_date) over patient_days                       as first_visit_date,
             max(visit_date) over patient_days                       as last_visit_date
         from visit_timeline
         window patient_days as (partition by patient_id order by counted_from)
@@ -227,25 +250,37 @@ family_history as (
 
 ),
 
--- coverages holding on the procedure date, and the primary one's carrier
+-- coverages holding on the procedure date, and the primary one's carrier: the patplan versions known at
+-- the end of the date, their subscription's version then (its window containing the date; a coverage
+-- without a known subscription counts, as in int_patient_coverage) and the plan's version then
 coverage_then as (
 
     select
         procedures.procedure_id,
         procedures.procedure_date,
         count(*)                                                    as coverage_count,
-        min(plans.carrier_num) filter (where coverage.ordinal = 1) as primary_carrier_id
+        min(plans.carrier_num) filter (where patient_plans.ordinal = 1) as primary_carrier_id
     from procedures
-    inner join coverage
-        on procedures.patient_id = coverage.patient_id
-        and (coverage.coverage_start_date is null or coverage.coverage_start_date <= procedures.procedure_date)
-        and (coverage.coverage_end_date is null or coverage.coverage_end_date >= procedures.procedure_date)
+    inner join patient_plans
+        on procedures.patient_id = patient_plans.patient_id
+        and patient_plans.known_from < procedures.procedure_date + 1
+        and (patient_plans.known_until is null or patient_plans.known_until >= procedures.procedure_date + 1)
+    left join subscriptions
+        on patient_plans.ins_sub_num = subscriptions.ins_sub_num
+        and subscriptions.known_from < procedures.procedure_date + 1
+        and (subscriptions.known_until is null or subscriptions.known_until >= procedures.procedure_date + 1)
     left join plans
-        on coverage.insurance_plan_id = plans.plan_num
+        on subscriptions.plan_num = plans.plan_num
+        and plans.known_from < procedures.procedure_date + 1
+        and (plans.known_until is null or plans.known_until >= procedures.procedure_date + 1)
+    where (subscriptions.date_effective is null or subscriptions.date_effective <= procedures.procedure_date)
+        and (subscriptions.date_term is null or subscriptions.date_term >= procedures.procedure_date)
     group by procedures.procedure_id, procedures.procedure_date
 
 ),
 
+-- a claim's carrier: its plan's version at the end of the day the claim was received (before the
+-- procedure dates that count it)
 received_claims as (
 
     select
@@ -257,6 +292,8 @@ received_claims as (
     from claims
     inner join plans
         on claims.plan_num = plans.plan_num
+        and plans.known_from < claims.date_received + 1
+        and (plans.known_until is null or plans.known_until >= claims.date_received + 1)
     where claims.claim_status = 'R'
         and claims.date_received is not null
         and claims.date_sent is not null
@@ -430,10 +467,14 @@ joined as (
         case
             when patients.birthdate is null or procedures.procedure_date is null then null
             when patients.birthdate > procedures.procedure_date then null
-            else cast(extract(year from age(procedures.procedure_date, patients.birthdate)) as integer)
+            -- Safe Harbor: every age over 89 is reported as one category, 90
+            else least(cast(extract(year from age(procedures.procedure_date, patients.birthdate)) as integer), 90)
         end                                                         as patient_age_years,
         case patients.gender when 0 then 'male' when 1 then 'female' when 2 then 'unknown'
             when 3 then 'other' end                                 as gender,
+        case when regexp_replace(coalesce(patients.zip, ''), '[^0-9]', '', 'g') ~ '^[0-9]{5}([0-9]{4})?$'
+            then left(regexp_replace(patients.zip, '[^0-9]', '', 'g'), 3)
+        end                                                         as patient_zip3,
         coalesce(coverage_then.coverage_count, 0) > 0               as has_insurance,
         coalesce(coverage_then.coverage_count, 0)                   as coverage_count,
         -- financial
@@ -460,6 +501,7 @@ joined as (
         coalesce(visit_history.prior_visit_count, 0)                as prior_visit_count,
         coalesce(visit_history.prior_broken_count, 0)               as prior_broken_count,
         procedures.procedure_date - visit_history.last_visit_date   as days_since_last_visit,
+        procedures.procedure_date - visit_history.first_visit_date  as days_since_first_visit,
         case
             when family_history.members_seen is null then 1
             when patients.date_first_visit < procedures.procedure_date then family_history.members_seen
@@ -485,9 +527,13 @@ joined as (
     left join fees as patient_fee
         on patient_fee.fee_sched = patients.fee_sched
         and patient_fee.code_num = procedures.code_id
+        and patient_fee.known_from < procedures.procedure_date + 1
+        and (patient_fee.known_until is null or patient_fee.known_until >= procedures.procedure_date + 1)
     left join fees as provider_fee
         on provider_fee.fee_sched = providers.fee_sched
         and provider_fee.code_num = procedures.code_id
+        and provider_fee.known_from < procedures.procedure_date + 1
+        and (provider_fee.known_until is null or provider_fee.known_until >= procedures.procedure_date + 1)
     left join codes
         on procedures.code_id = codes.code_num
     left join visit_history
