@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from dental_assets.catalog import Table
 from dental_assets.replication import fingerprint
+from dental_assets.replication.extract import read_source_columns
 from dental_assets.replication.mysql import MySqlParams, connect, with_retries
 
 
@@ -30,13 +31,16 @@ class TablePlan:
 
 def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table]) -> tuple[dict, dict]:
     """Per-month fingerprints of ``tables`` read from the source (one snapshot, with retries) and from
-    raw at the same time; returns ``(source, raw)`` by table name. Leaves ``pgconn`` rolled back."""
+    raw at the same time; returns ``(source, raw)`` by table name. Leaves ``pgconn`` rolled back.
+    Raises ConfigurationError when the source lacks a table or a needed column."""
+    cols = read_source_columns(params, tables)
 
     def read_source() -> dict[str, dict]:
         conn = connect(params)
         try:
             fingerprint.snapshot_start(conn)
-            return {t.name: fingerprint.source_fingerprints(conn, t) for t in tables}
+            return {t.name: fingerprint.source_fingerprints(
+                conn, t, has_modified=t.modified_column not in cols[t.name].missing) for t in tables}
         finally:
             conn.close()
 
@@ -83,3 +87,36 @@ def nothing_changed(params: MySqlParams, pgconn, tables: list[Table]) -> bool:
     path when nothing changed)."""
     source, raws = _fingerprints_both_sides(params, pgconn, tables)
     return all(raws[t.name] == source[t.name] for t in tables)
+
+
+def plan_content(params: MySqlParams, pgconn, tables: list[Table], partition_keys: list[str]) -> list[TablePlan]:
+    """The nightly backstop's comparison: every table's per-month *content* fingerprints (every column
+    of every row hashed, ``fingerprint.source_content_months``) on both sides, read at the same time.
+    A partition listed here differs in some value even if its cheap fingerprints agree (a value edited
+    without its timestamp, a late commit older than the look-back): the backstop re-copies it whole.
+    Costs one scan of every table on each side."""
+    cols = read_source_columns(params, tables)
+
+    def read_source() -> dict[str, dict]:
+        conn = connect(params)
+        try:
+            fingerprint.snapshot_start(conn)
+            return {t.name: fingerprint.source_content_months(conn, t, cols[t.name]) for t in tables}
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(with_retries, read_source, what="source content fingerprints")
+        try:
+            with pgconn.cursor() as cur:
+                raws = {t.name: fingerprint.raw_content_months(cur, t, cols[t.name]) for t in tables}
+        finally:
+            pgconn.rollback()
+        source = pending.result()
+    plans = []
+    for table in tables:
+        changed = fingerprint.changed_content_partitions(table, source[table.name], raws[table.name], partition_keys)
+        digest = hashlib.sha256(repr((sorted(source[table.name].items()),
+                                      None if raws[table.name] is None else sorted(raws[table.name].items()))).encode())
+        plans.append(TablePlan(table, tuple(changed), digest.hexdigest()[:16]))
+    return plans
