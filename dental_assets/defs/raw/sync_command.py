@@ -111,10 +111,11 @@ def full_refresh_requests() -> list[dg.RunRequest]:
 
 
 def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | None = None,
-             out=None, full_refresh: bool = False) -> SyncReport:
+             out=None, full_refresh: bool = False, prefetched=None) -> SyncReport:
     """Plan and execute the sync with the resources the environment configures (``DENTAL_SOURCE``,
     ``OPENDENTAL_URL``, ``DENTAL_WAREHOUSE_URL``); ``full_refresh``: re-copy every table whole instead
-    (``full_refresh_requests``). Raises ValueError when the source is not MariaDB."""
+    (``full_refresh_requests``); ``prefetched``: the fingerprints the no-change check just read
+    (``plan.nothing_changed``). Raises ValueError when the source is not MariaDB."""
     from dental_assets.defs.raw.sensors import RAW_JOB_NAME, plan_run_requests
     from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 
@@ -136,7 +137,7 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
     # every month Dagster has not recorded is synced too (months without rows included), so no raw
     # partition is left "missing" for the eager dbt models downstream
     requests = plan_run_requests(opendental, warehouse, with_run_keys=False, instance=instance,
-                                 every_table=True)
+                                 every_table=True, prefetched=prefetched)
     if full_refresh and not isinstance(requests, dg.SkipReason):
         requests = full_refresh_requests()
     if isinstance(requests, dg.SkipReason):
