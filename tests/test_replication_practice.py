@@ -12,7 +12,7 @@ import dagster as dg
 import pymysql
 import pytest
 
-from dental_assets.catalog import raw_table, raw_tables
+from dental_assets.catalog import quote_pg, raw_table, raw_tables
 from dental_assets.partitions import month_window, monthly_partitions
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
@@ -104,7 +104,7 @@ def _empty_month(url, pg_url, month: str) -> None:
     _sync(url, pg_url, PROCEDURES, _window(month))
     pg = pg_conn(pg_url)
     with pg.cursor() as cur:
-        cur.execute(f"SELECT count(*) FROM raw.procedurelog WHERE {_window(month).sql_predicate(chr(34) + 'ProcDate' + chr(34))}")
+        cur.execute(f"SELECT count(*) FROM raw.procedurelog WHERE {_window(month).sql_predicate(quote_pg('ProcDate'))}")
         assert cur.fetchone()[0] == 0
     pg.close()
 

@@ -4,7 +4,8 @@ Two ways in, both from one ``MySqlParams`` (parsed from a ``mysql+pymysql://user
 URL, which only ever comes from the environment, ``OPENDENTAL_URL``):
 
 - ``connect(params)``: a PyMySQL session for small queries (fingerprints, key lists). It is put in
-  ``SET SESSION TRANSACTION READ ONLY``, ``ISOLATION LEVEL REPEATABLE READ`` and ``time_zone = '+00:00'``; ``snapshot(conn)`` then opens
+  ``SET SESSION TRANSACTION READ ONLY``, ``ISOLATION LEVEL REPEATABLE READ`` and
+  ``time_zone = '+00:00'``; ``snapshot(conn)`` then opens
   ``START TRANSACTION WITH CONSISTENT SNAPSHOT`` so every query of one extraction sees the same state.
 - ``start_client``: the ``mariadb`` (or ``mysql``) command-line client in ``--batch --quick`` mode
   (plus ``--raw`` for the CSV path) for row streaming, the fastest reader measured on these machines

@@ -5,13 +5,18 @@
 transaction, so a crash or a lost connection leaves raw as it was, and a re-run leaves the same data:
 
 - **full** (raw has no rows in the window, or the table has no modified column): delete the window,
-  COPY the source's window in (``extract.copy_from_source``).
+  COPY the source's window in (``extract.copy_from_source``). When raw holds rows outside the window,
+  the COPY goes through a temporary table whose keys are first deleted from raw wherever they are: a
+  row re-dated into this window (from another month, or to a zero date) is still in raw under its old
+  date.
 - **incremental** (otherwise):
   1. *both sides' key buckets* (``buckets``: per 128 key values, the count and two xors): a source
      session computes the source's while one scan of raw's window gives raw's, and the watermark
      (the one recorded by the last sync, ``WindowState``, while raw's key totals still match it; else
      raw's latest modified timestamp in the window, from the same scan);
-  2. *changed rows*: the source rows of the window modified at or after the watermark are copied
+  2. *changed rows*: the source rows of the window modified at or after the watermark minus the
+     look-back (``lookback_seconds``: transactions that stamped before the last snapshot and
+     committed after it) are copied
      into a temporary table and replace their keys in raw (a row whose business date moved to this
      window is removed from wherever it was); raw's buckets are updated in numpy;
   3. *deletes and stray inserts*: the two sides' buckets are compared: a bucket that differs by one
@@ -33,9 +38,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
