@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/replication.py [--rows 1000000] [--demo-patients 5000] [--repeat N]
                                           [--no-demo | --demo-only]
+    .venv/bin/python bench/replication.py --patients 50000      # the whole-database comparison
 
 Uses the test servers (TEST_MARIADB_URL / TEST_PG_URL, e.g. from `eval "$(scripts/services.sh start)"`),
 in databases of its own (`bench_repl`, dropped and recreated). Measures, in one run:
@@ -19,6 +20,14 @@ in databases of its own (`bench_repl`, dropped and recreated). Measures, in one 
 4. no-change sync at demo size: a synthetic practice (``--demo-patients``) in MariaDB, replicated, then
    the change plan over every raw table (what `dental sync` and the sensor do when nothing changed),
    and `dental sync` end to end as a process (Python start-up and imports included).
+
+With ``--patients N`` it runs the whole-database comparison instead (issue 13): a synthetic practice of
+N patients in MariaDB; the pipe over every raw table, one after the other; the first `dental sync` as a
+process (wall time, peak RSS of the process and its clients); then ~1% of the rows of every table with
+a modified column edited and 0.1% of the partitioned tables' rows deleted, and `dental sync` again; then
+`dental sync` with nothing changed. Each sync's time is split into the tables' own sync time (the sum of
+the per-table seconds it prints), the checks' time, and the rest (start-up, planning, Dagster's runs
+and events, indexes, statistics).
 
 Prints a table of figures. Timings on a shared 2-core machine are noisy: run it more than once.
 """
@@ -255,6 +264,145 @@ def demo_no_change(maria_url: str, pg_url: str, patients: int) -> dict:
     }
 
 
+# ------------------------------------------------------------------------------------ whole database
+
+def _timed_process(argv: list[str], env: dict) -> dict:
+    """Run ``argv`` in a fresh child that reports its wall time and the peak RSS of its own children
+    (the process and its mariadb clients), so the pipe's tools are not counted."""
+    code = ("import json, resource, subprocess, sys, time\n"
+            "started = time.perf_counter()\n"
+            "proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+            "print(json.dumps({'seconds': time.perf_counter() - started, 'exit': proc.returncode,\n"
+            "  'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,\n"
+            "  'stdout': proc.stdout[-20000:], 'stderr': proc.stderr[-3000:]}))\n")
+    out = subprocess.run([sys.executable, "-c", code, *argv], env=env, cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout)
+
+
+def pipe_all_tables(maria_url: str, pg_url: str, tables) -> dict:
+    """`mariadb --batch | psql \\copy` of every table, one after the other, into empty tables of the
+    schema bench_pipe with raw's DDL (primary keys included). Returns seconds and rows."""
+    conn = pg(pg_url)
+    with conn, conn.cursor() as cur:
+        cur.execute("DROP SCHEMA IF EXISTS bench_pipe CASCADE")
+        cur.execute("CREATE SCHEMA bench_pipe")
+        for table in tables:
+            cur.execute(pg_create_table_sql(table, "bench_pipe"))
+    conn.close()
+    m, p = make_url(maria_url), make_url(pg_url)
+    env = dict(os.environ, MYSQL_PWD=m.password or "", PGPASSWORD=p.password or "")
+    started = time.perf_counter()
+    for table in tables:
+        cols_my = ", ".join(f"`{c.name}`" for c in table.columns)
+        cols_pg = ", ".join(f'"{c.name}"' for c in table.columns)
+        command = (
+            f"mariadb --no-defaults --batch --quick --skip-column-names -h {m.host} -P {m.port} -u {m.username} "
+            f"--protocol=TCP {m.database} -e 'SELECT {cols_my} FROM `{table.name}`' | "
+            f"psql -q -h {p.host} -p {p.port} -U {p.username} -d {p.database} "
+            f"-c '\\copy bench_pipe.{table.name} ({cols_pg}) from stdin'"
+        )
+        subprocess.run(["bash", "-o", "pipefail", "-c", command], env=env, check=True)
+    seconds = time.perf_counter() - started
+    conn = pg(pg_url)
+    with conn.cursor() as cur:
+        rows = 0
+        for table in tables:
+            cur.execute(f"SELECT count(*) FROM bench_pipe.{table.name}")
+            rows += cur.fetchone()[0]
+    conn.close()
+    return {"seconds": seconds, "rows": rows}
+
+
+def _sync_breakdown(result: dict) -> dict:
+    """From `dental sync`'s output: the tables' own sync seconds, the checks' seconds, and the rest
+    (process start-up, planning, Dagster's runs and events, indexes and statistics)."""
+    tables = checks = 0.0
+    for line in result["stdout"].splitlines():
+        parts = line.split()
+        if len(parts) >= 8 and parts[-1] == "s" and parts[-2].replace(".", "", 1).isdigit():
+            tables += float(parts[-2])
+        elif line.startswith("checks:"):
+            checks = float(line.split()[1])
+    return {"tables_own_seconds": round(tables, 2), "checks_seconds": round(checks, 2),
+            "rest_seconds": round(result["seconds"] - tables - checks, 2)}
+
+
+def change_practice(maria_url: str, tables, edit_share: float = 0.01, delete_share: float = 0.001) -> dict:
+    """About ``edit_share`` of the rows of every table with a modified column edited in place (their
+    timestamp moves), ``delete_share`` of the partitioned tables' rows hard-deleted, spread over the
+    whole history (by key)."""
+    edit_every, delete_every = round(1 / edit_share), round(1 / delete_share)
+    conn = mysql(maria_url)
+    edited = deleted = 0
+    with conn.cursor() as cur:
+        for table in tables:
+            pk = f"`{table.primary_key}`"
+            if table.modified_column:
+                target = next((c for c in table.columns if c.kind == "int" and not c.is_pk
+                               and c.name != table.modified_column), None)
+                if target is not None:
+                    cur.execute(f"UPDATE `{table.name}` SET `{target.name}` = `{target.name}` + 1 "
+                                f"WHERE {pk} % {edit_every} = 7")
+                    edited += cur.rowcount
+            if table.partitioned:
+                cur.execute(f"DELETE FROM `{table.name}` WHERE {pk} % {delete_every} = 3")
+                deleted += cur.rowcount
+    conn.close()
+    return {"edited": edited, "deleted": deleted}
+
+
+def whole_database(maria_url: str, pg_url: str, patients: int) -> dict:
+    """The issue's figures on a synthetic practice of ``patients``: first `dental sync` against the pipe
+    over every raw table (same run), the incremental sync after ~1% edited and 0.1% deleted, the
+    no-change sync; peak RSS; where the time goes."""
+    from dental_assets.catalog import raw_tables
+    from dental_synthetic import SyntheticConfig, generate
+    from dental_synthetic.mariadb_writer import write_mariadb
+
+    tables = list(raw_tables())
+    started = time.perf_counter()
+    practice = generate(SyntheticConfig(as_of=dt.date(2025, 6, 30), patients=patients, seed=42))
+    write_mariadb(practice, maria_url, force=True)  # bench_repl was created by this script just now
+    rows = sum(t.num_rows for t in practice.tables.values() if t.num_rows)
+    print(f"practice of {patients:,} patients: {rows:,} rows, {len(tables)} raw tables, "
+          f"{time.perf_counter() - started:.1f} s to generate and load", flush=True)
+    pipe = pipe_all_tables(maria_url, pg_url, tables)
+    print(f"pipe, all tables: {pipe['seconds']:.2f} s ({pipe['rows']:,} rows)", flush=True)
+    env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=maria_url, DENTAL_WAREHOUSE_URL=pg_url)
+    env.pop("DAGSTER_HOME", None)
+    sync = [sys.executable, "-m", "dental_assets.cli", "sync"]
+    first = _timed_process(sync, env)
+    if first["exit"] != 0:
+        raise SystemExit("first dental sync failed:\n" + first["stdout"][-3000:] + first["stderr"])
+    print(f"dental sync, first: {first['seconds']:.2f} s ({pipe['seconds'] / first['seconds']:.2f}x the pipe)",
+          flush=True)
+    changed = change_practice(maria_url, tables)
+    incremental = _timed_process(sync, env)
+    if incremental["exit"] != 0:
+        raise SystemExit("incremental dental sync failed:\n" + incremental["stdout"][-3000:])
+    print(f"dental sync after {changed}: {incremental['seconds']:.2f} s", flush=True)
+    none = _timed_process(sync, env)
+    return {
+        "patients": patients,
+        "rows": rows,
+        "tables": len(tables),
+        "pipe_seconds": round(pipe["seconds"], 2),
+        "first_sync_seconds": round(first["seconds"], 2),
+        "first_sync_vs_pipe": round(pipe["seconds"] / first["seconds"], 2),
+        "first_sync_breakdown": _sync_breakdown(first),
+        "first_sync_peak_rss_mb": round(first["peak_rss_mb"]),
+        "changed": changed,
+        "incremental_seconds": round(incremental["seconds"], 2),
+        "incremental_vs_first": round(incremental["seconds"] / first["seconds"], 3),
+        "incremental_breakdown": _sync_breakdown(incremental),
+        "incremental_peak_rss_mb": round(incremental["peak_rss_mb"]),
+        "no_change_seconds": round(none["seconds"], 2),
+        "no_change_exit": none["exit"],
+        "no_change_output": none["stdout"].strip().splitlines()[-1:],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -263,9 +411,15 @@ def main() -> None:
     parser.add_argument("--demo-only", action="store_true", help="only part 4")
     parser.add_argument("--repeat", type=int, default=1, help="pipe/full-copy pairs (the figures: the last pair, "
                         "and every pair's ratio)")
+    parser.add_argument("--patients", type=int, default=None,
+                        help="the whole-database comparison instead: a synthetic practice of this many patients, "
+                             "`dental sync` (first, after ~1%% changed, no change) against the pipe over every table")
     args = parser.parse_args()
     maria_url, pg_url = urls()
     recreate(maria_url, pg_url)
+    if args.patients:
+        print(json.dumps(whole_database(maria_url, pg_url, args.patients), indent=2, default=str))
+        return
     if args.demo_only:
         print(json.dumps(demo_no_change(maria_url, pg_url, args.demo_patients), indent=2, default=str))
         return

@@ -236,13 +236,14 @@ def cmd_warehouse_grant(url: str | None) -> int:
     return 0
 
 
-def _nothing_to_sync() -> bool:
+def _nothing_to_sync():
     """The no-change fast path of ``dental sync``, without importing Dagster (~2 s of start-up): True
     when the source is MariaDB, the warehouse is ``DENTAL_WAREHOUSE_URL`` and every raw table's
     per-month fingerprints equal the source's (``replication.plan.nothing_changed``). Anything else
-    (the embedded warehouse, a difference) goes the full way. Raises ConfigurationError for a bad URL."""
+    (the embedded warehouse, a difference) goes the full way: a falsy answer, which may carry the
+    fingerprints read (for the plan). Raises ConfigurationError for a bad URL."""
     if os.environ.get("DENTAL_SOURCE") != "opendental" or not os.environ.get("DENTAL_WAREHOUSE_URL"):
-        return False
+        return None
     from dental_assets.catalog import raw_tables
     from dental_assets.replication.plan import nothing_changed
 
@@ -255,12 +256,13 @@ def _nothing_to_sync() -> bool:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    if not args.full_refresh and _nothing_to_sync():
+    unchanged = None if args.full_refresh else _nothing_to_sync()
+    if unchanged:
         print("raw equals the source: nothing to sync")
         return 0
     from dental_assets.defs.raw.sync_command import run_sync
 
-    report = run_sync(full_refresh=args.full_refresh)
+    report = run_sync(full_refresh=args.full_refresh, prefetched=unchanged)
     return 0 if report.ok else 1
 
 

@@ -100,19 +100,37 @@ def test_retries_give_up_with_a_clear_error(pg_url, monkeypatch):
     pg.close()
 
 
-def test_sigkill_mid_copy_then_rerun(source_url, pg_url):
+def _source_runs(home, statuses):
+    import dagster as dg
+
+    from dental_assets.defs.raw.sensors import SOURCE_TAG
+
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        return [r.run_id for r in instance.get_runs(filters=dg.RunsFilter(statuses=statuses, tags=SOURCE_TAG))]
+    finally:
+        instance.dispose()
+
+
+def test_sigkill_mid_copy_then_rerun(source_url, pg_url, tmp_path):
+    """`dental sync` killed with SIGKILL mid-copy: nothing half-written, and its run, left STARTED (with
+    the source tag whose concurrency limit is 1), is marked failed by the next `dental sync`."""
+    import dagster as dg
     from sqlalchemy.engine import make_url
 
-    env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=source_url, DENTAL_WAREHOUSE_URL=pg_url)
-    env.pop("DAGSTER_HOME", None)
+    home = tmp_path / "dagster_home"  # a persistent instance, as in a deployment
+    home.mkdir()
+    env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=source_url, DENTAL_WAREHOUSE_URL=pg_url,
+               DAGSTER_HOME=str(home))
+    log = open(tmp_path / "killed_sync.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "dental_assets.cli", "sync"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     database = make_url(pg_url).database
     watcher = pg_conn(pg_url)
     watcher.autocommit = True
     caught = False
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # a loaded machine
         while time.monotonic() < deadline and proc.poll() is None:
             with watcher.cursor() as cur:
                 cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE 'COPY%%' "
@@ -125,7 +143,9 @@ def test_sigkill_mid_copy_then_rerun(source_url, pg_url):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the loader and its mariadb client, which we started
         proc.wait()
-    assert caught, "the loader finished before the COPY of procedurelog was seen"
+    log.close()
+    assert caught, ("the loader finished before the COPY of procedurelog was seen: "
+                    + (tmp_path / "killed_sync.log").read_text(errors="replace")[-1500:])
     # the killed transaction left nothing half-written: procedurelog is absent or empty
     with watcher.cursor() as cur:
         cur.execute("SELECT to_regclass('raw.procedurelog')")
@@ -133,7 +153,12 @@ def test_sigkill_mid_copy_then_rerun(source_url, pg_url):
             cur.execute("SELECT count(*) FROM raw.procedurelog")
             assert cur.fetchone()[0] == 0
     watcher.close()
+    stale = _source_runs(home, [dg.DagsterRunStatus.STARTED])
+    assert stale, "the killed sync left no STARTED run"
     rerun = subprocess.run([sys.executable, "-m", "dental_assets.cli", "sync"], env=env,
                            capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stdout[-2000:]
     assert_raw_equals_source(source_url, pg_url, raw_tables())
+    assert not _source_runs(home, [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
+    assert set(stale) <= set(_source_runs(home, [dg.DagsterRunStatus.FAILURE]))
+    assert "marked 1 run(s) of a killed dental sync as failed" in rerun.stdout

@@ -40,7 +40,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dental_assets.catalog import Column, Table, quote_pg
-from dental_assets.replication.mysql import MySqlParams, client_error, session_preamble, start_client
+from dental_assets.errors import ConfigurationError
+from dental_assets.replication.mysql import (MySqlParams, client_error, connect, session_preamble, start_client,
+                                             with_retries)
 
 if TYPE_CHECKING:  # the partitions module imports Dagster: not at run time (dental sync's fast path)
     from dental_assets.partitions import Window
@@ -82,13 +84,18 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
                       not_null: set[str] | frozenset[str] | None = None) -> SourceColumns:
     """Reconcile ``table``'s catalog columns with the source's ``{column: COLUMN_TYPE}`` (None: trust
     the catalog) and the source's NOT NULL column names (``not_null``; None: unknown, which selects the
-    CSV path). Names compare case-insensitively, as MySQL does. Raises ValueError when the source
-    lacks the primary key or has a column of a type the catalog cannot map."""
+    CSV path). Names compare case-insensitively, as MySQL does. Raises ConfigurationError when the
+    source lacks the primary key or the business-date column, or has a column of a type the catalog
+    cannot map."""
     if source_types is None:
         return SourceColumns(table.columns)
     lower = {name.lower(): name for name in source_types}
-    if table.primary_key.lower() not in lower:
-        raise ValueError(f"source table {table.name} has no primary key column {table.primary_key}")
+    for role, name in (("primary key", table.primary_key), ("business-date", table.business_date)):
+        if name is not None and name.lower() not in lower:
+            raise ConfigurationError(
+                f"OPENDENTAL_URL table {table.name}",
+                f"the source table has no {role} column {name}, which the raw table needs "
+                "(an OpenDental version this catalog does not describe?)")
     catalog = {c.name.lower() for c in table.columns}
     missing = frozenset(c.name for c in table.columns if c.name.lower() not in lower)
     extra = []
@@ -102,7 +109,9 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
         try:
             column.pg_type  # noqa: B018 - raises on an unmappable type
         except KeyError as exc:
-            raise ValueError(f"source column {table.name}.{name} has unmapped type {mysql_type}") from exc
+            raise ConfigurationError(f"OPENDENTAL_URL table {table.name}",
+                                     f"the source column {name} has a type the catalog cannot map: "
+                                     f"{mysql_type}") from exc
         extra.append(column)
     columns = table.columns + tuple(extra)
     known = None
@@ -110,6 +119,42 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
         by_lower = {n.lower() for n in not_null}
         known = frozenset(c.name for c in columns if c.name.lower() in by_lower)
     return SourceColumns(columns, missing, tuple(extra), known)
+
+
+def read_source_columns(params: MySqlParams, tables) -> dict[str, SourceColumns]:
+    """``{table name: SourceColumns}`` for ``tables``, from one ``information_schema.COLUMNS`` query
+    (with retries). Raises ConfigurationError naming the first table the source lacks (or whose
+    primary key or business-date column it lacks), SourceConnectionLost."""
+    names = [t.name for t in tables]
+
+    def read():
+        conn = connect(params)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN %s ORDER BY TABLE_NAME, ORDINAL_POSITION",
+                    (names,),
+                )
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+    by_table: dict[str, list] = {}
+    for table_name, name, ctype, nullable in with_retries(read, what="source columns") if names else ():
+        by_table.setdefault(table_name.lower(), []).append((name, ctype, nullable))
+    out = {}
+    for table in tables:
+        rows = by_table.get(table.name.lower())
+        if not rows:
+            raise ConfigurationError(
+                f"OPENDENTAL_URL table {table.name}",
+                f"the source database {params.database} has no table {table.name} (a table of the raw "
+                "selection: dental_assets/catalog/tables.yml or DENTAL_EXTRA_TABLES)")
+        types = {name: ctype for name, ctype, _ in rows}
+        not_null = {name for name, _, nullable in rows if nullable == "NO"}
+        out[table.name] = effective_columns(table, types, not_null)
+    return out
 
 
 def _csv_expr(col: Column, missing: frozenset[str]) -> str:

@@ -13,10 +13,20 @@ Comparing the source's and raw's fingerprints needs no stored state: a partition
 changed since the last sync (edits, inserts, hard deletes), and an unchanged one costs one aggregate
 query per table on each side.
 
-``content_fingerprint`` adds, for the blocking check, the sum of every integer column, the total
-length of every string (NUL bytes excluded), the day numbers of every date and the seconds of every
-time span, so a value changed without its timestamp is caught too. Doubles are compared through
-``rows`` and the keys only (their text form round-trips exactly; their sums do not).
+The *content* fingerprint (``source_content``/``raw_content``, the blocking check; per month,
+``source_content_months``/``raw_content_months``, the nightly backstop) covers every column: each row's
+canonical text (every value the source has, money included) is hashed with MD5 on both sides, and the
+first 60 bits of the hashes are summed exactly, with the row count. The canonical text of a value:
+
+- integers: their decimal text; strings: as stored (NUL bytes removed, as raw holds them);
+- dates ``YYYY-MM-DD`` and datetimes/timestamps ``YYYY-MM-DD HH:MM:SS`` (zero dates as NULL);
+  TIME: its signed seconds;
+- doubles: the shortest decimal that reads back as the same double (MariaDB: through
+  ``DECIMAL(65,30)``; PostgreSQL: ``float8::text::numeric``), so two doubles compare equal only when
+  they are the same double (within +-1e35 and 30 decimals; beyond, both sides clamp alike).
+
+A value changed without its timestamp (invisible to the cheap fingerprints above) changes the month's
+content fingerprint.
 """
 
 from __future__ import annotations
@@ -63,16 +73,19 @@ def fold_months(months: dict[str, Fingerprint], partition_keys: list[str]) -> di
 
 
 def snapshot_start(conn) -> None:
-    """One consistent snapshot for every fingerprint read on ``conn`` afterwards."""
+    """One consistent snapshot for every fingerprint read on ``conn`` afterwards (``conn`` comes from
+    ``mysql.connect``, which pins REPEATABLE READ: under READ COMMITTED there would be no snapshot)."""
     with conn.cursor() as cur:
-        cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
 
 
-def source_fingerprints(conn, table: Table) -> dict[str, Fingerprint]:
-    """``{YYYY-MM or FIRST: Fingerprint}`` of the source table (unpartitioned: one entry ``"all"``)."""
+def source_fingerprints(conn, table: Table, has_modified: bool = True) -> dict[str, Fingerprint]:
+    """``{YYYY-MM or FIRST: Fingerprint}`` of the source table (unpartitioned: one entry ``"all"``).
+    ``has_modified``: False when the source lacks the table's modified column (an older OpenDental;
+    raw then holds NULL there, whose sum is 0 as well)."""
     pk = q(table.primary_key)
     mod = (f"SUM(TIMESTAMPDIFF(SECOND, '1970-01-01', {q(table.modified_column)}))"
-           if table.modified_column else "0")
+           if table.modified_column and has_modified else "0")
     if table.partitioned:
         bd = q(table.business_date)
         month = f"IF({zero_date(bd)}, '{FIRST}', DATE_FORMAT({bd}, '%Y-%m'))"
@@ -121,44 +134,69 @@ def changed_partitions(table: Table, source: dict[str, Fingerprint], raw: dict[s
 
 # ------------------------------------------------------------------------------------ content check
 
-def _content_terms_mysql(cols: SourceColumns) -> list[str]:
-    ints, strs, days, secs = [], [], [], []
-    for c in cols.columns:
-        if c.name in cols.missing:
-            continue
-        name = q(c.name)
-        if c.kind == "int":
-            ints.append(f"CAST({name} AS DECIMAL(40,0))")
-        elif c.kind == "str":
-            strs.append(f"CHAR_LENGTH(REPLACE({name}, CHAR(0), ''))")
-        elif c.kind in ("date", "datetime", "timestamp"):
-            days.append(f"IFNULL(TIMESTAMPDIFF(SECOND, '1970-01-01', "
-                        f"IF({zero_date(name)}, NULL, {name})), 0)")
-        elif c.kind == "time":
-            secs.append(f"TIME_TO_SEC({name})")
-    return [f"SUM({' + '.join(x) if x else '0'})" for x in (ints, strs, days, secs)]
+# Doubles go through DECIMAL(65,30) on both sides: MariaDB's double -> DECIMAL and PostgreSQL's float8
+# -> text -> numeric both give the shortest decimal that reads back as the same double, so equal text
+# means the same double. Magnitudes beyond the DECIMAL's range are clamped to it on both sides.
+DECIMAL_MAX = "99999999999999999999999999999999999.999999999999999999999999999999"
+NULL_MARK = 30  # ASCII record separator: a NULL value in the row text
+SEPARATOR = 31  # ASCII unit separator: between two values of the row text
+HASH_HEX_DIGITS = 15  # 60 bits of each row's MD5, summed exactly
 
 
-def _content_terms_pg(cols: SourceColumns) -> list[str]:
-    ints, strs, days, secs = [], [], [], []
-    for c in cols.columns:
-        if c.name in cols.missing:
-            continue
-        name = quote_pg(c.name)
-        if c.kind == "int":
-            ints.append(f"coalesce({name}::numeric, 0)")
-        elif c.kind == "str":
-            strs.append(f"coalesce(char_length({name}), 0)")
-        elif c.kind in ("date", "datetime", "timestamp"):
-            days.append(f"coalesce(extract(epoch from {name}::timestamp)::numeric, 0)")
-        elif c.kind == "time":
-            secs.append(f"coalesce(extract(epoch from {name})::numeric, 0)")
-    return [f"sum({' + '.join(x) if x else '0'})" for x in (ints, strs, days, secs)]
+def _value_text_mysql(col) -> str:
+    """MariaDB: the column's canonical text (NULL for a zero date or NULL)."""
+    name = q(col.name)
+    kind = col.kind
+    if kind == "str":
+        return f"REPLACE(CONVERT({name} USING utf8mb4), CHAR(0), '')"
+    if kind == "date":
+        return f"IF({zero_date(name)}, NULL, DATE_FORMAT({name}, '%Y-%m-%d'))"
+    if kind in ("datetime", "timestamp"):
+        return f"IF({zero_date(name)}, NULL, DATE_FORMAT({name}, '%Y-%m-%d %H:%i:%s'))"
+    if kind == "time":
+        return f"TIME_TO_SEC({name})"
+    if kind == "float":
+        return f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({name} AS DECIMAL(65,30))))"
+    return f"CAST({name} AS CHAR)"
 
 
-def source_content(conn, table: Table, cols: SourceColumns, window: Window | None) -> tuple[int, ...]:
-    """(rows, integer sum, string length, date seconds, time seconds) of the source window."""
-    sql = (f"SELECT COUNT(*), {', '.join(_content_terms_mysql(cols))} FROM {q(table.name)} "
+def _value_text_pg(col) -> str:
+    """PostgreSQL: the same canonical text of raw's column."""
+    name = quote_pg(col.name)
+    kind = col.kind
+    if kind == "str":
+        return f"{name}::text"
+    if kind == "date":
+        return f"to_char({name}, 'YYYY-MM-DD')"
+    if kind in ("datetime", "timestamp"):
+        return f"to_char({name}, 'YYYY-MM-DD HH24:MI:SS')"
+    if kind == "time":
+        return f"extract(epoch from {name})::bigint::text"
+    if kind == "float":
+        return (f"trim_scale(round(least(greatest({name}::text::numeric, -{DECIMAL_MAX}), {DECIMAL_MAX}), "
+                "30))::text")
+    return f"{name}::text"
+
+
+def row_hash_mysql(cols: SourceColumns) -> str:
+    """MariaDB: each row's content hash, an integer in [0, 2**60): the first 60 bits of the MD5 of the
+    row's canonical text (every column the source has, in ``cols`` order, separated by CHAR(31); NULL
+    as CHAR(30))."""
+    parts = [f"IFNULL({_value_text_mysql(c)}, CHAR({NULL_MARK}))" for c in cols.columns if c.name not in cols.missing]
+    text = f"CONCAT_WS(CHAR({SEPARATOR}), {', '.join(parts)})" if parts else "''"
+    return f"CAST(CONV(LEFT(MD5({text}), {HASH_HEX_DIGITS}), 16, 10) AS UNSIGNED)"
+
+
+def row_hash_pg(cols: SourceColumns) -> str:
+    """PostgreSQL: the same row hash of raw's rows (``row_hash_mysql``)."""
+    parts = [f"coalesce({_value_text_pg(c)}, chr({NULL_MARK}))" for c in cols.columns if c.name not in cols.missing]
+    text = f"concat_ws(chr({SEPARATOR}), {', '.join(parts)})" if parts else "''"
+    return f"('x' || left(md5({text}), {HASH_HEX_DIGITS}))::bit({HASH_HEX_DIGITS * 4})::bigint"
+
+
+def source_content(conn, table: Table, cols: SourceColumns, window: Window | None) -> tuple[int, int]:
+    """(rows, sum of the row hashes) of the source window (see ``row_hash_mysql``)."""
+    sql = (f"SELECT COUNT(*), SUM({row_hash_mysql(cols)}) FROM {q(table.name)} "
            f"WHERE {window_where(table, window)}")
     with conn.cursor() as cur:
         cur.execute(sql)
@@ -166,12 +204,65 @@ def source_content(conn, table: Table, cols: SourceColumns, window: Window | Non
 
 
 def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
-                schema: str = RAW_SCHEMA) -> tuple[int, ...]:
+                schema: str = RAW_SCHEMA) -> tuple[int, int]:
     """The same tuple from raw."""
     where = "TRUE"
     if window is not None and table.partitioned:
         where = window.sql_predicate(quote_pg(table.business_date))
-    sql = (f"SELECT count(*), {', '.join(_content_terms_pg(cols))} FROM {quote_pg(schema)}.{quote_pg(table.name)} "
+    sql = (f"SELECT count(*), sum({row_hash_pg(cols)}) FROM {quote_pg(schema)}.{quote_pg(table.name)} "
            f"WHERE {where}")
     pgcur.execute(sql)
     return tuple(_int(v) for v in pgcur.fetchone())
+
+
+def source_content_months(conn, table: Table, cols: SourceColumns) -> dict[str, tuple[int, int]]:
+    """``{YYYY-MM or FIRST: (rows, row hash sum)}`` of the whole source table (``{"all": ...}`` when
+    unpartitioned): the backstop's per-month content fingerprints."""
+    month = "'all'"
+    if table.partitioned:
+        bd = q(table.business_date)
+        month = f"IF({zero_date(bd)}, '{FIRST}', DATE_FORMAT({bd}, '%Y-%m'))"
+    sql = f"SELECT {month} AS m, COUNT(*), SUM({row_hash_mysql(cols)}) FROM {q(table.name)} GROUP BY m"
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return {m: (_int(n), _int(h)) for m, n, h in cur.fetchall() if n}
+
+
+def raw_content_months(pgcur, table: Table, cols: SourceColumns,
+                       schema: str = RAW_SCHEMA) -> dict[str, tuple[int, int]] | None:
+    """The same from raw (None when the raw table does not exist)."""
+    pgcur.execute("SELECT to_regclass(%s)", (f"{quote_pg(schema)}.{quote_pg(table.name)}",))
+    if pgcur.fetchone()[0] is None:
+        return None
+    pgcur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                  "AND table_name = %s", (schema, table.name))
+    present = {r[0] for r in pgcur.fetchall()}
+    if any(c.name not in present for c in cols.columns if c.name not in cols.missing):
+        return None  # a column the next sync adds: the table differs
+    month = "'all'"
+    if table.partitioned:
+        month = f"coalesce(to_char({quote_pg(table.business_date)}, 'YYYY-MM'), '{FIRST}')"
+    pgcur.execute(f"SELECT {month} AS m, count(*), sum({row_hash_pg(cols)}) "
+                  f"FROM {quote_pg(schema)}.{quote_pg(table.name)} GROUP BY m")
+    return {m: (_int(n), _int(h)) for m, n, h in pgcur.fetchall() if n}
+
+
+def changed_content_partitions(table: Table, source: dict[str, tuple[int, int]],
+                               raw: dict[str, tuple[int, int]] | None, partition_keys: list[str]) -> list[str]:
+    """Partition keys (``["all"]`` unpartitioned) whose content fingerprints differ."""
+    def fold(months: dict) -> dict:
+        if not table.partitioned:
+            return dict(months)
+        out: dict[str, tuple[int, int]] = {}
+        first, last = partition_keys[0], partition_keys[-1]
+        for month, (n, h) in months.items():
+            key = first if month == FIRST or month < first else last if month > last else month
+            a, b = out.get(key, (0, 0))
+            out[key] = (a + n, b + h)
+        return out
+
+    keys = partition_keys if table.partitioned else ["all"]
+    if raw is None:
+        return list(keys) if not table.partitioned else sorted(fold(source)) or [partition_keys[0]]
+    src, dst = fold(source), fold(raw)
+    return [k for k in keys if src.get(k, (0, 0)) != dst.get(k, (0, 0))]

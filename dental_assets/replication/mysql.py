@@ -4,12 +4,13 @@ Two ways in, both from one ``MySqlParams`` (parsed from a ``mysql+pymysql://user
 URL, which only ever comes from the environment, ``OPENDENTAL_URL``):
 
 - ``connect(params)``: a PyMySQL session for small queries (fingerprints, key lists). It is put in
-  ``SET SESSION TRANSACTION READ ONLY`` and ``time_zone = '+00:00'``; ``snapshot(conn)`` then opens
+  ``SET SESSION TRANSACTION READ ONLY``, ``ISOLATION LEVEL REPEATABLE READ`` and
+  ``time_zone = '+00:00'``; ``snapshot(conn)`` then opens
   ``START TRANSACTION WITH CONSISTENT SNAPSHOT`` so every query of one extraction sees the same state.
 - ``start_client``: the ``mariadb`` (or ``mysql``) command-line client in ``--batch --quick`` mode
   (plus ``--raw`` for the CSV path) for row streaming, the fastest reader measured on these machines
-  (~640k rows/s). One client session runs a whole extraction: read-only, UTC, one consistent
-  snapshot, then keyset pages on the primary key (``pk > a AND pk <= b``, never OFFSET). The
+  (~640k rows/s). One client session runs a whole extraction: read-only, UTC, REPEATABLE READ, one
+  consistent snapshot, then keyset pages on the primary key (``pk > a AND pk <= b``, never OFFSET). The
   password reaches the client through a private option file (``client_option_file``), never its
   command line or environment.
 
@@ -158,15 +159,18 @@ def connect(params: MySqlParams, read_only: bool = True, timeout: int = 30, loca
     _reached.add((params.host, params.port))
     with conn.cursor() as cur:
         cur.execute("SET time_zone = '+00:00'")
+        # a snapshot only under REPEATABLE READ, whatever the server's default (issue 13)
+        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         if read_only:
             cur.execute("SET SESSION TRANSACTION READ ONLY")
     return conn
 
 
 def snapshot(conn) -> None:
-    """Start a consistent-snapshot transaction on ``conn`` (every later read sees the same state)."""
+    """Start a consistent-snapshot transaction on ``conn`` (every later read sees the same state;
+    ``connect`` pinned REPEATABLE READ)."""
     with conn.cursor() as cur:
-        cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
 
 
 def is_connection_loss(exc: BaseException) -> bool:
@@ -258,11 +262,14 @@ def client_command(params: MySqlParams, raw: bool = True,
 
 
 def session_preamble() -> str:
-    """SQL that makes a client session read-only, UTC and snapshot-consistent."""
+    """SQL that makes a client session read-only, UTC and snapshot-consistent. REPEATABLE READ is
+    pinned: under a server default of READ COMMITTED, ``WITH CONSISTENT SNAPSHOT`` takes no snapshot
+    and every statement would see the latest commits."""
     return (
         "SET time_zone = '+00:00';\n"
+        "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ;\n"
         "SET SESSION TRANSACTION READ ONLY;\n"
-        "START TRANSACTION WITH CONSISTENT SNAPSHOT;\n"
+        "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY;\n"
     )
 
 

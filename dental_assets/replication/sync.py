@@ -5,13 +5,18 @@
 transaction, so a crash or a lost connection leaves raw as it was, and a re-run leaves the same data:
 
 - **full** (raw has no rows in the window, or the table has no modified column): delete the window,
-  COPY the source's window in (``extract.copy_from_source``).
+  COPY the source's window in (``extract.copy_from_source``). When raw holds rows outside the window,
+  the COPY goes through a temporary table whose keys are first deleted from raw wherever they are: a
+  row re-dated into this window (from another month, or to a zero date) is still in raw under its old
+  date.
 - **incremental** (otherwise):
   1. *both sides' key buckets* (``buckets``: per 128 key values, the count and two xors): a source
      session computes the source's while one scan of raw's window gives raw's, and the watermark
      (the one recorded by the last sync, ``WindowState``, while raw's key totals still match it; else
      raw's latest modified timestamp in the window, from the same scan);
-  2. *changed rows*: the source rows of the window modified at or after the watermark are copied
+  2. *changed rows*: the source rows of the window modified at or after the watermark minus the
+     look-back (``lookback_seconds``: transactions that stamped before the last snapshot and
+     committed after it) are copied
      into a temporary table and replace their keys in raw (a row whose business date moved to this
      window is removed from wherever it was); raw's buckets are updated in numpy;
   3. *deletes and stray inserts*: the two sides' buckets are compared: a bucket that differs by one
@@ -32,12 +37,16 @@ next sync (the fingerprints still differ), and the blocking check reports it mea
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from dental_assets.catalog import RAW_SCHEMA, Table, pg_create_table_sql, quote_pg
+from dental_assets.errors import ConfigurationError
 from dental_assets.partitions import Window
 from dental_assets.replication import buckets, extract, fingerprint
 from dental_assets.replication.mysql import MySqlParams, connect, with_retries
@@ -69,28 +78,27 @@ class SyncResult:
 
 def source_columns(params: MySqlParams, table: Table) -> extract.SourceColumns:
     """The columns to move, reconciled with the source's ``information_schema`` (schema drift), with
-    the source's NOT NULL columns (which choose the plain-text read path). Raises ValueError when the
-    source has no such table."""
+    the source's NOT NULL columns (which choose the plain-text read path). Raises ConfigurationError
+    when the source has no such table, or lacks its primary key or business-date column."""
+    return extract.read_source_columns(params, [table])[table.name]
 
-    def read():
-        conn = connect(params)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(
-                    "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
-                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-                    (table.name,),
-                )
-                return cur.fetchall()
-        finally:
-            conn.close()
 
-    rows = with_retries(read, what=f"{table.name} columns")
-    if not rows:
-        raise ValueError(f"the source has no table {table.name}")
-    types = {name: ctype for name, ctype, _ in rows}
-    not_null = {name for name, _, nullable in rows if nullable == "NO"}
-    return extract.effective_columns(table, types, not_null)
+LOOKBACK_ENV = "DENTAL_SYNC_LOOKBACK_SECONDS"
+DEFAULT_LOOKBACK_SECONDS = 3600  # re-read an hour before the watermark: transactions up to an hour long
+
+
+def lookback_seconds() -> int:
+    """The look-back of the incremental read, in seconds (``DENTAL_SYNC_LOOKBACK_SECONDS``, default
+    3600): rows modified at or after the watermark minus this are read again. A transaction stamps
+    ``DateTStamp`` when it writes and becomes visible when it commits; one that wrote before the last
+    sync's snapshot and committed after it is copied by the next sync when its write-to-commit time is
+    shorter than the look-back. Raises ConfigurationError for a value that is not a whole number >= 0."""
+    value = os.environ.get(LOOKBACK_ENV, "").strip()
+    if not value:
+        return DEFAULT_LOOKBACK_SECONDS
+    if not value.isdigit():
+        raise ConfigurationError(LOOKBACK_ENV, f"not a whole number of seconds >= 0: {value[:40]!r}", "3600")
+    return int(value)
 
 
 def _target(table: Table, schema: str) -> str:
@@ -210,6 +218,12 @@ def _raw_watermark(cur, target: str, mod: str, where: str):
     """Raw's latest modified timestamp in the window (None when the window is empty or has none)."""
     cur.execute(f"SELECT max({mod})::timestamp FROM {target} WHERE {where}")
     return cur.fetchone()[0]
+
+
+def _rows_outside(cur, target: str, where: str) -> bool:
+    """Whether raw holds any row outside the window (``where``)."""
+    cur.execute(f"SELECT EXISTS (SELECT 1 FROM {target} WHERE ({where}) IS NOT TRUE)")
+    return bool(cur.fetchone()[0])
 
 
 def _window_has_rows(cur, target: str, where: str) -> bool:
@@ -357,8 +371,17 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
             cur.execute(f"DELETE FROM {target} WHERE {pg_where}")
             result.rows_deleted = cur.rowcount
             lap("delete_window")
-            rows, stats = extract.copy_from_source(params, cur, target, table, cols, src_where,
-                                                   _key_bounds(params, table))
+            if pg_where != "TRUE" and _rows_outside(cur, target, pg_where):
+                # raw holds other windows: a row whose business date moved into this window since
+                # they were synced is still there under its old date. Copy through a temporary table
+                # and remove those keys first (else COPY fails on the primary key).
+                rows, stats = _copy_into_temp(params, cur, table, cols, src_where, target)
+                cur.execute(f"DELETE FROM {target} t USING pg_temp.dental_sync_rows s WHERE t.{pk} = s.{pk}")
+                result.rows_deleted += cur.rowcount
+                cur.execute(f"INSERT INTO {target} SELECT * FROM pg_temp.dental_sync_rows")
+            else:  # straight into raw: nothing else there
+                rows, stats = extract.copy_from_source(params, cur, target, table, cols, src_where,
+                                                       _key_bounds(params, table))
             result.rows_copied = result.rows_total = rows
             result.add_conversions(stats.conversions)
             lap("copy")
@@ -370,8 +393,9 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
                 lap("record_state")
         else:
             changed_where = src_where
-            if watermark is not None:
-                changed_where = f"({src_where}) AND {extract.q(mod)} >= '{watermark.isoformat(sep=' ')}'"
+            if watermark is not None:  # minus the look-back: rows stamped before, committed after
+                since = watermark - dt.timedelta(seconds=lookback_seconds())
+                changed_where = f"({src_where}) AND {extract.q(mod)} >= '{since.isoformat(sep=' ')}'"
             rows, stats = _copy_into_temp(params, cur, table, cols, changed_where, target)
             _count_temp(cur, table, cols, result, rows, stats)
             lap("changed_rows")
@@ -413,9 +437,9 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
 
 def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | None,
                   schema: str = RAW_SCHEMA) -> tuple[bool, tuple[int, ...], tuple[int, ...]]:
-    """Compare the content fingerprints of the source window and the raw window.
-    Returns (equal, source tuple, raw tuple); tuples are (rows, int sum, string chars, date seconds,
-    time seconds)."""
+    """Compare the content fingerprints of the source window and the raw window: every column of
+    every row (``fingerprint.row_hash_mysql``). Returns (equal, source tuple, raw tuple); tuples are
+    (rows, sum of the 60-bit row hashes)."""
     cols = source_columns(params, table)
 
     def read():
@@ -425,8 +449,12 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
         finally:
             conn.close()
 
-    source = with_retries(read, what=f"{table.name} check")
-    with pgconn.cursor() as cur:
-        raw = fingerprint.raw_content(cur, table, cols, window, schema)
-    pgconn.rollback()
+    with ThreadPoolExecutor(max_workers=1) as pool:  # both sides at once
+        pending = pool.submit(with_retries, read, what=f"{table.name} check")
+        try:
+            with pgconn.cursor() as cur:
+                raw = fingerprint.raw_content(cur, table, cols, window, schema)
+        finally:
+            pgconn.rollback()
+        source = pending.result()
     return source == raw, source, raw

@@ -10,8 +10,10 @@ side has rows would otherwise stay "missing" in Dagster, and a missing input sto
 model downstream.
 The run key is a digest of both sides' fingerprints, so a change is requested once; if its run fails,
 the nightly ``raw_sync_backstop`` schedule (03:30 UTC, no run key) requests it again. The backstop also
-re-copies every reference table without a modified column (``definition``, ``userod``...), whose
-in-place edits leave no timestamp for the fingerprints to see.
+compares every table's per-month *content* fingerprints (an exact hash of every column of every row, one
+scan of each side) and re-copies whole (``full_refresh``) the partitions that differ only there: a value
+edited without its timestamp (or in a table without a modified column, ``definition``, ``userod``...),
+a transaction that committed later than the look-back.
 
 Both only act with the MariaDB source (``DENTAL_SOURCE=opendental``); with the synthetic source they
 skip. The sensor is RUNNING by default when ``DENTAL_SOURCE=opendental``, else STOPPED.
@@ -55,39 +57,28 @@ def _with_unrecorded(plans, keys: list[str], instance: dg.DagsterInstance, every
     return out
 
 
-def plan_run_requests(
-    opendental: OpenDentalSourceResource, warehouse: WarehouseResource, with_run_keys: bool = True,
-    backstop: bool = False, instance: dg.DagsterInstance | None = None, every_table: bool = False,
-) -> list[dg.RunRequest] | dg.SkipReason:
-    """The runs that bring raw up to date with the source (empty when nothing changed); a SkipReason
-    for a source other than MariaDB. Run tags say how many partitions and tables each run covers.
-    With ``instance``, the months of a table that Dagster has no materialization of are requested too
-    (``_with_unrecorded``)."""
-    from dental_assets.replication.plan import contiguous_ranges, plan_tables
+def _requests(plans, keys: list[str], with_run_keys: bool, full_refresh: bool = False) -> list[dg.RunRequest]:
+    """One run for the changed reference tables, one per contiguous range of changed months for the
+    partitioned tables changed in it; ``full_refresh``: the runs re-copy their windows whole (run
+    config), and their run keys start with ``refresh:``."""
+    from dental_assets.replication.plan import contiguous_ranges
 
-    source = opendental.source()
-    if not isinstance(source, MariaDBSource):
-        return dg.SkipReason(f"source {source.name!r} has no change detection (DENTAL_SOURCE=opendental has)")
-    keys = monthly_partitions.get_partition_keys()
-    conn = warehouse.connect()
-    try:
-        plans = plan_tables(source.params, conn, list(raw_tables()), keys)
-    finally:
-        conn.close()
-    if instance is not None:
-        plans = _with_unrecorded(plans, keys, instance, every_table)
     requests: list[dg.RunRequest] = []
+    prefix = "refresh:" if full_refresh else ""
+
+    def config(op: str) -> dict | None:
+        return {"ops": {op: {"config": {"full_refresh": True}}}} if full_refresh else None
+
     reference = [p for p in plans if not p.table.partitioned and p.partitions]
-    if backstop:  # the backstop also re-copies small tables whose edits leave no timestamp
-        reference += [p for p in plans if not p.table.partitioned and not p.partitions
-                      and p.table.modified_column is None]
     if reference:
         digest = "-".join(p.digest for p in reference)
         requests.append(
             dg.RunRequest(
-                run_key=f"reference:{digest}" if with_run_keys else None,
+                run_key=f"{prefix}reference:{digest}" if with_run_keys else None,
                 asset_selection=[raw_asset_key(p.table.name) for p in reference],
-                tags={**SOURCE_TAG, "dental/changed_tables": str(len(reference))},
+                run_config=config("raw_opendental_reference"),
+                tags={**SOURCE_TAG, "dental/changed_tables": str(len(reference)),
+                      **({"dental/full_refresh": "true"} if full_refresh else {})},
             )
         )
     changed = [p for p in plans if p.table.partitioned and p.partitions]
@@ -97,15 +88,57 @@ def plan_run_requests(
         in_range = [p for p in changed if span & set(p.partitions)]
         digest = "-".join(p.digest for p in in_range)
         tags = {**SOURCE_TAG, "dental/changed_tables": str(len(in_range)),
-                "dental/changed_partitions": str(len(span))}
+                "dental/changed_partitions": str(len(span)),
+                **({"dental/full_refresh": "true"} if full_refresh else {})}
         selection = [raw_asset_key(p.table.name) for p in in_range]
+        run_config = config("raw_opendental_transactional")
         if first == last:
-            requests.append(dg.RunRequest(run_key=f"{first}:{digest}" if with_run_keys else None,
-                                          asset_selection=selection, partition_key=first, tags=tags))
+            requests.append(dg.RunRequest(run_key=f"{prefix}{first}:{digest}" if with_run_keys else None,
+                                          asset_selection=selection, partition_key=first, tags=tags,
+                                          run_config=run_config))
         else:
-            requests.append(dg.RunRequest(run_key=f"{first}..{last}:{digest}" if with_run_keys else None,
-                                          asset_selection=selection,
+            requests.append(dg.RunRequest(run_key=f"{prefix}{first}..{last}:{digest}" if with_run_keys else None,
+                                          asset_selection=selection, run_config=run_config,
                                           tags={**tags, **partition_range_tags(first, last)}))
+    return requests
+
+
+def plan_run_requests(
+    opendental: OpenDentalSourceResource, warehouse: WarehouseResource, with_run_keys: bool = True,
+    backstop: bool = False, instance: dg.DagsterInstance | None = None, every_table: bool = False,
+    prefetched=None,
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """The runs that bring raw up to date with the source (empty when nothing changed); a SkipReason
+    for a source other than MariaDB. Run tags say how many partitions and tables each run covers.
+    With ``instance``, the months of a table that Dagster has no materialization of are requested too
+    (``_with_unrecorded``). ``backstop``: the per-month content fingerprints of every table are
+    compared as well (``plan.plan_content``, one scan of each side), and the partitions that differ
+    only there (a value edited without its timestamp) are requested as ``full_refresh`` runs. Raises
+    ConfigurationError when the source lacks a table or a needed column. ``prefetched``: the
+    fingerprints ``plan.nothing_changed`` just read (``dental sync``), used instead of reading them
+    again."""
+    from dental_assets.replication.plan import plan_content, plan_tables
+
+    source = opendental.source()
+    if not isinstance(source, MariaDBSource):
+        return dg.SkipReason(f"source {source.name!r} has no change detection (DENTAL_SOURCE=opendental has)")
+    keys = monthly_partitions.get_partition_keys()
+    conn = warehouse.connect()
+    try:
+        tables = list(raw_tables())
+        plans = plan_tables(source.params, conn, tables, keys, prefetched=prefetched)
+        content = plan_content(source.params, conn, tables, keys) if backstop else []
+    finally:
+        conn.close()
+    if instance is not None:
+        plans = _with_unrecorded(plans, keys, instance, every_table)
+    requests = _requests(plans, keys, with_run_keys)
+    if content:
+        requested = {p.table.name: set(p.partitions) for p in plans}
+        silent = [dataclasses.replace(c, partitions=tuple(k for k in c.partitions
+                                                          if k not in requested[c.table.name]))
+                  for c in content]
+        requests += _requests(silent, keys, with_run_keys, full_refresh=True)
     return requests
 
 
@@ -123,6 +156,10 @@ def _default_status() -> dg.DefaultSensorStatus:
 )
 def raw_change_sensor(context: dg.SensorEvaluationContext, opendental: OpenDentalSourceResource,
                       warehouse: WarehouseResource):
+    from dental_assets.defs.raw.sync_command import fail_stale_runs
+
+    for run_id in fail_stale_runs(context.instance):  # a killed dental sync's runs hold the source tag
+        context.log.warning(f"run {run_id} of a dental sync process that is gone: marked failed")
     result = plan_run_requests(opendental, warehouse, instance=context.instance)
     if isinstance(result, dg.SkipReason):
         return result
@@ -138,7 +175,8 @@ def raw_change_sensor(context: dg.SensorEvaluationContext, opendental: OpenDenta
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING if os.environ.get("DENTAL_SOURCE") == "opendental"
     else dg.DefaultScheduleStatus.STOPPED,
-    description="Nightly: requests every raw partition that still differs from the source.",
+    description="Nightly: requests every raw partition that still differs from the source, by the cheap "
+                "fingerprints and by the content of every column (re-copied whole).",
 )
 def raw_sync_backstop(context: dg.ScheduleEvaluationContext, opendental: OpenDentalSourceResource,
                       warehouse: WarehouseResource):

@@ -5,6 +5,10 @@ those runs of ``raw_opendental_job`` in this process, on the Dagster instance of
 ephemeral one when unset), so the runs, materializations and checks are recorded like the sensor's.
 It prints one line per table (mode, rows copied, rows removed, seconds) and returns non-zero when a run
 fails or a ``matches_source`` check fails. For cron users, tests and the benchmark.
+
+Its runs carry this process's pid, host and start time; at the next start (of ``dental sync`` or a
+``raw_change_sensor`` tick) the runs still recorded as started whose process is gone are marked failed
+(``fail_stale_runs``).
 """
 
 from __future__ import annotations
@@ -25,10 +29,62 @@ class SyncReport:
     tables: dict[str, dict] = field(default_factory=dict)
     failed_checks: list[str] = field(default_factory=list)
     failed_runs: int = 0
+    check_seconds: float = 0.0  # the matches_source checks' time, all tables
 
     @property
     def ok(self) -> bool:
         return not self.failed_checks and not self.failed_runs
+
+
+# ``dental sync`` runs execute in its own process: these tags say which one, so that the next start can
+# tell a run whose process was killed (SIGKILL, a reboot) from one still going.
+PID_TAG = "dental/pid"
+HOST_TAG = "dental/host"
+PROCESS_START_TAG = "dental/process_started"  # the process's start time (a reused pid differs)
+_LIVE_STATUSES = ("NOT_STARTED", "STARTING", "STARTED")
+
+
+def process_tags() -> dict[str, str]:
+    """The tags naming this process: pid, host name, process start time (epoch seconds)."""
+    import socket
+
+    import psutil
+
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(),
+            PROCESS_START_TAG: f"{psutil.Process().create_time():.2f}"}
+
+
+def _process_alive(pid: int, started: str) -> bool:
+    import psutil
+
+    try:
+        return f"{psutil.Process(pid).create_time():.2f}" == started
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return False
+
+
+def fail_stale_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs of ``dental sync`` on this host that are still recorded as started (or
+    starting, or not started) but whose process is gone: killed with SIGKILL, or the machine
+    restarted. Such runs would otherwise stay STARTED forever, holding the ``dental/opendental_source``
+    tag whose concurrency limit is 1. Runs of other hosts, and runs launched by the daemon (which has
+    run monitoring, ``dagster.yaml``), are left alone. Returns the failed runs' ids."""
+    import socket
+
+    from dental_assets.defs.raw.sensors import SOURCE_TAG
+
+    statuses = [getattr(dg.DagsterRunStatus, name) for name in _LIVE_STATUSES]
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=statuses,
+                                                   tags={**SOURCE_TAG, HOST_TAG: socket.gethostname()}))
+    failed = []
+    for run in runs:
+        pid, started = run.tags.get(PID_TAG, ""), run.tags.get(PROCESS_START_TAG, "")
+        if not pid.isdigit() or _process_alive(int(pid), started):
+            continue
+        instance.report_run_failed(run, message=f"the dental sync process (pid {pid}) that ran this run is gone: "
+                                                "marked failed at the next start")
+        failed.append(run.run_id)
+    return failed
 
 
 def _value(entry):
@@ -55,10 +111,11 @@ def full_refresh_requests() -> list[dg.RunRequest]:
 
 
 def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | None = None,
-             out=None, full_refresh: bool = False) -> SyncReport:
+             out=None, full_refresh: bool = False, prefetched=None) -> SyncReport:
     """Plan and execute the sync with the resources the environment configures (``DENTAL_SOURCE``,
     ``OPENDENTAL_URL``, ``DENTAL_WAREHOUSE_URL``); ``full_refresh``: re-copy every table whole instead
-    (``full_refresh_requests``). Raises ValueError when the source is not MariaDB."""
+    (``full_refresh_requests``); ``prefetched``: the fingerprints the no-change check just read
+    (``plan.nothing_changed``). Raises ValueError when the source is not MariaDB."""
     from dental_assets.defs.raw.sensors import RAW_JOB_NAME, plan_run_requests
     from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 
@@ -74,10 +131,13 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
     warehouse = WarehouseResource(url=os.environ.get("DENTAL_WAREHOUSE_URL"), home=os.environ.get("DENTAL_HOME"))
     instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
                             else dg.DagsterInstance.ephemeral())
+    stale = fail_stale_runs(instance)
+    if stale:
+        print(f"marked {len(stale)} run(s) of a killed dental sync as failed", file=out or sys.stdout)
     # every month Dagster has not recorded is synced too (months without rows included), so no raw
     # partition is left "missing" for the eager dbt models downstream
     requests = plan_run_requests(opendental, warehouse, with_run_keys=False, instance=instance,
-                                 every_table=True)
+                                 every_table=True, prefetched=prefetched)
     if full_refresh and not isinstance(requests, dg.SkipReason):
         requests = full_refresh_requests()
     if isinstance(requests, dg.SkipReason):
@@ -91,7 +151,7 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
             instance=instance,
             asset_selection=list(request.asset_selection or []),
             partition_key=request.partition_key,
-            tags={**request.tags, "dental/trigger": "dental sync"},
+            tags={**request.tags, "dental/trigger": "dental sync", **process_tags()},
             run_config=request.run_config or None,
             raise_on_error=False,
         )
@@ -111,6 +171,7 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
             entry["rows_replaced"] += int(_value(meta.get("rows_replaced", 0)))
             entry["seconds"] += float(_value(meta.get("seconds", 0.0)))
         for evaluation in result.get_asset_check_evaluations():
+            report.check_seconds += float(_value(evaluation.metadata.get("seconds", 0.0)))
             if not evaluation.passed and evaluation.asset_key.path[-1] not in report.failed_checks:
                 report.failed_checks.append(evaluation.asset_key.path[-1])
     if not requests:
@@ -119,6 +180,8 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
         flag = "  CHECK FAILED" if name in report.failed_checks else ""
         print(f"{name:<22} {entry['mode']:<12} {entry['rows_copied']:>10,} copied "
               f"{entry['rows_replaced']:>10,} removed {entry['seconds']:8.2f} s{flag}", file=out)
+    if report.tables:
+        print(f"checks: {report.check_seconds:.2f} s", file=out)
     if report.failed_runs:
         print(f"{report.failed_runs} run(s) failed: see the Dagster event log", file=out)
     return report

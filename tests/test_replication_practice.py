@@ -1,0 +1,387 @@
+"""Replication tried as a practice's database behaves (issue 13), against the real MariaDB and PostgreSQL:
+rows re-dated into any month, transactions that commit late, values edited without their timestamp,
+the snapshot under a READ COMMITTED default, and a source that lacks a table or a column."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import dagster as dg
+import pymysql
+import pytest
+
+from dental_assets.catalog import quote_pg, raw_table, raw_tables
+from dental_assets.partitions import month_window, monthly_partitions
+from dental_synthetic import SyntheticConfig, generate
+from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
+from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
+
+AS_OF = dt.date(2025, 6, 30)
+PROCEDURES = "procedurelog"
+
+
+@pytest.fixture(scope="module")
+def practice():
+    return generate(SyntheticConfig(as_of=AS_OF, patients=120, seed=13))
+
+
+@pytest.fixture
+def source_url(mariadb_url, practice):
+    mark_mariadb_demo_target(mariadb_url)
+    write_mariadb(practice, mariadb_url)
+    return mariadb_url
+
+
+@pytest.fixture
+def env(monkeypatch, source_url, pg_url):
+    monkeypatch.setenv("DENTAL_SOURCE", "opendental")
+    monkeypatch.setenv("OPENDENTAL_URL", source_url)
+    monkeypatch.setenv("DENTAL_WAREHOUSE_URL", pg_url)
+    return source_url, pg_url
+
+
+def _params(url):
+    from dental_assets.replication.mysql import MySqlParams
+
+    return MySqlParams.from_url(url)
+
+
+def _keys() -> list[str]:
+    return monthly_partitions.get_partition_keys()
+
+
+def _window(first: str, last: str | None = None):
+    return month_window(first, last or first, _keys())
+
+
+def _sync(source_url, pg_url, table_name, window, mode="auto"):
+    """sync_window of one table's window, then its content check (which must pass)."""
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    pg = pg_conn(pg_url)
+    try:
+        table = raw_table(table_name)
+        result = sync_window(_params(source_url), pg, table, window, mode=mode)
+        equal, src, raw = verify_window(_params(source_url), pg, table, window)
+        assert equal, f"{table_name} {window}: source {src} != raw {raw}"
+        return result
+    finally:
+        pg.close()
+
+
+def _sql(url, *statements):
+    conn = mysql_conn(url)
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def _busy_month_row(url, skip=()) -> tuple[int, str]:
+    """A procedure of a month holding several procedures (not one of ``skip``), and that month."""
+    rows = _sql(url, "SELECT DATE_FORMAT(ProcDate, '%Y-%m') m, MIN(ProcNum) FROM procedurelog "
+                     "WHERE ProcDate >= '2021-01-01' AND ProcDate < '2025-06-01' GROUP BY m HAVING COUNT(*) > 3 "
+                     "ORDER BY m")
+    for month, key in rows:
+        if month not in skip:
+            return int(key), month
+    raise AssertionError("no busy month")
+
+
+def _empty_month(url, pg_url, month: str) -> None:
+    """Make ``month`` empty in the source and in raw (deleted at the source, then synced)."""
+    if month == _keys()[0]:
+        _sql(url, "DELETE FROM procedurelog WHERE ProcDate < '2020-02-01'")
+    else:
+        start = dt.date.fromisoformat(month + "-01")
+        end = (start + dt.timedelta(days=32)).replace(day=1)
+        _sql(url, f"DELETE FROM procedurelog WHERE ProcDate >= '{start}' AND ProcDate < '{end}'")
+    _sync(url, pg_url, PROCEDURES, _window(month))
+    pg = pg_conn(pg_url)
+    with pg.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM raw.procedurelog WHERE {_window(month).sql_predicate(quote_pg('ProcDate'))}")
+        assert cur.fetchone()[0] == 0
+    pg.close()
+
+
+# ----------------------------------------------------------------------------- rows re-dated (defect 1)
+
+@pytest.mark.parametrize("case", ["earlier_empty_month", "zero_date_first_month", "later_empty_range", "full_refresh"])
+def test_redated_row_into_a_month(env, case):
+    """A row re-dated into another month, that month synced before the row's old month (runs may go in
+    any order): no UniqueViolation, no duplicate, raw ends equal to the source."""
+    source_url, pg_url = env
+    _sync(source_url, pg_url, PROCEDURES, None)  # the first sync: everything
+    key, old_month = _busy_month_row(source_url, skip=("2021-03",))
+    if case == "earlier_empty_month":
+        _empty_month(source_url, pg_url, "2021-03")
+        _sql(source_url, f"UPDATE procedurelog SET ProcDate = '2021-03-15' WHERE ProcNum = {key}")
+        target = _window("2021-03")
+        mode = "auto"
+    elif case == "zero_date_first_month":
+        _empty_month(source_url, pg_url, _keys()[0])
+        _sql(source_url, f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {key}")
+        target = _window(_keys()[0])
+        mode = "auto"
+    elif case == "later_empty_range":
+        _sql(source_url, "DELETE FROM procedurelog WHERE ProcDate >= '2025-08-01' AND ProcDate < '2025-11-01'")
+        _sync(source_url, pg_url, PROCEDURES, _window("2025-08", "2025-10"))
+        _sql(source_url, f"UPDATE procedurelog SET ProcDate = '2025-09-09' WHERE ProcNum = {key}")
+        target = _window("2025-08", "2025-10")  # a range run of three empty months
+        mode = "auto"
+    else:  # a month that has rows, re-copied whole (the full_refresh config)
+        other_key, other_month = _busy_month_row(source_url, skip=(old_month,))
+        _sql(source_url, f"UPDATE procedurelog SET ProcDate = '{other_month}-11' WHERE ProcNum = {key}")
+        target = _window(other_month)
+        mode = "full"
+    result = _sync(source_url, pg_url, PROCEDURES, target, mode=mode)  # the new month first
+    assert result.rows_deleted >= 1  # the row's old copy was removed
+    _sync(source_url, pg_url, PROCEDURES, _window(old_month))  # then the old month: nothing left to do
+    assert_raw_equals_source(source_url, pg_url, [raw_table(PROCEDURES)])
+
+
+def test_redated_rows_through_dental_sync(env):
+    """`dental sync` after rows re-dated into an empty earlier month, a zero date and a later month, then
+    `dental sync --full-refresh` after one more: every run succeeds and raw equals the source."""
+    from dental_assets.defs.raw.sync_command import run_sync
+
+    source_url, pg_url = env
+    instance = dg.DagsterInstance.ephemeral()
+    # the first month (which also holds zero dates) and the months after August 2025 without procedures
+    _sql(source_url, "DELETE FROM procedurelog WHERE ProcDate < '2020-02-01' OR ProcDate >= '2025-09-01'")
+    assert run_sync(instance=instance).ok  # the first sync
+    keys = sorted(k for (k,) in _sql(source_url, "SELECT ProcNum FROM procedurelog WHERE ProcDate >= '2023-01-01' "
+                                                 "AND ProcDate < '2025-01-01' ORDER BY ProcNum"))
+    _sql(source_url,
+         f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {keys[0]}",
+         f"UPDATE procedurelog SET ProcDate = '2019-12-31' WHERE ProcNum = {keys[1]}",
+         f"UPDATE procedurelog SET ProcDate = '2025-10-02' WHERE ProcNum = {keys[2]}")
+    report = run_sync(instance=instance)
+    assert report.ok, (report.failed_runs, report.failed_checks)
+    assert_raw_equals_source(source_url, pg_url, [raw_table(PROCEDURES)])
+    _sql(source_url, f"UPDATE procedurelog SET ProcDate = '2020-01-05' WHERE ProcNum = {keys[3]}")
+    report = run_sync(instance=instance, full_refresh=True)
+    assert report.ok, (report.failed_runs, report.failed_checks)
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
+
+
+# ------------------------------------------------------------------------------ late commit (defect 2)
+
+def test_transaction_committing_after_the_sync_is_copied(env):
+    """A transaction stamps DateTStamp, a sync runs (and copies a later edit), then the transaction
+    commits: the next sync copies its row (look-back)."""
+    source_url, pg_url = env
+    _sync(source_url, pg_url, PROCEDURES, None)
+    (late_key, other_key), = [tuple(k for (k,) in _sql(source_url, "SELECT ProcNum FROM procedurelog "
+                                                                   "ORDER BY ProcNum LIMIT 2"))]
+    late = mysql_conn(source_url)  # a second session, its transaction left open
+    late.autocommit(False)
+    try:
+        with late.cursor() as cur:
+            cur.execute("START TRANSACTION")
+            cur.execute(f"UPDATE procedurelog SET ProcFee = ProcFee + 7, Surf = 'LATE' WHERE ProcNum = {late_key}")
+        time.sleep(1.2)  # DateTStamp has one-second steps: the other edit is stamped later
+        _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum = {other_key}")
+        result = _sync(source_url, pg_url, PROCEDURES, None, mode="incremental")  # sees the other edit only
+        assert result.rows_copied >= 1
+        late.commit()
+    finally:
+        late.close()
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    pg = pg_conn(pg_url)
+    table = raw_table(PROCEDURES)
+    sync_window(_params(source_url), pg, table, None, mode="incremental")
+    equal, src, raw = verify_window(_params(source_url), pg, table, None)
+    pg.close()
+    assert equal, (src, raw)
+    assert_raw_equals_source(source_url, pg_url, [table])
+
+
+def test_lookback_setting_is_checked(monkeypatch):
+    from dental_assets.errors import ConfigurationError
+    from dental_assets.replication.sync import DEFAULT_LOOKBACK_SECONDS, lookback_seconds
+
+    monkeypatch.delenv("DENTAL_SYNC_LOOKBACK_SECONDS", raising=False)
+    assert lookback_seconds() == DEFAULT_LOOKBACK_SECONDS == 3600
+    monkeypatch.setenv("DENTAL_SYNC_LOOKBACK_SECONDS", "7200")
+    assert lookback_seconds() == 7200
+    monkeypatch.setenv("DENTAL_SYNC_LOOKBACK_SECONDS", "an hour")
+    with pytest.raises(ConfigurationError, match="DENTAL_SYNC_LOOKBACK_SECONDS"):
+        lookback_seconds()
+
+
+# ------------------------------------------------------------ edits that keep their timestamp (defect 3)
+
+def _resources(source_url, pg_url):
+    from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+
+    return {"opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
+            "warehouse": WarehouseResource(url=pg_url)}
+
+
+def _run(request, resources, instance):
+    from dental_assets.defs.raw import defs as raw_defs
+    from dental_assets.defs.raw.sensors import RAW_JOB_NAME
+
+    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
+    run = job.execute_in_process(instance=instance, asset_selection=list(request.asset_selection),
+                                 partition_key=request.partition_key, tags=request.tags,
+                                 run_config=request.run_config or None)
+    assert run.success
+    checks = run.get_asset_check_evaluations()
+    assert checks and all(e.passed for e in checks)
+    return run
+
+
+def test_edits_keeping_their_timestamp_are_found_and_repaired(env):
+    """ProcFee (a double) changed by a cent and a name's letter changed, both without their
+    timestamp: the check fails, the sensor sees nothing, the nightly backstop requests exactly those
+    windows (re-copied whole) and they end equal. Then a silent edit beside a normal one in the same
+    month: the sensor's incremental run re-copies the window whole and its check passes."""
+    from dental_assets.defs.raw.sensors import raw_change_sensor, raw_sync_backstop
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    source_url, pg_url = env
+    pg = pg_conn(pg_url)
+    for table in raw_tables():
+        sync_window(_params(source_url), pg, table, None)
+    key, month = _busy_month_row(source_url)
+    (pat,), = _sql(source_url, "SELECT MIN(PatNum) FROM patient WHERE LName <> ''")
+    _sql(source_url,
+         f"UPDATE procedurelog SET ProcFee = ProcFee + 0.01, DateTStamp = DateTStamp WHERE ProcNum = {key}",
+         f"UPDATE patient SET LName = CONCAT(IF(LEFT(LName, 1) = 'Q', 'R', 'Q'), SUBSTRING(LName, 2)), "
+         f"DateTStamp = DateTStamp WHERE PatNum = {pat}")
+    for name, window in ((PROCEDURES, _window(month)), ("patient", None)):
+        equal, src, raw = verify_window(_params(source_url), pg, raw_table(name), window)
+        assert not equal and src[0] == raw[0], name  # the check sees it: same rows, other content
+    pg.close()
+
+    resources, instance = _resources(source_url, pg_url), dg.DagsterInstance.ephemeral()
+    assert isinstance(raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources)),
+                      dg.SkipReason)  # the cheap fingerprints cannot see it
+    requests = raw_sync_backstop(dg.build_schedule_context(instance=instance, resources=resources))
+    assert isinstance(requests, list)
+    wanted = {(None, "patient"), (month, PROCEDURES)}
+    assert {(r.partition_key, k.path[-1]) for r in requests for k in r.asset_selection} == wanted
+    assert all(r.tags.get("dental/full_refresh") == "true" for r in requests)
+    for request in requests:
+        _run(request, resources, instance)
+    assert_raw_equals_source(source_url, pg_url, [raw_table(PROCEDURES), raw_table("patient")])
+
+    # a silent edit beside a normal one: the sensor requests the month, the incremental read misses the
+    # silent one, and the window is re-copied whole before the check
+    in_month = f"DATE_FORMAT(ProcDate, '%Y-%m') = '{month}'"
+    (other, spread), = _sql(source_url, f"SELECT MAX(ProcNum), TIMESTAMPDIFF(SECOND, MIN(DateTStamp), "
+                                        f"MAX(DateTStamp)) FROM procedurelog WHERE {in_month}")
+    (oldest,), = _sql(source_url, f"SELECT ProcNum FROM procedurelog WHERE {in_month} ORDER BY DateTStamp LIMIT 1")
+    assert spread > 2 * 3600 and oldest != other  # the silent edit is older than watermark - look-back
+    _sql(source_url,
+         f"UPDATE procedurelog SET ProcFee = ProcFee + 0.5, DateTStamp = DateTStamp WHERE ProcNum = {oldest}",
+         f"UPDATE procedurelog SET CodeNum = CodeNum + 1 WHERE ProcNum = {other}")
+    instance = dg.DagsterInstance.ephemeral()  # no recorded months: the sensor requests the changed one only
+    requests = raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert [r.partition_key for r in requests] == [month]
+    run = _run(requests[0], resources, instance)
+    (check,) = run.get_asset_check_evaluations()
+    assert check.metadata["recopied_whole"].value is True
+    assert_raw_equals_source(source_url, pg_url, [raw_table(PROCEDURES)])
+
+
+def test_check_compares_doubles_exactly(env):
+    """A double changed in its 17th significant digit fails the check."""
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    source_url, pg_url = env
+    table = raw_table(PROCEDURES)
+    pg = pg_conn(pg_url)
+    _sql(source_url, "UPDATE procedurelog SET ProcFee = 0.1e0 + 0.2e0 WHERE ProcNum = 1")
+    sync_window(_params(source_url), pg, table, None)
+    assert verify_window(_params(source_url), pg, table, None)[0]
+    _sql(source_url, "UPDATE procedurelog SET ProcFee = 0.3e0, DateTStamp = DateTStamp "
+                     "WHERE ProcNum = 1")  # 0.30000000000000004 -> 0.3, and nothing else
+    equal, src, raw = verify_window(_params(source_url), pg, table, None)
+    pg.close()
+    assert not equal and src[0] == raw[0]
+
+
+# ---------------------------------------------------------------------------- the snapshot (defect 4)
+
+READ_COMMITTED = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+
+
+def _insert_during(url, delay: float) -> threading.Thread:
+    def insert():
+        time.sleep(delay)
+        _sql(url, "INSERT INTO procedurelog (PatNum, ProcDate, ProcFee) VALUES (1, '2024-01-02', 5)")
+
+    thread = threading.Thread(target=insert)
+    thread.start()
+    return thread
+
+
+def test_snapshot_holds_under_a_read_committed_default(env, monkeypatch):
+    """Sessions whose default isolation is READ COMMITTED (set at connection, as a server default
+    would): a count taken twice in one sync session, with a row committed in between, is the same."""
+    from dental_assets.replication import extract, fingerprint, mysql
+
+    source_url, _ = env
+    params = _params(source_url)
+    # the bulk client: every session starts in READ COMMITTED, as under such a server default
+    real_command = mysql.client_command
+
+    def read_committed_command(p, raw=True):
+        argv, environ = real_command(p, raw)
+        assert argv[1] == "--no-defaults"  # which must come first
+        return [*argv[:2], f"--init-command={READ_COMMITTED}", *argv[2:]], environ
+
+    monkeypatch.setattr(mysql, "client_command", read_committed_command)
+    assert extract.query_text(params, "SELECT @@SESSION.tx_isolation").split()[-1] != b"READ-COMMITTED"
+    inserter = _insert_during(source_url, 0.8)
+    out = extract.query_text(params, "SELECT COUNT(*) FROM procedurelog", "SELECT SLEEP(2)",
+                             "SELECT COUNT(*) FROM procedurelog")
+    inserter.join()
+    before, _, after = out.split()
+    assert before == after
+
+    # the PyMySQL sessions (fingerprints, the check): the same
+    real_connect = pymysql.connect
+    monkeypatch.setattr(pymysql, "connect", lambda *a, **k: real_connect(*a, init_command=READ_COMMITTED, **k))
+    probe = real_connect(**{k: getattr(params, k) for k in ("host", "port", "user", "password", "database")},
+                         init_command=READ_COMMITTED)
+    with probe.cursor() as cur:  # the simulation works: a plain session is READ COMMITTED
+        cur.execute("SELECT @@SESSION.tx_isolation")
+        assert cur.fetchone()[0] == "READ-COMMITTED"
+    probe.close()
+    conn = mysql.connect(params)
+    fingerprint.snapshot_start(conn)
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM procedurelog")
+        (before,) = cur.fetchone()
+        _insert_during(source_url, 0).join()
+        cur.execute("SELECT COUNT(*) FROM procedurelog")
+        (after,) = cur.fetchone()
+    conn.close()
+    assert before == after
+
+
+# -------------------------------------------------------- a table or column missing from the source
+
+@pytest.mark.parametrize("change, named", [
+    ("DROP TABLE definition", "definition"),
+    ("ALTER TABLE procedurelog DROP COLUMN ProcDate", "ProcDate"),
+])
+def test_missing_table_or_column_is_a_configuration_error(env, capsys, change, named):
+    from dental_assets import cli
+
+    source_url, _ = env
+    _sql(source_url, change)
+    assert cli.main(["sync"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and named in err and "Traceback" not in err, err
+    assert "OPENDENTAL_URL" in err
