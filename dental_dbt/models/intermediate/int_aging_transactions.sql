@@ -55,6 +55,12 @@ paysplits as (
 
 ),
 
+hidden_unearned as (
+
+    select * from {{ ref('int_hidden_unearned_types') }}
+
+),
+
 plans as (
 
     select * from {{ ref('stg_opendental__payplan') }}
@@ -137,8 +143,10 @@ unioned as (
     cross join settings
     left join plans
         on paysplits.pay_plan_num = plans.pay_plan_num
+    left join hidden_unearned
+        on paysplits.unearned_type = hidden_unearned.unearned_type_id
     where paysplits.split_amt <> 0
-      and coalesce(paysplits.unearned_type, 0) <> all(settings.hidden_unearned_type_ids)
+      and hidden_unearned.unearned_type_id is null
 
     union all
 

@@ -9,18 +9,12 @@
 --   bill_in_advance_days       PayPlansBillInAdvanceDays (default 10; an unparsable value reads as 0)
 --   writeoff_date_mode         ReportsPPOwriteoffDefaultToProcDate: 0 insurance pay date (default),
 --                              1 procedure date, 2 claim date; another value opens the report on 2
---   hidden_unearned_type_ids   DefNums of the unearned types marked "Do Not Show on Account"
---                              (definition Category 29 PaySplitUnearnedType with a non-empty ItemValue)
+-- The unearned types marked "Do Not Show on Account" (a definition flag, not a preference) are
+-- int_hidden_unearned_types.
 
 with preferences as (
 
     select * from {{ ref('stg_opendental__preference') }}
-
-),
-
-definitions as (
-
-    select * from {{ ref('stg_opendental__definition') }}
 
 ),
 
@@ -46,15 +40,6 @@ picked as (
 
 ),
 
-hidden_unearned as (
-
-    select coalesce(array_agg(def_num order by def_num), cast(array[] as bigint[])) as type_ids
-    from definitions
-    where category_code = 29
-      and coalesce(item_value, '') <> ''
-
-),
-
 final as (
 
     select
@@ -63,10 +48,8 @@ final as (
         coalesce(picked.pay_plans_version, 2)                       as pay_plans_version,
         coalesce(picked.bill_in_advance_days, 10)                   as bill_in_advance_days,
         case when coalesce(picked.writeoff_date_code, 0) in (0, 1) then coalesce(picked.writeoff_date_code, 0)
-             else 2 end                                             as writeoff_date_mode,
-        hidden_unearned.type_ids                                    as hidden_unearned_type_ids
+             else 2 end                                             as writeoff_date_mode
     from picked
-    cross join hidden_unearned
 
 )
 

@@ -2,7 +2,7 @@
 -- Production and Income report counts income (docs/opendental_aging.md section 8):
 --   patient_payments:   paysplit.SplitAmt of the splits of a payment, by DatePay: prepayments and other
 --                       unearned money (UnearnedType) when received (the report's default), except the
---                       unearned types marked "Do Not Show on Account" (int_practice_settings); refunds
+--                       unearned types marked "Do Not Show on Account" (int_hidden_unearned_types); refunds
 --                       (negative payments) negative on their day; income transfers (payment.PayType 0)
 --                       are +/- pairs on one day and clinic and net to zero;
 --   insurance_payments: claimproc.InsPayAmt of claimprocs with Status 1 Received or 4 Supplemental that
@@ -11,20 +11,15 @@
 --   total_collections:  patient_payments + insurance_payments.
 -- clinic_id 0 = no clinic. Rows with OpenDental's sentinel date belong to no day and are left out.
 
-with settings as (
-
-    select * from {{ ref('int_practice_settings') }}
-
-),
-
-paysplits as (
+with paysplits as (
 
     select paysplits.*
     from {{ ref('stg_opendental__paysplit') }} as paysplits
-    cross join settings
     inner join {{ ref('stg_opendental__payment') }} as payments
         on paysplits.pay_num = payments.pay_num
-    where coalesce(paysplits.unearned_type, 0) <> all(settings.hidden_unearned_type_ids)
+    left join {{ ref('int_hidden_unearned_types') }} as hidden_unearned
+        on paysplits.unearned_type = hidden_unearned.unearned_type_id
+    where hidden_unearned.unearned_type_id is null
 
 ),
 
