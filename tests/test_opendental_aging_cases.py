@@ -396,7 +396,7 @@ def test_opendental_estimates_of_not_received_claimprocs(aged):
 def _estimate_cases() -> list[tuple[Family, int, float, float]]:
     out = []
     for name, tp in (("InsWoEst_And_InsPayEst", False), ("IgnoreInsPayEstOnTpProcs", True)):
-        f = Family(name, 900_000 + 1000 * len(out))
+        f = Family(name, 100_000 + 1000 * len(out))
         p = f.patient()
         proc95 = f.proc(p, 1000, days(-95))
         f.claimproc(p, proc95, 0, ins_pay_est=800, write_off=200)
@@ -425,7 +425,7 @@ def test_month_end_estimate_subtracts_the_pending_writeoff(aged):
 
 
 def _month_end_family() -> Family:
-    f = Family("month_end_writeoff", 950_000)
+    f = Family("month_end_writeoff", 110_000)
     p = f.patient()
     proc = f.proc(p, 1000, dt.date(2019, 5, 1))
     f.claimproc(p, proc, 1, ins_pay_est=600, write_off=200, ins_pay_amt=600, date_cp=dt.date(2019, 7, 15))
