@@ -68,6 +68,7 @@ PREPAY_RATE = 0.15  # share of visits paid at the visit with >= PREPAY_MIN cents
 PREPAY_MIN = 20_000
 PREPAY_DEPOSIT_RATE = 0.08  # share of appointments booked in the 21 days after as_of paid ahead
 OVERPAY_RATE = 0.04  # share of later payments rounded up to the next $50 (the excess is unearned)
+PLAN_CREDIT_SECOND = 9 * 3600  # a plan's credit row is entered at 09:00 on the plan's date
 REFUND_RATE = 0.5  # share of overpayments refunded 14-60 days later
 
 
@@ -496,19 +497,25 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     ch_paid = (ch_pay_day <= ctx.as_of) & (rng.random(n_ch) < 0.93)
     pp_rows_of_ch = plan_rows[ch_plan]
     pp_guar = people.guarantor[pat[plan_rows]]
-    ctx.put("payplancharge", n_ch, {
-        "PayPlanChargeNum": np.arange(1, n_ch + 1),
-        "PayPlanNum": pp_num[ch_plan],
-        "Guarantor": pp_guar[ch_plan],
-        "PatNum": pr.pat[pp_rows_of_ch],
-        "ChargeDate": ch_date,
-        "Principal": ch_amount / 100.0,
-        "ProvNum": pr.prov[pp_rows_of_ch],
-        "ClinicNum": pr.clinic[pp_rows_of_ch],
-        "ChargeType": enum_codes("PayPlanChargeType")["Debit"],
-        "ProcNum": proc_num[pp_rows_of_ch],
-        "SecDateTEntry": ctx.stamp(ctx.clock(pp_date[ch_plan])),
-        "SecDateTEdit": ctx.stamp(ctx.clock(pp_date[ch_plan])),
+    # the debits (the installments), then one credit per plan: the procedure's amount put on the plan on the
+    # plan's date, attached to the procedure (as OpenDental writes a patient payment plan since version 2)
+    debit_entry = ctx.stamp(ctx.clock(pp_date[ch_plan]))
+    debit_edit = ctx.stamp(ctx.clock(pp_date[ch_plan]))
+    credit_stamp = ctx.stamp(pp_date * DAY + PLAN_CREDIT_SECOND)  # no draw: the other tables stay as they were
+    charge_type = enum_codes("PayPlanChargeType")
+    ctx.put("payplancharge", n_ch + n_pp, {
+        "PayPlanChargeNum": np.arange(1, n_ch + n_pp + 1),
+        "PayPlanNum": np.concatenate([pp_num[ch_plan], pp_num]),
+        "Guarantor": np.concatenate([pp_guar[ch_plan], pp_guar]),
+        "PatNum": np.concatenate([pr.pat[pp_rows_of_ch], pr.pat[plan_rows]]),
+        "ChargeDate": np.concatenate([ch_date, pp_date]),
+        "Principal": np.concatenate([ch_amount, principal]) / 100.0,
+        "ProvNum": np.concatenate([pr.prov[pp_rows_of_ch], pr.prov[plan_rows]]),
+        "ClinicNum": np.concatenate([pr.clinic[pp_rows_of_ch], pr.clinic[plan_rows]]),
+        "ChargeType": np.concatenate([np.full(n_ch, charge_type["Debit"]), np.full(n_pp, charge_type["Credit"])]),
+        "ProcNum": np.concatenate([proc_num[pp_rows_of_ch], proc_num[plan_rows]]),
+        "SecDateTEntry": np.concatenate([debit_entry, credit_stamp]),
+        "SecDateTEdit": np.concatenate([debit_edit, credit_stamp]),
     })
     all_paid = np.ones(n_pp, dtype=bool)
     np.logical_and.at(all_paid, ch_plan, ch_paid)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+# AgingProcLifo is a YN preference; OpenDental 24.3 ages an unknown (0) value as on (YN_DEFAULT_TRUE)
+AGING_PROC_LIFO_NO = 2
+
 
 def _years_before(day: dt.date, years: int) -> dt.date:
     try:
@@ -27,6 +30,17 @@ class SyntheticConfig:
     - ``broken_rate``: share of past appointments that were broken (0..1); the rest of the past
       appointments that were neither completed nor broken sit on the unscheduled list.
     - ``fee_match_rate``: share of procedures whose ProcFee equals the fee schedule's fee (0..1).
+
+    The practice's OpenDental settings, written to the ``preference`` table as OpenDental stores them
+    (defaults: OpenDental 24.3's; docs/opendental_aging.md section 1):
+
+    - ``aging_proc_lifo``: AgingProcLifo's stored YN code: 0 unknown (OpenDental's default, aged as on),
+      1 yes, 2 no.
+    - ``pay_plans_version``: PayPlansVersion: 1 Do Not Age, 2 Age Credits and Debits (default),
+      3 Age Credits Only, 4 No Charges to Account.
+    - ``pay_plans_bill_in_advance_days``: PayPlansBillInAdvanceDays (default 10).
+    - ``ppo_writeoff_date``: ReportsPPOwriteoffDefaultToProcDate: 0 insurance pay date (default),
+      1 procedure date, 2 initial claim date / insurance pay date.
     """
 
     as_of: dt.date
@@ -37,6 +51,10 @@ class SyntheticConfig:
     completion_rate: float = 0.85
     broken_rate: float = 0.08
     fee_match_rate: float = 0.9
+    aging_proc_lifo: int = 0
+    pay_plans_version: int = 2
+    pay_plans_bill_in_advance_days: int = 10
+    ppo_writeoff_date: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.as_of, dt.date) or isinstance(self.as_of, dt.datetime):
@@ -55,5 +73,32 @@ class SyntheticConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
+        if self.aging_proc_lifo not in (0, 1, 2):
+            raise ValueError("aging_proc_lifo must be 0 (unknown), 1 (yes) or 2 (no)")
+        if self.pay_plans_version not in (1, 2, 3, 4):
+            raise ValueError("pay_plans_version must be 1, 2, 3 or 4")
+        if not 0 <= self.pay_plans_bill_in_advance_days <= 365:
+            raise ValueError("pay_plans_bill_in_advance_days must be between 0 and 365")
+        if self.ppo_writeoff_date not in (0, 1, 2):
+            raise ValueError("ppo_writeoff_date must be 0, 1 or 2")
         if self.completion_rate + self.broken_rate > 1.0:
             raise ValueError("completion_rate + broken_rate must not exceed 1")
+
+    @property
+    def ages_by_procedure(self) -> bool:
+        """AgingProcLifo as OpenDental 24.3 reads it: on unless stored as 2 (no)."""
+        return self.aging_proc_lifo != AGING_PROC_LIFO_NO
+
+    def preference_rows(self) -> list[tuple[str, str]]:
+        """(PrefName, ValueString) of the preferences the aging and Production and Income reports read,
+        as OpenDental 24.3 stores them (upgrade-script defaults, this practice's choices applied)."""
+        return [
+            ("AgingCalculatedMonthlyInsteadOfDaily", "0"),
+            ("AgingIsEnterprise", "1"),
+            ("AgingProcLifo", str(self.aging_proc_lifo)),
+            ("AgingReportShowAgePatPayplanPayments", "0"),
+            ("PayPlansBillInAdvanceDays", str(self.pay_plans_bill_in_advance_days)),
+            ("PayPlansVersion", str(self.pay_plans_version)),
+            ("ReportPandIschedProdSubtractsWO", "0"),
+            ("ReportsPPOwriteoffDefaultToProcDate", str(self.ppo_writeoff_date)),
+        ]

@@ -1,7 +1,8 @@
 """The books of a generated practice, computed from its raw tables the way OpenDental computes them.
 
-Family aging (``family_aging``) follows OpenDental's aging query with payment plans that do not touch
-the balance (PayPlansVersion "NoCharges"):
+Family aging (``family_aging``) follows OpenDental 24.3's aging query under the practice's settings
+(its preference rows: AgingProcLifo, PayPlansVersion, PayPlansBillInAdvanceDays; hidden unearned types),
+docs/opendental_aging.md; ``transactions`` (statements, patient balances) keeps the simpler set below:
 
 - transactions per patient: completed procedures (+ProcFee x (UnitQty + BaseUnits) on ProcDate),
   adjustments (+AdjAmt on AdjDate), paysplits (-SplitAmt on DatePay, whatever their UnearnedType:
@@ -23,6 +24,7 @@ Money is handled in integer cents and returned as float dollars (the nearest dou
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -68,27 +70,196 @@ def transactions(tables: dict[str, pa.Table]) -> tuple[np.ndarray, np.ndarray, n
     return pat[keep], day[keep], amount[keep]
 
 
-def family_aging(tables: dict[str, pa.Table], guarantor: np.ndarray, as_of: dt.date) -> pa.Table:
-    """Aging per guarantor as of ``as_of``: one row per guarantor patient, ordered by Guarantor.
+@dataclass(frozen=True)
+class AgingSettings:
+    """The practice settings OpenDental 24.3's aging reads (docs/opendental_aging.md section 1).
 
-    ``guarantor[PatNum - 1]`` is each patient's Guarantor. Columns: Guarantor and AGING_COLUMNS
-    (dollars).
+    ``proc_lifo``: AgingProcLifo on (stored 1, or unset 0: on by default; 2: off). ``pay_plans_version``:
+    PayPlansVersion 1-4. ``bill_in_advance_days``: PayPlansBillInAdvanceDays. ``hidden_unearned``:
+    DefNums of PaySplitUnearnedType definitions (Category 29) with an ItemValue ("Do Not Show on Account").
     """
+
+    proc_lifo: bool = True
+    pay_plans_version: int = 2
+    bill_in_advance_days: int = 10
+    hidden_unearned: tuple[int, ...] = ()
+
+    @classmethod
+    def from_tables(cls, tables: dict[str, pa.Table]) -> "AgingSettings":
+        """The settings stored in the practice's ``preference`` and ``definition`` tables, OpenDental's
+        defaults for a missing table or row (an unparsable value reads as 0, as OpenDental's PIn.Int)."""
+        values: dict[str, int] = {}
+        pref = tables.get("preference")
+        if pref is not None and pref.num_rows:
+            for name, value in zip(pref.column("PrefName").to_pylist(), pref.column("ValueString").to_pylist()):
+                text = (value or "").strip()
+                values[name] = int(text) if text.lstrip("-").isdigit() else 0
+        hidden: tuple[int, ...] = ()
+        defs = tables.get("definition")
+        if defs is not None and defs.num_rows:
+            hidden = tuple(int(num) for num, cat, item in zip(
+                _col(defs, "DefNum"), _col(defs, "Category"), defs.column("ItemValue").to_pylist())
+                if cat == _UNEARNED_CATEGORY and item)
+        return cls(proc_lifo=values.get("AgingProcLifo", 0) != _YN_NO,
+                   pay_plans_version=values.get("PayPlansVersion", 2),
+                   bill_in_advance_days=values.get("PayPlansBillInAdvanceDays", 10),
+                   hidden_unearned=hidden)
+
+
+_UNEARNED_CATEGORY = 29  # DefCat.PaySplitUnearnedType
+_YN_NO = 2
+_NO_PROC = 0
+
+
+def _aging_rows(tables: dict[str, pa.Table], settings: AgingSettings) -> dict[str, np.ndarray]:
+    """OpenDental's aging transactions (Ledgers.GetTransQueryString) as arrays: pat, day, amount (cents,
+    signed), plan (PayPlanDue cents), aged_proc / aged_day (the attached procedure for AgingProcLifo, 0
+    when none), dated (counted only at as-of dates on or after ``day``), due (plan debits, PayPlanDue
+    only), split (paysplits, dated by DatePay in historic aging)."""
+    v = settings.pay_plans_version
+    parts: list[dict[str, np.ndarray]] = []
+
+    def add(pat, day, amount, plan=None, aged_proc=None, aged_day=None, dated=False, due=False, split=False):
+        n = len(pat)
+        parts.append({"pat": np.asarray(pat, np.int64), "day": np.asarray(day, np.int64),
+                      "amount": np.asarray(amount, np.int64),
+                      "plan": np.zeros(n, np.int64) if plan is None else np.asarray(plan, np.int64),
+                      "aged_proc": np.zeros(n, np.int64) if aged_proc is None else np.asarray(aged_proc, np.int64),
+                      "aged_day": np.zeros(n, np.int64) if aged_day is None else np.asarray(aged_day, np.int64),
+                      "dated": np.full(n, dated), "due": np.full(n, due), "split": np.full(n, split)})
+
+    pl = tables["procedurelog"]
+    proc_num, proc_status, proc_day = _col(pl, "ProcNum"), _col(pl, "ProcStatus"), _days(pl, "ProcDate")
+    done = (proc_status == 2) & (_col(pl, "ProcFee") != 0)
+    add(_col(pl, "PatNum")[done], proc_day[done],
+        (cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits")))[done])
+    complete = set(proc_num[proc_status == 2].tolist())
+
+    cp = tables["claimproc"]
+    cp_proc = _col(cp, "ProcNum")
+    on_done = np.array([p == _NO_PROC or p in complete for p in cp_proc.tolist()], dtype=bool)
+    final = np.isin(_col(cp, "Status"), _AGING_STATUSES) & on_done
+    cp_amt = -(np.where(_col(cp, "PayPlanNum") == 0, cents(cp.column("InsPayAmt")), 0) + cents(cp.column("WriteOff")))
+    add(_col(cp, "PatNum")[final], _days(cp, "DateCP")[final], cp_amt[final])
+
+    adj = tables["adjustment"]
+    add(_col(adj, "PatNum"), _days(adj, "AdjDate"), cents(adj.column("AdjAmt")),
+        aged_proc=_col(adj, "ProcNum"), aged_day=_days(adj, "ProcDate"))
+
+    pp = tables["payplan"]
+    plan_num = _col(pp, "PayPlanNum")
+    plan_idx = {int(n): i for i, n in enumerate(plan_num.tolist())}
+    closed = _col(pp, "IsClosed") != 0
+    ins_plan = _col(pp, "PlanNum") != 0
+
+    ps = tables["paysplit"]
+    split_plan = _col(ps, "PayPlanNum")
+    shown = ~np.isin(_col(ps, "UnearnedType"), np.array(settings.hidden_unearned, dtype=np.int64))
+    split_amt = cents(ps.column("SplitAmt"))
+    on_plan = split_plan != 0
+    split_closed = np.array([closed[plan_idx[p]] if p in plan_idx else False for p in split_plan.tolist()], dtype=bool)
+    amount = np.where((v in (1, 3)) & on_plan, 0, -split_amt)
+    plan_part = np.where(on_plan & ~((v == 2) & split_closed), -split_amt, 0)
+    add(_col(ps, "PatNum")[shown], _days(ps, "DatePay")[shown], amount[shown], plan=plan_part[shown], split=True)
+
+    if v == 1 or v == 4:
+        keep = (_col(pp, "CompletedAmt") != 0) & (ins_plan if v == 4 else True)
+        add(_col(pp, "PatNum")[keep], _days(pp, "PayPlanDate")[keep], -cents(pp.column("CompletedAmt"))[keep])
+
+    ppc = tables["payplancharge"]
+    ch_plan = np.array([plan_idx.get(int(p), -1) for p in _col(ppc, "PayPlanNum").tolist()], dtype=np.int64)
+    ch_type = _col(ppc, "ChargeType")
+    ch_total = cents(ppc.column("Principal")) + cents(ppc.column("Interest"))
+    ch_proc = _col(ppc, "ProcNum")
+    proc_day_of = dict(zip(proc_num.tolist(), proc_day.tolist()))
+    ch_proc_day = np.array([proc_day_of.get(p, 0) for p in ch_proc.tolist()], dtype=np.int64)
+    has_plan = ch_plan >= 0
+    ch_ins = np.where(has_plan, ins_plan[np.maximum(ch_plan, 0)], False)
+    ch_closed = np.where(has_plan, closed[np.maximum(ch_plan, 0)], False)
+    credit = ch_type == 1
+    if v == 2:
+        plan_pat = np.where(has_plan, _col(pp, "PatNum")[np.maximum(ch_plan, 0)], 0)
+        pat = np.where(ch_type == 0, _col(ppc, "Guarantor"), plan_pat)
+        amt = np.where(ch_type != 0, -cents(ppc.column("Principal")), np.where(ch_ins, 0, ch_total))
+        keep = pat != 0
+        add(pat[keep], _days(ppc, "ChargeDate")[keep], amt[keep], aged_proc=np.where(credit, ch_proc, 0)[keep],
+            aged_day=ch_proc_day[keep], dated=True)
+    elif v == 3:
+        add(_col(ppc, "PatNum")[credit], _days(ppc, "ChargeDate")[credit], -cents(ppc.column("Principal"))[credit],
+            aged_proc=ch_proc[credit], aged_day=ch_proc_day[credit], dated=True)
+    debit_due = (ch_type == 0) & has_plan & ~ch_ins & (ch_total != 0) & ~((v == 2) & ch_closed)
+    add(_col(ppc, "Guarantor")[debit_due], _days(ppc, "ChargeDate")[debit_due], np.zeros(int(debit_due.sum())),
+        plan=ch_total[debit_due], due=True)
+    return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+
+
+def family_aging(tables: dict[str, pa.Table], guarantor: np.ndarray, as_of: dt.date,
+                 run_date: dt.date | None = None) -> pa.Table:
+    """Aging per guarantor as of ``as_of``, by OpenDental 24.3's rules under the practice's settings read
+    from its own ``preference``/``definition`` tables (AgingSettings.from_tables); one row per guarantor
+    patient, ordered by Guarantor. docs/opendental_aging.md sections 2-7 give the rules.
+
+    ``guarantor[PatNum - 1]`` is each patient's Guarantor; rows of other PatNums are left out (OpenDental
+    joins the patient). ``run_date`` (default ``as_of``): the day the aging runs; an earlier ``as_of`` is
+    OpenDental's historic aging (only rows dated on or before it; estimates of claimprocs pending then:
+    NotReceived, or Received after it; PayPlanDue debits due by ``run_date`` + bill-in-advance days, plan
+    splits paid by ``as_of``). Columns: Guarantor, AGING_COLUMNS, InsPayEst, InsWoEst (dollars).
+    """
+    settings = AgingSettings.from_tables(tables)
     guarantor = np.asarray(guarantor, dtype=np.int64)
     n_pat = len(guarantor)
     asof = day_number(as_of)
-    pat, day, amount = transactions(tables)
-    fam = guarantor[pat - 1]
-    age = asof - day
+    run = asof if run_date is None else day_number(run_date)
+    historic = asof != run
+    r = _aging_rows(tables, settings)
+    known = (r["pat"] >= 1) & (r["pat"] <= n_pat)
+    r = {k: a[known] for k, a in r.items()}
+    fam_of = guarantor[r["pat"] - 1]
+
+    # PayPlanDue: debits due by (run date or as-of) + bill-in-advance days, minus splits paid to plans
+    due_until = (run if historic else asof) + settings.bill_in_advance_days
+    counts_due = np.where(r["due"], r["day"] <= due_until, (not historic) | (r["day"] <= asof)).astype(bool)
+    due = np.zeros(n_pat + 1, dtype=np.int64)
+    np.add.at(due, fam_of[counts_due], r["plan"][counts_due])
+
+    # the aged rows: plan debits due are PayPlanDue only; plan charges count from their own date on
+    live = ~r["due"] & (~r["dated"] | (r["day"] <= asof)) & (r["amount"] != 0)
+    attached = live & (r["aged_proc"] != 0) & settings.proc_lifo
+    single = live & ~attached
+    fam = [fam_of[single]]
+    eff = [r["day"][single]]
+    amount = [r["amount"][single]]
+    instant = [np.zeros(int(single.sum()), dtype=bool)]
+    if attached.any():
+        keys = np.stack([r["pat"][attached], r["aged_proc"][attached], r["day"][attached]], axis=1)
+        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        net = np.zeros(len(uniq), dtype=np.int64)
+        np.add.at(net, inverse, r["amount"][attached])
+        aged_day = np.full(len(uniq), np.iinfo(np.int64).max)
+        np.minimum.at(aged_day, inverse, r["aged_day"][attached])
+        fam.append(guarantor[uniq[:, 0] - 1])
+        eff.append(np.where(net < 0, aged_day, uniq[:, 2]))
+        amount.append(net)
+        instant.append(np.ones(len(uniq), dtype=bool))
+    fam, eff, amount, instant = (np.concatenate(x) for x in (fam, eff, amount, instant))
+    if historic:
+        keep = eff <= asof
+        fam, eff, amount, instant = fam[keep], eff[keep], amount[keep], instant[keep]
+
     charges = np.zeros((4, n_pat + 1), dtype=np.int64)
-    is_charge = amount > 0
-    bucket = np.select([age > 90, age > 60, age > 30, age >= 0], [3, 2, 1, 0], -1)
+    is_charge = (amount > 0) | instant
+    bucket = np.select([eff < asof - 90, eff < asof - 60, eff < asof - 30, eff <= asof], [3, 2, 1, 0], -1)
     aged = is_charge & (bucket >= 0)
     np.add.at(charges, (bucket[aged], fam[aged]), amount[aged])
     credits = np.zeros(n_pat + 1, dtype=np.int64)
-    np.add.at(credits, fam[~is_charge], -amount[~is_charge])
+    credit = (amount < 0) & ~instant & (eff <= asof)
+    np.add.at(credits, fam[credit], -amount[credit])
     total = np.zeros(n_pat + 1, dtype=np.int64)
     np.add.at(total, fam, amount)
+    # a bucket a net credit took below zero is floored and the excess joins the credits
+    credits -= np.minimum(charges, 0).sum(axis=0)
+    charges = np.maximum(charges, 0)
     over90, d61, d31, d0 = charges[3], charges[2], charges[1], charges[0]
     # credits applied to the oldest charges first, bucket by bucket
     bal_over90 = np.maximum(over90 - credits, 0)
@@ -97,23 +268,24 @@ def family_aging(tables: dict[str, pa.Table], guarantor: np.ndarray, as_of: dt.d
     bal_0 = np.clip(over90 + d61 + d31 + d0 - credits, 0, d0)
 
     cp = tables["claimproc"]
-    pending = _col(cp, "Status") == 0
-    ins_est = np.zeros(n_pat + 1, dtype=np.int64)
-    np.add.at(ins_est, guarantor[_col(cp, "PatNum")[pending] - 1],
-              cents(cp.column("InsPayEst"))[pending] + cents(cp.column("WriteOff"))[pending])
-
-    due = np.zeros(n_pat + 1, dtype=np.int64)
-    ppc = tables["payplancharge"]
-    debit_due = (_col(ppc, "ChargeType") == 0) & (_days(ppc, "ChargeDate") <= asof)
-    np.add.at(due, guarantor[_col(ppc, "Guarantor")[debit_due] - 1],
-              cents(ppc.column("Principal"))[debit_due] + cents(ppc.column("Interest"))[debit_due])
-    ps = tables["paysplit"]
-    on_plan = _col(ps, "PayPlanNum") != 0
-    np.add.at(due, guarantor[_col(ps, "PatNum")[on_plan] - 1], -cents(ps.column("SplitAmt"))[on_plan])
+    status, cp_pat = _col(cp, "Status"), _col(cp, "PatNum")
+    pl = tables["procedurelog"]
+    complete = set(_col(pl, "ProcNum")[_col(pl, "ProcStatus") == 2].tolist())
+    on_done = np.array([p == _NO_PROC or p in complete for p in _col(cp, "ProcNum").tolist()], dtype=bool)
+    if historic:
+        pending = (_days(cp, "ProcDate") <= asof) & ((status == 0) | ((status == 1) & (_days(cp, "DateCP") > asof)))
+    else:
+        pending = status == 0
+    pending &= on_done & (cp_pat >= 1) & (cp_pat <= n_pat)
+    pay_est = np.zeros(n_pat + 1, dtype=np.int64)
+    wo_est = np.zeros(n_pat + 1, dtype=np.int64)
+    np.add.at(pay_est, guarantor[cp_pat[pending] - 1], cents(cp.column("InsPayEst"))[pending])
+    np.add.at(wo_est, guarantor[cp_pat[pending] - 1], cents(cp.column("WriteOff"))[pending])
 
     guars = np.unique(guarantor)
     columns = {"Guarantor": pa.array(guars)}
-    for name, values in zip(AGING_COLUMNS, (bal_0, bal_31, bal_61, bal_over90, total, ins_est, due)):
+    for name, values in zip(AGING_COLUMNS + ("InsPayEst", "InsWoEst"),
+                            (bal_0, bal_31, bal_61, bal_over90, total, pay_est + wo_est, due, pay_est, wo_est)):
         columns[name] = pa.array(values[guars] / 100.0)
     return pa.table(columns)
 

@@ -118,6 +118,15 @@ def build_setup(ctx: Context) -> Setup:
         "IsHidden": 0,
     })
 
+    # the practice's settings (OpenDental's preference rows; SyntheticConfig.preference_rows)
+    prefs = ctx.config.preference_rows()
+    ctx.put("preference", len(prefs), {
+        "PrefNum": np.arange(1, len(prefs) + 1),
+        "PrefName": [name for name, _ in prefs],
+        "ValueString": [value for _, value in prefs],
+        "Comments": "",
+    })
+
     is_hyg = np.array([r["kind"] == "hygienist" for r in prov_rows])
     prov_clinic = np.array([r["clinic"] for r in prov_rows])
     gender = rng.integers(0, 2, size=n_prov)

@@ -71,16 +71,19 @@ NOTE_COLUMNS = {  # free-text columns scanned for control characters
 _EXTRA = {  # non-key columns the checks read
     "procedurelog": ("ProcStatus", "ProcFee", "UnitQty", "BaseUnits", "ProcDate"),
     "appointment": ("AptStatus",),
-    "adjustment": ("AdjAmt", "AdjDate"),
+    "adjustment": ("AdjAmt", "AdjDate", "ProcNum", "ProcDate"),
     "payment": ("PayAmt", "PayDate"),
-    "paysplit": ("SplitAmt", "DatePay"),
+    "paysplit": ("SplitAmt", "DatePay", "PayPlanNum", "UnearnedType"),
     "claim": ("ClaimFee", "InsPayEst", "InsPayAmt", "WriteOff", "DateService", "DateSent", "DateReceived",
               "ClaimStatus", "ClaimType"),
-    "claimproc": ("Status", "FeeBilled", "InsPayEst", "InsPayAmt", "WriteOff", "WriteOffEst", "DateCP"),
-    "definition": ("Category",),
+    "claimproc": ("Status", "FeeBilled", "InsPayEst", "InsPayAmt", "WriteOff", "WriteOffEst", "DateCP", "ProcDate",
+                  "ProcNum", "PayPlanNum"),
+    "definition": ("Category", "ItemValue"),
+    "preference": ("PrefName", "ValueString"),  # the practice's settings the aging reads
+    "payplan": ("PatNum", "PlanNum", "IsClosed", "CompletedAmt", "PayPlanDate"),
     "claimpayment": ("CheckAmt", "CheckDate"),
     "patient": AGING_COLUMNS[:6],
-    "payplancharge": ("ChargeType", "ChargeDate", "Principal", "Interest"),
+    "payplancharge": ("ChargeType", "ChargeDate", "Principal", "Interest", "Guarantor", "PatNum", "ProcNum", "PayPlanNum"),
     "insplan": ("PlanType", "GroupNum", "GroupName"),
 }
 _OUTSIDE = {("benefit", "CovCatNum")}  # OpenDental's fixed coverage categories, no table in raw
@@ -469,7 +472,7 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
     _check_billing_depth(c, tables)
 
     # family balances and aging
-    needed = ("patient", "procedurelog", "adjustment", "paysplit", "claimproc", "payplancharge")
+    needed = ("patient", "procedurelog", "adjustment", "paysplit", "claimproc", "payplan", "payplancharge")
     recomputed = None
     if c.has(*needed) and all(n in tables["patient"].column_names for n in AGING_COLUMNS[:6]):
         pt = tables["patient"]

@@ -18,8 +18,9 @@ Every injected row, and no other, is listed in ``marts.mart_data_exceptions``.
 
 ``mart_ar_aging`` is compared bucket by bucket (0-30, 31-60, 61-90, over 90, total, insurance estimate,
 patient portion) for every family, at the as-of date and at every month end, with the generator's own
-aging routine (``dental_synthetic.ledger.family_aging``) run over the clean tables with the injections
-applied by the rules above (``corrected_books``).
+aging routine (``dental_synthetic.ledger.family_aging``, OpenDental's rules under the practice's
+settings, historic at month ends) run over the clean tables with the injections applied by the rules
+above (``corrected_books``).
 """
 
 import datetime as dt
@@ -29,7 +30,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
 import dental_synthetic
@@ -180,58 +180,19 @@ def corrected_books(clean, dirty) -> dict[str, pa.Table]:
     return tables
 
 
-def _through(tables: dict[str, pa.Table], day: dt.date) -> dict[str, pa.Table]:
-    """The balance-moving rows dated on or before ``day``: procedures by ProcDate, adjustments by
-    AdjDate, paysplits by DatePay, finalized claimprocs by DateCP (other claimprocs are kept: they move
-    no balance, and month-end estimates are computed by ``month_end_estimates``)."""
-    scalar = pa.scalar(day, pa.date32())
-    out = dict(tables)
-    for name, column in (("procedurelog", "ProcDate"), ("adjustment", "AdjDate"), ("paysplit", "DatePay")):
-        out[name] = tables[name].filter(pc.less_equal(tables[name].column(column), scalar))
-    cp = tables["claimproc"]
-    later = pc.and_(pc.is_in(cp.column("Status"), pa.array(RECEIVED, cp.schema.field("Status").type)),
-                    pc.greater(cp.column("DateCP"), scalar))
-    out["claimproc"] = cp.filter(pc.invert(pc.fill_null(later, False)))
-    return out
-
-
-def month_end_estimates(claimprocs: list[dict], family: dict[int, int], day: dt.date) -> dict[int, Decimal]:
-    """Insurance pending at a month end ``day`` per guarantor, mart_ar_aging's rule for earlier month
-    ends: InsPayEst of the claimprocs (rows of ``claimproc_rows``) whose ProcDate is on or before
-    ``day`` and that were not received by then (Status NotReceived, or finalized with DateCP after
-    ``day``)."""
-    pending: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for cp in claimprocs:
-        if cp["ProcDate"] is None or cp["ProcDate"] > day:
-            continue
-        if cp["Status"] == 0 or (cp["Status"] in RECEIVED and cp["DateCP"] > day):
-            pending[family[cp["PatNum"]]] += money(cp["InsPayEst"])
-    return pending
-
-
-def claimproc_rows(tables: dict[str, pa.Table]) -> list[dict]:
-    """The claimproc columns ``month_end_estimates`` reads, as rows."""
-    return tables["claimproc"].select(["PatNum", "ProcDate", "Status", "DateCP", "InsPayEst"]).to_pylist()
-
-
-def expected_aging(tables, clean, day: dt.date, claimprocs: list[dict] | None = None) -> dict[int, list[Decimal]]:
+def expected_aging(tables, clean, day: dt.date, historic: bool = False) -> dict[int, list[Decimal]]:
     """Per guarantor at ``day``: the six AGING amounts and patient_portion (dollars), by the generator's
-    own aging (``dental_synthetic.ledger.family_aging``) over ``tables``; families with all zeros are
-    left out. At the run's as-of date (``claimprocs`` None) every row counts, and the estimate is
-    family_aging's (NotReceived claimprocs). At an earlier month end (``claimprocs``: ``claimproc_rows``
-    of ``tables``) only the rows dated on or before it count, and the insurance estimate is
-    ``month_end_estimates``."""
+    own aging (``dental_synthetic.ledger.family_aging``, OpenDental's rules) over ``tables``; families
+    with all zeros are left out. ``historic``: an earlier month end, aged as OpenDental's historic aging
+    run on AS_OF (only rows dated on or before it; the estimate of claimprocs pending then, their
+    InsPayEst and pending write-off)."""
     family = guarantors(clean)
     guarantor = np.array([family[n] for n in sorted(family)], dtype=np.int64)
     assert sorted(family) == list(range(1, len(family) + 1))  # family_aging indexes PatNum - 1
-    books = tables if claimprocs is None else _through(tables, day)
-    aging = family_aging(books, guarantor, day).to_pylist()
-    estimates = None if claimprocs is None else month_end_estimates(claimprocs, family, day)
+    aging = family_aging(tables, guarantor, day, run_date=AS_OF if historic else None).to_pylist()
     out = {}
     for entry in aging:
         values = [money(entry[od]) for _, od in AGING]
-        if estimates is not None:
-            values[5] = estimates.get(entry["Guarantor"], ZERO)
         values.append(values[4] - values[5])
         if any(values):
             out[entry["Guarantor"]] = values
@@ -287,10 +248,9 @@ def test_family_aging_equals_the_corrected_books_at_every_month_end(built):
     undated = defaultdict(lambda: ZERO)  # per guarantor: its sentinel-dated charges
     for n in injected(dirty, "sentinel_date"):
         undated[family[procs[n]["PatNum"]]] += charge(procs[n])
-    claimprocs = claimproc_rows(tables)
     mismatches, unlisted = {}, 0
     for day in month_ends:
-        expected = expected_aging(tables, clean, day, claimprocs)
+        expected = expected_aging(tables, clean, day, historic=True)
         for g in [g for g in expected if g not in first_listed or first_listed[g] > day]:
             s = undated[g]
             assert expected.pop(g) == [ZERO, ZERO, ZERO, s, s, ZERO, s], (day, g)

@@ -479,11 +479,19 @@ def test_claim_payments_equal_their_claimprocs(built):
 def test_payment_plans_equal_the_generator_debits_and_splits(built):
     params, practice = built
     principal, due, paid = defaultdict(lambda: money(0)), defaultdict(lambda: money(0)), defaultdict(lambda: money(0))
+    credits, in_advance = defaultdict(lambda: money(0)), defaultdict(lambda: money(0))
+    bill_in_advance = dt.timedelta(days=practice.config.pay_plans_bill_in_advance_days)
     for ch in _table(practice, "payplancharge"):
-        assert ch["ChargeType"] == 0  # the generator writes debits only
+        if ch["ChargeType"] == 1:  # the plan's credit: the procedure's amount put on the plan
+            credits[ch["PayPlanNum"]] += money(ch["Principal"])
+            continue
+        assert ch["ChargeType"] == 0
         principal[ch["PayPlanNum"]] += money(ch["Principal"])
         if ch["ChargeDate"] <= AS_OF:
             due[ch["PayPlanNum"]] += money(ch["Principal"]) + money(ch["Interest"])
+        elif ch["ChargeDate"] <= AS_OF + bill_in_advance:
+            in_advance[ch["PayPlanNum"]] += money(ch["Principal"]) + money(ch["Interest"])
+    assert credits == principal  # one credit per plan, of the amount its debits add up to
     for split in _table(practice, "paysplit"):
         if split["PayPlanNum"]:
             paid[split["PayPlanNum"]] += money(split["SplitAmt"])
@@ -492,15 +500,20 @@ def test_payment_plans_equal_the_generator_debits_and_splits(built):
         SELECT payment_plan_id, principal_charged, due_to_date, paid_to_date, balance, amount_past_due,
                is_closed, guarantor_id FROM intermediate.int_payment_plans""")}
     assert set(model) == set(plans) and len(model) > 3
-    past_due_by_family = defaultdict(lambda: money(0))
+    due_by_family = defaultdict(lambda: money(0))
     for num, (prin, due_now, paid_now, balance, past_due, closed, family) in model.items():
         assert [money(prin), money(due_now), money(paid_now)] == [principal[num], due[num], paid[num]], num
         assert money(balance) == principal[num] - paid[num] and money(past_due) == due[num] - paid[num]
         assert closed == bool(plans[num]["IsClosed"]) == (money(balance) == 0), num
-        past_due_by_family[family] += money(past_due)
-    # summed per family, the amount past due is OpenDental's PayPlanDue, as the generator stores it
+        if not closed:  # PayPlansVersion 2 leaves closed plans out of PayPlanDue
+            due_by_family[family] += money(past_due) + in_advance[num]
+    # summed per family with the debits billed in advance, the amount past due is OpenDental's PayPlanDue,
+    # as the generator stores it and as mart_ar_aging has it
     stored = {e["Guarantor"]: money(e["PayPlanDue"]) for e in practice.ledger["aging"].to_pylist()}
-    assert {g: v for g, v in stored.items() if v} == {g: v for g, v in past_due_by_family.items() if v}
+    mart = {r[0]: money(r[1]) for r in rows(params, "SELECT guarantor_id, pay_plan_due FROM marts.mart_ar_aging "
+                                                    "WHERE is_run_date")}
+    assert {g: v for g, v in stored.items() if v} == {g: v for g, v in due_by_family.items() if v}
+    assert {g: v for g, v in mart.items() if v} == {g: v for g, v in stored.items() if v}
     assert any(stored.values())
 
 

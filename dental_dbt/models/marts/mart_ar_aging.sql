@@ -1,30 +1,38 @@
--- Accounts receivable aging per family, in dollars (grain: guarantor_id, as_of_date), aged the way
--- OpenDental ages a family:
---   * as_of_date: the run's as-of date (var as_of_date, default today) and every month end before it,
---     back to the month of the family's first dated transaction;
---   * charges (positive transactions of int_ar_transactions dated on or before the as-of date) are
---     bucketed by their age in days: 0-30, 31-60, 61-90, over 90 (a transaction without a date counts
---     as the oldest);
---   * credits (negative transactions on or before the as-of date) are applied to the oldest bucket
---     first; total_balance is the signed sum of all transactions (below zero for a family in credit,
---     whose buckets are then all zero);
---   * insurance_estimate: claimprocs pending at the as-of date. At the run's as-of date these are
---     OpenDental's NotReceived claimprocs (Status 0), InsPayEst + WriteOff, as in patient.InsEst. At an
---     earlier month end they are the claimprocs of procedures on or before it that were still not received
---     then (Status 0, or received after it), with their InsPayEst;
+-- Accounts receivable aging per family, in dollars (grain: guarantor_id, as_of_date), as OpenDental
+-- 24.3 ages a family under the practice's settings (int_practice_settings): its aging query
+-- (Ledgers.GetAgingQueryString), facts in docs/opendental_aging.md sections 2-7.
+--   * as_of_date: the run's as-of date (var as_of_date, default today; OpenDental's aging "today") and
+--     every month end before it (OpenDental's historic aging), back to the month of the family's first
+--     dated transaction;
+--   * transactions: int_aging_transactions. At a month end only those dated on or before it count; at
+--     the run date every one does (total_balance includes future-dated rows, as OpenDental's does);
+--   * AgingProcLifo on: the rows attached to one procedure on one day (adjustments, plan credits) are
+--     netted; a net credit is dated on the procedure's date and reduces that bucket; a bucket driven
+--     below zero passes the excess to the credits;
+--   * buckets by age in days d = as_of_date - date: 0-30 (0 <= d <= 30), 31-60, 61-90, over 90 (d > 90);
+--     credits pay the oldest bucket first; a family in credit has all four buckets 0;
+--   * insurance_pay_estimate + writeoff_estimate = insurance_estimate: claimprocs of complete procedures
+--     (or with no procedure) that are NotReceived (Status 0) at the run date; at a month end, those of
+--     procedures dated on or before it that were NotReceived or Received (Status 1) after it; InsPayEst
+--     and WriteOff (the pending write-off);
+--   * pay_plan_due: debits of patient payment plans due by the as-of date + PayPlansBillInAdvanceDays
+--     (at a month end OpenDental counts from the run date, not the month end) minus the splits paid to
+--     plans (at a month end, those paid by then);
 --   * patient_portion = total_balance - insurance_estimate.
--- At the run's as-of date the buckets, total and estimate are what OpenDental stores on the guarantor
--- (patient.Bal_0_30, Bal_31_60, Bal_61_90, BalOver90, BalTotal, InsEst) after an aging run that day.
+-- At the run date the buckets, total, estimate and PayPlanDue are what OpenDental stores on the
+-- guarantor (patient.Bal_0_30, Bal_31_60, Bal_61_90, BalOver90, BalTotal, InsEst, PayPlanDue).
 
 {%- set as_of = var('as_of_date', none) %}
 
-with transactions as (
+with settings as (
 
-    select
-        guarantor_id,
-        coalesce(transaction_date, date '0001-01-01')               as transaction_date,
-        amount
-    from {{ ref('int_ar_transactions') }}
+    select * from {{ ref('int_practice_settings') }}
+
+),
+
+transactions as (
+
+    select * from {{ ref('int_aging_transactions') }}
     where guarantor_id is not null
 
 ),
@@ -35,9 +43,15 @@ claimprocs as (
 
 ),
 
+procedures as (
+
+    select proc_num, proc_status_code from {{ ref('stg_opendental__procedurelog') }}
+
+),
+
 patients as (
 
-    select * from {{ ref('stg_opendental__patient') }}
+    select pat_num, guarantor from {{ ref('stg_opendental__patient') }}
 
 ),
 
@@ -93,27 +107,127 @@ family_dates as (
 
 ),
 
+-- rows aged on their own date: everything when AgingProcLifo is off, else the rows not attached to a procedure
+single_rows as (
+
+    select transactions.*
+    from transactions
+    cross join settings
+    where transactions.transaction_type <> 'plan_debit_due'
+      and (not settings.aging_proc_lifo or transactions.aged_procedure_id is null)
+
+),
+
+-- AgingProcLifo on: rows attached to a procedure, netted per patient, procedure and day
+procedure_groups as (
+
+    select
+        transactions.guarantor_id,
+        transactions.patient_id,
+        transactions.aged_procedure_id,
+        transactions.transaction_date,
+        min(transactions.aged_procedure_date)                       as aged_procedure_date,
+        coalesce(sum(transactions.amount) filter (where not transactions.on_or_before_as_of_only), 0)
+                                                                    as amount_always,
+        coalesce(sum(transactions.amount) filter (where transactions.on_or_before_as_of_only), 0)
+                                                                    as amount_from_its_date
+    from transactions
+    cross join settings
+    where settings.aging_proc_lifo
+      and transactions.transaction_type <> 'plan_debit_due'
+      and transactions.aged_procedure_id is not null
+    group by 1, 2, 3, 4
+
+),
+
+positioned as (
+
+    select
+        family_dates.guarantor_id,
+        family_dates.as_of_date,
+        family_dates.is_run_date,
+        t.transaction_date                                          as aged_date,
+        t.amount,
+        false                                                       as is_instant
+    from family_dates
+    inner join single_rows as t
+        on t.guarantor_id = family_dates.guarantor_id
+        and (family_dates.is_run_date or t.transaction_date <= family_dates.as_of_date)
+        and (not t.on_or_before_as_of_only or t.transaction_date <= family_dates.as_of_date)
+
+    union all
+
+    select
+        guarantor_id,
+        as_of_date,
+        is_run_date,
+        case when net < 0 then aged_procedure_date else transaction_date end,
+        net,
+        true
+    from (
+        select
+            family_dates.guarantor_id,
+            family_dates.as_of_date,
+            family_dates.is_run_date,
+            g.transaction_date,
+            g.aged_procedure_date,
+            g.amount_always
+                + case when g.transaction_date <= family_dates.as_of_date then g.amount_from_its_date else 0 end
+                                                                    as net
+        from family_dates
+        inner join procedure_groups as g
+            on g.guarantor_id = family_dates.guarantor_id
+            and (family_dates.is_run_date
+                 or least(g.transaction_date, g.aged_procedure_date) <= family_dates.as_of_date)
+    ) as netted
+    where net <> 0
+      and (is_run_date or (case when net < 0 then aged_procedure_date else transaction_date end) <= as_of_date)
+
+),
+
 bucketed as (
 
     select
         family_dates.guarantor_id,
         family_dates.as_of_date,
         family_dates.is_run_date,
-        coalesce(sum(case when t.amount > 0 and family_dates.as_of_date - t.transaction_date <= 30
-            then t.amount end), 0)                                  as charges_0_30,
-        coalesce(sum(case when t.amount > 0 and family_dates.as_of_date - t.transaction_date between 31 and 60
-            then t.amount end), 0)                                  as charges_31_60,
-        coalesce(sum(case when t.amount > 0 and family_dates.as_of_date - t.transaction_date between 61 and 90
-            then t.amount end), 0)                                  as charges_61_90,
-        coalesce(sum(case when t.amount > 0 and family_dates.as_of_date - t.transaction_date > 90
-            then t.amount end), 0)                                  as charges_over_90,
-        coalesce(sum(case when t.amount < 0 then -t.amount end), 0) as credits,
-        coalesce(sum(t.amount), 0)                                  as total_balance
+        coalesce(sum(p.amount) filter (where (p.amount > 0 or p.is_instant)
+            and p.aged_date < family_dates.as_of_date - 90), 0)     as charges_over_90,
+        coalesce(sum(p.amount) filter (where (p.amount > 0 or p.is_instant)
+            and p.aged_date >= family_dates.as_of_date - 90
+            and p.aged_date < family_dates.as_of_date - 60), 0)     as charges_61_90,
+        coalesce(sum(p.amount) filter (where (p.amount > 0 or p.is_instant)
+            and p.aged_date >= family_dates.as_of_date - 60
+            and p.aged_date < family_dates.as_of_date - 30), 0)     as charges_31_60,
+        coalesce(sum(p.amount) filter (where (p.amount > 0 or p.is_instant)
+            and p.aged_date >= family_dates.as_of_date - 30
+            and p.aged_date <= family_dates.as_of_date), 0)         as charges_0_30,
+        coalesce(-sum(p.amount) filter (where p.amount < 0 and not p.is_instant
+            and p.aged_date <= family_dates.as_of_date), 0)         as credits,
+        coalesce(sum(p.amount), 0)                                  as total_balance
     from family_dates
-    left join transactions as t
-        on t.guarantor_id = family_dates.guarantor_id
-        and t.transaction_date <= family_dates.as_of_date
+    left join positioned as p
+        on p.guarantor_id = family_dates.guarantor_id
+        and p.as_of_date = family_dates.as_of_date
     group by 1, 2, 3
+
+),
+
+-- a bucket a net credit took below zero is floored at zero and the excess joins the credits
+floored as (
+
+    select
+        guarantor_id,
+        as_of_date,
+        is_run_date,
+        greatest(charges_over_90, 0)                                as charges_over_90,
+        greatest(charges_61_90, 0)                                  as charges_61_90,
+        greatest(charges_31_60, 0)                                  as charges_31_60,
+        greatest(charges_0_30, 0)                                   as charges_0_30,
+        credits - least(charges_over_90, 0) - least(charges_61_90, 0)
+            - least(charges_31_60, 0) - least(charges_0_30, 0)      as credits,
+        total_balance
+    from bucketed
 
 ),
 
@@ -130,37 +244,62 @@ aged as (
         least(greatest(charges_over_90 + charges_61_90 + charges_31_60 + charges_0_30 - credits, 0),
               charges_0_30)                                         as balance_0_30,
         total_balance
-    from bucketed
+    from floored
 
 ),
 
-pending_now as (
+pending_claimprocs as (
 
     select
         patients.guarantor                                          as guarantor_id,
-        sum(cast(coalesce(claimprocs.ins_pay_est, 0) as numeric(14, 2))
-            + cast(coalesce(claimprocs.write_off, 0) as numeric(14, 2))) as insurance_estimate
+        claimprocs.status_code,
+        coalesce(claimprocs.proc_date, date '0001-01-01')           as proc_date,
+        coalesce(claimprocs.date_cp, date '0001-01-01')             as date_cp,
+        cast(claimprocs.ins_pay_est as numeric(14, 2))              as ins_pay_est,
+        cast(claimprocs.write_off as numeric(14, 2))                as write_off
     from claimprocs
     inner join patients
         on claimprocs.pat_num = patients.pat_num
-    where claimprocs.status = 0
-    group by 1
+    left join procedures
+        on claimprocs.proc_num = procedures.proc_num
+    where claimprocs.status_code in (0, 1)
+      and (claimprocs.proc_num is null or procedures.proc_status_code = 2)
 
 ),
 
-pending_at_month_end as (
+estimates as (
 
     select
-        patients.guarantor                                          as guarantor_id,
-        month_ends.as_of_date,
-        sum(cast(coalesce(claimprocs.ins_pay_est, 0) as numeric(14, 2))) as insurance_estimate
-    from claimprocs
-    inner join patients
-        on claimprocs.pat_num = patients.pat_num
-    inner join month_ends
-        on claimprocs.proc_date <= month_ends.as_of_date
-        and (claimprocs.status = 0
-             or (claimprocs.status in (1, 4, 5, 7) and claimprocs.date_cp > month_ends.as_of_date))
+        family_dates.guarantor_id,
+        family_dates.as_of_date,
+        sum(c.ins_pay_est)                                          as insurance_pay_estimate,
+        sum(c.write_off)                                            as writeoff_estimate
+    from family_dates
+    inner join pending_claimprocs as c
+        on c.guarantor_id = family_dates.guarantor_id
+        and case when family_dates.is_run_date then c.status_code = 0
+                 else c.proc_date <= family_dates.as_of_date
+                      and (c.status_code = 0 or c.date_cp > family_dates.as_of_date) end
+    group by 1, 2
+
+),
+
+plan_dues as (
+
+    select
+        family_dates.guarantor_id,
+        family_dates.as_of_date,
+        sum(t.pay_plan_amount)                                      as pay_plan_due
+    from family_dates
+    cross join run_date
+    cross join settings
+    inner join transactions as t
+        on t.guarantor_id = family_dates.guarantor_id
+        and t.pay_plan_amount <> 0
+        and case when t.transaction_type = 'plan_debit_due'
+                 then t.transaction_date <= (case when family_dates.is_run_date then family_dates.as_of_date
+                                                  else run_date.as_of_date end) + settings.bill_in_advance_days
+                 else family_dates.is_run_date or t.transaction_date <= family_dates.as_of_date end
     group by 1, 2
 
 ),
@@ -176,19 +315,20 @@ final as (
         cast(aged.balance_61_90 as numeric(14, 2))                  as balance_61_90,
         cast(aged.balance_over_90 as numeric(14, 2))                as balance_over_90,
         cast(aged.total_balance as numeric(14, 2))                  as total_balance,
-        cast(coalesce(case when aged.is_run_date then pending_now.insurance_estimate
-                           else pending_at_month_end.insurance_estimate end, 0)
+        cast(coalesce(estimates.insurance_pay_estimate, 0) as numeric(14, 2)) as insurance_pay_estimate,
+        cast(coalesce(estimates.writeoff_estimate, 0) as numeric(14, 2))      as writeoff_estimate,
+        cast(coalesce(estimates.insurance_pay_estimate, 0) + coalesce(estimates.writeoff_estimate, 0)
              as numeric(14, 2))                                     as insurance_estimate,
-        cast(aged.total_balance
-             - coalesce(case when aged.is_run_date then pending_now.insurance_estimate
-                             else pending_at_month_end.insurance_estimate end, 0)
-             as numeric(14, 2))                                     as patient_portion
+        cast(aged.total_balance - coalesce(estimates.insurance_pay_estimate, 0)
+             - coalesce(estimates.writeoff_estimate, 0) as numeric(14, 2)) as patient_portion,
+        cast(coalesce(plan_dues.pay_plan_due, 0) as numeric(14, 2)) as pay_plan_due
     from aged
-    left join pending_now
-        on aged.guarantor_id = pending_now.guarantor_id
-    left join pending_at_month_end
-        on aged.guarantor_id = pending_at_month_end.guarantor_id
-        and aged.as_of_date = pending_at_month_end.as_of_date
+    left join estimates
+        on aged.guarantor_id = estimates.guarantor_id
+        and aged.as_of_date = estimates.as_of_date
+    left join plan_dues
+        on aged.guarantor_id = plan_dues.guarantor_id
+        and aged.as_of_date = plan_dues.as_of_date
 
 )
 

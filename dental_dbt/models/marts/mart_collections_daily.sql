@@ -1,21 +1,38 @@
--- Collections per day and clinic, in dollars (grain: collection_date, clinic_id):
---   patient_payments:   paysplit.SplitAmt by DatePay: prepayments and other unearned money (UnearnedType)
---                       when received, refunds (negative payments) negative on their day; income
---                       transfers (payment.PayType 0) are +/- pairs on one day and clinic and net to zero;
---   insurance_payments: claimproc.InsPayAmt of claimprocs with Status 1 Received or 4 Supplemental,
---                       by DateCP;
+-- Collections per day and clinic, in dollars (grain: collection_date, clinic_id), as OpenDental 24.3's
+-- Production and Income report counts income (docs/opendental_aging.md section 8):
+--   patient_payments:   paysplit.SplitAmt of the splits of a payment, by DatePay: prepayments and other
+--                       unearned money (UnearnedType) when received (the report's default), except the
+--                       unearned types marked "Do Not Show on Account" (int_hidden_unearned_types); refunds
+--                       (negative payments) negative on their day; income transfers (payment.PayType 0)
+--                       are +/- pairs on one day and clinic and net to zero;
+--   insurance_payments: claimproc.InsPayAmt of claimprocs with Status 1 Received or 4 Supplemental that
+--                       are on an insurance check (claimpayment), by the check's CheckDate (insurance
+--                       received but not on a check yet is not income yet);
 --   total_collections:  patient_payments + insurance_payments.
 -- clinic_id 0 = no clinic. Rows with OpenDental's sentinel date belong to no day and are left out.
 
 with paysplits as (
 
-    select * from {{ ref('stg_opendental__paysplit') }}
+    select paysplits.*
+    from {{ ref('stg_opendental__paysplit') }} as paysplits
+    inner join {{ ref('stg_opendental__payment') }} as payments
+        on paysplits.pay_num = payments.pay_num
+    left join {{ ref('int_hidden_unearned_types') }} as hidden_unearned
+        on paysplits.unearned_type = hidden_unearned.unearned_type_id
+    where hidden_unearned.unearned_type_id is null
 
 ),
 
 claimprocs as (
 
-    select * from {{ ref('stg_opendental__claimproc') }}
+    select
+        claimprocs.clinic_num,
+        claimprocs.ins_pay_amt,
+        claimprocs.status,
+        checks.check_date                                           as date_cp
+    from {{ ref('stg_opendental__claimproc') }} as claimprocs
+    inner join {{ ref('stg_opendental__claimpayment') }} as checks
+        on claimprocs.claim_payment_num = checks.claim_payment_num
 
 ),
 

@@ -1,13 +1,29 @@
--- Production per day, clinic and provider, in dollars.
---   gross_production: completed procedures' charges (ProcFee x (UnitQty + BaseUnits)) by ProcDate;
---   adjustments:      adjustment.AdjAmt by AdjDate (signed; negative = discount / write-down);
---   net_production:   gross_production + adjustments.
--- The two sides are aggregated to the grain first, then full-outer-joined: a day with only
--- adjustments (or only procedures) keeps its row. clinic_id / provider_id 0 = none (OpenDental's
--- "no clinic" / no provider). Rows without a date (OpenDental sentinel dates) cannot be placed on a day
+-- Production per day, clinic and provider, in dollars, as OpenDental 24.3's Production and Income report
+-- (RpProdInc, daily) counts it under the practice's write-off date setting (int_practice_settings;
+-- docs/opendental_aging.md section 8):
+--   gross_production:      completed procedures' charges (ProcFee x (UnitQty + BaseUnits)) by ProcDate;
+--   capitation_writeoffs:  claimproc.WriteOff of capitation claimprocs (Status 7 CapComplete) of those
+--                          procedures, by the procedure's date, clinic and provider (the report's
+--                          Production column is gross_production - capitation_writeoffs);
+--   adjustments:           adjustment.AdjAmt by AdjDate (signed; negative = discount / write-down);
+--   writeoffs:             insurance (PPO) write-offs, positive, per ReportsPPOwriteoffDefaultToProcDate:
+--                          0 claimprocs Received/Supplemental (Status 1, 4) by DateCP; 1 Status 0, 1, 4 by
+--                          the claimproc's ProcDate; 2 the claimsnapshot's write-off estimate by its
+--                          DateTEntry (Status 0, 1, 4) plus, by DateCP, the final write-off minus that
+--                          estimate (Status 1, 4); clinic and provider of the claimproc (2: the estimate
+--                          side takes the procedure's clinic);
+--   net_production:        OpenDental's total production: gross_production - capitation_writeoffs
+--                          + adjustments - writeoffs.
+-- clinic_id / provider_id 0 = none. Rows without a date (OpenDental sentinel dates) belong to no day
 -- and are left out.
 
-with completed_procedures as (
+with settings as (
+
+    select * from {{ ref('int_practice_settings') }}
+
+),
+
+completed_procedures as (
 
     select * from {{ ref('int_procedures_complete') }}
 
@@ -19,49 +35,112 @@ adjustments as (
 
 ),
 
-daily_procedures as (
+claimprocs as (
+
+    select * from {{ ref('stg_opendental__claimproc') }}
+
+),
+
+snapshots as (
+
+    -- one snapshot per claimproc (the first taken) in the rare case of more
+    select distinct on (claim_proc_num)
+        claim_proc_num,
+        cast(date_t_entry as date)                                  as snapshot_date,
+        case when writeoff = -1 then 0 else cast(writeoff as numeric(14, 2)) end as writeoff_estimate
+    from {{ ref('stg_opendental__claimsnapshot') }}
+    where claim_proc_num is not null
+    order by claim_proc_num, date_t_entry, claim_snapshot_num
+
+),
+
+procedures_all as (
+
+    select proc_num, clinic_num from {{ ref('stg_opendental__procedurelog') }}
+
+),
+
+parts as (
 
     select
         procedure_date                                              as production_date,
-        coalesce(clinic_id, 0)                                      as clinic_id,
-        coalesce(provider_id, 0)                                    as provider_id,
-        count(*)                                                    as completed_procedure_count,
-        cast(sum(procedure_charge) as numeric(14, 2))               as gross_production
+        clinic_id,
+        provider_id,
+        1                                                           as completed_procedure_count,
+        procedure_charge                                            as gross_production,
+        cast(0 as numeric(14, 2))                                   as capitation_writeoffs,
+        0                                                           as adjustment_count,
+        cast(0 as numeric(14, 2))                                   as adjustments,
+        cast(0 as numeric(14, 2))                                   as writeoffs
     from completed_procedures
-    where procedure_date is not null
-    group by 1, 2, 3
 
-),
-
-daily_adjustments as (
+    union all
 
     select
-        adjustment_date                                             as production_date,
-        coalesce(clinic_id, 0)                                      as clinic_id,
-        coalesce(provider_id, 0)                                    as provider_id,
-        count(*)                                                    as adjustment_count,
-        cast(sum(adjustment_amount) as numeric(14, 2))              as adjustments
+        completed_procedures.procedure_date,
+        completed_procedures.clinic_id,
+        completed_procedures.provider_id,
+        0, 0,
+        cast(claimprocs.write_off as numeric(14, 2)),
+        0, 0, 0
+    from claimprocs
+    inner join completed_procedures
+        on claimprocs.proc_num = completed_procedures.procedure_id
+    where claimprocs.status_code = 7
+
+    union all
+
+    select adjustment_date, clinic_id, provider_id, 0, 0, 0, 1, adjustment_amount, 0
     from adjustments
-    where adjustment_date is not null
-    group by 1, 2, 3
 
-),
+    union all
 
-joined as (
-
+    -- write-offs by insurance payment date (0) or procedure date (1)
     select
-        coalesce(daily_procedures.production_date, daily_adjustments.production_date) as production_date,
-        coalesce(daily_procedures.clinic_id, daily_adjustments.clinic_id)             as clinic_id,
-        coalesce(daily_procedures.provider_id, daily_adjustments.provider_id)         as provider_id,
-        coalesce(daily_procedures.completed_procedure_count, 0)     as completed_procedure_count,
-        coalesce(daily_procedures.gross_production, 0)              as gross_production,
-        coalesce(daily_adjustments.adjustment_count, 0)             as adjustment_count,
-        coalesce(daily_adjustments.adjustments, 0)                  as adjustments
-    from daily_procedures
-    full outer join daily_adjustments
-        on daily_procedures.production_date = daily_adjustments.production_date
-        and daily_procedures.clinic_id = daily_adjustments.clinic_id
-        and daily_procedures.provider_id = daily_adjustments.provider_id
+        case when settings.writeoff_date_mode = 1 then claimprocs.proc_date else claimprocs.date_cp end,
+        claimprocs.clinic_num,
+        claimprocs.prov_num,
+        0, 0, 0, 0, 0,
+        cast(claimprocs.write_off as numeric(14, 2))
+    from claimprocs
+    cross join settings
+    where settings.writeoff_date_mode in (0, 1)
+      and (claimprocs.status_code in (1, 4) or (settings.writeoff_date_mode = 1 and claimprocs.status_code = 0))
+      and abs(claimprocs.write_off) > 0.0001
+
+    union all
+
+    -- claim date (2): the snapshot's write-off estimate when the claim was made
+    select
+        snapshots.snapshot_date,
+        procedures_all.clinic_num,
+        claimprocs.prov_num,
+        0, 0, 0, 0, 0,
+        snapshots.writeoff_estimate
+    from claimprocs
+    cross join settings
+    inner join snapshots
+        on claimprocs.claim_proc_num = snapshots.claim_proc_num
+    inner join procedures_all
+        on claimprocs.proc_num = procedures_all.proc_num
+    where settings.writeoff_date_mode = 2
+      and claimprocs.status_code in (0, 1, 4)
+
+    union all
+
+    -- claim date (2): the final write-off's difference from the estimate, when insurance paid
+    select
+        claimprocs.date_cp,
+        claimprocs.clinic_num,
+        claimprocs.prov_num,
+        0, 0, 0, 0, 0,
+        cast(claimprocs.write_off as numeric(14, 2)) - coalesce(snapshots.writeoff_estimate, 0)
+    from claimprocs
+    cross join settings
+    left join snapshots
+        on claimprocs.claim_proc_num = snapshots.claim_proc_num
+    where settings.writeoff_date_mode = 2
+      and claimprocs.status_code in (1, 4)
 
 ),
 
@@ -69,14 +148,21 @@ final as (
 
     select
         production_date,
-        clinic_id,
-        provider_id,
-        completed_procedure_count,
-        cast(gross_production as numeric(14, 2))                    as gross_production,
-        adjustment_count,
-        cast(adjustments as numeric(14, 2))                         as adjustments,
-        cast(gross_production + adjustments as numeric(14, 2))      as net_production
-    from joined
+        coalesce(clinic_id, 0)                                      as clinic_id,
+        coalesce(provider_id, 0)                                    as provider_id,
+        cast(sum(completed_procedure_count) as bigint)              as completed_procedure_count,
+        cast(sum(gross_production) as numeric(14, 2))               as gross_production,
+        cast(sum(capitation_writeoffs) as numeric(14, 2))           as capitation_writeoffs,
+        cast(sum(adjustment_count) as bigint)                       as adjustment_count,
+        cast(sum(adjustments) as numeric(14, 2))                    as adjustments,
+        cast(sum(writeoffs) as numeric(14, 2))                      as writeoffs,
+        cast(sum(gross_production) - sum(capitation_writeoffs) + sum(adjustments) - sum(writeoffs)
+             as numeric(14, 2))                                     as net_production
+    from parts
+    where production_date is not null
+    group by 1, 2, 3
+    having sum(completed_procedure_count) > 0 or sum(adjustment_count) > 0
+        or sum(capitation_writeoffs) <> 0 or sum(writeoffs) <> 0
 
 )
 

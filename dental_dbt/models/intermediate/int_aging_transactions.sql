@@ -1,0 +1,239 @@
+-- The transactions OpenDental 24.3 ages, one row per source row, under the practice's settings
+-- (int_practice_settings), in dollars: OpenDental's aging query (Ledgers.GetTransQueryString), facts in
+-- docs/opendental_aging.md sections 2 and 5. Signed: amount > 0 is a charge, < 0 a credit.
+--   procedure       completed procedures (ProcStatus 2, ProcFee <> 0): ProcFee x (UnitQty + BaseUnits) on ProcDate
+--   claimproc       Status 1, 4, 5, 7 whose procedure is complete (or ProcNum 0): -(InsPayAmt unless the
+--                   claimproc is on a payment plan) - WriteOff, on DateCP (NotReceived rows are estimates,
+--                   mart_ar_aging reads them from the claimprocs)
+--   adjustment      every adjustment: AdjAmt on AdjDate, attached to adjustment.ProcNum / ProcDate
+--   paysplit        -SplitAmt on DatePay, except unearned types hidden from the account; versions 1 and 3:
+--                   0 for a split on a payment plan (the plan carries it); pay_plan_amount = -SplitAmt of
+--                   splits on a plan (version 2: an open plan)
+--   plan_completed  versions 1 and 4: -payplan.CompletedAmt on PayPlanDate (version 4: insurance plans only)
+--   plan_charge     version 2: payplancharge credits -Principal (the plan's patient, attached to the
+--                   charge's ProcNum) and debits +Principal + Interest of patient plans (the charge's
+--                   Guarantor); version 3: credits only (the charge's PatNum). Counted only at as-of dates
+--                   on or after ChargeDate (on_or_before_as_of_only).
+--   plan_debit_due  debits of open (version 2) patient plans, for PayPlanDue only: pay_plan_amount =
+--                   Principal + Interest, due when ChargeDate <= as-of + PayPlansBillInAdvanceDays
+-- transaction_date keeps OpenDental's sentinel: a missing date is 0001-01-01 (the oldest).
+-- aged_procedure_id / aged_procedure_date: the procedure a row is attached to, for AgingProcLifo.
+
+with settings as (
+
+    select * from {{ ref('int_practice_settings') }}
+
+),
+
+patients as (
+
+    select pat_num, guarantor from {{ ref('stg_opendental__patient') }}
+
+),
+
+procedures as (
+
+    select * from {{ ref('stg_opendental__procedurelog') }}
+
+),
+
+claimprocs as (
+
+    select * from {{ ref('stg_opendental__claimproc') }}
+
+),
+
+adjustments as (
+
+    select * from {{ ref('stg_opendental__adjustment') }}
+
+),
+
+paysplits as (
+
+    select * from {{ ref('stg_opendental__paysplit') }}
+
+),
+
+hidden_unearned as (
+
+    select * from {{ ref('int_hidden_unearned_types') }}
+
+),
+
+plans as (
+
+    select * from {{ ref('stg_opendental__payplan') }}
+
+),
+
+plan_charges as (
+
+    select * from {{ ref('stg_opendental__payplancharge') }}
+
+),
+
+unioned as (
+
+    select
+        'procedure'                                                 as transaction_type,
+        proc_num                                                    as source_id,
+        pat_num                                                     as patient_id,
+        proc_date                                                   as transaction_date,
+        cast(proc_fee as numeric(14, 2)) * (unit_qty + base_units)  as amount,
+        cast(0 as numeric(14, 2))                                   as pay_plan_amount,
+        cast(null as bigint)                                        as aged_procedure_id,
+        cast(null as date)                                          as aged_procedure_date,
+        false                                                       as on_or_before_as_of_only
+    from procedures
+    where proc_status_code = 2
+      and proc_fee <> 0
+
+    union all
+
+    select
+        'claimproc',
+        claimprocs.claim_proc_num,
+        claimprocs.pat_num,
+        claimprocs.date_cp,
+        -(case when claimprocs.pay_plan_num is null
+               then cast(claimprocs.ins_pay_amt as numeric(14, 2)) else 0 end)
+            - cast(claimprocs.write_off as numeric(14, 2)),
+        0,
+        null,
+        null,
+        false
+    from claimprocs
+    left join procedures
+        on claimprocs.proc_num = procedures.proc_num
+    where claimprocs.status_code in (1, 4, 5, 7)
+      and (claimprocs.proc_num is null or procedures.proc_status_code = 2)
+
+    union all
+
+    select
+        'adjustment',
+        adj_num,
+        pat_num,
+        adj_date,
+        cast(adj_amt as numeric(14, 2)),
+        0,
+        proc_num,
+        coalesce(proc_date, date '0001-01-01'),
+        false
+    from adjustments
+    where adj_amt <> 0
+
+    union all
+
+    select
+        'paysplit',
+        paysplits.split_num,
+        paysplits.pat_num,
+        paysplits.date_pay,
+        case when settings.pay_plans_version in (1, 3) and paysplits.pay_plan_num is not null then 0
+             else -cast(paysplits.split_amt as numeric(14, 2)) end,
+        case when paysplits.pay_plan_num is not null
+                  and not (settings.pay_plans_version = 2 and coalesce(plans.is_closed, false))
+             then -cast(paysplits.split_amt as numeric(14, 2)) else 0 end,
+        null,
+        null,
+        false
+    from paysplits
+    cross join settings
+    left join plans
+        on paysplits.pay_plan_num = plans.pay_plan_num
+    left join hidden_unearned
+        on paysplits.unearned_type = hidden_unearned.unearned_type_id
+    where paysplits.split_amt <> 0
+      and hidden_unearned.unearned_type_id is null
+
+    union all
+
+    select
+        'plan_completed',
+        plans.pay_plan_num,
+        plans.pat_num,
+        plans.pay_plan_date,
+        -cast(plans.completed_amt as numeric(14, 2)),
+        0,
+        null,
+        null,
+        false
+    from plans
+    cross join settings
+    where plans.completed_amt <> 0
+      and (settings.pay_plans_version = 1
+           or (settings.pay_plans_version = 4 and plans.plan_num is not null))
+
+    union all
+
+    select
+        'plan_charge',
+        plan_charges.pay_plan_charge_num,
+        case when settings.pay_plans_version = 3 then plan_charges.pat_num
+             when plan_charges.charge_type_code = 0 then plan_charges.guarantor
+             else plans.pat_num end,
+        plan_charges.charge_date,
+        case when plan_charges.charge_type_code <> 0 then -cast(plan_charges.principal as numeric(14, 2))
+             when plans.plan_num is null
+                 then cast(plan_charges.principal as numeric(14, 2)) + cast(plan_charges.interest as numeric(14, 2))
+             else 0 end,
+        0,
+        case when plan_charges.charge_type_code = 1 then plan_charges.proc_num end,
+        case when procedures.proc_num is not null then coalesce(procedures.proc_date, date '0001-01-01') end,
+        true
+    from plan_charges
+    cross join settings
+    left join plans
+        on plan_charges.pay_plan_num = plans.pay_plan_num
+    left join procedures
+        on plan_charges.proc_num = procedures.proc_num
+    where settings.pay_plans_version = 2
+       or (settings.pay_plans_version = 3 and plan_charges.charge_type_code = 1)
+
+    union all
+
+    select
+        'plan_debit_due',
+        plan_charges.pay_plan_charge_num,
+        plan_charges.guarantor,
+        plan_charges.charge_date,
+        0,
+        cast(plan_charges.principal as numeric(14, 2)) + cast(plan_charges.interest as numeric(14, 2)),
+        null,
+        null,
+        false
+    from plan_charges
+    cross join settings
+    inner join plans
+        on plan_charges.pay_plan_num = plans.pay_plan_num
+    where plan_charges.charge_type_code = 0
+      and plan_charges.principal + plan_charges.interest <> 0
+      and plans.plan_num is null
+      and not (settings.pay_plans_version = 2 and coalesce(plans.is_closed, false))
+
+),
+
+final as (
+
+    select
+        unioned.transaction_type,
+        unioned.source_id,
+        unioned.patient_id,
+        patients.guarantor                                          as guarantor_id,
+        coalesce(unioned.transaction_date, date '0001-01-01')       as transaction_date,
+        cast(unioned.amount as numeric(14, 2))                      as amount,
+        cast(unioned.pay_plan_amount as numeric(14, 2))             as pay_plan_amount,
+        unioned.aged_procedure_id,
+        unioned.aged_procedure_date,
+        unioned.on_or_before_as_of_only
+    from unioned
+    inner join patients
+        on unioned.patient_id = patients.pat_num
+    where unioned.amount <> 0
+       or unioned.pay_plan_amount <> 0
+
+)
+
+select * from final
