@@ -1,6 +1,6 @@
 -- Accounts receivable aging per family, in dollars (grain: guarantor_id, as_of_date), aged the way
 -- OpenDental ages a family:
---   * as_of_date: the run's as-of date (var as_of_date, default today) and every month end before it,
+--   * as_of_date: the run's as-of date (run setting as_of_date, default today) and every month end before it,
 --     back to the month of the family's first dated transaction;
 --   * charges (positive transactions of int_ar_transactions dated on or before the as-of date) are
 --     bucketed by their age in days: 0-30, 31-60, 61-90, over 90 (a transaction without a date counts
@@ -16,7 +16,7 @@
 -- At the run's as-of date the buckets, total and estimate are what OpenDental stores on the guarantor
 -- (patient.Bal_0_30, Bal_31_60, Bal_61_90, BalOver90, BalTotal, InsEst) after an aging run that day.
 
-{%- set as_of = var('as_of_date', none) %}
+{%- set as_of = run_setting('as_of_date') %}
 
 with transactions as (
 
