@@ -71,6 +71,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: a slow test (deselect with -m 'not slow')")
 
 
+# ------------------------------------------------------------------------------- order under xdist
+
+# The test files that take longest, longest first. ``./dev test`` runs files in parallel (pytest-xdist
+# ``--dist loadfile``: a file on one worker, handed out in collection order); starting the longest
+# files first keeps one long file from running alone at the end. Files not listed keep their order,
+# after these. Only the order changes (tests are independent); measured with bench/test_time.py.
+SLOWEST_FILES = (
+)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the files of ``SLOWEST_FILES`` first (a stable sort: the order within a
+    file and among the other files is kept)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rank = {name: index for index, name in enumerate(SLOWEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 # ------------------------------------------------------------------------------------------- servers
 
 _started_urls: dict[str, str] | None = None
