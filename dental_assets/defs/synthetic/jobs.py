@@ -18,8 +18,10 @@ At the end it logs, and writes to ``$DENTAL_HOME/demo_summary.json``, row counts
 and where the outputs are.
 """
 
+import contextlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import dagster as dg
@@ -149,6 +151,40 @@ def materialize_demo(context: dg.OpExecutionContext) -> None:
     if year not in yearly_partitions.get_partition_keys():
         raise dg.Failure(description=f"as-of year {year} is outside the yearly partitions")
     job = _code_location_defs().resolve_implicit_global_asset_job_def()
+    with _planned_events_per_range():
+        _launch_runs(context, job)
+    summary = demo_summary(context.resources.warehouse, year)
+    path = dental_home() / "demo_summary.json"
+    path.write_text(json.dumps(summary, indent=2, sort_keys=True))
+    context.log.info(f"demo finished: {json.dumps(summary['rows_by_schema'])}; summary in {path}")
+
+
+# Dagster's switch for one "planned" event per asset of a partition-range run (the range as a subset)
+# instead of one per asset and partition. The demo's two ranges cover every month: about 2,000 planned
+# events, each a separate write to the instance's storage before the run starts (with SQLite storage
+# on a busy machine, 1,680 of them took 4 minutes before the raw range run started). The materializations are unchanged (one per asset
+# and partition). What changes, and only for the demo's runs: if a range run fails, Dagster does not
+# mark its months as failed (they show as missing); the run itself shows as failed and the demo stops.
+PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+
+
+@contextlib.contextmanager
+def _planned_events_per_range() -> Iterator[None]:
+    """Set ``PLANNED_SUBSET_ENV`` for the runs launched inside (in this process), then restore it."""
+    saved = os.environ.get(PLANNED_SUBSET_ENV)
+    os.environ[PLANNED_SUBSET_ENV] = "true"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(PLANNED_SUBSET_ENV, None)
+        else:
+            os.environ[PLANNED_SUBSET_ENV] = saved
+
+
+def _launch_runs(context: dg.OpExecutionContext, job: dg.JobDefinition) -> None:
+    """Execute the runs of ``demo_plan`` one after the other on the op's instance; raises dg.Failure
+    naming the first run that fails."""
     for run in demo_plan():
         for kwargs in _run_kwargs(run, context.resources.warehouse):
             tags = {PARENT_TAG: context.run_id, **kwargs.pop("tags", {})}
@@ -167,10 +203,6 @@ def materialize_demo(context: dg.OpExecutionContext) -> None:
                     metadata={"run_id": result.run_id},
                 )
             context.log.info(f"run {result.run_id}: {len(run.keys)} assets ({scope}) materialized")
-    summary = demo_summary(context.resources.warehouse, year)
-    path = dental_home() / "demo_summary.json"
-    path.write_text(json.dumps(summary, indent=2, sort_keys=True))
-    context.log.info(f"demo finished: {json.dumps(summary['rows_by_schema'])}; summary in {path}")
 
 
 def demo_summary(warehouse, year: str) -> dict:
