@@ -82,7 +82,7 @@ def print_report(run: int, status: int, wall: float, result: dict, top: int) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", help="DENTAL_TEST_WORKERS for ./dev test (default: its own, auto)")
+    parser.add_argument("--workers", help="DENTAL_TEST_WORKERS for ./dev test (default: its own, one per CPU up to 4)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of the suite (default 1)")
     parser.add_argument("--top", type=int, default=20, help="slowest tests and files to list (default 20)")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
