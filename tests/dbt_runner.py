@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from dental_assets.defs.dbt.assets import PARTIAL_PARSE_FILE, run_settings_env
+from dental_assets.defs.dbt.assets import PARTIAL_PARSE_FILE, partial_parse_cache, run_settings_env
 from dental_assets.warehouse import PgParams
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dental_dbt"
@@ -27,12 +27,15 @@ def run_dbt(params: PgParams, target: Path, *args: str, settings: Mapping[str, s
     """``dbt <args>`` on the database of ``params`` with its own target/log folder; returns stdout.
 
     ``settings`` are the run settings (``as_of_date``, ``min_date``, ``max_date``) passed the way
-    Dagster passes them (``run_settings_env``); none given means none set. The run starts from the
-    latest parse saved by a run on the same database in this process, when ``target`` has none.
+    Dagster passes them (``run_settings_env``); none given means none set. When ``target`` holds no
+    parse, the run starts from the latest one of a run on the same database in this process, else from
+    the latest Dagster dbt run's (``partial_parse_cache``; dbt parses in full if it does not fit).
     Fails the test with dbt's output when dbt exits non-zero."""
     key = _connection_key(params)
     saved = _latest_parse.get(key)
-    if saved is not None and saved.exists() and not (target / PARTIAL_PARSE_FILE).exists():
+    if saved is None or not saved.exists():
+        saved = partial_parse_cache()  # the latest Dagster dbt run's (dbt checks that it fits)
+    if saved.exists() and not (target / PARTIAL_PARSE_FILE).exists():
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(saved, target / PARTIAL_PARSE_FILE)
     result = subprocess.run(
