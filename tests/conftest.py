@@ -78,17 +78,17 @@ def pytest_configure(config: pytest.Config) -> None:
 # files first keeps one long file from running alone at the end. Files not listed keep their order,
 # after these. Only the order changes (tests are independent); measured with bench/test_time.py.
 SLOWEST_FILES = (
-    "test_automation_e2e.py",
     "test_demo.py",
-    "test_marts_dirty.py",
-    "test_marts_reconcile.py",
+    "test_automation_e2e.py",
     "test_dbt_incremental.py",
-    "test_dbt_partial_selection.py",
-    "test_ui_browser.py",
-    "test_journey_dataset.py",
     "test_replication.py",
-    "test_replication_faults.py",
+    "test_marts_dirty.py",
+    "test_dbt_partial_selection.py",
     "test_dbt_docs.py",
+    "test_journey_dataset.py",
+    "test_ui_browser.py",
+    "test_replication_faults.py",
+    "test_marts_reconcile.py",
 )
 
 
