@@ -14,7 +14,8 @@ Fixtures:
                                       ``with make_pg_database() as url: ...``
 
 Every test session gets its own ``DENTAL_HOME`` (a temporary directory) unless one is set, so tests never
-touch the checkout's ``.dental``.
+touch the checkout's ``.dental``; under pytest-xdist (``./dev test`` runs ``-n``) every worker gets its
+own. Database names are unique per test, so workers never share a database.
 """
 
 from __future__ import annotations
@@ -40,15 +41,24 @@ SERVICES_SCRIPT = REPO_ROOT / "scripts" / "services.sh"
 
 # --------------------------------------------------------------------------------------- DENTAL_HOME
 
+# Set to the process id of the test process that made DENTAL_HOME: a pytest-xdist worker inherits the
+# environment of the process that started it, and makes a DENTAL_HOME of its own when that variable is
+# not its own process id (each worker's embedded PostgreSQL, Dagster instance and data folder apart).
+_HOME_OWNER = "DENTAL_TEST_HOME_OWNER_PID"
+
+
 def _isolate_dental_home() -> None:
-    """Point DENTAL_HOME at a temporary directory (before any test module imports the project)."""
-    if os.environ.get("DENTAL_HOME"):
+    """Point DENTAL_HOME at a temporary directory of this process (before any test module imports the
+    project), unless the caller set DENTAL_HOME itself."""
+    owner = os.environ.get(_HOME_OWNER)
+    if os.environ.get("DENTAL_HOME") and (owner is None or owner == str(os.getpid())):
         return
-    home = tempfile.mkdtemp(prefix="dental-test-home-")
+    home = tempfile.mkdtemp(prefix=f"dental-test-home-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-")
     # mkdtemp makes the directory 0700; as root, the embedded PostgreSQL runs as another OS user
     # (``pgserver``) that must be able to reach its data directory inside it.
     os.chmod(home, 0o755)
     os.environ["DENTAL_HOME"] = home
+    os.environ[_HOME_OWNER] = str(os.getpid())
     # atexit, not a session finaliser: embedded servers stop from their own atexit handlers, which were
     # registered later and therefore run first.
     atexit.register(shutil.rmtree, home, ignore_errors=True)
@@ -59,6 +69,37 @@ _isolate_dental_home()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: a slow test (deselect with -m 'not slow')")
+
+
+# ------------------------------------------------------------------------------- order under xdist
+
+# The test files that take longest, longest first. ``./dev test`` runs files in parallel (pytest-xdist
+# ``--dist loadfile``: a file on one worker, handed out in collection order); starting the longest
+# files first keeps one long file from running alone at the end. Files not listed keep their order,
+# after these. Only the order changes (tests are independent); measured with bench/test_time.py.
+SLOWEST_FILES = (
+    "test_demo.py",
+    "test_automation_e2e.py",
+    "test_dbt_incremental.py",
+    "test_replication.py",
+    "test_marts_dirty.py",
+    "test_dbt_partial_selection.py",
+    "test_dbt_docs.py",
+    "test_journey_dataset.py",
+    "test_ui_browser.py",
+    "test_replication_faults.py",
+    "test_marts_reconcile.py",
+)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the files of ``SLOWEST_FILES`` first (a stable sort: the order within a
+    file and among the other files is kept)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rank = {name: index for index, name in enumerate(SLOWEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 # ------------------------------------------------------------------------------------------- servers

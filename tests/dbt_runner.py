@@ -4,22 +4,50 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
+from dental_assets.defs.dbt.assets import PARTIAL_PARSE_FILE, partial_parse_cache, run_settings_env
 from dental_assets.warehouse import PgParams
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dental_dbt"
 
+# The latest saved parse per database (host, port, user, database) of this test process. dbt parses the
+# whole project again when the connection differs from its saved parse's, so every test database gets
+# one full parse and its later runs start from it, whichever target folder they use.
+_latest_parse: dict[tuple[str, ...], Path] = {}
 
-def run_dbt(params: PgParams, target: Path, *args: str, project: Path = DBT_DIR) -> str:
+
+def _connection_key(params: PgParams) -> tuple[str, ...]:
+    env = params.dbt_env()
+    return tuple(env[key] for key in ("DENTAL_PG_HOST", "DENTAL_PG_PORT", "DENTAL_PG_USER", "DENTAL_PG_DBNAME"))
+
+
+def run_dbt(params: PgParams, target: Path, *args: str, settings: Mapping[str, str] | None = None,
+            project: Path = DBT_DIR) -> str:
     """``dbt <args>`` on the database of ``params`` with its own target/log folder; returns stdout.
+
+    ``settings`` are the run settings (``as_of_date``, ``min_date``, ``max_date``) passed the way
+    Dagster passes them (``run_settings_env``); none given means none set. When ``target`` holds no
+    parse, the run starts from the latest one of a run on the same database in this process, else from
+    the latest Dagster dbt run's (``partial_parse_cache``; dbt parses in full if it does not fit).
     ``project``: the dbt project (default: this checkout's ``dental_dbt``; a test may pass a modified
-    copy). Fails the test with dbt's output when dbt exits non-zero."""
+    copy, which starts from no saved parse). Fails the test with dbt's output when dbt exits non-zero."""
+    key = _connection_key(params)
+    saved = _latest_parse.get(key)
+    if saved is None or not saved.exists():
+        saved = partial_parse_cache()  # the latest Dagster dbt run's (dbt checks that it fits)
+    if project == DBT_DIR and saved.exists() and not (target / PARTIAL_PARSE_FILE).exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(saved, target / PARTIAL_PARSE_FILE)
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(project),
          "--profiles-dir", str(project), "--target-path", str(target), "--log-path", str(target)],
-        env={**os.environ, **params.dbt_env()}, capture_output=True, text=True, timeout=900,
+        env={**os.environ, **params.dbt_env(), **run_settings_env(settings or {})},
+        capture_output=True, text=True, timeout=900,
     )
+    if project == DBT_DIR and (target / PARTIAL_PARSE_FILE).exists():
+        _latest_parse[key] = target / PARTIAL_PARSE_FILE
     assert result.returncode == 0, result.stdout[-6000:]
     return result.stdout
 
@@ -33,16 +61,3 @@ def query_rows(params: PgParams, sql: str) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
-
-
-def keep_partial_parse(target: Path) -> None:
-    """Make dbt's latest parse under ``target`` the starting point of the next dagster-dbt run.
-
-    With ``DBT_TARGET_PATH=target``, dagster-dbt runs dbt in a new subfolder of ``target`` per run and
-    copies ``target/partial_parse.msgpack`` into it first. This copies the newest subfolder's
-    ``partial_parse.msgpack`` there, so a later run with the same vars and database parses only what
-    changed (dbt checks the vars, profile, version and file hashes and parses in full if any differ).
-    Nothing happens when no run has parsed yet."""
-    parses = sorted(target.glob("*/partial_parse.msgpack"), key=lambda f: f.stat().st_mtime)
-    if parses:
-        shutil.copy(parses[-1], target / "partial_parse.msgpack")

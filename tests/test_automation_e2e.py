@@ -42,7 +42,6 @@ import pytest
 
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
-from dbt_runner import keep_partial_parse
 from test_replication_support import mysql_conn, pg_conn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +91,6 @@ def _execute(defs: dg.Definitions, instance, keys, partition=None, tags=None) ->
         partition_key = partition
     result = job.execute_in_process(instance=instance, asset_selection=list(keys),
                                     partition_key=partition_key, tags=tags, raise_on_error=False)
-    keep_partial_parse(Path(os.environ["DBT_TARGET_PATH"]))  # the next dbt run (same vars) parses less
     assert result.success, f"run of {sorted(k.to_user_string() for k in keys)} ({partition}) failed"
     failed = [e.asset_check_key.to_user_string() for e in result.get_asset_check_evaluations() if not e.passed]
     assert not failed, f"checks failed: {failed}"

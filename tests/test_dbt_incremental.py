@@ -2,15 +2,13 @@
 Dagster side passes one window per run (single-run backfills)."""
 
 import datetime as dt
-import hashlib
-import json
 
 import dagster as dg
 import pytest
 
 import dental_synthetic
 from dbt_runner import run_dbt, query_rows as query
-from dental_assets.defs.dbt.assets import fact_build_args
+from dental_assets.defs.dbt.assets import fact_build_args, run_settings_env
 from dental_assets.partitions import dbt_window_vars, month_window, monthly_partitions
 from dental_assets.warehouse import PgParams, mark_demo_target
 
@@ -21,23 +19,22 @@ KEYS = ["2024-01", "2024-02", "2024-03", "2024-04"]
 # ----------------------------------------------------------------------------------- pure functions
 
 def test_one_month_passes_its_half_open_window():
-    args = fact_build_args("2024-02", "2024-02", KEYS, "2024-04-15")
-    assert args[0] == "build" and "--full-refresh" not in args
-    assert json.loads(args[args.index("--vars") + 1]) == {
-        "min_date": "2024-02-01", "max_date": "2024-03-01", "as_of_date": "2024-04-15"}
+    args, settings = fact_build_args("2024-02", "2024-02", KEYS, "2024-04-15")
+    assert args == ["build"]
+    assert settings == {"min_date": "2024-02-01", "max_date": "2024-03-01", "as_of_date": "2024-04-15"}
 
 
 def test_a_range_passes_one_window_and_open_ends_stay_open():
-    args = fact_build_args("2024-01", "2024-03", KEYS, "2024-04-15")
-    assert json.loads(args[args.index("--vars") + 1])["min_date"] == "0001-01-01"
-    assert json.loads(args[args.index("--vars") + 1])["max_date"] == "2024-04-01"
+    args, settings = fact_build_args("2024-01", "2024-03", KEYS, "2024-04-15")
+    assert settings["min_date"] == "0001-01-01"
+    assert settings["max_date"] == "2024-04-01"
     assert "--full-refresh" not in args
-    last = fact_build_args("2024-03", "2024-04", KEYS, "2024-04-15")
-    assert json.loads(last[last.index("--vars") + 1])["max_date"] == "9999-12-31"
+    _, last = fact_build_args("2024-03", "2024-04", KEYS, "2024-04-15")
+    assert last["max_date"] == "9999-12-31"
 
 
 def test_every_month_is_a_full_refresh():
-    args = fact_build_args("2024-01", "2024-04", KEYS, "2024-04-15")
+    args, _ = fact_build_args("2024-01", "2024-04", KEYS, "2024-04-15")
     assert "--full-refresh" in args
 
 
@@ -46,6 +43,13 @@ def test_bad_ranges_raise():
         fact_build_args("2024-03", "2024-02", KEYS, "2024-04-15")
     with pytest.raises(ValueError):
         fact_build_args("2019-12", "2024-02", KEYS, "2024-04-15")
+
+
+def test_run_settings_reach_dbt_as_environment_variables():
+    assert run_settings_env({"as_of_date": "2024-04-15"}) == {
+        "DENTAL_DBT_AS_OF_DATE": "2024-04-15", "DENTAL_DBT_MIN_DATE": "", "DENTAL_DBT_MAX_DATE": ""}
+    with pytest.raises(ValueError, match="as_of"):
+        run_settings_env({"as_of": "2024-04-15"})
 
 
 # ------------------------------------------------------------------------------------- definitions
@@ -102,18 +106,10 @@ def column_index(params: PgParams, name: str, column: str) -> int:
     return 1 + names.index(column)
 
 
-def window_vars(first: str, last: str) -> str:
+def window(first: str, last: str) -> dict[str, str]:
+    """The run settings of the facts' run over the months ``first..last``, as Dagster passes them."""
     keys = monthly_partitions.get_partition_keys()
-    return json.dumps(dbt_window_vars(month_window(first, last, keys)))
-
-
-def dbt_in(params: PgParams, root, *args: str) -> str:
-    """``run_dbt`` with a target folder per value of ``--vars`` under ``root``: dbt's partial parsing
-    is thrown away whenever the vars differ from the previous parse in a target folder, so runs that
-    alternate vars each keep their own (a full parse is ~10 s; the runs are the same)."""
-    given = args[args.index("--vars") + 1] if "--vars" in args else ""
-    target = root / f"vars_{hashlib.sha1(given.encode()).hexdigest()[:10]}"
-    return run_dbt(params, target, *args)
+    return dbt_window_vars(month_window(first, last, keys))
 
 
 def test_a_month_run_changes_only_that_month_and_equals_a_full_rebuild(pg_url, tmp_path):
@@ -122,7 +118,7 @@ def test_a_month_run_changes_only_that_month_and_equals_a_full_rebuild(pg_url, t
     practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=300, seed=3, as_of=AS_OF))
     dental_synthetic.write_postgres_raw(practice, params)
     target = tmp_path
-    dbt_in(params, target, "run", "--select", "+config.materialized:incremental")  # no vars: everything
+    run_dbt(params, target, "run", "--select", "+config.materialized:incremental")  # no window: everything
     before = table(params, "fct_procedure", "procedure_id")
     payments_before = table(params, "fct_payment", "payment_id")
     assert len(before) == query(params, "SELECT count(*) FROM raw.procedurelog")[0][0]
@@ -141,8 +137,8 @@ def test_a_month_run_changes_only_that_month_and_equals_a_full_rebuild(pg_url, t
         f'UPDATE raw.procedurelog SET "ProcFee" = "ProcFee" + 1000 WHERE "ProcNum" = {untouched}',
         "UPDATE raw.payment SET \"PayAmt\" = \"PayAmt\" + 1 WHERE \"PayDate\" >= '2025-03-01' AND \"PayDate\" < '2025-04-01'",
     )
-    dbt_in(params, target, "run", "--select", "int_procedures")  # the unpartitioned run before the facts
-    dbt_in(params, target, "run", "--select", "fct_procedure", "fct_payment", "--vars", window_vars(MONTH, MONTH))
+    run_dbt(params, target, "run", "--select", "int_procedures")  # the unpartitioned run before the facts
+    run_dbt(params, target, "run", "--select", "fct_procedure", "fct_payment", settings=window(MONTH, MONTH))
     after = table(params, "fct_procedure", "procedure_id")
     payments_after = table(params, "fct_payment", "payment_id")
 
@@ -166,7 +162,7 @@ def test_a_month_run_changes_only_that_month_and_equals_a_full_rebuild(pg_url, t
         k for k, r in payments_before.items() if in_march(r[pay_date_index])}
 
     # a full rebuild equals the incremental result, except the row whose month did not run
-    dbt_in(params, target, "run", "--select", "fct_procedure", "fct_payment", "--full-refresh")
+    run_dbt(params, target, "run", "--select", "fct_procedure", "fct_payment", "--full-refresh")
     rebuilt = table(params, "fct_procedure", "procedure_id")
     assert set(rebuilt) == set(after)
     assert {k for k in rebuilt if rebuilt[k] != after[k]} == {untouched}
@@ -174,11 +170,11 @@ def test_a_month_run_changes_only_that_month_and_equals_a_full_rebuild(pg_url, t
 
     # the first month (open below) holds the rows whose date is a sentinel (NULL from staging on)
     execute(params, f'UPDATE raw.procedurelog SET "ProcDate" = \'0001-01-01\' WHERE "ProcNum" = {untouched}')
-    dbt_in(params, target, "run", "--select", "int_procedures")
+    run_dbt(params, target, "run", "--select", "int_procedures")
     keys = monthly_partitions.get_partition_keys()
-    dbt_in(params, target, "run", "--select", "fct_procedure", "--vars", window_vars(keys[0], keys[0]))
+    run_dbt(params, target, "run", "--select", "fct_procedure", settings=window(keys[0], keys[0]))
     assert query(params, f"SELECT procedure_date FROM marts.fct_procedure WHERE procedure_id = {untouched}") == [(None,)]
     assert query(params, "SELECT count(*) FROM marts.fct_procedure")[0][0] == len(rebuilt)
     # a window given by halves is refused
     with pytest.raises(AssertionError, match="min_date"):
-        dbt_in(params, target, "run", "--select", "fct_procedure", "--vars", '{"min_date": "2025-01-01"}')
+        run_dbt(params, target, "run", "--select", "fct_procedure", settings={"min_date": "2025-01-01"})

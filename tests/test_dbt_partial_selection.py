@@ -13,13 +13,12 @@ but not ``int_patients`` or ``int_appointments`` (parents of its foreign keys) n
 """
 
 import datetime as dt
-from pathlib import Path
 
 import dagster as dg
 import pytest
 
 import dental_synthetic
-from dbt_runner import keep_partial_parse, query_rows as rows, run_dbt
+from dbt_runner import query_rows as rows, run_dbt
 from dental_assets.defs.dbt import assets as dbt_assets_module
 from dental_assets.defs.dbt.assets import dbt_resource, dental_dbt_models, unrunnable_tests
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
@@ -91,8 +90,8 @@ def test_the_other_direction_and_explicit_checks_are_covered_too():
 @pytest.fixture
 def fresh(pg_url, tmp_path, monkeypatch):
     """A fresh warehouse holding only raw (a 40-patient practice), the dbt assets' resources, and a
-    dbt target folder of this test's own (``DBT_TARGET_PATH``: dagster-dbt runs dbt in a subfolder of
-    it per run and copies ``partial_parse.msgpack`` from it into each)."""
+    dbt target folder of this test's own (``DBT_TARGET_PATH``: the dbt assets run dbt in a subfolder of
+    it per run, each starting from the latest run's parse, ``partial_parse_cache``)."""
     params = PgParams.from_url(pg_url)
     mark_demo_target(params)
     practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=40, seed=5, as_of=AS_OF))
@@ -105,12 +104,9 @@ def fresh(pg_url, tmp_path, monkeypatch):
     return params, resources, target
 
 
-def _materialize(resources, keys, target: Path) -> dg.ExecuteInProcessResult:
-    """One in-process run of ``keys`` of ``dental_dbt_models``. dbt's parse of the run is kept for the
-    next run of the test (same vars, same database, so dbt may parse partially: ~10 s less a run)."""
-    result = dg.materialize([dental_dbt_models], selection=keys, resources=resources, raise_on_error=False)
-    keep_partial_parse(target)
-    return result
+def _materialize(resources, keys) -> dg.ExecuteInProcessResult:
+    """One in-process run of ``keys`` of ``dental_dbt_models``."""
+    return dg.materialize([dental_dbt_models], selection=keys, resources=resources, raise_on_error=False)
 
 
 def _column_schema(result, key: dg.AssetKey) -> list[dg.TableColumn]:
@@ -130,10 +126,10 @@ def _failures(result) -> str:
 def test_a_subset_on_a_fresh_warehouse(fresh, monkeypatch, tmp_path):
     """The subset builds, leaving out the foreign keys to models that do not exist; without that, it
     fails; once both models exist, the foreign key runs and fails on a real orphan."""
-    params, resources, target = fresh
+    params, resources, _ = fresh
 
     # 1. int_procedures and its staging views, nothing else built before
-    result = _materialize(resources, SUBSET, target)
+    result = _materialize(resources, SUBSET)
     assert result.success, _failures(result)
     checks = _checks(result)
     assert checks and all(checks.values())
@@ -157,7 +153,7 @@ def test_a_subset_on_a_fresh_warehouse(fresh, monkeypatch, tmp_path):
     # selection, nothing excluded) runs that foreign key, and the run fails
     with monkeypatch.context() as patched:
         patched.setattr(dbt_assets_module, "exclude_unrunnable_tests", lambda context, warehouse: [])
-        result = _materialize(resources, SUBSET, target)
+        result = _materialize(resources, SUBSET)
     assert not result.success
     assert "does not exist" in _failures(result), _failures(result)
 
@@ -172,7 +168,7 @@ def test_a_subset_on_a_fresh_warehouse(fresh, monkeypatch, tmp_path):
                     '(SELECT min("ProcNum") FROM raw.procedurelog)')
     conn.commit()
     conn.close()
-    result = _materialize(resources, [INT_PROCEDURES], target)
+    result = _materialize(resources, [INT_PROCEDURES])
     assert not result.success
     checks = _checks(result)
     assert checks.get(FK_TO_PATIENTS) is False, checks

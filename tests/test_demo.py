@@ -87,6 +87,12 @@ def _assert_outputs(params: PgParams, tmp_path: Path) -> None:
                    and r.remote_job_origin.location_name == "dental_assets.definitions"
                    and r.remote_job_origin.repository_origin.repository_name == "__repository__"
                    for r in launched)
+        # one "planned" event per asset of a run, also for the runs over every month (not one per
+        # asset and month: thousands of writes before the run starts)
+        for run in runs:
+            planned = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+            keys = [e.dagster_event.asset_key for e in planned]
+            assert len(keys) == len(set(keys)), run.run_id
         for model in ("treatment_journey_models", "no_show_model"):
             assert instance.get_latest_materialization_event(dg.AssetKey([model])), model
         assert instance.get_latest_materialization_event(dg.AssetKey(["opendental", "procedurelog"]))

@@ -56,8 +56,7 @@ def built(pg_module_url, tmp_path_factory):
     clean = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=1000, seed=7, as_of=AS_OF))
     dirty = make_dirty(clean, RATE)
     dental_synthetic.write_postgres_raw(dirty, params)
-    run_dbt(params, tmp_path_factory.mktemp("dbt_target"), "build",
-            "--vars", f"{{as_of_date: '{AS_OF.isoformat()}'}}")
+    run_dbt(params, tmp_path_factory.mktemp("dbt_target"), "build", settings={"as_of_date": AS_OF.isoformat()})
     return params, clean, dirty
 
 

@@ -30,7 +30,7 @@ def built(pg_module_url, tmp_path_factory):
     practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=1000, seed=7, as_of=AS_OF))
     dental_synthetic.write_postgres_raw(practice, params)
     run_dbt(params, tmp_path_factory.mktemp("dbt_target"), "build", "--select", "+path:models/marts",
-            "--vars", f"{{as_of_date: '{AS_OF.isoformat()}'}}")
+            settings={"as_of_date": AS_OF.isoformat()})
     return params, practice
 
 

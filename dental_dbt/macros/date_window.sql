@@ -1,16 +1,17 @@
 {#-
-    The date window of an incremental run, from the vars `min_date` and `max_date` (ISO dates,
-    `max_date` exclusive), as dental_assets.partitions.dbt_window_vars writes them for a range of
-    monthly partitions. `0001-01-01` as `min_date` means "open below": the window then also holds rows
-    whose date is NULL (OpenDental's sentinels, NULL in staging), as the first monthly partition holds
-    them in raw. `9999-12-31` as `max_date` means "open above".
+    The date window of an incremental run, from the run settings `min_date` and `max_date` (ISO dates,
+    `max_date` exclusive; `run_setting`: the vars, else DENTAL_DBT_MIN_DATE and DENTAL_DBT_MAX_DATE),
+    as dental_assets.partitions.dbt_window_vars writes them for a range of monthly partitions.
+    `0001-01-01` as `min_date` means "open below": the window then also holds rows whose date is NULL
+    (OpenDental's sentinels, NULL in staging), as the first monthly partition holds them in raw.
+    `9999-12-31` as `max_date` means "open above".
 
-    Without either var the window is everything (a full build). Raises a compiler error when only one
+    Without either setting the window is everything (a full build). Raises a compiler error when only one
     of the two is given, when one is not an ISO date, or when min_date >= max_date.
 -#}
 {% macro date_window() -%}
-    {%- set lo = var('min_date', none) -%}
-    {%- set hi = var('max_date', none) -%}
+    {%- set lo = run_setting('min_date') -%}
+    {%- set hi = run_setting('max_date') -%}
     {%- if lo is none and hi is none -%}
         {{ return(none) }}
     {%- endif -%}

@@ -16,8 +16,17 @@ The models are split by materialization into two asset definitions:
 - ``dental_dbt_facts``: the incremental fact models (``config.materialized:incremental``: fct_procedure,
   fct_appointment, fct_payment, fct_claim), partitioned by ``monthly_partitions`` like the raw
   transactional tables, with a single-run backfill policy. A run over a range of months passes the whole
-  range's window once as the dbt vars ``min_date``/``max_date`` (``dbt_window_vars``); a range covering
-  every month is a ``--full-refresh``.
+  range's window once as the run settings ``min_date``/``max_date`` (``dbt_window_vars``); a range
+  covering every month is a ``--full-refresh``.
+
+Run settings. A run's ``as_of_date`` and window reach dbt as environment variables
+``DENTAL_DBT_AS_OF_DATE``, ``DENTAL_DBT_MIN_DATE``, ``DENTAL_DBT_MAX_DATE`` (``run_settings_env``; the
+project's ``run_setting`` macro reads a var of that name first, then the variable), not as ``--vars``:
+dbt throws its saved parse away whenever ``--vars`` differ, and the models read the settings only
+when they execute, so a change of a setting costs no parsing at all. dbt still parses in full when the
+connection differs from its saved parse's (another warehouse), so each dbt run here starts from the
+latest run's parse (``partial_parse_cache``, kept in ``$DENTAL_HOME``): the runs after the first one
+on a warehouse parse only what changed.
 
 The manifest (``dental_dbt/target/manifest.json``) is produced by ``dbt parse``: by the set-up script
 (``./dev``), here when it is missing, and on every load under ``dagster dev``.
@@ -31,11 +40,14 @@ and logs them; their asset checks are reported as not executed, never as passed.
 exist, the test runs again in every run that selects either model.
 """
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -49,6 +61,7 @@ from dagster_dbt import (
 
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.partitions import Window, dbt_window_vars, month_window, monthly_partitions
+from dental_assets.warehouse import dental_home
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dental_dbt"
 
@@ -351,32 +364,108 @@ def column_schema_with_descriptions(built: list[tuple[str, str]], declared: dg.T
     ])
 
 
-def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str]):
-    """Run ``dbt <args>`` for ``context`` (without the tests that read absent relations:
-    ``exclude_unrunnable_tests``) and yield its events: each model's output with its columns' database
-    types read from the warehouse after the build (``column_schema_with_descriptions``, the UI's Columns
-    table), mart outputs with their summary."""
+RUN_SETTINGS = ("as_of_date", "min_date", "max_date")
+RUN_SETTING_PREFIX = "DENTAL_DBT_"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def run_settings_env(settings: Mapping[str, str]) -> dict[str, str]:
+    """The environment that passes ``settings`` ({name: value}, names from ``RUN_SETTINGS``) to the dbt
+    project's ``run_setting`` macro: ``{"DENTAL_DBT_<NAME>": value}`` for every name of
+    ``RUN_SETTINGS``, empty (unset for dbt) when ``settings`` lacks it. Raises ValueError for a name
+    outside ``RUN_SETTINGS``."""
+    unknown = sorted(set(settings) - set(RUN_SETTINGS))
+    if unknown:
+        raise ValueError(f"unknown dbt run setting(s) {unknown}; known: {list(RUN_SETTINGS)}")
+    return {RUN_SETTING_PREFIX + name.upper(): str(settings.get(name, "")) for name in RUN_SETTINGS}
+
+
+@contextlib.contextmanager
+def _exported(env: Mapping[str, str]) -> Iterator[None]:
+    """Set ``env`` in ``os.environ`` (which dagster-dbt hands to dbt), then restore what was there."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def partial_parse_cache() -> Path:
+    """``$DENTAL_HOME/dbt/partial_parse.msgpack``: the saved parse of the latest dbt run (dbt itself
+    decides whether it still fits: same dbt version, connection and vars; changed files re-parsed)."""
+    return dental_home() / "dbt" / PARTIAL_PARSE_FILE
+
+
+def run_target_path(context) -> Path:
+    """A new dbt target folder for one run of ``context``: under ``$DBT_TARGET_PATH`` (default the dbt
+    project's ``target``), named by op, run id and a random suffix as dagster-dbt names its own."""
+    base = Path(os.environ.get("DBT_TARGET_PATH", "target"))
+    if not base.is_absolute():
+        base = dbt_project.project_dir / base
+    name = f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    return base / name
+
+
+def seed_partial_parse(target: Path) -> None:
+    """Start the dbt run in ``target`` from ``partial_parse_cache()`` when there is one (else dagster-dbt
+    copies the project's ``target/partial_parse.msgpack``, the parse of ``dbt parse``)."""
+    cache = partial_parse_cache()
+    if cache.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cache, target / PARTIAL_PARSE_FILE)
+
+
+def keep_partial_parse(target: Path) -> None:
+    """Make the parse dbt saved in ``target`` the next run's start (``partial_parse_cache``), replaced
+    atomically so runs of other processes read either the old or the new file whole."""
+    parsed = target / PARTIAL_PARSE_FILE
+    if not parsed.exists():
+        return
+    cache = partial_parse_cache()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_name(f"{cache.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+    shutil.copyfile(parsed, partial)
+    os.replace(partial, cache)
+
+
+def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str],
+                           settings: Mapping[str, str]):
+    """Run ``dbt <args>`` for ``context`` with the run settings ``settings`` (``run_settings_env``),
+    without the tests that read absent relations (``exclude_unrunnable_tests``), and yield its events:
+    each model's output with its columns' database types read from the warehouse after the build
+    (``column_schema_with_descriptions``, the UI's Columns table), mart outputs with their summary.
+    The run starts from, and then leaves, the latest saved parse."""
     args = [*args, *exclude_unrunnable_tests(context, warehouse)]
+    target = run_target_path(context)
+    seed_partial_parse(target)
     manifest = json.loads(dbt_project.manifest_path.read_text())
     conn = warehouse.connect()
     conn.autocommit = True
     try:
-        for event in dbt.cli(args, context=context).stream():
-            if isinstance(event, dg.Output):
-                key = context.asset_key_for_output(event.output_name)
-                spec_metadata = context.assets_def.specs_by_key[key].metadata
-                extra = mart_summary(warehouse, key.path[-1])
-                relation = _relation(manifest, spec_metadata.get(UNIQUE_ID, ""))
-                with conn.cursor() as cur:
-                    built = column_types(cur, relation) if relation else []
-                if built:
-                    extra[COLUMN_SCHEMA] = dg.MetadataValue.table_schema(
-                        column_schema_with_descriptions(built, _table_schema(spec_metadata.get(COLUMN_SCHEMA))))
-                if extra:
-                    event = event.with_metadata({**event.metadata, **extra})
-            yield event
+        with warehouse.dbt_environment(), _exported(run_settings_env(settings)):
+            invocation = dbt.cli(args, context=context, target_path=target)
+            for event in invocation.stream():
+                if isinstance(event, dg.Output):
+                    key = context.asset_key_for_output(event.output_name)
+                    spec_metadata = context.assets_def.specs_by_key[key].metadata
+                    extra = mart_summary(warehouse, key.path[-1])
+                    relation = _relation(manifest, spec_metadata.get(UNIQUE_ID, ""))
+                    with conn.cursor() as cur:
+                        built = column_types(cur, relation) if relation else []
+                    if built:
+                        extra[COLUMN_SCHEMA] = dg.MetadataValue.table_schema(
+                            column_schema_with_descriptions(built, _table_schema(spec_metadata.get(COLUMN_SCHEMA))))
+                    if extra:
+                        event = event.with_metadata({**event.metadata, **extra})
+                yield event
     finally:
         conn.close()
+    keep_partial_parse(target)
 
 
 @dbt_assets(
@@ -393,25 +482,26 @@ def dental_dbt_models(
     opendental: OpenDentalSourceResource,
 ):
     """``dbt build`` of the selected unpartitioned models (their tests run as asset checks), with the
-    var ``as_of_date`` set to the source's as-of date (the synthetic practice's, else ``DENTAL_AS_OF``
-    or today), which dates the AR aging and the scores. The marts of ``MART_SUMMARIES`` get a summary
-    table in their materialization metadata."""
-    build = ["build", "--vars", json.dumps({"as_of_date": opendental.as_of.isoformat()})]
-    with warehouse.dbt_environment():
-        yield from _stream_with_summaries(context, dbt, warehouse, build)
+    run setting ``as_of_date`` set to the source's as-of date (the synthetic practice's, else
+    ``DENTAL_AS_OF`` or today), which dates the AR aging and the scores. The marts of
+    ``MART_SUMMARIES`` get a summary table in their materialization metadata."""
+    yield from _stream_with_summaries(context, dbt, warehouse, ["build"],
+                                      {"as_of_date": opendental.as_of.isoformat()})
 
 
-def fact_build_args(first_key: str, last_key: str, all_keys: list[str], as_of: str) -> list[str]:
-    """The ``dbt build`` arguments of an incremental run over the monthly partitions
-    ``first_key..last_key`` (inclusive): vars ``min_date``/``max_date`` (``dbt_window_vars`` of the
-    range's window) and ``as_of_date``; ``--full-refresh`` when the range is every partition (the window
-    is open at both ends), so the tables are rebuilt from scratch, new columns included. Raises
-    ValueError for a key outside ``all_keys`` or a reversed range (``month_window``)."""
+def fact_build_args(first_key: str, last_key: str, all_keys: list[str],
+                    as_of: str) -> tuple[list[str], dict[str, str]]:
+    """The ``dbt build`` arguments and run settings (``run_settings_env``) of an incremental run over
+    the monthly partitions ``first_key..last_key`` (inclusive): settings ``min_date``/``max_date``
+    (``dbt_window_vars`` of the range's window) and ``as_of_date``; ``--full-refresh`` when the range
+    is every partition (the window is open at both ends), so the tables are rebuilt from scratch, new
+    columns included. Raises ValueError for a key outside ``all_keys`` or a reversed range
+    (``month_window``)."""
     window = month_window(first_key, last_key, all_keys)
-    args = ["build", "--vars", json.dumps({**dbt_window_vars(window), "as_of_date": as_of})]
+    args = ["build"]
     if window == Window(None, None):
         args.append("--full-refresh")
-    return args
+    return args, {**dbt_window_vars(window), "as_of_date": as_of}
 
 
 @dbt_assets(
@@ -433,11 +523,11 @@ def dental_dbt_facts(
     (one dbt invocation for the whole range: each model deletes the window's rows and inserts them
     again, by business date). Tests on the facts run as asset checks on the whole tables."""
     key_range = context.partition_key_range
-    args = fact_build_args(key_range.start, key_range.end, monthly_partitions.get_partition_keys(),
-                           opendental.as_of.isoformat())
-    context.log.info(f"dbt facts over {key_range.start}..{key_range.end}: {' '.join(args[1:])}")
-    with warehouse.dbt_environment():
-        yield from _stream_with_summaries(context, dbt, warehouse, args)
+    args, settings = fact_build_args(key_range.start, key_range.end,
+                                     monthly_partitions.get_partition_keys(), opendental.as_of.isoformat())
+    context.log.info(f"dbt facts over {key_range.start}..{key_range.end}: {' '.join(args[1:])} "
+                     f"{json.dumps(settings, sort_keys=True)}")
+    yield from _stream_with_summaries(context, dbt, warehouse, args, settings)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -6,7 +6,7 @@
 --                     stated (BalTotal) and what the family paid within 30 days of them (attributed to
 --                     the statement's month; see int_statements);
 --   payment_plan_due  principal + interest of payment-plan debits (payplancharge, ChargeType 0) falling
---                     due in the month (ChargeDate, on or before the run's as-of date, var as_of_date,
+--                     due in the month (ChargeDate, on or before the run's as-of date, run setting as_of_date,
 --                     default today: scheduled installments not yet due are left out), family of the
 --                     plan (int_payment_plans.guarantor_id; for a charge on no known plan, the family of
 --                     payplancharge.Guarantor);
@@ -23,7 +23,7 @@
 -- (a statement without DateSent is no statement sent; int_payment_plans still counts such a debit or
 -- payment in its totals).
 
-{%- set as_of = var('as_of_date', none) %}
+{%- set as_of = run_setting('as_of_date') %}
 
 with patients as (
 

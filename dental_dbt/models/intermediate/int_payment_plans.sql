@@ -1,5 +1,5 @@
 -- One row per patient payment plan (payplan.PayPlanNum), System E collections, in dollars, as of the
--- run's as-of date (var as_of_date, default today):
+-- run's as-of date (run setting as_of_date, default today):
 --   principal_charged, interest_charged  sums of payplancharge.Principal and .Interest of the plan's
 --                     debits (ChargeType 0: the scheduled installments); total_charged = both;
 --   due_to_date       principal + interest of the debits with ChargeDate on or before the as-of date
@@ -16,7 +16,7 @@
 -- guarantor_id is the family (patient.Guarantor) of the plan's guarantor (payplan.Guarantor, the
 -- person responsible for it); plan_guarantor_id is payplan.Guarantor itself.
 
-{%- set as_of = var('as_of_date', none) %}
+{%- set as_of = run_setting('as_of_date') %}
 
 with plans as (
 

@@ -4,7 +4,7 @@
 -- as-of date (var as_of_date, default today): 0-12, 13-17, 18-34, 35-49, 50-64, 65-79, 80-89, 90+
 -- (Safe Harbor's ages over 89 in one band), NULL for a sentinel or future birthdate.
 
-{%- set as_of = var('as_of_date', none) %}
+{%- set as_of = run_setting('as_of_date') %}
 
 with run_date as (
 

@@ -22,7 +22,7 @@
 -- At the run date the buckets, total, estimate and PayPlanDue are what OpenDental stores on the
 -- guarantor (patient.Bal_0_30, Bal_31_60, Bal_61_90, BalOver90, BalTotal, InsEst, PayPlanDue).
 
-{%- set as_of = var('as_of_date', none) %}
+{%- set as_of = run_setting('as_of_date') %}
 
 with settings as (
 

@@ -7,10 +7,10 @@
 --   recall_compliant: of those, the ones followed by the patient's next completed hygiene visit no
 --     later than due + var hygiene_recall_grace_days (default 30);
 --   compliance_rate = recall_compliant / recall_due.
--- Months run from the first hygiene visit to the run's as-of date (var as_of_date, default today). The
+-- Months run from the first hygiene visit to the run's as-of date (run setting as_of_date, default today). The
 -- last month's compliance can still rise while its grace period runs.
 
-{%- set as_of = var('as_of_date', none) %}
+{%- set as_of = run_setting('as_of_date') %}
 {%- set interval_months = var('hygiene_recall_months', 6) %}
 {%- set grace_days = var('hygiene_recall_grace_days', 30) %}
 

@@ -1,4 +1,4 @@
--- Patient scores (grain: patient_id), as of the run's as-of date (var as_of_date, default today), each
+-- Patient scores (grain: patient_id), as of the run's as-of date (run setting as_of_date, default today), each
 -- on a 0-100 scale (higher is better) and NULL when the patient has no history for it. Windows look back
 -- from the as-of date and only at rows dated on or before it.
 --   appointment_reliability  100 x completed / (completed + broken) appointments in the last 24 months;
@@ -14,7 +14,7 @@
 --   family_reliability       appointment_reliability computed over the whole family (patient.Guarantor);
 --   overall_score            the mean of the scores that are not NULL.
 
-{%- set as_of = var('as_of_date', none) %}
+{%- set as_of = run_setting('as_of_date') %}
 
 with run_date as (
 

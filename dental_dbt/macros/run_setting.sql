@@ -1,0 +1,16 @@
+{#-
+    A setting of one run: the var `name` when the run passes it with `--vars`, else the environment
+    variable DENTAL_DBT_<NAME> (`name` in upper case) when it is set and not empty, else `default`.
+    Values are strings as given (ISO dates for as_of_date, min_date and max_date).
+
+    Dagster's runs and the tests pass the environment variables (dental_assets.defs.dbt.assets
+    `run_settings_env`). The variable is read only when the model executes (`execute`), never while
+    dbt parses: dbt then keeps its saved parse (target/partial_parse.msgpack) whatever the settings,
+    whereas a change of `--vars`, or of a variable read while parsing, makes it parse again (the whole
+    project for vars, several seconds). Nothing a setting decides may change a model's refs or
+    config, which dbt takes from the parse.
+-#}
+{% macro run_setting(name, default=none) -%}
+    {%- set from_env = env_var('DENTAL_DBT_' ~ (name | upper), '') if execute else '' -%}
+    {{ return(var(name, from_env if from_env else default)) }}
+{%- endmacro %}

@@ -1,0 +1,39 @@
+"""dbt keeps its saved parse when a run's settings change (the run settings are read only when models
+execute), so Dagster's runs and the tests do not parse the project again for each as-of date or window."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from dental_assets.defs.dbt.assets import PARTIAL_PARSE_FILE, dbt_project, run_settings_env
+
+# The connection dbt renders the profile with: parsing never connects, so placeholders do (as in ./dev).
+PLACEHOLDER_CONNECTION = {"DENTAL_PG_HOST": "127.0.0.1", "DENTAL_PG_PORT": "5432", "DENTAL_PG_USER": "dental",
+                          "DENTAL_PG_PASSWORD": "", "DENTAL_PG_DBNAME": "dental"}
+
+
+def _parse(target: Path, settings: dict[str, str]) -> str:
+    """``dbt parse`` into ``target`` with the run settings ``settings``; returns dbt's log file."""
+    env = {**os.environ, **PLACEHOLDER_CONNECTION, **run_settings_env(settings),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "parse", "--project-dir", str(dbt_project.project_dir),
+         "--profiles-dir", str(dbt_project.profiles_dir), "--target-path", str(target), "--log-path", str(target)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    log = (target / "dbt.log").read_text()
+    (target / "dbt.log").unlink()
+    return log
+
+
+def test_new_run_settings_keep_the_saved_parse(tmp_path):
+    # ./dev's parse is a valid start when it used the same placeholders; dbt parses in full otherwise
+    saved = dbt_project.project_dir / "target" / PARTIAL_PARSE_FILE
+    if saved.exists():
+        shutil.copyfile(saved, tmp_path / PARTIAL_PARSE_FILE)
+    _parse(tmp_path, {})
+    log = _parse(tmp_path, {"as_of_date": "2026-06-30", "min_date": "2025-03-01", "max_date": "2025-04-01"})
+    assert "no changes found, skipping parsing" in log, log[-3000:]
