@@ -73,7 +73,9 @@ class Pools:
 @functools.lru_cache(maxsize=4)
 def faker_pools(seed: int) -> Pools:
     """Draw the pools from Faker seeded with ``seed`` (always in this order, so a seed and a Faker version
-    give the same pools). Cached: the generator asks once per stage."""
+    give the same pools). Cached: the generator asks once per stage. Reads the en_US person provider's
+    weighted name lists (``first_names_female``, ``first_names_male``, ``first_names_nonbinary``,
+    ``last_names``); a Faker without them raises AttributeError."""
     fake = Faker(FAKER_LOCALE)
     fake.seed_instance(seed)
     person = fake.provider("faker.providers.person")
