@@ -1,4 +1,4 @@
-"""State shared by the generation stages: the config, the one random generator, the key dates, and the
+"""State shared by the generation stages: the config, the random generators, the key dates, and the
 column values of every table as the stages produce them."""
 
 from __future__ import annotations
@@ -12,15 +12,22 @@ from .util import DAY, day_number
 
 HORIZON_DAYS = 120  # appointments are booked up to this many days after as_of
 YEARS_BEFORE_START = 10  # the practice has used OpenDental this long before ``start``
+PEOPLE_STREAM = 0xFA  # second word of the seed of ``people_rng``
 
 
 @dataclass
 class Context:
     """Generation state. Day numbers are days since 1970-01-01; ``last_ts`` is the latest moment any
-    row may carry in a timestamp column (19:00 on as_of, after the clinics close)."""
+    row may carry in a timestamp column (19:00 on as_of, after the clinics close).
+
+    ``rng`` draws everything that shapes the practice (families, visits, money); ``people_rng`` (seeded
+    with ``[seed, PEOPLE_STREAM]``) only the people and places sampled from the Faker pools (names,
+    addresses, phones, e-mails; ``dental_synthetic.identity``), which no other value depends on. So the
+    pools can change without changing anything else."""
 
     config: SyntheticConfig
     rng: np.random.Generator
+    people_rng: np.random.Generator
     start: int
     as_of: int
     horizon: int
@@ -35,6 +42,7 @@ class Context:
         return cls(
             config=config,
             rng=np.random.Generator(np.random.PCG64(config.seed)),
+            people_rng=np.random.Generator(np.random.PCG64([config.seed, PEOPLE_STREAM])),
             start=start,
             as_of=as_of,
             horizon=as_of + HORIZON_DAYS,

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import identity
 from . import reference as ref
 from .columns import strings
 from .context import Context
@@ -22,6 +23,9 @@ from .util import ZERO_DAY, expand, key_order, ts
 ROLE_HEAD, ROLE_SPOUSE, ROLE_CHILD = 0, 1, 2
 NEVER = np.iinfo(np.int64).min // 4  # an "end" day before anything: the patient never visits
 SECONDARY_RATE = 0.12  # share of insured families with a second plan (patplan Ordinal 2)
+OWN_NAME_RATE = 0.1  # spouses who kept their own last name
+MIDDLE_INITIAL_RATE = 0.4  # patients with a middle initial
+EMAIL_RATE = 0.7  # adults with an e-mail address
 
 
 @dataclass
@@ -206,35 +210,10 @@ def build_people(ctx: Context, setup: Setup) -> People:
     })
     fee_sched = np.where(~insured_fam & (rng.random(n_fam) < 0.04), ref.FEE_CASH, 0)[fam]
 
-    # --- names, addresses, contact details ---------------------------------------------------------------
-    fam_lname = rng.integers(0, len(ref.LAST_NAMES), size=n_fam)
-    lname_idx = fam_lname[fam]
-    own_name = is_sp & (rng.random(n) < 0.1)
-    lname_idx[own_name] = rng.integers(0, len(ref.LAST_NAMES), size=own_name.sum())
-    first_pool = list(ref.FIRST_NAMES_M) + list(ref.FIRST_NAMES_F)
-    n_m = len(ref.FIRST_NAMES_M)
-    fname_idx = np.where(gender == 1, n_m + rng.integers(0, len(ref.FIRST_NAMES_F), size=n),
-                         rng.integers(0, n_m, size=n))
-    lname = strings(ref.LAST_NAMES, lname_idx)
-    fname = strings(first_pool, fname_idx)
-    fam_zip = rng.integers(0, setup.n_zip, size=n_fam)[fam]
-    fam_street = pc.binary_join_element_wise(
-        pa.array(rng.integers(100, 9999, size=n_fam)).cast(pa.string()),
-        strings(ref.STREETS, rng.integers(0, len(ref.STREETS), size=n_fam)),
-        strings(ref.STREET_SUFFIXES, rng.integers(0, len(ref.STREET_SUFFIXES), size=n_fam)), " ")
-    address = fam_street.take(pa.array(fam))
-    home_phone = _phones(rng, n_fam).take(pa.array(fam))
+    # --- names, addresses, contact details: Faker pools sampled with ctx.people_rng ------------------------
     adult = age >= 18
-    wireless = _phones(rng, n)
-    wireless = pc.if_else(pa.array(adult), wireless, "")
-    email_ok = adult & (rng.random(n) < 0.7)
-    email = pc.binary_join_element_wise(
-        pc.utf8_lower(fname), ".", pc.utf8_lower(lname),
-        pa.array(rng.integers(1, 99, size=n)).cast(pa.string()), "@example.com", "")
-    email = pc.if_else(pa.array(email_ok), email, "")
+    who = _identities(ctx.people_rng, identity.faker_pools(cfg.seed), fam, n_fam, is_sp, gender, adult)
     pat_num = np.arange(1, n + 1)
-    middle = pc.if_else(pa.array(rng.random(n) < 0.4),
-                        strings([chr(65 + i) for i in range(26)], rng.integers(0, 26, size=n)), "")
     contact = enum_codes("ContactMethod")
     prefer_contact = np.where(adult, rng.choice([contact["WirelessPh"], contact["HmPhone"], contact["Email"]],
                                                 p=[0.6, 0.25, 0.15], size=n), contact["None"])
@@ -286,14 +265,8 @@ def build_people(ctx: Context, setup: Setup) -> People:
         position = extend(position, position[target])
         prefer_contact = extend(prefer_contact, prefer_contact[target])
         tgt = pa.array(target)
-        lname = pa.concat_arrays([lname, lname.take(tgt)])
-        fname = pa.concat_arrays([fname, fname.take(tgt)])
-        middle = pa.concat_arrays([middle, middle.take(tgt)])
-        address = pa.concat_arrays([address, address.take(tgt)])
-        home_phone = pa.concat_arrays([home_phone, home_phone.take(tgt)])
-        wireless = pa.concat_arrays([wireless, wireless.take(tgt)])
-        email = pa.concat_arrays([email, email.take(tgt)])
-        fam_zip = extend(fam_zip, fam_zip[target])
+        who = {k: pa.concat_arrays([v, v.take(tgt)]) if isinstance(v, pa.Array) else extend(v, v[target])
+               for k, v in who.items()}
         pat_num = np.arange(1, n_total + 1)
     else:
         fam_ext = fam
@@ -306,27 +279,28 @@ def build_people(ctx: Context, setup: Setup) -> People:
     yn = enum_codes("YN")
     values: dict[str, object] = {
         "PatNum": pat_num,
-        "LName": lname,
-        "FName": fname,
-        "MiddleI": middle,
+        "LName": who["LName"],
+        "FName": who["FName"],
+        "MiddleI": who["MiddleI"],
         "PatStatus": status,
         "Gender": gender,
         "Position": position,
         "Birthdate": birth,
-        "Address": address,
-        "City": strings(setup.zip_city, fam_zip),
+        "Address": who["Address"],
+        "City": strings(setup.zip_city, who["zip"]),
         "State": ref.STATE,
-        "Zip": strings(setup.zip_digits, fam_zip),
-        "HmPhone": home_phone,
-        "WirelessPhone": wireless,
+        "Zip": strings(setup.zip_digits, who["zip"]),
+        "HmPhone": who["HmPhone"],
+        "WirelessPhone": who["WirelessPhone"],
         "Guarantor": guarantor,
-        "Email": email,
+        "Email": who["Email"],
         "PriProv": pri_prov_p,
         "SecProv": sec_prov,
         "FeeSched": fee_sched,
         "BillingType": np.full(n, setup.defs[("BillingTypes", "standard")]),
         "ImageFolder": pc.binary_join_element_wise(
-            pc.replace_substring_regex(lname, "[^A-Za-z]", ""), fname, pa.array(pat_num).cast(pa.string()), ""),
+            *(pc.replace_substring_regex(who[k], "[^A-Za-z]", "") for k in ("LName", "FName")),
+            pa.array(pat_num).cast(pa.string()), ""),
         "StudentStatus": np.where((role == ROLE_CHILD) & (age >= 18) & (age < 24), "F", ""),
         "EmployerNum": np.where(is_guar & (plan > 0), setup.plan_employer[plan], 0),
         "ClinicNum": clinic_p,
@@ -352,10 +326,33 @@ def build_people(ctx: Context, setup: Setup) -> People:
     )
 
 
-def _phones(rng: np.random.Generator, n: int) -> pa.Array:
-    """Numbers in the fictional 555 exchange: ``(541)555-0123``."""
-    digits = pc.utf8_lpad(pa.array(rng.integers(100, 9999, size=n)).cast(pa.string()), 4, "0")
-    return pc.binary_join_element_wise(f"({ref.AREA_CODE})555-", digits, "")
+def _identities(rng: np.random.Generator, pools: identity.Pools, fam: np.ndarray, n_fam: int, is_sp: np.ndarray,
+                gender: np.ndarray, adult: np.ndarray) -> dict[str, object]:
+    """Who each patient is, drawn from the Faker ``pools`` with ``rng`` (``Context.people_rng``) only.
+
+    ``fam``: family index per patient (0..n_fam-1); ``is_sp``: spouses; ``adult``: 18 or older. A family
+    shares its last name (a spouse keeps their own with ``OWN_NAME_RATE``), street address, ZIP code (and
+    so town) and home phone; adults have a mobile phone and most (``EMAIL_RATE``) an e-mail address made
+    from their names; ``MIDDLE_INITIAL_RATE`` have a middle initial. Returns the patient columns LName,
+    FName, MiddleI, Address, HmPhone, WirelessPhone, Email (Arrow strings) and ``zip`` (index into the
+    pools' ZIP codes, per patient)."""
+    n = len(fam)
+    fam_pa = pa.array(fam)
+    lname = identity.pick(rng, pools.last, n_fam).take(fam_pa)
+    own_name = np.flatnonzero(is_sp & (rng.random(n) < OWN_NAME_RATE))
+    if len(own_name):
+        own = identity.pick(rng, pools.last, len(own_name))
+        lname = pc.replace_with_mask(lname, pa.array(np.isin(np.arange(n), own_name)), own)
+    fname = identity.first_names(rng, pools, gender)
+    middle = pc.if_else(pa.array(rng.random(n) < MIDDLE_INITIAL_RATE),
+                        strings([chr(65 + i) for i in range(26)], rng.integers(0, 26, size=n)), "")
+    address = identity.street_addresses(rng, pools, n_fam).take(fam_pa)
+    fam_zip = rng.integers(0, len(pools.zip_digits), size=n_fam)[fam]
+    home_phone = identity.patient_phones(rng, ref.AREA_CODES, n_fam).take(fam_pa)
+    wireless = pc.if_else(pa.array(adult), identity.patient_phones(rng, ref.MOBILE_AREA_CODES, n), "")
+    email = pc.if_else(pa.array(adult & (rng.random(n) < EMAIL_RATE)), identity.emails(rng, fname, lname), "")
+    return {"LName": lname, "FName": fname, "MiddleI": middle, "Address": address, "HmPhone": home_phone,
+            "WirelessPhone": wireless, "Email": email, "zip": fam_zip}
 
 
 def _patient_notes(ctx: Context, n: int, entry: np.ndarray, age: np.ndarray, rng: np.random.Generator) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from dental_assets.catalog import opendental_enums
 
+from . import identity
 from . import reference as ref
 from .context import Context
 from .util import ts
@@ -74,6 +75,8 @@ class Setup:
 def build_setup(ctx: Context) -> Setup:
     """Produce the set-up tables into ``ctx`` and return their keys."""
     rng = ctx.rng
+    people_rng = ctx.people_rng
+    pools = identity.faker_pools(ctx.config.seed)
     n_patients = ctx.config.patients
     enums = enum_codes("DefCat")
     opened_ts = ts(ctx.opened, 9 * 3600)
@@ -130,12 +133,8 @@ def build_setup(ctx: Context) -> Setup:
     is_hyg = np.array([r["kind"] == "hygienist" for r in prov_rows])
     prov_clinic = np.array([r["clinic"] for r in prov_rows])
     gender = rng.integers(0, 2, size=n_prov)
-    fnames = [
-        (ref.FIRST_NAMES_F if g else ref.FIRST_NAMES_M)[int(i)]
-        for g, i in zip(gender, rng.integers(0, min(len(ref.FIRST_NAMES_F), len(ref.FIRST_NAMES_M)), size=n_prov))
-    ]
-    lname_idx = rng.choice(len(ref.LAST_NAMES), size=n_prov, replace=n_prov > len(ref.LAST_NAMES))
-    lnames = [ref.LAST_NAMES[int(i)] for i in lname_idx]
+    fnames = identity.first_names(people_rng, pools, gender).to_pylist()
+    lnames = identity.pick(people_rng, pools.last, n_prov).to_pylist()
     abbr = []
     counters = {"dentist": 0, "hygienist": 0}
     for r in prov_rows:
@@ -148,7 +147,7 @@ def build_setup(ctx: Context) -> Setup:
         "ItemOrder": prov_nums - 1,
         "LName": lnames,
         "FName": fnames,
-        "MI": [chr(65 + int(i)) for i in rng.integers(0, 26, size=n_prov)],
+        "MI": [chr(65 + int(i)) for i in people_rng.integers(0, 26, size=n_prov)],
         "Suffix": np.where(is_hyg, "RDH", "DDS"),
         "FeeSched": ref.FEE_STANDARD,
         "Specialty": np.where(is_hyg, defs[("ProviderSpecialties", "hygienist")],
@@ -164,13 +163,15 @@ def build_setup(ctx: Context) -> Setup:
         "Birthdate": ctx.as_of - rng.integers(28 * 365, 64 * 365, size=n_prov),
     })
 
+    clinic_names = [ref.CLINIC_NAMES[c].format(town=pools.towns[c]) for c in range(n_clinics)]
+    clinic_abbr = ["".join(word[0] for word in name.split()).upper() for name in clinic_names]
     op_num = np.arange(1, n_prov + 1)  # one operatory per provider, same order
     op_names, op_abbr = [], []
     counters = {"dentist": 0, "hygienist": 0}
     for r in prov_rows:
         counters[r["kind"]] += 1
         label = "Op" if r["kind"] == "dentist" else "Hyg"
-        op_names.append(f"{label} {counters[r['kind']]} {ref.CLINICS[r['clinic'] - 1][1]}")
+        op_names.append(f"{label} {counters[r['kind']]} {clinic_abbr[r['clinic'] - 1]}")
         op_abbr.append(f"{label[0]}{counters[r['kind']]}")
     ctx.put("operatory", n_prov, {
         "OperatoryNum": op_num,
@@ -186,16 +187,15 @@ def build_setup(ctx: Context) -> Setup:
     prov_op = np.concatenate([[0], op_num])
 
     clinic_nums = np.arange(1, n_clinics + 1)
-    town_zip = {town: z for town, z in reversed(ref.TOWNS)}
     ctx.put("clinic", n_clinics, {
         "ClinicNum": clinic_nums,
-        "Description": [ref.CLINICS[c][0] for c in range(n_clinics)],
-        "Abbr": [ref.CLINICS[c][1] for c in range(n_clinics)],
-        "Address": [f"{100 + 250 * c} {ref.STREETS[c]} {ref.STREET_SUFFIXES[c]}" for c in range(n_clinics)],
-        "City": [ref.CLINICS[c][2] for c in range(n_clinics)],
+        "Description": clinic_names,
+        "Abbr": clinic_abbr,
+        "Address": identity.street_addresses(people_rng, pools, n_clinics).to_pylist(),
+        "City": [pools.towns[c] for c in range(n_clinics)],
         "State": ref.STATE,
-        "Zip": [town_zip[ref.CLINICS[c][2]] for c in range(n_clinics)],
-        "Phone": [f"{ref.AREA_CODE}555010{c}" for c in range(n_clinics)],
+        "Zip": [pools.zip_digits[pools.town_zip(c)] for c in range(n_clinics)],
+        "Phone": [f"{ref.AREA_CODES[0]}{identity.PHONE_EXCHANGE}010{c}" for c in range(n_clinics)],
         "DefaultPlaceService": 0,
         "InsBillingProv": np.array([clinic_dentists[c][0] for c in range(n_clinics)]),
         "DefaultProv": np.array([clinic_dentists[c][0] for c in range(n_clinics)]),
@@ -203,8 +203,7 @@ def build_setup(ctx: Context) -> Setup:
     })
 
     # --- users --------------------------------------------------------------------------------------
-    user_names = ["admin", "billing"] + [f"frontdesk{c}" for c in clinic_nums] + [
-        f"{fnames[p][0]}{lnames[p]}".lower() for p in range(n_prov)]
+    user_names = ["admin", "billing"] + [f"frontdesk{c}" for c in clinic_nums] + _provider_user_names(fnames, lnames)
     user_clinic = [0, 0] + list(clinic_nums) + list(prov_clinic)
     user_prov = [0, 0] + [0] * n_clinics + list(prov_nums)
     n_users = len(user_names)
@@ -293,13 +292,14 @@ def build_setup(ctx: Context) -> Setup:
     })
 
     # --- places, carriers, employers ------------------------------------------------------------------
-    n_zip = len(ref.TOWNS)
+    n_zip = len(pools.zip_digits)
+    zip_city = pools.zip_city()
     ctx.put("zipcode", n_zip, {
         "ZipCodeNum": np.arange(1, n_zip + 1),
-        "ZipCodeDigits": [t[1] for t in ref.TOWNS],
-        "City": [t[0] for t in ref.TOWNS],
+        "ZipCodeDigits": list(pools.zip_digits),
+        "City": zip_city,
         "State": ref.STATE,
-        "IsFrequent": np.array([int(t[0] == ref.CLINICS[0][2]) for t in ref.TOWNS]),
+        "IsFrequent": (np.array(pools.zip_town) < n_clinics).astype(np.int64),  # the clinics' towns
     })
     n_car = len(ref.CARRIERS)
     ctx.put("carrier", n_car, {
@@ -315,18 +315,16 @@ def build_setup(ctx: Context) -> Setup:
         "SecDateEntry": ctx.opened,
         "SecDateTEdit": opened_ts,
     })
-    n_emp = len(ref.EMPLOYERS)
-    emp_town = rng.integers(0, n_zip, size=n_emp)
+    n_emp = len(pools.employers)
+    emp_zip = people_rng.integers(0, n_zip, size=n_emp)
     ctx.put("employer", n_emp, {
         "EmployerNum": np.arange(1, n_emp + 1),
-        "EmpName": list(ref.EMPLOYERS),
-        "Address": [f"{int(n)} {ref.STREETS[int(s)]} {ref.STREET_SUFFIXES[int(x)]}" for n, s, x in zip(
-            rng.integers(10, 9999, size=n_emp), rng.integers(0, len(ref.STREETS), size=n_emp),
-            rng.integers(0, len(ref.STREET_SUFFIXES), size=n_emp))],
-        "City": [ref.TOWNS[int(t)][0] for t in emp_town],
+        "EmpName": list(pools.employers),
+        "Address": identity.street_addresses(people_rng, pools, n_emp),
+        "City": [zip_city[int(z)] for z in emp_zip],
         "State": ref.STATE,
-        "Zip": [ref.TOWNS[int(t)][1] for t in emp_town],
-        "Phone": [f"{ref.AREA_CODE}555{int(x):04d}" for x in rng.integers(200, 999, size=n_emp)],
+        "Zip": [pools.zip_digits[int(z)] for z in emp_zip],
+        "Phone": identity.plain_phones(people_rng, ref.AREA_CODES, n_emp),
     })
 
     # --- insurance plans and benefits -----------------------------------------------------------------
@@ -343,7 +341,7 @@ def build_setup(ctx: Context) -> Setup:
     ], axis=1)
     deductible = rng.choice([25, 50, 50, 75], size=n_plans) * 100
     annual_max = rng.choice([1000, 1500, 1500, 2000], size=n_plans) * 100
-    emp_names = ["Individual"] + list(ref.EMPLOYERS)
+    emp_names = ["Individual"] + list(pools.employers)
     ctx.put("insplan", n_plans, {
         "PlanNum": plan_nums,
         "GroupName": [emp_names[int(e)] for e in employer],
@@ -388,30 +386,7 @@ def build_setup(ctx: Context) -> Setup:
     ctx.put("benefit", n_ben, ben_values)
 
     # --- referral sources -------------------------------------------------------------------------------
-    n_ref = len(ref.REFERRALS)
-    ref_town = rng.integers(0, n_zip, size=n_ref)
-    is_doc = np.array([r[3] for r in ref.REFERRALS])
-    ctx.put("referral", n_ref, {
-        "ReferralNum": np.arange(1, n_ref + 1),
-        "LName": [r[0] for r in ref.REFERRALS],
-        "FName": [r[1] for r in ref.REFERRALS],
-        "Specialty": np.array([defs[("ProviderSpecialties", r[2])] if r[2] else 0 for r in ref.REFERRALS]),
-        "ST": np.where(is_doc == 1, ref.STATE, ""),
-        "Telephone": [f"{ref.AREA_CODE}555{int(x):04d}" if d else "" for x, d in zip(
-            rng.integers(1000, 9999, size=n_ref), is_doc)],
-        "Address": [f"{int(x)} {ref.STREETS[int(s)]} St" if d else "" for x, s, d in zip(
-            rng.integers(10, 999, size=n_ref), rng.integers(0, len(ref.STREETS), size=n_ref), is_doc)],
-        "City": [ref.TOWNS[int(t)][0] if d else "" for t, d in zip(ref_town, is_doc)],
-        "Zip": [ref.TOWNS[int(t)][1] if d else "" for t, d in zip(ref_town, is_doc)],
-        "NotPerson": np.array([r[4] for r in ref.REFERRALS]),
-        "Title": np.where(is_doc == 1, "DDS", ""),
-        "NationalProvID": [f"1{int(x):09d}" if d else "" for x, d in zip(
-            rng.integers(0, 999_999_999, size=n_ref), is_doc)],
-        "IsDoctor": is_doc,
-        "DateTStamp": opened_ts,
-        "IsPreferred": is_doc,
-        "BusinessName": [r[5] for r in ref.REFERRALS],
-    })
+    ctx.put("referral", len(ref.REFERRALS), _referrals(ctx, pools, defs, opened_ts))
 
     code_tier = np.full(n_codes + 1, -1, dtype=np.int64)
     code_covcat = np.zeros(n_codes + 1, dtype=np.int64)
@@ -443,8 +418,8 @@ def build_setup(ctx: Context) -> Setup:
         recall_type={r[0]: i for i, r in enumerate(ref.RECALL_TYPES, start=1)},
         recall_interval=intervals,
         n_zip=n_zip,
-        zip_city=[t[0] for t in ref.TOWNS],
-        zip_digits=[t[1] for t in ref.TOWNS],
+        zip_city=zip_city,
+        zip_digits=list(pools.zip_digits),
         carrier_names=[c[0] for c in ref.CARRIERS],
         plan_carrier=np.concatenate([[0], carrier]),
         plan_employer=np.concatenate([[0], employer]),
@@ -453,8 +428,56 @@ def build_setup(ctx: Context) -> Setup:
         plan_deductible=np.concatenate([[0], deductible]).astype(np.int64),
         plan_annual_max=np.concatenate([[0], annual_max]).astype(np.int64),
         plan_weight=np.concatenate([[0.0], plan_weight]),
-        referral_specialty=[r[2] for r in ref.REFERRALS],
+        referral_specialty=[r[0] for r in ref.REFERRALS],
     )
+
+
+def _provider_user_names(fnames: list[str], lnames: list[str]) -> list[str]:
+    """OpenDental user names of the providers: first initial and last name in lower case, letters only,
+    a number appended from the second provider of the same name on (``jsmith``, ``jsmith2``)."""
+    names, seen = [], {}
+    for first, last in zip(fnames, lnames):
+        base = "".join(ch for ch in f"{first[:1]}{last}".lower() if ch.isalpha())
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}{seen[base]}")
+    return names
+
+
+def _referrals(ctx: Context, pools: identity.Pools, defs: dict[tuple[str, str], int], opened_ts: int) -> dict:
+    """The referral table's values: specialists (``reference.REFERRALS`` rows with a specialty) get a name,
+    an office in one of the pool's towns and a phone from ``ctx.people_rng``; marketing sources are
+    NotPerson rows named by the source."""
+    rng = ctx.rng
+    people_rng = ctx.people_rng
+    n_ref = len(ref.REFERRALS)
+    is_doc = np.array([int(bool(r[0])) for r in ref.REFERRALS])
+    doc = is_doc == 1
+    ref_zip = people_rng.integers(0, len(pools.zip_digits), size=n_ref)
+    zip_city = pools.zip_city()
+    first = identity.first_names(people_rng, pools, people_rng.integers(0, 2, size=n_ref)).to_pylist()
+    last = identity.pick(people_rng, pools.last, n_ref).to_pylist()
+    address = identity.street_addresses(people_rng, pools, n_ref).to_pylist()
+    phone = identity.plain_phones(people_rng, ref.AREA_CODES, n_ref)
+    specialist = [f"{zip_city[int(z)]} {r[1]}" for z, r in zip(ref_zip, ref.REFERRALS)]
+    npi = rng.integers(0, 999_999_999, size=n_ref)
+    return {
+        "ReferralNum": np.arange(1, n_ref + 1),
+        "LName": [last[i] if d else r[1] for i, (d, r) in enumerate(zip(doc, ref.REFERRALS))],
+        "FName": [first[i] if d else "" for i, d in enumerate(doc)],
+        "Specialty": np.array([defs[("ProviderSpecialties", r[0])] if r[0] else 0 for r in ref.REFERRALS]),
+        "ST": np.where(doc, ref.STATE, ""),
+        "Telephone": [phone[i] if d else "" for i, d in enumerate(doc)],
+        "Address": [address[i] if d else "" for i, d in enumerate(doc)],
+        "City": [zip_city[int(z)] if d else "" for z, d in zip(ref_zip, doc)],
+        "Zip": [pools.zip_digits[int(z)] if d else "" for z, d in zip(ref_zip, doc)],
+        "NotPerson": 1 - is_doc,
+        "Title": np.where(doc, "DDS", ""),
+        "NationalProvID": [f"1{int(x):09d}" if d else "" for x, d in zip(npi, doc)],
+        "IsDoctor": is_doc,
+        "DateTStamp": opened_ts,
+        "IsPreferred": is_doc,
+        "BusinessName": [s if d else "" for s, d in zip(specialist, doc)],
+    }
 
 
 def time_pattern(minutes: int) -> str:

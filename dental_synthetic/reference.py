@@ -1,8 +1,10 @@
-"""Fixed reference data of the synthetic practice: procedure codes, fee levels, definitions, names, places.
+"""Fixed reference data of the synthetic practice: procedure codes, fee levels, definitions, carriers, the
+practice's region.
 
-Everything here is invented for the demo (names, towns, carriers, employers) except the CDT procedure
-codes themselves, whose descriptions are our own short wording. Money is in whole US dollars here and
-becomes integer cents in the generator. Durations are minutes.
+Everything here is invented for the demo (carriers, referral businesses) except the CDT procedure codes
+themselves, whose descriptions are our own short wording, and the region (a real state, ZIP prefix and
+area codes). People and places come from Faker (``dental_synthetic.identity``). Money is in whole US
+dollars here and becomes integer cents in the generator. Durations are minutes.
 """
 
 from __future__ import annotations
@@ -203,59 +205,16 @@ RECALL_TYPES: tuple[tuple[str, str, tuple[int, int, int, int], str, str], ...] =
     ("pano", "Pano", (5, 0, 0, 0), "", "D0330"),
 )
 
-# --- people and places (all invented) ------------------------------------------------------------------
-FIRST_NAMES_F = (
-    "Olivia", "Emma", "Ava", "Sophia", "Isabella", "Mia", "Amelia", "Harper", "Evelyn", "Abigail", "Emily",
-    "Ella", "Elizabeth", "Camila", "Luna", "Sofia", "Avery", "Mila", "Aria", "Scarlett", "Penelope", "Layla",
-    "Chloe", "Victoria", "Madison", "Eleanor", "Grace", "Nora", "Riley", "Zoey", "Hannah", "Hazel", "Lily",
-    "Ellie", "Violet", "Lillian", "Zoe", "Stella", "Aurora", "Natalie", "Emilia", "Everly", "Leah", "Aubrey",
-    "Willow", "Addison", "Lucy", "Audrey", "Bella", "Nova", "Brooklyn", "Paisley", "Savannah", "Claire",
-    "Skylar", "Isla", "Genesis", "Naomi", "Elena", "Caroline", "Linda", "Susan", "Karen", "Nancy", "Margaret",
-)
-FIRST_NAMES_M = (
-    "Liam", "Noah", "Oliver", "Elijah", "William", "James", "Benjamin", "Lucas", "Henry", "Alexander",
-    "Mason", "Michael", "Ethan", "Daniel", "Jacob", "Logan", "Jackson", "Levi", "Sebastian", "Mateo", "Jack",
-    "Owen", "Theodore", "Aiden", "Samuel", "Joseph", "John", "David", "Wyatt", "Matthew", "Luke", "Asher",
-    "Carter", "Julian", "Grayson", "Leo", "Jayden", "Gabriel", "Isaac", "Lincoln", "Anthony", "Hudson",
-    "Dylan", "Ezra", "Thomas", "Charles", "Christopher", "Jaxon", "Maverick", "Josiah", "Isaiah", "Andrew",
-    "Elias", "Joshua", "Nathan", "Caleb", "Ryan", "Adrian", "Miles", "Eli", "Robert", "Richard", "Mark",
-    "Steven", "Paul",
-)
-LAST_NAMES = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-    "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
-    "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson",
-    "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green",
-    "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Gomez",
-    "Phillips", "Evans", "Turner", "Diaz", "Parker", "Cruz", "Edwards", "Collins", "Reyes", "Stewart",
-    "Morris", "Morales", "Murphy", "Cook", "Rogers", "Gutierrez", "Ortiz", "Morgan", "Cooper", "Peterson",
-    "Bailey", "Reed", "Kelly", "Howard", "Ramos", "Kim", "Cox", "Ward", "Richardson", "Watson", "Brooks",
-    "Chavez", "Wood", "James", "Bennett", "Gray", "Mendoza", "Ruiz", "Hughes", "Price", "Alvarez", "Castillo",
-    "Sanders", "Patel", "Myers", "Long", "Ross", "Foster", "Jimenez",
-)
-STREETS = (
-    "Alder", "Birch", "Cedar", "Dogwood", "Elm", "Fir", "Hawthorn", "Juniper", "Laurel", "Maple", "Oak",
-    "Pine", "Poplar", "Spruce", "Willow", "Hillcrest", "Lakeview", "Meadow", "Ridge", "River", "Sunset",
-    "Valley", "Orchard", "Mill", "Church", "Park", "Highland", "Forest", "Garden", "Spring",
-)
-STREET_SUFFIXES = ("St", "Ave", "Rd", "Dr", "Ln", "Ct", "Way", "Pl")
-
-# (town, zip) in one invented county; the state is fixed.
+# --- people and places ----------------------------------------------------------------------------------
+# Names, streets, towns, employers come from Faker (``dental_synthetic.identity``); here only the practice's
+# region: the state, the first three digits of its ZIP codes and its telephone area codes.
 STATE = "OR"
-AREA_CODE = "541"
-TOWNS: tuple[tuple[str, str], ...] = (
-    ("Riverbend", "97401"), ("Riverbend", "97402"), ("Riverbend", "97403"), ("Riverbend", "97404"),
-    ("Cedar Hollow", "97411"), ("Cedar Hollow", "97412"), ("Millbrook", "97420"), ("Millbrook", "97421"),
-    ("Fernridge", "97430"), ("Fernridge", "97431"), ("Stonebridge", "97440"), ("Stonebridge", "97441"),
-    ("Willow Creek", "97450"), ("Willow Creek", "97451"), ("Oakmont", "97460"), ("Oakmont", "97461"),
-    ("Harbor View", "97470"), ("Pine Flat", "97480"), ("Elk Meadow", "97485"), ("Silver Falls", "97490"),
-    ("Maple Grove", "97493"), ("Ashford", "97495"), ("Briar Glen", "97497"), ("Clearwater", "97499"),
-)
+ZIP_PREFIX = "974"  # ZIP codes 974xx (the Eugene area, Oregon)
+AREA_CODES = ("541", "458")  # the region's area codes: home phones, the practice's own numbers
+MOBILE_AREA_CODES = AREA_CODES + ("503", "971", "360", "208", "707", "775")  # mobiles kept from elsewhere too
 
-CLINICS: tuple[tuple[str, str, str], ...] = (
-    ("Riverbend Family Dental", "RFD", "Riverbend"),
-    ("Cedar Hollow Dental Care", "CHD", "Cedar Hollow"),
-)
+# The clinics, named after the town they are in (the first and second town of the Faker pool).
+CLINIC_NAMES = ("{town} Family Dental", "{town} Dental Care")
 
 CARRIERS: tuple[tuple[str, str], ...] = (
     ("Summit Dental Benefits", "SDB01"),
@@ -268,28 +227,21 @@ CARRIERS: tuple[tuple[str, str], ...] = (
     ("Frontier Workers Trust", "FWT88"),
 )
 
-EMPLOYERS = (
-    "Riverbend School District", "Cascade Timber Co", "Valley Medical Center", "Oakmont Foods",
-    "Willow Creek Logistics", "Silver Falls Credit Union", "Pine Flat Manufacturing", "County Government",
-    "Stonebridge Software", "Harbor View Hospitality", "Millbrook Farms Cooperative", "Elk Meadow Resorts",
-    "Fernridge Construction", "Clearwater Utilities", "Ashford Retail Group", "Briar Glen University",
-    "Maple Grove Clinic", "Northwest Freight", "Summit Outdoor Gear", "Cedar Hollow Brewing",
-)
-
-# Referral sources: (LName, FName, specialty key or "", IsDoctor, NotPerson, business name)
-REFERRALS: tuple[tuple[str, str, str, int, int, str], ...] = (
-    ("Ostrander", "Paula", "oral_surgery", 1, 0, "Riverbend Oral Surgery"),
-    ("Kessler", "Marcus", "oral_surgery", 1, 0, "Valley Oral & Facial Surgery"),
-    ("Lindqvist", "Hanna", "endo", 1, 0, "Cascade Endodontics"),
-    ("Okafor", "Daniel", "endo", 1, 0, "Root Canal Specialists"),
-    ("Varga", "Ilona", "perio", 1, 0, "Periodontal Associates"),
-    ("Castellano", "Rafael", "ortho", 1, 0, "Smile Bright Orthodontics"),
-    ("Tanaka", "Emi", "pediatric", 1, 0, "Little Teeth Pediatric Dentistry"),
-    ("Online Search", "", "", 0, 1, ""),
-    ("Insurance Directory", "", "", 0, 1, ""),
-    ("Community Event", "", "", 0, 1, ""),
-    ("Friend or Family", "", "", 0, 1, ""),
-    ("Physician Referral", "", "", 0, 1, ""),
+# Referral sources: (specialty key or "", the business after the town's name, or the marketing source's
+# name when NotPerson). Specialists' own names, addresses and phones come from the Faker pools.
+REFERRALS: tuple[tuple[str, str], ...] = (
+    ("oral_surgery", "Oral Surgery"),
+    ("oral_surgery", "Oral & Facial Surgery"),
+    ("endo", "Endodontics"),
+    ("endo", "Root Canal Specialists"),
+    ("perio", "Periodontal Associates"),
+    ("ortho", "Orthodontics"),
+    ("pediatric", "Pediatric Dentistry"),
+    ("", "Online Search"),
+    ("", "Insurance Directory"),
+    ("", "Community Event"),
+    ("", "Friend or Family"),
+    ("", "Physician Referral"),
 )
 
 MEDICAL_NOTES = (

@@ -123,6 +123,10 @@ def test_deterministic_and_seed_sensitive():
         assert first.ledger[name].equals(second.ledger[name])
     other = generate(SyntheticConfig(as_of=AS_OF, patients=1500, seed=12))
     assert not other.tables["procedurelog"].equals(first.tables["procedurelog"])
+    # the people and places too (Faker pools, see tests/test_synthetic_people.py)
+    for table, column in (("patient", "LName"), ("patient", "Address"), ("patient", "Email"), ("zipcode", "City"),
+                          ("employer", "EmpName")):
+        assert not other.tables[table].column(column).equals(first.tables[table].column(column)), (table, column)
 
 
 def test_config_validation():
