@@ -64,7 +64,9 @@ class WarehouseRoles:
     @classmethod
     def from_env(cls) -> WarehouseRoles:
         """The roles named by ``DENTAL_ROLE_PREFIX`` (default ``dental``); ConfigurationError if unusable."""
-        return cls(os.environ.get(PREFIX_ENV, "").strip() or DEFAULT_PREFIX)
+        from dental_assets import settings
+
+        return cls(settings.role_prefix())
 
     @property
     def loader(self) -> str:

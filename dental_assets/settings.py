@@ -78,6 +78,11 @@ SETTINGS: tuple[Setting, ...] = (
             "the output of `openssl rand -hex 32`",
             "secret key (16 characters or more) of the journey dataset's keyed hashes; required with DENTAL_SOURCE=opendental",
             secret=True),
+    Setting("DENTAL_SYNC_LOOKBACK_SECONDS", "3600", "7200",
+            "seconds before the last watermark that an incremental sync reads again (late commits; "
+            "docs/replication.md)"),
+    Setting("DENTAL_ROLE_PREFIX", "dental", "clinic_a",
+            "prefix of the warehouse roles `dental warehouse grant` maintains (docs/security.md)"),
     Setting("DENTAL_ALERT_WEBHOOK_URL", "unset: alerts go to the log and $DENTAL_HOME/alerts.jsonl",
             "https://hooks.example.com/services/T000/B000/XXXX", "where failure alerts are posted", secret=True),
 )
@@ -276,6 +281,24 @@ def keep(name: str, env: Mapping[str, str] | None = None) -> int:
     return parse_int(_get(env, name) or str(DEFAULT_KEEP), name, 1, None, "10")
 
 
+def sync_lookback_seconds(env: Mapping[str, str] | None = None) -> int:
+    """``DENTAL_SYNC_LOOKBACK_SECONDS``: seconds, 0 or more (default 3600)."""
+    return parse_int(_get(env, "DENTAL_SYNC_LOOKBACK_SECONDS") or "3600", "DENTAL_SYNC_LOOKBACK_SECONDS", 0, None,
+                     _example("DENTAL_SYNC_LOOKBACK_SECONDS"))
+
+
+def role_prefix(env: Mapping[str, str] | None = None) -> str:
+    """``DENTAL_ROLE_PREFIX`` (default ``dental``): lower-case letters, digits and _, starting with a
+    letter, at most 40 characters (role names are ``<prefix>_loader`` ...)."""
+    import re
+
+    prefix = _get(env, "DENTAL_ROLE_PREFIX") or "dental"
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", prefix):
+        raise ConfigurationError("DENTAL_ROLE_PREFIX", "must be lower-case letters, digits and _, starting with a "
+                                 "letter, at most 40 characters", _example("DENTAL_ROLE_PREFIX"))
+    return prefix
+
+
 def extra_tables(env: Mapping[str, str] | None = None) -> tuple[tuple[str, str | None], ...]:
     """``DENTAL_EXTRA_TABLES`` as ``(table, business-date column or None)`` pairs, each an OpenDental
     24.3 table (lower case) and, when given, one of its date or datetime columns."""
@@ -357,6 +380,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     bad one."""
     alert_webhook_url(env)
     journey_salt(env)
+    sync_lookback_seconds(env)
+    role_prefix(env)
     return Settings(
         source=source_kind(env),
         opendental_url=opendental_url(env),

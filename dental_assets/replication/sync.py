@@ -93,12 +93,9 @@ def lookback_seconds() -> int:
     ``DateTStamp`` when it writes and becomes visible when it commits; one that wrote before the last
     sync's snapshot and committed after it is copied by the next sync when its write-to-commit time is
     shorter than the look-back. Raises ConfigurationError for a value that is not a whole number >= 0."""
-    value = os.environ.get(LOOKBACK_ENV, "").strip()
-    if not value:
-        return DEFAULT_LOOKBACK_SECONDS
-    if not value.isdigit():
-        raise ConfigurationError(LOOKBACK_ENV, f"not a whole number of seconds >= 0: {value[:40]!r}", "3600")
-    return int(value)
+    from dental_assets import settings
+
+    return settings.sync_lookback_seconds()
 
 
 def _target(table: Table, schema: str) -> str:
