@@ -244,19 +244,26 @@ def test_collections_daily_nets_income_transfers_to_zero(built):
 def test_collections_daily_counts_supplementals_as_insurance(built):
     params, _ = built
     raw = {
-        (r[0], r[1]): (money(r[2]), money(r[3]))
+        (r[0], r[1]): (money(r[2]), money(r[3]), r[4])
         for r in rows(params, """
             SELECT "DateCP", "ClinicNum",
                    coalesce(sum("InsPayAmt"::numeric(14, 2)) FILTER (WHERE "Status" = 1), 0),
-                   coalesce(sum("InsPayAmt"::numeric(14, 2)) FILTER (WHERE "Status" = 4), 0)
+                   coalesce(sum("InsPayAmt"::numeric(14, 2)) FILTER (WHERE "Status" = 4), 0),
+                   count(*)
             FROM raw.claimproc WHERE "Status" IN (1, 4) GROUP BY 1, 2""")
     }
-    mart = {(r[0], r[1]): money(r[2]) for r in rows(params, """
-        SELECT collection_date, clinic_id, insurance_payments FROM marts.mart_collections_daily
-        WHERE insurance_claimproc_count > 0""")}
-    assert mart == {k: received + supplemental for k, (received, supplemental) in raw.items()}
-    assert sum(v[1] for v in raw.values()) > 0  # supplementals were paid, on their own days
-    assert any(received == 0 and supplemental > 0 for received, supplemental in raw.values())
+    mart = {(r[0], r[1]): (money(r[2]), r[3]) for r in rows(params, """
+        SELECT collection_date, clinic_id, insurance_payments, insurance_claimproc_count
+        FROM marts.mart_collections_daily WHERE insurance_claimproc_count > 0""")}
+    assert mart == {k: (received + supplemental, n) for k, (received, supplemental, n) in raw.items()}
+    assert sum(v[1] for v in raw.values()) > 0  # supplementals were paid
+    # on their own days: after the day their claim was received, so a day-level count sees them apart
+    later = rows(params, """
+        SELECT count(*) FROM raw.claimproc s JOIN raw.claimproc r
+          ON r."ClaimNum" = s."ClaimNum" AND r."ProcNum" = s."ProcNum" AND r."Status" = 1
+        WHERE s."Status" = 4 AND s."DateCP" > r."DateCP"
+        """)[0][0]
+    assert later > 0
 
 
 def test_claims_monthly_counts_secondary_claims(built):

@@ -335,9 +335,9 @@ def test_snapshot_holds_under_a_read_committed_default(env, monkeypatch):
     # the bulk client: every session starts in READ COMMITTED, as under such a server default
     real_command = mysql.client_command
 
-    def read_committed_command(p, raw=True):
-        argv, environ = real_command(p, raw)
-        assert argv[1] == "--no-defaults"  # which must come first
+    def read_committed_command(p, raw=True, option_file="/dev/null"):
+        argv, environ = real_command(p, raw, option_file)
+        assert argv[1].startswith("--defaults-file=")  # which must come first
         return [*argv[:2], f"--init-command={READ_COMMITTED}", *argv[2:]], environ
 
     monkeypatch.setattr(mysql, "client_command", read_committed_command)
