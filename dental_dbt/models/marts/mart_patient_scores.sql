@@ -4,7 +4,9 @@
 --   appointment_reliability  100 x completed / (completed + broken) appointments in the last 24 months;
 --   treatment_acceptance     100 x accepted_fee / presented_fee of the procedures presented (DateTP) in
 --                            the last 24 months (accepted = completed or scheduled, as in
---                            mart_treatment_acceptance_monthly);
+--                            mart_treatment_acceptance_monthly); a negative charge (dirty data: a
+--                            negated ProcFee) counts as $0 here, so the score stays in 0-100 whatever
+--                            the fees, and a patient whose presented charges are all <= $0 gets NULL;
 --   payment_history          100 x share of the completed procedures of the last 24 months, done at
 --                            least 30 days before the as-of date, that were paid in full within 30 days
 --                            (fct_treatment_journey.target_paid_30d);
@@ -70,8 +72,8 @@ presented as (
 
     select
         procedures.patient_id,
-        sum(procedures.procedure_charge)                            as presented_fee,
-        sum(procedures.procedure_charge) filter (where procedures.proc_status = 2
+        sum(greatest(procedures.procedure_charge, 0))               as presented_fee,
+        sum(greatest(procedures.procedure_charge, 0)) filter (where procedures.proc_status = 2
             or (procedures.proc_status = 1 and coalesce(procedures.appointment_id, 0) <> 0)) as accepted_fee
     from {{ ref('int_procedures') }} as procedures
     cross join run_date
