@@ -154,7 +154,14 @@ def test_redated_rows_through_dental_sync(env):
     instance = dg.DagsterInstance.ephemeral()
     # the first month (which also holds zero dates) and the months after August 2025 without procedures
     _sql(source_url, "DELETE FROM procedurelog WHERE ProcDate < '2020-02-01' OR ProcDate >= '2025-09-01'")
-    assert run_sync(instance=instance).ok  # the first sync
+    assert run_sync(instance=instance).ok  # the first sync: a range over every month
+    # one "planned" event per asset of a run, not one per asset and month (thousands of writes)
+    for run in instance.get_runs():
+        planned = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+        keys = [e.dagster_event.asset_key for e in planned]
+        assert len(keys) == len(set(keys)), run.run_id
+    months = instance.get_materialized_partitions(dg.AssetKey(["opendental", PROCEDURES]))
+    assert {"2020-01", "2025-12"} <= months  # every month recorded, those without rows too
     keys = sorted(k for (k,) in _sql(source_url, "SELECT ProcNum FROM procedurelog WHERE ProcDate >= '2023-01-01' "
                                                  "AND ProcDate < '2025-01-01' ORDER BY ProcNum"))
     _sql(source_url,

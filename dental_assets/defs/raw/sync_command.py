@@ -118,6 +118,7 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
     (``plan.nothing_changed``). Raises ValueError when the source is not MariaDB."""
     from dental_assets.defs.raw.sensors import RAW_JOB_NAME, plan_run_requests
     from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+    from dental_assets.partitions import planned_events_per_range
 
     if defs is None:  # built now, so that the environment of this call decides the resources
         from dental_assets.defs.raw import defs as raw_defs
@@ -147,14 +148,15 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
     job = defs.resolve_job_def(RAW_JOB_NAME)
     for request in requests:
         report.runs += 1
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=list(request.asset_selection or []),
-            partition_key=request.partition_key,
-            tags={**request.tags, "dental/trigger": "dental sync", **process_tags()},
-            run_config=request.run_config or None,
-            raise_on_error=False,
-        )
+        with planned_events_per_range():  # the first sync and a full refresh are ranges over every month
+            result = job.execute_in_process(
+                instance=instance,
+                asset_selection=list(request.asset_selection or []),
+                partition_key=request.partition_key,
+                tags={**request.tags, "dental/trigger": "dental sync", **process_tags()},
+                run_config=request.run_config or None,
+                raise_on_error=False,
+            )
         if not result.success:
             report.failed_runs += 1
         seen = set()  # a range run records one materialization per partition, with the same metadata

@@ -24,18 +24,18 @@ At the end it logs, and writes to ``$DENTAL_HOME/demo_summary.json``, row counts
 and where the outputs are.
 """
 
-import contextlib
 import json
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import dagster as dg
 
-from dental_assets.partitions import monthly_partitions, partition_range_tags, yearly_partitions
+from dental_assets.partitions import (monthly_partitions, partition_range_tags, planned_events_per_range,
+                                     yearly_partitions)
 from dental_assets.warehouse import dental_home
 
 PARENT_TAG = "dental/demo_run_id"
@@ -340,7 +340,7 @@ def materialize_demo(context: dg.OpExecutionContext) -> None:
         "log_level": "DEBUG" if verbose else LAUNCHED_RUNS_CONSOLE_LEVEL}}}}
     plan = demo_plan()
     demo_started = time.monotonic()
-    with _planned_events_per_range():
+    with planned_events_per_range():
         for number, run in enumerate(plan, start=1):
             label = f"step {number}/{len(plan)}: {step_label(run, lambda k: graph.get(k).group_name)}"
             step_started = time.monotonic()
@@ -366,29 +366,6 @@ def materialize_demo(context: dg.OpExecutionContext) -> None:
     path.write_text(json.dumps(summary, indent=2, sort_keys=True))
     context.log.info(f"demo finished in {time.monotonic() - demo_started:.0f} s: "
                      f"{json.dumps(summary['rows_by_schema'])}; summary in {path}")
-
-
-# Dagster's switch for one "planned" event per asset of a partition-range run (the range as a subset)
-# instead of one per asset and partition. The demo's two ranges cover every month: about 2,000 planned
-# events, each a separate write to the instance's storage before the run starts (with SQLite storage
-# on a busy machine, 1,680 of them took 4 minutes before the raw range run started). The materializations are unchanged (one per asset
-# and partition). What changes, and only for the demo's runs: if a range run fails, Dagster does not
-# mark its months as failed (they show as missing); the run itself shows as failed and the demo stops.
-PLANNED_SUBSET_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
-
-
-@contextlib.contextmanager
-def _planned_events_per_range() -> Iterator[None]:
-    """Set ``PLANNED_SUBSET_ENV`` for the runs launched inside (in this process), then restore it."""
-    saved = os.environ.get(PLANNED_SUBSET_ENV)
-    os.environ[PLANNED_SUBSET_ENV] = "true"
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(PLANNED_SUBSET_ENV, None)
-        else:
-            os.environ[PLANNED_SUBSET_ENV] = saved
 
 
 def demo_summary(warehouse, year: str) -> dict:
