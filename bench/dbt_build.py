@@ -3,6 +3,7 @@ of the incremental fact models' partition runs.
 
     .venv/bin/python bench/dbt_build.py --patients 5000 [--patients 100000] --pg-url URL
     .venv/bin/python bench/dbt_build.py --patients 5000 --incremental      # partition runs only
+    .venv/bin/python bench/dbt_build.py --patients 5000 --dirty 0.01 --builds 1   # dirty practice
 
 For each size: generate the synthetic practice (as of 2026-06-30), load it into a fresh database's
 `raw` schema on the PostgreSQL server at --pg-url (default $TEST_PG_URL, e.g. the test server of
@@ -118,6 +119,9 @@ def main() -> None:
     parser.add_argument("--incremental", action="store_true",
                         help="time the incremental facts' partition runs instead of the full build")
     parser.add_argument("--builds", type=int, default=2, help="full builds per size (default 2)")
+    parser.add_argument("--dirty", type=float, default=0.0, metavar="RATE",
+                        help="inject every kind of dirty data at RATE (dental_synthetic.dirty.make_dirty, "
+                             "e.g. 0.01); the build must still pass every test")
     args = parser.parse_args()
     if not args.pg_url:
         sys.exit("give --pg-url or set TEST_PG_URL (eval \"$(scripts/services.sh start)\")")
@@ -128,9 +132,13 @@ def main() -> None:
         practice = dental_synthetic.generate(
             dental_synthetic.SyntheticConfig(patients=patients, seed=42, as_of=dt.date(2026, 6, 30))
         )
+        if args.dirty:
+            from dental_synthetic.dirty import make_dirty
+
+            practice = make_dirty(practice, args.dirty)
         dental_synthetic.write_postgres_raw(practice, params)
         rows = sum(t.num_rows for t in practice.tables.values())
-        print(f"{patients:,} patients ({rows:,} raw rows)")
+        print(f"{patients:,} patients ({rows:,} raw rows{f', dirty at {args.dirty:g}' if args.dirty else ''})")
         if args.incremental:
             with tempfile.TemporaryDirectory() as target:
                 incremental_bench(params, Path(target))
