@@ -289,3 +289,21 @@ def pg_params(pg_url: str):
     from dental_assets.warehouse import PgParams
 
     return PgParams.from_url(pg_url)
+
+
+# ------------------------------------------------------------------------ Dagster's current state storage
+
+@pytest.fixture(autouse=True)
+def _no_leftover_defs_state_storage(request):
+    """Dagster keeps the instance a ``with instance:`` block entered in a context variable (its defs
+    state storage, holding a weak reference to that instance); a block left open by a test (or by a
+    library it calls) leaves a dead reference behind, and the next ``Definitions`` built in this worker
+    fails with "Attempted to resolve undefined DagsterInstance weakref". Every test starts with none."""
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
+    yield
+    if _current_storage.get() is not None:
+        with open(os.environ.get("DEFS_LEAK_LOG", os.devnull), "a") as log:
+            log.write(request.node.nodeid + "\n")
+        _current_storage.set(None)

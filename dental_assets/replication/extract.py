@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 from dental_assets.catalog import Column, Table, quote_pg
 from dental_assets.errors import ConfigurationError
 from dental_assets.replication.mysql import (MySqlParams, client_error, connect, session_preamble, start_client,
-                                             with_retries)
+                                             stop_client, with_retries)
 
 if TYPE_CHECKING:  # the partitions module imports Dagster: not at run time (dental sync's fast path)
     from dental_assets.partitions import Window
@@ -445,15 +445,13 @@ def copy_from_source(
     except Exception as exc:
         # a client that died mid-line makes COPY fail on a broken row: report the connection loss
         exited = proc.poll()
-        proc.kill()
-        proc.wait()
+        stop_client(proc)
         error = client_error(proc) if exited not in (None, 0) else None
         if error is not None:
             raise error from exc
         raise
     except BaseException:
-        proc.kill()
-        proc.wait()
+        stop_client(proc)
         raise
     error = client_error(proc)
     if error is not None:
@@ -483,9 +481,7 @@ class SourceQuery:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        stop_client(self.proc)
 
 
 def query_text(params: MySqlParams, *statements: str) -> bytes:

@@ -33,6 +33,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, TypeVar
 
@@ -219,20 +220,25 @@ def option_file_text(params: MySqlParams) -> str:
 
 
 @contextlib.contextmanager
-def client_option_file(params: MySqlParams) -> Iterator[tuple[int, str]]:
-    """A private option file for the client: created by ``mkstemp`` (mode 0600, owner only) in the temp
-    folder, written, rewound, and yielded as ``(descriptor, path)``. Hand the client
-    ``/dev/fd/<descriptor>`` (``pass_fds``): the file is deleted when the block ends, and the client's
-    inherited descriptor keeps it readable for that client alone."""
+def client_option_file(params: MySqlParams) -> Iterator[str]:
+    """A private option file for the client, yielded as its path: created by ``mkstemp`` (mode 0600,
+    owner only) in the temp folder, written, and deleted when the block ends. The client resolves the
+    file's real path before reading it, so the file must outlive the client's start: ``start_client``
+    keeps it until the client has exited (``client_error``)."""
     fd, path = tempfile.mkstemp(prefix="dental-mariadb-", suffix=".cnf")
     try:
-        os.write(fd, option_file_text(params).encode())
-        os.lseek(fd, 0, os.SEEK_SET)
-        yield fd, path
+        try:
+            os.write(fd, option_file_text(params).encode())
+        finally:
+            os.close(fd)
+        yield path
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        os.close(fd)
+        _remove(path)
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def client_command(params: MySqlParams, raw: bool = True,
@@ -276,10 +282,17 @@ def session_preamble() -> str:
 def start_client(params: MySqlParams, script: str, raw: bool = True) -> subprocess.Popen:
     """Start the client running ``script`` (its stdin); stdout is the rows, as bytes (``raw``: see
     ``client_command``)."""
-    with client_option_file(params) as (fd, _path):
-        argv, env = client_command(params, raw, f"/dev/fd/{fd}")
+    files = client_option_file(params)
+    path = files.__enter__()
+    try:
+        argv, env = client_command(params, raw, path)
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, pass_fds=(fd,))
+                                env=env)
+    except BaseException:
+        files.__exit__(None, None, None)
+        raise
+    # removed when the client has exited (client_error), or when the process object is collected
+    proc.option_file = weakref.finalize(proc, files.__exit__, None, None, None)
     proc.params = params  # for client_error's classification
     assert proc.stdin is not None
     proc.stdin.write(script.encode())
@@ -287,11 +300,22 @@ def start_client(params: MySqlParams, script: str, raw: bool = True) -> subproce
     return proc
 
 
+def stop_client(proc: subprocess.Popen) -> None:
+    """Kill the client (if still running), wait for it and remove its option file."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    if getattr(proc, "option_file", None) is not None:
+        proc.option_file()
+
+
 def client_error(proc: subprocess.Popen) -> Exception | None:
     """Wait for the client; None on success, else ConfigurationError (a refused login, a server never
     reached that cannot be connected to: see ``connect``), SourceConnectionLost or SourceQueryError
     (message without SQL text or values: the client's first error line, which names codes, not data)."""
     code = proc.wait()
+    if getattr(proc, "option_file", None) is not None:
+        proc.option_file()  # the client has exited: its option file goes
     params = getattr(proc, "params", None)
     if code == 0:
         if params is not None:
