@@ -2,7 +2,7 @@
 checks, adjustments, patient payments and payment plans, unearned money (prepayments, deposits,
 overpayments), income transfers and refunds. Everything is computed in integer cents; no procedure is
 ever paid beyond its charge (money beyond what is owed stays unearned, on no procedure), so a family's
-credit balance is exactly its unearned money not yet used or refunded.
+credit balance is exactly its unearned money not yet used or refunded (of the types shown on the account).
 
 Per completed procedure (charge = ProcFee x (UnitQty + BaseUnits)):
 
@@ -70,6 +70,8 @@ PREPAY_DEPOSIT_RATE = 0.08  # share of appointments booked in the 21 days after 
 OVERPAY_RATE = 0.04  # share of later payments rounded up to the next $50 (the excess is unearned)
 PLAN_CREDIT_SECOND = 9 * 3600  # a plan's credit row is entered at 09:00 on the plan's date
 REFUND_RATE = 0.5  # share of overpayments refunded 14-60 days later
+TP_PREPAYMENT_SHARE = 0.5  # share of the deposits taken as a Treatment Plan Prepayment (hidden unearned type)
+TP_PREPAYMENT_STREAM = 7109  # seed offset of the deposits' type draw: every other draw stays as it was
 
 
 def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical) -> None:
@@ -608,7 +610,9 @@ def _unearned_flows(ctx: Context, setup: Setup, people: People, clinical: Clinic
       income transfer (payment PayType 0, PayAmt 0) whose splits come in pairs: -amount on the unearned
       type (FSplitNum = the prepayment split) and +amount on the procedure (FSplitNum = that negative split);
     - deposits: about PREPAY_DEPOSIT_RATE of the appointments booked in the 21 days after as_of were paid
-      ahead ($50-$250, up to 10 days before as_of); they are still unearned at as_of;
+      ahead ($50-$250, up to 10 days before as_of); they are still unearned at as_of; about
+      TP_PREPAYMENT_SHARE of them on the Treatment Plan Prepayment type, which the practice hides from
+      the account ("Do Not Show on Account": no balance, no aging, no income);
     - overpayments: about OVERPAY_RATE of the later payments are rounded up to the next $50, the excess
       landing on the unearned type (OpenDental's default for money beyond what is owed); about half of
       these are refunded 14-60 days later by a negative payment whose one split is -excess on the unearned
@@ -642,9 +646,14 @@ def _unearned_flows(ctx: Context, setup: Setup, people: People, clinical: Clinic
     dep = soon[rng.random(len(soon)) < PREPAY_DEPOSIT_RATE]
     dep_pat = ap.pat[dep] - 1
     dep_day = np.minimum(np.maximum(ctx.as_of - rng.integers(0, 11, size=len(dep)), people.entry[dep_pat]), ctx.as_of)
+    # about TP_PREPAYMENT_SHARE of them on the Treatment Plan Prepayment type, "Do Not Show on Account":
+    # out of the family's balance, its aging and the day's income until used (drawn on a stream of its own)
+    tp_stream = np.random.Generator(np.random.PCG64(ctx.config.seed + TP_PREPAYMENT_STREAM))
+    dep_type = np.where(tp_stream.random(len(dep)) < TP_PREPAYMENT_SHARE,
+                        setup.defs[("PaySplitUnearnedType", "tp_prepayment")], unearned)
     splits.add(event_key=base + 2 * n_visits + len(c_rows) + np.arange(len(dep)), day=dep_day,
                amount=rng.choice([5_000, 10_000, 15_000, 25_000], size=len(dep)), proc=-1, pat=dep_pat, prov=0,
-               clinic=ap.clinic[dep], proc_date=dep_day, unearned=unearned)
+               clinic=ap.clinic[dep], proc_date=dep_day, unearned=dep_type)
 
     # overpayments of the later payment, some refunded
     v_second = group_sum(vis, v["second_pay"], n_visits)

@@ -51,7 +51,8 @@ def _days(table: pa.Table, name: str) -> np.ndarray:
 
 
 def transactions(tables: dict[str, pa.Table]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every balance-changing transaction: (PatNum, day number, signed cents)."""
+    """Every balance-changing transaction: (PatNum, day number, signed cents); splits of hidden unearned
+    types (``shown_splits``) change no balance."""
     pl = tables["procedurelog"]
     done = _col(pl, "ProcStatus") == 2
     proc_amt = cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits"))
@@ -60,11 +61,12 @@ def transactions(tables: dict[str, pa.Table]) -> tuple[np.ndarray, np.ndarray, n
     cp = tables["claimproc"]
     received = np.isin(_col(cp, "Status"), _AGING_STATUSES)
     cp_amt = -(np.where(_col(cp, "PayPlanNum") == 0, cents(cp.column("InsPayAmt")), 0) + cents(cp.column("WriteOff")))
-    pat = np.concatenate([_col(pl, "PatNum")[done], _col(adj, "PatNum"), _col(ps, "PatNum"),
+    shown = shown_splits(tables)
+    pat = np.concatenate([_col(pl, "PatNum")[done], _col(adj, "PatNum"), _col(ps, "PatNum")[shown],
                           _col(cp, "PatNum")[received]])
-    day = np.concatenate([_days(pl, "ProcDate")[done], _days(adj, "AdjDate"), _days(ps, "DatePay"),
+    day = np.concatenate([_days(pl, "ProcDate")[done], _days(adj, "AdjDate"), _days(ps, "DatePay")[shown],
                           _days(cp, "DateCP")[received]])
-    amount = np.concatenate([proc_amt[done], cents(adj.column("AdjAmt")), -cents(ps.column("SplitAmt")),
+    amount = np.concatenate([proc_amt[done], cents(adj.column("AdjAmt")), -cents(ps.column("SplitAmt"))[shown],
                              cp_amt[received]])
     keep = amount != 0
     return pat[keep], day[keep], amount[keep]
@@ -109,6 +111,14 @@ class AgingSettings:
 _UNEARNED_CATEGORY = 29  # DefCat.PaySplitUnearnedType
 _YN_NO = 2
 _NO_PROC = 0
+
+
+def shown_splits(tables: dict[str, pa.Table]) -> np.ndarray:
+    """Per paysplit row: False for a split of an unearned type marked "Do Not Show on Account" (a
+    PaySplitUnearnedType definition with an ItemValue), which OpenDental leaves out of the account's
+    balance, its aging and the Production and Income report's patient income."""
+    hidden = np.array(AgingSettings.from_tables(tables).hidden_unearned, dtype=np.int64)
+    return ~np.isin(_col(tables["paysplit"], "UnearnedType"), hidden)
 
 
 def _aging_rows(tables: dict[str, pa.Table], settings: AgingSettings) -> dict[str, np.ndarray]:
@@ -305,7 +315,7 @@ def patient_balances(tables: dict[str, pa.Table], n_patients: int) -> tuple[np.n
 def daily_ledger(tables: dict[str, pa.Table]) -> pa.Table:
     """Per (Date, ClinicNum, ProvNum): Production (completed procedures' charges by ProcDate),
     Adjustments (AdjAmt by AdjDate, signed), WriteOffs (received claimprocs' WriteOff by DateCP),
-    PatientIncome (SplitAmt by DatePay), InsuranceIncome (received InsPayAmt by DateCP); dollars."""
+    PatientIncome (SplitAmt by DatePay; hidden unearned types left out, ``shown_splits``), InsuranceIncome (received InsPayAmt by DateCP); dollars."""
     pl = tables["procedurelog"]
     done = _col(pl, "ProcStatus") == 2
     adj = tables["adjustment"]
@@ -316,7 +326,7 @@ def daily_ledger(tables: dict[str, pa.Table]) -> pa.Table:
         (pl, "ProcDate", done, cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits")), 0),
         (adj, "AdjDate", None, cents(adj.column("AdjAmt")), 1),
         (cp, "DateCP", rec, cents(cp.column("WriteOff")), 2),
-        (ps, "DatePay", None, cents(ps.column("SplitAmt")), 3),
+        (ps, "DatePay", shown_splits(tables), cents(ps.column("SplitAmt")), 3),
         (cp, "DateCP", rec, cents(cp.column("InsPayAmt")), 4),
     ]
     day, clinic, prov, measure, amount = [], [], [], [], []

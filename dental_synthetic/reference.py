@@ -153,6 +153,8 @@ DEFINITIONS: tuple[tuple[str, str, str, str], ...] = (
     ("PaymentTypes", "card", "Credit Card", ""),
     ("PaymentTypes", "financing", "Patient Financing", ""),
     ("PaySplitUnearnedType", "prepayment", "Prepayment", ""),  # '' = shown on the account (not hidden)
+    # ItemValue set: "Do Not Show on Account" (OpenDental leaves these splits out of balances and income)
+    ("PaySplitUnearnedType", "tp_prepayment", "Treatment Plan Prepayment", "X"),
     ("RecallUnschedStatus", "left_message", "Left Message", ""),
     ("RecallUnschedStatus", "no_answer", "No Answer", ""),
     ("RecallUnschedStatus", "will_call", "Will Call Back", ""),

@@ -102,6 +102,10 @@ def test_collections_daily_equals_the_ledger(built):
     }
     assert mart == expected
     assert sum(v[0] for v in mart.values()) > 0 and sum(v[1] for v in mart.values()) > 0
+    # deposits on a type hidden from the account ("Do Not Show on Account") were paid, and are no income
+    hidden = rows(params, """SELECT count(*) FROM raw.paysplit s JOIN raw.definition d
+                             ON d."DefNum" = s."UnearnedType" AND d."Category" = 29 AND d."ItemValue" <> ''""")
+    assert hidden[0][0] > 0
 
 
 def test_production_daily_equals_the_ledger(built):
@@ -231,7 +235,10 @@ def test_collections_daily_nets_income_transfers_to_zero(built):
         for r in rows(params, """
             SELECT s."DatePay", s."ClinicNum", sum(s."SplitAmt"::numeric(14, 2))
             FROM raw.paysplit s JOIN raw.payment p ON p."PayNum" = s."PayNum"
-            WHERE p."PayType" <> 0 GROUP BY 1, 2""")
+            WHERE p."PayType" <> 0
+              AND s."UnearnedType" NOT IN (  -- "Do Not Show on Account" types: not income in OpenDental
+                  SELECT "DefNum" FROM raw.definition WHERE "Category" = 29 AND "ItemValue" <> '')
+            GROUP BY 1, 2""")
     }
     mart = {(r[0], r[1]): money(r[2]) for r in rows(params, """
         SELECT collection_date, clinic_id, patient_payments FROM marts.mart_collections_daily""")}

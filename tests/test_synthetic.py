@@ -399,6 +399,13 @@ def test_fees_follow_the_schedule_at_the_match_rate(practice):
     assert (cents(col(practice, "procedurelog", "ProcFee"))[status == enum("ProcStat")["EC"]] == 0).all()
 
 
+def _hidden_unearned_types(practice) -> set[int]:
+    """DefNums of the unearned types marked "Do Not Show on Account": PaySplitUnearnedType definitions
+    (category 29) with an ItemValue, read straight from the definition table."""
+    defs = practice.tables["definition"].to_pylist()
+    return {r["DefNum"] for r in defs if r["Category"] == 29 and r["ItemValue"] != ""}
+
+
 def _independent_aging(practice):
     """OpenDental 24.3's family aging under its default settings (AgingProcLifo unset = on, PayPlansVersion
     2; docs/opendental_aging.md), recomputed row by row with Python dates (no code shared with ledger.py)."""
@@ -409,6 +416,7 @@ def _independent_aging(practice):
          for name in ("procedurelog", "adjustment", "paysplit", "claimproc", "payplan", "payplancharge")}
     complete = {r["ProcNum"]: r["ProcDate"] for r in t["procedurelog"] if r["ProcStatus"] == 2}
     plans = {r["PayPlanNum"]: r for r in t["payplan"]}
+    hidden = _hidden_unearned_types(practice)
     trans = []  # (guarantor, date, cents, is_instant)
     attached = defaultdict(int)  # (patient, procedure, date) -> cents; its procedure's date apart
     attached_date = {}
@@ -423,7 +431,8 @@ def _independent_aging(practice):
         else:
             trans.append((guarantor[r["PatNum"]], r["AdjDate"], round(r["AdjAmt"] * 100), False))
     for r in t["paysplit"]:
-        trans.append((guarantor[r["PatNum"]], r["DatePay"], -round(r["SplitAmt"] * 100), False))
+        if r["UnearnedType"] not in hidden:  # "Do Not Show on Account" types leave the balance alone
+            trans.append((guarantor[r["PatNum"]], r["DatePay"], -round(r["SplitAmt"] * 100), False))
     for r in t["payplancharge"]:
         if r["ChargeDate"] > as_of:
             continue
@@ -503,7 +512,9 @@ def test_daily_ledger_totals(practice):
         col(practice, "procedurelog", "UnitQty") + col(practice, "procedurelog", "BaseUnits"))
     assert cents(daily.column("Production")).sum() == charge[status == 2].sum()
     assert cents(daily.column("Adjustments")).sum() == cents(col(practice, "adjustment", "AdjAmt")).sum()
-    assert cents(daily.column("PatientIncome")).sum() == cents(col(practice, "paysplit", "SplitAmt")).sum()
+    shown = ~np.isin(col(practice, "paysplit", "UnearnedType"), list(_hidden_unearned_types(practice)))
+    assert (~shown).sum() > 0  # the practice has splits of a hidden type, left out of the income
+    assert cents(daily.column("PatientIncome")).sum() == cents(col(practice, "paysplit", "SplitAmt"))[shown].sum()
     received = np.isin(col(practice, "claimproc", "Status"), (1, 4))  # Received, Supplemental
     assert cents(daily.column("InsuranceIncome")).sum() == cents(col(practice, "claimproc", "InsPayAmt"))[
         received].sum()

@@ -195,8 +195,14 @@ def test_unearned_splits_use_the_prepayment_definition(practice):
     unearned = s["UnearnedType"] != 0
     assert unearned.sum() > 100
     assert {category[u] for u in s["UnearnedType"][unearned].tolist()} == {DEFCAT["PaySplitUnearnedType"]}
-    assert {hidden[u] for u in s["UnearnedType"][unearned].tolist()} == {""}  # shown on the account
+    # shown on the account, and "Do Not Show on Account" (the Treatment Plan Prepayment type, ItemValue X)
+    assert {hidden[u] for u in s["UnearnedType"][unearned].tolist()} == {"", "X"}
     assert (s["ProcNum"][unearned] == 0).all()
+    # a hidden split is a deposit for an appointment after the as-of date: nothing draws from it yet
+    # (no transfer, no refund) and it is money that came in
+    is_hidden = np.array([hidden.get(u, "") == "X" for u in s["UnearnedType"].tolist()])
+    assert not np.isin(s["FSplitNum"], s["SplitNum"][is_hidden]).any()
+    assert (s["amt"][is_hidden] > 0).all() and (s["FSplitNum"][is_hidden] == 0).all()
 
 
 def test_income_transfers_move_prepayments_onto_procedures(practice):
@@ -267,7 +273,11 @@ def test_patient_income_nets_transfers_per_day_and_clinic(practice):
         net[(d, c)] += a
     assert net and all(v == 0 for v in net.values())
     daily = practice.ledger["daily"]
-    assert cents(col(daily, "PatientIncome")).sum() == s["amt"][~transfer].sum()
+    df = practice.tables["definition"]
+    hidden = col(df, "DefNum")[(col(df, "Category") == DEFCAT["PaySplitUnearnedType"]) & (col(df, "ItemValue") != "")]
+    shown = ~np.isin(s["UnearnedType"], hidden)  # OpenDental leaves "Do Not Show on Account" types out
+    assert (~shown).any()
+    assert cents(col(daily, "PatientIncome")).sum() == s["amt"][~transfer & shown].sum()
     received = np.isin(col(practice, "claimproc", "Status"), (CP["Received"], CP["Supplemental"]))
     assert cents(col(daily, "InsuranceIncome")).sum() == cents(col(practice, "claimproc", "InsPayAmt"))[received].sum()
 
