@@ -72,6 +72,7 @@ PLAN_CREDIT_SECOND = 9 * 3600  # a plan's credit row is entered at 09:00 on the 
 REFUND_RATE = 0.5  # share of overpayments refunded 14-60 days later
 TP_PREPAYMENT_SHARE = 0.5  # share of the deposits taken as a Treatment Plan Prepayment (hidden unearned type)
 TP_PREPAYMENT_STREAM = 7109  # seed offset of the deposits' type draw: every other draw stays as it was
+CAPITATION_COPAY_PCT = 25  # a capitation plan's copay, in percent of the office fee (see _capitation)
 
 
 def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical) -> None:
@@ -85,7 +86,9 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     # --- insurance estimates ------------------------------------------------------------------------------
     plan = people.plan[pat]
     tier = setup.code_tier[pr.code]
-    billable = (plan > 0) & (tier >= 0)
+    capitated = (plan > 0) & (tier >= 0) & setup.plan_capitation[plan]  # no claim: CapComplete/CapEstimate
+    billable = (plan > 0) & (tier >= 0) & ~capitated
+    copay, cap_wo = _capitation(charge, capitated)
     ppo_sched = setup.plan_feesched[plan]
     allowed = np.where(ppo_sched > 0, setup.fee[ppo_sched, pr.code] * pr.units, charge)
     allowed = np.minimum(allowed, charge)
@@ -144,7 +147,9 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     # Per procedure the secondary estimate is the plan's percentage of the allowed fee, capped by its
     # calendar-year maximum and by what is left after the primary: charge - primary write-off - primary
     # payment (its estimate while the primary is pending). No deductible, no write-off on the secondary.
-    plan2 = people.plan2[pat]
+    # a capitation plan is never billed as the second plan (nor is a second plan behind a capitation one:
+    # its procedures have no primary claim)
+    plan2 = np.where(setup.plan_capitation[people.plan2], 0, people.plan2)[pat]
     s_rows = np.flatnonzero(plan2[cl_rows] > 0)  # positions in cl_rows (sorted by patient and date)
     s_proc = cl_rows[s_rows]
     s_pri_claim = row_claim[s_rows]
@@ -214,6 +219,10 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     proc_recv_day[cl_rows] = np.where(r_recv, c_recv[row_claim], ZERO_DAY)
     np.maximum.at(proc_recv_day, s_proc, np.where(s_recv, sc_recv[s_claim], ZERO_DAY))
     np.maximum.at(proc_recv_day, sp_proc, supp_day[sp_claim])
+    cap_done = np.flatnonzero(done & capitated)  # written off down to the copay on the day of service
+    writeoff[cap_done] = cap_wo[cap_done]
+    proc_received[cap_done] = True
+    proc_recv_day[cap_done] = pr.date[cap_done]
 
     # --- all claims: primary (0..n_claims-1) then secondary --------------------------------------------------
     n_all = n_claims + n_sec
@@ -261,36 +270,44 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     tp2_first = tp_est[plan2[tp_rows] > 0]
     tp2_est = np.minimum(pct_of(allowed[tp2], setup.plan_pct[plan2[tp2], np.maximum(tier[tp2], 0)]),
                          np.maximum(charge[tp2] - wo_est[tp2] - tp2_first, 0))
+    # capitation: CapComplete (7) for completed procedures, CapEstimate (8) for planned ones; no claim
+    cap_rows = np.concatenate([cap_done, np.flatnonzero((pr.status == PROC["TP"]) & capitated)])
     n_p, n_s, n_sp, n_t, n_t2 = len(cl_rows), len(s_proc), len(sp_proc), len(tp_rows), len(tp2)
+    n_c7, n_cap = len(cap_done), len(cap_rows)
     zeros = lambda k: np.zeros(k, dtype=np.int64)  # noqa: E731
-    cp_proc = np.concatenate([cl_rows, s_proc, sp_proc, tp_rows, tp2])
+    cp_proc = np.concatenate([cl_rows, s_proc, sp_proc, tp_rows, tp2, cap_rows])
     n_cp = len(cp_proc)
-    kind = np.concatenate([np.full(n_p, 0), np.full(n_s, 1), np.full(n_sp, 2), np.full(n_t, 3), np.full(n_t2, 4)])
+    kind = np.concatenate([np.full(n_p, 0), np.full(n_s, 1), np.full(n_sp, 2), np.full(n_t, 3), np.full(n_t2, 4),
+                           np.full(n_c7, 5), np.full(n_cap - n_c7, 6)])
     on_claim = kind <= 2
-    cp_claim_idx = np.concatenate([row_claim, n_claims + s_claim, sp_claim, np.full(n_t + n_t2, -1)])
+    is_cap = kind >= 5
+    cp_claim_idx = np.concatenate([row_claim, n_claims + s_claim, sp_claim, np.full(n_t + n_t2 + n_cap, -1)])
     pad = lambda values, fill: np.concatenate([values, [fill]])  # noqa: E731  (index -1: no claim)
-    cp_recv = np.concatenate([r_recv, s_recv, np.ones(n_sp, bool), np.zeros(n_t + n_t2, bool)])
-    cp_status = np.select([kind == 2, on_claim & cp_recv, on_claim], [CP["Supplemental"], CP["Received"],
-                                                                     CP["NotReceived"]], CP["Estimate"])
-    cp_est = np.concatenate([r_est, s_est, zeros(n_sp), tp_est, tp2_est])
+    cp_recv = np.concatenate([r_recv, s_recv, np.ones(n_sp, bool), np.zeros(n_t + n_t2 + n_cap, bool)])
+    cp_status = np.select([kind == 2, on_claim & cp_recv, on_claim, kind == 5, kind == 6],
+                          [CP["Supplemental"], CP["Received"], CP["NotReceived"], CP["CapComplete"],
+                           CP["CapEstimate"]], CP["Estimate"])
+    cp_est = np.concatenate([r_est, s_est, zeros(n_sp), tp_est, tp2_est, zeros(n_cap)])
     cp_base = np.concatenate([ins_base[cl_rows], s_base, zeros(n_sp), tp_est,
-                              pct_of(allowed[tp2], setup.plan_pct[plan2[tp2], np.maximum(tier[tp2], 0)])])
-    cp_ded = np.concatenate([ins_ded[cl_rows], zeros(n_s + n_sp + n_t + n_t2)])
-    cp_pay = np.concatenate([r_pay, s_pay, sp_pay, zeros(n_t + n_t2)])
-    cp_wo = np.concatenate([r_wo, zeros(n_s + n_sp + n_t + n_t2)])
-    cp_wo_est = np.concatenate([wo_est[cl_rows], zeros(n_s + n_sp), wo_est[tp_rows], zeros(n_t2)])
+                              pct_of(allowed[tp2], setup.plan_pct[plan2[tp2], np.maximum(tier[tp2], 0)]),
+                              zeros(n_cap)])
+    cp_ded = np.concatenate([ins_ded[cl_rows], zeros(n_s + n_sp + n_t + n_t2 + n_cap)])
+    cp_pay = np.concatenate([r_pay, s_pay, sp_pay, zeros(n_t + n_t2 + n_cap)])
+    cp_wo = np.concatenate([r_wo, zeros(n_s + n_sp + n_t + n_t2), cap_wo[cap_rows]])
+    cp_wo_est = np.concatenate([wo_est[cl_rows], zeros(n_s + n_sp), wo_est[tp_rows], zeros(n_t2), cap_wo[cap_rows]])
     cp_fee = np.where(kind <= 1, charge[cp_proc], 0)
     cp_is_sec = (kind == 1) | (kind == 4)
     cp_plan = np.where(cp_is_sec, plan2[cp_proc], plan[cp_proc])
     cp_inssub = np.where(cp_is_sec, people.inssub2[pat[cp_proc]], people.inssub[pat[cp_proc]])
     cp_pct = np.concatenate([pct[cl_rows], pct2, zeros(n_sp), pct[tp_rows],
-                             setup.plan_pct[plan2[tp2], np.maximum(tier[tp2], 0)]])
-    cp_paid_other = np.concatenate([zeros(n_p), s_paid_other, zeros(n_sp + n_t), tp2_first])
+                             setup.plan_pct[plan2[tp2], np.maximum(tier[tp2], 0)], np.full(n_cap, -1)])
+    cp_paid_other = np.concatenate([zeros(n_p), s_paid_other, zeros(n_sp + n_t), tp2_first, zeros(n_cap)])
     cp_item = np.concatenate([np.where(r_recv, item_of_claim[row_claim], -1),
                               np.where(s_recv, item_of_claim[n_claims + s_claim], -1),
-                              item_of_supp[sp_claim], np.full(n_t + n_t2, -1)])
+                              item_of_supp[sp_claim], np.full(n_t + n_t2 + n_cap, -1)])
     cp_chk = np.where(cp_item >= 0, item_chk[np.maximum(cp_item, 0)], 0)
     cp_datecp = np.where(cp_item >= 0, np.concatenate([i_day, [ZERO_DAY]])[cp_item], ZERO_DAY)
+    cp_datecp = np.where(is_cap, pr.date[cp_proc], cp_datecp)  # OpenDental: DateCP = ProcDate, for aging
     cp_claimnum = np.where(on_claim, pad(claim_num, 0)[cp_claim_idx], 0)
     line = np.zeros(n_cp, dtype=np.int64)
     line[:n_p] = rank_within(row_claim) + 1
@@ -298,8 +315,8 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     line[n_p + n_s:n_p + n_s + n_sp] = line[sp_rows]
     cp_entry_day = np.where(on_claim, pad(a_date, 0)[cp_claim_idx], pr.created[cp_proc] // DAY)
     cp_entry_day[n_p + n_s:n_p + n_s + n_sp] = supp_day[sp_claim]
-    cp_edit = np.where(cp_recv, ctx.clock(cp_datecp), np.where(on_claim, pad(a_created, 0)[cp_claim_idx],
-                                                               pr.created[cp_proc]))
+    cp_edit = np.where(cp_recv | (kind == 5), ctx.clock(cp_datecp),
+                       np.where(on_claim, pad(a_created, 0)[cp_claim_idx], pr.created[cp_proc]))
     denied_row = on_claim & cp_recv & (kind <= 1) & pad(a_denied, False)[cp_claim_idx]
     cp_order = key_order(np.where(kind == 2, ts(cp_entry_day, 23 * 3600), pr.created[cp_proc]), cp_proc, kind)
     o = cp_order
@@ -324,7 +341,7 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
         "AllowedOverride": minus_one,
         "Percentage": np.where(kind == 2, -1, cp_pct)[o],
         "PercentOverride": -1,
-        "CopayAmt": minus_one,
+        "CopayAmt": np.where(is_cap, copay[cp_proc] / 100.0, -1.0)[o],
         "PaidOtherIns": cp_paid_other[o] / 100.0,
         "BaseEst": cp_base[o] / 100.0,
         "CopayOverride": minus_one,
@@ -343,7 +360,7 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
         "SecUserNumEntry": setup.billing_user,
         "SecDateEntry": cp_entry_day[o],
         "SecDateTEdit": ctx.stamp(cp_edit)[o],
-        "DateInsFinalized": cp_datecp[o],
+        "DateInsFinalized": np.where(is_cap, ZERO_DAY, cp_datecp)[o],
     })
 
     # --- checks and claims, totalled from their claimprocs ----------------------------------------------------
@@ -445,7 +462,9 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
 
     # --- patient payments ---------------------------------------------------------------------------------------
     ins_billable = billable[c_rows]
-    due_visit = rc - disc - np.where(ins_billable, wo_est[c_rows] + ins_est[c_rows] + sec_est_visit[c_rows], 0)
+    # what the patient owes at the visit: after the estimates, or after the capitation write-off
+    due_visit = rc - disc - np.where(ins_billable, wo_est[c_rows] + ins_est[c_rows] + sec_est_visit[c_rows],
+                                     writeoff[c_rows])
     known = ~ins_billable | proc_received[c_rows]
     final_due = rc - disc - writeoff[c_rows] - inspay[c_rows]
     final_due = np.where(ins_billable & ~proc_received[c_rows], due_visit, final_due)
@@ -599,6 +618,15 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
         prov=pr.prov, proc_clinic=pr.clinic, proc_date=pr.date, prepaid_v=prepaid_v, prepay_day=prepay_day,
         v_first_total=v_first_total, v_pat=v_pat, v_date=v_date, v_clinic=v_clinic, v_later=v_later))
     _payments(ctx, setup, people, splits, proc_num)
+
+
+def _capitation(charge: np.ndarray, capitated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per procedure of a capitation plan: (the patient's copay, the capitation write-off), in cents;
+    zero elsewhere. The copay is ``CAPITATION_COPAY_PCT`` of the office fee (OpenDental reads it from the
+    plan's copay fee schedule, which the generator does not model); OpenDental writes off the rest
+    (claimproc.WriteOff = fee - CopayAmt on CapComplete and CapEstimate rows, ClaimProcs.ComputeBaseEst)."""
+    copay = np.where(capitated, pct_of(charge, CAPITATION_COPAY_PCT), 0)
+    return copay, np.where(capitated, charge - copay, 0)
 
 
 def _unearned_flows(ctx: Context, setup: Setup, people: People, clinical: Clinical, splits: _SplitRows, base: int,

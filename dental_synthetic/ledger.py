@@ -32,8 +32,10 @@ import pyarrow as pa
 from .util import day_number
 
 AGING_COLUMNS = ("Bal_0_30", "Bal_31_60", "Bal_61_90", "BalOver90", "BalTotal", "InsEst", "PayPlanDue")
-DAILY_MEASURES = ("Production", "Adjustments", "WriteOffs", "PatientIncome", "InsuranceIncome")
+DAILY_MEASURES = ("Production", "Adjustments", "WriteOffs", "PatientIncome", "InsuranceIncome", "CapitationWriteOffs")
 _AGING_STATUSES = (1, 4, 5, 7)  # Received, Supplemental, CapClaim, CapComplete
+_WRITEOFF_STATUSES = (1, 4)  # Received, Supplemental: the report's insurance write-offs
+_CAP_COMPLETE = 7  # CapComplete: the report's capitation write-offs
 
 
 def cents(column) -> np.ndarray:
@@ -313,21 +315,27 @@ def patient_balances(tables: dict[str, pa.Table], n_patients: int) -> tuple[np.n
 
 
 def daily_ledger(tables: dict[str, pa.Table]) -> pa.Table:
-    """Per (Date, ClinicNum, ProvNum): Production (completed procedures' charges by ProcDate),
-    Adjustments (AdjAmt by AdjDate, signed), WriteOffs (received claimprocs' WriteOff by DateCP),
-    PatientIncome (SplitAmt by DatePay; hidden unearned types left out, ``shown_splits``), InsuranceIncome (received InsPayAmt by DateCP); dollars."""
+    """Per (Date, ClinicNum, ProvNum), dollars, as OpenDental's Production and Income report counts them
+    under its default write-off date setting (ReportsPPOwriteoffDefaultToProcDate 0):
+    Production (completed procedures' charges by ProcDate), Adjustments (AdjAmt by AdjDate, signed),
+    WriteOffs (WriteOff of claimprocs Received/Supplemental, Status 1 and 4, by DateCP), PatientIncome
+    (SplitAmt by DatePay; hidden unearned types left out, ``shown_splits``), InsuranceIncome (InsPayAmt of
+    received claimprocs by DateCP), CapitationWriteOffs (WriteOff of CapComplete claimprocs, Status 7, by
+    their ProcDate: the report's Production column is Production - CapitationWriteOffs)."""
     pl = tables["procedurelog"]
     done = _col(pl, "ProcStatus") == 2
     adj = tables["adjustment"]
     cp = tables["claimproc"]
     rec = np.isin(_col(cp, "Status"), _AGING_STATUSES)
+    status = _col(cp, "Status")
     ps = tables["paysplit"]
     parts = [
         (pl, "ProcDate", done, cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits")), 0),
         (adj, "AdjDate", None, cents(adj.column("AdjAmt")), 1),
-        (cp, "DateCP", rec, cents(cp.column("WriteOff")), 2),
+        (cp, "DateCP", np.isin(status, _WRITEOFF_STATUSES), cents(cp.column("WriteOff")), 2),
         (ps, "DatePay", shown_splits(tables), cents(ps.column("SplitAmt")), 3),
         (cp, "DateCP", rec, cents(cp.column("InsPayAmt")), 4),
+        (cp, "ProcDate", status == _CAP_COMPLETE, cents(cp.column("WriteOff")), 5),
     ]
     day, clinic, prov, measure, amount = [], [], [], [], []
     for table, date_col, mask, values, m in parts:

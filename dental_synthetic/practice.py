@@ -20,6 +20,9 @@ from . import reference as ref
 from .context import Context
 from .util import ts
 
+CAPITATION_PLANS = 1  # non-PPO plans made capitation plans (insplan.PlanType 'c'; none if every plan is PPO)
+CAPITATION_STREAM = 8317  # seed offset of the capitation plans' own random stream: every other draw stays
+
 
 def enum_codes(name: str) -> dict[str, int]:
     """OpenDental enum ``name`` as {member name: code}."""
@@ -69,6 +72,7 @@ class Setup:
     plan_deductible: np.ndarray  # PlanNum -> cents per person per calendar year (basic and major)
     plan_annual_max: np.ndarray  # PlanNum -> cents per person per calendar year
     plan_weight: np.ndarray  # PlanNum -> how common the plan is
+    plan_capitation: np.ndarray  # PlanNum -> bool: a capitation plan (PlanType 'c')
     referral_specialty: list[str]  # ReferralNum - 1 -> specialty key ("" for a marketing source)
 
 
@@ -334,6 +338,7 @@ def build_setup(ctx: Context) -> Setup:
     employer = np.concatenate([rng.permutation(n_emp)[: n_plans - 3] + 1, np.zeros(3, dtype=np.int64)])
     is_ppo = rng.random(n_plans) < 0.6
     plan_fs = np.where(is_ppo, rng.choice([ref.FEE_PPO_SELECT, ref.FEE_PPO_PLUS], size=n_plans), 0)
+    is_cap = _capitation_plans(ctx, is_ppo)
     pct = np.stack([
         rng.choice([100, 100, 100, 90], size=n_plans),
         rng.choice([80, 80, 70], size=n_plans),
@@ -347,7 +352,7 @@ def build_setup(ctx: Context) -> Setup:
         "GroupName": [emp_names[int(e)] for e in employer],
         "GroupNum": [f"G{int(x):06d}" for x in rng.integers(0, 999_999, size=n_plans)],
         "FeeSched": plan_fs,
-        "PlanType": np.where(is_ppo, "p", ""),
+        "PlanType": np.select([is_ppo, is_cap], ["p", "c"], ""),
         "EmployerNum": employer,
         "CarrierNum": carrier,
         "SecUserNumEntry": 1,
@@ -428,8 +433,18 @@ def build_setup(ctx: Context) -> Setup:
         plan_deductible=np.concatenate([[0], deductible]).astype(np.int64),
         plan_annual_max=np.concatenate([[0], annual_max]).astype(np.int64),
         plan_weight=np.concatenate([[0.0], plan_weight]),
+        plan_capitation=np.concatenate([[False], is_cap]),
         referral_specialty=[r[0] for r in ref.REFERRALS],
     )
+
+
+def _capitation_plans(ctx: Context, is_ppo: np.ndarray) -> np.ndarray:
+    """Per plan (index = PlanNum - 1): whether it is a capitation plan. ``CAPITATION_PLANS`` of the
+    category percentage (non-PPO) plans, drawn on a stream of their own (seed + ``CAPITATION_STREAM``)."""
+    stream = np.random.Generator(np.random.PCG64(ctx.config.seed + CAPITATION_STREAM))
+    is_cap = np.zeros(len(is_ppo), dtype=bool)
+    is_cap[stream.permutation(np.flatnonzero(~is_ppo))[:CAPITATION_PLANS]] = True
+    return is_cap
 
 
 def _provider_user_names(fnames: list[str], lnames: list[str]) -> list[str]:

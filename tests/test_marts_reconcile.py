@@ -109,19 +109,25 @@ def test_collections_daily_equals_the_ledger(built):
 
 
 def test_production_daily_equals_the_ledger(built):
+    """Every day, clinic and provider: gross production, adjustments, insurance write-offs (by DateCP, the
+    report's default), capitation write-offs (CapComplete, by the procedure's date) and the total
+    production of OpenDental's Production and Income report, gross - capitation + adjustments - write-offs."""
     params, practice = built
     expected = {}
     for entry in practice.ledger["daily"].to_pylist():
-        value = [money(entry["Production"]), money(entry["Adjustments"])]
-        if value != [money(0), money(0)]:
+        value = [money(entry[m]) for m in ("Production", "Adjustments", "WriteOffs", "CapitationWriteOffs")]
+        value.append(value[0] - value[3] + value[1] - value[2])
+        if any(value):
             expected[(entry["Date"], entry["ClinicNum"], entry["ProvNum"])] = value
     mart = {
-        (r[0], r[1], r[2]): [money(r[3]), money(r[4])]
-        for r in rows(params, "SELECT production_date, clinic_id, provider_id, gross_production, "
-                              "adjustments FROM marts.mart_production_daily")
-        if [money(r[3]), money(r[4])] != [money(0), money(0)]
+        (r[0], r[1], r[2]): [money(v) for v in r[3:]]
+        for r in rows(params, "SELECT production_date, clinic_id, provider_id, gross_production, adjustments, "
+                              "writeoffs, capitation_writeoffs, net_production FROM marts.mart_production_daily")
+        if any(money(v) for v in r[3:])
     }
     assert mart == expected
+    totals = [sum(v[i] for v in mart.values()) for i in range(5)]
+    assert totals[2] > 0 and totals[3] > 0  # PPO and capitation write-offs both present
 
 
 def test_appointments_daily_counts_the_book(built):

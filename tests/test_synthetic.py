@@ -209,7 +209,8 @@ def test_enum_codes_and_status_mix(practice):
     assert set(col(practice, "appointment", "AptStatus").tolist()) == {
         enum("ApptStatus")[k] for k in ("Scheduled", "Complete", "UnschedList", "Broken", "Planned")}
     assert set(col(practice, "claimproc", "Status").tolist()) == {
-        enum("ClaimProcStatus")[k] for k in ("NotReceived", "Received", "Supplemental", "Estimate")}
+        enum("ClaimProcStatus")[k] for k in ("NotReceived", "Received", "Supplemental", "Estimate", "CapComplete",
+                                              "CapEstimate")}
     assert set(col(practice, "patient", "PatStatus").tolist()) <= set(enum("PatientStatus").values())
     assert set(col(practice, "claim", "ClaimStatus").tolist()) <= {"U", "W", "S", "R", "H"}
     assert set(col(practice, "claim", "ClaimType").tolist()) == {"P", "S"}

@@ -282,6 +282,39 @@ def test_patient_income_nets_transfers_per_day_and_clinic(practice):
     assert cents(col(daily, "InsuranceIncome")).sum() == cents(col(practice, "claimproc", "InsPayAmt"))[received].sum()
 
 
+# --------------------------------------------------------------------------------------------- capitation
+
+def test_capitation_plan_procedures_are_written_off_down_to_the_copay(practice):
+    """A capitation plan (insplan.PlanType 'c') sends no claims: OpenDental gives each procedure of its
+    patients a CapComplete claimproc (Status 7) when completed and a CapEstimate (8) while planned, with
+    WriteOff = fee - CopayAmt, DateCP = ProcDate, no insurance payment (ClaimProcs.CreateEst and
+    ComputeBaseEst). The daily ledger's CapitationWriteOffs are those write-offs by the procedure's date."""
+    ip = practice.tables["insplan"]
+    cap_plans = set(col(ip, "PlanNum")[col(ip, "PlanType") == "c"].tolist())
+    assert len(cap_plans) == 1
+    cp = practice.tables["claimproc"]
+    on_cap = np.isin(col(cp, "PlanNum"), list(cap_plans))
+    status = col(cp, "Status")
+    assert set(status[on_cap].tolist()) == {CP["CapComplete"], CP["CapEstimate"]}
+    assert not np.isin(status[~on_cap], [CP["CapComplete"], CP["CapEstimate"], CP["CapClaim"]]).any()
+    assert (col(cp, "ClaimNum")[on_cap] == 0).all() and (cents(col(cp, "InsPayAmt"))[on_cap] == 0).all()
+    assert (col(cp, "DateCP")[on_cap] == col(cp, "ProcDate")[on_cap]).all()
+    fee = charges(practice)
+    proc_status = dict(zip(col(practice, "procedurelog", "ProcNum").tolist(),
+                           col(practice, "procedurelog", "ProcStatus").tolist()))
+    copay, writeoff = cents(col(cp, "CopayAmt")), cents(col(cp, "WriteOff"))
+    for proc, st, c, w in zip(col(cp, "ProcNum")[on_cap].tolist(), status[on_cap].tolist(),
+                              copay[on_cap].tolist(), writeoff[on_cap].tolist()):
+        assert 0 < c < fee[proc] and w == fee[proc] - c
+        assert proc_status[proc] == (2 if st == CP["CapComplete"] else 1)  # complete / treatment planned
+    complete = on_cap & (status == CP["CapComplete"])
+    assert complete.sum() > 50 and len(set(col(cp, "ProcNum")[complete].tolist())) == complete.sum()
+    daily = practice.ledger["daily"]
+    assert cents(col(daily, "CapitationWriteOffs")).sum() == writeoff[complete].sum()
+    received = np.isin(status, [CP["Received"], CP["Supplemental"]])
+    assert cents(col(daily, "WriteOffs")).sum() == writeoff[received].sum()
+
+
 # ------------------------------------------------------------------------- validate catches each break
 
 def test_validate_catches_a_secondary_estimate_beyond_the_primary_remainder(practice):
