@@ -72,6 +72,7 @@ PLAN_CREDIT_SECOND = 9 * 3600  # a plan's credit row is entered at 09:00 on the 
 REFUND_RATE = 0.5  # share of overpayments refunded 14-60 days later
 TP_PREPAYMENT_SHARE = 0.5  # share of the deposits taken as a Treatment Plan Prepayment (hidden unearned type)
 TP_PREPAYMENT_STREAM = 7109  # seed offset of the deposits' type draw: every other draw stays as it was
+WRITEOFF_BY_CLAIM_DATE = 2  # ReportsPPOwriteoffDefaultToProcDate: initial claim date / insurance pay date
 CAPITATION_COPAY_PCT = 25  # a capitation plan's copay, in percent of the office fee (see _capitation)
 
 
@@ -363,6 +364,12 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
         "DateInsFinalized": np.where(is_cap, ZERO_DAY, cp_datecp)[o],
     })
 
+    if ctx.config.ppo_writeoff_date == WRITEOFF_BY_CLAIM_DATE:
+        claim_num_of_cp = np.empty(n_cp, dtype=np.int64)
+        claim_num_of_cp[o] = np.arange(1, n_cp + 1)  # row (before ordering) -> ClaimProcNum
+        _claim_snapshots(ctx, np.flatnonzero(kind <= 1), claim_num_of_cp, proc_num[cp_proc], cp_is_sec,
+                         cp_wo_est, cp_est, cp_fee, pad(a_created, 0)[cp_claim_idx])
+
     # --- checks and claims, totalled from their claimprocs ----------------------------------------------------
     item_pay = group_sum(cp_item[cp_item >= 0], cp_pay[cp_item >= 0], n_items)
     chk_amt = group_sum(chk_gid, item_pay[chk_sorted], n_chk)
@@ -618,6 +625,29 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
         prov=pr.prov, proc_clinic=pr.clinic, proc_date=pr.date, prepaid_v=prepaid_v, prepay_day=prepay_day,
         v_first_total=v_first_total, v_pat=v_pat, v_date=v_date, v_clinic=v_clinic, v_later=v_later))
     _payments(ctx, setup, people, splits, proc_num)
+
+
+def _claim_snapshots(ctx: Context, rows: np.ndarray, claimproc_num: np.ndarray, proc_num: np.ndarray,
+                     is_secondary: np.ndarray, wo_est: np.ndarray, est: np.ndarray, fee: np.ndarray,
+                     created: np.ndarray) -> None:
+    """``claimsnapshot``: one row per claimproc of a primary or secondary claim (``rows``), taken when the
+    claim was created (SnapshotTrigger 0 ClaimCreate, OpenDental's default trigger): the write-off
+    estimate, insurance estimate and fee of that moment, in dollars. OpenDental takes snapshots when
+    the practice reports write-offs by initial claim date; the generator takes them under that setting
+    only (``SyntheticConfig.ppo_writeoff_date`` 2)."""
+    order = rows[key_order(created[rows], claimproc_num[rows])]
+    n = len(order)
+    ctx.put("claimsnapshot", n, {
+        "ClaimSnapshotNum": np.arange(1, n + 1),
+        "ProcNum": proc_num[order],
+        "ClaimType": np.where(is_secondary[order], "S", "P"),
+        "Writeoff": wo_est[order] / 100.0,
+        "InsPayEst": est[order] / 100.0,
+        "Fee": fee[order] / 100.0,
+        "DateTEntry": created[order],
+        "ClaimProcNum": claimproc_num[order],
+        "SnapshotTrigger": enum_codes("ClaimSnapshotTrigger")["ClaimCreate"],
+    })
 
 
 def _capitation(charge: np.ndarray, capitated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

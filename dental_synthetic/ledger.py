@@ -92,12 +92,7 @@ class AgingSettings:
     def from_tables(cls, tables: dict[str, pa.Table]) -> "AgingSettings":
         """The settings stored in the practice's ``preference`` and ``definition`` tables, OpenDental's
         defaults for a missing table or row (an unparsable value reads as 0, as OpenDental's PIn.Int)."""
-        values: dict[str, int] = {}
-        pref = tables.get("preference")
-        if pref is not None and pref.num_rows:
-            for name, value in zip(pref.column("PrefName").to_pylist(), pref.column("ValueString").to_pylist()):
-                text = (value or "").strip()
-                values[name] = int(text) if text.lstrip("-").isdigit() else 0
+        values = preference_values(tables)
         hidden: tuple[int, ...] = ()
         defs = tables.get("definition")
         if defs is not None and defs.num_rows:
@@ -108,6 +103,18 @@ class AgingSettings:
                    pay_plans_version=values.get("PayPlansVersion", 2),
                    bill_in_advance_days=values.get("PayPlansBillInAdvanceDays", 10),
                    hidden_unearned=hidden)
+
+
+def preference_values(tables: dict[str, pa.Table]) -> dict[str, int]:
+    """``{PrefName: int}`` of the practice's ``preference`` table (an unparsable value reads as 0, as
+    OpenDental's PIn.Int; no table: empty)."""
+    values: dict[str, int] = {}
+    pref = tables.get("preference")
+    if pref is not None and pref.num_rows:
+        for name, value in zip(pref.column("PrefName").to_pylist(), pref.column("ValueString").to_pylist()):
+            text = (value or "").strip()
+            values[name] = int(text) if text.lstrip("-").isdigit() else 0
+    return values
 
 
 _UNEARNED_CATEGORY = 29  # DefCat.PaySplitUnearnedType
@@ -314,11 +321,50 @@ def patient_balances(tables: dict[str, pa.Table], n_patients: int) -> tuple[np.n
     return balance[1:], est[1:]
 
 
+def _writeoff_parts(tables: dict[str, pa.Table], mode: int) -> list[tuple[np.ndarray, ...]]:
+    """The insurance (PPO) write-offs of the Production and Income report as (day, ClinicNum, ProvNum,
+    cents) parts, by ReportsPPOwriteoffDefaultToProcDate (``mode``): 0 (default) claimprocs Received or
+    Supplemental by DateCP; 1 NotReceived, Received and Supplemental by the claimproc's ProcDate; 2 the
+    write-off estimate of the claimproc's first claimsnapshot on the snapshot's day (NotReceived,
+    Received, Supplemental; the procedure's clinic), plus, when paid (Received, Supplemental), the final
+    write-off minus that estimate by DateCP (a snapshot's -1 counts as 0). Claimproc's ProvNum throughout."""
+    cp = tables["claimproc"]
+    status, writeoff = _col(cp, "Status"), cents(cp.column("WriteOff"))
+    paid = np.isin(status, _WRITEOFF_STATUSES)
+    if mode == 1:
+        rows = np.isin(status, (0,) + _WRITEOFF_STATUSES)
+        return [(_days(cp, "ProcDate")[rows], _col(cp, "ClinicNum")[rows], _col(cp, "ProvNum")[rows], writeoff[rows])]
+    if mode != 2:
+        return [(_days(cp, "DateCP")[paid], _col(cp, "ClinicNum")[paid], _col(cp, "ProvNum")[paid], writeoff[paid])]
+    snap = tables["claimsnapshot"]
+    first: dict[int, tuple[int, int]] = {}  # ClaimProcNum -> (day, estimate cents) of its first snapshot
+    snap_day = snap.column("DateTEntry").cast(pa.timestamp("s")).cast(pa.int64()).to_numpy() // 86_400
+    order = np.lexsort((_col(snap, "ClaimSnapshotNum"), snap_day))
+    snap_wo = np.maximum(cents(snap.column("Writeoff")), 0)  # -1: no estimate
+    for num, d, w in zip(_col(snap, "ClaimProcNum")[order].tolist(), snap_day[order].tolist(),
+                         snap_wo[order].tolist()):
+        if num and num not in first:
+            first[num] = (d, w)
+    proc_clinic = dict(zip(_col(tables["procedurelog"], "ProcNum").tolist(),
+                           _col(tables["procedurelog"], "ClinicNum").tolist()))
+    cp_num = _col(cp, "ClaimProcNum")
+    rows = np.array([i for i, (num, st) in enumerate(zip(cp_num.tolist(), status.tolist()))
+                     if num in first and st in (0,) + _WRITEOFF_STATUSES], dtype=np.int64)
+    estimate = np.zeros(cp.num_rows, dtype=np.int64)
+    estimate[rows] = [first[n][1] for n in cp_num[rows].tolist()]
+    return [
+        (np.array([first[n][0] for n in cp_num[rows].tolist()], dtype=np.int64),
+         np.array([proc_clinic.get(p, 0) for p in _col(cp, "ProcNum")[rows].tolist()], dtype=np.int64),
+         _col(cp, "ProvNum")[rows], estimate[rows]),
+        (_days(cp, "DateCP")[paid], _col(cp, "ClinicNum")[paid], _col(cp, "ProvNum")[paid],
+         writeoff[paid] - estimate[paid]),
+    ]
+
+
 def daily_ledger(tables: dict[str, pa.Table]) -> pa.Table:
-    """Per (Date, ClinicNum, ProvNum), dollars, as OpenDental's Production and Income report counts them
-    under its default write-off date setting (ReportsPPOwriteoffDefaultToProcDate 0):
+    """Per (Date, ClinicNum, ProvNum), dollars, as OpenDental's Production and Income report counts them:
     Production (completed procedures' charges by ProcDate), Adjustments (AdjAmt by AdjDate, signed),
-    WriteOffs (WriteOff of claimprocs Received/Supplemental, Status 1 and 4, by DateCP), PatientIncome
+    WriteOffs (``_writeoff_parts``: by the practice's ReportsPPOwriteoffDefaultToProcDate), PatientIncome
     (SplitAmt by DatePay; hidden unearned types left out, ``shown_splits``), InsuranceIncome (InsPayAmt of
     received claimprocs by DateCP), CapitationWriteOffs (WriteOff of CapComplete claimprocs, Status 7, by
     their ProcDate: the report's Production column is Production - CapitationWriteOffs)."""
@@ -332,7 +378,6 @@ def daily_ledger(tables: dict[str, pa.Table]) -> pa.Table:
     parts = [
         (pl, "ProcDate", done, cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits")), 0),
         (adj, "AdjDate", None, cents(adj.column("AdjAmt")), 1),
-        (cp, "DateCP", np.isin(status, _WRITEOFF_STATUSES), cents(cp.column("WriteOff")), 2),
         (ps, "DatePay", shown_splits(tables), cents(ps.column("SplitAmt")), 3),
         (cp, "DateCP", rec, cents(cp.column("InsPayAmt")), 4),
         (cp, "ProcDate", status == _CAP_COMPLETE, cents(cp.column("WriteOff")), 5),
@@ -345,6 +390,10 @@ def daily_ledger(tables: dict[str, pa.Table]) -> pa.Table:
         prov.append(_col(table, "ProvNum")[mask])
         measure.append(np.full(mask.sum(), m))
         amount.append(values[mask])
+    for part in _writeoff_parts(tables, preference_values(tables).get("ReportsPPOwriteoffDefaultToProcDate", 0)):
+        for out, values in zip((day, clinic, prov, amount), part):
+            out.append(values)
+        measure.append(np.full(len(part[0]), DAILY_MEASURES.index("WriteOffs")))
     day, clinic, prov = np.concatenate(day), np.concatenate(clinic), np.concatenate(prov)
     measure, amount = np.concatenate(measure), np.concatenate(amount)
     if len(day) == 0:
