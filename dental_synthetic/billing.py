@@ -73,6 +73,9 @@ REFUND_RATE = 0.5  # share of overpayments refunded 14-60 days later
 TP_PREPAYMENT_SHARE = 0.5  # share of the deposits taken as a Treatment Plan Prepayment (hidden unearned type)
 TP_PREPAYMENT_STREAM = 7109  # seed offset of the deposits' type draw: every other draw stays as it was
 WRITEOFF_BY_CLAIM_DATE = 2  # ReportsPPOwriteoffDefaultToProcDate: initial claim date / insurance pay date
+NOT_ON_CHECK_DAYS = 7  # claims received in this many days before as-of may not be on a check yet
+NOT_ON_CHECK_RATE = 0.3  # share of them (drawn on a stream of its own, seed + NOT_ON_CHECK_STREAM)
+NOT_ON_CHECK_STREAM = 5147
 CAPITATION_COPAY_PCT = 25  # a capitation plan's copay, in percent of the office fee (see _capitation)
 
 
@@ -243,7 +246,9 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     claim_num = primary_keys(claim_order)  # claim index -> ClaimNum
 
     # insurance checks: per carrier, clinic and day paid; a check batches received claims and supplementals
-    recv_claims = np.flatnonzero(a_is_recv)
+    # a claim received in the last days before as-of may be entered by procedure and not be on a check yet
+    not_on_check = _not_on_check_yet(ctx, a_is_recv, a_recv)
+    recv_claims = np.flatnonzero(a_is_recv & ~not_on_check)
     supp_claims = np.flatnonzero(has_supp)
     i_claim = np.concatenate([recv_claims, supp_claims])
     i_day = np.concatenate([a_recv[recv_claims], supp_day[supp_claims]])
@@ -309,6 +314,8 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     cp_chk = np.where(cp_item >= 0, item_chk[np.maximum(cp_item, 0)], 0)
     cp_datecp = np.where(cp_item >= 0, np.concatenate([i_day, [ZERO_DAY]])[cp_item], ZERO_DAY)
     cp_datecp = np.where(is_cap, pr.date[cp_proc], cp_datecp)  # OpenDental: DateCP = ProcDate, for aging
+    cp_unfinalized = on_claim & cp_recv & pad(not_on_check, False)[cp_claim_idx]
+    cp_datecp = np.where(cp_unfinalized, pad(a_recv, ZERO_DAY)[cp_claim_idx], cp_datecp)  # received, no check
     cp_claimnum = np.where(on_claim, pad(claim_num, 0)[cp_claim_idx], 0)
     line = np.zeros(n_cp, dtype=np.int64)
     line[:n_p] = rank_within(row_claim) + 1
@@ -361,7 +368,7 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
         "SecUserNumEntry": setup.billing_user,
         "SecDateEntry": cp_entry_day[o],
         "SecDateTEdit": ctx.stamp(cp_edit)[o],
-        "DateInsFinalized": np.where(is_cap, ZERO_DAY, cp_datecp)[o],
+        "DateInsFinalized": np.where(is_cap | cp_unfinalized, ZERO_DAY, cp_datecp)[o],
     })
 
     if ctx.config.ppo_writeoff_date == WRITEOFF_BY_CLAIM_DATE:
@@ -648,6 +655,16 @@ def _claim_snapshots(ctx: Context, rows: np.ndarray, claimproc_num: np.ndarray, 
         "ClaimProcNum": claimproc_num[order],
         "SnapshotTrigger": enum_codes("ClaimSnapshotTrigger")["ClaimCreate"],
     })
+
+
+def _not_on_check_yet(ctx: Context, received: np.ndarray, received_day: np.ndarray) -> np.ndarray:
+    """Per claim: received (its payment entered by procedure, claimprocs Received with DateCP) but not
+    attached to an insurance check yet (ClaimPaymentNum 0, DateInsFinalized unset): ``NOT_ON_CHECK_RATE``
+    of the claims received in the ``NOT_ON_CHECK_DAYS`` days up to as-of. OpenDental ages such a payment
+    on its DateCP; its Production and Income report counts it as income only once on a check."""
+    stream = np.random.Generator(np.random.PCG64(ctx.config.seed + NOT_ON_CHECK_STREAM))
+    recent = received & (received_day > ctx.as_of - NOT_ON_CHECK_DAYS)
+    return recent & (stream.random(len(received)) < NOT_ON_CHECK_RATE)
 
 
 def _capitation(charge: np.ndarray, capitated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -321,6 +321,18 @@ def patient_balances(tables: dict[str, pa.Table], n_patients: int) -> tuple[np.n
     return balance[1:], est[1:]
 
 
+def _insurance_income(tables: dict[str, pa.Table]) -> tuple[np.ndarray, ...]:
+    """The report's insurance income as (day, ClinicNum, ProvNum, cents): InsPayAmt of claimprocs Received
+    or Supplemental that are on an insurance check, by the check's CheckDate (a payment entered but not
+    on a check yet is no income yet; RpProdInc joins claimproc to claimpayment)."""
+    cp, checks = tables["claimproc"], tables["claimpayment"]
+    check_day = dict(zip(_col(checks, "ClaimPaymentNum").tolist(), _days(checks, "CheckDate").tolist()))
+    rows = np.flatnonzero(np.isin(_col(cp, "Status"), _WRITEOFF_STATUSES)
+                          & np.isin(_col(cp, "ClaimPaymentNum"), list(check_day)))
+    day = np.array([check_day[n] for n in _col(cp, "ClaimPaymentNum")[rows].tolist()], dtype=np.int64)
+    return day, _col(cp, "ClinicNum")[rows], _col(cp, "ProvNum")[rows], cents(cp.column("InsPayAmt"))[rows]
+
+
 def _writeoff_parts(tables: dict[str, pa.Table], mode: int) -> list[tuple[np.ndarray, ...]]:
     """The insurance (PPO) write-offs of the Production and Income report as (day, ClinicNum, ProvNum,
     cents) parts, by ReportsPPOwriteoffDefaultToProcDate (``mode``): 0 (default) claimprocs Received or
@@ -365,21 +377,20 @@ def daily_ledger(tables: dict[str, pa.Table]) -> pa.Table:
     """Per (Date, ClinicNum, ProvNum), dollars, as OpenDental's Production and Income report counts them:
     Production (completed procedures' charges by ProcDate), Adjustments (AdjAmt by AdjDate, signed),
     WriteOffs (``_writeoff_parts``: by the practice's ReportsPPOwriteoffDefaultToProcDate), PatientIncome
-    (SplitAmt by DatePay; hidden unearned types left out, ``shown_splits``), InsuranceIncome (InsPayAmt of
-    received claimprocs by DateCP), CapitationWriteOffs (WriteOff of CapComplete claimprocs, Status 7, by
-    their ProcDate: the report's Production column is Production - CapitationWriteOffs)."""
+    (SplitAmt by DatePay; hidden unearned types left out, ``shown_splits``), InsuranceIncome
+    (``_insurance_income``: on a check, by its CheckDate), CapitationWriteOffs (WriteOff of CapComplete
+    claimprocs, Status 7, by their ProcDate: the report's Production column is Production -
+    CapitationWriteOffs)."""
     pl = tables["procedurelog"]
     done = _col(pl, "ProcStatus") == 2
     adj = tables["adjustment"]
     cp = tables["claimproc"]
-    rec = np.isin(_col(cp, "Status"), _AGING_STATUSES)
     status = _col(cp, "Status")
     ps = tables["paysplit"]
     parts = [
         (pl, "ProcDate", done, cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits")), 0),
         (adj, "AdjDate", None, cents(adj.column("AdjAmt")), 1),
         (ps, "DatePay", shown_splits(tables), cents(ps.column("SplitAmt")), 3),
-        (cp, "DateCP", rec, cents(cp.column("InsPayAmt")), 4),
         (cp, "ProcDate", status == _CAP_COMPLETE, cents(cp.column("WriteOff")), 5),
     ]
     day, clinic, prov, measure, amount = [], [], [], [], []
@@ -390,10 +401,13 @@ def daily_ledger(tables: dict[str, pa.Table]) -> pa.Table:
         prov.append(_col(table, "ProvNum")[mask])
         measure.append(np.full(mask.sum(), m))
         amount.append(values[mask])
-    for part in _writeoff_parts(tables, preference_values(tables).get("ReportsPPOwriteoffDefaultToProcDate", 0)):
+    mode = preference_values(tables).get("ReportsPPOwriteoffDefaultToProcDate", 0)
+    named = [("InsuranceIncome", _insurance_income(tables))] + [
+        ("WriteOffs", part) for part in _writeoff_parts(tables, mode)]
+    for name, part in named:
         for out, values in zip((day, clinic, prov, amount), part):
             out.append(values)
-        measure.append(np.full(len(part[0]), DAILY_MEASURES.index("WriteOffs")))
+        measure.append(np.full(len(part[0]), DAILY_MEASURES.index(name)))
     day, clinic, prov = np.concatenate(day), np.concatenate(clinic), np.concatenate(prov)
     measure, amount = np.concatenate(measure), np.concatenate(amount)
     if len(day) == 0:
