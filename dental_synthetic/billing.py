@@ -61,7 +61,7 @@ def carrier_reliability(ctx: Context, n_carriers: int) -> np.ndarray:
     the evenly spaced factors 0.25 ... 1.75 (mean 1, so the rates averaged over carriers stay 4 % denied
     and 8 % reduced) dealt to the carriers in a random order. The order comes from a random stream of
     its own (seed + CARRIER_STREAM), leaving every other draw as it was."""
-    stream = np.random.Generator(np.random.PCG64(ctx.config.seed + CARRIER_STREAM))
+    stream = ctx.stream(CARRIER_STREAM)
     return np.concatenate([[1.0], stream.permutation(np.linspace(0.25, 1.75, n_carriers))])
 KIND_PAYMENT, KIND_TRANSFER, KIND_REFUND = 0, 1, 2  # what a paysplit's payment is
 PREPAY_RATE = 0.15  # share of visits paid at the visit with >= PREPAY_MIN cents that were prepaid instead
@@ -662,7 +662,7 @@ def _not_on_check_yet(ctx: Context, received: np.ndarray, received_day: np.ndarr
     attached to an insurance check yet (ClaimPaymentNum 0, DateInsFinalized unset): ``NOT_ON_CHECK_RATE``
     of the claims received in the ``NOT_ON_CHECK_DAYS`` days up to as-of. OpenDental ages such a payment
     on its DateCP; its Production and Income report counts it as income only once on a check."""
-    stream = np.random.Generator(np.random.PCG64(ctx.config.seed + NOT_ON_CHECK_STREAM))
+    stream = ctx.stream(NOT_ON_CHECK_STREAM)
     recent = received & (received_day > ctx.as_of - NOT_ON_CHECK_DAYS)
     return recent & (stream.random(len(received)) < NOT_ON_CHECK_RATE)
 
@@ -723,7 +723,7 @@ def _unearned_flows(ctx: Context, setup: Setup, people: People, clinical: Clinic
     dep_day = np.minimum(np.maximum(ctx.as_of - rng.integers(0, 11, size=len(dep)), people.entry[dep_pat]), ctx.as_of)
     # about TP_PREPAYMENT_SHARE of them on the Treatment Plan Prepayment type, "Do Not Show on Account":
     # out of the family's balance, its aging and the day's income until used (drawn on a stream of its own)
-    tp_stream = np.random.Generator(np.random.PCG64(ctx.config.seed + TP_PREPAYMENT_STREAM))
+    tp_stream = ctx.stream(TP_PREPAYMENT_STREAM)
     dep_type = np.where(tp_stream.random(len(dep)) < TP_PREPAYMENT_SHARE,
                         setup.defs[("PaySplitUnearnedType", "tp_prepayment")], unearned)
     splits.add(event_key=base + 2 * n_visits + len(c_rows) + np.arange(len(dep)), day=dep_day,

@@ -50,6 +50,11 @@ class Context:
             last_ts=as_of * DAY + 19 * 3600,
         )
 
+    def stream(self, offset: int) -> np.random.Generator:
+        """A random stream of its own, seeded with ``seed + offset``: draws from it leave every draw of
+        ``rng`` (and so every other row) as it was."""
+        return np.random.Generator(np.random.PCG64(self.config.seed + offset))
+
     def put(self, table: str, n: int, values: dict[str, object]) -> None:
         """Record the column values of ``table`` (``n`` rows); later stages may amend them."""
         if table in self.values:

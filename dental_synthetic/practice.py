@@ -441,7 +441,7 @@ def build_setup(ctx: Context) -> Setup:
 def _capitation_plans(ctx: Context, is_ppo: np.ndarray) -> np.ndarray:
     """Per plan (index = PlanNum - 1): whether it is a capitation plan. ``CAPITATION_PLANS`` of the
     category percentage (non-PPO) plans, drawn on a stream of their own (seed + ``CAPITATION_STREAM``)."""
-    stream = np.random.Generator(np.random.PCG64(ctx.config.seed + CAPITATION_STREAM))
+    stream = ctx.stream(CAPITATION_STREAM)
     is_cap = np.zeros(len(is_ppo), dtype=bool)
     is_cap[stream.permutation(np.flatnonzero(~is_ppo))[:CAPITATION_PLANS]] = True
     return is_cap

@@ -160,7 +160,7 @@ def no_show_propensity(ctx: Context, patient: np.ndarray) -> np.ndarray:
     it is. This is the signal the no-show model and the patient scores can find: a patient's earlier
     broken appointments predict the next ones."""
     size = int(patient.max(initial=-1)) + 1
-    stream = np.random.Generator(np.random.PCG64(ctx.config.seed + NO_SHOW_STREAM))
+    stream = ctx.stream(NO_SHOW_STREAM)
     return stream.gamma(0.8, 1 / 0.8, size)[patient] if size else np.zeros(0)
 
 

@@ -219,18 +219,23 @@ def option_file_text(params: MySqlParams) -> str:
     return f'[client]\npassword="{escaped}"\n'
 
 
-@contextlib.contextmanager
-def client_option_file(params: MySqlParams) -> Iterator[str]:
-    """A private option file for the client, yielded as its path: created by ``mkstemp`` (mode 0600,
-    owner only) in the temp folder, written, and deleted when the block ends. The client resolves the
-    file's real path before reading it, so the file must outlive the client's start: ``start_client``
-    keeps it until the client has exited (``client_error``)."""
+def write_option_file(params: MySqlParams) -> str:
+    """A private option file for the client, its path: created by ``mkstemp`` (mode 0600, owner only) in
+    the temp folder. The client resolves the file's real path before reading it, so the file must
+    outlive the client's start: ``start_client`` removes it when the client has exited."""
     fd, path = tempfile.mkstemp(prefix="dental-mariadb-", suffix=".cnf")
     try:
-        try:
-            os.write(fd, option_file_text(params).encode())
-        finally:
-            os.close(fd)
+        os.write(fd, option_file_text(params).encode())
+    finally:
+        os.close(fd)
+    return path
+
+
+@contextlib.contextmanager
+def client_option_file(params: MySqlParams) -> Iterator[str]:
+    """``write_option_file``'s path, the file deleted when the block ends."""
+    path = write_option_file(params)
+    try:
         yield path
     finally:
         _remove(path)
@@ -282,17 +287,16 @@ def session_preamble() -> str:
 def start_client(params: MySqlParams, script: str, raw: bool = True) -> subprocess.Popen:
     """Start the client running ``script`` (its stdin); stdout is the rows, as bytes (``raw``: see
     ``client_command``)."""
-    files = client_option_file(params)
-    path = files.__enter__()
+    path = write_option_file(params)
     try:
         argv, env = client_command(params, raw, path)
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env)
     except BaseException:
-        files.__exit__(None, None, None)
+        _remove(path)
         raise
-    # removed when the client has exited (client_error), or when the process object is collected
-    proc.option_file = weakref.finalize(proc, files.__exit__, None, None, None)
+    # removed when the client has exited (client_error, stop_client), or when the process object is collected
+    proc.option_file = weakref.finalize(proc, _remove, path)
     proc.params = params  # for client_error's classification
     assert proc.stdin is not None
     proc.stdin.write(script.encode())
