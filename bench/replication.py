@@ -352,10 +352,11 @@ def change_practice(maria_url: str, tables, edit_share: float = 0.01, delete_sha
     return {"edited": edited, "deleted": deleted}
 
 
-def whole_database(maria_url: str, pg_url: str, patients: int) -> dict:
+def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | None = None) -> dict:
     """The issue's figures on a synthetic practice of ``patients``: first `dental sync` against the pipe
     over every raw table (same run), the incremental sync after ~1% edited and 0.1% deleted, the
-    no-change sync; peak RSS; where the time goes."""
+    no-change sync; peak RSS; where the time goes. ``profile``: a folder for a cProfile of each sync
+    (first.prof, incremental.prof, no_change.prof; the profiler slows the syncs)."""
     from dental_assets.catalog import raw_tables
     from dental_synthetic import SyntheticConfig, generate
     from dental_synthetic.mariadb_writer import write_mariadb
@@ -371,18 +372,24 @@ def whole_database(maria_url: str, pg_url: str, patients: int) -> dict:
     print(f"pipe, all tables: {pipe['seconds']:.2f} s ({pipe['rows']:,} rows)", flush=True)
     env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=maria_url, DENTAL_WAREHOUSE_URL=pg_url)
     env.pop("DAGSTER_HOME", None)
-    sync = [sys.executable, "-m", "dental_assets.cli", "sync"]
-    first = _timed_process(sync, env)
+    def sync(name: str) -> list[str]:
+        if profile is None:
+            return [sys.executable, "-m", "dental_assets.cli", "sync"]
+        profile.mkdir(parents=True, exist_ok=True)
+        return [sys.executable, "-m", "cProfile", "-o", str(profile / f"{name}.prof"), "-m", "dental_assets.cli",
+                "sync"]
+
+    first = _timed_process(sync("first"), env)
     if first["exit"] != 0:
         raise SystemExit("first dental sync failed:\n" + first["stdout"][-3000:] + first["stderr"])
     print(f"dental sync, first: {first['seconds']:.2f} s ({pipe['seconds'] / first['seconds']:.2f}x the pipe)",
           flush=True)
     changed = change_practice(maria_url, tables)
-    incremental = _timed_process(sync, env)
+    incremental = _timed_process(sync("incremental"), env)
     if incremental["exit"] != 0:
         raise SystemExit("incremental dental sync failed:\n" + incremental["stdout"][-3000:])
     print(f"dental sync after {changed}: {incremental['seconds']:.2f} s", flush=True)
-    none = _timed_process(sync, env)
+    none = _timed_process(sync("no_change"), env)
     return {
         "patients": patients,
         "rows": rows,
@@ -414,11 +421,13 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=None,
                         help="the whole-database comparison instead: a synthetic practice of this many patients, "
                              "`dental sync` (first, after ~1%% changed, no change) against the pipe over every table")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="with --patients: write a cProfile of each `dental sync` into this folder")
     args = parser.parse_args()
     maria_url, pg_url = urls()
     recreate(maria_url, pg_url)
     if args.patients:
-        print(json.dumps(whole_database(maria_url, pg_url, args.patients), indent=2, default=str))
+        print(json.dumps(whole_database(maria_url, pg_url, args.patients, args.profile), indent=2, default=str))
         return
     if args.demo_only:
         print(json.dumps(demo_no_change(maria_url, pg_url, args.demo_patients), indent=2, default=str))

@@ -29,6 +29,7 @@ DEFAULT_PATIENTS = 5000
 DEFAULT_SEED = 42
 DEFAULT_PARTITION_START = "2020-01"
 DEFAULT_KEEP = 5
+DEFAULT_CHECK_SAMPLE = 32
 SOURCE_KINDS = ("synthetic", "opendental")
 
 MYSQL_EXAMPLE = "mysql+pymysql://opendental_ro:PASSWORD@db-host:3306/opendental"
@@ -81,6 +82,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DENTAL_SYNC_LOOKBACK_SECONDS", "3600", "7200",
             "seconds before the last watermark that an incremental sync reads again (late commits; "
             "docs/replication.md)"),
+    Setting("DENTAL_SYNC_CHECK_SAMPLE", str(DEFAULT_CHECK_SAMPLE), "1",
+            "the blocking check after a sync hashes the rows it re-read and 1 row in this many of the rest; "
+            "1 = every row of the window every time (docs/replication.md)"),
     Setting("DENTAL_ROLE_PREFIX", "dental", "clinic_a",
             "prefix of the warehouse roles `dental warehouse grant` maintains (docs/security.md)"),
     Setting("DENTAL_ALERT_WEBHOOK_URL", "unset: alerts go to the log and $DENTAL_HOME/alerts.jsonl",
@@ -287,6 +291,12 @@ def sync_lookback_seconds(env: Mapping[str, str] | None = None) -> int:
                      _example("DENTAL_SYNC_LOOKBACK_SECONDS"))
 
 
+def sync_check_sample(env: Mapping[str, str] | None = None) -> int:
+    """``DENTAL_SYNC_CHECK_SAMPLE``: 1 row in N, N from 1 (every row) to 1,000,000 (default 32)."""
+    return parse_int(_get(env, "DENTAL_SYNC_CHECK_SAMPLE") or str(DEFAULT_CHECK_SAMPLE), "DENTAL_SYNC_CHECK_SAMPLE",
+                     1, 1_000_000, _example("DENTAL_SYNC_CHECK_SAMPLE"))
+
+
 def role_prefix(env: Mapping[str, str] | None = None) -> str:
     """``DENTAL_ROLE_PREFIX`` (default ``dental``): lower-case letters, digits and _, starting with a
     letter, at most 40 characters (role names are ``<prefix>_loader`` ...)."""
@@ -381,6 +391,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     alert_webhook_url(env)
     journey_salt(env)
     sync_lookback_seconds(env)
+    sync_check_sample(env)
     role_prefix(env)
     return Settings(
         source=source_kind(env),

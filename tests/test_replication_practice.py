@@ -246,7 +246,7 @@ def _run(request, resources, instance):
     return run
 
 
-def test_edits_keeping_their_timestamp_are_found_and_repaired(env):
+def test_edits_keeping_their_timestamp_are_found_and_repaired(env, monkeypatch):
     """ProcFee (a double) changed by a cent and a name's letter changed, both without their
     timestamp: the check fails, the sensor sees nothing, the nightly backstop requests exactly those
     windows (re-copied whole) and they end equal. Then a silent edit beside a normal one in the same
@@ -282,7 +282,10 @@ def test_edits_keeping_their_timestamp_are_found_and_repaired(env):
     assert_raw_equals_source(source_url, pg_url, [raw_table(PROCEDURES), raw_table("patient")])
 
     # a silent edit beside a normal one: the sensor requests the month, the incremental read misses the
-    # silent one, and the window is re-copied whole before the check
+    # silent one, and the window is re-copied whole before the check. With every row hashed by the check
+    # (DENTAL_SYNC_CHECK_SAMPLE=1); under the default sample the check sees it only when the row is
+    # sampled (test_check_hashes_the_re_read_rows_and_a_sample), and the backstop above otherwise
+    monkeypatch.setenv("DENTAL_SYNC_CHECK_SAMPLE", "1")
     in_month = f"DATE_FORMAT(ProcDate, '%Y-%m') = '{month}'"
     (other, spread), = _sql(source_url, f"SELECT MAX(ProcNum), TIMESTAMPDIFF(SECOND, MIN(DateTStamp), "
                                         f"MAX(DateTStamp)) FROM procedurelog WHERE {in_month}")
@@ -298,6 +301,76 @@ def test_edits_keeping_their_timestamp_are_found_and_repaired(env):
     (check,) = run.get_asset_check_evaluations()
     assert check.metadata["recopied_whole"].value is True
     assert_raw_equals_source(source_url, pg_url, [raw_table(PROCEDURES)])
+
+
+def test_check_scope_is_pure():
+    from dental_assets.replication.fingerprint import EVERY_ROW
+    from dental_assets.replication.sync import SyncResult, check_scope
+
+    since = dt.datetime(2025, 6, 1, 12)
+    incremental = SyncResult(PROCEDURES, "incremental", changed_since=since)
+    assert check_scope(incremental, 1) is EVERY_ROW
+    assert check_scope(SyncResult(PROCEDURES, "incremental"), 32) is EVERY_ROW  # it re-read everything
+    scope = check_scope(incremental, 32, residue=37)
+    assert (scope.since, scope.sample, scope.residue, scope.everything) == (since, 32, 5, False)
+    copied = SyncResult(PROCEDURES, "full")
+    full = check_scope(copied, 32)
+    assert full.since is None and 0 <= full.residue < 32
+    with pytest.raises(ValueError):
+        check_scope(copied, 0)
+    # the sample: every 32nd block of keys; the blocks of all residues tile the key span exactly once
+    for lo, hi in ((1, 3000), (1, 5_000_000), (-70, 70), (7, 7)):
+        tiles = [r for residue in range(32) for r in check_scope(copied, 32, residue).key_ranges(lo, hi)]
+        keys = sorted(k for a, b in tiles for k in range(max(a, lo), min(b, hi) + 1)) if hi - lo < 10_000 else None
+        assert keys is None or keys == list(range(lo, hi + 1))
+        assert len(check_scope(copied, 32, 0).key_ranges(lo, hi)) <= 257
+        assert sum(min(b, hi) - max(a, lo) + 1 for a, b in tiles) == hi - lo + 1
+    assert full.key_ranges(None, None) == []
+
+
+def test_check_hashes_the_re_read_rows_and_a_sample(env):
+    """After an incremental sync the check hashes the rows it re-read (modified since the watermark minus
+    the look-back) on both sides, and the rows of one key residue: a value edited without its timestamp
+    is seen when its row is sampled, and left to the backstop when not; a re-read row edited in raw
+    fails whatever the sample; a missing row fails on the key count."""
+    from dental_assets.replication.sync import check_scope, sync_window, verify_window
+
+    source_url, pg_url = env
+    table = raw_table(PROCEDURES)
+    pg = pg_conn(pg_url)
+    sync_window(_params(source_url), pg, table, None)
+    (silent, normal), = _sql(source_url, "SELECT MIN(ProcNum), MAX(ProcNum) FROM procedurelog")
+    _sql(source_url,
+         f"UPDATE procedurelog SET ProcFee = ProcFee + 0.01, DateTStamp = DateTStamp WHERE ProcNum = {silent}",
+         f"UPDATE procedurelog SET CodeNum = CodeNum + 1 WHERE ProcNum = {normal}")
+    result = sync_window(_params(source_url), pg, table, None)
+    assert result.mode == "incremental" and result.changed_since is not None
+
+    def check(residue, sample=32):
+        return verify_window(_params(source_url), pg, table, None, scope=check_scope(result, sample, residue))
+
+    (lo, hi), = _sql(source_url, "SELECT MIN(ProcNum), MAX(ProcNum) FROM procedurelog")
+
+    def sampled(key, residue):
+        return any(a <= key <= b for a, b in check_scope(result, 32, residue).key_ranges(lo, hi))
+
+    hit = next(r for r in range(32) if sampled(silent, r))
+    miss = next(r for r in range(32) if not sampled(silent, r) and not sampled(silent + 1, r))
+    equal, src, raw = check(miss)
+    assert equal and 0 < src[2] < src[0] / 8  # the re-read rows and about 1 in 32 of the rest
+    assert not check(hit)[0]  # sampled: seen
+    assert not check(0, sample=1)[0]  # every row: seen
+    with pg.cursor() as cur:  # a re-read row wrong in raw: seen whatever the residue
+        cur.execute(f'UPDATE raw.procedurelog SET "ProcFee" = "ProcFee" + 1 WHERE "ProcNum" = {normal}')
+    pg.commit()
+    assert not check(miss)[0]
+    with pg.cursor() as cur:  # a row missing from raw: seen by the key count and sum
+        cur.execute(f'UPDATE raw.procedurelog SET "ProcFee" = "ProcFee" - 1 WHERE "ProcNum" = {normal}')
+        cur.execute(f'DELETE FROM raw.procedurelog WHERE "ProcNum" = {silent + 1}')
+    pg.commit()
+    equal, src, raw = check(miss)
+    assert not equal and src[0] == raw[0] + 1
+    pg.close()
 
 
 def test_check_compares_doubles_exactly(env):

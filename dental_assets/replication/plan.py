@@ -29,18 +29,32 @@ class TablePlan:
     digest: str
 
 
+def _existing_raw_tables(pgconn, tables: list[Table]) -> set[str]:
+    """The names of ``tables`` whose raw table exists (leaves ``pgconn`` rolled back)."""
+    with pgconn.cursor() as cur:
+        cur.execute("SELECT n FROM unnest(%s::text[], %s::text[]) AS t(n, q) WHERE to_regclass(q) IS NOT NULL",
+                    ([t.name for t in tables], [f"{quote_pg(RAW_SCHEMA)}.{quote_pg(t.name)}" for t in tables]))
+        names = {row[0] for row in cur.fetchall()}
+    pgconn.rollback()
+    return names
+
+
 def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table]) -> tuple[dict, dict]:
     """Per-month fingerprints of ``tables`` read from the source (one snapshot, with retries) and from
-    raw at the same time; returns ``(source, raw)`` by table name. Leaves ``pgconn`` rolled back.
-    Raises ConfigurationError when the source lacks a table or a needed column."""
+    raw at the same time; returns ``(source, raw)`` by table name. A table missing from raw is None
+    there and is not read from the source (it is copied whole: ``{}``), so a first sync does not scan
+    the source once more before copying it. Leaves ``pgconn`` rolled back. Raises ConfigurationError
+    when the source lacks a table or a needed column."""
     cols = read_source_columns(params, tables)
+    existing = _existing_raw_tables(pgconn, tables)
 
     def read_source() -> dict[str, dict]:
         conn = connect(params)
         try:
             fingerprint.snapshot_start(conn)
             return {t.name: fingerprint.source_fingerprints(
-                conn, t, has_modified=t.modified_column not in cols[t.name].missing) for t in tables}
+                conn, t, has_modified=t.modified_column not in cols[t.name].missing) for t in tables
+                if t.name in existing}
         finally:
             conn.close()
 
@@ -48,11 +62,12 @@ def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table]) -
         pending = pool.submit(with_retries, read_source, what="source fingerprints")
         try:
             with pgconn.cursor() as cur:
-                raws = {t.name: fingerprint.raw_fingerprints(cur, t) for t in tables}
+                raws = {t.name: fingerprint.raw_fingerprints(cur, t) if t.name in existing else None
+                        for t in tables}
         finally:
             pgconn.rollback()
         source = pending.result()
-    return source, raws
+    return {t.name: source.get(t.name, {}) for t in tables}, raws
 
 
 @dataclass(frozen=True)

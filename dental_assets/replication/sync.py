@@ -69,6 +69,7 @@ class SyncResult:
     conversions: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step (profiling, the benchmark)
+    changed_since: object = None  # incremental: the re-read rows' lower modified bound (datetime), else None
 
     def add_conversions(self, more: dict[str, int]) -> None:
         for key, value in more.items():
@@ -393,6 +394,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
             if watermark is not None:  # minus the look-back: rows stamped before, committed after
                 since = watermark - dt.timedelta(seconds=lookback_seconds())
                 changed_where = f"({src_where}) AND {extract.q(mod)} >= '{since.isoformat(sep=' ')}'"
+                result.changed_since = since
             rows, stats = _copy_into_temp(params, cur, table, cols, changed_where, target)
             _count_temp(cur, table, cols, result, rows, stats)
             lap("changed_rows")
@@ -432,17 +434,40 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
     return result
 
 
+def check_scope(result: SyncResult | None, sample: int, residue: int | None = None) -> fingerprint.CheckScope:
+    """The rows whose content the blocking check hashes after ``result``'s sync: the rows an incremental
+    sync re-read (modified at or after ``result.changed_since``) and about one row in ``sample`` of the
+    rest, by blocks of keys (``fingerprint.CheckScope.key_ranges``; ``residue``: which block of each
+    ``sample``; random when None, so that successive syncs sample other rows). ``sample`` 1, or an incremental sync that re-read its whole window: every row.
+    Pure; raises ValueError for ``sample`` < 1."""
+    if sample < 1:
+        raise ValueError(f"sample must be 1 or more, got {sample}")
+    if sample == 1 or (result is not None and result.mode == "incremental" and result.changed_since is None):
+        return fingerprint.EVERY_ROW
+    if residue is None:
+        import secrets
+
+        residue = secrets.randbelow(sample)
+    since = result.changed_since if result is not None else None
+    return fingerprint.CheckScope(since=since, sample=sample, residue=residue % sample)
+
+
 def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | None,
-                  schema: str = RAW_SCHEMA) -> tuple[bool, tuple[int, ...], tuple[int, ...]]:
-    """Compare the content fingerprints of the source window and the raw window: every column of
-    every row (``fingerprint.row_hash_mysql``). Returns (equal, source tuple, raw tuple); tuples are
-    (rows, sum of the 60-bit row hashes)."""
+                  schema: str = RAW_SCHEMA, scope: fingerprint.CheckScope = fingerprint.EVERY_ROW,
+                  ) -> tuple[bool, tuple[int, ...], tuple[int, ...]]:
+    """Compare the window's content fingerprints on the source and in raw (``fingerprint``): every row
+    counted and its key summed, and the content of ``scope``'s rows (default every row: every column
+    of every row, ``fingerprint.row_hash_mysql``; a sample's key ranges come from the source's key
+    bounds). Returns (equal, source tuple, raw tuple); tuples
+    are (rows, sum of the keys, rows hashed, sum of their 60-bit row hashes)."""
     cols = source_columns(params, table)
+    ranges = None if scope.everything else scope.key_ranges(*_key_bounds(params, table))
 
     def read():
         conn = connect(params)
         try:
-            return fingerprint.source_content(conn, table, cols, window)
+            fingerprint.snapshot_start(conn)  # the check's queries see one state of the source
+            return fingerprint.source_content(conn, table, cols, window, scope, ranges)
         finally:
             conn.close()
 
@@ -450,7 +475,7 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
         pending = pool.submit(with_retries, read, what=f"{table.name} check")
         try:
             with pgconn.cursor() as cur:
-                raw = fingerprint.raw_content(cur, table, cols, window, schema)
+                raw = fingerprint.raw_content(cur, table, cols, window, schema, scope, ranges)
         finally:
             pgconn.rollback()
         source = pending.result()
