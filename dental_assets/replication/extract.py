@@ -420,10 +420,13 @@ def copy_from_source(
     where: str,
     key_bounds: tuple[int | None, int | None] = (None, None),
     ordered: bool = True,
+    freeze: bool = False,
 ) -> tuple[int, StreamStats]:
     """Stream the source rows matching ``where`` into PostgreSQL ``target`` (a quoted, possibly
     schema-qualified name) with ``cursor``'s transaction: one read-only client session, one consistent
-    snapshot, keyset pages. Returns (rows copied, stream stats). Raises
+    snapshot, keyset pages. ``freeze``: ``COPY ... FREEZE``, for a table created in this transaction
+    (its rows are written frozen, so the first reader after the commit does not rewrite every page to
+    set hint bits). Returns (rows copied, stream stats). Raises
     SourceConnectionLost or SourceQueryError when the client fails (the caller's transaction must
     then be rolled back)."""
     text = cols.text_ok
@@ -433,11 +436,12 @@ def copy_from_source(
     proc = start_client(params, script, raw=not text)
     stats = StreamStats()
     columns = ", ".join(quote_pg(c.name) for c in cols.columns)
+    options = ", FREEZE" if freeze else ""
     if text:
         reader = TextReader(proc.stdout, stats, cols)
-        sql = f"COPY {target} ({columns}) FROM STDIN"
+        sql = f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT text{options})"
     else:
-        sql = f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv)"
+        sql = f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv{options})"
         reader = SanitizingReader(proc.stdout, stats)
     try:
         cursor.copy_expert(sql, reader)

@@ -347,6 +347,8 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
     bucket_sql = buckets.source_sql(extract.q(table.name), extract.q(table.primary_key), src_where)
     with pgconn.cursor() as cur, contextlib.ExitStack() as stack:
         cur.execute("SET LOCAL jit = off")  # compiling the key-bucket scan costs more than it saves
+        cur.execute("SELECT to_regclass(%s) IS NULL", (target,))
+        created = cur.fetchone()[0]  # raw's table is created in this transaction: its COPY can FREEZE
         added = ensure_raw_table(cur, table, cols, schema)
         mod_pg = quote_pg(mod) if mod is not None and mod not in cols.missing else None
         source_query, raw_buckets, watermark = None, None, None
@@ -379,7 +381,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
                 cur.execute(f"INSERT INTO {target} SELECT * FROM pg_temp.dental_sync_rows")
             else:  # straight into raw: nothing else there
                 rows, stats = extract.copy_from_source(params, cur, target, table, cols, src_where,
-                                                       _key_bounds(params, table))
+                                                       _key_bounds(params, table), freeze=created)
             result.rows_copied = result.rows_total = rows
             result.add_conversions(stats.conversions)
             lap("copy")

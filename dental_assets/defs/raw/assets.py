@@ -187,6 +187,9 @@ def _replicate(context, tables: list[Table], window: Window | None, source: Mari
             result = sync_window(source.params, conn, table, window, mode=mode)
             with conn, conn.cursor() as cur:  # the declared indexes, on the warehouse copy only
                 create_raw_indexes(cur, table)
+            if result.mode == "full":  # statistics of the new rows, for the check's key ranges and dbt
+                with conn, conn.cursor() as cur:
+                    cur.execute(f"ANALYZE {quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}")
             rate = result.rows_copied / result.seconds if result.seconds > 0 else 0.0
             context.log.info(
                 f"raw.{table.name}: {result.mode}, {result.rows_copied} rows copied, "
