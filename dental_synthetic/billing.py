@@ -20,7 +20,8 @@ Per completed procedure (charge = ProcFee x (UnitQty + BaseUnits)):
 - discounts (uninsured only): cash, senior and professional-courtesy adjustments, negative;
 - the patient pays at the visit (all or half of the estimated portion, or nothing) and usually the rest
   later (after the claim is received when insured); large uninsured balances may go on a payment plan
-  paid monthly; tiny leftovers are written off; broken appointments may carry a missed-appointment fee.
+  paid monthly; tiny leftovers are written off; broken appointments may carry a missed-appointment fee;
+- finance charges and discounts dated exactly on the aging bucket boundaries (``dental_synthetic.boundary``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .boundary import BoundaryProcedures, boundary_adjustments
 from .columns import strings
 from .context import Context
 from .people import ROLE_CHILD, ROLE_HEAD, ROLE_SPOUSE, People
@@ -576,7 +578,7 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
         "DateInterestStart": ZERO_DAY,
     })
 
-    # --- adjustments: discounts, missed-appointment fees, small-balance write-offs ------------------------------
+    # --- adjustments: discounts, missed-appointment fees, small-balance write-offs, boundary charges/credits -----
     adj_parts = []
     dm = disc > 0
     adj_parts.append(dict(day=pr.date[c_rows[dm]], amount=-disc[dm], pat=pat[c_rows[dm]], type=disc_type[dm],
@@ -599,8 +601,14 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
                           type=np.full(len(sb), d[("AdjTypes", "small_balance")]), prov=pr.prov[sb],
                           proc=proc_num[sb], proc_date=pr.date[sb], clinic=pr.clinic[sb]))
     adj = {k: np.concatenate([part[k] for part in adj_parts]).astype(np.int64) for k in adj_parts[0]}
-    n_adj = len(adj["day"])
     adj_ts = ctx.stamp(ctx.clock(adj["day"]))
+    # charges and credits on the aging bucket boundaries (their own random stream: the rows above stay)
+    edge = boundary_adjustments(ctx, setup, people, BoundaryProcedures(
+        day=pr.date, pat=pat, prov=pr.prov, clinic=pr.clinic, proc_num=proc_num, charge=charge,
+        open=np.where(done & (~billable | proc_received), remaining - np.where(small, remaining, 0), 0)))
+    adj = {k: np.concatenate([adj[k], edge[k]]) for k in adj}
+    adj_ts = np.concatenate([adj_ts, edge["ts"]])
+    n_adj = len(adj["day"])
     adj_order = key_order(adj_ts, adj["pat"], adj["proc"])
     adj_num = primary_keys(adj_order)
     ctx.put("adjustment", n_adj, {

@@ -333,6 +333,20 @@ def _insurance_income(tables: dict[str, pa.Table]) -> tuple[np.ndarray, ...]:
     return day, _col(cp, "ClinicNum")[rows], _col(cp, "ProvNum")[rows], cents(cp.column("InsPayAmt"))[rows]
 
 
+def _capitation_writeoffs(tables: dict[str, pa.Table]) -> tuple[np.ndarray, ...]:
+    """The report's capitation write-offs as (day, ClinicNum, ProvNum, cents): WriteOff of CapComplete
+    claimprocs (Status 7) of completed procedures, on the procedure's ProcDate, ClinicNum and ProvNum
+    (RpProdInc subtracts them from the procedure's production row, joining procedurelog to its claimprocs;
+    the claimproc's own copies of the date, clinic and provider are not read)."""
+    cp, pl = tables["claimproc"], tables["procedurelog"]
+    done = np.flatnonzero(_col(pl, "ProcStatus") == 2)
+    row_of = dict(zip(_col(pl, "ProcNum")[done].tolist(), done.tolist()))
+    rows = np.flatnonzero((_col(cp, "Status") == _CAP_COMPLETE) & np.isin(_col(cp, "ProcNum"), list(row_of)))
+    proc = np.array([row_of[n] for n in _col(cp, "ProcNum")[rows].tolist()], dtype=np.int64)
+    return _days(pl, "ProcDate")[proc], _col(pl, "ClinicNum")[proc], _col(pl, "ProvNum")[proc], \
+        cents(cp.column("WriteOff"))[rows]
+
+
 def _writeoff_parts(tables: dict[str, pa.Table], mode: int) -> list[tuple[np.ndarray, ...]]:
     """The insurance (PPO) write-offs of the Production and Income report as (day, ClinicNum, ProvNum,
     cents) parts, by ReportsPPOwriteoffDefaultToProcDate (``mode``): 0 (default) claimprocs Received or
@@ -378,20 +392,17 @@ def daily_ledger(tables: dict[str, pa.Table]) -> pa.Table:
     Production (completed procedures' charges by ProcDate), Adjustments (AdjAmt by AdjDate, signed),
     WriteOffs (``_writeoff_parts``: by the practice's ReportsPPOwriteoffDefaultToProcDate), PatientIncome
     (SplitAmt by DatePay; hidden unearned types left out, ``shown_splits``), InsuranceIncome
-    (``_insurance_income``: on a check, by its CheckDate), CapitationWriteOffs (WriteOff of CapComplete
-    claimprocs, Status 7, by their ProcDate: the report's Production column is Production -
-    CapitationWriteOffs)."""
+    (``_insurance_income``: on a check, by its CheckDate), CapitationWriteOffs (``_capitation_writeoffs``:
+    WriteOff of CapComplete claimprocs, Status 7, on their procedure's date, clinic and provider: the
+    report's Production column is Production - CapitationWriteOffs)."""
     pl = tables["procedurelog"]
     done = _col(pl, "ProcStatus") == 2
     adj = tables["adjustment"]
-    cp = tables["claimproc"]
-    status = _col(cp, "Status")
     ps = tables["paysplit"]
     parts = [
         (pl, "ProcDate", done, cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits")), 0),
         (adj, "AdjDate", None, cents(adj.column("AdjAmt")), 1),
         (ps, "DatePay", shown_splits(tables), cents(ps.column("SplitAmt")), 3),
-        (cp, "ProcDate", status == _CAP_COMPLETE, cents(cp.column("WriteOff")), 5),
     ]
     day, clinic, prov, measure, amount = [], [], [], [], []
     for table, date_col, mask, values, m in parts:
@@ -402,7 +413,7 @@ def daily_ledger(tables: dict[str, pa.Table]) -> pa.Table:
         measure.append(np.full(mask.sum(), m))
         amount.append(values[mask])
     mode = preference_values(tables).get("ReportsPPOwriteoffDefaultToProcDate", 0)
-    named = [("InsuranceIncome", _insurance_income(tables))] + [
+    named = [("InsuranceIncome", _insurance_income(tables)), ("CapitationWriteOffs", _capitation_writeoffs(tables))] + [
         ("WriteOffs", part) for part in _writeoff_parts(tables, mode)]
     for name, part in named:
         for out, values in zip((day, clinic, prov, amount), part):

@@ -13,6 +13,7 @@ import pytest
 import dental_synthetic
 from dbt_runner import run_dbt, query_rows as rows
 from dental_assets.warehouse import PgParams, mark_demo_target
+from ledger_compare import expected_income, expected_production, mart_income, mart_production
 
 AS_OF = dt.date(2026, 6, 30)
 CENT = Decimal("0.01")
@@ -88,19 +89,8 @@ def test_ar_aging_has_every_month_end_and_sums_buckets(built):
 
 def test_collections_daily_equals_the_ledger(built):
     params, practice = built
-    expected = defaultdict(lambda: [money(0), money(0)])
-    for entry in practice.ledger["daily"].to_pylist():
-        key = (entry["Date"], entry["ClinicNum"])
-        expected[key][0] += money(entry["PatientIncome"])
-        expected[key][1] += money(entry["InsuranceIncome"])
-    expected = {k: v for k, v in expected.items() if v != [money(0), money(0)]}
-    mart = {
-        (r[0], r[1]): [money(r[2]), money(r[3])]
-        for r in rows(params, "SELECT collection_date, clinic_id, patient_payments, insurance_payments "
-                              "FROM marts.mart_collections_daily")
-        if [money(r[2]), money(r[3])] != [money(0), money(0)]
-    }
-    assert mart == expected
+    mart = mart_income(params)
+    assert mart == expected_income(practice.ledger["daily"])
     assert sum(v[0] for v in mart.values()) > 0 and sum(v[1] for v in mart.values()) > 0
     # deposits on a type hidden from the account ("Do Not Show on Account") were paid, and are no income
     hidden = rows(params, """SELECT count(*) FROM raw.paysplit s JOIN raw.definition d
@@ -117,19 +107,8 @@ def test_production_daily_equals_the_ledger(built):
     report's default), capitation write-offs (CapComplete, by the procedure's date) and the total
     production of OpenDental's Production and Income report, gross - capitation + adjustments - write-offs."""
     params, practice = built
-    expected = {}
-    for entry in practice.ledger["daily"].to_pylist():
-        value = [money(entry[m]) for m in ("Production", "Adjustments", "WriteOffs", "CapitationWriteOffs")]
-        value.append(value[0] - value[3] + value[1] - value[2])
-        if any(value):
-            expected[(entry["Date"], entry["ClinicNum"], entry["ProvNum"])] = value
-    mart = {
-        (r[0], r[1], r[2]): [money(v) for v in r[3:]]
-        for r in rows(params, "SELECT production_date, clinic_id, provider_id, gross_production, adjustments, "
-                              "writeoffs, capitation_writeoffs, net_production FROM marts.mart_production_daily")
-        if any(money(v) for v in r[3:])
-    }
-    assert mart == expected
+    mart = mart_production(params)
+    assert mart == expected_production(practice.ledger["daily"])
     totals = [sum(v[i] for v in mart.values()) for i in range(5)]
     assert totals[2] > 0 and totals[3] > 0  # PPO and capitation write-offs both present
 

@@ -16,22 +16,17 @@ same tables, so a mart that ignored the setting would fail.
 
 import dataclasses
 import datetime as dt
-from decimal import Decimal
 
-import numpy as np
 import pyarrow as pa
 import pytest
 
 import dental_synthetic
 from dbt_runner import run_dbt, query_rows as rows
 from dental_assets.warehouse import PgParams, mark_demo_target
-from dental_synthetic.ledger import daily_ledger, family_aging
+from dental_synthetic.ledger import daily_ledger
+from ledger_compare import diff as _diff, expected_aging, guarantors, mart_aging as mart, money, month_end_agings
 
 AS_OF = dt.date(2026, 6, 30)
-CENT = Decimal("0.01")
-AGING = [("balance_0_30", "Bal_0_30"), ("balance_31_60", "Bal_31_60"), ("balance_61_90", "Bal_61_90"),
-         ("balance_over_90", "BalOver90"), ("total_balance", "BalTotal"), ("insurance_estimate", "InsEst"),
-         ("pay_plan_due", "PayPlanDue")]
 SETTINGS = {
     # AgingProcLifo off (stored 2); payment plans not aged (PayPlansVersion 1); write-offs by procedure date
     "lifo_off_plans_v1_wo_proc_date": {"aging_proc_lifo": 2, "pay_plans_version": 1, "ppo_writeoff_date": 1},
@@ -44,10 +39,6 @@ SETTINGS = {
 }
 # the preferences these settings are stored in (unset = OpenDental 24.3's default)
 AGING_PREFS = {"AgingProcLifo", "PayPlansVersion", "PayPlansBillInAdvanceDays"}
-
-
-def money(value) -> Decimal:
-    return Decimal(str(value)).quantize(CENT)
 
 
 @pytest.fixture(scope="module", params=sorted(SETTINGS))
@@ -66,38 +57,9 @@ def built(request, pg_module_url, tmp_path_factory):
     return params, practice
 
 
-def _guarantors(practice) -> np.ndarray:
-    patient = practice.tables["patient"]
-    order = np.argsort(patient.column("PatNum").to_numpy())
-    assert (patient.column("PatNum").to_numpy()[order] == np.arange(1, patient.num_rows + 1)).all()
-    return patient.column("Guarantor").to_numpy()[order]
-
-
-def expected(tables, practice, day: dt.date) -> dict[int, list[Decimal]]:
-    """Per guarantor: the seven AGING amounts by family_aging at ``day`` (historic before AS_OF), all-zero
-    families left out."""
-    aging = family_aging(tables, _guarantors(practice), day, run_date=AS_OF if day != AS_OF else None)
-    out = {}
-    for entry in aging.to_pylist():
-        values = [money(entry[od]) for _, od in AGING]
-        if any(values):
-            out[entry["Guarantor"]] = values
-    return out
-
-
-def mart(params, day: dt.date) -> dict[int, list[Decimal]]:
-    columns = ", ".join(m for m, _ in AGING)
-    out = {}
-    for r in rows(params, f"SELECT guarantor_id, {columns} FROM marts.mart_ar_aging "
-                          f"WHERE as_of_date = '{day.isoformat()}'"):
-        values = [money(v) for v in r[1:]]
-        if any(values):
-            out[r[0]] = values
-    return out
-
-
-def _diff(got: dict, want: dict) -> dict:
-    return {g: (got.get(g), want.get(g)) for g in set(got) | set(want) if got.get(g) != want.get(g)}
+def expected(tables, practice, day: dt.date) -> dict:
+    """Per guarantor: the seven aging amounts by family_aging at ``day`` (historic before AS_OF)."""
+    return expected_aging(tables, guarantors(practice), day, AS_OF)
 
 
 def test_the_settings_are_read_from_the_preference_table(built):
@@ -126,21 +88,16 @@ def test_aging_at_every_month_end_follows_the_settings(built):
     the family a PayPlanDue (historic mode counts plan debits due by the run date, docs/opendental_aging.md
     section 6), but nothing else: those families, and no others, are the ones the mart does not list."""
     params, practice = built
-    days = [r[0] for r in rows(params, "SELECT DISTINCT as_of_date FROM marts.mart_ar_aging "
-                                       "WHERE NOT is_run_date ORDER BY 1")]
-    assert len(days) >= 36 and days[-1] == AS_OF.replace(day=1) - dt.timedelta(days=1)
-    listed_from = dict(rows(params, "SELECT guarantor_id, min(as_of_date) FROM marts.mart_ar_aging "
-                                    "WHERE NOT is_run_date GROUP BY 1"))
-    mismatches, unlisted = {}, 0
-    for day in days:
-        want = expected(practice.tables, practice, day)
-        for g in [g for g in want if listed_from.get(g, AS_OF) > day]:
-            assert not any(want.pop(g)[:6]), (day, g)  # before its first transaction: PayPlanDue only
-            unlisted += 1
-        diff = _diff(mart(params, day), want)
+    days, mismatches = [], {}
+    for day, got, want, unlisted in month_end_agings(params, practice.tables, guarantors(practice), AS_OF):
+        days.append(day)
+        for g, values in unlisted.items():
+            assert not any(values[:6]), (day, g)  # before its first transaction: PayPlanDue only
+        diff = _diff(got, want)
         if diff:
             mismatches[day] = {g: (a and [str(x) for x in a], b and [str(x) for x in b])
                                for g, (a, b) in list(diff.items())[:3]}
+    assert len(days) >= 36 and days[-1] == AS_OF.replace(day=1) - dt.timedelta(days=1)
     assert not mismatches, dict(list(mismatches.items())[:3])
 
 

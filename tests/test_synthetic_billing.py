@@ -362,3 +362,56 @@ def test_validate_catches_an_unbalanced_transfer_and_an_allocated_unearned_split
     found = [f for f in check_tables(replaced(practice, "paysplit", UnearnedType=kind), AS_OF).findings
              if f.check == "unearned_split"]
     assert [f.keys for f in found] == [[int(col(ps, "SplitNum")[j])]]
+
+
+def test_charges_and_credits_fall_on_every_aging_bucket_boundary(practice):
+    """Finance charges on every boundary age (0, 30, 31, 60, 61, 90, 91 days) before the run date and
+    before each of the month ends the feature names, and discounts attached to procedures dated on a
+    boundary, entered on the reference date itself (dental_synthetic.boundary); the same for a seed."""
+    from dental_synthetic.boundary import BOUNDARY_AGES, BOUNDARY_MONTH_ENDS
+
+    adj = practice.tables["adjustment"].to_pylist()
+    defs = {d["DefNum"]: d["ItemName"] for d in practice.tables["definition"].to_pylist()}
+    month_end = AS_OF.replace(day=1)
+    references = [AS_OF]
+    for _ in range(BOUNDARY_MONTH_ENDS):
+        month_end -= dt.timedelta(days=1)
+        references.append(month_end)
+        month_end = month_end.replace(day=1)
+    ages = {(ref, (ref - a["AdjDate"]).days) for a in adj if defs[a["AdjType"]] == "Finance Charge"
+            and a["AdjAmt"] > 0 and a["ProcNum"] == 0 for ref in references}
+    assert {(ref, age) for ref in references for age in BOUNDARY_AGES} <= ages
+    discounts = [a for a in adj if defs[a["AdjType"]] == "Cash Discount" and a["AdjDate"] in references
+                 and a["AdjDate"] > a["ProcDate"] and (a["AdjDate"] - a["ProcDate"]).days in BOUNDARY_AGES]
+    assert discounts and all(a["AdjAmt"] < 0 and a["ProcNum"] for a in discounts)
+    again = generate(SyntheticConfig(as_of=AS_OF, patients=2000, seed=11)).tables["adjustment"]
+    assert again.equals(practice.tables["adjustment"])
+
+
+def test_capitation_write_offs_go_with_their_procedure_row(practice):
+    """The Production and Income report subtracts a CapComplete claimproc's WriteOff from its procedure's
+    production row (RpProdInc joins procedurelog to its Status 7 claimprocs): on the procedure's ProcDate,
+    clinic and provider, even where the claimproc's own copies differ (a procedure whose date was
+    edited, or lost to 0001-01-01 in dirty data)."""
+    from dental_synthetic.ledger import daily_ledger
+
+    tables = practice.tables
+    cp = tables["claimproc"].to_pylist()
+    pl = tables["procedurelog"]
+    done = {r["ProcNum"]: r for r in pl.to_pylist() if r["ProcStatus"] == 2}
+    cap = next(r for r in cp if r["Status"] == CP["CapComplete"] and r["WriteOff"] > 0 and r["ProcNum"] in done)
+    moved = dt.date(2001, 2, 5)  # before the practice's first day: nothing else on it
+    dates = [moved if n == cap["ProcNum"] else d for n, d in zip(pl.column("ProcNum").to_pylist(),
+                                                                  pl.column("ProcDate").to_pylist())]
+    i = pl.schema.get_field_index("ProcDate")
+    edited = {**tables, "procedurelog": pl.set_column(i, pl.schema.field(i), pa.array(dates, pa.date32()))}
+    daily = [r for r in daily_ledger(edited).to_pylist() if r["Date"] == moved]
+    proc = done[cap["ProcNum"]]
+    assert [(r["ClinicNum"], r["ProvNum"], r["CapitationWriteOffs"]) for r in daily] == [
+        (proc["ClinicNum"], proc["ProvNum"], cap["WriteOff"])]
+    before = {(r["Date"], r["ClinicNum"], r["ProvNum"]): r["CapitationWriteOffs"]
+              for r in daily_ledger(tables).to_pylist()}
+    after = {(r["Date"], r["ClinicNum"], r["ProvNum"]): r["CapitationWriteOffs"]
+             for r in daily_ledger(edited).to_pylist()}
+    key = (cap["ProcDate"], proc["ClinicNum"], proc["ProvNum"])
+    assert round(before[key] - after.get(key, 0.0), 2) == round(cap["WriteOff"], 2)
