@@ -3,7 +3,8 @@
 -- (Ledgers.GetAgingQueryString), facts in docs/opendental_aging.md sections 2-7.
 --   * as_of_date: the run's as-of date (var as_of_date, default today; OpenDental's aging "today") and
 --     every month end before it (OpenDental's historic aging), back to the month of the family's first
---     dated transaction;
+--     dated transaction (every month end when it has a sentinel-dated one, 0001-01-01, which is older
+--     than all of them);
 --   * transactions: int_aging_transactions. At a month end only those dated on or before it count; at
 --     the run date every one does (total_balance includes future-dated rows, as OpenDental's does);
 --   * AgingProcLifo on: the rows attached to one procedure on one day (adjustments, plan credits) are
@@ -63,11 +64,14 @@ run_date as (
 
 families as (
 
-    -- the month of each family's first dated transaction (NULL when every date is a sentinel)
+    -- the month of each family's first dated transaction (NULL when every date is a sentinel), and
+    -- whether it has a sentinel-dated one (0001-01-01: older than every month end, so OpenDental ages
+    -- it at each of them)
     select
         guarantor_id,
         cast(date_trunc('month', min(transaction_date) filter (
-            where transaction_date >= date '1880-01-01')) as date)  as first_month
+            where transaction_date >= date '1880-01-01')) as date)  as first_month,
+        bool_or(transaction_date < date '1880-01-01' and amount <> 0) as has_sentinel_date
     from transactions
     group by 1
 
@@ -103,6 +107,7 @@ family_dates as (
     from families
     inner join as_of_dates
         on as_of_dates.is_run_date
+        or families.has_sentinel_date
         or families.first_month <= as_of_dates.as_of_date
 
 ),
