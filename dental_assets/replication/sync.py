@@ -440,8 +440,9 @@ def check_scope(result: SyncResult | None, sample: int, residue: int | None = No
     """The rows whose content the blocking check hashes after ``result``'s sync: the rows an incremental
     sync re-read (modified at or after ``result.changed_since``) and about one row in ``sample`` of the
     rest, by blocks of keys (``fingerprint.CheckScope.key_ranges``; ``residue``: which block of each
-    ``sample``; random when None, so that successive syncs sample other rows). ``sample`` 1, or an incremental sync that re-read its whole window: every row.
-    Pure; raises ValueError for ``sample`` < 1."""
+    ``sample``; random when None, so that successive syncs sample other rows). ``sample`` 1, or an
+    incremental sync that re-read its whole window: every row. Pure when ``residue`` is given; raises
+    ValueError for ``sample`` < 1."""
     if sample < 1:
         raise ValueError(f"sample must be 1 or more, got {sample}")
     if sample == 1 or (result is not None and result.mode == "incremental" and result.changed_since is None):

@@ -244,7 +244,7 @@ def _describe_scope(scope) -> str:
     """Which rows the check hashed, in words (no values)."""
     if scope.everything:
         return "every row"
-    text = f"key mod {scope.sample} = {scope.residue}"
+    text = f"key block {scope.residue} of every {scope.sample}"
     if scope.since is not None:
         text = f"rows modified since {scope.since.isoformat(sep=' ')} (re-read by the sync), and {text}"
     return text
