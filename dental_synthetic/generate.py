@@ -20,6 +20,11 @@ from .people import build_people
 from .practice import build_setup
 from .schedule import build_schedule
 
+# Issue #14's stages, run after every other: each is a module with ``TABLES`` (the tables it produces)
+# and ``build(ctx, setup, people, tables)``, which reads the finished Arrow tables and draws only from a
+# random stream of its own (``Context.stream``), so adding one changes no other table.
+LATER_STAGES: tuple = ()
+
 
 @dataclass(frozen=True)
 class Practice:
@@ -73,6 +78,12 @@ def generate(config: SyntheticConfig) -> Practice:
         if name in catalog:
             n, values = ctx.values[name]
             tables[name] = build_table(catalog[name], n, values)
+    for stage in LATER_STAGES:
+        stage.build(ctx, setup, people, tables)
+        for name in stage.TABLES:
+            if name in catalog:
+                n, values = ctx.values[name]
+                tables[name] = build_table(catalog[name], n, values)
 
     ordered = {}
     for table in catalog.values():  # a table added to the selection but not generated yet: no rows

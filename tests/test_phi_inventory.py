@@ -40,11 +40,11 @@ def test_the_tables_other_branches_add_are_classified_already():
 
 
 def test_a_selected_table_without_classification_fails(monkeypatch):
-    monkeypatch.setenv("DENTAL_EXTRA_TABLES", "sheet")  # an OpenDental table phi.yml does not name
+    monkeypatch.setenv("DENTAL_EXTRA_TABLES", "medicationpat")  # an OpenDental table phi.yml does not name
     missing = phi.unclassified_columns()
-    assert list(missing) == ["sheet"]
-    assert missing["sheet"] == opendental_schema()["sheet"].column_names
-    with pytest.raises(ConfigurationError, match=r"tables\.sheet.*draft sheet"):
+    assert list(missing) == ["medicationpat"]
+    assert missing["medicationpat"] == opendental_schema()["medicationpat"].column_names
+    with pytest.raises(ConfigurationError, match=r"tables\.medicationpat.*draft medicationpat"):
         phi.phi_inventory()
 
 

@@ -88,8 +88,60 @@ def test_every_table_and_catalog_column_with_its_arrow_type(practice):
 
 
 # raw tables the generator leaves empty (docs/synthetic.md): dynamic payment plans' links and claim
-# snapshots, replicated for the reports' settings but not simulated yet
-NOT_GENERATED = {"claimsnapshot", "payplanlink"}
+# snapshots, replicated for the reports' settings but not simulated yet; issue #14's tables until their
+# stage exists (one per line: a stage's change removes its own)
+NOT_GENERATED = {
+    "claimsnapshot",
+    "payplanlink",
+    "perioexam",
+    "periomeasure",
+    "disease",
+    "diseasedef",
+    "allergy",
+    "allergydef",
+    "medication",
+    "rxpat",
+    "rxdef",
+    "rxnorm",
+    "pharmacy",
+    "pharmclinic",
+    "procgroupitem",
+    "procmultivisit",
+    "autocode",
+    "codegroup",
+    "insbluebook",
+    "insbluebooklog",
+    "insverify",
+    "insverifyhist",
+    "claimtracking",
+    "eobattach",
+    "claimform",
+    "labcase",
+    "laboratory",
+    "sheet",
+    "sheetfield",
+    "sheetdef",
+    "sheetfielddef",
+    "tasklist",
+    "taskhist",
+    "tasknote",
+    "tasksubscription",
+    "taskunread",
+    "employee",
+    "clockevent",
+    "timeadjust",
+    "usergroup",
+    "usergroupattach",
+    "userodapptview",
+    "userodpref",
+    "apptview",
+    "treatplanattach",
+    "treatplanparam",
+    "statementprod",
+    "entrylog",
+    "program",
+    "programproperty",
+}
 
 
 def test_no_nulls_and_time_columns_are_hh_mm_ss(practice):

@@ -100,6 +100,7 @@ NON_FLAG_TINYINTS = frozenset(
         ("claim", "CanadaNumAnticipatedPayments"),
         ("claimproc", "LineNumber"),
         ("paysplit", "DiscountType"),
+        ("apptview", "RowsPerIncr"),
     }
 )
 
