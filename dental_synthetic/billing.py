@@ -388,7 +388,8 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
         "ClaimPaymentNum": np.arange(1, n_chk + 1),
         "CheckDate": chk_date,
         "CheckAmt": chk_amt / 100.0,
-        "CheckNum": pc.if_else(pa.array(is_eft), "", pa.array(rng.integers(100_000, 999_999, size=n_chk)).cast(
+        "CheckNum": pc.if_else(pa.array(is_eft), "", pa.array(
+            distinct_check_numbers(rng.integers(100_000, 999_999, size=n_chk), ~is_eft, 100_000, 999_999)).cast(
             pa.string())),
         "ClinicNum": i_clinic[chk_first],
         "CarrierName": strings(setup.carrier_names, i_carrier[chk_first] - 1),
@@ -640,6 +641,30 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
         prov=pr.prov, proc_clinic=pr.clinic, proc_date=pr.date, prepaid_v=prepaid_v, prepay_day=prepay_day,
         v_first_total=v_first_total, v_pat=v_pat, v_date=v_date, v_clinic=v_clinic, v_later=v_later))
     _payments(ctx, setup, people, splits, proc_num)
+
+
+def distinct_check_numbers(drawn: np.ndarray, used: np.ndarray, low: int, high: int) -> np.ndarray:
+    """``drawn`` with every repeat among the ``used`` rows replaced, so that no two used rows share a
+    number (a carrier's check number is never another check's, whichever carrier): the first row keeps
+    a number, a later row holding it gets the next free number at or above it (wrapping to ``low``),
+    all within ``[low, high)``. Deterministic, draws nothing. Raises ValueError when the used rows
+    outnumber the range."""
+    out = np.asarray(drawn, dtype=np.int64).copy()
+    rows = np.flatnonzero(used)
+    if len(rows) > high - low:
+        raise ValueError(f"{len(rows)} check numbers do not fit in [{low}, {high})")
+    values = out[rows]
+    _, first = np.unique(values, return_index=True)
+    repeat = np.ones(len(rows), dtype=bool)
+    repeat[first] = False
+    taken = set(values[first].tolist())
+    for i in np.flatnonzero(repeat):
+        number = int(values[i])
+        while number in taken:
+            number = low if number + 1 >= high else number + 1
+        taken.add(number)
+        out[rows[i]] = number
+    return out
 
 
 def _claim_snapshots(ctx: Context, rows: np.ndarray, claimproc_num: np.ndarray, proc_num: np.ndarray,

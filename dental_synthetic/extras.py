@@ -44,6 +44,7 @@ from .util import DAY, ZERO_DAY, ZERO_TS, add_months, key_order, primary_keys, w
 
 EXTRA_TABLES = ("recalltrigger", "toothinitial", "procnote", "treatplan", "proctp", "histappointment", "schedule",
                 "scheduleop", "statement", "task", "securitylog")
+STATEMENT_DOCUMENTS = "document:statements"  # ctx.values key of the statements' documents (see generate)
 APT = enum_codes("ApptStatus")
 PERM = enum_codes("EnumPermType")
 
@@ -65,7 +66,7 @@ def build_extras(ctx: Context, setup, people, tables: dict[str, pa.Table]) -> No
     _treatplans(ctx, setup, people, tables)
     _histappointment(ctx, setup, tables)
     _schedule(ctx, setup, tables)
-    _statements(ctx, people, tables)
+    _statements(ctx, setup, people, tables)
     _tasks(ctx, setup, tables)
     _securitylog(ctx, setup, tables)
 
@@ -378,7 +379,26 @@ def _scheduleop(ctx: Context, sched_prov: np.ndarray, ops: pa.Table) -> None:
     })
 
 
-def _statements(ctx: Context, people, tables) -> None:
+def _statement_documents(ctx: Context, setup, tables, guarantor: np.ndarray, sent_at: np.ndarray) -> np.ndarray:
+    """The PDF OpenDental archives for each sent statement: a ``document`` row in the image category
+    marked "S" (``STATEMENT_DOCUMENTS``, appended after the other documents by ``generate``), on the
+    guarantor, created when the statement was sent (epoch seconds). Returns each statement's DocNum."""
+    m = len(guarantor)
+    doc_num = tables["document"].num_rows + np.arange(1, m + 1)
+    ctx.put(STATEMENT_DOCUMENTS, m, {
+        "DocNum": doc_num,
+        "Description": "Statement",
+        "DateCreated": sent_at,
+        "DocCategory": setup.defs[("ImageCats", "statements")],
+        "PatNum": guarantor,
+        "FileName": pc.binary_join_element_wise("Statement", pa.array(doc_num).cast(pa.string()), ".pdf", ""),
+        "ImgType": enum_codes("ImageType")["Document"],
+        "DateTStamp": sent_at,
+    })
+    return doc_num
+
+
+def _statements(ctx: Context, setup, people, tables) -> None:
     rng = ctx.rng
     pat, day, amount = transactions(tables)
     fam = people.guarantor[pat - 1]
@@ -410,6 +430,7 @@ def _statements(ctx: Context, people, tables) -> None:
     sent = send[k_i]
     order = key_order(sent, guars[g_i])
     stamp = ctx.stamp(ctx.clock(sent))
+    doc_num = _statement_documents(ctx, setup, tables, guars[g_i][order], stamp[order])
     ctx.put("statement", n, {
         "StatementNum": np.arange(1, n + 1),
         "PatNum": guars[g_i][order],
@@ -423,7 +444,7 @@ def _statements(ctx: Context, people, tables) -> None:
         "SinglePatient": 0,
         "Intermingled": 0,
         "IsSent": 1,
-        "DocNum": 0,
+        "DocNum": doc_num,
         "DateTStamp": stamp[order],
         "IsReceipt": 0,
         "IsInvoice": 0,

@@ -13,7 +13,7 @@ from .billing import build_billing
 from .columns import arrow_schema, build_table
 from .config import SyntheticConfig
 from .contacts import build_contacts
-from .extras import EXTRA_TABLES, build_extras
+from .extras import EXTRA_TABLES, STATEMENT_DOCUMENTS, build_extras
 from .context import Context
 from .ledger import daily_ledger, family_aging, patient_balances
 from .people import build_people
@@ -78,6 +78,9 @@ def generate(config: SyntheticConfig) -> Practice:
         if name in catalog:
             n, values = ctx.values[name]
             tables[name] = build_table(catalog[name], n, values)
+    if "document" in catalog and STATEMENT_DOCUMENTS in ctx.values:
+        n, values = ctx.values[STATEMENT_DOCUMENTS]
+        tables["document"] = pa.concat_tables([tables["document"], build_table(catalog["document"], n, values)])
     for stage in LATER_STAGES:
         stage.build(ctx, setup, people, tables)
         for name in stage.TABLES:

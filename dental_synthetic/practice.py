@@ -18,10 +18,12 @@ from dental_assets.catalog import opendental_enums
 from . import identity
 from . import reference as ref
 from .context import Context
-from .util import ts
+from .util import DAY, ts
 
 CAPITATION_PLANS = 1  # non-PPO plans made capitation plans (insplan.PlanType 'c'; none if every plan is PPO)
 CAPITATION_STREAM = 8317  # seed offset of the capitation plans' own random stream: every other draw stays
+STOCK_DEFINITION_STREAM = 9013  # seed offset of the stock definitions' colours
+SETUP_STAMP_STREAM = 9011  # seed offset of the set-up rows' entry and edit moments (fee, feesched, referral)
 
 
 def enum_codes(name: str) -> dict[str, int]:
@@ -124,6 +126,7 @@ def build_setup(ctx: Context) -> Setup:
         "ItemColor": rng.integers(0, 0xFFFFFF, size=n_def) - 0x1000000,  # opaque ARGB as signed int32
         "IsHidden": 0,
     })
+    _stock_definitions(ctx, defs, enums)
 
     # the practice's settings (OpenDental's preference rows; SyntheticConfig.preference_rows)
     prefs = ctx.config.preference_rows()
@@ -392,6 +395,7 @@ def build_setup(ctx: Context) -> Setup:
 
     # --- referral sources -------------------------------------------------------------------------------
     ctx.put("referral", len(ref.REFERRALS), _referrals(ctx, pools, defs, opened_ts))
+    _vary_setup_stamps(ctx)
 
     code_tier = np.full(n_codes + 1, -1, dtype=np.int64)
     code_covcat = np.zeros(n_codes + 1, dtype=np.int64)
@@ -493,6 +497,59 @@ def _referrals(ctx: Context, pools: identity.Pools, defs: dict[tuple[str, str], 
         "IsPreferred": is_doc,
         "BusinessName": [s if d else "" for s, d in zip(specialist, doc)],
     }
+
+
+def _stock_definitions(ctx: Context, defs: dict[tuple[str, str], int], enums: dict[str, int]) -> None:
+    """Append ``reference.STOCK_DEFINITIONS`` to the definition table (DefNums after the others, ItemOrder
+    continuing each category's) and their keys to ``defs``. Colours from ``STOCK_DEFINITION_STREAM``."""
+    n_def, values = ctx.values["definition"]
+    rows = ref.STOCK_DEFINITIONS
+    order_of: dict[int, int] = {}
+    for category, item_order in zip(values["Category"].tolist(), values["ItemOrder"].tolist()):
+        order_of[category] = max(order_of.get(category, -1), item_order)
+    categories, item_orders = [], []
+    for i, (cat, key, _name, _value) in enumerate(rows):
+        if (cat, key) in defs:
+            raise ValueError(f"stock definition {cat}/{key} is defined twice")
+        defs[(cat, key)] = n_def + i + 1
+        code = enums[cat]
+        order_of[code] = order_of.get(code, -1) + 1
+        categories.append(code)
+        item_orders.append(order_of[code])
+    colors = ctx.stream(STOCK_DEFINITION_STREAM).integers(0, 0xFFFFFF, size=len(rows)) - 0x1000000
+    n = n_def + len(rows)
+    ctx.values["definition"] = (n, {
+        "DefNum": np.arange(1, n + 1),
+        "Category": np.concatenate([values["Category"], categories]),
+        "ItemOrder": np.concatenate([values["ItemOrder"], item_orders]),
+        "ItemName": list(values["ItemName"]) + [r[2] for r in rows],
+        "ItemValue": list(values["ItemValue"]) + [r[3] for r in rows],
+        "ItemColor": np.concatenate([values["ItemColor"], colors]),
+        "IsHidden": 0,
+    })
+
+
+def _vary_setup_stamps(ctx: Context) -> None:
+    """Spread the entry and edit moments of the set-up rows over the practice's history, as a practice
+    that has used OpenDental for years has them (one moment for every row would hide a replication that
+    reads the timestamps wrong): a fee schedule is entered in the first year after ``opened`` and edited
+    at the last yearly review of its fees; a fee is entered between ``opened`` and that review; a referral
+    source is entered (``DateTStamp``) on a day between ``opened`` and ``start``. Office hours, days since
+    the epoch / seconds. Draws from ``SETUP_STAMP_STREAM`` only."""
+    stream = ctx.stream(SETUP_STAMP_STREAM)
+    fees = ctx.values["fee"][1]
+    edited = np.asarray(fees["SecDateTEdit"], dtype=np.int64)
+    edit_day = edited // DAY
+    entry = ctx.opened + np.floor(stream.random(len(edit_day)) * (edit_day - ctx.opened)).astype(np.int64)
+    fees["SecDateEntry"] = entry
+    n_sched, scheds = ctx.values["feesched"]
+    last_edit = np.zeros(n_sched + 1, dtype=np.int64)
+    np.maximum.at(last_edit, np.asarray(fees["FeeSched"], dtype=np.int64), edited)
+    scheds["SecDateEntry"] = ctx.opened + stream.integers(0, 365, size=n_sched)
+    scheds["SecDateTEdit"] = last_edit[1:]
+    n_ref, referrals = ctx.values["referral"]
+    days = ctx.opened + stream.integers(0, ctx.start - ctx.opened, size=n_ref)
+    referrals["DateTStamp"] = days * DAY + stream.integers(8 * 3600, 17 * 3600, size=n_ref)
 
 
 def time_pattern(minutes: int) -> str:

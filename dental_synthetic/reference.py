@@ -184,6 +184,81 @@ DEFINITIONS: tuple[tuple[str, str, str, str], ...] = (
     ("ProviderSpecialties", "pediatric", "Pediatric Dentistry", ""),
 )
 
+# The rows a practice has in the other categories of OpenDental's DefCat (issue #14: every category a
+# database in use holds), appended after DEFINITIONS with DefNums of their own so that no earlier key
+# moves. Names follow OpenDental's stock rows where it ships some (its database conversion scripts:
+# ProgNoteColors, MiscColors, InsuranceVerificationStatus, ProviderSpecialties...). The two retired
+# categories (FeeSchedNamesOld, OperatoriesOld) hold nothing in a 24.3 database and get no row.
+# ImageCats "statements": OpenDental files each sent statement's PDF in the image category whose
+# ItemValue holds "S".
+STOCK_DEFINITIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("AccountColors", "default", "Default", ""),
+    ("AccountColors", "insurance_payment", "Insurance Payment", ""),
+    ("AccountColors", "received_claim", "Received Ins Claim", ""),
+    ("ApptProcsQuickAdd", "exam_prophy", "Exam, Prophy", "D0120,D1110"),
+    ("ApptProcsQuickAdd", "bitewings", "4 Bitewings", "D0274"),
+    ("ClaimFormats", "default", "Default", ""),
+    ("DunningMessages", "past_due", "Past due", ""),
+    ("MedicalNotes", "premedicate", "Premedicate before treatment", ""),
+    ("ProgNoteColors", "today", "Appointment Background - Today", ""),
+    ("ProgNoteColors", "past_text", "Past Appointment Text", ""),
+    ("ProgNoteColors", "future_text", "Future Appointment Text", ""),
+    ("ServiceNotes", "follow_up", "Follow-up needed", ""),
+    ("DiscountTypes", "senior", "Senior", ""),
+    ("DiscountTypes", "family", "Family", ""),
+    ("Diagnosis", "caries", "Caries", ""),
+    ("Diagnosis", "fracture", "Fracture", ""),
+    ("AppointmentColors", "scheduled", "Scheduled", ""),
+    ("AppointmentColors", "complete", "Complete", ""),
+    ("AppointmentColors", "broken", "Broken", ""),
+    ("ImageCats", "statements", "Statements", "S"),
+    ("ApptPhoneNotes", "confirmed", "Confirmed by phone", ""),
+    ("MiscColors", "family_referral", "Family Module Referral", ""),
+    ("MiscColors", "family_ice", "Family Module ICE", ""),
+    ("ChartGraphicColors", "condition", "Condition", ""),
+    ("ContactCategories", "labs", "Labs", ""),
+    ("ContactCategories", "specialists", "Specialists", ""),
+    ("LetterMergeCats", "welcome", "Welcome", ""),
+    ("BlockoutTypes", "lunch", "Lunch", ""),
+    ("BlockoutTypes", "meeting", "Staff Meeting", ""),
+    ("ProcButtonCats", "all", "All", ""),
+    ("SupplyCats", "office", "Office", ""),
+    ("SupplyCats", "clinical", "Clinical", ""),
+    ("Prognosis", "good", "Good", ""),
+    ("Prognosis", "fair", "Fair", ""),
+    ("Prognosis", "poor", "Poor", ""),
+    ("ClaimCustomTracking", "called", "Called carrier", ""),
+    ("ClaimCustomTracking", "resubmitted", "Resubmitted", ""),
+    ("TaskPriorities", "urgent", "Urgent", ""),
+    ("TaskPriorities", "normal", "Normal", "D"),
+    ("FeeColors", "default", "Default", ""),
+    ("ClaimPaymentTracking", "denied", "Denied", ""),
+    ("ClaimPaymentTracking", "underpaid", "Underpaid", ""),
+    ("AccountQuickCharge", "missed_fee", "Missed appointment fee", ""),
+    ("InsuranceVerificationStatus", "unverified", "Unverified", ""),
+    ("InsuranceVerificationStatus", "verified", "Verified", ""),
+    ("InsuranceVerificationStatus", "attempted", "Attempted", ""),
+    ("InsuranceVerificationStatus", "see_notes", "See Notes", ""),
+    ("Regions", "default", "Region 1", ""),
+    ("AutoNoteCats", "hygiene", "Hygiene", ""),
+    ("WebSchedNewPatApptTypes", "new_patient", "New Patient Exam", ""),
+    ("ClaimErrorCode", "missing_tooth", "Missing tooth number", ""),
+    ("ClinicSpecialty", "general", "General Dentistry", ""),
+    ("JobPriorities", "normal", "Normal", ""),
+    ("CarrierGroupNames", "commercial", "Commercial", ""),
+    ("PayPlanCategories", "default", "Default", ""),
+    ("AutoDeposit", "default", "Default", ""),
+    ("InsuranceFilingCodeGroup", "commercial", "Commercial", ""),
+    ("TimeCardAdjTypes", "pto", "PTO", ""),
+    ("TimeCardAdjTypes", "holiday", "Holiday", ""),
+    ("WebSchedExistingApptTypes", "cleaning", "Cleaning", ""),
+    ("CertificationCategories", "safety", "Safety", ""),
+    ("EClipboardImageCapture", "ins_card_front", "Insurance card front", ""),
+    ("TaskCategories", "reminder", "Reminder", ""),
+    ("OperatoryTypes", "hygiene", "Hygiene", ""),
+    ("OperatoryTypes", "restorative", "Restorative", ""),
+)
+
 # --- appointment and recall types ----------------------------------------------------------------------
 # (key, name, ARGB colour, default minutes, codes)
 APPOINTMENT_TYPES: tuple[tuple[str, str, int, int, str], ...] = (

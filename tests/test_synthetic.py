@@ -674,3 +674,67 @@ def test_writes_raw_into_a_demo_target(pg_url, small_practice):
 def test_force_writes_into_an_unmarked_database(pg_url, small_practice):
     counts = write_postgres_raw(small_practice, pg_url, force=True)
     assert _raw_counts(pg_url) == counts
+
+
+# --- issue #14: what another project's checks of OpenDental data expect ---------------------------------
+
+
+def test_no_check_number_is_on_two_claim_payments(practice):
+    checks = [n for n in practice.tables["claimpayment"].column("CheckNum").to_pylist() if n]
+    assert len(checks) > 100
+    assert len(set(checks)) == len(checks)
+
+
+def test_distinct_check_numbers_keep_the_first_and_take_the_next_free():
+    from dental_synthetic.billing import distinct_check_numbers
+
+    drawn = np.array([5, 5, 7, 5, 9, 9, 9])
+    used = np.array([True, True, True, True, False, True, True])
+    # the second 5 -> 6; the third 5 -> 8 (6 and 7 taken); row 4 is an EFT (unused): its 9 is no one's;
+    # the second used 9 wraps past the top (10) to the low end, 3
+    assert distinct_check_numbers(drawn, used, 3, 10).tolist() == [5, 6, 7, 8, 9, 9, 3]
+    with pytest.raises(ValueError, match="do not fit"):
+        distinct_check_numbers(np.zeros(3, dtype=np.int64), np.ones(3, dtype=bool), 0, 2)
+
+
+def test_definitions_cover_every_category_a_database_in_use_holds(practice):
+    categories = enum("DefCat")
+    retired = {categories["FeeSchedNamesOld"], categories["OperatoriesOld"]}
+    definition = practice.tables["definition"]
+    present = set(definition.column("Category").to_pylist())
+    assert present == set(categories.values()) - retired
+    pairs = list(zip(definition.column("Category").to_pylist(), definition.column("ItemOrder").to_pylist()))
+    assert len(set(pairs)) == len(pairs)  # ItemOrder 0, 1, ... within each category
+    assert definition.column("DefNum").to_pylist() == list(range(1, definition.num_rows + 1))
+
+
+def test_every_sent_statement_archives_its_document(practice):
+    statement = practice.tables["statement"].to_pylist()
+    documents = {d["DocNum"]: d for d in practice.tables["document"].to_pylist()}
+    definitions = {d["DefNum"]: d for d in practice.tables["definition"].to_pylist()}
+    assert len(statement) > 100
+    assert len({s["DocNum"] for s in statement}) == len(statement)
+    for s in statement:
+        assert s["IsSent"] == 1
+        doc = documents[s["DocNum"]]
+        assert doc["PatNum"] == s["PatNum"]
+        assert doc["DateCreated"].date() == s["DateSent"]
+        category = definitions[doc["DocCategory"]]
+        assert category["Category"] == enum("DefCat")["ImageCats"] and "S" in category["ItemValue"]
+
+
+def test_set_up_rows_carry_varied_entry_and_edit_moments(practice):
+    start = practice.config.start
+    fee = practice.tables["fee"]
+    entered = fee.column("SecDateEntry").to_pylist()
+    edited = fee.column("SecDateTEdit").to_pylist()
+    assert len(set(entered)) > fee.num_rows // 4 and len(set(edited)) > fee.num_rows // 4
+    assert all(e <= t.date() for e, t in zip(entered, edited))
+    feesched = practice.tables["feesched"].to_pylist()
+    assert len({s["SecDateEntry"] for s in feesched}) == len(feesched)
+    for s in feesched:  # edited at the last review of its own fees
+        own = [t for t, f in zip(edited, fee.column("FeeSched").to_pylist()) if f == s["FeeSchedNum"]]
+        assert s["SecDateTEdit"] == max(own)
+    stamps = [r["DateTStamp"] for r in practice.tables["referral"].to_pylist()]
+    assert len(set(stamps)) == len(stamps)
+    assert all(s.date() < start for s in stamps)
