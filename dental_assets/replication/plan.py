@@ -118,12 +118,7 @@ def nothing_changed(params: MySqlParams, pgconn, tables: list[Table]) -> bool | 
     ``Fingerprints`` read, which ``plan_tables`` can take instead of reading them again (its
     ``__bool__`` is False). Needs no Dagster import (``dental sync``'s fast path when nothing
     changed). Raises ConfigurationError when the source lacks a table or a needed column."""
-    with pgconn.cursor() as cur:
-        cur.execute("SELECT bool_and(to_regclass(n) IS NOT NULL) FROM unnest(%s::text[]) AS n",
-                    ([f"{quote_pg(RAW_SCHEMA)}.{quote_pg(t.name)}" for t in tables],))
-        every_table = cur.fetchone()[0]
-    pgconn.rollback()
-    if not every_table:
+    if not tables or len(_existing_raw_tables(pgconn, tables)) < len(tables):
         read_source_columns(params, tables)  # a missing table or column is still reported first
         return None
     source, raws = _fingerprints_both_sides(params, pgconn, tables)
