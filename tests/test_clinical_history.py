@@ -230,3 +230,16 @@ def test_deterministic_and_leaves_every_other_table_unchanged(practice, monkeypa
             assert table.equals(practice.tables[name]), name
     other = generate(SyntheticConfig(as_of=AS_OF, patients=1000, seed=6))
     assert not other.tables["periomeasure"].equals(practice.tables["periomeasure"])
+
+
+def test_validate_checks_perio_depths(practice):
+    from dental_synthetic.validate import check_tables
+
+    tables = {name: practice.tables[name] for name in ("perioexam", "periomeasure", "patient", "provider")}
+    assert "perio_depth" not in check_tables(tables, AS_OF).checks()
+    pm = tables["periomeasure"]
+    values = pm.column("Bvalue").to_numpy().copy()
+    first_probing = int(np.flatnonzero(pm.column("SequenceType").to_numpy() == PROBING)[0])
+    values[first_probing] = 25
+    broken = dict(tables, periomeasure=pm.set_column(pm.schema.get_field_index("Bvalue"), "Bvalue", pa.array(values)))
+    assert "perio_depth" in check_tables(broken, AS_OF).checks()
