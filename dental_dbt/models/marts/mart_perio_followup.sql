@@ -2,7 +2,8 @@
 -- run's as-of date (run setting as_of_date, default today), their latest chart and whether its pockets
 -- are being treated.
 --   latest exam            the chart with the latest exam_date on or before the as-of date (the higher
---                          perio_exam_id on a tie); earlier charts are replaced by it;
+--                          perio_exam_id on a tie); earlier charts are replaced by it; a chart without
+--                          a date (OpenDental's 0001-01-01) or without a patient is left out;
 --   sites_5mm_plus         its probed sites 5 mm deep or more (int_perio_exams; -1, not probed, ignored);
 --   srp_planned            the patient has scaling and root planing (CDT D4341 or D4342) treatment-planned:
 --                          ProcStatus TP (1), planned (DateTP, else ProcDate) on or before the as-of date;
