@@ -34,6 +34,7 @@ class Context:
     opened: int
     last_ts: int
     values: dict[str, tuple[int, dict[str, object]]] = field(default_factory=dict)
+    truth: dict[str, object] = field(default_factory=dict)  # later stages' ground truth (Practice.ledger)
 
     @classmethod
     def create(cls, config: SyntheticConfig) -> Context:

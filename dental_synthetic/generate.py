@@ -12,6 +12,7 @@ from dental_assets.catalog import raw_tables
 from .billing import build_billing
 from .columns import arrow_schema, build_table
 from .config import SyntheticConfig
+from . import clinical_history
 from .contacts import build_contacts
 from .extras import EXTRA_TABLES, STATEMENT_DOCUMENTS, build_extras
 from .context import Context
@@ -23,7 +24,7 @@ from .schedule import build_schedule
 # Issue #14's stages, run after every other: each is a module with ``TABLES`` (the tables it produces)
 # and ``build(ctx, setup, people, tables)``, which reads the finished Arrow tables and draws only from a
 # random stream of its own (``Context.stream``), so adding one changes no other table.
-LATER_STAGES: tuple = ()
+LATER_STAGES: tuple = (clinical_history,)
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,9 @@ class Practice:
     catalog order, no nulls. ``ledger``: ``"aging"`` (one row per guarantor: Guarantor, Bal_0_30,
     Bal_31_60, Bal_61_90, BalOver90, BalTotal, InsEst (insurance pending), PayPlanDue, PatientPortion
     (BalTotal - InsEst) in dollars, as of ``config.as_of``) and ``"daily"`` (per Date, ClinicNum, ProvNum:
-    Production, Adjustments, WriteOffs, PatientIncome, InsuranceIncome in dollars); dirty mode adds
-    ``"injections"`` (``dental_synthetic.dirty``).
+    Production, Adjustments, WriteOffs, PatientIncome, InsuranceIncome in dollars); the later stages'
+    ground truth (``Context.truth``: ``"perio_exams"`` and ``"perio_followup"``,
+    ``dental_synthetic.clinical_history``); dirty mode adds ``"injections"`` (``dental_synthetic.dirty``).
     """
 
     config: SyntheticConfig
@@ -93,7 +95,8 @@ def generate(config: SyntheticConfig) -> Practice:
         ordered[table.name] = tables[table.name] if table.name in tables else arrow_schema(table).empty_table()
     portion = np.rint(aging.column("BalTotal").to_numpy() * 100) - np.rint(aging.column("InsEst").to_numpy() * 100)
     aging = aging.append_column("PatientPortion", pa.array(portion / 100.0))
-    return Practice(config=config, tables=ordered, ledger={"aging": aging, "daily": daily_ledger(ordered)})
+    return Practice(config=config, tables=ordered, ledger={"aging": aging, "daily": daily_ledger(ordered),
+                                                                   **ctx.truth})
 
 
 def _store_aging(ctx: Context, setup, people, tables: dict[str, pa.Table], aging: pa.Table) -> None:

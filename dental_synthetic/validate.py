@@ -19,6 +19,8 @@ never patient data):
 - ``date_order``: paysplit.DatePay >= the paid procedure's ProcDate; payment.PayDate = its splits'
   DatePay; claim DateSent >= DateService, DateReceived >= DateSent; a claimproc's check date >= its claim's
   DateReceived and its DateCP = the check's CheckDate.
+- ``perio_depth``: periomeasure.SequenceType is a PerioSequenceType value; a Probing row (4) has IntTooth
+  1-32 and six site depths of -1 (no measurement) or 0-19 mm, as OpenDental allows.
 - ``claimproc_without_claim``: claimprocs NotReceived/Received/Supplemental with ClaimNum 0.
 - ``claim_totals``: claim.ClaimFee, InsPayEst, InsPayAmt, WriteOff = the sums of its claimprocs' FeeBilled,
   InsPayEst, InsPayAmt, WriteOff (cents).
@@ -85,6 +87,7 @@ _EXTRA = {  # non-key columns the checks read
     "patient": AGING_COLUMNS[:6],
     "payplancharge": ("ChargeType", "ChargeDate", "Principal", "Interest", "Guarantor", "PatNum", "ProcNum", "PayPlanNum"),
     "insplan": ("PlanType", "GroupNum", "GroupName"),
+    "periomeasure": ("SequenceType", "IntTooth", "MBvalue", "Bvalue", "DBvalue", "MLvalue", "Lvalue", "DLvalue"),
 }
 _OUTSIDE = {("benefit", "CovCatNum")}  # OpenDental's fixed coverage categories, no table in raw
 
@@ -378,6 +381,17 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
             allowed = [int(v["value"]) for v in enums[enum]["values"]]
             c.flag("status_enum", table, f"{column} not a {enum} value", ~np.isin(_col(tables[table], column), allowed),
                    c.key(table))
+
+    if c.has("periomeasure"):
+        pm = tables["periomeasure"]
+        seq = _col(pm, "SequenceType")
+        allowed = [int(v["value"]) for v in enums["PerioSequenceType"]["values"]]
+        sites = np.stack([_col(pm, n) for n in ("MBvalue", "Bvalue", "DBvalue", "MLvalue", "Lvalue", "DLvalue")])
+        tooth = _col(pm, "IntTooth")
+        probing = seq == 4  # PerioSequenceType.Probing
+        bad = ~np.isin(seq, allowed) | (probing & (((sites < -1) | (sites > 19)).any(axis=0) | (tooth < 1) | (tooth > 32)))
+        c.flag("perio_depth", "periomeasure", "SequenceType, IntTooth or a probing depth out of range", bad,
+               c.key("periomeasure"))
 
     # amounts
     def amount(table, column, lo, hi, mask=None):

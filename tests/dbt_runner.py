@@ -61,3 +61,23 @@ def query_rows(params: PgParams, sql: str) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
+
+
+def write_raw_rows(params: PgParams, rows: Mapping[str, list[dict]]) -> None:
+    """Create every raw table of the catalog (empty, OpenDental's column defaults) and insert ``rows``
+    ({table: [{column: value}]}; columns left out take their defaults)."""
+    from dental_assets.catalog import RAW_SCHEMA, pg_create_table_sql, quote_pg, raw_tables
+
+    conn = params.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_pg(RAW_SCHEMA)}")
+            for table in raw_tables():
+                cur.execute(pg_create_table_sql(table, RAW_SCHEMA))
+            for table, table_rows in rows.items():
+                for row in table_rows:
+                    cur.execute(f"INSERT INTO {quote_pg(RAW_SCHEMA)}.{quote_pg(table)} "
+                                f"({', '.join(quote_pg(c) for c in row)}) VALUES ({', '.join(['%s'] * len(row))})",
+                                list(row.values()))
+    finally:
+        conn.close()

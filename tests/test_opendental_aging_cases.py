@@ -21,8 +21,8 @@ from decimal import Decimal
 
 import pytest
 
-from dbt_runner import query_rows, run_dbt
-from dental_assets.catalog import RAW_SCHEMA, pg_create_table_sql, quote_pg, raw_tables
+from dbt_runner import query_rows, run_dbt, write_raw_rows
+from dental_assets.catalog import RAW_SCHEMA, quote_pg
 from dental_assets.warehouse import PgParams
 
 # OpenDental's PayPlan tests run as of 2019-08-09; the "today" tests run as of any day. One as-of day
@@ -310,21 +310,15 @@ def _insert(cur, table: str, rows: list[dict]) -> None:
 
 
 def _write_raw(params: PgParams) -> None:
-    conn = params.connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_pg(RAW_SCHEMA)}")
-            for table in raw_tables():
-                cur.execute(pg_create_table_sql(table, RAW_SCHEMA))
-            _insert(cur, "definition", [
-                {"DefNum": HIDDEN_UNEARNED_DEF, "Category": 29, "ItemName": "Treatment plan prepayment", "ItemValue": "X"},
-                {"DefNum": VISIBLE_UNEARNED_DEF, "Category": 29, "ItemName": "Prepayment", "ItemValue": ""},
-            ])
-            for family, _ in CASES_AND_ESTIMATES:
-                for table, rows in family.rows.items():
-                    _insert(cur, table, rows)
-    finally:
-        conn.close()
+    rows: dict[str, list[dict]] = defaultdict(list)
+    rows["definition"] = [
+        {"DefNum": HIDDEN_UNEARNED_DEF, "Category": 29, "ItemName": "Treatment plan prepayment", "ItemValue": "X"},
+        {"DefNum": VISIBLE_UNEARNED_DEF, "Category": 29, "ItemName": "Prepayment", "ItemValue": ""},
+    ]
+    for family, _ in CASES_AND_ESTIMATES:
+        for table, table_rows in family.rows.items():
+            rows[table].extend(table_rows)
+    write_raw_rows(params, rows)
 
 
 def _set_preferences(params: PgParams, lifo: int, version: int) -> None:
