@@ -59,7 +59,7 @@ UCR_FEE_PERCENT = 80  # InsBlueBookUcrFeePercent (ConvertDatabases6.cs)
 
 VERIFY_IN_TIME_RATE = 0.86  # a listed appointment verified on one of the days before it
 VERIFY_LATE_RATE = 0.06  # verified after the visit (then never: the rest)
-LATE_MAX_DAYS = 7  # a late verification comes 1..LATE_MAX_DAYS days after the appointment
+LATE_MAX_DAYS = APPOINTMENT_SCHEDULED_DAYS  # a late verification: 1..LATE_MAX_DAYS days after the visit
 
 CLAIM_FIRST_FOLLOWUP_DAYS = (28, 35)  # first tracking entry this many days after the claim was sent
 CLAIM_FOLLOWUP_INTERVAL_DAYS = (14, 28)  # then one every this many days
