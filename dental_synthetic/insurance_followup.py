@@ -334,8 +334,8 @@ def _claimtracking(ctx: Context, setup, tables, rng: np.random.Generator, defs: 
     status = cl.column("ClaimStatus").to_pylist()
     sent = _c(cl, "DateSent")
     received = _c(cl, "DateReceived")
-    is_open = np.array([s == "S" for s in status])
-    is_recv = np.array([s == "R" for s in status])
+    is_open = np.array([s == "S" for s in status], dtype=bool)
+    is_recv = np.array([s == "R" for s in status], dtype=bool)
     end = np.where(is_open, ctx.as_of, received - 1)  # tracked until the day before it was received
     span = end - sent
     cand = np.flatnonzero((is_open | is_recv) & (sent > ZERO_DAY) & (span >= CLAIM_FIRST_FOLLOWUP_DAYS[0]))

@@ -217,3 +217,24 @@ def test_deterministic_and_isolated():
             assert a.tables[name].drop_columns(["IsBlueBookEnabled"]).equals(table.drop_columns(["IsBlueBookEnabled"]))
         else:
             assert a.tables[name].equals(table), name
+
+
+def test_validate_checks_insverify_fkey(practice):
+    from dental_synthetic.validate import check_tables, validate_practice
+
+    assert validate_practice(practice).ok
+    tables = dict(practice.tables)
+    iv = tables["insverify"]
+    fkey = np.array(col(iv, "FKey"))
+    fkey[0] = 10**7  # a patplan that does not exist
+    tables["insverify"] = iv.set_column(iv.schema.get_field_index("FKey"), "FKey", pa.array(fkey))
+    assert [f.check for f in check_tables(tables, AS_OF, practice.ledger).findings] == ["insverify_fkey"]
+
+
+def test_practice_without_insurance():
+    """No insured patient: no verification events, no claims to track, no blue book; the plans' insverify
+    rows and the claim forms remain."""
+    p = generate(SyntheticConfig(as_of=AS_OF, patients=150, seed=3, insurance_rate=0.0))
+    rows = {name: p.tables[name].num_rows for name in stage.TABLES}
+    assert rows == {"insverify": p.tables["insplan"].num_rows, "insverifyhist": 0, "claimtracking": 0,
+                    "eobattach": 0, "claimform": len(stage.CLAIM_FORMS), "insbluebook": 0, "insbluebooklog": 0}
