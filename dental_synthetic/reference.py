@@ -189,6 +189,8 @@ DEFINITIONS: tuple[tuple[str, str, str, str], ...] = (
 # moves. Names follow OpenDental's stock rows where it ships some (its database conversion scripts:
 # ProgNoteColors, MiscColors, InsuranceVerificationStatus, ProviderSpecialties...). The two retired
 # categories (FeeSchedNamesOld, OperatoriesOld) hold nothing in a 24.3 database and get no row.
+# ClaimCustomTracking and InsuranceVerificationStatus rows come from the insurance follow-up stage
+# (dental_synthetic/insurance_followup.py), which uses them.
 # ImageCats "statements": OpenDental files each sent statement's PDF in the image category whose
 # ItemValue holds "S".
 STOCK_DEFINITIONS: tuple[tuple[str, str, str, str], ...] = (
@@ -227,18 +229,12 @@ STOCK_DEFINITIONS: tuple[tuple[str, str, str, str], ...] = (
     ("Prognosis", "good", "Good", ""),
     ("Prognosis", "fair", "Fair", ""),
     ("Prognosis", "poor", "Poor", ""),
-    ("ClaimCustomTracking", "called", "Called carrier", ""),
-    ("ClaimCustomTracking", "resubmitted", "Resubmitted", ""),
     ("TaskPriorities", "urgent", "Urgent", ""),
     ("TaskPriorities", "normal", "Normal", "D"),
     ("FeeColors", "default", "Default", ""),
     ("ClaimPaymentTracking", "denied", "Denied", ""),
     ("ClaimPaymentTracking", "underpaid", "Underpaid", ""),
     ("AccountQuickCharge", "missed_fee", "Missed appointment fee", ""),
-    ("InsuranceVerificationStatus", "unverified", "Unverified", ""),
-    ("InsuranceVerificationStatus", "verified", "Verified", ""),
-    ("InsuranceVerificationStatus", "attempted", "Attempted", ""),
-    ("InsuranceVerificationStatus", "see_notes", "See Notes", ""),
     ("Regions", "default", "Region 1", ""),
     ("AutoNoteCats", "hygiene", "Hygiene", ""),
     ("WebSchedNewPatApptTypes", "new_patient", "New Patient Exam", ""),

@@ -43,6 +43,8 @@ never patient data):
 - ``duplicate_plans``: insurance plans equal on CarrierNum, EmployerNum, PlanType, GroupNum and GroupName
   (compared case- and space-insensitively).
 - ``text_control_chars``: NUL bytes or control characters other than tab, CR and LF in note columns.
+- ``insverify_fkey``: an insverify row's FKey is a patplan.PatPlanNum when VerifyType is PatientEnrollment
+  (2) and an insplan.PlanNum when it is InsuranceBenefit (1) (OpenDental's InsVerifies.cs).
 - ``ledger_daily`` / ``ledger_aging``: when a ground-truth ledger is present (schema ``synthetic`` beside
   ``raw``, or a Practice), the tables reproduce it to the cent.
 """
@@ -88,6 +90,7 @@ _EXTRA = {  # non-key columns the checks read
     "payplancharge": ("ChargeType", "ChargeDate", "Principal", "Interest", "Guarantor", "PatNum", "ProcNum", "PayPlanNum"),
     "insplan": ("PlanType", "GroupNum", "GroupName"),
     "periomeasure": ("SequenceType", "IntTooth", "MBvalue", "Bvalue", "DBvalue", "MLvalue", "Lvalue", "DLvalue"),
+    "insverify": ("VerifyType", "FKey"),
 }
 _OUTSIDE = {("benefit", "CovCatNum")}  # OpenDental's fixed coverage categories, no table in raw
 
@@ -532,6 +535,9 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
                 c.flag("text_control_chars", table, f"{column} holds NUL or control characters",
                        bad.to_numpy(zero_copy_only=False), c.key(table))
 
+    if c.has("insverify", "patplan", "insplan"):
+        _check_insverify(c, tables)
+
     # the ground truth
     if ledger and c.has("procedurelog", "adjustment", "claimproc", "paysplit"):
         if "daily" in ledger and all("ClinicNum" in tables[n].column_names and "ProvNum" in tables[n].column_names
@@ -542,6 +548,16 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
             _compare(c, "ledger_aging", recomputed, ledger["aging"], ("Guarantor",), AGING_COLUMNS)
     counts = {name: t.num_rows for name, t in tables.items()}
     return ValidationReport(c.findings, counts, as_of)
+
+
+def _check_insverify(c: _Checker, tables: dict[str, pa.Table]) -> None:
+    """``insverify_fkey``: FKey resolves to the table its VerifyType names (patplan or insplan)."""
+    iv = tables["insverify"]
+    kind, fkey = _col(iv, "VerifyType"), _col(iv, "FKey")
+    for code, table, key in ((2, "patplan", "PatPlanNum"), (1, "insplan", "PlanNum")):
+        rows = kind == code
+        c.flag("insverify_fkey", "insverify", f"FKey of VerifyType {code} is no {table}.{key}",
+               rows & ~np.isin(fkey, _col(tables[table], key)), c.key("insverify"))
 
 
 def _check_billing_depth(c: _Checker, tables: dict[str, pa.Table]) -> None:

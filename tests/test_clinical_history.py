@@ -223,7 +223,7 @@ def test_deterministic_and_leaves_every_other_table_unchanged(practice, monkeypa
     again = generate(CONFIG)
     for name in ch.TABLES:
         assert again.tables[name].equals(practice.tables[name]), name
-    monkeypatch.setattr(generate_module, "LATER_STAGES", ())
+    monkeypatch.setattr(generate_module, "LATER_STAGES", tuple(s for s in generate_module.LATER_STAGES if s is not ch))
     without = generate_module.generate(CONFIG)
     for name, table in without.tables.items():
         if name not in ch.TABLES:
