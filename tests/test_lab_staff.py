@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from dental_synthetic import SyntheticConfig, generate, lab_staff
+from dental_synthetic.extras import _c as column_values
 from dental_synthetic.practice import enum_codes
 from dental_synthetic.util import DAY, ZERO_TS, day_number
 
@@ -24,12 +24,8 @@ def practice():
 
 
 def col(practice, table, name):
-    arr = practice.tables[table].column(name)
-    if pa.types.is_timestamp(arr.type):
-        return arr.cast(pa.int64()).to_numpy()
-    if pa.types.is_date32(arr.type):
-        return arr.cast(pa.int32()).to_numpy().astype(np.int64)
-    return arr.to_numpy(zero_copy_only=False)
+    """A column as numpy: dates as day numbers, timestamps as epoch seconds."""
+    return column_values(practice.tables[table], name)
 
 
 def seconds(text):
