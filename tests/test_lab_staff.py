@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from dental_synthetic import SyntheticConfig, generate, lab_staff
@@ -195,3 +196,15 @@ def test_deterministic_and_other_tables_unchanged(practice, monkeypatch):
             assert mine.select(keep).equals(table.select(keep)), name
         else:
             assert table.equals(practice.tables[name]), name
+
+
+def test_validate_passes_and_flags_an_unknown_clock_status(practice):
+    from dental_synthetic.validate import check_tables, validate_practice
+    assert validate_practice(practice).ok
+    tables = dict(practice.tables)
+    ce = tables["clockevent"]
+    status = ce.column("ClockStatus").to_numpy().copy()
+    status[0] = 3  # TimeClockStatus has 0 Home, 1 Lunch, 2 Break
+    tables["clockevent"] = ce.set_column(ce.schema.get_field_index("ClockStatus"), "ClockStatus", pa.array(status))
+    report = check_tables(tables, AS_OF)
+    assert [(f.check, f.table, f.count) for f in report.findings] == [("status_enum", "clockevent", 1)]
