@@ -56,7 +56,7 @@ import pyarrow as pa
 
 from . import identity
 from .columns import constant_string, strings
-from .context import Context
+from .context import PEOPLE_STREAM, Context
 from .extras import _c  # a column as numpy: dates as day numbers, timestamps as epoch seconds
 from .practice import enum_codes
 from .util import DAY, ZERO_TS, key_order, weekday
@@ -271,10 +271,12 @@ def _staff(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
     emp_clinic, emp_role, emp_prov = np.array(emp_clinic), np.array(emp_role), np.array(emp_prov)
     n_emp = len(emp_clinic)
     emp_num = np.arange(1, n_emp + 1)
-    female = rng.random(n_emp) < 0.8
-    fnames = np.where(female, np.array(identity.pick(rng, pools.female, n_emp).to_pylist(), dtype=object),
-                      np.array(identity.pick(rng, pools.male, n_emp).to_pylist(), dtype=object))
-    lnames = np.array(identity.pick(rng, pools.last, n_emp).to_pylist(), dtype=object)
+    # names from a stream of their own (as ``ctx.people_rng``): other pools change the names only
+    names_rng = np.random.Generator(np.random.PCG64([ctx.config.seed + STREAM, PEOPLE_STREAM]))
+    female = names_rng.random(n_emp) < 0.8
+    fnames = np.where(female, np.array(identity.pick(names_rng, pools.female, n_emp).to_pylist(), dtype=object),
+                      np.array(identity.pick(names_rng, pools.male, n_emp).to_pylist(), dtype=object))
+    lnames = np.array(identity.pick(names_rng, pools.last, n_emp).to_pylist(), dtype=object)
     hyg = emp_role == 3
     fnames[hyg] = [prov_fname[p] for p in emp_prov[hyg]]
     lnames[hyg] = [prov_lname[p] for p in emp_prov[hyg]]

@@ -35,6 +35,8 @@ IDENTITY_COLUMNS = {
                 "ImageFolder"},
     "provider": {"LName", "FName", "MI"},
     "userod": {"UserName"},
+    "employee": {"LName", "FName"},
+    "apptview": {"Description"},  # a view per clinic, named after the clinic
     "clinic": {"Description", "Abbr", "Address", "City", "Zip"},
     "operatory": {"OpName"},
     "zipcode": {"ZipCodeDigits", "City", "IsFrequent"},
