@@ -40,7 +40,8 @@ def _build(url: str, practice, target) -> PgParams:
     params = PgParams.from_url(url)
     mark_demo_target(params)
     dental_synthetic.write_postgres_raw(practice, params)
-    run_dbt(params, target, "build", "--indirect-selection", "cautious", "--select", *SELECT, settings={"as_of_date": AS_OF.isoformat()})
+    run_dbt(params, target, "build", "--indirect-selection", "cautious", "--select", *SELECT,
+            settings={"as_of_date": AS_OF.isoformat()})
     return params
 
 
@@ -80,7 +81,8 @@ def expected_lab(practice) -> dict:
     groups = defaultdict(list)
     for sent, due, recd, lab, fee in zip(*(_np(practice, "labcase", c).tolist() for c in (
             "DateTimeSent", "DateTimeDue", "DateTimeRecd", "LaboratoryNum", "LabFee"))):
-        groups[(_month(sent // DAY), lab)].append((sent // DAY, due // DAY, None if recd == ZERO_TS else recd // DAY, fee))
+        received = None if recd == ZERO_TS else recd // DAY
+        groups[(_month(sent // DAY), lab)].append((sent // DAY, due // DAY, received, fee))
     out = {}
     for key, cases in groups.items():
         turn = [r - s for s, _, r, _ in cases if r is not None]
@@ -117,8 +119,9 @@ def expected_staff(practice) -> dict:
     adj_auto = _seconds(ce.column("AdjustAuto").to_pylist())
     ot_hours = _seconds(ce.column("OTimeHours").to_pylist())
     ot_auto = _seconds(ce.column("OTimeAuto").to_pylist())
-    for i, (emp, t1, t2, status, clinic, overridden) in enumerate(zip(*(_np(practice, "clockevent", c).tolist() for c in (
-            "EmployeeNum", "TimeDisplayed1", "TimeDisplayed2", "ClockStatus", "ClinicNum", "AdjustIsOverridden")))):
+    columns = ("EmployeeNum", "TimeDisplayed1", "TimeDisplayed2", "ClockStatus", "ClinicNum", "AdjustIsOverridden")
+    for i, (emp, t1, t2, status, clinic, overridden) in enumerate(zip(*(_np(practice, "clockevent", c).tolist()
+                                                                         for c in columns))):
         if status == 2 or t2 == ZERO_TS:  # breaks and open rows add nothing
             continue
         paid = t2 - t1 + (adj[i] if overridden else adj_auto[i])
