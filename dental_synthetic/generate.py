@@ -14,6 +14,7 @@ from .columns import arrow_schema, build_table
 from .config import SyntheticConfig
 from . import clinical_history
 from .contacts import build_contacts
+from . import lab_staff
 from .extras import EXTRA_TABLES, STATEMENT_DOCUMENTS, build_extras
 from .context import Context
 from . import insurance_followup
@@ -25,7 +26,7 @@ from .schedule import build_schedule
 # Issue #14's stages, run after every other: each is a module with ``TABLES`` (the tables it produces)
 # and ``build(ctx, setup, people, tables)``, which reads the finished Arrow tables and draws only from a
 # random stream of its own (``Context.stream``), so adding one changes no other table.
-LATER_STAGES: tuple = (clinical_history, insurance_followup)
+LATER_STAGES: tuple = (clinical_history, insurance_followup, lab_staff)
 
 
 @dataclass(frozen=True)

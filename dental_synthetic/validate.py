@@ -8,8 +8,8 @@ never patient data):
 - ``primary_key``: keys are unique and positive.
 - ``foreign_key``: every non-zero reference resolves to a row of a table present (OpenDental uses 0 for
   "none"); references into tables not read are not checked.
-- ``status_enum``: procedurelog.ProcStatus, appointment.AptStatus, claimproc.Status hold values of
-  OpenDental's enums (ProcStat, ApptStatus, ClaimProcStatus).
+- ``status_enum``: procedurelog.ProcStatus, appointment.AptStatus, claimproc.Status, clockevent.ClockStatus
+  hold values of OpenDental's enums (ProcStat, ApptStatus, ClaimProcStatus, TimeClockStatus).
 - ``amount_range``: procedurelog.ProcFee in [0, 50,000] dollars; payment.PayAmt, paysplit.SplitAmt,
   adjustment.AdjAmt within +-100,000; claimpayment.CheckAmt in [0, 1,000,000]; claimproc.InsPayAmt and
   WriteOff of received claimprocs non-negative.
@@ -75,6 +75,7 @@ NOTE_COLUMNS = {  # free-text columns scanned for control characters
 _EXTRA = {  # non-key columns the checks read
     "procedurelog": ("ProcStatus", "ProcFee", "UnitQty", "BaseUnits", "ProcDate"),
     "appointment": ("AptStatus",),
+    "clockevent": ("ClockStatus",),
     "adjustment": ("AdjAmt", "AdjDate", "ProcNum", "ProcDate"),
     "payment": ("PayAmt", "PayDate"),
     "paysplit": ("SplitAmt", "DatePay", "PayPlanNum", "UnearnedType"),
@@ -379,7 +380,8 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
 
     # statuses
     for table, column, enum in (("procedurelog", "ProcStatus", "ProcStat"), ("appointment", "AptStatus", "ApptStatus"),
-                                ("claimproc", "Status", "ClaimProcStatus")):
+                                ("claimproc", "Status", "ClaimProcStatus"),
+                                ("clockevent", "ClockStatus", "TimeClockStatus")):
         if c.has(table):
             allowed = [int(v["value"]) for v in enums[enum]["values"]]
             c.flag("status_enum", table, f"{column} not a {enum} value", ~np.isin(_col(tables[table], column), allowed),

@@ -35,6 +35,9 @@ IDENTITY_COLUMNS = {
                 "ImageFolder"},
     "provider": {"LName", "FName", "MI"},
     "userod": {"UserName"},
+    "employee": {"LName", "FName"},
+    "apptview": {"Description"},  # a view per clinic, named after the clinic
+    "pharmacy": {"City", "Zip", "Phone", "Fax"},  # pharmacies near each clinic, in its town and area code
     "clinic": {"Description", "Abbr", "Address", "City", "Zip"},
     "operatory": {"OpName"},
     "zipcode": {"ZipCodeDigits", "City", "IsFrequent"},

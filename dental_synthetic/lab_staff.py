@@ -1,0 +1,485 @@
+"""Issue #14's lab and staff tables: dental laboratories and the lab cases of crown, bridge and denture
+procedures; employees, their time clock and time card adjustments; user groups, appointment views and
+user preferences.
+
+Every value is drawn from a random stream of its own (``ctx.stream(STREAM)``), so this stage changes no
+other table's rows, except two documented amendments of ``userod`` (``EmployeeNum`` set on the users
+who are employees, and one appended user per employee who had none) and the ``definition`` rows it
+appends (a ``TimeCardAdjTypes`` PTO type when none exists).
+
+Lab cases (OpenDental ``labcase``; ``laboratory``)
+    One case per appointment carrying a lab procedure (CDT D27xx crowns, D51xx/D52xx dentures,
+    D62xx/D67xx bridge parts), for Complete and Scheduled appointments. OpenDental attaches a case to
+    the appointment the case must be back for (``labcase.AptNum``: the seat visit); the synthetic
+    schedule books such a procedure as one appointment, so that appointment is the seat visit and the
+    prep visit (when the case is created and sent) lies ``TURNAROUND_WORKING_DAYS`` + a slack of
+    ``SEAT_SLACK_DAYS`` working days before it. ``DateTimeDue`` = sent + ``TURNAROUND_WORKING_DAYS``
+    working days at 17:00. Received: a share ``LAB_LATE_SHARE[lab]`` arrives ``LATE_OFFSETS`` working
+    days after the due date, the rest ``ON_TIME_OFFSETS`` (<= 0) days; a case that would arrive on or
+    after a completed seat day arrives that morning at 07:30 (and is checked at 07:45). Checked the same
+    day (``CHECKED_SAME_DAY``) or the next working day, always before the seat visit. Cases sent before
+    ``start`` or after ``as_of`` are not produced; received/checked moments after ``as_of`` are left at 0001-01-01 (the
+    case is still out). ``PlannedAptNum`` stays 0 (no planned appointment carries lab procedures
+    here). LabFee in dollars: ``LAB_FEE`` by kind x the lab's ``LAB_PRICE_FACTOR``.
+
+Staff (``employee``, ``clockevent``, ``timeadjust``)
+    Per clinic: an office manager (clinic 1), ``max(2, ceil(patients / FRONT_DESK_PATIENTS))`` front
+    desk employees, an assistant per dentist and a hygienist employee per hygienist provider (the same
+    person: the provider's name, the provider's user). Working days: every weekday from ``start`` to
+    ``as_of``; for hygienists the days of their provider's ``schedule`` rows. A share ``PTO_RATE`` of
+    days is paid time off (no clock events; a ``timeadjust`` row with PtoHours 8:00 and the PTO
+    definition). A worked day is OpenDental's clock rows: clocked in ~08:00, out for Lunch
+    (ClockStatus 1) ~12:00, back after ``LUNCH_MINUTES``, out Home (ClockStatus 0) ~17:00; a share
+    ``HALF_DAY_RATE`` of days is one Home row ending ~12:30; on a share ``BREAK_RATE`` of afternoons a
+    Break row (ClockStatus 2, out/in, inside the Home row, < 30 min so OpenDental's TimeCardRules
+    deduct nothing). ``EDIT_RATE`` of clock-ins were corrected: TimeEntered1 later than TimeDisplayed1.
+    OTimeHours/Rate2Hours/Rate3Hours are OpenDental's "no override" -01:00:00. Weekly overtime as
+    OpenDental's TimeCardRules.CalculateWeeklyOvertime stores it: for each finished week (its Friday
+    before ``as_of``) whose paid hours exceed 40, an IsAuto ``timeadjust`` with OTimeHours = the excess
+    and RegHours = -the excess, at 20:00 of the week's Friday. ``MANUAL_ADJUST_RATE`` of employee-weeks
+    carry a manual RegHours adjustment (after-hours staff meeting, Wednesday 18:00).
+
+Users (``usergroup``, ``usergroupattach``, ``apptview``, ``userodapptview``, ``userodpref``)
+    Groups 1-4 are the ``userod.UserGroupNum`` values of the set-up (Admin, Billing, Front Desk,
+    Providers), plus 5 Clinical Staff (the assistants' users). Every user is attached to its own group;
+    the office manager's user also to Front Desk, hygienists' users also to Clinical Staff. Views: All
+    Operatories and Hygiene (every clinic), one per clinic; each user's last view per clinic; a
+    ClinicLast preference per clinic-restricted user.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+
+from . import identity
+from .columns import constant_string, strings
+from .context import PEOPLE_STREAM, Context
+from .extras import _c  # a column as numpy: dates as day numbers, timestamps as epoch seconds
+from .practice import enum_codes
+from .util import DAY, ZERO_TS, key_order, weekday
+
+TABLES = ("laboratory", "labcase", "employee", "clockevent", "timeadjust", "usergroup", "usergroupattach",
+          "apptview", "userodapptview", "userodpref")
+STREAM = 9301
+
+APT = enum_codes("ApptStatus")
+CLOCK = enum_codes("TimeClockStatus")  # Home 0, Lunch 1, Break 2
+FKEY = enum_codes("UserOdFkeyType")
+
+# --- labs ---------------------------------------------------------------------------------------------
+LAB_CODE_PREFIXES = ("D27", "D51", "D52", "D62", "D67")
+LABS = (  # Description, Phone (fictional 555-01xx), City, kinds it takes (crown/bridge, denture)
+    ("Keystone Dental Laboratory", "5035550141", "Portland", True, False),
+    ("Cascade Ceramics Lab", "5035550142", "Beaverton", True, False),
+    ("Riverside Denture Studio", "5035550143", "Salem", False, True),
+    ("Northwest Milled Restorations", "5035550144", "Gresham", True, True),
+)
+LAB_WEIGHT = (0.45, 0.25, 0.6, 0.3)  # choice weight among the labs that take the case's kind
+LAB_LATE_SHARE = (0.08, 0.15, 0.25, 0.10)  # share of cases received after the due date, per lab
+LAB_PRICE_FACTOR = (1.0, 0.9, 1.0, 1.1)
+LAB_FEE = {"crown": (160, 260), "denture": (320, 520)}  # whole dollars, uniform, before the lab's factor
+TURNAROUND_WORKING_DAYS = 10  # due date = sent + this many working days
+SEAT_SLACK_DAYS = ((1, 2, 3, 4, 5), (0.15, 0.3, 0.25, 0.2, 0.1))  # working days from due date to seat visit
+ON_TIME_OFFSETS = ((-3, -2, -1, 0), (0.1, 0.25, 0.35, 0.3))  # working days received relative to due
+LATE_OFFSETS = ((1, 2, 3, 5), (0.45, 0.3, 0.15, 0.1))
+CHECKED_SAME_DAY = 0.7
+SHADES = ("A1", "A2", "A3", "B1", "B2")
+
+# --- staff --------------------------------------------------------------------------------------------
+FRONT_DESK_PATIENTS = 2500
+PTO_RATE = 0.03
+HALF_DAY_RATE = 0.04
+BREAK_RATE = 0.4
+EDIT_RATE = 0.04
+LUNCH_MINUTES = (50, 76)  # uniform [lo, hi)
+MANUAL_ADJUST_RATE = 0.02
+WEEKLY_OT_SECONDS = 40 * 3600
+NO_OVERRIDE = "-01:00:00"  # OpenDental's ClockEvent.OTimeHours / Rate2Hours / Rate3Hours "not overridden"
+ROLES = ("manager", "frontdesk", "assistant", "hygienist")
+GROUPS = ("Admin", "Billing", "Front Desk", "Providers", "Clinical Staff")
+CLINICAL_GROUP = 5
+
+
+def _busday(days: np.ndarray, offset) -> np.ndarray:
+    """Day numbers moved by ``offset`` working days (Monday-Friday); weekend days roll forward first."""
+    d = np.asarray(days, dtype=np.int64).astype("datetime64[D]")
+    return np.busday_offset(d, offset, roll="forward").astype(np.int64)
+
+
+def _draw(rng: np.random.Generator, spec, size: int) -> np.ndarray:
+    values, probs = spec
+    return np.asarray(values, dtype=np.int64)[rng.choice(len(values), size=size, p=np.asarray(probs))]
+
+
+def signed_hms(seconds: np.ndarray) -> pa.Array:
+    """Seconds (may be negative) -> OpenDental TIME text ``[-]HH:MM:SS``."""
+    secs = np.asarray(seconds, dtype=np.int64)
+    uniq, inverse = np.unique(secs, return_inverse=True)
+    text = [("-" if s < 0 else "") + f"{abs(s) // 3600:02d}:{abs(s) % 3600 // 60:02d}:{abs(s) % 60:02d}"
+            for s in uniq.tolist()]
+    return strings(text, inverse)
+
+
+def build(ctx: Context, setup, people, tables: dict[str, pa.Table]) -> None:
+    """Put this stage's ten tables into ``ctx``; amend ``tables['userod']`` and ``tables['definition']``
+    in place (see the module docstring)."""
+    rng = ctx.stream(STREAM)
+    _labs(ctx, rng, setup, tables)
+    _staff(ctx, rng, setup, tables)
+
+
+def _labs(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
+    n_labs = len(LABS)
+    ctx.put("laboratory", n_labs, {
+        "LaboratoryNum": np.arange(1, n_labs + 1),
+        "Description": [lab[0] for lab in LABS],
+        "Phone": [lab[1] for lab in LABS],
+        "City": [lab[2] for lab in LABS],
+        "State": "OR",
+        "Slip": 0,
+    })
+    pl, ap = tables["procedurelog"], tables["appointment"]
+    code_text = np.array(setup.code_proccode, dtype=object)
+    is_lab_code = np.array([any(c.startswith(p) for p in LAB_CODE_PREFIXES) for c in setup.code_proccode])
+    is_denture_code = np.array([c.startswith(("D51", "D52")) for c in setup.code_proccode])
+    code = _c(pl, "CodeNum")
+    apt_of = _c(pl, "AptNum")
+    lab_proc = np.flatnonzero(is_lab_code[code] & (apt_of > 0))
+    apt_num = _c(ap, "AptNum")
+    apt_row = np.full(int(apt_num.max(initial=0)) + 1, -1, dtype=np.int64)
+    apt_row[apt_num] = np.arange(len(apt_num))
+    status = _c(ap, "AptStatus")
+    keep = np.isin(status[apt_row[apt_of[lab_proc]]], [APT["Complete"], APT["Scheduled"]])
+    lab_proc = lab_proc[keep]
+    # one case per appointment: its first lab procedure (by ProcNum) names it
+    order = key_order(apt_of[lab_proc], _c(pl, "ProcNum")[lab_proc])
+    lab_proc = lab_proc[order]
+    first = np.ones(len(lab_proc), dtype=bool)
+    first[1:] = apt_of[lab_proc][1:] != apt_of[lab_proc][:-1]
+    proc = lab_proc[first]
+    n = len(proc)
+    row = apt_row[apt_of[proc]]
+    seat_ts = _c(ap, "AptDateTime")[row]
+    seat = seat_ts // DAY
+    completed = status[row] == APT["Complete"]
+    denture = is_denture_code[code[proc]]
+
+    # draws (all of them for every candidate, so the stream does not depend on as_of censoring)
+    slack = _draw(rng, SEAT_SLACK_DAYS, n)
+    takes = np.array([[lab[4] if d else lab[3] for lab in LABS] for d in (False, True)])
+    weights = np.where(takes[denture.astype(int)], np.array(LAB_WEIGHT)[None, :], 0.0)
+    u = rng.random(n)
+    cum = np.cumsum(weights, axis=1) / weights.sum(axis=1, keepdims=True)
+    lab = (u[:, None] > cum).sum(axis=1)
+    late = rng.random(n) < np.array(LAB_LATE_SHARE)[lab]
+    offset = np.where(late, _draw(rng, LATE_OFFSETS, n), _draw(rng, ON_TIME_OFFSETS, n))
+    created_sec = rng.integers(9 * 3600, 15 * 3600, size=n)
+    sent_after = rng.integers(15 * 60, 120 * 60, size=n)
+    recd_sec = rng.integers(10 * 3600, 16 * 3600, size=n)
+    same_day = rng.random(n) < CHECKED_SAME_DAY
+    check_after = rng.integers(30 * 60, 120 * 60, size=n)
+    next_sec = rng.integers(8 * 3600, 12 * 3600, size=n)
+    lo, hi = LAB_FEE["crown"]
+    dlo, dhi = LAB_FEE["denture"]
+    fee = np.where(denture, rng.integers(dlo, dhi, size=n), rng.integers(lo, hi, size=n))
+    shade = rng.integers(0, len(SHADES), size=n)
+
+    sent_day = _busday(seat, -(TURNAROUND_WORKING_DAYS + slack))
+    due_day = _busday(sent_day, TURNAROUND_WORKING_DAYS)
+    recd_day = _busday(due_day, offset)
+    at_seat = completed & (recd_day >= seat)
+    recd_day = np.where(at_seat, seat, recd_day)
+    recd_ts = recd_day * DAY + np.where(at_seat, 7 * 3600 + 1800, recd_sec)
+    next_day = _busday(recd_day, 1)
+    check_next = ~same_day & ~at_seat & (next_day < seat)
+    checked_ts = np.where(at_seat, recd_ts + 15 * 60,
+                          np.where(check_next, next_day * DAY + next_sec, recd_ts + check_after))
+    created_ts = sent_day * DAY + created_sec
+    sent_ts = created_ts + sent_after
+
+    exists = (sent_day >= ctx.start) & (sent_ts <= ctx.last_ts)
+    zero = np.int64(ZERO_TS)
+    recd_ts = np.where(recd_ts <= ctx.last_ts, recd_ts, zero)
+    checked_ts = np.where((checked_ts <= ctx.last_ts) & (recd_ts > zero), checked_ts, zero)
+    idx = np.flatnonzero(exists)
+    idx = idx[key_order(created_ts[idx], apt_of[proc][idx])]
+    m = len(idx)
+    recd, checked = recd_ts[idx], checked_ts[idx]
+    received = recd > zero
+    invoice = np.where(received, np.cumsum(received), 0)
+    tooth = pl.column("ToothNum").to_numpy(zero_copy_only=False)[proc][idx]
+    abbr = np.array(setup.code_abbr, dtype=object)[code[proc][idx]]
+    instructions = [f"{c} {a} #{t}, shade {SHADES[s]}" if t else f"{c} {a}, try-in at seat"
+                    for c, a, t, s in zip(code_text[code[proc][idx]], abbr, tooth, shade[idx])]
+    ctx.put("labcase", m, {
+        "LabCaseNum": np.arange(1, m + 1),
+        "PatNum": _c(ap, "PatNum")[row][idx],
+        "LaboratoryNum": lab[idx] + 1,
+        "AptNum": apt_of[proc][idx],
+        "PlannedAptNum": 0,
+        "DateTimeDue": due_day[idx] * DAY + 17 * 3600,
+        "DateTimeCreated": created_ts[idx],
+        "DateTimeSent": sent_ts[idx],
+        "DateTimeRecd": recd,
+        "DateTimeChecked": checked,
+        "ProvNum": _c(pl, "ProvNum")[proc][idx],
+        "Instructions": instructions,
+        "LabFee": np.round(fee[idx] * np.array(LAB_PRICE_FACTOR)[lab[idx]], 2),
+        "DateTStamp": np.maximum(np.maximum(sent_ts[idx], recd), checked),
+        "InvoiceNum": [f"INV-{k:05d}" if k else "" for k in invoice.tolist()],
+    })
+
+
+def _append_rows(table: pa.Table, values: dict[str, object], n: int) -> pa.Table:
+    """``table`` with ``n`` rows appended (unset columns: the type's zero value)."""
+    arrays = []
+    for field in table.schema:
+        v = values.get(field.name)
+        if v is None:
+            if pa.types.is_string(field.type):
+                v = constant_string("", n)
+            elif pa.types.is_timestamp(field.type):
+                v = pa.array(np.full(n, ZERO_TS, dtype=np.int64), type=field.type)
+            else:
+                v = pa.array(np.zeros(n, dtype=np.int64 if pa.types.is_integer(field.type) else np.float64))
+        arrays.append(pa.array(v, type=field.type) if not isinstance(v, pa.Array) else v.cast(field.type))
+    return pa.concat_tables([table, pa.Table.from_arrays(arrays, schema=table.schema)])
+
+
+def _staff(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
+    pools = identity.faker_pools(ctx.config.seed)
+    n_clinics = len(setup.clinic_dentists)
+    prov = tables["provider"]
+    prov_fname = dict(zip(_c(prov, "ProvNum").tolist(), prov.column("FName").to_pylist()))
+    prov_lname = dict(zip(_c(prov, "ProvNum").tolist(), prov.column("LName").to_pylist()))
+    # employees: (clinic, role, ProvNum of a hygienist)
+    emp_clinic, emp_role, emp_prov = [], [], []
+    for c in range(n_clinics):
+        pats = ctx.config.patients * float(setup.clinic_share[c])
+        if c == 0:
+            emp_clinic.append(1), emp_role.append(0), emp_prov.append(0)
+        for role, count, provs in ((1, max(2, math.ceil(pats / FRONT_DESK_PATIENTS)), None),
+                                   (2, len(setup.clinic_dentists[c]), None),
+                                   (3, len(setup.clinic_hygienists[c]), setup.clinic_hygienists[c])):
+            for k in range(count):
+                emp_clinic.append(c + 1)
+                emp_role.append(role)
+                emp_prov.append(int(provs[k]) if provs is not None else 0)
+    emp_clinic, emp_role, emp_prov = np.array(emp_clinic), np.array(emp_role), np.array(emp_prov)
+    n_emp = len(emp_clinic)
+    emp_num = np.arange(1, n_emp + 1)
+    # names from a stream of their own (as ``ctx.people_rng``): other pools change the names only
+    names_rng = np.random.Generator(np.random.PCG64([ctx.config.seed + STREAM, PEOPLE_STREAM]))
+    female = names_rng.random(n_emp) < 0.8
+    fnames = np.where(female, np.array(identity.pick(names_rng, pools.female, n_emp).to_pylist(), dtype=object),
+                      np.array(identity.pick(names_rng, pools.male, n_emp).to_pylist(), dtype=object))
+    lnames = np.array(identity.pick(names_rng, pools.last, n_emp).to_pylist(), dtype=object)
+    hyg = emp_role == 3
+    fnames[hyg] = [prov_fname[p] for p in emp_prov[hyg]]
+    lnames[hyg] = [prov_lname[p] for p in emp_prov[hyg]]
+    ctx.put("employee", n_emp, {
+        "EmployeeNum": emp_num,
+        "LName": lnames.tolist(),
+        "FName": fnames.tolist(),
+        "ClockStatus": "Home",
+        "PhoneExt": 100 + emp_num,
+        "PayrollID": [f"P{1000 + e}" for e in emp_num.tolist()],
+        "ReportsTo": np.where(emp_role == 0, 0, 1),
+    })
+
+    _users(ctx, setup, tables, emp_num, emp_clinic, emp_role, emp_prov)
+    pto_def = _pto_definition(tables)
+    _clock(ctx, rng, tables, emp_num, emp_clinic, emp_prov, pto_def)
+
+
+def _pto_definition(tables) -> int:
+    """DefNum of a TimeCardAdjTypes definition, appended when the practice has none."""
+    defs = tables["definition"]
+    cat = enum_codes("DefCat")["TimeCardAdjTypes"]
+    existing = np.flatnonzero(_c(defs, "Category") == cat)
+    if len(existing):
+        return int(_c(defs, "DefNum")[existing[0]])
+    num = int(_c(defs, "DefNum").max()) + 1
+    tables["definition"] = _append_rows(defs, {
+        "DefNum": pa.array([num]), "Category": pa.array([cat]), "ItemOrder": pa.array([0]),
+        "ItemName": pa.array(["PTO"]), "ItemValue": pa.array([""])}, 1)
+    return num
+
+
+def _users(ctx, setup, tables, emp_num, emp_clinic, emp_role, emp_prov) -> None:
+    users = tables["userod"]
+    user_num = _c(users, "UserNum")
+    n_old = len(user_num)
+    employee_of = _c(users, "EmployeeNum").copy()
+    employee_of[setup.admin_user - 1] = emp_num[emp_role == 0][0]
+    new_emp = []
+    for c in range(1, len(setup.clinic_dentists) + 1):
+        desk = emp_num[(emp_role == 1) & (emp_clinic == c)]
+        employee_of[setup.frontdesk_user[c] - 1] = desk[0]
+        new_emp.extend(desk[1:].tolist())
+        new_emp.extend(emp_num[(emp_role == 2) & (emp_clinic == c)].tolist())
+    for e, p in zip(emp_num[emp_role == 3].tolist(), emp_prov[emp_role == 3].tolist()):
+        employee_of[setup.prov_user[p] - 1] = e
+    new_emp = np.array(new_emp, dtype=np.int64)
+    k = len(new_emp)
+    role = emp_role[new_emp - 1]
+    names = [("reception" if r == 1 else "assistant") + str(e) for r, e in zip(role.tolist(), new_emp.tolist())]
+    group = np.where(role == 1, 3, CLINICAL_GROUP)
+    users = users.set_column(users.schema.get_field_index("EmployeeNum"), "EmployeeNum", pa.array(employee_of))
+    users = _append_rows(users, {
+        "UserNum": pa.array(n_old + 1 + np.arange(k)), "UserName": pa.array(names), "UserGroupNum": pa.array(group),
+        "EmployeeNum": pa.array(new_emp), "ClinicNum": pa.array(emp_clinic[new_emp - 1]),
+        "ClinicIsRestricted": pa.array(np.ones(k, dtype=np.int64)),
+        "DateTLastLogin": pa.array(np.full(k, ctx.as_of * DAY + 8 * 3600, dtype=np.int64))}, k)
+    tables["userod"] = users
+
+    n_users = users.num_rows
+    u_num = _c(users, "UserNum")
+    u_group = _c(users, "UserGroupNum")
+    u_clinic = _c(users, "ClinicNum")
+    u_emp = _c(users, "EmployeeNum")
+    u_prov = _c(users, "ProvNum")
+    ctx.put("usergroup", len(GROUPS), {"UserGroupNum": np.arange(1, len(GROUPS) + 1), "Description": list(GROUPS)})
+    role_of_user = np.where(u_emp > 0, emp_role[np.maximum(u_emp, 1) - 1], -1)
+    extra_user = np.concatenate([u_num[role_of_user == 0], u_num[role_of_user == 3]])
+    extra_group = np.concatenate([np.full((role_of_user == 0).sum(), 3), np.full((role_of_user == 3).sum(),
+                                                                                  CLINICAL_GROUP)])
+    a_user = np.concatenate([u_num, extra_user])
+    a_group = np.concatenate([u_group, extra_group])
+    order = key_order(a_user, a_group)
+    na = len(a_user)
+    ctx.put("usergroupattach", na, {"UserGroupAttachNum": np.arange(1, na + 1), "UserNum": a_user[order],
+                                    "UserGroupNum": a_group[order]})
+
+    n_clinics = len(setup.clinic_dentists)
+    abbr = tables["clinic"].column("Abbr").to_pylist()
+    view_names = ["All Operatories", "Hygiene"] + [f"{a} Day" for a in abbr]
+    view_clinic = np.array([0, 0] + list(range(1, n_clinics + 1)))
+    nv = len(view_names)
+    ctx.put("apptview", nv, {
+        "ApptViewNum": np.arange(1, nv + 1), "Description": view_names, "ItemOrder": np.arange(nv),
+        "RowsPerIncr": 1, "ClinicNum": view_clinic, "ApptTimeScrollStart": "08:00:00",
+        "OnlySchedBeforeTime": "00:00:00", "OnlySchedAfterTime": "00:00:00",
+    })
+    # each user's last view: hygienists the Hygiene view, users of one clinic its day view, others All
+    is_hyg_user = (u_prov > 0) & np.isin(u_prov, np.concatenate(setup.clinic_hygienists))
+    view = np.where(is_hyg_user, 2, np.where(u_clinic > 0, 2 + u_clinic, 1))
+    ctx.put("userodapptview", n_users, {"UserodApptViewNum": np.arange(1, n_users + 1), "UserNum": u_num,
+                                        "ClinicNum": u_clinic, "ApptViewNum": view})
+    restricted = np.flatnonzero(u_clinic > 0)
+    npref = len(restricted)
+    ctx.put("userodpref", npref, {
+        "UserOdPrefNum": np.arange(1, npref + 1), "UserNum": u_num[restricted], "Fkey": u_clinic[restricted],
+        "FkeyType": FKEY["ClinicLast"], "ValueString": "", "ClinicNum": 0,
+    })
+
+
+def _clock(ctx, rng, tables, emp_num, emp_clinic, emp_prov, pto_def) -> None:
+    # working days per employee
+    days = np.arange(ctx.start, ctx.as_of + 1)
+    days = days[weekday(days) < 5]
+    sched = tables["schedule"]
+    s_prov, s_day = _c(sched, "ProvNum"), _c(sched, "SchedDate")
+    s_ok = (s_day >= ctx.start) & (s_day <= ctx.as_of) & (_c(sched, "SchedType") == 1)
+    owners, wdays = [], []
+    for e, p in zip(emp_num.tolist(), emp_prov.tolist()):
+        d = np.unique(s_day[s_ok & (s_prov == p)]) if p else days
+        owners.append(np.full(len(d), e))
+        wdays.append(d)
+    owner = np.concatenate(owners)
+    wday = np.concatenate(wdays)
+    n = len(owner)
+    pto = rng.random(n) < PTO_RATE
+    half = rng.random(n) < HALF_DAY_RATE
+    brk = (rng.random(n) < BREAK_RATE) & ~half
+    edit = rng.random(n) < EDIT_RATE
+    t_in = 8 * 3600 + np.clip(np.rint(rng.normal(0, 5, n)), -12, 15).astype(np.int64) * 60 + rng.integers(0, 60, n)
+    t_lunch = 12 * 3600 + np.clip(np.rint(rng.normal(0, 6, n)), -15, 20).astype(np.int64) * 60 + rng.integers(0, 60, n)
+    t_back = t_lunch + rng.integers(*LUNCH_MINUTES, n) * 60 + rng.integers(0, 60, n)
+    t_out = 17 * 3600 + np.clip(np.rint(rng.normal(0, 8, n)), -20, 30).astype(np.int64) * 60 + rng.integers(0, 60, n)
+    t_half = 12 * 3600 + 1800 + rng.integers(-10, 20, n) * 60
+    b_start = 15 * 3600 + rng.integers(0, 60, n) * 60
+    b_len = rng.integers(10, 21, n) * 60
+    late_entry = rng.integers(10, 91, n) * 60
+
+    work = ~pto
+    base = wday * DAY
+    # rows: (day row, kind) kind 0 morning/half-day, 1 afternoon, 2 break
+    w = np.flatnonzero(work)
+    full = w[~half[w]]
+    halfd = w[half[w]]
+    br = w[brk[w]]
+    r_day = np.concatenate([full, halfd, full, br])
+    r_kind = np.concatenate([np.zeros(len(full) + len(halfd), np.int64), np.ones(len(full), np.int64),
+                             np.full(len(br), 2)])
+    start = np.select([r_kind == 0, r_kind == 1], [t_in[r_day], t_back[r_day]], b_start[r_day])
+    is_half = half[r_day]
+    stop = np.select([(r_kind == 0) & is_half, r_kind == 0, r_kind == 1],
+                     [t_half[r_day], t_lunch[r_day], t_out[r_day]], b_start[r_day] + b_len[r_day])
+    status = np.select([(r_kind == 0) & ~is_half, r_kind == 2], [CLOCK["Lunch"], CLOCK["Break"]], CLOCK["Home"])
+    entered1 = start + np.where((r_kind == 0) & edit[r_day], late_entry[r_day], 0)
+    order = key_order(base[r_day] + start, owner[r_day])
+    r_day, start, stop, status, entered1 = (a[order] for a in (r_day, start, stop, status, entered1))
+    m = len(r_day)
+    emp = owner[r_day]
+    clinic = emp_clinic[emp - 1]
+    ctx.put("clockevent", m, {
+        "ClockEventNum": np.arange(1, m + 1),
+        "EmployeeNum": emp,
+        "TimeEntered1": base[r_day] + entered1,
+        "TimeDisplayed1": base[r_day] + start,
+        "ClockStatus": status,
+        "TimeEntered2": base[r_day] + stop,
+        "TimeDisplayed2": base[r_day] + stop,
+        "OTimeHours": constant_string(NO_OVERRIDE, m),
+        "Rate2Hours": constant_string(NO_OVERRIDE, m),
+        "Rate3Hours": constant_string(NO_OVERRIDE, m),
+        "ClinicNum": clinic,
+    })
+
+    # time adjustments: PTO days, manual meeting hours, weekly overtime
+    paid = np.where(status == CLOCK["Break"], 0, stop - start)  # breaks sit inside a paid row
+    monday = wday - weekday(wday)
+    week_key = owner * 100_000 + (monday - ctx.start + 10)
+    uniq_week, week_of_day = np.unique(week_key, return_inverse=True)
+    week_sec = np.zeros(len(uniq_week), dtype=np.int64)
+    np.add.at(week_sec, week_of_day[r_day], paid)
+    week_emp = uniq_week // 100_000
+    week_monday = uniq_week % 100_000 - 10 + ctx.start
+    manual = rng.random(len(uniq_week)) < MANUAL_ADJUST_RATE
+    manual_sec = np.where(rng.random(len(uniq_week)) < 0.5, 1800, 3600)
+    manual &= (week_monday + 2) * DAY + 18 * 3600 <= ctx.last_ts
+    week_sec += np.where(manual, manual_sec, 0)
+    finished = week_monday + 4 < ctx.as_of
+    ot = np.where(finished, np.maximum(week_sec - WEEKLY_OT_SECONDS, 0), 0)
+    ot_week = np.flatnonzero(ot > 0)
+    man_week = np.flatnonzero(manual)
+    pto_day = np.flatnonzero(pto)
+    a_emp = np.concatenate([owner[pto_day], week_emp[man_week], week_emp[ot_week]])
+    a_time = np.concatenate([wday[pto_day] * DAY + 8 * 3600, (week_monday[man_week] + 2) * DAY + 18 * 3600,
+                             (week_monday[ot_week] + 4) * DAY + 20 * 3600])
+    a_reg = np.concatenate([np.zeros(len(pto_day), np.int64), manual_sec[man_week], -ot[ot_week]])
+    a_ot = np.concatenate([np.zeros(len(pto_day) + len(man_week), np.int64), ot[ot_week]])
+    a_pto = np.concatenate([np.full(len(pto_day), 8 * 3600), np.zeros(len(man_week) + len(ot_week), np.int64)])
+    a_kind = np.concatenate([np.zeros(len(pto_day), np.int64), np.ones(len(man_week), np.int64),
+                             np.full(len(ot_week), 2)])
+    order = key_order(a_time, a_emp, a_kind)
+    a_emp, a_time, a_reg, a_ot, a_pto, a_kind = (x[order] for x in (a_emp, a_time, a_reg, a_ot, a_pto, a_kind))
+    k = len(a_emp)
+    notes = ("Paid time off", "Staff meeting after hours", "")
+    ctx.put("timeadjust", k, {
+        "TimeAdjustNum": np.arange(1, k + 1),
+        "EmployeeNum": a_emp,
+        "TimeEntry": a_time,
+        "RegHours": signed_hms(a_reg),
+        "OTimeHours": signed_hms(a_ot),
+        "Note": strings(notes, a_kind),
+        "IsAuto": (a_kind == 2).astype(np.int64),
+        "ClinicNum": emp_clinic[a_emp - 1],
+        "PtoDefNum": np.where(a_kind == 0, pto_def, 0),
+        "PtoHours": signed_hms(a_pto),
+        "SecuUserNumEntry": 1,
+    })
