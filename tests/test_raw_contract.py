@@ -56,7 +56,7 @@ def test_foreign_staging_runs_on_the_synthetic_raw(pg_url, practice):
     counts = _run_every_file(pg_url)
     for table, (returned, rows) in counts.items():
         assert returned == rows, table  # one row per source row, none lost to a type or name error
-        assert rows == practice.tables[table].num_rows, table
+        assert rows == practice.tables[table].num_rows > 0, table
 
 
 def test_foreign_staging_runs_on_the_replicated_raw(mariadb_url, pg_url, practice):
@@ -66,4 +66,4 @@ def test_foreign_staging_runs_on_the_replicated_raw(mariadb_url, pg_url, practic
     _sync_direct(mariadb_url, pg_url, [raw_table(n) for n in names])
     counts = _run_every_file(pg_url)
     for table, (returned, rows) in counts.items():
-        assert returned == rows == practice.tables[table].num_rows, table
+        assert returned == rows == practice.tables[table].num_rows > 0, table
