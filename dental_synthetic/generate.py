@@ -13,6 +13,7 @@ from .billing import build_billing
 from .columns import arrow_schema, build_table
 from .config import SyntheticConfig
 from .contacts import build_contacts
+from . import forms_tasks
 from .extras import EXTRA_TABLES, build_extras
 from .context import Context
 from .ledger import daily_ledger, family_aging, patient_balances
@@ -23,7 +24,7 @@ from .schedule import build_schedule
 # Issue #14's stages, run after every other: each is a module with ``TABLES`` (the tables it produces)
 # and ``build(ctx, setup, people, tables)``, which reads the finished Arrow tables and draws only from a
 # random stream of its own (``Context.stream``), so adding one changes no other table.
-LATER_STAGES: tuple = ()
+LATER_STAGES: tuple = (forms_tasks,)
 
 
 @dataclass(frozen=True)
