@@ -292,21 +292,88 @@ def test_stage_time(patients, capsys):
               f"sheetfield rows {practice.tables['sheetfield'].num_rows}")
 
 
-def test_staging_models_pass_their_tests_on_generated_rows(pg_module_url, tmp_path_factory):
-    """dbt builds this stage's staging models (with their unique / not_null / accepted_values tests) on a
-    small generated practice written to a real PostgreSQL raw schema."""
-    from dbt_runner import query_rows, run_dbt
-
+@pytest.fixture(scope="module")
+def small_built(pg_module_url, tmp_path_factory):
+    """A 300-patient practice in a real PostgreSQL raw schema, with this stage's staging models and
+    int_patient_forms built and tested by dbt."""
     import dental_synthetic
+    from dbt_runner import run_dbt
     from dental_assets.warehouse import PgParams, mark_demo_target
 
     params = PgParams.from_url(pg_module_url)
     mark_demo_target(params)
     small = generate(SyntheticConfig(as_of=AS_OF, patients=300, seed=9))
     dental_synthetic.write_postgres_raw(small, params)
+    target = tmp_path_factory.mktemp("dbt_target")
     models = [f"stg_opendental__{name}" for name in forms_tasks.TABLES]
-    out = run_dbt(params, tmp_path_factory.mktemp("dbt_target"), "build", "--select", *models)
-    assert "ERROR=0" in out and "PASS=" in out  # run_dbt already fails the test on a dbt error
+    out = run_dbt(params, target, "build", "--select", *models, "+int_patient_forms", "--indirect-selection", "cautious")
+    return params, small, target, out
+
+
+def test_staging_models_pass_their_tests_on_generated_rows(small_built):
+    """run_dbt fails the test on any dbt error or failing test; the staging views hold every raw row."""
+    from dbt_runner import query_rows
+
+    params, small, _, out = small_built
+    assert "ERROR=0" in out and "PASS=" in out
     for name in forms_tasks.TABLES:
         [(count,)] = query_rows(params, f"select count(*) from staging.stg_opendental__{name}")
         assert count == small.tables[name].num_rows, name
+
+
+def test_int_patient_forms_equals_the_generated_sheets(small_built):
+    from dbt_runner import query_rows
+
+    params, small, _, _ = small_built
+    expected = {}
+    for pat, kind, when in zip(col(small, "sheet", "PatNum").tolist(), col(small, "sheet", "SheetType").tolist(),
+                               col(small, "sheet", "DateTimeSheet").tolist()):
+        row = expected.setdefault(pat, [0, 0, None])
+        if kind == 9:
+            row[0] += 1
+        else:
+            row[1] += 1
+            row[2] = max(row[2] or when, when)
+    got = {p: [a, b, None if t is None else int(t.replace(tzinfo=dt.timezone.utc).timestamp())]
+           for p, a, b, t in query_rows(params, "select patient_id, patient_form_count, medical_history_count, "
+                                                 "latest_medical_history_at from intermediate.int_patient_forms")}
+    assert got == expected
+
+
+def test_int_patient_forms_hand_made_edges(small_built):
+    """Hand-written rows: a deleted medical history later than the patient's latest, an Rx sheet, a
+    medical history of no patient; only a valid later medical history moves the date."""
+    from dbt_runner import query_rows, run_dbt
+
+    params, small, target, _ = small_built
+    pat = int(col(small, "sheet", "PatNum")[col(small, "sheet", "SheetType") == 11][0])
+    [(before_at, before_n)] = query_rows(params, "select latest_medical_history_at, medical_history_count "
+                                                 f"from intermediate.int_patient_forms where patient_id = {pat}")
+    top = small.tables["sheet"].num_rows
+    insert = ('insert into raw.sheet ("SheetNum", "SheetType", "PatNum", "DateTimeSheet", "IsDeleted", "FontName", '
+              '"InternalNote", "Description", "DocNum", "ClinicNum", "DateTSheetEdited") values ')
+    rows = [(top + 1, 11, pat, "2026-06-29 10:00:00", 1),   # deleted: ignored
+            (top + 2, 5, pat, "2026-06-29 11:00:00", 0),    # an Rx sheet: ignored
+            (top + 3, 11, 999_999, "2026-06-29 12:00:00", 0)]  # no such patient: ignored
+    conn = params.connect()
+    try:
+        with conn.cursor() as cur:
+            for num, kind, who, when, deleted in rows:
+                cur.execute(insert + f"({num}, {kind}, {who}, '{when}', {deleted}, 'Arial', '', 'x', 0, 1, '{when}')")
+        conn.commit()
+        run_dbt(params, target, "run", "--select", "int_patient_forms")
+        [(at, n)] = query_rows(params, "select latest_medical_history_at, medical_history_count "
+                                       f"from intermediate.int_patient_forms where patient_id = {pat}")
+        assert (at, n) == (before_at, before_n)
+        assert query_rows(params, "select count(*) from intermediate.int_patient_forms where patient_id = 999999") == [(0,)]
+        with conn.cursor() as cur:  # a valid medical history on the last day moves the date, to the second
+            cur.execute(insert + f"({top + 4}, 11, {pat}, '2026-06-30 18:59:59', 0, 'Arial', '', 'x', 0, 1, "
+                        "'2026-06-30 18:59:59')")
+        conn.commit()
+        run_dbt(params, target, "run", "--select", "int_patient_forms")
+        [(at, n, day)] = query_rows(params, "select latest_medical_history_at, medical_history_count, "
+                                            "latest_medical_history_date from intermediate.int_patient_forms "
+                                            f"where patient_id = {pat}")
+        assert (str(at), n, str(day)) == ("2026-06-30 18:59:59", before_n + 1, "2026-06-30")
+    finally:
+        conn.close()
