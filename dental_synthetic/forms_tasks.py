@@ -330,7 +330,10 @@ def _tasks(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
     end = np.where(done, finished, ctx.last_ts)
     noted = np.flatnonzero(rng.random(task.num_rows) < TASK_NOTE_RATE)
     note_when = entry[noted] + (rng.uniform(0.05, 0.95, size=len(noted)) * (end[noted] - entry[noted])).astype(np.int64)
-    note_when = ctx.stamp(np.maximum(note_when, entry[noted] + 1))
+    # calls are made in office hours (08:00-17:00): the moment's time of day is squeezed into them,
+    # kept after the task's entry and before its finish
+    office = note_when // DAY * DAY + 8 * 3600 + (note_when % DAY) * 9 // 24
+    note_when = ctx.stamp(np.clip(office, entry[noted] + 1, np.maximum(end[noted] - 1, entry[noted] + 1)))
     pick = rng.integers(0, len(_TASK_NOTES), size=len(noted))
     order = key_order(note_when, num[noted])
     noted, note_when, pick = noted[order], note_when[order], pick[order]
