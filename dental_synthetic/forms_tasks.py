@@ -1,8 +1,9 @@
 """Issue #14's forms, tasks and bookkeeping tables, derived from the finished practice (a later stage).
 
-Every random draw comes from ``ctx.stream(STREAM_OFFSET)``, so no other table changes. The one existing
-table amended is ``task``: its rows (the broken-appointment calls of ``extras``) are filed in the
-"Front desk" task list (``TaskListNum`` 1 instead of 0); nothing else of ``task`` changes.
+Every random draw comes from ``ctx.stream(STREAM_OFFSET)``, so no other table changes. Existing tables
+amended: ``task``'s rows (the broken-appointment calls of ``extras``) are filed in the "Front desk" task
+list (``TaskListNum`` 1 instead of 0); ``procedurelog`` and ``procedurecode`` gain the group-note rows
+(below), appended after every existing row.
 
 - ``sheetdef`` + ``sheetfielddef``: two patient forms shaped on OpenDental's internal ones
   (``OpenDentBusiness/Resources/PatientRegistration.xml``, ``MedicalHist.xml``): "Registration Form"
@@ -32,7 +33,10 @@ table amended is ``task``: its rows (the broken-appointment calls of ``extras``)
   limitation groups of ``ConvertDatabases8.ConvertFrequencyLimitationPreferences`` with their default
   codes). ``program`` + ``programproperty``: a handful of bridges, only the imaging one enabled, every
   property value empty or a documented default (never a credential).
-- ``procgroupitem``: not generated (no group-note procedures are simulated).
+- ``procgroupitem``: group notes (``ControlChart.menuItemGroupSelected_Click``) on ``GROUP_NOTE_RATE`` of
+  the completed visits with 2+ completed procedures: a ~GRP~ procedure (status EC, fee 0, AptNum 0) is
+  APPENDED to ``procedurelog`` (and the ~GRP~ code to ``procedurecode``), and each grouped procedure
+  links to it. These two existing tables gain rows; none of their existing rows changes.
 """
 
 from __future__ import annotations
@@ -58,7 +62,9 @@ MED_RATE = 0.30  # share of patients listing a medication
 YES_RATES = {"allergy:Penicillin": 0.08, "problem:Diabetes": 0.09}  # share of patients answering Y
 TASK_NOTE_RATE = 0.4  # share of tasks with a call note
 TREATPLAN_SHOW_COMPLETED = 0
-GROUP_DELAY_SECONDS = (60, 900)  # a multi-visit group is made this long after its procedures are entered  # ControlTreat's "Show Completed Work" default off
+GROUP_NOTE_RATE = 0.1  # share of completed visits with 2+ completed procedures given a group note
+GROUP_DELAY_SECONDS = (60, 900)
+GROUP_NOTE_ICD_VERSION = 10  # as the practice's other procedures  # a multi-visit group is made this long after its procedures are entered  # ControlTreat's "Show Completed Work" default off
 
 APT = enum_codes("ApptStatus")
 PROC = enum_codes("ProcStat")
@@ -143,7 +149,7 @@ def build(ctx: Context, setup, people, tables: dict[str, pa.Table]) -> None:
     _statementprod(ctx, people, tables)
     _entrylog(ctx, tables)
     _reference(ctx)
-    ctx.put("procgroupitem", 0, {})
+    _group_notes(ctx, rng, setup, tables)
 
 
 # --- patient forms -------------------------------------------------------------------------------------
@@ -516,3 +522,71 @@ def _reference(ctx: Context) -> None:
         "ProgramPropertyNum": np.arange(1, n + 1), "ProgramNum": np.array([p[0] for p in props]),
         "PropertyDesc": [p[1] for p in props], "PropertyValue": [p[2] for p in props],
         "IsMasked": np.array([p[3] for p in props])})
+
+
+# --- procedure group notes ------------------------------------------------------------------------------
+
+def _group_notes(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
+    """Group notes as ``ControlChart.menuItemGroupSelected_Click`` makes them: for ``GROUP_NOTE_RATE`` of the
+    completed appointments with two or more completed procedures, a procedure of code ~GRP~ (appended to
+    ``procedurecode`` as ``ConvertDatabases2`` adds it: "Group Note", "GrpNote", ProcTime "/X/", the last
+    procedure category) is appended to ``procedurelog``: status EC, fee 0, AptNum 0, the date, provider and
+    clinic of the visit's first procedure; ``procgroupitem`` links each grouped procedure to it (GroupNum =
+    its ProcNum). ``setup``'s per-code arrays gain the new code (not billed, no fee) so later stages can
+    index them by any CodeNum."""
+    from dental_assets.catalog import raw_table
+
+    from .columns import build_table
+
+    pl, codes = tables["procedurelog"], tables["procedurecode"]
+    done = np.flatnonzero((_c(pl, "ProcStatus") == PROC["C"]) & (_c(pl, "AptNum") > 0))
+    apt = _c(pl, "AptNum")[done]
+    order = key_order(apt, done)
+    done, apt = done[order], apt[order]
+    first = group_firsts(apt)
+    size = np.diff(np.append(first, len(apt)))
+    chosen = np.flatnonzero((size >= 2) & (rng.random(len(first)) < GROUP_NOTE_RATE))
+    lead = done[first[chosen]]  # the visit's first procedure
+    day = _c(pl, "ProcDate")[lead]
+    order = key_order(day, apt[first[chosen]])
+    chosen, lead, day = chosen[order], lead[order], day[order]
+    n_groups = len(chosen)
+    code_num = int(_c(codes, "CodeNum").max(initial=0)) + 1
+    defs = tables["definition"]
+    cats = np.flatnonzero(_c(defs, "Category") == enum_codes("DefCat")["ProcCodeCats"])
+    last_cat = int(_c(defs, "DefNum")[cats[np.argmax(_c(defs, "ItemOrder")[cats])]]) if len(cats) else 0
+    opened = ctx.opened * DAY + 9 * 3600
+    new_code = build_table(raw_table("procedurecode"), 1, {
+        "CodeNum": code_num, "ProcCode": "~GRP~", "Descript": "Group Note", "AbbrDesc": "GrpNote", "ProcTime": "/X/",
+        "ProcCat": last_cat, "DateTStamp": opened})
+    tables["procedurecode"] = pa.concat_tables([codes, new_code])
+    _extend_setup(setup, code_num)
+    proc_num = int(_c(pl, "ProcNum").max(initial=0)) + 1 + np.arange(n_groups)
+    entered = ctx.stamp(day * DAY + 17 * 3600 + rng.integers(0, 3600, size=n_groups))
+    new_procs = build_table(raw_table("procedurelog"), n_groups, {
+        "ProcNum": proc_num, "PatNum": _c(pl, "PatNum")[lead], "ProcDate": day, "ProcStatus": PROC["EC"],
+        "ProvNum": _c(pl, "ProvNum")[lead], "ClinicNum": _c(pl, "ClinicNum")[lead], "CodeNum": code_num,
+        "DateEntryC": day, "DateTStamp": entered, "SecUserNumEntry": setup.prov_user[_c(pl, "ProvNum")[lead]],
+        "SecDateEntry": entered, "DateTP": ZERO_DAY, "IcdVersion": GROUP_NOTE_ICD_VERSION, "UnitQty": 1})
+    tables["procedurelog"] = pa.concat_tables([pl, new_procs])
+    owner, rank = expand(size[chosen])
+    items = done[first[chosen][owner] + rank]
+    n = len(items)
+    ctx.put("procgroupitem", n, {"ProcGroupItemNum": np.arange(1, n + 1), "ProcNum": _c(pl, "ProcNum")[items],
+                                 "GroupNum": proc_num[owner]})
+
+
+def _extend_setup(setup, code_num: int) -> None:
+    """Give ``setup``'s CodeNum-indexed arrays a slot for ``code_num`` (not billed, no fee, 0 minutes)."""
+    for name, fill in (("code_minutes", 0), ("code_tier", -1), ("code_covcat", 0), ("code_hygiene", False),
+                       ("code_base_units", 0)):
+        arr = getattr(setup, name)
+        if len(arr) <= code_num:
+            setattr(setup, name, np.append(arr, np.full(code_num + 1 - len(arr), fill, dtype=arr.dtype)))
+    for name, text in (("code_abbr", "GrpNote"), ("code_descript", "Group Note"), ("code_proccode", "~GRP~")):
+        values = getattr(setup, name)
+        if len(values) <= code_num:
+            setattr(setup, name, list(values) + [""] * (code_num - len(values)) + [text])
+    if setup.fee.shape[1] <= code_num:
+        setup.fee = np.pad(setup.fee, ((0, 0), (0, code_num + 1 - setup.fee.shape[1])))
+    setup.code_num["~GRP~"] = code_num

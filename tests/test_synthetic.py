@@ -105,7 +105,6 @@ NOT_GENERATED = {
     "rxnorm",
     "pharmacy",
     "pharmclinic",
-    "procgroupitem",
     "insbluebook",
     "insbluebooklog",
     "insverify",
