@@ -2,7 +2,7 @@
 
 Every random draw comes from ``ctx.stream(STREAM_OFFSET)``, so no other table changes. Existing tables
 amended: ``task``'s rows (the broken-appointment calls of ``extras``) are filed in the "Front desk" task
-list (``TaskListNum`` 1 instead of 0); ``procedurelog`` and ``procedurecode`` gain the group-note rows
+list (``TaskListNum`` 1 instead of 0) and post-op call tasks are appended (Clinical list); ``procedurelog`` and ``procedurecode`` gain the group-note rows
 (below), appended after every existing row.
 
 - ``sheetdef`` + ``sheetfielddef``: two patient forms shaped on OpenDental's internal ones
@@ -20,7 +20,8 @@ list (``TaskListNum`` 1 instead of 0); ``procedurelog`` and ``procedurecode`` ga
   ``tasknote`` (a call note on ``TASK_NOTE_RATE`` of the tasks, by the task's user, between its entry and
   its finish or ``as_of``), ``taskhist`` (OpenDental's copy of a task as it was before an edit: one per
   note, IsNoteChange 1, and one when a task was set Done), ``taskunread`` (the tasks still New at
-  ``as_of``, for each subscriber of their list other than their author).
+  ``as_of``, for each subscriber of their list other than their author). Appended to ``task``: a post-op
+  call (Clinical list) after ``POSTOP_CALL_RATE`` of the completed extractions and root canals.
 - ``procmultivisit``: a group per crown (D2740, D2750) with its core buildup (D2950) on the same
   patient, tooth and appointment, both treatment-planned or complete; ProcStatus copied from the
   procedure, IsInProcess as ``ProcMultiVisits.IsGroupInProcess`` (one TP/TPi and one C in the group).
@@ -61,6 +62,8 @@ SHEET_LEAD_MINUTES = (5, 25)  # forms are filled in this many minutes before the
 MED_RATE = 0.30  # share of patients listing a medication
 YES_RATES = {"allergy:Penicillin": 0.08, "problem:Diabetes": 0.09}  # share of patients answering Y
 TASK_NOTE_RATE = 0.4  # share of tasks with a call note
+POSTOP_CODES = ("D7140", "D7210", "D7240", "D3310", "D3320", "D3330")  # extractions and root canals
+POSTOP_CALL_RATE = 0.8  # share of them followed by a post-op call task (Clinical list)
 TREATPLAN_SHOW_COMPLETED = 0
 GROUP_NOTE_RATE = 0.1  # share of completed visits with 2+ completed procedures given a group note
 GROUP_DELAY_SECONDS = (60, 900)
@@ -320,6 +323,7 @@ def _tasks(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
     task = tables["task"]
     task = task.set_column(task.column_names.index("TaskListNum"), "TaskListNum",
                            pa.array(np.full(task.num_rows, front, dtype=np.int64)))
+    task = _postop_tasks(ctx, rng, setup, tables, task)
     tables["task"] = task
     # subscriptions
     subs = [(int(u), front) for u in setup.frontdesk_user[1:]] + [(setup.admin_user, front)]
@@ -348,15 +352,48 @@ def _tasks(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
                                   "UserNum": user[noted], "DateTimeNote": note_when,
                                   "Note": strings(_TASK_NOTES, pick)})
     _taskhist(ctx, task, noted, note_when, np.flatnonzero(done))
-    # unread: tasks still New at as_of, for every subscriber of the Front desk list but their author
-    open_rows = np.flatnonzero(status == TASK_STATUS["New"])
-    readers = sub_user[sub_list == front]
-    t_idx = np.repeat(open_rows, len(readers))
-    r_user = np.tile(readers, len(open_rows))
+    # unread: tasks still New at as_of, for every subscriber of their list but their author
+    t_parts, u_parts = [], []
+    for list_num in range(1, n_lists + 1):
+        open_rows = np.flatnonzero((status == TASK_STATUS["New"]) & (_c(task, "TaskListNum") == list_num))
+        readers = sub_user[sub_list == list_num]
+        t_parts.append(np.repeat(open_rows, len(readers)))
+        u_parts.append(np.tile(readers, len(open_rows)))
+    t_idx, r_user = np.concatenate(t_parts), np.concatenate(u_parts)
     keep = r_user != user[t_idx]
-    t_idx, r_user = t_idx[keep], r_user[keep]
+    order = key_order(num[t_idx][keep], r_user[keep])
+    t_idx, r_user = t_idx[keep][order], r_user[keep][order]
     ctx.put("taskunread", len(t_idx), {"TaskUnreadNum": np.arange(1, len(t_idx) + 1), "TaskNum": num[t_idx],
                                        "UserNum": r_user})
+
+
+def _postop_tasks(ctx: Context, rng: np.random.Generator, setup, tables, task: pa.Table) -> pa.Table:
+    """``task`` with a post-operative call task in the Clinical list appended for ``POSTOP_CALL_RATE`` of the
+    completed extractions and root canals: by the treating provider's user at the end of the procedure's
+    day, done the next morning (New if that is after as_of). TaskNums continue after the existing ones."""
+    from dental_assets.catalog import raw_table
+
+    from .columns import build_table
+
+    pl = tables["procedurelog"]
+    code = _c(pl, "CodeNum")
+    postop = np.isin(code, [setup.code_num[c] for c in POSTOP_CODES if c in setup.code_num])
+    rows = np.flatnonzero(postop & (_c(pl, "ProcStatus") == PROC["C"]) & (rng.random(pl.num_rows) < POSTOP_CALL_RATE))
+    n = len(rows)
+    entry = ctx.stamp(_c(pl, "ProcDate")[rows] * DAY + rng.integers(16 * 3600, 18 * 3600, size=n))
+    finished = (entry // DAY + 1) * DAY + rng.integers(9 * 3600, 12 * 3600, size=n)
+    is_done = finished <= ctx.last_ts
+    order = key_order(entry, rows)
+    rows, entry, finished, is_done = rows[order], entry[order], finished[order], is_done[order]
+    user = setup.prov_user[_c(pl, "ProvNum")[rows]]
+    added = build_table(raw_table("task"), n, {
+        "TaskNum": int(_c(task, "TaskNum").max(initial=0)) + 1 + np.arange(n), "TaskListNum": 3, "DateTask": ZERO_DAY,
+        "KeyNum": _c(pl, "PatNum")[rows], "Descript": "Post-op call: check on the patient after surgery",
+        "TaskStatus": np.where(is_done, TASK_STATUS["Done"], TASK_STATUS["New"]),
+        "ObjectType": enum_codes("TaskObjectType")["Patient"], "DateTimeEntry": entry, "UserNum": user,
+        "DateTimeFinished": np.where(is_done, finished, ZERO_TS), "DateTimeOriginal": entry,
+        "SecDateTEdit": np.where(is_done, finished, entry)})
+    return pa.concat_tables([task, added])
 
 
 def _taskhist(ctx: Context, task: pa.Table, noted: np.ndarray, note_when: np.ndarray, done: np.ndarray) -> None:

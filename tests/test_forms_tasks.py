@@ -140,6 +140,27 @@ def test_tasks_lists_notes_history_unread(practice):
     assert len(set(pairs)) == len(pairs) and all(user[t] != u for t, u in pairs)
 
 
+def test_lists_hold_their_tasks(practice):
+    """Front desk: the broken-appointment calls; Clinical: post-op calls after completed surgery, by the
+    treating provider's user, on the procedure's day; appended after the existing tasks."""
+    lst = col(practice, "task", "TaskListNum")
+    descript = col(practice, "task", "Descript")
+    assert (descript[lst == 1] == "Call patient to reschedule broken appointment").all()
+    clinical = np.flatnonzero(lst == 3)
+    assert len(clinical) > 0 and clinical.min() > np.flatnonzero(lst == 1).max()
+    pl_pat, pl_day = col(practice, "procedurelog", "PatNum"), col(practice, "procedurelog", "ProcDate")
+    codes = dict(zip(col(practice, "procedurecode", "CodeNum").tolist(), col(practice, "procedurecode", "ProcCode").tolist()))
+    surgery = (col(practice, "procedurelog", "ProcStatus") == 2) & np.isin(
+        [codes[c] for c in col(practice, "procedurelog", "CodeNum").tolist()], list(forms_tasks.POSTOP_CODES))
+    visits = set(zip(pl_pat[surgery].tolist(), pl_day[surgery].tolist()))
+    entry = col(practice, "task", "DateTimeEntry")
+    for t in clinical.tolist():
+        assert (int(col(practice, "task", "KeyNum")[t]), int(entry[t] // 86_400)) in visits
+    done = col(practice, "task", "TaskStatus")[clinical] == enum("TaskStatusEnum")["Done"]
+    assert (col(practice, "task", "DateTimeFinished")[clinical][done] > entry[clinical][done]).all()
+    assert (col(practice, "task", "DateTimeFinished")[clinical][done] <= LAST_TS).all()
+
+
 def test_procmultivisit_groups(practice):
     proc = col(practice, "procmultivisit", "ProcNum")
     status = col(practice, "procedurelog", "ProcStatus")
@@ -284,7 +305,7 @@ def test_deterministic_and_other_tables_unchanged(practice):
         mine = practice.tables[name]
         if name == "task":
             table, mine = table.drop(["TaskListNum"]), mine.drop(["TaskListNum"])
-        if name in ("procedurelog", "procedurecode"):  # group notes are appended after the existing rows
+        if name in ("procedurelog", "procedurecode", "task"):  # group notes, post-op calls: appended
             mine = mine.slice(0, table.num_rows)
         assert table.equals(mine), name
     # the money is unchanged: the daily ledger and the aging are the same
