@@ -9,15 +9,13 @@ import pyarrow as pa
 
 from dental_assets.catalog import raw_tables
 
+from . import clinical_history, forms_tasks, insurance_followup, lab_staff
 from .billing import build_billing
 from .columns import arrow_schema, build_table
 from .config import SyntheticConfig
-from . import clinical_history
 from .contacts import build_contacts
-from . import lab_staff
 from .extras import EXTRA_TABLES, STATEMENT_DOCUMENTS, build_extras
 from .context import Context
-from . import insurance_followup
 from .ledger import daily_ledger, family_aging, patient_balances
 from .people import build_people
 from .practice import build_setup
@@ -26,7 +24,7 @@ from .schedule import build_schedule
 # Issue #14's stages, run after every other: each is a module with ``TABLES`` (the tables it produces)
 # and ``build(ctx, setup, people, tables)``, which reads the finished Arrow tables and draws only from a
 # random stream of its own (``Context.stream``), so adding one changes no other table.
-LATER_STAGES: tuple = (clinical_history, insurance_followup, lab_staff)
+LATER_STAGES: tuple = (clinical_history, insurance_followup, lab_staff, forms_tasks)
 
 
 @dataclass(frozen=True)

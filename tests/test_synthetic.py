@@ -93,25 +93,6 @@ def test_every_table_and_catalog_column_with_its_arrow_type(practice):
 NOT_GENERATED = {
     "claimsnapshot",
     "payplanlink",
-    "procgroupitem",
-    "procmultivisit",
-    "autocode",
-    "codegroup",
-    "sheet",
-    "sheetfield",
-    "sheetdef",
-    "sheetfielddef",
-    "tasklist",
-    "taskhist",
-    "tasknote",
-    "tasksubscription",
-    "taskunread",
-    "treatplanattach",
-    "treatplanparam",
-    "statementprod",
-    "entrylog",
-    "program",
-    "programproperty",
 }
 
 

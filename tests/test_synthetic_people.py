@@ -44,6 +44,7 @@ IDENTITY_COLUMNS = {
     "employer": {"EmpName", "Address", "City", "Zip", "Phone"},
     "insplan": {"GroupName"},
     "referral": {"LName", "FName", "Telephone", "Address", "City", "Zip", "BusinessName"},
+    "sheetfield": {"FieldValue"},  # forms filled in with the patient's name, phone, e-mail, zip (forms_tasks)
 }
 PATIENT_PHONE = re.compile(r"^\((\d{3})\)555-01\d\d$")  # OpenDental's display format, fictional 555-01xx line
 PLAIN_PHONE = re.compile(r"^(\d{3})55501\d\d$")
