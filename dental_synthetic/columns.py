@@ -7,6 +7,7 @@ not set gets OpenDental's NOT NULL default: 0, '', 0001-01-01, 0001-01-01 00:00:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -38,7 +39,30 @@ def strings(values: Sequence[str], index: np.ndarray) -> pa.Array:
 
 
 def constant_string(value: str, n: int) -> pa.Array:
+    """``n`` copies of ``value``. The empty string, most columns' default, shares its (all zero)
+    offsets with every other constant column (``constant_array``)."""
+    if value == "":
+        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(constant_array(0, n + 1, np.int32)),
+                                                      pa.py_buffer(b"")])
     return pa.repeat(pa.scalar(value, type=pa.string()), n)
+
+
+# one read-only buffer per (dtype, value), held weakly: the tables' constant columns are views of it
+_CONSTANTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def constant_array(value, n: int, dtype) -> np.ndarray:
+    """A read-only array of ``n`` copies of ``value``: a view of one buffer shared by every constant
+    column of that type and value (OpenDental's defaults 0, '' and 0001-01-01 fill most columns, which
+    at 100,000 patients would take about a gigabyte as separate arrays). The buffer lives as long as an
+    array uses it."""
+    key = (np.dtype(dtype).str, value)
+    base = _CONSTANTS.get(key)
+    if base is None or len(base) < n:
+        base = np.full(max(n, 1024), value, dtype=dtype)
+        base.flags.writeable = False
+        _CONSTANTS[key] = base
+    return base[:n]
 
 
 def format_times(seconds: np.ndarray) -> pa.Array:
@@ -65,7 +89,7 @@ def _as_string_array(value, n: int, name: str) -> pa.Array:
 
 def _as_numpy(value, n: int, dtype, name: str) -> np.ndarray:
     if np.isscalar(value):
-        return np.full(n, value, dtype=dtype)
+        return constant_array(value, n, dtype)
     arr = np.asarray(value)
     if arr.shape != (n,):
         raise ValueError(f"column {name} has shape {arr.shape}, expected ({n},)")
@@ -96,8 +120,10 @@ def build_table(table: Table, n: int, values: Mapping[str, object]) -> pa.Table:
         elif kind == "str":
             arrays.append(_as_string_array("" if value is None else value, n, col.name))
         elif kind == "date":
-            days = _as_numpy(ZERO_DAY if value is None else value, n, np.int64, col.name)
-            arrays.append(pa.array(days.astype(np.int32), type=pa.date32()))
+            value = ZERO_DAY if value is None else value
+            days = constant_array(value, n, np.int32) if np.isscalar(value) else _as_numpy(
+                value, n, np.int64, col.name).astype(np.int32)
+            arrays.append(pa.array(days, type=pa.date32()))
         elif kind in ("datetime", "timestamp"):
             secs = _as_numpy(ZERO_TS if value is None else value, n, np.int64, col.name)
             arrays.append(pa.array(secs, type=pa.timestamp("s")))

@@ -61,9 +61,9 @@ def generate(config: SyntheticConfig) -> Practice:
 
     catalog = {t.name: t for t in raw_tables()}
     tables: dict[str, pa.Table] = {}
-    for name, (n, values) in ctx.values.items():
+    for name in list(ctx.values):
         if name in catalog:
-            tables[name] = build_table(catalog[name], n, values)
+            tables[name] = _take(ctx, catalog, name)
 
     # the books, then the aging columns OpenDental stores on the guarantor
     aging = family_aging(tables, people.guarantor, config.as_of)
@@ -71,24 +71,21 @@ def generate(config: SyntheticConfig) -> Practice:
     tables["patient"] = build_table(catalog["patient"], people.n, people.patient_values)
 
     build_contacts(ctx, setup, people, clinical, tables, aging)
+    del clinical  # the schedule's working arrays: nothing after the contacts reads them (memory)
     for name in ("commlog", "document", "refattach"):
         if name in catalog:
-            n, values = ctx.values[name]
-            tables[name] = build_table(catalog[name], n, values)
+            tables[name] = _take(ctx, catalog, name)
     build_extras(ctx, setup, people, tables)
     for name in EXTRA_TABLES:
         if name in catalog:
-            n, values = ctx.values[name]
-            tables[name] = build_table(catalog[name], n, values)
+            tables[name] = _take(ctx, catalog, name)
     if "document" in catalog and STATEMENT_DOCUMENTS in ctx.values:
-        n, values = ctx.values[STATEMENT_DOCUMENTS]
-        tables["document"] = pa.concat_tables([tables["document"], build_table(catalog["document"], n, values)])
+        tables["document"] = pa.concat_tables([tables["document"], _take(ctx, catalog, STATEMENT_DOCUMENTS, "document")])
     for stage in LATER_STAGES:
         stage.build(ctx, setup, people, tables)
         for name in stage.TABLES:
             if name in catalog:
-                n, values = ctx.values[name]
-                tables[name] = build_table(catalog[name], n, values)
+                tables[name] = _take(ctx, catalog, name)
 
     ordered = {}
     for table in catalog.values():  # a table added to the selection but not generated yet: no rows
@@ -97,6 +94,15 @@ def generate(config: SyntheticConfig) -> Practice:
     aging = aging.append_column("PatientPortion", pa.array(portion / 100.0))
     return Practice(config=config, tables=ordered, ledger={"aging": aging, "daily": daily_ledger(ordered),
                                                                    **ctx.truth})
+
+
+def _take(ctx: Context, catalog: dict, key: str, table: str | None = None) -> pa.Table:
+    """The Arrow table of the values ``ctx`` holds under ``key`` (for catalog table ``table``, default
+    ``key``); the values are released (the key stays, so the table cannot be produced twice): later
+    stages read the Arrow tables, and at 100,000 patients the two copies would not fit in 4 GB."""
+    n, values = ctx.values[key]
+    ctx.values[key] = (n, {})
+    return build_table(catalog[table or key], n, values)
 
 
 def _store_aging(ctx: Context, setup, people, tables: dict[str, pa.Table], aging: pa.Table) -> None:

@@ -692,3 +692,23 @@ def test_set_up_rows_carry_varied_entry_and_edit_moments(practice):
     stamps = [r["DateTStamp"] for r in practice.tables["referral"].to_pylist()]
     assert len(set(stamps)) == len(stamps)
     assert all(s.date() < start for s in stamps)
+
+
+def test_constant_columns_share_one_read_only_buffer():
+    """OpenDental's defaults fill most columns; they are views of one buffer per type and value (the
+    100,000-patient practice fits in 4 GB because of it), and nobody can write through them."""
+    from dental_synthetic.columns import build_table
+
+    built = build_table(CATALOG["procedurelog"], 1000, {"ProcNum": np.arange(1, 1001)})
+    other = build_table(CATALOG["claimproc"], 500, {"ClaimProcNum": np.arange(1, 501)})
+    zero_int = {built.column(c).chunk(0).buffers()[1].address for c in ("PatNum", "AptNum", "ProvNum")}
+    zero_int.add(other.column("PatNum").chunk(0).buffers()[1].address)
+    assert len(zero_int) == 1
+    no_date = {t.column(c).chunk(0).buffers()[1].address for t, c in ((built, "ProcDate"), (built, "DateTP"),
+                                                                      (other, "ProcDate"))}
+    assert len(no_date) == 1
+    assert built.column("ProcDate")[999].as_py() == ZERO and built.column("PatNum")[0].as_py() == 0
+    assert built.column("ProcNum").chunk(0).buffers()[1].address not in zero_int
+    view = built.column("PatNum").to_numpy()
+    with pytest.raises(ValueError):
+        view[0] = 5
