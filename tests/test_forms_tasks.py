@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import os
-import time
 
 import numpy as np
 import pyarrow as pa
@@ -311,31 +309,6 @@ def test_deterministic_and_other_tables_unchanged(practice):
     # the money is unchanged: the daily ledger and the aging are the same
     for name in ("daily", "aging"):
         assert without.ledger[name].equals(practice.ledger[name]), name
-
-
-@pytest.mark.skipif(not os.environ.get("FORMS_TASKS_TIMING"), reason="timing run: set FORMS_TASKS_TIMING=1")
-@pytest.mark.parametrize("patients", [5000, 100_000])
-def test_stage_time(patients, capsys):
-    """The stage's share of generation time (measured and printed, not asserted)."""
-    config = SyntheticConfig(as_of=AS_OF, patients=patients, seed=3)
-    timings = {}
-    original = forms_tasks.build
-
-    def timed(*args):
-        start = time.perf_counter()
-        original(*args)
-        timings["stage"] = time.perf_counter() - start
-
-    forms_tasks.build = timed
-    try:
-        start = time.perf_counter()
-        practice = generate(config)
-        total = time.perf_counter() - start
-    finally:
-        forms_tasks.build = original
-    with capsys.disabled():
-        print(f"\n{patients} patients: generate {total:.2f} s, forms_tasks stage {timings['stage']:.2f} s, "
-              f"sheetfield rows {practice.tables['sheetfield'].num_rows}")
 
 
 @pytest.fixture(scope="module")
