@@ -98,6 +98,16 @@ def _as_numpy(value, n: int, dtype, name: str) -> np.ndarray:
     return arr.astype(dtype, copy=False)
 
 
+def append_rows(tables: dict[str, pa.Table], name: str, n: int, values: Mapping[str, object]) -> pa.Table:
+    """Append ``n`` rows to ``tables[name]`` (an already built raw table: a later stage adding rows to an
+    earlier stage's table) and return the new table. ``values`` as for ``build_table``: columns not
+    given get OpenDental's defaults. Raises KeyError for a column the table does not have."""
+    from dental_assets.catalog import raw_table
+
+    tables[name] = pa.concat_tables([tables[name], build_table(raw_table(name), n, values)])
+    return tables[name]
+
+
 def build_table(table: Table, n: int, values: Mapping[str, object]) -> pa.Table:
     """An Arrow table of ``n`` rows for ``table`` from ``values`` (column name -> scalar or array).
 

@@ -46,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import strings
+from .columns import append_rows, strings
 from .context import Context
 from .extras import _c  # numpy view of an Arrow column (dates as day numbers, datetimes as seconds)
 from .practice import enum_codes
@@ -571,10 +571,6 @@ def _group_notes(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
     clinic of the visit's first procedure; ``procgroupitem`` links each grouped procedure to it (GroupNum =
     its ProcNum). ``setup``'s per-code arrays gain the new code (not billed, no fee) so later stages can
     index them by any CodeNum."""
-    from dental_assets.catalog import raw_table
-
-    from .columns import build_table
-
     pl, codes = tables["procedurelog"], tables["procedurecode"]
     done = np.flatnonzero((_c(pl, "ProcStatus") == PROC["C"]) & (_c(pl, "AptNum") > 0))
     apt = _c(pl, "AptNum")[done]
@@ -593,19 +589,17 @@ def _group_notes(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
     cats = np.flatnonzero(_c(defs, "Category") == enum_codes("DefCat")["ProcCodeCats"])
     last_cat = int(_c(defs, "DefNum")[cats[np.argmax(_c(defs, "ItemOrder")[cats])]]) if len(cats) else 0
     opened = ctx.opened * DAY + 9 * 3600
-    new_code = build_table(raw_table("procedurecode"), 1, {
+    append_rows(tables, "procedurecode", 1, {
         "CodeNum": code_num, "ProcCode": "~GRP~", "Descript": "Group Note", "AbbrDesc": "GrpNote", "ProcTime": "/X/",
         "ProcCat": last_cat, "DateTStamp": opened})
-    tables["procedurecode"] = pa.concat_tables([codes, new_code])
     _extend_setup(setup, code_num)
     proc_num = int(_c(pl, "ProcNum").max(initial=0)) + 1 + np.arange(n_groups)
     entered = ctx.stamp(day * DAY + 17 * 3600 + rng.integers(0, 3600, size=n_groups))
-    new_procs = build_table(raw_table("procedurelog"), n_groups, {
+    append_rows(tables, "procedurelog", n_groups, {
         "ProcNum": proc_num, "PatNum": _c(pl, "PatNum")[lead], "ProcDate": day, "ProcStatus": PROC["EC"],
         "ProvNum": _c(pl, "ProvNum")[lead], "ClinicNum": _c(pl, "ClinicNum")[lead], "CodeNum": code_num,
         "DateEntryC": day, "DateTStamp": entered, "SecUserNumEntry": setup.prov_user[_c(pl, "ProvNum")[lead]],
         "SecDateEntry": entered, "DateTP": ZERO_DAY, "IcdVersion": GROUP_NOTE_ICD_VERSION, "UnitQty": 1})
-    tables["procedurelog"] = pa.concat_tables([pl, new_procs])
     owner, rank = expand(size[chosen])
     items = done[first[chosen][owner] + rank]
     n = len(items)

@@ -42,11 +42,11 @@ import numpy as np
 import pyarrow as pa
 
 from . import reference as ref
-from .columns import constant_string, strings
+from .columns import append_rows, constant_string, strings
 from .context import Context
 from .extras import _c  # a column as numpy: day numbers for dates, seconds for timestamps
 from .practice import enum_codes
-from .util import DAY, ZERO_DAY, ZERO_TS, business_day, expand, key_order, rank_within
+from .util import DAY, ZERO_DAY, business_day, expand, key_order, rank_within
 
 TABLES = ("insverify", "insverifyhist", "claimtracking", "eobattach", "claimform", "insbluebook", "insbluebooklog")
 STREAM = 9201  # this stage's random stream: ctx.stream(STREAM)
@@ -150,18 +150,15 @@ def _append_definitions(tables: dict[str, pa.Table]) -> dict[str, int]:
            [("ClaimCustomTracking", *r) for r in TRACKING_DEFS]
     category = _c(d, "Category")
     order = {c: int((category == cats[c]).sum()) for c in ("InsuranceVerificationStatus", "ClaimCustomTracking")}
-    new: dict[str, list] = {name: [] for name in d.column_names}
-    keys = {}
-    for i, (cat, key, name, value) in enumerate(rows):
+    keys, category_of, item_order = {}, [], []
+    for i, (cat, key, _name, _value) in enumerate(rows):
         keys[key] = start + i
-        for col, val in (("DefNum", start + i), ("Category", cats[cat]), ("ItemOrder", order[cat]),
-                         ("ItemName", name), ("ItemValue", value), ("ItemColor", 0), ("IsHidden", 0)):
-            new[col].append(val)
+        category_of.append(cats[cat])
+        item_order.append(order[cat])
         order[cat] += 1
-    for col in d.column_names:
-        if not new[col]:
-            new[col] = [0] * len(rows) if d.schema.field(col).type != pa.string() else [""] * len(rows)
-    tables["definition"] = pa.concat_tables([d, pa.table(new, schema=d.schema)])
+    append_rows(tables, "definition", len(rows), {
+        "DefNum": start + np.arange(len(rows)), "Category": np.array(category_of), "ItemOrder": np.array(item_order),
+        "ItemName": [r[2] for r in rows], "ItemValue": [r[3] for r in rows]})
     return keys
 
 

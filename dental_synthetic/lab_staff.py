@@ -5,7 +5,7 @@ user preferences.
 Every value is drawn from a random stream of its own (``ctx.stream(STREAM)``), so this stage changes no
 other table's rows, except two documented amendments of ``userod`` (``EmployeeNum`` set on the users
 who are employees, and one appended user per employee who had none) and the ``definition`` rows it
-appends (a ``TimeCardAdjTypes`` PTO type when none exists).
+uses (the stock ``TimeCardAdjTypes`` PTO type, ``reference.STOCK_DEFINITIONS``).
 
 Lab cases (OpenDental ``labcase``; ``laboratory``)
     One case per appointment carrying a lab procedure (CDT D27xx crowns, D51xx/D52xx dentures,
@@ -55,7 +55,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import identity
-from .columns import constant_string, strings
+from .columns import append_rows, constant_string, strings
 from .context import PEOPLE_STREAM, Context
 from .extras import _c  # a column as numpy: dates as day numbers, timestamps as epoch seconds
 from .practice import enum_codes
@@ -233,22 +233,6 @@ def _labs(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
     })
 
 
-def _append_rows(table: pa.Table, values: dict[str, object], n: int) -> pa.Table:
-    """``table`` with ``n`` rows appended (unset columns: the type's zero value)."""
-    arrays = []
-    for field in table.schema:
-        v = values.get(field.name)
-        if v is None:
-            if pa.types.is_string(field.type):
-                v = constant_string("", n)
-            elif pa.types.is_timestamp(field.type):
-                v = pa.array(np.full(n, ZERO_TS, dtype=np.int64), type=field.type)
-            else:
-                v = pa.array(np.zeros(n, dtype=np.int64 if pa.types.is_integer(field.type) else np.float64))
-        arrays.append(pa.array(v, type=field.type) if not isinstance(v, pa.Array) else v.cast(field.type))
-    return pa.concat_tables([table, pa.Table.from_arrays(arrays, schema=table.schema)])
-
-
 def _staff(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
     pools = identity.faker_pools(ctx.config.seed)
     n_clinics = len(setup.clinic_dentists)
@@ -291,22 +275,8 @@ def _staff(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
     })
 
     _users(ctx, setup, tables, emp_num, emp_clinic, emp_role, emp_prov)
-    pto_def = _pto_definition(tables)
+    pto_def = setup.defs[("TimeCardAdjTypes", "pto")]  # reference.STOCK_DEFINITIONS
     _clock(ctx, rng, tables, emp_num, emp_clinic, emp_prov, pto_def)
-
-
-def _pto_definition(tables) -> int:
-    """DefNum of a TimeCardAdjTypes definition, appended when the practice has none."""
-    defs = tables["definition"]
-    cat = enum_codes("DefCat")["TimeCardAdjTypes"]
-    existing = np.flatnonzero(_c(defs, "Category") == cat)
-    if len(existing):
-        return int(_c(defs, "DefNum")[existing[0]])
-    num = int(_c(defs, "DefNum").max()) + 1
-    tables["definition"] = _append_rows(defs, {
-        "DefNum": pa.array([num]), "Category": pa.array([cat]), "ItemOrder": pa.array([0]),
-        "ItemName": pa.array(["PTO"]), "ItemValue": pa.array([""])}, 1)
-    return num
 
 
 def _users(ctx, setup, tables, emp_num, emp_clinic, emp_role, emp_prov) -> None:
@@ -329,12 +299,10 @@ def _users(ctx, setup, tables, emp_num, emp_clinic, emp_role, emp_prov) -> None:
     names = [("reception" if r == 1 else "assistant") + str(e) for r, e in zip(role.tolist(), new_emp.tolist())]
     group = np.where(role == 1, 3, CLINICAL_GROUP)
     users = users.set_column(users.schema.get_field_index("EmployeeNum"), "EmployeeNum", pa.array(employee_of))
-    users = _append_rows(users, {
-        "UserNum": pa.array(n_old + 1 + np.arange(k)), "UserName": pa.array(names), "UserGroupNum": pa.array(group),
-        "EmployeeNum": pa.array(new_emp), "ClinicNum": pa.array(emp_clinic[new_emp - 1]),
-        "ClinicIsRestricted": pa.array(np.ones(k, dtype=np.int64)),
-        "DateTLastLogin": pa.array(np.full(k, ctx.as_of * DAY + 8 * 3600, dtype=np.int64))}, k)
     tables["userod"] = users
+    users = append_rows(tables, "userod", k, {
+        "UserNum": n_old + 1 + np.arange(k), "UserName": names, "UserGroupNum": group, "EmployeeNum": new_emp,
+        "ClinicNum": emp_clinic[new_emp - 1], "ClinicIsRestricted": 1, "DateTLastLogin": ctx.as_of * DAY + 8 * 3600})
 
     n_users = users.num_rows
     u_num = _c(users, "UserNum")
