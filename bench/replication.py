@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/replication.py [--rows 1000000] [--demo-patients 5000] [--repeat N]
                                           [--no-demo | --demo-only]
-    .venv/bin/python bench/replication.py --patients 50000      # the whole-database comparison
+    .venv/bin/python bench/replication.py --patients 50000 --buffer-pool-mb 3072   # the whole-database comparison
 
 Uses the test servers (TEST_MARIADB_URL / TEST_PG_URL, e.g. from `eval "$(scripts/services.sh start)"`),
 in databases of its own (`bench_repl`, dropped and recreated). Measures, in one run:
@@ -205,9 +205,14 @@ def change_one_percent(maria_url: str, rows: int) -> dict:
     return {"edited": edited, "deleted": deleted, "share": (edited + deleted) / rows}
 
 
-def buffer_pool_mb(maria_url: str) -> int:
+def buffer_pool_mb(maria_url: str, set_mb: int | None = None) -> int:
+    """The source server's InnoDB buffer pool in MiB; ``set_mb``: resize it first (``SET GLOBAL``, until
+    the server restarts: a practice sizes its pool to its data, the test server starts with 1 GB)."""
     conn = mysql(maria_url)
     with conn.cursor() as cur:
+        if set_mb:
+            cur.execute(f"SET GLOBAL innodb_buffer_pool_size = {int(set_mb) << 20}")
+            time.sleep(2)  # the resize runs in the background
         cur.execute("SELECT @@innodb_buffer_pool_size")
         size = int(cur.fetchone()[0])
     conn.close()
@@ -421,13 +426,19 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=None,
                         help="the whole-database comparison instead: a synthetic practice of this many patients, "
                              "`dental sync` (first, after ~1%% changed, no change) against the pipe over every table")
+    parser.add_argument("--buffer-pool-mb", type=int, default=None,
+                        help="resize the source MariaDB's InnoDB buffer pool first (SET GLOBAL; e.g. 3072 for "
+                             "--patients 50000, whose data is larger than the test server's 1 GB)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="with --patients: write a cProfile of each `dental sync` into this folder")
     args = parser.parse_args()
     maria_url, pg_url = urls()
     recreate(maria_url, pg_url)
+    pool_mb = buffer_pool_mb(maria_url, args.buffer_pool_mb)
+    print(f"source InnoDB buffer pool: {pool_mb:,} MiB", flush=True)
     if args.patients:
-        print(json.dumps(whole_database(maria_url, pg_url, args.patients, args.profile), indent=2, default=str))
+        figures = whole_database(maria_url, pg_url, args.patients, args.profile)
+        print(json.dumps({"mariadb_innodb_buffer_pool_mb": pool_mb, **figures}, indent=2, default=str))
         return
     if args.demo_only:
         print(json.dumps(demo_no_change(maria_url, pg_url, args.demo_patients), indent=2, default=str))

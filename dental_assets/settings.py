@@ -85,6 +85,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DENTAL_SYNC_CHECK_SAMPLE", str(DEFAULT_CHECK_SAMPLE), "1",
             "the blocking check after a sync hashes the rows it re-read and 1 row in this many of the rest; "
             "1 = every row of the window every time (docs/replication.md)"),
+    Setting("DAGSTER_EVENT_BATCH_SIZE", "256 (set by the code location when unset)", "0",
+            "Dagster stores a step's materializations in batches of this many; 0 = one by one "
+            "(docs/operations.md)"),
     Setting("DENTAL_ROLE_PREFIX", "dental", "clinic_a",
             "prefix of the warehouse roles `dental warehouse grant` maintains (docs/security.md)"),
     Setting("DENTAL_ALERT_WEBHOOK_URL", "unset: alerts go to the log and $DENTAL_HOME/alerts.jsonl",
@@ -297,6 +300,14 @@ def sync_check_sample(env: Mapping[str, str] | None = None) -> int:
                      1, 1_000_000, _example("DENTAL_SYNC_CHECK_SAMPLE"))
 
 
+def event_batch_size(env: Mapping[str, str] | None = None) -> int:
+    """``DAGSTER_EVENT_BATCH_SIZE``: events per batch, 0 (one by one) to 100,000 (the code location sets
+    256 when it is unset: ``dental_assets.instance.enable_event_batches``). Dagster reads it itself;
+    a value it cannot parse would fail every step, so it is checked here with the others."""
+    return parse_int(_get(env, "DAGSTER_EVENT_BATCH_SIZE") or "256", "DAGSTER_EVENT_BATCH_SIZE", 0, 100_000,
+                     _example("DAGSTER_EVENT_BATCH_SIZE"))
+
+
 def role_prefix(env: Mapping[str, str] | None = None) -> str:
     """``DENTAL_ROLE_PREFIX`` (default ``dental``): lower-case letters, digits and _, starting with a
     letter, at most 40 characters (role names are ``<prefix>_loader`` ...)."""
@@ -392,6 +403,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     journey_salt(env)
     sync_lookback_seconds(env)
     sync_check_sample(env)
+    event_batch_size(env)
     role_prefix(env)
     return Settings(
         source=source_kind(env),

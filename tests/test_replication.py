@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from dental_assets.catalog import raw_table, raw_tables
+from dental_assets.defs.raw.assets import raw_asset_key
 from dental_assets.defs.raw.sensors import RAW_JOB_NAME, raw_change_sensor
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_synthetic import SyntheticConfig, generate
@@ -249,6 +250,38 @@ def test_failed_check_blocks(env):
     assert report.ok and report.runs == 2
     assert {entry["mode"] for entry in report.tables.values()} == {"full"}
     assert_raw_equals_source(source_url, pg_url, raw_tables())
+
+
+def test_a_failed_table_stops_the_tables_after_it(env):
+    """A run's tables are synced in order on a worker thread while Dagster records the finished ones:
+    when a table fails (here its source table is gone), the step fails with that table's error, the
+    tables before it stay synced and recorded, and no table after it is synced."""
+    from dental_assets.defs.raw.assets import raw_assets
+    from dental_assets.defs.resources import build_resources
+    from test_replication_support import mysql_conn
+
+    source_url, pg_url = env
+    reference = [t for t in raw_tables() if not t.partitioned]
+    first, broken, later = reference[0], reference[1], reference[2:8]
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute(f"RENAME TABLE `{broken.name}` TO `{broken.name}_gone`")
+    conn.close()
+    result = dg.materialize(
+        raw_assets, resources=build_resources(), raise_on_error=False,
+        selection=[raw_asset_key(t.name) for t in (first, broken, *later)],
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert broken.name in str(failure.step_failure_data.error)
+    assert {e.asset_key for e in result.get_asset_materialization_events()} == {raw_asset_key(first.name)}
+    pg = pg_conn(pg_url)
+    with pg.cursor() as cur:
+        cur.execute("SELECT t, to_regclass('raw.' || quote_ident(t)) IS NOT NULL FROM unnest(%s::text[]) t",
+                    ([t.name for t in (first, broken, *later)],))
+        exists = dict(cur.fetchall())
+    pg.close()
+    assert exists == {first.name: True, **{t.name: False for t in (broken, *later)}}
 
 
 def test_backstop_recopies_tables_without_modified_column(env):

@@ -104,6 +104,8 @@ BAD_VALUES = [
     ("DENTAL_ALERT_WEBHOOK_URL", {"DENTAL_ALERT_WEBHOOK_URL": f"ftp://x/{SECRET}"}, "http:// or https://"),
     ("DENTAL_SYNC_CHECK_SAMPLE", {"DENTAL_SYNC_CHECK_SAMPLE": "0"}, "between 1 and 1,000,000"),
     ("DENTAL_SYNC_CHECK_SAMPLE", {"DENTAL_SYNC_CHECK_SAMPLE": "1/32"}, "whole number"),
+    ("DAGSTER_EVENT_BATCH_SIZE", {"DAGSTER_EVENT_BATCH_SIZE": "many"}, "whole number"),
+    ("DAGSTER_EVENT_BATCH_SIZE", {"DAGSTER_EVENT_BATCH_SIZE": "-1"}, "between 0 and 100,000"),
 ]
 
 

@@ -26,7 +26,10 @@ window is re-copied whole once before the check is reported. dbt does not run do
 check.
 """
 
+import dataclasses
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import pydantic
@@ -41,6 +44,8 @@ from dental_assets.warehouse import is_demo_target
 RAW_GROUP = "raw_opendental"
 RAW_KINDS = {"postgres", "mysql"}
 CHECK_NAME = "matches_source"
+# a fully copied table of at least this many rows is analyzed at once (smaller ones: by autovacuum)
+ANALYZE_MIN_ROWS = 10_000
 
 
 class RawSyncConfig(dg.Config):
@@ -175,69 +180,123 @@ def load_tables(
         conn.close()
 
 
-def _replicate(context, tables: list[Table], window: Window | None, source: MariaDBSource,
-               warehouse: WarehouseResource, mode: str = "auto"):
-    """The MariaDB path: sync each table's window, then check it against the source."""
-    from dental_assets import settings
+@dataclasses.dataclass
+class _Replicated:
+    """One table's outcome on the MariaDB path: the sync, and the check when it is selected (``equal``,
+    both sides' fingerprints, the scope hashed, whether the window was re-copied whole, its seconds)."""
+
+    table: Table
+    result: object  # replication.sync.SyncResult
+    check: tuple | None = None  # (equal, source, raw, scope, repaired, seconds)
+
+
+def _replicate_table(params, conn, table: Table, window: Window | None, mode: str, check: bool,
+                     sample: int) -> _Replicated:
+    """Sync ``table``'s window on ``conn``, create its declared indexes, refresh the statistics of a full
+    copy, then (``check``) compare the window with the source; after an incremental sync that left a
+    difference (a value edited without its timestamp, a commit later than the look-back) the window is
+    re-copied whole once and compared again. Database work only: no Dagster call, so it can run on
+    the worker thread of ``_replicate``."""
     from dental_assets.replication.sync import check_scope, sync_window, verify_window
 
+    result = sync_window(params, conn, table, window, mode=mode)
+    with conn, conn.cursor() as cur:  # the declared indexes, on the warehouse copy only
+        create_raw_indexes(cur, table)
+    if result.mode == "full" and result.rows_copied >= ANALYZE_MIN_ROWS:
+        # statistics of the new rows, for the check's key ranges and dbt's plans (a smaller table is
+        # left to autovacuum: the planner's size estimate serves until then)
+        with conn, conn.cursor() as cur:
+            cur.execute(f"ANALYZE {quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}")
+    if not check:
+        return _Replicated(table, result)
+    started = time.perf_counter()
+    scope = check_scope(result, sample)
+    equal, src, raw = verify_window(params, conn, table, window, scope=scope)
+    repaired = False
+    if not equal and result.mode == "incremental":
+        scope = check_scope(sync_window(params, conn, table, window, mode="full"), sample)
+        equal, src, raw = verify_window(params, conn, table, window, scope=scope)
+        repaired = True
+    return _Replicated(table, result, (equal, src, raw, scope, repaired, time.perf_counter() - started))
+
+
+def _replicate(context, tables: list[Table], window: Window | None, source: MariaDBSource,
+               warehouse: WarehouseResource, mode: str = "auto"):
+    """The MariaDB path: sync each table's window, then check it against the source.
+
+    The database work of the tables (``_replicate_table``) runs in order on one worker thread with its
+    own warehouse connection, one table at a time (the source still sees one extraction at a time),
+    while this thread hands the finished tables to Dagster: a range run records one materialization per
+    table and month, and storing them overlaps the next table's copy instead of following it."""
+    from dental_assets import settings
+
+    sample = settings.sync_check_sample()
+    checked = {t.name for t in tables if _check_selected(context, t)}
     conn = warehouse.connect()
+    stop = threading.Event()  # set by a failed table or a step that ends early: no further table starts
+
+    def work(table: Table) -> _Replicated | None:
+        if stop.is_set():
+            return None
+        try:
+            return _replicate_table(source.params, conn, table, window, mode, table.name in checked, sample)
+        except BaseException:
+            stop.set()
+            raise
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-sync")
     try:
-        for table in tables:
-            result = sync_window(source.params, conn, table, window, mode=mode)
-            with conn, conn.cursor() as cur:  # the declared indexes, on the warehouse copy only
-                create_raw_indexes(cur, table)
-            if result.mode == "full":  # statistics of the new rows, for the check's key ranges and dbt
-                with conn, conn.cursor() as cur:
-                    cur.execute(f"ANALYZE {quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}")
-            rate = result.rows_copied / result.seconds if result.seconds > 0 else 0.0
-            context.log.info(
-                f"raw.{table.name}: {result.mode}, {result.rows_copied} rows copied, "
-                f"{result.rows_deleted} removed, {result.seconds:.2f} s ({rate:,.0f} rows/s)"
-            )
-            metadata = {
-                "dagster/row_count": dg.MetadataValue.int(result.rows_total),
-                "rows_copied": dg.MetadataValue.int(result.rows_copied),
-                "rows_replaced": dg.MetadataValue.int(result.rows_deleted),
-                "sync_mode": result.mode,
-                "source": source.name,
-                "window": _describe(window, table),
-                "seconds": dg.MetadataValue.float(round(result.seconds, 3)),
-            }
-            if result.columns_added:
-                metadata["columns_added"] = ", ".join(result.columns_added)
-            for conversion, count in sorted(result.conversions.items()):
-                metadata[f"converted/{conversion}"] = dg.MetadataValue.int(count)
-            yield dg.MaterializeResult(asset_key=raw_asset_key(table.name), metadata=metadata)
-            if not _check_selected(context, table):
-                continue
-            check_started = time.perf_counter()
-            sample = settings.sync_check_sample()
-            scope = check_scope(result, sample)
-            equal, src, raw = verify_window(source.params, conn, table, window, scope=scope)
-            repaired = False
-            if not equal and result.mode == "incremental":
-                # something the incremental read cannot see (a value edited without its timestamp, a
-                # transaction that committed later than the look-back): re-copy the window whole, once
-                context.log.warning(f"raw.{table.name}: the window differs from the source after an "
-                                    "incremental sync: copying it whole")
-                scope = check_scope(sync_window(source.params, conn, table, window, mode="full"), sample)
-                equal, src, raw = verify_window(source.params, conn, table, window, scope=scope)
-                repaired = True
-            check_meta = {}
-            for side, (rows, key_sum, hashed, content) in (("source", src), ("raw", raw)):
-                check_meta[f"{side}_rows"] = dg.MetadataValue.int(rows)
-                check_meta[f"{side}_key_sum"] = dg.MetadataValue.text(str(key_sum))  # may exceed 64 bits
-                check_meta[f"{side}_rows_hashed"] = dg.MetadataValue.int(hashed)
-                check_meta[f"{side}_content_hash"] = dg.MetadataValue.text(str(content))  # > 64 bits
-            check_meta["hashed"] = _describe_scope(scope)
-            check_meta["recopied_whole"] = repaired
-            check_meta["seconds"] = dg.MetadataValue.float(round(time.perf_counter() - check_started, 3))
-            yield dg.AssetCheckResult(
-                asset_key=raw_asset_key(table.name), check_name=CHECK_NAME, passed=equal, metadata=check_meta
-            )
+        for future in [pool.submit(work, t) for t in tables]:
+            done = future.result()  # re-raises the table's error here, in the step
+            if done is not None:
+                yield from _replicated_events(context, done, source, window)
     finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)  # a table being synced commits or rolls back first
         conn.close()
+
+
+def _replicated_events(context, done: _Replicated, source: MariaDBSource, window: Window | None):
+    """The log line, ``MaterializeResult`` and (when checked) ``AssetCheckResult`` of one synced table;
+    counts and keys only."""
+    table, result = done.table, done.result
+    rate = result.rows_copied / result.seconds if result.seconds > 0 else 0.0
+    context.log.info(
+        f"raw.{table.name}: {result.mode}, {result.rows_copied} rows copied, "
+        f"{result.rows_deleted} removed, {result.seconds:.2f} s ({rate:,.0f} rows/s)"
+    )
+    metadata = {
+        "dagster/row_count": dg.MetadataValue.int(result.rows_total),
+        "rows_copied": dg.MetadataValue.int(result.rows_copied),
+        "rows_replaced": dg.MetadataValue.int(result.rows_deleted),
+        "sync_mode": result.mode,
+        "source": source.name,
+        "window": _describe(window, table),
+        "seconds": dg.MetadataValue.float(round(result.seconds, 3)),
+    }
+    if result.columns_added:
+        metadata["columns_added"] = ", ".join(result.columns_added)
+    for conversion, count in sorted(result.conversions.items()):
+        metadata[f"converted/{conversion}"] = dg.MetadataValue.int(count)
+    yield dg.MaterializeResult(asset_key=raw_asset_key(table.name), metadata=metadata)
+    if done.check is None:
+        return
+    equal, src, raw, scope, repaired, seconds = done.check
+    if repaired:
+        context.log.warning(f"raw.{table.name}: the window differed from the source after an incremental "
+                            "sync: copied it whole")
+    check_meta = {}
+    for side, (rows, key_sum, hashed, content) in (("source", src), ("raw", raw)):
+        check_meta[f"{side}_rows"] = dg.MetadataValue.int(rows)
+        check_meta[f"{side}_key_sum"] = dg.MetadataValue.text(str(key_sum))  # may exceed 64 bits
+        check_meta[f"{side}_rows_hashed"] = dg.MetadataValue.int(hashed)
+        check_meta[f"{side}_content_hash"] = dg.MetadataValue.text(str(content))  # > 64 bits
+    check_meta["hashed"] = _describe_scope(scope)
+    check_meta["recopied_whole"] = repaired
+    check_meta["seconds"] = dg.MetadataValue.float(round(seconds, 3))
+    yield dg.AssetCheckResult(
+        asset_key=raw_asset_key(table.name), check_name=CHECK_NAME, passed=equal, metadata=check_meta
+    )
 
 
 def _describe_scope(scope) -> str:
