@@ -46,9 +46,10 @@ def _sync(capsys=None, instance=None, full_refresh=False):
     return run_sync(instance=instance or dg.DagsterInstance.ephemeral(), full_refresh=full_refresh)
 
 
-def _sync_direct(source_url: str, pg_url: str, tables=None) -> dict:
-    """The replication functions without Dagster (fast): every table whole; returns results by table,
-    raising AssertionError when a table's verification fails."""
+def _sync_direct(source_url: str, pg_url: str, tables=None, mode: str = "auto") -> dict:
+    """The replication functions without Dagster (fast): every table whole (``mode`` as
+    ``sync_window``'s); returns results by table, raising AssertionError when a table's verification
+    fails."""
     from dental_assets.replication.mysql import MySqlParams
     from dental_assets.replication.sync import sync_window, verify_window
 
@@ -57,7 +58,7 @@ def _sync_direct(source_url: str, pg_url: str, tables=None) -> dict:
     results = {}
     try:
         for table in tables or raw_tables():
-            results[table.name] = sync_window(params, pg, table, None)
+            results[table.name] = sync_window(params, pg, table, None, mode=mode)
             equal, src, raw = verify_window(params, pg, table, None)
             assert equal, f"{table.name}: source {src} != raw {raw}"
     finally:
@@ -307,7 +308,10 @@ def test_backstop_recopies_tables_without_modified_column(env):
     selected = {k.path[-1] for k in requests[0].asset_selection}
     assert "definition" in selected
     assert all(raw_table(name).modified_column is None for name in selected)
-    _sync_direct(source_url, pg_url, [raw_table("definition")])
+    assert requests[0].run_config == {"ops": {"raw_opendental_reference": {"config": {"full_refresh": True}}}}
+    # what that run does: a normal sync moves only added or removed keys of such a table, the backstop's
+    # full_refresh copies it whole
+    assert _sync_direct(source_url, pg_url, [raw_table("definition")], mode="full")["definition"].mode == "full"
     assert_raw_equals_source(source_url, pg_url, [raw_table("definition")])
 
 

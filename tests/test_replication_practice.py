@@ -303,6 +303,40 @@ def test_edits_keeping_their_timestamp_are_found_and_repaired(env, monkeypatch):
     assert_raw_equals_source(source_url, pg_url, [raw_table(PROCEDURES)])
 
 
+def test_table_without_modified_column_moves_only_added_and_removed_rows(env):
+    """securitylog has no modified column (OpenDental never stamps its rows again): after the first
+    copy a sync moves only the keys the source added or removed (key buckets), not the whole window,
+    and leaves raw equal to the source row for row. A value edited in place is not seen by that sync
+    (nor by the plan's fingerprints): the nightly backstop's content comparison names its month."""
+    from dental_assets.replication.plan import plan_content
+    from dental_assets.replication.sync import sync_window
+
+    source_url, pg_url = env
+    first = _sync(source_url, pg_url, "securitylog", None)
+    assert first.mode == "full" and first.rows_copied > 100
+    (top,), = _sql(source_url, "SELECT MAX(SecurityLogNum) FROM securitylog")
+    _sql(source_url,
+         "INSERT INTO securitylog (SecurityLogNum, PermType, UserNum, LogDateTime, LogText, PatNum, CompName) "
+         f"SELECT SecurityLogNum + {top}, PermType, UserNum, LogDateTime, 'added', PatNum, CompName "
+         "FROM securitylog ORDER BY SecurityLogNum LIMIT 3",
+         "DELETE FROM securitylog WHERE SecurityLogNum IN (2, 5)")
+    second = _sync(source_url, pg_url, "securitylog", None)  # its check hashes every row: all equal
+    assert (second.mode, second.keys_only, second.rows_copied, second.rows_deleted) == ("incremental", True, 3, 2)
+    assert second.rows_total == first.rows_total + 1
+
+    (key, stamp), = _sql(source_url, "SELECT SecurityLogNum, LogDateTime FROM securitylog "
+                                     "ORDER BY SecurityLogNum DESC LIMIT 1 OFFSET 10")
+    _sql(source_url, f"UPDATE securitylog SET LogText = 'edited in place' WHERE SecurityLogNum = {key}")
+    pg = pg_conn(pg_url)
+    try:
+        third = sync_window(_params(source_url), pg, raw_table("securitylog"), None)
+        assert (third.mode, third.rows_copied, third.rows_deleted) == ("incremental", 0, 0)
+        plans = plan_content(_params(source_url), pg, [raw_table("securitylog")], _keys())
+    finally:
+        pg.close()
+    assert plans[0].partitions == (stamp.strftime("%Y-%m"),)
+
+
 def test_check_scope_is_pure():
     from dental_assets.replication.fingerprint import EVERY_ROW
     from dental_assets.replication.sync import SyncResult, check_scope
@@ -311,6 +345,8 @@ def test_check_scope_is_pure():
     incremental = SyncResult(PROCEDURES, "incremental", changed_since=since)
     assert check_scope(incremental, 1) is EVERY_ROW
     assert check_scope(SyncResult(PROCEDURES, "incremental"), 32) is EVERY_ROW  # it re-read everything
+    keys_only = check_scope(SyncResult("securitylog", "incremental", keys_only=True), 32, residue=3)
+    assert (keys_only.since, keys_only.sample, keys_only.residue) == (None, 32, 3)  # it moved keys only
     scope = check_scope(incremental, 32, residue=37)
     assert (scope.since, scope.sample, scope.residue, scope.everything) == (since, 32, 5, False)
     copied = SyncResult(PROCEDURES, "full")

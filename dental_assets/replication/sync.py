@@ -70,6 +70,7 @@ class SyncResult:
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step (profiling, the benchmark)
     changed_since: object = None  # incremental: the re-read rows' lower modified bound (datetime), else None
+    keys_only: bool = False  # incremental without a modified column: only the rows added or removed moved
 
     def add_conversions(self, more: dict[str, int]) -> None:
         for key, value in more.items():
@@ -352,7 +353,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
         added = ensure_raw_table(cur, table, cols, schema)
         mod_pg = quote_pg(mod) if mod is not None and mod not in cols.missing else None
         source_query, raw_buckets, watermark = None, None, None
-        if mode == "incremental" or (mode == "auto" and mod_pg and _window_has_rows(cur, target, pg_where)):
+        if mode == "incremental" or (mode == "auto" and _window_has_rows(cur, target, pg_where)):
             # the source's key buckets (its own session) while raw's are read
             source_query = stack.enter_context(extract.SourceQuery(params, bucket_sql))
             state = _read_state(cur, state_key, pg_where) if mod_pg else None
@@ -363,9 +364,13 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
                 watermark = state.modified_max if raw_buckets.totals == state.totals else \
                     _raw_watermark(cur, target, mod_pg, pg_where)
             lap("raw_buckets")
+        # a table without a modified column (securitylog, sheetfield...: OpenDental never stamps its
+        # edits) moves only the keys added or removed; its edits are found by the check's sample and
+        # the nightly backstop, as before (the plan's fingerprints never saw them either)
+        keys_only = mod_pg is None and raw_buckets is not None
         if mode == "auto":
-            mode = "incremental" if watermark is not None else "full"
-        result = SyncResult(table.name, mode, columns_added=added, steps=steps)
+            mode = "incremental" if watermark is not None or keys_only else "full"
+        result = SyncResult(table.name, mode, columns_added=added, steps=steps, keys_only=keys_only)
         if mode == "full":
             stack.close()
             cur.execute(f"DELETE FROM {target} WHERE {pg_where}")
@@ -392,15 +397,16 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
                 _write_state(cur, state_key, pg_where, _window_state(cur, target, pk, pg_where, mod_pg))
                 lap("record_state")
         else:
-            changed_where = src_where
-            if watermark is not None:  # minus the look-back: rows stamped before, committed after
-                since = watermark - dt.timedelta(seconds=lookback_seconds())
-                changed_where = f"({src_where}) AND {extract.q(mod)} >= '{since.isoformat(sep=' ')}'"
-                result.changed_since = since
-            rows, stats = _copy_into_temp(params, cur, table, cols, changed_where, target)
-            _count_temp(cur, table, cols, result, rows, stats)
+            rows, copied = 0, np.zeros(0, dtype=np.int64)
+            if not keys_only:
+                changed_where = src_where
+                if watermark is not None:  # minus the look-back: rows stamped before, committed after
+                    since = watermark - dt.timedelta(seconds=lookback_seconds())
+                    changed_where = f"({src_where}) AND {extract.q(mod)} >= '{since.isoformat(sep=' ')}'"
+                    result.changed_since = since
+                rows, stats = _copy_into_temp(params, cur, table, cols, changed_where, target)
+                _count_temp(cur, table, cols, result, rows, stats)
             lap("changed_rows")
-            copied = np.zeros(0, dtype=np.int64)
             if rows:
                 removed, copied, raw_buckets, latest = _merge_changed(cur, table, window, target, raw_buckets, mod_pg)
                 result.rows_deleted += removed
@@ -441,11 +447,13 @@ def check_scope(result: SyncResult | None, sample: int, residue: int | None = No
     sync re-read (modified at or after ``result.changed_since``) and about one row in ``sample`` of the
     rest, by blocks of keys (``fingerprint.CheckScope.key_ranges``; ``residue``: which block of each
     ``sample``; random when None, so that successive syncs sample other rows). ``sample`` 1, or an
-    incremental sync that re-read its whole window: every row. Pure when ``residue`` is given; raises
+    incremental sync that re-read its whole window: every row (a keys-only sync of a table without a
+    modified column, ``SyncResult.keys_only``, re-read nothing: the sample). Pure when ``residue`` is given; raises
     ValueError for ``sample`` < 1."""
     if sample < 1:
         raise ValueError(f"sample must be 1 or more, got {sample}")
-    if sample == 1 or (result is not None and result.mode == "incremental" and result.changed_since is None):
+    if sample == 1 or (result is not None and result.mode == "incremental" and result.changed_since is None
+                       and not result.keys_only):
         return fingerprint.EVERY_ROW
     if residue is None:
         import secrets
