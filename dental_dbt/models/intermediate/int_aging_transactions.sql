@@ -31,9 +31,13 @@ patients as (
 
 ),
 
+-- only the columns read below: the CTE is read three times, so PostgreSQL computes it once with
+-- every column it selects, and the staging view's other columns (notes cleaned of control
+-- characters, ...) cost more than the rest of the model
 procedures as (
 
-    select * from {{ ref('stg_opendental__procedurelog') }}
+    select proc_num, pat_num, proc_date, proc_fee, unit_qty, base_units, proc_status_code
+    from {{ ref('stg_opendental__procedurelog') }}
 
 ),
 

@@ -32,11 +32,6 @@
 --   target_insurance_accurate  completed with a received claimproc: |InsPayAmt - InsPayEst| of its
 --                              received claimprocs <= max(10% of InsPayEst, $5).
 
--- JIT compilation is off for this model: it is many small joins and aggregates, and PostgreSQL's
--- LLVM compilation of them took 4.6 s of a 6.8 s build at 5,000 patients for no gain in execution
--- (`set local`: this model's transaction only).
-{{ config(pre_hook="set local jit = off") }}
-
 -- `procedures` and `patients` are read by several parts below. Not materialized, each part scans the
 -- analyzed tables, so PostgreSQL estimates the joins from their statistics. As CTE results they had
 -- none, and estimates of billions of rows led to sort-merge plans and, once, a 36M-row join.

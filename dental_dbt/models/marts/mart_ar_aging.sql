@@ -112,14 +112,25 @@ family_dates as (
 
 ),
 
--- rows aged on their own date: everything when AgingProcLifo is off, else the rows not attached to a procedure
+-- rows aged on their own date: everything when AgingProcLifo is off, else the rows not attached to a
+-- procedure; summed per family, day, on_or_before_as_of_only and sign (charge or not), all the buckets
+-- below tell apart, so each family's month ends join fewer rows
 single_rows as (
 
-    select transactions.*
+    select
+        transactions.guarantor_id,
+        transactions.transaction_date,
+        transactions.on_or_before_as_of_only,
+        sum(transactions.amount)                                    as amount
     from transactions
     cross join settings
     where transactions.transaction_type <> 'plan_debit_due'
       and (not settings.aging_proc_lifo or transactions.aged_procedure_id is null)
+    group by
+        transactions.guarantor_id,
+        transactions.transaction_date,
+        transactions.on_or_before_as_of_only,
+        transactions.amount > 0
 
 ),
 
@@ -190,31 +201,46 @@ positioned as (
 
 ),
 
+position_sums as (
+
+    select
+        p.guarantor_id,
+        p.as_of_date,
+        sum(p.amount) filter (where (p.amount > 0 or p.is_instant)
+            and p.aged_date < p.as_of_date - 90)                    as charges_over_90,
+        sum(p.amount) filter (where (p.amount > 0 or p.is_instant)
+            and p.aged_date >= p.as_of_date - 90
+            and p.aged_date < p.as_of_date - 60)                    as charges_61_90,
+        sum(p.amount) filter (where (p.amount > 0 or p.is_instant)
+            and p.aged_date >= p.as_of_date - 60
+            and p.aged_date < p.as_of_date - 30)                    as charges_31_60,
+        sum(p.amount) filter (where (p.amount > 0 or p.is_instant)
+            and p.aged_date >= p.as_of_date - 30
+            and p.aged_date <= p.as_of_date)                        as charges_0_30,
+        -sum(p.amount) filter (where p.amount < 0 and not p.is_instant
+            and p.aged_date <= p.as_of_date)                        as credits,
+        sum(p.amount)                                               as total_balance
+    from positioned as p
+    group by 1, 2
+
+),
+
 bucketed as (
 
     select
         family_dates.guarantor_id,
         family_dates.as_of_date,
         family_dates.is_run_date,
-        coalesce(sum(p.amount) filter (where (p.amount > 0 or p.is_instant)
-            and p.aged_date < family_dates.as_of_date - 90), 0)     as charges_over_90,
-        coalesce(sum(p.amount) filter (where (p.amount > 0 or p.is_instant)
-            and p.aged_date >= family_dates.as_of_date - 90
-            and p.aged_date < family_dates.as_of_date - 60), 0)     as charges_61_90,
-        coalesce(sum(p.amount) filter (where (p.amount > 0 or p.is_instant)
-            and p.aged_date >= family_dates.as_of_date - 60
-            and p.aged_date < family_dates.as_of_date - 30), 0)     as charges_31_60,
-        coalesce(sum(p.amount) filter (where (p.amount > 0 or p.is_instant)
-            and p.aged_date >= family_dates.as_of_date - 30
-            and p.aged_date <= family_dates.as_of_date), 0)         as charges_0_30,
-        coalesce(-sum(p.amount) filter (where p.amount < 0 and not p.is_instant
-            and p.aged_date <= family_dates.as_of_date), 0)         as credits,
-        coalesce(sum(p.amount), 0)                                  as total_balance
+        coalesce(position_sums.charges_over_90, 0)                  as charges_over_90,
+        coalesce(position_sums.charges_61_90, 0)                    as charges_61_90,
+        coalesce(position_sums.charges_31_60, 0)                    as charges_31_60,
+        coalesce(position_sums.charges_0_30, 0)                     as charges_0_30,
+        coalesce(position_sums.credits, 0)                          as credits,
+        coalesce(position_sums.total_balance, 0)                    as total_balance
     from family_dates
-    left join positioned as p
-        on p.guarantor_id = family_dates.guarantor_id
-        and p.as_of_date = family_dates.as_of_date
-    group by 1, 2, 3
+    left join position_sums
+        on position_sums.guarantor_id = family_dates.guarantor_id
+        and position_sums.as_of_date = family_dates.as_of_date
 
 ),
 

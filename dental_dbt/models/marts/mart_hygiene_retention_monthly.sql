@@ -34,10 +34,13 @@ run_date as (
 
 ),
 
-months as (
+-- materialized: each month's bounds are computed once, not once per month and visit in latest_visit
+months as materialized (
 
     select cast(month_start as date) as month,
-           cast(month_start + interval '1 month' - interval '1 day' as date) as month_end
+           cast(month_start + interval '1 month' - interval '1 day' as date) as month_end,
+           cast(cast(month_start + interval '1 month' - interval '1 day' as date) - interval '18 months' as date)
+               as window_start
     from run_date
     cross join lateral generate_series(
         (select date_trunc('month', min(visit_date)) from visits),
@@ -66,7 +69,7 @@ latest_visit as (
     from months
     inner join visits
         on visits.visit_date <= months.month_end
-        and visits.visit_date > cast(months.month_end - interval '18 months' as date)
+        and visits.visit_date > months.window_start
     order by months.month, visits.patient_id, visits.visit_date desc, visits.appointment_id desc
 
 ),
