@@ -30,6 +30,7 @@ DEFAULT_SEED = 42
 DEFAULT_PARTITION_START = "2020-01"
 DEFAULT_KEEP = 5
 DEFAULT_CHECK_SAMPLE = 32
+DEFAULT_EVENT_BATCH_SIZE = 256  # Dagster's DAGSTER_EVENT_BATCH_SIZE when unset (instance.enable_event_batches)
 SOURCE_KINDS = ("synthetic", "opendental")
 
 MYSQL_EXAMPLE = "mysql+pymysql://opendental_ro:PASSWORD@db-host:3306/opendental"
@@ -85,7 +86,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DENTAL_SYNC_CHECK_SAMPLE", str(DEFAULT_CHECK_SAMPLE), "1",
             "the blocking check after a sync hashes the rows it re-read and 1 row in this many of the rest; "
             "1 = every row of the window every time (docs/replication.md)"),
-    Setting("DAGSTER_EVENT_BATCH_SIZE", "256 (set by the code location when unset)", "0",
+    Setting("DAGSTER_EVENT_BATCH_SIZE", f"{DEFAULT_EVENT_BATCH_SIZE} (set by the code location when unset)", "0",
             "Dagster stores a step's materializations in batches of this many; 0 = one by one "
             "(docs/operations.md)"),
     Setting("DENTAL_ROLE_PREFIX", "dental", "clinic_a",
@@ -304,7 +305,8 @@ def event_batch_size(env: Mapping[str, str] | None = None) -> int:
     """``DAGSTER_EVENT_BATCH_SIZE``: events per batch, 0 (one by one) to 100,000 (the code location sets
     256 when it is unset: ``dental_assets.instance.enable_event_batches``). Dagster reads it itself;
     a value it cannot parse would fail every step, so it is checked here with the others."""
-    return parse_int(_get(env, "DAGSTER_EVENT_BATCH_SIZE") or "256", "DAGSTER_EVENT_BATCH_SIZE", 0, 100_000,
+    return parse_int(_get(env, "DAGSTER_EVENT_BATCH_SIZE") or str(DEFAULT_EVENT_BATCH_SIZE), "DAGSTER_EVENT_BATCH_SIZE",
+                     0, 100_000,
                      _example("DAGSTER_EVENT_BATCH_SIZE"))
 
 

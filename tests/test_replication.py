@@ -259,7 +259,6 @@ def test_a_failed_table_stops_the_tables_after_it(env):
     tables before it stay synced and recorded, and no table after it is synced."""
     from dental_assets.defs.raw.assets import raw_assets
     from dental_assets.defs.resources import build_resources
-    from test_replication_support import mysql_conn
 
     source_url, pg_url = env
     reference = [t for t in raw_tables() if not t.partitioned]

@@ -448,8 +448,8 @@ def check_scope(result: SyncResult | None, sample: int, residue: int | None = No
     rest, by blocks of keys (``fingerprint.CheckScope.key_ranges``; ``residue``: which block of each
     ``sample``; random when None, so that successive syncs sample other rows). ``sample`` 1, or an
     incremental sync that re-read its whole window: every row (a keys-only sync of a table without a
-    modified column, ``SyncResult.keys_only``, re-read nothing: the sample). Pure when ``residue`` is given; raises
-    ValueError for ``sample`` < 1."""
+    modified column, ``SyncResult.keys_only``, re-read nothing: the sample). Pure when ``residue`` is
+    given; raises ValueError for ``sample`` < 1."""
     if sample < 1:
         raise ValueError(f"sample must be 1 or more, got {sample}")
     if sample == 1 or (result is not None and result.mode == "incremental" and result.changed_since is None
