@@ -6,7 +6,8 @@ an operated deployment and a workstation:
 - ``DAGSTER_POSTGRES_URL`` set (a SQLAlchemy URL naming its driver,
   ``postgresql+psycopg2://user:password@host:5432/dagster``): runs, event logs and schedule/sensor
   state in that PostgreSQL database (dagster-postgres' ``DagsterPostgresStorage``);
-- otherwise SQLite files (``DagsterSqliteStorage``, Dagster's default layout) in ``$DAGSTER_HOME``, or,
+- otherwise SQLite files (``DentalSqliteStorage``: Dagster's default layout and schema, with a faster
+  event log, ``DentalSqliteEventLogStorage``) in ``$DAGSTER_HOME``, or,
   when ``DAGSTER_HOME`` is not set (``dagster dev``, ``dagster definitions validate``, ``dg dev`` or
   ``dg check defs`` started in the repository root, which read ./dagster.yaml), in the demo's instance
   folder ``$DENTAL_HOME/dagster_home`` (default ``./.dental/dagster_home``), so those commands show
@@ -16,10 +17,21 @@ an operated deployment and a workstation:
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.base_storage import DagsterStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
 
 POSTGRES_URL_ENV = "DAGSTER_POSTGRES_URL"
 EVENT_BATCH_ENV = "DAGSTER_EVENT_BATCH_SIZE"
@@ -31,7 +43,8 @@ def enable_event_batches(environ: os._Environ[str] | dict[str, str] = os.environ
     of partitions (a range run of the raw layer: one per table and month, 2,940 for 35 tables over 84
     months) are stored as one batch. PostgreSQL instance storage writes a batch in one statement
     (measured: 96 s -> 12 s for 2,940 events); the in-memory instance of ``dental sync`` gains about a
-    quarter; SQLite storage writes them one by one either way. ``0`` turns it off."""
+    quarter; ``DentalSqliteStorage`` stores a batch in one transaction per shard (47 s -> 12 s). ``0``
+    turns it off."""
     from dental_assets.settings import DEFAULT_EVENT_BATCH_SIZE
 
     environ.setdefault(EVENT_BATCH_ENV, str(DEFAULT_EVENT_BATCH_SIZE))
@@ -62,6 +75,112 @@ class DentalInstanceStorage(DagsterStorage, ConfigurableClass):
             from dagster_postgres import DagsterPostgresStorage
 
             return DagsterPostgresStorage(postgres_url=url, inst_data=inst_data)
-        from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+        return DentalSqliteStorage(str(sqlite_storage_dir()), inst_data=inst_data)
 
-        return DagsterSqliteStorage.from_local(str(sqlite_storage_dir()), inst_data=inst_data)
+
+# How many run shards keep an engine between events; the index shard counts as one of them.
+SQLITE_ENGINES_KEPT = 8
+
+
+class DentalSqliteEventLogStorage(SqliteEventLogStorage):
+    """Dagster's SQLite event log (an ``index.db`` shard plus one ``<run_id>.db`` shard per run: the same
+    files, schema and rows), with two changes to how events are written:
+
+    - an engine per shard is kept (the last ``SQLITE_ENGINES_KEPT`` shards) instead of one per
+      statement, so SQLAlchemy's compiled-statement cache works; connections still open and close
+      per use (``NullPool``), under the storage's lock;
+    - a batch of events (``DAGSTER_EVENT_BATCH_SIZE``: the planned events of a run's assets and checks,
+      the partitions one step records for a range run) is stored by Dagster's own ``store_event``,
+      event by event, inside one transaction on the run's shard and one on the index shard (a
+      thread's nested connection to a shard it holds open joins the open transaction), instead of
+      two to four transactions per event. A batch that fails is rolled back whole; Dagster then
+      stores its events one by one.
+
+    Measured on 2,940 partition materializations of one step: Dagster's storage 47 s, this one 12 s
+    (docs/operations.md)."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._engines_lock = threading.Lock()
+        self._open = threading.local()  # shard -> the connection this thread holds open on it
+        self._tables_found: set[str] = set()
+        super().__init__(base_dir, inst_data)
+        self._db_lock = threading.RLock()  # a batch holds two shards' connections on one thread
+
+    def _shard_engine(self, shard: str) -> Engine:
+        with self._engines_lock:
+            engine = self._engines.get(shard)
+            if engine is not None:
+                self._engines.move_to_end(shard)
+                return engine
+            engine = create_engine(self.conn_string_for_shard(shard), poolclass=NullPool,
+                                   connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+            self._engines[shard] = engine
+            while len(self._engines) > SQLITE_ENGINES_KEPT:
+                self._engines.popitem(last=False)[1].dispose()
+            return engine
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        held: dict[str, Connection] = self._open.__dict__.setdefault("shards", {})
+        if shard in held:  # nested on this thread: join the open transaction
+            yield held[shard]
+            return
+        with self._db_lock:
+            engine = self._shard_engine(shard)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                held[shard] = conn
+                try:
+                    yield conn
+                finally:
+                    del held[shard]
+
+    def has_table(self, table_name: str) -> bool:
+        """Whether the index shard has the table; a table once found is remembered (migrations add
+        tables, nothing here drops one)."""
+        if table_name in self._tables_found:
+            return True
+        engine = self._shard_engine(INDEX_SHARD_NAME)
+        with engine.connect() as conn:
+            found = bool(engine.dialect.has_table(conn, table_name))
+        if found:
+            self._tables_found.add(table_name)
+        return found
+
+    def wipe(self) -> None:
+        with self._engines_lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+        super().wipe()
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        run_ids = {event.run_id for event in events}
+        if len(run_ids) != 1:
+            super().store_event_batch(events)
+            return
+        with self.run_connection(run_ids.pop()), self.index_connection():
+            for event in events:
+                self.store_event(event)
+
+
+class DentalSqliteStorage(DagsterSqliteStorage):
+    """Dagster's SQLite instance storage (runs, event logs, schedules as files under ``base_dir``)
+    with ``DentalSqliteEventLogStorage`` as its event log. The demo's ``dagster.demo.yaml`` names it
+    (``storage: custom: module: dental_assets.instance, class: DentalSqliteStorage``) with no config:
+    the files go to ``sqlite_storage_dir()``."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        super().__init__(base_dir, inst_data)
+        self._event_log_storage = DentalSqliteEventLogStorage(os.path.join(base_dir, "history", "runs"))
+
+    @classmethod
+    def config_type(cls) -> dict:
+        return {}
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: dict) -> DentalSqliteStorage:  # type: ignore[override]
+        return cls(str(sqlite_storage_dir()), inst_data=inst_data)

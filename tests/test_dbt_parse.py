@@ -37,3 +37,25 @@ def test_new_run_settings_keep_the_saved_parse(tmp_path):
     _parse(tmp_path, {})
     log = _parse(tmp_path, {"as_of_date": "2026-06-30", "min_date": "2025-03-01", "max_date": "2025-04-01"})
     assert "no changes found, skipping parsing" in log, log[-3000:]
+
+
+def test_dbt_resource_knows_the_version_dbt_reports_without_asking_it(tmp_path):
+    """The resource's dbt version (read from the installed dbt-core package) is the one ``dbt --version``
+    prints; for an executable elsewhere, dbt itself is asked."""
+    import re
+
+    from dagster_dbt import DbtCliResource
+
+    from dental_assets.defs.dbt.assets import dbt_resource
+
+    beside = Path(sys.executable).parent / "dbt"
+    reported = subprocess.run([str(beside), "--version"], capture_output=True, text=True, timeout=120).stdout
+    installed = re.search(r"installed:\s*(\d+\.\d+\.\d+)", reported)
+    assert installed, reported
+    assert str(dbt_resource()._cli_version) == installed.group(1)
+
+    elsewhere = tmp_path / "dbt"
+    elsewhere.write_text("#!/bin/sh\necho 'Core:\n  - installed: 1.10.99'\n")
+    elsewhere.chmod(0o755)
+    resource = type(dbt_resource())(project_dir=str(dbt_project.project_dir), dbt_executable=str(elsewhere))
+    assert isinstance(resource, DbtCliResource) and str(resource._cli_version) == "1.10.99"

@@ -41,6 +41,7 @@ exist, the test runs again in every run that selects either model.
 """
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -48,9 +49,11 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
+from packaging import version
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -530,8 +533,22 @@ def dental_dbt_facts(
     yield from _stream_with_summaries(context, dbt, warehouse, args, settings)
 
 
+class DentalDbtCliResource(DbtCliResource):
+    """dagster-dbt's ``DbtCliResource``, except how it learns dbt's version before each invocation:
+    for the ``dbt`` installed beside this Python (``dbt_executable()``'s first choice), the version of
+    the installed ``dbt-core`` package, instead of running ``dbt --version`` (measured 4.2 s: dbt
+    imports itself and asks PyPI for its latest release). Any other executable is asked as before."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        beside = Path(sys.executable).parent / "dbt"
+        if Path(self.dbt_executable).absolute() == beside.absolute():
+            return version.parse(importlib.metadata.version("dbt-core"))
+        return super()._cli_version
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+    return DentalDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
 
 def relation_for_model(model_name: str) -> str:

@@ -1,0 +1,156 @@
+"""The demo's SQLite instance storage (``dental_assets.instance.DentalSqliteStorage``) against Dagster's
+own ``DagsterSqliteStorage`` as the oracle: the same partition-range run, with Dagster's batched event
+writes on, recorded in each, leaves the same rows in the event log's index shard (events, asset rows,
+asset event tags, check executions) and gives the same answers to the instance's asset queries.
+
+Also: ``dagster.demo.yaml`` loads that storage, and the project's ``dagster.yaml`` without
+``DAGSTER_POSTGRES_URL`` does too."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from dental_assets.instance import DentalSqliteEventLogStorage, DentalSqliteStorage
+from dental_assets.partitions import partition_range_tags
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-03-01")
+SPECS = [dg.AssetSpec(dg.AssetKey(["opendental", f"table_{i}"])) for i in range(3)]
+CHECKS = [dg.AssetCheckSpec("matches_source", asset=spec.key, blocking=True) for spec in SPECS]
+
+
+@dg.multi_asset(specs=SPECS, check_specs=CHECKS, partitions_def=DAYS, can_subset=True,
+                backfill_policy=dg.BackfillPolicy.single_run())
+def tables(context):
+    for number, spec in enumerate(SPECS):
+        yield dg.MaterializeResult(asset_key=spec.key, metadata={"rows_copied": dg.MetadataValue.int(number)})
+        yield dg.AssetCheckResult(asset_key=spec.key, check_name="matches_source", passed=number != 1)
+
+
+JOB = dg.Definitions(assets=[tables], jobs=[dg.define_asset_job("tables_job", selection=[tables])]) \
+    .resolve_job_def("tables_job")
+
+# Index-shard rows compared between the two storages: everything but timestamps, run ids and
+# serialized events (which carry them).
+INDEX_QUERIES = {
+    "event_logs": "select id, dagster_event_type, asset_key, partition, step_key from event_logs order by id",
+    "asset_keys": "select asset_key, last_materialization is not null, last_run_id is not null, "
+                  "wipe_timestamp, last_materialization_timestamp is not null from asset_keys order by asset_key",
+    "asset_event_tags": "select event_id, asset_key, key from asset_event_tags order by id",
+    "asset_check_executions": "select asset_key, check_name, partition, execution_status, "
+                              "evaluation_event_storage_id from asset_check_executions order by id",
+}
+
+
+def _record_run(home: Path, storage: dict, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Run the range over every day in an instance at ``home`` with ``storage``; returns what the
+    instance answers and its index shard's rows."""
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml.safe_dump({"telemetry": {"enabled": False}, "storage": storage}))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "16")
+    keys = DAYS.get_partition_keys()
+    with dg.DagsterInstance.get() as instance:
+        result = JOB.execute_in_process(instance=instance, tags=partition_range_tags(keys[0], keys[-1]),
+                                        raise_on_error=False)
+        answers = {
+            "materializations": len(result.get_asset_materialization_events()),
+            "storage": type(instance.event_log_storage).__name__,
+        }
+        for spec in SPECS:
+            name = spec.key.to_user_string()
+            answers[f"{name} partitions"] = sorted(instance.get_materialized_partitions(spec.key))
+            latest = instance.get_latest_materialization_event(spec.key)
+            answers[f"{name} latest"] = latest.dagster_event.partition if latest else None
+            records = instance.fetch_materializations(spec.key, limit=1000).records
+            answers[f"{name} records"] = [record.partition_key for record in records]
+            answers[f"{name} rows_copied"] = {
+                record.asset_materialization.metadata["rows_copied"].value for record in records}
+            check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+                [dg.AssetCheckKey(spec.key, "matches_source")])
+            answers[f"{name} check"] = {key.name: record.status.value for key, record in check.items()}
+    with sqlite3.connect(home / "history" / "runs" / "index.db") as conn:
+        rows = {table: conn.execute(query).fetchall() for table, query in INDEX_QUERIES.items()}
+    return {"answers": answers, "rows": rows}
+
+
+def test_range_run_leaves_the_same_index_as_dagsters_sqlite_storage(tmp_path, monkeypatch):
+    dagster_storage = {"sqlite": {"base_dir": str(tmp_path / "dagster")}}
+    ours = {"custom": {"module": "dental_assets.instance", "class": "DentalSqliteStorage", "config": {}}}
+    expected = _record_run(tmp_path / "dagster", dagster_storage, monkeypatch)
+    got = _record_run(tmp_path / "ours", ours, monkeypatch)
+
+    assert expected["answers"].pop("storage") == "SqliteEventLogStorage"
+    assert got["answers"].pop("storage") == "DentalSqliteEventLogStorage"
+    partitions = len(DAYS.get_partition_keys())
+    assert expected["answers"]["materializations"] == len(SPECS) * partitions
+    assert len(expected["rows"]["asset_event_tags"]) >= len(SPECS) * partitions  # the batches carry tags
+    assert got["answers"] == expected["answers"]
+    for table, rows in expected["rows"].items():
+        assert got["rows"][table] == rows, table
+
+
+def test_demo_instance_and_project_instance_without_postgres_use_the_storage(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
+    for template in ("dagster.demo.yaml", "dagster.yaml"):
+        home = tmp_path / template
+        home.mkdir()
+        shutil.copy(REPO_ROOT / template, home / "dagster.yaml")
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        with dg.DagsterInstance.get() as instance:
+            assert isinstance(instance.get_ref().storage, DentalSqliteStorage), template
+            assert isinstance(instance.event_log_storage, DentalSqliteEventLogStorage), template
+        assert (home / "history" / "runs" / "index.db").exists(), template
+
+
+def test_a_batch_that_fails_midway_leaves_no_rows(tmp_path, monkeypatch):
+    """Dagster stores a failed batch again event by event: a batch must commit whole or not at all."""
+    storage_config = {"sqlite": {"base_dir": str(tmp_path / "recorded")}}
+    home = tmp_path / "recorded"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml.safe_dump({"telemetry": {"enabled": False}, "storage": storage_config}))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    keys = DAYS.get_partition_keys()
+    with dg.DagsterInstance.get() as instance:
+        run = JOB.execute_in_process(instance=instance, tags=partition_range_tags(keys[0], keys[-1]),
+                                     raise_on_error=False)
+        entries = [record.event_log_entry for record in instance.get_records_for_run(run.run_id).records]
+    batch = [entry for entry in entries if entry.is_dagster_event and
+             entry.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
+    assert len(batch) == len(SPECS) * len(keys)
+
+    storage = DentalSqliteEventLogStorage(str(tmp_path / "replayed"))
+    store_event = DentalSqliteEventLogStorage.store_event
+    stored: list = []
+
+    def store_event_failing_at_the_third(self, event):
+        stored.append(event)
+        if len(stored) == 3:
+            raise RuntimeError("disk full")
+        store_event(self, event)
+
+    monkeypatch.setattr(DentalSqliteEventLogStorage, "store_event", store_event_failing_at_the_third)
+    with pytest.raises(RuntimeError, match="disk full"):
+        storage.store_event_batch(batch)
+    monkeypatch.setattr(DentalSqliteEventLogStorage, "store_event", store_event)
+
+    def counts() -> tuple[int, int, int]:
+        with sqlite3.connect(tmp_path / "replayed" / "index.db") as index, \
+                sqlite3.connect(tmp_path / "replayed" / f"{run.run_id}.db") as shard:
+            return (index.execute("select count(*) from event_logs").fetchone()[0],
+                    index.execute("select count(*) from asset_event_tags").fetchone()[0],
+                    shard.execute("select count(*) from event_logs").fetchone()[0])
+
+    assert counts() == (0, 0, 0)
+    storage.store_event_batch(batch)
+    index_events, tags, shard_events = counts()
+    assert (index_events, shard_events) == (len(batch), len(batch)) and tags >= len(batch)
+    assert sorted(storage.get_materialized_partitions(SPECS[0].key)) == keys
+    storage.dispose()
