@@ -19,10 +19,14 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
+
+from dagster import DagsterInstance
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
@@ -168,19 +172,34 @@ class DentalSqliteEventLogStorage(SqliteEventLogStorage):
 
 
 class DentalSqliteStorage(DagsterSqliteStorage):
-    """Dagster's SQLite instance storage (runs, event logs, schedules as files under ``base_dir``)
-    with ``DentalSqliteEventLogStorage`` as its event log. The demo's ``dagster.demo.yaml`` names it
-    (``storage: custom: module: dental_assets.instance, class: DentalSqliteStorage``) with no config:
-    the files go to ``sqlite_storage_dir()``."""
+    """Dagster's SQLite instance storage (runs, event logs, schedules as files under ``base_dir``, the
+    same config) with ``DentalSqliteEventLogStorage`` as its event log. ``DentalInstance`` makes it the
+    default storage of the demo's instance; ``DentalInstanceStorage`` uses it without PostgreSQL."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         super().__init__(base_dir, inst_data)
         self._event_log_storage = DentalSqliteEventLogStorage(os.path.join(base_dir, "history", "runs"))
 
     @classmethod
-    def config_type(cls) -> dict:
-        return {}
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: dict) -> DentalSqliteStorage:  # type: ignore[override]
+        return cls.from_local(inst_data=inst_data, **config_value)
+
+
+class DentalInstance(DagsterInstance):
+    """The demo's Dagster instance (``dagster.demo.yaml``: ``instance_class: module:
+    dental_assets.instance, class: DentalInstance``): Dagster's own instance whose default storage is
+    ``DentalSqliteStorage`` in the instance's folder, as Dagster's default SQLite storage is (the folder
+    of ``$DAGSTER_HOME`` or the one given to ``DagsterInstance.from_config``). A ``storage`` key in the
+    same file still overrides it. No config of its own."""
 
     @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: dict) -> DentalSqliteStorage:  # type: ignore[override]
-        return cls(str(sqlite_storage_dir()), inst_data=inst_data)
+    def config_schema(cls) -> dict:
+        return {}
+
+    @staticmethod
+    def config_defaults(base_dir: str) -> Mapping[str, ConfigurableClassData | None]:
+        return {
+            **InstanceRef.config_defaults(base_dir),
+            "storage": ConfigurableClassData(
+                "dental_assets.instance", "DentalSqliteStorage", yaml.safe_dump({"base_dir": base_dir})),
+        }

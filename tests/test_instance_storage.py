@@ -83,7 +83,8 @@ def _record_run(home: Path, storage: dict, monkeypatch: pytest.MonkeyPatch) -> d
 
 def test_range_run_leaves_the_same_index_as_dagsters_sqlite_storage(tmp_path, monkeypatch):
     dagster_storage = {"sqlite": {"base_dir": str(tmp_path / "dagster")}}
-    ours = {"custom": {"module": "dental_assets.instance", "class": "DentalSqliteStorage", "config": {}}}
+    ours = {"custom": {"module": "dental_assets.instance", "class": "DentalSqliteStorage",
+                       "config": {"base_dir": str(tmp_path / "ours")}}}
     expected = _record_run(tmp_path / "dagster", dagster_storage, monkeypatch)
     got = _record_run(tmp_path / "ours", ours, monkeypatch)
 
@@ -108,6 +109,28 @@ def test_demo_instance_and_project_instance_without_postgres_use_the_storage(tmp
             assert isinstance(instance.get_ref().storage, DentalSqliteStorage), template
             assert isinstance(instance.event_log_storage, DentalSqliteEventLogStorage), template
         assert (home / "history" / "runs" / "index.db").exists(), template
+
+
+def test_demo_storage_lives_in_the_folder_of_the_instance_that_loads_it(tmp_path, monkeypatch):
+    """Like Dagster's default storage, ``dagster.demo.yaml``'s storage keeps its files in the folder
+    of the instance that loads it, even when the environment names another one (a test or a script
+    opening a demo's instance with ``DagsterInstance.from_config``)."""
+    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("DENTAL_HOME", str(tmp_path / "dental_home"))
+    home = tmp_path / "demo_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.demo.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run_id = JOB.execute_in_process(instance=instance, partition_key=DAYS.get_first_partition_key(),
+                                        raise_on_error=False).run_id
+    assert (home / "history" / "runs" / f"{run_id}.db").exists()
+    assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "dental_home").exists()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_run_by_id(run_id) is not None
+        checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(spec.key, "matches_source") for spec in SPECS])
+        assert len(checks) == len(SPECS)
 
 
 def test_a_batch_that_fails_midway_leaves_no_rows(tmp_path, monkeypatch):
