@@ -53,15 +53,16 @@ def build_contacts(ctx: Context, setup: Setup, people: People, clinical: Clinica
         parts.append({"pat": full(pat), "when": full(when), "type": full(ctype), "mode": full(cmode),
                       "note": full(note), "user": full(user), "source": full(csource), "minutes": full(minutes)})
 
-    # appointment reminders, two days ahead, sent automatically by text or e-mail
+    # appointment reminders, two days ahead, sent automatically by text or e-mail; OpenDental's AutoComm
+    # logs a commlog only for the texts: an e-mailed reminder is an e-mail message, not a commlog
+    # (AutoCommObj.InsertCommlog returns for CommItemMode.Email, "Emails already show in the Chart")
     remind_day = ap.date - 2
     remind_ts = ts(remind_day, 10 * 3600 + rng.integers(0, 3600, size=n_apt))
     reminded = ((ap.status != APT["Planned"]) & (remind_day <= ctx.as_of) & (remind_day >= ctx.start)
                 & (remind_ts > ap.created) & (rng.random(n_apt) < 0.7))
     r = np.flatnonzero(reminded)
-    by_text = pref[ap.pat[r] - 1] == contact["WirelessPh"]
-    part(ap.pat[r], remind_ts[r], d[("CommLogTypes", "appt")], np.where(by_text, mode["Text"], mode["Email"]), 0, 0,
-         source["ApptReminder"])
+    r = r[pref[ap.pat[r] - 1] == contact["WirelessPh"]]
+    part(ap.pat[r], remind_ts[r], d[("CommLogTypes", "appt")], mode["Text"], 0, 0, source["ApptReminder"])
     # calls after broken appointments
     b = np.flatnonzero(np.isin(ap.status, [APT["Broken"], APT["UnschedList"]]) & (rng.random(n_apt) < 0.6))
     call_day = np.minimum(ap.date[b] + rng.integers(0, 2, size=len(b)), ctx.as_of)

@@ -333,6 +333,22 @@ def test_recalls(practice):
     assert set(col(practice, "recall", "RecallInterval").tolist()) <= {6 << 16, 3 << 16}
 
 
+def test_automated_reminders_are_logged_as_opendental_logs_them(practice):
+    """OpenDental's AutoComm (AutoCommObj.InsertCommlog, 24.3) writes a commlog for a text reminder
+    (CommSource ApptReminder, Sent, UserNum of the sending session: 0 outside a logged-on user) and none
+    for an e-mailed one, which is an e-mail message instead."""
+    source = col(practice, "commlog", "CommSource")
+    reminders = source == enum("CommItemSource")["ApptReminder"]
+    assert reminders.sum() > 100
+    modes = col(practice, "commlog", "Mode_")[reminders]
+    assert set(modes.tolist()) == {enum("CommItemMode")["Text"]}
+    assert set(col(practice, "commlog", "SentOrReceived")[reminders].tolist()) == {enum("CommSentOrReceived")["Sent"]}
+    assert set(col(practice, "commlog", "UserNum")[reminders].tolist()) == {0}
+    pat = col(practice, "commlog", "PatNum")[reminders]
+    prefer = col(practice, "patient", "PreferContactMethod")[pat - 1]
+    assert set(prefer.tolist()) == {enum("ContactMethod")["WirelessPh"]}
+
+
 # ------------------------------------------------------------------------------------------- money
 
 def test_money_adds_up_to_the_cent(practice):
