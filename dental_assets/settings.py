@@ -76,6 +76,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DENTAL_PARTITION_START", DEFAULT_PARTITION_START, "2018-01", "the first monthly partition, YYYY-MM"),
     Setting("DENTAL_JOURNEY_KEEP", str(DEFAULT_KEEP), "10", "journey Parquet files kept per year, 1 or more"),
     Setting("DENTAL_MODEL_KEEP", str(DEFAULT_KEEP), "10", "trained model versions kept per model, 1 or more"),
+    Setting("DENTAL_RUN_FOLDERS_KEEP", str(DEFAULT_KEEP), "10",
+            "finished dbt run folders kept under the dbt target folder ($DBT_TARGET_PATH), 1 or more"),
     Setting("DENTAL_JOURNEY_SALT", "synthetic source: a random key kept in $DENTAL_HOME/journey_salt (mode 0600)",
             "the output of `openssl rand -hex 32`",
             "secret key (16 characters or more) of the journey dataset's keyed hashes; required with DENTAL_SOURCE=opendental",
@@ -285,7 +287,8 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
 
 
 def keep(name: str, env: Mapping[str, str] | None = None) -> int:
-    """``DENTAL_JOURNEY_KEEP`` / ``DENTAL_MODEL_KEEP``: versions kept, 1 or more (default 5)."""
+    """``DENTAL_JOURNEY_KEEP`` / ``DENTAL_MODEL_KEEP`` / ``DENTAL_RUN_FOLDERS_KEEP``: versions kept, 1 or
+    more (default 5)."""
     return parse_int(_get(env, name) or str(DEFAULT_KEEP), name, 1, None, "10")
 
 
@@ -396,6 +399,7 @@ class Settings:
     extra_tables: tuple[tuple[str, str | None], ...]
     journey_keep: int
     model_keep: int
+    run_folders_keep: int
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
@@ -422,6 +426,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         extra_tables=extra_tables(env),
         journey_keep=keep("DENTAL_JOURNEY_KEEP", env),
         model_keep=keep("DENTAL_MODEL_KEEP", env),
+        run_folders_keep=keep("DENTAL_RUN_FOLDERS_KEEP", env),
     )
 
 

@@ -59,3 +59,39 @@ def test_dbt_resource_knows_the_version_dbt_reports_without_asking_it(tmp_path):
     elsewhere.chmod(0o755)
     resource = type(dbt_resource())(project_dir=str(dbt_project.project_dir), dbt_executable=str(elsewhere))
     assert isinstance(resource, DbtCliResource) and str(resource._cli_version) == "1.10.99"
+
+
+def test_old_dbt_run_folders_are_pruned(tmp_path):
+    """Of the run folders (``<op>-<run id>-<hex>``), the ``keep`` newest finished ones stay (by the time
+    of their run_results.json, not their name), so does an unfinished one (a running dbt) less than a
+    day old; older unfinished ones (a killed run) and older finished ones go; nothing else is touched."""
+    from dental_assets.defs.dbt.assets import ABANDONED_RUN_FOLDER_SECONDS, prune_run_targets
+
+    now = 2_000_000_000.0
+
+    def folder(name: str, age_s: float, finished: bool) -> Path:
+        path = tmp_path / name
+        (path / "compiled").mkdir(parents=True)
+        if finished:
+            (path / "run_results.json").write_text("{}")
+            os.utime(path / "run_results.json", (now - age_s, now - age_s))
+        os.utime(path, (now - age_s, now - age_s))
+        return path
+
+    # names sort in the opposite order of age: the pruning must go by time
+    finished = [folder(f"dental_dbt_models-{i:07x}-abcdef{i}", age_s=100 * (9 - i), finished=True) for i in range(8)]
+    running = folder("dental_dbt_facts-fffffff-0000000", age_s=ABANDONED_RUN_FOLDER_SECONDS - 60, finished=False)
+    killed = folder("dental_dbt_facts-eeeeeee-0000000", age_s=ABANDONED_RUN_FOLDER_SECONDS + 60, finished=False)
+    others = [tmp_path / "compiled", tmp_path / "partial_parse.msgpack", tmp_path / "not-a-run"]
+    others[0].mkdir()
+    others[1].write_bytes(b"x")
+    others[2].mkdir()
+    os.utime(others[2], (now - 10 * ABANDONED_RUN_FOLDER_SECONDS,) * 2)
+
+    removed = prune_run_targets(tmp_path, keep=3, now=now)
+
+    assert sorted(removed) == sorted([killed, *finished[:5]])
+    assert all(path.exists() for path in [*finished[5:], running, *others])
+    assert not any(path.exists() for path in removed)
+    assert prune_run_targets(tmp_path, keep=3, now=now) == []
+    assert prune_run_targets(tmp_path / "absent", keep=3, now=now) == []

@@ -20,7 +20,7 @@ import pytest
 import dental_synthetic
 from dbt_runner import query_rows as rows, run_dbt
 from dental_assets.defs.dbt import assets as dbt_assets_module
-from dental_assets.defs.dbt.assets import dbt_resource, dental_dbt_models, unrunnable_tests
+from dental_assets.defs.dbt.assets import RUN_FOLDER_NAME, dbt_resource, dental_dbt_models, unrunnable_tests
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.warehouse import PgParams, mark_demo_target
 
@@ -99,6 +99,7 @@ def fresh(pg_url, tmp_path, monkeypatch):
     target = tmp_path / "dbt_target"
     target.mkdir()
     monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+    monkeypatch.setenv("DENTAL_RUN_FOLDERS_KEEP", "1")
     resources = {"dbt": dbt_resource(), "warehouse": WarehouseResource(url=pg_url),
                  "opendental": OpenDentalSourceResource(synthetic_as_of=AS_OF.isoformat())}
     return params, resources, target
@@ -126,7 +127,7 @@ def _failures(result) -> str:
 def test_a_subset_on_a_fresh_warehouse(fresh, monkeypatch, tmp_path):
     """The subset builds, leaving out the foreign keys to models that do not exist; without that, it
     fails; once both models exist, the foreign key runs and fails on a real orphan."""
-    params, resources, _ = fresh
+    params, resources, target = fresh
 
     # 1. int_procedures and its staging views, nothing else built before
     result = _materialize(resources, SUBSET)
@@ -173,3 +174,5 @@ def test_a_subset_on_a_fresh_warehouse(fresh, monkeypatch, tmp_path):
     checks = _checks(result)
     assert checks.get(FK_TO_PATIENTS) is False, checks
     assert [name for name, passed in checks.items() if not passed] == [FK_TO_PATIENTS]
+    # each run pruned the run folders: of the three runs' folders, the latest one is left
+    assert len([p for p in target.iterdir() if RUN_FOLDER_NAME.match(p.name)]) == 1

@@ -54,7 +54,7 @@ def test_defaults_are_valid(tmp_path, monkeypatch):
     assert loaded.as_of == dt.datetime.now(dt.timezone.utc).date() and not loaded.as_of_given
     assert loaded.partition_start == "2020-01" and loaded.extra_tables == ()
     assert loaded.home == tmp_path / ".dental" and loaded.data_dir == tmp_path / "data"
-    assert (loaded.journey_keep, loaded.model_keep) == (5, 5)
+    assert (loaded.journey_keep, loaded.model_keep, loaded.run_folders_keep) == (5, 5, 5)
 
 
 def test_good_values_are_read(tmp_path):
@@ -65,13 +65,14 @@ def test_good_values_are_read(tmp_path):
         "DENTAL_SYNTHETIC_PATIENTS": "300", "DENTAL_SYNTHETIC_SEED": "0", "DENTAL_AS_OF": "2025-06-30",
         "DENTAL_PARTITION_START": "2019-03", "DENTAL_HOME": str(tmp_path / "h"), "DENTAL_DATA_DIR": str(tmp_path),
         "DENTAL_EXTRA_TABLES": "perioexam:ExamDate, LabCase", "DENTAL_JOURNEY_KEEP": "1", "DENTAL_MODEL_KEEP": "9",
+        "DENTAL_RUN_FOLDERS_KEEP": "2",
         "DENTAL_ALERT_WEBHOOK_URL": "https://hooks.example.com/x", "DENTAL_JOURNEY_SALT": SECRET * 2,
     }
     loaded = settings.load(env)
     assert loaded.source == "opendental" and loaded.as_of == dt.date(2025, 6, 30) and loaded.as_of_given
     assert (loaded.synthetic_patients, loaded.synthetic_seed, loaded.partition_start) == (300, 0, "2019-03")
     assert loaded.extra_tables == (("perioexam", "ExamDate"), ("labcase", None))
-    assert (loaded.journey_keep, loaded.model_keep) == (1, 9)
+    assert (loaded.journey_keep, loaded.model_keep, loaded.run_folders_keep) == (1, 9, 2)
     assert SECRET not in repr(loaded) and SECRET not in str(loaded)
 
 
@@ -101,6 +102,7 @@ BAD_VALUES = [
     ("DENTAL_EXTRA_TABLES", {"DENTAL_EXTRA_TABLES": "perioexam:Note"}, "no date column 'Note'"),
     ("DENTAL_JOURNEY_KEEP", {"DENTAL_JOURNEY_KEEP": "0"}, "1 or more"),
     ("DENTAL_MODEL_KEEP", {"DENTAL_MODEL_KEEP": "many"}, "whole number"),
+    ("DENTAL_RUN_FOLDERS_KEEP", {"DENTAL_RUN_FOLDERS_KEEP": "0"}, "1 or more"),
     ("DENTAL_ALERT_WEBHOOK_URL", {"DENTAL_ALERT_WEBHOOK_URL": f"ftp://x/{SECRET}"}, "http:// or https://"),
     ("DENTAL_SYNC_CHECK_SAMPLE", {"DENTAL_SYNC_CHECK_SAMPLE": "0"}, "between 1 and 1,000,000"),
     ("DENTAL_SYNC_CHECK_SAMPLE", {"DENTAL_SYNC_CHECK_SAMPLE": "1/32"}, "whole number"),

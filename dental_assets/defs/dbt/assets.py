@@ -44,9 +44,11 @@ import contextlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from functools import cached_property
@@ -62,6 +64,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from dental_assets import settings as dental_settings
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.partitions import Window, dbt_window_vars, month_window, monthly_partitions
 from dental_assets.warehouse import dental_home
@@ -404,14 +407,48 @@ def partial_parse_cache() -> Path:
     return dental_home() / "dbt" / PARTIAL_PARSE_FILE
 
 
-def run_target_path(context) -> Path:
-    """A new dbt target folder for one run of ``context``: under ``$DBT_TARGET_PATH`` (default the dbt
-    project's ``target``), named by op, run id and a random suffix as dagster-dbt names its own."""
+def run_targets_base() -> Path:
+    """Where the dbt run folders go: ``$DBT_TARGET_PATH``, default the dbt project's ``target``."""
     base = Path(os.environ.get("DBT_TARGET_PATH", "target"))
-    if not base.is_absolute():
-        base = dbt_project.project_dir / base
+    return base if base.is_absolute() else dbt_project.project_dir / base
+
+
+def run_target_path(context) -> Path:
+    """A new dbt target folder for one run of ``context``: under ``run_targets_base()``, named by op,
+    run id and a random suffix as dagster-dbt names its own (``RUN_FOLDER_NAME``)."""
     name = f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
-    return base / name
+    return run_targets_base() / name
+
+
+# A dbt run folder: <op name>-<7 characters of the run id>-<7 hex digits>; 30-50 MB each at 5,000 patients
+# (manifest, compiled and run SQL, logs), made by every dbt step.
+RUN_FOLDER_NAME = re.compile(r"^[A-Za-z0-9_]+-[0-9a-f]{7}-[0-9a-f]{7}$")
+# A run folder without run_results.json (dbt writes it when it ends) older than this is a run that died.
+ABANDONED_RUN_FOLDER_SECONDS = 24 * 3600
+RUN_FOLDERS_KEEP = "DENTAL_RUN_FOLDERS_KEEP"  # the setting: finished run folders kept
+
+
+def prune_run_targets(base: Path, keep: int, now: float | None = None) -> list[Path]:
+    """Remove the dbt run folders under ``base`` (``RUN_FOLDER_NAME``) but the ``keep`` newest finished
+    ones (a finished run has ``run_results.json``; newest by that file's time), and the unfinished ones
+    not touched for ``ABANDONED_RUN_FOLDER_SECONDS`` (a killed run; a running one is left alone). Other
+    files and folders (``dbt parse``'s own) are never touched. Returns the folders removed. Without it
+    every dbt step adds a folder for good: an hourly sensor would fill the disk."""
+    now = time.time() if now is None else now
+    finished, abandoned = [], []
+    for folder in base.iterdir() if base.is_dir() else ():
+        if not (folder.is_dir() and RUN_FOLDER_NAME.match(folder.name)):
+            continue
+        results = folder / "run_results.json"
+        if results.exists():
+            finished.append((results.stat().st_mtime, folder))
+        elif now - folder.stat().st_mtime > ABANDONED_RUN_FOLDER_SECONDS:
+            abandoned.append(folder)
+    finished.sort(reverse=True)
+    removed = abandoned + [folder for _, folder in finished[keep:]]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
 
 
 def seed_partial_parse(target: Path) -> None:
@@ -468,6 +505,9 @@ def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseRes
                 yield event
     finally:
         conn.close()
+        removed = prune_run_targets(run_targets_base(), dental_settings.keep(RUN_FOLDERS_KEEP))
+        if removed:
+            context.log.info(f"removed {len(removed)} old dbt run folder(s) from {run_targets_base()}")
     keep_partial_parse(target)
 
 
