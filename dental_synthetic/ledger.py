@@ -209,7 +209,92 @@ def _aging_rows(tables: dict[str, pa.Table], settings: AgingSettings) -> dict[st
     debit_due = (ch_type == 0) & has_plan & ~ch_ins & (ch_total != 0) & ~((v == 2) & ch_closed)
     add(_col(ppc, "Guarantor")[debit_due], _days(ppc, "ChargeDate")[debit_due], np.zeros(int(debit_due.sum())),
         plan=ch_total[debit_due], due=True)
+    if v in (2, 3):
+        add(**_plan_link_rows(tables, plan_num))
     return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+
+
+_LINK_ADJUSTMENT, _LINK_PROCEDURE = 1, 2  # PayPlanLinkType
+_PREAUTH = 2  # ClaimProcStatus.Preauth
+_PAID_STATUSES = (1, 4, 7)  # Received, Supplemental, CapComplete: paid amounts, not estimates
+
+
+def _index_of(keys: np.ndarray, universe: np.ndarray) -> np.ndarray:
+    """Per key, its row in ``universe`` (unique keys), -1 when absent."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if len(universe) == 0:
+        return np.full(len(keys), -1, dtype=np.int64)
+    order = np.argsort(universe, kind="stable")
+    ordered = universe[order]
+    pos = np.minimum(np.searchsorted(ordered, keys), len(universe) - 1)
+    return np.where(ordered[pos] == keys, order[pos], -1)
+
+
+def _sum_by_row(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Sums of ``values`` per row index (rows of -1 left out), length ``n``."""
+    out = np.zeros(n, dtype=np.int64)
+    keep = rows >= 0
+    np.add.at(out, rows[keep], values[keep])
+    return out
+
+
+def _plan_link_rows(tables: dict[str, pa.Table], plan_num: np.ndarray) -> dict[str, np.ndarray]:
+    """Dynamic payment plans' links (PayPlansVersion 2 and 3), as OpenDental's aging query reads them: a
+    credit per linked complete procedure or adjustment, -AmountOverride, or when 0 what the item still
+    owes today (docs/opendental_aging.md section 5): a procedure's fee x units + its adjustments of the
+    same patient, provider and clinic - insurance (paid: InsPayAmt and WriteOff; otherwise the estimate,
+    its override unless -1; Preauth left out) - splits not on a plan; an adjustment's AdjAmt - its splits
+    not on a plan. Dated on ProcDate / AdjDate, attached to the procedure, counted from that date on."""
+    empty = {"pat": np.zeros(0, np.int64), "day": np.zeros(0, np.int64), "amount": np.zeros(0, np.int64),
+             "aged_proc": np.zeros(0, np.int64), "aged_day": np.zeros(0, np.int64), "dated": True}
+    link = tables.get("payplanlink")
+    if link is None or link.num_rows == 0:
+        return empty
+    pl, adj, ps, cp = tables["procedurelog"], tables["adjustment"], tables["paysplit"], tables["claimproc"]
+    proc_num, adj_num = _col(pl, "ProcNum"), _col(adj, "AdjNum")
+    n_proc, n_adj = len(proc_num), len(adj_num)
+    # what each procedure / adjustment still owes, in cents
+    owed = cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits"))
+    a_proc = _index_of(_col(adj, "ProcNum"), proc_num)
+    same = a_proc >= 0
+    for column in ("PatNum", "ProvNum", "ClinicNum"):
+        same &= _col(adj, column) == _col(pl, column)[np.maximum(a_proc, 0)]
+    owed += _sum_by_row(np.where(same, a_proc, -1), cents(adj.column("AdjAmt")), n_proc)
+    status = _col(cp, "Status")
+    paid = np.isin(status, _PAID_STATUSES)
+    est_override, wo_override = _col(cp, "InsEstTotalOverride"), _col(cp, "WriteOffEstOverride")
+    wo_est = _col(cp, "WriteOffEst")
+    ins = np.where(paid, cents(cp.column("InsPayAmt")),
+                   np.where(est_override != -1, cents(est_override), cents(cp.column("InsPayEst"))))
+    wo = np.where(paid, cents(cp.column("WriteOff")),
+                  np.where(wo_override != -1, cents(wo_override), np.where(wo_est != -1, cents(wo_est), 0)))
+    c_proc = np.where(status != _PREAUTH, _index_of(_col(cp, "ProcNum"), proc_num), -1)
+    owed -= _sum_by_row(c_proc, ins + wo, n_proc)
+    off_plan = _col(ps, "PayPlanNum") == 0
+    split = cents(ps.column("SplitAmt"))
+    owed -= _sum_by_row(np.where(off_plan, _index_of(_col(ps, "ProcNum"), proc_num), -1), split, n_proc)
+    adj_owed = cents(adj.column("AdjAmt")) - _sum_by_row(
+        np.where(off_plan, _index_of(_col(ps, "AdjNum"), adj_num), -1), split, n_adj)
+
+    link_type, fkey = _col(link, "LinkType"), _col(link, "FKey")
+    override = cents(link.column("AmountOverride"))
+    on_plan = _index_of(_col(link, "PayPlanNum"), plan_num) >= 0
+    lp = np.where(link_type == _LINK_PROCEDURE, _index_of(fkey, proc_num), -1)
+    is_proc = (lp >= 0) & on_plan
+    is_proc &= _col(pl, "ProcStatus")[np.maximum(lp, 0)] == 2
+    la = np.where(link_type == _LINK_ADJUSTMENT, _index_of(fkey, adj_num), -1)
+    is_adj = la >= 0
+    lp, la = lp[is_proc], la[is_adj]
+    proc_day = _days(pl, "ProcDate")[lp]
+    return {
+        "pat": np.concatenate([_col(pl, "PatNum")[lp], _col(adj, "PatNum")[la]]),
+        "day": np.concatenate([proc_day, _days(adj, "AdjDate")[la]]),
+        "amount": -np.concatenate([np.where(override[is_proc] != 0, override[is_proc], owed[lp]),
+                                   np.where(override[is_adj] != 0, override[is_adj], adj_owed[la])]),
+        "aged_proc": np.concatenate([proc_num[lp], np.zeros(len(la), np.int64)]),
+        "aged_day": np.concatenate([proc_day, np.zeros(len(la), np.int64)]),
+        "dated": True,
+    }
 
 
 def family_aging(tables: dict[str, pa.Table], guarantor: np.ndarray, as_of: dt.date,

@@ -1,7 +1,8 @@
 """mart_ar_aging against OpenDental's own aging tests: the oracle is OpenDental, not our rules.
 
-Every aging case of OpenDental 24.3's ``UnitTests/UnitTests/LedgersTests.cs`` whose rows can be written
-without OpenDental's dynamic-payment-plan engine becomes a fixture family here, with the rows its test
+Every aging case of OpenDental 24.3's ``UnitTests/UnitTests/LedgersTests.cs`` (dynamic payment plans
+included, with the links and issued debits ``PayPlanT.CreateDynamicPaymentPlan`` writes; not the one
+version-1 case aged 31 days back) becomes a fixture family here, with the rows its test
 creates (dates relative to its as-of day, amounts) and the buckets its test asserts, under each
 ``AgingProcLifo`` value the test tries (1 yes, 2 no, 0 unset) and the ``PayPlansVersion`` it sets. The
 facts are listed in docs/opendental_aging.md section 9. Hand-computed cases from OpenDental's rules
@@ -74,11 +75,13 @@ class Family:
                                           "ProcStatus": status, "UnitQty": 1, "BaseUnits": 0})
         return num, day
 
-    def adj(self, pat: int, amount: float, day: dt.date, proc: tuple[int, dt.date] | None = None) -> None:
-        self.rows["adjustment"].append({"AdjNum": self.key(), "PatNum": pat, "AdjAmt": amount, "AdjDate": day,
+    def adj(self, pat: int, amount: float, day: dt.date, proc: tuple[int, dt.date] | None = None) -> int:
+        num = self.key()
+        self.rows["adjustment"].append({"AdjNum": num, "PatNum": pat, "AdjAmt": amount, "AdjDate": day,
                                         "ProcNum": proc[0] if proc else 0, "ProcDate": proc[1] if proc else ZERO_DATE})
+        return num
 
-    def pay(self, pat: int, amount: float, day: dt.date, plan: int = 0, proc: int = 0, unearned: int = 0) -> None:
+    def pay(self, pat: int, amount: float, day: dt.date = T, plan: int = 0, proc: int = 0, unearned: int = 0) -> None:
         pay_num = self.key()
         self.rows["payment"].append({"PayNum": pay_num, "PatNum": pat, "PayAmt": amount, "PayDate": day, "PayType": 1})
         self.rows["paysplit"].append({"SplitNum": self.key(), "PayNum": pay_num, "PatNum": pat, "SplitAmt": amount,
@@ -86,11 +89,34 @@ class Family:
 
     def claimproc(self, pat: int, proc: tuple[int, dt.date], status: int, *, ins_pay_est: float = 0,
                   write_off: float = 0, ins_pay_amt: float = 0, date_cp: dt.date = ZERO_DATE,
-                  pay_plan: int = 0) -> None:
+                  pay_plan: int = 0, **columns) -> None:
         self.rows["claimproc"].append({"ClaimProcNum": self.key(), "PatNum": pat, "ProcNum": proc[0],
                                        "ProcDate": proc[1], "Status": status, "InsPayEst": ins_pay_est,
                                        "WriteOff": write_off, "InsPayAmt": ins_pay_amt, "DateCP": date_cp,
-                                       "PayPlanNum": pay_plan})
+                                       "PayPlanNum": pay_plan, **columns})
+
+    def estimate(self, pat: int, proc: tuple[int, dt.date], ins_pay_est: float, status: int = 0) -> None:
+        """A claimproc as LedgersTests' dynamic-plan cases make it: ClaimProcs.CreateEst, then InsPayEst set,
+        no write-off, the overrides unset (-1)."""
+        self.claimproc(pat, proc, status, ins_pay_est=ins_pay_est, InsEstTotal=-1, InsEstTotalOverride=-1,
+                       WriteOffEst=0, WriteOffEstOverride=-1)
+
+    def dynamic_payplan(self, pat: int, start: dt.date, pay_amt: float,
+                        procs: tuple[tuple[int, dt.date], ...] = (), adjs: tuple[int, ...] = ()) -> int:
+        """A dynamic payment plan as OpenDental's PayPlanT.CreateDynamicPaymentPlan makes it with APR 0: a
+        payplanlink per procedure (LinkType 2) and per adjustment not attached to one (LinkType 1),
+        AmountOverride 0; its first weekly charge (a debit of pay_amt) issued when it is due by T."""
+        num = self.key()
+        self.rows["payplan"].append({"PayPlanNum": num, "PatNum": pat, "Guarantor": pat, "PayPlanDate": start,
+                                     "PlanNum": 0, "IsDynamic": 1, "PayAmt": pay_amt, "DatePayPlanStart": start,
+                                     "ChargeFrequency": 0, "NumberOfPayments": 0})
+        links = [(2, proc[0]) for proc in procs] + [(1, adj) for adj in adjs]
+        for link_type, fkey in links:
+            self.rows["payplanlink"].append({"PayPlanLinkNum": self.key(), "PayPlanNum": num, "LinkType": link_type,
+                                             "FKey": fkey, "AmountOverride": 0})
+        if start <= T:
+            self.charge(num, pat, start, pay_amt, charge_type=0, FKey=links[0][1], LinkType=links[0][0])
+        return num
 
     def payplan(self, pat: int, total: float, pay_amt: float, start: dt.date, *, plan_num: int = 0,
                 completed: float = 0, closed: int = 0, debits: bool = True) -> int:
@@ -109,10 +135,10 @@ class Family:
         return num
 
     def charge(self, plan: int, pat: int, day: dt.date, principal: float, *, charge_type: int,
-               proc: int = 0) -> None:
+               proc: int = 0, **columns) -> None:
         self.rows["payplancharge"].append({"PayPlanChargeNum": self.key(), "PayPlanNum": plan, "Guarantor": pat,
                                            "PatNum": pat, "ChargeDate": day, "Principal": principal,
-                                           "Interest": 0, "ChargeType": charge_type, "ProcNum": proc})
+                                           "Interest": 0, "ChargeType": charge_type, "ProcNum": proc, **columns})
 
 
 # expected run-date aging of one guarantor: (0-30, 31-60, 61-90, over 90, PayPlanDue)
@@ -239,6 +265,74 @@ def _cases() -> list[tuple[Family, dict[int, dict]]]:
     f.pay(child, 50, T, proc=proc1[0])  # the same payment's split to the other family
     cases.append((f, {dad: _lifo((0, 40, 0, 0, 0), (0, 40, 0, 0, 0)),
                       mom: _lifo((40, 0, 0, 0, 0), (40, 0, 0, 0, 0))}))
+
+    # ---- LedgersTests.cs, dynamic payment plans (PayPlansVersion 2; links credit what the item still owes) ----
+    f = case("PayPlanDynamicSimpleAdjustment")
+    p = f.patient()
+    f.proc(p, 35, days(-91))
+    adj = f.adj(p, 45, days(-61))
+    f.dynamic_payplan(p, days(-1), 40, adjs=(adj,))
+    cases.append((f, {p: _v2((40, 0, 35, 0, 40), (40, 0, 35, 0, 40))}))
+
+    f = case("PayPlanDynamic")
+    p = f.patient()
+    proc1 = f.proc(p, 45, days(-61))
+    proc2 = f.proc(p, 55, days(-32))
+    proc3 = f.proc(p, 65, days(-15))
+    f.adj(p, 10, proc2[1], proc2)
+    f.adj(p, 20, proc3[1], proc3)
+    adj = f.adj(p, 30, days(-5))
+    f.dynamic_payplan(p, days(-1), 40, procs=(proc1, proc2, proc3), adjs=(adj,))
+    f.proc(p, 35, days(-91))
+    cases.append((f, {p: _v2((70, 0, 0, 5, 40), (75, 0, 0, 0, 40))}))
+
+    f = case("PayPlanDynamicCredits")
+    unrelated = f.patient()  # another family's plan, which must not credit this one's
+    proc_attach = f.proc(unrelated, 200, T)
+    adj15 = f.adj(unrelated, 15, days(-2))
+    f.adj(unrelated, 5, T, (proc_attach[0], days(-2)))
+    f.dynamic_payplan(unrelated, days(1), 20, procs=(proc_attach,), adjs=(adj15,))
+    p = f.patient()
+    proc = f.proc(p, 65, days(-1))
+    f.adj(p, 20, days(-1), proc)
+    f.dynamic_payplan(p, days(1), 30, procs=(proc,))
+    cases.append((f, {p: _v2((0, 0, 0, 0, 0), (0, 0, 0, 0, 0))}))
+
+    for name, preauth in (("PayPlanDynamicCreditsWithClaimProcs", False),
+                          ("PayPlanDynamicCreditsWithClaimProcsWithPreAuth", True)):
+        f = case(name)
+        p = f.patient()
+        proc45 = f.proc(p, 45, days(-61))
+        f.estimate(p, proc45, 15)
+        if preauth:  # a preauthorization (Status 2) like the estimate: not counted
+            f.estimate(p, proc45, 15, status=2)
+        f.dynamic_payplan(p, days(-1), 30, procs=(proc45,))
+        f.proc(p, 35, days(-91))
+        cases.append((f, {p: _v2((30, 0, 15, 35, 30), (30, 0, 45, 5, 30))}))
+
+    f = case("PayPlanDynamicCreditsPatientPaymentsReduceTheAmountAttached")
+    p = f.patient()
+    proc68 = f.proc(p, 68, days(-61))
+    f.pay(p, 22, proc=proc68[0])
+    f.dynamic_payplan(p, days(-1), 46, procs=(proc68,))
+    cases.append((f, {p: _v2((46, 0, 0, 0, 46), (46, 0, 0, 0, 46))}))
+
+    f = case("PayPlanDynamicCreditsPatientPaymentsToPayPlanDoNotReduceTheAmountAttached")
+    p = f.patient()
+    proc68 = f.proc(p, 68, days(-61))
+    plan = f.dynamic_payplan(p, days(-1), 68, procs=(proc68,))
+    f.pay(p, 22, plan=plan, proc=proc68[0])
+    cases.append((f, {p: _v2((46, 0, 0, 0, 46), (46, 0, 0, 0, 46))}))
+
+    f = case("PayPlanDynamicCreditsWithClaimProcsAndPatPay")
+    p = f.patient()
+    proc45 = f.proc(p, 45, days(-61))
+    f.estimate(p, proc45, 15)
+    f.pay(p, 7, proc=proc45[0])
+    f.pay(p, 3, proc=proc45[0])
+    f.dynamic_payplan(p, days(-1), 20, procs=(proc45,))
+    f.proc(p, 35, days(-91))
+    cases.append((f, {p: _v2((20, 0, 25, 25, 20), (20, 0, 45, 5, 20))}))
 
     # ---- hand-computed from OpenDental's rules (docs/opendental_aging.md sections 2-7) ----------------------
     for age, bucket in ((0, 0), (30, 0), (31, 1), (60, 1), (61, 2), (90, 2), (91, 3)):

@@ -23,7 +23,7 @@ from test_opendental_aging_cases import (
 
 DEFAULTS = {"int": 0, "float": 0.0, "str": "", "date": ZERO_DATE}
 TABLES = ("patient", "procedurelog", "claimproc", "adjustment", "payment", "paysplit", "payplan", "payplancharge",
-          "definition", "preference")
+          "payplanlink", "definition", "preference")
 
 
 def _tables(lifo: int, version: int) -> dict[str, pa.Table]:

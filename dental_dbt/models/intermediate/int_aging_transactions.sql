@@ -16,6 +16,15 @@
 --                   on or after ChargeDate (on_or_before_as_of_only).
 --   plan_debit_due  debits of open (version 2) patient plans, for PayPlanDue only: pay_plan_amount =
 --                   Principal + Interest, due when ChargeDate <= as-of + PayPlansBillInAdvanceDays
+--   plan_link       versions 2 and 3, dynamic payment plans (payplanlink): a credit for each linked complete
+--                   procedure (LinkType 2) or adjustment (LinkType 1), -AmountOverride, or when that is 0 the
+--                   item's amount still open today: a procedure's fee x units + its adjustments (same
+--                   patient, provider and clinic) - insurance (Received/Supplemental/CapComplete: InsPayAmt and
+--                   WriteOff; other statuses but Preauth: InsEstTotalOverride else InsPayEst, and
+--                   WriteOffEstOverride else WriteOffEst, -1 meaning unset) - splits not on a plan; an
+--                   adjustment's AdjAmt - its splits not on a plan. Dated and attached (AgingProcLifo) on
+--                   the procedure's ProcDate / the AdjDate; counted at as-of dates on or after it, as
+--                   OpenDental's family aging does.
 -- transaction_date keeps OpenDental's sentinel: a missing date is 0001-01-01 (the oldest).
 -- aged_procedure_id / aged_procedure_date: the procedure a row is attached to, for AgingProcLifo.
 
@@ -36,7 +45,7 @@ patients as (
 -- characters, ...) cost more than the rest of the model
 procedures as (
 
-    select proc_num, pat_num, proc_date, proc_fee, unit_qty, base_units, proc_status_code
+    select proc_num, pat_num, prov_num, clinic_num, proc_date, proc_fee, unit_qty, base_units, proc_status_code
     from {{ ref('stg_opendental__procedurelog') }}
 
 ),
@@ -74,6 +83,109 @@ plans as (
 plan_charges as (
 
     select * from {{ ref('stg_opendental__payplancharge') }}
+
+),
+
+plan_links as (
+
+    select * from {{ ref('stg_opendental__payplanlink') }}
+
+),
+
+-- what a dynamic plan's linked item still owes today (Ledgers.GetTransQueryString, "PayPlanLinks"):
+-- none of these sums is limited to the as-of date, as in OpenDental
+link_procedure_adjustments as (
+
+    select proc_num, pat_num, prov_num, clinic_num, sum(cast(adj_amt as numeric(14, 2))) as adj_amt
+    from adjustments
+    where proc_num is not null
+    group by proc_num, pat_num, prov_num, clinic_num
+
+),
+
+link_procedure_insurance as (
+
+    select
+        proc_num,
+        sum(case when status_code in (1, 4, 7) then cast(ins_pay_amt as numeric(14, 2))
+                 when ins_est_total_override <> -1 then cast(ins_est_total_override as numeric(14, 2))
+                 else cast(ins_pay_est as numeric(14, 2)) end)                  as ins_pay,
+        sum(case when status_code in (1, 4, 7) then cast(write_off as numeric(14, 2))
+                 when write_off_est_override <> -1 then cast(write_off_est_override as numeric(14, 2))
+                 when write_off_est <> -1 then cast(write_off_est as numeric(14, 2))
+                 else 0 end)                                                    as write_off
+    from claimprocs
+    where status_code <> 2
+      and proc_num is not null
+    group by proc_num
+
+),
+
+link_procedure_splits as (
+
+    select proc_num, sum(cast(split_amt as numeric(14, 2))) as split_amt
+    from paysplits
+    where pay_plan_num is null
+      and proc_num is not null
+    group by proc_num
+
+),
+
+link_adjustment_splits as (
+
+    select adj_num, sum(cast(split_amt as numeric(14, 2))) as split_amt
+    from paysplits
+    where pay_plan_num is null
+      and adj_num is not null
+    group by adj_num
+
+),
+
+plan_link_items as (
+
+    select
+        plan_links.pay_plan_link_num,
+        plan_links.amount_override,
+        procedures.pat_num,
+        procedures.proc_num,
+        procedures.proc_date                                                    as age_date,
+        cast(procedures.proc_fee as numeric(14, 2)) * (procedures.unit_qty + procedures.base_units)
+            + coalesce(link_procedure_adjustments.adj_amt, 0)
+            - coalesce(link_procedure_insurance.ins_pay, 0)
+            - coalesce(link_procedure_insurance.write_off, 0)
+            - coalesce(link_procedure_splits.split_amt, 0)                      as open_amount
+    from plan_links
+    inner join plans
+        on plan_links.pay_plan_num = plans.pay_plan_num
+    inner join procedures
+        on plan_links.f_key = procedures.proc_num
+    left join link_procedure_adjustments
+        on procedures.proc_num = link_procedure_adjustments.proc_num
+       and procedures.pat_num = link_procedure_adjustments.pat_num
+       and procedures.prov_num is not distinct from link_procedure_adjustments.prov_num
+       and procedures.clinic_num is not distinct from link_procedure_adjustments.clinic_num
+    left join link_procedure_insurance
+        on procedures.proc_num = link_procedure_insurance.proc_num
+    left join link_procedure_splits
+        on procedures.proc_num = link_procedure_splits.proc_num
+    where plan_links.link_type_code = 2
+      and procedures.proc_status_code = 2
+
+    union all
+
+    select
+        plan_links.pay_plan_link_num,
+        plan_links.amount_override,
+        adjustments.pat_num,
+        null,
+        adjustments.adj_date,
+        cast(adjustments.adj_amt as numeric(14, 2)) - coalesce(link_adjustment_splits.split_amt, 0)
+    from plan_links
+    inner join adjustments
+        on plan_links.f_key = adjustments.adj_num
+    left join link_adjustment_splits
+        on adjustments.adj_num = link_adjustment_splits.adj_num
+    where plan_links.link_type_code = 1
 
 ),
 
@@ -216,6 +328,23 @@ unioned as (
       and plan_charges.principal + plan_charges.interest <> 0
       and plans.plan_num is null
       and not (settings.pay_plans_version = 2 and coalesce(plans.is_closed, false))
+
+    union all
+
+    select
+        'plan_link',
+        plan_link_items.pay_plan_link_num,
+        plan_link_items.pat_num,
+        plan_link_items.age_date,
+        case when plan_link_items.amount_override = 0 then -plan_link_items.open_amount
+             else -cast(plan_link_items.amount_override as numeric(14, 2)) end,
+        0,
+        plan_link_items.proc_num,
+        case when plan_link_items.proc_num is not null then coalesce(plan_link_items.age_date, date '0001-01-01') end,
+        true
+    from plan_link_items
+    cross join settings
+    where settings.pay_plans_version in (2, 3)
 
 ),
 

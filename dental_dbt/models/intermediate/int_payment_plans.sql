@@ -13,6 +13,9 @@
 --   balance           total_charged - paid_to_date: what is left to pay on the plan;
 --   amount_past_due   due_to_date - paid_to_date (negative when paid ahead), summed per family it is
 --                     OpenDental's patient.PayPlanDue.
+-- is_dynamic: a dynamic payment plan (payplan.IsDynamic), whose production is linked (payplanlink)
+-- rather than credited, and whose debits OpenDental's service issues only when due: its charged
+-- amounts and balance cover the debits issued by the data's date, not the plan's whole term.
 -- guarantor_id is the family (patient.Guarantor) of the plan's guarantor (payplan.Guarantor, the
 -- person responsible for it); plan_guarantor_id is payplan.Guarantor itself.
 
@@ -87,6 +90,7 @@ final as (
         cast(coalesce(plans.pay_amt, 0) as numeric(14, 2))          as installment_amount,
         cast(coalesce(plans.apr, 0) as numeric(7, 3))               as apr,
         coalesce(plans.is_closed, false)                            as is_closed,
+        coalesce(plans.is_dynamic, false)                           as is_dynamic,
         run_date.as_of_date,
         charges.first_due_date,
         charges.last_due_date,
