@@ -71,6 +71,8 @@ PREPAY_MIN = 20_000
 PREPAY_DEPOSIT_RATE = 0.08  # share of appointments booked in the 21 days after as_of paid ahead
 OVERPAY_RATE = 0.04  # share of later payments rounded up to the next $50 (the excess is unearned)
 PLAN_CREDIT_SECOND = 9 * 3600  # a plan's credit row is entered at 09:00 on the plan's date
+DYNAMIC_PLAN_RATE = 0.4  # share of payment plans made dynamic (procedure linked, debits issued when due)
+DYNAMIC_PLAN_STREAM = 8233  # seed offset of that draw's own random stream: every other draw stays as it was
 REFUND_RATE = 0.5  # share of overpayments refunded 14-60 days later
 TP_PREPAYMENT_SHARE = 0.5  # share of the deposits taken as a Treatment Plan Prepayment (hidden unearned type)
 TP_PREPAYMENT_STREAM = 7109  # seed offset of the deposits' type draw: every other draw stays as it was
@@ -535,33 +537,58 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
     ch_paid = (ch_pay_day <= ctx.as_of) & (rng.random(n_ch) < 0.93)
     pp_rows_of_ch = plan_rows[ch_plan]
     pp_guar = people.guarantor[pat[plan_rows]]
-    # the debits (the installments), then one credit per plan: the procedure's amount put on the plan on the
-    # plan's date, attached to the procedure (as OpenDental writes a patient payment plan since version 2)
+    # a share of the plans are dynamic (payplan.IsDynamic): the procedure is linked (payplanlink) instead of
+    # credited, and OpenDental's service issues each debit only when it is due (none after as_of)
+    dynamic = ctx.stream(DYNAMIC_PLAN_STREAM).random(n_pp) < DYNAMIC_PLAN_RATE
+    keep_debit = ~dynamic[ch_plan] | (ch_date <= ctx.as_of)
+    debit_num = np.cumsum(keep_debit)  # PayPlanChargeNum of each kept debit
+    credit_plan = np.flatnonzero(~dynamic)
+    # the debits (the installments), then one credit per static plan: the procedure's amount put on the plan
+    # on the plan's date, attached to the procedure (as OpenDental writes a patient payment plan since
+    # version 2)
     debit_entry = ctx.stamp(ctx.clock(pp_date[ch_plan]))
     debit_edit = ctx.stamp(ctx.clock(pp_date[ch_plan]))
     credit_stamp = ctx.stamp(pp_date * DAY + PLAN_CREDIT_SECOND)  # no draw: the other tables stay as they were
     charge_type = enum_codes("PayPlanChargeType")
-    ctx.put("payplancharge", n_ch + n_pp, {
-        "PayPlanChargeNum": np.arange(1, n_ch + n_pp + 1),
-        "PayPlanNum": np.concatenate([pp_num[ch_plan], pp_num]),
-        "Guarantor": np.concatenate([pp_guar[ch_plan], pp_guar]),
-        "PatNum": np.concatenate([pr.pat[pp_rows_of_ch], pr.pat[plan_rows]]),
-        "ChargeDate": np.concatenate([ch_date, pp_date]),
-        "Principal": np.concatenate([ch_amount, principal]) / 100.0,
-        "ProvNum": np.concatenate([pr.prov[pp_rows_of_ch], pr.prov[plan_rows]]),
-        "ClinicNum": np.concatenate([pr.clinic[pp_rows_of_ch], pr.clinic[plan_rows]]),
-        "ChargeType": np.concatenate([np.full(n_ch, charge_type["Debit"]), np.full(n_pp, charge_type["Credit"])]),
-        "ProcNum": np.concatenate([proc_num[pp_rows_of_ch], proc_num[plan_rows]]),
-        "SecDateTEntry": np.concatenate([debit_entry, credit_stamp]),
-        "SecDateTEdit": np.concatenate([debit_edit, credit_stamp]),
+    link_type = enum_codes("PayPlanLinkType")
+    d_rows = np.flatnonzero(keep_debit)
+    ch_dynamic = dynamic[ch_plan][d_rows]
+    d_proc = proc_num[pp_rows_of_ch][d_rows]
+    n_d, n_c = len(d_rows), len(credit_plan)
+    ctx.put("payplancharge", n_d + n_c, {
+        "PayPlanChargeNum": np.arange(1, n_d + n_c + 1),
+        "PayPlanNum": np.concatenate([pp_num[ch_plan][d_rows], pp_num[credit_plan]]),
+        "Guarantor": np.concatenate([pp_guar[ch_plan][d_rows], pp_guar[credit_plan]]),
+        "PatNum": np.concatenate([pr.pat[pp_rows_of_ch][d_rows], pr.pat[plan_rows][credit_plan]]),
+        "ChargeDate": np.concatenate([ch_date[d_rows], pp_date[credit_plan]]),
+        "Principal": np.concatenate([ch_amount[d_rows], principal[credit_plan]]) / 100.0,
+        "ProvNum": np.concatenate([pr.prov[pp_rows_of_ch][d_rows], pr.prov[plan_rows][credit_plan]]),
+        "ClinicNum": np.concatenate([pr.clinic[pp_rows_of_ch][d_rows], pr.clinic[plan_rows][credit_plan]]),
+        "ChargeType": np.concatenate([np.full(n_d, charge_type["Debit"]), np.full(n_c, charge_type["Credit"])]),
+        # a dynamic plan's debit names its production by FKey / LinkType, not ProcNum
+        "ProcNum": np.concatenate([np.where(ch_dynamic, 0, d_proc), proc_num[plan_rows][credit_plan]]),
+        "FKey": np.concatenate([np.where(ch_dynamic, d_proc, 0), np.zeros(n_c, np.int64)]),
+        "LinkType": np.concatenate([np.where(ch_dynamic, link_type["Procedure"], link_type["None"]),
+                                    np.full(n_c, link_type["None"])]),
+        "SecDateTEntry": np.concatenate([debit_entry[d_rows], credit_stamp[credit_plan]]),
+        "SecDateTEdit": np.concatenate([debit_edit[d_rows], credit_stamp[credit_plan]]),
+    })
+    dyn_plan = np.flatnonzero(dynamic)
+    ctx.put("payplanlink", len(dyn_plan), {
+        "PayPlanLinkNum": np.arange(1, len(dyn_plan) + 1),
+        "PayPlanNum": pp_num[dyn_plan],
+        "LinkType": np.full(len(dyn_plan), link_type["Procedure"]),
+        "FKey": proc_num[plan_rows][dyn_plan],
+        "AmountOverride": np.zeros(len(dyn_plan)),  # 0: the procedure's amount still owed
+        "SecDateTEntry": credit_stamp[dyn_plan],
     })
     all_paid = np.ones(n_pp, dtype=bool)
     np.logical_and.at(all_paid, ch_plan, ch_paid)
-    pc_rows = np.flatnonzero(ch_paid)
+    pc_rows = np.flatnonzero(ch_paid)  # paid on or after the debit's date, by as_of: every one was issued
     splits.add(event_key=2 * n_visits + pc_rows, day=ch_pay_day[pc_rows], amount=ch_amount[pc_rows],
                proc=pp_rows_of_ch[pc_rows], pat=pat[pp_rows_of_ch[pc_rows]], prov=pr.prov[pp_rows_of_ch[pc_rows]],
                clinic=pr.clinic[pp_rows_of_ch[pc_rows]], proc_date=pr.date[pp_rows_of_ch[pc_rows]],
-               payplan=ch_plan[pc_rows] + 1, payplan_charge=pc_rows + 1, debit_type=1)
+               payplan=ch_plan[pc_rows] + 1, payplan_charge=debit_num[pc_rows], debit_type=1)
     np.add.at(paid, pp_rows_of_ch[pc_rows], ch_amount[pc_rows])
     np.maximum.at(last_paid, pp_rows_of_ch[pc_rows], ch_pay_day[pc_rows])
     ctx.put("payplan", n_pp, {
@@ -571,9 +598,11 @@ def build_billing(ctx: Context, setup: Setup, people: People, clinical: Clinical
         "PayPlanDate": pp_date,
         "CompletedAmt": principal / 100.0,
         "PaySchedule": enum_codes("PaymentSchedule")["Monthly"],
-        "NumberOfPayments": n_pay,
+        "NumberOfPayments": np.where(dynamic, 0, n_pay),  # a dynamic plan stores the payment amount only
         "PayAmt": per / 100.0,
         "IsClosed": all_paid.astype(np.int64),
+        "IsDynamic": dynamic.astype(np.int64),
+        "DynamicPayPlanTPOption": np.where(dynamic, enum_codes("DynamicPayPlanTPOptions")["AwaitComplete"], 0),
         "ChargeFrequency": enum_codes("PayPlanFrequency")["Monthly"],
         "DatePayPlanStart": add_months(pp_date, 1),
         "DateInterestStart": ZERO_DAY,

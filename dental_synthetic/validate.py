@@ -82,7 +82,8 @@ _EXTRA = {  # non-key columns the checks read
     "claim": ("ClaimFee", "InsPayEst", "InsPayAmt", "WriteOff", "DateService", "DateSent", "DateReceived",
               "ClaimStatus", "ClaimType"),
     "claimproc": ("Status", "FeeBilled", "InsPayEst", "InsPayAmt", "WriteOff", "WriteOffEst", "DateCP", "ProcDate",
-                  "ProcNum", "PayPlanNum"),
+                  "ProcNum", "PayPlanNum", "InsEstTotalOverride", "WriteOffEstOverride"),
+    "payplanlink": ("PayPlanNum", "LinkType", "FKey", "AmountOverride"),  # dynamic plans' credits in the aging
     "definition": ("Category", "ItemValue"),
     "preference": ("PrefName", "ValueString"),  # the practice's settings the aging reads
     "payplan": ("PatNum", "PlanNum", "IsClosed", "CompletedAmt", "PayPlanDate"),

@@ -495,11 +495,16 @@ def test_payment_plans_equal_the_generator_debits_and_splits(built):
             due[ch["PayPlanNum"]] += money(ch["Principal"]) + money(ch["Interest"])
         elif ch["ChargeDate"] <= AS_OF + bill_in_advance:
             in_advance[ch["PayPlanNum"]] += money(ch["Principal"]) + money(ch["Interest"])
-    assert credits == principal  # one credit per plan, of the amount its debits add up to
+    plans = {p["PayPlanNum"]: p for p in _table(practice, "payplan")}
+    dynamic = {num for num, p in plans.items() if p["IsDynamic"]}
+    assert dynamic and dynamic != set(plans)
+    # a static plan: one credit, of the amount its debits add up to; a dynamic plan: no credit, and only
+    # the debits due by the as-of date (OpenDental's service issues each on its date)
+    assert credits == {num: v for num, v in principal.items() if num not in dynamic}
+    assert all(ch["ChargeDate"] <= AS_OF for ch in _table(practice, "payplancharge") if ch["PayPlanNum"] in dynamic)
     for split in _table(practice, "paysplit"):
         if split["PayPlanNum"]:
             paid[split["PayPlanNum"]] += money(split["SplitAmt"])
-    plans = {p["PayPlanNum"]: p for p in _table(practice, "payplan")}
     model = {r[0]: r[1:] for r in rows(params, """
         SELECT payment_plan_id, principal_charged, due_to_date, paid_to_date, balance, amount_past_due,
                is_closed, guarantor_id FROM intermediate.int_payment_plans""")}
@@ -508,7 +513,12 @@ def test_payment_plans_equal_the_generator_debits_and_splits(built):
     for num, (prin, due_now, paid_now, balance, past_due, closed, family) in model.items():
         assert [money(prin), money(due_now), money(paid_now)] == [principal[num], due[num], paid[num]], num
         assert money(balance) == principal[num] - paid[num] and money(past_due) == due[num] - paid[num]
-        assert closed == bool(plans[num]["IsClosed"]) == (money(balance) == 0), num
+        assert closed == bool(plans[num]["IsClosed"]), num
+        if num in dynamic:  # the debits issued so far: all of the plan's once it is paid off
+            assert principal[num] <= money(plans[num]["CompletedAmt"]), num
+            assert closed <= (principal[num] == money(plans[num]["CompletedAmt"]) and money(balance) == 0), num
+        else:
+            assert closed == (money(balance) == 0), num
         if not closed:  # PayPlansVersion 2 leaves closed plans out of PayPlanDue
             due_by_family[family] += money(past_due) + in_advance[num]
     # summed per family with the debits billed in advance, the amount past due is OpenDental's PayPlanDue,
@@ -519,6 +529,14 @@ def test_payment_plans_equal_the_generator_debits_and_splits(built):
     assert {g: v for g, v in stored.items() if v} == {g: v for g, v in due_by_family.items() if v}
     assert {g: v for g, v in mart.items() if v} == {g: v for g, v in stored.items() if v}
     assert any(stored.values())
+    # a dynamic plan's link: the aging credits what its procedure still owes (OpenDental's rule, computed
+    # by the model from the procedure, its adjustments, insurance and splits), which is the amount the
+    # generator put on the plan
+    links = {r[0]: money(r[1]) for r in rows(params, """
+        SELECT l.pay_plan_num, -t.amount FROM intermediate.int_aging_transactions t
+        JOIN staging.stg_opendental__payplanlink l ON l.pay_plan_link_num = t.source_id
+        WHERE t.transaction_type = 'plan_link'""")}
+    assert links == {num: money(plans[num]["CompletedAmt"]) for num in dynamic}
 
 
 def test_statements_and_collections_after_them_equal_the_generator(built):

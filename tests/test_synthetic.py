@@ -87,12 +87,11 @@ def test_every_table_and_catalog_column_with_its_arrow_type(practice):
         assert (data.num_rows > 0) != (table.name in NOT_GENERATED), table.name
 
 
-# raw tables the generator leaves empty (docs/synthetic.md): dynamic payment plans' links and claim
-# snapshots, replicated for the reports' settings but not simulated yet; issue #14's tables until their
+# raw tables the generator leaves empty (docs/synthetic.md): claim snapshots, replicated for the
+# reports' settings (made only under the write-off setting that reads them); issue #14's tables until their
 # stage exists (one per line: a stage's change removes its own)
 NOT_GENERATED = {
     "claimsnapshot",
-    "payplanlink",
 }
 
 
@@ -429,6 +428,36 @@ def _hidden_unearned_types(practice) -> set[int]:
     return {r["DefNum"] for r in defs if r["Category"] == 29 and r["ItemValue"] != ""}
 
 
+def _dynamic_plan_links(t, plans):
+    """(cents credited, PatNum, ProcNum, ProcDate) per dynamic plan link to a complete procedure, by
+    OpenDental's Ledgers.GetTransQueryString: AmountOverride, or when 0 the fee x units + the procedure's
+    adjustments (same patient, provider, clinic) - insurance (paid, or estimated; Preauth left out) -
+    splits not on a plan."""
+    procs = {r["ProcNum"]: r for r in t["procedurelog"]}
+    out = []
+    for link in t["payplanlink"]:
+        proc = procs.get(link["FKey"])
+        if link["LinkType"] != 2 or link["PayPlanNum"] not in plans or proc is None or proc["ProcStatus"] != 2:
+            continue
+        owed = round(proc["ProcFee"] * 100) * (proc["UnitQty"] + proc["BaseUnits"])
+        owed += sum(round(a["AdjAmt"] * 100) for a in t["adjustment"] if a["ProcNum"] == proc["ProcNum"]
+                    and (a["PatNum"], a["ProvNum"], a["ClinicNum"]) == (proc["PatNum"], proc["ProvNum"], proc["ClinicNum"]))
+        for c in t["claimproc"]:
+            if c["ProcNum"] != proc["ProcNum"] or c["Status"] == 2:
+                continue
+            if c["Status"] in (1, 4, 7):
+                owed -= round(c["InsPayAmt"] * 100) + round(c["WriteOff"] * 100)
+            else:
+                owed -= round((c["InsEstTotalOverride"] if c["InsEstTotalOverride"] != -1 else c["InsPayEst"]) * 100)
+                owed -= round((c["WriteOffEstOverride"] if c["WriteOffEstOverride"] != -1
+                               else c["WriteOffEst"] if c["WriteOffEst"] != -1 else 0) * 100)
+        owed -= sum(round(p["SplitAmt"] * 100) for p in t["paysplit"]
+                    if p["ProcNum"] == proc["ProcNum"] and p["PayPlanNum"] == 0)
+        amount = round(link["AmountOverride"] * 100) or owed
+        out.append((amount, proc["PatNum"], proc["ProcNum"], proc["ProcDate"]))
+    return out
+
+
 def _independent_aging(practice):
     """OpenDental 24.3's family aging under its default settings (AgingProcLifo unset = on, PayPlansVersion
     2; docs/opendental_aging.md), recomputed row by row with Python dates (no code shared with ledger.py)."""
@@ -436,7 +465,8 @@ def _independent_aging(practice):
     as_of = AS_OF
     guarantor = dict(zip(col(practice, "patient", "PatNum").tolist(), col(practice, "patient", "Guarantor").tolist()))
     t = {name: practice.tables[name].to_pylist()
-         for name in ("procedurelog", "adjustment", "paysplit", "claimproc", "payplan", "payplancharge")}
+         for name in ("procedurelog", "adjustment", "paysplit", "claimproc", "payplan", "payplancharge",
+                      "payplanlink")}
     complete = {r["ProcNum"]: r["ProcDate"] for r in t["procedurelog"] if r["ProcStatus"] == 2}
     plans = {r["PayPlanNum"]: r for r in t["payplan"]}
     hidden = _hidden_unearned_types(practice)
@@ -467,6 +497,10 @@ def _independent_aging(practice):
         elif plan["PlanNum"] == 0:
             trans.append((guarantor[r["Guarantor"]], r["ChargeDate"],
                           round(r["Principal"] * 100) + round(r["Interest"] * 100), False))
+    for cents_owed, pat, proc, when in _dynamic_plan_links(t, plans):
+        if when <= as_of:  # a link's credit, attached to its procedure
+            attached[(pat, proc, when)] += -cents_owed
+            attached_date[(pat, proc, when)] = when
     for (pat, _proc, when), amount in attached.items():
         trans.append((guarantor[pat], attached_date[(pat, _proc, when)] if amount < 0 else when, amount, True))
     ins_est = defaultdict(int)
