@@ -95,3 +95,29 @@ def test_old_dbt_run_folders_are_pruned(tmp_path):
     assert not any(path.exists() for path in removed)
     assert prune_run_targets(tmp_path, keep=3, now=now) == []
     assert prune_run_targets(tmp_path / "absent", keep=3, now=now) == []
+
+
+def test_a_manifest_older_than_a_model_test_or_macro_is_stale(tmp_path):
+    """The code location parses again when a project file changed after the manifest was written (an
+    edited model would otherwise meet a manifest that does not know its new tests)."""
+    from dental_assets.defs.dbt.assets import manifest_is_stale
+
+    manifest = tmp_path / "target" / "manifest.json"
+    assert manifest_is_stale(tmp_path, manifest)  # none yet
+    for name in ("models/staging/stg_a.sql", "models/staging/_a.yml", "macros/m.sql", "dbt_project.yml"):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("-- x\n")
+        os.utime(path, (1_000, 1_000))
+    manifest.parent.mkdir()
+    manifest.write_text("{}")
+    os.utime(manifest, (2_000, 2_000))
+    assert not manifest_is_stale(tmp_path, manifest)
+    (tmp_path / "target" / "run").mkdir()  # dbt's own output is not a source
+    os.utime(tmp_path / "target" / "run", (3_000, 3_000))
+    assert not manifest_is_stale(tmp_path, manifest)
+    for name in ("models/staging/_a.yml", "macros/m.sql", "dbt_project.yml"):
+        os.utime(tmp_path / name, (2_001, 2_001))
+        assert manifest_is_stale(tmp_path, manifest), name
+        os.utime(tmp_path / name, (1_000, 1_000))
+    assert not manifest_is_stale(tmp_path, manifest)

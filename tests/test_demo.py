@@ -2,6 +2,7 @@
 against the embedded default."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from dental_assets.warehouse import EmbeddedPostgres, PgParams, mark_demo_target
 
 AS_OF = "2026-06-30"
 BIN = Path(sys.executable).parent
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run_demo(tmp_path: Path, extra_env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -29,7 +31,8 @@ def _run_demo(tmp_path: Path, extra_env: dict[str, str]) -> subprocess.Completed
         **extra_env,
     }
     Path(env["DAGSTER_HOME"]).mkdir(parents=True)
-    (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # the instance `./dev demo` makes: dagster.demo.yaml (DentalInstance, its SQLite storage in this folder)
+    shutil.copyfile(REPO_ROOT / "dagster.demo.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
     return subprocess.run(
         [str(BIN / "dagster"), "job", "execute", "-m", "dental_assets.definitions", "-j", "demo_job"],
         env=env, capture_output=True, text=True, timeout=600,

@@ -29,7 +29,8 @@ latest run's parse (``partial_parse_cache``, kept in ``$DENTAL_HOME``): the runs
 on a warehouse parse only what changed.
 
 The manifest (``dental_dbt/target/manifest.json``) is produced by ``dbt parse``: by the set-up script
-(``./dev``), here when it is missing, and on every load under ``dagster dev``.
+(``./dev``), here when it is missing or older than a model, test or macro file, and on every load
+under ``dagster dev``.
 
 Partial selections. dbt's default ("eager") indirect selection runs every test that reads a selected
 model, so a relationship test (our ``foreign_key``) also runs when only one of its two models is in
@@ -78,10 +79,36 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
+# the files dbt parse reads, relative to the project folder: a manifest older than any of them is stale
+DBT_SOURCE_FOLDERS = ("models", "macros", "snapshots", "tests", "seeds", "analyses")
+DBT_SOURCE_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml")
+
+
+def manifest_is_stale(project_dir: Path, manifest_path: Path) -> bool:
+    """True when ``manifest_path`` is missing or older (mtime) than a file dbt parses in ``project_dir``
+    (its ``DBT_SOURCE_FOLDERS`` and ``DBT_SOURCE_FILES``): a model, test or macro edited since the last
+    parse. A stale manifest would make the dbt steps stop on a node it does not know."""
+    try:
+        parsed = manifest_path.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    candidates = [project_dir / name for name in DBT_SOURCE_FILES]
+    for folder in DBT_SOURCE_FOLDERS:
+        for root, _dirs, files in os.walk(project_dir / folder):
+            candidates.extend(Path(root) / name for name in files)
+    for path in candidates:
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime > parsed:
+                return True
+    return False
+
+
 def ensure_manifest(project: DbtProject) -> Path:
-    """Run ``dbt parse`` when the manifest is missing (and on every load under ``dagster dev``);
-    returns the manifest's path. Raises RuntimeError with dbt's output when parsing fails."""
-    if project.manifest_path.exists() and not os.environ.get("DAGSTER_IS_DEV_CLI"):
+    """Run ``dbt parse`` when the manifest is missing or older than a project file
+    (``manifest_is_stale``), and on every load under ``dagster dev``; returns the manifest's path.
+    Raises RuntimeError with dbt's output when parsing fails."""
+    if not os.environ.get("DAGSTER_IS_DEV_CLI") and not manifest_is_stale(project.project_dir,
+                                                                          project.manifest_path):
         return project.manifest_path
     result = subprocess.run(
         [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
