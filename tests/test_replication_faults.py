@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,8 @@ from dental_assets.catalog import raw_table, raw_tables
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
 from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 EXTRA_ROWS = 80_000
 
@@ -118,8 +122,9 @@ def test_sigkill_mid_copy_then_rerun(source_url, pg_url, tmp_path):
     import dagster as dg
     from sqlalchemy.engine import make_url
 
-    home = tmp_path / "dagster_home"  # a persistent instance, as in a deployment
+    home = tmp_path / "dagster_home"  # a persistent instance, as on a workstation (./dev's dagster.demo.yaml)
     home.mkdir()
+    shutil.copyfile(REPO_ROOT / "dagster.demo.yaml", home / "dagster.yaml")
     env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=source_url, DENTAL_WAREHOUSE_URL=pg_url,
                DAGSTER_HOME=str(home))
     log = open(tmp_path / "killed_sync.log", "wb")
