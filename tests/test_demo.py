@@ -1,5 +1,5 @@
-"""demo_job end to end: the real `dagster job execute` command, against a real PostgreSQL server and
-against the embedded default."""
+"""demo_job end to end: the real `dagster job execute` command, on the embedded default warehouse (here)
+and on a real PostgreSQL server (tests/test_ui_browser.py's demo, with ``_assert_outputs`` below)."""
 
 import os
 import shutil
@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dental_assets.defs.synthetic.jobs import PARENT_TAG, demo_plan
-from dental_assets.warehouse import EmbeddedPostgres, PgParams, mark_demo_target
+from dental_assets.warehouse import EmbeddedPostgres, PgParams
 
 AS_OF = "2026-06-30"
 BIN = Path(sys.executable).parent
@@ -50,6 +50,9 @@ def _scalar(params: PgParams, sql: str):
 
 
 def _assert_outputs(params: PgParams, tmp_path: Path) -> None:
+    """What a finished demo leaves: raw, staging and mart rows that agree to the cent, the journey dataset
+    of every year (``tmp_path``/data), the trained models, and its runs in the instance
+    (``tmp_path``/dagster_home), all successful and shown on the UI's Overview."""
     raw = _scalar(params, 'SELECT count(*) FROM raw.procedurelog')
     assert raw > 0
     assert _scalar(params, "SELECT count(*) FROM staging.stg_opendental__procedurelog") == raw
@@ -104,12 +107,8 @@ def _assert_outputs(params: PgParams, tmp_path: Path) -> None:
         instance.dispose()
 
 
-def test_demo_job_on_a_postgres_server(pg_url, tmp_path):
-    params = PgParams.from_url(pg_url)
-    mark_demo_target(params)
-    result = _run_demo(tmp_path, {"DENTAL_WAREHOUSE_URL": pg_url})
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    _assert_outputs(params, tmp_path)
+# demo_job on a PostgreSQL server: tests/test_ui_browser.py runs that demo once for its browser checks and
+# asserts these outputs on it (test_demo_outputs_on_a_postgres_server), so the suite builds it once.
 
 
 def test_demo_refuses_a_warehouse_not_marked_as_demo(pg_url, tmp_path):

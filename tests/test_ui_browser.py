@@ -6,6 +6,7 @@ warehouse database on the test PostgreSQL server, with a SQLite instance made fr
 
 - every dbt test ran as an asset check and passed, and every asset is fresh (freshness evaluated with
   Dagster's own evaluators, ``dental_assets.defs.automation.freshness``);
+- the demo's outputs on a PostgreSQL server, as tests/test_demo.py checks them on the embedded one;
 - ``dagster-webserver`` on loopback, driven by Debian's headless Chromium (``/usr/bin/chromium``) via
   Playwright, shows the raw, dbt and journey groups in the global lineage, the upstream lineage of a
   mart down to its raw table, the mart's passing checks, and the summary tables in the
@@ -120,6 +121,14 @@ def test_demo_checks_all_pass_and_every_asset_is_fresh(demo_instance):
     stale = {k.to_user_string(): s.value for k, s in states.items()
              if k in materializable and s != FreshnessState.PASS}
     assert not stale, f"assets not fresh: {stale}"
+
+
+def test_demo_outputs_on_a_postgres_server(demo_env):
+    """demo_job on a PostgreSQL server (this module's demo): test_demo's assertions on its outputs."""
+    from dental_assets.warehouse import PgParams
+    from test_demo import _assert_outputs
+
+    _assert_outputs(PgParams.from_url(demo_env["DENTAL_WAREHOUSE_URL"]), Path(demo_env["DAGSTER_HOME"]).parent)
 
 
 @pytest.fixture(scope="module")
