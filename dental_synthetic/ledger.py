@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from .util import day_number
+from .util import day_number, group_sum, lookup
 
 AGING_COLUMNS = ("Bal_0_30", "Bal_31_60", "Bal_61_90", "BalOver90", "BalTotal", "InsEst", "PayPlanDue")
 DAILY_MEASURES = ("Production", "Adjustments", "WriteOffs", "PatientIncome", "InsuranceIncome", "CapitationWriteOffs")
@@ -221,21 +221,13 @@ _PAID_STATUSES = (1, 4, 7)  # Received, Supplemental, CapComplete: paid amounts,
 
 def _index_of(keys: np.ndarray, universe: np.ndarray) -> np.ndarray:
     """Per key, its row in ``universe`` (unique keys), -1 when absent."""
-    keys = np.asarray(keys, dtype=np.int64)
-    if len(universe) == 0:
-        return np.full(len(keys), -1, dtype=np.int64)
-    order = np.argsort(universe, kind="stable")
-    ordered = universe[order]
-    pos = np.minimum(np.searchsorted(ordered, keys), len(universe) - 1)
-    return np.where(ordered[pos] == keys, order[pos], -1)
+    return lookup(universe, np.arange(len(universe)), np.asarray(keys, dtype=np.int64), -1)
 
 
 def _sum_by_row(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Sums of ``values`` per row index (rows of -1 left out), length ``n``."""
-    out = np.zeros(n, dtype=np.int64)
     keep = rows >= 0
-    np.add.at(out, rows[keep], values[keep])
-    return out
+    return group_sum(rows[keep], values[keep], n)
 
 
 def _plan_link_rows(tables: dict[str, pa.Table], plan_num: np.ndarray) -> dict[str, np.ndarray]:

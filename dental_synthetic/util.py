@@ -127,6 +127,17 @@ def cumsum_before(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     return total - total[start]
 
 
+def lookup(keys: np.ndarray, values: np.ndarray, targets: np.ndarray, missing) -> np.ndarray:
+    """For each of ``targets``, the value of ``values`` at the same position as it in ``keys`` (unique
+    keys), ``missing`` when it is not one of them."""
+    if len(keys) == 0:
+        return np.full(len(targets), missing)
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    pos = np.clip(np.searchsorted(sk, targets), 0, len(sk) - 1)
+    return np.where(sk[pos] == targets, values[order][pos], missing)
+
+
 def group_sum(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
     """Exact integer sums of ``values`` per group id ``0..n_groups-1``."""
     out = np.zeros(n_groups, dtype=np.int64)

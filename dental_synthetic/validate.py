@@ -64,6 +64,7 @@ import pyarrow.csv as pcsv
 from dental_assets.catalog import opendental_enums, quote_pg, raw_tables
 
 from .ledger import AGING_COLUMNS, DAILY_MEASURES, cents, daily_ledger, family_aging
+from .util import lookup
 
 ZERO_DAY = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
 MIN_REAL_DAY = (dt.date(1900, 1, 1) - dt.date(1970, 1, 1)).days
@@ -333,16 +334,6 @@ def _sum_by(keys: np.ndarray, values: np.ndarray, targets: np.ndarray) -> np.nda
     return np.where(found, sums[pos] if len(uniq) else 0, 0)
 
 
-def _lookup(keys: np.ndarray, values: np.ndarray, targets: np.ndarray, missing) -> np.ndarray:
-    order = np.argsort(keys, kind="stable")
-    sk = keys[order]
-    pos = np.clip(np.searchsorted(sk, targets), 0, max(len(sk) - 1, 0))
-    if len(sk) == 0:
-        return np.full(len(targets), missing)
-    found = sk[pos] == targets
-    return np.where(found, values[order][pos], missing)
-
-
 def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, pa.Table] | None = None
                  ) -> ValidationReport:
     """Every invariant of the module docstring on ``tables`` (raw table name -> Arrow table holding at
@@ -439,12 +430,12 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
     if c.has("paysplit", "procedurelog"):
         ps, pl = tables["paysplit"], tables["procedurelog"]
         pn = _col(ps, "ProcNum")
-        pdate = _lookup(_col(pl, "ProcNum"), _col(pl, "ProcDate"), pn, ZERO_DAY)
+        pdate = lookup(_col(pl, "ProcNum"), _col(pl, "ProcDate"), pn, ZERO_DAY)
         c.flag("date_order", "paysplit", "DatePay before the procedure's ProcDate",
                (pn != 0) & (_col(ps, "DatePay") < pdate), c.key("paysplit"))
     if c.has("paysplit", "payment"):
         ps, pay = tables["paysplit"], tables["payment"]
-        pdate = _lookup(_col(pay, "PayNum"), _col(pay, "PayDate"), _col(ps, "PayNum"), ZERO_DAY)
+        pdate = lookup(_col(pay, "PayNum"), _col(pay, "PayDate"), _col(ps, "PayNum"), ZERO_DAY)
         c.flag("date_order", "paysplit", "DatePay differs from its payment's PayDate",
                (_col(ps, "PayNum") != 0) & (_col(ps, "DatePay") != pdate), c.key("paysplit"))
     if c.has("claim"):
@@ -459,8 +450,8 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
         cp, cl, chk = tables["claimproc"], tables["claim"], tables["claimpayment"]
         num = _col(cp, "ClaimPaymentNum")
         on_check = num != 0
-        check_day = _lookup(_col(chk, "ClaimPaymentNum"), _col(chk, "CheckDate"), num, ZERO_DAY)
-        recv_day = _lookup(_col(cl, "ClaimNum"), _col(cl, "DateReceived"), _col(cp, "ClaimNum"), ZERO_DAY)
+        check_day = lookup(_col(chk, "ClaimPaymentNum"), _col(chk, "CheckDate"), num, ZERO_DAY)
+        recv_day = lookup(_col(cl, "ClaimNum"), _col(cl, "DateReceived"), _col(cp, "ClaimNum"), ZERO_DAY)
         c.flag("date_order", "claimproc", "check dated before its claim was received",
                on_check & (check_day < recv_day), c.key("claimproc"))
         c.flag("date_order", "claimproc", "DateCP differs from its check's CheckDate",
@@ -504,7 +495,7 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
         safe = _drop_unknown_patients(tables, n)
         recomputed = family_aging(safe, guarantor, as_of)
         is_guar = pat == guarantor[pat - 1]
-        g_row = _lookup(_col(recomputed, "Guarantor"), np.arange(recomputed.num_rows), pat, -1)
+        g_row = lookup(_col(recomputed, "Guarantor"), np.arange(recomputed.num_rows), pat, -1)
         for name in AGING_COLUMNS[:6]:
             stored = cents(pt.column(name))
             expect = np.where(g_row >= 0, cents(recomputed.column(name))[np.maximum(g_row, 0)], 0)
@@ -569,10 +560,10 @@ def _check_billing_depth(c: _Checker, tables: dict[str, pa.Table]) -> None:
         cp, cl, pl = tables["claimproc"], tables["claim"], tables["procedurelog"]
         status = _col(cp, "Status")
         proc = _col(cp, "ProcNum")
-        claim_type = _lookup(_col(cl, "ClaimNum"), np.asarray(cl.column("ClaimType").to_pylist(), dtype=object),
+        claim_type = lookup(_col(cl, "ClaimNum"), np.asarray(cl.column("ClaimType").to_pylist(), dtype=object),
                              _col(cp, "ClaimNum"), "")
         proc_charge = cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits"))
-        charge = _lookup(_col(pl, "ProcNum"), proc_charge, proc, 0)
+        charge = lookup(_col(pl, "ProcNum"), proc_charge, proc, 0)
         primary = (claim_type == "P") & (proc != 0)
         settled = np.where(np.isin(status, (1, 4)), cents(cp.column("InsPayAmt")) + cents(cp.column("WriteOff")),
                            np.where(status == 0, cents(cp.column("InsPayEst")) + cents(cp.column("WriteOffEst")), 0))
@@ -585,7 +576,7 @@ def _check_billing_depth(c: _Checker, tables: dict[str, pa.Table]) -> None:
                secondary & (cents(cp.column("InsPayAmt")) > left), c.key("claimproc"))
         # supplementals: on a received claim that holds a Received claimproc of the same procedure
         supp = status == 4
-        claim_recv = _lookup(_col(cl, "ClaimNum"), np.asarray(cl.column("ClaimStatus").to_pylist(), dtype=object),
+        claim_recv = lookup(_col(cl, "ClaimNum"), np.asarray(cl.column("ClaimStatus").to_pylist(), dtype=object),
                              _col(cp, "ClaimNum"), "") == "R"
         rec = status == 1
         pair = _col(cp, "ClaimNum") * (int(proc.max(initial=0)) + 1) + proc
@@ -610,7 +601,7 @@ def _check_billing_depth(c: _Checker, tables: dict[str, pa.Table]) -> None:
                (unearned != 0) & (_col(ps, "ProcNum") != 0), c.key("paysplit"))
         if c.has("definition"):
             df = tables["definition"]
-            category = _lookup(_col(df, "DefNum"), _col(df, "Category"), unearned, -1)
+            category = lookup(_col(df, "DefNum"), _col(df, "Category"), unearned, -1)
             c.flag("unearned_split", "paysplit", "UnearnedType is not a definition of category 29 "
                    "(PaySplitUnearnedType)", (unearned != 0) & (category != 29), c.key("paysplit"))
 
