@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 
 import dagster as dg
@@ -177,3 +178,67 @@ def test_a_batch_that_fails_midway_leaves_no_rows(tmp_path, monkeypatch):
     assert (index_events, shard_events) == (len(batch), len(batch)) and tags >= len(batch)
     assert sorted(storage.get_materialized_partitions(SPECS[0].key)) == keys
     storage.dispose()
+
+
+def _locked_shards(folder: Path) -> list[str]:
+    """The shard files of ``folder`` on which another connection cannot take an exclusive lock at once
+    (someone holds a transaction or an unfinished read on them)."""
+    locked = []
+    for path in sorted(folder.glob("*.db")):
+        conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            conn.execute("BEGIN EXCLUSIVE")
+            conn.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            locked.append(path.name)
+        finally:
+            conn.close()
+    return locked
+
+
+def test_kept_connections_hold_no_lock_between_uses_and_serve_every_thread(tmp_path, monkeypatch):
+    """The storage keeps one connection per shard open between events. Between two uses it must hold
+    no transaction and no read: another process, such as the UI's, writes at once and reads every
+    event stored, and what another storage writes is read at once. Threads storing at the same time
+    each get all their events in."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml.safe_dump({"telemetry": {"enabled": False}, "storage": {
+        "custom": {"module": "dental_assets.instance", "class": "DentalSqliteStorage",
+                   "config": {"base_dir": str(home)}}}}))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    keys = DAYS.get_partition_keys()
+    runs = home / "history" / "runs"
+    per_thread = 40
+    with dg.DagsterInstance.get() as instance:
+        assert isinstance(instance.event_log_storage, DentalSqliteEventLogStorage)
+        run = JOB.execute_in_process(instance=instance, tags=partition_range_tags(keys[0], keys[-1]),
+                                     raise_on_error=False)
+        assert _locked_shards(runs) == []
+
+        def report(thread: int) -> None:
+            for number in range(per_thread):
+                instance.report_runless_asset_event(dg.AssetMaterialization(
+                    asset_key=["opendental", f"thread_{thread}"], partition=keys[number % len(keys)]))
+
+        threads = [threading.Thread(target=report, args=(thread,)) for thread in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert _locked_shards(runs) == []
+        for thread in range(4):
+            key = dg.AssetKey(["opendental", f"thread_{thread}"])
+            assert len(instance.fetch_materializations(key, limit=1000).records) == per_thread
+        # a write through another storage on the same files (another process's) is read at once: no
+        # kept connection reads from an old snapshot (WAL mode: a read left open would pin one)
+        with dg.DagsterInstance.get() as other:
+            assert other.event_log_storage is not instance.event_log_storage
+            other.report_runless_asset_event(dg.AssetMaterialization(asset_key=["opendental", "thread_0"]))
+        key = dg.AssetKey(["opendental", "thread_0"])
+        assert len(instance.fetch_materializations(key, limit=1000).records) == per_thread + 1
+        # what another process reads while the connections stay open: every event of the run
+        with sqlite3.connect(runs / f"{run.run_id}.db") as conn:
+            stored = conn.execute("select count(*) from event_logs").fetchone()[0]
+        assert stored == len(instance.get_records_for_run(run.run_id, limit=100_000).records)
+        assert stored > len(SPECS) * len(keys)
