@@ -139,7 +139,7 @@ class DentalSqliteEventLogStorage(SqliteEventLogStorage):
         ``_db_lock``."""
         engine = self._shard_engine(shard)
         kept = self._connections.get(shard)
-        if kept is not None and kept[0] == os.getpid() and not kept[1].closed:
+        if kept is not None and kept[0] == os.getpid():
             return kept[1]
         conn = engine.connect()
         self._connections[shard] = (os.getpid(), conn)

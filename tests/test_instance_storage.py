@@ -181,8 +181,9 @@ def test_a_batch_that_fails_midway_leaves_no_rows(tmp_path, monkeypatch):
 
 
 def _locked_shards(folder: Path) -> list[str]:
-    """The shard files of ``folder`` on which another connection cannot take an exclusive lock at once
-    (someone holds a transaction or an unfinished read on them)."""
+    """The shard files of ``folder`` on which another connection cannot start a write transaction at
+    once: someone holds one open (Dagster's files are in WAL mode, where an open read blocks no writer;
+    the test's read through another storage covers reads)."""
     locked = []
     for path in sorted(folder.glob("*.db")):
         conn = sqlite3.connect(path, timeout=0, isolation_level=None)
