@@ -176,3 +176,15 @@ def test_a_subset_on_a_fresh_warehouse(fresh, monkeypatch, tmp_path):
     assert [name for name, passed in checks.items() if not passed] == [FK_TO_PATIENTS]
     # each run pruned the run folders: of the three runs' folders, the latest one is left
     assert len([p for p in target.iterdir() if RUN_FOLDER_NAME.match(p.name)]) == 1
+    # dbt wrote no file log there (DBT_LOG_LEVEL_FILE=none: its JSON debug lines cost the dbt step
+    # 15-25% of its CPU), unless the environment asks for one
+    assert not list(target.glob("*/dbt.log")), sorted(p.name for p in target.glob("*/dbt.log"))
+
+
+def test_dbt_file_log_is_off_unless_the_environment_sets_it(monkeypatch):
+    from dental_assets.defs.dbt.assets import dbt_file_log_env
+
+    monkeypatch.delenv("DBT_LOG_LEVEL_FILE", raising=False)
+    assert dbt_file_log_env() == {"DBT_LOG_LEVEL_FILE": "none"}
+    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "debug")
+    assert dbt_file_log_env() == {}

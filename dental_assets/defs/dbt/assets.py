@@ -500,13 +500,29 @@ def keep_partial_parse(target: Path) -> None:
     os.replace(partial, cache)
 
 
+# dbt's file log (dbt.log in the run folder) under Dagster: off. dagster-dbt sets DBT_LOG_FORMAT=json, which
+# dbt also applies to its file log, so every debug event (each statement, each cache action) was
+# serialised to JSON and written: 15-25% of the dbt process's CPU in the demo's dbt step (py-spy). The
+# run's own log keeps dbt's info, warning and error events (dbt's structured stdout). Setting
+# DBT_LOG_LEVEL_FILE in the environment (e.g. ``debug``) brings the file back.
+DBT_FILE_LOG_ENV = "DBT_LOG_LEVEL_FILE"
+DBT_FILE_LOG_DEFAULT = "none"
+
+
+def dbt_file_log_env() -> dict[str, str]:
+    """``{"DBT_LOG_LEVEL_FILE": "none"}`` unless the environment sets ``DBT_LOG_LEVEL_FILE`` (then {}):
+    the file-log setting of dbt invocations run by Dagster (``DBT_FILE_LOG_DEFAULT``)."""
+    return {} if os.environ.get(DBT_FILE_LOG_ENV) else {DBT_FILE_LOG_ENV: DBT_FILE_LOG_DEFAULT}
+
+
 def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str],
                            settings: Mapping[str, str]):
     """Run ``dbt <args>`` for ``context`` with the run settings ``settings`` (``run_settings_env``),
     without the tests that read absent relations (``exclude_unrunnable_tests``), and yield its events:
     each model's output with its columns' database types read from the warehouse after the build
     (``column_schema_with_descriptions``, the UI's Columns table), mart outputs with their summary.
-    The run starts from, and then leaves, the latest saved parse."""
+    The run starts from, and then leaves, the latest saved parse; dbt writes no file log
+    (``dbt_file_log_env``)."""
     args = [*args, *exclude_unrunnable_tests(context, warehouse)]
     target = run_target_path(context)
     seed_partial_parse(target)
@@ -514,7 +530,7 @@ def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseRes
     conn = warehouse.connect()
     conn.autocommit = True
     try:
-        with warehouse.dbt_environment(), _exported(run_settings_env(settings)):
+        with warehouse.dbt_environment(), _exported({**run_settings_env(settings), **dbt_file_log_env()}):
             invocation = dbt.cli(args, context=context, target_path=target)
             for event in invocation.stream():
                 if isinstance(event, dg.Output):
