@@ -18,14 +18,18 @@ in databases of its own (`bench_repl`, dropped and recreated). Measures, in one 
    its steps (`SyncResult.steps`: raw's key buckets, the changed rows, their merge, the source's key
    buckets, the key difference, the deletes);
 4. no-change sync at demo size: a synthetic practice (``--demo-patients``) in MariaDB, replicated, then
-   the change plan over every raw table (what `dental sync` and the sensor do when nothing changed),
-   and `dental sync` end to end as a process (Python start-up and imports included).
+   the change plan over every raw table (what `dental sync` and the sensor do when nothing changed):
+   first right after the sync (every table was just written, so every table is read on both sides),
+   then twice in the steady state (tables verified equal and unwritten since are skipped:
+   ``replication.verified``), each with the tables it read; then `dental sync` end to end as a
+   process (Python start-up and imports included).
 
 With ``--patients N`` it runs the whole-database comparison instead (issue 13): a synthetic practice of
 N patients in MariaDB; the pipe over every raw table, one after the other; the first `dental sync` as a
 process (wall time, peak RSS of the process and its clients); then ~1% of the rows of every table with
 a modified column edited and 0.1% of the partitioned tables' rows deleted, and `dental sync` again; then
-`dental sync` with nothing changed. Each sync's time is split into the tables' own sync time (the sum of
+`dental sync` with nothing changed, twice (the first reads the tables the incremental sync wrote, the
+second is the steady state). Each sync's time is split into the tables' own sync time (the sum of
 the per-table seconds it prints), the checks' time, and the rest (start-up, planning, Dagster's runs
 and events, indexes, statistics).
 
@@ -241,18 +245,24 @@ def demo_no_change(maria_url: str, pg_url: str, patients: int) -> dict:
     first_seconds = time.perf_counter() - started
     if first.returncode != 0:
         raise SystemExit("first dental sync failed:\n" + first.stdout[-3000:])
-    # the plan alone (fingerprints of every table on both sides), in this process
+    # the plan alone, in this process: first right after the sync (every table was synced, so every
+    # table's fingerprints are read on both sides, as before the skip), then twice more (steady state:
+    # the tables verified equal by the first plan and unwritten since are skipped, replication.verified)
     from dental_assets.catalog import raw_tables
     from dental_assets.partitions import monthly_partitions
     from dental_assets.replication.mysql import MySqlParams
     from dental_assets.replication.plan import plan_tables
 
-    conn = pg(pg_url)
-    started = time.perf_counter()
-    plans = plan_tables(MySqlParams.from_url(maria_url), conn, list(raw_tables()),
-                        monthly_partitions.get_partition_keys())
-    plan_seconds = time.perf_counter() - started
-    conn.close()
+    plan_runs = []
+    for _ in range(3):
+        conn = pg(pg_url)
+        started = time.perf_counter()
+        plans = plan_tables(MySqlParams.from_url(maria_url), conn, list(raw_tables()),
+                            monthly_partitions.get_partition_keys())
+        plan_runs.append({"seconds": time.perf_counter() - started,
+                          "tables_read": sum(1 for p in plans if p.scanned),
+                          "changed_tables": sum(1 for p in plans if p.partitions)})
+        conn.close()
     started = time.perf_counter()
     again = subprocess.run([sys.executable, "-m", "dental_assets.cli", "sync"], env=env, cwd=ROOT,
                            capture_output=True, text=True)
@@ -260,9 +270,9 @@ def demo_no_change(maria_url: str, pg_url: str, patients: int) -> dict:
     return {
         "rows": sum(t.num_rows for t in practice.tables.values()),
         "tables": len(plans),
-        "changed_tables": sum(1 for p in plans if p.partitions),
         "first_sync_seconds": first_seconds,
-        "plan_seconds": plan_seconds,
+        "plan_after_sync": plan_runs[0],
+        "plan_steady": plan_runs[1:],
         "no_change_sync_process_seconds": again_seconds,
         "no_change_exit": again.returncode,
         "no_change_output": again.stdout.strip().splitlines()[-1:] if again.stdout else [],
@@ -394,7 +404,10 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
     if incremental["exit"] != 0:
         raise SystemExit("incremental dental sync failed:\n" + incremental["stdout"][-3000:])
     print(f"dental sync after {changed}: {incremental['seconds']:.2f} s", flush=True)
+    # the first no-change sync reads the tables the incremental sync wrote (their records dropped),
+    # the second is the steady state (tables verified equal and unwritten since are skipped)
     none = _timed_process(sync("no_change"), env)
+    steady = _timed_process(sync("no_change_steady"), env)
     return {
         "patients": patients,
         "rows": rows,
@@ -412,6 +425,8 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
         "no_change_seconds": round(none["seconds"], 2),
         "no_change_exit": none["exit"],
         "no_change_output": none["stdout"].strip().splitlines()[-1:],
+        "no_change_steady_seconds": round(steady["seconds"], 2),
+        "no_change_steady_exit": steady["exit"],
     }
 
 

@@ -237,9 +237,10 @@ def cmd_warehouse_grant(url: str | None) -> int:
 
 
 def _nothing_to_sync():
-    """The no-change fast path of ``dental sync``, without importing Dagster (~2 s of start-up): True
+    """The no-change fast path of ``dental sync``, without importing Dagster (~2 s of start-up): truthy
     when the source is MariaDB, the warehouse is ``DENTAL_WAREHOUSE_URL`` and every raw table's
-    per-month fingerprints equal the source's (``replication.plan.nothing_changed``). Anything else
+    per-month fingerprints equal the source's, or the table is unchanged on both sides since a plan
+    verified it equal (``replication.plan.nothing_changed``, ``replication.verified``). Anything else
     (the embedded warehouse, a difference) goes the full way: a falsy answer, which may carry the
     fingerprints read (for the plan). Raises ConfigurationError for a bad URL."""
     if os.environ.get("DENTAL_SOURCE") != "opendental" or not os.environ.get("DENTAL_WAREHOUSE_URL"):

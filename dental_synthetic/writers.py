@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from dental_assets.catalog import RAW_SCHEMA, create_raw_indexes, pg_create_table_sql, quote_pg, raw_tables
 from dental_assets.pgcopy import copy_arrow, sanitize_for_postgres
+from dental_assets.replication.verified import forget
 from dental_assets.warehouse import PgParams
 
 from .generate import Practice
@@ -50,6 +51,7 @@ def write_postgres_raw(practice: Practice, url_or_params: str | PgParams, force:
                 cur.execute(pg_create_table_sql(catalog[name], RAW_SCHEMA))
             if names:
                 cur.execute("TRUNCATE " + ", ".join(f"{quote_pg(RAW_SCHEMA)}.{quote_pg(n)}" for n in names))
+                forget(cur, [f"{RAW_SCHEMA}.{n}" for n in names])  # a replication plan's verifications
             counts = _copy_pipelined(cur, RAW_SCHEMA, {name: practice.tables[name] for name in names})
             for name in names:  # the catalog's declared indexes, built after the COPY (once, not row by row)
                 create_raw_indexes(cur, catalog[name], RAW_SCHEMA)

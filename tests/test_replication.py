@@ -14,7 +14,7 @@ from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseReso
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
 from dental_synthetic.safety import NotADemoTargetError
-from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
+from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn, select_only_user
 
 AS_OF = dt.date(2025, 6, 30)
 
@@ -203,17 +203,8 @@ def test_conversions_are_counted(env):
 
 
 def test_read_only_user_is_enough(env, mariadb_server_url):
-    from sqlalchemy.engine import make_url
-
     source_url, pg_url = env
-    database = make_url(source_url).database
-    user = f"ro_{database}"[:32]
-    admin = mysql_conn(mariadb_server_url)
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'ro-pass'")
-        cur.execute(f"GRANT SELECT ON `{database}`.* TO '{user}'@'127.0.0.1'")
-    try:
-        ro_url = make_url(source_url).set(username=user, password="ro-pass").render_as_string(hide_password=False)
+    with select_only_user(mariadb_server_url, source_url, "ro", "ro-pass") as ro_url:
         _sync_direct(ro_url, pg_url)
         assert_raw_equals_source(source_url, pg_url, raw_tables())
         # and the session really is read-only
@@ -224,10 +215,6 @@ def test_read_only_user_is_enough(env, mariadb_server_url):
             with conn.cursor() as cur:
                 cur.execute("UPDATE patient SET LName = 'y' WHERE PatNum = 1")
         conn.close()
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP USER '{user}'@'127.0.0.1'")
-        admin.close()
 
 
 def test_failed_check_blocks(env):

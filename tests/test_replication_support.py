@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
+from typing import Iterator
 
 import psycopg2
 import pymysql
@@ -20,6 +22,24 @@ def mysql_conn(url: str):
         cur.execute("SET time_zone = '+00:00'")
         cur.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'")
     return conn
+
+
+@contextlib.contextmanager
+def select_only_user(server_url: str, source_url: str, prefix: str, password: str) -> Iterator[str]:
+    """A MariaDB user granted SELECT on ``source_url``'s database only (no PROCESS privilege), for the
+    block: yields ``source_url`` with that user and ``password``; the user is dropped after."""
+    database = make_url(source_url).database
+    user = f"{prefix}_{database}"[:32]
+    admin = mysql_conn(server_url)
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'")
+        cur.execute(f"GRANT SELECT ON `{database}`.* TO '{user}'@'127.0.0.1'")
+    try:
+        yield make_url(source_url).set(username=user, password=password).render_as_string(hide_password=False)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER '{user}'@'127.0.0.1'")
+        admin.close()
 
 
 def pg_conn(url: str):

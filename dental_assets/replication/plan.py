@@ -5,28 +5,44 @@ For every table of the selection, one aggregate query on each side (``fingerprin
 per-partition fingerprints (the two sides are read at the same time); a partition is requested when
 they differ. Unchanged partitions cost
 nothing more. Contiguous changed partitions form a range, so a whole-history change is one run.
+A table unchanged on both sides since a plan verified it equal is read on neither (``verified``);
+the content comparison of the nightly backstop (``plan_content``) reads every table.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import psycopg2
 
 from dental_assets.catalog import RAW_SCHEMA, Table, quote_pg
-from dental_assets.replication import fingerprint
+from dental_assets.replication import fingerprint, verified
 from dental_assets.replication.extract import read_source_columns
 from dental_assets.replication.mysql import MySqlParams, connect, with_retries
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TablePlan:
     """A table's changed partitions (``["all"]`` for a changed unpartitioned table) and a digest of
-    both sides' fingerprints (stable while nothing changes)."""
+    both sides' fingerprints (stable while nothing changes: a table skipped as unchanged since it was
+    verified keeps the digest recorded then). ``scanned``: False when neither side was read
+    (``verified``)."""
 
     table: Table
     partitions: tuple[str, ...]
     digest: str
+    scanned: bool = True
+
+
+def _digest(source: dict, raw: dict | None) -> str:
+    """16 hex digits of SHA-256 over both sides' fingerprints by month (``raw`` None: no raw table)."""
+    text = repr((sorted(source.items()), None if raw is None else sorted(raw.items())))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _existing_raw_tables(pgconn, tables: list[Table]) -> set[str]:
@@ -39,62 +55,116 @@ def _existing_raw_tables(pgconn, tables: list[Table]) -> set[str]:
     return names
 
 
-def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table]) -> tuple[dict, dict]:
-    """Per-month fingerprints of ``tables`` read from the source (one snapshot, with retries) and from
-    raw at the same time; returns ``(source, raw)`` by table name. A table missing from raw is None
-    there and is not read from the source (it is copied whole: ``{}``), so a first sync does not scan
-    the source once more before copying it. Leaves ``pgconn`` rolled back. Raises ConfigurationError
-    when the source lacks a table or a needed column."""
-    cols = read_source_columns(params, tables)
-    existing = _existing_raw_tables(pgconn, tables)
-
-    def read_source() -> dict[str, dict]:
-        conn = connect(params)
-        try:
-            fingerprint.snapshot_start(conn)
-            return {t.name: fingerprint.source_fingerprints(
-                conn, t, has_modified=t.modified_column not in cols[t.name].missing) for t in tables
-                if t.name in existing}
-        finally:
-            conn.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:  # both sides at once
-        pending = pool.submit(with_retries, read_source, what="source fingerprints")
-        try:
-            with pgconn.cursor() as cur:
-                raws = {t.name: fingerprint.raw_fingerprints(cur, t) if t.name in existing else None
-                        for t in tables}
-        finally:
-            pgconn.rollback()
-        source = pending.result()
-    return {t.name: source.get(t.name, {}) for t in tables}, raws
-
-
 @dataclass(frozen=True)
 class Fingerprints:
     """Both sides' per-month fingerprints of ``tables``, read at the same time (``nothing_changed``
-    hands them on, so that ``dental sync`` does not read them twice)."""
+    hands them on, so that ``dental sync`` does not read them twice). ``source`` and ``raw`` by table
+    name (raw None: no raw table, source ``{}`` then, not read; or a skipped table); ``skipped``: the
+    tables neither side was read of, unchanged since verified equal (``verified.unchanged_tables``),
+    with their recorded digests. Truthy when every table is equal (``unchanged``)."""
 
     tables: tuple[str, ...]
     source: dict
     raw: dict
+    skipped: dict = field(default_factory=dict)
+
+    @property
+    def scanned(self) -> tuple[str, ...]:
+        """The tables whose fingerprints were read (on both sides, or raw only when it has no table)."""
+        return tuple(name for name in self.tables if name not in self.skipped)
+
+    @property
+    def unchanged(self) -> bool:
+        return all(self.raw[name] == self.source[name] for name in self.scanned)
+
+    def __bool__(self) -> bool:
+        return self.unchanged
+
+
+def _key(name: str) -> str:
+    """A raw table's name in ``verified``'s records."""
+    return f"{RAW_SCHEMA}.{name}"
+
+
+def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table]) -> Fingerprints:
+    """Per-month fingerprints of ``tables`` read from the source (one snapshot, with retries) and from
+    raw at the same time. A table missing from raw is None there and is not read from the source (it
+    is copied whole: ``{}``), so a first sync does not scan the source once more before copying it. A
+    table unchanged on both sides since a plan verified it equal is read on neither (``verified``);
+    the tables found equal now are recorded, in the REPEATABLE READ transaction that read raw (not
+    recorded when a sync wrote one of them meanwhile, or the state table cannot be written: logged).
+    Leaves ``pgconn`` rolled back or committed. Raises ConfigurationError when the source lacks a table
+    or a needed column."""
+    cols = read_source_columns(params, tables)
+    existing = _existing_raw_tables(pgconn, tables)
+    names = [t.name for t in tables if t.name in existing]
+    probe = with_retries(lambda: verified.probe(params, names), what="source update times")
+    try:
+        with pgconn.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # raw and the records at one time
+            records = verified.read_records(cur, probe.source, [_key(n) for n in names]) \
+                if probe.threshold is not None else {}
+        skip = verified.unchanged_tables({n: records[_key(n)].threshold for n in names if _key(n) in records},
+                                         probe.update_times, probe.threshold)
+        scan = [t for t in tables if t.name in existing and t.name not in skip]
+
+        def read_source() -> dict[str, dict]:
+            conn = connect(params)
+            try:
+                fingerprint.snapshot_start(conn)
+                return {t.name: fingerprint.source_fingerprints(
+                    conn, t, has_modified=t.modified_column not in cols[t.name].missing) for t in scan}
+            finally:
+                conn.close()
+
+        with ThreadPoolExecutor(max_workers=1) as pool:  # both sides at once
+            pending = pool.submit(with_retries, read_source, what="source fingerprints")
+            with pgconn.cursor() as cur:
+                raws = {t.name: fingerprint.raw_fingerprints(cur, t) if t.name in existing and t.name not in skip
+                        else None for t in tables}
+            source = pending.result()
+        source = {t.name: source.get(t.name, {}) for t in tables}
+        if probe.threshold is not None:
+            equal = {_key(t.name): _digest(source[t.name], raws[t.name]) for t in scan
+                     if raws[t.name] == source[t.name]}
+            _record(pgconn, probe, equal)
+        log.debug("plan: %d of %d tables unchanged since verified, not read", len(skip), len(tables))
+        return Fingerprints(tuple(t.name for t in tables), source, raws,
+                            {n: records[_key(n)].digest for n in sorted(skip)})
+    finally:
+        pgconn.rollback()
+
+
+def _record(pgconn, probe: verified.Probe, digests: dict[str, str]) -> None:
+    """``verified.record`` in the transaction that read raw, committed; on a conflict with a sync's
+    write (or no right to write the state table) nothing is recorded, logged."""
+    try:
+        with pgconn.cursor() as cur:
+            verified.record(cur, probe.source, probe.threshold, digests)
+        pgconn.commit()
+    except psycopg2.Error as exc:
+        pgconn.rollback()
+        log.info("plan: %d tables verified equal not recorded (%s): read again at the next plan",
+                 len(digests), type(exc).__name__)
 
 
 def plan_tables(params: MySqlParams, pgconn, tables: list[Table], partition_keys: list[str],
                 prefetched: Fingerprints | None = None) -> list[TablePlan]:
-    """The fingerprint comparison of every table (all of them, changed or not). ``prefetched``: the
+    """The fingerprint comparison of every table (all of them, changed or not; a table skipped as
+    unchanged since verified lists no partition, ``TablePlan.scanned`` False). ``prefetched``: the
     fingerprints just read by ``nothing_changed`` for the same tables (else they are read now)."""
     if prefetched is not None and prefetched.tables == tuple(t.name for t in tables):
-        source, raws = prefetched.source, prefetched.raw
+        prints = prefetched
     else:
-        source, raws = _fingerprints_both_sides(params, pgconn, tables)
+        prints = _fingerprints_both_sides(params, pgconn, tables)
     plans = []
     for table in tables:
-        raw = raws[table.name]
-        changed = fingerprint.changed_partitions(table, source[table.name], raw, partition_keys)
-        digest = hashlib.sha256(repr((sorted(source[table.name].items()),
-                                      None if raw is None else sorted(raw.items()))).encode())
-        plans.append(TablePlan(table, tuple(changed), digest.hexdigest()[:16]))
+        if table.name in prints.skipped:
+            plans.append(TablePlan(table, (), prints.skipped[table.name], scanned=False))
+            continue
+        source, raw = prints.source[table.name], prints.raw[table.name]
+        changed = fingerprint.changed_partitions(table, source, raw, partition_keys)
+        plans.append(TablePlan(table, tuple(changed), _digest(source, raw)))
     return plans
 
 
@@ -110,28 +180,19 @@ def contiguous_ranges(keys: list[str], partition_keys: list[str]) -> list[tuple[
     return ranges
 
 
-def nothing_changed(params: MySqlParams, pgconn, tables: list[Table]) -> bool | Fingerprints | None:
-    """True when every raw table exists and its per-month fingerprints (before folding into
-    partitions) equal the source's: then no partition can differ and there is nothing to sync.
-    Otherwise a falsy answer ("maybe": the caller runs the full plan): None when a raw table does not
-    exist yet (the source is not read then: a first sync plans everything anyway), else the
-    ``Fingerprints`` read, which ``plan_tables`` can take instead of reading them again (its
-    ``__bool__`` is False). Needs no Dagster import (``dental sync``'s fast path when nothing
-    changed). Raises ConfigurationError when the source lacks a table or a needed column."""
+def nothing_changed(params: MySqlParams, pgconn, tables: list[Table]) -> Fingerprints | None:
+    """Whether every raw table exists and its per-month fingerprints (before folding into partitions)
+    equal the source's, or it is unchanged on both sides since a plan verified it equal
+    (``verified``): then no partition can differ and there is nothing to sync. The answer is the
+    ``Fingerprints`` read, truthy in that case; falsy ("maybe": the caller runs the full plan, and
+    ``plan_tables`` can take them instead of reading them again) when some table differs; None when a
+    raw table does not exist yet (the source is not read then: a first sync plans everything anyway).
+    Needs no Dagster import (``dental sync``'s fast path when nothing changed). Raises
+    ConfigurationError when the source lacks a table or a needed column."""
     if not tables or len(_existing_raw_tables(pgconn, tables)) < len(tables):
         read_source_columns(params, tables)  # a missing table or column is still reported first
         return None
-    source, raws = _fingerprints_both_sides(params, pgconn, tables)
-    if all(raws[t.name] == source[t.name] for t in tables):
-        return True
-    return _Changed(tuple(t.name for t in tables), source, raws)
-
-
-class _Changed(Fingerprints):
-    """``Fingerprints`` that differ: falsy, so ``if nothing_changed(...)`` reads as before."""
-
-    def __bool__(self) -> bool:
-        return False
+    return _fingerprints_both_sides(params, pgconn, tables)
 
 
 def plan_content(params: MySqlParams, pgconn, tables: list[Table], partition_keys: list[str]) -> list[TablePlan]:
@@ -161,7 +222,5 @@ def plan_content(params: MySqlParams, pgconn, tables: list[Table], partition_key
     plans = []
     for table in tables:
         changed = fingerprint.changed_content_partitions(table, source[table.name], raws[table.name], partition_keys)
-        digest = hashlib.sha256(repr((sorted(source[table.name].items()),
-                                      None if raws[table.name] is None else sorted(raws[table.name].items()))).encode())
-        plans.append(TablePlan(table, tuple(changed), digest.hexdigest()[:16]))
+        plans.append(TablePlan(table, tuple(changed), _digest(source[table.name], raws[table.name])))
     return plans

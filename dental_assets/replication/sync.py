@@ -29,6 +29,9 @@ just before step 2's, so a key copied in step 2 is never taken for a delete; the
 and the rows it copies, come from later sessions. A change that lands meanwhile is picked up by the
 next sync (the fingerprints still differ), and the blocking check reports it meanwhile.
 
+Every sync of a window drops the table's record of a plan's verification (``verified.forget``) in
+its transaction: the next plan reads the table's fingerprints again.
+
 ``SyncResult.steps`` gives the seconds of each step (for profiling and the benchmark).
 
 ``verify_window`` compares the content fingerprints of source and raw (see ``fingerprint``).
@@ -48,11 +51,10 @@ import numpy as np
 from dental_assets.catalog import RAW_SCHEMA, Table, pg_create_table_sql, quote_pg
 from dental_assets.errors import ConfigurationError
 from dental_assets.partitions import Window
-from dental_assets.replication import buckets, extract, fingerprint
+from dental_assets.replication import buckets, extract, fingerprint, verified
 from dental_assets.replication.mysql import MySqlParams, connect, with_retries
+from dental_assets.replication.verified import STATE_SCHEMA
 
-
-STATE_SCHEMA = "dental_sync"
 STATE_TABLE = f"{STATE_SCHEMA}.raw_windows"  # one row per (raw table, window): ``WindowState``
 
 
@@ -112,8 +114,9 @@ def _pg_where(table: Table, window: Window | None, prefix: str = "") -> str:
 
 
 def ensure_raw_table(cur, table: Table, cols: extract.SourceColumns, schema: str = RAW_SCHEMA) -> list[str]:
-    """Create ``schema.table`` if missing and add the source's extra columns (never drops any).
-    Returns the names of the columns added."""
+    """Create ``schema.table`` if missing and add the source's extra columns (never drops any); create
+    the replication's state tables (``STATE_TABLE``, ``verified.VERIFIED_TABLE``) if missing. Returns
+    the names of the columns added."""
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('dental_raw_ddl'))")
     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_pg(schema)}")
     cur.execute(pg_create_table_sql(table, schema))
@@ -121,6 +124,7 @@ def ensure_raw_table(cur, table: Table, cols: extract.SourceColumns, schema: str
     cur.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (raw_table text NOT NULL, window_sql text NOT NULL, "
                 "modified_max timestamp, rows bigint NOT NULL, key_xor bigint NOT NULL, hash_xor bigint NOT NULL, "
                 "PRIMARY KEY (raw_table, window_sql))")
+    verified.create_state_table(cur)
     cur.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
         (schema, table.name),
@@ -438,6 +442,8 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
             result.rows_total = raw_buckets.total_rows
             if mod_pg:
                 _write_state(cur, state_key, pg_where, WindowState(watermark, raw_buckets.totals))
+        # raw is written: no longer what a plan verified (even when nothing moved: ``forget``)
+        verified.forget(cur, [state_key])
     result.seconds = time.perf_counter() - started
     return result
 

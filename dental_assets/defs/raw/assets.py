@@ -38,6 +38,7 @@ from dental_assets.catalog import RAW_SCHEMA, Table, create_raw_indexes, pg_crea
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.partitions import Window, month_window, monthly_partitions
 from dental_assets.pgcopy import copy_arrow
+from dental_assets.replication import verified
 from dental_assets.sources import MariaDBSource
 from dental_assets.warehouse import is_demo_target
 
@@ -139,6 +140,7 @@ def load_tables(
                 else:
                     cur.execute(f"DELETE FROM {target} WHERE {predicate}")
                 replaced = cur.rowcount
+                verified.forget(cur, [f"{RAW_SCHEMA}.{table.name}"])  # a plan's verification no longer holds
                 stats = copy_arrow(cur, RAW_SCHEMA, table.name, data)
                 create_raw_indexes(cur, table)  # after the first load's COPY: built once, then maintained
                 cur.execute(f"SELECT count(*) FROM {target}")

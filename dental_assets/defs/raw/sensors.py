@@ -8,6 +8,8 @@ Months of a table that Dagster has no materialization of are requested as well (
 ``dental sync`` records the months without rows): a month the fingerprints call equal because neither
 side has rows would otherwise stay "missing" in Dagster, and a missing input stops every eager dbt
 model downstream.
+A table unchanged on both sides since a plan verified it equal is not read
+(``dental_assets.replication.verified``) and requests nothing.
 The run key is a digest of both sides' fingerprints, so a change is requested once; if its run fails,
 the nightly ``raw_sync_backstop`` schedule (03:30 UTC, no run key) requests it again. The backstop also
 compares every table's per-month *content* fingerprints (an exact hash of every column of every row, one
