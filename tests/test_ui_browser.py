@@ -179,13 +179,22 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, webserver):
+@pytest.fixture(scope="module")
+def browser_context(browser, webserver):
+    """One browser profile for the module's pages: the UI's first-visit dialog, once skipped, stays
+    skipped (the UI remembers it in the profile's local storage), so later pages do not wait for it."""
     context = browser.new_context(viewport=VIEWPORT, base_url=webserver)
-    page = context.new_page()
+    context.dialog_skipped = False
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    page = browser_context.new_page()
     page.set_default_timeout(60_000)
     yield page
-    context.close()
+    page.close()
 
 
 FIRST_VISIT_DIALOG = "Join the Dagster community"
@@ -193,7 +202,10 @@ FIRST_VISIT_DIALOG = "Join the Dagster community"
 
 def _dismiss_first_visit_dialog(page) -> None:
     """The UI opens a newsletter dialog on a browser's first visit, a moment after the page loads:
-    wait briefly for it and skip it."""
+    wait briefly for it and skip it. Once skipped in this browser profile, it is not waited for again
+    (``shot`` still asserts that no dialog covers a page)."""
+    if page.context.dialog_skipped:
+        return
     dialog = page.get_by_text(FIRST_VISIT_DIALOG)
     try:
         dialog.first.wait_for(timeout=5_000)
@@ -201,6 +213,7 @@ def _dismiss_first_visit_dialog(page) -> None:
         return
     page.get_by_role("button", name="Skip").first.click()
     dialog.first.wait_for(state="detached")
+    page.context.dialog_skipped = True
 
 
 def _open(page, path: str, *, expect: str) -> None:
