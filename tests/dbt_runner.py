@@ -1,10 +1,13 @@
 """Run the project's dbt against a test database (for tests that build models from a raw schema)."""
 
+import atexit
+import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from dental_assets.defs.dbt.assets import PARTIAL_PARSE_FILE, partial_parse_cache, run_settings_env
@@ -23,16 +26,65 @@ def _connection_key(params: PgParams) -> tuple[str, ...]:
     return tuple(env[key] for key in ("DENTAL_PG_HOST", "DENTAL_PG_PORT", "DENTAL_PG_USER", "DENTAL_PG_DBNAME"))
 
 
+class _DbtProcess:
+    """This test process's dbt process (``warm_dbt.py``), started at the first run and again if it
+    died; one run at a time."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+        self._answers = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> None:
+        read_fd, write_fd = os.pipe()
+        self._proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("warm_dbt.py")), str(write_fd)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(write_fd,), text=True,
+            cwd=str(DBT_DIR.parent),
+        )
+        os.close(write_fd)
+        self._answers = os.fdopen(read_fd)
+
+    def run(self, args: Sequence[str], env: Mapping[str, str]) -> tuple[bool, str]:
+        """``dbt <args>`` with the environment ``env``: (succeeded, dbt's messages and its exception)."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()
+            self._proc.stdin.write(json.dumps({"args": list(args), "env": dict(env)}) + "\n")
+            self._proc.stdin.flush()
+            line = self._answers.readline()
+            if not line:
+                code = self._proc.wait()
+                self._proc = None
+                return False, f"the dbt process ended (exit {code}) during: dbt {' '.join(args)}"
+            answer = json.loads(line)
+            return answer["ok"], answer["output"] + ("\n" + answer["error"] if answer["error"] else "")
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.stdin.close()
+            try:
+                self._proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+
+
+_DBT = _DbtProcess()
+atexit.register(_DBT.close)
+
+
 def run_dbt(params: PgParams, target: Path, *args: str, settings: Mapping[str, str] | None = None,
             project: Path = DBT_DIR) -> str:
-    """``dbt <args>`` on the database of ``params`` with its own target/log folder; returns stdout.
+    """``dbt <args>`` on the database of ``params`` with its own target/log folder, in this test
+    process's dbt process (``warm_dbt``); returns dbt's console messages, one a line.
 
     ``settings`` are the run settings (``as_of_date``, ``min_date``, ``max_date``) passed the way
     Dagster passes them (``run_settings_env``); none given means none set. When ``target`` holds no
     parse, the run starts from the latest one of a run on the same database in this process, else from
     the latest Dagster dbt run's (``partial_parse_cache``; dbt parses in full if it does not fit).
     ``project``: the dbt project (default: this checkout's ``dental_dbt``; a test may pass a modified
-    copy, which starts from no saved parse). Fails the test with dbt's output when dbt exits non-zero."""
+    copy, which starts from no saved parse). Fails the test with dbt's messages (and the exception
+    it ended with) when the run fails."""
     key = _connection_key(params)
     saved = _latest_parse.get(key)
     if saved is None or not saved.exists():
@@ -40,16 +92,15 @@ def run_dbt(params: PgParams, target: Path, *args: str, settings: Mapping[str, s
     if project == DBT_DIR and saved.exists() and not (target / PARTIAL_PARSE_FILE).exists():
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(saved, target / PARTIAL_PARSE_FILE)
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(project),
-         "--profiles-dir", str(project), "--target-path", str(target), "--log-path", str(target)],
-        env={**os.environ, **params.dbt_env(), **run_settings_env(settings or {})},
-        capture_output=True, text=True, timeout=900,
+    ok, output = _DBT.run(
+        [*args, "--project-dir", str(project), "--profiles-dir", str(project), "--target-path", str(target),
+         "--log-path", str(target)],
+        {**os.environ, **params.dbt_env(), **run_settings_env(settings or {})},
     )
     if project == DBT_DIR and (target / PARTIAL_PARSE_FILE).exists():
         _latest_parse[key] = target / PARTIAL_PARSE_FILE
-    assert result.returncode == 0, result.stdout[-6000:]
-    return result.stdout
+    assert ok, output[-6000:]
+    return output
 
 
 def query_rows(params: PgParams, sql: str) -> list[tuple]:
