@@ -3,28 +3,17 @@
 import atexit
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from dental_assets.defs.dbt.assets import PARTIAL_PARSE_FILE, partial_parse_cache, run_settings_env
+from dental_assets.defs.dbt.assets import (PARTIAL_PARSE_FILE, keep_partial_parse, run_settings_env,
+                                           seed_partial_parse)
 from dental_assets.warehouse import PgParams
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dental_dbt"
-
-# The latest saved parse per database (host, port, user, database) of this test process. dbt parses the
-# whole project again when the connection differs from its saved parse's, so every test database gets
-# one full parse and its later runs start from it, whichever target folder they use.
-_latest_parse: dict[tuple[str, ...], Path] = {}
-
-
-def _connection_key(params: PgParams) -> tuple[str, ...]:
-    env = params.dbt_env()
-    return tuple(env[key] for key in ("DENTAL_PG_HOST", "DENTAL_PG_PORT", "DENTAL_PG_USER", "DENTAL_PG_DBNAME"))
-
 
 class _DbtProcess:
     """This test process's dbt process (``warm_dbt.py``), started at the first run and again if it
@@ -80,25 +69,22 @@ def run_dbt(params: PgParams, target: Path, *args: str, settings: Mapping[str, s
 
     ``settings`` are the run settings (``as_of_date``, ``min_date``, ``max_date``) passed the way
     Dagster passes them (``run_settings_env``); none given means none set. When ``target`` holds no
-    parse, the run starts from the latest one of a run on the same database in this process, else from
-    the latest Dagster dbt run's (``partial_parse_cache``; dbt parses in full if it does not fit).
+    parse, the run starts from the latest one of a run on the same database (this one's or a Dagster dbt
+    run's, ``partial_parse_cache(connection)``), else from the latest run's (dbt parses in full if it
+    does not fit); its parse is kept the same way (``keep_partial_parse``).
     ``project``: the dbt project (default: this checkout's ``dental_dbt``; a test may pass a modified
     copy, which starts from no saved parse). Fails the test with dbt's messages (and the exception
     it ended with) when the run fails."""
-    key = _connection_key(params)
-    saved = _latest_parse.get(key)
-    if saved is None or not saved.exists():
-        saved = partial_parse_cache()  # the latest Dagster dbt run's (dbt checks that it fits)
-    if project == DBT_DIR and saved.exists() and not (target / PARTIAL_PARSE_FILE).exists():
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(saved, target / PARTIAL_PARSE_FILE)
+    connection = params.dbt_env()
+    if project == DBT_DIR and not (target / PARTIAL_PARSE_FILE).exists():
+        seed_partial_parse(target, connection)
     ok, output = _DBT.run(
         [*args, "--project-dir", str(project), "--profiles-dir", str(project), "--target-path", str(target),
          "--log-path", str(target)],
         {**os.environ, **params.dbt_env(), **run_settings_env(settings or {})},
     )
-    if project == DBT_DIR and (target / PARTIAL_PARSE_FILE).exists():
-        _latest_parse[key] = target / PARTIAL_PARSE_FILE
+    if project == DBT_DIR:
+        keep_partial_parse(target, connection)
     assert ok, output[-6000:]
     return output
 

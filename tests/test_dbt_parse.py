@@ -121,3 +121,38 @@ def test_a_manifest_older_than_a_model_test_or_macro_is_stale(tmp_path):
         assert manifest_is_stale(tmp_path, manifest), name
         os.utime(tmp_path / name, (1_000, 1_000))
     assert not manifest_is_stale(tmp_path, manifest)
+
+
+def test_saved_parses_are_kept_per_connection(tmp_path, monkeypatch):
+    """A run starts from the latest parse made on its own warehouse (dbt keeps a parse only for the
+    connection it was made on), else from the latest run's; the newest PARSE_CACHES_KEEP are kept."""
+    from dental_assets.defs.dbt.assets import (PARSE_CACHES_KEEP, keep_partial_parse, partial_parse_cache,
+                                               seed_partial_parse)
+
+    monkeypatch.setenv("DENTAL_HOME", str(tmp_path / "home"))
+    a = {"DENTAL_PG_HOST": "127.0.0.1", "DENTAL_PG_PORT": "5432", "DENTAL_PG_USER": "u", "DENTAL_PG_DBNAME": "a",
+         "DENTAL_PG_PASSWORD": "secret"}
+    b = {**a, "DENTAL_PG_DBNAME": "b"}
+    assert partial_parse_cache(a) != partial_parse_cache(b)
+    assert partial_parse_cache(a) == partial_parse_cache({**a, "DENTAL_PG_PASSWORD": "other"})
+    assert "secret" not in partial_parse_cache(a).name
+
+    def run(connection, parse: bytes) -> Path:
+        """A run on ``connection`` that started from what seed_partial_parse gave it and saved ``parse``."""
+        target = tmp_path / f"run{len(list(tmp_path.glob('run*')))}"
+        seed_partial_parse(target, connection)
+        started_from = (target / PARTIAL_PARSE_FILE).read_bytes() if (target / PARTIAL_PARSE_FILE).exists() else None
+        target.mkdir(exist_ok=True)
+        (target / PARTIAL_PARSE_FILE).write_bytes(parse)
+        keep_partial_parse(target, connection)
+        return started_from
+
+    assert run(a, b"parse of a") is None
+    assert run(b, b"parse of b") == b"parse of a"  # a new warehouse: the latest run's
+    assert run(a, b"parse of a, 2") == b"parse of a"  # its own, although b's run came in between
+    assert run(b, b"parse of b, 2") == b"parse of b"
+    assert partial_parse_cache().read_bytes() == b"parse of b, 2"
+
+    for n in range(PARSE_CACHES_KEEP + 3):
+        run({**a, "DENTAL_PG_DBNAME": f"db{n}"}, b"x")
+    assert len(list(partial_parse_cache().parent.glob("partial_parse-*.msgpack"))) == PARSE_CACHES_KEEP

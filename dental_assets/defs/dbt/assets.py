@@ -25,8 +25,9 @@ project's ``run_setting`` macro reads a var of that name first, then the variabl
 dbt throws its saved parse away whenever ``--vars`` differ, and the models read the settings only
 when they execute, so a change of a setting costs no parsing at all. dbt still parses in full when the
 connection differs from its saved parse's (another warehouse), so each dbt run here starts from the
-latest run's parse (``partial_parse_cache``, kept in ``$DENTAL_HOME``): the runs after the first one
-on a warehouse parse only what changed.
+latest run's parse on the same warehouse, else the latest run's (``partial_parse_cache``, kept in
+``$DENTAL_HOME``): the runs after the first one on a warehouse parse only what changed, also when runs
+on another warehouse came in between.
 
 The manifest (``dental_dbt/target/manifest.json``) is produced by ``dbt parse``: by the set-up script
 (``./dev``), here when it is missing or older than a model, test or macro file, and on every load
@@ -43,6 +44,7 @@ exist, the test runs again in every run that selects either model.
 
 import contextlib
 import importlib.metadata
+import hashlib
 import json
 import os
 import re
@@ -428,10 +430,23 @@ def _exported(env: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def partial_parse_cache() -> Path:
-    """``$DENTAL_HOME/dbt/partial_parse.msgpack``: the saved parse of the latest dbt run (dbt itself
-    decides whether it still fits: same dbt version, connection and vars; changed files re-parsed)."""
-    return dental_home() / "dbt" / PARTIAL_PARSE_FILE
+# the connection fields dbt's saved parse depends on (its "profile hash"; the database name is also
+# written into every node of the parse)
+PARSE_CONNECTION_KEYS = ("DENTAL_PG_HOST", "DENTAL_PG_PORT", "DENTAL_PG_USER", "DENTAL_PG_DBNAME")
+PARSE_CACHES_KEEP = 8  # per-connection saved parses kept in $DENTAL_HOME/dbt (the newest)
+
+
+def partial_parse_cache(connection: Mapping[str, str] | None = None) -> Path:
+    """A saved dbt parse in ``$DENTAL_HOME/dbt`` (dbt itself decides whether it still fits: same dbt
+    version, connection and vars; changed files re-parsed). ``connection`` None: the latest dbt run's
+    (``partial_parse.msgpack``); else the latest run's on that connection (``dbt_env()``'s variables,
+    ``PARSE_CONNECTION_KEYS``): ``partial_parse-<16 hex digits>.msgpack``, named by a digest of those
+    fields (no password)."""
+    folder = dental_home() / "dbt"
+    if connection is None:
+        return folder / PARTIAL_PARSE_FILE
+    key = "\x1f".join(str(connection.get(name, "")) for name in PARSE_CONNECTION_KEYS)
+    return folder / f"partial_parse-{hashlib.sha256(key.encode()).hexdigest()[:16]}.msgpack"
 
 
 def run_targets_base() -> Path:
@@ -478,26 +493,42 @@ def prune_run_targets(base: Path, keep: int, now: float | None = None) -> list[P
     return removed
 
 
-def seed_partial_parse(target: Path) -> None:
-    """Start the dbt run in ``target`` from ``partial_parse_cache()`` when there is one (else dagster-dbt
-    copies the project's ``target/partial_parse.msgpack``, the parse of ``dbt parse``)."""
-    cache = partial_parse_cache()
-    if cache.exists():
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cache, target / PARTIAL_PARSE_FILE)
+def seed_partial_parse(target: Path, connection: Mapping[str, str] | None = None) -> None:
+    """Start the dbt run in ``target`` from the saved parse of the latest run on ``connection``
+    (``partial_parse_cache(connection)``), else of the latest run (dbt then parses in full if the
+    connection differs), else nothing (dagster-dbt copies the project's ``target/partial_parse.msgpack``,
+    the parse of ``dbt parse``)."""
+    for cache in ([partial_parse_cache(connection)] if connection else []) + [partial_parse_cache()]:
+        if cache.exists():
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cache, target / PARTIAL_PARSE_FILE)
+            return
 
 
-def keep_partial_parse(target: Path) -> None:
-    """Make the parse dbt saved in ``target`` the next run's start (``partial_parse_cache``), replaced
-    atomically so runs of other processes read either the old or the new file whole."""
+def keep_partial_parse(target: Path, connection: Mapping[str, str] | None = None) -> None:
+    """Make the parse dbt saved in ``target`` the next run's start (``partial_parse_cache()``, and
+    ``partial_parse_cache(connection)`` when given), each replaced atomically so runs of other
+    processes read either the old or the new file whole; of the per-connection parses, the
+    ``PARSE_CACHES_KEEP`` newest stay."""
     parsed = target / PARTIAL_PARSE_FILE
     if not parsed.exists():
         return
-    cache = partial_parse_cache()
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_name(f"{cache.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
-    shutil.copyfile(parsed, partial)
-    os.replace(partial, cache)
+    caches = [partial_parse_cache()] + ([partial_parse_cache(connection)] if connection else [])
+    for cache in caches:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f"{cache.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+        shutil.copyfile(parsed, partial)
+        os.replace(partial, cache)
+    keyed = sorted(caches[0].parent.glob("partial_parse-*.msgpack"), key=_mtime_or_zero, reverse=True)
+    for old in keyed[PARSE_CACHES_KEEP:]:
+        old.unlink(missing_ok=True)
+
+
+def _mtime_or_zero(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # removed by another process meanwhile
+        return 0.0
 
 
 # dbt's file log (dbt.log in the run folder) under Dagster: off. dagster-dbt sets DBT_LOG_FORMAT=json, which
@@ -525,7 +556,8 @@ def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseRes
     (``dbt_file_log_env``)."""
     args = [*args, *exclude_unrunnable_tests(context, warehouse)]
     target = run_target_path(context)
-    seed_partial_parse(target)
+    connection = warehouse.params.dbt_env()
+    seed_partial_parse(target, connection)
     manifest = json.loads(dbt_project.manifest_path.read_text())
     conn = warehouse.connect()
     conn.autocommit = True
@@ -551,7 +583,7 @@ def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseRes
         removed = prune_run_targets(run_targets_base(), dental_settings.keep(RUN_FOLDERS_KEEP))
         if removed:
             context.log.info(f"removed {len(removed)} old dbt run folder(s) from {run_targets_base()}")
-    keep_partial_parse(target)
+    keep_partial_parse(target, connection)
 
 
 @dbt_assets(
