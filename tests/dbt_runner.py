@@ -81,7 +81,7 @@ def run_dbt(params: PgParams, target: Path, *args: str, settings: Mapping[str, s
     ok, output = _DBT.run(
         [*args, "--project-dir", str(project), "--profiles-dir", str(project), "--target-path", str(target),
          "--log-path", str(target)],
-        {**os.environ, **params.dbt_env(), **run_settings_env(settings or {})},
+        {**os.environ, **connection, **run_settings_env(settings or {})},
     )
     if project == DBT_DIR:
         keep_partial_parse(target, connection)

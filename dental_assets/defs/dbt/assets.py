@@ -43,8 +43,8 @@ exist, the test runs again in every run that selects either model.
 """
 
 import contextlib
-import importlib.metadata
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
