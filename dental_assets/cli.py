@@ -236,34 +236,43 @@ def cmd_warehouse_grant(url: str | None) -> int:
     return 0
 
 
-def _nothing_to_sync():
+def _nothing_to_sync(claim: str):
     """The no-change fast path of ``dental sync``, without importing Dagster (~2 s of start-up): truthy
     when the source is MariaDB, the warehouse is ``DENTAL_WAREHOUSE_URL`` and every raw table's
     per-month fingerprints equal the source's, or the table is unchanged on both sides since a plan
     verified it equal (``replication.plan.nothing_changed``, ``replication.verified``). Anything else
     (the embedded warehouse, a difference) goes the full way: a falsy answer, which may carry the
-    fingerprints read (for the plan). Raises ConfigurationError for a bad URL."""
+    fingerprints read (for the plan). ``claim``: the sync's token, for which the plan claims the
+    tables (``replication.verified.claim``). Raises ConfigurationError for a bad URL."""
     if os.environ.get("DENTAL_SOURCE") != "opendental" or not os.environ.get("DENTAL_WAREHOUSE_URL"):
         return None
     from dental_assets.catalog import raw_tables
+    from dental_assets.replication import verified
     from dental_assets.replication.plan import nothing_changed
 
     params = settings.source_params(os.environ["OPENDENTAL_URL"])
     conn = settings.warehouse_params(os.environ["DENTAL_WAREHOUSE_URL"]).connect()
     try:
-        return nothing_changed(params, conn, list(raw_tables()))
+        answer = nothing_changed(params, conn, list(raw_tables()), claim=claim)
+        if answer:  # nothing to write: the tables it claimed are recorded already
+            with conn, conn.cursor() as cur:
+                verified.release(cur, claim)
+        return answer
     finally:
         conn.close()
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    unchanged = None if args.full_refresh else _nothing_to_sync()
+    from dental_assets.replication.verified import new_claim
+
+    claim = new_claim()  # the plan claims the tables for this sync (replication.verified)
+    unchanged = None if args.full_refresh else _nothing_to_sync(claim)
     if unchanged:
         print("raw equals the source: nothing to sync")
         return 0
     from dental_assets.defs.raw.sync_command import run_sync
 
-    report = run_sync(full_refresh=args.full_refresh, prefetched=unchanged)
+    report = run_sync(full_refresh=args.full_refresh, prefetched=unchanged, claim=claim)
     return 0 if report.ok else 1
 
 

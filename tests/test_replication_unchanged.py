@@ -294,3 +294,105 @@ def test_the_synthetic_writer_drops_the_records(urls, practice):
         assert cur.fetchone()[0] == 0
     pg.close()
     assert _scanned(_plan(source_url, pg_url)) == set(TABLES)
+
+
+# ----------------------------------------------------------------------------- dental sync's own claim
+
+@pytest.fixture
+def sync_env(monkeypatch, urls):
+    source_url, pg_url = urls
+    monkeypatch.setenv("DENTAL_SOURCE", "opendental")
+    monkeypatch.setenv("OPENDENTAL_URL", source_url)
+    monkeypatch.setenv("DENTAL_WAREHOUSE_URL", pg_url)
+    return source_url, pg_url
+
+
+def _every_table_skipped(source_url: str, pg_url: str) -> set[str]:
+    """The tables the next plan over the whole catalog reads, besides those the source gives no
+    UPDATE_TIME (never written since the server started: the empty ones here), which are always read
+    (empty: every other one skipped as verified)."""
+    from dental_assets.catalog import raw_tables
+    from dental_assets.replication import verified
+    from dental_assets.replication.plan import nothing_changed
+
+    names = [t.name for t in raw_tables()]
+    no_time = {n for n, u in verified.probe(_params(source_url), names).update_times.items() if u is None}
+    assert len(no_time) < len(names) / 4
+    pg = pg_conn(pg_url)
+    try:
+        prints = nothing_changed(_params(source_url), pg, list(raw_tables()))
+    finally:
+        pg.close()
+    assert prints
+    assert no_time <= set(prints.scanned)
+    return set(prints.scanned) - no_time
+
+
+def test_dental_sync_records_the_tables_it_wrote_and_checked(sync_env, monkeypatch):
+    """`dental sync` claims every table its plan compares; its own writes keep the claim, and once every
+    run succeeded the tables are recorded verified at the plan's threshold: the next plan reads none
+    of them. A write to a claimed table by anything else (here another session's sync, after the runs
+    and before the confirmation) drops the claim: that table is read again. A stamp set back (a commit
+    older than the look-back) fails the incremental sync's check (it sums the modified timestamps),
+    the window is re-copied whole, and raw equals the source."""
+    import dagster as dg
+
+    from dental_assets.catalog import raw_tables
+    from dental_assets.defs.raw.sync_command import run_sync
+    from dental_assets.replication import verified
+    from test_replication_support import assert_raw_equals_source
+
+    source_url, pg_url = sync_env
+    instance = dg.DagsterInstance.ephemeral()
+    names = [t.name for t in raw_tables()]
+    _quiet(source_url, names)
+    confirm = verified.confirm
+
+    def confirm_after_another_write(cur, token, checked):
+        other = pg_conn(pg_url)
+        with other.cursor() as other_cur:
+            verified.forget(other_cur, ["raw.patient"], writer=verified.new_claim())
+        other.commit()
+        other.close()
+        return confirm(cur, token, checked)
+
+    monkeypatch.setattr(verified, "confirm", confirm_after_another_write)
+    report = run_sync(instance=instance, out=open("/dev/null", "w"))  # the first sync
+    monkeypatch.setattr(verified, "confirm", confirm)
+    assert report.ok and report.verified == len(names) - 1  # every table claimed, all but one recorded
+    assert _every_table_skipped(source_url, pg_url) == {"patient"}  # (and recorded by that plan)
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT ProcNum FROM procedurelog WHERE DateTStamp > '2020-01-01' ORDER BY ProcNum LIMIT 2")
+        edited, set_back = [r[0] for r in cur.fetchall()]
+    conn.close()
+    monkeypatch.setenv("DENTAL_SYNC_LOOKBACK_SECONDS", "0")
+    _execute(source_url,
+             f"UPDATE procedurelog SET ProcFee = ProcFee + 1, DateTStamp = NOW() WHERE ProcNum = {edited}",
+             f"UPDATE procedurelog SET ProcFee = ProcFee + 2, DateTStamp = DateTStamp - INTERVAL 1 DAY "
+             f"WHERE ProcNum = {set_back}",
+             "DELETE FROM adjustment ORDER BY AdjNum LIMIT 1")
+    _quiet(source_url, names)
+    report = run_sync(instance=instance, out=open("/dev/null", "w"))
+    assert report.ok, (report.failed_runs, report.failed_checks)
+    assert {"procedurelog", "adjustment"} <= set(report.tables) and report.verified >= 2
+    assert_raw_equals_source(source_url, pg_url, [raw_table("procedurelog"), raw_table("adjustment")])
+    assert _every_table_skipped(source_url, pg_url) == set()  # verified by the sync itself
+    # a table the plan skipped is claimed too: a sync that writes it anyway (with a persistent
+    # instance, the months Dagster has not recorded) and checks it keeps it recorded
+    from dental_assets.partitions import monthly_partitions
+    from dental_assets.replication.plan import plan_tables
+    from dental_assets.replication.sync import sync_window
+
+    token = verified.new_claim()
+    pg = pg_conn(pg_url)
+    try:
+        plans = plan_tables(_params(source_url), pg, list(raw_tables()), monthly_partitions.get_partition_keys(),
+                            claim=token)
+        assert not plans[names.index("patient")].scanned
+        sync_window(_params(source_url), pg, raw_table("patient"), None, writer=token)
+        with pg, pg.cursor() as cur:
+            assert "raw.patient" in verified.confirm(cur, token, ["raw.patient"])
+    finally:
+        pg.close()
+    assert _every_table_skipped(source_url, pg_url) == set()

@@ -96,13 +96,23 @@ def month_key(value) -> str:
     return FIRST if number == 0 else f"{number // 100:04d}-{number % 100:02d}"
 
 
+def _modified_sum_mysql(column: str) -> str:
+    """SQL summing a source timestamp column as whole seconds since 1970 (zero dates: NULL, not summed)."""
+    return f"SUM(TIMESTAMPDIFF(SECOND, '1970-01-01', {column}))"
+
+
+def _modified_sum_pg(column: str) -> str:
+    """The same sum in raw: whole seconds (raw's timestamps have none finer), so the double is exact,
+    summed as bigint (NULL, a zero date on the source, not summed)."""
+    return f"sum(date_part('epoch', {column})::bigint)"
+
+
 def source_fingerprints(conn, table: Table, has_modified: bool = True) -> dict[str, Fingerprint]:
     """``{YYYY-MM or FIRST: Fingerprint}`` of the source table (unpartitioned: one entry ``"all"``).
     ``has_modified``: False when the source lacks the table's modified column (an older OpenDental;
     raw then holds NULL there, whose sum is 0 as well)."""
     pk = q(table.primary_key)
-    mod = (f"SUM(TIMESTAMPDIFF(SECOND, '1970-01-01', {q(table.modified_column)}))"
-           if table.modified_column and has_modified else "0")
+    mod = _modified_sum_mysql(q(table.modified_column)) if table.modified_column and has_modified else "0"
     if table.partitioned:
         sql = f"SELECT {_source_month(table)} AS m, COUNT(*), SUM({pk}), {mod} FROM {q(table.name)} GROUP BY m"
     else:
@@ -119,9 +129,7 @@ def raw_fingerprints(pgcur, table: Table, schema: str = RAW_SCHEMA) -> dict[str,
     if pgcur.fetchone()[0] is None:
         return None
     pk = quote_pg(table.primary_key)
-    # whole seconds (raw's timestamps have none finer): the double is exact, summed as bigint
-    mod = (f"sum(date_part('epoch', {quote_pg(table.modified_column)})::bigint)"
-           if table.modified_column else "0")
+    mod = _modified_sum_pg(quote_pg(table.modified_column)) if table.modified_column else "0"
     target = f"{quote_pg(schema)}.{quote_pg(table.name)}"
     if table.partitioned:
         bd = quote_pg(table.business_date)  # YYYYMM as an integer (0: NULL), as on the source
@@ -255,29 +263,31 @@ def _ranges_sql(key: str, ranges: list[tuple[int, int]]) -> str:
 
 
 def _check_queries(scope: CheckScope, ranges, name: str, key: str, where: str, row_hash: str,
-                   modified: str | None, since: str | None) -> list[str]:
-    """The check's queries on one side (same SQL shape on both): every row's count and key sum, with
-    every row's hash when ``scope`` is everything; else then the sampled key ``ranges``' count and hash
-    sum, and the re-read rows' (``modified >= since``)."""
+                   modified: str | None, since: str | None, modified_sum: str) -> list[str]:
+    """The check's queries on one side (same SQL shape on both): every row's count, key sum and
+    ``modified_sum`` (the plan's fingerprint of the window, ``Fingerprint``), with every row's hash when
+    ``scope`` is everything; else then the sampled key ``ranges``' count and hash sum, and the re-read
+    rows' (``modified >= since``)."""
+    totals = f"COUNT(*), SUM({key}), {modified_sum}"
     if scope.everything:
-        return [f"SELECT COUNT(*), SUM({key}), COUNT(*), SUM({row_hash}) FROM {name} WHERE {where}"]
-    queries = [f"SELECT COUNT(*), SUM({key}) FROM {name} WHERE {where}",
+        return [f"SELECT {totals}, COUNT(*), SUM({row_hash}) FROM {name} WHERE {where}"]
+    queries = [f"SELECT {totals} FROM {name} WHERE {where}",
                f"SELECT COUNT(*), SUM({row_hash}) FROM {name} WHERE ({where}) AND ({_ranges_sql(key, ranges or [])})"]
     if scope.since is not None and modified is not None:
         queries.append(f"SELECT COUNT(*), SUM({row_hash}) FROM {name} WHERE ({where}) AND {modified} >= {since}")
     return queries
 
 
-def _run_check(cur, queries: list[str]) -> tuple[int, int, int, int]:
-    """Run ``_check_queries``' queries; (rows, key sum, rows hashed, hash sum)."""
+def _run_check(cur, queries: list[str]) -> tuple[int, int, int, int, int]:
+    """Run ``_check_queries``' queries; (rows, key sum, rows hashed, hash sum, modified sum)."""
     results = []
     for sql in queries:
         cur.execute(sql)
         results.append(tuple(_int(v) for v in cur.fetchone()))
-    if len(results) == 1:
-        return results[0]
-    (rows, key_sum), *hashed = results
-    return (rows, key_sum, sum(n for n, _ in hashed), sum(h for _, h in hashed))
+    (rows, key_sum, modified_sum, *everything), *hashed = results
+    if everything:
+        return (rows, key_sum, *everything, modified_sum)
+    return (rows, key_sum, sum(n for n, _ in hashed), sum(h for _, h in hashed), modified_sum)
 
 
 def _modified_column(table: Table, cols: SourceColumns) -> str | None:
@@ -287,22 +297,23 @@ def _modified_column(table: Table, cols: SourceColumns) -> str | None:
 
 def source_content(conn, table: Table, cols: SourceColumns, window: Window | None,
                    scope: CheckScope = EVERY_ROW, ranges: list[tuple[int, int]] | None = None,
-                   ) -> tuple[int, int, int, int]:
-    """(rows, sum of the keys, rows hashed, sum of their row hashes) of the source window (see
-    ``row_hash_mysql``); the rows hashed are ``scope``'s, its sample given as ``ranges`` of keys
+                   ) -> tuple[int, int, int, int, int]:
+    """(rows, sum of the keys, rows hashed, sum of their row hashes, sum of the modified timestamps in
+    seconds: ``Fingerprint.modified_sum``) of the source window (see ``row_hash_mysql``); the rows hashed are ``scope``'s, its sample given as ``ranges`` of keys
     (``scope.key_ranges`` of the source's key bounds). A row both re-read and sampled is hashed twice, on
     both sides alike."""
     modified = _modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'" if scope.since is not None else None
     queries = _check_queries(scope, ranges, q(table.name), q(table.primary_key), window_where(table, window),
-                             row_hash_mysql(cols), q(modified) if modified else None, since)
+                             row_hash_mysql(cols), q(modified) if modified else None, since,
+                             _modified_sum_mysql(q(modified)) if modified else "0")
     with conn.cursor() as cur:
         return _run_check(cur, queries)
 
 
 def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
                 schema: str = RAW_SCHEMA, scope: CheckScope = EVERY_ROW,
-                ranges: list[tuple[int, int]] | None = None) -> tuple[int, int, int, int]:
+                ranges: list[tuple[int, int]] | None = None) -> tuple[int, int, int, int, int]:
     """The same tuple from raw (the same ``ranges``). Raw holds NULL where the source has a zero
     timestamp, which neither side counts as re-read."""
     where = "TRUE"
@@ -311,7 +322,8 @@ def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
     modified = _modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'::timestamp" if scope.since is not None else None
     queries = _check_queries(scope, ranges, f"{quote_pg(schema)}.{quote_pg(table.name)}", quote_pg(table.primary_key),
-                             where, row_hash_pg(cols), quote_pg(modified) if modified else None, since)
+                             where, row_hash_pg(cols), quote_pg(modified) if modified else None, since,
+                             _modified_sum_pg(quote_pg(modified)) if modified else "0")
     return _run_check(pgcur, queries)
 
 

@@ -86,14 +86,17 @@ def _key(name: str) -> str:
     return f"{RAW_SCHEMA}.{name}"
 
 
-def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table]) -> Fingerprints:
+def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table],
+                             claim: str | None = None) -> Fingerprints:
     """Per-month fingerprints of ``tables`` read from the source (one snapshot, with retries) and from
     raw at the same time. A table missing from raw is None there and is not read from the source (it
     is copied whole: ``{}``), so a first sync does not scan the source once more before copying it. A
     table unchanged on both sides since a plan verified it equal is read on neither (``verified``);
     the tables found equal now are recorded, in the REPEATABLE READ transaction that read raw (not
     recorded when a sync wrote one of them meanwhile, or the state table cannot be written: logged).
-    Leaves ``pgconn`` rolled back or committed. Raises ConfigurationError when the source lacks a table
+    ``claim``: a ``dental sync``'s token; every table is claimed for it in the same transaction
+    (``verified.claim``), with the digest its record gets when the sync confirms it (a skipped or equal
+    table's own, else ``digest_after_sync``). Leaves ``pgconn`` rolled back or committed. Raises ConfigurationError when the source lacks a table
     or a needed column."""
     cols = read_source_columns(params, tables)
     existing = _existing_raw_tables(pgconn, tables)
@@ -125,9 +128,12 @@ def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table]) -
             source = pending.result()
         source = {t.name: source.get(t.name, {}) for t in tables}
         if probe.threshold is not None:
-            equal = {_key(t.name): _digest(source[t.name], raws[t.name]) for t in scan
-                     if raws[t.name] == source[t.name]}
-            _record(pgconn, probe, equal)
+            digests = {_key(t.name): _digest(source[t.name], raws[t.name]) for t in tables if t.name not in skip}
+            equal = {_key(t.name): digests[_key(t.name)] for t in scan if raws[t.name] == source[t.name]}
+            claimed = {name: d if name in equal else digest_after_sync(d) for name, d in digests.items()}
+            kept = {_key(n): records[_key(n)].digest for n in skip}  # equal since their record, and now
+            claimed.update(kept)
+            _record(pgconn, probe, equal, claim, claimed if claim else {}, {*equal, *kept})
         log.debug("plan: %d of %d tables unchanged since verified, not read", len(skip), len(tables))
         return Fingerprints(tuple(t.name for t in tables), source, raws,
                             {n: records[_key(n)].digest for n in sorted(skip)})
@@ -135,28 +141,39 @@ def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table]) -
         pgconn.rollback()
 
 
-def _record(pgconn, probe: verified.Probe, digests: dict[str, str]) -> None:
-    """``verified.record`` in the transaction that read raw, committed; on a conflict with a sync's
-    write (or no right to write the state table) nothing is recorded, logged."""
+def digest_after_sync(digest: str) -> str:
+    """The digest recorded for a table a ``dental sync`` wrote and confirmed (``verified.confirm``):
+    derived from the plan's, and unlike it, so that a later run key never repeats the plan's."""
+    return hashlib.sha256(f"synced:{digest}".encode()).hexdigest()[:16]
+
+
+def _record(pgconn, probe: verified.Probe, digests: dict[str, str], claim: str | None = None,
+            claimed: dict[str, str] | None = None, equal: set[str] = frozenset()) -> None:
+    """``verified.record`` (and ``verified.claim`` of ``claimed`` for ``claim``, ``equal``: the tables
+    found or known equal now) in the transaction that read raw, committed; on a conflict with a sync's
+    write (or no right to write the state table) nothing is recorded or claimed, logged."""
     try:
         with pgconn.cursor() as cur:
             verified.record(cur, probe.source, probe.threshold, digests)
+            if claim and claimed:
+                verified.claim(cur, probe.source, probe.threshold, claim, claimed, equal)
         pgconn.commit()
     except psycopg2.Error as exc:
         pgconn.rollback()
-        log.info("plan: %d tables verified equal not recorded (%s): read again at the next plan",
-                 len(digests), type(exc).__name__)
+        log.info("plan: %d tables verified equal not recorded, %d not claimed (%s): read again at the "
+                 "next plan", len(digests), len(claimed or {}), type(exc).__name__)
 
 
 def plan_tables(params: MySqlParams, pgconn, tables: list[Table], partition_keys: list[str],
-                prefetched: Fingerprints | None = None) -> list[TablePlan]:
+                prefetched: Fingerprints | None = None, claim: str | None = None) -> list[TablePlan]:
     """The fingerprint comparison of every table (all of them, changed or not; a table skipped as
     unchanged since verified lists no partition, ``TablePlan.scanned`` False). ``prefetched``: the
-    fingerprints just read by ``nothing_changed`` for the same tables (else they are read now)."""
+    fingerprints just read by ``nothing_changed`` for the same tables (else they are read now, claimed
+    for ``claim``: ``_fingerprints_both_sides``)."""
     if prefetched is not None and prefetched.tables == tuple(t.name for t in tables):
         prints = prefetched
     else:
-        prints = _fingerprints_both_sides(params, pgconn, tables)
+        prints = _fingerprints_both_sides(params, pgconn, tables, claim)
     plans = []
     for table in tables:
         if table.name in prints.skipped:
@@ -180,19 +197,21 @@ def contiguous_ranges(keys: list[str], partition_keys: list[str]) -> list[tuple[
     return ranges
 
 
-def nothing_changed(params: MySqlParams, pgconn, tables: list[Table]) -> Fingerprints | None:
+def nothing_changed(params: MySqlParams, pgconn, tables: list[Table],
+                    claim: str | None = None) -> Fingerprints | None:
     """Whether every raw table exists and its per-month fingerprints (before folding into partitions)
     equal the source's, or it is unchanged on both sides since a plan verified it equal
     (``verified``): then no partition can differ and there is nothing to sync. The answer is the
     ``Fingerprints`` read, truthy in that case; falsy ("maybe": the caller runs the full plan, and
     ``plan_tables`` can take them instead of reading them again) when some table differs; None when a
     raw table does not exist yet (the source is not read then: a first sync plans everything anyway).
-    Needs no Dagster import (``dental sync``'s fast path when nothing changed). Raises
-    ConfigurationError when the source lacks a table or a needed column."""
+    Needs no Dagster import (``dental sync``'s fast path when nothing changed). ``claim``: as in
+    ``_fingerprints_both_sides``. Raises ConfigurationError when the source lacks a table or a needed
+    column."""
     if not tables or len(_existing_raw_tables(pgconn, tables)) < len(tables):
         read_source_columns(params, tables)  # a missing table or column is still reported first
         return None
-    return _fingerprints_both_sides(params, pgconn, tables)
+    return _fingerprints_both_sides(params, pgconn, tables, claim)
 
 
 def plan_content(params: MySqlParams, pgconn, tables: list[Table], partition_keys: list[str]) -> list[TablePlan]:

@@ -313,17 +313,19 @@ def sync_window(
     mode: str = "auto",
     schema: str = RAW_SCHEMA,
     attempts: int = 4,
+    writer: str | None = None,
 ) -> SyncResult:
     """Bring ``schema.table``'s rows in ``window`` up to date with the source, in one transaction on
     ``pgconn`` (committed on success, rolled back on error). ``mode``: ``auto`` (incremental when
     possible), ``full`` or ``incremental``. Source connection losses are retried ``attempts`` times
-    (the whole window again, backoff 0.5 s doubling). Raises SourceConnectionLost, SourceQueryError,
+    (the whole window again, backoff 0.5 s doubling). ``writer``: the token of the ``dental sync``
+    doing it, whose claim on the table survives (``verified.forget``). Raises SourceConnectionLost, SourceQueryError,
     ValueError (schema drift the catalog cannot map) or psycopg2 errors."""
     cols = source_columns(params, table)
 
     def attempt() -> SyncResult:
         try:
-            result = _sync_once(params, pgconn, table, window, mode, schema, cols)
+            result = _sync_once(params, pgconn, table, window, mode, schema, cols, writer)
             pgconn.commit()
             return result
         except BaseException:
@@ -333,7 +335,7 @@ def sync_window(
     return with_retries(attempt, attempts=attempts, what=f"sync {table.name}")
 
 
-def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
+def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -> SyncResult:
     started = time.perf_counter()
     steps: dict[str, float] = {}
     clock = [started]
@@ -443,7 +445,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols) -> SyncResult:
             if mod_pg:
                 _write_state(cur, state_key, pg_where, WindowState(watermark, raw_buckets.totals))
         # raw is written: no longer what a plan verified (even when nothing moved: ``forget``)
-        verified.forget(cur, [state_key])
+        verified.forget(cur, [state_key], writer)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -473,10 +475,12 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
                   schema: str = RAW_SCHEMA, scope: fingerprint.CheckScope = fingerprint.EVERY_ROW,
                   ) -> tuple[bool, tuple[int, ...], tuple[int, ...]]:
     """Compare the window's content fingerprints on the source and in raw (``fingerprint``): every row
-    counted and its key summed, and the content of ``scope``'s rows (default every row: every column
-    of every row, ``fingerprint.row_hash_mysql``; a sample's key ranges come from the source's key
-    bounds). Returns (equal, source tuple, raw tuple); tuples
-    are (rows, sum of the keys, rows hashed, sum of their 60-bit row hashes)."""
+    counted, its key and its modified timestamp summed (so a passed check is also the plan's
+    fingerprint of the window, ``fingerprint.Fingerprint``), and the content of ``scope``'s rows
+    (default every row: every column of every row, ``fingerprint.row_hash_mysql``; a sample's key
+    ranges come from the source's key bounds). Returns (equal, source tuple, raw tuple); tuples are
+    (rows, sum of the keys, rows hashed, sum of their 60-bit row hashes, sum of the modified
+    timestamps in seconds)."""
     cols = source_columns(params, table)
     ranges = None if scope.everything else scope.key_ranges(*_key_bounds(params, table))
 

@@ -29,6 +29,17 @@ source says which ones might have: ``information_schema.TABLES.UPDATE_TIME``.
   than InnoDB and MyISAM (MyISAM: UPDATE_TIME is the data file's modification time; Aria caches
   pages, so its file time can lag a write), or no threshold now.
 
+- **Claim and confirm** (``dental sync``: ``claim``, ``confirm``). A sync would otherwise leave every
+  table it wrote to be read again by the next plan. ``dental sync`` gives its plan a token: the plan
+  claims each table it compared (or found missing in raw) with its threshold, in the transaction of
+  its records. The sync's own writes keep the claim (``forget`` with the token); any other write drops
+  it. When every run of the sync succeeded, the sync records each claimed table with the plan's
+  threshold: one it did not write (still recorded), or one whose blocking checks all passed (a
+  passed check compares the window's count, key sum and modified-timestamp sum: the plan's
+  fingerprints). The windows the sync did not write were equal at the plan's snapshot, the ones it
+  wrote at the check's (later); a source change since the plan's threshold shows in UPDATE_TIME as
+  above, so the next plan reads such a table anyway.
+
 The nightly content backstop (``plan.plan_content``) never skips: it still compares every column of
 every row, and finds what leaves no trace here (raw edited by hand, a source clock set back).
 
@@ -38,6 +49,7 @@ Imports no Dagster (``dental sync``'s fast path).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -51,16 +63,39 @@ STATE_SCHEMA = "dental_sync"  # the replication's bookkeeping schema in the ware
 VERIFIED_TABLE = f"{STATE_SCHEMA}.raw_verified"  # one row per raw table: ``Record``
 # engines whose UPDATE_TIME moves with every write (InnoDB at commit, MyISAM the data file's time)
 ENGINES = ("innodb", "myisam")
+CLAIM_TAG = "dental/sync_claim"  # the run tag carrying a ``dental sync``'s token to its writes (``claim``)
 ERR_UNKNOWN_VARIABLE = 1193  # MariaDB has no information_schema_stats_expiry
+
+
+CLAIM_COLUMNS = ("claim", "claim_threshold", "claim_digest")
 
 
 def create_state_table(cur) -> None:
     """Create ``VERIFIED_TABLE`` (and its schema) if missing: ``raw_table`` (``schema.table``),
     ``source`` (the source's identity, ``Probe.source``), ``threshold`` (epoch seconds; NULL: dropped),
-    ``digest`` (``plan.TablePlan.digest`` when verified), ``verified_at``."""
+    ``digest`` (``plan.TablePlan.digest`` when verified), ``verified_at``, and a ``dental sync``'s
+    claim (``claim``: its token, ``claim_threshold``, ``claim_digest``); adds the claim columns to a
+    table created before them."""
     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
     cur.execute(f"CREATE TABLE IF NOT EXISTS {VERIFIED_TABLE} (raw_table text PRIMARY KEY, source text, "
-                "threshold bigint, digest text, verified_at timestamptz NOT NULL DEFAULT now())")
+                "threshold bigint, digest text, verified_at timestamptz NOT NULL DEFAULT now(), "
+                "claim text, claim_threshold bigint, claim_digest text)")
+    _add_claim_columns(cur)
+
+
+def _columns(cur) -> set[str] | None:
+    """The columns of ``VERIFIED_TABLE`` (None when it does not exist)."""
+    cur.execute("SELECT array_agg(attname::text) FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                "AND attnum > 0 AND NOT attisdropped", (VERIFIED_TABLE,))
+    names = cur.fetchone()[0]
+    return set(names) if names else None
+
+
+def _add_claim_columns(cur) -> None:
+    """Add the claim columns when the table predates them."""
+    if not set(CLAIM_COLUMNS) <= (_columns(cur) or set()):
+        cur.execute(f"ALTER TABLE {VERIFIED_TABLE} ADD COLUMN IF NOT EXISTS claim text, "
+                    "ADD COLUMN IF NOT EXISTS claim_threshold bigint, ADD COLUMN IF NOT EXISTS claim_digest text")
 
 
 @dataclass(frozen=True)
@@ -181,13 +216,69 @@ def record(cur, source: str, threshold: int, digests: Mapping[str, str]) -> None
                 (source, threshold, names, [digests[n] for n in names]))
 
 
-def forget(cur, raw_tables: Iterable[str]) -> None:
+def new_claim() -> str:
+    """A token for one ``dental sync``'s claim on the tables its plan compares (``claim``)."""
+    return uuid.uuid4().hex
+
+
+def claim(cur, source: str, threshold: int, token: str, digests: Mapping[str, str],
+          equal: Iterable[str] = ()) -> None:
+    """Claim ``digests``' raw tables (``schema.table`` -> the digest to record when confirmed) for the
+    ``dental sync`` whose token is ``token``, verified against ``source`` as of ``threshold`` if its
+    sync succeeds (``confirm``); in the plan's transaction, after ``record``. A table not in ``equal``
+    (the ones ``record`` just recorded) loses any record: only its passed checks can confirm it.
+    Creates ``VERIFIED_TABLE`` if missing; raises as ``record`` on a conflict with a concurrent write."""
+    if not digests:
+        return
+    create_state_table(cur) if not _exists(cur) else _add_claim_columns(cur)
+    cur.execute("SET LOCAL lock_timeout = '5s'")
+    names = sorted(digests)
+    cur.execute(f"INSERT INTO {VERIFIED_TABLE} AS v (raw_table, source, claim, claim_threshold, claim_digest) "
+                "SELECT n, %s, %s, %s, d FROM unnest(%s::text[], %s::text[]) AS t(n, d) "
+                "ON CONFLICT (raw_table) DO UPDATE SET claim = EXCLUDED.claim, "
+                "claim_threshold = EXCLUDED.claim_threshold, claim_digest = EXCLUDED.claim_digest, "
+                "threshold = CASE WHEN v.source = EXCLUDED.source AND v.raw_table = ANY(%s) THEN v.threshold END, "
+                "source = EXCLUDED.source",
+                (source, token, threshold, names, [digests[n] for n in names], sorted(set(equal))))
+
+
+def confirm(cur, token: str, checked: Iterable[str]) -> list[str]:
+    """Record the tables ``token`` still claims as verified at their claim's threshold: those no write
+    touched since the claim (still recorded) and those in ``checked`` (``schema.table`` names whose
+    blocking checks all passed after this sync's writes). Every claim of ``token`` is released. Call
+    only when every run of the sync succeeded. Returns the tables recorded, sorted."""
+    if not set(CLAIM_COLUMNS) <= (_columns(cur) or set()):
+        return []
+    cur.execute(f"UPDATE {VERIFIED_TABLE} SET threshold = claim_threshold, digest = claim_digest, "
+                "verified_at = now() WHERE claim = %s AND (threshold IS NOT NULL OR raw_table = ANY(%s)) "
+                "RETURNING raw_table", (token, sorted(set(checked))))
+    recorded = sorted(r[0] for r in cur.fetchall())
+    release(cur, token)
+    return recorded
+
+
+def release(cur, token: str) -> None:
+    """Drop every claim of ``token`` (a sync that did not confirm, or after ``confirm``)."""
+    if not set(CLAIM_COLUMNS) <= (_columns(cur) or set()):
+        return
+    cur.execute(f"UPDATE {VERIFIED_TABLE} SET claim = NULL, claim_threshold = NULL, claim_digest = NULL "
+                "WHERE claim = %s", (token,))
+
+
+def forget(cur, raw_tables: Iterable[str], writer: str | None = None) -> None:
     """Drop the records of ``raw_tables`` (``schema.table`` names) in the caller's transaction, the one
     that writes them: each keeps a row with no threshold, so that a plan recording it concurrently
-    fails (``record``). Nothing to do when ``VERIFIED_TABLE`` does not exist."""
+    fails (``record``). A claim (``claim``) survives only a write by its own ``dental sync``
+    (``writer``, its token). Nothing to do when ``VERIFIED_TABLE`` does not exist."""
     names = sorted(set(raw_tables))
-    if not names or not _exists(cur):
+    columns = _columns(cur) if names else None
+    if columns is None:
         return
-    cur.execute(f"INSERT INTO {VERIFIED_TABLE} (raw_table, threshold, digest) SELECT n, NULL, NULL "
+    if not set(CLAIM_COLUMNS) <= columns:
+        _add_claim_columns(cur)
+    cur.execute(f"INSERT INTO {VERIFIED_TABLE} AS v (raw_table, threshold, digest) SELECT n, NULL, NULL "
                 "FROM unnest(%s::text[]) AS t(n) ON CONFLICT (raw_table) DO UPDATE SET threshold = NULL, "
-                "digest = NULL, verified_at = now()", (names,))
+                "digest = NULL, verified_at = now(), claim = CASE WHEN v.claim = %s THEN v.claim END, "
+                "claim_threshold = CASE WHEN v.claim = %s THEN v.claim_threshold END, "
+                "claim_digest = CASE WHEN v.claim = %s THEN v.claim_digest END",
+                (names, writer, writer, writer))

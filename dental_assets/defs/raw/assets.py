@@ -193,15 +193,16 @@ class _Replicated:
 
 
 def _replicate_table(params, conn, table: Table, window: Window | None, mode: str, check: bool,
-                     sample: int) -> _Replicated:
+                     sample: int, writer: str | None = None) -> _Replicated:
     """Sync ``table``'s window on ``conn``, create its declared indexes, refresh the statistics of a full
     copy, then (``check``) compare the window with the source; after an incremental sync that left a
     difference (a value edited without its timestamp, a commit later than the look-back) the window is
     re-copied whole once and compared again. Database work only: no Dagster call, so it can run on
-    the worker thread of ``_replicate``."""
+    the worker thread of ``_replicate``. ``writer``: the token of the ``dental sync`` running this
+    (``verified.CLAIM_TAG``), whose claim on the table survives the write (``replication.verified.forget``)."""
     from dental_assets.replication.sync import check_scope, sync_window, verify_window
 
-    result = sync_window(params, conn, table, window, mode=mode)
+    result = sync_window(params, conn, table, window, mode=mode, writer=writer)
     with conn, conn.cursor() as cur:  # the declared indexes, on the warehouse copy only
         create_raw_indexes(cur, table)
     if result.mode == "full" and result.rows_copied >= ANALYZE_MIN_ROWS:
@@ -216,7 +217,7 @@ def _replicate_table(params, conn, table: Table, window: Window | None, mode: st
     equal, src, raw = verify_window(params, conn, table, window, scope=scope)
     repaired = False
     if not equal and result.mode == "incremental":
-        scope = check_scope(sync_window(params, conn, table, window, mode="full"), sample)
+        scope = check_scope(sync_window(params, conn, table, window, mode="full", writer=writer), sample)
         equal, src, raw = verify_window(params, conn, table, window, scope=scope)
         repaired = True
     return _Replicated(table, result, (equal, src, raw, scope, repaired, time.perf_counter() - started))
@@ -234,6 +235,7 @@ def _replicate(context, tables: list[Table], window: Window | None, source: Mari
 
     sample = settings.sync_check_sample()
     checked = {t.name for t in tables if _check_selected(context, t)}
+    writer = context.run.tags.get(verified.CLAIM_TAG)
     conn = warehouse.connect()
     stop = threading.Event()  # set by a failed table or a step that ends early: no further table starts
 
@@ -241,7 +243,8 @@ def _replicate(context, tables: list[Table], window: Window | None, source: Mari
         if stop.is_set():
             return None
         try:
-            return _replicate_table(source.params, conn, table, window, mode, table.name in checked, sample)
+            return _replicate_table(source.params, conn, table, window, mode, table.name in checked, sample,
+                                    writer)
         except BaseException:
             stop.set()
             raise
@@ -288,9 +291,10 @@ def _replicated_events(context, done: _Replicated, source: MariaDBSource, window
         context.log.warning(f"raw.{table.name}: the window differed from the source after an incremental "
                             "sync: copied it whole")
     check_meta = {}
-    for side, (rows, key_sum, hashed, content) in (("source", src), ("raw", raw)):
+    for side, (rows, key_sum, hashed, content, modified_sum) in (("source", src), ("raw", raw)):
         check_meta[f"{side}_rows"] = dg.MetadataValue.int(rows)
         check_meta[f"{side}_key_sum"] = dg.MetadataValue.text(str(key_sum))  # may exceed 64 bits
+        check_meta[f"{side}_modified_sum"] = dg.MetadataValue.text(str(modified_sum))  # seconds, > 64 bits
         check_meta[f"{side}_rows_hashed"] = dg.MetadataValue.int(hashed)
         check_meta[f"{side}_content_hash"] = dg.MetadataValue.text(str(content))  # > 64 bits
     check_meta["hashed"] = _describe_scope(scope)

@@ -13,11 +13,17 @@ Its runs carry this process's pid, host and start time; at the next start (of ``
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
 
 import dagster as dg
+import psycopg2
+
+from dental_assets.replication.verified import CLAIM_TAG, new_claim
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,6 +36,8 @@ class SyncReport:
     failed_checks: list[str] = field(default_factory=list)
     failed_runs: int = 0
     check_seconds: float = 0.0  # the matches_source checks' time, all tables
+    checked: set[str] = field(default_factory=set)  # tables with a check evaluation
+    verified: int = 0  # tables recorded verified after the sync (``replication.verified.confirm``)
 
     @property
     def ok(self) -> bool:
@@ -110,12 +118,40 @@ def full_refresh_requests() -> list[dg.RunRequest]:
     ]
 
 
+def _settle_claim(warehouse, claim: str, report: SyncReport) -> None:
+    """After the runs: confirm ``claim`` (``verified.confirm``) when every run succeeded, recording the
+    tables whose checks all passed; else release it. A warehouse error here is logged, not raised
+    (the next plan reads those tables again)."""
+    from dental_assets.catalog import RAW_SCHEMA
+    from dental_assets.replication import verified
+
+    try:
+        conn = warehouse.connect()
+    except Exception as exc:  # the runs already reported their own errors
+        log.info("dental sync: claim not settled (%s)", type(exc).__name__)
+        return
+    try:
+        with conn, conn.cursor() as cur:
+            if report.ok:
+                checked = [f"{RAW_SCHEMA}.{name}" for name in report.checked - set(report.failed_checks)]
+                report.verified = len(verified.confirm(cur, claim, checked))
+            else:
+                verified.release(cur, claim)
+    except psycopg2.Error as exc:
+        log.info("dental sync: claim not settled (%s): the next plan reads the tables", type(exc).__name__)
+    finally:
+        conn.close()
+
+
 def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | None = None,
-             out=None, full_refresh: bool = False, prefetched=None) -> SyncReport:
+             out=None, full_refresh: bool = False, prefetched=None, claim: str | None = None) -> SyncReport:
     """Plan and execute the sync with the resources the environment configures (``DENTAL_SOURCE``,
     ``OPENDENTAL_URL``, ``DENTAL_WAREHOUSE_URL``); ``full_refresh``: re-copy every table whole instead
     (``full_refresh_requests``); ``prefetched``: the fingerprints the no-change check just read
-    (``plan.nothing_changed``). Raises ValueError when the source is not MariaDB."""
+    (``plan.nothing_changed``); ``claim``: the token its plan claimed the tables for (a new one when
+    None): when every run succeeds, the tables it wrote and checked are recorded as verified at the
+    plan's threshold (``replication.verified.confirm``), so the next plan need not read them. Raises
+    ValueError when the source is not MariaDB."""
     from dental_assets.defs.raw.sensors import RAW_JOB_NAME, plan_run_requests
     from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
     from dental_assets.partitions import planned_events_per_range
@@ -136,9 +172,12 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
     if stale:
         print(f"marked {len(stale)} run(s) of a killed dental sync as failed", file=out or sys.stdout)
     # every month Dagster has not recorded is synced too (months without rows included), so no raw
-    # partition is left "missing" for the eager dbt models downstream
-    requests = plan_run_requests(opendental, warehouse, with_run_keys=False, instance=instance,
-                                 every_table=True, prefetched=prefetched)
+    # partition is left "missing" for the eager dbt models downstream; an ephemeral instance (no
+    # DAGSTER_HOME) keeps no record for anything downstream, so it gets only what changed
+    claim = claim or new_claim()
+    requests = plan_run_requests(opendental, warehouse, with_run_keys=False,
+                                 instance=None if instance.is_ephemeral else instance,
+                                 every_table=True, prefetched=prefetched, claim=None if full_refresh else claim)
     if full_refresh and not isinstance(requests, dg.SkipReason):
         requests = full_refresh_requests()
     if isinstance(requests, dg.SkipReason):
@@ -153,7 +192,7 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
                 instance=instance,
                 asset_selection=list(request.asset_selection or []),
                 partition_key=request.partition_key,
-                tags={**request.tags, "dental/trigger": "dental sync", **process_tags()},
+                tags={**request.tags, "dental/trigger": "dental sync", **process_tags(), CLAIM_TAG: claim},
                 run_config=request.run_config or None,
                 raise_on_error=False,
             )
@@ -174,8 +213,10 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
             entry["seconds"] += float(_value(meta.get("seconds", 0.0)))
         for evaluation in result.get_asset_check_evaluations():
             report.check_seconds += float(_value(evaluation.metadata.get("seconds", 0.0)))
+            report.checked.add(evaluation.asset_key.path[-1])
             if not evaluation.passed and evaluation.asset_key.path[-1] not in report.failed_checks:
                 report.failed_checks.append(evaluation.asset_key.path[-1])
+    _settle_claim(warehouse, claim, report)
     if not requests:
         print("raw equals the source: nothing to sync", file=out)
     for name, entry in sorted(report.tables.items()):
