@@ -80,17 +80,21 @@ def pytest_configure(config: pytest.Config) -> None:
 # files first keeps one long file from running alone at the end. Files not listed keep their order,
 # after these. Only the order changes (tests are independent); measured with bench/test_time.py.
 SLOWEST_FILES = (
-    "test_demo.py",
-    "test_automation_e2e.py",
-    "test_dbt_incremental.py",
+    "test_ui_browser.py",  # the suite's one 300-patient demo, then the browser
     "test_replication.py",
-    "test_marts_dirty.py",
-    "test_dbt_partial_selection.py",
-    "test_dbt_docs.py",
-    "test_journey_dataset.py",
-    "test_ui_browser.py",
+    "test_automation_e2e.py",
+    "test_replication_practice.py",
+    "test_replication_unchanged.py",
     "test_replication_faults.py",
+    "test_dagster_cli.py",
+    "test_journey_dataset.py",
     "test_marts_reconcile.py",
+    "test_marts_dirty.py",
+    "test_settings.py",
+    "test_marts_settings.py",
+    "test_dbt_incremental.py",
+    "test_security_roles.py",
+    "test_dbt_partial_selection.py",
 )
 
 

@@ -1,12 +1,14 @@
 """The Dagster UI in a real browser, on the instance of a small demo.
 
-The module runs ``demo_job`` once (300 synthetic patients as of today, ``dagster job execute``) into a fresh
-warehouse database on the test PostgreSQL server, with a SQLite instance made from
+The module runs ``demo_job`` once (300 synthetic patients as of today, ``dagster job execute``) as
+``./dev demo`` does: into the embedded default warehouse, with a SQLite instance made from
 ``dagster.demo.yaml``. It then checks, as the operators would see it:
 
 - every dbt test ran as an asset check and passed, and every asset is fresh (freshness evaluated with
   Dagster's own evaluators, ``dental_assets.defs.automation.freshness``);
-- the demo's outputs on a PostgreSQL server, as tests/test_demo.py checks them on the embedded one;
+- the demo's outputs (tests/test_demo.py's ``_assert_outputs``), and that the embedded server was
+  stopped at the end. The demo on a PostgreSQL server warehouse is CI's ``demo_job`` step (.ci/run,
+  5,000 patients, PostgreSQL instance storage); one demo here serves both the outputs and the UI;
 - ``dagster-webserver`` on loopback, driven by Debian's headless Chromium (``/usr/bin/chromium``) via
   Playwright, shows the raw, dbt and journey groups in the global lineage, the upstream lineage of a
   mart down to its raw table, the mart's passing checks, and the summary tables in the
@@ -56,35 +58,32 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def demo_env(tmp_path_factory, make_pg_database):
-    """The environment of a finished small demo: DAGSTER_HOME (SQLite instance), the warehouse URL."""
-    from dental_assets.warehouse import PgParams, mark_demo_target
-
+def demo_env(tmp_path_factory):
+    """The environment of a finished small demo on the embedded warehouse (in DENTAL_HOME): DAGSTER_HOME
+    (SQLite instance), DENTAL_HOME, DENTAL_DATA_DIR."""
     root = tmp_path_factory.mktemp("ui")
-    with make_pg_database() as url:
-        mark_demo_target(PgParams.from_url(url))
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": str(root / "dagster_home"),
-            "DENTAL_HOME": str(root / "home"),
-            "DENTAL_DATA_DIR": str(root / "data"),
-            "DENTAL_WAREHOUSE_URL": url,
-            "DENTAL_SYNTHETIC_PATIENTS": PATIENTS,
-            # fewer monthly partitions (the first one holds every earlier date): a faster demo
-            "DENTAL_PARTITION_START": PARTITION_START,
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
-        Path(env["DAGSTER_HOME"]).mkdir()
-        shutil.copyfile(REPO_ROOT / "dagster.demo.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
-        proc = subprocess.run(
-            [str(BIN / "dagster"), "job", "execute", "-m", "dental_assets.definitions", "-j", "demo_job"],
-            env=env, capture_output=True, text=True, timeout=900, cwd=REPO_ROOT,
-        )
-        if proc.returncode != 0:
-            output = proc.stdout + proc.stderr
-            first = output.find("STEP_FAILURE")
-            pytest.fail(f"demo_job failed:\n{output[max(first - 200, 0):first + 3000]}", pytrace=False)
-        yield env
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DENTAL_WAREHOUSE_URL"},  # the embedded default
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "DENTAL_HOME": str(root / "home"),
+        "DENTAL_DATA_DIR": str(root / "data"),
+        "DENTAL_SYNTHETIC_PATIENTS": PATIENTS,
+        # fewer monthly partitions (the first one holds every earlier date): a faster demo
+        "DENTAL_PARTITION_START": PARTITION_START,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    Path(env["DAGSTER_HOME"]).mkdir()
+    # the instance `./dev demo` makes: dagster.demo.yaml (DentalInstance, its SQLite storage in this folder)
+    shutil.copyfile(REPO_ROOT / "dagster.demo.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
+    proc = subprocess.run(
+        [str(BIN / "dagster"), "job", "execute", "-m", "dental_assets.definitions", "-j", "demo_job"],
+        env=env, capture_output=True, text=True, timeout=900, cwd=REPO_ROOT,
+    )
+    if proc.returncode != 0:
+        output = proc.stdout + proc.stderr
+        first = output.find("STEP_FAILURE")
+        pytest.fail(f"demo_job failed:\n{output[max(first - 200, 0):first + 3000]}", pytrace=False)
+    yield env
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +122,19 @@ def test_demo_checks_all_pass_and_every_asset_is_fresh(demo_instance):
     assert not stale, f"assets not fresh: {stale}"
 
 
-def test_demo_outputs_on_a_postgres_server(demo_env):
-    """demo_job on a PostgreSQL server (this module's demo): test_demo's assertions on its outputs."""
-    from dental_assets.warehouse import PgParams
+def test_demo_outputs_on_the_embedded_warehouse(demo_env):
+    """demo_job on the embedded default warehouse (this module's demo): the server was stopped at the
+    end, and test_demo's assertions on its outputs hold."""
+    from dental_assets.warehouse import EmbeddedPostgres
     from test_demo import _assert_outputs
 
-    _assert_outputs(PgParams.from_url(demo_env["DENTAL_WAREHOUSE_URL"]), Path(demo_env["DAGSTER_HOME"]).parent)
+    server = EmbeddedPostgres(Path(demo_env["DENTAL_HOME"]))
+    assert not (server.pgdata / "postmaster.pid").exists(), "the embedded server was not stopped"
+    params = server.start()
+    try:
+        _assert_outputs(params, Path(demo_env["DAGSTER_HOME"]).parent)
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
