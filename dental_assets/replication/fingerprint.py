@@ -299,9 +299,9 @@ def source_content(conn, table: Table, cols: SourceColumns, window: Window | Non
                    scope: CheckScope = EVERY_ROW, ranges: list[tuple[int, int]] | None = None,
                    ) -> tuple[int, int, int, int, int]:
     """(rows, sum of the keys, rows hashed, sum of their row hashes, sum of the modified timestamps in
-    seconds: ``Fingerprint.modified_sum``) of the source window (see ``row_hash_mysql``); the rows hashed are ``scope``'s, its sample given as ``ranges`` of keys
-    (``scope.key_ranges`` of the source's key bounds). A row both re-read and sampled is hashed twice, on
-    both sides alike."""
+    seconds: ``Fingerprint.modified_sum``) of the source window (see ``row_hash_mysql``); the rows
+    hashed are ``scope``'s, its sample given as ``ranges`` of keys (``scope.key_ranges`` of the source's
+    key bounds). A row both re-read and sampled is hashed twice, on both sides alike."""
     modified = _modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'" if scope.since is not None else None
     queries = _check_queries(scope, ranges, q(table.name), q(table.primary_key), window_where(table, window),

@@ -96,8 +96,8 @@ def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table],
     recorded when a sync wrote one of them meanwhile, or the state table cannot be written: logged).
     ``claim``: a ``dental sync``'s token; every table is claimed for it in the same transaction
     (``verified.claim``), with the digest its record gets when the sync confirms it (a skipped or equal
-    table's own, else ``digest_after_sync``). Leaves ``pgconn`` rolled back or committed. Raises ConfigurationError when the source lacks a table
-    or a needed column."""
+    table's own, else ``digest_after_sync``). Leaves ``pgconn`` rolled back or committed. Raises
+    ConfigurationError when the source lacks a table or a needed column."""
     cols = read_source_columns(params, tables)
     existing = _existing_raw_tables(pgconn, tables)
     names = [t.name for t in tables if t.name in existing]
