@@ -319,8 +319,8 @@ def sync_window(
     ``pgconn`` (committed on success, rolled back on error). ``mode``: ``auto`` (incremental when
     possible), ``full`` or ``incremental``. Source connection losses are retried ``attempts`` times
     (the whole window again, backoff 0.5 s doubling). ``writer``: the token of the ``dental sync``
-    doing it, whose claim on the table survives (``verified.forget``). Raises SourceConnectionLost, SourceQueryError,
-    ValueError (schema drift the catalog cannot map) or psycopg2 errors."""
+    doing it, whose claim on the table survives (``verified.forget``). Raises SourceConnectionLost,
+    SourceQueryError, ValueError (schema drift the catalog cannot map) or psycopg2 errors."""
     cols = source_columns(params, table)
 
     def attempt() -> SyncResult:

@@ -31,11 +31,11 @@ source says which ones might have: ``information_schema.TABLES.UPDATE_TIME``.
 
 - **Claim and confirm** (``dental sync``: ``claim``, ``confirm``). A sync would otherwise leave every
   table it wrote to be read again by the next plan. ``dental sync`` gives its plan a token: the plan
-  claims each table it compared (or found missing in raw) with its threshold, in the transaction of
-  its records. The sync's own writes keep the claim (``forget`` with the token); any other write drops
-  it. When every run of the sync succeeded, the sync records each claimed table with the plan's
-  threshold: one it did not write (still recorded), or one whose blocking checks all passed (a
-  passed check compares the window's count, key sum and modified-timestamp sum: the plan's
+  claims every table (compared, missing in raw, or skipped as verified) with its threshold, in the
+  transaction of its records. The sync's own writes keep the claim (``forget`` with the token); any
+  other write drops it. When every run of the sync succeeded, the sync records each claimed table
+  with the plan's threshold: one it did not write (still recorded), or one whose blocking checks all
+  passed (a passed check compares the window's count, key sum and modified-timestamp sum: the plan's
   fingerprints). The windows the sync did not write were equal at the plan's snapshot, the ones it
   wrote at the check's (later); a source change since the plan's threshold shows in UPDATE_TIME as
   above, so the next plan reads such a table anyway.

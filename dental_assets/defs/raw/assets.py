@@ -199,7 +199,7 @@ def _replicate_table(params, conn, table: Table, window: Window | None, mode: st
     difference (a value edited without its timestamp, a commit later than the look-back) the window is
     re-copied whole once and compared again. Database work only: no Dagster call, so it can run on
     the worker thread of ``_replicate``. ``writer``: the token of the ``dental sync`` running this
-    (``verified.CLAIM_TAG``), whose claim on the table survives the write (``replication.verified.forget``)."""
+    (``verified.CLAIM_TAG``), whose claim on the table survives the write (``verified.forget``)."""
     from dental_assets.replication.sync import check_scope, sync_window, verify_window
 
     result = sync_window(params, conn, table, window, mode=mode, writer=writer)
