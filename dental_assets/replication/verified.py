@@ -80,22 +80,23 @@ def create_state_table(cur) -> None:
     cur.execute(f"CREATE TABLE IF NOT EXISTS {VERIFIED_TABLE} (raw_table text PRIMARY KEY, source text, "
                 "threshold bigint, digest text, verified_at timestamptz NOT NULL DEFAULT now(), "
                 "claim text, claim_threshold bigint, claim_digest text)")
-    _add_claim_columns(cur)
+    _ready(cur)
 
 
-def _columns(cur) -> set[str] | None:
-    """The columns of ``VERIFIED_TABLE`` (None when it does not exist)."""
+def _ready(cur, create: bool = False) -> bool:
+    """Whether ``VERIFIED_TABLE`` exists (created when missing and ``create``); a table created before
+    the claim columns gets them."""
     cur.execute("SELECT array_agg(attname::text) FROM pg_attribute WHERE attrelid = to_regclass(%s) "
                 "AND attnum > 0 AND NOT attisdropped", (VERIFIED_TABLE,))
     names = cur.fetchone()[0]
-    return set(names) if names else None
-
-
-def _add_claim_columns(cur) -> None:
-    """Add the claim columns when the table predates them."""
-    if not set(CLAIM_COLUMNS) <= (_columns(cur) or set()):
+    if not names:
+        if create:
+            create_state_table(cur)
+        return create
+    if not set(CLAIM_COLUMNS) <= set(names):
         cur.execute(f"ALTER TABLE {VERIFIED_TABLE} ADD COLUMN IF NOT EXISTS claim text, "
                     "ADD COLUMN IF NOT EXISTS claim_threshold bigint, ADD COLUMN IF NOT EXISTS claim_digest text")
+    return True
 
 
 @dataclass(frozen=True)
@@ -183,15 +184,10 @@ def probe(params: MySqlParams, tables: Iterable[str]) -> Probe:
     return Probe(threshold, f"{host}:{port}/{database}", {n: times.get(n.lower()) for n in names})
 
 
-def _exists(cur) -> bool:
-    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (VERIFIED_TABLE,))
-    return bool(cur.fetchone()[0])
-
-
 def read_records(cur, source: str, raw_tables: Iterable[str]) -> dict[str, Record]:
     """The records of ``raw_tables`` (``schema.table`` names) verified against ``source``, by name
     (empty when ``VERIFIED_TABLE`` does not exist)."""
-    if not _exists(cur):
+    if not _ready(cur):
         return {}
     cur.execute(f"SELECT raw_table, threshold, digest FROM {VERIFIED_TABLE} WHERE raw_table = ANY(%s) "
                 "AND source = %s AND threshold IS NOT NULL", (list(raw_tables), source))
@@ -205,8 +201,7 @@ def record(cur, source: str, threshold: int, digests: Mapping[str, str]) -> None
     snapshot (or LockNotAvailable when it still holds it after 5 s)."""
     if not digests:
         return
-    if not _exists(cur):
-        create_state_table(cur)
+    _ready(cur, create=True)
     cur.execute("SET LOCAL lock_timeout = '5s'")
     names = sorted(digests)
     cur.execute(f"INSERT INTO {VERIFIED_TABLE} (raw_table, source, threshold, digest) "
@@ -230,7 +225,7 @@ def claim(cur, source: str, threshold: int, token: str, digests: Mapping[str, st
     Creates ``VERIFIED_TABLE`` if missing; raises as ``record`` on a conflict with a concurrent write."""
     if not digests:
         return
-    create_state_table(cur) if not _exists(cur) else _add_claim_columns(cur)
+    _ready(cur, create=True)
     cur.execute("SET LOCAL lock_timeout = '5s'")
     names = sorted(digests)
     cur.execute(f"INSERT INTO {VERIFIED_TABLE} AS v (raw_table, source, claim, claim_threshold, claim_digest) "
@@ -247,7 +242,7 @@ def confirm(cur, token: str, checked: Iterable[str]) -> list[str]:
     touched since the claim (still recorded) and those in ``checked`` (``schema.table`` names whose
     blocking checks all passed after this sync's writes). Every claim of ``token`` is released. Call
     only when every run of the sync succeeded. Returns the tables recorded, sorted."""
-    if not set(CLAIM_COLUMNS) <= (_columns(cur) or set()):
+    if not _ready(cur):
         return []
     cur.execute(f"UPDATE {VERIFIED_TABLE} SET threshold = claim_threshold, digest = claim_digest, "
                 "verified_at = now() WHERE claim = %s AND (threshold IS NOT NULL OR raw_table = ANY(%s)) "
@@ -259,7 +254,7 @@ def confirm(cur, token: str, checked: Iterable[str]) -> list[str]:
 
 def release(cur, token: str) -> None:
     """Drop every claim of ``token`` (a sync that did not confirm, or after ``confirm``)."""
-    if not set(CLAIM_COLUMNS) <= (_columns(cur) or set()):
+    if not _ready(cur):
         return
     cur.execute(f"UPDATE {VERIFIED_TABLE} SET claim = NULL, claim_threshold = NULL, claim_digest = NULL "
                 "WHERE claim = %s", (token,))
@@ -271,11 +266,8 @@ def forget(cur, raw_tables: Iterable[str], writer: str | None = None) -> None:
     fails (``record``). A claim (``claim``) survives only a write by its own ``dental sync``
     (``writer``, its token). Nothing to do when ``VERIFIED_TABLE`` does not exist."""
     names = sorted(set(raw_tables))
-    columns = _columns(cur) if names else None
-    if columns is None:
+    if not names or not _ready(cur):
         return
-    if not set(CLAIM_COLUMNS) <= columns:
-        _add_claim_columns(cur)
     cur.execute(f"INSERT INTO {VERIFIED_TABLE} AS v (raw_table, threshold, digest) SELECT n, NULL, NULL "
                 "FROM unnest(%s::text[]) AS t(n) ON CONFLICT (raw_table) DO UPDATE SET threshold = NULL, "
                 "digest = NULL, verified_at = now(), claim = CASE WHEN v.claim = %s THEN v.claim END, "
