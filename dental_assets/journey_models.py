@@ -21,19 +21,17 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import joblib
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from sklearn.calibration import calibration_curve
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.inspection import permutation_importance
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+# scikit-learn and joblib are imported where a model is trained or saved, not with this module: every
+# process that loads the Dagster definitions imports this one, and scikit-learn (with SciPy) alone takes
+# about a second to import (bench/import_time.py).
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 JOURNEY_TARGETS = ("target_accepted", "target_fully_paid", "target_paid_30d", "target_insurance_accurate")
 JOURNEY_NUMERIC = (
@@ -106,6 +104,12 @@ def load_dataset(dataset_dir: Path) -> pd.DataFrame:
 
 
 def _pipeline(numeric: list[str], categorical: list[str], seed: int) -> Pipeline:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     numeric_steps = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                               ("scale", StandardScaler())])
     categorical_steps = Pipeline([
@@ -130,6 +134,10 @@ def train_and_evaluate(
 ) -> tuple[Pipeline, ModelReport]:
     """Train on the years before the latest, evaluate on the latest. Rows with a NULL target are left
     out. Raises NotEnoughDataError with fewer than two years or a single class on either side."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     rows = data[data[target].notna() & data[year_column].notna()].copy()
     years = sorted(int(y) for y in rows[year_column].unique())
     if len(years) < 2:
@@ -191,6 +199,8 @@ def train_and_evaluate(
 def save_artifacts(root: Path, name: str, pipeline: Pipeline, report: ModelReport, keep: int = 5) -> Path:
     """Write ``<root>/<name>/<timestamp>/model.joblib`` and ``report.json``; keep the newest ``keep``
     versions. Returns the version folder."""
+    import joblib
+
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     folder = root / name / stamp
     folder.mkdir(parents=True, exist_ok=False)

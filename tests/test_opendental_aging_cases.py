@@ -443,7 +443,7 @@ def aged(pg_module_url, tmp_path_factory) -> dict[tuple[int, int], dict[int, tup
     selection = "+mart_ar_aging"
     for lifo, version in SETTINGS:
         _set_preferences(params, lifo, version)
-        run_dbt(params, target, "run", "--select", selection, "--vars", f"{{as_of_date: '{T.isoformat()}'}}")
+        run_dbt(params, target, "run", "--select", selection, settings={"as_of_date": T.isoformat()})
         selection = "int_practice_settings int_aging_transactions mart_ar_aging"  # staging views stand
         results[(lifo, version)] = {
             row[0]: tuple(_money(v) for v in row[1:])

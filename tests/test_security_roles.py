@@ -142,6 +142,8 @@ def _built_warehouse(pg_module_url, roles, logins, tmp_path_factory, monkeypatch
         finally:
             conn.close()
         logins["pipeline"] = dataclasses.replace(params, user=pipeline, password=password)
+        # the suite's one run passing the date as a dbt var (run_setting's `--vars` path); the others pass
+        # it as Dagster does (DENTAL_DBT_AS_OF_DATE). A new login parses in full anyway (dbt's profile hash)
         run_dbt(logins["transformer"], target, "build", "--select", "+path:models/marts", "--vars", VARS)
         # what the analyst may read of what dbt built, before any later grant could mend it
         unreadable = query_rows(params, f"""
