@@ -8,7 +8,7 @@ from dental_assets.warehouse import PgParams
 
 
 def test_dbt_docs_generate_describes_every_model_and_both_dashboards(pg_url, tmp_path):
-    run_dbt(PgParams.from_url(pg_url), tmp_path, "docs", "generate")
+    run_dbt(PgParams.from_url(pg_url), tmp_path, "docs", "generate", artifacts=True)
     assert (tmp_path / "index.html").stat().st_size > 0
     assert json.loads((tmp_path / "catalog.json").read_text())["metadata"]["dbt_schema_version"]
     manifest = json.loads((tmp_path / "manifest.json").read_text())

@@ -62,7 +62,7 @@ def journey(pg_module_url, tmp_path_factory):
     target = tmp_path_factory.mktemp("dbt_target")
     # cautious: the tests of these models and their parents, not tests that also need unselected models
     run_dbt(params, target, "build", "--select", "+fct_treatment_journey +fct_appointment_outcomes",
-            "--indirect-selection", "cautious")
+            "--indirect-selection", "cautious", artifacts=True)  # the manifest: upstream_raw_tables
     return params, target
 
 
@@ -596,7 +596,8 @@ def later_rows_changed(journey):
     targets_before = query(params, "SELECT count(*) FILTER (WHERE target_fully_paid) FROM marts.fct_treatment_journey")
     statements = [sql for name in tables for sql in later_row_mutations(name, CUTOFF)]
     query(params, ";\n".join(statements) + ";" + LATER_EVENTS.format(later=f"'{CUTOFF}'"))
-    run_dbt(params, target, "build", "--select", "+fct_treatment_journey", "--exclude", "test_type:data")
+    run_dbt(params, target, "build", "--select", "+fct_treatment_journey", "--exclude", "test_type:data",
+            artifacts=True)
     after = features_until_cutoff(params)
     targets_after = query(params, "SELECT count(*) FILTER (WHERE target_fully_paid) FROM marts.fct_treatment_journey")
     assert targets_after != targets_before  # the later rows did reach the model
