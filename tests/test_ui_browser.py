@@ -230,6 +230,20 @@ def _open(page, path: str, *, expect: str) -> None:
     _dismiss_first_visit_dialog(page)
 
 
+def _text_once_shown(page, *texts: str) -> str:
+    """The page's text once each of ``texts`` is on it: the UI renders a metadata table after its label
+    (``_open``'s ``expect``), later still on a busy machine. A text that never appears (Playwright's
+    timeout) fails the test naming it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for text in texts:
+        try:
+            page.get_by_text(text, exact=False).first.wait_for()
+        except PlaywrightTimeoutError:
+            pytest.fail(f"{text!r} is not on {page.url}", pytrace=False)
+    return page.inner_text("body")
+
+
 @pytest.fixture(scope="module")
 def screenshots(tmp_path_factory) -> Path:
     """The folder the screenshots go to: ``$DENTAL_SCREENSHOTS_DIR`` (``./dev screenshots``: the
@@ -300,8 +314,8 @@ def test_mart_checks_passed(page, shot):
 
 def test_mart_materialization_shows_production_by_month(page, shot):
     _open(page, "/assets/marts/mart_production_daily?view=events", expect="production_by_month")
-    text = page.inner_text("body")
     last_month = (dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    text = _text_once_shown(page, last_month)
     assert last_month in text  # the last 12 months, up to the as-of date (today)
     assert "net" in text
     shot("mart_production_by_month")
@@ -309,14 +323,15 @@ def test_mart_materialization_shows_production_by_month(page, shot):
 
 def test_ar_aging_materialization_shows_buckets(page, shot):
     _open(page, "/assets/marts/mart_ar_aging?view=events", expect="ar_by_aging_bucket")
-    text = page.inner_text("body")
-    for bucket in ("0-30 days", "31-60 days", "61-90 days", "over 90 days"):
+    buckets = ("0-30 days", "31-60 days", "61-90 days", "over 90 days")
+    text = _text_once_shown(page, *buckets)
+    for bucket in buckets:
         assert bucket in text, bucket
     shot("mart_ar_aging")
 
 
 def test_journey_materialization_shows_data_quality(page, shot):
     _open(page, "/assets/treatment_journey?view=events", expect="data_quality")
-    text = page.inner_text("body")
+    text = _text_once_shown(page, "duplicate procedure ids")
     assert "duplicate procedure ids" in text
     shot("journey_data_quality")
