@@ -1,5 +1,8 @@
 """The code location loads, and lineage joins raw -> staging -> marts -> journey with no glue code."""
 
+import subprocess
+import sys
+
 import dagster as dg
 import pytest
 
@@ -23,6 +26,20 @@ def test_definitions_load_with_every_job(defs):
         assert defs.resolve_job_def(job) is not None
     sensor = defs.resolve_sensor_def("dental_automation_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+# Imported only where a journey model is trained or saved (dental_assets/journey_models.py): with the
+# definitions they cost every process that loads them about a second (bench/import_time.py).
+TRAINING_ONLY_MODULES = ("sklearn", "scipy", "joblib")
+
+
+def test_loading_the_definitions_leaves_the_training_libraries_out():
+    # a fresh interpreter: this test process may have trained a model already
+    probe = ("import sys, dental_assets.definitions as d; d.defs.resolve_asset_graph(); "
+             f"print(' '.join(m for m in {TRAINING_ONLY_MODULES!r} if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == [], f"imported with the definitions: {proc.stdout.strip()}"
 
 
 def test_every_catalog_table_is_a_raw_asset(graph):
