@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import functools
+import hashlib
 import itertools
 import os
 import shlex
@@ -30,6 +32,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -51,7 +54,8 @@ _HOME_OWNER = "DENTAL_TEST_HOME_OWNER_PID"
 
 def _isolate_dental_home() -> None:
     """Point DENTAL_HOME at a temporary directory of this process (before any test module imports the
-    project), unless the caller set DENTAL_HOME itself."""
+    project), unless the caller set DENTAL_HOME itself. It starts with the dbt parses earlier sessions
+    saved (``SAVED_PARSES_DIR``) and gives this session's back when the process ends."""
     owner = os.environ.get(_HOME_OWNER)
     if os.environ.get("DENTAL_HOME") and (owner is None or owner == str(os.getpid())):
         return
@@ -62,8 +66,48 @@ def _isolate_dental_home() -> None:
     os.environ["DENTAL_HOME"] = home
     os.environ[_HOME_OWNER] = str(os.getpid())
     # atexit, not a session finaliser: embedded servers stop from their own atexit handlers, which were
-    # registered later and therefore run first.
+    # registered later and therefore run first. Handlers run last-registered first: the parses are
+    # kept before the folder goes.
     atexit.register(shutil.rmtree, home, ignore_errors=True)
+    parses = Path(home) / "dbt"
+    _copy_saved_parses(SAVED_PARSES_DIR, parses)
+    atexit.register(_keep_saved_parses, parses, time.time())
+
+
+# dbt parses the whole project (6-9 s of CPU) the first time it runs on a connection it has no saved parse
+# for (``dental_assets.defs.dbt.assets.partial_parse_cache``: one per host, port, user and database). The
+# test databases' names stay the same from one session to the next (``_pg_slot_name``), and the parses a
+# test process saved in its DENTAL_HOME are kept here for the next session: ``./dev test`` run again does
+# not parse in full once per worker and database slot. Ignored by git (dbt's target folder); a fresh
+# clone, as in CI, starts with none. dbt itself decides whether a saved parse still fits (its version,
+# the connection, the vars; changed files are parsed again).
+SAVED_PARSES_DIR = REPO_ROOT / "dental_dbt" / "target" / "test_parses"
+SAVED_PARSES_KEEP = 16  # the newest; a session of two workers leaves about six
+_SAVED_PARSE_GLOB = "partial_parse-*.msgpack"
+
+
+def _copy_saved_parses(source: Path, dest: Path, newer_than: float = 0.0) -> None:
+    """Copy the per-connection dbt parses in ``source`` modified after ``newer_than`` (epoch seconds) to
+    ``dest``, keeping their modification times; each file is replaced whole (another process may read it)."""
+    for parse in source.glob(_SAVED_PARSE_GLOB):
+        with contextlib.suppress(OSError):  # removed meanwhile by another session's pruning
+            if parse.stat().st_mtime <= newer_than:
+                continue
+            dest.mkdir(parents=True, exist_ok=True)
+            partial = dest / f".{parse.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+            shutil.copy2(parse, partial)
+            os.replace(partial, dest / parse.name)
+
+
+def _keep_saved_parses(parses: Path, started: float) -> None:
+    """At exit: the parses this process saved since ``started`` into ``SAVED_PARSES_DIR``, which keeps its
+    ``SAVED_PARSES_KEEP`` newest. Never fails the session (a missing folder, a full disk: the next one
+    parses in full)."""
+    with contextlib.suppress(OSError):
+        _copy_saved_parses(parses, SAVED_PARSES_DIR, newer_than=started)
+        kept = sorted(SAVED_PARSES_DIR.glob(_SAVED_PARSE_GLOB), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[SAVED_PARSES_KEEP:]:
+            old.unlink(missing_ok=True)
 
 
 _isolate_dental_home()
@@ -170,19 +214,72 @@ def _unique_name() -> str:
 # PostgreSQL test databases are named per process and slot, ``t_<process token>_<slot>``, the slot being
 # the lowest one this process has no database open on: a process's successive databases share a name.
 # dbt keeps its saved parse only for the connection it was made on (the database name is part of the
-# profile's hash), so the next module's dbt run parses partially (about 5 s) instead of fully (17 s).
-_PROCESS_TOKEN = uuid.uuid4().hex[:8]
+# profile's hash), so the next module's dbt run parses partially (under 1 s) instead of fully (6-9 s).
+# The token is the same from one session to the next (``_claim_process_token``), so the parses kept in
+# ``SAVED_PARSES_DIR`` fit the next session's databases too.
+_process_token: str | None = None
+_token_locks: list[int] = []  # the lock files this process holds open, so holds, until it ends
 _pg_slots_open: set[int] = set()
 _pg_slots_lock = threading.Lock()
 
 
+def _claim_process_token() -> str:
+    """``<checkout>_<n>``: a digest of this checkout's path (two checkouts may test on one server) and the
+    lowest n whose lock file in ``SAVED_PARSES_DIR`` no running test process holds (held until this one
+    ends: two sessions never share a database name). A random token when no lock can be taken."""
+    checkout = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:6]
+    with contextlib.suppress(OSError):
+        SAVED_PARSES_DIR.mkdir(parents=True, exist_ok=True)
+        for n in range(64):
+            fd = os.open(SAVED_PARSES_DIR / f"token-{n}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            _token_locks.append(fd)
+            return f"{checkout}_{n}"
+    return uuid.uuid4().hex[:8]
+
+
+def process_token() -> str:
+    """This test process's token (``_claim_process_token``, claimed at the first call): the same from one
+    session to the next, for names dbt's saved parse depends on."""
+    global _process_token
+    with _token_lock:
+        if _process_token is None:
+            _process_token = _claim_process_token()
+        return _process_token
+
+
+_token_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def stable_dental_home(name: str) -> Iterator[Path]:
+    """A DENTAL_HOME at the same path in every session (``<temp>/dental-test-<name>-<token>``), emptied
+    first and removed at the end, that starts with the dbt parses kept from earlier sessions and gives
+    its new ones back. For an embedded warehouse, whose connection for dbt is its folder."""
+    home = Path(tempfile.gettempdir()) / f"dental-test-{name}-{process_token()}"
+    shutil.rmtree(home, ignore_errors=True)  # left by a killed session
+    home.mkdir(mode=0o755)
+    started = time.time()
+    _copy_saved_parses(SAVED_PARSES_DIR, home / "dbt")
+    try:
+        yield home
+    finally:
+        _keep_saved_parses(home / "dbt", started)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def _pg_slot_name() -> Iterator[str]:
+    token = process_token()
     with _pg_slots_lock:
         slot = next(n for n in itertools.count() if n not in _pg_slots_open)
         _pg_slots_open.add(slot)
     try:
-        yield f"t_{_PROCESS_TOKEN}_{slot}"
+        yield f"t_{token}_{slot}"
     finally:
         with _pg_slots_lock:
             _pg_slots_open.discard(slot)
@@ -278,7 +375,7 @@ def _mariadb_database(server_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def pg_url(pg_server_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database for this test: ``postgresql+psycopg2://.../t_xxxxxxxx``."""
+    """A new, empty PostgreSQL database for this test: ``postgresql+psycopg2://.../t_<token>_<slot>``."""
     with _pg_database(pg_server_url) as url:
         yield url
 

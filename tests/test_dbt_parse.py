@@ -9,15 +9,15 @@ from pathlib import Path
 
 from dental_assets.defs.dbt.assets import PARTIAL_PARSE_FILE, dbt_project, run_settings_env
 
-# The connection dbt renders the profile with: parsing never connects, so placeholders do (as in ./dev).
-PLACEHOLDER_CONNECTION = {"DENTAL_PG_HOST": "127.0.0.1", "DENTAL_PG_PORT": "5432", "DENTAL_PG_USER": "dental",
-                          "DENTAL_PG_PASSWORD": "", "DENTAL_PG_DBNAME": "dental"}
+# The connection variables profiles.yml reads: unset, as ./dev parses (parsing never connects, so the
+# profile's defaults do).
+CONNECTION_PREFIX = "DENTAL_PG_"
 
 
 def _parse(target: Path, settings: dict[str, str]) -> str:
     """``dbt parse`` into ``target`` with the run settings ``settings``; returns dbt's log file."""
-    env = {**os.environ, **PLACEHOLDER_CONNECTION, **run_settings_env(settings),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(CONNECTION_PREFIX)},
+           **run_settings_env(settings), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "parse", "--project-dir", str(dbt_project.project_dir),
          "--profiles-dir", str(dbt_project.profiles_dir), "--target-path", str(target), "--log-path", str(target)],
@@ -30,7 +30,7 @@ def _parse(target: Path, settings: dict[str, str]) -> str:
 
 
 def test_new_run_settings_keep_the_saved_parse(tmp_path):
-    # ./dev's parse is a valid start when it used the same placeholders; dbt parses in full otherwise
+    # ./dev's parse is a valid start (the same connection: the profile's defaults); dbt parses in full otherwise
     saved = dbt_project.project_dir / "target" / PARTIAL_PARSE_FILE
     if saved.exists():
         shutil.copyfile(saved, tmp_path / PARTIAL_PARSE_FILE)

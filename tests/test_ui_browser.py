@@ -36,6 +36,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from conftest import stable_dental_home
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS_ENV = "DENTAL_SCREENSHOTS_DIR"  # where the screenshots go (default: a temporary folder)
 BIN = Path(sys.executable).parent
@@ -60,12 +62,17 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def demo_env(tmp_path_factory):
     """The environment of a finished small demo on the embedded warehouse (in DENTAL_HOME): DAGSTER_HOME
-    (SQLite instance), DENTAL_HOME, DENTAL_DATA_DIR."""
-    root = tmp_path_factory.mktemp("ui")
+    (SQLite instance), DENTAL_HOME, DENTAL_DATA_DIR. DENTAL_HOME is at the same path in every session
+    (``stable_dental_home``), so the demo's dbt starts from the parse of the last session's demo."""
+    with stable_dental_home("demo") as home:
+        yield from _run_demo(tmp_path_factory.mktemp("ui"), home)
+
+
+def _run_demo(root: Path, home: Path):
     env = {
         **{k: v for k, v in os.environ.items() if k != "DENTAL_WAREHOUSE_URL"},  # the embedded default
         "DAGSTER_HOME": str(root / "dagster_home"),
-        "DENTAL_HOME": str(root / "home"),
+        "DENTAL_HOME": str(home),
         "DENTAL_DATA_DIR": str(root / "data"),
         "DENTAL_SYNTHETIC_PATIENTS": PATIENTS,
         # fewer monthly partitions (the first one holds every earlier date): a faster demo
