@@ -326,11 +326,12 @@ def _drop_pg_database(admin, name: str) -> None:
 
 
 def _mariadb_connect(url: str):
-    import pymysql
     from sqlalchemy.engine import make_url
 
+    from dental_assets.replication.mysql import Connection  # PyMySQL's, its TLS context built once
+
     parsed = make_url(url)
-    return pymysql.connect(
+    return Connection(
         host=parsed.host or "127.0.0.1",
         port=int(parsed.port or 3306),
         user=parsed.username,

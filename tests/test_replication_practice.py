@@ -9,7 +9,6 @@ import threading
 import time
 
 import dagster as dg
-import pymysql
 import pytest
 
 from dental_assets.catalog import quote_pg, raw_table, raw_tables
@@ -465,16 +464,20 @@ def test_snapshot_holds_under_a_read_committed_default(env, monkeypatch):
     before, _, after = out.split()
     assert before == after
 
-    # the PyMySQL sessions (fingerprints, the check): the same
-    real_connect = pymysql.connect
-    monkeypatch.setattr(pymysql, "connect", lambda *a, **k: real_connect(*a, init_command=READ_COMMITTED, **k))
-    probe = real_connect(**{k: getattr(params, k) for k in ("host", "port", "user", "password", "database")},
-                         init_command=READ_COMMITTED)
+    # the PyMySQL sessions (fingerprints, the check): the same, through the class ``mysql.connect`` uses
+    class ReadCommittedConnection(mysql.Connection):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, init_command=READ_COMMITTED, **kwargs)
+
+    monkeypatch.setattr(mysql, "Connection", ReadCommittedConnection)
+    probe = ReadCommittedConnection(**{k: getattr(params, k) for k in ("host", "port", "user", "password",
+                                                                       "database")})
     with probe.cursor() as cur:  # the simulation works: a plain session is READ COMMITTED
         cur.execute("SELECT @@SESSION.tx_isolation")
         assert cur.fetchone()[0] == "READ-COMMITTED"
     probe.close()
     conn = mysql.connect(params)
+    assert type(conn) is ReadCommittedConnection  # the session under test started READ COMMITTED
     fingerprint.snapshot_start(conn)
     with conn.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM procedurelog")

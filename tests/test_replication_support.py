@@ -8,16 +8,18 @@ import decimal
 from typing import Iterator
 
 import psycopg2
-import pymysql
 from sqlalchemy.engine import make_url
 
 from dental_assets.catalog import RAW_SCHEMA, Table, quote_pg
+from dental_assets.replication.mysql import Connection
 
 
 def mysql_conn(url: str):
+    """A connection to ``url`` (PyMySQL's, with the TLS context shared as the replication's own: building
+    one per connection was 13 s of test_replication.py's 89 s), in UTC, without strict SQL mode."""
     u = make_url(url)
-    conn = pymysql.connect(host=u.host, port=int(u.port), user=u.username, password=u.password or "",
-                           database=u.database, charset="utf8mb4", autocommit=True)
+    conn = Connection(host=u.host, port=int(u.port), user=u.username, password=u.password or "",
+                      database=u.database, charset="utf8mb4", autocommit=True)
     with conn.cursor() as cur:
         cur.execute("SET time_zone = '+00:00'")
         cur.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'")

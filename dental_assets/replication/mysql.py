@@ -129,21 +129,22 @@ def _unusable(params: MySqlParams, code: int, at_handshake: bool) -> Configurati
     return None
 
 
-class _Connection(pymysql.connections.Connection):
+class Connection(pymysql.connections.Connection):
     """PyMySQL's connection with its TLS context built once per process. With no TLS option given,
     PyMySQL negotiates TLS when the server offers it (its "preferred" mode) and builds a default context
     for every connection, loading the system's CA certificates each time: 30-80 ms a connection, and a
     50,000-patient first sync opens ~150 of them (12.6 s of its profile). The context is the same for
-    every connection (no certificate options), so it is shared; with TLS options PyMySQL builds its own."""
+    every connection (no certificate options), so it is shared; with TLS options PyMySQL builds its own.
+    Takes ``pymysql.connect``'s arguments (``connect`` below adds this project's session settings)."""
 
     _shared_default_context = None
 
     def _create_ssl_ctx(self, sslp):  # PyMySQL's hook; were it renamed, each connection builds its own again
         if sslp:
             return super()._create_ssl_ctx(sslp)
-        if _Connection._shared_default_context is None:
-            _Connection._shared_default_context = super()._create_ssl_ctx(sslp)
-        return _Connection._shared_default_context
+        if Connection._shared_default_context is None:
+            Connection._shared_default_context = super()._create_ssl_ctx(sslp)
+        return Connection._shared_default_context
 
 
 def connect(params: MySqlParams, read_only: bool = True, timeout: int = 30, local_infile: bool = False):
@@ -153,7 +154,7 @@ def connect(params: MySqlParams, read_only: bool = True, timeout: int = 30, loca
     connected to or does not greet as MySQL within ``HANDSHAKE_TIMEOUT_S``; SourceConnectionLost when a
     server reached before cannot be reached now."""
     try:
-        conn = _Connection(
+        conn = Connection(
             host=params.host,
             port=params.port,
             user=params.user,
