@@ -4,7 +4,8 @@ writes on, recorded in each, leaves the same rows in the event log's index shard
 asset event tags, check executions) and gives the same answers to the instance's asset queries.
 
 Also: ``dagster.demo.yaml`` loads that storage, and the project's ``dagster.yaml`` without
-``DAGSTER_POSTGRES_URL`` does too."""
+``DAGSTER_POSTGRES_URL`` does too; and ``ephemeral_instance()`` (``dental sync`` without DAGSTER_HOME)
+records the same range run as Dagster's own ephemeral instance."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import dagster as dg
 import pytest
 import yaml
 
-from dental_assets.instance import DentalSqliteEventLogStorage, DentalSqliteStorage
+from dental_assets.instance import (DentalInMemoryEventLogStorage, DentalSqliteEventLogStorage, DentalSqliteStorage,
+                                    ephemeral_instance)
 from dental_assets.partitions import partition_range_tags
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -57,29 +59,35 @@ def _record_run(home: Path, storage: dict, monkeypatch: pytest.MonkeyPatch) -> d
     (home / "dagster.yaml").write_text(yaml.safe_dump({"telemetry": {"enabled": False}, "storage": storage}))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "16")
-    keys = DAYS.get_partition_keys()
     with dg.DagsterInstance.get() as instance:
-        result = JOB.execute_in_process(instance=instance, tags=partition_range_tags(keys[0], keys[-1]),
-                                        raise_on_error=False)
-        answers = {
-            "materializations": len(result.get_asset_materialization_events()),
-            "storage": type(instance.event_log_storage).__name__,
-        }
-        for spec in SPECS:
-            name = spec.key.to_user_string()
-            answers[f"{name} partitions"] = sorted(instance.get_materialized_partitions(spec.key))
-            latest = instance.get_latest_materialization_event(spec.key)
-            answers[f"{name} latest"] = latest.dagster_event.partition if latest else None
-            records = instance.fetch_materializations(spec.key, limit=1000).records
-            answers[f"{name} records"] = [record.partition_key for record in records]
-            answers[f"{name} rows_copied"] = {
-                record.asset_materialization.metadata["rows_copied"].value for record in records}
-            check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-                [dg.AssetCheckKey(spec.key, "matches_source")])
-            answers[f"{name} check"] = {key.name: record.status.value for key, record in check.items()}
+        answers = _run_and_ask(instance)
     with sqlite3.connect(home / "history" / "runs" / "index.db") as conn:
         rows = {table: conn.execute(query).fetchall() for table, query in INDEX_QUERIES.items()}
     return {"answers": answers, "rows": rows}
+
+
+def _run_and_ask(instance: dg.DagsterInstance) -> dict:
+    """Run the range over every day in ``instance``; returns what the instance answers."""
+    keys = DAYS.get_partition_keys()
+    result = JOB.execute_in_process(instance=instance, tags=partition_range_tags(keys[0], keys[-1]),
+                                    raise_on_error=False)
+    answers = {
+        "materializations": len(result.get_asset_materialization_events()),
+        "storage": type(instance.event_log_storage).__name__,
+    }
+    for spec in SPECS:
+        name = spec.key.to_user_string()
+        answers[f"{name} partitions"] = sorted(instance.get_materialized_partitions(spec.key))
+        latest = instance.get_latest_materialization_event(spec.key)
+        answers[f"{name} latest"] = latest.dagster_event.partition if latest else None
+        records = instance.fetch_materializations(spec.key, limit=1000).records
+        answers[f"{name} records"] = [record.partition_key for record in records]
+        answers[f"{name} rows_copied"] = {
+            record.asset_materialization.metadata["rows_copied"].value for record in records}
+        check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(spec.key, "matches_source")])
+        answers[f"{name} check"] = {key.name: record.status.value for key, record in check.items()}
+    return answers
 
 
 def test_range_run_leaves_the_same_index_as_dagsters_sqlite_storage(tmp_path, monkeypatch):
@@ -89,14 +97,83 @@ def test_range_run_leaves_the_same_index_as_dagsters_sqlite_storage(tmp_path, mo
     expected = _record_run(tmp_path / "dagster", dagster_storage, monkeypatch)
     got = _record_run(tmp_path / "ours", ours, monkeypatch)
 
-    assert expected["answers"].pop("storage") == "SqliteEventLogStorage"
-    assert got["answers"].pop("storage") == "DentalSqliteEventLogStorage"
+    _assert_recorded_alike(expected, got, ("SqliteEventLogStorage", "DentalSqliteEventLogStorage"))
+
+
+def _assert_recorded_alike(expected: dict, got: dict, storages: tuple[str, str]) -> None:
+    """The range run recorded whole by Dagster's storage (``expected``) and alike by ours (``got``):
+    the same answers and index rows; ``storages``: the two event log classes' names."""
+    assert (expected["answers"].pop("storage"), got["answers"].pop("storage")) == storages
     partitions = len(DAYS.get_partition_keys())
     assert expected["answers"]["materializations"] == len(SPECS) * partitions
     assert len(expected["rows"]["asset_event_tags"]) >= len(SPECS) * partitions  # the batches carry tags
     assert got["answers"] == expected["answers"]
     for table, rows in expected["rows"].items():
         assert got["rows"][table] == rows, table
+
+
+def _store_batch_failing_at_the_third(storage, batch: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``storage.store_event_batch(batch)`` with the batch's third event failing ("disk full"): the call
+    must raise it. The storage's ``store_event`` is restored after."""
+    cls = type(storage)
+    store_event = cls.store_event
+    stored: list = []
+
+    def store_event_failing_at_the_third(self, event):
+        stored.append(event)
+        if len(stored) == 3:
+            raise RuntimeError("disk full")
+        store_event(self, event)
+
+    monkeypatch.setattr(cls, "store_event", store_event_failing_at_the_third)
+    with pytest.raises(RuntimeError, match="disk full"):
+        storage.store_event_batch(batch)
+    monkeypatch.setattr(cls, "store_event", store_event)
+
+
+def _record_ephemeral(instance: dg.DagsterInstance) -> dict:
+    """The range run in an ephemeral ``instance`` (batched event writes on): its answers and the rows of
+    its in-memory event log."""
+    answers = _run_and_ask(instance)
+    with instance.event_log_storage.index_connection() as conn:
+        rows = {table: conn.exec_driver_sql(query).fetchall() for table, query in INDEX_QUERIES.items()}
+    return {"answers": answers, "rows": rows}
+
+
+def test_ephemeral_instance_records_a_range_run_as_dagsters_ephemeral_instance(monkeypatch):
+    """``ephemeral_instance()`` (``dental sync`` without DAGSTER_HOME; its event log on one connection,
+    a batch in one transaction) against ``DagsterInstance.ephemeral()``: the same answers and rows."""
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "16")
+    expected = _record_ephemeral(dg.DagsterInstance.ephemeral())
+    got = _record_ephemeral(ephemeral_instance())
+
+    _assert_recorded_alike(expected, got, ("InMemoryEventLogStorage", "DentalInMemoryEventLogStorage"))
+
+
+def test_a_batch_that_fails_midway_leaves_no_rows_in_the_ephemeral_event_log(monkeypatch):
+    """As for the SQLite storage below: Dagster stores a failed batch again event by event, so a batch
+    commits whole or not at all."""
+    keys = DAYS.get_partition_keys()
+    source = dg.DagsterInstance.ephemeral()
+    run = JOB.execute_in_process(instance=source, tags=partition_range_tags(keys[0], keys[-1]),
+                                 raise_on_error=False)
+    batch = [record.event_log_entry for record in source.get_records_for_run(run.run_id).records
+             if record.event_log_entry.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
+    assert len(batch) == len(SPECS) * len(keys)
+
+    storage = ephemeral_instance().event_log_storage
+    _store_batch_failing_at_the_third(storage, batch, monkeypatch)
+
+    def counts() -> tuple[int, int]:
+        with storage.index_connection() as conn:
+            return (conn.exec_driver_sql("select count(*) from event_logs").fetchone()[0],
+                    conn.exec_driver_sql("select count(*) from asset_event_tags").fetchone()[0])
+
+    assert counts() == (0, 0)
+    storage.store_event_batch(batch)
+    events, tags = counts()
+    assert events == len(batch) and tags >= len(batch)
+    assert sorted(storage.get_materialized_partitions(SPECS[0].key)) == keys
 
 
 def test_demo_instance_and_project_instance_without_postgres_use_the_storage(tmp_path, monkeypatch):
@@ -151,19 +228,7 @@ def test_a_batch_that_fails_midway_leaves_no_rows(tmp_path, monkeypatch):
     assert len(batch) == len(SPECS) * len(keys)
 
     storage = DentalSqliteEventLogStorage(str(tmp_path / "replayed"))
-    store_event = DentalSqliteEventLogStorage.store_event
-    stored: list = []
-
-    def store_event_failing_at_the_third(self, event):
-        stored.append(event)
-        if len(stored) == 3:
-            raise RuntimeError("disk full")
-        store_event(self, event)
-
-    monkeypatch.setattr(DentalSqliteEventLogStorage, "store_event", store_event_failing_at_the_third)
-    with pytest.raises(RuntimeError, match="disk full"):
-        storage.store_event_batch(batch)
-    monkeypatch.setattr(DentalSqliteEventLogStorage, "store_event", store_event)
+    _store_batch_failing_at_the_third(storage, batch, monkeypatch)
 
     def counts() -> tuple[int, int, int]:
         with sqlite3.connect(tmp_path / "replayed" / "index.db") as index, \

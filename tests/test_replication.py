@@ -10,6 +10,7 @@ import pytest
 from dental_assets.catalog import raw_table, raw_tables
 from dental_assets.defs.raw.assets import raw_asset_key
 from dental_assets.defs.raw.sensors import RAW_JOB_NAME, raw_change_sensor
+from dental_assets.instance import ephemeral_instance  # the instance of `dental sync` without DAGSTER_HOME
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
@@ -43,7 +44,7 @@ def _sync(capsys=None, instance=None, full_refresh=False):
     """`dental sync` in this process (Dagster runs on ``instance``, else an ephemeral one)."""
     from dental_assets.defs.raw.sync_command import run_sync
 
-    return run_sync(instance=instance or dg.DagsterInstance.ephemeral(), full_refresh=full_refresh)
+    return run_sync(instance=instance or ephemeral_instance(), full_refresh=full_refresh)
 
 
 def _sync_direct(source_url: str, pg_url: str, tables=None, mode: str = "auto") -> dict:
@@ -101,7 +102,7 @@ def _edit_and_delete(url: str) -> None:
 
 def test_sync_then_sensor_keeps_raw_equal_to_source(env):
     source_url, pg_url = env
-    instance = dg.DagsterInstance.ephemeral()  # the sync's and the sensor's, as in a deployment
+    instance = ephemeral_instance()  # the sync's and the sensor's, as in a deployment
     report = _sync(instance=instance)
     assert report.ok
     assert {t for t in report.tables} == {t.name for t in raw_tables()}
@@ -150,7 +151,7 @@ def test_sensor_requests_only_changed_partitions(env):
         "opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
         "warehouse": WarehouseResource(url=pg_url),
     }
-    requests = raw_change_sensor(dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), resources=resources))
+    requests = raw_change_sensor(dg.build_sensor_context(instance=ephemeral_instance(), resources=resources))
     assert len(requests) == 1
     assert requests[0].partition_key == "2024-05"
     assert [k.path[-1] for k in requests[0].asset_selection] == ["procedurelog"]
@@ -286,7 +287,7 @@ def test_backstop_recopies_tables_without_modified_column(env):
         "opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
         "warehouse": WarehouseResource(url=pg_url),
     }
-    instance = dg.DagsterInstance.ephemeral()
+    instance = ephemeral_instance()
     assert isinstance(raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources)),
                       dg.SkipReason)
     requests = raw_sync_backstop(dg.build_schedule_context(instance=instance, resources=resources))

@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 from dental_assets.catalog import quote_pg, raw_table, raw_tables
+from dental_assets.instance import ephemeral_instance  # the instance of `dental sync` without DAGSTER_HOME
 from dental_assets.partitions import month_window, monthly_partitions
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
@@ -150,7 +151,7 @@ def test_redated_rows_through_dental_sync(env):
     from dental_assets.defs.raw.sync_command import run_sync
 
     source_url, pg_url = env
-    instance = dg.DagsterInstance.ephemeral()
+    instance = ephemeral_instance()
     # the first month (which also holds zero dates) and the months after August 2025 without procedures
     _sql(source_url, "DELETE FROM procedurelog WHERE ProcDate < '2020-02-01' OR ProcDate >= '2025-09-01'")
     assert run_sync(instance=instance).ok  # the first sync: a range over every month
@@ -268,7 +269,7 @@ def test_edits_keeping_their_timestamp_are_found_and_repaired(env, monkeypatch):
         assert not equal and src[0] == raw[0], name  # the check sees it: same rows, other content
     pg.close()
 
-    resources, instance = _resources(source_url, pg_url), dg.DagsterInstance.ephemeral()
+    resources, instance = _resources(source_url, pg_url), ephemeral_instance()
     assert isinstance(raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources)),
                       dg.SkipReason)  # the cheap fingerprints cannot see it
     requests = raw_sync_backstop(dg.build_schedule_context(instance=instance, resources=resources))
@@ -293,7 +294,7 @@ def test_edits_keeping_their_timestamp_are_found_and_repaired(env, monkeypatch):
     _sql(source_url,
          f"UPDATE procedurelog SET ProcFee = ProcFee + 0.5, DateTStamp = DateTStamp WHERE ProcNum = {oldest}",
          f"UPDATE procedurelog SET CodeNum = CodeNum + 1 WHERE ProcNum = {other}")
-    instance = dg.DagsterInstance.ephemeral()  # no recorded months: the sensor requests the changed one only
+    instance = ephemeral_instance()  # no recorded months: the sensor requests the changed one only
     requests = raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert [r.partition_key for r in requests] == [month]
     run = _run(requests[0], resources, instance)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from dental_assets.catalog import raw_table
+from dental_assets.instance import ephemeral_instance  # the instance of `dental sync` without DAGSTER_HOME
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
 from test_replication_support import mysql_conn, pg_conn, select_only_user
@@ -335,15 +336,13 @@ def test_dental_sync_records_the_tables_it_wrote_and_checked(sync_env, monkeypat
     and before the confirmation) drops the claim: that table is read again. A stamp set back (a commit
     older than the look-back) fails the incremental sync's check (it sums the modified timestamps),
     the window is re-copied whole, and raw equals the source."""
-    import dagster as dg
-
     from dental_assets.catalog import raw_tables
     from dental_assets.defs.raw.sync_command import run_sync
     from dental_assets.replication import verified
     from test_replication_support import assert_raw_equals_source
 
     source_url, pg_url = sync_env
-    instance = dg.DagsterInstance.ephemeral()
+    instance = ephemeral_instance()
     names = [t.name for t in raw_tables()]
     _quiet(source_url, names)
     confirm = verified.confirm

@@ -154,6 +154,7 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
     ValueError when the source is not MariaDB."""
     from dental_assets.defs.raw.sensors import RAW_JOB_NAME, plan_run_requests
     from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+    from dental_assets.instance import ephemeral_instance
     from dental_assets.partitions import planned_events_per_range
 
     if defs is None:  # built now, so that the environment of this call decides the resources
@@ -166,8 +167,7 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
         kind=os.environ.get("DENTAL_SOURCE", "synthetic"), url=os.environ.get("OPENDENTAL_URL")
     )
     warehouse = WarehouseResource(url=os.environ.get("DENTAL_WAREHOUSE_URL"), home=os.environ.get("DENTAL_HOME"))
-    instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
-                            else dg.DagsterInstance.ephemeral())
+    instance = instance or (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else ephemeral_instance())
     stale = fail_stale_runs(instance)
     if stale:
         print(f"marked {len(stale)} run(s) of a killed dental sync as failed", file=out or sys.stdout)
