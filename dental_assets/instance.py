@@ -12,6 +12,9 @@ an operated deployment and a workstation:
   ``dg check defs`` started in the repository root, which read ./dagster.yaml), in the demo's instance
   folder ``$DENTAL_HOME/dagster_home`` (default ``./.dental/dagster_home``), so those commands show
   the runs of ``./dev demo``.
+
+``dental sync`` without ``DAGSTER_HOME`` loads no ``dagster.yaml``: it runs on ``ephemeral_instance()``,
+Dagster's ephemeral instance with a faster in-memory event log (``DentalInMemoryEventLogStorage``).
 """
 
 from __future__ import annotations
@@ -222,8 +225,8 @@ class DentalInMemoryEventLogStorage(InMemoryEventLogStorage):
     transaction. The event log of ``ephemeral_instance()``, which ``dental sync`` uses without
     ``DAGSTER_HOME``: a 50,000-patient first sync stores ~3,000 materializations."""
 
-    def __init__(self, inst_data: ConfigurableClassData | None = None, preload=None):
-        super().__init__(inst_data, preload)  # the database, kept alive by the connection it holds
+    def __init__(self, inst_data: ConfigurableClassData | None = None):
+        super().__init__(inst_data)  # the database, kept alive by the connection it holds
         # check_same_thread off: the one connection serves every thread, one at a time (_db_lock)
         self._engine = create_engine(self._engine.url, poolclass=StaticPool,
                                      connect_args={"check_same_thread": False})

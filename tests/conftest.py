@@ -262,7 +262,8 @@ def stable_dental_home(name: str) -> Iterator[Path]:
     its new ones back. For an embedded warehouse, whose connection for dbt is its folder."""
     home = Path(tempfile.gettempdir()) / f"dental-test-{name}-{process_token()}"
     shutil.rmtree(home, ignore_errors=True)  # left by a killed session
-    home.mkdir(mode=0o755)
+    home.mkdir()
+    os.chmod(home, 0o755)  # the embedded PostgreSQL's OS user must reach its data directory (as above)
     started = time.time()
     _copy_saved_parses(SAVED_PARSES_DIR, home / "dbt")
     try:
