@@ -10,8 +10,8 @@ import pytest
 from dental_assets.catalog import raw_table, raw_tables
 from dental_assets.defs.raw.assets import raw_asset_key
 from dental_assets.defs.raw.sensors import RAW_JOB_NAME, raw_change_sensor
-from dental_assets.instance import ephemeral_instance  # the instance of `dental sync` without DAGSTER_HOME
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+from dental_assets.instance import ephemeral_instance  # the instance of `dental sync` without DAGSTER_HOME
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
 from dental_synthetic.safety import NotADemoTargetError
