@@ -7,7 +7,7 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from dental_assets.catalog import raw_table, raw_tables
+from dental_assets.catalog import pg_create_table_sql, raw_table, raw_tables
 from dental_assets.defs.raw.assets import raw_asset_key
 from dental_assets.defs.raw.sensors import RAW_JOB_NAME, raw_change_sensor
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
@@ -67,6 +67,19 @@ def _sync_direct(source_url: str, pg_url: str, tables=None, mode: str = "auto") 
     return results
 
 
+def _raw_primary_keys(pg_url: str) -> dict[str, str]:
+    """Raw's tables and the column of each one's primary key."""
+    pg = pg_conn(pg_url)
+    try:
+        with pg.cursor() as cur:
+            cur.execute("SELECT c.relname, a.attname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+                        "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey) "
+                        "WHERE k.contype = 'p' AND c.relnamespace = 'raw'::regnamespace")
+            return dict(cur.fetchall())
+    finally:
+        pg.close()
+
+
 def test_write_mariadb_refuses_unmarked_database(mariadb_url, practice):
     with pytest.raises(NotADemoTargetError):
         write_mariadb(practice, mariadb_url)
@@ -107,6 +120,8 @@ def test_sync_then_sensor_keeps_raw_equal_to_source(env):
     assert report.ok
     assert {t for t in report.tables} == {t.name for t in raw_tables()}
     assert_raw_equals_source(source_url, pg_url, raw_tables())
+    # the first sync creates each table and adds its primary key after the COPY (sync._drop_primary_key)
+    assert _raw_primary_keys(pg_url) == {t.name: t.primary_key for t in raw_tables()}
 
     resources = {
         "opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
@@ -184,6 +199,40 @@ def test_dirty_values_and_schema_drift(env):
         assert value == "v25"
     pg.close()
     assert_raw_equals_source(source_url, pg_url, [raw_table("procedurelog"), raw_table("patient")])
+
+
+def test_a_full_copy_is_analyzed_from_a_small_sample(env, monkeypatch):
+    """After a full copy (of ``ANALYZE_MIN_ROWS`` rows or more) raw's table has its row count and
+    statistics of every column, the key's histogram included (the check's key ranges are planned with
+    it), from PostgreSQL's sample for ``COPY_STATISTICS_TARGET`` 10: a histogram of at most 10 buckets
+    (the default target's has up to 100)."""
+    from dental_assets.defs.raw import assets
+    from dental_assets.replication.mysql import MySqlParams
+
+    source_url, pg_url = env
+    monkeypatch.setattr(assets, "ANALYZE_MIN_ROWS", 100)  # the test practice's tables are small
+    table = raw_table("procedurelog")
+    pg = pg_conn(pg_url)
+    try:
+        with pg.cursor() as cur:  # raw's empty table, kept from autovacuum for the test's assertions
+            cur.execute("CREATE SCHEMA IF NOT EXISTS raw")
+            cur.execute(pg_create_table_sql(table))
+            cur.execute("ALTER TABLE raw.procedurelog SET (autovacuum_enabled = false)")
+        pg.commit()
+        done = assets._replicate_table(MySqlParams.from_url(source_url), pg, table, None, "auto", True, 32)
+        assert done.result.mode == "full" and done.result.rows_copied > 200
+        assert done.check[0], "the check passed"
+        with pg.cursor() as cur:
+            cur.execute("SELECT reltuples FROM pg_class WHERE oid = 'raw.procedurelog'::regclass")
+            assert cur.fetchone()[0] == done.result.rows_copied
+            cur.execute("SELECT attname, cardinality(histogram_bounds::text::text[]) FROM pg_stats "
+                        "WHERE schemaname = 'raw' AND tablename = 'procedurelog'")
+            analyzed = dict(cur.fetchall())
+        pg.commit()
+    finally:
+        pg.close()
+    assert set(analyzed) == {c.name for c in table.columns}
+    assert 2 <= analyzed[table.primary_key] <= 11
 
 
 def test_conversions_are_counted(env):

@@ -147,6 +147,19 @@ def _zero_date_nulls(cur, table: Table, cols: extract.SourceColumns, target: str
     return int(cur.fetchone()[0])
 
 
+def _drop_primary_key(cur, target: str) -> bool:
+    """Drop the primary key of ``target``, a table created empty in this transaction, so that its first
+    COPY writes no index and the key is built once, sorted, when the caller adds it back (``ALTER TABLE
+    ... ADD PRIMARY KEY``, in the same transaction: no other session ever sees the table without it).
+    Returns whether there was one to drop."""
+    cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'", (target,))
+    row = cur.fetchone()
+    if row is None:
+        return False
+    cur.execute(f"ALTER TABLE {target} DROP CONSTRAINT {quote_pg(row[0])}")
+    return True
+
+
 def _key_bounds(params: MySqlParams, table: Table) -> tuple[int | None, int | None]:
     def read():
         conn = connect(params)
@@ -391,8 +404,11 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
                 result.rows_deleted += cur.rowcount
                 cur.execute(f"INSERT INTO {target} SELECT * FROM pg_temp.dental_sync_rows")
             else:  # straight into raw: nothing else there
+                key_after = created and _drop_primary_key(cur, target)
                 rows, stats = extract.copy_from_source(params, cur, target, table, cols, src_where,
                                                        _key_bounds(params, table), freeze=created)
+                if key_after:
+                    cur.execute(f"ALTER TABLE {target} ADD PRIMARY KEY ({pk})")
             result.rows_copied = result.rows_total = rows
             result.add_conversions(stats.conversions)
             lap("copy")

@@ -45,8 +45,11 @@ from dental_assets.warehouse import is_demo_target
 RAW_GROUP = "raw_opendental"
 RAW_KINDS = {"postgres", "mysql"}
 CHECK_NAME = "matches_source"
-# a fully copied table of at least this many rows is analyzed at once (smaller ones: by autovacuum)
+# a fully copied table of at least this many rows is analyzed at once (``copy_statistics_sql``; smaller
+# ones: by autovacuum)
 ANALYZE_MIN_ROWS = 10_000
+# PostgreSQL's statistics target of that analysis (it samples 300 x target rows; PostgreSQL's default: 100)
+COPY_STATISTICS_TARGET = 10
 
 
 class RawSyncConfig(dg.Config):
@@ -192,14 +195,28 @@ class _Replicated:
     check: tuple | None = None  # (equal, source, raw, scope, repaired, seconds)
 
 
+def copy_statistics_sql(table: Table) -> str:
+    """The statements that analyze raw's ``table`` after a full copy of ``ANALYZE_MIN_ROWS`` rows or more,
+    in the caller's transaction: every column, from a sample of 3,000 rows (``COPY_STATISTICS_TARGET``
+    10; PostgreSQL's default samples 30,000). They give the table's row count (``pg_class.reltuples``),
+    the key's histogram, which the blocking check's key ranges need (without it PostgreSQL reads every
+    row for each range), and every column's null fraction, distinct count and most common values for
+    dbt's plans. Autovacuum analyzes the table again at the server's own target once a tenth of it has
+    changed. At the default target, the 43 tables of 10,000 rows or more of a 50,000-patient practice
+    took 8.3 s to analyze; at 10, 0.7 s (docs/replication.md)."""
+    return (f"SET LOCAL default_statistics_target = {COPY_STATISTICS_TARGET}; "
+            f"ANALYZE {quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}")
+
+
 def _replicate_table(params, conn, table: Table, window: Window | None, mode: str, check: bool,
                      sample: int, writer: str | None = None) -> _Replicated:
-    """Sync ``table``'s window on ``conn``, create its declared indexes, refresh the statistics of a full
-    copy, then (``check``) compare the window with the source; after an incremental sync that left a
-    difference (a value edited without its timestamp, a commit later than the look-back) the window is
-    re-copied whole once and compared again. Database work only: no Dagster call, so it can run on
-    the worker thread of ``_replicate``. ``writer``: the token of the ``dental sync`` running this
-    (``verified.CLAIM_TAG``), whose claim on the table survives the write (``verified.forget``)."""
+    """Sync ``table``'s window on ``conn``, create its declared indexes, analyze a full copy
+    (``copy_statistics_sql``), then (``check``) compare the window with the source; after an incremental
+    sync that left a difference (a value edited without its timestamp, a commit later than the
+    look-back) the window is re-copied whole once and compared again. Database work only: no Dagster
+    call, so it can run on the worker thread of ``_replicate``. ``writer``: the token of the ``dental
+    sync`` running this (``verified.CLAIM_TAG``), whose claim on the table survives the write
+    (``verified.forget``)."""
     from dental_assets.replication.sync import check_scope, sync_window, verify_window
 
     result = sync_window(params, conn, table, window, mode=mode, writer=writer)
@@ -209,7 +226,7 @@ def _replicate_table(params, conn, table: Table, window: Window | None, mode: st
         # statistics of the new rows, for the check's key ranges and dbt's plans (a smaller table is
         # left to autovacuum: the planner's size estimate serves until then)
         with conn, conn.cursor() as cur:
-            cur.execute(f"ANALYZE {quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}")
+            cur.execute(copy_statistics_sql(table))
     if not check:
         return _Replicated(table, result)
     started = time.perf_counter()
