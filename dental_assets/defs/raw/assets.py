@@ -202,8 +202,9 @@ def copy_statistics_sql(table: Table) -> str:
     the key's histogram, which the blocking check's key ranges need (without it PostgreSQL reads every
     row for each range), and every column's null fraction, distinct count and most common values for
     dbt's plans. Autovacuum analyzes the table again at the server's own target once a tenth of it has
-    changed (``autovacuum_analyze_scale_factor``'s default). At the default target, the 43 tables of 10,000 rows or more of a 50,000-patient practice
-    took 8.3 s to analyze; at 10, 0.7 s (docs/replication.md)."""
+    changed (``autovacuum_analyze_scale_factor``'s default). At the default target, the 43 tables of
+    10,000 rows or more of a 50,000-patient practice took 8.3 s to analyze; at 10, 0.7 s
+    (docs/replication.md)."""
     return (f"SET LOCAL default_statistics_target = {COPY_STATISTICS_TARGET}; "
             f"ANALYZE {quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}")
 
