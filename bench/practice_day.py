@@ -9,7 +9,7 @@
 
 Then raw must equal the source: every table by the content check over every row and column
 (`verify_window`, every row hashed on both sides), and every row the day touched compared value by
-value in Python, read back from both servers (`tests/test_replication_support._norm`: a zero date is
+value in Python, read back from both servers (`tests/test_replication_support.source_rows`, `raw_rows`: a zero date is
 NULL in raw, a NUL byte is removed, as documented in docs/replication.md).
 
     .venv/bin/python bench/practice_day.py [--patients 50000] [--buffer-pool-mb 3072]
@@ -183,35 +183,21 @@ def every_table_equal(maria_url: str, pg_url: str) -> list[str]:
 def touched_rows_equal(maria_url: str, pg_url: str, touched: dict[str, set[int]]) -> tuple[int, list[str]]:
     """The touched rows read from both servers and compared value by value (deleted keys: absent on
     both sides). Returns (rows compared, differences as "table key")."""
-    from test_replication_support import _norm
+    from test_replication_support import raw_rows, source_rows
 
     from dental_assets.catalog import quote_pg, raw_table
 
     compared, differences = 0, []
-    my, pgc = bench.mysql(maria_url), bench.pg(pg_url)
-    try:
-        for name, keys in sorted(touched.items()):
-            table = raw_table(name)
-            kinds = [c.kind for c in table.columns]
-            listed = ", ".join(str(k) for k in sorted(keys))
-            with my.cursor() as cur:
-                cur.execute(f"SELECT {', '.join(f'`{c.name}`' for c in table.columns)} FROM `{name}` "
-                            f"WHERE `{table.primary_key}` IN ({listed})")
-                source = {row[[c.name for c in table.columns].index(table.primary_key)]:
-                          tuple(_norm(v, k) for v, k in zip(row, kinds)) for row in cur.fetchall()}
-            with pgc.cursor() as cur:
-                cur.execute(f"SELECT {', '.join(quote_pg(c.name) for c in table.columns)} FROM raw.{quote_pg(name)} "
-                            f"WHERE {quote_pg(table.primary_key)} IN ({listed})")
-                raw = {row[[c.name for c in table.columns].index(table.primary_key)]:
-                       tuple(_norm(v, k) for v, k in zip(row, kinds)) for row in cur.fetchall()}
-            pgc.rollback()
-            for key in sorted(keys):
-                compared += 1
-                if source.get(key) != raw.get(key):
-                    differences.append(f"{name} {key}")
-    finally:
-        my.close()
-        pgc.close()
+    for name, keys in sorted(touched.items()):
+        table = raw_table(name)
+        at = [c.name for c in table.columns].index(table.primary_key)
+        listed = ", ".join(str(k) for k in sorted(keys))
+        source = {row[at]: row for row in source_rows(maria_url, table, f"`{table.primary_key}` IN ({listed})")}
+        raw = {row[at]: row for row in raw_rows(pg_url, table, f"{quote_pg(table.primary_key)} IN ({listed})")}
+        for key in sorted(keys):
+            compared += 1
+            if source.get(key) != raw.get(key):
+                differences.append(f"{name} {key}")
     return compared, differences
 
 

@@ -61,12 +61,13 @@ def _norm(value, kind: str):
     return value
 
 
-def source_rows(url: str, table: Table) -> list[tuple]:
+def source_rows(url: str, table: Table, where: str = "TRUE") -> list[tuple]:
+    """The source rows matching ``where`` (MariaDB SQL), by key, normalised (``_norm``)."""
     cols = ", ".join(f"`{c.name}`" for c in table.columns)
     conn = mysql_conn(url)
     try:
         with conn.cursor() as cur:
-            cur.execute(f"SELECT {cols} FROM `{table.name}` ORDER BY `{table.primary_key}`")
+            cur.execute(f"SELECT {cols} FROM `{table.name}` WHERE {where} ORDER BY `{table.primary_key}`")
             rows = cur.fetchall()
     finally:
         conn.close()
@@ -74,12 +75,13 @@ def source_rows(url: str, table: Table) -> list[tuple]:
     return [tuple(_norm(v, k) for v, k in zip(row, kinds)) for row in rows]
 
 
-def raw_rows(url: str, table: Table) -> list[tuple]:
+def raw_rows(url: str, table: Table, where: str = "TRUE") -> list[tuple]:
+    """Raw's rows matching ``where`` (PostgreSQL SQL), by key, normalised as ``source_rows``."""
     cols = ", ".join(quote_pg(c.name) for c in table.columns)
     conn = pg_conn(url)
     try:
         with conn.cursor() as cur:
-            cur.execute(f"SELECT {cols} FROM {quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)} "
+            cur.execute(f"SELECT {cols} FROM {quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)} WHERE {where} "
                         f"ORDER BY {quote_pg(table.primary_key)}")
             rows = cur.fetchall()
     finally:
