@@ -9,8 +9,8 @@
 
 Then raw must equal the source: every table by the content check over every row and column
 (`verify_window`, every row hashed on both sides), and every row the day touched compared value by
-value in Python, read back from both servers (`tests/test_replication_support.source_rows`, `raw_rows`: a zero date is
-NULL in raw, a NUL byte is removed, as documented in docs/replication.md).
+value in Python, read back from both servers (`tests/test_replication_support.source_rows`, `raw_rows`:
+a zero date is NULL in raw, a NUL byte is removed, as documented in docs/replication.md).
 
     .venv/bin/python bench/practice_day.py [--patients 50000] [--buffer-pool-mb 3072]
 
