@@ -13,8 +13,10 @@ an operated deployment and a workstation:
   folder ``$DENTAL_HOME/dagster_home`` (default ``./.dental/dagster_home``), so those commands show
   the runs of ``./dev demo``.
 
-``dental sync`` without ``DAGSTER_HOME`` loads no ``dagster.yaml``: it runs on ``ephemeral_instance()``,
-Dagster's ephemeral instance with a faster in-memory event log (``DentalInMemoryEventLogStorage``).
+``ephemeral_instance()`` is Dagster's ephemeral instance with a faster in-memory event log
+(``DentalInMemoryEventLogStorage``), for runs in this process whose records need not outlive it (the
+tests' and ``bench/practice_day.py``'s sensor runs). ``dental sync`` without ``DAGSTER_HOME`` uses no
+instance at all: it does its runs' work without Dagster runs (``defs/raw/sync_command.py``).
 """
 
 from __future__ import annotations
@@ -222,8 +224,8 @@ class DentalInMemoryEventLogStorage(InMemoryEventLogStorage):
     (``DAGSTER_EVENT_BATCH_SIZE``) stored in one transaction: Dagster's in-memory storage stores a batch
     event by event, each in transactions of its own. Every use is a transaction on that connection under
     the storage's lock (one thread at a time); a thread's nested use (a batch) joins its open
-    transaction. The event log of ``ephemeral_instance()``, which ``dental sync`` uses without
-    ``DAGSTER_HOME``: a 50,000-patient first sync stores ~3,000 materializations."""
+    transaction. The event log of ``ephemeral_instance()``: a range run over every month of a
+    50,000-patient practice stores ~3,000 materializations."""
 
     def __init__(self, inst_data: ConfigurableClassData | None = None):
         super().__init__(inst_data)  # the database, kept alive by the connection it holds

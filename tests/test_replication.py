@@ -267,6 +267,118 @@ def test_read_only_user_is_enough(env, mariadb_server_url):
         conn.close()
 
 
+def test_request_work_reads_a_planned_run_as_the_raw_assets_do():
+    """Without DAGSTER_HOME, `dental sync` does a planned run's work itself (``_request_work``): the
+    run's tables in catalog order, the window of its partition or partition range, and ``full`` only
+    when its config sets ``full_refresh``."""
+    from dental_assets.defs.raw.sensors import _requests
+    from dental_assets.defs.raw.sync_command import _request_work, full_refresh_requests
+    from dental_assets.partitions import Window, monthly_partitions
+    from dental_assets.replication.plan import TablePlan
+
+    keys = monthly_partitions.get_partition_keys()
+
+    def month(key: str) -> dt.date:
+        return dt.date(int(key[:4]), int(key[5:7]), 1)
+
+    plans = [TablePlan(raw_table("patient"), ("all",), "a"), TablePlan(raw_table("definition"), ("all",), "b"),
+             TablePlan(raw_table("procedurelog"), (keys[3], keys[6], keys[7]), "c"),
+             TablePlan(raw_table("adjustment"), (keys[7],), "d")]
+    reference, single, span = _requests(plans, keys, with_run_keys=False)
+    assert _request_work(reference, keys) == ([raw_table("patient"), raw_table("definition")], None, "auto")
+    assert _request_work(single, keys) == ([raw_table("procedurelog")], Window(month(keys[3]), month(keys[4])),
+                                           "auto")
+    assert _request_work(span, keys) == ([raw_table("procedurelog"), raw_table("adjustment")],
+                                         Window(month(keys[6]), month(keys[8])), "auto")
+    everything_reference, everything = full_refresh_requests()
+    assert _request_work(everything_reference, keys) == ([t for t in raw_tables() if not t.partitioned], None,
+                                                         "full")
+    assert _request_work(everything, keys) == ([t for t in raw_tables() if t.partitioned], Window(None, None),
+                                               "full")
+
+
+def test_dental_sync_without_dagster_home_does_the_runs_work_itself(env, monkeypatch, capsys):
+    """`dental sync` with no DAGSTER_HOME executes no Dagster run: the first sync, then one after edits,
+    deletes, a moved date and an insert, leave raw equal to the source, and every table checked and
+    recorded verified. A source table gone after the plan fails its run (exit 1, the table named, the
+    tables after it in that run untouched) while the other run goes on; a wrong content hash in raw's
+    check (a planted bug) fails the checks and the exit."""
+    from dental_assets import cli
+    from dental_assets.replication import fingerprint
+
+    source_url, pg_url = env
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+    def no_dagster_run(*args, **kwargs):
+        raise AssertionError("dental sync without DAGSTER_HOME executed a Dagster run")
+
+    monkeypatch.setattr(dg.JobDefinition, "execute_in_process", no_dagster_run)
+    assert cli.main(["sync"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert {line.split()[0] for line in lines if line.split()[1:2] == ["full"]} == {t.name for t in raw_tables()}
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
+    assert _raw_primary_keys(pg_url) == {t.name: t.primary_key for t in raw_tables()}
+    pg = pg_conn(pg_url)  # every table checked under the sync's claim, so recorded verified
+    with pg.cursor() as cur:
+        cur.execute("SELECT count(*) FROM dental_sync.raw_verified WHERE threshold IS NOT NULL")
+        assert cur.fetchone()[0] == len(raw_tables())
+    pg.close()
+    assert cli.main(["sync"]) == 0
+    assert capsys.readouterr().out.strip() == "raw equals the source: nothing to sync"
+
+    _edit_and_delete(source_url)
+    assert cli.main(["sync"]) == 0
+    out = capsys.readouterr().out
+    assert "procedurelog           incremental" in out and "CHECK FAILED" not in out
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
+
+    # patient, then definition in the reference tables' run; procedurelog in a run of its own
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute("UPDATE patient SET LName = CONCAT(LName, 'y') WHERE PatNum % 5 = 1")
+        cur.execute("DELETE FROM definition WHERE DefNum % 11 = 5")
+        cur.execute("DELETE FROM patientlink")  # (after patient and before definition: the run fails there)
+        cur.execute("INSERT INTO patientlink (PatNumFrom, PatNumTo, LinkType) VALUES (1, 2, 1)")
+        cur.execute("UPDATE procedurelog SET ProcFee = ProcFee + 3 WHERE ProcNum % 13 = 2")
+    conn.close()
+    from dental_assets.defs.raw import sensors
+
+    plan = sensors.plan_run_requests
+
+    def plan_then_lose_a_table(*args, **kwargs):
+        requests = plan(*args, **kwargs)
+        conn = mysql_conn(source_url)
+        with conn.cursor() as cur:
+            cur.execute("RENAME TABLE patientlink TO patientlink_gone")
+        conn.close()
+        return requests
+
+    monkeypatch.setattr(sensors, "plan_run_requests", plan_then_lose_a_table)
+    assert cli.main(["sync"]) == 1
+    out = capsys.readouterr().out
+    assert "failed: ConfigurationError" in out and "patientlink" in out and "1 run(s) failed" in out
+    assert_raw_equals_source(source_url, pg_url, [raw_table("patient"), raw_table("procedurelog")])
+    with pytest.raises(AssertionError):  # after the failed table: not synced
+        assert_raw_equals_source(source_url, pg_url, [raw_table("definition")])
+    monkeypatch.setattr(sensors, "plan_run_requests", plan)
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute("RENAME TABLE patientlink_gone TO patientlink")
+    conn.close()
+    assert cli.main(["sync"]) == 0
+    capsys.readouterr()
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
+
+    row_hash_pg = fingerprint.row_hash_pg
+    monkeypatch.setattr(fingerprint, "row_hash_pg", lambda cols: f"({row_hash_pg(cols)} + 1)")
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum % 19 = 4")
+    conn.close()
+    assert cli.main(["sync"]) == 1
+    assert "procedurelog" in capsys.readouterr().out.split("CHECK FAILED")[0].splitlines()[-1]
+
+
 def test_failed_check_blocks(env):
     """A raw window that disagrees with the source fails the blocking check (and `dental sync`)."""
     from dental_assets.replication.mysql import MySqlParams

@@ -29,6 +29,7 @@ check.
 import dataclasses
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
@@ -241,28 +242,23 @@ def _replicate_table(params, conn, table: Table, window: Window | None, mode: st
     return _Replicated(table, result, (equal, src, raw, scope, repaired, time.perf_counter() - started))
 
 
-def _replicate(context, tables: list[Table], window: Window | None, source: MariaDBSource,
-               warehouse: WarehouseResource, mode: str = "auto"):
-    """The MariaDB path: sync each table's window, then check it against the source.
+def replicate_tables(params, warehouse: WarehouseResource, tables: list[Table], window: Window | None,
+                     mode: str, checked: set[str], sample: int, writer: str | None = None) -> Iterator[_Replicated]:
+    """The MariaDB path's database work for one window: yields each table's ``_Replicated`` (its sync,
+    and its check when its name is in ``checked``) in the order of ``tables``.
 
-    The database work of the tables (``_replicate_table``) runs in order on one worker thread with its
-    own warehouse connection, one table at a time (the source still sees one extraction at a time),
-    while this thread hands the finished tables to Dagster: a range run records one materialization per
-    table and month, and storing them overlaps the next table's copy instead of following it."""
-    from dental_assets import settings
-
-    sample = settings.sync_check_sample()
-    checked = {t.name for t in tables if _check_selected(context, t)}
-    writer = context.run.tags.get(verified.CLAIM_TAG)
+    The tables run in order on one worker thread with its own warehouse connection, one table at a
+    time (the source sees one extraction at a time), while the caller handles the finished ones (the
+    Dagster step stores their events meanwhile). A table's error is raised here, when its turn comes,
+    and no table after it starts. Closing the generator early stops the tables not yet started."""
     conn = warehouse.connect()
-    stop = threading.Event()  # set by a failed table or a step that ends early: no further table starts
+    stop = threading.Event()  # set by a failed table or a caller that stops early: no further table starts
 
     def work(table: Table) -> _Replicated | None:
         if stop.is_set():
             return None
         try:
-            return _replicate_table(source.params, conn, table, window, mode, table.name in checked, sample,
-                                    writer)
+            return _replicate_table(params, conn, table, window, mode, table.name in checked, sample, writer)
         except BaseException:
             stop.set()
             raise
@@ -270,13 +266,27 @@ def _replicate(context, tables: list[Table], window: Window | None, source: Mari
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-sync")
     try:
         for future in [pool.submit(work, t) for t in tables]:
-            done = future.result()  # re-raises the table's error here, in the step
+            done = future.result()  # re-raises the table's error here
             if done is not None:
-                yield from _replicated_events(context, done, source, window)
+                yield done
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)  # a table being synced commits or rolls back first
         conn.close()
+
+
+def _replicate(context, tables: list[Table], window: Window | None, source: MariaDBSource,
+               warehouse: WarehouseResource, mode: str = "auto"):
+    """The MariaDB path of a run: sync each table's window, then check it against the source
+    (``replicate_tables``), and record each finished table in Dagster while the next one is synced (a
+    range run records one materialization per table and month)."""
+    from dental_assets import settings
+
+    checked = {t.name for t in tables if _check_selected(context, t)}
+    writer = context.run.tags.get(verified.CLAIM_TAG)
+    for done in replicate_tables(source.params, warehouse, tables, window, mode, checked,
+                                 settings.sync_check_sample(), writer):
+        yield from _replicated_events(context, done, source, window)
 
 
 def _replicated_events(context, done: _Replicated, source: MariaDBSource, window: Window | None):
