@@ -21,11 +21,16 @@ import logging
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import psycopg2
 
 from dental_assets.replication.verified import CLAIM_TAG, new_claim
+
+if TYPE_CHECKING:
+    from dental_assets.catalog import Table
+    from dental_assets.partitions import Window
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +152,7 @@ def _settle_claim(warehouse, claim: str, report: SyncReport) -> None:
         conn.close()
 
 
-def _request_work(request: dg.RunRequest, partition_keys: list[str]) -> tuple[list, object, str]:
+def _request_work(request: dg.RunRequest, partition_keys: list[str]) -> tuple[list[Table], Window | None, str]:
     """What a planned run does, for ``_run_directly``: (its tables in catalog order, its window, its sync
     mode), as the raw multi-assets would read them from the run: the selected assets, the partition
     key or the partition range tags (``month_window``; None for the reference tables' run), and
