@@ -241,8 +241,8 @@ def _run_directly(request: dg.RunRequest, partition_keys: list[str], params, war
             if done.check is not None:
                 equal, *_, repaired, seconds = done.check
                 if repaired:
-                    log.warning("raw.%s: the window differed from the source after an incremental sync: "
-                                "copied it whole", result.table)
+                    print(f"raw.{result.table}: the window differed from the source after an incremental sync: "
+                          "copied it whole", file=out)
                 _add_check(report, result.table, equal, seconds)
     except Exception as exc:  # as Dagster fails the step: reported, and the other runs go on
         report.failed_runs += 1
@@ -279,8 +279,8 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
         if stale:
             print(f"marked {len(stale)} run(s) of a killed dental sync as failed", file=out)
     # every month Dagster has not recorded is synced too (months without rows included), so no raw
-    # partition is left "missing" for the eager dbt models downstream; an ephemeral instance (no
-    # DAGSTER_HOME) keeps no record for anything downstream, so it gets only what changed
+    # partition is left "missing" for the eager dbt models downstream; without an instance (no
+    # DAGSTER_HOME), or on an ephemeral one, nothing downstream sees a record, so it gets only what changed
     claim = claim or new_claim()
     requests = plan_run_requests(opendental, warehouse, with_run_keys=False,
                                  instance=None if direct or instance.is_ephemeral else instance,
