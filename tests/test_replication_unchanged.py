@@ -61,17 +61,23 @@ def _params(url: str):
 
 
 def _quiet(url: str, tables=TABLES) -> None:
-    """Wait until the source's clock is 2 s past the tables' last write, so that a plan now verifies
-    them with a threshold above their UPDATE_TIME (it is the second before the plan's read)."""
+    """Wait until the source's clock is 2 s past the tables' last write and no transaction on the server
+    started at or before that write is still open, so that a plan now verifies them with a threshold
+    above their UPDATE_TIME (the threshold is the second before the plan's read, or the oldest open
+    transaction's start, whichever is earlier: another test process's extraction running on the same
+    server pulls it back)."""
     conn = mysql_conn(url)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES "
                         "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN %s", (list(tables),))
-            last = cur.fetchone()[0] or 0
+            last = int(cur.fetchone()[0] or 0)
             while True:
-                cur.execute("SELECT UNIX_TIMESTAMP()")
-                if cur.fetchone()[0] >= int(last) + 2:
+                conn.commit()  # (INNODB_TRX anew: this session keeps no read view of its own)
+                cur.execute("SELECT UNIX_TIMESTAMP(), (SELECT MIN(UNIX_TIMESTAMP(trx_started)) "
+                            "FROM information_schema.INNODB_TRX)")
+                now, oldest = cur.fetchone()
+                if now >= last + 2 and (oldest is None or oldest > last):
                     return
                 time.sleep(0.2)
     finally:
