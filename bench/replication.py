@@ -331,9 +331,7 @@ def pipe_all_tables(maria_url: str, pg_url: str, tables) -> dict:
 
 def _sync_breakdown(result: dict) -> dict:
     """From `dental sync`'s output: the tables' own sync seconds, the checks' seconds, and the rest
-    (process start-up, planning, Dagster's runs and events, indexes and statistics): the wall time
-    minus both. A table's check runs while the next table is synced, so the two overlap, and the rest
-    is negative when the overlap is larger than it."""
+    (process start-up, planning, Dagster's runs and events, indexes and statistics)."""
     tables = checks = 0.0
     for line in result["stdout"].splitlines():
         parts = line.split()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import dagster as dg
 import pytest
@@ -220,13 +219,12 @@ def test_a_full_copy_is_analyzed_from_a_small_sample(env, monkeypatch):
             cur.execute(pg_create_table_sql(table))
             cur.execute("ALTER TABLE raw.procedurelog SET (autovacuum_enabled = false)")
         pg.commit()
-        params = MySqlParams.from_url(source_url)
-        result = assets._sync_table(params, pg, table, None, "auto")
-        assert result.mode == "full" and result.rows_copied > 200
-        assert assets._check_table(params, pg, table, None, result, 32)[0], "the check passed"
+        done = assets._replicate_table(MySqlParams.from_url(source_url), pg, table, None, "auto", True, 32)
+        assert done.result.mode == "full" and done.result.rows_copied > 200
+        assert done.check[0], "the check passed"
         with pg.cursor() as cur:
             cur.execute("SELECT reltuples FROM pg_class WHERE oid = 'raw.procedurelog'::regclass")
-            assert cur.fetchone()[0] == result.rows_copied
+            assert cur.fetchone()[0] == done.result.rows_copied
             cur.execute("SELECT attname, cardinality(histogram_bounds::text::text[]) FROM pg_stats "
                         "WHERE schemaname = 'raw' AND tablename = 'procedurelog'")
             analyzed = dict(cur.fetchall())
@@ -435,42 +433,6 @@ def test_a_failed_table_stops_the_tables_after_it(env):
         exists = dict(cur.fetchall())
     pg.close()
     assert exists == {first.name: True, **{t.name: False for t in (broken, *later)}}
-
-
-def test_a_check_that_raises_stops_the_syncs_after_it(env, monkeypatch):
-    """A table's check runs while the next table is synced (``replicate_tables``), and the sync after
-    that waits for it: a check that raises (here: injected into ``_check_table``) is raised in its
-    table's turn, the tables before it are synced and checked, and of those after it only the one
-    synced meanwhile (if it started before the check raised) is in raw."""
-    from dental_assets.defs.raw import assets
-    from dental_assets.replication.mysql import MySqlParams
-
-    source_url, pg_url = env
-    tables = [t for t in raw_tables() if not t.partitioned][:8]
-    broken = tables[2]
-    check_table = assets._check_table
-
-    def check_or_raise(params, conn, table, *args, **kwargs):
-        if table.name == broken.name:
-            raise RuntimeError("the check's source session was lost")
-        time.sleep(1.0)  # slow checks: without the wait, the syncs would run ahead of them
-        return check_table(params, conn, table, *args, **kwargs)
-
-    monkeypatch.setattr(assets, "_check_table", check_or_raise)
-    finished = []
-    with pytest.raises(RuntimeError, match="session was lost"):
-        for done in assets.replicate_tables(MySqlParams.from_url(source_url), WarehouseResource(url=pg_url), tables,
-                                            None, "auto", {t.name for t in tables}, 32):
-            assert done.check[0], done.table.name
-            finished.append(done.table.name)
-    assert finished == [t.name for t in tables[:2]]
-    pg = pg_conn(pg_url)
-    with pg.cursor() as cur:
-        cur.execute("SELECT t FROM unnest(%s::text[]) t WHERE to_regclass('raw.' || quote_ident(t)) IS NOT NULL",
-                    ([t.name for t in tables],))
-        in_raw = {row[0] for row in cur.fetchall()}
-    pg.close()
-    assert {t.name for t in tables[:3]} <= in_raw <= {t.name for t in tables[:4]}  # tables[3]: if it started
 
 
 def test_backstop_recopies_tables_without_modified_column(env):

@@ -30,7 +30,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import pydantic
@@ -210,12 +210,16 @@ def copy_statistics_sql(table: Table) -> str:
             f"ANALYZE {quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}")
 
 
-def _sync_table(params, conn, table: Table, window: Window | None, mode: str, writer: str | None = None):
-    """Sync ``table``'s window on ``conn`` (``sync_window``), create its declared indexes and analyze a
-    full copy (``copy_statistics_sql``); returns the ``SyncResult``. ``writer``: the token of the
-    ``dental sync`` running this (``verified.CLAIM_TAG``), whose claim on the table survives the write
-    (``verified.forget``). Database work only: no Dagster call."""
-    from dental_assets.replication.sync import sync_window
+def _replicate_table(params, conn, table: Table, window: Window | None, mode: str, check: bool,
+                     sample: int, writer: str | None = None) -> _Replicated:
+    """Sync ``table``'s window on ``conn``, create its declared indexes, analyze a full copy
+    (``copy_statistics_sql``), then (``check``) compare the window with the source; after an incremental
+    sync that left a difference (a value edited without its timestamp, a commit later than the
+    look-back) the window is re-copied whole once and compared again. Database work only: no Dagster
+    call, so it can run on the worker thread of ``_replicate``. ``writer``: the token of the ``dental
+    sync`` running this (``verified.CLAIM_TAG``), whose claim on the table survives the write
+    (``verified.forget``)."""
+    from dental_assets.replication.sync import check_scope, sync_window, verify_window
 
     result = sync_window(params, conn, table, window, mode=mode, writer=writer)
     with conn, conn.cursor() as cur:  # the declared indexes, on the warehouse copy only
@@ -225,18 +229,8 @@ def _sync_table(params, conn, table: Table, window: Window | None, mode: str, wr
         # left to autovacuum: the planner's size estimate serves until then)
         with conn, conn.cursor() as cur:
             cur.execute(copy_statistics_sql(table))
-    return result
-
-
-def _check_table(params, conn, table: Table, window: Window | None, result, sample: int,
-                 writer: str | None = None) -> tuple:
-    """Compare ``table``'s window with the source after its sync (``result``) on ``conn``; after an
-    incremental sync that left a difference (a value edited without its timestamp, a commit later than
-    the look-back) re-copy the window whole once and compare again. Returns ``_Replicated.check``:
-    (equal, source fingerprints, raw fingerprints, scope hashed, re-copied whole, seconds). Database
-    work only: no Dagster call."""
-    from dental_assets.replication.sync import check_scope, sync_window, verify_window
-
+    if not check:
+        return _Replicated(table, result)
     started = time.perf_counter()
     scope = check_scope(result, sample)
     equal, src, raw = verify_window(params, conn, table, window, scope=scope)
@@ -245,7 +239,7 @@ def _check_table(params, conn, table: Table, window: Window | None, result, samp
         scope = check_scope(sync_window(params, conn, table, window, mode="full", writer=writer), sample)
         equal, src, raw = verify_window(params, conn, table, window, scope=scope)
         repaired = True
-    return equal, src, raw, scope, repaired, time.perf_counter() - started
+    return _Replicated(table, result, (equal, src, raw, scope, repaired, time.perf_counter() - started))
 
 
 def replicate_tables(params, warehouse: WarehouseResource, tables: list[Table], window: Window | None,
@@ -253,59 +247,32 @@ def replicate_tables(params, warehouse: WarehouseResource, tables: list[Table], 
     """The MariaDB path's database work for one window: yields each table's ``_Replicated`` (its sync,
     and its check when its name is in ``checked``) in the order of ``tables``.
 
-    Two worker threads, each with its own warehouse connection: one syncs the tables in order
-    (``_sync_table``, one table at a time, so the source sees one extraction at a time), the other
-    checks each synced table (``_check_table``) while the next one is synced, and the sync after that
-    waits for the check (at most two tables synced and not yet checked); the caller handles the
-    finished tables meanwhile (the Dagster step stores their events). A table whose sync fails raises
-    its error here, when its turn comes, and no table after it starts its sync. A check that raises
-    (not one that fails) does too, and no sync starts after it: only the table being synced meanwhile
-    is written. Closing the generator early stops the tables not yet started."""
-    sync_conn, check_conn = warehouse.connect(), warehouse.connect()
-    stop = threading.Event()  # set by a failed table or a caller that stops early: no further sync starts
-    ahead = threading.Semaphore(2)  # a sync takes one, its table's check gives it back
+    The tables run in order on one worker thread with its own warehouse connection, one table at a
+    time (the source sees one extraction at a time), while the caller handles the finished ones (the
+    Dagster step stores their events meanwhile). A table's error is raised here, when its turn comes,
+    and no table after it starts. Closing the generator early stops the tables not yet started."""
+    conn = warehouse.connect()
+    stop = threading.Event()  # set by a failed table or a caller that stops early: no further table starts
 
-    def sync(table: Table):
-        while not ahead.acquire(timeout=0.1):
-            if stop.is_set():
-                return None
+    def work(table: Table) -> _Replicated | None:
         if stop.is_set():
             return None
         try:
-            return _sync_table(params, sync_conn, table, window, mode, writer)
+            return _replicate_table(params, conn, table, window, mode, table.name in checked, sample, writer)
         except BaseException:
             stop.set()
             raise
 
-    def check(table: Table, synced: Future) -> _Replicated | None:
-        try:
-            result = synced.result()  # the sync's error, raised again here
-            if result is None or stop.is_set():
-                return None
-            if table.name not in checked:
-                return _Replicated(table, result)
-            try:
-                return _Replicated(table, result,
-                                   _check_table(params, check_conn, table, window, result, sample, writer))
-            except BaseException:
-                stop.set()
-                raise
-        finally:
-            ahead.release()
-
-    syncs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-sync")
-    checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-check")
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-sync")
     try:
-        for future in [checks.submit(check, t, syncs.submit(sync, t)) for t in tables]:
+        for future in [pool.submit(work, t) for t in tables]:
             done = future.result()  # re-raises the table's error here
             if done is not None:
                 yield done
     finally:
         stop.set()
-        syncs.shutdown(wait=True, cancel_futures=True)  # a table being synced commits or rolls back first
-        checks.shutdown(wait=True, cancel_futures=True)
-        sync_conn.close()
-        check_conn.close()
+        pool.shutdown(wait=True, cancel_futures=True)  # a table being synced commits or rolls back first
+        conn.close()
 
 
 def _replicate(context, tables: list[Table], window: Window | None, source: MariaDBSource,
