@@ -72,6 +72,7 @@ def _quiet(url: str, tables=TABLES) -> None:
             cur.execute("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES "
                         "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN %s", (list(tables),))
             last = int(cur.fetchone()[0] or 0)
+            deadline = time.monotonic() + 120
             while True:
                 conn.commit()  # (INNODB_TRX anew: this session keeps no read view of its own)
                 cur.execute("SELECT UNIX_TIMESTAMP(), (SELECT MIN(UNIX_TIMESTAMP(trx_started)) "
@@ -79,6 +80,9 @@ def _quiet(url: str, tables=TABLES) -> None:
                 now, oldest = cur.fetchone()
                 if now >= last + 2 and (oldest is None or oldest > last):
                     return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"a transaction started at {oldest}, at or before the tables' last "
+                                         f"write ({last}), is still open after 120 s")
                 time.sleep(0.2)
     finally:
         conn.close()
