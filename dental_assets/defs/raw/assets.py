@@ -216,7 +216,7 @@ def _replicate_table(params, conn, table: Table, window: Window | None, mode: st
     (``copy_statistics_sql``), then (``check``) compare the window with the source; after an incremental
     sync that left a difference (a value edited without its timestamp, a commit later than the
     look-back) the window is re-copied whole once and compared again. Database work only: no Dagster
-    call, so it can run on the worker thread of ``_replicate``. ``writer``: the token of the ``dental
+    call, so it can run on the worker thread of ``replicate_tables``. ``writer``: the token of the ``dental
     sync`` running this (``verified.CLAIM_TAG``), whose claim on the table survives the write
     (``verified.forget``)."""
     from dental_assets.replication.sync import check_scope, sync_window, verify_window
