@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
+import time
 from typing import Iterator
 
 import psycopg2
@@ -101,3 +102,56 @@ def assert_raw_equals_source(mariadb_url: str, pg_url: str, tables) -> int:
             assert a == b, f"{table.name}: row with key {a[[c.name for c in table.columns].index(table.primary_key)]} differs"
         compared += len(src)
     return compared
+
+
+def quiet_source(url: str, tables) -> None:
+    """Wait until the source's clock is 2 s past the tables' last write and no transaction on the server
+    started at or before that write is still open, so that a plan now verifies them with a threshold
+    above their UPDATE_TIME (the threshold is the second before the plan's read, or the oldest open
+    transaction's start, whichever is earlier: another test process's extraction running on the same
+    server pulls it back)."""
+    conn = mysql_conn(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES "
+                        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN %s", (list(tables),))
+            last = int(cur.fetchone()[0] or 0)
+            deadline = time.monotonic() + 120
+            while True:
+                conn.commit()  # (INNODB_TRX anew: this session keeps no read view of its own)
+                cur.execute("SELECT UNIX_TIMESTAMP(), (SELECT MIN(UNIX_TIMESTAMP(trx_started)) "
+                            "FROM information_schema.INNODB_TRX)")
+                now, oldest = cur.fetchone()
+                if now >= last + 2 and (oldest is None or oldest > last):
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"a transaction started at {oldest}, at or before the tables' last "
+                                         f"write ({last}), is still open after 120 s")
+                time.sleep(0.2)
+    finally:
+        conn.close()
+
+
+def wait_past_records(source_url: str, pg_url: str) -> None:
+    """Wait until the source's clock is ``verified.WRITTEN_MARGIN_SECONDS`` past the latest threshold
+    recorded in the warehouse, so that a write now counts as written after the verification
+    (``verified.written_tables``) rather than possibly seen by it."""
+    from dental_assets.replication.verified import VERIFIED_TABLE, WRITTEN_MARGIN_SECONDS
+
+    pg = pg_conn(pg_url)
+    try:
+        with pg.cursor() as cur:
+            cur.execute(f"SELECT max(threshold) FROM {VERIFIED_TABLE}")
+            latest = cur.fetchone()[0]
+    finally:
+        pg.close()
+    conn = mysql_conn(source_url)
+    try:
+        with conn.cursor() as cur:
+            while latest is not None:
+                cur.execute("SELECT UNIX_TIMESTAMP()")
+                if cur.fetchone()[0] >= latest + WRITTEN_MARGIN_SECONDS:
+                    return
+                time.sleep(0.2)
+    finally:
+        conn.close()

@@ -13,7 +13,7 @@ from dental_assets.catalog import raw_table
 from dental_assets.instance import ephemeral_instance  # the instance of `dental sync` without DAGSTER_HOME
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
-from test_replication_support import mysql_conn, pg_conn, select_only_user
+from test_replication_support import mysql_conn, pg_conn, quiet_source, select_only_user, wait_past_records
 
 AS_OF = dt.date(2025, 6, 30)
 TABLES = ("procedurelog", "patient", "definition", "adjustment")
@@ -34,6 +34,26 @@ def test_unchanged_tables_boundaries():
     assert unchanged_tables({"t": theta}, {}, theta) == set()  # the source lacks the table
     assert unchanged_tables({"t": theta}, {"t": theta - 1}, theta - 1) == set()  # a record from the future
     assert unchanged_tables({"t": theta}, {"t": 0}, theta) == {"t"}
+
+
+def test_written_tables_boundaries():
+    """The tables `dental sync` syncs whole-range without reading their fingerprints: a commit 3 s or
+    more after the record's threshold (the verifying read started by 2 s after it, so it cannot have
+    seen that commit); one in between is compared, and a table whose state is unknown never counts."""
+    from dental_assets.replication.verified import unchanged_tables, written_tables
+
+    theta = 1_000_000
+    records = {"same_second": theta, "second_before": theta, "two_after": theta, "three_after": theta,
+               "later": theta, "null": theta}
+    times = {"same_second": theta, "second_before": theta - 1, "two_after": theta + 2, "three_after": theta + 3,
+             "later": theta + 30, "null": None, "no_record": theta + 30}
+    assert written_tables(records, times, theta + 60) == {"three_after", "later"}
+    # compared (neither skipped nor synced unread): the writes the verifying read may have seen
+    assert set(records) - written_tables(records, times, theta + 60) - unchanged_tables(records, times, theta + 60) \
+        == {"same_second", "two_after", "null"}
+    assert written_tables(records, times, None) == set()  # no threshold now (no PROCESS privilege)
+    assert written_tables({"t": theta}, {}, theta) == set()  # the source lacks the table
+    assert written_tables({"t": theta}, {"t": theta + 5}, theta - 1) == set()  # a record from the future
 
 
 # ----------------------------------------------------------------------------- against the servers
@@ -61,31 +81,7 @@ def _params(url: str):
 
 
 def _quiet(url: str, tables=TABLES) -> None:
-    """Wait until the source's clock is 2 s past the tables' last write and no transaction on the server
-    started at or before that write is still open, so that a plan now verifies them with a threshold
-    above their UPDATE_TIME (the threshold is the second before the plan's read, or the oldest open
-    transaction's start, whichever is earlier: another test process's extraction running on the same
-    server pulls it back)."""
-    conn = mysql_conn(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES "
-                        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN %s", (list(tables),))
-            last = int(cur.fetchone()[0] or 0)
-            deadline = time.monotonic() + 120
-            while True:
-                conn.commit()  # (INNODB_TRX anew: this session keeps no read view of its own)
-                cur.execute("SELECT UNIX_TIMESTAMP(), (SELECT MIN(UNIX_TIMESTAMP(trx_started)) "
-                            "FROM information_schema.INNODB_TRX)")
-                now, oldest = cur.fetchone()
-                if now >= last + 2 and (oldest is None or oldest > last):
-                    return
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"a transaction started at {oldest}, at or before the tables' last "
-                                         f"write ({last}), is still open after 120 s")
-                time.sleep(0.2)
-    finally:
-        conn.close()
+    quiet_source(url, tables)
 
 
 def _sync(source_url: str, pg_url: str, tables=None, mode: str = "auto") -> None:
@@ -194,6 +190,61 @@ def test_changes_after_verification_are_found(urls, change):
     _sync(source_url, pg_url, [raw_table("procedurelog")], mode="full")  # (a month moved without its stamp)
     _quiet(source_url)
     assert _nothing_changed(source_url, pg_url)
+
+
+@pytest.mark.parametrize("change", ["insert_old_stamp", "moved_to_zero_date", "delete", "moved_month_keeping_stamp"])
+def test_written_tables_are_planned_whole_range_unread(urls, monkeypatch, change):
+    """`dental sync` without Dagster runs (``sync_written``): a table written on the source since it was
+    verified is planned over every partition with neither side's fingerprints read (its sync reads
+    both sides anyway); the tables not written are still skipped; the whole-range sync and its check
+    then leave raw equal to the source. A row re-dated into another month without its timestamp, which
+    only the plan's per-month fingerprints would have seen, fails the check's business-date sum, and
+    the window is re-copied whole."""
+    from dental_assets.defs.raw.assets import _replicate_table
+    from dental_assets.partitions import monthly_partitions
+    from dental_assets.replication import fingerprint
+    from dental_assets.replication.plan import plan_tables
+    from test_replication_support import assert_raw_equals_source
+
+    source_url, pg_url = urls
+    _verified(source_url, pg_url)
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT ProcNum FROM procedurelog WHERE ProcDate >= '2024-01-01' ORDER BY ProcNum LIMIT 1")
+        key = cur.fetchone()[0]
+    conn.close()
+    wait_past_records(source_url, pg_url)  # (a write right after could have been seen by the verifying read)
+    _execute(source_url, {
+        "insert_old_stamp": "INSERT INTO procedurelog (PatNum, ProcDate, DateTStamp) VALUES (1, '2023-02-15', "
+                            "'2023-02-15 00:00:00')",
+        "moved_to_zero_date": f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {key}",
+        "delete": f"DELETE FROM procedurelog WHERE ProcNum = {key}",
+        "moved_month_keeping_stamp": f"UPDATE procedurelog SET ProcDate = '2020-01-05', DateTStamp = DateTStamp "
+                                     f"WHERE ProcNum = {key}",
+    }[change])
+    read = []
+    for name in ("source_fingerprints", "raw_fingerprints"):
+        original = getattr(fingerprint, name)
+        monkeypatch.setattr(fingerprint, name, lambda conn, table, *a, _f=original, **k: read.append(table.name)
+                            or _f(conn, table, *a, **k))
+    keys = monthly_partitions.get_partition_keys()
+    pg = pg_conn(pg_url)
+    try:
+        plans = {p.table.name: p for p in plan_tables(_params(source_url), pg, _tables(), keys, sync_written=True)}
+    finally:
+        pg.close()
+    assert read == []  # the written table unread, the others skipped as before
+    assert plans["procedurelog"].partitions == tuple(keys) and not plans["procedurelog"].scanned
+    assert all(p.partitions == () for n, p in plans.items() if n != "procedurelog")
+    assert _plan(source_url, pg_url)["procedurelog"].scanned  # (the sensor's plan still reads it)
+    pg = pg_conn(pg_url)
+    try:  # the whole range, synced and checked as dental sync's run does
+        done = _replicate_table(_params(source_url), pg, raw_table("procedurelog"), None, "auto", True, 32)
+    finally:
+        pg.close()
+    equal, *_, repaired, _ = done.check
+    assert done.result.mode == "incremental" and equal and repaired == (change == "moved_month_keeping_stamp")
+    assert_raw_equals_source(source_url, pg_url, [raw_table("procedurelog")])
 
 
 def test_transaction_open_across_the_verifying_plan(urls):

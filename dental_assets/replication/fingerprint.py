@@ -17,8 +17,11 @@ The *content* fingerprint covers every column: each row's canonical text (every 
 money included) is hashed with MD5 on both sides, and the first 60 bits of the hashes are summed
 exactly, with the row count. The nightly backstop compares it per month for every row
 (``source_content_months``/``raw_content_months``); the blocking check after a sync
-(``source_content``/``raw_content``) counts every row of the window and sums its keys, and hashes the
-rows of a ``CheckScope``: the rows the sync re-read and a sample of key blocks (or every row). The canonical text of a value:
+(``source_content``/``raw_content``) counts every row of the window, sums its keys, its modified
+timestamps and its business dates (as days: a date moved without its timestamp moves the sum, so a row
+re-dated silently into another month fails the check even when no plan compared the months), and
+hashes the rows of a ``CheckScope``: the rows the sync re-read and a sample of key blocks (or every
+row). The canonical text of a value:
 
 - integers: their decimal text; strings: as stored (NUL bytes removed, as raw holds them);
 - dates ``YYYY-MM-DD`` and datetimes/timestamps ``YYYY-MM-DD HH:MM:SS`` (zero dates as NULL);
@@ -99,6 +102,30 @@ def month_key(value) -> str:
 def _modified_sum_mysql(column: str) -> str:
     """SQL summing a source timestamp column as whole seconds since 1970 (zero dates: NULL, not summed)."""
     return f"SUM(TIMESTAMPDIFF(SECOND, '1970-01-01', {column}))"
+
+
+SERIAL_SQL = "SET LOCAL max_parallel_workers_per_gather = 0"
+
+
+def serial(pgcur) -> None:
+    """Run the rest of ``pgcur``'s transaction without parallel workers (``SERIAL_SQL``). Raw's scans
+    (fingerprints, key buckets, checks) run while the source's session scans too: parallel workers
+    only take CPU from it. On the 2-core benchmark machine (50,000 patients, ``dental sync`` as a
+    process, alternating): first sync 38.9-39.1 s against 39.7-41.0 s with them, incremental 11.3-13.2 s
+    against 12.0-12.5 s, the checks ~1 s shorter in both (docs/replication.md, *Figures*)."""
+    pgcur.execute(SERIAL_SQL)
+
+
+def _date_sum_mysql(column: str) -> str:
+    """SQL summing a source business-date column (date or datetime) as days since year 0
+    (``TO_DAYS``: NULL, not summed, for a zero date or a zero month or day, which raw holds as NULL)."""
+    return f"SUM(TO_DAYS({column}))"
+
+
+def _date_sum_pg(column: str) -> str:
+    """The same sum in raw: the date part's days since 0001-01-01 plus ``TO_DAYS('0001-01-01')`` (366;
+    both servers count in the proleptic Gregorian calendar)."""
+    return f"sum(({column})::date - date '0001-01-01' + 366)"
 
 
 def _modified_sum_pg(column: str) -> str:
@@ -263,12 +290,13 @@ def _ranges_sql(key: str, ranges: list[tuple[int, int]]) -> str:
 
 
 def _check_queries(scope: CheckScope, ranges, name: str, key: str, where: str, row_hash: str,
-                   modified: str | None, since: str | None, modified_sum: str) -> list[str]:
+                   modified: str | None, since: str | None, modified_sum: str, date_sum: str) -> list[str]:
     """The check's queries on one side (same SQL shape on both): every row's count, key sum and
-    ``modified_sum`` (the plan's fingerprint of the window, ``Fingerprint``), with every row's hash when
-    ``scope`` is everything; else then the sampled key ``ranges``' count and hash sum, and the re-read
-    rows' (``modified >= since``)."""
-    totals = f"COUNT(*), SUM({key}), {modified_sum}"
+    ``modified_sum`` (the plan's fingerprint of the window, ``Fingerprint``) and ``date_sum`` (the
+    business dates', ``0`` for an unpartitioned table), with every row's hash when ``scope`` is
+    everything; else then the sampled key ``ranges``' count and hash sum, and the re-read rows'
+    (``modified >= since``)."""
+    totals = f"COUNT(*), SUM({key}), {modified_sum}, {date_sum}"
     if scope.everything:
         return [f"SELECT {totals}, COUNT(*), SUM({row_hash}) FROM {name} WHERE {where}"]
     queries = [f"SELECT {totals} FROM {name} WHERE {where}",
@@ -278,16 +306,16 @@ def _check_queries(scope: CheckScope, ranges, name: str, key: str, where: str, r
     return queries
 
 
-def _run_check(cur, queries: list[str]) -> tuple[int, int, int, int, int]:
-    """Run ``_check_queries``' queries; (rows, key sum, rows hashed, hash sum, modified sum)."""
+def _run_check(cur, queries: list[str]) -> tuple[int, int, int, int, int, int]:
+    """Run ``_check_queries``' queries; (rows, key sum, rows hashed, hash sum, modified sum, date sum)."""
     results = []
     for sql in queries:
         cur.execute(sql)
         results.append(tuple(_int(v) for v in cur.fetchone()))
-    (rows, key_sum, modified_sum, *everything), *hashed = results
+    (rows, key_sum, modified_sum, date_sum, *everything), *hashed = results
     if everything:
-        return (rows, key_sum, *everything, modified_sum)
-    return (rows, key_sum, sum(n for n, _ in hashed), sum(h for _, h in hashed), modified_sum)
+        return (rows, key_sum, *everything, modified_sum, date_sum)
+    return (rows, key_sum, sum(n for n, _ in hashed), sum(h for _, h in hashed), modified_sum, date_sum)
 
 
 def _modified_column(table: Table, cols: SourceColumns) -> str | None:
@@ -297,23 +325,25 @@ def _modified_column(table: Table, cols: SourceColumns) -> str | None:
 
 def source_content(conn, table: Table, cols: SourceColumns, window: Window | None,
                    scope: CheckScope = EVERY_ROW, ranges: list[tuple[int, int]] | None = None,
-                   ) -> tuple[int, int, int, int, int]:
+                   ) -> tuple[int, int, int, int, int, int]:
     """(rows, sum of the keys, rows hashed, sum of their row hashes, sum of the modified timestamps in
-    seconds: ``Fingerprint.modified_sum``) of the source window (see ``row_hash_mysql``); the rows
+    seconds: ``Fingerprint.modified_sum``, sum of the business dates in days since year 0: 0 when
+    unpartitioned) of the source window (see ``row_hash_mysql``); the rows
     hashed are ``scope``'s, its sample given as ``ranges`` of keys (``scope.key_ranges`` of the source's
     key bounds). A row both re-read and sampled is hashed twice, on both sides alike."""
     modified = _modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'" if scope.since is not None else None
     queries = _check_queries(scope, ranges, q(table.name), q(table.primary_key), window_where(table, window),
                              row_hash_mysql(cols), q(modified) if modified else None, since,
-                             _modified_sum_mysql(q(modified)) if modified else "0")
+                             _modified_sum_mysql(q(modified)) if modified else "0",
+                             _date_sum_mysql(q(table.business_date)) if table.partitioned else "0")
     with conn.cursor() as cur:
         return _run_check(cur, queries)
 
 
 def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
                 schema: str = RAW_SCHEMA, scope: CheckScope = EVERY_ROW,
-                ranges: list[tuple[int, int]] | None = None) -> tuple[int, int, int, int, int]:
+                ranges: list[tuple[int, int]] | None = None) -> tuple[int, int, int, int, int, int]:
     """The same tuple from raw (the same ``ranges``). Raw holds NULL where the source has a zero
     timestamp, which neither side counts as re-read."""
     where = "TRUE"
@@ -323,7 +353,8 @@ def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
     since = f"'{scope.since.isoformat(sep=' ')}'::timestamp" if scope.since is not None else None
     queries = _check_queries(scope, ranges, f"{quote_pg(schema)}.{quote_pg(table.name)}", quote_pg(table.primary_key),
                              where, row_hash_pg(cols), quote_pg(modified) if modified else None, since,
-                             _modified_sum_pg(quote_pg(modified)) if modified else "0")
+                             _modified_sum_pg(quote_pg(modified)) if modified else "0",
+                             _date_sum_pg(quote_pg(table.business_date)) if table.partitioned else "0")
     return _run_check(pgcur, queries)
 
 

@@ -6,7 +6,9 @@ per-partition fingerprints (the two sides are read at the same time); a partitio
 they differ. Unchanged partitions cost
 nothing more. Contiguous changed partitions form a range, so a whole-history change is one run.
 A table unchanged on both sides since a plan verified it equal is read on neither (``verified``);
-the content comparison of the nightly backstop (``plan_content``) reads every table.
+for ``dental sync`` without Dagster runs (``sync_written``), neither is a table written on the source
+since then: it lists every partition, and its sync and check compare it. The content comparison of
+the nightly backstop (``plan_content``) reads every table.
 """
 
 from __future__ import annotations
@@ -61,21 +63,25 @@ class Fingerprints:
     hands them on, so that ``dental sync`` does not read them twice). ``source`` and ``raw`` by table
     name (raw None: no raw table, source ``{}`` then, not read; or a skipped table); ``skipped``: the
     tables neither side was read of, unchanged since verified equal (``verified.unchanged_tables``),
-    with their recorded digests. Truthy when every table is equal (``unchanged``)."""
+    with their recorded digests; ``written``: the tables neither side was read of because the source
+    was written since they were verified equal (``verified.written_tables``; only when asked,
+    ``sync_written``), with a digest of that state: they are synced whole-range. Truthy when every
+    table is equal (``unchanged``)."""
 
     tables: tuple[str, ...]
     source: dict
     raw: dict
     skipped: dict = field(default_factory=dict)
+    written: dict = field(default_factory=dict)
 
     @property
     def scanned(self) -> tuple[str, ...]:
         """The tables whose fingerprints were read (on both sides, or raw only when it has no table)."""
-        return tuple(name for name in self.tables if name not in self.skipped)
+        return tuple(name for name in self.tables if name not in self.skipped and name not in self.written)
 
     @property
     def unchanged(self) -> bool:
-        return all(self.raw[name] == self.source[name] for name in self.scanned)
+        return not self.written and all(self.raw[name] == self.source[name] for name in self.scanned)
 
     def __bool__(self) -> bool:
         return self.unchanged
@@ -86,8 +92,14 @@ def _key(name: str) -> str:
     return f"{RAW_SCHEMA}.{name}"
 
 
+def _written_digest(record: verified.Record, update_time: int) -> str:
+    """16 hex digits naming a table written on the source since its record (``Fingerprints.written``):
+    the record's digest and the source's UPDATE_TIME, so that it differs from the recorded digest."""
+    return hashlib.sha256(f"written:{record.digest}:{update_time}".encode()).hexdigest()[:16]
+
+
 def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table],
-                             claim: str | None = None) -> Fingerprints:
+                             claim: str | None = None, sync_written: bool = False) -> Fingerprints:
     """Per-month fingerprints of ``tables`` read from the source (one snapshot, with retries) and from
     raw at the same time. A table missing from raw is None there and is not read from the source (it
     is copied whole: ``{}``), so a first sync does not scan the source once more before copying it. A
@@ -96,8 +108,11 @@ def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table],
     recorded when a sync wrote one of them meanwhile, or the state table cannot be written: logged).
     ``claim``: a ``dental sync``'s token; every table is claimed for it in the same transaction
     (``verified.claim``), with the digest its record gets when the sync confirms it (a skipped or equal
-    table's own, else ``digest_after_sync``). Leaves ``pgconn`` rolled back or committed. Raises
-    ConfigurationError when the source lacks a table or a needed column."""
+    table's own, else ``digest_after_sync``). ``sync_written``: a table written on the source since a
+    plan verified it equal (``verified.written_tables``) is read on neither side either: it changed,
+    and its sync (whole-range, ``plan_tables``) reads both sides anyway (``dental sync`` without
+    Dagster runs, whose windows are not Dagster's partitions). Leaves ``pgconn`` rolled back or
+    committed. Raises ConfigurationError when the source lacks a table or a needed column."""
     cols = read_source_columns(params, tables)
     existing = _existing_raw_tables(pgconn, tables)
     names = [t.name for t in tables if t.name in existing]
@@ -105,11 +120,15 @@ def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table],
     try:
         with pgconn.cursor() as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # raw and the records at one time
+            fingerprint.serial(cur)
             records = verified.read_records(cur, probe.source, [_key(n) for n in names]) \
                 if probe.threshold is not None else {}
-        skip = verified.unchanged_tables({n: records[_key(n)].threshold for n in names if _key(n) in records},
-                                         probe.update_times, probe.threshold)
-        scan = [t for t in tables if t.name in existing and t.name not in skip]
+        recorded = {n: records[_key(n)].threshold for n in names if _key(n) in records}
+        skip = verified.unchanged_tables(recorded, probe.update_times, probe.threshold)
+        written = {n: _written_digest(records[_key(n)], probe.update_times[n])
+                   for n in verified.written_tables(recorded, probe.update_times, probe.threshold)} \
+            if sync_written else {}
+        scan = [t for t in tables if t.name in existing and t.name not in skip and t.name not in written]
 
         def read_source() -> dict[str, dict]:
             conn = connect(params)
@@ -123,20 +142,21 @@ def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table],
         with ThreadPoolExecutor(max_workers=1) as pool:  # both sides at once
             pending = pool.submit(with_retries, read_source, what="source fingerprints")
             with pgconn.cursor() as cur:
-                raws = {t.name: fingerprint.raw_fingerprints(cur, t) if t.name in existing and t.name not in skip
-                        else None for t in tables}
+                raws = {t.name: fingerprint.raw_fingerprints(cur, t) if t in scan else None for t in tables}
             source = pending.result()
         source = {t.name: source.get(t.name, {}) for t in tables}
         if probe.threshold is not None:
-            digests = {_key(t.name): _digest(source[t.name], raws[t.name]) for t in tables if t.name not in skip}
+            digests = {_key(t.name): written[t.name] if t.name in written else _digest(source[t.name], raws[t.name])
+                       for t in tables if t.name not in skip}
             equal = {_key(t.name): digests[_key(t.name)] for t in scan if raws[t.name] == source[t.name]}
             claimed = {name: d if name in equal else digest_after_sync(d) for name, d in digests.items()}
             kept = {_key(n): records[_key(n)].digest for n in skip}  # equal since their record, and now
             claimed.update(kept)
             _record(pgconn, probe, equal, claim, claimed if claim else {}, {*equal, *kept})
-        log.debug("plan: %d of %d tables unchanged since verified, not read", len(skip), len(tables))
+        log.debug("plan: %d of %d tables unchanged since verified, %d written since, not read",
+                  len(skip), len(tables), len(written))
         return Fingerprints(tuple(t.name for t in tables), source, raws,
-                            {n: records[_key(n)].digest for n in sorted(skip)})
+                            {n: records[_key(n)].digest for n in sorted(skip)}, written)
     finally:
         pgconn.rollback()
 
@@ -165,19 +185,25 @@ def _record(pgconn, probe: verified.Probe, digests: dict[str, str], claim: str |
 
 
 def plan_tables(params: MySqlParams, pgconn, tables: list[Table], partition_keys: list[str],
-                prefetched: Fingerprints | None = None, claim: str | None = None) -> list[TablePlan]:
+                prefetched: Fingerprints | None = None, claim: str | None = None,
+                sync_written: bool = False) -> list[TablePlan]:
     """The fingerprint comparison of every table (all of them, changed or not; a table skipped as
-    unchanged since verified lists no partition, ``TablePlan.scanned`` False). ``prefetched``: the
-    fingerprints just read by ``nothing_changed`` for the same tables (else they are read now, claimed
-    for ``claim``: ``_fingerprints_both_sides``)."""
+    unchanged since verified lists no partition, ``TablePlan.scanned`` False; with ``sync_written``, a
+    table written on the source since verified lists every partition, unread, ``Fingerprints.written``).
+    ``prefetched``: the fingerprints just read by ``nothing_changed`` for the same tables (else they are
+    read now, claimed for ``claim``: ``_fingerprints_both_sides``)."""
     if prefetched is not None and prefetched.tables == tuple(t.name for t in tables):
         prints = prefetched
     else:
-        prints = _fingerprints_both_sides(params, pgconn, tables, claim)
+        prints = _fingerprints_both_sides(params, pgconn, tables, claim, sync_written)
     plans = []
     for table in tables:
         if table.name in prints.skipped:
             plans.append(TablePlan(table, (), prints.skipped[table.name], scanned=False))
+            continue
+        if table.name in prints.written:
+            every = tuple(partition_keys) if table.partitioned else ("all",)
+            plans.append(TablePlan(table, every, prints.written[table.name], scanned=False))
             continue
         source, raw = prints.source[table.name], prints.raw[table.name]
         changed = fingerprint.changed_partitions(table, source, raw, partition_keys)
@@ -198,20 +224,20 @@ def contiguous_ranges(keys: list[str], partition_keys: list[str]) -> list[tuple[
 
 
 def nothing_changed(params: MySqlParams, pgconn, tables: list[Table],
-                    claim: str | None = None) -> Fingerprints | None:
+                    claim: str | None = None, sync_written: bool = False) -> Fingerprints | None:
     """Whether every raw table exists and its per-month fingerprints (before folding into partitions)
     equal the source's, or it is unchanged on both sides since a plan verified it equal
     (``verified``): then no partition can differ and there is nothing to sync. The answer is the
     ``Fingerprints`` read, truthy in that case; falsy ("maybe": the caller runs the full plan, and
     ``plan_tables`` can take them instead of reading them again) when some table differs; None when a
     raw table does not exist yet (the source is not read then: a first sync plans everything anyway).
-    Needs no Dagster import (``dental sync``'s fast path when nothing changed). ``claim``: as in
-    ``_fingerprints_both_sides``. Raises ConfigurationError when the source lacks a table or a needed
+    Needs no Dagster import (``dental sync``'s fast path when nothing changed). ``claim``,
+    ``sync_written``: as in ``_fingerprints_both_sides``. Raises ConfigurationError when the source lacks a table or a needed
     column."""
     if not tables or len(_existing_raw_tables(pgconn, tables)) < len(tables):
         read_source_columns(params, tables)  # a missing table or column is still reported first
         return None
-    return _fingerprints_both_sides(params, pgconn, tables, claim)
+    return _fingerprints_both_sides(params, pgconn, tables, claim, sync_written)
 
 
 def plan_content(params: MySqlParams, pgconn, tables: list[Table], partition_keys: list[str]) -> list[TablePlan]:
@@ -234,6 +260,7 @@ def plan_content(params: MySqlParams, pgconn, tables: list[Table], partition_key
         pending = pool.submit(with_retries, read_source, what="source content fingerprints")
         try:
             with pgconn.cursor() as cur:
+                fingerprint.serial(cur)
                 raws = {t.name: fingerprint.raw_content_months(cur, t, cols[t.name]) for t in tables}
         finally:
             pgconn.rollback()

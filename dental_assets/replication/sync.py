@@ -367,6 +367,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
     bucket_sql = buckets.source_sql(extract.q(table.name), extract.q(table.primary_key), src_where)
     with pgconn.cursor() as cur, contextlib.ExitStack() as stack:
         cur.execute("SET LOCAL jit = off")  # compiling the key-bucket scan costs more than it saves
+        fingerprint.serial(cur)
         cur.execute("SELECT to_regclass(%s) IS NULL", (target,))
         created = cur.fetchone()[0]  # raw's table is created in this transaction: its COPY can FREEZE
         added = ensure_raw_table(cur, table, cols, schema)
@@ -492,11 +493,12 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
                   ) -> tuple[bool, tuple[int, ...], tuple[int, ...]]:
     """Compare the window's content fingerprints on the source and in raw (``fingerprint``): every row
     counted, its key and its modified timestamp summed (so a passed check is also the plan's
-    fingerprint of the window, ``fingerprint.Fingerprint``), and the content of ``scope``'s rows
+    fingerprint of the window, ``fingerprint.Fingerprint``), its business date summed (a row re-dated
+    without its timestamp fails the check), and the content of ``scope``'s rows
     (default every row: every column of every row, ``fingerprint.row_hash_mysql``; a sample's key
     ranges come from the source's key bounds). Returns (equal, source tuple, raw tuple); tuples are
     (rows, sum of the keys, rows hashed, sum of their 60-bit row hashes, sum of the modified
-    timestamps in seconds)."""
+    timestamps in seconds, sum of the business dates in days: ``fingerprint.source_content``)."""
     cols = source_columns(params, table)
     ranges = None if scope.everything else scope.key_ranges(*_key_bounds(params, table))
 
@@ -512,6 +514,7 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
         pending = pool.submit(with_retries, read, what=f"{table.name} check")
         try:
             with pgconn.cursor() as cur:
+                fingerprint.serial(cur)
                 raw = fingerprint.raw_content(cur, table, cols, window, schema, scope, ranges)
         finally:
             pgconn.rollback()

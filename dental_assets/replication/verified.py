@@ -132,6 +132,29 @@ def unchanged_tables(records: Mapping[str, int], update_times: Mapping[str, int 
             if recorded <= threshold and update_times.get(name) is not None and update_times[name] < recorded}
 
 
+# a commit the verifying read may have seen has an UPDATE_TIME at most 2 s after the record's threshold
+# (the threshold is the second before the probe; the read's snapshot starts in the probe's second or
+# the next): a table written 3 s or more after it was certainly written after that read
+WRITTEN_MARGIN_SECONDS = 3
+
+
+def written_tables(records: Mapping[str, int], update_times: Mapping[str, int | None],
+                   threshold: int | None) -> set[str]:
+    """The tables written on the source after a plan verified them equal: those with a record
+    (``records``: recorded threshold by table name) whose ``update_times`` entry is not None and at
+    least ``WRITTEN_MARGIN_SECONDS`` after the recorded threshold, when this plan has a ``threshold``
+    and the record's is not above it. Such a table changed on the source since raw was verified, so
+    comparing its fingerprints would not spare its sync: ``dental sync`` syncs it whole-range without
+    reading them (``plan._fingerprints_both_sides``). A table written in the margin (perhaps before
+    the verifying read) is neither this nor ``unchanged_tables``: it is compared, as one with no
+    record (right after a sync, the writes just before its plan cost no sync). Pure."""
+    if threshold is None:
+        return set()
+    return {name for name, recorded in records.items()
+            if recorded <= threshold and update_times.get(name) is not None
+            and update_times[name] >= recorded + WRITTEN_MARGIN_SECONDS}
+
+
 _warned_no_threshold = False
 
 

@@ -319,10 +319,11 @@ def _replicated_events(context, done: _Replicated, source: MariaDBSource, window
         context.log.warning(f"raw.{table.name}: the window differed from the source after an incremental "
                             "sync: copied it whole")
     check_meta = {}
-    for side, (rows, key_sum, hashed, content, modified_sum) in (("source", src), ("raw", raw)):
+    for side, (rows, key_sum, hashed, content, modified_sum, date_sum) in (("source", src), ("raw", raw)):
         check_meta[f"{side}_rows"] = dg.MetadataValue.int(rows)
         check_meta[f"{side}_key_sum"] = dg.MetadataValue.text(str(key_sum))  # may exceed 64 bits
         check_meta[f"{side}_modified_sum"] = dg.MetadataValue.text(str(modified_sum))  # seconds, > 64 bits
+        check_meta[f"{side}_business_date_sum"] = dg.MetadataValue.text(str(date_sum))  # days, > 64 bits
         check_meta[f"{side}_rows_hashed"] = dg.MetadataValue.int(hashed)
         check_meta[f"{side}_content_hash"] = dg.MetadataValue.text(str(content))  # > 64 bits
     check_meta["hashed"] = _describe_scope(scope)

@@ -261,7 +261,10 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
     The planned runs execute as Dagster runs of ``raw_opendental_job`` on ``instance``, or on the
     instance of ``DAGSTER_HOME``. With neither, no instance would keep what the runs record, so each
     run's work is done directly, without Dagster's runs and events (``_run_directly``: the same
-    database work and checks, the same report). Raises ValueError when the source is not MariaDB."""
+    database work and checks, the same report), and a table written on the source since a plan
+    verified it equal is synced whole-range without its fingerprints being read first (no Dagster
+    partition records the windows: ``replication.verified.written_tables``). Raises ValueError when the
+    source is not MariaDB."""
     from dental_assets.defs.raw.sensors import RAW_JOB_NAME, plan_run_requests
     from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
     from dental_assets.partitions import monthly_partitions
@@ -284,7 +287,8 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
     claim = claim or new_claim()
     requests = plan_run_requests(opendental, warehouse, with_run_keys=False,
                                  instance=None if direct or instance.is_ephemeral else instance,
-                                 every_table=True, prefetched=prefetched, claim=None if full_refresh else claim)
+                                 every_table=True, prefetched=prefetched, claim=None if full_refresh else claim,
+                                 sync_written=direct)
     if full_refresh and not isinstance(requests, dg.SkipReason):
         requests = full_refresh_requests()
     if isinstance(requests, dg.SkipReason):
