@@ -290,18 +290,26 @@ def _ranges_sql(key: str, ranges: list[tuple[int, int]]) -> str:
 
 
 def _check_queries(scope: CheckScope, ranges, name: str, key: str, where: str, row_hash: str,
-                   modified: str | None, since: str | None, modified_sum: str, date_sum: str) -> list[str]:
-    """The check's queries on one side (same SQL shape on both): every row's count, key sum and
-    ``modified_sum`` (the plan's fingerprint of the window, ``Fingerprint``) and ``date_sum`` (the
-    business dates', ``0`` for an unpartitioned table), with every row's hash when ``scope`` is
-    everything; else then the sampled key ``ranges``' count and hash sum, and the re-read rows'
-    (``modified >= since``)."""
+                   modified: str | None, since: str | None, modified_sum: str, date_sum: str,
+                   one_scan: bool = False) -> list[str]:
+    """The check's queries on one side: every row's count, key sum and ``modified_sum`` (the plan's
+    fingerprint of the window, ``Fingerprint``) and ``date_sum`` (the business dates', ``0`` for an
+    unpartitioned table), with every row's hash when ``scope`` is everything; else the sampled key
+    ``ranges``' count and hash sum (a read of those ranges only), and the re-read rows' (``modified >=
+    since``): in a query of their own, or with ``one_scan`` in the totals' scan. The results are the
+    same either way (``_run_check``). Raw has no index on the modified column, so its own query would
+    scan the window a second time (``one_scan`` saved 0.6 s of 4.3 s on raw's side at 50,000 patients);
+    MariaDB reads the re-read rows through the source's index on it, and evaluating the condition in
+    the totals' scan cost it 2.7 s more."""
     totals = f"COUNT(*), SUM({key}), {modified_sum}, {date_sum}"
     if scope.everything:
         return [f"SELECT {totals}, COUNT(*), SUM({row_hash}) FROM {name} WHERE {where}"]
-    queries = [f"SELECT {totals} FROM {name} WHERE {where}",
+    reread = scope.since is not None and modified is not None
+    in_totals = (f", COUNT(CASE WHEN {modified} >= {since} THEN 1 END), "
+                 f"SUM(CASE WHEN {modified} >= {since} THEN {row_hash} END)") if reread and one_scan else ""
+    queries = [f"SELECT {totals}{in_totals} FROM {name} WHERE {where}",
                f"SELECT COUNT(*), SUM({row_hash}) FROM {name} WHERE ({where}) AND ({_ranges_sql(key, ranges or [])})"]
-    if scope.since is not None and modified is not None:
+    if reread and not one_scan:
         queries.append(f"SELECT COUNT(*), SUM({row_hash}) FROM {name} WHERE ({where}) AND {modified} >= {since}")
     return queries
 
@@ -312,9 +320,8 @@ def _run_check(cur, queries: list[str]) -> tuple[int, int, int, int, int, int]:
     for sql in queries:
         cur.execute(sql)
         results.append(tuple(_int(v) for v in cur.fetchone()))
-    (rows, key_sum, modified_sum, date_sum, *everything), *hashed = results
-    if everything:
-        return (rows, key_sum, *everything, modified_sum, date_sum)
+    (rows, key_sum, modified_sum, date_sum, *in_totals), *sampled = results
+    hashed = ([tuple(in_totals)] if in_totals else []) + sampled  # (rows, hash sum) pairs
     return (rows, key_sum, sum(n for n, _ in hashed), sum(h for _, h in hashed), modified_sum, date_sum)
 
 
@@ -354,7 +361,8 @@ def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
     queries = _check_queries(scope, ranges, f"{quote_pg(schema)}.{quote_pg(table.name)}", quote_pg(table.primary_key),
                              where, row_hash_pg(cols), quote_pg(modified) if modified else None, since,
                              _modified_sum_pg(quote_pg(modified)) if modified else "0",
-                             _date_sum_pg(quote_pg(table.business_date)) if table.partitioned else "0")
+                             _date_sum_pg(quote_pg(table.business_date)) if table.partitioned else "0",
+                             one_scan=True)
     return _run_check(pgcur, queries)
 
 
