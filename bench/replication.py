@@ -33,6 +33,11 @@ second is the steady state). Each sync's time is split into the tables' own sync
 the per-table seconds it prints), the checks' time, and the rest (start-up, planning, Dagster's runs
 and events, indexes, statistics).
 
+Before the pipe, before the first sync and before the change, both servers settle (``settle``: MariaDB's
+dirty pages flushed, a PostgreSQL CHECKPOINT; the pipe's tables are dropped once counted), so that no
+timed step pays for the background writes of the step before it (until 2026-12-05 the first sync ran
+beside the checkpoint and autovacuum of the pipe's 10M rows).
+
 Prints a table of figures. Timings on a shared 2-core machine are noisy: run it more than once.
 """
 
@@ -295,9 +300,36 @@ def _timed_process(argv: list[str], env: dict) -> dict:
     return json.loads(out.stdout)
 
 
+SETTLE_TIMEOUT_SECONDS = 120
+
+
+def settle(maria_url: str, pg_url: str) -> float:
+    """Let both servers finish the previous step's background writes before a timed step, so that no
+    step pays for the one before (on this 2-core machine they compete for the same cores): MariaDB's
+    dirty InnoDB pages flushed (polled until fewer than 1,000 remain, at most ``SETTLE_TIMEOUT_SECONDS``),
+    then a PostgreSQL ``CHECKPOINT``. Returns the seconds it took."""
+    started = time.perf_counter()
+    conn = mysql(maria_url)
+    with conn.cursor() as cur:
+        while time.perf_counter() - started < SETTLE_TIMEOUT_SECONDS:
+            cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
+            if int(cur.fetchone()[1]) < 1000:
+                break
+            time.sleep(0.5)
+    conn.close()
+    conn = pg(pg_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CHECKPOINT")
+    conn.close()
+    return time.perf_counter() - started
+
+
 def pipe_all_tables(maria_url: str, pg_url: str, tables) -> dict:
     """`mariadb --batch | psql \\copy` of every table, one after the other, into empty tables of the
-    schema bench_pipe with raw's DDL (primary keys included). Returns seconds and rows."""
+    schema bench_pipe with raw's DDL (primary keys included), dropped after its rows are counted (so
+    that autovacuum's analyze of 10M new rows does not run beside the next step). Returns seconds and
+    rows."""
     conn = pg(pg_url)
     with conn, conn.cursor() as cur:
         cur.execute("DROP SCHEMA IF EXISTS bench_pipe CASCADE")
@@ -325,6 +357,8 @@ def pipe_all_tables(maria_url: str, pg_url: str, tables) -> dict:
         for table in tables:
             cur.execute(f"SELECT count(*) FROM bench_pipe.{table.name}")
             rows += cur.fetchone()[0]
+        cur.execute("DROP SCHEMA bench_pipe CASCADE")
+    conn.commit()
     conn.close()
     return {"seconds": seconds, "rows": rows}
 
@@ -383,6 +417,7 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
     rows = sum(t.num_rows for t in practice.tables.values() if t.num_rows)
     print(f"practice of {patients:,} patients: {rows:,} rows, {len(tables)} raw tables, "
           f"{time.perf_counter() - started:.1f} s to generate and load", flush=True)
+    settle(maria_url, pg_url)  # (the load's dirty pages)
     pipe = pipe_all_tables(maria_url, pg_url, tables)
     print(f"pipe, all tables: {pipe['seconds']:.2f} s ({pipe['rows']:,} rows)", flush=True)
     env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=maria_url, DENTAL_WAREHOUSE_URL=pg_url)
@@ -394,11 +429,13 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
         return [sys.executable, "-m", "cProfile", "-o", str(profile / f"{name}.prof"), "-m", "dental_assets.cli",
                 "sync"]
 
+    settle(maria_url, pg_url)
     first = _timed_process(sync("first"), env)
     if first["exit"] != 0:
         raise SystemExit("first dental sync failed:\n" + first["stdout"][-3000:] + first["stderr"])
     print(f"dental sync, first: {first['seconds']:.2f} s ({pipe['seconds'] / first['seconds']:.2f}x the pipe)",
           flush=True)
+    settle(maria_url, pg_url)  # (the first sync's writes; the change's own are the incremental's to bear)
     changed = change_practice(maria_url, tables)
     incremental = _timed_process(sync("incremental"), env)
     if incremental["exit"] != 0:
