@@ -314,8 +314,9 @@ def test_dental_sync_without_dagster_home_does_the_runs_work_itself(env, monkeyp
         raise AssertionError("dental sync without DAGSTER_HOME executed a Dagster run")
 
     monkeypatch.setattr(dg.JobDefinition, "execute_in_process", no_dagster_run)
-    # the source's writes behind the plan's threshold: a table written in its own second counts as
-    # written since verified, and the next sync would sync it again (verified.written_tables)
+    # no older transaction open on the server (another test process's): it would pull the plan's
+    # threshold back, the fixture's writes would count as written after it (verified.written_tables),
+    # and the next sync would sync those tables again instead of finding nothing to do
     quiet_source(source_url, [t.name for t in raw_tables()])
     assert cli.main(["sync"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -388,7 +389,7 @@ def test_dental_sync_without_dagster_home_does_the_runs_work_itself(env, monkeyp
     assert cli.main(["sync"]) == 1
     out = capsys.readouterr().out
     assert "raw.procedurelog: the window differed from the source after an incremental sync: copied it whole" in out
-    # (tables written in the second of the previous sync's threshold are synced and fail alike)
+    # (any other table this sync writes fails alike: the planted bug is in every check)
     assert any(line.startswith("procedurelog ") and line.endswith("CHECK FAILED") for line in out.splitlines())
 
 

@@ -40,6 +40,11 @@ source says which ones might have: ``information_schema.TABLES.UPDATE_TIME``.
   wrote at the check's (later); a source change since the plan's threshold shows in UPDATE_TIME as
   above, so the next plan reads such a table anyway.
 
+- **Written since** (``written_tables``, ``dental sync`` without Dagster runs only). A table whose
+  UPDATE_TIME is ``WRITTEN_MARGIN_SECONDS`` or more after its record's threshold was written after the
+  read that verified it: the plan reads neither side of it and plans it whole-range; its sync and its
+  check (which also sums the business dates, so a silent re-date still fails it) compare it.
+
 The nightly content backstop (``plan.plan_content``) never skips: it still compares every column of
 every row, and finds what leaves no trace here (raw edited by hand, a source clock set back).
 
@@ -132,9 +137,11 @@ def unchanged_tables(records: Mapping[str, int], update_times: Mapping[str, int 
             if recorded <= threshold and update_times.get(name) is not None and update_times[name] < recorded}
 
 
-# a commit the verifying read may have seen has an UPDATE_TIME at most 2 s after the record's threshold
-# (the threshold is the second before the probe; the read's snapshot starts in the probe's second or
-# the next): a table written 3 s or more after it was certainly written after that read
+# with no transaction open at the probe, the threshold is the second before it and the verifying read's
+# snapshot starts in the probe's second or the next: a commit that read saw has an UPDATE_TIME at most
+# 2 s after the threshold, so a table written 3 s or more after it was written after that read (an open
+# transaction pulls the threshold back: then some tables written before the read count as written too,
+# which costs their sync, never a missed change)
 WRITTEN_MARGIN_SECONDS = 3
 
 
@@ -143,11 +150,12 @@ def written_tables(records: Mapping[str, int], update_times: Mapping[str, int | 
     """The tables written on the source after a plan verified them equal: those with a record
     (``records``: recorded threshold by table name) whose ``update_times`` entry is not None and at
     least ``WRITTEN_MARGIN_SECONDS`` after the recorded threshold, when this plan has a ``threshold``
-    and the record's is not above it. Such a table changed on the source since raw was verified, so
-    comparing its fingerprints would not spare its sync: ``dental sync`` syncs it whole-range without
-    reading them (``plan._fingerprints_both_sides``). A table written in the margin (perhaps before
-    the verifying read) is neither this nor ``unchanged_tables``: it is compared, as one with no
-    record (right after a sync, the writes just before its plan cost no sync). Pure."""
+    and the record's is not above it. Such a table was (almost always) committed to after the read
+    that verified it, so comparing its fingerprints would not spare its sync: ``dental sync`` syncs it
+    whole-range without reading them (``plan._fingerprints_both_sides``). A table written in the
+    margin (perhaps before the verifying read) is neither this nor ``unchanged_tables``: it is
+    compared, as one with no record (right after a sync, the writes just before its plan cost no
+    sync). Either class is safe: both end with the table compared to the source. Pure."""
     if threshold is None:
         return set()
     return {name for name, recorded in records.items()
