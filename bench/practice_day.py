@@ -137,7 +137,8 @@ def _sync(env: dict, name: str) -> dict:
     result = bench._timed_process([sys.executable, "-m", "dental_assets.cli", "sync"], env)
     print(f"{name}: exit {result['exit']}, {result['seconds']:.1f} s", flush=True)
     for line in result["stdout"].splitlines():
-        if "CHECK FAILED" in line or line.startswith("checks:") or "run(s) failed" in line:
+        if ("CHECK FAILED" in line or line.startswith("checks:") or "run(s) failed" in line
+                or "copied it whole" in line):  # (a window the check re-copied after an incremental sync)
             print(f"  {line.strip()}", flush=True)
     return result
 
