@@ -33,7 +33,7 @@ class TablePlan:
     """A table's changed partitions (``["all"]`` for a changed unpartitioned table) and a digest of
     both sides' fingerprints (stable while nothing changes: a table skipped as unchanged since it was
     verified keeps the digest recorded then). ``scanned``: False when neither side was read
-    (``verified``)."""
+    (``verified``: unchanged, or written since with ``sync_written``)."""
 
     table: Table
     partitions: tuple[str, ...]
