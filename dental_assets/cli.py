@@ -273,7 +273,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if unchanged:
         print("raw equals the source: nothing to sync")
         return 0
-    from dental_assets.defs.raw.sync_command import run_sync
+    if os.environ.get("DAGSTER_HOME"):  # Dagster runs on that instance
+        from dental_assets.defs.raw.sync_command import run_sync
+    else:  # no instance keeps runs: the work directly, without importing Dagster
+        from dental_assets.replication.direct import sync_directly as run_sync
 
     report = run_sync(full_refresh=args.full_refresh, prefetched=unchanged, claim=claim)
     return 0 if report.ok else 1

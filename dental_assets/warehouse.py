@@ -166,6 +166,18 @@ class EmbeddedPostgres:
         return f"postgresql+psycopg2://postgres@/{EMBEDDED_DATABASE}?host={self.pgdata}"
 
 
+
+def resolve(url: str | None, home: str | Path | None = None) -> PgParams:
+    """The warehouse's connection parameters: those of ``url`` (``DENTAL_WAREHOUSE_URL``, a
+    ``postgresql+psycopg2://`` URL), or, when it is None or empty, the embedded server under ``home``
+    (default ``$DENTAL_HOME``, else ``./.dental``), started (``EmbeddedPostgres.start``). Raises
+    ConfigurationError for a bad URL, RuntimeError when the embedded server cannot start."""
+    if url:
+        from dental_assets import settings
+
+        return settings.warehouse_params(url)
+    return EmbeddedPostgres(Path(home) if home else None).start()
+
 def mark_demo_target(params: PgParams) -> None:
     """Mark a PostgreSQL database as a demo target: the table ``public.dental_demo_target`` exists.
 

@@ -89,3 +89,19 @@ def test_partition_definitions_and_tags():
         "dagster/asset_partition_range_start": "2024-01",
         "dagster/asset_partition_range_end": "2024-03",
     }
+
+
+def test_month_keys_are_dagsters_partition_keys():
+    """``partitions.month_keys`` (no Dagster import) lists the keys ``monthly_partitions`` gives at the
+    same time, around month and year boundaries, with and without a time zone."""
+    from dental_assets.partitions import PARTITION_START, month_keys, monthly_partitions
+
+    utc = dt.timezone.utc
+    start = dt.datetime.strptime(PARTITION_START, "%Y-%m").replace(tzinfo=utc)
+    times = [start, start + dt.timedelta(days=40), dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=utc),
+             dt.datetime(2026, 12, 1, tzinfo=utc), dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=utc),
+             dt.datetime(2027, 1, 1, tzinfo=utc), dt.datetime(2027, 1, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+             dt.datetime(2026, 12, 31, 23, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))), dt.datetime(2026, 12, 1, 0, 30)]
+    for now in times:
+        assert month_keys(now) == monthly_partitions.get_partition_keys(current_time=now), now
+    assert month_keys(dt.datetime(2027, 1, 1, tzinfo=utc))[-1] == "2027-01"

@@ -207,11 +207,11 @@ def test_a_full_copy_is_analyzed_from_a_small_sample(env, monkeypatch):
     statistics of every column, the key's histogram included (the check's key ranges are planned with
     it), from PostgreSQL's sample for ``COPY_STATISTICS_TARGET`` 10: a histogram of at most 10 buckets
     (the default target's has up to 100)."""
-    from dental_assets.defs.raw import assets
+    from dental_assets.replication import replicate
     from dental_assets.replication.mysql import MySqlParams
 
     source_url, pg_url = env
-    monkeypatch.setattr(assets, "ANALYZE_MIN_ROWS", 100)  # the test practice's tables are small
+    monkeypatch.setattr(replicate, "ANALYZE_MIN_ROWS", 100)  # the test practice's tables are small
     table = raw_table("procedurelog")
     pg = pg_conn(pg_url)
     try:
@@ -220,7 +220,7 @@ def test_a_full_copy_is_analyzed_from_a_small_sample(env, monkeypatch):
             cur.execute(pg_create_table_sql(table))
             cur.execute("ALTER TABLE raw.procedurelog SET (autovacuum_enabled = false)")
         pg.commit()
-        done = assets._replicate_table(MySqlParams.from_url(source_url), pg, table, None, "auto", True, 32)
+        done = replicate.replicate_table(MySqlParams.from_url(source_url), pg, table, None, "auto", True, 32)
         assert done.result.mode == "full" and done.result.rows_copied > 200
         assert done.check[0], "the check passed"
         with pg.cursor() as cur:
@@ -268,34 +268,77 @@ def test_read_only_user_is_enough(env, mariadb_server_url):
         conn.close()
 
 
-def test_request_work_reads_a_planned_run_as_the_raw_assets_do():
-    """Without DAGSTER_HOME, `dental sync` does a planned run's work itself (``_request_work``): the
-    run's tables in catalog order, the window of its partition or partition range, and ``full`` only
-    when its config sets ``full_refresh``."""
+def test_direct_work_is_what_the_raw_assets_read_from_the_sensors_requests():
+    """Without DAGSTER_HOME, `dental sync` does the planned runs' work itself (``direct.planned_work``):
+    the same runs as the sensor's requests (``plan.run_groups``), each with the tables the request
+    selects, in catalog order, and the window the raw assets read from it (its partition, or its
+    partition range tags); ``full`` for every table in a full refresh, as ``full_refresh_requests``."""
     from dental_assets.defs.raw.sensors import _requests
-    from dental_assets.defs.raw.sync_command import _request_work, full_refresh_requests
-    from dental_assets.partitions import Window, monthly_partitions
+    from dental_assets.defs.raw.sync_command import full_refresh_requests
+    from dental_assets.partitions import Window, month_keys, month_window, monthly_partitions
+    from dental_assets.replication.direct import Work, full_refresh_work, planned_work
     from dental_assets.replication.plan import TablePlan
 
     keys = monthly_partitions.get_partition_keys()
+    assert month_keys() == keys
+
+    def read(request: dg.RunRequest) -> tuple[list, Window | None, str]:  # as the raw multi-assets do
+        names = {key.path[-1] for key in request.asset_selection}
+        tags = request.tags or {}
+        window = None
+        if request.partition_key:
+            window = month_window(request.partition_key, request.partition_key, keys)
+        elif "dagster/asset_partition_range_start" in tags:
+            window = month_window(tags["dagster/asset_partition_range_start"],
+                                  tags["dagster/asset_partition_range_end"], keys)
+        ops = (request.run_config or {}).get("ops", {})
+        full = any(op.get("config", {}).get("full_refresh") for op in ops.values())
+        return [t for t in raw_tables() if t.name in names], window, "full" if full else "auto"
 
     def month(key: str) -> dt.date:
         return dt.date(int(key[:4]), int(key[5:7]), 1)
 
     plans = [TablePlan(raw_table("patient"), ("all",), "a"), TablePlan(raw_table("definition"), ("all",), "b"),
              TablePlan(raw_table("procedurelog"), (keys[3], keys[6], keys[7]), "c"),
-             TablePlan(raw_table("adjustment"), (keys[7],), "d")]
-    reference, single, span = _requests(plans, keys, with_run_keys=False)
-    assert _request_work(reference, keys) == ([raw_table("patient"), raw_table("definition")], None, "auto")
-    assert _request_work(single, keys) == ([raw_table("procedurelog")], Window(month(keys[3]), month(keys[4])),
-                                           "auto")
-    assert _request_work(span, keys) == ([raw_table("procedurelog"), raw_table("adjustment")],
-                                         Window(month(keys[6]), month(keys[8])), "auto")
-    everything_reference, everything = full_refresh_requests()
-    assert _request_work(everything_reference, keys) == ([t for t in raw_tables() if not t.partitioned], None,
-                                                         "full")
-    assert _request_work(everything, keys) == ([t for t in raw_tables() if t.partitioned], Window(None, None),
-                                               "full")
+             TablePlan(raw_table("adjustment"), (keys[7],), "d"), TablePlan(raw_table("payment"), (), "e")]
+    work = planned_work(plans, keys)
+    assert [(w.tables, w.window, w.mode) for w in work] == [read(r) for r in _requests(plans, keys, False)]
+    assert work == [Work([raw_table("patient"), raw_table("definition")], None),
+                    Work([raw_table("procedurelog")], Window(month(keys[3]), month(keys[4]))),
+                    Work([raw_table("procedurelog"), raw_table("adjustment")], Window(month(keys[6]), month(keys[8])))]
+    assert planned_work([TablePlan(raw_table("procedurelog"), tuple(keys), "f")], keys) == \
+        [Work([raw_table("procedurelog")], Window(None, None))]
+    assert planned_work([p for p in plans if p.table.name == "payment"], keys) == []
+    everything = full_refresh_work(keys)
+    assert [(w.tables, w.window, w.mode) for w in everything] == [read(r) for r in full_refresh_requests()]
+    assert [w.mode for w in everything] == ["full", "full"] and everything[1].window == Window(None, None)
+
+
+def test_dental_sync_without_dagster_home_never_imports_dagster(env, monkeypatch):
+    """`dental sync` with no DAGSTER_HOME, as a process: a first sync and a sync after an edit leave raw
+    equal to the source without importing Dagster (its modules took ~1.5 s of each sync's start-up)."""
+    import subprocess
+    import sys
+
+    source_url, pg_url = env
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    program = ("import sys; from dental_assets import cli; code = cli.main(['sync']); "
+               "print('dagster imported' if 'dagster' in sys.modules else 'no dagster'); sys.exit(code)")
+
+    def sync() -> str:
+        done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    first = sync()
+    assert first.splitlines()[-1] == "no dagster" and "procedurelog           full" in first
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET ProcFee = ProcFee + 2 WHERE ProcNum % 7 = 3")
+    conn.close()
+    second = sync()
+    assert second.splitlines()[-1] == "no dagster" and "procedurelog           incremental" in second
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
 
 
 def test_dental_sync_without_dagster_home_does_the_runs_work_itself(env, monkeypatch, capsys):
@@ -352,26 +395,26 @@ def test_dental_sync_without_dagster_home_does_the_runs_work_itself(env, monkeyp
         cur.execute("INSERT INTO patientlink (PatNumFrom, PatNumTo, LinkType) VALUES (1, 2, 1)")
         cur.execute("UPDATE procedurelog SET ProcFee = ProcFee + 3 WHERE ProcNum % 13 = 2")
     conn.close()
-    from dental_assets.defs.raw import sensors
+    from dental_assets.replication import direct
 
-    plan = sensors.plan_run_requests
+    plan = direct.plan_tables
 
     def plan_then_lose_a_table(*args, **kwargs):
-        requests = plan(*args, **kwargs)
+        plans = plan(*args, **kwargs)
         conn = mysql_conn(source_url)
         with conn.cursor() as cur:
             cur.execute("RENAME TABLE patientlink TO patientlink_gone")
         conn.close()
-        return requests
+        return plans
 
-    monkeypatch.setattr(sensors, "plan_run_requests", plan_then_lose_a_table)
+    monkeypatch.setattr(direct, "plan_tables", plan_then_lose_a_table)
     assert cli.main(["sync"]) == 1
     out = capsys.readouterr().out
     assert "failed: ConfigurationError" in out and "patientlink" in out and "1 run(s) failed" in out
     assert_raw_equals_source(source_url, pg_url, [raw_table("patient"), raw_table("procedurelog")])
     with pytest.raises(AssertionError):  # after the failed table: not synced
         assert_raw_equals_source(source_url, pg_url, [raw_table("definition")])
-    monkeypatch.setattr(sensors, "plan_run_requests", plan)
+    monkeypatch.setattr(direct, "plan_tables", plan)
     conn = mysql_conn(source_url)
     with conn.cursor() as cur:
         cur.execute("RENAME TABLE patientlink_gone TO patientlink")

@@ -200,7 +200,7 @@ def test_written_tables_are_planned_whole_range_unread(urls, monkeypatch, change
     then leave raw equal to the source. A row re-dated into another month without its timestamp, which
     only the plan's per-month fingerprints would have seen, fails the check's business-date sum, and
     the window is re-copied whole."""
-    from dental_assets.defs.raw.assets import _replicate_table
+    from dental_assets.replication.replicate import replicate_table
     from dental_assets.partitions import monthly_partitions
     from dental_assets.replication import fingerprint
     from dental_assets.replication.plan import plan_tables
@@ -239,7 +239,7 @@ def test_written_tables_are_planned_whole_range_unread(urls, monkeypatch, change
     assert _plan(source_url, pg_url)["procedurelog"].scanned  # (the sensor's plan still reads it)
     pg = pg_conn(pg_url)
     try:  # the whole range, synced and checked as dental sync's run does
-        done = _replicate_table(_params(source_url), pg, raw_table("procedurelog"), None, "auto", True, 32)
+        done = replicate_table(_params(source_url), pg, raw_table("procedurelog"), None, "auto", True, 32)
     finally:
         pg.close()
     equal, *_, repaired, _ = done.check

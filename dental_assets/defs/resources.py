@@ -21,7 +21,6 @@ values again when a run uses them.
 import contextlib
 import datetime as dt
 import os
-from pathlib import Path
 from typing import Iterator
 
 import dagster as dg
@@ -29,7 +28,8 @@ from pydantic import PrivateAttr
 
 from dental_assets import settings
 from dental_assets.sources import MariaDBSource, OpenDentalSource, SyntheticSource
-from dental_assets.warehouse import EmbeddedPostgres, PgParams
+from dental_assets.warehouse import PgParams
+from dental_assets.warehouse import resolve as resolve_warehouse
 
 
 def masked_repr_args(args, secret: tuple[str, ...] = ("url",)) -> list:
@@ -59,9 +59,7 @@ class WarehouseResource(dg.ConfigurableResource):
         self._params = self._resolve()
 
     def _resolve(self) -> PgParams:
-        if self.url:
-            return settings.warehouse_params(self.url)
-        return EmbeddedPostgres(Path(self.home) if self.home else None).start()
+        return resolve_warehouse(self.url, self.home)
 
     @property
     def params(self) -> PgParams:

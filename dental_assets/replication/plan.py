@@ -223,6 +223,42 @@ def contiguous_ranges(keys: list[str], partition_keys: list[str]) -> list[tuple[
     return ranges
 
 
+@dataclass(frozen=True)
+class RunGroup:
+    """The tables one run of ``raw_opendental_job`` brings up to date: the changed reference tables
+    (``first``/``last`` None: whole tables), or the partitioned tables changed in the contiguous months
+    ``first``..``last`` (inclusive). ``plans`` in catalog order; ``digest`` joins theirs."""
+
+    plans: tuple[TablePlan, ...]
+    first: str | None = None
+    last: str | None = None
+
+    @property
+    def tables(self) -> list[Table]:
+        return [p.table for p in self.plans]
+
+    @property
+    def digest(self) -> str:
+        return "-".join(p.digest for p in self.plans)
+
+
+def run_groups(plans: list[TablePlan], partition_keys: list[str]) -> list[RunGroup]:
+    """The runs that carry out ``plans``: one for the changed reference tables, then one per maximal
+    range of contiguous changed months (``contiguous_ranges`` of every partitioned table's changed
+    months), with the partitioned tables changed in it (each table's whole range: a month of the range
+    it did not change is synced too, and finds little). The raw change sensor turns them into run
+    requests; ``dental sync`` without ``DAGSTER_HOME`` does their work directly. Pure."""
+    groups: list[RunGroup] = []
+    reference = tuple(p for p in plans if not p.table.partitioned and p.partitions)
+    if reference:
+        groups.append(RunGroup(reference))
+    changed = [p for p in plans if p.table.partitioned and p.partitions]
+    for first, last in contiguous_ranges(sorted({k for p in changed for k in p.partitions}), partition_keys):
+        span = set(partition_keys[partition_keys.index(first): partition_keys.index(last) + 1])
+        groups.append(RunGroup(tuple(p for p in changed if span & set(p.partitions)), first, last))
+    return groups
+
+
 def nothing_changed(params: MySqlParams, pgconn, tables: list[Table],
                     claim: str | None = None, sync_written: bool = False) -> Fingerprints | None:
     """Whether every raw table exists and its per-month fingerprints (before folding into partitions)

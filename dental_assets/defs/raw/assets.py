@@ -26,11 +26,7 @@ window is re-copied whole once before the check is reported. dbt does not run do
 check.
 """
 
-import dataclasses
-import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import pydantic
@@ -40,17 +36,13 @@ from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseReso
 from dental_assets.partitions import Window, month_window, monthly_partitions
 from dental_assets.pgcopy import copy_arrow
 from dental_assets.replication import verified
+from dental_assets.replication.replicate import Replicated, replicate_tables
 from dental_assets.sources import MariaDBSource
 from dental_assets.warehouse import is_demo_target
 
 RAW_GROUP = "raw_opendental"
 RAW_KINDS = {"postgres", "mysql"}
 CHECK_NAME = "matches_source"
-# a fully copied table of at least this many rows is analyzed at once (``copy_statistics_sql``; smaller
-# ones: by autovacuum)
-ANALYZE_MIN_ROWS = 10_000
-# PostgreSQL's statistics target of that analysis (it samples 300 x target rows; PostgreSQL's default: 100)
-COPY_STATISTICS_TARGET = 10
 
 
 class RawSyncConfig(dg.Config):
@@ -186,95 +178,6 @@ def load_tables(
         conn.close()
 
 
-@dataclasses.dataclass
-class _Replicated:
-    """One table's outcome on the MariaDB path: the sync, and the check when it is selected (``equal``,
-    both sides' fingerprints, the scope hashed, whether the window was re-copied whole, its seconds)."""
-
-    table: Table
-    result: object  # replication.sync.SyncResult
-    check: tuple | None = None  # (equal, source, raw, scope, repaired, seconds)
-
-
-def copy_statistics_sql(table: Table) -> str:
-    """The statements that analyze raw's ``table`` after a full copy of ``ANALYZE_MIN_ROWS`` rows or more,
-    in the caller's transaction: every column, from a sample of 3,000 rows (``COPY_STATISTICS_TARGET``
-    10; PostgreSQL's default samples 30,000). They give the table's row count (``pg_class.reltuples``),
-    the key's histogram, which the blocking check's key ranges need (without it PostgreSQL reads every
-    row for each range), and every column's null fraction, distinct count and most common values for
-    dbt's plans. Autovacuum analyzes the table again at the server's own target once a tenth of it has
-    changed (``autovacuum_analyze_scale_factor``'s default). At the default target, the 43 tables of
-    10,000 rows or more of a 50,000-patient practice took 8.3 s to analyze; at 10, 0.7 s
-    (docs/replication.md)."""
-    return (f"SET LOCAL default_statistics_target = {COPY_STATISTICS_TARGET}; "
-            f"ANALYZE {quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}")
-
-
-def _replicate_table(params, conn, table: Table, window: Window | None, mode: str, check: bool,
-                     sample: int, writer: str | None = None) -> _Replicated:
-    """Sync ``table``'s window on ``conn``, create its declared indexes, analyze a full copy
-    (``copy_statistics_sql``), then (``check``) compare the window with the source; after an incremental
-    sync that left a difference (a value edited without its timestamp, a commit later than the
-    look-back) the window is re-copied whole once and compared again. Database work only: no Dagster
-    call, so it can run on the worker thread of ``replicate_tables``. ``writer``: the token of the ``dental
-    sync`` running this (``verified.CLAIM_TAG``), whose claim on the table survives the write
-    (``verified.forget``)."""
-    from dental_assets.replication.sync import check_scope, sync_window, verify_window
-
-    result = sync_window(params, conn, table, window, mode=mode, writer=writer)
-    with conn, conn.cursor() as cur:  # the declared indexes, on the warehouse copy only
-        create_raw_indexes(cur, table)
-    if result.mode == "full" and result.rows_copied >= ANALYZE_MIN_ROWS:
-        # statistics of the new rows, for the check's key ranges and dbt's plans (a smaller table is
-        # left to autovacuum: the planner's size estimate serves until then)
-        with conn, conn.cursor() as cur:
-            cur.execute(copy_statistics_sql(table))
-    if not check:
-        return _Replicated(table, result)
-    started = time.perf_counter()
-    scope = check_scope(result, sample)
-    equal, src, raw = verify_window(params, conn, table, window, scope=scope)
-    repaired = False
-    if not equal and result.mode == "incremental":
-        scope = check_scope(sync_window(params, conn, table, window, mode="full", writer=writer), sample)
-        equal, src, raw = verify_window(params, conn, table, window, scope=scope)
-        repaired = True
-    return _Replicated(table, result, (equal, src, raw, scope, repaired, time.perf_counter() - started))
-
-
-def replicate_tables(params, warehouse: WarehouseResource, tables: list[Table], window: Window | None,
-                     mode: str, checked: set[str], sample: int, writer: str | None = None) -> Iterator[_Replicated]:
-    """The MariaDB path's database work for one window: yields each table's ``_Replicated`` (its sync,
-    and its check when its name is in ``checked``) in the order of ``tables``.
-
-    The tables run in order on one worker thread with its own warehouse connection, one table at a
-    time (the source sees one extraction at a time), while the caller handles the finished ones (the
-    Dagster step stores their events meanwhile). A table's error is raised here, when its turn comes,
-    and no table after it starts. Closing the generator early stops the tables not yet started."""
-    conn = warehouse.connect()
-    stop = threading.Event()  # set by a failed table or a caller that stops early: no further table starts
-
-    def work(table: Table) -> _Replicated | None:
-        if stop.is_set():
-            return None
-        try:
-            return _replicate_table(params, conn, table, window, mode, table.name in checked, sample, writer)
-        except BaseException:
-            stop.set()
-            raise
-
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-sync")
-    try:
-        for future in [pool.submit(work, t) for t in tables]:
-            done = future.result()  # re-raises the table's error here
-            if done is not None:
-                yield done
-    finally:
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)  # a table being synced commits or rolls back first
-        conn.close()
-
-
 def _replicate(context, tables: list[Table], window: Window | None, source: MariaDBSource,
                warehouse: WarehouseResource, mode: str = "auto"):
     """The MariaDB path of a run: sync each table's window, then check it against the source
@@ -289,7 +192,7 @@ def _replicate(context, tables: list[Table], window: Window | None, source: Mari
         yield from _replicated_events(context, done, source, window)
 
 
-def _replicated_events(context, done: _Replicated, source: MariaDBSource, window: Window | None):
+def _replicated_events(context, done: Replicated, source: MariaDBSource, window: Window | None):
     """The log line, ``MaterializeResult`` and (when checked) ``AssetCheckResult`` of one synced table;
     counts and keys only."""
     table, result = done.table, done.result

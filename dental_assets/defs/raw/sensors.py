@@ -60,46 +60,35 @@ def _with_unrecorded(plans, keys: list[str], instance: dg.DagsterInstance, every
 
 
 def _requests(plans, keys: list[str], with_run_keys: bool, full_refresh: bool = False) -> list[dg.RunRequest]:
-    """One run for the changed reference tables, one per contiguous range of changed months for the
-    partitioned tables changed in it; ``full_refresh``: the runs re-copy their windows whole (run
-    config), and their run keys start with ``refresh:``."""
-    from dental_assets.replication.plan import contiguous_ranges
+    """A run request per ``plan.run_groups`` group: one run for the changed reference tables, one per
+    contiguous range of changed months for the partitioned tables changed in it; ``full_refresh``: the
+    runs re-copy their windows whole (run config), and their run keys start with ``refresh:``."""
+    from dental_assets.replication.plan import run_groups
 
     requests: list[dg.RunRequest] = []
     prefix = "refresh:" if full_refresh else ""
+    refresh_tag = {"dental/full_refresh": "true"} if full_refresh else {}
 
     def config(op: str) -> dict | None:
         return {"ops": {op: {"config": {"full_refresh": True}}}} if full_refresh else None
 
-    reference = [p for p in plans if not p.table.partitioned and p.partitions]
-    if reference:
-        digest = "-".join(p.digest for p in reference)
-        requests.append(
-            dg.RunRequest(
-                run_key=f"{prefix}reference:{digest}" if with_run_keys else None,
-                asset_selection=[raw_asset_key(p.table.name) for p in reference],
-                run_config=config("raw_opendental_reference"),
-                tags={**SOURCE_TAG, "dental/changed_tables": str(len(reference)),
-                      **({"dental/full_refresh": "true"} if full_refresh else {})},
-            )
-        )
-    changed = [p for p in plans if p.table.partitioned and p.partitions]
-    all_changed = sorted({k for p in changed for k in p.partitions})
-    for first, last in contiguous_ranges(all_changed, keys):
-        span = set(keys[keys.index(first): keys.index(last) + 1])
-        in_range = [p for p in changed if span & set(p.partitions)]
-        digest = "-".join(p.digest for p in in_range)
-        tags = {**SOURCE_TAG, "dental/changed_tables": str(len(in_range)),
-                "dental/changed_partitions": str(len(span)),
-                **({"dental/full_refresh": "true"} if full_refresh else {})}
-        selection = [raw_asset_key(p.table.name) for p in in_range]
+    for group in run_groups(plans, keys):
+        selection = [raw_asset_key(t.name) for t in group.tables]
+        tags = {**SOURCE_TAG, "dental/changed_tables": str(len(group.plans)), **refresh_tag}
+        if group.first is None:
+            requests.append(dg.RunRequest(run_key=f"{prefix}reference:{group.digest}" if with_run_keys else None,
+                                          asset_selection=selection, run_config=config("raw_opendental_reference"),
+                                          tags=tags))
+            continue
+        first, last = group.first, group.last
+        tags["dental/changed_partitions"] = str(keys.index(last) - keys.index(first) + 1)
         run_config = config("raw_opendental_transactional")
         if first == last:
-            requests.append(dg.RunRequest(run_key=f"{prefix}{first}:{digest}" if with_run_keys else None,
+            requests.append(dg.RunRequest(run_key=f"{prefix}{first}:{group.digest}" if with_run_keys else None,
                                           asset_selection=selection, partition_key=first, tags=tags,
                                           run_config=run_config))
         else:
-            requests.append(dg.RunRequest(run_key=f"{prefix}{first}..{last}:{digest}" if with_run_keys else None,
+            requests.append(dg.RunRequest(run_key=f"{prefix}{first}..{last}:{group.digest}" if with_run_keys else None,
                                           asset_selection=selection, run_config=run_config,
                                           tags={**tags, **partition_range_tags(first, last)}))
     return requests

@@ -5,10 +5,9 @@ It plans what ``raw_change_sensor`` would request (everything on the first run; 
 unread, ``replication.verified.written_tables``). With ``DAGSTER_HOME`` set, it executes those runs
 of ``raw_opendental_job`` in this process on that instance, so the runs, materializations and checks
 are recorded like the sensor's. Without it, no instance would
-keep those records, so it does each run's work directly, without Dagster runs or events (the same
-database work and ``matches_source`` checks, ``assets.replicate_tables``): on a 50,000-patient practice
-that took the first sync from 43.0-43.7 s to 39.2-39.7 s and an incremental one from 22.8-23.3 s to
-18.4-19.2 s (docs/replication.md, *Figures*). It prints one line per table (mode, rows copied, rows
+keep those records, so it does each run's work directly, without Dagster runs, events or imports
+(``replication.direct``: the same database work and ``matches_source`` checks,
+``replication.replicate.replicate_tables``; docs/replication.md, *Figures*). It prints one line per table (mode, rows copied, rows
 removed, seconds) and returns non-zero when a run fails or a ``matches_source`` check fails. For cron
 users, tests and the benchmark.
 
@@ -19,40 +18,13 @@ failed (``fail_stale_runs``).
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import dagster as dg
-import psycopg2
 
+from dental_assets.replication.direct import SyncReport, settle_claim
 from dental_assets.replication.verified import CLAIM_TAG, new_claim
-
-if TYPE_CHECKING:
-    from dental_assets.catalog import Table
-    from dental_assets.partitions import Window
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class SyncReport:
-    """Per-table outcome of ``run_sync``: ``tables[name] = {mode, rows_copied, rows_replaced, seconds}``;
-    ``failed_checks`` lists tables whose check failed; ``failed_runs`` counts failed runs."""
-
-    runs: int = 0
-    tables: dict[str, dict] = field(default_factory=dict)
-    failed_checks: list[str] = field(default_factory=list)
-    failed_runs: int = 0
-    check_seconds: float = 0.0  # the matches_source checks' time, all tables
-    checked: set[str] = field(default_factory=set)  # tables with a check evaluation
-    verified: int = 0  # tables recorded verified after the sync (``replication.verified.confirm``)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed_checks and not self.failed_runs
 
 
 # ``dental sync`` runs execute in its own process: these tags say which one, so that the next start can
@@ -129,68 +101,6 @@ def full_refresh_requests() -> list[dg.RunRequest]:
     ]
 
 
-def _settle_claim(warehouse, claim: str, report: SyncReport) -> None:
-    """After the runs: confirm ``claim`` (``verified.confirm``) when every run succeeded, recording the
-    tables whose checks all passed; else release it. A warehouse error here is logged, not raised
-    (the next plan reads those tables again)."""
-    from dental_assets.catalog import RAW_SCHEMA
-    from dental_assets.replication import verified
-
-    try:
-        conn = warehouse.connect()
-    except Exception as exc:  # the runs already reported their own errors
-        log.info("dental sync: claim not settled (%s)", type(exc).__name__)
-        return
-    try:
-        with conn, conn.cursor() as cur:
-            if report.ok:
-                checked = [f"{RAW_SCHEMA}.{name}" for name in report.checked - set(report.failed_checks)]
-                report.verified = len(verified.confirm(cur, claim, checked))
-            else:
-                verified.release(cur, claim)
-    except psycopg2.Error as exc:
-        log.info("dental sync: claim not settled (%s): the next plan reads the tables", type(exc).__name__)
-    finally:
-        conn.close()
-
-
-def _request_work(request: dg.RunRequest, partition_keys: list[str]) -> tuple[list[Table], Window | None, str]:
-    """What a planned run does, for ``_run_directly``: (its tables in catalog order, its window, its sync
-    mode), as the raw multi-assets would read them from the run: the selected assets, the partition
-    key or the partition range tags (``month_window``; None for the reference tables' run), and
-    ``full`` when the run config sets ``full_refresh``, else ``auto``. Pure."""
-    from dental_assets.catalog import raw_tables
-    from dental_assets.partitions import month_window
-
-    names = {key.path[-1] for key in request.asset_selection or []}
-    tables = [t for t in raw_tables() if t.name in names]
-    tags = request.tags or {}
-    window = None
-    if request.partition_key:
-        window = month_window(request.partition_key, request.partition_key, partition_keys)
-    elif "dagster/asset_partition_range_start" in tags:
-        window = month_window(tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"],
-                              partition_keys)
-    ops = (request.run_config or {}).get("ops", {})
-    full = any(op.get("config", {}).get("full_refresh") for op in ops.values())
-    return tables, window, "full" if full else "auto"
-
-
-def _add_table(report: SyncReport, name: str, mode: str, copied: int, replaced: int, seconds: float) -> None:
-    entry = report.tables.setdefault(name, {"mode": "", "rows_copied": 0, "rows_replaced": 0, "seconds": 0.0})
-    entry["mode"] = mode
-    entry["rows_copied"] += copied
-    entry["rows_replaced"] += replaced
-    entry["seconds"] += seconds
-
-
-def _add_check(report: SyncReport, name: str, passed: bool, seconds: float) -> None:
-    report.check_seconds += seconds
-    report.checked.add(name)
-    if not passed and name not in report.failed_checks:
-        report.failed_checks.append(name)
-
-
 def _run_in_dagster(job, instance: dg.DagsterInstance, request: dg.RunRequest, claim: str,
                     report: SyncReport) -> None:
     """Execute one planned run of ``raw_opendental_job`` in this process on ``instance`` and add its
@@ -216,39 +126,11 @@ def _run_in_dagster(job, instance: dg.DagsterInstance, request: dg.RunRequest, c
         if name in seen:
             continue
         seen.add(name)
-        _add_table(report, name, str(_value(meta.get("sync_mode", "copy"))), int(_value(meta.get("rows_copied", 0))),
-                   int(_value(meta.get("rows_replaced", 0))), float(_value(meta.get("seconds", 0.0))))
+        report.add_table(name, str(_value(meta.get("sync_mode", "copy"))), int(_value(meta.get("rows_copied", 0))),
+                         int(_value(meta.get("rows_replaced", 0))), float(_value(meta.get("seconds", 0.0))))
     for evaluation in result.get_asset_check_evaluations():
-        _add_check(report, evaluation.asset_key.path[-1], evaluation.passed,
-                   float(_value(evaluation.metadata.get("seconds", 0.0))))
-
-
-def _run_directly(request: dg.RunRequest, partition_keys: list[str], params, warehouse, claim: str,
-                  report: SyncReport, out) -> None:
-    """Do one planned run's work without a Dagster run (``dental sync`` with no ``DAGSTER_HOME``: no
-    instance would keep its events): the same database work as the raw assets' step
-    (``assets.replicate_tables``: sync, indexes, statistics, ``matches_source`` check, a whole re-copy
-    after a failed incremental check), every table checked, added to ``report``. A table's error fails
-    the run as it fails the step: the tables after it are not synced, the error's type and message
-    (codes and keys, no values) are printed, and the next run goes on."""
-    from dental_assets import settings
-    from dental_assets.defs.raw.assets import replicate_tables
-
-    tables, window, mode = _request_work(request, partition_keys)
-    try:
-        for done in replicate_tables(params, warehouse, tables, window, mode, {t.name for t in tables},
-                                     settings.sync_check_sample(), claim):
-            result = done.result
-            _add_table(report, result.table, result.mode, result.rows_copied, result.rows_deleted, result.seconds)
-            if done.check is not None:
-                equal, *_, repaired, seconds = done.check
-                if repaired:
-                    print(f"raw.{result.table}: the window differed from the source after an incremental sync: "
-                          "copied it whole", file=out)
-                _add_check(report, result.table, equal, seconds)
-    except Exception as exc:  # as Dagster fails the step: reported, and the other runs go on
-        report.failed_runs += 1
-        print(f"run {report.runs} failed: {type(exc).__name__}: {exc}", file=out)
+        report.add_check(evaluation.asset_key.path[-1], evaluation.passed,
+                         float(_value(evaluation.metadata.get("seconds", 0.0))))
 
 
 def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | None = None,
@@ -261,15 +143,17 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
     plan's threshold (``replication.verified.confirm``), so the next plan need not read them.
 
     The planned runs execute as Dagster runs of ``raw_opendental_job`` on ``instance``, or on the
-    instance of ``DAGSTER_HOME``. With neither, no instance would keep what the runs record, so each
-    run's work is done directly, without Dagster's runs and events (``_run_directly``: the same
-    database work and checks, the same report), and a table written on the source since a plan
-    verified it equal is synced whole-range without its fingerprints being read first (no Dagster
-    partition records the windows: ``replication.verified.written_tables``). Raises ValueError when the
-    source is not MariaDB."""
+    instance of ``DAGSTER_HOME``. With neither, no instance would keep what the runs record:
+    ``replication.direct.sync_directly`` does the runs' work without Dagster (the same plan, database
+    work, checks and report; a table written on the source since a plan verified it equal is synced
+    whole-range without its fingerprints being read first). Raises ValueError when the source is not
+    MariaDB."""
+    if instance is None and not os.environ.get("DAGSTER_HOME"):
+        from dental_assets.replication.direct import sync_directly
+
+        return sync_directly(out=out, full_refresh=full_refresh, prefetched=prefetched, claim=claim)
     from dental_assets.defs.raw.sensors import RAW_JOB_NAME, plan_run_requests
     from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
-    from dental_assets.partitions import monthly_partitions
 
     # plain copies of the resources for planning in this process (the definitions keep EnvVar references)
     opendental = OpenDentalSourceResource(
@@ -277,50 +161,33 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
     )
     warehouse = WarehouseResource(url=os.environ.get("DENTAL_WAREHOUSE_URL"), home=os.environ.get("DENTAL_HOME"))
     out = out or sys.stdout
-    direct = instance is None and not os.environ.get("DAGSTER_HOME")
-    if not direct:
-        instance = instance or dg.DagsterInstance.get()
-        stale = fail_stale_runs(instance)
-        if stale:
-            print(f"marked {len(stale)} run(s) of a killed dental sync as failed", file=out)
+    instance = instance or dg.DagsterInstance.get()
+    stale = fail_stale_runs(instance)
+    if stale:
+        print(f"marked {len(stale)} run(s) of a killed dental sync as failed", file=out)
     # every month Dagster has not recorded is synced too (months without rows included), so no raw
-    # partition is left "missing" for the eager dbt models downstream; without an instance (no
-    # DAGSTER_HOME), or on an ephemeral one, nothing downstream sees a record, so it gets only what changed
+    # partition is left "missing" for the eager dbt models downstream; on an ephemeral instance nothing
+    # downstream sees a record, so it gets only what changed
     claim = claim or new_claim()
     requests = plan_run_requests(opendental, warehouse, with_run_keys=False,
-                                 instance=None if direct or instance.is_ephemeral else instance,
-                                 every_table=True, prefetched=prefetched, claim=None if full_refresh else claim,
-                                 sync_written=direct)
+                                 instance=None if instance.is_ephemeral else instance,
+                                 every_table=True, prefetched=prefetched, claim=None if full_refresh else claim)
     if full_refresh and not isinstance(requests, dg.SkipReason):
         requests = full_refresh_requests()
     if isinstance(requests, dg.SkipReason):
         raise ValueError(requests.skip_message)
     report = SyncReport()
-    if direct:
-        params, keys = opendental.source().params, monthly_partitions.get_partition_keys()
-    else:
-        if defs is None:  # built now, so that the environment of this call decides the resources
-            from dental_assets.defs.raw import defs as raw_defs
-            from dental_assets.defs.resources import build_resources
+    if defs is None:  # built now, so that the environment of this call decides the resources
+        from dental_assets.defs.raw import defs as raw_defs
+        from dental_assets.defs.resources import build_resources
 
-            defs = dg.Definitions.merge(raw_defs, dg.Definitions(resources=build_resources()))
-        job = defs.resolve_job_def(RAW_JOB_NAME)
+        defs = dg.Definitions.merge(raw_defs, dg.Definitions(resources=build_resources()))
+    job = defs.resolve_job_def(RAW_JOB_NAME)
     for request in requests:
         report.runs += 1
-        if direct:
-            _run_directly(request, keys, params, warehouse, claim, report, out)
-        else:
-            _run_in_dagster(job, instance, request, claim, report)
-    _settle_claim(warehouse, claim, report)
+        _run_in_dagster(job, instance, request, claim, report)
+    settle_claim(warehouse, claim, report)
     if not requests:
         print("raw equals the source: nothing to sync", file=out)
-    for name, entry in sorted(report.tables.items()):
-        flag = "  CHECK FAILED" if name in report.failed_checks else ""
-        print(f"{name:<22} {entry['mode']:<12} {entry['rows_copied']:>10,} copied "
-              f"{entry['rows_replaced']:>10,} removed {entry['seconds']:8.2f} s{flag}", file=out)
-    if report.tables:
-        print(f"checks: {report.check_seconds:.2f} s", file=out)
-    if report.failed_runs:
-        where = "see the Dagster event log" if not direct else "see the lines above"
-        print(f"{report.failed_runs} run(s) failed: {where}", file=out)
+    report.print(out, direct=False)
     return report
