@@ -401,10 +401,38 @@ def change_practice(maria_url: str, tables, edit_share: float = 0.01, delete_sha
     return {"edited": edited, "deleted": deleted}
 
 
+def change_recent(maria_url: str, seed: int) -> dict:
+    """A practice's few minutes rather than a bulk edit: ~200 of the latest 20,000 procedures' fees and
+    ~100 of the latest 5,000 appointments' notes edited, 30 procedures inserted, 5 of the latest
+    deleted (which rows: ``seed``)."""
+    conn = mysql(maria_url)
+    counts = {}
+    with conn.cursor() as cur:
+        cur.execute("SELECT MAX(ProcNum) FROM procedurelog")
+        top_proc = cur.fetchone()[0]
+        cur.execute("SELECT MAX(AptNum) FROM appointment")
+        top_apt = cur.fetchone()[0]
+        cur.execute(f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum > {top_proc - 20000} "
+                    f"AND ProcNum % 100 = {seed % 100}")
+        counts["edited"] = cur.rowcount
+        cur.execute(f"UPDATE appointment SET Note = CONCAT(Note, 'x') WHERE AptNum > {top_apt - 5000} "
+                    f"AND AptNum % 50 = {seed % 50}")
+        counts["edited"] += cur.rowcount
+        cur.execute("INSERT INTO procedurelog (PatNum, ProcDate, ProcFee) "
+                    "SELECT PatNum, ProcDate, ProcFee FROM procedurelog ORDER BY ProcNum DESC LIMIT 30")
+        counts["inserted"] = cur.rowcount
+        cur.execute(f"DELETE FROM procedurelog WHERE ProcNum > {top_proc - 20000} AND ProcNum % 1000 = {seed % 1000} "
+                    "LIMIT 5")
+        counts["deleted"] = cur.rowcount
+    conn.close()
+    return counts
+
+
 def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | None = None) -> dict:
     """The issue's figures on a synthetic practice of ``patients``: first `dental sync` against the pipe
     over every raw table (same run), the incremental sync after ~1% edited and 0.1% deleted, the
-    no-change sync; peak RSS; where the time goes. ``profile``: a folder for a cProfile of each sync
+    no-change sync, then a sync after a practice's few minutes (``change_recent``); peak RSS; where the
+    time goes. ``profile``: a folder for a cProfile of each sync
     (first.prof, incremental.prof, no_change.prof; the profiler slows the syncs)."""
     from dental_assets.catalog import raw_tables
     from dental_synthetic import SyntheticConfig, generate
@@ -445,6 +473,11 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
     # the second is the steady state (tables verified equal and unwritten since are skipped)
     none = _timed_process(sync("no_change"), env)
     steady = _timed_process(sync("no_change_steady"), env)
+    time.sleep(4)  # past the verification's margin (replication.verified.WRITTEN_MARGIN_SECONDS)
+    recent = change_recent(maria_url, seed=7)
+    small = _timed_process(sync("small_change"), env)
+    if small["exit"] != 0:
+        raise SystemExit("dental sync after a small change failed:\n" + small["stdout"][-3000:])
     return {
         "patients": patients,
         "rows": rows,
@@ -464,6 +497,9 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
         "no_change_output": none["stdout"].strip().splitlines()[-1:],
         "no_change_steady_seconds": round(steady["seconds"], 2),
         "no_change_steady_exit": steady["exit"],
+        "small_change": recent,
+        "small_change_seconds": round(small["seconds"], 2),
+        "small_change_breakdown": _sync_breakdown(small),
     }
 
 
