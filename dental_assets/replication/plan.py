@@ -227,7 +227,8 @@ def contiguous_ranges(keys: list[str], partition_keys: list[str]) -> list[tuple[
 class RunGroup:
     """The tables one run of ``raw_opendental_job`` brings up to date: the changed reference tables
     (``first``/``last`` None: whole tables), or the partitioned tables changed in the contiguous months
-    ``first``..``last`` (inclusive). ``plans`` in catalog order; ``digest`` joins theirs."""
+    ``first``..``last`` (inclusive). ``plans`` in the order given (``plan_tables``: catalog order);
+    ``digest`` joins theirs."""
 
     plans: tuple[TablePlan, ...]
     first: str | None = None
