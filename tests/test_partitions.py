@@ -98,10 +98,11 @@ def test_month_keys_are_dagsters_partition_keys():
 
     utc = dt.timezone.utc
     start = dt.datetime.strptime(PARTITION_START, "%Y-%m").replace(tzinfo=utc)
+    east, west = dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-5))
     times = [start, start + dt.timedelta(days=40), dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=utc),
              dt.datetime(2026, 12, 1, tzinfo=utc), dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=utc),
-             dt.datetime(2027, 1, 1, tzinfo=utc), dt.datetime(2027, 1, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))),
-             dt.datetime(2026, 12, 31, 23, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))), dt.datetime(2026, 12, 1, 0, 30)]
+             dt.datetime(2027, 1, 1, tzinfo=utc), dt.datetime(2027, 1, 1, 0, 30, tzinfo=east),
+             dt.datetime(2026, 12, 31, 23, 0, tzinfo=west), dt.datetime(2026, 12, 1, 0, 30)]
     for now in times:
         assert month_keys(now) == monthly_partitions.get_partition_keys(current_time=now), now
     assert month_keys(dt.datetime(2027, 1, 1, tzinfo=utc))[-1] == "2027-01"

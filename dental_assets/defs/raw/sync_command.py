@@ -4,12 +4,12 @@ It plans what ``raw_change_sensor`` would request (everything on the first run; 
 ``DAGSTER_HOME``, a table written on the source since verified is planned over its whole range
 unread, ``replication.verified.written_tables``). With ``DAGSTER_HOME`` set, it executes those runs
 of ``raw_opendental_job`` in this process on that instance, so the runs, materializations and checks
-are recorded like the sensor's. Without it, no instance would
-keep those records, so it does each run's work directly, without Dagster runs, events or imports
-(``replication.direct``: the same database work and ``matches_source`` checks,
-``replication.replicate.replicate_tables``; docs/replication.md, *Figures*). It prints one line per table (mode, rows copied, rows
-removed, seconds) and returns non-zero when a run fails or a ``matches_source`` check fails. For cron
-users, tests and the benchmark.
+are recorded like the sensor's. Without it, no instance would keep those records, so it does each
+run's work directly, without Dagster runs, events or imports (``replication.direct``: the same
+database work and ``matches_source`` checks, ``replication.replicate.replicate_tables``;
+docs/replication.md, *Figures*). It prints one line per table (mode, rows copied, rows removed,
+seconds) and returns non-zero when a run fails or a ``matches_source`` check fails. For cron users,
+tests and the benchmark.
 
 Its Dagster runs carry this process's pid, host and start time; at the next start (of ``dental sync``
 or a ``raw_change_sensor`` tick) the runs still recorded as started whose process is gone are marked
