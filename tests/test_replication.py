@@ -459,6 +459,33 @@ def test_failed_check_blocks(env):
     assert_raw_equals_source(source_url, pg_url, raw_tables())
 
 
+def test_dental_sync_full_refresh_without_dagster_home_repairs_a_hand_edit(env, monkeypatch, capsys):
+    """A value edited in raw by hand, which no fingerprint of the plan covers: `dental sync` finds
+    nothing to do; `dental sync --full-refresh` with no DAGSTER_HOME (the direct path) copies every
+    table whole, every check passes, and raw equals the source again."""
+    from dental_assets import cli
+
+    source_url, pg_url = env
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    quiet_source(source_url, [t.name for t in raw_tables()])
+    assert cli.main(["sync"]) == 0
+    capsys.readouterr()
+    pg = pg_conn(pg_url)
+    with pg.cursor() as cur:
+        cur.execute('UPDATE raw.procedurelog SET "ProcFee" = "ProcFee" + 1 WHERE "ProcNum" = 3')
+    pg.commit()
+    pg.close()
+    assert cli.main(["sync"]) == 0
+    assert capsys.readouterr().out.strip() == "raw equals the source: nothing to sync"
+    with pytest.raises(AssertionError):
+        assert_raw_equals_source(source_url, pg_url, [raw_table("procedurelog")])
+    assert cli.main(["sync", "--full-refresh"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    modes = {line.split()[0]: line.split()[1] for line in lines if line.split()[1:2] in (["full"], ["incremental"])}
+    assert modes == {t.name: "full" for t in raw_tables()} and not any("CHECK FAILED" in line for line in lines)
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
+
+
 def test_a_failed_table_stops_the_tables_after_it(env):
     """A run's tables are synced in order on a worker thread while Dagster records the finished ones:
     when a table fails (here its source table is gone), the step fails with that table's error, the
