@@ -435,6 +435,7 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
     time goes. ``profile``: a folder for a cProfile of each sync
     (first.prof, incremental.prof, no_change.prof; the profiler slows the syncs)."""
     from dental_assets.catalog import raw_tables
+    from dental_assets.replication.verified import WRITTEN_MARGIN_SECONDS
     from dental_synthetic import SyntheticConfig, generate
     from dental_synthetic.mariadb_writer import write_mariadb
 
@@ -473,7 +474,7 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
     # the second is the steady state (tables verified equal and unwritten since are skipped)
     none = _timed_process(sync("no_change"), env)
     steady = _timed_process(sync("no_change_steady"), env)
-    time.sleep(4)  # past the verification's margin (replication.verified.WRITTEN_MARGIN_SECONDS)
+    time.sleep(WRITTEN_MARGIN_SECONDS + 1)  # past the verification's margin: the change counts as written after it
     recent = change_recent(maria_url, seed=7)
     small = _timed_process(sync("small_change"), env)
     if small["exit"] != 0:

@@ -316,7 +316,7 @@ def test_direct_work_is_what_the_raw_assets_read_from_the_sensors_requests():
 
 def test_dental_sync_without_dagster_home_never_imports_dagster(env, monkeypatch):
     """`dental sync` with no DAGSTER_HOME, as a process: a first sync and a sync after an edit leave raw
-    equal to the source without importing Dagster (its modules took ~1.5 s of each sync's start-up)."""
+    equal to the source without importing Dagster (its imports took 1.8-2.0 s of each sync's start-up)."""
     import subprocess
     import sys
 

@@ -200,10 +200,10 @@ def test_written_tables_are_planned_whole_range_unread(urls, monkeypatch, change
     then leave raw equal to the source. A row re-dated into another month without its timestamp, which
     only the plan's per-month fingerprints would have seen, fails the check's business-date sum, and
     the window is re-copied whole."""
-    from dental_assets.replication.replicate import replicate_table
     from dental_assets.partitions import monthly_partitions
     from dental_assets.replication import fingerprint
     from dental_assets.replication.plan import plan_tables
+    from dental_assets.replication.replicate import replicate_table
     from test_replication_support import assert_raw_equals_source
 
     source_url, pg_url = urls

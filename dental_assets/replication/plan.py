@@ -269,8 +269,8 @@ def nothing_changed(params: MySqlParams, pgconn, tables: list[Table],
     ``plan_tables`` can take them instead of reading them again) when some table differs; None when a
     raw table does not exist yet (the source is not read then: a first sync plans everything anyway).
     Needs no Dagster import (``dental sync``'s fast path when nothing changed). ``claim``,
-    ``sync_written``: as in ``_fingerprints_both_sides``. Raises ConfigurationError when the source lacks a table or a needed
-    column."""
+    ``sync_written``: as in ``_fingerprints_both_sides``. Raises ConfigurationError when the source
+    lacks a table or a needed column."""
     if not tables or len(_existing_raw_tables(pgconn, tables)) < len(tables):
         read_source_columns(params, tables)  # a missing table or column is still reported first
         return None

@@ -97,7 +97,7 @@ def _requests(plans, keys: list[str], with_run_keys: bool, full_refresh: bool = 
 def plan_run_requests(
     opendental: OpenDentalSourceResource, warehouse: WarehouseResource, with_run_keys: bool = True,
     backstop: bool = False, instance: dg.DagsterInstance | None = None, every_table: bool = False,
-    prefetched=None, claim: str | None = None, sync_written: bool = False,
+    prefetched=None, claim: str | None = None,
 ) -> list[dg.RunRequest] | dg.SkipReason:
     """The runs that bring raw up to date with the source (empty when nothing changed); a SkipReason
     for a source other than MariaDB. Run tags say how many partitions and tables each run covers.
@@ -107,9 +107,7 @@ def plan_run_requests(
     only there (a value edited without its timestamp) are requested as ``full_refresh`` runs. Raises
     ConfigurationError when the source lacks a table or a needed column. ``prefetched``: the
     fingerprints ``plan.nothing_changed`` just read (``dental sync``), used instead of reading them
-    again; ``claim``: ``dental sync``'s token (``replication.verified.claim``); ``sync_written``: a table
-    written on the source since verified equal is requested whole-range without reading its
-    fingerprints (``plan.plan_tables``; ``dental sync`` without Dagster runs)."""
+    again; ``claim``: ``dental sync``'s token (``replication.verified.claim``)."""
     from dental_assets.replication.plan import plan_content, plan_tables
 
     source = opendental.source()
@@ -119,8 +117,7 @@ def plan_run_requests(
     conn = warehouse.connect()
     try:
         tables = list(raw_tables())
-        plans = plan_tables(source.params, conn, tables, keys, prefetched=prefetched, claim=claim,
-                            sync_written=sync_written)
+        plans = plan_tables(source.params, conn, tables, keys, prefetched=prefetched, claim=claim)
         content = plan_content(source.params, conn, tables, keys) if backstop else []
     finally:
         conn.close()
