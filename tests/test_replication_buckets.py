@@ -148,12 +148,24 @@ def _procedures(url: str, keys) -> None:
 
 
 @pytest.mark.parametrize("keys", [list(range(1, 20_001)), [k for k in range(-300, 300) if k]], ids=["spread", "negative"])
-def test_incremental_sync_finds_deletes_spread_over_the_table(mariadb_url, pg_url, keys):
-    """Deletes one key in many buckets (decoded), several in one bucket (listed), an edit, and a stray
+def test_incremental_sync_finds_deletes_spread_over_the_table(mariadb_url, pg_url, keys, monkeypatch):
+    """Deletes one key in many buckets (decoded), two in every third bucket (listed: ~50 separate key
+    ranges, 7 to a statement, so the source lists them in several statements), an edit, and a stray
     insert with an old timestamp; with negative keys the sync compares the full key lists instead."""
     from dental_assets.replication.mysql import MySqlParams
     from dental_assets.replication.sync import sync_window
 
+    from dental_assets.replication import extract
+
+    monkeypatch.setattr(buckets, "RANGES_PER_STATEMENT", 7)
+    listed = []
+    real_listing = extract.stream_keys_in_ranges
+
+    def listing(params, table, where, lo, hi):
+        listed.append(len(lo))
+        return real_listing(params, table, where, lo, hi)
+
+    monkeypatch.setattr(extract, "stream_keys_in_ranges", listing)
     table = raw_table("procedurelog")
     _procedures(mariadb_url, keys)
     params = MySqlParams.from_url(mariadb_url)
@@ -161,7 +173,8 @@ def test_incremental_sync_finds_deletes_spread_over_the_table(mariadb_url, pg_ur
     assert sync_window(params, pg, table, None).mode == "full"
     conn = mysql_conn(mariadb_url)
     with conn.cursor() as cur:
-        deleted = cur.execute("DELETE FROM procedurelog WHERE ProcNum % 201 = 17 OR ProcNum IN (130, 131, 140)")
+        deleted = cur.execute("DELETE FROM procedurelog WHERE ProcNum % 201 = 17 OR ProcNum IN (130, 131, 140) "
+                              "OR ProcNum % 384 IN (3, 5)")
         cur.execute("UPDATE procedurelog SET ProcFee = 12.5, DateTStamp = '2024-04-01 09:00:00' "
                     "WHERE ProcNum = 150")
         cur.execute("INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, DateTStamp) "
@@ -170,6 +183,9 @@ def test_incremental_sync_finds_deletes_spread_over_the_table(mariadb_url, pg_ur
     result = sync_window(params, pg, table, None)
     assert result.mode == "incremental"
     assert result.rows_total == len(keys) - deleted + 1
+    # listed: the 53 buckets 3j holding 384j + 3 and 384j + 5 (j = 0..52); bucket 1 (130, 131, 140)
+    # joins bucket 0's range
+    assert listed == ([] if min(keys) < 0 else [53])
     with pg.cursor() as cur:
         cur.execute("SELECT count(*) FROM raw.procedurelog")
         assert cur.fetchone()[0] == result.rows_total

@@ -197,11 +197,39 @@ def compare(source: Buckets, raw: Buckets, shift: int = SHIFT) -> Difference:
     return Difference(gone, new, lo.astype(np.int64), hi.astype(np.int64), int(differs.sum()))
 
 
-def range_predicates(key_sql: str, lo: np.ndarray, hi: np.ndarray, per_statement: int = 2000) -> list[str]:
-    """SQL predicates (``key BETWEEN lo AND hi OR ...``), at most ``per_statement`` ranges each."""
-    out = []
+RANGES = "dental_ranges"  # the alias of a relation of key ranges (``ranges_mysql``/``ranges_pg``)
+LO, HI = "dental_lo", "dental_hi"  # its columns (no OpenDental column has these names)
+
+
+def ranges_mysql(lo, hi) -> str:
+    """MariaDB/MySQL: the inclusive key ranges ``lo[i]..hi[i]`` as a derived table ``RANGES(LO, HI)``
+    (a UNION ALL of one-row SELECTs: MySQL 5.6 has no VALUES constructor). Joined with
+    ``STRAIGHT_JOIN table ON key BETWEEN LO AND HI``, MariaDB reads each range through the primary key
+    and compares each row with its own range only; a WHERE of OR'ed BETWEENs compares every row read
+    with every range (2,000 ranges over procedurelog: 4.0 s against 0.12 s). The ranges must be
+    disjoint (a row in two would be read twice) and not empty."""
+    rows = " UNION ALL ".join(f"SELECT {int(a)} AS {LO}, {int(b)} AS {HI}" if i == 0 else f"SELECT {int(a)}, {int(b)}"
+                              for i, (a, b) in enumerate(zip(lo, hi)))
+    return f"({rows}) AS {RANGES}"
+
+
+def ranges_pg(lo, hi) -> str:
+    """PostgreSQL: the same relation (``ranges_mysql``), from two array literals."""
+    los = ",".join(str(int(a)) for a in lo)
+    his = ",".join(str(int(b)) for b in hi)
+    return f"unnest('{{{los}}}'::bigint[], '{{{his}}}'::bigint[]) AS {RANGES}({LO}, {HI})"
+
+
+def in_ranges(key_sql: str) -> str:
+    """The join condition of a table's key with ``ranges_mysql``/``ranges_pg``'s relation."""
+    return f"{key_sql} BETWEEN {RANGES}.{LO} AND {RANGES}.{HI}"
+
+
+RANGES_PER_STATEMENT = 2000  # key ranges listed by one statement (``chunks``)
+
+
+def chunks(lo: np.ndarray, hi: np.ndarray):
+    """``(lo, hi)`` slices of at most ``RANGES_PER_STATEMENT`` ranges (one statement each)."""
+    per_statement = RANGES_PER_STATEMENT
     for start in range(0, len(lo), per_statement):
-        parts = [f"{key_sql} BETWEEN {int(a)} AND {int(b)}"
-                 for a, b in zip(lo[start:start + per_statement], hi[start:start + per_statement])]
-        out.append("(" + " OR ".join(parts) + ")")
-    return out
+        yield lo[start:start + per_statement], hi[start:start + per_statement]

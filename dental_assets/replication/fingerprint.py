@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dental_assets.catalog import RAW_SCHEMA, Table, quote_pg
+from dental_assets.replication import buckets
 from dental_assets.replication.extract import SourceColumns, q, window_where, zero_date
 
 if TYPE_CHECKING:  # the partitions module imports Dagster: not at run time (dental sync's fast path)
@@ -120,6 +121,17 @@ def serial(pgcur) -> None:
     process, alternating): first sync 38.9-39.1 s against 39.7-41.0 s with them, incremental 11.3-13.2 s
     against 12.0-12.5 s, the checks ~1 s shorter in both (docs/replication.md, *Figures*)."""
     pgcur.execute(SERIAL_SQL)
+
+
+JIT_OFF_SQL = "SET LOCAL jit = off"
+
+
+def no_jit(pgcur) -> None:
+    """Run the rest of ``pgcur``'s transaction without JIT compilation (``JIT_OFF_SQL``). The sync's
+    key-bucket scan and the check's sampled key ranges are costed high enough for PostgreSQL to compile
+    them, which costs more than it saves: the check's sample (a join of 256 key ranges, the row hash of
+    every column) took 5.9 s with JIT against 1.4 s without, over the 50,000-patient benchmark's tables."""
+    pgcur.execute(JIT_OFF_SQL)
 
 
 def _date_sum_mysql(column: str) -> str:
@@ -289,24 +301,31 @@ class CheckScope:
 EVERY_ROW = CheckScope()
 
 
-def _ranges_sql(key: str, ranges: list[tuple[int, int]]) -> str:
+def _sampled_from(ranges: list[tuple[int, int]] | None, name: str, key: str, mysql: bool) -> str | None:
+    """The FROM clause reading the sampled key ``ranges`` of ``name`` through its primary key
+    (``buckets.ranges_mysql``/``ranges_pg``: a WHERE of 256 OR'ed ranges made MariaDB compare each
+    row read with every range, 2.06 s against 1.61 s over the 50,000-patient benchmark's tables);
+    None when there are no ranges (an empty table)."""
     if not ranges:
-        return "FALSE"
-    return " OR ".join(f"{key} BETWEEN {int(a)} AND {int(b)}" for a, b in ranges)
+        return None
+    lo, hi = [a for a, _ in ranges], [b for _, b in ranges]
+    if mysql:
+        return f"{buckets.ranges_mysql(lo, hi)} STRAIGHT_JOIN {name} ON {buckets.in_ranges(key)}"
+    return f"{buckets.ranges_pg(lo, hi)} JOIN {name} ON {buckets.in_ranges(key)}"
 
 
-def _check_queries(scope: CheckScope, ranges, name: str, key: str, where: str, row_hash: str,
+def _check_queries(scope: CheckScope, sampled_from: str | None, name: str, where: str, row_hash: str,
                    modified: str | None, since: str | None, modified_sum: str, date_sum: str,
-                   one_scan: bool = False) -> list[str]:
+                   key: str, one_scan: bool = False) -> list[str]:
     """The check's queries on one side: every row's count, key sum and ``modified_sum`` (the plan's
     fingerprint of the window, ``Fingerprint``) and ``date_sum`` (the business dates', ``0`` for an
     unpartitioned table), with every row's hash when ``scope`` is everything; else the sampled key
-    ``ranges``' count and hash sum (a read of those ranges only), and the re-read rows' (``modified >=
-    since``): in a query of their own, or with ``one_scan`` in the totals' scan. The results are the
-    same either way (``_run_check``). Raw has no index on the modified column, so its own query would
-    scan the window a second time (``one_scan`` saved 0.6 s of 4.3 s on raw's side at 50,000 patients);
-    MariaDB reads the re-read rows through the source's index on it, and evaluating the condition in
-    the totals' scan cost it 2.7 s more."""
+    ranges' count and hash sum (a read of those ranges only: ``sampled_from``, ``_sampled_from``), and
+    the re-read rows' (``modified >= since``): in a query of their own, or with ``one_scan`` in the
+    totals' scan. The results are the same either way (``_run_check``). Raw has no index on the
+    modified column, so its own query would scan the window a second time (``one_scan`` saved 0.6 s of
+    4.3 s on raw's side at 50,000 patients); MariaDB reads the re-read rows through the source's index
+    on it, and evaluating the condition in the totals' scan cost it 2.7 s more."""
     totals = f"COUNT(*), SUM({key}), {modified_sum}, {date_sum}"
     if scope.everything:
         return [f"SELECT {totals}, COUNT(*), SUM({row_hash}) FROM {name} WHERE {where}"]
@@ -314,7 +333,8 @@ def _check_queries(scope: CheckScope, ranges, name: str, key: str, where: str, r
     in_totals = (f", COUNT(CASE WHEN {modified} >= {since} THEN 1 END), "
                  f"SUM(CASE WHEN {modified} >= {since} THEN {row_hash} END)") if reread and one_scan else ""
     queries = [f"SELECT {totals}{in_totals} FROM {name} WHERE {where}",
-               f"SELECT COUNT(*), SUM({row_hash}) FROM {name} WHERE ({where}) AND ({_ranges_sql(key, ranges or [])})"]
+               f"SELECT COUNT(*), SUM({row_hash}) FROM {sampled_from} WHERE {where}" if sampled_from
+               else "SELECT 0, 0"]
     if reread and not one_scan:
         queries.append(f"SELECT COUNT(*), SUM({row_hash}) FROM {name} WHERE ({where}) AND {modified} >= {since}")
     return queries
@@ -346,10 +366,11 @@ def source_content(conn, table: Table, cols: SourceColumns, window: Window | Non
     key bounds). A row both re-read and sampled is hashed twice, on both sides alike."""
     modified = _modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'" if scope.since is not None else None
-    queries = _check_queries(scope, ranges, q(table.name), q(table.primary_key), window_where(table, window),
-                             row_hash_mysql(cols), q(modified) if modified else None, since,
-                             _modified_sum_mysql(q(modified)) if modified else "0",
-                             _date_sum_mysql(q(table.business_date)) if table.partitioned else "0")
+    name, key = q(table.name), q(table.primary_key)
+    queries = _check_queries(scope, _sampled_from(ranges, name, key, mysql=True), name,
+                             window_where(table, window), row_hash_mysql(cols), q(modified) if modified else None,
+                             since, _modified_sum_mysql(q(modified)) if modified else "0",
+                             _date_sum_mysql(q(table.business_date)) if table.partitioned else "0", key)
     with conn.cursor() as cur:
         return _run_check(cur, queries)
 
@@ -364,10 +385,11 @@ def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
         where = window.sql_predicate(quote_pg(table.business_date))
     modified = _modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'::timestamp" if scope.since is not None else None
-    queries = _check_queries(scope, ranges, f"{quote_pg(schema)}.{quote_pg(table.name)}", quote_pg(table.primary_key),
-                             where, row_hash_pg(cols), quote_pg(modified) if modified else None, since,
+    name, key = f"{quote_pg(schema)}.{quote_pg(table.name)}", quote_pg(table.primary_key)
+    queries = _check_queries(scope, _sampled_from(ranges, name, key, mysql=False), name, where, row_hash_pg(cols),
+                             quote_pg(modified) if modified else None, since,
                              _modified_sum_pg(quote_pg(modified)) if modified else "0",
-                             _date_sum_pg(quote_pg(table.business_date)) if table.partitioned else "0",
+                             _date_sum_pg(quote_pg(table.business_date)) if table.partitioned else "0", key,
                              one_scan=True)
     return _run_check(pgcur, queries)
 

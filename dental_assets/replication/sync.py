@@ -309,9 +309,8 @@ def _key_difference(params: MySqlParams, cur, table: Table, target: str, src_whe
     diff = buckets.compare(source, raw)
     gone, new = np.setdiff1d(diff.gone, copied), diff.new
     if len(diff.lo):
-        predicates = [f"({src_where}) AND {p}"
-                      for p in buckets.range_predicates(extract.q(table.primary_key), diff.lo, diff.hi)]
-        source_keys = with_retries(lambda: extract.stream_keys(params, table, predicates), what=f"{table.name} keys")
+        source_keys = with_retries(lambda: extract.stream_keys_in_ranges(params, table, src_where, diff.lo, diff.hi),
+                                   what=f"{table.name} keys")
         raw_keys = _raw_keys_in_ranges(cur, target, pk_pg, pg_where, diff.lo, diff.hi)
         gone = np.union1d(gone, np.setdiff1d(raw_keys, source_keys))
         new = np.union1d(new, np.setdiff1d(source_keys, raw_keys))
@@ -366,7 +365,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
     mod = table.modified_column
     bucket_sql = buckets.source_sql(extract.q(table.name), extract.q(table.primary_key), src_where)
     with pgconn.cursor() as cur, contextlib.ExitStack() as stack:
-        cur.execute("SET LOCAL jit = off")  # compiling the key-bucket scan costs more than it saves
+        fingerprint.no_jit(cur)
         fingerprint.serial(cur)
         cur.execute("SELECT to_regclass(%s) IS NULL", (target,))
         created = cur.fetchone()[0]  # raw's table is created in this transaction: its COPY can FREEZE
@@ -514,6 +513,7 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
         pending = pool.submit(with_retries, read, what=f"{table.name} check")
         try:
             with pgconn.cursor() as cur:
+                fingerprint.no_jit(cur)
                 fingerprint.serial(cur)
                 raw = fingerprint.raw_content(cur, table, cols, window, schema, scope, ranges)
         finally:
