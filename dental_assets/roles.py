@@ -122,7 +122,7 @@ class GrantReport:
     def summary(self) -> str:
         return (f"roles created: {', '.join(self.roles_created) or 'none'}; "
                 f"schemas created: {', '.join(self.schemas_created) or 'none'}; "
-                f"tables and views given to their layer's owner: {self.owners_changed}")
+                f"tables, views and functions given to their layer's owner: {self.owners_changed}")
 
 
 def _ident(name: str) -> sql.Identifier:
@@ -165,9 +165,9 @@ def ensure_schemas(cur, roles: WarehouseRoles) -> list[str]:
 
 
 def transfer_ownership(cur, roles: WarehouseRoles) -> int:
-    """Give every table, view, materialized view and free-standing sequence of each layer schema to the
-    schema's owner role, so the pipeline running as that role can replace, index and analyze it.
-    Returns how many relations changed owner."""
+    """Give every table, view, materialized view, free-standing sequence and function of each layer
+    schema to the schema's owner role, so the pipeline running as that role can replace, index and
+    analyze it. Returns how many changed owner."""
     changed = 0
     for schema in ALL_SCHEMAS:
         owner = roles.owner_of(schema)
@@ -190,6 +190,13 @@ def transfer_ownership(cur, roles: WarehouseRoles) -> int:
         for relname, relkind in cur.fetchall():
             cur.execute(sql.SQL("ALTER {} {}.{} OWNER TO {}").format(
                 sql.SQL(_RELKINDS[relkind]), _ident(schema), _ident(relname), _ident(owner)))
+            changed += 1
+        # functions too: the replication's write counter (``replication.window_state``) runs as its
+        # owner, and only its owner can replace it with a later version
+        cur.execute("SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                    "WHERE n.nspname = %s AND pg_get_userbyid(p.proowner) <> %s ORDER BY 1", (schema, owner))
+        for (signature,) in cur.fetchall():
+            cur.execute(sql.SQL("ALTER FUNCTION {} OWNER TO {}").format(sql.SQL(signature), _ident(owner)))
             changed += 1
     return changed
 

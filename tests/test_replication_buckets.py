@@ -194,20 +194,31 @@ def test_incremental_sync_finds_deletes_spread_over_the_table(mariadb_url, pg_ur
 
 
 def _state(pg) -> tuple:
+    """The window's record (modified_max, rows, key_xor, hash_xor) and raw's own, and whether the
+    recorded buckets equal a scan of raw's."""
+    from dental_assets.replication.window_state import unpack
+
     with pg.cursor() as cur:
-        cur.execute("SELECT modified_max, rows, key_xor, hash_xor FROM dental_sync.raw_windows "
+        cur.execute("SELECT modified_max, rows, key_xor, hash_xor, buckets FROM dental_sync.raw_windows "
                     "WHERE raw_table = 'raw.procedurelog'")
-        recorded = cur.fetchone()
+        *recorded, packed = cur.fetchone()
         cur.execute(f'SELECT max("DateTStamp"), count(*), bit_xor("ProcNum"), bit_xor((("ProcNum" % '
                     f'{buckets.PRIME}) * {buckets.MULTIPLIER}) % {buckets.PRIME}) FROM raw.procedurelog')
         actual = cur.fetchone()
+        cur.execute(buckets.raw_sql("raw.procedurelog", '"ProcNum"', "TRUE"))
+        scanned = Buckets.from_rows(cur.fetchall())
     pg.rollback()
-    return recorded, actual
+    stored = unpack(packed)
+    same_buckets = all(np.array_equal(getattr(stored, f), getattr(scanned, f)) for f in ("ids", "rows", "xors", "hashes"))
+    return tuple(recorded), actual, same_buckets
 
 
 def test_the_recorded_window_state_is_kept_true_and_not_trusted_after_outside_writes(mariadb_url, pg_url):
-    """Each sync records the window's watermark and key totals with the data; the next sync uses the
-    watermark only while raw's key totals still match, and otherwise reads raw's own."""
+    """Each sync records the window's watermark, key totals and key buckets with the data, and the raw
+    table's write count (its trigger counts every writing statement) and oid. The next sync takes raw's
+    buckets from the record while nothing else wrote the table; after a write by hand, or the table
+    dropped and re-created without the trigger, it reads raw's own (and trusts the watermark only while
+    raw's key totals match), and raw ends equal to the source."""
     from dental_assets.replication.mysql import MySqlParams
     from dental_assets.replication.sync import sync_window
 
@@ -216,15 +227,16 @@ def test_the_recorded_window_state_is_kept_true_and_not_trusted_after_outside_wr
     params = MySqlParams.from_url(mariadb_url)
     pg = pg_conn(pg_url)
     sync_window(params, pg, table, None)
-    recorded, actual = _state(pg)
-    assert recorded == actual and recorded[1] == 3000
+    recorded, actual, same_buckets = _state(pg)
+    assert recorded == actual and recorded[1] == 3000 and same_buckets
     conn = mysql_conn(mariadb_url)
     with conn.cursor() as cur:
         cur.execute("UPDATE procedurelog SET ProcFee = 1, DateTStamp = '2024-05-01 08:00:00' WHERE ProcNum = 7")
         cur.execute("DELETE FROM procedurelog WHERE ProcNum IN (8, 900)")
-    assert sync_window(params, pg, table, None).mode == "incremental"
-    recorded, actual = _state(pg)
-    assert recorded == actual and recorded[1] == 2998
+    result = sync_window(params, pg, table, None)
+    assert result.mode == "incremental" and result.buckets_recorded
+    recorded, actual, same_buckets = _state(pg)
+    assert recorded == actual and recorded[1] == 2998 and same_buckets
     assert_raw_equals_source(mariadb_url, pg_url, [table])
     # raw rewritten behind the sync's back: an older copy of its window, one row fewer
     with pg, pg.cursor() as cur:
@@ -232,8 +244,73 @@ def test_the_recorded_window_state_is_kept_true_and_not_trusted_after_outside_wr
                     ("2024-03-06 10:00:00",))
         cur.execute('DELETE FROM raw.procedurelog WHERE "ProcNum" = 10')
     result = sync_window(params, pg, table, None)
-    assert result.mode == "incremental" and result.rows_total == 2998
-    recorded, actual = _state(pg)
-    assert recorded == actual
+    assert result.mode == "incremental" and not result.buckets_recorded and result.rows_total == 2998
+    recorded, actual, same_buckets = _state(pg)
+    assert recorded == actual and same_buckets
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+    assert sync_window(params, pg, table, None).buckets_recorded  # nothing else wrote it since
+    # dropped and re-created as another writer would (no trigger: uncounted), one row fewer
+    with pg, pg.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE kept AS SELECT * FROM raw.procedurelog WHERE \"ProcNum\" <> 20")
+        cur.execute("DROP TABLE raw.procedurelog")
+        cur.execute(pg_create_table_sql(table))
+        cur.execute("INSERT INTO raw.procedurelog SELECT * FROM kept")
+    result = sync_window(params, pg, table, None)
+    assert result.mode == "incremental" and not result.buckets_recorded and result.rows_total == 2998
     pg.close()
     assert_raw_equals_source(mariadb_url, pg_url, [table])
+
+
+def test_every_writer_of_a_raw_table_is_counted(mariadb_url, pg_url):
+    """The write counter's trigger counts a statement of a role that may write the raw table but not
+    the replication's bookkeeping (its function runs as its owner), and a TRUNCATE."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    _procedures(mariadb_url, range(1, 101))
+    pg = pg_conn(pg_url)
+    sync_window(MySqlParams.from_url(mariadb_url), pg, table, None)
+
+    def count() -> int:
+        with pg.cursor() as cur:
+            cur.execute("SELECT writes FROM dental_sync.raw_writes WHERE raw_table = 'raw.procedurelog'")
+            value = cur.fetchone()[0]
+        pg.rollback()
+        return value
+
+    before = count()
+    role = "dental_test_raw_writer"
+    with pg, pg.cursor() as cur:
+        cur.execute(f"DROP ROLE IF EXISTS {role}")
+        cur.execute(f"CREATE ROLE {role} NOLOGIN")
+        cur.execute(f"GRANT USAGE ON SCHEMA raw TO {role}")
+        cur.execute(f"GRANT UPDATE, SELECT ON raw.procedurelog TO {role}")
+    try:
+        with pg, pg.cursor() as cur:
+            cur.execute(f"SET LOCAL ROLE {role}")
+            cur.execute('UPDATE raw.procedurelog SET "ProcFee" = 2 WHERE "ProcNum" = 5')
+            cur.execute("SELECT has_schema_privilege('dental_sync', 'USAGE')")
+            assert not cur.fetchone()[0]  # the role cannot reach the bookkeeping itself
+        assert count() == before + 1
+        with pg, pg.cursor() as cur:
+            cur.execute("TRUNCATE raw.procedurelog")
+        assert count() == before + 2
+    finally:
+        with pg, pg.cursor() as cur:
+            cur.execute(f"DROP OWNED BY {role}")
+            cur.execute(f"DROP ROLE {role}")
+        pg.close()
+
+
+def test_a_window_record_packs_its_buckets_exactly():
+    from dental_assets.replication.window_state import pack, unpack
+
+    keys = np.array([1, 2, 130, 2**40 + 5, 2**62 + 1], dtype=np.int64)
+    original = of(keys)
+    again = unpack(pack(original))
+    for field in ("ids", "rows", "xors", "hashes"):
+        assert np.array_equal(getattr(again, field), getattr(original, field))
+    assert unpack(pack(of([]))).total_rows == 0
+    with pytest.raises(ValueError):
+        unpack(b"\x00" * 33)

@@ -21,6 +21,7 @@ from dbt_runner import query_rows, run_dbt
 from dental_assets import roles as roles_module
 from dental_assets.catalog import raw_tables, snake_case
 from dental_assets.catalog.phi import DIRECT_IDENTIFIER, MART_FORBIDDEN, phi_class, phi_inventory
+from dental_assets.replication import window_state
 from dental_assets.cli import main as dental_cli
 from dental_assets.roles import WarehouseRoles, add_member, drop_roles, grant
 from dental_assets.warehouse import PgParams, mark_demo_target
@@ -114,6 +115,14 @@ def _built_warehouse(pg_module_url, roles, logins, tmp_path_factory, monkeypatch
     _admin_execute(params, "CREATE SCHEMA IF NOT EXISTS dental_sync",
                    "CREATE TABLE IF NOT EXISTS dental_sync.raw_windows (raw_table text, rows bigint)",
                    "CREATE SCHEMA IF NOT EXISTS marts", "CREATE TABLE marts.legacy_mart (x int)")
+    # and the replication's write counter, as a first sync by the administrator leaves it
+    conn = params.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            window_state.create_tables(cur)
+            window_state.count_writes(cur, "raw.zipcode")
+    finally:
+        conn.close()
     target = tmp_path_factory.mktemp("dbt_target")
     try:
         conn = params.connect()
@@ -206,7 +215,8 @@ def can(login: PgParams, statement: str) -> bool:
 
 def test_grant_creates_four_nologin_roles_and_reruns_as_a_no_op(warehouse):
     assert sorted(warehouse.first.roles_created) == sorted(warehouse.roles.all)
-    assert warehouse.first.owners_changed == len(raw_tables()) + 2  # raw, dental_sync, marts.legacy_mart
+    # raw's tables, dental_sync's two (raw_windows, raw_writes) and its write counter, marts.legacy_mart
+    assert warehouse.first.owners_changed == len(raw_tables()) + 4
     assert sorted(warehouse.first.schemas_created) == ["intermediate", "snapshots", "staging"]
     assert not warehouse.third_changed
     assert warehouse.catalog_before == warehouse.catalog_after
@@ -230,6 +240,10 @@ def test_layer_schemas_and_their_tables_belong_to_their_owner_role(warehouse):
             OR (n.nspname IN ('staging', 'intermediate', 'marts')
                 AND pg_get_userbyid(c.relowner) <> '{r.transformer}'))""")
     assert strays == []
+    functions = query_rows(warehouse.params, """
+        SELECT p.oid::regprocedure::text, pg_get_userbyid(p.proowner) FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'dental_sync'""")
+    assert functions == [(f"{window_state.WRITES_FUNCTION}()", r.loader)]  # the write counter runs as the loader
 
 
 def test_a_bad_prefix_is_a_configuration_error(monkeypatch, capsys):
@@ -273,6 +287,8 @@ def test_loader_writes_raw_and_cannot_touch_the_marts(warehouse):
         cur.execute('TRUNCATE raw.recalltrigger')
         cur.execute('CREATE INDEX ON raw.patient ("Zip")')
         cur.execute("INSERT INTO dental_sync.raw_windows VALUES ('patient', 1)")
+        cur.execute("SELECT writes FROM dental_sync.raw_writes WHERE raw_table = 'raw.zipcode'")
+        assert cur.fetchone() == (1,)  # the insert above, counted by the trigger
     assert not can(loader, "SELECT * FROM marts.dim_patient LIMIT 1")
     assert not can(loader, "CREATE TABLE marts.loader_table (x int)")
     assert not can(loader, "SELECT * FROM staging.stg_opendental__patient LIMIT 1")

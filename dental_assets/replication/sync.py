@@ -11,9 +11,11 @@ transaction, so a crash or a lost connection leaves raw as it was, and a re-run 
   date.
 - **incremental** (otherwise):
   1. *both sides' key buckets* (``buckets``: per 128 key values, the count and two xors): a source
-     session computes the source's while one scan of raw's window gives raw's, and the watermark
-     (the one recorded by the last sync, ``WindowState``, while raw's key totals still match it; else
-     raw's latest modified timestamp in the window, from the same scan);
+     session computes the source's. Raw's and the watermark come from the window's record
+     (``window_state``) when nothing has written the raw table since the last sync recorded it;
+     otherwise one scan of raw's window gives its buckets, and the watermark is the recorded one
+     while raw's key totals still match it, else raw's latest modified timestamp in the window (from
+     the same scan);
   2. *changed rows*: the source rows of the window modified at or after the watermark minus the
      look-back (``lookback_seconds``: transactions that stamped before the last snapshot and
      committed after it) are copied
@@ -22,7 +24,7 @@ transaction, so a crash or a lost connection leaves raw as it was, and a re-run 
   3. *deletes and stray inserts*: the two sides' buckets are compared: a bucket that differs by one
      row names its key outright; the keys of the other differing buckets are listed on both sides
      and compared in numpy. Keys only in raw are deleted, keys only in the source are copied.
-     Nothing else of the window is read. The new watermark and key totals are recorded.
+     Nothing else of the window is read. The new watermark, key totals and buckets are recorded.
 
 Each extraction reads the source in one snapshot. Step 1's source buckets come from a snapshot taken
 just before step 2's, so a key copied in step 2 is never taken for a delete; the key lists of step 3,
@@ -51,11 +53,10 @@ import numpy as np
 from dental_assets.catalog import RAW_SCHEMA, Table, pg_create_table_sql, quote_pg
 from dental_assets.errors import ConfigurationError
 from dental_assets.partitions import Window
-from dental_assets.replication import buckets, extract, fingerprint, verified
+from dental_assets.replication import buckets, extract, fingerprint, verified, window_state
 from dental_assets.replication.mysql import MySqlParams, connect, with_retries
 from dental_assets.replication.verified import STATE_SCHEMA
-
-STATE_TABLE = f"{STATE_SCHEMA}.raw_windows"  # one row per (raw table, window): ``WindowState``
+from dental_assets.replication.window_state import WindowState
 
 
 @dataclass
@@ -73,6 +74,7 @@ class SyncResult:
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step (profiling, the benchmark)
     changed_since: object = None  # incremental: the re-read rows' lower modified bound (datetime), else None
     keys_only: bool = False  # incremental without a modified column: only the rows added or removed moved
+    buckets_recorded: bool = False  # incremental: raw's key buckets taken from the window's record, unread
 
     def add_conversions(self, more: dict[str, int]) -> None:
         for key, value in more.items():
@@ -114,16 +116,16 @@ def _pg_where(table: Table, window: Window | None, prefix: str = "") -> str:
 
 
 def ensure_raw_table(cur, table: Table, cols: extract.SourceColumns, schema: str = RAW_SCHEMA) -> list[str]:
-    """Create ``schema.table`` if missing and add the source's extra columns (never drops any); create
-    the replication's state tables (``STATE_TABLE``, ``verified.VERIFIED_TABLE``) if missing. Returns
-    the names of the columns added."""
+    """Create ``schema.table`` if missing, with the trigger that counts its writes
+    (``window_state.count_writes``), and add the source's extra columns (never drops any); create the
+    replication's state tables (``window_state.STATE_TABLE``, ``verified.VERIFIED_TABLE``) if missing.
+    Returns the names of the columns added."""
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('dental_raw_ddl'))")
     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_pg(schema)}")
     cur.execute(pg_create_table_sql(table, schema))
     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
-    cur.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (raw_table text NOT NULL, window_sql text NOT NULL, "
-                "modified_max timestamp, rows bigint NOT NULL, key_xor bigint NOT NULL, hash_xor bigint NOT NULL, "
-                "PRIMARY KEY (raw_table, window_sql))")
+    window_state.create_tables(cur)
+    window_state.count_writes(cur, _target(table, schema))
     verified.create_state_table(cur)
     cur.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
@@ -247,38 +249,6 @@ def _window_has_rows(cur, target: str, where: str) -> bool:
     return bool(cur.fetchone()[0])
 
 
-@dataclass(frozen=True)
-class WindowState:
-    """What a sync records about a raw window, in the transaction that writes it (``STATE_TABLE``):
-    the latest modified timestamp of the rows it copied there (the next sync's watermark), and the
-    window's key totals (rows, xor of keys, xor of key hashes) when it committed."""
-
-    modified_max: object  # datetime.datetime | None
-    totals: tuple[int, int, int]
-
-
-def _read_state(cur, raw_table: str, where: str) -> WindowState | None:
-    cur.execute(f"SELECT modified_max, rows, key_xor, hash_xor FROM {STATE_TABLE} "
-                "WHERE raw_table = %s AND window_sql = %s", (raw_table, where))
-    row = cur.fetchone()
-    return WindowState(row[0], (int(row[1]), int(row[2]), int(row[3]))) if row else None
-
-
-def _write_state(cur, raw_table: str, where: str, state: WindowState) -> None:
-    cur.execute(f"INSERT INTO {STATE_TABLE} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (raw_table, window_sql) "
-                "DO UPDATE SET modified_max = EXCLUDED.modified_max, rows = EXCLUDED.rows, "
-                "key_xor = EXCLUDED.key_xor, hash_xor = EXCLUDED.hash_xor",
-                (raw_table, where, state.modified_max, *state.totals))
-
-
-def _window_state(cur, target: str, pk: str, where: str, mod: str) -> WindowState:
-    """The window's state read from raw (one scan; after a full copy)."""
-    cur.execute(f"SELECT max({mod})::timestamp, count(*), coalesce(bit_xor({pk}::bigint), 0), "
-                f"coalesce(bit_xor({buckets.hash_sql(pk + '::bigint')}), 0) FROM {target} WHERE {where}")
-    latest, rows, key_xor, hash_xor = cur.fetchone()
-    return WindowState(latest, (int(rows), int(key_xor), int(hash_xor)))
-
-
 def _later(a, b):
     return b if a is None else a if b is None else max(a, b)
 
@@ -370,13 +340,17 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         cur.execute("SELECT to_regclass(%s) IS NULL", (target,))
         created = cur.fetchone()[0]  # raw's table is created in this transaction: its COPY can FREEZE
         added = ensure_raw_table(cur, table, cols, schema)
+        writes = window_state.lock_writes(cur, state_key)  # no other write to the table until commit
         mod_pg = quote_pg(mod) if mod is not None and mod not in cols.missing else None
-        source_query, raw_buckets, watermark = None, None, None
+        source_query, raw_buckets, watermark, result_stored = None, None, None, False
         if mode == "incremental" or (mode == "auto" and _window_has_rows(cur, target, pg_where)):
             # the source's key buckets (its own session) while raw's are read
             source_query = stack.enter_context(extract.SourceQuery(params, bucket_sql))
-            state = _read_state(cur, state_key, pg_where) if mod_pg else None
-            if state is None:  # raw's watermark from the same scan
+            state = window_state.read(cur, state_key, pg_where, target, writes)
+            if state is not None and state.current:  # nothing wrote the table since: raw is as recorded
+                raw_buckets, watermark = state.buckets, state.modified_max if mod_pg else None
+                result_stored = True
+            elif state is None or not mod_pg:  # raw's watermark (if any) from the same scan
                 raw_buckets, watermark = _raw_buckets(cur, target, pk, pg_where, mod_pg)
             else:  # the recorded watermark, while raw's window is still what the last sync left
                 raw_buckets, _ = _raw_buckets(cur, target, pk, pg_where, None)
@@ -389,7 +363,8 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         keys_only = mod_pg is None and raw_buckets is not None
         if mode == "auto":
             mode = "incremental" if watermark is not None or keys_only else "full"
-        result = SyncResult(table.name, mode, columns_added=added, steps=steps, keys_only=keys_only)
+        result = SyncResult(table.name, mode, columns_added=added, steps=steps, keys_only=keys_only,
+                            buckets_recorded=result_stored)
         if mode == "full":
             stack.close()
             cur.execute(f"DELETE FROM {target} WHERE {pg_where}")
@@ -415,9 +390,10 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
             if not stats.counts_zero_dates:  # the CSV path: count the window's NULL dates
                 result.add_conversions({"zero_dates_to_null": _zero_date_nulls(cur, table, cols, target, pg_where)})
                 lap("zero_dates")
-            if mod_pg:  # what the next sync starts from
-                _write_state(cur, state_key, pg_where, _window_state(cur, target, pk, pg_where, mod_pg))
-                lap("record_state")
+            # what the next sync starts from: the window's buckets and watermark, from one scan
+            raw_buckets, latest = _raw_buckets(cur, target, pk, pg_where, mod_pg)
+            window_state.write(cur, state_key, pg_where, target, WindowState(latest, raw_buckets.totals, raw_buckets))
+            lap("record_state")
         else:
             rows, copied = 0, np.zeros(0, dtype=np.int64)
             if not keys_only:
@@ -458,8 +434,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
                 watermark = _later(watermark, latest)
             lap("copy_new")
             result.rows_total = raw_buckets.total_rows
-            if mod_pg:
-                _write_state(cur, state_key, pg_where, WindowState(watermark, raw_buckets.totals))
+            window_state.write(cur, state_key, pg_where, target, WindowState(watermark, raw_buckets.totals, raw_buckets))
         # raw is written: no longer what a plan verified (even when nothing moved: ``forget``)
         verified.forget(cur, [state_key], writer)
     result.seconds = time.perf_counter() - started
