@@ -29,7 +29,9 @@ N patients in MariaDB; the pipe over every raw table, one after the other; the f
 process (wall time, peak RSS of the process and its clients); then ~1% of the rows of every table with
 a modified column edited and 0.1% of the partitioned tables' rows deleted, and `dental sync` again; then
 `dental sync` with nothing changed, twice (the first reads the tables the incremental sync wrote, the
-second is the steady state). Each sync's time is split into the tables' own sync time (the sum of
+second is the steady state); then a practice's few minutes (``change_recent``) and `dental sync`; then
+another 1% edited and 0.1% deleted, on other rows, and `dental sync` (an incremental sync after
+incremental ones: raw's key buckets recorded). Each sync's time is split into the tables' own sync time (the sum of
 the per-table seconds it prints), the checks' time, and the rest (start-up, planning, Dagster's runs
 and events, indexes, statistics).
 
@@ -377,10 +379,11 @@ def _sync_breakdown(result: dict) -> dict:
             "rest_seconds": round(result["seconds"] - tables - checks, 2)}
 
 
-def change_practice(maria_url: str, tables, edit_share: float = 0.01, delete_share: float = 0.001) -> dict:
+def change_practice(maria_url: str, tables, edit_share: float = 0.01, delete_share: float = 0.001,
+                    residue: int = 0) -> dict:
     """About ``edit_share`` of the rows of every table with a modified column edited in place (their
     timestamp moves), ``delete_share`` of the partitioned tables' rows hard-deleted, spread over the
-    whole history (by key)."""
+    whole history (by key; ``residue`` shifts which rows: another change of the same size)."""
     edit_every, delete_every = round(1 / edit_share), round(1 / delete_share)
     conn = mysql(maria_url)
     edited = deleted = 0
@@ -392,10 +395,10 @@ def change_practice(maria_url: str, tables, edit_share: float = 0.01, delete_sha
                                and c.name != table.modified_column), None)
                 if target is not None:
                     cur.execute(f"UPDATE `{table.name}` SET `{target.name}` = `{target.name}` + 1 "
-                                f"WHERE {pk} % {edit_every} = 7")
+                                f"WHERE {pk} % {edit_every} = {7 + residue}")
                     edited += cur.rowcount
             if table.partitioned:
-                cur.execute(f"DELETE FROM `{table.name}` WHERE {pk} % {delete_every} = 3")
+                cur.execute(f"DELETE FROM `{table.name}` WHERE {pk} % {delete_every} = {3 + residue}")
                 deleted += cur.rowcount
     conn.close()
     return {"edited": edited, "deleted": deleted}
@@ -479,6 +482,14 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
     small = _timed_process(sync("small_change"), env)
     if small["exit"] != 0:
         raise SystemExit("dental sync after a small change failed:\n" + small["stdout"][-3000:])
+    # the same 1% again, on other rows: the incremental sync of a practice synced incrementally before
+    # (raw's key buckets recorded by the syncs above, ``replication/window_state.py``)
+    settle(maria_url, pg_url)
+    changed_again = change_practice(maria_url, tables, residue=1)
+    again = _timed_process(sync("incremental_again"), env)
+    if again["exit"] != 0:
+        raise SystemExit("second incremental dental sync failed:\n" + again["stdout"][-3000:])
+    print(f"dental sync after {changed_again} more: {again['seconds']:.2f} s", flush=True)
     return {
         "patients": patients,
         "rows": rows,
@@ -501,6 +512,10 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
         "small_change": recent,
         "small_change_seconds": round(small["seconds"], 2),
         "small_change_breakdown": _sync_breakdown(small),
+        "changed_again": changed_again,
+        "incremental_again_seconds": round(again["seconds"], 2),
+        "incremental_again_vs_first": round(again["seconds"] / first["seconds"], 3),
+        "incremental_again_breakdown": _sync_breakdown(again),
     }
 
 

@@ -208,17 +208,19 @@ def _state(pg) -> tuple:
         cur.execute(buckets.raw_sql("raw.procedurelog", '"ProcNum"', "TRUE"))
         scanned = Buckets.from_rows(cur.fetchall())
     pg.rollback()
+    if packed is None:  # after a full copy: no buckets recorded
+        return tuple(recorded), actual, None
     stored = unpack(packed)
     same_buckets = all(np.array_equal(getattr(stored, f), getattr(scanned, f)) for f in ("ids", "rows", "xors", "hashes"))
     return tuple(recorded), actual, same_buckets
 
 
 def test_the_recorded_window_state_is_kept_true_and_not_trusted_after_outside_writes(mariadb_url, pg_url):
-    """Each sync records the window's watermark, key totals and key buckets with the data, and the raw
-    table's write count (its trigger counts every writing statement) and oid. The next sync takes raw's
-    buckets from the record while nothing else wrote the table; after a write by hand, or the table
-    dropped and re-created without the trigger, it reads raw's own (and trusts the watermark only while
-    raw's key totals match), and raw ends equal to the source."""
+    """Each sync records the window's watermark and key totals with the data, an incremental sync its
+    key buckets too, and the raw table's write count (its trigger counts every writing statement) and
+    oid. The next sync takes raw's buckets from the record while nothing else wrote the table; after a
+    write by hand, or the table dropped and re-created without the trigger, it reads raw's own (and
+    trusts the watermark only while raw's key totals match), and raw ends equal to the source."""
     from dental_assets.replication.mysql import MySqlParams
     from dental_assets.replication.sync import sync_window
 
@@ -228,7 +230,9 @@ def test_the_recorded_window_state_is_kept_true_and_not_trusted_after_outside_wr
     pg = pg_conn(pg_url)
     sync_window(params, pg, table, None)
     recorded, actual, same_buckets = _state(pg)
-    assert recorded == actual and recorded[1] == 3000 and same_buckets
+    assert recorded == actual and recorded[1] == 3000 and same_buckets is None
+    result = sync_window(params, pg, table, None)  # reads raw's buckets, and records them
+    assert result.mode == "incremental" and not result.buckets_recorded
     conn = mysql_conn(mariadb_url)
     with conn.cursor() as cur:
         cur.execute("UPDATE procedurelog SET ProcFee = 1, DateTStamp = '2024-05-01 08:00:00' WHERE ProcNum = 7")
