@@ -191,10 +191,12 @@ def transfer_ownership(cur, roles: WarehouseRoles) -> int:
             cur.execute(sql.SQL("ALTER {} {}.{} OWNER TO {}").format(
                 sql.SQL(_RELKINDS[relkind]), _ident(schema), _ident(relname), _ident(owner)))
             changed += 1
-        # functions too: the replication's write counter (``replication.window_state``) runs as its
-        # owner, and only its owner can replace it with a later version
+        # plain functions too (not an extension's): the replication's write counter
+        # (``replication.window_state``) runs as its owner, and only its owner can replace it
         cur.execute("SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                    "WHERE n.nspname = %s AND pg_get_userbyid(p.proowner) <> %s ORDER BY 1", (schema, owner))
+                    "WHERE n.nspname = %s AND p.prokind = 'f' AND pg_get_userbyid(p.proowner) <> %s "
+                    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass "
+                    "AND d.objid = p.oid AND d.deptype = 'e') ORDER BY 1", (schema, owner))
         for (signature,) in cur.fetchall():
             cur.execute(sql.SQL("ALTER FUNCTION {} OWNER TO {}").format(sql.SQL(signature), _ident(owner)))
             changed += 1

@@ -351,14 +351,14 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         added = ensure_raw_table(cur, table, cols, schema)
         writes = window_state.lock_writes(cur, state_key)  # no other write to the table until commit
         mod_pg = quote_pg(mod) if mod is not None and mod not in cols.missing else None
-        source_query, raw_buckets, watermark, result_stored = None, None, None, False
+        source_query, raw_buckets, watermark, buckets_recorded = None, None, None, False
         if mode == "incremental" or (mode == "auto" and _window_has_rows(cur, target, pg_where)):
             # the source's key buckets (its own session) while raw's are read
             source_query = stack.enter_context(extract.SourceQuery(params, bucket_sql))
             state = window_state.read(cur, state_key, pg_where, target, writes)
             if state is not None and state.current:  # nothing wrote the table since: raw is as recorded
                 raw_buckets, watermark = state.buckets, state.modified_max if mod_pg else None
-                result_stored = True
+                buckets_recorded = True
             elif state is None or not mod_pg:  # raw's watermark (if any) from the same scan
                 raw_buckets, watermark = _raw_buckets(cur, target, pk, pg_where, mod_pg)
             else:  # the recorded watermark, while raw's window is still what the last sync left
@@ -373,7 +373,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         if mode == "auto":
             mode = "incremental" if watermark is not None or keys_only else "full"
         result = SyncResult(table.name, mode, columns_added=added, steps=steps, keys_only=keys_only,
-                            buckets_recorded=result_stored)
+                            buckets_recorded=buckets_recorded)
         if mode == "full":
             stack.close()
             cur.execute(f"DELETE FROM {target} WHERE {pg_where}")
