@@ -31,9 +31,9 @@ a modified column edited and 0.1% of the partitioned tables' rows deleted, and `
 `dental sync` with nothing changed, twice (the first reads the tables the incremental sync wrote, the
 second is the steady state); then a practice's few minutes (``change_recent``) and `dental sync`; then
 another 1% edited and 0.1% deleted, on other rows, and `dental sync` (an incremental sync after
-incremental ones: raw's key buckets recorded). Each sync's time is split into the tables' own sync time (the sum of
-the per-table seconds it prints), the checks' time, and the rest (start-up, planning, Dagster's runs
-and events, indexes, statistics).
+incremental ones: raw's key buckets recorded). Each sync's time is split into the tables' own sync
+time (the sum of the per-table seconds it prints), the checks' time, and the rest (start-up, planning,
+Dagster's runs and events, indexes, statistics).
 
 Before the pipe, before the first sync and before the change, both servers settle (``settle``: MariaDB's
 dirty pages flushed, a PostgreSQL CHECKPOINT; the pipe's tables are dropped once counted), so that no

@@ -211,7 +211,8 @@ def _state(pg) -> tuple:
     if packed is None:  # after a full copy: no buckets recorded
         return tuple(recorded), actual, None
     stored = unpack(packed)
-    same_buckets = all(np.array_equal(getattr(stored, f), getattr(scanned, f)) for f in ("ids", "rows", "xors", "hashes"))
+    same_buckets = all(np.array_equal(getattr(stored, f), getattr(scanned, f))
+                       for f in ("ids", "rows", "xors", "hashes"))
     return tuple(recorded), actual, same_buckets
 
 

@@ -444,7 +444,8 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
                 watermark = _later(watermark, latest)
             lap("copy_new")
             result.rows_total = raw_buckets.total_rows
-            window_state.write(cur, state_key, pg_where, target, WindowState(watermark, raw_buckets.totals, raw_buckets))
+            window_state.write(cur, state_key, pg_where, target,
+                               WindowState(watermark, raw_buckets.totals, raw_buckets))
         # raw is written: no longer what a plan verified (even when nothing moved: ``forget``)
         verified.forget(cur, [state_key], writer)
     result.seconds = time.perf_counter() - started
