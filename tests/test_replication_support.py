@@ -132,10 +132,16 @@ def quiet_source(url: str, tables) -> None:
         conn.close()
 
 
+# the longest a coarse clock reading (``time()``) lags the precise one: one kernel tick is 1-10 ms
+CLOCK_TICK_SECONDS = decimal.Decimal("0.1")
+
+
 def wait_past_records(source_url: str, pg_url: str) -> None:
-    """Wait until the source's clock is ``verified.WRITTEN_MARGIN_SECONDS`` past the latest threshold
-    recorded in the warehouse, so that a write now counts as written after the verification
-    (``verified.written_tables``) rather than possibly seen by it."""
+    """Wait until the source's clock is ``verified.WRITTEN_MARGIN_SECONDS`` (and ``CLOCK_TICK_SECONDS``)
+    past the latest threshold recorded in the warehouse, so that a write now counts as written after
+    the verification (``verified.written_tables``) rather than possibly seen by it. InnoDB stamps
+    UPDATE_TIME with ``time()``, the kernel's coarse clock, which lags ``UNIX_TIMESTAMP(NOW(6))`` by
+    up to a tick: a write in the first milliseconds of a second can carry the second before."""
     from dental_assets.replication.verified import VERIFIED_TABLE, WRITTEN_MARGIN_SECONDS
 
     pg = pg_conn(pg_url)
@@ -149,8 +155,8 @@ def wait_past_records(source_url: str, pg_url: str) -> None:
     try:
         with conn.cursor() as cur:
             while latest is not None:
-                cur.execute("SELECT UNIX_TIMESTAMP()")
-                if cur.fetchone()[0] >= latest + WRITTEN_MARGIN_SECONDS:
+                cur.execute("SELECT UNIX_TIMESTAMP(NOW(6))")
+                if cur.fetchone()[0] >= latest + WRITTEN_MARGIN_SECONDS + CLOCK_TICK_SECONDS:
                     return
                 time.sleep(0.2)
     finally:

@@ -10,7 +10,9 @@ source says which ones might have: ``information_schema.TABLES.UPDATE_TIME``.
   (listed, so it started at or after the threshold) or started later; InnoDB sets a table's
   UPDATE_TIME when such a transaction commits, to the time of its write, so at or after the
   threshold. The second subtracted from ``UNIX_TIMESTAMP()`` covers the 0.1 s for which InnoDB caches
-  INNODB_TRX. ``trx_started`` is the server's system-time-zone wall time (whatever the session's time
+  INNODB_TRX, and InnoDB's clock: UPDATE_TIME is stamped from the kernel's coarse clock, a tick
+  behind ``UNIX_TIMESTAMP()`` (measured: a write in the first 3 ms of a second carries the second
+  before). ``trx_started`` is the server's system-time-zone wall time (whatever the session's time
   zone): it is converted with ``CONVERT_TZ(.., 'SYSTEM', '+00:00')``, and an hour earlier when the
   system zone is not UTC (a local time in the hour a daylight-saving change repeats is ambiguous).
   Without the PROCESS privilege INNODB_TRX cannot be read: there is no threshold, every table is
@@ -139,9 +141,10 @@ def unchanged_tables(records: Mapping[str, int], update_times: Mapping[str, int 
 
 # with no transaction open at the probe, the threshold is the second before it and the verifying read's
 # snapshot starts in the probe's second or the next: a commit that read saw has an UPDATE_TIME at most
-# 2 s after the threshold, so a table written 3 s or more after it was written after that read (an open
-# transaction pulls the threshold back: then some tables written before the read count as written too,
-# which costs their sync, never a missed change)
+# 2 s after the threshold (InnoDB's coarse clock only lowers it), so a table written 3 s or more after
+# it was written after that read (an open transaction pulls the threshold back: then some tables written
+# before the read count as written too, which costs their sync, never a missed change; a write in the
+# first milliseconds of the third second may carry the second before and is compared, as in the margin)
 WRITTEN_MARGIN_SECONDS = 3
 
 
