@@ -3,6 +3,7 @@
     .venv/bin/python bench/replication.py [--rows 1000000] [--demo-patients 5000] [--repeat N]
                                           [--no-demo | --demo-only]
     .venv/bin/python bench/replication.py --patients 50000 --buffer-pool-mb 3072   # the whole-database comparison
+    # (the warehouse sized for its data too: start the servers with DENTAL_TEST_PG_SHARED_BUFFERS=4GB)
 
 Uses the test servers (TEST_MARIADB_URL / TEST_PG_URL, e.g. from `eval "$(scripts/services.sh start)"`),
 in databases of its own (`bench_repl`, dropped and recreated). Measures, in one run:
@@ -228,6 +229,17 @@ def buffer_pool_mb(maria_url: str, set_mb: int | None = None) -> int:
         size = int(cur.fetchone()[0])
     conn.close()
     return size // (1 << 20)
+
+
+def shared_buffers(pg_url: str) -> str:
+    """The warehouse's ``shared_buffers`` (set when the server starts: ``DENTAL_TEST_PG_SHARED_BUFFERS``
+    for ``scripts/services.sh start``; PostgreSQL's default is 128 MB)."""
+    conn = pg(pg_url)
+    with conn.cursor() as cur:
+        cur.execute("SHOW shared_buffers")
+        size = cur.fetchone()[0]
+    conn.close()
+    return size
 
 
 def demo_no_change(maria_url: str, pg_url: str, patients: int) -> dict:
@@ -539,10 +551,12 @@ def main() -> None:
     maria_url, pg_url = urls()
     recreate(maria_url, pg_url)
     pool_mb = buffer_pool_mb(maria_url, args.buffer_pool_mb)
-    print(f"source InnoDB buffer pool: {pool_mb:,} MiB", flush=True)
+    buffers = shared_buffers(pg_url)
+    print(f"source InnoDB buffer pool: {pool_mb:,} MiB; warehouse shared_buffers: {buffers}", flush=True)
     if args.patients:
         figures = whole_database(maria_url, pg_url, args.patients, args.profile)
-        print(json.dumps({"mariadb_innodb_buffer_pool_mb": pool_mb, **figures}, indent=2, default=str))
+        print(json.dumps({"mariadb_innodb_buffer_pool_mb": pool_mb, "postgresql_shared_buffers": buffers,
+                          **figures}, indent=2, default=str))
         return
     if args.demo_only:
         print(json.dumps(demo_no_change(maria_url, pg_url, args.demo_patients), indent=2, default=str))

@@ -30,6 +30,8 @@
 #   DENTAL_TEST_PG_PORT        PostgreSQL TCP port on 127.0.0.1   (default 55432, see "Ports" below)
 #   DENTAL_TEST_MARIADB_PORT   MariaDB TCP port on 127.0.0.1      (default 53306, see "Ports" below)
 #   DENTAL_TEST_PG_BINDIR      PostgreSQL bin directory           (default: newest /usr/lib/postgresql/*/bin)
+#   DENTAL_TEST_PG_SHARED_BUFFERS    PostgreSQL shared_buffers     (default 128MB; read at start)
+#   DENTAL_TEST_MARIADB_BUFFER_POOL  InnoDB buffer pool size       (default 1G; read at start)
 #   TEST_PG_URL, TEST_MARIADB_URL   use these servers instead of starting ours (if reachable)
 #
 # Ports: a port set in DENTAL_TEST_*_PORT is used as it is (start fails if something else holds it).
@@ -341,8 +343,10 @@ pg_start() {
         printf '%s\n' "$PG_PORT" >"$PG_PORT_FILE"
         log "starting PostgreSQL $version on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
         # fsync and friends off: test data is disposable, and this makes CREATE DATABASE/TABLE fast.
+        # shared_buffers: PostgreSQL's 128 MB default unless DENTAL_TEST_PG_SHARED_BUFFERS says (the
+        # benchmark's warehouse, sized for its data as the source's buffer pool is: 4GB).
         if ! as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start \
-            -o "-p $PG_PORT -k '$PG_RUN' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+            -o "-p $PG_PORT -k '$PG_RUN' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=${DENTAL_TEST_PG_SHARED_BUFFERS:-128MB}" \
             >&2 3>&- 9>&-; then
             tail -n 40 "$PG_LOG" >&2 || true
             die "PostgreSQL did not start (log: $PG_LOG)"
