@@ -3,7 +3,7 @@
     .venv/bin/python bench/replication.py [--rows 1000000] [--demo-patients 5000] [--repeat N]
                                           [--no-demo | --demo-only]
     .venv/bin/python bench/replication.py --patients 50000 --buffer-pool-mb 3072   # the whole-database comparison
-    # (the warehouse sized for its data too: start the servers with DENTAL_TEST_PG_SHARED_BUFFERS=4GB)
+    # (the warehouse's shared_buffers is the server's: DENTAL_TEST_PG_SHARED_BUFFERS=4GB scripts/services.sh start)
 
 Uses the test servers (TEST_MARIADB_URL / TEST_PG_URL, e.g. from `eval "$(scripts/services.sh start)"`),
 in databases of its own (`bench_repl`, dropped and recreated). Measures, in one run:
