@@ -343,10 +343,12 @@ pg_start() {
         printf '%s\n' "$PG_PORT" >"$PG_PORT_FILE"
         log "starting PostgreSQL $version on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
         # fsync and friends off: test data is disposable, and this makes CREATE DATABASE/TABLE fast.
-        # shared_buffers: PostgreSQL's 128 MB default unless DENTAL_TEST_PG_SHARED_BUFFERS says (the
-        # benchmark's warehouse, sized for its data as the source's buffer pool is: 4GB).
-        if ! as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start \
-            -o "-p $PG_PORT -k '$PG_RUN' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=${DENTAL_TEST_PG_SHARED_BUFFERS:-128MB}" \
+        # shared_buffers: PostgreSQL's 128 MB default unless DENTAL_TEST_PG_SHARED_BUFFERS says (e.g. 4GB
+        # for the 50,000-patient benchmark's raw tables).
+        local pg_options="-p $PG_PORT -k '$PG_RUN' -c listen_addresses=127.0.0.1"
+        pg_options+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        pg_options+=" -c shared_buffers=${DENTAL_TEST_PG_SHARED_BUFFERS:-128MB}"
+        if ! as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start -o "$pg_options" \
             >&2 3>&- 9>&-; then
             tail -n 40 "$PG_LOG" >&2 || true
             die "PostgreSQL did not start (log: $PG_LOG)"
