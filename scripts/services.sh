@@ -30,7 +30,7 @@
 #   DENTAL_TEST_PG_PORT        PostgreSQL TCP port on 127.0.0.1   (default 55432, see "Ports" below)
 #   DENTAL_TEST_MARIADB_PORT   MariaDB TCP port on 127.0.0.1      (default 53306, see "Ports" below)
 #   DENTAL_TEST_PG_BINDIR      PostgreSQL bin directory           (default: newest /usr/lib/postgresql/*/bin)
-#   DENTAL_TEST_PG_SHARED_BUFFERS    PostgreSQL shared_buffers     (default 128MB; read at start)
+#   DENTAL_TEST_PG_SHARED_BUFFERS    PostgreSQL shared_buffers     (default initdb's, 128MB; read at start)
 #   DENTAL_TEST_MARIADB_BUFFER_POOL  InnoDB buffer pool size       (default 1G; read at start)
 #   TEST_PG_URL, TEST_MARIADB_URL   use these servers instead of starting ours (if reachable)
 #
@@ -341,13 +341,17 @@ pg_start() {
             PG_PORT=$(replacement_port PostgreSQL "$PG_PORT" DENTAL_TEST_PG_PORT "$PG_PORT_FILE")
         fi
         printf '%s\n' "$PG_PORT" >"$PG_PORT_FILE"
-        log "starting PostgreSQL $version on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
         # fsync and friends off: test data is disposable, and this makes CREATE DATABASE/TABLE fast.
-        # shared_buffers: PostgreSQL's 128 MB default unless DENTAL_TEST_PG_SHARED_BUFFERS says (e.g. 4GB
-        # for the 50,000-patient benchmark's raw tables).
+        # shared_buffers: what initdb chose (PostgreSQL's 128 MB default) unless
+        # DENTAL_TEST_PG_SHARED_BUFFERS says (e.g. 4GB for the 50,000-patient benchmark's raw tables).
         local pg_options="-p $PG_PORT -k '$PG_RUN' -c listen_addresses=127.0.0.1"
         pg_options+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        pg_options+=" -c shared_buffers=${DENTAL_TEST_PG_SHARED_BUFFERS:-128MB}"
+        if [[ -n ${DENTAL_TEST_PG_SHARED_BUFFERS:-} ]]; then
+            [[ $DENTAL_TEST_PG_SHARED_BUFFERS =~ ^[0-9]+(kB|MB|GB)?$ ]] ||
+                die "DENTAL_TEST_PG_SHARED_BUFFERS: a size such as 512MB or 4GB, got '$DENTAL_TEST_PG_SHARED_BUFFERS'"
+            pg_options+=" -c shared_buffers=$DENTAL_TEST_PG_SHARED_BUFFERS"
+        fi
+        log "starting PostgreSQL $version on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
         if ! as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start -o "$pg_options" \
             >&2 3>&- 9>&-; then
             tail -n 40 "$PG_LOG" >&2 || true
