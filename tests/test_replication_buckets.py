@@ -112,29 +112,55 @@ def test_the_bucket_list_must_be_integers():
 KEYS = [1, 2, 127, 128, 129, 4096, 70_000, 2_147_483_646, 2_147_483_647, 2_147_483_648, 9_000_000_000_123]
 
 
-def test_mariadb_postgresql_and_numpy_agree(mariadb_url, pg_url):
+def _on_both_servers(mariadb_url: str, pg_url: str, keys, mariadb_sql: str, postgres_sql: str) -> tuple[list, list]:
+    """procedurelog with ``keys`` in MariaDB and raw.procedurelog with the same in PostgreSQL; the rows
+    of ``mariadb_sql`` and ``postgres_sql`` run on each."""
     table = raw_table("procedurelog")
     my = mysql_conn(mariadb_url)
     with my.cursor() as cur:
         cur.execute(mysql_create_table_sql(table))
-        cur.executemany("INSERT INTO procedurelog (ProcNum, PatNum) VALUES (%s, 1)", [(k,) for k in KEYS])
-        cur.execute(buckets.source_sql("procedurelog", "ProcNum", "TRUE"))
-        from_mariadb = Buckets.from_rows([tuple(int(v) for v in r) for r in cur.fetchall()])
+        cur.executemany("INSERT INTO procedurelog (ProcNum, PatNum) VALUES (%s, 1)", [(k,) for k in keys])
+        cur.execute(mariadb_sql)
+        from_mariadb = list(cur.fetchall())
     my.close()
     pg = pg_conn(pg_url)
     with pg, pg.cursor() as cur:
         cur.execute("CREATE SCHEMA IF NOT EXISTS raw")
         cur.execute(pg_create_table_sql(table))
-        cur.executemany('INSERT INTO raw.procedurelog ("ProcNum", "PatNum") VALUES (%s, 1)', [(k,) for k in KEYS])
-        cur.execute(buckets.raw_sql("raw.procedurelog", '"ProcNum"', "TRUE", '"DateTStamp"'))
-        from_postgres = Buckets.from_rows([r[:4] for r in cur.fetchall()])
+        cur.executemany('INSERT INTO raw.procedurelog ("ProcNum", "PatNum") VALUES (%s, 1)', [(k,) for k in keys])
+        cur.execute(postgres_sql)
+        from_postgres = list(cur.fetchall())
     pg.close()
+    return from_mariadb, from_postgres
+
+
+def test_mariadb_postgresql_and_numpy_agree(mariadb_url, pg_url):
+    my_rows, pg_rows = _on_both_servers(mariadb_url, pg_url, KEYS, buckets.source_sql("procedurelog", "ProcNum", "TRUE"),
+                                        buckets.raw_sql("raw.procedurelog", '"ProcNum"', "TRUE", '"DateTStamp"'))
+    from_mariadb = Buckets.from_rows([tuple(int(v) for v in r) for r in my_rows])
+    from_postgres = Buckets.from_rows([r[:4] for r in pg_rows])
     expected = of(KEYS)
     for side in (from_mariadb, from_postgres):
         assert side.ids.tolist() == expected.ids.tolist()
         assert side.rows.tolist() == expected.rows.tolist()
         assert side.xors.tolist() == expected.xors.tolist()
         assert side.hashes.tolist() == expected.hashes.tolist()
+
+
+def test_joined_key_ranges_read_exactly_their_keys_on_both_servers(mariadb_url, pg_url):
+    """``buckets.joined_ranges`` (the sync's key listing and the check's sample, on both servers):
+    keys 1-20 without 7, ranges 0-1, 3-5, 7-7 (no row), 10-10 and 18-25, and the window condition
+    ProcNum <> 4: by hand, 1, 3, 5, 10, 18, 19, 20."""
+    lo, hi = [0, 3, 7, 10, 18], [1, 5, 7, 10, 25]
+    pg_key = '"ProcNum"'
+    my_rows, pg_rows = _on_both_servers(
+        mariadb_url, pg_url, [k for k in range(1, 21) if k != 7],
+        f"SELECT ProcNum FROM {buckets.joined_ranges(lo, hi, 'procedurelog', 'ProcNum', mysql=True)} "
+        "WHERE ProcNum <> 4 ORDER BY 1",
+        f"SELECT {pg_key} FROM {buckets.joined_ranges(lo, hi, 'raw.procedurelog', pg_key, mysql=False)} "
+        f"WHERE {pg_key} <> 4 ORDER BY 1")
+    assert [int(r[0]) for r in my_rows] == [1, 3, 5, 10, 18, 19, 20]
+    assert [int(r[0]) for r in pg_rows] == [1, 3, 5, 10, 18, 19, 20]
 
 
 def _procedures(url: str, keys) -> None:

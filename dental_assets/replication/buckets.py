@@ -197,32 +197,36 @@ def compare(source: Buckets, raw: Buckets, shift: int = SHIFT) -> Difference:
     return Difference(gone, new, lo.astype(np.int64), hi.astype(np.int64), int(differs.sum()))
 
 
-RANGES = "dental_ranges"  # the alias of a relation of key ranges (``ranges_mysql``/``ranges_pg``)
+RANGES = "dental_ranges"  # the alias of a relation of key ranges (``_ranges_mysql``/``_ranges_pg``)
 LO, HI = "dental_lo", "dental_hi"  # its columns (no OpenDental column has these names)
 
 
-def ranges_mysql(lo, hi) -> str:
+def _ranges_mysql(lo, hi) -> str:
     """MariaDB/MySQL: the inclusive key ranges ``lo[i]..hi[i]`` as a derived table ``RANGES(LO, HI)``
-    (a UNION ALL of one-row SELECTs: MySQL 5.6 has no VALUES constructor). Joined with
-    ``STRAIGHT_JOIN table ON key BETWEEN LO AND HI``, MariaDB reads each range through the primary key
-    and compares each row with its own range only; a WHERE of OR'ed BETWEENs compares every row read
-    with every range (2,000 ranges over procedurelog: 4.0 s against 0.12 s). The ranges must be
-    disjoint (a row in two would be read twice) and not empty."""
+    (a UNION ALL of one-row SELECTs: MySQL 5.6 has no VALUES constructor)."""
     rows = " UNION ALL ".join(f"SELECT {int(a)} AS {LO}, {int(b)} AS {HI}" if i == 0 else f"SELECT {int(a)}, {int(b)}"
                               for i, (a, b) in enumerate(zip(lo, hi)))
     return f"({rows}) AS {RANGES}"
 
 
-def ranges_pg(lo, hi) -> str:
-    """PostgreSQL: the same relation (``ranges_mysql``), from two array literals."""
+def _ranges_pg(lo, hi) -> str:
+    """PostgreSQL: the same relation, from two array literals."""
     los = ",".join(str(int(a)) for a in lo)
     his = ",".join(str(int(b)) for b in hi)
     return f"unnest('{{{los}}}'::bigint[], '{{{his}}}'::bigint[]) AS {RANGES}({LO}, {HI})"
 
 
-def in_ranges(key_sql: str) -> str:
-    """The join condition of a table's key with ``ranges_mysql``/``ranges_pg``'s relation."""
-    return f"{key_sql} BETWEEN {RANGES}.{LO} AND {RANGES}.{HI}"
+def joined_ranges(lo, hi, table_sql: str, key_sql: str, mysql: bool) -> str:
+    """A FROM clause reading the rows of ``table_sql`` (quoted) whose key ``key_sql`` lies in one of the
+    inclusive ranges ``lo[i]..hi[i]``: the ranges as a relation joined to the table (MariaDB/MySQL with
+    ``STRAIGHT_JOIN``, the ranges first). Each range is read through the primary key and each row is
+    compared with its own range only; a WHERE of OR'ed BETWEENs makes MariaDB compare every row read
+    with every range (2,000 ranges over procedurelog: 4.0 s against 0.12 s). The ranges must be
+    disjoint (a row in two would be read twice) and not empty."""
+    condition = f"{key_sql} BETWEEN {RANGES}.{LO} AND {RANGES}.{HI}"
+    if mysql:
+        return f"{_ranges_mysql(lo, hi)} STRAIGHT_JOIN {table_sql} ON {condition}"
+    return f"{_ranges_pg(lo, hi)} JOIN {table_sql} ON {condition}"
 
 
 RANGES_PER_STATEMENT = 2000  # key ranges listed by one statement (``chunks``)

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from dental_assets.catalog import Column, Table, quote_pg
 from dental_assets.errors import ConfigurationError
+from dental_assets.replication import buckets
 from dental_assets.replication.mysql import (MySqlParams, client_error, connect, session_preamble, start_client,
                                              stop_client, with_retries)
 
@@ -505,10 +506,8 @@ def stream_keys(params: MySqlParams, table: Table, where: str):
 def stream_keys_in_ranges(params: MySqlParams, table: Table, where: str, lo, hi):
     """Primary keys of the source rows matching ``where`` whose key lies in one of the disjoint
     inclusive ranges ``lo[i]..hi[i]`` (int64 arrays), as an int64 numpy array, in one session: each
-    range read through the primary key (``buckets.ranges_mysql``), 2,000 ranges a statement."""
-    from dental_assets.replication import buckets
-
+    range read through the primary key (``buckets.joined_ranges``), 2,000 ranges a statement."""
     pk = q(table.primary_key)
-    statements = [f"SELECT {pk} FROM {buckets.ranges_mysql(a, b)} STRAIGHT_JOIN {q(table.name)} "
-                  f"ON {buckets.in_ranges(pk)} WHERE {where}" for a, b in buckets.chunks(lo, hi)]
+    statements = [f"SELECT {pk} FROM {buckets.joined_ranges(a, b, q(table.name), pk, mysql=True)} WHERE {where}"
+                  for a, b in buckets.chunks(lo, hi)]
     return parse_keys(query_text(params, *statements)) if statements else parse_keys(b"")

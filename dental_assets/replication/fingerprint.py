@@ -303,15 +303,12 @@ EVERY_ROW = CheckScope()
 
 def _sampled_from(ranges: list[tuple[int, int]] | None, name: str, key: str, mysql: bool) -> str | None:
     """The FROM clause reading the sampled key ``ranges`` of ``name`` through its primary key
-    (``buckets.ranges_mysql``/``ranges_pg``: a WHERE of 256 OR'ed ranges made MariaDB compare each
-    row read with every range, 2.06 s against 1.61 s over the 50,000-patient benchmark's tables);
-    None when there are no ranges (an empty table)."""
+    (``buckets.joined_ranges``: a WHERE of 256 OR'ed ranges made MariaDB compare each row read with
+    every range, 2.06 s against 1.61 s over the 50,000-patient benchmark's tables); None when there are
+    no ranges (an empty table)."""
     if not ranges:
         return None
-    lo, hi = [a for a, _ in ranges], [b for _, b in ranges]
-    if mysql:
-        return f"{buckets.ranges_mysql(lo, hi)} STRAIGHT_JOIN {name} ON {buckets.in_ranges(key)}"
-    return f"{buckets.ranges_pg(lo, hi)} JOIN {name} ON {buckets.in_ranges(key)}"
+    return buckets.joined_ranges([a for a, _ in ranges], [b for _, b in ranges], name, key, mysql)
 
 
 def _check_queries(scope: CheckScope, sampled_from: str | None, name: str, where: str, row_hash: str,

@@ -264,9 +264,7 @@ def _later(a, b):
 
 def _raw_keys_in_ranges(cur, target: str, pk: str, where: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Raw's keys in the window within the inclusive ranges ``lo[i]..hi[i]`` (sorted int64 array)."""
-    cur.execute(f"SELECT t.{pk} FROM {target} t JOIN unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) "
-                f"ON t.{pk} BETWEEN r.lo AND r.hi WHERE {where}",
-                ([int(v) for v in lo], [int(v) for v in hi]))
+    cur.execute(f"SELECT {pk} FROM {buckets.joined_ranges(lo, hi, target, pk, mysql=False)} WHERE {where}")
     return np.sort(np.array([r[0] for r in cur.fetchall()], dtype=np.int64))
 
 
