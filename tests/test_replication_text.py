@@ -123,3 +123,69 @@ def test_awkward_values_full_then_incremental(mariadb_url, pg_url, nullable_stri
         assert cur.fetchone()[0] == second.rows_total
     pg.close()
     assert_raw_equals_source(mariadb_url, pg_url, [table])
+
+
+EXTREMES = (  # one row of extreme values of every kind (ProcNum 3); DrugQty is a single-precision FLOAT
+    "UPDATE procedurelog SET ProcDate = '0001-01-01', DateTP = '9999-12-31', DateEntryC = '1969-12-31', "
+    "SecDateEntry = '1969-12-31 23:59:59', ProcFee = 0.1e0 + 0.2e0, Discount = -1e300, TaxAmt = 1e-7, "
+    "DrugQty = 0.1, PatNum = 9223372036854775807, ProvNum = -5, ProcTime = '-838:59:59', "
+    "ProcTimeEnd = '838:59:59' WHERE ProcNum = 3",
+    "UPDATE procedurelog SET SecDateEntry = '9999-12-31 23:59:59', ProcFee = 5e-324, DrugQty = 3.4e38 "
+    "WHERE ProcNum = 4",
+)
+
+ONE_VALUE_CHANGED = [  # (row, column, raw's new value): each of a kind, NULL or not, as raw may hold it
+    (3, "ProcDate", '"ProcDate" + 1'),
+    (3, "SecDateEntry", "\"SecDateEntry\" + interval '1 second'"),
+    (3, "ProcFee", "0.3"),  # the source's 0.30000000000000004
+    (3, "DrugQty", "0.2"),
+    (3, "PatNum", '"PatNum" - 1'),
+    (3, "PatNum", "NULL"),  # NOT NULL on the source: no NULL mark, the value is missing from the text
+    (3, "FutureNum", "0"),  # NULL on the source
+    (3, "DateComplete", "date '0001-01-01'"),  # NULL on the source
+    (3, "ProcTime", "\"ProcTime\" + interval '1 second'"),
+    (3, "Surf", '"Surf" || \'x\''),
+    (3, "Surf", "NULL"),
+    (2, "ProcDate", "date '2024-01-10'"),  # a zero month on the source, NULL in raw
+    (2, "DateTP", "date '0001-01-01'"),  # a zero date on the source
+]
+
+
+@pytest.mark.parametrize("nullable_string", [False, True], ids=["text", "csv"])
+def test_row_hashes_agree_row_by_row_and_tell_each_value(mariadb_url, pg_url, nullable_string):
+    """The check's row hash (``fingerprint.row_hash_mysql``/``row_hash_pg``) of each awkward row is the
+    same on MariaDB and on PostgreSQL after a full copy (zero dates, zero months, NULLs, the extremes of
+    every kind), and one value changed in raw, of each kind, changes that row's hash."""
+    from dental_assets.replication import fingerprint
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import source_columns, sync_window
+
+    table = _source(mariadb_url, nullable_string)
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        for statement in EXTREMES:
+            cur.execute(statement)
+        cur.execute("SELECT ProcNum, " + fingerprint.row_hash_mysql(
+            source_columns(MySqlParams.from_url(mariadb_url), table)) + " FROM procedurelog ORDER BY 1")
+        source = {key: int(h) for key, h in cur.fetchall()}
+    conn.close()
+    params = MySqlParams.from_url(mariadb_url)
+    cols = source_columns(params, table)
+    pg = pg_conn(pg_url)
+    sync_window(params, pg, table, None)
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+
+    def raw_hashes() -> dict[int, int]:
+        with pg.cursor() as cur:
+            cur.execute(f'SELECT "ProcNum", {fingerprint.row_hash_pg(cols)} FROM raw.procedurelog')
+            return {key: int(h) for key, h in cur.fetchall()}
+
+    assert raw_hashes() == source and len(source) == len(AWKWARD) + nullable_string
+    for key, column, value in ONE_VALUE_CHANGED:
+        with pg.cursor() as cur:
+            cur.execute(f'UPDATE raw.procedurelog SET "{column}" = {value} WHERE "ProcNum" = %s', (key,))
+        changed = raw_hashes()
+        pg.rollback()
+        assert changed[key] != source[key], (key, column, value)
+        assert {k: h for k, h in changed.items() if k != key} == {k: h for k, h in source.items() if k != key}
+    pg.close()
