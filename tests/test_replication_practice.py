@@ -210,6 +210,41 @@ def test_transaction_committing_after_the_sync_is_copied(env):
     assert_raw_equals_source(source_url, pg_url, [table])
 
 
+def test_rows_read_again_unchanged_are_left_in_place(env):
+    """The look-back reads the last sync's edits again: the ones raw holds unchanged keep their row
+    versions in raw (not deleted and inserted again), and one edited since without its timestamp is
+    replaced; raw equals the source."""
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    source_url, pg_url = env
+    _sync(source_url, pg_url, PROCEDURES, None)
+    keys = [k for (k,) in _sql(source_url, "SELECT ProcNum FROM procedurelog ORDER BY ProcNum LIMIT 3")]
+    listed = ", ".join(str(k) for k in keys)
+    _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum IN ({listed})")
+    assert _sync(source_url, pg_url, PROCEDURES, None, mode="incremental").rows_copied >= 3
+    pg = pg_conn(pg_url)
+
+    def versions() -> dict[int, str]:  # each row's physical version in raw
+        with pg.cursor() as cur:
+            cur.execute(f'SELECT "ProcNum", ctid::text FROM raw.procedurelog WHERE "ProcNum" IN ({listed})')
+            versions = dict(cur.fetchall())
+        pg.commit()
+        return versions
+
+    before = versions()
+    _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 5, DateTStamp = DateTStamp WHERE ProcNum = {keys[0]}")
+    table = raw_table(PROCEDURES)
+    result = sync_window(_params(source_url), pg, table, None, mode="incremental")
+    after = versions()
+    equal, src, raw = verify_window(_params(source_url), pg, table, None)
+    pg.close()
+    assert result.rows_copied == 3 and result.rows_deleted == 1  # read again: 3; replaced: the edited one
+    assert after[keys[0]] != before[keys[0]]
+    assert [after[k] for k in keys[1:]] == [before[k] for k in keys[1:]]
+    assert equal, (src, raw)
+    assert_raw_equals_source(source_url, pg_url, [table])
+
+
 def test_lookback_setting_is_checked(monkeypatch):
     from dental_assets.errors import ConfigurationError
     from dental_assets.replication.sync import DEFAULT_LOOKBACK_SECONDS, lookback_seconds

@@ -202,16 +202,31 @@ def _count_temp(cur, table, cols, result: SyncResult, rows: int, stats: extract.
             cur, table, cols, "pg_temp.dental_sync_rows", "TRUE")})
 
 
+def _drop_unchanged(cur, target: str, pk: str, mod: str, before) -> np.ndarray:
+    """Remove from the temp table the rows modified at or before ``before`` (raw's watermark: rows the
+    look-back read again) that raw holds already, equal in every column; returns their keys. Raw's
+    copies of those rows are then left as they are instead of being deleted and inserted again (a row
+    edited without its timestamp differs, and is replaced). Only those rows are compared, so the rows
+    edited since the last sync keep the merge's index-only join."""
+    cur.execute(f"DELETE FROM pg_temp.dental_sync_rows s USING {target} t "
+                f"WHERE s.{mod} <= %s AND t.{pk} = s.{pk} AND ROW(t.*) IS NOT DISTINCT FROM ROW(s.*) "
+                f"RETURNING s.{pk}", (before,))
+    return np.array([r[0] for r in cur.fetchall()], dtype=np.int64)
+
+
 def _merge_changed(cur, table: Table, window: Window | None, target: str, raw: buckets.Buckets,
-                   mod: str | None) -> tuple[int, np.ndarray, buckets.Buckets, object]:
+                   mod: str | None, reread_before=None) -> tuple[int, np.ndarray, buckets.Buckets, object]:
     """Replace raw rows by the temp table's (by key, anywhere in raw), keeping raw's key buckets of the
-    window up to date. Returns (rows removed first, the copied keys inside the window, the buckets
-    after, the copied rows' latest ``mod`` timestamp)."""
+    window up to date; with ``reread_before`` (raw's watermark), the rows modified before it that raw
+    already holds unchanged are left alone (``_drop_unchanged``). Returns (rows removed first, the
+    copied keys inside the window, the buckets after, the copied rows' latest ``mod`` timestamp)."""
     pk = quote_pg(table.primary_key)
-    latest = None
+    latest, unchanged = None, np.zeros(0, dtype=np.int64)
     if mod is not None:
         cur.execute(f"SELECT max({mod})::timestamp FROM pg_temp.dental_sync_rows")
         latest = cur.fetchone()[0]
+        if reread_before is not None:
+            unchanged = _drop_unchanged(cur, target, pk, mod, reread_before)
     cur.execute(f"SELECT s.{pk}, ({_pg_where(table, window, 's.')}) IS TRUE, t.{pk} IS NOT NULL "
                 f"FROM pg_temp.dental_sync_rows s LEFT JOIN {target} t "
                 f"ON t.{pk} = s.{pk} AND ({_pg_where(table, window, 't.')}) IS TRUE")
@@ -221,7 +236,7 @@ def _merge_changed(cur, table: Table, window: Window | None, target: str, raw: b
     removed = cur.rowcount
     cur.execute(f"INSERT INTO {target} SELECT * FROM pg_temp.dental_sync_rows")
     raw = raw.with_keys(keys[inside & ~was_inside]).with_keys(keys[~inside & was_inside], remove=True)
-    return removed, np.sort(keys[inside]), raw, latest
+    return removed, np.union1d(keys[inside], unchanged), raw, latest  # raw's unchanged rows: in the window
 
 
 def _raw_buckets(cur, target: str, pk: str, where: str, mod: str | None):
@@ -414,7 +429,8 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
                 _count_temp(cur, table, cols, result, rows, stats)
             lap("changed_rows")
             if rows:
-                removed, copied, raw_buckets, latest = _merge_changed(cur, table, window, target, raw_buckets, mod_pg)
+                removed, copied, raw_buckets, latest = _merge_changed(cur, table, window, target, raw_buckets,
+                                                                      mod_pg, reread_before=watermark)
                 result.rows_deleted += removed
                 watermark = _later(watermark, latest)
             lap("merge")
