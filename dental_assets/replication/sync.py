@@ -217,8 +217,8 @@ def _drop_unchanged(cur, target: str, pk: str, mod: str, before) -> np.ndarray:
 def _merge_changed(cur, table: Table, window: Window | None, target: str, raw: buckets.Buckets,
                    mod: str | None, reread_before=None) -> tuple[int, np.ndarray, buckets.Buckets, object]:
     """Replace raw rows by the temp table's (by key, anywhere in raw), keeping raw's key buckets of the
-    window up to date; with ``reread_before`` (raw's watermark), the rows modified before it that raw
-    already holds unchanged are left alone (``_drop_unchanged``). Returns (rows removed first, the
+    window up to date; with ``reread_before`` (raw's watermark), the rows modified at or before it that
+    raw already holds unchanged are left alone (``_drop_unchanged``). Returns (rows removed first, the
     copied keys inside the window, the buckets after, the copied rows' latest ``mod`` timestamp)."""
     pk = quote_pg(table.primary_key)
     latest, unchanged = None, np.zeros(0, dtype=np.int64)
