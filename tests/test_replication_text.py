@@ -161,16 +161,15 @@ def test_row_hashes_agree_row_by_row_and_tell_each_value(mariadb_url, pg_url, nu
     from dental_assets.replication.sync import source_columns, sync_window
 
     table = _source(mariadb_url, nullable_string)
+    params = MySqlParams.from_url(mariadb_url)
+    cols = source_columns(params, table)
     conn = mysql_conn(mariadb_url)
     with conn.cursor() as cur:
         for statement in EXTREMES:
             cur.execute(statement)
-        cur.execute("SELECT ProcNum, " + fingerprint.row_hash_mysql(
-            source_columns(MySqlParams.from_url(mariadb_url), table)) + " FROM procedurelog ORDER BY 1")
+        cur.execute(f"SELECT ProcNum, {fingerprint.row_hash_mysql(cols)} FROM procedurelog")
         source = {key: int(h) for key, h in cur.fetchall()}
     conn.close()
-    params = MySqlParams.from_url(mariadb_url)
-    cols = source_columns(params, table)
     pg = pg_conn(pg_url)
     sync_window(params, pg, table, None)
     assert_raw_equals_source(mariadb_url, pg_url, [table])

@@ -148,10 +148,16 @@ def _date_sum_mysql(column: str) -> str:
     return f"SUM(TO_DAYS({column}))"
 
 
+def _days_pg(column: str) -> str:
+    """PostgreSQL: MariaDB's ``TO_DAYS`` of raw's date or datetime column: the date part's days since
+    0001-01-01 plus ``TO_DAYS('0001-01-01')`` (366; both servers count in the proleptic Gregorian
+    calendar)."""
+    return f"(({column})::date - date '0001-01-01' + 366)"
+
+
 def _date_sum_pg(column: str) -> str:
-    """The same sum in raw: the date part's days since 0001-01-01 plus ``TO_DAYS('0001-01-01')`` (366;
-    both servers count in the proleptic Gregorian calendar)."""
-    return f"sum(({column})::date - date '0001-01-01' + 366)"
+    """The same sum in raw (``_days_pg``)."""
+    return f"sum{_days_pg(column)}"
 
 
 def _modified_sum_pg(column: str) -> str:
@@ -236,12 +242,13 @@ _TEXT_MYSQL = {
     "time": "TIME_TO_SEC({v})",
     "float": "TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({v} AS DECIMAL(65,30))))",
 }
+_SECONDS_PG = f"(floor(date_part('epoch', {{v}}))::bigint + {TO_SECONDS_1970})"  # TO_SECONDS, fractions dropped
 _TEXT_PG = {
     "int": "{v}",
     "str": "{v}::text",
-    "date": "({v} - date '0001-01-01' + 366)",
-    "datetime": f"(floor(date_part('epoch', {{v}}))::bigint + {TO_SECONDS_1970})",
-    "timestamp": f"(floor(date_part('epoch', {{v}}))::bigint + {TO_SECONDS_1970})",
+    "date": _days_pg("{v}"),
+    "datetime": _SECONDS_PG,
+    "timestamp": _SECONDS_PG,
     "time": "extract(epoch from {v})::bigint",
     "float": f"trim_scale(round(least(greatest({{v}}::text::numeric, -{DECIMAL_MAX}), {DECIMAL_MAX}), 30))",
 }
