@@ -4,10 +4,13 @@ over a table, several differences in one bucket, negative keys)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
 from dental_assets.catalog import mysql_create_table_sql, pg_create_table_sql, raw_table
+from dental_assets.partitions import Window
 from dental_assets.replication import buckets
 from dental_assets.replication.buckets import Buckets, compare
 from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
@@ -219,47 +222,63 @@ def test_incremental_sync_finds_deletes_spread_over_the_table(mariadb_url, pg_ur
     assert_raw_equals_source(mariadb_url, pg_url, [table])
 
 
-def _state(pg) -> tuple:
-    """The window's record (modified_max, rows, key_xor, hash_xor) and raw's own, and whether the
-    recorded buckets equal a scan of raw's."""
+def _state(pg, table_name: str = "procedurelog", where: str = "TRUE") -> tuple:
+    """The window's record (modified_max, rows, key_xor, hash_xor, then the check totals: key sum,
+    modified sum, date sum) and the same read from raw, and whether the recorded buckets equal a scan
+    of raw's; None when the window has no record."""
+    from dental_assets.catalog import quote_pg
+    from dental_assets.replication.extract import SourceColumns
+    from dental_assets.replication.fingerprint import raw_totals_sql
     from dental_assets.replication.window_state import unpack
 
+    table = raw_table(table_name)
+    pk, mod = quote_pg(table.primary_key), quote_pg(table.modified_column)
+    target = f"raw.{quote_pg(table.name)}"
     with pg.cursor() as cur:
-        cur.execute("SELECT modified_max, rows, key_xor, hash_xor, buckets FROM dental_sync.raw_windows "
-                    "WHERE raw_table = 'raw.procedurelog'")
-        *recorded, packed = cur.fetchone()
-        cur.execute(f'SELECT max("DateTStamp"), count(*), bit_xor("ProcNum"), bit_xor((("ProcNum" % '
-                    f'{buckets.PRIME}) * {buckets.MULTIPLIER}) % {buckets.PRIME}) FROM raw.procedurelog')
-        actual = cur.fetchone()
-        cur.execute(buckets.raw_sql("raw.procedurelog", '"ProcNum"', "TRUE"))
+        cur.execute("SELECT modified_max, rows, key_xor, hash_xor, key_sum, modified_sum, date_sum, buckets "
+                    "FROM dental_sync.raw_windows WHERE raw_table = %s AND window_sql = %s",
+                    (f"raw.{table.name}", where))
+        row = cur.fetchone()
+        if row is None:
+            pg.rollback()
+            return None
+        *recorded, packed = row
+        cur.execute(f"SELECT max({mod}), count(*), coalesce(bit_xor({pk}), 0), coalesce(bit_xor((({pk} % "
+                    f"{buckets.PRIME}) * {buckets.MULTIPLIER}) % {buckets.PRIME}), 0), "
+                    f"{raw_totals_sql(table, SourceColumns(table.columns))} FROM {target} WHERE {where}")
+        latest, rows, key_xor, hash_xor, _, *sums = cur.fetchone()
+        actual = (latest, rows, key_xor, hash_xor, *(int(v or 0) for v in sums))
+        cur.execute(buckets.raw_sql(target, pk, where))
         scanned = Buckets.from_rows(cur.fetchall())
     pg.rollback()
-    if packed is None:  # after a full copy: no buckets recorded
-        return tuple(recorded), actual, None
     stored = unpack(packed)
     same_buckets = all(np.array_equal(getattr(stored, f), getattr(scanned, f))
                        for f in ("ids", "rows", "xors", "hashes"))
-    return tuple(recorded), actual, same_buckets
+    return tuple(int(v) if v is not None and i else v for i, v in enumerate(recorded)), actual, same_buckets
 
 
 def test_the_recorded_window_state_is_kept_true_and_not_trusted_after_outside_writes(mariadb_url, pg_url):
-    """Each sync records the window's watermark and key totals with the data, an incremental sync its
-    key buckets too, and the raw table's write count (its trigger counts every writing statement) and
-    oid. The next sync takes raw's buckets from the record while nothing else wrote the table; after a
-    write by hand, or the table dropped and re-created without the trigger, it reads raw's own (and
-    trusts the watermark only while raw's key totals match), and raw ends equal to the source."""
+    """An incremental sync records the window's watermark, key totals, key buckets and check totals
+    with the data (the check totals from the rows it removed and added), and the raw table's write
+    count (its trigger counts every writing statement) and oid; a full copy drops the record, and the
+    sampled check after it records the new copy from its scan of raw. The next sync takes raw's
+    buckets from the record while nothing else wrote the table; after a write by hand, or the table
+    dropped and re-created without the trigger, it reads raw's own (and trusts the watermark only
+    while raw's key totals match), and raw ends equal to the source."""
     from dental_assets.replication.mysql import MySqlParams
-    from dental_assets.replication.sync import sync_window
+    from dental_assets.replication.sync import check_scope, sync_window, verify_window
 
     table = raw_table("procedurelog")
     _procedures(mariadb_url, range(1, 3001))
     params = MySqlParams.from_url(mariadb_url)
     pg = pg_conn(pg_url)
-    sync_window(params, pg, table, None)
+    result = sync_window(params, pg, table, None)
+    assert result.mode == "full" and _state(pg) is None
+    assert verify_window(params, pg, table, None, scope=check_scope(result, 4, 1))[0]  # records the copy
     recorded, actual, same_buckets = _state(pg)
-    assert recorded == actual and recorded[1] == 3000 and same_buckets is None
-    result = sync_window(params, pg, table, None)  # reads raw's buckets, and records them
-    assert result.mode == "incremental" and not result.buckets_recorded
+    assert recorded == actual and recorded[1] == 3000 and same_buckets
+    result = sync_window(params, pg, table, None)  # from the check's record
+    assert result.mode == "incremental" and result.buckets_recorded
     conn = mysql_conn(mariadb_url)
     with conn.cursor() as cur:
         cur.execute("UPDATE procedurelog SET ProcFee = 1, DateTStamp = '2024-05-01 08:00:00' WHERE ProcNum = 7")
@@ -345,3 +364,69 @@ def test_a_window_record_packs_its_buckets_exactly():
     assert unpack(pack(of([]))).total_rows == 0
     with pytest.raises(ValueError):
         unpack(b"\x00" * 33)
+
+
+MONTHS = [Window(None, dt.date(2024, 2, 1)), Window(dt.date(2024, 2, 1), dt.date(2024, 3, 1)),
+          Window(dt.date(2024, 3, 1), None)]
+
+
+def test_the_check_takes_raw_totals_from_a_record_that_follows_every_write(mariadb_url, pg_url, monkeypatch):
+    """Three monthly windows of procedurelog, each synced alone. The source then edits, re-dates (into
+    another window, and to a zero date: the first window), deletes and inserts rows, one with an old
+    timestamp (found by the key buckets). After each window's incremental sync, the window's recorded
+    check totals (rows, sums of keys, timestamps and dates) equal a scan of raw's window, and the
+    sampled check right after it takes raw's totals from that record (no scan of raw) and passes. A
+    write by hand makes the record stale: the check then reads raw (and records it anew) and fails on
+    the edit."""
+    from dental_assets.catalog import quote_pg
+    from dental_assets.replication import sync
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import check_scope, sync_window, verify_window
+
+    table = raw_table("procedurelog")
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute(mysql_create_table_sql(table))
+        cur.executemany("INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, ProcFee, DateTStamp) "
+                        "VALUES (%s, %s, %s, %s, '2024-03-06 10:00:00')",
+                        [(k, k % 97, f"2024-0{1 + k % 3}-{1 + k % 28:02d}", k / 4) for k in range(1, 3001)])
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    for window in MONTHS:
+        result = sync_window(params, pg, table, window)
+        assert result.mode == "full"
+        assert verify_window(params, pg, table, window, scope=check_scope(result, 4, 1))[0]
+    with conn.cursor() as cur:
+        stamp = "'2024-04-01 09:00:00'"
+        cur.execute(f"UPDATE procedurelog SET ProcFee = 0.1, DateTStamp = {stamp} WHERE ProcNum IN (4, 5, 6)")
+        cur.execute(f"UPDATE procedurelog SET ProcDate = '2024-02-10', DateTStamp = {stamp} WHERE ProcNum = 9")
+        cur.execute(f"UPDATE procedurelog SET ProcDate = '2024-01-20', DateTStamp = {stamp} WHERE ProcNum = 10")
+        cur.execute(f"UPDATE procedurelog SET ProcDate = '0000-00-00', DateTStamp = {stamp} WHERE ProcNum = 11")
+        cur.execute("DELETE FROM procedurelog WHERE ProcNum IN (13, 14, 1500)")
+        cur.execute(f"INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, DateTStamp) VALUES "
+                    f"(5000, 1, '2024-02-02', {stamp}), (5001, 1, '2024-03-03', '2001-01-01 00:00:00')")
+    conn.close()
+    used, scans = [], []
+    real_record, real_scan = sync.record_window, sync._raw_buckets
+    monkeypatch.setattr(sync, "record_window", lambda *a: used.append(real_record(*a)) or used[-1])
+    monkeypatch.setattr(sync, "_raw_buckets", lambda *a: scans.append(a[4]) or real_scan(*a))
+    for window in reversed(MONTHS):
+        result = sync_window(params, pg, table, window)
+        assert result.mode == "incremental"
+        recorded, actual, same_buckets = _state(pg, where=window.sql_predicate(quote_pg(table.business_date)))
+        assert recorded == actual and same_buckets, window
+        used.clear(), scans.clear()
+        equal, src, raw = verify_window(params, pg, table, window, scope=check_scope(result, 4, 1),
+                                        reread_keys=result.reread_keys)
+        assert equal and src[2] > 0, (window, src, raw)
+        assert used == [tuple(actual[1:2]) + tuple(actual[4:])] and not scans, window  # the record's totals
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+    with pg, pg.cursor() as cur:  # by hand: the trigger counts it, so the record is no longer current
+        cur.execute('UPDATE raw.procedurelog SET "DateTStamp" = "DateTStamp" + interval \'1 second\' '
+                    'WHERE "ProcNum" = 3')
+    used.clear(), scans.clear()
+    equal, src, raw = verify_window(params, pg, table, MONTHS[0], scope=check_scope(None, 4, 1))
+    assert len(scans) == 1 and not equal and src[4] + 1 == raw[4]
+    recorded, actual, _ = _state(pg, where=MONTHS[0].sql_predicate(quote_pg(table.business_date)))
+    assert recorded[4:] == actual[4:] and used == [tuple(actual[1:2]) + tuple(actual[4:])]
+    pg.close()

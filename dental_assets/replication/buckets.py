@@ -53,12 +53,14 @@ def source_sql(table_sql: str, key_sql: str, where: str, shift: int = SHIFT) -> 
             f"FROM {table_sql} WHERE {where} GROUP BY 1 ORDER BY NULL")
 
 
-def raw_sql(target: str, key_sql: str, where: str, modified_sql: str | None = None, shift: int = SHIFT) -> str:
+def raw_sql(target: str, key_sql: str, where: str, modified_sql: str | None = None, shift: int = SHIFT,
+            more: str | None = None) -> str:
     """PostgreSQL: the same aggregates as ``source_sql`` over raw's rows matching ``where``, and with
     ``modified_sql`` a fifth column, the bucket's latest modified timestamp (the same scan gives the
-    window's watermark)."""
+    window's watermark); ``more``: further aggregates of each bucket, as the last columns."""
     key = f"{key_sql}::bigint"
     latest = f", max({modified_sql})::timestamp" if modified_sql else ""
+    latest += f", {more}" if more else ""
     return (f"SELECT {key} >> {shift}, count(*), bit_xor({key}), "
             f"bit_xor({hash_sql(key)}){latest} "
             f"FROM {target} WHERE {where} GROUP BY 1")

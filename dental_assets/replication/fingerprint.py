@@ -17,15 +17,15 @@ The *content* fingerprint covers every column: each row's canonical text (every 
 money included) is hashed with MD5 on both sides, and the first 60 bits of the hashes are summed
 exactly, with the row count. The nightly backstop compares it per month for every row
 (``source_content_months``/``raw_content_months``); the blocking check after a sync
-(``source_content``/``raw_content``) counts every row of the window, sums its keys, its modified
+(``source_check_queries``/``raw_content``) counts every row of the window, sums its keys, its modified
 timestamps and its business dates (as days: a date moved without its timestamp moves the sum, so a row
 re-dated silently into another month fails the check even when no plan compared the months), and
 hashes the rows of a ``CheckScope``: the rows the sync re-read and a sample of key blocks (or every
 row). The canonical text of a value:
 
 - integers: their decimal text; strings: as stored (NUL bytes removed, as raw holds them);
-- dates ``YYYY-MM-DD`` and datetimes/timestamps ``YYYY-MM-DD HH:MM:SS`` (zero dates as NULL);
-  TIME: its signed seconds;
+- dates as their day number (MariaDB's ``TO_DAYS``), datetimes and timestamps as whole seconds since
+  year 0 (``TO_SECONDS``; zero dates as NULL); TIME: its signed seconds;
 - doubles: the shortest decimal that reads back as the same double (MariaDB: through
   ``DECIMAL(65,30)``; PostgreSQL: ``float8::text::numeric``), so two doubles compare equal only when
   they are the same double (within +-1e35 and 30 decimals; beyond, both sides clamp alike).
@@ -343,19 +343,31 @@ def _sampled_from(ranges: list[tuple[int, int]] | None, name: str, key: str, mys
     return buckets.joined_ranges([a for a, _ in ranges], [b for _, b in ranges], name, key, mysql)
 
 
+def raw_totals_sql(table: Table, cols: SourceColumns, prefix: str = "", where: str | None = None) -> str:
+    """PostgreSQL: the check's totals over raw rows, as ``raw_content`` reads them and a window's record
+    keeps them (``window_state``): ``count, sum of the keys, sum of the modified timestamps in seconds
+    since 1970 (NULL without a modified column), sum of the business dates in days (NULL when
+    unpartitioned)``. ``prefix``: a table alias and dot; ``where``: count only the rows matching it (a
+    FILTER). Sums are numeric or bigint; NULL for no row."""
+    only = f" FILTER (WHERE {where})" if where else ""
+    modified = _modified_column(table, cols)
+    terms = [f"count(*){only}", f"sum({prefix}{quote_pg(table.primary_key)}){only}",
+             f"{_modified_sum_pg(prefix + quote_pg(modified))}{only}" if modified else "NULL",
+             f"{_date_sum_pg(prefix + quote_pg(table.business_date))}{only}" if table.partitioned else "NULL"]
+    return ", ".join(terms)
+
+
 def _check_queries(scope: CheckScope, sampled_from: str | None, name: str, where: str, row_hash: str,
-                   modified: str | None, since: str | None, modified_sum: str, date_sum: str,
-                   key: str, one_scan: bool = False) -> list[str]:
-    """The check's queries on one side: every row's count, key sum and ``modified_sum`` (the plan's
-    fingerprint of the window, ``Fingerprint``) and ``date_sum`` (the business dates', ``0`` for an
-    unpartitioned table), with every row's hash when ``scope`` is everything; else the sampled key
-    ranges' count and hash sum (a read of those ranges only: ``sampled_from``, ``_sampled_from``), and
-    the re-read rows' (``modified >= since``): in a query of their own, or with ``one_scan`` in the
-    totals' scan. The results are the same either way (``_run_check``). Raw has no index on the
-    modified column, so its own query would scan the window a second time (``one_scan`` saved 0.6 s of
-    4.3 s on raw's side at 50,000 patients); MariaDB reads the re-read rows through the source's index
-    on it, and evaluating the condition in the totals' scan cost it 2.7 s more."""
-    totals = f"COUNT(*), SUM({key}), {modified_sum}, {date_sum}"
+                   modified: str | None, since: str | None, totals: str, one_scan: bool = False) -> list[str]:
+    """The check's queries on one side: every row's ``totals`` (count, key sum, modified sum: the plan's
+    fingerprint of the window, ``Fingerprint``; and the business dates' sum), with every row's hash when
+    ``scope`` is everything; else the sampled key ranges' count and hash sum (a read of those ranges
+    only: ``sampled_from``, ``_sampled_from``), and the re-read rows' (``modified >= since``): in a query
+    of their own, or with ``one_scan`` in the totals' scan. The first query gives the totals, the others
+    (count, hash sum) pairs (``combine_check``). Raw has no index on the modified column, so its own query
+    would scan the window a second time (``one_scan`` saved 0.6 s of 4.3 s on raw's side at 50,000
+    patients); MariaDB reads the re-read rows through the source's index on it, and evaluating the
+    condition in the totals' scan cost it 2.7 s more."""
     if scope.everything:
         return [f"SELECT {totals}, COUNT(*), SUM({row_hash}) FROM {name} WHERE {where}"]
     reread = scope.since is not None and modified is not None
@@ -369,14 +381,21 @@ def _check_queries(scope: CheckScope, sampled_from: str | None, name: str, where
     return queries
 
 
-def _run_check(cur, queries: list[str]) -> tuple[int, int, int, int, int, int]:
-    """Run ``_check_queries``' queries; (rows, key sum, rows hashed, hash sum, modified sum, date sum)."""
+def run_queries(cur, queries: list) -> list[tuple[int, ...]]:
+    """Each query's one row as integers (a query is SQL, or SQL and its parameters)."""
     results = []
-    for sql in queries:
-        cur.execute(sql)
+    for query in queries:
+        sql, params = (query, None) if isinstance(query, str) else query
+        cur.execute(sql, params)
         results.append(tuple(_int(v) for v in cur.fetchone()))
-    (rows, key_sum, modified_sum, date_sum, *in_totals), *sampled = results
-    hashed = ([tuple(in_totals)] if in_totals else []) + sampled  # (rows, hash sum) pairs
+    return results
+
+
+def combine_check(results: list[tuple[int, ...]]) -> tuple[int, int, int, int, int, int]:
+    """(rows, key sum, rows hashed, hash sum, modified sum, date sum) from the results of a side's check
+    queries (``_check_queries``: the totals first, then (count, hash sum) pairs). Pure."""
+    (rows, key_sum, modified_sum, date_sum, *in_totals), *hashed_parts = results
+    hashed = ([tuple(in_totals)] if in_totals else []) + hashed_parts  # (rows, hash sum) pairs
     return (rows, key_sum, sum(n for n, _ in hashed), sum(h for _, h in hashed), modified_sum, date_sum)
 
 
@@ -385,42 +404,59 @@ def _modified_column(table: Table, cols: SourceColumns) -> str | None:
     return table.modified_column if table.modified_column and table.modified_column not in cols.missing else None
 
 
-def source_content(conn, table: Table, cols: SourceColumns, window: Window | None,
-                   scope: CheckScope = EVERY_ROW, ranges: list[tuple[int, int]] | None = None,
-                   ) -> tuple[int, int, int, int, int, int]:
-    """(rows, sum of the keys, rows hashed, sum of their row hashes, sum of the modified timestamps in
-    seconds: ``Fingerprint.modified_sum``, sum of the business dates in days since year 0: 0 when
-    unpartitioned) of the source window (see ``row_hash_mysql``); the rows
-    hashed are ``scope``'s, its sample given as ``ranges`` of keys (``scope.key_ranges`` of the source's
-    key bounds). A row both re-read and sampled is hashed twice, on both sides alike."""
+def source_check_queries(table: Table, cols: SourceColumns, window: Window | None,
+                         scope: CheckScope = EVERY_ROW, ranges: list[tuple[int, int]] | None = None) -> list[str]:
+    """MariaDB: the check's queries over the source window (``combine_check`` gives (rows, sum of the keys,
+    rows hashed, sum of their row hashes, sum of the modified timestamps in seconds:
+    ``Fingerprint.modified_sum``, sum of the business dates in days since year 0: 0 when unpartitioned);
+    see ``row_hash_mysql``). The rows hashed are ``scope``'s, its sample given as ``ranges`` of keys
+    (``scope.key_ranges`` of the source's key bounds). A row both re-read and sampled is hashed twice, on
+    both sides alike. The first query (the totals) reads every row of the window; the others read the
+    hashed rows only, through the primary key and the modified column's index, so they may run on a
+    second connection at the same time (``sync.verify_window``)."""
     modified = _modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'" if scope.since is not None else None
     name, key = q(table.name), q(table.primary_key)
-    queries = _check_queries(scope, _sampled_from(ranges, name, key, mysql=True), name,
-                             window_where(table, window), row_hash_mysql(cols), q(modified) if modified else None,
-                             since, _modified_sum_mysql(q(modified)) if modified else "0",
-                             _date_sum_mysql(q(table.business_date)) if table.partitioned else "0", key)
-    with conn.cursor() as cur:
-        return _run_check(cur, queries)
+    totals = (f"COUNT(*), SUM({key}), {_modified_sum_mysql(q(modified)) if modified else '0'}, "
+              f"{_date_sum_mysql(q(table.business_date)) if table.partitioned else '0'}")
+    return _check_queries(scope, _sampled_from(ranges, name, key, mysql=True), name, window_where(table, window),
+                          row_hash_mysql(cols), q(modified) if modified else None, since, totals)
 
 
 def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
                 schema: str = RAW_SCHEMA, scope: CheckScope = EVERY_ROW,
-                ranges: list[tuple[int, int]] | None = None) -> tuple[int, int, int, int, int, int]:
+                ranges: list[tuple[int, int]] | None = None, totals: tuple[int, int, int, int] | None = None,
+                reread_keys=None) -> tuple[int, int, int, int, int, int]:
     """The same tuple from raw (the same ``ranges``). Raw holds NULL where the source has a zero
-    timestamp, which neither side counts as re-read."""
+    timestamp, which neither side counts as re-read.
+
+    ``totals``: the window's (rows, key sum, modified sum, date sum) as its record keeps them
+    (``window_state.check_totals``, current: nothing has written the table since the sync that recorded
+    them), instead of a scan of every row; the re-read rows (modified at or after ``scope.since``) are
+    then read by key among ``reread_keys`` (the keys the sync wrote or found unchanged; a row of raw's
+    window modified since then that the sync did not read is one the source no longer has there, which
+    the row count and key sum show, or has with an earlier timestamp, which the modified sum shows).
+    Not used when ``scope`` hashes every row, or re-read rows are hashed and
+    ``reread_keys`` is None."""
     where = "TRUE"
     if window is not None and table.partitioned:
         where = window.sql_predicate(quote_pg(table.business_date))
     modified = _modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'::timestamp" if scope.since is not None else None
     name, key = f"{quote_pg(schema)}.{quote_pg(table.name)}", quote_pg(table.primary_key)
+    reread = since is not None and modified is not None
+    if scope.everything or (reread and reread_keys is None):
+        totals = None  # every row read anyway, or no keys to read the re-read rows by
     queries = _check_queries(scope, _sampled_from(ranges, name, key, mysql=False), name, where, row_hash_pg(cols),
-                             quote_pg(modified) if modified else None, since,
-                             _modified_sum_pg(quote_pg(modified)) if modified else "0",
-                             _date_sum_pg(quote_pg(table.business_date)) if table.partitioned else "0", key,
+                             quote_pg(modified) if modified else None, since, raw_totals_sql(table, cols),
                              one_scan=True)
-    return _run_check(pgcur, queries)
+    if totals is None:
+        return combine_check(run_queries(pgcur, queries))
+    hashed = [queries[1]]  # the sample's ranges
+    if reread and len(reread_keys):
+        hashed.append((f"SELECT count(*), sum({row_hash_pg(cols)}) FROM {name} WHERE {key} = ANY(%s) "
+                       f"AND ({where}) AND {quote_pg(modified)} >= {since}", ([int(k) for k in reread_keys],)))
+    return combine_check([tuple(totals)] + run_queries(pgcur, hashed))
 
 
 def source_content_months(conn, table: Table, cols: SourceColumns) -> dict[str, tuple[int, int]]:

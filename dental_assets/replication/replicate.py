@@ -69,7 +69,7 @@ def replicate_table(params, conn, table: Table, window: Window | None, mode: str
         return Replicated(table, result)
     started = time.perf_counter()
     scope = check_scope(result, sample)
-    equal, src, raw = verify_window(params, conn, table, window, scope=scope)
+    equal, src, raw = verify_window(params, conn, table, window, scope=scope, reread_keys=result.reread_keys)
     repaired = False
     if not equal and result.mode == "incremental":
         scope = check_scope(sync_window(params, conn, table, window, mode="full", writer=writer), sample)

@@ -24,8 +24,10 @@ transaction, so a crash or a lost connection leaves raw as it was, and a re-run 
   3. *deletes and stray inserts*: the two sides' buckets are compared: a bucket that differs by one
      row names its key outright; the keys of the other differing buckets are listed on both sides
      and compared in numpy. Keys only in raw are deleted, keys only in the source are copied.
-     Nothing else of the window is read. The new watermark, key totals and buckets are recorded (a
-     full copy records the watermark and key totals only).
+     Nothing else of the window is read. The new watermark, key totals, buckets and check totals are
+     recorded (the check totals kept from the rows each DELETE returns and the rows it inserts). A
+     full copy drops the window's record; the check after it records the new copy
+     (``record_window``).
 
 Each extraction reads the source in one snapshot. Step 1's source buckets come from a snapshot taken
 just before step 2's, so a key copied in step 2 is never taken for a delete; the key lists of step 3,
@@ -76,6 +78,8 @@ class SyncResult:
     changed_since: object = None  # incremental: the re-read rows' lower modified bound (datetime), else None
     keys_only: bool = False  # incremental without a modified column: only the rows added or removed moved
     buckets_recorded: bool = False  # incremental: raw's key buckets taken from the window's record, unread
+    # incremental: the keys of the rows it wrote or found unchanged (the check reads raw's re-read rows by them)
+    reread_keys: np.ndarray | None = field(default=None, repr=False)
 
     def add_conversions(self, more: dict[str, int]) -> None:
         for key, value in more.items():
@@ -214,38 +218,78 @@ def _drop_unchanged(cur, target: str, pk: str, mod: str, before) -> np.ndarray:
     return np.array([r[0] for r in cur.fetchall()], dtype=np.int64)
 
 
-def _merge_changed(cur, table: Table, window: Window | None, target: str, raw: buckets.Buckets,
-                   mod: str | None, reread_before=None) -> tuple[int, np.ndarray, buckets.Buckets, object]:
-    """Replace raw rows by the temp table's (by key, anywhere in raw), keeping raw's key buckets of the
-    window up to date; with ``reread_before`` (raw's watermark), the rows modified at or before it that
-    raw already holds unchanged are left alone (``_drop_unchanged``). Returns (rows removed first, the
-    copied keys inside the window, the buckets after, the copied rows' latest ``mod`` timestamp)."""
+def _ints(values) -> tuple[int, ...]:
+    return tuple(int(v) if v is not None else 0 for v in values)
+
+
+def _plus(a: tuple[int, ...], b: tuple[int, ...], sign: int = 1) -> tuple[int, ...]:
+    return tuple(x + sign * y for x, y in zip(a, b))
+
+
+def _totals_columns(table: Table, cols: extract.SourceColumns, prefix: str = "") -> str:
+    """The columns ``fingerprint.raw_totals_sql`` reads (for a DELETE's RETURNING; ``prefix``: an alias
+    and dot)."""
+    names = [table.primary_key, fingerprint._modified_column(table, cols),
+             table.business_date if table.partitioned else None]
+    return ", ".join(prefix + quote_pg(n) for n in dict.fromkeys(names) if n)
+
+
+def _delete_counted(cur, table: Table, cols: extract.SourceColumns, sql: str, params=None,
+                    where: str = "TRUE", alias: str = "") -> tuple[list[int], tuple[int, ...]]:
+    """Run ``sql``, a DELETE on raw without a RETURNING clause (``alias``: raw's alias and dot in it);
+    returns the keys it removed and the check totals (``fingerprint.raw_totals_sql``) of the removed
+    rows matching ``where`` (on the removed rows, prefix ``d.``): what the window's record loses."""
+    cur.execute(f"WITH d AS ({sql} RETURNING {_totals_columns(table, cols, alias)}) "
+                f"SELECT coalesce(array_agg(d.{quote_pg(table.primary_key)}), '{{}}'), "
+                f"{fingerprint.raw_totals_sql(table, cols, 'd.', where)} FROM d", params)
+    keys, *totals = cur.fetchone()
+    return keys, _ints(totals)
+
+
+def _merge_changed(cur, table: Table, cols: extract.SourceColumns, window: Window | None, target: str,
+                   raw: buckets.Buckets, totals: tuple[int, ...], mod: str | None, reread_before=None,
+                   ) -> tuple[int, np.ndarray, buckets.Buckets, tuple[int, ...], object]:
+    """Replace raw rows by the temp table's (by key, anywhere in raw), keeping raw's key buckets and
+    check ``totals`` of the window up to date (the rows removed as the DELETE returns them, the rows
+    added as the temp table holds them); with ``reread_before`` (raw's watermark), the rows modified at
+    or before it that raw already holds unchanged are left alone (``_drop_unchanged``). Returns (rows
+    removed first, the copied keys inside the window, the buckets after, the totals after, the latest
+    ``mod`` timestamp of the rows written: those left alone are no later than ``reread_before``)."""
     pk = quote_pg(table.primary_key)
-    latest, unchanged = None, np.zeros(0, dtype=np.int64)
-    if mod is not None:
-        cur.execute(f"SELECT max({mod})::timestamp FROM pg_temp.dental_sync_rows")
-        latest = cur.fetchone()[0]
-        if reread_before is not None:
-            unchanged = _drop_unchanged(cur, target, pk, mod, reread_before)
+    unchanged = np.zeros(0, dtype=np.int64)
+    if mod is not None and reread_before is not None:  # (their timestamps are no later than the watermark)
+        unchanged = _drop_unchanged(cur, target, pk, mod, reread_before)
+    cur.execute(f"SELECT {f'max(s.{mod})::timestamp' if mod else 'NULL'}, "
+                f"{fingerprint.raw_totals_sql(table, cols, 's.', _pg_where(table, window, 's.'))} "
+                f"FROM pg_temp.dental_sync_rows s")
+    latest, *added = cur.fetchone()
+    added = _ints(added)
     cur.execute(f"SELECT s.{pk}, ({_pg_where(table, window, 's.')}) IS TRUE, t.{pk} IS NOT NULL "
                 f"FROM pg_temp.dental_sync_rows s LEFT JOIN {target} t "
                 f"ON t.{pk} = s.{pk} AND ({_pg_where(table, window, 't.')}) IS TRUE")
     flags = np.array(cur.fetchall(), dtype=np.int64).reshape(-1, 3)
     keys, inside, was_inside = flags[:, 0], flags[:, 1] == 1, flags[:, 2] == 1
-    cur.execute(f"DELETE FROM {target} t USING pg_temp.dental_sync_rows s WHERE t.{pk} = s.{pk}")
-    removed = cur.rowcount
+    removed_keys, removed = _delete_counted(
+        cur, table, cols, f"DELETE FROM {target} t USING pg_temp.dental_sync_rows s WHERE t.{pk} = s.{pk}",
+        where=_pg_where(table, window, "d."), alias="t.")
     cur.execute(f"INSERT INTO {target} SELECT * FROM pg_temp.dental_sync_rows")
     raw = raw.with_keys(keys[inside & ~was_inside]).with_keys(keys[~inside & was_inside], remove=True)
-    return removed, np.union1d(keys[inside], unchanged), raw, latest  # raw's unchanged rows: in the window
+    totals = _plus(_plus(totals, removed, -1), added)
+    # raw's unchanged rows: in the window
+    return len(removed_keys), np.union1d(keys[inside], unchanged), raw, totals, latest
 
 
-def _raw_buckets(cur, target: str, pk: str, where: str, mod: str | None):
-    """Raw's key buckets of the window and its watermark (latest modified timestamp; None when the
-    window is empty or has none), from one scan."""
-    cur.execute(buckets.raw_sql(target, pk, where, mod))
+def _raw_buckets(cur, table: Table, cols: extract.SourceColumns, target: str, where: str, mod: str | None):
+    """Raw's key buckets of the window, its watermark (latest modified timestamp; None when the window
+    is empty or has none, or without ``mod``) and its check totals (``fingerprint.raw_totals_sql``),
+    from one scan."""
+    cur.execute(buckets.raw_sql(target, quote_pg(table.primary_key), where, mod,
+                                more=fingerprint.raw_totals_sql(table, cols)))
     rows = cur.fetchall()
+    first = 5 if mod else 4
     stamps = [r[4] for r in rows if r[4] is not None] if mod else []
-    return buckets.Buckets.from_rows([r[:4] for r in rows]), (max(stamps) if stamps else None)
+    totals = tuple(sum(_ints(r[first + i] for r in rows)) for i in range(4))
+    return buckets.Buckets.from_rows([r[:4] for r in rows]), (max(stamps) if stamps else None), totals
 
 
 def _raw_watermark(cur, target: str, mod: str, where: str):
@@ -265,12 +309,29 @@ def _window_has_rows(cur, target: str, where: str) -> bool:
     return bool(cur.fetchone()[0])
 
 
-def _window_state(cur, target: str, pk: str, where: str, mod: str) -> WindowState:
-    """The window's watermark and key totals read from raw (one scan, ungrouped; after a full copy)."""
-    cur.execute(f"SELECT max({mod})::timestamp, count(*), coalesce(bit_xor({pk}::bigint), 0), "
-                f"coalesce(bit_xor({buckets.hash_sql(pk + '::bigint')}), 0) FROM {target} WHERE {where}")
-    latest, rows, key_xor, hash_xor = cur.fetchone()
-    return WindowState(latest, (int(rows), int(key_xor), int(hash_xor)))
+def record_window(cur, table: Table, cols: extract.SourceColumns, window: Window | None,
+                  schema: str = RAW_SCHEMA) -> tuple[int, int, int, int] | None:
+    """The window's check totals (``window_state.check_totals``) for the check's raw side, on ``cur``
+    (which the caller commits). When the window's record is current they are the record's. Otherwise,
+    when the raw table counts its writes (``window_state.TRIGGER``), one scan of raw's window, under the
+    table's write lock, gives its key buckets, watermark and check totals, recorded as the window's
+    record (the watermark: the record's while its key totals still match raw's, else raw's latest
+    modified timestamp, as ``sync_window`` does): after a full copy, which records nothing, the next
+    sync starts from it. None when the replication's state tables are missing or the table does not
+    count its writes (the check then reads every row)."""
+    state_key, target, where = f"{schema}.{table.name}", _target(table, schema), _pg_where(table, window)
+    if not window_state.counts_writes(cur, target):
+        return None
+    writes = window_state.lock_writes(cur, state_key)
+    state = window_state.read(cur, state_key, where, target, writes)
+    if state is not None and state.current:
+        return state.check_totals
+    mod = fingerprint._modified_column(table, cols)
+    found, latest, totals = _raw_buckets(cur, table, cols, target, where, quote_pg(mod) if mod else None)
+    if state is not None and state.totals == found.totals:
+        latest = state.modified_max if mod else None
+    window_state.write(cur, state_key, where, target, WindowState(latest, found.totals, found, totals))
+    return totals
 
 
 def _later(a, b):
@@ -364,18 +425,18 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         added = ensure_raw_table(cur, table, cols, schema)
         writes = window_state.lock_writes(cur, state_key)  # no other write to the table until commit
         mod_pg = quote_pg(mod) if mod is not None and mod not in cols.missing else None
-        source_query, raw_buckets, watermark, buckets_recorded = None, None, None, False
+        source_query, raw_buckets, raw_totals, watermark, buckets_recorded = None, None, None, None, False
         if mode == "incremental" or (mode == "auto" and _window_has_rows(cur, target, pg_where)):
             # the source's key buckets (its own session) while raw's are read
             source_query = stack.enter_context(extract.SourceQuery(params, bucket_sql))
             state = window_state.read(cur, state_key, pg_where, target, writes)
             if state is not None and state.current:  # nothing wrote the table since: raw is as recorded
                 raw_buckets, watermark = state.buckets, state.modified_max if mod_pg else None
-                buckets_recorded = True
+                raw_totals, buckets_recorded = state.check_totals, True
             elif state is None or not mod_pg:  # raw's watermark (if any) from the same scan
-                raw_buckets, watermark = _raw_buckets(cur, target, pk, pg_where, mod_pg)
+                raw_buckets, watermark, raw_totals = _raw_buckets(cur, table, cols, target, pg_where, mod_pg)
             else:  # the recorded watermark, while raw's window is still what the last sync left
-                raw_buckets, _ = _raw_buckets(cur, target, pk, pg_where, None)
+                raw_buckets, _, raw_totals = _raw_buckets(cur, table, cols, target, pg_where, None)
                 watermark = state.modified_max if raw_buckets.totals == state.totals else \
                     _raw_watermark(cur, target, mod_pg, pg_where)
             lap("raw_buckets")
@@ -412,11 +473,10 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
             if not stats.counts_zero_dates:  # the CSV path: count the window's NULL dates
                 result.add_conversions({"zero_dates_to_null": _zero_date_nulls(cur, table, cols, target, pg_where)})
                 lap("zero_dates")
-            if mod_pg:  # what the next sync starts from: the watermark and key totals, not the buckets
-                # (grouping the new copy by bucket cost the first sync ~1.4 s at 50,000 patients; the
-                # first incremental sync reads raw's buckets and records them)
-                window_state.write(cur, state_key, pg_where, target, _window_state(cur, target, pk, pg_where, mod_pg))
-                lap("record_state")
+            # the window's record no longer holds: the check that follows records the new copy from
+            # the scan of raw it makes anyway (``record_window``), while the source's side is read;
+            # without a check, the next sync reads raw
+            window_state.forget(cur, state_key, pg_where)
         else:
             rows, copied = 0, np.zeros(0, dtype=np.int64)
             if not keys_only:
@@ -429,8 +489,8 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
                 _count_temp(cur, table, cols, result, rows, stats)
             lap("changed_rows")
             if rows:
-                removed, copied, raw_buckets, latest = _merge_changed(cur, table, window, target, raw_buckets,
-                                                                      mod_pg, reread_before=watermark)
+                removed, copied, raw_buckets, raw_totals, latest = _merge_changed(
+                    cur, table, cols, window, target, raw_buckets, raw_totals, mod_pg, reread_before=watermark)
                 result.rows_deleted += removed
                 watermark = _later(watermark, latest)
             lap("merge")
@@ -443,23 +503,27 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
             lap("key_diff")
             for start in range(0, len(gone), 10_000):
                 part = gone[start:start + 10_000]
-                cur.execute(f"DELETE FROM {target} WHERE {pk} = ANY(%s) AND {pg_where} RETURNING {pk}",
-                            ([int(k) for k in part],))
-                deleted = np.array([r[0] for r in cur.fetchall()], dtype=np.int64)
+                keys, removed_totals = _delete_counted(cur, table, cols,
+                                                       f"DELETE FROM {target} WHERE {pk} = ANY(%s) AND {pg_where}",
+                                                       ([int(k) for k in part],))
+                deleted = np.array(keys, dtype=np.int64)
                 result.rows_deleted += len(deleted)
                 raw_buckets = raw_buckets.with_keys(deleted, remove=True)
+                raw_totals = _plus(raw_totals, removed_totals, -1)
             lap("delete_gone")
             for start in range(0, len(new), 5_000):
                 rows, stats = _copy_into_temp(params, cur, table, cols, _keys_in(table, new[start:start + 5_000]),
                                               target)
                 _count_temp(cur, table, cols, result, rows, stats)
-                removed, _, raw_buckets, latest = _merge_changed(cur, table, window, target, raw_buckets, mod_pg)
+                removed, more, raw_buckets, raw_totals, latest = _merge_changed(
+                    cur, table, cols, window, target, raw_buckets, raw_totals, mod_pg)
                 result.rows_deleted += removed
+                copied = np.union1d(copied, more)
                 watermark = _later(watermark, latest)
             lap("copy_new")
-            result.rows_total = raw_buckets.total_rows
+            result.rows_total, result.reread_keys = raw_buckets.total_rows, copied
             window_state.write(cur, state_key, pg_where, target,
-                               WindowState(watermark, raw_buckets.totals, raw_buckets))
+                               WindowState(watermark, raw_buckets.totals, raw_buckets, raw_totals))
         # raw is written: no longer what a plan verified (even when nothing moved: ``forget``)
         verified.forget(cur, [state_key], writer)
     result.seconds = time.perf_counter() - started
@@ -489,7 +553,7 @@ def check_scope(result: SyncResult | None, sample: int, residue: int | None = No
 
 def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | None,
                   schema: str = RAW_SCHEMA, scope: fingerprint.CheckScope = fingerprint.EVERY_ROW,
-                  ) -> tuple[bool, tuple[int, ...], tuple[int, ...]]:
+                  reread_keys: np.ndarray | None = None) -> tuple[bool, tuple[int, ...], tuple[int, ...]]:
     """Compare the window's content fingerprints on the source and in raw (``fingerprint``): every row
     counted, its key and its modified timestamp summed (so a passed check is also the plan's
     fingerprint of the window, ``fingerprint.Fingerprint``), its business date summed (a row re-dated
@@ -497,26 +561,39 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
     (default every row: every column of every row, ``fingerprint.row_hash_mysql``; a sample's key
     ranges come from the source's key bounds). Returns (equal, source tuple, raw tuple); tuples are
     (rows, sum of the keys, rows hashed, sum of their 60-bit row hashes, sum of the modified
-    timestamps in seconds, sum of the business dates in days: ``fingerprint.source_content``)."""
+    timestamps in seconds, sum of the business dates in days: ``fingerprint.combine_check``).
+
+    When ``scope`` is a sample, raw's totals come from the window's record (``record_window``: kept by
+    the incremental sync from the rows it removed and added, or recorded now from a scan of raw's window
+    after a full copy or a write by another); its re-read rows are then read by ``reread_keys``
+    (``SyncResult.reread_keys``). A record written here is committed; otherwise nothing is.
+    The source's totals (every row of the window) and its hashed rows (through indexes) are read on two
+    connections at once, each in its own snapshot, while raw is read."""
     cols = source_columns(params, table)
     ranges = None if scope.everything else scope.key_ranges(*_key_bounds(params, table))
+    queries = fingerprint.source_check_queries(table, cols, window, scope, ranges)
+    parts = [queries[:1], queries[1:]] if len(queries) > 1 else [queries]
 
-    def read():
+    def read(part: list[str]) -> list[tuple[int, ...]]:
         conn = connect(params)
         try:
-            fingerprint.snapshot_start(conn)  # the check's queries see one state of the source
-            return fingerprint.source_content(conn, table, cols, window, scope, ranges)
+            fingerprint.snapshot_start(conn)  # the part's queries see one state of the source
+            with conn.cursor() as cur:
+                return fingerprint.run_queries(cur, part)
         finally:
             conn.close()
 
-    with ThreadPoolExecutor(max_workers=1) as pool:  # both sides at once
-        pending = pool.submit(with_retries, read, what=f"{table.name} check")
+    with ThreadPoolExecutor(max_workers=len(parts)) as pool:  # the source's parts and raw at once
+        pending = [pool.submit(with_retries, lambda part=part: read(part), what=f"{table.name} check")
+                   for part in parts]
         try:
             with pgconn.cursor() as cur:
                 fingerprint.no_jit(cur)
                 fingerprint.serial(cur)
-                raw = fingerprint.raw_content(cur, table, cols, window, schema, scope, ranges)
+                totals = None if scope.everything else record_window(cur, table, cols, window, schema)
+                raw = fingerprint.raw_content(cur, table, cols, window, schema, scope, ranges, totals, reread_keys)
+            pgconn.commit()  # the record, if one was written
         finally:
             pgconn.rollback()
-        source = pending.result()
+        source = fingerprint.combine_check([row for future in pending for row in future.result()])
     return source == raw, source, raw

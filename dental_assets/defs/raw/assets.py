@@ -19,8 +19,9 @@ run config ``full_refresh`` re-copies the window whole.
 Every table has a blocking asset check ``matches_source``: after its window is written, the source's and
 raw's fingerprints of the window must be equal (synthetic source: the row count): every row's key (count
 and sum), and an exact hash of every column (``replication.fingerprint``) of the rows the sync re-read
-and of one row in ``DENTAL_SYNC_CHECK_SAMPLE`` of the rest (``sync.check_scope``; 1 = every row). The
-nightly backstop compares every row's content. When an incremental sync
+and of one row in ``DENTAL_SYNC_CHECK_SAMPLE`` of the rest (``sync.check_scope``; 1 = every row); raw's
+counts and sums come from the window's record when nothing has written the table since the sync kept
+them (``sync.record_window``). The nightly backstop compares every row's content. When an incremental sync
 leaves a difference (a value edited without its timestamp, a commit later than the look-back), the
 window is re-copied whole once before the check is reported. dbt does not run downstream of a failed
 check.
