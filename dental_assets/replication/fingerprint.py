@@ -431,13 +431,12 @@ def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
     timestamp, which neither side counts as re-read.
 
     ``totals``: the window's (rows, key sum, modified sum, date sum) as its record keeps them
-    (``window_state.check_totals``, current: nothing has written the table since the sync that recorded
-    them), instead of a scan of every row; the re-read rows (modified at or after ``scope.since``) are
-    then read by key among ``reread_keys`` (the keys the sync wrote or found unchanged; a row of raw's
-    window modified since then that the sync did not read is one the source no longer has there, which
-    the row count and key sum show, or has with an earlier timestamp, which the modified sum shows).
-    Not used when ``scope`` hashes every row, or re-read rows are hashed and
-    ``reread_keys`` is None."""
+    (``sync.record_window``: nothing has written the table since they were recorded), instead of a scan
+    of every row; the re-read rows (modified at or after ``scope.since``) are then read by key among
+    ``reread_keys`` (the keys the sync wrote or found unchanged; a row of raw's window modified since
+    then that the sync did not read is one the source no longer has there, which the row count and key
+    sum show, or has with an earlier timestamp, which the modified sum shows). Not used when ``scope``
+    hashes every row, or re-read rows are hashed and ``reread_keys`` is None."""
     where = "TRUE"
     if window is not None and table.partitioned:
         where = window.sql_predicate(quote_pg(table.business_date))

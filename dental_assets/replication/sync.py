@@ -311,7 +311,7 @@ def _window_has_rows(cur, target: str, where: str) -> bool:
 
 def record_window(cur, table: Table, cols: extract.SourceColumns, window: Window | None,
                   schema: str = RAW_SCHEMA) -> tuple[int, int, int, int] | None:
-    """The window's check totals (``window_state.check_totals``) for the check's raw side, on ``cur``
+    """The window's check totals (``WindowState.check_totals``) for the check's raw side, on ``cur``
     (which the caller commits). When the window's record is current they are the record's. Otherwise,
     when the raw table counts its writes (``window_state.TRIGGER``), one scan of raw's window, under the
     table's write lock, gives its key buckets, watermark and check totals, recorded as the window's

@@ -9,7 +9,7 @@ per raw table and window):
   (``buckets.Buckets``, packed as little-endian int64: ids, rows, xors, hashes);
 - the blocking check's totals of the window (``fingerprint.raw_totals_sql``: sums of the keys, of the
   modified timestamps in seconds and of the business dates in days; since 2026-12-05): the check takes
-  raw's side of them from the record (``check_totals``) instead of reading every row of the window;
+  raw's side of them from the record (``sync.record_window``) instead of reading every row of the window;
 - the raw table's write count and oid when it committed.
 
 **Writes to raw are counted.** Every raw table the sync creates or writes carries a statement-level
