@@ -55,7 +55,7 @@ WRITES_TABLE = f"{STATE_SCHEMA}.raw_writes"  # one row per raw table: its count 
 WRITES_FUNCTION = f"{STATE_SCHEMA}.count_raw_write"
 TRIGGER = "dental_raw_writes"
 ADDED_COLUMNS = {"buckets": "bytea", "raw_writes": "bigint", "raw_oid": "oid",  # since 2026-12-05
-                 "key_sum": "numeric", "modified_sum": "numeric", "date_sum": "numeric"}  # since 2026-12-05 (later)
+                 "key_sum": "numeric", "modified_sum": "numeric", "date_sum": "numeric"}  # the check totals, later
 # the trigger function's body; it runs as its owner (the role that first synced), so that any role
 # allowed to write a raw table counts its write without rights on the bookkeeping
 WRITES_BODY = f"""
