@@ -59,10 +59,10 @@ def raw_sql(target: str, key_sql: str, where: str, modified_sql: str | None = No
     ``modified_sql`` a fifth column, the bucket's latest modified timestamp (the same scan gives the
     window's watermark); ``more``: further aggregates of each bucket, as the last columns."""
     key = f"{key_sql}::bigint"
-    latest = f", max({modified_sql})::timestamp" if modified_sql else ""
-    latest += f", {more}" if more else ""
+    extra = f", max({modified_sql})::timestamp" if modified_sql else ""
+    extra += f", {more}" if more else ""
     return (f"SELECT {key} >> {shift}, count(*), bit_xor({key}), "
-            f"bit_xor({hash_sql(key)}){latest} "
+            f"bit_xor({hash_sql(key)}){extra} "
             f"FROM {target} WHERE {where} GROUP BY 1")
 
 

@@ -350,7 +350,7 @@ def raw_totals_sql(table: Table, cols: SourceColumns, prefix: str = "", where: s
     unpartitioned)``. ``prefix``: a table alias and dot; ``where``: count only the rows matching it (a
     FILTER). Sums are numeric or bigint; NULL for no row."""
     only = f" FILTER (WHERE {where})" if where else ""
-    modified = _modified_column(table, cols)
+    modified = modified_column(table, cols)
     terms = [f"count(*){only}", f"sum({prefix}{quote_pg(table.primary_key)}){only}",
              f"{_modified_sum_pg(prefix + quote_pg(modified))}{only}" if modified else "NULL",
              f"{_date_sum_pg(prefix + quote_pg(table.business_date))}{only}" if table.partitioned else "NULL"]
@@ -399,7 +399,7 @@ def combine_check(results: list[tuple[int, ...]]) -> tuple[int, int, int, int, i
     return (rows, key_sum, sum(n for n, _ in hashed), sum(h for _, h in hashed), modified_sum, date_sum)
 
 
-def _modified_column(table: Table, cols: SourceColumns) -> str | None:
+def modified_column(table: Table, cols: SourceColumns) -> str | None:
     """The table's modified column when the source has it (else neither side counts a row re-read)."""
     return table.modified_column if table.modified_column and table.modified_column not in cols.missing else None
 
@@ -414,7 +414,7 @@ def source_check_queries(table: Table, cols: SourceColumns, window: Window | Non
     both sides alike. The first query (the totals) reads every row of the window; the others read the
     hashed rows only, through the primary key and the modified column's index, so they may run on a
     second connection at the same time (``sync.verify_window``)."""
-    modified = _modified_column(table, cols)
+    modified = modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'" if scope.since is not None else None
     name, key = q(table.name), q(table.primary_key)
     totals = (f"COUNT(*), SUM({key}), {_modified_sum_mysql(q(modified)) if modified else '0'}, "
@@ -440,7 +440,7 @@ def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
     where = "TRUE"
     if window is not None and table.partitioned:
         where = window.sql_predicate(quote_pg(table.business_date))
-    modified = _modified_column(table, cols)
+    modified = modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'::timestamp" if scope.since is not None else None
     name, key = f"{quote_pg(schema)}.{quote_pg(table.name)}", quote_pg(table.primary_key)
     reread = since is not None and modified is not None

@@ -229,7 +229,7 @@ def _plus(a: tuple[int, ...], b: tuple[int, ...], sign: int = 1) -> tuple[int, .
 def _totals_columns(table: Table, cols: extract.SourceColumns, prefix: str = "") -> str:
     """The columns ``fingerprint.raw_totals_sql`` reads (for a DELETE's RETURNING; ``prefix``: an alias
     and dot)."""
-    names = [table.primary_key, fingerprint._modified_column(table, cols),
+    names = [table.primary_key, fingerprint.modified_column(table, cols),
              table.business_date if table.partitioned else None]
     return ", ".join(prefix + quote_pg(n) for n in dict.fromkeys(names) if n)
 
@@ -326,7 +326,7 @@ def record_window(cur, table: Table, cols: extract.SourceColumns, window: Window
     state = window_state.read(cur, state_key, where, target, writes)
     if state is not None and state.current:
         return state.check_totals
-    mod = fingerprint._modified_column(table, cols)
+    mod = fingerprint.modified_column(table, cols)
     found, latest, totals = _raw_buckets(cur, table, cols, target, where, quote_pg(mod) if mod else None)
     if state is not None and state.totals == found.totals:
         latest = state.modified_max if mod else None
@@ -424,7 +424,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         created = cur.fetchone()[0]  # raw's table is created in this transaction: its COPY can FREEZE
         added = ensure_raw_table(cur, table, cols, schema)
         writes = window_state.lock_writes(cur, state_key)  # no other write to the table until commit
-        mod_pg = quote_pg(mod) if mod is not None and mod not in cols.missing else None
+        mod_pg = quote_pg(mod) if fingerprint.modified_column(table, cols) else None
         source_query, raw_buckets, raw_totals, watermark, buckets_recorded = None, None, None, None, False
         if mode == "incremental" or (mode == "auto" and _window_has_rows(cur, target, pg_where)):
             # the source's key buckets (its own session) while raw's are read
