@@ -138,7 +138,7 @@ def _sync(env: dict, name: str) -> dict:
     print(f"{name}: exit {result['exit']}, {result['seconds']:.1f} s", flush=True)
     for line in result["stdout"].splitlines():
         if ("CHECK FAILED" in line or line.startswith("checks:") or "run(s) failed" in line
-                or "copied it whole" in line):  # (a window the check re-copied after an incremental sync)
+                or "differed from the source" in line):  # (a window synced again after a failed check)
             print(f"  {line.strip()}", flush=True)
     return result
 

@@ -242,8 +242,9 @@ def test_written_tables_are_planned_whole_range_unread(urls, monkeypatch, change
         done = replicate_table(_params(source_url), pg, raw_table("procedurelog"), None, "auto", True, 32)
     finally:
         pg.close()
-    equal, *_, repaired, _ = done.check
-    assert done.result.mode == "incremental" and equal and repaired == (change == "moved_month_keeping_stamp")
+    equal, *_, synced_again, repaired, _ = done.check
+    silent = change == "moved_month_keeping_stamp"  # (the incremental sync after the failed check misses it too)
+    assert done.result.mode == "incremental" and equal and (synced_again, repaired) == ((1, True) if silent else (0, False))
     assert_raw_equals_source(source_url, pg_url, [raw_table("procedurelog")])
 
 

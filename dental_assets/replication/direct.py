@@ -128,7 +128,7 @@ def _do(work: Work, params, warehouse, claim: str, report: SyncReport, out) -> N
     """One run's work, added to ``report``, every table checked. A table's error fails the run as it
     fails the raw assets' step: the tables after it are not synced, the error's type and message (codes
     and keys, no values) are printed, and the next run goes on."""
-    from dental_assets.replication.replicate import replicate_tables
+    from dental_assets.replication.replicate import repair_text, replicate_tables
 
     try:
         for done in replicate_tables(params, warehouse, work.tables, work.window, work.mode,
@@ -136,10 +136,9 @@ def _do(work: Work, params, warehouse, claim: str, report: SyncReport, out) -> N
             result = done.result
             report.add_table(result.table, result.mode, result.rows_copied, result.rows_deleted, result.seconds)
             if done.check is not None:
-                equal, *_, repaired, seconds = done.check
-                if repaired:
-                    print(f"raw.{result.table}: the window differed from the source after an incremental sync: "
-                          "copied it whole", file=out)
+                equal, *_, synced_again, repaired, seconds = done.check
+                if synced_again or repaired:
+                    print(f"raw.{result.table}: {repair_text(synced_again, repaired)}", file=out)
                 report.add_check(result.table, equal, seconds)
     except Exception as exc:  # as Dagster fails the step: reported, and the other runs go on
         report.failed_runs += 1

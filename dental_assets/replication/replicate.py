@@ -31,7 +31,8 @@ class Replicated:
 
     table: Table
     result: object  # replication.sync.SyncResult
-    check: tuple | None = None  # (equal, source, raw, scope, repaired, seconds)
+    # (equal, source, raw, scope, incremental syncs after a failed check, re-copied whole, seconds)
+    check: tuple | None = None
 
 
 def copy_statistics_sql(table: Table) -> str:
@@ -51,10 +52,9 @@ def copy_statistics_sql(table: Table) -> str:
 def replicate_table(params, conn, table: Table, window: Window | None, mode: str, check: bool,
                     sample: int, writer: str | None = None) -> Replicated:
     """Sync ``table``'s window on ``conn``, create its declared indexes, analyze a full copy
-    (``copy_statistics_sql``), then (``check``) compare the window with the source; after an incremental
-    sync that left a difference (a value edited without its timestamp, a commit later than the
-    look-back) the window is re-copied whole once and compared again. Database work only: no Dagster
-    call, so it can run on the worker thread of ``replicate_tables``. ``writer``: the token of the ``dental
+    (``copy_statistics_sql``), then (``check``) compare the window with the source; when they differ, the
+    window is synced again and compared again, as ``REPAIRS`` says, until they agree or the list ends.
+    Database work only: no Dagster call, so it can run on the worker thread of ``replicate_tables``. ``writer``: the token of the ``dental
     sync`` running this (``verified.CLAIM_TAG``), whose claim on the table survives the write
     (``verified.forget``)."""
     result = sync_window(params, conn, table, window, mode=mode, writer=writer)
@@ -69,13 +69,34 @@ def replicate_table(params, conn, table: Table, window: Window | None, mode: str
         return Replicated(table, result)
     started = time.perf_counter()
     scope = check_scope(result, sample)
-    equal, src, raw = verify_window(params, conn, table, window, scope=scope, reread_keys=result.reread_keys)
-    repaired = False
-    if not equal and result.mode == "incremental":
-        scope = check_scope(sync_window(params, conn, table, window, mode="full", writer=writer), sample)
-        equal, src, raw = verify_window(params, conn, table, window, scope=scope)
-        repaired = True
-    return Replicated(table, result, (equal, src, raw, scope, repaired, time.perf_counter() - started))
+    equal, src, raw = verify_window(params, conn, table, window, scope=scope, reread_keys=result.reread_keys,
+                                    clock=result.source_clock)
+    synced_again, repaired = 0, False
+    for step in REPAIRS[result.mode]:
+        if equal:
+            break
+        again = sync_window(params, conn, table, window, mode=step, writer=writer)
+        synced_again += step == "incremental"
+        repaired = repaired or step == "full"
+        scope = check_scope(again, sample)
+        equal, src, raw = verify_window(params, conn, table, window, scope=scope, reread_keys=again.reread_keys,
+                                        clock=again.source_clock)
+    return Replicated(table, result, (equal, src, raw, scope, synced_again, repaired, time.perf_counter() - started))
+
+
+# after a failed check, the syncs that bring the window back, in order, each checked, until one passes:
+# an incremental sync first (a row deleted, or a transaction committed, on the source after the sync read
+# it: the next sync's business, which it does at once), then a whole copy (what no incremental sync sees:
+# a value edited without its timestamp, a commit later than the look-back), then an incremental sync
+# (what landed during that copy)
+REPAIRS = {"incremental": ("incremental", "full", "incremental"), "full": ("incremental",)}
+
+
+def repair_text(synced_again: int, recopied: bool) -> str:
+    """What the repairs after a failed check did, in words (``REPAIRS``; counts only)."""
+    done = [f"synced again ({synced_again}x)"] if synced_again else []
+    done += ["copied it whole"] if recopied else []
+    return "the window differed from the source after the sync: " + ", ".join(done)
 
 
 def replicate_tables(params, warehouse, tables: list[Table], window: Window | None,

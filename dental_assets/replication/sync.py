@@ -80,6 +80,10 @@ class SyncResult:
     buckets_recorded: bool = False  # incremental: raw's key buckets taken from the window's record, unread
     # incremental: the keys of the rows it wrote or found unchanged (the check reads raw's re-read rows by them)
     reread_keys: np.ndarray | None = field(default=None, repr=False)
+    # the source's clock (naive UTC) read before the sync's first source read, when the table has a
+    # modified column: rows stamped at or after it may be newer than what the sync read (the check
+    # leaves them to the next sync)
+    source_clock: object = None
 
     def add_conversions(self, more: dict[str, int]) -> None:
         for key, value in more.items():
@@ -180,6 +184,21 @@ def _key_bounds(params: MySqlParams, table: Table) -> tuple[int | None, int | No
             conn.close()
 
     return with_retries(read, what=f"{table.name} key bounds")
+
+
+def _source_clock(params: MySqlParams) -> dt.datetime:
+    """The source server's clock now, as a naive UTC datetime (``NOW()`` in a UTC session: the wall time
+    DateTStamp holds), in whole seconds."""
+    def read():
+        conn = connect(params)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT NOW()")
+                return cur.fetchone()[0]
+        finally:
+            conn.close()
+
+    return with_retries(read, what="the source's clock")
 
 
 def _raw_keys(cur, target: str, pk: str, where: str) -> np.ndarray:
@@ -417,6 +436,8 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
     pk = quote_pg(table.primary_key)
     mod = table.modified_column
     bucket_sql = buckets.source_sql(extract.q(table.name), extract.q(table.primary_key), src_where)
+    # before any source read of this sync: a row stamped earlier that the sync did not see is a late commit
+    source_clock = _source_clock(params) if fingerprint.modified_column(table, cols) else None
     with pgconn.cursor() as cur, contextlib.ExitStack() as stack:
         fingerprint.no_jit(cur)
         fingerprint.serial(cur)
@@ -447,7 +468,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         if mode == "auto":
             mode = "incremental" if watermark is not None or keys_only else "full"
         result = SyncResult(table.name, mode, columns_added=added, steps=steps, keys_only=keys_only,
-                            buckets_recorded=buckets_recorded)
+                            buckets_recorded=buckets_recorded, source_clock=source_clock)
         if mode == "full":
             stack.close()
             cur.execute(f"DELETE FROM {target} WHERE {pg_where}")
@@ -553,7 +574,7 @@ def check_scope(result: SyncResult | None, sample: int, residue: int | None = No
 
 def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | None,
                   schema: str = RAW_SCHEMA, scope: fingerprint.CheckScope = fingerprint.EVERY_ROW,
-                  reread_keys: np.ndarray | None = None) -> tuple[bool, tuple[int, ...], tuple[int, ...]]:
+                  reread_keys: np.ndarray | None = None, clock=None) -> tuple[bool, tuple[int, ...], tuple[int, ...]]:
     """Compare the window's content fingerprints on the source and in raw (``fingerprint``): every row
     counted, its key and its modified timestamp summed (so a passed check is also the plan's
     fingerprint of the window, ``fingerprint.Fingerprint``), its business date summed (a row re-dated
@@ -563,35 +584,65 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
     (rows, sum of the keys, rows hashed, sum of their 60-bit row hashes, sum of the modified
     timestamps in seconds, sum of the business dates in days: ``fingerprint.combine_check``).
 
+    ``clock``: the source's clock before the sync read it (``SyncResult.source_clock``). The source's
+    rows stamped at or after it were written while the window was synced or checked, and may be newer
+    than what the sync read: both sides leave them out (the source by their timestamp, raw by the keys
+    the source lists in the same snapshot, ``fingerprint.later_keys_query``), and the next sync brings
+    them. Without it, a busy practice's edits during the check fail it. What still fails it: a row
+    deleted from the source, or a transaction that stamped before ``clock`` committing, after the sync
+    read the window.
+
     When ``scope`` is a sample, raw's totals come from the window's record (``record_window``: kept by
     the incremental sync from the rows it removed and added, or recorded now from a scan of raw's window
     after a full copy or a write by another); its re-read rows are then read by ``reread_keys``
     (``SyncResult.reread_keys``). A record written here is committed; otherwise nothing is.
     The source's totals (every row of the window) and its hashed rows (through indexes) are read on two
     connections at once, each in its own snapshot, while raw is read."""
+    from concurrent.futures import Future
+
     cols = source_columns(params, table)
     ranges = None if scope.everything else scope.key_ranges(*_key_bounds(params, table))
-    queries = fingerprint.source_check_queries(table, cols, window, scope, ranges)
+    queries = fingerprint.source_check_queries(table, cols, window, scope, ranges, clock)
+    later_sql = fingerprint.later_keys_query(table, cols, clock)
     parts = [queries[:1], queries[1:]] if len(queries) > 1 else [queries]
+    listed = [Future() for _ in parts]  # each part's keys stamped after the clock, in its own snapshot
 
-    def read(part: list[str]) -> list[tuple[int, ...]]:
+    def read(part: list[str], keys: Future) -> list[tuple[int, ...]]:
         conn = connect(params)
         try:
             fingerprint.snapshot_start(conn)  # the part's queries see one state of the source
             with conn.cursor() as cur:
+                if later_sql is not None:
+                    cur.execute(later_sql)
+                    found = np.array([r[0] for r in cur.fetchall()], dtype=np.int64)
+                    if not keys.done():  # (a retry's list may differ: raw used the first)
+                        keys.set_result(found)
                 return fingerprint.run_queries(cur, part)
         finally:
             conn.close()
 
+    def job(part: list[str], keys: Future) -> list[tuple[int, ...]]:
+        try:
+            return with_retries(lambda: read(part, keys), what=f"{table.name} check")
+        finally:
+            if not keys.done():  # failed before listing them: the error comes from this job
+                keys.set_result(None)
+
     with ThreadPoolExecutor(max_workers=len(parts)) as pool:  # the source's parts and raw at once
-        pending = [pool.submit(with_retries, lambda part=part: read(part), what=f"{table.name} check")
-                   for part in parts]
+        pending = [pool.submit(job, part, keys) for part, keys in zip(parts, listed)]
         try:
             with pgconn.cursor() as cur:
                 fingerprint.no_jit(cur)
                 fingerprint.serial(cur)
                 totals = None if scope.everything else record_window(cur, table, cols, window, schema)
-                raw = fingerprint.raw_content(cur, table, cols, window, schema, scope, ranges, totals, reread_keys)
+                later = None
+                if later_sql is not None:
+                    found = [keys.result() for keys in listed]
+                    if any(f is None for f in found):
+                        [future.result() for future in pending]  # raises the part's error
+                    later = (found[0], found[-1])
+                raw = fingerprint.raw_content(cur, table, cols, window, schema, scope, ranges, totals, reread_keys,
+                                              later)
             pgconn.commit()  # the record, if one was written
         finally:
             pgconn.rollback()
