@@ -13,8 +13,9 @@ and the benchmark's databases (`bench_repl`, dropped and recreated; with `--reus
 raw already there, as another benchmark left them, are used as they are).
 
 The writes, each in its own transaction, keys drawn at random over the whole history (a key that is
-gone changes nothing): a procedure's fee (`WRITE_MIX`'s shares), an appointment's note, a new
-procedure dated today, a payment split deleted. Their timestamps move as OpenDental's do.
+gone changes nothing; `WRITE_MIX`'s shares): a procedure's fee, an appointment's note, a new procedure
+dated today, a payment split deleted, a security log entry added (a table without a modified column).
+Their timestamps move as OpenDental's do.
 
 Prints, for each sync while the writer runs: its exit code and seconds, the tables it synced, the
 checks that failed, the tables synced again or re-copied whole after a failed check (the lines `dental
@@ -48,7 +49,11 @@ WRITE_MIX = (
      "INSERT INTO procedurelog (PatNum, ProcDate, ProcFee, CodeNum) "
      "SELECT PatNum, CURDATE(), ProcFee, CodeNum FROM procedurelog WHERE ProcNum = {key}"),
     ("paysplit", "SplitNum", 0.1, "DELETE FROM paysplit WHERE SplitNum = {key}"),
+    # a security log entry (no modified column: OpenDental only ever adds them), today
+    ("securitylog", "SecurityLogNum", 0.3,
+     "INSERT INTO securitylog ({columns}) SELECT {values} FROM securitylog WHERE SecurityLogNum = {key}"),
 )
+NOW_COLUMNS = {"LogDateTime": "NOW()"}  # values a copied row takes from now instead of the row copied
 SEED = 13
 
 
@@ -62,10 +67,13 @@ class Writer(threading.Thread):
         self.rate, self.stop_event, self.done = rate, threading.Event(), 0
         self.random = random.Random(SEED)
         with self.conn.cursor() as cur:
-            self.bounds = {}
+            self.bounds, self.columns = {}, {}
             for table, key, _, _ in WRITE_MIX:
                 cur.execute(f"SELECT MIN({key}), MAX({key}) FROM {table}")
                 self.bounds[table] = cur.fetchone()
+                cur.execute("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                            "AND TABLE_NAME = %s AND COLUMN_NAME <> %s ORDER BY ORDINAL_POSITION", (table, key))
+                self.columns[table] = [name for (name,) in cur.fetchall()]
 
     def run(self) -> None:
         weights = [share for _, _, share, _ in WRITE_MIX]
@@ -73,7 +81,10 @@ class Writer(threading.Thread):
             while not self.stop_event.wait(self.random.expovariate(self.rate)):
                 table, _, _, statement = self.random.choices(WRITE_MIX, weights)[0]
                 lo, hi = self.bounds[table]
-                cur.execute(statement.format(key=self.random.randint(lo, hi)))
+                columns = self.columns[table]
+                cur.execute(statement.format(key=self.random.randint(lo, hi),
+                                             columns=", ".join(f"`{c}`" for c in columns),
+                                             values=", ".join(NOW_COLUMNS.get(c, f"`{c}`") for c in columns)))
                 self.done += 1
 
     def stop(self) -> None:

@@ -444,13 +444,15 @@ def test_check_hashes_the_re_read_rows_and_a_sample(env):
     pg.close()
 
 
-def test_writes_while_a_window_is_checked_are_left_to_the_next_sync(env):
+def test_writes_while_a_window_is_checked_are_left_to_the_next_sync(env, monkeypatch):
     """A busy practice writes while a window is synced and checked. The source's rows stamped at or after
     its clock, read before the sync's first read (``SyncResult.source_clock``), are left out of the check
-    on both sides: after a full copy and after an incremental sync, with every row hashed and with the
-    sample (raw's totals then from the window's record, less the rows left out), the check passes,
+    on both sides: after a full copy and after an incremental sync (each with an edit between the clock's
+    read and the sync's, and writes after the sync), with every row hashed and with the sample (raw's
+    totals then from the window's record, less the rows left out), the check passes,
     where the same check without the clock fails. A value edited since without its timestamp, and a row
     stamped back before the clock, are still seen. The next sync brings every row."""
+    from dental_assets.replication import sync
     from dental_assets.replication.sync import check_scope, sync_window, verify_window
 
     source_url, pg_url = env
@@ -458,9 +460,14 @@ def test_writes_while_a_window_is_checked_are_left_to_the_next_sync(env):
     pg = pg_conn(pg_url)
     keys = [k for (k,) in _sql(source_url, "SELECT ProcNum FROM procedurelog ORDER BY ProcNum")]
     edited = iter(keys[::7])
+    marks = sync._source_marks
     for mode in ("full", "incremental"):
         _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum = {next(edited)}")
+        between = f"UPDATE procedurelog SET ProcFee = ProcFee + 3 WHERE ProcNum = {next(edited)}"
+        # (one edit between the clock's read and the sync's: raw has it, stamped after the clock)
+        monkeypatch.setattr(sync, "_source_marks", lambda *a: (marks(*a), _sql(source_url, between))[0])
         result = sync_window(_params(source_url), pg, table, None, mode=mode)
+        monkeypatch.setattr(sync, "_source_marks", marks)
         assert result.mode == mode and result.source_clock is not None
         # while it is checked: an edit (stamped now), an insert, and an edit of a row the sync re-read
         _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 2 WHERE ProcNum = {next(edited)}",
@@ -485,6 +492,41 @@ def test_writes_while_a_window_is_checked_are_left_to_the_next_sync(env):
     assert not verify_window(_params(source_url), pg, table, None, clock=result.source_clock)[0]
     after = sync_window(_params(source_url), pg, table, None, mode="full")
     assert verify_window(_params(source_url), pg, table, None, clock=after.source_clock)[0]
+    pg.close()
+    assert_raw_equals_source(source_url, pg_url, [table])
+
+
+def test_rows_added_while_a_table_without_modified_column_is_checked_are_left_out(env, monkeypatch):
+    """securitylog has no modified column and its keys only grow: the rows keyed above the source's
+    largest key read before the sync (``SyncResult.source_key_max``) are left out of the check on both
+    sides. One added between that read and the sync's (raw has it), one after the sync (raw has not):
+    the check passes, every row hashed and sampled (raw's totals from the record, less its rows above
+    the bound), where the same check without the bound fails. The next sync brings them."""
+    from dental_assets.replication import sync
+
+    source_url, pg_url = env
+    table = raw_table("securitylog")
+    insert = "INSERT INTO securitylog (PermType, UserNum, LogDateTime, PatNum) VALUES (1, 1, NOW(), 1)"
+    pg = pg_conn(pg_url)
+    sync.sync_window(_params(source_url), pg, table, None)
+    marks = sync._source_marks
+    monkeypatch.setattr(sync, "_source_marks", lambda *a: (marks(*a), _sql(source_url, insert))[0])
+    result = sync.sync_window(_params(source_url), pg, table, None)
+    monkeypatch.setattr(sync, "_source_marks", marks)
+    assert result.mode == "incremental" and result.rows_copied == 1 and result.source_key_max is not None
+    _sql(source_url, insert)
+    for sample in (1, 32):
+        scope = sync.check_scope(result, sample, residue=0)
+
+        def check(key_max):
+            return sync.verify_window(_params(source_url), pg, table, None, scope=scope,
+                                      reread_keys=result.reread_keys, key_max=key_max)
+
+        equal, src, raw = check(result.source_key_max)
+        assert equal, (sample, src, raw)
+        assert not check(None)[0], sample
+    sync.sync_window(_params(source_url), pg, table, None)
+    assert sync.verify_window(_params(source_url), pg, table, None)[0]
     pg.close()
     assert_raw_equals_source(source_url, pg_url, [table])
 

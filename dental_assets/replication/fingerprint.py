@@ -424,7 +424,7 @@ def later_keys_query(table: Table, cols: SourceColumns, clock) -> str | None:
 
 def source_check_queries(table: Table, cols: SourceColumns, window: Window | None,
                          scope: CheckScope = EVERY_ROW, ranges: list[tuple[int, int]] | None = None,
-                         clock=None) -> list[str]:
+                         clock=None, key_max: int | None = None) -> list[str]:
     """MariaDB: the check's queries over the source window (``combine_check`` gives (rows, sum of the keys,
     rows hashed, sum of their row hashes, sum of the modified timestamps in seconds:
     ``Fingerprint.modified_sum``, sum of the business dates in days since year 0: 0 when unpartitioned);
@@ -433,7 +433,9 @@ def source_check_queries(table: Table, cols: SourceColumns, window: Window | Non
     both sides alike. The first query (the totals) reads every row of the window; the others read the
     hashed rows only, through the primary key and the modified column's index, so they may run on a
     second connection at the same time (``sync.verify_window``). With ``clock`` (a naive UTC datetime),
-    the rows stamped at or after it are left out (``later_keys_query`` lists them, for raw's side)."""
+    the rows stamped at or after it are left out (``later_keys_query`` lists them, for raw's side); with
+    ``key_max``, the rows whose key is above it (added since it was read: a table without a modified
+    column, whose keys only grow)."""
     modified = modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'" if scope.since is not None else None
     name, key = q(table.name), q(table.primary_key)
@@ -442,6 +444,8 @@ def source_check_queries(table: Table, cols: SourceColumns, window: Window | Non
         # not a range MariaDB would read through the modified column's index: the sample's key ranges
         # must stay the way in (with ``< clock OR IS NULL`` it read the index: 7.5 s against 0.2 s)
         where = f"({where}) AND COALESCE({q(modified)} < {_clock_sql(clock)}, TRUE)"
+    if key_max is not None:
+        where = f"({where}) AND {key} <= {int(key_max)}"
     totals = (f"COUNT(*), SUM({key}), {_modified_sum_mysql(q(modified)) if modified else '0'}, "
               f"{_date_sum_mysql(q(table.business_date)) if table.partitioned else '0'}")
     return _check_queries(scope, _sampled_from(ranges, name, key, mysql=True), name, where,
@@ -458,7 +462,7 @@ def _not_keys(key: str, keys) -> str:
 def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
                 schema: str = RAW_SCHEMA, scope: CheckScope = EVERY_ROW,
                 ranges: list[tuple[int, int]] | None = None, totals: tuple[int, int, int, int] | None = None,
-                reread_keys=None, later=None) -> tuple[int, int, int, int, int, int]:
+                reread_keys=None, later=None, key_max: int | None = None) -> tuple[int, int, int, int, int, int]:
     """The same tuple from raw (the same ``ranges``). Raw holds NULL where the source has a zero
     timestamp, which neither side counts as re-read.
 
@@ -472,13 +476,17 @@ def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
 
     ``later``: (keys left out of the totals, keys left out of the hashed rows), each the keys the
     source's side found stamped after its clock in the snapshot of that query (``later_keys_query``);
-    raw's rows with those keys are left out too (from the record's totals: subtracted)."""
+    raw's rows with those keys are left out too (from the record's totals: subtracted); ``key_max``:
+    raw's rows whose key is above it are left out, as on the source."""
     where = "TRUE"
     if window is not None and table.partitioned:
         where = window.sql_predicate(quote_pg(table.business_date))
+    whole_window = where
     modified = modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'::timestamp" if scope.since is not None else None
     name, key = f"{quote_pg(schema)}.{quote_pg(table.name)}", quote_pg(table.primary_key)
+    if key_max is not None:
+        where = f"({where}) AND {key} <= {int(key_max)}"
     left_out, hashed_left_out = later if later is not None else (None, None)
     reread = since is not None and modified is not None
     if scope.everything or (reread and reread_keys is None):
@@ -498,6 +506,10 @@ def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
     if left_out is not None and len(left_out):  # raw's rows with those keys, out of the record's totals
         pgcur.execute(f"SELECT {raw_totals_sql(table, cols)} FROM {name} WHERE {key} = ANY(%s) AND ({where})",
                       ([int(k) for k in left_out],))
+        totals = tuple(t - int(v or 0) for t, v in zip(totals, pgcur.fetchone()))
+    if key_max is not None:  # raw's rows above the key bound, out of the record's totals
+        pgcur.execute(f"SELECT {raw_totals_sql(table, cols)} FROM {name} WHERE {key} > {int(key_max)} "
+                      f"AND ({whole_window})")
         totals = tuple(t - int(v or 0) for t, v in zip(totals, pgcur.fetchone()))
     hashed = [hashed_queries[1]]  # the sample's ranges
     if reread and len(reread_keys):

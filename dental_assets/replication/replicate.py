@@ -70,7 +70,7 @@ def replicate_table(params, conn, table: Table, window: Window | None, mode: str
     started = time.perf_counter()
     scope = check_scope(result, sample)
     equal, src, raw = verify_window(params, conn, table, window, scope=scope, reread_keys=result.reread_keys,
-                                    clock=result.source_clock)
+                                    clock=result.source_clock, key_max=result.source_key_max)
     synced_again, repaired = 0, False
     for step in REPAIRS[result.mode]:
         if equal:
@@ -80,7 +80,7 @@ def replicate_table(params, conn, table: Table, window: Window | None, mode: str
         repaired = repaired or step == "full"
         scope = check_scope(again, sample)
         equal, src, raw = verify_window(params, conn, table, window, scope=scope, reread_keys=again.reread_keys,
-                                        clock=again.source_clock)
+                                        clock=again.source_clock, key_max=again.source_key_max)
     return Replicated(table, result, (equal, src, raw, scope, synced_again, repaired, time.perf_counter() - started))
 
 

@@ -84,6 +84,8 @@ class SyncResult:
     # modified column: rows stamped at or after it may be newer than what the sync read (the check
     # leaves them to the next sync)
     source_clock: object = None
+    # without a modified column: the source's largest key then (keys only grow: rows added since are above)
+    source_key_max: int | None = None
 
     def add_conversions(self, more: dict[str, int]) -> None:
         for key, value in more.items():
@@ -186,19 +188,25 @@ def _key_bounds(params: MySqlParams, table: Table) -> tuple[int | None, int | No
     return with_retries(read, what=f"{table.name} key bounds")
 
 
-def _source_clock(params: MySqlParams) -> dt.datetime:
-    """The source server's clock now, as a naive UTC datetime (``NOW()`` in a UTC session: the wall time
-    DateTStamp holds), in whole seconds."""
+def _source_marks(params: MySqlParams, table: Table, cols: extract.SourceColumns) -> tuple[object, int | None]:
+    """What the source holds before a sync's first read, for its check (``verify_window``): the server's
+    clock now (``NOW()`` in a UTC session: the wall time DateTStamp holds, whole seconds) when the table
+    has a modified column, else its largest key (None when empty), in one session."""
+    with_clock = fingerprint.modified_column(table, cols) is not None
+    sql = "SELECT NOW()" if with_clock else \
+        f"SELECT MAX({extract.q(table.primary_key)}) FROM {extract.q(table.name)}"
+
     def read():
         conn = connect(params)
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT NOW()")
-                return cur.fetchone()[0]
+                cur.execute(sql)
+                value = cur.fetchone()[0]
+                return (value, None) if with_clock else (None, None if value is None else int(value))
         finally:
             conn.close()
 
-    return with_retries(read, what="the source's clock")
+    return with_retries(read, what=f"{table.name} clock")
 
 
 def _raw_keys(cur, target: str, pk: str, where: str) -> np.ndarray:
@@ -436,8 +444,9 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
     pk = quote_pg(table.primary_key)
     mod = table.modified_column
     bucket_sql = buckets.source_sql(extract.q(table.name), extract.q(table.primary_key), src_where)
-    # before any source read of this sync: a row stamped earlier that the sync did not see is a late commit
-    source_clock = _source_clock(params) if fingerprint.modified_column(table, cols) else None
+    # before any source read of this sync: a row stamped earlier (keyed lower) that the sync did not see
+    # is a late commit
+    source_clock, source_key_max = _source_marks(params, table, cols)
     with pgconn.cursor() as cur, contextlib.ExitStack() as stack:
         fingerprint.no_jit(cur)
         fingerprint.serial(cur)
@@ -468,7 +477,8 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         if mode == "auto":
             mode = "incremental" if watermark is not None or keys_only else "full"
         result = SyncResult(table.name, mode, columns_added=added, steps=steps, keys_only=keys_only,
-                            buckets_recorded=buckets_recorded, source_clock=source_clock)
+                            buckets_recorded=buckets_recorded, source_clock=source_clock,
+                            source_key_max=source_key_max)
         if mode == "full":
             stack.close()
             cur.execute(f"DELETE FROM {target} WHERE {pg_where}")
@@ -574,7 +584,8 @@ def check_scope(result: SyncResult | None, sample: int, residue: int | None = No
 
 def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | None,
                   schema: str = RAW_SCHEMA, scope: fingerprint.CheckScope = fingerprint.EVERY_ROW,
-                  reread_keys: np.ndarray | None = None, clock=None) -> tuple[bool, tuple[int, ...], tuple[int, ...]]:
+                  reread_keys: np.ndarray | None = None, clock=None,
+                  key_max: int | None = None) -> tuple[bool, tuple[int, ...], tuple[int, ...]]:
     """Compare the window's content fingerprints on the source and in raw (``fingerprint``): every row
     counted, its key and its modified timestamp summed (so a passed check is also the plan's
     fingerprint of the window, ``fingerprint.Fingerprint``), its business date summed (a row re-dated
@@ -590,7 +601,8 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
     the source lists in the same snapshot, ``fingerprint.later_keys_query``), and the next sync brings
     them. Without it, a busy practice's edits during the check fail it. What still fails it: a row
     deleted from the source, or a transaction that stamped before ``clock`` committing, after the sync
-    read the window.
+    read the window. ``key_max`` (``SyncResult.source_key_max``, a table without a modified column): the
+    rows keyed above it are left out on both sides, as rows added since.
 
     When ``scope`` is a sample, raw's totals come from the window's record (``record_window``: kept by
     the incremental sync from the rows it removed and added, or recorded now from a scan of raw's window
@@ -602,7 +614,7 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
 
     cols = source_columns(params, table)
     ranges = None if scope.everything else scope.key_ranges(*_key_bounds(params, table))
-    queries = fingerprint.source_check_queries(table, cols, window, scope, ranges, clock)
+    queries = fingerprint.source_check_queries(table, cols, window, scope, ranges, clock, key_max)
     later_sql = fingerprint.later_keys_query(table, cols, clock)
     parts = [queries[:1], queries[1:]] if len(queries) > 1 else [queries]
     listed = [Future() for _ in parts]  # each part's keys stamped after the clock, in its own snapshot
@@ -642,7 +654,7 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
                         [future.result() for future in pending]  # raises the part's error
                     later = (found[0], found[-1])
                 raw = fingerprint.raw_content(cur, table, cols, window, schema, scope, ranges, totals, reread_keys,
-                                              later)
+                                              later, key_max)
             pgconn.commit()  # the record, if one was written
         finally:
             pgconn.rollback()
