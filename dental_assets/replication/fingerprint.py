@@ -444,8 +444,9 @@ def source_check_queries(table: Table, cols: SourceColumns, window: Window | Non
         # not a range MariaDB would read through the modified column's index: the sample's key ranges
         # must stay the way in (with ``< clock OR IS NULL`` it read the index: 7.5 s against 0.2 s)
         where = f"({where}) AND COALESCE({q(modified)} < {_clock_sql(clock)}, TRUE)"
-    if key_max is not None:
-        where = f"({where}) AND {key} <= {int(key_max)}"
+    if key_max is not None:  # (as an expression, not a range of the key: the sample's ranges stay the way
+        # in; ``key <= max`` made MariaDB read the whole key range for each sampled range, 9.7 s against 0.1 s)
+        where = f"({where}) AND {key} + 0 <= {int(key_max)}"
     totals = (f"COUNT(*), SUM({key}), {_modified_sum_mysql(q(modified)) if modified else '0'}, "
               f"{_date_sum_mysql(q(table.business_date)) if table.partitioned else '0'}")
     return _check_queries(scope, _sampled_from(ranges, name, key, mysql=True), name, where,
