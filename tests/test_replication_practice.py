@@ -487,7 +487,8 @@ def test_writes_while_a_window_is_checked_are_left_to_the_next_sync(env, monkeyp
     _sql(source_url,
          f"UPDATE procedurelog SET ProcFee = ProcFee + 0.01, DateTStamp = DateTStamp WHERE ProcNum = {silent}")
     assert not verify_window(_params(source_url), pg, table, None, clock=result.source_clock)[0]
-    _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee - 0.01, DateTStamp = DateTStamp WHERE ProcNum = {silent}",
+    _sql(source_url,
+         f"UPDATE procedurelog SET ProcFee = ProcFee - 0.01, DateTStamp = DateTStamp WHERE ProcNum = {silent}",
          f"UPDATE procedurelog SET DateTStamp = '2020-01-01 00:00:00' WHERE ProcNum = {earlier}")
     assert not verify_window(_params(source_url), pg, table, None, clock=result.source_clock)[0]
     after = sync_window(_params(source_url), pg, table, None, mode="full")

@@ -54,9 +54,9 @@ def replicate_table(params, conn, table: Table, window: Window | None, mode: str
     """Sync ``table``'s window on ``conn``, create its declared indexes, analyze a full copy
     (``copy_statistics_sql``), then (``check``) compare the window with the source; when they differ, the
     window is synced again and compared again, as ``REPAIRS`` says, until they agree or the list ends.
-    Database work only: no Dagster call, so it can run on the worker thread of ``replicate_tables``. ``writer``: the token of the ``dental
-    sync`` running this (``verified.CLAIM_TAG``), whose claim on the table survives the write
-    (``verified.forget``)."""
+    Database work only: no Dagster call, so it can run on the worker thread of ``replicate_tables``.
+    ``writer``: the token of the ``dental sync`` running this (``verified.CLAIM_TAG``), whose claim on the
+    table survives the write (``verified.forget``)."""
     result = sync_window(params, conn, table, window, mode=mode, writer=writer)
     with conn, conn.cursor() as cur:  # the declared indexes, on the warehouse copy only
         create_raw_indexes(cur, table)

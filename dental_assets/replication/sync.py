@@ -48,7 +48,7 @@ import contextlib
 import datetime as dt
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -193,8 +193,7 @@ def _source_marks(params: MySqlParams, table: Table, cols: extract.SourceColumns
     clock now (``NOW()`` in a UTC session: the wall time DateTStamp holds, whole seconds) when the table
     has a modified column, else its largest key (None when empty), in one session."""
     with_clock = fingerprint.modified_column(table, cols) is not None
-    sql = "SELECT NOW()" if with_clock else \
-        f"SELECT MAX({extract.q(table.primary_key)}) FROM {extract.q(table.name)}"
+    sql = "SELECT NOW()" if with_clock else f"SELECT MAX({extract.q(table.primary_key)}) FROM {extract.q(table.name)}"
 
     def read():
         conn = connect(params)
@@ -610,8 +609,6 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
     (``SyncResult.reread_keys``). A record written here is committed; otherwise nothing is.
     The source's totals (every row of the window) and its hashed rows (through indexes) are read on two
     connections at once, each in its own snapshot, while raw is read."""
-    from concurrent.futures import Future
-
     cols = source_columns(params, table)
     ranges = None if scope.everything else scope.key_ranges(*_key_bounds(params, table))
     queries = fingerprint.source_check_queries(table, cols, window, scope, ranges, clock, key_max)
