@@ -484,13 +484,16 @@ def test_writes_while_a_window_is_checked_are_left_to_the_next_sync(env, monkeyp
             assert equal and src[0] == raw[0] < len(keys) + 2, (mode, sample, src, raw)
             assert not check(None)[0], (mode, sample)  # the same check, the writes compared
     silent, earlier = keys[3], keys[5]
-    _sql(source_url,
-         f"UPDATE procedurelog SET ProcFee = ProcFee + 0.01, DateTStamp = DateTStamp WHERE ProcNum = {silent}")
-    assert not verify_window(_params(source_url), pg, table, None, clock=result.source_clock)[0]
-    _sql(source_url,
-         f"UPDATE procedurelog SET ProcFee = ProcFee - 0.01, DateTStamp = DateTStamp WHERE ProcNum = {silent}",
-         f"UPDATE procedurelog SET DateTStamp = '2020-01-01 00:00:00' WHERE ProcNum = {earlier}")
-    assert not verify_window(_params(source_url), pg, table, None, clock=result.source_clock)[0]
+
+    def every_row() -> bool:
+        return verify_window(_params(source_url), pg, table, None, clock=result.source_clock)[0]
+
+    _sql(source_url, f"UPDATE procedurelog SET CodeNum = CodeNum + 1, DateTStamp = DateTStamp WHERE ProcNum = {silent}")
+    assert not every_row()
+    _sql(source_url, f"UPDATE procedurelog SET CodeNum = CodeNum - 1, DateTStamp = DateTStamp WHERE ProcNum = {silent}")
+    assert every_row()  # (as the sync left it)
+    _sql(source_url, f"UPDATE procedurelog SET DateTStamp = '2020-01-01 00:00:00' WHERE ProcNum = {earlier}")
+    assert not every_row()
     after = sync_window(_params(source_url), pg, table, None, mode="full")
     assert verify_window(_params(source_url), pg, table, None, clock=after.source_clock)[0]
     pg.close()
