@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+import pymysql  # noqa: E402
 import practice_day  # noqa: E402  (bench/practice_day.py: the practice, `dental sync` as a process, the comparison)
 import replication as bench  # noqa: E402  (bench/replication.py: servers, databases)
 
@@ -62,9 +63,8 @@ class Writer(threading.Thread):
 
     def __init__(self, maria_url: str, rate: float):
         super().__init__(daemon=True)
-        self.conn = bench.mysql(maria_url)
-        self.conn.autocommit(True)
-        self.rate, self.stop_event, self.done = rate, threading.Event(), 0
+        self.conn = bench.mysql(maria_url)  # (autocommit)
+        self.rate, self.stop_event, self.done, self.errors = rate, threading.Event(), 0, 0
         self.random = random.Random(SEED)
         with self.conn.cursor() as cur:
             self.bounds, self.columns = {}, {}
@@ -82,10 +82,13 @@ class Writer(threading.Thread):
                 table, _, _, statement = self.random.choices(WRITE_MIX, weights)[0]
                 lo, hi = self.bounds[table]
                 columns = self.columns[table]
-                cur.execute(statement.format(key=self.random.randint(lo, hi),
-                                             columns=", ".join(f"`{c}`" for c in columns),
-                                             values=", ".join(NOW_COLUMNS.get(c, f"`{c}`") for c in columns)))
-                self.done += 1
+                try:
+                    cur.execute(statement.format(key=self.random.randint(lo, hi),
+                                                 columns=", ".join(f"`{c}`" for c in columns),
+                                                 values=", ".join(NOW_COLUMNS.get(c, f"`{c}`") for c in columns)))
+                    self.done += 1
+                except pymysql.MySQLError:  # (a lock wait or deadlock: counted, the writer goes on)
+                    self.errors += 1
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -143,7 +146,8 @@ def main() -> int:
                   flush=True)
     finally:
         writer.stop()
-    print(f"writer: {writer.done:,} statements at {args.writes_per_second:g}/s; over the {args.syncs} syncs: "
+    print(f"writer: {writer.done:,} statements at {args.writes_per_second:g}/s ({writer.errors} failed); "
+          f"over the {args.syncs} syncs: "
           f"{totals['tables']} table syncs, {totals['checks_failed']} failed check(s), synced again "
           f"{totals['synced_again']}x, re-copied whole {totals['recopied_whole']}x", flush=True)
     ok &= practice_day._sync(env, "sync after the writer stopped")["exit"] == 0
