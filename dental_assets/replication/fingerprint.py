@@ -453,11 +453,18 @@ def source_check_queries(table: Table, cols: SourceColumns, window: Window | Non
                           row_hash_mysql(cols), q(modified) if modified else None, since, totals)
 
 
-def _not_keys(key: str, keys) -> str:
-    """PostgreSQL: `` AND NOT (key = ANY(array))`` for ``keys`` (empty text for none or None)."""
-    if keys is None or not len(keys):
-        return ""
-    return f" AND NOT ({key} = ANY('{{{','.join(str(int(k)) for k in keys)}}}'::bigint[]))"
+def _left_out_pg(key: str, key_max: int | None, keys) -> str | None:
+    """PostgreSQL: the condition of raw's rows the check leaves out: keyed above ``key_max``, or with one
+    of ``keys``; None when there are none."""
+    terms = [f"{key} > {int(key_max)}"] if key_max is not None else []
+    if keys is not None and len(keys):
+        terms.append(f"{key} = ANY('{{{','.join(str(int(k)) for k in keys)}}}'::bigint[])")
+    return " OR ".join(terms) or None
+
+
+def _kept(left_out: str | None) -> str:
+    """`` AND NOT (left_out)``, or nothing."""
+    return f" AND NOT ({left_out})" if left_out else ""
 
 
 def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
@@ -482,13 +489,11 @@ def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
     where = "TRUE"
     if window is not None and table.partitioned:
         where = window.sql_predicate(quote_pg(table.business_date))
-    whole_window = where
     modified = modified_column(table, cols)
     since = f"'{scope.since.isoformat(sep=' ')}'::timestamp" if scope.since is not None else None
     name, key = f"{quote_pg(schema)}.{quote_pg(table.name)}", quote_pg(table.primary_key)
-    if key_max is not None:
-        where = f"({where}) AND {key} <= {int(key_max)}"
-    left_out, hashed_left_out = later if later is not None else (None, None)
+    keys_out, hashed_keys_out = later if later is not None else (None, None)
+    left_out, hashed_left_out = _left_out_pg(key, key_max, keys_out), _left_out_pg(key, key_max, hashed_keys_out)
     reread = since is not None and modified is not None
     if scope.everything or (reread and reread_keys is None):
         totals = None  # every row read anyway, or no keys to read the re-read rows by
@@ -498,24 +503,18 @@ def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
                               row_hash_pg(cols), quote_pg(modified) if modified else None, since,
                               raw_totals_sql(table, cols), one_scan=one_scan)
 
-    hashed_queries = queries(_not_keys(key, hashed_left_out), one_scan=later is None)
+    hashed_queries = queries(_kept(hashed_left_out), one_scan=later is None)
     if totals is None:
         if scope.everything:  # one query, one snapshot on the source: one list of keys left out
-            return combine_check(run_queries(pgcur, queries(_not_keys(key, left_out), one_scan=True)))
-        return combine_check(run_queries(pgcur, queries(_not_keys(key, left_out), later is None)[:1]
-                                         + hashed_queries[1:]))
-    if left_out is not None and len(left_out):  # raw's rows with those keys, out of the record's totals
-        pgcur.execute(f"SELECT {raw_totals_sql(table, cols)} FROM {name} WHERE {key} = ANY(%s) AND ({where})",
-                      ([int(k) for k in left_out],))
-        totals = tuple(t - int(v or 0) for t, v in zip(totals, pgcur.fetchone()))
-    if key_max is not None:  # raw's rows above the key bound, out of the record's totals
-        pgcur.execute(f"SELECT {raw_totals_sql(table, cols)} FROM {name} WHERE {key} > {int(key_max)} "
-                      f"AND ({whole_window})")
+            return combine_check(run_queries(pgcur, queries(_kept(left_out), one_scan=True)))
+        return combine_check(run_queries(pgcur, queries(_kept(left_out), later is None)[:1] + hashed_queries[1:]))
+    if left_out is not None:  # raw's rows left out, out of the record's totals
+        pgcur.execute(f"SELECT {raw_totals_sql(table, cols)} FROM {name} WHERE ({where}) AND ({left_out})")
         totals = tuple(t - int(v or 0) for t, v in zip(totals, pgcur.fetchone()))
     hashed = [hashed_queries[1]]  # the sample's ranges
     if reread and len(reread_keys):
         hashed.append((f"SELECT count(*), sum({row_hash_pg(cols)}) FROM {name} WHERE {key} = ANY(%s) "
-                       f"AND ({where}){_not_keys(key, hashed_left_out)} AND {quote_pg(modified)} >= {since}",
+                       f"AND ({where}){_kept(hashed_left_out)} AND {quote_pg(modified)} >= {since}",
                        ([int(k) for k in reread_keys],)))
     return combine_check([tuple(totals)] + run_queries(pgcur, hashed))
 

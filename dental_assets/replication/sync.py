@@ -173,39 +173,35 @@ def _drop_primary_key(cur, target: str) -> bool:
     return True
 
 
-def _key_bounds(params: MySqlParams, table: Table) -> tuple[int | None, int | None]:
-    def read():
-        conn = connect(params)
-        try:
-            with conn.cursor() as cur:
-                pk = extract.q(table.primary_key)
-                cur.execute(f"SELECT MIN({pk}), MAX({pk}) FROM {extract.q(table.name)}")
-                lo, hi = cur.fetchone()
-                return (int(lo) if lo is not None else None, int(hi) if hi is not None else None)
-        finally:
-            conn.close()
-
-    return with_retries(read, what=f"{table.name} key bounds")
-
-
-def _source_marks(params: MySqlParams, table: Table, cols: extract.SourceColumns) -> tuple[object, int | None]:
-    """What the source holds before a sync's first read, for its check (``verify_window``): the server's
-    clock now (``NOW()`` in a UTC session: the wall time DateTStamp holds, whole seconds) when the table
-    has a modified column, else its largest key (None when empty), in one session."""
-    with_clock = fingerprint.modified_column(table, cols) is not None
-    sql = "SELECT NOW()" if with_clock else f"SELECT MAX({extract.q(table.primary_key)}) FROM {extract.q(table.name)}"
-
+def _source_row(params: MySqlParams, sql: str, what: str) -> tuple:
+    """The one row ``sql`` returns, read on a new source session (connection losses retried)."""
     def read():
         conn = connect(params)
         try:
             with conn.cursor() as cur:
                 cur.execute(sql)
-                value = cur.fetchone()[0]
-                return (value, None) if with_clock else (None, None if value is None else int(value))
+                return cur.fetchone()
         finally:
             conn.close()
 
-    return with_retries(read, what=f"{table.name} clock")
+    return with_retries(read, what=what)
+
+
+def _key_bounds(params: MySqlParams, table: Table) -> tuple[int | None, int | None]:
+    pk = extract.q(table.primary_key)
+    lo, hi = _source_row(params, f"SELECT MIN({pk}), MAX({pk}) FROM {extract.q(table.name)}",
+                         f"{table.name} key bounds")
+    return (int(lo) if lo is not None else None, int(hi) if hi is not None else None)
+
+
+def _source_marks(params: MySqlParams, table: Table, cols: extract.SourceColumns) -> tuple[object, int | None]:
+    """What the source holds before a sync's first read, for its check (``verify_window``): the server's
+    clock now (``NOW()`` in a UTC session: the wall time DateTStamp holds, whole seconds) when the table
+    has a modified column, else its largest key (None when empty)."""
+    if fingerprint.modified_column(table, cols) is not None:
+        return _source_row(params, "SELECT NOW()", f"{table.name} clock")[0], None
+    _, key_max = _key_bounds(params, table)
+    return None, key_max
 
 
 def _raw_keys(cur, target: str, pk: str, where: str) -> np.ndarray:
