@@ -422,138 +422,212 @@ def sync_window(
     return with_retries(attempt, attempts=attempts, what=f"sync {table.name}")
 
 
+@dataclass
+class _Job:
+    """What one sync of a table's window works with: the source, raw's transaction (``cur``), the
+    window's predicates on both sides, and the clock of its steps (``lap``, ``SyncResult.steps``)."""
+
+    params: MySqlParams
+    cur: object
+    table: Table
+    cols: extract.SourceColumns
+    window: Window | None
+    target: str  # raw's quoted table
+    state_key: str  # the window record's table name (``window_state``)
+    pg_where: str  # the window on raw's business date
+    src_where: str  # the window on the source's
+    mod_pg: str | None  # raw's quoted modified column, None when the table (or the source) has none
+    steps: dict[str, float]
+    clock: float
+
+    @property
+    def pk(self) -> str:
+        return quote_pg(self.table.primary_key)
+
+    def lap(self, name: str) -> None:
+        """Add the seconds since the last lap to step ``name``."""
+        now = time.perf_counter()
+        self.steps[name] = self.steps.get(name, 0.0) + now - self.clock
+        self.clock = now
+
+
 def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -> SyncResult:
     started = time.perf_counter()
-    steps: dict[str, float] = {}
-    clock = [started]
-
-    def lap(name: str) -> None:
-        now = time.perf_counter()
-        steps[name] = steps.get(name, 0.0) + now - clock[0]
-        clock[0] = now
-
-    target = _target(table, schema)
     state_key = f"{schema}.{table.name}"
-    pg_where = _pg_where(table, window)
-    src_where = extract.window_where(table, window)
-    pk = quote_pg(table.primary_key)
-    mod = table.modified_column
-    bucket_sql = buckets.source_sql(extract.q(table.name), extract.q(table.primary_key), src_where)
     # before any source read of this sync: a row stamped earlier (keyed lower) that the sync did not see
     # is a late commit
     source_clock, source_key_max = _source_marks(params, table, cols)
     with pgconn.cursor() as cur, contextlib.ExitStack() as stack:
         fingerprint.no_jit(cur)
         fingerprint.serial(cur)
+        target = _target(table, schema)
         cur.execute("SELECT to_regclass(%s) IS NULL", (target,))
         created = cur.fetchone()[0]  # raw's table is created in this transaction: its COPY can FREEZE
         added = ensure_raw_table(cur, table, cols, schema)
         writes = window_state.lock_writes(cur, state_key)  # no other write to the table until commit
-        mod_pg = quote_pg(mod) if fingerprint.modified_column(table, cols) else None
-        source_query, raw_buckets, raw_totals, watermark, buckets_recorded = None, None, None, None, False
-        if mode == "incremental" or (mode == "auto" and _window_has_rows(cur, target, pg_where)):
+        job = _Job(params, cur, table, cols, window, target, state_key, _pg_where(table, window),
+                   extract.window_where(table, window),
+                   quote_pg(table.modified_column) if fingerprint.modified_column(table, cols) else None,
+                   {}, started)
+        source_query, raw = None, _RawSide(None, None, None, False)
+        if mode == "incremental" or (mode == "auto" and _window_has_rows(cur, target, job.pg_where)):
             # the source's key buckets (its own session) while raw's are read
-            source_query = stack.enter_context(extract.SourceQuery(params, bucket_sql))
-            state = window_state.read(cur, state_key, pg_where, target, writes)
-            if state is not None and state.current:  # nothing wrote the table since: raw is as recorded
-                raw_buckets, watermark = state.buckets, state.modified_max if mod_pg else None
-                raw_totals, buckets_recorded = state.check_totals, True
-            elif state is None or not mod_pg:  # raw's watermark (if any) from the same scan
-                raw_buckets, watermark, raw_totals = _raw_buckets(cur, table, cols, target, pg_where, mod_pg)
-            else:  # the recorded watermark, while raw's window is still what the last sync left
-                raw_buckets, _, raw_totals = _raw_buckets(cur, table, cols, target, pg_where, None)
-                watermark = state.modified_max if raw_buckets.totals == state.totals else \
-                    _raw_watermark(cur, target, mod_pg, pg_where)
-            lap("raw_buckets")
+            source_query = stack.enter_context(extract.SourceQuery(params, buckets.source_sql(
+                extract.q(table.name), extract.q(table.primary_key), job.src_where)))
+            raw = _raw_side(job, writes)
+            job.lap("raw_buckets")
         # a table without a modified column (securitylog, sheetfield...: OpenDental never stamps its
         # edits) moves only the keys added or removed; its edits are found by the check's sample and
         # the nightly backstop, as before (the plan's fingerprints never saw them either)
-        keys_only = mod_pg is None and raw_buckets is not None
+        keys_only = job.mod_pg is None and raw.buckets is not None
         if mode == "auto":
-            mode = "incremental" if watermark is not None or keys_only else "full"
-        result = SyncResult(table.name, mode, columns_added=added, steps=steps, keys_only=keys_only,
-                            buckets_recorded=buckets_recorded, source_clock=source_clock,
+            mode = "incremental" if raw.watermark is not None or keys_only else "full"
+        result = SyncResult(table.name, mode, columns_added=added, steps=job.steps, keys_only=keys_only,
+                            buckets_recorded=raw.recorded, source_clock=source_clock,
                             source_key_max=source_key_max)
         if mode == "full":
             stack.close()
-            cur.execute(f"DELETE FROM {target} WHERE {pg_where}")
-            result.rows_deleted = cur.rowcount
-            lap("delete_window")
-            if pg_where != "TRUE" and _rows_outside(cur, target, pg_where):
-                # raw holds other windows: a row whose business date moved into this window since
-                # they were synced is still there under its old date. Copy through a temporary table
-                # and remove those keys first (else COPY fails on the primary key).
-                rows, stats = _copy_into_temp(params, cur, table, cols, src_where, target)
-                cur.execute(f"DELETE FROM {target} t USING pg_temp.dental_sync_rows s WHERE t.{pk} = s.{pk}")
-                result.rows_deleted += cur.rowcount
-                cur.execute(f"INSERT INTO {target} SELECT * FROM pg_temp.dental_sync_rows")
-            else:  # straight into raw: nothing else there
-                key_after = created and _drop_primary_key(cur, target)
-                rows, stats = extract.copy_from_source(params, cur, target, table, cols, src_where,
-                                                       _key_bounds(params, table), freeze=created)
-                if key_after:
-                    cur.execute(f"ALTER TABLE {target} ADD PRIMARY KEY ({pk})")
-            result.rows_copied = result.rows_total = rows
-            result.add_conversions(stats.conversions)
-            lap("copy")
-            if not stats.counts_zero_dates:  # the CSV path: count the window's NULL dates
-                result.add_conversions({"zero_dates_to_null": _zero_date_nulls(cur, table, cols, target, pg_where)})
-                lap("zero_dates")
-            # the window's record no longer holds: the check that follows records the new copy from
-            # the scan of raw it makes anyway (``record_window``), while the source's side is read;
-            # without a check, the next sync reads raw
-            window_state.forget(cur, state_key, pg_where)
+            _full_copy(job, result, created)
         else:
-            rows, copied = 0, np.zeros(0, dtype=np.int64)
-            if not keys_only:
-                changed_where = src_where
-                if watermark is not None:  # minus the look-back: rows stamped before, committed after
-                    since = watermark - dt.timedelta(seconds=lookback_seconds())
-                    changed_where = f"({src_where}) AND {extract.q(mod)} >= '{since.isoformat(sep=' ')}'"
-                    result.changed_since = since
-                rows, stats = _copy_into_temp(params, cur, table, cols, changed_where, target)
-                _count_temp(cur, table, cols, result, rows, stats)
-            lap("changed_rows")
-            if rows:
-                removed, copied, raw_buckets, raw_totals, latest = _merge_changed(
-                    cur, table, cols, window, target, raw_buckets, raw_totals, mod_pg, reread_before=watermark)
-                result.rows_deleted += removed
-                watermark = _later(watermark, latest)
-            lap("merge")
-            source_buckets = buckets.Buckets.parse(source_query.result())
-            lap("source_buckets")
-            # deletes (and rows inserted with an old timestamp): raw's window after the merge against
-            # the source's, bucket by bucket
-            gone, new = _key_difference(params, cur, table, target, src_where, pg_where, source_buckets,
-                                        raw_buckets, copied)
-            lap("key_diff")
-            for start in range(0, len(gone), 10_000):
-                part = gone[start:start + 10_000]
-                keys, removed_totals = _delete_counted(cur, table, cols,
-                                                       f"DELETE FROM {target} WHERE {pk} = ANY(%s) AND {pg_where}",
-                                                       ([int(k) for k in part],))
-                deleted = np.array(keys, dtype=np.int64)
-                result.rows_deleted += len(deleted)
-                raw_buckets = raw_buckets.with_keys(deleted, remove=True)
-                raw_totals = _plus(raw_totals, removed_totals, -1)
-            lap("delete_gone")
-            for start in range(0, len(new), 5_000):
-                rows, stats = _copy_into_temp(params, cur, table, cols, _keys_in(table, new[start:start + 5_000]),
-                                              target)
-                _count_temp(cur, table, cols, result, rows, stats)
-                removed, more, raw_buckets, raw_totals, latest = _merge_changed(
-                    cur, table, cols, window, target, raw_buckets, raw_totals, mod_pg)
-                result.rows_deleted += removed
-                copied = np.union1d(copied, more)
-                watermark = _later(watermark, latest)
-            lap("copy_new")
-            result.rows_total, result.reread_keys = raw_buckets.total_rows, copied
-            window_state.write(cur, state_key, pg_where, target,
-                               WindowState(watermark, raw_buckets.totals, raw_buckets, raw_totals))
+            _incremental(job, result, source_query, raw)
         # raw is written: no longer what a plan verified (even when nothing moved: ``forget``)
         verified.forget(cur, [state_key], writer)
     result.seconds = time.perf_counter() - started
     return result
+
+
+@dataclass(frozen=True)
+class _RawSide:
+    """Raw's window before an incremental sync: its key ``buckets``, check ``totals``
+    (``fingerprint.raw_totals_sql``), ``watermark`` (latest modified timestamp, or None) and whether
+    they came from the window's record (``recorded``) rather than a scan."""
+
+    buckets: buckets.Buckets | None
+    totals: tuple[int, ...] | None
+    watermark: object
+    recorded: bool
+
+
+def _raw_side(job: _Job, writes) -> _RawSide:
+    """Raw's buckets, totals and watermark: from the window's record when nothing has written the raw
+    table since the last sync recorded it; otherwise from one scan of raw's window, the watermark being
+    the recorded one while raw's key totals still match it, else raw's latest modified timestamp."""
+    cur, mod_pg = job.cur, job.mod_pg
+    state = window_state.read(cur, job.state_key, job.pg_where, job.target, writes)
+    if state is not None and state.current:  # nothing wrote the table since: raw is as recorded
+        return _RawSide(state.buckets, state.check_totals, state.modified_max if mod_pg else None, True)
+    if state is None or not mod_pg:  # raw's watermark (if any) from the same scan
+        found, watermark, totals = _raw_buckets(cur, job.table, job.cols, job.target, job.pg_where, mod_pg)
+        return _RawSide(found, totals, watermark, False)
+    # the recorded watermark, while raw's window is still what the last sync left
+    found, _, totals = _raw_buckets(cur, job.table, job.cols, job.target, job.pg_where, None)
+    watermark = state.modified_max if found.totals == state.totals else \
+        _raw_watermark(cur, job.target, mod_pg, job.pg_where)
+    return _RawSide(found, totals, watermark, False)
+
+
+def _full_copy(job: _Job, result: SyncResult, created: bool) -> None:
+    """Replace raw's window by the source's (``result``: rows deleted, copied, total, conversions).
+    ``created``: raw's table was created in this transaction (COPY with FREEZE, primary key built
+    after)."""
+    cur, table, cols, target, pk = job.cur, job.table, job.cols, job.target, job.pk
+    cur.execute(f"DELETE FROM {target} WHERE {job.pg_where}")
+    result.rows_deleted = cur.rowcount
+    job.lap("delete_window")
+    if job.pg_where != "TRUE" and _rows_outside(cur, target, job.pg_where):
+        # raw holds other windows: a row whose business date moved into this window since they were
+        # synced is still there under its old date. Copy through a temporary table and remove those
+        # keys first (else COPY fails on the primary key).
+        rows, stats = _copy_into_temp(job.params, cur, table, cols, job.src_where, target)
+        cur.execute(f"DELETE FROM {target} t USING pg_temp.dental_sync_rows s WHERE t.{pk} = s.{pk}")
+        result.rows_deleted += cur.rowcount
+        cur.execute(f"INSERT INTO {target} SELECT * FROM pg_temp.dental_sync_rows")
+    else:  # straight into raw: nothing else there
+        key_after = created and _drop_primary_key(cur, target)
+        rows, stats = extract.copy_from_source(job.params, cur, target, table, cols, job.src_where,
+                                               _key_bounds(job.params, table), freeze=created)
+        if key_after:
+            cur.execute(f"ALTER TABLE {target} ADD PRIMARY KEY ({pk})")
+    result.rows_copied = result.rows_total = rows
+    result.add_conversions(stats.conversions)
+    job.lap("copy")
+    if not stats.counts_zero_dates:  # the CSV path: count the window's NULL dates
+        result.add_conversions({"zero_dates_to_null": _zero_date_nulls(cur, table, cols, target, job.pg_where)})
+        job.lap("zero_dates")
+    # the window's record no longer holds: the check that follows records the new copy from the scan
+    # of raw it makes anyway (``record_window``), while the source's side is read; without a check,
+    # the next sync reads raw
+    window_state.forget(cur, job.state_key, job.pg_where)
+
+
+def _incremental(job: _Job, result: SyncResult, source_query, raw: _RawSide) -> None:
+    """Steps 2 and 3 of the module docstring: the changed rows merged, then the deletes and stray
+    inserts the key buckets find; records the window's new state (``window_state.write``)."""
+    raw_buckets, raw_totals, watermark = raw.buckets, raw.totals, raw.watermark
+    rows, copied = 0, np.zeros(0, dtype=np.int64)
+    if not result.keys_only:
+        rows = _copy_changed(job, result, watermark)
+    job.lap("changed_rows")
+    if rows:
+        removed, copied, raw_buckets, raw_totals, latest = _merge_changed(
+            job.cur, job.table, job.cols, job.window, job.target, raw_buckets, raw_totals, job.mod_pg,
+            reread_before=watermark)
+        result.rows_deleted += removed
+        watermark = _later(watermark, latest)
+    job.lap("merge")
+    source_buckets = buckets.Buckets.parse(source_query.result())
+    job.lap("source_buckets")
+    # deletes (and rows inserted with an old timestamp): raw's window after the merge against the
+    # source's, bucket by bucket
+    gone, new = _key_difference(job.params, job.cur, job.table, job.target, job.src_where, job.pg_where,
+                                source_buckets, raw_buckets, copied)
+    job.lap("key_diff")
+    raw_buckets, raw_totals = _delete_gone(job, result, gone, raw_buckets, raw_totals)
+    job.lap("delete_gone")
+    for start in range(0, len(new), 5_000):
+        rows, stats = _copy_into_temp(job.params, job.cur, job.table, job.cols,
+                                      _keys_in(job.table, new[start:start + 5_000]), job.target)
+        _count_temp(job.cur, job.table, job.cols, result, rows, stats)
+        removed, more, raw_buckets, raw_totals, latest = _merge_changed(
+            job.cur, job.table, job.cols, job.window, job.target, raw_buckets, raw_totals, job.mod_pg)
+        result.rows_deleted += removed
+        copied = np.union1d(copied, more)
+        watermark = _later(watermark, latest)
+    job.lap("copy_new")
+    result.rows_total, result.reread_keys = raw_buckets.total_rows, copied
+    window_state.write(job.cur, job.state_key, job.pg_where, job.target,
+                       WindowState(watermark, raw_buckets.totals, raw_buckets, raw_totals))
+
+
+def _copy_changed(job: _Job, result: SyncResult, watermark) -> int:
+    """Copy into the temp table the source's rows of the window modified at or after ``watermark``
+    minus the look-back (transactions that stamped before the last snapshot and committed after it;
+    every row of the window without a watermark); sets ``result.changed_since``. Returns the rows."""
+    changed_where = job.src_where
+    if watermark is not None:
+        since = watermark - dt.timedelta(seconds=lookback_seconds())
+        changed_where = f"({job.src_where}) AND {extract.q(job.table.modified_column)} >= " \
+                        f"'{since.isoformat(sep=' ')}'"
+        result.changed_since = since
+    rows, stats = _copy_into_temp(job.params, job.cur, job.table, job.cols, changed_where, job.target)
+    _count_temp(job.cur, job.table, job.cols, result, rows, stats)
+    return rows
+
+
+def _delete_gone(job: _Job, result: SyncResult, gone: np.ndarray, raw_buckets: buckets.Buckets,
+                 raw_totals: tuple[int, ...]) -> tuple[buckets.Buckets, tuple[int, ...]]:
+    """Delete raw's rows keyed ``gone`` (gone from the source) in the window, 10,000 keys a statement;
+    returns raw's buckets and check totals without them."""
+    for start in range(0, len(gone), 10_000):
+        part = gone[start:start + 10_000]
+        keys, removed_totals = _delete_counted(job.cur, job.table, job.cols,
+                                               f"DELETE FROM {job.target} WHERE {job.pk} = ANY(%s) AND {job.pg_where}",
+                                               ([int(k) for k in part],))
+        deleted = np.array(keys, dtype=np.int64)
+        result.rows_deleted += len(deleted)
+        raw_buckets = raw_buckets.with_keys(deleted, remove=True)
+        raw_totals = _plus(raw_totals, removed_totals, -1)
+    return raw_buckets, raw_totals
 
 
 def check_scope(result: SyncResult | None, sample: int, residue: int | None = None) -> fingerprint.CheckScope:
