@@ -25,6 +25,35 @@ CAPITATION_STREAM = 8317  # seed offset of the capitation plans' own random stre
 STOCK_DEFINITION_STREAM = 9013  # seed offset of the stock definitions' colours
 SETUP_STAMP_STREAM = 9011  # seed offset of the set-up rows' entry and edit moments (fee, feesched, referral)
 
+TWO_CLINICS_FROM = 1500  # patients: a practice this large has two clinics, a smaller one a single clinic
+TWO_CLINIC_SHARE = (0.58, 0.42)  # share of the families per clinic when there are two
+PATIENTS_PER_DENTIST = 1800  # a dentist per this many patients of a clinic (at least one)
+PATIENTS_PER_HYGIENIST = 900  # a hygienist per this many patients of a clinic (at least one)
+SETUP_HOUR = 9  # hour of the day on ``opened`` that stamps the set-up rows (DateTStamp, SecDateTEdit)
+PROVIDER_AGE_YEARS = (28, 64)  # a provider's age on as_of, years [low, high) (drawn in days)
+LAST_LOGIN_DAYS = (0, 5)  # days before as_of of a user's last login (userod.DateTLastLogin), [low, high)
+FEE_REVIEW_DAYS = (0, 30)  # a fee's review day: days after start, [low, high) ...
+FEE_REVIEW_LEAD_DAYS = 60  # ... less this many days: its edit day (fee.SecDateTEdit), 31-60 days before start
+CARRIER_PO_BOX = (1000, 99999)  # a carrier's PO Box number, [low, high)
+CARRIER_PHONE_LINE = (100, 199)  # last four digits of a carrier's 800-555 number, [low, high)
+N_PLANS = 14  # insurance plans (insplan rows)
+INDIVIDUAL_PLANS = 3  # of them bought by individuals: no employer (the last PlanNums, GroupName "Individual")
+PPO_RATE = 0.6  # share of the plans that are PPO (allowed fees from a PPO fee schedule)
+PPO_FEE_SCHEDULES = (ref.FEE_PPO_SELECT, ref.FEE_PPO_PLUS)  # a PPO plan's fee schedule, uniform
+# per tier (preventive, basic, major): percent of the fee a plan pays, uniform over the list (repeats weigh)
+COINSURANCE_PCT = ((100, 100, 100, 90), (80, 80, 70), (50, 50, 60))
+DEDUCTIBLE_DOLLARS = (25, 50, 50, 75)  # a plan's calendar-year deductible per person, uniform over the list
+ANNUAL_MAX_DOLLARS = (1000, 1500, 1500, 2000)  # a plan's calendar-year maximum per person, likewise
+PLAN_WEIGHT = (0.5, 2.0)  # how common a plan is among the insured (relative), uniform [low, high)
+FEESCHED_ENTRY_DAYS = (0, 365)  # days after opened that a fee schedule is entered, [low, high)
+OFFICE_HOURS = (8, 17)  # hours of the day of a referral's DateTStamp, [low, high)
+RADIOLOGY_CODES = ("D0210", "D0220", "D0230", "D0272", "D0274", "D0330")  # procedurecode.IsRadiology
+
+# usergroup keys (the order of lab_staff.GROUPS) and the fixed users; the front desk users (one per clinic)
+# follow the billing user, the providers' users follow them
+ADMIN_GROUP, BILLING_GROUP, FRONT_DESK_GROUP, PROVIDER_GROUP = 1, 2, 3, 4
+ADMIN_USER, BILLING_USER = 1, 2
+
 
 def enum_codes(name: str) -> dict[str, int]:
     """OpenDental enum ``name`` as {member name: code}."""
@@ -34,6 +63,10 @@ def enum_codes(name: str) -> dict[str, int]:
 def interval_code(years: int, months: int, weeks: int, days: int) -> int:
     """OpenDental's Interval packed into an int: one byte each for days, weeks, months, years."""
     return days | (weeks << 8) | (months << 16) | (years << 24)
+
+
+_COVCAT_NUM = {name: i + 1 for i, (name, _tier) in enumerate(ref.COVCATS)}  # covcat name -> CovCatNum
+_COVCAT_TIER = {name: ref.TIERS.index(tier) for name, tier in ref.COVCATS}  # covcat name -> tier index
 
 
 @dataclass
@@ -78,34 +111,101 @@ class Setup:
     referral_specialty: list[str]  # ReferralNum - 1 -> specialty key ("" for a marketing source)
 
 
-def build_setup(ctx: Context) -> Setup:
-    """Produce the set-up tables into ``ctx`` and return their keys."""
-    rng = ctx.rng
-    people_rng = ctx.people_rng
-    pools = identity.faker_pools(ctx.config.seed)
-    n_patients = ctx.config.patients
-    enums = enum_codes("DefCat")
-    opened_ts = ts(ctx.opened, 9 * 3600)
+@dataclass(frozen=True)
+class Staff:
+    """The clinics and their providers. Per provider arrays are indexed by ProvNum - 1 (per clinic:
+    its dentists, then its hygienists); per clinic lists by ClinicNum - 1."""
 
-    # --- clinics, providers, operatories -----------------------------------------------------------
-    n_clinics = 1 if n_patients < 1500 else 2
-    share = np.array([1.0]) if n_clinics == 1 else np.array([0.58, 0.42])
-    prov_rows: list[dict] = []
+    clinic_share: np.ndarray  # per clinic: share of families
+    clinic_dentists: list[np.ndarray]  # per clinic: ProvNums of its dentists
+    clinic_hygienists: list[np.ndarray]  # per clinic: ProvNums of its hygienists
+    prov_kind: list[str]  # per provider: "dentist" or "hygienist"
+    prov_clinic: np.ndarray  # per provider: ClinicNum
+
+    @property
+    def n_clinics(self) -> int:
+        return len(self.clinic_share)
+
+    @property
+    def n_prov(self) -> int:
+        return len(self.prov_kind)
+
+    @property
+    def is_hyg(self) -> np.ndarray:
+        """Per provider: bool, a hygienist."""
+        return np.array([kind == "hygienist" for kind in self.prov_kind])
+
+
+@dataclass(frozen=True)
+class Plans:
+    """The insurance plans' terms, per plan (index = PlanNum - 1)."""
+
+    carrier: np.ndarray  # CarrierNum
+    employer: np.ndarray  # EmployerNum (0: bought by an individual)
+    feesched: np.ndarray  # FeeSchedNum of allowed fees (0: category percentage plan)
+    capitation: np.ndarray  # bool: a capitation plan
+    pct: np.ndarray  # [plan, tier] -> percent the plan pays (tiers preventive, basic, major)
+    deductible: np.ndarray  # cents per person per calendar year
+    annual_max: np.ndarray  # cents per person per calendar year
+    weight: np.ndarray  # how common the plan is (relative)
+
+
+def build_setup(ctx: Context) -> Setup:
+    """Produce the set-up tables into ``ctx`` (definition, preference, provider, operatory, clinic, userod,
+    procedurecode, feesched, fee, appointmenttype, recalltype, zipcode, carrier, employer, insplan,
+    benefit, referral) and return their keys."""
+    pools = identity.faker_pools(ctx.config.seed)
+    opened_ts = ts(ctx.opened, SETUP_HOUR * 3600)
+    staff = _staff(ctx.config.patients)
+    defs = _definitions(ctx)
+    _preferences(ctx)
+    fnames, lnames = _providers(ctx, pools, staff, defs, opened_ts)
+    clinic_names = [ref.CLINIC_NAMES[c].format(town=pools.towns[c]) for c in range(staff.n_clinics)]
+    clinic_abbr = ["".join(word[0] for word in name.split()).upper() for name in clinic_names]
+    prov_op = _operatories(ctx, staff, clinic_abbr, opened_ts)
+    _clinics(ctx, pools, staff, clinic_names, clinic_abbr)
+    users = _users(ctx, staff, fnames, lnames)  # front desk and provider UserNums
+    _procedure_codes(ctx, defs, opened_ts)
+    _fee_schedules(ctx, opened_ts)
+    fee = _fees(ctx)
+    intervals = _visit_types(ctx)
+    zip_city = _zip_codes(ctx, pools, staff.n_clinics)
+    _carriers(ctx, opened_ts)
+    _employers(ctx, pools, zip_city)
+    plans = _insurance_plans(ctx, pools, opened_ts)
+    _benefits(ctx, plans, opened_ts)
+    ctx.put("referral", len(ref.REFERRALS), _referrals(ctx, pools, defs, opened_ts))
+    _vary_setup_stamps(ctx)
+    return _assemble(staff, prov_op, users, defs, fee, intervals, pools, zip_city, plans)
+
+
+def _staff(n_patients: int) -> Staff:
+    """The clinics (one, or two from ``TWO_CLINICS_FROM`` patients on) and the number of dentists and
+    hygienists each needs for its share of the patients."""
+    n_clinics = 1 if n_patients < TWO_CLINICS_FROM else 2
+    share = np.array([1.0]) if n_clinics == 1 else np.array(TWO_CLINIC_SHARE)
+    prov_kind: list[str] = []
+    prov_clinic: list[int] = []
     clinic_dentists, clinic_hygienists = [], []
     for c in range(n_clinics):
         pats = n_patients * share[c]
-        n_dent = max(1, math.ceil(pats / 1800))
-        n_hyg = max(1, math.ceil(pats / 900))
+        n_dent = max(1, math.ceil(pats / PATIENTS_PER_DENTIST))
+        n_hyg = max(1, math.ceil(pats / PATIENTS_PER_HYGIENIST))
         dents, hygs = [], []
         for kind, count, out in (("dentist", n_dent, dents), ("hygienist", n_hyg, hygs)):
             for _ in range(count):
-                out.append(len(prov_rows) + 1)
-                prov_rows.append({"clinic": c + 1, "kind": kind})
+                out.append(len(prov_kind) + 1)
+                prov_kind.append(kind)
+                prov_clinic.append(c + 1)
         clinic_dentists.append(np.array(dents, dtype=np.int64))
         clinic_hygienists.append(np.array(hygs, dtype=np.int64))
-    n_prov = len(prov_rows)
+    return Staff(share, clinic_dentists, clinic_hygienists, prov_kind, np.array(prov_clinic))
 
-    # definitions first: providers need their specialty
+
+def _definitions(ctx: Context) -> dict[tuple[str, str], int]:
+    """The definition table: ``reference.DEFINITIONS`` and the procedure code categories grouped by
+    DefCat, then the stock definitions. Returns (DefCat name, key) -> DefNum."""
+    enums = enum_codes("DefCat")
     def_rows = list(ref.DEFINITIONS) + [("ProcCodeCats", key, name, "") for key, name in ref.PROC_CATEGORIES]
     def_rows.sort(key=lambda r: enums[r[0]])  # grouped by category, stable within it
     defs: dict[tuple[str, str], int] = {}
@@ -123,12 +223,15 @@ def build_setup(ctx: Context) -> Setup:
         "ItemOrder": np.array(item_order),
         "ItemName": [r[2] for r in def_rows],
         "ItemValue": [r[3] for r in def_rows],
-        "ItemColor": rng.integers(0, 0xFFFFFF, size=n_def) - 0x1000000,  # opaque ARGB as signed int32
+        "ItemColor": _colors(ctx.rng, n_def),
         "IsHidden": 0,
     })
     _stock_definitions(ctx, defs, enums)
+    return defs
 
-    # the practice's settings (OpenDental's preference rows; SyntheticConfig.preference_rows)
+
+def _preferences(ctx: Context) -> None:
+    """The preference table: the practice's settings (``SyntheticConfig.preference_rows``)."""
     prefs = ctx.config.preference_rows()
     ctx.put("preference", len(prefs), {
         "PrefNum": np.arange(1, len(prefs) + 1),
@@ -137,16 +240,20 @@ def build_setup(ctx: Context) -> Setup:
         "Comments": "",
     })
 
-    is_hyg = np.array([r["kind"] == "hygienist" for r in prov_rows])
-    prov_clinic = np.array([r["clinic"] for r in prov_rows])
+
+def _providers(ctx: Context, pools: identity.Pools, staff: Staff, defs: dict[tuple[str, str], int],
+               opened_ts: int) -> tuple[list[str], list[str]]:
+    """The provider table, one row per ProvNum (``DOC1``/``HYG1`` ...). Returns the providers' first and
+    last names (per provider)."""
+    rng = ctx.rng
+    people_rng = ctx.people_rng
+    n_prov, is_hyg = staff.n_prov, staff.is_hyg
     gender = rng.integers(0, 2, size=n_prov)
     fnames = identity.first_names(people_rng, pools, gender).to_pylist()
     lnames = identity.pick(people_rng, pools.last, n_prov).to_pylist()
-    abbr = []
-    counters = {"dentist": 0, "hygienist": 0}
-    for r in prov_rows:
-        counters[r["kind"]] += 1
-        abbr.append(("DOC" if r["kind"] == "dentist" else "HYG") + str(counters[r["kind"]]))
+    abbr = [("DOC" if kind == "dentist" else "HYG") + str(i)
+            for kind, i in zip(staff.prov_kind, _numbers_within(staff.prov_kind))]
+    age_days = (PROVIDER_AGE_YEARS[0] * 365, PROVIDER_AGE_YEARS[1] * 365)
     prov_nums = np.arange(1, n_prov + 1)
     ctx.put("provider", n_prov, {
         "ProvNum": prov_nums,
@@ -161,26 +268,29 @@ def build_setup(ctx: Context) -> Setup:
                               defs[("ProviderSpecialties", "general")]),
         "StateLicense": [f"{ref.STATE}{int(x):06d}" for x in rng.integers(0, 999_999, size=n_prov)],
         "IsSecondary": is_hyg.astype(np.int64),
-        "ProvColor": rng.integers(0, 0xFFFFFF, size=n_prov) - 0x1000000,
+        "ProvColor": _colors(rng, n_prov),
         "SigOnFile": 1,
         "NationalProvID": [f"1{int(x):09d}" for x in rng.integers(0, 999_999_999, size=n_prov)],
         "DateTStamp": opened_ts,
         "IsNotPerson": 0,
         "ProvStatus": 0,
-        "Birthdate": ctx.as_of - rng.integers(28 * 365, 64 * 365, size=n_prov),
+        "Birthdate": ctx.as_of - rng.integers(*age_days, size=n_prov),
     })
+    return fnames, lnames
 
-    clinic_names = [ref.CLINIC_NAMES[c].format(town=pools.towns[c]) for c in range(n_clinics)]
-    clinic_abbr = ["".join(word[0] for word in name.split()).upper() for name in clinic_names]
-    op_num = np.arange(1, n_prov + 1)  # one operatory per provider, same order
+
+def _operatories(ctx: Context, staff: Staff, clinic_abbr: list[str], opened_ts: int) -> np.ndarray:
+    """The operatory table: one operatory per provider, same order (``Op 1 SFD``, ``Hyg 2 SFD`` ...).
+    Returns ProvNum -> OperatoryNum (slot 0 unused)."""
+    is_hyg = staff.is_hyg
+    prov_nums = np.arange(1, staff.n_prov + 1)
+    op_num = np.arange(1, staff.n_prov + 1)
     op_names, op_abbr = [], []
-    counters = {"dentist": 0, "hygienist": 0}
-    for r in prov_rows:
-        counters[r["kind"]] += 1
-        label = "Op" if r["kind"] == "dentist" else "Hyg"
-        op_names.append(f"{label} {counters[r['kind']]} {clinic_abbr[r['clinic'] - 1]}")
-        op_abbr.append(f"{label[0]}{counters[r['kind']]}")
-    ctx.put("operatory", n_prov, {
+    for kind, clinic, i in zip(staff.prov_kind, staff.prov_clinic.tolist(), _numbers_within(staff.prov_kind)):
+        label = "Op" if kind == "dentist" else "Hyg"
+        op_names.append(f"{label} {i} {clinic_abbr[clinic - 1]}")
+        op_abbr.append(f"{label[0]}{i}")
+    ctx.put("operatory", staff.n_prov, {
         "OperatoryNum": op_num,
         "OpName": op_names,
         "Abbrev": op_abbr,
@@ -188,51 +298,62 @@ def build_setup(ctx: Context) -> Setup:
         "ProvDentist": np.where(is_hyg, 0, prov_nums),
         "ProvHygienist": np.where(is_hyg, prov_nums, 0),
         "IsHygiene": is_hyg.astype(np.int64),
-        "ClinicNum": prov_clinic,
+        "ClinicNum": staff.prov_clinic,
         "DateTStamp": opened_ts,
     })
-    prov_op = np.concatenate([[0], op_num])
+    return np.concatenate([[0], op_num])
 
+
+def _clinics(ctx: Context, pools: identity.Pools, staff: Staff, names: list[str], abbr: list[str]) -> None:
+    """The clinic table: clinic c in the pool's town c, its first dentist billing and by default."""
+    n_clinics = staff.n_clinics
     clinic_nums = np.arange(1, n_clinics + 1)
     ctx.put("clinic", n_clinics, {
         "ClinicNum": clinic_nums,
-        "Description": clinic_names,
-        "Abbr": clinic_abbr,
-        "Address": identity.street_addresses(people_rng, pools, n_clinics).to_pylist(),
+        "Description": names,
+        "Abbr": abbr,
+        "Address": identity.street_addresses(ctx.people_rng, pools, n_clinics).to_pylist(),
         "City": [pools.towns[c] for c in range(n_clinics)],
         "State": ref.STATE,
         "Zip": [pools.zip_digits[pools.town_zip(c)] for c in range(n_clinics)],
         "Phone": [f"{ref.AREA_CODES[0]}{identity.PHONE_EXCHANGE}010{c}" for c in range(n_clinics)],
         "DefaultPlaceService": 0,
-        "InsBillingProv": np.array([clinic_dentists[c][0] for c in range(n_clinics)]),
-        "DefaultProv": np.array([clinic_dentists[c][0] for c in range(n_clinics)]),
+        "InsBillingProv": np.array([staff.clinic_dentists[c][0] for c in range(n_clinics)]),
+        "DefaultProv": np.array([staff.clinic_dentists[c][0] for c in range(n_clinics)]),
         "ItemOrder": clinic_nums - 1,
     })
 
-    # --- users --------------------------------------------------------------------------------------
+
+def _users(ctx: Context, staff: Staff, fnames: list[str], lnames: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The userod table: admin, billing, a front desk user per clinic, a user per provider. Returns
+    ClinicNum -> UserNum of its front desk and ProvNum -> UserNum (slot 0 unused in both)."""
+    n_clinics, n_prov = staff.n_clinics, staff.n_prov
+    clinic_nums = np.arange(1, n_clinics + 1)
     user_names = ["admin", "billing"] + [f"frontdesk{c}" for c in clinic_nums] + _provider_user_names(fnames, lnames)
-    user_clinic = [0, 0] + list(clinic_nums) + list(prov_clinic)
-    user_prov = [0, 0] + [0] * n_clinics + list(prov_nums)
+    user_clinic = [0, 0] + list(clinic_nums) + list(staff.prov_clinic)
+    user_prov = [0, 0] + [0] * n_clinics + list(np.arange(1, n_prov + 1))
     n_users = len(user_names)
     ctx.put("userod", n_users, {
         "UserNum": np.arange(1, n_users + 1),
         "UserName": user_names,
-        "UserGroupNum": np.array([1, 2] + [3] * n_clinics + [4] * n_prov),
+        "UserGroupNum": np.array([ADMIN_GROUP, BILLING_GROUP] + [FRONT_DESK_GROUP] * n_clinics
+                                 + [PROVIDER_GROUP] * n_prov),
         "ClinicNum": np.array(user_clinic),
         "ProvNum": np.array(user_prov),
         "ClinicIsRestricted": np.array([0, 0] + [1] * n_clinics + [0] * n_prov),
-        "DateTLastLogin": ctx.clock(ctx.as_of - rng.integers(0, 5, size=n_users)),
+        "DateTLastLogin": ctx.clock(ctx.as_of - ctx.rng.integers(*LAST_LOGIN_DAYS, size=n_users)),
     })
-    frontdesk_user = np.concatenate([[0], 3 + np.arange(n_clinics)])
-    prov_user = np.concatenate([[0], 3 + n_clinics + np.arange(n_prov)])
+    first_front_desk = BILLING_USER + 1
+    frontdesk_user = np.concatenate([[0], first_front_desk + np.arange(n_clinics)])
+    prov_user = np.concatenate([[0], first_front_desk + n_clinics + np.arange(n_prov)])
+    return frontdesk_user, prov_user
 
-    # --- procedure codes, fee schedules, fees --------------------------------------------------------
+
+def _procedure_codes(ctx: Context, defs: dict[tuple[str, str], int], opened_ts: int) -> None:
+    """The procedurecode table: ``reference.CODES`` in order (CodeNum = position + 1)."""
     n_codes = len(ref.CODES)
-    covcat_num = {name: i + 1 for i, (name, _tier) in enumerate(ref.COVCATS)}
-    covcat_tier = {name: ref.TIERS.index(tier) for name, tier in ref.COVCATS}
-    code_nums = np.arange(1, n_codes + 1)
     ctx.put("procedurecode", n_codes, {
-        "CodeNum": code_nums,
+        "CodeNum": np.arange(1, n_codes + 1),
         "ProcCode": [c.code for c in ref.CODES],
         "Descript": [c.descript for c in ref.CODES],
         "AbbrDesc": [c.abbr for c in ref.CODES],
@@ -244,10 +365,13 @@ def build_setup(ctx: Context) -> Setup:
         "IsHygiene": np.array([int(c.hygiene) for c in ref.CODES]),
         "BaseUnits": np.array([c.base_units for c in ref.CODES]),
         "DateTStamp": opened_ts,
-        "IsRadiology": np.array([int(c.code in ("D0210", "D0220", "D0230", "D0272", "D0274", "D0330"))
-                                 for c in ref.CODES]),
+        "IsRadiology": np.array([int(c.code in RADIOLOGY_CODES) for c in ref.CODES]),
     })
 
+
+def _fee_schedules(ctx: Context, opened_ts: int) -> None:
+    """The feesched table: ``reference.FEE_SCHEDULES`` in order (entry and edit moments are set later by
+    ``_vary_setup_stamps``)."""
     n_sched = len(ref.FEE_SCHEDULES)
     ctx.put("feesched", n_sched, {
         "FeeSchedNum": np.arange(1, n_sched + 1),
@@ -259,15 +383,22 @@ def build_setup(ctx: Context) -> Setup:
         "SecDateEntry": ctx.opened,
         "SecDateTEdit": opened_ts,
     })
+
+
+def _fees(ctx: Context) -> np.ndarray:
+    """The fee table: a fee per fee schedule and code, the standard fee (whole dollars) times a level
+    drawn from the schedule's range. Returns [FeeSchedNum, CodeNum] -> cents (row and column 0 unused)."""
+    rng = ctx.rng
+    n_sched, n_codes = len(ref.FEE_SCHEDULES), len(ref.CODES)
     std_dollars = np.array([c.fee for c in ref.CODES], dtype=np.int64)
     fee = np.zeros((n_sched + 1, n_codes + 1), dtype=np.int64)
     for s, (_desc, _type, (lo, hi)) in enumerate(ref.FEE_SCHEDULES, start=1):
         level = rng.uniform(lo, hi, size=n_codes)
         fee[s, 1:] = np.rint(std_dollars * level).astype(np.int64) * 100
     fee_sched = np.repeat(np.arange(1, n_sched + 1), n_codes)
-    fee_code = np.tile(code_nums, n_sched)
+    fee_code = np.tile(np.arange(1, n_codes + 1), n_sched)
     n_fees = len(fee_sched)
-    fee_updated = ctx.start + rng.integers(0, 30, size=n_fees)  # the yearly fee review before start
+    fee_updated = ctx.start + rng.integers(*FEE_REVIEW_DAYS, size=n_fees)
     ctx.put("fee", n_fees, {
         "FeeNum": np.arange(1, n_fees + 1),
         "Amount": fee[fee_sched, fee_code] / 100.0,
@@ -275,10 +406,14 @@ def build_setup(ctx: Context) -> Setup:
         "CodeNum": fee_code,
         "SecUserNumEntry": 1,
         "SecDateEntry": ctx.opened,
-        "SecDateTEdit": ctx.clock(fee_updated - 60),
+        "SecDateTEdit": ctx.clock(fee_updated - FEE_REVIEW_LEAD_DAYS),
     })
+    return fee
 
-    # --- appointment and recall types ------------------------------------------------------------------
+
+def _visit_types(ctx: Context) -> dict[str, int]:
+    """The appointmenttype and recalltype tables from ``reference``. Returns recall type key -> packed
+    Interval (recalltype.DefaultInterval)."""
     n_at = len(ref.APPOINTMENT_TYPES)
     ctx.put("appointmenttype", n_at, {
         "AppointmentTypeNum": np.arange(1, n_at + 1),
@@ -297,8 +432,12 @@ def build_setup(ctx: Context) -> Setup:
         "TimePattern": [r[3] for r in ref.RECALL_TYPES],
         "Procedures": [r[4] for r in ref.RECALL_TYPES],
     })
+    return intervals
 
-    # --- places, carriers, employers ------------------------------------------------------------------
+
+def _zip_codes(ctx: Context, pools: identity.Pools, n_clinics: int) -> list[str]:
+    """The zipcode table: the pool's ZIP codes, the clinics' towns' frequent. Returns the town per ZIP
+    code (index = ZipCodeNum - 1)."""
     n_zip = len(pools.zip_digits)
     zip_city = pools.zip_city()
     ctx.put("zipcode", n_zip, {
@@ -308,22 +447,33 @@ def build_setup(ctx: Context) -> Setup:
         "State": ref.STATE,
         "IsFrequent": (np.array(pools.zip_town) < n_clinics).astype(np.int64),  # the clinics' towns
     })
+    return zip_city
+
+
+def _carriers(ctx: Context, opened_ts: int) -> None:
+    """The carrier table: ``reference.CARRIERS`` in order, a PO Box in Salem and an 800 number each."""
+    rng = ctx.rng
     n_car = len(ref.CARRIERS)
     ctx.put("carrier", n_car, {
         "CarrierNum": np.arange(1, n_car + 1),
         "CarrierName": [c[0] for c in ref.CARRIERS],
-        "Address": [f"PO Box {int(x)}" for x in rng.integers(1000, 99999, size=n_car)],
+        "Address": [f"PO Box {int(x)}" for x in rng.integers(*CARRIER_PO_BOX, size=n_car)],
         "City": "Salem",
         "State": ref.STATE,
         "Zip": "97301",
-        "Phone": [f"800555{int(x):04d}" for x in rng.integers(100, 199, size=n_car)],
+        "Phone": [f"800555{int(x):04d}" for x in rng.integers(*CARRIER_PHONE_LINE, size=n_car)],
         "ElectID": [c[1] for c in ref.CARRIERS],
         "SecUserNumEntry": 1,
         "SecDateEntry": ctx.opened,
         "SecDateTEdit": opened_ts,
     })
+
+
+def _employers(ctx: Context, pools: identity.Pools, zip_city: list[str]) -> None:
+    """The employer table: the pool's employers, each at an address in one of the ZIP codes."""
+    people_rng = ctx.people_rng
     n_emp = len(pools.employers)
-    emp_zip = people_rng.integers(0, n_zip, size=n_emp)
+    emp_zip = people_rng.integers(0, len(pools.zip_digits), size=n_emp)
     ctx.put("employer", n_emp, {
         "EmployerNum": np.arange(1, n_emp + 1),
         "EmpName": list(pools.employers),
@@ -334,24 +484,24 @@ def build_setup(ctx: Context) -> Setup:
         "Phone": identity.plain_phones(people_rng, ref.AREA_CODES, n_emp),
     })
 
-    # --- insurance plans and benefits -----------------------------------------------------------------
-    n_plans = 14
-    plan_nums = np.arange(1, n_plans + 1)
-    carrier = rng.integers(1, n_car + 1, size=n_plans)
-    employer = np.concatenate([rng.permutation(n_emp)[: n_plans - 3] + 1, np.zeros(3, dtype=np.int64)])
-    is_ppo = rng.random(n_plans) < 0.6
-    plan_fs = np.where(is_ppo, rng.choice([ref.FEE_PPO_SELECT, ref.FEE_PPO_PLUS], size=n_plans), 0)
+
+def _insurance_plans(ctx: Context, pools: identity.Pools, opened_ts: int) -> Plans:
+    """The insplan table: ``N_PLANS`` plans, group plans of distinct employers then ``INDIVIDUAL_PLANS``
+    individual ones; PPO (``PPO_RATE``), capitation or category percentage. Returns their terms."""
+    rng = ctx.rng
+    n_plans = N_PLANS
+    carrier = rng.integers(1, len(ref.CARRIERS) + 1, size=n_plans)
+    employer = np.concatenate([rng.permutation(len(pools.employers))[: n_plans - INDIVIDUAL_PLANS] + 1,
+                               np.zeros(INDIVIDUAL_PLANS, dtype=np.int64)])
+    is_ppo = rng.random(n_plans) < PPO_RATE
+    plan_fs = np.where(is_ppo, rng.choice(PPO_FEE_SCHEDULES, size=n_plans), 0)
     is_cap = _capitation_plans(ctx, is_ppo)
-    pct = np.stack([
-        rng.choice([100, 100, 100, 90], size=n_plans),
-        rng.choice([80, 80, 70], size=n_plans),
-        rng.choice([50, 50, 60], size=n_plans),
-    ], axis=1)
-    deductible = rng.choice([25, 50, 50, 75], size=n_plans) * 100
-    annual_max = rng.choice([1000, 1500, 1500, 2000], size=n_plans) * 100
+    pct = np.stack([rng.choice(choices, size=n_plans) for choices in COINSURANCE_PCT], axis=1)
+    deductible = rng.choice(DEDUCTIBLE_DOLLARS, size=n_plans) * 100
+    annual_max = rng.choice(ANNUAL_MAX_DOLLARS, size=n_plans) * 100
     emp_names = ["Individual"] + list(pools.employers)
     ctx.put("insplan", n_plans, {
-        "PlanNum": plan_nums,
+        "PlanNum": np.arange(1, n_plans + 1),
         "GroupName": [emp_names[int(e)] for e in employer],
         "GroupNum": [f"G{int(x):06d}" for x in rng.integers(0, 999_999, size=n_plans)],
         "FeeSched": plan_fs,
@@ -362,56 +512,57 @@ def build_setup(ctx: Context) -> Setup:
         "SecDateEntry": ctx.opened,
         "SecDateTEdit": opened_ts,
     })
-    plan_weight = rng.uniform(0.5, 2.0, size=n_plans)
+    weight = rng.uniform(*PLAN_WEIGHT, size=n_plans)
+    return Plans(carrier, employer, plan_fs, is_cap, pct, deductible, annual_max, weight)
 
-    # Per plan: one coinsurance row per coverage category, the general deductible, deductible waivers
-    # for diagnostic and preventive, and the calendar-year maximum.
-    ben = {k: [] for k in ("PlanNum", "CovCatNum", "BenefitType", "Percent", "MonetaryAmt", "TimePeriod",
-                           "CoverageLevel")}
+
+def _benefits(ctx: Context, plans: Plans, opened_ts: int) -> None:
+    """The benefit table, per plan: one coinsurance row per coverage category, the general deductible,
+    deductible waivers for diagnostic and preventive, and the maximum (dollars, per calendar year)."""
     bt = enum_codes("InsBenefitType")
-    for p in range(n_plans):
-        rows = [(i + 1, bt["CoInsurance"], int(pct[p, covcat_tier[name]]), -1.0, 2, 0)
-                for i, (name, _tier) in enumerate(ref.COVCATS)]
-        rows.append((0, bt["Deductible"], -1, deductible[p] / 100.0, 2, 1))
-        rows.append((covcat_num["Diagnostic"], bt["Deductible"], -1, 0.0, 2, 1))
-        rows.append((covcat_num["Preventive"], bt["Deductible"], -1, 0.0, 2, 1))
-        rows.append((0, bt["Limitations"], -1, annual_max[p] / 100.0, 2, 1))
-        for cov, btype, percent, amount, period, level in rows:
-            ben["PlanNum"].append(p + 1)
-            ben["CovCatNum"].append(cov)
-            ben["BenefitType"].append(btype)
-            ben["Percent"].append(percent)
-            ben["MonetaryAmt"].append(amount)
-            ben["TimePeriod"].append(period)
-            ben["CoverageLevel"].append(level)
-    n_ben = len(ben["PlanNum"])
-    ben_values = {k: np.array(v) for k, v in ben.items()}
-    ben_values.update({
+    year = enum_codes("BenefitTimePeriod")["CalendarYear"]
+    level = enum_codes("BenefitCoverageLevel")
+    none, person = level["None"], level["Individual"]
+    rows = []
+    for p in range(len(plans.carrier)):
+        rows += [(p + 1, i + 1, bt["CoInsurance"], int(plans.pct[p, _COVCAT_TIER[name]]), -1.0, year, none)
+                 for i, (name, _tier) in enumerate(ref.COVCATS)]
+        rows.append((p + 1, 0, bt["Deductible"], -1, plans.deductible[p] / 100.0, year, person))
+        rows.append((p + 1, _COVCAT_NUM["Diagnostic"], bt["Deductible"], -1, 0.0, year, person))
+        rows.append((p + 1, _COVCAT_NUM["Preventive"], bt["Deductible"], -1, 0.0, year, person))
+        rows.append((p + 1, 0, bt["Limitations"], -1, plans.annual_max[p] / 100.0, year, person))
+    names = ("PlanNum", "CovCatNum", "BenefitType", "Percent", "MonetaryAmt", "TimePeriod", "CoverageLevel")
+    values = {name: np.array([row[k] for row in rows]) for k, name in enumerate(names)}
+    n_ben = len(rows)
+    values.update({
         "BenefitNum": np.arange(1, n_ben + 1),
         "SecDateTEntry": opened_ts,
         "SecDateTEdit": opened_ts,
     })
-    ctx.put("benefit", n_ben, ben_values)
+    ctx.put("benefit", n_ben, values)
 
-    # --- referral sources -------------------------------------------------------------------------------
-    ctx.put("referral", len(ref.REFERRALS), _referrals(ctx, pools, defs, opened_ts))
-    _vary_setup_stamps(ctx)
 
+def _assemble(staff: Staff, prov_op: np.ndarray, users: tuple[np.ndarray, np.ndarray],
+              defs: dict[tuple[str, str], int], fee: np.ndarray, intervals: dict[str, int],
+              pools: identity.Pools, zip_city: list[str], plans: Plans) -> Setup:
+    """The ``Setup`` of the steps' results; the code lookups straight from ``reference.CODES``."""
+    n_codes = len(ref.CODES)
     code_tier = np.full(n_codes + 1, -1, dtype=np.int64)
     code_covcat = np.zeros(n_codes + 1, dtype=np.int64)
     for i, c in enumerate(ref.CODES, start=1):
         if c.covcat is not None:
-            code_tier[i] = covcat_tier[c.covcat]
-            code_covcat[i] = covcat_num[c.covcat]
+            code_tier[i] = _COVCAT_TIER[c.covcat]
+            code_covcat[i] = _COVCAT_NUM[c.covcat]
+    frontdesk_user, prov_user = users
     return Setup(
-        clinic_share=share,
-        clinic_dentists=clinic_dentists,
-        clinic_hygienists=clinic_hygienists,
+        clinic_share=staff.clinic_share,
+        clinic_dentists=staff.clinic_dentists,
+        clinic_hygienists=staff.clinic_hygienists,
         prov_op=prov_op,
         prov_user=prov_user,
         frontdesk_user=frontdesk_user,
-        billing_user=2,
-        admin_user=1,
+        billing_user=BILLING_USER,
+        admin_user=ADMIN_USER,
         defs=defs,
         code_num={c.code: i for i, c in enumerate(ref.CODES, start=1)},
         code_minutes=np.array([0] + [c.minutes for c in ref.CODES], dtype=np.int64),
@@ -426,20 +577,35 @@ def build_setup(ctx: Context) -> Setup:
         apt_type={a[0]: i for i, a in enumerate(ref.APPOINTMENT_TYPES, start=1)},
         recall_type={r[0]: i for i, r in enumerate(ref.RECALL_TYPES, start=1)},
         recall_interval=intervals,
-        n_zip=n_zip,
+        n_zip=len(pools.zip_digits),
         zip_city=zip_city,
         zip_digits=list(pools.zip_digits),
         carrier_names=[c[0] for c in ref.CARRIERS],
-        plan_carrier=np.concatenate([[0], carrier]),
-        plan_employer=np.concatenate([[0], employer]),
-        plan_feesched=np.concatenate([[0], plan_fs]),
-        plan_pct=np.concatenate([np.zeros((1, 3), dtype=np.int64), pct.astype(np.int64)]),
-        plan_deductible=np.concatenate([[0], deductible]).astype(np.int64),
-        plan_annual_max=np.concatenate([[0], annual_max]).astype(np.int64),
-        plan_weight=np.concatenate([[0.0], plan_weight]),
-        plan_capitation=np.concatenate([[False], is_cap]),
+        plan_carrier=np.concatenate([[0], plans.carrier]),
+        plan_employer=np.concatenate([[0], plans.employer]),
+        plan_feesched=np.concatenate([[0], plans.feesched]),
+        plan_pct=np.concatenate([np.zeros((1, 3), dtype=np.int64), plans.pct.astype(np.int64)]),
+        plan_deductible=np.concatenate([[0], plans.deductible]).astype(np.int64),
+        plan_annual_max=np.concatenate([[0], plans.annual_max]).astype(np.int64),
+        plan_weight=np.concatenate([[0.0], plans.weight]),
+        plan_capitation=np.concatenate([[False], plans.capitation]),
         referral_specialty=[r[0] for r in ref.REFERRALS],
     )
+
+
+def _colors(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` random opaque colours as OpenDental stores them: ARGB as a signed int32 (int64 array)."""
+    return rng.integers(0, 0xFFFFFF, size=n) - 0x1000000
+
+
+def _numbers_within(kinds: list[str]) -> list[int]:
+    """Per item: its number (from 1) among the items of the same kind before it, e.g. DOC1, DOC2, HYG1."""
+    counters: dict[str, int] = {}
+    numbers = []
+    for kind in kinds:
+        counters[kind] = counters.get(kind, 0) + 1
+        numbers.append(counters[kind])
+    return numbers
 
 
 def _capitation_plans(ctx: Context, is_ppo: np.ndarray) -> np.ndarray:
@@ -516,7 +682,7 @@ def _stock_definitions(ctx: Context, defs: dict[tuple[str, str], int], enums: di
         order_of[code] = order_of.get(code, -1) + 1
         categories.append(code)
         item_orders.append(order_of[code])
-    colors = ctx.stream(STOCK_DEFINITION_STREAM).integers(0, 0xFFFFFF, size=len(rows)) - 0x1000000
+    colors = _colors(ctx.stream(STOCK_DEFINITION_STREAM), len(rows))
     n = n_def + len(rows)
     ctx.values["definition"] = (n, {
         "DefNum": np.arange(1, n + 1),
@@ -545,11 +711,12 @@ def _vary_setup_stamps(ctx: Context) -> None:
     n_sched, scheds = ctx.values["feesched"]
     last_edit = np.zeros(n_sched + 1, dtype=np.int64)
     np.maximum.at(last_edit, np.asarray(fees["FeeSched"], dtype=np.int64), edited)
-    scheds["SecDateEntry"] = ctx.opened + stream.integers(0, 365, size=n_sched)
+    scheds["SecDateEntry"] = ctx.opened + stream.integers(*FEESCHED_ENTRY_DAYS, size=n_sched)
     scheds["SecDateTEdit"] = last_edit[1:]
     n_ref, referrals = ctx.values["referral"]
     days = ctx.opened + stream.integers(0, ctx.start - ctx.opened, size=n_ref)
-    referrals["DateTStamp"] = days * DAY + stream.integers(8 * 3600, 17 * 3600, size=n_ref)
+    hours = (OFFICE_HOURS[0] * 3600, OFFICE_HOURS[1] * 3600)
+    referrals["DateTStamp"] = days * DAY + stream.integers(*hours, size=n_ref)
 
 
 def time_pattern(minutes: int) -> str:
