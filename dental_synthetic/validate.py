@@ -96,6 +96,12 @@ _EXTRA = {  # non-key columns the checks read
     "insverify": ("VerifyType", "FKey"),
 }
 _OUTSIDE = {("benefit", "CovCatNum")}  # OpenDental's fixed coverage categories, no table in raw
+PROC_FEE_RANGE = (0, 50_000)  # amount_range: procedurelog.ProcFee, dollars, [low, high]
+MONEY_ROW_RANGE = (-100_000, 100_000)  # amount_range: PayAmt, SplitAmt, AdjAmt, dollars, [low, high]
+INSURANCE_AMOUNT_RANGE = (0, 1_000_000)  # amount_range: CheckAmt, received InsPayAmt, WriteOff, dollars, [low, high]
+PROBE_DEPTH_MM = (-1, 19)  # perio_depth: a Probing row's site depth, mm, [low, high]; -1 = no measurement
+TOOTH_NUMBERS = (1, 32)  # perio_depth: a Probing row's IntTooth (universal numbering), [low, high]
+CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # text_control_chars: NUL and control characters but tab, LF, CR
 
 
 @dataclass
@@ -339,11 +345,26 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
     """Every invariant of the module docstring on ``tables`` (raw table name -> Arrow table holding at
     least the columns the checks read, in the generator's types). ``as_of`` is the day the stored aging
     is as of; ``ledger`` the ground truth (``"daily"``, ``"aging"``) when known."""
+    key_findings, keys = _primary_keys(tables)
+    findings = key_findings + _foreign_keys(tables, keys)
+    for family in (_status_enums, _perio_depths, _amount_ranges, _required_dates, _payment_date_order,
+                   _claim_date_order, _claimproc_without_claim, _totals, _secondary_cob, _supplementals,
+                   _income_transfers, _unearned_splits):
+        findings += family(tables)
+    balance_findings, recomputed = _family_balances(tables, as_of)
+    findings += balance_findings
+    for family in (_duplicate_plans, _control_characters, _insverify_fkeys):
+        findings += family(tables)
+    findings += _ground_truth(tables, ledger, recomputed)
+    counts = {name: t.num_rows for name, t in tables.items()}
+    return ValidationReport(findings, counts, as_of)
+
+
+def _primary_keys(tables: dict[str, pa.Table]) -> tuple[list[Finding], dict[str, np.ndarray]]:
+    """``primary_key`` findings (every table's key duplicated or <= 0) and, per table holding its key
+    column, the sorted distinct keys (int64) the references resolve against."""
     c = _Checker(tables)
     catalog = {t.name: t for t in raw_tables()}
-    enums = opendental_enums()
-
-    # keys and references
     keys = {}
     for name, t in tables.items():
         pk = catalog[name].primary_key
@@ -358,6 +379,14 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
             d[1:] = k[order][1:] == k[order][:-1]
             dup[order] = d
         c.flag("primary_key", name, f"{pk} duplicated or not positive", dup | (k <= 0), k)
+    return c.findings, keys
+
+
+def _foreign_keys(tables: dict[str, pa.Table], keys: dict[str, np.ndarray]) -> list[Finding]:
+    """``foreign_key`` findings: non-zero integer references (the catalog's fk columns) missing from
+    ``keys`` of the referenced table; tables not read and ``_OUTSIDE`` are skipped."""
+    c = _Checker(tables)
+    catalog = {t.name: t for t in raw_tables()}
     for name, t in tables.items():
         for column in catalog[name].columns:
             if not column.fk or column.kind != "int" or column.name not in t.column_names:
@@ -369,8 +398,14 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
             pos = np.clip(np.searchsorted(target, v), 0, max(len(target) - 1, 0))
             bad = (v != 0) & ((target[pos] != v) if len(target) else True)
             c.flag("foreign_key", name, f"{column.name} -> {column.fk} does not resolve", bad, c.key(name))
+    return c.findings
 
-    # statuses
+
+def _status_enums(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``status_enum`` findings: procedurelog.ProcStatus, appointment.AptStatus, claimproc.Status,
+    clockevent.ClockStatus outside OpenDental's enum (``opendental_enums``)."""
+    c = _Checker(tables)
+    enums = opendental_enums()
     for table, column, enum in (("procedurelog", "ProcStatus", "ProcStat"), ("appointment", "AptStatus", "ApptStatus"),
                                 ("claimproc", "Status", "ClaimProcStatus"),
                                 ("clockevent", "ClockStatus", "TimeClockStatus")):
@@ -378,55 +413,78 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
             allowed = [int(v["value"]) for v in enums[enum]["values"]]
             c.flag("status_enum", table, f"{column} not a {enum} value", ~np.isin(_col(tables[table], column), allowed),
                    c.key(table))
+    return c.findings
 
+
+def _perio_depths(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``perio_depth`` findings on periomeasure: SequenceType not a PerioSequenceType, or a Probing row
+    with IntTooth outside ``TOOTH_NUMBERS`` or a site depth (MBvalue..DLvalue) outside ``PROBE_DEPTH_MM``."""
+    c = _Checker(tables)
     if c.has("periomeasure"):
         pm = tables["periomeasure"]
         seq = _col(pm, "SequenceType")
-        allowed = [int(v["value"]) for v in enums["PerioSequenceType"]["values"]]
+        allowed = [int(v["value"]) for v in opendental_enums()["PerioSequenceType"]["values"]]
         sites = np.stack([_col(pm, n) for n in ("MBvalue", "Bvalue", "DBvalue", "MLvalue", "Lvalue", "DLvalue")])
         tooth = _col(pm, "IntTooth")
         probing = seq == 4  # PerioSequenceType.Probing
-        bad = ~np.isin(seq, allowed) | (probing & (((sites < -1) | (sites > 19)).any(axis=0) | (tooth < 1) | (tooth > 32)))
+        depth_bad = ((sites < PROBE_DEPTH_MM[0]) | (sites > PROBE_DEPTH_MM[1])).any(axis=0)
+        bad = ~np.isin(seq, allowed) | (probing & (depth_bad | (tooth < TOOTH_NUMBERS[0]) | (tooth > TOOTH_NUMBERS[1])))
         c.flag("perio_depth", "periomeasure", "SequenceType, IntTooth or a probing depth out of range", bad,
                c.key("periomeasure"))
+    return c.findings
 
-    # amounts
-    def amount(table, column, lo, hi, mask=None):
-        if c.has(table):
-            v = cents(tables[table].column(column))
-            m = (v < lo * 100) | (v > hi * 100)
-            c.flag("amount_range", table, f"{column} outside [{lo:,}, {hi:,}] dollars",
-                   m if mask is None else m & mask, c.key(table))
 
-    amount("procedurelog", "ProcFee", 0, 50_000)
-    amount("payment", "PayAmt", -100_000, 100_000)
-    amount("paysplit", "SplitAmt", -100_000, 100_000)
-    amount("adjustment", "AdjAmt", -100_000, 100_000)
-    amount("claimpayment", "CheckAmt", 0, 1_000_000)
+def _amount_range(c: _Checker, table: str, column: str, lo: int, hi: int, mask: np.ndarray | None = None) -> None:
+    """Flags ``amount_range`` where ``table.column`` (dollars, compared in cents) is outside [lo, hi]
+    dollars, among the rows of ``mask`` when given."""
+    if c.has(table):
+        v = cents(c.t[table].column(column))
+        m = (v < lo * 100) | (v > hi * 100)
+        c.flag("amount_range", table, f"{column} outside [{lo:,}, {hi:,}] dollars",
+               m if mask is None else m & mask, c.key(table))
+
+
+def _amount_ranges(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``amount_range`` findings: procedurelog.ProcFee, payment.PayAmt, paysplit.SplitAmt, adjustment.AdjAmt,
+    claimpayment.CheckAmt, and InsPayAmt, WriteOff of Received/Supplemental claimprocs."""
+    c = _Checker(tables)
+    _amount_range(c, "procedurelog", "ProcFee", *PROC_FEE_RANGE)
+    for table, column in (("payment", "PayAmt"), ("paysplit", "SplitAmt"), ("adjustment", "AdjAmt")):
+        _amount_range(c, table, column, *MONEY_ROW_RANGE)
+    _amount_range(c, "claimpayment", "CheckAmt", *INSURANCE_AMOUNT_RANGE)
     if c.has("claimproc"):
         received = np.isin(_col(tables["claimproc"], "Status"), (1, 4))
-        amount("claimproc", "InsPayAmt", 0, 1_000_000, received)
-        amount("claimproc", "WriteOff", 0, 1_000_000, received)
+        for column in ("InsPayAmt", "WriteOff"):
+            _amount_range(c, "claimproc", column, *INSURANCE_AMOUNT_RANGE, mask=received)
+    return c.findings
 
-    # required dates
-    def required(table, column, mask=None):
-        if c.has(table):
-            d = _col(tables[table], column)
-            m = d < MIN_REAL_DAY
-            c.flag("date_missing", table, f"{column} is a sentinel date", m if mask is None else m & mask,
-                   c.key(table))
 
+def _required_date(c: _Checker, table: str, column: str, mask: np.ndarray | None = None) -> None:
+    """Flags ``date_missing`` where ``table.column`` is a sentinel day (before 1900), among the rows of
+    ``mask`` when given."""
+    if c.has(table):
+        m = _col(c.t[table], column) < MIN_REAL_DAY
+        c.flag("date_missing", table, f"{column} is a sentinel date", m if mask is None else m & mask, c.key(table))
+
+
+def _required_dates(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``date_missing`` findings: completed procedures' ProcDate, adjustment.AdjDate, paysplit.DatePay,
+    payment.PayDate, claim.DateService, claimpayment.CheckDate, received/supplemental claimprocs' DateCP."""
+    c = _Checker(tables)
     if c.has("procedurelog"):
-        required("procedurelog", "ProcDate", _col(tables["procedurelog"], "ProcStatus") == 2)
-    required("adjustment", "AdjDate")
-    required("paysplit", "DatePay")
-    required("payment", "PayDate")
-    required("claim", "DateService")
-    required("claimpayment", "CheckDate")
+        _required_date(c, "procedurelog", "ProcDate", _col(tables["procedurelog"], "ProcStatus") == 2)
+    for table, column in (("adjustment", "AdjDate"), ("paysplit", "DatePay"), ("payment", "PayDate"),
+                          ("claim", "DateService"), ("claimpayment", "CheckDate")):
+        _required_date(c, table, column)
     if c.has("claimproc"):
-        required("claimproc", "DateCP", np.isin(_col(tables["claimproc"], "Status"), (1, 4)))
+        _required_date(c, "claimproc", "DateCP", np.isin(_col(tables["claimproc"], "Status"), (1, 4)))
+    return c.findings
 
-    # date order
+
+def _payment_date_order(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``date_order`` findings on paysplit: DatePay before the paid procedure's ProcDate (procedurelog), or
+    different from its payment's PayDate (payment)."""
+    c = _Checker(tables)
     if c.has("paysplit", "procedurelog"):
         ps, pl = tables["paysplit"], tables["procedurelog"]
         pn = _col(ps, "ProcNum")
@@ -438,6 +496,13 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
         pdate = lookup(_col(pay, "PayNum"), _col(pay, "PayDate"), _col(ps, "PayNum"), ZERO_DAY)
         c.flag("date_order", "paysplit", "DatePay differs from its payment's PayDate",
                (_col(ps, "PayNum") != 0) & (_col(ps, "DatePay") != pdate), c.key("paysplit"))
+    return c.findings
+
+
+def _claim_date_order(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``date_order`` findings on claim (DateService <= DateSent <= DateReceived) and claimproc (its check's
+    CheckDate on or after the claim's DateReceived, and equal to the claimproc's DateCP)."""
+    c = _Checker(tables)
     if c.has("claim"):
         cl = tables["claim"]
         svc, sent, rec = (_col(cl, n) for n in ("DateService", "DateSent", "DateReceived"))
@@ -456,12 +521,23 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
                on_check & (check_day < recv_day), c.key("claimproc"))
         c.flag("date_order", "claimproc", "DateCP differs from its check's CheckDate",
                on_check & (_col(cp, "DateCP") != check_day), c.key("claimproc"))
+    return c.findings
 
-    # claims, checks, payments total their rows
+
+def _claimproc_without_claim(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``claimproc_without_claim`` findings: NotReceived/Received/Supplemental claimprocs with ClaimNum 0."""
+    c = _Checker(tables)
     if c.has("claimproc"):
         cp = tables["claimproc"]
         c.flag("claimproc_without_claim", "claimproc", "NotReceived/Received/Supplemental with ClaimNum 0",
                np.isin(_col(cp, "Status"), (0, 1, 4)) & (_col(cp, "ClaimNum") == 0), c.key("claimproc"))
+    return c.findings
+
+
+def _totals(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``claim_totals``, ``check_totals``, ``payment_totals`` findings: claim, claimpayment and payment amounts
+    differing (in cents) from the sums of their claimproc / paysplit rows."""
+    c = _Checker(tables)
     if c.has("claimproc", "claim"):
         cp, cl = tables["claimproc"], tables["claim"]
         for claim_col, cp_col in (("ClaimFee", "FeeBilled"), ("InsPayEst", "InsPayEst"), ("InsPayAmt", "InsPayAmt"),
@@ -479,83 +555,13 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
         total = _sum_by(_col(ps, "PayNum"), cents(ps.column("SplitAmt")), _col(pay, "PayNum"))
         c.flag("payment_totals", "payment", "PayAmt differs from the sum of paysplit.SplitAmt",
                total != cents(pay.column("PayAmt")), c.key("payment"))
-
-    _check_billing_depth(c, tables)
-
-    # family balances and aging
-    needed = ("patient", "procedurelog", "adjustment", "paysplit", "claimproc", "payplan", "payplancharge")
-    recomputed = None
-    if c.has(*needed) and all(n in tables["patient"].column_names for n in AGING_COLUMNS[:6]):
-        pt = tables["patient"]
-        pat = _col(pt, "PatNum")
-        guar = _col(pt, "Guarantor")
-        n = int(pat.max(initial=0))
-        guarantor = np.arange(1, n + 1, dtype=np.int64)  # a PatNum without a row is its own family
-        guarantor[pat - 1] = np.where((guar >= 1) & (guar <= n), guar, pat)
-        safe = _drop_unknown_patients(tables, n)
-        recomputed = family_aging(safe, guarantor, as_of)
-        is_guar = pat == guarantor[pat - 1]
-        g_row = lookup(_col(recomputed, "Guarantor"), np.arange(recomputed.num_rows), pat, -1)
-        for name in AGING_COLUMNS[:6]:
-            stored = cents(pt.column(name))
-            expect = np.where(g_row >= 0, cents(recomputed.column(name))[np.maximum(g_row, 0)], 0)
-            expect = np.where(is_guar, expect, 0)
-            what = ("BalTotal differs from production + adjustments - payments - insurance - write-offs"
-                    if name == "BalTotal" else f"{name} differs from the family's aging")
-            c.flag("family_balance", "patient", what, stored != expect, pat)
-
-    # near-duplicate plans
-    if c.has("insplan"):
-        ip = tables["insplan"]
-        norm = [" ".join(s.lower().split()) for s in ip.column("GroupName").to_pylist()]
-        gnum = [" ".join(s.lower().split()) for s in ip.column("GroupNum").to_pylist()]
-        sig = list(zip(_col(ip, "CarrierNum").tolist(), _col(ip, "EmployerNum").tolist(),
-                       ip.column("PlanType").to_pylist(), gnum, norm))
-        first: dict[tuple, int] = {}
-        dup = np.zeros(ip.num_rows, dtype=bool)
-        for i, s in enumerate(sig):
-            if s in first:
-                dup[i] = True
-            else:
-                first[s] = i
-        c.flag("duplicate_plans", "insplan", "same carrier, employer, type, group number and name as an "
-               "earlier plan", dup, c.key("insplan"))
-
-    # control characters in notes
-    for table, cols in NOTE_COLUMNS.items():
-        for column in cols:
-            if c.has(table) and column in tables[table].column_names:
-                bad = pc.match_substring_regex(tables[table].column(column), r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-                c.flag("text_control_chars", table, f"{column} holds NUL or control characters",
-                       bad.to_numpy(zero_copy_only=False), c.key(table))
-
-    if c.has("insverify", "patplan", "insplan"):
-        _check_insverify(c, tables)
-
-    # the ground truth
-    if ledger and c.has("procedurelog", "adjustment", "claimproc", "paysplit"):
-        if "daily" in ledger and all("ClinicNum" in tables[n].column_names and "ProvNum" in tables[n].column_names
-                                     for n in ("procedurelog", "adjustment", "claimproc", "paysplit")):
-            _compare(c, "ledger_daily", daily_ledger(tables), ledger["daily"], ("Date", "ClinicNum", "ProvNum"),
-                     DAILY_MEASURES)
-        if "aging" in ledger and recomputed is not None:
-            _compare(c, "ledger_aging", recomputed, ledger["aging"], ("Guarantor",), AGING_COLUMNS)
-    counts = {name: t.num_rows for name, t in tables.items()}
-    return ValidationReport(c.findings, counts, as_of)
+    return c.findings
 
 
-def _check_insverify(c: _Checker, tables: dict[str, pa.Table]) -> None:
-    """``insverify_fkey``: FKey resolves to the table its VerifyType names (patplan or insplan)."""
-    iv = tables["insverify"]
-    kind, fkey = _col(iv, "VerifyType"), _col(iv, "FKey")
-    for code, table, key in ((2, "patplan", "PatPlanNum"), (1, "insplan", "PlanNum")):
-        rows = kind == code
-        c.flag("insverify_fkey", "insverify", f"FKey of VerifyType {code} is no {table}.{key}",
-               rows & ~np.isin(fkey, _col(tables[table], key)), c.key("insverify"))
-
-
-def _check_billing_depth(c: _Checker, tables: dict[str, pa.Table]) -> None:
-    """Secondary insurance, supplementals, unearned money and income transfers (module docstring)."""
+def _secondary_cob(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``secondary_cob`` findings: claimprocs of secondary claims (claim.ClaimType 'S') whose InsPayEst or
+    InsPayAmt exceed the procedure's charge less what its primary claimprocs paid and wrote off (cents)."""
+    c = _Checker(tables)
     if c.has("claimproc", "claim", "procedurelog"):
         cp, cl, pl = tables["claimproc"], tables["claim"], tables["procedurelog"]
         status = _col(cp, "Status")
@@ -574,7 +580,17 @@ def _check_billing_depth(c: _Checker, tables: dict[str, pa.Table]) -> None:
                "payment and write-off)", secondary & (cents(cp.column("InsPayEst")) > left), c.key("claimproc"))
         c.flag("secondary_cob", "claimproc", "secondary InsPayAmt above what the primary left",
                secondary & (cents(cp.column("InsPayAmt")) > left), c.key("claimproc"))
-        # supplementals: on a received claim that holds a Received claimproc of the same procedure
+    return c.findings
+
+
+def _supplementals(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``supplemental`` findings: Supplemental claimprocs (Status 4) not on a received claim (ClaimStatus 'R')
+    that holds a Received claimproc (Status 1) of the same procedure."""
+    c = _Checker(tables)
+    if c.has("claimproc", "claim", "procedurelog"):
+        cp, cl = tables["claimproc"], tables["claim"]
+        status = _col(cp, "Status")
+        proc = _col(cp, "ProcNum")
         supp = status == 4
         claim_recv = lookup(_col(cl, "ClaimNum"), np.asarray(cl.column("ClaimStatus").to_pylist(), dtype=object),
                              _col(cp, "ClaimNum"), "") == "R"
@@ -583,6 +599,13 @@ def _check_billing_depth(c: _Checker, tables: dict[str, pa.Table]) -> None:
         has_received = np.isin(pair, pair[rec])
         c.flag("supplemental", "claimproc", "Supplemental without a received claim holding a Received claimproc of "
                "the same procedure", supp & ~(claim_recv & has_received & (proc != 0)), c.key("claimproc"))
+    return c.findings
+
+
+def _income_transfers(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``income_transfer`` findings on payment: a PayType 0 payment whose PayAmt or paysplit.SplitAmt do not
+    net to zero (cents), or without a negative split."""
+    c = _Checker(tables)
     if c.has("paysplit", "payment"):
         ps, pay = tables["paysplit"], tables["payment"]
         transfer = _col(pay, "PayType") == 0
@@ -594,6 +617,13 @@ def _check_billing_depth(c: _Checker, tables: dict[str, pa.Table]) -> None:
                transfer & ((cents(pay.column("PayAmt")) != 0) | (net != 0)), pay_num)
         c.flag("income_transfer", "payment", "income transfer (PayType 0) without a negative split",
                transfer & (negative == 0), pay_num)
+    return c.findings
+
+
+def _unearned_splits(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``unearned_split`` findings on paysplit: UnearnedType <> 0 with a ProcNum, or an UnearnedType that is
+    not a definition (DefNum) of Category 29."""
+    c = _Checker(tables)
     if c.has("paysplit") and "UnearnedType" in tables["paysplit"].column_names:
         ps = tables["paysplit"]
         unearned = _col(ps, "UnearnedType")
@@ -604,6 +634,98 @@ def _check_billing_depth(c: _Checker, tables: dict[str, pa.Table]) -> None:
             category = lookup(_col(df, "DefNum"), _col(df, "Category"), unearned, -1)
             c.flag("unearned_split", "paysplit", "UnearnedType is not a definition of category 29 "
                    "(PaySplitUnearnedType)", (unearned != 0) & (category != 29), c.key("paysplit"))
+    return c.findings
+
+
+def _family_balances(tables: dict[str, pa.Table], as_of: dt.date) -> tuple[list[Finding], pa.Table | None]:
+    """``family_balance`` findings (patient.BalTotal, Bal_0_30 .. InsEst against ``family_aging`` as of
+    ``as_of``, to the cent; non-guarantors store zeros) and the recomputed aging (a row per guarantor),
+    None when a table or column it needs is missing."""
+    c = _Checker(tables)
+    needed = ("patient", "procedurelog", "adjustment", "paysplit", "claimproc", "payplan", "payplancharge")
+    if not (c.has(*needed) and all(n in tables["patient"].column_names for n in AGING_COLUMNS[:6])):
+        return c.findings, None
+    pt = tables["patient"]
+    pat = _col(pt, "PatNum")
+    guar = _col(pt, "Guarantor")
+    n = int(pat.max(initial=0))
+    guarantor = np.arange(1, n + 1, dtype=np.int64)  # a PatNum without a row is its own family
+    guarantor[pat - 1] = np.where((guar >= 1) & (guar <= n), guar, pat)
+    safe = _drop_unknown_patients(tables, n)
+    recomputed = family_aging(safe, guarantor, as_of)
+    is_guar = pat == guarantor[pat - 1]
+    g_row = lookup(_col(recomputed, "Guarantor"), np.arange(recomputed.num_rows), pat, -1)
+    for name in AGING_COLUMNS[:6]:
+        stored = cents(pt.column(name))
+        expect = np.where(g_row >= 0, cents(recomputed.column(name))[np.maximum(g_row, 0)], 0)
+        expect = np.where(is_guar, expect, 0)
+        what = ("BalTotal differs from production + adjustments - payments - insurance - write-offs"
+                if name == "BalTotal" else f"{name} differs from the family's aging")
+        c.flag("family_balance", "patient", what, stored != expect, pat)
+    return c.findings, recomputed
+
+
+def _duplicate_plans(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``duplicate_plans`` findings: insplan rows equal to an earlier one on CarrierNum, EmployerNum, PlanType,
+    GroupNum and GroupName (the last two case- and space-insensitive)."""
+    c = _Checker(tables)
+    if c.has("insplan"):
+        ip = tables["insplan"]
+        norm = [" ".join(s.lower().split()) for s in ip.column("GroupName").to_pylist()]
+        gnum = [" ".join(s.lower().split()) for s in ip.column("GroupNum").to_pylist()]
+        sig = list(zip(_col(ip, "CarrierNum").tolist(), _col(ip, "EmployerNum").tolist(),
+                       ip.column("PlanType").to_pylist(), gnum, norm))
+        first: dict[tuple, int] = {}
+        dup = np.zeros(ip.num_rows, dtype=bool)
+        for i, s in enumerate(sig):
+            if s in first:
+                dup[i] = True
+            else:
+                first[s] = i
+        c.flag("duplicate_plans", "insplan", "same carrier, employer, type, group number and name as an "
+               "earlier plan", dup, c.key("insplan"))
+    return c.findings
+
+
+def _control_characters(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``text_control_chars`` findings: rows of the ``NOTE_COLUMNS`` holding ``CONTROL_CHARS``."""
+    c = _Checker(tables)
+    for table, cols in NOTE_COLUMNS.items():
+        for column in cols:
+            if c.has(table) and column in tables[table].column_names:
+                bad = pc.match_substring_regex(tables[table].column(column), CONTROL_CHARS)
+                c.flag("text_control_chars", table, f"{column} holds NUL or control characters",
+                       bad.to_numpy(zero_copy_only=False), c.key(table))
+    return c.findings
+
+
+def _insverify_fkeys(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``insverify_fkey`` findings: insverify.FKey not resolving to the table its VerifyType names
+    (2: patplan.PatPlanNum, 1: insplan.PlanNum)."""
+    c = _Checker(tables)
+    if c.has("insverify", "patplan", "insplan"):
+        iv = tables["insverify"]
+        kind, fkey = _col(iv, "VerifyType"), _col(iv, "FKey")
+        for code, table, key in ((2, "patplan", "PatPlanNum"), (1, "insplan", "PlanNum")):
+            rows = kind == code
+            c.flag("insverify_fkey", "insverify", f"FKey of VerifyType {code} is no {table}.{key}",
+                   rows & ~np.isin(fkey, _col(tables[table], key)), c.key("insverify"))
+    return c.findings
+
+
+def _ground_truth(tables: dict[str, pa.Table], ledger: dict[str, pa.Table] | None,
+                  recomputed: pa.Table | None) -> list[Finding]:
+    """``ledger_daily`` / ``ledger_aging`` findings: the ground truth's rows (keys: Date, ClinicNum, ProvNum /
+    Guarantor) the tables' daily ledger or the ``recomputed`` aging do not reproduce to the cent."""
+    c = _Checker(tables)
+    if ledger and c.has("procedurelog", "adjustment", "claimproc", "paysplit"):
+        if "daily" in ledger and all("ClinicNum" in tables[n].column_names and "ProvNum" in tables[n].column_names
+                                     for n in ("procedurelog", "adjustment", "claimproc", "paysplit")):
+            _compare(c, "ledger_daily", daily_ledger(tables), ledger["daily"], ("Date", "ClinicNum", "ProvNum"),
+                     DAILY_MEASURES)
+        if "aging" in ledger and recomputed is not None:
+            _compare(c, "ledger_aging", recomputed, ledger["aging"], ("Guarantor",), AGING_COLUMNS)
+    return c.findings
 
 
 def _drop_unknown_patients(tables: dict[str, pa.Table], n: int) -> dict[str, pa.Table]:
