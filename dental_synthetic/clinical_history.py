@@ -42,6 +42,8 @@ generic.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
@@ -68,6 +70,13 @@ HEALTHY_DEPTH_P = {1: 0.12, 2: 0.46, 3: 0.32, 4: 0.10}  # depth (mm) of every ot
 DEEP_DEPTH_P = {5: 0.55, 6: 0.28, 7: 0.12, 8: 0.05}
 UNPROBED_SITE_RATE = 0.01  # sites left at -1 (never a deep one)
 BLEED_TOOTH_RATE = (0.12, 0.45)  # share of teeth with a bleeding row: healthy exam, deep exam
+BLOOD_SITE_RATE = 0.4  # share of a bleeding tooth's sites with Blood (besides every site >= DEEP_MM mm)
+PLAQUE_SITE_RATE = 0.15  # share of a bleeding tooth's sites with Plaque
+CALCULUS_SITE_RATE = 0.05  # share of a bleeding tooth's sites with Calculus
+SUPPURATION_MM = 6  # sites at least this deep (mm) may suppurate
+SUPPURATION_SITE_RATE = 0.3  # share of those sites (of bleeding teeth) with Suppuration
+FORCED_EXAM_SECONDS = (8 * 3600, 16 * 3600)  # time of day of an SRP-day exam without a completed visit, [low, high)
+MEASURE_EDIT_SECONDS = (20 * 60, 50 * 60)  # DateTMeasureEdit after the visit's start, seconds [low, high)
 SRP_CODES = ("D4341", "D4342")
 SITES = ("MBvalue", "Bvalue", "DBvalue", "MLvalue", "Lvalue", "DLvalue")
 
@@ -92,6 +101,11 @@ CONDITIONS = (
     ("Pregnancy", "V22.2", "Z33.1", "77386006", 0.01, 0.9, 0.0),
 )
 SNOMED_PROBLEM = "55607006"  # disease.SnomedProblemType: OpenDental's default, "Problem"
+SET_UP_SECOND = 9 * 3600  # the practice's lists (diseasedef, medication, ..., pharmacy): 09:00 of the opening day
+ENTRY_SECONDS = (8 * 3600, 17 * 3600)  # time of day a condition or allergy is entered, seconds [low, high)
+HISTORY_ENTRY_DAYS = 365  # entered within this many days after the patient's entry (not before opening)
+START_KNOWN_RATE = 0.4  # share of conditions with a DateStart (and, when resolved, a DateStop)
+ONSET_DAYS = (30, 3650)  # DateStart this many days before the condition was entered, [low, high)
 
 # ingredient-level RxNorm concepts (RxCui, name)
 INGREDIENTS = (
@@ -116,7 +130,8 @@ ALLERGIES = (
     ("Nickel", "AllergyToSubstance", 0, 0.01),
 )
 REACTIONS = ("", "", "", "Hives", "Rash", "Swelling", "Nausea", "Itching")
-ALLERGY_INACTIVE_RATE = 0.05
+ALLERGY_INACTIVE_RATE = 0.05  # share of allergies with StatusIsActive 0
+PENICILLIN_CLASS_RXCUI = (70618, 723)  # an active allergy to these (penicillin, amoxicillin): clindamycin instead
 
 # (Drug, Sig, Disp, Refills, RxCui, IsControlled, DaysOfSupply)
 RX_DEFS = (
@@ -134,11 +149,13 @@ RX_DEFS = (
 )
 RX_IBUPROFEN, RX_OPIOID, RX_AMOX, RX_CLINDA, RX_CHX = 0, 1, 2, 3, 4
 EXTRACTION_CODES = ("D7140", "D7210", "D7240")
+SIMPLE_EXTRACTION_CODE = "D7140"  # the one of them that is not surgical
 EXTRACTION_RX_RATE = 0.85  # completed extractions with an analgesic prescription
 SURGICAL_OPIOID_RATE = 0.3  # of surgical extractions' analgesics, the opioid one
 SURGICAL_ANTIBIOTIC_RATE = 0.3  # surgical extractions also given an antibiotic
 SRP_RINSE_RATE = 0.7  # completed SRP visits (patient, day) with a chlorhexidine rinse
 PRINTED_RATE = 0.3  # scripts printed and handed over (PharmacyNum 0)
+RX_SECONDS = (9 * 3600, 17 * 3600)  # time of day a script is written (DateTStamp), seconds [low, high)
 
 PHARMACIES = ("Main Street Pharmacy", "Riverside Drug", "Valley Community Pharmacy", "Corner Apothecary",
               "Lakeside Pharmacy", "Hilltop Drug Store")
@@ -150,7 +167,7 @@ def build(ctx: Context, setup, people, tables: dict[str, pa.Table]) -> None:
     docstring)."""
     rng = ctx.stream(STREAM_OFFSET)
     _perio(ctx, rng, setup, people, tables)
-    allergic = _medical_history(ctx, rng, people, tables)
+    allergic = _medical_history(ctx, rng, people)
     _prescriptions(ctx, rng, setup, tables, allergic)
 
 
@@ -184,9 +201,48 @@ def _srp_windows(ctx: Context, setup, n_pat: int, pl: pa.Table) -> tuple[np.ndar
     return plan, done
 
 
+@dataclass(frozen=True)
+class Visits:
+    """Per ``appointment`` row: PatNum, AptDateTime (seconds) and its day number, the visit's hygienist
+    (ProvHyg, else ProvNum), whether it was Complete by as_of; ``regular``: the rows that get a perio
+    exam when spacing allows (completed adult hygiene visits of charted patients)."""
+
+    pat: np.ndarray
+    ts: np.ndarray
+    day: np.ndarray
+    prov: np.ndarray
+    complete: np.ndarray
+    regular: np.ndarray
+
+
+@dataclass(frozen=True)
+class Exams:
+    """Perio exams, aligned arrays: PatNum, ExamDate (day number), ProvNum, the exam's time (seconds;
+    DateTMeasureEdit once exams are placed), ``forced`` (1: the SRP plan day's exam; candidates only)."""
+
+    pat: np.ndarray
+    day: np.ndarray
+    prov: np.ndarray
+    ts: np.ndarray
+    forced: np.ndarray | None = None
+
+
 def _perio(ctx: Context, rng: np.random.Generator, setup, people, tables) -> None:
-    ap = tables["appointment"]
+    """``perioexam`` and ``periomeasure``, and ``ctx.truth["perio_exams"]`` / ``["perio_followup"]``
+    (module docstring)."""
     n_pat = people.n
+    visits = _hygiene_visits(ctx, rng, people, tables["appointment"])
+    plan, done = _srp_windows(ctx, setup, n_pat, tables["procedurelog"])
+    exams = _space_exams(ctx, rng, n_pat, _exam_candidates(ctx, rng, people, visits, plan))
+    deep, followup, latest, has_exam = _deep_exams(rng, n_pat, exams, plan, done)
+    present = ~_missing_teeth(n_pat, tables["toothinitial"])[exams.pat][:, 1:]  # (exams, 32)
+    depth = _depths(rng, deep, present)
+    _put_perio(ctx, rng, exams, depth, present, deep)
+    _perio_truth(ctx, exams, depth, present, followup, latest, has_exam)
+
+
+def _hygiene_visits(ctx: Context, rng: np.random.Generator, people, ap: pa.Table) -> Visits:
+    """The appointments as ``Visits``; draws which patients are charted (``PERIO_CHARTED_RATE``)."""
     apt_status = enum_codes("ApptStatus")
     a_pat = _c(ap, "PatNum")
     a_ts = _c(ap, "AptDateTime")
@@ -194,14 +250,18 @@ def _perio(ctx: Context, rng: np.random.Generator, setup, people, tables) -> Non
     a_prov = np.where(_c(ap, "ProvHyg") > 0, _c(ap, "ProvHyg"), _c(ap, "ProvNum"))
     complete = (_c(ap, "AptStatus") == apt_status["Complete"]) & (a_day <= ctx.as_of)
     age = (a_day - people.birth[np.maximum(a_pat, 1) - 1]) / 365.25
-    charted = rng.random(n_pat + 1) < PERIO_CHARTED_RATE
+    charted = rng.random(people.n + 1) < PERIO_CHARTED_RATE
     regular = np.flatnonzero(complete & (_c(ap, "IsHygiene") == 1) & (age >= ADULT_AGE) & charted[a_pat])
+    return Visits(pat=a_pat, ts=a_ts, day=a_day, prov=a_prov, complete=complete, regular=regular)
 
-    plan, done = _srp_windows(ctx, setup, n_pat, tables["procedurelog"])
+
+def _exam_candidates(ctx: Context, rng: np.random.Generator, people, visits: Visits, plan: np.ndarray) -> Exams:
+    """The regular visits' exams, then one forced exam per SRP patient on the day SRP was first planned:
+    at that day's completed appointment when there is one, else at a random time (``FORCED_EXAM_SECONDS``)
+    with the patient's hygienist (else primary provider)."""
     srp_pats = np.flatnonzero(plan >= 0)
-    # the forced exam: at the plan day's completed appointment when there is one
-    done_rows = np.flatnonzero(complete)
-    key = a_pat[done_rows] * 100_000 + (a_day[done_rows] - ctx.opened)
+    done_rows = np.flatnonzero(visits.complete)
+    key = visits.pat[done_rows] * 100_000 + (visits.day[done_rows] - ctx.opened)
     order = np.argsort(key, kind="stable")
     want = srp_pats * 100_000 + (plan[srp_pats] - ctx.opened)
     sorted_rows = np.append(done_rows[order], 0)  # a sentinel slot: searchsorted may return len(order)
@@ -209,52 +269,70 @@ def _perio(ctx: Context, rng: np.random.Generator, setup, people, tables) -> Non
     hit = pos < len(order)
     hit[hit] = key[order][pos[hit]] == want[hit]
     hit_row = sorted_rows[pos]
-    f_prov = np.where(hit, a_prov[hit_row], np.where(people.sec_prov[srp_pats - 1] > 0,
-                                                      people.sec_prov[srp_pats - 1], people.pri_prov[srp_pats - 1]))
-    f_ts = np.where(hit, a_ts[hit_row], plan[srp_pats] * DAY + rng.integers(8 * 3600, 16 * 3600, len(srp_pats)))
+    own_prov = np.where(people.sec_prov[srp_pats - 1] > 0, people.sec_prov[srp_pats - 1], people.pri_prov[srp_pats - 1])
+    f_prov = np.where(hit, visits.prov[hit_row], own_prov)
+    f_ts = np.where(hit, visits.ts[hit_row], plan[srp_pats] * DAY + rng.integers(*FORCED_EXAM_SECONDS, len(srp_pats)))
+    regular = visits.regular
+    return Exams(pat=np.concatenate([visits.pat[regular], srp_pats]),
+                 day=np.concatenate([visits.day[regular], plan[srp_pats]]),
+                 prov=np.concatenate([visits.prov[regular], f_prov]),
+                 ts=np.concatenate([visits.ts[regular], f_ts]),
+                 forced=np.concatenate([np.zeros(len(regular), np.int64), np.ones(len(srp_pats), np.int64)]))
 
-    c_pat = np.concatenate([a_pat[regular], srp_pats])
-    c_day = np.concatenate([a_day[regular], plan[srp_pats]])
-    c_ts = np.concatenate([a_ts[regular], f_ts])
-    c_prov = np.concatenate([a_prov[regular], f_prov])
-    c_forced = np.concatenate([np.zeros(len(regular), np.int64), np.ones(len(srp_pats), np.int64)])
+
+def _space_exams(ctx: Context, rng: np.random.Generator, n_pat: int, cand: Exams) -> Exams:
+    """The exams kept: per patient the first candidate of each ``EXAM_SPACING_DAYS`` period (a random phase
+    per patient; a forced one first), none within ``MIN_GAP_DAYS`` of the previous unless forced; in
+    ExamDate order (then PatNum), ``ts`` = DateTMeasureEdit (``MEASURE_EDIT_SECONDS`` into the visit)."""
     phase = rng.integers(0, EXAM_SPACING_DAYS, size=n_pat + 1)
-    bucket = (c_day - ctx.opened - phase[c_pat]) // EXAM_SPACING_DAYS
-    order = key_order(c_pat, bucket, -c_forced, c_day)
+    bucket = (cand.day - ctx.opened - phase[cand.pat]) // EXAM_SPACING_DAYS
+    order = key_order(cand.pat, bucket, -cand.forced, cand.day)
     first = np.ones(len(order), bool)
-    first[1:] = (c_pat[order][1:] != c_pat[order][:-1]) | (bucket[order][1:] != bucket[order][:-1])
+    first[1:] = (cand.pat[order][1:] != cand.pat[order][:-1]) | (bucket[order][1:] != bucket[order][:-1])
     kept = order[first]
-    kept = kept[key_order(c_pat[kept], c_day[kept])]
+    kept = kept[key_order(cand.pat[kept], cand.day[kept])]
     close = np.zeros(len(kept), bool)
-    close[1:] = (c_pat[kept][1:] == c_pat[kept][:-1]) & (c_day[kept][1:] - c_day[kept][:-1] < MIN_GAP_DAYS)
-    kept = kept[~close | (c_forced[kept] == 1)]
-    e_pat, e_day, e_prov = c_pat[kept], c_day[kept], c_prov[kept]
-    e_ts = ctx.stamp(c_ts[kept] + rng.integers(20 * 60, 50 * 60, size=len(kept)))
-    n_e = len(kept)
+    close[1:] = (cand.pat[kept][1:] == cand.pat[kept][:-1]) & (cand.day[kept][1:] - cand.day[kept][:-1] < MIN_GAP_DAYS)
+    kept = kept[~close | (cand.forced[kept] == 1)]
+    ts = ctx.stamp(cand.ts[kept] + rng.integers(*MEASURE_EDIT_SECONDS, size=len(kept)))
     # exams in date order (then patient): PerioExamNum ascending with ExamDate
-    order = key_order(e_day, e_pat)
-    e_pat, e_day, e_prov, e_ts = e_pat[order], e_day[order], e_prov[order], e_ts[order]
-    exam_num = np.arange(1, n_e + 1)
+    order = key_order(cand.day[kept], cand.pat[kept])
+    kept, ts = kept[order], ts[order]
+    return Exams(pat=cand.pat[kept], day=cand.day[kept], prov=cand.prov[kept], ts=ts)
 
-    # which exams are deep
-    srp_deep = (plan[e_pat] >= 0) & (e_day >= plan[e_pat]) & (e_day < done[e_pat])
+
+def _deep_exams(rng: np.random.Generator, n_pat: int, exams: Exams, plan: np.ndarray,
+                done: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per exam whether it is deep; per PatNum index: on the follow-up list (``FOLLOWUP_RATE``), the index
+    of the latest exam, whether the patient has an exam."""
+    srp_deep = (plan[exams.pat] >= 0) & (exams.day >= plan[exams.pat]) & (exams.day < done[exams.pat])
+    n_e = len(exams.pat)
     has_exam = np.zeros(n_pat + 1, bool)
-    has_exam[e_pat] = True
+    has_exam[exams.pat] = True
     followup = has_exam & (plan < 0) & (rng.random(n_pat + 1) < FOLLOWUP_RATE)
     latest = np.zeros(n_pat + 1, np.int64)
-    latest[e_pat] = np.arange(n_e)  # e_day ascending: the last write is the latest exam
+    latest[exams.pat] = np.arange(n_e)  # ExamDate ascending: the last write is the latest exam
     is_latest = np.zeros(n_e, bool)
     is_latest[latest[has_exam]] = True
-    deep = srp_deep | (followup[e_pat] & (is_latest | (rng.random(n_e) < EARLIER_DEEP_RATE)))
+    deep = srp_deep | (followup[exams.pat] & (is_latest | (rng.random(n_e) < EARLIER_DEEP_RATE)))
+    return deep, followup, latest, has_exam
 
-    # depths: exams x 32 teeth x 6 sites
+
+def _missing_teeth(n_pat: int, ti: pa.Table) -> np.ndarray:
+    """(PatNum index, tooth 1-32; column 0 unused) -> marked missing in ``toothinitial`` (InitialType
+    Missing)."""
     missing = np.zeros((n_pat + 1, 33), bool)
-    ti = tables["toothinitial"]
     ti_type = _c(ti, "InitialType")
     ti_tooth = np.array([int(t) if t.isdigit() else 0 for t in ti.column("ToothNum").to_pylist()], np.int64)
     is_missing = (ti_type == enum_codes("ToothInitialType")["Missing"]) & (ti_tooth >= 1) & (ti_tooth <= 32)
     missing[_c(ti, "PatNum")[is_missing], ti_tooth[is_missing]] = True
-    present = ~missing[e_pat][:, 1:]  # (n_e, 32)
+    return missing
+
+
+def _depths(rng: np.random.Generator, deep: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Pocket depths (mm, int8, -1 not probed), exams x 32 teeth x 6 sites: ``HEALTHY_DEPTH_P``; a deep
+    exam has 1 + Poisson(``DEEP_SITES_MEAN``) sites of present teeth drawn from ``DEEP_DEPTH_P``."""
+    n_e = len(deep)
     depth = _draw_depths(rng, HEALTHY_DEPTH_P, (n_e, 32, 6))
     depth[rng.random((n_e, 32, 6), dtype=np.float32) < UNPROBED_SITE_RATE] = -1
     deep_rows = np.flatnonzero(deep)
@@ -267,13 +345,19 @@ def _perio(ctx: Context, rng: np.random.Generator, setup, people, tables) -> Non
         mm = _draw_depths(rng, DEEP_DEPTH_P, chosen.shape)
         flat = depth[deep_rows].reshape(len(deep_rows), -1)
         depth[deep_rows] = np.where(chosen, mm, flat).reshape(len(deep_rows), 32, 6)
-    probed = present[:, :, None] & (depth >= 0)
-    deep_sites = (probed & (depth >= DEEP_MM)).sum(axis=(1, 2))
-    max_depth = np.where(probed, depth, -1).max(axis=(1, 2))
+    return depth
 
+
+def _put_perio(ctx: Context, rng: np.random.Generator, exams: Exams, depth: np.ndarray, present: np.ndarray,
+               deep: np.ndarray) -> None:
+    """``perioexam`` (one row per exam) and ``periomeasure``: per exam a Probing row per present tooth, a
+    SkipTooth row per missing one, a BleedSupPlaqCalc row per bleeding tooth (``BLEED_TOOTH_RATE``)."""
+    n_e = len(exams.pat)
+    exam_num = np.arange(1, n_e + 1)
+    ctx.put("perioexam", n_e, {"PerioExamNum": exam_num, "PatNum": exams.pat, "ExamDate": exams.day,
+                               "ProvNum": exams.prov, "DateTMeasureEdit": exams.ts, "Note": ""})
     seq = enum_codes("PerioSequenceType")
     bleeds = present & (rng.random((n_e, 32)) < np.where(deep, BLEED_TOOTH_RATE[1], BLEED_TOOTH_RATE[0])[:, None])
-    # rows per exam: probing rows of present teeth, skip rows of missing ones, bleeding rows
     ex_p, tooth_p = np.nonzero(present)
     ex_s, tooth_s = np.nonzero(~present)
     ex_b, tooth_b = np.nonzero(bleeds)
@@ -291,23 +375,30 @@ def _perio(ctx: Context, rng: np.random.Generator, setup, people, tables) -> Non
         "SequenceType": m_seq[order],
         "IntTooth": m_tooth[order] + 1,
         "ToothValue": np.where(m_seq[order] == seq["SkipTooth"], 1, -1),
-        "SecDateTEntry": e_ts[m_exam[order]],
-        "SecDateTEdit": e_ts[m_exam[order]],
+        "SecDateTEntry": exams.ts[m_exam[order]],
+        "SecDateTEdit": exams.ts[m_exam[order]],
     }
     for i, name in enumerate(SITES):
         m_values[name] = values[order, i].astype(np.int64)
-    ctx.put("perioexam", n_e, {"PerioExamNum": exam_num, "PatNum": e_pat, "ExamDate": e_day, "ProvNum": e_prov,
-                               "DateTMeasureEdit": e_ts, "Note": ""})
     ctx.put("periomeasure", n_m, m_values)
 
+
+def _perio_truth(ctx: Context, exams: Exams, depth: np.ndarray, present: np.ndarray, followup: np.ndarray,
+                 latest: np.ndarray, has_exam: np.ndarray) -> None:
+    """``ctx.truth["perio_exams"]`` (per exam) and ``["perio_followup"]`` (per patient with an exam, at the
+    latest one): probed sites, sites >= ``DEEP_MM`` mm, the deepest probed site (mm)."""
+    exam_num = np.arange(1, len(exams.pat) + 1)
+    probed = present[:, :, None] & (depth >= 0)
+    deep_sites = (probed & (depth >= DEEP_MM)).sum(axis=(1, 2))
+    max_depth = np.where(probed, depth, -1).max(axis=(1, 2))
     probed_sites = probed.sum(axis=(1, 2))
     ctx.truth["perio_exams"] = pa.table({
-        "PerioExamNum": exam_num, "PatNum": e_pat, "ExamDate": e_day, "ProbedSites": probed_sites,
+        "PerioExamNum": exam_num, "PatNum": exams.pat, "ExamDate": exams.day, "ProbedSites": probed_sites,
         "DeepSites": deep_sites, "MaxDepth": max_depth.astype(np.int64)})
     pats = np.flatnonzero(has_exam)
     li = latest[pats]
     ctx.truth["perio_followup"] = pa.table({
-        "PatNum": pats, "PerioExamNum": exam_num[li], "ExamDate": e_day[li], "ProvNum": e_prov[li],
+        "PatNum": pats, "PerioExamNum": exam_num[li], "ExamDate": exams.day[li], "ProvNum": exams.prov[li],
         "DeepSites": deep_sites[li], "ProbedSites": probed_sites[li], "MaxDepth": max_depth[li].astype(np.int64),
         "NeedsFollowup": followup[pats]})
 
@@ -326,9 +417,10 @@ def _bleeding_flags(rng: np.random.Generator, depth: np.ndarray) -> np.ndarray:
     """BleedingFlags per site of bleeding teeth (rows x 6): Blood 1 (always at a site >= DEEP_MM mm and at
     one site of each tooth at least), Suppuration 2, Plaque 4, Calculus 8; 0 for none."""
     shape = depth.shape
-    flags = np.where((rng.random(shape) < 0.4) | (depth >= DEEP_MM), 1, 0)
-    flags |= np.where(rng.random(shape) < 0.15, 4, 0) | np.where(rng.random(shape) < 0.05, 8, 0)
-    flags |= np.where((depth >= 6) & (rng.random(shape) < 0.3), 2, 0)
+    flags = np.where((rng.random(shape) < BLOOD_SITE_RATE) | (depth >= DEEP_MM), 1, 0)
+    flags |= np.where(rng.random(shape) < PLAQUE_SITE_RATE, 4, 0)
+    flags |= np.where(rng.random(shape) < CALCULUS_SITE_RATE, 8, 0)
+    flags |= np.where((depth >= SUPPURATION_MM) & (rng.random(shape) < SUPPURATION_SITE_RATE), 2, 0)
     if len(flags):
         flags[:, 0] |= np.where((flags & 1).any(axis=1), 0, 1)
     return flags
@@ -340,28 +432,54 @@ def _stamps(ctx: Context, rng: np.random.Generator, lo: np.ndarray, hi: np.ndarr
     lo = np.asarray(lo, np.int64)
     hi = np.maximum(np.asarray(hi, np.int64), lo)
     day = lo + (rng.random(len(lo)) * (hi - lo + 1)).astype(np.int64)
-    return ctx.stamp(day * DAY + rng.integers(8 * 3600, 17 * 3600, size=len(lo)))
+    return ctx.stamp(day * DAY + rng.integers(*ENTRY_SECONDS, size=len(lo)))
 
 
-def _medical_history(ctx: Context, rng: np.random.Generator, people, tables) -> np.ndarray:
-    """diseasedef, disease, medication, rxnorm, allergydef, allergy. Returns per PatNum index whether the
+def _entry_stamps(ctx: Context, rng: np.random.Generator, people, pat: np.ndarray) -> np.ndarray:
+    """When each history row of PatNum ``pat`` was entered (seconds): within ``HISTORY_ENTRY_DAYS`` after the
+    patient's entry (or the opening day), never after as_of."""
+    entry = np.maximum(people.entry[pat - 1], ctx.opened)
+    return _stamps(ctx, rng, entry, np.minimum(entry + HISTORY_ENTRY_DAYS, ctx.as_of))
+
+
+def _set_up_ts(ctx: Context) -> int:
+    """When the practice's lists were entered (seconds): ``SET_UP_SECOND`` of the opening day."""
+    return ctx.opened * DAY + SET_UP_SECOND
+
+
+def _medical_history(ctx: Context, rng: np.random.Generator, people) -> np.ndarray:
+    """diseasedef, disease, rxnorm, medication, allergydef, allergy. Returns per PatNum index whether the
     patient has an active penicillin-class allergy."""
-    set_up = ctx.opened * DAY + 9 * 3600
+    status = enum_codes("PatientStatus")
+    real = np.isin(people.status, [status["Patient"], status["Inactive"], status["Archived"]])
+    known = real & (people.entry <= ctx.as_of)
+    _disease_defs(ctx)
+    _diseases(ctx, rng, people, known)
+    med_num = _medication_lists(ctx)
+    return _allergies(ctx, rng, people, known, med_num)
+
+
+def _disease_defs(ctx: Context) -> None:
+    """``diseasedef``: one row per ``CONDITIONS`` entry (name, ICD-9, ICD-10, SNOMED CT)."""
     n_def = len(CONDITIONS)
     ctx.put("diseasedef", n_def, {
         "DiseaseDefNum": np.arange(1, n_def + 1),
         "DiseaseName": [c[0] for c in CONDITIONS],
         "ItemOrder": np.arange(n_def),
         "IsHidden": 0,
-        "DateTStamp": set_up,
+        "DateTStamp": _set_up_ts(ctx),
         "ICD9Code": [c[1] for c in CONDITIONS],
         "Icd10Code": [c[2] for c in CONDITIONS],
         "SnomedCode": [c[3] for c in CONDITIONS],
     })
-    status = enum_codes("PatientStatus")
-    real = np.isin(people.status, [status["Patient"], status["Inactive"], status["Archived"]])
+
+
+def _diseases(ctx: Context, rng: np.random.Generator, people, known: np.ndarray) -> None:
+    """``disease``: per adult patient (index) in ``known`` and condition, a row at the condition's
+    prevalence; ProbStatus by its resolved/inactive shares; DateStart for ``START_KNOWN_RATE`` of rows."""
+    n_def = len(CONDITIONS)
     adult = (ctx.as_of - people.birth) / 365.25 >= ADULT_AGE
-    eligible = np.flatnonzero(real & adult & (people.entry <= ctx.as_of))
+    eligible = np.flatnonzero(known & adult)
     prevalence = np.array([c[4] for c in CONDITIONS])
     has = rng.random((len(eligible), n_def)) < prevalence[None, :]
     pi, di = np.nonzero(has)
@@ -373,10 +491,9 @@ def _medical_history(ctx: Context, rng: np.random.Generator, people, tables) -> 
     prob = enum_codes("ProblemStatus")
     p_status = np.where(u < resolved, prob["Resolved"], np.where(u < resolved + inactive, prob["Inactive"],
                                                                   prob["Active"]))
-    entry = np.maximum(people.entry[pat - 1], ctx.opened)
-    stamp = _stamps(ctx, rng, entry, np.minimum(entry + 365, ctx.as_of))
-    start_known = rng.random(n_d) < 0.4
-    start = np.where(start_known, stamp // DAY - rng.integers(30, 3650, size=n_d), ZERO_DAY)
+    stamp = _entry_stamps(ctx, rng, people, pat)
+    start_known = rng.random(n_d) < START_KNOWN_RATE
+    start = np.where(start_known, stamp // DAY - rng.integers(*ONSET_DAYS, size=n_d), ZERO_DAY)
     stop = np.where(start_known & (p_status == prob["Resolved"]), stamp // DAY, ZERO_DAY)
     order = key_order(stamp, pat, di)
     ctx.put("disease", n_d, {
@@ -392,6 +509,10 @@ def _medical_history(ctx: Context, rng: np.random.Generator, people, tables) -> 
         "FunctionStatus": enum_codes("FunctionalStatus")["Problem"],
     })
 
+
+def _medication_lists(ctx: Context) -> dict[int, int]:
+    """``rxnorm`` (one row per ``INGREDIENTS``) and ``medication`` (``MEDICATIONS``). Returns RxCui ->
+    MedicationNum."""
     n_ing = len(INGREDIENTS)
     ctx.put("rxnorm", n_ing, {
         "RxNormNum": np.arange(1, n_ing + 1),
@@ -406,27 +527,33 @@ def _medical_history(ctx: Context, rng: np.random.Generator, people, tables) -> 
         "MedName": [name for name, _ in MEDICATIONS],
         "GenericNum": np.arange(1, n_med + 1),
         "Notes": "",
-        "DateTStamp": set_up,
+        "DateTStamp": _set_up_ts(ctx),
         "RxCui": np.array([cui for _, cui in MEDICATIONS], np.int64),
     })
+    return med_num
+
+
+def _allergies(ctx: Context, rng: np.random.Generator, people, known: np.ndarray,
+               med_num: dict[int, int]) -> np.ndarray:
+    """``allergydef`` (``ALLERGIES``) and ``allergy`` (per patient index in ``known`` and allergy, at its
+    prevalence). Returns per PatNum index whether an active allergy is penicillin-class."""
     n_all = len(ALLERGIES)
     snomed = enum_codes("SnomedAllergy")
     ctx.put("allergydef", n_all, {
         "AllergyDefNum": np.arange(1, n_all + 1),
         "Description": [a[0] for a in ALLERGIES],
         "IsHidden": 0,
-        "DateTStamp": set_up,
+        "DateTStamp": _set_up_ts(ctx),
         "SnomedType": np.array([snomed[a[1]] for a in ALLERGIES]),
         "MedicationNum": np.array([med_num.get(a[2], 0) for a in ALLERGIES], np.int64),
         "UniiCode": "",
     })
-    candidates = np.flatnonzero(real & (people.entry <= ctx.as_of))
+    candidates = np.flatnonzero(known)
     has = rng.random((len(candidates), n_all)) < np.array([a[3] for a in ALLERGIES])[None, :]
     pi, ai = np.nonzero(has)
     pat = candidates[pi] + 1
     n_a = len(pat)
-    entry = np.maximum(people.entry[pat - 1], ctx.opened)
-    stamp = _stamps(ctx, rng, entry, np.minimum(entry + 365, ctx.as_of))
+    stamp = _entry_stamps(ctx, rng, people, pat)
     active = rng.random(n_a) >= ALLERGY_INACTIVE_RATE
     reaction = rng.integers(0, len(REACTIONS), size=n_a)
     order = key_order(stamp, pat, ai)
@@ -440,7 +567,7 @@ def _medical_history(ctx: Context, rng: np.random.Generator, people, tables) -> 
         "DateAdverseReaction": ZERO_DAY,
         "SnomedReaction": "",
     })
-    pen_class = np.isin(ai, [i for i, a in enumerate(ALLERGIES) if a[2] in (70618, 723)])
+    pen_class = np.isin(ai, [i for i, a in enumerate(ALLERGIES) if a[2] in PENICILLIN_CLASS_RXCUI])
     allergic = np.zeros(people.n + 1, bool)
     allergic[pat[pen_class & active]] = True
     return allergic
@@ -448,7 +575,15 @@ def _medical_history(ctx: Context, rng: np.random.Generator, people, tables) -> 
 
 def _prescriptions(ctx: Context, rng: np.random.Generator, setup, tables, allergic: np.ndarray) -> None:
     """rxdef, pharmacy, pharmclinic, rxpat."""
-    set_up = ctx.opened * DAY + 9 * 3600
+    _rx_defs(ctx)
+    clinic_ph = _pharmacies(ctx, tables["clinic"])
+    pl = tables["procedurelog"]
+    rows, rx = _scripts(ctx, rng, setup, pl, allergic)
+    _put_rxpat(ctx, rng, setup, pl, rows, rx, clinic_ph)
+
+
+def _rx_defs(ctx: Context) -> None:
+    """``rxdef``: one template per ``RX_DEFS`` entry."""
     n_def = len(RX_DEFS)
     ctx.put("rxdef", n_def, {
         "RxDefNum": np.arange(1, n_def + 1),
@@ -462,7 +597,11 @@ def _prescriptions(ctx: Context, rng: np.random.Generator, setup, tables, allerg
         "IsProcRequired": np.array([d[5] for d in RX_DEFS]),
         "PatientInstruction": "",
     })
-    clinic = tables["clinic"]
+
+
+def _pharmacies(ctx: Context, clinic: pa.Table) -> list[np.ndarray]:
+    """``pharmacy`` (``PHARMACIES_PER_CLINIC`` per clinic, near it) and ``pharmclinic``. Returns per clinic
+    index the PharmacyNums serving it."""
     n_clinics = clinic.num_rows
     n_ph = min(len(PHARMACIES), PHARMACIES_PER_CLINIC * n_clinics)
     home = np.arange(n_ph) % n_clinics  # clinic index each pharmacy is near
@@ -479,7 +618,7 @@ def _prescriptions(ctx: Context, rng: np.random.Generator, setup, tables, allerg
         "State": strings(clinic.column("State").to_pylist(), home),
         "Zip": strings(clinic.column("Zip").to_pylist(), home),
         "Note": "",
-        "DateTStamp": set_up,
+        "DateTStamp": _set_up_ts(ctx),
     })
     # every pharmacy serves its own clinic; with two clinics, the first one serves both
     link_ph = np.concatenate([np.arange(n_ph), [0] if n_clinics > 1 else []]).astype(np.int64)
@@ -488,29 +627,42 @@ def _prescriptions(ctx: Context, rng: np.random.Generator, setup, tables, allerg
     n_link = len(order)
     ctx.put("pharmclinic", n_link, {"PharmClinicNum": np.arange(1, n_link + 1), "PharmacyNum": link_ph[order] + 1,
                                     "ClinicNum": link_cl[order] + 1})
-    clinic_ph = [link_ph[link_cl == c] + 1 for c in range(n_clinics)]
+    return [link_ph[link_cl == c] + 1 for c in range(n_clinics)]
 
-    pl = tables["procedurelog"]
+
+def _scripts(ctx: Context, rng: np.random.Generator, setup, pl: pa.Table,
+             allergic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The prescriptions: (procedurelog row, RX_DEFS index) per script. Analgesics for completed extractions
+    (``EXTRACTION_RX_RATE``), antibiotics after surgical ones, a rinse per completed SRP visit."""
     code = _c(pl, "CodeNum")
+    pat = _c(pl, "PatNum")
     done = _c(pl, "ProcStatus") == enum_codes("ProcStat")["C"]
     proc_day = _c(pl, "ProcDate")
     ext = np.flatnonzero(done & np.isin(code, _code_nums(setup, EXTRACTION_CODES)) & (proc_day <= ctx.as_of))
     ext = ext[rng.random(len(ext)) < EXTRACTION_RX_RATE]
-    surgical = code[ext] != setup.code_num["D7140"]
+    surgical = code[ext] != setup.code_num[SIMPLE_EXTRACTION_CODE]
     analgesic = np.where(surgical & (rng.random(len(ext)) < SURGICAL_OPIOID_RATE), RX_OPIOID, RX_IBUPROFEN)
     abx = ext[surgical & (rng.random(len(ext)) < SURGICAL_ANTIBIOTIC_RATE)]
-    abx_def = np.where(allergic[_c(pl, "PatNum")[abx]], RX_CLINDA, RX_AMOX)
+    abx_def = np.where(allergic[pat[abx]], RX_CLINDA, RX_AMOX)
     srp = np.flatnonzero(done & np.isin(code, _code_nums(setup, SRP_CODES)) & (proc_day <= ctx.as_of))
-    srp = srp[key_order(_c(pl, "PatNum")[srp], proc_day[srp], srp)]
+    srp = srp[key_order(pat[srp], proc_day[srp], srp)]
     visit_first = np.ones(len(srp), bool)
-    visit_first[1:] = (_c(pl, "PatNum")[srp][1:] != _c(pl, "PatNum")[srp][:-1]) | (proc_day[srp][1:] != proc_day[srp][:-1])
+    visit_first[1:] = (pat[srp][1:] != pat[srp][:-1]) | (proc_day[srp][1:] != proc_day[srp][:-1])
     srp = srp[visit_first]
     srp = srp[rng.random(len(srp)) < SRP_RINSE_RATE]
     rows = np.concatenate([ext, abx, srp])
     rx = np.concatenate([analgesic, abx_def, np.full(len(srp), RX_CHX)]).astype(np.int64)
+    return rows, rx
+
+
+def _put_rxpat(ctx: Context, rng: np.random.Generator, setup, pl: pa.Table, rows: np.ndarray, rx: np.ndarray,
+               clinic_ph: list[np.ndarray]) -> None:
+    """``rxpat``: one row per script, on its procedure's day, clinic and provider; a random pharmacy of the
+    clinic (``clinic_ph``), or none (PharmacyNum 0, Printed) for ``PRINTED_RATE`` of scripts."""
     n = len(rows)
-    day = proc_day[rows]
-    stamp = ctx.stamp(day * DAY + rng.integers(9 * 3600, 17 * 3600, size=n))
+    n_clinics = len(clinic_ph)
+    day = _c(pl, "ProcDate")[rows]
+    stamp = ctx.stamp(day * DAY + rng.integers(*RX_SECONDS, size=n))
     order = key_order(day, stamp, rows, rx)
     rows, rx, stamp, day = rows[order], rx[order], stamp[order], day[order]
     cl = _c(pl, "ClinicNum")[rows]
