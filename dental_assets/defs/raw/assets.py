@@ -122,30 +122,20 @@ def load_tables(
     if isinstance(source, MariaDBSource):
         yield from _replicate(context, selected, window, source, warehouse, "full" if full_refresh else "auto")
         return
+    yield from _load_arrow(context, selected, window, source, warehouse)
+
+
+def _load_arrow(context: dg.AssetExecutionContext, selected: list[Table], window: Window | None, source,
+                warehouse: WarehouseResource):
+    """``load_tables`` for a source that hands over Arrow tables (the synthetic practice): each table's
+    window replaced in one transaction; yields its ``MaterializeResult`` and, when selected, the
+    ``matches_source`` check (raw's rows in the window against the rows handed over)."""
     conn = warehouse.connect()
     try:
         for table in selected:
             started = time.perf_counter()
             data = source.read_window(table, window)
-            target = f"{quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}"
-            predicate = _window_predicate(table, window)
-            with conn, conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(hashtext('dental_raw_ddl'))")
-                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_pg(RAW_SCHEMA)}")
-                cur.execute(pg_create_table_sql(table))
-                if predicate is None:
-                    cur.execute(f"DELETE FROM {target}")
-                else:
-                    cur.execute(f"DELETE FROM {target} WHERE {predicate}")
-                replaced = cur.rowcount
-                verified.forget(cur, [f"{RAW_SCHEMA}.{table.name}"])  # a plan's verification no longer holds
-                stats = copy_arrow(cur, RAW_SCHEMA, table.name, data)
-                create_raw_indexes(cur, table)  # after the first load's COPY: built once, then maintained
-                cur.execute(f"SELECT count(*) FROM {target}")
-                total = cur.fetchone()[0]
-            with conn.cursor() as cur:  # fresh statistics for the models that read the table next
-                cur.execute(f"ANALYZE {target}")
-            conn.commit()
+            replaced, stats, total = _replace_window(conn, table, window, data)
             seconds = time.perf_counter() - started
             rate = stats.rows / seconds if seconds > 0 else 0.0
             context.log.info(
@@ -163,21 +153,48 @@ def load_tables(
             for conversion, count in sorted(stats.conversions.items()):
                 metadata[f"converted/{conversion}"] = dg.MetadataValue.int(count)
             yield dg.MaterializeResult(asset_key=raw_asset_key(table.name), metadata=metadata)
-            if not _check_selected(context, table):
-                continue
-            with conn.cursor() as cur:
-                predicate = _window_predicate(table, window) or "TRUE"
-                cur.execute(f"SELECT count(*) FROM {target} WHERE {predicate}")
-                in_raw = cur.fetchone()[0]
-            conn.rollback()
-            yield dg.AssetCheckResult(
-                asset_key=raw_asset_key(table.name),
-                check_name=CHECK_NAME,
-                passed=in_raw == data.num_rows,
-                metadata={"source_rows": data.num_rows, "raw_rows": in_raw},
-            )
+            if _check_selected(context, table):
+                yield _rows_check(conn, table, window, data.num_rows)
     finally:
         conn.close()
+
+
+def _replace_window(conn, table: Table, window: Window | None, data):
+    """Replace ``window`` of ``raw.table`` by the Arrow table ``data`` in one transaction (the table and
+    its indexes created on the first load), then ANALYZE it. Returns (rows replaced, the COPY's
+    ``CopyStats``, rows in the raw table afterwards)."""
+    target = f"{quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}"
+    predicate = _window_predicate(table, window)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('dental_raw_ddl'))")
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_pg(RAW_SCHEMA)}")
+        cur.execute(pg_create_table_sql(table))
+        cur.execute(f"DELETE FROM {target}" if predicate is None else f"DELETE FROM {target} WHERE {predicate}")
+        replaced = cur.rowcount
+        verified.forget(cur, [f"{RAW_SCHEMA}.{table.name}"])  # a plan's verification no longer holds
+        stats = copy_arrow(cur, RAW_SCHEMA, table.name, data)
+        create_raw_indexes(cur, table)  # after the first load's COPY: built once, then maintained
+        cur.execute(f"SELECT count(*) FROM {target}")
+        total = cur.fetchone()[0]
+    with conn.cursor() as cur:  # fresh statistics for the models that read the table next
+        cur.execute(f"ANALYZE {target}")
+    conn.commit()
+    return replaced, stats, total
+
+
+def _rows_check(conn, table: Table, window: Window | None, handed_over: int) -> dg.AssetCheckResult:
+    """``matches_source`` for an Arrow source: raw's rows in ``window`` equal the rows handed over."""
+    target = f"{quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}"
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {target} WHERE {_window_predicate(table, window) or 'TRUE'}")
+        in_raw = cur.fetchone()[0]
+    conn.rollback()
+    return dg.AssetCheckResult(
+        asset_key=raw_asset_key(table.name),
+        check_name=CHECK_NAME,
+        passed=in_raw == handed_over,
+        metadata={"source_rows": handed_over, "raw_rows": in_raw},
+    )
 
 
 def _replicate(context, tables: list[Table], window: Window | None, source: MariaDBSource,
