@@ -24,7 +24,7 @@ Money is handled in integer cents and returned as float dollars (the nearest dou
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pyarrow as pa
@@ -52,17 +52,28 @@ def _days(table: pa.Table, name: str) -> np.ndarray:
     return table.column(name).cast(pa.int32()).to_numpy().astype(np.int64)
 
 
+def _proc_charge(pl: pa.Table) -> np.ndarray:
+    """Per procedurelog row: ProcFee x (UnitQty + BaseUnits), in cents."""
+    return cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits"))
+
+
+def _claimproc_credit(cp: pa.Table) -> np.ndarray:
+    """Per claimproc row: -(InsPayAmt + WriteOff) in cents, InsPayAmt left out for a claimproc on a
+    payment plan (PayPlanNum != 0)."""
+    return -(np.where(_col(cp, "PayPlanNum") == 0, cents(cp.column("InsPayAmt")), 0) + cents(cp.column("WriteOff")))
+
+
 def transactions(tables: dict[str, pa.Table]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every balance-changing transaction: (PatNum, day number, signed cents); splits of hidden unearned
     types (``shown_splits``) change no balance."""
     pl = tables["procedurelog"]
     done = _col(pl, "ProcStatus") == 2
-    proc_amt = cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits"))
+    proc_amt = _proc_charge(pl)
     adj = tables["adjustment"]
     ps = tables["paysplit"]
     cp = tables["claimproc"]
     received = np.isin(_col(cp, "Status"), _AGING_STATUSES)
-    cp_amt = -(np.where(_col(cp, "PayPlanNum") == 0, cents(cp.column("InsPayAmt")), 0) + cents(cp.column("WriteOff")))
+    cp_amt = _claimproc_credit(cp)
     shown = shown_splits(tables)
     pat = np.concatenate([_col(pl, "PatNum")[done], _col(adj, "PatNum"), _col(ps, "PatNum")[shown],
                           _col(cp, "PatNum")[received]])
@@ -130,88 +141,164 @@ def shown_splits(tables: dict[str, pa.Table]) -> np.ndarray:
     return ~np.isin(_col(tables["paysplit"], "UnearnedType"), hidden)
 
 
-def _aging_rows(tables: dict[str, pa.Table], settings: AgingSettings) -> dict[str, np.ndarray]:
-    """OpenDental's aging transactions (Ledgers.GetTransQueryString) as arrays: pat, day, amount (cents,
-    signed), plan (PayPlanDue cents), aged_proc / aged_day (the attached procedure for AgingProcLifo, 0
-    when none), dated (counted only at as-of dates on or after ``day``), due (plan debits, PayPlanDue
-    only), split (paysplits, dated by DatePay in historic aging)."""
-    v = settings.pay_plans_version
-    parts: list[dict[str, np.ndarray]] = []
+@dataclass(frozen=True)
+class _AgingRows:
+    """OpenDental's aging transactions (Ledgers.GetTransQueryString), aligned int64 arrays, one entry per
+    row: ``pat`` (PatNum), ``day`` (day number), ``amount`` (cents, signed), ``plan`` (its PayPlanDue part,
+    cents), ``aged_proc`` / ``aged_day`` (the attached procedure for AgingProcLifo and its day, 0 when
+    none); bool arrays ``dated`` (counted only at as-of dates on or after ``day``), ``due`` (plan debits,
+    PayPlanDue only), ``split`` (paysplits, dated by DatePay in historic aging)."""
 
-    def add(pat, day, amount, plan=None, aged_proc=None, aged_day=None, dated=False, due=False, split=False):
-        n = len(pat)
-        parts.append({"pat": np.asarray(pat, np.int64), "day": np.asarray(day, np.int64),
-                      "amount": np.asarray(amount, np.int64),
-                      "plan": np.zeros(n, np.int64) if plan is None else np.asarray(plan, np.int64),
-                      "aged_proc": np.zeros(n, np.int64) if aged_proc is None else np.asarray(aged_proc, np.int64),
-                      "aged_day": np.zeros(n, np.int64) if aged_day is None else np.asarray(aged_day, np.int64),
-                      "dated": np.full(n, dated), "due": np.full(n, due), "split": np.full(n, split)})
+    pat: np.ndarray
+    day: np.ndarray
+    amount: np.ndarray
+    plan: np.ndarray
+    aged_proc: np.ndarray
+    aged_day: np.ndarray
+    dated: np.ndarray
+    due: np.ndarray
+    split: np.ndarray
 
+    def take(self, mask: np.ndarray) -> "_AgingRows":
+        """The rows where ``mask`` is True."""
+        return _AgingRows(**{f.name: getattr(self, f.name)[mask] for f in fields(self)})
+
+
+def _aging_part(pat, day, amount, plan=None, aged_proc=None, aged_day=None, dated=False, due=False,
+                split=False) -> _AgingRows:
+    """One kind of aging row as ``_AgingRows`` (int64; a missing ``plan`` / ``aged_proc`` / ``aged_day`` is
+    0; each flag the same for every row)."""
+    n = len(pat)
+
+    def ints(values):
+        return np.zeros(n, np.int64) if values is None else np.asarray(values, np.int64)
+
+    return _AgingRows(pat=np.asarray(pat, np.int64), day=np.asarray(day, np.int64),
+                      amount=np.asarray(amount, np.int64), plan=ints(plan), aged_proc=ints(aged_proc),
+                      aged_day=ints(aged_day), dated=np.full(n, dated), due=np.full(n, due),
+                      split=np.full(n, split))
+
+
+def _on_complete_procedure(tables: dict[str, pa.Table]) -> np.ndarray:
+    """Per claimproc row: True when it is attached to no procedure (ProcNum 0) or to a complete one
+    (procedurelog.ProcStatus 2), as the aging query's join reads them."""
     pl = tables["procedurelog"]
-    proc_num, proc_status, proc_day = _col(pl, "ProcNum"), _col(pl, "ProcStatus"), _days(pl, "ProcDate")
-    done = (proc_status == 2) & (_col(pl, "ProcFee") != 0)
-    add(_col(pl, "PatNum")[done], proc_day[done],
-        (cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits")))[done])
-    complete = set(proc_num[proc_status == 2].tolist())
+    complete = set(_col(pl, "ProcNum")[_col(pl, "ProcStatus") == 2].tolist())
+    return np.array([p == _NO_PROC or p in complete for p in _col(tables["claimproc"], "ProcNum").tolist()],
+                    dtype=bool)
 
+
+@dataclass(frozen=True)
+class _PayPlans:
+    """The ``payplan`` rows the aging reads, aligned per row: PayPlanNum, IsClosed != 0, PlanNum != 0 (an
+    insurance payment plan), and ``row_of``: PayPlanNum -> row."""
+
+    num: np.ndarray
+    closed: np.ndarray
+    ins: np.ndarray
+    row_of: dict[int, int]
+
+    @classmethod
+    def from_table(cls, pp: pa.Table) -> "_PayPlans":
+        num = _col(pp, "PayPlanNum")
+        return cls(num=num, closed=_col(pp, "IsClosed") != 0, ins=_col(pp, "PlanNum") != 0,
+                   row_of={int(n): i for i, n in enumerate(num.tolist())})
+
+
+def _aging_rows(tables: dict[str, pa.Table], settings: AgingSettings) -> _AgingRows:
+    """OpenDental's aging transactions (Ledgers.GetTransQueryString) under ``settings``: completed
+    procedures, final claimprocs, adjustments, paysplits, then the payment-plan rows PayPlansVersion
+    (``settings.pay_plans_version``) adds. Cents; see ``_AgingRows``."""
+    v = settings.pay_plans_version
+    plans = _PayPlans.from_table(tables["payplan"])
+    parts = [_procedure_rows(tables["procedurelog"]), _claimproc_rows(tables),
+             _adjustment_rows(tables["adjustment"]), _paysplit_rows(tables["paysplit"], plans, settings)]
+    if v == 1 or v == 4:
+        parts.append(_plan_completed_rows(tables["payplan"], plans, v))
+    parts += _plan_charge_rows(tables, plans, v)
+    if v in (2, 3):
+        parts.append(_plan_link_rows(tables, plans.num))
+    return _AgingRows(**{f.name: np.concatenate([getattr(part, f.name) for part in parts])
+                         for f in fields(_AgingRows)})
+
+
+def _procedure_rows(pl: pa.Table) -> _AgingRows:
+    """Completed procedures with a fee (procedurelog ProcStatus 2, ProcFee != 0): +fee x units on ProcDate."""
+    done = (_col(pl, "ProcStatus") == 2) & (_col(pl, "ProcFee") != 0)
+    return _aging_part(_col(pl, "PatNum")[done], _days(pl, "ProcDate")[done], _proc_charge(pl)[done])
+
+
+def _claimproc_rows(tables: dict[str, pa.Table]) -> _AgingRows:
+    """Claimprocs Received/Supplemental/CapClaim/CapComplete of complete procedures (or none):
+    -(InsPayAmt + WriteOff) on DateCP (``_claimproc_credit``)."""
     cp = tables["claimproc"]
-    cp_proc = _col(cp, "ProcNum")
-    on_done = np.array([p == _NO_PROC or p in complete for p in cp_proc.tolist()], dtype=bool)
-    final = np.isin(_col(cp, "Status"), _AGING_STATUSES) & on_done
-    cp_amt = -(np.where(_col(cp, "PayPlanNum") == 0, cents(cp.column("InsPayAmt")), 0) + cents(cp.column("WriteOff")))
-    add(_col(cp, "PatNum")[final], _days(cp, "DateCP")[final], cp_amt[final])
+    final = np.isin(_col(cp, "Status"), _AGING_STATUSES) & _on_complete_procedure(tables)
+    return _aging_part(_col(cp, "PatNum")[final], _days(cp, "DateCP")[final], _claimproc_credit(cp)[final])
 
-    adj = tables["adjustment"]
-    add(_col(adj, "PatNum"), _days(adj, "AdjDate"), cents(adj.column("AdjAmt")),
-        aged_proc=_col(adj, "ProcNum"), aged_day=_days(adj, "ProcDate"))
 
-    pp = tables["payplan"]
-    plan_num = _col(pp, "PayPlanNum")
-    plan_idx = {int(n): i for i, n in enumerate(plan_num.tolist())}
-    closed = _col(pp, "IsClosed") != 0
-    ins_plan = _col(pp, "PlanNum") != 0
+def _adjustment_rows(adj: pa.Table) -> _AgingRows:
+    """Adjustments: +AdjAmt on AdjDate, attached to their procedure (ProcNum, ProcDate) for AgingProcLifo."""
+    return _aging_part(_col(adj, "PatNum"), _days(adj, "AdjDate"), cents(adj.column("AdjAmt")),
+                 aged_proc=_col(adj, "ProcNum"), aged_day=_days(adj, "ProcDate"))
 
-    ps = tables["paysplit"]
+
+def _paysplit_rows(ps: pa.Table, plans: _PayPlans, settings: AgingSettings) -> _AgingRows:
+    """Paysplits of shown unearned types: -SplitAmt on DatePay (0 on a plan under PayPlansVersion 1 and 3);
+    a split on a plan (not closed under version 2) also counts -SplitAmt against PayPlanDue."""
+    v = settings.pay_plans_version
     split_plan = _col(ps, "PayPlanNum")
     shown = ~np.isin(_col(ps, "UnearnedType"), np.array(settings.hidden_unearned, dtype=np.int64))
     split_amt = cents(ps.column("SplitAmt"))
     on_plan = split_plan != 0
-    split_closed = np.array([closed[plan_idx[p]] if p in plan_idx else False for p in split_plan.tolist()], dtype=bool)
+    split_closed = np.array([plans.closed[plans.row_of[p]] if p in plans.row_of else False
+                             for p in split_plan.tolist()], dtype=bool)
     amount = np.where((v in (1, 3)) & on_plan, 0, -split_amt)
     plan_part = np.where(on_plan & ~((v == 2) & split_closed), -split_amt, 0)
-    add(_col(ps, "PatNum")[shown], _days(ps, "DatePay")[shown], amount[shown], plan=plan_part[shown], split=True)
+    return _aging_part(_col(ps, "PatNum")[shown], _days(ps, "DatePay")[shown], amount[shown],
+                       plan=plan_part[shown], split=True)
 
-    if v == 1 or v == 4:
-        keep = (_col(pp, "CompletedAmt") != 0) & (ins_plan if v == 4 else True)
-        add(_col(pp, "PatNum")[keep], _days(pp, "PayPlanDate")[keep], -cents(pp.column("CompletedAmt"))[keep])
 
-    ppc = tables["payplancharge"]
-    ch_plan = np.array([plan_idx.get(int(p), -1) for p in _col(ppc, "PayPlanNum").tolist()], dtype=np.int64)
+def _plan_completed_rows(pp: pa.Table, plans: _PayPlans, v: int) -> _AgingRows:
+    """PayPlansVersion 1 and 4: each payment plan's -CompletedAmt on PayPlanDate (version 4: insurance
+    plans only, payplan.PlanNum != 0)."""
+    keep = (_col(pp, "CompletedAmt") != 0) & (plans.ins if v == 4 else True)
+    return _aging_part(_col(pp, "PatNum")[keep], _days(pp, "PayPlanDate")[keep],
+                       -cents(pp.column("CompletedAmt"))[keep])
+
+
+def _plan_charge_rows(tables: dict[str, pa.Table], plans: _PayPlans, v: int) -> list[_AgingRows]:
+    """Payplancharge rows: under PayPlansVersion 2 debits (Principal + Interest, 0 on insurance plans) on
+    the Guarantor and credits (-Principal) on the plan's patient, under 3 the credits only, each dated
+    on ChargeDate (credits attached to their procedure); then, in every version, the debits of
+    patient plans (not closed under 2) as PayPlanDue only (amount 0, plan = Principal + Interest)."""
+    pl, ppc = tables["procedurelog"], tables["payplancharge"]
+    ch_plan = np.array([plans.row_of.get(int(p), -1) for p in _col(ppc, "PayPlanNum").tolist()], dtype=np.int64)
     ch_type = _col(ppc, "ChargeType")
     ch_total = cents(ppc.column("Principal")) + cents(ppc.column("Interest"))
     ch_proc = _col(ppc, "ProcNum")
-    proc_day_of = dict(zip(proc_num.tolist(), proc_day.tolist()))
+    proc_day_of = dict(zip(_col(pl, "ProcNum").tolist(), _days(pl, "ProcDate").tolist()))
     ch_proc_day = np.array([proc_day_of.get(p, 0) for p in ch_proc.tolist()], dtype=np.int64)
     has_plan = ch_plan >= 0
-    ch_ins = np.where(has_plan, ins_plan[np.maximum(ch_plan, 0)], False)
-    ch_closed = np.where(has_plan, closed[np.maximum(ch_plan, 0)], False)
+    ch_ins = np.where(has_plan, plans.ins[np.maximum(ch_plan, 0)], False)
+    ch_closed = np.where(has_plan, plans.closed[np.maximum(ch_plan, 0)], False)
     credit = ch_type == 1
+    parts = []
     if v == 2:
-        plan_pat = np.where(has_plan, _col(pp, "PatNum")[np.maximum(ch_plan, 0)], 0)
+        plan_pat = np.where(has_plan, _col(tables["payplan"], "PatNum")[np.maximum(ch_plan, 0)], 0)
         pat = np.where(ch_type == 0, _col(ppc, "Guarantor"), plan_pat)
         amt = np.where(ch_type != 0, -cents(ppc.column("Principal")), np.where(ch_ins, 0, ch_total))
         keep = pat != 0
-        add(pat[keep], _days(ppc, "ChargeDate")[keep], amt[keep], aged_proc=np.where(credit, ch_proc, 0)[keep],
-            aged_day=ch_proc_day[keep], dated=True)
+        parts.append(_aging_part(pat[keep], _days(ppc, "ChargeDate")[keep], amt[keep],
+                                 aged_proc=np.where(credit, ch_proc, 0)[keep], aged_day=ch_proc_day[keep],
+                                 dated=True))
     elif v == 3:
-        add(_col(ppc, "PatNum")[credit], _days(ppc, "ChargeDate")[credit], -cents(ppc.column("Principal"))[credit],
-            aged_proc=ch_proc[credit], aged_day=ch_proc_day[credit], dated=True)
+        parts.append(_aging_part(_col(ppc, "PatNum")[credit], _days(ppc, "ChargeDate")[credit],
+                                 -cents(ppc.column("Principal"))[credit], aged_proc=ch_proc[credit],
+                                 aged_day=ch_proc_day[credit], dated=True))
     debit_due = (ch_type == 0) & has_plan & ~ch_ins & (ch_total != 0) & ~((v == 2) & ch_closed)
-    add(_col(ppc, "Guarantor")[debit_due], _days(ppc, "ChargeDate")[debit_due], np.zeros(int(debit_due.sum())),
-        plan=ch_total[debit_due], due=True)
-    if v in (2, 3):
-        add(**_plan_link_rows(tables, plan_num))
-    return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+    parts.append(_aging_part(_col(ppc, "Guarantor")[debit_due], _days(ppc, "ChargeDate")[debit_due],
+                             np.zeros(int(debit_due.sum())), plan=ch_total[debit_due], due=True))
+    return parts
 
 
 _LINK_ADJUSTMENT, _LINK_PROCEDURE = 1, 2  # PayPlanLinkType
@@ -230,23 +317,21 @@ def _sum_by_row(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return group_sum(rows[keep], values[keep], n)
 
 
-def _plan_link_rows(tables: dict[str, pa.Table], plan_num: np.ndarray) -> dict[str, np.ndarray]:
+def _plan_link_rows(tables: dict[str, pa.Table], plan_num: np.ndarray) -> _AgingRows:
     """Dynamic payment plans' links (PayPlansVersion 2 and 3), as OpenDental's aging query reads them: a
     credit per linked complete procedure or adjustment, -AmountOverride, or when 0 what the item still
     owes today (docs/opendental_aging.md section 5): a procedure's fee x units + its adjustments of the
     same patient, provider and clinic - insurance (paid: InsPayAmt and WriteOff; otherwise the estimate,
     its override unless -1; Preauth left out) - splits not on a plan; an adjustment's AdjAmt - its splits
     not on a plan. Dated on ProcDate / AdjDate, attached to the procedure, counted from that date on."""
-    empty = {"pat": np.zeros(0, np.int64), "day": np.zeros(0, np.int64), "amount": np.zeros(0, np.int64),
-             "aged_proc": np.zeros(0, np.int64), "aged_day": np.zeros(0, np.int64), "dated": True}
     link = tables.get("payplanlink")
     if link is None or link.num_rows == 0:
-        return empty
+        return _aging_part(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), dated=True)
     pl, adj, ps, cp = tables["procedurelog"], tables["adjustment"], tables["paysplit"], tables["claimproc"]
     proc_num, adj_num = _col(pl, "ProcNum"), _col(adj, "AdjNum")
     n_proc, n_adj = len(proc_num), len(adj_num)
     # what each procedure / adjustment still owes, in cents
-    owed = cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits"))
+    owed = _proc_charge(pl)
     a_proc = _index_of(_col(adj, "ProcNum"), proc_num)
     same = a_proc >= 0
     for column in ("PatNum", "ProvNum", "ClinicNum"):
@@ -278,15 +363,12 @@ def _plan_link_rows(tables: dict[str, pa.Table], plan_num: np.ndarray) -> dict[s
     is_adj = la >= 0
     lp, la = lp[is_proc], la[is_adj]
     proc_day = _days(pl, "ProcDate")[lp]
-    return {
-        "pat": np.concatenate([_col(pl, "PatNum")[lp], _col(adj, "PatNum")[la]]),
-        "day": np.concatenate([proc_day, _days(adj, "AdjDate")[la]]),
-        "amount": -np.concatenate([np.where(override[is_proc] != 0, override[is_proc], owed[lp]),
-                                   np.where(override[is_adj] != 0, override[is_adj], adj_owed[la])]),
-        "aged_proc": np.concatenate([proc_num[lp], np.zeros(len(la), np.int64)]),
-        "aged_day": np.concatenate([proc_day, np.zeros(len(la), np.int64)]),
-        "dated": True,
-    }
+    return _aging_part(np.concatenate([_col(pl, "PatNum")[lp], _col(adj, "PatNum")[la]]),
+                       np.concatenate([proc_day, _days(adj, "AdjDate")[la]]),
+                       -np.concatenate([np.where(override[is_proc] != 0, override[is_proc], owed[lp]),
+                                        np.where(override[is_adj] != 0, override[is_adj], adj_owed[la])]),
+                       aged_proc=np.concatenate([proc_num[lp], np.zeros(len(la), np.int64)]),
+                       aged_day=np.concatenate([proc_day, np.zeros(len(la), np.int64)]), dated=True)
 
 
 def family_aging(tables: dict[str, pa.Table], guarantor: np.ndarray, as_of: dt.date,
@@ -308,32 +390,56 @@ def family_aging(tables: dict[str, pa.Table], guarantor: np.ndarray, as_of: dt.d
     run = asof if run_date is None else day_number(run_date)
     historic = asof != run
     r = _aging_rows(tables, settings)
-    known = (r["pat"] >= 1) & (r["pat"] <= n_pat)
-    r = {k: a[known] for k, a in r.items()}
-    fam_of = guarantor[r["pat"] - 1]
+    r = r.take((r.pat >= 1) & (r.pat <= n_pat))
+    fam_of = guarantor[r.pat - 1]
+    due = _pay_plan_due(r, fam_of, n_pat, settings.bill_in_advance_days, asof, run)
+    fam, eff, amount, instant = _aged_entries(r, fam_of, guarantor, settings.proc_lifo, asof, historic)
+    balances = _bucket_balances(fam, eff, amount, instant, asof, n_pat)
+    pay_est, wo_est = _pending_estimates(tables, guarantor, asof, historic)
 
-    # PayPlanDue: debits due by (run date or as-of) + bill-in-advance days, minus splits paid to plans
-    due_until = (run if historic else asof) + settings.bill_in_advance_days
-    counts_due = np.where(r["due"], r["day"] <= due_until, (not historic) | (r["day"] <= asof)).astype(bool)
+    guars = np.unique(guarantor)
+    columns = {"Guarantor": pa.array(guars)}
+    for name, values in zip(AGING_COLUMNS + ("InsPayEst", "InsWoEst"),
+                            (*balances, pay_est + wo_est, due, pay_est, wo_est)):
+        columns[name] = pa.array(values[guars] / 100.0)
+    return pa.table(columns)
+
+
+def _pay_plan_due(r: _AgingRows, fam_of: np.ndarray, n_pat: int, advance_days: int, asof: int,
+                  run: int) -> np.ndarray:
+    """PayPlanDue per guarantor PatNum (length ``n_pat + 1``, cents): plan debits due by the run date (or
+    as-of) + ``advance_days`` (PayPlansBillInAdvanceDays), minus splits paid to plans (by ``asof`` in
+    historic aging, when ``run`` != ``asof``)."""
+    historic = asof != run
+    due_until = (run if historic else asof) + advance_days
+    counts_due = np.where(r.due, r.day <= due_until, (not historic) | (r.day <= asof)).astype(bool)
     due = np.zeros(n_pat + 1, dtype=np.int64)
-    np.add.at(due, fam_of[counts_due], r["plan"][counts_due])
+    np.add.at(due, fam_of[counts_due], r.plan[counts_due])
+    return due
 
-    # the aged rows: plan debits due are PayPlanDue only; plan charges count from their own date on
-    live = ~r["due"] & (~r["dated"] | (r["day"] <= asof)) & (r["amount"] != 0)
-    attached = live & (r["aged_proc"] != 0) & settings.proc_lifo
+
+def _aged_entries(r: _AgingRows, fam_of: np.ndarray, guarantor: np.ndarray, proc_lifo: bool, asof: int,
+                  historic: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The entries the buckets age, as (guarantor PatNum, effective day, cents, instant): plan debits due
+    are PayPlanDue only and left out, plan charges count from their own date on; under AgingProcLifo the
+    rows attached to a procedure are netted per (PatNum, procedure, day) and ``instant`` (a net credit is
+    dated on the procedure's day and applied in its bucket). Historic aging keeps entries on or before
+    ``asof``."""
+    live = ~r.due & (~r.dated | (r.day <= asof)) & (r.amount != 0)
+    attached = live & (r.aged_proc != 0) & proc_lifo
     single = live & ~attached
     fam = [fam_of[single]]
-    eff = [r["day"][single]]
-    amount = [r["amount"][single]]
+    eff = [r.day[single]]
+    amount = [r.amount[single]]
     instant = [np.zeros(int(single.sum()), dtype=bool)]
     if attached.any():
-        keys = np.stack([r["pat"][attached], r["aged_proc"][attached], r["day"][attached]], axis=1)
+        keys = np.stack([r.pat[attached], r.aged_proc[attached], r.day[attached]], axis=1)
         uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
         net = np.zeros(len(uniq), dtype=np.int64)
-        np.add.at(net, inverse, r["amount"][attached])
+        np.add.at(net, inverse, r.amount[attached])
         aged_day = np.full(len(uniq), np.iinfo(np.int64).max)
-        np.minimum.at(aged_day, inverse, r["aged_day"][attached])
+        np.minimum.at(aged_day, inverse, r.aged_day[attached])
         fam.append(guarantor[uniq[:, 0] - 1])
         eff.append(np.where(net < 0, aged_day, uniq[:, 2]))
         amount.append(net)
@@ -342,7 +448,14 @@ def family_aging(tables: dict[str, pa.Table], guarantor: np.ndarray, as_of: dt.d
     if historic:
         keep = eff <= asof
         fam, eff, amount, instant = fam[keep], eff[keep], amount[keep], instant[keep]
+    return fam, eff, amount, instant
 
+
+def _bucket_balances(fam: np.ndarray, eff: np.ndarray, amount: np.ndarray, instant: np.ndarray, asof: int,
+                     n_pat: int) -> tuple[np.ndarray, ...]:
+    """Per guarantor PatNum (length ``n_pat + 1``, cents): (Bal_0_30, Bal_31_60, Bal_61_90, BalOver90,
+    BalTotal). Charges (and instant entries) go to the bucket of their age in days, credits are applied
+    to the oldest bucket first; BalTotal is the sum of every entry."""
     charges = np.zeros((4, n_pat + 1), dtype=np.int64)
     is_charge = (amount > 0) | instant
     bucket = np.select([eff < asof - 90, eff < asof - 60, eff < asof - 30, eff <= asof], [3, 2, 1, 0], -1)
@@ -362,28 +475,27 @@ def family_aging(tables: dict[str, pa.Table], guarantor: np.ndarray, as_of: dt.d
     bal_61 = np.clip(over90 + d61 - credits, 0, d61)
     bal_31 = np.clip(over90 + d61 + d31 - credits, 0, d31)
     bal_0 = np.clip(over90 + d61 + d31 + d0 - credits, 0, d0)
+    return bal_0, bal_31, bal_61, bal_over90, total
 
+
+def _pending_estimates(tables: dict[str, pa.Table], guarantor: np.ndarray, asof: int,
+                       historic: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per guarantor PatNum (length ``len(guarantor) + 1``, cents): (InsPayEst, WriteOff) of the claimprocs
+    pending as of ``asof`` (NotReceived; in historic aging also Received after it, of procedures dated on
+    or before it), on complete procedures or none."""
+    n_pat = len(guarantor)
     cp = tables["claimproc"]
     status, cp_pat = _col(cp, "Status"), _col(cp, "PatNum")
-    pl = tables["procedurelog"]
-    complete = set(_col(pl, "ProcNum")[_col(pl, "ProcStatus") == 2].tolist())
-    on_done = np.array([p == _NO_PROC or p in complete for p in _col(cp, "ProcNum").tolist()], dtype=bool)
     if historic:
         pending = (_days(cp, "ProcDate") <= asof) & ((status == 0) | ((status == 1) & (_days(cp, "DateCP") > asof)))
     else:
         pending = status == 0
-    pending &= on_done & (cp_pat >= 1) & (cp_pat <= n_pat)
+    pending &= _on_complete_procedure(tables) & (cp_pat >= 1) & (cp_pat <= n_pat)
     pay_est = np.zeros(n_pat + 1, dtype=np.int64)
     wo_est = np.zeros(n_pat + 1, dtype=np.int64)
     np.add.at(pay_est, guarantor[cp_pat[pending] - 1], cents(cp.column("InsPayEst"))[pending])
     np.add.at(wo_est, guarantor[cp_pat[pending] - 1], cents(cp.column("WriteOff"))[pending])
-
-    guars = np.unique(guarantor)
-    columns = {"Guarantor": pa.array(guars)}
-    for name, values in zip(AGING_COLUMNS + ("InsPayEst", "InsWoEst"),
-                            (bal_0, bal_31, bal_61, bal_over90, total, pay_est + wo_est, due, pay_est, wo_est)):
-        columns[name] = pa.array(values[guars] / 100.0)
-    return pa.table(columns)
+    return pay_est, wo_est
 
 
 def patient_balances(tables: dict[str, pa.Table], n_patients: int) -> tuple[np.ndarray, np.ndarray]:
@@ -477,7 +589,7 @@ def daily_ledger(tables: dict[str, pa.Table]) -> pa.Table:
     adj = tables["adjustment"]
     ps = tables["paysplit"]
     parts = [
-        (pl, "ProcDate", done, cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits")), 0),
+        (pl, "ProcDate", done, _proc_charge(pl), 0),
         (adj, "AdjDate", None, cents(adj.column("AdjAmt")), 1),
         (ps, "DatePay", shown_splits(tables), cents(ps.column("SplitAmt")), 3),
     ]
