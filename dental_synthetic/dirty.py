@@ -37,6 +37,11 @@ KINDS = ("sentinel_date", "negative_amount", "absurd_amount", "claimproc_claimnu
          "near_duplicate_plan", "unusual_status", "control_chars")
 INJECTION_SCHEMA = pa.schema([("Kind", pa.string()), ("TableName", pa.string()), ("ColumnName", pa.string()),
                               ("KeyNum", pa.int64()), ("CheckName", pa.string())])
+DIRTY_STREAM = 0xD1  # second word of the dirty mode's seed: PCG64([seed, DIRTY_STREAM])
+ABSURD_SPLIT_AMOUNT = 987_654.32  # dollars: the SplitAmt an absurd_amount split gets
+UNUSUAL_APT_STATUS = 9  # the AptStatus an unusual_status appointment gets: no ApptStatus value
+CONTROL_CHARS = "\x00\x07"  # NUL and BEL, appended to a control_chars commlog Note
+PLAN_NAME_PADDING = "  "  # spaces appended to a near_duplicate_plan copy's upper-cased GroupName
 
 
 def _np(t: pa.Table, name: str) -> np.ndarray:
@@ -62,81 +67,131 @@ def make_dirty(practice, rate: float, seed: int | None = None):
     practice's seed)."""
     if not 0.0 < rate <= 1.0:
         raise ValueError("the dirty rate must be in (0, 1]")
-    rng = np.random.Generator(np.random.PCG64([practice.config.seed if seed is None else seed, 0xD1]))
-    t = dict(practice.tables)
-    records: list[tuple[str, str, str, np.ndarray, str]] = []
-    taken: dict[str, set[int]] = {}
+    inj = _Injector(practice, rate, seed)
+    # one step per kind, in this order: each draws its rows from the one generator
+    for step in (_sentinel_dates, _negative_fees, _absurd_splits, _claimprocs_off_claim, _orphan_commlogs,
+                 _control_chars, _unusual_statuses, _near_duplicate_plans):
+        step(inj)
+    ledger = dict(practice.ledger)
+    ledger["injections"] = _injection_table(inj.records)
+    return replace(practice, tables=inj.tables, ledger=ledger, dirty_rate=rate)
 
-    def pick(table: str, mask: np.ndarray) -> np.ndarray:
-        """Row indices for one kind: distinct from rows other kinds changed in the same table."""
-        used = taken.setdefault(table, set())
+
+class _Injector:
+    """The state the injection steps share: the practice's tables being changed (``tables``), the dirty
+    mode's generator, the rows each table has had changed (``taken``) and the injections so far
+    (``records``: kind, table, column, primary keys, check)."""
+
+    def __init__(self, practice, rate: float, seed: int | None):
+        self.tables = dict(practice.tables)
+        self.rate = rate
+        self.rng = np.random.Generator(np.random.PCG64([practice.config.seed if seed is None else seed,
+                                                        DIRTY_STREAM]))
+        self.taken: dict[str, set[int]] = {}
+        self.records: list[tuple[str, str, str, np.ndarray, str]] = []
+
+    def pick(self, table: str, mask: np.ndarray) -> np.ndarray:
+        """Row indices for one kind, ``max(1, round(rate x eligible))`` of the rows where ``mask`` is True,
+        distinct from rows other kinds changed in the same table; sorted."""
+        used = self.taken.setdefault(table, set())
         eligible = np.flatnonzero(mask)
         eligible = eligible[~np.isin(eligible, np.fromiter(used, dtype=np.int64, count=len(used)))]
-        k = min(len(eligible), max(1, int(round(rate * len(eligible)))))
-        rows = np.sort(rng.choice(eligible, size=k, replace=False)) if k else np.zeros(0, np.int64)
+        k = min(len(eligible), max(1, int(round(self.rate * len(eligible)))))
+        rows = np.sort(self.rng.choice(eligible, size=k, replace=False)) if k else np.zeros(0, np.int64)
         used.update(rows.tolist())
         return rows
 
-    def record(kind, table, column, rows, check, pk):
-        records.append((kind, table, column, _np(t[table], pk)[rows], check))
+    def record(self, kind: str, table: str, column: str, rows: np.ndarray, check: str, pk: str) -> None:
+        """List the injected ``rows`` of ``table`` by their primary key column ``pk``."""
+        self.records.append((kind, table, column, _np(self.tables[table], pk)[rows], check))
 
-    pl = t["procedurelog"]
-    done = _np(pl, "ProcStatus") == 2
-    rows = pick("procedurelog", done)
-    pl = _set(pl, "ProcDate", np.where(np.isin(np.arange(pl.num_rows), rows), ZERO_DAY, _np(pl, "ProcDate")))
-    t["procedurelog"] = pl
-    record("sentinel_date", "procedurelog", "ProcDate", rows, "date_missing", "ProcNum")
-    rows = pick("procedurelog", done & (_np(pl, "ProcFee") > 0))
+
+def _sentinel_dates(inj: _Injector) -> None:
+    """sentinel_date: completed procedures' ProcDate set to 0001-01-01."""
+    pl = inj.tables["procedurelog"]
+    rows = inj.pick("procedurelog", _np(pl, "ProcStatus") == 2)
+    inj.tables["procedurelog"] = _set(pl, "ProcDate", np.where(np.isin(np.arange(pl.num_rows), rows), ZERO_DAY,
+                                                              _np(pl, "ProcDate")))
+    inj.record("sentinel_date", "procedurelog", "ProcDate", rows, "date_missing", "ProcNum")
+
+
+def _negative_fees(inj: _Injector) -> None:
+    """negative_amount: completed procedures' positive ProcFee negated."""
+    pl = inj.tables["procedurelog"]
+    rows = inj.pick("procedurelog", (_np(pl, "ProcStatus") == 2) & (_np(pl, "ProcFee") > 0))
     fee = _np(pl, "ProcFee").copy()
     fee[rows] = -fee[rows]
-    t["procedurelog"] = _set(pl, "ProcFee", fee)
-    record("negative_amount", "procedurelog", "ProcFee", rows, "amount_range", "ProcNum")
+    inj.tables["procedurelog"] = _set(pl, "ProcFee", fee)
+    inj.record("negative_amount", "procedurelog", "ProcFee", rows, "amount_range", "ProcNum")
 
-    ps = t["paysplit"]
-    rows = pick("paysplit", np.ones(ps.num_rows, bool))
+
+def _absurd_splits(inj: _Injector) -> None:
+    """absurd_amount: paysplits' SplitAmt set to ABSURD_SPLIT_AMOUNT."""
+    ps = inj.tables["paysplit"]
+    rows = inj.pick("paysplit", np.ones(ps.num_rows, bool))
     amt = _np(ps, "SplitAmt").copy()
-    amt[rows] = 987_654.32
-    t["paysplit"] = _set(ps, "SplitAmt", amt)
-    record("absurd_amount", "paysplit", "SplitAmt", rows, "amount_range", "SplitNum")
+    amt[rows] = ABSURD_SPLIT_AMOUNT
+    inj.tables["paysplit"] = _set(ps, "SplitAmt", amt)
+    inj.record("absurd_amount", "paysplit", "SplitAmt", rows, "amount_range", "SplitNum")
 
-    cp = t["claimproc"]
-    rows = pick("claimproc", _np(cp, "Status") == 1)
+
+def _claimprocs_off_claim(inj: _Injector) -> None:
+    """claimproc_claimnum_0: received claimprocs' (Status 1) ClaimNum set to 0."""
+    cp = inj.tables["claimproc"]
+    rows = inj.pick("claimproc", _np(cp, "Status") == 1)
     claim = _np(cp, "ClaimNum").copy()
     claim[rows] = 0
-    t["claimproc"] = _set(cp, "ClaimNum", claim)
-    record("claimproc_claimnum_0", "claimproc", "ClaimNum", rows, "claimproc_without_claim", "ClaimProcNum")
+    inj.tables["claimproc"] = _set(cp, "ClaimNum", claim)
+    inj.record("claimproc_claimnum_0", "claimproc", "ClaimNum", rows, "claimproc_without_claim", "ClaimProcNum")
 
-    cl = t["commlog"]
-    rows = pick("commlog", np.ones(cl.num_rows, bool))
+
+def _orphan_commlogs(inj: _Injector) -> None:
+    """orphan_row: commlogs' PatNum set to new PatNums past the last patient."""
+    cl = inj.tables["commlog"]
+    rows = inj.pick("commlog", np.ones(cl.num_rows, bool))
     pat = _np(cl, "PatNum").copy()
-    pat[rows] = int(_np(t["patient"], "PatNum").max(initial=0)) + 1 + np.arange(len(rows))
-    t["commlog"] = _set(cl, "PatNum", pat)
-    record("orphan_row", "commlog", "PatNum", rows, "foreign_key", "CommlogNum")
-    cl = t["commlog"]
-    rows = pick("commlog", np.ones(cl.num_rows, bool))
+    pat[rows] = int(_np(inj.tables["patient"], "PatNum").max(initial=0)) + 1 + np.arange(len(rows))
+    inj.tables["commlog"] = _set(cl, "PatNum", pat)
+    inj.record("orphan_row", "commlog", "PatNum", rows, "foreign_key", "CommlogNum")
+
+
+def _control_chars(inj: _Injector) -> None:
+    """control_chars: CONTROL_CHARS appended to commlog Notes."""
+    cl = inj.tables["commlog"]
+    rows = inj.pick("commlog", np.ones(cl.num_rows, bool))
     mask = np.isin(np.arange(cl.num_rows), rows)
     note = cl.column("Note").combine_chunks()
-    dirty_note = pc.binary_join_element_wise(note, pa.scalar("\x00\x07"), "")
-    t["commlog"] = _set(cl, "Note", pc.if_else(pa.array(mask), dirty_note, note))
-    record("control_chars", "commlog", "Note", rows, "text_control_chars", "CommlogNum")
+    dirty_note = pc.binary_join_element_wise(note, pa.scalar(CONTROL_CHARS), "")
+    inj.tables["commlog"] = _set(cl, "Note", pc.if_else(pa.array(mask), dirty_note, note))
+    inj.record("control_chars", "commlog", "Note", rows, "text_control_chars", "CommlogNum")
 
-    ap = t["appointment"]
-    rows = pick("appointment", np.ones(ap.num_rows, bool))
+
+def _unusual_statuses(inj: _Injector) -> None:
+    """unusual_status: appointments' AptStatus set to UNUSUAL_APT_STATUS."""
+    ap = inj.tables["appointment"]
+    rows = inj.pick("appointment", np.ones(ap.num_rows, bool))
     status = _np(ap, "AptStatus").copy()
-    status[rows] = 9
-    t["appointment"] = _set(ap, "AptStatus", status)
-    record("unusual_status", "appointment", "AptStatus", rows, "status_enum", "AptNum")
+    status[rows] = UNUSUAL_APT_STATUS
+    inj.tables["appointment"] = _set(ap, "AptStatus", status)
+    inj.record("unusual_status", "appointment", "AptStatus", rows, "status_enum", "AptNum")
 
-    ip = t["insplan"]
-    rows = pick("insplan", np.ones(ip.num_rows, bool))
+
+def _near_duplicate_plans(inj: _Injector) -> None:
+    """near_duplicate_plan: insplan rows copied under new PlanNums, GroupName upper-cased and padded with
+    PLAN_NAME_PADDING; the copies are appended and listed by their new PlanNum."""
+    ip = inj.tables["insplan"]
+    rows = inj.pick("insplan", np.ones(ip.num_rows, bool))
     copies = ip.take(pa.array(rows))
     new_nums = int(_np(ip, "PlanNum").max(initial=0)) + 1 + np.arange(len(rows))
     copies = _set(copies, "PlanNum", new_nums)
     names = pc.utf8_upper(copies.column("GroupName"))
-    copies = _set(copies, "GroupName", pc.binary_join_element_wise(names, pa.scalar("  "), ""))
-    t["insplan"] = pa.concat_tables([ip, copies])
-    records.append(("near_duplicate_plan", "insplan", "GroupName", new_nums, "duplicate_plans"))
+    copies = _set(copies, "GroupName", pc.binary_join_element_wise(names, pa.scalar(PLAN_NAME_PADDING), ""))
+    inj.tables["insplan"] = pa.concat_tables([ip, copies])
+    inj.records.append(("near_duplicate_plan", "insplan", "GroupName", new_nums, "duplicate_plans"))
 
+
+def _injection_table(records: list[tuple[str, str, str, np.ndarray, str]]) -> pa.Table:
+    """``ledger["injections"]``: one row per injected row (INJECTION_SCHEMA), in the order of ``records``."""
     kinds, tables_, columns, keys, checks = [], [], [], [], []
     for kind, table, column, k, check in records:
         n = len(k)
@@ -145,9 +200,6 @@ def make_dirty(practice, rate: float, seed: int | None = None):
         columns += [column] * n
         checks += [check] * n
         keys.append(np.asarray(k, dtype=np.int64))
-    injections = pa.table([pa.array(kinds, pa.string()), pa.array(tables_, pa.string()),
-                           pa.array(columns, pa.string()), pa.array(np.concatenate(keys) if keys else []),
-                           pa.array(checks, pa.string())], schema=INJECTION_SCHEMA)
-    ledger = dict(practice.ledger)
-    ledger["injections"] = injections
-    return replace(practice, tables=t, ledger=ledger, dirty_rate=rate)
+    return pa.table([pa.array(kinds, pa.string()), pa.array(tables_, pa.string()),
+                     pa.array(columns, pa.string()), pa.array(np.concatenate(keys) if keys else []),
+                     pa.array(checks, pa.string())], schema=INJECTION_SCHEMA)
