@@ -32,6 +32,8 @@ randomness from the shared generator after every other stage, so adding them cha
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +49,31 @@ EXTRA_TABLES = ("recalltrigger", "toothinitial", "procnote", "treatplan", "proct
 STATEMENT_DOCUMENTS = "document:statements"  # ctx.values key of the statements' documents (see generate)
 APT = enum_codes("ApptStatus")
 PERM = enum_codes("EnumPermType")
+
+MISSING_TEETH_MIN_AGE = 25  # years: only patients at least this old have teeth marked missing
+MISSING_TEETH_RATE = 0.25  # share of those patients with teeth marked missing
+MISSING_TEETH_YEARS_PER_TOOTH = 20  # years past MISSING_TEETH_MIN_AGE per expected extra missing tooth
+MISSING_TEETH_EXTRA_MEAN_MAX = 3  # cap of that expected number (Poisson mean) of extra missing teeth
+MISSING_TEETH_MAX = 6  # at most this many teeth missing per patient
+THIRD_MOLARS_FIRST = 2  # a patient's first this many missing teeth are third molars
+NOTE_SECONDS = (16 * 3600, 18 * 3600)  # procnote entry time of day, seconds, [low, high): 16:00-18:00
+SAVED_PLAN_RATE = 0.5  # share of patients with planned procedures whose plan also has a Saved copy
+HIST_COMPLETE_AFTER = 3600  # seconds after AptDateTime a completed visit without a dismissal time is marked
+HIST_MISSED_AFTER = 900  # seconds after AptDateTime a broken appointment is marked Missed
+HIST_CANCELLED_BEFORE = DAY  # seconds before AptDateTime an unscheduled-list appointment was Cancelled
+HIST_RESCHEDULE_RATE = 0.4  # share of Scheduled appointments with one Changed row since they were booked
+HIST_DELETED_RATE = 0.02  # appointments deleted since, as a share of the appointment rows
+HIST_DELETED_MIN_AGE_DAYS = 7  # a deleted appointment was created at least this many days before as_of
+HIST_DELETED_AFTER = (600, 5 * DAY)  # seconds from a deleted appointment's creation to its deletion, [low, high)
+SCHEDULE_HOURS = ("08:00:00", "17:00:00")  # a provider's working day: schedule StartTime, StopTime
+SCHEDULE_POSTED_DAYS = 28  # a schedule row is entered this many days before its day (at most as_of)
+STATEMENT_DAY_OF_MONTH = 5  # statements are sent on this day of the month (a weekend: the Monday after)
+STATEMENT_MIN_BALANCE = 500  # cents: a family owing more than this at the month's end gets a statement
+STATEMENT_EMAIL_RATE = 0.35  # share of statements e-mailed (the rest mailed)
+TASK_AFTER_BROKEN = DAY // 8  # seconds after a broken appointment's time its reschedule task is entered (3 h)
+TASK_FINISHED_AFTER = (DAY // 24, 5 * DAY)  # seconds from a task's entry to its completion, [low, high)
+PATIENT_CREATE_SECOND = 9 * 3600  # time of day (seconds) of a PatientCreate log entry: 09:00
+PROC_COMPLETE_SECOND = 16 * 3600  # time of day (seconds) of a ProcComplCreate log entry: 16:00
 
 
 def _c(table: pa.Table, name: str) -> np.ndarray:
@@ -91,14 +118,16 @@ _MISSING_TEETH = np.array(["1", "16", "17", "32", "2", "15", "18", "31", "3", "1
 def _toothinitial(ctx: Context, people, tables) -> None:
     rng = ctx.rng
     age = (ctx.as_of - people.birth) / 365.25
-    has = (age >= 25) & (rng.random(people.n) < 0.25)
+    has = (age >= MISSING_TEETH_MIN_AGE) & (rng.random(people.n) < MISSING_TEETH_RATE)
     pats = np.flatnonzero(has)
-    count = np.minimum(1 + rng.poisson(np.clip((age[pats] - 25) / 20, 0, 3)), 6)
+    extra_mean = np.clip((age[pats] - MISSING_TEETH_MIN_AGE) / MISSING_TEETH_YEARS_PER_TOOTH, 0,
+                         MISSING_TEETH_EXTRA_MEAN_MAX)
+    count = np.minimum(1 + rng.poisson(extra_mean), MISSING_TEETH_MAX)
     owner = np.repeat(pats, count)
     rank = np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count)
     # third molars first, then a random start among the other teeth, no tooth twice per patient
     offset = np.repeat(rng.integers(0, 4, size=len(pats)), count)
-    tooth = np.where(rank < 2, (offset + rank) % 4, 4 + (offset * 3 + rank) % 16)
+    tooth = np.where(rank < THIRD_MOLARS_FIRST, (offset + rank) % 4, 4 + (offset * 3 + rank) % 16)
     n = len(owner)
     entered = ctx.stamp(ctx.clock(np.maximum(people.entry[owner], ctx.opened)))
     ctx.put("toothinitial", n, {
@@ -130,7 +159,7 @@ def _procnote(ctx: Context, setup, tables) -> None:
     texts = [t.format(code=setup.code_proccode[c], abbr=setup.code_abbr[c]) for t in _NOTE_TEMPLATES
              for c in range(n_codes)]
     pick = rng.integers(0, len(_NOTE_TEMPLATES), size=n) * n_codes + code
-    entry = ctx.stamp(_c(pl, "ProcDate")[done] * DAY + rng.integers(16 * 3600, 18 * 3600, size=n))
+    entry = ctx.stamp(_c(pl, "ProcDate")[done] * DAY + rng.integers(*NOTE_SECONDS, size=n))
     order = key_order(entry, done)
     prov = _c(pl, "ProvNum")[done]
     ctx.put("procnote", n, {
@@ -145,9 +174,29 @@ def _procnote(ctx: Context, setup, tables) -> None:
     })
 
 
+@dataclass(frozen=True)
+class _PlannedProcedures:
+    """Treatment-planned procedures (procedurelog ProcStatus 1) in (PatNum, DateTP, row) order, and per
+    patient who has one (``pats``, ascending) the plan's day and provider."""
+
+    rows: np.ndarray  # procedurelog row of each procedure
+    pat: np.ndarray  # its PatNum
+    pats: np.ndarray  # each patient with a planned procedure, once
+    plan_day: np.ndarray  # per patient: the earliest DateTP (day number; ProcDate when unset, at most as_of)
+    prov: np.ndarray  # per patient: the ProvNum of that earliest procedure
+
+
 def _treatplans(ctx: Context, setup, people, tables) -> None:
-    rng = ctx.rng
-    pl = tables["procedurelog"]
+    """treatplan (an Active plan per patient with planned procedures, a Saved copy for SAVED_PLAN_RATE of
+    them) and proctp (the saved plans' procedures)."""
+    planned = _planned_procedures(ctx, tables["procedurelog"])
+    saved = ctx.rng.random(len(planned.pats)) < SAVED_PLAN_RATE
+    plan_num = _put_treatplan(ctx, setup, planned, saved)
+    _put_proctp(ctx, setup, people, tables, planned, saved, plan_num)
+
+
+def _planned_procedures(ctx: Context, pl: pa.Table) -> _PlannedProcedures:
+    """The treatment-planned procedures and each patient's plan (see ``_PlannedProcedures``)."""
     tp = np.flatnonzero(_c(pl, "ProcStatus") == 1)
     pat = _c(pl, "PatNum")[tp]
     date_tp = _c(pl, "DateTP")[tp]
@@ -156,10 +205,13 @@ def _treatplans(ctx: Context, setup, people, tables) -> None:
     order = key_order(pat, date_tp, tp)
     tp, pat, date_tp = tp[order], pat[order], date_tp[order]
     pats, first = np.unique(pat, return_index=True)
-    plan_day = date_tp[first]
-    prov = _c(pl, "ProvNum")[tp][first]
-    saved = rng.random(len(pats)) < 0.5
-    # rows: every active plan, then the saved copies; keys by (DateTP, PatNum, saved)
+    return _PlannedProcedures(rows=tp, pat=pat, pats=pats, plan_day=date_tp[first], prov=_c(pl, "ProvNum")[tp][first])
+
+
+def _put_treatplan(ctx: Context, setup, planned: _PlannedProcedures, saved: np.ndarray) -> np.ndarray:
+    """Put ``treatplan``: every Active plan, then the Saved copies (``saved``: per patient); keys by
+    (DateTP, PatNum, saved). Returns each plan's TreatPlanNum in that (active, then saved) order."""
+    pats, plan_day, prov = planned.pats, planned.plan_day, planned.prov
     p_pat = np.concatenate([pats, pats[saved]])
     p_day = np.concatenate([plan_day, plan_day[saved]])
     p_prov = np.concatenate([prov, prov[saved]])
@@ -188,26 +240,25 @@ def _treatplans(ctx: Context, setup, people, tables) -> None:
         "DateTSigned": ZERO_TS,
         "DateTPracticeSigned": ZERO_TS,
     })
-    # proctp: the procedures of each saved plan, in tooth order
+    return plan_num
+
+
+def _put_proctp(ctx: Context, setup, people, tables, planned: _PlannedProcedures, saved: np.ndarray,
+                plan_num: np.ndarray) -> None:
+    """Put ``proctp``: the procedures of each saved plan, in tooth order (dollars: FeeAmt = ProcFee x
+    units, PriInsAmt / SecInsAmt = the pending estimates, PatAmt = the rest)."""
+    pl = tables["procedurelog"]
+    pats = planned.pats
     saved_num = np.zeros(int(pats.max(initial=0)) + 1, dtype=np.int64)
     saved_day = np.zeros_like(saved_num)
-    n_active = len(pats)
-    saved_num[pats[saved]] = plan_num[n_active:]
-    saved_day[pats[saved]] = plan_day[saved]
-    rows = tp[saved_num[pat] > 0]
+    saved_num[pats[saved]] = plan_num[len(pats):]
+    saved_day[pats[saved]] = planned.plan_day[saved]
+    rows = planned.rows[saved_num[planned.pat] > 0]
     r_pat = _c(pl, "PatNum")[rows]
     n_r = len(rows)
     item = np.arange(n_r) - np.searchsorted(r_pat, r_pat)  # r_pat is sorted
     fee = cents(pl.column("ProcFee"))[rows] * (_c(pl, "UnitQty")[rows] + _c(pl, "BaseUnits")[rows])
-    cp = tables["claimproc"]
-    est_rows = _c(cp, "Status") == 6  # Estimate
-    cp_pat = _c(cp, "PatNum") - 1
-    is_sec = (people.plan2[cp_pat] > 0) & (_c(cp, "PlanNum") == people.plan2[cp_pat])
-    est = np.zeros((2, pl.num_rows + 1), dtype=np.int64)
-    np.add.at(est, (is_sec[est_rows].astype(np.int64), _c(cp, "ProcNum")[est_rows]),
-              cents(cp.column("InsPayEst"))[est_rows])
-    pri = np.minimum(est[0, _c(pl, "ProcNum")[rows]], fee)
-    sec = np.minimum(est[1, _c(pl, "ProcNum")[rows]], fee - pri)
+    pri, sec = _planned_insurance(tables, people, rows, fee)
     code = _c(pl, "CodeNum")[rows]
     tp_day = saved_day[r_pat]
     tp_edit = ctx.stamp(ctx.clock(tp_day))
@@ -242,18 +293,56 @@ def _treatplans(ctx: Context, setup, people, tables) -> None:
     })
 
 
+def _planned_insurance(tables, people, rows: np.ndarray, fee: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per planned procedure (procedurelog ``rows``, ``fee`` in cents): the primary and secondary plans'
+    pending estimates (claimproc Status Estimate, InsPayEst), in cents, capped so they never exceed the fee."""
+    pl, cp = tables["procedurelog"], tables["claimproc"]
+    est_rows = _c(cp, "Status") == 6  # Estimate
+    cp_pat = _c(cp, "PatNum") - 1
+    is_sec = (people.plan2[cp_pat] > 0) & (_c(cp, "PlanNum") == people.plan2[cp_pat])
+    est = np.zeros((2, pl.num_rows + 1), dtype=np.int64)
+    np.add.at(est, (is_sec[est_rows].astype(np.int64), _c(cp, "ProcNum")[est_rows]),
+              cents(cp.column("InsPayEst"))[est_rows])
+    pri = np.minimum(est[0, _c(pl, "ProcNum")[rows]], fee)
+    sec = np.minimum(est[1, _c(pl, "ProcNum")[rows]], fee - pri)
+    return pri, sec
+
+
 _HIST_SKIP = {"HistApptNum", "HistUserNum", "HistDateTStamp", "HistApptAction", "ApptSource"}
+_HIST_TIMES = ("AptDateTime", "DateTStamp", "DateTimeArrived", "DateTimeSeated", "DateTimeDismissed",
+               "DateTimeAskedToArrive", "SecDateTEntry")  # copied as seconds (then clipped to the row's stamp)
+
+
+@dataclass(frozen=True)
+class _HistEvents:
+    """histappointment rows before ordering, aligned: the appointment row copied, HistApptAction, the
+    AptStatus shown, the stamp (seconds) and the AptNum (a retired one for the deleted appointments)."""
+
+    rows: np.ndarray
+    action: np.ndarray
+    shown: np.ndarray
+    stamp: np.ndarray
+    apt_num: np.ndarray
 
 
 def _histappointment(ctx: Context, setup, tables) -> None:
-    rng = ctx.rng
+    """histappointment: the audit trail of the live appointments, then of appointments deleted since."""
     ap = tables["appointment"]
+    live = _live_appointment_events(ctx, ap)
+    events = _deleted_appointment_events(ctx, ap, live)
+    _put_histappointment(ctx, setup, tables, events)
+
+
+def _live_appointment_events(ctx: Context, ap: pa.Table) -> _HistEvents:
+    """Per appointment a Created row (at SecDateTEntry), then Changed to Complete (at dismissal),
+    Missed (broken), Cancelled (unscheduled list) and, for HIST_RESCHEDULE_RATE of the Scheduled ones,
+    a Changed row at a random moment between booking and the visit (or as_of). Stamps in seconds."""
+    rng = ctx.rng
     n_apt = ap.num_rows
     status = _c(ap, "AptStatus")
     when = _c(ap, "AptDateTime")
     created = _c(ap, "SecDateTEntry")
     dismissed = _c(ap, "DateTimeDismissed")
-    clinic = _c(ap, "ClinicNum")
     act = enum_codes("HistAppointmentAction")
     parts = []  # (appointment row, action, status shown, stamp)
 
@@ -261,61 +350,72 @@ def _histappointment(ctx: Context, setup, tables) -> None:
         parts.append((rows, np.full(len(rows), action), np.broadcast_to(shown, (len(rows),)).astype(np.int64),
                       np.asarray(stamp, dtype=np.int64)))
 
-    everyone = np.arange(n_apt)
     first_status = np.where(status == APT["Planned"], APT["Planned"], APT["Scheduled"])
-    add(everyone, act["Created"], first_status, np.minimum(created, ctx.last_ts))
+    add(np.arange(n_apt), act["Created"], first_status, np.minimum(created, ctx.last_ts))
     done = np.flatnonzero(status == APT["Complete"])
-    add(done, act["Changed"], APT["Complete"],
-        np.maximum(np.where(dismissed[done] > ZERO_TS, dismissed[done], when[done] + 3600), created[done]))
+    add(done, act["Changed"], APT["Complete"], np.maximum(
+        np.where(dismissed[done] > ZERO_TS, dismissed[done], when[done] + HIST_COMPLETE_AFTER), created[done]))
     broken = np.flatnonzero(status == APT["Broken"])
-    add(broken, act["Missed"], APT["Broken"], np.maximum(when[broken] + 900, created[broken]))
+    add(broken, act["Missed"], APT["Broken"], np.maximum(when[broken] + HIST_MISSED_AFTER, created[broken]))
     unsched = np.flatnonzero(status == APT["UnschedList"])
-    add(unsched, act["Cancelled"], APT["UnschedList"], np.maximum(when[unsched] - DAY, created[unsched]))
-    future = np.flatnonzero((status == APT["Scheduled"]) & (rng.random(n_apt) < 0.4))
+    add(unsched, act["Cancelled"], APT["UnschedList"],
+        np.maximum(when[unsched] - HIST_CANCELLED_BEFORE, created[unsched]))
+    future = np.flatnonzero((status == APT["Scheduled"]) & (rng.random(n_apt) < HIST_RESCHEDULE_RATE))
     span = np.maximum(np.minimum(when[future], ctx.last_ts) - created[future], 1)
     add(future, act["Changed"], APT["Scheduled"], created[future] + (rng.random(len(future)) * span).astype(np.int64))
-
     rows = np.concatenate([p[0] for p in parts])
-    action = np.concatenate([p[1] for p in parts])
-    shown = np.concatenate([p[2] for p in parts])
-    stamp = ctx.stamp(np.concatenate([p[3] for p in parts]))
-    # appointments deleted since: a copy of a random past appointment under a retired AptNum
-    n_del = int(round(0.02 * n_apt))
-    past = np.flatnonzero(created <= ctx.last_ts - 7 * DAY)
+    return _HistEvents(rows=rows, action=np.concatenate([p[1] for p in parts]),
+                       shown=np.concatenate([p[2] for p in parts]),
+                       stamp=ctx.stamp(np.concatenate([p[3] for p in parts])), apt_num=_c(ap, "AptNum")[rows])
+
+
+def _deleted_appointment_events(ctx: Context, ap: pa.Table, live: _HistEvents) -> _HistEvents:
+    """``live`` plus Created + Deleted pairs for HIST_DELETED_RATE x appointments deleted since: each a copy
+    of a random appointment created at least HIST_DELETED_MIN_AGE_DAYS before as_of, under a retired
+    AptNum (past the last one), deleted HIST_DELETED_AFTER seconds after it was created (at most as_of)."""
+    rng = ctx.rng
+    created = _c(ap, "SecDateTEntry")
+    n_del = int(round(HIST_DELETED_RATE * ap.num_rows))
+    past = np.flatnonzero(created <= ctx.last_ts - HIST_DELETED_MIN_AGE_DAYS * DAY)
     src = past[rng.integers(0, len(past), size=n_del)] if len(past) and n_del else np.zeros(0, np.int64)
     del_num = int(_c(ap, "AptNum").max(initial=0)) + 1 + np.arange(len(src))
     del_created = created[src]
-    del_stamp = np.minimum(del_created + rng.integers(600, 5 * DAY, size=len(src)), ctx.last_ts)
-    rows = np.concatenate([rows, src, src])
-    action = np.concatenate([action, np.full(len(src), act["Created"]), np.full(len(src), act["Deleted"])])
-    shown = np.concatenate([shown, np.full(len(src), APT["Scheduled"]), np.full(len(src), APT["Scheduled"])])
-    stamp = np.concatenate([stamp, del_created, del_stamp])
-    apt_num = np.concatenate([_c(ap, "AptNum")[rows[:len(rows) - 2 * len(src)]], del_num, del_num])
+    del_stamp = np.minimum(del_created + rng.integers(*HIST_DELETED_AFTER, size=len(src)), ctx.last_ts)
+    act = enum_codes("HistAppointmentAction")
+    return _HistEvents(
+        rows=np.concatenate([live.rows, src, src]),
+        action=np.concatenate([live.action, np.full(len(src), act["Created"]), np.full(len(src), act["Deleted"])]),
+        shown=np.concatenate([live.shown, np.full(len(src), APT["Scheduled"]), np.full(len(src), APT["Scheduled"])]),
+        stamp=np.concatenate([live.stamp, del_created, del_stamp]),
+        apt_num=np.concatenate([live.apt_num, del_num, del_num]))
 
-    order = key_order(stamp, apt_num, action)
+
+def _put_histappointment(ctx: Context, setup, tables, events: _HistEvents) -> None:
+    """Put ``histappointment``: each event a copy of its appointment row in (stamp, AptNum, action) order,
+    its times after the stamp cleared (ZERO_TS), HistUserNum the clinic's front-desk user."""
+    ap = tables["appointment"]
+    order = key_order(events.stamp, events.apt_num, events.action)
     n = len(order)
-    take = pa.array(rows[order])
+    rows, stamp = events.rows[order], events.stamp[order]
+    take = pa.array(rows)
     values: dict[str, object] = {}
     for name in ap.column_names:
         if name not in _HIST_SKIP and name in tables_columns("histappointment"):
             values[name] = ap.column(name).take(take).combine_chunks()
-    for name in ("AptDateTime", "DateTStamp", "DateTimeArrived", "DateTimeSeated", "DateTimeDismissed",
-                 "DateTimeAskedToArrive", "SecDateTEntry"):
-        values[name] = _c(ap, name)[rows[order]]
-    values["SecDateTEntry"] = np.minimum(values["SecDateTEntry"], stamp[order])
-    values["DateTimeArrived"] = np.where(values["DateTimeArrived"] > stamp[order], ZERO_TS, values["DateTimeArrived"])
-    values["DateTimeSeated"] = np.where(values["DateTimeSeated"] > stamp[order], ZERO_TS, values["DateTimeSeated"])
-    values["DateTimeDismissed"] = np.where(values["DateTimeDismissed"] > stamp[order], ZERO_TS,
-                                           values["DateTimeDismissed"])
+    for name in _HIST_TIMES:
+        values[name] = _c(ap, name)[rows]
+    values["SecDateTEntry"] = np.minimum(values["SecDateTEntry"], stamp)
+    for name in ("DateTimeArrived", "DateTimeSeated", "DateTimeDismissed"):
+        values[name] = np.where(values[name] > stamp, ZERO_TS, values[name])
     values.update({
         "HistApptNum": np.arange(1, n + 1),
-        "HistUserNum": setup.frontdesk_user[clinic[rows[order]]],
-        "HistDateTStamp": stamp[order],
-        "HistApptAction": action[order],
+        "HistUserNum": setup.frontdesk_user[_c(ap, "ClinicNum")[rows]],
+        "HistDateTStamp": stamp,
+        "HistApptAction": events.action[order],
         "ApptSource": 0,
-        "AptNum": apt_num[order],
-        "AptStatus": shown[order],
-        "DateTStamp": stamp[order],
+        "AptNum": events.apt_num[order],
+        "AptStatus": events.shown[order],
+        "DateTStamp": stamp,
     })
     ctx.put("histappointment", n, values)
 
@@ -338,12 +438,12 @@ def _schedule(ctx: Context, setup, tables) -> None:
     d_idx = np.repeat(days, len(provs))
     p_idx = np.tile(np.arange(len(provs)), len(days))
     n = len(d_idx)
-    stamp = ctx.stamp(ctx.clock(np.minimum(d_idx - 28, ctx.as_of)))
+    stamp = ctx.stamp(ctx.clock(np.minimum(d_idx - SCHEDULE_POSTED_DAYS, ctx.as_of)))
     ctx.put("schedule", n, {
         "ScheduleNum": np.arange(1, n + 1),
         "SchedDate": d_idx,
-        "StartTime": constant_string("08:00:00", n),
-        "StopTime": constant_string("17:00:00", n),
+        "StartTime": constant_string(SCHEDULE_HOURS[0], n),
+        "StopTime": constant_string(SCHEDULE_HOURS[1], n),
         "SchedType": enum_codes("ScheduleType")["Provider"],
         "ProvNum": provs[p_idx],
         "BlockoutType": 0,
@@ -398,21 +498,27 @@ def _statement_documents(ctx: Context, setup, tables, guarantor: np.ndarray, sen
     return doc_num
 
 
-def _statements(ctx: Context, setup, people, tables) -> None:
-    rng = ctx.rng
-    pat, day, amount = transactions(tables)
-    fam = people.guarantor[pat - 1]
-    # statement run on the 5th of each month (moved to Monday at a weekend) for balances at the previous
-    # month's end, from the first month after ``start``
+def _statement_runs(ctx: Context) -> list[tuple[int, int]]:
+    """The monthly statement runs, as (first day of the month, day sent): on STATEMENT_DAY_OF_MONTH of each
+    month (moved to Monday at a weekend) for balances at the previous month's end, from the first month
+    after ``start`` to the last run on or before as_of (day numbers)."""
     month_starts = []
     month_first = _month_first(int(add_months(np.array([ctx.start]), 1)[0]))
     while True:
-        send = month_first + 4
+        send = month_first + STATEMENT_DAY_OF_MONTH - 1
         send += {5: 2, 6: 1}.get(int(weekday(np.array([send]))[0]), 0)
         if send > ctx.as_of:
             break
         month_starts.append((month_first, send))
         month_first = int(add_months(np.array([month_first]), 1)[0])
+    return month_starts
+
+
+def _statements(ctx: Context, setup, people, tables) -> None:
+    rng = ctx.rng
+    pat, day, amount = transactions(tables)
+    fam = people.guarantor[pat - 1]
+    month_starts = _statement_runs(ctx)
     if not month_starts:
         ctx.put("statement", 0, {})
         return
@@ -423,9 +529,9 @@ def _statements(ctx: Context, setup, people, tables) -> None:
     bal = np.zeros((len(guars), len(cut) + 1), dtype=np.int64)
     np.add.at(bal, (fam_idx, period), amount)
     running = np.cumsum(bal, axis=1)[:, :-1]  # [family, k]: balance before cut[k]
-    g_i, k_i = np.nonzero(running > 500)
+    g_i, k_i = np.nonzero(running > STATEMENT_MIN_BALANCE)
     n = len(g_i)
-    email = rng.random(n) < 0.35
+    email = rng.random(n) < STATEMENT_EMAIL_RATE
     mode = enum_codes("StatementMode")
     sent = send[k_i]
     order = key_order(sent, guars[g_i])
@@ -473,8 +579,8 @@ def _tasks(ctx: Context, setup, tables) -> None:
     ap = tables["appointment"]
     broken = np.flatnonzero(_c(ap, "AptStatus") == APT["Broken"])
     when = _c(ap, "AptDateTime")[broken]
-    entry = ctx.stamp(when + DAY // 8)
-    finished = entry + rng.integers(DAY // 24, 5 * DAY, size=len(broken))
+    entry = ctx.stamp(when + TASK_AFTER_BROKEN)
+    finished = entry + rng.integers(*TASK_FINISHED_AFTER, size=len(broken))
     is_done = finished <= ctx.last_ts
     order = key_order(entry, broken)
     n = len(broken)
@@ -519,14 +625,14 @@ def _securitylog(ctx: Context, setup, tables) -> None:
     texts: list[str] = []
     pt = tables["patient"]
     add("PatientCreate", setup.frontdesk_user[_c(pt, "ClinicNum")],
-        _c(pt, "SecDateEntry") * DAY + 9 * 3600, _c(pt, "PatNum"), _c(pt, "PatNum"), "Patient created")
+        _c(pt, "SecDateEntry") * DAY + PATIENT_CREATE_SECOND, _c(pt, "PatNum"), _c(pt, "PatNum"), "Patient created")
     ap = tables["appointment"]
     add("AppointmentCreate", _c(ap, "SecUserNumEntry"), _c(ap, "SecDateTEntry"), _c(ap, "PatNum"),
         _c(ap, "AptNum"), "Appointment created")
     pl = tables["procedurelog"]
     done = _c(pl, "ProcStatus") == 2
     add("ProcComplCreate", setup.prov_user[_c(pl, "ProvNum")[done]],
-        _c(pl, "ProcDate")[done] * DAY + 16 * 3600, _c(pl, "PatNum")[done], _c(pl, "ProcNum")[done],
+        _c(pl, "ProcDate")[done] * DAY + PROC_COMPLETE_SECOND, _c(pl, "PatNum")[done], _c(pl, "ProcNum")[done],
         "Procedure set complete")
     pay = tables["payment"]
     add("PaymentCreate", _c(pay, "SecUserNumEntry"), _c(pay, "SecDateTEdit"), _c(pay, "PatNum"), _c(pay, "PayNum"),
