@@ -65,6 +65,10 @@ CLAIM_FIRST_FOLLOWUP_DAYS = (28, 35)  # first tracking entry this many days afte
 CLAIM_FOLLOWUP_INTERVAL_DAYS = (14, 28)  # then one every this many days
 CLAIM_NEGLECT_RATE = 0.25  # claims that get at most one tracking entry
 EOB_SCAN_RATE = 0.6  # insurance payments whose EOB is scanned
+NEGLECTED_MAX_ENTRIES = 1  # a neglected claim gets 0 to this many tracking entries
+OFFICE_SECONDS = (8 * 3600, 17 * 3600)  # time of day of a verification or tracking entry, seconds, [low, high)
+BLUEBOOK_LOG_START = 9 * 3600  # time of day (seconds) an estimate's insbluebooklog entries start on DateEntry
+BLUEBOOK_LOG_SPREAD = 28_800  # seconds (8 h) over which they are spread, by ClaimProcNum modulo this
 
 NEVER = -(10**9)  # "no verification yet" in day-number arithmetic
 
@@ -162,14 +166,36 @@ def _append_definitions(tables: dict[str, pa.Table]) -> dict[str, int]:
     return keys
 
 
+@dataclass(frozen=True)
+class _VerifyEvents:
+    """The verifications that happened on or before as_of, aligned per event: VerifyType, FKey (PatPlanNum
+    or PlanNum), day (day number), stamp (seconds), UserNum (the clinic's front-desk user) and the hours
+    the appointment was on the list before it."""
+
+    kind: np.ndarray
+    fkey: np.ndarray
+    day: np.ndarray
+    stamp: np.ndarray
+    user: np.ndarray
+    hours: np.ndarray
+
+
 def _verification(ctx: Context, setup, tables, rng: np.random.Generator, defs: dict[str, int]) -> None:
+    """insverify and insverifyhist (see the module docstring's **Verification**)."""
+    events = _verification_events(ctx, setup, tables, rng)
+    _put_insverify(ctx, tables, events, defs)
+
+
+def _verification_events(ctx: Context, setup, tables, rng: np.random.Generator) -> _VerifyEvents:
+    """The enrollment and benefit verifications of the insured appointments (``_enrollment_events``,
+    ``_benefit_events``), on or before as_of."""
     apts = insured_appointments(tables)
     n = len(apts.day)
     # the list shows appointments up to APPOINTMENT_SCHEDULED_DAYS ahead: later ones are not acted on yet
     u_e, u_b = rng.random(n), rng.random(n)
     before_e, before_b = rng.integers(0, APPOINTMENT_SCHEDULED_DAYS + 1, size=(2, n))
     after_e, after_b = rng.integers(1, LATE_MAX_DAYS + 1, size=(2, n))
-    seconds = rng.integers(8 * 3600, 17 * 3600, size=(2, n))
+    seconds = rng.integers(*OFFICE_SECONDS, size=(2, n))
     created_day = apts.created // DAY
     acted = apts.day <= ctx.as_of + APPOINTMENT_SCHEDULED_DAYS
 
@@ -181,14 +207,17 @@ def _verification(ctx: Context, setup, tables, rng: np.random.Generator, defs: d
     sec = np.concatenate([seconds[0][e_rows], seconds[1][b_rows]])
     keep = day <= ctx.as_of  # nothing after as_of
     kind, rows, day, sec = kind[keep], rows[keep], day[keep], sec[keep]
-    stamp = np.minimum(day * DAY + sec, ctx.last_ts)
-    fkey = np.where(kind == VT["PatientEnrollment"], apts.pat_plan[rows], apts.plan[rows])
-    user = setup.frontdesk_user[apts.clinic[rows]]
     # hours the appointment was on the list before it: from max(7 days before, booked) to its time
     listed_from = np.maximum(apts.ts[rows] - APPOINTMENT_SCHEDULED_DAYS * DAY, apts.created[rows])
-    hours = np.round((apts.ts[rows] - listed_from) / 3600.0, 2)
+    fkey = np.where(kind == VT["PatientEnrollment"], apts.pat_plan[rows], apts.plan[rows])
+    return _VerifyEvents(kind=kind, fkey=fkey, day=day, stamp=np.minimum(day * DAY + sec, ctx.last_ts),
+                         user=setup.frontdesk_user[apts.clinic[rows]],
+                         hours=np.round((apts.ts[rows] - listed_from) / 3600.0, 2))
 
-    # insverify: one row per patplan, then one per insplan
+
+def _put_insverify(ctx: Context, tables, ev: _VerifyEvents, defs: dict[str, int]) -> None:
+    """Put ``insverify`` (one row per patplan, then one per insplan, each with its latest verification)
+    and ``insverifyhist`` (one row per verification, in (stamp, insverify row) order)."""
     pp, ip = tables["patplan"], tables["insplan"]
     pp_nums, plan_nums = _c(pp, "PatPlanNum"), _c(ip, "PlanNum")
     iv_kind = np.concatenate([np.full(len(pp_nums), VT["PatientEnrollment"]), np.full(len(plan_nums), VT["InsuranceBenefit"])])
@@ -196,41 +225,40 @@ def _verification(ctx: Context, setup, tables, rng: np.random.Generator, defs: d
     iv_entry = np.concatenate([_c(pp, "SecDateTEntry"), _c(ip, "SecDateTEdit")])
     n_iv = len(iv_fkey)
     iv_num = np.arange(1, n_iv + 1)
-    slot = np.where(kind == VT["PatientEnrollment"], fkey - 1, len(pp_nums) + fkey - 1)  # position in insverify
-    ev_order = key_order(stamp, slot)
+    slot = np.where(ev.kind == VT["PatientEnrollment"], ev.fkey - 1, len(pp_nums) + ev.fkey - 1)  # insverify row
+    o = key_order(ev.stamp, slot)
     last = np.full(n_iv, -1, dtype=np.int64)
-    last[slot[ev_order]] = ev_order  # the latest event per insverify row (later assignments win)
+    last[slot[o]] = o  # the latest event per insverify row (later assignments win)
     has = last >= 0
     li = np.where(has, last, 0)
     ctx.put("insverify", n_iv, {
         "InsVerifyNum": iv_num,
-        "DateLastVerified": np.where(has, day[li] if len(day) else ZERO_DAY, ZERO_DAY),
-        "UserNum": np.where(has, user[li] if len(user) else 0, 0),
+        "DateLastVerified": np.where(has, ev.day[li] if len(ev.day) else ZERO_DAY, ZERO_DAY),
+        "UserNum": np.where(has, ev.user[li] if len(ev.user) else 0, 0),
         "VerifyType": iv_kind,
         "FKey": iv_fkey,
         "DefNum": np.where(has, defs["verified"], 0),
         "Note": "",
         "DateLastAssigned": ZERO_DAY,
         "DateTimeEntry": iv_entry,
-        "HoursAvailableForVerification": np.where(has, hours[li] if len(hours) else 0.0, 0.0),
-        "SecDateTEdit": np.where(has, stamp[li] if len(stamp) else 0, iv_entry),
+        "HoursAvailableForVerification": np.where(has, ev.hours[li] if len(ev.hours) else 0.0, 0.0),
+        "SecDateTEdit": np.where(has, ev.stamp[li] if len(ev.stamp) else 0, iv_entry),
     })
-    o = ev_order
     n_h = len(o)
     ctx.put("insverifyhist", n_h, {
         "InsVerifyHistNum": np.arange(1, n_h + 1),
         "InsVerifyNum": iv_num[slot[o]],
-        "DateLastVerified": day[o],
-        "UserNum": user[o],
-        "VerifyType": kind[o],
-        "FKey": fkey[o],
+        "DateLastVerified": ev.day[o],
+        "UserNum": ev.user[o],
+        "VerifyType": ev.kind[o],
+        "FKey": ev.fkey[o],
         "DefNum": defs["verified"],
         "Note": "",
         "DateLastAssigned": ZERO_DAY,
         "DateTimeEntry": iv_entry[slot[o]],
-        "HoursAvailableForVerification": hours[o],
-        "VerifyUserNum": user[o],
-        "SecDateTEdit": stamp[o],
+        "HoursAvailableForVerification": ev.hours[o],
+        "VerifyUserNum": ev.user[o],
+        "SecDateTEdit": ev.stamp[o],
     })
 
 
@@ -338,7 +366,7 @@ def _claimtracking(ctx: Context, setup, tables, rng: np.random.Generator, defs: 
     cand = np.flatnonzero((is_open | is_recv) & (sent > ZERO_DAY) & (span >= CLAIM_FIRST_FOLLOWUP_DAYS[0]))
     n_c = len(cand)
     neglected = rng.random(n_c) < CLAIM_NEGLECT_RATE
-    cap = np.where(neglected, rng.integers(0, 2, size=n_c), 10**6)
+    cap = np.where(neglected, rng.integers(0, NEGLECTED_MAX_ENTRIES + 1, size=n_c), 10**6)
     lo, hi = CLAIM_FOLLOWUP_INTERVAL_DAYS
     most = (span[cand] - CLAIM_FIRST_FOLLOWUP_DAYS[0]) // lo + 1 if n_c else np.zeros(0, np.int64)
     owner, pos = expand(np.minimum(most, cap))
@@ -353,7 +381,7 @@ def _claimtracking(ctx: Context, setup, tables, rng: np.random.Generator, defs: 
     keep = day <= end[claim]
     claim, day = claim[keep], day[keep]
     which = rng.integers(0, len(TRACKING_DEFS), size=len(claim))
-    stamp = np.minimum(day * DAY + rng.integers(8 * 3600, 17 * 3600, size=len(claim)), ctx.last_ts)
+    stamp = np.minimum(day * DAY + rng.integers(*OFFICE_SECONDS, size=len(claim)), ctx.last_ts)
     o = key_order(stamp, claim)
     n = len(o)
     def_nums = np.array([defs[k] for k, _, _ in TRACKING_DEFS], dtype=np.int64)
@@ -404,8 +432,33 @@ def _claimform(ctx: Context) -> None:
     })
 
 
+@dataclass(frozen=True)
+class _BlueBookRefs:
+    """The lookups the blue book reads. Per PlanNum: ``category`` (a category percentage plan, PlanType '',
+    with IsBlueBookEnabled), ``carrier`` (CarrierNum), ``group`` (its insplan row); per ClaimNum:
+    ``pri_sec`` (ClaimType P or S), ``claim_type``; per ProcNum: ``proc_row`` (procedurelog row); per
+    procedurelog row: ``fee`` (ProcFee, cents), ``units`` (UnitQty + BaseUnits, at least 1)."""
+
+    category: np.ndarray
+    carrier: np.ndarray
+    group: np.ndarray
+    pri_sec: np.ndarray
+    claim_type: np.ndarray
+    proc_row: np.ndarray
+    fee: np.ndarray
+    units: np.ndarray
+
+
 def _bluebook(ctx: Context, tables) -> None:
-    cp, cl, ip, pl = tables["claimproc"], tables["claim"], tables["insplan"], tables["procedurelog"]
+    """insbluebook and insbluebooklog (see the module docstring)."""
+    refs = _bluebook_refs(tables)
+    _insbluebook(ctx, tables, refs)
+    _insbluebooklog(ctx, tables, refs)
+
+
+def _bluebook_refs(tables) -> _BlueBookRefs:
+    """The plan, claim and procedure lookups of ``_BlueBookRefs``."""
+    cl, ip, pl = tables["claim"], tables["insplan"], tables["procedurelog"]
     plan_num = _c(ip, "PlanNum")
     n_plan = int(plan_num.max(initial=0)) + 1
     category = np.zeros(n_plan, dtype=bool)
@@ -421,13 +474,22 @@ def _bluebook(ctx: Context, tables) -> None:
     claim_type[_c(cl, "ClaimNum")] = np.array(cl.column("ClaimType").to_pylist(), dtype=object)
     proc_row = np.zeros(int(_c(pl, "ProcNum").max(initial=0)) + 1, dtype=np.int64)
     proc_row[_c(pl, "ProcNum")] = np.arange(pl.num_rows)
-    proc_fee = np.rint(_c(pl, "ProcFee") * 100).astype(np.int64)
     units = _c(pl, "UnitQty") + _c(pl, "BaseUnits")
     units = np.where(units > 0, units, 1)  # OpenDental's ProcFeeTotal counts at least one unit
+    return _BlueBookRefs(category=category, carrier=carrier, group=group_of_plan, pri_sec=claim_pri_sec,
+                         claim_type=claim_type, proc_row=proc_row,
+                         fee=np.rint(_c(pl, "ProcFee") * 100).astype(np.int64), units=units)
 
+
+def _insbluebook(ctx: Context, tables, refs: _BlueBookRefs) -> None:
+    """Put ``insbluebook``: per (claim, procedure) of the received and supplemental claimprocs of primary
+    and secondary claims on category percentage plans, InsPayAmt summed (dollars), AllowedOverride per
+    unit (-1: none); kept when 0 <= InsPayAmt <= the procedure's fee x units."""
+    cp, ip, pl = tables["claimproc"], tables["insplan"], tables["procedurelog"]
+    n_claim = len(refs.pri_sec)
     status, c_plan, c_claim, c_proc = _c(cp, "Status"), _c(cp, "PlanNum"), _c(cp, "ClaimNum"), _c(cp, "ProcNum")
     paid = (np.isin(status, [CPS["Received"], CPS["Supplemental"]]) & (c_claim > 0) & (c_proc > 0)
-            & category[c_plan] & claim_pri_sec[np.minimum(c_claim, n_claim - 1)])
+            & refs.category[c_plan] & refs.pri_sec[np.minimum(c_claim, n_claim - 1)])
     rows = np.flatnonzero(paid)
     rows = rows[key_order(c_claim[rows], c_proc[rows])]
     key = c_claim[rows] * 10**9 + c_proc[rows]
@@ -440,10 +502,10 @@ def _bluebook(ctx: Context, tables) -> None:
     g_date = np.maximum.reduceat(np.where(is_recv, _c(cp, "ProcDate")[rows], ZERO_DAY), firsts) if len(rows) else np.zeros(0, np.int64)
     g_entry = np.maximum.reduceat(_c(cp, "SecDateTEdit")[rows], firsts) if len(rows) else np.zeros(0, np.int64)
     g_claim, g_proc, g_plan = c_claim[rows][firsts], c_proc[rows][firsts], c_plan[rows][firsts]
-    pr = proc_row[g_proc]
-    fee_total = proc_fee[pr] * units[pr]
+    pr = refs.proc_row[g_proc]
+    fee_total = refs.fee[pr] * refs.units[pr]
     valid = (g_pay >= 0) & (g_pay <= fee_total)
-    g_allowed = np.where(g_allowed == -1, -1.0, np.round(g_allowed / units[pr], 2))
+    g_allowed = np.where(g_allowed == -1, -1.0, np.round(g_allowed / refs.units[pr], 2))
     o = key_order(g_entry, g_claim, g_proc)
     o = o[valid[o]]
     n = len(o)
@@ -451,39 +513,45 @@ def _bluebook(ctx: Context, tables) -> None:
     ctx.put("insbluebook", n, {
         "InsBlueBookNum": np.arange(1, n + 1),
         "ProcCodeNum": _c(pl, "CodeNum")[pr][o],
-        "CarrierNum": carrier[g_plan][o],
+        "CarrierNum": refs.carrier[g_plan][o],
         "PlanNum": g_plan[o],
-        "GroupNum": strings(group_nums, group_of_plan[g_plan][o]),
+        "GroupNum": strings(group_nums, refs.group[g_plan][o]),
         "InsPayAmt": g_pay[o] / 100.0,
         "AllowedOverride": g_allowed[o],
         "DateTEntry": np.minimum(g_entry[o], ctx.last_ts),
         "ProcNum": g_proc[o],
         "ProcDate": g_date[o],
-        "ClaimType": [claim_type[c] for c in g_claim[o]],
+        "ClaimType": [refs.claim_type[c] for c in g_claim[o]],
         "ClaimNum": g_claim[o],
     })
 
-    # insbluebooklog: one entry per estimate on a category percentage plan, made when the claimproc was
-    # entered; no claim reports an allowed amount, so GetAllowed falls through to the UCR fee rule
+
+def _insbluebooklog(ctx: Context, tables, refs: _BlueBookRefs) -> None:
+    """Put ``insbluebooklog``: one entry per claimproc estimate (NotReceived, Received, Estimate) on a
+    category percentage plan, made when the claimproc was entered; no claim reports an allowed amount,
+    so GetAllowed falls through to the UCR fee rule: UCR_FEE_PERCENT % of the standard fee x UnitQty, or
+    the procedure's fee x units when that is less (AllowedFee, dollars)."""
+    cp, pl, fee = tables["claimproc"], tables["procedurelog"], tables["fee"]
+    status, c_plan, c_proc = _c(cp, "Status"), _c(cp, "PlanNum"), _c(cp, "ProcNum")
     est = np.flatnonzero(np.isin(status, [CPS["NotReceived"], CPS["Received"], CPS["Estimate"]])
-                         & (c_proc > 0) & category[c_plan])
-    pr = proc_row[c_proc[est]]
-    std = np.rint(_c(tables["fee"], "Amount") * 100).astype(np.int64)
+                         & (c_proc > 0) & refs.category[c_plan])
+    pr = refs.proc_row[c_proc[est]]
+    std = np.rint(_c(fee, "Amount") * 100).astype(np.int64)
     fee_of_code = np.zeros(int(_c(pl, "CodeNum").max(initial=0)) + 1, dtype=np.int64)
-    std_rows = _c(tables["fee"], "FeeSched") == ref.FEE_STANDARD
-    codes = _c(tables["fee"], "CodeNum")[std_rows]
+    std_rows = _c(fee, "FeeSched") == ref.FEE_STANDARD
+    codes = _c(fee, "CodeNum")[std_rows]
     fee_of_code[codes[codes < len(fee_of_code)]] = std[std_rows][codes < len(fee_of_code)]
     qty = np.maximum(_c(pl, "UnitQty")[pr], 1)
     allowed_c = (fee_of_code[_c(pl, "CodeNum")[pr]] * UCR_FEE_PERCENT + 50) // 100 * qty
-    total = proc_fee[pr] * units[pr]
+    total = refs.fee[pr] * refs.units[pr]
     over = allowed_c > total
     used = np.where(over, total, allowed_c)
     text = [f"Rule Type: UCR Fee. Allowed amount was greater than procedure's fee. Procedure's fee used as "
             f"allowed amount: {a / 100:.2f}." if o_ else
             f"Rule Type: UCR Fee. Allowed amount: {a / 100:.2f} ({UCR_FEE_PERCENT}% of UCR fee)."
             for a, o_ in zip(used.tolist(), over.tolist())]
-    entry = np.minimum(_c(cp, "DateEntry")[est] * DAY + 9 * 3600 + (_c(cp, "ClaimProcNum")[est] % 28_800),
-                       ctx.last_ts)
+    entry = np.minimum(_c(cp, "DateEntry")[est] * DAY + BLUEBOOK_LOG_START
+                       + (_c(cp, "ClaimProcNum")[est] % BLUEBOOK_LOG_SPREAD), ctx.last_ts)
     o = key_order(entry, _c(cp, "ClaimProcNum")[est])
     n = len(o)
     ctx.put("insbluebooklog", n, {
