@@ -45,6 +45,8 @@ never patient data):
 - ``text_control_chars``: NUL bytes or control characters other than tab, CR and LF in note columns.
 - ``insverify_fkey``: an insverify row's FKey is a patplan.PatPlanNum when VerifyType is PatientEnrollment
   (2) and an insplan.PlanNum when it is InsuranceBenefit (1) (OpenDental's InsVerifies.cs).
+- ``not_checked``: a family of checks above could not run because a table or column it reads is
+  missing (an OpenDental older than 24.3, a partial schema): the finding names it; the other checks run.
 - ``ledger_daily`` / ``ledger_aging``: when a ground-truth ledger is present (schema ``synthetic`` beside
   ``raw``, or a Practice), the tables reproduce it to the cent.
 """
@@ -53,6 +55,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -141,7 +144,9 @@ class ValidationReport:
         head = f"validated {len(self.tables)} tables, {sum(self.tables.values()):,} rows, aging as of {self.as_of}"
         if self.ok:
             return head + ": every invariant holds"
-        return "\n".join([head + f": {len(self.findings)} violated invariants"] + [f.line() for f in self.findings])
+        skipped = sum(f.check == "not_checked" for f in self.findings)
+        summary = f": {len(self.findings) - skipped} violated invariants" + (f", {skipped} checks not run" if skipped else "")
+        return "\n".join([head + summary] + [f.line() for f in self.findings])
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -345,19 +350,39 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
     """Every invariant of the module docstring on ``tables`` (raw table name -> Arrow table holding at
     least the columns the checks read, in the generator's types). ``as_of`` is the day the stored aging
     is as of; ``ledger`` the ground truth (``"daily"``, ``"aging"``) when known."""
-    key_findings, keys = _primary_keys(tables)
-    findings = key_findings + _foreign_keys(tables, keys)
+    key_findings, keys = _guarded(_primary_keys, tables, default={})
+    findings = key_findings + _guarded(_foreign_keys, tables, keys)
     for family in (_status_enums, _perio_depths, _amount_ranges, _required_dates, _payment_date_order,
                    _claim_date_order, _claimproc_without_claim, _totals, _secondary_cob, _supplementals,
                    _income_transfers, _unearned_splits):
-        findings += family(tables)
-    balance_findings, recomputed = _family_balances(tables, as_of)
+        findings += _guarded(family, tables)
+    balance_findings, recomputed = _guarded(_family_balances, tables, as_of, default=None)
     findings += balance_findings
     for family in (_duplicate_plans, _control_characters, _insverify_fkeys):
-        findings += family(tables)
-    findings += _ground_truth(tables, ledger, recomputed)
+        findings += _guarded(family, tables)
+    findings += _guarded(_ground_truth, tables, ledger, recomputed)
     counts = {name: t.num_rows for name, t in tables.items()}
     return ValidationReport(findings, counts, as_of)
+
+
+_NO_DEFAULT = object()
+
+
+def _guarded(family, *args, default=_NO_DEFAULT):
+    """``family(*args)``, a family of checks returning its findings (or, given ``default``, a pair of
+    its findings and a value). A table or column it reads that the tables lack (an OpenDental older
+    than the catalog's, a partial schema) raises KeyError inside it; that becomes one ``not_checked``
+    finding naming what is missing (and ``default`` for the value), so the other checks still run and
+    the report is not ``ok``."""
+    try:
+        return family(*args)
+    except KeyError as exc:
+        said = str(exc.args[0]) if exc.args else ""
+        column = re.fullmatch(r'Field "(.+)" does not exist in schema', said)  # pyarrow's, for a column
+        missing = f"column {column.group(1)}" if column else f"table {said}"  # (a dict's, for a table)
+        name = family.__name__.strip("_").replace("_", " ")
+        finding = Finding("not_checked", "-", f"{name}: not checked, {missing} is missing", 0)
+        return [finding] if default is _NO_DEFAULT else ([finding], default)
 
 
 def _primary_keys(tables: dict[str, pa.Table]) -> tuple[list[Finding], dict[str, np.ndarray]]:

@@ -200,6 +200,34 @@ def test_cli_mariadb_generate_then_validate(mariadb_url, capsys):
         assert check in report, check
 
 
+def test_cli_validates_an_older_opendental_without_a_traceback(mariadb_url, capsys):
+    """A database lacking columns the checks read (paysplit.UnearnedType and adjustment.ClinicNum came
+    with later OpenDental versions): the families of checks that read them report ``not_checked``,
+    naming the column, and the rest still run (a negative fee is found); exit 1, no KeyError."""
+    from dental_synthetic.mariadb_writer import mark_mariadb_demo_target
+    from test_replication_support import mysql_conn
+
+    mark_mariadb_demo_target(mariadb_url)
+    assert main(["generate", "--patients", "300", "--seed", "4", "--as-of", AS_OF.isoformat(),
+                 "--target", mariadb_url]) == 0
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute("ALTER TABLE paysplit DROP COLUMN UnearnedType")
+        cur.execute("ALTER TABLE adjustment DROP COLUMN ClinicNum")
+        cur.execute("UPDATE procedurelog SET ProcFee = -5 WHERE ProcNum = 1")
+    conn.close()
+    capsys.readouterr()
+    assert main(["validate", "--target", mariadb_url, "--as-of", AS_OF.isoformat()]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    not_checked = [line for line in lines if line.startswith("not_checked")]
+    assert not_checked and all("is missing" in line for line in not_checked), out
+    assert any("column UnearnedType" in line for line in not_checked), out
+    assert "family balances: not checked" in out
+    assert any(line.startswith("amount_range") and "procedurelog" in line and "(keys 1)" in line for line in lines), out
+    assert "checks not run" in lines[0]
+
+
 def test_cli_rates_reach_the_config(tmp_path):
     assert main(["generate", "--patients", "200", "--as-of", AS_OF.isoformat(), "--insurance-rate", "0",
                  "--target", str(tmp_path)]) == 0
