@@ -52,6 +52,10 @@ NO_SHOW_CATEGORICAL = ("iso_day_of_week",)
 # hold for a model to be trained and evaluated. Below it, ROC AUC and PR AUC on the held-out year are
 # noise (a handful of positives decide them), so the target is reported as "not enough data" instead.
 MIN_CLASS_ROWS = 20
+CALIBRATION_BINS = 10  # quantile bins of the evaluation year's predicted probability (ModelReport.calibration)
+IMPORTANCE_SAMPLE_ROWS = 3000  # evaluation rows (at most) whose features are shuffled for permutation importance
+IMPORTANCE_REPEATS = 3  # shuffles of each feature
+TOP_FEATURES = 10  # features kept in ModelReport.feature_importance, the largest ROC AUC drops first
 
 
 class NotEnoughDataError(ValueError):
@@ -134,19 +138,32 @@ def train_and_evaluate(
 ) -> tuple[Pipeline, ModelReport]:
     """Train on the years before the latest, evaluate on the latest. Rows with a NULL target are left
     out. Raises NotEnoughDataError with fewer than two years or a single class on either side."""
-    from sklearn.calibration import calibration_curve
-    from sklearn.inspection import permutation_importance
-    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+    years, train, test = _split_by_year(data, target, year_column)
+    y_train = train[target].astype(bool).to_numpy()
+    y_test = test[target].astype(bool).to_numpy()
+    _require_both_classes(target, y_train, y_test)
+    numeric_cols = [c for c in numeric if c in data.columns]
+    categorical_cols = [c for c in categorical if c in data.columns]
+    x_train = _features(train, numeric_cols, categorical_cols)
+    x_test = _features(test, numeric_cols, categorical_cols)
+    pipeline = _pipeline(numeric_cols, categorical_cols, seed).fit(x_train, y_train)
+    report = _evaluate(pipeline, x_test, y_test, y_train, model_name, target, years, len(train), seed)
+    return pipeline, report
 
+
+def _split_by_year(data: pd.DataFrame, target: str, year_column: str
+                   ) -> tuple[list[int], pd.DataFrame, pd.DataFrame]:
+    """(the years present, training rows: the years before the latest, evaluation rows: the latest),
+    rows with a NULL target or year left out. Raises NotEnoughDataError with fewer than two years."""
     rows = data[data[target].notna() & data[year_column].notna()].copy()
     years = sorted(int(y) for y in rows[year_column].unique())
     if len(years) < 2:
         raise NotEnoughDataError(f"{target}: needs two years of data, has {years}")
-    eval_year = years[-1]
-    train = rows[rows[year_column] < eval_year]
-    test = rows[rows[year_column] == eval_year]
-    y_train = train[target].astype(bool).to_numpy()
-    y_test = test[target].astype(bool).to_numpy()
+    return years, rows[rows[year_column] < years[-1]], rows[rows[year_column] == years[-1]]
+
+
+def _require_both_classes(target: str, y_train: np.ndarray, y_test: np.ndarray) -> None:
+    """Raises NotEnoughDataError when either side has fewer than ``MIN_CLASS_ROWS`` rows of a class."""
     counts = {"train": (int(y_train.sum()), int((~y_train).sum())),
               "evaluation": (int(y_test.sum()), int((~y_test).sum()))}
     short = {side: c for side, c in counts.items() if min(c) < MIN_CLASS_ROWS}
@@ -155,35 +172,44 @@ def train_and_evaluate(
             f"{target}: fewer than {MIN_CLASS_ROWS} rows of a class (true, false): "
             + ", ".join(f"{side} {c[0]}, {c[1]}" for side, c in short.items())
         )
-    numeric_cols = [c for c in numeric if c in rows.columns]
-    categorical_cols = [c for c in categorical if c in rows.columns]
 
-    def features(frame: pd.DataFrame) -> pd.DataFrame:
-        out = frame[numeric_cols + categorical_cols].copy()
-        for column in numeric_cols:
-            out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
-        for column in categorical_cols:
-            out[column] = out[column].astype("string").fillna("missing").astype(object)
-        return out
 
-    x_train, x_test = features(train), features(test)
-    pipeline = _pipeline(numeric_cols, categorical_cols, seed).fit(x_train, y_train)
+def _features(frame: pd.DataFrame, numeric_cols: list[str], categorical_cols: list[str]) -> pd.DataFrame:
+    """The model's input columns: numeric ones as floats (unparsable: NaN), categorical ones as text
+    (NULL: "missing")."""
+    out = frame[numeric_cols + categorical_cols].copy()
+    for column in numeric_cols:
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+    for column in categorical_cols:
+        out[column] = out[column].astype("string").fillna("missing").astype(object)
+    return out
+
+
+def _evaluate(pipeline: Pipeline, x_test: pd.DataFrame, y_test: np.ndarray, y_train: np.ndarray,
+              model_name: str, target: str, years: list[int], train_rows: int, seed: int) -> ModelReport:
+    """The evaluation year's scores (ROC AUC, PR AUC, Brier, accuracy against the training majority),
+    calibration by ``CALIBRATION_BINS`` quantile bins and the ``TOP_FEATURES`` largest permutation
+    importances (ROC AUC drop, ``IMPORTANCE_REPEATS`` shuffles of at most ``IMPORTANCE_SAMPLE_ROWS`` rows)."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     probability = pipeline.predict_proba(x_test)[:, 1]
     majority = bool(y_train.mean() >= 0.5)
-    observed, predicted = calibration_curve(y_test, probability, n_bins=10, strategy="quantile")
-    sample = x_test.sample(n=min(len(x_test), 3000), random_state=seed)
+    observed, predicted = calibration_curve(y_test, probability, n_bins=CALIBRATION_BINS, strategy="quantile")
+    sample = x_test.sample(n=min(len(x_test), IMPORTANCE_SAMPLE_ROWS), random_state=seed)
     importance = permutation_importance(
         pipeline, sample, y_test[x_test.index.get_indexer(sample.index)], scoring="roc_auc",
-        n_repeats=3, random_state=seed,
+        n_repeats=IMPORTANCE_REPEATS, random_state=seed,
     )
-    ranked = sorted(zip(sample.columns, importance.importances_mean), key=lambda kv: -kv[1])[:10]
-    report = ModelReport(
+    ranked = sorted(zip(sample.columns, importance.importances_mean), key=lambda kv: -kv[1])[:TOP_FEATURES]
+    return ModelReport(
         model=model_name,
         target=target,
-        train_years=[y for y in years if y < eval_year],
-        eval_year=eval_year,
-        train_rows=len(train),
-        eval_rows=len(test),
+        train_years=years[:-1],
+        eval_year=years[-1],
+        train_rows=train_rows,
+        eval_rows=len(x_test),
         prevalence=float(y_test.mean()),
         roc_auc=float(roc_auc_score(y_test, probability)),
         pr_auc=float(average_precision_score(y_test, probability)),
@@ -193,7 +219,6 @@ def train_and_evaluate(
         calibration=[(round(float(p), 4), round(float(o), 4)) for p, o in zip(predicted, observed)],
         feature_importance=[(name, round(float(value), 5)) for name, value in ranked],
     )
-    return pipeline, report
 
 
 def save_artifacts(root: Path, name: str, pipeline: Pipeline, report: ModelReport, keep: int = 5) -> Path:
