@@ -134,22 +134,16 @@ def _generate(args) -> int:
     except (TypeError, ValueError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    params = None
-    write_mariadb = None
     if isinstance(target, PgParams):
-        params = target
         try:  # an unreachable (ConfigurationError) or unmarked database: reported before any work
-            ensure_demo_target(params, force=args.force)
+            ensure_demo_target(target, force=args.force)
         except NotADemoTargetError as exc:
             print(f"{PROG}: {exc}", file=sys.stderr)
             return 3
-    elif isinstance(target, MySqlParams):
-        try:
-            from .mariadb_writer import write_mariadb
-        except ImportError:
-            print(f"{PROG}: the MariaDB writer (dental_synthetic.mariadb_writer) is not available in this "
-                  "installation; write to PostgreSQL or Parquet instead", file=sys.stderr)
-            return 2
+    elif isinstance(target, MySqlParams) and not _mariadb_writer_available():
+        print(f"{PROG}: the MariaDB writer (dental_synthetic.mariadb_writer) is not available in this "
+              "installation; write to PostgreSQL or Parquet instead", file=sys.stderr)
+        return 2
     began = time.perf_counter()
     practice = generate(config)
     if args.dirty > 0:
@@ -158,39 +152,63 @@ def _generate(args) -> int:
         practice = make_dirty(practice, args.dirty)
     generated = time.perf_counter() - began
     try:
-        if params is not None:
-            from .writers import write_postgres_raw
-
-            counts = write_postgres_raw(practice, params, force=args.force)
-            where = f"{params.describe()} schema raw (ground truth in schema synthetic)"
-        elif write_mariadb is not None:
-            result = write_mariadb(practice, args.target, force=args.force)
-            counts = result if isinstance(result, dict) and result else practice.row_counts()
-            where = "the MariaDB/MySQL target"
-        else:
-            from .writers import write_parquet
-
-            write_parquet(practice, args.target)
-            counts = practice.row_counts()
-            where = f"{args.target} (ground truth in _ledger/)"
+        counts, where = _write(practice, target, args)
     except NotADemoTargetError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 3
+    _print_counts(counts)
+    if "injections" in practice.ledger:
+        _print_injections(practice.ledger["injections"], args.dirty)
+    print(f"generated {config.patients:,} patients ({config.start} to {config.as_of}, seed {config.seed}) "
+          f"in {generated:.1f} s; written to {where} in {time.perf_counter() - began - generated:.1f} s")
+    return 0
+
+
+def _mariadb_writer_available() -> bool:
+    try:
+        from . import mariadb_writer  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _write(practice, target, args) -> tuple[dict[str, int], str]:
+    """Write ``practice`` to ``target`` (PgParams: schema raw, the ground truth in schema synthetic;
+    MySqlParams: OpenDental's tables; else a Parquet folder). Returns (rows per table, where it went:
+    no credentials). Raises NotADemoTargetError for a database not marked as a demo target."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.warehouse import PgParams
+
+    if isinstance(target, PgParams):
+        from .writers import write_postgres_raw
+
+        counts = write_postgres_raw(practice, target, force=args.force)
+        return counts, f"{target.describe()} schema raw (ground truth in schema synthetic)"
+    if isinstance(target, MySqlParams):
+        from .mariadb_writer import write_mariadb
+
+        result = write_mariadb(practice, args.target, force=args.force)
+        return (result if isinstance(result, dict) and result else practice.row_counts()), "the MariaDB/MySQL target"
+    from .writers import write_parquet
+
+    write_parquet(practice, args.target)
+    return practice.row_counts(), f"{args.target} (ground truth in _ledger/)"
+
+
+def _print_counts(counts: dict[str, int]) -> None:
     width = max(len(name) for name in counts)
     for name, rows in counts.items():
         print(f"{name:<{width}}  {rows:>9,}")
     print(f"{'total':<{width}}  {sum(counts.values()):>9,}")
-    if "injections" in practice.ledger:
-        inj = practice.ledger["injections"]
-        kinds = inj.group_by(["Kind", "TableName", "ColumnName", "CheckName"]).aggregate([("KeyNum", "count")])
-        print(f"dirty mode (rate {args.dirty}): {inj.num_rows:,} rows injected")
-        for row in kinds.to_pylist():
-            where_ = f"{row['TableName']}.{row['ColumnName']}"
-            print(f"  {row['Kind']:<22} {where_:<24} {row['KeyNum_count']:>7,}"
-                  f"  -> {row['CheckName']}")
-    print(f"generated {config.patients:,} patients ({config.start} to {config.as_of}, seed {config.seed}) "
-          f"in {generated:.1f} s; written to {where} in {time.perf_counter() - began - generated:.1f} s")
-    return 0
+
+
+def _print_injections(injections, rate: float) -> None:
+    """Dirty mode's injected rows per kind, table.column and the validate check that reports them."""
+    kinds = injections.group_by(["Kind", "TableName", "ColumnName", "CheckName"]).aggregate([("KeyNum", "count")])
+    print(f"dirty mode (rate {rate}): {injections.num_rows:,} rows injected")
+    for row in kinds.to_pylist():
+        column = f"{row['TableName']}.{row['ColumnName']}"
+        print(f"  {row['Kind']:<22} {column:<24} {row['KeyNum_count']:>7,}  -> {row['CheckName']}")
 
 
 if __name__ == "__main__":  # pragma: no cover
