@@ -226,7 +226,10 @@ def _put_insverify(ctx: Context, tables, ev: _VerifyEvents, defs: dict[str, int]
     n_iv = len(iv_fkey)
     iv_num = np.arange(1, n_iv + 1)
     slot = np.where(ev.kind == VT["PatientEnrollment"], ev.fkey - 1, len(pp_nums) + ev.fkey - 1)  # insverify row
-    o = key_order(ev.stamp, slot)
+    # a verification is recorded on its row after the row was entered (an enrollment's patplan can be
+    # entered later on the verification's day: the verification then follows it, the same day)
+    stamp = np.maximum(ev.stamp, iv_entry[slot]) if len(slot) else ev.stamp
+    o = key_order(stamp, slot)
     last = np.full(n_iv, -1, dtype=np.int64)
     last[slot[o]] = o  # the latest event per insverify row (later assignments win)
     has = last >= 0
@@ -242,7 +245,7 @@ def _put_insverify(ctx: Context, tables, ev: _VerifyEvents, defs: dict[str, int]
         "DateLastAssigned": ZERO_DAY,
         "DateTimeEntry": iv_entry,
         "HoursAvailableForVerification": np.where(has, ev.hours[li] if len(ev.hours) else 0.0, 0.0),
-        "SecDateTEdit": np.where(has, ev.stamp[li] if len(ev.stamp) else 0, iv_entry),
+        "SecDateTEdit": np.where(has, stamp[li] if len(stamp) else 0, iv_entry),
     })
     n_h = len(o)
     ctx.put("insverifyhist", n_h, {
@@ -258,7 +261,7 @@ def _put_insverify(ctx: Context, tables, ev: _VerifyEvents, defs: dict[str, int]
         "DateTimeEntry": iv_entry[slot[o]],
         "HoursAvailableForVerification": ev.hours[o],
         "VerifyUserNum": ev.user[o],
-        "SecDateTEdit": ev.stamp[o],
+        "SecDateTEdit": stamp[o],
     })
 
 

@@ -292,6 +292,32 @@ def test_timestamps_are_plausible_and_not_after_as_of(practice):
             assert (values >= earliest).all(), (table.name, name)
 
 
+def test_no_row_is_edited_before_it_was_entered(practice):
+    """A row's modified timestamp (DateTStamp, SecDateTEdit) is not before its entry moment (the
+    catalog's entry column: SecDateTEntry, DateEntry...; a date compares by day). Was broken for
+    payplancharge (the debit's edit drawn apart from its entry) and insverify/insverifyhist (an
+    enrollment verified hours before its patplan was entered)."""
+    # history rows copy the live row's stamps as they were before the change they record (OpenDental's
+    # TaskHist and HistAppointment: their entry column is when the copy was made)
+    copies = {"taskhist", "histappointment"}
+    # an insverifyhist row copies its insverify row at the verification: the row's entry, the copy's edit
+    pairs = {t.name: (t.modified_column, t.entry_column) for t in raw_tables() if t.name not in copies}
+    pairs["insverifyhist"] = ("SecDateTEdit", "DateTimeEntry")
+    checked = set()
+    for table in raw_tables():
+        mod, entry = pairs.get(table.name, (None, None))
+        if not mod or not entry or mod == entry or not len(col(practice, table.name, mod)):
+            continue
+        edited, entered = col(practice, table.name, mod), col(practice, table.name, entry)
+        if "date" in (table.column(mod).kind, table.column(entry).kind):  # compare days
+            edited = edited if table.column(mod).kind == "date" else edited // 86400
+            entered = entered if table.column(entry).kind == "date" else entered // 86400
+        late = entered > edited
+        assert not late.any(), (table.name, int(late.sum()), len(late))
+        checked.add(table.name)
+    assert {"payplancharge", "insverify", "insverifyhist", "procedurelog", "appointment"} <= checked, checked
+
+
 def test_appointments_in_business_hours_without_overlap(practice):
     status = col(practice, "appointment", "AptStatus")
     when = col(practice, "appointment", "AptDateTime")
