@@ -350,6 +350,37 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"dental: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        lost = lost_connection_text(exc)
+        if lost is None:
+            raise
+        print(f"dental: {lost}", file=sys.stderr)
+        return 1
+
+
+def lost_connection_text(exc: BaseException) -> str | None:
+    """One line for a database connection lost after the command reached its servers (a restart, a
+    failover, a terminated session; the source's losses are retried first), or None for any other
+    error. Names the setting, not the URL (no credentials), and the driver's first line."""
+    import psycopg2
+
+    from dental_assets.replication.mysql import SourceConnectionLost
+
+    code = getattr(exc, "pgcode", None) or ""
+    if isinstance(exc, psycopg2.InterfaceError) or (
+            # found by the client (no code), a connection exception (class 08) or the server shutting
+            # down (57P01-57P03); not a statement's error that PostgreSQL also files as operational
+            # (a cancelled statement, a serialization failure)
+            isinstance(exc, psycopg2.OperationalError) and (not code or code.startswith("08")
+                                                             or code in ("57P01", "57P02", "57P03"))):
+        which = "the warehouse (DENTAL_WAREHOUSE_URL)"
+    elif isinstance(exc, SourceConnectionLost):
+        which = "the source (OPENDENTAL_URL)"
+    else:
+        return None
+    said = str(exc).strip().splitlines()
+    return (f"the connection to {which} was lost: {type(exc).__name__}: {said[0] if said else 'no message'}; "
+            "what was being written was rolled back; run the command again")
 
 
 if __name__ == "__main__":

@@ -167,6 +167,14 @@ class EmbeddedPostgres:
 
 
 
+def rollback_unless_lost(conn) -> None:
+    """Roll ``conn``'s transaction back, unless the connection is lost (psycopg2 marks it closed): the
+    server then rolled it back already, and a rollback would raise InterfaceError ("connection already
+    closed") over the error that lost it."""
+    if not conn.closed:
+        conn.rollback()
+
+
 def resolve(url: str | None, home: str | Path | None = None) -> PgParams:
     """The warehouse's connection parameters: those of ``url`` (``DENTAL_WAREHOUSE_URL``, a
     ``postgresql+psycopg2://`` URL), or, when it is None or empty, the embedded server under ``home``

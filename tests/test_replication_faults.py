@@ -104,6 +104,118 @@ def test_retries_give_up_with_a_clear_error(pg_url, monkeypatch):
     pg.close()
 
 
+def _terminate_the_copying_backend(monkeypatch, pg_url, every_time: bool) -> list[int]:
+    """Make the warehouse backend of a sync's COPY from the source be terminated by another session
+    (``pg_terminate_backend``, as a server restart or an idle-session timeout would end it) just before
+    the COPY starts: the first time only, or every time. Returns the list of terminated backend pids."""
+    from dental_assets.replication import extract
+
+    original = extract.copy_from_source
+    terminated: list[int] = []
+
+    def terminate_then_copy(params, cur, *args, **kwargs):
+        if every_time or not terminated:
+            pid = cur.connection.get_backend_pid()
+            admin = pg_conn(pg_url)
+            admin.autocommit = True
+            with admin.cursor() as admin_cur:
+                admin_cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            admin.close()
+            terminated.append(pid)
+        return original(params, cur, *args, **kwargs)
+
+    monkeypatch.setattr(extract, "copy_from_source", terminate_then_copy)
+    return terminated
+
+
+def test_warehouse_connection_lost_mid_table_is_retried_on_a_new_one(source_url, pg_url, monkeypatch, caplog):
+    """The warehouse session of a table's copy is terminated mid-transaction: the table is tried again
+    on a new connection (its first transaction rolled back by the server), then checked equal."""
+    import types
+
+    from dental_assets.replication import replicate
+    from dental_assets.replication.mysql import MySqlParams
+
+    monkeypatch.setattr(replicate, "WAREHOUSE_RETRY_SECONDS", 0.01)
+    terminated = _terminate_the_copying_backend(monkeypatch, pg_url, every_time=False)
+    warehouse = types.SimpleNamespace(connect=lambda: pg_conn(pg_url))
+    table = raw_table("procedurelog")
+    with caplog.at_level(logging.WARNING, logger="dental_assets.replication.replicate"):
+        done = list(replicate.replicate_tables(MySqlParams.from_url(source_url), warehouse, [table], None, "auto",
+                                               {table.name}, 32))
+    assert len(terminated) == 1
+    assert any("warehouse connection lost" in r.getMessage() for r in caplog.records)
+    assert [d.table.name for d in done] == ["procedurelog"] and done[0].check[0], done[0].check
+    assert_raw_equals_source(source_url, pg_url, [table])
+
+
+def test_warehouse_lost_on_every_try_is_one_clear_line(source_url, pg_url, monkeypatch):
+    """Lost on every try: one line naming the table and the server (``PgParams.describe``: no
+    password), after
+    ``WAREHOUSE_ATTEMPTS`` tries; raw left as it was (nothing of the table committed)."""
+    from dental_assets.replication import replicate
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.warehouse import PgParams
+
+    monkeypatch.setattr(replicate, "WAREHOUSE_RETRY_SECONDS", 0.01)
+    terminated = _terminate_the_copying_backend(monkeypatch, pg_url, every_time=True)
+    warehouse = PgParams.from_url(pg_url)
+    table = raw_table("procedurelog")
+    with pytest.raises(replicate.WarehouseConnectionLost) as raised:
+        list(replicate.replicate_tables(MySqlParams.from_url(source_url), warehouse, [table], None, "auto",
+                                        {table.name}, 32))
+    message = str(raised.value)
+    assert len(terminated) == replicate.WAREHOUSE_ATTEMPTS
+    assert "\n" not in message and "raw.procedurelog" in message and warehouse.describe() in message, message
+    pg = pg_conn(pg_url)
+    with pg.cursor() as cur:
+        cur.execute("SELECT to_regclass('raw.procedurelog')")
+        assert cur.fetchone()[0] is None  # the first copy created the table in its transaction: none left
+    pg.close()
+
+
+def test_dental_sync_says_in_one_line_that_the_warehouse_was_lost(source_url, pg_url, monkeypatch, capsys):
+    """The warehouse session terminated while `dental sync` plans (after the settings' checks reached
+    it): one line naming the setting and the driver's first line, exit 1, no traceback."""
+    from dental_assets import cli
+    from dental_assets.replication import plan
+
+    monkeypatch.setenv("DENTAL_SOURCE", "opendental")
+    monkeypatch.setenv("OPENDENTAL_URL", source_url)
+    monkeypatch.setenv("DENTAL_WAREHOUSE_URL", pg_url)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    original = plan._existing_raw_tables
+
+    def terminated_first(pgconn, tables):
+        admin = pg_conn(pg_url)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(%s)", (pgconn.get_backend_pid(),))
+        admin.close()
+        return original(pgconn, tables)
+
+    monkeypatch.setattr(plan, "_existing_raw_tables", terminated_first)
+    assert cli.main(["sync"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("dental: the connection to the warehouse (DENTAL_WAREHOUSE_URL) was lost: "), err
+
+
+def test_a_statement_error_is_not_taken_for_a_lost_connection(pg_url):
+    """A cancelled statement (statement_timeout, filed by PostgreSQL as operational) is not a loss."""
+    import psycopg2
+
+    from dental_assets.cli import lost_connection_text
+
+    pg = pg_conn(pg_url)
+    with pg.cursor() as cur, pytest.raises(psycopg2.OperationalError) as cancelled:
+        cur.execute("SET statement_timeout = 10")
+        cur.execute("SELECT pg_sleep(1)")
+    pg.close()
+    assert cancelled.value.pgcode == "57014" and lost_connection_text(cancelled.value) is None
+    assert lost_connection_text(ValueError("x")) is None
+
+
 def _source_runs(home, statuses):
     import dagster as dg
 

@@ -24,6 +24,7 @@ from dental_assets.catalog import RAW_SCHEMA, Table, quote_pg
 from dental_assets.replication import fingerprint, verified
 from dental_assets.replication.extract import read_source_columns
 from dental_assets.replication.mysql import MySqlParams, connect, with_retries
+from dental_assets.warehouse import rollback_unless_lost
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table],
         return Fingerprints(tuple(t.name for t in tables), source, raws,
                             {n: records[_key(n)].digest for n in sorted(skip)}, written)
     finally:
-        pgconn.rollback()
+        rollback_unless_lost(pgconn)
 
 
 def digest_after_sync(digest: str) -> str:
@@ -179,7 +180,7 @@ def _record(pgconn, probe: verified.Probe, digests: dict[str, str], claim: str |
                 verified.claim(cur, probe.source, probe.threshold, claim, claimed, equal)
         pgconn.commit()
     except psycopg2.Error as exc:
-        pgconn.rollback()
+        rollback_unless_lost(pgconn)
         log.info("plan: %d tables verified equal not recorded, %d not claimed (%s): read again at the "
                  "next plan", len(digests), len(claimed or {}), type(exc).__name__)
 
@@ -300,7 +301,7 @@ def plan_content(params: MySqlParams, pgconn, tables: list[Table], partition_key
                 fingerprint.serial(cur)
                 raws = {t.name: fingerprint.raw_content_months(cur, t, cols[t.name]) for t in tables}
         finally:
-            pgconn.rollback()
+            rollback_unless_lost(pgconn)
         source = pending.result()
     plans = []
     for table in tables:

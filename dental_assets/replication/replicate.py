@@ -8,10 +8,13 @@ reports it.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+
+import psycopg2
 
 from dental_assets.catalog import RAW_SCHEMA, Table, create_raw_indexes, quote_pg
 from dental_assets.partitions import Window
@@ -22,6 +25,33 @@ from dental_assets.replication.sync import check_scope, sync_window, verify_wind
 ANALYZE_MIN_ROWS = 10_000
 # PostgreSQL's statistics target of that analysis (it samples 300 x target rows; PostgreSQL's default: 100)
 COPY_STATISTICS_TARGET = 10
+# a table whose warehouse connection is lost mid-way (a server restart, a failover, an idle-session
+# timeout, pg_terminate_backend) is tried this many times in all, each on a new connection, after
+# WAREHOUSE_RETRY_SECONDS * 2**n seconds: its transaction was rolled back, so raw is as before each try
+WAREHOUSE_ATTEMPTS = 3
+WAREHOUSE_RETRY_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
+
+
+class WarehouseConnectionLost(RuntimeError):
+    """The warehouse connection was lost during a table's sync or check on every attempt
+    (``WAREHOUSE_ATTEMPTS``); the message names the table and the server (no credentials)."""
+
+
+def warehouse_lost(exc: BaseException, conn) -> bool:
+    """Whether ``exc`` is the loss of ``conn`` itself (psycopg2 marks a broken connection closed), not
+    an error of a statement on a live one."""
+    return isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)) and bool(conn.closed)
+
+
+def _where(warehouse) -> str:
+    """The warehouse's server, without credentials, for an error message."""
+    for owner in (warehouse, getattr(warehouse, "params", None)):
+        describe = getattr(owner, "describe", None)
+        if callable(describe):
+            return describe()
+    return "the warehouse"
 
 
 @dataclasses.dataclass
@@ -114,13 +144,30 @@ def replicate_tables(params, warehouse, tables: list[Table], window: Window | No
     stop = threading.Event()  # set by a failed table or a caller that stops early: no further table starts
 
     def work(table: Table) -> Replicated | None:
-        if stop.is_set():
-            return None
-        try:
-            return replicate_table(params, conn, table, window, mode, table.name in checked, sample, writer)
-        except BaseException:
-            stop.set()
-            raise
+        nonlocal conn
+        for attempt in range(WAREHOUSE_ATTEMPTS):
+            if stop.is_set():
+                return None
+            try:
+                return replicate_table(params, conn, table, window, mode, table.name in checked, sample, writer)
+            except BaseException as exc:
+                if not warehouse_lost(exc, conn):
+                    stop.set()
+                    raise
+                if attempt == WAREHOUSE_ATTEMPTS - 1:
+                    stop.set()
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise WarehouseConnectionLost(
+                        f"the warehouse connection ({_where(warehouse)}) was lost during raw.{table.name}, "
+                        f"{WAREHOUSE_ATTEMPTS} times: {first}; its transaction was rolled back each time"
+                    ) from exc
+                delay = WAREHOUSE_RETRY_SECONDS * 2**attempt
+                log.warning("raw.%s: warehouse connection lost (%s), retry %d/%d in %.1f s on a new connection",
+                            table.name, type(exc).__name__, attempt + 1, WAREHOUSE_ATTEMPTS - 1, delay)
+                time.sleep(delay)
+                conn.close()  # (already broken: frees the client side)
+                conn = warehouse.connect()
+        return None
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-sync")
     try:

@@ -60,6 +60,7 @@ from dental_assets.replication import buckets, extract, fingerprint, verified, w
 from dental_assets.replication.mysql import MySqlParams, connect, with_retries
 from dental_assets.replication.verified import STATE_SCHEMA
 from dental_assets.replication.window_state import WindowState
+from dental_assets.warehouse import rollback_unless_lost
 
 
 @dataclass
@@ -416,7 +417,7 @@ def sync_window(
             pgconn.commit()
             return result
         except BaseException:
-            pgconn.rollback()
+            rollback_unless_lost(pgconn)
             raise
 
     return with_retries(attempt, attempts=attempts, what=f"sync {table.name}")
@@ -724,6 +725,6 @@ def verify_window(params: MySqlParams, pgconn, table: Table, window: Window | No
                                               later, key_max)
             pgconn.commit()  # the record, if one was written
         finally:
-            pgconn.rollback()
+            rollback_unless_lost(pgconn)
         source = fingerprint.combine_check([row for future in pending for row in future.result()])
     return source == raw, source, raw
