@@ -62,6 +62,7 @@ SHEET_LEAD_MINUTES = (5, 25)  # forms are filled in this many minutes before the
 MED_RATE = 0.30  # share of patients listing a medication
 YES_RATES = {"allergy:Penicillin": 0.08, "problem:Diabetes": 0.09}  # share of patients answering Y
 TASK_NOTE_RATE = 0.4  # share of tasks with a call note
+TASK_NOTE_SPAN = (0.05, 0.95)  # the note's moment: this part of the way from the task's entry to its end, uniform
 POSTOP_CODES = ("D7140", "D7210", "D7240", "D3310", "D3320", "D3330")  # extractions and root canals
 POSTOP_CALL_RATE = 0.8  # share of them followed by a post-op call task (Clinical list)
 TREATPLAN_SHOW_COMPLETED = 0
@@ -339,7 +340,7 @@ def _tasks(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
     done = status == TASK_STATUS["Done"]
     end = np.where(done, finished, ctx.last_ts)
     noted = np.flatnonzero(rng.random(task.num_rows) < TASK_NOTE_RATE)
-    note_when = entry[noted] + (rng.uniform(0.05, 0.95, size=len(noted)) * (end[noted] - entry[noted])).astype(np.int64)
+    note_when = entry[noted] + (rng.uniform(*TASK_NOTE_SPAN, size=len(noted)) * (end[noted] - entry[noted])).astype(np.int64)
     # calls are made in office hours (08:00-17:00): the moment's time of day is squeezed into them,
     # kept after the task's entry and before its finish
     office = note_when // DAY * DAY + 8 * 3600 + (note_when % DAY) * 9 // 24

@@ -21,6 +21,9 @@ from .people import build_people
 from .practice import build_setup
 from .schedule import build_schedule
 
+COLLECTIONS_MIN_OVER_90 = 300  # dollars over 90 days: a family owing more may be sent to collections ...
+COLLECTIONS_RATE = 0.3  # ... and this share of them are (BillingType "collections")
+
 # Issue #14's stages, run after every other: each is a module with ``TABLES`` (the tables it produces)
 # and ``build(ctx, setup, people, tables)``, which reads the finished Arrow tables and draws only from a
 # random stream of its own (``Context.stream``), so adding one changes no other table.
@@ -118,7 +121,7 @@ def _store_aging(ctx: Context, setup, people, tables: dict[str, pa.Table], aging
     values["EstBalance"] = (balance - est) / 100.0
     over90 = np.zeros(people.n)
     over90[guars] = aging.column("BalOver90").to_numpy()
-    to_collections = (over90 > 300) & (ctx.rng.random(people.n) < 0.3)
+    to_collections = (over90 > COLLECTIONS_MIN_OVER_90) & (ctx.rng.random(people.n) < COLLECTIONS_RATE)
     fam_flag = to_collections[people.guarantor - 1]
     billing = np.asarray(values["BillingType"]).copy()
     billing[fam_flag] = setup.defs[("BillingTypes", "collections")]
