@@ -147,7 +147,7 @@ class _AgingRows:
     row: ``pat`` (PatNum), ``day`` (day number), ``amount`` (cents, signed), ``plan`` (its PayPlanDue part,
     cents), ``aged_proc`` / ``aged_day`` (the attached procedure for AgingProcLifo and its day, 0 when
     none); bool arrays ``dated`` (counted only at as-of dates on or after ``day``), ``due`` (plan debits,
-    PayPlanDue only), ``split`` (paysplits, dated by DatePay in historic aging)."""
+    PayPlanDue only)."""
 
     pat: np.ndarray
     day: np.ndarray
@@ -157,15 +157,14 @@ class _AgingRows:
     aged_day: np.ndarray
     dated: np.ndarray
     due: np.ndarray
-    split: np.ndarray
 
     def take(self, mask: np.ndarray) -> "_AgingRows":
         """The rows where ``mask`` is True."""
         return _AgingRows(**{f.name: getattr(self, f.name)[mask] for f in fields(self)})
 
 
-def _aging_part(pat, day, amount, plan=None, aged_proc=None, aged_day=None, dated=False, due=False,
-                split=False) -> _AgingRows:
+def _aging_part(pat, day, amount, plan=None, aged_proc=None, aged_day=None, dated=False,
+                due=False) -> _AgingRows:
     """One kind of aging row as ``_AgingRows`` (int64; a missing ``plan`` / ``aged_proc`` / ``aged_day`` is
     0; each flag the same for every row)."""
     n = len(pat)
@@ -175,8 +174,7 @@ def _aging_part(pat, day, amount, plan=None, aged_proc=None, aged_day=None, date
 
     return _AgingRows(pat=np.asarray(pat, np.int64), day=np.asarray(day, np.int64),
                       amount=np.asarray(amount, np.int64), plan=ints(plan), aged_proc=ints(aged_proc),
-                      aged_day=ints(aged_day), dated=np.full(n, dated), due=np.full(n, due),
-                      split=np.full(n, split))
+                      aged_day=ints(aged_day), dated=np.full(n, dated), due=np.full(n, due))
 
 
 def _on_complete_procedure(tables: dict[str, pa.Table]) -> np.ndarray:
@@ -255,7 +253,7 @@ def _paysplit_rows(ps: pa.Table, plans: _PayPlans, settings: AgingSettings) -> _
     amount = np.where((v in (1, 3)) & on_plan, 0, -split_amt)
     plan_part = np.where(on_plan & ~((v == 2) & split_closed), -split_amt, 0)
     return _aging_part(_col(ps, "PatNum")[shown], _days(ps, "DatePay")[shown], amount[shown],
-                       plan=plan_part[shown], split=True)
+                       plan=plan_part[shown])
 
 
 def _plan_completed_rows(pp: pa.Table, plans: _PayPlans, v: int) -> _AgingRows:
