@@ -30,7 +30,6 @@ import random
 import re
 import sys
 import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,7 +26,6 @@ four roles. Roles are cluster-wide objects: one server's databases share them.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import time
 from collections import defaultdict

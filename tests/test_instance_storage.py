@@ -18,7 +18,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from dental_assets.instance import (DentalInMemoryEventLogStorage, DentalSqliteEventLogStorage, DentalSqliteStorage,
+from dental_assets.instance import (DentalSqliteEventLogStorage, DentalSqliteStorage,
                                     ephemeral_instance)
 from dental_assets.partitions import partition_range_tags
 

@@ -392,8 +392,8 @@ def _raw_columns_by_mart_name() -> dict[str, list[tuple[str, str, str]]]:
     """snake_case name -> the raw (table, column, class) of that name, over the raw selection."""
     by_name: dict[str, list[tuple[str, str, str]]] = {}
     for table, columns in phi_inventory().items():
-        for column, phi_class in columns.items():
-            by_name.setdefault(snake_case(column), []).append((table, column, phi_class))
+        for column, klass in columns.items():
+            by_name.setdefault(snake_case(column), []).append((table, column, klass))
     return by_name
 
 
@@ -423,9 +423,9 @@ def test_no_mart_text_value_is_a_patient_identifier(warehouse):
     sources = []
     catalog = {t.name: t for t in raw_tables()}
     for table, columns in phi_inventory().items():
-        for column, phi_class in columns.items():
+        for column, klass in columns.items():
             col = catalog[table].column(column)
-            if phi_class == DIRECT_IDENTIFIER and col.kind == "str" and col.base_type in ("varchar", "char"):
+            if klass == DIRECT_IDENTIFIER and col.kind == "str" and col.base_type in ("varchar", "char"):
                 sources.append(sql.SQL("SELECT {}::text AS v FROM raw.{}").format(
                     sql.Identifier(column), sql.Identifier(table)))
     assert len(sources) > 40

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,7 +53,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dental_assets.catalog import RAW_SCHEMA, Table, pg_create_table_sql, quote_pg
-from dental_assets.errors import ConfigurationError
 from dental_assets.partitions import Window
 from dental_assets.replication import buckets, extract, fingerprint, verified, window_state
 from dental_assets.replication.mysql import MySqlParams, connect, with_retries
