@@ -216,6 +216,40 @@ def test_a_statement_error_is_not_taken_for_a_lost_connection(pg_url):
     assert lost_connection_text(ValueError("x")) is None
 
 
+def test_nested_retries_do_not_multiply(monkeypatch):
+    """A read retried inside a window's retried sync runs once per outer try: a source gone for good
+    costs the outer tries' waits only (0.5 s, 1 s, ...), not tries of tries. On another thread the
+    inner read is the outermost there, and retries itself."""
+    import threading
+
+    from dental_assets.replication import mysql
+    from dental_assets.replication.mysql import SOURCE_ATTEMPTS, SourceConnectionLost, with_retries
+
+    waits, calls = [], []
+    monkeypatch.setattr(mysql.time, "sleep", waits.append)
+
+    def lost():
+        calls.append(threading.get_ident())
+        raise SourceConnectionLost("gone")
+
+    with pytest.raises(SourceConnectionLost):
+        with_retries(lambda: with_retries(lost, what="inner"), attempts=3, what="outer")
+    assert len(calls) == 3 and waits == [0.5, 1.0]
+    calls.clear()
+    waits.clear()
+    outcome = []
+
+    def other_thread():
+        try:
+            with_retries(lost, what="alone")
+        except SourceConnectionLost:
+            outcome.append("lost")
+
+    with_retries(lambda: (lambda t: (t.start(), t.join()))(threading.Thread(target=other_thread)), what="outer")
+    assert outcome == ["lost"] and len(calls) == SOURCE_ATTEMPTS
+    assert waits == [0.5 * 2 ** n for n in range(SOURCE_ATTEMPTS - 1)] and sum(waits) == 15.5
+
+
 def _source_runs(home, statuses):
     import dagster as dg
 

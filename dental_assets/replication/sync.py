@@ -55,7 +55,7 @@ import numpy as np
 from dental_assets.catalog import RAW_SCHEMA, Table, pg_create_table_sql, quote_pg
 from dental_assets.partitions import Window
 from dental_assets.replication import buckets, extract, fingerprint, verified, window_state
-from dental_assets.replication.mysql import MySqlParams, connect, with_retries
+from dental_assets.replication.mysql import SOURCE_ATTEMPTS, MySqlParams, connect, with_retries
 from dental_assets.replication.verified import STATE_SCHEMA
 from dental_assets.replication.window_state import WindowState
 from dental_assets.warehouse import rollback_unless_lost
@@ -398,7 +398,7 @@ def sync_window(
     window: Window | None,
     mode: str = "auto",
     schema: str = RAW_SCHEMA,
-    attempts: int = 4,
+    attempts: int = SOURCE_ATTEMPTS,
     writer: str | None = None,
 ) -> SyncResult:
     """Bring ``schema.table``'s rows in ``window`` up to date with the source, in one transaction on
