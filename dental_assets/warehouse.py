@@ -166,7 +166,6 @@ class EmbeddedPostgres:
         return f"postgresql+psycopg2://postgres@/{EMBEDDED_DATABASE}?host={self.pgdata}"
 
 
-
 def rollback_unless_lost(conn) -> None:
     """Roll ``conn``'s transaction back, unless the connection is lost (psycopg2 marks it closed): the
     server then rolled it back already, and a rollback would raise InterfaceError ("connection already

@@ -138,8 +138,10 @@ def replicate_tables(params, warehouse, tables: list[Table], window: Window | No
 
     The tables run in order on one worker thread with its own warehouse connection, one table at a
     time (the source sees one extraction at a time), while the caller handles the finished ones (the
-    Dagster step stores their events meanwhile). A table's error is raised here, when its turn comes,
-    and no table after it starts. Closing the generator early stops the tables not yet started."""
+    Dagster step stores their events meanwhile). A table whose warehouse connection is lost is tried
+    again on a new connection (``WAREHOUSE_ATTEMPTS``; raises WarehouseConnectionLost after the last).
+    A table's error is raised here, when its turn comes, and no table after it starts. Closing the
+    generator early stops the tables not yet started."""
     conn = warehouse.connect()
     stop = threading.Event()  # set by a failed table or a caller that stops early: no further table starts
 
