@@ -16,7 +16,9 @@ Per completed procedure (charge = ProcFee x (UnitQty + BaseUnits)):
   (`carrier_reliability`, 0.25-1.75 spread over the carriers, the signal behind the journey's target_insurance_accurate). About
   a third of the underpaid claims get a supplemental payment later;
 - a second plan (patplan Ordinal 2): a secondary claim per primary claim, held until the primary is
-  received, estimating at most what the primary left (coordination of benefits);
+  received, estimating at most what the primary left (coordination of benefits); denied 5 % and
+  reduced 7 % of the time on average (`SECONDARY_DENIED_RATE`, `SECONDARY_REDUCED_BELOW`), with the
+  same per-carrier factor;
 - discounts (uninsured only): cash, senior and professional-courtesy adjustments, negative;
 - the patient pays at the visit (all or half of the estimated portion, or nothing) and usually the rest
   later (after the claim is received when insured); large uninsured balances may go on a payment plan
