@@ -266,6 +266,26 @@ def _nothing_to_sync(claim: str):
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    """``dental sync``; run again from the start, on new connections, when the warehouse connection is
+    lost where no table's retry covers it (the plan, the no-change check): every write is idempotent
+    and atomic, so a second run finishes the first's work. ``replicate.WAREHOUSE_ATTEMPTS`` runs in
+    all, 1 s then 2 s apart; the last loss is raised (``main`` prints it as one line)."""
+    from dental_assets.replication.replicate import WAREHOUSE_ATTEMPTS, WAREHOUSE_RETRY_SECONDS
+
+    for attempt in range(WAREHOUSE_ATTEMPTS):
+        try:
+            return _sync(args)
+        except Exception as exc:
+            if not _warehouse_lost(exc) or attempt == WAREHOUSE_ATTEMPTS - 1:
+                raise
+            delay = WAREHOUSE_RETRY_SECONDS * 2**attempt
+            print(f"dental sync: the warehouse connection was lost ({type(exc).__name__}), "
+                  f"run {attempt + 2}/{WAREHOUSE_ATTEMPTS} in {delay:.0f} s", file=sys.stderr)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _sync(args: argparse.Namespace) -> int:
     from dental_assets.replication.verified import new_claim
 
     claim = new_claim()  # the plan claims the tables for this sync (replication.verified)
@@ -362,17 +382,9 @@ def lost_connection_text(exc: BaseException) -> str | None:
     """One line for a database connection lost after the command reached its servers (a restart, a
     failover, a terminated session; the source's losses are retried first), or None for any other
     error. Names the setting, not the URL (no credentials), and the driver's first line."""
-    import psycopg2
-
     from dental_assets.replication.mysql import SourceConnectionLost
 
-    code = getattr(exc, "pgcode", None) or ""
-    if isinstance(exc, psycopg2.InterfaceError) or (
-            # found by the client (no code), a connection exception (class 08) or the server shutting
-            # down (57P01-57P03); not a statement's error that PostgreSQL also files as operational
-            # (a cancelled statement, a serialization failure)
-            isinstance(exc, psycopg2.OperationalError) and (not code or code.startswith("08")
-                                                             or code in ("57P01", "57P02", "57P03"))):
+    if _warehouse_lost(exc):
         which = "the warehouse (DENTAL_WAREHOUSE_URL)"
     elif isinstance(exc, SourceConnectionLost):
         which = "the source (OPENDENTAL_URL)"
@@ -381,6 +393,18 @@ def lost_connection_text(exc: BaseException) -> str | None:
     said = str(exc).strip().splitlines()
     return (f"the connection to {which} was lost: {type(exc).__name__}: {said[0] if said else 'no message'}; "
             "what was being written was rolled back; run the command again")
+
+
+def _warehouse_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is a lost PostgreSQL connection: found by the client (no code), a connection
+    exception (class 08) or the server shutting down (57P01-57P03); not a statement's error that
+    PostgreSQL also files as operational (a cancelled statement, a serialization failure)."""
+    import psycopg2
+
+    code = getattr(exc, "pgcode", None) or ""
+    return isinstance(exc, psycopg2.InterfaceError) or (
+        isinstance(exc, psycopg2.OperationalError) and (not code or code.startswith("08")
+                                                         or code in ("57P01", "57P02", "57P03")))
 
 
 if __name__ == "__main__":

@@ -174,31 +174,67 @@ def test_warehouse_lost_on_every_try_is_one_clear_line(source_url, pg_url, monke
     pg.close()
 
 
-def test_dental_sync_says_in_one_line_that_the_warehouse_was_lost(source_url, pg_url, monkeypatch, capsys):
-    """The warehouse session terminated while `dental sync` plans (after the settings' checks reached
-    it): one line naming the setting and the driver's first line, exit 1, no traceback."""
-    from dental_assets import cli
-    from dental_assets.replication import plan
-
+def _sync_env(monkeypatch, source_url, pg_url) -> None:
     monkeypatch.setenv("DENTAL_SOURCE", "opendental")
     monkeypatch.setenv("OPENDENTAL_URL", source_url)
     monkeypatch.setenv("DENTAL_WAREHOUSE_URL", pg_url)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
+def _terminate_while_planning(monkeypatch, pg_url, times: int) -> list[int]:
+    """The warehouse session of `dental sync`'s plan terminated (``pg_terminate_backend``) as the plan
+    starts reading raw, the first ``times`` times. Returns the terminated backend pids."""
+    from dental_assets.replication import plan
+
     original = plan._existing_raw_tables
+    terminated: list[int] = []
 
     def terminated_first(pgconn, tables):
-        admin = pg_conn(pg_url)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(%s)", (pgconn.get_backend_pid(),))
-        admin.close()
+        if len(terminated) < times:
+            admin = pg_conn(pg_url)
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute("SELECT pg_terminate_backend(%s)", (pgconn.get_backend_pid(),))
+            admin.close()
+            terminated.append(pgconn.get_backend_pid())
         return original(pgconn, tables)
 
     monkeypatch.setattr(plan, "_existing_raw_tables", terminated_first)
+    return terminated
+
+
+def test_dental_sync_runs_again_when_the_warehouse_is_lost_while_planning(source_url, pg_url, monkeypatch,
+                                                                         capsys):
+    """The plan's warehouse session terminated once: `dental sync` says so and runs again from the
+    start on a new connection; exit 0 and raw equal to the source."""
+    from dental_assets import cli
+    from dental_assets.replication import replicate
+
+    _sync_env(monkeypatch, source_url, pg_url)
+    monkeypatch.setattr(replicate, "WAREHOUSE_RETRY_SECONDS", 0.01)
+    terminated = _terminate_while_planning(monkeypatch, pg_url, times=1)
+    assert cli.main(["sync"]) == 0
+    err = capsys.readouterr().err
+    assert len(terminated) == 1
+    assert "dental sync: the warehouse connection was lost (OperationalError), run 2/3" in err, err
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
+
+
+def test_dental_sync_says_in_one_line_that_the_warehouse_was_lost(source_url, pg_url, monkeypatch, capsys):
+    """Lost at every run's plan: after ``WAREHOUSE_ATTEMPTS`` runs, one line naming the setting and the
+    driver's first line, exit 1, no traceback."""
+    from dental_assets import cli
+    from dental_assets.replication import replicate
+
+    _sync_env(monkeypatch, source_url, pg_url)
+    monkeypatch.setattr(replicate, "WAREHOUSE_RETRY_SECONDS", 0.01)
+    terminated = _terminate_while_planning(monkeypatch, pg_url, times=99)
     assert cli.main(["sync"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith("dental: the connection to the warehouse (DENTAL_WAREHOUSE_URL) was lost: "), err
+    assert len(terminated) == replicate.WAREHOUSE_ATTEMPTS and "Traceback" not in err, err
+    assert err.splitlines()[-1].startswith(
+        "dental: the connection to the warehouse (DENTAL_WAREHOUSE_URL) was lost: OperationalError: "), err
+    assert err.count("run 2/3") == err.count("run 3/3") == 1, err
 
 
 def test_a_statement_error_is_not_taken_for_a_lost_connection(pg_url):
