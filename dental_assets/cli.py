@@ -271,12 +271,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     and atomic, so a second run finishes the first's work. ``replicate.WAREHOUSE_ATTEMPTS`` runs in
     all, 1 s then 2 s apart; the last loss is raised (``main`` prints it as one line)."""
     from dental_assets.replication.replicate import WAREHOUSE_ATTEMPTS, WAREHOUSE_RETRY_SECONDS
+    from dental_assets.warehouse import connection_lost
 
     for attempt in range(WAREHOUSE_ATTEMPTS):
         try:
             return _sync(args)
         except Exception as exc:
-            if not _warehouse_lost(exc) or attempt == WAREHOUSE_ATTEMPTS - 1:
+            if not connection_lost(exc) or attempt == WAREHOUSE_ATTEMPTS - 1:
                 raise
             delay = WAREHOUSE_RETRY_SECONDS * 2**attempt
             print(f"dental sync: the warehouse connection was lost ({type(exc).__name__}), "
@@ -383,8 +384,9 @@ def lost_connection_text(exc: BaseException) -> str | None:
     failover, a terminated session; the source's losses are retried first), or None for any other
     error. Names the setting, not the URL (no credentials), and the driver's first line."""
     from dental_assets.replication.mysql import SourceConnectionLost
+    from dental_assets.warehouse import connection_lost
 
-    if _warehouse_lost(exc):
+    if connection_lost(exc):
         which = "the warehouse (DENTAL_WAREHOUSE_URL)"
     elif isinstance(exc, SourceConnectionLost):
         which = "the source (OPENDENTAL_URL)"
@@ -393,18 +395,6 @@ def lost_connection_text(exc: BaseException) -> str | None:
     said = str(exc).strip().splitlines()
     return (f"the connection to {which} was lost: {type(exc).__name__}: {said[0] if said else 'no message'}; "
             "what was being written was rolled back; run the command again")
-
-
-def _warehouse_lost(exc: BaseException) -> bool:
-    """Whether ``exc`` is a lost PostgreSQL connection: found by the client (no code), a connection
-    exception (class 08) or the server shutting down (57P01-57P03); not a statement's error that
-    PostgreSQL also files as operational (a cancelled statement, a serialization failure)."""
-    import psycopg2
-
-    code = getattr(exc, "pgcode", None) or ""
-    return isinstance(exc, psycopg2.InterfaceError) or (
-        isinstance(exc, psycopg2.OperationalError) and (not code or code.startswith("08")
-                                                         or code in ("57P01", "57P02", "57P03")))
 
 
 if __name__ == "__main__":

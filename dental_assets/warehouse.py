@@ -166,6 +166,20 @@ class EmbeddedPostgres:
         return f"postgresql+psycopg2://postgres@/{EMBEDDED_DATABASE}?host={self.pgdata}"
 
 
+def connection_lost(exc: BaseException, conn=None) -> bool:
+    """Whether ``exc`` is a lost PostgreSQL connection, not a statement's error on a live one. Given the
+    connection ``conn``: psycopg2 marked it closed. Without it, by the error: found by the client (no
+    code), a connection exception (class 08) or the server shutting down (57P01-57P03); not a statement's
+    error that PostgreSQL also files as operational (a cancelled statement, a serialization failure)."""
+    if not isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return False
+    if conn is not None:
+        return bool(conn.closed)
+    code = getattr(exc, "pgcode", None) or ""
+    return isinstance(exc, psycopg2.InterfaceError) or not code or code.startswith("08") \
+        or code in ("57P01", "57P02", "57P03")
+
+
 def rollback_unless_lost(conn) -> None:
     """Roll ``conn``'s transaction back, unless the connection is lost (psycopg2 marks it closed): the
     server then rolled it back already, and a rollback would raise InterfaceError ("connection already

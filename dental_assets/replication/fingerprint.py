@@ -405,9 +405,10 @@ def modified_column(table: Table, cols: SourceColumns) -> str | None:
     return table.modified_column if table.modified_column and table.modified_column not in cols.missing else None
 
 
-def _clock_sql(clock) -> str:
-    """A naive UTC datetime as a SQL timestamp literal (whole seconds and fractions as given)."""
-    return f"'{clock.isoformat(sep=' ')}'"
+def sql_timestamp(moment) -> str:
+    """A naive datetime as a SQL timestamp literal, for MariaDB and PostgreSQL alike (whole seconds and
+    fractions as given)."""
+    return f"'{moment.isoformat(sep=' ')}'"
 
 
 def later_keys_query(table: Table, cols: SourceColumns, clock) -> str | None:
@@ -419,7 +420,7 @@ def later_keys_query(table: Table, cols: SourceColumns, clock) -> str | None:
     modified = modified_column(table, cols)
     if modified is None or clock is None:
         return None
-    return f"SELECT {q(table.primary_key)} FROM {q(table.name)} WHERE {q(modified)} >= {_clock_sql(clock)}"
+    return f"SELECT {q(table.primary_key)} FROM {q(table.name)} WHERE {q(modified)} >= {sql_timestamp(clock)}"
 
 
 def source_check_queries(table: Table, cols: SourceColumns, window: Window | None,
@@ -437,13 +438,13 @@ def source_check_queries(table: Table, cols: SourceColumns, window: Window | Non
     ``key_max``, the rows whose key is above it (added since it was read: a table without a modified
     column, whose keys only grow)."""
     modified = modified_column(table, cols)
-    since = f"'{scope.since.isoformat(sep=' ')}'" if scope.since is not None else None
+    since = sql_timestamp(scope.since) if scope.since is not None else None
     name, key = q(table.name), q(table.primary_key)
     where = window_where(table, window)
     if clock is not None and modified is not None:
         # not a range MariaDB would read through the modified column's index: the sample's key ranges
         # must stay the way in (with ``< clock OR IS NULL`` it read the index: 7.5 s against 0.2 s)
-        where = f"({where}) AND COALESCE({q(modified)} < {_clock_sql(clock)}, TRUE)"
+        where = f"({where}) AND COALESCE({q(modified)} < {sql_timestamp(clock)}, TRUE)"
     if key_max is not None:  # (as an expression, not a range of the key: the sample's ranges stay the way
         # in; ``key <= max`` made MariaDB read the whole key range for each sampled range, 9.7 s against 0.1 s)
         where = f"({where}) AND {key} + 0 <= {int(key_max)}"
@@ -490,7 +491,7 @@ def raw_content(pgcur, table: Table, cols: SourceColumns, window: Window | None,
     if window is not None and table.partitioned:
         where = window.sql_predicate(quote_pg(table.business_date))
     modified = modified_column(table, cols)
-    since = f"'{scope.since.isoformat(sep=' ')}'::timestamp" if scope.since is not None else None
+    since = f"{sql_timestamp(scope.since)}::timestamp" if scope.since is not None else None
     name, key = f"{quote_pg(schema)}.{quote_pg(table.name)}", quote_pg(table.primary_key)
     keys_out, hashed_keys_out = later if later is not None else (None, None)
     left_out, hashed_left_out = _left_out_pg(key, key_max, keys_out), _left_out_pg(key, key_max, hashed_keys_out)

@@ -14,11 +14,10 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg2
-
 from dental_assets.catalog import RAW_SCHEMA, Table, create_raw_indexes, quote_pg
 from dental_assets.partitions import Window
 from dental_assets.replication.sync import check_scope, sync_window, verify_window
+from dental_assets.warehouse import connection_lost
 
 # a fully copied table of at least this many rows is analyzed at once (``copy_statistics_sql``; smaller
 # ones: by autovacuum)
@@ -37,12 +36,6 @@ log = logging.getLogger(__name__)
 class WarehouseConnectionLost(RuntimeError):
     """The warehouse connection was lost during a table's sync or check on every attempt
     (``WAREHOUSE_ATTEMPTS``); the message names the table and the server (no credentials)."""
-
-
-def warehouse_lost(exc: BaseException, conn) -> bool:
-    """Whether ``exc`` is the loss of ``conn`` itself (psycopg2 marks a broken connection closed), not
-    an error of a statement on a live one."""
-    return isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)) and bool(conn.closed)
 
 
 def _where(warehouse) -> str:
@@ -153,7 +146,7 @@ def replicate_tables(params, warehouse, tables: list[Table], window: Window | No
             try:
                 return replicate_table(params, conn, table, window, mode, table.name in checked, sample, writer)
             except BaseException as exc:
-                if not warehouse_lost(exc, conn):
+                if not connection_lost(exc, conn):
                     stop.set()
                     raise
                 if attempt == WAREHOUSE_ATTEMPTS - 1:

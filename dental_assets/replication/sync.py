@@ -605,8 +605,8 @@ def _copy_changed(job: _Job, result: SyncResult, watermark) -> int:
     changed_where = job.src_where
     if watermark is not None:
         since = watermark - dt.timedelta(seconds=lookback_seconds())
-        changed_where = f"({job.src_where}) AND {extract.q(job.table.modified_column)} >= " \
-                        f"'{since.isoformat(sep=' ')}'"
+        changed_where = (f"({job.src_where}) AND {extract.q(job.table.modified_column)} >= "
+                         f"{fingerprint.sql_timestamp(since)}")
         result.changed_since = since
     rows, stats = _copy_into_temp(job.params, job.cur, job.table, job.cols, changed_where, job.target)
     _count_temp(job.cur, job.table, job.cols, result, rows, stats)
