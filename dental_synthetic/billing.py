@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 from .boundary import BoundaryProcedures, boundary_adjustments
 from .columns import strings
 from .context import Context
-from .people import ROLE_CHILD, ROLE_HEAD, ROLE_SPOUSE, People
+from .people import People, relationship
 from .practice import Setup, enum_codes
 from .schedule import APT, PROC, Appointments, Clinical, Procedures
 from .util import (
@@ -50,6 +50,7 @@ from .util import (
     group_firsts,
     group_sum,
     key_order,
+    lookup,
     pct_of,
     primary_keys,
     rank_within,
@@ -836,13 +837,9 @@ def _put_claim_payments(ctx: Context, setup: Setup, checks: _Checks, cp: _ClaimP
 
 def _relationships(people: People, pat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per patient index: the Relat of the patient to the subscriber of (the primary plan, the second plan)."""
-    relat = enum_codes("Relat")
     role = people.role[pat]
-    rel_pri = np.select([role == ROLE_HEAD, role == ROLE_SPOUSE], [relat["Self"], relat["Spouse"]], relat["Child"])
-    swap = people.sub2_is_spouse[pat]  # the spouse subscribes the second plan: head and spouse swap
-    rel_sec = np.where(role == ROLE_CHILD, relat["Child"],
-                       np.where((role == ROLE_HEAD) != swap, relat["Self"], relat["Spouse"]))
-    return rel_pri, rel_sec
+    # the spouse subscribes the second plan: head and spouse swap
+    return relationship(role, False), relationship(role, people.sub2_is_spouse[pat])
 
 
 def _put_claims(ctx: Context, setup: Setup, people: People, claims: _AllClaims, supp: _Supplementals,
@@ -1511,11 +1508,8 @@ def _fsplit_nums(link: np.ndarray, from_link: np.ndarray) -> np.ndarray:
     from (the split whose ``link`` is its ``from_link``; OpenDental links them so), 0 for none. Raises
     AssertionError when a split draws from a split that does not exist."""
     has_link = np.flatnonzero(link > 0)
-    link_order = np.argsort(link[has_link], kind="stable")
-    link_ids, link_nums = link[has_link][link_order], has_link[link_order] + 1
-    pos = np.clip(np.searchsorted(link_ids, from_link), 0, max(len(link_ids) - 1, 0))
-    fsplit = np.where(from_link > 0, link_nums[pos] if len(link_ids) else 0, 0)
-    if len(link_ids) and (from_link > 0).any() and not (link_ids[pos][from_link > 0] == from_link[from_link > 0]).all():
+    fsplit = lookup(link[has_link], has_link + 1, from_link, 0)
+    if len(has_link) and ((from_link > 0) & (fsplit == 0)).any():
         raise AssertionError("a transfer or refund split draws from a split that does not exist")
     return fsplit
 

@@ -74,6 +74,15 @@ ENTRY_HOUR = 9  # a patient (and the note) is entered between this hour ...
 ENTRY_SPAN_HOURS = 8  # ... and this many hours later, uniform
 
 
+
+def relationship(role: np.ndarray, swapped) -> np.ndarray:
+    """OpenDental's Relat of each family member (``role``: ROLE_*) to a plan's subscriber: Self for the
+    head, Spouse for the spouse, Child for a child; where ``swapped`` (the spouse subscribes the plan),
+    head and spouse swap."""
+    relat = enum_codes("Relat")
+    return np.where(role == ROLE_CHILD, relat["Child"],
+                    np.where((role == ROLE_HEAD) != swapped, relat["Self"], relat["Spouse"]))
+
 @dataclass
 class People:
     """Per patient arrays, index = PatNum - 1. Days are day numbers."""
@@ -416,12 +425,8 @@ def _patient_plans(ctx: Context, f: _Families, fp: _FamilyPlans, fam_inssub: np.
     pp_sort = key_order(pp_pat, pp_ord)
     pp_pat, pp_ord = pp_pat[pp_sort], pp_ord[pp_sort]
     n_pp = len(pp_pat)
-    relat = enum_codes("Relat")
-    pp_role = f.role[pp_pat]
     # relationship to the subscriber: when the spouse subscribes the second plan, head and spouse swap
-    swapped = (pp_ord == 2) & fam_sub2_spouse[fam[pp_pat]]
-    pp_relat = np.where(pp_role == ROLE_CHILD, relat["Child"],
-                        np.where((pp_role == ROLE_HEAD) != swapped, relat["Self"], relat["Spouse"]))
+    pp_relat = relationship(f.role[pp_pat], (pp_ord == 2) & fam_sub2_spouse[fam[pp_pat]])
     pp_entry = ctx.stamp(ctx.clock(np.minimum(entry[pp_pat], ctx.as_of)))
     ctx.put("patplan", n_pp, {
         "PatPlanNum": np.arange(1, n_pp + 1),
