@@ -51,7 +51,7 @@ from .columns import strings
 from .context import Context
 from .extras import _c  # a column as numpy (days for dates, seconds for timestamps)
 from .practice import enum_codes
-from .util import DAY, ZERO_DAY, key_order
+from .util import DAY, OFFICE_SECONDS, SETUP_SECOND, ZERO_DAY, key_order
 
 TABLES = ("perioexam", "periomeasure", "diseasedef", "disease", "allergydef", "allergy", "medication",
           "rxnorm", "rxdef", "rxpat", "pharmacy", "pharmclinic")
@@ -101,8 +101,6 @@ CONDITIONS = (
     ("Pregnancy", "V22.2", "Z33.1", "77386006", 0.01, 0.9, 0.0),
 )
 SNOMED_PROBLEM = "55607006"  # disease.SnomedProblemType: OpenDental's default, "Problem"
-SET_UP_SECOND = 9 * 3600  # the practice's lists (diseasedef, medication, ..., pharmacy): 09:00 of the opening day
-ENTRY_SECONDS = (8 * 3600, 17 * 3600)  # time of day a condition or allergy is entered, seconds [low, high)
 HISTORY_ENTRY_DAYS = 365  # entered within this many days after the patient's entry (not before opening)
 START_KNOWN_RATE = 0.4  # share of conditions with a DateStart (and, when resolved, a DateStop)
 ONSET_DAYS = (30, 3650)  # DateStart this many days before the condition was entered, [low, high)
@@ -432,7 +430,7 @@ def _stamps(ctx: Context, rng: np.random.Generator, lo: np.ndarray, hi: np.ndarr
     lo = np.asarray(lo, np.int64)
     hi = np.maximum(np.asarray(hi, np.int64), lo)
     day = lo + (rng.random(len(lo)) * (hi - lo + 1)).astype(np.int64)
-    return ctx.stamp(day * DAY + rng.integers(*ENTRY_SECONDS, size=len(lo)))
+    return ctx.stamp(day * DAY + rng.integers(*OFFICE_SECONDS, size=len(lo)))
 
 
 def _entry_stamps(ctx: Context, rng: np.random.Generator, people, pat: np.ndarray) -> np.ndarray:
@@ -443,8 +441,9 @@ def _entry_stamps(ctx: Context, rng: np.random.Generator, people, pat: np.ndarra
 
 
 def _set_up_ts(ctx: Context) -> int:
-    """When the practice's lists were entered (seconds): ``SET_UP_SECOND`` of the opening day."""
-    return ctx.opened * DAY + SET_UP_SECOND
+    """When the practice's lists (diseasedef, medication, ..., pharmacy) were entered (seconds):
+    ``SETUP_SECOND`` of the opening day."""
+    return ctx.opened * DAY + SETUP_SECOND
 
 
 def _medical_history(ctx: Context, rng: np.random.Generator, people) -> np.ndarray:

@@ -46,7 +46,7 @@ from .columns import append_rows, constant_string, strings
 from .context import Context
 from .extras import _c  # a column as numpy: day numbers for dates, seconds for timestamps
 from .practice import enum_codes
-from .util import DAY, ZERO_DAY, business_day, expand, key_order, rank_within
+from .util import DAY, OFFICE_SECONDS, ZERO_DAY, business_day, expand, key_order, rank_within
 
 TABLES = ("insverify", "insverifyhist", "claimtracking", "eobattach", "claimform", "insbluebook", "insbluebooklog")
 STREAM = 9201  # this stage's random stream: ctx.stream(STREAM)
@@ -66,7 +66,6 @@ CLAIM_FOLLOWUP_INTERVAL_DAYS = (14, 28)  # then one every this many days
 CLAIM_NEGLECT_RATE = 0.25  # claims that get at most one tracking entry
 EOB_SCAN_RATE = 0.6  # insurance payments whose EOB is scanned
 NEGLECTED_MAX_ENTRIES = 1  # a neglected claim gets 0 to this many tracking entries
-OFFICE_SECONDS = (8 * 3600, 17 * 3600)  # time of day of a verification or tracking entry, seconds, [low, high)
 BLUEBOOK_LOG_START = 9 * 3600  # time of day (seconds) an estimate's insbluebooklog entries start on DateEntry
 BLUEBOOK_LOG_SPREAD = 28_800  # seconds (8 h) over which they are spread, by ClaimProcNum modulo this
 

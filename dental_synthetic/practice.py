@@ -18,7 +18,7 @@ from dental_assets.catalog import opendental_enums
 from . import identity
 from . import reference as ref
 from .context import Context
-from .util import DAY, ts
+from .util import DAY, OFFICE_SECONDS, SETUP_SECOND, ts
 
 CAPITATION_PLANS = 1  # non-PPO plans made capitation plans (insplan.PlanType 'c'; none if every plan is PPO)
 CAPITATION_STREAM = 8317  # seed offset of the capitation plans' own random stream: every other draw stays
@@ -29,7 +29,6 @@ TWO_CLINICS_FROM = 1500  # patients: a practice this large has two clinics, a sm
 TWO_CLINIC_SHARE = (0.58, 0.42)  # share of the families per clinic when there are two
 PATIENTS_PER_DENTIST = 1800  # a dentist per this many patients of a clinic (at least one)
 PATIENTS_PER_HYGIENIST = 900  # a hygienist per this many patients of a clinic (at least one)
-SETUP_HOUR = 9  # hour of the day on ``opened`` that stamps the set-up rows (DateTStamp, SecDateTEdit)
 PROVIDER_AGE_YEARS = (28, 64)  # a provider's age on as_of, years [low, high) (drawn in days)
 LAST_LOGIN_DAYS = (0, 5)  # days before as_of of a user's last login (userod.DateTLastLogin), [low, high)
 FEE_REVIEW_DAYS = (0, 30)  # a fee's review day: days after start, [low, high) ...
@@ -46,7 +45,6 @@ DEDUCTIBLE_DOLLARS = (25, 50, 50, 75)  # a plan's calendar-year deductible per p
 ANNUAL_MAX_DOLLARS = (1000, 1500, 1500, 2000)  # a plan's calendar-year maximum per person, likewise
 PLAN_WEIGHT = (0.5, 2.0)  # how common a plan is among the insured (relative), uniform [low, high)
 FEESCHED_ENTRY_DAYS = (0, 365)  # days after opened that a fee schedule is entered, [low, high)
-OFFICE_HOURS = (8, 17)  # hours of the day of a referral's DateTStamp, [low, high)
 RADIOLOGY_CODES = ("D0210", "D0220", "D0230", "D0272", "D0274", "D0330")  # procedurecode.IsRadiology
 
 # usergroup keys (the order of lab_staff.GROUPS) and the fixed users; the front desk users (one per clinic)
@@ -155,7 +153,7 @@ def build_setup(ctx: Context) -> Setup:
     procedurecode, feesched, fee, appointmenttype, recalltype, zipcode, carrier, employer, insplan,
     benefit, referral) and return their keys."""
     pools = identity.faker_pools(ctx.config.seed)
-    opened_ts = ts(ctx.opened, SETUP_HOUR * 3600)
+    opened_ts = ts(ctx.opened, SETUP_SECOND)
     staff = _staff(ctx.config.patients)
     defs = _definitions(ctx)
     _preferences(ctx)
@@ -715,8 +713,7 @@ def _vary_setup_stamps(ctx: Context) -> None:
     scheds["SecDateTEdit"] = last_edit[1:]
     n_ref, referrals = ctx.values["referral"]
     days = ctx.opened + stream.integers(0, ctx.start - ctx.opened, size=n_ref)
-    hours = (OFFICE_HOURS[0] * 3600, OFFICE_HOURS[1] * 3600)
-    referrals["DateTStamp"] = days * DAY + stream.integers(*hours, size=n_ref)
+    referrals["DateTStamp"] = days * DAY + stream.integers(*OFFICE_SECONDS, size=n_ref)  # in office hours
 
 
 def time_pattern(minutes: int) -> str:

@@ -17,6 +17,8 @@ DAY = 86_400  # seconds
 ZERO_TS = ZERO_DAY * DAY
 OPEN_MINUTE = 8 * 60  # the clinics open at 08:00
 CLOSE_MINUTE = 17 * 60  # and close at 17:00
+OFFICE_SECONDS = (OPEN_MINUTE * 60, CLOSE_MINUTE * 60)  # those hours as seconds of the day, [open, close)
+SETUP_SECOND = 9 * 3600  # the practice's set-up rows and lists are entered at 09:00 of its opening day
 
 
 def day_number(day: dt.date) -> int:
