@@ -37,7 +37,6 @@ from .safety import NotADemoTargetError, ensure_demo_target
 
 
 PROG = "dental-synthetic"
-_DEFAULTS = SyntheticConfig(as_of=dt.date(2000, 1, 1))  # the rates' defaults, written once (config.py)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,14 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", default="42", help="random seed (default 42)")
     gen.add_argument("--as-of", type=_date, required=True, help="last simulated day, YYYY-MM-DD")
     gen.add_argument("--start", type=_date, default=None, help="first simulated day (default: as-of minus 3 years)")
-    gen.add_argument("--insurance-rate", type=_rate, default=_DEFAULTS.insurance_rate,
-                     help=f"share of families insured (default {_DEFAULTS.insurance_rate})")
-    gen.add_argument("--completion-rate", type=_rate, default=_DEFAULTS.completion_rate,
-                     help=f"share of past appointments completed (default {_DEFAULTS.completion_rate})")
-    gen.add_argument("--broken-rate", type=_rate, default=_DEFAULTS.broken_rate,
-                     help=f"share of past appointments broken / no-show (default {_DEFAULTS.broken_rate})")
-    gen.add_argument("--fee-match-rate", type=_rate, default=_DEFAULTS.fee_match_rate,
-                     help=f"share of procedures billed at the fee schedule's fee (default {_DEFAULTS.fee_match_rate})")
+    gen.add_argument("--insurance-rate", type=_rate, default=SyntheticConfig.insurance_rate,
+                     help=f"share of families insured (default {SyntheticConfig.insurance_rate})")
+    gen.add_argument("--completion-rate", type=_rate, default=SyntheticConfig.completion_rate,
+                     help=f"share of past appointments completed (default {SyntheticConfig.completion_rate})")
+    gen.add_argument("--broken-rate", type=_rate, default=SyntheticConfig.broken_rate,
+                     help=f"share of past appointments broken / no-show (default {SyntheticConfig.broken_rate})")
+    gen.add_argument("--fee-match-rate", type=_rate, default=SyntheticConfig.fee_match_rate,
+                     help=f"share of procedures billed at the fee schedule's fee (default {SyntheticConfig.fee_match_rate})")
     gen.add_argument("--dirty", type=_rate, default=0.0, metavar="RATE",
                      help="inject real-world data problems at this rate (default 0: clean)")
     gen.add_argument("--target", required=True,

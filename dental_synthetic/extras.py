@@ -42,7 +42,7 @@ from .columns import constant_string, strings
 from .context import Context
 from .ledger import cents, transactions
 from .practice import enum_codes
-from .util import DAY, ZERO_DAY, ZERO_TS, add_months, key_order, primary_keys, weekday
+from .util import DAY, ZERO_DAY, ZERO_TS, add_months, business_day, key_order, primary_keys, weekday
 
 EXTRA_TABLES = ("recalltrigger", "toothinitial", "procnote", "treatplan", "proctp", "histappointment", "schedule",
                 "scheduleop", "statement", "task", "securitylog")
@@ -506,7 +506,7 @@ def _statement_runs(ctx: Context) -> list[tuple[int, int]]:
     month_first = _month_first(int(add_months(np.array([ctx.start]), 1)[0]))
     while True:
         send = month_first + STATEMENT_DAY_OF_MONTH - 1
-        send += {5: 2, 6: 1}.get(int(weekday(np.array([send]))[0]), 0)
+        send = int(business_day(np.array([send]))[0])
         if send > ctx.as_of:
             break
         month_starts.append((month_first, send))

@@ -373,13 +373,19 @@ def _guarded(family, *args, default=_NO_DEFAULT):
     its findings and a value). A table or column it reads that the tables lack (an OpenDental older
     than the catalog's, a partial schema) raises KeyError inside it; that becomes one ``not_checked``
     finding naming what is missing (and ``default`` for the value), so the other checks still run and
-    the report is not ``ok``."""
+    the report is not ``ok``. Any other KeyError (a table the tables hold, a name that is no table) is
+    a defect and propagates."""
     try:
         return family(*args)
     except KeyError as exc:
-        said = str(exc.args[0]) if exc.args else ""
-        column = re.fullmatch(r'Field "(.+)" does not exist in schema', said)  # pyarrow's, for a column
-        missing = f"column {column.group(1)}" if column else f"table {said}"  # (a dict's, for a table)
+        said = exc.args[0] if exc.args else None
+        column = re.fullmatch(r'Field "(.+)" does not exist in schema', str(said))  # pyarrow's, for a column
+        if column:
+            missing = f"column {column.group(1)}"
+        elif isinstance(said, str) and said not in args[0]:  # the tables (every family's first argument)
+            missing = f"table {said}"
+        else:
+            raise
         name = family.__name__.strip("_").replace("_", " ")
         finding = Finding("not_checked", "-", f"{name}: not checked, {missing} is missing", 0)
         return [finding] if default is _NO_DEFAULT else ([finding], default)
