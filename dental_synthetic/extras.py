@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 
 from .columns import constant_string, strings
 from .context import Context
-from .ledger import cents, transactions
+from .ledger import cents, proc_charge, transactions
 from .practice import enum_codes
 from .util import DAY, ZERO_DAY, ZERO_TS, add_months, business_day, key_order, primary_keys, weekday
 
@@ -257,7 +257,7 @@ def _put_proctp(ctx: Context, setup, people, tables, planned: _PlannedProcedures
     r_pat = _c(pl, "PatNum")[rows]
     n_r = len(rows)
     item = np.arange(n_r) - np.searchsorted(r_pat, r_pat)  # r_pat is sorted
-    fee = cents(pl.column("ProcFee"))[rows] * (_c(pl, "UnitQty")[rows] + _c(pl, "BaseUnits")[rows])
+    fee = proc_charge(pl)[rows]
     pri, sec = _planned_insurance(tables, people, rows, fee)
     code = _c(pl, "CodeNum")[rows]
     tp_day = saved_day[r_pat]

@@ -52,7 +52,7 @@ def _days(table: pa.Table, name: str) -> np.ndarray:
     return table.column(name).cast(pa.int32()).to_numpy().astype(np.int64)
 
 
-def _proc_charge(pl: pa.Table) -> np.ndarray:
+def proc_charge(pl: pa.Table) -> np.ndarray:
     """Per procedurelog row: ProcFee x (UnitQty + BaseUnits), in cents."""
     return cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits"))
 
@@ -68,7 +68,7 @@ def transactions(tables: dict[str, pa.Table]) -> tuple[np.ndarray, np.ndarray, n
     types (``shown_splits``) change no balance."""
     pl = tables["procedurelog"]
     done = _col(pl, "ProcStatus") == 2
-    proc_amt = _proc_charge(pl)
+    proc_amt = proc_charge(pl)
     adj = tables["adjustment"]
     ps = tables["paysplit"]
     cp = tables["claimproc"]
@@ -223,7 +223,7 @@ def _aging_rows(tables: dict[str, pa.Table], settings: AgingSettings) -> _AgingR
 def _procedure_rows(pl: pa.Table) -> _AgingRows:
     """Completed procedures with a fee (procedurelog ProcStatus 2, ProcFee != 0): +fee x units on ProcDate."""
     done = (_col(pl, "ProcStatus") == 2) & (_col(pl, "ProcFee") != 0)
-    return _aging_part(_col(pl, "PatNum")[done], _days(pl, "ProcDate")[done], _proc_charge(pl)[done])
+    return _aging_part(_col(pl, "PatNum")[done], _days(pl, "ProcDate")[done], proc_charge(pl)[done])
 
 
 def _claimproc_rows(tables: dict[str, pa.Table]) -> _AgingRows:
@@ -329,7 +329,7 @@ def _plan_link_rows(tables: dict[str, pa.Table], plan_num: np.ndarray) -> _Aging
     proc_num, adj_num = _col(pl, "ProcNum"), _col(adj, "AdjNum")
     n_proc, n_adj = len(proc_num), len(adj_num)
     # what each procedure / adjustment still owes, in cents
-    owed = _proc_charge(pl)
+    owed = proc_charge(pl)
     a_proc = _index_of(_col(adj, "ProcNum"), proc_num)
     same = a_proc >= 0
     for column in ("PatNum", "ProvNum", "ClinicNum"):
@@ -587,7 +587,7 @@ def daily_ledger(tables: dict[str, pa.Table]) -> pa.Table:
     adj = tables["adjustment"]
     ps = tables["paysplit"]
     parts = [
-        (pl, "ProcDate", done, _proc_charge(pl), 0),
+        (pl, "ProcDate", done, proc_charge(pl), 0),
         (adj, "AdjDate", None, cents(adj.column("AdjAmt")), 1),
         (ps, "DatePay", shown_splits(tables), cents(ps.column("SplitAmt")), 3),
     ]

@@ -66,7 +66,7 @@ import pyarrow.csv as pcsv
 
 from dental_assets.catalog import opendental_enums, quote_pg, raw_tables
 
-from .ledger import AGING_COLUMNS, DAILY_MEASURES, cents, daily_ledger, family_aging
+from .ledger import AGING_COLUMNS, DAILY_MEASURES, cents, daily_ledger, family_aging, proc_charge
 from .util import lookup
 
 ZERO_DAY = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
@@ -599,8 +599,7 @@ def _secondary_cob(tables: dict[str, pa.Table]) -> list[Finding]:
         proc = _col(cp, "ProcNum")
         claim_type = lookup(_col(cl, "ClaimNum"), np.asarray(cl.column("ClaimType").to_pylist(), dtype=object),
                              _col(cp, "ClaimNum"), "")
-        proc_charge = cents(pl.column("ProcFee")) * (_col(pl, "UnitQty") + _col(pl, "BaseUnits"))
-        charge = lookup(_col(pl, "ProcNum"), proc_charge, proc, 0)
+        charge = lookup(_col(pl, "ProcNum"), proc_charge(pl), proc, 0)
         primary = (claim_type == "P") & (proc != 0)
         settled = np.where(np.isin(status, (1, 4)), cents(cp.column("InsPayAmt")) + cents(cp.column("WriteOff")),
                            np.where(status == 0, cents(cp.column("InsPayEst")) + cents(cp.column("WriteOffEst")), 0))
