@@ -14,6 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -586,6 +587,39 @@ def test_guarantor_aging_matches_an_independent_recomputation(practice):
     assert len(aging) == len(expected)
     for row in aging:
         assert {n: round(row[n] * 100) for n in names} == expected[row["Guarantor"]]
+
+
+def _with_plans(tables: dict, plans: pa.Table, version: int) -> dict:
+    """``tables`` with ``payplan`` replaced and PayPlansVersion set to ``version`` in ``preference``."""
+    pref = tables["preference"]
+    keep = pc.not_equal(pref.column("PrefName"), "PayPlansVersion")
+    pref = pa.table({"PrefName": pref.filter(keep).column("PrefName").to_pylist() + ["PayPlansVersion"],
+                     "ValueString": pref.filter(keep).column("ValueString").to_pylist() + [str(version)]})
+    return {**tables, "payplan": plans, "preference": pref}
+
+
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
+def test_aging_with_every_payment_plan_deleted(small_practice, version):
+    """A database whose ``payplan`` rows are all gone while their charges and splits remain (rows left
+    behind by hand deletes) ages as one whose plans exist but match none of them and have nothing
+    completed: each charge and split is an orphan either way. Before, an empty ``payplan`` raised
+    IndexError."""
+    from dental_synthetic.ledger import family_aging
+
+    tables = small_practice.tables
+    assert tables["payplancharge"].num_rows and tables["payplan"].num_rows
+    plans = tables["payplan"]
+    # plans matching no charge or split, and adding no row of their own (PayPlansVersion 1 and 4 age a
+    # plan's -CompletedAmt)
+    moved = pc.add(plans.column("PayPlanNum"), 10_000_000)
+    unmatched = plans.set_column(plans.schema.get_field_index("PayPlanNum"), "PayPlanNum", moved)
+    no_amount = pa.array([0.0] * plans.num_rows, plans.schema.field("CompletedAmt").type)
+    unmatched = unmatched.set_column(plans.schema.get_field_index("CompletedAmt"), "CompletedAmt", no_amount)
+    guarantor = col(small_practice, "patient", "Guarantor")
+    empty = family_aging(_with_plans(tables, plans.slice(0, 0), version), guarantor, AS_OF)
+    assert empty.equals(family_aging(_with_plans(tables, unmatched, version), guarantor, AS_OF))
+    # the plans' rows count: without them the aging is another
+    assert not empty.equals(family_aging(_with_plans(tables, plans, version), guarantor, AS_OF))
 
 
 def test_daily_ledger_totals(practice):
