@@ -349,3 +349,101 @@ def test_sigkill_mid_copy_then_rerun(source_url, pg_url, tmp_path):
     assert not _source_runs(home, [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
     assert set(stale) <= set(_source_runs(home, [dg.DagsterRunStatus.FAILURE]))
     assert "marked 1 run(s) of a killed dental sync as failed" in rerun.stdout
+
+
+SECRET = "Zelda-Quist-7731"  # stands for a patient's value: it must never appear in an error
+
+
+def _replicate_procedurelog(source_url, pg_url):
+    import types
+
+    from dental_assets.replication import replicate
+    from dental_assets.replication.mysql import MySqlParams
+
+    warehouse = types.SimpleNamespace(connect=lambda: pg_conn(pg_url))
+    table = raw_table("procedurelog")
+    return list(replicate.replicate_tables(MySqlParams.from_url(source_url), warehouse, [table], None, "auto",
+                                           {table.name}, 32))
+
+
+def _assert_not_quoted(exc: BaseException, *values: str) -> None:
+    """One line, and neither it nor its traceback (with its chain) holds ``values``."""
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    assert "\n" not in str(exc), str(exc)
+    for value in values:
+        assert value not in text, text
+
+
+def _source_edit(source_url, *statements) -> None:
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        for sql, args in statements:
+            cur.execute(sql, args)
+    conn.close()
+
+
+def test_a_value_raw_cannot_take_is_named_by_its_column_never_quoted(source_url, pg_url):
+    """The source's column changed type (an integer column now text, one row holding a name): the first
+    sync's COPY is refused (22P02). The error names the table, the column with raw's type and the COPY's
+    line; neither it nor its traceback quotes the value, which PostgreSQL's own message and context do."""
+    from dental_assets.replication.replicate import RawValueRefused
+
+    _source_edit(source_url, ("ALTER TABLE procedurelog MODIFY ProvNum varchar(40) NOT NULL DEFAULT '0'", None),
+                 ("UPDATE procedurelog SET ProvNum = %s ORDER BY ProcNum LIMIT 1", (SECRET,)))
+    with pytest.raises(RawValueRefused) as raised:
+        _replicate_procedurelog(source_url, pg_url)
+    message = str(raised.value)
+    assert message.startswith("raw.procedurelog: the warehouse refused a value from the source "
+                              "(invalid_text_representation, SQLSTATE 22P02; column ProvNum (raw's type bigint); "
+                              "line 1 of the COPY into "), message
+    _assert_not_quoted(raised.value, SECRET)
+
+
+def test_a_row_a_constraint_on_raw_refuses_is_not_quoted_and_comes_once_allowed(source_url, pg_url):
+    """A CHECK a DBA added to raw refuses an edited row on the incremental sync; PostgreSQL's detail
+    quotes the whole row ("Failing row contains ..."), the error only the constraint. Nothing is lost:
+    with the constraint dropped, the next sync brings the row and raw equals the source."""
+    from dental_assets.replication.replicate import RawValueRefused
+
+    assert _replicate_procedurelog(source_url, pg_url)[0].check[0]
+    pg = pg_conn(pg_url)
+    with pg, pg.cursor() as cur:
+        cur.execute('ALTER TABLE raw.procedurelog ADD CONSTRAINT dba_fee_cap CHECK ("ProcFee" < 100000)')
+    _source_edit(source_url, ("UPDATE procedurelog SET ProcFee = 123456.78, BillingNote = %s "
+                              "ORDER BY ProcNum LIMIT 1", (SECRET,)))
+    with pytest.raises(RawValueRefused) as raised:
+        _replicate_procedurelog(source_url, pg_url)
+    message = str(raised.value)
+    assert "(check_violation, SQLSTATE 23514; constraint dba_fee_cap" in message, message
+    _assert_not_quoted(raised.value, SECRET, "123456")
+    with pg, pg.cursor() as cur:
+        cur.execute("ALTER TABLE raw.procedurelog DROP CONSTRAINT dba_fee_cap")
+    pg.close()
+    assert _replicate_procedurelog(source_url, pg_url)[0].check[0]
+    assert_raw_equals_source(source_url, pg_url, [raw_table("procedurelog")])
+
+
+@pytest.mark.parametrize("with_dagster", [False, True], ids=["direct", "dagster_runs"])
+def test_dental_sync_never_prints_or_stores_a_refused_value(source_url, pg_url, monkeypatch, capsys, tmp_path,
+                                                            with_dagster):
+    """`dental sync` with a value raw refuses: exit 1 and the table named, the value neither printed nor,
+    with ``DAGSTER_HOME``, stored in the instance's event log (the run's failure)."""
+    from dental_assets import cli
+
+    _source_edit(source_url, ("ALTER TABLE procedurelog MODIFY ProvNum varchar(40) NOT NULL DEFAULT '0'", None),
+                 ("UPDATE procedurelog SET ProvNum = %s ORDER BY ProcNum LIMIT 1", (SECRET,)))
+    _sync_env(monkeypatch, source_url, pg_url)
+    home = tmp_path / "dagster_home"
+    if with_dagster:
+        home.mkdir()
+        shutil.copyfile(REPO_ROOT / "dagster.demo.yaml", home / "dagster.yaml")
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert cli.main(["sync"]) == 1
+    printed = capsys.readouterr()
+    assert "raw.procedurelog: the warehouse refused a value from the source" in printed.out + printed.err
+    assert SECRET not in printed.out + printed.err
+    if with_dagster:
+        stored = b"".join(path.read_bytes() for path in home.rglob("*") if path.is_file())
+        assert b"refused a value from the source" in stored and SECRET.encode() not in stored

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+
+from psycopg2 import errorcodes
 
 from dental_assets.catalog import RAW_SCHEMA, Table, create_raw_indexes, quote_pg
 from dental_assets.partitions import Window
@@ -36,6 +39,48 @@ log = logging.getLogger(__name__)
 class WarehouseConnectionLost(RuntimeError):
     """The warehouse connection was lost during a table's sync or check on every attempt
     (``WAREHOUSE_ATTEMPTS``); the message names the table and the server (no credentials)."""
+
+
+class RawValueRefused(RuntimeError):
+    """The warehouse refused a row the source holds while a table was synced: a PostgreSQL data
+    exception (SQLSTATE class 22: a value raw's column type cannot take) or integrity violation (class
+    23: a constraint on raw). The message names the table, the condition, the column or constraint and
+    the line of the COPY; never the value or the row, which PostgreSQL's own message quotes and which
+    may be patient data (``refused_value``)."""
+
+
+REFUSED_CLASSES = ("22", "23")  # SQLSTATE classes: data exception, integrity constraint violation
+# the context PostgreSQL gives a COPY's error: 'COPY <relation>, line <n>, column <name>: "<value>"', or
+# 'COPY <relation>, line <n>: "<the whole line>"'; only the names and the number are read
+COPY_CONTEXT = re.compile(r"COPY (?P<relation>[^,\s]+), line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")
+
+
+def refused_value(exc: BaseException, table: Table) -> RawValueRefused | None:
+    """``exc`` as a ``RawValueRefused`` naming ``table`` when it is PostgreSQL refusing a value or a row
+    (``REFUSED_CLASSES``), else None. Of the error it keeps the SQLSTATE and its name, the column (the
+    error's own field, or the COPY's context) with raw's type for it from the catalog, the constraint's
+    name and the COPY's line number; its message, detail and context, which quote the value or the
+    whole row, are left out."""
+    code = getattr(exc, "pgcode", None)
+    diag = getattr(exc, "diag", None)
+    if not code or code[:2] not in REFUSED_CLASSES or diag is None:
+        return None
+    copy = COPY_CONTEXT.search(diag.context or "")
+    column = diag.column_name or (copy["column"].strip() if copy and copy["column"] else None)
+    found = []
+    if column:
+        pg_type = next((c.pg_type for c in table.columns if c.name == column), None)
+        found.append(f"column {column}" + (f" (raw's type {pg_type})" if pg_type else ""))
+    if diag.constraint_name:
+        found.append(f"constraint {diag.constraint_name}")
+    if copy:
+        found.append(f"line {copy['line']} of the COPY into {copy['relation']}")
+    name = (errorcodes.lookup(code) or "error").lower()
+    return RawValueRefused(
+        f"raw.{table.name}: the warehouse refused a value from the source ({name}, SQLSTATE {code}"
+        + "".join(f"; {part}" for part in found)
+        + "); the value is not shown, as it may be patient data: compare the source column's type and "
+        "values with raw's, or the constraint")
 
 
 def _where(warehouse) -> str:
@@ -133,7 +178,8 @@ def replicate_tables(params, warehouse, tables: list[Table], window: Window | No
     time (the source sees one extraction at a time), while the caller handles the finished ones (the
     Dagster step stores their events meanwhile). A table whose warehouse connection is lost is tried
     again on a new connection (``WAREHOUSE_ATTEMPTS``; raises WarehouseConnectionLost after the last).
-    A table's error is raised here, when its turn comes, and no table after it starts. Closing the
+    A value or row the warehouse refuses raises RawValueRefused, which does not quote it
+    (``refused_value``). A table's error is raised here, when its turn comes, and no table after it starts. Closing the
     generator early stops the tables not yet started."""
     conn = warehouse.connect()
     stop = threading.Event()  # set by a failed table or a caller that stops early: no further table starts
@@ -148,6 +194,9 @@ def replicate_tables(params, warehouse, tables: list[Table], window: Window | No
             except BaseException as exc:
                 if not connection_lost(exc, conn):
                     stop.set()
+                    refused = refused_value(exc, table)
+                    if refused is not None:  # (from None: the original quotes the value)
+                        raise refused from None
                     raise
                 if attempt == WAREHOUSE_ATTEMPTS - 1:
                     stop.set()
