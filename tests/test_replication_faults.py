@@ -47,6 +47,20 @@ def source_url(mariadb_url, practice):
     return mariadb_url
 
 
+def _kill_the_stream(mariadb_server_url: str, database: str) -> list[int]:
+    """Kill the server side of the session streaming procedurelog; returns the killed session ids."""
+    admin = mysql_conn(mariadb_server_url)
+    with admin.cursor() as cur:
+        cur.execute(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND COMMAND = 'Query' "
+            "AND INFO LIKE 'SELECT %%FROM `procedurelog`%%'", (database,))
+        ids = [row[0] for row in cur.fetchall()]
+        for session in ids:
+            cur.execute(f"KILL CONNECTION {int(session)}")
+    admin.close()
+    return ids
+
+
 def test_connection_dropped_mid_partition_is_retried(source_url, pg_url, mariadb_server_url, monkeypatch, caplog):
     from sqlalchemy.engine import make_url
 
@@ -62,16 +76,7 @@ def test_connection_dropped_mid_partition_is_retried(source_url, pg_url, mariadb
         chunk = original(self, size)
         if not killed and chunk:
             # the first chunk has arrived: kill the server side of the streaming session
-            admin = mysql_conn(mariadb_server_url)
-            with admin.cursor() as cur:
-                cur.execute(
-                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND COMMAND = 'Query' "
-                    "AND INFO LIKE 'SELECT %%FROM `procedurelog`%%'", (database,))
-                ids = [row[0] for row in cur.fetchall()]
-                for session in ids:
-                    cur.execute(f"KILL CONNECTION {int(session)}")
-            admin.close()
-            killed.extend(ids)
+            killed.extend(_kill_the_stream(mariadb_server_url, database))
         return chunk
 
     monkeypatch.setattr(extract.TextReader, "read", read_then_drop)
@@ -87,6 +92,42 @@ def test_connection_dropped_mid_partition_is_retried(source_url, pg_url, mariadb
     pg.close()
     assert equal, (src, raw)
     assert_raw_equals_source(source_url, pg_url, [table])
+
+
+def test_a_client_killed_mid_row_at_every_try_quotes_no_row(source_url, pg_url, monkeypatch):
+    """The CSV path (a nullable string column), its `mariadb` client killed (SIGKILL, as the OOM killer
+    does) while streaming, at every try: COPY fails on the cut last line, and PostgreSQL's error
+    quotes that partial row. The SourceConnectionLost raised after the last try does not chain it, so
+    no traceback (Dagster's event log stores one) holds a row."""
+    import traceback
+
+    from dental_assets.replication import extract
+    from dental_assets.replication.mysql import MySqlParams, SourceConnectionLost
+    from dental_assets.replication.sync import sync_window
+
+    _source_edit(source_url, ("ALTER TABLE procedurelog MODIFY BillingNote text NULL", None),
+                 ("UPDATE procedurelog SET BillingNote = %s", (SECRET,)))
+    original = extract.SanitizingReader.read
+    killed = {}  # per try (a reader each): the client's pid
+
+    def read_then_kill(self, size=-1):
+        chunk = original(self, size)
+        if chunk and id(self) not in killed:
+            clients = subprocess.run(["pgrep", "-P", str(os.getpid()), "-x", "mariadb"], capture_output=True,
+                                     text=True).stdout.split()
+            for pid in clients:
+                os.kill(int(pid), signal.SIGKILL)
+            killed[id(self)] = clients
+        return chunk
+
+    monkeypatch.setattr(extract.SanitizingReader, "read", read_then_kill)
+    pg = pg_conn(pg_url)
+    with pytest.raises(SourceConnectionLost) as raised:
+        sync_window(MySqlParams.from_url(source_url), pg, raw_table("procedurelog"), None, attempts=2)
+    pg.close()
+    assert len(killed) == 2 and all(killed.values()), killed
+    text = "".join(traceback.format_exception(raised.value))
+    assert "COPY procedurelog, line" not in text and SECRET not in text, text
 
 
 def test_retries_give_up_with_a_clear_error(pg_url, monkeypatch):

@@ -447,13 +447,15 @@ def copy_from_source(
     try:
         cursor.copy_expert(sql, reader)
         rows = cursor.rowcount
-    except Exception as exc:
-        # a client that died mid-line makes COPY fail on a broken row: report the connection loss
+    except Exception:
+        # a client that died mid-line makes COPY fail on a broken row: report the connection loss, without
+        # COPY's error (from None), which quotes the cut row; a refused value goes up as it is, for
+        # ``replicate.refused_value`` to name without quoting
         exited = proc.poll()
         stop_client(proc)
         error = client_error(proc) if exited not in (None, 0) else None
         if error is not None:
-            raise error from exc
+            raise error from None
         raise
     except BaseException:
         stop_client(proc)
