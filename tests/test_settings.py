@@ -234,6 +234,9 @@ def test_refused_login_and_wrong_port_are_configuration_errors(mariadb_url, pg_s
         assert isinstance(error, ConfigurationError)
         assert expected in _one_line(error, "OPENDENTAL_URL", example=False)
         assert time.monotonic() - began < 2 * mysql.HANDSHAKE_TIMEOUT_S + 1
+        # a script longer than the pipe's buffer: the client exits unread (no BrokenPipeError, the same error)
+        error = mysql.client_error(mysql.start_client(params, "SELECT 1;\n" * 100_000))
+        assert isinstance(error, ConfigurationError) and expected in str(error), error
     # a server reached before that cannot be reached now: a lost connection, retried by with_retries
     monkeypatch.setattr(mysql, "_reached", {("127.0.0.1", 1)})
     with pytest.raises(mysql.SourceConnectionLost):

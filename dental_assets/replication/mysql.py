@@ -337,8 +337,12 @@ def start_client(params: MySqlParams, script: str, raw: bool = True) -> subproce
     proc.option_file = weakref.finalize(proc, _remove, path)
     proc.params = params  # for client_error's classification
     assert proc.stdin is not None
-    proc.stdin.write(script.encode())
-    proc.stdin.close()
+    try:
+        proc.stdin.write(script.encode())
+        proc.stdin.close()
+    except BrokenPipeError:  # the client exited unread (it could not connect): ``client_error`` says why
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
     return proc
 
 
