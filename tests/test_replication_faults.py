@@ -18,7 +18,7 @@ import pytest
 from dental_assets.catalog import raw_table, raw_tables
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
-from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
+from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn, source_sql
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,7 +105,7 @@ def test_a_client_killed_mid_row_at_every_try_quotes_no_row(source_url, pg_url, 
     from dental_assets.replication.mysql import MySqlParams, SourceConnectionLost
     from dental_assets.replication.sync import sync_window
 
-    _source_edit(source_url, ("ALTER TABLE procedurelog MODIFY BillingNote text NULL", None),
+    source_sql(source_url, "ALTER TABLE procedurelog MODIFY BillingNote text NULL",
                  ("UPDATE procedurelog SET BillingNote = %s", (SECRET,)))
     original = extract.SanitizingReader.read
     killed = {}  # per try (a reader each): the client's pid
@@ -417,21 +417,13 @@ def _assert_not_quoted(exc: BaseException, *values: str) -> None:
         assert value not in text, text
 
 
-def _source_edit(source_url, *statements) -> None:
-    conn = mysql_conn(source_url)
-    with conn.cursor() as cur:
-        for sql, args in statements:
-            cur.execute(sql, args)
-    conn.close()
-
-
 def test_a_value_raw_cannot_take_is_named_by_its_column_never_quoted(source_url, pg_url):
     """The source's column changed type (an integer column now text, one row holding a name): the first
     sync's COPY is refused (22P02). The error names the table, the column with raw's type and the COPY's
     line; neither it nor its traceback quotes the value, which PostgreSQL's own message and context do."""
     from dental_assets.replication.replicate import RawValueRefused
 
-    _source_edit(source_url, ("ALTER TABLE procedurelog MODIFY ProvNum varchar(40) NOT NULL DEFAULT '0'", None),
+    source_sql(source_url, "ALTER TABLE procedurelog MODIFY ProvNum varchar(40) NOT NULL DEFAULT '0'",
                  ("UPDATE procedurelog SET ProvNum = %s ORDER BY ProcNum LIMIT 1", (SECRET,)))
     with pytest.raises(RawValueRefused) as raised:
         _replicate_procedurelog(source_url, pg_url)
@@ -452,7 +444,7 @@ def test_a_row_a_constraint_on_raw_refuses_is_not_quoted_and_comes_once_allowed(
     pg = pg_conn(pg_url)
     with pg, pg.cursor() as cur:
         cur.execute('ALTER TABLE raw.procedurelog ADD CONSTRAINT dba_fee_cap CHECK ("ProcFee" < 100000)')
-    _source_edit(source_url, ("UPDATE procedurelog SET ProcFee = 123456.78, BillingNote = %s "
+    source_sql(source_url, ("UPDATE procedurelog SET ProcFee = 123456.78, BillingNote = %s "
                               "ORDER BY ProcNum LIMIT 1", (SECRET,)))
     with pytest.raises(RawValueRefused) as raised:
         _replicate_procedurelog(source_url, pg_url)
@@ -473,7 +465,7 @@ def test_dental_sync_never_prints_or_stores_a_refused_value(source_url, pg_url, 
     with ``DAGSTER_HOME``, stored in the instance's event log (the run's failure)."""
     from dental_assets import cli
 
-    _source_edit(source_url, ("ALTER TABLE procedurelog MODIFY ProvNum varchar(40) NOT NULL DEFAULT '0'", None),
+    source_sql(source_url, "ALTER TABLE procedurelog MODIFY ProvNum varchar(40) NOT NULL DEFAULT '0'",
                  ("UPDATE procedurelog SET ProvNum = %s ORDER BY ProcNum LIMIT 1", (SECRET,)))
     _sync_env(monkeypatch, source_url, pg_url)
     home = tmp_path / "dagster_home"

@@ -16,7 +16,7 @@ from dental_assets.instance import ephemeral_instance  # the instance of `dental
 from dental_assets.partitions import month_window, monthly_partitions
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
-from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
+from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn, source_sql
 
 AS_OF = dt.date(2025, 6, 30)
 PROCEDURES = "procedurelog"
@@ -71,20 +71,9 @@ def _sync(source_url, pg_url, table_name, window, mode="auto"):
         pg.close()
 
 
-def _sql(url, *statements):
-    conn = mysql_conn(url)
-    try:
-        with conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
 def _busy_month_row(url, skip=()) -> tuple[int, str]:
     """A procedure of a month holding several procedures (not one of ``skip``), and that month."""
-    rows = _sql(url, "SELECT DATE_FORMAT(ProcDate, '%Y-%m') m, MIN(ProcNum) FROM procedurelog "
+    rows = source_sql(url, "SELECT DATE_FORMAT(ProcDate, '%Y-%m') m, MIN(ProcNum) FROM procedurelog "
                      "WHERE ProcDate >= '2021-01-01' AND ProcDate < '2025-06-01' GROUP BY m HAVING COUNT(*) > 3 "
                      "ORDER BY m")
     for month, key in rows:
@@ -96,11 +85,11 @@ def _busy_month_row(url, skip=()) -> tuple[int, str]:
 def _empty_month(url, pg_url, month: str) -> None:
     """Make ``month`` empty in the source and in raw (deleted at the source, then synced)."""
     if month == _keys()[0]:
-        _sql(url, "DELETE FROM procedurelog WHERE ProcDate < '2020-02-01'")
+        source_sql(url, "DELETE FROM procedurelog WHERE ProcDate < '2020-02-01'")
     else:
         start = dt.date.fromisoformat(month + "-01")
         end = (start + dt.timedelta(days=32)).replace(day=1)
-        _sql(url, f"DELETE FROM procedurelog WHERE ProcDate >= '{start}' AND ProcDate < '{end}'")
+        source_sql(url, f"DELETE FROM procedurelog WHERE ProcDate >= '{start}' AND ProcDate < '{end}'")
     _sync(url, pg_url, PROCEDURES, _window(month))
     pg = pg_conn(pg_url)
     with pg.cursor() as cur:
@@ -120,23 +109,23 @@ def test_redated_row_into_a_month(env, case):
     key, old_month = _busy_month_row(source_url, skip=("2021-03",))
     if case == "earlier_empty_month":
         _empty_month(source_url, pg_url, "2021-03")
-        _sql(source_url, f"UPDATE procedurelog SET ProcDate = '2021-03-15' WHERE ProcNum = {key}")
+        source_sql(source_url, f"UPDATE procedurelog SET ProcDate = '2021-03-15' WHERE ProcNum = {key}")
         target = _window("2021-03")
         mode = "auto"
     elif case == "zero_date_first_month":
         _empty_month(source_url, pg_url, _keys()[0])
-        _sql(source_url, f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {key}")
+        source_sql(source_url, f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {key}")
         target = _window(_keys()[0])
         mode = "auto"
     elif case == "later_empty_range":
-        _sql(source_url, "DELETE FROM procedurelog WHERE ProcDate >= '2025-08-01' AND ProcDate < '2025-11-01'")
+        source_sql(source_url, "DELETE FROM procedurelog WHERE ProcDate >= '2025-08-01' AND ProcDate < '2025-11-01'")
         _sync(source_url, pg_url, PROCEDURES, _window("2025-08", "2025-10"))
-        _sql(source_url, f"UPDATE procedurelog SET ProcDate = '2025-09-09' WHERE ProcNum = {key}")
+        source_sql(source_url, f"UPDATE procedurelog SET ProcDate = '2025-09-09' WHERE ProcNum = {key}")
         target = _window("2025-08", "2025-10")  # a range run of three empty months
         mode = "auto"
     else:  # a month that has rows, re-copied whole (the full_refresh config)
         other_key, other_month = _busy_month_row(source_url, skip=(old_month,))
-        _sql(source_url, f"UPDATE procedurelog SET ProcDate = '{other_month}-11' WHERE ProcNum = {key}")
+        source_sql(source_url, f"UPDATE procedurelog SET ProcDate = '{other_month}-11' WHERE ProcNum = {key}")
         target = _window(other_month)
         mode = "full"
     result = _sync(source_url, pg_url, PROCEDURES, target, mode=mode)  # the new month first
@@ -153,7 +142,7 @@ def test_redated_rows_through_dental_sync(env):
     source_url, pg_url = env
     instance = ephemeral_instance()
     # the first month (which also holds zero dates) and the months after August 2025 without procedures
-    _sql(source_url, "DELETE FROM procedurelog WHERE ProcDate < '2020-02-01' OR ProcDate >= '2025-09-01'")
+    source_sql(source_url, "DELETE FROM procedurelog WHERE ProcDate < '2020-02-01' OR ProcDate >= '2025-09-01'")
     assert run_sync(instance=instance).ok  # the first sync: a range over every month
     # one "planned" event per asset of a run, not one per asset and month (thousands of writes)
     for run in instance.get_runs():
@@ -162,16 +151,16 @@ def test_redated_rows_through_dental_sync(env):
         assert len(keys) == len(set(keys)), run.run_id
     months = instance.get_materialized_partitions(dg.AssetKey(["opendental", PROCEDURES]))
     assert {"2020-01", "2025-12"} <= months  # every month recorded, those without rows too
-    keys = sorted(k for (k,) in _sql(source_url, "SELECT ProcNum FROM procedurelog WHERE ProcDate >= '2023-01-01' "
+    keys = sorted(k for (k,) in source_sql(source_url, "SELECT ProcNum FROM procedurelog WHERE ProcDate >= '2023-01-01' "
                                                  "AND ProcDate < '2025-01-01' ORDER BY ProcNum"))
-    _sql(source_url,
+    source_sql(source_url,
          f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {keys[0]}",
          f"UPDATE procedurelog SET ProcDate = '2019-12-31' WHERE ProcNum = {keys[1]}",
          f"UPDATE procedurelog SET ProcDate = '2025-10-02' WHERE ProcNum = {keys[2]}")
     report = run_sync(instance=instance)
     assert report.ok, (report.failed_runs, report.failed_checks)
     assert_raw_equals_source(source_url, pg_url, [raw_table(PROCEDURES)])
-    _sql(source_url, f"UPDATE procedurelog SET ProcDate = '2020-01-05' WHERE ProcNum = {keys[3]}")
+    source_sql(source_url, f"UPDATE procedurelog SET ProcDate = '2020-01-05' WHERE ProcNum = {keys[3]}")
     report = run_sync(instance=instance, full_refresh=True)
     assert report.ok, (report.failed_runs, report.failed_checks)
     assert_raw_equals_source(source_url, pg_url, raw_tables())
@@ -184,7 +173,7 @@ def test_transaction_committing_after_the_sync_is_copied(env):
     commits: the next sync copies its row (look-back)."""
     source_url, pg_url = env
     _sync(source_url, pg_url, PROCEDURES, None)
-    (late_key, other_key), = [tuple(k for (k,) in _sql(source_url, "SELECT ProcNum FROM procedurelog "
+    (late_key, other_key), = [tuple(k for (k,) in source_sql(source_url, "SELECT ProcNum FROM procedurelog "
                                                                    "ORDER BY ProcNum LIMIT 2"))]
     late = mysql_conn(source_url)  # a second session, its transaction left open
     late.autocommit(False)
@@ -193,7 +182,7 @@ def test_transaction_committing_after_the_sync_is_copied(env):
             cur.execute("START TRANSACTION")
             cur.execute(f"UPDATE procedurelog SET ProcFee = ProcFee + 7, Surf = 'LATE' WHERE ProcNum = {late_key}")
         time.sleep(1.2)  # DateTStamp has one-second steps: the other edit is stamped later
-        _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum = {other_key}")
+        source_sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum = {other_key}")
         result = _sync(source_url, pg_url, PROCEDURES, None, mode="incremental")  # sees the other edit only
         assert result.rows_copied >= 1
         late.commit()
@@ -218,9 +207,9 @@ def test_rows_read_again_unchanged_are_left_in_place(env):
 
     source_url, pg_url = env
     _sync(source_url, pg_url, PROCEDURES, None)
-    keys = [k for (k,) in _sql(source_url, "SELECT ProcNum FROM procedurelog ORDER BY ProcNum LIMIT 3")]
+    keys = [k for (k,) in source_sql(source_url, "SELECT ProcNum FROM procedurelog ORDER BY ProcNum LIMIT 3")]
     listed = ", ".join(str(k) for k in keys)
-    _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum IN ({listed})")
+    source_sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum IN ({listed})")
     assert _sync(source_url, pg_url, PROCEDURES, None, mode="incremental").rows_copied >= 3
     pg = pg_conn(pg_url)
 
@@ -232,7 +221,7 @@ def test_rows_read_again_unchanged_are_left_in_place(env):
         return versions
 
     before = versions()
-    _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 5, DateTStamp = DateTStamp WHERE ProcNum = {keys[0]}")
+    source_sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 5, DateTStamp = DateTStamp WHERE ProcNum = {keys[0]}")
     table = raw_table(PROCEDURES)
     result = sync_window(_params(source_url), pg, table, None, mode="incremental")
     after = versions()
@@ -294,8 +283,8 @@ def test_edits_keeping_their_timestamp_are_found_and_repaired(env, monkeypatch):
     for table in raw_tables():
         sync_window(_params(source_url), pg, table, None)
     key, month = _busy_month_row(source_url)
-    (pat,), = _sql(source_url, "SELECT MIN(PatNum) FROM patient WHERE LName <> ''")
-    _sql(source_url,
+    (pat,), = source_sql(source_url, "SELECT MIN(PatNum) FROM patient WHERE LName <> ''")
+    source_sql(source_url,
          f"UPDATE procedurelog SET ProcFee = ProcFee + 0.01, DateTStamp = DateTStamp WHERE ProcNum = {key}",
          f"UPDATE patient SET LName = CONCAT(IF(LEFT(LName, 1) = 'Q', 'R', 'Q'), SUBSTRING(LName, 2)), "
          f"DateTStamp = DateTStamp WHERE PatNum = {pat}")
@@ -322,11 +311,11 @@ def test_edits_keeping_their_timestamp_are_found_and_repaired(env, monkeypatch):
     # sampled (test_check_hashes_the_re_read_rows_and_a_sample), and the backstop above otherwise
     monkeypatch.setenv("DENTAL_SYNC_CHECK_SAMPLE", "1")
     in_month = f"DATE_FORMAT(ProcDate, '%Y-%m') = '{month}'"
-    (other, spread), = _sql(source_url, f"SELECT MAX(ProcNum), TIMESTAMPDIFF(SECOND, MIN(DateTStamp), "
+    (other, spread), = source_sql(source_url, f"SELECT MAX(ProcNum), TIMESTAMPDIFF(SECOND, MIN(DateTStamp), "
                                         f"MAX(DateTStamp)) FROM procedurelog WHERE {in_month}")
-    (oldest,), = _sql(source_url, f"SELECT ProcNum FROM procedurelog WHERE {in_month} ORDER BY DateTStamp LIMIT 1")
+    (oldest,), = source_sql(source_url, f"SELECT ProcNum FROM procedurelog WHERE {in_month} ORDER BY DateTStamp LIMIT 1")
     assert spread > 2 * 3600 and oldest != other  # the silent edit is older than watermark - look-back
-    _sql(source_url,
+    source_sql(source_url,
          f"UPDATE procedurelog SET ProcFee = ProcFee + 0.5, DateTStamp = DateTStamp WHERE ProcNum = {oldest}",
          f"UPDATE procedurelog SET CodeNum = CodeNum + 1 WHERE ProcNum = {other}")
     instance = ephemeral_instance()  # no recorded months: the sensor requests the changed one only
@@ -349,8 +338,8 @@ def test_table_without_modified_column_moves_only_added_and_removed_rows(env):
     source_url, pg_url = env
     first = _sync(source_url, pg_url, "securitylog", None)
     assert first.mode == "full" and first.rows_copied > 100
-    (top,), = _sql(source_url, "SELECT MAX(SecurityLogNum) FROM securitylog")
-    _sql(source_url,
+    (top,), = source_sql(source_url, "SELECT MAX(SecurityLogNum) FROM securitylog")
+    source_sql(source_url,
          "INSERT INTO securitylog (SecurityLogNum, PermType, UserNum, LogDateTime, LogText, PatNum, CompName) "
          f"SELECT SecurityLogNum + {top}, PermType, UserNum, LogDateTime, 'added', PatNum, CompName "
          "FROM securitylog ORDER BY SecurityLogNum LIMIT 3",
@@ -359,9 +348,9 @@ def test_table_without_modified_column_moves_only_added_and_removed_rows(env):
     assert (second.mode, second.keys_only, second.rows_copied, second.rows_deleted) == ("incremental", True, 3, 2)
     assert second.rows_total == first.rows_total + 1
 
-    (key, stamp), = _sql(source_url, "SELECT SecurityLogNum, LogDateTime FROM securitylog "
+    (key, stamp), = source_sql(source_url, "SELECT SecurityLogNum, LogDateTime FROM securitylog "
                                      "ORDER BY SecurityLogNum DESC LIMIT 1 OFFSET 10")
-    _sql(source_url, f"UPDATE securitylog SET LogText = 'edited in place' WHERE SecurityLogNum = {key}")
+    source_sql(source_url, f"UPDATE securitylog SET LogText = 'edited in place' WHERE SecurityLogNum = {key}")
     pg = pg_conn(pg_url)
     try:
         third = sync_window(_params(source_url), pg, raw_table("securitylog"), None)
@@ -410,8 +399,8 @@ def test_check_hashes_the_re_read_rows_and_a_sample(env):
     table = raw_table(PROCEDURES)
     pg = pg_conn(pg_url)
     sync_window(_params(source_url), pg, table, None)
-    (silent, normal), = _sql(source_url, "SELECT MIN(ProcNum), MAX(ProcNum) FROM procedurelog")
-    _sql(source_url,
+    (silent, normal), = source_sql(source_url, "SELECT MIN(ProcNum), MAX(ProcNum) FROM procedurelog")
+    source_sql(source_url,
          f"UPDATE procedurelog SET ProcFee = ProcFee + 0.01, DateTStamp = DateTStamp WHERE ProcNum = {silent}",
          f"UPDATE procedurelog SET CodeNum = CodeNum + 1 WHERE ProcNum = {normal}")
     result = sync_window(_params(source_url), pg, table, None)
@@ -420,7 +409,7 @@ def test_check_hashes_the_re_read_rows_and_a_sample(env):
     def check(residue, sample=32):
         return verify_window(_params(source_url), pg, table, None, scope=check_scope(result, sample, residue))
 
-    (lo, hi), = _sql(source_url, "SELECT MIN(ProcNum), MAX(ProcNum) FROM procedurelog")
+    (lo, hi), = source_sql(source_url, "SELECT MIN(ProcNum), MAX(ProcNum) FROM procedurelog")
 
     def sampled(key, residue):
         return any(a <= key <= b for a, b in check_scope(result, 32, residue).key_ranges(lo, hi))
@@ -458,19 +447,19 @@ def test_writes_while_a_window_is_checked_are_left_to_the_next_sync(env, monkeyp
     source_url, pg_url = env
     table = raw_table(PROCEDURES)
     pg = pg_conn(pg_url)
-    keys = [k for (k,) in _sql(source_url, "SELECT ProcNum FROM procedurelog ORDER BY ProcNum")]
+    keys = [k for (k,) in source_sql(source_url, "SELECT ProcNum FROM procedurelog ORDER BY ProcNum")]
     edited = iter(keys[::7])
     marks = sync._source_marks
     for mode in ("full", "incremental"):
-        _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum = {next(edited)}")
+        source_sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum = {next(edited)}")
         between = f"UPDATE procedurelog SET ProcFee = ProcFee + 3 WHERE ProcNum = {next(edited)}"
         # (one edit between the clock's read and the sync's: raw has it, stamped after the clock)
-        monkeypatch.setattr(sync, "_source_marks", lambda *a: (marks(*a), _sql(source_url, between))[0])
+        monkeypatch.setattr(sync, "_source_marks", lambda *a: (marks(*a), source_sql(source_url, between))[0])
         result = sync_window(_params(source_url), pg, table, None, mode=mode)
         monkeypatch.setattr(sync, "_source_marks", marks)
         assert result.mode == mode and result.source_clock is not None
         # while it is checked: an edit (stamped now), an insert, and an edit of a row the sync re-read
-        _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 2 WHERE ProcNum = {next(edited)}",
+        source_sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 2 WHERE ProcNum = {next(edited)}",
              "INSERT INTO procedurelog (PatNum, ProcDate, ProcFee) VALUES (1, '2025-06-01', 12.5)",
              f"UPDATE procedurelog SET Surf = 'B' WHERE ProcNum = {keys[0] if mode == 'full' else keys[::7][-2]}")
         for sample in (1, 32):
@@ -488,11 +477,11 @@ def test_writes_while_a_window_is_checked_are_left_to_the_next_sync(env, monkeyp
     def every_row() -> bool:
         return verify_window(_params(source_url), pg, table, None, clock=result.source_clock)[0]
 
-    _sql(source_url, f"UPDATE procedurelog SET CodeNum = CodeNum + 1, DateTStamp = DateTStamp WHERE ProcNum = {silent}")
+    source_sql(source_url, f"UPDATE procedurelog SET CodeNum = CodeNum + 1, DateTStamp = DateTStamp WHERE ProcNum = {silent}")
     assert not every_row()
-    _sql(source_url, f"UPDATE procedurelog SET CodeNum = CodeNum - 1, DateTStamp = DateTStamp WHERE ProcNum = {silent}")
+    source_sql(source_url, f"UPDATE procedurelog SET CodeNum = CodeNum - 1, DateTStamp = DateTStamp WHERE ProcNum = {silent}")
     assert every_row()  # (as the sync left it)
-    _sql(source_url, f"UPDATE procedurelog SET DateTStamp = '2020-01-01 00:00:00' WHERE ProcNum = {earlier}")
+    source_sql(source_url, f"UPDATE procedurelog SET DateTStamp = '2020-01-01 00:00:00' WHERE ProcNum = {earlier}")
     assert not every_row()
     after = sync_window(_params(source_url), pg, table, None, mode="full")
     assert verify_window(_params(source_url), pg, table, None, clock=after.source_clock)[0]
@@ -514,11 +503,11 @@ def test_rows_added_while_a_table_without_modified_column_is_checked_are_left_ou
     pg = pg_conn(pg_url)
     sync.sync_window(_params(source_url), pg, table, None)
     marks = sync._source_marks
-    monkeypatch.setattr(sync, "_source_marks", lambda *a: (marks(*a), _sql(source_url, insert))[0])
+    monkeypatch.setattr(sync, "_source_marks", lambda *a: (marks(*a), source_sql(source_url, insert))[0])
     result = sync.sync_window(_params(source_url), pg, table, None)
     monkeypatch.setattr(sync, "_source_marks", marks)
     assert result.mode == "incremental" and result.rows_copied == 1 and result.source_key_max is not None
-    _sql(source_url, insert)
+    source_sql(source_url, insert)
     for sample in (1, 32):
         scope = sync.check_scope(result, sample, residue=0)
 
@@ -543,13 +532,13 @@ def test_a_row_deleted_while_the_window_is_checked_is_synced_again(env, monkeypa
 
     source_url, pg_url = env
     _sync(source_url, pg_url, PROCEDURES, None)
-    first, gone = [k for (k,) in _sql(source_url, "SELECT ProcNum FROM procedurelog ORDER BY ProcNum LIMIT 2")]
-    _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum = {first}")
+    first, gone = [k for (k,) in source_sql(source_url, "SELECT ProcNum FROM procedurelog ORDER BY ProcNum LIMIT 2")]
+    source_sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum = {first}")
     real, checks = replicate.verify_window, []
 
     def deleting_first(*args, **kwargs):
         if not checks:  # the first check: the row goes first
-            _sql(source_url, f"DELETE FROM procedurelog WHERE ProcNum = {gone}")
+            source_sql(source_url, f"DELETE FROM procedurelog WHERE ProcNum = {gone}")
         checks.append(real(*args, **kwargs))
         return checks[-1]
 
@@ -572,10 +561,10 @@ def test_check_compares_doubles_exactly(env):
     source_url, pg_url = env
     table = raw_table(PROCEDURES)
     pg = pg_conn(pg_url)
-    _sql(source_url, "UPDATE procedurelog SET ProcFee = 0.1e0 + 0.2e0 WHERE ProcNum = 1")
+    source_sql(source_url, "UPDATE procedurelog SET ProcFee = 0.1e0 + 0.2e0 WHERE ProcNum = 1")
     sync_window(_params(source_url), pg, table, None)
     assert verify_window(_params(source_url), pg, table, None)[0]
-    _sql(source_url, "UPDATE procedurelog SET ProcFee = 0.3e0, DateTStamp = DateTStamp "
+    source_sql(source_url, "UPDATE procedurelog SET ProcFee = 0.3e0, DateTStamp = DateTStamp "
                      "WHERE ProcNum = 1")  # 0.30000000000000004 -> 0.3, and nothing else
     equal, src, raw = verify_window(_params(source_url), pg, table, None)
     pg.close()
@@ -590,7 +579,7 @@ READ_COMMITTED = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 def _insert_during(url, delay: float) -> threading.Thread:
     def insert():
         time.sleep(delay)
-        _sql(url, "INSERT INTO procedurelog (PatNum, ProcDate, ProcFee) VALUES (1, '2024-01-02', 5)")
+        source_sql(url, "INSERT INTO procedurelog (PatNum, ProcDate, ProcFee) VALUES (1, '2024-01-02', 5)")
 
     thread = threading.Thread(target=insert)
     thread.start()
@@ -656,7 +645,7 @@ def test_missing_table_or_column_is_a_configuration_error(env, capsys, change, n
     from dental_assets import cli
 
     source_url, _ = env
-    _sql(source_url, change)
+    source_sql(source_url, change)
     assert cli.main(["sync"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and named in err and "Traceback" not in err, err
@@ -666,7 +655,7 @@ def test_missing_table_or_column_is_a_configuration_error(env, capsys, change, n
 # ------------------------------------------------------------------------------ MyISAM tables
 
 def _engines(url) -> set[str]:
-    return {e for (e,) in _sql(url, "SELECT DISTINCT ENGINE FROM information_schema.TABLES "
+    return {e for (e,) in source_sql(url, "SELECT DISTINCT ENGINE FROM information_schema.TABLES "
                                     "WHERE TABLE_SCHEMA = DATABASE()")}
 
 
@@ -680,15 +669,15 @@ def test_a_myisam_source_is_replicated_exactly(env, monkeypatch, capsys):
 
     source_url, pg_url = env
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    tables = [name for (name,) in _sql(source_url, "SELECT TABLE_NAME FROM information_schema.TABLES "
+    tables = [name for (name,) in source_sql(source_url, "SELECT TABLE_NAME FROM information_schema.TABLES "
                                                    "WHERE TABLE_SCHEMA = DATABASE()")]
-    _sql(source_url, *[f"ALTER TABLE `{name}` ENGINE=MyISAM" for name in tables])
+    source_sql(source_url, *[f"ALTER TABLE `{name}` ENGINE=MyISAM" for name in tables])
     assert _engines(source_url) == {"MyISAM"}
     assert cli.main(["sync"]) == 0
     assert_raw_equals_source(source_url, pg_url, raw_tables())
-    keys = [k for (k,) in _sql(source_url, "SELECT ProcNum FROM procedurelog WHERE ProcDate >= '2023-01-01' "
+    keys = [k for (k,) in source_sql(source_url, "SELECT ProcNum FROM procedurelog WHERE ProcDate >= '2023-01-01' "
                                            "ORDER BY ProcNum LIMIT 3")]
-    _sql(source_url,
+    source_sql(source_url,
          "UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum % 7 = 0",
          f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {keys[0]}",
          f"UPDATE procedurelog SET ProcDate = '2019-12-31' WHERE ProcNum = {keys[1]}",
@@ -701,7 +690,7 @@ def test_a_myisam_source_is_replicated_exactly(env, monkeypatch, capsys):
     capsys.readouterr()
     assert cli.main(["sync"]) == 0  # nothing changed
     unchanged = capsys.readouterr().out
-    _sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 2 WHERE ProcNum = {keys[2]}")
+    source_sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 2 WHERE ProcNum = {keys[2]}")
     assert cli.main(["sync"]) == 0, unchanged
     assert_raw_equals_source(source_url, pg_url, raw_tables())
     assert _engines(source_url) == {"MyISAM"}

@@ -45,6 +45,22 @@ def select_only_user(server_url: str, source_url: str, prefix: str, password: st
         admin.close()
 
 
+def source_sql(url: str, *statements) -> list[tuple]:
+    """Run ``statements`` on the source at ``url``, in order, each SQL text or ``(sql, args)``; returns the
+    last one's rows."""
+    conn = mysql_conn(url)
+    try:
+        rows: list[tuple] = []
+        with conn.cursor() as cur:
+            for statement in statements:
+                sql, args = statement if isinstance(statement, tuple) else (statement, None)
+                cur.execute(sql, args)
+                rows = list(cur.fetchall())
+        return rows
+    finally:
+        conn.close()
+
+
 def pg_conn(url: str):
     u = make_url(url)
     return psycopg2.connect(host=u.host, port=u.port, user=u.username, password=u.password or "", dbname=u.database)

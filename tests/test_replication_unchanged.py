@@ -13,7 +13,14 @@ from dental_assets.catalog import raw_table
 from dental_assets.instance import ephemeral_instance  # the instance of `dental sync` without DAGSTER_HOME
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
-from test_replication_support import mysql_conn, pg_conn, quiet_source, select_only_user, wait_past_records
+from test_replication_support import (
+    mysql_conn,
+    pg_conn,
+    quiet_source,
+    select_only_user,
+    source_sql,
+    wait_past_records,
+)
 
 AS_OF = dt.date(2025, 6, 30)
 TABLES = ("procedurelog", "patient", "definition", "adjustment")
@@ -132,16 +139,6 @@ def _verified(source_url: str, pg_url: str) -> dict:
     return first
 
 
-def _execute(url: str, *statements: str) -> None:
-    conn = mysql_conn(url)
-    try:
-        with conn.cursor() as cur:
-            for sql in statements:
-                cur.execute(sql)
-    finally:
-        conn.close()
-
-
 def test_second_plan_skips_verified_tables(urls):
     source_url, pg_url = urls
     first = _verified(source_url, pg_url)
@@ -178,7 +175,7 @@ def test_changes_after_verification_are_found(urls, change):
                                       f"WHERE ProcNum = {key}"],
         "delete": [f"DELETE FROM procedurelog WHERE ProcNum = {key}"],
     }[change]
-    _execute(source_url, *statements)
+    source_sql(source_url, *statements)
     plans = _plan(source_url, pg_url)
     assert _scanned(plans) == {"procedurelog"}  # the others are still skipped
     listed = plans["procedurelog"].partitions
@@ -214,7 +211,7 @@ def test_written_tables_are_planned_whole_range_unread(urls, monkeypatch, change
         key = cur.fetchone()[0]
     conn.close()
     wait_past_records(source_url, pg_url)  # (a write right after could have been seen by the verifying read)
-    _execute(source_url, {
+    source_sql(source_url, {
         "insert_old_stamp": "INSERT INTO procedurelog (PatNum, ProcDate, DateTStamp) VALUES (1, '2023-02-15', "
                             "'2023-02-15 00:00:00')",
         "moved_to_zero_date": f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {key}",
@@ -328,7 +325,7 @@ def test_without_process_privilege_every_table_is_scanned(urls, mariadb_server_u
     source_url, pg_url = urls
     _verified(source_url, pg_url)
     with select_only_user(mariadb_server_url, source_url, "np", "np-secret") as limited:
-        _execute(source_url, "DELETE FROM procedurelog ORDER BY ProcNum LIMIT 1")
+        source_sql(source_url, "DELETE FROM procedurelog ORDER BY ProcNum LIMIT 1")
         verified._warned_no_threshold = False
         with caplog.at_level(logging.WARNING, logger="dental_assets.replication.verified"):
             plans = _plan(limited, pg_url)
@@ -428,7 +425,7 @@ def test_dental_sync_records_the_tables_it_wrote_and_checked(sync_env, monkeypat
         edited, set_back = [r[0] for r in cur.fetchall()]
     conn.close()
     monkeypatch.setenv("DENTAL_SYNC_LOOKBACK_SECONDS", "0")
-    _execute(source_url,
+    source_sql(source_url,
              f"UPDATE procedurelog SET ProcFee = ProcFee + 1, DateTStamp = NOW() WHERE ProcNum = {edited}",
              f"UPDATE procedurelog SET ProcFee = ProcFee + 2, DateTStamp = DateTStamp - INTERVAL 1 DAY "
              f"WHERE ProcNum = {set_back}",
