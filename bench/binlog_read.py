@@ -201,64 +201,77 @@ def changed_keys(conn, tables, since: dt.datetime) -> float:
     return time.perf_counter() - started
 
 
+def load_and_change(url: str, workdir: Path, patients: int, tables) -> dict:
+    """Steps 2-3: the practice loaded, the log reset, the change made. Returns the connection, the
+    source's clock before the change (``since``), the log's ``start`` and ``end`` positions and the
+    change's counts."""
+    from replication import change_practice, mysql  # bench/replication.py
+
+    from dental_synthetic import SyntheticConfig, generate
+    from dental_synthetic.mariadb_writer import write_mariadb
+
+    started = time.perf_counter()
+    practice = generate(SyntheticConfig(as_of=dt.date(2025, 6, 30), patients=patients, seed=42))
+    write_mariadb(practice, url, force=True)  # bench_binlog: this script's own server
+    print(f"practice of {patients:,} patients loaded in {time.perf_counter() - started:.1f} s", flush=True)
+    conn = mysql(url)
+    with conn.cursor() as cur:
+        cur.execute("RESET MASTER")
+        cur.execute("SELECT UTC_TIMESTAMP()")
+        since = cur.fetchone()[0]
+    start = log_position(conn)
+    time.sleep(1.1)  # the change's stamps fall after ``since``
+    change = change_practice(url, tables)
+    end = log_position(conn)
+    log_bytes = sum(p.stat().st_size for p in (workdir / "data").glob("binlog.[0-9]*"))
+    print(f"change: {change['edited']:,} rows edited, {change['deleted']:,} deleted; "
+          f"log {log_bytes / 1e6:.1f} MB", flush=True)
+    return {"conn": conn, "since": since, "start": start, "end": end, "change": change}
+
+
+def measure(port: int, tables, loaded: dict, rounds: int = 2) -> None:
+    """Step 4-5: each reading, ``rounds`` times in turn; exits non-zero when the two decoders differ or
+    the log's keys are not the change's."""
+    keys = {t.name: t.primary_key for t in tables}
+    start, end, change = loaded["start"], loaded["end"], loaded["change"]
+    for attempt in range(rounds):
+        log = read_log(port, start, end, keys)
+        text = read_log_text(port, start, end)
+        if (text["written"], text["deleted"]) != (log["written"], log["deleted"]):
+            sys.exit("the two decoders differ")
+        buckets_s = bucket_pass(loaded["conn"], tables)
+        changed_s = changed_keys(loaded["conn"], tables, loaded["since"])
+        print(f"round {attempt + 1}: log read {log['seconds']:.2f} s ({log['events']:,} row events, "
+              f"{log['rows']:,} rows); mariadb-binlog | grep | Python {text['seconds']:.2f} s "
+              f"({text['lines']:,} lines); key buckets {buckets_s:.2f} s; changed rows' keys "
+              f"{changed_s:.2f} s", flush=True)
+    written = sum(len(v) for v in log["written"].values())
+    deleted = sum(len(v) for v in log["deleted"].values())
+    print(f"the log named {written:,} keys written and {deleted:,} deleted "
+          f"(the change: {change['edited']:,} and {change['deleted']:,})")
+    if (written, deleted) != (change["edited"], change["deleted"]):
+        sys.exit("the log's keys differ from the change")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=50000)
     parser.add_argument("--buffer-pool-mb", type=int, default=3072)
     args = parser.parse_args()
 
-    from replication import change_practice, mysql  # bench/replication.py
-
     from dental_assets.catalog import raw_tables
-    from dental_synthetic import SyntheticConfig, generate
-    from dental_synthetic.mariadb_writer import write_mariadb
 
     tables = list(raw_tables())
-    keys = {t.name: t.primary_key for t in tables}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # the server is stopped on the way out
     workdir = Path(tempfile.mkdtemp(prefix="dental-binlog-bench-"))
     port = free_port()
     server = start_server(workdir, port, args.buffer_pool_mb)
-    url = f"mysql+pymysql://{USER}:{PASSWORD}@127.0.0.1:{port}/{DB}"
     try:
-        started = time.perf_counter()
-        practice = generate(SyntheticConfig(as_of=dt.date(2025, 6, 30), patients=args.patients, seed=42))
-        write_mariadb(practice, url, force=True)  # bench_binlog: this script's own server
-        print(f"practice of {args.patients:,} patients loaded in {time.perf_counter() - started:.1f} s",
-              flush=True)
-        conn = mysql(url)
-        with conn.cursor() as cur:
-            cur.execute("RESET MASTER")
-            cur.execute("SELECT UTC_TIMESTAMP()")
-            since = cur.fetchone()[0]
-        start = log_position(conn)
-        time.sleep(1.1)  # the change's stamps fall after ``since``
-        change = change_practice(url, tables)
-        end = log_position(conn)
-        log_bytes = sum(p.stat().st_size for p in (workdir / "data").glob("binlog.[0-9]*"))
-        print(f"change: {change['edited']:,} rows edited, {change['deleted']:,} deleted; "
-              f"log {log_bytes / 1e6:.1f} MB", flush=True)
-        figures = []
-        for attempt in range(2):
-            log = read_log(port, start, end, keys)
-            text = read_log_text(port, start, end)
-            if (text["written"], text["deleted"]) != (log["written"], log["deleted"]):
-                sys.exit("the two decoders differ")
-            buckets_s = bucket_pass(conn, tables)
-            changed_s = changed_keys(conn, tables, since)
-            figures.append((log["seconds"], buckets_s, changed_s))
-            print(f"round {attempt + 1}: log read {log['seconds']:.2f} s ({log['events']:,} row events, "
-                  f"{log['rows']:,} rows); mariadb-binlog | grep | Python {text['seconds']:.2f} s "
-                  f"({text['lines']:,} lines); key buckets {buckets_s:.2f} s; changed rows' keys "
-                  f"{changed_s:.2f} s", flush=True)
-        written = sum(len(v) for v in log["written"].values())
-        deleted = sum(len(v) for v in log["deleted"].values())
-        print(f"the log named {written:,} keys written and {deleted:,} deleted "
-              f"(the change: {change['edited']:,} and {change['deleted']:,})")
-        if (written, deleted) != (change["edited"], change["deleted"]):
-            sys.exit("the log's keys differ from the change")
+        loaded = load_and_change(f"mysql+pymysql://{USER}:{PASSWORD}@127.0.0.1:{port}/{DB}", workdir,
+                                 args.patients, tables)
+        measure(port, tables, loaded)
         print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-        conn.close()
+        loaded["conn"].close()
     finally:
         server.terminate()
         server.wait(timeout=60)
