@@ -480,3 +480,42 @@ def test_dental_sync_never_prints_or_stores_a_refused_value(source_url, pg_url, 
     if with_dagster:
         stored = b"".join(path.read_bytes() for path in home.rglob("*") if path.is_file())
         assert b"refused a value from the source" in stored and SECRET.encode() not in stored
+
+
+@pytest.mark.parametrize("with_dagster", [False, True], ids=["direct", "dagster_runs"])
+def test_a_source_column_wider_than_raws_is_named_then_its_long_value_refused(source_url, pg_url, monkeypatch,
+                                                                              capsys, tmp_path, with_dagster):
+    """An OpenDental upgrade widened a column (ClaimNote varchar(80) -> varchar(500)): while its values
+    fit, `dental sync` succeeds and names the column and both types (with Dagster: in the raw asset's
+    metadata too); a longer value then fails the table as a refused value, naming raw's type, not
+    quoting the value."""
+    import dagster as dg
+
+    from dental_assets import cli
+    from dental_assets.defs.raw.assets import raw_asset_key
+
+    source_sql(source_url, "ALTER TABLE procedurelog MODIFY ClaimNote varchar(500) NOT NULL DEFAULT ''")
+    _sync_env(monkeypatch, source_url, pg_url)
+    home = tmp_path / "dagster_home"
+    if with_dagster:
+        home.mkdir()
+        shutil.copyfile(REPO_ROOT / "dagster.demo.yaml", home / "dagster.yaml")
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert cli.main(["sync"]) == 0
+    named = "ClaimNote (varchar(500) at the source, varchar(80) in raw)"
+    printed = capsys.readouterr()
+    if with_dagster:
+        instance = dg.DagsterInstance.from_config(str(home))
+        event = instance.get_latest_materialization_event(raw_asset_key("procedurelog"))
+        assert event.asset_materialization.metadata["source_wider_than_raw"].value == named
+        instance.dispose()
+    else:
+        assert f"raw.procedurelog: the source's type is wider than raw's for {named}" in printed.out
+    assert_raw_equals_source(source_url, pg_url, [raw_table("procedurelog")])
+    long_note = SECRET * 6  # 96 characters
+    source_sql(source_url, ("UPDATE procedurelog SET ClaimNote = %s ORDER BY ProcNum LIMIT 1", (long_note,)))
+    assert cli.main(["sync"]) == 1
+    printed = capsys.readouterr()
+    assert ("string_data_right_truncation, SQLSTATE 22001; column ClaimNote (raw's type varchar(80))"
+            in printed.out + printed.err), printed
+    assert SECRET not in printed.out + printed.err

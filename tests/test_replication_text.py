@@ -25,6 +25,37 @@ def _read_all(reader) -> bytes:
     return out
 
 
+@pytest.mark.parametrize("catalog, source, held", [
+    ("bigint(20)", "bigint(20)", True), ("bigint(20)", "int(10) unsigned", True),
+    ("bigint(20)", "bigint(20) unsigned", False), ("bigint(20)", "varchar(20)", False),
+    ("bigint(20)", "decimal(20,0)", False),
+    ("int(11)", "int(11)", True), ("int(11)", "mediumint(8) unsigned", True), ("int(11)", "smallint(5) unsigned", True),
+    ("int(11)", "int(11) unsigned", False), ("int(11)", "bigint(20)", False),
+    ("tinyint", "tinyint(3) unsigned", True), ("tinyint", "smallint(6)", True),
+    ("tinyint", "smallint(5) unsigned", False), ("tinyint", "int(11)", False),
+    ("varchar(255)", "varchar(255)", True), ("varchar(255)", "char(10)", True), ("varchar(255)", "tinytext", True),
+    ("varchar(255)", "varchar(256)", False), ("varchar(255)", "text", False),
+    ("varchar(255)", "enum('a','b')", False),
+    ("text", "longtext", True), ("text", "varchar(5000)", True),
+    ("double", "double", True), ("double", "float", True), ("double", "decimal(10,2)", False),
+    ("float", "float", True), ("float", "double", False),
+    ("date", "date", True), ("date", "datetime", False),
+    ("datetime", "datetime", True), ("datetime", "timestamp", True), ("datetime", "date", True),
+    ("timestamp", "datetime", True), ("time", "time", True), ("time", "datetime", False),
+])
+def test_raw_holds_the_source_types_it_can(catalog, source, held):
+    """Whether raw's type (from the catalog's) takes every value of the source's declared type: by the
+    types' ranges (PostgreSQL's smallint 32,767, integer 2**31 - 1; MySQL's unsigned ones twice theirs),
+    lengths and kinds."""
+    assert extract.raw_holds(Column(name="C", mysql_type=catalog, position=0), source) is held
+
+
+def test_raw_holds_every_catalog_column_as_the_catalog_declares_it():
+    from dental_assets.catalog import raw_tables
+
+    assert [(t.name, c.name) for t in raw_tables() for c in t.columns if not extract.raw_holds(c, c.mysql_type)] == []
+
+
 def test_text_reader_converts_what_copy_text_cannot_take():
     cols = _cols(("K", "bigint(20)", False), ("S", "varchar(255)", False), ("D", "date", False),
                  ("T", "datetime", False), ("N", "int(11)", True))

@@ -67,6 +67,9 @@ class SourceColumns:
     extra: tuple[Column, ...] = ()
     # columns the source declares NOT NULL (information_schema IS_NULLABLE = 'NO'); None: unknown
     not_null: frozenset[str] | None = None
+    # catalog columns whose source type holds values raw's type cannot (``raw_holds``), each as
+    # "<name> (<source type> at the source, <raw type> in raw)": an OpenDental upgrade widened them
+    narrower_in_raw: tuple[str, ...] = ()
 
     @property
     def text_ok(self) -> bool:
@@ -80,6 +83,42 @@ class SourceColumns:
 
 _TYPE_RE = re.compile(r"^([a-z]+)(\(\d+\))?")
 
+# the largest value of MySQL's integer types (signed, unsigned) and of PostgreSQL's
+_MYSQL_INT_MAX = {"tinyint": (2**7 - 1, 2**8 - 1), "smallint": (2**15 - 1, 2**16 - 1),
+                  "mediumint": (2**23 - 1, 2**24 - 1), "int": (2**31 - 1, 2**32 - 1),
+                  "integer": (2**31 - 1, 2**32 - 1), "bigint": (2**63 - 1, 2**64 - 1)}
+_PG_INT_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
+# the most characters of MySQL's text types (their byte limits: at least as many characters)
+_MYSQL_TEXT_CHARS = {"tinytext": 2**8 - 1, "text": 2**16 - 1, "mediumtext": 2**24 - 1, "longtext": 2**32 - 1}
+# the MySQL date and time types each of raw's types takes
+_PG_TIME_HOLDS = {"date": ("date",), "timestamp": ("date", "datetime", "timestamp"), "interval": ("time",)}
+
+
+def raw_holds(col: Column, source_type: str) -> bool:
+    """Whether raw's type for ``col`` (``Column.pg_type``, from the catalog) takes every value of the
+    source's ``COLUMN_TYPE`` for it: an integer type no larger (unsigned counted), FLOAT into real or
+    double precision and DOUBLE into double precision, a string no longer (a varchar's length, any text
+    type into text), a date or time type raw's type takes (a DATE into timestamp, not a DATETIME into
+    date). Any other source type (DECIMAL, ENUM, BLOB...) is taken as not held. Pure."""
+    declared = source_type.lower()
+    match = _TYPE_RE.match(declared)
+    if not match:
+        return False
+    base, pg = match.group(1), col.pg_type
+    if base in _MYSQL_INT_MAX:
+        largest = _MYSQL_INT_MAX[base]["unsigned" in declared]
+        return pg in _PG_INT_MAX and largest <= _PG_INT_MAX[pg]
+    if base in ("float", "double"):
+        return pg == "double precision" or (base == "float" and pg == "real")
+    if base in ("varchar", "char") or base in _MYSQL_TEXT_CHARS:
+        if pg == "text":
+            return True
+        if not pg.startswith("varchar(") or (base in ("varchar", "char") and not match.group(2)):
+            return False
+        chars = int(match.group(2)[1:-1]) if base in ("varchar", "char") else _MYSQL_TEXT_CHARS[base]
+        return chars <= int(pg[len("varchar("):-1])
+    return base in _PG_TIME_HOLDS.get(pg, ())
+
 
 def effective_columns(table: Table, source_types: dict[str, str] | None,
                       not_null: set[str] | frozenset[str] | None = None) -> SourceColumns:
@@ -87,7 +126,8 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
     the catalog) and the source's NOT NULL column names (``not_null``; None: unknown, which selects the
     CSV path). Names compare case-insensitively, as MySQL does. Raises ConfigurationError when the
     source lacks the primary key or the business-date column, or has a column of a type the catalog
-    cannot map."""
+    cannot map. A catalog column whose source type is wider than raw's is listed in
+    ``narrower_in_raw`` (the values that fit still move; one that does not fails its table)."""
     if source_types is None:
         return SourceColumns(table.columns)
     lower = {name.lower(): name for name in source_types}
@@ -99,6 +139,9 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
                 "(an OpenDental version this catalog does not describe?)")
     catalog = {c.name.lower() for c in table.columns}
     missing = frozenset(c.name for c in table.columns if c.name.lower() not in lower)
+    narrower = tuple(f"{c.name} ({source_types[lower[c.name.lower()]]} at the source, {c.pg_type} in raw)"
+                     for c in table.columns
+                     if c.name.lower() in lower and not raw_holds(c, source_types[lower[c.name.lower()]]))
     extra = []
     for position, (name, mysql_type) in enumerate(source_types.items()):
         if name.lower() in catalog:
@@ -119,7 +162,7 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
     if not_null is not None:
         by_lower = {n.lower() for n in not_null}
         known = frozenset(c.name for c in columns if c.name.lower() in by_lower)
-    return SourceColumns(columns, missing, tuple(extra), known)
+    return SourceColumns(columns, missing, tuple(extra), known, narrower)
 
 
 def read_source_columns(params: MySqlParams, tables) -> dict[str, SourceColumns]:

@@ -160,6 +160,13 @@ def replicate_table(params, conn, table: Table, window: Window | None, mode: str
 REPAIRS = {"incremental": ("incremental", "full", "incremental"), "full": ("incremental",)}
 
 
+def narrower_text(table: str, narrower: list[str]) -> str:
+    """The warning for a table whose source columns are wider than raw's (``SyncResult.narrower_in_raw``;
+    names and types only)."""
+    return (f"raw.{table}: the source's type is wider than raw's for {'; '.join(narrower)}: a value raw's "
+            "type cannot take will fail the table (docs/operations.md, When the warehouse refuses a value)")
+
+
 def repair_text(synced_again: int, recopied: bool) -> str:
     """What the repairs after a failed check did, in words (``REPAIRS``; counts only)."""
     done = [f"synced again ({synced_again}x)"] if synced_again else []

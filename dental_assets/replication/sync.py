@@ -71,6 +71,8 @@ class SyncResult:
     rows_deleted: int = 0  # rows removed from raw (replaced window rows, or hard deletes)
     rows_total: int = 0  # rows in the raw window afterwards
     columns_added: list[str] = field(default_factory=list)
+    # catalog columns whose source type is wider than raw's (``extract.SourceColumns.narrower_in_raw``)
+    narrower_in_raw: list[str] = field(default_factory=list)
     conversions: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step (profiling, the benchmark)
@@ -483,7 +485,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
             mode = "incremental" if raw.watermark is not None or keys_only else "full"
         result = SyncResult(table.name, mode, columns_added=added, steps=job.steps, keys_only=keys_only,
                             buckets_recorded=raw.recorded, source_clock=source_clock,
-                            source_key_max=source_key_max)
+                            source_key_max=source_key_max, narrower_in_raw=list(cols.narrower_in_raw))
         if mode == "full":
             stack.close()
             _full_copy(job, result, created)
