@@ -106,7 +106,7 @@ def test_a_client_killed_mid_row_at_every_try_quotes_no_row(source_url, pg_url, 
     from dental_assets.replication.sync import sync_window
 
     source_sql(source_url, "ALTER TABLE procedurelog MODIFY BillingNote text NULL",
-                 ("UPDATE procedurelog SET BillingNote = %s", (SECRET,)))
+               ("UPDATE procedurelog SET BillingNote = %s", (SECRET,)))
     original = extract.SanitizingReader.read
     killed = {}  # per try (a reader each): the client's pid
 
@@ -220,6 +220,18 @@ def _sync_env(monkeypatch, source_url, pg_url) -> None:
     monkeypatch.setenv("OPENDENTAL_URL", source_url)
     monkeypatch.setenv("DENTAL_WAREHOUSE_URL", pg_url)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
+def _sync_env_with(monkeypatch, source_url, pg_url, tmp_path, with_dagster: bool):
+    """``_sync_env``, and with ``with_dagster`` a persistent instance in ``tmp_path`` (as on a
+    workstation: ./dev's dagster.demo.yaml) as ``DAGSTER_HOME``. Returns that instance's folder."""
+    _sync_env(monkeypatch, source_url, pg_url)
+    home = tmp_path / "dagster_home"
+    if with_dagster:
+        home.mkdir()
+        shutil.copyfile(REPO_ROOT / "dagster.demo.yaml", home / "dagster.yaml")
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
 
 
 def _terminate_while_planning(monkeypatch, pg_url, times: int) -> list[int]:
@@ -424,7 +436,7 @@ def test_a_value_raw_cannot_take_is_named_by_its_column_never_quoted(source_url,
     from dental_assets.replication.replicate import RawValueRefused
 
     source_sql(source_url, "ALTER TABLE procedurelog MODIFY ProvNum varchar(40) NOT NULL DEFAULT '0'",
-                 ("UPDATE procedurelog SET ProvNum = %s ORDER BY ProcNum LIMIT 1", (SECRET,)))
+               ("UPDATE procedurelog SET ProvNum = %s ORDER BY ProcNum LIMIT 1", (SECRET,)))
     with pytest.raises(RawValueRefused) as raised:
         _replicate_procedurelog(source_url, pg_url)
     message = str(raised.value)
@@ -445,7 +457,7 @@ def test_a_row_a_constraint_on_raw_refuses_is_not_quoted_and_comes_once_allowed(
     with pg, pg.cursor() as cur:
         cur.execute('ALTER TABLE raw.procedurelog ADD CONSTRAINT dba_fee_cap CHECK ("ProcFee" < 100000)')
     source_sql(source_url, ("UPDATE procedurelog SET ProcFee = 123456.78, BillingNote = %s "
-                              "ORDER BY ProcNum LIMIT 1", (SECRET,)))
+                            "ORDER BY ProcNum LIMIT 1", (SECRET,)))
     with pytest.raises(RawValueRefused) as raised:
         _replicate_procedurelog(source_url, pg_url)
     message = str(raised.value)
@@ -466,13 +478,8 @@ def test_dental_sync_never_prints_or_stores_a_refused_value(source_url, pg_url, 
     from dental_assets import cli
 
     source_sql(source_url, "ALTER TABLE procedurelog MODIFY ProvNum varchar(40) NOT NULL DEFAULT '0'",
-                 ("UPDATE procedurelog SET ProvNum = %s ORDER BY ProcNum LIMIT 1", (SECRET,)))
-    _sync_env(monkeypatch, source_url, pg_url)
-    home = tmp_path / "dagster_home"
-    if with_dagster:
-        home.mkdir()
-        shutil.copyfile(REPO_ROOT / "dagster.demo.yaml", home / "dagster.yaml")
-        monkeypatch.setenv("DAGSTER_HOME", str(home))
+               ("UPDATE procedurelog SET ProvNum = %s ORDER BY ProcNum LIMIT 1", (SECRET,)))
+    home = _sync_env_with(monkeypatch, source_url, pg_url, tmp_path, with_dagster)
     assert cli.main(["sync"]) == 1
     printed = capsys.readouterr()
     assert "raw.procedurelog: the warehouse refused a value from the source" in printed.out + printed.err
@@ -495,12 +502,7 @@ def test_a_source_column_wider_than_raws_is_named_then_its_long_value_refused(so
     from dental_assets.defs.raw.assets import raw_asset_key
 
     source_sql(source_url, "ALTER TABLE procedurelog MODIFY ClaimNote varchar(500) NOT NULL DEFAULT ''")
-    _sync_env(monkeypatch, source_url, pg_url)
-    home = tmp_path / "dagster_home"
-    if with_dagster:
-        home.mkdir()
-        shutil.copyfile(REPO_ROOT / "dagster.demo.yaml", home / "dagster.yaml")
-        monkeypatch.setenv("DAGSTER_HOME", str(home))
+    home = _sync_env_with(monkeypatch, source_url, pg_url, tmp_path, with_dagster)
     assert cli.main(["sync"]) == 0
     named = "ClaimNote (varchar(500) at the source, varchar(80) in raw)"
     printed = capsys.readouterr()

@@ -74,8 +74,8 @@ def _sync(source_url, pg_url, table_name, window, mode="auto"):
 def _busy_month_row(url, skip=()) -> tuple[int, str]:
     """A procedure of a month holding several procedures (not one of ``skip``), and that month."""
     rows = source_sql(url, "SELECT DATE_FORMAT(ProcDate, '%Y-%m') m, MIN(ProcNum) FROM procedurelog "
-                     "WHERE ProcDate >= '2021-01-01' AND ProcDate < '2025-06-01' GROUP BY m HAVING COUNT(*) > 3 "
-                     "ORDER BY m")
+                           "WHERE ProcDate >= '2021-01-01' AND ProcDate < '2025-06-01' GROUP BY m HAVING COUNT(*) > 3 "
+                           "ORDER BY m")
     for month, key in rows:
         if month not in skip:
             return int(key), month
@@ -151,12 +151,13 @@ def test_redated_rows_through_dental_sync(env):
         assert len(keys) == len(set(keys)), run.run_id
     months = instance.get_materialized_partitions(dg.AssetKey(["opendental", PROCEDURES]))
     assert {"2020-01", "2025-12"} <= months  # every month recorded, those without rows too
-    keys = sorted(k for (k,) in source_sql(source_url, "SELECT ProcNum FROM procedurelog WHERE ProcDate >= '2023-01-01' "
-                                                 "AND ProcDate < '2025-01-01' ORDER BY ProcNum"))
+    keys = sorted(k for (k,) in source_sql(source_url, "SELECT ProcNum FROM procedurelog "
+                                                       "WHERE ProcDate >= '2023-01-01' AND ProcDate < '2025-01-01' "
+                                                       "ORDER BY ProcNum"))
     source_sql(source_url,
-         f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {keys[0]}",
-         f"UPDATE procedurelog SET ProcDate = '2019-12-31' WHERE ProcNum = {keys[1]}",
-         f"UPDATE procedurelog SET ProcDate = '2025-10-02' WHERE ProcNum = {keys[2]}")
+               f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {keys[0]}",
+               f"UPDATE procedurelog SET ProcDate = '2019-12-31' WHERE ProcNum = {keys[1]}",
+               f"UPDATE procedurelog SET ProcDate = '2025-10-02' WHERE ProcNum = {keys[2]}")
     report = run_sync(instance=instance)
     assert report.ok, (report.failed_runs, report.failed_checks)
     assert_raw_equals_source(source_url, pg_url, [raw_table(PROCEDURES)])
@@ -174,7 +175,7 @@ def test_transaction_committing_after_the_sync_is_copied(env):
     source_url, pg_url = env
     _sync(source_url, pg_url, PROCEDURES, None)
     (late_key, other_key), = [tuple(k for (k,) in source_sql(source_url, "SELECT ProcNum FROM procedurelog "
-                                                                   "ORDER BY ProcNum LIMIT 2"))]
+                                                                         "ORDER BY ProcNum LIMIT 2"))]
     late = mysql_conn(source_url)  # a second session, its transaction left open
     late.autocommit(False)
     try:
@@ -221,7 +222,8 @@ def test_rows_read_again_unchanged_are_left_in_place(env):
         return versions
 
     before = versions()
-    source_sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 5, DateTStamp = DateTStamp WHERE ProcNum = {keys[0]}")
+    source_sql(source_url, "UPDATE procedurelog SET ProcFee = ProcFee + 5, DateTStamp = DateTStamp "
+                           f"WHERE ProcNum = {keys[0]}")
     table = raw_table(PROCEDURES)
     result = sync_window(_params(source_url), pg, table, None, mode="incremental")
     after = versions()
@@ -285,9 +287,9 @@ def test_edits_keeping_their_timestamp_are_found_and_repaired(env, monkeypatch):
     key, month = _busy_month_row(source_url)
     (pat,), = source_sql(source_url, "SELECT MIN(PatNum) FROM patient WHERE LName <> ''")
     source_sql(source_url,
-         f"UPDATE procedurelog SET ProcFee = ProcFee + 0.01, DateTStamp = DateTStamp WHERE ProcNum = {key}",
-         f"UPDATE patient SET LName = CONCAT(IF(LEFT(LName, 1) = 'Q', 'R', 'Q'), SUBSTRING(LName, 2)), "
-         f"DateTStamp = DateTStamp WHERE PatNum = {pat}")
+               f"UPDATE procedurelog SET ProcFee = ProcFee + 0.01, DateTStamp = DateTStamp WHERE ProcNum = {key}",
+               f"UPDATE patient SET LName = CONCAT(IF(LEFT(LName, 1) = 'Q', 'R', 'Q'), SUBSTRING(LName, 2)), "
+               f"DateTStamp = DateTStamp WHERE PatNum = {pat}")
     for name, window in ((PROCEDURES, _window(month)), ("patient", None)):
         equal, src, raw = verify_window(_params(source_url), pg, raw_table(name), window)
         assert not equal and src[0] == raw[0], name  # the check sees it: same rows, other content
@@ -312,12 +314,13 @@ def test_edits_keeping_their_timestamp_are_found_and_repaired(env, monkeypatch):
     monkeypatch.setenv("DENTAL_SYNC_CHECK_SAMPLE", "1")
     in_month = f"DATE_FORMAT(ProcDate, '%Y-%m') = '{month}'"
     (other, spread), = source_sql(source_url, f"SELECT MAX(ProcNum), TIMESTAMPDIFF(SECOND, MIN(DateTStamp), "
-                                        f"MAX(DateTStamp)) FROM procedurelog WHERE {in_month}")
-    (oldest,), = source_sql(source_url, f"SELECT ProcNum FROM procedurelog WHERE {in_month} ORDER BY DateTStamp LIMIT 1")
+                                              f"MAX(DateTStamp)) FROM procedurelog WHERE {in_month}")
+    (oldest,), = source_sql(source_url,
+                            f"SELECT ProcNum FROM procedurelog WHERE {in_month} ORDER BY DateTStamp LIMIT 1")
     assert spread > 2 * 3600 and oldest != other  # the silent edit is older than watermark - look-back
     source_sql(source_url,
-         f"UPDATE procedurelog SET ProcFee = ProcFee + 0.5, DateTStamp = DateTStamp WHERE ProcNum = {oldest}",
-         f"UPDATE procedurelog SET CodeNum = CodeNum + 1 WHERE ProcNum = {other}")
+               f"UPDATE procedurelog SET ProcFee = ProcFee + 0.5, DateTStamp = DateTStamp WHERE ProcNum = {oldest}",
+               f"UPDATE procedurelog SET CodeNum = CodeNum + 1 WHERE ProcNum = {other}")
     instance = ephemeral_instance()  # no recorded months: the sensor requests the changed one only
     requests = raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert [r.partition_key for r in requests] == [month]
@@ -340,16 +343,16 @@ def test_table_without_modified_column_moves_only_added_and_removed_rows(env):
     assert first.mode == "full" and first.rows_copied > 100
     (top,), = source_sql(source_url, "SELECT MAX(SecurityLogNum) FROM securitylog")
     source_sql(source_url,
-         "INSERT INTO securitylog (SecurityLogNum, PermType, UserNum, LogDateTime, LogText, PatNum, CompName) "
-         f"SELECT SecurityLogNum + {top}, PermType, UserNum, LogDateTime, 'added', PatNum, CompName "
-         "FROM securitylog ORDER BY SecurityLogNum LIMIT 3",
-         "DELETE FROM securitylog WHERE SecurityLogNum IN (2, 5)")
+               "INSERT INTO securitylog (SecurityLogNum, PermType, UserNum, LogDateTime, LogText, PatNum, CompName) "
+               f"SELECT SecurityLogNum + {top}, PermType, UserNum, LogDateTime, 'added', PatNum, CompName "
+               "FROM securitylog ORDER BY SecurityLogNum LIMIT 3",
+               "DELETE FROM securitylog WHERE SecurityLogNum IN (2, 5)")
     second = _sync(source_url, pg_url, "securitylog", None)  # its check hashes every row: all equal
     assert (second.mode, second.keys_only, second.rows_copied, second.rows_deleted) == ("incremental", True, 3, 2)
     assert second.rows_total == first.rows_total + 1
 
     (key, stamp), = source_sql(source_url, "SELECT SecurityLogNum, LogDateTime FROM securitylog "
-                                     "ORDER BY SecurityLogNum DESC LIMIT 1 OFFSET 10")
+                                           "ORDER BY SecurityLogNum DESC LIMIT 1 OFFSET 10")
     source_sql(source_url, f"UPDATE securitylog SET LogText = 'edited in place' WHERE SecurityLogNum = {key}")
     pg = pg_conn(pg_url)
     try:
@@ -401,8 +404,8 @@ def test_check_hashes_the_re_read_rows_and_a_sample(env):
     sync_window(_params(source_url), pg, table, None)
     (silent, normal), = source_sql(source_url, "SELECT MIN(ProcNum), MAX(ProcNum) FROM procedurelog")
     source_sql(source_url,
-         f"UPDATE procedurelog SET ProcFee = ProcFee + 0.01, DateTStamp = DateTStamp WHERE ProcNum = {silent}",
-         f"UPDATE procedurelog SET CodeNum = CodeNum + 1 WHERE ProcNum = {normal}")
+               f"UPDATE procedurelog SET ProcFee = ProcFee + 0.01, DateTStamp = DateTStamp WHERE ProcNum = {silent}",
+               f"UPDATE procedurelog SET CodeNum = CodeNum + 1 WHERE ProcNum = {normal}")
     result = sync_window(_params(source_url), pg, table, None)
     assert result.mode == "incremental" and result.changed_since is not None
 
@@ -460,8 +463,8 @@ def test_writes_while_a_window_is_checked_are_left_to_the_next_sync(env, monkeyp
         assert result.mode == mode and result.source_clock is not None
         # while it is checked: an edit (stamped now), an insert, and an edit of a row the sync re-read
         source_sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 2 WHERE ProcNum = {next(edited)}",
-             "INSERT INTO procedurelog (PatNum, ProcDate, ProcFee) VALUES (1, '2025-06-01', 12.5)",
-             f"UPDATE procedurelog SET Surf = 'B' WHERE ProcNum = {keys[0] if mode == 'full' else keys[::7][-2]}")
+                   "INSERT INTO procedurelog (PatNum, ProcDate, ProcFee) VALUES (1, '2025-06-01', 12.5)",
+                   f"UPDATE procedurelog SET Surf = 'B' WHERE ProcNum = {keys[0] if mode == 'full' else keys[::7][-2]}")
         for sample in (1, 32):
             scope = check_scope(result, sample, residue=0)
 
@@ -477,9 +480,11 @@ def test_writes_while_a_window_is_checked_are_left_to_the_next_sync(env, monkeyp
     def every_row() -> bool:
         return verify_window(_params(source_url), pg, table, None, clock=result.source_clock)[0]
 
-    source_sql(source_url, f"UPDATE procedurelog SET CodeNum = CodeNum + 1, DateTStamp = DateTStamp WHERE ProcNum = {silent}")
+    source_sql(source_url, "UPDATE procedurelog SET CodeNum = CodeNum + 1, DateTStamp = DateTStamp "
+                           f"WHERE ProcNum = {silent}")
     assert not every_row()
-    source_sql(source_url, f"UPDATE procedurelog SET CodeNum = CodeNum - 1, DateTStamp = DateTStamp WHERE ProcNum = {silent}")
+    source_sql(source_url, "UPDATE procedurelog SET CodeNum = CodeNum - 1, DateTStamp = DateTStamp "
+                           f"WHERE ProcNum = {silent}")
     assert every_row()  # (as the sync left it)
     source_sql(source_url, f"UPDATE procedurelog SET DateTStamp = '2020-01-01 00:00:00' WHERE ProcNum = {earlier}")
     assert not every_row()
@@ -565,7 +570,7 @@ def test_check_compares_doubles_exactly(env):
     sync_window(_params(source_url), pg, table, None)
     assert verify_window(_params(source_url), pg, table, None)[0]
     source_sql(source_url, "UPDATE procedurelog SET ProcFee = 0.3e0, DateTStamp = DateTStamp "
-                     "WHERE ProcNum = 1")  # 0.30000000000000004 -> 0.3, and nothing else
+                           "WHERE ProcNum = 1")  # 0.30000000000000004 -> 0.3, and nothing else
     equal, src, raw = verify_window(_params(source_url), pg, table, None)
     pg.close()
     assert not equal and src[0] == raw[0]
@@ -656,7 +661,7 @@ def test_missing_table_or_column_is_a_configuration_error(env, capsys, change, n
 
 def _engines(url) -> set[str]:
     return {e for (e,) in source_sql(url, "SELECT DISTINCT ENGINE FROM information_schema.TABLES "
-                                    "WHERE TABLE_SCHEMA = DATABASE()")}
+                                          "WHERE TABLE_SCHEMA = DATABASE()")}
 
 
 def test_a_myisam_source_is_replicated_exactly(env, monkeypatch, capsys):
@@ -670,21 +675,21 @@ def test_a_myisam_source_is_replicated_exactly(env, monkeypatch, capsys):
     source_url, pg_url = env
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     tables = [name for (name,) in source_sql(source_url, "SELECT TABLE_NAME FROM information_schema.TABLES "
-                                                   "WHERE TABLE_SCHEMA = DATABASE()")]
+                                                         "WHERE TABLE_SCHEMA = DATABASE()")]
     source_sql(source_url, *[f"ALTER TABLE `{name}` ENGINE=MyISAM" for name in tables])
     assert _engines(source_url) == {"MyISAM"}
     assert cli.main(["sync"]) == 0
     assert_raw_equals_source(source_url, pg_url, raw_tables())
     keys = [k for (k,) in source_sql(source_url, "SELECT ProcNum FROM procedurelog WHERE ProcDate >= '2023-01-01' "
-                                           "ORDER BY ProcNum LIMIT 3")]
+                                                 "ORDER BY ProcNum LIMIT 3")]
     source_sql(source_url,
-         "UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum % 7 = 0",
-         f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {keys[0]}",
-         f"UPDATE procedurelog SET ProcDate = '2019-12-31' WHERE ProcNum = {keys[1]}",
-         "DELETE FROM procedurelog WHERE ProcNum % 11 = 0",
-         "DELETE FROM claimproc WHERE ClaimProcNum % 13 = 0",
-         "UPDATE patient SET Address = CONCAT(Address, ' B') WHERE PatNum % 5 = 0",
-         "INSERT INTO commlog (PatNum, CommDateTime, Note) VALUES (1, NOW(), 'called back')")
+               "UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum % 7 = 0",
+               f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {keys[0]}",
+               f"UPDATE procedurelog SET ProcDate = '2019-12-31' WHERE ProcNum = {keys[1]}",
+               "DELETE FROM procedurelog WHERE ProcNum % 11 = 0",
+               "DELETE FROM claimproc WHERE ClaimProcNum % 13 = 0",
+               "UPDATE patient SET Address = CONCAT(Address, ' B') WHERE PatNum % 5 = 0",
+               "INSERT INTO commlog (PatNum, CommDateTime, Note) VALUES (1, NOW(), 'called back')")
     assert cli.main(["sync"]) == 0
     assert_raw_equals_source(source_url, pg_url, raw_tables())
     capsys.readouterr()

@@ -212,12 +212,12 @@ def test_written_tables_are_planned_whole_range_unread(urls, monkeypatch, change
     conn.close()
     wait_past_records(source_url, pg_url)  # (a write right after could have been seen by the verifying read)
     source_sql(source_url, {
-        "insert_old_stamp": "INSERT INTO procedurelog (PatNum, ProcDate, DateTStamp) VALUES (1, '2023-02-15', "
-                            "'2023-02-15 00:00:00')",
-        "moved_to_zero_date": f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {key}",
-        "delete": f"DELETE FROM procedurelog WHERE ProcNum = {key}",
-        "moved_month_keeping_stamp": f"UPDATE procedurelog SET ProcDate = '2020-01-05', DateTStamp = DateTStamp "
-                                     f"WHERE ProcNum = {key}",
+          "insert_old_stamp": "INSERT INTO procedurelog (PatNum, ProcDate, DateTStamp) VALUES (1, '2023-02-15', "
+                              "'2023-02-15 00:00:00')",
+          "moved_to_zero_date": f"UPDATE procedurelog SET ProcDate = '0000-00-00' WHERE ProcNum = {key}",
+          "delete": f"DELETE FROM procedurelog WHERE ProcNum = {key}",
+          "moved_month_keeping_stamp": f"UPDATE procedurelog SET ProcDate = '2020-01-05', DateTStamp = DateTStamp "
+                                       f"WHERE ProcNum = {key}",
     }[change])
     read = []
     for name in ("source_fingerprints", "raw_fingerprints"):
@@ -426,10 +426,10 @@ def test_dental_sync_records_the_tables_it_wrote_and_checked(sync_env, monkeypat
     conn.close()
     monkeypatch.setenv("DENTAL_SYNC_LOOKBACK_SECONDS", "0")
     source_sql(source_url,
-             f"UPDATE procedurelog SET ProcFee = ProcFee + 1, DateTStamp = NOW() WHERE ProcNum = {edited}",
-             f"UPDATE procedurelog SET ProcFee = ProcFee + 2, DateTStamp = DateTStamp - INTERVAL 1 DAY "
-             f"WHERE ProcNum = {set_back}",
-             "DELETE FROM adjustment ORDER BY AdjNum LIMIT 1")
+               f"UPDATE procedurelog SET ProcFee = ProcFee + 1, DateTStamp = NOW() WHERE ProcNum = {edited}",
+               f"UPDATE procedurelog SET ProcFee = ProcFee + 2, DateTStamp = DateTStamp - INTERVAL 1 DAY "
+               f"WHERE ProcNum = {set_back}",
+               "DELETE FROM adjustment ORDER BY AdjNum LIMIT 1")
     _quiet(source_url, names)
     report = run_sync(instance=instance, out=open("/dev/null", "w"))
     assert report.ok, (report.failed_runs, report.failed_checks)
