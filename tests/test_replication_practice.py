@@ -699,3 +699,33 @@ def test_a_myisam_source_is_replicated_exactly(env, monkeypatch, capsys):
     assert cli.main(["sync"]) == 0, unchanged
     assert_raw_equals_source(source_url, pg_url, raw_tables())
     assert _engines(source_url) == {"MyISAM"}
+
+
+# ------------------------------------------------------------------------------ zero modified stamps
+
+def test_rows_with_a_zero_modified_stamp(env, monkeypatch):
+    """Rows whose DateTStamp is the zero timestamp (a conversion or an import tool wrote them so; MariaDB
+    keeps it outside strict mode): the first `dental sync` copies them (raw: NULL); an edit that stamps
+    one moves it as any edit; a row inserted after the sync with a zero stamp, which no incremental
+    read sees, is found by the check and repaired: every sync succeeds and raw equals the source."""
+    from dental_assets import cli
+
+    source_url, pg_url = env
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    keys = [k for (k,) in source_sql(source_url, "SELECT ProcNum FROM procedurelog ORDER BY ProcNum LIMIT 5")]
+    source_sql(source_url, "UPDATE procedurelog SET DateTStamp = '0000-00-00 00:00:00' "
+                           f"WHERE ProcNum IN ({', '.join(map(str, keys))})")
+    assert source_sql(source_url, "SELECT COUNT(*) FROM procedurelog WHERE DateTStamp = 0") == [(5,)]
+    assert cli.main(["sync"]) == 0
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
+    pg = pg_conn(pg_url)
+    with pg.cursor() as cur:
+        cur.execute('SELECT count(*) FROM raw.procedurelog WHERE "DateTStamp" IS NULL')
+        assert cur.fetchone()[0] == 5
+    pg.close()
+    source_sql(source_url,
+               f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum = {keys[0]}",  # stamped now
+               "INSERT INTO procedurelog (PatNum, ProcDate, ProcFee, DateTStamp) "
+               "VALUES (1, '2024-03-05', 40, '0000-00-00 00:00:00')")
+    assert cli.main(["sync"]) == 0
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
