@@ -443,11 +443,12 @@ def check_connections(loaded: Settings) -> None:
 
 def check_source_tables(params, extra: set[str]) -> None:
     """Every raw table (``tables.yml`` and ``extra``, the ``DENTAL_EXTRA_TABLES``) exists in the source
-    database with its primary key column. Other missing columns are schema drift, loaded as NULL
+    database with its primary key column, and the user may read it (``mysql.absent_table_text`` tells
+    a table the user may not read from one that does not exist). Other missing columns are schema drift, loaded as NULL
     (``replication.extract.effective_columns``). Raises ConfigurationError naming ``DENTAL_EXTRA_TABLES``
     for an extra table, else the source's setting."""
     from dental_assets.catalog import raw_tables
-    from dental_assets.replication.mysql import connect
+    from dental_assets.replication.mysql import absent_table_text, connect
 
     conn = connect(params)
     try:
@@ -455,14 +456,13 @@ def check_source_tables(params, extra: set[str]) -> None:
             cur.execute("SELECT LOWER(TABLE_NAME), LOWER(COLUMN_NAME) FROM information_schema.COLUMNS "
                         "WHERE TABLE_SCHEMA = DATABASE()")
             present = set(cur.fetchall())
+            tables = {table for table, _ in present}
+            for table in raw_tables():
+                setting = "DENTAL_EXTRA_TABLES" if table.name in extra else params.setting
+                if table.name.lower() not in tables:
+                    raise ConfigurationError(setting, absent_table_text(params, cur, table.name))
+                if (table.name.lower(), table.primary_key.lower()) not in present:
+                    raise ConfigurationError(setting, f"{params.describe()}: table {table.name} has no primary "
+                                             f"key column {table.primary_key}")
     finally:
         conn.close()
-    tables = {table for table, _ in present}
-    for table in raw_tables():
-        setting = "DENTAL_EXTRA_TABLES" if table.name in extra else params.setting
-        if table.name.lower() not in tables:
-            raise ConfigurationError(setting, f"{params.describe()} has no table {table.name} "
-                                     "(is it the practice's OpenDental database?)")
-        if (table.name.lower(), table.primary_key.lower()) not in present:
-            raise ConfigurationError(setting, f"{params.describe()}: table {table.name} has no primary key "
-                                     f"column {table.primary_key}")

@@ -729,3 +729,62 @@ def test_rows_with_a_zero_modified_stamp(env, monkeypatch):
                "VALUES (1, '2024-03-05', 40, '0000-00-00 00:00:00')")
     assert cli.main(["sync"]) == 0
     assert_raw_equals_source(source_url, pg_url, raw_tables())
+
+
+# ------------------------------------------------------------------------------ what the source shows
+
+
+def test_a_table_the_user_may_not_read_is_named_as_such(env, mariadb_server_url, capsys, monkeypatch):
+    """A user granted SELECT on every table but procedurelog (information_schema then lists no such
+    table): `dental sync` says the user may not read it, not that it is missing; one line, exit 2."""
+    from dental_assets import cli
+    from test_replication_support import select_only_user
+
+    source_url, _ = env
+    others = [t for (t,) in source_sql(source_url, "SHOW TABLES") if t != PROCEDURES]
+    with select_only_user(mariadb_server_url, source_url, "nt", "nt-secret",
+                          tuple(f"SELECT ON `{{database}}`.`{t}`" for t in others)) as limited:
+        monkeypatch.setenv("OPENDENTAL_URL", limited)
+        assert cli.main(["sync"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "nt-secret" not in err, err
+    assert "may not read table procedurelog (error 1142): GRANT SELECT ON" in err, err
+    assert "has no table" not in err
+
+
+@pytest.mark.parametrize("hidden", ["dropped", "no_column_grant"])
+def test_catalog_columns_the_source_does_not_show_are_named_at_each_sync(env, mariadb_server_url, capsys,
+                                                                         monkeypatch, hidden):
+    """A catalog column the source does not show (dropped: an OpenDental older than the catalog; or
+    hidden by column-level grants, as a DBA keeping a column from the sync would): `dental sync` loads
+    it as NULL, as before, and now names it at each sync of its table; the other columns equal the
+    source."""
+    import contextlib
+    import dataclasses
+
+    from dental_assets import cli
+    from test_replication_support import raw_rows, select_only_user
+
+    source_url, pg_url = env
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    columns = [c.name for c in raw_table(PROCEDURES).columns]
+    with contextlib.ExitStack() as stack:
+        if hidden == "dropped":
+            source_sql(source_url, "ALTER TABLE procedurelog DROP COLUMN DrugQty")
+        else:
+            others = [t for (t,) in source_sql(source_url, "SHOW TABLES") if t != PROCEDURES]
+            shown = ", ".join(f"`{c}`" for c in columns if c != "DrugQty")
+            limited = stack.enter_context(select_only_user(
+                mariadb_server_url, source_url, "nc", "nc-secret",
+                (f"SELECT ({shown}) ON `{{database}}`.`procedurelog`",
+                 *(f"SELECT ON `{{database}}`.`{t}`" for t in others))))
+            monkeypatch.setenv("OPENDENTAL_URL", limited)
+        assert cli.main(["sync"]) == 0
+    out = capsys.readouterr().out
+    assert ("raw.procedurelog: the source shows no column DrugQty: NULL in raw (an OpenDental older than the "
+            "catalog's 24.3, or a user without SELECT on them)") in out, out
+    raw = raw_rows(pg_url, raw_table(PROCEDURES))
+    assert raw and all(row[columns.index("DrugQty")] is None for row in raw)
+    table = raw_table(PROCEDURES)
+    shown = dataclasses.replace(table, columns=tuple(c for c in table.columns if c.name != "DrugQty"))
+    assert_raw_equals_source(source_url, pg_url, [shown])

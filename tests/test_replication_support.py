@@ -28,15 +28,18 @@ def mysql_conn(url: str):
 
 
 @contextlib.contextmanager
-def select_only_user(server_url: str, source_url: str, prefix: str, password: str) -> Iterator[str]:
+def select_only_user(server_url: str, source_url: str, prefix: str, password: str,
+                     grants: tuple[str, ...] = ("SELECT ON `{database}`.*",)) -> Iterator[str]:
     """A MariaDB user granted SELECT on ``source_url``'s database only (no PROCESS privilege), for the
-    block: yields ``source_url`` with that user and ``password``; the user is dropped after."""
+    block: yields ``source_url`` with that user and ``password``; the user is dropped after. ``grants``:
+    what is granted instead, each ``<privileges> ON <object>`` with ``{database}`` for the database."""
     database = make_url(source_url).database
     user = f"{prefix}_{database}"[:32]
     admin = mysql_conn(server_url)
     with admin.cursor() as cur:
         cur.execute(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'")
-        cur.execute(f"GRANT SELECT ON `{database}`.* TO '{user}'@'127.0.0.1'")
+        for grant in grants:
+            cur.execute(f"GRANT {grant.format(database=database)} TO '{user}'@'127.0.0.1'")
     try:
         yield make_url(source_url).set(username=user, password=password).render_as_string(hide_password=False)
     finally:

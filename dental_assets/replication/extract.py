@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING
 from dental_assets.catalog import Column, Table, quote_pg
 from dental_assets.errors import ConfigurationError
 from dental_assets.replication import buckets
-from dental_assets.replication.mysql import (MySqlParams, client_error, connect, session_preamble, start_client,
-                                             stop_client, with_retries)
+from dental_assets.replication.mysql import (MySqlParams, absent_table_text, client_error, connect, session_preamble,
+                                             start_client, stop_client, with_retries)
 
 if TYPE_CHECKING:  # the partitions module imports Dagster: not at run time (dental sync's fast path)
     from dental_assets.partitions import Window
@@ -191,10 +191,14 @@ def read_source_columns(params: MySqlParams, tables) -> dict[str, SourceColumns]
     for table in tables:
         rows = by_table.get(table.name.lower())
         if not rows:
-            raise ConfigurationError(
-                f"OPENDENTAL_URL table {table.name}",
-                f"the source database {params.database} has no table {table.name} (a table of the raw "
-                "selection: dental_assets/catalog/tables.yml or DENTAL_EXTRA_TABLES)")
+            conn = connect(params)
+            try:
+                with conn.cursor() as cur:
+                    why = absent_table_text(params, cur, table.name)
+            finally:
+                conn.close()
+            raise ConfigurationError(f"OPENDENTAL_URL table {table.name}", f"{why}; a table of the raw selection "
+                                     "(dental_assets/catalog/tables.yml or DENTAL_EXTRA_TABLES)")
         types = {name: ctype for name, ctype, _ in rows}
         not_null = {name for name, _, nullable in rows if nullable == "NO"}
         out[table.name] = effective_columns(table, types, not_null)

@@ -130,6 +130,23 @@ def _unusable(params: MySqlParams, code: int, at_handshake: bool) -> Configurati
     return None
 
 
+TABLE_ACCESS_DENIED = 1142  # ER_TABLEACCESS_DENIED_ERROR: the table exists, the user may not SELECT it
+
+
+def absent_table_text(params: MySqlParams, cur, table: str) -> str:
+    """Why ``information_schema`` does not list ``table`` (it lists only what the user may read), for a
+    ConfigurationError: the user may not read it (error 1142 on ``SELECT ... LIMIT 0``), or the
+    database has no such table. ``cur``: a cursor on the source."""
+    try:
+        cur.execute(f"SELECT 1 FROM `{table}` LIMIT 0")
+    except pymysql.err.MySQLError as exc:
+        if exc.args and exc.args[0] == TABLE_ACCESS_DENIED:
+            return (f"{params.describe()}: user {params.user!r} may not read table {table} (error "
+                    f"{TABLE_ACCESS_DENIED}): GRANT SELECT ON {params.database}.* TO that user")
+        return f"{params.describe()} has no table {table} (is it the practice's OpenDental database?)"
+    return f"{params.describe()}: table {table} is readable but information_schema does not list it"
+
+
 class Connection(pymysql.connections.Connection):
     """PyMySQL's connection with its TLS context built once per process. With no TLS option given,
     PyMySQL negotiates TLS when the server offers it (its "preferred" mode) and builds a default context

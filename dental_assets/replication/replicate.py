@@ -167,6 +167,13 @@ def narrower_text(table: str, narrower: list[str]) -> str:
             "type cannot take will fail the table (docs/operations.md, When the warehouse refuses a value)")
 
 
+def missing_text(table: str, missing: list[str]) -> str:
+    """The warning for a table whose catalog columns the source does not show
+    (``SyncResult.columns_missing``; names only)."""
+    return (f"raw.{table}: the source shows no column {', '.join(missing)}: NULL in raw (an OpenDental older "
+            "than the catalog's 24.3, or a user without SELECT on them)")
+
+
 def repair_text(synced_again: int, recopied: bool) -> str:
     """What the repairs after a failed check did, in words (``REPAIRS``; counts only)."""
     done = [f"synced again ({synced_again}x)"] if synced_again else []

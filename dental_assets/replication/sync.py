@@ -73,6 +73,8 @@ class SyncResult:
     columns_added: list[str] = field(default_factory=list)
     # catalog columns whose source type is wider than raw's (``extract.SourceColumns.narrower_in_raw``)
     narrower_in_raw: list[str] = field(default_factory=list)
+    # catalog columns the source does not show (an older OpenDental, or no SELECT on them): NULL in raw
+    columns_missing: list[str] = field(default_factory=list)
     conversions: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step (profiling, the benchmark)
@@ -485,7 +487,8 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
             mode = "incremental" if raw.watermark is not None or keys_only else "full"
         result = SyncResult(table.name, mode, columns_added=added, steps=job.steps, keys_only=keys_only,
                             buckets_recorded=raw.recorded, source_clock=source_clock,
-                            source_key_max=source_key_max, narrower_in_raw=list(cols.narrower_in_raw))
+                            source_key_max=source_key_max, narrower_in_raw=list(cols.narrower_in_raw),
+                            columns_missing=sorted(cols.missing))
         if mode == "full":
             stack.close()
             _full_copy(job, result, created)

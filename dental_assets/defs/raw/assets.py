@@ -38,7 +38,13 @@ from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseReso
 from dental_assets.partitions import Window, month_window, monthly_partitions
 from dental_assets.pgcopy import copy_arrow
 from dental_assets.replication import verified
-from dental_assets.replication.replicate import Replicated, narrower_text, repair_text, replicate_tables
+from dental_assets.replication.replicate import (
+    Replicated,
+    missing_text,
+    narrower_text,
+    repair_text,
+    replicate_tables,
+)
 from dental_assets.sources import MariaDBSource
 from dental_assets.warehouse import is_demo_target
 
@@ -234,6 +240,9 @@ def _replicated_events(context, done: Replicated, source: MariaDBSource, window:
     if result.narrower_in_raw:
         metadata["source_wider_than_raw"] = "; ".join(result.narrower_in_raw)
         context.log.warning(narrower_text(table.name, result.narrower_in_raw))
+    if result.columns_missing:
+        metadata["columns_missing_at_source"] = ", ".join(result.columns_missing)
+        context.log.warning(missing_text(table.name, result.columns_missing))
     for conversion, count in sorted(result.conversions.items()):
         metadata[f"converted/{conversion}"] = dg.MetadataValue.int(count)
     yield dg.MaterializeResult(asset_key=raw_asset_key(table.name), metadata=metadata)
