@@ -109,7 +109,8 @@ def read_log(port: int, start: tuple[str, int], end: tuple[str, int], keys: dict
     stream = BinLogStreamReader(
         connection_settings={"host": "127.0.0.1", "port": port, "user": USER, "passwd": PASSWORD},
         server_id=SERVER_ID, log_file=start[0], log_pos=start[1], resume_stream=True, blocking=False,
-        only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent], only_schemas=[DB])  # file and position: the library's MariaDB mode is GTID only
+        # file and position, in the library's MySQL mode (MariaDB serves it): its MariaDB mode reads by GTID only
+        only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent], only_schemas=[DB])
     try:
         for event in stream:
             events += 1

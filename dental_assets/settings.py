@@ -444,9 +444,9 @@ def check_connections(loaded: Settings) -> None:
 def check_source_tables(params, extra: set[str]) -> None:
     """Every raw table (``tables.yml`` and ``extra``, the ``DENTAL_EXTRA_TABLES``) exists in the source
     database with its primary key column, and the user may read it (``mysql.absent_table_text`` tells
-    a table the user may not read from one that does not exist). Other missing columns are schema drift, loaded as NULL
-    (``replication.extract.effective_columns``). Raises ConfigurationError naming ``DENTAL_EXTRA_TABLES``
-    for an extra table, else the source's setting."""
+    a table the user may not read from one that does not exist). Other missing columns are schema
+    drift, loaded as NULL and named at each sync (``replication.extract.effective_columns``). Raises
+    ConfigurationError naming ``DENTAL_EXTRA_TABLES`` for an extra table, else the source's setting."""
     from dental_assets.catalog import raw_tables
     from dental_assets.replication.mysql import absent_table_text, connect
 

@@ -193,8 +193,8 @@ def replicate_tables(params, warehouse, tables: list[Table], window: Window | No
     Dagster step stores their events meanwhile). A table whose warehouse connection is lost is tried
     again on a new connection (``WAREHOUSE_ATTEMPTS``; raises WarehouseConnectionLost after the last).
     A value or row the warehouse refuses raises RawValueRefused, which does not quote it
-    (``refused_value``). A table's error is raised here, when its turn comes, and no table after it starts. Closing the
-    generator early stops the tables not yet started."""
+    (``refused_value``). A table's error is raised here, when its turn comes, and no table after it
+    starts. Closing the generator early stops the tables not yet started."""
     conn = warehouse.connect()
     stop = threading.Event()  # set by a failed table or a caller that stops early: no further table starts
 
