@@ -18,7 +18,13 @@ import pytest
 from dental_assets.catalog import raw_table, raw_tables
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
-from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn, source_sql
+from test_replication_support import (
+    assert_raw_equals_source,
+    mysql_conn,
+    persistent_dagster_home,
+    pg_conn,
+    source_sql,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -223,15 +229,10 @@ def _sync_env(monkeypatch, source_url, pg_url) -> None:
 
 
 def _sync_env_with(monkeypatch, source_url, pg_url, tmp_path, with_dagster: bool):
-    """``_sync_env``, and with ``with_dagster`` a persistent instance in ``tmp_path`` (as on a
-    workstation: ./dev's dagster.demo.yaml) as ``DAGSTER_HOME``. Returns that instance's folder."""
+    """``_sync_env``, and with ``with_dagster`` a persistent instance in ``tmp_path`` as ``DAGSTER_HOME``
+    (``persistent_dagster_home``). Returns that instance's folder."""
     _sync_env(monkeypatch, source_url, pg_url)
-    home = tmp_path / "dagster_home"
-    if with_dagster:
-        home.mkdir()
-        shutil.copyfile(REPO_ROOT / "dagster.demo.yaml", home / "dagster.yaml")
-        monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return home
+    return persistent_dagster_home(monkeypatch, tmp_path) if with_dagster else tmp_path / "dagster_home"
 
 
 def _terminate_while_planning(monkeypatch, pg_url, times: int) -> list[int]:

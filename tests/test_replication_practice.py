@@ -752,21 +752,26 @@ def test_a_table_the_user_may_not_read_is_named_as_such(env, mariadb_server_url,
     assert "has no table" not in err
 
 
-@pytest.mark.parametrize("hidden", ["dropped", "no_column_grant"])
+@pytest.mark.parametrize("hidden, with_dagster", [("dropped", False), ("no_column_grant", False),
+                                                   ("dropped", True)])
 def test_catalog_columns_the_source_does_not_show_are_named_at_each_sync(env, mariadb_server_url, capsys,
-                                                                         monkeypatch, hidden):
+                                                                         monkeypatch, tmp_path, hidden,
+                                                                         with_dagster):
     """A catalog column the source does not show (dropped: an OpenDental older than the catalog; or
     hidden by column-level grants, as a DBA keeping a column from the sync would): `dental sync` loads
-    it as NULL, as before, and now names it at each sync of its table; the other columns equal the
-    source."""
+    it as NULL, as before, and now names it at each sync of its table (with Dagster runs: in the raw
+    asset's metadata); the other columns equal the source."""
     import contextlib
     import dataclasses
 
     from dental_assets import cli
-    from test_replication_support import raw_rows, select_only_user
+    from dental_assets.defs.raw.assets import raw_asset_key
+    from test_replication_support import persistent_dagster_home, raw_rows, select_only_user
 
     source_url, pg_url = env
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    if with_dagster:
+        home = persistent_dagster_home(monkeypatch, tmp_path)
     columns = [c.name for c in raw_table(PROCEDURES).columns]
     with contextlib.ExitStack() as stack:
         if hidden == "dropped":
@@ -781,8 +786,14 @@ def test_catalog_columns_the_source_does_not_show_are_named_at_each_sync(env, ma
             monkeypatch.setenv("OPENDENTAL_URL", limited)
         assert cli.main(["sync"]) == 0
     out = capsys.readouterr().out
-    assert ("raw.procedurelog: the source shows no column DrugQty: NULL in raw (an OpenDental older than the "
-            "catalog's 24.3, or a user without SELECT on them)") in out, out
+    if with_dagster:
+        instance = dg.DagsterInstance.from_config(str(home))
+        event = instance.get_latest_materialization_event(raw_asset_key(PROCEDURES))
+        assert event.asset_materialization.metadata["columns_missing_at_source"].value == "DrugQty"
+        instance.dispose()
+    else:
+        assert ("raw.procedurelog: the source shows no column DrugQty: NULL in raw (an OpenDental older than "
+                "the catalog's 24.3, or a user without SELECT on them)") in out, out
     raw = raw_rows(pg_url, raw_table(PROCEDURES))
     assert raw and all(row[columns.index("DrugQty")] is None for row in raw)
     table = raw_table(PROCEDURES)

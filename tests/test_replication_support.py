@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
+import shutil
 import time
+from pathlib import Path
 from typing import Iterator
 
 import psycopg2
@@ -62,6 +64,16 @@ def source_sql(url: str, *statements) -> list[tuple]:
         return rows
     finally:
         conn.close()
+
+
+def persistent_dagster_home(monkeypatch, tmp_path: Path) -> Path:
+    """A Dagster instance in ``tmp_path`` as a workstation keeps one (./dev's dagster.demo.yaml), set as
+    ``DAGSTER_HOME``; returns its folder."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster.demo.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
 
 
 def pg_conn(url: str):
