@@ -29,6 +29,7 @@ from test_replication_support import (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 EXTRA_ROWS = 80_000
+SECRET = "Zelda-Quist-7731"  # stands for a patient's value: it must never appear in an error
 
 
 @pytest.fixture(scope="module")
@@ -175,25 +176,32 @@ def _terminate_the_copying_backend(monkeypatch, pg_url, every_time: bool) -> lis
     return terminated
 
 
-def test_warehouse_connection_lost_mid_table_is_retried_on_a_new_one(source_url, pg_url, monkeypatch, caplog):
-    """The warehouse session of a table's copy is terminated mid-transaction: the table is tried again
-    on a new connection (its first transaction rolled back by the server), then checked equal."""
+def _replicate_procedurelog(source_url, pg_url):
+    """``replicate_tables`` of procedurelog (every window, checked) on new warehouse connections."""
     import types
 
     from dental_assets.replication import replicate
     from dental_assets.replication.mysql import MySqlParams
 
-    monkeypatch.setattr(replicate, "WAREHOUSE_RETRY_SECONDS", 0.01)
-    terminated = _terminate_the_copying_backend(monkeypatch, pg_url, every_time=False)
     warehouse = types.SimpleNamespace(connect=lambda: pg_conn(pg_url))
     table = raw_table("procedurelog")
+    return list(replicate.replicate_tables(MySqlParams.from_url(source_url), warehouse, [table], None, "auto",
+                                           {table.name}, 32))
+
+
+def test_warehouse_connection_lost_mid_table_is_retried_on_a_new_one(source_url, pg_url, monkeypatch, caplog):
+    """The warehouse session of a table's copy is terminated mid-transaction: the table is tried again
+    on a new connection (its first transaction rolled back by the server), then checked equal."""
+    from dental_assets.replication import replicate
+
+    monkeypatch.setattr(replicate, "WAREHOUSE_RETRY_SECONDS", 0.01)
+    terminated = _terminate_the_copying_backend(monkeypatch, pg_url, every_time=False)
     with caplog.at_level(logging.WARNING, logger="dental_assets.replication.replicate"):
-        done = list(replicate.replicate_tables(MySqlParams.from_url(source_url), warehouse, [table], None, "auto",
-                                               {table.name}, 32))
+        done = _replicate_procedurelog(source_url, pg_url)
     assert len(terminated) == 1
     assert any("warehouse connection lost" in r.getMessage() for r in caplog.records)
     assert [d.table.name for d in done] == ["procedurelog"] and done[0].check[0], done[0].check
-    assert_raw_equals_source(source_url, pg_url, [table])
+    assert_raw_equals_source(source_url, pg_url, [raw_table("procedurelog")])
 
 
 def test_warehouse_lost_on_every_try_is_one_clear_line(source_url, pg_url, monkeypatch):
@@ -405,19 +413,10 @@ def test_sigkill_mid_copy_then_rerun(source_url, pg_url, tmp_path):
     assert "marked 1 run(s) of a killed dental sync as failed" in rerun.stdout
 
 
-SECRET = "Zelda-Quist-7731"  # stands for a patient's value: it must never appear in an error
-
-
-def _replicate_procedurelog(source_url, pg_url):
-    import types
-
-    from dental_assets.replication import replicate
-    from dental_assets.replication.mysql import MySqlParams
-
-    warehouse = types.SimpleNamespace(connect=lambda: pg_conn(pg_url))
-    table = raw_table("procedurelog")
-    return list(replicate.replicate_tables(MySqlParams.from_url(source_url), warehouse, [table], None, "auto",
-                                           {table.name}, 32))
+def _provnum_holds_a_name(source_url) -> None:
+    """The source's ProvNum turned text (varchar), its first procedure's holding ``SECRET``."""
+    source_sql(source_url, "ALTER TABLE procedurelog MODIFY ProvNum varchar(40) NOT NULL DEFAULT '0'",
+               ("UPDATE procedurelog SET ProvNum = %s ORDER BY ProcNum LIMIT 1", (SECRET,)))
 
 
 def _assert_not_quoted(exc: BaseException, *values: str) -> None:
@@ -436,8 +435,7 @@ def test_a_value_raw_cannot_take_is_named_by_its_column_never_quoted(source_url,
     line; neither it nor its traceback quotes the value, which PostgreSQL's own message and context do."""
     from dental_assets.replication.replicate import RawValueRefused
 
-    source_sql(source_url, "ALTER TABLE procedurelog MODIFY ProvNum varchar(40) NOT NULL DEFAULT '0'",
-               ("UPDATE procedurelog SET ProvNum = %s ORDER BY ProcNum LIMIT 1", (SECRET,)))
+    _provnum_holds_a_name(source_url)
     with pytest.raises(RawValueRefused) as raised:
         _replicate_procedurelog(source_url, pg_url)
     message = str(raised.value)
@@ -478,8 +476,7 @@ def test_dental_sync_never_prints_or_stores_a_refused_value(source_url, pg_url, 
     with ``DAGSTER_HOME``, stored in the instance's event log (the run's failure)."""
     from dental_assets import cli
 
-    source_sql(source_url, "ALTER TABLE procedurelog MODIFY ProvNum varchar(40) NOT NULL DEFAULT '0'",
-               ("UPDATE procedurelog SET ProvNum = %s ORDER BY ProcNum LIMIT 1", (SECRET,)))
+    _provnum_holds_a_name(source_url)
     home = _sync_env_with(monkeypatch, source_url, pg_url, tmp_path, with_dagster)
     assert cli.main(["sync"]) == 1
     printed = capsys.readouterr()
