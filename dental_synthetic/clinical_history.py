@@ -50,6 +50,7 @@ import pyarrow as pa
 from .columns import strings
 from .context import Context
 from .extras import _c  # a column as numpy (days for dates, seconds for timestamps)
+from .people import ADULT_AGE  # years at the visit
 from .practice import enum_codes
 from .util import DAY, OFFICE_SECONDS, SETUP_SECOND, ZERO_DAY, key_order
 
@@ -58,7 +59,6 @@ TABLES = ("perioexam", "periomeasure", "diseasedef", "disease", "allergydef", "a
 STREAM_OFFSET = 9101
 
 # --- perio charting ---------------------------------------------------------------------------------------
-ADULT_AGE = 18  # years at the visit
 PERIO_CHARTED_RATE = 0.35  # share of patients whose hygiene visits get a perio chart
 EXAM_SPACING_DAYS = 365  # at most one exam per patient in each such period
 MIN_GAP_DAYS = 180  # nor two exams closer than this

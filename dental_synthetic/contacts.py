@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from .columns import strings
 from .context import Context
 from .people import People
-from .practice import Setup, enum_codes
+from .practice import RADIOLOGY_CODES, Setup, enum_codes
 from .schedule import APT, PROC, SPECIALTIES, Clinical
 from .util import DAY, ZERO_DAY, key_order, rank_within, ts
 
@@ -43,7 +43,6 @@ CARRIER_CALL_MINUTES = (5, 20)  # minutes of that call, [low, high)
 BALANCE_CALL_DAYS = (0, 45)  # days before as_of a family with a balance over 90 days is called, [low, high)
 BALANCE_CALL_MINUTES = (2, 10)  # minutes of that call, [low, high)
 # document
-IMAGING_CODES = ("D0210", "D0220", "D0230", "D0272", "D0274", "D0330")  # procedures that leave a radiograph
 IMAGE_HOUR = 9  # radiographs are filed between this hour ...
 IMAGE_SPAN_HOURS = 8  # ... and this many hours later, uniform
 FORM_LEAD = 600  # seconds before a new patient's appointment the registration form is scanned
@@ -180,14 +179,14 @@ def _put_commlog(ctx: Context, parts: list[dict[str, np.ndarray]]) -> None:
     })
 
 def _documents(ctx: Context, setup: Setup, people: People, clinical: Clinical) -> None:
-    """Writes document: a radiograph per completed imaging procedure (IMAGING_CODES), a registration form
+    """Writes document: a radiograph per completed imaging procedure (practice.RADIOLOGY_CODES), a registration form
     per completed new-patient visit and an insurance card scan when the patient is insured."""
     rng = ctx.rng
     pr = clinical.procs
     ap = clinical.apts
     d = setup.defs
     image = enum_codes("ImageType")
-    imaging = np.isin(pr.code, [setup.code_num[c] for c in IMAGING_CODES])
+    imaging = np.isin(pr.code, [setup.code_num[c] for c in RADIOLOGY_CODES])
     x = np.flatnonzero(imaging & (pr.status == PROC["C"]))
     np_done = np.flatnonzero(ap.is_new & (ap.status == APT["Complete"]))
     insured = np_done[people.plan[ap.pat[np_done] - 1] > 0]

@@ -59,7 +59,7 @@ from . import identity
 from .columns import append_rows, constant_string, strings
 from .context import PEOPLE_STREAM, Context
 from .extras import _c  # a column as numpy: dates as day numbers, timestamps as epoch seconds
-from .practice import enum_codes
+from .practice import CLINICAL_GROUP, FRONT_DESK_GROUP, enum_codes
 from .util import DAY, ZERO_TS, key_order, weekday
 
 TABLES = ("laboratory", "labcase", "employee", "clockevent", "timeadjust", "usergroup", "usergroupattach",
@@ -132,8 +132,6 @@ WEEKLY_OT_SECONDS = 40 * 3600
 NO_OVERRIDE = "-01:00:00"  # OpenDental's ClockEvent.OTimeHours / Rate2Hours / Rate3Hours "not overridden"
 ROLES = ("manager", "frontdesk", "assistant", "hygienist")
 GROUPS = ("Admin", "Billing", "Front Desk", "Providers", "Clinical Staff")
-FRONT_DESK_GROUP = 3
-CLINICAL_GROUP = 5
 
 
 def _busday(days: np.ndarray, offset) -> np.ndarray:

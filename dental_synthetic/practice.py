@@ -49,7 +49,7 @@ RADIOLOGY_CODES = ("D0210", "D0220", "D0230", "D0272", "D0274", "D0330")  # proc
 
 # usergroup keys (the order of lab_staff.GROUPS) and the fixed users; the front desk users (one per clinic)
 # follow the billing user, the providers' users follow them
-ADMIN_GROUP, BILLING_GROUP, FRONT_DESK_GROUP, PROVIDER_GROUP = 1, 2, 3, 4
+ADMIN_GROUP, BILLING_GROUP, FRONT_DESK_GROUP, PROVIDER_GROUP, CLINICAL_GROUP = 1, 2, 3, 4, 5
 ADMIN_USER, BILLING_USER = 1, 2
 
 
