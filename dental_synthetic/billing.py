@@ -44,6 +44,7 @@ from .util import (
     DAY,
     ZERO_DAY,
     add_months,
+    at,
     cumsum_before,
     expand,
     group_bounds,
@@ -516,11 +517,6 @@ def _settlement(procs: _Procs, cov: _Coverage, pri: _PrimaryClaims, sec: _Second
                     recv_day=recv_day, cap_done=cap_done)
 
 
-def _pad(values: np.ndarray, fill) -> np.ndarray:
-    """``values`` with ``fill`` appended, so that index -1 (no claim, no item) reads ``fill``."""
-    return np.concatenate([values, [fill]])
-
-
 @dataclass(frozen=True)
 class _AllClaims:
     """Every claim, per claim index: the primary claims (0 .. n_pri - 1), then the secondary ones."""
@@ -732,21 +728,21 @@ def _claimproc_days(ctx: Context, procs: _Procs, claims: _AllClaims, supp: _Supp
     ProcDate; the day received when on no check yet), entry day and last edit (a draw of the clock)."""
     pr = procs.pr
     on_claim, is_cap = cp.kind <= 2, cp.kind >= 5
-    datecp = np.where(cp.item >= 0, _pad(checks.day, ZERO_DAY)[cp.item], ZERO_DAY)
+    datecp = at(checks.day, cp.item, ZERO_DAY)
     datecp = np.where(is_cap, pr.date[cp.proc], datecp)  # OpenDental: DateCP = ProcDate, for aging
-    unfinalized = on_claim & cp.recv & _pad(checks.not_on_check, False)[cp.claim]
-    datecp = np.where(unfinalized, _pad(claims.recv, ZERO_DAY)[cp.claim], datecp)  # received, no check
+    unfinalized = on_claim & cp.recv & at(checks.not_on_check, cp.claim, False)
+    datecp = np.where(unfinalized, at(claims.recv, cp.claim, ZERO_DAY), datecp)  # received, no check
     n_p, n_ps, n_on = cp.n_pri, cp.n_pri + cp.n_sec, cp.n_pri + cp.n_sec + cp.n_supp
     line = np.zeros(len(cp.proc), dtype=np.int64)
     line[:n_p] = rank_within(cp.claim[:n_p]) + 1
     line[n_p:n_ps] = rank_within(cp.claim[n_p:n_ps]) + 1  # sorted: secondary rows follow the primary rows' order
     line[n_ps:n_on] = line[supp.rows]
-    entry_day = np.where(on_claim, _pad(claims.date, 0)[cp.claim], pr.created[cp.proc] // DAY)
+    entry_day = np.where(on_claim, at(claims.date, cp.claim, 0), pr.created[cp.proc] // DAY)
     entry_day[n_ps:n_on] = supp.day[supp.claim]
-    created = _pad(claims.created, 0)[cp.claim]
+    created = at(claims.created, cp.claim, 0)
     edit = np.where(cp.recv | (cp.kind == 5), ctx.clock(datecp), np.where(on_claim, created, pr.created[cp.proc]))
-    return _ClaimProcDays(chk=np.where(cp.item >= 0, checks.item_chk[np.maximum(cp.item, 0)], 0),
-                          claimnum=np.where(on_claim, _pad(claims.num, 0)[cp.claim], 0), line=line, datecp=datecp,
+    return _ClaimProcDays(chk=at(checks.item_chk, cp.item, 0),
+                          claimnum=np.where(on_claim, at(claims.num, cp.claim, 0), 0), line=line, datecp=datecp,
                           unfinalized=unfinalized, entry_day=entry_day, created=created, edit=edit)
 
 
@@ -756,7 +752,7 @@ def _put_claimprocs(ctx: Context, setup: Setup, procs: _Procs, claims: _AllClaim
     practice reports write-offs by initial claim date."""
     pr, proc_num = procs.pr, procs.num
     on_claim, is_cap, n_cp = cp.kind <= 2, cp.kind >= 5, len(cp.proc)
-    denied_row = on_claim & cp.recv & (cp.kind <= 1) & _pad(claims.denied, False)[cp.claim]
+    denied_row = on_claim & cp.recv & (cp.kind <= 1) & at(claims.denied, cp.claim, False)
     # numbered in order of entry; a supplemental row as if entered at 23:00 on its day
     o = key_order(np.where(cp.kind == 2, ts(days.entry_day, 23 * 3600), pr.created[cp.proc]), cp.proc, cp.kind)
     minus_one = np.full(n_cp, -1.0)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pyarrow as pa
 
-from .util import day_number, group_sum, lookup
+from .util import at, day_number, group_sum, lookup
 
 AGING_COLUMNS = ("Bal_0_30", "Bal_31_60", "Bal_61_90", "BalOver90", "BalTotal", "InsEst", "PayPlanDue")
 DAILY_MEASURES = ("Production", "Adjustments", "WriteOffs", "PatientIncome", "InsuranceIncome", "CapitationWriteOffs")
@@ -277,12 +277,12 @@ def _plan_charge_rows(tables: dict[str, pa.Table], plans: _PayPlans, v: int) -> 
     proc_day_of = dict(zip(_col(pl, "ProcNum").tolist(), _days(pl, "ProcDate").tolist()))
     ch_proc_day = np.array([proc_day_of.get(p, 0) for p in ch_proc.tolist()], dtype=np.int64)
     has_plan = ch_plan >= 0
-    ch_ins = _at(plans.ins, ch_plan, False)
-    ch_closed = _at(plans.closed, ch_plan, False)
+    ch_ins = at(plans.ins, ch_plan, False)
+    ch_closed = at(plans.closed, ch_plan, False)
     credit = ch_type == 1
     parts = []
     if v == 2:
-        plan_pat = _at(_col(tables["payplan"], "PatNum"), ch_plan, 0)
+        plan_pat = at(_col(tables["payplan"], "PatNum"), ch_plan, 0)
         pat = np.where(ch_type == 0, _col(ppc, "Guarantor"), plan_pat)
         amt = np.where(ch_type != 0, -cents(ppc.column("Principal")), np.where(ch_ins, 0, ch_total))
         keep = pat != 0
@@ -309,15 +309,6 @@ def _index_of(keys: np.ndarray, universe: np.ndarray) -> np.ndarray:
     return lookup(universe, np.arange(len(universe)), np.asarray(keys, dtype=np.int64), -1)
 
 
-def _at(values: np.ndarray, rows: np.ndarray, default) -> np.ndarray:
-    """``values[rows]`` where a row was found (>= 0), ``default`` where it was not (-1): an orphan's
-    side of a join, also when ``values`` is empty (every referenced row deleted)."""
-    out = np.full(len(rows), default, dtype=values.dtype)
-    found = rows >= 0
-    out[found] = values[rows[found]]
-    return out
-
-
 def _sum_by_row(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Sums of ``values`` per row index (rows of -1 left out), length ``n``."""
     keep = rows >= 0
@@ -342,7 +333,7 @@ def _plan_link_rows(tables: dict[str, pa.Table], plan_num: np.ndarray) -> _Aging
     a_proc = _index_of(_col(adj, "ProcNum"), proc_num)
     same = a_proc >= 0
     for column in ("PatNum", "ProvNum", "ClinicNum"):
-        same &= _col(adj, column) == _at(_col(pl, column), a_proc, 0)
+        same &= _col(adj, column) == at(_col(pl, column), a_proc, 0)
     owed += _sum_by_row(np.where(same, a_proc, -1), cents(adj.column("AdjAmt")), n_proc)
     status = _col(cp, "Status")
     paid = np.isin(status, _PAID_STATUSES)
@@ -365,7 +356,7 @@ def _plan_link_rows(tables: dict[str, pa.Table], plan_num: np.ndarray) -> _Aging
     on_plan = _index_of(_col(link, "PayPlanNum"), plan_num) >= 0
     lp = np.where(link_type == _LINK_PROCEDURE, _index_of(fkey, proc_num), -1)
     is_proc = (lp >= 0) & on_plan
-    is_proc &= _at(_col(pl, "ProcStatus"), lp, 0) == 2
+    is_proc &= at(_col(pl, "ProcStatus"), lp, 0) == 2
     la = np.where(link_type == _LINK_ADJUSTMENT, _index_of(fkey, adj_num), -1)
     is_adj = la >= 0
     lp, la = lp[is_proc], la[is_adj]

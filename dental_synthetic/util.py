@@ -129,6 +129,15 @@ def cumsum_before(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     return total - total[start]
 
 
+def at(values: np.ndarray, rows: np.ndarray, default) -> np.ndarray:
+    """``values[rows]`` where a row was found (>= 0), ``default`` where it was not (-1): an orphan's or
+    an unmatched row's side of a join, also when ``values`` is empty. Keeps ``values``' dtype."""
+    out = np.full(len(rows), default, dtype=values.dtype)
+    found = rows >= 0
+    out[found] = values[rows[found]]
+    return out
+
+
 def lookup(keys: np.ndarray, values: np.ndarray, targets: np.ndarray, missing) -> np.ndarray:
     """For each of ``targets``, the value of ``values`` at the same position as it in ``keys`` (unique
     keys), ``missing`` when it is not one of them."""
