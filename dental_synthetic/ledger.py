@@ -203,13 +203,14 @@ class _PayPlans:
                    row_of={int(n): i for i, n in enumerate(num.tolist())})
 
 
-def _aging_rows(tables: dict[str, pa.Table], settings: AgingSettings) -> _AgingRows:
+def _aging_rows(tables: dict[str, pa.Table], settings: AgingSettings, on_complete: np.ndarray) -> _AgingRows:
     """OpenDental's aging transactions (Ledgers.GetTransQueryString) under ``settings``: completed
     procedures, final claimprocs, adjustments, paysplits, then the payment-plan rows PayPlansVersion
-    (``settings.pay_plans_version``) adds. Cents; see ``_AgingRows``."""
+    (``settings.pay_plans_version``) adds. ``on_complete``: ``_on_complete_procedure``'s claimproc
+    rows. Cents; see ``_AgingRows``."""
     v = settings.pay_plans_version
     plans = _PayPlans.from_table(tables["payplan"])
-    parts = [_procedure_rows(tables["procedurelog"]), _claimproc_rows(tables),
+    parts = [_procedure_rows(tables["procedurelog"]), _claimproc_rows(tables["claimproc"], on_complete),
              _adjustment_rows(tables["adjustment"]), _paysplit_rows(tables["paysplit"], plans, settings)]
     if v == 1 or v == 4:
         parts.append(_plan_completed_rows(tables["payplan"], plans, v))
@@ -226,11 +227,10 @@ def _procedure_rows(pl: pa.Table) -> _AgingRows:
     return _aging_part(_col(pl, "PatNum")[done], _days(pl, "ProcDate")[done], proc_charge(pl)[done])
 
 
-def _claimproc_rows(tables: dict[str, pa.Table]) -> _AgingRows:
-    """Claimprocs Received/Supplemental/CapClaim/CapComplete of complete procedures (or none):
-    -(InsPayAmt + WriteOff) on DateCP (``_claimproc_credit``)."""
-    cp = tables["claimproc"]
-    final = np.isin(_col(cp, "Status"), _AGING_STATUSES) & _on_complete_procedure(tables)
+def _claimproc_rows(cp: pa.Table, on_complete: np.ndarray) -> _AgingRows:
+    """Claimprocs Received/Supplemental/CapClaim/CapComplete of complete procedures or none
+    (``on_complete``): -(InsPayAmt + WriteOff) on DateCP (``_claimproc_credit``)."""
+    final = np.isin(_col(cp, "Status"), _AGING_STATUSES) & on_complete
     return _aging_part(_col(cp, "PatNum")[final], _days(cp, "DateCP")[final], _claimproc_credit(cp)[final])
 
 
@@ -387,13 +387,14 @@ def family_aging(tables: dict[str, pa.Table], guarantor: np.ndarray, as_of: dt.d
     asof = day_number(as_of)
     run = asof if run_date is None else day_number(run_date)
     historic = asof != run
-    r = _aging_rows(tables, settings)
+    on_complete = _on_complete_procedure(tables)
+    r = _aging_rows(tables, settings, on_complete)
     r = r.take((r.pat >= 1) & (r.pat <= n_pat))
     fam_of = guarantor[r.pat - 1]
     due = _pay_plan_due(r, fam_of, n_pat, settings.bill_in_advance_days, asof, run)
     fam, eff, amount, instant = _aged_entries(r, fam_of, guarantor, settings.proc_lifo, asof, historic)
     balances = _bucket_balances(fam, eff, amount, instant, asof, n_pat)
-    pay_est, wo_est = _pending_estimates(tables, guarantor, asof, historic)
+    pay_est, wo_est = _pending_estimates(tables["claimproc"], on_complete, guarantor, asof, historic)
 
     guars = np.unique(guarantor)
     columns = {"Guarantor": pa.array(guars)}
@@ -476,19 +477,18 @@ def _bucket_balances(fam: np.ndarray, eff: np.ndarray, amount: np.ndarray, insta
     return bal_0, bal_31, bal_61, bal_over90, total
 
 
-def _pending_estimates(tables: dict[str, pa.Table], guarantor: np.ndarray, asof: int,
+def _pending_estimates(cp: pa.Table, on_complete: np.ndarray, guarantor: np.ndarray, asof: int,
                        historic: bool) -> tuple[np.ndarray, np.ndarray]:
     """Per guarantor PatNum (length ``len(guarantor) + 1``, cents): (InsPayEst, WriteOff) of the claimprocs
     pending as of ``asof`` (NotReceived; in historic aging also Received after it, of procedures dated on
-    or before it), on complete procedures or none."""
+    or before it), on complete procedures or none (``on_complete``)."""
     n_pat = len(guarantor)
-    cp = tables["claimproc"]
     status, cp_pat = _col(cp, "Status"), _col(cp, "PatNum")
     if historic:
         pending = (_days(cp, "ProcDate") <= asof) & ((status == 0) | ((status == 1) & (_days(cp, "DateCP") > asof)))
     else:
         pending = status == 0
-    pending &= _on_complete_procedure(tables) & (cp_pat >= 1) & (cp_pat <= n_pat)
+    pending &= on_complete & (cp_pat >= 1) & (cp_pat <= n_pat)
     pay_est = np.zeros(n_pat + 1, dtype=np.int64)
     wo_est = np.zeros(n_pat + 1, dtype=np.int64)
     np.add.at(pay_est, guarantor[cp_pat[pending] - 1], cents(cp.column("InsPayEst"))[pending])
