@@ -42,7 +42,8 @@ from .columns import constant_string, strings
 from .context import Context
 from .ledger import cents, proc_charge, transactions
 from .practice import enum_codes
-from .util import DAY, ZERO_DAY, ZERO_TS, add_months, business_day, key_order, primary_keys, weekday
+from .util import (DAY, OFFICE_SECONDS, ZERO_DAY, ZERO_TS, add_months, business_day, key_order, primary_keys,
+                   weekday)
 
 EXTRA_TABLES = ("recalltrigger", "toothinitial", "procnote", "treatplan", "proctp", "histappointment", "schedule",
                 "scheduleop", "statement", "task", "securitylog")
@@ -65,7 +66,8 @@ HIST_RESCHEDULE_RATE = 0.4  # share of Scheduled appointments with one Changed r
 HIST_DELETED_RATE = 0.02  # appointments deleted since, as a share of the appointment rows
 HIST_DELETED_MIN_AGE_DAYS = 7  # a deleted appointment was created at least this many days before as_of
 HIST_DELETED_AFTER = (600, 5 * DAY)  # seconds from a deleted appointment's creation to its deletion, [low, high)
-SCHEDULE_HOURS = ("08:00:00", "17:00:00")  # a provider's working day: schedule StartTime, StopTime
+# a provider's working day, the clinics' hours: schedule StartTime, StopTime ("08:00:00", "17:00:00")
+SCHEDULE_HOURS = tuple(f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}" for second in OFFICE_SECONDS)
 SCHEDULE_POSTED_DAYS = 28  # a schedule row is entered this many days before its day (at most as_of)
 STATEMENT_DAY_OF_MONTH = 5  # statements are sent on this day of the month (a weekend: the Monday after)
 STATEMENT_MIN_BALANCE = 500  # cents: a family owing more than this at the month's end gets a statement

@@ -147,7 +147,8 @@ EXISTING_ENTRY_SECONDS = 600  # charted this many seconds after the new-patient 
 DELETED_COPY_RATE = 0.008  # share of completed procedures entered twice, the copy deleted (ProcStatus D)
 DELETED_COPY_DELAY_SECONDS = 60  # the copy was entered this long after the original
 DELETED_AFTER_SECONDS = 3600  # and deleted this long after it was entered (its DateTStamp)
-DAY_END_SECOND = 17 * 3600  # 17:00: completion time of procedures without an appointment; recalls' update time
+# closing time: the completion time of procedures without an appointment; recalls' update time
+DAY_END_SECOND = CLOSE_MINUTE * 60
 FEE_DRIFT = (0.8, 1.2)  # factor range of the fees that differ from the fee schedule (uniform)
 FEE_NUDGE_CENTS = 500  # added when a differing fee rounds back to the fee schedule's fee
 PROSTH_REPLACEMENT_RATE = 0.2  # share of prosthetic procedures replacing an older prosthesis (Prosthesis R)
