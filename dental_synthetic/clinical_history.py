@@ -52,7 +52,7 @@ from .context import Context
 from .extras import _c  # a column as numpy (days for dates, seconds for timestamps)
 from .people import ADULT_AGE  # years at the visit
 from .practice import enum_codes
-from .util import DAY, OFFICE_SECONDS, SETUP_SECOND, ZERO_DAY, key_order
+from .util import DAY, OFFICE_SECONDS, ZERO_DAY, key_order
 
 TABLES = ("perioexam", "periomeasure", "diseasedef", "disease", "allergydef", "allergy", "medication",
           "rxnorm", "rxdef", "rxpat", "pharmacy", "pharmclinic")
@@ -440,12 +440,6 @@ def _entry_stamps(ctx: Context, rng: np.random.Generator, people, pat: np.ndarra
     return _stamps(ctx, rng, entry, np.minimum(entry + HISTORY_ENTRY_DAYS, ctx.as_of))
 
 
-def _set_up_ts(ctx: Context) -> int:
-    """When the practice's lists (diseasedef, medication, ..., pharmacy) were entered (seconds):
-    ``SETUP_SECOND`` of the opening day."""
-    return ctx.opened * DAY + SETUP_SECOND
-
-
 def _medical_history(ctx: Context, rng: np.random.Generator, people) -> np.ndarray:
     """diseasedef, disease, rxnorm, medication, allergydef, allergy. Returns per PatNum index whether the
     patient has an active penicillin-class allergy."""
@@ -466,7 +460,7 @@ def _disease_defs(ctx: Context) -> None:
         "DiseaseName": [c[0] for c in CONDITIONS],
         "ItemOrder": np.arange(n_def),
         "IsHidden": 0,
-        "DateTStamp": _set_up_ts(ctx),
+        "DateTStamp": ctx.setup_ts,
         "ICD9Code": [c[1] for c in CONDITIONS],
         "Icd10Code": [c[2] for c in CONDITIONS],
         "SnomedCode": [c[3] for c in CONDITIONS],
@@ -526,7 +520,7 @@ def _medication_lists(ctx: Context) -> dict[int, int]:
         "MedName": [name for name, _ in MEDICATIONS],
         "GenericNum": np.arange(1, n_med + 1),
         "Notes": "",
-        "DateTStamp": _set_up_ts(ctx),
+        "DateTStamp": ctx.setup_ts,
         "RxCui": np.array([cui for _, cui in MEDICATIONS], np.int64),
     })
     return med_num
@@ -542,7 +536,7 @@ def _allergies(ctx: Context, rng: np.random.Generator, people, known: np.ndarray
         "AllergyDefNum": np.arange(1, n_all + 1),
         "Description": [a[0] for a in ALLERGIES],
         "IsHidden": 0,
-        "DateTStamp": _set_up_ts(ctx),
+        "DateTStamp": ctx.setup_ts,
         "SnomedType": np.array([snomed[a[1]] for a in ALLERGIES]),
         "MedicationNum": np.array([med_num.get(a[2], 0) for a in ALLERGIES], np.int64),
         "UniiCode": "",
@@ -617,7 +611,7 @@ def _pharmacies(ctx: Context, clinic: pa.Table) -> list[np.ndarray]:
         "State": strings(clinic.column("State").to_pylist(), home),
         "Zip": strings(clinic.column("Zip").to_pylist(), home),
         "Note": "",
-        "DateTStamp": _set_up_ts(ctx),
+        "DateTStamp": ctx.setup_ts,
     })
     # every pharmacy serves its own clinic; with two clinics, the first one serves both
     link_ph = np.concatenate([np.arange(n_ph), [0] if n_clinics > 1 else []]).astype(np.int64)

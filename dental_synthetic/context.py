@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import SyntheticConfig
-from .util import DAY, day_number
+from .util import DAY, SETUP_SECOND, day_number
 
 HORIZON_DAYS = 120  # appointments are booked up to this many days after as_of
 YEARS_BEFORE_START = 10  # the practice has used OpenDental this long before ``start``
@@ -50,6 +50,12 @@ class Context:
             opened=start - YEARS_BEFORE_START * 365,
             last_ts=as_of * DAY + 19 * 3600,
         )
+
+    @property
+    def setup_ts(self) -> int:
+        """When the practice's set-up rows and lists were entered (seconds since 1970): ``SETUP_SECOND``
+        of its opening day."""
+        return self.opened * DAY + SETUP_SECOND
 
     def stream(self, offset: int) -> np.random.Generator:
         """A random stream of its own, seeded with ``seed + offset``: draws from it leave every draw of

@@ -50,7 +50,7 @@ from .columns import append_rows, strings
 from .context import Context
 from .extras import _c  # numpy view of an Arrow column (dates as day numbers, datetimes as seconds)
 from .practice import enum_codes
-from .util import DAY, SETUP_SECOND, ZERO_DAY, ZERO_TS, expand, group_firsts, key_order, rank_within
+from .util import DAY, ZERO_DAY, ZERO_TS, expand, group_firsts, key_order, rank_within
 
 TABLES = ("sheetdef", "sheetfielddef", "sheet", "sheetfield", "tasklist", "tasksubscription", "tasknote",
           "taskhist", "taskunread", "procmultivisit", "treatplanattach", "treatplanparam", "statementprod",
@@ -159,7 +159,7 @@ def build(ctx: Context, setup, people, tables: dict[str, pa.Table]) -> None:
 # --- patient forms -------------------------------------------------------------------------------------
 
 def _sheet_defs(ctx: Context) -> None:
-    created = ctx.opened * DAY + SETUP_SECOND
+    created = ctx.setup_ts
     n = len(SHEET_DEFS)
     ctx.put("sheetdef", n, {
         "SheetDefNum": np.arange(1, n + 1),
@@ -316,7 +316,7 @@ def _tasks(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
         "TaskListNum": np.arange(1, n_lists + 1),
         "Descript": list(TASK_LISTS),
         "DateTL": ZERO_DAY,
-        "DateTimeEntry": ctx.opened * DAY + SETUP_SECOND,
+        "DateTimeEntry": ctx.setup_ts,
         "GlobalTaskFilterType": enum_codes("EnumTaskFilterType")["Default"],
         "TaskListStatus": enum_codes("TaskListStatusEnum")["Active"],
     })
@@ -589,7 +589,7 @@ def _group_notes(ctx: Context, rng: np.random.Generator, setup, tables) -> None:
     defs = tables["definition"]
     cats = np.flatnonzero(_c(defs, "Category") == enum_codes("DefCat")["ProcCodeCats"])
     last_cat = int(_c(defs, "DefNum")[cats[np.argmax(_c(defs, "ItemOrder")[cats])]]) if len(cats) else 0
-    opened = ctx.opened * DAY + SETUP_SECOND
+    opened = ctx.setup_ts
     append_rows(tables, "procedurecode", 1, {
         "CodeNum": code_num, "ProcCode": "~GRP~", "Descript": "Group Note", "AbbrDesc": "GrpNote", "ProcTime": "/X/",
         "ProcCat": last_cat, "DateTStamp": opened})
