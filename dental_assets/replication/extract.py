@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING
 from dental_assets.catalog import Column, Table, quote_pg
 from dental_assets.errors import ConfigurationError
 from dental_assets.replication import buckets
-from dental_assets.replication.mysql import (MySqlParams, absent_table_text, client_error, connect, session_preamble,
-                                             start_client, stop_client, with_retries)
+from dental_assets.replication.mysql import (MySqlParams, absent_table_text, client_error, connect, session,
+                                             session_preamble, start_client, stop_client, with_retries)
 
 if TYPE_CHECKING:  # the partitions module imports Dagster: not at run time (dental sync's fast path)
     from dental_assets.partitions import Window
@@ -172,17 +172,13 @@ def read_source_columns(params: MySqlParams, tables) -> dict[str, SourceColumns]
     names = [t.name for t in tables]
 
     def read():
-        conn = connect(params)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(
-                    "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
-                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN %s ORDER BY TABLE_NAME, ORDINAL_POSITION",
-                    (names,),
-                )
-                return cur.fetchall()
-        finally:
-            conn.close()
+        with session(params) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN %s ORDER BY TABLE_NAME, ORDINAL_POSITION",
+                (names,),
+            )
+            return cur.fetchall()
 
     by_table: dict[str, list] = {}
     for table_name, name, ctype, nullable in with_retries(read, what="source columns") if names else ():

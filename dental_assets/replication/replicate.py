@@ -19,6 +19,7 @@ from psycopg2 import errorcodes
 
 from dental_assets.catalog import RAW_SCHEMA, Table, create_raw_indexes, quote_pg
 from dental_assets.partitions import Window
+from dental_assets.replication.mysql import reusing
 from dental_assets.replication.sync import check_scope, sync_window, verify_window
 from dental_assets.warehouse import connection_lost
 
@@ -228,12 +229,13 @@ def replicate_tables(params, warehouse, tables: list[Table], window: Window | No
         return None
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-sync")
-    try:
-        for future in [pool.submit(work, t) for t in tables]:
-            done = future.result()  # re-raises the table's error here
-            if done is not None:
-                yield done
-    finally:
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)  # a table being synced commits or rolls back first
-        conn.close()
+    with reusing():  # the tables' source sessions are opened once, not per read (``mysql.reusing``)
+        try:
+            for future in [pool.submit(work, t) for t in tables]:
+                done = future.result()  # re-raises the table's error here
+                if done is not None:
+                    yield done
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)  # a table being synced commits or rolls back first
+            conn.close()
