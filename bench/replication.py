@@ -34,7 +34,8 @@ second is the steady state); then a practice's few minutes (``change_recent``) a
 another 1% edited and 0.1% deleted, on other rows, and `dental sync` (an incremental sync after
 incremental ones: raw's key buckets recorded). Each sync's time is split into the tables' own sync
 time (the sum of the per-table seconds it prints), the checks' time, and the rest (start-up, planning,
-Dagster's runs and events, indexes, statistics).
+Dagster's runs and events, indexes, statistics). ``source_logins`` counts the logins on the source
+during each sync (MariaDB's ``Connections``: PyMySQL sessions and ``mariadb`` clients alike).
 
 Before the pipe, before the first sync and before the change, both servers settle (``settle``: MariaDB's
 dirty pages flushed, a PostgreSQL CHECKPOINT; the pipe's tables are dropped once counted), so that no
@@ -317,6 +318,16 @@ def _timed_process(argv: list[str], env: dict) -> dict:
 SETTLE_TIMEOUT_SECONDS = 120
 
 
+def source_logins(maria_url: str) -> int:
+    """MariaDB's count of logins since it started (``Connections``; this query's own included)."""
+    conn = mysql(maria_url)
+    with conn.cursor() as cur:
+        cur.execute("SHOW GLOBAL STATUS LIKE 'Connections'")
+        count = int(cur.fetchone()[1])
+    conn.close()
+    return count
+
+
 def settle(maria_url: str, pg_url: str) -> float:
     """Let both servers finish the previous step's background writes before a timed step, so that no
     step pays for the one before (on this 2-core machine they compete for the same cores): MariaDB's
@@ -466,6 +477,15 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
     print(f"pipe, all tables: {pipe['seconds']:.2f} s ({pipe['rows']:,} rows)", flush=True)
     env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=maria_url, DENTAL_WAREHOUSE_URL=pg_url)
     env.pop("DAGSTER_HOME", None)
+    logins = {}
+
+    def timed_sync(name: str) -> dict:
+        """`dental sync` as a process, timed; ``logins[name]``: the logins on the source meanwhile."""
+        before = source_logins(maria_url)
+        result = _timed_process(sync(name), env)
+        logins[name] = source_logins(maria_url) - before
+        return result
+
     def sync(name: str) -> list[str]:
         if profile is None:
             return [sys.executable, "-m", "dental_assets.cli", "sync"]
@@ -474,31 +494,31 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
                 "sync"]
 
     settle(maria_url, pg_url)
-    first = _timed_process(sync("first"), env)
+    first = timed_sync("first")
     if first["exit"] != 0:
         raise SystemExit("first dental sync failed:\n" + first["stdout"][-3000:] + first["stderr"])
     print(f"dental sync, first: {first['seconds']:.2f} s ({pipe['seconds'] / first['seconds']:.2f}x the pipe)",
           flush=True)
     settle(maria_url, pg_url)  # (the first sync's writes; the change's own are the incremental's to bear)
     changed = change_practice(maria_url, tables)
-    incremental = _timed_process(sync("incremental"), env)
+    incremental = timed_sync("incremental")
     if incremental["exit"] != 0:
         raise SystemExit("incremental dental sync failed:\n" + incremental["stdout"][-3000:])
     print(f"dental sync after {changed}: {incremental['seconds']:.2f} s", flush=True)
     # the first no-change sync reads the tables the incremental sync wrote (their records dropped),
     # the second is the steady state (tables verified equal and unwritten since are skipped)
-    none = _timed_process(sync("no_change"), env)
-    steady = _timed_process(sync("no_change_steady"), env)
+    none = timed_sync("no_change")
+    steady = timed_sync("no_change_steady")
     time.sleep(WRITTEN_MARGIN_SECONDS + 1)  # past the verification's margin: the change counts as written after it
     recent = change_recent(maria_url, seed=7)
-    small = _timed_process(sync("small_change"), env)
+    small = timed_sync("small_change")
     if small["exit"] != 0:
         raise SystemExit("dental sync after a small change failed:\n" + small["stdout"][-3000:])
     # the same 1% again, on other rows: the incremental sync of a practice synced incrementally before
     # (raw's key buckets recorded by the syncs above, ``replication/window_state.py``)
     settle(maria_url, pg_url)
     changed_again = change_practice(maria_url, tables, residue=1)
-    again = _timed_process(sync("incremental_again"), env)
+    again = timed_sync("incremental_again")
     if again["exit"] != 0:
         raise SystemExit("second incremental dental sync failed:\n" + again["stdout"][-3000:])
     print(f"dental sync after {changed_again} more: {again['seconds']:.2f} s", flush=True)
@@ -528,6 +548,7 @@ def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | N
         "incremental_again_seconds": round(again["seconds"], 2),
         "incremental_again_vs_first": round(again["seconds"] / first["seconds"], 3),
         "incremental_again_breakdown": _sync_breakdown(again),
+        "source_logins": logins,
     }
 
 
