@@ -224,19 +224,20 @@ def reusing() -> Iterator[None]:
     kept open and handed out again; the idle ones are closed when the last running block ends.
     A sync used to open six PyMySQL connections per table (its clock, its columns twice, the check's
     key bounds and two snapshot sessions): with their session settings 4.2 ms of a small table's 33 ms
-    on loopback, more over a network or TLS, and 1,212 logins on the practice's server for a
-    50,000-patient first sync and the incremental one after it, against 217 since
-    (docs/replication.md, *Figures*)."""
+    on loopback, more over a network or TLS, and ~1,207 logins on the practice's server for a
+    50,000-patient first sync and the incremental one after it, against 106 and 107 since (the
+    ``mariadb`` clients; docs/replication.md, *Figures*)."""
     global _reusing
     with _idle_lock:
         _reusing += 1
     try:
         yield
     finally:
+        closing = []
         with _idle_lock:
             _reusing -= 1
-            closing = [conn for kept in _idle.values() for conn, _ in kept] if _reusing == 0 else []
             if _reusing == 0:
+                closing = [conn for kept in _idle.values() for conn, _ in kept]
                 _idle.clear()
         for conn in closing:
             _close_quietly(conn)
@@ -276,8 +277,8 @@ def _give_back(params: MySqlParams, conn) -> None:
         _close_quietly(conn)
         return
     with _idle_lock:
-        kept = _idle.setdefault(params, [])
-        if _reusing and conn.open and len(kept) < IDLE_SESSIONS_KEPT:
+        kept = _idle.setdefault(params, []) if _reusing and conn.open else None
+        if kept is not None and len(kept) < IDLE_SESSIONS_KEPT:
             kept.append((conn, time.monotonic()))
             return
     _close_quietly(conn)
