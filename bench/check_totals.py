@@ -13,6 +13,7 @@ time, over every partitioned table with a modified column of an existing source 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -20,19 +21,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dental_assets.catalog import raw_tables  # noqa: E402
-from dental_assets.replication.fingerprint import TO_SECONDS_1970  # noqa: E402
+from dental_assets.replication import fingerprint  # noqa: E402
+from dental_assets.replication.extract import q, read_source_columns  # noqa: E402
 from dental_assets.replication.mysql import MySqlParams, connect  # noqa: E402
 
-CLOCK = "'2099-01-01 00:00:00'"  # the check leaves out rows stamped at or after the sync's start: none here
+CLOCK = dt.datetime(2099, 1, 1)  # the check leaves out rows stamped at or after the sync's start: none here
 
 
-def totals_queries(table) -> dict[str, str]:
-    """The check's totals query of ``table`` as the sync sends it (whole table), and without the date sum."""
-    key, mod, date = f"`{table.primary_key}`", f"`{table.modified_column}`", f"`{table.business_date}`"
-    where = f"TRUE AND COALESCE({mod} < {CLOCK}, TRUE)"
-    common = f"COUNT(*), SUM({key}), SUM(TO_SECONDS({mod}) - {TO_SECONDS_1970})"
-    return {"with the date sum": f"SELECT {common}, SUM(TO_DAYS({date})) FROM `{table.name}` WHERE {where}",
-            "without it": f"SELECT {common} FROM `{table.name}` WHERE {where}"}
+def totals_queries(table, cols) -> dict[str, str]:
+    """The check's totals query of ``table``'s whole window as a sampled check sends it
+    (``fingerprint.source_check_queries``' first query), and the same without the date sum."""
+    sent = fingerprint.source_check_queries(table, cols, None, fingerprint.CheckScope(sample=32), [], CLOCK)[0]
+    date_sum = fingerprint._date_sum_mysql(q(table.business_date))
+    assert date_sum in sent, sent
+    return {"with the date sum": sent, "without it": sent.replace(f", {date_sum}", "")}
 
 
 def main() -> None:
@@ -40,13 +42,15 @@ def main() -> None:
     parser.add_argument("--source-url", required=True)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    conn = connect(MySqlParams.from_url(args.source_url))
+    params = MySqlParams.from_url(args.source_url)
     tables = [t for t in raw_tables() if t.partitioned and t.modified_column]
+    cols = read_source_columns(params, tables)
+    conn = connect(params)
     with conn.cursor() as cur:
         for round_ in range(1, args.rounds + 1):
             seconds: dict[str, float] = {}
             for table in tables:
-                for form, sql in totals_queries(table).items():
+                for form, sql in totals_queries(table, cols[table.name]).items():
                     started = time.perf_counter()
                     cur.execute(sql)
                     cur.fetchall()
