@@ -128,17 +128,15 @@ def _do(work: Work, params, warehouse, claim: str, report: SyncReport, out) -> N
     """One run's work, added to ``report``, every table checked. A table's error fails the run as it
     fails the raw assets' step: the tables after it are not synced, the error's type and message (codes
     and keys, no values) are printed, and the next run goes on."""
-    from dental_assets.replication.replicate import missing_text, narrower_text, repair_text, replicate_tables
+    from dental_assets.replication.replicate import column_warnings, repair_text, replicate_tables
 
     try:
         for done in replicate_tables(params, warehouse, work.tables, work.window, work.mode,
                                      {t.name for t in work.tables}, settings.sync_check_sample(), claim):
             result = done.result
             report.add_table(result.table, result.mode, result.rows_copied, result.rows_deleted, result.seconds)
-            if result.narrower_in_raw:
-                print(narrower_text(result.table, result.narrower_in_raw), file=out)
-            if result.columns_missing:
-                print(missing_text(result.table, result.columns_missing), file=out)
+            for warning in column_warnings(result):
+                print(warning, file=out)
             if done.check is not None:
                 equal, *_, synced_again, repaired, seconds = done.check
                 if synced_again or repaired:

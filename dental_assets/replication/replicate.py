@@ -161,18 +161,19 @@ def replicate_table(params, conn, table: Table, window: Window | None, mode: str
 REPAIRS = {"incremental": ("incremental", "full", "incremental"), "full": ("incremental",)}
 
 
-def narrower_text(table: str, narrower: list[str]) -> str:
-    """The warning for a table whose source columns are wider than raw's (``SyncResult.narrower_in_raw``;
-    names and types only)."""
-    return (f"raw.{table}: the source's type is wider than raw's for {'; '.join(narrower)}: a value raw's "
-            "type cannot take will fail the table (docs/operations.md, When the warehouse refuses a value)")
-
-
-def missing_text(table: str, missing: list[str]) -> str:
-    """The warning for a table whose catalog columns the source does not show
-    (``SyncResult.columns_missing``; names only)."""
-    return (f"raw.{table}: the source shows no column {', '.join(missing)}: NULL in raw (an OpenDental older "
-            "than the catalog's 24.3, or a user without SELECT on them)")
+def column_warnings(result) -> list[str]:
+    """The warnings a table's sync (``SyncResult``) gives about its columns, for ``dental sync``'s output
+    and the raw step's log: source types wider than raw's (``narrower_in_raw``; names and types), and
+    catalog columns the source does not show (``columns_missing``; names). Empty when neither."""
+    warnings = []
+    if result.narrower_in_raw:
+        warnings.append(f"raw.{result.table}: the source's type is wider than raw's for "
+                        f"{'; '.join(result.narrower_in_raw)}: a value raw's type cannot take will fail the table "
+                        "(docs/operations.md, When the warehouse refuses a value)")
+    if result.columns_missing:
+        warnings.append(f"raw.{result.table}: the source shows no column {', '.join(result.columns_missing)}: NULL "
+                        "in raw (an OpenDental older than the catalog's 24.3, or a user without SELECT on them)")
+    return warnings
 
 
 def repair_text(synced_again: int, recopied: bool) -> str:

@@ -38,13 +38,7 @@ from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseReso
 from dental_assets.partitions import Window, month_window, monthly_partitions
 from dental_assets.pgcopy import copy_arrow
 from dental_assets.replication import verified
-from dental_assets.replication.replicate import (
-    Replicated,
-    missing_text,
-    narrower_text,
-    repair_text,
-    replicate_tables,
-)
+from dental_assets.replication.replicate import Replicated, column_warnings, repair_text, replicate_tables
 from dental_assets.sources import MariaDBSource
 from dental_assets.warehouse import is_demo_target
 
@@ -239,10 +233,10 @@ def _replicated_events(context, done: Replicated, source: MariaDBSource, window:
         metadata["columns_added"] = ", ".join(result.columns_added)
     if result.narrower_in_raw:
         metadata["source_wider_than_raw"] = "; ".join(result.narrower_in_raw)
-        context.log.warning(narrower_text(table.name, result.narrower_in_raw))
     if result.columns_missing:
         metadata["columns_missing_at_source"] = ", ".join(result.columns_missing)
-        context.log.warning(missing_text(table.name, result.columns_missing))
+    for warning in column_warnings(result):
+        context.log.warning(warning)
     for conversion, count in sorted(result.conversions.items()):
         metadata[f"converted/{conversion}"] = dg.MetadataValue.int(count)
     yield dg.MaterializeResult(asset_key=raw_asset_key(table.name), metadata=metadata)
