@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 from dental_assets.catalog import Column, Table, quote_pg
 from dental_assets.errors import ConfigurationError
 from dental_assets.replication import buckets
-from dental_assets.replication.mysql import (MySqlParams, absent_table_text, client_error, connect, session,
+from dental_assets.replication.mysql import (MySqlParams, absent_table_text, client_error, session,
                                              session_preamble, start_client, stop_client, with_retries)
 
 if TYPE_CHECKING:  # the partitions module imports Dagster: not at run time (dental sync's fast path)
@@ -187,12 +187,8 @@ def read_source_columns(params: MySqlParams, tables) -> dict[str, SourceColumns]
     for table in tables:
         rows = by_table.get(table.name.lower())
         if not rows:
-            conn = connect(params)
-            try:
-                with conn.cursor() as cur:
-                    why = absent_table_text(params, cur, table.name)
-            finally:
-                conn.close()
+            with session(params) as conn, conn.cursor() as cur:
+                why = absent_table_text(params, cur, table.name)
             raise ConfigurationError(f"OPENDENTAL_URL table {table.name}", f"{why}; a table of the raw selection "
                                      "(dental_assets/catalog/tables.yml or DENTAL_EXTRA_TABLES)")
         types = {name: ctype for name, ctype, _ in rows}
