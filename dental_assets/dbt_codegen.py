@@ -32,6 +32,11 @@ Naming rules of the staging layer (one rule for every table, no exceptions to re
   define, e.g. a newer version's status or a corrupted row); the value as stored stays beside it in
   ``<name>_code``. The cleaned column gets an ``accepted_values`` test with the enum's codes, the
   ``_code`` column none (it holds whatever the source holds);
+* double columns (``Column.kind == "float"``: OpenDental's amounts in dollars, and a few measures such
+  as ``FontSize``) are kept as stored; the model gets one ``amounts_in_range`` test over them
+  (``amount_columns``), which fails the build at staging, naming the model and listing the rows' keys
+  in its SQL, when a value's magnitude reaches var ``max_amount`` (default 100,000,000): the marts'
+  dollars are ``numeric(14, 2)``, and such a value would fail a mart with an overflow that names no row;
 * two columns of one table may not end up with the same name, and no name may be a PostgreSQL reserved
   word: either raises ``ValueError`` (add an entry to ``COLUMN_RENAMES`` to resolve it).
 
@@ -201,6 +206,12 @@ def enum_codes(column: Column) -> list[int] | None:
     return sorted({int(value["value"]) for value in enum["values"]})
 
 
+def amount_columns(table: Table) -> list[str]:
+    """The staging names of ``table``'s double columns (OpenDental's amounts, and a few measures), in
+    catalog order, for the model's ``amounts_in_range`` test; empty when it has none."""
+    return [alias for col, alias in column_aliases(table) if col.kind == "float" and not col.is_pk]
+
+
 # --------------------------------------------------------------------------------------------------
 # rendering
 
@@ -297,7 +308,8 @@ def render_sources_yml(tables: Sequence[Table]) -> str:
 
 
 def render_staging_models_yml(tables: Sequence[Table]) -> str:
-    """``_staging__models.yml``: model descriptions, column docs and primary-key tests."""
+    """``_staging__models.yml``: model descriptions, column docs, primary-key and enum tests, and the
+    ``amounts_in_range`` test of the models with double columns."""
     models = []
     for table in tables:
         pk = primary_key_alias(table)
@@ -327,15 +339,17 @@ def render_staging_models_yml(tables: Sequence[Table]) -> str:
                     "description": f"{table.name}.{col.name} ({col.mysql_type}) as stored, whatever the "
                     f"code (OpenDental enum {col.enum}).",
                 })
-        models.append(
-            {
-                "name": staging_model_name(table),
-                "description": f"OpenDental {table.name}, one row per {table.primary_key} (as {pk}); "
-                "columns renamed to snake_case, sentinel dates and zero foreign keys NULL. "
-                f"Source: {RAW_SCHEMA}.{table.name}.",
-                "columns": columns,
-            }
-        )
+        model = {
+            "name": staging_model_name(table),
+            "description": f"OpenDental {table.name}, one row per {table.primary_key} (as {pk}); "
+            "columns renamed to snake_case, sentinel dates and zero foreign keys NULL. "
+            f"Source: {RAW_SCHEMA}.{table.name}.",
+        }
+        amounts = amount_columns(table)
+        if amounts:
+            model["data_tests"] = [{"amounts_in_range": {  # (named: dbt's own name cuts the model's short)
+                "name": f"amounts_in_range_{model['name']}", "arguments": {"key": pk, "columns": amounts}}}]
+        models.append({**model, "columns": columns})
     return _header("#") + "\n" + _dump_yaml({"version": 2, "models": models})
 
 

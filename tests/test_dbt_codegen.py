@@ -125,6 +125,20 @@ def test_staging_models_yml_tests_each_primary_key(files):
         assert tested == expected
 
 
+def test_models_with_double_columns_test_their_amounts(files):
+    """Every staging model with a double column, and no other, has one named amounts_in_range test over
+    exactly those columns, keyed by its primary key (docs/dbt.md, Dirty data)."""
+    models = {m["name"]: m for m in _load(files[Path("models/staging/_staging__models.yml")])["models"]}
+    for table in raw_tables():
+        doubles = [c.snake_name for c in table.columns if c.mysql_type.startswith(("double", "float"))]
+        name = f"stg_opendental__{table.name}"
+        expected = [{"amounts_in_range": {"name": f"amounts_in_range_{name}", "arguments": {
+            "key": dbt_codegen.primary_key_alias(table), "columns": doubles}}}] if doubles else None
+        assert models[name].get("data_tests") == expected, table.name
+    paysplit = next(t for t in raw_tables() if t.name == "paysplit")
+    assert dbt_codegen.amount_columns(paysplit) == ["split_amt"]
+
+
 def test_enum_columns_are_tested_with_opendental_codes():
     procedurelog = next(t for t in raw_tables() if t.name == "procedurelog")
     assert dbt_codegen.enum_codes(procedurelog.column("ProcStatus")) == [1, 2, 3, 4, 5, 6, 7, 8]
