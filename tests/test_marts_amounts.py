@@ -5,7 +5,9 @@ The marts keep dollars as ``numeric(14, 2)``: a paysplit of $2,000,000,000,000 f
 row. Each staging model with double columns now carries an ``amounts_in_range`` test (generated from
 the catalog, ``dbt_codegen.amount_columns``): a magnitude of var ``max_amount`` (100,000,000) or more
 fails it, dbt skips the models built from it, and the test's SQL lists the key and column of each such
-value. Hand-written rows, each side of the limit; a tiny raw schema in a real PostgreSQL.
+value. Below it, an amount of var ``implausible_amount`` ($100,000) or more in a fee, adjustment, payment
+split, insurance payment or write-off is counted as stored and listed in ``mart_data_exceptions`` (key
+and column). Hand-written rows, each side of both limits; a tiny raw schema in a real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ PAYSPLITS = {  # SplitNum: (ProcNum, SplitAmt)
 }
 CLAIMPROCS = {  # ClaimProcNum: (ProcNum, InsPayAmt, WriteOff)
     1: (13, 40.0, 1.5e8),  # the write-off fails it, the payment does not
-    2: (12, 60.0, 0.0),
+    2: (12, 120_000.0, 130_000.0),  # both implausible: listed twice, once a column
 }
+PROCEDURES = {12: 100_000.0, 13: 99_999.99}  # ProcNum: ProcFee (the first is listed, at the limit)
+ADJUSTMENTS = {1: -100_000.0, 2: 75.0}  # AdjNum: AdjAmt (the first is listed: the limit, negative)
 RECEIVED = 1  # ClaimProcStatus.Received
 
 
@@ -38,6 +42,8 @@ def _rows() -> dict[str, list[dict]]:
                      for n, (proc, amount) in PAYSPLITS.items()],
         "claimproc": [{"ClaimProcNum": n, "ProcNum": proc, "InsPayAmt": paid, "WriteOff": write_off, "PatNum": 1,
                        "Status": RECEIVED} for n, (proc, paid, write_off) in CLAIMPROCS.items()],
+        "procedurelog": [{"ProcNum": n, "ProcFee": fee, "PatNum": 1} for n, fee in PROCEDURES.items()],
+        "adjustment": [{"AdjNum": n, "AdjAmt": amount, "PatNum": 1} for n, amount in ADJUSTMENTS.items()],
     }
 
 
@@ -83,9 +89,10 @@ def test_the_tests_sql_lists_each_key_and_column_at_or_over_the_limit(failed, mo
     assert set(query_rows(params, _compiled_test(target, model))) == expected
 
 
-def test_corrected_rows_build_and_sum_to_the_cent(failed):
-    """Once the rows are corrected in the source (here in raw), the build passes and the largest amount
-    allowed, $99,999,999.99, sums to the cent in numeric(14, 2)."""
+@pytest.fixture(scope="module")
+def corrected(failed):
+    """The rows over the limit corrected in the source (here in raw), and the same build again, with
+    mart_data_exceptions."""
     params, target, _ = failed
     conn = params.connect()
     try:
@@ -96,12 +103,29 @@ def test_corrected_rows_build_and_sum_to_the_cent(failed):
     finally:
         conn.close()
     run_dbt(params, target, "build", "--select", "+int_procedure_payments")
-    got = {row[0]: row[1:] for row in query_rows(params, """
+    run_dbt(params, target, "run", "--select", "+mart_data_exceptions")  # (its tests read models not built here)
+    return params
+
+
+def test_corrected_rows_build_and_sum_to_the_cent(corrected):
+    """The build passes, and the largest amount allowed, $99,999,999.99, sums to the cent in
+    numeric(14, 2)."""
+    got = {row[0]: row[1:] for row in query_rows(corrected, """
         SELECT procedure_id, patient_paid, insurance_paid, insurance_write_off
         FROM intermediate.int_procedure_payments""")}
     assert got == {
         10: (Decimal("20.00"), Decimal("0.00"), Decimal("0.00")),
         11: (Decimal("-30.00"), Decimal("0.00"), Decimal("0.00")),
-        12: (Decimal("99999999.99"), Decimal("60.00"), Decimal("0.00")),
+        12: (Decimal("99999999.99"), Decimal("120000.00"), Decimal("130000.00")),
         13: (Decimal("25.50"), Decimal("40.00"), Decimal("15.00")),
     }
+
+
+def test_implausible_amounts_are_listed_by_key_and_column(corrected):
+    """$100,000 or more, either sign, in each column listed; $99,999.99 and the corrected amounts are
+    not."""
+    listed = set(query_rows(corrected, """
+        SELECT table_name, column_name, key_num FROM marts.mart_data_exceptions
+        WHERE exception_kind = 'absurd_amount'"""))
+    assert listed == {("paysplit", "SplitAmt", 3), ("procedurelog", "ProcFee", 12), ("adjustment", "AdjAmt", 1),
+                      ("claimproc", "InsPayAmt", 2), ("claimproc", "WriteOff", 2)}

@@ -37,13 +37,35 @@ negative_fees as (
 
 ),
 
-implausible_splits as (
+ledger_amounts as (
 
-    select
-        'absurd_amount', 'paysplit', 'SplitAmt', split_num,
-        'counted as stored in collections and AR'
+    select 'paysplit' as table_name, 'SplitAmt' as column_name, split_num as key_num, split_amt as amount,
+        'counted as stored in collections and AR' as handling
     from {{ ref('stg_opendental__paysplit') }}
-    where abs(split_amt) >= {{ var('implausible_amount', 100000) }}
+    union all
+    select 'procedurelog', 'ProcFee', proc_num, proc_fee,
+        'counted as stored wherever the marts use the fee (production, AR, treatment plans)'
+    from {{ ref('stg_opendental__procedurelog') }}
+    union all
+    select 'adjustment', 'AdjAmt', adj_num, adj_amt, 'counted as stored in production and AR'
+    from {{ ref('stg_opendental__adjustment') }}
+    union all
+    select 'claimproc', amounts.column_name, claim_proc_num, amounts.amount,
+        'counted as stored wherever the marts use it (collections, write-offs, AR, claims)'
+    from {{ ref('stg_opendental__claimproc') }}
+    cross join lateral (
+        values ('InsPayAmt', ins_pay_amt), ('WriteOff', write_off)
+    ) as amounts (column_name, amount)
+
+),
+
+implausible_amounts as (
+
+    -- the ledger's amounts no dental line holds (var implausible_amount, default $100,000; from
+    -- var max_amount, $100,000,000, staging's amounts_in_range tests stop the build instead)
+    select 'absurd_amount', table_name, column_name, key_num, handling
+    from ledger_amounts
+    where abs(amount) >= {{ var('implausible_amount', 100000) }}
 
 ),
 
@@ -119,7 +141,7 @@ unioned as (
 
     select * from completed_without_date
     union all select * from negative_fees
-    union all select * from implausible_splits
+    union all select * from implausible_amounts
     union all select * from received_without_claim
     union all select * from orphan_commlogs
     union all select * from duplicate_plans
