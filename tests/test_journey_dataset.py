@@ -497,6 +497,12 @@ def test_writer_refuses_identifying_columns_and_a_real_source_without_salt(tmp_p
     # a ZIP3 with fewer than the minimum of distinct patients becomes 000 (rows of one patient count once)
     assert suppress_sparse_zip3(["941", "941", "941", "100", "100", None], ["a", "b", "c", "d", "d", "e"],
                                 min_patients=3) == ["941", "941", "941", "000", "000", None]
+    # HHS's 17 areas of 20,000 people or fewer (2000 census) are 000 however many patients live there
+    restricted = ["036", "059", "063", "102", "203", "556", "692", "790", "821", "823", "830", "831", "878", "879",
+                  "884", "890", "893"]
+    many = [f"p{i}" for i in range(25)]
+    for area in restricted + ["037", "941"]:
+        assert set(suppress_sparse_zip3([area] * 25, many)) == {"000" if area in restricted else area}, area
     assert keyed_hash([5], salt, "patient") != keyed_hash([5], salt, "procedure")
 
 

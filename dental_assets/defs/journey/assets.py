@@ -14,8 +14,9 @@ De-identification, by HIPAA Safe Harbor (docs/journey.md, "De-identification"):
   source only, a random key kept in ``$DENTAL_HOME/journey_salt`` (mode 0600). The hashes are computed
   here, in Python, so neither the salt nor the keyed hashes ever reach the warehouse or dbt's logs;
 - the date of service is dropped (``procedure_year`` and intervals in days remain);
-- ``patient_age_years`` is capped at 90 by the model; ``patient_zip3`` is set to ``000`` where the
-  file holds fewer than ``ZIP3_MIN_PATIENTS`` patients in that ZIP3 area;
+- ``patient_age_years`` is capped at 90 by the model; ``patient_zip3`` is set to ``000`` for the ZIP3
+  areas HHS lists as 20,000 people or fewer (``RESTRICTED_ZIP3``) and where the file holds fewer than
+  ``ZIP3_MIN_PATIENTS`` patients in that ZIP3 area;
 - rows are ordered by ``procedure_key``, not by ProcNum;
 - the result is checked (``check_deidentified``): no date column, no ``*_id`` column.
 The files hold no names, addresses, contact details or notes.
@@ -63,8 +64,15 @@ KEY_COLUMNS = {
 # the model's exact dates of service, left out of the file (procedure_year and intervals remain)
 DATE_COLUMNS = ("procedure_date",)
 ZIP3_COLUMN = "patient_zip3"
-# Safe Harbor keeps a ZIP3 only where its area holds more than 20,000 people. Without census data, a
-# ZIP3 is kept only when the file holds at least this many distinct patients in it, else "000".
+# Safe Harbor keeps a ZIP3 only where its area holds more than 20,000 people (45 CFR
+# 164.514(b)(2)(i)(B)). HHS names the three-digit ZIP areas of 20,000 people or fewer in the 2000 census
+# (67 FR 53182, 53233-53234; HHS's de-identification guidance of 2012): always written "000".
+RESTRICTED_ZIP3 = frozenset({
+    "036", "059", "063", "102", "203", "556", "692", "790", "821",
+    "823", "830", "831", "878", "879", "884", "890", "893",
+})
+# Any other ZIP3 is kept only when the file holds at least this many distinct patients in it, else "000":
+# a rare area in the file singles its few patients out, whatever its population.
 ZIP3_MIN_PATIENTS = 20
 SUPPRESSED_ZIP3 = "000"
 
@@ -133,13 +141,14 @@ def keyed_hash(values: list[int | None], salt: bytes, kind: str) -> list[str | N
 
 def suppress_sparse_zip3(zip3: list[str | None], patient_keys: list[str | None],
                          min_patients: int = ZIP3_MIN_PATIENTS) -> list[str | None]:
-    """Each ZIP3 kept when at least ``min_patients`` distinct patients of the same rows have it, else
-    ``SUPPRESSED_ZIP3`` ("000"); None stays None."""
+    """Each ZIP3 kept when it is not one of HHS's ``RESTRICTED_ZIP3`` and at least ``min_patients``
+    distinct patients of the same rows have it, else ``SUPPRESSED_ZIP3`` ("000"); None stays None."""
     patients: dict[str, set] = {}
     for area, patient in zip(zip3, patient_keys):
         if area is not None:
             patients.setdefault(area, set()).add(patient)
-    kept = {area for area, members in patients.items() if len(members) >= min_patients}
+    kept = {area for area, members in patients.items()
+            if len(members) >= min_patients and area not in RESTRICTED_ZIP3}
     return [None if area is None else (area if area in kept else SUPPRESSED_ZIP3) for area in zip3]
 
 
