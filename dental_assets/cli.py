@@ -123,25 +123,35 @@ def short_log_line(line: str) -> str:
 
 
 # `dental demo --verbose`: the console logger at DEBUG for demo_job (INFO by default, see
-# dental_assets.defs.synthetic.jobs) and for the runs it launches
+# dental_assets.defs.synthetic.jobs) and for the runs it launches. `dagster job execute` takes run config
+# only as files (`-c`), so it is written to $DENTAL_HOME/VERBOSE_CONFIG_FILE (JSON is YAML).
 VERBOSE_CONFIG = '{"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}'
+VERBOSE_CONFIG_FILE = "demo_verbose.yaml"
 
 
-def demo_command(verbose: bool = False) -> list[str]:
+def demo_command(config_file: Path | None = None) -> list[str]:
     """The ``dagster job execute`` command of the demo, as a person would type it (``dagster`` from the
-    virtualenv's PATH)."""
+    virtualenv's PATH); ``config_file``: a run config file for it (``-c``), e.g. ``verbose_config``'s."""
     command = ["dagster", "job", "execute", "-m", CODE_LOCATION, "-j", "demo_job"]
-    return command + (["--config-json", VERBOSE_CONFIG] if verbose else [])
+    return command + (["-c", str(config_file)] if config_file is not None else [])
+
+
+def verbose_config(home: Path) -> Path:
+    """Write ``VERBOSE_CONFIG`` to ``home`` / ``VERBOSE_CONFIG_FILE`` (``home``: $DENTAL_HOME, which
+    exists); returns the file's path."""
+    path = home / VERBOSE_CONFIG_FILE
+    path.write_text(VERBOSE_CONFIG + "\n")
+    return path
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     env = prepare_environment()
     started = time.perf_counter()
-    command = demo_command(verbose=getattr(args, "verbose", False))
+    verbose = getattr(args, "verbose", False)
+    command = demo_command(verbose_config(Path(env["DENTAL_HOME"])) if verbose else None)
     print("$ " + shlex.join(command), flush=True)
     _quiet_warnings(env)
     env["PYTHONUNBUFFERED"] = "1"  # each line as it happens, also through a pipe
-    verbose = getattr(args, "verbose", False)
     proc = subprocess.Popen([_dagster(env), *command[1:]], env=env, cwd=os.getcwd(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     assert proc.stdout is not None

@@ -1,5 +1,7 @@
 """plan_runs: the demo's runs, one partitions definition each, in dependency order."""
 
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -103,12 +105,27 @@ def test_console_level_reads_the_run_config_with_the_job_default():
     assert console_level(demo_job.run_config) == "INFO"
 
 
-def test_demo_command_is_the_dagster_command_a_person_types():
-    from dental_assets.cli import demo_command, main
+def test_demo_command_is_the_dagster_command_a_person_types(tmp_path):
+    """The demo's command, plain and ``--verbose``, is one the pinned ``dagster job execute`` accepts (its
+    options parsed before ``--help`` ends it: an unknown option exits 2, as ``--config-json`` did), and
+    the verbose run config file is valid config of demo_job that sets the console to DEBUG."""
+    import json
+    import subprocess
+    import sys
+
+    from dental_assets.cli import demo_command, main, verbose_config
+    from dental_assets.defs.synthetic.jobs import console_level, demo_job
 
     assert demo_command() == ["dagster", "job", "execute", "-m", "dental_assets.definitions", "-j", "demo_job"]
-    verbose = demo_command(verbose=True)
-    assert verbose[:7] == demo_command() and verbose[7] == "--config-json" and '"DEBUG"' in verbose[8]
+    config_file = verbose_config(tmp_path)
+    verbose = demo_command(config_file)
+    assert verbose == demo_command() + ["-c", str(config_file)]
+    config = json.loads(config_file.read_text())  # (JSON is YAML, which `-c` reads)
+    assert dg.validate_run_config(demo_job, config) and console_level(config, default="INFO") == "DEBUG"
+    dagster = str(Path(sys.executable).parent / "dagster")
+    for command in (demo_command(), verbose):
+        parsed = subprocess.run([dagster, *command[1:], "--help"], capture_output=True, text=True)
+        assert parsed.returncode == 0, parsed.stderr[-500:]
     with pytest.raises(SystemExit) as exit_info:
         main(["demo", "--help"])
     assert exit_info.value.code == 0

@@ -399,8 +399,9 @@ def demo_summary(warehouse, year: str) -> dict:
 @dg.job(
     description="The demo: synthetic practice -> raw -> dbt -> treatment-journey Parquet.",
     executor_def=dg.in_process_executor,
-    # INFO on the console by default; `--config-json '{"loggers": {"console": {"config": {"log_level":
-    # "DEBUG"}}}}'` (`dental demo --verbose`) shows every event of the demo and of the runs it launches
+    # INFO on the console by default; a run config file of `{"loggers": {"console": {"config": {"log_level":
+    # "DEBUG"}}}}` (`-c`; `dental demo --verbose` writes one) shows every event of the demo and of the runs
+    # it launches
     config={"loggers": {"console": {"config": {"log_level": DEMO_CONSOLE_LEVEL}}}},
 )
 def demo_job():
