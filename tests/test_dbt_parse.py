@@ -125,6 +125,38 @@ def test_a_manifest_older_than_a_model_test_or_macro_is_stale(tmp_path):
     assert not manifest_is_stale(tmp_path, manifest)
 
 
+def test_loads_at_once_parse_one_at_a_time(tmp_path, monkeypatch):
+    """The code location's ``dbt parse`` runs under a lock beside the manifest, and a process that waited
+    for it uses the manifest written meanwhile instead of parsing again: two parses at once (two pytest
+    workers, or ``dagster dev``'s processes, after a yml edit) tore manifest.json."""
+    import json
+    import threading
+    from types import SimpleNamespace
+
+    from filelock import FileLock
+
+    from dental_assets.defs.dbt.assets import PARSE_LOCK_FILE, ensure_manifest
+
+    monkeypatch.delenv("DAGSTER_IS_DEV_CLI", raising=False)
+    model = tmp_path / "models" / "m.sql"
+    model.parent.mkdir()
+    model.write_text("select 1 as x\n")
+    os.utime(model, (1_000, 1_000))
+    manifest = tmp_path / "target" / "manifest.json"  # none yet: stale
+    manifest.parent.mkdir()
+    # (no dbt_project.yml: a parse of its own would fail)
+    project = SimpleNamespace(project_dir=tmp_path, profiles_dir=tmp_path, manifest_path=manifest)
+    done = []
+    with FileLock(manifest.with_name(PARSE_LOCK_FILE)):  # another process is parsing
+        loader = threading.Thread(target=lambda: done.append(ensure_manifest(project)))
+        loader.start()
+        loader.join(1.0)
+        assert loader.is_alive() and not done  # waiting for it
+        manifest.write_text('{"parsed_by": "the other process"}')
+    loader.join(60)
+    assert done == [manifest] and json.loads(manifest.read_text()) == {"parsed_by": "the other process"}
+
+
 def test_saved_parses_are_kept_per_connection(tmp_path, monkeypatch):
     """A run starts from the latest parse made on its own warehouse (dbt keeps a parse only for the
     connection it was made on), else from the latest run's; the newest PARSE_CACHES_KEEP are kept."""

@@ -58,6 +58,7 @@ from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
+from filelock import FileLock
 from packaging import version
 from dagster_dbt import (
     DagsterDbtTranslator,
@@ -84,6 +85,7 @@ def dbt_executable() -> str:
 # the files dbt parse reads, relative to the project folder: a manifest older than any of them is stale
 DBT_SOURCE_FOLDERS = ("models", "macros", "snapshots", "tests", "seeds", "analyses")
 DBT_SOURCE_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml")
+PARSE_LOCK_FILE = ".dbt_parse.lock"  # beside manifest.json: one ``dbt parse`` at a time (``ensure_manifest``)
 
 
 def manifest_is_stale(project_dir: Path, manifest_path: Path) -> bool:
@@ -105,18 +107,30 @@ def manifest_is_stale(project_dir: Path, manifest_path: Path) -> bool:
     return False
 
 
+def _parse_needed(project: DbtProject) -> bool:
+    return bool(os.environ.get("DAGSTER_IS_DEV_CLI")) or manifest_is_stale(project.project_dir,
+                                                                          project.manifest_path)
+
+
 def ensure_manifest(project: DbtProject) -> Path:
     """Run ``dbt parse`` when the manifest is missing or older than a project file
     (``manifest_is_stale``), and on every load under ``dagster dev``; returns the manifest's path.
-    Raises RuntimeError with dbt's output when parsing fails."""
-    if not os.environ.get("DAGSTER_IS_DEV_CLI") and not manifest_is_stale(project.project_dir,
-                                                                          project.manifest_path):
+    Processes loading the code location at once (``dagster dev``'s webserver and daemon, pytest's
+    workers) parse one at a time, under a lock file beside the manifest: two parses writing one
+    manifest.json left it torn ("unexpected content after document"); a process that waited uses the
+    manifest the other wrote when it is no longer stale. Raises RuntimeError with dbt's output when
+    parsing fails."""
+    if not _parse_needed(project):
         return project.manifest_path
-    result = subprocess.run(
-        [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
-         "--profiles-dir", str(project.profiles_dir)],
-        capture_output=True, text=True, cwd=project.project_dir,
-    )
+    project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(project.manifest_path.with_name(PARSE_LOCK_FILE)):
+        if not _parse_needed(project):
+            return project.manifest_path
+        result = subprocess.run(
+            [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
+             "--profiles-dir", str(project.profiles_dir)],
+            capture_output=True, text=True, cwd=project.project_dir,
+        )
     if result.returncode != 0 or not project.manifest_path.exists():
         raise RuntimeError(f"dbt parse failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     return project.manifest_path
