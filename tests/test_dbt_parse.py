@@ -126,9 +126,10 @@ def test_a_manifest_older_than_a_model_test_or_macro_is_stale(tmp_path):
 
 
 def test_loads_at_once_parse_one_at_a_time(tmp_path, monkeypatch):
-    """The code location's ``dbt parse`` runs under a lock beside the manifest, and a process that waited
+    """The code location checks and parses its manifest under a lock beside it, and a process that waited
     for it uses the manifest written meanwhile instead of parsing again: two parses at once (two pytest
-    workers, or ``dagster dev``'s processes, after a yml edit) tore manifest.json."""
+    workers, or ``dagster dev``'s processes, after a yml edit) tore manifest.json, and a load that found
+    it fresh while another parse wrote it read half a file."""
     import json
     import threading
     from types import SimpleNamespace
@@ -155,6 +156,14 @@ def test_loads_at_once_parse_one_at_a_time(tmp_path, monkeypatch):
         manifest.write_text('{"parsed_by": "the other process"}')
     loader.join(60)
     assert done == [manifest] and json.loads(manifest.read_text()) == {"parsed_by": "the other process"}
+    # a fresh manifest is not read while a parse may be writing it
+    with FileLock(manifest.with_name(PARSE_LOCK_FILE)):
+        loader = threading.Thread(target=lambda: done.append(ensure_manifest(project)))
+        loader.start()
+        loader.join(1.0)
+        assert loader.is_alive() and len(done) == 1
+    loader.join(60)
+    assert done == [manifest, manifest]
 
 
 def test_saved_parses_are_kept_per_connection(tmp_path, monkeypatch):

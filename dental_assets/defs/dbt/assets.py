@@ -116,12 +116,11 @@ def ensure_manifest(project: DbtProject) -> Path:
     """Run ``dbt parse`` when the manifest is missing or older than a project file
     (``manifest_is_stale``), and on every load under ``dagster dev``; returns the manifest's path.
     Processes loading the code location at once (``dagster dev``'s webserver and daemon, pytest's
-    workers) parse one at a time, under a lock file beside the manifest: two parses writing one
-    manifest.json left it torn ("unexpected content after document"); a process that waited uses the
+    workers) check and parse one at a time, under a lock file beside the manifest: two parses writing
+    one manifest.json left it torn ("unexpected content after document"), and a load that found it
+    fresh while another parse was writing it read half a file. A process that waited uses the
     manifest the other wrote when it is no longer stale. Raises RuntimeError with dbt's output when
     parsing fails."""
-    if not _parse_needed(project):
-        return project.manifest_path
     project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(project.manifest_path.with_name(PARSE_LOCK_FILE)):
         if not _parse_needed(project):
