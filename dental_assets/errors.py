@@ -21,3 +21,13 @@ class ConfigurationError(ValueError):
         if example:
             text += f" (example: {example})"
         super().__init__(text)
+
+
+def check_single_at(url: str, setting: str, example: str | None = None) -> None:
+    """Raise ConfigurationError when ``url``'s part before the host holds more than one ``@``: an ``@``
+    in a user name or password must be written ``%40``. Unescaped, URL parsers take the rest of the
+    password for the host name, and messages that name the host would show it."""
+    authority = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if authority.count("@") > 1:
+        raise ConfigurationError(setting, "has more than one '@' before the host: write an '@' in the user "
+                                 "name or password as %40", example)

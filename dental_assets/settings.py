@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dental_assets.errors import ConfigurationError
+from dental_assets.errors import ConfigurationError, check_single_at
 
 MAX_PATIENTS = 5_000_000  # the generator's own bound (dental_synthetic.config.SyntheticConfig)
 EARLIEST_YEAR = 1990  # the generator's earliest as-of year
@@ -39,6 +39,9 @@ DAGSTER_PG_EXAMPLE = "postgresql+psycopg2://dagster:PASSWORD@127.0.0.1:5432/dags
 TARGET_FORMS = ("postgresql+psycopg2://user:PASSWORD@host:5432/db, mysql+pymysql://user:PASSWORD@host:3306/db "
                 "or a folder for Parquet")
 _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+# a URL gone wrong rather than a folder: a scheme of two letters or more and a colon (postgres:/..., not
+# C:/...), or user:password@host
+_URL_LIKE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+:|[^/]*@)")
 
 
 @dataclass(frozen=True)
@@ -119,8 +122,9 @@ def mask_url(url: str) -> str:
     from sqlalchemy.exc import ArgumentError
 
     try:
+        check_single_at(url, "url")
         return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
+    except (ArgumentError, ValueError):  # (ConfigurationError is a ValueError)
         return "<unparsable URL>"
 
 
@@ -171,14 +175,16 @@ def parse_month(text: str, setting: str = "DENTAL_PARTITION_START") -> str:
     return month.strftime("%Y-%m")
 
 
-def parse_folder(text: str, setting: str) -> Path:
-    """A folder that exists or can be created: not a file, and writable (or under a writable folder)."""
+def parse_folder(text: str, setting: str, example: str | None = None) -> Path:
+    """A folder that exists or can be created: not a file, and writable (or under a writable folder).
+    ``example``: a good value for the error's text (default: the setting's own, ``SETTINGS``)."""
+    example = example or _example(setting)
     path = Path(text).expanduser().resolve()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():
-        raise ConfigurationError(setting, f"{existing} is a file, not a folder", _example(setting))
+        raise ConfigurationError(setting, f"{existing} is a file, not a folder", example)
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigurationError(setting, f"{existing} is not writable by this user", _example(setting))
+        raise ConfigurationError(setting, f"{existing} is not writable by this user", example)
     return path
 
 
@@ -211,7 +217,12 @@ def parse_target(text: str, setting: str = "--target", parquet: bool = True):
                                  "postgresql+psycopg2://user:PASSWORD@host:5432/db")
     if not parquet:
         raise ConfigurationError(setting, "must be a database URL", "postgresql+psycopg2://user:PASSWORD@host:5432/db")
-    return parse_folder(text, setting)
+    if not text.strip():
+        raise ConfigurationError(setting, f"is empty; use {TARGET_FORMS}", "./practice_parquet")
+    if _URL_LIKE.match(text.strip()):  # (not quoted: it may hold a password)
+        raise ConfigurationError(setting, f"looks like a database URL but is not one (scheme://...); use "
+                                 f"{TARGET_FORMS}", "postgresql+psycopg2://user:PASSWORD@host:5432/db")
+    return parse_folder(text, setting, "./practice_parquet")
 
 
 # ------------------------------------------------------------------------------- the variables
@@ -372,10 +383,15 @@ def alert_webhook_url(env: Mapping[str, str] | None = None) -> str | None:
 
     url = _get(env, "DENTAL_ALERT_WEBHOOK_URL")
     if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigurationError("DENTAL_ALERT_WEBHOOK_URL", "must be an http:// or https:// URL",
-                                     _example("DENTAL_ALERT_WEBHOOK_URL"))
+        try:
+            parts = urlsplit(url)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            parts.port  # noqa: B018 (raises ValueError for a port that is not a number from 0 to 65535)
+        except ValueError:  # (an unbalanced IPv6 bracket, a bad port)
+            usable = False
+        if not usable:
+            raise ConfigurationError("DENTAL_ALERT_WEBHOOK_URL", "must be an http:// or https:// URL with a "
+                                     "host and a valid port, if any", _example("DENTAL_ALERT_WEBHOOK_URL"))
     return url
 
 

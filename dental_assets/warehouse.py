@@ -27,7 +27,7 @@ import psycopg2
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from dental_assets.errors import ConfigurationError
+from dental_assets.errors import ConfigurationError, check_single_at
 
 EMBEDDED_DATABASE = "dental"
 DEMO_MARKER_TABLE = "dental_demo_target"
@@ -63,6 +63,7 @@ class PgParams:
         """Parse a SQLAlchemy ``postgresql+psycopg2://`` URL. Raises ConfigurationError (naming
         ``setting``) for an unparsable URL, another database or a bare ``postgresql://`` URL, which
         SQLAlchemy 2.1 would hand to psycopg 3."""
+        check_single_at(url, setting, example)
         try:
             parsed = make_url(url)
         except (ArgumentError, ValueError):

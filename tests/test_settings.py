@@ -104,6 +104,12 @@ BAD_VALUES = [
     ("DENTAL_MODEL_KEEP", {"DENTAL_MODEL_KEEP": "many"}, "whole number"),
     ("DENTAL_RUN_FOLDERS_KEEP", {"DENTAL_RUN_FOLDERS_KEEP": "0"}, "1 or more"),
     ("DENTAL_ALERT_WEBHOOK_URL", {"DENTAL_ALERT_WEBHOOK_URL": f"ftp://x/{SECRET}"}, "http:// or https://"),
+    ("DENTAL_ALERT_WEBHOOK_URL", {"DENTAL_ALERT_WEBHOOK_URL": f"https://[::1/{SECRET}"}, "http:// or https://"),
+    ("DENTAL_ALERT_WEBHOOK_URL", {"DENTAL_ALERT_WEBHOOK_URL": f"https://u:{SECRET}@h:port/x"}, "a valid port"),
+    # an '@' of the password not written %40: parsers take the rest of the password for the host
+    ("OPENDENTAL_URL", {"OPENDENTAL_URL": f"mysql+pymysql://u:a@{SECRET}@h/db"}, "more than one '@'"),
+    ("DENTAL_WAREHOUSE_URL", {"DENTAL_WAREHOUSE_URL": f"postgresql+psycopg2://u:a@{SECRET}@h/db"},
+     "more than one '@'"),
     ("DENTAL_SYNC_CHECK_SAMPLE", {"DENTAL_SYNC_CHECK_SAMPLE": "0"}, "between 1 and 1,000,000"),
     ("DENTAL_SYNC_CHECK_SAMPLE", {"DENTAL_SYNC_CHECK_SAMPLE": "1/32"}, "whole number"),
     ("DAGSTER_EVENT_BATCH_SIZE", {"DAGSTER_EVENT_BATCH_SIZE": "many"}, "whole number"),
@@ -155,7 +161,17 @@ def test_targets_of_the_generator(tmp_path):
         text = _one_line(_raises(lambda url=url: settings.parse_target(url)), "--target")
         assert "postgresql+psycopg2://" in text and "mysql+pymysql://" in text and "folder for Parquet" in text
     assert "database URL" in _one_line(_raises(lambda: settings.parse_target("out", parquet=False)), "--target")
+    # not folders: a URL gone wrong (it may hold a password), nothing at all
+    for text, problem in ((f"postgres:/user:{SECRET}@host/db", "looks like a database URL"),
+                          (f"user:{SECRET}@host:5432/db", "looks like a database URL"),
+                          (f"postgresql+psycopg2://u:a@{SECRET}@h/db", "more than one '@'"),
+                          ("", "is empty"), ("  ", "is empty")):
+        assert problem in _one_line(_raises(lambda text=text: settings.parse_target(text)), "--target"), text
     assert not list(tmp_path.iterdir())  # nothing was created
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    assert "is a file" in _one_line(_raises(lambda: settings.parse_target(str(a_file))), "--target")
+    assert settings.mask_url(f"postgresql+psycopg2://u:a@{SECRET}@h/db") == "<unparsable URL>"
 
 
 def test_every_variable_the_code_reads_is_a_setting():

@@ -43,7 +43,7 @@ from typing import Callable, Iterator, TypeVar
 import pymysql
 import pymysql.constants.SERVER_STATUS
 
-from dental_assets.errors import ConfigurationError
+from dental_assets.errors import ConfigurationError, check_single_at
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ class MySqlParams:
         from sqlalchemy.exc import ArgumentError
 
         example = "mysql+pymysql://opendental_ro:PASSWORD@db-host:3306/opendental"
+        check_single_at(url, setting, example)
         try:
             parsed = make_url(url)
         except (ArgumentError, ValueError):
