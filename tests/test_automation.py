@@ -261,6 +261,24 @@ def test_unreachable_webhook_is_recorded_not_raised(tmp_path, monkeypatch):
     assert "127.0.0.1:9" not in alert["webhook"]
 
 
+def test_a_failed_run_without_a_code_location_is_alerted(tmp_path, monkeypatch):
+    """A run executed in process (`dental sync`, `dagster job execute`) records no code location; the
+    sensor, evaluated as the daemon does (its own repository named, a cursor from the tick before),
+    still records its failure."""
+    monkeypatch.setenv("DENTAL_HOME", str(tmp_path))
+    with dg.instance_for_test() as instance:
+        def tick(cursor):
+            return dental_run_failure_alerts.evaluate_tick(dg.build_sensor_context(
+                instance=instance, repository_name="dental", cursor=cursor,
+                resources={"alerts": AlertWebhookResource()}))
+
+        first = tick(None)  # (the first tick starts after the failures already stored)
+        result = failing_job.execute_in_process(instance=instance, raise_on_error=False)
+        assert instance.get_run_by_id(result.run_id).remote_job_origin is None
+        tick(first.cursor)
+    assert [json.loads(line)["run_id"] for line in alerts_path().read_text().splitlines()] == [result.run_id]
+
+
 def test_failure_sensor_is_running_by_default(defs):
     sensor = defs.resolve_sensor_def("dental_run_failure_alerts")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
@@ -371,3 +389,32 @@ def test_journey_data_quality_summary_flags_duplicates_and_dates_outside_the_yea
     assert summary["dq/columns_with_nulls"].value == 2
     assert "| duplicate procedure ids | 1 | CHECK |" in summary["data_quality"].value
     assert summary["dq/null_columns"] == "patient_key, target_fully_paid"
+
+
+def test_a_source_run_left_started_gives_back_its_place(defs):
+    """A run of the raw job whose process died stays STARTED (the default run launcher cannot tell) and
+    would hold the one place of the `dental/opendental_source` limit for good: its job's tags give it a
+    maximum runtime, which Dagster's own run monitoring (``check_run_timeout``, as the daemon calls it)
+    enforces by failing the run."""
+    import logging
+
+    from dagster._core.events import DagsterEvent, DagsterEventType
+    from dagster._core.test_utils import create_run_for_test, instance_for_test
+    from dagster._daemon.monitoring import run_monitoring
+
+    from dental_assets.defs.raw.sensors import RAW_JOB_NAME, SOURCE_RUN_MAX_SECONDS
+
+    tags = defs.get_job_def(RAW_JOB_NAME).tags
+    assert tags["dental/opendental_source"] and int(tags["dagster/max_runtime"]) == SOURCE_RUN_MAX_SECONDS
+    with instance_for_test() as instance:
+        run = create_run_for_test(instance, job_name=RAW_JOB_NAME, tags=dict(tags))
+        instance.report_dagster_event(DagsterEvent(event_type_value=DagsterEventType.RUN_START.value,
+                                                   job_name=RAW_JOB_NAME), run_id=run.run_id)
+        started = instance.get_run_record_by_id(run.run_id).start_time
+        for hours, status in ((5.9, dg.DagsterRunStatus.STARTED), (6.1, dg.DagsterRunStatus.FAILURE)):
+            now = started + hours * 3600
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(run_monitoring, "get_current_timestamp", lambda now=now: now)
+                run_monitoring.check_run_timeout(instance, instance.get_run_record_by_id(run.run_id),
+                                                 logging.getLogger(__name__), default_timeout_seconds=0)
+            assert instance.get_run_by_id(run.run_id).status == status, hours

@@ -39,7 +39,10 @@ class AlertWebhookResource(dg.ConfigurableResource):
     from ``DENTAL_ALERT_WEBHOOK_URL`` (it may hold a token: environment only)."""
 
     webhook_url: str | None = None
-    timeout_seconds: float = 10.0
+    # a failure sensor's tick handles up to 5 runs within Dagster's 60 s: five posts to an endpoint that
+    # never answers must not use them up (a tick that times out loses its cursor, and the same runs
+    # would be posted again at every tick)
+    timeout_seconds: float = 3.0
 
     def __repr_args__(self):  # repr/str never show the URL (its path may hold a token)
         return [(name, "***" if name == "webhook_url" and value and not isinstance(value, dg.EnvVar) else value)
@@ -117,6 +120,9 @@ def build_alert(context: dg.RunFailureSensorContext) -> dict[str, Any]:
 
 @dg.run_failure_sensor(
     name="dental_run_failure_alerts",
+    # every run of the instance: `dental sync`'s runs (execute_in_process) and `dagster job execute`'s
+    # record no code location, and a sensor matching its own location would never see them fail
+    monitor_all_code_locations=True,
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     description="Record an alert for every failed run: log, $DENTAL_HOME/alerts.jsonl and an optional "

@@ -35,9 +35,14 @@ from dental_assets.partitions import monthly_partitions, partition_range_tags
 from dental_assets.sources import MariaDBSource
 
 RAW_JOB_NAME = "raw_opendental_job"
-# Runs that read the OpenDental source carry this tag; dagster.yaml's run coordinator lets one such run
-# go at a time, so a sync never loads the practice's server with parallel extractions.
-SOURCE_TAG = {"dental/opendental_source": "opendental"}
+# Runs that read the OpenDental source carry these tags. dagster.yaml's run coordinator lets one such run
+# go at a time, so a sync never loads the practice's server with parallel extractions. The default run
+# launcher cannot tell that a run's process died (a reboot, an out-of-memory kill): such a run would stay
+# STARTED and hold that one place for good. The daemon's run monitoring fails a run older than
+# ``dagster/max_runtime`` seconds (then run_retries tries it once more). A sync of the practices this
+# serves takes minutes (a first sync of 9.9M rows: under a minute with `dental sync`, docs/replication.md).
+SOURCE_RUN_MAX_SECONDS = 6 * 3600
+SOURCE_TAG = {"dental/opendental_source": "opendental", "dagster/max_runtime": str(SOURCE_RUN_MAX_SECONDS)}
 
 
 def _with_unrecorded(plans, keys: list[str], instance: dg.DagsterInstance, every_table: bool = False):
