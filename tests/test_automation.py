@@ -418,3 +418,25 @@ def test_a_source_run_left_started_gives_back_its_place(defs):
                 run_monitoring.check_run_timeout(instance, instance.get_run_record_by_id(run.run_id),
                                                  logging.getLogger(__name__), default_timeout_seconds=0)
             assert instance.get_run_by_id(run.run_id).status == status, hours
+
+
+def test_a_dental_sync_run_from_before_the_max_runtime_is_still_failed_when_stale():
+    """``dental sync``'s stale runs are found by the concurrency tag alone: a run recorded before the
+    source runs carried ``dagster/max_runtime`` (an upgrade) is failed at the next start, as before."""
+    import socket
+    import subprocess
+    import sys
+
+    from dagster._core.test_utils import create_run_for_test, instance_for_test
+
+    from dental_assets.defs.raw.sensors import SOURCE_CONCURRENCY_TAG, SOURCE_TAG
+    from dental_assets.defs.raw.sync_command import HOST_TAG, PID_TAG, PROCESS_START_TAG, fail_stale_runs
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    process = {HOST_TAG: socket.gethostname(), PID_TAG: str(gone.pid), PROCESS_START_TAG: "0"}
+    with instance_for_test() as instance:
+        old, new = (create_run_for_test(instance, job_name="raw_opendental_job", status=dg.DagsterRunStatus.STARTED,
+                                        tags={**tags, **process}) for tags in (SOURCE_CONCURRENCY_TAG, SOURCE_TAG))
+        assert sorted(fail_stale_runs(instance)) == sorted([old.run_id, new.run_id])
+        assert {instance.get_run_by_id(r.run_id).status for r in (old, new)} == {dg.DagsterRunStatus.FAILURE}

@@ -42,7 +42,9 @@ RAW_JOB_NAME = "raw_opendental_job"
 # ``dagster/max_runtime`` seconds (then run_retries tries it once more). A sync of the practices this
 # serves takes minutes (a first sync of 9.9M rows: under a minute with `dental sync`, docs/replication.md).
 SOURCE_RUN_MAX_SECONDS = 6 * 3600
-SOURCE_TAG = {"dental/opendental_source": "opendental", "dagster/max_runtime": str(SOURCE_RUN_MAX_SECONDS)}
+SOURCE_CONCURRENCY_TAG = {"dental/opendental_source": "opendental"}  # the tag dagster.yaml limits; runs made
+# before the max runtime was added carry it alone
+SOURCE_TAG = {**SOURCE_CONCURRENCY_TAG, "dagster/max_runtime": str(SOURCE_RUN_MAX_SECONDS)}
 
 
 def _with_unrecorded(plans, keys: list[str], instance: dg.DagsterInstance, every_table: bool = False):

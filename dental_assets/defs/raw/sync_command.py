@@ -58,15 +58,16 @@ def fail_stale_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark failed the runs of ``dental sync`` on this host that are still recorded as started (or
     starting, or not started) but whose process is gone: killed with SIGKILL, or the machine
     restarted. Such runs would otherwise stay STARTED forever, holding the ``dental/opendental_source``
-    tag whose concurrency limit is 1. Runs of other hosts, and runs launched by the daemon (which has
-    run monitoring, ``dagster.yaml``), are left alone. Returns the failed runs' ids."""
+    tag whose concurrency limit is 1. Runs of other hosts, and runs launched by the daemon (whose run
+    monitoring fails them after their ``dagster/max_runtime``, ``SOURCE_TAG``), are left alone. Returns the
+    failed runs' ids."""
     import socket
 
-    from dental_assets.defs.raw.sensors import SOURCE_TAG
+    from dental_assets.defs.raw.sensors import SOURCE_CONCURRENCY_TAG
 
     statuses = [getattr(dg.DagsterRunStatus, name) for name in _LIVE_STATUSES]
     runs = instance.get_runs(filters=dg.RunsFilter(statuses=statuses,
-                                                   tags={**SOURCE_TAG, HOST_TAG: socket.gethostname()}))
+                                                   tags={**SOURCE_CONCURRENCY_TAG, HOST_TAG: socket.gethostname()}))
     failed = []
     for run in runs:
         pid, started = run.tags.get(PID_TAG, ""), run.tags.get(PROCESS_START_TAG, "")
