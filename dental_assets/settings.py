@@ -36,6 +36,8 @@ SOURCE_KINDS = ("synthetic", "opendental")
 MYSQL_EXAMPLE = "mysql+pymysql://opendental_ro:PASSWORD@db-host:3306/opendental"
 WAREHOUSE_EXAMPLE = "postgresql+psycopg2://dental:PASSWORD@127.0.0.1:5432/dental"
 DAGSTER_PG_EXAMPLE = "postgresql+psycopg2://dagster:PASSWORD@127.0.0.1:5432/dagster"
+TARGET_URL_EXAMPLE = "postgresql+psycopg2://user:PASSWORD@host:5432/db"  # a generator/validator target
+TARGET_FOLDER_EXAMPLE = "./practice_parquet"
 TARGET_FORMS = ("postgresql+psycopg2://user:PASSWORD@host:5432/db, mysql+pymysql://user:PASSWORD@host:3306/db "
                 "or a folder for Parquet")
 _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
@@ -209,20 +211,20 @@ def parse_target(text: str, setting: str = "--target", parquet: bool = True):
     if scheme:
         name = scheme.group(1).lower()
         if name.startswith("postgresql+"):
-            return warehouse_params(text, setting, "postgresql+psycopg2://user:PASSWORD@host:5432/db")
+            return warehouse_params(text, setting, TARGET_URL_EXAMPLE)
         if name.startswith(("mysql+", "mariadb+")):
             return source_params(text, setting)
         forms = TARGET_FORMS if parquet else TARGET_FORMS.replace(" or a folder for Parquet", "")
         raise ConfigurationError(setting, f"a {name}:// URL is not accepted; use {forms}",
-                                 "postgresql+psycopg2://user:PASSWORD@host:5432/db")
+                                 TARGET_URL_EXAMPLE)
     if not parquet:
-        raise ConfigurationError(setting, "must be a database URL", "postgresql+psycopg2://user:PASSWORD@host:5432/db")
+        raise ConfigurationError(setting, "must be a database URL", TARGET_URL_EXAMPLE)
     if not text.strip():
-        raise ConfigurationError(setting, f"is empty; use {TARGET_FORMS}", "./practice_parquet")
+        raise ConfigurationError(setting, f"is empty; use {TARGET_FORMS}", TARGET_FOLDER_EXAMPLE)
     if _URL_LIKE.match(text.strip()):  # (not quoted: it may hold a password)
         raise ConfigurationError(setting, f"looks like a database URL but is not one (scheme://...); use "
-                                 f"{TARGET_FORMS}", "postgresql+psycopg2://user:PASSWORD@host:5432/db")
-    return parse_folder(text, setting, "./practice_parquet")
+                                 f"{TARGET_FORMS}", TARGET_URL_EXAMPLE)
+    return parse_folder(text, setting, TARGET_FOLDER_EXAMPLE)
 
 
 # ------------------------------------------------------------------------------- the variables

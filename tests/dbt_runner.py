@@ -115,9 +115,28 @@ def write_raw_rows(params: PgParams, rows: Mapping[str, list[dict]]) -> None:
             for table in raw_tables():
                 cur.execute(pg_create_table_sql(table, RAW_SCHEMA))
             for table, table_rows in rows.items():
-                for row in table_rows:
-                    cur.execute(f"INSERT INTO {quote_pg(RAW_SCHEMA)}.{quote_pg(table)} "
-                                f"({', '.join(quote_pg(c) for c in row)}) VALUES ({', '.join(['%s'] * len(row))})",
-                                list(row.values()))
+                _insert_raw_rows(cur, table, table_rows)
     finally:
         conn.close()
+
+
+def replace_raw_rows(params: PgParams, table: str, rows: list[dict]) -> None:
+    """Replace every row of raw ``table`` (created by ``write_raw_rows``) by ``rows``, in one transaction."""
+    from dental_assets.catalog import RAW_SCHEMA, quote_pg
+
+    conn = params.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(f"DELETE FROM {quote_pg(RAW_SCHEMA)}.{quote_pg(table)}")
+            _insert_raw_rows(cur, table, rows)
+    finally:
+        conn.close()
+
+
+def _insert_raw_rows(cur, table: str, rows: list[dict]) -> None:
+    from dental_assets.catalog import RAW_SCHEMA, quote_pg
+
+    for row in rows:
+        cur.execute(f"INSERT INTO {quote_pg(RAW_SCHEMA)}.{quote_pg(table)} "
+                    f"({', '.join(quote_pg(c) for c in row)}) VALUES ({', '.join(['%s'] * len(row))})",
+                    list(row.values()))

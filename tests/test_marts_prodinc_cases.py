@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import pytest
 
-from dbt_runner import query_rows, run_dbt, write_raw_rows
+from dbt_runner import query_rows, replace_raw_rows, run_dbt, write_raw_rows
 from dental_assets.warehouse import PgParams
 
 MARCH_31, APRIL_1, APRIL_2 = "2026-03-31", "2026-04-01", "2026-04-02"  # a month's last day, the next two
@@ -129,14 +129,7 @@ def _production(warehouse, setting: int) -> dict[tuple, tuple]:
     """mart_production_daily rebuilt under write-off date ``setting``: {(day, clinic, provider): (completed
     procedures, gross production, capitation write-offs, adjustments, adjustment amount, write-offs, net)}."""
     params, target = warehouse
-    conn = params.connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute('DELETE FROM raw.preference WHERE "PrefName" = %s', (WRITEOFF_SETTING,))
-            cur.execute('INSERT INTO raw.preference ("PrefNum", "PrefName", "ValueString") VALUES (1, %s, %s)',
-                        (WRITEOFF_SETTING, str(setting)))
-    finally:
-        conn.close()
+    replace_raw_rows(params, "preference", [{"PrefNum": 1, "PrefName": WRITEOFF_SETTING, "ValueString": str(setting)}])
     run_dbt(params, target, "run", "--select", "int_practice_settings", "mart_production_daily")
     return {(str(day), clinic, provider): tuple(rest) for day, clinic, provider, *rest in query_rows(
         params, "SELECT production_date, clinic_id, provider_id, completed_procedure_count, gross_production, "
