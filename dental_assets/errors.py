@@ -8,6 +8,8 @@ here). Command-line entry points print it as ``<program>: <text>`` and exit with
 
 from __future__ import annotations
 
+import re
+
 
 class ConfigurationError(ValueError):
     """An unusable setting. ``setting`` is its name (``OPENDENTAL_URL``, ``--patients``, ...),
@@ -31,3 +33,12 @@ def check_single_at(url: str, setting: str, example: str | None = None) -> None:
     if authority.count("@") > 1:
         raise ConfigurationError(setting, "has more than one '@' before the host: write an '@' in the user "
                                  "name or password as %40", example)
+
+
+def mask_secret(text: str, secret: str) -> str:
+    """``text`` with each whole occurrence of ``secret`` written ``***``. Whole: not inside a longer run of
+    letters and digits, so a short password ("p") does not garble the words of a server's message
+    ("timeout expired") while a password quoted by it is still hidden."""
+    if not secret:
+        return text
+    return re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", text)

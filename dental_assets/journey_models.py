@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 # scikit-learn and joblib are imported where a model is trained or saved, not with this module: every
@@ -100,7 +101,8 @@ def latest_versions(dataset_dir: Path) -> dict[str, Path]:
 
 def load_dataset(dataset_dir: Path) -> pd.DataFrame:
     """Every partition's newest version, concatenated. Raises NotEnoughDataError when there is none."""
-    frames = [pq.read_table(path).to_pandas() for path in latest_versions(dataset_dir).values()]
+    local = pafs.LocalFileSystem()  # paths, never parsed as URIs (a folder named C: is a folder)
+    frames = [pq.read_table(path, filesystem=local).to_pandas() for path in latest_versions(dataset_dir).values()]
     frames = [f for f in frames if len(f)]
     if not frames:
         raise NotEnoughDataError(f"no rows in any partition under {dataset_dir}")

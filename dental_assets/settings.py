@@ -178,9 +178,14 @@ def parse_month(text: str, setting: str = "DENTAL_PARTITION_START") -> str:
 
 
 def parse_folder(text: str, setting: str, example: str | None = None) -> Path:
-    """A folder that exists or can be created: not a file, and writable (or under a writable folder).
+    """A folder that exists or can be created: not a file, and writable (or under a writable folder), and not
+    a URL (``postgresql+psycopg2://...``, ``user:pw@host``: a setting given the wrong value would otherwise
+    become a folder named after it, password included).
     ``example``: a good value for the error's text (default: the setting's own, ``SETTINGS``)."""
     example = example or _example(setting)
+    if _URL_SCHEME.match(text.strip()) or _URL_LIKE.match(text.strip()):  # (not quoted: it may hold a password)
+        raise ConfigurationError(setting, "looks like a URL (scheme: or user@host), not a folder; write ./name for "
+                                 "a folder of that name", example)
     path = Path(text).expanduser().resolve()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():

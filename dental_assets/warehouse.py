@@ -27,11 +27,11 @@ import psycopg2
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from dental_assets.errors import ConfigurationError, check_single_at
+from dental_assets.errors import ConfigurationError, check_single_at, mask_secret
 
 EMBEDDED_DATABASE = "dental"
 DEMO_MARKER_TABLE = "dental_demo_target"
-CONNECT_TIMEOUT_S = 10  # a server that does not answer a connection attempt within this is reported
+CONNECT_TIMEOUT_S = 5  # seconds; a server that does not answer a connection attempt within this is reported
 
 
 def dental_home() -> Path:
@@ -95,9 +95,7 @@ class PgParams:
             return psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
                                     dbname=self.dbname, **kwargs)
         except psycopg2.OperationalError as exc:
-            reason = " ".join(str(exc).split())
-            if self.password:
-                reason = reason.replace(self.password, "***")
+            reason = mask_secret(" ".join(str(exc).split()), self.password)
             raise ConfigurationError(
                 self.setting, f"cannot connect to PostgreSQL at {self.host}:{self.port} as user {self.user!r}: "
                 f"{reason[-200:]}") from None

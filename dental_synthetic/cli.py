@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="generate a practice and write it to a database or a directory")
     gen.add_argument("--patients", default="5000", help="patient rows (default 5000)")
     gen.add_argument("--seed", default="42", help="random seed (default 42)")
-    gen.add_argument("--as-of", type=_date, required=True, help="last simulated day, YYYY-MM-DD")
+    gen.add_argument("--as-of", required=True, help="last simulated day, YYYY-MM-DD, today at the latest")
     gen.add_argument("--start", type=_date, default=None, help="first simulated day (default: as-of minus 3 years)")
     gen.add_argument("--insurance-rate", type=_rate, default=SyntheticConfig.insurance_rate,
                      help=f"share of families insured (default {SyntheticConfig.insurance_rate})")
@@ -128,6 +128,7 @@ def _generate(args) -> int:
     target = settings.parse_target(args.target, "--target")  # before anything is created
     args.patients = settings.parse_patients(args.patients, "--patients")
     args.seed = settings.parse_seed(args.seed, "--seed")
+    args.as_of = settings.parse_as_of(args.as_of, "--as-of")
     try:
         config = SyntheticConfig(as_of=args.as_of, start=args.start, patients=args.patients, seed=args.seed,
                                  insurance_rate=args.insurance_rate, completion_rate=args.completion_rate,

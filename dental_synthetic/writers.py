@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from dental_assets.catalog import RAW_SCHEMA, create_raw_indexes, pg_create_table_sql, quote_pg, raw_tables
@@ -19,6 +20,8 @@ from dental_assets.warehouse import PgParams
 
 from .generate import Practice
 from .safety import ensure_demo_target
+
+LOCAL_FILES = pafs.LocalFileSystem()  # Parquet paths are local paths, never parsed as URIs (a folder "C:" is a folder)
 
 
 def _params(url_or_params: str | PgParams) -> PgParams:
@@ -130,12 +133,12 @@ def write_parquet(practice: Practice, directory: str | Path) -> dict[str, Path]:
     paths = {}
     for name, table in practice.tables.items():
         path = out / f"{name}.parquet"
-        pq.write_table(table, path)
+        pq.write_table(table, path, filesystem=LOCAL_FILES)
         paths[name] = path
     ledger_dir = out / "_ledger"
     ledger_dir.mkdir(exist_ok=True)
     for name, table in practice.ledger.items():
-        pq.write_table(table, ledger_dir / f"{name}.parquet")
+        pq.write_table(table, ledger_dir / f"{name}.parquet", filesystem=LOCAL_FILES)
     (ledger_dir / "run.json").write_text(json.dumps(run_info(practice), indent=1, sort_keys=True) + "\n")
     return paths
 

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -128,6 +129,9 @@ def test_folders_must_be_usable(tmp_path):
     a_file.write_text("")
     for name in ("DENTAL_HOME", "DENTAL_DATA_DIR"):
         assert "is a file, not a folder" in _one_line(_error({name: str(a_file / "below")}), name)
+        for url in (f"postgresql+psycopg2://u:{SECRET}@h/db", f"u:{SECRET}@h/db", "s3:/bucket"):
+            assert "looks like a URL" in _one_line(_error({name: url}), name)  # and no secret: _one_line
+    assert settings.parse_folder(str(tmp_path / "C:" / "x"), "DENTAL_HOME") == tmp_path / "C:" / "x"
     if os.geteuid() != 0:  # root may write anywhere
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
@@ -270,6 +274,23 @@ def test_warehouse_connection_failure_names_host_and_user(pg_url):
     assert f"{params.host}:{params.port} as user '{params.user}'" in text
 
 
+def test_warehouse_that_never_answers_fails_in_seconds_and_a_short_password_garbles_nothing():
+    """A peer that accepts the TCP connection and says nothing (a firewall's tarpit, a hung server): one
+    line naming host and port once libpq's ``connect_timeout`` (``CONNECT_TIMEOUT_S``, under the issue's
+    10 s) expires. A one-letter password is masked where it stands as a word, not inside the server's
+    words ("timeout expired")."""
+    from dental_assets import warehouse
+
+    assert warehouse.CONNECT_TIMEOUT_S < 10
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        params = settings.warehouse_params(f"postgresql+psycopg2://u:p@127.0.0.1:{port}/db")
+        text = _one_line(_raises(params.connect), "DENTAL_WAREHOUSE_URL", example=False)
+    assert f"127.0.0.1:{port} as user 'u'" in text and "timeout expired" in text, text
+
+
 # --------------------------------------------------------------------------------- the commands
 
 def _run(argv: list[str], tmp_path: Path, env: dict[str, str] | None = None,
@@ -406,11 +427,22 @@ def test_generate_refuses_a_url_without_driver_and_creates_nothing(tmp_path):
     (["generate", "--seed", "-1", "--as-of", "2025-06-30", "--target", "out"], "--seed: must be 0 or more"),
     (["generate", "--as-of", "2025-06-30", "--target", f"mysql+pymysql://u:{SECRET}@h"], "--target: names no database"),
     (["validate", "--target", "out"], "--target: must be a database URL"),
+    (["generate", "--as-of", "2999-01-01", "--target", "out"], "--as-of: must be from 1990-01-01 to today"),
     (["validate", "--target", f"postgresql://u:{SECRET}@h/db"], "--target: a postgresql:// URL is not accepted"),
 ])
 def test_dental_synthetic_reports_a_bad_argument_in_one_line(argv, expected, tmp_path):
     _assert_one_line(_run(SYNTHETIC + argv, tmp_path), "dental-synthetic", expected)
     assert not (tmp_path / "out").exists()
+
+
+def test_generate_writes_parquet_to_a_folder_whose_name_looks_like_a_uri_scheme(tmp_path):
+    """``C:/x`` on Linux is the folder ``x`` inside ``C:``; Arrow, given the path as a string, would parse
+    it as a URI with the scheme ``c`` and fail with a traceback after creating the folder."""
+    result = _run(SYNTHETIC + ["generate", "--patients", "20", "--as-of", "2025-06-30", "--target", "C:/x"],
+                  tmp_path)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert (tmp_path / "C:" / "x" / "patient.parquet").is_file()
+    assert (tmp_path / "C:" / "x" / "_ledger" / "daily.parquet").is_file()
 
 
 def test_dagster_job_execute_names_the_variable(tmp_path):

@@ -35,6 +35,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from dagster_dbt import get_asset_key_for_model
 
@@ -342,7 +343,7 @@ def write_journey_partition(
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     path = folder / f"treatment_journey_{source_name}_{stamp}.parquet"
     tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp)
+    pq.write_table(table, tmp, filesystem=pafs.LocalFileSystem())  # a path, never parsed as a URI
     tmp.replace(path)
 
     null_rates = {
