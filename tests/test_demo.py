@@ -1,6 +1,7 @@
 """demo_job end to end: the real `dagster job execute` command. A warehouse not marked as a demo target is
 refused (here); the demo on the embedded default warehouse runs once, in tests/test_ui_browser.py,
-whose checks use ``_assert_outputs`` below (CI's ``demo_job`` step runs it on a PostgreSQL server)."""
+whose checks use ``_assert_outputs`` below. CI's ``demo_job`` step runs the demo on a PostgreSQL server
+and asserts the same outputs on it (``.ci/run``)."""
 
 import os
 import shutil
@@ -49,10 +50,11 @@ def _scalar(params: PgParams, sql: str):
         conn.close()
 
 
-def _assert_outputs(params: PgParams, tmp_path: Path) -> None:
-    """What a finished demo leaves: raw, staging and mart rows that agree to the cent, the journey dataset
-    of every year (``tmp_path``/data), the trained models, and its runs in the instance
-    (``tmp_path``/dagster_home), all successful and shown on the UI's Overview."""
+def _assert_outputs(params: PgParams, tmp_path: Path, as_of: str = AS_OF) -> None:
+    """What a finished demo (as of ``as_of``, YYYY-MM-DD) leaves: raw, staging and mart rows that agree to
+    the cent, the journey dataset of every year (``tmp_path``/data), the trained models, and its runs in
+    the instance (``tmp_path``/dagster_home), all successful and shown on the UI's Overview."""
+    year = int(as_of[:4])
     raw = _scalar(params, 'SELECT count(*) FROM raw.procedurelog')
     assert raw > 0
     assert _scalar(params, "SELECT count(*) FROM staging.stg_opendental__procedurelog") == raw
@@ -66,16 +68,16 @@ def _assert_outputs(params: PgParams, tmp_path: Path) -> None:
     )
     mart = _scalar(params, "SELECT round(sum(gross_production)::numeric, 2) FROM marts.mart_production_daily")
     assert expected > 0 and mart == expected
-    files = sorted((tmp_path / "data" / "processed" / "treatment_journey" / "2026").glob("*.parquet"))
+    files = sorted((tmp_path / "data" / "processed" / "treatment_journey" / str(year)).glob("*.parquet"))
     assert len(files) == 1 and files[0].name.startswith("treatment_journey_synthetic_")
     years = sorted(p.name for p in (tmp_path / "data" / "processed" / "treatment_journey").iterdir())
-    assert years[0] <= "2023" and years[-1] == "2026"  # every year of the practice's history
+    assert years[0] <= str(year - 3) and years[-1] == str(year)  # every year of the practice's history
     assert list((tmp_path / "data" / "models").glob("treatment_journey_target_accepted/*/model.joblib"))
     table = pq.read_table(files[0])
     expected_rows = _scalar(
         params,
         "SELECT count(*) FROM raw.procedurelog WHERE \"ProcStatus\" IN (1, 2, 5, 6) "
-        "AND \"ProcDate\" >= '2026-01-01' AND \"ProcDate\" < '2027-01-01'",
+        f"AND \"ProcDate\" >= '{year}-01-01' AND \"ProcDate\" < '{year + 1}-01-01'",
     )
     assert table.num_rows == expected_rows > 0
     assert "patient_key" in table.column_names and "patient_id" not in table.column_names
@@ -107,8 +109,9 @@ def _assert_outputs(params: PgParams, tmp_path: Path) -> None:
         instance.dispose()
 
 
-# demo_job on a PostgreSQL server: tests/test_ui_browser.py runs that demo once for its browser checks and
-# asserts these outputs on it (test_demo_outputs_on_a_postgres_server), so the suite builds it once.
+# demo_job: tests/test_ui_browser.py runs it once, on the embedded warehouse, for its browser checks and
+# asserts these outputs on it (test_demo_outputs_on_the_embedded_warehouse), so the suite builds it once;
+# .ci/run asserts them on the demo it runs on a PostgreSQL server.
 
 
 def test_demo_refuses_a_warehouse_not_marked_as_demo(pg_url, tmp_path):
