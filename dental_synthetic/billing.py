@@ -841,7 +841,8 @@ def _relationships(people: People, pat: np.ndarray) -> tuple[np.ndarray, np.ndar
 def _put_claims(ctx: Context, setup: Setup, people: People, claims: _AllClaims, supp: _Supplementals,
                 cp: _ClaimProcRows) -> None:
     """``claim``: ClaimNum in order of creation, amounts (dollars) totalled from its claimprocs; the last
-    edit on the day last paid, else sent (draws of the clock)."""
+    edit on the day last paid, else sent (draws of the clock). DateSent of a claim not sent yet (W, H) is
+    its creation day, as OpenDental writes it; DateSentOrig is set only once sent."""
     a_pat, a_is_sec, a_is_sent, a_is_recv = claims.pat, claims.is_sec, claims.is_sent, claims.is_recv
     rel_pri, rel_sec = _relationships(people, a_pat)
     has2 = people.plan2[a_pat] > 0
@@ -858,7 +859,7 @@ def _put_claims(ctx: Context, setup: Setup, people: People, claims: _AllClaims, 
         "ClaimNum": np.arange(1, claims.n + 1),
         "PatNum": a_pat[co] + 1,
         "DateService": claims.date[co],
-        "DateSent": np.where(a_is_sent, claims.sent, ZERO_DAY)[co],
+        "DateSent": np.where(a_is_sent, claims.sent, claims.date)[co],  # OpenDental: the creation date until sent
         "ClaimStatus": c_stat[co],
         "DateReceived": np.where(a_is_recv, claims.recv, ZERO_DAY)[co],
         "PlanNum": np.where(a_is_sec, people.plan2[a_pat], people.plan[a_pat])[co],

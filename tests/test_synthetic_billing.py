@@ -100,6 +100,8 @@ def test_secondary_claims_follow_the_primary_and_coordinate_benefits(practice):
     status = dict(zip(num, col(cl, "ClaimStatus").tolist()))
     recv = dict(zip(num, col(cl, "DateReceived").tolist()))
     sent = dict(zip(num, col(cl, "DateSent").tolist()))
+    sent_orig = dict(zip(num, col(cl, "DateSentOrig").tolist()))
+    service = dict(zip(num, col(cl, "DateService").tolist()))
     plan, plan2 = dict(zip(num, col(cl, "PlanNum").tolist())), dict(zip(num, col(cl, "PlanNum2").tolist()))
     sub, sub2 = dict(zip(num, col(cl, "InsSubNum").tolist())), dict(zip(num, col(cl, "InsSubNum2").tolist()))
     secondary = [c for c in num if ctype[c] == "S"]
@@ -126,7 +128,9 @@ def test_secondary_claims_follow_the_primary_and_coordinate_benefits(practice):
         assert 0 <= est[i] <= left and 0 <= pay[i] <= left and wo[i] == 0
         if status[c] == "H":
             held += 1
-            assert status[pri] != "R" and sent[c] < 0 and cp_status[i] == CP["NotReceived"]
+            assert status[pri] != "R" and cp_status[i] == CP["NotReceived"]
+            # DateSent as OpenDental writes it at creation (the visit day); no DateSentOrig until sent
+            assert sent[c] == service[c] and sent_orig[c] < 0
         if status[c] in ("S", "R"):
             assert status[pri] == "R" and sent[c] >= recv[pri]
         if status[c] == "R":

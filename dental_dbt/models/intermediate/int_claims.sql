@@ -4,10 +4,16 @@
 --                     capitation; any other text 'unknown';
 --   claim_status_name claim.ClaimStatus: U unsent, H hold_until_primary_received, W waiting_to_send,
 --                     P probably_sent, S sent, R received, I hold_in_process; any other text 'unknown';
---   is_sent           a DateSent is recorded; is_received: ClaimStatus R with a DateReceived;
---   days_to_send      DateSent - DateService; days_to_payment: DateReceived - DateSent of a received
---                     claim (NULL otherwise: not received, or a date missing); days_service_to_payment:
---                     DateReceived - DateService (the whole cycle); days_to_final_payment: the last
+--   is_sent           sent: ClaimStatus S, R or P (probably sent), with a DateSent. OpenDental fills
+--                     DateSent when it creates a claim (Claim.cs: "Usually the date it was created"),
+--                     so a DateSent alone proves nothing: its Claims Not Sent report lists U, H, W and
+--                     I as not sent (RpClaimNotSent.cs). A resend overwrites DateSent (Claims.
+--                     SetClaimSent); DateSentOrig keeps the first;
+--                     is_received: ClaimStatus R with a DateReceived;
+--   days_to_send      DateSent - DateService of a sent claim (NULL otherwise); days_to_payment:
+--                     DateReceived - DateSent of a received claim (NULL otherwise: not received, or a
+--                     date missing); days_service_to_payment: DateReceived - DateService (the whole
+--                     cycle); days_to_final_payment: the last
 --                     payment_date (DateCP) of its Received/Supplemental lines - DateSent. Days are
 --                     calendar days, negative when OpenDental holds the dates out of order;
 --   billed_fee, estimate, paid, write_off, deductible: the claim's own totals, claim.ClaimFee, InsPayEst,
@@ -89,7 +95,8 @@ joined as (
         claims.date_sent,
         claims.date_received,
         lines.last_payment_date,
-        claims.date_sent is not null                                as is_sent,
+        coalesce(claims.claim_status in ('S', 'R', 'P'), false)
+            and claims.date_sent is not null                        as is_sent,
         coalesce(claims.claim_status = 'R', false)
             and claims.date_received is not null                    as is_received,
         cast(coalesce(claims.claim_fee, 0) as numeric(14, 2))       as billed_fee,
@@ -120,7 +127,7 @@ final as (
 
     select
         *,
-        date_sent - date_service                                    as days_to_send,
+        case when is_sent then date_sent - date_service end         as days_to_send,
         case when is_received then date_received - date_sent end   as days_to_payment,
         case when is_received then date_received - date_service end as days_service_to_payment,
         last_payment_date - date_sent                               as days_to_final_payment,

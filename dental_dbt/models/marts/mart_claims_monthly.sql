@@ -1,7 +1,8 @@
 -- Insurance claims per month sent and carrier (grain: month, carrier_id), primary and secondary
 -- claims only (claim.ClaimType 'P', 'S'; pre-authorizations and capitation claims left out), from
 -- int_claims (System B):
---   claims_sent: claims with DateSent in the month;
+--   claims_sent: sent claims (ClaimStatus S, R or P; int_claims.is_sent) with DateSent in the month
+--   (OpenDental fills DateSent at creation, so unsent and held claims carry one too);
 --   claims_received: of those, received (ClaimStatus 'R') with a DateReceived;
 --   days_to_payment_median / _p90: DateReceived - DateSent of the received claims (days);
 --   zero_pay_rate: received claims paid $0 (denied or fully applied to deductible) / received claims;
