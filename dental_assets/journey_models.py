@@ -89,20 +89,39 @@ class ModelReport:
         return self.roc_auc > 0.5 and self.pr_auc > self.prevalence
 
 
-def latest_versions(dataset_dir: Path) -> dict[str, Path]:
-    """The newest Parquet file of each partition folder under ``dataset_dir``."""
+def version_stamp(path: Path) -> str:
+    """The UTC timestamp a dataset file's name ends with (``treatment_journey_<source>_<stamp>.parquet``):
+    versions sort by it, not by name, whose source part would order ``opendental`` before ``synthetic``."""
+    return path.name.removesuffix(".parquet").rsplit("_", 1)[-1]
+
+
+def version_source(path: Path) -> str:
+    """The source name in a dataset file's name (``synthetic``, ``opendental``)."""
+    return path.name.removesuffix(".parquet").removeprefix("treatment_journey_").rsplit("_", 1)[0]
+
+
+def latest_versions(dataset_dir: Path, source: str | None = None) -> dict[str, Path]:
+    """The newest Parquet file (by ``version_stamp``) of each partition folder under ``dataset_dir``, of
+    ``source`` only when given: {folder name: path}."""
     latest = {}
     for folder in sorted(p for p in dataset_dir.iterdir() if p.is_dir()) if dataset_dir.exists() else []:
-        files = sorted(folder.glob("*.parquet"))
+        files = [f for f in folder.glob("treatment_journey_*.parquet") if source in (None, version_source(f))]
         if files:
-            latest[folder.name] = files[-1]
+            latest[folder.name] = max(files, key=version_stamp)
     return latest
 
 
 def load_dataset(dataset_dir: Path) -> pd.DataFrame:
-    """Every partition's newest version, concatenated. Raises NotEnoughDataError when there is none."""
+    """Every partition's newest version of the source written last (the newest file's), concatenated: a
+    practice that moved from the demo to its own database trains on its own years only, never on the
+    demo's left beside them. Raises NotEnoughDataError when there is none."""
+    newest = latest_versions(dataset_dir)
+    if not newest:
+        raise NotEnoughDataError(f"no dataset file under {dataset_dir}")
+    source = version_source(max(newest.values(), key=version_stamp))
     local = pafs.LocalFileSystem()  # paths, never parsed as URIs (a folder named C: is a folder)
-    frames = [pq.read_table(path, filesystem=local).to_pandas() for path in latest_versions(dataset_dir).values()]
+    frames = [pq.read_table(path, filesystem=local).to_pandas()
+              for path in latest_versions(dataset_dir, source).values()]
     frames = [f for f in frames if len(f)]
     if not frames:
         raise NotEnoughDataError(f"no rows in any partition under {dataset_dir}")

@@ -293,6 +293,38 @@ def test_models_report_not_enough_data_for_a_tiny_practice(tmp_path, monkeypatch
     assert failed.metadata["outcome"].value == "evaluated"
 
 
+def test_versions_order_by_time_and_the_models_read_the_current_source_only(tmp_path):
+    """A practice ran the demo in January, then its own database in June: the newest version of a year is
+    June's (file names alone sort ``opendental`` before ``synthetic``), the models read only the June
+    source's years (never the demo's year left beside them), and pruning deletes the oldest by time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dental_assets import journey_models as jm
+    from dental_assets.defs.journey.assets import prune_versions
+
+    def put(year: int, source: str, stamp: str, rows: int) -> Path:
+        path = tmp_path / str(year) / f"treatment_journey_{source}_{stamp}.parquet"
+        path.parent.mkdir(exist_ok=True)
+        pq.write_table(pa.table({"procedure_year": [year] * rows, "source": [source] * rows}), path)
+        return path
+
+    demo = [put(2025, "synthetic", f"202501{d:02d}T100000000000Z", 3) for d in (1, 2, 3)]
+    demo_2024 = put(2024, "synthetic", "20250103T100000000000Z", 4)  # a year the real source has not written
+    own = [put(2025, "opendental", f"202506{d:02d}T100000000000Z", 2) for d in (1, 2, 3)]
+    own_2026 = put(2026, "opendental", "20250604T100000000000Z", 5)
+
+    assert jm.latest_versions(tmp_path) == {"2024": demo_2024, "2025": own[-1], "2026": own_2026}
+    assert jm.latest_versions(tmp_path, "synthetic")["2025"] == demo[-1]
+    data = jm.load_dataset(tmp_path)
+    assert set(data["source"]) == {"opendental"} and sorted(data["procedure_year"].unique()) == [2025, 2026]
+    assert len(data) == 2 + 5
+
+    deleted = prune_versions(tmp_path / "2025", keep=3)
+    assert sorted(p.name for p in deleted if p.suffix == ".parquet") == sorted(p.name for p in demo)
+    assert sorted((tmp_path / "2025").glob("*.parquet")) == sorted(own)
+
+
 # ------------------------------------------------------------------------ de-identification (Safe Harbor)
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,7 @@ from dental_assets import settings
 from dental_assets.defs.dbt.assets import dental_dbt_models, relation_for_model
 from dental_assets.defs.resources import JourneyKeysResource, OpenDentalSourceResource, WarehouseResource
 from dental_assets.errors import ConfigurationError
+from dental_assets.journey_models import version_stamp
 from dental_assets.partitions import yearly_partitions
 from dental_assets.warehouse import PgParams, dental_home
 
@@ -251,8 +252,9 @@ def _fetch_year(warehouse: WarehouseResource | PgParams, relation: str, year: in
 
 
 def prune_versions(folder: Path, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` Parquet versions (and their statistics); returns deleted files."""
-    versions = sorted(folder.glob("treatment_journey_*.parquet"))
+    """Delete all but the newest ``keep`` Parquet versions (by their names' timestamps, whatever the source;
+    and their statistics); returns deleted files."""
+    versions = sorted(folder.glob("treatment_journey_*.parquet"), key=version_stamp)
     deleted = []
     for old in versions[: max(len(versions) - keep, 0)]:
         for path in (old, old.with_suffix(".stats.json")):
