@@ -13,8 +13,10 @@ randomness from the shared generator after every other stage, so adding them cha
   earliest DateTP of them) and, for about half of them, a Saved copy with its ``proctp`` rows (FeeAmt =
   ProcFee x units, PriInsAmt = the procedure's pending insurance estimate, PatAmt = the rest, dollars).
 - ``histappointment``: OpenDental's appointment audit trail: a Created row per appointment (at
-  SecDateTEntry), then Changed (completed, at dismissal), Missed (broken), Cancelled (moved to the
-  unscheduled list), and Created + Deleted pairs for appointments deleted since (their AptNum no longer
+  SecDateTEntry), then Changed (completed, at dismissal), for a broken appointment Missed (a no-show,
+  broken with D9986 after its time) or Cancelled (a late cancellation, broken with D9987 the day before;
+  both rows show AptStatus 5, as OpenDental's BreakApptHelper writes them), Changed to the unscheduled
+  list (AptStatus 3), and Created + Deleted pairs for appointments deleted since (their AptNum no longer
   exists in ``appointment``). Nothing is stamped after ``as_of``.
 - ``schedule``: each provider's working day (08:00-17:00, SchedType Provider) on every weekday from
   ``start`` to the booking horizon.
@@ -60,8 +62,10 @@ THIRD_MOLARS_FIRST = 2  # a patient's first this many missing teeth are third mo
 NOTE_SECONDS = (16 * 3600, 18 * 3600)  # procnote entry time of day, seconds, [low, high): 16:00-18:00
 SAVED_PLAN_RATE = 0.5  # share of patients with planned procedures whose plan also has a Saved copy
 HIST_COMPLETE_AFTER = 3600  # seconds after AptDateTime a completed visit without a dismissal time is marked
-HIST_MISSED_AFTER = 900  # seconds after AptDateTime a broken appointment is marked Missed
-HIST_CANCELLED_BEFORE = DAY  # seconds before AptDateTime an unscheduled-list appointment was Cancelled
+HIST_MISSED_AFTER = 900  # seconds after AptDateTime a no-show is broken as Missed (D9986)
+HIST_CANCELLED_BEFORE = DAY  # seconds before AptDateTime a late cancellation is broken as Cancelled (D9987), and
+#                              an unscheduled-list appointment was sent there
+BROKEN_MISSED_SHARE = 0.55  # share of broken appointments that were no-shows (Missed); the rest late cancellations
 HIST_RESCHEDULE_RATE = 0.4  # share of Scheduled appointments with one Changed row since they were booked
 HIST_DELETED_RATE = 0.02  # appointments deleted since, as a share of the appointment rows
 HIST_DELETED_MIN_AGE_DAYS = 7  # a deleted appointment was created at least this many days before as_of
@@ -336,9 +340,10 @@ def _histappointment(ctx: Context, setup, tables) -> None:
 
 
 def _live_appointment_events(ctx: Context, ap: pa.Table) -> _HistEvents:
-    """Per appointment a Created row (at SecDateTEntry), then Changed to Complete (at dismissal),
-    Missed (broken), Cancelled (unscheduled list) and, for HIST_RESCHEDULE_RATE of the Scheduled ones,
-    a Changed row at a random moment between booking and the visit (or as_of). Stamps in seconds."""
+    """Per appointment a Created row (at SecDateTEntry), then Changed to Complete (at dismissal); Missed
+    (BROKEN_MISSED_SHARE of the broken ones) or Cancelled (the rest), showing Broken; Changed to the
+    unscheduled list; and, for HIST_RESCHEDULE_RATE of the Scheduled ones, a Changed row at a random
+    moment between booking and the visit (or as_of). Stamps in seconds."""
     rng = ctx.rng
     n_apt = ap.num_rows
     status = _c(ap, "AptStatus")
@@ -358,9 +363,14 @@ def _live_appointment_events(ctx: Context, ap: pa.Table) -> _HistEvents:
     add(done, act["Changed"], APT["Complete"], np.maximum(
         np.where(dismissed[done] > ZERO_TS, dismissed[done], when[done] + HIST_COMPLETE_AFTER), created[done]))
     broken = np.flatnonzero(status == APT["Broken"])
-    add(broken, act["Missed"], APT["Broken"], np.maximum(when[broken] + HIST_MISSED_AFTER, created[broken]))
+    missed = rng.random(len(broken)) < BROKEN_MISSED_SHARE
+    add(broken[missed], act["Missed"], APT["Broken"],
+        np.maximum(when[broken[missed]] + HIST_MISSED_AFTER, created[broken[missed]]))
+    cancelled = broken[~missed]
+    add(cancelled, act["Cancelled"], APT["Broken"],
+        np.maximum(when[cancelled] - HIST_CANCELLED_BEFORE, created[cancelled]))
     unsched = np.flatnonzero(status == APT["UnschedList"])
-    add(unsched, act["Cancelled"], APT["UnschedList"],
+    add(unsched, act["Changed"], APT["UnschedList"],
         np.maximum(when[unsched] - HIST_CANCELLED_BEFORE, created[unsched]))
     future = np.flatnonzero((status == APT["Scheduled"]) & (rng.random(n_apt) < HIST_RESCHEDULE_RATE))
     span = np.maximum(np.minimum(when[future], ctx.last_ts) - created[future], 1)

@@ -4,8 +4,13 @@
 --                       5-minute increments, one character each);
 --   used_minutes      = DateTimeDismissed - DateTimeSeated of a completed appointment when both are
 --                       recorded and in order, else its scheduled_minutes.
--- A broken appointment is a no-show when a missed-appointment procedure (CDT D9986) was charged on its
--- day; other broken appointments were cancelled (D9987) or broken without a code.
+-- A broken appointment (AptStatus 5) is a no-show when its history holds a Missed entry
+-- (histappointment.HistApptAction 2): OpenDental writes it, under the appointment's AptNum, when the
+-- appointment is broken with the missed-appointment code D9986 (AppointmentL.BreakApptHelper); D9987
+-- writes Cancelled (3). The D9986 procedure itself is dated the day the appointment was broken, which
+-- may be a later day, and carries no AptNum: it is not used. As in OpenDental's broken-appointments
+-- report by status, only appointments still Broken count: one broken and then sent to the unscheduled
+-- list (AptStatus 3) or booked again is counted as what it is now.
 -- A status code OpenDental 24.3 does not define (staging's apt_status NULL, the stored code in
 -- apt_status_code) decodes to 'unknown': such an appointment counts as none of scheduled, complete or
 -- broken.
@@ -16,20 +21,12 @@ with appointments as (
 
 ),
 
-procedures as (
-
-    select * from {{ ref('int_procedures') }}
-
-),
-
-missed_days as (
+missed as (
 
     select distinct
-        patient_id,
-        procedure_date
-    from procedures
-    where procedure_code = 'D9986'
-        and proc_status = 2
+        apt_num
+    from {{ ref('stg_opendental__histappointment') }}
+    where hist_appt_action = 2
 
 ),
 
@@ -71,11 +68,10 @@ final as (
             then 5 * length(coalesce(appointments.pattern, ''))
             else 0
         end                                                         as used_minutes,
-        appointments.apt_status = 5 and missed_days.patient_id is not null as is_no_show
+        appointments.apt_status = 5 and missed.apt_num is not null as is_no_show
     from appointments
-    left join missed_days
-        on appointments.pat_num = missed_days.patient_id
-        and cast(appointments.apt_date_time as date) = missed_days.procedure_date
+    left join missed
+        on appointments.apt_num = missed.apt_num
 
 )
 

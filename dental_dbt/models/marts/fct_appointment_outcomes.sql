@@ -3,7 +3,9 @@
 -- only the patient's earlier appointments (strictly earlier start time).
 --   patient_age_years  whole years from patient.Birthdate to the appointment date, 90 for any age over 89
 --                      (HIPAA Safe Harbor: no exact age above 89 in a mart), NULL for a sentinel birthdate.
---   target_no_show  the appointment was broken (AptStatus 5).
+--   target_no_show  the appointment was broken (AptStatus 5): a no-show or a late cancellation, either way
+--                   the chair time lost. The narrower no-show alone (broken with D9986, a Missed history
+--                   entry) is int_appointments.is_no_show.
 
 with appointments as (
 

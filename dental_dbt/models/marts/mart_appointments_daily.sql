@@ -1,7 +1,7 @@
 -- Appointments per day, clinic and provider (grain: appointment_date, clinic_id, provider_id), from
 -- int_appointments. Counts of appointments (OpenDental ApptStatus): scheduled = on the book that day
 -- (Scheduled, Complete or Broken; unscheduled-list, planned and note rows are not on the book),
--- completed (Complete), broken (Broken), no_show (broken with a D9986 missed-appointment charge),
+-- completed (Complete), broken (Broken), no_show (broken, with a Missed history entry: broken with D9986),
 -- new_patient (booked appointments flagged IsNewPatient), hygiene (booked hygiene appointments).
 -- Minutes: scheduled_minutes of booked appointments, used_minutes of completed ones. clinic_id and
 -- provider_id 0 = none.
