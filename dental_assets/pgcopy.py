@@ -1,9 +1,9 @@
 """Bulk loading into PostgreSQL: Arrow tables -> ``COPY ... FROM STDIN (FORMAT csv)``.
 
 Values PostgreSQL cannot hold get a documented conversion and are counted, never dropped silently.
-A NUL byte (U+0000) in a string is removed, because PostgreSQL text cannot contain it. The count is
-returned as ``nul_bytes_removed``. Nulls are written as unquoted empty fields and empty strings as
-``""``, so COPY keeps NULL and '' apart.
+A NUL byte (U+0000) in a string is removed, because PostgreSQL text cannot contain it. The number
+of bytes removed is returned as ``nul_bytes_removed``, as the replication counts it. Nulls are written
+as unquoted empty fields and empty strings as ``""``, so COPY keeps NULL and '' apart.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ _BATCH_ROWS = 200_000
 
 @dataclass
 class CopyStats:
-    """What a COPY loaded: ``rows`` written and per-conversion counts (conversion -> values)."""
+    """What a COPY loaded: ``rows`` written and per-conversion counts (``sanitize_for_postgres``)."""
 
     rows: int = 0
     conversions: dict[str, int] = field(default_factory=dict)
@@ -35,14 +35,15 @@ class CopyStats:
 
 def sanitize_for_postgres(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
     """Remove NUL bytes from string columns. Returns the new table and ``{"nul_bytes_removed": n}``
-    (the number of values changed), omitting zero counts."""
+    (the number of NUL bytes removed, ``'a\\x00b\\x00'`` counting 2: the unit of the replication's
+    ``converted/nul_bytes_removed``), omitting zero counts."""
     removed = 0
     columns = []
     for column in table.columns:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            hits = pc.sum(pc.count_substring(column, "\x00")).as_py() or 0
+            hits = int(pc.sum(pc.count_substring(column, "\x00")).as_py() or 0)
             if hits:
-                removed += int(pc.sum(pc.match_substring(column, "\x00").cast(pa.int64())).as_py() or 0)
+                removed += hits
                 column = pc.replace_substring(column, "\x00", "")
         columns.append(column)
     conversions = {"nul_bytes_removed": removed} if removed else {}

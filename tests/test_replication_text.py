@@ -90,6 +90,37 @@ def test_key_lists_parse_and_the_text_reader_refuses_broken_rows():
     assert not extract.SourceColumns(cols.columns).text_ok  # nullability unknown
 
 
+def test_nul_bytes_removed_counts_bytes_on_the_synthetic_path_as_on_the_replication_path():
+    """``converted/nul_bytes_removed`` is documented in bytes: the synthetic source's COPY
+    (``pgcopy.sanitize_for_postgres``) counts 'a\\x00b\\x00' as 2, as the replication's reader does."""
+    import pyarrow as pa
+
+    from dental_assets.pgcopy import sanitize_for_postgres
+
+    values = ["a\x00b\x00", "\x00\x00\x00", "clean", None, ""]
+    data = pa.table({"Note": pa.array(values), "Big": pa.array(values, pa.large_string()),
+                     "PatNum": pa.array([1, 2, 3, 4, 5])})
+    clean, conversions = sanitize_for_postgres(data)
+    assert conversions == {"nul_bytes_removed": 10}
+    assert clean.column("Note").to_pylist() == ["ab", "", "clean", None, ""] == clean.column("Big").to_pylist()
+    assert sanitize_for_postgres(pa.table({"Note": ["clean"]}))[1] == {}
+    stats = extract.StreamStats()
+    _read_all(extract.TextReader(io.BytesIO(b"1\ta\\0b\\0\n2\t\\0\\0\\0\n"), stats,
+                                 _cols(("K", "bigint(20)", False), ("S", "varchar(9)", False))))
+    assert stats.conversions == {"nul_bytes_removed": 5}  # the same values, half as many columns
+
+
+def test_a_key_outside_int64_is_refused_by_its_position_never_clamped():
+    """A key list line beyond int64 (an unsigned bigint key above 2**63 - 1, or below -2**63) is a
+    ValueError naming its position, not its value; int64's own bounds still parse."""
+    bounds = b"-9223372036854775808\n9223372036854775807\n"
+    assert extract.parse_keys(b"1\n" + bounds).tolist() == [1, -2**63, 2**63 - 1]
+    for beyond in (b"9223372036854775808", b"18446744073709551615", b"-9223372036854775809"):
+        with pytest.raises(ValueError, match=r"outside int64 \(line 3 of 4\)") as error:
+            extract.parse_keys(b"1\n" + bounds[:21] + beyond + b"\n5")
+        assert beyond.decode() not in str(error.value)
+
+
 AWKWARD = [  # (ToothRange, Surf, BillingNote): strings the client escapes or that look like markers
     ("NULL", "\\N", "a\\0b"),
     ("1\x002", "tab\there", "line\nbreak\r\nand cr\r"),
@@ -218,4 +249,144 @@ def test_row_hashes_agree_row_by_row_and_tell_each_value(mariadb_url, pg_url, nu
         pg.rollback()
         assert changed[key] != source[key], (key, column, value)
         assert {k: h for k, h in changed.items() if k != key} == {k: h for k, h in source.items() if k != key}
+    pg.close()
+
+
+def test_a_null_business_date_counts_in_the_first_month_on_both_sides(mariadb_url, pg_url):
+    """A source whose business-date column is nullable (OpenDental declares it NOT NULL; a practice's
+    schema may not) and holds NULL: the plan's fingerprints and the backstop's content months put the
+    row in the first month on the source as raw does (NULL there too), so a synced table equals the
+    source instead of failing the plan."""
+    from dental_assets.partitions import month_keys
+    from dental_assets.replication import fingerprint
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.plan import nothing_changed, plan_content
+    from dental_assets.replication.sync import source_columns, sync_window
+
+    table = raw_table("procedurelog")
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute(mysql_create_table_sql(table))
+        cur.execute("ALTER TABLE procedurelog MODIFY ProcDate date NULL")
+        cur.execute("INSERT INTO procedurelog (ProcNum, PatNum, ProcDate) VALUES (1, 1, NULL), "
+                    "(2, 2, '0000-00-00'), (3, 3, '2024-03-05')")
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    sync_window(params, pg, table, None)
+    pg.commit()
+    with conn.cursor() as cur, pg.cursor() as pgcur:
+        assert fingerprint.source_fingerprints(conn, table) == fingerprint.raw_fingerprints(pgcur, table)
+        assert fingerprint.source_fingerprints(conn, table)[fingerprint.FIRST].rows == 2
+    conn.close()
+    assert nothing_changed(params, pg, [table])
+    assert [p.partitions for p in plan_content(params, pg, [table], month_keys())] == [()]
+    assert source_columns(params, table).text_ok
+    pg.close()
+
+
+@pytest.mark.parametrize("source, raw, kind", [
+    ("tinyint(4)", "smallint", "int"), ("tinyint(3) unsigned", "smallint", "int"),
+    ("smallint(6)", "smallint", "int"), ("smallint(5) unsigned", "integer", "int"),
+    ("mediumint(9)", "integer", "int"), ("mediumint(8) unsigned", "integer", "int"),
+    ("int(11)", "integer", "int"), ("int(10) unsigned", "bigint", "int"),
+    ("bigint(20)", "bigint", "int"), ("bigint(20) unsigned", "numeric(20,0)", "int"),
+    ("tinytext", "text", "str"), ("text", "text", "str"), ("varchar(40)", "varchar(40)", "str"),
+    ("double", "double precision", "float"), ("datetime", "timestamp", "datetime"),
+])
+def test_a_source_column_beyond_the_catalog_gets_a_raw_type_holding_every_value(source, raw, kind):
+    """A column the source has beyond the catalog (schema drift): raw's type takes every value of its
+    MySQL type (unsigned integers one size up, as ``raw_holds`` counts them), and its values move as
+    the catalog's of that kind do."""
+    column = extract.extra_column("Future", source, 20_000)
+    assert (column.pg_type, column.kind) == (raw, kind)
+    cols = extract.effective_columns(raw_table("procedurelog"), {"Future": source, "ProcNum": "bigint(20)",
+                                                                 "ProcDate": "date"})
+    assert cols.extra == (column,) and not cols.narrower_in_raw
+
+
+def test_a_source_column_beyond_the_catalog_of_a_type_raw_cannot_hold_is_a_configuration_error():
+    from dental_assets.errors import ConfigurationError
+
+    for source in ("decimal(10,2)", "enum('a','b')", "blob"):
+        with pytest.raises(KeyError):
+            extract.extra_column("Future", source, 20_000)
+        with pytest.raises(ConfigurationError, match=r"source column Future has a type the catalog cannot map"):
+            extract.effective_columns(raw_table("procedurelog"), {"ProcNum": "bigint(20)", "ProcDate": "date",
+                                                                  "Future": source})
+
+
+def test_unsigned_columns_beyond_the_catalog_keep_their_largest_values(mariadb_url, pg_url):
+    """Extra ``int unsigned`` and ``bigint unsigned`` columns at the source holding their largest values
+    (4294967295, 18446744073709551615): raw gets bigint and numeric(20,0) columns that take them, and the
+    check's row hashes agree."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    table = raw_table("procedurelog")
+    source_sql = [mysql_create_table_sql(table),
+                  "ALTER TABLE procedurelog ADD COLUMN FutureCount int unsigned NOT NULL DEFAULT 0, "
+                  "ADD COLUMN FutureId bigint unsigned NOT NULL DEFAULT 0",
+                  "INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, FutureCount, FutureId) VALUES "
+                  "(1, 1, '2024-03-05', 4294967295, 18446744073709551615), (2, 2, '2024-03-05', 7, 8)"]
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        for statement in source_sql:
+            cur.execute(statement)
+    conn.close()
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    result = sync_window(params, pg, table, None)
+    pg.commit()
+    assert result.columns_added == ["FutureCount", "FutureId"]
+    assert verify_window(params, pg, table, None)[0]
+    with pg.cursor() as cur:
+        cur.execute('SELECT "FutureCount", "FutureId" FROM raw.procedurelog ORDER BY "ProcNum"')
+        assert cur.fetchall() == [(4294967295, 18446744073709551615), (7, 8)]
+    pg.close()
+
+
+def test_raw_columns_neither_the_catalog_nor_the_source_shows_are_found():
+    cols = extract.effective_columns(raw_table("procedurelog"), {"ProcNum": "bigint(20)", "ProcDate": "date",
+                                                                 "FutureField": "varchar(9)"})
+    from dental_assets.replication.sync import dropped_at_source
+
+    assert dropped_at_source(None, cols) == []  # no raw table yet
+    assert dropped_at_source(["ProcNum", "DrugQty", "FutureField"], cols) == []  # DrugQty: missing, a catalog one
+    assert dropped_at_source(["ProcNum", "FutureNum", "FutureField", "Dba"], cols) == ["Dba", "FutureNum"]
+
+
+@pytest.mark.parametrize("mode", ["full", "auto"])
+def test_a_column_beyond_the_catalog_the_source_drops_later_is_named_at_each_sync(mariadb_url, pg_url, mode):
+    """A source column beyond the catalog (FutureNum), added to raw by a sync, then dropped at the source:
+    the syncs after that write NULL over raw's values there (full copy, or the re-read rows of an
+    incremental one), and name the column (``columns_missing``, so the raw asset's
+    ``columns_missing_at_source`` metadata, and a warning of its own); no value is quoted."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.replicate import column_warnings
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute(mysql_create_table_sql(table))
+        cur.execute("ALTER TABLE procedurelog ADD COLUMN FutureNum int NOT NULL DEFAULT 0")
+        cur.execute("INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, FutureNum) VALUES (1, 1, '2024-03-05', 4242)")
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    first = sync_window(params, pg, table, None)
+    assert first.columns_added == ["FutureNum"] and first.columns_dropped_at_source == [] and not column_warnings(first)
+    with conn.cursor() as cur:
+        cur.execute("ALTER TABLE procedurelog DROP COLUMN FutureNum")
+        cur.execute("UPDATE procedurelog SET ProcFee = 1, DateTStamp = DateTStamp + INTERVAL 1 HOUR")
+    conn.close()
+    result = sync_window(params, pg, table, None, mode=mode)
+    assert result.rows_copied == 1 and result.mode == ("full" if mode == "full" else "incremental")
+    assert (result.columns_dropped_at_source, result.columns_missing) == (["FutureNum"], ["FutureNum"])
+    assert column_warnings(result) == [
+        "raw.procedurelog: the source no longer shows column FutureNum, which an earlier sync added to raw: the "
+        "rows this sync wrote hold NULL there, their earlier values overwritten (restore the column at the "
+        "source, or drop it from raw)"]
+    with pg.cursor() as cur:
+        cur.execute('SELECT "FutureNum" FROM raw.procedurelog')
+        assert cur.fetchall() == [(None,)]
     pg.close()

@@ -28,8 +28,9 @@ Values, by catalog kind:
 
 Columns are addressed by name on both sides. ``effective_columns`` reconciles the catalog with the
 source's ``information_schema``: a column the source has beyond the catalog (a newer OpenDental) is
-carried too, typed from its MySQL type, and raw is migrated (``ALTER TABLE ... ADD COLUMN``); a catalog
-column the source lacks (an older OpenDental) is loaded as NULL.
+carried too, typed from its MySQL type so that raw's type takes every value (``extra_column``: an
+unsigned integer one size up), and raw is migrated (``ALTER TABLE ... ADD COLUMN``); a catalog column
+the source lacks (an older OpenDental) is loaded as NULL.
 """
 
 from __future__ import annotations
@@ -120,6 +121,44 @@ def raw_holds(col: Column, source_type: str) -> bool:
     return base in _PG_TIME_HOLDS.get(pg, ())
 
 
+# the MySQL types a source column beyond the catalog may have that the catalog does not name -> one
+# it does, of the same kind (how the values move)
+_STAND_INS = {"mediumint": "int", "integer": "int", "tinytext": "text"}
+# raw's type for an unsigned integer column beyond the catalog: one size up (``raw_holds`` counts the
+# same ranges), numeric(20,0) for a bigint, as no PostgreSQL integer type holds 2**64 - 1
+_UNSIGNED_PG = {"tinyint": "smallint", "smallint": "integer", "mediumint": "integer", "int": "bigint",
+                "integer": "bigint", "bigint": "numeric(20,0)"}
+
+
+@dataclass(frozen=True)
+class ExtraColumn(Column):
+    """A source column beyond the catalog: ``mysql_type`` the catalog type whose kind its values move
+    as, ``raw_pg_type`` raw's type for it (``pg_type``), which holds every value of the source's type."""
+
+    raw_pg_type: str = ""
+
+    @property
+    def pg_type(self) -> str:
+        return self.raw_pg_type
+
+
+def extra_column(name: str, source_type: str, position: int) -> ExtraColumn:
+    """A source column the catalog lacks, typed from its ``COLUMN_TYPE`` (``source_type``, e.g. ``int(10)
+    unsigned``) so that raw's type takes every value: an unsigned integer one size up (tinyint ->
+    smallint, smallint -> integer, int -> bigint, bigint -> numeric(20,0)), a mediumint as integer, a
+    tinytext as text, any other type as the catalog maps it. Raises KeyError for a type it cannot map
+    (DECIMAL, ENUM, BLOB...). Pure."""
+    declared = source_type.lower()
+    match = _TYPE_RE.match(declared)
+    if not match:
+        raise KeyError(source_type)
+    base = match.group(1)
+    stand_in = Column(name=name, mysql_type=_STAND_INS.get(base, base + (match.group(2) or "")), position=position)
+    unsigned = base in _UNSIGNED_PG and "unsigned" in declared
+    pg_type = _UNSIGNED_PG[base] if unsigned else stand_in.pg_type  # KeyError: a type the catalog cannot map
+    return ExtraColumn(name=name, mysql_type=stand_in.mysql_type, position=position, raw_pg_type=pg_type)
+
+
 def effective_columns(table: Table, source_types: dict[str, str] | None,
                       not_null: set[str] | frozenset[str] | None = None) -> SourceColumns:
     """Reconcile ``table``'s catalog columns with the source's ``{column: COLUMN_TYPE}`` (None: trust
@@ -146,17 +185,12 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
     for position, (name, mysql_type) in enumerate(source_types.items()):
         if name.lower() in catalog:
             continue
-        match = _TYPE_RE.match(mysql_type.lower())
-        base = match.group(1) if match else mysql_type
-        declared = base + (match.group(2) or "" if match else "")
-        column = Column(name=name, mysql_type=declared, position=20_000 + position)
         try:
-            column.pg_type  # noqa: B018 - raises on an unmappable type
+            extra.append(extra_column(name, mysql_type, 20_000 + position))
         except KeyError as exc:
             raise ConfigurationError(f"OPENDENTAL_URL table {table.name}",
                                      f"the source column {name} has a type the catalog cannot map: "
                                      f"{mysql_type}") from exc
-        extra.append(column)
     columns = table.columns + tuple(extra)
     known = None
     if not_null is not None:
@@ -435,7 +469,8 @@ class TextReader:
 
 def parse_keys(data: bytes):
     """Newline-separated integers (primary keys) as an int64 numpy array. Raises ValueError when a
-    line is not an integer."""
+    line is not an integer, or is one outside int64 (raw's bigint keys); the message gives the line's
+    position, never its text."""
     import numpy as np
 
     if not data.strip():
@@ -448,7 +483,24 @@ def parse_keys(data: bytes):
             keys = None
     if keys is None or len(keys) != data.count(b"\n") + (not data.endswith(b"\n")):
         raise ValueError("the source key list holds a line that is not an integer key")
+    _refuse_clamped(data, keys)
     return keys
+
+
+def _refuse_clamped(data: bytes, keys) -> None:
+    """Raise ValueError naming the first line (1-based, of ``len(keys)``) of ``data`` whose integer is
+    outside int64: numpy's parser clamps those to int64's bounds, so only the lines parsed as a bound
+    (rare among keys) are read again."""
+    import numpy as np
+
+    info = np.iinfo(np.int64)
+    at_bounds = np.flatnonzero((keys == info.max) | (keys == info.min))
+    if not len(at_bounds):
+        return
+    lines = data.split(b"\n")
+    for index in at_bounds:
+        if not info.min <= int(lines[index]) <= info.max:
+            raise ValueError(f"the source key list holds a key outside int64 (line {index + 1} of {len(keys)})")
 
 
 def copy_from_source(

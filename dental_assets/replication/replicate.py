@@ -163,16 +163,23 @@ REPAIRS = {"incremental": ("incremental", "full", "incremental"), "full": ("incr
 
 def column_warnings(result) -> list[str]:
     """The warnings a table's sync (``SyncResult``) gives about its columns, for ``dental sync``'s output
-    and the raw step's log: source types wider than raw's (``narrower_in_raw``; names and types), and
-    catalog columns the source does not show (``columns_missing``; names). Empty when neither."""
+    and the raw step's log: source types wider than raw's (``narrower_in_raw``; names and types),
+    catalog columns the source does not show (``columns_missing``; names), and raw's columns beyond the
+    catalog the source no longer shows (``columns_dropped_at_source``; names). Empty when none."""
     warnings = []
     if result.narrower_in_raw:
         warnings.append(f"raw.{result.table}: the source's type is wider than raw's for "
                         f"{'; '.join(result.narrower_in_raw)}: a value raw's type cannot take will fail the table "
                         "(docs/operations.md, When the warehouse refuses a value)")
-    if result.columns_missing:
-        warnings.append(f"raw.{result.table}: the source shows no column {', '.join(result.columns_missing)}: NULL "
+    dropped = result.columns_dropped_at_source
+    catalog_missing = [name for name in result.columns_missing if name not in dropped]
+    if catalog_missing:
+        warnings.append(f"raw.{result.table}: the source shows no column {', '.join(catalog_missing)}: NULL "
                         "in raw (an OpenDental older than the catalog's 24.3, or a user without SELECT on them)")
+    if dropped:
+        warnings.append(f"raw.{result.table}: the source no longer shows column {', '.join(dropped)}, which an "
+                        "earlier sync added to raw: the rows this sync wrote hold NULL there, their earlier "
+                        "values overwritten (restore the column at the source, or drop it from raw)")
     return warnings
 
 

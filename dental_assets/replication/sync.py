@@ -73,8 +73,12 @@ class SyncResult:
     columns_added: list[str] = field(default_factory=list)
     # catalog columns whose source type is wider than raw's (``extract.SourceColumns.narrower_in_raw``)
     narrower_in_raw: list[str] = field(default_factory=list)
-    # catalog columns the source does not show (an older OpenDental, or no SELECT on them): NULL in raw
+    # raw's columns the source does not show, NULL in the rows the sync writes: catalog columns (an older
+    # OpenDental, or no SELECT on them) and ``columns_dropped_at_source``
     columns_missing: list[str] = field(default_factory=list)
+    # raw's columns beyond the catalog that the source does not show (an earlier sync added them from a
+    # source column dropped since): the sync overwrites raw's values there with NULL
+    columns_dropped_at_source: list[str] = field(default_factory=list)
     conversions: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step (profiling, the benchmark)
@@ -154,6 +158,23 @@ def ensure_raw_table(cur, table: Table, cols: extract.SourceColumns, schema: str
             cur.execute(f"ALTER TABLE {_target(table, schema)} ADD COLUMN {quote_pg(col.name)} {col.pg_type}")
             added.append(col.name)
     return added
+
+
+def _raw_columns(cur, target: str) -> list[str] | None:
+    """The column names of raw's ``target`` (a quoted, schema-qualified name), None when it does not
+    exist: one catalog lookup by its oid."""
+    cur.execute("SELECT c IS NULL, ARRAY(SELECT attname::text FROM pg_attribute "
+                "WHERE attrelid = c AND attnum > 0 AND NOT attisdropped) FROM to_regclass(%s) AS c", (target,))
+    absent, names = cur.fetchone()
+    return None if absent else list(names)
+
+
+def dropped_at_source(raw_columns: list[str] | None, cols: extract.SourceColumns) -> list[str]:
+    """The names among ``raw_columns`` (raw's table's; None: no table yet) that are neither the catalog's
+    nor the source's (``cols.columns``): columns an earlier sync added that the source has dropped since.
+    Sorted. Pure."""
+    moved = {c.name for c in cols.columns}
+    return sorted(name for name in raw_columns or () if name not in moved)
 
 
 def _zero_date_nulls(cur, table: Table, cols: extract.SourceColumns, target: str, where: str) -> int:
@@ -463,8 +484,9 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         fingerprint.no_jit(cur)
         fingerprint.serial(cur)
         target = _target(table, schema)
-        cur.execute("SELECT to_regclass(%s) IS NULL", (target,))
-        created = cur.fetchone()[0]  # raw's table is created in this transaction: its COPY can FREEZE
+        raw_columns = _raw_columns(cur, target)
+        created = raw_columns is None  # raw's table is created in this transaction: its COPY can FREEZE
+        dropped = dropped_at_source(raw_columns, cols)
         added = ensure_raw_table(cur, table, cols, schema)
         writes = window_state.lock_writes(cur, state_key)  # no other write to the table until commit
         job = _Job(params, cur, table, cols, window, target, state_key, _pg_where(table, window),
@@ -487,7 +509,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         result = SyncResult(table.name, mode, columns_added=added, steps=job.steps, keys_only=keys_only,
                             buckets_recorded=raw.recorded, source_clock=source_clock,
                             source_key_max=source_key_max, narrower_in_raw=list(cols.narrower_in_raw),
-                            columns_missing=sorted(cols.missing))
+                            columns_missing=sorted(cols.missing | set(dropped)), columns_dropped_at_source=dropped)
         if mode == "full":
             stack.close()
             _full_copy(job, result, created)
