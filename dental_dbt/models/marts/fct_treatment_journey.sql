@@ -23,19 +23,32 @@
 --   history       prior_visit_count, prior_broken_count (appointments before the date), days_since_last_visit,
 --                 days_since_first_visit (the first completed appointment before the date),
 --                 family_size (family members seen before the date, the patient included).
--- Targets (NULL where undefined):
---   target_accepted            ProcStatus 2 (completed);
+-- Targets (NULL where undefined, and NULL while not yet known: for a procedure dated later than the run's
+-- as-of date (run setting as_of_date, default today) minus the target's maturity, below; a planned
+-- procedure on next month's appointment is not a "no"):
+--   target_accepted            ProcStatus 2 (completed); known 90 days after the procedure date;
 --   target_fully_paid          completed, and paysplits + received insurance (InsPayAmt + WriteOff of
---                              claimprocs Status 1, 4, 7) attached to it cover procedure_charge;
+--                              claimprocs Status 1, 4, 7) attached to it cover procedure_charge; known
+--                              after 90 days;
 --   target_paid_30d            completed, and the same money dated within 30 days after procedure_date
---                              (DatePay, DateCP) covers procedure_charge;
+--                              (DatePay, DateCP) covers procedure_charge; known after 30 days;
 --   target_insurance_accurate  completed with a received claimproc: |InsPayAmt - InsPayEst| of its
---                              received claimprocs <= max(10% of InsPayEst, $5).
+--                              received claimprocs <= max(10% of InsPayEst, $5); known after 90 days.
+
+-- (the days: macros/journey_known_days.sql)
+
+{%- set as_of = run_setting('as_of_date') %}
 
 -- `procedures` and `patients` are read by several parts below. Not materialized, each part scans the
 -- analyzed tables, so PostgreSQL estimates the joins from their statistics. As CTE results they had
 -- none, and estimates of billions of rows led to sort-merge plans and, once, a 36M-row join.
-with procedures as not materialized (
+with run_date as (
+
+    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+
+),
+
+procedures as not materialized (
 
     select
         procedure_id,
@@ -502,19 +515,25 @@ joined as (
             when patients.date_first_visit < procedures.procedure_date then family_history.members_seen
             else family_history.members_seen + 1
         end                                                         as family_size,
-        -- targets
-        procedures.proc_status = 2                                  as target_accepted,
+        -- targets, once known
+        case when procedures.procedure_date <= run_date.as_of_date - {{ journey_known_days('target_accepted') }}
+            then procedures.proc_status = 2
+        end                                                         as target_accepted,
         case when procedures.proc_status = 2
+                and procedures.procedure_date <= run_date.as_of_date - {{ journey_known_days('target_fully_paid') }}
             then coalesce(procedure_money.received_total, 0) >= procedures.procedure_charge
         end                                                         as target_fully_paid,
         case when procedures.proc_status = 2
+                and procedures.procedure_date <= run_date.as_of_date - {{ journey_known_days('target_paid_30d') }}
             then coalesce(procedure_money.received_30d, 0) >= procedures.procedure_charge
         end                                                         as target_paid_30d,
         case when procedures.proc_status = 2 and procedure_money.has_insurance_outcome
+                and procedures.procedure_date <= run_date.as_of_date - {{ journey_known_days('target_insurance_accurate') }}
             then abs(procedure_money.insurance_paid - procedure_money.insurance_estimated)
                  <= greatest(0.10 * procedure_money.insurance_estimated, 5.00)
         end                                                         as target_insurance_accurate
     from procedures
+    cross join run_date
     left join patients
         on procedures.patient_id = patients.pat_num
     left join providers
