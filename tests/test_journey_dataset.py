@@ -153,7 +153,9 @@ with procedures as (
     group by p.procedure_id
 ), received as (
     select plans.carrier_num as carrier_id, cl.date_received, cl.date_received - cl.date_sent as days,
-           cast(coalesce(cl.ins_pay_amt, 0) as numeric(14, 2)) as paid,
+           -- paid when received: its Received lines (claim.InsPayAmt also holds later Supplementals)
+           (select coalesce(sum(cast(cp.ins_pay_amt as numeric(14, 2))), 0) from staging.stg_opendental__claimproc cp
+            where cp.claim_num = cl.claim_num and cp.status = 1) as paid,
            cast(coalesce(cl.ins_pay_est, 0) as numeric(14, 2)) as est
     from staging.stg_opendental__claim cl join snapshots.snap_opendental__insplan plans on cl.plan_num = plans.plan_num
         and plans.dbt_valid_from < cl.date_received + 1
@@ -633,7 +635,8 @@ def later_row_mutations(table_name: str, cutoff: dt.date) -> list[str]:
 
 
 # Later events on rows dated before the cutoff: appointments broken later, claims received later and
-# paid twice as much, payments dated later deleted, new family members (first seen later).
+# paid twice as much, a supplemental payment later on claims received before (OpenDental adds it to
+# claim.InsPayAmt), payments dated later deleted, new family members (first seen later).
 LATER_EVENTS = """
     UPDATE raw.appointment SET "AptStatus" = 5 WHERE "AptDateTime" > {later} AND "AptStatus" = 2;
     INSERT INTO raw.appointment ("AptNum", "PatNum", "AptStatus", "AptDateTime", "Pattern", "ClinicNum", "ProvNum")
@@ -642,6 +645,8 @@ LATER_EVENTS = """
     UPDATE raw.claim SET "DateReceived" = "DateReceived" + 100, "InsPayAmt" = "InsPayAmt" * 2
         WHERE "DateReceived" > {later};
     UPDATE raw.claimproc SET "InsPayAmt" = "InsPayAmt" * 2, "WriteOff" = "WriteOff" + 1 WHERE "DateCP" > {later};
+    UPDATE raw.claim SET "InsPayAmt" = "InsPayAmt" + 25
+        WHERE "ClaimStatus" = 'R' AND "DateReceived" BETWEEN date {later} - 400 AND {later};
     DELETE FROM raw.paysplit WHERE "DatePay" > {later};
     INSERT INTO raw.patient ("PatNum", "Guarantor", "DateFirstVisit", "Birthdate", "Gender", "SecDateEntry")
         SELECT 20000000 + "PatNum", "Guarantor", date {later} + 10, date '1990-01-01', 1, date {later} + 10

@@ -141,10 +141,21 @@ plans as (
 
 ),
 
+-- a received claim's payment as it stood when it was received: its Received lines' InsPayAmt
+-- (int_claims.received_paid). claim.InsPayAmt also holds Supplemental payments, which come weeks later.
 claims as (
 
-    select plan_num, claim_status, claim_type, date_sent, date_received, ins_pay_amt, ins_pay_est
-    from {{ ref('stg_opendental__claim') }}
+    select
+        insurance_plan_id                                           as plan_num,
+        claim_type,
+        date_sent,
+        date_received,
+        days_to_payment,
+        received_paid,
+        estimate
+    from {{ ref('int_claims') }}
+    where is_received
+        and date_sent is not null
 
 ),
 
@@ -294,18 +305,15 @@ received_claims as (
     select
         plans.carrier_num                                           as carrier_id,
         claims.date_received,
-        claims.date_received - claims.date_sent                     as days_to_payment,
-        cast(coalesce(claims.ins_pay_amt, 0) as numeric(14, 2))     as ins_pay_amt,
-        cast(coalesce(claims.ins_pay_est, 0) as numeric(14, 2))     as ins_pay_est
+        claims.days_to_payment,
+        claims.received_paid                                        as ins_pay_amt,
+        claims.estimate                                             as ins_pay_est
     from claims
     inner join plans
         on claims.plan_num = plans.plan_num
         and plans.known_from < claims.date_received + 1
         and (plans.known_until is null or plans.known_until >= claims.date_received + 1)
-    where claims.claim_status = 'R'
-        and claims.date_received is not null
-        and claims.date_sent is not null
-        and claims.claim_type in ('P', 'S')
+    where claims.claim_type in ('P', 'S')
 
 ),
 
