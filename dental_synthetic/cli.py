@@ -33,7 +33,7 @@ from dental_assets.errors import ConfigurationError
 
 from .config import SyntheticConfig
 from .generate import generate
-from .safety import NotADemoTargetError, ensure_demo_target
+from .safety import NotADemoTargetError, ensure_demo_folder, ensure_demo_target
 
 
 PROG = "dental-synthetic"
@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--target", required=True,
                      help="postgresql+psycopg2:// URL (schema raw), mysql+pymysql:// URL (OpenDental tables) "
                           "or a directory (Parquet)")
-    gen.add_argument("--force", action="store_true", help="write into a database not marked as a demo target")
+    gen.add_argument("--force", action="store_true", help="write into a database or folder not marked as a demo target")
     val = sub.add_parser("validate", help="check the invariants of OpenDental tables in a database")
     val.add_argument("--target", required=True, help="postgresql+psycopg2:// or mysql+pymysql:// URL")
     val.add_argument("--as-of", type=_date, default=None,
@@ -146,6 +146,12 @@ def _generate(args) -> int:
         print(f"{PROG}: the MariaDB writer (dental_synthetic.mariadb_writer) is not available in this "
               "installation; write to PostgreSQL or Parquet instead", file=sys.stderr)
         return 2
+    else:  # an unmarked MariaDB database or a folder holding files: reported before any work
+        try:
+            _ensure_marked(target, args)
+        except NotADemoTargetError as exc:
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return 3
     began = time.perf_counter()
     practice = generate(config)
     if args.dirty > 0:
@@ -164,6 +170,19 @@ def _generate(args) -> int:
     print(f"generated {config.patients:,} patients ({config.start} to {config.as_of}, seed {config.seed}) "
           f"in {generated:.1f} s; written to {where} in {time.perf_counter() - began - generated:.1f} s")
     return 0
+
+
+def _ensure_marked(target, args) -> None:
+    """Raise NotADemoTargetError for a MariaDB target (a MySqlParams) or a folder (a Path) not marked as
+    a demo target, unless ``--force``."""
+    from dental_assets.replication.mysql import MySqlParams
+
+    if isinstance(target, MySqlParams):
+        from .mariadb_writer import ensure_mariadb_demo_target
+
+        ensure_mariadb_demo_target(args.target, force=args.force)
+    else:
+        ensure_demo_folder(target, force=args.force)
 
 
 def _mariadb_writer_available() -> bool:
@@ -193,7 +212,7 @@ def _write(practice, target, args) -> tuple[dict[str, int], str]:
         return (result if isinstance(result, dict) and result else practice.row_counts()), "the MariaDB/MySQL target"
     from .writers import write_parquet
 
-    write_parquet(practice, args.target)
+    write_parquet(practice, args.target, force=args.force)
     return practice.row_counts(), f"{args.target} (ground truth in _ledger/)"
 
 

@@ -60,6 +60,27 @@ def mark_mariadb_demo_target(url: str) -> None:
         conn.close()
 
 
+def _refuse_unless_marked(conn, described: str, force: bool) -> None:
+    if not force and not is_mariadb_demo_target(conn):
+        raise NotADemoTargetError(
+            f"refusing to write synthetic data into {described}: it is not marked as a demo target "
+            f"(no table {DEMO_MARK}). Mark a disposable database with "
+            "dental_synthetic.mariadb_writer.mark_mariadb_demo_target, or pass force=True."
+        )
+
+
+def ensure_mariadb_demo_target(url: str, force: bool = False) -> None:
+    """Return if the MariaDB database of ``url`` holds ``dental_demo_target`` (or ``force``); raise
+    NotADemoTargetError otherwise. The CLI asks before it generates the practice."""
+    if force:
+        return
+    conn, described = _connect(url)
+    try:
+        _refuse_unless_marked(conn, described, force)
+    finally:
+        conn.close()
+
+
 def write_mariadb(practice: Practice, url: str, force: bool = False) -> dict[str, int]:
     """Create and fill the practice's OpenDental tables in the MariaDB database of ``url``
     (``mysql+pymysql://user:pass@host:port/db``). Raises NotADemoTargetError (before touching
@@ -70,12 +91,7 @@ def write_mariadb(practice: Practice, url: str, force: bool = False) -> dict[str
     catalog = {t.name: t for t in raw_tables()}
     counts: dict[str, int] = {}
     try:
-        if not force and not is_mariadb_demo_target(conn):
-            raise NotADemoTargetError(
-                f"refusing to write synthetic data into {described}: it is not marked as a demo target "
-                f"(no table {DEMO_MARK}). Mark a disposable database with "
-                "dental_synthetic.mariadb_writer.mark_mariadb_demo_target, or pass force=True."
-            )
+        _refuse_unless_marked(conn, described, force)
         with conn.cursor() as cur:
             cur.execute("SET time_zone = '+00:00'")
             cur.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'")

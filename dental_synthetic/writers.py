@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import queue
+import shutil
 import threading
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from dental_assets.replication.verified import forget
 from dental_assets.warehouse import PgParams
 
 from .generate import Practice
-from .safety import ensure_demo_target
+from .safety import DEMO_FOLDER_MARKER, ensure_demo_folder, ensure_demo_target
 
 LOCAL_FILES = pafs.LocalFileSystem()  # Parquet paths are local paths, never parsed as URIs (a folder "C:" is a folder)
 
@@ -120,16 +121,25 @@ def _copy_pipelined(cur, schema: str, tables: dict[str, pa.Table]) -> dict[str, 
     return counts
 
 
-def write_parquet(practice: Practice, directory: str | Path) -> dict[str, Path]:
+def write_parquet(practice: Practice, directory: str | Path, force: bool = False) -> dict[str, Path]:
     """One ``<table>.parquet`` per table in ``directory`` (created if missing). Returns the paths.
 
     The ground truth goes beside them in ``directory/_ledger/``: ``daily.parquet``, ``aging.parquet``,
     ``injections.parquet`` (dirty mode only) and ``run.json`` (the configuration and as-of date).
 
+    Raises NotADemoTargetError (before writing) for a folder holding files without the demo mark
+    (``safety.ensure_demo_folder``), unless ``force``. The folder is marked; in a folder marked before,
+    the earlier run's Parquet files and ``_ledger/`` are removed first, so nothing of it (a dirty run's
+    injections) is left beside this run's.
+
     Parquet has no seconds unit: datetime columns are stored as timestamp[ms] (same instants).
     """
     out = Path(directory)
+    ensure_demo_folder(out, force)
+    if (out / DEMO_FOLDER_MARKER).is_file():
+        _clear_earlier_run(out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_FOLDER_MARKER).write_text("written by dental_synthetic: synthetic data, no patient's\n")
     paths = {}
     for name, table in practice.tables.items():
         path = out / f"{name}.parquet"
@@ -141,6 +151,13 @@ def write_parquet(practice: Practice, directory: str | Path) -> dict[str, Path]:
         pq.write_table(table, ledger_dir / f"{name}.parquet", filesystem=LOCAL_FILES)
     (ledger_dir / "run.json").write_text(json.dumps(run_info(practice), indent=1, sort_keys=True) + "\n")
     return paths
+
+
+def _clear_earlier_run(out: Path) -> None:
+    """Remove what an earlier run wrote into the marked folder ``out``: its ``*.parquet`` and ``_ledger/``."""
+    for path in out.glob("*.parquet"):
+        path.unlink()
+    shutil.rmtree(out / "_ledger", ignore_errors=True)
 
 
 def run_info(practice: Practice) -> dict[str, object]:

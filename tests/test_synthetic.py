@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import subprocess
 import sys
 from collections import defaultdict
@@ -670,6 +671,33 @@ def test_parquet_writer_and_cli(tmp_path, capsys, small_practice):
     assert printed == small_practice.row_counts()
     procs = small_practice.tables["procedurelog"]
     assert pq.read_table(tmp_path / "cli" / "procedurelog.parquet").cast(procs.schema).equals(procs)
+
+
+def test_parquet_folder_guard(tmp_path, capsys, monkeypatch):
+    """A folder holding someone's files is refused before anything is generated (exit 3, the file left
+    as it was); a folder the generator marked is cleared of its earlier run first: a dirty run's
+    injections do not survive a clean run written after it."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "patient.parquet").write_bytes(b"someone's file")
+    generated = []
+    monkeypatch.setattr("dental_synthetic.cli.generate", lambda config: generated.append(config))
+    args = ["generate", "--patients", "40", "--seed", "5", "--as-of", AS_OF.isoformat()]
+    assert main([*args, "--target", str(theirs)]) == 3
+    assert "not marked as a demo target" in capsys.readouterr().err
+    assert not generated and (theirs / "patient.parquet").read_bytes() == b"someone's file"
+    assert sorted(p.name for p in theirs.iterdir()) == ["patient.parquet"]
+    monkeypatch.undo()
+
+    ours = tmp_path / "ours"
+    assert main([*args, "--dirty", "0.1", "--target", str(ours)]) == 0
+    assert (ours / "_ledger" / "injections.parquet").is_file()
+    (ours / "leftover.parquet").write_bytes(b"an earlier run's table")
+    assert main([*args, "--target", str(ours)]) == 0
+    assert not (ours / "_ledger" / "injections.parquet").exists() and not (ours / "leftover.parquet").exists()
+    assert json.loads((ours / "_ledger" / "run.json").read_text())["DirtyRate"] == 0
+    assert main([*args, "--force", "--target", str(theirs)]) == 0  # disposable, on the user's word
+    assert (theirs / "procedurelog.parquet").is_file()
 
 
 def _raw_counts(url: str) -> dict[str, int]:

@@ -181,9 +181,15 @@ def test_cli_postgres_generate_then_validate(pg_url, capsys):
     assert "password" not in report.lower()
 
 
-def test_cli_mariadb_generate_then_validate(mariadb_url, capsys):
+def test_cli_mariadb_generate_then_validate(mariadb_url, capsys, monkeypatch):
     from dental_synthetic.mariadb_writer import mark_mariadb_demo_target
 
+    # unmarked: refused before the practice is generated, nothing created
+    generated = []
+    monkeypatch.setattr("dental_synthetic.cli.generate", lambda config: generated.append(config))
+    assert main(["generate", "--patients", "50", "--as-of", AS_OF.isoformat(), "--target", mariadb_url]) == 3
+    assert "not marked as a demo target" in capsys.readouterr().err and not generated
+    monkeypatch.undo()
     mark_mariadb_demo_target(mariadb_url)
     args = ["generate", "--patients", "300", "--seed", "4", "--as-of", AS_OF.isoformat(), "--target", mariadb_url]
     assert main(args) == 0
