@@ -41,6 +41,7 @@ TOWN_COUNT = 14  # towns around the practice
 ZIP_COUNT = 24  # ZIP codes of those towns (each town has a consecutive run of one or more)
 EMPLOYER_COUNT = 20
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
+EMAIL_NUMBER_RATE = 0.5  # share of e-mail addresses with a number 1-99 after the name
 PHONE_EXCHANGE = "555"
 FICTIONAL_LINES = (100, 199)  # 555-0100 .. 555-0199, reserved for fictional use
 HOUSE_NUMBER_RANGE = (10, 9999)  # street numbers of home addresses
@@ -166,6 +167,6 @@ def emails(rng: np.random.Generator, first: pa.Array, last: pa.Array) -> pa.Arra
     fmt = rng.integers(0, len(EMAIL_FORMATS), size=n)
     local = variants.take(pa.array(fmt * n + np.arange(n)))
     number = pa.array(rng.integers(1, 100, size=n)).cast(pa.string())
-    number = pc.if_else(pa.array(rng.random(n) < 0.5), number, "")
+    number = pc.if_else(pa.array(rng.random(n) < EMAIL_NUMBER_RATE), number, "")
     domain = strings(EMAIL_DOMAINS, rng.integers(0, len(EMAIL_DOMAINS), size=n))
     return pc.binary_join_element_wise(local, number, "@", domain, "")

@@ -42,12 +42,15 @@ def business_day(days: np.ndarray) -> np.ndarray:
     return days + np.where(wd == 5, 2, np.where(wd == 6, 1, 0))
 
 
+WEEKEND_TO_WEEK_BEFORE = 0.5  # share of weekend dates weekday_near moves to the week before (the rest: after)
+
+
 def weekday_near(rng: np.random.Generator, days: np.ndarray) -> np.ndarray:
     """Move Saturdays and Sundays to a random weekday of the week before or after (for dates drawn at
     random, so that weekdays stay evenly used); weekdays are kept."""
     days = np.asarray(days, dtype=np.int64)
     wd = weekday(days)
-    monday = days - wd + np.where(rng.random(len(days)) < 0.5, 0, 7)
+    monday = days - wd + np.where(rng.random(len(days)) < WEEKEND_TO_WEEK_BEFORE, 0, 7)
     return np.where(wd >= 5, monday + rng.integers(0, 5, size=len(days)), days)
 
 
