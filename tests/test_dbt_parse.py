@@ -131,11 +131,13 @@ def test_loads_at_once_parse_one_at_a_time(tmp_path, monkeypatch):
     workers, or ``dagster dev``'s processes, after a yml edit) tore manifest.json, and a load that found
     it fresh while another parse wrote it read half a file."""
     import json
+    import queue
     import threading
     from types import SimpleNamespace
 
-    from filelock import FileLock
+    from filelock import FileLock, Timeout
 
+    from dental_assets.defs.dbt import assets
     from dental_assets.defs.dbt.assets import PARSE_LOCK_FILE, ensure_manifest
 
     monkeypatch.delenv("DAGSTER_IS_DEV_CLI", raising=False)
@@ -147,23 +149,48 @@ def test_loads_at_once_parse_one_at_a_time(tmp_path, monkeypatch):
     manifest.parent.mkdir()
     # (no dbt_project.yml: a parse of its own would fail)
     project = SimpleNamespace(project_dir=tmp_path, profiles_dir=tmp_path, manifest_path=manifest)
-    done = []
+    steps = queue.Queue()  # what the loader did, in order
+
+    class WatchedLock(FileLock):
+        """The loader's lock: says when the loader reached it and found it held (it then waits)."""
+
+        def acquire(self, *args, **kwargs):
+            try:
+                return super().acquire(timeout=0)
+            except Timeout:
+                steps.put("waiting for the lock")
+            return super().acquire(*args, **kwargs)
+
+    monkeypatch.setattr(assets, "FileLock", WatchedLock)
+
+    def load() -> threading.Thread:
+        def run():
+            try:
+                steps.put(ensure_manifest(project))
+            except BaseException as error:  # handed to the test
+                steps.put(error)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
     with FileLock(manifest.with_name(PARSE_LOCK_FILE)):  # another process is parsing
-        loader = threading.Thread(target=lambda: done.append(ensure_manifest(project)))
-        loader.start()
-        loader.join(1.0)
-        assert loader.is_alive() and not done  # waiting for it
+        loader = load()
+        # the loader reached the lock, found it held, and is in its blocking wait: it cannot finish now
+        assert steps.get(timeout=60) == "waiting for the lock"
         manifest.write_text('{"parsed_by": "the other process"}')
-    loader.join(60)
-    assert done == [manifest] and json.loads(manifest.read_text()) == {"parsed_by": "the other process"}
+        assert steps.empty() and loader.is_alive()
+    assert steps.get(timeout=60) == manifest  # released: it uses the manifest written meanwhile
+    loader.join()
+    assert json.loads(manifest.read_text()) == {"parsed_by": "the other process"}
     # a fresh manifest is not read while a parse may be writing it
     with FileLock(manifest.with_name(PARSE_LOCK_FILE)):
-        loader = threading.Thread(target=lambda: done.append(ensure_manifest(project)))
-        loader.start()
-        loader.join(1.0)
-        assert loader.is_alive() and len(done) == 1
-    loader.join(60)
-    assert done == [manifest, manifest]
+        loader = load()
+        assert steps.get(timeout=60) == "waiting for the lock"
+        assert steps.empty() and loader.is_alive()
+    assert steps.get(timeout=60) == manifest
+    loader.join()
+    assert steps.empty()
 
 
 def test_saved_parses_are_kept_per_connection(tmp_path, monkeypatch):

@@ -543,9 +543,34 @@ def test_backstop_recopies_tables_without_modified_column(env):
     assert all(raw_table(name).modified_column is None for name in selected)
     assert requests[0].run_config == {"ops": {"raw_opendental_reference": {"config": {"full_refresh": True}}}}
     # what that run does: a normal sync moves only added or removed keys of such a table, the backstop's
-    # full_refresh copies it whole
-    assert _sync_direct(source_url, pg_url, [raw_table("definition")], mode="full")["definition"].mode == "full"
-    assert_raw_equals_source(source_url, pg_url, [raw_table("definition")])
+    # full_refresh copies it whole. The request run as the schedule's run would be: the edit reaches raw
+    from dental_assets.defs.raw import defs as raw_defs
+
+    def raw_item_name() -> str:
+        pg = pg_conn(pg_url)
+        try:
+            with pg.cursor() as cur:
+                cur.execute('SELECT "ItemName" FROM raw.definition WHERE "DefNum" = 1')
+                return cur.fetchone()[0]
+        finally:
+            pg.close()
+
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT ItemName FROM definition WHERE DefNum = 1")
+        (edited,) = cur.fetchone()
+    conn.close()
+    assert edited.endswith(" (edited)") and raw_item_name() != edited  # not in raw before the run
+    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
+    run = job.execute_in_process(instance=instance, asset_selection=list(requests[0].asset_selection),
+                                 partition_key=requests[0].partition_key, tags=requests[0].tags,
+                                 run_config=requests[0].run_config or None)
+    assert run.success and all(e.passed for e in run.get_asset_check_evaluations())
+    modes = {e.asset_key.path[-1]: e.event_specific_data.materialization.metadata["sync_mode"].value
+             for e in run.get_asset_materialization_events()}
+    assert modes.keys() == selected and modes["definition"] == "full"
+    assert raw_item_name() == edited
+    assert_raw_equals_source(source_url, pg_url, [raw_table(name) for name in sorted(selected)])
 
 
 def test_dirty_practice_replicates_exactly(mariadb_url, pg_url, practice):

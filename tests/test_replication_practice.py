@@ -5,8 +5,8 @@ the snapshot under a READ COMMITTED default, and a source that lacks a table or 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
+import uuid
 
 import dagster as dg
 import pytest
@@ -581,14 +581,29 @@ def test_check_compares_doubles_exactly(env):
 READ_COMMITTED = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 
 
-def _insert_during(url, delay: float) -> threading.Thread:
-    def insert():
-        time.sleep(delay)
-        source_sql(url, "INSERT INTO procedurelog (PatNum, ProcDate, ProcFee) VALUES (1, '2024-01-02', 5)")
+def _insert(url) -> None:
+    source_sql(url, "INSERT INTO procedurelog (PatNum, ProcDate, ProcFee) VALUES (1, '2024-01-02', 5)")
 
-    thread = threading.Thread(target=insert)
-    thread.start()
-    return thread
+
+def _count(url) -> int:
+    ((count,),) = source_sql(url, "SELECT COUNT(*) FROM procedurelog")
+    return count
+
+
+def _wait_until_held(url, lock: str) -> None:
+    """Return once some session holds the user lock ``lock`` (a marker another session takes at a point
+    of its script); fails after a minute."""
+    conn = mysql_conn(url)
+    try:
+        with conn.cursor() as cur:
+            for _ in range(6000):
+                cur.execute("SELECT IS_USED_LOCK(%s) IS NOT NULL", (lock,))
+                if cur.fetchone()[0]:
+                    return
+                time.sleep(0.01)  # a poll interval: what is waited for is the marker
+    finally:
+        conn.close()
+    raise AssertionError(f"no session took the lock {lock}")
 
 
 def test_snapshot_holds_under_a_read_committed_default(env, monkeypatch):
@@ -607,13 +622,29 @@ def test_snapshot_holds_under_a_read_committed_default(env, monkeypatch):
         return [*argv[:2], f"--init-command={READ_COMMITTED}", *argv[2:]], environ
 
     monkeypatch.setattr(mysql, "client_command", read_committed_command)
-    assert extract.query_text(params, "SELECT @@SESSION.tx_isolation").split()[-1] != b"READ-COMMITTED"
-    inserter = _insert_during(source_url, 0.8)
-    out = extract.query_text(params, "SELECT COUNT(*) FROM procedurelog", "SELECT SLEEP(2)",
-                             "SELECT COUNT(*) FROM procedurelog")
-    inserter.join()
-    before, _, after = out.split()
-    assert before == after
+    plain = mysql.start_client(params, "SELECT @@SESSION.tx_isolation;\n")  # no session preamble
+    isolation = plain.stdout.read()
+    assert mysql.client_error(plain) is None
+    assert isolation.split() == [b"READ-COMMITTED"]  # the simulation works: a plain session is READ COMMITTED
+    assert extract.query_text(params, "SELECT @@SESSION.tx_isolation").split() == [b"REPEATABLE-READ"]
+    # the reader counts, takes `read` (a marker: its first count is done), waits for `go`, counts again;
+    # the row is committed between the two, and `go` released only then
+    read, go = (f"dental_test_{name}_{uuid.uuid4().hex}" for name in ("read", "go"))
+    gate = mysql_conn(source_url)
+    with gate.cursor() as cur:
+        cur.execute("SELECT GET_LOCK(%s, 0)", (go,))
+        assert cur.fetchone()[0] == 1
+    with extract.SourceQuery(params, "SELECT COUNT(*) FROM procedurelog", f"SELECT GET_LOCK('{read}', 60)",
+                             f"SELECT GET_LOCK('{go}', 60)", "SELECT COUNT(*) FROM procedurelog") as reader:
+        _wait_until_held(source_url, read)
+        _insert(source_url)
+        outside = _count(source_url)
+        with gate.cursor() as cur:
+            cur.execute("SELECT RELEASE_LOCK(%s)", (go,))
+        gate.close()
+        before, got_read, got_go, after = (int(v) for v in reader.result().split())
+    assert (got_read, got_go) == (1, 1)  # the reader waited for `go`, not for its timeout
+    assert outside == before + 1 and after == before  # committed before the second count, unseen by it
 
     # the PyMySQL sessions (fingerprints, the check): the same, through the class ``mysql.connect`` uses
     class ReadCommittedConnection(mysql.Connection):
@@ -633,11 +664,12 @@ def test_snapshot_holds_under_a_read_committed_default(env, monkeypatch):
     with conn.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM procedurelog")
         (before,) = cur.fetchone()
-        _insert_during(source_url, 0).join()
+        _insert(source_url)
+        outside = _count(source_url)
         cur.execute("SELECT COUNT(*) FROM procedurelog")
         (after,) = cur.fetchone()
     conn.close()
-    assert before == after
+    assert outside == before + 1 and after == before
 
 
 # -------------------------------------------------------- a table or column missing from the source

@@ -1,6 +1,8 @@
 -- mart_production_daily loses and invents no money: its gross production equals the charges of the
--- dated completed procedures, its adjustments the dated adjustments (to the cent). Returns a row per
--- measure that differs.
+-- dated completed procedures, its adjustments the dated adjustments (to the cent), both computed here
+-- from the staged OpenDental rows (procedurelog ProcStatus 2, ProcFee x (UnitQty + BaseUnits), as
+-- RpProdInc.cs; adjustment.AdjAmt), not from the intermediate models the mart is built on, so a wrong
+-- status filter or charge formula upstream fails it too. Returns a row per measure that differs.
 
 {{ config(meta={'dagster': {'ref': {'name': 'mart_production_daily'}}}) }}
 
@@ -17,18 +19,19 @@ with mart as (
 procedures as (
 
     select
-        coalesce(sum(procedure_charge), 0)                          as gross_production,
+        coalesce(sum(cast(proc_fee * (unit_qty + base_units) as numeric(14, 2))), 0) as gross_production,
         count(*)                                                    as completed_procedure_count
-    from {{ ref('int_procedures_complete') }}
-    where procedure_date is not null
+    from {{ ref('stg_opendental__procedurelog') }}
+    where proc_status_code = 2
+        and proc_date is not null
 
 ),
 
 adjustments as (
 
-    select coalesce(sum(adjustment_amount), 0)                      as adjustments
-    from {{ ref('int_adjustments') }}
-    where adjustment_date is not null
+    select coalesce(sum(adj_amt), 0)                                as adjustments
+    from {{ ref('stg_opendental__adjustment') }}
+    where adj_date is not null
 
 ),
 
