@@ -240,10 +240,13 @@ def test_statementprod_lists_the_familys_production_in_range(practice):
                        col(practice, "statementprod", "ProdType").tolist()):
         listed.setdefault(s, []).append((k, f))
     assert {s: sorted(v) for s, v in listed.items()} == {s: v for s, v in expected.items() if v}
-    # hand-made edge: a procedure on the last day of a statement's range is listed, one a day later is not
+    # the edges are in the data, so the equality above covers them: items on the last day of a statement's
+    # range (listed) and items the day after it (not listed on that statement)
     last_day = [(s, hi[s]) for s in st_num.tolist()]
     on_edge = sum(1 for s, d in last_day for dd, k, f in by_family_month.get(guar[s], []) if dd == d)
-    assert on_edge > 0
+    after_edge = [(s, k, f) for s, d in last_day for dd, k, f in by_family_month.get(guar[s], []) if dd == d + 1]
+    assert on_edge > 0 and after_edge
+    assert not any((k, f) in listed.get(s, []) for s, k, f in after_edge)
 
 
 def test_entrylog_mirrors_appointment_creation(practice):
