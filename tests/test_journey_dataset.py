@@ -353,6 +353,28 @@ def test_versions_order_by_time_and_the_models_read_the_current_source_only(tmp_
     assert sorted((tmp_path / "2025").glob("*.parquet")) == sorted(own)
 
 
+def test_data_quality_check_fails_on_a_repeated_procedure_a_row_outside_the_year_or_a_null_key():
+    """treatment_journey's blocking check: the file of a year passes when each procedure appears once,
+    inside the year, with its keys; each defect alone fails it (ERROR), counted in its metadata."""
+    import dagster as dg
+    import pyarrow as pa
+
+    from dental_assets.defs.journey.assets import data_quality_check, data_quality_summary
+
+    def check(procedures, patients, years):
+        table = pa.table({"procedure_key": procedures, "patient_key": patients, "procedure_year": years,
+                          "target_accepted": [True] * len(years)})
+        return data_quality_check(table, data_quality_summary(table, 2025))
+
+    good = check(["a", "b", "c"], ["p", "p", "q"], [2025, 2025, 2025])
+    assert good.passed and good.severity == dg.AssetCheckSeverity.ERROR
+    for result, measure in ((check(["a", "a", "c"], ["p", "p", "q"], [2025] * 3), "dq/duplicate_procedure_ids"),
+                            (check(["a", "b", "c"], ["p", "p", "q"], [2025, 2024, 2025]), "dq/rows_outside_the_year"),
+                            (check(["a", "b", "c"], ["p", None, "q"], [2025] * 3), "dq/NULL_keys")):
+        assert not result.passed and result.metadata[measure].value == 1, measure
+        assert sum(v.value for k, v in result.metadata.items() if k != "dq/rows") == 1, measure
+
+
 # ------------------------------------------------------------------------ de-identification (Safe Harbor)
 
 @pytest.fixture(scope="module")

@@ -325,6 +325,30 @@ def data_quality_summary(table: pa.Table, year: int) -> dict[str, dg.MetadataVal
     }
 
 
+DATA_QUALITY_CHECK = "data_quality"
+JOURNEY_KEY_COLUMNS = ("procedure_key", "patient_key", "procedure_year")  # never NULL in the file
+
+
+def data_quality_check(table: pa.Table, quality: dict[str, dg.MetadataValue]) -> dg.AssetCheckResult:
+    """The blocking check of a year's file (``treatment_journey``'s ``data_quality``), from
+    ``data_quality_summary``'s ``quality``: fails (ERROR) when a procedure repeats, a row lies outside
+    the year, or a key column (``JOURNEY_KEY_COLUMNS``) holds a NULL; metadata counts only. The
+    models (``treatment_journey_models``) are not trained on a year that fails it."""
+    null_keys = {name: table.column(name).null_count for name in JOURNEY_KEY_COLUMNS if name in table.column_names}
+    failures = {
+        "duplicate procedure ids": quality["dq/duplicate_procedure_ids"].value,
+        "rows outside the year": quality["dq/rows_outside_year"].value,
+        "NULL keys": sum(null_keys.values()),
+    }
+    return dg.AssetCheckResult(
+        check_name=DATA_QUALITY_CHECK,
+        passed=not any(failures.values()),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={**{f"dq/{k.replace(' ', '_')}": dg.MetadataValue.int(v) for k, v in failures.items()},
+                  "dq/rows": quality["dq/rows"]},
+    )
+
+
 def write_journey_partition(
     warehouse: WarehouseResource | PgParams, relation: str, partition_key: str, source_name: str, keep: int = 5,
     salt: str | None = None,
@@ -375,6 +399,8 @@ def write_journey_partition(
         "service, ages over 89 as 90, ZIP3); versioned Parquet under "
         "data/processed/treatment_journey/<year>/."
     ),
+    check_specs=[dg.AssetCheckSpec(DATA_QUALITY_CHECK, asset="treatment_journey", blocking=True,
+                                   description="no repeated procedure, no row outside the year, no NULL key")],
 )
 def treatment_journey(
     context: dg.AssetExecutionContext,
@@ -392,6 +418,7 @@ def treatment_journey(
     context.log.info(f"treatment_journey {context.partition_key}: {table.num_rows} rows -> {path}")
     quality = data_quality_summary(table, year)
     return dg.MaterializeResult(
+        check_results=[data_quality_check(table, quality)],
         metadata={
             **quality,
             "dagster/row_count": dg.MetadataValue.int(table.num_rows),
