@@ -4,6 +4,7 @@ when a string column is nullable), full and incremental."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
@@ -389,4 +390,170 @@ def test_a_column_beyond_the_catalog_the_source_drops_later_is_named_at_each_syn
     with pg.cursor() as cur:
         cur.execute('SELECT "FutureNum" FROM raw.procedurelog')
         assert cur.fetchall() == [(None,)]
+    pg.close()
+
+
+NOT_UTF8 = [  # (ProcNum, BillingNote's bytes at the source, in a column retyped to VARBINARY; ClaimNote, latin1)
+    (1, b"ok \xff\xfe bad", "café"),  # two bytes that start no UTF-8 sequence
+    (2, "a legitimate \ufffd in valid text".encode(), "€ ü"),  # valid: compared exactly, not as a replacement
+    (3, b"cut \xf0\x9f\x98 emoji", ""),  # a truncated 4-byte sequence: one U+FFFD
+    (4, b"surrogate \xed\xa0\x80", "a"),  # not a valid prefix: one U+FFFD a byte
+    (5, b"x\xe2\x00\x82\xacy", "b"),  # a NUL inside a sequence: removed first, the rest is valid
+    (6, "é ü 日本".encode(), "é"),
+]
+
+
+@pytest.mark.parametrize("nullable_string", [False, True], ids=["text", "csv"])
+def test_bytes_not_utf8_in_a_column_retyped_binary_pass_the_check_as_raw_holds_them(mariadb_url, pg_url,
+                                                                                    nullable_string):
+    """A catalog string column retyped to VARBINARY at the source, holding bytes that are not UTF-8: raw
+    holds U+FFFD where the readers replaced them (counted), the check's source-side row hash reproduces
+    that conversion (a row hashes as raw holds it, a legitimate U+FFFD included, and a changed value in raw
+    still tells), and with nothing changed neither the plan nor the backstop's content months plan anything.
+    A latin1 column beside it keeps its text on both paths (the CSV line, binary then, converts it)."""
+    from dental_assets.partitions import month_keys
+    from dental_assets.replication import fingerprint
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.plan import nothing_changed, plan_content
+    from dental_assets.replication.sync import source_columns, sync_window, verify_window
+
+    table = raw_table("procedurelog")
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute(mysql_create_table_sql(table))
+        null = "NULL" if nullable_string else "NOT NULL"
+        cur.execute(f"ALTER TABLE procedurelog MODIFY BillingNote varbinary(255) {null}, "
+                    "MODIFY ClaimNote varchar(80) CHARACTER SET latin1 NOT NULL DEFAULT ''")
+        cur.executemany("INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, BillingNote, ClaimNote) "
+                        "VALUES (%s, 1, '2024-03-05', %s, %s)", NOT_UTF8)
+    params = MySqlParams.from_url(mariadb_url)
+    cols = source_columns(params, table)
+    assert cols.text_ok is not nullable_string
+    pg = pg_conn(pg_url)
+    result = sync_window(params, pg, table, None)
+    pg.commit()
+    expected = {key: (value.replace(b"\x00", b"").decode("utf-8", "replace"), note) for key, value, note in NOT_UTF8}
+    with pg.cursor() as cur:
+        cur.execute('SELECT "ProcNum", "BillingNote", "ClaimNote" FROM raw.procedurelog')
+        assert {key: (value, note) for key, value, note in cur.fetchall()} == expected
+    assert result.conversions["invalid_utf8_replaced"] == 2 + 1 + 3
+    assert verify_window(params, pg, table, None)[0]
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT ProcNum, {fingerprint.row_hash_mysql(cols)} FROM procedurelog")
+        source = {key: int(h) for key, h in cur.fetchall()}
+    conn.close()
+
+    def raw_hashes() -> dict[int, int]:
+        with pg.cursor() as cur:
+            cur.execute(f'SELECT "ProcNum", {fingerprint.row_hash_pg(cols)} FROM raw.procedurelog')
+            return {key: int(h) for key, h in cur.fetchall()}
+
+    assert raw_hashes() == source
+    for key in (1, 2):  # MariaDB's own conversion of bytes that are not UTF-8 gives '?'
+        with pg.cursor() as cur:
+            cur.execute('UPDATE raw.procedurelog SET "BillingNote" = replace("BillingNote", %s, %s) '
+                        'WHERE "ProcNum" = %s', ("\ufffd", "?", key))
+        assert raw_hashes()[key] != source[key], key
+        pg.rollback()
+    assert nothing_changed(params, pg, [table])
+    assert [p.partitions for p in plan_content(params, pg, [table], month_keys())] == [()]
+    pg.close()
+
+
+def test_the_checks_replacement_of_bytes_not_utf8_is_the_readers(mariadb_url):
+    """``fingerprint.utf8_replaced_mysql`` on MariaDB gives, for 20,000 random byte strings (bytes that
+    start, continue or cut UTF-8 sequences, NULs, U+FFFD itself), the text the readers load: NUL bytes
+    removed, then Python's ``decode("utf-8", "replace")``; also where the server's regular expressions
+    default to UNGREEDY."""
+    import random
+
+    from dental_assets.replication import fingerprint
+
+    rng = random.Random(4)
+    edges = [0x00, 0x3F, 0x41, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBD, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xE1, 0xEC,
+             0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF]
+    values = [bytes(rng.choice(edges) if rng.random() < 0.7 else rng.randrange(256) for _ in range(rng.randrange(13)))
+              for _ in range(20_000)] + ["\ufffd é 😀".encode(), b"\xed\xa0\x80", b"\xf4\x90\x80\x80"]
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE bytes_seen (k int PRIMARY KEY, v varbinary(20) NOT NULL)")
+        cur.executemany("INSERT INTO bytes_seen VALUES (%s, %s)", list(enumerate(values)))
+        replaced = []
+        for flags in ("", "UNGREEDY,EXTENDED"):
+            cur.execute(f"SET SESSION default_regex_flags = '{flags}'")
+            cur.execute(f"SELECT CAST({fingerprint.utf8_replaced_mysql('v')} AS BINARY) FROM bytes_seen ORDER BY k")
+            replaced.append([value for value, in cur.fetchall()])
+    conn.close()
+    expected = [v.replace(b"\x00", b"").decode("utf-8", "replace").encode() for v in values]
+    assert [[k for k, (a, b) in enumerate(zip(seen, expected)) if a != b] for seen in replaced] == [[], []]
+
+
+@pytest.mark.parametrize("nullable_string", [False, True], ids=["text", "csv"])
+def test_a_date_column_retyped_datetime_refuses_a_time_of_day_instead_of_dropping_it(mariadb_url, pg_url,
+                                                                                  nullable_string):
+    """A catalog date column (DateTP) the source retyped to DATETIME: raw's date would take '2024-01-05
+    13:00:00' as 2024-01-05, and the check's day numbers would agree. A time of day other than midnight
+    fails the table instead (first sync, full copy, incremental), with one line naming the table and the
+    column, never the value; raw keeps what it held. Midnights and zero dates move as before and the warning
+    says so; once raw's column is widened to timestamp by hand, the times move as they are."""
+    import traceback
+
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.replicate import RawValueRefused, column_warnings
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    table = raw_table("procedurelog")
+    source_sql = [mysql_create_table_sql(table),
+                  "ALTER TABLE procedurelog MODIFY DateTP datetime NOT NULL DEFAULT '0001-01-01 00:00:00'"
+                  + (", MODIFY BillingNote varchar(255) NULL" if nullable_string else ""),
+                  "INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, DateTP) VALUES "
+                  "(1, 1, '2024-03-05', '2024-01-05 13:00:00'), (2, 2, '2024-03-05', '0000-00-00 00:00:00')"]
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        for statement in source_sql:
+            cur.execute(statement)
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+
+    def refused(mode: str) -> str:
+        with pytest.raises(RawValueRefused) as raised:
+            sync_window(params, pg, table, None, mode=mode)
+        message, text = str(raised.value), "".join(traceback.format_exception(raised.value))
+        assert message.startswith("raw.procedurelog: the warehouse refused a value from the source (a time of day "
+                                  "other than midnight in column DateTP, "), message
+        assert "\n" not in message and "13:00" not in text and "2024-01-05" not in text, text
+        return message
+
+    refused("auto")  # the first sync: nothing of the table left in raw
+    with pg.cursor() as cur:
+        cur.execute("SELECT to_regclass('raw.procedurelog')")
+        assert cur.fetchone() == (None,)
+    pg.rollback()
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET DateTP = '2024-01-05 00:00:00' WHERE ProcNum = 1")
+    first = sync_window(params, pg, table, None)
+    assert first.date_only_in_raw == ["DateTP"] and first.conversions == {"zero_dates_to_null": 1}
+    assert column_warnings(first) == [
+        "raw.procedurelog: the source's type is wider than raw's for DateTP (datetime at the source, date in raw): "
+        "a value raw's type cannot take (in DateTP: a time of day other than midnight, which raw's date would drop) "
+        "will fail the table (docs/operations.md, When the warehouse refuses a value)"]
+    assert verify_window(params, pg, table, None)[0]
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET DateTP = '2024-01-05 13:00:00', DateTStamp = DateTStamp + "
+                    "INTERVAL 1 HOUR WHERE ProcNum = 1")
+    assert "of the COPY into dental_sync_rows)" in refused("auto")  # incremental: through the temp table
+    refused("full")
+    with pg.cursor() as cur:
+        cur.execute('SELECT "ProcNum", "DateTP" FROM raw.procedurelog ORDER BY 1')
+        assert cur.fetchall() == [(1, dt.date(2024, 1, 5)), (2, None)]
+        cur.execute('ALTER TABLE raw.procedurelog ALTER COLUMN "DateTP" TYPE timestamp')
+    pg.commit()
+    widened = sync_window(params, pg, table, None)
+    assert widened.mode == "incremental" and widened.date_only_in_raw == []
+    assert "time of day" not in column_warnings(widened)[0]
+    with pg.cursor() as cur:
+        cur.execute('SELECT "ProcNum", "DateTP" FROM raw.procedurelog ORDER BY 1')
+        assert cur.fetchall() == [(1, dt.datetime(2024, 1, 5, 13)), (2, None)]
+    assert verify_window(params, pg, table, None)[0]
+    conn.close()
     pg.close()

@@ -20,11 +20,15 @@ Values, by catalog kind:
   reader on the text path; on the CSV path from the NULL count in raw (OpenDental's date columns are
   NOT NULL, so every NULL there is a zero date).
 - ``timestamp`` columns: read with ``time_zone = '+00:00'`` (UTC wall time).
+- a date column the source declares DATETIME or TIMESTAMP (``SourceColumns.date_only_in_raw``): a time of
+  day other than midnight fails the table (``time_of_day_refused``) instead of being dropped by raw's date.
 - ``time``: MariaDB's text (``-01:30:00``, ``838:59:59``) into ``interval``: negative and over-24-hour
   spans are kept.
 - NUL bytes (U+0000), which PostgreSQL text cannot hold, are removed from the stream and counted as
   ``nul_bytes_removed`` (bytes). Bytes that are not valid UTF-8 are replaced by U+FFFD and counted as
   ``invalid_utf8_replaced`` (chunks are validated incrementally, so a split character is not an error).
+  Only a column the source declares binary (``SourceColumns.binary``) sends such bytes: the server
+  converts every other string column to utf8mb4.
 
 Columns are addressed by name on both sides. ``effective_columns`` reconciles the catalog with the
 source's ``information_schema``: a column the source has beyond the catalog (a newer OpenDental) is
@@ -71,6 +75,12 @@ class SourceColumns:
     # catalog columns whose source type holds values raw's type cannot (``raw_holds``), each as
     # "<name> (<source type> at the source, <raw type> in raw)": an OpenDental upgrade widened them
     narrower_in_raw: tuple[str, ...] = ()
+    # catalog string columns the source declares binary (BINARY, VARBINARY, BLOB...): their bytes reach
+    # the readers as stored, not converted to utf8mb4, so bytes that are not UTF-8 become U+FFFD
+    binary: frozenset[str] = frozenset()
+    # catalog columns raw holds as ``date`` that the source declares DATETIME or TIMESTAMP: a value with
+    # a time of day other than midnight is sent as ``TIME_OF_DAY_MARK``, which raw's date refuses
+    date_only_in_raw: frozenset[str] = frozenset()
 
     @property
     def text_ok(self) -> bool:
@@ -159,6 +169,23 @@ def extra_column(name: str, source_type: str, position: int) -> ExtraColumn:
     return ExtraColumn(name=name, mysql_type=stand_in.mysql_type, position=position, raw_pg_type=pg_type)
 
 
+_BINARY_TYPES = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
+_TIMED_TYPES = ("datetime", "timestamp")
+
+
+def _source_base(source_type: str) -> str:
+    """The base name of a MySQL ``COLUMN_TYPE`` (``varbinary(255)`` -> ``varbinary``), lower case. Pure."""
+    match = _TYPE_RE.match(source_type.lower())
+    return match.group(1) if match else ""
+
+
+def _declared(columns, source_types: dict[str, str], lower: dict[str, str], kind: str, bases) -> frozenset[str]:
+    """The names of ``columns`` of catalog ``kind`` whose source type (``source_types`` by
+    ``lower``-cased name) has one of the base names ``bases``. Pure."""
+    return frozenset(c.name for c in columns if c.kind == kind and c.name.lower() in lower
+                     and _source_base(source_types[lower[c.name.lower()]]) in bases)
+
+
 def effective_columns(table: Table, source_types: dict[str, str] | None,
                       not_null: set[str] | frozenset[str] | None = None) -> SourceColumns:
     """Reconcile ``table``'s catalog columns with the source's ``{column: COLUMN_TYPE}`` (None: trust
@@ -166,7 +193,9 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
     CSV path). Names compare case-insensitively, as MySQL does. Raises ConfigurationError when the
     source lacks the primary key or the business-date column, or has a column of a type the catalog
     cannot map. A catalog column whose source type is wider than raw's is listed in
-    ``narrower_in_raw`` (the values that fit still move; one that does not fails its table)."""
+    ``narrower_in_raw`` (the values that fit still move; one that does not fails its table); a string
+    column the source declares binary in ``binary``, a date column it declares DATETIME or TIMESTAMP in
+    ``date_only_in_raw``."""
     if source_types is None:
         return SourceColumns(table.columns)
     lower = {name.lower(): name for name in source_types}
@@ -196,7 +225,9 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
     if not_null is not None:
         by_lower = {n.lower() for n in not_null}
         known = frozenset(c.name for c in columns if c.name.lower() in by_lower)
-    return SourceColumns(columns, missing, tuple(extra), known, narrower)
+    return SourceColumns(columns, missing, tuple(extra), known, narrower,
+                         binary=_declared(table.columns, source_types, lower, "str", _BINARY_TYPES),
+                         date_only_in_raw=_declared(table.columns, source_types, lower, "date", _TIMED_TYPES))
 
 
 def read_source_columns(params: MySqlParams, tables) -> dict[str, SourceColumns]:
@@ -231,15 +262,34 @@ def read_source_columns(params: MySqlParams, tables) -> dict[str, SourceColumns]
     return out
 
 
-def _csv_expr(col: Column, missing: frozenset[str]) -> str:
-    if col.name in missing:
-        return "''"
+# what the source sends for a value of a ``SourceColumns.date_only_in_raw`` column whose time of day is
+# not midnight: raw's date refuses it (SQLSTATE 22007), where it would take the date and drop the time
+TIME_OF_DAY_MARK = "time-of-day-not-midnight"
+
+
+def _source_value(col: Column, cols: SourceColumns) -> str:
+    """MariaDB: the (quoted) column as the source sends it: ``TIME_OF_DAY_MARK`` instead of a date and
+    time whose time is not midnight in a ``date_only_in_raw`` column (NULL and zero dates as they are)."""
     c = q(col.name)
+    if col.name in cols.date_only_in_raw:
+        return f"IF(TIME({c}) <> 0 AND NOT {zero_date(c)}, '{TIME_OF_DAY_MARK}', {c})"
+    return c
+
+
+def _csv_expr(col: Column, cols: SourceColumns) -> str:
+    if col.name in cols.missing:
+        return "''"
+    c = _source_value(col, cols)
     kind = col.kind
     if kind == "str":
+        if cols.binary and col.name not in cols.binary:
+            # CONCAT_WS with a binary column makes the line binary: the other strings then come in their
+            # own charset's bytes (latin1's 'é' as E9), not converted to utf8mb4 as the client would
+            c = f"CONVERT({c} USING utf8mb4)"
         return f"IFNULL(CONCAT('\"', REPLACE({c}, '\"', '\"\"'), '\"'), '')"
     if kind in ("date", "datetime", "timestamp"):
-        return f"IF({c} IS NULL OR MONTH({c}) = 0 OR DAYOFMONTH({c}) = 0, '', {c})"
+        v = q(col.name)
+        return f"IF({v} IS NULL OR MONTH({v}) = 0 OR DAYOFMONTH({v}) = 0, '', {c})"
     return f"IFNULL({c}, '')"
 
 
@@ -247,7 +297,7 @@ def csv_select(table: Table, cols: SourceColumns, where: str, ordered: bool = Tr
     """``SELECT`` of one CSV line per row (columns in ``cols`` order) for rows matching ``where``, in
     primary-key order when ``ordered`` (unordered lets MariaDB use another index, e.g. the modified
     column's for an incremental read)."""
-    exprs = ", ".join(_csv_expr(c, cols.missing) for c in cols.columns)
+    exprs = ", ".join(_csv_expr(c, cols) for c in cols.columns)
     order = f" ORDER BY {q(table.primary_key)}" if ordered else ""
     return f"SELECT CONCAT_WS(',', {exprs}) FROM {q(table.name)} WHERE {where}{order}"
 
@@ -357,7 +407,7 @@ def text_select(table: Table, cols: SourceColumns, where: str, ordered: bool = T
     """``SELECT`` of the plain columns (``cols`` order; a column the source lacks as NULL) for rows
     matching ``where``: the server formats nothing, ``TextReader`` makes the client's ``--batch``
     output PostgreSQL COPY text."""
-    exprs = ", ".join("NULL" if c.name in cols.missing else q(c.name) for c in cols.columns)
+    exprs = ", ".join("NULL" if c.name in cols.missing else _source_value(c, cols) for c in cols.columns)
     order = f" ORDER BY {q(table.primary_key)}" if ordered else ""
     return f"SELECT {exprs} FROM {q(table.name)} WHERE {where}{order}"
 
@@ -503,6 +553,39 @@ def _refuse_clamped(data: bytes, keys) -> None:
             raise ValueError(f"the source key list holds a key outside int64 (line {index + 1} of {len(keys)})")
 
 
+class RawValueRefused(RuntimeError):
+    """The warehouse refused a row the source holds while a table was synced: a PostgreSQL data
+    exception (SQLSTATE class 22: a value raw's column type cannot take) or integrity violation (class
+    23: a constraint on raw), or a date and time whose time of day raw's date would drop
+    (``time_of_day_refused``). The message names the table, the condition, the column or constraint and
+    the line of the COPY; never the value or the row, which PostgreSQL's own message quotes and which
+    may be patient data (``replicate.refused_value``)."""
+
+
+# the context PostgreSQL gives a COPY's error: 'COPY <relation>, line <n>, column <name>: "<value>"', or
+# 'COPY <relation>, line <n>: "<the whole line>"'; only the names and the number are read
+COPY_CONTEXT = re.compile(r"COPY (?P<relation>[^,\s]+), line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")
+
+
+def time_of_day_refused(exc: BaseException, table: Table, cols: SourceColumns) -> RawValueRefused | None:
+    """``exc`` as a one-line ``RawValueRefused`` naming ``table``, the column and the COPY's line when it is
+    raw's date refusing ``TIME_OF_DAY_MARK`` (a ``cols.date_only_in_raw`` value whose time of day is not
+    midnight), else None. The value is not in the message (the source sent the mark instead of it)."""
+    diag = getattr(exc, "diag", None)
+    if getattr(exc, "pgcode", None) != "22007" or diag is None or TIME_OF_DAY_MARK not in (diag.message_primary or ""):
+        return None
+    copy = COPY_CONTEXT.search(diag.context or "")
+    column = copy["column"].strip() if copy and copy["column"] else None
+    if column not in cols.date_only_in_raw:
+        return None
+    return RawValueRefused(
+        f"raw.{table.name}: the warehouse refused a value from the source (a time of day other than midnight "
+        f"in column {column}, a date and time at the source and a date in raw, which would drop the time; "
+        f"line {copy['line']} of the COPY into {copy['relation']}); the value is not shown, as it may be "
+        "patient data: widen raw's column to timestamp, or set the source's times to midnight "
+        "(docs/operations.md, When the warehouse refuses a value)")
+
+
 def copy_from_source(
     params: MySqlParams,
     cursor,
@@ -538,15 +621,19 @@ def copy_from_source(
     try:
         cursor.copy_expert(sql, reader)
         rows = cursor.rowcount
-    except Exception:
+    except Exception as exc:
         # a client that died mid-line makes COPY fail on a broken row: report the connection loss, without
-        # COPY's error (from None), which quotes the cut row; a refused value goes up as it is, for
+        # COPY's error (from None), which quotes the cut row; a time of day raw's date refused is named
+        # here (``time_of_day_refused``); another refused value goes up as it is, for
         # ``replicate.refused_value`` to name without quoting
         exited = proc.poll()
         stop_client(proc)
         error = client_error(proc) if exited not in (None, 0) else None
         if error is not None:
             raise error from None
+        refused = time_of_day_refused(exc, table, cols)
+        if refused is not None:
+            raise refused from None
         raise
     except BaseException:
         stop_client(proc)

@@ -257,11 +257,40 @@ _TEXT_PG = {
 }
 UNMARKED_KINDS = ("int", "str")  # NOT NULL on the source: the value as it is, no NULL mark
 
+# A string column the source declares binary (``SourceColumns.binary``) reaches the readers as stored: they
+# replace each maximal subpart of an ill-formed UTF-8 sequence by one U+FFFD (Python's ``decode("utf-8",
+# "replace")``, ``extract._valid_utf8``), after removing NUL bytes. MariaDB's CONVERT gives '?' a byte
+# instead, so the check reproduces the readers' replacement on the bytes: a PCRE pattern (a binary subject:
+# bytes, no UTF mode) that, from where the last match ended (\G), takes every well-formed sequence
+# (possessive: none given back; Unicode's table 3-7) and then one maximal subpart, which the replacement
+# turns into U+FFFD. Equal to Python's on 20,000 random byte strings (tests/test_replication_text.py). The
+# server's ``default_regex_flags`` are unset for it (``(?-Ux)``): UNGREEDY would make a subpart's ``?`` lazy.
+_UTF8_WELL_FORMED = (r"[\x00-\x7F]|[\xC2-\xDF][\x80-\xBF]|\xE0[\xA0-\xBF][\x80-\xBF]"
+                     r"|[\xE1-\xEC\xEE\xEF][\x80-\xBF]{2}|\xED[\x80-\x9F][\x80-\xBF]|\xF0[\x90-\xBF][\x80-\xBF]{2}"
+                     r"|[\xF1-\xF3][\x80-\xBF]{3}|\xF4[\x80-\x8F][\x80-\xBF]{2}")
+_UTF8_MAXIMAL_SUBPART = (r"\xE0[\xA0-\xBF]?|[\xE1-\xEC\xEE\xEF][\x80-\xBF]?|\xED[\x80-\x9F]?"
+                         r"|\xF0(?:[\x90-\xBF][\x80-\xBF]?)?|[\xF1-\xF3](?:[\x80-\xBF][\x80-\xBF]?)?"
+                         r"|\xF4(?:[\x80-\x8F][\x80-\xBF]?)?|[\x80-\xDF\xF5-\xFF]")
+_NOT_UTF8 = rf"(?-Ux)\G((?:{_UTF8_WELL_FORMED})*+)(?:{_UTF8_MAXIMAL_SUBPART})"
 
-def _value_text_mysql(col, not_null: bool = False) -> str:
-    """MariaDB: the column's canonical text in the row text (``row_hash_mysql``, ``_TEXT_MYSQL``); CHAR(30)
-    when NULL, unless the source declares the integer or string column NOT NULL (``not_null``)."""
-    text = _TEXT_MYSQL[col.kind].format(v=q(col.name))
+
+def utf8_replaced_mysql(column: str) -> str:
+    """MariaDB: the (quoted) binary column's bytes as the readers load them, as utf8mb4 text: NUL bytes
+    removed, then each maximal subpart of an ill-formed UTF-8 sequence replaced by one U+FFFD
+    (``_NOT_UTF8``; U+FFFD already in the bytes kept). The pattern and replacement go as hex literals (no
+    quoting, whatever the server's ``sql_mode``)."""
+    pattern, replacement = _NOT_UTF8.encode().hex(), (b"\\1" + "\ufffd".encode()).hex()
+    return f"CONVERT(REGEXP_REPLACE(REPLACE({column}, CHAR(0), ''), X'{pattern}', X'{replacement}') USING utf8mb4)"
+
+
+def _value_text_mysql(col, not_null: bool = False, binary: bool = False) -> str:
+    """MariaDB: the column's canonical text in the row text (``row_hash_mysql``, ``_TEXT_MYSQL``; a string
+    column the source declares ``binary``: ``utf8_replaced_mysql``); CHAR(30) when NULL, unless the source
+    declares the integer or string column NOT NULL (``not_null``)."""
+    if binary and col.kind == "str":
+        text = utf8_replaced_mysql(q(col.name))
+    else:
+        text = _TEXT_MYSQL[col.kind].format(v=q(col.name))
     return text if not_null and col.kind in UNMARKED_KINDS else f"IFNULL({text}, CHAR({NULL_MARK}))"
 
 
@@ -283,8 +312,9 @@ def _hashed_columns(cols: SourceColumns):
 def row_hash_mysql(cols: SourceColumns) -> str:
     """MariaDB: each row's content hash, an integer in [0, 2**60): the first 60 bits of the MD5 of the
     row's canonical text (every column the source has, in ``cols`` order, each as
-    ``_value_text_mysql`` gives it, separated by CHAR(31); NULL as CHAR(30))."""
-    parts = [_value_text_mysql(c, not_null) for c, not_null in _hashed_columns(cols)]
+    ``_value_text_mysql`` gives it, separated by CHAR(31); NULL as CHAR(30)). A string column the source
+    declares binary is hashed as the readers load it (``utf8_replaced_mysql``), so it equals raw's."""
+    parts = [_value_text_mysql(c, not_null, c.name in cols.binary) for c, not_null in _hashed_columns(cols)]
     text = f"CONCAT_WS(CHAR({SEPARATOR}), {', '.join(parts)})" if parts else "''"
     return f"CAST(CONV(LEFT(MD5({text}), {HASH_HEX_DIGITS}), 16, 10) AS UNSIGNED)"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from psycopg2 import errorcodes
 
 from dental_assets.catalog import RAW_SCHEMA, Table, create_raw_indexes, quote_pg
 from dental_assets.partitions import Window
+from dental_assets.replication.extract import COPY_CONTEXT, RawValueRefused  # (raised by the COPY too)
 from dental_assets.replication.mysql import reusing
 from dental_assets.replication.sync import check_scope, sync_window, verify_window
 from dental_assets.warehouse import connection_lost
@@ -42,18 +42,7 @@ class WarehouseConnectionLost(RuntimeError):
     (``WAREHOUSE_ATTEMPTS``); the message names the table and the server (no credentials)."""
 
 
-class RawValueRefused(RuntimeError):
-    """The warehouse refused a row the source holds while a table was synced: a PostgreSQL data
-    exception (SQLSTATE class 22: a value raw's column type cannot take) or integrity violation (class
-    23: a constraint on raw). The message names the table, the condition, the column or constraint and
-    the line of the COPY; never the value or the row, which PostgreSQL's own message quotes and which
-    may be patient data (``refused_value``)."""
-
-
 REFUSED_CLASSES = ("22", "23")  # SQLSTATE classes: data exception, integrity constraint violation
-# the context PostgreSQL gives a COPY's error: 'COPY <relation>, line <n>, column <name>: "<value>"', or
-# 'COPY <relation>, line <n>: "<the whole line>"'; only the names and the number are read
-COPY_CONTEXT = re.compile(r"COPY (?P<relation>[^,\s]+), line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")
 
 
 def refused_value(exc: BaseException, table: Table) -> RawValueRefused | None:
@@ -163,14 +152,19 @@ REPAIRS = {"incremental": ("incremental", "full", "incremental"), "full": ("incr
 
 def column_warnings(result) -> list[str]:
     """The warnings a table's sync (``SyncResult``) gives about its columns, for ``dental sync``'s output
-    and the raw step's log: source types wider than raw's (``narrower_in_raw``; names and types),
-    catalog columns the source does not show (``columns_missing``; names), and raw's columns beyond the
-    catalog the source no longer shows (``columns_dropped_at_source``; names). Empty when none."""
+    and the raw step's log: source types wider than raw's (``narrower_in_raw``; names and types; a date
+    column with a time of day at the source, ``date_only_in_raw``, named as such: raw's date would take its
+    values, dropping the time, so the sync refuses them), catalog columns the source does not show
+    (``columns_missing``; names), and raw's columns beyond the catalog the source no longer shows
+    (``columns_dropped_at_source``; names). Empty when none."""
     warnings = []
     if result.narrower_in_raw:
+        timed = result.date_only_in_raw
+        times = (f" (in {', '.join(timed)}: a time of day other than midnight, which raw's date would drop)"
+                 if timed else "")
         warnings.append(f"raw.{result.table}: the source's type is wider than raw's for "
-                        f"{'; '.join(result.narrower_in_raw)}: a value raw's type cannot take will fail the table "
-                        "(docs/operations.md, When the warehouse refuses a value)")
+                        f"{'; '.join(result.narrower_in_raw)}: a value raw's type cannot take{times} will fail "
+                        "the table (docs/operations.md, When the warehouse refuses a value)")
     dropped = result.columns_dropped_at_source
     catalog_missing = [name for name in result.columns_missing if name not in dropped]
     if catalog_missing:

@@ -45,6 +45,7 @@ its transaction: the next plan reads the table's fingerprints again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -73,6 +74,9 @@ class SyncResult:
     columns_added: list[str] = field(default_factory=list)
     # catalog columns whose source type is wider than raw's (``extract.SourceColumns.narrower_in_raw``)
     narrower_in_raw: list[str] = field(default_factory=list)
+    # among them, date columns the source declares DATETIME or TIMESTAMP and raw still holds as date: a time
+    # of day other than midnight there fails the table (``extract.SourceColumns.date_only_in_raw``)
+    date_only_in_raw: list[str] = field(default_factory=list)
     # raw's columns the source does not show, NULL in the rows the sync writes: catalog columns (an older
     # OpenDental, or no SELECT on them) and ``columns_dropped_at_source``
     columns_missing: list[str] = field(default_factory=list)
@@ -167,6 +171,19 @@ def _raw_columns(cur, target: str) -> list[str] | None:
                 "WHERE attrelid = c AND attnum > 0 AND NOT attisdropped) FROM to_regclass(%s) AS c", (target,))
     absent, names = cur.fetchone()
     return None if absent else list(names)
+
+
+def still_date_in_raw(cur, target: str, cols: extract.SourceColumns) -> extract.SourceColumns:
+    """``cols`` with only those of its ``date_only_in_raw`` columns that raw's ``target`` (quoted,
+    schema-qualified; existing) still holds as ``date``: a column widened by hand (to timestamp,
+    docs/operations.md) takes the source's times, which then move as they are. One catalog lookup,
+    only when there are such columns."""
+    if not cols.date_only_in_raw:
+        return cols
+    cur.execute("SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 "
+                "AND NOT attisdropped AND atttypid = 'date'::regtype AND attname = ANY(%s)",
+                (target, sorted(cols.date_only_in_raw)))
+    return dataclasses.replace(cols, date_only_in_raw=frozenset(row[0] for row in cur.fetchall()))
 
 
 def dropped_at_source(raw_columns: list[str] | None, cols: extract.SourceColumns) -> list[str]:
@@ -488,6 +505,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         created = raw_columns is None  # raw's table is created in this transaction: its COPY can FREEZE
         dropped = dropped_at_source(raw_columns, cols)
         added = ensure_raw_table(cur, table, cols, schema)
+        cols = still_date_in_raw(cur, target, cols)
         writes = window_state.lock_writes(cur, state_key)  # no other write to the table until commit
         job = _Job(params, cur, table, cols, window, target, state_key, _pg_where(table, window),
                    extract.window_where(table, window),
@@ -509,6 +527,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         result = SyncResult(table.name, mode, columns_added=added, steps=job.steps, keys_only=keys_only,
                             buckets_recorded=raw.recorded, source_clock=source_clock,
                             source_key_max=source_key_max, narrower_in_raw=list(cols.narrower_in_raw),
+                            date_only_in_raw=sorted(cols.date_only_in_raw),
                             columns_missing=sorted(cols.missing | set(dropped)), columns_dropped_at_source=dropped)
         if mode == "full":
             stack.close()
