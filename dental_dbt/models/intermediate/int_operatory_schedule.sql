@@ -1,6 +1,10 @@
 -- One row per operatory and day that a provider schedule opens (grain: operatory_id, schedule_date),
 -- System G (chair utilization). OpenDental ties a provider's schedule row (schedule, SchedType 1
--- Provider) to the operatories it covers through scheduleop (ScheduleNum, OperatoryNum).
+-- Provider) to the operatories it covers through scheduleop (ScheduleNum, OperatoryNum). A provider row
+-- with no scheduleop row opens, as OpenDental's Schedules.GetProvSchedsForOp does, every operatory whose
+-- provider it is: ProvDentist of an operatory not marked IsHygiene, ProvHygienist of one marked
+-- IsHygiene, and for an operatory without that provider set, the provider named by the preference
+-- ScheduleProvUnassigned.
 --   open_minutes = the minutes of the day covered by at least one of those rows on the operatory:
 --                  the union of their [StartTime, StopTime) spans, so two providers scheduled in one
 --                  operatory at the same time open it once; a row with StopTime <= StartTime adds 0.
@@ -19,6 +23,7 @@ with schedules as (
 schedule_operatories as (
 
     select * from {{ ref('stg_opendental__scheduleop') }}
+    where operatory_num is not null
 
 ),
 
@@ -28,19 +33,51 @@ operatories as (
 
 ),
 
+unassigned_provider as (
+
+    select max(case when trim(value_string) ~ '^[0-9]{1,18}$' then cast(trim(value_string) as bigint) end)
+                                                                    as prov_num
+    from {{ ref('stg_opendental__preference') }}
+    where pref_name = 'ScheduleProvUnassigned'
+
+),
+
+-- the operatory each provider row opens: its scheduleop rows, else the operatories it is the provider of
+schedule_targets as (
+
+    select schedule_num, operatory_num
+    from schedule_operatories
+    union all
+    select schedules.schedule_num, operatories.operatory_num
+    from schedules
+    cross join unassigned_provider
+    inner join operatories
+        on case
+            when operatories.prov_dentist is not null and not coalesce(operatories.is_hygiene, false)
+                then operatories.prov_dentist = schedules.prov_num
+            when operatories.prov_hygienist is not null and coalesce(operatories.is_hygiene, false)
+                then operatories.prov_hygienist = schedules.prov_num
+            else schedules.prov_num = unassigned_provider.prov_num
+        end
+    where not exists (
+        select from schedule_operatories
+        where schedule_operatories.schedule_num = schedules.schedule_num
+    )
+
+),
+
 spans as (
 
     select
-        schedule_operatories.operatory_num                          as operatory_id,
+        schedule_targets.operatory_num                              as operatory_id,
         schedules.sched_date                                        as schedule_date,
         schedules.schedule_num,
         schedules.prov_num,
         schedules.start_time,
         schedules.stop_time
     from schedules
-    inner join schedule_operatories
-        on schedules.schedule_num = schedule_operatories.schedule_num
-    where schedule_operatories.operatory_num is not null
+    inner join schedule_targets
+        on schedules.schedule_num = schedule_targets.schedule_num
 
 ),
 
