@@ -2,7 +2,8 @@
 -- who was contacted (patient), when (CommDateTime), how (mode, commlog.Mode_, OpenDental's
 -- CommItemMode), which way (direction, commlog.SentOrReceived, CommSentOrReceived), why (purpose:
 -- commlog.CommType, a definition key of category CommLogTypes: its ItemName and ItemValue) and by whom
--- (commlog.UserNum; NULL for OpenDental's automated messages, UserNum 0; user_provider_id is the
+-- (commlog.UserNum; NULL when entered by no user, UserNum 0; whether it was automated is source_code,
+-- commlog.CommSource, not User (0); user_provider_id is the
 -- provider that user is, userod.ProvNum).
 -- duration_minutes = DateTimeEnd - CommDateTime in whole minutes when both are recorded and in order,
 -- else NULL.

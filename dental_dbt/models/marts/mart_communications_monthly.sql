@@ -4,7 +4,9 @@
 --   communication_count   every communication, orphans included;
 --   orphan_count          communications whose PatNum matches no patient (see int_communications);
 --   patients_reached      distinct patients with a communication in the group (orphans reach nobody);
---   automated_count       communications entered by no user (UserNum 0: OpenDental's automated messages);
+--   automated_count       automated communications: CommSource other than User (0), as OpenDental's
+--                         Commlogs.IsAutomated decides (an automated reminder sent while a user is logged
+--                         on carries that user's UserNum, so UserNum 0 alone misses it);
 --   total_minutes         sum of duration_minutes (minutes; communications without an end count 0).
 -- A commlog without a date (a sentinel CommDateTime) belongs to no month and is left out.
 
@@ -26,7 +28,7 @@ final as (
         count(*)                                                    as communication_count,
         count(*) filter (where is_orphan)                           as orphan_count,
         count(distinct patient_id)                                  as patients_reached,
-        count(*) filter (where user_id is null)                     as automated_count,
+        count(*) filter (where coalesce(source_code, 0) <> 0)      as automated_count,
         coalesce(sum(duration_minutes), 0)                          as total_minutes
     from communications
     group by 1, 2, 4, 5
