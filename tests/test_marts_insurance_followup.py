@@ -107,6 +107,36 @@ def test_claim_followup_mart_equals_claims_and_tracking(built):
     assert any(v[1] > 0 for v in expected.values())  # some open claims have been followed up
 
 
+def test_outstanding_report_lists_what_its_status_does_not_suppress(built):
+    """OpenDental's Outstanding Insurance report hides an open claim while its latest status entry's day
+    + the status's ItemValue (days suppressed) is after today (FormRpOutstandingIns.GetGridRows);
+    recomputed here from the generated claimtracking and definition rows."""
+    params, practice = built
+    t = practice.tables
+    days = {d: int(v) for d, v, c in zip(t["definition"].column("DefNum").to_pylist(),
+                                         t["definition"].column("ItemValue").to_pylist(),
+                                         t["definition"].column("Category").to_pylist()) if c == 31}
+    latest: dict[int, tuple] = {}
+    for r in t["claimtracking"].to_pylist():
+        if r["TrackingType"] == "StatusHistory" and r["DateTimeEntry"].date() <= AS_OF:
+            key = (r["DateTimeEntry"], r["ClaimTrackingNum"])
+            if r["ClaimNum"] not in latest or key > latest[r["ClaimNum"]][0]:
+                latest[r["ClaimNum"]] = (key, r["TrackingDefNum"])
+    mart = {r[0]: (r[1], r[2]) for r in rows(params, """
+        select claim_id, suppressed_until, on_outstanding_report from marts.mart_claim_followup""")}
+    expected = {}
+    for claim in mart:
+        if claim in latest:
+            (when, _), def_num = latest[claim]
+            until = when.date() + dt.timedelta(days=days[def_num])
+            expected[claim] = (until, until <= AS_OF)
+        else:
+            expected[claim] = (None, True)
+    assert mart == expected
+    shown = Counter(v[1] for v in expected.values())
+    assert shown[True] > 0 and shown[False] > 0  # both kinds in the practice
+
+
 def test_received_claims_are_not_open(built):
     params, practice = built
     status = dict(zip(practice.tables["claim"].column("ClaimNum").to_pylist(),

@@ -6,7 +6,10 @@
 --   is_follow_up      a StatusHistory entry: the follow-up work the Outstanding Insurance report shows
 --                     as the claim's status (OpenDentBusiness/Reports/RpOutstandingIns.cs);
 --   tracking_status   definition.ItemName of TrackingDefNum (category ClaimCustomTracking, 31); 'none'
---                     when TrackingDefNum is 0, 'unknown' when it is no such definition.
+--                     when TrackingDefNum is 0, 'unknown' when it is no such definition;
+--   days_suppressed   that definition's ItemValue as whole days: how long the Outstanding Insurance
+--                     report hides a claim after the entry (RpOutstandingIns.cs reads it as
+--                     DaysSuppressed); 0 when it is not a whole number or there is no definition.
 -- No note text.
 
 with tracking as (
@@ -19,7 +22,9 @@ statuses as (
 
     select
         def_num,
-        item_name
+        item_name,
+        case when trim(item_value) ~ '^-?[0-9]{1,6}$' then cast(trim(item_value) as integer) else 0 end
+                                                                    as days_suppressed
     from {{ ref('stg_opendental__definition') }}
     where category = 31  -- DefCat.ClaimCustomTracking
 
@@ -39,7 +44,8 @@ final as (
         case
             when tracking.tracking_def_num is null then 'none'
             else coalesce(statuses.item_name, 'unknown')
-        end                                                         as tracking_status
+        end                                                         as tracking_status,
+        coalesce(statuses.days_suppressed, 0)                       as days_suppressed
     from tracking
     left join statuses
         on tracking.tracking_def_num = statuses.def_num

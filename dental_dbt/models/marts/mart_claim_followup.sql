@@ -12,7 +12,14 @@
 --                                  the claim has no entry);
 --   follow_up_bucket               days_since_follow_up_days: '0-30' (<= 30), '31-60', '61-90', '90+' (> 90);
 --   needs_followup                 no follow-up entry in the last 30 days: days_since_follow_up_days > 30
---                                  (an entry exactly 30 days ago still counts).
+--                                  (an entry exactly 30 days ago still counts). The practice's own rule of
+--                                  thumb; OpenDental's report decides by the status instead:
+--   suppressed_until               the latest entry's day + its status's days_suppressed (ClaimCustomTracking
+--                                  ItemValue): OpenDental's Outstanding Insurance report hides the claim
+--                                  until then (FormRpOutstandingIns: DateLog + DaysSuppressed > today);
+--                                  NULL without an entry;
+--   on_outstanding_report          the report lists the claim on as_of_date: no entry, or suppressed_until
+--                                  on or before as_of_date.
 
 {%- set as_of = run_setting('as_of_date') %}
 
@@ -48,6 +55,7 @@ follow_ups as (
         tracking.tracked_at,
         tracking.tracked_date,
         tracking.tracking_status,
+        tracking.days_suppressed,
         tracking.claim_tracking_id,
         row_number() over (
             partition by tracking.claim_id
@@ -66,7 +74,8 @@ per_claim as (
         claim_id,
         count(*)                                                    as follow_up_count,
         max(tracked_date)                                           as last_follow_up_date,
-        max(tracking_status) filter (where recency = 1)             as last_tracking_status
+        max(tracking_status) filter (where recency = 1)             as last_tracking_status,
+        max(tracked_date + days_suppressed) filter (where recency = 1) as suppressed_until
     from follow_ups
     group by claim_id
 
@@ -82,7 +91,8 @@ measured as (
         per_claim.last_follow_up_date,
         run_date.as_of_date - coalesce(per_claim.last_follow_up_date, open_claims.date_sent)
                                                                     as days_since_follow_up_days,
-        coalesce(per_claim.last_tracking_status, 'none')            as last_tracking_status
+        coalesce(per_claim.last_tracking_status, 'none')            as last_tracking_status,
+        per_claim.suppressed_until
     from open_claims
     cross join run_date
     left join per_claim
@@ -114,7 +124,9 @@ final as (
             when days_since_follow_up_days <= 90 then '61-90'
             else '90+'
         end                                                         as follow_up_bucket,
-        days_since_follow_up_days > 30                              as needs_followup
+        days_since_follow_up_days > 30                              as needs_followup,
+        suppressed_until,
+        coalesce(suppressed_until <= as_of_date, true)              as on_outstanding_report
     from measured
 
 )
