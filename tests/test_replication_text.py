@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from decimal import Decimal
 
 import pytest
 
-from dental_assets.catalog import Column, Table, mysql_create_table_sql, raw_table
+from dental_assets.catalog import Column, Table, mysql_create_table_sql, quote_pg, raw_table
 from dental_assets.replication import extract
 from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
 
@@ -38,16 +39,21 @@ def _read_all(reader) -> bytes:
     ("varchar(255)", "varchar(256)", False), ("varchar(255)", "text", False),
     ("varchar(255)", "enum('a','b')", False),
     ("text", "longtext", True), ("text", "varchar(5000)", True),
-    ("double", "double", True), ("double", "float", True), ("double", "decimal(10,2)", False),
-    ("float", "float", True), ("float", "double", False),
+    ("double", "double", True), ("double", "float", True), ("double", "decimal(15,2)", True),
+    ("double", "decimal(16,2)", False), ("double", "decimal(20,6)", False), ("double", "int(10) unsigned", True),
+    ("double", "bigint(20)", False), ("double", "varchar(20)", False),
+    ("float", "float", True), ("float", "double", False), ("float", "decimal(7,0)", True),
+    ("float", "decimal(8,0)", False), ("float", "decimal(5,1)", False), ("float", "mediumint(8) unsigned", True),
+    ("float", "int(11)", False),
     ("date", "date", True), ("date", "datetime", False),
     ("datetime", "datetime", True), ("datetime", "timestamp", True), ("datetime", "date", True),
     ("timestamp", "datetime", True), ("time", "time", True), ("time", "datetime", False),
 ])
 def test_raw_holds_the_source_types_it_can(catalog, source, held):
     """Whether raw's type (from the catalog's) takes every value of the source's declared type: by the
-    types' ranges (PostgreSQL's smallint 32,767, integer 2**31 - 1; MySQL's unsigned ones twice theirs),
-    lengths and kinds."""
+    types' ranges (PostgreSQL's smallint 32,767, integer 2**31 - 1; MySQL's unsigned ones twice theirs;
+    the integers a real or double precision holds exactly, to 2**24 and 2**53; the 15 digits of a DECIMAL
+    a double gives back as written), lengths and kinds."""
     assert extract.raw_holds(Column(name="C", mysql_type=catalog, position=0), source) is held
 
 
@@ -554,6 +560,189 @@ def test_a_date_column_retyped_datetime_refuses_a_time_of_day_instead_of_droppin
     with pg.cursor() as cur:
         cur.execute('SELECT "ProcNum", "DateTP" FROM raw.procedurelog ORDER BY 1')
         assert cur.fetchall() == [(1, dt.datetime(2024, 1, 5, 13)), (2, None)]
+    assert verify_window(params, pg, table, None)[0]
+    conn.close()
+    pg.close()
+
+
+ROUNDED = [  # (column, its type at the source, raw's, a value raw's type would round, one it holds exactly)
+    ("DrugQty", "double", "real", "0.30000000000000004", 0.25),  # a FLOAT in the catalog
+    ("ProcFee", "decimal(20,6)", "double precision", "12345678901234.123456", 1234567.654321),
+    ("Discount", "bigint(20)", "double precision", "9007199254740993", 9007199254740992.0),  # 2**53 + 1, 2**53
+]
+
+
+def _refused(params, pg, table, mode: str, start: str, value: str) -> str:
+    """The one-line message of the RawValueRefused a ``sync_window`` of ``table`` raises, checked to begin
+    with ``start`` and to quote ``value`` nowhere in its traceback."""
+    import traceback
+
+    from dental_assets.replication.replicate import RawValueRefused
+    from dental_assets.replication.sync import sync_window
+
+    with pytest.raises(RawValueRefused) as raised:
+        sync_window(params, pg, table, None, mode=mode)
+    message, text = str(raised.value), "".join(traceback.format_exception(raised.value))
+    assert message.startswith(start) and "\n" not in message, message
+    assert value.strip() not in text and "2024" not in text, text
+    return message
+
+
+def _raw_rows(pg, *columns: str) -> list[tuple]:
+    """(ProcNum, the ``columns``...) of raw.procedurelog's rows, in key order."""
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT "ProcNum", {", ".join(map(quote_pg, columns))} FROM raw.procedurelog ORDER BY 1')
+        return cur.fetchall()
+
+
+@pytest.mark.parametrize("nullable_string", [False, True], ids=["text", "csv"])
+def test_a_number_column_retyped_wider_refuses_a_value_raw_would_round_instead_of_rounding_it(mariadb_url, pg_url,
+                                                                                           nullable_string):
+    """Catalog number columns the source retyped wider (``ROUNDED``: a FLOAT made DOUBLE while raw holds
+    real, DOUBLEs made DECIMAL(20,6) and BIGINT while raw holds double precision): PostgreSQL would round
+    0.30000000000000004, 12345678901234.123456 and 2**53 + 1 without an error, and the warning said such a
+    value fails the table. Now it does (first sync, incremental, full), with one line naming the table, the
+    column and both types, never the value; raw keeps what it held. Values raw's type holds exactly move
+    and pass the check; once raw's column is widened by hand, it is checked against raw's own type (a
+    numeric(20,2) still rounds), and a type holding the source's takes the digits as they are."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.replicate import column_warnings
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    table = raw_table("procedurelog")
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute(mysql_create_table_sql(table))
+        retyped = [f"MODIFY {column} {source} NOT NULL DEFAULT 0" for column, source, *_ in ROUNDED]
+        cur.execute("ALTER TABLE procedurelog " + ", ".join(retyped)
+                    + (", MODIFY BillingNote varchar(255) NULL" if nullable_string else ""))
+        cur.execute("INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, DrugQty, ProcFee, Discount) VALUES "
+                    "(1, 1, '2024-03-05', 0.30000000000000004, 0, 0), (2, 2, '2024-03-05', 0, 0, 0)")
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+
+    def start(column: str, source: str, raw: str) -> str:
+        return (f"raw.procedurelog: the warehouse refused a value from the source (a number in column {column} that "
+                f"raw's {raw} would round or cannot hold, {source} at the source; line ")
+
+    _refused(params, pg, table, "auto", start(*ROUNDED[0][:3]), ROUNDED[0][3])  # the first sync, a full copy
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET " + ", ".join(f"{c} = {held!r}" for c, _, _, _, held in ROUNDED)
+                    + " WHERE ProcNum = 1")
+    first = sync_window(params, pg, table, None)
+    held = [(1, 0.25, 1234567.654321, 2.0**53), (2, 0.0, 0.0, 0.0)]
+    assert _raw_rows(pg, "DrugQty", "ProcFee", "Discount") == held
+    assert first.rounded_in_raw == ["Discount", "DrugQty", "ProcFee"] and first.date_only_in_raw == []
+    assert column_warnings(first)[0].endswith(
+        "in raw): a value raw's type cannot take (in Discount, DrugQty, ProcFee: a number raw's type would round) will "
+        "fail the table (docs/operations.md, When the warehouse refuses a value)")
+    assert verify_window(params, pg, table, None)[0]
+    for column, source, raw, rounded, exact in ROUNDED:
+        with conn.cursor() as cur:
+            cur.execute(f"UPDATE procedurelog SET {column} = {rounded}, DateTStamp = DateTStamp + INTERVAL 1 HOUR "
+                        "WHERE ProcNum = 1")
+        assert "of the COPY into dental_sync_rows)" in _refused(params, pg, table, "auto", start(column, source, raw),
+                                                                rounded)
+        _refused(params, pg, table, "full", start(column, source, raw), rounded)
+        with conn.cursor() as cur:
+            cur.execute(f"UPDATE procedurelog SET {column} = {exact!r} WHERE ProcNum = 1")
+    assert _raw_rows(pg, "DrugQty", "ProcFee", "Discount") == held
+
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET DrugQty = 0.30000000000000004, ProcFee = 12345678901234.123456, "
+                    "DateTStamp = DateTStamp + INTERVAL 1 HOUR WHERE ProcNum = 1")
+    with pg.cursor() as cur:
+        cur.execute('ALTER TABLE raw.procedurelog ALTER COLUMN "DrugQty" TYPE double precision, '
+                    'ALTER COLUMN "ProcFee" TYPE numeric(20,2)')
+    pg.commit()
+    _refused(params, pg, table, "auto", start("ProcFee", "decimal(20,6)", "numeric(20,2)"), ROUNDED[1][3])
+    with pg.cursor() as cur:
+        cur.execute('ALTER TABLE raw.procedurelog ALTER COLUMN "ProcFee" TYPE numeric(20,6)')
+    pg.commit()
+    widened = sync_window(params, pg, table, None)
+    assert widened.mode == "incremental" and widened.rounded_in_raw == ["Discount"]
+    assert _raw_rows(pg, "DrugQty", "ProcFee")[0] == (1, 0.30000000000000004, Decimal("12345678901234.123456"))
+    assert verify_window(params, pg, table, None)[0]
+    conn.close()
+    pg.close()
+
+
+NOT_A_DATE = [  # (column, text at the source that raw's type would read as another value, or leniently)
+    ("DateTP", "2024-01-05 13:00:00"), ("DateTP", "2024-01-05 00:00:00"), ("DateTP", " 2024-1-5"),
+    ("DateTP", "20240105"), ("DateTP", "Jan 5 2024"), ("DateTP", "epoch"), ("DateTP", "2024-01-05\n"),
+    ("SecDateEntry", "2024-01-05 13:00:00+05"), ("SecDateEntry", "2024-01-05T13:00:00"),
+    ("SecDateEntry", "2024-01-05 24:00:00"), ("SecDateEntry", "2024-01-05 13:00:60"), ("SecDateEntry", "today"),
+]
+
+
+@pytest.mark.parametrize("nullable_string", [False, True], ids=["text", "csv"])
+def test_a_date_column_retyped_text_refuses_text_raw_would_read_as_another_value(mariadb_url, pg_url, nullable_string):
+    """Catalog date (DateTP) and datetime (SecDateEntry) columns the source retyped to VARCHAR and TEXT: raw's
+    date would take '2024-01-05 13:00:00' as 2024-01-05, 'epoch' as 1970-01-01, ' 2024-1-5' and 'Jan 5 2024'
+    leniently, and raw's timestamp would drop a zone or read 24:00:00 as the next day (``NOT_A_DATE``), with
+    no error and a check that agrees for most. Such a value fails the table instead (first sync, incremental,
+    full), with one line naming the table, the column and both types, never the value; raw keeps what it
+    held. A date in raw's form moves (for the timestamp, a date alone as midnight), a zero date as NULL
+    (counted), and the check passes; once raw's date column is widened to timestamp by hand, a date and time
+    there moves as it is."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.replicate import column_warnings
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    table = raw_table("procedurelog")
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute(mysql_create_table_sql(table))
+        cur.execute("ALTER TABLE procedurelog MODIFY DateTP varchar(30) NOT NULL DEFAULT '', MODIFY SecDateEntry text"
+                    + (", MODIFY BillingNote varchar(255) NULL" if nullable_string else ""))
+        cur.execute("INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, DateTP, SecDateEntry) VALUES "
+                    "(1, 1, '2024-03-05', 'epoch', '2024-01-05 13:00:00'), (2, 2, '2024-03-05', '0000-00-00', "
+                    "'2024-01-05'), (3, 3, '2024-03-05', '2024-00-05', '0000-00-00 00:00:00')")
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    types = {"DateTP": ("varchar(30)", "date"), "SecDateEntry": ("text", "timestamp")}
+    form = {"date": "YYYY-MM-DD", "timestamp": "YYYY-MM-DD or YYYY-MM-DD hh:mm:ss"}
+
+    def start(column: str) -> str:
+        source, raw = types[column]
+        return (f"raw.procedurelog: the warehouse refused a value from the source (a value in column {column} that is "
+                f"not a date as raw's {raw} takes it unchanged ({form[raw]}), {source} at the source, which raw would "
+                "read as another value; line ")
+
+    _refused(params, pg, table, "auto", start("DateTP"), "epoch")  # the first sync, a full copy
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET DateTP = '2024-01-05' WHERE ProcNum = 1")
+    first = sync_window(params, pg, table, None)
+    held = [(1, dt.date(2024, 1, 5), dt.datetime(2024, 1, 5, 13)), (2, None, dt.datetime(2024, 1, 5)), (3, None, None)]
+    assert _raw_rows(pg, "DateTP", "SecDateEntry") == held and first.conversions == {"zero_dates_to_null": 3}
+    assert first.text_as_date_in_raw == ["DateTP", "SecDateEntry"]
+    assert column_warnings(first)[0].endswith(
+        "(in DateTP, SecDateEntry: a value that is not a date as raw's type takes it unchanged (YYYY-MM-DD, or for a "
+        "timestamp YYYY-MM-DD hh:mm:ss), which raw would read as another value) will fail the table "
+        "(docs/operations.md, When the warehouse refuses a value)")
+    assert verify_window(params, pg, table, None)[0]
+    for column, value in NOT_A_DATE:
+        with conn.cursor() as cur:
+            cur.execute(f"UPDATE procedurelog SET {column} = %s, DateTStamp = DateTStamp + INTERVAL 1 HOUR "
+                        "WHERE ProcNum = 1", (value,))
+        assert "of the COPY into dental_sync_rows)" in _refused(params, pg, table, "auto", start(column), value)
+        with conn.cursor() as cur:
+            cur.execute("UPDATE procedurelog SET DateTP = '2024-01-05', SecDateEntry = '2024-01-05 13:00:00' "
+                        "WHERE ProcNum = 1")
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET SecDateEntry = 'today' WHERE ProcNum = 1")
+    _refused(params, pg, table, "full", start("SecDateEntry"), "today")
+    assert _raw_rows(pg, "DateTP", "SecDateEntry") == held
+
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET DateTP = '2024-01-05 13:00:00', SecDateEntry = '2024-01-05 13:00:00' "
+                    "WHERE ProcNum = 1")
+    with pg.cursor() as cur:
+        cur.execute('ALTER TABLE raw.procedurelog ALTER COLUMN "DateTP" TYPE timestamp')
+    pg.commit()
+    widened = sync_window(params, pg, table, None)
+    assert widened.mode == "incremental" and widened.text_as_date_in_raw == ["DateTP", "SecDateEntry"]
+    assert _raw_rows(pg, "DateTP")[0] == (1, dt.datetime(2024, 1, 5, 13))
     assert verify_window(params, pg, table, None)[0]
     conn.close()
     pg.close()

@@ -20,8 +20,15 @@ Values, by catalog kind:
   reader on the text path; on the CSV path from the NULL count in raw (OpenDental's date columns are
   NOT NULL, so every NULL there is a zero date).
 - ``timestamp`` columns: read with ``time_zone = '+00:00'`` (UTC wall time).
-- a date column the source declares DATETIME or TIMESTAMP (``SourceColumns.date_only_in_raw``): a time of
-  day other than midnight fails the table (``time_of_day_refused``) instead of being dropped by raw's date.
+- a catalog column the source retyped so that raw's type would change some values without an error
+  (``Retyped.mark``) fails the table on such a value (``marked_refused``): the source sends a fixed mark
+  in its place, which raw's type refuses. A date column the source declares DATETIME or TIMESTAMP
+  (``SourceColumns.date_only_in_raw``): a time of day other than midnight, which raw's date would drop. A
+  number column raw holds as real, double precision or numeric(p,s) that the source declares a wider
+  number type (``rounded_in_raw``): a value raw's type would round. A date, datetime or timestamp column
+  the source declares another type, text mostly (``text_as_date_in_raw``): any value that is not a date
+  (``YYYY-MM-DD``; for raw's timestamp also ``YYYY-MM-DD hh:mm:ss``), which raw's parser would read
+  leniently ('epoch', ' 2024-1-5', a time or zone dropped).
 - ``time``: MariaDB's text (``-01:30:00``, ``838:59:59``) into ``interval``: negative and over-24-hour
   spans are kept.
 - NUL bytes (U+0000), which PostgreSQL text cannot hold, are removed from the stream and counted as
@@ -39,6 +46,8 @@ the source lacks (an older OpenDental) is loaded as NULL.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -78,9 +87,44 @@ class SourceColumns:
     # catalog string columns the source declares binary (BINARY, VARBINARY, BLOB...): their bytes reach
     # the readers as stored, not converted to utf8mb4, so bytes that are not UTF-8 become U+FFFD
     binary: frozenset[str] = frozenset()
-    # catalog columns raw holds as ``date`` that the source declares DATETIME or TIMESTAMP: a value with
-    # a time of day other than midnight is sent as ``TIME_OF_DAY_MARK``, which raw's date refuses
-    date_only_in_raw: frozenset[str] = frozenset()
+    # the catalog columns of ``narrower_in_raw``, with both types: those with a ``Retyped.mark`` are sent
+    # as that mark where raw's type would change the value without an error
+    retyped: tuple[Retyped, ...] = ()
+
+    @functools.cached_property
+    def marked(self) -> dict[str, Retyped]:
+        """``{name: Retyped}`` of the ``retyped`` columns whose values the source checks (a ``mark``);
+        empty when the source's types are the catalog's."""
+        return {r.name: r for r in self.retyped if r.mark is not None}
+
+    def _marked_with(self, mark: str) -> frozenset[str]:
+        return frozenset(name for name, r in self.marked.items() if r.mark == mark)
+
+    @property
+    def date_only_in_raw(self) -> frozenset[str]:
+        """Columns raw holds as ``date`` that the source declares DATETIME or TIMESTAMP: a time of day
+        other than midnight is sent as ``TIME_OF_DAY_MARK``."""
+        return self._marked_with(TIME_OF_DAY_MARK)
+
+    @property
+    def rounded_in_raw(self) -> frozenset[str]:
+        """Number columns whose source type has values raw's real, double precision or numeric(p,s) would
+        round: such a value is sent as ``ROUNDED_MARK``."""
+        return self._marked_with(ROUNDED_MARK)
+
+    @property
+    def text_as_date_in_raw(self) -> frozenset[str]:
+        """Date, datetime or timestamp columns the source declares another type (VARCHAR, TEXT...): a value
+        not in raw's form (``RAWS_FORM``) is sent as ``NOT_RAWS_FORM_MARK``."""
+        return self._marked_with(NOT_RAWS_FORM_MARK)
+
+    def with_raw_types(self, raw_types: dict[str, str]) -> SourceColumns:
+        """These columns with raw's own types (``{name: format_type}``, PostgreSQL's spelling) for the
+        ``retyped`` ones it names: a column widened by hand is then checked against raw's type, or not at
+        all when that takes every value. Pure."""
+        retyped = tuple(dataclasses.replace(r, raw_type=raw_type_name(raw_types[r.name]))
+                        if r.name in raw_types else r for r in self.retyped)
+        return dataclasses.replace(self, retyped=retyped)
 
     @property
     def text_ok(self) -> bool:
@@ -105,30 +149,88 @@ _MYSQL_TEXT_CHARS = {"tinytext": 2**8 - 1, "text": 2**16 - 1, "mediumtext": 2**2
 _PG_TIME_HOLDS = {"date": ("date",), "timestamp": ("date", "datetime", "timestamp"), "interval": ("time",)}
 
 
+# the largest integer each of raw's floating-point types holds exactly, with every integer below it
+_PG_FLOAT_EXACT = {"real": 2**24, "double precision": 2**53}
+# the most significant digits a DECIMAL may have that double precision always gives back as written (DBL_DIG)
+_DOUBLE_DIGITS = 15
+_DECIMAL_RE = re.compile(r"^decimal\((\d+),(\d+)\)")
+_NUMERIC_RE = re.compile(r"^numeric\((\d+),(\d+)\)$")
+# (integer digits, scale) of PostgreSQL's numeric without a precision
+_NUMERIC_ANY = (131072, 16383)
+
+
 def raw_holds(col: Column, source_type: str) -> bool:
     """Whether raw's type for ``col`` (``Column.pg_type``, from the catalog) takes every value of the
-    source's ``COLUMN_TYPE`` for it: an integer type no larger (unsigned counted), FLOAT into real or
-    double precision and DOUBLE into double precision, a string no longer (a varchar's length, any text
+    source's ``COLUMN_TYPE`` for it as it is (``holds``). Pure."""
+    return holds(col.pg_type, source_type)
+
+
+def holds(pg: str, source_type: str) -> bool:
+    """Whether PostgreSQL type ``pg`` (``real``, ``numeric(12,2)``, ``varchar(80)``...) takes every value of
+    the MySQL ``COLUMN_TYPE`` ``source_type`` unchanged: an integer type no larger (unsigned counted; into
+    real or double precision up to 2**24 or 2**53, into numeric(p,s) fewer than p - s digits), FLOAT into
+    real or double precision and DOUBLE into double precision, a DECIMAL(p,s) of at most 15 digits into
+    double precision (of at most 7 and no scale into real; into a numeric with room for its digits on
+    both sides of the point), any number into numeric, a string no longer (a varchar's length, any text
     type into text), a date or time type raw's type takes (a DATE into timestamp, not a DATETIME into
-    date). Any other source type (DECIMAL, ENUM, BLOB...) is taken as not held. Pure."""
+    date). Any other source type (ENUM, BLOB...) is taken as not held. Pure."""
     declared = source_type.lower()
     match = _TYPE_RE.match(declared)
     if not match:
         return False
-    base, pg = match.group(1), col.pg_type
+    base = match.group(1)
     if base in _MYSQL_INT_MAX:
-        largest = _MYSQL_INT_MAX[base]["unsigned" in declared]
-        return pg in _PG_INT_MAX and largest <= _PG_INT_MAX[pg]
+        return _integers_held(pg, _MYSQL_INT_MAX[base]["unsigned" in declared])
     if base in ("float", "double"):
-        return pg == "double precision" or (base == "float" and pg == "real")
+        return pg in ("double precision", "numeric") or (base == "float" and pg == "real")
+    if base == "decimal":
+        return _decimal_held(pg, declared)
     if base in ("varchar", "char") or base in _MYSQL_TEXT_CHARS:
-        if pg == "text":
-            return True
-        if not pg.startswith("varchar(") or (base in ("varchar", "char") and not match.group(2)):
-            return False
-        chars = int(match.group(2)[1:-1]) if base in ("varchar", "char") else _MYSQL_TEXT_CHARS[base]
-        return chars <= int(pg[len("varchar("):-1])
+        return _string_held(pg, base, match.group(2))
     return base in _PG_TIME_HOLDS.get(pg, ())
+
+
+def _numeric_digits(pg: str) -> tuple[int, int] | None:
+    """(integer digits, scale) PostgreSQL type ``pg`` holds when it is a numeric, else None. Pure."""
+    if pg == "numeric":
+        return _NUMERIC_ANY
+    match = _NUMERIC_RE.match(pg)
+    return (int(match[1]) - int(match[2]), int(match[2])) if match else None
+
+
+def _integers_held(pg: str, largest: int) -> bool:
+    """Whether ``pg`` takes every integer of magnitude up to ``largest`` (a MySQL type's) exactly. Pure."""
+    if pg in _PG_INT_MAX:
+        return largest <= _PG_INT_MAX[pg]
+    if pg in _PG_FLOAT_EXACT:
+        return largest <= _PG_FLOAT_EXACT[pg]
+    digits = _numeric_digits(pg)
+    return digits is not None and largest < 10 ** digits[0]
+
+
+def _decimal_held(pg: str, declared: str) -> bool:
+    """Whether ``pg`` takes every value of the MySQL DECIMAL(p,s) ``declared`` (lower case) exactly: its
+    decimal text read back as written. Pure."""
+    match = _DECIMAL_RE.match(declared)
+    if not match:
+        return False
+    precision, scale = int(match[1]), int(match[2])
+    if pg == "double precision":
+        return precision <= _DOUBLE_DIGITS
+    if pg == "real":  # (0.1 is not a single-precision value: raw's real widened to double is not 0.1)
+        return scale == 0 and 10**precision <= _PG_FLOAT_EXACT["real"]
+    digits = _numeric_digits(pg)
+    return digits is not None and precision - scale <= digits[0] and scale <= digits[1]
+
+
+def _string_held(pg: str, base: str, length: str | None) -> bool:
+    """Whether ``pg`` takes every value of a MySQL string type (``base``, its ``(length)`` or None). Pure."""
+    if pg == "text":
+        return True
+    if not pg.startswith("varchar(") or (base in ("varchar", "char") and not length):
+        return False
+    chars = int(length[1:-1]) if base in ("varchar", "char") else _MYSQL_TEXT_CHARS[base]
+    return chars <= int(pg[len("varchar("):-1])
 
 
 # the MySQL types a source column beyond the catalog may have that the catalog does not name -> one
@@ -179,6 +281,94 @@ def _source_base(source_type: str) -> str:
     return match.group(1) if match else ""
 
 
+DATE_KINDS = ("date", "datetime", "timestamp")
+_DATE_TYPES = ("date",) + _TIMED_TYPES
+_NUMBER_TYPES = tuple(_MYSQL_INT_MAX) + ("decimal", "float", "double")
+
+# What the source sends in place of a value raw's type would change without an error (``Retyped.mark``).
+# Raw's type refuses each (SQLSTATE 22007 for a date or timestamp, 22P02 for a number), and
+# ``marked_refused`` names the column, never the value.
+TIME_OF_DAY_MARK = "time-of-day-not-midnight"
+ROUNDED_MARK = "digits-raw-would-round"
+NOT_RAWS_FORM_MARK = "text-not-in-raws-form"
+
+# the text raw's date and timestamp take unchanged from a source column of another type: (its lengths, a
+# PCRE pattern; extended mode off, whatever the server's ``default_regex_flags``). Hours to 23, seconds
+# to 59: PostgreSQL reads 24:00:00 as the next day's midnight and :60 as the next minute
+RAWS_FORM = {
+    "date": ((10,), "[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+    "timestamp": ((10, 19), "[0-9]{4}-[0-9]{2}-[0-9]{2}( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?"),
+}
+
+
+def raw_type_name(pg: str) -> str:
+    """PostgreSQL's ``format_type`` spelling of a type as the catalog spells raw's (``timestamp(3)
+    without time zone`` -> ``timestamp``, ``character varying(9)`` -> ``varchar(9)``). Pure."""
+    pg = re.sub(r"^timestamp(\(\d+\))? without time zone$", "timestamp", pg)
+    return re.sub(r"^character varying", "varchar", pg)
+
+
+def _rounding_cast(pg: str) -> str | None:
+    """MariaDB's CAST target rounding a number as raw's ``pg`` does, None for a type that is not a
+    number raw could round (numeric without a precision holds every source number). Pure."""
+    if pg in _PG_FLOAT_EXACT:
+        return "FLOAT" if pg == "real" else "DOUBLE"
+    match = _NUMERIC_RE.match(pg)
+    return f"DECIMAL({min(int(match[1]), 65)},{min(int(match[2]), 38)})" if match else None
+
+
+@dataclass(frozen=True)
+class Retyped:
+    """A catalog column whose source type raw's does not hold (``raw_holds``): its ``name``, catalog
+    ``kind``, the source's ``COLUMN_TYPE`` and raw's type (PostgreSQL's name as the catalog spells it:
+    ``real``, ``date``, ``timestamp``, ``numeric(12,2)``; the catalog's until ``SourceColumns.with_raw_types``
+    gives raw's own)."""
+
+    name: str
+    kind: str
+    source_type: str
+    raw_type: str
+
+    @property
+    def mark(self) -> str | None:
+        """What the source sends in place of a value raw's type would change without an error, or None
+        when raw's type refuses every value it cannot take as it is (an integer type, a varchar): a
+        value that is not a date in raw's form (``RAWS_FORM``) of a date kind the source declares
+        another type; a date and time not at midnight into raw's date; a number raw's real, double
+        precision or numeric(p,s) would round. Pure."""
+        base = _source_base(self.source_type)
+        if self.kind in DATE_KINDS and self.raw_type in RAWS_FORM:
+            if base not in _DATE_TYPES:
+                return NOT_RAWS_FORM_MARK
+            return TIME_OF_DAY_MARK if self.raw_type == "date" and base in _TIMED_TYPES else None
+        if base in _NUMBER_TYPES and _rounding_cast(self.raw_type) and not holds(self.raw_type, self.source_type):
+            return ROUNDED_MARK
+        return None
+
+
+def _has_time_of_day(r: Retyped, c: str) -> str:
+    return f"TIME({c}) <> 0 AND NOT {zero_date(c)}"
+
+
+def _rounds(r: Retyped, c: str) -> str:
+    """MariaDB: the number in ``c`` is not what raw's type would hold. A DECIMAL or an integer compares
+    as a decimal with the float raw would hold, read back as raw's check reads it (its shortest text,
+    ``fingerprint``); a FLOAT or DOUBLE compares as a double; a numeric(p,s) compares with its rounding."""
+    cast = _rounding_cast(r.raw_type)
+    if _source_base(r.source_type) in ("float", "double") or cast.startswith("DECIMAL"):
+        return f"CAST({c} AS {cast}) <> {c}"
+    return f"CAST(CAST({c} AS {cast}) AS DECIMAL(65,30)) <> {c}"
+
+
+def _not_raws_form(r: Retyped, c: str) -> str:
+    lengths, pattern = RAWS_FORM[r.raw_type]  # (the length: a PCRE $ also matches before a final newline)
+    return f"CHAR_LENGTH({c}) NOT IN ({', '.join(map(str, lengths))}) OR {c} NOT RLIKE '(?-x)^{pattern}$'"
+
+
+# each mark's MariaDB condition (the retyped column, the quoted column): the value is sent as the mark
+_MARK_WHEN = {TIME_OF_DAY_MARK: _has_time_of_day, ROUNDED_MARK: _rounds, NOT_RAWS_FORM_MARK: _not_raws_form}
+
+
 def _declared(columns, source_types: dict[str, str], lower: dict[str, str], kind: str, bases) -> frozenset[str]:
     """The names of ``columns`` of catalog ``kind`` whose source type (``source_types`` by
     ``lower``-cased name) has one of the base names ``bases``. Pure."""
@@ -193,9 +383,9 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
     CSV path). Names compare case-insensitively, as MySQL does. Raises ConfigurationError when the
     source lacks the primary key or the business-date column, or has a column of a type the catalog
     cannot map. A catalog column whose source type is wider than raw's is listed in
-    ``narrower_in_raw`` (the values that fit still move; one that does not fails its table); a string
-    column the source declares binary in ``binary``, a date column it declares DATETIME or TIMESTAMP in
-    ``date_only_in_raw``."""
+    ``narrower_in_raw`` (the values that fit still move; one that does not fails its table) and ``retyped``
+    (those raw's type would change without an error are checked: ``Retyped.mark``); a string column the
+    source declares binary in ``binary``."""
     if source_types is None:
         return SourceColumns(table.columns)
     lower = {name.lower(): name for name in source_types}
@@ -207,9 +397,9 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
                 "(an OpenDental version this catalog does not describe?)")
     catalog = {c.name.lower() for c in table.columns}
     missing = frozenset(c.name for c in table.columns if c.name.lower() not in lower)
-    narrower = tuple(f"{c.name} ({source_types[lower[c.name.lower()]]} at the source, {c.pg_type} in raw)"
-                     for c in table.columns
-                     if c.name.lower() in lower and not raw_holds(c, source_types[lower[c.name.lower()]]))
+    retyped = tuple(Retyped(c.name, c.kind, source_types[lower[c.name.lower()]], c.pg_type) for c in table.columns
+                    if c.name.lower() in lower and not raw_holds(c, source_types[lower[c.name.lower()]]))
+    narrower = tuple(f"{r.name} ({r.source_type} at the source, {r.raw_type} in raw)" for r in retyped)
     extra = []
     for position, (name, mysql_type) in enumerate(source_types.items()):
         if name.lower() in catalog:
@@ -226,8 +416,7 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
         by_lower = {n.lower() for n in not_null}
         known = frozenset(c.name for c in columns if c.name.lower() in by_lower)
     return SourceColumns(columns, missing, tuple(extra), known, narrower,
-                         binary=_declared(table.columns, source_types, lower, "str", _BINARY_TYPES),
-                         date_only_in_raw=_declared(table.columns, source_types, lower, "date", _TIMED_TYPES))
+                         binary=_declared(table.columns, source_types, lower, "str", _BINARY_TYPES), retyped=retyped)
 
 
 def read_source_columns(params: MySqlParams, tables) -> dict[str, SourceColumns]:
@@ -262,18 +451,14 @@ def read_source_columns(params: MySqlParams, tables) -> dict[str, SourceColumns]
     return out
 
 
-# what the source sends for a value of a ``SourceColumns.date_only_in_raw`` column whose time of day is
-# not midnight: raw's date refuses it (SQLSTATE 22007), where it would take the date and drop the time
-TIME_OF_DAY_MARK = "time-of-day-not-midnight"
-
-
 def _source_value(col: Column, cols: SourceColumns) -> str:
-    """MariaDB: the (quoted) column as the source sends it: ``TIME_OF_DAY_MARK`` instead of a date and
-    time whose time is not midnight in a ``date_only_in_raw`` column (NULL and zero dates as they are)."""
+    """MariaDB: the (quoted) column as the source sends it: its ``Retyped.mark`` instead of a value raw's
+    type would change without an error (NULL and zero dates as they are); the column itself otherwise."""
     c = q(col.name)
-    if col.name in cols.date_only_in_raw:
-        return f"IF(TIME({c}) <> 0 AND NOT {zero_date(c)}, '{TIME_OF_DAY_MARK}', {c})"
-    return c
+    retyped = cols.marked.get(col.name)
+    if retyped is None:
+        return c
+    return f"IF({_MARK_WHEN[retyped.mark](retyped, c)}, '{retyped.mark}', {c})"
 
 
 def _csv_expr(col: Column, cols: SourceColumns) -> str:
@@ -287,9 +472,8 @@ def _csv_expr(col: Column, cols: SourceColumns) -> str:
             # own charset's bytes (latin1's 'é' as E9), not converted to utf8mb4 as the client would
             c = f"CONVERT({c} USING utf8mb4)"
         return f"IFNULL(CONCAT('\"', REPLACE({c}, '\"', '\"\"'), '\"'), '')"
-    if kind in ("date", "datetime", "timestamp"):
-        v = q(col.name)
-        return f"IF({v} IS NULL OR MONTH({v}) = 0 OR DAYOFMONTH({v}) = 0, '', {c})"
+    if kind in DATE_KINDS:  # (a mark has no month: it is sent as it is)
+        return f"IF({c} IS NULL OR MONTH({c}) = 0 OR DAYOFMONTH({c}) = 0, '', {c})"
     return f"IFNULL({c}, '')"
 
 
@@ -556,8 +740,8 @@ def _refuse_clamped(data: bytes, keys) -> None:
 class RawValueRefused(RuntimeError):
     """The warehouse refused a row the source holds while a table was synced: a PostgreSQL data
     exception (SQLSTATE class 22: a value raw's column type cannot take) or integrity violation (class
-    23: a constraint on raw), or a date and time whose time of day raw's date would drop
-    (``time_of_day_refused``). The message names the table, the condition, the column or constraint and
+    23: a constraint on raw), or a value raw's type would have changed without an error, sent as a mark
+    (``marked_refused``). The message names the table, the condition, the column or constraint and
     the line of the COPY; never the value or the row, which PostgreSQL's own message quotes and which
     may be patient data (``replicate.refused_value``)."""
 
@@ -567,23 +751,41 @@ class RawValueRefused(RuntimeError):
 COPY_CONTEXT = re.compile(r"COPY (?P<relation>[^,\s]+), line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")
 
 
-def time_of_day_refused(exc: BaseException, table: Table, cols: SourceColumns) -> RawValueRefused | None:
-    """``exc`` as a one-line ``RawValueRefused`` naming ``table``, the column and the COPY's line when it is
-    raw's date refusing ``TIME_OF_DAY_MARK`` (a ``cols.date_only_in_raw`` value whose time of day is not
-    midnight), else None. The value is not in the message (the source sent the mark instead of it)."""
+# each mark's refusal: what was refused, and what to do ({name}, {raw_type}, {source_type}, {form}: the
+# column's, never a value)
+_REFUSED = {
+    TIME_OF_DAY_MARK: ("a time of day other than midnight in column {name}, a date and time at the source and a "
+                       "date in raw, which would drop the time",
+                       "widen raw's column to timestamp, or set the source's times to midnight"),
+    ROUNDED_MARK: ("a number in column {name} that raw's {raw_type} would round or cannot hold, {source_type} at "
+                   "the source",
+                   "widen raw's column to a type that holds the source's (double precision for a DOUBLE, numeric "
+                   "for a DECIMAL or an integer)"),
+    NOT_RAWS_FORM_MARK: ("a value in column {name} that is not a date as raw's {raw_type} takes it unchanged "
+                         "({form}), {source_type} at the source, which raw would read as another value",
+                         "correct the source's values, or give the column a date type back at the source"),
+}
+_FORM_TEXT = {"date": "YYYY-MM-DD", "timestamp": "YYYY-MM-DD or YYYY-MM-DD hh:mm:ss"}
+
+
+def marked_refused(exc: BaseException, table: Table, cols: SourceColumns) -> RawValueRefused | None:
+    """``exc`` as a one-line ``RawValueRefused`` naming ``table``, the column, the condition and the COPY's
+    line when it is raw's type refusing the ``Retyped.mark`` the source sent for a column of
+    ``cols.marked`` (SQLSTATE 22007 or 22P02, the mark in the message), else None. The value is not in
+    the message (the source sent the mark instead of it)."""
     diag = getattr(exc, "diag", None)
-    if getattr(exc, "pgcode", None) != "22007" or diag is None or TIME_OF_DAY_MARK not in (diag.message_primary or ""):
+    if getattr(exc, "pgcode", None) not in ("22007", "22P02") or diag is None:
         return None
     copy = COPY_CONTEXT.search(diag.context or "")
-    column = copy["column"].strip() if copy and copy["column"] else None
-    if column not in cols.date_only_in_raw:
+    retyped = cols.marked.get(copy["column"].strip() if copy and copy["column"] else "")
+    if retyped is None or retyped.mark not in (diag.message_primary or ""):
         return None
+    what, remedy = _REFUSED[retyped.mark]
+    fields = dataclasses.asdict(retyped) | {"form": _FORM_TEXT.get(retyped.raw_type, "")}
     return RawValueRefused(
-        f"raw.{table.name}: the warehouse refused a value from the source (a time of day other than midnight "
-        f"in column {column}, a date and time at the source and a date in raw, which would drop the time; "
-        f"line {copy['line']} of the COPY into {copy['relation']}); the value is not shown, as it may be "
-        "patient data: widen raw's column to timestamp, or set the source's times to midnight "
-        "(docs/operations.md, When the warehouse refuses a value)")
+        f"raw.{table.name}: the warehouse refused a value from the source ({what.format(**fields)}; line "
+        f"{copy['line']} of the COPY into {copy['relation']}); the value is not shown, as it may be patient "
+        f"data: {remedy} (docs/operations.md, When the warehouse refuses a value)")
 
 
 def copy_from_source(
@@ -623,15 +825,15 @@ def copy_from_source(
         rows = cursor.rowcount
     except Exception as exc:
         # a client that died mid-line makes COPY fail on a broken row: report the connection loss, without
-        # COPY's error (from None), which quotes the cut row; a time of day raw's date refused is named
-        # here (``time_of_day_refused``); another refused value goes up as it is, for
-        # ``replicate.refused_value`` to name without quoting
+        # COPY's error (from None), which quotes the cut row; a mark the source sent in place of a value
+        # raw's type would have changed is named here (``marked_refused``); another refused value goes up as
+        # it is, for ``replicate.refused_value`` to name without quoting
         exited = proc.poll()
         stop_client(proc)
         error = client_error(proc) if exited not in (None, 0) else None
         if error is not None:
             raise error from None
-        refused = time_of_day_refused(exc, table, cols)
+        refused = marked_refused(exc, table, cols)
         if refused is not None:
             raise refused from None
         raise

@@ -152,19 +152,16 @@ REPAIRS = {"incremental": ("incremental", "full", "incremental"), "full": ("incr
 
 def column_warnings(result) -> list[str]:
     """The warnings a table's sync (``SyncResult``) gives about its columns, for ``dental sync``'s output
-    and the raw step's log: source types wider than raw's (``narrower_in_raw``; names and types; a date
-    column with a time of day at the source, ``date_only_in_raw``, named as such: raw's date would take its
-    values, dropping the time, so the sync refuses them), catalog columns the source does not show
+    and the raw step's log: source types wider than raw's (``narrower_in_raw``; names and types; the columns
+    whose values raw's type would change without an error are named with what it would change, since the
+    sync refuses those values: ``checked_text``), catalog columns the source does not show
     (``columns_missing``; names), and raw's columns beyond the catalog the source no longer shows
     (``columns_dropped_at_source``; names). Empty when none."""
     warnings = []
     if result.narrower_in_raw:
-        timed = result.date_only_in_raw
-        times = (f" (in {', '.join(timed)}: a time of day other than midnight, which raw's date would drop)"
-                 if timed else "")
         warnings.append(f"raw.{result.table}: the source's type is wider than raw's for "
-                        f"{'; '.join(result.narrower_in_raw)}: a value raw's type cannot take{times} will fail "
-                        "the table (docs/operations.md, When the warehouse refuses a value)")
+                        f"{'; '.join(result.narrower_in_raw)}: a value raw's type cannot take{checked_text(result)} "
+                        "will fail the table (docs/operations.md, When the warehouse refuses a value)")
     dropped = result.columns_dropped_at_source
     catalog_missing = [name for name in result.columns_missing if name not in dropped]
     if catalog_missing:
@@ -175,6 +172,20 @@ def column_warnings(result) -> list[str]:
                         "earlier sync added to raw: the rows this sync wrote hold NULL there, their earlier "
                         "values overwritten (restore the column at the source, or drop it from raw)")
     return warnings
+
+
+# the values the sync refuses in a retyped column rather than let raw's type change them, in words
+_CHECKED = (("date_only_in_raw", "a time of day other than midnight, which raw's date would drop"),
+            ("rounded_in_raw", "a number raw's type would round"),
+            ("text_as_date_in_raw", "a value that is not a date as raw's type takes it unchanged (YYYY-MM-DD, "
+                                    "or for a timestamp YYYY-MM-DD hh:mm:ss), which raw would read as another value"))
+
+
+def checked_text(result) -> str:
+    """`` (in <columns>: <what>; ...)`` for the columns of a ``SyncResult`` whose values raw's type would
+    change without an error (``_CHECKED``), '' when none. Names only."""
+    parts = [f"in {', '.join(getattr(result, field))}: {what}" for field, what in _CHECKED if getattr(result, field)]
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def repair_text(synced_again: int, recopied: bool) -> str:

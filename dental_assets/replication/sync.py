@@ -45,7 +45,6 @@ its transaction: the next plan reads the table's fingerprints again.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -77,6 +76,12 @@ class SyncResult:
     # among them, date columns the source declares DATETIME or TIMESTAMP and raw still holds as date: a time
     # of day other than midnight there fails the table (``extract.SourceColumns.date_only_in_raw``)
     date_only_in_raw: list[str] = field(default_factory=list)
+    # number columns whose source values raw's real, double precision or numeric(p,s) may round: such a
+    # value fails the table (``extract.SourceColumns.rounded_in_raw``)
+    rounded_in_raw: list[str] = field(default_factory=list)
+    # date, datetime or timestamp columns the source declares another type (text): a value that is not a
+    # date in raw's form fails the table (``extract.SourceColumns.text_as_date_in_raw``)
+    text_as_date_in_raw: list[str] = field(default_factory=list)
     # raw's columns the source does not show, NULL in the rows the sync writes: catalog columns (an older
     # OpenDental, or no SELECT on them) and ``columns_dropped_at_source``
     columns_missing: list[str] = field(default_factory=list)
@@ -173,17 +178,18 @@ def _raw_columns(cur, target: str) -> list[str] | None:
     return None if absent else list(names)
 
 
-def still_date_in_raw(cur, target: str, cols: extract.SourceColumns) -> extract.SourceColumns:
-    """``cols`` with only those of its ``date_only_in_raw`` columns that raw's ``target`` (quoted,
-    schema-qualified; existing) still holds as ``date``: a column widened by hand (to timestamp,
-    docs/operations.md) takes the source's times, which then move as they are. One catalog lookup,
-    only when there are such columns."""
-    if not cols.date_only_in_raw:
+def as_raw_holds(cur, target: str, cols: extract.SourceColumns) -> extract.SourceColumns:
+    """``cols`` with raw's own types for its columns whose values the source checks
+    (``SourceColumns.marked``; ``target``: raw's table, quoted, schema-qualified, existing): a column widened
+    by hand (docs/operations.md: a date to timestamp, a real to double precision) is then checked against
+    raw's type, or not at all when that takes every value (its times, or its digits, then move as they are).
+    One catalog lookup, only when there are such columns."""
+    if not cols.marked:
         return cols
-    cur.execute("SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 "
-                "AND NOT attisdropped AND atttypid = 'date'::regtype AND attname = ANY(%s)",
-                (target, sorted(cols.date_only_in_raw)))
-    return dataclasses.replace(cols, date_only_in_raw=frozenset(row[0] for row in cur.fetchall()))
+    cur.execute("SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+                "to_regclass(%s) AND attnum > 0 AND NOT attisdropped AND attname = ANY(%s)",
+                (target, sorted(cols.marked)))
+    return cols.with_raw_types(dict(cur.fetchall()))
 
 
 def dropped_at_source(raw_columns: list[str] | None, cols: extract.SourceColumns) -> list[str]:
@@ -505,7 +511,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         created = raw_columns is None  # raw's table is created in this transaction: its COPY can FREEZE
         dropped = dropped_at_source(raw_columns, cols)
         added = ensure_raw_table(cur, table, cols, schema)
-        cols = still_date_in_raw(cur, target, cols)
+        cols = as_raw_holds(cur, target, cols)
         writes = window_state.lock_writes(cur, state_key)  # no other write to the table until commit
         job = _Job(params, cur, table, cols, window, target, state_key, _pg_where(table, window),
                    extract.window_where(table, window),
@@ -527,7 +533,8 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         result = SyncResult(table.name, mode, columns_added=added, steps=job.steps, keys_only=keys_only,
                             buckets_recorded=raw.recorded, source_clock=source_clock,
                             source_key_max=source_key_max, narrower_in_raw=list(cols.narrower_in_raw),
-                            date_only_in_raw=sorted(cols.date_only_in_raw),
+                            date_only_in_raw=sorted(cols.date_only_in_raw), rounded_in_raw=sorted(cols.rounded_in_raw),
+                            text_as_date_in_raw=sorted(cols.text_as_date_in_raw),
                             columns_missing=sorted(cols.missing | set(dropped)), columns_dropped_at_source=dropped)
         if mode == "full":
             stack.close()
