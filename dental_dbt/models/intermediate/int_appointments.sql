@@ -4,10 +4,10 @@
 --                       5-minute increments, one character each);
 --   used_minutes      = DateTimeDismissed - DateTimeSeated of a completed appointment when both are
 --                       recorded and in order, else its scheduled_minutes.
--- A broken appointment (AptStatus 5) is a no-show when its history holds a Missed entry
+-- A broken appointment (AptStatus 5) is a no-show when the latest break in its history is a Missed entry
 -- (histappointment.HistApptAction 2): OpenDental writes it, under the appointment's AptNum, when the
 -- appointment is broken with the missed-appointment code D9986 (AppointmentL.BreakApptHelper); D9987
--- writes Cancelled (3). The D9986 procedure itself is dated the day the appointment was broken, which
+-- writes Cancelled (3). An appointment missed, booked again and then cancelled was cancelled. The D9986 procedure itself is dated the day the appointment was broken, which
 -- may be a later day, and carries no AptNum: it is not used. As in OpenDental's broken-appointments
 -- report by status, only appointments still Broken count: one broken and then sent to the unscheduled
 -- list (AptStatus 3) or booked again is counted as what it is now.
@@ -21,11 +21,18 @@ with appointments as (
 
 ),
 
+-- the latest Missed or Cancelled entry of each appointment, when it is Missed
 missed as (
 
-    select distinct
-        apt_num
-    from {{ ref('stg_opendental__histappointment') }}
+    select apt_num
+    from (
+        select distinct on (apt_num)
+            apt_num,
+            hist_appt_action
+        from {{ ref('stg_opendental__histappointment') }}
+        where hist_appt_action in (2, 3)
+        order by apt_num, hist_date_t_stamp desc nulls last, hist_appt_num desc
+    ) as latest_break
     where hist_appt_action = 2
 
 ),
