@@ -129,15 +129,15 @@ def write_parquet(practice: Practice, directory: str | Path, force: bool = False
 
     Raises NotADemoTargetError (before writing) for a folder holding files without the demo mark
     (``safety.ensure_demo_folder``), unless ``force``. The folder is marked; in a folder marked before,
-    the earlier run's Parquet files and ``_ledger/`` are removed first, so nothing of it (a dirty run's
-    injections) is left beside this run's.
+    the earlier run's ``_ledger/`` and table files (``<table>.parquet`` of the tables written here; no
+    other file) are removed first, so nothing of it (a dirty run's injections) is left beside this run's.
 
     Parquet has no seconds unit: datetime columns are stored as timestamp[ms] (same instants).
     """
     out = Path(directory)
     ensure_demo_folder(out, force)
     if (out / DEMO_FOLDER_MARKER).is_file():
-        _clear_earlier_run(out)
+        _clear_earlier_run(out, practice.tables)
     out.mkdir(parents=True, exist_ok=True)
     (out / DEMO_FOLDER_MARKER).write_text("written by dental_synthetic: synthetic data, no patient's\n")
     paths = {}
@@ -153,10 +153,11 @@ def write_parquet(practice: Practice, directory: str | Path, force: bool = False
     return paths
 
 
-def _clear_earlier_run(out: Path) -> None:
-    """Remove what an earlier run wrote into the marked folder ``out``: its ``*.parquet`` and ``_ledger/``."""
-    for path in out.glob("*.parquet"):
-        path.unlink()
+def _clear_earlier_run(out: Path, tables) -> None:
+    """Remove what an earlier run wrote into the marked folder ``out``: ``<name>.parquet`` of each of
+    ``tables`` (the names the generator writes) and ``_ledger/``; any other file stays."""
+    for name in tables:
+        (out / f"{name}.parquet").unlink(missing_ok=True)
     shutil.rmtree(out / "_ledger", ignore_errors=True)
 
 

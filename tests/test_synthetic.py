@@ -692,9 +692,10 @@ def test_parquet_folder_guard(tmp_path, capsys, monkeypatch):
     ours = tmp_path / "ours"
     assert main([*args, "--dirty", "0.1", "--target", str(ours)]) == 0
     assert (ours / "_ledger" / "injections.parquet").is_file()
-    (ours / "leftover.parquet").write_bytes(b"an earlier run's table")
+    (ours / "notes.parquet").write_bytes(b"a file of the user's")  # not a table the generator writes
     assert main([*args, "--target", str(ours)]) == 0
-    assert not (ours / "_ledger" / "injections.parquet").exists() and not (ours / "leftover.parquet").exists()
+    assert not (ours / "_ledger" / "injections.parquet").exists()
+    assert (ours / "notes.parquet").read_bytes() == b"a file of the user's"
     assert json.loads((ours / "_ledger" / "run.json").read_text())["DirtyRate"] == 0
     assert main([*args, "--force", "--target", str(theirs)]) == 0  # disposable, on the user's word
     assert (theirs / "procedurelog.parquet").is_file()
