@@ -368,9 +368,12 @@ def test_data_quality_check_fails_on_a_repeated_procedure_a_row_outside_the_year
 
     good = check(["a", "b", "c"], ["p", "p", "q"], [2025, 2025, 2025])
     assert good.passed and good.severity == dg.AssetCheckSeverity.ERROR
+    without_patients = pa.table({"procedure_key": ["a"], "procedure_year": [2025], "target_accepted": [True]})
     for result, measure in ((check(["a", "a", "c"], ["p", "p", "q"], [2025] * 3), "dq/duplicate_procedure_ids"),
-                            (check(["a", "b", "c"], ["p", "p", "q"], [2025, 2024, 2025]), "dq/rows_outside_the_year"),
-                            (check(["a", "b", "c"], ["p", None, "q"], [2025] * 3), "dq/NULL_keys")):
+                            (check(["a", "b", "c"], ["p", "p", "q"], [2025, 2024, 2025]), "dq/rows_outside_year"),
+                            (check(["a", "b", "c"], ["p", None, "q"], [2025] * 3), "dq/null_keys"),
+                            (data_quality_check(without_patients, data_quality_summary(without_patients, 2025)),
+                             "dq/missing_key_columns")):
         assert not result.passed and result.metadata[measure].value == 1, measure
         assert sum(v.value for k, v in result.metadata.items() if k != "dq/rows") == 1, measure
 

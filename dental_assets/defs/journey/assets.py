@@ -332,20 +332,21 @@ JOURNEY_KEY_COLUMNS = ("procedure_key", "patient_key", "procedure_year")  # neve
 def data_quality_check(table: pa.Table, quality: dict[str, dg.MetadataValue]) -> dg.AssetCheckResult:
     """The blocking check of a year's file (``treatment_journey``'s ``data_quality``), from
     ``data_quality_summary``'s ``quality``: fails (ERROR) when a procedure repeats, a row lies outside
-    the year, or a key column (``JOURNEY_KEY_COLUMNS``) holds a NULL; metadata counts only. The
-    models (``treatment_journey_models``) are not trained on a year that fails it."""
-    null_keys = {name: table.column(name).null_count for name in JOURNEY_KEY_COLUMNS if name in table.column_names}
+    the year, or a key column (``JOURNEY_KEY_COLUMNS``) is missing or holds a NULL; metadata counts only
+    (the summary's keys, plus ``dq/null_keys`` and ``dq/missing_key_columns``). The models
+    (``treatment_journey_models``) are not trained on a year that fails it."""
+    present = [name for name in JOURNEY_KEY_COLUMNS if name in table.column_names]
     failures = {
-        "duplicate procedure ids": quality["dq/duplicate_procedure_ids"].value,
-        "rows outside the year": quality["dq/rows_outside_year"].value,
-        "NULL keys": sum(null_keys.values()),
+        "dq/duplicate_procedure_ids": quality["dq/duplicate_procedure_ids"].value,
+        "dq/rows_outside_year": quality["dq/rows_outside_year"].value,
+        "dq/null_keys": sum(table.column(name).null_count for name in present),
+        "dq/missing_key_columns": len(JOURNEY_KEY_COLUMNS) - len(present),
     }
     return dg.AssetCheckResult(
         check_name=DATA_QUALITY_CHECK,
         passed=not any(failures.values()),
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={**{f"dq/{k.replace(' ', '_')}": dg.MetadataValue.int(v) for k, v in failures.items()},
-                  "dq/rows": quality["dq/rows"]},
+        metadata={**{k: dg.MetadataValue.int(v) for k, v in failures.items()}, "dq/rows": quality["dq/rows"]},
     )
 
 
