@@ -81,15 +81,21 @@ class SourceColumns:
     extra: tuple[Column, ...] = ()
     # columns the source declares NOT NULL (information_schema IS_NULLABLE = 'NO'); None: unknown
     not_null: frozenset[str] | None = None
-    # catalog columns whose source type holds values raw's type cannot (``raw_holds``), each as
-    # "<name> (<source type> at the source, <raw type> in raw)": an OpenDental upgrade widened them
-    narrower_in_raw: tuple[str, ...] = ()
     # catalog string columns the source declares binary (BINARY, VARBINARY, BLOB...): their bytes reach
     # the readers as stored, not converted to utf8mb4, so bytes that are not UTF-8 become U+FFFD
     binary: frozenset[str] = frozenset()
-    # the catalog columns of ``narrower_in_raw``, with both types: those with a ``Retyped.mark`` are sent
-    # as that mark where raw's type would change the value without an error
+    # catalog columns whose source type holds values raw's type cannot (``raw_holds``), with both types:
+    # an OpenDental upgrade widened them. Those with a ``Retyped.mark`` are sent as that mark where raw's
+    # type would change the value without an error
     retyped: tuple[Retyped, ...] = ()
+
+    @property
+    def narrower_in_raw(self) -> tuple[str, ...]:
+        """The ``retyped`` columns raw's type (the catalog's, or raw's own once ``with_raw_types`` read it:
+        a column widened by hand drops out) still does not hold, each as "<name> (<source type> at the
+        source, <raw type> in raw)"."""
+        return tuple(f"{r.name} ({r.source_type} at the source, {r.raw_type} in raw)" for r in self.retyped
+                     if not holds(r.raw_type, r.source_type))
 
     @functools.cached_property
     def marked(self) -> dict[str, Retyped]:
@@ -399,7 +405,6 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
     missing = frozenset(c.name for c in table.columns if c.name.lower() not in lower)
     retyped = tuple(Retyped(c.name, c.kind, source_types[lower[c.name.lower()]], c.pg_type) for c in table.columns
                     if c.name.lower() in lower and not raw_holds(c, source_types[lower[c.name.lower()]]))
-    narrower = tuple(f"{r.name} ({r.source_type} at the source, {r.raw_type} in raw)" for r in retyped)
     extra = []
     for position, (name, mysql_type) in enumerate(source_types.items()):
         if name.lower() in catalog:
@@ -415,7 +420,7 @@ def effective_columns(table: Table, source_types: dict[str, str] | None,
     if not_null is not None:
         by_lower = {n.lower() for n in not_null}
         known = frozenset(c.name for c in columns if c.name.lower() in by_lower)
-    return SourceColumns(columns, missing, tuple(extra), known, narrower,
+    return SourceColumns(columns, missing, tuple(extra), known,
                          binary=_declared(table.columns, source_types, lower, "str", _BINARY_TYPES), retyped=retyped)
 
 

@@ -179,16 +179,16 @@ def _raw_columns(cur, target: str) -> list[str] | None:
 
 
 def as_raw_holds(cur, target: str, cols: extract.SourceColumns) -> extract.SourceColumns:
-    """``cols`` with raw's own types for its columns whose values the source checks
-    (``SourceColumns.marked``; ``target``: raw's table, quoted, schema-qualified, existing): a column widened
-    by hand (docs/operations.md: a date to timestamp, a real to double precision) is then checked against
-    raw's type, or not at all when that takes every value (its times, or its digits, then move as they are).
-    One catalog lookup, only when there are such columns."""
-    if not cols.marked:
+    """``cols`` with raw's own types for its columns the source widened (``SourceColumns.retyped``;
+    ``target``: raw's table, quoted, schema-qualified, existing): a column widened by hand (docs/operations.md:
+    a varchar made longer, a date to timestamp, a real to double precision) is then checked against raw's
+    type, or not at all when that takes every value (its times, or its digits, then move as they are), and
+    no longer named as narrower in raw. One catalog lookup, only when there are such columns."""
+    if not cols.retyped:
         return cols
     cur.execute("SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
                 "to_regclass(%s) AND attnum > 0 AND NOT attisdropped AND attname = ANY(%s)",
-                (target, sorted(cols.marked)))
+                (target, sorted(r.name for r in cols.retyped)))
     return cols.with_raw_types(dict(cur.fetchall()))
 
 
