@@ -1,6 +1,6 @@
 """demo_job end to end: the real `dagster job execute` command. A warehouse not marked as a demo target is
 refused (here); the demo on the embedded default warehouse runs once, in tests/test_ui_browser.py,
-whose checks use ``_assert_outputs`` below. CI's ``demo_job`` step runs the demo on a PostgreSQL server
+whose checks use ``assert_demo_outputs`` below. CI's ``demo_job`` step runs the demo on a PostgreSQL server
 and asserts the same outputs on it (``.ci/run``)."""
 
 import os
@@ -50,7 +50,7 @@ def _scalar(params: PgParams, sql: str):
         conn.close()
 
 
-def _assert_outputs(params: PgParams, tmp_path: Path, as_of: str = AS_OF) -> None:
+def assert_demo_outputs(params: PgParams, tmp_path: Path, as_of: str = AS_OF) -> None:
     """What a finished demo (as of ``as_of``, YYYY-MM-DD) leaves: raw, staging and mart rows that agree to
     the cent, the journey dataset of every year (``tmp_path``/data), the trained models, and its runs in
     the instance (``tmp_path``/dagster_home), all successful and shown on the UI's Overview."""

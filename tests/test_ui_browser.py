@@ -6,7 +6,7 @@ The module runs ``demo_job`` once (300 synthetic patients as of today, ``dagster
 
 - every dbt test ran as an asset check and passed, and every asset is fresh (freshness evaluated with
   Dagster's own evaluators, ``dental_assets.defs.automation.freshness``);
-- the demo's outputs (tests/test_demo.py's ``_assert_outputs``), and that the embedded server was
+- the demo's outputs (tests/test_demo.py's ``assert_demo_outputs``), and that the embedded server was
   stopped at the end. The demo on a PostgreSQL server warehouse is CI's ``demo_job`` step (.ci/run,
   5,000 patients, PostgreSQL instance storage); one demo here serves both the outputs and the UI;
 - ``dagster-webserver`` on loopback, driven by Debian's headless Chromium (``/usr/bin/chromium``) via
@@ -134,13 +134,13 @@ def test_demo_outputs_on_the_embedded_warehouse(demo_env):
     """demo_job on the embedded default warehouse (this module's demo): the server was stopped at the
     end, and test_demo's assertions on its outputs hold."""
     from dental_assets.warehouse import EmbeddedPostgres
-    from test_demo import _assert_outputs
+    from test_demo import assert_demo_outputs
 
     server = EmbeddedPostgres(Path(demo_env["DENTAL_HOME"]))
     assert not (server.pgdata / "postmaster.pid").exists(), "the embedded server was not stopped"
     params = server.start()
     try:
-        _assert_outputs(params, Path(demo_env["DAGSTER_HOME"]).parent)
+        assert_demo_outputs(params, Path(demo_env["DAGSTER_HOME"]).parent)
     finally:
         server.stop()
 
