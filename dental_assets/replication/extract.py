@@ -95,7 +95,7 @@ class SourceColumns:
         a column widened by hand drops out) still does not hold, each as "<name> (<source type> at the
         source, <raw type> in raw)"."""
         return tuple(f"{r.name} ({r.source_type} at the source, {r.raw_type} in raw)" for r in self.retyped
-                     if not holds(r.raw_type, r.source_type))
+                     if not pg_type_holds(r.raw_type, r.source_type))
 
     @functools.cached_property
     def marked(self) -> dict[str, Retyped]:
@@ -167,11 +167,11 @@ _NUMERIC_ANY = (131072, 16383)
 
 def raw_holds(col: Column, source_type: str) -> bool:
     """Whether raw's type for ``col`` (``Column.pg_type``, from the catalog) takes every value of the
-    source's ``COLUMN_TYPE`` for it as it is (``holds``). Pure."""
-    return holds(col.pg_type, source_type)
+    source's ``COLUMN_TYPE`` for it as it is (``pg_type_holds``). Pure."""
+    return pg_type_holds(col.pg_type, source_type)
 
 
-def holds(pg: str, source_type: str) -> bool:
+def pg_type_holds(pg: str, source_type: str) -> bool:
     """Whether PostgreSQL type ``pg`` (``real``, ``numeric(12,2)``, ``varchar(80)``...) takes every value of
     the MySQL ``COLUMN_TYPE`` ``source_type`` unchanged: an integer type no larger (unsigned counted; into
     real or double precision up to 2**24 or 2**53, into numeric(p,s) fewer than p - s digits), FLOAT into
@@ -347,12 +347,14 @@ class Retyped:
             if base not in _DATE_TYPES:
                 return NOT_RAWS_FORM_MARK
             return TIME_OF_DAY_MARK if self.raw_type == "date" and base in _TIMED_TYPES else None
-        if base in _NUMBER_TYPES and _rounding_cast(self.raw_type) and not holds(self.raw_type, self.source_type):
+        if base in _NUMBER_TYPES and _rounding_cast(self.raw_type) and not pg_type_holds(self.raw_type, self.source_type):
             return ROUNDED_MARK
         return None
 
 
 def _has_time_of_day(r: Retyped, c: str) -> str:
+    """MariaDB: the date and time in ``c`` is not at midnight (and not a zero date), which raw's date would
+    drop. ``r`` is unused: every mark's condition takes the retyped column (``_MARK_WHEN``)."""
     return f"TIME({c}) <> 0 AND NOT {zero_date(c)}"
 
 
@@ -367,6 +369,8 @@ def _rounds(r: Retyped, c: str) -> str:
 
 
 def _not_raws_form(r: Retyped, c: str) -> str:
+    """MariaDB: the text in ``c`` is not in raw's form for ``r.raw_type`` (``RAWS_FORM``: ``YYYY-MM-DD``,
+    for a timestamp also ``YYYY-MM-DD hh:mm:ss``), which PostgreSQL's date input would read leniently."""
     lengths, pattern = RAWS_FORM[r.raw_type]  # (the length: a PCRE $ also matches before a final newline)
     return f"CHAR_LENGTH({c}) NOT IN ({', '.join(map(str, lengths))}) OR {c} NOT RLIKE '(?-x)^{pattern}$'"
 

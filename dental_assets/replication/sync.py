@@ -178,7 +178,7 @@ def _raw_columns(cur, target: str) -> list[str] | None:
     return None if absent else list(names)
 
 
-def as_raw_holds(cur, target: str, cols: extract.SourceColumns) -> extract.SourceColumns:
+def with_raw_column_types(cur, target: str, cols: extract.SourceColumns) -> extract.SourceColumns:
     """``cols`` with raw's own types for its columns the source widened (``SourceColumns.retyped``;
     ``target``: raw's table, quoted, schema-qualified, existing): a column widened by hand (docs/operations.md:
     a varchar made longer, a date to timestamp, a real to double precision) is then checked against raw's
@@ -511,7 +511,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
         created = raw_columns is None  # raw's table is created in this transaction: its COPY can FREEZE
         dropped = dropped_at_source(raw_columns, cols)
         added = ensure_raw_table(cur, table, cols, schema)
-        cols = as_raw_holds(cur, target, cols)
+        cols = with_raw_column_types(cur, target, cols)
         writes = window_state.lock_writes(cur, state_key)  # no other write to the table until commit
         job = _Job(params, cur, table, cols, window, target, state_key, _pg_where(table, window),
                    extract.window_where(table, window),
