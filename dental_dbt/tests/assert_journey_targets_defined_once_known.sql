@@ -1,11 +1,13 @@
 -- fct_treatment_journey: each target is defined exactly from its known day on (the run's as-of date
--- minus macros/journey_known_days.sql) and NULL before; the payment targets exactly for accepted
--- (completed) procedures; a procedure paid within 30 days is fully paid. Returns the procedures that
--- break a rule.
+-- minus macros/journey_known_days.sql) and NULL before; target_accepted is the completion (ProcStatus
+-- 2, read from int_procedures); the payment targets are defined exactly for completed procedures (the
+-- insurance one at most for them); a procedure paid within 30 days is fully paid. Returns the
+-- procedures that break a rule.
 
 {{ config(meta={'dagster': {'ref': {'name': 'fct_treatment_journey'}}}) }}
 
 {%- set as_of = run_setting('as_of_date') %}
+{%- set targets = ['target_accepted', 'target_fully_paid', 'target_paid_30d', 'target_insurance_accurate'] %}
 
 with run_date as (
 
@@ -17,9 +19,14 @@ journey as (
 
     select
         journey.*,
-        journey.procedure_date <= run_date.as_of_date - {{ journey_known_days('target_accepted') }} as accepted_known,
-        journey.procedure_date <= run_date.as_of_date - {{ journey_known_days('target_paid_30d') }} as paid_30d_known
+        procedures.proc_status = 2                                  as is_completed,
+        {%- for target in targets %}
+        coalesce(journey.procedure_date <= run_date.as_of_date - {{ journey_known_days(target) }}, false)
+                                                                    as {{ target }}_known{{ "," if not loop.last }}
+        {%- endfor %}
     from {{ ref('fct_treatment_journey') }} as journey
+    inner join {{ ref('int_procedures') }} as procedures
+        on journey.procedure_id = procedures.procedure_id
     cross join run_date
 
 )
@@ -30,8 +37,9 @@ select
     target_fully_paid,
     target_paid_30d
 from journey
-where (target_accepted is not null) <> coalesce(accepted_known, false)
-    or (target_fully_paid is not null) <> coalesce(target_accepted, false)
-    or (target_paid_30d is not null and not paid_30d_known)
-    or (target_insurance_accurate is not null and not coalesce(target_accepted, false))
+where (target_accepted is not null) <> target_accepted_known
+    or target_accepted <> is_completed
+    or (target_fully_paid is not null) <> (is_completed and target_fully_paid_known)
+    or (target_paid_30d is not null) <> (is_completed and target_paid_30d_known)
+    or (target_insurance_accurate is not null and not (is_completed and target_insurance_accurate_known))
     or (target_paid_30d and not target_fully_paid)
