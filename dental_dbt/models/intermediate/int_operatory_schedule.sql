@@ -4,7 +4,7 @@
 -- with no scheduleop row opens, as OpenDental's Schedules.GetProvSchedsForOp does, every operatory whose
 -- provider it is: ProvDentist of an operatory not marked IsHygiene, ProvHygienist of one marked
 -- IsHygiene, and for an operatory without that provider set, the provider named by the preference
--- ScheduleProvUnassigned.
+-- ScheduleProvUnassigned (int_practice_settings).
 --   open_minutes = the minutes of the day covered by at least one of those rows on the operatory:
 --                  the union of their [StartTime, StopTime) spans, so two providers scheduled in one
 --                  operatory at the same time open it once; a row with StopTime <= StartTime adds 0.
@@ -35,10 +35,8 @@ operatories as (
 
 unassigned_provider as (
 
-    select max(case when trim(value_string) ~ '^[0-9]{1,18}$' then cast(trim(value_string) as bigint) end)
-                                                                    as prov_num
-    from {{ ref('stg_opendental__preference') }}
-    where pref_name = 'ScheduleProvUnassigned'
+    select schedule_prov_unassigned as prov_num
+    from {{ ref('int_practice_settings') }}
 
 ),
 

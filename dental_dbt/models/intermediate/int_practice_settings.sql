@@ -9,6 +9,8 @@
 --   bill_in_advance_days       PayPlansBillInAdvanceDays (default 10; an unparsable value reads as 0)
 --   writeoff_date_mode         ReportsPPOwriteoffDefaultToProcDate: 0 insurance pay date (default),
 --                              1 procedure date, 2 claim date; another value opens the report on 2
+--   schedule_prov_unassigned   ScheduleProvUnassigned: the provider whose schedule opens an operatory
+--                              without its own provider (int_operatory_schedule); 0 (none) by default
 -- The unearned types marked "Do Not Show on Account" (a definition flag, not a preference) are
 -- int_hidden_unearned_types.
 
@@ -35,7 +37,8 @@ picked as (
         max(value_int) filter (where pref_name = 'AgingProcLifo')                       as aging_proc_lifo_code,
         max(value_int) filter (where pref_name = 'PayPlansVersion')                     as pay_plans_version,
         max(value_int) filter (where pref_name = 'PayPlansBillInAdvanceDays')           as bill_in_advance_days,
-        max(value_int) filter (where pref_name = 'ReportsPPOwriteoffDefaultToProcDate') as writeoff_date_code
+        max(value_int) filter (where pref_name = 'ReportsPPOwriteoffDefaultToProcDate') as writeoff_date_code,
+        max(value_int) filter (where pref_name = 'ScheduleProvUnassigned')              as schedule_prov_unassigned
     from parsed
 
 ),
@@ -48,7 +51,8 @@ final as (
         coalesce(picked.pay_plans_version, 2)                       as pay_plans_version,
         coalesce(picked.bill_in_advance_days, 10)                   as bill_in_advance_days,
         case when coalesce(picked.writeoff_date_code, 0) in (0, 1) then coalesce(picked.writeoff_date_code, 0)
-             else 2 end                                             as writeoff_date_mode
+             else 2 end                                             as writeoff_date_mode,
+        coalesce(picked.schedule_prov_unassigned, 0)                as schedule_prov_unassigned
     from picked
 
 )
