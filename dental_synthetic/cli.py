@@ -123,7 +123,6 @@ def _validate(args) -> int:
 
 def _generate(args) -> int:
     from dental_assets.replication.mysql import MySqlParams
-    from dental_assets.warehouse import PgParams
 
     target = settings.parse_target(args.target, "--target")  # before anything is created
     args.patients = settings.parse_patients(args.patients, "--patients")
@@ -136,30 +135,19 @@ def _generate(args) -> int:
     except (TypeError, ValueError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    if isinstance(target, PgParams):
-        try:  # an unreachable (ConfigurationError) or unmarked database: reported before any work
-            ensure_demo_target(target, force=args.force)
-        except NotADemoTargetError as exc:
-            print(f"{PROG}: {exc}", file=sys.stderr)
-            return 3
-    elif isinstance(target, MySqlParams) and not _mariadb_writer_available():
+    if isinstance(target, MySqlParams) and not _mariadb_writer_available():
         print(f"{PROG}: the MariaDB writer (dental_synthetic.mariadb_writer) is not available in this "
               "installation; write to PostgreSQL or Parquet instead", file=sys.stderr)
         return 2
-    else:  # an unmarked MariaDB database or a folder holding files: reported before any work
-        try:
-            _ensure_marked(target, args)
-        except NotADemoTargetError as exc:
-            print(f"{PROG}: {exc}", file=sys.stderr)
-            return 3
-    began = time.perf_counter()
-    practice = generate(config)
-    if args.dirty > 0:
-        from .dirty import make_dirty
-
-        practice = make_dirty(practice, args.dirty)
-    generated = time.perf_counter() - began
     try:
+        _ensure_marked(target, args)  # an unreachable or unmarked target: reported before any work
+        began = time.perf_counter()
+        practice = generate(config)
+        if args.dirty > 0:
+            from .dirty import make_dirty
+
+            practice = make_dirty(practice, args.dirty)
+        generated = time.perf_counter() - began
         counts, where = _write(practice, target, args)
     except NotADemoTargetError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
@@ -173,11 +161,15 @@ def _generate(args) -> int:
 
 
 def _ensure_marked(target, args) -> None:
-    """Raise NotADemoTargetError for a MariaDB target (a MySqlParams) or a folder (a Path) not marked as
-    a demo target, unless ``--force``."""
+    """Raise NotADemoTargetError for a target not marked as a demo target, unless ``--force``: a
+    PostgreSQL database (PgParams; ConfigurationError when unreachable), a MariaDB one (MySqlParams) or a
+    Parquet folder (a Path)."""
     from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.warehouse import PgParams
 
-    if isinstance(target, MySqlParams):
+    if isinstance(target, PgParams):
+        ensure_demo_target(target, force=args.force)
+    elif isinstance(target, MySqlParams):
         from .mariadb_writer import ensure_mariadb_demo_target
 
         ensure_mariadb_demo_target(args.target, force=args.force)

@@ -76,7 +76,7 @@ def ensure_mariadb_demo_target(url: str, force: bool = False) -> None:
         return
     conn, described = _connect(url)
     try:
-        _refuse_unless_marked(conn, described, force)
+        _refuse_unless_marked(conn, described, force=False)
     finally:
         conn.close()
 
