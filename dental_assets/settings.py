@@ -46,6 +46,11 @@ _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _URL_LIKE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+:|[^/]*@)")
 
 
+def _looks_like_url(text: str) -> bool:
+    """A URL (``scheme://``), or one gone wrong (``postgres:/...``, ``user:password@host``), not a folder."""
+    return bool(_URL_SCHEME.match(text.strip()) or _URL_LIKE.match(text.strip()))
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its ``name``, ``default`` (as a person reads it), an ``example`` and
@@ -183,7 +188,7 @@ def parse_folder(text: str, setting: str, example: str | None = None) -> Path:
     become a folder named after it, password included).
     ``example``: a good value for the error's text (default: the setting's own, ``SETTINGS``)."""
     example = example or _example(setting)
-    if _URL_SCHEME.match(text.strip()) or _URL_LIKE.match(text.strip()):  # (not quoted: it may hold a password)
+    if _looks_like_url(text):  # (not quoted: it may hold a password)
         raise ConfigurationError(setting, "looks like a URL (scheme: or user@host), not a folder; write ./name for "
                                  "a folder of that name", example)
     path = Path(text).expanduser().resolve()
@@ -226,7 +231,7 @@ def parse_target(text: str, setting: str = "--target", parquet: bool = True):
         raise ConfigurationError(setting, "must be a database URL", TARGET_URL_EXAMPLE)
     if not text.strip():
         raise ConfigurationError(setting, f"is empty; use {TARGET_FORMS}", TARGET_FOLDER_EXAMPLE)
-    if _URL_LIKE.match(text.strip()):  # (not quoted: it may hold a password)
+    if _looks_like_url(text):  # (not quoted: it may hold a password)
         raise ConfigurationError(setting, f"looks like a database URL but is not one (scheme://...); use "
                                  f"{TARGET_FORMS}", TARGET_URL_EXAMPLE)
     return parse_folder(text, setting, TARGET_FOLDER_EXAMPLE)
