@@ -12,7 +12,7 @@ import pytest
 
 from dental_assets.catalog import Column, Table, mysql_create_table_sql, quote_pg, raw_table
 from dental_assets.replication import extract
-from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
+from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn, source_sql
 
 
 def _cols(*kinds_nullable: tuple[str, str, bool]) -> extract.SourceColumns:
@@ -330,16 +330,11 @@ def test_unsigned_columns_beyond_the_catalog_keep_their_largest_values(mariadb_u
     from dental_assets.replication.sync import sync_window, verify_window
 
     table = raw_table("procedurelog")
-    source_sql = [mysql_create_table_sql(table),
-                  "ALTER TABLE procedurelog ADD COLUMN FutureCount int unsigned NOT NULL DEFAULT 0, "
-                  "ADD COLUMN FutureId bigint unsigned NOT NULL DEFAULT 0",
-                  "INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, FutureCount, FutureId) VALUES "
-                  "(1, 1, '2024-03-05', 4294967295, 18446744073709551615), (2, 2, '2024-03-05', 7, 8)"]
-    conn = mysql_conn(mariadb_url)
-    with conn.cursor() as cur:
-        for statement in source_sql:
-            cur.execute(statement)
-    conn.close()
+    source_sql(mariadb_url, mysql_create_table_sql(table),
+               "ALTER TABLE procedurelog ADD COLUMN FutureCount int unsigned NOT NULL DEFAULT 0, "
+               "ADD COLUMN FutureId bigint unsigned NOT NULL DEFAULT 0",
+               "INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, FutureCount, FutureId) VALUES "
+               "(1, 1, '2024-03-05', 4294967295, 18446744073709551615), (2, 2, '2024-03-05', 7, 8)")
     params = MySqlParams.from_url(mariadb_url)
     pg = pg_conn(pg_url)
     result = sync_window(params, pg, table, None)
@@ -507,15 +502,12 @@ def test_a_date_column_retyped_datetime_refuses_a_time_of_day_instead_of_droppin
     from dental_assets.replication.sync import sync_window, verify_window
 
     table = raw_table("procedurelog")
-    source_sql = [mysql_create_table_sql(table),
-                  "ALTER TABLE procedurelog MODIFY DateTP datetime NOT NULL DEFAULT '0001-01-01 00:00:00'"
-                  + (", MODIFY BillingNote varchar(255) NULL" if nullable_string else ""),
-                  "INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, DateTP) VALUES "
-                  "(1, 1, '2024-03-05', '2024-01-05 13:00:00'), (2, 2, '2024-03-05', '0000-00-00 00:00:00')"]
+    source_sql(mariadb_url, mysql_create_table_sql(table),
+               "ALTER TABLE procedurelog MODIFY DateTP datetime NOT NULL DEFAULT '0001-01-01 00:00:00'"
+               + (", MODIFY BillingNote varchar(255) NULL" if nullable_string else ""),
+               "INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, DateTP) VALUES "
+               "(1, 1, '2024-03-05', '2024-01-05 13:00:00'), (2, 2, '2024-03-05', '0000-00-00 00:00:00')")
     conn = mysql_conn(mariadb_url)
-    with conn.cursor() as cur:
-        for statement in source_sql:
-            cur.execute(statement)
     params = MySqlParams.from_url(mariadb_url)
     pg = pg_conn(pg_url)
 
