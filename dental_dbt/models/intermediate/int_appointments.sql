@@ -11,6 +11,8 @@
 -- may be a later day, and carries no AptNum: it is not used. As in OpenDental's broken-appointments
 -- report by status, only appointments still Broken count: one broken and then sent to the unscheduled
 -- list (AptStatus 3) or booked again is counted as what it is now.
+-- is_clinic_ins_verify_excluded: the appointment's clinic is left off OpenDental's Insurance
+-- Verification List (clinic.IsInsVerifyExcluded; false without a clinic).
 -- A status code OpenDental 24.3 does not define (staging's apt_status NULL, the stored code in
 -- apt_status_code) decodes to 'unknown': such an appointment counts as none of scheduled, complete or
 -- broken.
@@ -18,6 +20,14 @@
 with appointments as (
 
     select * from {{ ref('stg_opendental__appointment') }}
+
+),
+
+excluded_clinics as (
+
+    select clinic_num
+    from {{ ref('stg_opendental__clinic') }}
+    where is_ins_verify_excluded
 
 ),
 
@@ -75,10 +85,13 @@ final as (
             then 5 * length(coalesce(appointments.pattern, ''))
             else 0
         end                                                         as used_minutes,
-        appointments.apt_status = 5 and missed.apt_num is not null as is_no_show
+        appointments.apt_status = 5 and missed.apt_num is not null as is_no_show,
+        excluded_clinics.clinic_num is not null                     as is_clinic_ins_verify_excluded
     from appointments
     left join missed
         on appointments.apt_num = missed.apt_num
+    left join excluded_clinics
+        on appointments.clinic_num = excluded_clinics.clinic_num
 
 )
 

@@ -1,6 +1,7 @@
 -- One row per insurance coverage of a patient (patplan.PatPlanNum): the patient, the subscription
 -- (inssub) and plan, and the coverage window from inssub.DateEffective / inssub.DateTerm (NULL = open).
 -- OpenDental keeps only current coverages in patplan (a dropped plan's row is deleted).
+-- is_hidden_from_verify_list: the plan's insplan.HideFromVerifyList (false when the plan is unknown).
 
 with patient_plans as (
 
@@ -14,6 +15,12 @@ subscriptions as (
 
 ),
 
+plans as (
+
+    select plan_num, hide_from_verify_list from {{ ref('stg_opendental__insplan') }}
+
+),
+
 joined as (
 
     select
@@ -23,10 +30,13 @@ joined as (
         subscriptions.plan_num                                      as insurance_plan_id,
         patient_plans.ordinal                                       as ordinal,
         subscriptions.date_effective                                as coverage_start_date,
-        subscriptions.date_term                                     as coverage_end_date
+        subscriptions.date_term                                     as coverage_end_date,
+        coalesce(plans.hide_from_verify_list, false)                as is_hidden_from_verify_list
     from patient_plans
     left join subscriptions
         on patient_plans.ins_sub_num = subscriptions.ins_sub_num
+    left join plans
+        on subscriptions.plan_num = plans.plan_num
 
 )
 

@@ -2,7 +2,8 @@
 -- clinic_id), as of the run's as-of date (run setting as_of_date, default today), following OpenDental's
 -- Insurance Verification List (OpenDentBusiness/Data Interface/InsVerifies.cs, GetVerifyGridListQuery):
 --   * appointments: AptStatus Scheduled or Complete (the statuses the list shows), on or before
---     as_of_date, of a patient with a primary coverage (patplan Ordinal 1; int_patient_coverage);
+--     as_of_date, of a patient with a primary coverage (patplan Ordinal 1; int_patient_coverage), at a
+--     clinic the list does not leave out (clinic.IsInsVerifyExcluded; no clinic is kept);
 --   * the patient's enrollment (verifications of the patplan, VerifyType PatientEnrollment) was verified
 --     in time when a verification is dated within patient_enrollment_days (InsVerifyPatientEnrollmentDays,
 --     default 30) before the appointment's day, the day itself included: D - 30 <= verified <= D (the list
@@ -12,6 +13,8 @@
 --   * verified late: not in time, but verified 1 to appointment_scheduled_days
 --     (InsVerifyAppointmentScheduledDays, default 7) days after the appointment;
 --   * not verified: neither;
+--   * a plan marked HideFromVerifyList needs no benefits verification (the list never shows it for its
+--     benefits): its benefits_status is 'not_needed', which counts as in time for the appointment;
 --   * an appointment is verified in time when both are, not verified when either is not verified, late
 --     otherwise. Only verifications dated on or before as_of_date count.
 -- The windows are the practice's preferences (int_insurance_verification_settings). clinic_id 0 = none.
@@ -41,6 +44,7 @@ appointments as (
     cross join run_date
     where appointments.apt_status in (1, 2)  -- ApptStatus Scheduled, Complete
         and appointments.appointment_date <= run_date.as_of_date
+        and not coalesce(appointments.is_clinic_ins_verify_excluded, false)
 
 ),
 
@@ -49,7 +53,8 @@ primary_coverage as (
     select distinct on (patient_id)
         patient_id,
         patient_plan_id,
-        insurance_plan_id
+        insurance_plan_id,
+        coalesce(is_hidden_from_verify_list, false)                 as is_hidden_from_verify_list
     from {{ ref('int_patient_coverage') }}
     where ordinal = 1
     order by patient_id, patient_plan_id
@@ -61,7 +66,8 @@ insured as (
     select
         appointments.*,
         primary_coverage.patient_plan_id,
-        primary_coverage.insurance_plan_id
+        primary_coverage.insurance_plan_id,
+        primary_coverage.is_hidden_from_verify_list
     from appointments
     inner join primary_coverage
         on appointments.patient_id = primary_coverage.patient_id
@@ -80,6 +86,7 @@ needs as (
            insurance_plan_id, settings.benefit_eligibility_days
     from insured
     cross join settings
+    where not insured.is_hidden_from_verify_list
 
 ),
 
@@ -122,8 +129,12 @@ classified as (
         insured.clinic_id,
         case when enrollment.in_time then 'in_time' when enrollment.late then 'late' else 'not_verified' end
                                                                     as enrollment_status,
-        case when benefits.in_time then 'in_time' when benefits.late then 'late' else 'not_verified' end
-                                                                    as benefits_status
+        case
+            when insured.is_hidden_from_verify_list then 'not_needed'
+            when benefits.in_time then 'in_time'
+            when benefits.late then 'late'
+            else 'not_verified'
+        end                                                         as benefits_status
     from insured
     left join checks as enrollment
         on insured.appointment_id = enrollment.appointment_id
@@ -147,10 +158,11 @@ final as (
         count(*) filter (where benefits_status = 'in_time')         as benefits_in_time_count,
         count(*) filter (where benefits_status = 'late')            as benefits_late_count,
         count(*) filter (where benefits_status = 'not_verified')    as benefits_not_verified_count,
-        count(*) filter (where enrollment_status = 'in_time' and benefits_status = 'in_time')
+        count(*) filter (where benefits_status = 'not_needed')      as benefits_not_needed_count,
+        count(*) filter (where enrollment_status = 'in_time' and benefits_status in ('in_time', 'not_needed'))
                                                                     as verified_in_time_count,
         count(*) filter (where enrollment_status <> 'not_verified' and benefits_status <> 'not_verified'
-                         and not (enrollment_status = 'in_time' and benefits_status = 'in_time'))
+                         and not (enrollment_status = 'in_time' and benefits_status in ('in_time', 'not_needed')))
                                                                     as verified_late_count,
         count(*) filter (where enrollment_status = 'not_verified' or benefits_status = 'not_verified')
                                                                     as not_verified_count
