@@ -10,8 +10,10 @@ randomness from the shared generator after every other stage, so adding them cha
 - ``procnote``: one signed-off clinical note per completed procedure, entered at the end of its day by
   the treating provider's user.
 - ``treatplan``: an Active plan for every patient with treatment-planned procedures (DateTP = the
-  earliest DateTP of them) and, for about half of them, a Saved copy with its ``proctp`` rows (FeeAmt =
-  ProcFee x units, PriInsAmt = the procedure's pending insurance estimate, PatAmt = the rest, dollars).
+  earliest DateTP of them) and a Saved plan for about half of the presentations: a patient's procedures
+  planned on one day before they were done (still planned, completed later or deleted), dated that day,
+  with its ``proctp`` rows (FeeAmt = ProcFee x units, PriInsAmt = the procedure's pending insurance
+  estimate, PatAmt = the rest, dollars). Work charted complete the day it was planned was never presented.
 - ``histappointment``: OpenDental's appointment audit trail: a Created row per appointment (at
   SecDateTEntry), then Changed (completed, at dismissal), for a broken appointment Missed (a no-show,
   broken with D9986 after its time) or Cancelled (a late cancellation, broken with D9987 the day before;
@@ -60,7 +62,7 @@ MISSING_TEETH_EXTRA_MEAN_MAX = 3  # cap of that expected number (Poisson mean) o
 MISSING_TEETH_MAX = 6  # at most this many teeth missing per patient
 THIRD_MOLARS_FIRST = 2  # a patient's first this many missing teeth are third molars
 NOTE_SECONDS = (16 * 3600, 18 * 3600)  # procnote entry time of day, seconds, [low, high): 16:00-18:00
-SAVED_PLAN_RATE = 0.5  # share of patients with planned procedures whose plan also has a Saved copy
+SAVED_PLAN_RATE = 0.5  # share of presentations (a patient's treatment planned on one day) saved as a plan
 HIST_COMPLETE_AFTER = 3600  # seconds after AptDateTime a completed visit without a dismissal time is marked
 HIST_MISSED_AFTER = 900  # seconds after AptDateTime a no-show is broken as Missed (D9986)
 HIST_CANCELLED_BEFORE = DAY  # seconds before AptDateTime a late cancellation is broken as Cancelled (D9987), and
@@ -192,36 +194,78 @@ class _PlannedProcedures:
     prov: np.ndarray  # per patient: the ProvNum of that earliest procedure
 
 
+@dataclass(frozen=True)
+class _Presentations:
+    """Treatment presented to a patient and saved: per presentation (a patient and a day, procedurelog
+    DateTP) the procedures planned that day, whatever became of them (still planned, completed later,
+    deleted). Work charted complete the day it was planned was never presented."""
+
+    rows: np.ndarray  # procedurelog row of each presented procedure, in (PatNum, DateTP, row) order
+    group: np.ndarray  # per row: its presentation's index
+    pat: np.ndarray  # per presentation: PatNum
+    day: np.ndarray  # per presentation: the day (day number)
+    prov: np.ndarray  # per presentation: the ProvNum of its first procedure
+
+
 def _treatplans(ctx: Context, setup, people, tables) -> None:
-    """treatplan (an Active plan per patient with planned procedures, a Saved copy for SAVED_PLAN_RATE of
-    them) and proctp (the saved plans' procedures)."""
-    planned = _planned_procedures(ctx, tables["procedurelog"])
-    saved = ctx.rng.random(len(planned.pats)) < SAVED_PLAN_RATE
-    plan_num = _put_treatplan(ctx, setup, planned, saved)
-    _put_proctp(ctx, setup, people, tables, planned, saved, plan_num)
+    """treatplan (an Active plan per patient with planned procedures; a Saved plan for SAVED_PLAN_RATE of
+    the presentations, dated the day the treatment was presented) and proctp (the Saved plans'
+    procedures: OpenDental's Treatment Plan Presentation report reads them)."""
+    pl = tables["procedurelog"]
+    planned = _planned_procedures(ctx, pl)
+    presented = _presentations(ctx, pl)
+    plan_num = _put_treatplan(ctx, setup, planned, presented)
+    _put_proctp(ctx, setup, people, tables, presented, plan_num[len(planned.pats):])
 
 
 def _planned_procedures(ctx: Context, pl: pa.Table) -> _PlannedProcedures:
     """The treatment-planned procedures and each patient's plan (see ``_PlannedProcedures``)."""
     tp = np.flatnonzero(_c(pl, "ProcStatus") == 1)
     pat = _c(pl, "PatNum")[tp]
-    date_tp = _c(pl, "DateTP")[tp]
-    date_tp = np.where(date_tp == ZERO_DAY, _c(pl, "ProcDate")[tp], date_tp)
-    date_tp = np.minimum(date_tp, ctx.as_of)
+    date_tp = _presented_day(ctx, pl, tp)
     order = key_order(pat, date_tp, tp)
     tp, pat, date_tp = tp[order], pat[order], date_tp[order]
     pats, first = np.unique(pat, return_index=True)
     return _PlannedProcedures(rows=tp, pat=pat, pats=pats, plan_day=date_tp[first], prov=_c(pl, "ProvNum")[tp][first])
 
 
-def _put_treatplan(ctx: Context, setup, planned: _PlannedProcedures, saved: np.ndarray) -> np.ndarray:
-    """Put ``treatplan``: every Active plan, then the Saved copies (``saved``: per patient); keys by
+def _presented_day(ctx: Context, pl: pa.Table, rows: np.ndarray) -> np.ndarray:
+    """The day the procedures at ``rows`` were planned: DateTP, else ProcDate, at most as_of (day numbers)."""
+    date_tp = _c(pl, "DateTP")[rows]
+    return np.minimum(np.where(date_tp == ZERO_DAY, _c(pl, "ProcDate")[rows], date_tp), ctx.as_of)
+
+
+def _presentations(ctx: Context, pl: pa.Table) -> _Presentations:
+    """The saved presentations (see ``_Presentations``): procedures planned (1), completed (2) or deleted
+    (6) that were planned before the day they were done, grouped by patient and planning day; each group is
+    saved with SAVED_PLAN_RATE."""
+    status = _c(pl, "ProcStatus")
+    day = _presented_day(ctx, pl, np.arange(pl.num_rows))
+    ahead = (status == 1) | (status == 6) | ((status == 2) & (day < _c(pl, "ProcDate")))
+    rows = np.flatnonzero(ahead)
+    pat = _c(pl, "PatNum")[rows]
+    order = key_order(pat, day[rows], rows)
+    rows, pat, d = rows[order], pat[order], day[rows][order]
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = (pat[1:] != pat[:-1]) | (d[1:] != d[:-1])
+    group = np.cumsum(new) - 1
+    first = np.flatnonzero(new)
+    saved = ctx.rng.random(len(first)) < SAVED_PLAN_RATE
+    keep = saved[group]
+    renumber = np.cumsum(saved) - 1
+    first = first[saved]
+    return _Presentations(rows=rows[keep], group=renumber[group[keep]], pat=pat[first], day=d[first],
+                          prov=_c(pl, "ProvNum")[rows[first]])
+
+
+def _put_treatplan(ctx: Context, setup, planned: _PlannedProcedures, presented: _Presentations) -> np.ndarray:
+    """Put ``treatplan``: every Active plan, then the Saved plans (one per presentation); keys by
     (DateTP, PatNum, saved). Returns each plan's TreatPlanNum in that (active, then saved) order."""
-    pats, plan_day, prov = planned.pats, planned.plan_day, planned.prov
-    p_pat = np.concatenate([pats, pats[saved]])
-    p_day = np.concatenate([plan_day, plan_day[saved]])
-    p_prov = np.concatenate([prov, prov[saved]])
-    p_saved = np.concatenate([np.zeros(len(pats), bool), np.ones(int(saved.sum()), bool)])
+    n_saved = len(presented.pat)
+    p_pat = np.concatenate([planned.pats, presented.pat])
+    p_day = np.concatenate([planned.plan_day, presented.day])
+    p_prov = np.concatenate([planned.prov, presented.prov])
+    p_saved = np.concatenate([np.zeros(len(planned.pats), bool), np.ones(n_saved, bool)])
     order = key_order(p_day, p_pat, p_saved.astype(np.int64))
     n = len(order)
     plan_num = primary_keys(order)
@@ -249,29 +293,24 @@ def _put_treatplan(ctx: Context, setup, planned: _PlannedProcedures, saved: np.n
     return plan_num
 
 
-def _put_proctp(ctx: Context, setup, people, tables, planned: _PlannedProcedures, saved: np.ndarray,
-                plan_num: np.ndarray) -> None:
-    """Put ``proctp``: the procedures of each saved plan, in tooth order (dollars: FeeAmt = ProcFee x
-    units, PriInsAmt / SecInsAmt = the pending estimates, PatAmt = the rest)."""
+def _put_proctp(ctx: Context, setup, people, tables, presented: _Presentations, plan_num: np.ndarray) -> None:
+    """Put ``proctp``: the procedures of each Saved plan (``plan_num``: per presentation), in the order
+    they were charted (dollars: FeeAmt = ProcFee x units, PriInsAmt / SecInsAmt = the pending estimates,
+    PatAmt = the rest)."""
     pl = tables["procedurelog"]
-    pats = planned.pats
-    saved_num = np.zeros(int(pats.max(initial=0)) + 1, dtype=np.int64)
-    saved_day = np.zeros_like(saved_num)
-    saved_num[pats[saved]] = plan_num[len(pats):]
-    saved_day[pats[saved]] = planned.plan_day[saved]
-    rows = planned.rows[saved_num[planned.pat] > 0]
-    r_pat = _c(pl, "PatNum")[rows]
+    rows = presented.rows
     n_r = len(rows)
-    item = np.arange(n_r) - np.searchsorted(r_pat, r_pat)  # r_pat is sorted
+    starts = np.searchsorted(presented.group, presented.group)  # group is sorted: each row's group start
+    item = np.arange(n_r) - starts
     fee = proc_charge(pl)[rows]
     pri, sec = _planned_insurance(tables, people, rows, fee)
     code = _c(pl, "CodeNum")[rows]
-    tp_day = saved_day[r_pat]
+    tp_day = presented.day[presented.group]
     tp_edit = ctx.stamp(ctx.clock(tp_day))
     ctx.put("proctp", n_r, {
         "ProcTPNum": np.arange(1, n_r + 1),
-        "TreatPlanNum": saved_num[r_pat],
-        "PatNum": r_pat,
+        "TreatPlanNum": plan_num[presented.group],
+        "PatNum": _c(pl, "PatNum")[rows],
         "ProcNumOrig": _c(pl, "ProcNum")[rows],
         "ItemOrder": item,
         "Priority": _c(pl, "Priority")[rows],

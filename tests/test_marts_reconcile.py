@@ -137,16 +137,36 @@ def test_appointments_daily_counts_the_book(built):
     assert 0 < mart[5] <= 24 * 60 * raw[1]
 
 
-def test_treatment_acceptance_counts_every_presented_procedure(built):
+def test_treatment_acceptance_counts_what_was_presented_on_saved_plans(built):
+    """As OpenDental's Treatment Plan Presentation Statistics report (first presentation): recounted here
+    from the raw treatplan, proctp, procedurelog and appointment rows, per month of presentation and
+    provider: procedures still planned or complete; scheduled = planned on a Scheduled appointment."""
     params, _ = built
-    presented, accepted, rate_out_of_range = rows(params, """
-        SELECT sum(presented_count), sum(accepted_count),
-               count(*) FILTER (WHERE acceptance_rate < 0 OR acceptance_rate > 1)
-        FROM marts.mart_treatment_acceptance_monthly""")[0]
-    raw = rows(params, """SELECT count(*) FROM raw.procedurelog
-                          WHERE "DateTP" >= '1880-01-01' AND "ProcStatus" IN (1, 2, 6, 8)""")[0][0]
-    assert presented == raw > 0
-    assert 0 < accepted <= presented and rate_out_of_range == 0
+    mart = {(r[0], r[1]): tuple(r[2:]) for r in rows(params, """
+        SELECT month, provider_id, presented_count, scheduled_count, completed_count, accepted_count,
+               count(*) FILTER (WHERE acceptance_rate < 0 OR acceptance_rate > 1) OVER ()
+        FROM marts.mart_treatment_acceptance_monthly""")}
+    raw = {(r[0], r[1]): tuple(r[2:]) for r in rows(params, """
+        WITH first_presented AS (
+            SELECT DISTINCT ON (tp."ProcNumOrig") tp."ProcNumOrig" AS proc_num, t."DateTP" AS presented
+            FROM raw.proctp tp JOIN raw.treatplan t USING ("TreatPlanNum")
+            WHERE t."TPStatus" = 0 AND t."DateTP" >= '1880-01-01' AND tp."ProcNumOrig" <> 0
+            ORDER BY tp."ProcNumOrig", t."DateTP", t."TreatPlanNum")
+        SELECT date_trunc('month', f.presented)::date, p."ProvNum", count(*),
+               count(*) FILTER (WHERE p."ProcStatus" = 1 AND a."AptStatus" = 1),
+               count(*) FILTER (WHERE p."ProcStatus" = 2),
+               count(*) FILTER (WHERE p."ProcStatus" = 2 OR (p."ProcStatus" = 1 AND a."AptStatus" = 1)), 0
+        FROM first_presented f JOIN raw.procedurelog p ON p."ProcNum" = f.proc_num
+        LEFT JOIN raw.appointment a ON a."AptNum" = p."AptNum" AND p."AptNum" <> 0
+        WHERE p."ProcStatus" IN (1, 2)
+        GROUP BY 1, 2""")}
+    assert mart == raw
+    totals = [sum(v[i] for v in raw.values()) for i in range(3)]
+    assert totals[0] > totals[1] + totals[2] and totals[1] > 0 and totals[2] > 0
+    # work charted complete the day it was planned was never presented
+    walk_ins = rows(params, """SELECT count(*) FROM raw.procedurelog p JOIN raw.proctp tp ON tp."ProcNumOrig" = p."ProcNum"
+                               WHERE p."ProcStatus" = 2 AND p."DateTP" = p."ProcDate" """)[0][0]
+    assert walk_ins == 0
 
 
 def test_hygiene_retention_is_bounded(built):

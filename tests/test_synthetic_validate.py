@@ -82,8 +82,16 @@ def test_notes_plans_statements_schedule_triggers(practice):
     assert (cents(col(tp, "SecInsAmt")) > 0).any() and (cents(col(tp, "PatAmt")) >= 0).all()
     saved = set(col(t["treatplan"], "TreatPlanNum")[col(t["treatplan"], "TPStatus") == 0].tolist())
     assert set(col(tp, "TreatPlanNum").tolist()) == saved
-    tp_status = dict(zip(col(pl, "ProcNum").tolist(), col(pl, "ProcStatus").tolist()))
-    assert all(tp_status[p] == 1 for p in col(tp, "ProcNumOrig").tolist())
+    # a saved plan is a presentation: procedures planned that day (its DateTP) before they were done,
+    # whatever became of them since; work charted complete the day it was planned is on none
+    by_num = {n: (st, d_tp, d) for n, st, d_tp, d in zip(col(pl, "ProcNum").tolist(), col(pl, "ProcStatus").tolist(),
+                                                        col(pl, "DateTP").tolist(), col(pl, "ProcDate").tolist())}
+    plan_day = dict(zip(col(t["treatplan"], "TreatPlanNum").tolist(), col(t["treatplan"], "DateTP").tolist()))
+    presented = [by_num[p] + (plan_day[n],) for p, n in zip(col(tp, "ProcNumOrig").tolist(),
+                                                           col(tp, "TreatPlanNum").tolist())]
+    assert {st for st, _, _, _ in presented} == {1, 2, 6}
+    assert all(d_tp == day for st, d_tp, _, day in presented if st != 1)
+    assert all(d_tp < d for st, d_tp, d, _ in presented if st == 2)
     # statements: to guarantors with a balance, dated by as_of
     st = t["statement"]
     guar = set(col(t["patient"], "Guarantor").tolist())
