@@ -3,9 +3,12 @@
 --   active_hygiene_patients: patients with a completed hygiene visit in the 18 months ending with the
 --     month, counted at the clinic of their latest such visit;
 --   recall_due: hygiene visits whose recall falls due in the month, due = visit date + the recall
---     interval (var hygiene_recall_months, default 6, OpenDental's default prophy interval);
+--     interval (var hygiene_recall_months, default 6, OpenDental's default prophy interval). As
+--     OpenDental's recall moves with each visit (recall.DatePrevious), a visit followed by the next one
+--     earlier than due - var hygiene_recall_grace_days (default 30) has no recall of its own: the next
+--     visit's recall replaces it (visits a month apart are one recall, not two);
 --   recall_compliant: of those, the ones followed by the patient's next completed hygiene visit no
---     later than due + var hygiene_recall_grace_days (default 30);
+--     later than due + the grace days;
 --   compliance_rate = recall_compliant / recall_due.
 -- Months run from the first hygiene visit to the run's as-of date (run setting as_of_date, default today). The
 -- last month's compliance can still rise while its grace period runs.
@@ -91,6 +94,7 @@ due as (
         count(*) filter (where next_visit_date <= due_date + {{ grace_days }}) as recall_compliant
     from sequenced
     where due_date <= (select as_of_date from run_date)
+        and (next_visit_date is null or next_visit_date >= due_date - {{ grace_days }})
     group by 1, 2
 
 ),
