@@ -54,6 +54,7 @@ from pathlib import Path
 import yaml
 
 from dental_assets.catalog import (
+    DATE_KINDS,
     RAW_SCHEMA,
     Column,
     Table,
@@ -96,7 +97,6 @@ POSTGRES_RESERVED = frozenset(
     """.split()
 )
 
-DATE_KINDS = frozenset({"date", "datetime", "timestamp"})
 
 
 # --------------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from .people import People, relationship
 from .practice import Setup, enum_codes
 from .schedule import APT, PROC, Appointments, Clinical, Procedures
 from .util import (
+    group_by_patient_day,
     DAY,
     ZERO_DAY,
     add_months,
@@ -197,9 +198,7 @@ def _by_visit(ctx: Context, rows: np.ndarray, pat: np.ndarray, day: np.ndarray) 
         np.ndarray, np.ndarray, int, np.ndarray]:
     """Procedure indexes ``rows`` grouped by patient and day (a visit, or a claim): (the rows sorted by
     patient, day and index; the group of each, from 0; the number of groups; each group's first position)."""
-    rows = rows[key_order(pat[rows], day[rows], rows)]
-    _, group = group_bounds(pat[rows] * 100_000 + (day[rows] - ctx.start + 50_000))
-    return rows, group, _n_groups(group), group_firsts(group)
+    return group_by_patient_day(rows, pat, day, ctx.start)
 
 
 def _year_key(pat: np.ndarray, day: np.ndarray) -> np.ndarray:

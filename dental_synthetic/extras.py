@@ -46,8 +46,8 @@ from .columns import constant_string, strings
 from .context import Context
 from .ledger import cents, proc_charge, transactions
 from .practice import enum_codes
-from .util import (DAY, OFFICE_SECONDS, ZERO_DAY, ZERO_TS, add_months, business_day, key_order, primary_keys,
-                   weekday)
+from .util import (DAY, OFFICE_SECONDS, ZERO_DAY, ZERO_TS, add_months, business_day, group_by_patient_day,
+                   key_order, primary_keys, rank_within, weekday)
 
 EXTRA_TABLES = ("recalltrigger", "toothinitial", "procnote", "treatplan", "proctp", "histappointment", "schedule",
                 "scheduleop", "statement", "task", "securitylog")
@@ -242,14 +242,9 @@ def _presentations(ctx: Context, pl: pa.Table) -> _Presentations:
     status = _c(pl, "ProcStatus")
     day = _presented_day(ctx, pl, np.arange(pl.num_rows))
     ahead = (status == 1) | (status == 6) | ((status == 2) & (day < _c(pl, "ProcDate")))
-    rows = np.flatnonzero(ahead)
-    pat = _c(pl, "PatNum")[rows]
-    order = key_order(pat, day[rows], rows)
-    rows, pat, d = rows[order], pat[order], day[rows][order]
-    new = np.ones(len(rows), dtype=bool)
-    new[1:] = (pat[1:] != pat[:-1]) | (d[1:] != d[:-1])
-    group = np.cumsum(new) - 1
-    first = np.flatnonzero(new)
+    pat_num = _c(pl, "PatNum")
+    rows, group, _, first = group_by_patient_day(np.flatnonzero(ahead), pat_num, day, ctx.start)
+    pat, d = pat_num[rows], day[rows]
     saved = ctx.rng.random(len(first)) < SAVED_PLAN_RATE
     keep = saved[group]
     renumber = np.cumsum(saved) - 1
@@ -300,8 +295,7 @@ def _put_proctp(ctx: Context, setup, people, tables, presented: _Presentations, 
     pl = tables["procedurelog"]
     rows = presented.rows
     n_r = len(rows)
-    starts = np.searchsorted(presented.group, presented.group)  # group is sorted: each row's group start
-    item = np.arange(n_r) - starts
+    item = rank_within(presented.group)
     fee = proc_charge(pl)[rows]
     pri, sec = _planned_insurance(tables, people, rows, fee)
     code = _c(pl, "CodeNum")[rows]

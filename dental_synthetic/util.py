@@ -116,6 +116,16 @@ def dense_codes(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present), position[values]
 
 
+def group_by_patient_day(rows: np.ndarray, pat: np.ndarray, day: np.ndarray, start: int) -> tuple[
+        np.ndarray, np.ndarray, int, np.ndarray]:
+    """Row indexes ``rows`` (into ``pat`` and ``day``, day numbers from about ``start``) grouped by patient
+    and day: (the rows sorted by patient, day and index; the group of each, from 0; the number of groups;
+    each group's first position)."""
+    rows = rows[key_order(pat[rows], day[rows], rows)]
+    _, group = group_bounds(pat[rows] * 100_000 + (day[rows] - start + 50_000))
+    return rows, group, int(group[-1]) + 1 if len(group) else 0, group_firsts(group)
+
+
 def rank_within(sorted_keys: np.ndarray) -> np.ndarray:
     """0-based position of each row within its run of equal (adjacent) keys."""
     start, _ = group_bounds(sorted_keys)

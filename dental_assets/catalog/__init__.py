@@ -64,6 +64,8 @@ _KINDS = {
     "longtext": "str",
 }
 
+DATE_KINDS = frozenset({"date", "datetime", "timestamp"})  # the kinds (``Column.kind``) that hold a date
+
 # OpenDental's column defaults, as its schema creates them (NOT NULL everywhere, "no date" 0001-01-01).
 _MYSQL_DEFAULTS = {
     "int": "0",

@@ -53,7 +53,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from dental_assets.catalog import Column, Table, quote_pg
+from dental_assets.catalog import DATE_KINDS, Column, Table, quote_pg
 from dental_assets.errors import ConfigurationError
 from dental_assets.replication import buckets
 from dental_assets.replication.mysql import (MySqlParams, absent_table_text, client_error, session,
@@ -287,7 +287,6 @@ def _source_base(source_type: str) -> str:
     return match.group(1) if match else ""
 
 
-DATE_KINDS = ("date", "datetime", "timestamp")
 _DATE_TYPES = ("date",) + _TIMED_TYPES
 _NUMBER_TYPES = tuple(_MYSQL_INT_MAX) + ("decimal", "float", "double")
 
@@ -645,7 +644,7 @@ class TextReader:
         kind = self.kinds[index]
         if field == b"NULL" and self.null_ok[index]:
             return b"\\N"
-        if kind in ("date", "datetime", "timestamp") and _ZERO_DATE_RE.match(field):
+        if kind in DATE_KINDS and _ZERO_DATE_RE.match(field):
             self.stats.count("zero_dates_to_null", 1)
             return b"\\N"
         if kind == "str" and b"\\0" in field:

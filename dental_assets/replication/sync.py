@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dental_assets.catalog import RAW_SCHEMA, Table, pg_create_table_sql, quote_pg
+from dental_assets.catalog import DATE_KINDS, RAW_SCHEMA, Table, pg_create_table_sql, quote_pg
 from dental_assets.partitions import Window
 from dental_assets.replication import buckets, extract, fingerprint, verified, window_state
 from dental_assets.replication.mysql import SOURCE_ATTEMPTS, MySqlParams, session, with_retries
@@ -201,7 +201,7 @@ def dropped_at_source(raw_columns: list[str] | None, cols: extract.SourceColumns
 
 
 def _zero_date_nulls(cur, table: Table, cols: extract.SourceColumns, target: str, where: str) -> int:
-    dates = [c for c in cols.columns if c.kind in ("date", "datetime", "timestamp") and c.name not in cols.missing]
+    dates = [c for c in cols.columns if c.kind in DATE_KINDS and c.name not in cols.missing]
     if not dates:
         return 0
     terms = " + ".join(f"({quote_pg(c.name)} IS NULL)::int" for c in dates)

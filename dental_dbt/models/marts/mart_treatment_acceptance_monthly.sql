@@ -48,6 +48,15 @@ presented as (
 
 ),
 
+classified as (
+
+    select
+        *,
+        is_completed or is_scheduled                                as is_accepted
+    from presented
+
+),
+
 final as (
 
     select
@@ -56,13 +65,12 @@ final as (
         count(*)                                                    as presented_count,
         count(*) filter (where is_scheduled)                        as scheduled_count,
         count(*) filter (where is_completed)                        as completed_count,
-        count(*) filter (where is_scheduled or is_completed)        as accepted_count,
+        count(*) filter (where is_accepted)                         as accepted_count,
         cast(sum(procedure_charge) as numeric(14, 2))               as presented_fee,
-        cast(coalesce(sum(procedure_charge) filter (where is_scheduled or is_completed), 0) as numeric(14, 2))
-                                                                    as accepted_fee,
-        cast(coalesce(sum(procedure_charge) filter (where is_scheduled or is_completed), 0)
+        cast(coalesce(sum(procedure_charge) filter (where is_accepted), 0) as numeric(14, 2)) as accepted_fee,
+        cast(coalesce(sum(procedure_charge) filter (where is_accepted), 0)
              / nullif(sum(procedure_charge), 0) as numeric(7, 4))   as acceptance_rate
-    from presented
+    from classified
     group by 1, 2
 
 )
