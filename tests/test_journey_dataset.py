@@ -44,6 +44,11 @@ def frame(params: PgParams, relation: str):
 
 
 def features_until_cutoff(params: PgParams) -> dict[int, tuple]:
+    """Every column but the targets of the procedures dated (procedure_date, procedurelog.ProcDate) up to
+    CUTOFF. The features are read at decision_date, which is never after procedure_date, so they read
+    nothing dated after CUTOFF either. Selecting by decision_date instead would take in procedures
+    planned before CUTOFF and completed after it, whose own procedurelog row (dated after CUTOFF) the
+    mutations change, DateTP and ProcFee included."""
     columns = [r[0] for r in query(params, """
         SELECT column_name FROM information_schema.columns
         WHERE table_schema = 'marts' AND table_name = 'fct_treatment_journey' ORDER BY ordinal_position""")]
@@ -135,9 +140,14 @@ def test_journey_models_train_on_earlier_years(journey):
 # The history features as first written: every procedure paired with every earlier row of its
 # patient, family or carrier (quadratic, kept here as the definition the model's timelines must equal).
 # Coverage and a claim's carrier are read, as in the model, from the snapshots' versions that held then.
+# "Then" is the decision date, written here independently of the model: the earlier of DateTP and
+# ProcDate (least() skips a NULL DateTP), NULL without a ProcDate. The column stays named procedure_date
+# below so that the pairwise definition reads as first written.
 REFERENCE_HISTORY = """
 with procedures as (
-    select * from intermediate.int_procedures where proc_status in (1, 2, 5, 6)
+    select procedure_id, patient_id,
+           case when procedure_date is not null then least(date_tp, procedure_date) end as procedure_date
+    from intermediate.int_procedures where proc_status in (1, 2, 5, 6)
 ), coverage_then as (
     select p.procedure_id, min(plans.carrier_num) filter (where pp.ordinal = 1) as carrier_id
     from procedures p
@@ -188,8 +198,8 @@ from procedures p left join coverage_then ct on p.procedure_id = ct.procedure_id
 
 
 def test_history_features_equal_their_pairwise_definition(journey):
-    """The timelines (running sums read at each procedure date) give exactly what pairing every
-    procedure with every earlier appointment, family member and carrier claim gives."""
+    """The timelines (running sums read at each decision date) give exactly what pairing every
+    procedure with every appointment, family member and carrier claim before its decision date gives."""
     params, _ = journey
     reference = {row[0]: row[1:] for row in query(params, REFERENCE_HISTORY)}
     model = {row[0]: row[1:] for row in query(params, """
@@ -201,6 +211,27 @@ def test_history_features_equal_their_pairwise_definition(journey):
     assert sum(1 for v in model.values() if v[6] > 1) > 100  # and families
     different = {k: (model[k], reference[k]) for k in model if model[k] != reference[k]}
     assert not different, list(different.items())[:3]
+
+
+def test_features_are_read_at_the_decision_date(journey):
+    """decision_date is procedurelog.DateTP when it is set and not after ProcDate, else ProcDate, and
+    decision_date_fallback marks the others; both read here from the raw table. In the synthetic practice
+    most completed procedures were planned before they were done (decision_date earlier than
+    procedure_date), so the tests above exercise features read before the procedure date."""
+    params, _ = journey
+    raw = {pid: (tp, day) for pid, tp, day in query(params, """
+        SELECT "ProcNum", CASE WHEN "DateTP" >= '1880-01-01' AND "DateTP" <> '1900-01-01' THEN "DateTP" END,
+               CASE WHEN "ProcDate" >= '1880-01-01' AND "ProcDate" <> '1900-01-01' THEN "ProcDate" END
+        FROM raw.procedurelog WHERE "ProcStatus" IN (1, 2, 5, 6)""")}
+    model = {row[0]: row[1:] for row in query(params, """
+        SELECT procedure_id, decision_date, decision_date_fallback, procedure_date, target_accepted
+        FROM marts.fct_treatment_journey""")}
+    assert model.keys() == raw.keys()
+    for pid, (tp, day) in raw.items():
+        usable = tp is not None and day is not None and tp <= day
+        assert model[pid][:3] == ((tp if usable else day), not usable, day), pid
+    earlier = [row for row in model.values() if row[0] is not None and row[0] < row[2]]
+    assert sum(1 for row in earlier if row[3]) > 1000  # completed (accepted) after being planned
 
 
 def documented_schema() -> tuple[dict[str, str], dict[str, tuple[str, str, str]]]:
@@ -555,6 +586,31 @@ def test_written_dataset_is_deidentified_by_safe_harbor(written):
         values = {v for v in table.column(name).to_pylist() if v is not None}
         assert all(re.fullmatch(patterns[name], v) for v in values), name
     assert len({v for v in table.column("code_category").to_pylist()}) < 30
+
+
+def test_decision_date_fallbacks_are_counted_not_written(written):
+    """The decision date and its fallback flag stay in the warehouse: the file has neither, its statistics
+    count the year's rows whose decision date fell back to ProcDate (as the warehouse does), and the
+    data-quality summary shows the count, from the flag or, for the de-identified file, as given."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dental_assets.defs.journey.assets import data_quality_summary, deidentify
+
+    params, _, path, _ = written
+    year = AS_OF.year - 1
+    assert not {"decision_date", "decision_date_fallback"} & set(pq.read_schema(path).names)
+    [[expected]] = query(params, f"""SELECT count(*) FILTER (WHERE decision_date_fallback)
+        FROM marts.fct_treatment_journey WHERE procedure_year = {year}""")
+    assert json.loads(path.with_suffix(".stats.json").read_text())["decision_date_fallbacks"] == expected
+    model_rows = pa.table({"procedure_id": [1, 2, 3], "procedure_year": [2025] * 3,
+                           "decision_date": pa.array([dt.date(2025, 1, 2)] * 3, pa.date32()),
+                           "decision_date_fallback": [True, False, True]})
+    assert data_quality_summary(model_rows, 2025)["dq/decision_date_fallbacks"].value == 2
+    file_rows = deidentify(model_rows, b"k" * 32)
+    assert file_rows.column_names == ["procedure_key", "procedure_year"]
+    summary = data_quality_summary(file_rows, 2025, fallbacks=2)
+    assert summary["dq/decision_date_fallbacks"].value == 2 and "| 2 (66.7%) |" in summary["data_quality"].value
 
 
 def test_writer_refuses_identifying_columns_and_a_real_source_without_salt(tmp_path, monkeypatch):

@@ -13,7 +13,8 @@ De-identification, by HIPAA Safe Harbor (docs/journey.md, "De-identification"):
   that is not in the warehouse: ``DENTAL_JOURNEY_SALT`` (``JourneyKeysResource``), or, for the synthetic
   source only, a random key kept in ``$DENTAL_HOME/journey_salt`` (mode 0600). The hashes are computed
   here, in Python, so neither the salt nor the keyed hashes ever reach the warehouse or dbt's logs;
-- the date of service is dropped (``procedure_year`` and intervals in days remain);
+- the date of service and the decision date are dropped (``procedure_year`` and intervals in days
+  remain), and so is the bookkeeping flag ``decision_date_fallback``, counted in the statistics instead;
 - ``patient_age_years`` is capped at 90 by the model; ``patient_zip3`` is set to ``000`` for the ZIP3
   areas HHS lists as 20,000 people or fewer (``RESTRICTED_ZIP3``) and where the file holds fewer than
   ``ZIP3_MIN_PATIENTS`` patients in that ZIP3 area;
@@ -63,8 +64,13 @@ KEY_COLUMNS = {
     "provider_id": ("provider_key", "provider"),
     "carrier_id": ("carrier_key", "carrier"),
 }
-# the model's exact dates of service, left out of the file (procedure_year and intervals remain)
-DATE_COLUMNS = ("procedure_date",)
+# the model's exact dates, left out of the file (procedure_year and intervals remain): procedurelog.ProcDate
+# and the decision date every feature is read at (procedurelog.DateTP, else ProcDate)
+DATE_COLUMNS = ("procedure_date", "decision_date")
+# the model's flag of rows whose decision date fell back to ProcDate (DateTP a sentinel or after ProcDate):
+# counted in the statistics and the data-quality summary, not written (bookkeeping, not a feature; whether
+# DateTP was usable may differ between completed and planned rows, so it could leak target_accepted)
+DECISION_FALLBACK_COLUMN = "decision_date_fallback"
 ZIP3_COLUMN = "patient_zip3"
 # Safe Harbor keeps a ZIP3 only where its area holds more than 20,000 people (45 CFR
 # 164.514(b)(2)(i)(B)). HHS names the three-digit ZIP areas of 20,000 people or fewer in the 2000 census
@@ -165,15 +171,15 @@ def check_deidentified(table: pa.Table) -> None:
 
 def deidentify(table: pa.Table, salt: bytes) -> pa.Table:
     """The model's rows made Safe Harbor de-identified: each ``KEY_COLUMNS`` column replaced, in place,
-    by its keyed hash; ``DATE_COLUMNS`` dropped; ``patient_zip3`` of sparse areas set to "000"; rows
-    sorted by ``procedure_key``. Raises ValueError (``check_deidentified``) when an identifying column
-    remains."""
+    by its keyed hash; ``DATE_COLUMNS`` and ``DECISION_FALLBACK_COLUMN`` dropped; ``patient_zip3`` of sparse
+    areas set to "000"; rows sorted by ``procedure_key``. Raises ValueError (``check_deidentified``) when an
+    identifying column remains."""
     for raw, (keyed, kind) in KEY_COLUMNS.items():
         if raw in table.column_names:
             index = table.column_names.index(raw)
             keys = keyed_hash(table.column(raw).to_pylist(), salt, kind)
             table = table.remove_column(index).add_column(index, keyed, pa.array(keys, pa.string()))
-    table = table.drop_columns([c for c in DATE_COLUMNS if c in table.column_names])
+    table = table.drop_columns([c for c in (*DATE_COLUMNS, DECISION_FALLBACK_COLUMN) if c in table.column_names])
     if ZIP3_COLUMN in table.column_names and "patient_key" in table.column_names:
         index = table.column_names.index(ZIP3_COLUMN)
         areas = suppress_sparse_zip3(table.column(ZIP3_COLUMN).to_pylist(), table.column("patient_key").to_pylist())
@@ -206,7 +212,7 @@ def _fetch_year(warehouse: WarehouseResource | PgParams, relation: str, year: in
 
     The rows travel as ``COPY ... TO STDOUT (FORMAT csv)`` and are parsed by pyarrow with the column
     types fixed in advance (a NULL is an unquoted empty field, an empty string a quoted one, booleans
-    ``t``/``f``): at 100,000 patients a year is ~500,000 rows x 36 columns, which row-by-row fetching
+    ``t``/``f``): at 100,000 patients a year is ~500,000 rows x 38 columns, which row-by-row fetching
     turned into Python objects far more slowly. Raises TypeError for a column type with no Arrow mapping.
     """
     conn = warehouse.connect()
@@ -270,7 +276,16 @@ def _share(column: pa.ChunkedArray) -> float | None:
     return sum(1 for v in values if v) / len(values) if values else None
 
 
-def data_quality_summary(table: pa.Table, year: int) -> dict[str, dg.MetadataValue]:
+def decision_date_fallbacks(table: pa.Table) -> int | None:
+    """Rows of the model's ``table`` whose decision date fell back to ``procedure_date`` (procedurelog.DateTP
+    a sentinel or after ProcDate: ``DECISION_FALLBACK_COLUMN`` true); None when the column is absent (the
+    de-identified file)."""
+    if DECISION_FALLBACK_COLUMN not in table.column_names:
+        return None
+    return int(pc.sum(table.column(DECISION_FALLBACK_COLUMN).cast(pa.int64())).as_py() or 0)
+
+
+def data_quality_summary(table: pa.Table, year: int, fallbacks: int | None = None) -> dict[str, dg.MetadataValue]:
     """The data-quality summary of one year of the dataset, as materialization metadata.
 
     Entries (counts, shares and dates only, no row values): ``dq/rows``, ``dq/patients`` (distinct
@@ -279,7 +294,9 @@ def data_quality_summary(table: pa.Table, year: int) -> dict[str, dg.MetadataVal
     ``procedure_year``, outside ``year``: must be 0), ``dq/first_date`` and ``dq/last_date`` (of
     ``procedure_date``; empty for the de-identified file, which has none), ``dq/target_accepted_rate`` and
     ``dq/target_fully_paid_rate`` (share of true among non-null), ``dq/columns_with_nulls`` (a count)
-    and ``dq/null_columns`` (their names), and
+    and ``dq/null_columns`` (their names), ``dq/decision_date_fallbacks`` (rows whose decision date fell
+    back to ProcDate: counted from ``table``'s ``decision_date_fallback`` when it has one, else
+    ``fallbacks``, the count ``write_journey_partition`` took before de-identifying; null when neither), and
     ``data_quality``, a markdown table of all of them with a verdict ``ok`` / ``CHECK``."""
     names = set(table.column_names)
     rows = table.num_rows
@@ -298,6 +315,8 @@ def data_quality_summary(table: pa.Table, year: int) -> dict[str, dg.MetadataVal
     accepted = _share(table.column("target_accepted")) if "target_accepted" in names else None
     fully_paid = _share(table.column("target_fully_paid")) if "target_fully_paid" in names else None
     with_nulls = sorted(n for n in table.column_names if table.column(n).null_count)
+    counted = decision_date_fallbacks(table)
+    fallbacks = counted if counted is not None else fallbacks
     rate = lambda v: "n/a" if v is None else f"{v:.1%}"  # noqa: E731
     lines = [
         "| measure | value | verdict |", "|---|--:|---|",
@@ -309,6 +328,8 @@ def data_quality_summary(table: pa.Table, year: int) -> dict[str, dg.MetadataVal
         f"| target_accepted rate | {rate(accepted)} | |",
         f"| target_fully_paid rate | {rate(fully_paid)} | |",
         f"| columns with nulls | {len(with_nulls)} of {table.num_columns} | |",
+        "| decision date fell back to the procedure date (DateTP missing or after ProcDate) | "
+        + ("n/a" if fallbacks is None else f"{fallbacks:,} ({rate(fallbacks / rows if rows else None)})") + " | |",
     ]
     return {
         "data_quality": dg.MetadataValue.md("\n".join(lines)),
@@ -322,6 +343,8 @@ def data_quality_summary(table: pa.Table, year: int) -> dict[str, dg.MetadataVal
         "dq/target_fully_paid_rate": dg.MetadataValue.float(round(fully_paid, 4)) if fully_paid is not None else dg.MetadataValue.null(),
         "dq/columns_with_nulls": dg.MetadataValue.int(len(with_nulls)),
         "dq/null_columns": ", ".join(with_nulls) or "none",
+        "dq/decision_date_fallbacks": (dg.MetadataValue.int(fallbacks) if fallbacks is not None
+                                       else dg.MetadataValue.null()),
     }
 
 
@@ -359,11 +382,14 @@ def write_journey_partition(
     ConfigurationError for a real source without one), write
     ``<data dir>/processed/treatment_journey/<partition_key>/treatment_journey_<source>_<UTC timestamp>.parquet``
     (through a temporary file renamed into place) and its ``.stats.json`` (rows, column types, null
-    rates 0-1), then keep the newest ``keep`` versions. Returns the file, the table written and the
-    files pruned."""
+    rates 0-1, ``decision_date_fallbacks``: rows whose decision date fell back to ProcDate, counted before
+    the flag is dropped; null when the model has no such flag), then keep the newest ``keep`` versions.
+    Returns the file, the table written and the files pruned."""
     year = int(partition_key)
     key = journey_salt(salt or os.environ.get(JOURNEY_SALT_SETTING), source_name)
-    table = deidentify(_fetch_year(warehouse, relation, year), key)
+    fetched = _fetch_year(warehouse, relation, year)
+    fallbacks = decision_date_fallbacks(fetched)
+    table = deidentify(fetched, key)
 
     folder = journey_dir(partition_key)
     folder.mkdir(parents=True, exist_ok=True)
@@ -383,6 +409,7 @@ def write_journey_partition(
         "rows": table.num_rows,
         "columns": {name: str(table.schema.field(name).type) for name in table.column_names},
         "null_rates": null_rates,
+        "decision_date_fallbacks": fallbacks,
     }
     path.with_suffix(".stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True))
     return path, table, prune_versions(folder, keep)
@@ -415,9 +442,10 @@ def treatment_journey(
         warehouse, relation_for_model(JOURNEY_MODEL), context.partition_key, source_name,
         keep=settings.keep("DENTAL_JOURNEY_KEEP"), salt=journey_keys.salt,
     )
-    null_rates = json.loads(path.with_suffix(".stats.json").read_text())["null_rates"]
+    stats = json.loads(path.with_suffix(".stats.json").read_text())
+    null_rates = stats["null_rates"]
     context.log.info(f"treatment_journey {context.partition_key}: {table.num_rows} rows -> {path}")
-    quality = data_quality_summary(table, year)
+    quality = data_quality_summary(table, year, fallbacks=stats["decision_date_fallbacks"])
     return dg.MaterializeResult(
         check_results=[data_quality_check(table, quality)],
         metadata={

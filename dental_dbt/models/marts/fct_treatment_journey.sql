@@ -1,13 +1,28 @@
 -- The treatment-journey dataset: one row per procedure that was treatment-planned, completed, referred
--- out or deleted (procedurelog.ProcStatus in 1 TP, 2 C, 5 R, 6 D), with features known on the procedure
+-- out or deleted (procedurelog.ProcStatus in 1 TP, 2 C, 5 R, 6 D), with features known on its decision
 -- date and four targets. Every joined side is aggregated to one row per procedure (or per patient,
 -- family or carrier and date) before the join, so no procedure repeats.
 --
--- Features use only the procedure's own row, rows dated strictly before its procedure_date
+-- The decision date: the day the treatment was planned, when the prediction is made.
+--   decision_date = procedurelog.DateTP (int_procedures.date_tp) when it is set and not after ProcDate
+--                   (procedure_date), else procedure_date; decision_date_fallback marks the rows that fell
+--                   back (DateTP a sentinel, or after ProcDate: bad data; NULL procedure_date included).
+-- Why not procedure_date: OpenDental moves the ProcDate of a procedure to the day it is completed, while a
+-- procedure still planned keeps the day it was planned (or its appointment's date). Features read at
+-- procedure_date were taken after the decision for completed rows (visits between planning and
+-- completion counted, the last visit the one just before completion, that day's coverage and fees) and
+-- at planning for the others: target_accepted was learnt from "when" rather than "whether". DateTP is
+-- written when the procedure is planned, and for work charted straight to complete it is the day of
+-- completion, so both kinds of row are read at the decision. The interval procedure_date -
+-- decision_date is not a column: it is itself a leak (positive for completed rows, 0 for planned ones
+-- without an appointment).
+--
+-- Features use only the procedure's own row, rows dated strictly before its decision_date
 -- (appointments, claims, the patient's first visit), never later rows, and for the tables OpenDental
 -- overwrites or deletes (fee, patplan, inssub, insplan) the version that held at the end of the
--- procedure date, from their snapshots (dental_dbt/snapshots): NULL where no version is known then.
+-- decision date, from their snapshots (dental_dbt/snapshots): NULL where no version is known then.
 -- The dataset holds no payment amounts, statuses or dates after the procedure (they are outcomes).
+-- The targets, their "known" rule and the year partition (procedure_year) stay on procedure_date.
 --   demographics  patient_age_years (NULL for a sentinel birthdate; 90 for 90 and older, HIPAA Safe
 --                 Harbor), gender, patient_zip3 (first three digits of patient.Zip, NULL unless it has
 --                 five digits), has_insurance (a coverage window containing the date), coverage_count
@@ -18,11 +33,11 @@
 --                 claimprocs);
 --   insurance     carrier_id of the primary coverage then, carrier_median_days_to_payment and
 --                 carrier_estimate_accuracy of that carrier's claims received in the 365 days before the
---                 procedure date;
+--                 decision date;
 --   procedure     procedure_code, code_category, treat_area_code, is_multi_visit, has_tooth, has_surface;
 --   history       prior_visit_count, prior_broken_count (appointments before the date), days_since_last_visit,
---                 days_since_first_visit (the first completed appointment before the date),
---                 family_size (family members seen before the date, the patient included).
+--                 days_since_first_visit (days from the last / first completed appointment before the
+--                 date), family_size (family members seen before the date, the patient included).
 -- Targets (NULL where undefined, and NULL while not yet known: for a procedure dated later than the run's
 -- as-of date (run setting as_of_date, default today) minus the target's maturity, below; a planned
 -- procedure on next month's appointment is not a "no"):
@@ -56,6 +71,9 @@ procedures as not materialized (
         clinic_id,
         provider_id,
         procedure_date,
+        -- the decision date (header): DateTP, else ProcDate when DateTP is a sentinel or after ProcDate
+        case when date_tp <= procedure_date then date_tp else procedure_date end as decision_date,
+        not coalesce(date_tp <= procedure_date, false)              as decision_date_fallback,
         proc_status,
         code_id,
         procedure_code,
@@ -93,9 +111,9 @@ codes as (
 ),
 
 -- Point in time. OpenDental overwrites fee, patplan, inssub and insplan rows in place and deletes a
--- dropped coverage's patplan row, so their current rows are not what was known on a procedure date.
+-- dropped coverage's patplan row, so their current rows are not what was known on a decision date.
 -- Their snapshots keep every version with the interval it held, [dbt_valid_from, dbt_valid_to); a
--- feature reads the version that held at the end of the procedure date (known_from < date + 1 and
+-- feature reads the version that held at the end of the decision date (known_from < date + 1 and
 -- known_until >= date + 1 or open), and is NULL when no version was known then.
 
 -- the clinic- and provider-independent fee rows: the standard fee of a code in a fee schedule
@@ -182,8 +200,8 @@ paysplits as (
 -- procedure with every earlier row of its patient or carrier grew with their product (the carrier
 -- history alone: 41M pairs and 93 s at 5,000 patients).
 
--- the patient's appointments before each procedure date: an appointment counts from the day after its
--- date (appointment_date < procedure_date)
+-- the patient's appointments before each decision date: an appointment counts from the day after its
+-- date (appointment_date < decision_date)
 visit_timeline as (
 
     select
@@ -198,24 +216,24 @@ visit_timeline as (
     union all
     select distinct
         patient_id,
-        procedure_date,
+        decision_date,
         0,
         0,
         cast(null as date),
         true
     from procedures
     where patient_id is not null
-        and procedure_date is not null
+        and decision_date is not null
 
 ),
 
 visit_history as (
 
-    select patient_id, procedure_date, prior_visit_count, prior_broken_count, first_visit_date, last_visit_date
+    select patient_id, decision_date, prior_visit_count, prior_broken_count, first_visit_date, last_visit_date
     from (
         select
             patient_id,
-            counted_from                                            as procedure_date,
+            counted_from                                            as decision_date,
             is_query,
             sum(completed) over patient_days                        as prior_visit_count,
             sum(broken) over patient_days                           as prior_broken_count,
@@ -228,8 +246,8 @@ visit_history as (
 
 ),
 
--- the family's members seen before each procedure date: a member counts from the day after its first
--- visit (patient.DateFirstVisit < procedure_date); the patient is added when not counted so
+-- the family's members seen before each decision date: a member counts from the day after its first
+-- visit (patient.DateFirstVisit < decision_date); the patient is added when not counted so
 family_timeline as (
 
     select
@@ -243,24 +261,24 @@ family_timeline as (
     union all
     select distinct
         patients.guarantor,
-        procedures.procedure_date,
+        procedures.decision_date,
         0,
         true
     from procedures
     inner join patients
         on procedures.patient_id = patients.pat_num
     where patients.guarantor is not null
-        and procedures.procedure_date is not null
+        and procedures.decision_date is not null
 
 ),
 
 family_history as (
 
-    select guarantor, procedure_date, members_seen
+    select guarantor, decision_date, members_seen
     from (
         select
             guarantor,
-            counted_from                                            as procedure_date,
+            counted_from                                            as decision_date,
             is_query,
             sum(members) over (partition by guarantor order by counted_from) as members_seen
         from family_timeline
@@ -269,37 +287,37 @@ family_history as (
 
 ),
 
--- coverages holding on the procedure date, and the primary one's carrier: the patplan versions known at
+-- coverages holding on the decision date, and the primary one's carrier: the patplan versions known at
 -- the end of the date, their subscription's version then (its window containing the date; a coverage
 -- without a known subscription counts, as in int_patient_coverage) and the plan's version then
 coverage_then as (
 
     select
         procedures.procedure_id,
-        procedures.procedure_date,
+        procedures.decision_date,
         count(*)                                                    as coverage_count,
         min(plans.carrier_num) filter (where patient_plans.ordinal = 1) as primary_carrier_id
     from procedures
     inner join patient_plans
         on procedures.patient_id = patient_plans.patient_id
-        and patient_plans.known_from < procedures.procedure_date + 1
-        and (patient_plans.known_until is null or patient_plans.known_until >= procedures.procedure_date + 1)
+        and patient_plans.known_from < procedures.decision_date + 1
+        and (patient_plans.known_until is null or patient_plans.known_until >= procedures.decision_date + 1)
     left join subscriptions
         on patient_plans.ins_sub_num = subscriptions.ins_sub_num
-        and subscriptions.known_from < procedures.procedure_date + 1
-        and (subscriptions.known_until is null or subscriptions.known_until >= procedures.procedure_date + 1)
+        and subscriptions.known_from < procedures.decision_date + 1
+        and (subscriptions.known_until is null or subscriptions.known_until >= procedures.decision_date + 1)
     left join plans
         on subscriptions.plan_num = plans.plan_num
-        and plans.known_from < procedures.procedure_date + 1
-        and (plans.known_until is null or plans.known_until >= procedures.procedure_date + 1)
-    where (subscriptions.date_effective is null or subscriptions.date_effective <= procedures.procedure_date)
-        and (subscriptions.date_term is null or subscriptions.date_term >= procedures.procedure_date)
-    group by procedures.procedure_id, procedures.procedure_date
+        and plans.known_from < procedures.decision_date + 1
+        and (plans.known_until is null or plans.known_until >= procedures.decision_date + 1)
+    where (subscriptions.date_effective is null or subscriptions.date_effective <= procedures.decision_date)
+        and (subscriptions.date_term is null or subscriptions.date_term >= procedures.decision_date)
+    group by procedures.procedure_id, procedures.decision_date
 
 ),
 
 -- a claim's carrier: its plan's version at the end of the day the claim was received (before the
--- procedure dates that count it)
+-- decision dates that count it)
 received_claims as (
 
     select
@@ -318,15 +336,15 @@ received_claims as (
 ),
 
 -- The carrier's history on a date d: its claims received in [d - 365, d), computed once per (carrier,
--- procedure date): a claim counts from the day after it was received (+1) until 366 days after (-1).
+-- decision date): a claim counts from the day after it was received (+1) until 366 days after (-1).
 carrier_dates as (
 
     select distinct
         primary_carrier_id                                          as carrier_id,
-        procedure_date                                              as as_of_date
+        decision_date                                               as as_of_date
     from coverage_then
     where primary_carrier_id is not null
-        and procedure_date is not null
+        and decision_date is not null
 
 ),
 
@@ -423,7 +441,8 @@ carrier_history as (
 ),
 
 -- the money of each procedure, in one pass over its claimprocs and paysplits:
---   insurance_estimate   InsPayEst of its estimate (0), received (1) and pending-supplemental (6) claimprocs;
+--   insurance_estimate   InsPayEst of its NotReceived (0), Received (1) and Estimate (6) claimprocs (read as
+--                        stored: an Estimate of a planned procedure, the claim's of a completed one);
 --   received_total       paysplits + InsPayAmt + WriteOff of its Received (1), Supplemental (4) and
 --                        CapComplete (7) claimprocs (outcome, targets only), received_30d the part dated
 --                        (DatePay, DateCP) within 30 days after the procedure;
@@ -478,13 +497,15 @@ joined as (
         procedures.clinic_id,
         procedures.provider_id,
         procedures.procedure_date,
+        procedures.decision_date,
+        procedures.decision_date_fallback,
         cast(extract(year from procedures.procedure_date) as integer) as procedure_year,
-        -- demographics
+        -- demographics, as of the decision date
         case
-            when patients.birthdate is null or procedures.procedure_date is null then null
-            when patients.birthdate > procedures.procedure_date then null
+            when patients.birthdate is null or procedures.decision_date is null then null
+            when patients.birthdate > procedures.decision_date then null
             -- Safe Harbor: every age over 89 is reported as one category, 90
-            else least(cast(extract(year from age(procedures.procedure_date, patients.birthdate)) as integer), 90)
+            else least(cast(extract(year from age(procedures.decision_date, patients.birthdate)) as integer), 90)
         end                                                         as patient_age_years,
         case patients.gender when 0 then 'male' when 1 then 'female' when 2 then 'unknown'
             when 3 then 'other' end                                 as gender,
@@ -513,17 +534,17 @@ joined as (
         coalesce(codes.is_multi_visit, false)                       as is_multi_visit,
         coalesce(procedures.tooth_num, '') <> ''                    as has_tooth,
         coalesce(procedures.surf, '') <> ''                         as has_surface,
-        -- history
+        -- history, as of the decision date (days)
         coalesce(visit_history.prior_visit_count, 0)                as prior_visit_count,
         coalesce(visit_history.prior_broken_count, 0)               as prior_broken_count,
-        procedures.procedure_date - visit_history.last_visit_date   as days_since_last_visit,
-        procedures.procedure_date - visit_history.first_visit_date  as days_since_first_visit,
+        procedures.decision_date - visit_history.last_visit_date    as days_since_last_visit,
+        procedures.decision_date - visit_history.first_visit_date   as days_since_first_visit,
         case
             when family_history.members_seen is null then 1
-            when patients.date_first_visit < procedures.procedure_date then family_history.members_seen
+            when patients.date_first_visit < procedures.decision_date then family_history.members_seen
             else family_history.members_seen + 1
         end                                                         as family_size,
-        -- targets, once known
+        -- targets, once known: on procedure_date (the completion for a completed procedure)
         case when procedures.procedure_date <= run_date.as_of_date - {{ journey_known_days('target_accepted') }}
             then procedures.proc_status = 2
         end                                                         as target_accepted,
@@ -549,26 +570,26 @@ joined as (
     left join fees as patient_fee
         on patient_fee.fee_sched = patients.fee_sched
         and patient_fee.code_num = procedures.code_id
-        and patient_fee.known_from < procedures.procedure_date + 1
-        and (patient_fee.known_until is null or patient_fee.known_until >= procedures.procedure_date + 1)
+        and patient_fee.known_from < procedures.decision_date + 1
+        and (patient_fee.known_until is null or patient_fee.known_until >= procedures.decision_date + 1)
     left join fees as provider_fee
         on provider_fee.fee_sched = providers.fee_sched
         and provider_fee.code_num = procedures.code_id
-        and provider_fee.known_from < procedures.procedure_date + 1
-        and (provider_fee.known_until is null or provider_fee.known_until >= procedures.procedure_date + 1)
+        and provider_fee.known_from < procedures.decision_date + 1
+        and (provider_fee.known_until is null or provider_fee.known_until >= procedures.decision_date + 1)
     left join codes
         on procedures.code_id = codes.code_num
     left join visit_history
         on procedures.patient_id = visit_history.patient_id
-        and procedures.procedure_date = visit_history.procedure_date
+        and procedures.decision_date = visit_history.decision_date
     left join family_history
         on patients.guarantor = family_history.guarantor
-        and procedures.procedure_date = family_history.procedure_date
+        and procedures.decision_date = family_history.decision_date
     left join coverage_then
         on procedures.procedure_id = coverage_then.procedure_id
     left join carrier_history
         on coverage_then.primary_carrier_id = carrier_history.carrier_id
-        and coverage_then.procedure_date = carrier_history.as_of_date
+        and coverage_then.decision_date = carrier_history.as_of_date
     left join procedure_money
         on procedures.procedure_id = procedure_money.procedure_id
 
