@@ -41,6 +41,8 @@ class SyntheticConfig:
     - ``pay_plans_bill_in_advance_days``: PayPlansBillInAdvanceDays (default 10).
     - ``ppo_writeoff_date``: ReportsPPOwriteoffDefaultToProcDate: 0 insurance pay date (default),
       1 procedure date, 2 initial claim date / insurance pay date.
+    - ``time_card_first_day_of_week``: TimeCardOvertimeFirstDayOfWeek, the day OpenDental's time card
+      weeks (weekly overtime) start on, as .NET's DayOfWeek: 0 Sunday (default) .. 6 Saturday.
     """
 
     as_of: dt.date
@@ -55,6 +57,7 @@ class SyntheticConfig:
     pay_plans_version: int = 2
     pay_plans_bill_in_advance_days: int = 10
     ppo_writeoff_date: int = 0
+    time_card_first_day_of_week: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.as_of, dt.date) or isinstance(self.as_of, dt.datetime):
@@ -81,6 +84,8 @@ class SyntheticConfig:
             raise ValueError("pay_plans_bill_in_advance_days must be between 0 and 365")
         if self.ppo_writeoff_date not in (0, 1, 2):
             raise ValueError("ppo_writeoff_date must be 0, 1 or 2")
+        if not 0 <= self.time_card_first_day_of_week <= 6:
+            raise ValueError("time_card_first_day_of_week must be between 0 (Sunday) and 6 (Saturday)")
         if self.completion_rate + self.broken_rate > 1.0:
             raise ValueError("completion_rate + broken_rate must not exceed 1")
 
@@ -90,8 +95,9 @@ class SyntheticConfig:
         return self.aging_proc_lifo != AGING_PROC_LIFO_NO
 
     def preference_rows(self) -> list[tuple[str, str]]:
-        """(PrefName, ValueString) of the preferences the aging and Production and Income reports read,
-        as OpenDental 24.3 stores them (upgrade-script defaults, this practice's choices applied)."""
+        """(PrefName, ValueString) of the preferences the aging and Production and Income reports and the
+        time card read, as OpenDental 24.3 stores them (upgrade-script defaults, this practice's choices
+        applied)."""
         return [
             ("AgingCalculatedMonthlyInsteadOfDaily", "0"),
             ("AgingIsEnterprise", "1"),
@@ -101,4 +107,5 @@ class SyntheticConfig:
             ("PayPlansVersion", str(self.pay_plans_version)),
             ("ReportPandIschedProdSubtractsWO", "0"),
             ("ReportsPPOwriteoffDefaultToProcDate", str(self.ppo_writeoff_date)),
+            ("TimeCardOvertimeFirstDayOfWeek", str(self.time_card_first_day_of_week)),
         ]

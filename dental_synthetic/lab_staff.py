@@ -34,10 +34,15 @@ Staff (``employee``, ``clockevent``, ``timeadjust``)
     Break row (ClockStatus 2, out/in, inside the Home row, < 30 min so OpenDental's TimeCardRules
     deduct nothing). ``EDIT_RATE`` of clock-ins were corrected: TimeEntered1 later than TimeDisplayed1.
     OTimeHours/Rate2Hours/Rate3Hours are OpenDental's "no override" -01:00:00. Weekly overtime as
-    OpenDental's TimeCardRules.CalculateWeeklyOvertime stores it: for each finished week (its Friday
-    before ``as_of``) whose paid hours exceed 40, an IsAuto ``timeadjust`` with OTimeHours = the excess
-    and RegHours = -the excess, at 20:00 of the week's Friday. ``MANUAL_ADJUST_RATE`` of employee-weeks
-    carry a manual RegHours adjustment (after-hours staff meeting, Wednesday 18:00).
+    OpenDental's TimeCardRules.CalculateWeeklyOvertime stores it, on OpenDental's time card weeks: seven
+    days from the practice's ``preference`` TimeCardOvertimeFirstDayOfWeek (.NET DayOfWeek, 0 Sunday: the
+    default, ``SyntheticConfig.time_card_first_day_of_week``; outside 0-6 read as 0, as Database Maintenance
+    resets it). OpenDental ends a week where Calendar.GetWeekOfYear(date, FirstFullWeek, that day) changes,
+    which under FirstFullWeek never happens at New Year: a week runs across it. For each week that ended
+    before ``as_of`` whose paid hours (clock rows and manual RegHours) exceed 40, an IsAuto ``timeadjust``
+    with OTimeHours = the excess and RegHours = -the excess, dated as OpenDental dates it: the date of the
+    week's last time card row (clock row or adjustment) at 20:00. ``MANUAL_ADJUST_RATE`` of employee-weeks
+    carry a manual RegHours adjustment (after-hours staff meeting, the week's Wednesday 18:00).
 
 Users (``usergroup``, ``usergroupattach``, ``apptview``, ``userodapptview``, ``userodpref``)
     Groups 1-4 are the ``userod.UserGroupNum`` values of the set-up (Admin, Billing, Front Desk,
@@ -59,6 +64,7 @@ from . import identity
 from .columns import append_rows, constant_string, strings
 from .context import PEOPLE_STREAM, Context
 from .extras import _c  # a column as numpy: dates as day numbers, timestamps as epoch seconds
+from .ledger import preference_values
 from .practice import CLINICAL_GROUP, FRONT_DESK_GROUP, enum_codes
 from .util import DAY, ZERO_TS, key_order, weekday
 
@@ -126,8 +132,9 @@ SHORT_MEETING_RATE = 0.5  # share of those meetings lasting MEETING_SECONDS[0] (
 MEETING_SECONDS = (1800, 3600)  # a meeting's RegHours, seconds: short, long
 MEETING_WEEKDAY = 2  # the meeting's day of the week (Monday 0): Wednesday
 MEETING_SECOND = 18 * 3600  # at 18:00
-FRIDAY = 4  # day of the week (Monday 0): a week is finished, and its overtime entered, on its Friday
-OT_ENTRY_SECOND = 20 * 3600  # the overtime timeadjust at 20:00
+FIRST_DAY_PREF = "TimeCardOvertimeFirstDayOfWeek"  # the preference naming the time card week's first day
+DEFAULT_FIRST_DAY = 0  # its OpenDental default (.NET DayOfWeek.Sunday; ConvertDatabases2.cs inserts '0')
+OT_ENTRY_SECOND = 20 * 3600  # the overtime timeadjust at 20:00 of the week's last row's date
 WEEKLY_OT_SECONDS = 40 * 3600
 NO_OVERRIDE = "-01:00:00"  # OpenDental's ClockEvent.OTimeHours / Rate2Hours / Rate3Hours "not overridden"
 ROLES = ("manager", "frontdesk", "assistant", "hygienist")
@@ -143,6 +150,23 @@ def _busday(days: np.ndarray, offset) -> np.ndarray:
 def _draw(rng: np.random.Generator, spec, size: int) -> np.ndarray:
     values, probs = spec
     return np.asarray(values, dtype=np.int64)[rng.choice(len(values), size=size, p=np.asarray(probs))]
+
+
+def time_card_first_day(tables: dict[str, pa.Table]) -> int:
+    """The practice's TimeCardOvertimeFirstDayOfWeek (.NET DayOfWeek: 0 Sunday .. 6 Saturday) from its
+    ``preference`` rows; missing or outside 0-6: 0, Sunday (OpenDental's default, and what Database
+    Maintenance resets an invalid value to: DatabaseMaintenances.PreferenceTimeCardOvertimeFirstDayOfWeek)."""
+    value = preference_values(tables).get(FIRST_DAY_PREF, DEFAULT_FIRST_DAY)
+    return value if 0 <= value <= 6 else DEFAULT_FIRST_DAY
+
+
+def week_start(days: np.ndarray, first_day: int) -> np.ndarray:
+    """Day numbers -> the first day of their OpenDental time card week: the latest day on or before them
+    whose .NET DayOfWeek (Sunday 0; 1970-01-01 was a Thursday, 4) is ``first_day``. Weeks are not split at
+    New Year: TimeCardRules compares Calendar.GetWeekOfYear(..., CalendarWeekRule.FirstFullWeek, ...), which
+    gives the January days before the first full week the number of the last December week."""
+    days = np.asarray(days, dtype=np.int64)
+    return days - (days + 4 - first_day) % 7
 
 
 def signed_hms(seconds: np.ndarray) -> pa.Array:
@@ -502,13 +526,16 @@ class ClockRows:
 
 @dataclass(frozen=True)
 class Weeks:
-    """Per employee-week: EmployeeNum, its Monday (day number), a manual meeting adjustment (bool) and its
-    length (seconds), the overtime (seconds, 0 unless the week is finished)."""
+    """Per employee-week (OpenDental's time card week): EmployeeNum, its first day and the day of its
+    meeting (day numbers), a manual meeting adjustment (bool) and its length (seconds), the day of the
+    week's last time card row, the overtime (seconds, 0 unless the week ended before as_of)."""
 
     emp: np.ndarray
-    monday: np.ndarray
+    first: np.ndarray
+    meeting: np.ndarray
     manual: np.ndarray
     manual_sec: np.ndarray
+    last_day: np.ndarray
     ot: np.ndarray
 
 
@@ -518,7 +545,7 @@ def _clock(ctx, rng, tables, emp_num, emp_clinic, emp_prov, pto_def) -> None:
     draws = _day_draws(rng, len(owner))
     rows = _clock_rows(owner, wday, draws)
     _put_clock_events(ctx, owner, wday, rows, emp_clinic)
-    weeks = _weeks(ctx, rng, owner, wday, rows)
+    weeks = _weeks(ctx, rng, owner, wday, rows, time_card_first_day(tables))
     _put_time_adjusts(ctx, owner, wday, draws.pto, weeks, emp_clinic, pto_def)
 
 
@@ -607,36 +634,44 @@ def _put_clock_events(ctx: Context, owner: np.ndarray, wday: np.ndarray, rows: C
 
 
 def _weeks(ctx: Context, rng: np.random.Generator, owner: np.ndarray, wday: np.ndarray,
-           rows: ClockRows) -> Weeks:
-    """Per employee-week the paid seconds (breaks sit inside a paid row), the manual meeting adjustment
-    (``MANUAL_ADJUST_RATE``, not after last_ts) and the overtime beyond ``WEEKLY_OT_SECONDS``."""
+           rows: ClockRows, first_day: int) -> Weeks:
+    """Per employee-week (weeks from ``first_day``, ``week_start``) the paid seconds (breaks sit inside a
+    paid row), the manual meeting adjustment (``MANUAL_ADJUST_RATE``, not after last_ts), the week's last
+    row's day (its last working day, PTO days included, or the meeting's) and the overtime beyond
+    ``WEEKLY_OT_SECONDS`` of the weeks that ended before as_of."""
     paid = np.where(rows.status == CLOCK["Break"], 0, rows.stop - rows.start)
-    monday = wday - weekday(wday)
-    week_key = owner * 100_000 + (monday - ctx.start + 10)
+    first = week_start(wday, first_day)
+    week_key = owner * 100_000 + (first - ctx.start + 10)
     uniq_week, week_of_day = np.unique(week_key, return_inverse=True)
     week_sec = np.zeros(len(uniq_week), dtype=np.int64)
     np.add.at(week_sec, week_of_day[rows.day], paid)
-    week_monday = uniq_week % 100_000 - 10 + ctx.start
+    week_first = uniq_week % 100_000 - 10 + ctx.start
     manual = rng.random(len(uniq_week)) < MANUAL_ADJUST_RATE
     manual_sec = np.where(rng.random(len(uniq_week)) < SHORT_MEETING_RATE, *MEETING_SECONDS)
-    manual &= (week_monday + MEETING_WEEKDAY) * DAY + MEETING_SECOND <= ctx.last_ts
+    meeting = week_first + (MEETING_WEEKDAY - weekday(week_first)) % 7
+    manual &= meeting * DAY + MEETING_SECOND <= ctx.last_ts
     week_sec += np.where(manual, manual_sec, 0)
-    finished = week_monday + FRIDAY < ctx.as_of
-    ot = np.where(finished, np.maximum(week_sec - WEEKLY_OT_SECONDS, 0), 0)
-    return Weeks(emp=uniq_week // 100_000, monday=week_monday, manual=manual, manual_sec=manual_sec, ot=ot)
+    last_day = np.full(len(uniq_week), np.iinfo(np.int64).min)
+    np.maximum.at(last_day, week_of_day, wday)  # every working-day row is clock rows or a PTO adjustment
+    last_day = np.where(manual, np.maximum(last_day, meeting), last_day)
+    ended = week_first + 6 < ctx.as_of
+    ot = np.where(ended, np.maximum(week_sec - WEEKLY_OT_SECONDS, 0), 0)
+    return Weeks(emp=uniq_week // 100_000, first=week_first, meeting=meeting, manual=manual, manual_sec=manual_sec,
+                 last_day=last_day, ot=ot)
 
 
 def _put_time_adjusts(ctx: Context, owner: np.ndarray, wday: np.ndarray, pto: np.ndarray, weeks: Weeks,
                       emp_clinic: np.ndarray, pto_def: int) -> None:
     """``timeadjust``: a PTO row per PTO day (PtoHours ``PTO_DAY_SECONDS``), a RegHours row per manual
-    meeting, an IsAuto overtime row per week with overtime (OTimeHours = excess, RegHours = -excess)."""
+    meeting, an IsAuto overtime row per week with overtime (OTimeHours = excess, RegHours = -excess) at
+    ``OT_ENTRY_SECOND`` of the week's last row's day."""
     ot_week = np.flatnonzero(weeks.ot > 0)
     man_week = np.flatnonzero(weeks.manual)
     pto_day = np.flatnonzero(pto)
     a_emp = np.concatenate([owner[pto_day], weeks.emp[man_week], weeks.emp[ot_week]])
     a_time = np.concatenate([wday[pto_day] * DAY + PTO_ENTRY_SECOND,
-                             (weeks.monday[man_week] + MEETING_WEEKDAY) * DAY + MEETING_SECOND,
-                             (weeks.monday[ot_week] + FRIDAY) * DAY + OT_ENTRY_SECOND])
+                             weeks.meeting[man_week] * DAY + MEETING_SECOND,
+                             weeks.last_day[ot_week] * DAY + OT_ENTRY_SECOND])
     a_reg = np.concatenate([np.zeros(len(pto_day), np.int64), weeks.manual_sec[man_week], -weeks.ot[ot_week]])
     a_ot = np.concatenate([np.zeros(len(pto_day) + len(man_week), np.int64), weeks.ot[ot_week]])
     a_pto = np.concatenate([np.full(len(pto_day), PTO_DAY_SECONDS), np.zeros(len(man_week) + len(ot_week), np.int64)])

@@ -3,6 +3,7 @@ within the simulated span, the rules the stage simulates, and determinism."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -146,6 +147,55 @@ def test_clock_events_follow_opendental(practice):
             assert (prov_of[e], d) in sched
 
 
+def _week_first(day: int, first_day: int) -> int:
+    """The first day (day number) of the OpenDental time card week holding ``day``, weeks starting on .NET
+    DayOfWeek ``first_day`` (Sunday 0), computed with Python's calendar (date.weekday(): Monday 0)."""
+    date = dt.date(1970, 1, 1) + dt.timedelta(days=day)
+    return day - (date.weekday() + 1 - first_day) % 7
+
+
+def expected_overtime(practice, first_day: int) -> tuple[dict, dict]:
+    """OpenDental's TimeCardRules.CalculateWeeklyOvertime on the generated time cards, recomputed here:
+    per (employee, first day of the week) with weeks from ``first_day``, the paid seconds (work rows, not
+    breaks, and manual RegHours) and the day of the week's last row (clock rows by TimeDisplayed1, manual
+    and PTO adjustments by TimeEntry). Returns ({(emp, week): (overtime, TimeEntry)} for the weeks that
+    ended before as_of with more than 40 hours, {(emp, week): set of years of its rows})."""
+    as_of = day_number(practice.config.as_of)
+    week, last, years = {}, {}, {}
+
+    def add(emp, moment, seconds):
+        day = moment // DAY
+        key = (emp, _week_first(day, first_day))
+        week[key] = week.get(key, 0) + seconds
+        last[key] = max(last.get(key, day), day)
+        years.setdefault(key, set()).add((dt.date(1970, 1, 1) + dt.timedelta(days=day)).year)
+
+    for e, a, b, s in zip(col(practice, "clockevent", "EmployeeNum").tolist(),
+                          col(practice, "clockevent", "TimeDisplayed1").tolist(),
+                          col(practice, "clockevent", "TimeDisplayed2").tolist(),
+                          col(practice, "clockevent", "ClockStatus").tolist()):
+        if s != 2:
+            add(e, a, b - a)
+    ta = practice.tables["timeadjust"]
+    for e, t, r, is_auto in zip(col(practice, "timeadjust", "EmployeeNum").tolist(),
+                                col(practice, "timeadjust", "TimeEntry").tolist(),
+                                seconds(ta.column("RegHours").to_pylist()).tolist(),
+                                col(practice, "timeadjust", "IsAuto").tolist()):
+        if not is_auto:
+            add(e, t, r)
+    ot = {k: (v - 40 * 3600, last[k] * DAY + 20 * 3600) for k, v in week.items()
+          if v > 40 * 3600 and k[1] + 6 < as_of}
+    return ot, years
+
+
+def auto_overtime(practice, first_day: int) -> dict:
+    """The generated IsAuto timeadjust rows: {(emp, week of TimeEntry): (OTimeHours, TimeEntry)}."""
+    ta = practice.tables["timeadjust"]
+    return {(e, _week_first(t // DAY, first_day)): (o, t) for e, t, o, a in zip(
+        col(practice, "timeadjust", "EmployeeNum").tolist(), col(practice, "timeadjust", "TimeEntry").tolist(),
+        seconds(ta.column("OTimeHours").to_pylist()).tolist(), col(practice, "timeadjust", "IsAuto").tolist()) if a}
+
+
 def test_time_adjustments_pto_and_weekly_overtime(practice):
     ta = practice.tables["timeadjust"]
     reg = seconds(ta.column("RegHours").to_pylist())
@@ -158,26 +208,52 @@ def test_time_adjustments_pto_and_weekly_overtime(practice):
     assert (reg[auto] == -ot[auto]).all() and (ot[auto] > 0).all()
     cat = dict(zip(col(practice, "definition", "DefNum").tolist(), col(practice, "definition", "Category").tolist()))
     assert {cat[d] for d in pto_def[pto > 0].tolist()} == {enum_codes("DefCat")["TimeCardAdjTypes"]}
-    # an automatic overtime row for exactly the finished weeks whose paid time went over 40 hours
-    ce = practice.tables["clockevent"]
-    status = col(practice, "clockevent", "ClockStatus")
-    t1, t2 = col(practice, "clockevent", "TimeDisplayed1"), col(practice, "clockevent", "TimeDisplayed2")
-    emp = col(practice, "clockevent", "EmployeeNum")
-    week = {}
-    for e, a, b, s in zip(emp.tolist(), t1.tolist(), t2.tolist(), status.tolist()):
-        if s != 2:
-            monday = a // DAY - (a // DAY + 3) % 7
-            week[(e, monday)] = week.get((e, monday), 0) + b - a
-    ta_emp = col(practice, "timeadjust", "EmployeeNum")
-    for e, t, r, is_auto in zip(ta_emp.tolist(), entry.tolist(), reg.tolist(), auto.tolist()):
-        if not is_auto and r > 0:
-            monday = t // DAY - (t // DAY + 3) % 7
-            week[(e, monday)] = week.get((e, monday), 0) + r
-    expected = {k: v - 40 * 3600 for k, v in week.items()
-                if v > 40 * 3600 and k[1] + 4 < day_number(AS_OF)}
-    got = {(e, t // DAY - 4): o for e, t, o, a in zip(ta_emp.tolist(), entry.tolist(), ot.tolist(), auto.tolist()) if a}
-    assert got == expected
-    assert ce.num_rows > 0
+    # the practice stores OpenDental's default first day of the time card week, Sunday (0)
+    prefs = dict(zip(practice.tables["preference"].column("PrefName").to_pylist(),
+                     practice.tables["preference"].column("ValueString").to_pylist()))
+    assert prefs["TimeCardOvertimeFirstDayOfWeek"] == "0"
+    # an automatic overtime row for exactly the ended Sunday-Saturday weeks whose paid time went over 40
+    # hours, dated on the week's last row's day at 20:00 (TimeCardRules.CalculateWeeklyOvertime)
+    expected, years = expected_overtime(practice, 0)
+    assert auto_overtime(practice, 0) == expected and expected
+    # weeks run across New Year unsplit (GetWeekOfYear with FirstFullWeek): some week holds rows of two years
+    assert any(len(y) == 2 for y in years.values())
+
+
+def test_time_card_weeks_follow_the_preference():
+    """With TimeCardOvertimeFirstDayOfWeek 3 (Wednesday) the generator writes that preference and computes
+    its weekly overtime on Wednesday-Tuesday weeks: some automatic row is then dated on a Tuesday, the last
+    working day of such a week."""
+    config = dataclasses.replace(CONFIG, patients=300, time_card_first_day_of_week=3)
+    wednesday = generate(config)
+    prefs = dict(zip(wednesday.tables["preference"].column("PrefName").to_pylist(),
+                     wednesday.tables["preference"].column("ValueString").to_pylist()))
+    assert prefs["TimeCardOvertimeFirstDayOfWeek"] == "3"
+    expected, _ = expected_overtime(wednesday, 3)
+    assert auto_overtime(wednesday, 3) == expected and expected
+    assert any((dt.date(1970, 1, 1) + dt.timedelta(days=t // DAY)).weekday() == 1 for _, t in expected.values())
+    # on Sunday weeks the same time cards would give other overtime amounts
+    assert sorted(v[0] for v in expected_overtime(wednesday, 0)[0].values()) != sorted(v[0] for v in expected.values())
+
+
+def test_time_card_week_start_by_hand():
+    """lab_staff.week_start against hand-picked dates (.NET DayOfWeek: Sunday 0): Sunday-Saturday weeks by
+    default, a week across New Year not split (CalendarWeekRule.FirstFullWeek), a Wednesday week; and the
+    preference read as OpenDental's Database Maintenance resets it (outside 0-6: Sunday)."""
+    def start(day: str, first_day: int) -> dt.date:
+        got = lab_staff.week_start(np.array([day_number(dt.date.fromisoformat(day))]), first_day)[0]
+        return dt.date(1970, 1, 1) + dt.timedelta(days=int(got))
+
+    for day in ("2026-06-07", "2026-06-10", "2026-06-13"):  # Sunday, Wednesday, Saturday
+        assert start(day, 0) == dt.date(2026, 6, 7)
+    assert start("2026-06-14", 0) == dt.date(2026, 6, 14)
+    assert start("2026-01-02", 0) == start("2025-12-29", 0) == dt.date(2025, 12, 28)
+    assert start("2026-06-09", 3) == dt.date(2026, 6, 3) and start("2026-06-10", 3) == dt.date(2026, 6, 10)
+    assert start("2026-06-07", 1) == dt.date(2026, 6, 1)  # Monday weeks: a Sunday ends the week
+    for value, want in (("3", 3), ("6", 6), ("7", 0), ("-1", 0), ("x", 0)):
+        pref = pa.table({"PrefName": ["TimeCardOvertimeFirstDayOfWeek"], "ValueString": [value]})
+        assert lab_staff.time_card_first_day({"preference": pref}) == want, value
+    assert lab_staff.time_card_first_day({}) == 0
 
 
 def test_deterministic_and_other_tables_unchanged(practice, monkeypatch):

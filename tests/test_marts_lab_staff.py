@@ -1,6 +1,8 @@
 """mart_lab_cases_monthly and mart_staff_hours_weekly against the lab and staff stage's ground truth
 (recomputed in Python from the generated Arrow tables, a 1,000-patient practice) and against hand-computed
-edge cases on a tiny raw data set written here (expected values written by hand)."""
+edge cases on a tiny raw data set written here (expected values written by hand). Building the marts also
+runs their dbt unit tests (dental_dbt/models/marts/_lab_staff__unit_tests.yml, and those of int_employees,
+int_lab_cases and int_practice_settings)."""
 
 from __future__ import annotations
 
@@ -71,17 +73,26 @@ def _month(day: int) -> dt.date:
     return d.replace(day=1)
 
 
-def _monday(day: int) -> dt.date:
-    return dt.date(1970, 1, 1) + dt.timedelta(days=day - (day + 3) % 7)
+def _week_first(day: int, first_day: int = 0) -> dt.date:
+    """The first day of OpenDental's time card week holding ``day`` (a day number): weeks start on .NET
+    DayOfWeek ``first_day`` (TimeCardOvertimeFirstDayOfWeek; 0 Sunday, the synthetic practice's and
+    OpenDental's default), from Python's calendar (date.weekday(): Monday 0)."""
+    date = dt.date(1970, 1, 1) + dt.timedelta(days=day)
+    return date - dt.timedelta(days=(date.weekday() + 1 - first_day) % 7)
 
 
 def expected_lab(practice) -> dict:
-    """The mart recomputed from the labcase rows: (month, laboratory_id) -> LAB_COLUMNS."""
+    """The mart recomputed from the labcase rows: (month, laboratory_id) -> LAB_COLUMNS. A case is back
+    when received or checked on or before the as-of date (OpenDental's lab case list tests DateTimeChecked
+    first), on DateTimeRecd's date, else DateTimeChecked's; cases sent after the as-of date are left out."""
     as_of = day_number(AS_OF)
     groups = defaultdict(list)
-    for sent, due, recd, lab, fee in zip(*(_np(practice, "labcase", c).tolist() for c in (
-            "DateTimeSent", "DateTimeDue", "DateTimeRecd", "LaboratoryNum", "LabFee"))):
-        received = None if recd == ZERO_TS else recd // DAY
+    for sent, due, recd, checked, lab, fee in zip(*(_np(practice, "labcase", c).tolist() for c in (
+            "DateTimeSent", "DateTimeDue", "DateTimeRecd", "DateTimeChecked", "LaboratoryNum", "LabFee"))):
+        if sent // DAY > as_of:
+            continue
+        known = [t // DAY for t in (recd, checked) if t != ZERO_TS and t // DAY <= as_of]
+        received = known[0] if known else None
         groups[(_month(sent // DAY), lab)].append((sent // DAY, due // DAY, received, fee))
     out = {}
     for key, cases in groups.items():
@@ -100,17 +111,20 @@ def mart_lab(params) -> dict:
 
 
 def expected_staff(practice) -> dict:
-    """The mart recomputed from the Arrow tables: (week_start, clinic_id) -> STAFF_COLUMNS."""
+    """The mart recomputed from the Arrow tables: (week_start, clinic_id) -> STAFF_COLUMNS, weeks from the
+    practice's TimeCardOvertimeFirstDayOfWeek."""
+    prefs = dict(zip(practice.tables["preference"].column("PrefName").to_pylist(),
+                     practice.tables["preference"].column("ValueString").to_pylist()))
+    first_day = int(prefs["TimeCardOvertimeFirstDayOfWeek"])
     attach = defaultdict(set)
     for u, g in zip(_np(practice, "usergroupattach", "UserNum").tolist(),
                     _np(practice, "usergroupattach", "UserGroupNum").tolist()):
         attach[u].add(g)
     group_name = dict(zip(_np(practice, "usergroup", "UserGroupNum").tolist(),
                           practice.tables["usergroup"].column("Description").to_pylist()))
-    clinical = set()
-    for u, e, p, g in zip(*(_np(practice, "userod", c).tolist() for c in ("UserNum", "EmployeeNum", "ProvNum",
-                                                                          "UserGroupNum"))):
-        if e and (p or "Clinical Staff" in {group_name.get(x) for x in attach[u] | {g}}):
+    clinical = set()  # groups through usergroupattach only (Userods.IsInUserGroup; UserGroupNum is deprecated)
+    for u, e, p in zip(*(_np(practice, "userod", c).tolist() for c in ("UserNum", "EmployeeNum", "ProvNum"))):
+        if e and (p or "Clinical Staff" in {group_name.get(x) for x in attach[u]}):
             clinical.add(e)
     acc = defaultdict(lambda: {"reg": 0, "ot": 0, "pto": 0, "clin": 0,  # seconds
                                "emps": set(), "prod": Decimal(0)})
@@ -126,7 +140,7 @@ def expected_staff(practice) -> dict:
             continue
         paid = t2 - t1 + (adj[i] if overridden else adj_auto[i])
         ot = ot_hours[i] if ot_hours[i] != -3600 else ot_auto[i]
-        row = acc[(_monday(t1 // DAY), clinic)]
+        row = acc[(_week_first(t1 // DAY, first_day), clinic)]
         row["reg"] += paid - ot
         row["ot"] += ot
         row["emps"].add(emp)
@@ -136,7 +150,7 @@ def expected_staff(practice) -> dict:
     reg, ot, pto = (_seconds(ta.column(c).to_pylist()) for c in ("RegHours", "OTimeHours", "PtoHours"))
     for i, (emp, entry, clinic, unpaid) in enumerate(zip(*(_np(practice, "timeadjust", c).tolist() for c in (
             "EmployeeNum", "TimeEntry", "ClinicNum", "IsUnpaidProtectedLeave")))):
-        row = acc[(_monday(entry // DAY), clinic)]
+        row = acc[(_week_first(entry // DAY, first_day), clinic)]
         row["pto"] += pto[i]
         if unpaid:
             continue
@@ -147,7 +161,7 @@ def expected_staff(practice) -> dict:
     for day, clinic, fee, qty, base, status in zip(*(_np(practice, "procedurelog", c).tolist() for c in (
             "ProcDate", "ClinicNum", "ProcFee", "UnitQty", "BaseUnits", "ProcStatus"))):
         if status == 2:
-            acc[(_monday(day), clinic)]["prod"] += money(Decimal(str(fee)) * (qty + base))
+            acc[(_week_first(day, first_day), clinic)]["prod"] += money(Decimal(str(fee)) * (qty + base))
     out = {}
     for key, r in acc.items():
         hours = {k: Decimal(r[k]) / 3600 for k in ("reg", "ot", "pto", "clin")}
@@ -207,26 +221,34 @@ def _tiny(practice):
     tables = {name: t.slice(0, 0) for name, t in practice.tables.items()}
     tables["laboratory"] = table("laboratory", {"LaboratoryNum": [1, 2], "Description": ["Lab A", "Lab B"]})
     tables["labcase"] = table("labcase", {
-        "LabCaseNum": [1, 2, 3, 4, 5],
-        "LaboratoryNum": [1, 1, 1, 2, 2],
-        "PatNum": [1, 1, 1, 1, 1],
+        "LabCaseNum": [1, 2, 3, 4, 5, 6, 7, 8],
+        "LaboratoryNum": [1, 1, 1, 2, 2, 2, 2, 2],
+        "PatNum": [1, 1, 1, 1, 1, 1, 1, 1],
         # 1: received on its due date (on time); 2: the day after (late); 3: out, due before as_of (late);
-        # 4: out, due after as_of; 5: out, due on the as-of date (not late yet)
+        # 4: out, due after as_of; 5: out, due on the as-of date (not late yet); 6: quality checked without a
+        # received date (back); 7: received and checked after the as-of date (out at the as-of date, late);
+        # 8: sent after the as-of date (not counted)
         "DateTimeSent": [_ts("2026-05-04", "09:00:00"), _ts("2026-05-04", "10:00:00"), _ts("2026-05-20", "11:00:00"),
-                         _ts("2026-06-25", "11:00:00"), _ts("2026-06-16", "11:00:00")],
+                         _ts("2026-06-25", "11:00:00"), _ts("2026-06-16", "11:00:00"), _ts("2026-06-01", "09:00:00"),
+                         _ts("2026-06-02", "09:00:00"), _ts("2026-07-01", "09:00:00")],
         "DateTimeDue": [_ts("2026-05-18", "17:00:00"), _ts("2026-05-18", "17:00:00"), _ts("2026-06-03", "17:00:00"),
-                        _ts("2026-07-09", "17:00:00"), _ts("2026-06-30", "17:00:00")],
-        "DateTimeRecd": [_ts("2026-05-18", "23:00:00"), _ts("2026-05-19", "09:00:00"), z, z, z],
-        "LabFee": [200.0, 150.5, 99.99, 300.0, 100.0],
+                        _ts("2026-07-09", "17:00:00"), _ts("2026-06-30", "17:00:00"), _ts("2026-06-15", "17:00:00"),
+                        _ts("2026-06-16", "17:00:00"), _ts("2026-07-15", "17:00:00")],
+        "DateTimeRecd": [_ts("2026-05-18", "23:00:00"), _ts("2026-05-19", "09:00:00"), z, z, z, z,
+                         _ts("2026-07-02", "10:00:00"), z],
+        "DateTimeChecked": [z, z, z, z, z, _ts("2026-06-12", "10:00:00"), _ts("2026-07-02", "11:00:00"), z],
+        "LabFee": [200.0, 150.5, 99.99, 300.0, 100.0, 120.0, 80.25, 55.0],
     })
-    tables["employee"] = table("employee", {"EmployeeNum": [1, 2, 3], "LName": ["x", "y", "z"]})
-    # E1 front desk (group 3), E2 a hygienist (a provider), E3 an assistant (Clinical Staff by attachment)
-    tables["userod"] = table("userod", {"UserNum": [1, 2, 3], "UserName": ["a", "b", "c"],
-                                        "EmployeeNum": [1, 2, 3], "ProvNum": [0, 1, 0], "UserGroupNum": [3, 4, 3]})
+    tables["employee"] = table("employee", {"EmployeeNum": [1, 2, 3, 4], "LName": ["x", "y", "z", "w"]})
+    # E1 front desk (group 3), E2 a hygienist (a provider), E3 an assistant (Clinical Staff by attachment),
+    # E4 front desk: its user's deprecated UserGroupNum says Clinical Staff, its only attachment Front Desk
+    tables["userod"] = table("userod", {"UserNum": [1, 2, 3, 4], "UserName": ["a", "b", "c", "d"],
+                                        "EmployeeNum": [1, 2, 3, 4], "ProvNum": [0, 1, 0, 0],
+                                        "UserGroupNum": [3, 4, 3, 5]})
     tables["usergroup"] = table("usergroup", {"UserGroupNum": [3, 4, 5],
                                               "Description": ["Front Desk", "Providers", "Clinical Staff"]})
-    tables["usergroupattach"] = table("usergroupattach", {"UserGroupAttachNum": [1, 2, 3, 4], "UserNum": [1, 2, 3, 3],
-                                                          "UserGroupNum": [3, 4, 3, 5]})
+    tables["usergroupattach"] = table("usergroupattach", {"UserGroupAttachNum": [1, 2, 3, 4, 5],
+                                                          "UserNum": [1, 2, 3, 3, 4], "UserGroupNum": [3, 4, 3, 5, 3]})
     none = "-01:00:00"
     ce = [  # employee, day, in, out, status, Adjust, AdjustAuto, overridden, OTimeHours, OTimeAuto
         (1, "2026-06-22", "08:00:00", "12:00:00", 1, "00:00:00", "00:00:00", 0, none, "00:00:00"),  # lunch out
@@ -239,6 +261,7 @@ def _tiny(practice):
         (2, "2026-06-23", "08:00:00", "16:00:00", 0, "00:00:00", "00:00:00", 0, "02:00:00", "00:00:00"),  # OT 2
         (3, "2026-06-24", "09:00:00", "13:00:00", 0, "00:00:00", "-00:15:00", 0, none, "00:30:00"),  # 3.75, OT .5
         (3, "2026-06-25", "08:00:00", None, 0, "00:00:00", "00:00:00", 0, none, "00:00:00"),  # still clocked in
+        (4, "2026-06-24", "08:00:00", "10:00:00", 0, "00:00:00", "00:00:00", 0, none, "00:00:00"),  # not clinical
     ]
     tables["clockevent"] = table("clockevent", {
         "ClockEventNum": list(range(1, len(ce) + 1)),
@@ -284,25 +307,35 @@ def test_lab_cases_edge_cases(tiny):
         # May, lab 1: cases 1-3; turnarounds 14 and 15 days; late: case 2 (a day after due) and case 3 (out,
         # due 2026-06-03 before the as-of date); case 1 received on its due date is on time
         (dt.date(2026, 5, 1), 1): (3, 2, 1, d("14.50"), d("14.50"), 2, d("450.49")),
-        # June, lab 2: both out; case 5 is due on the as-of date itself: not late yet
-        (dt.date(2026, 6, 1), 2): (2, 0, 2, None, None, 0, d("400.00")),
+        # June, lab 2: cases 4-7. Case 6, quality checked on 06-12 without a received date, is back (OpenDental
+        # tests DateTimeChecked first: LabCases.Refresh), 11 days, on time (due 06-15). Case 7, received
+        # 07-02 after the as-of date 06-30, is out and late (due 06-16). Cases 4 and 5 out, not late (due
+        # after / on the as-of date). Case 8, sent 07-01 after the as-of date, is not counted (no July row)
+        (dt.date(2026, 6, 1), 2): (4, 1, 3, d("11.00"), d("11.00"), 1, d("600.25")),
     }
 
 
 def test_staff_hours_edge_cases(tiny):
     mart = mart_staff(tiny)
     d = Decimal
-    # week of 2026-06-22, clinic 1:
-    #   E1 clock 4 + 4 (lunch rows; the break adds nothing) + 9 (a row spanning lunch) + 2 (Sunday) = 19,
-    #      auto weekly OT moves 1 from regular to overtime; PTO 8 (not worked)
+    # OpenDental's time card weeks start on TimeCardOvertimeFirstDayOfWeek, Sunday by default (the tiny
+    # practice has no preference row). Week of Sunday 2026-06-21, clinic 1:
+    #   E1 clock 4 + 4 (lunch rows; the break adds nothing) + 9 (a row spanning lunch) = 17, auto weekly OT
+    #      moves 1 from regular to overtime; PTO 8 (not worked); Sunday 06-28 starts the next week
     #   E2 (4.5 - 0.5 overridden Adjust; AdjustAuto ignored) + 8 (OTimeHours 2 overridden) = 12, OT 2;
     #      unpaid protected leave adds nothing
     #   E3 4 - 0.25 AdjustAuto = 3.75, OTimeAuto 0.5; manual +0.5 regular; the open row adds nothing
-    # regular 18 + 10 + 3.75 = 31.75; overtime 1 + 2 + 0.5 = 3.5; clocked 35.25;
+    #   E4 2, not clinical: attached only to Front Desk (its deprecated UserGroupNum, Clinical Staff, is not
+    #      read: Userods.IsInUserGroup)
+    # regular 16 + 10 + 3.75 + 2 = 31.75; overtime 1 + 2 + 0.5 = 3.5; clocked 35.25;
     # clinical (E2, E3) 12 + 4.25 = 16.25; production 325.00 (the treatment-planned row is not
     # production) -> 20.00 per clinical hour
+    # week of Sunday 2026-06-28: E1 2 (Sunday) + 2 (Monday)
     assert mart == {
-        (dt.date(2026, 6, 22), 1): (d("35.25"), d("31.75"), d("3.50"), d("8.00"), d("16.25"), 3, d("325.00"),
+        (dt.date(2026, 6, 21), 1): (d("35.25"), d("31.75"), d("3.50"), d("8.00"), d("16.25"), 4, d("325.00"),
                                     d("20.00")),
-        (dt.date(2026, 6, 29), 1): (d("2.00"), d("2.00"), d("0.00"), d("0.00"), d("0.00"), 1, d("0.00"), None),
+        (dt.date(2026, 6, 28), 1): (d("4.00"), d("4.00"), d("0.00"), d("0.00"), d("0.00"), 1, d("0.00"), None),
     }
+    (week_year, week_of_year), = rows(tiny, "SELECT DISTINCT week_year, week_of_year "
+                                            "FROM marts.mart_staff_hours_weekly WHERE week_start = date '2026-06-21'")
+    assert (week_year, week_of_year) == (2026, 25)  # day 172: (172 - 1) // 7 + 1; the first Sunday, 01-04, week 1

@@ -2,7 +2,9 @@
 -- staff. An employee is clinical when a user linked to it (userod.EmployeeNum) is a provider
 -- (userod.ProvNum: a dentist or hygienist who also clocks in) or belongs to a clinical user group: a
 -- usergroup whose Description is in the var clinical_user_groups (default ['Clinical Staff'], the
--- assistants' group), through userod.UserGroupNum or usergroupattach.
+-- assistants' group) through usergroupattach. userod.UserGroupNum is not read: OpenDental 24.3 marks it
+-- "Deprecated. Use UserGroupAttaches to link Userods to UserGroups." (TableTypes/Userod.cs) and decides
+-- membership from usergroupattach alone (Userods.IsInUserGroup, UserGroups.GetForUser).
 
 {%- set clinical_groups = var('clinical_user_groups', ['Clinical Staff']) %}
 
@@ -28,8 +30,6 @@ groups as (
 memberships as (
 
     select user_num, user_group_num from {{ ref('stg_opendental__usergroupattach') }}
-    union
-    select user_num, user_group_num from users
 
 ),
 

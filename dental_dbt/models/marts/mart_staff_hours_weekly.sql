@@ -1,5 +1,17 @@
--- Staff hours and production per ISO week (Monday start) and clinic (grain: week_start, clinic_id), from
--- int_clock_events, int_time_adjustments, int_employees and int_procedures_complete. clinic_id 0 = none.
+-- Staff hours and production per OpenDental time card week and clinic (grain: week_start, clinic_id), from
+-- int_clock_events, int_time_adjustments, int_employees, int_procedures_complete and int_practice_settings.
+-- clinic_id 0 = none.
+-- Weeks are OpenDental's time card weeks: seven days from the practice's TimeCardOvertimeFirstDayOfWeek
+-- (int_practice_settings.time_card_first_day_of_week, default 0 = Sunday). OpenDental's weekly overtime
+-- (TimeCardRules.CalculateWeeklyOvertime, and FormTimeCard.FillMain's weekly totals) ends a week where
+-- Calendar.GetWeekOfYear(date, CalendarWeekRule.FirstFullWeek, (DayOfWeek)TimeCardOvertimeFirstDayOfWeek)
+-- changes: under FirstFullWeek the days of January before the first such weekday take the number of the
+-- last week of December, so a week runs across New Year unsplit (ClockEvents.GetWeekTotal likewise goes
+-- back to the latest first day of the week). Its automatic overtime row is dated on the week's last row at
+-- 20:00, so it falls in the week whose hours it moves.
+--   week_year, week_of_year  GetWeekOfYear's numbering of the week: the calendar year of week_start and
+--                        (day of year of week_start - 1) / 7 + 1 (week 1 starts on the year's first
+--                        first-day-of-week; a week starting in late December keeps its December number);
 -- Hours as OpenDental's time card counts them (see int_clock_events, int_time_adjustments):
 --   regular_hours        clock work rows' regular hours + timeadjust RegHours (week of TimeDisplayed1 /
 --                        TimeEntry, clinic of the row);
@@ -34,6 +46,12 @@ employees as (
 
 ),
 
+settings as (
+
+    select time_card_first_day_of_week as first_day from {{ ref('int_practice_settings') }}
+
+),
+
 hour_rows as (
 
     select
@@ -58,10 +76,23 @@ hour_rows as (
 
 ),
 
+-- the first day of the row's week: back to the latest TimeCardOvertimeFirstDayOfWeek (extract(dow) and
+-- .NET's DayOfWeek both number Sunday 0 .. Saturday 6)
+weekly_rows as (
+
+    select
+        hour_rows.*,
+        hour_rows.row_date
+            - mod(cast(extract(dow from hour_rows.row_date) as integer) - settings.first_day + 7, 7) as week_start
+    from hour_rows
+    cross join settings
+
+),
+
 hours as (
 
     select
-        cast(date_trunc('week', hour_rows.row_date) as date)        as week_start,
+        hour_rows.week_start,
         hour_rows.clinic_id,
         sum(hour_rows.regular_seconds + hour_rows.overtime_seconds) / 3600.0 as clocked_hours,
         sum(hour_rows.regular_seconds) / 3600.0                     as regular_hours,
@@ -70,7 +101,7 @@ hours as (
         coalesce(sum(hour_rows.regular_seconds + hour_rows.overtime_seconds)
             filter (where employees.is_clinical), 0) / 3600.0       as clinical_hours,
         count(distinct hour_rows.employee_id) filter (where hour_rows.is_clock) as employees_clocked
-    from hour_rows
+    from weekly_rows as hour_rows
     left join employees
         on hour_rows.employee_id = employees.employee_id
     group by 1, 2
@@ -80,11 +111,14 @@ hours as (
 production as (
 
     select
-        cast(date_trunc('week', procedure_date) as date)            as week_start,
-        coalesce(clinic_id, 0)                                      as clinic_id,
-        sum(procedure_charge)                                       as production
-    from {{ ref('int_procedures_complete') }}
-    where procedure_date is not null
+        procedures.procedure_date
+            - mod(cast(extract(dow from procedures.procedure_date) as integer) - settings.first_day + 7, 7)
+                                                                    as week_start,
+        coalesce(procedures.clinic_id, 0)                           as clinic_id,
+        sum(procedures.procedure_charge)                            as production
+    from {{ ref('int_procedures_complete') }} as procedures
+    cross join settings
+    where procedures.procedure_date is not null
     group by 1, 2
 
 ),
@@ -93,8 +127,9 @@ final as (
 
     select
         coalesce(hours.week_start, production.week_start)          as week_start,
-        cast(extract(isoyear from coalesce(hours.week_start, production.week_start)) as integer) as iso_year,
-        cast(extract(week from coalesce(hours.week_start, production.week_start)) as integer)    as iso_week,
+        cast(extract(year from coalesce(hours.week_start, production.week_start)) as integer) as week_year,
+        (cast(extract(doy from coalesce(hours.week_start, production.week_start)) as integer) - 1) / 7 + 1
+                                                                    as week_of_year,
         coalesce(hours.clinic_id, production.clinic_id)            as clinic_id,
         cast(coalesce(hours.clocked_hours, 0) as numeric(12, 2))   as clocked_hours,
         cast(coalesce(hours.regular_hours, 0) as numeric(12, 2))   as regular_hours,
