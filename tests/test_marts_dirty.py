@@ -14,7 +14,10 @@ injected change applied by the rule docs/dbt.md ("Dirty data") gives for its kin
 - ``unusual_status`` (AptStatus 9): 'unknown', none of scheduled, complete, broken;
 - ``orphan_row``, ``near_duplicate_plan``, ``control_chars``: no money moves; text is cleaned.
 
-Every injected row, and no other, is listed in ``marts.mart_data_exceptions``.
+Every injected row, and no other, is listed in ``marts.mart_data_exceptions``: so the rules of it no
+injection triggers (an undated commlog, securitylog, clockevent or timeadjust row; an undefined commlog
+Mode_ or SentOrReceived, securitylog PermType or clockevent ClockStatus: hand-made unit test
+``exceptions_list_comm_log_and_time_card_rows``) list no row of this practice either.
 
 ``mart_ar_aging`` is compared bucket by bucket (0-30, 31-60, 61-90, over 90, total, insurance estimate,
 patient portion) for every family, at the as-of date and at every month end, with the generator's own

@@ -1,6 +1,7 @@
 -- The no-show training set: one row per booked appointment that reached its day (AptStatus 2 Complete
 -- or 5 Broken), with features known before it and the target. Prior counts and the last visit use
--- only the patient's earlier appointments (strictly earlier start time).
+-- only the patient's earlier appointments (strictly earlier start time): two appointments of a patient
+-- at the same time do not see each other (the frame ends before the current row's peers, EXCLUDE GROUP).
 --   patient_age_years  whole years from patient.Birthdate to the appointment date, 90 for any age over 89
 --                      (HIPAA Safe Harbor: no exact age above 89 in a mart), NULL for a sentinel birthdate.
 --   target_no_show  the appointment was broken (AptStatus 5): a no-show or a late cancellation, either way
@@ -24,8 +25,8 @@ ordered as (
         max(appointment_date) filter (where apt_status = 2) over earlier as last_visit_date
     from appointments
     window earlier as (
-        partition by patient_id order by appointment_at, appointment_id
-        rows between unbounded preceding and 1 preceding
+        partition by patient_id order by appointment_at
+        range between unbounded preceding and current row exclude group
     )
 
 ),

@@ -1,10 +1,26 @@
--- One row per OpenDental row that breaks a rule of the data, with what the marts do about it
+-- One row per OpenDental row that breaks one of the rules below, with what the marts do about it
 -- (dental_dbt/README.md and docs/dbt.md, "Dirty data"). Keys and rule names only: no patient data.
--- Nothing is dropped silently: every row a mart leaves out, and every stored value a mart counts
--- although it is implausible, is listed here.
 --   exception_kind  what is wrong (the names of dental_synthetic.dirty's injections where they match);
 --   table_name, column_name, key_num: the OpenDental table, column and primary key;
 --   handling        what the warehouse does with the row.
+-- It lists exactly these rows (kind: table.column):
+--   sentinel_date         no date (OpenDental's 0001-01-01, NULL from staging on): a completed procedure's
+--                         procedurelog.ProcDate (out of production, in AR), commlog.CommDateTime (out of
+--                         mart_communications_monthly), securitylog.LogDateTime (out of
+--                         mart_system_activity_daily), clockevent.TimeDisplayed1 and timeadjust.TimeEntry (out
+--                         of mart_staff_hours_weekly);
+--   negative_amount       a completed procedure's negative procedurelog.ProcFee (counted as stored);
+--   absurd_amount         an amount of var implausible_amount or more in procedurelog.ProcFee, paysplit.SplitAmt,
+--                         adjustment.AdjAmt, claimproc.InsPayAmt or claimproc.WriteOff (counted as stored);
+--   claimproc_claimnum_0  a received claimproc on no claim; orphan_row: a commlog.PatNum of no patient;
+--   near_duplicate_plan   insplan copies; control_chars: control characters in commlog.Note;
+--   unusual_status        a code OpenDental 24.3 does not define: appointment.AptStatus, commlog.Mode_ and
+--                         commlog.SentOrReceived, securitylog.PermType (each counted as 'unknown'),
+--                         clockevent.ClockStatus (no work row: out of mart_staff_hours_weekly).
+-- Not listed: rows a mart leaves out by its own definition rather than for a broken rule (a lab case not yet
+-- sent, whose DateTimeSent is OpenDental's MinValue until it is sent; a clock row still open; appointments
+-- not on the book), and the rows with a sentinel date in columns no rule here reads, which the daily marts
+-- leave out: appointment.AptDateTime, paysplit.DatePay, claimproc.DateCP, adjustment.AdjDate, among others.
 
 with procedures as (
 
@@ -127,6 +143,70 @@ unknown_statuses as (
 
 ),
 
+commlog_codes as (
+
+    select
+        'sentinel_date', 'commlog', 'CommDateTime', commlog_num,
+        'no date: in int_communications with communication_date NULL; out of mart_communications_monthly (no month)'
+    from {{ ref('stg_opendental__commlog') }}
+    where comm_date_time is null
+    union all
+    select
+        'unusual_status', 'commlog', 'Mode_', commlog_num,
+        'decoded as unknown: counted in mart_communications_monthly under mode unknown'
+    from {{ ref('stg_opendental__commlog') }}
+    where mode_ is null
+        and mode__code is not null
+    union all
+    select
+        'unusual_status', 'commlog', 'SentOrReceived', commlog_num,
+        'decoded as unknown: counted in mart_communications_monthly under direction unknown'
+    from {{ ref('stg_opendental__commlog') }}
+    where sent_or_received is null
+        and sent_or_received_code is not null
+
+),
+
+security_log_codes as (
+
+    select
+        'sentinel_date', 'securitylog', 'LogDateTime', security_log_num,
+        'no date: out of mart_system_activity_daily (no day)'
+    from {{ ref('stg_opendental__securitylog') }}
+    where log_date_time is null
+    union all
+    select
+        'unusual_status', 'securitylog', 'PermType', security_log_num,
+        'decoded as unknown: counted in mart_system_activity_daily under permission unknown'
+    from {{ ref('stg_opendental__securitylog') }}
+    where perm_type is null
+        and perm_type_code is not null
+
+),
+
+time_card_codes as (
+
+    select
+        'unusual_status', 'clockevent', 'ClockStatus', clock_event_num,
+        'decoded as unknown (TimeClockStatus: 0 Home, 1 Lunch, 2 Break): no work row, out of mart_staff_hours_weekly'
+    from {{ ref('stg_opendental__clockevent') }}
+    where clock_status is null
+        and clock_status_code is not null
+    union all
+    select
+        'sentinel_date', 'clockevent', 'TimeDisplayed1', clock_event_num,
+        'no clock-in date: no week, out of mart_staff_hours_weekly'
+    from {{ ref('stg_opendental__clockevent') }}
+    where time_displayed_1 is null
+    union all
+    select
+        'sentinel_date', 'timeadjust', 'TimeEntry', time_adjust_num,
+        'no date: no week, out of mart_staff_hours_weekly'
+    from {{ ref('stg_opendental__timeadjust') }}
+    where time_entry is null
+
+),
+
 control_characters as (
 
     select
@@ -146,6 +226,9 @@ unioned as (
     union all select * from orphan_commlogs
     union all select * from duplicate_plans
     union all select * from unknown_statuses
+    union all select * from commlog_codes
+    union all select * from security_log_codes
+    union all select * from time_card_codes
     union all select * from control_characters
 
 )

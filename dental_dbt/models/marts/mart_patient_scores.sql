@@ -2,9 +2,13 @@
 -- on a 0-100 scale (higher is better) and NULL when the patient has no history for it. Windows look back
 -- from the as-of date and only at rows dated on or before it.
 --   appointment_reliability  100 x completed / (completed + broken) appointments in the last 24 months;
---   treatment_acceptance     100 x accepted_fee / presented_fee of the procedures presented (DateTP) in
---                            the last 24 months (accepted = completed or scheduled, as in
---                            mart_treatment_acceptance_monthly); a negative charge (dirty data: a
+--   treatment_acceptance     100 x accepted_fee / presented_fee of the procedures with a DateTP in the
+--                            last 24 months and status TP, C, D or TPi (ProcStatus 1, 2, 6, 8); accepted =
+--                            complete (2), or planned (1) on an appointment (AptNum set). This is the
+--                            warehouse's old rule, kept here: mart_treatment_acceptance_monthly now
+--                            follows OpenDental's Treatment Plan Presentation report (first presentation
+--                            on a saved plan; scheduled = on a Scheduled appointment) and this score does
+--                            not (docs/dbt.md, departures table). A negative charge (dirty data: a
 --                            negated ProcFee) counts as $0 here, so the score stays in 0-100 whatever
 --                            the fees, and a patient whose presented charges are all <= $0 gets NULL;
 --   payment_history          100 x share of the completed procedures of the last 24 months, done at
@@ -12,7 +16,11 @@
 --                            (fct_treatment_journey.target_paid_30d);
 --   engagement               50 x min(1, completed visits in the last 12 months / 2)
 --                            + 50 x recency, recency = 1 for a last visit within 6 months, falling
---                            linearly to 0 at 24 months;
+--                            linearly to 0 at 24 months; the last visit is the latest completed
+--                            appointment on or before the as-of date, however old, so a patient last seen
+--                            more than 24 months ago scores 0 (not NULL, which the overall mean would skip:
+--                            a more lapsed patient would score higher); NULL only for a patient with no
+--                            completed appointment at all (never seen: no history, not a lapse);
 --   family_reliability       appointment_reliability computed over the whole family (patient.Guarantor);
 --   overall_score            the mean of the scores that are not NULL.
 
@@ -32,11 +40,14 @@ patients as (
 
 appointments as (
 
-    select appointments.*
+    -- completed and broken appointments up to the as-of date, however old (the last visit); the counts
+    -- take the last 24 months (in_window)
+    select
+        appointments.*,
+        appointments.appointment_date > run_date.as_of_date - interval '24 months' as in_window
     from {{ ref('int_appointments') }} as appointments
     cross join run_date
     where appointments.appointment_date <= run_date.as_of_date
-        and appointments.appointment_date > run_date.as_of_date - interval '24 months'
         and appointments.apt_status in (2, 5)
 
 ),
@@ -45,8 +56,8 @@ appointment_stats as (
 
     select
         patient_id,
-        count(*) filter (where apt_status = 2)                      as completed,
-        count(*) filter (where apt_status = 5)                      as broken,
+        count(*) filter (where apt_status = 2 and in_window)        as completed,
+        count(*) filter (where apt_status = 5 and in_window)        as broken,
         count(*) filter (where apt_status = 2
             and appointment_date > (select as_of_date from run_date) - interval '12 months') as completed_12m,
         max(appointment_date) filter (where apt_status = 2)        as last_visit_date
