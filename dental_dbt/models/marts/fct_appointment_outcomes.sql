@@ -2,8 +2,12 @@
 -- or 5 Broken), with features known before it and the target. Prior counts and the last visit use
 -- only the patient's earlier appointments (strictly earlier start time): two appointments of a patient
 -- at the same time do not see each other (the frame ends before the current row's peers, EXCLUDE GROUP).
---   patient_age_years  whole years from patient.Birthdate to the appointment date, 90 for any age over 89
---                      (HIPAA Safe Harbor: no exact age above 89 in a mart), NULL for a sentinel birthdate.
+--   patient_age_years  the appointment's year minus patient.Birthdate's year (the age reached in that year),
+--                      90 for 90 and over (HIPAA Safe Harbor: no exact age above 89 in a mart), NULL for a
+--                      sentinel birthdate or one in a later year. Not the age on the day: next to the exact
+--                      appointment dates, the day an age in whole years goes up brackets the birthday (12 of
+--                      4,510 demo patients' birth dates were recovered exactly that way); the year's age
+--                      reveals the birth year only, which Safe Harbor allows.
 --   target_no_show  the appointment was broken (AptStatus 5): a no-show or a late cancellation, either way
 --                   the chair time lost. The narrower no-show alone (broken with D9986, a Missed history
 --                   entry) is int_appointments.is_no_show.
@@ -49,8 +53,9 @@ final as (
         ordered.prior_broken_count,
         ordered.appointment_date - ordered.last_visit_date          as days_since_last_visit,
         case
-            when patients.birthdate is null or patients.birthdate > ordered.appointment_date then null
-            else least(90, cast(extract(year from age(ordered.appointment_date, patients.birthdate)) as integer))
+            when extract(year from patients.birthdate) <= extract(year from ordered.appointment_date)
+                then least(90, cast(extract(year from ordered.appointment_date)
+                                    - extract(year from patients.birthdate) as integer))
         end                                                         as patient_age_years,
         ordered.apt_status = 5                                      as target_no_show
     from ordered
