@@ -208,12 +208,28 @@ def test_provider_production_ytd_ends_at_the_years_total(built):
     assert rows(params, "SELECT count(*) FROM marts.mart_provider_production")[0][0] > 0
 
 
-def test_ar_summary_current_month_equals_stored_balances(built):
+def test_ar_summary_current_month_is_opendentals_ar_with_credits_apart(built):
+    """The current month's AR is OpenDental's under its defaults, from the aging it stores on guarantors:
+    the buckets summed (DashboardQueries.GetAR), which is the Aging of A/R report's BalTotal total over the
+    families it lists (RpAging.GetQueryString: a bucket >= 0.005; negative balances only with IsIncludeNeg);
+    the families in credit apart in credit_balance; insurance and patient responsibility over the listed
+    families (the report's InsPayEst + InsWoEst and BalTotal - InsPayEst - InsWoEst columns)."""
     params, _ = built
-    summary = rows(params, f"""SELECT total_balance, insurance_responsibility + patient_responsibility
+    summary = rows(params, f"""SELECT total_balance, credit_balance, insurance_responsibility, patient_responsibility
                                FROM marts.mart_ar_summary_monthly WHERE month = '{AS_OF.replace(day=1)}'""")
-    stored = rows(params, 'SELECT sum("BalTotal") FROM raw.patient WHERE "PatNum" = "Guarantor"')[0][0]
-    assert money(summary[0][0]) == money(stored) == money(summary[0][1])
+    total, credit, insurance, patient = (money(v) for v in summary[0])
+    stored = [[money(v) for v in row] for row in rows(
+        params, 'SELECT "Bal_0_30", "Bal_31_60", "Bal_61_90", "BalOver90", "BalTotal", "InsEst" '
+                'FROM raw.patient WHERE "PatNum" = "Guarantor"')]
+    listed = [r for r in stored if any(bucket >= Decimal("0.005") for bucket in r[:4])]
+    in_credit = [r for r in stored if r not in listed and r[4] <= Decimal("-0.005")]
+    assert listed and in_credit
+    assert total == sum(b for r in stored for b in r[:4]) == sum(r[4] for r in listed)
+    assert credit == sum(r[4] for r in in_credit) < 0
+    assert insurance == sum(r[5] for r in listed) and patient == sum(r[4] - r[5] for r in listed)
+    assert insurance + patient == total
+    # nothing is lost: every family's balance is in total_balance or in credit_balance
+    assert total + credit == sum(r[4] for r in stored)
 
 
 def test_patient_scores_match_an_independent_recount(built):
@@ -534,15 +550,23 @@ def test_payment_plans_equal_the_generator_debits_and_splits(built):
     # the debits due by the as-of date (OpenDental's service issues each on its date)
     assert credits == {num: v for num, v in principal.items() if num not in dynamic}
     assert all(ch["ChargeDate"] <= AS_OF for ch in _table(practice, "payplancharge") if ch["PayPlanNum"] in dynamic)
+    # paid as OpenDental's Payment Plans report takes it (RpPayPlan.GetPayPlanTable): a patient plan's
+    # paysplits, an insurance plan's (PlanNum <> 0) claimprocs Received, Supplemental or CapClaim. The
+    # generator makes no insurance plans: the hand-made dbt unit tests (_money__unit_tests.yml) cover them
+    insurance = {num for num, p in plans.items() if p["PlanNum"]}
     for split in _table(practice, "paysplit"):
-        if split["PayPlanNum"]:
+        if split["PayPlanNum"] and split["PayPlanNum"] not in insurance:
             paid[split["PayPlanNum"]] += money(split["SplitAmt"])
+    for cp in _table(practice, "claimproc"):
+        if cp["PayPlanNum"] in insurance and cp["Status"] in (1, 4, 5):
+            paid[cp["PayPlanNum"]] += money(cp["InsPayAmt"])
     model = {r[0]: r[1:] for r in rows(params, """
         SELECT payment_plan_id, principal_charged, due_to_date, paid_to_date, balance, amount_past_due,
-               is_closed, guarantor_id FROM intermediate.int_payment_plans""")}
+               is_closed, guarantor_id, is_insurance_plan FROM intermediate.int_payment_plans""")}
     assert set(model) == set(plans) and len(model) > 3
+    assert {num for num, r in model.items() if r[-1]} == insurance
     due_by_family = defaultdict(lambda: money(0))
-    for num, (prin, due_now, paid_now, balance, past_due, closed, family) in model.items():
+    for num, (prin, due_now, paid_now, balance, past_due, closed, family, _) in model.items():
         assert [money(prin), money(due_now), money(paid_now)] == [principal[num], due[num], paid[num]], num
         assert money(balance) == principal[num] - paid[num] and money(past_due) == due[num] - paid[num]
         assert closed == bool(plans[num]["IsClosed"]), num
@@ -551,10 +575,13 @@ def test_payment_plans_equal_the_generator_debits_and_splits(built):
             assert closed <= (principal[num] == money(plans[num]["CompletedAmt"]) and money(balance) == 0), num
         else:
             assert closed == (money(balance) == 0), num
-        if not closed:  # PayPlansVersion 2 leaves closed plans out of PayPlanDue
+        # PayPlansVersion 2 leaves closed plans out of PayPlanDue, and every version insurance plans
+        # (Ledgers.GetTransQueryString, PayPlan Charges: "AND pp.PlanNum=0")
+        if not closed and num not in insurance:
             due_by_family[family] += money(past_due) + in_advance[num]
-    # summed per family with the debits billed in advance, the amount past due is OpenDental's PayPlanDue,
-    # as the generator stores it and as mart_ar_aging has it
+    # amount_past_due is not OpenDental's PayPlanDue: summed per family over the open patient plans, with
+    # the debits billed in advance (PayPlansBillInAdvanceDays) added, it is, as the generator stores it and
+    # as mart_ar_aging has it
     stored = {e["Guarantor"]: money(e["PayPlanDue"]) for e in practice.ledger["aging"].to_pylist()}
     mart = {r[0]: money(r[1]) for r in rows(params, "SELECT guarantor_id, pay_plan_due FROM marts.mart_ar_aging "
                                                     "WHERE is_run_date")}
@@ -620,18 +647,29 @@ def test_collection_activity_counts_plans_and_financial_calls(built):
     for c in _table(practice, "commlog"):
         if c["CommType"] in financial and c["PatNum"] in patients:
             calls[c["CommDateTime"].date().replace(day=1)] += 1
+    # patient plans (PlanNum 0) in payment_plan_due / _paid; insurance plans apart, paid by claimprocs on
+    # the plan (the generator makes none: _money__unit_tests.yml has them)
+    insurance = {p["PayPlanNum"] for p in _table(practice, "payplan") if p["PlanNum"]}
     due, paid = defaultdict(lambda: money(0)), defaultdict(lambda: money(0))
+    ins_due, ins_paid = defaultdict(lambda: money(0)), defaultdict(lambda: money(0))
     for ch in _table(practice, "payplancharge"):
         if ch["ChargeType"] == 0 and ch["ChargeDate"] <= AS_OF:
-            due[ch["ChargeDate"].replace(day=1)] += money(ch["Principal"]) + money(ch["Interest"])
+            (ins_due if ch["PayPlanNum"] in insurance else due)[ch["ChargeDate"].replace(day=1)] += (
+                money(ch["Principal"]) + money(ch["Interest"]))
     for split in _table(practice, "paysplit"):
-        if split["PayPlanNum"] and split["DatePay"] <= AS_OF:
+        if split["PayPlanNum"] and split["PayPlanNum"] not in insurance and split["DatePay"] <= AS_OF:
             paid[split["DatePay"].replace(day=1)] += money(split["SplitAmt"])
+    for cp in _table(practice, "claimproc"):
+        if cp["PayPlanNum"] in insurance and cp["Status"] in (1, 4, 5) and cp["DateCP"] <= AS_OF:
+            ins_paid[cp["DateCP"].replace(day=1)] += money(cp["InsPayAmt"])
     mart = rows(params, """
         SELECT month, sum(financial_contacts), sum(collection_calls), sum(payment_plan_due),
-               sum(payment_plan_paid) FROM marts.mart_collection_activity_monthly GROUP BY 1""")
+               sum(payment_plan_paid), sum(insurance_plan_due), sum(insurance_plan_paid)
+        FROM marts.mart_collection_activity_monthly GROUP BY 1""")
     assert {r[0]: r[1] for r in mart if r[1]} == dict(calls) and sum(calls.values()) > 0
     assert {r[0]: r[2] for r in mart if r[2]} == dict(calls)  # the generator's balance calls are by phone
     assert {r[0]: money(r[3]) for r in mart if r[3]} == {m: v for m, v in due.items() if v}
     assert {r[0]: money(r[4]) for r in mart if r[4]} == {m: v for m, v in paid.items() if v}
+    assert {r[0]: money(r[5]) for r in mart if r[5]} == {m: v for m, v in ins_due.items() if v}
+    assert {r[0]: money(r[6]) for r in mart if r[6]} == {m: v for m, v in ins_paid.items() if v}
     assert sum(due.values()) > 0 and sum(paid.values()) > 0

@@ -1,14 +1,21 @@
--- One row per transaction that moves a family's balance (System D, accounts receivable), in dollars,
--- signed: positive = charge to the family, negative = credit. The transactions are OpenDental's own:
+-- One row per money row that moves a family's balance (System D, accounts receivable), in dollars,
+-- signed: positive = charge to the family, negative = credit. A plain ledger of the money rows, NOT
+-- OpenDental's aging transactions and not the AR aging's input: mart_ar_aging reads int_aging_transactions
+-- (OpenDental's Ledgers.GetTransQueryString under the practice's settings). Only dim_date reads this model,
+-- for its date range. It differs from GetTransQueryString, so its sum per family is not patient.BalTotal:
+-- paysplits of the unearned types hidden from the account ("Do Not Show on Account") are counted, and so are
+-- claimprocs of procedures that are not complete; payment plans add no rows (no CompletedAmt, plan charges
+-- or dynamic-plan links) and a split on a plan always counts; sentinel dates are NULL, not 0001-01-01.
 --   procedure   completed procedures (procedurelog.ProcStatus = 2): +ProcFee x (UnitQty + BaseUnits) on ProcDate
 --   adjustment  adjustment.AdjAmt (signed) on AdjDate
 --   paysplit    -paysplit.SplitAmt on DatePay, whatever its UnearnedType: a prepayment is a credit, a
 --               refund (negative split) a charge, and income transfers are +/- pairs that net to zero
 --   claimproc   -(InsPayAmt + WriteOff) of claimprocs received or finalized (Status 1 Received,
---               4 Supplemental, 5 CapClaim, 7 CapComplete) on DateCP; InsPayAmt of a claimproc attached
---               to a payment plan (PayPlanNum <> 0) is counted by the plan, not here.
+--               4 Supplemental, 5 CapClaim, 7 CapComplete) on DateCP, whatever the procedure's status;
+--               InsPayAmt of a claimproc attached to a payment plan (PayPlanNum <> 0) is left out (the
+--               plan tracks it), its WriteOff is not.
 -- guarantor_id is the family (patient.Guarantor of the transaction's patient). transaction_date is NULL
--- where OpenDental holds its "no date" sentinel; the aging treats such rows as the oldest.
+-- where OpenDental holds its "no date" sentinel.
 
 with procedures as (
 

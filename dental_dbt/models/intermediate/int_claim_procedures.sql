@@ -6,8 +6,10 @@
 --   estimate    claimproc.InsPayEst, what insurance is expected to pay;
 --   paid        claimproc.InsPayAmt, what insurance paid on this line;
 --   write_off   claimproc.WriteOff; deductible claimproc.DedApplied;
---   is_payment  Status 1 Received or 4 Supplemental: the lines that carry money received (as
---               mart_collections_daily counts insurance payments, on payment_date = DateCP);
+--   is_payment  Status 1 Received or 4 Supplemental: the lines that carry money received, dated
+--               payment_date (DateCP). mart_collections_daily counts as insurance income only those on
+--               an insurance check (claim_payment_id), by the check's check_date (claimpayment.CheckDate),
+--               as OpenDental's Production and Income report does;
 --   is_denied   a Received line paid $0 where an estimate above $0 was expected.
 -- check_date is claimpayment.CheckDate of the insurance payment the line was paid by (int_claim_payments).
 -- A Status OpenDental 24.3 does not define (staging's status NULL, the stored code in status_code)

@@ -5,20 +5,30 @@
 --                     the month (int_statements.is_billing_statement, by DateSent), the balances they
 --                     stated (BalTotal) and what the family paid within 30 days of them (attributed to
 --                     the statement's month; see int_statements);
---   payment_plan_due  principal + interest of payment-plan debits (payplancharge, ChargeType 0) falling
---                     due in the month (ChargeDate, on or before the run's as-of date, run setting as_of_date,
---                     default today: scheduled installments not yet due are left out), family of the
---                     plan (int_payment_plans.guarantor_id; for a charge on no known plan, the family of
---                     payplancharge.Guarantor);
---   payment_plan_paid paysplit.SplitAmt of the paysplits on a payment plan (PayPlanNum) dated in the month
---                     (DatePay, on or before the as-of date), family of paysplit.PatNum. Summed over a
---                     family's months, payment_plan_due - payment_plan_paid is OpenDental's
---                     patient.PayPlanDue of its guarantor;
+--   payment_plan_due  principal + interest of the debits (payplancharge, ChargeType 0) of patient payment
+--                     plans (payplan.PlanNum 0) falling due in the month (ChargeDate, on or before the run's
+--                     as-of date, run setting as_of_date, default today: scheduled installments not yet due
+--                     are left out), family of the plan (int_payment_plans.guarantor_id; for a charge on no
+--                     known plan, the family of payplancharge.Guarantor);
+--   payment_plan_paid paysplit.SplitAmt of the paysplits on a payment plan (PayPlanNum) other than an
+--                     insurance plan, dated in the month (DatePay, on or before the as-of date), family of
+--                     paysplit.PatNum;
+--   insurance_plan_due, insurance_plan_paid: the same for insurance payment plans (payplan.PlanNum <> 0),
+--                     kept apart: their debits are what insurance owes, not the family (OpenDental leaves
+--                     them out of patient.PayPlanDue, Ledgers.GetTransQueryString: "AND pp.PlanNum=0"), and
+--                     insurance pays them by claimprocs on the plan (claimproc.PayPlanNum, Status 1, 4, 5:
+--                     InsPayAmt by DateCP, as RpPayPlan.GetPayPlanTable's "_insPaid"), family of the plan.
+--                     A paysplit on an insurance plan is in neither paid column (RpPayPlan does not count it
+--                     as paid on such a plan);
 --   financial_contacts, collection_calls: commlog entries of the family's patients whose CommType is a
 --                     CommLogTypes definition (category 27) marked FIN in its ItemValue (OpenDental's
 --                     "Financial" commlog type), by CommDateTime; collection_calls are those by phone
 --                     (Mode_ 3). A commlog pointing at no patient belongs to no family (listed in
 --                     mart_data_exceptions).
+-- The plan columns are the plans' own installments and payments per month. Summed over a family's months,
+-- payment_plan_due - payment_plan_paid is not OpenDental's patient.PayPlanDue: that one, per family at a
+-- date, is mart_ar_aging.pay_plan_due (debits due by the date + PayPlansBillInAdvanceDays, default 10;
+-- closed plans left out under PayPlansVersion 2; Ledgers.GetTransQueryString, PayPlan Charges).
 -- Rows without a date (OpenDental's sentinel, NULL in staging) belong to no month and are left out here
 -- (a statement without DateSent is no statement sent; int_payment_plans still counts such a debit or
 -- payment in its totals).
@@ -50,10 +60,19 @@ statements as (
         collected_within_30_days,
         cast(0 as numeric(14, 2))                                   as payment_plan_due,
         cast(0 as numeric(14, 2))                                   as payment_plan_paid,
+        cast(0 as numeric(14, 2))                                   as insurance_plan_due,
+        cast(0 as numeric(14, 2))                                   as insurance_plan_paid,
         0                                                           as financial_contacts,
         0                                                           as collection_calls
     from {{ ref('int_statements') }}
     where is_billing_statement
+
+),
+
+plans as (
+
+    select payment_plan_id, guarantor_id, is_insurance_plan
+    from {{ ref('int_payment_plans') }}
 
 ),
 
@@ -65,13 +84,18 @@ plan_debits as (
         0,
         cast(0 as numeric(14, 2)),
         cast(0 as numeric(14, 2)),
-        cast(coalesce(charges.principal, 0) + coalesce(charges.interest, 0) as numeric(14, 2)),
+        case when coalesce(plans.is_insurance_plan, false) then cast(0 as numeric(14, 2))
+             else cast(coalesce(charges.principal, 0) + coalesce(charges.interest, 0) as numeric(14, 2)) end,
+        cast(0 as numeric(14, 2)),
+        case when coalesce(plans.is_insurance_plan, false)
+             then cast(coalesce(charges.principal, 0) + coalesce(charges.interest, 0) as numeric(14, 2))
+             else cast(0 as numeric(14, 2)) end,
         cast(0 as numeric(14, 2)),
         0,
         0
     from {{ ref('stg_opendental__payplancharge') }} as charges
     cross join run_date
-    left join {{ ref('int_payment_plans') }} as plans
+    left join plans
         on charges.pay_plan_num = plans.payment_plan_id
     left join patients
         on charges.guarantor = patients.patient_id
@@ -90,14 +114,46 @@ plan_payments as (
         cast(0 as numeric(14, 2)),
         cast(0 as numeric(14, 2)),
         cast(coalesce(splits.split_amt, 0) as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
         0,
         0
     from {{ ref('stg_opendental__paysplit') }} as splits
     cross join run_date
+    left join plans
+        on splits.pay_plan_num = plans.payment_plan_id
     left join patients
         on splits.pat_num = patients.patient_id
     where splits.pay_plan_num is not null
+        and not coalesce(plans.is_insurance_plan, false)
         and splits.date_pay <= run_date.as_of_date
+
+),
+
+-- insurance plans are paid by claimprocs on the plan (RpPayPlan.GetPayPlanTable "_insPaid")
+insurance_plan_payments as (
+
+    select
+        coalesce(plans.guarantor_id, patients.family_id, claimprocs.pat_num),
+        cast(date_trunc('month', claimprocs.date_cp) as date),
+        0,
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        cast(coalesce(claimprocs.ins_pay_amt, 0) as numeric(14, 2)),
+        0,
+        0
+    from {{ ref('stg_opendental__claimproc') }} as claimprocs
+    cross join run_date
+    inner join plans
+        on claimprocs.pay_plan_num = plans.payment_plan_id
+        and plans.is_insurance_plan
+    left join patients
+        on claimprocs.pat_num = patients.patient_id
+    where claimprocs.status in (1, 4, 5)
+        and claimprocs.date_cp <= run_date.as_of_date
 
 ),
 
@@ -120,6 +176,8 @@ financial_commlogs as (
         cast(0 as numeric(14, 2)),
         cast(0 as numeric(14, 2)),
         cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
         1,
         case when commlogs.mode_ = 3 then 1 else 0 end
     from {{ ref('stg_opendental__commlog') }} as commlogs
@@ -136,6 +194,7 @@ unioned as (
     select * from statements
     union all select * from plan_debits
     union all select * from plan_payments
+    union all select * from insurance_plan_payments
     union all select * from financial_commlogs
 
 ),
@@ -160,6 +219,8 @@ final as (
         cast(sum(unioned.collected_within_30_days) as numeric(14, 2)) as collected_within_30_days,
         cast(sum(unioned.payment_plan_due) as numeric(14, 2))       as payment_plan_due,
         cast(sum(unioned.payment_plan_paid) as numeric(14, 2))      as payment_plan_paid,
+        cast(sum(unioned.insurance_plan_due) as numeric(14, 2))     as insurance_plan_due,
+        cast(sum(unioned.insurance_plan_paid) as numeric(14, 2))    as insurance_plan_paid,
         cast(sum(unioned.financial_contacts) as integer)            as financial_contacts,
         cast(sum(unioned.collection_calls) as integer)              as collection_calls
     from unioned

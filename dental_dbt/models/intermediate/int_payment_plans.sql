@@ -1,5 +1,5 @@
--- One row per patient payment plan (payplan.PayPlanNum), System E collections, in dollars, as of the
--- run's as-of date (run setting as_of_date, default today):
+-- One row per payment plan (payplan.PayPlanNum), patient and insurance plans alike, System E
+-- collections, in dollars, as of the run's as-of date (run setting as_of_date, default today):
 --   principal_charged, interest_charged  sums of payplancharge.Principal and .Interest of the plan's
 --                     debits (ChargeType 0: the scheduled installments); total_charged = both;
 --   due_to_date       principal + interest of the debits with ChargeDate on or before the as-of date
@@ -8,11 +8,20 @@
 --   credits_total     payplancharge.Principal of the credits (ChargeType 1: what was put on the plan,
 --                     PayPlan version 2 and later); shown apart, never netted with the debits. A
 --                     ChargeType OpenDental 24.3 does not define is neither (unknown_charge_count);
---   paid_to_date      paysplit.SplitAmt of the paysplits with this PayPlanNum dated on or before the
---                     as-of date (a sentinel date counts as paid before it);
+--   paid_to_date      as OpenDental's Payment Plans report (Reports/RpPayPlan.cs GetPayPlanTable) takes
+--                     "paid": for a patient plan (payplan.PlanNum 0), paysplit.SplitAmt of the paysplits
+--                     with this PayPlanNum ("_paid"); for an insurance plan (PlanNum <> 0, is_insurance_plan),
+--                     claimproc.InsPayAmt of the claimprocs with this PayPlanNum and Status 1 Received,
+--                     4 Supplemental or 5 CapClaim ("_insPaid": insurance pays such a plan by claim payments,
+--                     not by paysplits). Each dated on or before the as-of date (DatePay / DateCP; a
+--                     sentinel date counts as paid before it);
 --   balance           total_charged - paid_to_date: what is left to pay on the plan;
---   amount_past_due   due_to_date - paid_to_date (negative when paid ahead), summed per family it is
---                     OpenDental's patient.PayPlanDue.
+--   amount_past_due   due_to_date - paid_to_date (negative when paid ahead): the report's "due" at the
+--                     as-of date. For an insurance plan it is what the insurance is behind on, not the
+--                     patient. This is not OpenDental's patient.PayPlanDue: that one (mart_ar_aging.
+--                     pay_plan_due) counts the debits due by the as-of date + PayPlansBillInAdvanceDays
+--                     (default 10), leaves closed plans out under PayPlansVersion 2 and insurance plans
+--                     always (Ledgers.GetTransQueryString, PayPlan Charges: "AND pp.PlanNum=0").
 -- is_dynamic: a dynamic payment plan (payplan.IsDynamic), whose production is linked (payplanlink)
 -- rather than credited, and whose debits OpenDental's service issues only when due: its charged
 -- amounts and balance cover the debits issued by the data's date, not the plan's whole term.
@@ -76,6 +85,42 @@ payments as (
 
 ),
 
+-- insurance plans are paid by claimprocs on the plan (RpPayPlan.GetPayPlanTable "_insPaid": Status IN
+-- (Received, Supplemental, CapClaim))
+insurance_payments as (
+
+    select
+        claimprocs.pay_plan_num,
+        count(*)                                                    as claimproc_count,
+        cast(sum(coalesce(claimprocs.ins_pay_amt, 0)) as numeric(14, 2)) as paid_to_date,
+        max(claimprocs.date_cp)                                     as last_payment_date
+    from {{ ref('stg_opendental__claimproc') }} as claimprocs
+    cross join run_date
+    where claimprocs.pay_plan_num is not null
+        and claimprocs.status in (1, 4, 5)
+        and coalesce(claimprocs.date_cp, date '0001-01-01') <= run_date.as_of_date
+    group by claimprocs.pay_plan_num
+
+),
+
+paid as (
+
+    select
+        plans.pay_plan_num,
+        coalesce(payments.split_count, 0)                           as split_count,
+        coalesce(insurance_payments.claimproc_count, 0)             as insurance_claimproc_count,
+        case when plans.plan_num is not null then insurance_payments.paid_to_date
+             else payments.paid_to_date end                         as paid_to_date,
+        case when plans.plan_num is not null then insurance_payments.last_payment_date
+             else payments.last_payment_date end                    as last_payment_date
+    from plans
+    left join payments
+        on plans.pay_plan_num = payments.pay_plan_num
+    left join insurance_payments
+        on plans.pay_plan_num = insurance_payments.pay_plan_num
+
+),
+
 final as (
 
     select
@@ -102,21 +147,22 @@ final as (
              + coalesce(charges.interest_charged, 0) as numeric(14, 2)) as total_charged,
         cast(coalesce(charges.due_to_date, 0) as numeric(14, 2)) as due_to_date,
         cast(coalesce(charges.credits_total, 0) as numeric(14, 2)) as credits_total,
-        coalesce(payments.split_count, 0)                           as split_count,
-        cast(coalesce(payments.paid_to_date, 0) as numeric(14, 2)) as paid_to_date,
-        payments.last_payment_date,
+        paid.split_count,
+        paid.insurance_claimproc_count,
+        cast(coalesce(paid.paid_to_date, 0) as numeric(14, 2))      as paid_to_date,
+        paid.last_payment_date,
         cast(coalesce(charges.principal_charged, 0) + coalesce(charges.interest_charged, 0)
-             - coalesce(payments.paid_to_date, 0) as numeric(14, 2)) as balance,
+             - coalesce(paid.paid_to_date, 0) as numeric(14, 2))    as balance,
         cast(coalesce(charges.due_to_date, 0)
-             - coalesce(payments.paid_to_date, 0) as numeric(14, 2)) as amount_past_due
+             - coalesce(paid.paid_to_date, 0) as numeric(14, 2))    as amount_past_due
     from plans
     cross join run_date
     left join patients as plan_guarantors
         on plans.guarantor = plan_guarantors.patient_id
     left join charges
         on plans.pay_plan_num = charges.pay_plan_num
-    left join payments
-        on plans.pay_plan_num = payments.pay_plan_num
+    inner join paid
+        on plans.pay_plan_num = paid.pay_plan_num
 
 )
 

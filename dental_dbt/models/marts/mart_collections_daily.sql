@@ -4,12 +4,17 @@
 --                       unearned money (UnearnedType) when received (the report's default), except the
 --                       unearned types marked "Do Not Show on Account" (int_hidden_unearned_types); refunds
 --                       (negative payments) negative on their day; income transfers (payment.PayType 0)
---                       are +/- pairs on one day and clinic and net to zero;
+--                       are +/- pairs on one day: they net to zero per day, and per clinic only when both
+--                       splits carry the same ClinicNum (a transfer between clinics moves income from one
+--                       clinic's row to the other's);
 --   insurance_payments: claimproc.InsPayAmt of claimprocs with Status 1 Received or 4 Supplemental that
 --                       are on an insurance check (claimpayment), by the check's CheckDate (insurance
 --                       received but not on a check yet is not income yet);
 --   total_collections:  patient_payments + insurance_payments.
 -- clinic_id 0 = no clinic. Rows with OpenDental's sentinel date belong to no day and are left out.
+-- Insurance payments of a claimproc with no provider (ProvNum 0) are kept, where OpenDental's daily report
+-- drops them (INNER JOIN provider, RpProdInc.GetDailyProdIncDataSet): see docs/dbt.md, "The other marts
+-- against OpenDental's own reports".
 
 with paysplits as (
 
