@@ -12,8 +12,9 @@ Four NOLOGIN group roles, named ``<prefix>_<kind>`` (prefix ``DENTAL_ROLE_PREFIX
 the loader or the transformer), the owner of every existing table and view in them, the privileges on
 the database, schemas and tables, and the default privileges that make tables created later readable by
 the same roles (``ALTER DEFAULT PRIVILEGES FOR ROLE`` each creator: the loader, the transformer, their
-members, and the role running ``grant``, which may still run the pipeline). Privileges a role must not have on a
-schema (an analyst on ``raw``...) are revoked. Running it again changes nothing.
+members, and the role running ``grant``, which may still run the pipeline). Every other privilege on the layer
+schemas and what is in them is revoked, whoever holds it (``revoke_strays``: any role, a log-in user or PUBLIC;
+read from the catalogs' ACLs). Running it again changes nothing.
 
 Log-in users join a group role (``add_member``); a loader's or transformer's user also has the group
 role set as its session role, so what it creates is owned by the group, not by the user. A user in both
@@ -99,29 +100,28 @@ class WarehouseRoles:
             readers.append(self.analyst)
         return tuple(readers)
 
-    def outsiders_of(self, schema: str) -> tuple[str, ...]:
-        """The roles that must have no privilege at all on ``schema``."""
-        inside = {self.owner_of(schema), *self.readers_of(schema)}
-        return tuple(role for role in self.all if role not in inside)
-
 
 @dataclass
 class GrantReport:
-    """What ``grant`` changed: roles and schemas created, relations whose owner it changed (counts and
-    names only). ``changed`` is False on a re-run."""
+    """What ``grant`` changed: roles and schemas created, relations whose owner it changed, privileges
+    it revoked per role (``"PUBLIC"`` for PUBLIC) (counts and names of roles and schemas only).
+    ``changed`` is False on a re-run."""
 
     roles_created: list[str] = field(default_factory=list)
     schemas_created: list[str] = field(default_factory=list)
     owners_changed: int = 0
+    privileges_revoked: dict[str, int] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
-        return bool(self.roles_created or self.schemas_created or self.owners_changed)
+        return bool(self.roles_created or self.schemas_created or self.owners_changed or self.privileges_revoked)
 
     def summary(self) -> str:
+        revoked = ", ".join(f"{role} {count}" for role, count in self.privileges_revoked.items())
         return (f"roles created: {', '.join(self.roles_created) or 'none'}; "
                 f"schemas created: {', '.join(self.schemas_created) or 'none'}; "
-                f"tables, views and functions given to their layer's owner: {self.owners_changed}")
+                f"tables, views and functions given to their layer's owner: {self.owners_changed}; "
+                f"privileges revoked (per role): {revoked or 'none'}")
 
 
 def _ident(name: str) -> sql.Identifier:
@@ -213,15 +213,11 @@ def grant_database(cur, roles: WarehouseRoles) -> None:
 
 
 def grant_schemas(cur, roles: WarehouseRoles) -> None:
-    """Per layer schema: USAGE and SELECT on its tables for its readers; nothing for the others (their
-    privileges on the schema and its tables revoked, PUBLIC's too)."""
+    """Per layer schema: USAGE and SELECT on its tables for its readers. Nothing for anyone else: what
+    others held was revoked before (``revoke_strays``)."""
     for schema in ALL_SCHEMAS:
         name = _ident(schema)
         readers = roles.readers_of(schema)
-        outsiders = [*roles.outsiders_of(schema), "PUBLIC"]
-        outsider_list = sql.SQL(", ").join(sql.SQL("PUBLIC") if r == "PUBLIC" else _ident(r) for r in outsiders)
-        cur.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(name, outsider_list))
-        cur.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(name, outsider_list))
         cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(name, _role_list(readers)))
         cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(name, _role_list(readers)))
 
@@ -267,6 +263,173 @@ def grant_default_privileges(cur, roles: WarehouseRoles) -> None:
                     _ident(owner)))
 
 
+# ------------------------------------------------------------------------------------- stray privileges
+
+# the relation kinds a schema's readers read (what ``GRANT SELECT ON ALL TABLES`` covers: not sequences)
+_READ_RELKINDS = frozenset("rpfvm")
+# pg_default_acl.defaclobjtype -> the ALTER DEFAULT PRIVILEGES object word (large objects ('L') belong to
+# no schema)
+_DEFAULT_OBJECTS = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES", "n": "SCHEMAS"}
+# what a global default privilege entry (no schema) carries for PUBLIC without anyone granting it:
+# PostgreSQL's built-in defaults (EXECUTE on functions, USAGE on types; acldefault), kept
+_BUILT_IN_PUBLIC_DEFAULTS = {("f", "EXECUTE"), ("T", "USAGE")}
+_PRIVILEGE_RE = re.compile(r"^[A-Z]+$")
+
+# Every ACL entry on the layer schemas and their objects, one row per (object, grantor, grantee,
+# privilege): schema USAGE/CREATE (pg_namespace.nspacl), tables, views, materialized views, foreign tables
+# and sequences (pg_class.relacl), their columns (pg_attribute.attacl), functions and procedures
+# (pg_proc.proacl), and default privileges (pg_default_acl) in a layer schema, or global ones of a
+# creator (they apply to what it creates in the layer schemas too). A NULL ACL is the built-in default
+# (acldefault: PUBLIC's EXECUTE on a function). An extension's objects are left to the extension.
+# Columns: kind, schema, object name, detail (relkind, column, signature, or default's object type),
+# owner (or default privilege's role), grantor, grantee (NULL: PUBLIC), privilege, grantable.
+_ACL_ENTRIES_SQL = """
+WITH layer AS (SELECT oid, nspname, nspowner, nspacl FROM pg_namespace WHERE nspname = ANY(%(schemas)s)),
+extension_member AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
+SELECT 'schema', l.nspname, l.nspname, '', l.nspowner, a.grantor, a.grantee, a.privilege_type, a.is_grantable
+FROM layer l, aclexplode(coalesce(l.nspacl, acldefault('n', l.nspowner))) a
+UNION ALL
+SELECT 'relation', l.nspname, c.relname, c.relkind::text, c.relowner, a.grantor, a.grantee, a.privilege_type,
+       a.is_grantable
+FROM pg_class c JOIN layer l ON l.oid = c.relnamespace,
+     aclexplode(coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char",
+                                              c.relowner))) a
+WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
+  AND NOT EXISTS (SELECT 1 FROM extension_member e WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid)
+UNION ALL
+SELECT 'column', l.nspname, c.relname, t.attname::text, c.relowner, a.grantor, a.grantee, a.privilege_type,
+       a.is_grantable
+FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN layer l ON l.oid = c.relnamespace,
+     aclexplode(t.attacl) a
+WHERE t.attacl IS NOT NULL AND t.attnum > 0 AND NOT t.attisdropped
+  AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
+  AND NOT EXISTS (SELECT 1 FROM extension_member e WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid)
+UNION ALL
+SELECT 'function', l.nspname, p.proname::text, p.oid::regprocedure::text, p.proowner, a.grantor, a.grantee,
+       a.privilege_type, a.is_grantable
+FROM pg_proc p JOIN layer l ON l.oid = p.pronamespace, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+WHERE NOT EXISTS (SELECT 1 FROM extension_member e WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid)
+UNION ALL
+SELECT 'default', l.nspname, '', d.defaclobjtype::text, d.defaclrole, a.grantor, a.grantee, a.privilege_type,
+       a.is_grantable
+FROM pg_default_acl d LEFT JOIN layer l ON l.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
+WHERE d.defaclobjtype IN ('r', 'S', 'f', 'T', 'n')
+  AND (l.oid IS NOT NULL OR (d.defaclnamespace = 0 AND pg_get_userbyid(d.defaclrole) = ANY(%(creators)s)))
+"""
+
+
+@dataclass(frozen=True)
+class AclEntry:
+    """One privilege on a layer schema or an object in it (``_ACL_ENTRIES_SQL``'s row, role names
+    resolved; ``grantee`` None is PUBLIC; ``schema`` None is a global default privilege)."""
+
+    kind: str            # schema, relation, column, function, default
+    schema: str | None
+    name: str            # the schema's, relation's or function's name ('' for a default privilege)
+    detail: str          # relkind; column name; function signature (regprocedure); defaclobjtype
+    owner: str           # the object's owner; for a default privilege, the role it applies to
+    grantor: str
+    grantee: str | None
+    privilege: str       # SELECT, USAGE, EXECUTE...
+    grantable: bool
+
+
+def acl_entries(cur, roles: WarehouseRoles) -> list[AclEntry]:
+    """Every privilege on the layer schemas and their objects, from the catalogs (``_ACL_ENTRIES_SQL``)."""
+    cur.execute(f"""
+        SELECT kind, schema, name, detail, pg_get_userbyid(owner), pg_get_userbyid(grantor),
+               CASE WHEN grantee = 0 THEN NULL ELSE pg_get_userbyid(grantee) END, privilege, grantable
+        FROM ({_ACL_ENTRIES_SQL}) e (kind, schema, name, detail, owner, grantor, grantee, privilege, grantable)
+        ORDER BY 1, 2, 3, 4, 5, 7 NULLS FIRST, 8, 6""",
+                {"schemas": list(ALL_SCHEMAS), "creators": list(creators(cur, roles))})
+    return [AclEntry(*row) for row in cur.fetchall()]
+
+
+def designed(entry: AclEntry, roles: WarehouseRoles, admin: str) -> tuple[bool, bool]:
+    """``(privilege allowed, grant option allowed)`` for ``entry`` by the access model: the object's
+    owner (or the default privilege's own role) holds anything, with grant option; the layer's owner role
+    and the administrator running ``grant`` hold any privilege, without grant option; a schema's readers
+    USAGE on it and SELECT on its tables and views, without grant option; PUBLIC the built-in defaults of
+    a global default privilege (EXECUTE on functions, USAGE on types). Nothing else: no one but the owner
+    may pass a privilege on, so every grant in a layer is the owner's."""
+    if entry.grantee == entry.owner:
+        return True, True
+    if entry.grantee is None:
+        return entry.schema is None and (entry.detail, entry.privilege) in _BUILT_IN_PUBLIC_DEFAULTS, False
+    if entry.grantee == admin or (entry.schema is not None and entry.grantee == roles.owner_of(entry.schema)):
+        return True, False
+    if entry.schema is None or entry.grantee not in roles.readers_of(entry.schema):
+        return False, False
+    if entry.kind == "schema":
+        return entry.privilege == "USAGE", False
+    if entry.kind == "relation":
+        return entry.privilege == "SELECT" and entry.detail in _READ_RELKINDS, False
+    if entry.kind == "default":
+        return entry.privilege == "SELECT" and entry.detail == "r", False
+    return False, False  # a column or a function
+
+
+def _revoke_statement(entry: AclEntry, option_only: bool) -> sql.Composed:
+    """The REVOKE of ``entry``'s privilege (``option_only``: of its grant option alone), made as the
+    object's owner (what a superuser's or an owner's member's REVOKE is); CASCADE takes away what the
+    grantee passed on."""
+    if not _PRIVILEGE_RE.match(entry.privilege):
+        raise ValueError(f"unexpected privilege name in an ACL: {entry.privilege!r}")
+    privilege = sql.SQL(("GRANT OPTION FOR " if option_only else "") + entry.privilege)
+    grantee = sql.SQL("PUBLIC") if entry.grantee is None else _ident(entry.grantee)
+    if entry.kind == "default":
+        where = sql.SQL(" IN SCHEMA {}").format(_ident(entry.schema)) if entry.schema else sql.SQL("")
+        return sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {}{} REVOKE {} ON {} FROM {}").format(
+            _ident(entry.owner), where, privilege, sql.SQL(_DEFAULT_OBJECTS[entry.detail]), grantee)
+    if entry.kind == "schema":
+        target = sql.SQL("SCHEMA {}").format(_ident(entry.schema))
+    elif entry.kind == "relation":
+        target = sql.SQL("{} {}.{}").format(sql.SQL("SEQUENCE" if entry.detail == "S" else "TABLE"),
+                                            _ident(entry.schema), _ident(entry.name))
+    elif entry.kind == "column":
+        privilege = sql.SQL("{} ({})").format(privilege, _ident(entry.detail))
+        target = sql.SQL("TABLE {}.{}").format(_ident(entry.schema), _ident(entry.name))
+    else:  # a function or procedure: its regprocedure text, already qualified and quoted
+        target = sql.SQL("ROUTINE {}").format(sql.SQL(entry.detail))
+    return sql.SQL("REVOKE {} ON {} FROM {} CASCADE").format(privilege, target, grantee)
+
+
+def stray_entries(cur, roles: WarehouseRoles) -> list[tuple[AclEntry, bool]]:
+    """The privileges on the layer schemas and their objects outside the access model (``designed``), as
+    ``(entry, option_only)``: ``option_only`` when only the grant option is out of place. A grant made by
+    anyone but the owner is out of place too (only a stray grant option could have made it)."""
+    cur.execute("SELECT current_user")
+    admin = cur.fetchone()[0]
+    strays = []
+    for entry in acl_entries(cur, roles):
+        allowed, option_allowed = designed(entry, roles, admin)
+        if not allowed or entry.grantor != entry.owner:
+            strays.append((entry, False))
+        elif entry.grantable and not option_allowed:
+            strays.append((entry, True))
+    return strays
+
+
+def revoke_strays(cur, roles: WarehouseRoles) -> dict[str, int]:
+    """Revoke every privilege on the layer schemas and their objects that the access model does not give
+    (``stray_entries``), whoever holds it: a log-in user, another role, a group role beyond its share,
+    PUBLIC. Returns ``{role: privileges revoked}`` (``"PUBLIC"`` for PUBLIC), roles and counts only.
+    Grants made by a holder of a stray grant option go with it (CASCADE); raises RuntimeError if any
+    stray privilege is still there afterwards (one the role running ``grant`` cannot revoke)."""
+    revoked: dict[str, int] = {}
+    for entry, option_only in stray_entries(cur, roles):
+        if entry.grantor == entry.owner:  # the others are a grant option holder's grants: its revoke cascades
+            cur.execute(_revoke_statement(entry, option_only))
+        role = "PUBLIC" if entry.grantee is None else entry.grantee
+        revoked[role] = revoked.get(role, 0) + 1
+    left = stray_entries(cur, roles)
+    if left:
+        holders = sorted({"PUBLIC" if entry.grantee is None else entry.grantee for entry, _ in left})
+        raise RuntimeError(f"dental warehouse grant could not revoke {len(left)} privileges on the layer schemas "
+                           f"held by {', '.join(holders)}: revoke them as their grantor or a superuser")
+    return dict(sorted(revoked.items()))
+
+
 def grant(conn, roles: WarehouseRoles | None = None) -> GrantReport:
     """Bring the warehouse of ``conn`` (a psycopg2 connection, as an administrator) to the access model
     in this module's docstring, in one transaction, committed at the end. Idempotent: a re-run returns a
@@ -279,6 +442,7 @@ def grant(conn, roles: WarehouseRoles | None = None) -> GrantReport:
         report.roles_created = ensure_roles(cur, roles)
         report.schemas_created = ensure_schemas(cur, roles)
         report.owners_changed = transfer_ownership(cur, roles)
+        report.privileges_revoked = revoke_strays(cur, roles)
         grant_database(cur, roles)
         grant_schemas(cur, roles)
         grant_default_privileges(cur, roles)

@@ -218,6 +218,9 @@ def test_grant_creates_four_nologin_roles_and_reruns_as_a_no_op(warehouse):
     # raw's tables, dental_sync's two (raw_windows, raw_writes) and its write counter, marts.legacy_mart
     assert warehouse.first.owners_changed == len(raw_tables()) + 4
     assert sorted(warehouse.first.schemas_created) == ["intermediate", "snapshots", "staging"]
+    # the only privilege outside the design on a fresh warehouse: PUBLIC's EXECUTE on the write counter
+    # (PostgreSQL's default for a function; its trigger fires without it)
+    assert warehouse.first.privileges_revoked == {"PUBLIC": 1}
     assert not warehouse.third_changed
     assert warehouse.catalog_before == warehouse.catalog_after
     names = ", ".join(f"'{r}'" for r in warehouse.roles.all)
@@ -384,6 +387,116 @@ def test_dbt_ran_as_the_transformer_and_analysts_read_what_it_built(warehouse):
         cur.execute("SELECT count(*), count(age_band) FROM marts.dim_patient")
         rows, banded = cur.fetchone()
         assert rows > 0 and banded > 0
+
+
+def _acl_dependencies(params: PgParams, role: str) -> int:
+    """How many privileges in the current database name ``role`` as grantee, by PostgreSQL's own record
+    of them (pg_shdepend, kind 'a': every ACL entry, default privileges included), not by ``grant``'s."""
+    return query_rows(params, f"""
+        SELECT count(*) FROM pg_shdepend WHERE deptype = 'a' AND refobjid = '{role}'::regrole
+            AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())""")[0][0]
+
+
+def test_grant_revokes_every_privilege_outside_the_design(warehouse):
+    """Privileges granted by hand on the layers to a log-in user that is no group role (a member of the
+    analyst group, as an analyst's login is): on schemas, tables, columns, the write counter, default
+    privileges (in a schema and global), and through a grant option held by another role; plus group
+    roles beyond their share and PUBLIC. The next grant revokes each (audit: it used to revoke only the
+    other group roles' and PUBLIC's), reports them per role (counts only), and a run after that changes
+    nothing."""
+    r = warehouse.roles
+    params = warehouse.params
+    stray, relay, password = f"{r.prefix}_u_stray", f"{r.prefix}_u_relay", uuid.uuid4().hex
+    login = dataclasses.replace(params, user=stray, password=password)
+    try:
+        _admin_execute(params, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(stray), sql.Literal(password)), sql.SQL("CREATE ROLE {} NOLOGIN").format(
+            sql.Identifier(relay)))
+        conn = params.connect()
+        try:
+            add_member(conn, stray, r.analyst, act_as_group=False)
+        finally:
+            conn.close()
+        planted = [
+            "GRANT USAGE ON SCHEMA staging, raw, intermediate TO {stray}",                          # 3
+            "GRANT SELECT ON staging.stg_opendental__patient, raw.inssub TO {stray}",               # 2
+            # columns of a table the user holds no table grant on (a table's REVOKE takes its columns')
+            'GRANT SELECT ("SSN", "LName") ON raw.patient TO {stray}',                              # 2
+            f"GRANT EXECUTE ON FUNCTION {window_state.WRITES_FUNCTION}() TO {{stray}}",             # 1
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {loader} IN SCHEMA raw GRANT SELECT ON TABLES TO {stray}",  # 1
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {transformer} GRANT SELECT ON TABLES TO {stray}",   # 1
+            # a grant option held outside the design, passed on to the stray user
+            "GRANT USAGE ON SCHEMA intermediate TO {relay}",                                         # relay 1
+            "GRANT SELECT ON intermediate.int_patients TO {relay} WITH GRANT OPTION",               # relay 1
+            "SET ROLE {relay}", "GRANT SELECT ON intermediate.int_patients TO {stray}", "RESET ROLE",  # 1
+            # group roles beyond their share
+            "GRANT CREATE ON SCHEMA marts TO {analyst}",                                              # 1
+            "GRANT INSERT ON marts.dim_patient TO {analyst}",                                         # 1
+            "GRANT SELECT ON marts.dim_patient TO {phi_reader} WITH GRANT OPTION",                  # its option
+            "GRANT USAGE ON SCHEMA snapshots TO PUBLIC", "GRANT SELECT ON raw.patient TO PUBLIC",   # PUBLIC 2
+        ]
+        names = {"stray": stray, "relay": relay, "loader": r.loader, "transformer": r.transformer,
+                 "analyst": r.analyst, "phi_reader": r.phi_reader}
+        _admin_execute(params, *(sql.SQL(s).format(**{k: sql.Identifier(v) for k, v in names.items()})
+                                 for s in planted))
+        # planted for real: the stray user reads identifiers in raw, staging, intermediate
+        assert can(login, 'SELECT "SSN", "LName" FROM raw.patient LIMIT 1')
+        assert can(login, 'SELECT "SubscriberID" FROM raw.inssub LIMIT 1')
+        assert can(login, "SELECT * FROM staging.stg_opendental__patient LIMIT 1")
+        assert can(login, "SELECT * FROM intermediate.int_patients LIMIT 1")
+        assert _acl_dependencies(params, stray) > 0
+
+        conn = params.connect()
+        try:
+            report = grant(conn, r)
+        finally:
+            conn.close()
+        for statement in ('SELECT "SSN" FROM raw.patient LIMIT 1', 'SELECT "SubscriberID" FROM raw.inssub LIMIT 1',
+                          "SELECT * FROM staging.stg_opendental__patient",
+                          "SELECT * FROM intermediate.int_patients LIMIT 1"):
+            assert not can(login, statement), statement
+        assert can(login, "SELECT count(*) FROM marts.dim_patient")  # still an analyst
+        assert _acl_dependencies(params, stray) == 0 and _acl_dependencies(params, relay) == 0
+        assert report.changed
+        assert report.privileges_revoked == {stray: 11, relay: 2, r.analyst: 2, r.phi_reader: 1, "PUBLIC": 2}
+        assert report.roles_created == [] and report.owners_changed == 0
+        assert f"{stray} 11" in report.summary() and "PUBLIC 2" in report.summary()
+        checks = query_rows(params, f"""
+            SELECT has_table_privilege('{r.analyst}', 'marts.dim_patient', 'INSERT'),
+                   has_schema_privilege('{r.analyst}', 'marts', 'CREATE'),
+                   has_table_privilege('{r.phi_reader}', 'marts.dim_patient', 'SELECT WITH GRANT OPTION'),
+                   has_table_privilege('{r.phi_reader}', 'marts.dim_patient', 'SELECT'),
+                   has_schema_privilege('public', 'snapshots', 'USAGE'),
+                   has_table_privilege('public', 'raw.patient', 'SELECT'),
+                   has_function_privilege('public', '{window_state.WRITES_FUNCTION}()', 'EXECUTE')""")
+        assert checks == [(False, False, False, True, False, False, False)]
+        # the default privileges are gone: tables the loader and the transformer create later are not the
+        # stray user's (has_table_privilege: whatever its schema privileges)
+        for user, table in (("loader", "raw.stray_later"), ("transformer", "intermediate.stray_later")):
+            conn = warehouse.logins[user].connect()
+            try:
+                with conn, conn.cursor() as cur:
+                    cur.execute(f"CREATE TABLE {table} (x int)")
+            finally:
+                conn.close()
+            assert query_rows(params, f"SELECT has_table_privilege('{stray}', '{table}', 'SELECT')") == [(False,)]
+        _admin_execute(params, "DROP TABLE raw.stray_later, intermediate.stray_later")
+
+        before = _catalog_state(params, r)
+        conn = params.connect()
+        try:
+            again = grant(conn, r)
+        finally:
+            conn.close()
+        assert not again.changed and again.privileges_revoked == {}
+        assert _catalog_state(params, r) == before
+    finally:
+        _admin_execute(params, "DROP TABLE IF EXISTS raw.stray_later, intermediate.stray_later")
+        conn = params.connect()
+        try:
+            drop_roles(conn, [stray, relay])
+        finally:
+            conn.close()
 
 
 # ---------------------------------------------------------------------------------- marts carry no PHI
