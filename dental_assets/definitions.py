@@ -11,6 +11,7 @@ import warnings
 import dagster as dg
 
 from dental_assets.defs import automation, dbt, journey, raw, synthetic
+from dental_assets.defs.automation.dead_runs import in_process_executor_recording_its_process
 from dental_assets.defs.automation.policies import apply_operational_policies
 from dental_assets.defs.resources import build_resources
 
@@ -31,7 +32,9 @@ def build_definitions() -> dg.Definitions:
             journey.defs,
             synthetic.defs,
             automation.defs,
-            dg.Definitions(resources=build_resources(), executor=dg.in_process_executor),
+            # Dagster's in-process executor, which also records the run's process (pid, host) in the run's
+            # tags when it starts, so that a run whose process dies is failed (defs/automation/dead_runs.py)
+            dg.Definitions(resources=build_resources(), executor=in_process_executor_recording_its_process),
         ).map_asset_specs(func=apply_operational_policies)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,8 +77,12 @@ SETTINGS: tuple[Setting, ...] = (
             f"patients of the synthetic practice, 1 to {MAX_PATIENTS:,} (dental demo --patients)"),
     Setting("DENTAL_SYNTHETIC_SEED", str(DEFAULT_SEED), "7",
             "the synthetic practice's random seed, 0 or more (dental demo --seed)"),
-    Setting("DENTAL_AS_OF", "today (UTC)", "2025-06-30",
-            "the synthetic practice's last day, YYYY-MM-DD, not after today (dental demo --as-of)"),
+    Setting("DENTAL_AS_OF", "today in DENTAL_PRACTICE_TIMEZONE", "2025-06-30",
+            "the as-of date of the dbt runs (aging) and the synthetic practice's last day, YYYY-MM-DD, not "
+            "after today (dental demo --as-of)"),
+    Setting("DENTAL_PRACTICE_TIMEZONE", "the machine's local time zone", "America/Los_Angeles",
+            "the practice's IANA time zone: its date is the default as-of date, as OpenDental ages as of the "
+            "workstation's local day (Ledgers.GetAgingGuarTransQuery: DateTime.Today)"),
     Setting("DENTAL_HOME", "./.dental", "/srv/dental",
             "state folder: embedded PostgreSQL, Dagster instance, demo summary, alerts"),
     Setting("DENTAL_DATA_DIR", "./data", "/srv/dental/data", "the journey dataset and the trained models"),
@@ -158,12 +163,13 @@ def parse_seed(text: str, setting: str = "DENTAL_SYNTHETIC_SEED") -> int:
 
 
 def parse_as_of(text: str, setting: str = "DENTAL_AS_OF", today: dt.date | None = None) -> dt.date:
-    """An ISO date from ``EARLIEST_YEAR`` to today (UTC)."""
+    """An ISO date from ``EARLIEST_YEAR`` to ``today`` (default: today in the practice's time zone,
+    ``practice_today``)."""
     try:
         day = dt.date.fromisoformat(text.strip())
     except (ValueError, AttributeError):
         raise ConfigurationError(setting, f"must be a date YYYY-MM-DD, got {text!r}", "2025-06-30") from None
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or practice_today()
     if day.year < EARLIEST_YEAR or day > today:
         raise ConfigurationError(setting, f"must be from {EARLIEST_YEAR}-01-01 to today ({today}), got {day}",
                                  "2025-06-30")
@@ -286,12 +292,52 @@ def partition_start(env: Mapping[str, str] | None = None) -> str:
     return parse_month(_get(env, "DENTAL_PARTITION_START") or DEFAULT_PARTITION_START)
 
 
+def parse_timezone(text: str, setting: str = "DENTAL_PRACTICE_TIMEZONE") -> zoneinfo.ZoneInfo:
+    """An IANA time zone name (``America/Los_Angeles``, ``Europe/Paris``, ``UTC``) as a ``ZoneInfo``."""
+    name = text.strip()
+    try:
+        return zoneinfo.ZoneInfo(name)
+    # unknown; not a key (an absolute path, "../x"); not a zone file (zone.tab) or a folder (America)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigurationError(setting, f"must be an IANA time zone name, got {name!r}",
+                                 _example(setting)) from None
+
+
+def practice_timezone(env: Mapping[str, str] | None = None) -> zoneinfo.ZoneInfo | None:
+    """``DENTAL_PRACTICE_TIMEZONE`` checked, or None: the machine's local time zone (``TZ``, else the
+    system's)."""
+    text = _get(env, "DENTAL_PRACTICE_TIMEZONE")
+    return parse_timezone(text) if text is not None else None
+
+
+def date_in_zone(now: dt.datetime, zone: dt.tzinfo | None) -> dt.date:
+    """The calendar date at the aware moment ``now`` in ``zone`` (None: the machine's local zone)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    return now.astimezone(zone).date()
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def practice_today(env: Mapping[str, str] | None = None, now: dt.datetime | None = None) -> dt.date:
+    """Today at the practice: the date in ``DENTAL_PRACTICE_TIMEZONE`` (default the machine's local zone)
+    at ``now`` (default the current moment). OpenDental ages as of the workstation's local day
+    (OpenDentBusiness/Db Multi Table/Ledgers.cs, ``GetAgingGuarTransQuery``: ``asOfDate=DateTime.Today``;
+    ``ComputeAging(0, DateTime.Today)``), so a rebuild at 18:00 in California, when the UTC date is
+    already the next day, must still age as of the California date."""
+    return date_in_zone(now or _utc_now(), practice_timezone(env))
+
+
 def as_of(env: Mapping[str, str] | None = None) -> dt.date:
-    """``DENTAL_AS_OF``, else today (UTC); not before the year of ``DENTAL_PARTITION_START``."""
+    """``DENTAL_AS_OF``, else today at the practice (``practice_today``); not before the year of
+    ``DENTAL_PARTITION_START``."""
     text = _get(env, "DENTAL_AS_OF")
+    today = practice_today(env)
     if text is None:
-        return dt.datetime.now(dt.timezone.utc).date()
-    day = parse_as_of(text)
+        return today
+    day = parse_as_of(text, today=today)
     start = partition_start(env)
     if day.year < int(start[:4]):
         raise ConfigurationError("DENTAL_AS_OF", f"{day} is before the year of DENTAL_PARTITION_START ({start})",
@@ -421,6 +467,7 @@ class Settings:
     synthetic_seed: int
     as_of: dt.date
     as_of_given: bool
+    practice_timezone: zoneinfo.ZoneInfo | None
     partition_start: str
     home: Path
     data_dir: Path
@@ -448,6 +495,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         synthetic_seed=synthetic_seed(env),
         as_of=as_of(env),
         as_of_given=_get(env, "DENTAL_AS_OF") is not None,
+        practice_timezone=practice_timezone(env),
         partition_start=partition_start(env),
         home=dental_home(env),
         data_dir=data_dir(env),

@@ -1,5 +1,5 @@
 """Passwords never show: every connection parameter object formatted every way (repr, str, f-string,
-describe, the errors raised from it), and the MariaDB client gets its password from a private option
+describe, the errors raised from it; the journey dataset's key too), and the MariaDB client gets its password from a private option
 file (mode 0600, deleted once the client has started), never from argv or its environment."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _logged(obj, caplog) -> str:
 def _secret_objects():
     from dental_assets import settings
     from dental_assets.defs.automation.alerts import AlertWebhookResource
-    from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+    from dental_assets.defs.resources import JourneyKeysResource, OpenDentalSourceResource, WarehouseResource
     from dental_assets.sources import MariaDBSource
 
     mysql_url = f"mysql+pymysql://ro:{quote(SECRET, safe='')}@db.example:3306/opendental"
@@ -53,6 +53,7 @@ def _secret_objects():
         WarehouseResource(url=pg_url),
         OpenDentalSourceResource(kind="opendental", url=mysql_url),
         AlertWebhookResource(webhook_url=f"https://hooks.example/{SECRET}"),
+        JourneyKeysResource(salt=SECRET),
         settings.load({"DENTAL_SOURCE": "opendental", "OPENDENTAL_URL": mysql_url, "DENTAL_WAREHOUSE_URL": pg_url,
                        "DAGSTER_POSTGRES_URL": pg_url, "DENTAL_JOURNEY_SALT": SECRET * 2}),
     ]
@@ -65,6 +66,28 @@ def test_no_parameter_object_shows_its_password(caplog):
             assert SECRET not in text, (type(obj).__name__, text)
             assert "Pw" not in text, (type(obj).__name__, text)  # not even a part of it
     assert "db.example:3306/opendental" in objects[3].describe()  # where, still: host, port, database
+
+
+def test_the_journey_salt_never_shows(monkeypatch, caplog):
+    """The journey dataset's key (``DENTAL_JOURNEY_SALT``, ``JourneyKeysResource.salt``) as the code
+    location configures it (a ``dg.EnvVar``: shown as the variable's name) and as a run resolves it (the
+    value itself, which repr/str used to print), and from a plain value."""
+    import dagster as dg
+
+    from dental_assets.defs.resources import JourneyKeysResource, build_resources
+
+    monkeypatch.setenv("DENTAL_JOURNEY_SALT", SECRET)
+    configured = build_resources()["journey_keys"]
+    assert isinstance(configured.salt, dg.EnvVar)
+    with dg.build_resources({"journey_keys": configured}) as resolved, \
+            dg.build_resources({"journey_keys": JourneyKeysResource(salt=SECRET)}) as plain:
+        objects = [configured, resolved.journey_keys, plain.journey_keys, JourneyKeysResource(salt=SECRET)]
+        assert resolved.journey_keys.salt == SECRET and plain.journey_keys.salt == SECRET  # the key is there
+        for obj in objects:
+            for text in [*_formatted(obj), _logged(obj, caplog)]:
+                assert "Pw" not in text, (type(obj).__name__, text)
+    assert "DENTAL_JOURNEY_SALT" in repr(configured)  # which variable, still
+    assert "salt='***'" in repr(objects[1]) and "salt=None" in repr(JourneyKeysResource())
 
 
 def test_errors_raised_from_parameter_objects_hold_no_password(pg_url, mariadb_url, pg_server_url):

@@ -52,7 +52,8 @@ def test_defaults_are_valid(tmp_path, monkeypatch):
     loaded = settings.load({})
     assert loaded.source == "synthetic" and loaded.opendental_url is None and loaded.warehouse_url is None
     assert (loaded.synthetic_patients, loaded.synthetic_seed) == (5000, 42)
-    assert loaded.as_of == dt.datetime.now(dt.timezone.utc).date() and not loaded.as_of_given
+    assert loaded.as_of == settings.practice_today({}) and not loaded.as_of_given
+    assert loaded.practice_timezone is None  # the machine's local zone
     assert loaded.partition_start == "2020-01" and loaded.extra_tables == ()
     assert loaded.home == tmp_path / ".dental" and loaded.data_dir == tmp_path / "data"
     assert (loaded.journey_keep, loaded.model_keep, loaded.run_folders_keep) == (5, 5, 5)
@@ -115,6 +116,10 @@ BAD_VALUES = [
     ("DENTAL_SYNC_CHECK_SAMPLE", {"DENTAL_SYNC_CHECK_SAMPLE": "1/32"}, "whole number"),
     ("DAGSTER_EVENT_BATCH_SIZE", {"DAGSTER_EVENT_BATCH_SIZE": "many"}, "whole number"),
     ("DAGSTER_EVENT_BATCH_SIZE", {"DAGSTER_EVENT_BATCH_SIZE": "-1"}, "between 0 and 100,000"),
+    ("DENTAL_PRACTICE_TIMEZONE", {"DENTAL_PRACTICE_TIMEZONE": "Pacific"}, "must be an IANA time zone name"),
+    ("DENTAL_PRACTICE_TIMEZONE", {"DENTAL_PRACTICE_TIMEZONE": "America"}, "must be an IANA time zone name"),
+    ("DENTAL_PRACTICE_TIMEZONE", {"DENTAL_PRACTICE_TIMEZONE": "/etc/passwd"}, "must be an IANA time zone name"),
+    ("DENTAL_PRACTICE_TIMEZONE", {"DENTAL_PRACTICE_TIMEZONE": "UTC-8"}, "must be an IANA time zone name"),
 ]
 
 
@@ -122,6 +127,58 @@ BAD_VALUES = [
 def test_a_bad_value_names_its_setting(setting, env, problem):
     text = _one_line(_error(env), setting)
     assert problem in text, text
+
+
+# 2026-07-01 01:30 UTC is still June 30 in California (18:30 PDT) and already July 1 in Tokyo and London
+BOUNDARY = dt.datetime(2026, 7, 1, 1, 30, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("zone, day", [
+    ("America/Los_Angeles", dt.date(2026, 6, 30)), ("America/New_York", dt.date(2026, 6, 30)),
+    ("UTC", dt.date(2026, 7, 1)), ("Europe/London", dt.date(2026, 7, 1)), ("Asia/Tokyo", dt.date(2026, 7, 1)),
+])
+def test_the_practice_date_is_the_date_in_its_time_zone(zone, day):
+    """OpenDental ages as of the workstation's local day (Ledgers.GetAgingGuarTransQuery:
+    asOfDate=DateTime.Today), so the default as-of date is the date in the practice's zone, not UTC's."""
+    assert settings.practice_today({"DENTAL_PRACTICE_TIMEZONE": zone}, now=BOUNDARY) == day
+    # the day boundary itself: the last second of June 30 and the first of July 1 in California
+    pacific = {"DENTAL_PRACTICE_TIMEZONE": "America/Los_Angeles"}
+    assert settings.practice_today(pacific, now=dt.datetime(2026, 7, 1, 6, 59, 59, tzinfo=dt.timezone.utc)) \
+        == dt.date(2026, 6, 30)
+    assert settings.practice_today(pacific, now=dt.datetime(2026, 7, 1, 7, 0, 0, tzinfo=dt.timezone.utc)) \
+        == dt.date(2026, 7, 1)
+
+
+def test_without_a_zone_the_practice_date_is_the_machines_local_date(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time.tzset()
+    try:
+        assert settings.practice_today({}, now=BOUNDARY) == dt.date(2026, 6, 30)
+        monkeypatch.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        assert settings.practice_today({}, now=BOUNDARY) == dt.date(2026, 7, 1)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_every_dbt_run_ages_as_of_the_practice_date(monkeypatch):
+    """The as-of date the dbt runs get (``OpenDentalSourceResource.as_of``, passed as ``as_of_date``)
+    and the one ``load`` checks follow ``DENTAL_PRACTICE_TIMEZONE``; ``DENTAL_AS_OF`` may not be after the
+    practice's today."""
+    from dental_assets.defs.resources import OpenDentalSourceResource
+
+    monkeypatch.setattr(settings, "_utc_now", lambda: BOUNDARY)
+    monkeypatch.delenv("DENTAL_AS_OF", raising=False)
+    monkeypatch.setenv("DENTAL_PRACTICE_TIMEZONE", "America/Los_Angeles")
+    assert OpenDentalSourceResource(kind="opendental").as_of == dt.date(2026, 6, 30)
+    assert settings.load().as_of == dt.date(2026, 6, 30)
+    assert "to today (2026-06-30)" in _one_line(_error({"DENTAL_PRACTICE_TIMEZONE": "America/Los_Angeles",
+                                                        "DENTAL_AS_OF": "2026-07-01"}), "DENTAL_AS_OF")
+    monkeypatch.setenv("DENTAL_PRACTICE_TIMEZONE", "Asia/Tokyo")
+    assert OpenDentalSourceResource(kind="opendental").as_of == dt.date(2026, 7, 1)
 
 
 def test_folders_must_be_usable(tmp_path):
@@ -329,6 +386,8 @@ COMMAND_CASES = [
     (["demo"], {"DENTAL_EXTRA_TABLES": "nosuchtable"}, "DENTAL_EXTRA_TABLES: 'nosuchtable'"),
     (["demo"], {"DENTAL_PARTITION_START": "June"}, "DENTAL_PARTITION_START: must be a month"),
     (["demo"], {"DENTAL_JOURNEY_KEEP": "0"}, "DENTAL_JOURNEY_KEEP: must be 1 or more"),
+    (["demo"], {"DENTAL_PRACTICE_TIMEZONE": "Mars/Olympus"},
+     "DENTAL_PRACTICE_TIMEZONE: must be an IANA time zone name, got 'Mars/Olympus'"),
     (["demo", "--patients", "-5"], {}, "--patients: must be between 1 and 5,000,000"),
     (["demo", "--seed", "x"], {}, "--seed: must be a whole number"),
     (["demo", "--as-of", "2025-13-01"], {}, "--as-of: must be a date YYYY-MM-DD"),

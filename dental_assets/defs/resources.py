@@ -8,7 +8,8 @@ Configuration comes from the environment (credentials only through ``dg.EnvVar``
   database on MariaDB/MySQL at ``OPENDENTAL_URL``, a ``mysql+pymysql://user:pass@host:port/db`` URL
   read through ``dg.EnvVar``; a read-only database user is enough).
 - ``DENTAL_SYNTHETIC_PATIENTS`` (default 5000), ``DENTAL_SYNTHETIC_SEED`` (default 42) and
-  ``DENTAL_AS_OF`` (ISO date; default today, UTC) configure the synthetic practice.
+  ``DENTAL_AS_OF`` (ISO date; default today in ``DENTAL_PRACTICE_TIMEZONE``, the machine's local zone
+  when unset) configure the synthetic practice; the as-of date is also every dbt run's ``as_of_date``.
 
 Every setting is checked by ``dental_assets.settings`` when the definitions load
 (``build_resources``), so a bad one stops ``dagster job execute`` / ``dagster dev`` with one
@@ -88,14 +89,17 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 def default_as_of() -> dt.date:
-    """``DENTAL_AS_OF`` when set, else today's date in UTC. Raises ConfigurationError for a bad date."""
+    """``DENTAL_AS_OF`` when set, else today at the practice: the date in ``DENTAL_PRACTICE_TIMEZONE``
+    (default the machine's local zone), as OpenDental ages as of the workstation's local day
+    (``settings.practice_today``). Raises ConfigurationError for a bad date or time zone."""
     return settings.as_of()
 
 
 class OpenDentalSourceResource(dg.ConfigurableResource):
     """Where raw OpenDental rows come from. ``kind`` is ``synthetic``: the demo practice of
     ``dental_synthetic`` (``synthetic_patients`` patients, ``synthetic_seed``, as of
-    ``synthetic_as_of``, an ISO date; None means ``DENTAL_AS_OF`` or today); or ``opendental``: the
+    ``synthetic_as_of``, an ISO date; None means ``DENTAL_AS_OF`` or today at the practice,
+    ``default_as_of``); or ``opendental``: the
     MariaDB/MySQL database at ``url`` (``OPENDENTAL_URL``)."""
 
     kind: str = "synthetic"
@@ -126,9 +130,14 @@ class JourneyKeysResource(dg.ConfigurableResource):
     """The secret key (``salt``, text) of the treatment-journey dataset's keyed hashes (HMAC-SHA256 of
     every raw key it would otherwise carry). From ``DENTAL_JOURNEY_SALT`` through ``dg.EnvVar``, so the
     value never enters run configuration or logs; None when unset (the synthetic source then uses a
-    random key kept in ``$DENTAL_HOME``, any other source refuses to write the dataset)."""
+    random key kept in ``$DENTAL_HOME``, any other source refuses to write the dataset). ``repr``/``str``
+    show ``***`` for a value, the variable's name for a ``dg.EnvVar`` reference."""
 
     salt: str | None = None
+
+    def __repr_args__(self):  # repr/str never show the key: a run resolves the EnvVar to its value
+        return [(name, "***" if name == "salt" and value and not isinstance(value, dg.EnvVar) else value)
+                for name, value in super().__repr_args__()]
 
 
 def build_resources() -> dict[str, dg.ConfigurableResource]:

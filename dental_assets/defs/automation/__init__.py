@@ -6,6 +6,11 @@
 - ``nightly_dbt_backstop`` / ``nightly_dbt_facts_backstop``: RUNNING schedules, dbt build of the
   unpartitioned models at 04:30 UTC and of the monthly facts over every month at 04:45 (``schedules.py``).
 - ``dental_run_failure_alerts``: a RUNNING run-failure sensor (``alerts.py``).
+- ``dental_dead_run_reaper``: a RUNNING sensor that marks failed the unfinished runs of this host whose
+  process is gone, so they give back their places in the run queue (``dead_runs.py``; every asset
+  job's executor, ``in_process_executor_recording_its_process``, records the run's process).
+- ``outage.py``: what the raw change sensor does when the OpenDental source cannot be used (a skip
+  reason, one alert when the outage starts and one when it ends).
 - ``policies.apply_operational_policies``: the freshness policy and automation condition of every
   asset spec, applied in ``dental_assets/definitions.py``.
 
@@ -15,6 +20,7 @@ The raw layer's change sensor and backstop schedule belong to ``dental_assets/de
 import dagster as dg
 
 from dental_assets.defs.automation.alerts import alert_webhook_resource, dental_run_failure_alerts
+from dental_assets.defs.automation.dead_runs import dental_dead_run_reaper, in_process_executor_recording_its_process
 from dental_assets.defs.automation.policies import apply_operational_policies
 from dental_assets.defs.automation.schedules import build_nightly_dbt_facts_schedule, build_nightly_dbt_schedule
 
@@ -29,9 +35,9 @@ nightly_dbt_backstop = build_nightly_dbt_schedule("dbt_job")
 nightly_dbt_facts_backstop = build_nightly_dbt_facts_schedule("dbt_facts_job")
 
 defs = dg.Definitions(
-    sensors=[automation_sensor, dental_run_failure_alerts],
+    sensors=[automation_sensor, dental_run_failure_alerts, dental_dead_run_reaper],
     schedules=[nightly_dbt_backstop, nightly_dbt_facts_backstop],
     resources={"alerts": alert_webhook_resource()},
 )
 
-__all__ = ["apply_operational_policies", "defs"]
+__all__ = ["apply_operational_policies", "defs", "in_process_executor_recording_its_process"]

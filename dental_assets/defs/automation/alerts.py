@@ -1,17 +1,20 @@
 """The run-failure sensor: every failed run of the code location becomes an alert.
 
-An alert is recorded three ways:
+An alert is recorded three ways (``record_alert``):
 
 1. an error line in the sensor's log (visible in the UI under the sensor's ticks);
 2. a JSON line appended to ``$DENTAL_HOME/alerts.jsonl``;
 3. when ``DENTAL_ALERT_WEBHOOK_URL`` is set, a JSON ``POST`` to that URL (e.g. a Slack or Teams
    incoming webhook; the body has a ``text`` field those services display). A webhook that does not
-   answer 2xx within 10 seconds is logged and recorded in the alert line as ``webhook: "failed: ..."``;
-   it never stops the sensor.
+   answer 2xx within ``AlertWebhookResource.timeout_seconds`` (3 s) is logged and recorded in the alert
+   line as ``webhook: "failed: ..."``; it never stops the sensor.
 
 An alert holds the job name, run id, failed step keys, the class names of the root errors (e.g.
 ``ValueError``, not Dagster's wrapper) and the run's partition
 tags: counts and keys only, never an error message (those may quote source values) or row data.
+
+The raw change sensor records two more kinds the same way when the OpenDental source cannot be used
+(``outage.py``): ``source_unavailable`` when an outage starts and ``source_available`` when it ends.
 """
 
 from __future__ import annotations
@@ -74,9 +77,29 @@ def alert_webhook_resource() -> AlertWebhookResource:
     return AlertWebhookResource()
 
 
+def webhook_from_environment() -> AlertWebhookResource:
+    """The resource with the URL of ``DENTAL_ALERT_WEBHOOK_URL`` as it is now, for code that posts
+    outside Dagster's resource injection (the raw change sensor's outage alerts)."""
+    return AlertWebhookResource(webhook_url=os.environ.get(ALERT_WEBHOOK_ENV) or None)
+
+
 def alerts_path() -> Path:
     """``$DENTAL_HOME/alerts.jsonl``."""
     return dental_home() / ALERTS_FILE
+
+
+def record_alert(alert: dict[str, Any], alerts: AlertWebhookResource, log, level: str = "error") -> dict[str, Any]:
+    """Record ``alert`` (a dict with a ``text``): post it to the webhook, log ``ALERT <text>`` at ``level``
+    on ``log`` and append it, with the webhook's outcome, to ``$DENTAL_HOME/alerts.jsonl``. Returns the
+    recorded alert."""
+    alert = {**alert, "webhook": alerts.post({"text": alert["text"],
+                                              "alert": {k: v for k, v in alert.items() if k != "text"}})}
+    getattr(log, level)(f"ALERT {alert['text']} (webhook: {alert['webhook']})")
+    path = alerts_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(alert, sort_keys=True) + "\n")
+    return alert
 
 
 def _root_class(error) -> str | None:
@@ -129,10 +152,4 @@ def build_alert(context: dg.RunFailureSensorContext) -> dict[str, Any]:
     "webhook (DENTAL_ALERT_WEBHOOK_URL).",
 )
 def dental_run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertWebhookResource):
-    alert = build_alert(context)
-    alert["webhook"] = alerts.post({"text": alert["text"], "alert": {k: v for k, v in alert.items() if k != "text"}})
-    context.log.error(f"ALERT {alert['text']} (webhook: {alert['webhook']})")
-    path = alerts_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(alert, sort_keys=True) + "\n")
+    record_alert(build_alert(context), alerts, context.log)

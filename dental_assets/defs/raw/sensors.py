@@ -19,6 +19,14 @@ a transaction that committed later than the look-back.
 
 Both only act with the MariaDB source (``DENTAL_SOURCE=opendental``); with the synthetic source they
 skip. The sensor is RUNNING by default when ``DENTAL_SOURCE=opendental``, else STOPPED.
+
+While a run the sensor requested is still queued or in progress, its ticks skip (the skip reason counts
+them) without reading either side: the run key is a digest of the fingerprints, so every tick after a
+new edit would otherwise queue one more run behind a queue that does not move. When the source cannot
+be used (down, unreachable, refusing the login), both skip with a reason naming ``host:port`` and the
+error's class, and the sensor records one alert when that starts and one when it ends
+(``dental_assets/defs/automation/outage.py``). Before planning, the sensor marks failed the runs of
+this host whose process is gone (``automation/dead_runs.fail_dead_runs``).
 """
 
 from __future__ import annotations
@@ -36,11 +44,14 @@ from dental_assets.sources import MariaDBSource
 
 RAW_JOB_NAME = "raw_opendental_job"
 # Runs that read the OpenDental source carry these tags. dagster.yaml's run coordinator lets one such run
-# go at a time, so a sync never loads the practice's server with parallel extractions. The default run
-# launcher cannot tell that a run's process died (a reboot, an out-of-memory kill): such a run would stay
-# STARTED and hold that one place for good. The daemon's run monitoring fails a run older than
-# ``dagster/max_runtime`` seconds (then run_retries tries it once more). A sync of the practices this
-# serves takes minutes (a first sync of 9.9M rows: under a minute with `dental sync`, docs/replication.md).
+# go at a time, so a sync never loads the practice's server with parallel extractions (the raw assets'
+# concurrency pool, defs/raw/__init__.py, does the same for runs without the tags: the UI's Materialize, a
+# backfill). The default run launcher cannot tell that a run's process died (a reboot, an out-of-memory
+# kill): such a run would stay STARTED and hold that one place for good. The dead-run reaper fails it when
+# its process on this host is gone (defs/automation/dead_runs.py); otherwise the daemon's run monitoring
+# fails a run older than ``dagster/max_runtime`` seconds (then run_retries tries it once more). A sync of
+# the practices this serves takes minutes (a first sync of 9.9M rows: under a minute with `dental sync`,
+# docs/replication.md).
 SOURCE_RUN_MAX_SECONDS = 6 * 3600
 SOURCE_CONCURRENCY_TAG = {"dental/opendental_source": "opendental"}  # the tag dagster.yaml limits; runs made
 # before the max runtime was added carry it alone
@@ -154,16 +165,66 @@ def _default_status() -> dg.DefaultSensorStatus:
 )
 def raw_change_sensor(context: dg.SensorEvaluationContext, opendental: OpenDentalSourceResource,
                       warehouse: WarehouseResource):
-    from dental_assets.defs.raw.sync_command import fail_stale_runs
+    from dental_assets.defs.automation import outage
+    from dental_assets.defs.automation.dead_runs import fail_dead_runs
+    from dental_assets.replication.mysql import SourceConnectionLost
 
-    for run_id in fail_stale_runs(context.instance):  # a killed dental sync's runs hold the source tag
-        context.log.warning(f"run {run_id} of a dental sync process that is gone: marked failed")
-    result = plan_run_requests(opendental, warehouse, instance=context.instance)
+    # a killed dental sync's runs, or the daemon's runs after a reboot, would hold their places for good
+    for run_id in fail_dead_runs(context.instance):
+        context.log.warning(f"run {run_id}: its process is gone; marked ended")
+    source = opendental.source()
+    if not isinstance(source, MariaDBSource):
+        return dg.SkipReason(f"source {source.name!r} has no change detection (DENTAL_SOURCE=opendental has)")
+    down, result = outage.probe(source.params), None
+    if down is None:
+        waiting = unfinished_requests(context.instance)
+        if waiting:
+            result = dg.SkipReason(
+                f"{sum(waiting.values())} run(s) requested by an earlier tick not finished yet ("
+                + ", ".join(f"{n} {status.lower()}" for status, n in sorted(waiting.items()))
+                + "): the next comparison waits for them")
+        else:
+            try:
+                result = plan_run_requests(opendental, warehouse, instance=context.instance)
+            except SourceConnectionLost as exc:  # lost while planning, after the retries
+                down = outage.source_down(source.params, exc)
+    _settle_outage(context, down)
+    if down is not None:
+        return dg.SkipReason(outage.skip_text(down, context.cursor))
     if isinstance(result, dg.SkipReason):
         return result
     if not result:
         return dg.SkipReason("raw equals the source's fingerprints")
     return result
+
+
+_UNFINISHED = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+               dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING)
+
+
+def unfinished_requests(instance: dg.DagsterInstance, sensor_name: str = "raw_change_sensor") -> dict[str, int]:
+    """The runs ``sensor_name`` requested that are not finished, counted by status (``QUEUED``,
+    ``STARTED``...): every run a sensor launches carries its name in ``dagster/sensor_name``."""
+    counts: dict[str, int] = {}
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=list(_UNFINISHED),
+                                                       tags={"dagster/sensor_name": sensor_name})):
+        counts[run.status.value] = counts.get(run.status.value, 0) + 1
+    return counts
+
+
+def _settle_outage(context: dg.SensorEvaluationContext, down) -> None:
+    """Record the alert of an outage that starts or ends at this tick (``outage.transition``) and keep
+    the outage in the cursor."""
+    import datetime as dt
+
+    from dental_assets.defs.automation import outage
+    from dental_assets.defs.automation.alerts import record_alert, webhook_from_environment
+
+    cursor, alert = outage.transition(context.cursor, down, dt.datetime.now(dt.timezone.utc))
+    if alert is not None:
+        record_alert(alert, webhook_from_environment(), context.log, level="error" if down else "warning")
+    if cursor != context.cursor:
+        context.update_cursor(cursor)
 
 
 @dg.schedule(
@@ -178,9 +239,20 @@ def raw_change_sensor(context: dg.SensorEvaluationContext, opendental: OpenDenta
 )
 def raw_sync_backstop(context: dg.ScheduleEvaluationContext, opendental: OpenDentalSourceResource,
                       warehouse: WarehouseResource):
+    from dental_assets.defs.automation import outage
+    from dental_assets.replication.mysql import SourceConnectionLost
+
     # a schedule context built in a test may have no instance to hand out
     instance = context.instance if context.instance_ref is not None else None
-    result = plan_run_requests(opendental, warehouse, with_run_keys=False, backstop=True, instance=instance)
+    source = opendental.source()
+    down = outage.probe(source.params) if isinstance(source, MariaDBSource) else None
+    if down is None:
+        try:
+            result = plan_run_requests(opendental, warehouse, with_run_keys=False, backstop=True, instance=instance)
+        except SourceConnectionLost as exc:
+            down = outage.source_down(source.params, exc)
+    if down is not None:  # (raw_change_sensor sends the outage's alerts)
+        return dg.SkipReason(f"{down.describe()}: nothing compared tonight")
     if isinstance(result, dg.SkipReason) or not result:
         return dg.SkipReason("nothing to sync")
     return result
