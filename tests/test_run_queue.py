@@ -44,13 +44,14 @@ def defs():
     return defs
 
 
-@pytest.fixture
-def project_instance(tmp_path, monkeypatch):
-    """A Dagster instance of the project's dagster.yaml (SQLite storage in a temporary DAGSTER_HOME)."""
+@pytest.fixture(params=["dagster.yaml", "dagster.demo.yaml"])
+def project_instance(request, tmp_path, monkeypatch):
+    """A Dagster instance of the project's dagster.yaml, then of the demo's dagster.demo.yaml (the same
+    limits; SQLite storage in a temporary DAGSTER_HOME)."""
     monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(REPO_ROOT / request.param, home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         yield instance
