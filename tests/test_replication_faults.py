@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -519,3 +520,112 @@ def test_a_source_column_wider_than_raws_is_named_then_its_long_value_refused(so
     assert ("string_data_right_truncation, SQLSTATE 22001; column ClaimNote (raw's type varchar(80))"
             in printed.out + printed.err), printed
     assert SECRET not in printed.out + printed.err
+
+
+# ------------------------------------------------------------ a table's own error, the run's other tables
+
+def _appointment_provnum_holds_a_name(source_url) -> None:
+    """As ``_provnum_holds_a_name``, for appointment: a second table whose value raw refuses."""
+    source_sql(source_url, "ALTER TABLE appointment MODIFY ProvNum varchar(40) NOT NULL DEFAULT '0'",
+               ("UPDATE appointment SET ProvNum = %s ORDER BY AptNum LIMIT 1", (SECRET,)))
+
+
+def _raw_exists(pg_url, names) -> dict[str, bool]:
+    pg = pg_conn(pg_url)
+    with pg.cursor() as cur:
+        cur.execute("SELECT t, to_regclass('raw.' || quote_ident(t)) IS NOT NULL FROM unnest(%s::text[]) t",
+                    (list(names),))
+        found = dict(cur.fetchall())
+    pg.close()
+    return found
+
+
+def test_a_refused_table_and_a_table_gone_do_not_stop_the_tables_after_them(source_url, pg_url):
+    """procedurelog's value refused, then claim synced, then payment gone at the source, then paysplit
+    synced: both good tables are synced and checked equal, and the run fails after the last one with
+    one line per failed table (``TablesFailed``), neither quoting the value."""
+    from dental_assets.replication import replicate
+    from dental_assets.replication.mysql import MySqlParams
+
+    _provnum_holds_a_name(source_url)
+    source_sql(source_url, "RENAME TABLE payment TO payment_gone")
+    warehouse = types.SimpleNamespace(connect=lambda: pg_conn(pg_url))
+    tables = [raw_table(name) for name in ("procedurelog", "claim", "payment", "paysplit")]
+    done = []
+    with pytest.raises(replicate.TablesFailed) as raised:
+        for replicated in replicate.replicate_tables(MySqlParams.from_url(source_url), warehouse, tables, None,
+                                                     "auto", {t.name for t in tables}, 32):
+            done.append(replicated)
+    assert [(d.table.name, d.check[0]) for d in done] == [("claim", True), ("paysplit", True)]
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "2 of 4 tables failed, the others were synced and checked:", lines
+    assert lines[1].startswith("RawValueRefused: raw.procedurelog: the warehouse refused a value from the source "
+                               "(invalid_text_representation, SQLSTATE 22P02; column ProvNum"), lines
+    assert lines[2].startswith("ConfigurationError: OPENDENTAL_URL table payment: "), lines
+    assert len(lines) == 3
+    _assert_not_quoted(raised.value.errors[0][1], SECRET)
+    assert SECRET not in str(raised.value)
+    assert _raw_exists(pg_url, ["procedurelog", "claim", "payment", "paysplit"]) == {
+        "procedurelog": False, "claim": True, "payment": False, "paysplit": True}
+    assert_raw_equals_source(source_url, pg_url, [raw_table("claim"), raw_table("paysplit")])
+
+
+def test_a_lost_warehouse_still_stops_the_tables_after_it(source_url, pg_url, monkeypatch):
+    """The warehouse lost on every try of procedurelog: the run stops there (claim is not started),
+    and the table that failed before it with its own error is named in the error's note."""
+    import traceback
+
+    from dental_assets.replication import replicate
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.warehouse import PgParams
+
+    monkeypatch.setattr(replicate, "WAREHOUSE_RETRY_SECONDS", 0.01)
+    source_sql(source_url, "RENAME TABLE payment TO payment_gone")
+    _terminate_the_copying_backend(monkeypatch, pg_url, every_time=True)
+    tables = [raw_table(name) for name in ("payment", "procedurelog", "claim")]
+    with pytest.raises(replicate.WarehouseConnectionLost) as raised:
+        list(replicate.replicate_tables(MySqlParams.from_url(source_url), PgParams.from_url(pg_url), tables, None,
+                                        "auto", {t.name for t in tables}, 32))
+    assert "raw.procedurelog" in str(raised.value)
+    assert "failed before it in this run: ConfigurationError: OPENDENTAL_URL table payment: " in \
+        "".join(traceback.format_exception(raised.value))
+    assert _raw_exists(pg_url, ["payment", "procedurelog", "claim"]) == {
+        "payment": False, "procedurelog": False, "claim": False}
+
+
+@pytest.mark.parametrize("with_dagster", [False, True], ids=["direct", "dagster_runs"])
+def test_dental_sync_syncs_the_other_tables_and_names_each_refused_one(source_url, pg_url, monkeypatch, capsys,
+                                                                      tmp_path, with_dagster):
+    """`dental sync`'s first sync with two partitioned tables whose values raw refuses (procedurelog,
+    the catalog's first, and appointment): every other table of their run is synced and equals the
+    source; the command exits 1 naming both tables, one line each, no value printed or stored."""
+    import dagster as dg
+
+    from dental_assets import cli
+
+    _provnum_holds_a_name(source_url)
+    _appointment_provnum_holds_a_name(source_url)
+    home = _sync_env_with(monkeypatch, source_url, pg_url, tmp_path, with_dagster)
+    assert cli.main(["sync"]) == 1
+    printed = capsys.readouterr()
+    text = printed.out + printed.err
+    others = [t for t in raw_tables() if t.name not in ("procedurelog", "appointment")]
+    assert_raw_equals_source(source_url, pg_url, others)
+    assert _raw_exists(pg_url, ["procedurelog", "appointment"]) == {"procedurelog": False, "appointment": False}
+    assert SECRET not in text
+    if with_dagster:
+        instance = dg.DagsterInstance.from_config(str(home))
+        failures = [str(e.dagster_event.event_specific_data.error) for run in instance.get_runs()
+                    for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)]
+        recorded = {k.path[-1] for k in instance.get_asset_keys() if instance.get_latest_materialization_event(k)}
+        instance.dispose()
+        assert {t.name for t in others} <= recorded and not {"procedurelog", "appointment"} & recorded
+        text = "\n".join(failures)
+        stored = b"".join(path.read_bytes() for path in home.rglob("*") if path.is_file())
+        assert SECRET.encode() not in stored
+    else:
+        assert "1 run(s) failed" in text, text
+    named = [line for line in text.splitlines() if "the warehouse refused a value from the source" in line]
+    assert any(line.startswith("RawValueRefused: raw.procedurelog: ") for line in named), text
+    assert any(line.startswith("RawValueRefused: raw.appointment: ") for line in named), text
+    assert "2 of " in text and "tables failed, the others were synced and checked:" in text, text

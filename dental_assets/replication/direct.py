@@ -126,8 +126,11 @@ def full_refresh_work(keys: list[str]) -> list[Work]:
 
 def _do(work: Work, params, warehouse, claim: str, report: SyncReport, out) -> None:
     """One run's work, added to ``report``, every table checked. A table's error fails the run as it
-    fails the raw assets' step: the tables after it are not synced, the error's type and message (codes
-    and keys, no values) are printed, and the next run goes on."""
+    fails the raw assets' step: a table's own error (``replicate.table_error``: a value raw refuses, the
+    table's schema at the source) after the run's other tables are synced, naming each failed table on
+    a line of its own (``replicate.TablesFailed``); any other error (a lost connection) at once, the
+    tables after it not synced. The error's type and message (codes and keys, no values) are printed,
+    and the next run goes on."""
     from dental_assets.replication.replicate import column_warnings, repair_text, replicate_tables
 
     try:

@@ -1,8 +1,10 @@
 """One window of raw tables brought up to date with the MariaDB source, without Dagster: each table
 synced (``sync.sync_window``), its declared indexes created, a full copy analyzed, then checked against
-the source (``sync.verify_window``). The raw assets' step (``defs/raw/assets.py``) records each
-finished table in Dagster; ``dental sync`` without ``DAGSTER_HOME`` (``replication.direct``) only
-reports it.
+the source (``sync.verify_window``), the check's verdict recorded in the warehouse
+(``check_failures``: a failed check blocks the dbt builds until a passing one covers its window). The
+raw assets' step (``defs/raw/assets.py``) records each finished table in Dagster; ``dental sync``
+without ``DAGSTER_HOME`` (``replication.direct``) only reports it. A table whose own data or schema
+fails it (``table_error``) does not stop the tables after it; the run fails at the end, naming each.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from psycopg2 import errorcodes
 
 from dental_assets.catalog import RAW_SCHEMA, Table, create_raw_indexes, quote_pg
+from dental_assets.errors import ConfigurationError
 from dental_assets.partitions import Window
+from dental_assets.replication import check_failures
 from dental_assets.replication.extract import COPY_CONTEXT, RawValueRefused  # (raised by the COPY too)
-from dental_assets.replication.mysql import reusing
+from dental_assets.replication.mysql import SourceQueryError, reusing
 from dental_assets.replication.sync import check_scope, sync_window, verify_window
 from dental_assets.warehouse import connection_lost
 
@@ -40,6 +44,38 @@ log = logging.getLogger(__name__)
 class WarehouseConnectionLost(RuntimeError):
     """The warehouse connection was lost during a table's sync or check on every attempt
     (``WAREHOUSE_ATTEMPTS``); the message names the table and the server (no credentials)."""
+
+
+class TablesFailed(RuntimeError):
+    """Two or more tables of one run failed with their own errors (``table_error``) while the other
+    tables were synced and checked: one line per failed table (its error's type and message: names,
+    codes and counts, no value). ``errors``: ``(table name, exception)`` in the run's order."""
+
+    def __init__(self, errors: list[tuple[str, BaseException]], tables: int):
+        self.errors = errors
+        super().__init__(f"{len(errors)} of {tables} tables failed, the others were synced and checked:\n"
+                         + "\n".join(failed_line(name, exc) for name, exc in errors))
+
+
+def failed_line(name: str, exc: BaseException) -> str:
+    """One line naming the failed table ``name`` and its error (type and message, on one line)."""
+    text = " ".join(str(exc).split()) or "no message"
+    named = f"raw.{name}" in text or f"table {name}" in text
+    return f"{type(exc).__name__}: {text}" if named else f"raw.{name}: {type(exc).__name__}: {text}"
+
+
+def table_error(exc: BaseException, table: Table) -> bool:
+    """Whether ``exc`` (after ``refused_value``) is ``table``'s own: the other tables of the run go on.
+    Those are a value or row the warehouse refused (``RawValueRefused``: a column an OpenDental upgrade
+    retyped, a constraint on raw), the table's schema at the source (``ConfigurationError`` of
+    ``OPENDENTAL_URL table <table>``: the table, its key or business-date column gone, a column of a
+    type the catalog cannot map) and a query the source refused (``SourceQueryError``: not a
+    connection loss). Anything else stops the run's later tables: a lost connection (the source's or
+    the warehouse's, after their retries), the source's login refused (``ConfigurationError`` of
+    ``OPENDENTAL_URL``), another warehouse error, an interruption, a defect."""
+    if isinstance(exc, (RawValueRefused, SourceQueryError)):
+        return True
+    return isinstance(exc, ConfigurationError) and exc.setting == f"OPENDENTAL_URL table {table.name}"
 
 
 REFUSED_CLASSES = ("22", "23")  # SQLSTATE classes: data exception, integrity constraint violation
@@ -112,6 +148,8 @@ def replicate_table(params, conn, table: Table, window: Window | None, mode: str
     """Sync ``table``'s window on ``conn``, create its declared indexes, analyze a full copy
     (``copy_statistics_sql``), then (``check``) compare the window with the source; when they differ, the
     window is synced again and compared again, as ``REPAIRS`` says, until they agree or the list ends.
+    The check's final verdict is recorded in its own committed transaction (``check_failures.record``:
+    a failure blocks the dbt builds reading the table until a passing check covers the window).
     Database work only: no Dagster call, so it can run on the worker thread of ``replicate_tables``.
     ``writer``: the token of the ``dental sync`` running this (``verified.CLAIM_TAG``), whose claim on the
     table survives the write (``verified.forget``)."""
@@ -139,6 +177,7 @@ def replicate_table(params, conn, table: Table, window: Window | None, mode: str
         scope = check_scope(again, sample)
         equal, src, raw = verify_window(params, conn, table, window, scope=scope, reread_keys=again.reread_keys,
                                         clock=again.source_clock, key_max=again.source_key_max)
+    check_failures.record(conn, f"{RAW_SCHEMA}.{table.name}", window, equal, src[0], raw[0])
     return Replicated(table, result, (equal, src, raw, scope, synced_again, repaired, time.perf_counter() - started))
 
 
@@ -206,13 +245,17 @@ def replicate_tables(params, warehouse, tables: list[Table], window: Window | No
     time (the source sees one extraction at a time), while the caller handles the finished ones (the
     Dagster step stores their events meanwhile). A table whose warehouse connection is lost is tried
     again on a new connection (``WAREHOUSE_ATTEMPTS``; raises WarehouseConnectionLost after the last).
-    A value or row the warehouse refuses raises RawValueRefused, which does not quote it
-    (``refused_value``). A table's error is raised here, when its turn comes, and no table after it
-    starts. Closing the generator early stops the tables not yet started."""
+    A value or row the warehouse refuses is a RawValueRefused, which does not quote it
+    (``refused_value``). A table's own error (``table_error``: a refused value, the table's schema at the
+    source, a query the source refused) does not stop the tables after it: they are synced and yielded,
+    and the error is raised after the last one (the table's own error when it is the only one, else
+    ``TablesFailed`` naming each, one line a table). Any other error is raised when its turn comes and
+    no table after it starts (the tables that failed before it are added to it as a note). Closing the
+    generator early stops the tables not yet started."""
     conn = warehouse.connect()
-    stop = threading.Event()  # set by a failed table or a caller that stops early: no further table starts
+    stop = threading.Event()  # set by an error that stops the run or a caller that stops early
 
-    def work(table: Table) -> Replicated | None:
+    def work(table: Table) -> Replicated | tuple[str, BaseException] | None:
         nonlocal conn
         for attempt in range(WAREHOUSE_ATTEMPTS):
             if stop.is_set():
@@ -221,9 +264,13 @@ def replicate_tables(params, warehouse, tables: list[Table], window: Window | No
                 return replicate_table(params, conn, table, window, mode, table.name in checked, sample, writer)
             except BaseException as exc:
                 if not connection_lost(exc, conn):
-                    stop.set()
                     refused = refused_value(exc, table)
-                    if refused is not None:  # (from None: the original quotes the value)
+                    error = refused if refused is not None else exc  # (the original quotes the value)
+                    if table_error(error, table):
+                        log.warning("raw.%s failed (%s); the next tables go on", table.name, type(error).__name__)
+                        return table.name, error
+                    stop.set()
+                    if refused is not None:
                         raise refused from None
                     raise
                 if attempt == WAREHOUSE_ATTEMPTS - 1:
@@ -242,12 +289,25 @@ def replicate_tables(params, warehouse, tables: list[Table], window: Window | No
         return None
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-sync")
+    failed: list[tuple[str, BaseException]] = []  # the tables' own errors (``table_error``), in order
     with reusing():  # the tables' source sessions are opened once, not per read (``mysql.reusing``)
         try:
             for future in [pool.submit(work, t) for t in tables]:
-                done = future.result()  # re-raises the table's error here
-                if done is not None:
+                try:
+                    done = future.result()  # re-raises an error that stops the run here
+                except Exception as exc:
+                    if failed:
+                        exc.add_note("failed before it in this run: "
+                                     + "; ".join(failed_line(name, error) for name, error in failed))
+                    raise
+                if isinstance(done, tuple):
+                    failed.append(done)
+                elif done is not None:
                     yield done
+            if len(failed) == 1:
+                raise failed[0][1]
+            if failed:
+                raise TablesFailed(failed, len(tables))
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)  # a table being synced commits or rolls back first

@@ -33,6 +33,13 @@ The manifest (``dental_dbt/target/manifest.json``) is produced by ``dbt parse``:
 (``./dev``), here when it is missing or older than a model, test or macro file, and on every load
 under ``dagster dev``.
 
+Failed raw checks. A raw table's blocking check runs after its rows are committed, and the staging
+models are views over raw: every dbt build here first reads the failed checks no passing check has
+covered since (``replication.check_failures``) for the raw tables its selection reads, and fails with
+one line naming them, before dbt starts (``refuse_after_failed_raw_checks``). The automation
+condition cannot do it (the raw checks have no partitions: a passing check of another month hides a
+failed one) and the nightly schedules do not look at checks.
+
 Partial selections. dbt's default ("eager") indirect selection runs every test that reads a selected
 model, so a relationship test (our ``foreign_key``) also runs when only one of its two models is in
 the run. On a warehouse where the other model was never built, that test could only fail with
@@ -58,6 +65,7 @@ from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
+import psycopg2.errors
 from filelock import FileLock
 from packaging import version
 from dagster_dbt import (
@@ -69,8 +77,10 @@ from dagster_dbt import (
 )
 
 from dental_assets import settings as dental_settings
+from dental_assets.catalog import RAW_SCHEMA
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.partitions import Window, dbt_window_vars, month_window, monthly_partitions
+from dental_assets.replication import check_failures
 from dental_assets.warehouse import dental_home
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dental_dbt"
@@ -379,6 +389,64 @@ def exclude_unrunnable_tests(context, warehouse: WarehouseResource) -> list[str]
     return ["--exclude", " ".join(sorted(absent))]
 
 
+def raw_tables_read(manifest: dict, unique_ids) -> set[str]:
+    """``raw.<table>`` (lower case) of every dbt source in the ``raw`` schema that the nodes
+    ``unique_ids`` read, directly or through other nodes (``manifest["parent_map"]``, followed to the
+    sources): what a build of those nodes reads of raw, also through models it does not rebuild. Pure."""
+    parents = manifest.get("parent_map", {})
+    sources = manifest.get("sources", {})
+    found: set[str] = set()
+    seen: set[str] = set()
+    stack = [u for u in unique_ids if u]
+    while stack:
+        unique_id = stack.pop()
+        if unique_id in seen:
+            continue
+        seen.add(unique_id)
+        if unique_id in sources:
+            relation = _relation(manifest, unique_id)
+            if relation and relation.split(".", 1)[0] == RAW_SCHEMA:
+                found.add(relation)
+            continue
+        stack.extend(parents.get(unique_id, ()))
+    return found
+
+
+def refuse_after_failed_raw_checks(context, warehouse: WarehouseResource, manifest: dict) -> None:
+    """Raise ``dg.Failure`` before dbt starts when a raw table the run's selection reads
+    (``raw_tables_read`` of the selected models and snapshots, and of the assets of selected checks)
+    has a failed ``matches_source`` check that no passing check has covered since
+    (``replication.check_failures``): the staging views would read those rows. Whatever launched the
+    run (the automation sensor, the nightly schedule, the UI, ``dagster job execute``). The message
+    is one line: tables, windows and counts, what clears them (no value). A warehouse user that may
+    not read ``dental_sync.check_failures`` fails it too, saying so (docs/security.md)."""
+    assets_def = context.assets_def
+    keys = set(context.selected_asset_keys) | {check.asset_key for check in context.selected_asset_check_keys}
+    ids = {assets_def.specs_by_key[key].metadata.get(UNIQUE_ID) for key in keys if key in assets_def.specs_by_key}
+    tables = raw_tables_read(manifest, ids)
+    if not tables:
+        return
+    conn = warehouse.connect()
+    try:
+        with conn.cursor() as cur:
+            failures = check_failures.unrepaired(cur, tables)
+    except psycopg2.errors.InsufficientPrivilege:
+        raise dg.Failure(
+            description=f"dbt not run: the warehouse user may not read {check_failures.FAILURES_TABLE}, where "
+                        "the raw checks that failed are kept: Dagster's warehouse user must be a member of the "
+                        "loader role too (docs/security.md, a Dagster deployment's user)",
+            allow_retries=False) from None
+    finally:
+        conn.close()
+    if failures:
+        raise dg.Failure(
+            description=check_failures.blocking_text(failures),
+            metadata={"failed_raw_checks": dg.MetadataValue.int(len(failures)),
+                      "raw_tables": ", ".join(sorted({f.raw_table for f in failures}))},
+            allow_retries=False,
+        )
+
+
 COLUMN_SCHEMA = "dagster/column_schema"  # Dagster's metadata key for a table's columns (the UI's Columns table)
 
 
@@ -566,12 +634,14 @@ def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseRes
     each model's output with its columns' database types read from the warehouse after the build
     (``column_schema_with_descriptions``, the UI's Columns table), mart outputs with their summary.
     The run starts from, and then leaves, the latest saved parse; dbt writes no file log
-    (``dbt_file_log_env``)."""
+    (``dbt_file_log_env``). First of all, it fails without running dbt while a raw table the selection
+    reads has a failed check not yet repaired (``refuse_after_failed_raw_checks``)."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    refuse_after_failed_raw_checks(context, warehouse, manifest)
     args = [*args, *exclude_unrunnable_tests(context, warehouse)]
     target = run_target_path(context)
     connection = warehouse.params.dbt_env()
     seed_partial_parse(target, connection)
-    manifest = json.loads(dbt_project.manifest_path.read_text())
     conn = warehouse.connect()
     conn.autocommit = True
     try:

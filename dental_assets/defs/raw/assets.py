@@ -25,7 +25,16 @@ them (``sync.record_window``). Rows the source stamped after the sync began (a p
 meanwhile) are left out on both sides, for the next sync (``sync.verify_window``'s ``clock``). The
 nightly backstop compares every row's content. When the check fails, the window is synced again and
 checked again before the check is reported (``replication.replicate.REPAIRS``: an incremental sync, then
-a whole copy, then an incremental sync). dbt does not run downstream of a failed check.
+a whole copy, then an incremental sync). The rows a failed check found are committed by then, and the
+staging views read them: inside the run, Dagster stops the steps downstream of the failed check; across
+runs, the failure is recorded in the warehouse (``replication.check_failures``, for the synthetic source
+here too) and every dbt build in Dagster refuses to start while a raw table it reads has a failed window
+no passing check has covered since (``defs/dbt/assets.py``). Dagster's own blocking-check condition
+cannot do that: these checks have no partitions, so a passing check of another month hides the failure.
+
+With the MariaDB source, a table whose own data or schema fails (a value raw refuses, a table or
+column gone at the source: ``replicate.table_error``) does not stop the run's later tables; the step
+fails after them, naming every failed table.
 """
 
 import time
@@ -37,7 +46,7 @@ from dental_assets.catalog import RAW_SCHEMA, Table, create_raw_indexes, pg_crea
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.partitions import Window, month_window, monthly_partitions
 from dental_assets.pgcopy import copy_arrow
-from dental_assets.replication import verified
+from dental_assets.replication import check_failures, verified
 from dental_assets.replication.replicate import Replicated, column_warnings, repair_text, replicate_tables
 from dental_assets.sources import MariaDBSource
 from dental_assets.warehouse import is_demo_target
@@ -183,12 +192,16 @@ def _replace_window(conn, table: Table, window: Window | None, data):
 
 
 def _rows_check(conn, table: Table, window: Window | None, handed_over: int) -> dg.AssetCheckResult:
-    """``matches_source`` for an Arrow source: raw's rows in ``window`` equal the rows handed over."""
+    """``matches_source`` for an Arrow source: raw's rows in ``window`` equal the rows handed over. The
+    verdict is recorded as the MariaDB path's is (``check_failures.record``: a pass with no failure on
+    record costs one catalog query)."""
     target = f"{quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}"
     with conn.cursor() as cur:
         cur.execute(f"SELECT count(*) FROM {target} WHERE {_window_predicate(table, window) or 'TRUE'}")
         in_raw = cur.fetchone()[0]
     conn.rollback()
+    check_failures.record(conn, f"{RAW_SCHEMA}.{table.name}", window if table.partitioned else None,
+                          in_raw == handed_over, handed_over, in_raw)
     return dg.AssetCheckResult(
         asset_key=raw_asset_key(table.name),
         check_name=CHECK_NAME,
