@@ -9,12 +9,14 @@ Per completed procedure (charge = ProcFee x (UnitQty + BaseUnits)):
 - insured and billable: allowed = the PPO fee schedule's fee (category-percentage plans: the charge),
   write-off = charge - allowed; the estimate applies the calendar-year deductible (basic and major
   services) and the plan's percentage, capped by the calendar-year maximum. Procedures of one patient
-  on one day form a claim; claims are sent 0-3 days later and received 8-40 days after that when that
-  is on or before as_of. Most pay the estimate, some pay less, a few are denied: received with
-  InsPayAmt 0 (the write-off holds, Remarks and claim.ReasonUnderPaid say why). How often a carrier
-  denies or underpays is its own: 4 % denied and 8 % reduced on average, times a per-carrier factor
-  (`carrier_reliability`, 0.25-1.75 spread over the carriers, the signal behind the journey's target_insurance_accurate). About
-  a third of the underpaid claims get a supplemental payment later;
+  on one day form a claim; claims are sent 0-3 days later and received 8-40 days after that (a few late,
+  60-150 days, and a few never: LATE_CLAIM_RATE, UNRECEIVED_CLAIM_RATE) when that is on or before as_of;
+  while pending a PPO claimproc's WriteOff holds its write-off estimate. Most pay the estimate, some pay
+  less, a few are denied: received with InsPayAmt 0 (the write-off holds, Remarks and
+  claim.ReasonUnderPaid say why). How often a carrier denies or underpays is its own: 4 % denied and 8 %
+  reduced on average, times a per-carrier factor (`carrier_reliability`, 0.25-1.75 spread over the
+  carriers, the signal behind the journey's target_insurance_accurate). About a third of the underpaid claims
+  get a supplemental payment later;
 - a second plan (patplan Ordinal 2): a secondary claim per primary claim, held until the primary is
   received, estimating at most what the primary left (coordination of benefits); denied 5 % and
   reduced 7 % of the time on average (`SECONDARY_DENIED_RATE`, `SECONDARY_REDUCED_BELOW`), with the
@@ -22,7 +24,8 @@ Per completed procedure (charge = ProcFee x (UnitQty + BaseUnits)):
 - discounts (uninsured only): cash, senior and professional-courtesy adjustments, negative;
 - the patient pays at the visit (all or half of the estimated portion, or nothing) and usually the rest
   later (after the claim is received when insured); large uninsured balances may go on a payment plan
-  paid monthly; tiny leftovers are written off; broken appointments may carry a missed-appointment fee;
+  paid monthly; tiny leftovers are written off; a broken appointment may carry a missed-appointment fee
+  (an adjustment on the day it was broken);
 - finance charges and discounts dated exactly on the aging bucket boundaries (``dental_synthetic.boundary``).
 """
 
@@ -87,6 +90,11 @@ PRIMARY_SENT_SAME_DAY_RATE = 0.7  # share of primary claims sent on the visit da
 SECONDARY_SENT_SAME_DAY_RATE = 0.6  # share of secondary claims sent on the day the primary is received
 CLAIM_SENT_DELAY_DAYS = (1, 4)  # days the other claims wait before they are sent
 CLAIM_RECEIVED_DAYS = (8, 41)  # days from sending to payment, then on to the carrier's next pay weekday
+LATE_CLAIM_RATE = 0.05  # share of sent claims the carrier pays late: LATE_CLAIM_DAYS after sending instead
+LATE_CLAIM_DAYS = (60, 151)  # days from sending to a late payment, then on to the carrier's pay weekday
+UNRECEIVED_CLAIM_RATE = 0.01  # share of sent claims the carrier never pays by as-of (lost or disputed: still open)
+CLAIM_DELAY_STREAM = 6389  # seed offset of the late / unreceived draw (primary claims; secondary + 1): a stream
+#                            of its own, so every draw of ctx.rng stays as it was
 PRIMARY_DENIED_RATE = 0.04  # a primary claim's outcome draw (over its carrier factor) below this: denied
 PRIMARY_REDUCED_BELOW = 0.12  # from PRIMARY_DENIED_RATE up to this: paid at a reduced rate (8 %)
 SECONDARY_DENIED_RATE = 0.05  # the same thresholds for secondary claims (5 % denied, 7 % reduced)
@@ -125,9 +133,10 @@ INSTALLMENT_PAID_RATE = 0.93  # share of the due installments paid
 
 # adjustments and the missed-appointment fee
 MISSED_FEE = 5_000  # cents
-MISSED_FEE_RATE = 0.15  # share of broken and unscheduled-list appointments charged the fee
+MISSED_FEE_RATE = 0.15  # share of broken appointments charged the fee (an appointment sent to the unscheduled
+#                         list was not broken: no fee)
 MISSED_FEE_PAID_RATE = 0.5  # share of the fees paid
-MISSED_FEE_PAY_DAYS = (0, 31)  # days after the appointment the fee is paid
+MISSED_FEE_PAY_DAYS = (0, 31)  # days after the fee (the day the appointment was broken) it is paid
 SMALL_BALANCE_MAX = 500  # cents: a leftover this small (settled, partly paid) may be written off
 SMALL_BALANCE_DAYS = 30  # days after the last payment it is written off
 SMALL_BALANCE_RATE = 0.7  # share of such leftovers written off
@@ -301,7 +310,8 @@ def _primary_estimates(setup: Setup, procs: _Procs, plan: np.ndarray, tier: np.n
 class _Adjudication:
     """Per claim: when the carrier pays it and what it decides (days as day numbers)."""
 
-    recv: np.ndarray  # day received: CLAIM_RECEIVED_DAYS after sending, on the carrier's pay weekday
+    recv: np.ndarray  # day received: CLAIM_RECEIVED_DAYS (or late) after sending, on the carrier's pay weekday;
+    #                   NEVER_RECEIVED for a claim the carrier never pays
     is_recv: np.ndarray  # bool: sent and received on or before as_of
     denied: np.ndarray  # bool: received and denied (pays 0, the write-off holds)
     reduced: np.ndarray  # bool: received and paid at a reduced rate
@@ -314,18 +324,34 @@ class _Adjudication:
 
 
 def _adjudicate(ctx: Context, sent: np.ndarray, is_sent: np.ndarray, carrier: np.ndarray, pay_weekday: np.ndarray,
-                unreliable: np.ndarray, denied_below: float, reduced_below: float) -> _Adjudication:
-    """Per claim (``sent``: day sent; ``carrier``: CarrierNum): received day and outcome. An outcome draw
-    over the carrier's factor (``unreliable``, by CarrierNum) below ``denied_below`` denies the claim,
-    below ``reduced_below`` reduces it."""
+                unreliable: np.ndarray, denied_below: float, reduced_below: float, delay_stream: int) -> _Adjudication:
+    """Per claim (``sent``: day sent; ``carrier``: CarrierNum): received day and outcome. A claim is paid
+    CLAIM_RECEIVED_DAYS after it was sent, LATE_CLAIM_DAYS for LATE_CLAIM_RATE of them, never (still open at
+    as-of) for UNRECEIVED_CLAIM_RATE (``_claim_delays``, on the stream ``delay_stream``). An outcome draw over
+    the carrier's factor (``unreliable``, by CarrierNum) below ``denied_below`` denies the claim, below
+    ``reduced_below`` reduces it."""
     rng = ctx.rng
-    recv = _on_pay_weekday(sent + rng.integers(*CLAIM_RECEIVED_DAYS, size=len(sent)), pay_weekday[carrier])
+    delay = _claim_delays(ctx, rng.integers(*CLAIM_RECEIVED_DAYS, size=len(sent)), delay_stream)
+    recv = np.where(delay < 0, NEVER_RECEIVED, _on_pay_weekday(sent + delay, pay_weekday[carrier]))
     is_recv = is_sent & (recv <= ctx.as_of)
     outcome = rng.random(len(sent)) / unreliable[carrier]  # a less reliable carrier lands more claims lower
     denied = is_recv & (outcome < denied_below)
     reduced = is_recv & (outcome >= denied_below) & (outcome < reduced_below)
     return _Adjudication(recv=recv, is_recv=is_recv, denied=denied, reduced=reduced,
                          factor=rng.integers(*REDUCED_PAY_PCT, size=len(sent)))
+
+
+NEVER_RECEIVED = np.iinfo(np.int32).max  # the received day of a claim the carrier never pays (after any as-of)
+
+
+def _claim_delays(ctx: Context, on_time: np.ndarray, stream_offset: int) -> np.ndarray:
+    """Per claim: days from sending to payment; ``on_time`` (CLAIM_RECEIVED_DAYS, drawn) for most,
+    LATE_CLAIM_DAYS for LATE_CLAIM_RATE of the claims, -1 (never paid) for UNRECEIVED_CLAIM_RATE. Drawn on
+    the stream ``seed + stream_offset``, so no draw of ctx.rng moves."""
+    stream = ctx.stream(stream_offset)
+    u = stream.random(len(on_time))
+    late = stream.integers(*LATE_CLAIM_DAYS, size=len(on_time))
+    return np.select([u < LATE_CLAIM_RATE, u < LATE_CLAIM_RATE + UNRECEIVED_CLAIM_RATE], [late, -1], on_time)
 
 
 @dataclass(frozen=True)
@@ -366,7 +392,7 @@ def _primary_claims(ctx: Context, setup: Setup, people: People, procs: _Procs, c
     carrier = setup.plan_carrier[people.plan[c_pat]]
     unreliable = carrier_reliability(ctx, len(setup.carrier_names))  # a stream of its own: no draw of rng
     out = _adjudicate(ctx, sent, is_sent, carrier, pay_weekday, unreliable, PRIMARY_DENIED_RATE,
-                      PRIMARY_REDUCED_BELOW)
+                      PRIMARY_REDUCED_BELOW, CLAIM_DELAY_STREAM)
     est = cov.ins_est[rows]
     recv = out.is_recv[claim]
     return _PrimaryClaims(rows=rows, claim=claim, n=n, pat=c_pat, date=c_date, created=created, sent=sent,
@@ -428,7 +454,7 @@ def _secondary_claims(ctx: Context, setup: Setup, people: People, procs: _Procs,
     is_sent = ready & (sent <= ctx.as_of)
     carrier = setup.plan_carrier[people.plan2[c_pat]]
     out = _adjudicate(ctx, sent, is_sent, carrier, pri.pay_weekday, pri.unreliable, SECONDARY_DENIED_RATE,
-                      SECONDARY_REDUCED_BELOW)
+                      SECONDARY_REDUCED_BELOW, CLAIM_DELAY_STREAM + 1)
     return _SecondaryClaims(rows=rows, proc=proc, claim=claim, pct=pct, base=base, paid_other=paid_other, est=est,
                             est_at_visit=est_at_visit, recv=out.is_recv[claim], pay=out.pay(claim, est), n=n,
                             of_pri=of_pri, has_sec=has_sec, pat=c_pat, ready=ready, sent=sent, is_sent=is_sent,
@@ -696,7 +722,7 @@ def _claimproc_rows(people: People, procs: _Procs, cov: _Coverage, pri: _Primary
                              zeros(n_cap)]),
         ded=np.concatenate([cov.ins_ded[pri.rows], zeros(n_s + n_sp + n_t + n_t2 + n_cap)]),
         pay=np.concatenate([pri.pay, sec.pay, supp.pay, zeros(n_t + n_t2 + n_cap)]),
-        wo=np.concatenate([pri.wo, zeros(n_s + n_sp + n_t + n_t2), cov.cap_wo[cap_rows]]),
+        wo=np.concatenate([_claim_writeoffs(pri, cov), zeros(n_s + n_sp + n_t + n_t2), cov.cap_wo[cap_rows]]),
         wo_est=np.concatenate([cov.wo_est[pri.rows], zeros(n_s + n_sp), cov.wo_est[planned.rows], zeros(n_t2),
                                cov.cap_wo[cap_rows]]),
         pct=np.concatenate([cov.pct[pri.rows], sec.pct, zeros(n_sp), cov.pct[planned.rows], planned.pct2,
@@ -707,6 +733,16 @@ def _claimproc_rows(people: People, procs: _Procs, cov: _Coverage, pri: _Primary
                              checks.item_of_supp[supp.claim], np.full(n_t + n_t2 + n_cap, -1)]))
 
 
+def _claim_writeoffs(pri: _PrimaryClaims, cov: _Coverage) -> np.ndarray:
+    """Per primary claim row: claimproc.WriteOff, cents. Received: the write-off taken (``pri.wo``); still
+    NotReceived: the write-off estimate, as OpenDental fills it when the claim is created and recomputes it
+    while it is pending (Claims.CalculateAndUpdate: ``if(Status==NotReceived) WriteOff=
+    ClaimProcs.GetWriteOffEstimate(claimProc)``, which is WriteOffEstOverride, else WriteOffEst, else 0;
+    the generator sets no override). The aging's pending write-off (Ledgers.cs InsWoEst) and claim.WriteOff
+    (the sum over the claim's claimprocs) read it."""
+    return np.where(pri.recv, pri.wo, cov.wo_est[pri.rows])
+
+
 @dataclass(frozen=True)
 class _ClaimProcDays:
     """Per claimproc row (before ordering): its check, claim and the days it carries."""
@@ -715,7 +751,8 @@ class _ClaimProcDays:
     claimnum: np.ndarray  # ClaimNum (0: no claim)
     line: np.ndarray  # LineNumber on its claim
     datecp: np.ndarray  # DateCP, day number
-    unfinalized: np.ndarray  # bool: received but on no check yet (DateInsFinalized unset)
+    unfinalized: np.ndarray  # bool: not finalized on a check (DateInsFinalized unset): received but on no check
+    #                           yet, or not received (NotReceived, Estimate)
     entry_day: np.ndarray  # DateEntry, SecDateEntry
     created: np.ndarray  # its claim's creation moment, seconds (0: no claim)
     edit: np.ndarray  # SecDateTEdit, seconds (before the as-of clamp)
@@ -723,12 +760,17 @@ class _ClaimProcDays:
 
 def _claimproc_days(ctx: Context, procs: _Procs, claims: _AllClaims, supp: _Supplementals, checks: _Checks,
                     cp: _ClaimProcRows) -> _ClaimProcDays:
-    """Per claimproc row: check, ClaimNum, line number, DateCP (the check's day; a capitation row's
-    ProcDate; the day received when on no check yet), entry day and last edit (a draw of the clock)."""
+    """Per claimproc row: check, ClaimNum, line number, DateCP (the check's day; a capitation, estimate or
+    not yet received row's ProcDate; the day received when on no check yet), entry day and last edit (a
+    draw of the clock)."""
     pr = procs.pr
     on_claim, is_cap = cp.kind <= 2, cp.kind >= 5
     datecp = at(checks.day, cp.item, ZERO_DAY)
-    datecp = np.where(is_cap, pr.date[cp.proc], datecp)  # OpenDental: DateCP = ProcDate, for aging
+    # OpenDental creates every claimproc as an estimate with DateCP = ProcDate (Procedures.ComputeEstimates:
+    # ``cp.DateCP=proc.ProcDate``; ClaimProcs.CreateEst); attaching it to a claim (NotReceived) keeps it, and
+    # receiving the payment sets the day paid. A capitation row keeps ProcDate for aging.
+    pending = np.isin(cp.status, [CP["NotReceived"], CP["Estimate"]])
+    datecp = np.where(is_cap | pending, pr.date[cp.proc], datecp)
     unfinalized = on_claim & cp.recv & at(checks.not_on_check, cp.claim, False)
     datecp = np.where(unfinalized, at(claims.recv, cp.claim, ZERO_DAY), datecp)  # received, no check
     n_p, n_ps, n_on = cp.n_pri, cp.n_pri + cp.n_sec, cp.n_pri + cp.n_sec + cp.n_supp
@@ -742,7 +784,7 @@ def _claimproc_days(ctx: Context, procs: _Procs, claims: _AllClaims, supp: _Supp
     edit = np.where(cp.recv | (cp.kind == 5), ctx.clock(datecp), np.where(on_claim, created, pr.created[cp.proc]))
     return _ClaimProcDays(chk=at(checks.item_chk, cp.item, 0),
                           claimnum=np.where(on_claim, at(claims.num, cp.claim, 0), 0), line=line, datecp=datecp,
-                          unfinalized=unfinalized, entry_day=entry_day, created=created, edit=edit)
+                          unfinalized=unfinalized | pending, entry_day=entry_day, created=created, edit=edit)
 
 
 def _put_claimprocs(ctx: Context, setup: Setup, procs: _Procs, claims: _AllClaims, days: _ClaimProcDays,
@@ -1165,19 +1207,19 @@ def _proc_adjustments(procs: _Procs, rows: np.ndarray, day: np.ndarray, amount: 
 def _adjustments(ctx: Context, setup: Setup, people: People, apts: Appointments, procs: _Procs, cov: _Coverage,
                  settled: _Settled, visits: _Visits, disc: np.ndarray, disc_type: np.ndarray, paid: np.ndarray,
                  last_paid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``adjustment``: the visits' discounts (negative), a MISSED_FEE on MISSED_FEE_RATE of the broken and
-    unscheduled-list appointments, small-balance write-offs (``_small_balances``), then the charges and
-    credits on the aging bucket boundaries. Returns (the appointments charged a fee, the fee's AdjNum)."""
+    """``adjustment``: the visits' discounts (negative), a MISSED_FEE on MISSED_FEE_RATE of the broken
+    appointments (``_broken_appointment_fees``), small-balance write-offs (``_small_balances``), then the
+    charges and credits on the aging bucket boundaries. Returns (the appointments charged a fee, the fee's
+    AdjNum)."""
     pr, rows, d = procs.pr, visits.rows, setup.defs
     dm = disc > 0
     parts = [_proc_adjustments(procs, rows[dm], pr.date[rows[dm]], -disc[dm], disc_type[dm])]
-    ap = apts
-    missed = np.flatnonzero(np.isin(ap.status, [APT["Broken"], APT["UnschedList"]])
-                            & (ctx.rng.random(len(ap.pat)) < MISSED_FEE_RATE))
+    missed = _broken_appointment_fees(ctx, apts)
     n_missed = len(missed)
-    parts.append(dict(day=ap.date[missed], amount=np.full(n_missed, MISSED_FEE), pat=ap.pat[missed] - 1,
-                      type=np.full(n_missed, d[("AdjTypes", "missed_fee")]), prov=ap.prov[missed],
-                      proc=np.zeros(n_missed, np.int64), proc_date=ap.date[missed], clinic=ap.clinic[missed]))
+    parts.append(dict(day=apts.break_day[missed], amount=np.full(n_missed, MISSED_FEE), pat=apts.pat[missed] - 1,
+                      type=np.full(n_missed, d[("AdjTypes", "missed_fee")]), prov=apts.prov[missed],
+                      proc=np.zeros(n_missed, np.int64), proc_date=apts.break_day[missed],
+                      clinic=apts.clinic[missed]))
     discount = np.zeros(len(procs.pat), dtype=np.int64)
     discount[rows] = disc
     remaining, small, sb_day = _small_balances(ctx, procs, cov, settled, discount, paid, last_paid)
@@ -1187,6 +1229,14 @@ def _adjustments(ctx: Context, setup: Setup, people: People, apts: Appointments,
     open_ = np.where(procs.done & (~cov.billable | settled.received), remaining - np.where(small, remaining, 0), 0)
     adj_num = _put_adjustments(ctx, setup, people, procs, parts, open_)
     return missed, adj_num[len(parts[0]["day"]) + np.arange(n_missed)]
+
+
+def _broken_appointment_fees(ctx: Context, apts: Appointments) -> np.ndarray:
+    """The appointments (indexes, AptNum - 1) charged MISSED_FEE: MISSED_FEE_RATE of the broken ones. OpenDental
+    makes the broken-appointment adjustment (BrokenAppointmentAdjustmentType) only while breaking an
+    appointment, in AppointmentL.BreakApptHelper (AdjDate = ProcDate = DateEntry = the day it is broken,
+    ProvNum and ClinicNum the appointment's); an appointment sent to the unscheduled list is not broken."""
+    return np.flatnonzero((apts.status == APT["Broken"]) & (ctx.rng.random(len(apts.pat)) < MISSED_FEE_RATE))
 
 
 def _small_balances(ctx: Context, procs: _Procs, cov: _Coverage, settled: _Settled, discount: np.ndarray,
@@ -1240,16 +1290,16 @@ def _put_adjustments(ctx: Context, setup: Setup, people: People, procs: _Procs, 
 def _missed_fee_payments(ctx: Context, apts: Appointments, missed: np.ndarray, fee_adj: np.ndarray,
                          splits: _SplitRows, event_base: int) -> None:
     """Adds the paysplits of the missed-appointment fees paid (MISSED_FEE_PAID_RATE of them,
-    MISSED_FEE_PAY_DAYS after the appointment, by as_of), each on its fee (AdjNum ``fee_adj``), one
-    payment each (event keys from ``event_base``)."""
+    MISSED_FEE_PAY_DAYS after the fee, by as_of), each on its fee (AdjNum ``fee_adj``), one payment each
+    (event keys from ``event_base``)."""
     rng = ctx.rng
     n_missed = len(missed)
     fee_paid = rng.random(n_missed) < MISSED_FEE_PAID_RATE
-    fee_day = apts.date[missed] + rng.integers(*MISSED_FEE_PAY_DAYS, size=n_missed)
+    fee_day = apts.break_day[missed] + rng.integers(*MISSED_FEE_PAY_DAYS, size=n_missed)
     fp = fee_paid & (fee_day <= ctx.as_of)
     splits.add(event_key=event_base + np.flatnonzero(fp), day=fee_day[fp], amount=np.full(fp.sum(), MISSED_FEE),
                proc=np.full(fp.sum(), -1), pat=apts.pat[missed][fp] - 1, prov=apts.prov[missed][fp],
-               clinic=apts.clinic[missed][fp], proc_date=apts.date[missed][fp], adj=fee_adj[fp])
+               clinic=apts.clinic[missed][fp], proc_date=apts.break_day[missed][fp], adj=fee_adj[fp])
 
 
 def distinct_check_numbers(drawn: np.ndarray, used: np.ndarray, low: int, high: int) -> np.ndarray:

@@ -8,10 +8,12 @@ randomness from the shared generator after every other stage, so adding them cha
 - ``recalltrigger``: one row per (recall type, CDT code in recalltype.Procedures).
 - ``toothinitial``: teeth marked Missing (InitialType 0) for about a quarter of adult patients.
 - ``procnote``: one signed-off clinical note per completed procedure, entered at the end of its day by
-  the treating provider's user.
+  the treating provider's user; a broken appointment's D9986/D9987 carries OpenDental's "Appt BROKEN for
+  ..." note instead, by the front desk user when it was broken.
 - ``treatplan``: an Active plan for every patient with treatment-planned procedures (DateTP = the
-  earliest DateTP of them) and a Saved plan for about half of the presentations: a patient's procedures
-  planned on one day before they were done (still planned, completed later or deleted), dated that day,
+  earliest DateTP of them) and a Saved plan for about half (SAVED_PLAN_RATE) of the presentations of
+  diagnosed treatment: a patient's procedures planned on one day before they were done (still planned or
+  completed later; not a recall visit's own procedures, nor deleted ones: ``_is_diagnosed``), dated that day,
   with its ``proctp`` rows (FeeAmt = ProcFee x units, PriInsAmt = the procedure's pending insurance
   estimate, PatAmt = the rest, dollars). Work charted complete the day it was planned was never presented.
 - ``histappointment``: OpenDental's appointment audit trail: a Created row per appointment (at
@@ -42,10 +44,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import reference as ref
 from .columns import constant_string, strings
 from .context import Context
 from .ledger import cents, proc_charge, transactions
 from .practice import enum_codes
+from .schedule import BREAK_CANCELLED_BEFORE, broken_appointments
 from .util import (DAY, OFFICE_SECONDS, ZERO_DAY, ZERO_TS, add_months, business_day, group_by_patient_day,
                    key_order, primary_keys, rank_within, weekday)
 
@@ -62,12 +66,11 @@ MISSING_TEETH_EXTRA_MEAN_MAX = 3  # cap of that expected number (Poisson mean) o
 MISSING_TEETH_MAX = 6  # at most this many teeth missing per patient
 THIRD_MOLARS_FIRST = 2  # a patient's first this many missing teeth are third molars
 NOTE_SECONDS = (16 * 3600, 18 * 3600)  # procnote entry time of day, seconds, [low, high): 16:00-18:00
-SAVED_PLAN_RATE = 0.5  # share of presentations (a patient's treatment planned on one day) saved as a plan
+SAVED_PLAN_RATE = 0.5  # share of presentations of diagnosed treatment (``_is_diagnosed``: a patient's treatment
+#                         planned on one day) saved as a plan
 HIST_COMPLETE_AFTER = 3600  # seconds after AptDateTime a completed visit without a dismissal time is marked
-HIST_MISSED_AFTER = 900  # seconds after AptDateTime a no-show is broken as Missed (D9986)
-HIST_CANCELLED_BEFORE = DAY  # seconds before AptDateTime a late cancellation is broken as Cancelled (D9987), and
-#                              an unscheduled-list appointment was sent there
-BROKEN_MISSED_SHARE = 0.55  # share of broken appointments that were no-shows (Missed); the rest late cancellations
+HIST_UNSCHED_BEFORE = BREAK_CANCELLED_BEFORE  # seconds before AptDateTime an appointment was sent to the
+#                                               unscheduled list (as a late cancellation is broken)
 HIST_RESCHEDULE_RATE = 0.4  # share of Scheduled appointments with one Changed row since they were booked
 HIST_DELETED_RATE = 0.02  # appointments deleted since, as a share of the appointment rows
 HIST_DELETED_MIN_AGE_DAYS = 7  # a deleted appointment was created at least this many days before as_of
@@ -158,6 +161,9 @@ _NOTE_TEMPLATES = (
 
 
 def _procnote(ctx: Context, setup, tables) -> None:
+    """procnote: a clinical note per completed procedure by the treating provider's user at the end of its
+    day; a broken appointment's D9986/D9987 carries the note BreakApptHelper gives it instead
+    (``_broken_notes``)."""
     rng = ctx.rng
     pl = tables["procedurelog"]
     done = np.flatnonzero(_c(pl, "ProcStatus") == 2)
@@ -168,18 +174,65 @@ def _procnote(ctx: Context, setup, tables) -> None:
              for c in range(n_codes)]
     pick = rng.integers(0, len(_NOTE_TEMPLATES), size=n) * n_codes + code
     entry = ctx.stamp(_c(pl, "ProcDate")[done] * DAY + rng.integers(*NOTE_SECONDS, size=n))
+    user = setup.prov_user[_c(pl, "ProvNum")[done]]
+    broken_rows, broken_text, broken_user, broken_entry = _broken_notes(ctx, setup, tables)
+    at = np.searchsorted(done, broken_rows)  # the broken procedures' positions among the completed ones
+    entry[at], user[at] = broken_entry, broken_user
+    pick[at] = len(texts) + np.arange(len(at))
     order = key_order(entry, done)
-    prov = _c(pl, "ProvNum")[done]
     ctx.put("procnote", n, {
         "ProcNoteNum": np.arange(1, n + 1),
         "PatNum": _c(pl, "PatNum")[done][order],
         "ProcNum": _c(pl, "ProcNum")[done][order],
         "EntryDateTime": entry[order],
-        "UserNum": setup.prov_user[prov][order],
-        "Note": strings(texts, pick[order]),
+        "UserNum": user[order],
+        "Note": strings(texts + broken_text, pick[order]),
         "SigIsTopaz": 0,
         "Signature": "",
     })
+
+
+def _broken_notes(ctx: Context, setup, tables) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """The notes of the broken appointments' D9986/D9987 procedures, as AppointmentL.BreakApptHelper writes
+    them (``procedureBroken.Note``, saved as a procnote by Procedures.Insert): "Appt BROKEN for " + the
+    appointment's ProcDescript + " " + AptDateTime as "ddd" and as the default (en-US) date and time, by
+    the user who broke it (the clinic's front desk) at that moment. Returns (their procedurelog rows in
+    ProcNum order, the texts, UserNum, EntryDateTime in seconds). The schedule charted those procedures at
+    the moments ``broken_appointments`` gives and numbered procedures in order of entry, so in ProcNum order
+    they are the breaks in (moment, AptNum) order; AssertionError when patient or day disagree."""
+    pl, ap = tables["procedurelog"], tables["appointment"]
+    breaks = broken_appointments(ctx, _c(ap, "AptStatus"), _c(ap, "AptDateTime"), _c(ap, "SecDateTEntry"))
+    codes = [setup.code_num[ref.BROKEN_MISSED_CODE], setup.code_num[ref.BROKEN_CANCELLED_CODE]]
+    rows = np.flatnonzero(np.isin(_c(pl, "CodeNum"), codes) & (_c(pl, "ProcStatus") == 2)
+                          & (_c(pl, "AptNum") == 0))
+    order = key_order(ctx.stamp(breaks.moment), breaks.rows)
+    apt_rows, moment = breaks.rows[order], ctx.stamp(breaks.moment[order])
+    if (len(rows) != len(apt_rows) or (_c(pl, "PatNum")[rows] != _c(ap, "PatNum")[apt_rows]).any()
+            or (_c(pl, "ProcDate")[rows] != moment // DAY).any()):
+        raise AssertionError("the D9986/D9987 procedures do not match the broken appointments")
+    descript = ap.column("ProcDescript").take(pa.array(apt_rows)).to_pylist()
+    texts = [f"Appt BROKEN for {d + ' ' if d.strip() else ''}{when}" for d, when in
+             zip(descript, _csharp_ddd_date_time(_c(ap, "AptDateTime")[apt_rows]))]
+    user = setup.frontdesk_user[_c(ap, "ClinicNum")[apt_rows]]
+    return rows, texts, user, moment
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _csharp_ddd_date_time(seconds: np.ndarray) -> list[str]:
+    """Moments (seconds since 1970) as C# writes ``t.ToString("ddd")+" "+t.ToString()`` in en-US
+    ("Fri 3/7/2025 2:05:00 PM")."""
+    days = seconds // DAY
+    ymd = days.astype("datetime64[D]")
+    year = ymd.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = ymd.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    day = (ymd - ymd.astype("datetime64[M]")).astype(np.int64) + 1
+    second = seconds % DAY
+    hour = second // 3600
+    return [f"{_WEEKDAYS[w]} {mo}/{d}/{y} {h % 12 or 12}:{mi:02d}:{s:02d} {'AM' if h < 12 else 'PM'}"
+            for w, mo, d, y, h, mi, s in zip(((days + 3) % 7).tolist(), month.tolist(), day.tolist(), year.tolist(),
+                                             hour.tolist(), (second // 60 % 60).tolist(), (second % 60).tolist())]
 
 
 @dataclass(frozen=True)
@@ -197,8 +250,8 @@ class _PlannedProcedures:
 @dataclass(frozen=True)
 class _Presentations:
     """Treatment presented to a patient and saved: per presentation (a patient and a day, procedurelog
-    DateTP) the procedures planned that day, whatever became of them (still planned, completed later,
-    deleted). Work charted complete the day it was planned was never presented."""
+    DateTP) the diagnosed treatment planned that day (``_is_diagnosed``), still planned or completed later.
+    Work charted complete the day it was planned was never presented."""
 
     rows: np.ndarray  # procedurelog row of each presented procedure, in (PatNum, DateTP, row) order
     group: np.ndarray  # per row: its presentation's index
@@ -213,7 +266,7 @@ def _treatplans(ctx: Context, setup, people, tables) -> None:
     procedures: OpenDental's Treatment Plan Presentation report reads them)."""
     pl = tables["procedurelog"]
     planned = _planned_procedures(ctx, pl)
-    presented = _presentations(ctx, pl)
+    presented = _presentations(ctx, pl, tables["appointment"])
     plan_num = _put_treatplan(ctx, setup, planned, presented)
     _put_proctp(ctx, setup, people, tables, presented, plan_num[len(planned.pats):])
 
@@ -235,13 +288,27 @@ def _presented_day(ctx: Context, pl: pa.Table, rows: np.ndarray) -> np.ndarray:
     return np.minimum(np.where(date_tp == ZERO_DAY, _c(pl, "ProcDate")[rows], date_tp), ctx.as_of)
 
 
-def _presentations(ctx: Context, pl: pa.Table) -> _Presentations:
-    """The saved presentations (see ``_Presentations``): procedures planned (1), completed (2) or deleted
-    (6) that were planned before the day they were done, grouped by patient and planning day; each group is
-    saved with SAVED_PLAN_RATE."""
+def _is_diagnosed(pl: pa.Table, ap: pa.Table) -> np.ndarray:
+    """Per procedurelog row: diagnosed treatment, the only work the practice presents and saves as a plan.
+    A saved plan exists only where a user saved one (OpenDental's ControlTreat "Save TP"); nothing saves a
+    plan when a recall visit is booked, so a recall (hygiene) visit's own exam, cleaning, radiographs and
+    fluoride are left out: a procedure attached to a hygiene appointment (AptNum of an appointment with
+    IsHygiene 1). So are deleted procedures (ProcStatus 6: the generator's are copies of completed work
+    entered twice by mistake, never presented)."""
+    apt_is_hygiene = np.zeros(int(_c(ap, "AptNum").max(initial=0)) + 1, dtype=bool)
+    apt_is_hygiene[_c(ap, "AptNum")] = _c(ap, "IsHygiene") == 1
+    apt = _c(pl, "AptNum")
+    on_hygiene_visit = apt_is_hygiene[np.where(apt < len(apt_is_hygiene), apt, 0)]
+    return ~on_hygiene_visit & (_c(pl, "ProcStatus") != 6)
+
+
+def _presentations(ctx: Context, pl: pa.Table, ap: pa.Table) -> _Presentations:
+    """The saved presentations (see ``_Presentations``): diagnosed treatment (``_is_diagnosed``) planned (1)
+    or completed (2) that was planned before the day it was done, grouped by patient and planning day; each
+    group is saved with SAVED_PLAN_RATE."""
     status = _c(pl, "ProcStatus")
     day = _presented_day(ctx, pl, np.arange(pl.num_rows))
-    ahead = (status == 1) | (status == 6) | ((status == 2) & (day < _c(pl, "ProcDate")))
+    ahead = ((status == 1) | ((status == 2) & (day < _c(pl, "ProcDate")))) & _is_diagnosed(pl, ap)
     pat_num = _c(pl, "PatNum")
     rows, group, _, first = group_by_patient_day(np.flatnonzero(ahead), pat_num, day, ctx.start)
     pat, d = pat_num[rows], day[rows]
@@ -373,10 +440,11 @@ def _histappointment(ctx: Context, setup, tables) -> None:
 
 
 def _live_appointment_events(ctx: Context, ap: pa.Table) -> _HistEvents:
-    """Per appointment a Created row (at SecDateTEntry), then Changed to Complete (at dismissal); Missed
-    (BROKEN_MISSED_SHARE of the broken ones) or Cancelled (the rest), showing Broken; Changed to the
-    unscheduled list; and, for HIST_RESCHEDULE_RATE of the Scheduled ones, a Changed row at a random
-    moment between booking and the visit (or as_of). Stamps in seconds."""
+    """Per appointment a Created row (at SecDateTEntry), then Changed to Complete (at dismissal); Missed or
+    Cancelled, showing Broken, at the moment it was broken with D9986 or D9987 (``schedule.broken_appointments``,
+    which charted those procedures: AppointmentL.BreakApptHelper writes the history entry with them);
+    Changed to the unscheduled list; and, for HIST_RESCHEDULE_RATE of the Scheduled ones, a Changed row at a
+    random moment between booking and the visit (or as_of). Stamps in seconds."""
     rng = ctx.rng
     n_apt = ap.num_rows
     status = _c(ap, "AptStatus")
@@ -395,16 +463,12 @@ def _live_appointment_events(ctx: Context, ap: pa.Table) -> _HistEvents:
     done = np.flatnonzero(status == APT["Complete"])
     add(done, act["Changed"], APT["Complete"], np.maximum(
         np.where(dismissed[done] > ZERO_TS, dismissed[done], when[done] + HIST_COMPLETE_AFTER), created[done]))
-    broken = np.flatnonzero(status == APT["Broken"])
-    missed = rng.random(len(broken)) < BROKEN_MISSED_SHARE
-    add(broken[missed], act["Missed"], APT["Broken"],
-        np.maximum(when[broken[missed]] + HIST_MISSED_AFTER, created[broken[missed]]))
-    cancelled = broken[~missed]
-    add(cancelled, act["Cancelled"], APT["Broken"],
-        np.maximum(when[cancelled] - HIST_CANCELLED_BEFORE, created[cancelled]))
+    breaks = broken_appointments(ctx, status, when, created)
+    add(breaks.rows[breaks.missed], act["Missed"], APT["Broken"], breaks.moment[breaks.missed])
+    add(breaks.rows[~breaks.missed], act["Cancelled"], APT["Broken"], breaks.moment[~breaks.missed])
     unsched = np.flatnonzero(status == APT["UnschedList"])
     add(unsched, act["Changed"], APT["UnschedList"],
-        np.maximum(when[unsched] - HIST_CANCELLED_BEFORE, created[unsched]))
+        np.maximum(when[unsched] - HIST_UNSCHED_BEFORE, created[unsched]))
     future = np.flatnonzero((status == APT["Scheduled"]) & (rng.random(n_apt) < HIST_RESCHEDULE_RATE))
     span = np.maximum(np.minimum(when[future], ctx.last_ts) - created[future], 1)
     add(future, act["Changed"], APT["Scheduled"], created[future] + (rng.random(len(future)) * span).astype(np.int64))

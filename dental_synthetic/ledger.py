@@ -14,8 +14,10 @@ docs/opendental_aging.md; ``transactions`` (statements, patient balances) keeps 
   first; BalTotal is the sum of all transactions. A family whose credits exceed its charges (a credit
   balance, e.g. unearned prepayments or an overpayment not refunded) has every bucket 0 and a negative
   BalTotal; otherwise the buckets add up to BalTotal;
-- InsEst = InsPayEst + WriteOff of NotReceived claimprocs (the generator keeps NotReceived write-offs
-  in WriteOffEst, so this is the sum of InsPayEst);
+- InsEst = InsPayEst + WriteOff of NotReceived claimprocs (``family_aging``: InsPayEst and InsWoEst, as
+  Ledgers.cs sums them); a NotReceived claimproc's WriteOff holds its write-off estimate, as OpenDental
+  fills it on a claim (Claims.CalculateAndUpdate: WriteOff = ClaimProcs.GetWriteOffEstimate), so a
+  pending PPO claim's write-off is part of InsEst;
 - PayPlanDue = payment-plan debits due on or before ``as_of`` minus paysplits on payment plans.
 
 Money is handled in integer cents and returned as float dollars (the nearest double to each amount).

@@ -119,7 +119,14 @@ CODES: tuple[Code, ...] = (
          base_units=1),
     Code("D9944", "Occlusal guard, hard appliance, full arch", "NGuard", "adj", 30, 550, None, ARCH),
     Code("D9972", "External bleaching, per arch", "Bleach", "adj", 30, 350, None, ARCH),
+    # charted complete when an appointment is broken (AppointmentL.BreakApptHelper); NoBillIns as OpenDental's
+    # conversion sets them (ConvertDatabases3: "UPDATE procedurecode SET NoBillIns = 1 WHERE ProcCode='D9986'
+    # OR ProcCode='D9987'"); no fee in the practice's schedules: it charges a broken appointment by an
+    # adjustment (billing.MISSED_FEE)
+    Code("D9986", "Missed appointment", "Missed", "adj", 10, 0, None, MOUTH),
+    Code("D9987", "Cancelled appointment", "Cancel", "adj", 10, 0, None, MOUTH),
 )
+BROKEN_MISSED_CODE, BROKEN_CANCELLED_CODE = "D9986", "D9987"  # HistApptAction Missed, Cancelled
 
 # --- fee schedules -------------------------------------------------------------------------------------
 # (description, FeeSchedType, fee level relative to the standard fee: (low, high) drawn per code)

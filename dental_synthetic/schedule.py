@@ -7,7 +7,9 @@ The simulation, per patient over ``[max(start, entry), min(leaving day, as_of + 
    booked. Each visit carries exam, cleaning, radiograph and fluoride procedures by age and rhythm.
 2. Hygiene visits are placed on the hygienist's operatory between 08:00 and 17:00 without overlap
    (a full day pushes the rest to the next business day). Past ones are completed, broken or on the
-   unscheduled list (``completion_rate``, ``broken_rate``); future ones are scheduled.
+   unscheduled list (``completion_rate``, ``broken_rate``); future ones are scheduled. A broken one is
+   broken as OpenDental's AppointmentL.BreakApptHelper does it: a completed D9986 (no-show) or D9987 (late
+   cancellation) on the day (``broken_appointments``).
 3. Emergency visits (limited exam, radiographs, palliative care) on the dentist's operatory.
 4. Completed exams and emergencies produce treatment items (fillings, crowns, root canals, scaling,
    extractions, ...). An item is referred out (ProcStatus R), accepted and booked on the dentist's
@@ -164,6 +166,12 @@ ARRIVED_EARLY_MINUTES = (0, 16)  # DateTimeArrived: this many minutes before the
 SEATED_LATE_MINUTES = (0, 11)  # DateTimeSeated: this many minutes after the start
 DISMISSED_LATE_MINUTES = (0, 11)  # DateTimeDismissed: this many minutes after the planned end
 BROKEN_MARKED_SECONDS = 900  # broken appointments marked (DateTStamp) 15 minutes after their start
+# broken appointments: how and when they were broken (AppointmentL.BreakApptHelper), on a stream of their own
+BREAK_STREAM = 7417  # seed offset of the Missed / Cancelled draw: every draw of ctx.rng stays as it was
+BROKEN_MISSED_SHARE = 0.55  # share of broken appointments that were no-shows, broken with D9986 (Missed);
+#                             the rest late cancellations, broken with D9987 (Cancelled)
+BREAK_MISSED_AFTER = 900  # seconds after AptDateTime a no-show is broken (Missed, D9986)
+BREAK_CANCELLED_BEFORE = DAY  # seconds before AptDateTime a late cancellation is broken (Cancelled, D9987)
 REMINDED_DAYS = (0, 4)  # scheduled appointments last edited this many days before as_of (DateTStamp)
 
 # 6. recalls
@@ -209,6 +217,44 @@ class Appointments:
     clinic: np.ndarray
     is_new: np.ndarray
     created: np.ndarray  # SecDateTEntry, seconds
+    break_day: np.ndarray  # the day a Broken appointment was broken (``broken_appointments``), ZERO_DAY others
+
+
+@dataclass(frozen=True)
+class Breaks:
+    """The broken appointments (AptStatus Broken) of appointment arrays in AptNum order, as broken with
+    AppointmentL.BreakApptHelper: per broken appointment its position in those arrays (``rows``), whether
+    it was broken as Missed with D9986 (``missed``; else Cancelled with D9987) and the moment (seconds)."""
+
+    rows: np.ndarray
+    missed: np.ndarray
+    moment: np.ndarray
+
+
+def broken_appointments(ctx: Context, status: np.ndarray, when: np.ndarray, created: np.ndarray) -> Breaks:
+    """How and when each broken appointment was broken (appointment columns AptStatus, AptDateTime and
+    SecDateTEntry in seconds, in AptNum order): BROKEN_MISSED_SHARE of them as no-shows (Missed, D9986)
+    BREAK_MISSED_AFTER their time, the others as late cancellations (Cancelled, D9987)
+    BREAK_CANCELLED_BEFORE it; never before the appointment was entered. Drawn on a stream of its own
+    (BREAK_STREAM), so the schedule (the D9986/D9987 procedures), billing (the broken-appointment fee) and
+    the history (histappointment Missed / Cancelled rows) agree without passing anything along."""
+    rows = np.flatnonzero(np.asarray(status) == APT["Broken"])
+    missed = ctx.stream(BREAK_STREAM).random(len(rows)) < BROKEN_MISSED_SHARE
+    when = np.asarray(when, dtype=np.int64)[rows]
+    moment = np.where(missed, when + BREAK_MISSED_AFTER, when - BREAK_CANCELLED_BEFORE)
+    return Breaks(rows=rows, missed=missed, moment=np.maximum(moment, np.asarray(created, dtype=np.int64)[rows]))
+
+
+def broken_procedure_fee(fee: np.ndarray, pat_fee_sched: np.ndarray, prov_fee_sched: int | np.ndarray,
+                         primary_is_ppo: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """ProcFee (cents) of a D9986/D9987 charted by AppointmentL.BreakApptHelper (``fee[FeeSchedNum, CodeNum]``
+    in cents; per procedure the patient's FeeSched (0 none), the provider's, whether the primary plan is a
+    PPO, the CodeNum). The codes are NoBillIns, so the schedule is FeeScheds.GetFeeSched(0, patient.FeeSched,
+    provNum): the patient's, else the provider's; with a PPO primary plan (PlanType 'p') the larger of that
+    fee and the provider's schedule's (``procedureBroken.ProcFee=Math.Max(provFee,procFee)``)."""
+    sched = np.where(pat_fee_sched > 0, pat_fee_sched, prov_fee_sched)
+    proc_fee = fee[sched, code]
+    return np.where(primary_is_ppo, np.maximum(fee[prov_fee_sched, code], proc_fee), proc_fee)
 
 
 SPECIALTIES = ("endo", "oral_surgery")
@@ -443,14 +489,16 @@ class _Apts:
 
 
 _PROC_FIELDS = ("pat", "apt", "planned", "code", "tooth", "surf", "qty", "base", "status", "date", "date_tp",
-                "created", "priority", "referred_to")
+                "created", "priority", "referred_to", "from_apt")
 
 
 @dataclass(frozen=True)
 class _ProcRows:
     """Procedure columns (int64 arrays, one row per procedure): patient index, AptNum, PlannedAptNum, CodeNum,
     tooth, surface index into SURFS, UnitQty, BaseUnits, ProcStatus, ProcDate, DateTP, SecDateEntry (seconds),
-    Priority (DefNum or 0), referred_to (index into SPECIALTIES or -1)."""
+    Priority (DefNum or 0), referred_to (index into SPECIALTIES or -1), from_apt (the AptNum of the
+    appointment a procedure was charted from without being attached to it, a broken appointment's
+    D9986/D9987; 0 for the others)."""
 
     pat: np.ndarray
     apt: np.ndarray
@@ -466,6 +514,7 @@ class _ProcRows:
     created: np.ndarray
     priority: np.ndarray
     referred_to: np.ndarray
+    from_apt: np.ndarray
 
     def take(self, rows: np.ndarray) -> _ProcRows:
         return _ProcRows(*(getattr(self, f)[rows] for f in _PROC_FIELDS))
@@ -500,11 +549,12 @@ def build_schedule(ctx: Context, setup: Setup, people: People) -> Clinical:
     apts = _all_appointments(setup, people, hyg, emerg, e_start, src, items, disp, rest, p_items, created)
     # 5. procedures: of the visits and items, existing restorations, deleted copies
     it_rows = _item_proc_rows(ctx, setup, rng, src, items, disp, rest, p_items, apts)
+    breaks = _breaks(ctx, apts)
     rows = _ProcRows.concat([_hygiene_proc_rows(hyg, apts, h_booked), _emergency_proc_rows(emerg, apts), it_rows,
-                             _existing_restorations(rng, cn, hyg)])
+                             _existing_restorations(rng, cn, hyg), _broken_procedures(cn, apts, breaks)])
     rows = _with_deleted_copies(ctx, rng, rows)
     procs = _procedure_table(ctx, setup, people, rng, rows, apts)
-    appointments = _appointment_table(ctx, setup, people, rng, apts, rows)
+    appointments = _appointment_table(ctx, setup, people, rng, apts, rows, breaks)
     # 6. first visits, recalls
     _first_visits(ctx, people, span, apts)
     _recalls(ctx, setup, people, rng, hyg)
@@ -749,7 +799,7 @@ def _all_appointments(setup: Setup, people: People, hyg: _Hygiene, emerg: _Emerg
 
 
 def _proc_rows(block: _ProcBlock, pat, apt, status, date, date_tp, created, planned=0, priority=0,
-               referred_to=-1) -> _ProcRows:
+               referred_to=-1, from_apt=0) -> _ProcRows:
     """Procedure columns of ``block``'s procedures; scalars are repeated for every row."""
     n = len(block.code)
 
@@ -759,7 +809,7 @@ def _proc_rows(block: _ProcBlock, pat, apt, status, date, date_tp, created, plan
     return _ProcRows(pat=full(pat), apt=full(apt), planned=full(planned), code=block.code, tooth=block.tooth,
                      surf=block.surf, qty=block.qty, base=block.base, status=full(status), date=full(date),
                      date_tp=full(date_tp), created=full(created), priority=full(priority),
-                     referred_to=full(referred_to))
+                     referred_to=full(referred_to), from_apt=full(from_apt))
 
 
 def _hygiene_proc_rows(hyg: _Hygiene, apts: _Apts, booked: np.ndarray) -> _ProcRows:
@@ -826,10 +876,28 @@ def _existing_restorations(rng: np.random.Generator, cn: dict[str, int], hyg: _H
                                                          + EXISTING_ENTRY_SECONDS))
 
 
+def _breaks(ctx: Context, apts: _Apts) -> Breaks:
+    """``broken_appointments`` of every appointment, in AptNum order (as the appointment table holds them)."""
+    o = apts.order
+    return broken_appointments(ctx, apts.status[o], ts(apts.day[o], apts.start[o] * 60), apts.created[o])
+
+
+def _broken_procedures(cn: dict[str, int], apts: _Apts, breaks: Breaks) -> _ProcRows:
+    """The procedure AppointmentL.BreakApptHelper charts when an appointment is broken: D9986 (Missed) or
+    D9987 (Cancelled), ProcStatus C, ProcDate = DateTP = the day it was broken (DateTime.Today), attached to
+    no appointment (AptNum 0), entered at that moment; its provider is the appointment's (``from_apt``)."""
+    code = np.where(breaks.missed, cn[ref.BROKEN_MISSED_CODE], cn[ref.BROKEN_CANCELLED_CODE])
+    day = breaks.moment // DAY
+    return _proc_rows(_block(np.arange(len(code)), code), pat=apts.pat[apts.order[breaks.rows]], apt=0,
+                      status=PROC["C"], date=day, date_tp=day, created=breaks.moment, from_apt=breaks.rows + 1)
+
+
 def _with_deleted_copies(ctx: Context, rng: np.random.Generator, rows: _ProcRows) -> _ProcRows:
     """Adds a deleted copy (ProcStatus D, entered a minute later) of a few completed procedures that were
-    entered twice, clamps SecDateEntry and returns the rows in ProcNum order (of entry)."""
-    dup = np.flatnonzero((rows.status == PROC["C"]) & (rng.random(len(rows.status)) < DELETED_COPY_RATE))
+    entered twice (not the broken appointments' D9986/D9987, which BreakApptHelper charts itself), clamps
+    SecDateEntry and returns the rows in ProcNum order (of entry)."""
+    dup = np.flatnonzero((rows.status == PROC["C"]) & (rows.from_apt == 0)
+                         & (rng.random(len(rows.status)) < DELETED_COPY_RATE))
     copy = rows.take(dup)
     copy.status[:] = PROC["D"]
     copy.apt[:] = 0
@@ -842,14 +910,25 @@ def _with_deleted_copies(ctx: Context, rng: np.random.Generator, rows: _ProcRows
 
 
 def _proc_providers(setup: Setup, people: People, p: _ProcRows, apts: _Apts) -> np.ndarray:
-    """ProvNum of each procedure: hygiene codes the appointment's hygienist (else the patient's), the rest
-    the patient's dentist."""
+    """ProvNum of each procedure (no code has a ProvNumDefault):
+
+    - on an appointment (AptNum), OpenDental's Procedures.GetProvNumFromAppointment: the appointment's
+      hygienist (ProvHyg) for a hygiene code when the appointment has one, else the appointment's
+      ProvNum (``else if(apt.ProvHyg==0 || !procCode.IsHygiene) provNum=apt.ProvNum``), so a sealant on a
+      dentist's appointment is the dentist's;
+    - charted from an appointment it is not attached to (``_ProcRows.from_apt``, a broken appointment's
+      D9986/D9987): that appointment's ProvNum (AppointmentL.BreakApptHelper);
+    - on none: the chart's default, the patient's secondary provider (hygienist) for a hygiene code when
+      the patient has one, else the primary provider (FormApptProcs, HL7 MessageParser)."""
+    apt_prov_by_num = np.zeros(len(apts.pat) + 1, dtype=np.int64)
+    apt_prov_by_num[apts.num] = apts.prov
     apt_hyg_by_num = np.zeros(len(apts.pat) + 1, dtype=np.int64)
     apt_hyg_by_num[apts.num] = apts.hyg
-    attached = p.apt > 0
-    return np.where(setup.code_hygiene[p.code], np.where(attached & (apt_hyg_by_num[p.apt] > 0),
-                                                         apt_hyg_by_num[p.apt], people.sec_prov[p.pat]),
-                    people.pri_prov[p.pat])
+    hygiene = setup.code_hygiene[p.code]
+    sec = people.sec_prov[p.pat]
+    chart_default = np.where(hygiene & (sec > 0), sec, people.pri_prov[p.pat])
+    on_apt = np.where(hygiene & (apt_hyg_by_num[p.apt] > 0), apt_hyg_by_num[p.apt], apt_prov_by_num[p.apt])
+    return np.select([p.apt > 0, p.from_apt > 0], [on_apt, apt_prov_by_num[p.from_apt]], chart_default)
 
 
 def _proc_times(p: _ProcRows, apts: _Apts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -863,7 +942,9 @@ def _proc_times(p: _ProcRows, apts: _Apts) -> tuple[np.ndarray, np.ndarray, np.n
     start_sec = np.where(done & attached, apts.start[ai] * 60, 0)
     end_sec = np.where(done & attached, (apts.start[ai] + apts.minutes[ai]) * 60, 0)
     completed_ts = ts(p.date, np.where(attached, (apts.start[ai] + apts.minutes[ai]) * 60, DAY_END_SECOND))
-    stamp = np.where(done, completed_ts, p.created + np.where(p.status == PROC["D"], DELETED_AFTER_SECONDS, 0))
+    # a broken appointment's D9986/D9987 was last edited when it was charted
+    stamp = np.where(done & (p.from_apt == 0), completed_ts,
+                     p.created + np.where(p.status == PROC["D"], DELETED_AFTER_SECONDS, 0))
     return start_sec, end_sec, stamp
 
 
@@ -875,6 +956,9 @@ def _procedure_table(ctx: Context, setup: Setup, people: People, rng: np.random.
     units = p.qty + p.base
     fee = _proc_fees(ctx, setup, people, p.pat, p.code)
     fee[p.status == PROC["EC"]] = 0
+    broken = p.from_apt > 0  # D9986/D9987 of a broken appointment: the fee BreakApptHelper looks up
+    fee[broken] = broken_procedure_fee(setup.fee, people.fee_sched[p.pat[broken]], ref.FEE_STANDARD,
+                                       setup.plan_feesched[people.plan[p.pat[broken]]] > 0, p.code[broken])
     done = p.status == PROC["C"]
     start_sec, end_sec, stamp = _proc_times(p, apts)
     prosth = np.isin(p.code, [setup.code_num[c.code] for c in ref.CODES if c.prosth])
@@ -906,7 +990,8 @@ def _procedure_table(ctx: Context, setup: Setup, people: People, rng: np.random.
         "ProcTimeEnd": end_sec,
         "DateTStamp": ctx.stamp(stamp),
         "IcdVersion": 10,
-        "SecUserNumEntry": setup.prov_user[prov],
+        # the user who entered it: the provider's, the front desk's who broke an appointment (Procedures.Insert)
+        "SecUserNumEntry": np.where(broken, setup.frontdesk_user[clinic], setup.prov_user[prov]),
         "SecDateEntry": p.created,
         "DateComplete": np.where(done, p.date, ZERO_DAY),
     })
@@ -1012,8 +1097,9 @@ def _extractions(rng: np.random.Generator, cn: dict[str, int], xi: np.ndarray) -
 
 
 def _appointment_table(ctx: Context, setup: Setup, people: People, rng: np.random.Generator, apts: _Apts,
-                       p: _ProcRows) -> Appointments:
-    """Records the appointment table (rows in AptNum order) and returns its rows."""
+                       p: _ProcRows, breaks: Breaks) -> Appointments:
+    """Records the appointment table (rows in AptNum order) and returns its rows (with the day each broken
+    one was broken, ``breaks``)."""
     rows = apts.order  # internal indices in AptNum order
     n = len(rows)
     pat, status, day = apts.pat[rows], apts.status[rows], apts.day[rows]
@@ -1056,8 +1142,10 @@ def _appointment_table(ctx: Context, setup: Setup, people: People, rng: np.rando
         "SecDateTEntry": cre,
         "ItemOrderPlanned": _planned_order(status, pat),
     })
+    break_day = np.full(n, ZERO_DAY, dtype=np.int64)
+    break_day[breaks.rows] = breaks.moment // DAY
     return Appointments(pat=pat + 1, status=status, date=day, start=start, minutes=minutes, prov=apts.prov[rows],
-                        clinic=people.clinic[pat], is_new=apts.is_new[rows], created=cre)
+                        clinic=people.clinic[pat], is_new=apts.is_new[rows], created=cre, break_day=break_day)
 
 
 def _confirmations(ctx: Context, setup: Setup, rng: np.random.Generator, status: np.ndarray, day: np.ndarray,

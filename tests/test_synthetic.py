@@ -851,3 +851,120 @@ def test_constant_columns_share_one_read_only_buffer():
     view = built.column("PatNum").to_numpy()
     with pytest.raises(ValueError):
         view[0] = 5
+
+
+# ------------------------------------------------------------------- providers and broken appointments
+
+def _proc_code(practice) -> np.ndarray:
+    """Per procedurelog row: its ProcCode."""
+    codes = dict(zip(col(practice, "procedurecode", "CodeNum").tolist(),
+                     practice.tables["procedurecode"].column("ProcCode").to_pylist()))
+    return np.array([codes[c] for c in col(practice, "procedurelog", "CodeNum").tolist()])
+
+
+def test_a_procedure_on_an_appointment_takes_its_provider_as_opendental_does():
+    """Procedures.GetProvNumFromAppointment: ``else if(apt.ProvHyg==0 || !procCode.IsHygiene) provNum=
+    apt.ProvNum; else provNum=apt.ProvHyg``. A hygiene code (a sealant) on a dentist's appointment, which has
+    no hygienist, is the dentist's, not the patient's hygienist's; a procedure on no appointment takes the
+    chart's default (the hygienist for a hygiene code); a broken appointment's D9986 its appointment's
+    provider (AppointmentL.BreakApptHelper). Hand-made: patient 0 has dentist 1 and hygienist 3."""
+    from types import SimpleNamespace
+
+    from dental_synthetic.schedule import _proc_providers
+
+    setup = SimpleNamespace(code_hygiene=np.array([False, True, False]))  # CodeNum 1 a hygiene code
+    people = SimpleNamespace(pri_prov=np.array([1]), sec_prov=np.array([3]))
+    # AptNum 1: a hygiene visit (ProvNum 2, ProvHyg 4); AptNum 2: a dentist's visit (ProvNum 2, no ProvHyg)
+    apts = SimpleNamespace(pat=np.array([0, 0]), num=np.array([1, 2]), prov=np.array([2, 2]), hyg=np.array([4, 0]))
+    p = SimpleNamespace(pat=np.zeros(6, np.int64), code=np.array([1, 2, 1, 2, 1, 2]),
+                        apt=np.array([1, 1, 2, 2, 0, 0]), from_apt=np.array([0, 0, 0, 0, 0, 2]))
+    assert _proc_providers(setup, people, p, apts).tolist() == [4, 2, 2, 2, 3, 2]
+
+
+def test_procedures_on_appointments_carry_the_appointments_providers(practice):
+    """Every procedure attached to an appointment has the provider GetProvNumFromAppointment gives it (see
+    the hand-made test above), in the generated practice; sealants on dentists' appointments exist and are
+    the dentists'."""
+    apt = {a: (p, h) for a, p, h in zip(col(practice, "appointment", "AptNum").tolist(),
+                                        col(practice, "appointment", "ProvNum").tolist(),
+                                        col(practice, "appointment", "ProvHyg").tolist())}
+    hygiene = dict(zip(col(practice, "procedurecode", "CodeNum").tolist(),
+                       col(practice, "procedurecode", "IsHygiene").tolist()))
+    sealants_on_dentist_visits = 0
+    for a, code, prov in zip(col(practice, "procedurelog", "AptNum").tolist(),
+                             col(practice, "procedurelog", "CodeNum").tolist(),
+                             col(practice, "procedurelog", "ProvNum").tolist()):
+        if a == 0:
+            continue
+        apt_prov, apt_hyg = apt[a]
+        assert prov == (apt_hyg if hygiene[code] and apt_hyg else apt_prov)
+        sealants_on_dentist_visits += bool(hygiene[code] and not apt_hyg)
+    assert sealants_on_dentist_visits > 0
+
+
+def test_a_broken_appointment_charts_its_d9986_or_d9987_as_opendental_does(practice):
+    """AppointmentL.BreakApptHelper: breaking with D9986 writes a Missed history entry, with D9987 a
+    Cancelled one, and inserts a completed procedure of that code: ProcDate = DateTP = the day of the break
+    (DateTime.Today), AptNum 0, ProvNum and ClinicNum the appointment's, the fee from the fee schedule
+    (here 0: the codes carry none), a procnote "Appt BROKEN for <ProcDescript> <ddd> <date time>". One per
+    broken appointment; none for an appointment sent to the unscheduled list, nor anywhere else."""
+    t = practice.tables
+    code = _proc_code(practice)
+    broken_code = np.isin(code, ["D9986", "D9987"])
+    hist = t["histappointment"]
+    action = col(practice, "histappointment", "HistApptAction")
+    act = enum("HistAppointmentAction")
+    breaks = {}  # AptNum -> (code, day broken)
+    for a, ac, stamp in zip(col(practice, "histappointment", "AptNum").tolist(), action.tolist(),
+                            col(practice, "histappointment", "HistDateTStamp").tolist()):
+        if ac in (act["Missed"], act["Cancelled"]):
+            assert a not in breaks
+            breaks[a] = ("D9986" if ac == act["Missed"] else "D9987", stamp // 86_400)
+    status = col(practice, "appointment", "AptStatus")
+    apt_nums = col(practice, "appointment", "AptNum")
+    assert set(breaks) == set(apt_nums[status == enum("ApptStatus")["Broken"]].tolist()) and hist.num_rows
+    apt = {a: (p, pv, c) for a, p, pv, c in zip(apt_nums.tolist(), col(practice, "appointment", "PatNum").tolist(),
+                                               col(practice, "appointment", "ProvNum").tolist(),
+                                               col(practice, "appointment", "ClinicNum").tolist())}
+    expected = sorted((apt[a][0], c, d, apt[a][1], apt[a][2]) for a, (c, d) in breaks.items())
+    pl = {name: col(practice, "procedurelog", name)[broken_code]
+          for name in ("PatNum", "ProcDate", "DateTP", "ProvNum", "ClinicNum", "ProcStatus", "AptNum",
+                       "PlannedAptNum", "ProcFee")}
+    charted = sorted(zip(pl["PatNum"].tolist(), code[broken_code].tolist(), pl["ProcDate"].tolist(),
+                         pl["ProvNum"].tolist(), pl["ClinicNum"].tolist()))
+    assert charted == expected
+    assert {"D9986", "D9987"} <= set(code[broken_code].tolist())
+    assert (pl["ProcStatus"] == 2).all() and (pl["AptNum"] == 0).all() and (pl["PlannedAptNum"] == 0).all()
+    assert (pl["DateTP"] == pl["ProcDate"]).all() and (pl["ProcFee"] == 0).all()
+    # the note: "Appt BROKEN for " + ProcDescript + " " + AptDateTime.ToString("ddd") + " " + .ToString()
+    notes = dict(zip(col(practice, "procnote", "ProcNum").tolist(), t["procnote"].column("Note").to_pylist()))
+    when = dict(zip(apt_nums.tolist(), t["appointment"].column("AptDateTime").to_pylist()))
+    descript = dict(zip(apt_nums.tolist(), t["appointment"].column("ProcDescript").to_pylist()))
+    apt_of = defaultdict(list)
+    for a, (c, d) in breaks.items():
+        apt_of[(apt[a][0], c, d)].append(a)
+    checked = 0
+    for num, p, c, d in zip(col(practice, "procedurelog", "ProcNum")[broken_code].tolist(), pl["PatNum"].tolist(),
+                            code[broken_code].tolist(), pl["ProcDate"].tolist()):
+        assert notes[num].startswith("Appt BROKEN for ")
+        if len(apt_of[(p, c, d)]) == 1:
+            a = apt_of[(p, c, d)][0]
+            w = when[a]
+            stamp = f"{w:%a} {w.month}/{w.day}/{w.year} {w.hour % 12 or 12}:{w:%M:%S} {'AM' if w.hour < 12 else 'PM'}"
+            assert notes[num] == f"Appt BROKEN for {descript[a]} {stamp}"
+            checked += 1
+    assert checked > 0.9 * len(breaks)
+
+
+def test_a_broken_appointments_fee_is_looked_up_as_breakappthelper_does():
+    """AppointmentL.BreakApptHelper's fee for the NoBillIns D9986: the patient's fee schedule, else the
+    provider's (FeeScheds.GetFeeSched(0, patient.FeeSched, provNum)); with a PPO primary plan the larger of
+    that and the provider's schedule's fee (Math.Max(provFee, procFee)). Hand-made fees: CodeNum 1 costs
+    $50 on the provider's schedule 1, $30 on the patient's schedule 2."""
+    from dental_synthetic.schedule import broken_procedure_fee
+
+    fee = np.zeros((3, 2), dtype=np.int64)
+    fee[1, 1], fee[2, 1] = 5_000, 3_000
+    got = broken_procedure_fee(fee, pat_fee_sched=np.array([2, 2, 0, 0]), prov_fee_sched=1,
+                               primary_is_ppo=np.array([False, True, False, True]), code=np.array([1, 1, 1, 1]))
+    assert got.tolist() == [3_000, 5_000, 5_000, 5_000]

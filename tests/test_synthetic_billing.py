@@ -419,3 +419,103 @@ def test_capitation_write_offs_go_with_their_procedure_row(practice):
              for r in daily_ledger(edited).to_pylist()}
     key = (cap["ProcDate"], proc["ClinicNum"], proc["ProvNum"])
     assert round(before[key] - after.get(key, 0.0), 2) == round(cap["WriteOff"], 2)
+
+
+# ------------------------------------------------------------------------ pending claims, broken appointments
+
+def test_a_pending_claimproc_carries_its_write_off_estimate(practice):
+    """Claims.CalculateAndUpdate: ``if(Status==NotReceived) WriteOff=ClaimProcs.GetWriteOffEstimate(cp)``
+    (WriteOffEstOverride, else WriteOffEst, else 0) and claim.WriteOff is the sum over its claimprocs; the
+    aging's pending write-off (Ledgers.cs InsWoEst: WriteOff of Status 0) is therefore not 0 while PPO claims
+    are pending. Checked on every NotReceived claimproc on a claim, and the ledger's InsWoEst total."""
+    cp = practice.tables["claimproc"]
+    pending = (col(cp, "Status") == CP["NotReceived"]) & (col(cp, "ClaimNum") > 0)
+    override, est = cents(col(cp, "WriteOffEstOverride")), cents(col(cp, "WriteOffEst"))
+    expected = np.where(override != -100, override, np.where(est != -100, est, 0))
+    wo = cents(col(cp, "WriteOff"))
+    assert pending.sum() > 100 and (wo[pending] > 0).sum() > 50
+    assert np.array_equal(wo[pending], expected[pending])
+    totals = defaultdict(int)
+    for c, w in zip(col(cp, "ClaimNum").tolist(), wo.tolist()):
+        totals[c] += w
+    assert all(totals[c] == w for c, w in zip(col(practice, "claim", "ClaimNum").tolist(),
+                                               cents(col(practice, "claim", "WriteOff")).tolist()))
+    complete = set(col(practice, "procedurelog", "ProcNum")[col(practice, "procedurelog", "ProcStatus") == 2].tolist())
+    on_complete = np.isin(col(cp, "ProcNum"), list(complete)) & (col(cp, "Status") == CP["NotReceived"])
+    assert cents(col(practice.ledger["aging"], "InsWoEst")).sum() == wo[on_complete].sum() > 0
+
+
+def test_claim_write_offs_rule():
+    """``billing._claim_writeoffs`` on hand-made rows: a received claimproc keeps the write-off taken, a
+    pending one carries the procedure's write-off estimate (GetWriteOffEstimate), not 0."""
+    from types import SimpleNamespace
+
+    from dental_synthetic.billing import _claim_writeoffs
+
+    pri = SimpleNamespace(recv=np.array([True, False, False]), wo=np.array([3_000, 0, 0]), rows=np.array([2, 0, 1]))
+    cov = SimpleNamespace(wo_est=np.array([4_500, 0, 3_000]))
+    assert _claim_writeoffs(pri, cov).tolist() == [3_000, 4_500, 0]
+
+
+def test_estimates_and_pending_claimprocs_are_dated_on_their_procedure(practice):
+    """Procedures.ComputeEstimates creates a claimproc with ``cp.DateCP=proc.ProcDate`` (ClaimProcs.CreateEst
+    too); attached to a claim (NotReceived) it keeps that date until the payment is entered. Such rows are
+    not finalized on a check (DateInsFinalized unset)."""
+    cp = practice.tables["claimproc"]
+    pending = np.isin(col(cp, "Status"), [CP["NotReceived"], CP["Estimate"]])
+    assert pending.sum() > 100
+    assert np.array_equal(col(cp, "DateCP")[pending], col(cp, "ProcDate")[pending])
+    assert (col(cp, "DateInsFinalized")[pending] < 0).all()  # 0001-01-01
+
+
+def test_the_missed_appointment_fee_is_charged_when_an_appointment_is_broken(practice):
+    """OpenDental makes the broken-appointment adjustment only in AppointmentL.BreakApptHelper (AdjDate =
+    ProcDate = the day it is broken, the appointment's ProvNum and ClinicNum): every "Missed Appointment Fee"
+    sits on the day and patient of a broken appointment's D9986/D9987 (charted at the same moment), with its
+    provider and clinic; an appointment sent to the unscheduled list is not broken and carries none."""
+    adj = practice.tables["adjustment"]
+    defs = dict(zip(col(practice, "definition", "DefNum").tolist(),
+                    practice.tables["definition"].column("ItemName").to_pylist()))
+    fee = np.array([defs.get(t) == "Missed Appointment Fee" for t in col(adj, "AdjType").tolist()])
+    assert fee.sum() > 10
+    codes = dict(zip(col(practice, "procedurecode", "CodeNum").tolist(),
+                     practice.tables["procedurecode"].column("ProcCode").to_pylist()))
+    pl = practice.tables["procedurelog"]
+    broken = {(p, d, pv, c) for p, d, pv, c, code in zip(col(pl, "PatNum").tolist(), col(pl, "ProcDate").tolist(),
+                                                         col(pl, "ProvNum").tolist(), col(pl, "ClinicNum").tolist(),
+                                                         col(pl, "CodeNum").tolist())
+              if codes[code] in ("D9986", "D9987")}
+    for p, d, pd_, pv, c in zip(col(adj, "PatNum")[fee].tolist(), col(adj, "AdjDate")[fee].tolist(),
+                                col(adj, "ProcDate")[fee].tolist(), col(adj, "ProvNum")[fee].tolist(),
+                                col(adj, "ClinicNum")[fee].tolist()):
+        assert (p, d, pv, c) in broken and pd_ == d
+    unsched = col(practice, "appointment", "AptStatus") == enum("ApptStatus")["UnschedList"]
+    broken_apt = col(practice, "appointment", "AptStatus") == enum("ApptStatus")["Broken"]
+    assert unsched.sum() > 10 and broken_apt.sum() > 10
+
+
+def test_some_claims_are_paid_late_or_not_at_all():
+    """``billing._claim_delays``: LATE_CLAIM_RATE of the claims are paid LATE_CLAIM_DAYS after sending,
+    UNRECEIVED_CLAIM_RATE never (-1), the rest on time; a stream of its own (deterministic)."""
+    from dental_synthetic.billing import LATE_CLAIM_DAYS, LATE_CLAIM_RATE, UNRECEIVED_CLAIM_RATE, _claim_delays
+    from dental_synthetic.context import Context
+
+    ctx = Context.create(SyntheticConfig(as_of=AS_OF, patients=10, seed=5))
+    delay = _claim_delays(ctx, np.full(20_000, 20), 11)
+    assert np.array_equal(delay, _claim_delays(ctx, np.full(20_000, 20), 11))
+    late, never = (delay != 20) & (delay >= 0), delay == -1
+    assert abs(late.mean() - LATE_CLAIM_RATE) < 0.01 and abs(never.mean() - UNRECEIVED_CLAIM_RATE) < 0.005
+    assert delay[late].min() >= LATE_CLAIM_DAYS[0] and delay[late].max() < LATE_CLAIM_DAYS[1]
+
+
+def test_open_claims_reach_every_follow_up_age(practice):
+    """Late and unpaid claims (LATE_CLAIM_RATE, UNRECEIVED_CLAIM_RATE) leave sent claims open 61-90 and over
+    90 days after they were sent at as-of, the claim follow-up's older buckets; received claims include
+    some paid 60 days or more after sending."""
+    cl = practice.tables["claim"]
+    status = np.asarray(cl.column("ClaimStatus").to_pylist())
+    sent, recv = col(cl, "DateSent"), col(cl, "DateReceived")
+    age = (AS_OF - dt.date(1970, 1, 1)).days - sent[status == "S"]
+    assert ((age > 60) & (age <= 90)).sum() > 0 and (age > 90).sum() > 0
+    received = status == "R"
+    assert (recv[received] - sent[received] >= 60).sum() > 0

@@ -82,14 +82,15 @@ def test_notes_plans_statements_schedule_triggers(practice):
     assert (cents(col(tp, "SecInsAmt")) > 0).any() and (cents(col(tp, "PatAmt")) >= 0).all()
     saved = set(col(t["treatplan"], "TreatPlanNum")[col(t["treatplan"], "TPStatus") == 0].tolist())
     assert set(col(tp, "TreatPlanNum").tolist()) == saved
-    # a saved plan is a presentation: procedures planned that day (its DateTP) before they were done,
-    # whatever became of them since; work charted complete the day it was planned is on none
+    # a saved plan is a presentation of diagnosed treatment: procedures planned that day (its DateTP) before
+    # they were done, still planned or completed since; work charted complete the day it was planned is on
+    # none, nor is a recall (hygiene) visit's own work, nor a deleted procedure (test_saved_plans_...)
     by_num = {n: (st, d_tp, d) for n, st, d_tp, d in zip(col(pl, "ProcNum").tolist(), col(pl, "ProcStatus").tolist(),
                                                         col(pl, "DateTP").tolist(), col(pl, "ProcDate").tolist())}
     plan_day = dict(zip(col(t["treatplan"], "TreatPlanNum").tolist(), col(t["treatplan"], "DateTP").tolist()))
     presented = [by_num[p] + (plan_day[n],) for p, n in zip(col(tp, "ProcNumOrig").tolist(),
                                                            col(tp, "TreatPlanNum").tolist())]
-    assert {st for st, _, _, _ in presented} == {1, 2, 6}
+    assert {st for st, _, _, _ in presented} == {1, 2}
     assert all(d_tp == day for st, d_tp, _, day in presented if st != 1)
     assert all(d_tp < d for st, d_tp, d, _ in presented if st == 2)
     # statements: to guarantors with a balance, dated by as_of
@@ -105,6 +106,38 @@ def test_notes_plans_statements_schedule_triggers(practice):
     procs = dict(zip(col(t["recalltype"], "RecallTypeNum").tolist(), t["recalltype"].column("Procedures").to_pylist()))
     for rt, code in zip(col(t["recalltrigger"], "RecallTypeNum").tolist(), col(t["recalltrigger"], "CodeNum").tolist()):
         assert codes[code] in procs[rt].split(",")
+
+
+def test_saved_plans_present_diagnosed_treatment_only(practice):
+    """A saved treatment plan exists only where a user saved one (OpenDental's ControlTreat "Save TP");
+    nothing saves a plan when a recall visit is booked, so no procedure of a recall (hygiene) appointment
+    (AptNum of an appointment with IsHygiene 1) is on a saved plan, though such procedures are planned
+    before they are done; diagnosed treatment planned ahead is, about SAVED_PLAN_RATE of its presentations."""
+    from dental_synthetic.extras import SAVED_PLAN_RATE
+
+    t = practice.tables
+    pl, ap = t["procedurelog"], t["appointment"]
+    hygiene_apt = set(col(ap, "AptNum")[col(ap, "IsHygiene") == 1].tolist())
+    on_hygiene_visit = np.isin(col(pl, "AptNum"), list(hygiene_apt))
+    ahead = (col(pl, "ProcStatus") == 2) & (col(pl, "DateTP") < col(pl, "ProcDate"))
+    assert (ahead & on_hygiene_visit).sum() > 100  # recall visits booked ahead, whose work was done later
+    on_plan = np.isin(col(pl, "ProcNum"), col(t["proctp"], "ProcNumOrig"))
+    assert not (on_plan & on_hygiene_visit).any()
+    assert not (on_plan & (col(pl, "ProcStatus") == 6)).any()
+    diagnosed_ahead = ahead & ~on_hygiene_visit
+    share = (on_plan & diagnosed_ahead).sum() / diagnosed_ahead.sum()
+    assert abs(share - SAVED_PLAN_RATE) < 0.1
+
+
+def test_diagnosed_treatment_rule():
+    """``extras._is_diagnosed`` on hand-made rows: a procedure on a hygiene appointment (a recall visit's
+    exam or cleaning) is not diagnosed treatment; one on a dentist's appointment, on a planned appointment
+    or on none is; a deleted one is not."""
+    from dental_synthetic.extras import _is_diagnosed
+
+    ap = pa.table({"AptNum": [1, 2], "IsHygiene": [1, 0]})
+    pl = pa.table({"AptNum": [1, 1, 2, 0, 0], "ProcStatus": [1, 2, 1, 1, 6]})
+    assert _is_diagnosed(pl, ap).tolist() == [False, False, True, True, False]
 
 
 def test_ledger_patient_portion(practice):
