@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +35,8 @@ import pyarrow.parquet as pq
 # about a second to import (bench/import_time.py).
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
+
+LOG = logging.getLogger(__name__)
 
 JOURNEY_TARGETS = ("target_accepted", "target_fully_paid", "target_paid_30d", "target_insurance_accurate")
 JOURNEY_NUMERIC = (
@@ -100,28 +104,64 @@ def version_source(path: Path) -> str:
     return path.name.removesuffix(".parquet").removeprefix("treatment_journey_").rsplit("_", 1)[0]
 
 
-def latest_versions(dataset_dir: Path, source: str | None = None) -> dict[str, Path]:
-    """The newest Parquet file (by ``version_stamp``) of each partition folder under ``dataset_dir``, of
-    ``source`` only when given: {folder name: path}."""
+# The key of a dataset file's statistics (``<file>.stats.json``) that holds the outcome of the data-quality
+# rules when it was written (the treatment_journey asset's ``write_journey_checked``): {"passed": bool, counts}.
+DATA_QUALITY_STATS_KEY = "data_quality"
+
+
+def passed_data_quality(path: Path) -> bool:
+    """Whether the statistics beside a dataset file record that it passed the data-quality rules
+    (``<file>.stats.json`` holding ``"data_quality": {"passed": true, ...}``). A file without statistics, with
+    unreadable ones, or written before the outcome was recorded did not: it is not read."""
+    try:
+        stats = json.loads(path.with_suffix(".stats.json").read_text())
+    except (OSError, ValueError):
+        return False
+    record = stats.get(DATA_QUALITY_STATS_KEY) if isinstance(stats, dict) else None
+    return isinstance(record, dict) and record.get("passed") is True
+
+
+def latest_versions(dataset_dir: Path, source: str | None = None,
+                    skipped: list[Path] | None = None) -> dict[str, Path]:
+    """The newest Parquet file (by ``version_stamp``) that passed the data-quality rules
+    (``passed_data_quality``) of each partition folder under ``dataset_dir``, of ``source`` only when
+    given: {folder name: path}. Only the folder's own files are read, never a subfolder (a failing version
+    is written to ``<year>/quarantine/``). The versions newer than the one chosen (or than none) that
+    had not passed are appended to ``skipped`` when given."""
     latest = {}
     for folder in sorted(p for p in dataset_dir.iterdir() if p.is_dir()) if dataset_dir.exists() else []:
-        files = [f for f in folder.glob("treatment_journey_*.parquet") if source in (None, version_source(f))]
-        if files:
-            latest[folder.name] = max(files, key=version_stamp)
+        files = sorted((f for f in folder.glob("treatment_journey_*.parquet") if source in (None, version_source(f))),
+                       key=version_stamp, reverse=True)
+        for file in files:
+            if passed_data_quality(file):
+                latest[folder.name] = file
+                break
+            if skipped is not None:
+                skipped.append(file)
     return latest
 
 
-def load_dataset(dataset_dir: Path) -> pd.DataFrame:
-    """Every partition's newest version of the source written last (the newest file's), concatenated: a
-    practice that moved from the demo to its own database trains on its own years only, never on the
-    demo's left beside them. Raises NotEnoughDataError when there is none."""
-    newest = latest_versions(dataset_dir)
-    if not newest:
+def load_dataset(dataset_dir: Path, log: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Every partition's newest passing version (``latest_versions``) of the source written last (the
+    newest file's, passing or not), concatenated: a practice that moved from the demo to its own database
+    trains on its own years only, never on the demo's left beside them. A version newer than the one read
+    that has no passing data-quality record is skipped with a line to ``log`` (default: this module's
+    logger, warning) naming the file. Raises NotEnoughDataError when there is none."""
+    log = log or LOG.warning
+    every = [f for folder in (dataset_dir.iterdir() if dataset_dir.exists() else []) if folder.is_dir()
+             for f in folder.glob("treatment_journey_*.parquet")]
+    if not every:
         raise NotEnoughDataError(f"no dataset file under {dataset_dir}")
-    source = version_source(max(newest.values(), key=version_stamp))
+    source = version_source(max(every, key=version_stamp))
+    skipped: list[Path] = []
+    chosen = latest_versions(dataset_dir, source, skipped)
+    for path in skipped:
+        log(f"journey dataset: skipped {path}: its statistics ({path.with_suffix('.stats.json').name}) record no "
+            "passing data-quality check")
+    if not chosen:
+        raise NotEnoughDataError(f"no dataset file that passed its data-quality check under {dataset_dir}")
     local = pafs.LocalFileSystem()  # paths, never parsed as URIs (a folder named C: is a folder)
-    frames = [pq.read_table(path, filesystem=local).to_pandas()
-              for path in latest_versions(dataset_dir, source).values()]
+    frames = [pq.read_table(path, filesystem=local).to_pandas() for path in chosen.values()]
     frames = [f for f in frames if len(f)]
     if not frames:
         raise NotEnoughDataError(f"no rows in any partition under {dataset_dir}")

@@ -140,6 +140,8 @@ def test_journey_models_train_on_earlier_years(journey):
 # The history features as first written: every procedure paired with every earlier row of its
 # patient, family or carrier (quadratic, kept here as the definition the model's timelines must equal).
 # Coverage and a claim's carrier are read, as in the model, from the snapshots' versions that held then.
+# The carrier's statistics are those of its claims received in the calendar year before the decision's
+# year, NULL with fewer than 10 of them (so that they change only on January 1).
 # "Then" is the decision date, written here independently of the model: the earlier of DateTP and
 # ProcDate (least() skips a NULL DateTP), NULL without a ProcDate. The column stays named procedure_date
 # below so that the pairwise definition reads as first written.
@@ -174,12 +176,12 @@ with procedures as (
         and cl.claim_type in ('P', 'S')
 )
 select p.procedure_id,
-    (select percentile_cont(0.5) within group (order by r.days) from received r
-     where r.carrier_id = ct.carrier_id and r.date_received < p.procedure_date
-       and r.date_received >= p.procedure_date - 365),
-    (select cast(sum(r.paid) / nullif(sum(r.est), 0) as double precision) from received r
-     where r.carrier_id = ct.carrier_id and r.date_received < p.procedure_date
-       and r.date_received >= p.procedure_date - 365),
+    (select case when count(*) >= 10 then percentile_cont(0.5) within group (order by r.days) end from received r
+     where r.carrier_id = ct.carrier_id
+       and extract(year from r.date_received) = extract(year from p.procedure_date) - 1),
+    (select case when count(*) >= 10 then cast(sum(r.paid) / nullif(sum(r.est), 0) as double precision) end
+     from received r where r.carrier_id = ct.carrier_id
+       and extract(year from r.date_received) = extract(year from p.procedure_date) - 1),
     (select count(*) from intermediate.int_appointments a
      where a.patient_id = p.patient_id and a.appointment_date < p.procedure_date and a.apt_status = 2),
     (select count(*) from intermediate.int_appointments a
@@ -198,8 +200,9 @@ from procedures p left join coverage_then ct on p.procedure_id = ct.procedure_id
 
 
 def test_history_features_equal_their_pairwise_definition(journey):
-    """The timelines (running sums read at each decision date) give exactly what pairing every
-    procedure with every appointment, family member and carrier claim before its decision date gives."""
+    """The timelines (running sums read at each decision date) and the carrier's yearly groups give
+    exactly what pairing every procedure with every appointment and family member before its decision
+    date, and every claim of its carrier received in the year before the decision's, gives."""
     params, _ = journey
     reference = {row[0]: row[1:] for row in query(params, REFERENCE_HISTORY)}
     model = {row[0]: row[1:] for row in query(params, """
@@ -232,6 +235,36 @@ def test_features_are_read_at_the_decision_date(journey):
         assert model[pid][:3] == ((tp if usable else day), not usable, day), pid
     earlier = [row for row in model.values() if row[0] is not None and row[0] < row[2]]
     assert sum(1 for row in earlier if row[3]) > 1000  # completed (accepted) after being planned
+
+
+def test_shared_features_change_only_on_january_first(journey):
+    """No feature read from many patients' rows may date a row finer than its year (the carrier and its
+    two statistics, read over the 365 days before each decision date, dated rows to within days in the
+    de-identified files): every row of a carrier with decisions in one calendar year has the same median
+    and accuracy. The age, with the exact dates of the warehouse, must not bracket a birthday: it is the
+    decision date's year minus the year of birth (raw patient.Birthdate), capped at 90, on every row."""
+    params, _ = journey
+    carrier_years = query(params, """
+        SELECT carrier_id, extract(year from decision_date), count(*),
+               count(DISTINCT (carrier_median_days_to_payment, carrier_estimate_accuracy))
+        FROM marts.fct_treatment_journey WHERE carrier_median_days_to_payment IS NOT NULL GROUP BY 1, 2""")
+    assert len(carrier_years) > 5 and sum(row[2] for row in carrier_years) > 1000
+    assert not [row for row in carrier_years if row[3] != 1]
+    ages = query(params, """
+        SELECT f.procedure_id, f.patient_age_years,
+               CASE WHEN p."Birthdate" >= '1880-01-01' AND p."Birthdate" <> '1900-01-01'
+                         AND p."Birthdate" <= f.decision_date
+                    THEN least(extract(year from f.decision_date) - extract(year from p."Birthdate"), 90) END
+        FROM marts.fct_treatment_journey f JOIN raw.patient p ON p."PatNum" = f.patient_id""")
+    assert sum(1 for _, age, _ in ages if age is not None) > 1000
+    assert not [row for row in ages if row[1] != row[2]]
+    # and so, with the exact decision dates beside them, a patient's ages tell the year of birth only:
+    # the whole years at each date, as before, bracketed some birthdays to the day
+    whole_years = query(params, """
+        SELECT count(*) FROM marts.fct_treatment_journey f JOIN raw.patient p ON p."PatNum" = f.patient_id
+        WHERE p."Birthdate" >= '1880-01-01' AND p."Birthdate" <= f.decision_date AND f.patient_age_years < 90
+            AND f.patient_age_years <> extract(year from age(f.decision_date, p."Birthdate"))""")[0][0]
+    assert whole_years > 100  # the case is exercised: birthdays later in the year than the decision
 
 
 def documented_schema() -> tuple[dict[str, str], dict[str, tuple[str, str, str]]]:
@@ -366,6 +399,7 @@ def test_versions_order_by_time_and_the_models_read_the_current_source_only(tmp_
         path = tmp_path / str(year) / f"treatment_journey_{source}_{stamp}.parquet"
         path.parent.mkdir(exist_ok=True)
         pq.write_table(pa.table({"procedure_year": [year] * rows, "source": [source] * rows}), path)
+        path.with_suffix(".stats.json").write_text(json.dumps({"data_quality": {"passed": True}}))
         return path
 
     demo = [put(2025, "synthetic", f"202501{d:02d}T100000000000Z", 3) for d in (1, 2, 3)]
@@ -407,6 +441,86 @@ def test_data_quality_check_fails_on_a_repeated_procedure_a_row_outside_the_year
                              "dq/missing_key_columns")):
         assert not result.passed and result.metadata[measure].value == 1, measure
         assert sum(v.value for k, v in result.metadata.items() if k != "dq/rows") == 1, measure
+
+
+def model_rows(year: int, procedures: list[int], version: str):
+    """Rows of the model as ``_fetch_year`` returns them: one per procedure number given (a number given
+    twice is a repeated procedure), of patient 7, dated in ``year``, with a column naming the version."""
+    import pyarrow as pa
+
+    return pa.table({
+        "procedure_id": procedures,
+        "patient_id": [7] * len(procedures),
+        "procedure_date": pa.array([dt.date(year, 3, 1)] * len(procedures), pa.date32()),
+        "decision_date": pa.array([dt.date(year, 2, 1)] * len(procedures), pa.date32()),
+        "decision_date_fallback": [False] * len(procedures),
+        "procedure_year": pa.array([year] * len(procedures), pa.int32()),
+        "version": [version] * len(procedures),
+        "target_accepted": [True] * len(procedures),
+    })
+
+
+def test_a_year_failing_data_quality_is_quarantined_and_the_models_read_its_last_passing_version(
+        tmp_path, monkeypatch):
+    """2026 is written and passes; a later run of 2026 repeats a procedure and fails the blocking check;
+    2027 passes. The failing version is not published: it goes to 2026/quarantine/ with its statistics
+    (passed false, the counts), and the models' loader reads 2026's passing version and 2027, never it."""
+    import pyarrow.parquet as pq
+
+    from dental_assets import journey_models as jm
+    from dental_assets.defs.journey import assets
+
+    monkeypatch.setenv("DENTAL_DATA_DIR", str(tmp_path))
+    runs = iter([model_rows(2026, [1, 2, 3], "2026 passing"), model_rows(2026, [1, 1, 2], "2026 failing"),
+                 model_rows(2027, [4, 5], "2027")])
+    monkeypatch.setattr(assets, "_fetch_year", lambda warehouse, relation, year: next(runs))
+    written = [assets.write_journey_checked(None, "marts.fct_treatment_journey", year, "synthetic", salt="k" * 32)
+               for year in ("2026", "2026", "2027")]
+    assert [w.check.passed for w in written] == [True, False, True]
+    passing, failing, _ = written
+    dataset = tmp_path / "processed" / "treatment_journey"
+    data = jm.load_dataset(dataset)
+    assert sorted(data["version"]) == ["2026 passing"] * 3 + ["2027"] * 2
+    assert jm.latest_versions(dataset) == {"2026": passing.path, "2027": written[2].path}
+
+    assert failing.path.parent == dataset / "2026" / assets.QUARANTINE_DIR
+    stats = json.loads(failing.path.with_suffix(".stats.json").read_text())["data_quality"]
+    assert stats["passed"] is False and stats["dq/duplicate_procedure_ids"] == 1 and stats["dq/rows"] == 3
+    assert pq.read_table(failing.path).num_rows == 3  # kept for inspection
+    assert passing.path.parent == dataset / "2026" and jm.passed_data_quality(passing.path)
+
+
+def test_the_loader_skips_a_version_without_a_passing_record(tmp_path):
+    """Whatever put a file among a year's versions (an older writer, a copy by hand, a write cut short
+    before its statistics), the loader reads only versions whose statistics record a passing check:
+    newer ones without it are skipped, each named in a log line, and the previous passing version is
+    read; a year with none is left out."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dental_assets import journey_models as jm
+
+    def put(year: int, stamp: str, version: str, data_quality: dict | None) -> Path:
+        path = tmp_path / str(year) / f"treatment_journey_synthetic_{stamp}.parquet"
+        path.parent.mkdir(exist_ok=True)
+        pq.write_table(pa.table({"procedure_year": [year], "version": [version]}), path)
+        if data_quality is not None:
+            path.with_suffix(".stats.json").write_text(json.dumps({"rows": 1, "data_quality": data_quality}))
+        return path
+
+    put(2025, "20260101T000000000000Z", "2025 passing", {"passed": True})
+    failed = put(2025, "20260102T000000000000Z", "2025 failed", {"passed": False, "dq/duplicate_procedure_ids": 1})
+    bare = put(2025, "20260103T000000000000Z", "2025 without statistics", None)
+    unrecorded = put(2025, "20260104T000000000000Z", "2025 written before the record", {})
+    unrecorded.with_suffix(".stats.json").write_text(json.dumps({"rows": 1}))
+    put(2026, "20260105T000000000000Z", "2026 passing", {"passed": True})
+    only_failed = put(2027, "20260106T000000000000Z", "2027 failed", {"passed": False})
+    lines: list[str] = []
+    data = jm.load_dataset(tmp_path, log=lines.append)
+    assert sorted(data["version"]) == ["2025 passing", "2026 passing"]
+    assert sorted(lines) == sorted(f"journey dataset: skipped {path}: its statistics ({path.stem}.stats.json) "
+                                   "record no passing data-quality check"
+                                   for path in (failed, bare, unrecorded, only_failed))
 
 
 # ------------------------------------------------------------------------ de-identification (Safe Harbor)
@@ -545,7 +659,8 @@ def test_written_dataset_is_deidentified_by_safe_harbor(written):
     year = AS_OF.year - 1
     rows = query(params, f"""
         SELECT p."ProcNum", p."PatNum", pt."Guarantor", p."AptNum", p."PlannedAptNum",
-               extract(year from age(p."ProcDate", pt."Birthdate")) >= 90 AND pt."Birthdate" > date '1880-01-01'
+               extract(year from least(p."DateTP", p."ProcDate")) - extract(year from pt."Birthdate") >= 90
+                   AND pt."Birthdate" > date '1880-01-01' AND p."DateTP" > date '1880-01-01'
         FROM raw.procedurelog p JOIN raw.patient pt ON pt."PatNum" = p."PatNum"
         WHERE p."ProcStatus" IN (1, 2, 5, 6) AND p."ProcDate" >= '{year}-01-01' AND p."ProcDate" < '{year + 1}-01-01'""")
     by_key = dict(zip(keyed_hash([r[0] for r in rows], salt.encode(), "procedure"), rows))
@@ -563,12 +678,12 @@ def test_written_dataset_is_deidentified_by_safe_harbor(written):
             assert same < 0.01 * table.num_rows, (name, label, same)
     # no exact date of service
     assert not [f.name for f in table.schema if pa.types.is_temporal(f.type) or "date" in f.name]
-    # ages: at most 90, and every row of a patient aged 90 or more then shows 90
+    # ages: at most 90, and every row of a patient 90 or more in the decision date's year shows 90
     ages = table.column("patient_age_years").to_pylist()
     assert max(a for a in ages if a is not None) <= 90
-    older = sum(1 for ident in identities if ident[5])
-    assert older > 0  # the practice has patients over 89 (the generator's oldest heads are 92)
-    assert sum(1 for a in ages if a == 90) >= older
+    older = [age for age, ident in zip(ages, identities) if ident[5]]
+    assert older  # the practice has patients over 89 (the generator's oldest heads are 92)
+    assert set(older) == {90}
     # ZIP3: three digits; an area kept only with ZIP3_MIN_PATIENTS patients in the file
     zips = table.column("patient_zip3").to_pylist()
     patients = table.column("patient_key").to_pylist()

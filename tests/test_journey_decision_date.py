@@ -5,17 +5,30 @@ keeps the day it was planned. Features read at ProcDate were taken after the dec
 only (a label leak for target_accepted). The model reads them at decision_date: procedurelog.DateTP when
 set and not after ProcDate, else ProcDate (docs/journey.md).
 
-The case, written by hand (D1 = the day of planning, days counted from it):
-- patient 1, born so that they turn 40 on D1+14; first visit D1-200 (a completed appointment), the exam
-  that planned the crown on D1 (completed), a completed appointment on D1+10, a broken one on D1+12, the
-  crown done on D1+30 (completed appointment; procedurelog ProcDate D1+30, DateTP D1, ProcStatus 2);
-- the fee of the crown in the patient's fee schedule: $100 from D1-100, $150 from D1+15 (SecDateTEdit of
+The features computed from many patients' rows, and the age, are read per calendar year of the decision
+date, so that no value changes at a date shared across patients finer than the year (the de-identified
+files must not date a row; docs/journey.md, "De-identification"): the carrier's statistics are those of
+its claims received in the calendar year before the decision's year (NULL with fewer than 10 claims), and
+the age is the year of the decision date minus the year of birth.
+
+The case, written by hand (D1 = the day of planning, 2024-12-10, days counted from it; the crown is
+completed on D1+30, in the next year, so that the yearly features differ between the two dates too):
+- patient 1, born 1985-12-20 (turns 39 on D1+10: 39 in the year of D1, 40 in the next; the whole years
+  at D1 are 38); first visit D1-200 (a completed appointment), the exam that planned the crown on D1
+  (completed), a completed appointment on D1+10, a broken one on D1+12, the crown done on D1+30 (completed
+  appointment; procedurelog ProcDate D1+30, DateTP D1, ProcStatus 2);
+- the fee of the crown in the patient's fee schedule: $100 from D1-400, $150 from D1+15 (SecDateTEdit of
   the changed fee row: the snapshot sees two versions); ProcFee $120;
 - patient 1's coverage (patplan, inssub, carrier 1's plan) added on D1+20 (DateEffective and SecDateTEdit);
 - patient 2, of patient 1's family, first seen on D1+5;
-- carrier 1's claims (patient 3's): received D1-50 after 20 days, $80 paid of $100 estimated; received D1+5
-  after 10 days, $100 of $100;
-- patient 3, covered by carrier 1 since D1-400, has a crown planned D1 and done D1+30.
+- carrier 1's received claims (patient 3's; its plan known since D1-700): ten received 2023-06-01 to
+  2023-06-10 after 21 to 30 days, $70 paid of $100 estimated each (median 25.5, accuracy 0.7); in D1's
+  year, five received D1-50 after 20 days, $80 of $100, and five received D1+5 after 10 days, $100 of
+  $100 (median 15, accuracy 0.9; the five of D1-50 alone, the 365 days before D1: 20 and 0.8);
+- patient 3, born 1970-12-31 (54 in D1's year, 53 whole years at D1), covered by carrier 1 since D1-400,
+  has a crown planned D1 and done D1+30, and one planned D1+20 and not done;
+- carrier 2's nine claims received in 2023 (fewer than 10), and patient 4, covered by it since D1-400,
+  with a crown planned D1.
 Each procedure's expected features are written from these dates, at D1 (the decision) and, for the
 planted bug, at D1+30 (the completion).
 """
@@ -32,7 +45,7 @@ import pytest
 from dbt_runner import DBT_DIR, query_rows, replace_raw_rows, run_dbt, write_raw_rows
 from dental_assets.warehouse import PgParams
 
-D1 = dt.date(2025, 3, 1)  # the day the crown was planned
+D1 = dt.date(2024, 12, 10)  # the day the crown was planned (the completion, D1+30, is in the next year)
 AS_OF = D1 + dt.timedelta(days=200)  # every target known (90 days after D1+30)
 TP, C = 1, 2  # procedurelog.ProcStatus: treatment planned, complete
 COMPLETE, BROKEN = 2, 5  # appointment.AptStatus
@@ -45,6 +58,10 @@ DATE_TP_LATE = 2  # completed D1+30 with a DateTP after it (D1+35): bad data, fa
 DATE_TP_MISSING = 3  # completed D1+30 without a DateTP: falls back to ProcDate
 STILL_PLANNED = 4  # planned D1, not done (unscheduled: ProcDate D1)
 COVERED = 5  # patient 3's crown, planned D1 and done D1+30, under carrier 1 all along
+LATER_SAME_YEAR = 6  # patient 3's crown planned D1+20 (after ten of carrier 1's claims of D1's year), not done
+SMALL_CARRIER = 7  # patient 4's crown planned D1, under carrier 2 (nine claims the year before)
+CARRIER_YEAR_BEFORE = (25.5, 0.7)  # carrier 1's claims of 2023: median days to payment, paid / estimated
+CARRIER_YEAR_OF_D1 = (15.0, 0.9)  # its claims of 2024 (D1's year), what the decisions of 2025 read
 
 FEATURES = ("decision_date", "decision_date_fallback", "patient_age_years", "has_insurance", "coverage_count",
             "standard_fee", "fee_ratio", "carrier_id", "carrier_median_days_to_payment",
@@ -64,7 +81,7 @@ def at(n: int) -> dt.datetime:
 # Patient 1's features on D1 (the decision) and on D1+30 (the completion, what ProcDate gave), written from
 # the case above. Days are calendar days; fees in dollars.
 PATIENT_1_AT_DECISION = {
-    "patient_age_years": 39,  # turns 40 on D1+14
+    "patient_age_years": 39,  # 2024 - 1985 (turns 39 on D1+10: whole years at D1, 38, are not written)
     "has_insurance": False, "coverage_count": 0,  # coverage added D1+20
     "standard_fee": Decimal("100.00"), "fee_ratio": Decimal("1.2000"),  # $120 / $100; $150 from D1+15
     "carrier_id": None, "carrier_median_days_to_payment": None, "carrier_estimate_accuracy": None,
@@ -73,11 +90,11 @@ PATIENT_1_AT_DECISION = {
     "family_size": 1,  # patient 2 first seen D1+5
 }
 PATIENT_1_AT_COMPLETION = {
-    "patient_age_years": 40,
+    "patient_age_years": 40,  # 2025 - 1985
     "has_insurance": True, "coverage_count": 1,
     "standard_fee": Decimal("150.00"), "fee_ratio": Decimal("0.8000"),
-    "carrier_id": 1, "carrier_median_days_to_payment": 15.0,  # claims after 20 and 10 days
-    "carrier_estimate_accuracy": 0.9,  # (80 + 100) / (100 + 100)
+    "carrier_id": 1,  # carrier 1's claims of 2024: five after 20 days, five after 10; (5 x 80 + 5 x 100) / 1000
+    "carrier_median_days_to_payment": CARRIER_YEAR_OF_D1[0], "carrier_estimate_accuracy": CARRIER_YEAR_OF_D1[1],
     "prior_visit_count": 3, "prior_broken_count": 1,  # D1-200, D1, D1+10; broken D1+12
     "days_since_last_visit": 20, "days_since_first_visit": 230,
     "family_size": 2,
@@ -91,11 +108,24 @@ EXPECTED = {
                    "procedure_date": day(30), "target_accepted": True},
     DATE_TP_MISSING: {**PATIENT_1_AT_COMPLETION, "decision_date": day(30), "decision_date_fallback": True,
                       "procedure_date": day(30), "target_accepted": True},
-    COVERED: {"decision_date": D1, "decision_date_fallback": False, "has_insurance": True, "coverage_count": 1,
-              "carrier_id": 1,
-              "carrier_median_days_to_payment": 20.0,  # only the claim received D1-50 is before D1
-              "carrier_estimate_accuracy": 0.8,  # 80 / 100
+    # carrier 1's claims of 2023 only: the five received D1-50 are of D1's own year (a window of the 365
+    # days before D1 took them: 20.0 and 0.8)
+    COVERED: {"decision_date": D1, "decision_date_fallback": False, "patient_age_years": 54,  # 2024 - 1970
+              "has_insurance": True, "coverage_count": 1, "carrier_id": 1,
+              "carrier_median_days_to_payment": CARRIER_YEAR_BEFORE[0],
+              "carrier_estimate_accuracy": CARRIER_YEAR_BEFORE[1],
               "procedure_date": day(30), "target_accepted": True},
+    # later in the same year, after ten more claims were received: the same carrier values (the 365 days
+    # before D1+20 gave 15.0 and 0.9); the fee is the one on the date ($150 from D1+15)
+    LATER_SAME_YEAR: {"decision_date": day(20), "decision_date_fallback": False, "patient_age_years": 54,
+                      "has_insurance": True, "coverage_count": 1, "carrier_id": 1,
+                      "carrier_median_days_to_payment": CARRIER_YEAR_BEFORE[0],
+                      "carrier_estimate_accuracy": CARRIER_YEAR_BEFORE[1],
+                      "standard_fee": Decimal("150.00"), "fee_ratio": Decimal("0.8000"),
+                      "procedure_date": day(20), "target_accepted": False},
+    # carrier 2 received nine claims the year before: too few for its statistics
+    SMALL_CARRIER: {"decision_date": D1, "has_insurance": True, "carrier_id": 2,
+                    "carrier_median_days_to_payment": None, "carrier_estimate_accuracy": None},
 }
 
 
@@ -104,14 +134,16 @@ def practice() -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = defaultdict(list)
     rows["procedurecode"] = [{"CodeNum": CROWN, "ProcCode": "D2740"}]
     rows["provider"] = [{"ProvNum": 1, "Abbr": "DOC1", "FeeSched": 0}]
-    rows["carrier"] = [{"CarrierNum": 1, "CarrierName": "Carrier One"}]
-    rows["fee"] = [fee_row(100, at(-100))]
+    rows["carrier"] = [{"CarrierNum": 1, "CarrierName": "Carrier One"}, {"CarrierNum": 2, "CarrierName": "Carrier Two"}]
+    rows["fee"] = [fee_row(100, at(-400))]
     rows["patient"] = [
-        {"PatNum": 1, "Guarantor": 1, "LName": "Case", "FName": "One", "Birthdate": dt.date(1985, 3, 15),
+        {"PatNum": 1, "Guarantor": 1, "LName": "Case", "FName": "One", "Birthdate": dt.date(1985, 12, 20),
          "FeeSched": FEE_SCHED, "DateFirstVisit": day(-200), "PriProv": 1},
         {"PatNum": 2, "Guarantor": 1, "LName": "Case", "FName": "Two", "Birthdate": dt.date(2015, 6, 1),
          "FeeSched": FEE_SCHED, "DateFirstVisit": day(5), "PriProv": 1},
-        {"PatNum": 3, "Guarantor": 3, "LName": "Case", "FName": "Three", "Birthdate": dt.date(1970, 1, 1),
+        {"PatNum": 3, "Guarantor": 3, "LName": "Case", "FName": "Three", "Birthdate": dt.date(1970, 12, 31),
+         "FeeSched": FEE_SCHED, "DateFirstVisit": day(-400), "PriProv": 1},
+        {"PatNum": 4, "Guarantor": 4, "LName": "Case", "FName": "Four", "Birthdate": dt.date(1980, 1, 1),
          "FeeSched": FEE_SCHED, "DateFirstVisit": day(-400), "PriProv": 1},
     ]
     for apt, (n, status) in enumerate([(-200, COMPLETE), (0, COMPLETE), (10, COMPLETE), (12, BROKEN),
@@ -124,24 +156,32 @@ def practice() -> dict[str, list[dict]]:
         (DATE_TP_MISSING, 1, C, day(30), SENTINEL, 5),
         (STILL_PLANNED, 1, TP, D1, D1, 0),
         (COVERED, 3, C, day(30), D1, 0),
+        (LATER_SAME_YEAR, 3, TP, day(20), day(20), 0),
+        (SMALL_CARRIER, 4, TP, D1, D1, 0),
     ]:
         rows["procedurelog"].append({"ProcNum": num, "PatNum": pat, "CodeNum": CROWN, "ProcStatus": status,
                                      "ProcDate": proc_date, "DateTP": date_tp, "ProcFee": 120, "UnitQty": 1,
                                      "AptNum": apt, "ProvNum": 1})
-    # carrier 1's plan since D1-400; patient 3 covered since then, patient 1 from D1+20
-    rows["insplan"] = [{"PlanNum": 1, "CarrierNum": 1, "SecDateTEdit": at(-400)}]
-    for sub, pat, start in ((1, 3, -400), (2, 1, 20)):
-        rows["inssub"].append({"InsSubNum": sub, "PlanNum": 1, "Subscriber": pat, "DateEffective": day(start),
+    # carrier 1's plan 1 and carrier 2's plan 2, known since D1-700; patients 3 (plan 1) and 4 (plan 2) covered
+    # since D1-400, patient 1 (plan 1) from D1+20
+    rows["insplan"] = [{"PlanNum": plan, "CarrierNum": plan, "SecDateTEdit": at(-700)} for plan in (1, 2)]
+    for sub, pat, plan, start in ((1, 3, 1, -400), (2, 1, 1, 20), (3, 4, 2, -400)):
+        rows["inssub"].append({"InsSubNum": sub, "PlanNum": plan, "Subscriber": pat, "DateEffective": day(start),
                                "SecDateTEdit": at(start)})
         rows["patplan"].append({"PatPlanNum": sub, "PatNum": pat, "InsSubNum": sub, "Ordinal": 1,
                                 "SecDateTEdit": at(start)})
-    # carrier 1's received claims: (sent, received, estimated, paid)
-    for claim, (sent, received, estimate, paid) in enumerate([(-70, -50, 100, 80), (-5, 5, 100, 100)], start=1):
-        rows["claim"].append({"ClaimNum": claim, "PatNum": 3, "PlanNum": 1, "InsSubNum": 1, "ClaimType": "P",
-                              "ClaimStatus": "R", "DateService": day(sent), "DateSent": day(sent),
-                              "DateReceived": day(received), "InsPayEst": estimate, "InsPayAmt": paid})
-        rows["claimproc"].append({"ClaimProcNum": claim, "ClaimNum": claim, "PatNum": 3, "PlanNum": 1, "Status": 1,
-                                  "InsPayEst": estimate, "InsPayAmt": paid, "DateCP": day(received)})
+    # the received claims: (patient, plan, subscription, received on, days to payment, estimated, paid)
+    june = dt.date(2023, 6, 1)
+    claims = ([(3, 1, 1, june + dt.timedelta(days=i), 21 + i, 100, 70) for i in range(10)]
+              + [(3, 1, 1, day(-50), 20, 100, 80)] * 5 + [(3, 1, 1, day(5), 10, 100, 100)] * 5
+              + [(4, 2, 3, june + dt.timedelta(days=i), 30, 100, 50) for i in range(9)])
+    for claim, (pat, plan, sub, received, days, estimate, paid) in enumerate(claims, start=1):
+        sent = received - dt.timedelta(days=days)
+        rows["claim"].append({"ClaimNum": claim, "PatNum": pat, "PlanNum": plan, "InsSubNum": sub, "ClaimType": "P",
+                              "ClaimStatus": "R", "DateService": sent, "DateSent": sent,
+                              "DateReceived": received, "InsPayEst": estimate, "InsPayAmt": paid})
+        rows["claimproc"].append({"ClaimProcNum": claim, "ClaimNum": claim, "PatNum": pat, "PlanNum": plan,
+                                  "Status": 1, "InsPayEst": estimate, "InsPayAmt": paid, "DateCP": received})
     return rows
 
 
@@ -177,7 +217,7 @@ def test_the_fee_has_two_versions(journey):
     params, _, _ = journey
     versions = query_rows(params, "SELECT amount, dbt_valid_from, dbt_valid_to FROM snapshots.snap_opendental__fee "
                                   "ORDER BY dbt_valid_from")
-    assert [(float(a), f, t) for a, f, t in versions] == [(100.0, at(-100), at(15)), (150.0, at(15), None)]
+    assert [(float(a), f, t) for a, f, t in versions] == [(100.0, at(-400), at(15)), (150.0, at(15), None)]
 
 
 @pytest.mark.parametrize("procedure", sorted(EXPECTED))
@@ -188,6 +228,22 @@ def test_features_are_those_of_the_decision_date(journey, procedure):
     _, _, rows = journey
     got = {name: rows[procedure][name] for name in EXPECTED[procedure]}
     assert got == EXPECTED[procedure]
+
+
+def test_a_year_reads_one_carrier_history_and_age(journey):
+    """The features that many patients' rows share, or that bracket a birthday, change only on January 1:
+    patient 3's two decisions of D1's year, before and after ten of carrier 1's claims were received and
+    on either side of their birthday's month, read the same carrier values (its claims of the year
+    before) and the same age (the year minus the year of birth; whole years at the date are 53); a carrier
+    with fewer than 10 claims that year has none."""
+    _, _, rows = journey
+    yearly = ("carrier_id", "carrier_median_days_to_payment", "carrier_estimate_accuracy", "patient_age_years")
+    assert {n: rows[COVERED][n] for n in yearly} == {n: rows[LATER_SAME_YEAR][n] for n in yearly} == {
+        "carrier_id": 1, "carrier_median_days_to_payment": CARRIER_YEAR_BEFORE[0],
+        "carrier_estimate_accuracy": CARRIER_YEAR_BEFORE[1], "patient_age_years": 54}
+    assert rows[SMALL_CARRIER]["carrier_id"] == 2
+    assert rows[SMALL_CARRIER]["carrier_median_days_to_payment"] is None
+    assert rows[SMALL_CARRIER]["carrier_estimate_accuracy"] is None
 
 
 def test_accepted_and_still_planned_are_read_alike(journey):

@@ -5,7 +5,10 @@ its features and targets in SQL. This asset reads one year of it, de-identifies 
 writes it to
 ``$DENTAL_DATA_DIR/processed/treatment_journey/<year>/treatment_journey_<source>_<UTC timestamp>.parquet``,
 keeping the newest ``DENTAL_JOURNEY_KEEP`` versions (default 5). A statistics JSON goes beside each
-file.
+file, with the outcome of the data-quality rules (``data_quality_check``). A version that fails them is
+not published: it is written to ``<year>/quarantine/`` (``QUARANTINE_DIR``), which the models' loader
+never reads (``journey_models.load_dataset`` also skips any version whose statistics do not record a
+pass), so the models keep reading the year's previous passing version.
 
 De-identification, by HIPAA Safe Harbor (docs/journey.md, "De-identification"):
 - every raw key (ProcNum, PatNum, ClinicNum, ProvNum, CarrierNum) becomes a keyed hash,
@@ -15,15 +18,19 @@ De-identification, by HIPAA Safe Harbor (docs/journey.md, "De-identification"):
   here, in Python, so neither the salt nor the keyed hashes ever reach the warehouse or dbt's logs;
 - the date of service and the decision date are dropped (``procedure_year`` and intervals in days
   remain), and so is the bookkeeping flag ``decision_date_fallback``, counted in the statistics instead;
-- ``patient_age_years`` is capped at 90 by the model; ``patient_zip3`` is set to ``000`` for the ZIP3
-  areas HHS lists as 20,000 people or fewer (``RESTRICTED_ZIP3``) and where the file holds fewer than
-  ``ZIP3_MIN_PATIENTS`` patients in that ZIP3 area;
+- the model computes the features shared across patients and the age per calendar year of the decision
+  date (the carrier's statistics over its claims of the year before; the age as the year minus the year
+  of birth, capped at 90), so that their values tell the year, not the day (the fees excepted: they
+  change at the practice's fee review; docs/journey.md);
+- ``patient_zip3`` is set to ``000`` for the ZIP3 areas HHS lists as 20,000 people or fewer
+  (``RESTRICTED_ZIP3``) and where the file holds fewer than ``ZIP3_MIN_PATIENTS`` patients in that area;
 - rows are ordered by ``procedure_key``, not by ProcNum;
 - the result is checked (``check_deidentified``): no date column, no ``*_id`` column.
 The files hold no names, addresses, contact details or notes.
 """
 
 import datetime as dt
+import dataclasses
 import hashlib
 import hmac
 import io
@@ -44,7 +51,7 @@ from dental_assets import settings
 from dental_assets.defs.dbt.assets import dental_dbt_models, relation_for_model
 from dental_assets.defs.resources import JourneyKeysResource, OpenDentalSourceResource, WarehouseResource
 from dental_assets.errors import ConfigurationError
-from dental_assets.journey_models import version_stamp
+from dental_assets.journey_models import DATA_QUALITY_STATS_KEY, version_stamp
 from dental_assets.partitions import yearly_partitions
 from dental_assets.warehouse import PgParams, dental_home
 
@@ -83,6 +90,10 @@ RESTRICTED_ZIP3 = frozenset({
 # a rare area in the file singles its few patients out, whatever its population.
 ZIP3_MIN_PATIENTS = 20
 SUPPRESSED_ZIP3 = "000"
+# The folder, inside a year's, of the versions that failed the data-quality rules (``data_quality_check``):
+# kept for inspection with their statistics, never read by the models (journey_models.load_dataset reads
+# the year's folder itself, not its subfolders).
+QUARANTINE_DIR = "quarantine"
 
 
 def data_dir() -> Path:
@@ -356,8 +367,9 @@ def data_quality_check(table: pa.Table, quality: dict[str, dg.MetadataValue]) ->
     """The blocking check of a year's file (``treatment_journey``'s ``data_quality``), from
     ``data_quality_summary``'s ``quality``: fails (ERROR) when a procedure repeats, a row lies outside
     the year, or a key column (``JOURNEY_KEY_COLUMNS``) is missing or holds a NULL; metadata counts only
-    (the summary's keys, plus ``dq/null_keys`` and ``dq/missing_key_columns``). The models
-    (``treatment_journey_models``) are not trained on a year that fails it."""
+    (the summary's keys, plus ``dq/null_keys`` and ``dq/missing_key_columns``). A year that fails it is
+    written to quarantine (``write_journey_checked``), so the models (``treatment_journey_models``) are not
+    trained on it: they read the year's previous passing version, if any."""
     present = [name for name in JOURNEY_KEY_COLUMNS if name in table.column_names]
     failures = {
         "dq/duplicate_procedure_ids": quality["dq/duplicate_procedure_ids"].value,
@@ -365,39 +377,62 @@ def data_quality_check(table: pa.Table, quality: dict[str, dg.MetadataValue]) ->
         "dq/null_keys": sum(table.column(name).null_count for name in present),
         "dq/missing_key_columns": len(JOURNEY_KEY_COLUMNS) - len(present),
     }
+    passed = not any(failures.values())
     return dg.AssetCheckResult(
         check_name=DATA_QUALITY_CHECK,
-        passed=not any(failures.values()),
+        passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=None if passed else (f"failed: the year's file is written to {QUARANTINE_DIR}/, not read "
+                                         "by the models"),
         metadata={**{k: dg.MetadataValue.int(v) for k, v in failures.items()}, "dq/rows": quality["dq/rows"]},
     )
 
 
-def write_journey_partition(
+@dataclasses.dataclass
+class JourneyWrite:
+    """One year written by ``write_journey_checked``: the file (under ``QUARANTINE_DIR`` when it failed
+    the data-quality rules), the de-identified table, the files pruned, the data-quality summary
+    (``data_quality_summary``) and the check's result (``data_quality_check``)."""
+
+    path: Path
+    table: pa.Table
+    pruned: list[Path]
+    quality: dict[str, dg.MetadataValue]
+    check: dg.AssetCheckResult
+
+    @property
+    def quarantined(self) -> bool:
+        return not self.check.passed
+
+
+def write_journey_checked(
     warehouse: WarehouseResource | PgParams, relation: str, partition_key: str, source_name: str, keep: int = 5,
     salt: str | None = None,
-) -> tuple[Path, pa.Table, list[Path]]:
+) -> JourneyWrite:
     """Write one year of the dataset: read ``relation`` (``_fetch_year``), de-identify it (``deidentify``,
     with the key ``journey_salt(salt or $DENTAL_JOURNEY_SALT, source_name)``, which raises
-    ConfigurationError for a real source without one), write
-    ``<data dir>/processed/treatment_journey/<partition_key>/treatment_journey_<source>_<UTC timestamp>.parquet``
-    (through a temporary file renamed into place) and its ``.stats.json`` (rows, column types, null
-    rates 0-1, ``decision_date_fallbacks``: rows whose decision date fell back to ProcDate, counted before
-    the flag is dropped; null when the model has no such flag), then keep the newest ``keep`` versions.
-    Returns the file, the table written and the files pruned."""
+    ConfigurationError for a real source without one) and judge it by the data-quality rules
+    (``data_quality_summary``, ``data_quality_check``: no repeated procedure, no row outside the year, no
+    NULL key). A year that passes is published as
+    ``<data dir>/processed/treatment_journey/<partition_key>/treatment_journey_<source>_<UTC timestamp>.parquet``;
+    one that fails goes to ``<partition_key>/quarantine/`` under the same name, where the models' loader
+    never reads it. Its ``.stats.json`` goes beside it first (rows, column types, null rates 0-1,
+    ``decision_date_fallbacks``: rows whose decision date fell back to ProcDate, counted before the flag is
+    dropped, null when the model has no such flag; and ``data_quality``: ``passed`` and the check's counts),
+    then the Parquet, through a temporary file renamed into place, so a published file always has its
+    statistics. The newest ``keep`` versions of the folder written to are kept."""
     year = int(partition_key)
     key = journey_salt(salt or os.environ.get(JOURNEY_SALT_SETTING), source_name)
     fetched = _fetch_year(warehouse, relation, year)
     fallbacks = decision_date_fallbacks(fetched)
     table = deidentify(fetched, key)
+    quality = data_quality_summary(table, year, fallbacks=fallbacks)
+    check = data_quality_check(table, quality)
 
-    folder = journey_dir(partition_key)
+    folder = journey_dir(partition_key) if check.passed else journey_dir(partition_key) / QUARANTINE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     path = folder / f"treatment_journey_{source_name}_{stamp}.parquet"
-    tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp, filesystem=pafs.LocalFileSystem())  # a path, never parsed as a URI
-    tmp.replace(path)
 
     null_rates = {
         name: round(table.column(name).null_count / table.num_rows, 4) if table.num_rows else 0.0
@@ -410,9 +445,27 @@ def write_journey_partition(
         "columns": {name: str(table.schema.field(name).type) for name in table.column_names},
         "null_rates": null_rates,
         "decision_date_fallbacks": fallbacks,
+        DATA_QUALITY_STATS_KEY: {"passed": bool(check.passed),
+                                 **{name: value.value for name, value in check.metadata.items()}},
     }
-    path.with_suffix(".stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True))
-    return path, table, prune_versions(folder, keep)
+    stats_path = path.with_suffix(".stats.json")
+    stats_tmp = stats_path.with_suffix(".json.tmp")
+    stats_tmp.write_text(json.dumps(stats, indent=2, sort_keys=True))
+    stats_tmp.replace(stats_path)
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp, filesystem=pafs.LocalFileSystem())  # a path, never parsed as a URI
+    tmp.replace(path)
+    return JourneyWrite(path, table, prune_versions(folder, keep), quality, check)
+
+
+def write_journey_partition(
+    warehouse: WarehouseResource | PgParams, relation: str, partition_key: str, source_name: str, keep: int = 5,
+    salt: str | None = None,
+) -> tuple[Path, pa.Table, list[Path]]:
+    """``write_journey_checked``'s file (under ``QUARANTINE_DIR`` when it failed the data-quality rules), the
+    table written and the files pruned."""
+    written = write_journey_checked(warehouse, relation, partition_key, source_name, keep=keep, salt=salt)
+    return written.path, written.table, written.pruned
 
 
 @dg.asset(
@@ -428,7 +481,8 @@ def write_journey_partition(
         "data/processed/treatment_journey/<year>/."
     ),
     check_specs=[dg.AssetCheckSpec(DATA_QUALITY_CHECK, asset="treatment_journey", blocking=True,
-                                   description="no repeated procedure, no row outside the year, no NULL key")],
+                                   description="no repeated procedure, no row outside the year, no NULL key; "
+                                               "a failing year is written to quarantine, not read by the models")],
 )
 def treatment_journey(
     context: dg.AssetExecutionContext,
@@ -436,22 +490,26 @@ def treatment_journey(
     opendental: OpenDentalSourceResource,
     journey_keys: JourneyKeysResource,
 ) -> dg.MaterializeResult:
-    year = int(context.partition_key)
     source_name = opendental.source().name
-    path, table, pruned = write_journey_partition(
+    written = write_journey_checked(
         warehouse, relation_for_model(JOURNEY_MODEL), context.partition_key, source_name,
         keep=settings.keep("DENTAL_JOURNEY_KEEP"), salt=journey_keys.salt,
     )
-    stats = json.loads(path.with_suffix(".stats.json").read_text())
-    null_rates = stats["null_rates"]
-    context.log.info(f"treatment_journey {context.partition_key}: {table.num_rows} rows -> {path}")
-    quality = data_quality_summary(table, year, fallbacks=stats["decision_date_fallbacks"])
+    path, table, pruned = written.path, written.table, written.pruned
+    null_rates = json.loads(path.with_suffix(".stats.json").read_text())["null_rates"]
+    if written.quarantined:
+        failures = ", ".join(f"{k} {v.value}" for k, v in written.check.metadata.items() if k != "dq/rows" and v.value)
+        context.log.error(f"treatment_journey {context.partition_key}: {table.num_rows} rows failed the data-quality "
+                          f"rules ({failures}); quarantined -> {path}, not read by the models")
+    else:
+        context.log.info(f"treatment_journey {context.partition_key}: {table.num_rows} rows -> {path}")
     return dg.MaterializeResult(
-        check_results=[data_quality_check(table, quality)],
+        check_results=[written.check],
         metadata={
-            **quality,
+            **written.quality,
             "dagster/row_count": dg.MetadataValue.int(table.num_rows),
             "path": dg.MetadataValue.path(str(path)),
+            "quarantined": dg.MetadataValue.bool(written.quarantined),
             "source": source_name,
             "columns": dg.MetadataValue.int(table.num_columns),
             "versions_pruned": dg.MetadataValue.int(len([p for p in pruned if p.suffix == ".parquet"])),

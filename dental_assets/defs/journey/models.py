@@ -2,7 +2,9 @@
 ``dental_assets.journey_models`` for the method and the report).
 
 - ``treatment_journey_models``: one classifier per journey target, trained on the dataset's earlier
-  year partitions (their newest Parquet versions) and evaluated on the latest;
+  year partitions (their newest Parquet versions that passed the data-quality check: a failing version is
+  quarantined by ``treatment_journey``, and one without a passing record is skipped with a warning) and
+  evaluated on the latest;
 - ``no_show_model``: a classifier of broken appointments, trained on ``fct_appointment_outcomes``.
 
 Artifacts go to ``$DENTAL_DATA_DIR/models/<model>/<UTC timestamp>/`` (the newest ``DENTAL_MODEL_KEEP``,
@@ -90,7 +92,7 @@ def _check(reports: list[jm.ModelReport], skipped: dict[str, str]) -> dg.AssetCh
 def treatment_journey_models(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     reports, skipped, folders = [], {}, {}
     try:
-        data = jm.load_dataset(data_dir() / "processed" / "treatment_journey")
+        data = jm.load_dataset(data_dir() / "processed" / "treatment_journey", log=context.log.warning)
     except jm.NotEnoughDataError as exc:
         context.log.warning(f"no journey model trained: {exc}")
         skipped = {target: str(exc) for target in jm.JOURNEY_TARGETS}

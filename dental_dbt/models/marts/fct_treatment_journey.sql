@@ -23,17 +23,26 @@
 -- decision date, from their snapshots (dental_dbt/snapshots): NULL where no version is known then.
 -- The dataset holds no payment amounts, statuses or dates after the procedure (they are outcomes).
 -- The targets, their "known" rule and the year partition (procedure_year) stay on procedure_date.
---   demographics  patient_age_years (NULL for a sentinel birthdate; 90 for 90 and older, HIPAA Safe
---                 Harbor), gender, patient_zip3 (first three digits of patient.Zip, NULL unless it has
---                 five digits), has_insurance (a coverage window containing the date), coverage_count
---                 (coverages then);
+-- No feature may change at a calendar date shared across patients finer than the year: such a value,
+-- with the carrier, stamped the date of service in the de-identified files (docs/journey.md,
+-- "De-identification"). The features read from many patients' rows (the carrier's claims) and the age
+-- are therefore computed per calendar year of the decision date. The fees are the exception: ProcFee is
+-- the procedure's own charge, set from the fee schedule when it is charted, so it changes at the
+-- practice's fee review whatever this model does; standard_fee stays read on the decision date
+-- (documented and measured there).
+--   demographics  patient_age_years (year of the decision date - year of birth: the age that year, which
+--                 tells the year of birth only, not the birthday; NULL for a sentinel birthdate or one
+--                 after the date; 90 for 90 and older, HIPAA Safe Harbor), gender, patient_zip3 (first
+--                 three digits of patient.Zip, NULL unless it has five digits), has_insurance (a
+--                 coverage window containing the date), coverage_count (coverages then);
 --   financial     proc_fee, procedure_charge = ProcFee x (UnitQty + BaseUnits), standard_fee (the fee of
 --                 the code in the patient's fee schedule, else the provider's), fee_ratio =
 --                 proc_fee / standard_fee, insurance_estimate (sum of InsPayEst of the procedure's
 --                 claimprocs);
 --   insurance     carrier_id of the primary coverage then, carrier_median_days_to_payment and
---                 carrier_estimate_accuracy of that carrier's claims received in the 365 days before the
---                 decision date;
+--                 carrier_estimate_accuracy of that carrier's claims received in the calendar year before
+--                 the decision date's year (the same value for every decision of that year; NULL with
+--                 fewer than 10 such claims);
 --   procedure     procedure_code, code_category, treat_area_code, is_multi_visit, has_tooth, has_surface;
 --   history       prior_visit_count, prior_broken_count (appointments before the date), days_since_last_visit,
 --                 days_since_first_visit (days from the last / first completed appointment before the
@@ -53,6 +62,8 @@
 -- (the days: macros/journey_known_days.sql)
 
 {%- set as_of = run_setting('as_of_date') %}
+{#- the fewest claims a carrier must have received in a year for its statistics (carrier_years) #}
+{%- set carrier_min_claims = 10 %}
 
 -- `procedures` and `patients` are read by several parts below. Not materialized, each part scans the
 -- analyzed tables, so PostgreSQL estimates the joins from their statistics. As CTE results they had
@@ -193,12 +204,13 @@ paysplits as (
 
 ),
 
--- History features are read from timelines. A timeline holds the history's events (an appointment, a
--- claim, a family member's first visit) on the day from which they count, and one query row per date
--- asked about. A running sum ordered by day, read at the query row (rows of one day are peers, all
--- included), covers exactly the events counted by then. That is linear in rows, where pairing every
--- procedure with every earlier row of its patient or carrier grew with their product (the carrier
--- history alone: 41M pairs and 93 s at 5,000 patients).
+-- The patient's and the family's history features are read from timelines. A timeline holds the
+-- history's events (an appointment, a family member's first visit) on the day from which they count, and
+-- one query row per date asked about. A running sum ordered by day, read at the query row (rows of one
+-- day are peers, all included), covers exactly the events counted by then. That is linear in rows, where
+-- pairing every procedure with every earlier row of its patient grew with their product. (The carrier's
+-- history, once a window ending at each decision date, is now one group per carrier and calendar year:
+-- carrier_years below.)
 
 -- the patient's appointments before each decision date: an appointment counts from the day after its
 -- date (appointment_date < decision_date)
@@ -316,8 +328,8 @@ coverage_then as (
 
 ),
 
--- a claim's carrier: its plan's version at the end of the day the claim was received (before the
--- decision dates that count it)
+-- a claim's carrier: its plan's version at the end of the day the claim was received (in the year before
+-- the decisions that count it)
 received_claims as (
 
     select
@@ -335,108 +347,27 @@ received_claims as (
 
 ),
 
--- The carrier's history on a date d: its claims received in [d - 365, d), computed once per (carrier,
--- decision date): a claim counts from the day after it was received (+1) until 366 days after (-1).
-carrier_dates as (
-
-    select distinct
-        primary_carrier_id                                          as carrier_id,
-        decision_date                                               as as_of_date
-    from coverage_then
-    where primary_carrier_id is not null
-        and decision_date is not null
-
-),
-
--- the claims in the window, their paid and estimated amounts summed (dollars)
-carrier_money as (
-
-    select carrier_id, as_of_date, claims_in_window, paid, estimated
-    from (
-        select
-            carrier_id,
-            counted_from                                            as as_of_date,
-            is_query,
-            sum(claims) over carrier_days                           as claims_in_window,
-            sum(paid) over carrier_days                             as paid,
-            sum(estimated) over carrier_days                        as estimated
-        from (
-            select carrier_id, date_received + 1 as counted_from, 1 as claims, ins_pay_amt as paid,
-                   ins_pay_est as estimated, false as is_query
-            from received_claims
-            union all
-            select carrier_id, date_received + 366, -1, -ins_pay_amt, -ins_pay_est, false
-            from received_claims
-            union all
-            select carrier_id, as_of_date, 0, 0, 0, true
-            from carrier_dates
-        ) as carrier_timeline
-        window carrier_days as (partition by carrier_id order by counted_from)
-    ) as running
-    where is_query
-        and claims_in_window > 0
-
-),
-
--- the claims in the window counted per days-to-payment value: a histogram per carrier and date
-payment_days_histogram as (
+-- The carrier's history for the decisions of a year: its claims received in the calendar year before.
+-- A window ending at the decision date itself ([d - 365, d)) changed with every claim received, so the
+-- carrier and the two values together dated a row to within days (a 5,000-patient practice: 1,952
+-- groups of rows sharing all three, each spanning at most 7 days); per calendar year they tell the
+-- decision's year only. The previous calendar year, not the 365 days before January 1: each claim counts
+-- for exactly one year's decisions, whatever the leap years. The median is percentile_cont(0.5), the
+-- accuracy the summed payments as received over the summed estimates. Both are NULL for a carrier with
+-- fewer than carrier_min_claims claims that year: a whole year's decisions read the value, and a median
+-- of a handful of claims is noise (in the year after a history starts, e.g. the demo's 25 claims of its
+-- first December for every decision of the next year; the rolling window had that only for weeks).
+carrier_years as (
 
     select
         carrier_id,
-        as_of_date,
-        days_to_payment,
-        cast(sum(claims_in_window) over (
-            partition by carrier_id, as_of_date order by days_to_payment) as bigint) as claims_up_to_value,
-        cast(sum(claims_in_window) over (partition by carrier_id, as_of_date) as bigint) as claims_total
-    from (
-        select
-            carrier_id,
-            counted_from                                            as as_of_date,
-            days_to_payment,
-            is_query,
-            sum(claims) over (partition by carrier_id, days_to_payment order by counted_from) as claims_in_window
-        from (
-            select carrier_id, days_to_payment, date_received + 1 as counted_from, 1 as claims,
-                   false as is_query
-            from received_claims
-            union all
-            select carrier_id, days_to_payment, date_received + 366, -1, false
-            from received_claims
-            union all
-            select carrier_dates.carrier_id, carrier_values.days_to_payment, carrier_dates.as_of_date, 0, true
-            from carrier_dates
-            inner join (select distinct carrier_id, days_to_payment from received_claims) as carrier_values
-                on carrier_dates.carrier_id = carrier_values.carrier_id
-        ) as payment_days_timeline
-    ) as running
-    where is_query
-        and claims_in_window > 0
-
-),
-
--- the median as percentile_cont(0.5) computes it: the mean of the values at the 0-based sorted
--- positions floor((n - 1) / 2) and ceil((n - 1) / 2) = floor(n / 2); the value at position k is the
--- smallest value with more than k claims up to it
-carrier_history as (
-
-    select
-        carrier_money.carrier_id,
-        carrier_money.as_of_date,
-        carrier_median.carrier_median_days_to_payment,
-        carrier_money.paid / nullif(carrier_money.estimated, 0)    as carrier_estimate_accuracy
-    from carrier_money
-    inner join (
-        select
-            carrier_id,
-            as_of_date,
-            cast(min(days_to_payment) filter (where claims_up_to_value > (claims_total - 1) / 2)
-                 + min(days_to_payment) filter (where claims_up_to_value > claims_total / 2)
-                 as double precision) / 2                           as carrier_median_days_to_payment
-        from payment_days_histogram
-        group by carrier_id, as_of_date
-    ) as carrier_median
-        on carrier_money.carrier_id = carrier_median.carrier_id
-        and carrier_money.as_of_date = carrier_median.as_of_date
+        cast(extract(year from date_received) as integer) + 1      as decision_year,
+        percentile_cont(0.5) within group (order by days_to_payment) as carrier_median_days_to_payment,
+        sum(ins_pay_amt) / nullif(sum(ins_pay_est), 0)             as carrier_estimate_accuracy
+    from received_claims
+    where date_received is not null
+    group by carrier_id, extract(year from date_received)
+    having count(*) >= {{ carrier_min_claims }}
 
 ),
 
@@ -504,8 +435,11 @@ joined as (
         case
             when patients.birthdate is null or procedures.decision_date is null then null
             when patients.birthdate > procedures.decision_date then null
-            -- Safe Harbor: every age over 89 is reported as one category, 90
-            else least(cast(extract(year from age(procedures.decision_date, patients.birthdate)) as integer), 90)
+            -- the age in the decision date's year: it changes on January 1, not on the birthday, so a
+            -- patient's rows reveal the year of birth only (whole years at the date bracketed the birth
+            -- date, to the day for some); Safe Harbor: every age over 89 is reported as one category, 90
+            else least(cast(extract(year from procedures.decision_date) - extract(year from patients.birthdate)
+                            as integer), 90)
         end                                                         as patient_age_years,
         case patients.gender when 0 then 'male' when 1 then 'female' when 2 then 'unknown'
             when 3 then 'other' end                                 as gender,
@@ -525,8 +459,8 @@ joined as (
         cast(coalesce(procedure_money.insurance_estimate, 0) as numeric(14, 2)) as insurance_estimate,
         -- insurance
         coverage_then.primary_carrier_id                            as carrier_id,
-        carrier_history.carrier_median_days_to_payment,
-        cast(carrier_history.carrier_estimate_accuracy as double precision) as carrier_estimate_accuracy,
+        carrier_years.carrier_median_days_to_payment,
+        cast(carrier_years.carrier_estimate_accuracy as double precision) as carrier_estimate_accuracy,
         -- procedure
         procedures.procedure_code,
         procedures.code_category,
@@ -587,9 +521,9 @@ joined as (
         and procedures.decision_date = family_history.decision_date
     left join coverage_then
         on procedures.procedure_id = coverage_then.procedure_id
-    left join carrier_history
-        on coverage_then.primary_carrier_id = carrier_history.carrier_id
-        and coverage_then.decision_date = carrier_history.as_of_date
+    left join carrier_years
+        on coverage_then.primary_carrier_id = carrier_years.carrier_id
+        and cast(extract(year from procedures.decision_date) as integer) = carrier_years.decision_year
     left join procedure_money
         on procedures.procedure_id = procedure_money.procedure_id
 
