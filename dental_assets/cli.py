@@ -250,7 +250,8 @@ def _nothing_to_sync(claim: str):
     """The no-change fast path of ``dental sync``, without importing Dagster (~2 s of start-up): truthy
     when the source is MariaDB, the warehouse is ``DENTAL_WAREHOUSE_URL`` and every raw table's
     per-month fingerprints equal the source's, or the table is unchanged on both sides since a plan
-    verified it equal (``replication.plan.nothing_changed``, ``replication.verified``). Anything else
+    verified it equal (``replication.plan.nothing_changed``, ``replication.verified``), and no raw table
+    has a failed check left (``replication.check_failures``: its windows are synced again). Anything else
     (the embedded warehouse, a difference) goes the full way: a falsy answer, which may carry the
     fingerprints read (for the plan). ``claim``: the sync's token, for which the plan claims the
     tables (``replication.verified.claim``). Raises ConfigurationError for a bad URL."""

@@ -3,13 +3,15 @@
 Four NOLOGIN group roles, named ``<prefix>_<kind>`` (prefix ``DENTAL_ROLE_PREFIX``, default ``dental``):
 
 - ``loader``       owns and writes ``raw`` and the replication's bookkeeping schema ``dental_sync``;
-- ``transformer``  (runs dbt) reads ``raw``; owns and writes ``staging``, ``intermediate``, ``marts``,
-                   ``snapshots``;
+- ``transformer``  (runs dbt) reads ``raw`` and, of ``dental_sync``, only ``check_failures`` (every dbt
+                   build reads it first: ``replication.check_failures``); owns and writes ``staging``,
+                   ``intermediate``, ``marts``, ``snapshots``;
 - ``analyst``      reads ``marts`` only (no direct identifiers, no free text there: docs/security.md);
 - ``phi_reader``   reads every one of these schemas.
 
 ``grant`` creates what is missing and brings the rest to that state: the roles, the schemas (owned by
-the loader or the transformer), the owner of every existing table and view in them, the privileges on
+the loader or the transformer), ``dental_sync.check_failures`` (so that the transformer's grant on it
+applies before the first failed check creates it), the owner of every existing table and view in them, the privileges on
 the database, schemas and tables, and the default privileges that make tables created later readable by
 the same roles (``ALTER DEFAULT PRIVILEGES FOR ROLE`` each creator: the loader, the transformer, their
 members, and the role running ``grant``, which may still run the pipeline). Every other privilege on the layer
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from psycopg2 import sql
 
 from dental_assets.errors import ConfigurationError
+from dental_assets.replication import check_failures
 
 PREFIX_ENV = "DENTAL_ROLE_PREFIX"
 DEFAULT_PREFIX = "dental"
@@ -42,6 +45,10 @@ LOADER_SCHEMAS = ("raw", "dental_sync")
 TRANSFORMER_SCHEMAS = ("staging", "intermediate", "marts", "snapshots")
 ANALYST_SCHEMAS = ("marts",)
 ALL_SCHEMAS = LOADER_SCHEMAS + TRANSFORMER_SCHEMAS
+# the one relation of the loader's schemas the transformer reads besides raw: the failed raw checks, which
+# every dbt build reads before dbt starts (defs/dbt/assets.py); USAGE on its schema and SELECT on it alone
+# (the replication's other state, raw_windows, raw_writes, raw_verified, stays the loader's)
+TRANSFORMER_STATE_READS = ((check_failures.STATE_SCHEMA, check_failures.FAILURES_NAME),)
 
 WRITE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"
 
@@ -90,6 +97,12 @@ class WarehouseRoles:
 
     def owner_of(self, schema: str) -> str:
         return self.loader if schema in LOADER_SCHEMAS else self.transformer
+
+    def reads_one_table_of(self, role: str, schema: str, name: str | None = None) -> bool:
+        """Whether ``role`` is given USAGE on ``schema`` (``name`` None) or SELECT on ``schema.name`` for
+        one table of it only (``TRANSFORMER_STATE_READS``), not as one of the schema's readers."""
+        return role == self.transformer and any(
+            s == schema and (name is None or n == name) for s, n in TRANSFORMER_STATE_READS)
 
     def readers_of(self, schema: str) -> tuple[str, ...]:
         """The roles that read ``schema`` without owning it."""
@@ -212,14 +225,27 @@ def grant_database(cur, roles: WarehouseRoles) -> None:
         database, _role_list([roles.loader, roles.transformer])))
 
 
+def ensure_state_tables(cur) -> None:
+    """Create ``dental_sync.check_failures`` if missing (``check_failures.create_table``), so that the
+    transformer's SELECT on it (``grant_schemas``) applies now, not only after a sync's first failed check
+    creates it (a dbt build whose user may not read it fails). Created by the role running ``grant``,
+    before ``transfer_ownership`` gives it to the loader."""
+    check_failures.create_table(cur)
+
+
 def grant_schemas(cur, roles: WarehouseRoles) -> None:
-    """Per layer schema: USAGE and SELECT on its tables for its readers. Nothing for anyone else: what
-    others held was revoked before (``revoke_strays``)."""
+    """Per layer schema: USAGE and SELECT on its tables for its readers; USAGE on ``dental_sync`` and
+    SELECT on ``dental_sync.check_failures`` alone for the transformer (``TRANSFORMER_STATE_READS``).
+    Nothing for anyone else: what others held was revoked before (``revoke_strays``)."""
     for schema in ALL_SCHEMAS:
         name = _ident(schema)
         readers = roles.readers_of(schema)
         cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(name, _role_list(readers)))
         cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(name, _role_list(readers)))
+    for schema, table in TRANSFORMER_STATE_READS:
+        cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(_ident(schema), _ident(roles.transformer)))
+        cur.execute(sql.SQL("GRANT SELECT ON {}.{} TO {}").format(_ident(schema), _ident(table),
+                                                                  _ident(roles.transformer)))
 
 
 def creators(cur, roles: WarehouseRoles) -> dict[str, tuple[str, ...]]:
@@ -351,12 +377,20 @@ def designed(entry: AclEntry, roles: WarehouseRoles, admin: str) -> tuple[bool, 
     and the administrator running ``grant`` hold any privilege, without grant option; a schema's readers
     USAGE on it and SELECT on its tables and views, without grant option; PUBLIC the built-in defaults of
     a global default privilege (EXECUTE on functions, USAGE on types). Nothing else: no one but the owner
-    may pass a privilege on, so every grant in a layer is the owner's."""
+    may pass a privilege on, so every grant in a layer is the owner's. Besides, the transformer's USAGE on
+    ``dental_sync`` and SELECT on ``dental_sync.check_failures`` (``TRANSFORMER_STATE_READS``), without
+    grant option."""
     if entry.grantee == entry.owner:
         return True, True
     if entry.grantee is None:
         return entry.schema is None and (entry.detail, entry.privilege) in _BUILT_IN_PUBLIC_DEFAULTS, False
     if entry.grantee == admin or (entry.schema is not None and entry.grantee == roles.owner_of(entry.schema)):
+        return True, False
+    if entry.schema is not None and entry.kind == "schema" and entry.privilege == "USAGE" \
+            and roles.reads_one_table_of(entry.grantee, entry.schema):
+        return True, False
+    if entry.schema is not None and entry.kind == "relation" and entry.privilege == "SELECT" \
+            and entry.detail in _READ_RELKINDS and roles.reads_one_table_of(entry.grantee, entry.schema, entry.name):
         return True, False
     if entry.schema is None or entry.grantee not in roles.readers_of(entry.schema):
         return False, False
@@ -441,6 +475,7 @@ def grant(conn, roles: WarehouseRoles | None = None) -> GrantReport:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('dental_roles'))")
         report.roles_created = ensure_roles(cur, roles)
         report.schemas_created = ensure_schemas(cur, roles)
+        ensure_state_tables(cur)
         report.owners_changed = transfer_ownership(cur, roles)
         report.privileges_revoked = revoke_strays(cur, roles)
         grant_database(cur, roles)

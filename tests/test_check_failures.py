@@ -19,13 +19,14 @@ import types
 import dagster as dg
 import pytest
 
-from dental_assets.catalog import raw_table
+from dental_assets.catalog import raw_table, raw_tables
 from dental_assets.partitions import Window
 from dental_assets.replication import check_failures
-from dental_assets.replication.check_failures import uncovered, window_text
+from dental_assets.replication.check_failures import failed_partitions, uncovered, window_text
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
-from test_replication_support import assert_raw_equals_source, pg_conn
+from test_replication_support import (assert_raw_equals_source, mysql_conn, persistent_dagster_home, pg_conn,
+                                      quiet_source, wait_past_records)
 
 D = dt.date
 FAILED = Window(D(2025, 5, 1), D(2025, 6, 1))
@@ -58,6 +59,62 @@ def test_windows_are_named_by_their_months():
     assert window_text(Window(D(2026, 6, 1), None)) == "months from 2026-06"
     assert window_text(Window(None, D(2020, 2, 1))) == "months up to 2020-01"
     assert window_text(Window(D(2025, 5, 3), D(2025, 6, 1))) == "dates in [2025-05-03, 2025-06-01)"
+
+
+KEYS = [f"{y}-{m:02d}" for y in range(2020, 2027) for m in range(1, 13)][:78]  # 2020-01..2026-06
+
+
+def test_the_months_of_a_failed_window_are_planned_whole():
+    """``failed_partitions``: every month whose window overlaps a failed one, so that the runs of those
+    months cover it whole (a passing check then clears it, ``uncovered``): the first month holds the
+    earlier and undated rows, the last month the later dates; a reference table's failure is ``all``."""
+    from dental_assets.partitions import month_window
+
+    assert failed_partitions(True, [FAILED], KEYS) == ("2025-05",)
+    assert failed_partitions(True, [Window(D(2025, 1, 1), D(2025, 7, 1))], KEYS) == tuple(
+        f"2025-{m:02d}" for m in range(1, 7))
+    assert failed_partitions(True, [Window(D(2025, 5, 3), D(2025, 5, 4))], KEYS) == ("2025-05",)  # dates
+    assert failed_partitions(True, [Window(None, D(2020, 2, 1))], KEYS) == ("2020-01",)
+    assert failed_partitions(True, [Window(D(2019, 3, 1), D(2019, 4, 1))], KEYS) == ("2020-01",)  # before the first
+    # recorded as the last month when it was the last (open above); months added since are synced with it
+    assert failed_partitions(True, [Window(D(2026, 4, 1), None)], KEYS) == ("2026-04", "2026-05", "2026-06")
+    assert failed_partitions(True, [Window(D(2026, 6, 1), D(2026, 7, 1))], KEYS) == ("2026-06",)
+    assert failed_partitions(True, [Window(None, None)], KEYS) == tuple(KEYS)
+    assert failed_partitions(True, [FAILED, Window(D(2021, 2, 1), D(2021, 3, 1))], KEYS) == ("2021-02", "2025-05")
+    assert failed_partitions(False, [Window(None, None)], KEYS) == ("all",)
+    assert failed_partitions(True, [], KEYS) == failed_partitions(False, [], KEYS) == ()
+    for window in (FAILED, Window(None, D(2020, 2, 1)), Window(D(2026, 4, 1), None),
+                   Window(D(2025, 5, 3), D(2025, 5, 4)), Window(D(2019, 3, 1), D(2019, 4, 1))):
+        months = failed_partitions(True, [window], KEYS)
+        assert uncovered(window, month_window(months[0], months[-1], KEYS)) == []
+
+
+def test_a_plan_lists_the_failed_windows_whatever_the_fingerprints_say():
+    """``plan.plan_tables`` on fingerprints equal on both sides: a table with a failed window left lists
+    its months (a reference table ``all``), its digest says so and stays the same while the same windows
+    are left (the sensor's run key requests them once), and ``dental sync``'s fast path does not stop
+    (``Fingerprints`` is falsy)."""
+    from dental_assets.replication.fingerprint import Fingerprint
+    from dental_assets.replication.plan import Fingerprints, plan_tables
+
+    tables = [raw_table("definition"), raw_table("procedurelog"), raw_table("payment")]
+    equal = {t.name: {"2025-05" if t.partitioned else "all": Fingerprint(1, 2, 3)} for t in tables}
+
+    def plan(failed):
+        prints = Fingerprints(tuple(t.name for t in tables), equal, dict(equal), failed=failed)
+        return bool(prints), {p.table.name: (p.partitions, p.digest) for p in plan_tables(None, None, tables, KEYS,
+                                                                                           prefetched=prints)}
+
+    quiet, plans = plan({})
+    assert quiet and all(partitions == () for partitions, _ in plans.values())
+    unchanged, failing = plan({"procedurelog": (FAILED,), "definition": (Window(None, None),)})
+    assert not unchanged
+    assert failing["procedurelog"][0] == ("2025-05",) and failing["definition"][0] == ("all",)
+    assert failing["payment"] == plans["payment"]
+    assert failing["procedurelog"][1].startswith(plans["procedurelog"][1] + "!")
+    assert plan({"procedurelog": (FAILED,), "definition": (Window(None, None),)})[1] == failing
+    other = plan({"procedurelog": (Window(D(2025, 4, 1), D(2025, 5, 1)),)})[1]["procedurelog"]
+    assert other[0] == ("2025-04",) and other[1] != failing["procedurelog"][1]
 
 
 def test_a_build_is_refused_for_the_raw_tables_it_reads_through_any_model():
@@ -304,3 +361,139 @@ def test_the_synthetic_source_records_its_check_too(pg_url, dbt_target, monkeypa
     monkeypatch.setattr(raw_module, "_replace_window", replace)
     assert [e.passed for e in load().get_asset_check_evaluations()] == [True]
     assert _left(pg_url) == []
+
+
+# ------------------------------------------------- a failed window equal to the source is synced again
+
+def _sync_env(monkeypatch, source_url, pg_url) -> None:
+    monkeypatch.setenv("DENTAL_SOURCE", "opendental")
+    monkeypatch.setenv("OPENDENTAL_URL", source_url)
+    monkeypatch.setenv("DENTAL_WAREHOUSE_URL", pg_url)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("DENTAL_SYNC_CHECK_SAMPLE", "1")  # every row hashed: the planted defect always shows
+
+
+def _planted_defect(monkeypatch):
+    """A defect in raw's row hash (as above): every check fails, whatever raw holds."""
+    from dental_assets.replication import fingerprint
+
+    row_hash_pg = fingerprint.row_hash_pg
+    monkeypatch.setattr(fingerprint, "row_hash_pg", lambda cols: f"({row_hash_pg(cols)} + 1)")
+
+
+def test_a_failed_window_equal_to_the_source_is_requested_by_the_next_sensor_tick(source_url, pg_url, dbt_target,
+                                                                                  monkeypatch, capsys):
+    """procedurelog's 2025-05 fails its check (the planted defect) though raw equals the source: the
+    fingerprints see no difference, so nothing requested the month again and dbt stayed refused until an
+    operator forced a sync. Now the next tick of ``raw_change_sensor`` requests exactly that month (the
+    same run key at the tick after, while nothing changed); its run's check passes, the failure is
+    cleared, dbt builds, and a tick after that requests nothing."""
+    from dental_assets import cli
+    from dental_assets.defs.raw import defs as raw_defs
+    from dental_assets.defs.raw.sensors import RAW_JOB_NAME, raw_change_sensor
+    from dental_assets.instance import ephemeral_instance
+
+    _sync_env(monkeypatch, source_url, pg_url)
+    assert cli.main(["sync"]) == 0  # the first sync (without DAGSTER_HOME: no Dagster run)
+    capsys.readouterr()
+    resources = _resources(source_url, pg_url)
+    with monkeypatch.context() as planted:
+        _planted_defect(planted)
+        assert not _sync_month(resources, "2025-05")
+    assert _left(pg_url) == [("raw.procedurelog", "2025-05")]
+    assert_raw_equals_source(source_url, pg_url, [raw_table("procedurelog")])  # the window equals the source
+    assert not _dbt(resources, "stg_opendental__procedurelog").success
+
+    raw_resources = {k: resources[k] for k in ("opendental", "warehouse")}
+    instance = ephemeral_instance()
+    requests = raw_change_sensor(dg.build_sensor_context(instance=instance, resources=raw_resources))
+    assert isinstance(requests, list), requests  # (before: "raw equals the source's fingerprints")
+    [request] = requests
+    assert request.partition_key == "2025-05" and [k.path[-1] for k in request.asset_selection] == ["procedurelog"]
+    again = raw_change_sensor(dg.build_sensor_context(instance=instance, resources=raw_resources))
+    assert [r.run_key for r in again] == [request.run_key]  # requested once while nothing changes
+
+    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=raw_resources)).resolve_job_def(RAW_JOB_NAME)
+    run = job.execute_in_process(instance=instance, asset_selection=list(request.asset_selection),
+                                 partition_key=request.partition_key, tags=request.tags)
+    assert run.success and [e.passed for e in run.get_asset_check_evaluations()] == [True]
+    assert _left(pg_url) == []
+    result = _dbt(resources, "stg_opendental__procedurelog")
+    assert result.success, _failure(result)
+    # (a fresh instance: this one records 2025-05 only, and the sensor would request procedurelog's
+    # other months once, as months Dagster never saw materialized)
+    assert isinstance(raw_change_sensor(dg.build_sensor_context(instance=ephemeral_instance(),
+                                                                resources=raw_resources)), dg.SkipReason)
+
+
+@pytest.mark.parametrize("with_dagster", [False, True], ids=["direct", "dagster_home"])
+def test_dental_sync_syncs_a_failed_window_equal_to_the_source(with_dagster, source_url, pg_url, dbt_target,
+                                                               tmp_path, monkeypatch, capsys):
+    """`dental sync`, without DAGSTER_HOME (the direct path) and with it (Dagster runs): an edit in
+    2025-05 synced with the planted defect fails procedurelog's check after its repairs (exit 1, the
+    failure recorded) though raw equals the source. The next `dental sync` (no defect) used to say "raw
+    equals the source: nothing to sync" and leave dbt refused; now it syncs the failed window, its check
+    passes, the failure is cleared and dbt builds. A failure left on a table verified equal (a plan
+    recorded it between a sync's write and that sync's failed check, or before this version) is not
+    skipped either: the table is read and synced. Then nothing is left to sync."""
+    from dental_assets import cli
+    from dental_assets.replication import fingerprint
+
+    _sync_env(monkeypatch, source_url, pg_url)
+    if with_dagster:
+        persistent_dagster_home(monkeypatch, tmp_path)
+    names = [t.name for t in raw_tables()]
+    table = raw_table("procedurelog")
+    quiet_source(source_url, names)
+    assert cli.main(["sync"]) == 0
+    capsys.readouterr()
+    wait_past_records(source_url, pg_url)  # (the edit counts as written after the verification)
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
+        cur.execute("UPDATE procedurelog SET ProcFee = ProcFee + 1 "
+                    "WHERE ProcDate >= '2025-05-01' AND ProcDate < '2025-06-01' LIMIT 3")
+    conn.close()
+    with monkeypatch.context() as planted:
+        _planted_defect(planted)
+        assert cli.main(["sync"]) == 1
+    out = capsys.readouterr().out
+    assert any(line.startswith("procedurelog ") and line.endswith("CHECK FAILED") for line in out.splitlines()), out
+    # Dagster's runs are months; the direct path syncs a table written since verified whole-range
+    assert _left(pg_url) == [("raw.procedurelog", "2025-05" if with_dagster else "all rows")]
+    assert_raw_equals_source(source_url, pg_url, [table])  # the repairs brought the edit: equal
+
+    quiet_source(source_url, names)
+    assert cli.main(["sync"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to sync" not in out and "CHECK FAILED" not in out, out
+    assert [line.split()[0] for line in out.splitlines() if line.split()[1:2] == ["incremental"]] == ["procedurelog"]
+    assert _left(pg_url) == []
+    resources = _resources(source_url, pg_url)
+    result = _dbt(resources, "stg_opendental__procedurelog")
+    assert result.success, _failure(result)
+    capsys.readouterr()
+
+    # every table recorded verified again (procedurelog by its passing check); a failure on it now
+    pg = pg_conn(pg_url)
+    with pg.cursor() as cur:
+        cur.execute("SELECT count(*) FROM dental_sync.raw_verified WHERE threshold IS NOT NULL")
+        assert cur.fetchone()[0] == len(names)
+        cur.execute('SELECT count(*) FROM raw.procedurelog WHERE "ProcDate" >= %s AND "ProcDate" < %s',
+                    (D(2025, 3, 1), D(2025, 4, 1)))
+        rows = cur.fetchone()[0]
+    pg.rollback()
+    check_failures.record(pg, "raw.procedurelog", Window(D(2025, 3, 1), D(2025, 4, 1)), False, rows, rows)
+    pg.close()
+    read = []  # the tables whose source fingerprints the plan reads
+    source_fingerprints = fingerprint.source_fingerprints
+    monkeypatch.setattr(fingerprint, "source_fingerprints",
+                        lambda conn, t, *a, **k: read.append(t.name) or source_fingerprints(conn, t, *a, **k))
+    assert cli.main(["sync"]) == 0
+    monkeypatch.setattr(fingerprint, "source_fingerprints", source_fingerprints)
+    out = capsys.readouterr().out
+    assert "procedurelog" in read and "nothing to sync" not in out, out  # read, not skipped as verified
+    assert [line.split()[0] for line in out.splitlines() if line.split()[1:2] == ["incremental"]] == ["procedurelog"]
+    assert _left(pg_url) == []
+    assert cli.main(["sync"]) == 0
+    assert capsys.readouterr().out.strip() == "raw equals the source: nothing to sync"
+    assert_raw_equals_source(source_url, pg_url, raw_tables())

@@ -215,8 +215,9 @@ def can(login: PgParams, statement: str) -> bool:
 
 def test_grant_creates_four_nologin_roles_and_reruns_as_a_no_op(warehouse):
     assert sorted(warehouse.first.roles_created) == sorted(warehouse.roles.all)
-    # raw's tables, dental_sync's two (raw_windows, raw_writes) and its write counter, marts.legacy_mart
-    assert warehouse.first.owners_changed == len(raw_tables()) + 4
+    # raw's tables, dental_sync's two (raw_windows, raw_writes) and its write counter, marts.legacy_mart, and
+    # dental_sync.check_failures, which grant creates (as the administrator) for the transformer's grant
+    assert warehouse.first.owners_changed == len(raw_tables()) + 5
     assert sorted(warehouse.first.schemas_created) == ["intermediate", "snapshots", "staging"]
     # the only privilege outside the design on a fresh warehouse: PUBLIC's EXECUTE on the write counter
     # (PostgreSQL's default for a function; its trigger fires without it)
@@ -261,8 +262,8 @@ def test_analyst_is_denied_the_ssn_and_every_layer_but_marts(warehouse):
     analyst = warehouse.logins["analyst"]
     with session(analyst) as cur, pytest.raises(errors.InsufficientPrivilege):
         cur.execute('SELECT "SSN" FROM raw.patient LIMIT 1')
-    for relation in ("raw.patient", "dental_sync.raw_windows", "staging.stg_opendental__patient",
-                     "intermediate.int_patients"):
+    for relation in ("raw.patient", "dental_sync.raw_windows", "dental_sync.check_failures",
+                     "staging.stg_opendental__patient", "intermediate.int_patients"):
         assert not can(analyst, f"SELECT * FROM {relation} LIMIT 1"), relation
     assert not can(analyst, "CREATE TABLE marts.analyst_scratch (x int)")
     assert not can(analyst, "DELETE FROM marts.dim_patient")
@@ -318,6 +319,52 @@ def test_transformer_reads_raw_writes_the_dbt_layers_and_not_raw(warehouse):
         cur.execute("CREATE TABLE intermediate.transformer_table (x int)")
     assert not can(transformer, 'INSERT INTO raw.zipcode ("ZipCodeNum") VALUES (999997)')
     assert not can(transformer, "SELECT * FROM dental_sync.raw_windows")
+
+
+def test_transformer_reads_the_failed_raw_checks_and_no_other_replication_state(warehouse):
+    """Every dbt build reads ``dental_sync.check_failures`` before dbt starts (defs/dbt/assets.py,
+    ``refuse_after_failed_raw_checks``): a transformer-only login (its sessions run as the group role) reads
+    a failure there with the guard's own query (``check_failures.unrepaired``), on a warehouse where no
+    check had failed before grant (grant created the table). It still may not read ``raw_windows`` nor
+    write ``check_failures``, nor create in ``dental_sync``. The two grants are in the design
+    (``revoke_strays`` keeps them): a grant run now revokes nothing and changes nothing."""
+    from dental_assets.partitions import Window
+    from dental_assets.replication import check_failures
+
+    r, params = warehouse.roles, warehouse.params
+    transformer = warehouse.logins["transformer"]
+    owner = query_rows(params, f"SELECT pg_get_userbyid(relowner) FROM pg_class "
+                               f"WHERE oid = to_regclass('{check_failures.FAILURES_TABLE}')")
+    assert owner == [(r.loader,)]  # created by grant (the fixture's warehouse had none), given to the loader
+    conn = params.connect()
+    try:
+        check_failures.record(conn, "raw.procedurelog", Window(dt.date(2026, 5, 1), dt.date(2026, 6, 1)), False, 3, 2)
+        with session(transformer) as cur:
+            cur.execute("SELECT current_user")
+            assert cur.fetchone() == (r.transformer,)
+            [failure] = check_failures.unrepaired(cur, ["raw.procedurelog"])
+            assert (failure.raw_table, failure.source_rows, failure.raw_rows) == ("raw.procedurelog", 3, 2)
+        assert not can(transformer, "SELECT * FROM dental_sync.raw_windows")
+        assert not can(transformer, "SELECT * FROM dental_sync.raw_writes")
+        assert not can(transformer, "DELETE FROM dental_sync.check_failures")
+        assert not can(transformer, "INSERT INTO dental_sync.check_failures (raw_table, failed_window) "
+                                    "VALUES ('raw.patient', daterange(NULL, NULL))")
+        assert not can(transformer, "CREATE TABLE dental_sync.transformer_table (x int)")
+    finally:
+        check_failures.record(conn, "raw.procedurelog", None, True)
+        conn.close()
+    before = _catalog_state(params, r)
+    conn = params.connect()
+    try:
+        again = grant(conn, r)
+    finally:
+        conn.close()
+    assert not again.changed and again.privileges_revoked == {}
+    assert _catalog_state(params, r) == before
+    assert query_rows(params, f"""
+        SELECT has_schema_privilege('{r.transformer}', 'dental_sync', 'USAGE'),
+               has_table_privilege('{r.transformer}', '{check_failures.FAILURES_TABLE}', 'SELECT'),
+               has_table_privilege('{r.transformer}', 'dental_sync.raw_windows', 'SELECT')""") == [(True, True, False)]
 
 
 def test_tables_created_later_get_the_grants(warehouse):

@@ -22,6 +22,12 @@ in a transaction of its own:
 Every dbt build in Dagster reads the rows of the raw tables it reads (``unrepaired``) and fails before
 dbt starts while any is left (``blocking_text``; ``defs/dbt/assets.py``).
 
+Every plan reads them too (``plan._fingerprints_both_sides``): the months of each failed window
+(``failed_partitions``) are planned as changed, whatever the fingerprints say, so the change sensor's
+next tick, the nightly backstop and the next ``dental sync`` (both paths) sync and check them again. A
+difference that was transient (a write landing during every repair) leaves the two sides' fingerprints
+equal, and nothing else would request the window: dbt stayed refused until an operator forced a sync.
+
 Imports no Dagster (``dental sync``'s fast path).
 """
 
@@ -31,7 +37,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dental_assets.partitions import Window
+from dental_assets.partitions import Window, month_window
 from dental_assets.replication.verified import STATE_SCHEMA
 
 FAILURES_NAME = "check_failures"
@@ -69,6 +75,27 @@ def uncovered(failed: Window, passed: Window) -> list[Window]:
     if passed.upper is not None and (failed.upper is None or failed.upper > passed.upper):
         pieces.append(Window(passed.upper, failed.upper))
     return pieces
+
+
+def overlaps(a: Window, b: Window) -> bool:
+    """Whether the windows ``a`` and ``b`` share a date (or the undated rows: both open below). Pure."""
+    return not ((a.upper is not None and b.lower is not None and a.upper <= b.lower)
+                or (b.upper is not None and a.lower is not None and b.upper <= a.lower))
+
+
+def failed_partitions(partitioned: bool, windows: Iterable[Window], partition_keys: list[str]) -> tuple[str, ...]:
+    """The partitions that hold ``windows`` (a table's unrepaired failures), in ``partition_keys``'
+    order: for an unpartitioned table ``("all",)``; else every month whose window (``month_window``: the
+    first month open below, the last open above) overlaps one of them, so that the runs of those months
+    (one per contiguous range, ``plan.run_groups``) cover each failed window whole and a passing check
+    clears it (``uncovered``). Empty without windows. Pure."""
+    windows = list(windows)
+    if not windows:
+        return ()
+    if not partitioned:
+        return ("all",)
+    return tuple(key for key in partition_keys
+                 if any(overlaps(month_window(key, key, partition_keys), w) for w in windows))
 
 
 def _months(lower: dt.date, upper: dt.date) -> str | None:

@@ -8,6 +8,8 @@ work per run as the raw assets' step (``replicate.replicate_tables``: sync, inde
 ``matches_source`` check, a whole re-copy after a failed incremental check). One difference: a table
 written on the source since a plan verified it equal is planned over its whole range without its
 fingerprints being read (``verified.written_tables``; no Dagster partition records the windows).
+As in every plan, the months of a failed ``matches_source`` check left (``check_failures``) are planned
+as changed (``plan.plan_tables``), so this sync checks them again and a pass clears the failure.
 
 ``SyncReport`` and its printing serve ``defs/raw/sync_command.run_sync`` too (with ``DAGSTER_HOME``).
 """

@@ -9,6 +9,12 @@ A table unchanged on both sides since a plan verified it equal is read on neithe
 for ``dental sync`` without Dagster runs (``sync_written``), neither is a table written on the source
 since then: it lists every partition, and its sync and check compare it. The content comparison of
 the nightly backstop (``plan_content``) reads every table.
+
+A table with a failed ``matches_source`` check that no passing check has covered since
+(``check_failures``) lists the months of each failed window as changed, whatever its fingerprints say
+(a difference that was transient leaves them equal, and dbt would stay refused), and is neither skipped
+as verified nor recorded verified: its runs' passing checks clear the failure and, for ``dental sync``,
+confirm it (``verified.confirm``).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass, field
 import psycopg2
 
 from dental_assets.catalog import RAW_SCHEMA, Table, quote_pg
-from dental_assets.replication import fingerprint, verified
+from dental_assets.replication import check_failures, fingerprint, verified
 from dental_assets.replication.extract import read_source_columns
 from dental_assets.replication.mysql import MySqlParams, connect, with_retries
 from dental_assets.warehouse import rollback_unless_lost
@@ -34,7 +40,8 @@ class TablePlan:
     """A table's changed partitions (``["all"]`` for a changed unpartitioned table) and a digest of
     both sides' fingerprints (stable while nothing changes: a table skipped as unchanged since it was
     verified keeps the digest recorded then). ``scanned``: False when neither side was read
-    (``verified``: unchanged, or written since with ``sync_written``)."""
+    (``verified``: unchanged, or written since with ``sync_written``). A table with unrepaired failed
+    checks (``Fingerprints.failed``) lists their months too, and its digest ends with ``!`` and theirs."""
 
     table: Table
     partitions: tuple[str, ...]
@@ -66,14 +73,17 @@ class Fingerprints:
     tables neither side was read of, unchanged since verified equal (``verified.unchanged_tables``),
     with their recorded digests; ``written``: the tables neither side was read of because the source
     was written since they were verified equal (``verified.written_tables``; only when asked,
-    ``sync_written``), with a digest of that state: they are synced whole-range. Truthy when every
-    table is equal (``unchanged``)."""
+    ``sync_written``), with a digest of that state: they are synced whole-range; ``failed``: the tables
+    with a failed check no passing check has covered since (``check_failures.unrepaired``, read with
+    raw), their windows by table name: never skipped, and planned whatever their fingerprints say.
+    Truthy when every table is equal and none has a failure left (``unchanged``)."""
 
     tables: tuple[str, ...]
     source: dict
     raw: dict
     skipped: dict = field(default_factory=dict)
     written: dict = field(default_factory=dict)
+    failed: dict = field(default_factory=dict)
 
     @property
     def scanned(self) -> tuple[str, ...]:
@@ -82,7 +92,8 @@ class Fingerprints:
 
     @property
     def unchanged(self) -> bool:
-        return not self.written and all(self.raw[name] == self.source[name] for name in self.scanned)
+        return (not self.written and not self.failed
+                and all(self.raw[name] == self.source[name] for name in self.scanned))
 
     def __bool__(self) -> bool:
         return self.unchanged
@@ -91,6 +102,25 @@ class Fingerprints:
 def _key(name: str) -> str:
     """A raw table's name in ``verified``'s records."""
     return f"{RAW_SCHEMA}.{name}"
+
+
+def _failed_windows(cur, names: list[str]) -> dict[str, tuple]:
+    """The unrepaired failed checks of the raw tables ``names`` (``check_failures.unrepaired``), their
+    windows by table name. Raises psycopg2's InsufficientPrivilege when the session's role may not read
+    ``check_failures.FAILURES_TABLE`` (a plan must not take "cannot read" for "none")."""
+    by_key = {_key(n): n for n in names}
+    found: dict[str, list] = {}
+    for failure in check_failures.unrepaired(cur, list(by_key)):
+        found.setdefault(by_key[failure.raw_table], []).append(failure.window)
+    return {name: tuple(windows) for name, windows in found.items()}
+
+
+def _failed_digest(windows) -> str:
+    """8 hex digits naming a table's failed windows (``TablePlan.digest``'s ``!`` suffix): the same
+    while the same windows are left, whatever their counts and times, so a run key requests them once
+    per state of the fingerprints (the nightly backstop requests without run keys)."""
+    text = repr(sorted((w.lower is not None, w.lower, w.upper is None, w.upper) for w in windows))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def _written_digest(record: verified.Record, update_time: int) -> str:
@@ -112,7 +142,10 @@ def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table],
     table's own, else ``digest_after_sync``). ``sync_written``: a table written on the source since a
     plan verified it equal (``verified.written_tables``) is read on neither side either: it changed,
     and its sync (whole-range, ``plan_tables``) reads both sides anyway (``dental sync`` without
-    Dagster runs, whose windows are not Dagster's partitions). Leaves ``pgconn`` rolled back or
+    Dagster runs, whose windows are not Dagster's partitions). A table with a failed check left
+    (``check_failures``, read in the same transaction as raw) is compared as one without a record
+    (never skipped, never taken as written) and is not recorded now, though equal: only its passing
+    checks are. Leaves ``pgconn`` rolled back or
     committed. Raises ConfigurationError when the source lacks a table or a needed column."""
     cols = read_source_columns(params, tables)
     existing = _existing_raw_tables(pgconn, tables)
@@ -124,7 +157,9 @@ def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table],
             fingerprint.serial(cur)
             records = verified.read_records(cur, probe.source, [_key(n) for n in names]) \
                 if probe.threshold is not None else {}
-        recorded = {n: records[_key(n)].threshold for n in names if _key(n) in records}
+            failed = _failed_windows(cur, [t.name for t in tables])
+        # a table with a failed check left is read as one without a record: its windows are planned anyway
+        recorded = {n: records[_key(n)].threshold for n in names if _key(n) in records and n not in failed}
         skip = verified.unchanged_tables(recorded, probe.update_times, probe.threshold)
         written = {n: _written_digest(records[_key(n)], probe.update_times[n])
                    for n in verified.written_tables(recorded, probe.update_times, probe.threshold)} \
@@ -149,7 +184,8 @@ def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table],
         if probe.threshold is not None:
             digests = {_key(t.name): written[t.name] if t.name in written else _digest(source[t.name], raws[t.name])
                        for t in tables if t.name not in skip}
-            equal = {_key(t.name): digests[_key(t.name)] for t in scan if raws[t.name] == source[t.name]}
+            equal = {_key(t.name): digests[_key(t.name)] for t in scan
+                     if raws[t.name] == source[t.name] and t.name not in failed}
             claimed = {name: d if name in equal else digest_after_sync(d) for name, d in digests.items()}
             kept = {_key(n): records[_key(n)].digest for n in skip}  # equal since their record, and now
             claimed.update(kept)
@@ -157,7 +193,7 @@ def _fingerprints_both_sides(params: MySqlParams, pgconn, tables: list[Table],
         log.debug("plan: %d of %d tables unchanged since verified, %d written since, not read",
                   len(skip), len(tables), len(written))
         return Fingerprints(tuple(t.name for t in tables), source, raws,
-                            {n: records[_key(n)].digest for n in sorted(skip)}, written)
+                            {n: records[_key(n)].digest for n in sorted(skip)}, written, failed)
     finally:
         rollback_unless_lost(pgconn)
 
@@ -190,7 +226,8 @@ def plan_tables(params: MySqlParams, pgconn, tables: list[Table], partition_keys
                 sync_written: bool = False) -> list[TablePlan]:
     """The fingerprint comparison of every table (all of them, changed or not; a table skipped as
     unchanged since verified lists no partition, ``TablePlan.scanned`` False; with ``sync_written``, a
-    table written on the source since verified lists every partition, unread, ``Fingerprints.written``).
+    table written on the source since verified lists every partition, unread, ``Fingerprints.written``;
+    a table with a failed check left lists the months of each failed window too, ``Fingerprints.failed``).
     ``prefetched``: the fingerprints just read by ``nothing_changed`` for the same tables (else they are
     read now, claimed for ``claim``: ``_fingerprints_both_sides``)."""
     if prefetched is not None and prefetched.tables == tuple(t.name for t in tables):
@@ -200,16 +237,31 @@ def plan_tables(params: MySqlParams, pgconn, tables: list[Table], partition_keys
     plans = []
     for table in tables:
         if table.name in prints.skipped:
-            plans.append(TablePlan(table, (), prints.skipped[table.name], scanned=False))
-            continue
-        if table.name in prints.written:
+            plan = TablePlan(table, (), prints.skipped[table.name], scanned=False)
+        elif table.name in prints.written:
             every = tuple(partition_keys) if table.partitioned else ("all",)
-            plans.append(TablePlan(table, every, prints.written[table.name], scanned=False))
-            continue
-        source, raw = prints.source[table.name], prints.raw[table.name]
-        changed = fingerprint.changed_partitions(table, source, raw, partition_keys)
-        plans.append(TablePlan(table, tuple(changed), _digest(source, raw)))
+            plan = TablePlan(table, every, prints.written[table.name], scanned=False)
+        else:
+            source, raw = prints.source[table.name], prints.raw[table.name]
+            changed = fingerprint.changed_partitions(table, source, raw, partition_keys)
+            plan = TablePlan(table, tuple(changed), _digest(source, raw))
+        plans.append(_with_failed(plan, prints.failed.get(table.name, ()), partition_keys))
     return plans
+
+
+def _with_failed(plan: TablePlan, windows, partition_keys: list[str]) -> TablePlan:
+    """``plan`` with the partitions of its table's failed windows (``check_failures.failed_partitions``)
+    added, in ``partition_keys``' order, and ``!`` and their digest (``_failed_digest``) after its
+    digest; unchanged without windows. Pure."""
+    if not windows:
+        return plan
+    extra = check_failures.failed_partitions(plan.table.partitioned, windows, partition_keys)
+    if plan.table.partitioned:
+        wanted = {*plan.partitions, *extra}
+        partitions = tuple(k for k in partition_keys if k in wanted)
+    else:
+        partitions = ("all",)
+    return TablePlan(plan.table, partitions, f"{plan.digest}!{_failed_digest(windows)}", plan.scanned)
 
 
 def contiguous_ranges(keys: list[str], partition_keys: list[str]) -> list[tuple[str, str]]:

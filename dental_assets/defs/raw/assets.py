@@ -52,6 +52,9 @@ from dental_assets.sources import MariaDBSource
 from dental_assets.warehouse import is_demo_target
 
 RAW_GROUP = "raw_opendental"
+# both multi-assets read the source: their ops are in this concurrency pool, whose limit dagster.yaml sets
+# to 1, so a Materialize or a backfill never reads the source beside a sync (defs/raw/__init__.py)
+SOURCE_POOL = "opendental_source"
 RAW_KINDS = {"postgres", "mysql"}
 CHECK_NAME = "matches_source"
 
@@ -322,6 +325,7 @@ def build_raw_assets(tables: tuple[Table, ...]) -> list[dg.AssetsDefinition]:
         specs=[_spec(t) for t in reference],
         check_specs=_check_specs(reference),
         can_subset=True,
+        pool=SOURCE_POOL,
     )
     def raw_opendental_reference(
         context: dg.AssetExecutionContext,
@@ -338,6 +342,7 @@ def build_raw_assets(tables: tuple[Table, ...]) -> list[dg.AssetsDefinition]:
         can_subset=True,
         partitions_def=monthly_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=SOURCE_POOL,
     )
     def raw_opendental_transactional(
         context: dg.AssetExecutionContext,

@@ -10,8 +10,13 @@ side has rows would otherwise stay "missing" in Dagster, and a missing input sto
 model downstream.
 A table unchanged on both sides since a plan verified it equal is not read
 (``dental_assets.replication.verified``) and requests nothing.
-The run key is a digest of both sides' fingerprints, so a change is requested once; if its run fails,
-the nightly ``raw_sync_backstop`` schedule (03:30 UTC, no run key) requests it again. The backstop also
+The windows of a failed ``matches_source`` check that no passing check has covered since
+(``dental_assets.replication.check_failures``, which every dbt build refuses to run past) are requested
+as changed, whatever the fingerprints say (``plan.plan_tables``): a difference that was transient (a write
+landing during every repair) leaves the fingerprints equal, and nothing else would sync the window again.
+The run key is a digest of both sides' fingerprints (and of the failed windows left), so a change is
+requested once; if its run fails, the nightly ``raw_sync_backstop`` schedule (03:30 UTC, no run key)
+requests it again. The backstop also
 compares every table's per-month *content* fingerprints (an exact hash of every column of every row, one
 scan of each side) and re-copies whole (``full_refresh``) the partitions that differ only there: a value
 edited without its timestamp (or in a table without a modified column, ``definition``, ``userod``...),
@@ -45,8 +50,8 @@ from dental_assets.sources import MariaDBSource
 RAW_JOB_NAME = "raw_opendental_job"
 # Runs that read the OpenDental source carry these tags. dagster.yaml's run coordinator lets one such run
 # go at a time, so a sync never loads the practice's server with parallel extractions (the raw assets'
-# concurrency pool, defs/raw/__init__.py, does the same for runs without the tags: the UI's Materialize, a
-# backfill). The default run launcher cannot tell that a run's process died (a reboot, an out-of-memory
+# concurrency pool, SOURCE_POOL in defs/raw/assets.py, does the same for runs without the tags: the UI's
+# Materialize, a backfill). The default run launcher cannot tell that a run's process died (a reboot, an out-of-memory
 # kill): such a run would stay STARTED and hold that one place for good. The dead-run reaper fails it when
 # its process on this host is gone (defs/automation/dead_runs.py); otherwise the daemon's run monitoring
 # fails a run older than ``dagster/max_runtime`` seconds (then run_retries tries it once more). A sync of

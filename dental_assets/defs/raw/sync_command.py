@@ -2,7 +2,8 @@
 
 It plans what ``raw_change_sensor`` would request (everything on the first run; without
 ``DAGSTER_HOME``, a table written on the source since verified is planned over its whole range
-unread, ``replication.verified.written_tables``). With ``DAGSTER_HOME`` set, it executes those runs
+unread, ``replication.verified.written_tables``), the windows of the failed ``matches_source`` checks
+left included (``replication.check_failures``; ``plan.plan_tables``). With ``DAGSTER_HOME`` set, it executes those runs
 of ``raw_opendental_job`` in this process on that instance, so the runs, materializations and checks
 are recorded like the sensor's. Without it, no instance would keep those records, so it does each
 run's work directly, without Dagster runs, events or imports (``replication.direct``: the same
