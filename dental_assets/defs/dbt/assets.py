@@ -434,7 +434,8 @@ def refuse_after_failed_raw_checks(context, warehouse: WarehouseResource, manife
         raise dg.Failure(
             description=f"dbt not run: the warehouse user may not read {check_failures.FAILURES_TABLE}, where "
                         "the raw checks that failed are kept: Dagster's warehouse user must be a member of the "
-                        "loader role too (docs/security.md, a Dagster deployment's user)",
+                        "loader or the transformer role, and `dental warehouse grant` must have run since the "
+                        "table was created (docs/security.md, a Dagster deployment's user)",
             allow_retries=False) from None
     finally:
         conn.close()
