@@ -237,7 +237,8 @@ def test_family_aging_equals_the_corrected_books_at_every_month_end(built):
     """The same at every month end before the as-of date. mart_ar_aging lists a family from the month of
     its first dated transaction on, and at every month end when it has a sentinel-dated charge (aged as
     the oldest, over 90 days at every date, as OpenDental's historic aging does); a family it does not
-    list at a month end must have no aging there."""
+    list at a month end must have no aging there but its rows dated 0001-01-01 (``sentinel_dated``: the
+    charges and the dynamic payment plan credits that follow them)."""
     params, clean, dirty = built
     tables = corrected_books(clean, dirty)
     mart = mart_aging(params, "NOT is_run_date")
@@ -245,18 +246,15 @@ def test_family_aging_equals_the_corrected_books_at_every_month_end(built):
     assert len(month_ends) >= 36 and month_ends[-1] == AS_OF.replace(day=1) - dt.timedelta(days=1)
     assert all((d + dt.timedelta(days=1)).day == 1 for d in month_ends)
     first_listed = first_dated_transaction(tables, clean)
-    family = guarantors(clean)
-    procs = by_key(clean, "procedurelog", "ProcNum")
-    undated = defaultdict(lambda: ZERO)  # per guarantor: its sentinel-dated charges
-    for n in injected(dirty, "sentinel_date"):
-        undated[family[procs[n]["PatNum"]]] += charge(procs[n])
+    undated = sentinel_dated(tables, clean, dirty)
     mismatches, unlisted, early = {}, 0, 0
     for day in month_ends:
         expected = expected_aging(tables, clean, day, historic=True)
         for g in [g for g in expected if g not in first_listed or first_listed[g] > day]:
             s = undated[g]
-            if s != ZERO:  # a sentinel-dated charge is older than every month end: listed and compared
-                assert expected[g] == [ZERO, ZERO, ZERO, s, s, ZERO, s], (day, g)
+            if s != ZERO:  # rows dated 0001-01-01 are older than every month end: listed and compared
+                # their net is over 90 days; a net credit leaves every bucket 0 (a credit balance)
+                assert expected[g] == [ZERO, ZERO, ZERO, max(s, ZERO), s, ZERO, s], (day, g)
                 early += 1
                 continue
             assert expected.pop(g) == [ZERO] * 7, (day, g)
@@ -267,6 +265,67 @@ def test_family_aging_equals_the_corrected_books_at_every_month_end(built):
                                if got.get(g) != expected.get(g)}
     assert not mismatches, {d: dict(list(m.items())[:3]) for d, m in list(mismatches.items())[:3]}
     assert early  # a family listed before its first dated month for its sentinel-dated charge
+
+
+PLAN_LINK_VERSIONS = (2, 3)  # PayPlansVersion AgeCreditsAndDebits, AgeCreditsOnly: dynamic plans' links age
+LINK_PROCEDURE = 2  # PayPlanLinkType.Procedure
+PREAUTH = 2  # claimproc.Status Preauth: out of a linked procedure's open amount
+PAID = (1, 4, 7)  # claimproc.Status Received, Supplemental, CapComplete: paid amounts, not estimates
+
+
+def sentinel_dated(tables, clean, dirty) -> defaultdict[int, Decimal]:
+    """Per guarantor, the net amount of its aging rows dated 0001-01-01 by the sentinel_date injection
+    (in ``tables``, the corrected books): each such procedure's charge and, under PayPlansVersion 2 or 3,
+    the credit of a dynamic payment plan linked to it, which OpenDental's aging dates on the linked
+    procedure's own ProcDate, so it moves to 0001-01-01 with the charge (Ledgers.GetTransQueryString,
+    region "PayPlanLinks (Dynamic Payment Plan) for Versions 2 & 3": TranDate = procedurelog.ProcDate,
+    TranAmount = -AmountOverride, or when that is 0 -``open_amount``). The claimprocs, adjustments and
+    splits of such a procedure keep their own dates."""
+    family = guarantors(clean)
+    procs = {r["ProcNum"]: r for r in tables["procedurelog"].to_pylist()}
+    sentinel = set(injected(dirty, "sentinel_date"))
+    undated = defaultdict(lambda: ZERO)
+    for n in sentinel:
+        undated[family[procs[n]["PatNum"]]] += charge(procs[n])
+    version = {r["PrefName"]: r["ValueString"] for r in tables["preference"].to_pylist()}.get("PayPlansVersion")
+    plans = {r["PayPlanNum"] for r in tables["payplan"].select(["PayPlanNum"]).to_pylist()}
+    links = [r for r in tables["payplanlink"].to_pylist() if r["LinkType"] == LINK_PROCEDURE
+             and r["FKey"] in sentinel and r["PayPlanNum"] in plans]
+    if int(version or 2) not in PLAN_LINK_VERSIONS or not links:
+        return undated
+    rows = {name: tables[name].to_pylist() for name in ("adjustment", "claimproc", "paysplit")}
+    for link in links:
+        p = procs[link["FKey"]]
+        assert p["ProcStatus"] == 2  # the injection picks completed procedures, the only ones a link counts
+        override = money(link["AmountOverride"])
+        undated[family[p["PatNum"]]] -= override if override != 0 else open_amount(rows, p)
+    return undated
+
+
+def open_amount(rows: dict[str, list[dict]], proc: dict) -> Decimal:
+    """What a completed procedure still owes, as a dynamic payment plan link's credit reads it
+    (Ledgers.GetTransQueryString, the prodlink subquery's Fee): ProcFee x units + its adjustments of the
+    same patient, provider and clinic (procAdj) - insurance (procClaimProc: InsPayAmt and WriteOff when
+    Received, Supplemental or CapComplete; otherwise InsEstTotalOverride, else InsPayEst, and
+    WriteOffEstOverride, else WriteOffEst, -1 meaning unset; Preauth left out) - its splits not on a
+    payment plan (procSplit). ``rows``: the adjustment, claimproc and paysplit rows."""
+    owed = charge(proc)
+    for a in rows["adjustment"]:
+        if a["ProcNum"] == proc["ProcNum"] and all(a[c] == proc[c] for c in ("PatNum", "ProvNum", "ClinicNum")):
+            owed += money(a["AdjAmt"])
+    for c in rows["claimproc"]:
+        if c["ProcNum"] != proc["ProcNum"] or c["Status"] == PREAUTH:
+            continue
+        if c["Status"] in PAID:
+            owed -= money(c["InsPayAmt"]) + money(c["WriteOff"])
+            continue
+        owed -= money(c["InsEstTotalOverride"] if c["InsEstTotalOverride"] != -1 else c["InsPayEst"])
+        owed -= money(c["WriteOffEstOverride"] if c["WriteOffEstOverride"] != -1
+                      else c["WriteOffEst"] if c["WriteOffEst"] != -1 else 0)
+    for s in rows["paysplit"]:
+        if s["ProcNum"] == proc["ProcNum"] and s["PayPlanNum"] == 0:
+            owed -= money(s["SplitAmt"])
+    return owed
 
 
 def first_dated_transaction(tables, clean) -> dict[int, dt.date]:
