@@ -18,6 +18,12 @@ from dental_assets.warehouse import PgParams, mark_demo_target
 AS_OF = dt.date(2026, 6, 30)
 CUTOFF = dt.date(2025, 6, 30)
 TARGETS = ("target_accepted", "target_fully_paid", "target_paid_30d", "target_insurance_accurate")
+# The procedures of the dataset, read from raw: ProcStatus TP, C, R or D, but not the broken-appointment
+# charges OpenDental charts when an appointment is broken (D9986 Missed, D9987 Cancelled: AppointmentL.
+# BreakApptHelper; Procedures.GetCountPatsComplete counts completed procedures without them).
+BROKEN_APPOINTMENT_CODES = ("D9986", "D9987")
+JOURNEY_PROCEDURES = f"""raw.procedurelog p LEFT JOIN raw.procedurecode c ON c."CodeNum" = p."CodeNum"
+    WHERE p."ProcStatus" IN (1, 2, 5, 6) AND coalesce(c."ProcCode", '') NOT IN {BROKEN_APPOINTMENT_CODES}"""
 
 
 def query(params: PgParams, sql: str) -> list[tuple]:
@@ -73,10 +79,20 @@ def journey(pg_module_url, tmp_path_factory):
 
 
 def test_one_row_per_procedure_of_the_four_statuses(journey):
+    """One row per procedure of the four statuses, broken-appointment charges left out: the generator
+    charts them as OpenDental does (a completed D9986/D9987, $0 here, on the day an appointment is broken),
+    and none is a row."""
     params, _ = journey
-    raw = query(params, 'SELECT count(*) FROM raw.procedurelog WHERE "ProcStatus" IN (1, 2, 5, 6)')[0][0]
+    raw = query(params, f"SELECT count(*) FROM {JOURNEY_PROCEDURES}")[0][0]
     rows, distinct = query(params, "SELECT count(*), count(DISTINCT procedure_id) FROM marts.fct_treatment_journey")[0]
     assert rows == distinct == raw > 0
+    broken_charges = query(params, f"""
+        SELECT count(*) FROM raw.procedurelog p JOIN raw.procedurecode c ON c."CodeNum" = p."CodeNum"
+        WHERE p."ProcStatus" = 2 AND c."ProcCode" IN {BROKEN_APPOINTMENT_CODES}""")[0][0]
+    assert broken_charges > 50  # the case is exercised
+    in_journey = query(params, f"""SELECT count(*) FROM marts.fct_treatment_journey
+                                   WHERE procedure_code IN {BROKEN_APPOINTMENT_CODES}""")[0][0]
+    assert in_journey == 0
 
 
 def test_every_target_has_both_classes(journey):
@@ -91,21 +107,23 @@ def test_targets_wait_until_known_and_the_held_out_year_is_not_skewed(journey):
     """A procedure dated within 90 days of the as-of date (30 for paid within 30 days), or after it (a
     planned procedure on a booked appointment), has its targets NULL: not yet known. Taking them as "no"
     made the held-out year's acceptance rate collapse (0.158 against ~0.78 in a demo as of 2025-01-20).
-    Days counted here from the raw procedure dates, not from the model's columns."""
+    The paid targets are also NULL for a procedure not completed or charged $0 or less (nothing to
+    collect). Days and charges counted here from the raw procedure rows, not from the model's columns."""
     params, _ = journey
     recent = {
-        pid: (days, status) for pid, days, status in query(params, f"""
-            SELECT "ProcNum", date '{AS_OF}' - "ProcDate", "ProcStatus" FROM raw.procedurelog
-            WHERE "ProcStatus" IN (1, 2, 5, 6) AND "ProcDate" >= '1880-01-01'""")}
+        pid: (days, status, charge) for pid, days, status, charge in query(params, f"""
+            SELECT p."ProcNum", date '{AS_OF}' - p."ProcDate", p."ProcStatus",
+                   coalesce(p."ProcFee", 0) * (coalesce(p."UnitQty", 0) + coalesce(p."BaseUnits", 0))
+            FROM {JOURNEY_PROCEDURES} AND p."ProcDate" >= '1880-01-01'""")}
     targets = {r[0]: r[1:] for r in query(params, """SELECT procedure_id, target_accepted, target_fully_paid,
                                                      target_paid_30d FROM marts.fct_treatment_journey""")}
-    future = [p for p, (days, _) in recent.items() if days < 0]
+    future = [p for p, (days, _, _) in recent.items() if days < 0]
     assert future and all(targets[p] == (None, None, None) for p in future)
-    for pid, (days, status) in recent.items():
+    for pid, (days, status, charge) in recent.items():
         accepted, fully_paid, paid_30d = targets[pid]
         assert (accepted is None) == (days < 90), (pid, days)
-        assert (fully_paid is None) == (days < 90 or status != 2), (pid, days)
-        assert (paid_30d is None) == (days < 30 or status != 2), (pid, days)
+        assert (fully_paid is None) == (days < 90 or status != 2 or charge <= 0), (pid, days, charge)
+        assert (paid_30d is None) == (days < 30 or status != 2 or charge <= 0), (pid, days, charge)
     rates = dict(query(params, """SELECT procedure_year, avg(target_accepted::int) FROM marts.fct_treatment_journey
                                   WHERE target_accepted IS NOT NULL GROUP BY 1"""))
     earlier = [float(rates[y]) for y in rates if y < AS_OF.year]
@@ -150,6 +168,7 @@ with procedures as (
     select procedure_id, patient_id,
            case when procedure_date is not null then least(date_tp, procedure_date) end as procedure_date
     from intermediate.int_procedures where proc_status in (1, 2, 5, 6)
+        and coalesce(procedure_code, '') not in ('D9986', 'D9987')
 ), coverage_then as (
     select p.procedure_id, min(plans.carrier_num) filter (where pp.ordinal = 1) as carrier_id
     from procedures p
@@ -222,10 +241,10 @@ def test_features_are_read_at_the_decision_date(journey):
     most completed procedures were planned before they were done (decision_date earlier than
     procedure_date), so the tests above exercise features read before the procedure date."""
     params, _ = journey
-    raw = {pid: (tp, day) for pid, tp, day in query(params, """
-        SELECT "ProcNum", CASE WHEN "DateTP" >= '1880-01-01' AND "DateTP" <> '1900-01-01' THEN "DateTP" END,
+    raw = {pid: (tp, day) for pid, tp, day in query(params, f"""
+        SELECT p."ProcNum", CASE WHEN "DateTP" >= '1880-01-01' AND "DateTP" <> '1900-01-01' THEN "DateTP" END,
                CASE WHEN "ProcDate" >= '1880-01-01' AND "ProcDate" <> '1900-01-01' THEN "ProcDate" END
-        FROM raw.procedurelog WHERE "ProcStatus" IN (1, 2, 5, 6)""")}
+        FROM {JOURNEY_PROCEDURES}""")}
     model = {row[0]: row[1:] for row in query(params, """
         SELECT procedure_id, decision_date, decision_date_fallback, procedure_date, target_accepted
         FROM marts.fct_treatment_journey""")}

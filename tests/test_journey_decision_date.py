@@ -31,11 +31,18 @@ completed on D1+30, in the next year, so that the yearly features differ between
   with a crown planned D1.
 Each procedure's expected features are written from these dates, at D1 (the decision) and, for the
 planted bug, at D1+30 (the completion).
+
+The same warehouse runs the hand-made dbt unit tests of dental_dbt/models/marts/_journey__unit_tests.yml:
+broken-appointment charges (D9986, D9987: AppointmentL.BreakApptHelper) are not rows of the journey, a
+completed procedure charged $0 or less has its paid targets NULL (nothing to collect), and the patient
+scores that read them (payment_history, treatment_acceptance) follow; each old rule, planted alone in a
+copy of the project, fails its unit test.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from collections import defaultdict
 from decimal import Decimal
@@ -284,3 +291,85 @@ def test_features_read_at_the_procedure_date_fail_the_case(journey, tmp_path):
     moved = sorted(n for n in PATIENT_1_AT_DECISION if leaky[ACCEPTED][n] != EXPECTED[ACCEPTED][n])
     assert moved == sorted(PATIENT_1_AT_DECISION)  # every feature of the case tells the two dates apart
     assert features(params) == honest
+
+
+# ------------------------------------------------------------------ broken-appointment charges, $0 charges
+
+UNIT_TESTS = "path:models/marts/_journey__unit_tests.yml"
+JOURNEY_UNIT_TEST = "fct_treatment_journey::journey_leaves_out_broken_appointment_charges"
+SCORES_UNIT_TEST = "mart_patient_scores::scores_pay_and_accept_without_broken_charges"
+_FULLY_PAID_KNOWN = "{{ journey_known_days('target_fully_paid') }}"
+_PAID_30D_KNOWN = "{{ journey_known_days('target_paid_30d') }}"
+# Each old rule, planted alone in a copy of the project: (model file, the rule now, the old rule, the unit
+# test it must fail). OpenDental charts a completed D9986 (Missed) or D9987 (Cancelled) when it breaks an
+# appointment (OpenDental/Logic/AppointmentL.cs, BreakApptHelper) and counts completed procedures without
+# them (OpenDentBusiness/Data Interface/Procedures.cs, GetCountPatsComplete).
+OLD_RULES = {
+    "broken_appointment_charges_are_rows": (
+        "fct_treatment_journey.sql", "        and coalesce(procedure_code, '') not in ('D9986', 'D9987')\n", "",
+        JOURNEY_UNIT_TEST),
+    "zero_charge_is_paid": (
+        "fct_treatment_journey.sql",
+        "        case when procedures.proc_status = 2 and procedures.procedure_charge > 0\n"
+        f"                and procedures.procedure_date <= run_date.as_of_date - {_FULLY_PAID_KNOWN}\n",
+        "        case when procedures.proc_status = 2\n"
+        f"                and procedures.procedure_date <= run_date.as_of_date - {_FULLY_PAID_KNOWN}\n",
+        JOURNEY_UNIT_TEST),
+    "zero_charge_is_paid_within_30_days": (
+        "fct_treatment_journey.sql",
+        "        case when procedures.proc_status = 2 and procedures.procedure_charge > 0\n"
+        f"                and procedures.procedure_date <= run_date.as_of_date - {_PAID_30D_KNOWN}\n",
+        "        case when procedures.proc_status = 2\n"
+        f"                and procedures.procedure_date <= run_date.as_of_date - {_PAID_30D_KNOWN}\n",
+        JOURNEY_UNIT_TEST),
+    "payment_history_counts_accepted_rows": (
+        "mart_patient_scores.sql", "    where journey.target_paid_30d is not null\n",
+        "    where journey.target_accepted\n", SCORES_UNIT_TEST),
+    "acceptance_counts_broken_charges": (
+        "mart_patient_scores.sql",
+        "        and coalesce(procedures.procedure_code, '') not in ('D9986', 'D9987')\n", "", SCORES_UNIT_TEST),
+}
+
+
+def unit_test_results(output: str) -> dict[str, str]:
+    """{model::unit test: PASS or FAIL} from dbt's console messages."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    return {name: status for status, name in
+            re.findall(r"\d+ of \d+ (PASS|FAIL|ERROR)(?: \d+)? ([a-z_]+::[a-z_]+)", plain)}
+
+
+@pytest.fixture(scope="module")
+def unit_ready(journey):
+    """The case's warehouse with every model the unit tests' inputs name (dbt reads their columns):
+    mart_patient_scores also reads int_patients, which the journey does not."""
+    params, target, _ = journey
+    run_dbt(params, target, "run", "--select", "int_patients")
+    return params, target
+
+
+def test_journey_unit_tests_pass(unit_ready):
+    """The hand-made unit tests: a D9986 and a D9987 (one of them charged $50) are not rows; a $0 and a
+    -$20 completed procedure are accepted with NULL paid targets, the $0 one's insurance accuracy (its
+    carrier paid $0 of $0 estimated) still defined; a $100 crown paid in 5 days is paid, one never paid
+    is not; payment_history counts the rows whose target_paid_30d is known (30 days, not target_accepted's
+    90) and treatment_acceptance leaves out a $50 missed-appointment charge."""
+    params, target = unit_ready
+    output = run_dbt(params, target, "test", "--select", UNIT_TESTS)
+    assert unit_test_results(output) == {JOURNEY_UNIT_TEST: "PASS", SCORES_UNIT_TEST: "PASS"}
+
+
+@pytest.mark.parametrize("old_rule", sorted(OLD_RULES))
+def test_each_old_rule_fails_its_unit_test(unit_ready, tmp_path, old_rule):
+    """The old rule, planted alone in a copy of the project, fails its unit test and only that one."""
+    params, _ = unit_ready
+    model, now, old, failing = OLD_RULES[old_rule]
+    project = tmp_path / "dental_dbt"
+    shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    path = project / "models" / "marts" / model
+    text = path.read_text()
+    assert text.count(now) == 1
+    path.write_text(text.replace(now, old))
+    output = run_dbt(params, tmp_path / "planted_target", "test", "--select", UNIT_TESTS, project=project,
+                     fails=True)
+    expected = {JOURNEY_UNIT_TEST: "PASS", SCORES_UNIT_TEST: "PASS", failing: "FAIL"}
+    assert unit_test_results(output) == expected

@@ -1,8 +1,8 @@
 """The treatment-journey dataset: versioned Parquet files, one folder per year partition.
 
-The dbt model ``fct_treatment_journey`` computes one row per procedure (ProcStatus 1, 2, 5 or 6) with
-its features and targets in SQL. This asset reads one year of it, de-identifies it (``deidentify``) and
-writes it to
+The dbt model ``fct_treatment_journey`` computes one row per procedure (ProcStatus 1, 2, 5 or 6; not the
+broken-appointment charges D9986 and D9987) with its features and targets in SQL. This asset reads one
+year of it, de-identifies it (``deidentify``) and writes it to
 ``$DENTAL_DATA_DIR/processed/treatment_journey/<year>/treatment_journey_<source>_<UTC timestamp>.parquet``,
 keeping the newest ``DENTAL_JOURNEY_KEEP`` versions (default 5). A statistics JSON goes beside each
 file, with the outcome of the data-quality rules (``data_quality_check``). A version that fails them is
@@ -475,7 +475,8 @@ def write_journey_partition(
     group_name=JOURNEY_GROUP,
     kinds={"parquet", "python"},
     description=(
-        "One row per procedure (ProcStatus 1, 2, 5, 6) of the year, features and targets from "
+        "One row per procedure (ProcStatus 1, 2, 5, 6; not the broken-appointment charges D9986, D9987) of the "
+        "year, features and targets from "
         f"`{JOURNEY_MODEL}`, de-identified by HIPAA Safe Harbor (keyed hashes for keys, no dates of "
         "service, ages over 89 as 90, ZIP3); versioned Parquet under "
         "data/processed/treatment_journey/<year>/."

@@ -1,7 +1,8 @@
 -- The treatment-journey dataset: one row per procedure that was treatment-planned, completed, referred
--- out or deleted (procedurelog.ProcStatus in 1 TP, 2 C, 5 R, 6 D), with features known on its decision
--- date and four targets. Every joined side is aggregated to one row per procedure (or per patient,
--- family or carrier and date) before the join, so no procedure repeats.
+-- out or deleted (procedurelog.ProcStatus in 1 TP, 2 C, 5 R, 6 D), broken-appointment charges (codes
+-- D9986, D9987: `procedures` below) left out, with features known on its decision date and four targets.
+-- Every joined side is aggregated to one row per procedure (or per patient, family or carrier and date)
+-- before the join, so no procedure repeats.
 --
 -- The decision date: the day the treatment was planned, when the prediction is made.
 --   decision_date = procedurelog.DateTP (int_procedures.date_tp) when it is set and not after ProcDate
@@ -51,13 +52,17 @@
 -- as-of date (run setting as_of_date, default today) minus the target's maturity, below; a planned
 -- procedure on next month's appointment is not a "no"):
 --   target_accepted            ProcStatus 2 (completed); known 90 days after the procedure date;
---   target_fully_paid          completed, and paysplits + received insurance (InsPayAmt + WriteOff of
---                              claimprocs Status 1, 4, 7) attached to it cover procedure_charge; known
---                              after 90 days;
---   target_paid_30d            completed, and the same money dated within 30 days after procedure_date
---                              (DatePay, DateCP) covers procedure_charge; known after 30 days;
+--   target_fully_paid          completed with a charge (procedure_charge > 0), and paysplits + received
+--                              insurance (InsPayAmt + WriteOff of claimprocs Status 1, 4, 7) attached to it
+--                              cover procedure_charge; known after 90 days;
+--   target_paid_30d            completed with a charge, and the same money dated within 30 days after
+--                              procedure_date (DatePay, DateCP) covers procedure_charge; known after 30 days;
+--                              both NULL for a completed procedure charged $0 or less: nothing to collect,
+--                              so "paid" is undefined (it was true: $0 received covers $0), not a success;
 --   target_insurance_accurate  completed with a received claimproc: |InsPayAmt - InsPayEst| of its
---                              received claimprocs <= max(10% of InsPayEst, $5); known after 90 days.
+--                              received claimprocs <= max(10% of InsPayEst, $5); known after 90 days. It
+--                              compares the carrier's payment with its estimate, not with the charge, so
+--                              it stays defined whatever the charge.
 
 -- (the days: macros/journey_known_days.sql)
 
@@ -97,6 +102,15 @@ procedures as not materialized (
         procedure_charge
     from {{ ref('int_procedures') }}
     where proc_status in (1, 2, 5, 6)
+        -- Broken-appointment charges are not treatment. When an appointment is broken, OpenDental charts a
+        -- completed procedure of code D9986 (Missed) or D9987 (Cancelled) dated that day, DateTP = ProcDate
+        -- (OpenDental/Logic/AppointmentL.cs, BreakApptHelper; the preference BrokenApptProcedure only chooses
+        -- which of the two it charts: enum BrokenApptProcedure in OpenDentBusiness/Data Interface/
+        -- Appointments.cs). As rows they would be planned and "accepted" the same day and, at $0,
+        -- "paid". OpenDental tells them by these two codes, as here: BreakApptHelper's switch on ProcCode,
+        -- and its counts of completed procedures leave them out (Procedures.GetCountPatsComplete,
+        -- Procedures.AreAnyComplete: ProcCode NOT IN ('D9986','D9987')). No other code is left out.
+        and coalesce(procedure_code, '') not in ('D9986', 'D9987')
 
 ),
 
@@ -482,11 +496,12 @@ joined as (
         case when procedures.procedure_date <= run_date.as_of_date - {{ journey_known_days('target_accepted') }}
             then procedures.proc_status = 2
         end                                                         as target_accepted,
-        case when procedures.proc_status = 2
+        -- paid: only a charge (> $0) can be paid; a $0 (or negative) charge has nothing to collect (header)
+        case when procedures.proc_status = 2 and procedures.procedure_charge > 0
                 and procedures.procedure_date <= run_date.as_of_date - {{ journey_known_days('target_fully_paid') }}
             then coalesce(procedure_money.received_total, 0) >= procedures.procedure_charge
         end                                                         as target_fully_paid,
-        case when procedures.proc_status = 2
+        case when procedures.proc_status = 2 and procedures.procedure_charge > 0
                 and procedures.procedure_date <= run_date.as_of_date - {{ journey_known_days('target_paid_30d') }}
             then coalesce(procedure_money.received_30d, 0) >= procedures.procedure_charge
         end                                                         as target_paid_30d,

@@ -10,10 +10,19 @@
 --                            on a saved plan; scheduled = on a Scheduled appointment) and this score does
 --                            not (docs/dbt.md, departures table). A negative charge (dirty data: a
 --                            negated ProcFee) counts as $0 here, so the score stays in 0-100 whatever
---                            the fees, and a patient whose presented charges are all <= $0 gets NULL;
+--                            the fees, and a patient whose presented charges are all <= $0 gets NULL.
+--                            Broken-appointment charges (D9986, D9987, charted complete when an
+--                            appointment is broken: AppointmentL.BreakApptHelper) are not treatment and
+--                            are left out, as in fct_treatment_journey: a missed-appointment fee was
+--                            "presented" and "accepted" the day it was charged;
 --   payment_history          100 x share of the completed procedures of the last 24 months, done at
---                            least 30 days before the as-of date, that were paid in full within 30 days
---                            (fct_treatment_journey.target_paid_30d);
+--                            least 30 days before the as-of date, that were paid in full within 30 days:
+--                            fct_treatment_journey's rows whose target_paid_30d is known (true or false).
+--                            So only procedures with a charge above $0 count (the target is NULL for a
+--                            $0 charge: nothing to collect), and no broken-appointment charge (not a row
+--                            of the journey). Counting every completed row instead took a $0 charge as
+--                            an unpaid one; reading target_accepted (known after 90 days) left out the
+--                            procedures 30-90 days old;
 --   engagement               50 x min(1, completed visits in the last 12 months / 2)
 --                            + 50 x recency, recency = 1 for a last visit within 6 months, falling
 --                            linearly to 0 at 24 months; the last visit is the latest completed
@@ -91,6 +100,8 @@ presented as (
     where procedures.date_tp <= run_date.as_of_date
         and procedures.date_tp > run_date.as_of_date - interval '24 months'
         and procedures.proc_status in (1, 2, 6, 8)
+        -- not treatment: broken-appointment charges (header; fct_treatment_journey's `procedures`)
+        and coalesce(procedures.procedure_code, '') not in ('D9986', 'D9987')
     group by 1
 
 ),
@@ -103,7 +114,8 @@ payments as (
         count(*) filter (where journey.target_paid_30d)             as paid_within_30d
     from {{ ref('fct_treatment_journey') }} as journey
     cross join run_date
-    where journey.target_accepted
+    -- a known target_paid_30d: completed, charged above $0 and done 30 days ago or more (header)
+    where journey.target_paid_30d is not null
         and journey.procedure_date <= run_date.as_of_date - 30
         and journey.procedure_date > run_date.as_of_date - interval '24 months'
     group by 1
