@@ -26,7 +26,7 @@ from dental_assets.replication.check_failures import failed_partitions, uncovere
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
 from test_replication_support import (assert_raw_equals_source, mysql_conn, persistent_dagster_home, pg_conn,
-                                      quiet_source, wait_past_records)
+                                      quiet_source, raw_rows, source_rows, wait_past_records)
 
 D = dt.date
 FAILED = Window(D(2025, 5, 1), D(2025, 6, 1))
@@ -497,3 +497,76 @@ def test_dental_sync_syncs_a_failed_window_equal_to_the_source(with_dagster, sou
     assert cli.main(["sync"]) == 0
     assert capsys.readouterr().out.strip() == "raw equals the source: nothing to sync"
     assert_raw_equals_source(source_url, pg_url, raw_tables())
+
+
+def _edit_raw_by_hand(pg_url, month_start: str, month_end: str) -> int:
+    """Change one raw procedurelog row of the month (its ProcFee, its DateTStamp kept) as a hand edit of
+    the warehouse would: nothing the source or the plan's fingerprints show. Returns its key."""
+    conn = pg_conn(pg_url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute('SELECT min("ProcNum") FROM raw.procedurelog WHERE "ProcDate" >= %s AND "ProcDate" < %s',
+                        (month_start, month_end))
+            key = cur.fetchone()[0]
+            cur.execute('UPDATE raw.procedurelog SET "ProcFee" = "ProcFee" + 1 WHERE "ProcNum" = %s', (key,))
+        return key
+    finally:
+        conn.close()
+
+
+def test_a_sampled_check_never_clears_a_failure_it_did_not_look_at(source_url, pg_url, dbt_target, monkeypatch):
+    """A recorded failure of a window whose differing row is still there: the next sync of that window
+    (nothing changed at the source: an incremental sync that re-reads nothing) checks every row, not the
+    sample (here one key block in a million, which misses the row), so the row is found, the window
+    repaired and only then the failure cleared. A sampled check passed and cleared it with the row
+    still wrong."""
+    from dental_assets.partitions import month_window
+
+    monkeypatch.setenv("DENTAL_SYNC_CHECK_SAMPLE", "1000000")
+    resources = _resources(source_url, pg_url)
+    assert _sync_month(resources, "2025-05")
+    _edit_raw_by_hand(pg_url, "2025-05-01", "2025-06-01")
+    conn = pg_conn(pg_url)
+    try:
+        window = month_window("2025-05", "2025-05", ["2025-04", "2025-05", "2025-06"])
+        check_failures.record(conn, "raw.procedurelog", window, False, 1, 1)
+    finally:
+        conn.close()
+    assert _left(pg_url) == [("raw.procedurelog", "2025-05")]
+    assert _sync_month(resources, "2025-05")  # after the repair its check hashes every row
+    assert _left(pg_url) == []
+    table, month = raw_table("procedurelog"), "\"ProcDate\" >= '2025-05-01' AND \"ProcDate\" < '2025-06-01'"
+    assert raw_rows(pg_url, table, month) == source_rows(source_url, table, month.replace('"', "`"))
+
+
+def test_a_repair_that_raises_still_records_the_failed_check(source_url, pg_url, dbt_target, monkeypatch):
+    """The check fails (a defect in raw's row hash, planted) and the repair's sync then raises (a value
+    raw refuses, say): the window is still as the failed check found it, so the failure is recorded
+    and dbt refused, as when the repair ends without a pass."""
+    from dental_assets.replication import replicate
+
+    monkeypatch.setenv("DENTAL_SYNC_CHECK_SAMPLE", "1")
+    resources = _resources(source_url, pg_url)
+    _planted_defect(monkeypatch)
+    sync_window = replicate.sync_window
+    calls = []
+
+    def failing_repair(*args, **kwargs):
+        calls.append(kwargs.get("mode"))
+        if len(calls) > 1:  # the first call is the sync itself, the next ones the repairs
+            raise RuntimeError("a repair that raised")
+        return sync_window(*args, **kwargs)
+
+    monkeypatch.setattr(replicate, "sync_window", failing_repair)
+    assert not _sync_month_raises(resources, "2025-05")
+    assert len(calls) == 2
+    assert _left(pg_url) == [("raw.procedurelog", "2025-05")]
+
+
+def _sync_month_raises(resources, month: str) -> bool:
+    """The raw step of procedurelog's ``month``; whether it succeeded."""
+    from dental_assets.defs.raw.assets import raw_asset_key, raw_assets
+
+    result = dg.materialize(raw_assets, selection=[raw_asset_key("procedurelog")], partition_key=month,
+                            resources={k: resources[k] for k in ("opendental", "warehouse")}, raise_on_error=False)
+    return result.success

@@ -66,8 +66,7 @@ def uncovered(failed: Window, passed: Window) -> list[Window]:
     overlap, ``[]`` when ``passed`` holds it, else the one or two pieces outside ``passed``. An open
     lower end (None) is below every date and holds the undated rows, an open upper end above every
     date (``partitions.Window``). Pure."""
-    if ((passed.upper is not None and failed.lower is not None and passed.upper <= failed.lower)
-            or (passed.lower is not None and failed.upper is not None and failed.upper <= passed.lower)):
+    if not overlaps(failed, passed):
         return [failed]
     pieces = []
     if passed.lower is not None and (failed.lower is None or failed.lower < passed.lower):
@@ -170,6 +169,16 @@ def record(conn, raw_table: str, window: Window | None, passed: bool,
                             "failed_at, failures) VALUES (%s, daterange(%s::date, %s::date, '[)'), %s, %s, %s, %s) "
                             "ON CONFLICT (raw_table, failed_window) DO NOTHING",
                             (raw_table, piece.lower, piece.upper, src, raw, failed_at, failures))
+
+
+def overlaps_unrepaired(conn, raw_table: str, window: Window | None) -> bool:
+    """Whether ``window`` (None: the whole table) of ``raw_table`` shares a date with one of its failed
+    checks not yet repaired (``unrepaired``), read in a transaction of its own on ``conn``: a check of
+    that window must then hash every row (``replicate.replicate_table``), or a sample that missed the
+    differing row would clear the failure."""
+    window = window or EVERYTHING
+    with conn, conn.cursor() as cur:
+        return any(overlaps(f.window, window) for f in unrepaired(cur, [raw_table]))
 
 
 def unrepaired(cur, raw_tables: Iterable[str] | None = None) -> list[CheckFailure]:

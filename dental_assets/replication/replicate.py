@@ -9,6 +9,7 @@ fails it (``table_error``) does not stop the tables after it; the run fails at t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -164,20 +165,29 @@ def replicate_table(params, conn, table: Table, window: Window | None, mode: str
     if not check:
         return Replicated(table, result)
     started = time.perf_counter()
+    name = f"{RAW_SCHEMA}.{table.name}"
+    if check_failures.overlaps_unrepaired(conn, name, window):
+        sample = 1  # a sample that missed the differing row would clear the failure: every row
     scope = check_scope(result, sample)
     equal, src, raw = verify_window(params, conn, table, window, scope=scope, reread_keys=result.reread_keys,
                                     clock=result.source_clock, key_max=result.source_key_max)
     synced_again, repaired = 0, False
-    for step in REPAIRS[result.mode]:
-        if equal:
-            break
-        again = sync_window(params, conn, table, window, mode=step, writer=writer)
-        synced_again += step == "incremental"
-        repaired = repaired or step == "full"
-        scope = check_scope(again, sample)
-        equal, src, raw = verify_window(params, conn, table, window, scope=scope, reread_keys=again.reread_keys,
-                                        clock=again.source_clock, key_max=again.source_key_max)
-    check_failures.record(conn, f"{RAW_SCHEMA}.{table.name}", window, equal, src[0], raw[0])
+    try:
+        for step in REPAIRS[result.mode]:
+            if equal:
+                break
+            again = sync_window(params, conn, table, window, mode=step, writer=writer)
+            synced_again += step == "incremental"
+            repaired = repaired or step == "full"
+            scope = check_scope(again, sample)
+            equal, src, raw = verify_window(params, conn, table, window, scope=scope,
+                                            reread_keys=again.reread_keys, clock=again.source_clock,
+                                            key_max=again.source_key_max)
+    except BaseException:  # a repair that raised leaves the window as the failed check found it
+        with contextlib.suppress(Exception):
+            check_failures.record(conn, name, window, False, src[0], raw[0])
+        raise
+    check_failures.record(conn, name, window, equal, src[0], raw[0])
     return Replicated(table, result, (equal, src, raw, scope, synced_again, repaired, time.perf_counter() - started))
 
 
