@@ -32,9 +32,12 @@ import socket
 
 import dagster as dg
 
+# dental sync's tags, which its runs carry from the start
+from dental_assets.defs.raw.sync_command import HOST_TAG as SYNC_HOST_TAG
+from dental_assets.defs.raw.sync_command import PID_TAG as SYNC_PID_TAG
+from dental_assets.defs.raw.sync_command import PROCESS_START_TAG as SYNC_START_TAG
+
 WORKER_TAG = "dental/worker"
-# dental sync's tags (defs/raw/sync_command.py: PID_TAG, HOST_TAG, PROCESS_START_TAG)
-SYNC_PID_TAG, SYNC_HOST_TAG, SYNC_START_TAG = "dental/pid", "dental/host", "dental/process_started"
 UNFINISHED = (dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
               dg.DagsterRunStatus.CANCELING)
 REAPER_INTERVAL_SECONDS = 60
@@ -42,15 +45,15 @@ REAPER_INTERVAL_SECONDS = 60
 
 def process_start(pid: int) -> str | None:
     """The start time of process ``pid`` on this host (epoch seconds, 2 decimals, as ``dental sync``
-    writes it), or None when there is no such process."""
+    writes it), or None when there is no such process of this user."""
     import psutil
 
     try:
         return f"{psutil.Process(pid).create_time():.2f}"
-    except psutil.NoSuchProcess:
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        # AccessDenied: another user's process took the pid (the runs and this sensor run as one user, so
+        # a run's own process is always readable): the run's process is gone, as dental sync decides too
         return None
-    except psutil.AccessDenied:  # another user's process: it exists; its start time is not ours to read
-        return "unknown"
 
 
 def worker_tags(run_id: str) -> dict[str, str]:
@@ -82,7 +85,7 @@ def process_gone(pid: int, started: str) -> bool:
     """True when process ``pid`` of this host no longer exists, or is another process (started at
     another time: the pid was reused)."""
     now = process_start(pid)
-    return now is None or (now != "unknown" and now != started)
+    return now is None or now != started
 
 
 def fail_dead_runs(instance: dg.DagsterInstance, host: str | None = None) -> list[str]:

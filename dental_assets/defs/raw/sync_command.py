@@ -12,9 +12,10 @@ docs/replication.md, *Figures*). It prints one line per table (mode, rows copied
 seconds) and returns non-zero when a run fails or a ``matches_source`` check fails. For cron users,
 tests and the benchmark.
 
-Its Dagster runs carry this process's pid, host and start time; at the next start (of ``dental sync``
-or a ``raw_change_sensor`` tick) the runs still recorded as started whose process is gone are marked
-failed (``fail_stale_runs``).
+Its Dagster runs carry this process's pid, host and start time; at its next start the runs still
+recorded as started whose process is gone are marked failed (``fail_stale_runs``), and the sensors
+``dental_dead_run_reaper`` and ``raw_change_sensor`` do the same for every run of this host
+(``automation/dead_runs.fail_dead_runs``, which reads these tags).
 """
 
 from __future__ import annotations
