@@ -171,10 +171,20 @@ def _load_arrow(context: dg.AssetExecutionContext, selected: list[Table], window
         conn.close()
 
 
+# the dbt snapshots' schema (dental_dbt/dbt_project.yml), named snap_opendental__<table>
+SNAPSHOT_SCHEMA = "snapshots"
+
+
 def _replace_window(conn, table: Table, window: Window | None, data):
     """Replace ``window`` of ``raw.table`` by the Arrow table ``data`` in one transaction (the table and
     its indexes created on the first load), then ANALYZE it. Returns (rows replaced, the COPY's
-    ``CopyStats``, rows in the raw table afterwards)."""
+    ``CopyStats``, rows in the raw table afterwards). A whole table replaced (``window`` None) is a new
+    synthetic practice's: its dbt snapshot (``snapshots.snap_opendental__<table>``), the versions of the
+    practice before, is dropped in the same transaction, and the next dbt build snapshots the new one
+    from scratch, as on a fresh warehouse. Kept, it mixed two practices' histories: a ``./dev demo``
+    after the generator changed its row numbering (a practice regenerated into the warehouse of an
+    earlier one) held two fee versions of one schedule and code at once, and fct_treatment_journey
+    repeated 668 procedures."""
     target = f"{quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}"
     predicate = _window_predicate(table, window)
     with conn, conn.cursor() as cur:
@@ -183,6 +193,8 @@ def _replace_window(conn, table: Table, window: Window | None, data):
         cur.execute(pg_create_table_sql(table))
         cur.execute(f"DELETE FROM {target}" if predicate is None else f"DELETE FROM {target} WHERE {predicate}")
         replaced = cur.rowcount
+        if predicate is None:  # a whole new practice's table: the history of the one before is not its own
+            cur.execute(f"DROP TABLE IF EXISTS {SNAPSHOT_SCHEMA}.{quote_pg(f'snap_opendental__{table.name}')}")
         verified.forget(cur, [f"{RAW_SCHEMA}.{table.name}"])  # a plan's verification no longer holds
         stats = copy_arrow(cur, RAW_SCHEMA, table.name, data)
         create_raw_indexes(cur, table)  # after the first load's COPY: built once, then maintained
