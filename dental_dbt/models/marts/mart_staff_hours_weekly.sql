@@ -82,8 +82,7 @@ weekly_rows as (
 
     select
         hour_rows.*,
-        hour_rows.row_date
-            - mod(cast(extract(dow from hour_rows.row_date) as integer) - settings.first_day + 7, 7) as week_start
+        {{ time_card_week_start('hour_rows.row_date', 'settings.first_day') }} as week_start
     from hour_rows
     cross join settings
 
@@ -92,18 +91,18 @@ weekly_rows as (
 hours as (
 
     select
-        hour_rows.week_start,
-        hour_rows.clinic_id,
-        sum(hour_rows.regular_seconds + hour_rows.overtime_seconds) / 3600.0 as clocked_hours,
-        sum(hour_rows.regular_seconds) / 3600.0                     as regular_hours,
-        sum(hour_rows.overtime_seconds) / 3600.0                    as overtime_hours,
-        sum(hour_rows.pto_seconds) / 3600.0                         as pto_hours,
-        coalesce(sum(hour_rows.regular_seconds + hour_rows.overtime_seconds)
+        weekly_rows.week_start,
+        weekly_rows.clinic_id,
+        sum(weekly_rows.regular_seconds + weekly_rows.overtime_seconds) / 3600.0 as clocked_hours,
+        sum(weekly_rows.regular_seconds) / 3600.0                     as regular_hours,
+        sum(weekly_rows.overtime_seconds) / 3600.0                    as overtime_hours,
+        sum(weekly_rows.pto_seconds) / 3600.0                         as pto_hours,
+        coalesce(sum(weekly_rows.regular_seconds + weekly_rows.overtime_seconds)
             filter (where employees.is_clinical), 0) / 3600.0       as clinical_hours,
-        count(distinct hour_rows.employee_id) filter (where hour_rows.is_clock) as employees_clocked
-    from weekly_rows as hour_rows
+        count(distinct weekly_rows.employee_id) filter (where weekly_rows.is_clock) as employees_clocked
+    from weekly_rows
     left join employees
-        on hour_rows.employee_id = employees.employee_id
+        on weekly_rows.employee_id = employees.employee_id
     group by 1, 2
 
 ),
@@ -111,9 +110,7 @@ hours as (
 production as (
 
     select
-        procedures.procedure_date
-            - mod(cast(extract(dow from procedures.procedure_date) as integer) - settings.first_day + 7, 7)
-                                                                    as week_start,
+        {{ time_card_week_start('procedures.procedure_date', 'settings.first_day') }} as week_start,
         coalesce(procedures.clinic_id, 0)                           as clinic_id,
         sum(procedures.procedure_charge)                            as production
     from {{ ref('int_procedures_complete') }} as procedures
