@@ -12,7 +12,8 @@
 --                     known plan, the family of payplancharge.Guarantor);
 --   payment_plan_paid paysplit.SplitAmt of the paysplits on a payment plan (PayPlanNum) other than an
 --                     insurance plan, dated in the month (DatePay, on or before the as-of date), family of
---                     paysplit.PatNum;
+--                     paysplit.PatNum; as RpPayPlan's "_paid", less the unearned types marked "Do Not Show
+--                     on Account" (the plans' payments are int_payment_plan_payments);
 --   insurance_plan_due, insurance_plan_paid: the same for insurance payment plans (payplan.PlanNum <> 0),
 --                     kept apart: their debits are what insurance owes, not the family (OpenDental leaves
 --                     them out of patient.PayPlanDue, Ledgers.GetTransQueryString: "AND pp.PlanNum=0"), and
@@ -106,54 +107,58 @@ plan_debits as (
 
 plan_payments as (
 
-    select
-        coalesce(patients.family_id, splits.pat_num),
-        cast(date_trunc('month', splits.date_pay) as date),
-        0,
-        cast(0 as numeric(14, 2)),
-        cast(0 as numeric(14, 2)),
-        cast(0 as numeric(14, 2)),
-        cast(coalesce(splits.split_amt, 0) as numeric(14, 2)),
-        cast(0 as numeric(14, 2)),
-        cast(0 as numeric(14, 2)),
-        0,
-        0
-    from {{ ref('stg_opendental__paysplit') }} as splits
-    cross join run_date
-    left join plans
-        on splits.pay_plan_num = plans.payment_plan_id
-    left join patients
-        on splits.pat_num = patients.patient_id
-    where splits.pay_plan_num is not null
-        and not coalesce(plans.is_insurance_plan, false)
-        and splits.date_pay <= run_date.as_of_date
+    select * from {{ ref('int_payment_plan_payments') }}
+    where payment_date is not null
 
 ),
 
--- insurance plans are paid by claimprocs on the plan (RpPayPlan.GetPayPlanTable "_insPaid")
+-- a patient plan is paid by its paysplits (RpPayPlan.GetPayPlanTable "_paid"), family of paysplit.PatNum
+split_payments as (
+
+    select
+        coalesce(patients.family_id, payments.pat_num),
+        cast(date_trunc('month', payments.payment_date) as date),
+        0,
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        payments.amount,
+        cast(0 as numeric(14, 2)),
+        cast(0 as numeric(14, 2)),
+        0,
+        0
+    from plan_payments as payments
+    left join plans
+        on payments.pay_plan_num = plans.payment_plan_id
+    left join patients
+        on payments.pat_num = patients.patient_id
+    where payments.payment_source = 'paysplit'
+        and not coalesce(plans.is_insurance_plan, false)
+
+),
+
+-- insurance plans are paid by claimprocs on the plan (RpPayPlan.GetPayPlanTable "_insPaid"), family of the plan
 insurance_plan_payments as (
 
     select
-        coalesce(plans.guarantor_id, patients.family_id, claimprocs.pat_num),
-        cast(date_trunc('month', claimprocs.date_cp) as date),
+        coalesce(plans.guarantor_id, patients.family_id, payments.pat_num),
+        cast(date_trunc('month', payments.payment_date) as date),
         0,
         cast(0 as numeric(14, 2)),
         cast(0 as numeric(14, 2)),
         cast(0 as numeric(14, 2)),
         cast(0 as numeric(14, 2)),
         cast(0 as numeric(14, 2)),
-        cast(coalesce(claimprocs.ins_pay_amt, 0) as numeric(14, 2)),
+        payments.amount,
         0,
         0
-    from {{ ref('stg_opendental__claimproc') }} as claimprocs
-    cross join run_date
+    from plan_payments as payments
     inner join plans
-        on claimprocs.pay_plan_num = plans.payment_plan_id
+        on payments.pay_plan_num = plans.payment_plan_id
         and plans.is_insurance_plan
     left join patients
-        on claimprocs.pat_num = patients.patient_id
-    where claimprocs.status in (1, 4, 5)
-        and claimprocs.date_cp <= run_date.as_of_date
+        on payments.pat_num = patients.patient_id
+    where payments.payment_source = 'claimproc'
 
 ),
 
@@ -193,7 +198,7 @@ unioned as (
 
     select * from statements
     union all select * from plan_debits
-    union all select * from plan_payments
+    union all select * from split_payments
     union all select * from insurance_plan_payments
     union all select * from financial_commlogs
 

@@ -10,11 +10,12 @@
 --                     ChargeType OpenDental 24.3 does not define is neither (unknown_charge_count);
 --   paid_to_date      as OpenDental's Payment Plans report (Reports/RpPayPlan.cs GetPayPlanTable) takes
 --                     "paid": for a patient plan (payplan.PlanNum 0), paysplit.SplitAmt of the paysplits
---                     with this PayPlanNum ("_paid"); for an insurance plan (PlanNum <> 0, is_insurance_plan),
+--                     with this PayPlanNum ("_paid", less unearned types marked "Do Not Show on Account");
+--                     for an insurance plan (PlanNum <> 0, is_insurance_plan),
 --                     claimproc.InsPayAmt of the claimprocs with this PayPlanNum and Status 1 Received,
 --                     4 Supplemental or 5 CapClaim ("_insPaid": insurance pays such a plan by claim payments,
 --                     not by paysplits). Each dated on or before the as-of date (DatePay / DateCP; a
---                     sentinel date counts as paid before it);
+--                     sentinel date counts as paid before it; the payments are int_payment_plan_payments);
 --   balance           total_charged - paid_to_date: what is left to pay on the plan;
 --   amount_past_due   due_to_date - paid_to_date (negative when paid ahead): the report's "due" at the
 --                     as-of date. For an insurance plan it is what the insurance is behind on, not the
@@ -72,34 +73,35 @@ charges as (
 
 payments as (
 
-    select
-        splits.pay_plan_num,
-        count(*)                                                    as split_count,
-        cast(sum(coalesce(splits.split_amt, 0)) as numeric(14, 2))  as paid_to_date,
-        max(splits.date_pay)                                        as last_payment_date
-    from {{ ref('stg_opendental__paysplit') }} as splits
-    cross join run_date
-    where splits.pay_plan_num is not null
-        and coalesce(splits.date_pay, date '0001-01-01') <= run_date.as_of_date
-    group by splits.pay_plan_num
+    select * from {{ ref('int_payment_plan_payments') }}
 
 ),
 
--- insurance plans are paid by claimprocs on the plan (RpPayPlan.GetPayPlanTable "_insPaid": Status IN
--- (Received, Supplemental, CapClaim))
+-- a patient plan is paid by its paysplits (RpPayPlan.GetPayPlanTable "_paid")
+split_payments as (
+
+    select
+        pay_plan_num,
+        count(*)                                                    as split_count,
+        sum(amount)                                                 as paid_to_date,
+        max(payment_date)                                           as last_payment_date
+    from payments
+    where payment_source = 'paysplit'
+    group by pay_plan_num
+
+),
+
+-- insurance plans are paid by claimprocs on the plan (RpPayPlan.GetPayPlanTable "_insPaid")
 insurance_payments as (
 
     select
-        claimprocs.pay_plan_num,
+        pay_plan_num,
         count(*)                                                    as claimproc_count,
-        cast(sum(coalesce(claimprocs.ins_pay_amt, 0)) as numeric(14, 2)) as paid_to_date,
-        max(claimprocs.date_cp)                                     as last_payment_date
-    from {{ ref('stg_opendental__claimproc') }} as claimprocs
-    cross join run_date
-    where claimprocs.pay_plan_num is not null
-        and claimprocs.status in (1, 4, 5)
-        and coalesce(claimprocs.date_cp, date '0001-01-01') <= run_date.as_of_date
-    group by claimprocs.pay_plan_num
+        sum(amount)                                                 as paid_to_date,
+        max(payment_date)                                           as last_payment_date
+    from payments
+    where payment_source = 'claimproc'
+    group by pay_plan_num
 
 ),
 
@@ -107,15 +109,15 @@ paid as (
 
     select
         plans.pay_plan_num,
-        coalesce(payments.split_count, 0)                           as split_count,
+        coalesce(split_payments.split_count, 0)                     as split_count,
         coalesce(insurance_payments.claimproc_count, 0)             as insurance_claimproc_count,
         case when plans.plan_num is not null then insurance_payments.paid_to_date
-             else payments.paid_to_date end                         as paid_to_date,
+             else split_payments.paid_to_date end                   as paid_to_date,
         case when plans.plan_num is not null then insurance_payments.last_payment_date
-             else payments.last_payment_date end                    as last_payment_date
+             else split_payments.last_payment_date end              as last_payment_date
     from plans
-    left join payments
-        on plans.pay_plan_num = payments.pay_plan_num
+    left join split_payments
+        on plans.pay_plan_num = split_payments.pay_plan_num
     left join insurance_payments
         on plans.pay_plan_num = insurance_payments.pay_plan_num
 
