@@ -917,9 +917,9 @@ def list_index(params: PgParams, column: str) -> int:
 
 # Planted leaks: the model reading today's fee and today's coverage (raw, not their history).
 PLANTED_LEAKS = {
-    """    select fee_sched, code_num, amount, dbt_valid_from as known_from, dbt_valid_to as known_until
+    """    select fee_num, fee_sched, code_num, amount, dbt_valid_from as known_from, dbt_valid_to as known_until
     from {{ ref('snap_opendental__fee') }}""":
-    """    select fee_sched, code_num, amount, timestamp '0001-01-01' as known_from,
+    """    select fee_num, fee_sched, code_num, amount, timestamp '0001-01-01' as known_from,
            cast(null as timestamp) as known_until
     from {{ ref('stg_opendental__fee') }}""",
     """    select pat_num as patient_id, ins_sub_num, ordinal, dbt_valid_from as known_from,

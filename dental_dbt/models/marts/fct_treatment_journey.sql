@@ -37,7 +37,8 @@
 --                 three digits of patient.Zip, NULL unless it has five digits), has_insurance (a
 --                 coverage window containing the date), coverage_count (coverages then);
 --   financial     proc_fee, procedure_charge = ProcFee x (UnitQty + BaseUnits), standard_fee (the fee of
---                 the code in the patient's fee schedule, else the provider's), fee_ratio =
+--                 the code in the patient's fee schedule, else the provider's; of duplicate fee rows the
+--                 lowest FeeNum, the one OpenDental reads: fees_then), fee_ratio =
 --                 proc_fee / standard_fee, insurance_estimate (sum of InsPayEst of the procedure's
 --                 claimprocs);
 --   insurance     carrier_id of the primary coverage then, carrier_median_days_to_payment and
@@ -141,10 +142,11 @@ codes as (
 -- feature reads the version that held at the end of the decision date (known_from < date + 1 and
 -- known_until >= date + 1 or open), and is NULL when no version was known then.
 
--- the clinic- and provider-independent fee rows: the standard fee of a code in a fee schedule
+-- the clinic- and provider-independent fee rows: the standard fee of a code in a fee schedule (several
+-- rows of one schedule and code can hold at once: fees_then, below, picks OpenDental's)
 fees as (
 
-    select fee_sched, code_num, amount, dbt_valid_from as known_from, dbt_valid_to as known_until
+    select fee_num, fee_sched, code_num, amount, dbt_valid_from as known_from, dbt_valid_to as known_until
     from {{ ref('snap_opendental__fee') }}
     where coalesce(clinic_num, 0) = 0
         and coalesce(prov_num, 0) = 0
@@ -342,6 +344,59 @@ coverage_then as (
 
 ),
 
+-- The standard fee asked for: each procedure's code in the patient's and in the provider's fee schedule,
+-- on its decision date, one question per schedule, code and date.
+fee_questions as (
+
+    select patients.fee_sched, procedures.code_id as code_num, procedures.decision_date
+    from procedures
+    inner join patients
+        on procedures.patient_id = patients.pat_num
+    where patients.fee_sched is not null
+        and procedures.code_id is not null
+        and procedures.decision_date is not null
+    union
+    select providers.fee_sched, procedures.code_id, procedures.decision_date
+    from procedures
+    inner join providers
+        on procedures.provider_id = providers.prov_num
+    where providers.fee_sched is not null
+        and procedures.code_id is not null
+        and procedures.decision_date is not null
+
+),
+
+-- The answer: of the fee rows held at the end of the date (the version known then of each FeeNum), the
+-- one OpenDental reads, the lowest FeeNum. A database can hold several rows of one FeeSched, CodeNum,
+-- ClinicNum and ProvNum: OpenDental's Database Maintenance method FeeDeleteDuplicates
+-- (OpenDentBusiness/Data Interface/DatabaseMaintenances.cs) finds them (GROUP BY FeeSched, CodeNum,
+-- ClinicNum, ProvNum HAVING COUNT(CodeNum) > 1) and deletes all but one. Until then OpenDental reads the
+-- first row its query returns: Fees.GetFee (OpenDentBusiness/Data Interface/Fees.cs) either runs
+-- GetFeeFromDb (SELECT fee.* FROM fee WHERE CodeNum, FeeSched, ClinicNum, ProvNum equal, UNION ALL the
+-- override levels, no ORDER BY; Crud.FeeCrud.SelectOne returns list[0]) or GetFeeFromList on a list read
+-- by SELECT * FROM fee WHERE ... (GetListFromObjects, GetListForSchedsAndClinics; no ORDER BY), listFees.Find:
+-- the first match. MySQL/MariaDB (InnoDB) return rows equal on those four columns in primary-key order,
+-- through the index FeeSchedCodeClinicProv (ConvertDatabases7.cs), the ClinicNum, CodeNum or ProvNum
+-- index or a table scan alike, so the lowest FeeNum is read; the maintenance method keeps that row too
+-- (its GROUP BY's row). tests/test_fee_duplicates.py runs these queries on MariaDB. One row per
+-- question, so no procedure repeats.
+fees_then as (
+
+    select distinct on (fee_questions.fee_sched, fee_questions.code_num, fee_questions.decision_date)
+        fee_questions.fee_sched,
+        fee_questions.code_num,
+        fee_questions.decision_date,
+        fees.amount
+    from fee_questions
+    inner join fees
+        on fees.fee_sched = fee_questions.fee_sched
+        and fees.code_num = fee_questions.code_num
+        and fees.known_from < fee_questions.decision_date + 1
+        and (fees.known_until is null or fees.known_until >= fee_questions.decision_date + 1)
+    order by fee_questions.fee_sched, fee_questions.code_num, fee_questions.decision_date, fees.fee_num
+
+),
+
 -- a claim's carrier: its plan's version at the end of the day the claim was received (in the year before
 -- the decisions that count it)
 received_claims as (
@@ -516,16 +571,14 @@ joined as (
         on procedures.patient_id = patients.pat_num
     left join providers
         on procedures.provider_id = providers.prov_num
-    left join fees as patient_fee
+    left join fees_then as patient_fee
         on patient_fee.fee_sched = patients.fee_sched
         and patient_fee.code_num = procedures.code_id
-        and patient_fee.known_from < procedures.decision_date + 1
-        and (patient_fee.known_until is null or patient_fee.known_until >= procedures.decision_date + 1)
-    left join fees as provider_fee
+        and patient_fee.decision_date = procedures.decision_date
+    left join fees_then as provider_fee
         on provider_fee.fee_sched = providers.fee_sched
         and provider_fee.code_num = procedures.code_id
-        and provider_fee.known_from < procedures.decision_date + 1
-        and (provider_fee.known_until is null or provider_fee.known_until >= procedures.decision_date + 1)
+        and provider_fee.decision_date = procedures.decision_date
     left join codes
         on procedures.code_id = codes.code_num
     left join visit_history
