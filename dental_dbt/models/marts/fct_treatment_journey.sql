@@ -112,6 +112,11 @@ procedures as not materialized (
         -- and its counts of completed procedures leave them out (Procedures.GetCountPatsComplete,
         -- Procedures.AreAnyComplete: ProcCode NOT IN ('D9986','D9987')). No other code is left out.
         and coalesce(procedure_code, '') not in ('D9986', 'D9987')
+        -- A procedure of no patient (PatNum 0, or a patient row that is gone: OpenDental's Database
+        -- Maintenance repairs such rows, DatabaseMaintenances.PatientMissing) has no one to
+        -- learn about: not a row, as OpenDental's production report joins procedurelog to patient (RpProdInc.
+        -- GetDailyProdIncDataSet, INNER JOIN). mart_data_exceptions lists them.
+        and patient_id in (select pat_num from {{ ref('stg_opendental__patient') }})
 
 ),
 
