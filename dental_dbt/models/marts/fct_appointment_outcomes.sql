@@ -52,11 +52,7 @@ final as (
         ordered.prior_completed_count,
         ordered.prior_broken_count,
         ordered.appointment_date - ordered.last_visit_date          as days_since_last_visit,
-        case
-            when extract(year from patients.birthdate) <= extract(year from ordered.appointment_date)
-                then least(90, cast(extract(year from ordered.appointment_date)
-                                    - extract(year from patients.birthdate) as integer))
-        end                                                         as patient_age_years,
+        {{ age_in_year('patients.birthdate', 'ordered.appointment_date') }} as patient_age_years,
         ordered.apt_status = 5                                      as target_no_show
     from ordered
     left join {{ ref('int_patients') }} as patients

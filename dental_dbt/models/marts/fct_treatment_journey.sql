@@ -32,8 +32,8 @@
 -- practice's fee review whatever this model does; standard_fee stays read on the decision date
 -- (documented and measured there).
 --   demographics  patient_age_years (year of the decision date - year of birth: the age that year, which
---                 tells the year of birth only, not the birthday; NULL for a sentinel birthdate or one
---                 after the date; 90 for 90 and older, HIPAA Safe Harbor), gender, patient_zip3 (first
+--                 tells the year of birth only, not the birthday; NULL for a sentinel birthdate or a birth
+--                 year after the date's; 90 for 90 and older, HIPAA Safe Harbor), gender, patient_zip3 (first
 --                 three digits of patient.Zip, NULL unless it has five digits), has_insurance (a
 --                 coverage window containing the date), coverage_count (coverages then);
 --   financial     proc_fee, procedure_charge = ProcFee x (UnitQty + BaseUnits), standard_fee (the fee of
@@ -506,15 +506,8 @@ joined as (
         procedures.decision_date_fallback,
         cast(extract(year from procedures.procedure_date) as integer) as procedure_year,
         -- demographics, as of the decision date
-        case
-            when patients.birthdate is null or procedures.decision_date is null then null
-            when patients.birthdate > procedures.decision_date then null
-            -- the age in the decision date's year: it changes on January 1, not on the birthday, so a
-            -- patient's rows reveal the year of birth only (whole years at the date bracketed the birth
-            -- date, to the day for some); Safe Harbor: every age over 89 is reported as one category, 90
-            else least(cast(extract(year from procedures.decision_date) - extract(year from patients.birthdate)
-                            as integer), 90)
-        end                                                         as patient_age_years,
+        -- the age in the decision date's year (macros/age_in_year.sql: the year of birth only, 90 and over as 90)
+        {{ age_in_year('patients.birthdate', 'procedures.decision_date') }} as patient_age_years,
         case patients.gender when 0 then 'male' when 1 then 'female' when 2 then 'unknown'
             when 3 then 'other' end                                 as gender,
         case when regexp_replace(coalesce(patients.zip, ''), '[^0-9]', '', 'g') ~ '^[0-9]{5}([0-9]{4})?$'
