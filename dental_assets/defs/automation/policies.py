@@ -11,7 +11,10 @@ Cadences (all times UTC):
   verification, dbt tests of severity ``error``); the nightly schedule is the backstop. For the
   monthly-partitioned facts every partition whose inputs updated is requested, not only the latest
   month (Dagster's ``eager`` alone would leave edited old months stale); an unpartitioned input counts
-  for every month. Freshness: warn after 26 hours, fail after 50 hours.
+  for every month. Freshness: warn after 26 hours, fail after 50 hours. The condition reads only what
+  this instance recorded: on a new instance a model is requested once its inputs are materialized in it
+  (a model already missing at the first evaluation is not requested for being missing), which the raw
+  change sensor does once for a warehouse synced before (``defs/raw/sensors._with_unrecorded``).
 - ``treatment_journey`` (group ``journey``): monthly, on the 1st at 01:00 for the latest (current
   year) partition, once ``fct_treatment_journey`` has updated since then and its blocking checks
   passed. Freshness: a cron deadline of the 1st at 12:00; a materialization after 00:00 on the 1st

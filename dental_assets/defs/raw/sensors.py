@@ -7,7 +7,10 @@ transactional tables that changed in it (a range is one run, the assets' backfil
 Months of a table that Dagster has no materialization of are requested as well (the first tick after
 ``dental sync`` records the months without rows): a month the fingerprints call equal because neither
 side has rows would otherwise stay "missing" in Dagster, and a missing input stops every eager dbt
-model downstream.
+model downstream. On an instance that keeps its records, so is every month of a table it has recorded
+nothing of, and every reference table it has never recorded (``_with_unrecorded``): a new Dagster
+instance over a warehouse already synced (by ``dental sync`` without ``DAGSTER_HOME``, or another
+instance) is recorded by the first tick's runs, once; the dbt models' conditions wait for exactly that.
 A table unchanged on both sides since a plan verified it equal is not read
 (``dental_assets.replication.verified``) and requests nothing.
 The windows of a failed ``matches_source`` check that no passing check has covered since
@@ -63,21 +66,40 @@ SOURCE_CONCURRENCY_TAG = {"dental/opendental_source": "opendental"}  # the tag d
 SOURCE_TAG = {**SOURCE_CONCURRENCY_TAG, "dagster/max_runtime": str(SOURCE_RUN_MAX_SECONDS)}
 
 
-def _with_unrecorded(plans, keys: list[str], instance: dg.DagsterInstance, every_table: bool = False):
-    """``plans`` plus the monthly partitions Dagster has never seen materialized, for every table
-    of which it has recorded some: a month with no rows on either side is equal by fingerprint, so
-    a sync never copies it, yet Dagster counts it as missing, and a missing input stops every eager
-    dbt model downstream (``any_deps_missing``). Such months are requested once, as empty copies. A
-    table with nothing recorded is left to the fingerprints unless ``every_table`` (``dental sync``
-    records every month of every table). The digest gets a ``+<count>`` suffix for them."""
+def _with_unrecorded(plans, keys: list[str], instance: dg.DagsterInstance):
+    """``plans`` plus what Dagster has never seen materialized on ``instance``, requested once:
+
+    - the monthly partitions of a table of which it has recorded some: a month with no rows on either
+      side is equal by fingerprint, so a sync never copies it, yet Dagster counts it as missing, and a
+      missing input stops every eager dbt model downstream (``any_deps_missing``); such months are
+      requested as empty copies (for example a month that has just begun);
+    - on an instance that keeps its records (not ephemeral), every month of a table it has recorded
+      nothing of, and every reference table it has never recorded: a new instance over a warehouse
+      whose raw is already synced (``dental sync`` from cron without ``DAGSTER_HOME``, a new or wiped
+      instance storage) finds the fingerprints equal, and without this it never recorded raw, so the
+      dbt models' conditions never requested a model (they wait for an input materialized in this
+      instance, none of it missing; ``tests/test_automation_fresh_instance.py``). The runs copy what
+      differs (nothing) and check every window, once.
+
+    An ephemeral instance (the tests', ``bench/``'s) keeps nothing: a table it has recorded nothing of
+    is left to the fingerprints there. The digest gets a ``+<count>`` suffix for what is added."""
+    whole = not instance.is_ephemeral
+    reference_seen = {}
+    if whole:
+        unpartitioned = [raw_asset_key(p.table.name) for p in plans if not p.table.partitioned]
+        reference_seen = {key: event is not None
+                          for key, event in instance.get_latest_materialization_events(unpartitioned).items()}
     out = []
     for plan in plans:
+        key = raw_asset_key(plan.table.name)
         if plan.table.partitioned:
-            recorded = instance.get_materialized_partitions(raw_asset_key(plan.table.name))
-            extra = sorted(set(keys) - recorded - set(plan.partitions)) if recorded or every_table else []
+            recorded = instance.get_materialized_partitions(key)
+            extra = sorted(set(keys) - recorded - set(plan.partitions)) if recorded or whole else []
             if extra:
                 plan = dataclasses.replace(plan, partitions=tuple(sorted({*plan.partitions, *extra})),
                                            digest=f"{plan.digest}+{len(extra)}")
+        elif whole and not plan.partitions and not reference_seen.get(key):
+            plan = dataclasses.replace(plan, partitions=("all",), digest=f"{plan.digest}+1")
         out.append(plan)
     return out
 
@@ -119,14 +141,14 @@ def _requests(plans, keys: list[str], with_run_keys: bool, full_refresh: bool = 
 
 def plan_run_requests(
     opendental: OpenDentalSourceResource, warehouse: WarehouseResource, with_run_keys: bool = True,
-    backstop: bool = False, instance: dg.DagsterInstance | None = None, every_table: bool = False,
-    prefetched=None, claim: str | None = None,
+    backstop: bool = False, instance: dg.DagsterInstance | None = None, prefetched=None,
+    claim: str | None = None,
 ) -> list[dg.RunRequest] | dg.SkipReason:
     """The runs that bring raw up to date with the source (empty when nothing changed); a SkipReason
     for a source other than MariaDB. Run tags say how many partitions and tables each run covers.
-    With ``instance``, the months of a table that Dagster has no materialization of are requested too
-    (``_with_unrecorded``). ``backstop``: the per-month content fingerprints of every table are
-    compared as well (``plan.plan_content``, one scan of each side), and the partitions that differ
+    With ``instance``, what it has no materialization of is requested too (``_with_unrecorded``).
+    ``backstop``: the per-month content fingerprints of every table are compared as well
+    (``plan.plan_content``, one scan of each side), and the partitions that differ
     only there (a value edited without its timestamp) are requested as ``full_refresh`` runs. Raises
     ConfigurationError when the source lacks a table or a needed column. ``prefetched``: the
     fingerprints ``plan.nothing_changed`` just read (``dental sync``), used instead of reading them
@@ -145,7 +167,7 @@ def plan_run_requests(
     finally:
         conn.close()
     if instance is not None:
-        plans = _with_unrecorded(plans, keys, instance, every_table)
+        plans = _with_unrecorded(plans, keys, instance)
     requests = _requests(plans, keys, with_run_keys)
     if content:
         requested = {p.table.name: set(p.partitions) for p in plans}
@@ -161,6 +183,24 @@ def _default_status() -> dg.DefaultSensorStatus:
             else dg.DefaultSensorStatus.STOPPED)
 
 
+def _plan_while_usable(source, plan):
+    """``(None, plan())``, or ``(why, None)`` when the OpenDental ``source`` cannot be used (``why``: an
+    ``outage.SourceDown``): a MariaDB source is logged in to once first (``outage.probe``), and one lost
+    while ``plan`` reads it (``SourceConnectionLost``, after the retries) is down too. Another source
+    is not probed. The one rule of the change sensor and the backstop."""
+    from dental_assets.defs.automation import outage
+    from dental_assets.replication.mysql import SourceConnectionLost
+
+    if isinstance(source, MariaDBSource):
+        down = outage.probe(source.params)
+        if down is not None:
+            return down, None
+    try:
+        return None, plan()
+    except SourceConnectionLost as exc:  # lost while planning, after the retries
+        return outage.source_down(source.params, exc), None
+
+
 @dg.sensor(
     name="raw_change_sensor",
     job_name=RAW_JOB_NAME,
@@ -172,7 +212,6 @@ def raw_change_sensor(context: dg.SensorEvaluationContext, opendental: OpenDenta
                       warehouse: WarehouseResource):
     from dental_assets.defs.automation import outage
     from dental_assets.defs.automation.dead_runs import fail_dead_runs
-    from dental_assets.replication.mysql import SourceConnectionLost
 
     # a killed dental sync's runs, or the daemon's runs after a reboot, would hold their places for good
     for run_id in fail_dead_runs(context.instance):
@@ -180,19 +219,17 @@ def raw_change_sensor(context: dg.SensorEvaluationContext, opendental: OpenDenta
     source = opendental.source()
     if not isinstance(source, MariaDBSource):
         return dg.SkipReason(f"source {source.name!r} has no change detection (DENTAL_SOURCE=opendental has)")
-    down, result = outage.probe(source.params), None
-    if down is None:
+
+    def plan():
         waiting = unfinished_requests(context.instance)
         if waiting:
-            result = dg.SkipReason(
+            return dg.SkipReason(
                 f"{sum(waiting.values())} run(s) requested by an earlier tick not finished yet ("
                 + ", ".join(f"{n} {status.lower()}" for status, n in sorted(waiting.items()))
                 + "): the next comparison waits for them")
-        else:
-            try:
-                result = plan_run_requests(opendental, warehouse, instance=context.instance)
-            except SourceConnectionLost as exc:  # lost while planning, after the retries
-                down = outage.source_down(source.params, exc)
+        return plan_run_requests(opendental, warehouse, instance=context.instance)
+
+    down, result = _plan_while_usable(source, plan)
     _settle_outage(context, down)
     if down is not None:
         return dg.SkipReason(outage.skip_text(down, context.cursor))
@@ -244,18 +281,10 @@ def _settle_outage(context: dg.SensorEvaluationContext, down) -> None:
 )
 def raw_sync_backstop(context: dg.ScheduleEvaluationContext, opendental: OpenDentalSourceResource,
                       warehouse: WarehouseResource):
-    from dental_assets.defs.automation import outage
-    from dental_assets.replication.mysql import SourceConnectionLost
-
     # a schedule context built in a test may have no instance to hand out
     instance = context.instance if context.instance_ref is not None else None
-    source = opendental.source()
-    down = outage.probe(source.params) if isinstance(source, MariaDBSource) else None
-    if down is None:
-        try:
-            result = plan_run_requests(opendental, warehouse, with_run_keys=False, backstop=True, instance=instance)
-        except SourceConnectionLost as exc:
-            down = outage.source_down(source.params, exc)
+    down, result = _plan_while_usable(opendental.source(), lambda: plan_run_requests(
+        opendental, warehouse, with_run_keys=False, backstop=True, instance=instance))
     if down is not None:  # (raw_change_sensor sends the outage's alerts)
         return dg.SkipReason(f"{down.describe()}: nothing compared tonight")
     if isinstance(result, dg.SkipReason) or not result:

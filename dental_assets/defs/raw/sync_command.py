@@ -13,9 +13,10 @@ seconds) and returns non-zero when a run fails or a ``matches_source`` check fai
 tests and the benchmark.
 
 Its Dagster runs carry this process's pid, host and start time; at its next start the runs still
-recorded as started whose process is gone are marked failed (``fail_stale_runs``), and the sensors
-``dental_dead_run_reaper`` and ``raw_change_sensor`` do the same for every run of this host
-(``automation/dead_runs.fail_dead_runs``, which reads these tags).
+recorded as started whose process is gone are marked failed (``fail_stale_runs``), by the rule with
+which the sensors ``dental_dead_run_reaper`` and ``raw_change_sensor`` do the same for every run of
+this host (``automation/dead_runs.fail_dead_runs``, which reads these tags; a run both find is ended
+once).
 """
 
 from __future__ import annotations
@@ -34,51 +35,36 @@ from dental_assets.replication.verified import CLAIM_TAG, new_claim
 PID_TAG = "dental/pid"
 HOST_TAG = "dental/host"
 PROCESS_START_TAG = "dental/process_started"  # the process's start time (a reused pid differs)
-_LIVE_STATUSES = ("NOT_STARTED", "STARTING", "STARTED")
 
 
 def process_tags() -> dict[str, str]:
-    """The tags naming this process: pid, host name, process start time (epoch seconds)."""
+    """The tags naming this process: pid, host name, process start time (epoch seconds, 2 decimals:
+    ``automation/dead_runs.process_start``, which compares them)."""
     import socket
 
-    import psutil
+    from dental_assets.defs.automation.dead_runs import process_start
 
-    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(),
-            PROCESS_START_TAG: f"{psutil.Process().create_time():.2f}"}
-
-
-def _process_alive(pid: int, started: str) -> bool:
-    import psutil
-
-    try:
-        return f"{psutil.Process(pid).create_time():.2f}" == started
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
-        return False
+    pid = os.getpid()
+    return {PID_TAG: str(pid), HOST_TAG: socket.gethostname(), PROCESS_START_TAG: process_start(pid)}
 
 
 def fail_stale_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark failed the runs of ``dental sync`` on this host that are still recorded as started (or
-    starting, or not started) but whose process is gone: killed with SIGKILL, or the machine
-    restarted. Such runs would otherwise stay STARTED forever, holding the ``dental/opendental_source``
-    tag whose concurrency limit is 1. Runs of other hosts, and runs launched by the daemon (whose run
-    monitoring fails them after their ``dagster/max_runtime``, ``SOURCE_TAG``), are left alone. Returns the
-    failed runs' ids."""
+    starting, or not started; canceling ones: canceled) but whose process is gone: killed with SIGKILL,
+    or the machine restarted. Such runs would otherwise stay STARTED forever, holding the
+    ``dental/opendental_source`` tag whose concurrency limit is 1. The rule is the dead-run reaper's
+    (``automation/dead_runs.fail_dead_runs``, which reads these tags), applied to the runs carrying that
+    tag and this host's ``dental/host``: runs of other hosts, and runs launched by the daemon (whose
+    run monitoring fails them after their ``dagster/max_runtime``, ``SOURCE_TAG``; the reaper sensor,
+    those of this host), are left alone. A run the reaper ends at the same time is ended once
+    (``dead_runs.end_dead_run``). Returns the failed runs' ids."""
     import socket
 
+    from dental_assets.defs.automation.dead_runs import fail_dead_runs
     from dental_assets.defs.raw.sensors import SOURCE_CONCURRENCY_TAG
 
-    statuses = [getattr(dg.DagsterRunStatus, name) for name in _LIVE_STATUSES]
-    runs = instance.get_runs(filters=dg.RunsFilter(statuses=statuses,
-                                                   tags={**SOURCE_CONCURRENCY_TAG, HOST_TAG: socket.gethostname()}))
-    failed = []
-    for run in runs:
-        pid, started = run.tags.get(PID_TAG, ""), run.tags.get(PROCESS_START_TAG, "")
-        if not pid.isdigit() or _process_alive(int(pid), started):
-            continue
-        instance.report_run_failed(run, message=f"the dental sync process (pid {pid}) that ran this run is gone: "
-                                                "marked failed at the next start")
-        failed.append(run.run_id)
-    return failed
+    host = socket.gethostname()
+    return fail_dead_runs(instance, host, tags={**SOURCE_CONCURRENCY_TAG, HOST_TAG: host})
 
 
 def _value(entry):
@@ -168,13 +154,13 @@ def run_sync(instance: dg.DagsterInstance | None = None, defs: dg.Definitions | 
     stale = fail_stale_runs(instance)
     if stale:
         print(f"marked {len(stale)} run(s) of a killed dental sync as failed", file=out)
-    # every month Dagster has not recorded is synced too (months without rows included), so no raw
-    # partition is left "missing" for the eager dbt models downstream; on an ephemeral instance nothing
-    # downstream sees a record, so it gets only what changed
+    # every month and reference table Dagster has not recorded is synced too (months without rows
+    # included: sensors._with_unrecorded), so no raw input is left "missing" for the eager dbt models
+    # downstream; on an ephemeral instance nothing downstream sees a record, so it gets only what changed
     claim = claim or new_claim()
     requests = plan_run_requests(opendental, warehouse, with_run_keys=False,
                                  instance=None if instance.is_ephemeral else instance,
-                                 every_table=True, prefetched=prefetched, claim=None if full_refresh else claim)
+                                 prefetched=prefetched, claim=None if full_refresh else claim)
     if full_refresh and not isinstance(requests, dg.SkipReason):
         requests = full_refresh_requests()
     if isinstance(requests, dg.SkipReason):
