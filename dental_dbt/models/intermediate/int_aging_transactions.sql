@@ -362,6 +362,10 @@ final as (
         unioned.aged_procedure_date,
         unioned.on_or_before_as_of_only
     from unioned
+    -- a row whose PatNum is 0 or names no patient row is aged in no family, as OpenDental's aging query
+    -- joins its transactions "INNER JOIN patient p ON p.PatNum=trans.PatNum" (Ledgers.GetAgingGuarTransQuery).
+    -- guarantor_id is patient.Guarantor as stored, even when it names no patient row: mart_ar_aging leaves
+    -- such a family out
     inner join patients
         on unioned.patient_id = patients.pat_num
     where unioned.amount <> 0

@@ -22,6 +22,8 @@
 --   * patient_portion = total_balance - insurance_estimate.
 -- At the run date the buckets, total, estimate and PayPlanDue are what OpenDental stores on the
 -- guarantor (patient.Bal_0_30, Bal_31_60, Bal_61_90, BalOver90, BalTotal, InsEst, PayPlanDue).
+-- Orphans: rows of a patient that does not exist, and families whose guarantor does not exist, are
+-- not aged (below; docs/dbt.md, "The other marts against OpenDental's own reports").
 
 {%- set as_of = run_setting('as_of_date') %}
 
@@ -31,10 +33,26 @@ with settings as (
 
 ),
 
+patients as (
+
+    select pat_num, guarantor from {{ ref('stg_opendental__patient') }}
+
+),
+
+-- the transactions of families whose guarantor has a patient row. OpenDental ages by p.Guarantor
+-- (Ledgers.GetAgingGuarTransQuery), but a family whose guarantor row is missing is in none of its
+-- figures per family: ComputeAging stores aging on the guarantor's own row ("UPDATE patient p LEFT JOIN
+-- famaging f ON p.PatNum=f.PatNum"; the family's patients get 0) and the Aging of A/R report lists
+-- families "INNER JOIN patient ON patient.PatNum=guarAging.PatNum" (RpAging.GetQueryString). The
+-- transactions of a patient row that is missing are already out of int_aging_transactions (OpenDental's
+-- "INNER JOIN patient p ON p.PatNum=trans.PatNum"). Estimates and PayPlanDue are read for the families
+-- listed here only (family_dates).
 transactions as (
 
-    select * from {{ ref('int_aging_transactions') }}
-    where guarantor_id is not null
+    select transactions.*
+    from {{ ref('int_aging_transactions') }} as transactions
+    inner join patients as guarantors
+        on transactions.guarantor_id = guarantors.pat_num
 
 ),
 
@@ -47,12 +65,6 @@ claimprocs as (
 procedures as (
 
     select proc_num, proc_status_code from {{ ref('stg_opendental__procedurelog') }}
-
-),
-
-patients as (
-
-    select pat_num, guarantor from {{ ref('stg_opendental__patient') }}
 
 ),
 

@@ -22,6 +22,10 @@
 --                     total_balance but for the future-dated transactions above. The estimates of families
 --                     not in A/R (in credit, or at 0 with insurance pending: listed by the report only with
 --                     IsIncludeNeg / IsIncludeInsNoBal) are not in them; mart_ar_aging has them per family.
+-- A family whose guarantor has no patient row is not in mart_ar_aging, as the Aging of A/R report leaves
+-- it out (RpAging.GetQueryString: INNER JOIN patient on the guarantor), so it is in none of these
+-- figures; OpenDental's AR dashboard (DashboardQueries.GetAR, over Ledgers.GetAgingQueryString without
+-- that join) still adds its buckets (docs/dbt.md, "The other marts against OpenDental's own reports").
 -- net_production and total_collections are mart_production_daily's and mart_collections_daily's daily
 -- figures (OpenDental's daily Production and Income report, RpProdInc.GetDailyProdIncDataSet) summed over
 -- the month, not OpenDental's monthly Production and Income report, whose total production also adds the

@@ -12,9 +12,13 @@
 --                       received but not on a check yet is not income yet);
 --   total_collections:  patient_payments + insurance_payments.
 -- clinic_id 0 = no clinic. Rows with OpenDental's sentinel date belong to no day and are left out.
--- Insurance payments of a claimproc with no provider (ProvNum 0) are kept, where OpenDental's daily report
--- drops them (INNER JOIN provider, RpProdInc.GetDailyProdIncDataSet): see docs/dbt.md, "The other marts
--- against OpenDental's own reports".
+-- Insurance payments of a claimproc with no provider (ProvNum 0, or one naming no provider row) are kept,
+-- where OpenDental's daily report drops them (INNER JOIN provider, RpProdInc.GetDailyProdIncDataSet); so
+-- are those of a claimproc whose PatNum names no patient row or whose PlanNum no insurance plan (the
+-- daily report INNER JOINs patient, insplan and carrier; its monthly one, GetMonthlyProdIncDataSet, reads
+-- "FROM claimpayment,claimproc" and counts them): see docs/dbt.md, "The other marts against OpenDental's
+-- own reports", for the daily report's figure. Patient payments count whatever the split's patient or
+-- provider, as both reports do (the daily one "LEFT JOIN patient", "LEFT JOIN provider").
 
 with paysplits as (
 

@@ -16,6 +16,17 @@
 --                          + adjustments - writeoffs.
 -- clinic_id / provider_id 0 = none. Rows without a date (OpenDental sentinel dates) belong to no day
 -- and are left out.
+-- Orphans, as the daily report joins (RpProdInc.GetDailyProdIncDataSet):
+--   * a procedure or adjustment whose PatNum is 0 or names no patient row is no production: the report
+--     reads procedures "FROM patient INNER JOIN procedurelog ON patient.PatNum=procedurelog.PatNum" and
+--     adjustments "INNER JOIN patient ON adjustment.PatNum=patient.PatNum"; a procedure's capitation
+--     write-off goes with it (same query); under write-off setting 2 the snapshot estimate of a claimproc
+--     whose procedure has no patient row is out ("INNER JOIN patient ON patient.PatNum=procedurelog.PatNum");
+--     write-offs otherwise "LEFT JOIN patient" and count whatever the patient;
+--   * a ProvNum that names no provider row is no provider, like ProvNum 0: its row is provider_id 0, never
+--     a provider that does not exist. The report drops procedures and adjustments of either (INNER JOIN
+--     provider); this mart keeps them under provider 0 (docs/dbt.md, "The other marts against
+--     OpenDental's own reports", says how to get the report's figure).
 
 with settings as (
 
@@ -56,7 +67,71 @@ snapshots as (
 
 procedures_all as (
 
-    select proc_num, clinic_num from {{ ref('stg_opendental__procedurelog') }}
+    select proc_num, pat_num, clinic_num from {{ ref('stg_opendental__procedurelog') }}
+
+),
+
+patients as (
+
+    select pat_num from {{ ref('stg_opendental__patient') }}
+
+),
+
+providers as (
+
+    select prov_num from {{ ref('stg_opendental__provider') }}
+
+),
+
+-- the completed procedures of a patient that exists (the report's INNER JOIN patient), with a provider
+-- that exists or none
+production_procedures as (
+
+    select
+        completed_procedures.procedure_id,
+        completed_procedures.procedure_date,
+        completed_procedures.clinic_id,
+        providers.prov_num                                          as provider_id,
+        completed_procedures.procedure_charge
+    from completed_procedures
+    inner join patients
+        on completed_procedures.patient_id = patients.pat_num
+    left join providers
+        on completed_procedures.provider_id = providers.prov_num
+
+),
+
+-- the adjustments of a patient that exists, likewise
+production_adjustments as (
+
+    select
+        adjustments.adjustment_date,
+        adjustments.clinic_id,
+        providers.prov_num                                          as provider_id,
+        adjustments.adjustment_amount
+    from adjustments
+    inner join patients
+        on adjustments.patient_id = patients.pat_num
+    left join providers
+        on adjustments.provider_id = providers.prov_num
+
+),
+
+-- write-offs take the claimproc's provider when it exists, else none
+writeoff_claimprocs as (
+
+    select
+        claimprocs.claim_proc_num,
+        claimprocs.proc_num,
+        claimprocs.status_code,
+        claimprocs.date_cp,
+        claimprocs.proc_date,
+        claimprocs.clinic_num,
+        providers.prov_num,
+        claimprocs.write_off
+    from claimprocs
+    left join providers
+        on claimprocs.prov_num = providers.prov_num
 
 ),
 
@@ -72,26 +147,26 @@ parts as (
         0                                                           as adjustment_count,
         cast(0 as numeric(14, 2))                                   as adjustments,
         cast(0 as numeric(14, 2))                                   as writeoffs
-    from completed_procedures
+    from production_procedures
 
     union all
 
     select
-        completed_procedures.procedure_date,
-        completed_procedures.clinic_id,
-        completed_procedures.provider_id,
+        production_procedures.procedure_date,
+        production_procedures.clinic_id,
+        production_procedures.provider_id,
         0, 0,
         cast(claimprocs.write_off as numeric(14, 2)),
         0, 0, 0
     from claimprocs
-    inner join completed_procedures
-        on claimprocs.proc_num = completed_procedures.procedure_id
+    inner join production_procedures
+        on claimprocs.proc_num = production_procedures.procedure_id
     where claimprocs.status_code = 7
 
     union all
 
     select adjustment_date, clinic_id, provider_id, 0, 0, 0, 1, adjustment_amount, 0
-    from adjustments
+    from production_adjustments
 
     union all
 
@@ -102,7 +177,7 @@ parts as (
         claimprocs.prov_num,
         0, 0, 0, 0, 0,
         cast(claimprocs.write_off as numeric(14, 2))
-    from claimprocs
+    from writeoff_claimprocs as claimprocs
     cross join settings
     where settings.writeoff_date_mode in (0, 1)
       and (claimprocs.status_code in (1, 4) or (settings.writeoff_date_mode = 1 and claimprocs.status_code = 0))
@@ -110,19 +185,22 @@ parts as (
 
     union all
 
-    -- claim date (2): the snapshot's write-off estimate when the claim was made
+    -- claim date (2): the snapshot's write-off estimate when the claim was made, for a procedure of a
+    -- patient that exists
     select
         snapshots.snapshot_date,
         procedures_all.clinic_num,
         claimprocs.prov_num,
         0, 0, 0, 0, 0,
         snapshots.writeoff_estimate
-    from claimprocs
+    from writeoff_claimprocs as claimprocs
     cross join settings
     inner join snapshots
         on claimprocs.claim_proc_num = snapshots.claim_proc_num
     inner join procedures_all
         on claimprocs.proc_num = procedures_all.proc_num
+    inner join patients
+        on procedures_all.pat_num = patients.pat_num
     where settings.writeoff_date_mode = 2
       and claimprocs.status_code in (0, 1, 4)
 
@@ -135,7 +213,7 @@ parts as (
         claimprocs.prov_num,
         0, 0, 0, 0, 0,
         cast(claimprocs.write_off as numeric(14, 2)) - coalesce(snapshots.writeoff_estimate, 0)
-    from claimprocs
+    from writeoff_claimprocs as claimprocs
     cross join settings
     left join snapshots
         on claimprocs.claim_proc_num = snapshots.claim_proc_num

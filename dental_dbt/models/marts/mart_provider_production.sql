@@ -1,6 +1,7 @@
 -- Production per day and provider for the production dashboard (grain: production_date, provider_id),
 -- in dollars: the day's net production (mart_production_daily summed over clinics) and its running
--- month-to-date and year-to-date totals for the provider.
+-- month-to-date and year-to-date totals for the provider. provider_id 0 = no provider (ProvNum 0, or one
+-- that names no provider row: mart_production_daily's rule).
 
 with daily as (
 
