@@ -14,7 +14,18 @@ For each kind, ``max(1, round(rate x eligible rows))`` distinct rows are changed
 - ``orphan_row``: a commlog's PatNum pointing at no patient (-> ``foreign_key``);
 - ``near_duplicate_plan``: an insurance plan copied under a new PlanNum with its GroupName upper-cased and
   padded with spaces (-> ``duplicate_plans``);
-- ``unusual_status``: an appointment's AptStatus set to 9, no ApptStatus value (-> ``status_enum``);
+- ``unusual_status``: an appointment's AptStatus set to 9, no ApptStatus value, and a completed procedure's
+  ProcStatus set to 9, no ProcStat value (-> ``status_enum``);
+- ``orphan_reference``: a key OpenDental does not enforce set to a number no row holds, one kind per entry of
+  ``ORPHAN_REFERENCES`` (-> ``foreign_key``), as a real practice's database holds them after deletes
+  (OpenDentBusiness/Data Interface/DatabaseMaintenances.cs has a check for each): a treatment-planned
+  procedure's AptNum (a deleted appointment: ProcedurelogWithInvalidAptNum), an estimate claimproc's ProcNum
+  (a deleted procedure: ClaimProcDeleteEstimateWithInvalidProcNum), a patient's Guarantor (PatientBadGuarantor;
+  a patient who is nobody's guarantor), a completed procedure's ProvNum or CodeNum
+  (ProcedurelogWithInvalidProvNum, ProcedurelogCodeNumInvalid), a treatment-planned procedure's PatNum (a
+  completed one would meet tests/assert_production_daily_reconciles.sql, which does not yet leave out a
+  procedure of no patient as mart_production_daily now does), a received claimproc's ClaimNum
+  (ClaimProcWithInvalidClaimNum). The new number is past the largest key of the table referred to;
 - ``control_chars``: a commlog Note with a NUL byte and a BEL appended (-> ``text_control_chars``; the
   PostgreSQL writer drops the NUL, see ``dental_assets.pgcopy``, the BEL stays).
 
@@ -34,7 +45,20 @@ import pyarrow.compute as pc
 from .util import ZERO_DAY
 
 KINDS = ("sentinel_date", "negative_amount", "absurd_amount", "claimproc_claimnum_0", "orphan_row",
-         "near_duplicate_plan", "unusual_status", "control_chars")
+         "near_duplicate_plan", "unusual_status", "control_chars", "orphan_reference")
+TP, COMPLETE = 1, 2  # procedurelog.ProcStatus (ProcStat)
+RECEIVED, ESTIMATE = 1, 6  # claimproc.Status (ClaimProcStatus)
+UNUSUAL_PROC_STATUS = 9  # the ProcStatus an unusual_status procedure gets: no ProcStat value
+# orphan_reference kinds: (table, primary key, column, the rows eligible, (table referred to, its key))
+ORPHAN_REFERENCES = (
+    ("procedurelog", "ProcNum", "AptNum", "planned_on_appointment", ("appointment", "AptNum")),
+    ("claimproc", "ClaimProcNum", "ProcNum", "estimate", ("procedurelog", "ProcNum")),
+    ("patient", "PatNum", "Guarantor", "guarantor_of_nobody", ("patient", "PatNum")),
+    ("procedurelog", "ProcNum", "ProvNum", "completed", ("provider", "ProvNum")),
+    ("procedurelog", "ProcNum", "PatNum", "planned", ("patient", "PatNum")),
+    ("procedurelog", "ProcNum", "CodeNum", "completed", ("procedurecode", "CodeNum")),
+    ("claimproc", "ClaimProcNum", "ClaimNum", "received_on_claim", ("claim", "ClaimNum")),
+)
 INJECTION_SCHEMA = pa.schema([("Kind", pa.string()), ("TableName", pa.string()), ("ColumnName", pa.string()),
                               ("KeyNum", pa.int64()), ("CheckName", pa.string())])
 DIRTY_STREAM = 0xD1  # second word of the dirty mode's seed: PCG64([seed, DIRTY_STREAM])
@@ -70,7 +94,8 @@ def make_dirty(practice, rate: float, seed: int | None = None):
     inj = _Injector(practice, rate, seed)
     # one step per kind, in this order: each draws its rows from the one generator
     for step in (_sentinel_dates, _negative_fees, _absurd_splits, _claimprocs_off_claim, _orphan_commlogs,
-                 _control_chars, _unusual_statuses, _near_duplicate_plans):
+                 _control_chars, _unusual_statuses, _near_duplicate_plans, _unusual_proc_statuses,
+                 _orphan_references):
         step(inj)
     ledger = dict(practice.ledger)
     ledger["injections"] = _injection_table(inj.records)
@@ -188,6 +213,47 @@ def _near_duplicate_plans(inj: _Injector) -> None:
     copies = _set(copies, "GroupName", pc.binary_join_element_wise(names, pa.scalar(PLAN_NAME_PADDING), ""))
     inj.tables["insplan"] = pa.concat_tables([ip, copies])
     inj.records.append(("near_duplicate_plan", "insplan", "GroupName", new_nums, "duplicate_plans"))
+
+
+def _unusual_proc_statuses(inj: _Injector) -> None:
+    """unusual_status: completed procedures' ProcStatus set to UNUSUAL_PROC_STATUS."""
+    pl = inj.tables["procedurelog"]
+    rows = inj.pick("procedurelog", _np(pl, "ProcStatus") == COMPLETE)
+    status = _np(pl, "ProcStatus").copy()
+    status[rows] = UNUSUAL_PROC_STATUS
+    inj.tables["procedurelog"] = _set(pl, "ProcStatus", status)
+    inj.record("unusual_status", "procedurelog", "ProcStatus", rows, "status_enum", "ProcNum")
+
+
+def _eligible(tables: dict, table: str, which: str) -> np.ndarray:
+    """The rows of ``table`` an ORPHAN_REFERENCES kind may change (``which``)."""
+    t = tables[table]
+    if which == "planned_on_appointment":
+        return (_np(t, "ProcStatus") == TP) & (_np(t, "AptNum") != 0)
+    if which == "estimate":
+        return _np(t, "Status") == ESTIMATE
+    if which == "guarantor_of_nobody":
+        pat, guarantor = _np(t, "PatNum"), _np(t, "Guarantor")
+        return (pat != guarantor) & ~np.isin(pat, guarantor)
+    if which == "completed":
+        return _np(t, "ProcStatus") == COMPLETE
+    if which == "planned":
+        return _np(t, "ProcStatus") == TP
+    if which == "received_on_claim":
+        return (_np(t, "Status") == RECEIVED) & (_np(t, "ClaimNum") != 0)
+    raise ValueError(which)
+
+
+def _orphan_references(inj: _Injector) -> None:
+    """orphan_reference: for each ORPHAN_REFERENCES kind, the column set to new numbers past the largest key of
+    the table referred to (so no row holds them)."""
+    for table, pk, column, which, (parent, parent_key) in ORPHAN_REFERENCES:
+        t = inj.tables[table]
+        rows = inj.pick(table, _eligible(inj.tables, table, which))
+        values = _np(t, column).copy()
+        values[rows] = int(_np(inj.tables[parent], parent_key).max(initial=0)) + 1 + np.arange(len(rows))
+        inj.tables[table] = _set(t, column, values)
+        inj.record("orphan_reference", table, column, rows, "foreign_key", pk)
 
 
 def _injection_table(records: list[tuple[str, str, str, np.ndarray, str]]) -> pa.Table:

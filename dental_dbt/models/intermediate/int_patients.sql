@@ -1,5 +1,7 @@
 -- One row per OpenDental patient (patient.PatNum) with the demographics the marts use. Birthdate is
--- NULL when OpenDental holds a sentinel (cleaned in staging).
+-- NULL when OpenDental holds a sentinel (cleaned in staging). patient_status_code is PatStatus as stored, a code
+-- OpenDental 24.3 does not define (PatientStatus 0-6, OpenDentBusiness/Db/Enumerations.cs) included; it
+-- decodes to 'unknown' (the `<column>_code` convention of staging, docs/dbt.md).
 
 with patients as (
 
@@ -22,7 +24,7 @@ selected as (
             when 2 then 'unknown'
             when 3 then 'other'
         end                                                         as gender,
-        pat_status                                                  as patient_status_code,
+        pat_status_code                                             as patient_status_code,
         case pat_status
             when 0 then 'patient'
             when 1 then 'non_patient'
@@ -31,6 +33,7 @@ selected as (
             when 4 then 'deleted'
             when 5 then 'deceased'
             when 6 then 'prospective'
+            else 'unknown'
         end                                                         as patient_status,
         date_first_visit
     from patients

@@ -1,6 +1,12 @@
 -- One row per OpenDental procedure (procedurelog.ProcNum), every status, with its code, code category
 -- and charge. The charge is computed here once, as OpenDental computes it:
 -- procedurelog.ProcFee x (procedurelog.UnitQty + procedurelog.BaseUnits), in dollars.
+-- A ProcStatus OpenDental 24.3 does not define (ProcStat 1-8, OpenDentBusiness/Db/Enumerations.cs; staging's
+-- proc_status NULL, the stored code in proc_status_code) decodes to 'unknown': the models filter on a defined
+-- status (proc_status or proc_status_code 2 for production and AR; 1, 2, 5, 6, 8 for treatment plans, the
+-- journey and the scores), so such a procedure counts in none, as
+-- OpenDental's Production and Income report (RpProdInc, "ProcStatus=ProcStat.C") and aging
+-- (Ledgers.GetTransQueryString, the same) count only complete procedures; mart_data_exceptions lists it.
 
 with procedures as (
 
@@ -34,6 +40,7 @@ enriched as (
         procedures.tooth_num                                        as tooth_num,
         procedures.surf                                             as surf,
         procedures.proc_status                                      as proc_status,
+        procedures.proc_status_code                                 as proc_status_code,
         case procedures.proc_status
             when 1 then 'treatment_planned'
             when 2 then 'complete'
@@ -43,6 +50,7 @@ enriched as (
             when 6 then 'deleted'
             when 7 then 'condition'
             when 8 then 'treatment_planned_inactive'
+            else 'unknown'
         end                                                         as proc_status_name,
         procedures.code_num                                         as code_id,
         procedure_codes.proc_code                                   as procedure_code,

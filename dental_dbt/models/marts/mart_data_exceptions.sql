@@ -1,5 +1,7 @@
 -- One row per OpenDental row that breaks one of the rules below, with what the marts do about it
--- (dental_dbt/README.md and docs/dbt.md, "Dirty data"). Keys and rule names only: no patient data.
+-- (dental_dbt/README.md and docs/dbt.md, "Dirty data" and "Foreign keys"). Keys and rule names only: no
+-- patient data. It reads staging only (no intermediate model), so no failing or warning test of an
+-- intermediate model can skip it: it lists the bad rows exactly when the rest of the build may not run.
 --   exception_kind  what is wrong (the names of dental_synthetic.dirty's injections where they match);
 --   table_name, column_name, key_num: the OpenDental table, column and primary key;
 --   handling        what the warehouse does with the row.
@@ -12,21 +14,209 @@
 --   negative_amount       a completed procedure's negative procedurelog.ProcFee (counted as stored);
 --   absurd_amount         an amount of var implausible_amount or more in procedurelog.ProcFee, paysplit.SplitAmt,
 --                         adjustment.AdjAmt, claimproc.InsPayAmt or claimproc.WriteOff (counted as stored);
---   claimproc_claimnum_0  a received claimproc on no claim; orphan_row: a commlog.PatNum of no patient;
+--   claimproc_claimnum_0  a received claimproc on no claim; orphan_row: a commlog.PatNum of no patient (kept,
+--                         its own kind: int_communications itself turns it into patient_id NULL and is_orphan);
+--   orphan_reference      a key read from OpenDental that names no row of the table it refers to (a procedure
+--                         of a deleted appointment, an estimate of a deleted procedure, a patient whose
+--                         guarantor is gone...): every reference a warn-level foreign_key test checks, listed
+--                         in `references` below with what the marts do with the row. OpenDental does not
+--                         enforce these keys; its Database Maintenance repairs each kind
+--                         (OpenDentBusiness/Data Interface/DatabaseMaintenances.cs, e.g.
+--                         ProcedurelogWithInvalidAptNum, ClaimProcDeleteEstimateWithInvalidProcNum,
+--                         PatientBadGuarantor, ClaimProcWithInvalidClaimNum, ProcedurelogWithInvalidProvNum,
+--                         ProcedurelogCodeNumInvalid);
 --   near_duplicate_plan   insplan copies; control_chars: control characters in commlog.Note;
---   unusual_status        a code OpenDental 24.3 does not define: appointment.AptStatus, commlog.Mode_ and
---                         commlog.SentOrReceived, securitylog.PermType (each counted as 'unknown'),
---                         clockevent.ClockStatus (no work row: out of mart_staff_hours_weekly).
+--   unusual_status        a code OpenDental 24.3 does not define: appointment.AptStatus, procedurelog.ProcStatus,
+--                         patient.PatStatus, commlog.Mode_ and commlog.SentOrReceived, securitylog.PermType (each
+--                         decoded as 'unknown'), clockevent.ClockStatus (no work row: out of
+--                         mart_staff_hours_weekly).
 -- Not listed: rows a mart leaves out by its own definition rather than for a broken rule (a lab case not yet
 -- sent, whose DateTimeSent is OpenDental's MinValue until it is sent; a clock row still open; appointments
 -- not on the book), and the rows with a sentinel date in columns no rule here reads, which the daily marts
 -- leave out: appointment.AptDateTime, paysplit.DatePay, claimproc.DateCP, adjustment.AdjDate, among others.
 
+{#- The references OpenDental holds and does not enforce: one entry per warn-level foreign_key test's source
+    column (a test on a derived column, e.g. int_statements.guarantor_id or int_claims.carrier_id, is covered
+    by the entries of the columns it is derived from: patient.Guarantor, statement.PatNum, insplan.CarrierNum).
+    macros/orphan_references.sql writes one CTE per entry. "kept" = the row stays in every model with the key
+    as stored (a dimension has no row for it). AR = int_aging_transactions / mart_ar_aging, which join the
+    patient for the family as OpenDental's aging does (Ledgers.GetTransQueryString). -#}
+{%- set not_found = "kept with the key as stored, which no dimension row describes" -%}
+{%- set references = [
+    {'table': 'procedurelog', 'column': 'PatNum', 'model': 'stg_opendental__procedurelog', 'key': 'proc_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'out of production and AR (no patient: the daily report and the aging join the patient, RpProdInc, '
+         ~ 'Ledgers.GetTransQueryString); kept in fct_procedure'},
+    {'table': 'procedurelog', 'column': 'AptNum', 'model': 'stg_opendental__procedurelog', 'key': 'proc_num',
+     'fk': 'apt_num', 'parent': 'stg_opendental__appointment', 'parent_key': 'apt_num',
+     'handling': 'kept, on no appointment: not scheduled in mart_treatment_acceptance_monthly; mart_patient_scores '
+         ~ 'counts a planned one as accepted (AptNum set); no money moves'},
+    {'table': 'procedurelog', 'column': 'ClinicNum', 'model': 'stg_opendental__procedurelog', 'key': 'proc_num',
+     'fk': 'clinic_num', 'parent': 'stg_opendental__clinic', 'parent_key': 'clinic_num',
+     'handling': 'kept: production counts it under the stored ClinicNum (no dim_clinic row); AR unaffected'},
+    {'table': 'procedurelog', 'column': 'ProvNum', 'model': 'stg_opendental__procedurelog', 'key': 'proc_num',
+     'fk': 'prov_num', 'parent': 'stg_opendental__provider', 'parent_key': 'prov_num',
+     'handling': 'production (mart_production_daily, mart_provider_production) counts it under provider 0 (none); AR '
+         ~ 'unaffected; fct_procedure keeps the stored ProvNum'},
+    {'table': 'procedurelog', 'column': 'CodeNum', 'model': 'stg_opendental__procedurelog', 'key': 'proc_num',
+     'fk': 'code_num', 'parent': 'stg_opendental__procedurecode', 'parent_key': 'code_num',
+     'handling': 'kept with procedure_code NULL: its charge counts in production and AR'},
+    {'table': 'adjustment', 'column': 'PatNum', 'model': 'stg_opendental__adjustment', 'key': 'adj_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'out of production and AR (no patient: both join the patient)'},
+    {'table': 'adjustment', 'column': 'ProcNum', 'model': 'stg_opendental__adjustment', 'key': 'adj_num',
+     'fk': 'proc_num', 'parent': 'stg_opendental__procedurelog', 'parent_key': 'proc_num',
+     'handling': 'kept: counted in production and AR as stored, attached to no procedure'},
+    {'table': 'adjustment', 'column': 'ProvNum', 'model': 'stg_opendental__adjustment', 'key': 'adj_num',
+     'fk': 'prov_num', 'parent': 'stg_opendental__provider', 'parent_key': 'prov_num',
+     'handling': 'production counts it under provider 0 (none); AR unaffected'},
+    {'table': 'appointment', 'column': 'PatNum', 'model': 'stg_opendental__appointment', 'key': 'apt_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept: counted in mart_appointments_daily; ' ~ not_found},
+    {'table': 'appointment', 'column': 'ProvNum', 'model': 'stg_opendental__appointment', 'key': 'apt_num',
+     'fk': 'prov_num', 'parent': 'stg_opendental__provider', 'parent_key': 'prov_num',
+     'handling': 'kept: mart_appointments_daily counts it under the stored ProvNum (no dim_provider row)'},
+    {'table': 'appointment', 'column': 'ProvHyg', 'model': 'stg_opendental__appointment', 'key': 'apt_num',
+     'fk': 'prov_hyg', 'parent': 'stg_opendental__provider', 'parent_key': 'prov_num',
+     'handling': 'kept as fct_appointment.hygienist_id (no dim_provider row)'},
+    {'table': 'appointment', 'column': 'ClinicNum', 'model': 'stg_opendental__appointment', 'key': 'apt_num',
+     'fk': 'clinic_num', 'parent': 'stg_opendental__clinic', 'parent_key': 'clinic_num',
+     'handling': 'kept: mart_appointments_daily counts it under the stored ClinicNum (no dim_clinic row)'},
+    {'table': 'claim', 'column': 'PatNum', 'model': 'stg_opendental__claim', 'key': 'claim_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept in int_claims, fct_claim and mart_claims_monthly; ' ~ not_found},
+    {'table': 'claim', 'column': 'PlanNum', 'model': 'stg_opendental__claim', 'key': 'claim_num',
+     'fk': 'plan_num', 'parent': 'stg_opendental__insplan', 'parent_key': 'plan_num',
+     'handling': 'kept in int_claims and fct_claim with no carrier (carrier_id NULL)'},
+    {'table': 'claim', 'column': 'ClinicNum', 'model': 'stg_opendental__claim', 'key': 'claim_num',
+     'fk': 'clinic_num', 'parent': 'stg_opendental__clinic', 'parent_key': 'clinic_num',
+     'handling': 'kept in int_claims and fct_claim; ' ~ not_found},
+    {'table': 'claim', 'column': 'ProvTreat', 'model': 'stg_opendental__claim', 'key': 'claim_num',
+     'fk': 'prov_treat', 'parent': 'stg_opendental__provider', 'parent_key': 'prov_num',
+     'handling': 'kept in int_claims and fct_claim; ' ~ not_found},
+    {'table': 'claimproc', 'column': 'ClaimNum', 'model': 'stg_opendental__claimproc', 'key': 'claim_proc_num',
+     'fk': 'claim_num', 'parent': 'stg_opendental__claim', 'parent_key': 'claim_num',
+     'handling': 'kept: its payment counts in collections (by its check) and AR, its write-off in production; in no '
+         ~ 'claim\'s recomputed totals'},
+    {'table': 'claimproc', 'column': 'ProcNum', 'model': 'stg_opendental__claimproc', 'key': 'claim_proc_num',
+     'fk': 'proc_num', 'parent': 'stg_opendental__procedurelog', 'parent_key': 'proc_num',
+     'handling': 'kept: an estimate moves no money; a payment counts in collections and its write-off in production '
+         ~ '(under write-off date setting 2 only the part past the snapshot estimate); out of AR (the aging '
+         ~ 'counts a claimproc of a complete procedure or of none)'},
+    {'table': 'claimproc', 'column': 'PatNum', 'model': 'stg_opendental__claimproc', 'key': 'claim_proc_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept: its payment counts in collections and its write-off in production; out of AR (no family)'},
+    {'table': 'claimproc', 'column': 'ProvNum', 'model': 'stg_opendental__claimproc', 'key': 'claim_proc_num',
+     'fk': 'prov_num', 'parent': 'stg_opendental__provider', 'parent_key': 'prov_num',
+     'handling': 'its write-off counts in production under provider 0 (none); collections and AR unaffected'},
+    {'table': 'claimproc', 'column': 'ClinicNum', 'model': 'stg_opendental__claimproc', 'key': 'claim_proc_num',
+     'fk': 'clinic_num', 'parent': 'stg_opendental__clinic', 'parent_key': 'clinic_num',
+     'handling': 'kept: counted under the stored ClinicNum in collections and write-offs (no dim_clinic row)'},
+    {'table': 'claimproc', 'column': 'PlanNum', 'model': 'stg_opendental__claimproc', 'key': 'claim_proc_num',
+     'fk': 'plan_num', 'parent': 'stg_opendental__insplan', 'parent_key': 'plan_num',
+     'handling': 'kept: its money counts as stored; no carrier'},
+    {'table': 'claimproc', 'column': 'ClaimPaymentNum', 'model': 'stg_opendental__claimproc', 'key': 'claim_proc_num',
+     'fk': 'claim_payment_num', 'parent': 'stg_opendental__claimpayment', 'parent_key': 'claim_payment_num',
+     'handling': 'out of mart_collections_daily (no insurance check, no CheckDate); counted in AR by DateCP'},
+    {'table': 'claimpayment', 'column': 'ClinicNum', 'model': 'stg_opendental__claimpayment',
+     'key': 'claim_payment_num',
+     'fk': 'clinic_num', 'parent': 'stg_opendental__clinic', 'parent_key': 'clinic_num',
+     'handling': 'kept in int_claim_payments; ' ~ not_found},
+    {'table': 'claimtracking', 'column': 'ClaimNum', 'model': 'stg_opendental__claimtracking',
+     'key': 'claim_tracking_num',
+     'fk': 'claim_num', 'parent': 'stg_opendental__claim', 'parent_key': 'claim_num',
+     'handling': 'kept in int_claim_tracking; it follows up no claim'},
+    {'table': 'insplan', 'column': 'CarrierNum', 'model': 'stg_opendental__insplan', 'key': 'plan_num',
+     'fk': 'carrier_num', 'parent': 'stg_opendental__carrier', 'parent_key': 'carrier_num',
+     'handling': 'kept: its claims and checks keep the stored carrier_id, which names no carrier'},
+    {'table': 'patient', 'column': 'Guarantor', 'model': 'stg_opendental__patient', 'key': 'pat_num',
+     'fk': 'guarantor', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'out of AR: mart_ar_aging ages no family whose guarantor has no patient row (OpenDental stores aging '
+         ~ 'on that row, RpAging joins it); production unaffected'},
+    {'table': 'patient', 'column': 'ClinicNum', 'model': 'stg_opendental__patient', 'key': 'pat_num',
+     'fk': 'clinic_num', 'parent': 'stg_opendental__clinic', 'parent_key': 'clinic_num',
+     'handling': 'kept: statements and collection activity of its family count under the stored ClinicNum (no '
+         ~ 'dim_clinic row)'},
+    {'table': 'payment', 'column': 'PatNum', 'model': 'stg_opendental__payment', 'key': 'pay_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept: its splits count in collections; fct_payment ' ~ not_found},
+    {'table': 'payment', 'column': 'ClinicNum', 'model': 'stg_opendental__payment', 'key': 'pay_num',
+     'fk': 'clinic_num', 'parent': 'stg_opendental__clinic', 'parent_key': 'clinic_num',
+     'handling': 'kept: its splits count in collections; fct_payment ' ~ not_found},
+    {'table': 'paysplit', 'column': 'PatNum', 'model': 'stg_opendental__paysplit', 'key': 'split_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept: counted in collections; out of AR (no family); int_collection_activity counts it in a family '
+         ~ 'of its own PatNum'},
+    {'table': 'payplan', 'column': 'PatNum', 'model': 'stg_opendental__payplan', 'key': 'pay_plan_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept in int_payment_plans; ' ~ not_found},
+    {'table': 'payplan', 'column': 'Guarantor', 'model': 'stg_opendental__payplan', 'key': 'pay_plan_num',
+     'fk': 'guarantor', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept: int_payment_plans and collection activity count the plan in a family of the stored Guarantor'},
+    {'table': 'payplancharge', 'column': 'Guarantor', 'model': 'stg_opendental__payplancharge',
+     'key': 'pay_plan_charge_num',
+     'fk': 'guarantor', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept: a charge on no known plan counts in collection activity in a family of the stored Guarantor'},
+    {'table': 'commlog', 'column': 'CommType', 'model': 'stg_opendental__commlog', 'key': 'commlog_num',
+     'fk': 'comm_type', 'parent': 'stg_opendental__definition', 'parent_key': 'def_num',
+     'handling': 'kept: mart_communications_monthly counts it under the stored purpose_id, which has no name'},
+    {'table': 'commlog', 'column': 'UserNum', 'model': 'stg_opendental__commlog', 'key': 'commlog_num',
+     'fk': 'user_num', 'parent': 'stg_opendental__userod', 'parent_key': 'user_num',
+     'handling': 'kept in int_communications with the stored user_id (no user_provider_id)'},
+    {'table': 'securitylog', 'column': 'UserNum', 'model': 'stg_opendental__securitylog', 'key': 'security_log_num',
+     'fk': 'user_num', 'parent': 'stg_opendental__userod', 'parent_key': 'user_num',
+     'handling': 'kept: mart_system_activity_daily counts it under the stored user_id'},
+    {'table': 'securitylog', 'column': 'PatNum', 'model': 'stg_opendental__securitylog', 'key': 'security_log_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept: mart_system_activity_daily counts it, the PatNum among patients_touched'},
+    {'table': 'userod', 'column': 'ProvNum', 'model': 'stg_opendental__userod', 'key': 'user_num',
+     'fk': 'prov_num', 'parent': 'stg_opendental__provider', 'parent_key': 'prov_num',
+     'handling': 'kept as the user_provider_id of the user\'s commlogs and log entries, which names no provider'},
+    {'table': 'insverifyhist', 'column': 'FKey', 'suffix': 'patplan', 'model': 'stg_opendental__insverifyhist',
+     'key': 'ins_verify_hist_num', 'fk': 'f_key', 'where': 'child.verify_type = 2',
+     'parent': 'stg_opendental__patplan', 'parent_key': 'pat_plan_num',
+     'handling': 'kept in int_insurance_verifications: a patient enrollment verification of no coverage, matching no '
+         ~ 'appointment'},
+    {'table': 'insverifyhist', 'column': 'FKey', 'suffix': 'insplan', 'model': 'stg_opendental__insverifyhist',
+     'key': 'ins_verify_hist_num', 'fk': 'f_key', 'where': 'child.verify_type = 1',
+     'parent': 'stg_opendental__insplan', 'parent_key': 'plan_num',
+     'handling': 'kept in int_insurance_verifications: a benefit verification of no plan, matching no appointment'},
+    {'table': 'labcase', 'column': 'PatNum', 'model': 'stg_opendental__labcase', 'key': 'lab_case_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept: counted in mart_lab_cases_monthly'},
+    {'table': 'labcase', 'column': 'AptNum', 'model': 'stg_opendental__labcase', 'key': 'lab_case_num',
+     'fk': 'apt_num', 'parent': 'stg_opendental__appointment', 'parent_key': 'apt_num',
+     'handling': 'kept: counted in mart_lab_cases_monthly'},
+    {'table': 'perioexam', 'column': 'PatNum', 'model': 'stg_opendental__perioexam', 'key': 'perio_exam_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept in int_perio_exams; in mart_perio_followup only if int_patients holds the patient, so not'},
+    {'table': 'perioexam', 'column': 'ProvNum', 'model': 'stg_opendental__perioexam', 'key': 'perio_exam_num',
+     'fk': 'prov_num', 'parent': 'stg_opendental__provider', 'parent_key': 'prov_num',
+     'handling': 'kept: mart_perio_followup shows the stored provider_id'},
+    {'table': 'patplan', 'column': 'PatNum', 'model': 'stg_opendental__patplan', 'key': 'pat_plan_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept in int_patient_coverage; it covers no patient of dim_patient'},
+    {'table': 'inssub', 'column': 'PlanNum', 'model': 'stg_opendental__inssub', 'key': 'ins_sub_num',
+     'fk': 'plan_num', 'parent': 'stg_opendental__insplan', 'parent_key': 'plan_num',
+     'handling': 'kept: the coverage keeps the stored insurance_plan_id (no dim_insurance_plan row)'},
+    {'table': 'scheduleop', 'column': 'OperatoryNum', 'model': 'stg_opendental__scheduleop', 'key': 'schedule_op_num',
+     'fk': 'operatory_num', 'parent': 'stg_opendental__operatory', 'parent_key': 'operatory_num',
+     'handling': 'kept: int_operatory_schedule opens the stored operatory_id, counted in mart_chair_utilization_daily'},
+    {'table': 'operatory', 'column': 'ClinicNum', 'model': 'stg_opendental__operatory', 'key': 'operatory_num',
+     'fk': 'clinic_num', 'parent': 'stg_opendental__clinic', 'parent_key': 'clinic_num',
+     'handling': 'kept: the operatory\'s minutes count under the stored clinic_id in mart_chair_utilization_daily'},
+    {'table': 'statement', 'column': 'PatNum', 'model': 'stg_opendental__statement', 'key': 'statement_num',
+     'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
+     'handling': 'kept: int_statements and collection activity count it in a family of its own PatNum'},
+] %}
+
 with procedures as (
 
-    select * from {{ ref('int_procedures') }}
+    select * from {{ ref('stg_opendental__procedurelog') }}
 
 ),
+
+{{ orphan_reference_ctes(references) }}
 
 completed_without_date as (
 
@@ -34,18 +224,18 @@ completed_without_date as (
         'sentinel_date'                                             as exception_kind,
         'procedurelog'                                              as table_name,
         'ProcDate'                                                  as column_name,
-        procedure_id                                                as key_num,
+        proc_num                                                    as key_num,
         'out of mart_production_daily (no date of service); in AR as the oldest charge' as handling
     from procedures
     where proc_status = 2
-        and procedure_date is null
+        and proc_date is null
 
 ),
 
 negative_fees as (
 
     select
-        'negative_amount', 'procedurelog', 'ProcFee', procedure_id,
+        'negative_amount', 'procedurelog', 'ProcFee', proc_num,
         'counted as stored: a negative charge in production and AR'
     from procedures
     where proc_status = 2
@@ -140,6 +330,24 @@ unknown_statuses as (
     from {{ ref('stg_opendental__appointment') }}
     where apt_status is null
         and apt_status_code is not null
+    union all
+    -- ProcStat 1-8 (OpenDentBusiness/Db/Enumerations.cs); production and AR count ProcStatus 2 (ProcStat.C)
+    -- only, as OpenDental's Production and Income report (RpProdInc) and aging (Ledgers.GetTransQueryString) do
+    select
+        'unusual_status', 'procedurelog', 'ProcStatus', proc_num,
+        'decoded as unknown: not production, not in AR (neither counts a status other than complete), '
+            || 'in no treatment plan count'
+    from procedures
+    where proc_status is null
+        and proc_status_code is not null
+    union all
+    select
+        'unusual_status', 'patient', 'PatStatus', pat_num,
+        'decoded as unknown in int_patients (patient_status_code keeps the stored code); '
+            || 'no mart filters patients by status'
+    from {{ ref('stg_opendental__patient') }}
+    where pat_status is null
+        and pat_status_code is not null
 
 ),
 
@@ -230,6 +438,7 @@ unioned as (
     union all select * from security_log_codes
     union all select * from time_card_codes
     union all select * from control_characters
+    {{- orphan_reference_union(references) }}
 
 )
 
