@@ -21,11 +21,14 @@ For each kind, ``max(1, round(rate x eligible rows))`` distinct rows are changed
   (OpenDentBusiness/Data Interface/DatabaseMaintenances.cs has a check for each): a treatment-planned
   procedure's AptNum (a deleted appointment: ProcedurelogWithInvalidAptNum), an estimate claimproc's ProcNum
   (a deleted procedure: ClaimProcDeleteEstimateWithInvalidProcNum), a patient's Guarantor (PatientBadGuarantor;
-  a patient who is nobody's guarantor), a completed procedure's ProvNum or CodeNum
-  (ProcedurelogWithInvalidProvNum, ProcedurelogCodeNumInvalid), a treatment-planned procedure's PatNum (a
-  completed one would meet tests/assert_production_daily_reconciles.sql, which does not yet leave out a
-  procedure of no patient as mart_production_daily now does), a received claimproc's ClaimNum
-  (ClaimProcWithInvalidClaimNum). The new number is past the largest key of the table referred to;
+  a patient who is nobody's guarantor), a completed procedure's ProvNum, PatNum or CodeNum
+  (ProcedurelogWithInvalidProvNum, the patient check PatientMissing, ProcedurelogCodeNumInvalid), a received
+  claimproc's ClaimNum (ClaimProcWithInvalidClaimNum). The new number is past the largest key of the table
+  referred to;
+- ``missing_key``: a PatNum set to 0 (no patient: OpenDental enforces nothing; DatabaseMaintenances.PatientMissing
+  looks for PatNum 0 in procedurelog among other tables) on a completed procedure and on an adjustment, one
+  kind per entry of ``MISSING_KEYS`` (-> ``patient_missing``, a check ``dental_synthetic.validate`` does not
+  have yet: ``foreign_key`` skips 0);
 - ``control_chars``: a commlog Note with a NUL byte and a BEL appended (-> ``text_control_chars``; the
   PostgreSQL writer drops the NUL, see ``dental_assets.pgcopy``, the BEL stays).
 
@@ -45,7 +48,7 @@ import pyarrow.compute as pc
 from .util import ZERO_DAY
 
 KINDS = ("sentinel_date", "negative_amount", "absurd_amount", "claimproc_claimnum_0", "orphan_row",
-         "near_duplicate_plan", "unusual_status", "control_chars", "orphan_reference")
+         "near_duplicate_plan", "unusual_status", "control_chars", "orphan_reference", "missing_key")
 TP, COMPLETE = 1, 2  # procedurelog.ProcStatus (ProcStat)
 RECEIVED, ESTIMATE = 1, 6  # claimproc.Status (ClaimProcStatus)
 UNUSUAL_PROC_STATUS = 9  # the ProcStatus an unusual_status procedure gets: no ProcStat value
@@ -55,10 +58,16 @@ ORPHAN_REFERENCES = (
     ("claimproc", "ClaimProcNum", "ProcNum", "estimate", ("procedurelog", "ProcNum")),
     ("patient", "PatNum", "Guarantor", "guarantor_of_nobody", ("patient", "PatNum")),
     ("procedurelog", "ProcNum", "ProvNum", "completed", ("provider", "ProvNum")),
-    ("procedurelog", "ProcNum", "PatNum", "planned", ("patient", "PatNum")),
+    ("procedurelog", "ProcNum", "PatNum", "completed", ("patient", "PatNum")),
     ("procedurelog", "ProcNum", "CodeNum", "completed", ("procedurecode", "CodeNum")),
     ("claimproc", "ClaimProcNum", "ClaimNum", "received_on_claim", ("claim", "ClaimNum")),
 )
+# missing_key kinds: (table, primary key, column set to 0, the rows eligible)
+MISSING_KEYS = (
+    ("procedurelog", "ProcNum", "PatNum", "completed"),
+    ("adjustment", "AdjNum", "PatNum", "any"),
+)
+NO_ROW = 0  # the key OpenDental stores for "none": NULL from staging on
 INJECTION_SCHEMA = pa.schema([("Kind", pa.string()), ("TableName", pa.string()), ("ColumnName", pa.string()),
                               ("KeyNum", pa.int64()), ("CheckName", pa.string())])
 DIRTY_STREAM = 0xD1  # second word of the dirty mode's seed: PCG64([seed, DIRTY_STREAM])
@@ -95,7 +104,7 @@ def make_dirty(practice, rate: float, seed: int | None = None):
     # one step per kind, in this order: each draws its rows from the one generator
     for step in (_sentinel_dates, _negative_fees, _absurd_splits, _claimprocs_off_claim, _orphan_commlogs,
                  _control_chars, _unusual_statuses, _near_duplicate_plans, _unusual_proc_statuses,
-                 _orphan_references):
+                 _orphan_references, _missing_keys):
         step(inj)
     ledger = dict(practice.ledger)
     ledger["injections"] = _injection_table(inj.records)
@@ -237,8 +246,8 @@ def _eligible(tables: dict, table: str, which: str) -> np.ndarray:
         return (pat != guarantor) & ~np.isin(pat, guarantor)
     if which == "completed":
         return _np(t, "ProcStatus") == COMPLETE
-    if which == "planned":
-        return _np(t, "ProcStatus") == TP
+    if which == "any":
+        return np.ones(t.num_rows, bool)
     if which == "received_on_claim":
         return (_np(t, "Status") == RECEIVED) & (_np(t, "ClaimNum") != 0)
     raise ValueError(which)
@@ -254,6 +263,17 @@ def _orphan_references(inj: _Injector) -> None:
         values[rows] = int(_np(inj.tables[parent], parent_key).max(initial=0)) + 1 + np.arange(len(rows))
         inj.tables[table] = _set(t, column, values)
         inj.record("orphan_reference", table, column, rows, "foreign_key", pk)
+
+
+def _missing_keys(inj: _Injector) -> None:
+    """missing_key: for each MISSING_KEYS kind, the column set to NO_ROW on the rows picked."""
+    for table, pk, column, which in MISSING_KEYS:
+        t = inj.tables[table]
+        rows = inj.pick(table, _eligible(inj.tables, table, which))
+        values = _np(t, column).copy()
+        values[rows] = NO_ROW
+        inj.tables[table] = _set(t, column, values)
+        inj.record("missing_key", table, column, rows, "patient_missing", pk)
 
 
 def _injection_table(records: list[tuple[str, str, str, np.ndarray, str]]) -> pa.Table:

@@ -22,6 +22,9 @@ never patient data):
 - ``perio_depth``: periomeasure.SequenceType is a PerioSequenceType value; a Probing row (4) has IntTooth
   1-32 and six site depths of -1 (no measurement) or 0-19 mm, as OpenDental allows.
 - ``claimproc_without_claim``: claimprocs NotReceived/Received/Supplemental with ClaimNum 0.
+- ``patient_missing``: a completed procedure or an adjustment with PatNum 0 (no patient: OpenDental's
+  reports drop it, RpProdInc.GetDailyProdIncDataSet INNER JOINs patient; Database Maintenance's
+  PatientMissing looks for PatNum 0); ``foreign_key`` skips 0.
 - ``claim_totals``: claim.ClaimFee, InsPayEst, InsPayAmt, WriteOff = the sums of its claimprocs' FeeBilled,
   InsPayEst, InsPayAmt, WriteOff (cents).
 - ``check_totals``: claimpayment.CheckAmt = the sum of InsPayAmt of its claimprocs (cents).
@@ -353,8 +356,8 @@ def check_tables(tables: dict[str, pa.Table], as_of: dt.date, ledger: dict[str, 
     key_findings, keys = _guarded(_primary_keys, tables, default={})
     findings = key_findings + _guarded(_foreign_keys, tables, keys)
     for family in (_status_enums, _perio_depths, _amount_ranges, _required_dates, _payment_date_order,
-                   _claim_date_order, _claimproc_without_claim, _totals, _secondary_cob, _supplementals,
-                   _income_transfers, _unearned_splits):
+                   _claim_date_order, _claimproc_without_claim, _patient_missing, _totals, _secondary_cob,
+                   _supplementals, _income_transfers, _unearned_splits):
         findings += _guarded(family, tables)
     balance_findings, recomputed = _guarded(_family_balances, tables, as_of, default=None)
     findings += balance_findings
@@ -562,6 +565,19 @@ def _claimproc_without_claim(tables: dict[str, pa.Table]) -> list[Finding]:
         cp = tables["claimproc"]
         c.flag("claimproc_without_claim", "claimproc", "NotReceived/Received/Supplemental with ClaimNum 0",
                np.isin(_col(cp, "Status"), (0, 1, 4)) & (_col(cp, "ClaimNum") == 0), c.key("claimproc"))
+    return c.findings
+
+
+def _patient_missing(tables: dict[str, pa.Table]) -> list[Finding]:
+    """``patient_missing`` findings: completed procedures and adjustments with PatNum 0."""
+    c = _Checker(tables)
+    if c.has("procedurelog"):
+        pl = tables["procedurelog"]
+        c.flag("patient_missing", "procedurelog", "completed with PatNum 0",
+               (_col(pl, "ProcStatus") == 2) & (_col(pl, "PatNum") == 0), c.key("procedurelog"))
+    if c.has("adjustment"):
+        adj = tables["adjustment"]
+        c.flag("patient_missing", "adjustment", "PatNum 0", _col(adj, "PatNum") == 0, c.key("adjustment"))
     return c.findings
 
 

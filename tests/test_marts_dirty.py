@@ -17,9 +17,13 @@ injected change applied by the rule docs/dbt.md ("Dirty data") gives for its kin
 - ``orphan_reference`` (dental_synthetic.dirty.ORPHAN_REFERENCES): the build passes (the foreign keys warn)
   and each row is handled as mart_data_exceptions' handling text says, as the marts' SQL stands: a completed
   procedure of an unknown provider is production of provider 0, one of an unknown code counts as stored;
-  a treatment-planned procedure of no patient moves no money; a patient whose guarantor is gone is in no family
-  mart_ar_aging ages; a TP procedure of a deleted appointment, an estimate of a deleted procedure and a
-  claimproc of an unknown claim move no money;
+  a completed procedure of a patient that does not exist is out of production and AR (RpProdInc's and the
+  aging's INNER JOIN patient); a patient whose guarantor is gone is in no family mart_ar_aging ages; a TP
+  procedure of a deleted appointment, an estimate of a deleted procedure and a claimproc of an unknown claim
+  move no money;
+- ``missing_key`` (dental_synthetic.dirty.MISSING_KEYS: PatNum 0 on a completed procedure and on an
+  adjustment): out of production and AR, as a PatNum that names no row (the orphan comparison skips 0, so
+  mart_data_exceptions lists them as their own kind);
 - ``orphan_row``, ``near_duplicate_plan``, ``control_chars``: no money moves; text is cleaned.
 
 Every injected row, and no other, is listed in ``marts.mart_data_exceptions``: so the rules of it no
@@ -111,6 +115,9 @@ def test_every_orphan_reference_kind_was_injected(built):
     kinds = {(r["TableName"], r["ColumnName"]) for r in dirty.ledger["injections"].to_pylist()
              if r["Kind"] == "orphan_reference"}
     assert kinds == {(table, column) for table, _, column, _, _ in dental_synthetic.dirty.ORPHAN_REFERENCES}
+    missing = {(r["TableName"], r["ColumnName"]) for r in dirty.ledger["injections"].to_pylist()
+               if r["Kind"] == "missing_key"}
+    assert missing == {(table, column) for table, _, column, _ in dental_synthetic.dirty.MISSING_KEYS}
     assert injected(dirty, "unusual_status", "procedurelog", "ProcStatus")
 
 
@@ -164,11 +171,18 @@ def test_production_daily_equals_the_ledger_corrected_by_the_injections(built):
     for num in injected(dirty, "negative_amount"):  # counted as stored: +charge becomes -charge
         p = procs[num]
         expected[(p["ProcDate"], p["ClinicNum"], p["ProvNum"])][0] -= 2 * charge(p)
-    # ProcStatus 9: not complete, no production; of an unknown provider: production of provider 0 (the
-    # handling mart_data_exceptions states; the procedures of no patient injected are treatment-planned)
-    for num in injected(dirty, "unusual_status", "procedurelog"):
+    # ProcStatus 9: not complete, no production; of an unknown provider: production of provider 0; of no
+    # patient (a PatNum naming no row, or 0): no production, as RpProdInc.GetDailyProdIncDataSet reads
+    # procedures "FROM patient INNER JOIN procedurelog" and adjustments "INNER JOIN patient" (the handling
+    # mart_data_exceptions states)
+    no_patient = orphaned(dirty, "procedurelog", "PatNum") + injected(dirty, "missing_key", "procedurelog", "PatNum")
+    for num in injected(dirty, "unusual_status", "procedurelog") + no_patient:
         p = procs[num]
         expected[(p["ProcDate"], p["ClinicNum"], p["ProvNum"])][0] -= charge(p)
+    adjustments = by_key(clean, "adjustment", "AdjNum")
+    for num in injected(dirty, "missing_key", "adjustment", "PatNum"):
+        a = adjustments[num]
+        expected[(a["AdjDate"], a["ClinicNum"], a["ProvNum"])][1] -= money(a["AdjAmt"])
     for num in orphaned(dirty, "procedurelog", "ProvNum"):
         p = procs[num]
         expected[(p["ProcDate"], p["ClinicNum"], p["ProvNum"])][0] -= charge(p)
@@ -183,6 +197,11 @@ def test_production_daily_equals_the_ledger_corrected_by_the_injections(built):
     assert mart == expected
     assert injected(dirty, "sentinel_date") and injected(dirty, "negative_amount")
     assert injected(dirty, "unusual_status", "procedurelog") and orphaned(dirty, "procedurelog", "ProvNum")
+    assert orphaned(dirty, "procedurelog", "PatNum") and injected(dirty, "missing_key", "procedurelog", "PatNum")
+    assert injected(dirty, "missing_key", "adjustment", "PatNum")
+    # the rows of no patient were completed, and money: leaving them in would fail the comparison above
+    assert all(procs[n]["ProcStatus"] == 2 for n in no_patient) and any(charge(procs[n]) for n in no_patient)
+    assert any(money(adjustments[n]["AdjAmt"]) for n in injected(dirty, "missing_key", "adjustment"))
 
 
 def test_collections_daily_equals_the_ledger_corrected_by_the_injections(built):
@@ -235,10 +254,10 @@ def corrected_books(clean, dirty) -> dict[str, pa.Table]:
       OpenDental's aging, applied to the oldest bucket first);
     - ``absurd_amount``: counted as stored: SplitAmt -> the stored $987,654.32;
     - ``claimproc_claimnum_0``: still paying: nothing changes (ClaimNum plays no part in the aging);
-    - ``unusual_status`` of a procedure and ``orphan_reference``: as stored (ProcStatus 9 is not complete; a
-      procedure's PatNum of no patient is in no family, as OpenDental's aging joins the patient; the other
-      references play no part or count as stored), except a patient's Guarantor: ``families`` puts that
-      patient in no family mart_ar_aging ages;
+    - ``unusual_status`` of a procedure, ``orphan_reference`` and ``missing_key``: as stored (ProcStatus 9 is
+      not complete; a procedure's or adjustment's PatNum of no patient, or 0, is in no family, as OpenDental's
+      aging joins the patient; the other references play no part or count as stored), except a patient's
+      Guarantor: ``families`` puts that patient in no family mart_ar_aging ages;
     - the other kinds move no money."""
     tables = dict(clean.tables)
     tables["procedurelog"] = _replace(tables["procedurelog"], "ProcDate", "ProcNum",
@@ -252,6 +271,7 @@ def corrected_books(clean, dirty) -> dict[str, pa.Table]:
     as_stored = [("unusual_status", "procedurelog", "ProcStatus", "ProcNum")]
     as_stored += [("orphan_reference", table, column, pk) for table, pk, column, _, _
                   in dental_synthetic.dirty.ORPHAN_REFERENCES if (table, column) != ("patient", "Guarantor")]
+    as_stored += [("missing_key", table, column, pk) for table, pk, column, _ in dental_synthetic.dirty.MISSING_KEYS]
     for kind, table, column, pk in as_stored:
         stored = by_key(dirty, table, pk)
         tables[table] = _replace(tables[table], column, pk,

@@ -4,7 +4,8 @@
     OpenDental table and column, the row's primary key and the handling text, for every row whose key
     column is not NULL (OpenDental's 0 is NULL from staging on) and names no row of the parent. The same
     comparison as the `foreign_key` test (tests/generic/foreign_key.sql), made on staging, so the list
-    builds whatever those tests find (docs/dbt.md, "Foreign keys").
+    builds whatever those tests find (docs/dbt.md, "Foreign keys"). A key stored as 0 is not compared here:
+    mart_data_exceptions lists it as missing_key where a mart leaves its row out for it.
     An entry: {table, column: OpenDental's names; model: the staging model of the table; key: its primary
     key column; fk: the referencing column; parent, parent_key: the staging model and column referenced;
     where (optional): a condition on the child row (e.g. insverifyhist's VerifyType); handling: what the

@@ -1,8 +1,13 @@
 -- mart_production_daily loses and invents no money: its gross production equals the charges of the
--- dated completed procedures, its adjustments the dated adjustments (to the cent), both computed here
--- from the staged OpenDental rows (procedurelog ProcStatus 2, ProcFee x (UnitQty + BaseUnits), as
--- RpProdInc.cs; adjustment.AdjAmt), not from the intermediate models the mart is built on, so a wrong
--- status filter or charge formula upstream fails it too. Returns a row per measure that differs.
+-- dated completed procedures of a patient, its adjustments the dated adjustments of a patient (to the
+-- cent), both computed here from the staged OpenDental rows (procedurelog ProcStatus 2, ProcFee x
+-- (UnitQty + BaseUnits), as RpProdInc.cs; adjustment.AdjAmt), not from the intermediate models the mart
+-- is built on, so a wrong status filter or charge formula upstream fails it too. "Of a patient": a row
+-- whose PatNum is 0 (NULL in staging) or names no patient row is no production, as the daily report
+-- reads procedures "FROM patient INNER JOIN procedurelog ON patient.PatNum=procedurelog.PatNum" and
+-- adjustments "INNER JOIN patient ON adjustment.PatNum=patient.PatNum"
+-- (OpenDentBusiness/Reports/RpProdInc.cs, GetDailyProdIncDataSet); such rows are listed in
+-- mart_data_exceptions. Returns a row per measure that differs.
 
 {{ config(meta={'dagster': {'ref': {'name': 'mart_production_daily'}}}) }}
 
@@ -21,17 +26,21 @@ procedures as (
     select
         coalesce(sum(cast(proc_fee * (unit_qty + base_units) as numeric(14, 2))), 0) as gross_production,
         count(*)                                                    as completed_procedure_count
-    from {{ ref('stg_opendental__procedurelog') }}
+    from {{ ref('stg_opendental__procedurelog') }} as procedures
     where proc_status_code = 2
         and proc_date is not null
+        and exists (select from {{ ref('stg_opendental__patient') }} as patients
+                    where patients.pat_num = procedures.pat_num)
 
 ),
 
 adjustments as (
 
     select coalesce(sum(adj_amt), 0)                                as adjustments
-    from {{ ref('stg_opendental__adjustment') }}
+    from {{ ref('stg_opendental__adjustment') }} as adjustments
     where adj_date is not null
+        and exists (select from {{ ref('stg_opendental__patient') }} as patients
+                    where patients.pat_num = adjustments.pat_num)
 
 ),
 

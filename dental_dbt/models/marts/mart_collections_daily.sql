@@ -13,12 +13,11 @@
 --   total_collections:  patient_payments + insurance_payments.
 -- clinic_id 0 = no clinic. Rows with OpenDental's sentinel date belong to no day and are left out.
 -- Insurance payments of a claimproc with no provider (ProvNum 0, or one naming no provider row) are kept,
--- where OpenDental's daily report drops them (INNER JOIN provider, RpProdInc.GetDailyProdIncDataSet); so
--- are those of a claimproc whose PatNum names no patient row or whose PlanNum no insurance plan (the
--- daily report INNER JOINs patient, insplan and carrier; its monthly one, GetMonthlyProdIncDataSet, reads
--- "FROM claimpayment,claimproc" and counts them): see docs/dbt.md, "The other marts against OpenDental's
--- own reports", for the daily report's figure. Patient payments count whatever the split's patient or
--- provider, as both reports do (the daily one "LEFT JOIN patient", "LEFT JOIN provider").
+-- where OpenDental's daily report drops them (INNER JOIN provider, RpProdInc.GetDailyProdIncDataSet): see
+-- docs/dbt.md, "The other marts against OpenDental's own reports". Those of a claimproc whose PatNum names
+-- no patient row or whose PlanNum no insurance plan (or its CarrierNum no carrier) are left out, as the
+-- daily report's INNER JOINs leave them (claimprocs below). Patient payments count whatever the split's
+-- patient or provider, as the report does ("LEFT JOIN patient", "LEFT JOIN provider").
 
 with paysplits as (
 
@@ -32,6 +31,9 @@ with paysplits as (
 
 ),
 
+-- insurance income of a patient, plan and carrier that exist: the daily report reads it "FROM claimproc
+-- INNER JOIN patient ON claimproc.PatNum=patient.PatNum INNER JOIN insplan ON claimproc.PlanNum=
+-- insplan.PlanNum INNER JOIN carrier ON insplan.CarrierNum=carrier.CarrierNum" (RpProdInc.GetDailyProdIncDataSet)
 claimprocs as (
 
     select
@@ -42,6 +44,12 @@ claimprocs as (
     from {{ ref('stg_opendental__claimproc') }} as claimprocs
     inner join {{ ref('stg_opendental__claimpayment') }} as checks
         on claimprocs.claim_payment_num = checks.claim_payment_num
+    inner join {{ ref('stg_opendental__patient') }} as patients
+        on claimprocs.pat_num = patients.pat_num
+    inner join {{ ref('stg_opendental__insplan') }} as plans
+        on claimprocs.plan_num = plans.plan_num
+    inner join {{ ref('stg_opendental__carrier') }} as carriers
+        on plans.carrier_num = carriers.carrier_num
 
 ),
 

@@ -25,6 +25,15 @@
 --                         ProcedurelogWithInvalidAptNum, ClaimProcDeleteEstimateWithInvalidProcNum,
 --                         PatientBadGuarantor, ClaimProcWithInvalidClaimNum, ProcedurelogWithInvalidProvNum,
 --                         ProcedurelogCodeNumInvalid);
+--   missing_key           a key stored as 0 (NULL from staging on) where a mart needs the row it would name, so
+--                         the mart leaves the row out as OpenDental's reports do (the same handling as an
+--                         orphan_reference of that column, which compares non-NULL keys only; Database
+--                         Maintenance's PatientMissing and InsPlanInvalidCarrier look for them): any
+--                         procedurelog.PatNum and adjustment.PatNum (out of production and AR; a procedure also
+--                         out of fct_treatment_journey); claimproc.PatNum and claimproc.PlanNum of a Received or
+--                         Supplemental claimproc on an insurance check, and insplan.CarrierNum (their insurance
+--                         payments out of mart_collections_daily: RpProdInc.GetDailyProdIncDataSet INNER JOINs
+--                         patient, insplan and carrier);
 --   near_duplicate_plan   insplan copies; control_chars: control characters in commlog.Note;
 --   unusual_status        a code OpenDental 24.3 does not define: appointment.AptStatus, procedurelog.ProcStatus,
 --                         patient.PatStatus, commlog.Mode_ and commlog.SentOrReceived, securitylog.PermType (each
@@ -42,11 +51,29 @@
     as stored (a dimension has no row for it). AR = int_aging_transactions / mart_ar_aging, which join the
     patient for the family as OpenDental's aging does (Ledgers.GetTransQueryString). -#}
 {%- set not_found = "kept with the key as stored, which no dimension row describes" -%}
+{#- What the marts do with a row of no patient, no plan or no carrier, whether the key names no row
+    (orphan_reference) or is 0 (missing_key): the same joins leave it out. -#}
+{%- set procedure_of_no_patient = 'no patient: if complete, out of production (mart_production_daily, '
+    ~ 'mart_provider_production; RpProdInc.GetDailyProdIncDataSet INNER JOINs patient) and AR (the aging joins '
+    ~ 'the patient, Ledgers.GetAgingGuarTransQuery), yet counted in mart_staff_hours_weekly\'s production; not a '
+    ~ 'row of fct_treatment_journey; counted in mart_treatment_acceptance_monthly if presented on a saved plan; '
+    ~ 'kept in fct_procedure' -%}
+{%- set adjustment_of_no_patient = 'no patient: out of production (mart_production_daily, '
+    ~ 'mart_provider_production; RpProdInc.GetDailyProdIncDataSet INNER JOINs patient) and AR (the aging joins '
+    ~ 'the patient)' -%}
+{%- set claimproc_of_no_patient = 'no patient: its insurance payment is out of mart_collections_daily '
+    ~ '(RpProdInc.GetDailyProdIncDataSet INNER JOINs patient); its write-off counts in production (the report\'s '
+    ~ 'write-offs LEFT JOIN patient); out of AR (no family)' -%}
+{%- set claimproc_of_no_plan = 'no plan: its insurance payment is out of mart_collections_daily '
+    ~ '(RpProdInc.GetDailyProdIncDataSet INNER JOINs insplan); its write-off counts in production and its money '
+    ~ 'in AR as stored; no carrier' -%}
+{%- set plan_of_no_carrier = 'no carrier: the insurance payments of its claimprocs are out of '
+    ~ 'mart_collections_daily (RpProdInc.GetDailyProdIncDataSet INNER JOINs carrier); its write-offs count in '
+    ~ 'production and its money in AR as stored; ' -%}
 {%- set references = [
     {'table': 'procedurelog', 'column': 'PatNum', 'model': 'stg_opendental__procedurelog', 'key': 'proc_num',
      'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
-     'handling': 'out of production and AR (no patient: the daily report and the aging join the patient, RpProdInc, '
-         ~ 'Ledgers.GetTransQueryString); kept in fct_procedure'},
+     'handling': procedure_of_no_patient},
     {'table': 'procedurelog', 'column': 'AptNum', 'model': 'stg_opendental__procedurelog', 'key': 'proc_num',
      'fk': 'apt_num', 'parent': 'stg_opendental__appointment', 'parent_key': 'apt_num',
      'handling': 'kept, on no appointment: not scheduled in mart_treatment_acceptance_monthly; mart_patient_scores '
@@ -63,7 +90,7 @@
      'handling': 'kept with procedure_code NULL: its charge counts in production and AR'},
     {'table': 'adjustment', 'column': 'PatNum', 'model': 'stg_opendental__adjustment', 'key': 'adj_num',
      'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
-     'handling': 'out of production and AR (no patient: both join the patient)'},
+     'handling': adjustment_of_no_patient},
     {'table': 'adjustment', 'column': 'ProcNum', 'model': 'stg_opendental__adjustment', 'key': 'adj_num',
      'fk': 'proc_num', 'parent': 'stg_opendental__procedurelog', 'parent_key': 'proc_num',
      'handling': 'kept: counted in production and AR as stored, attached to no procedure'},
@@ -105,7 +132,7 @@
          ~ 'counts a claimproc of a complete procedure or of none)'},
     {'table': 'claimproc', 'column': 'PatNum', 'model': 'stg_opendental__claimproc', 'key': 'claim_proc_num',
      'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
-     'handling': 'kept: its payment counts in collections and its write-off in production; out of AR (no family)'},
+     'handling': claimproc_of_no_patient},
     {'table': 'claimproc', 'column': 'ProvNum', 'model': 'stg_opendental__claimproc', 'key': 'claim_proc_num',
      'fk': 'prov_num', 'parent': 'stg_opendental__provider', 'parent_key': 'prov_num',
      'handling': 'its write-off counts in production under provider 0 (none); collections and AR unaffected'},
@@ -114,7 +141,7 @@
      'handling': 'kept: counted under the stored ClinicNum in collections and write-offs (no dim_clinic row)'},
     {'table': 'claimproc', 'column': 'PlanNum', 'model': 'stg_opendental__claimproc', 'key': 'claim_proc_num',
      'fk': 'plan_num', 'parent': 'stg_opendental__insplan', 'parent_key': 'plan_num',
-     'handling': 'kept: its money counts as stored; no carrier'},
+     'handling': claimproc_of_no_plan},
     {'table': 'claimproc', 'column': 'ClaimPaymentNum', 'model': 'stg_opendental__claimproc', 'key': 'claim_proc_num',
      'fk': 'claim_payment_num', 'parent': 'stg_opendental__claimpayment', 'parent_key': 'claim_payment_num',
      'handling': 'out of mart_collections_daily (no insurance check, no CheckDate); counted in AR by DateCP'},
@@ -128,7 +155,7 @@
      'handling': 'kept in int_claim_tracking; it follows up no claim'},
     {'table': 'insplan', 'column': 'CarrierNum', 'model': 'stg_opendental__insplan', 'key': 'plan_num',
      'fk': 'carrier_num', 'parent': 'stg_opendental__carrier', 'parent_key': 'carrier_num',
-     'handling': 'kept: its claims and checks keep the stored carrier_id, which names no carrier'},
+     'handling': plan_of_no_carrier ~ 'its claims and checks keep the stored carrier_id, which names no carrier'},
     {'table': 'patient', 'column': 'Guarantor', 'model': 'stg_opendental__patient', 'key': 'pat_num',
      'fk': 'guarantor', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
      'handling': 'out of AR: mart_ar_aging ages no family whose guarantor has no patient row (OpenDental stores aging '
@@ -286,6 +313,40 @@ received_without_claim as (
 
 ),
 
+-- keys OpenDental stores as 0 (NULL from staging on) where a mart needs the row they would name, so the mart
+-- leaves the row out: the orphan CTEs above compare non-NULL keys only
+missing_keys as (
+
+    select
+        'missing_key', 'procedurelog', 'PatNum', proc_num, '{{ procedure_of_no_patient | replace("'", "''") }}'
+    from procedures
+    where pat_num is null
+    union all
+    select
+        'missing_key', 'adjustment', 'PatNum', adj_num, '{{ adjustment_of_no_patient | replace("'", "''") }}'
+    from {{ ref('stg_opendental__adjustment') }}
+    where pat_num is null
+    union all
+    -- the claimprocs mart_collections_daily would count: Received or Supplemental, on an insurance check
+    select
+        'missing_key', 'claimproc', keys.column_name, claim_proc_num, keys.handling
+    from {{ ref('stg_opendental__claimproc') }}
+    cross join lateral (
+        values ('PatNum', pat_num, '{{ claimproc_of_no_patient | replace("'", "''") }}'),
+               ('PlanNum', plan_num, '{{ claimproc_of_no_plan | replace("'", "''") }}')
+    ) as keys (column_name, key_value, handling)
+    where status in (1, 4)
+        and claim_payment_num is not null
+        and keys.key_value is null
+    union all
+    select
+        'missing_key', 'insplan', 'CarrierNum', plan_num,
+        '{{ (plan_of_no_carrier ~ "its claims have no carrier (carrier_id NULL)") | replace("'", "''") }}'
+    from {{ ref('stg_opendental__insplan') }}
+    where carrier_num is null
+
+),
+
 orphan_commlogs as (
 
     select
@@ -431,6 +492,7 @@ unioned as (
     union all select * from negative_fees
     union all select * from implausible_amounts
     union all select * from received_without_claim
+    union all select * from missing_keys
     union all select * from orphan_commlogs
     union all select * from duplicate_plans
     union all select * from unknown_statuses
