@@ -22,8 +22,9 @@ randomness from the shared generator after every other stage, so adding them cha
   both rows show AptStatus 5, as OpenDental's BreakApptHelper writes them), Changed to the unscheduled
   list (AptStatus 3), and Created + Deleted pairs for appointments deleted since (their AptNum no longer
   exists in ``appointment``). Nothing is stamped after ``as_of``.
-- ``schedule``: each provider's working day (08:00-17:00, SchedType Provider) on every weekday from
-  ``start`` to the booking horizon.
+- ``schedule``: each provider's working day (SchedType Provider, 08:00-17:00) on each of the weekdays they
+  work (``Setup.prov_minutes``: part-time providers work some weekdays) from ``start`` to the booking
+  horizon (or the last day an appointment was booked on, when a full book pushed one past it).
 - ``scheduleop``: the operatories each schedule row covers: one row per (schedule row, operatory whose
   ProvDentist or ProvHygienist is the row's provider), the operatories the provider's appointments are
   booked in. Derived from the operatory table alone (no random draw); ScheduleOpNum in ScheduleNum,
@@ -75,8 +76,16 @@ HIST_RESCHEDULE_RATE = 0.4  # share of Scheduled appointments with one Changed r
 HIST_DELETED_RATE = 0.02  # appointments deleted since, as a share of the appointment rows
 HIST_DELETED_MIN_AGE_DAYS = 7  # a deleted appointment was created at least this many days before as_of
 HIST_DELETED_AFTER = (600, 5 * DAY)  # seconds from a deleted appointment's creation to its deletion, [low, high)
-# a provider's working day, the clinics' hours: schedule StartTime, StopTime ("08:00:00", "17:00:00")
-SCHEDULE_HOURS = tuple(f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}" for second in OFFICE_SECONDS)
+
+
+def _clock_time(second: int) -> str:
+    """A time of day in seconds as OpenDental's TimeSpan text, "HH:MM:SS"."""
+    return f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
+
+
+# a provider's working day starts at the clinics' opening: schedule StartTime ("08:00:00"); StopTime is the end
+# of the provider's hours that weekday (``Setup.prov_minutes``: the clinics' closing, "17:00:00")
+SCHEDULE_HOURS = tuple(_clock_time(second) for second in OFFICE_SECONDS)
 SCHEDULE_POSTED_DAYS = 28  # a schedule row is entered this many days before its day (at most as_of)
 STATEMENT_DAY_OF_MONTH = 5  # statements are sent on this day of the month (a weekend: the Monday after)
 STATEMENT_MIN_BALANCE = 500  # cents: a family owing more than this at the month's end gets a statement
@@ -542,17 +551,22 @@ def _schedule(ctx: Context, setup, tables) -> None:
     op_clinic = dict(zip(_c(ops, "OperatoryNum").tolist(), _c(ops, "ClinicNum").tolist()))
     provs = _c(prov, "ProvNum")
     clinic = np.array([op_clinic.get(int(setup.prov_op[p]), 0) for p in provs], dtype=np.int64)
-    days = np.arange(ctx.start, ctx.horizon + 1)
-    days = days[weekday(days) < 5]
+    # to the booking horizon, or the last day booked when a full book pushed a visit past it
+    apt_day = _c(tables["appointment"], "AptDateTime") // DAY
+    days = np.arange(ctx.start, max(ctx.horizon, int(apt_day.max(initial=ctx.horizon))) + 1)
     d_idx = np.repeat(days, len(provs))
     p_idx = np.tile(np.arange(len(provs)), len(days))
+    minutes = setup.prov_minutes[provs[p_idx], weekday(d_idx)]  # the provider's hours (practice.weekday_rota)
+    works = minutes > 0
+    d_idx, p_idx, minutes = d_idx[works], p_idx[works], minutes[works]
     n = len(d_idx)
+    stop, stop_code = np.unique(OFFICE_SECONDS[0] + minutes * 60, return_inverse=True)
     stamp = ctx.stamp(ctx.clock(np.minimum(d_idx - SCHEDULE_POSTED_DAYS, ctx.as_of)))
     ctx.put("schedule", n, {
         "ScheduleNum": np.arange(1, n + 1),
         "SchedDate": d_idx,
         "StartTime": constant_string(SCHEDULE_HOURS[0], n),
-        "StopTime": constant_string(SCHEDULE_HOURS[1], n),
+        "StopTime": strings([_clock_time(int(second)) for second in stop], stop_code),
         "SchedType": enum_codes("ScheduleType")["Provider"],
         "ProvNum": provs[p_idx],
         "BlockoutType": 0,

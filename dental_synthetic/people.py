@@ -329,15 +329,22 @@ def _status_and_end(ctx: Context, f: _Families,
 
 def _providers(rng: np.random.Generator, setup: Setup, f: _Families) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ClinicNum per family by ``setup.clinic_share``, the family's dentist (patient.PriProv) per family,
-    the hygienist (patient.SecProv) per patient), providers drawn from the clinic's."""
+    the hygienist (patient.SecProv) per patient), providers drawn from the clinic's in proportion to the hours
+    a week they work (``Setup.prov_minutes``), so that a part-time provider's chair is as busy as a full-time
+    one's."""
     clinic = 1 + rng.choice(len(setup.clinic_share), p=setup.clinic_share, size=f.n_fam)
     pri_prov = np.zeros(f.n_fam, dtype=np.int64)
     sec_prov = np.zeros(len(f.fam), dtype=np.int64)
+
+    def by_hours(provs: np.ndarray, size: int) -> np.ndarray:
+        minutes = setup.prov_minutes[provs].sum(axis=1)
+        return rng.choice(provs, size=size, p=minutes / minutes.sum())
+
     for c in range(len(setup.clinic_share)):
         in_c = clinic == c + 1
-        pri_prov[in_c] = rng.choice(setup.clinic_dentists[c], size=in_c.sum())
+        pri_prov[in_c] = by_hours(setup.clinic_dentists[c], in_c.sum())
         pats_c = in_c[f.fam]
-        sec_prov[pats_c] = rng.choice(setup.clinic_hygienists[c], size=pats_c.sum())
+        sec_prov[pats_c] = by_hours(setup.clinic_hygienists[c], pats_c.sum())
     return clinic, pri_prov, sec_prov
 
 

@@ -2,8 +2,11 @@
 schedules and fees, appointment and recall types, zip codes, carriers, employers, insurance plans
 and their benefits, referral sources.
 
-Sizes scale with the number of patients: one clinic below 1,500 patients, two above; a dentist per
-1,800 patients and a hygienist per 900 patients of a clinic (at least one of each).
+Sizes scale with the number of patients: one clinic below 1,500 patients, two above. A clinic's
+dentists and hygienists work the chair days a week its patients need (``PATIENTS_PER_DENTIST_DAY``,
+``PATIENTS_PER_HYGIENIST_DAY``), at most ``FULL_TIME_DAYS`` each, so most are part-time, as practices run.
+A provider's hours per weekday (``Staff.prov_minutes``) are their ``schedule`` rows and the only times their
+operatory is booked (docs/synthetic.md, "Calibration: chair utilization").
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dental_assets.catalog import opendental_enums
 from . import identity
 from . import reference as ref
 from .context import Context
-from .util import DAY, OFFICE_SECONDS, SETUP_SECOND, ts
+from .util import CLOSE_MINUTE, DAY, OFFICE_SECONDS, OPEN_MINUTE, SETUP_SECOND, ts
 
 CAPITATION_PLANS = 1  # non-PPO plans made capitation plans (insplan.PlanType 'c'; none if every plan is PPO)
 CAPITATION_STREAM = 8317  # seed offset of the capitation plans' own random stream: every other draw stays
@@ -27,8 +30,21 @@ SETUP_STAMP_STREAM = 9011  # seed offset of the set-up rows' entry and edit mome
 
 TWO_CLINICS_FROM = 1500  # patients: a practice this large has two clinics, a smaller one a single clinic
 TWO_CLINIC_SHARE = (0.58, 0.42)  # share of the families per clinic when there are two
-PATIENTS_PER_DENTIST = 1800  # a dentist per this many patients of a clinic (at least one)
-PATIENTS_PER_HYGIENIST = 900  # a hygienist per this many patients of a clinic (at least one)
+# Staffing: the chair days a week a clinic's patients need, calibrated so that at 5,000 patients the chairs are
+# booked and the providers busy as in real practices. Targets, US industry rules of thumb quoted from memory
+# (no web access during the calibration; practice-management consultants' usual figures): hygienists book
+# 70-90 % of their chair time and complete 7-9 visits a day, dentists book 60-85 % and see 8-12 patients a
+# day; a full-time clinician works 4 chair days a week, and many hygienists (and some dentists) work fewer.
+# What the generator's patients need was measured (docs/synthetic.md, "Calibration: chair utilization").
+PATIENTS_PER_DENTIST_DAY = 1100  # a clinic gets a weekly dentist chair day per this many patients (any status)
+PATIENTS_PER_HYGIENIST_DAY = 330  # ... and a weekly hygienist chair day per this many patients (both rounded up,
+#                                   at least one)
+FULL_TIME_DAYS = 4  # chair days a week of a full-time dentist or hygienist; a clinic's days are split evenly
+#                     over the fewest providers working at most this many
+WORKING_WEEKDAYS = 5  # Monday-Friday: the weekdays a provider may be scheduled (weekday 0 = Monday)
+SPREAD_WEEKDAYS = (0, 2, 4, 1, 3)  # the order part-time days are handed out in: Monday, Wednesday, Friday,
+#                                   Tuesday, Thursday (a three-day part-timer works Monday, Wednesday, Friday)
+FULL_DAY_MINUTES = CLOSE_MINUTE - OPEN_MINUTE  # a provider's day: the clinics' hours, 08:00-17:00
 PROVIDER_AGE_YEARS = (28, 64)  # a provider's age on as_of, years [low, high) (drawn in days)
 LAST_LOGIN_DAYS = (0, 5)  # days before as_of of a user's last login (userod.DateTLastLogin), [low, high)
 FEE_REVIEW_DAYS = (0, 30)  # a fee's review day: days after start, [low, high) ...
@@ -76,6 +92,9 @@ class Setup:
     clinic_dentists: list[np.ndarray]  # per clinic: ProvNums of its dentists
     clinic_hygienists: list[np.ndarray]
     prov_op: np.ndarray  # ProvNum -> OperatoryNum
+    op_minutes: np.ndarray  # [OperatoryNum, weekday] -> minutes from OPEN_MINUTE its provider is scheduled
+    #                         that weekday (Monday 0; 0: not scheduled)
+    prov_minutes: np.ndarray  # [ProvNum, weekday] -> minutes from OPEN_MINUTE the provider is scheduled
     prov_user: np.ndarray  # ProvNum -> UserNum
     frontdesk_user: np.ndarray  # ClinicNum -> UserNum
     billing_user: int
@@ -119,6 +138,8 @@ class Staff:
     clinic_hygienists: list[np.ndarray]  # per clinic: ProvNums of its hygienists
     prov_kind: list[str]  # per provider: "dentist" or "hygienist"
     prov_clinic: np.ndarray  # per provider: ClinicNum
+    prov_minutes: np.ndarray  # per provider and weekday (Monday 0 ... Sunday 6): minutes scheduled from
+    #                           OPEN_MINUTE (FULL_DAY_MINUTES, or 0: not working)
 
     @property
     def n_clinics(self) -> int:
@@ -178,26 +199,59 @@ def build_setup(ctx: Context) -> Setup:
 
 
 def _staff(n_patients: int) -> Staff:
-    """The clinics (one, or two from ``TWO_CLINICS_FROM`` patients on) and the number of dentists and
-    hygienists each needs for its share of the patients."""
+    """The clinics (one, or two from ``TWO_CLINICS_FROM`` patients on) and their dentists and hygienists: a
+    clinic's patients need a weekly chair day per ``PATIENTS_PER_DENTIST_DAY`` (dentists) and per
+    ``PATIENTS_PER_HYGIENIST_DAY`` (hygienists), rounded up (at least one); those days are split as evenly as
+    possible over the fewest providers working at most ``FULL_TIME_DAYS`` each (``provider_days``), on the
+    weekdays ``weekday_rota`` gives the clinic's providers, dentists first. No random draw."""
     n_clinics = 1 if n_patients < TWO_CLINICS_FROM else 2
     share = np.array([1.0]) if n_clinics == 1 else np.array(TWO_CLINIC_SHARE)
     prov_kind: list[str] = []
     prov_clinic: list[int] = []
+    prov_minutes: list[np.ndarray] = []
     clinic_dentists, clinic_hygienists = [], []
     for c in range(n_clinics):
         pats = n_patients * share[c]
-        n_dent = max(1, math.ceil(pats / PATIENTS_PER_DENTIST))
-        n_hyg = max(1, math.ceil(pats / PATIENTS_PER_HYGIENIST))
-        dents, hygs = [], []
-        for kind, count, out in (("dentist", n_dent, dents), ("hygienist", n_hyg, hygs)):
-            for _ in range(count):
-                out.append(len(prov_kind) + 1)
-                prov_kind.append(kind)
-                prov_clinic.append(c + 1)
-        clinic_dentists.append(np.array(dents, dtype=np.int64))
-        clinic_hygienists.append(np.array(hygs, dtype=np.int64))
-    return Staff(share, clinic_dentists, clinic_hygienists, prov_kind, np.array(prov_clinic))
+        per_kind = [(kind, provider_days(max(1, math.ceil(pats / per_day))))
+                    for kind, per_day in (("dentist", PATIENTS_PER_DENTIST_DAY),
+                                          ("hygienist", PATIENTS_PER_HYGIENIST_DAY))]
+        kinds = [kind for kind, days in per_kind for _ in days]
+        for kind, minutes in zip(kinds, weekday_rota([d for _, days in per_kind for d in days])):
+            prov_kind.append(kind)
+            prov_clinic.append(c + 1)
+            prov_minutes.append(minutes)
+        nums = np.arange(len(prov_kind) - len(kinds), len(prov_kind)) + 1
+        clinic_dentists.append(nums[np.array(kinds) == "dentist"].astype(np.int64))
+        clinic_hygienists.append(nums[np.array(kinds) == "hygienist"].astype(np.int64))
+    return Staff(share, clinic_dentists, clinic_hygienists, prov_kind, np.array(prov_clinic),
+                 np.array(prov_minutes, dtype=np.int64).reshape(len(prov_kind), 7))
+
+
+def provider_days(weekly_days: int) -> list[int]:
+    """Chair days a week of each of the providers sharing ``weekly_days`` (>= 1): the fewest providers working
+    at most ``FULL_TIME_DAYS`` each, the days split as evenly as possible, the larger shares first
+    (9: [3, 3, 3]; 10: [4, 3, 3]; 5: [3, 2])."""
+    n = -(-weekly_days // FULL_TIME_DAYS)
+    base, extra = divmod(weekly_days, n)
+    return [base + 1] * extra + [base] * (n - extra)
+
+
+def weekday_rota(days: list[int]) -> list[np.ndarray]:
+    """The schedules of a clinic's providers working ``days`` days a week each, as minutes scheduled per
+    weekday (Monday 0 ... Sunday 6; ``FULL_DAY_MINUTES`` or 0). Each provider in turn takes the weekdays the
+    fewest of the earlier ones work, in the order ``SPREAD_WEEKDAYS`` starting one further along for each
+    provider, so that the clinic is staffed on as many weekdays as its providers' days allow and a
+    part-timer's days spread over the week (a one-day dentist and a two-day hygienist: Monday; Wednesday and
+    Friday). Deterministic."""
+    cover = np.zeros(WORKING_WEEKDAYS, dtype=np.int64)
+    rota = []
+    for k, d in enumerate(days):
+        order = sorted(SPREAD_WEEKDAYS, key=lambda w: (cover[w], (SPREAD_WEEKDAYS.index(w) - k) % WORKING_WEEKDAYS))
+        minutes = np.zeros(7, dtype=np.int64)
+        minutes[order[:d]] = FULL_DAY_MINUTES
+        cover[order[:d]] += 1
+        rota.append(minutes)
+    return rota
 
 
 def _definitions(ctx: Context) -> dict[tuple[str, str], int]:
@@ -552,11 +606,16 @@ def _assemble(staff: Staff, prov_op: np.ndarray, users: tuple[np.ndarray, np.nda
             code_tier[i] = _COVCAT_TIER[c.covcat]
             code_covcat[i] = _COVCAT_NUM[c.covcat]
     frontdesk_user, prov_user = users
+    prov_minutes = np.concatenate([np.zeros((1, 7), dtype=np.int64), staff.prov_minutes])
+    op_minutes = np.zeros((int(prov_op.max()) + 1, 7), dtype=np.int64)
+    op_minutes[prov_op[1:]] = staff.prov_minutes
     return Setup(
         clinic_share=staff.clinic_share,
         clinic_dentists=staff.clinic_dentists,
         clinic_hygienists=staff.clinic_hygienists,
         prov_op=prov_op,
+        op_minutes=op_minutes,
+        prov_minutes=prov_minutes,
         prov_user=prov_user,
         frontdesk_user=frontdesk_user,
         billing_user=BILLING_USER,

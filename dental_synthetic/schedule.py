@@ -5,12 +5,16 @@ The simulation, per patient over ``[max(start, entry), min(leaving day, as_of + 
 1. Hygiene visits every 6 months (3 for perio patients), the first one a new-patient visit for
    patients who joined during the simulated years; some are skipped; only the next future visit is
    booked. Each visit carries exam, cleaning, radiograph and fluoride procedures by age and rhythm.
-2. Hygiene visits are placed on the hygienist's operatory between 08:00 and 17:00 without overlap
-   (a full day pushes the rest to the next business day). Past ones are completed, broken or on the
+2. Hygiene visits are placed on the hygienist's operatory on the weekdays the hygienist works (part-time
+   providers work some: ``Setup.op_minutes``), between 08:00 and 17:00 without overlap, first come first
+   served: a visit that does not fit takes the next working day with room (``pack``). A recall visit is as
+   long as its recall type's time pattern (``recall_visit_minutes``, as OpenDental books a recall), a
+   new-patient visit as its procedures. Past ones are completed, broken or on the
    unscheduled list (``completion_rate``, ``broken_rate``); future ones are scheduled. A broken one is
    broken as OpenDental's AppointmentL.BreakApptHelper does it: a completed D9986 (no-show) or D9987 (late
    cancellation) on the day (``broken_appointments``).
-3. Emergency visits (limited exam, radiographs, palliative care) on the dentist's operatory.
+3. Emergency visits (limited exam, radiographs, palliative care) on the dentist's operatory, on the first
+   day the dentist works.
 4. Completed exams and emergencies produce treatment items (fillings, crowns, root canals, scaling,
    extractions, ...). An item is referred out (ProcStatus R), accepted and booked on the dentist's
    operatory (then completed, broken or still scheduled), put on a planned appointment, or left
@@ -51,6 +55,7 @@ from .util import (
     primary_keys,
     rank_within,
     ts,
+    weekday,
     weekday_near,
 )
 
@@ -91,7 +96,13 @@ HYGIENE_SKIP_RATE = 0.12  # share of recall visits (not new-patient visits) skip
 NEXT_VISIT_BOOKED_RATE = 0.75  # share of patients whose next future hygiene visit is already booked
 BITEWING_RHYTHM = (2, 1)  # bitewings (D0272/D0274) at recall visit j with j % 2 == 1: every other visit
 PANORAMIC_RHYTHM = (8, 4)  # panoramic film (D0330) at adult recall visit j with j % 8 == 4: every 4 years
-HYGIENE_MINUTES = (30, 120)  # hygiene appointment length, minutes, [low, high] after rounding up to a slot
+HYGIENE_MINUTES = (30, 120)  # a new-patient visit's length, minutes, [low, high] after rounding up to a slot
+# A recall visit is as long as OpenDental makes an appointment booked for a recall
+# (Appointments.FillAppointmentForRecall: Pattern = RecallTypes.ConvertTimePattern(Recalls.GetRecallTimePattern)),
+# its recall type's TimePattern, one character per AppointmentTimeIncrement minutes (the bitewing and pano
+# recall types appended to it have none); the generator writes no AppointmentTimeIncrement preference, so
+# OpenDental's stock value applies (10: UnitTests/Resources/dump.txt)
+APPOINTMENT_TIME_INCREMENT = 10
 HYGIENE_BOOKING_LEAD_DAYS = (7, 183)  # a hygiene visit is booked 1-26 weeks ahead (days)
 MORNING_ENTRY_SECONDS = (7 * 3600, 8 * 3600)  # same-day and emergency appointments entered 07:00-08:00 (s of day)
 
@@ -267,31 +278,97 @@ class Clinical:
 
 
 # ---------------------------------------------------------------------------------------------------------
+def _weekday_hours(op_minutes: np.ndarray | None, n_ops: int) -> np.ndarray:
+    """[OperatoryNum, weekday] -> minutes from opening its provider is scheduled (``Setup.op_minutes``); an
+    operatory nobody is scheduled in, or ``op_minutes`` None: the clinics' hours Monday to Friday."""
+    hours = np.zeros((n_ops, 7), dtype=np.int64)
+    if op_minutes is not None:
+        known = min(n_ops, len(op_minutes))
+        hours[:known] = np.asarray(op_minutes, dtype=np.int64)[:known]
+    hours[~(hours > 0).any(axis=1), :5] = CLOSE_MINUTE - OPEN_MINUTE
+    return hours
+
+
+def _days_to_work(hours: np.ndarray) -> np.ndarray:
+    """[operatory, weekday] -> days from that weekday to the first one the operatory is scheduled (0-6)."""
+    shift = np.full(hours.shape, 7, dtype=np.int64)
+    for k in range(6, -1, -1):
+        shift = np.where(np.roll(hours > 0, -k, axis=1), k, shift)
+    return shift
+
+
+def working_day(op_minutes: np.ndarray, op: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """The first day on or after ``day`` on which the provider of operatory ``op`` is scheduled
+    (``op_minutes``: ``Setup.op_minutes``, [OperatoryNum, weekday] -> minutes scheduled, 0 none); an
+    operatory nobody is scheduled in (OperatoryNum 0) takes the next business day, as ``business_day``."""
+    day = np.asarray(day, dtype=np.int64)
+    shift = _days_to_work(_weekday_hours(op_minutes, len(op_minutes)))
+    return day + shift[np.asarray(op, dtype=np.int64), weekday(day)]
+
+
+def _book(hours: np.ndarray, op: np.ndarray, wanted: np.ndarray, minutes: np.ndarray, order: np.ndarray,
+          taken: dict[tuple[int, int], int]) -> np.ndarray:
+    """Days of the appointments ``order`` (rows, by operatory and then first come, first served), booked on
+    each operatory's days (``hours``: ``_weekday_hours``) on top of the minutes already ``taken`` ((op, day)
+    -> minutes, updated): each on the first day, from the day it is wanted on, with its length left (the
+    first opening a scheduler finds), so a short appointment may still fill a day a longer one did not fit.
+    Days of an operatory with less than ``SLOT_MINUTES`` left are not looked at again. A sequential scan
+    per operatory, in plain Python."""
+    shift = _days_to_work(hours).tolist()
+    cap = hours.tolist()
+    out = np.empty(len(order), dtype=np.int64)
+    last_op, full_to = -1, 0  # the operatory scanned; its days before full_to have no slot left
+    for i, (o, w, m) in enumerate(zip(op[order].tolist(), wanted[order].tolist(), minutes[order].tolist())):
+        if o != last_op:
+            last_op, op_cap, op_shift, full_to = o, cap[o], shift[o], w
+        d = max(w, full_to)
+        d += op_shift[(d + 3) % 7]  # weekday(day) = (day + 3) % 7: 1970-01-01 was a Thursday
+        while taken.get((o, d), 0) + m > op_cap[(d + 3) % 7]:
+            d += 1
+            d += op_shift[(d + 3) % 7]
+        taken[(o, d)] = taken.get((o, d), 0) + m
+        out[i] = d
+        while full_to <= d and taken.get((o, full_to), 0) + SLOT_MINUTES > op_cap[(full_to + 3) % 7]:
+            full_to += 1  # a day off has no slot either
+    return out
+
+
 def pack(rng: np.random.Generator, op: np.ndarray, day: np.ndarray, minutes: np.ndarray,
-         pinned: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+         pinned: np.ndarray | None = None, op_minutes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Place appointments on operatories: returns (day, start minute). Within a day an operatory's
-    appointments follow each other in random order with random gaps, all between opening and closing;
-    what does not fit moves to the next business day. ``pinned`` rows are placed first."""
+    appointments follow each other in random order with random gaps, all within its provider's hours that
+    day (``op_minutes``: ``Setup.op_minutes``, minutes from opening per operatory and weekday; None: every
+    business day, opening to closing). An appointment on a day its operatory's provider does not work moves
+    to their next one first. Days are booked first come, first served (``_book``): ``pinned`` appointments
+    first, then the others, those wanted on the same day in random order, each on the first working day of
+    its operatory, from the day it is wanted on, with its length left. Their times follow a random order of
+    the day's appointments, ``pinned`` ones first."""
     n = len(op)
     day = np.asarray(day, dtype=np.int64).copy()
     if n == 0:
         return day, np.zeros(0, dtype=np.int64)
-    pinned = np.zeros(n, dtype=bool) if pinned is None else pinned
-    capacity = CLOSE_MINUTE - OPEN_MINUTE
-    minutes = np.minimum(minutes, capacity)
-    while True:
-        order = key_order(op, day, (~pinned).astype(np.int64), rng.integers(0, 1 << 30, size=n))
-        key = op[order] * (1 << 24) + (day[order] - day.min())
-        used = cumsum_before(minutes[order], key) + minutes[order]
-        over = used > capacity
-        if not over.any():
-            break
-        moved = order[over]
-        day[moved] = business_day(day[moved] + 1)
+    op = np.asarray(op, dtype=np.int64)
+    pinned = np.zeros(n, dtype=bool) if pinned is None else np.asarray(pinned, dtype=bool)
+    hours = _weekday_hours(op_minutes, int(op.max()) + 1)
+    minutes = np.minimum(minutes, CLOSE_MINUTE - OPEN_MINUTE)
+    if (minutes > hours.max(axis=1)[op]).any():
+        raise ValueError("an appointment is longer than any day its operatory's provider works")
+    rank = rng.integers(0, 1 << 30, size=n)  # the random order of the appointments wanted on the same day
+    taken: dict[tuple[int, int], int] = {}
+    for rows in (np.flatnonzero(pinned), np.flatnonzero(~pinned)):
+        order = rows[key_order(op[rows], day[rows], rank[rows])]
+        day[order] = _book(hours, op, day, minutes, order, taken)
+    first = day.min()
+    # the day's appointments in random order (pinned first) for their times
+    order = key_order(op, day, (~pinned).astype(np.int64), rng.integers(0, 1 << 30, size=n))
+    key = op[order] * (1 << 24) + (day[order] - first)
+    capacity = hours[op[order], weekday(day[order])]
     _, gid = group_bounds(key)
     n_groups = gid[-1] + 1
     total = np.bincount(gid, weights=minutes[order], minlength=n_groups).astype(np.int64)
-    free_slots = (capacity - total) // SLOT_MINUTES
+    group_capacity = np.zeros(n_groups, dtype=np.int64)
+    group_capacity[gid] = capacity
+    free_slots = (group_capacity - total) // SLOT_MINUTES
     weight = rng.integers(*GAP_WEIGHT, size=n)
     weight_total = np.bincount(gid, weights=weight, minlength=n_groups).astype(np.int64)
     weight_total += rng.integers(*GAP_WEIGHT, size=n_groups)  # slack after the last appointment
@@ -533,16 +610,16 @@ def build_schedule(ctx: Context, setup: Setup, people: People) -> Clinical:
     cn = setup.code_num
     span = _span(ctx, people)
     # 1-2. hygiene visits, placed on the hygienists' operatories
-    owner, j, np_visit, day = _hygiene_visit_days(ctx, people, rng, span)
+    owner, j, np_visit, day = _hygiene_visit_days(ctx, setup, people, rng, span)
     h_procs, perio = _hygiene_procedures(cn, people, owner, j, np_visit, day)
     hyg = _place_hygiene_visits(ctx, setup, people, rng, owner, np_visit, perio, h_procs, day)
     # 3. emergency visits
-    e_owner, e_day = _emergency_days(ctx, people, rng, span)
+    e_owner, e_day = _emergency_days(ctx, setup, people, rng, span)
     emerg = _place_emergencies(setup, people, rng, e_owner, e_day, _emergency_procedures(rng, cn, len(e_owner)))
     # 4. treatment items, booked with the emergencies on the dentists' operatories
     src = _treatment_sources(hyg, emerg)
     items = _treatment_items(rng, cn, people, src)
-    disp = _dispositions(ctx, setup, rng, items, src, span)
+    disp = _dispositions(ctx, setup, people, rng, items, src, span)
     e_start, rest = _place_dentist_visits(ctx, setup, people, rng, emerg, items, disp)
     p_items = np.flatnonzero(disp.planned)
     created, h_booked = _appointment_created(ctx, people, rng, hyg, emerg, src, items, rest, p_items)
@@ -567,10 +644,11 @@ def _span(ctx: Context, people: People) -> _Span:
                  new=people.entry >= ctx.start)
 
 
-def _hygiene_visit_days(ctx: Context, people: People, rng: np.random.Generator,
+def _hygiene_visit_days(ctx: Context, setup: Setup, people: People, rng: np.random.Generator,
                         span: _Span) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The hygiene visits kept, in patient order: (patient index, visit number j in the rhythm, bool new-patient
-    visit, business day number). Skipped visits are dropped; of the future ones only the next may be booked."""
+    visit, day number: a day the patient's hygienist works). Skipped visits are dropped; of the future ones only
+    the next may be booked."""
     interval = np.where(people.perio, PERIO_INTERVAL_DAYS, HYGIENE_INTERVAL_DAYS)
     first = np.where(span.new, people.entry, ctx.start + (rng.random(people.n) * interval).astype(np.int64))
     visits = (people.end != NEVER) & (span.end >= first)
@@ -589,9 +667,9 @@ def _hygiene_visit_days(ctx: Context, people: People, rng: np.random.Generator,
     keep[booked] = rng.random(len(booked)) < NEXT_VISIT_BOOKED_RATE
     owner, j, np_visit, day = owner[keep], j[keep], np_visit[keep], day[keep]
     # new-patient visits stay on or after the day the patient was entered; recall visits may move to the
-    # Friday before a weekend
+    # Friday before a weekend; then to the next day the hygienist works
     day = business_day(np.where(np_visit, day, np.maximum(weekday_near(rng, day), span.start[owner])))
-    return owner, j, np_visit, day
+    return owner, j, np_visit, working_day(setup.op_minutes, setup.prov_op[people.sec_prov[owner]], day)
 
 
 def _hygiene_procedures(cn: dict[str, int], people: People, owner: np.ndarray, j: np.ndarray,
@@ -621,9 +699,11 @@ def _place_hygiene_visits(ctx: Context, setup: Setup, people: People, rng: np.ra
                           day: np.ndarray) -> _Hygiene:
     """Hygiene visits placed on their hygienist's operatory (day, start minute, length in minutes), with
     their ApptStatus and AppointmentTypeNum."""
-    minutes = _round_minutes(_chair_minutes(setup, procs, len(owner)), *HYGIENE_MINUTES)
+    child = (day - people.birth[owner]) / 365.25 < CHILD_AGE_YEARS
+    minutes = np.where(np_visit, _round_minutes(_chair_minutes(setup, procs, len(owner)), *HYGIENE_MINUTES),
+                       recall_visit_minutes(np.select([perio, child], ["perio", "child"], "prophy")))
     hyg = people.sec_prov[owner]
-    day, start = pack(rng, setup.prov_op[hyg], day, minutes)
+    day, start = pack(rng, setup.prov_op[hyg], day, minutes, op_minutes=setup.op_minutes)
     status = _status(rng, ctx, day, owner)
     apt_type = np.where(np_visit, setup.apt_type["new_patient"],
                         np.where(perio, setup.apt_type["perio_maint"], setup.apt_type["hygiene"]))
@@ -631,15 +711,27 @@ def _place_hygiene_visits(ctx: Context, setup: Setup, people: People, rng: np.ra
                     status=status, apt_type=apt_type)
 
 
-def _emergency_days(ctx: Context, people: People, rng: np.random.Generator,
+def recall_visit_minutes(recall_type: np.ndarray) -> np.ndarray:
+    """Length in minutes of appointments booked for recalls of the given recall type keys (``reference.RECALL_TYPES``
+    keys "prophy", "perio", "child"), as OpenDental's Appointments.FillAppointmentForRecall sets it: the recall
+    type's TimePattern (Recalls.GetRecallTimePattern, with nothing appended: the special types' patterns are
+    empty) converted to 5-minute characters by RecallTypes.ConvertTimePattern, one character per
+    APPOINTMENT_TIME_INCREMENT minutes; not the sum of the procedures' times."""
+    minutes = {key: len(pattern) * APPOINTMENT_TIME_INCREMENT for key, _d, _i, pattern, _p in ref.RECALL_TYPES}
+    return np.array([minutes[k] for k in np.asarray(recall_type).tolist()], dtype=np.int64)
+
+
+def _emergency_days(ctx: Context, setup: Setup, people: People, rng: np.random.Generator,
                     span: _Span) -> tuple[np.ndarray, np.ndarray]:
-    """Emergency visits (Poisson, EMERGENCY_RATE a patient-year up to as_of): (patient index, business day)."""
+    """Emergency visits (Poisson, EMERGENCY_RATE a patient-year up to as_of): (patient index, day: the first
+    day on or after the emergency that the patient's dentist works, at most as_of)."""
     e_end = np.minimum(span.end, ctx.as_of)
     years = np.where(people.end != NEVER, np.maximum(e_end - span.start, 0) / 365.25, 0.0)
     e_owner, _ = expand(rng.poisson(EMERGENCY_RATE * years))
     days = np.maximum(e_end[e_owner] - span.start[e_owner], 1)
     e_day = span.start[e_owner] + (rng.random(len(e_owner)) * days).astype(np.int64)
     e_day = business_day(np.maximum(weekday_near(rng, e_day), span.start[e_owner]))
+    e_day = working_day(setup.op_minutes, setup.prov_op[people.pri_prov[e_owner]], e_day)
     ok = e_day <= ctx.as_of
     return e_owner[ok], e_day[ok]
 
@@ -662,7 +754,7 @@ def _place_emergencies(setup: Setup, people: People, rng: np.random.Generator, o
     """Emergency visits placed on their dentist's operatory (day, start minute, length in minutes)."""
     minutes = _round_minutes(_chair_minutes(setup, procs, len(owner)), *EMERGENCY_MINUTES)
     prov = people.pri_prov[owner]
-    day, start = pack(rng, setup.prov_op[prov], day, minutes)
+    day, start = pack(rng, setup.prov_op[prov], day, minutes, op_minutes=setup.op_minutes)
     return _Emergencies(pat=owner, procs=procs, day=day, start=start, minutes=minutes, prov=prov)
 
 
@@ -706,10 +798,11 @@ def _treatment_items(rng: np.random.Generator, cn: dict[str, int], people: Peopl
                   procs=_item_procedures(rng, cn, kind))
 
 
-def _dispositions(ctx: Context, setup: Setup, rng: np.random.Generator, items: _Items, src: _Sources,
-                  span: _Span) -> _Dispositions:
+def _dispositions(ctx: Context, setup: Setup, people: People, rng: np.random.Generator, items: _Items,
+                  src: _Sources, span: _Span) -> _Dispositions:
     """Each item referred out, accepted (and booked while still a patient, before the horizon), put on a
-    planned appointment or left treatment-planned; the business day it would be booked; its chair minutes."""
+    planned appointment or left treatment-planned; the day it would be booked (one the patient's dentist
+    works); its chair minutes."""
     cn = setup.code_num
     n_it = len(items.pat)
     first_code = np.zeros(n_it, dtype=np.int64)  # the first procedure of each item
@@ -726,6 +819,7 @@ def _dispositions(ctx: Context, setup: Setup, rng: np.random.Generator, items: _
                     rng.integers(*TX_LAG_DAYS, size=n_it)) + TX_LAG_PER_ITEM_DAYS * items.rank)
     found = src.day[items.src]
     book_day = business_day(np.maximum(weekday_near(rng, found + lag), found + 1))
+    book_day = working_day(setup.op_minutes, setup.prov_op[people.pri_prov[items.pat]], book_day)
     accepted &= (book_day <= ctx.horizon - BOOKING_CUTOFF_DAYS) & (book_day <= span.end[items.pat])
     planned = ~referred & ~accepted & (rng.random(n_it) < PLANNED_RATE)
     return _Dispositions(referred=referred, accepted=accepted, planned=planned, book_day=book_day,
@@ -743,7 +837,8 @@ def _place_dentist_visits(ctx: Context, setup: Setup, people: People, rng: np.ra
     d_op = setup.prov_op[np.concatenate([emerg.prov, people.pri_prov[r_pat]])]
     d_day, d_start = pack(rng, d_op, np.concatenate([emerg.day, disp.book_day[r_items]]),
                           np.concatenate([emerg.minutes, r_minutes]),
-                          pinned=np.concatenate([np.ones(n_e, dtype=bool), np.zeros(n_r, dtype=bool)]))
+                          pinned=np.concatenate([np.ones(n_e, dtype=bool), np.zeros(n_r, dtype=bool)]),
+                          op_minutes=setup.op_minutes)
     r_day, r_start = d_day[n_e:], d_start[n_e:]
     r_status = _status(rng, ctx, r_day, r_pat)
     return d_start[:n_e], _Restorative(items=r_items, pat=r_pat, day=r_day, start=r_start, minutes=r_minutes,

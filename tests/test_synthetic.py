@@ -968,3 +968,142 @@ def test_a_broken_appointments_fee_is_looked_up_as_breakappthelper_does():
     got = broken_procedure_fee(fee, pat_fee_sched=np.array([2, 2, 0, 0]), prov_fee_sched=1,
                                primary_is_ppo=np.array([False, True, False, True]), code=np.array([1, 1, 1, 1]))
     assert got.tolist() == [3_000, 5_000, 5_000, 5_000]
+
+
+# ------------------------------------------------------------------------------------ chair time
+def test_a_recall_appointment_is_as_long_as_its_recall_types_time_pattern(practice):
+    """OpenDental books an appointment for a recall with its recall type's TimePattern
+    (Appointments.FillAppointmentForRecall: Pattern = RecallTypes.ConvertTimePattern(
+    Recalls.GetRecallTimePattern(...))), one character per AppointmentTimeIncrement minutes (10 in OpenDental's
+    stock database; the bitewing and pano types appended to a prophy have no pattern), not the sum of its
+    procedures' times. The practice's types: Prophy "/XXXX/" 60 minutes, Perio "/XXXXX/" 70, Child Prophy
+    "/XXX/" 50. Every recall (hygiene and perio maintenance) appointment is that long, bitewings or not."""
+    from dental_synthetic.schedule import APPOINTMENT_TIME_INCREMENT, CHILD_AGE_YEARS, recall_visit_minutes
+
+    assert APPOINTMENT_TIME_INCREMENT == 10
+    assert recall_visit_minutes(np.array(["prophy", "perio", "child", "prophy"])).tolist() == [60, 70, 50, 60]
+    types = dict(zip(practice.tables["appointmenttype"].column("AppointmentTypeName").to_pylist(),
+                     col(practice, "appointmenttype", "AppointmentTypeNum").tolist()))
+    apt_type = col(practice, "appointment", "AppointmentTypeNum")
+    minutes = np.array([5 * len(p) for p in practice.tables["appointment"].column("Pattern").to_pylist()])
+    birth = dict(zip(col(practice, "patient", "PatNum").tolist(), col(practice, "patient", "Birthdate").tolist()))
+    pat = col(practice, "appointment", "PatNum")
+    apt_day = col(practice, "appointment", "AptDateTime") // 86400
+    on_book = apt_day > day(ZERO)
+    # a child's visit: under CHILD_AGE_YEARS on the day it was wanted (a few days before it was booked on)
+    age = (apt_day - np.array([birth[p] for p in pat.tolist()])) / 365.25
+    child = age < CHILD_AGE_YEARS - 0.5
+    adult = age >= CHILD_AGE_YEARS + 0.5
+    recall = on_book & (apt_type == types["Recall Hygiene"])
+    perio = on_book & (apt_type == types["Perio Maintenance"])
+    assert recall.sum() > 1000 and perio.sum() > 100
+    assert (minutes[recall & adult] == 60).all() and (minutes[recall & child] == 50).all()
+    assert (minutes[perio] == 70).all()
+    # bitewings on a recall visit (every other one) add no time: the appointment is still the pattern's
+    procs = practice.tables["procedurelog"]
+    code = dict(zip(col(practice, "procedurecode", "CodeNum").tolist(),
+                    practice.tables["procedurecode"].column("ProcCode").to_pylist()))
+    with_bitewings = {a for a, c in zip(col(practice, "procedurelog", "AptNum").tolist(),
+                                        procs.column("CodeNum").to_pylist()) if a and code[c] == "D0274"}
+    apt_num = col(practice, "appointment", "AptNum")
+    bitewing_visit = recall & adult & np.isin(apt_num, list(with_bitewings))
+    assert bitewing_visit.sum() > 100 and (minutes[bitewing_visit] == 60).all()
+
+
+def test_booking_is_first_come_first_served_on_the_providers_days():
+    """The schedule's booking (``schedule._book``, hand-made): an operatory whose provider works Monday and
+    Wednesday (540 minutes each); appointments in booking order. One wanted on a day the provider does not
+    work goes to their next working day; what does not fit on a day goes to the next working day with room
+    for it, while a shorter one later in the list still takes the time left (the first opening a scheduler
+    finds); days already taken (``taken``) count."""
+    from dental_synthetic.schedule import _book, _weekday_hours, working_day
+
+    monday = day(dt.date(2025, 6, 30))
+    hours = _weekday_hours(np.array([[0] * 7, [540, 0, 540, 0, 0, 0, 0]]), 2)
+    #                    A    B    C (Tue)     D   E   F (Fri)     G (Mon, long)
+    wanted = np.array([monday, monday, monday + 1, monday, monday, monday + 4, monday])
+    minutes = np.array([300, 200, 100, 60, 40, 120, 180])
+    order = np.array([0, 1, 3, 4, 2, 5, 6])  # by day wanted, first come first served
+    taken = {(1, monday + 9): 500}  # the second Wednesday is nearly full already
+    got = _book(hours, np.ones(7, dtype=np.int64), wanted, minutes, order, taken)
+    booked = dict(zip(order.tolist(), (got - monday).tolist()))
+    assert booked == {0: 0, 1: 0, 3: 2, 4: 0, 2: 2, 5: 7, 6: 2}
+    # A and B fill Monday to 500: D (60) does not fit and goes to Wednesday, E (40) still fits on Monday; C is
+    # wanted on Tuesday, the provider's day off: Wednesday; F on Friday: next Monday; G (180) on Wednesday,
+    # where D and C left 380 minutes
+    assert taken[(1, monday)] == 540 and taken[(1, monday + 2)] == 340 and taken[(1, monday + 7)] == 120
+    assert working_day(hours, np.array([1, 1, 0]), np.array([monday + 1, monday + 5, monday + 5])).tolist() == [
+        monday + 2, monday + 7, monday + 7]  # Tuesday -> Wednesday; Saturday -> Monday (op 0: business days)
+
+
+def test_providers_work_part_time_and_book_only_their_scheduled_hours(practice):
+    """Providers are staffed by the chair days a week the clinic's patients need (practice.provider_days,
+    at most FULL_TIME_DAYS each, spread by weekday_rota); each works the same weekdays every week (their
+    schedule rows), and every appointment on an operatory is on a day and within the hours a schedule row of
+    its provider opens it (so mart_chair_utilization_daily has no booked minutes on a closed chair)."""
+    from dental_synthetic.practice import FULL_TIME_DAYS, provider_days, weekday_rota
+
+    assert provider_days(9) == [3, 3, 3] and provider_days(10) == [4, 3, 3] and provider_days(5) == [3, 2]
+    rota = weekday_rota([1, 2, 3])  # one clinic: a one-day dentist, a two- and a three-day hygienist
+    assert [np.flatnonzero(r).tolist() for r in rota] == [[0], [2, 4], [1, 3, 4]]
+    sched = practice.tables["schedule"].to_pydict()
+    weekdays = defaultdict(set)
+    open_hours = {}
+    for num, d, start, stop, prov in zip(sched["ScheduleNum"], sched["SchedDate"], sched["StartTime"],
+                                         sched["StopTime"], sched["ProvNum"]):
+        weekdays[prov].add(d.weekday())
+        open_hours[(prov, d)] = (start, stop)
+    assert all(0 < len(w) <= FULL_TIME_DAYS for w in weekdays.values())
+    assert len(weekdays) == practice.tables["provider"].num_rows
+    assert sum(len(w) < FULL_TIME_DAYS for w in weekdays.values()) >= 2  # part-timers
+    assert max(w for d, w in ((d, d.weekday()) for d in sched["SchedDate"])) <= 4
+    op_prov = {o: d or h for o, d, h in zip(col(practice, "operatory", "OperatoryNum").tolist(),
+                                            col(practice, "operatory", "ProvDentist").tolist(),
+                                            col(practice, "operatory", "ProvHygienist").tolist())}
+    apt = practice.tables["appointment"].to_pydict()
+    checked = 0
+    for when, op, pattern in zip(apt["AptDateTime"], apt["Op"], apt["Pattern"]):
+        if op == 0:
+            continue  # planned appointments are on no operatory
+        start, stop = open_hours[(op_prov[op], when.date())]  # KeyError: booked on a day off
+        end = when + dt.timedelta(minutes=5 * len(pattern))
+        assert start <= when.strftime("%H:%M:%S") and end.strftime("%H:%M:%S") <= stop
+        checked += 1
+    assert checked > 10000
+
+
+def test_the_demo_practice_books_its_chairs_as_practices_do():
+    """Calibration (docs/synthetic.md, "Calibration: chair utilization"): the demo's practice (5,000
+    patients, seed 42, as-of 2025-06-30), over the 365 days up to as-of, by mart_chair_utilization_daily's
+    rule (open minutes of the provider schedule rows on an operatory and day; booked minutes 5 x
+    len(Pattern) of its appointments Scheduled, Complete or Broken; completed ones counted), per kind of
+    operatory: hygienists book 70-90 % of their chair time and complete 7-9 visits a day, dentists book
+    60-85 %, as real practices do. Dentists complete at least 7 a day: the rule of thumb's 8-12 needs a second
+    chair (one operatory per dentist, 9 hours, about 60 booked minutes per completed visit: 85 % is 7.7)."""
+    practice = generate(SyntheticConfig(as_of=AS_OF, patients=5000, seed=42))
+    is_hyg = dict(zip(col(practice, "operatory", "OperatoryNum").tolist(),
+                      col(practice, "operatory", "IsHygiene").tolist()))
+    sched = practice.tables["schedule"].to_pydict()
+    sched_row = {n: (d, 60 * (int(b[:2]) - int(a[:2])) + int(b[3:5]) - int(a[3:5]))
+                 for n, d, a, b in zip(sched["ScheduleNum"], sched["SchedDate"], sched["StartTime"], sched["StopTime"])}
+    first = AS_OF - dt.timedelta(days=365)
+    open_minutes = defaultdict(int)
+    for num, op in zip(col(practice, "scheduleop", "ScheduleNum").tolist(),
+                       col(practice, "scheduleop", "OperatoryNum").tolist()):
+        d, minutes = sched_row[num]
+        if first < d <= AS_OF:
+            open_minutes[(op, d)] += minutes
+    booked, completed = defaultdict(int), defaultdict(int)
+    apt = practice.tables["appointment"].to_pydict()
+    for when, status, op, pattern in zip(apt["AptDateTime"], apt["AptStatus"], apt["Op"], apt["Pattern"]):
+        if status in (1, 2, 5) and first < when.date() <= AS_OF:
+            booked[(op, when.date())] += 5 * len(pattern)
+            completed[(op, when.date())] += status == 2
+    assert set(booked) <= set(open_minutes)  # nothing booked on a closed chair
+    share, per_day = {}, {}
+    for kind in (0, 1):
+        keys = [k for k in open_minutes if is_hyg[k[0]] == kind]
+        share[kind] = sum(booked[k] for k in keys) / sum(open_minutes[k] for k in keys)
+        per_day[kind] = sum(completed[k] for k in keys) / len(keys)
+    assert 0.70 <= share[1] <= 0.90 and 7 <= per_day[1] <= 9, (share, per_day)
+    assert 0.60 <= share[0] <= 0.85 and 7 <= per_day[0] <= 12, (share, per_day)
