@@ -64,17 +64,62 @@ def features_until_cutoff(params: PgParams) -> dict[int, tuple]:
     return {row[0]: row for row in rows}
 
 
+# The fixture's patient, procedure and appointment keys, renumbered from these (PatNum 1 becomes
+# 1,000,000,001; 0, OpenDental's "none", stays 0): the generator numbers keys 1, 2, ... as OpenDental does
+# by default, the range of the dataset's counts, ages, spans of days and years, so a count equal to a row's
+# PatNum would prove nothing; renumbered, no feature reaches a key and keys of two kinds never meet, so
+# test_written_dataset_is_deidentified_by_safe_harbor can require that no value equals its row's key on any
+# row. OpenDental itself hands out keys in such ranges (random primary keys within a replication server's
+# RangeStart..RangeEnd: ReplicationServers.GetKey). A constant shift keeps every join and every order.
+KEY_SPACES = {"patient": 1_000_000_000, "procedurelog": 2_000_000_000, "appointment": 3_000_000_000}
+# Columns holding those keys that the catalog declares no foreign key for (their tables' own keys and
+# every declared foreign key are found from the catalog). A polymorphic FKey column may hold any key and
+# is left as is: the fixture checks that the models built here read no table with one.
+UNDECLARED_KEY_REFERENCES = {("histappointment", "PatNum"): "patient", ("histappointment", "AptNum"): "appointment",
+                             ("histappointment", "NextAptNum"): "appointment",
+                             ("patient", "PatNumCloneFrom"): "patient", ("rxpat", "ProcNum"): "procedurelog"}
+
+
+def key_references(tables: list[str]) -> list[tuple[str, str, str]]:
+    """(table, column, key space) of every column of ``tables`` that holds a KEY_SPACES key: the key
+    tables' primary keys, the catalog's foreign keys to them, UNDECLARED_KEY_REFERENCES."""
+    from dental_assets.catalog import raw_table
+
+    found = []
+    for name in tables:
+        for column in raw_table(name).columns:
+            space = (name if column.is_pk and name in KEY_SPACES else column.fk if column.fk in KEY_SPACES
+                     else UNDECLARED_KEY_REFERENCES.get((name, column.name)))
+            if space:
+                found.append((name, column.name, space))
+    return found
+
+
+def renumber_keys(params: PgParams, tables: list[str]) -> None:
+    """Add KEY_SPACES' offsets to every key of ``tables`` (key_references) in raw, 0 left as is."""
+    query(params, "".join(f'UPDATE raw.{name} SET "{column}" = "{column}" + {KEY_SPACES[space]} '
+                          f'WHERE "{column}" > 0;\n' for name, column, space in key_references(tables)))
+
+
 @pytest.fixture(scope="module")
 def journey(pg_module_url, tmp_path_factory):
+    """The practice (600 patients) in raw, its keys renumbered (KEY_SPACES), and fct_treatment_journey and
+    fct_appointment_outcomes built by dbt with their tests. Returns the warehouse and dbt's target folder."""
+    from dental_assets.catalog import raw_table, raw_tables
+
     params = PgParams.from_url(pg_module_url)
     mark_demo_target(params)
     practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=600, seed=11, as_of=AS_OF))
     dental_synthetic.write_postgres_raw(practice, params)
+    renumber_keys(params, [name for name in practice.tables if name in {t.name for t in raw_tables()}])
     target = tmp_path_factory.mktemp("dbt_target")
     # cautious: the tests of these models and their parents, not tests that also need unselected models
     run_dbt(params, target, "build", "--select", "+fct_treatment_journey +fct_appointment_outcomes",
             "--indirect-selection", "cautious", artifacts=True,  # the manifest: upstream_raw_tables
             settings={"as_of_date": AS_OF.isoformat()})  # as Dagster runs it: the practice's as-of date
+    # the models read no polymorphic reference the renumbering left as is
+    read = upstream_raw_tables(target, "fct_treatment_journey", "fct_appointment_outcomes")
+    assert "procedurelog" in read and not [name for name in read if "FKey" in raw_table(name).column_names]
     return params, target
 
 
@@ -565,12 +610,13 @@ def written(journey, tmp_path_factory):
     return params, target, path, demo_salt()
 
 
-def upstream_raw_tables(target: Path) -> list[str]:
-    """The raw tables ``fct_treatment_journey`` reads, directly or through any model or snapshot: the
-    dbt sources among its ancestors in the manifest dbt wrote to ``target``."""
+def upstream_raw_tables(target: Path, *models: str) -> list[str]:
+    """The raw tables ``models`` (default ``fct_treatment_journey``) read, directly or through any model or
+    snapshot: the dbt sources among their ancestors in the manifest dbt wrote to ``target``."""
     manifest = json.loads((target / "manifest.json").read_text())
-    [start] = [uid for uid, node in manifest["nodes"].items() if node["name"] == "fct_treatment_journey"]
-    seen, todo = set(), [start]
+    names = set(models or ("fct_treatment_journey",))
+    seen, todo = set(), [uid for uid, node in manifest["nodes"].items() if node["name"] in names]
+    assert len(todo) == len(names)
     while todo:
         for parent in manifest["parent_map"].get(todo.pop(), []):
             if parent not in seen:
@@ -591,6 +637,38 @@ def raw_key_columns(tables: list[str]) -> list[tuple[str, str]]:
                                          or column.name == "Guarantor"):
                 keys.append((name, column.name))
     return keys
+
+
+# The raw keys of a row of the dataset, in the order test_written_dataset_is_deidentified_by_safe_harbor
+# reads them from raw.
+ROW_KEYS = ("ProcNum", "PatNum", "Guarantor", "AptNum", "PlannedAptNum")
+
+
+def as_integer(value) -> int | None:
+    """A value of the file as the integer it spells, None when it spells none: an int, a float without a
+    fraction (a key cast to double), a string of digits (a key as text); never a boolean."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def keys_carried(columns: dict[str, list], identities: list[tuple]) -> list[tuple[str, str, int]]:
+    """(column, key, rows) for every column whose value equals its row's own raw key (``ROW_KEYS``,
+    ``identities[i]`` for row i; 0 is OpenDental's "none", not a key) on any row. With the fixture's
+    renumbered keys (``KEY_SPACES``) no count, age, span of days, year or fee reaches a key, so one such row
+    is a leak, not chance."""
+    carried = []
+    for name, column in columns.items():
+        values = [as_integer(v) for v in column]
+        for position, label in enumerate(ROW_KEYS):
+            rows = sum(1 for v, ident in zip(values, identities) if ident[position] and v == ident[position])
+            if rows:
+                carried.append((name, label, rows))
+    return carried
 
 
 def test_the_salt_is_stored_nowhere_in_the_warehouse_or_dbt_artifacts(written):
@@ -666,8 +744,9 @@ def test_join_attack_finds_no_patient(written):
 
 def test_written_dataset_is_deidentified_by_safe_harbor(written):
     """The Parquet file: no raw key in any column (each row's ProcNum, PatNum, Guarantor, appointment
-    numbers, recovered with the real salt, appear in none of its columns), no date column, ages at most
-    90 with every older patient at 90, ZIP3 of three digits and sparse areas as 000, no free text."""
+    numbers, recovered with the real salt, appear in none of its columns on any row: keys_carried), no date
+    column, ages at most 90 with every older patient at 90, ZIP3 of three digits and sparse areas as 000, no
+    free text."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -677,7 +756,7 @@ def test_written_dataset_is_deidentified_by_safe_harbor(written):
     table = pq.read_table(path)
     year = AS_OF.year - 1
     rows = query(params, f"""
-        SELECT p."ProcNum", p."PatNum", pt."Guarantor", p."AptNum", p."PlannedAptNum",
+        SELECT p."ProcNum", p."PatNum", pt."Guarantor", p."AptNum", p."PlannedAptNum",  -- ROW_KEYS
                extract(year from least(p."DateTP", p."ProcDate")) - extract(year from pt."Birthdate") >= 90
                    AND pt."Birthdate" > date '1880-01-01' AND p."DateTP" > date '1880-01-01'
         FROM raw.procedurelog p JOIN raw.patient pt ON pt."PatNum" = p."PatNum"
@@ -687,14 +766,17 @@ def test_written_dataset_is_deidentified_by_safe_harbor(written):
     assert set(keys) <= set(by_key) and len(keys) == len(set(keys)) == table.num_rows
     identities = [by_key[k] for k in keys]
 
-    # no column carries a raw key of its row (0 is OpenDental's "none", not a key; coincidences of small
-    # numbers aside: under 1% of rows)
-    for name in table.column_names:
-        values = [None if v is None else str(v) for v in table.column(name).to_pylist()]
-        for position, label in enumerate(("ProcNum", "PatNum", "Guarantor", "AptNum", "PlannedAptNum")):
-            same = sum(1 for v, ident in zip(values, identities)
-                       if v is not None and ident[position] and v == str(ident[position]))
-            assert same < 0.01 * table.num_rows, (name, label, same)
+    # no column carries a raw key of its row (keys_carried) on any row; the check sees a copy of PatNum and
+    # Guarantor put into every 20th row of a span of days
+    assert min(ident[1] for ident in identities) > KEY_SPACES["patient"]  # the keys are the renumbered ones
+    columns = table.to_pydict()
+    assert keys_carried(columns, identities) == []
+    assert keys_carried({"copy": [ident[1] for ident in identities]}, identities)[:1] == [
+        ("copy", "PatNum", table.num_rows)]
+    days = [ident[2] if i % 20 == 0 else value for i, (value, ident) in enumerate(zip(
+        columns["days_since_last_visit"], identities))]
+    assert ("days_since_last_visit", "Guarantor", len(range(0, table.num_rows, 20))) in keys_carried(
+        {"days_since_last_visit": days}, identities)
     # no exact date of service
     assert not [f.name for f in table.schema if pa.types.is_temporal(f.type) or "date" in f.name]
     # ages: at most 90, and every row of a patient 90 or more in the decision date's year shows 90
