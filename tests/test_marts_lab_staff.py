@@ -286,6 +286,8 @@ def _tiny(practice):
         "RegHours": [r[2] for r in ta], "OTimeHours": [r[3] for r in ta], "PtoHours": [r[4] for r in ta],
         "IsAuto": [r[5] for r in ta], "IsUnpaidProtectedLeave": [r[6] for r in ta], "ClinicNum": [1, 1, 1, 1],
     })
+    # the patient of the rows above (a procedure of no patient row is not production, as in OpenDental's report)
+    tables["patient"] = table("patient", {"PatNum": [1], "Guarantor": [1]})
     tables["procedurelog"] = table("procedurelog", {"ProcNum": [1, 2], "PatNum": [1, 1], "ProcStatus": [2, 1],
                                                     "ProcDate": [day_number(dt.date(2026, 6, 23))] * 2,
                                                     "ClinicNum": [1, 1], "ProcFee": [325.0, 999.0],

@@ -55,7 +55,7 @@
     (orphan_reference) or is 0 (missing_key): the same joins leave it out. -#}
 {%- set procedure_of_no_patient = 'no patient: if complete, out of production (mart_production_daily, '
     ~ 'mart_provider_production; RpProdInc.GetDailyProdIncDataSet INNER JOINs patient) and AR (the aging joins '
-    ~ 'the patient, Ledgers.GetAgingGuarTransQuery), yet counted in mart_staff_hours_weekly\'s production; not a '
+    ~ 'the patient, Ledgers.GetAgingGuarTransQuery) and mart_staff_hours_weekly\'s production; not a '
     ~ 'row of fct_treatment_journey; counted in mart_treatment_acceptance_monthly if presented on a saved plan; '
     ~ 'kept in fct_procedure' -%}
 {%- set adjustment_of_no_patient = 'no patient: out of production (mart_production_daily, '

@@ -23,6 +23,7 @@
 --                        as hygienists who clock in, and the clinical user group: assistants);
 --   employees_clocked    distinct employees with a clock work row;
 --   production           completed procedures' charges (ProcDate in the week, procedure's clinic), dollars;
+--                        a procedure of no patient row is not production, as in mart_production_daily;
 --   production_per_clinical_hour  production / clinical_hours, dollars; NULL without clinical hours.
 -- Weeks with hours or production appear; a missing side counts 0.
 
@@ -114,6 +115,9 @@ production as (
         coalesce(procedures.clinic_id, 0)                           as clinic_id,
         sum(procedures.procedure_charge)                            as production
     from {{ ref('int_procedures_complete') }} as procedures
+    -- of a patient that exists, as mart_production_daily (RpProdInc.GetDailyProdIncDataSet INNER JOINs patient)
+    inner join {{ ref('stg_opendental__patient') }} as patients
+        on procedures.patient_id = patients.pat_num
     cross join settings
     where procedures.procedure_date is not null
     group by 1, 2
