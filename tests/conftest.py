@@ -439,3 +439,17 @@ def _no_leftover_defs_state_storage(request):
         with open(os.environ.get("DEFS_LEAK_LOG", os.devnull), "a") as log:
             log.write(request.node.nodeid + "\n")
         _current_storage.set(None)
+
+
+@pytest.fixture(scope="module")
+def defs():
+    """The project's Dagster definitions (``dental_assets.definitions.defs``)."""
+    from dental_assets.definitions import defs
+
+    return defs
+
+
+@pytest.fixture(scope="module")
+def graph(defs):
+    """The resolved asset graph of ``defs``."""
+    return defs.resolve_asset_graph()

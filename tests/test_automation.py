@@ -25,18 +25,6 @@ STAGING_PATIENT = dg.AssetKey(["staging", "stg_opendental__patient"])
 INT_PATIENTS = dg.AssetKey(["intermediate", "int_patients"])
 
 
-@pytest.fixture(scope="module")
-def defs():
-    from dental_assets.definitions import defs
-
-    return defs
-
-
-@pytest.fixture(scope="module")
-def graph(defs):
-    return defs.resolve_asset_graph()
-
-
 # ----------------------------------------------------------------------------------- policies on specs
 
 def test_every_asset_has_a_freshness_policy_suited_to_its_layer(graph):

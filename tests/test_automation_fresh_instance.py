@@ -40,18 +40,6 @@ MAX_TICKS = 12
 MART = dg.AssetKey(["marts", "mart_production_daily"])
 
 
-@pytest.fixture(scope="module")
-def defs():
-    from dental_assets.definitions import defs
-
-    return defs
-
-
-@pytest.fixture(scope="module")
-def graph(defs):
-    return defs.resolve_asset_graph()
-
-
 def _record(instance, graph, key, partitions=None) -> None:
     """Materializations of ``key`` (``partitions``: those; None: unpartitioned) and its blocking checks
     passing, recorded in ``instance`` as a run of it records them."""

@@ -54,13 +54,6 @@ def test_run_settings_reach_dbt_as_environment_variables():
 
 # ------------------------------------------------------------------------------------- definitions
 
-@pytest.fixture(scope="module")
-def graph():
-    from dental_assets.definitions import defs
-
-    return defs.resolve_asset_graph()
-
-
 def test_facts_are_monthly_with_single_run_backfills_and_the_rest_unpartitioned(graph):
     dbt_keys = [k for k in graph.get_all_asset_keys() if (graph.get(k).group_name or "").startswith("dbt")]
     facts = {dg.AssetKey(["marts", name]) for name in FACTS}

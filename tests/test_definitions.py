@@ -4,21 +4,8 @@ import subprocess
 import sys
 
 import dagster as dg
-import pytest
 
 from dental_assets.catalog import raw_tables
-
-
-@pytest.fixture(scope="module")
-def defs():
-    from dental_assets.definitions import defs
-
-    return defs
-
-
-@pytest.fixture(scope="module")
-def graph(defs):
-    return defs.resolve_asset_graph()
 
 
 def test_definitions_load_with_every_job(defs):

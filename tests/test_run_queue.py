@@ -37,13 +37,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = socket.gethostname()
 
 
-@pytest.fixture(scope="module")
-def defs():
-    from dental_assets.definitions import defs
-
-    return defs
-
-
 @pytest.fixture(params=["dagster.yaml", "dagster.demo.yaml"])
 def project_instance(request, tmp_path, monkeypatch):
     """A Dagster instance of the project's dagster.yaml, then of the demo's dagster.demo.yaml (the same
