@@ -453,3 +453,15 @@ def defs():
 def graph(defs):
     """The resolved asset graph of ``defs``."""
     return defs.resolve_asset_graph()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _code_location_built_from_the_session_environment():
+    """Import the code location before any test sets ``DENTAL_SOURCE``, ``OPENDENTAL_URL`` or
+    ``DENTAL_WAREHOUSE_URL``: its module-level ``defs`` is built from the environment of its first import
+    (``dental_assets.definitions.build_definitions``), and a worker whose first import happened inside a test
+    of the MariaDB source kept resources reading those variables for every later test file (test_run_queue
+    then failed on the unset DENTAL_WAREHOUSE_URL, depending on which files shared the worker)."""
+    import dental_assets.definitions
+
+    return dental_assets.definitions
