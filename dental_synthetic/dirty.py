@@ -26,9 +26,9 @@ For each kind, ``max(1, round(rate x eligible rows))`` distinct rows are changed
   claimproc's ClaimNum (ClaimProcWithInvalidClaimNum). The new number is past the largest key of the table
   referred to;
 - ``missing_key``: a PatNum set to 0 (no patient: OpenDental enforces nothing; DatabaseMaintenances.PatientMissing
-  looks for PatNum 0 in procedurelog among other tables) on a completed procedure and on an adjustment, one
-  kind per entry of ``MISSING_KEYS`` (-> ``patient_missing``, a check ``dental_synthetic.validate`` does not
-  have yet: ``foreign_key`` skips 0);
+  looks for PatNum 0 in procedurelog among other tables) on a completed procedure, an adjustment, a paysplit
+  of money (no unearned type) and a pending (NotReceived) claimproc estimate of a completed procedure, one
+  kind per entry of ``MISSING_KEYS`` (-> ``patient_missing``; ``foreign_key`` skips 0);
 - ``control_chars``: a commlog Note with a NUL byte and a BEL appended (-> ``text_control_chars``; the
   PostgreSQL writer drops the NUL, see ``dental_assets.pgcopy``, the BEL stays).
 
@@ -50,7 +50,7 @@ from .util import ZERO_DAY
 KINDS = ("sentinel_date", "negative_amount", "absurd_amount", "claimproc_claimnum_0", "orphan_row",
          "near_duplicate_plan", "unusual_status", "control_chars", "orphan_reference", "missing_key")
 TP, COMPLETE = 1, 2  # procedurelog.ProcStatus (ProcStat)
-RECEIVED, ESTIMATE = 1, 6  # claimproc.Status (ClaimProcStatus)
+NOT_RECEIVED, RECEIVED, ESTIMATE = 0, 1, 6  # claimproc.Status (ClaimProcStatus)
 UNUSUAL_PROC_STATUS = 9  # the ProcStatus an unusual_status procedure gets: no ProcStat value
 # orphan_reference kinds: (table, primary key, column, the rows eligible, (table referred to, its key))
 ORPHAN_REFERENCES = (
@@ -66,6 +66,8 @@ ORPHAN_REFERENCES = (
 MISSING_KEYS = (
     ("procedurelog", "ProcNum", "PatNum", "completed"),
     ("adjustment", "AdjNum", "PatNum", "any"),
+    ("paysplit", "SplitNum", "PatNum", "aged_split"),
+    ("claimproc", "ClaimProcNum", "PatNum", "pending_estimate"),
 )
 NO_ROW = 0  # the key OpenDental stores for "none": NULL from staging on
 INJECTION_SCHEMA = pa.schema([("Kind", pa.string()), ("TableName", pa.string()), ("ColumnName", pa.string()),
@@ -250,6 +252,12 @@ def _eligible(tables: dict, table: str, which: str) -> np.ndarray:
         return np.ones(t.num_rows, bool)
     if which == "received_on_claim":
         return (_np(t, "Status") == RECEIVED) & (_np(t, "ClaimNum") != 0)
+    if which == "aged_split":  # a split the aging counts: money, no unearned type (none is hidden)
+        return (_np(t, "SplitAmt") != 0) & (_np(t, "UnearnedType") == 0)
+    if which == "pending_estimate":  # the insurance estimate of a complete procedure the aging reads
+        procs = tables["procedurelog"]
+        complete = _np(procs, "ProcNum")[_np(procs, "ProcStatus") == COMPLETE]
+        return (_np(t, "Status") == NOT_RECEIVED) & (_np(t, "InsPayEst") != 0) & np.isin(_np(t, "ProcNum"), complete)
     raise ValueError(which)
 
 

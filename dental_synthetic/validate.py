@@ -22,9 +22,10 @@ never patient data):
 - ``perio_depth``: periomeasure.SequenceType is a PerioSequenceType value; a Probing row (4) has IntTooth
   1-32 and six site depths of -1 (no measurement) or 0-19 mm, as OpenDental allows.
 - ``claimproc_without_claim``: claimprocs NotReceived/Received/Supplemental with ClaimNum 0.
-- ``patient_missing``: a completed procedure or an adjustment with PatNum 0 (no patient: OpenDental's
-  reports drop it, RpProdInc.GetDailyProdIncDataSet INNER JOINs patient; Database Maintenance's
-  PatientMissing looks for PatNum 0); ``foreign_key`` skips 0.
+- ``patient_missing``: a completed procedure, an adjustment, a paysplit or a claimproc with PatNum 0 (no
+  patient: OpenDental's reports drop it, RpProdInc.GetDailyProdIncDataSet INNER JOINs patient for
+  production and insurance income, the aging for every row, Ledgers.GetAgingGuarTransQuery; Database
+  Maintenance's PatientMissing looks for PatNum 0); ``foreign_key`` skips 0.
 - ``claim_totals``: claim.ClaimFee, InsPayEst, InsPayAmt, WriteOff = the sums of its claimprocs' FeeBilled,
   InsPayEst, InsPayAmt, WriteOff (cents).
 - ``check_totals``: claimpayment.CheckAmt = the sum of InsPayAmt of its claimprocs (cents).
@@ -569,15 +570,17 @@ def _claimproc_without_claim(tables: dict[str, pa.Table]) -> list[Finding]:
 
 
 def _patient_missing(tables: dict[str, pa.Table]) -> list[Finding]:
-    """``patient_missing`` findings: completed procedures and adjustments with PatNum 0."""
+    """``patient_missing`` findings: completed procedures, adjustments, paysplits and claimprocs with PatNum 0
+    (the aging joins the patient, Ledgers.GetAgingGuarTransQuery: their money is in no family)."""
     c = _Checker(tables)
     if c.has("procedurelog"):
         pl = tables["procedurelog"]
         c.flag("patient_missing", "procedurelog", "completed with PatNum 0",
                (_col(pl, "ProcStatus") == 2) & (_col(pl, "PatNum") == 0), c.key("procedurelog"))
-    if c.has("adjustment"):
-        adj = tables["adjustment"]
-        c.flag("patient_missing", "adjustment", "PatNum 0", _col(adj, "PatNum") == 0, c.key("adjustment"))
+    for table in ("adjustment", "paysplit", "claimproc"):
+        if c.has(table):
+            t = tables[table]
+            c.flag("patient_missing", table, "PatNum 0", _col(t, "PatNum") == 0, c.key(table))
     return c.findings
 
 

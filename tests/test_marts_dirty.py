@@ -23,7 +23,10 @@ injected change applied by the rule docs/dbt.md ("Dirty data") gives for its kin
   move no money;
 - ``missing_key`` (dental_synthetic.dirty.MISSING_KEYS: PatNum 0 on a completed procedure and on an
   adjustment): out of production and AR, as a PatNum that names no row (the orphan comparison skips 0, so
-  mart_data_exceptions lists them as their own kind);
+  mart_data_exceptions lists them as their own kind); (PatNum 0 on a paysplit and on a pending claimproc
+  estimate of a completed procedure): out of AR, its amount or estimate in no family (the aging joins the
+  patient, Ledgers.GetAgingGuarTransQuery); the split still counts in collections (the daily report LEFT
+  JOINs patient), the estimate is no income;
 - ``orphan_row``, ``near_duplicate_plan``, ``control_chars``: no money moves; text is cleaned.
 
 Every injected row, and no other, is listed in ``marts.mart_data_exceptions``: so the rules of it no
@@ -216,7 +219,9 @@ def test_collections_daily_equals_the_ledger_corrected_by_the_injections(built):
     for num in injected(dirty, "absurd_amount"):  # counted as stored
         s = splits[num]
         expected[(s["DatePay"], s["ClinicNum"])][0] += money(dirty_splits[num]["SplitAmt"]) - money(s["SplitAmt"])
-    # claimproc_claimnum_0: the payment was received; it still counts (no correction)
+    # claimproc_claimnum_0: the payment was received; it still counts (no correction). missing_key of a
+    # paysplit (PatNum 0): still counts, as RpProdInc.GetDailyProdIncDataSet LEFT JOINs the split's patient
+    # (no correction); of a pending claimproc estimate: no income either way
     expected = {k: v for k, v in expected.items() if v != [ZERO, ZERO]}
     mart = {
         (r[0], r[1]): [money(r[2]), money(r[3])]
@@ -226,6 +231,7 @@ def test_collections_daily_equals_the_ledger_corrected_by_the_injections(built):
     }
     assert mart == expected
     assert injected(dirty, "absurd_amount") and injected(dirty, "claimproc_claimnum_0")
+    assert any(money(splits[n]["SplitAmt"]) for n in injected(dirty, "missing_key", "paysplit", "PatNum"))
 
 
 # ------------------------------------------------------------------------------------ AR aging
@@ -255,9 +261,9 @@ def corrected_books(clean, dirty) -> dict[str, pa.Table]:
     - ``absurd_amount``: counted as stored: SplitAmt -> the stored $987,654.32;
     - ``claimproc_claimnum_0``: still paying: nothing changes (ClaimNum plays no part in the aging);
     - ``unusual_status`` of a procedure, ``orphan_reference`` and ``missing_key``: as stored (ProcStatus 9 is
-      not complete; a procedure's or adjustment's PatNum of no patient, or 0, is in no family, as OpenDental's
-      aging joins the patient; the other references play no part or count as stored), except a patient's
-      Guarantor: ``families`` puts that patient in no family mart_ar_aging ages;
+      not complete; a procedure's, adjustment's, paysplit's or claimproc's PatNum of no patient, or 0, is in
+      no family, as OpenDental's aging joins the patient; the other references play no part or count as
+      stored), except a patient's Guarantor: ``families`` puts that patient in no family mart_ar_aging ages;
     - the other kinds move no money."""
     tables = dict(clean.tables)
     tables["procedurelog"] = _replace(tables["procedurelog"], "ProcDate", "ProcNum",
@@ -340,6 +346,10 @@ def test_family_aging_equals_the_corrected_books_at_the_as_of_date(built):
     stored = expected_aging(clean.tables, clean, AS_OF)
     moved = {g for g in set(stored) | set(expected) if stored.get(g) != expected.get(g)}
     assert moved and any(stored.get(g, [ZERO] * 7)[:4] != expected.get(g, [ZERO] * 7)[:4] for g in moved)
+    # the paysplits and pending estimates of PatNum 0 carried money their family no longer ages
+    splits, claimprocs = by_key(clean, "paysplit", "SplitNum"), by_key(clean, "claimproc", "ClaimProcNum")
+    assert any(money(splits[n]["SplitAmt"]) for n in injected(dirty, "missing_key", "paysplit", "PatNum"))
+    assert any(money(claimprocs[n]["InsPayEst"]) for n in injected(dirty, "missing_key", "claimproc", "PatNum"))
 
 
 def test_family_aging_equals_the_corrected_books_at_every_month_end(built):

@@ -33,7 +33,11 @@
 --                         out of fct_treatment_journey); claimproc.PatNum and claimproc.PlanNum of a Received or
 --                         Supplemental claimproc on an insurance check, and insplan.CarrierNum (their insurance
 --                         payments out of mart_collections_daily: RpProdInc.GetDailyProdIncDataSet INNER JOINs
---                         patient, insplan and carrier);
+--                         patient, insplan and carrier); and the rows of PatNum 0 carrying money the AR aging
+--                         would age, which it ages in no family (Ledgers.GetAgingGuarTransQuery joins the
+--                         patient): any paysplit.PatNum of a SplitAmt (unless of a hidden unearned type), and
+--                         claimproc.PatNum of a claimproc of a complete procedure or none paid or written off
+--                         (Status 1, 4, 5, 7) or pending (Status 0, 1: InsPayEst, WriteOff), once per claimproc;
 --   near_duplicate_plan   insplan copies; control_chars: control characters in commlog.Note;
 --   unusual_status        a code OpenDental 24.3 does not define: appointment.AptStatus, procedurelog.ProcStatus,
 --                         patient.PatStatus, commlog.Mode_ and commlog.SentOrReceived, securitylog.PermType (each
@@ -64,6 +68,11 @@
 {%- set claimproc_of_no_patient = 'no patient: its insurance payment is out of mart_collections_daily '
     ~ '(RpProdInc.GetDailyProdIncDataSet INNER JOINs patient); its write-off counts in production (the report\'s '
     ~ 'write-offs LEFT JOIN patient); out of AR (no family)' -%}
+{%- set split_of_no_patient = 'no patient: counted in collections (the daily report LEFT JOINs patient); out of AR '
+    ~ '(aged in no family)' -%}
+{%- set aged_claimproc_of_no_patient = 'no patient: out of AR (aged in no family: its payment and write-off, or '
+    ~ 'its pending estimate); on no insurance check, so in no income; its write-off counts in production as '
+    ~ 'any claimproc\'s of its status' -%}
 {%- set claimproc_of_no_plan = 'no plan: its insurance payment is out of mart_collections_daily '
     ~ '(RpProdInc.GetDailyProdIncDataSet INNER JOINs insplan); its write-off counts in production and its money '
     ~ 'in AR as stored; no carrier' -%}
@@ -338,6 +347,42 @@ missing_keys as (
     where status in (1, 4)
         and claim_payment_num is not null
         and keys.key_value is null
+    union all
+    -- the rows of PatNum 0 carrying money the AR aging would age, which it ages in no family: it joins the
+    -- patient for the family ("INNER JOIN patient p ON p.PatNum=trans.PatNum", Ledgers.GetAgingGuarTransQuery;
+    -- int_aging_transactions, mart_ar_aging). A paysplit of a SplitAmt, unless of an unearned type hidden
+    -- from the account (int_hidden_unearned_types' rule: a Category 29 definition with an ItemValue, which the
+    -- aging leaves out anyway)
+    select
+        'missing_key', 'paysplit', 'PatNum', splits.split_num, '{{ split_of_no_patient | replace("'", "''") }}'
+    from {{ ref('stg_opendental__paysplit') }} as splits
+    left join {{ ref('stg_opendental__definition') }} as hidden_unearned
+        on splits.unearned_type = hidden_unearned.def_num
+        and hidden_unearned.category_code = 29
+        and coalesce(hidden_unearned.item_value, '') <> ''
+    where splits.pat_num is null
+        and splits.split_amt <> 0
+        and hidden_unearned.def_num is null
+    union all
+    -- a claimproc of a complete procedure or none that int_aging_transactions ages (Status 1, 4, 5, 7:
+    -- -(InsPayAmt unless on a payment plan) - WriteOff) or whose estimate mart_ar_aging reads (NotReceived,
+    -- and Received at earlier month ends: InsPayEst and WriteOff), unless the rule above lists it
+    select
+        'missing_key', 'claimproc', 'PatNum', claimprocs.claim_proc_num,
+        '{{ aged_claimproc_of_no_patient | replace("'", "''") }}'
+    from {{ ref('stg_opendental__claimproc') }} as claimprocs
+    left join procedures
+        on claimprocs.proc_num = procedures.proc_num
+    where claimprocs.pat_num is null
+        and (claimprocs.proc_num is null or procedures.proc_status_code = 2)
+        and ((claimprocs.status_code in (1, 4, 5, 7)
+              and (case when claimprocs.pay_plan_num is null then cast(claimprocs.ins_pay_amt as numeric(14, 2))
+                        else 0 end
+                   + cast(claimprocs.write_off as numeric(14, 2))) <> 0)
+             or (claimprocs.status_code in (0, 1)
+                 and (cast(claimprocs.ins_pay_est as numeric(14, 2)) <> 0
+                      or cast(claimprocs.write_off as numeric(14, 2)) <> 0)))
+        and not (claimprocs.status in (1, 4) and claimprocs.claim_payment_num is not null)
     union all
     select
         'missing_key', 'insplan', 'CarrierNum', plan_num,
