@@ -1,7 +1,8 @@
 -- One row per OpenDental row that breaks one of the rules below, with what the marts do about it
 -- (dental_dbt/README.md and docs/dbt.md, "Dirty data" and "Foreign keys"). Keys and rule names only: no
--- patient data. It reads staging only (no intermediate model), so no failing or warning test of an
--- intermediate model can skip it: it lists the bad rows exactly when the rest of the build may not run.
+-- patient data. It reads staging only, and int_hidden_unearned_types (a filter of staging without foreign
+-- keys), so no failing or warning test of an intermediate model can skip it: it lists the bad rows exactly
+-- when the rest of the build may not run.
 --   exception_kind  what is wrong (the names of dental_synthetic.dirty's injections where they match);
 --   table_name, column_name, key_num: the OpenDental table, column and primary key;
 --   handling        what the warehouse does with the row.
@@ -351,18 +352,16 @@ missing_keys as (
     -- the rows of PatNum 0 carrying money the AR aging would age, which it ages in no family: it joins the
     -- patient for the family ("INNER JOIN patient p ON p.PatNum=trans.PatNum", Ledgers.GetAgingGuarTransQuery;
     -- int_aging_transactions, mart_ar_aging). A paysplit of a SplitAmt, unless of an unearned type hidden
-    -- from the account (int_hidden_unearned_types' rule: a Category 29 definition with an ItemValue, which the
-    -- aging leaves out anyway)
+    -- from the account (int_hidden_unearned_types, which the aging leaves out anyway; a filter of staging
+    -- without foreign keys, so no warning skips it)
     select
         'missing_key', 'paysplit', 'PatNum', splits.split_num, '{{ split_of_no_patient | replace("'", "''") }}'
     from {{ ref('stg_opendental__paysplit') }} as splits
-    left join {{ ref('stg_opendental__definition') }} as hidden_unearned
-        on splits.unearned_type = hidden_unearned.def_num
-        and hidden_unearned.category_code = 29
-        and coalesce(hidden_unearned.item_value, '') <> ''
+    left join {{ ref('int_hidden_unearned_types') }} as hidden_unearned
+        on splits.unearned_type = hidden_unearned.unearned_type_id
     where splits.pat_num is null
         and splits.split_amt <> 0
-        and hidden_unearned.def_num is null
+        and hidden_unearned.unearned_type_id is null
     union all
     -- a claimproc of a complete procedure or none that int_aging_transactions ages (Status 1, 4, 5, 7:
     -- -(InsPayAmt unless on a payment plan) - WriteOff) or whose estimate mart_ar_aging reads (NotReceived,
