@@ -14,3 +14,13 @@
     {%- set from_env = env_var('DENTAL_DBT_' ~ (name | upper), '') if execute else '' -%}
     {{ return(var(name, from_env if from_env else default)) }}
 {%- endmacro %}
+
+{#-
+    The run's as-of date as a SQL date expression: the setting `as_of_date` (an ISO date, cast to date)
+    when given, else PostgreSQL's current_date. Models that cut their figures at the as-of date (AR
+    aging, open claims, payment plans due, ages...) select it once, in a `run_date` CTE.
+-#}
+{% macro as_of_date() -%}
+    {%- set as_of = run_setting('as_of_date') -%}
+    {%- if as_of -%}cast('{{ as_of }}' as date){%- else -%}current_date{%- endif -%}
+{%- endmacro %}

@@ -34,8 +34,6 @@
 -- (a statement without DateSent is no statement sent; int_payment_plans still counts such a debit or
 -- payment in its totals).
 
-{%- set as_of = run_setting('as_of_date') %}
-
 with patients as (
 
     select
@@ -47,7 +45,7 @@ with patients as (
 
 run_date as (
 
-    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 

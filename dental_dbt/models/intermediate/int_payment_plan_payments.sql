@@ -12,11 +12,9 @@
 -- a date (OpenDental's sentinel, NULL in staging) counts as made before the as-of date, like the stored
 -- 0001-01-01 it holds.
 
-{%- set as_of = run_setting('as_of_date') %}
-
 with run_date as (
 
-    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 

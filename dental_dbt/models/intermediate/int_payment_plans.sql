@@ -29,8 +29,6 @@
 -- guarantor_id is the family (patient.Guarantor) of the plan's guarantor (payplan.Guarantor, the
 -- person responsible for it); plan_guarantor_id is payplan.Guarantor itself.
 
-{%- set as_of = run_setting('as_of_date') %}
-
 with plans as (
 
     select * from {{ ref('stg_opendental__payplan') }}
@@ -45,7 +43,7 @@ patients as (
 
 run_date as (
 
-    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 

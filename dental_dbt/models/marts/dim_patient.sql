@@ -4,11 +4,9 @@
 -- as-of date (var as_of_date, default today): 0-12, 13-17, 18-34, 35-49, 50-64, 65-79, 80-89, 90+
 -- (Safe Harbor's ages over 89 in one band), NULL for a sentinel or future birthdate.
 
-{%- set as_of = run_setting('as_of_date') %}
-
 with run_date as (
 
-    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 

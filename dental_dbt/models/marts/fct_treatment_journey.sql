@@ -67,7 +67,6 @@
 
 -- (the days: macros/journey_known_days.sql)
 
-{%- set as_of = run_setting('as_of_date') %}
 {#- the fewest claims a carrier must have received in a year for its statistics (carrier_years) #}
 {%- set carrier_min_claims = 10 %}
 
@@ -76,7 +75,7 @@
 -- none, and estimates of billions of rows led to sort-merge plans and, once, a 36M-row join.
 with run_date as (
 
-    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 

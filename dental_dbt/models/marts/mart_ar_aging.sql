@@ -25,8 +25,6 @@
 -- Orphans: rows of a patient that does not exist, and families whose guarantor does not exist, are
 -- not aged (below; docs/dbt.md, "The other marts against OpenDental's own reports").
 
-{%- set as_of = run_setting('as_of_date') %}
-
 with settings as (
 
     select * from {{ ref('int_practice_settings') }}
@@ -70,7 +68,7 @@ procedures as (
 
 run_date as (
 
-    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 

@@ -21,11 +21,9 @@
 --   on_outstanding_report          the report lists the claim on as_of_date: no entry, or suppressed_until
 --                                  on or before as_of_date.
 
-{%- set as_of = run_setting('as_of_date') %}
-
 with run_date as (
 
-    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 

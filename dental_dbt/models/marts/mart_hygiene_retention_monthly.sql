@@ -13,7 +13,6 @@
 -- Months run from the first hygiene visit to the run's as-of date (run setting as_of_date, default today). The
 -- last month's compliance can still rise while its grace period runs.
 
-{%- set as_of = run_setting('as_of_date') %}
 {%- set interval_months = var('hygiene_recall_months', 6) %}
 {%- set grace_days = var('hygiene_recall_grace_days', 30) %}
 
@@ -33,7 +32,7 @@ with visits as (
 
 run_date as (
 
-    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 

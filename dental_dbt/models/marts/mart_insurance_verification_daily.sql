@@ -19,11 +19,9 @@
 --     otherwise. Only verifications dated on or before as_of_date count.
 -- The windows are the practice's preferences (int_insurance_verification_settings). clinic_id 0 = none.
 
-{%- set as_of = run_setting('as_of_date') %}
-
 with run_date as (
 
-    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 

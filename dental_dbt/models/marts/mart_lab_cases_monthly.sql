@@ -17,8 +17,6 @@
 --   lab_fees                   sum of labcase.LabFee, dollars.
 -- A case without a sent date belongs to no month and is left out.
 
-{%- set as_of = run_setting('as_of_date') %}
-
 with lab_cases as (
 
     select * from {{ ref('int_lab_cases') }}
@@ -28,7 +26,7 @@ with lab_cases as (
 
 run_date as (
 
-    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 

@@ -33,11 +33,9 @@
 --   family_reliability       appointment_reliability computed over the whole family (patient.Guarantor);
 --   overall_score            the mean of the scores that are not NULL.
 
-{%- set as_of = run_setting('as_of_date') %}
-
 with run_date as (
 
-    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 

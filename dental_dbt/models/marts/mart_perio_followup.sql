@@ -12,11 +12,9 @@
 --   needs_srp_followup     sites_5mm_plus > 0 and neither of the two: pockets nobody is treating.
 -- OpenDental's ProcStat: OpenDentBusiness/TableTypes/Procedure.cs; perio depths: PerioMeasure.cs.
 
-{%- set as_of = run_setting('as_of_date') %}
-
 with run_date as (
 
-    select {% if as_of %}cast('{{ as_of }}' as date){% else %}current_date{% endif %} as as_of_date
+    select {{ as_of_date() }} as as_of_date
 
 ),
 
