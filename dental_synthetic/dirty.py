@@ -27,8 +27,12 @@ For each kind, ``max(1, round(rate x eligible rows))`` distinct rows are changed
   referred to;
 - ``missing_key``: a PatNum set to 0 (no patient: OpenDental enforces nothing; DatabaseMaintenances.PatientMissing
   looks for PatNum 0 in procedurelog among other tables) on a completed procedure, an adjustment, a paysplit
-  of money (no unearned type) and a pending (NotReceived) claimproc estimate of a completed procedure, one
-  kind per entry of ``MISSING_KEYS`` (-> ``patient_missing``; ``foreign_key`` skips 0);
+  of money (no unearned type) and a pending (NotReceived) claimproc estimate of a completed procedure; and
+  on the payment plan rows the aging reads for money under the practice's PayPlansVersion
+  (``validate.aged_plan_keys``; Ledgers.GetTransQueryString): a plan's PatNum (versions 1 and 4: its
+  CompletedAmt; version 2: its credits; none under version 3) and the Guarantor of a patient plan's debit
+  (PayPlanDue, every version; version 2 ages it); one kind per entry of ``MISSING_KEYS`` (-> ``patient_missing``;
+  ``foreign_key`` skips 0);
 - ``control_chars``: a commlog Note with a NUL byte and a BEL appended (-> ``text_control_chars``; the
   PostgreSQL writer drops the NUL, see ``dental_assets.pgcopy``, the BEL stays).
 
@@ -68,6 +72,8 @@ MISSING_KEYS = (
     ("adjustment", "AdjNum", "PatNum", "any"),
     ("paysplit", "SplitNum", "PatNum", "aged_split"),
     ("claimproc", "ClaimProcNum", "PatNum", "pending_estimate"),
+    ("payplan", "PayPlanNum", "PatNum", "aged_plan"),
+    ("payplancharge", "PayPlanChargeNum", "Guarantor", "aged_debit"),
 )
 NO_ROW = 0  # the key OpenDental stores for "none": NULL from staging on
 INJECTION_SCHEMA = pa.schema([("Kind", pa.string()), ("TableName", pa.string()), ("ColumnName", pa.string()),
@@ -258,6 +264,10 @@ def _eligible(tables: dict, table: str, which: str) -> np.ndarray:
         procs = tables["procedurelog"]
         complete = _np(procs, "ProcNum")[_np(procs, "ProcStatus") == COMPLETE]
         return (_np(t, "Status") == NOT_RECEIVED) & (_np(t, "InsPayEst") != 0) & np.isin(_np(t, "ProcNum"), complete)
+    if which in ("aged_plan", "aged_debit"):  # a payment plan row whose key the aging reads for money
+        from .validate import aged_plan_keys  # the validator's rule, so each injection is one it reports
+
+        return aged_plan_keys(tables)[("payplan", "PatNum") if which == "aged_plan" else ("payplancharge", "Guarantor")]
     raise ValueError(which)
 
 

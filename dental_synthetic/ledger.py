@@ -286,7 +286,8 @@ def _plan_charge_rows(tables: dict[str, pa.Table], plans: _PayPlans, v: int) -> 
     if v == 2:
         plan_pat = at(_col(tables["payplan"], "PatNum"), ch_plan, 0)
         pat = np.where(ch_type == 0, _col(ppc, "Guarantor"), plan_pat)
-        amt = np.where(ch_type != 0, -cents(ppc.column("Principal")), np.where(ch_ins, 0, ch_total))
+        # a debit of a plan row that is gone ages 0 ("WHEN pp.PlanNum=0 ..." is NULL under the LEFT JOIN)
+        amt = np.where(ch_type != 0, -cents(ppc.column("Principal")), np.where(ch_ins | ~has_plan, 0, ch_total))
         keep = pat != 0
         parts.append(_aging_part(pat[keep], _days(ppc, "ChargeDate")[keep], amt[keep],
                                  aged_proc=np.where(credit, ch_proc, 0)[keep], aged_day=ch_proc_day[keep],

@@ -25,7 +25,9 @@ never patient data):
 - ``patient_missing``: a completed procedure, an adjustment, a paysplit or a claimproc with PatNum 0 (no
   patient: OpenDental's reports drop it, RpProdInc.GetDailyProdIncDataSet INNER JOINs patient for
   production and insurance income, the aging for every row, Ledgers.GetAgingGuarTransQuery; Database
-  Maintenance's PatientMissing looks for PatNum 0); ``foreign_key`` skips 0.
+  Maintenance's PatientMissing looks for PatNum 0); a payment plan row of a key 0 the aging reads for money
+  under the practice's PayPlansVersion (``aged_plan_keys``: payplan.PatNum, payplancharge.PatNum or
+  Guarantor); ``foreign_key`` skips 0.
 - ``claim_totals``: claim.ClaimFee, InsPayEst, InsPayAmt, WriteOff = the sums of its claimprocs' FeeBilled,
   InsPayEst, InsPayAmt, WriteOff (cents).
 - ``check_totals``: claimpayment.CheckAmt = the sum of InsPayAmt of its claimprocs (cents).
@@ -70,7 +72,7 @@ import pyarrow.csv as pcsv
 
 from dental_assets.catalog import opendental_enums, quote_pg, raw_tables
 
-from .ledger import AGING_COLUMNS, DAILY_MEASURES, cents, daily_ledger, family_aging, proc_charge
+from .ledger import AGING_COLUMNS, DAILY_MEASURES, AgingSettings, cents, daily_ledger, family_aging, proc_charge
 from .util import lookup
 
 ZERO_DAY = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
@@ -109,6 +111,9 @@ INSURANCE_AMOUNT_RANGE = (0, 1_000_000)  # amount_range: CheckAmt, received InsP
 PROBE_DEPTH_MM = (-1, 19)  # perio_depth: a Probing row's site depth, mm, [low, high]; -1 = no measurement
 TOOTH_NUMBERS = (1, 32)  # perio_depth: a Probing row's IntTooth (universal numbering), [low, high]
 CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # text_control_chars: NUL and control characters but tab, LF, CR
+PAY_PLAN_DEBIT, PAY_PLAN_CREDIT = 0, 1  # payplancharge.ChargeType (PayPlanChargeType)
+# PayPlansVersion (PayPlanVersions): Do Not Age, Age Credits and Debits, Age Credits Only, No Charges to Account
+PAY_PLANS_DO_NOT_AGE, PAY_PLANS_AGE_CREDITS_AND_DEBITS, PAY_PLANS_AGE_CREDITS_ONLY, PAY_PLANS_NO_CHARGES = 1, 2, 3, 4
 
 
 @dataclass
@@ -571,7 +576,8 @@ def _claimproc_without_claim(tables: dict[str, pa.Table]) -> list[Finding]:
 
 def _patient_missing(tables: dict[str, pa.Table]) -> list[Finding]:
     """``patient_missing`` findings: completed procedures, adjustments, paysplits and claimprocs with PatNum 0
-    (the aging joins the patient, Ledgers.GetAgingGuarTransQuery: their money is in no family)."""
+    (the aging joins the patient, Ledgers.GetAgingGuarTransQuery: their money is in no family), and the
+    payment plan rows of a key 0 the aging reads under the practice's PayPlansVersion (``aged_plan_keys``)."""
     c = _Checker(tables)
     if c.has("procedurelog"):
         pl = tables["procedurelog"]
@@ -581,7 +587,45 @@ def _patient_missing(tables: dict[str, pa.Table]) -> list[Finding]:
         if c.has(table):
             t = tables[table]
             c.flag("patient_missing", table, "PatNum 0", _col(t, "PatNum") == 0, c.key(table))
+    if c.has("payplan", "payplancharge"):
+        for (table, column), read in aged_plan_keys(tables).items():
+            c.flag("patient_missing", table, f"{column} 0 on a row the aging reads (PayPlansVersion)",
+                   read & (_col(tables[table], column) == 0), c.key(table))
     return c.findings
+
+
+def aged_plan_keys(tables: dict[str, pa.Table]) -> dict[tuple[str, str], np.ndarray]:
+    """The payment plan rows whose patient key OpenDental 24.3's aging reads for an amount other than 0
+    under the practice's PayPlansVersion (its ``preference`` rows, ``AgingSettings``), per (table, column)
+    a mask of the table's rows, whatever the key holds (Ledgers.GetTransQueryString; the rule of
+    dental_dbt/macros/pay_plan_aging.sql, which int_aging_transactions and mart_data_exceptions read):
+
+    - payplan.PatNum: versions 1 and 4 ('PPComplete', version 4 insurance plans only) of a CompletedAmt;
+      version 2 of a plan with a credit (ChargeType other than Debit) of a Principal: credits are aged on
+      the plan's PatNum;
+    - payplancharge.PatNum: version 3, a credit (ChargeType Credit) of a Principal;
+    - payplancharge.Guarantor: a debit of Principal + Interest on a patient plan (PlanNum 0): PayPlanDue in
+      every version ('PPCharge'), and version 2 ages it; a debit whose plan row is gone is read by neither
+      (PayPlanDue INNER JOINs the plan; version 2's amount is 0 when pp.PlanNum is NULL).
+    A dynamic plan's links are aged on the linked procedure's or adjustment's PatNum, not the plan's."""
+    version = AgingSettings.from_tables(tables).pay_plans_version
+    pp, ppc = tables["payplan"], tables["payplancharge"]
+    plan_num, completed = _col(pp, "PayPlanNum"), _col(pp, "CompletedAmt") != 0
+    charge_type, principal = _col(ppc, "ChargeType"), _col(ppc, "Principal")
+    credit = (charge_type != PAY_PLAN_DEBIT) & (principal != 0)
+    if version == PAY_PLANS_DO_NOT_AGE:
+        plan_read = completed
+    elif version == PAY_PLANS_NO_CHARGES:
+        plan_read = completed & (_col(pp, "PlanNum") != 0)
+    elif version == PAY_PLANS_AGE_CREDITS_AND_DEBITS:
+        plan_read = np.isin(plan_num, _col(ppc, "PayPlanNum")[credit])
+    else:
+        plan_read = np.zeros(pp.num_rows, dtype=bool)
+    patient_plan = np.isin(_col(ppc, "PayPlanNum"), plan_num[_col(pp, "PlanNum") == 0])
+    debit = (charge_type == PAY_PLAN_DEBIT) & (principal + _col(ppc, "Interest") != 0) & patient_plan
+    credit_read = (version == PAY_PLANS_AGE_CREDITS_ONLY) & (charge_type == PAY_PLAN_CREDIT) & (principal != 0)
+    return {("payplan", "PatNum"): plan_read, ("payplancharge", "PatNum"): credit_read,
+            ("payplancharge", "Guarantor"): debit}
 
 
 def _totals(tables: dict[str, pa.Table]) -> list[Finding]:
@@ -842,5 +886,5 @@ def validate_target(target: str, as_of: dt.date | None = None) -> ValidationRepo
     return check_tables(tables, as_of, ledger)
 
 
-__all__ = ["Finding", "ValidationReport", "check_tables", "validate_practice", "validate_target",
+__all__ = ["Finding", "ValidationReport", "aged_plan_keys", "check_tables", "validate_practice", "validate_target",
            "read_postgres", "read_mysql"]

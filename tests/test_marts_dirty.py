@@ -26,7 +26,9 @@ injected change applied by the rule docs/dbt.md ("Dirty data") gives for its kin
   mart_data_exceptions lists them as their own kind); (PatNum 0 on a paysplit and on a pending claimproc
   estimate of a completed procedure): out of AR, its amount or estimate in no family (the aging joins the
   patient, Ledgers.GetAgingGuarTransQuery); the split still counts in collections (the daily report LEFT
-  JOINs patient), the estimate is no income;
+  JOINs patient), the estimate is no income; (PatNum 0 on a payment plan with a credit, Guarantor 0 on a
+  patient plan's debit: the plan rows the aging reads under the practice's PayPlansVersion 2,
+  Ledgers.GetTransQueryString): out of AR, the credit and the debit aged in no family;
 - ``orphan_row``, ``near_duplicate_plan``, ``control_chars``: no money moves; text is cleaned.
 
 Every injected row, and no other, is listed in ``marts.mart_data_exceptions``: so the rules of it no
@@ -350,6 +352,13 @@ def test_family_aging_equals_the_corrected_books_at_the_as_of_date(built):
     splits, claimprocs = by_key(clean, "paysplit", "SplitNum"), by_key(clean, "claimproc", "ClaimProcNum")
     assert any(money(splits[n]["SplitAmt"]) for n in injected(dirty, "missing_key", "paysplit", "PatNum"))
     assert any(money(claimprocs[n]["InsPayEst"]) for n in injected(dirty, "missing_key", "claimproc", "PatNum"))
+    # so did the payment plan rows of a key 0 (PayPlansVersion 2: a plan's credits are aged on its PatNum, a
+    # debit on its Guarantor)
+    charges = clean.tables["payplancharge"].to_pylist()
+    plans = set(injected(dirty, "missing_key", "payplan", "PatNum"))
+    debits = set(injected(dirty, "missing_key", "payplancharge", "Guarantor"))
+    assert any(money(c["Principal"]) for c in charges if c["PayPlanNum"] in plans and c["ChargeType"] != 0)
+    assert any(money(c["Principal"]) + money(c["Interest"]) for c in charges if c["PayPlanChargeNum"] in debits)
 
 
 def test_family_aging_equals_the_corrected_books_at_every_month_end(built):

@@ -383,6 +383,16 @@ def _cases() -> list[tuple[Family, dict[int, dict]]]:
     by_version = {1: (0, 0, 0, 0, 500), 2: (250, 0, 0, 0, 500), 3: (0, 0, 0, 0, 500), 4: (0, 0, 0, 500, 500)}
     cases.append((f, {p: {(lifo, v): by_version[v] for lifo, v in SETTINGS}}))
 
+    # a debit whose payment plan row is gone (payplancharge.PayPlanNum naming no plan, which OpenDental does not
+    # prevent) ages nothing: version 2's amount is "WHEN pp.PlanNum=0 THEN ppc.Principal+ppc.Interest ELSE 0"
+    # over "LEFT JOIN payplan pp", NULL there, so 0; PayPlanDue's debits "INNER JOIN payplan pp"
+    # (Ledgers.GetTransQueryString, regions "PayPlan Version 2" and "PayPlan Charges")
+    f = case("debit_of_a_deleted_plan")
+    p = f.patient()
+    f.proc(p, 100, days(-10))
+    f.charge(f.key(), p, days(-40), 250, charge_type=0)
+    cases.append((f, {p: {(lifo, v): (100, 0, 0, 0, 0) for lifo, v in SETTINGS}}))
+
     # unearned money of a type hidden from the account ("Do Not Show on Account") is not aged
     f = case("hidden_unearned")
     p = f.patient()

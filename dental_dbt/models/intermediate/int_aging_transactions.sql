@@ -27,6 +27,7 @@
 --                   OpenDental's family aging does.
 -- transaction_date keeps OpenDental's sentinel: a missing date is 0001-01-01 (the oldest).
 -- aged_procedure_id / aged_procedure_date: the procedure a row is attached to, for AgingProcLifo.
+-- The payment plan rules per PayPlansVersion are macros/pay_plan_aging.sql's (mart_data_exceptions reads them too).
 
 with settings as (
 
@@ -279,22 +280,16 @@ unioned as (
     from plans
     cross join settings
     where plans.completed_amt <> 0
-      and (settings.pay_plans_version = 1
-           or (settings.pay_plans_version = 4 and plans.plan_num is not null))
+      and {{ pay_plan_ages_completed('settings.pay_plans_version', 'plans.plan_num') }}
 
     union all
 
     select
         'plan_charge',
         plan_charges.pay_plan_charge_num,
-        case when settings.pay_plans_version = 3 then plan_charges.pat_num
-             when plan_charges.charge_type_code = 0 then plan_charges.guarantor
-             else plans.pat_num end,
+        {{ pay_plan_charge_patient('settings.pay_plans_version', 'plan_charges', 'plans') }},
         plan_charges.charge_date,
-        case when plan_charges.charge_type_code <> 0 then -cast(plan_charges.principal as numeric(14, 2))
-             when plans.plan_num is null
-                 then cast(plan_charges.principal as numeric(14, 2)) + cast(plan_charges.interest as numeric(14, 2))
-             else 0 end,
+        {{ pay_plan_charge_amount('plan_charges', 'plans') }},
         0,
         case when plan_charges.charge_type_code = 1 then plan_charges.proc_num end,
         case when procedures.proc_num is not null then coalesce(procedures.proc_date, date '0001-01-01') end,
@@ -305,8 +300,7 @@ unioned as (
         on plan_charges.pay_plan_num = plans.pay_plan_num
     left join procedures
         on plan_charges.proc_num = procedures.proc_num
-    where settings.pay_plans_version = 2
-       or (settings.pay_plans_version = 3 and plan_charges.charge_type_code = 1)
+    where {{ pay_plan_ages_charge('settings.pay_plans_version', 'plan_charges.charge_type_code') }}
 
     union all
 
@@ -327,7 +321,7 @@ unioned as (
     where plan_charges.charge_type_code = 0
       and plan_charges.principal + plan_charges.interest <> 0
       and plans.plan_num is null
-      and not (settings.pay_plans_version = 2 and coalesce(plans.is_closed, false))
+      and {{ pay_plan_ages_debit_due('settings.pay_plans_version', 'plans.is_closed') }}
 
     union all
 
@@ -344,7 +338,7 @@ unioned as (
         true
     from plan_link_items
     cross join settings
-    where settings.pay_plans_version in (2, 3)
+    where {{ pay_plan_ages_links('settings.pay_plans_version') }}
 
 ),
 

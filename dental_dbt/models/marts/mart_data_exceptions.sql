@@ -1,8 +1,8 @@
 -- One row per OpenDental row that breaks one of the rules below, with what the marts do about it
 -- (dental_dbt/README.md and docs/dbt.md, "Dirty data" and "Foreign keys"). Keys and rule names only: no
--- patient data. It reads staging only, and int_hidden_unearned_types (a filter of staging without foreign
--- keys), so no failing or warning test of an intermediate model can skip it: it lists the bad rows exactly
--- when the rest of the build may not run.
+-- patient data. It reads staging only, and int_hidden_unearned_types and int_practice_settings (a filter and a
+-- parse of staging, without foreign keys), so no failing or warning test of an intermediate model can skip
+-- it: it lists the bad rows exactly when the rest of the build may not run.
 --   exception_kind  what is wrong (the names of dental_synthetic.dirty's injections where they match);
 --   table_name, column_name, key_num: the OpenDental table, column and primary key;
 --   handling        what the warehouse does with the row.
@@ -39,6 +39,14 @@
 --                         patient): any paysplit.PatNum of a SplitAmt (unless of a hidden unearned type), and
 --                         claimproc.PatNum of a claimproc of a complete procedure or none paid or written off
 --                         (Status 1, 4, 5, 7) or pending (Status 0, 1: InsPayEst, WriteOff), once per claimproc;
+--                         and the payment plan rows of a key 0 the aging reads under the practice's
+--                         PayPlansVersion (int_practice_settings; Ledgers.GetTransQueryString, the rule in
+--                         macros/pay_plan_aging.sql), once per row: payplan.PatNum of a CompletedAmt (versions 1
+--                         and 4, version 4 insurance plans only) or of a credit's Principal (version 2: credits
+--                         are aged on the plan's PatNum), payplancharge.PatNum of a credit's Principal (version
+--                         3) and payplancharge.Guarantor of a patient plan's debit of Principal + Interest
+--                         (version 2, and every version's PayPlanDue but a closed plan's under 2). Dynamic plans'
+--                         links are aged on the linked procedure's or adjustment's PatNum, listed above;
 --   near_duplicate_plan   insplan copies; control_chars: control characters in commlog.Note;
 --   unusual_status        a code OpenDental 24.3 does not define: appointment.AptStatus, procedurelog.ProcStatus,
 --                         patient.PatStatus, commlog.Mode_ and commlog.SentOrReceived, securitylog.PermType (each
@@ -74,6 +82,15 @@
 {%- set aged_claimproc_of_no_patient = 'no patient: out of AR (aged in no family: its payment and write-off, or '
     ~ 'its pending estimate); on no insurance check, so in no income; its write-off counts in production as '
     ~ 'any claimproc\'s of its status' -%}
+{#- A payment plan row of a key 0 the aging reads under the practice's PayPlansVersion: aged in no family
+    (Ledgers.GetAgingGuarTransQuery joins the patient). -#}
+{%- set plan_of_no_patient = 'no patient: out of AR (aged in no family: its CompletedAmt under PayPlansVersion 1 '
+    ~ 'or 4, its credits\' Principal under 2); kept in int_payment_plans with no patient' -%}
+{%- set plan_credit_of_no_patient = 'no patient: out of AR (PayPlansVersion 3 ages its credit, -Principal, in no '
+    ~ 'family)' -%}
+{%- set plan_debit_of_no_guarantor = 'no guarantor: out of AR (PayPlansVersion 2 ages the debit, Principal + '
+    ~ 'Interest, in no family) and out of every family\'s PayPlanDue; collection activity counts it in its '
+    ~ 'plan\'s family' -%}
 {%- set claimproc_of_no_plan = 'no plan: its insurance payment is out of mart_collections_daily '
     ~ '(RpProdInc.GetDailyProdIncDataSet INNER JOINs insplan); its write-off counts in production and its money '
     ~ 'in AR as stored; no carrier' -%}
@@ -323,6 +340,81 @@ received_without_claim as (
 
 ),
 
+-- the practice's PayPlansVersion (int_practice_settings: a parse of staging's preference rows, without foreign
+-- keys, so no warning skips it), which decides the payment plan rows the aging reads
+settings as (
+
+    select pay_plans_version from {{ ref('int_practice_settings') }}
+
+),
+
+pay_plans as (
+
+    select * from {{ ref('stg_opendental__payplan') }}
+
+),
+
+-- the payplancharge rows the aging ages under the version ('PPCComplete': version 2 every charge, version 3
+-- the credits; Ledgers.GetTransQueryString), carrying money, with the column their patient is read from
+aged_plan_charges as (
+
+    select
+        charges.pay_plan_charge_num,
+        plans.pay_plan_num,
+        {{ pay_plan_charge_patient('settings.pay_plans_version', 'charges', 'plans') }}              as patient,
+        {{ pay_plan_charge_patient('settings.pay_plans_version', 'charges', 'plans', names=true) }}  as patient_key
+    from {{ ref('stg_opendental__payplancharge') }} as charges
+    cross join settings
+    left join pay_plans as plans
+        on charges.pay_plan_num = plans.pay_plan_num
+    where {{ pay_plan_ages_charge('settings.pay_plans_version', 'charges.charge_type_code') }}
+        and {{ pay_plan_charge_amount('charges', 'plans') }} <> 0
+
+),
+
+-- the payment plan rows of a key 0 the aging would age in no family, each once (union): a plan's PatNum,
+-- read for its CompletedAmt ('PPComplete', versions 1 and 4, version 4 insurance plans only) and for its
+-- credits (version 2); a charge's PatNum (credits, version 3) and Guarantor (debits of patient plans: version
+-- 2 ages them, every version's PayPlanDue reads them, 'PPCharge'). A dynamic plan's links are aged on the
+-- linked procedure's or adjustment's PatNum, not the plan's (versions 2 and 3, 'PayPlanLink'): a link of a
+-- procedure or adjustment of PatNum 0 goes with that row, listed above
+plan_keys as (
+
+    select
+        'payplan' as table_name, 'PatNum' as column_name, plans.pay_plan_num as key_num,
+        '{{ plan_of_no_patient | replace("'", "''") }}' as handling
+    from pay_plans as plans
+    cross join settings
+    where plans.pat_num is null
+        and plans.completed_amt <> 0
+        and {{ pay_plan_ages_completed('settings.pay_plans_version', 'plans.plan_num') }}
+    union
+    select
+        split_part(patient_key, '.', 1), split_part(patient_key, '.', 2),
+        case when patient_key = 'payplan.PatNum' then pay_plan_num else pay_plan_charge_num end,
+        case patient_key
+            when 'payplan.PatNum' then '{{ plan_of_no_patient | replace("'", "''") }}'
+            when 'payplancharge.PatNum' then '{{ plan_credit_of_no_patient | replace("'", "''") }}'
+            else '{{ plan_debit_of_no_guarantor | replace("'", "''") }}' end
+    from aged_plan_charges
+    where patient is null
+        -- a credit on no plan row has no plan PatNum to fix (payplancharge.PayPlanNum names no plan)
+        and not (patient_key = 'payplan.PatNum' and pay_plan_num is null)
+    union
+    select 'payplancharge', 'Guarantor', charges.pay_plan_charge_num,
+        '{{ plan_debit_of_no_guarantor | replace("'", "''") }}'
+    from {{ ref('stg_opendental__payplancharge') }} as charges
+    cross join settings
+    inner join pay_plans as plans
+        on charges.pay_plan_num = plans.pay_plan_num
+    where charges.guarantor is null
+        and charges.charge_type_code = 0
+        and charges.principal + charges.interest <> 0
+        and plans.plan_num is null
+        and {{ pay_plan_ages_debit_due('settings.pay_plans_version', 'plans.is_closed') }}
+
+),
+
 -- keys OpenDental stores as 0 (NULL from staging on) where a mart needs the row they would name, so the mart
 -- leaves the row out: the orphan CTEs above compare non-NULL keys only
 missing_keys as (
@@ -382,6 +474,9 @@ missing_keys as (
                  and (cast(claimprocs.ins_pay_est as numeric(14, 2)) <> 0
                       or cast(claimprocs.write_off as numeric(14, 2)) <> 0)))
         and not (claimprocs.status in (1, 4) and claimprocs.claim_payment_num is not null)
+    union all
+    select 'missing_key', table_name, column_name, key_num, handling
+    from plan_keys
     union all
     select
         'missing_key', 'insplan', 'CarrierNum', plan_num,
