@@ -305,6 +305,9 @@ def _sync(args: argparse.Namespace) -> int:
     if unchanged:
         print("raw equals the source: nothing to sync")
         return 0
+    if not os.environ.get("DENTAL_WAREHOUSE_URL"):  # said, so that a warehouse URL left unset is seen
+        print(f"warehouse: the embedded PostgreSQL in {settings.dental_home() / 'pgdata'} "
+              "(DENTAL_WAREHOUSE_URL is unset)")
     if os.environ.get("DAGSTER_HOME"):  # Dagster runs on that instance
         from dental_assets.defs.raw.sync_command import run_sync
     else:  # no instance keeps runs: the work directly, without importing Dagster
@@ -382,6 +385,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"dental: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: each table's window is one transaction, rolled back when cut
+        if args.command != "ui":
+            print(f"dental {args.command}: interrupted; what was being written was rolled back, what was "
+                  "committed is kept: run the command again to finish", file=sys.stderr)
+        return 130
     except Exception as exc:
         lost = lost_connection_text(exc)
         if lost is None:

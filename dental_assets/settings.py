@@ -15,6 +15,7 @@ This module imports no Dagster.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
 import zoneinfo
@@ -113,8 +114,30 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+# variables of the project's own tools that are not settings: dbt's connection (``PgParams.dbt_env``), dbt's
+# run settings (``run_settings_env``), the test servers' and the benchmark's
+NOT_SETTINGS_PREFIXES = ("DENTAL_PG_", "DENTAL_DBT_", "DENTAL_TEST_", "DENTAL_BENCH_")
+MISSPELLING_CUTOFF = 0.8  # difflib's similarity ratio from which a name is taken for a misspelled setting
+
+
 def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if env is None else env
+
+
+def check_names(env: Mapping[str, str] | None = None) -> None:
+    """Raise ConfigurationError for a variable of ``env`` named almost like a setting but not one
+    (a misspelled ``DENTAL_WAREHOUSE_URL``, U-L-R): the setting meant is then unset, and its default
+    taken silently (for the warehouse, the embedded PostgreSQL, with the practice's data copied there).
+    Names beginning with ``NOT_SETTINGS_PREFIXES``, and names like no setting, are left alone."""
+    known = [s.name for s in SETTINGS]
+    for name in sorted(_env(env)):
+        if (name in known or not name.startswith(("DENTAL_", "OPENDENTAL_"))
+                or name.startswith(NOT_SETTINGS_PREFIXES)):
+            continue
+        meant = difflib.get_close_matches(name, known, n=1, cutoff=MISSPELLING_CUTOFF)
+        if meant:
+            raise ConfigurationError(name, f"is not a setting: did you mean {meant[0]}? (docs/operations.md, "
+                                     "\"Settings\")")
 
 
 def _get(env: Mapping[str, str] | None, name: str) -> str | None:
@@ -480,6 +503,7 @@ class Settings:
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Check every setting of ``env`` (default ``os.environ``). Raises ConfigurationError for the first
     bad one."""
+    check_names(env)
     alert_webhook_url(env)
     journey_salt(env)
     sync_lookback_seconds(env)
@@ -509,9 +533,15 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
 def check_connections(loaded: Settings) -> None:
     """Reach the servers ``loaded`` names (the OpenDental source when it is the source, the warehouse
     when it is a URL) once, so a wrong host, port or password, or a source database without the raw
-    tables, is reported before any run starts. Raises ConfigurationError naming the variable, host and
-    port."""
+    tables, is reported before any run starts; also that the source's bulk reader (the ``mariadb`` or
+    ``mysql`` client) is installed. Raises ConfigurationError naming the variable, host and port."""
     if loaded.source == "opendental" and loaded.opendental_url:
+        from dental_assets.replication.mysql import client_binary
+
+        try:
+            client_binary()
+        except RuntimeError as exc:
+            raise ConfigurationError("OPENDENTAL_URL", f"cannot be read: {exc}") from None
         check_source_tables(source_params(loaded.opendental_url), {name for name, _ in loaded.extra_tables})
     if loaded.warehouse_url:
         warehouse_params(loaded.warehouse_url).connect().close()

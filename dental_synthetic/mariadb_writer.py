@@ -65,7 +65,8 @@ def _refuse_unless_marked(conn, described: str, force: bool) -> None:
         raise NotADemoTargetError(
             f"refusing to write synthetic data into {described}: it is not marked as a demo target "
             f"(no table {DEMO_MARK}). Mark a disposable database with "
-            "dental_synthetic.mariadb_writer.mark_mariadb_demo_target, or pass force=True."
+            "dental_synthetic.mariadb_writer.mark_mariadb_demo_target, or pass force=True (--force on the "
+            "command line)."
         )
 
 

@@ -241,9 +241,30 @@ def test_every_variable_the_code_reads_is_a_setting():
             read |= set(re.findall(r"[\"'](DENTAL_[A-Z_]+)[\"']", path.read_text()))
     # set by the code for dbt, never by a person: PgParams.dbt_env (DENTAL_PG_*) and the dbt assets' run
     # settings (the prefix DENTAL_DBT_ of run_settings_env)
-    profile_only = {n for n in read if n.startswith("DENTAL_PG_") or n == "DENTAL_DBT_"}
+    # (and the prefixes settings.check_names leaves alone, written as such)
+    profile_only = {n for n in read if n.startswith("DENTAL_PG_") or n == "DENTAL_DBT_"
+                    or n in settings.NOT_SETTINGS_PREFIXES}
     assert read - profile_only <= names, sorted(read - profile_only - names)
     assert {"OPENDENTAL_URL", "DAGSTER_POSTGRES_URL"} <= names
+
+
+def test_a_name_almost_a_setting_is_refused_and_the_tools_own_names_are_not():
+    """A misspelled setting leaves the one meant unset, its default taken silently: a warehouse URL
+    misspelled copied the practice into the embedded PostgreSQL. Every name the code, the scripts and
+    the docs use passes; a name like no setting passes too."""
+    used = set()
+    for folder in ("dental_assets", "dental_synthetic", "scripts", "bench", "tests", "docs"):
+        for path in (REPO_ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".sh", ".md") and path.is_file() and path != Path(__file__).resolve():
+                used |= set(re.findall(r"\b(?:OPEN)?DENTAL_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
+    assert "DENTAL_TEST_MARIADB_BUFFER_POOL" in used and "DENTAL_DBT_AS_OF_DATE" in used
+    settings.check_names(dict.fromkeys(used, "x"))
+    settings.check_names({"DENTAL_SCREENSHOTS_DIR": "x", "DENTAL_SOMETHING_ELSE": "x"})
+    for typo, meant in (("DENTAL_WAREHOUSE_ULR", "DENTAL_WAREHOUSE_URL"), ("OPENDENTAL_ULR", "OPENDENTAL_URL"),
+                        ("DENTAL_SORCE", "DENTAL_SOURCE"), ("DENTAL_AS_OF_DATE", "DENTAL_AS_OF"),
+                        ("DENTAL_SYNC_LOOKBACK", "DENTAL_SYNC_LOOKBACK_SECONDS")):
+        error = _raises(lambda: settings.load({typo: "x"}))
+        assert str(error).startswith(f"{typo}: is not a setting: did you mean {meant}?"), error
 
 
 def test_operations_doc_lists_every_setting():
@@ -432,6 +453,38 @@ def test_dental_sync_from_a_database_without_the_opendental_tables(mariadb_url, 
         cur.execute("DROP TABLE patient")
     result = _run(DENTAL + ["sync"], tmp_path, {"OPENDENTAL_URL": mariadb_url})
     _assert_one_line(result, "dental", "OPENDENTAL_URL:", "has no table patient")
+
+
+def test_dental_sync_with_a_misspelled_warehouse_url_starts_nothing(mariadb_url, pg_url, tmp_path):
+    result = _run(DENTAL + ["sync"], tmp_path, {"OPENDENTAL_URL": _mysql_url(mariadb_url, password=SECRET),
+                                                "DENTAL_WAREHOUSE_ULR": _refused_pg_url(pg_url)})
+    _assert_one_line(result, "dental", "DENTAL_WAREHOUSE_ULR: is not a setting: did you mean DENTAL_WAREHOUSE_URL?")
+    assert not (tmp_path / "home" / "pgdata").exists()  # no embedded warehouse started, nothing copied
+
+
+def test_dental_sync_without_the_mariadb_client_says_so_before_reading(tmp_path):
+    """The bulk reader is the ``mariadb`` (or ``mysql``) client: without it, one line before any plan or
+    run (the URL names no reachable server: nothing is connected to)."""
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    result = _run(DENTAL + ["sync"], tmp_path, {"OPENDENTAL_URL": f"mysql+pymysql://u:{SECRET}@127.0.0.1:9/od",
+                                                "PATH": str(bare)})
+    _assert_one_line(result, "dental", "OPENDENTAL_URL: cannot be read: the mariadb command-line client is "
+                     "required for bulk reads (apt-get install mariadb-client)")
+
+
+def test_dental_interrupted_says_what_is_kept_in_one_line(monkeypatch, tmp_path, capsys):
+    from dental_assets import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("DENTAL_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(cli, "cmd_demo", interrupted)
+    assert cli.main(["demo", "--patients", "300"]) == 130
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["dental demo: interrupted; what was being written was rolled back, what was committed is "
+                     "kept: run the command again to finish"], lines
 
 
 @contextlib.contextmanager

@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class SyncReport:
     """Per-table outcome of a ``dental sync``: ``tables[name] = {mode, rows_copied, rows_replaced,
-    seconds}``; ``failed_checks`` lists tables whose check failed; ``failed_runs`` counts failed runs."""
+    rows_deleted, seconds}`` (replaced: raw's rows rewritten by the copy, a whole window's in a full copy;
+    deleted: rows removed because the source no longer has them); ``failed_checks`` lists tables whose
+    check failed; ``failed_runs`` counts failed runs."""
 
     runs: int = 0
     tables: dict[str, dict] = field(default_factory=dict)
@@ -49,12 +51,14 @@ class SyncReport:
     def ok(self) -> bool:
         return not self.failed_checks and not self.failed_runs
 
-    def add_table(self, name: str, mode: str, copied: int, replaced: int, seconds: float) -> None:
+    def add_table(self, name: str, mode: str, copied: int, replaced: int, deleted: int, seconds: float) -> None:
         """Add a table's sync (a range run's tables are added once per run)."""
-        entry = self.tables.setdefault(name, {"mode": "", "rows_copied": 0, "rows_replaced": 0, "seconds": 0.0})
+        entry = self.tables.setdefault(name, {"mode": "", "rows_copied": 0, "rows_replaced": 0, "rows_deleted": 0,
+                                              "seconds": 0.0})
         entry["mode"] = mode
         entry["rows_copied"] += copied
         entry["rows_replaced"] += replaced
+        entry["rows_deleted"] += deleted
         entry["seconds"] += seconds
 
     def add_check(self, name: str, passed: bool, seconds: float) -> None:
@@ -65,12 +69,14 @@ class SyncReport:
             self.failed_checks.append(name)
 
     def print(self, out, direct: bool) -> None:
-        """One line per table (mode, rows copied, rows removed, seconds), the checks' seconds, and the
-        failed runs (``direct``: their errors were printed above; else they are in Dagster's event log)."""
+        """One line per table (mode, rows copied, raw's rows replaced, rows deleted at the source, seconds),
+        the checks' seconds, and the failed runs (``direct``: their errors were printed above; else they are
+        in Dagster's event log)."""
         for name, entry in sorted(self.tables.items()):
             flag = "  CHECK FAILED" if name in self.failed_checks else ""
             print(f"{name:<22} {entry['mode']:<12} {entry['rows_copied']:>10,} copied "
-                  f"{entry['rows_replaced']:>10,} removed {entry['seconds']:8.2f} s{flag}", file=out)
+                  f"{entry['rows_replaced']:>10,} replaced {entry['rows_deleted']:>8,} deleted "
+                  f"{entry['seconds']:8.2f} s{flag}", file=out)
         if self.tables:
             print(f"checks: {self.check_seconds:.2f} s", file=out)
         if self.failed_runs:
@@ -139,7 +145,8 @@ def _do(work: Work, params, warehouse, claim: str, report: SyncReport, out) -> N
         for done in replicate_tables(params, warehouse, work.tables, work.window, work.mode,
                                      {t.name for t in work.tables}, settings.sync_check_sample(), claim):
             result = done.result
-            report.add_table(result.table, result.mode, result.rows_copied, result.rows_deleted, result.seconds)
+            report.add_table(result.table, result.mode, result.rows_copied, result.rows_deleted - result.rows_gone,
+                             result.rows_gone, result.seconds)
             for warning in column_warnings(result):
                 print(warning, file=out)
             if done.check is not None:

@@ -69,6 +69,7 @@ class SyncResult:
     mode: str  # "full" | "incremental"
     rows_copied: int = 0  # rows read from the source and written
     rows_deleted: int = 0  # rows removed from raw (replaced window rows, or hard deletes)
+    rows_gone: int = 0  # among rows_deleted: the rows removed because the source no longer has them (hard deletes)
     rows_total: int = 0  # rows in the raw window afterwards
     columns_added: list[str] = field(default_factory=list)
     # catalog columns whose source type is wider than raw's (``extract.SourceColumns.narrower_in_raw``)
@@ -676,6 +677,7 @@ def _delete_gone(job: _Job, result: SyncResult, gone: np.ndarray, raw_buckets: b
                                                ([int(k) for k in part],))
         deleted = np.array(keys, dtype=np.int64)
         result.rows_deleted += len(deleted)
+        result.rows_gone += len(deleted)
         raw_buckets = raw_buckets.with_keys(deleted, remove=True)
         raw_totals = _plus(raw_totals, removed_totals, -1)
     return raw_buckets, raw_totals

@@ -246,12 +246,14 @@ def _replicated_events(context, done: Replicated, source: MariaDBSource, window:
     rate = result.rows_copied / result.seconds if result.seconds > 0 else 0.0
     context.log.info(
         f"raw.{table.name}: {result.mode}, {result.rows_copied} rows copied, "
-        f"{result.rows_deleted} removed, {result.seconds:.2f} s ({rate:,.0f} rows/s)"
+        f"{result.rows_deleted - result.rows_gone} replaced, {result.rows_gone} deleted at the source, "
+        f"{result.seconds:.2f} s ({rate:,.0f} rows/s)"
     )
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(result.rows_total),
         "rows_copied": dg.MetadataValue.int(result.rows_copied),
-        "rows_replaced": dg.MetadataValue.int(result.rows_deleted),
+        "rows_replaced": dg.MetadataValue.int(result.rows_deleted - result.rows_gone),
+        "rows_deleted": dg.MetadataValue.int(result.rows_gone),
         "sync_mode": result.mode,
         "source": source.name,
         "window": _describe(window, table),

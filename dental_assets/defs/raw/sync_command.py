@@ -116,7 +116,8 @@ def _run_in_dagster(job, instance: dg.DagsterInstance, request: dg.RunRequest, c
             continue
         seen.add(name)
         report.add_table(name, str(_value(meta.get("sync_mode", "copy"))), int(_value(meta.get("rows_copied", 0))),
-                         int(_value(meta.get("rows_replaced", 0))), float(_value(meta.get("seconds", 0.0))))
+                         int(_value(meta.get("rows_replaced", 0))), int(_value(meta.get("rows_deleted", 0))),
+                         float(_value(meta.get("seconds", 0.0))))
     for evaluation in result.get_asset_check_evaluations():
         report.add_check(evaluation.asset_key.path[-1], evaluation.passed,
                          float(_value(evaluation.metadata.get("seconds", 0.0))))
