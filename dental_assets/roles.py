@@ -20,8 +20,12 @@ read from the catalogs' ACLs). Running it again changes nothing.
 
 Log-in users join a group role (``add_member``); a loader's or transformer's user also has the group
 role set as its session role, so what it creates is owned by the group, not by the user. A user in both
-(one Dagster deployment runs the raw assets and dbt) keeps its own name: ``grant``, run after it joined,
-sets default privileges for it too, and gives what it created to the layer's owner on each run.
+(one Dagster deployment runs the raw assets and dbt) cannot have one session role: the pipeline takes the
+layer's group itself (``layer_role``, ``act_as_layer``): the raw sync's warehouse sessions ``SET ROLE`` the
+loader, dbt's profile the transformer (``PgParams.dbt_env``), when the login is an explicit member of it,
+so what it creates belongs to the group and the documented users can take turns with it. ``grant``, run
+after it joined, also sets default privileges for it, and gives to the layer's owner what anything else
+created under its own name.
 
 It must run as a superuser or as the warehouse database's owner with CREATEROLE and membership in the
 four roles. Roles are cluster-wide objects: one server's databases share them.
@@ -29,6 +33,7 @@ four roles. Roles are cluster-wide objects: one server's databases share them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 
@@ -513,3 +518,92 @@ def drop_roles(conn, names) -> None:
     with conn, conn.cursor() as cur:
         for role in existing:
             cur.execute(sql.SQL("DROP ROLE {}").format(_ident(role)))
+
+
+# ------------------------------------------------------------------------------ the pipeline's session role
+
+# The facts ``role_to_take`` decides on, for the session's login (``session_user``, which ``SET ROLE`` is
+# checked against) and the group ``%(group)s``: the role in effect (``current_user``: the group itself after
+# ``ALTER ROLE ... SET role``), whether either is a superuser (a superuser is implicitly a member of every
+# role: it never switches), and whether the login is an explicit member of the group, through other roles
+# or not (pg_auth_members, followed up; from PostgreSQL 16 only memberships that carry the SET option, as
+# SET ROLE requires).
+_MEMBERSHIP_SQL = """
+WITH RECURSIVE granted(roleid) AS (
+    SELECT m.roleid FROM pg_auth_members m
+    WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = session_user){set_option}
+    UNION
+    SELECT m.roleid FROM pg_auth_members m JOIN granted g ON m.member = g.roleid{set_option}
+)
+SELECT current_user::text,
+       EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN (session_user, current_user) AND rolsuper),
+       EXISTS (SELECT 1 FROM granted g JOIN pg_roles r ON r.oid = g.roleid WHERE r.rolname = %(group)s)
+"""
+
+
+def role_to_take(group: str, current_user: str, superuser: bool, member: bool) -> str | None:
+    """The role a pipeline session writing a layer owned by ``group`` must ``SET ROLE`` to: ``group`` when
+    the login is an explicit ``member`` of it (not merely a superuser) and the session does not run as it
+    already (``current_user``, set by ``ALTER ROLE ... SET role``); else None (no change: a superuser, as
+    the demo's and the tests' administrator, or a login outside the group, whose own rights then apply).
+    Pure."""
+    if superuser or not member or current_user == group:
+        return None
+    return group
+
+
+def layer_role(cur, schema: str, roles: WarehouseRoles | None = None) -> str | None:
+    """``role_to_take`` for the session of ``cur`` and the owner role of the layer ``schema``
+    (``WarehouseRoles.owner_of``: the loader for ``raw`` and ``dental_sync``, the transformer for dbt's
+    schemas), ``roles`` default ``DENTAL_ROLE_PREFIX``'s. One catalog query; changes nothing."""
+    roles = roles or WarehouseRoles.from_env()
+    group = roles.owner_of(schema)
+    set_option = " AND m.set_option" if cur.connection.server_version >= 160000 else ""
+    cur.execute(_MEMBERSHIP_SQL.format(set_option=set_option), {"group": group})
+    current_user, superuser, member = cur.fetchone()
+    return role_to_take(group, current_user, superuser, member)
+
+
+def act_as_layer(conn, schema: str, roles: WarehouseRoles | None = None) -> str | None:
+    """Make the new connection ``conn`` run as the owner role of the layer ``schema`` when ``layer_role``
+    says so (``SET ROLE``, committed: a later rollback keeps it), so the tables, indexes, triggers and
+    functions it creates belong to the group whatever login runs the pipeline, and the other logins of
+    the group may replace them. Returns the role set, or None (nothing changed). Call it before the
+    session's first statement: it commits."""
+    with conn.cursor() as cur:
+        role = layer_role(cur, schema, roles)
+        if role is not None:
+            cur.execute(sql.SQL("SET ROLE {}").format(_ident(role)))
+    if not conn.autocommit:
+        conn.commit()
+    return role
+
+
+def layer_session(warehouse, schema: str):
+    """A new connection from ``warehouse`` (anything whose ``connect()`` gives a psycopg2 connection: a
+    ``WarehouseResource``, ``PgParams``) that runs as the owner role of the layer ``schema`` when
+    ``act_as_layer`` says so. The caller closes it."""
+    conn = warehouse.connect()
+    try:
+        act_as_layer(conn, schema)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@contextlib.contextmanager
+def as_login(cur):
+    """Inside the transaction of ``cur``, run the block as the session's login (``SET LOCAL ROLE NONE``),
+    then as the role in effect before: for a statement outside the layer the session acts for (the synthetic
+    load drops a dbt snapshot, the transformer's, in its raw transaction), which the login may run as a
+    member of the other group. Nothing changes when the session runs as its login. On an error the
+    transaction is rolled back, and the role with it."""
+    cur.execute("SELECT current_user::text, session_user::text")
+    current, login = cur.fetchone()
+    if current == login:
+        yield
+        return
+    cur.execute("SET LOCAL ROLE NONE")
+    yield
+    cur.execute(sql.SQL("SET LOCAL ROLE {}").format(_ident(current)))

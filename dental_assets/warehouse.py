@@ -101,14 +101,31 @@ class PgParams:
                 f"{reason[-200:]}") from None
 
     def dbt_env(self) -> dict[str, str]:
-        """The environment ``dental_dbt/profiles.yml`` reads."""
+        """The environment ``dental_dbt/profiles.yml`` reads. ``DENTAL_PG_ROLE`` is the role dbt's sessions
+        ``SET ROLE`` to after connecting (dbt-postgres' ``role``): the transformer group when this login is
+        an explicit member of it and does not run as it already (``transformer_role``), so what dbt builds
+        belongs to the group whoever runs it; ``None`` (no role: dbt runs as the login) otherwise. Asks the
+        server (one short session); raises ConfigurationError when it cannot be reached."""
         return {
             "DENTAL_PG_HOST": self.host,
             "DENTAL_PG_PORT": str(self.port),
             "DENTAL_PG_USER": self.user,
             "DENTAL_PG_PASSWORD": self.password,
             "DENTAL_PG_DBNAME": self.dbname,
+            "DENTAL_PG_ROLE": self.transformer_role() or "None",
         }
+
+    def transformer_role(self) -> str | None:
+        """The role dbt must run as on this login (``roles.layer_role`` of dbt's schemas, the roles of
+        ``DENTAL_ROLE_PREFIX``): the transformer group, or None."""
+        from dental_assets.roles import TRANSFORMER_SCHEMAS, layer_role
+
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                return layer_role(cur, TRANSFORMER_SCHEMAS[0])
+        finally:
+            conn.close()
 
     def describe(self) -> str:
         """Where the server is, without credentials (for logs and the demo's summary)."""

@@ -28,6 +28,7 @@ from dental_assets.catalog import RAW_SCHEMA, Table, raw_tables
 from dental_assets.partitions import Window, month_keys, month_window
 from dental_assets.replication import verified
 from dental_assets.replication.plan import plan_tables, run_groups
+from dental_assets.roles import layer_session
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def settle_claim(warehouse, claim: str, report: SyncReport) -> None:
     psycopg2 connection. A warehouse error here is logged, not raised (the next plan reads those tables
     again)."""
     try:
-        conn = warehouse.connect()
+        conn = layer_session(warehouse, RAW_SCHEMA)  # as the loader (``roles.act_as_layer``)
     except Exception as exc:  # the runs already reported their own errors
         log.info("dental sync: claim not settled (%s)", type(exc).__name__)
         return
@@ -178,7 +179,7 @@ def sync_directly(out=None, full_refresh: bool = False, prefetched=None, claim: 
     out = out or sys.stdout
     claim = claim or verified.new_claim()
     keys = month_keys()
-    conn = warehouse.connect()
+    conn = layer_session(warehouse, RAW_SCHEMA)  # the plan writes dental_sync: as the loader when a member
     try:  # a table written on the source since verified: whole range, its fingerprints unread
         plans = plan_tables(params, conn, list(raw_tables()), keys, prefetched=prefetched,
                             claim=None if full_refresh else claim, sync_written=True)

@@ -26,6 +26,7 @@ from dental_assets.replication import check_failures
 from dental_assets.replication.extract import COPY_CONTEXT, RawValueRefused  # (raised by the COPY too)
 from dental_assets.replication.mysql import SourceQueryError, reusing
 from dental_assets.replication.sync import check_scope, sync_window, verify_window
+from dental_assets.roles import layer_session
 from dental_assets.warehouse import connection_lost
 
 # a fully copied table of at least this many rows is analyzed at once (``copy_statistics_sql``; smaller
@@ -261,8 +262,9 @@ def replicate_tables(params, warehouse, tables: list[Table], window: Window | No
     and the error is raised after the last one (the table's own error when it is the only one, else
     ``TablesFailed`` naming each, one line a table). Any other error is raised when its turn comes and
     no table after it starts (the tables that failed before it are added to it as a note). Closing the
-    generator early stops the tables not yet started."""
-    conn = warehouse.connect()
+    generator early stops the tables not yet started. Its warehouse sessions run as the loader group
+    when the login is a member of it (``roles.layer_session``): what they create belongs to the group."""
+    conn = layer_session(warehouse, RAW_SCHEMA)
     stop = threading.Event()  # set by an error that stops the run or a caller that stops early
 
     def work(table: Table) -> Replicated | tuple[str, BaseException] | None:
@@ -295,7 +297,7 @@ def replicate_tables(params, warehouse, tables: list[Table], window: Window | No
                             table.name, type(exc).__name__, attempt + 1, WAREHOUSE_ATTEMPTS - 1, delay)
                 time.sleep(delay)
                 conn.close()  # (already broken: frees the client side)
-                conn = warehouse.connect()
+                conn = layer_session(warehouse, RAW_SCHEMA)
         return None
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-sync")

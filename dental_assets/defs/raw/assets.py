@@ -48,6 +48,7 @@ from dental_assets.partitions import Window, month_window, monthly_partitions
 from dental_assets.pgcopy import copy_arrow
 from dental_assets.replication import check_failures, verified
 from dental_assets.replication.replicate import Replicated, column_warnings, repair_text, replicate_tables
+from dental_assets.roles import as_login, layer_session
 from dental_assets.sources import MariaDBSource
 from dental_assets.warehouse import is_demo_target
 
@@ -141,8 +142,9 @@ def _load_arrow(context: dg.AssetExecutionContext, selected: list[Table], window
                 warehouse: WarehouseResource):
     """``load_tables`` for a source that hands over Arrow tables (the synthetic practice): each table's
     window replaced in one transaction; yields its ``MaterializeResult`` and, when selected, the
-    ``matches_source`` check (raw's rows in the window against the rows handed over)."""
-    conn = warehouse.connect()
+    ``matches_source`` check (raw's rows in the window against the rows handed over). The session runs as
+    the loader group when the login is a member of it (``roles.layer_session``)."""
+    conn = layer_session(warehouse, RAW_SCHEMA)
     try:
         for table in selected:
             started = time.perf_counter()
@@ -194,7 +196,8 @@ def _replace_window(conn, table: Table, window: Window | None, data):
         cur.execute(f"DELETE FROM {target}" if predicate is None else f"DELETE FROM {target} WHERE {predicate}")
         replaced = cur.rowcount
         if predicate is None:  # a whole new practice's table: the history of the one before is not its own
-            cur.execute(f"DROP TABLE IF EXISTS {SNAPSHOT_SCHEMA}.{quote_pg(f'snap_opendental__{table.name}')}")
+            with as_login(cur):  # (the transformer's table: not the loader's to drop, its login's may be)
+                cur.execute(f"DROP TABLE IF EXISTS {SNAPSHOT_SCHEMA}.{quote_pg(f'snap_opendental__{table.name}')}")
         verified.forget(cur, [f"{RAW_SCHEMA}.{table.name}"])  # a plan's verification no longer holds
         stats = copy_arrow(cur, RAW_SCHEMA, table.name, data)
         create_raw_indexes(cur, table)  # after the first load's COPY: built once, then maintained

@@ -44,10 +44,11 @@ import os
 
 import dagster as dg
 
-from dental_assets.catalog import raw_tables
+from dental_assets.catalog import RAW_SCHEMA, raw_tables
 from dental_assets.defs.raw.assets import raw_asset_key
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.partitions import monthly_partitions, partition_range_tags
+from dental_assets.roles import layer_session
 from dental_assets.sources import MariaDBSource
 
 RAW_JOB_NAME = "raw_opendental_job"
@@ -159,7 +160,7 @@ def plan_run_requests(
     if not isinstance(source, MariaDBSource):
         return dg.SkipReason(f"source {source.name!r} has no change detection (DENTAL_SOURCE=opendental has)")
     keys = monthly_partitions.get_partition_keys()
-    conn = warehouse.connect()
+    conn = layer_session(warehouse, RAW_SCHEMA)  # the plan writes dental_sync: as the loader when a member
     try:
         tables = list(raw_tables())
         plans = plan_tables(source.params, conn, tables, keys, prefetched=prefetched, claim=claim)
