@@ -6,9 +6,9 @@ Every procedure status (only ``ProcStat.C`` = 2 is production), every claimproc 
 write-offs: ``CapComplete`` = 7 only; PPO write-offs: ``Received`` 1 and ``Supplemental`` 4, plus
 ``NotReceived`` 0 by procedure date and claim date; insurance income: 1 and 4 on a check), the three
 write-off date settings (``ReportsPPOwriteoffDefaultToProcDate``), the unearned types hidden from the report,
-a refund, a split of no payment, OpenDental's sentinel date, and a month's last day beside the next
-month's first. The expected figures are written out by hand below, each with its reason; the SQL of the
-report is the only rule they follow. A tiny raw schema in a real PostgreSQL.
+a reversed (negative) write-off, a refund, a split of no payment, OpenDental's sentinel date, and a
+month's last day beside the next month's first. The expected figures are written out by hand below, each
+with its reason; the SQL of the report is the only rule they follow. A tiny raw schema in a real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ def _rows() -> dict[str, list[dict]]:
         _claimproc(2, 1, 8, 30.00),  # CapEstimate: no capitation write-off
         _claimproc(3, 1, 1, 40.00, paid=80.00, date_cp=APRIL_1, check=1),  # Received, paid on the check of 4/2
         _claimproc(4, 1, 4, 5.00, paid=12.00, date_cp=APRIL_1, check=1),  # Supplemental, on the same check
+        # Supplemental reversing 20.00 of procedure 1's write-off (no payment, on no check): a negative write-off
+        # counts, "AND (claimproc.WriteOff > '.0001' OR claimproc.WriteOff < -.0001)" (settings 0 and 1)
+        _claimproc(12, 1, 4, -20.00, date_cp=APRIL_1),
         _claimproc(5, 10, 0, 15.00, paid=33.00, check=1),  # NotReceived: a write-off by procedure or claim date
         _claimproc(6, 2, 6, 60.00, paid=70.00, date_cp=APRIL_1, proc_date=APRIL_1, check=1),  # Estimate
         _claimproc(7, 2, 2, 7.00, paid=9.00, date_cp=APRIL_1, proc_date=APRIL_1, check=1),  # Preauth
@@ -148,9 +151,9 @@ def test_production_by_insurance_payment_date(warehouse):
         (MARCH_31, 1, 1): (1, D("100.00"), D("0.00"), 1, D("-25.00"), D("0.00"), D("75.00")),
         # procedure 10 (300.00) less its CapComplete write-off (120.00), on its own day, clinic and provider
         (MARCH_31, 2, 2): (1, D("300.00"), D("120.00"), 0, D("0.00"), D("0.00"), D("180.00")),
-        # procedure 2: 45.50 x 3 units = 136.50; adjustment 2 (+10.00); write-offs 40.00 (Received) and
-        # 5.00 (Supplemental) paid on 4/1: 136.50 + 10.00 - 45.00 = 101.50
-        (APRIL_1, 1, 1): (1, D("136.50"), D("0.00"), 1, D("10.00"), D("45.00"), D("101.50")),
+        # procedure 2: 45.50 x 3 units = 136.50; adjustment 2 (+10.00); write-offs 40.00 (Received),
+        # 5.00 (Supplemental) and -20.00 (claimproc 12's reversal) paid on 4/1: 136.50 + 10.00 - 25.00 = 121.50
+        (APRIL_1, 1, 1): (1, D("136.50"), D("0.00"), 1, D("10.00"), D("25.00"), D("121.50")),
     }
 
 
@@ -158,8 +161,8 @@ def test_production_by_procedure_date(warehouse):
     """Setting 1: Received, Supplemental and NotReceived write-offs by the claimproc's ProcDate, clinic and
     provider."""
     assert _production(warehouse, 1) == {
-        # 100.00 - 25.00 - (40.00 + 5.00 + 15.00): claimprocs 3, 4 and 5, all dated 3/31 at clinic 1
-        (MARCH_31, 1, 1): (1, D("100.00"), D("0.00"), 1, D("-25.00"), D("60.00"), D("15.00")),
+        # 100.00 - 25.00 - (40.00 + 5.00 + 15.00 - 20.00): claimprocs 3, 4, 5 and 12, all dated 3/31 at clinic 1
+        (MARCH_31, 1, 1): (1, D("100.00"), D("0.00"), 1, D("-25.00"), D("40.00"), D("35.00")),
         (MARCH_31, 2, 2): (1, D("300.00"), D("120.00"), 0, D("0.00"), D("0.00"), D("180.00")),
         (APRIL_1, 1, 1): (1, D("136.50"), D("0.00"), 1, D("10.00"), D("0.00"), D("146.50")),
     }
@@ -175,9 +178,9 @@ def test_production_by_claim_date(warehouse):
         ("2026-03-25", 2, 1): (0, D("0.00"), D("0.00"), 0, D("0.00"), D("15.00"), D("-15.00")),
         (MARCH_31, 1, 1): (1, D("100.00"), D("0.00"), 1, D("-25.00"), D("0.00"), D("75.00")),
         (MARCH_31, 2, 2): (1, D("300.00"), D("120.00"), 0, D("0.00"), D("0.00"), D("180.00")),
-        # on 4/1: claimproc 3's final 40.00 less its estimate 35.00, and Supplemental 4's 5.00 (no snapshot):
-        # 136.50 + 10.00 - 10.00; claimproc 9's estimate of -1 is none, and its final write-off 0.00
-        (APRIL_1, 1, 1): (1, D("136.50"), D("0.00"), 1, D("10.00"), D("10.00"), D("136.50")),
+        # on 4/1: claimproc 3's final 40.00 less its estimate 35.00, Supplemental 4's 5.00 and 12's -20.00 (no
+        # snapshot): 136.50 + 10.00 - (-10.00); claimproc 9's estimate of -1 is none, and its final write-off 0.00
+        (APRIL_1, 1, 1): (1, D("136.50"), D("0.00"), 1, D("10.00"), D("-10.00"), D("156.50")),
     }
 
 

@@ -7,7 +7,8 @@ creates (dates relative to its as-of day, amounts) and the buckets its test asse
 ``AgingProcLifo`` value the test tries (1 yes, 2 no, 0 unset) and the ``PayPlansVersion`` it sets. The
 facts are listed in docs/opendental_aging.md section 9. Hand-computed cases from OpenDental's rules
 (section 2-7 there) add each bucket boundary, the as-of day, pay plan versions 1-4 with bill-in-advance
-days, hidden unearned types, claimproc statuses, plan insurance and the month-end pending write-off.
+days, a dynamic plan's link after a capitation write-off, hidden unearned types, claimproc statuses, plan
+insurance, the month-end pending write-off and the month end's own day.
 
 The rows go into raw tables of a real PostgreSQL database; dbt builds only mart_ar_aging and the models
 it reads, once per combination of settings (the preference table's rows changed in between).
@@ -393,6 +394,21 @@ def _cases() -> list[tuple[Family, dict[int, dict]]]:
     f.charge(f.key(), p, days(-40), 250, charge_type=0)
     cases.append((f, {p: {(lifo, v): (100, 0, 0, 0, 0) for lifo, v in SETTINGS}}))
 
+    # a dynamic plan's link (AmountOverride 0) credits what its procedure still owes today, the fee less the
+    # insurance of Received, Supplemental and CapComplete claimprocs as paid, InsPayAmt and WriteOff
+    # (Ledgers.GetTransQueryString, PayPlanLinks: "claimproc.Status IN ({Received},{Supplemental},{CapComplete})
+    # THEN claimproc.WriteOff"); the other statuses' estimates would be InsPayEst 0 and WriteOffEst -1 (none).
+    # Fee 100, a CapComplete write-off of 40 (itself a credit of 40 on DateCP): the link credits 100 - 40 = 60,
+    # so the procedure is settled (100 - 40 - 60); what is left is the plan's first debit, 30 on T-1, and
+    # PayPlanDue 30. Were the link 100, the family would be 10 in credit and the debit's bucket 0.
+    f = case("dynamic_payplan_capcomplete_writeoff")
+    p = f.patient()
+    proc = f.proc(p, 100, days(-61))
+    f.claimproc(p, proc, 7, write_off=40, date_cp=days(-61), InsEstTotalOverride=-1, WriteOffEst=-1,
+                WriteOffEstOverride=-1)
+    f.dynamic_payplan(p, days(-1), 30, procs=(proc,))
+    cases.append((f, {p: _v2((30, 0, 0, 0, 30), (30, 0, 0, 0, 30))}))
+
     # unearned money of a type hidden from the account ("Do Not Show on Account") is not aged
     f = case("hidden_unearned")
     p = f.patient()
@@ -532,3 +548,43 @@ def _month_end_family() -> Family:
 
 MONTH_END_FAMILY = _month_end_family()
 CASES_AND_ESTIMATES.append((MONTH_END_FAMILY, {}))
+
+
+def test_month_end_counts_its_own_day(aged):
+    """Historic aging at a month end counts what is dated on the month end itself: the family's transactions
+    "AND trans.TranDate <= "+asOfDateStr (Ledgers.GetAgingGuarTransQuery), and a Received claimproc is
+    pending only when received after it, "(cp.Status = 0 OR (cp.Status = 1 AND cp.DateCP > "+asOfDateStr+"))"
+    (Ledgers.GetTransQueryString). Columns: the four buckets, total, InsPayEst, write-off estimate, patient
+    portion."""
+    params = aged["params"]
+    paid_on_the_day, received_on_the_day = (family.guarantors[0] for family in MONTH_END_DAY_FAMILIES)
+    got = {(row[0], row[1]): tuple(_money(v) for v in row[2:]) for row in query_rows(params, f"""
+        SELECT guarantor_id, as_of_date, balance_0_30, balance_31_60, balance_61_90, balance_over_90, total_balance,
+               insurance_pay_estimate, writeoff_estimate, patient_portion
+        FROM marts.mart_ar_aging
+        WHERE guarantor_id IN ({paid_on_the_day}, {received_on_the_day}) AND NOT is_run_date""")}
+    assert got == {
+        # 100 charged 7/10, paid 100 on 7/31: nothing owed at 7/31 (June: no transaction yet, no row)
+        (paid_on_the_day, dt.date(2019, 7, 31)): tuple(_money(v) for v in (0, 0, 0, 0, 0, 0, 0, 0)),
+        # 100 charged 6/20, insurance received 7/31 paying 80 (InsPayEst 80): at 6/30 the claim is pending,
+        # 100 aged 10 days, 80 estimated, the patient's 20; at 7/31 it is received: the 80 is a credit that
+        # day, 20 left aged 41 days, nothing pending
+        (received_on_the_day, dt.date(2019, 6, 30)): tuple(_money(v) for v in (100, 0, 0, 0, 100, 80, 0, 20)),
+        (received_on_the_day, dt.date(2019, 7, 31)): tuple(_money(v) for v in (0, 20, 0, 0, 20, 0, 0, 20)),
+    }
+
+
+def _month_end_day_families() -> list[Family]:
+    paid = Family("month_end_paid_on_the_day", 120_000)
+    p = paid.patient()
+    paid.proc(p, 100, dt.date(2019, 7, 10))
+    paid.pay(p, 100, dt.date(2019, 7, 31))
+    received = Family("month_end_received_on_the_day", 130_000)
+    p = received.patient()
+    proc = received.proc(p, 100, dt.date(2019, 6, 20))
+    received.claimproc(p, proc, 1, ins_pay_est=80, ins_pay_amt=80, date_cp=dt.date(2019, 7, 31))
+    return [paid, received]
+
+
+MONTH_END_DAY_FAMILIES = _month_end_day_families()
+CASES_AND_ESTIMATES.extend((family, {}) for family in MONTH_END_DAY_FAMILIES)

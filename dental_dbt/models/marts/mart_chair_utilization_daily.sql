@@ -11,7 +11,7 @@
 -- A full outer join: an operatory open with nothing booked has 0 booked minutes; appointments booked in
 -- an operatory no schedule opened that day keep their minutes with open_minutes 0. Appointments on no
 -- operatory (appointment.Op 0) are operatory_id 0. clinic_id is the operatory's clinic (operatory.ClinicNum),
--- for operatory 0 the appointment's; 0 = none. Undated appointments belong to no day and are left out.
+-- for operatory 0 the appointment's; 0 = none (also an operatory of no clinic). Undated appointments belong to no day and are left out.
 
 with open_time as (
 
@@ -34,7 +34,11 @@ booked as (
 
     select
         appointments.appointment_date                               as utilization_date,
-        coalesce(operatories.clinic_num, appointments.clinic_id, 0) as clinic_id,
+        -- the operatory's clinic, 0 for an operatory of no clinic (ClinicNum 0, as the open time has it; its
+        -- appointments carry the patient's clinic: OpenDental/Main Modules/ControlAppt.cs), the appointment's
+        -- only on no operatory
+        case when appointments.operatory_id is null then coalesce(appointments.clinic_id, 0)
+             else coalesce(operatories.clinic_num, 0) end           as clinic_id,
         coalesce(appointments.operatory_id, 0)                      as operatory_id,
         count(*)                                                    as appointment_count,
         count(*) filter (where appointments.apt_status = 2)         as completed_count,
