@@ -11,7 +11,8 @@
 -- A full outer join: an operatory open with nothing booked has 0 booked minutes; appointments booked in
 -- an operatory no schedule opened that day keep their minutes with open_minutes 0. Appointments on no
 -- operatory (appointment.Op 0) are operatory_id 0. clinic_id is the operatory's clinic (operatory.ClinicNum),
--- for operatory 0 the appointment's; 0 = none (also an operatory of no clinic). Undated appointments belong to no day and are left out.
+-- for operatory 0 the appointment's; 0 = none (also an operatory of no clinic). Undated appointments belong
+-- to no day and are left out.
 
 with open_time as (
 
