@@ -442,6 +442,13 @@ def _no_leftover_defs_state_storage(request):
 
 
 @pytest.fixture(scope="module")
+def monkeypatch_module():
+    """``monkeypatch`` for a module-scoped fixture (environment variables set for the whole module)."""
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
 def defs():
     """The project's Dagster definitions (``dental_assets.definitions.defs``)."""
     from dental_assets.definitions import defs

@@ -92,6 +92,18 @@ def run_dbt(params: PgParams, target: Path, *args: str, settings: Mapping[str, s
     return output
 
 
+def execute_sql(params: PgParams, *statements) -> None:
+    """Run ``statements`` (strings or psycopg2 ``sql`` objects) on the database of ``params``, in one
+    transaction on its own connection, closed after."""
+    conn = params.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
 def query_rows(params: PgParams, sql: str) -> list[tuple]:
     """Every row of ``sql`` on the database of ``params`` (its own connection, closed after)."""
     conn = params.connect()

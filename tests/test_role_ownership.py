@@ -23,7 +23,7 @@ import uuid
 import pytest
 from psycopg2 import sql
 
-from dbt_runner import query_rows, run_dbt
+from dbt_runner import execute_sql, query_rows, run_dbt
 from dental_assets.catalog import raw_table
 from dental_assets.replication import replicate
 from dental_assets.replication.mysql import MySqlParams
@@ -64,22 +64,6 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
-
-
-def _admin_execute(params: PgParams, *statements) -> None:
-    conn = params.connect()
-    try:
-        with conn, conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
-
-
-@pytest.fixture(scope="module")
 def setup(make_pg_database, make_mariadb_database, pg_server_url, tmp_path_factory, monkeypatch_module):
     roles = WarehouseRoles(f"t{uuid.uuid4().hex[:10]}")
     other = WarehouseRoles(f"t{uuid.uuid4().hex[:10]}")  # another warehouse's roles on the same server
@@ -90,20 +74,20 @@ def setup(make_pg_database, make_mariadb_database, pg_server_url, tmp_path_facto
             mark_mariadb_demo_target(source_url)
             write_mariadb(generate(SyntheticConfig(as_of=dt.date(2025, 6, 30), patients=40, seed=7)), source_url)
             admin = PgParams.from_url(pg_url)
-            _admin_execute(admin, sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(other.loader)))
+            execute_sql(admin, sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(other.loader)))
             names.append(other.loader)
             logins: dict[str, PgParams] = {}
 
             def login(kind: str, *groups: str, act_as: bool = False, superuser: bool = False,
                       via: str | None = None) -> None:
                 user, password = f"{roles.prefix}_u_{kind}", uuid.uuid4().hex
-                _admin_execute(admin, sql.SQL("CREATE ROLE {} LOGIN {} PASSWORD {}").format(
+                execute_sql(admin, sql.SQL("CREATE ROLE {} LOGIN {} PASSWORD {}").format(
                     sql.Identifier(user), sql.SQL("SUPERUSER" if superuser else ""), sql.Literal(password)))
                 names.append(user)
                 member = user
                 if via is not None:  # a member of the group through a role of its own
-                    _admin_execute(admin, sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(via)),
-                                   sql.SQL("GRANT {} TO {}").format(sql.Identifier(via), sql.Identifier(user)))
+                    execute_sql(admin, sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(via)),
+                                sql.SQL("GRANT {} TO {}").format(sql.Identifier(via), sql.Identifier(user)))
                     names.append(via)
                     member = via
                 for group in groups:
@@ -150,9 +134,9 @@ def setup(make_pg_database, make_mariadb_database, pg_server_url, tmp_path_facto
 def fresh(setup):
     """The warehouse as the documented set-up leaves it: the layers empty (but grant's
     ``dental_sync.check_failures``), no write counter; the roles and their grants kept."""
-    _admin_execute(setup.admin, "DROP SCHEMA IF EXISTS raw, staging CASCADE",
-                   "DROP TABLE IF EXISTS dental_sync.raw_windows, dental_sync.raw_writes, dental_sync.raw_verified",
-                   "DROP FUNCTION IF EXISTS dental_sync.count_raw_write()")
+    execute_sql(setup.admin, "DROP SCHEMA IF EXISTS raw, staging CASCADE",
+                "DROP TABLE IF EXISTS dental_sync.raw_windows, dental_sync.raw_writes, dental_sync.raw_verified",
+                "DROP FUNCTION IF EXISTS dental_sync.count_raw_write()")
     conn = setup.admin.connect()
     try:
         grant(conn, setup.roles)  # the schemas back, owned by their group, before any step

@@ -17,7 +17,7 @@ import pytest
 from psycopg2 import errors, sql
 
 import dental_synthetic
-from dbt_runner import query_rows, run_dbt
+from dbt_runner import execute_sql, query_rows, run_dbt
 from dental_assets import roles as roles_module
 from dental_assets.catalog import raw_tables, snake_case
 from dental_assets.catalog.phi import DIRECT_IDENTIFIER, MART_FORBIDDEN, phi_class, phi_inventory
@@ -74,16 +74,6 @@ def _catalog_state(params: PgParams, roles: WarehouseRoles) -> list:
         ORDER BY 1, 2, 3, 4""")
 
 
-def _admin_execute(params: PgParams, *statements) -> None:
-    conn = params.connect()
-    try:
-        with conn, conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="module")
 def warehouse(make_pg_database, pg_server_url, tmp_path_factory, monkeypatch_module):
     roles = WarehouseRoles(f"t{uuid.uuid4().hex[:10]}")
@@ -112,9 +102,9 @@ def _built_warehouse(pg_module_url, roles, logins, tmp_path_factory, monkeypatch
     practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=300, seed=11, as_of=AS_OF))
     dental_synthetic.write_postgres_raw(practice, params)
     # the replication's bookkeeping, and a mart an earlier dbt run left, both the administrator's
-    _admin_execute(params, "CREATE SCHEMA IF NOT EXISTS dental_sync",
-                   "CREATE TABLE IF NOT EXISTS dental_sync.raw_windows (raw_table text, rows bigint)",
-                   "CREATE SCHEMA IF NOT EXISTS marts", "CREATE TABLE marts.legacy_mart (x int)")
+    execute_sql(params, "CREATE SCHEMA IF NOT EXISTS dental_sync",
+                "CREATE TABLE IF NOT EXISTS dental_sync.raw_windows (raw_table text, rows bigint)",
+                "CREATE SCHEMA IF NOT EXISTS marts", "CREATE TABLE marts.legacy_mart (x int)")
     # and the replication's write counter, as a first sync by the administrator leaves it
     conn = params.connect()
     try:
@@ -132,7 +122,7 @@ def _built_warehouse(pg_module_url, roles, logins, tmp_path_factory, monkeypatch
             conn.close()
         for kind, group in zip(("loader", "transformer", "analyst", "phi_reader"), roles.all):
             login, password = f"{roles.prefix}_u_{kind}", uuid.uuid4().hex
-            _admin_execute(params, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            execute_sql(params, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
                 sql.Identifier(login), sql.Literal(password)))
             conn = params.connect()
             try:
@@ -142,7 +132,7 @@ def _built_warehouse(pg_module_url, roles, logins, tmp_path_factory, monkeypatch
             logins[kind] = dataclasses.replace(params, user=login, password=password)
         # one user for a whole Dagster deployment: loader and transformer, under its own name
         pipeline, password = f"{roles.prefix}_u_pipeline", uuid.uuid4().hex
-        _admin_execute(params, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+        execute_sql(params, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
             sql.Identifier(pipeline), sql.Literal(password)))
         conn = params.connect()
         try:
@@ -181,12 +171,6 @@ def _built_warehouse(pg_module_url, roles, logins, tmp_path_factory, monkeypatch
         finally:
             conn.close()
         assert not query_rows(params, f"SELECT rolname FROM pg_roles WHERE rolname LIKE '{roles.prefix}%'")
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
 
 
 @contextlib.contextmanager
@@ -370,7 +354,7 @@ def test_transformer_reads_the_failed_raw_checks_and_no_other_replication_state(
 def test_tables_created_later_get_the_grants(warehouse):
     """Default privileges: a raw table the loader's user creates is readable by the transformer and the
     PHI reader, not by the analyst."""
-    _admin_execute(warehouse.params, "DROP TABLE IF EXISTS raw.later_table")
+    execute_sql(warehouse.params, "DROP TABLE IF EXISTS raw.later_table")
     conn = warehouse.logins["loader"].connect()
     try:
         with conn, conn.cursor() as cur:
@@ -387,17 +371,17 @@ def test_tables_created_later_get_the_grants(warehouse):
 
     # a table the administrator creates in marts later: analysts read it (default privileges FOR ROLE
     # the administrator who ran grant)
-    _admin_execute(warehouse.params, "CREATE TABLE marts.admin_later (x int)")
+    execute_sql(warehouse.params, "CREATE TABLE marts.admin_later (x int)")
     try:
         assert can(warehouse.logins["analyst"], "SELECT * FROM marts.admin_later")
     finally:
-        _admin_execute(warehouse.params, "DROP TABLE marts.admin_later")
+        execute_sql(warehouse.params, "DROP TABLE marts.admin_later")
 
 
 def test_one_pipeline_user_in_loader_and_transformer_gets_default_privileges(warehouse):
     """A user in both groups (no session role) writes raw and marts under its own name: what it creates
     is readable by the roles that read the layer, and the next grant gives it to the layer's owner."""
-    _admin_execute(warehouse.params, "DROP TABLE IF EXISTS raw.pipeline_raw, marts.pipeline_mart")
+    execute_sql(warehouse.params, "DROP TABLE IF EXISTS raw.pipeline_raw, marts.pipeline_mart")
     conn = warehouse.logins["pipeline"].connect()
     try:
         with conn, conn.cursor() as cur:
@@ -420,7 +404,7 @@ def test_one_pipeline_user_in_loader_and_transformer_gets_default_privileges(war
             WHERE relname IN ('pipeline_raw', 'pipeline_mart') ORDER BY 1""")
         assert owners == [("pipeline_mart", warehouse.roles.transformer), ("pipeline_raw", warehouse.roles.loader)]
     finally:
-        _admin_execute(warehouse.params, "DROP TABLE IF EXISTS raw.pipeline_raw, marts.pipeline_mart")
+        execute_sql(warehouse.params, "DROP TABLE IF EXISTS raw.pipeline_raw, marts.pipeline_mart")
 
 
 def test_dbt_ran_as_the_transformer_and_analysts_read_what_it_built(warehouse):
@@ -456,7 +440,7 @@ def test_grant_revokes_every_privilege_outside_the_design(warehouse):
     stray, relay, password = f"{r.prefix}_u_stray", f"{r.prefix}_u_relay", uuid.uuid4().hex
     login = dataclasses.replace(params, user=stray, password=password)
     try:
-        _admin_execute(params, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+        execute_sql(params, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
             sql.Identifier(stray), sql.Literal(password)), sql.SQL("CREATE ROLE {} NOLOGIN").format(
             sql.Identifier(relay)))
         conn = params.connect()
@@ -484,7 +468,7 @@ def test_grant_revokes_every_privilege_outside_the_design(warehouse):
         ]
         names = {"stray": stray, "relay": relay, "loader": r.loader, "transformer": r.transformer,
                  "analyst": r.analyst, "phi_reader": r.phi_reader}
-        _admin_execute(params, *(sql.SQL(s).format(**{k: sql.Identifier(v) for k, v in names.items()})
+        execute_sql(params, *(sql.SQL(s).format(**{k: sql.Identifier(v) for k, v in names.items()})
                                  for s in planted))
         # planted for real: the stray user reads identifiers in raw, staging, intermediate
         assert can(login, 'SELECT "SSN", "LName" FROM raw.patient LIMIT 1')
@@ -527,7 +511,7 @@ def test_grant_revokes_every_privilege_outside_the_design(warehouse):
             finally:
                 conn.close()
             assert query_rows(params, f"SELECT has_table_privilege('{stray}', '{table}', 'SELECT')") == [(False,)]
-        _admin_execute(params, "DROP TABLE raw.stray_later, intermediate.stray_later")
+        execute_sql(params, "DROP TABLE raw.stray_later, intermediate.stray_later")
 
         before = _catalog_state(params, r)
         conn = params.connect()
@@ -538,7 +522,7 @@ def test_grant_revokes_every_privilege_outside_the_design(warehouse):
         assert not again.changed and again.privileges_revoked == {}
         assert _catalog_state(params, r) == before
     finally:
-        _admin_execute(params, "DROP TABLE IF EXISTS raw.stray_later, intermediate.stray_later")
+        execute_sql(params, "DROP TABLE IF EXISTS raw.stray_later, intermediate.stray_later")
         conn = params.connect()
         try:
             drop_roles(conn, [stray, relay])
