@@ -73,9 +73,10 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.params.connect()
 
     @contextlib.contextmanager
-    def dbt_environment(self) -> Iterator[None]:
-        """Export the connection for ``dental_dbt/profiles.yml`` while dbt runs, then restore."""
-        env = self.params.dbt_env()
+    def dbt_environment(self, env: dict[str, str] | None = None) -> Iterator[None]:
+        """Export the connection for ``dental_dbt/profiles.yml`` while dbt runs, then restore. ``env``: the
+        variables ``self.params.dbt_env()`` gave already (it asks the server for the role), else asked now."""
+        env = env if env is not None else self.params.dbt_env()
         saved = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
         try:

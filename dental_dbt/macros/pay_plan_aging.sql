@@ -42,10 +42,14 @@
          else 0 end
 {%- endmacro %}
 
-{#- 'PPCharge' (PayPlanDue, every version): the debits of patient plans, but those of closed plans under
-    version 2 ("AND !pp.IsClosed") -#}
-{% macro pay_plan_ages_debit_due(version, is_closed) -%}
-    not ({{ version }} = 2 and coalesce({{ is_closed }}, false))
+{#- 'PPCharge' (PayPlanDue, every version): the debits (ChargeType 0) of Principal + Interest other than 0 of
+    patient plans (pp.PlanNum=0), but those of closed plans under version 2 ("AND !pp.IsClosed"). charges,
+    plans: the aliases of the charge and its plan (INNER JOINed: "INNER JOIN payplan pp") -#}
+{% macro pay_plan_ages_debit_due(version, charges, plans) -%}
+    ({{ charges }}.charge_type_code = 0
+     and {{ charges }}.principal + {{ charges }}.interest <> 0
+     and {{ plans }}.plan_num is null
+     and not ({{ version }} = 2 and coalesce({{ plans }}.is_closed, false)))
 {%- endmacro %}
 
 {#- 'PayPlanLink': dynamic plans' links, versions 2 and 3, aged on the linked procedure's or adjustment's

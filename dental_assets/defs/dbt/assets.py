@@ -646,7 +646,7 @@ def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseRes
     conn = warehouse.connect()
     conn.autocommit = True
     try:
-        with warehouse.dbt_environment(), _exported({**run_settings_env(settings), **dbt_file_log_env()}):
+        with warehouse.dbt_environment(connection), _exported({**run_settings_env(settings), **dbt_file_log_env()}):
             invocation = dbt.cli(args, context=context, target_path=target)
             for event in invocation.stream():
                 if isinstance(event, dg.Output):

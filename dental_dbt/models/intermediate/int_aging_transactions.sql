@@ -318,10 +318,7 @@ unioned as (
     cross join settings
     inner join plans
         on plan_charges.pay_plan_num = plans.pay_plan_num
-    where plan_charges.charge_type_code = 0
-      and plan_charges.principal + plan_charges.interest <> 0
-      and plans.plan_num is null
-      and {{ pay_plan_ages_debit_due('settings.pay_plans_version', 'plans.is_closed') }}
+    where {{ pay_plan_ages_debit_due('settings.pay_plans_version', 'plan_charges', 'plans') }}
 
     union all
 

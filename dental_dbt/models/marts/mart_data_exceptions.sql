@@ -408,10 +408,7 @@ plan_keys as (
     inner join pay_plans as plans
         on charges.pay_plan_num = plans.pay_plan_num
     where charges.guarantor is null
-        and charges.charge_type_code = 0
-        and charges.principal + charges.interest <> 0
-        and plans.plan_num is null
-        and {{ pay_plan_ages_debit_due('settings.pay_plans_version', 'plans.is_closed') }}
+        and {{ pay_plan_ages_debit_due('settings.pay_plans_version', 'charges', 'plans') }}
 
 ),
 
