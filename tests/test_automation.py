@@ -80,13 +80,29 @@ def _blocking_checks(graph, key):
     return [c for c in graph.asset_check_keys if c.asset_key == key and graph.get_check_spec(c).blocking]
 
 
-def _materialize_runless(instance, graph, key, *, checks_pass: bool):
-    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+def _materialize_runless(instance, graph, key, *, checks_pass: bool, partitions=(None,)):
+    for partition in partitions:
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=partition))
     for check in _blocking_checks(graph, key):
         instance.report_runless_asset_event(
             dg.AssetCheckEvaluation(asset_key=key, check_name=check.name, passed=checks_pass,
                                     severity=dg.AssetCheckSeverity.ERROR)
         )
+
+
+def _materialize_with_ancestors_runless(instance, graph, keys):
+    """``keys`` and every asset they are built from, each partition, their blocking checks passing: a
+    graph built once and checked."""
+    todo, seen = list(keys), set()
+    while todo:
+        key = todo.pop()
+        if key not in seen:
+            seen.add(key)
+            todo.extend(graph.get(key).parent_keys)
+    for key in seen:
+        partitions_def = graph.get(key).partitions_def
+        months = partitions_def.get_partition_keys() if partitions_def is not None else [None]
+        _materialize_runless(instance, graph, key, checks_pass=True, partitions=months)
 
 
 @pytest.mark.parametrize("checks_pass", [True, False])
@@ -96,6 +112,8 @@ def test_a_dbt_model_runs_after_its_input_updates_unless_a_blocking_check_failed
     with dg.instance_for_test() as instance:
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
         assert first.total_requested == 0  # its input was never materialized
+
+        _materialize_with_ancestors_runless(instance, graph, graph.get(STAGING_PATIENT).parent_keys)
 
         _materialize_runless(instance, graph, STAGING_PATIENT, checks_pass=checks_pass)
         second = dg.evaluate_automation_conditions(
@@ -122,14 +140,63 @@ def test_a_partitioned_dbt_model_refreshes_every_month_its_inputs_touch_not_only
     months = graph.get(fact).partitions_def.get_partition_keys()
     selection = dg.AssetSelection.assets(fact)
     with dg.instance_for_test() as instance:
-        for parent in parents:
-            _materialize_runless(instance, graph, parent, checks_pass=True)
+        _materialize_with_ancestors_runless(instance, graph, parents)
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
         assert first.total_requested == 0  # the first tick only records the state
         _materialize_runless(instance, graph, sorted(parents)[0], checks_pass=True)
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
                                                    cursor=first.cursor)
         assert second.get_requested_partitions(fact) == set(months)
+
+
+RAW_PROCEDURELOG = dg.AssetKey(["opendental", "procedurelog"])
+RAW_CLAIMPROC = dg.AssetKey(["opendental", "claimproc"])
+STAGING_PROCEDURELOG = dg.AssetKey(["staging", "stg_opendental__procedurelog"])
+STAGING_CLAIMPROC = dg.AssetKey(["staging", "stg_opendental__claimproc"])
+INT_PROCEDURES = dg.AssetKey(["intermediate", "int_procedures"])
+INT_PROCEDURES_COMPLETE = dg.AssetKey(["intermediate", "int_procedures_complete"])
+MART_PRODUCTION_DAILY = dg.AssetKey(["marts", "mart_production_daily"])
+
+
+@pytest.mark.parametrize("changed", [RAW_PROCEDURELOG, RAW_CLAIMPROC])
+def test_a_model_is_never_built_beside_an_input_held_back_by_a_failed_check(defs, graph, changed):
+    # mart_production_daily reads stg_opendental__procedurelog and int_procedures_complete, built from
+    # it through int_procedures. int_procedures' last build failed a blocking check, so its run skipped
+    # the two models after it. A procedurelog edit then rebuilds the whole chain in one tick, checks
+    # riding along (Dagster's own all_deps_blocking_checks_passed held int_procedures_complete back and
+    # requested the mart: the new procedures beside the old ones, assert_production_daily_reconciles
+    # failed); a claimproc edit rebuilds its staging view but not the mart, whose grand-input failed.
+    chain = [STAGING_PROCEDURELOG, INT_PROCEDURES, INT_PROCEDURES_COMPLETE, MART_PRODUCTION_DAILY]
+    assert STAGING_PROCEDURELOG in graph.get(MART_PRODUCTION_DAILY).parent_keys
+    assert INT_PROCEDURES_COMPLETE in graph.get(MART_PRODUCTION_DAILY).parent_keys
+    assert graph.get(INT_PROCEDURES_COMPLETE).parent_keys == {INT_PROCEDURES}
+    selection = dg.AssetSelection.assets(*chain, STAGING_CLAIMPROC)
+    with dg.instance_for_test() as instance:
+        _materialize_with_ancestors_runless(instance, graph, [*chain, STAGING_CLAIMPROC])
+        built = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+        _materialize_runless(instance, graph, INT_PROCEDURES, checks_pass=False)
+        failed = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                                   cursor=built.cursor)
+        assert failed.total_requested == 0
+        month = graph.get(changed).partitions_def.get_partition_keys()[-1]
+        _materialize_runless(instance, graph, changed, checks_pass=True, partitions=[month])
+        edited = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                                   cursor=failed.cursor)
+    requested = {key for key in [*chain, STAGING_CLAIMPROC] if edited.get_num_requested(key)}
+    assert requested == (set(chain) if changed == RAW_PROCEDURELOG else {STAGING_CLAIMPROC})
+
+
+def test_the_ancestor_generations_reach_back_over_the_longest_path(graph):
+    # The condition looks ANCESTOR_GENERATIONS back: a model further from a failed check than that
+    # would be built beside it.
+    depth: dict[dg.AssetKey, int] = {}
+
+    def generations(key):
+        if key not in depth:
+            depth[key] = max((1 + generations(parent) for parent in graph.get(key).parent_keys), default=0)
+        return depth[key]
+
+    assert max(generations(key) for key in graph.get_all_asset_keys()) <= policies.ANCESTOR_GENERATIONS
 
 
 # --------------------------------------------------------------------------------- the nightly backstop

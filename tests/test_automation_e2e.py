@@ -127,7 +127,7 @@ def _models_for_mart(graph, mart: dg.AssetKey) -> set[dg.AssetKey]:
     run. Without the other model, the dbt assets leave such a test out of the run (docs/dbt.md,
     "Selecting part of the project"), so the run succeeds, but the test's check, blocking, has then
     never passed, and the dbt models' condition waits until the blocking checks of a model's inputs
-    passed (``all_deps_blocking_checks_passed``): the automation would not carry a change past
+    passed (``policies.ancestors_blocking_checks_passed``): the automation would not carry a change past
     ``int_procedures`` to the mart."""
     from dental_assets.defs.dbt.assets import dbt_project
 

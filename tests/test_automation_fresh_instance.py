@@ -18,9 +18,9 @@ requests every raw table, every month, once (``sensors._with_unrecorded``: a per
 no materialization of a table gets all of it; before, a table Dagster had never recorded was left to
 the fingerprints, which found nothing, so the sensor skipped with "raw equals the source's fingerprints"
 at every tick and no model reading an unchanged table was ever requested). Those runs sync nothing new
-(raw already equals the source) and their checks pass; the automation's next tick then requests every
-staging model, and the ticks after it the rest of the dbt graph, a layer at a time (a model waits until
-the blocking checks of its inputs have passed in this instance).
+(raw already equals the source) and their checks pass; the automation's next tick then requests the
+dbt graph (a model whose input is requested in the same tick does not wait for that input's checks:
+they run in the input's run, and a failure there skips the model).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def test_on_a_fresh_instance_the_dbt_models_wait_until_raw_is_recorded_in_it(def
     """No raw event in the instance: nothing is requested, at the first tick or days later. One month of
     procedurelog recorded (what the change sensor records on such an instance for a changed month): its
     staging model still waits (the other months are missing). Every month recorded: requested, with the
-    patient chain. So the models run only once raw is recorded in this very instance."""
+    patient chain, in one tick. So the models run only once raw is recorded in this very instance."""
     assert graph.get(STG_PROCEDURELOG).parent_keys == {RAW_PROCEDURELOG}
     assert graph.get(STG_PATIENT).parent_keys == {RAW_PATIENT}
     assert graph.get(INT_PATIENTS).parent_keys == {STG_PATIENT}
@@ -86,13 +86,9 @@ def test_on_a_fresh_instance_the_dbt_models_wait_until_raw_is_recorded_in_it(def
         _record(instance, graph, RAW_PATIENT)
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
                                                    cursor=cursor, evaluation_time=now + dt.timedelta(days=DAYS_WAITED))
-        # int_patients waits one tick more: the blocking checks of its input have never run here
-        assert _requested(result) == {STG_PROCEDURELOG, STG_PATIENT}
-        _record(instance, graph, STG_PATIENT)  # its run
-        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
-                                                   cursor=result.cursor,
-                                                   evaluation_time=now + dt.timedelta(days=DAYS_WAITED))
-        assert _requested(result) == {INT_PATIENTS}
+        # int_patients too, in the same tick: the blocking checks of its input have never run here, but they
+        # run in the input's run (before, it waited a tick more, while the models beside it did not)
+        assert _requested(result) == {STG_PROCEDURELOG, STG_PATIENT, INT_PATIENTS}
 
 
 # ------------------------------------------------------------------------------ against the real servers
@@ -172,8 +168,10 @@ def test_the_change_sensor_records_a_synced_warehouse_once_so_the_dbt_models_run
         again = raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert isinstance(again, dg.SkipReason) and again.skip_message == "raw equals the source's fingerprints"
 
-        # the automation's next ticks: every staging model at once, then each layer once the blocking checks
-        # of its inputs have passed (each tick's runs recorded as their runs would record them)
+        # the automation's next tick: every unpartitioned dbt model at once (a model whose input is requested
+        # in the same tick does not wait for that input's checks; until 2026-12-06 it waited a tick per
+        # layer); the tick after it the monthly facts, which cannot share their inputs' run (each tick's runs
+        # recorded as their runs would record them)
         staging = {k for k in dbt_models.resolve(graph) if k.path[0] == "staging"}
         cursor, ticks = first.cursor, []
         for _ in range(MAX_TICKS):
@@ -187,6 +185,8 @@ def test_the_change_sensor_records_a_synced_warehouse_once_so_the_dbt_models_run
                 partitions_def = graph.get(key).partitions_def
                 _record(instance, graph, key, partitions_def.get_partition_keys() if partitions_def else None)
         assert ticks and staging <= ticks[0]
+        monthly = {k for k in dbt_models.resolve(graph) if graph.get(k).partitions_def is not None}
+        assert monthly and ticks[1:] == [monthly], [len(keys) for keys in ticks]
         built = set().union(*ticks)
         assert MART in built
         assert built == dbt_models.resolve(graph), sorted(map(str, dbt_models.resolve(graph) - built))

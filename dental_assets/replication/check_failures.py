@@ -3,7 +3,7 @@
 A raw table's blocking check (``matches_source``) runs after its window's rows are committed, and the
 staging models are views over raw, so a window that failed its check is what dbt reads next. Inside
 the failing run Dagster stops the steps downstream of the check; nothing stops the next run: the raw
-checks have no partitions, so the dbt models' automation condition (``all_deps_blocking_checks_passed``)
+checks have no partitions, so the dbt models' automation condition (``ancestors_blocking_checks_passed``)
 sees only each table's latest check, whatever its month (a later month's passing check hides an
 earlier month's failure), and the nightly ``dbt_job`` does not look at checks at all.
 

@@ -7,8 +7,9 @@ Cadences (all times UTC):
   fail after 50 hours without a materialization. No automation condition is set here: the change
   sensor launches raw runs, and a condition set by the raw layer itself is kept.
 - dbt models (groups ``dbt_staging``, ``dbt_intermediate``, ``dbt_marts``, ``dbt``): ``eager`` after
-  their raw or dbt inputs update, but only when every blocking check of those inputs passed (raw
-  verification, dbt tests of severity ``error``); the nightly schedule is the backstop. For the
+  their raw or dbt inputs update, but only when every blocking check of those inputs, and of what they
+  are built from back to raw, passed (raw verification, dbt tests of severity ``error``), an input
+  requested in the same tick counting as passed; the nightly schedule is the backstop. For the
   monthly-partitioned facts every partition whose inputs updated is requested, not only the latest
   month (Dagster's ``eager`` alone would leave edited old months stale); an unpartitioned input counts
   for every month. Freshness: warn after 26 hours, fail after 50 hours. The condition reads only what
@@ -41,17 +42,42 @@ journey_freshness = dg.FreshnessPolicy.cron(
     deadline_cron=JOURNEY_DEADLINE_CRON, lower_bound_delta=JOURNEY_LOWER_BOUND, timezone="UTC"
 )
 
+# Blocking checks hold back what reads a failed (or not yet checked) asset, through every generation.
+# Dagster's all_deps_blocking_checks_passed() looks at the direct deps only, and lets a dep requested on
+# the same tick through only when its checks are requested too; the dbt tests (checks with no condition
+# of their own) are never requested, they ride along in the dep's run. Both let a model read a rebuilt
+# input beside a held-back one's old rows: a tick requested stg_opendental__procedurelog, int_procedures
+# and mart_production_daily without int_procedures_complete (int_procedures' checks had not passed on
+# its latest materialization), and assert_production_daily_reconciles failed. Here a dep requested on
+# the tick counts as passing (its checks run in its run, and a failure there skips what reads it);
+# any other ancestor, up to ANCESTOR_GENERATIONS back, must have passed its blocking checks.
+ANCESTOR_GENERATIONS = 8  # the graph's longest path (raw to the journey dataset) is 7: tested
+
+
+def _ancestors_blocking_checks_passed(generations: int) -> dg.AutomationCondition:
+    own_checks = dg.AutomationCondition.all_checks_match(
+        dg.AutomationCondition.check_passed() | dg.AutomationCondition.will_be_requested(), blocking_only=True
+    ).with_label("all_blocking_checks_passed")
+    if generations > 1:
+        own_checks = own_checks & _ancestors_blocking_checks_passed(generations - 1)
+    return dg.AutomationCondition.all_deps_match(dg.AutomationCondition.will_be_requested() | own_checks)
+
+
+ancestors_blocking_checks_passed = _ancestors_blocking_checks_passed(ANCESTOR_GENERATIONS).with_label(
+    "ancestors_blocking_checks_passed"
+)
+
 # Dagster's eager() only looks at the latest time window of a partitioned asset. The monthly dbt facts
 # must also refresh the old months a source edit touched (a change to an old procedure reaches
 # fct_procedure's month, not only the current one), so that operand is left out. For an unpartitioned
 # model the condition is the same as eager()'s.
 dbt_condition = (
     dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
-    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    & ancestors_blocking_checks_passed
 ).with_label("eager_after_passing_checks")
 journey_condition = (
     dg.AutomationCondition.on_cron(JOURNEY_AUTOMATION_CRON)
-    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    & ancestors_blocking_checks_passed
     & ~dg.AutomationCondition.in_progress()
 ).with_label("monthly_after_passing_checks")
 
