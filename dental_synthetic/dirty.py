@@ -65,6 +65,7 @@ ORPHAN_REFERENCES = (
     ("procedurelog", "ProcNum", "PatNum", "completed", ("patient", "PatNum")),
     ("procedurelog", "ProcNum", "CodeNum", "completed", ("procedurecode", "CodeNum")),
     ("claimproc", "ClaimProcNum", "ClaimNum", "received_on_claim", ("claim", "ClaimNum")),
+    ("payplancharge", "PayPlanChargeNum", "PayPlanNum", "credit_of_money", ("payplan", "PayPlanNum")),
 )
 # missing_key kinds: (table, primary key, column set to 0, the rows eligible)
 MISSING_KEYS = (
@@ -256,6 +257,8 @@ def _eligible(tables: dict, table: str, which: str) -> np.ndarray:
         return _np(t, "ProcStatus") == COMPLETE
     if which == "any":
         return np.ones(t.num_rows, bool)
+    if which == "credit_of_money":  # a payment plan credit of a Principal, dated when the plan was made
+        return (_np(t, "ChargeType") == 1) & (_np(t, "Principal") != 0)
     if which == "received_on_claim":
         return (_np(t, "Status") == RECEIVED) & (_np(t, "ClaimNum") != 0)
     if which == "aged_split":  # a split the aging counts: money, no unearned type (none is hidden)

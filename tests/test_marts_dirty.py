@@ -359,6 +359,10 @@ def test_family_aging_equals_the_corrected_books_at_the_as_of_date(built):
     debits = set(injected(dirty, "missing_key", "payplancharge", "Guarantor"))
     assert any(money(c["Principal"]) for c in charges if c["PayPlanNum"] in plans and c["ChargeType"] != 0)
     assert any(money(c["Principal"]) + money(c["Interest"]) for c in charges if c["PayPlanChargeNum"] in debits)
+    # and the credits of a plan row that is gone (version 2 ages a credit on its plan's PatNum: in no family,
+    # Ledgers.GetTransQueryString LEFT JOINs payplan)
+    gone = set(orphaned(dirty, "payplancharge", "PayPlanNum"))
+    assert any(money(c["Principal"]) for c in charges if c["PayPlanChargeNum"] in gone and c["ChargeDate"] <= AS_OF)
 
 
 def test_family_aging_equals_the_corrected_books_at_every_month_end(built):

@@ -19,13 +19,14 @@
 --                         its own kind: int_communications itself turns it into patient_id NULL and is_orphan);
 --   orphan_reference      a key read from OpenDental that names no row of the table it refers to (a procedure
 --                         of a deleted appointment, an estimate of a deleted procedure, a patient whose
---                         guarantor is gone...): every reference a warn-level foreign_key test checks, listed
+--                         guarantor is gone...): every reference a warn-level foreign_key test checks, and
+--                         payplancharge.PayPlanNum (no model of one row per charge to test it on), listed
 --                         in `references` below with what the marts do with the row. OpenDental does not
 --                         enforce these keys; its Database Maintenance repairs each kind
 --                         (OpenDentBusiness/Data Interface/DatabaseMaintenances.cs, e.g.
 --                         ProcedurelogWithInvalidAptNum, ClaimProcDeleteEstimateWithInvalidProcNum,
 --                         PatientBadGuarantor, ClaimProcWithInvalidClaimNum, ProcedurelogWithInvalidProvNum,
---                         ProcedurelogCodeNumInvalid);
+--                         ProcedurelogCodeNumInvalid, PayPlanChargeWithInvalidPayPlanNum);
 --   missing_key           a key stored as 0 (NULL from staging on) where a mart needs the row it would name, so
 --                         the mart leaves the row out as OpenDental's reports do (the same handling as an
 --                         orphan_reference of that column, which compares non-NULL keys only; Database
@@ -262,6 +263,14 @@
     {'table': 'statement', 'column': 'PatNum', 'model': 'stg_opendental__statement', 'key': 'statement_num',
      'fk': 'pat_num', 'parent': 'stg_opendental__patient', 'parent_key': 'pat_num',
      'handling': 'kept: int_statements and collection activity count it in a family of its own PatNum'},
+    {'table': 'payplancharge', 'column': 'PayPlanNum', 'model': 'stg_opendental__payplancharge',
+     'key': 'pay_plan_charge_num', 'fk': 'pay_plan_num', 'parent': 'stg_opendental__payplan',
+     'parent_key': 'pay_plan_num',
+     'handling': 'a charge of no plan: in no plan of int_payment_plans; the AR aging reads it without its plan '
+         ~ 'only as a PayPlansVersion 3 credit, aged on its own PatNum; otherwise not aged (version 2: a credit '
+         ~ 'on the missing plan\'s PatNum is in no family, a debit 0; Ledgers.GetTransQueryString LEFT JOINs '
+         ~ 'payplan) and no PayPlanDue (INNER JOIN payplan); a debit due by the as-of date counts in '
+         ~ 'int_collection_activity\'s payment_plan_due, family of its Guarantor'},
 ] %}
 
 with procedures as (
