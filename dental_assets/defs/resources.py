@@ -22,7 +22,7 @@ values again when a run uses them.
 import contextlib
 import datetime as dt
 import os
-from typing import Iterator
+from collections.abc import Iterator, Mapping
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -76,17 +76,23 @@ class WarehouseResource(dg.ConfigurableResource):
     def dbt_environment(self, env: dict[str, str] | None = None) -> Iterator[None]:
         """Export the connection for ``dental_dbt/profiles.yml`` while dbt runs, then restore. ``env``: the
         variables ``self.params.dbt_env()`` gave already (it asks the server for the role), else asked now."""
-        env = env if env is not None else self.params.dbt_env()
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)
-        try:
+        with exported(env if env is not None else self.params.dbt_env()):
             yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+
+
+@contextlib.contextmanager
+def exported(env: Mapping[str, str]) -> Iterator[None]:
+    """Set ``env`` in ``os.environ`` (which dagster-dbt hands to dbt), then restore what was there."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def default_as_of() -> dt.date:

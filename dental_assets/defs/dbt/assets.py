@@ -60,7 +60,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
@@ -78,7 +78,7 @@ from dagster_dbt import (
 
 from dental_assets import settings as dental_settings
 from dental_assets.catalog import RAW_SCHEMA
-from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
+from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource, exported
 from dental_assets.partitions import Window, dbt_window_vars, month_window, monthly_partitions
 from dental_assets.replication import check_failures
 from dental_assets.warehouse import dental_home
@@ -497,21 +497,6 @@ def run_settings_env(settings: Mapping[str, str]) -> dict[str, str]:
     return {RUN_SETTING_PREFIX + name.upper(): str(settings.get(name, "")) for name in RUN_SETTINGS}
 
 
-@contextlib.contextmanager
-def _exported(env: Mapping[str, str]) -> Iterator[None]:
-    """Set ``env`` in ``os.environ`` (which dagster-dbt hands to dbt), then restore what was there."""
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 # the connection fields dbt's saved parse depends on (its "profile hash"; the database name is also
 # written into every node of the parse)
 PARSE_CONNECTION_KEYS = ("DENTAL_PG_HOST", "DENTAL_PG_PORT", "DENTAL_PG_USER", "DENTAL_PG_DBNAME")
@@ -646,7 +631,7 @@ def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseRes
     conn = warehouse.connect()
     conn.autocommit = True
     try:
-        with warehouse.dbt_environment(connection), _exported({**run_settings_env(settings), **dbt_file_log_env()}):
+        with warehouse.dbt_environment(connection), exported({**run_settings_env(settings), **dbt_file_log_env()}):
             invocation = dbt.cli(args, context=context, target_path=target)
             for event in invocation.stream():
                 if isinstance(event, dg.Output):
