@@ -390,7 +390,7 @@ def test_dental_sync_without_dagster_home_does_the_runs_work_itself(env, monkeyp
     conn = mysql_conn(source_url)
     with conn.cursor() as cur:
         cur.execute("UPDATE patient SET LName = CONCAT(LName, 'y') WHERE PatNum % 5 = 1")
-        cur.execute("DELETE FROM definition WHERE DefNum % 11 = 5")
+        gone = cur.execute("DELETE FROM definition WHERE DefNum % 11 = 5")
         cur.execute("DELETE FROM patientlink")  # (after patient and before definition: it fails there)
         cur.execute("INSERT INTO patientlink (PatNumFrom, PatNumTo, LinkType) VALUES (1, 2, 1)")
         cur.execute("UPDATE procedurelog SET ProcFee = ProcFee + 3 WHERE ProcNum % 13 = 2")
@@ -411,6 +411,9 @@ def test_dental_sync_without_dagster_home_does_the_runs_work_itself(env, monkeyp
     assert cli.main(["sync"]) == 1
     out = capsys.readouterr().out
     assert "failed: ConfigurationError" in out and "patientlink" in out and "1 run(s) failed" in out
+    # definition's line: its rows deleted at the source as deleted, none replaced (no row of it was edited)
+    (line,) = [line.split() for line in out.splitlines() if line.startswith("definition ")]
+    assert (line[1], line[4:8]) == ("incremental", ["0", "replaced", f"{gone:,}", "deleted"]), line
     # the table after the failed one in its run is synced too (replicate.table_error)
     assert_raw_equals_source(source_url, pg_url, [raw_table(n) for n in ("patient", "procedurelog", "definition")])
     monkeypatch.setattr(direct, "plan_tables", plan)
@@ -585,3 +588,20 @@ def test_dirty_practice_replicates_exactly(mariadb_url, pg_url, practice):
     results = _sync_direct(mariadb_url, pg_url)
     assert results["commlog"].conversions.get("nul_bytes_removed", 0) >= 1
     assert_raw_equals_source(mariadb_url, pg_url, raw_tables())
+
+
+def test_months_before_the_first_partition_fold_into_it():
+    """``fingerprint.fold_months``: a business date earlier than the first partition (a practice's history
+    before ``DENTAL_PARTITION_START``) and a zero date belong to the first partition, a later one to the
+    last (partitions.py: the first partition holds every earlier date). A change among those rows
+    requests the first (or last) partition; none is lost for lack of a partition of its own."""
+    from dental_assets.replication.fingerprint import FIRST, Fingerprint, changed_partitions, fold_months
+
+    keys = ["2020-01", "2020-02", "2020-03"]
+    months = {"2019-05": Fingerprint(1, 10, 100), FIRST: Fingerprint(2, 20, 200), "2020-01": Fingerprint(4, 40, 400),
+              "2020-02": Fingerprint(8, 80, 800), "2031-07": Fingerprint(16, 160, 1600)}
+    assert fold_months(months, keys) == {"2020-01": Fingerprint(7, 70, 700), "2020-02": Fingerprint(8, 80, 800),
+                                         "2020-03": Fingerprint(16, 160, 1600)}
+    table = raw_table("procedurelog")
+    edited = {**months, "2019-05": Fingerprint(1, 10, 101)}
+    assert changed_partitions(table, edited, months, keys) == ["2020-01"]

@@ -13,7 +13,7 @@ from dental_assets.catalog import mysql_create_table_sql, pg_create_table_sql, r
 from dental_assets.partitions import Window
 from dental_assets.replication import buckets
 from dental_assets.replication.buckets import Buckets, compare
-from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn
+from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn, source_sql
 
 
 def of(keys) -> Buckets:
@@ -430,3 +430,78 @@ def test_the_check_takes_raw_totals_from_a_record_that_follows_every_write(maria
     recorded, actual, _ = _state(pg, where=MONTHS[0].sql_predicate(quote_pg(table.business_date)))
     assert recorded[4:] == actual[4:] and used == [tuple(actual[1:2]) + tuple(actual[4:])]
     pg.close()
+
+
+def test_more_deletes_and_stray_inserts_than_one_statement_takes(mariadb_url, pg_url):
+    """An incremental sync whose deletes (10,000 keys a DELETE) and stray inserts (rows with an old
+    timestamp, which only the key buckets find: 5,000 keys a copy) each need more than one statement: of
+    keys 1..24,000, the 12,000 even keys deleted (every bucket listed), and 6,001 rows inserted with a
+    timestamp from 2001 (keys 100,001..106,001). Every one is moved by the sync itself, before any check."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    _procedures(mariadb_url, range(1, 24_001))
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    assert sync_window(params, pg, table, None).mode == "full"
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        assert cur.execute("DELETE FROM procedurelog WHERE ProcNum % 2 = 0") == 12_000
+        cur.executemany("INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, DateTStamp) "
+                        "VALUES (%s, 1, '2024-03-05', '2001-01-01 00:00:00')", [(k,) for k in range(100_001, 106_002)])
+    conn.close()
+    result = sync_window(params, pg, table, None)
+    pg.close()
+    assert (result.mode, result.rows_gone, result.rows_total) == ("incremental", 12_000, 12_000 + 6_001)
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+
+
+def test_without_look_back_an_edit_stamped_in_the_watermarks_second_is_read(mariadb_url, pg_url, monkeypatch):
+    """``DENTAL_SYNC_LOOKBACK_SECONDS=0``: the incremental read takes the rows modified at or after the
+    watermark itself (docs/replication.md, *incremental*, step 2: "at or after"). DateTStamp holds whole
+    seconds, so an edit made after a sync in the second of raw's latest stamp carries that very stamp:
+    read again and found different (``sync._drop_unchanged``), it replaces raw's row."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    monkeypatch.setenv("DENTAL_SYNC_LOOKBACK_SECONDS", "0")
+    table = raw_table("procedurelog")
+    _procedures(mariadb_url, range(1, 11))  # every row stamped 2024-03-06 10:00:00
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    assert sync_window(params, pg, table, None).mode == "full"
+    source_sql(mariadb_url, "UPDATE procedurelog SET ProcFee = 42.5, DateTStamp = DateTStamp WHERE ProcNum = 7")
+    result = sync_window(params, pg, table, None)
+    pg.close()
+    assert (result.mode, result.changed_since) == ("incremental", dt.datetime(2024, 3, 6, 10, 0))
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+
+
+def test_a_window_restored_by_hand_is_read_again_from_raws_own_watermark(mariadb_url, pg_url):
+    """Raw's window restored by hand from an older copy (rows 5 and 6 back to their state before their
+    edits of April and May, row 10 gone): its key totals no longer match the window's record, so the next
+    sync takes raw's latest stamp (March) as the watermark, not the recorded one (May: the look-back from
+    there would not reach row 5's April edit), and brings every row back (docs/replication.md, *Recorded
+    state*: the recorded watermark only while raw's key totals still match it)."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    _procedures(mariadb_url, range(1, 11))  # every row stamped 2024-03-06 10:00:00, ProcFee 0
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    assert sync_window(params, pg, table, None).mode == "full"
+    source_sql(mariadb_url,
+               "UPDATE procedurelog SET ProcFee = 11, DateTStamp = '2024-04-01 09:00:00' WHERE ProcNum = 5",
+               "UPDATE procedurelog SET ProcFee = 12, DateTStamp = '2024-05-01 09:00:00' WHERE ProcNum = 6")
+    assert sync_window(params, pg, table, None).mode == "incremental"
+    assert _state(pg)[0][0] == dt.datetime(2024, 5, 1, 9, 0)  # the recorded watermark
+    with pg, pg.cursor() as cur:  # the older copy
+        cur.execute('UPDATE raw.procedurelog SET "ProcFee" = 0, "DateTStamp" = \'2024-03-06 10:00:00\' '
+                    'WHERE "ProcNum" IN (5, 6)')
+        cur.execute('DELETE FROM raw.procedurelog WHERE "ProcNum" = 10')
+    result = sync_window(params, pg, table, None)
+    pg.close()
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+    assert (result.mode, result.changed_since) == ("incremental", dt.datetime(2024, 3, 6, 9, 0))

@@ -570,6 +570,32 @@ def test_a_refused_table_and_a_table_gone_do_not_stop_the_tables_after_them(sour
     assert_raw_equals_source(source_url, pg_url, [raw_table("claim"), raw_table("paysplit")])
 
 
+def test_a_query_the_source_refuses_does_not_stop_the_tables_after_it(source_url, pg_url, monkeypatch):
+    """procedurelog's read refused by MariaDB (its SELECT names a column the source lacks: error 1054, a
+    ``SourceQueryError``, not a lost connection), then claim: claim is synced and checked equal, and the
+    run fails after it with procedurelog's own error (``replicate.table_error``; docs/replication.md,
+    *Verification*: a query the source refuses does not stop the run's tables after it)."""
+    from dental_assets.replication import extract, replicate
+    from dental_assets.replication.mysql import MySqlParams, SourceQueryError
+
+    text_select = extract.text_select
+
+    def refused_for_procedurelog(table, cols, where, ordered=True):
+        sql = text_select(table, cols, where, ordered)
+        return sql.replace(" WHERE ", " WHERE NoSuchColumn = 1 AND ", 1) if table.name == "procedurelog" else sql
+
+    monkeypatch.setattr(extract, "text_select", refused_for_procedurelog)
+    warehouse = types.SimpleNamespace(connect=lambda: pg_conn(pg_url))
+    tables = [raw_table(name) for name in ("procedurelog", "claim")]
+    done = []
+    with pytest.raises(SourceQueryError, match="ERROR 1054"):
+        for replicated in replicate.replicate_tables(MySqlParams.from_url(source_url), warehouse, tables, None,
+                                                     "auto", {t.name for t in tables}, 32):
+            done.append(replicated)
+    assert [(d.table.name, d.check[0]) for d in done] == [("claim", True)]
+    assert_raw_equals_source(source_url, pg_url, [raw_table("claim")])
+
+
 def test_a_lost_warehouse_still_stops_the_tables_after_it(source_url, pg_url, monkeypatch):
     """The warehouse lost on every try of procedurelog: the run stops there (claim is not started),
     and the table that failed before it with its own error is named in the error's note."""

@@ -729,3 +729,155 @@ def test_a_date_column_retyped_text_refuses_text_raw_would_read_as_another_value
     assert verify_window(params, pg, table, None)[0]
     conn.close()
     pg.close()
+
+
+def test_keyset_pages_tile_the_key_span_each_key_once():
+    """``extract.keyset_pages``: pages of ``PAGE_KEYS`` (250,000) key values, ``pk <= b``, ``pk > a AND pk
+    <= b``..., ``pk > z`` (docs/replication.md, *Reading*: open at both ends, never OFFSET). Keys 1..600,000:
+    bounds 250,000 and 500,000 by hand; every key of the span (and beyond it) lies in exactly one page."""
+    table = raw_table("procedurelog")
+    pages = extract.keyset_pages(table, "W", 1, 600_000)
+    assert pages == ["(W) AND `ProcNum` <= 250000", "(W) AND `ProcNum` > 250000 AND `ProcNum` <= 500000",
+                     "(W) AND `ProcNum` > 500000"]
+    assert extract.keyset_pages(table, "W", 1, 250_000) == ["W"]  # a span under a page: one read
+    conditions = [p.removeprefix("(W) AND ").replace("`ProcNum`", "k").replace("AND", "and") for p in pages]
+    for k in (0, 1, 249_999, 250_000, 250_001, 500_000, 500_001, 600_000, 700_000):
+        assert sum(eval(c, {}, {"k": k}) for c in conditions) == 1, k
+
+
+def test_a_full_copy_in_several_keyset_pages_copies_every_row(mariadb_url, pg_url, monkeypatch):
+    """A full copy whose key span needs several keyset pages (``PAGE_KEYS`` made 10 here: keys 1..45 and
+    a gap to 100 give pages <= 10, 11-20, 21-30, ... > 90): every row copied once, the keys on the pages'
+    bounds (10, 20, 30, 40) included; raw equals the source without the check's repairs."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    monkeypatch.setattr(extract, "PAGE_KEYS", 10)
+    table = raw_table("procedurelog")
+    keys = [*range(1, 46), 100]
+    source_sql(mariadb_url, mysql_create_table_sql(table),
+               "INSERT INTO procedurelog (ProcNum, PatNum, ProcDate) VALUES "
+               + ", ".join(f"({k}, {k}, '2024-03-05')" for k in keys))
+    assert len(extract.keyset_pages(table, "TRUE", 1, 100)) == 10
+    pg = pg_conn(pg_url)
+    result = sync_window(MySqlParams.from_url(mariadb_url), pg, table, None)
+    pg.close()
+    assert (result.mode, result.rows_copied) == ("full", len(keys))
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+
+
+def test_a_zero_day_in_a_later_month_belongs_to_the_first_month_only(mariadb_url, pg_url):
+    """A business date with a zero day in a later month (``2024-06-00``) is NULL in raw, so it belongs to
+    the first monthly partition, on the source too (``extract.window_where``: the first window takes every
+    zero date, zero month or zero day; the later windows none), whatever MariaDB's comparison of it with
+    the later windows' bounds say (MariaDB orders ``2024-06-00`` between ``2024-05-31`` and ``2024-06-01``:
+    inside May's bounds; ``2024-00-10`` inside December 2023's). Each window synced alone: those rows are
+    copied by the first month's sync, once, the later windows copy none of them, and each window's check
+    passes."""
+    from dental_assets.partitions import month_keys, month_window
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    table = raw_table("procedurelog")
+    source_sql(mariadb_url, mysql_create_table_sql(table),
+               "INSERT INTO procedurelog (ProcNum, PatNum, ProcDate) VALUES (1, 1, '2024-06-10'), "
+               "(2, 2, '2024-06-00'), (3, 3, '2024-03-05'), (4, 4, '2024-00-10')")
+    keys = month_keys()
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    first = month_window(keys[0], keys[0], keys)
+    june = month_window("2024-06", "2024-06", keys)
+    march = month_window("2024-03", "2024-03", keys)
+    windows = {"first": first, "2023-12": month_window("2023-12", "2023-12", keys),
+               "2024-05": month_window("2024-05", "2024-05", keys), "june": june, "march": march}
+    copied = {}
+    for name, window in windows.items():
+        result = sync_window(params, pg, table, window)
+        copied[name] = (result.rows_copied, result.conversions.get("zero_dates_to_null", 0))
+    assert copied == {"first": (2, 2), "2023-12": (0, 0), "2024-05": (0, 0), "june": (1, 0), "march": (1, 0)}
+    for window in windows.values():
+        assert verify_window(params, pg, table, window)[0], window
+    with pg.cursor() as cur:
+        cur.execute('SELECT "ProcNum", "ProcDate" FROM raw.procedurelog ORDER BY 1')
+        assert cur.fetchall() == [(1, dt.date(2024, 6, 10)), (2, None), (3, dt.date(2024, 3, 5)), (4, None)]
+    pg.close()
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+
+
+@pytest.mark.parametrize("nullable_string", [False, True], ids=["text", "csv"])
+def test_a_catalog_string_column_the_source_lacks_is_null_in_raw_not_the_text_null(mariadb_url, pg_url,
+                                                                                nullable_string):
+    """A catalog string column the source does not have (an OpenDental older than the catalog): raw holds
+    NULL there (docs/replication.md, *Values*), not the four letters the client prints for the NULL the
+    read selects in its place (on the text path, ``NULL`` in a string column is a string: only a column the
+    source lacks may be NULL), after a full and an incremental sync, on both paths."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    statements = [mysql_create_table_sql(table), "ALTER TABLE procedurelog DROP COLUMN Surf",
+                  "INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, ToothNum, DateTStamp) VALUES "
+                  "(1, 1, '2024-03-05', '8', '2024-03-06 10:00:00'), (2, 2, '2024-03-05', '9', '2024-03-06 10:00:00')"]
+    if nullable_string:
+        statements.append("ALTER TABLE procedurelog MODIFY OldCode varchar(15) NULL")
+    source_sql(mariadb_url, *statements)
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    modes = [sync_window(params, pg, table, None).mode]
+    source_sql(mariadb_url, "UPDATE procedurelog SET ToothNum = '10', DateTStamp = '2024-04-01 09:00:00' "
+                            "WHERE ProcNum = 2",
+               "INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, DateTStamp) "
+               "VALUES (3, 3, '2024-03-05', '2024-04-01 09:00:00')")
+    result = sync_window(params, pg, table, None)
+    modes.append(result.mode)
+    assert modes == ["full", "incremental"] and result.columns_missing == ["Surf"]
+    with pg.cursor() as cur:
+        cur.execute('SELECT "ProcNum", "Surf", "ToothNum" FROM raw.procedurelog ORDER BY 1')
+        assert cur.fetchall() == [(1, None, "8"), (2, None, "10"), (3, None, "")]
+    pg.close()
+
+
+def test_a_zero_dated_row_redated_into_a_later_month_moves_once(mariadb_url, pg_url):
+    """Raw holds only zero-dated rows (NULL, the first partition), and one is re-dated into June on the
+    source: June's sync (a full copy of an empty window) must take that NULL-dated row for a row outside
+    June (``sync._rows_outside``: the window's predicate is NULL there, not false) and copy through its
+    temporary table, which removes the key first; a straight COPY would fail on the primary key."""
+    from dental_assets.partitions import month_keys, month_window
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    source_sql(mariadb_url, mysql_create_table_sql(table),
+               "INSERT INTO procedurelog (ProcNum, PatNum, ProcDate) VALUES (1, 1, '0000-00-00'), (2, 2, '0000-00-00')")
+    keys = month_keys()
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    assert sync_window(params, pg, table, month_window(keys[0], keys[0], keys)).rows_copied == 2
+    source_sql(mariadb_url, "UPDATE procedurelog SET ProcDate = '2024-06-10' WHERE ProcNum = 1")
+    result = sync_window(params, pg, table, month_window("2024-06", "2024-06", keys))
+    pg.close()
+    assert (result.mode, result.rows_copied, result.rows_deleted) == ("full", 1, 1)
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+
+
+@pytest.mark.parametrize("nullable_string", [False, True], ids=["text", "csv"])
+def test_zero_dates_counted_are_the_sources_not_a_date_column_it_lacks(mariadb_url, pg_url, nullable_string):
+    """``converted/zero_dates_to_null`` counts the zero dates read (docs/replication.md, *Values*): two rows,
+    one zero ``DateTP``, one zero-day ``DateComplete``: 2, on both paths (the CSV path counts raw's NULL
+    dates), not the NULLs raw holds in ``DateEntryC``, a catalog date column the source lacks (3 more)."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    statements = [mysql_create_table_sql(table), "ALTER TABLE procedurelog DROP COLUMN DateEntryC",
+                  "INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, DateTP, DateComplete) VALUES "
+                  "(1, 1, '2024-03-05', '0000-00-00', '2024-03-05'), (2, 2, '2024-03-05', '2024-03-01', '2024-03-00'), "
+                  "(3, 3, '2024-03-05', '2024-03-01', '2024-03-05')"]
+    if nullable_string:
+        statements.append("ALTER TABLE procedurelog MODIFY OldCode varchar(15) NULL")
+    source_sql(mariadb_url, *statements)
+    pg = pg_conn(pg_url)
+    result = sync_window(MySqlParams.from_url(mariadb_url), pg, table, None)
+    pg.close()
+    assert result.columns_missing == ["DateEntryC"]
+    assert result.conversions.get("zero_dates_to_null") == 2
