@@ -233,6 +233,33 @@ def test_nightly_facts_schedule_covers_every_month_in_one_run(defs, graph):
     assert request.tags["dagster/asset_partition_range_end"] == months[-1] == "2026-03"
 
 
+def test_the_documented_cadences_and_freshness_windows(defs, graph):
+    """The figures docs/operations.md ("Automation", the freshness table) and the raw sensors' docstring
+    promise, written out: the tests above compare the assets with policies.py's own constants."""
+    raw_backstop = defs.resolve_schedule_def("raw_sync_backstop")
+    assert raw_backstop.cron_schedule == "30 3 * * *" and raw_backstop.execution_timezone == "UTC"
+    assert defs.resolve_sensor_def("raw_change_sensor").minimum_interval_seconds == 300  # every 5 minutes
+    for name in ("opendental/procedurelog", "marts/mart_production_daily"):
+        policy = graph.get(dg.AssetKey.from_user_string(name)).freshness_policy
+        assert policy.warn_window.to_timedelta() == dt.timedelta(hours=26), name
+        assert policy.fail_window.to_timedelta() == dt.timedelta(hours=50), name
+    journey = graph.get(dg.AssetKey(["treatment_journey"])).freshness_policy
+    assert journey.deadline_cron == "0 12 1 * *" and journey.lower_bound_delta == dt.timedelta(hours=12)
+
+
+def test_the_freshness_command_exits_1_while_an_asset_is_not_fresh(tmp_path, monkeypatch, capsys):
+    """`python -m dental_assets.defs.automation.freshness` (docs/operations.md: "exit 1 unless every asset is
+    PASS") on a new instance, where nothing was ever materialized: every asset with a policy is UNKNOWN."""
+    from dental_assets.defs.automation import freshness
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("DENTAL_HOME", str(tmp_path))
+    assert freshness.main() == 1
+    out = capsys.readouterr().out
+    assert out.startswith("freshness: ") and "not fresh: opendental/procedurelog (UNKNOWN)" in out
+    assert "not fresh: treatment_journey (UNKNOWN)" in out
+
+
 # ---------------------------------------------------------------------------------- failure alerts
 
 SECRET = "Jane Q. Patient 1970-01-01"  # stands for source data quoted in an error message

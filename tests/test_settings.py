@@ -129,6 +129,19 @@ def test_a_bad_value_names_its_setting(setting, env, problem):
     assert problem in text, text
 
 
+def test_the_bounds_a_setting_names_are_accepted(tmp_path):
+    """"1 to 5,000,000", "between 0 and 100,000"...: both ends are good values (the values one past them
+    are in BAD_VALUES)."""
+    env = {"DENTAL_HOME": str(tmp_path), "DENTAL_DATA_DIR": str(tmp_path), "DENTAL_SYNTHETIC_PATIENTS": "5000000",
+           "DENTAL_SYNC_CHECK_SAMPLE": "1000000", "DAGSTER_EVENT_BATCH_SIZE": "100000", "DENTAL_JOURNEY_KEEP": "1"}
+    assert settings.load(env).synthetic_patients == 5_000_000
+    assert (settings.sync_check_sample(env), settings.event_batch_size(env)) == (1_000_000, 100_000)
+    assert settings.parse_patients("1", "--patients") == 1
+    assert settings.event_batch_size({"DAGSTER_EVENT_BATCH_SIZE": "0"}) == 0
+    assert "between 0 and 100,000" in _one_line(_raises(lambda: settings.event_batch_size(
+        {"DAGSTER_EVENT_BATCH_SIZE": "100001"})), "DAGSTER_EVENT_BATCH_SIZE")
+
+
 # 2026-07-01 01:30 UTC is still June 30 in California (18:30 PDT) and already July 1 in Tokyo and London
 BOUNDARY = dt.datetime(2026, 7, 1, 1, 30, tzinfo=dt.timezone.utc)
 
@@ -200,6 +213,10 @@ def test_journey_salt_is_required_for_a_real_source():
     assert settings.journey_salt({"DENTAL_JOURNEY_SALT": SECRET * 2}, required=True) == SECRET * 2
     assert "shorter than" in _one_line(_raises(lambda: settings.journey_salt({"DENTAL_JOURNEY_SALT": "short"})),
                                        "DENTAL_JOURNEY_SALT")
+    # "16 characters or more" (SETTINGS): 16 is enough, 15 is not
+    assert settings.journey_salt({"DENTAL_JOURNEY_SALT": "k" * 16}, required=True) == "k" * 16
+    assert "shorter than 16" in _one_line(_raises(lambda: settings.journey_salt({"DENTAL_JOURNEY_SALT": "k" * 15})),
+                                          "DENTAL_JOURNEY_SALT")
 
 
 def _raises(action) -> ConfigurationError:

@@ -155,3 +155,42 @@ def test_the_sensor_skips_while_a_run_it_requested_is_queued_or_in_progress(mari
         result, _ = _tick(instance, mariadb_url, None)
         assert isinstance(result, dg.SkipReason) and result.skip_message == "raw equals the source's fingerprints"
         assert planned == [1]
+
+
+def test_a_refused_login_skips_and_alerts_without_the_user_or_the_drivers_text(webhook, mariadb_url, monkeypatch):
+    """The real MariaDB refusing a wrong password: the driver's text names the user ("refused user 'x'"),
+    so the skip reason and the alert keep only the error's class and MySQL's code (outage.source_down)."""
+    from sqlalchemy.engine import make_url
+
+    real = make_url(mariadb_url)
+    wrong = real.set(password=SECRET).render_as_string(hide_password=False)
+    source = f"{real.host}:{real.port}"
+    monkeypatch.setattr(sensors, "plan_run_requests", lambda *args, **kwargs: [])
+    with dg.instance_for_test() as instance:
+        result, cursor = _tick(instance, wrong, None)
+        backstop = raw_sync_backstop(dg.build_schedule_context(instance=instance, resources=_resources(wrong)))
+    # MySQL error 1045: access denied (wrong password); the project's connect raises ConfigurationError for it
+    why = f"the OpenDental source {source} cannot be used (ConfigurationError, error 1045)"
+    assert isinstance(result, dg.SkipReason) and result.skip_message.startswith(why + " since ")
+    assert isinstance(backstop, dg.SkipReason) and backstop.skip_message == f"{why}: nothing compared tonight"
+    (alert,) = _alerts()
+    assert alert["error"] == "ConfigurationError, error 1045" and alert["text"].startswith(why)
+    said = json.dumps([result.skip_message, backstop.skip_message, alert, webhook])
+    assert SECRET not in said and f"'{real.username}'" not in said and "refused" not in said
+
+
+@pytest.mark.parametrize("status", [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+                                    dg.DagsterRunStatus.CANCELING])
+def test_a_run_starting_or_canceling_holds_the_next_comparison_too(mariadb_url, monkeypatch, status):
+    """Every status of a run that is not finished (the test above: queued and started)."""
+    from dagster._core.test_utils import create_run_for_test
+
+    planned = []
+    monkeypatch.setattr(sensors, "plan_run_requests", lambda *args, **kwargs: planned.append(1) or [])
+    with dg.instance_for_test() as instance:
+        create_run_for_test(instance, job_name=sensors.RAW_JOB_NAME, status=status,
+                            tags={"dagster/sensor_name": "raw_change_sensor"})
+        result, _ = _tick(instance, mariadb_url, None)
+    assert isinstance(result, dg.SkipReason) and planned == []
+    waiting = f"1 run(s) requested by an earlier tick not finished yet (1 {status.value.lower()})"
+    assert result.skip_message.startswith(waiting), result.skip_message
