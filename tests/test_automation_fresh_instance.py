@@ -43,12 +43,9 @@ MART = dg.AssetKey(["marts", "mart_production_daily"])
 def _record(instance, graph, key, partitions=None) -> None:
     """Materializations of ``key`` (``partitions``: those; None: unpartitioned) and its blocking checks
     passing, recorded in ``instance`` as a run of it records them."""
-    for partition in partitions or [None]:
-        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=partition))
-    for check in graph.asset_check_keys:
-        if check.asset_key == key and graph.get_check_spec(check).blocking:
-            instance.report_runless_asset_event(dg.AssetCheckEvaluation(
-                asset_key=key, check_name=check.name, passed=True, severity=dg.AssetCheckSeverity.ERROR))
+    from test_automation import _materialize_runless
+
+    _materialize_runless(instance, graph, key, checks_pass=True, partitions=partitions or [None])
 
 
 def _requested(result) -> set[dg.AssetKey]:
