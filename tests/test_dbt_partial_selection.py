@@ -14,6 +14,7 @@ but not ``int_patients`` or ``int_appointments`` (parents of its foreign keys) n
 """
 
 import datetime as dt
+import json
 
 import dagster as dg
 import pytest
@@ -21,7 +22,8 @@ import pytest
 import dental_synthetic
 from dbt_runner import query_rows as rows, run_dbt
 from dental_assets.defs.dbt import assets as dbt_assets_module
-from dental_assets.defs.dbt.assets import RUN_FOLDER_NAME, dbt_resource, dental_dbt_models, unrunnable_tests
+from dental_assets.defs.dbt.assets import (RUN_FOLDER_NAME, dbt_project, dbt_resource, dental_dbt_models,
+                                           unrunnable_tests)
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.warehouse import PgParams, mark_demo_target
 
@@ -151,6 +153,13 @@ def test_a_subset_on_a_fresh_warehouse(fresh, monkeypatch, tmp_path):
     assert by_name["procedure_id"].type in ("bigint", "integer")
     assert by_name["procedure_charge"].type.startswith("numeric")
     assert by_name["procedure_id"].description == "procedurelog.ProcNum."
+    # the run built the models and ran their data tests, not their dbt unit tests (the project has some
+    # for int_procedures and stg_opendental__procedurecode; test_marts_dirty runs every one)
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    assert {"int_procedures", "stg_opendental__procedurecode"} <= {u["model"] for u in manifest["unit_tests"].values()}
+    [folder] = [p for p in target.iterdir() if RUN_FOLDER_NAME.match(p.name)]
+    ran = {r["unique_id"].split(".")[0] for r in json.loads((folder / "run_results.json").read_text())["results"]}
+    assert ran == {"model", "test"}
 
     # 2. the problem, reproduced: the same subset with dagster-dbt's selection alone (eager indirect
     # selection, nothing excluded) runs that foreign key, and the run fails

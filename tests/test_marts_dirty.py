@@ -162,6 +162,17 @@ def test_only_the_foreign_keys_of_opendental_references_warn(built, dbt_target):
             "int_patients.guarantor_id"} <= warned
 
 
+def test_every_dbt_unit_test_ran_and_passed(built, dbt_target):
+    """The project's dbt unit tests run here, in the whole build, and nowhere in production: the
+    Dagster dbt steps leave them out (``PRODUCTION_BUILD_EXCLUDES``)."""
+    manifest = json.loads((dbt_target / "manifest.json").read_text())
+    results = {r["unique_id"]: r["status"] for r in
+               json.loads((dbt_target / "run_results.json").read_text())["results"]
+               if r["unique_id"].startswith("unit_test.")}
+    assert manifest["unit_tests"]
+    assert results == dict.fromkeys(manifest["unit_tests"], "pass")
+
+
 def test_production_daily_equals_the_ledger_corrected_by_the_injections(built):
     params, clean, dirty = built
     procs = by_key(clean, "procedurelog", "ProcNum")

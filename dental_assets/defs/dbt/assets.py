@@ -613,10 +613,17 @@ def dbt_file_log_env() -> dict[str, str]:
     return {} if os.environ.get(DBT_FILE_LOG_ENV) else {DBT_FILE_LOG_ENV: DBT_FILE_LOG_DEFAULT}
 
 
+# dbt's unit tests check the models' SQL on hand-made rows, not the practice's data: they run in the test
+# suite (tests/test_marts_dirty.py builds the project with every one of them) and not in the production
+# builds, where they cost 23-30 s a full build (dbt's own guidance: development and CI only)
+PRODUCTION_BUILD_EXCLUDES = ("--exclude-resource-type", "unit_test")
+
+
 def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str],
                            settings: Mapping[str, str]):
     """Run ``dbt <args>`` for ``context`` with the run settings ``settings`` (``run_settings_env``),
-    without the tests that read absent relations (``exclude_unrunnable_tests``), and yield its events:
+    without the unit tests (``PRODUCTION_BUILD_EXCLUDES``) and the tests that read absent relations
+    (``exclude_unrunnable_tests``), and yield its events:
     each model's output with its columns' database types read from the warehouse after the build
     (``column_schema_with_descriptions``, the UI's Columns table), mart outputs with their summary.
     The run starts from, and then leaves, the latest saved parse; dbt writes no file log
@@ -624,7 +631,7 @@ def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseRes
     reads has a failed check not yet repaired (``refuse_after_failed_raw_checks``)."""
     manifest = json.loads(dbt_project.manifest_path.read_text())
     refuse_after_failed_raw_checks(context, warehouse, manifest)
-    args = [*args, *exclude_unrunnable_tests(context, warehouse)]
+    args = [*args, *PRODUCTION_BUILD_EXCLUDES, *exclude_unrunnable_tests(context, warehouse)]
     target = run_target_path(context)
     connection = warehouse.params.dbt_env()
     seed_partial_parse(target, connection)
