@@ -430,7 +430,8 @@ COMMAND_CASES = [
     (["demo", "--patients", "-5"], {}, "--patients: must be between 1 and 5,000,000"),
     (["demo", "--seed", "x"], {}, "--seed: must be a whole number"),
     (["demo", "--as-of", "2025-13-01"], {}, "--as-of: must be a date YYYY-MM-DD"),
-    (["ui", "--port", "0"], {}, "--port: must be between 1 and 65535"),
+    (["ui", "--port", "0"], {}, "--port: must be between 1 and 65535, got 0"),
+    (["ui", "--port", "65536"], {}, "--port: must be between 1 and 65535, got 65536"),
     (["sync"], {"DENTAL_SOURCE": "synthetic", "OPENDENTAL_URL": f"mysql+pymysql://u:{SECRET}@h/od"},
      "DENTAL_SOURCE: must be opendental for dental sync"),
 ]
