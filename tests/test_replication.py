@@ -314,6 +314,54 @@ def test_direct_work_is_what_the_raw_assets_read_from_the_sensors_requests():
     assert [w.mode for w in everything] == ["full", "full"] and everything[1].window == Window(None, None)
 
 
+def test_run_keys_name_each_runs_months_and_every_digest_of_its_tables():
+    """The sensor's run keys (Dagster starts a run key once, ever): ``reference``, the month, or
+    ``first..last``, then ``:`` and the digests of the run's tables joined by ``-`` in plan order. A run is
+    requested again when the digest of any one of its tables changes, and only that run."""
+    from dental_assets.defs.raw.sensors import _requests
+    from dental_assets.partitions import monthly_partitions
+    from dental_assets.replication.plan import TablePlan
+
+    keys = monthly_partitions.get_partition_keys()
+
+    def plans(**digests) -> list:
+        d = {"patient": "a", "definition": "b", "procedurelog": "c", "adjustment": "d", **digests}
+        return [TablePlan(raw_table("patient"), ("all",), d["patient"]),
+                TablePlan(raw_table("definition"), ("all",), d["definition"]),
+                TablePlan(raw_table("procedurelog"), (keys[3], keys[6], keys[7]), d["procedurelog"]),
+                TablePlan(raw_table("adjustment"), (keys[7],), d["adjustment"])]
+
+    def run_keys(**digests) -> list:
+        return [r.run_key for r in _requests(plans(**digests), keys, True)]
+
+    assert run_keys() == ["reference:a-b", f"{keys[3]}:c", f"{keys[6]}..{keys[7]}:c-d"]
+    assert run_keys(definition="B") == ["reference:a-B", f"{keys[3]}:c", f"{keys[6]}..{keys[7]}:c-d"]
+    assert run_keys(adjustment="D") == ["reference:a-b", f"{keys[3]}:c", f"{keys[6]}..{keys[7]}:c-D"]
+    assert [r.run_key for r in _requests(plans(), keys, False)] == [None, None, None]
+
+
+def test_a_plans_digest_changes_with_either_side_and_a_failed_digest_with_any_windows_month():
+    """``TablePlan.digest`` (a run key's part): raw's fingerprints change it as the source's do (a raw
+    window emptied by hand while the source is unchanged must be requested again, under a new run key), and
+    no raw table is not an empty one; the failed windows' suffix names each window by both its ends, in
+    no particular order."""
+    from dental_assets.partitions import Window
+    from dental_assets.replication.fingerprint import Fingerprint
+    from dental_assets.replication.plan import _digest, _failed_digest
+
+    source = {"2024-05": Fingerprint(3, 30, 900), "2024-06": Fingerprint(1, 7, 300)}
+    raw = {"2024-05": Fingerprint(3, 30, 900), "2024-06": Fingerprint(1, 7, 300)}
+    emptied = {"2024-05": Fingerprint(3, 30, 900)}
+    assert _digest(source, raw) == _digest(dict(reversed(list(source.items()))), dict(raw))
+    assert len({_digest(source, raw), _digest(source, emptied), _digest(source, {}), _digest(source, None),
+                _digest(emptied, raw)}) == 5
+    may, june = Window(dt.date(2024, 5, 1), dt.date(2024, 6, 1)), Window(dt.date(2024, 6, 1), dt.date(2024, 7, 1))
+    may_june, from_may = Window(dt.date(2024, 5, 1), dt.date(2024, 7, 1)), Window(dt.date(2024, 5, 1), None)
+    assert _failed_digest([may, june]) == _failed_digest([june, may])
+    assert len({_failed_digest([may]), _failed_digest([may_june]), _failed_digest([from_may]),
+                _failed_digest([june]), _failed_digest([may, june])}) == 5
+
+
 def test_dental_sync_without_dagster_home_never_imports_dagster(env, monkeypatch):
     """`dental sync` with no DAGSTER_HOME, as a process: a first sync and a sync after an edit leave raw
     equal to the source without importing Dagster (its imports took 1.8-2.0 s of each sync's start-up)."""

@@ -505,3 +505,173 @@ def test_a_window_restored_by_hand_is_read_again_from_raws_own_watermark(mariadb
     pg.close()
     assert_raw_equals_source(mariadb_url, pg_url, [table])
     assert (result.mode, result.changed_since) == ("incremental", dt.datetime(2024, 3, 6, 9, 0))
+
+
+def test_a_sync_holding_a_tables_write_count_keeps_its_other_writers_waiting(mariadb_url, pg_url):
+    """``window_state.lock_writes`` locks the raw table's write count until the caller's transaction ends,
+    so that no other write to the table commits between a sync's reads of raw and its record: another
+    session's write waits on its trigger (cancelled here after 0.5 s), goes through once the lock is
+    released, and is counted."""
+    import psycopg2
+
+    from dental_assets.replication import window_state
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    _procedures(mariadb_url, range(1, 11))
+    pg, other = pg_conn(pg_url), pg_conn(pg_url)
+    update = 'UPDATE raw.procedurelog SET "ProcFee" = 2 WHERE "ProcNum" = 5'
+    try:
+        sync_window(MySqlParams.from_url(mariadb_url), pg, table, None)
+        with pg.cursor() as cur:
+            held = window_state.lock_writes(cur, "raw.procedurelog")
+        with other.cursor() as cur:
+            cur.execute("SET statement_timeout = 500")
+            with pytest.raises(psycopg2.errors.QueryCanceled):
+                cur.execute(update)
+        other.rollback()  # (the timeout with it)
+        pg.rollback()
+        with other, other.cursor() as cur:
+            cur.execute(update)
+        with pg.cursor() as cur:
+            assert window_state.lock_writes(cur, "raw.procedurelog") == held + 1
+        pg.rollback()
+    finally:
+        pg.close()
+        other.close()
+
+
+def test_the_bookkeeping_an_older_version_left_is_brought_up_to_date(mariadb_url, pg_url):
+    """A warehouse synced before 2026-12-05 holds ``dental_sync.raw_windows`` without the buckets, write
+    count and check totals, and a write-count function of another body that runs as its caller. The next
+    sync adds the columns (it records the window there) and replaces the function, so that a role that may
+    write the raw table but not the bookkeeping has its write counted."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    _procedures(mariadb_url, range(1, 101))
+    pg = pg_conn(pg_url)
+    role = "dental_test_old_bookkeeping_writer"
+    with pg, pg.cursor() as cur:
+        cur.execute("CREATE SCHEMA IF NOT EXISTS dental_sync")
+        cur.execute("CREATE TABLE dental_sync.raw_windows (raw_table text NOT NULL, window_sql text NOT NULL, "
+                    "modified_max timestamp, rows bigint NOT NULL, key_xor bigint NOT NULL, hash_xor bigint NOT NULL, "
+                    "PRIMARY KEY (raw_table, window_sql))")
+        cur.execute("CREATE TABLE dental_sync.raw_writes (raw_table text PRIMARY KEY, writes bigint NOT NULL)")
+        cur.execute("CREATE FUNCTION dental_sync.count_raw_write() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
+                    "UPDATE dental_sync.raw_writes SET writes = writes + 1 "
+                    "WHERE raw_table = TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME; RETURN NULL; END$$")
+    try:
+        sync_window(MySqlParams.from_url(mariadb_url), pg, table, None, mode="full")
+        sync_window(MySqlParams.from_url(mariadb_url), pg, table, None)  # records the window
+        with pg, pg.cursor() as cur:
+            cur.execute("SELECT buckets IS NOT NULL, raw_writes IS NOT NULL, key_sum, rows "
+                        "FROM dental_sync.raw_windows WHERE raw_table = 'raw.procedurelog'")
+            assert cur.fetchall() == [(True, True, sum(range(1, 101)), 100)]
+            cur.execute("SELECT writes FROM dental_sync.raw_writes WHERE raw_table = 'raw.procedurelog'")
+            before = cur.fetchone()[0]
+            cur.execute(f"DROP ROLE IF EXISTS {role}")
+            cur.execute(f"CREATE ROLE {role} NOLOGIN")
+            cur.execute(f"GRANT USAGE ON SCHEMA raw TO {role}")
+            cur.execute(f"GRANT UPDATE, SELECT ON raw.procedurelog TO {role}")
+        with pg, pg.cursor() as cur:
+            cur.execute(f"SET LOCAL ROLE {role}")
+            cur.execute('UPDATE raw.procedurelog SET "ProcFee" = 2 WHERE "ProcNum" = 5')
+        with pg, pg.cursor() as cur:
+            cur.execute("SELECT writes FROM dental_sync.raw_writes WHERE raw_table = 'raw.procedurelog'")
+            assert cur.fetchone()[0] == before + 1
+    finally:
+        with pg, pg.cursor() as cur:
+            cur.execute(f"DROP OWNED BY {role}")
+            cur.execute(f"DROP ROLE IF EXISTS {role}")
+        pg.close()
+
+
+def test_a_check_after_raw_was_restored_by_hand_records_raws_own_watermark(mariadb_url, pg_url):
+    """As above, raw's window restored by hand from an older copy, but a sampled check comes first: it
+    fails (row 10 is missing) and records the window from raw (``sync.record_window``) with raw's latest
+    stamp (March) as the watermark, not the record's (May), since raw's key totals no longer match it; the
+    next sync, trusting that new record, reads from March's look-back and brings every row back."""
+    from dental_assets.replication.fingerprint import CheckScope
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    table = raw_table("procedurelog")
+    _procedures(mariadb_url, range(1, 11))  # every row stamped 2024-03-06 10:00:00, ProcFee 0
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    assert sync_window(params, pg, table, None).mode == "full"
+    source_sql(mariadb_url,
+               "UPDATE procedurelog SET ProcFee = 11, DateTStamp = '2024-04-01 09:00:00' WHERE ProcNum = 5",
+               "UPDATE procedurelog SET ProcFee = 12, DateTStamp = '2024-05-01 09:00:00' WHERE ProcNum = 6")
+    assert sync_window(params, pg, table, None).mode == "incremental"
+    assert _state(pg)[0][0] == dt.datetime(2024, 5, 1, 9, 0)  # the recorded watermark
+    with pg, pg.cursor() as cur:  # the older copy
+        cur.execute('UPDATE raw.procedurelog SET "ProcFee" = 0, "DateTStamp" = \'2024-03-06 10:00:00\' '
+                    'WHERE "ProcNum" IN (5, 6)')
+        cur.execute('DELETE FROM raw.procedurelog WHERE "ProcNum" = 10')
+    equal, _, _ = verify_window(params, pg, table, None, scope=CheckScope(sample=32, residue=0))
+    assert not equal
+    assert _state(pg)[0][0] == dt.datetime(2024, 3, 6, 10, 0)  # raw's own latest stamp
+    result = sync_window(params, pg, table, None)
+    pg.close()
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+    assert (result.mode, result.changed_since) == ("incremental", dt.datetime(2024, 3, 6, 9, 0))
+
+
+def test_a_record_without_check_totals_is_read_again_from_raw(mariadb_url, pg_url):
+    """A window recorded by the version that kept key buckets but not yet the check's totals (its
+    ``key_sum``, ``modified_sum`` and ``date_sum`` NULL), with nothing written to raw since: it is not taken
+    as current (``WindowState.current`` needs both), so the next incremental sync scans raw's window, brings
+    the source's edit and records the totals (key sum 1 + ... + 10 = 55, ten rows)."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    _procedures(mariadb_url, range(1, 11))
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    assert sync_window(params, pg, table, None).mode == "full"
+    assert sync_window(params, pg, table, None).buckets_recorded is False  # (the full copy recorded nothing)
+    with pg, pg.cursor() as cur:
+        cur.execute("UPDATE dental_sync.raw_windows SET key_sum = NULL, modified_sum = NULL, date_sum = NULL "
+                    "WHERE raw_table = 'raw.procedurelog'")
+        assert cur.rowcount == 1
+    source_sql(mariadb_url, "UPDATE procedurelog SET ProcFee = 7, DateTStamp = '2024-04-01 09:00:00' WHERE ProcNum = 3")
+    result = sync_window(params, pg, table, None)
+    assert (result.mode, result.buckets_recorded) == ("incremental", False)
+    with pg, pg.cursor() as cur:
+        cur.execute("SELECT rows, key_sum FROM dental_sync.raw_windows WHERE raw_table = 'raw.procedurelog'")
+        assert cur.fetchall() == [(10, 55)]
+    pg.close()
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+
+
+def test_a_write_count_started_again_does_not_vouch_for_an_older_record(mariadb_url, pg_url):
+    """The record is current only at the very write count it was recorded at: a raw table's count row
+    removed (the bookkeeping cleared by hand) starts again from 0, and a write by hand then leaves a count
+    below the recorded one. The next sync does not take raw's buckets from the record: it scans raw and
+    brings back the row deleted by hand."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+
+    table = raw_table("procedurelog")
+    _procedures(mariadb_url, range(1, 11))
+    params = MySqlParams.from_url(mariadb_url)
+    pg = pg_conn(pg_url)
+    assert sync_window(params, pg, table, None).mode == "full"
+    sync_window(params, pg, table, None)  # records the window
+    with pg, pg.cursor() as cur:
+        cur.execute("SELECT raw_writes FROM dental_sync.raw_windows WHERE raw_table = 'raw.procedurelog'")
+        assert cur.fetchone()[0] > 1
+        cur.execute("DELETE FROM dental_sync.raw_writes WHERE raw_table = 'raw.procedurelog'")
+    with pg, pg.cursor() as cur:
+        cur.execute('DELETE FROM raw.procedurelog WHERE "ProcNum" = 4')
+        cur.execute("SELECT writes FROM dental_sync.raw_writes WHERE raw_table = 'raw.procedurelog'")
+        assert cur.fetchone()[0] == 1
+    result = sync_window(params, pg, table, None)
+    pg.close()
+    assert (result.mode, result.buckets_recorded) == ("incremental", False)
+    assert_raw_equals_source(mariadb_url, pg_url, [table])

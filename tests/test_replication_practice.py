@@ -496,6 +496,146 @@ def test_writes_while_a_window_is_checked_are_left_to_the_next_sync(env, monkeyp
     assert_raw_equals_source(source_url, pg_url, [table])
 
 
+def test_each_part_of_the_check_lists_the_rows_it_leaves_out_in_its_own_snapshot(env, monkeypatch):
+    """The source's side of the check lists the keys stamped at or after the clock in the same snapshot as
+    the totals (or hashed rows) it leaves them out of, and raw leaves out each part's own list: an edit that
+    commits after a part's snapshot began is invisible to that part's list and totals alike (every row
+    hashed: the edit commits between the list and the totals), and with the sample's two snapshots an edit
+    committed between them is in the second part's list only, raw's totals and its hashed rows each leaving
+    out their own part's list (the row edited is one the sample hashes: with fewer than 8,192 keys its blocks
+    are single keys, every 32nd from ``residue`` 0, ``fingerprint.CheckScope.key_ranges``). The check passes
+    either way."""
+    import threading
+
+    from dental_assets.replication import fingerprint
+    from dental_assets.replication.sync import check_scope, sync_window, verify_window
+
+    source_url, pg_url = env
+    table = raw_table(PROCEDURES)
+    keys = [k for (k,) in source_sql(source_url, "SELECT ProcNum FROM procedurelog ORDER BY ProcNum")]
+    pg = pg_conn(pg_url)
+    try:
+        result = sync_window(_params(source_url), pg, table, None, mode="full")
+
+        def edit(key: int) -> None:  # stamped now: at or after the sync's clock
+            source_sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum = {key}")
+
+        real_run = fingerprint.run_queries
+        edited = []
+
+        def edit_then_run(cur, queries):
+            if not edited:
+                edited.append(keys[10])
+                edit(keys[10])  # after this session's snapshot and its list of later keys
+            return real_run(cur, queries)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(fingerprint, "run_queries", edit_then_run)
+            equal, src, raw = verify_window(_params(source_url), pg, table, None, clock=result.source_clock)
+        assert edited and equal and src[0] == raw[0] == len(keys), (src, raw)  # the edit unseen: every row
+
+        assert keys[-1] - keys[0] < 32 * 256
+        sampled = next(k for k in keys if k % 32 == 0 and k != keys[10])
+        first_started, lock, calls = threading.Event(), threading.Lock(), []
+        real_start = fingerprint.snapshot_start
+
+        def staggered_start(conn):
+            with lock:
+                calls.append(conn)
+                second = len(calls) == 2
+            if second:  # the second part's snapshot: after the first's began and an edit committed
+                assert first_started.wait(30)
+                edit(sampled)
+            real_start(conn)
+            if not second:
+                first_started.set()
+
+        scope = check_scope(result, 32, residue=0)
+        with monkeypatch.context() as patch:
+            patch.setattr(fingerprint, "snapshot_start", staggered_start)
+            equal, src, raw = verify_window(_params(source_url), pg, table, None, scope=scope,
+                                            reread_keys=result.reread_keys, clock=result.source_clock)
+        assert len(calls) == 2 and equal, (src, raw)
+    finally:
+        pg.close()
+
+
+def test_the_checks_marks_are_the_sources_clock_or_largest_key_when_the_sync_begins(env):
+    """``SyncResult.source_clock``/``source_key_max`` as ``sync._source_marks`` reads them before a sync's
+    first read: the source's clock now (UTC wall time as DateTStamp holds it, whole seconds) for a table
+    with a modified column, no key; the largest key, no clock, for securitylog (no modified column). An
+    earlier clock or a smaller key would leave rows the sync read out of its check."""
+    from dental_assets.replication import sync
+
+    source_url, _ = env
+    params = _params(source_url)
+    procedures, logs = raw_table(PROCEDURES), raw_table("securitylog")
+    [(before,)] = source_sql(source_url, "SELECT UTC_TIMESTAMP()")
+    clock, key_max = sync._source_marks(params, procedures, sync.source_columns(params, procedures))
+    [(after,)] = source_sql(source_url, "SELECT UTC_TIMESTAMP()")
+    assert before <= clock <= after and key_max is None, (before, clock, after)
+    [(smallest, largest)] = source_sql(source_url, "SELECT MIN(SecurityLogNum), MAX(SecurityLogNum) FROM securitylog")
+    assert smallest < largest
+    assert sync._source_marks(params, logs, sync.source_columns(params, logs)) == (None, largest)
+
+
+def test_a_row_of_another_month_stamped_after_the_clock_leaves_a_windows_check_alone(env):
+    """A sampled check of one month takes raw's totals from the window's record less raw's rows the source
+    listed as stamped after the clock, in that window only: an edit after the sync to a procedure of another
+    month (listed: the list spans the table) takes nothing from May's totals, and May's check passes with
+    every May procedure counted on both sides."""
+    from dental_assets.replication.sync import check_scope, sync_window, verify_window
+
+    source_url, pg_url = env
+    table = raw_table(PROCEDURES)
+    [(in_may,)] = source_sql(source_url, "SELECT COUNT(*) FROM procedurelog WHERE ProcDate >= '2024-05-01' "
+                                         "AND ProcDate < '2024-06-01'")
+    [(july,)] = source_sql(source_url, "SELECT MIN(ProcNum) FROM procedurelog WHERE ProcDate >= '2024-07-01' "
+                                       "AND ProcDate < '2024-08-01'")
+    assert in_may > 0 and july is not None
+    pg = pg_conn(pg_url)
+    try:
+        sync_window(_params(source_url), pg, table, None, mode="full")
+        may = _window("2024-05")
+        result = sync_window(_params(source_url), pg, table, may)
+        source_sql(source_url, f"UPDATE procedurelog SET ProcFee = ProcFee + 1 WHERE ProcNum = {july}")
+        equal, src, raw = verify_window(_params(source_url), pg, table, may, scope=check_scope(result, 32, residue=0),
+                                        reread_keys=result.reread_keys, clock=result.source_clock)
+        assert equal and src[0] == raw[0] == in_may, (src, raw)
+    finally:
+        pg.close()
+
+
+def test_a_check_whose_source_read_is_lost_once_is_tried_again_and_passes(env, monkeypatch):
+    """A source connection lost during the check's reads (after its list of later keys) is read again on a
+    new session (``with_retries``) and the check completes: raw kept the first try's list, the second try's
+    is not given again (its future is already set)."""
+    import pymysql
+
+    from dental_assets.replication import fingerprint, mysql
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    source_url, pg_url = env
+    table = raw_table(PROCEDURES)
+    pg = pg_conn(pg_url)
+    try:
+        result = sync_window(_params(source_url), pg, table, None, mode="full")
+        real_run, lost = fingerprint.run_queries, []
+
+        def lost_once(cur, queries):
+            if isinstance(cur, pymysql.cursors.Cursor) and not lost:
+                lost.append(cur)
+                raise pymysql.err.OperationalError(2013, "Lost connection to server during query")
+            return real_run(cur, queries)
+
+        monkeypatch.setattr(mysql.time, "sleep", lambda seconds: None)
+        monkeypatch.setattr(fingerprint, "run_queries", lost_once)
+        equal, src, raw = verify_window(_params(source_url), pg, table, None, clock=result.source_clock)
+        assert lost and equal, (src, raw)
+    finally:
+        pg.close()
+
+
 def test_rows_added_while_a_table_without_modified_column_is_checked_are_left_out(env, monkeypatch):
     """securitylog has no modified column and its keys only grow: the rows keyed above the source's
     largest key read before the sync (``SyncResult.source_key_max``) are left out of the check on both

@@ -150,3 +150,78 @@ def test_a_sync_of_several_tables_logs_in_per_session_held_at_once(mariadb_url, 
     assert [d.check[0] for d in done] == [True] * len(tables)
     assert 1 <= len(logins) <= 3, len(logins)
     assert_raw_equals_source(mariadb_url, pg_url, tables)
+
+
+def test_a_session_idle_past_a_few_seconds_is_replaced_and_one_idle_less_is_reused(counter_url, monkeypatch):
+    """A session given back is handed out again after 4 s idle (less than ``IDLE_SESSION_SECONDS``, 5), and
+    replaced (and closed) after 6 s more: the few seconds a large table's copy keeps it idle, after which a
+    server's shorter ``wait_timeout`` may have dropped it (the clock is simulated)."""
+    params = MySqlParams.from_url(counter_url)
+    now = [1_000.0]
+    with reusing():
+        with monkeypatch.context() as clock:
+            clock.setattr(mysql.time, "monotonic", lambda: now[0])
+            with session(params) as conn:
+                old = _session_id(conn)
+            now[0] += 4
+            with session(params) as conn:
+                assert _session_id(conn) == old  # idle 4 s: reused
+            now[0] += 6
+            with session(params) as conn:
+                new = _session_id(conn)
+        assert new != old  # idle 6 s: replaced
+        assert _open_sessions(counter_url, [old]) == []
+
+
+class _PracticeDefaults(mysql.Connection):
+    """A connection as a server whose defaults are READ COMMITTED, writable and in a time zone 5 hours east
+    of UTC would give it (the settings an OpenDental host may have), before ``mysql.connect``'s own."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, init_command="SET SESSION time_zone = '+05:00', SESSION tx_isolation = "
+                                             "'READ-COMMITTED', SESSION tx_read_only = 0", **kwargs)
+
+
+def _settings(conn) -> tuple:
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@SESSION.time_zone, @@SESSION.tx_isolation, @@SESSION.tx_read_only, "
+                    "TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), NOW())")
+        return cur.fetchone()
+
+
+def test_every_session_new_or_reused_is_utc_repeatable_read_and_read_only(counter_url, monkeypatch):
+    """Whatever the server's defaults, a session ``session`` hands out, a new login or one reused, reads in
+    UTC (NOW() is UTC wall time, as DateTStamp arrives), REPEATABLE READ (a snapshot holds) and read-only (a
+    write is refused, error 1792), as ``mysql.connect`` pins them."""
+    import pymysql
+
+    params = MySqlParams.from_url(counter_url)
+    monkeypatch.setattr(mysql, "Connection", _PracticeDefaults)
+    plain = _PracticeDefaults(host=params.host, port=params.port, user=params.user, password=params.password,
+                              database=params.database)
+    assert _settings(plain) == ("+05:00", "READ-COMMITTED", 0, 5 * 3600)  # the simulation works
+    plain.close()
+    with reusing():
+        seen = []
+        for _ in range(2):
+            with session(params) as conn:
+                seen.append(_session_id(conn))
+                assert type(conn) is _PracticeDefaults
+                assert _settings(conn) == ("+00:00", "REPEATABLE-READ", 1, 0)
+                with pytest.raises(pymysql.err.MySQLError) as refused, conn.cursor() as cur:
+                    cur.execute("INSERT INTO counted VALUES (3)")
+                assert refused.value.args[0] == 1792  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+        assert seen[0] == seen[1]  # the second one reused
+    assert source_sql(counter_url, "SELECT COUNT(*) FROM counted") == [(1,)]
+
+
+def test_a_session_closed_in_its_block_is_not_handed_out_again(counter_url):
+    """A session that ends its block closed (its connection broken, or closed by the reader) is not kept:
+    the next ``session`` is a working one, not a closed connection whose first read fails."""
+    params = MySqlParams.from_url(counter_url)
+    with reusing():
+        with session(params) as conn:
+            closed = _session_id(conn)
+            conn.close()
+        with session(params) as conn:
+            assert _session_id(conn) != closed and _count(conn) == 1
