@@ -398,6 +398,20 @@ def test_fetched_year_equals_the_model_rows(journey):
     assert list(zip(*(table.column(name).to_pylist() for name in table.column_names))) == expected
 
 
+def test_a_fetched_year_runs_from_january_first_to_december_31st(pg_url):
+    """``_fetch_year`` reads the rows whose procedure_date lies in the year, both ends included and nothing
+    of the days next to them (the synthetic practice books no procedure on January 1st, so the model's rows
+    cannot show it): hand-made rows on 2024-12-31, 2025-01-01, 2025-12-31 and 2026-01-01."""
+    from dental_assets.defs.journey.assets import _fetch_year
+
+    params = PgParams.from_url(pg_url)
+    query(params, """CREATE TABLE journey_rows (procedure_id bigint, procedure_date date);
+        INSERT INTO journey_rows VALUES (1, '2024-12-31'), (2, '2025-01-01'), (3, '2025-12-31'), (4, '2026-01-01')""")
+    table = _fetch_year(params, "public.journey_rows", 2025)
+    assert table.column("procedure_id").to_pylist() == [2, 3]
+    assert [str(d) for d in table.column("procedure_date").to_pylist()] == ["2025-01-01", "2025-12-31"]
+
+
 def test_declared_indexes_exist_on_raw_once(journey):
     """The load created every index tables.yml declares, under its deterministic name; creating them
     again changes nothing."""
@@ -585,6 +599,104 @@ def test_the_loader_skips_a_version_without_a_passing_record(tmp_path):
     assert sorted(lines) == sorted(f"journey dataset: skipped {path}: its statistics ({path.stem}.stats.json) "
                                    "record no passing data-quality check"
                                    for path in (failed, bare, unrecorded, only_failed))
+
+
+def test_a_null_year_fails_the_data_quality_check():
+    """procedure_year is one of the file's keys (never NULL: the year partition, docs/journey.md): a row
+    without it fails the blocking check, counted under dq/null_keys."""
+    import pyarrow as pa
+
+    from dental_assets.defs.journey.assets import data_quality_check, data_quality_summary
+
+    table = pa.table({"procedure_key": ["a", "b"], "patient_key": ["p", "q"],
+                      "procedure_year": pa.array([2025, None], pa.int32())})
+    result = data_quality_check(table, data_quality_summary(table, 2025))
+    assert not result.passed and result.metadata["dq/null_keys"].value == 1
+
+
+def test_the_written_years_metadata_holds_no_date_of_service(tmp_path, monkeypatch):
+    """docs/journey.md, "Dates": dq/first_date and dq/last_date in the asset's metadata are empty (the summary
+    is of the de-identified rows), and the data_quality table names no date."""
+    from dental_assets.defs.journey import assets
+
+    monkeypatch.setenv("DENTAL_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(assets, "_fetch_year", lambda warehouse, relation, year: model_rows(2026, [1, 2, 3], "v"))
+    written = assets.write_journey_checked(None, "marts.fct_treatment_journey", "2026", "synthetic", salt="k" * 32)
+    assert written.check.passed
+    assert written.quality["dq/first_date"] == "" and written.quality["dq/last_date"] == ""
+    markdown = written.quality["data_quality"].value
+    assert "2026-03-01" not in markdown and "2026-02-01" not in markdown
+    assert "| procedure dates | - to - | |" in markdown
+
+
+def test_the_loader_never_reads_the_quarantine_folder(tmp_path):
+    """The loader reads a year's own folder only (docs/journey.md): a file under ``<year>/quarantine/``
+    is never read, even one whose statistics say it passed (copied there by hand), nor named as skipped."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dental_assets import journey_models as jm
+
+    def put(folder: Path, stamp: str, version: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"treatment_journey_synthetic_{stamp}.parquet"
+        pq.write_table(pa.table({"procedure_year": [2025], "version": [version]}), path)
+        path.with_suffix(".stats.json").write_text(json.dumps({"data_quality": {"passed": True}}))
+        return path
+
+    published = put(tmp_path / "2025", "20260101T000000000000Z", "published")
+    put(tmp_path / "2025" / "quarantine", "20260102T000000000000Z", "quarantined")
+    lines: list[str] = []
+    assert jm.latest_versions(tmp_path) == {"2025": published}
+    assert list(jm.load_dataset(tmp_path, log=lines.append)["version"]) == ["published"]
+    assert lines == []
+
+
+def test_the_models_read_the_source_written_last_by_time_not_by_name_or_year(tmp_path):
+    """The demo wrote 2025 and 2026 in January; the practice's own database wrote 2025 in June: the source
+    written last is ``opendental`` (by the files' timestamps), although the demo's file sorts last by folder
+    and by name. The models read the practice's 2025 only, never the demo's 2026."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dental_assets import journey_models as jm
+
+    def put(year: int, source: str, stamp: str) -> Path:
+        path = tmp_path / str(year) / f"treatment_journey_{source}_{stamp}.parquet"
+        path.parent.mkdir(exist_ok=True)
+        pq.write_table(pa.table({"procedure_year": [year], "source": [source]}), path)
+        path.with_suffix(".stats.json").write_text(json.dumps({"data_quality": {"passed": True}}))
+        return path
+
+    put(2025, "synthetic", "20250110T100000000000Z")
+    put(2026, "synthetic", "20250111T100000000000Z")
+    put(2025, "opendental", "20250601T100000000000Z")
+    data = jm.load_dataset(tmp_path)
+    assert list(zip(data["procedure_year"], data["source"])) == [(2025, "opendental")]
+
+
+def test_the_models_train_on_earlier_years_only_and_need_20_of_each_class_on_both_sides():
+    """journey_models: training rows are the years before the latest, evaluation rows the latest (never
+    in training); each side needs MIN_CLASS_ROWS (20) rows of each class: 20 are enough, 19 are not, on
+    the evaluation side as on the training side."""
+    import pandas as pd
+
+    from dental_assets import journey_models as jm
+
+    def data(train_true: int, train_false: int, eval_true: int, eval_false: int):
+        return pd.DataFrame({
+            "year": [2024] * (train_true + train_false) + [2025] * (eval_true + eval_false),
+            "x": range(train_true + train_false + eval_true + eval_false),
+            "y": [True] * train_true + [False] * train_false + [True] * eval_true + [False] * eval_false})
+
+    years, train, test = jm._split_by_year(data(30, 30, 20, 20), "y", "year")
+    assert years == [2024, 2025] and set(train["year"]) == {2024} and len(train) == 60
+    assert set(test["year"]) == {2025} and len(test) == 40
+    _, report = jm.train_and_evaluate(data(30, 30, 20, 20), "y", "year", ("x",), (), "exact")
+    assert (report.train_rows, report.eval_rows, report.train_years, report.eval_year) == (60, 40, [2024], 2025)
+    for short in (data(30, 30, 19, 20), data(30, 30, 20, 19), data(19, 30, 20, 20), data(30, 19, 20, 20)):
+        with pytest.raises(jm.NotEnoughDataError, match="fewer than 20 rows of a class"):
+            jm.train_and_evaluate(short, "y", "year", ("x",), (), "short")
 
 
 # ------------------------------------------------------------------------ de-identification (Safe Harbor)
@@ -861,6 +973,84 @@ def test_writer_refuses_identifying_columns_and_a_real_source_without_salt(tmp_p
     for area in restricted + ["037", "941"]:
         assert set(suppress_sparse_zip3([area] * 25, many)) == {"000" if area in restricted else area}, area
     assert keyed_hash([5], salt, "patient") != keyed_hash([5], salt, "procedure")
+
+
+def test_deidentified_keys_are_the_documented_keyed_hashes_per_kind_in_key_order():
+    """docs/journey.md, "Keys": each raw key becomes HMAC-SHA256(salt, "<kind>:<number>"), its first 16 hex
+    characters, the kind keeping equal numbers of different tables apart (computed here with hmac, not the
+    writer's keyed_hash); rows are ordered by procedure_key, not by ProcNum (whose order tells entry order)."""
+    import pyarrow as pa
+
+    from dental_assets.defs.journey.assets import deidentify
+
+    salt = b"s" * 32
+    numbers = list(range(1, 41))
+    model = pa.table({name: numbers for name in ("procedure_id", "patient_id", "clinic_id", "provider_id",
+                                                 "carrier_id")})
+    file_rows = deidentify(model, salt)
+
+    def expected(kind: str, number: int) -> str:
+        return hmac.new(salt, f"{kind}:{number}".encode(), hashlib.sha256).hexdigest()[:16]
+
+    by_procedure = {expected("procedure", n): n for n in numbers}
+    procedure_keys = file_rows.column("procedure_key").to_pylist()
+    assert procedure_keys == sorted(by_procedure)  # by key, not by ProcNum
+    assert procedure_keys != [expected("procedure", n) for n in numbers]  # (the two orders differ here)
+    for kind in ("patient", "clinic", "provider", "carrier"):
+        assert file_rows.column(f"{kind}_key").to_pylist() == [expected(kind, by_procedure[k])
+                                                                for k in procedure_keys], kind
+    # a NULL key stays NULL (no carrier is no carrier, not one shared key)
+    uninsured = deidentify(pa.table({"procedure_id": [1, 2], "carrier_id": [None, 5]}), salt)
+    assert dict(zip(uninsured.column("procedure_key").to_pylist(), uninsured.column("carrier_key").to_pylist())) == {
+        expected("procedure", 1): None, expected("procedure", 2): expected("carrier", 5)}
+    # the number 7 of five tables: five different keys
+    assert len({file_rows.column(name)[procedure_keys.index(expected("procedure", 7))].as_py()
+                for name in file_rows.column_names}) == 5
+
+
+def test_zip3_is_kept_by_distinct_patients_not_by_rows():
+    """docs/journey.md, "ZIP codes": a ZIP3 is written only when the file holds at least ZIP3_MIN_PATIENTS
+    (20) distinct patients in it: 30 procedures of one patient do not keep an area, 20 patients do."""
+    import pyarrow as pa
+
+    from dental_assets.defs.journey.assets import deidentify
+
+    one_patient = [(n, 1, "941") for n in range(1, 31)]                # 30 rows, 1 patient
+    twenty = [(100 + n, 10 + n, "606") for n in range(20)]               # 20 rows, 20 patients
+    nineteen = [(200 + n, 40 + n % 19, "773") for n in range(38)]       # 38 rows, 19 patients
+    rows = one_patient + twenty + nineteen
+    model = pa.table({"procedure_id": [r[0] for r in rows], "patient_id": [r[1] for r in rows],
+                      "patient_zip3": [r[2] for r in rows]})
+    file_rows = deidentify(model, b"s" * 32)
+    kept = {}
+    for key, zip3 in zip(file_rows.column("patient_key").to_pylist(), file_rows.column("patient_zip3").to_pylist()):
+        kept.setdefault(zip3, set()).add(key)
+    assert {zip3: len(keys) for zip3, keys in kept.items()} == {"000": 1 + 19, "606": 20}
+
+
+def test_a_column_named_like_a_date_is_refused_whatever_its_type():
+    """Fail closed (docs/journey.md): a column named ``*_date`` is refused even when it holds text or a
+    number, as ``*_id`` is; a date the model started to write as text would otherwise reach the file."""
+    import pyarrow as pa
+
+    from dental_assets.defs.journey.assets import deidentify
+
+    for column in (pa.array(["2025-01-02"]), pa.array([20250102])):
+        with pytest.raises(ValueError, match="first_visit_date"):
+            deidentify(pa.table({"procedure_id": [1], "first_visit_date": column}), b"s" * 32)
+
+
+def test_the_salt_has_at_least_16_characters_and_is_never_in_the_error():
+    """DENTAL_JOURNEY_SALT must be at least 16 characters (docs/journey.md, "Keys"): 15 are refused, 16
+    accepted; the refusal names the setting, never the value (it is a secret)."""
+    from dental_assets.defs.journey.assets import journey_salt
+    from dental_assets.errors import ConfigurationError
+
+    assert journey_salt("q" * 16, "opendental") == b"q" * 16
+    secret = "Zx9" * 5  # 15 characters
+    with pytest.raises(ConfigurationError, match="DENTAL_JOURNEY_SALT") as refused:
+        journey_salt(secret, "opendental")
+    assert secret not in str(refused.value) and secret[:8] not in str(refused.value)
 
 
 # ----------------------------------------------------------------------------- leakage: later rows change

@@ -110,6 +110,43 @@ def test_names_that_say_identifier_are_never_not_phi():
                 assert phi_class != phi.NOT_PHI, (table, column)
 
 
+def test_marts_may_carry_neither_direct_identifiers_nor_free_text():
+    """docs/security.md, "Layers": marts carry "no direct identifier, no free text"; the marts checks
+    (tests/test_security_roles.py) take the forbidden classes from MART_FORBIDDEN."""
+    assert phi.MART_FORBIDDEN == {"direct_identifier", "free_text"}
+
+
+def test_every_name_and_reference_number_of_a_patient_is_a_direct_identifier():
+    """Safe Harbor's names (45 CFR 164.514(b)(2)(i)(A)) and account or other unique numbers ((H), (R)):
+    every form of a patient's name in OpenDental 24.3 (Patient.cs: MiddleI "middle initial or name",
+    Preferred "preferred name, aka nickname", Salutation "Dear __"; an emergency contact's and a referral's
+    names), and the claim's numbers sent to the clearinghouse (Claim.cs: ClaimIdentifier, X12 CLM01,
+    "defaults to PatNum/ClaimNum"; PreAuthString, PriorAuthorizationNumber) and a payment's check number."""
+    inventory = phi.phi_inventory()
+    names = {"patient": ["LName", "FName", "MiddleI", "Preferred", "Salutation"], "patientnote": ["ICEName"],
+             "referral": ["LName", "FName", "MName"],
+             "claim": ["ClaimIdentifier", "PreAuthString", "PriorAuthorizationNumber", "OrigRefNum"],
+             "payment": ["CheckNum"]}
+    for table, columns in names.items():
+        for column in columns:
+            assert inventory[table][column] == phi.DIRECT_IDENTIFIER, (table, column)
+
+
+def test_draft_suggestions_by_type():
+    """The draft command's suggestion per column type (docs/security.md, "Adding a raw table"): text is
+    free_text (it may hold anything), a patient-linked table's dates quasi_identifier, keys, flags and numbers
+    not_phi; the reviewer moves names and numbers up from there, never text down."""
+    schema = opendental_schema()
+    commlog, sheet = schema["commlog"], schema["sheet"]
+    assert phi.suggest_class(commlog, "Note") == phi.FREE_TEXT
+    assert phi.suggest_class(sheet, "InternalNote") == phi.FREE_TEXT
+    assert phi.suggest_class(commlog, "CommDateTime") == phi.QUASI_IDENTIFIER
+    assert phi.suggest_class(commlog, "CommlogNum") == phi.NOT_PHI
+    assert phi.suggest_class(commlog, "PatNum") == phi.NOT_PHI
+    entry = yaml.safe_load(phi.draft_entry("commlog"))["commlog"]
+    assert "Note" in entry["free_text"]
+
+
 def test_draft_entry_covers_every_column_of_a_new_table():
     entry = yaml.safe_load(phi.draft_entry("sheet"))["sheet"]
     drafted = [name for names in entry.values() for name in names]

@@ -91,6 +91,39 @@ def test_write_mariadb_refuses_unmarked_database(mariadb_url, practice):
     conn.close()
 
 
+def test_an_unmarked_database_is_refused_naming_it_without_credentials(mariadb_url, practice):
+    """The refusal names the server and database, never the password (dental_synthetic/safety.py), whether
+    the CLI asks first (``ensure_mariadb_demo_target``) or the writer does; nothing is written."""
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_synthetic.mariadb_writer import ensure_mariadb_demo_target
+
+    params = MySqlParams.from_url(mariadb_url)
+    for refuse in (lambda: ensure_mariadb_demo_target(mariadb_url), lambda: write_mariadb(practice, mariadb_url)):
+        with pytest.raises(NotADemoTargetError) as refused:
+            refuse()
+        assert params.database in str(refused.value)
+        assert f":{params.password}@" not in str(refused.value) and mariadb_url not in str(refused.value)
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute("SHOW TABLES")
+        assert cur.fetchall() == ()
+    conn.close()
+
+
+def test_the_mark_of_another_database_on_the_server_does_not_count(mariadb_url, make_mariadb_database, practice):
+    """The mark is a table of the target database itself (``DATABASE()``): a demo database marked beside it
+    on the same server does not make it writable."""
+    with make_mariadb_database() as marked:
+        mark_mariadb_demo_target(marked)
+        with pytest.raises(NotADemoTargetError):
+            write_mariadb(practice, mariadb_url)
+    conn = mysql_conn(mariadb_url)
+    with conn.cursor() as cur:
+        cur.execute("SHOW TABLES")
+        assert cur.fetchall() == ()
+    conn.close()
+
+
 def test_write_mariadb_loads_every_table(source_url, practice):
     conn = mysql_conn(source_url)
     with conn.cursor() as cur:

@@ -530,6 +530,107 @@ def test_grant_revokes_every_privilege_outside_the_design(warehouse):
             conn.close()
 
 
+def test_grant_revokes_what_a_group_role_holds_beyond_its_share(warehouse):
+    """Privileges planted for the group roles themselves that the design gives none of them: the
+    transformer's SELECT on a ``dental_sync`` table other than ``check_failures`` (its one table there:
+    docs/security.md, "Roles"), the analyst's default INSERT on the tables the transformer creates in
+    ``marts`` later (a reader's default privilege is SELECT only), PUBLIC's default EXECUTE on the functions
+    the loader creates in ``raw`` (PostgreSQL's built-in defaults for PUBLIC stay only in a global default
+    privilege), and a SELECT the analyst holds from a role other than the mart's owner (every grant in a
+    layer is the owner's: one passed on by a stray grant option is revoked and counted with it), and a grant
+    option held by the administrator running grant (it may hold any privilege, no grant option). The next
+    grant revokes each, counted per role; tables created after it are not the analyst's to write."""
+    r, params = warehouse.roles, warehouse.params
+    relay = f"{r.prefix}_u_share"
+    names = {"loader": r.loader, "transformer": r.transformer, "analyst": r.analyst, "relay": relay,
+             "admin": params.user}
+    planted = [
+        "CREATE ROLE {relay} NOLOGIN",
+        "GRANT SELECT ON dental_sync.raw_windows TO {transformer}",                                        # 1
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {transformer} IN SCHEMA marts GRANT INSERT ON TABLES TO {analyst}",  # 1
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {loader} IN SCHEMA raw GRANT EXECUTE ON FUNCTIONS TO PUBLIC",   # 1
+        "GRANT USAGE ON SCHEMA marts TO {relay}", "GRANT SELECT ON marts.dim_patient TO {relay} WITH GRANT OPTION",
+        "SET ROLE {relay}", "GRANT SELECT ON marts.dim_patient TO {analyst}", "RESET ROLE",                # analyst 1
+        "GRANT SELECT ON marts.fct_procedure TO {admin} WITH GRANT OPTION",                               # admin 1
+    ]
+    try:
+        execute_sql(params, *(sql.SQL(s).format(**{k: sql.Identifier(v) for k, v in names.items()})
+                              for s in planted))
+        assert can(warehouse.logins["transformer"], "SELECT * FROM dental_sync.raw_windows")  # planted for real
+        conn = params.connect()
+        try:
+            report = grant(conn, r)
+        finally:
+            conn.close()
+        assert report.privileges_revoked == {r.analyst: 2, r.transformer: 1, relay: 2, "PUBLIC": 1, params.user: 1}
+        assert query_rows(params, f"""
+            SELECT count(*) FROM pg_class c, aclexplode(c.relacl) a
+            WHERE c.oid = 'marts.fct_procedure'::regclass AND a.grantee = '{params.user}'::regrole
+                AND a.is_grantable""") == [(0,)]
+        assert not can(warehouse.logins["transformer"], "SELECT * FROM dental_sync.raw_windows")
+        assert can(warehouse.logins["analyst"], "SELECT count(*) FROM marts.dim_patient")  # the owner's grant
+        assert query_rows(params, """
+            SELECT count(*) FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace,
+                aclexplode(d.defaclacl) a
+            WHERE n.nspname = 'raw' AND a.grantee = 0""") == [(0,)]
+        conn = warehouse.logins["transformer"].connect()
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute("CREATE TABLE marts.share_later (x int)")
+        finally:
+            conn.close()
+        assert query_rows(params, f"""
+            SELECT has_table_privilege('{r.analyst}', 'marts.share_later', 'SELECT'),
+                   has_table_privilege('{r.analyst}', 'marts.share_later', 'INSERT')""") == [(True, False)]
+    finally:
+        execute_sql(params, "DROP TABLE IF EXISTS marts.share_later")
+        conn = params.connect()
+        try:
+            drop_roles(conn, [relay])
+            grant(conn, r)
+        finally:
+            conn.close()
+
+
+def test_only_the_loader_and_the_transformer_may_create_schemas(warehouse):
+    """CREATE on the database (``CREATE SCHEMA``) is the loader's and the transformer's (docs/security.md:
+    their tools run ``CREATE SCHEMA IF NOT EXISTS``), not the analyst's nor the PHI reader's: a schema of
+    their own would lie outside every layer ``grant`` keeps to the design."""
+    r = warehouse.roles
+    created = ", ".join(f"has_database_privilege('{role}', current_database(), 'CREATE')" for role in r.all)
+    assert query_rows(warehouse.params, f"SELECT {created}") == [(True, True, False, False)]
+    assert not can(warehouse.logins["analyst"], "CREATE SCHEMA analyst_own")
+    assert not can(warehouse.logins["phi_reader"], "CREATE SCHEMA reader_own")
+    assert can(warehouse.logins["loader"], "CREATE SCHEMA loader_own")  # rolled back by ``can``
+
+
+def test_grant_makes_a_group_role_that_could_log_in_nologin(make_pg_database):
+    """A group role's name already taken by a role that can log in (made by hand, or left by an older
+    setup) is turned NOLOGIN by grant (docs/security.md: four NOLOGIN group roles): no one logs in as a
+    group, with every member's rights at once."""
+    roles = WarehouseRoles(f"t{uuid.uuid4().hex[:10]}")
+    with make_pg_database() as url:
+        params = PgParams.from_url(url)
+        try:
+            execute_sql(params, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(roles.analyst), sql.Literal(uuid.uuid4().hex)))
+            conn = params.connect()
+            try:
+                report = grant(conn, roles)
+            finally:
+                conn.close()
+            assert sorted(report.roles_created) == sorted([roles.loader, roles.transformer, roles.phi_reader])
+            names = ", ".join(f"'{role}'" for role in roles.all)
+            assert sorted(query_rows(params, f"SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname IN ({names})")
+                          ) == sorted((role, False) for role in roles.all)
+        finally:
+            conn = params.connect()
+            try:
+                drop_roles(conn, roles.all)
+            finally:
+                conn.close()
+
+
 # ---------------------------------------------------------------------------------- marts carry no PHI
 
 def _raw_columns_by_mart_name() -> dict[str, list[tuple[str, str, str]]]:

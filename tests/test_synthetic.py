@@ -769,6 +769,37 @@ def test_force_writes_into_an_unmarked_database(pg_url, small_practice):
     assert _raw_counts(pg_url) == counts
 
 
+def test_only_the_mark_in_schema_public_makes_a_demo_target(pg_url, small_practice):
+    """The mark is ``public.dental_demo_target`` (dental_assets/warehouse.py): a table of that name in another
+    schema on the login's search path (its own schema, ``"$user"``) does not mark the database."""
+    params = PgParams.from_url(pg_url)
+    conn = params.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(f'CREATE SCHEMA "{params.user}"')
+            cur.execute(f'CREATE TABLE "{params.user}".dental_demo_target (note text)')
+            cur.execute("SELECT to_regclass('dental_demo_target') IS NOT NULL")  # found by the bare name
+            assert cur.fetchone() == (True,)
+    finally:
+        conn.close()
+    with pytest.raises(NotADemoTargetError):
+        write_postgres_raw(small_practice, pg_url)
+    assert not _has_raw_schema(pg_url)
+
+
+def test_the_parquet_writer_itself_refuses_a_folder_of_someone_elses_files(tmp_path, small_practice):
+    """``write_parquet`` checks the folder before writing (dental_synthetic/safety.py), not only the command
+    line: a caller of the API gets NotADemoTargetError for a folder holding files without the demo mark, and
+    the folder is left as it was."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "patient.parquet").write_bytes(b"someone's file")
+    with pytest.raises(NotADemoTargetError):
+        write_parquet(small_practice, theirs)
+    assert sorted(p.name for p in theirs.iterdir()) == ["patient.parquet"]
+    assert (theirs / "patient.parquet").read_bytes() == b"someone's file"
+
+
 # --- issue #14: what another project's checks of OpenDental data expect ---------------------------------
 
 
