@@ -21,7 +21,7 @@ import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import psycopg2
 from sqlalchemy.engine import make_url
@@ -256,3 +256,38 @@ def warehouse(url: str | None = None, home: Path | None = None) -> Iterator[PgPa
         yield PgParams.from_url(url)
         return
     yield EmbeddedPostgres(home).start()
+
+
+# Raw held steady while dbt reads it. The staging models are views over raw, so a raw write committed in
+# the middle of a dbt build changes what the build's later models and tests read: a test comparing a mart
+# built before the write with the staged rows after it (assert_production_daily_reconciles) fails,
+# although nothing is wrong. Each dbt build holds this PostgreSQL advisory lock shared for its whole run
+# (``raw_held_steady``); each transaction that writes raw takes it exclusive first (``lock_raw_for_write``),
+# so it waits for the builds reading raw to end and keeps new ones waiting until it commits. Advisory locks
+# belong to one database: builds and syncs of other warehouses on the same server do not wait.
+RAW_STEADY_LOCK = "dental_raw_steady"
+
+
+def lock_raw_for_write(cur) -> None:
+    """First statement of a transaction that writes raw (``cur``: its cursor): waits until no dbt build
+    holds raw steady, then keeps new builds waiting until the transaction ends."""
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (RAW_STEADY_LOCK,))
+
+
+@contextlib.contextmanager
+def raw_held_steady(params: PgParams, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold raw steady (``RAW_STEADY_LOCK`` shared, on a session of its own) for the block: it starts once
+    no transaction writing raw is open and no raw write commits until it ends. ``waiting`` is called (once,
+    before waiting) when a raw write holds the lock."""
+    conn = params.connect()
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock_shared(hashtext(%s))", (RAW_STEADY_LOCK,))
+            if not cur.fetchone()[0]:
+                if waiting is not None:
+                    waiting()
+                cur.execute("SELECT pg_advisory_lock_shared(hashtext(%s))", (RAW_STEADY_LOCK,))
+        yield
+    finally:
+        conn.close()  # (ending the session releases the lock)

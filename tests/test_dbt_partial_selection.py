@@ -202,3 +202,41 @@ def test_dbt_file_log_is_off_unless_the_environment_sets_it(monkeypatch):
     assert dbt_file_log_env() == {"DBT_LOG_LEVEL_FILE": "none"}
     monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "debug")
     assert dbt_file_log_env() == {}
+
+
+def test_a_dbt_build_waits_for_a_raw_write_in_progress(fresh):
+    """A sync's transaction writing raw is open (``warehouse.lock_raw_for_write``): a dbt build started
+    meanwhile waits for it before dbt reads raw (its session waits on the lock; the run logs why), then
+    builds once it commits. Without the wait, the sync's commit could land between a mart's build and the
+    tests that compare it with the staged rows, failing them falsely."""
+    import threading
+    import time
+
+    from dental_assets.defs.dbt.assets import RAW_WRITE_WAIT
+    from dental_assets.warehouse import lock_raw_for_write
+
+    params, resources, _ = fresh
+    writer = params.connect()
+    with writer.cursor() as cur:
+        lock_raw_for_write(cur)
+    results, instance = [], dg.DagsterInstance.ephemeral()
+    build = threading.Thread(target=lambda: results.append(dg.materialize(
+        [dental_dbt_models], selection=SUBSET[:1], resources=resources, instance=instance, raise_on_error=False)))
+    build.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not _raw_waiters(params) and build.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _raw_waiters(params) == 1 and build.is_alive()
+    finally:
+        writer.commit()
+        writer.close()
+    build.join(300)
+    [result] = results
+    assert result.success, _failures(result)
+    assert [e.user_message for e in instance.all_logs(result.run_id) if RAW_WRITE_WAIT in e.user_message]
+
+
+def _raw_waiters(params) -> int:
+    return rows(params, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                        "AND mode = 'ShareLock'")[0][0]

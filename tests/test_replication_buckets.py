@@ -5,6 +5,7 @@ over a table, several differences in one bucket, negative keys)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import numpy as np
 import pytest
@@ -675,3 +676,85 @@ def test_a_write_count_started_again_does_not_vouch_for_an_older_record(mariadb_
     pg.close()
     assert (result.mode, result.buckets_recorded) == ("incremental", False)
     assert_raw_equals_source(mariadb_url, pg_url, [table])
+
+
+def _raw_lock_waiters(pg_url: str, mode: str) -> int:
+    """Sessions of this database waiting for ``warehouse.RAW_STEADY_LOCK`` in ``mode`` (ExclusiveLock for
+    a raw write, ShareLock for a dbt build)."""
+    conn = pg_conn(pg_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND mode = %s "
+                        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", (mode,))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_sync_waits_for_the_dbt_builds_reading_raw_and_they_for_it(mariadb_url, pg_url):
+    """Raw held steady (``warehouse.raw_held_steady``, what each dbt build holds for its run): a sync of an
+    edit waits for it before it writes (raw keeps the old fee, the sync's session waits on the lock) and
+    copies the edit once it ends; a build that starts while a sync's transaction is open waits for that
+    transaction to commit. Without it, a sync committing in the middle of a build changed the staging views
+    under its tests (a false failure of assert_production_daily_reconciles)."""
+    import threading
+
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window
+    from dental_assets.warehouse import PgParams, lock_raw_for_write, raw_held_steady
+
+    table = raw_table("procedurelog")
+    _procedures(mariadb_url, range(1, 11))
+    params, warehouse = MySqlParams.from_url(mariadb_url), PgParams.from_url(pg_url)
+    pg = pg_conn(pg_url)
+    fee = 'SELECT "ProcFee" FROM raw.procedurelog WHERE "ProcNum" = 5'
+    try:
+        assert sync_window(params, pg, table, None).mode == "full"
+        source_sql(mariadb_url, "UPDATE procedurelog SET ProcFee = 75, DateTStamp = '2024-04-01 09:00:00' "
+                                "WHERE ProcNum = 5")
+        synced = []
+        with raw_held_steady(warehouse):
+            sync = threading.Thread(target=lambda: synced.append(sync_window(params, pg, table, None)))
+            sync.start()
+            deadline = time.monotonic() + 20
+            while _raw_lock_waiters(pg_url, "ExclusiveLock") == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            assert sync.is_alive() and not synced
+            assert _pg_ints(pg_url, fee) == [(0,)]
+        sync.join(30)
+        assert not sync.is_alive() and synced[0].mode == "incremental"
+        assert _pg_ints(pg_url, fee) == [(75,)]
+
+        writer = pg_conn(pg_url)
+        with writer.cursor() as cur:
+            lock_raw_for_write(cur)  # a sync's transaction, open
+        waited, held = [], threading.Event()
+
+        def build() -> None:
+            with raw_held_steady(warehouse, lambda: waited.append(True)):
+                held.set()
+
+        reader = threading.Thread(target=build)
+        reader.start()
+        deadline = time.monotonic() + 20
+        while _raw_lock_waiters(pg_url, "ShareLock") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert waited == [True] and not held.wait(0.5)
+        writer.commit()
+        writer.close()
+        reader.join(30)
+        assert held.is_set()
+    finally:
+        pg.close()
+    assert_raw_equals_source(mariadb_url, pg_url, [table])
+
+
+def _pg_ints(pg_url: str, sql: str) -> list[tuple]:
+    conn = pg_conn(pg_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return [tuple(int(v) for v in row) for row in cur.fetchall()]
+    finally:
+        conn.close()

@@ -58,7 +58,7 @@ from dental_assets.replication import buckets, extract, fingerprint, verified, w
 from dental_assets.replication.mysql import SOURCE_ATTEMPTS, MySqlParams, session, with_retries
 from dental_assets.replication.verified import STATE_SCHEMA
 from dental_assets.replication.window_state import WindowState
-from dental_assets.warehouse import rollback_unless_lost
+from dental_assets.warehouse import lock_raw_for_write, rollback_unless_lost
 
 
 @dataclass
@@ -505,6 +505,7 @@ def _sync_once(params, pgconn, table, window, mode, schema, cols, writer=None) -
     # is a late commit
     source_clock, source_key_max = _source_marks(params, table, cols)
     with pgconn.cursor() as cur, contextlib.ExitStack() as stack:
+        lock_raw_for_write(cur)  # after the dbt builds reading raw; none starts until this commits
         fingerprint.no_jit(cur)
         fingerprint.serial(cur)
         target = _target(table, schema)

@@ -81,7 +81,7 @@ from dental_assets.catalog import RAW_SCHEMA
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource, exported
 from dental_assets.partitions import Window, dbt_window_vars, month_window, monthly_partitions
 from dental_assets.replication import check_failures
-from dental_assets.warehouse import dental_home
+from dental_assets.warehouse import dental_home, raw_held_steady
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dental_dbt"
 
@@ -617,6 +617,7 @@ def dbt_file_log_env() -> dict[str, str]:
 # suite (tests/test_marts_dirty.py builds the project with every one of them) and not in the production
 # builds, where they cost 23-30 s a full build (dbt's own guidance: development and CI only)
 PRODUCTION_BUILD_EXCLUDES = ("--exclude-resource-type", "unit_test")
+RAW_WRITE_WAIT = "dbt waits for a raw write in progress (a sync's transaction) to commit before it reads raw"
 
 
 def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str],
@@ -626,9 +627,10 @@ def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseRes
     (``exclude_unrunnable_tests``), and yield its events:
     each model's output with its columns' database types read from the warehouse after the build
     (``column_schema_with_descriptions``, the UI's Columns table), mart outputs with their summary.
-    The run starts from, and then leaves, the latest saved parse; dbt writes no file log
-    (``dbt_file_log_env``). First of all, it fails without running dbt while a raw table the selection
-    reads has a failed check not yet repaired (``refuse_after_failed_raw_checks``)."""
+    dbt runs with raw held steady (``warehouse.raw_held_steady``: no raw write commits during the build,
+    which waits for one in progress). The run starts from, and then leaves, the latest saved parse; dbt
+    writes no file log (``dbt_file_log_env``). First of all, it fails without running dbt while a raw table
+    the selection reads has a failed check not yet repaired (``refuse_after_failed_raw_checks``)."""
     manifest = json.loads(dbt_project.manifest_path.read_text())
     refuse_after_failed_raw_checks(context, warehouse, manifest)
     args = [*args, *PRODUCTION_BUILD_EXCLUDES, *exclude_unrunnable_tests(context, warehouse)]
@@ -638,7 +640,8 @@ def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseRes
     conn = warehouse.connect()
     conn.autocommit = True
     try:
-        with warehouse.dbt_environment(connection), exported({**run_settings_env(settings), **dbt_file_log_env()}):
+        with warehouse.dbt_environment(connection), exported({**run_settings_env(settings), **dbt_file_log_env()}), \
+                raw_held_steady(warehouse.params, lambda: context.log.info(RAW_WRITE_WAIT)):
             invocation = dbt.cli(args, context=context, target_path=target)
             for event in invocation.stream():
                 if isinstance(event, dg.Output):

@@ -50,7 +50,7 @@ from dental_assets.replication import check_failures, verified
 from dental_assets.replication.replicate import Replicated, column_warnings, repair_text, replicate_tables
 from dental_assets.roles import as_login, layer_session
 from dental_assets.sources import MariaDBSource
-from dental_assets.warehouse import is_demo_target
+from dental_assets.warehouse import is_demo_target, lock_raw_for_write
 
 RAW_GROUP = "raw_opendental"
 # both multi-assets read the source: their ops are in this concurrency pool, whose limit dagster.yaml sets
@@ -190,6 +190,7 @@ def _replace_window(conn, table: Table, window: Window | None, data):
     target = f"{quote_pg(RAW_SCHEMA)}.{quote_pg(table.name)}"
     predicate = _window_predicate(table, window)
     with conn, conn.cursor() as cur:
+        lock_raw_for_write(cur)  # after the dbt builds reading raw; none starts until this commits
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('dental_raw_ddl'))")
         cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_pg(RAW_SCHEMA)}")
         cur.execute(pg_create_table_sql(table))
