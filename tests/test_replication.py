@@ -81,14 +81,18 @@ def _raw_primary_keys(pg_url: str) -> dict[str, str]:
         pg.close()
 
 
-def test_write_mariadb_refuses_unmarked_database(mariadb_url, practice):
-    with pytest.raises(NotADemoTargetError):
-        write_mariadb(practice, mariadb_url)
+def _assert_no_table(mariadb_url: str) -> None:
     conn = mysql_conn(mariadb_url)
     with conn.cursor() as cur:
         cur.execute("SHOW TABLES")
         assert cur.fetchall() == ()
     conn.close()
+
+
+def test_write_mariadb_refuses_unmarked_database(mariadb_url, practice):
+    with pytest.raises(NotADemoTargetError):
+        write_mariadb(practice, mariadb_url)
+    _assert_no_table(mariadb_url)
 
 
 def test_an_unmarked_database_is_refused_naming_it_without_credentials(mariadb_url, practice):
@@ -103,11 +107,7 @@ def test_an_unmarked_database_is_refused_naming_it_without_credentials(mariadb_u
             refuse()
         assert params.database in str(refused.value)
         assert f":{params.password}@" not in str(refused.value) and mariadb_url not in str(refused.value)
-    conn = mysql_conn(mariadb_url)
-    with conn.cursor() as cur:
-        cur.execute("SHOW TABLES")
-        assert cur.fetchall() == ()
-    conn.close()
+    _assert_no_table(mariadb_url)
 
 
 def test_the_mark_of_another_database_on_the_server_does_not_count(mariadb_url, make_mariadb_database, practice):
@@ -117,11 +117,7 @@ def test_the_mark_of_another_database_on_the_server_does_not_count(mariadb_url, 
         mark_mariadb_demo_target(marked)
         with pytest.raises(NotADemoTargetError):
             write_mariadb(practice, mariadb_url)
-    conn = mysql_conn(mariadb_url)
-    with conn.cursor() as cur:
-        cur.execute("SHOW TABLES")
-        assert cur.fetchall() == ()
-    conn.close()
+    _assert_no_table(mariadb_url)
 
 
 def test_write_mariadb_loads_every_table(source_url, practice):

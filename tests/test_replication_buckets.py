@@ -479,12 +479,10 @@ def test_without_look_back_an_edit_stamped_in_the_watermarks_second_is_read(mari
     assert_raw_equals_source(mariadb_url, pg_url, [table])
 
 
-def test_a_window_restored_by_hand_is_read_again_from_raws_own_watermark(mariadb_url, pg_url):
-    """Raw's window restored by hand from an older copy (rows 5 and 6 back to their state before their
-    edits of April and May, row 10 gone): its key totals no longer match the window's record, so the next
-    sync takes raw's latest stamp (March) as the watermark, not the recorded one (May: the look-back from
-    there would not reach row 5's April edit), and brings every row back (docs/replication.md, *Recorded
-    state*: the recorded watermark only while raw's key totals still match it)."""
+def _raw_restored_by_hand(mariadb_url: str, pg_url: str):
+    """(source params, warehouse connection, procedurelog) after ten procedures stamped 2024-03-06 10:00
+    were synced, two edits stamped April and May synced (the record's watermark: May), then raw's window
+    restored by hand from the older copy: the two edits undone, row 10 deleted."""
     from dental_assets.replication.mysql import MySqlParams
     from dental_assets.replication.sync import sync_window
 
@@ -502,6 +500,18 @@ def test_a_window_restored_by_hand_is_read_again_from_raws_own_watermark(mariadb
         cur.execute('UPDATE raw.procedurelog SET "ProcFee" = 0, "DateTStamp" = \'2024-03-06 10:00:00\' '
                     'WHERE "ProcNum" IN (5, 6)')
         cur.execute('DELETE FROM raw.procedurelog WHERE "ProcNum" = 10')
+    return params, pg, table
+
+
+def test_a_window_restored_by_hand_is_read_again_from_raws_own_watermark(mariadb_url, pg_url):
+    """Raw's window restored by hand from an older copy (rows 5 and 6 back to their state before their
+    edits of April and May, row 10 gone): its key totals no longer match the window's record, so the next
+    sync takes raw's latest stamp (March) as the watermark, not the recorded one (May: the look-back from
+    there would not reach row 5's April edit), and brings every row back (docs/replication.md, *Recorded
+    state*: the recorded watermark only while raw's key totals still match it)."""
+    from dental_assets.replication.sync import sync_window
+
+    params, pg, table = _raw_restored_by_hand(mariadb_url, pg_url)
     result = sync_window(params, pg, table, None)
     pg.close()
     assert_raw_equals_source(mariadb_url, pg_url, [table])
@@ -596,23 +606,9 @@ def test_a_check_after_raw_was_restored_by_hand_records_raws_own_watermark(maria
     stamp (March) as the watermark, not the record's (May), since raw's key totals no longer match it; the
     next sync, trusting that new record, reads from March's look-back and brings every row back."""
     from dental_assets.replication.fingerprint import CheckScope
-    from dental_assets.replication.mysql import MySqlParams
     from dental_assets.replication.sync import sync_window, verify_window
 
-    table = raw_table("procedurelog")
-    _procedures(mariadb_url, range(1, 11))  # every row stamped 2024-03-06 10:00:00, ProcFee 0
-    params = MySqlParams.from_url(mariadb_url)
-    pg = pg_conn(pg_url)
-    assert sync_window(params, pg, table, None).mode == "full"
-    source_sql(mariadb_url,
-               "UPDATE procedurelog SET ProcFee = 11, DateTStamp = '2024-04-01 09:00:00' WHERE ProcNum = 5",
-               "UPDATE procedurelog SET ProcFee = 12, DateTStamp = '2024-05-01 09:00:00' WHERE ProcNum = 6")
-    assert sync_window(params, pg, table, None).mode == "incremental"
-    assert _state(pg)[0][0] == dt.datetime(2024, 5, 1, 9, 0)  # the recorded watermark
-    with pg, pg.cursor() as cur:  # the older copy
-        cur.execute('UPDATE raw.procedurelog SET "ProcFee" = 0, "DateTStamp" = \'2024-03-06 10:00:00\' '
-                    'WHERE "ProcNum" IN (5, 6)')
-        cur.execute('DELETE FROM raw.procedurelog WHERE "ProcNum" = 10')
+    params, pg, table = _raw_restored_by_hand(mariadb_url, pg_url)
     equal, _, _ = verify_window(params, pg, table, None, scope=CheckScope(sample=32, residue=0))
     assert not equal
     assert _state(pg)[0][0] == dt.datetime(2024, 3, 6, 10, 0)  # raw's own latest stamp
