@@ -26,6 +26,7 @@ from dental_assets.defs.dbt.assets import (RUN_FOLDER_NAME, dbt_project, dbt_res
                                            unrunnable_tests)
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.warehouse import PgParams, mark_demo_target
+from test_replication_support import raw_lock_waiters
 
 AS_OF = dt.date(2025, 6, 30)
 INT_PROCEDURES = dg.AssetKey(["intermediate", "int_procedures"])
@@ -225,9 +226,9 @@ def test_a_dbt_build_waits_for_a_raw_write_in_progress(fresh):
     build.start()
     try:
         deadline = time.monotonic() + 120
-        while not _raw_waiters(params) and build.is_alive() and time.monotonic() < deadline:
+        while not raw_lock_waiters(params, "ShareLock") and build.is_alive() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert _raw_waiters(params) == 1 and build.is_alive()
+        assert raw_lock_waiters(params, "ShareLock") == 1 and build.is_alive()
     finally:
         writer.commit()
         writer.close()
@@ -235,8 +236,3 @@ def test_a_dbt_build_waits_for_a_raw_write_in_progress(fresh):
     [result] = results
     assert result.success, _failures(result)
     assert [e.user_message for e in instance.all_logs(result.run_id) if RAW_WRITE_WAIT in e.user_message]
-
-
-def _raw_waiters(params) -> int:
-    return rows(params, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                        "AND mode = 'ShareLock'")[0][0]

@@ -14,7 +14,7 @@ from dental_assets.catalog import mysql_create_table_sql, pg_create_table_sql, r
 from dental_assets.partitions import Window
 from dental_assets.replication import buckets
 from dental_assets.replication.buckets import Buckets, compare
-from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn, source_sql
+from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn, raw_lock_waiters, source_sql
 
 
 def of(keys) -> Buckets:
@@ -674,19 +674,6 @@ def test_a_write_count_started_again_does_not_vouch_for_an_older_record(mariadb_
     assert_raw_equals_source(mariadb_url, pg_url, [table])
 
 
-def _raw_lock_waiters(pg_url: str, mode: str) -> int:
-    """Sessions of this database waiting for ``warehouse.RAW_STEADY_LOCK`` in ``mode`` (ExclusiveLock for
-    a raw write, ShareLock for a dbt build)."""
-    conn = pg_conn(pg_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND mode = %s "
-                        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", (mode,))
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
-
-
 def test_a_sync_waits_for_the_dbt_builds_reading_raw_and_they_for_it(mariadb_url, pg_url):
     """Raw held steady (``warehouse.raw_held_steady``, what each dbt build holds for its run): a sync of an
     edit waits for it before it writes (raw keeps the old fee, the sync's session waits on the lock) and
@@ -713,7 +700,7 @@ def test_a_sync_waits_for_the_dbt_builds_reading_raw_and_they_for_it(mariadb_url
             sync = threading.Thread(target=lambda: synced.append(sync_window(params, pg, table, None)))
             sync.start()
             deadline = time.monotonic() + 20
-            while _raw_lock_waiters(pg_url, "ExclusiveLock") == 0 and time.monotonic() < deadline:
+            while raw_lock_waiters(warehouse, "ExclusiveLock") == 0 and time.monotonic() < deadline:
                 time.sleep(0.05)
             time.sleep(0.5)
             assert sync.is_alive() and not synced
@@ -734,7 +721,7 @@ def test_a_sync_waits_for_the_dbt_builds_reading_raw_and_they_for_it(mariadb_url
         reader = threading.Thread(target=build)
         reader.start()
         deadline = time.monotonic() + 20
-        while _raw_lock_waiters(pg_url, "ShareLock") == 0 and time.monotonic() < deadline:
+        while raw_lock_waiters(warehouse, "ShareLock") == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert waited == [True] and not held.wait(0.5)
         writer.commit()

@@ -192,3 +192,16 @@ def wait_past_records(source_url: str, pg_url: str) -> None:
                 time.sleep(0.2)
     finally:
         conn.close()
+
+
+def raw_lock_waiters(params, mode: str) -> int:
+    """Sessions of the database of ``params`` (a ``PgParams``) waiting for ``warehouse.RAW_STEADY_LOCK`` in
+    ``mode``: ExclusiveLock for a raw write, ShareLock for a dbt build."""
+    conn = params.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND mode = %s "
+                        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", (mode,))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
