@@ -135,6 +135,22 @@ def test_client_command_has_no_password(monkeypatch):
     assert "MYSQL_PWD" not in env and not any("Pw" in value for value in env.values())
 
 
+def _exec_done_cmdline(pid: int, seconds: float = 10.0) -> list[bytes]:
+    """The process's command line once it has executed its program: read right after the start, /proc
+    may show it empty (the exec in progress, seen in CI) or still Python's (forked, not yet executed), and
+    its environment then is not yet the program's."""
+    import sys
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        if (cmdline[0] and os.path.realpath(cmdline[0]) != os.path.realpath(sys.executable)) \
+                or time.monotonic() > deadline:
+            return cmdline
+        time.sleep(0.01)
+
+
 def test_the_client_logs_in_with_the_option_file_alone(mariadb_url, tmp_path, monkeypatch):
     """Against the real MariaDB: the client reads the password from its private option file (named on
     its command line, not in its environment). The file stays until the client has exited: the client
@@ -145,8 +161,8 @@ def test_the_client_logs_in_with_the_option_file_alone(mariadb_url, tmp_path, mo
     proc = start_client(params, "SELECT SLEEP(1); SELECT CURRENT_USER();")
     (path,) = list(tmp_path.iterdir())  # still there while the client runs
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.stat().st_uid == os.getuid()
+    cmdline = _exec_done_cmdline(proc.pid)
     assert "MYSQL_PWD" not in (open(f"/proc/{proc.pid}/environ", "rb").read().decode(errors="replace"))
-    cmdline = open(f"/proc/{proc.pid}/cmdline", "rb").read().split(b"\0")
     assert cmdline[1] == f"--defaults-file={path}".encode()
     out = proc.stdout.read().decode()
     assert mysql.client_error(proc) is None
