@@ -29,6 +29,7 @@ from dental_assets.defs.automation.dead_runs import (
     process_start,
     recorded_process,
 )
+from dental_assets.defs.dbt.assets import MODELS_POOL
 from dental_assets.defs.raw import SOURCE_POOL
 from dental_assets.defs.raw.assets import RAW_GROUP, raw_asset_key
 from dental_assets.defs.raw.sensors import RAW_JOB_NAME, SOURCE_TAG
@@ -85,6 +86,15 @@ def _run(instance, job_name: str, status, tags: dict[str, str] | None = None, ru
 
 def _status(instance, run) -> dg.DagsterRunStatus:
     return instance.get_run_by_id(run.run_id).status
+
+
+def _report(instance, run, event: str = "RUN_START") -> None:
+    """``run``'s process reports ``event`` (a ``DagsterEventType`` name: RUN_START makes it STARTED,
+    RUN_SUCCESS SUCCESS)."""
+    from dagster._core.events import DagsterEvent, DagsterEventType
+
+    instance.report_dagster_event(DagsterEvent(event_type_value=DagsterEventType[event].value,
+                                               job_name=run.job_name), run_id=run.run_id)
 
 
 # ------------------------------------------------------------------------------ runs whose process died
@@ -174,14 +184,12 @@ def test_every_run_has_a_maximum_runtime(project_instance):
     """A run without a ``dagster/max_runtime`` tag (any job: dbt, the UI's Materialize) is failed by
     run monitoring after the instance's ``max_runtime_seconds``, 6 hours: one that recorded no process
     (or ran on another host) gives back its place then."""
-    from dagster._core.events import DagsterEvent, DagsterEventType
     from dagster._daemon.monitoring import run_monitoring
 
     instance = project_instance
     assert instance.run_monitoring_enabled and instance.run_monitoring_max_runtime_seconds == 6 * 3600
     run = _run(instance, "dbt_facts_job", dg.DagsterRunStatus.NOT_STARTED)
-    instance.report_dagster_event(DagsterEvent(event_type_value=DagsterEventType.RUN_START.value,
-                                               job_name="dbt_facts_job"), run_id=run.run_id)
+    _report(instance, run)
     started = instance.get_run_record_by_id(run.run_id).start_time
     for hours, status in ((5.9, dg.DagsterRunStatus.STARTED), (6.1, dg.DagsterRunStatus.FAILURE)):
         now = started + hours * 3600
@@ -214,14 +222,16 @@ def test_raw_assets_are_in_the_source_pool_which_the_instance_limits_to_one(defs
     assert config.run_queue_config.tag_concurrency_limits == [{"key": "dental/opendental_source", "limit": 1}]
 
 
-def _asset_run(instance, defs, keys: list[dg.AssetKey], status) -> dg.DagsterRun:
-    """A run of the implicit asset job (what Materialize in the UI and backfills launch: no tags) for
-    ``keys``, with its execution plan (from which Dagster records the run's pools)."""
+def _asset_run(instance, defs, keys: list[dg.AssetKey], status, job_name: str | None = None) -> dg.DagsterRun:
+    """A run of the implicit asset job (what Materialize in the UI, backfills and the automation sensor
+    launch: no tags), or of ``job_name``'s job, for ``keys``, with its execution plan (from which Dagster
+    records the run's pools)."""
     from dagster._core.execution.api import create_execution_plan
 
     from dental_assets.defs.synthetic.jobs import remote_job_origin
 
-    job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(keys))
+    job = defs.resolve_job_def(job_name) if job_name else defs.resolve_implicit_global_asset_job_def()
+    job = job.get_subset(asset_selection=set(keys))
     return instance.create_run_for_job(job_def=job, execution_plan=create_execution_plan(job), status=status,
                                        asset_selection=frozenset(keys), remote_job_origin=remote_job_origin(job.name))
 
@@ -241,3 +251,52 @@ def test_a_raw_materialization_from_the_ui_waits_for_the_raw_run_in_progress(def
     assert _dequeued(instance) == [queued_dbt.run_id]
     instance.report_run_failed(running)
     assert set(_dequeued(instance)) == {queued_raw.run_id, queued_dbt.run_id}
+
+
+# ---------------------------------------------------------------------- one build from the models
+
+def _key(defs, *path: str) -> dg.AssetKey:
+    key = dg.AssetKey(list(path))
+    assert key in defs.resolve_asset_graph().get_all_asset_keys(), key
+    return key
+
+
+def test_every_asset_that_builds_from_the_models_is_in_the_models_pool(defs):
+    """Both dbt asset definitions and the journey dataset (it reads ``fct_treatment_journey``) are in the
+    pool ``warehouse_models``, and nothing else is (raw has its own; the journey models read Parquet)."""
+    repository = defs.get_repository_def()
+    pooled = {a.op.name for a in repository.assets_defs_by_key.values()
+              if a.is_executable and hasattr(a, "op") and a.op.pool == MODELS_POOL}
+    assert pooled == {"dental_dbt_models", "dental_dbt_facts", "treatment_journey"}
+
+
+def test_a_model_build_waits_for_the_build_in_progress(defs, project_instance):
+    """The daemon's case: the automation's first run is still building ``int_employees`` when its next
+    tick asks for ``int_clock_events``, whose foreign key to ``int_employees`` would be left out (the
+    relation does not exist yet) and its blocking check never executed. The second run, and a nightly
+    ``dbt_facts_job`` run, wait in the queue until no other run builds models; a raw run does not wait
+    for them. Then one of them goes, never both at once."""
+    instance = project_instance
+    employees = _key(defs, "intermediate", "int_employees")
+    clock_events = _key(defs, "intermediate", "int_clock_events")
+    fact = _key(defs, "marts", "fct_procedure")
+    journey = _key(defs, "treatment_journey")
+    building = _asset_run(instance, defs, [employees], dg.DagsterRunStatus.STARTED)
+    assert MODELS_POOL in building.run_op_concurrency.all_pools
+    next_tick = _asset_run(instance, defs, [clock_events], dg.DagsterRunStatus.QUEUED)
+    nightly = _asset_run(instance, defs, [fact], dg.DagsterRunStatus.QUEUED, job_name="dbt_facts_job")
+    raw = _asset_run(instance, defs, [raw_asset_key("provider")], dg.DagsterRunStatus.QUEUED)
+    _dequeued(instance)  # Dagster records the pools' limits (the default, 1) the first time it sees them queued
+    assert _dequeued(instance) == [raw.run_id]
+    _report(instance, raw)
+
+    _report(instance, building, "RUN_SUCCESS")
+    assert _dequeued(instance) == [next_tick.run_id]  # the queue's order, one at a time
+    _report(instance, next_tick)
+    yearly = _asset_run(instance, defs, [journey], dg.DagsterRunStatus.QUEUED)
+    assert _dequeued(instance) == []
+    instance.report_run_failed(instance.get_run_by_id(next_tick.run_id))
+    assert _dequeued(instance) == [nightly.run_id]
+    _report(instance, nightly)
+    _report(instance, nightly, "RUN_SUCCESS")
+    assert _dequeued(instance) == [yearly.run_id]

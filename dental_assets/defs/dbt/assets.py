@@ -47,6 +47,15 @@ the run. On a warehouse where the other model was never built, that test could o
 relation which is neither built by the run nor present in the warehouse (``unrunnable_tests``),
 and logs them; their asset checks are reported as not executed, never as passed. Once both relations
 exist, the test runs again in every run that selects either model.
+
+One build at a time. Both dbt asset definitions (and the journey dataset, which reads a model) are in the
+concurrency pool ``warehouse_models`` (``MODELS_POOL``), whose limit the instance files set to 1 with
+granularity ``run``: the run queue starts a run that builds models only while no other such run is in
+progress, whichever way it was launched (the automation sensor, the nightly schedules, Materialize,
+a backfill, a retry). Two overlapping builds went wrong under the daemon: a run started while another
+was still creating ``int_employees`` left out the tests that read it (above), so their blocking checks
+stayed not executed and held a mart back; a retry rebuilt ``int_procedures`` while another run's
+``fct_procedure`` was reading it, and Dagster counted the parent's update as handled by that child.
 """
 
 import contextlib
@@ -303,6 +312,9 @@ def mart_summary(warehouse: WarehouseResource, model_name: str) -> dict[str, dg.
 INCREMENTAL_SELECT = "config.materialized:incremental"
 
 
+# every asset that builds from the warehouse's models is in this concurrency pool, whose limit the instance
+# files (dagster.yaml, dagster.demo.yaml) set to 1: one such run at a time (module docstring)
+MODELS_POOL = "warehouse_models"
 DEMO_RUN_TAG = "dental/demo_run_id"  # dental_assets.defs.synthetic.jobs.PARENT_TAG: a run the demo launched
 UNIQUE_ID = "dagster_dbt/unique_id"  # dagster-dbt's metadata key for a spec's dbt node
 BUILT_RESOURCE_TYPES = ("model", "seed", "snapshot")
@@ -670,6 +682,7 @@ def _stream_with_summaries(context, dbt: DbtCliResource, warehouse: WarehouseRes
     project=dbt_project,
     dagster_dbt_translator=translator,
     name="dental_dbt_models",
+    pool=MODELS_POOL,
     exclude=INCREMENTAL_SELECT,
 )
 def dental_dbt_models(
@@ -706,6 +719,7 @@ def fact_build_args(first_key: str, last_key: str, all_keys: list[str],
     project=dbt_project,
     dagster_dbt_translator=translator,
     name="dental_dbt_facts",
+    pool=MODELS_POOL,
     select=INCREMENTAL_SELECT,
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),

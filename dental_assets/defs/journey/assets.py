@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 from dagster_dbt import get_asset_key_for_model
 
 from dental_assets import settings
-from dental_assets.defs.dbt.assets import dental_dbt_models, relation_for_model
+from dental_assets.defs.dbt.assets import MODELS_POOL, dental_dbt_models, relation_for_model
 from dental_assets.defs.resources import JourneyKeysResource, OpenDentalSourceResource, WarehouseResource
 from dental_assets.errors import ConfigurationError
 from dental_assets.journey_models import DATA_QUALITY_STATS_KEY, version_stamp
@@ -474,6 +474,7 @@ def write_journey_partition(
     deps=[get_asset_key_for_model([dental_dbt_models], JOURNEY_MODEL)],
     group_name=JOURNEY_GROUP,
     kinds={"parquet", "python"},
+    pool=MODELS_POOL,  # one build from the models at a time (defs/dbt/assets.py)
     description=(
         "One row per procedure (ProcStatus 1, 2, 5, 6; not the broken-appointment charges D9986, D9987) of the "
         "year, features and targets from "
