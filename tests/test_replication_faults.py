@@ -102,6 +102,50 @@ def test_connection_dropped_mid_partition_is_retried(source_url, pg_url, mariadb
     assert_raw_equals_source(source_url, pg_url, [table])
 
 
+def test_a_check_part_failing_before_it_lists_its_keys_stops_the_check(source_url, pg_url, monkeypatch):
+    """The check reads raw while its source parts run, and raw's side waits for the keys each part lists
+    (the rows stamped after the sync's clock, read in the part's own snapshot). A part that fails before
+    listing them (here its snapshot, at its first statement) makes the check raise that part's error at
+    once: raw's side must not wait for keys that will never come."""
+    import threading
+
+    from dental_assets.replication import fingerprint
+    from dental_assets.replication.mysql import MySqlParams
+    from dental_assets.replication.sync import sync_window, verify_window
+
+    params = MySqlParams.from_url(source_url)
+    pg = pg_conn(pg_url)
+    table = raw_table("procedurelog")
+    result = sync_window(params, pg, table, None)
+    assert result.source_clock is not None
+    started = fingerprint.snapshot_start
+    calls = []
+
+    def second_part_fails(conn):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 2:
+            raise RuntimeError("planted: the part's session failed")
+        started(conn)
+
+    monkeypatch.setattr(fingerprint, "snapshot_start", second_part_fails)
+    outcome: dict[str, BaseException] = {}
+
+    def check():
+        try:
+            verify_window(params, pg, table, None, clock=result.source_clock,
+                          scope=fingerprint.CheckScope(sample=32, residue=0))  # two source parts
+        except BaseException as error:  # noqa: BLE001 - what the check raised is the assertion
+            outcome["error"] = error
+
+    worker = threading.Thread(target=check, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the check is still waiting for the keys of a part that failed"
+    pg.close()
+    assert len(calls) == 2, calls  # both parts started, one failed
+    assert isinstance(outcome.get("error"), RuntimeError) and "planted" in str(outcome["error"]), outcome
+
+
 def test_a_client_killed_mid_row_at_every_try_quotes_no_row(source_url, pg_url, monkeypatch):
     """The CSV path (a nullable string column), its `mariadb` client killed (SIGKILL, as the OOM killer
     does) while streaming, at every try: COPY fails on the cut last line, and PostgreSQL's error
