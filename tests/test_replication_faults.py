@@ -182,7 +182,9 @@ def test_a_client_killed_mid_row_at_every_try_quotes_no_row(source_url, pg_url, 
     assert "COPY procedurelog, line" not in text and SECRET not in text, text
 
 
-def test_retries_give_up_with_a_clear_error(pg_url, monkeypatch):
+def test_retries_give_up_with_a_clear_error(pg_url, monkeypatch, caplog):
+    """A source lost for good: ``sync_window`` tries ``attempts`` times in all, its first read (the
+    source's columns) included, then raises SourceConnectionLost."""
     from dental_assets.replication import mysql
     from dental_assets.replication.mysql import MySqlParams, SourceConnectionLost
     from dental_assets.replication.sync import sync_window
@@ -192,9 +194,12 @@ def test_retries_give_up_with_a_clear_error(pg_url, monkeypatch):
     # configuration error at once, tests/test_settings.py)
     monkeypatch.setattr(mysql, "_reached", {("127.0.0.1", 1)})
     pg = pg_conn(pg_url)
-    with pytest.raises(SourceConnectionLost):
+    with caplog.at_level(logging.WARNING, logger="dental_assets.replication.mysql"), \
+            pytest.raises(SourceConnectionLost):
         sync_window(params, pg, raw_table("procedurelog"), None, attempts=2)
     pg.close()
+    retries = [r.getMessage() for r in caplog.records if "connection lost" in r.getMessage()]
+    assert len(retries) == 1 and "retry 1/1" in retries[0], retries
 
 
 def _terminate_the_copying_backend(monkeypatch, pg_url, every_time: bool) -> list[int]:

@@ -455,7 +455,8 @@ def sync_window(
     (the whole window again, backoff 0.5 s doubling). ``writer``: the token of the ``dental sync``
     doing it, whose claim on the table survives (``verified.forget``). Raises SourceConnectionLost,
     SourceQueryError, ValueError (schema drift the catalog cannot map) or psycopg2 errors."""
-    cols = source_columns(params, table)
+    # the columns' read is tried ``attempts`` times too (inside, its own retries give way to these)
+    cols = with_retries(lambda: source_columns(params, table), attempts=attempts, what="source columns")
 
     def attempt() -> SyncResult:
         try:
