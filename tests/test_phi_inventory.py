@@ -110,6 +110,35 @@ def test_names_that_say_identifier_are_never_not_phi():
                 assert phi_class != phi.NOT_PHI, (table, column)
 
 
+def test_a_person_tables_identifier_named_columns_are_never_downgraded():
+    """A guard against a downgrade the hand lists above do not name: in every table about a person (one
+    with a last or first name: patient, referral, provider, employee; or one of a patient's: inssub,
+    patientnote...), each text column named like a Safe Harbor identifier (a name, an address or its
+    city and ZIP, a phone, an e-mail, an SSN, a birth date, a Medicaid or subscriber id) is a direct
+    identifier, free text or, for the practice's own people, a staff identifier: never a
+    quasi-identifier or not_phi, which marts may carry. Organizations' tables (carrier, clinic,
+    laboratory, pharmacy, employer) have neither names of persons nor a patient."""
+    words = ("SSN", "Phone", "Email", "EMail", "LName", "FName", "MName", "Address", "Birthdate", "City", "Zip",
+             "SubscriberID", "MedicaidID")
+    allowed = {phi.DIRECT_IDENTIFIER, phi.FREE_TEXT, phi.STAFF_IDENTIFIER}
+    schema = opendental_schema()
+    person_tables = [table for table in phi.phi_inventory()
+                     if table == "patient" or any(c.name in ("LName", "FName") or c.fk == "patient"
+                                                  for c in schema[table].columns)]
+    assert {"patient", "referral", "inssub", "patientnote", "provider", "employee"} <= set(person_tables)
+    assert not {"carrier", "clinic", "laboratory", "pharmacy", "employer"} & set(person_tables)
+    checked = 0
+    for table in person_tables:
+        for column, phi_class in phi.phi_inventory()[table].items():
+            col = schema[table].column(column)
+            if col.is_pk or col.fk or col.enum or col.is_flag or col.kind in ("int", "float"):
+                continue  # keys, codes, flags and numbers (ZipCodeNum, EmailAddressNum)
+            if any(word in column for word in words):
+                checked += 1
+                assert phi_class in allowed, (table, column, phi_class)
+    assert checked >= 30
+
+
 def test_marts_may_carry_neither_direct_identifiers_nor_free_text():
     """docs/security.md, "Layers": marts carry "no direct identifier, no free text"; the marts checks
     (tests/test_security_roles.py) take the forbidden classes from MART_FORBIDDEN."""
