@@ -9,11 +9,16 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from dental_assets.defs.dbt.assets import (PARTIAL_PARSE_FILE, keep_partial_parse, run_settings_env,
-                                           seed_partial_parse)
+from dental_assets.defs.dbt.assets import (PARTIAL_PARSE_FILE, PRODUCTION_BUILD_EXCLUDES, keep_partial_parse,
+                                           run_settings_env, seed_partial_parse)
 from dental_assets.warehouse import PgParams
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dental_dbt"
+# a build whose subject is the practice's data leaves out the dbt unit tests, as Dagster's production builds
+# do: they check the models' SQL on hand-made rows whatever the data, and test_marts_dirty.py's whole
+# build runs every one of them (and asserts it passed)
+DATA_ONLY = PRODUCTION_BUILD_EXCLUDES
+
 
 class _DbtProcess:
     """This test process's dbt process (``warm_dbt.py``), started at the first run and again if it

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import dental_synthetic
-from dbt_runner import DBT_DIR, run_dbt
+from dbt_runner import DATA_ONLY, DBT_DIR, run_dbt
 from dental_assets.warehouse import PgParams, mark_demo_target
 
 AS_OF = dt.date(2026, 6, 30)
@@ -114,7 +114,7 @@ def journey(pg_module_url, tmp_path_factory):
     renumber_keys(params, [name for name in practice.tables if name in {t.name for t in raw_tables()}])
     target = tmp_path_factory.mktemp("dbt_target")
     # cautious: the tests of these models and their parents, not tests that also need unselected models
-    run_dbt(params, target, "build", "--select", "+fct_treatment_journey +fct_appointment_outcomes",
+    run_dbt(params, target, "build", *DATA_ONLY, "--select", "+fct_treatment_journey +fct_appointment_outcomes",
             "--indirect-selection", "cautious", artifacts=True,  # the manifest: upstream_raw_tables
             settings={"as_of_date": AS_OF.isoformat()})  # as Dagster runs it: the practice's as-of date
     # the models read no polymorphic reference the renumbering left as is

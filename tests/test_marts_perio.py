@@ -12,7 +12,7 @@ import datetime as dt
 import pytest
 
 import dental_synthetic
-from dbt_runner import query_rows, run_dbt
+from dbt_runner import DATA_ONLY, query_rows, run_dbt
 from dental_assets.warehouse import PgParams, mark_demo_target
 
 AS_OF = dt.date(2026, 6, 30)
@@ -26,7 +26,7 @@ def built(pg_module_url, tmp_path_factory):
     mark_demo_target(params)
     practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=1000, seed=7, as_of=AS_OF))
     dental_synthetic.write_postgres_raw(practice, params)
-    run_dbt(params, tmp_path_factory.mktemp("dbt_target"), "build", "--select", "+mart_perio_followup",
+    run_dbt(params, tmp_path_factory.mktemp("dbt_target"), "build", *DATA_ONLY, "--select", "+mart_perio_followup",
             "--indirect-selection", "cautious",
             settings={"as_of_date": AS_OF.isoformat()})
     columns = ("patient_id", "latest_exam_id", "latest_exam_date", "latest_exam_provider_id", "probed_sites",

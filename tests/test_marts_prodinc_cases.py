@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import pytest
 
-from dbt_runner import query_rows, replace_raw_rows, run_dbt, write_raw_rows
+from dbt_runner import DATA_ONLY, query_rows, replace_raw_rows, run_dbt, write_raw_rows
 from dental_assets.warehouse import PgParams
 
 MARCH_31, APRIL_1, APRIL_2 = "2026-03-31", "2026-04-01", "2026-04-02"  # a month's last day, the next two
@@ -123,7 +123,7 @@ def warehouse(pg_module_url, tmp_path_factory):
     params = PgParams.from_url(pg_module_url)
     write_raw_rows(params, _rows())
     target = tmp_path_factory.mktemp("dbt_target")
-    run_dbt(params, target, "build", "--select", "+mart_production_daily", "+mart_collections_daily",
+    run_dbt(params, target, "build", *DATA_ONLY, "--select", "+mart_production_daily", "+mart_collections_daily",
             "--indirect-selection", "cautious")
     return params, target
 

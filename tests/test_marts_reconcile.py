@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 import dental_synthetic
-from dbt_runner import run_dbt, query_rows as rows
+from dbt_runner import DATA_ONLY, query_rows as rows, run_dbt
 from dental_assets.warehouse import PgParams, mark_demo_target
 from ledger_compare import expected_income, expected_production, mart_income, mart_production
 
@@ -30,7 +30,7 @@ def built(pg_module_url, tmp_path_factory):
     mark_demo_target(params)
     practice = dental_synthetic.generate(dental_synthetic.SyntheticConfig(patients=1000, seed=7, as_of=AS_OF))
     dental_synthetic.write_postgres_raw(practice, params)
-    run_dbt(params, tmp_path_factory.mktemp("dbt_target"), "build", "--select", "+path:models/marts",
+    run_dbt(params, tmp_path_factory.mktemp("dbt_target"), "build", *DATA_ONLY, "--select", "+path:models/marts",
             settings={"as_of_date": AS_OF.isoformat()})
     return params, practice
 

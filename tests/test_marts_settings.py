@@ -24,7 +24,7 @@ import pyarrow as pa
 import pytest
 
 import dental_synthetic
-from dbt_runner import run_dbt, query_rows as rows
+from dbt_runner import DATA_ONLY, run_dbt, query_rows as rows
 from dental_assets.warehouse import PgParams, mark_demo_target
 from dental_synthetic.ledger import daily_ledger, proc_charge
 from dental_synthetic.practice import enum_codes
@@ -142,7 +142,7 @@ def built(request, pg_module_url, tmp_path_factory):
     dental_synthetic.write_postgres_raw(practice, params)
     # cautious: the tests of the selected models whose every parent is built here (a foreign key from a
     # model outside the selection to a staging view inside it would find its own table missing)
-    run_dbt(params, tmp_path_factory.mktemp("dbt_target"), "build", "--select", "+mart_ar_aging",
+    run_dbt(params, tmp_path_factory.mktemp("dbt_target"), "build", *DATA_ONLY, "--select", "+mart_ar_aging",
             "+mart_production_daily",
             "--indirect-selection", "cautious", settings={"as_of_date": AS_OF.isoformat()})
     return params, practice, planted

@@ -17,7 +17,7 @@ import pytest
 from psycopg2 import errors, sql
 
 import dental_synthetic
-from dbt_runner import execute_sql, query_rows, run_dbt
+from dbt_runner import DATA_ONLY, execute_sql, query_rows, run_dbt
 from dental_assets import roles as roles_module
 from dental_assets.catalog import raw_tables, snake_case
 from dental_assets.catalog.phi import DIRECT_IDENTIFIER, MART_FORBIDDEN, phi_class, phi_inventory
@@ -143,7 +143,8 @@ def _built_warehouse(pg_module_url, roles, logins, tmp_path_factory, monkeypatch
         logins["pipeline"] = dataclasses.replace(params, user=pipeline, password=password)
         # the suite's one run passing the date as a dbt var (run_setting's `--vars` path); the others pass
         # it as Dagster does (DENTAL_DBT_AS_OF_DATE). A new login parses in full anyway (dbt's profile hash)
-        run_dbt(logins["transformer"], target, "build", "--select", "+path:models/marts", "--vars", VARS)
+        run_dbt(logins["transformer"], target, "build", *DATA_ONLY, "--select", "+path:models/marts",
+                "--vars", VARS)
         # what the analyst may read of what dbt built, before any later grant could mend it
         unreadable = query_rows(params, f"""
             SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
