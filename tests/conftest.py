@@ -123,22 +123,23 @@ def pytest_configure(config: pytest.Config) -> None:
 # ``--dist loadfile``: a file on one worker, handed out in collection order); starting the longest
 # files first keeps one long file from running alone at the end. Files not listed keep their order,
 # after these. Only the order changes (tests are independent); measured with bench/test_time.py.
-SLOWEST_FILES = (
-    "test_ui_browser.py",  # the suite's one 300-patient demo, then the browser
-    "test_replication.py",
-    "test_automation_e2e.py",
-    "test_replication_practice.py",
-    "test_replication_unchanged.py",
-    "test_replication_faults.py",
-    "test_dagster_cli.py",
+SLOWEST_FILES = (  # bench/test_time.py, 2026-12-07 00:26 (sum of each file's tests, 2 workers, quiet machine)
+    "test_ui_browser.py",  # the suite's one 300-patient demo, then the browser (132 s; its demo test 96 s)
+    "test_replication_faults.py",  # 224 s
+    "test_replication.py",  # 157 s
+    "test_replication_practice.py",  # 113 s
     "test_journey_dataset.py",
-    "test_marts_reconcile.py",
+    "test_check_failures.py",
     "test_marts_dirty.py",
-    "test_settings.py",
-    "test_marts_settings.py",
-    "test_dbt_incremental.py",
+    "test_replication_unchanged.py",
+    "test_automation_e2e.py",
     "test_security_roles.py",
+    "test_journey_decision_date.py",
+    "test_settings.py",
     "test_dbt_partial_selection.py",
+    "test_marts_reconcile.py",
+    "test_automation_fresh_instance.py",
+    "test_marts_settings.py",
 )
 
 
