@@ -308,3 +308,45 @@ def test_kept_connections_hold_no_lock_between_uses_and_serve_every_thread(tmp_p
             stored = conn.execute("select count(*) from event_logs").fetchone()[0]
         assert stored == len(instance.get_records_for_run(run.run_id, limit=100_000).records)
         assert stored > len(SPECS) * len(keys)
+
+
+LOCK_HELD_SECONDS = 7  # longer than pysqlite's default wait (5 s), well within the storages' 30 s
+
+
+def test_run_and_schedule_writes_wait_for_another_connections_lock(tmp_path, monkeypatch):
+    """The daemon's case: another process holds the write lock of ``runs.db`` and ``schedules.db`` (here
+    another connection, ``BEGIN IMMEDIATE``) for 7 s. A run recorded and a sensor's state saved by the
+    demo's instance wait for it and succeed; with pysqlite's default 5 s (Dagster's own run and schedule
+    storages) they failed with "database is locked"."""
+    from dagster._core.scheduler.instigation import (InstigatorState, InstigatorStatus, InstigatorType,
+                                                     SensorInstigatorData)
+    from dagster._core.test_utils import create_run_for_test
+
+    from dental_assets.instance import DentalSqliteRunStorage, DentalSqliteScheduleStorage
+    from dental_assets.defs.synthetic.jobs import remote_job_origin
+
+    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
+    home = tmp_path / "demo_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.demo.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.run_storage, DentalSqliteRunStorage)
+        assert isinstance(instance.schedule_storage, DentalSqliteScheduleStorage)
+        holders = []
+        for path in (home / "history" / "runs.db", home / "schedules" / "schedules.db"):
+            holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            holder.execute("BEGIN IMMEDIATE")  # the write lock, as a writer in another process holds it
+            holders.append(holder)
+        release = threading.Timer(LOCK_HELD_SECONDS, lambda: [h.execute("COMMIT") for h in holders])
+        release.start()
+        try:
+            run = create_run_for_test(instance, job_name="dbt_job", remote_job_origin=remote_job_origin("dbt_job"))
+            origin = remote_job_origin("dbt_job").repository_origin.get_instigator_origin("raw_change_sensor")
+            instance.add_instigator_state(InstigatorState(origin, InstigatorType.SENSOR, InstigatorStatus.RUNNING,
+                                                          SensorInstigatorData()))
+        finally:
+            release.join()
+            for holder in holders:
+                holder.close()
+        assert instance.get_run_by_id(run.run_id) is not None
+        assert instance.all_instigator_state()[0].status == InstigatorStatus.RUNNING
