@@ -29,7 +29,7 @@ from dental_assets.defs.automation.dead_runs import (
     process_start,
     recorded_process,
 )
-from dental_assets.defs.dbt.assets import MODELS_POOL
+from dental_assets.defs.dbt.assets import MODELS_POOL, MODELS_TAG
 from dental_assets.defs.raw import SOURCE_POOL
 from dental_assets.defs.raw.assets import RAW_GROUP, raw_asset_key
 from dental_assets.defs.raw.sensors import RAW_JOB_NAME, SOURCE_TAG
@@ -219,13 +219,15 @@ def test_raw_assets_are_in_the_source_pool_which_the_instance_limits_to_one(defs
     assert config.pool_config.default_pool_limit == 1
     assert config.pool_config.pool_granularity == PoolGranularity.RUN
     assert config.run_queue_config.max_concurrent_runs == 4
-    assert config.run_queue_config.tag_concurrency_limits == [{"key": "dental/opendental_source", "limit": 1}]
+    assert config.run_queue_config.tag_concurrency_limits == [{"key": "dental/opendental_source", "limit": 1},
+                                                              {"key": "dental/warehouse_models", "limit": 1}]
 
 
-def _asset_run(instance, defs, keys: list[dg.AssetKey], status, job_name: str | None = None) -> dg.DagsterRun:
+def _asset_run(instance, defs, keys: list[dg.AssetKey], status, job_name: str | None = None,
+               tags: dict[str, str] | None = None) -> dg.DagsterRun:
     """A run of the implicit asset job (what Materialize in the UI, backfills and the automation sensor
-    launch: no tags), or of ``job_name``'s job, for ``keys``, with its execution plan (from which Dagster
-    records the run's pools)."""
+    launch; ``tags``: the launcher's, none from the UI), or of ``job_name``'s job with its tags, for
+    ``keys``, with its execution plan (from which Dagster records the run's pools)."""
     from dagster._core.execution.api import create_execution_plan
 
     from dental_assets.defs.synthetic.jobs import remote_job_origin
@@ -233,7 +235,8 @@ def _asset_run(instance, defs, keys: list[dg.AssetKey], status, job_name: str | 
     job = defs.resolve_job_def(job_name) if job_name else defs.resolve_implicit_global_asset_job_def()
     job = job.get_subset(asset_selection=set(keys))
     return instance.create_run_for_job(job_def=job, execution_plan=create_execution_plan(job), status=status,
-                                       asset_selection=frozenset(keys), remote_job_origin=remote_job_origin(job.name))
+                                       asset_selection=frozenset(keys), tags={**job.run_tags, **(tags or {})},
+                                       remote_job_origin=remote_job_origin(job.name))
 
 
 def test_a_raw_materialization_from_the_ui_waits_for_the_raw_run_in_progress(defs, project_instance):
@@ -263,40 +266,46 @@ def _key(defs, *path: str) -> dg.AssetKey:
 
 def test_every_asset_that_builds_from_the_models_is_in_the_models_pool(defs):
     """Both dbt asset definitions and the journey dataset (it reads ``fct_treatment_journey``) are in the
-    pool ``warehouse_models``, and nothing else is (raw has its own; the journey models read Parquet)."""
+    pool ``warehouse_models``, and nothing else is (raw has its own; the journey models read Parquet). The
+    runs the project launches to build them carry the tag limited to 1 as well: the automation sensor's,
+    ``dbt_job``'s and ``dbt_facts_job``'s (so the nightly schedules'), the journey job's."""
     repository = defs.get_repository_def()
     pooled = {a.op.name for a in repository.assets_defs_by_key.values()
               if a.is_executable and hasattr(a, "op") and a.op.pool == MODELS_POOL}
     assert pooled == {"dental_dbt_models", "dental_dbt_facts", "treatment_journey"}
+    assert defs.resolve_sensor_def("dental_automation_sensor").run_tags == MODELS_TAG
+    for job in ("dbt_job", "dbt_facts_job", "treatment_journey_job"):
+        assert MODELS_TAG.items() <= defs.resolve_job_def(job).run_tags.items(), job
 
 
 def test_a_model_build_waits_for_the_build_in_progress(defs, project_instance):
-    """The daemon's case: the automation's first run is still building ``int_employees`` when its next
-    tick asks for ``int_clock_events``, whose foreign key to ``int_employees`` would be left out (the
-    relation does not exist yet) and its blocking check never executed. The second run, and a nightly
-    ``dbt_facts_job`` run, wait in the queue until no other run builds models; a raw run does not wait
-    for them. Then one of them goes, never both at once."""
+    """The daemon's case, on a new instance: the automation's first run is still building
+    ``int_employees`` when its next tick asks for ``int_clock_events``, whose foreign key to
+    ``int_employees`` would be left out (the relation does not exist yet) and its blocking check never
+    executed. From the very first dequeue (Dagster applies a pool's limit only once it has seen the pool
+    queued: the tag holds meanwhile), the second run and a nightly ``dbt_facts_job`` run wait until no
+    other run builds models; a raw run does not wait for them. Then one of them goes, never both at once,
+    and a model materialized from the UI (no tag: the pool) waits too."""
     instance = project_instance
     employees = _key(defs, "intermediate", "int_employees")
     clock_events = _key(defs, "intermediate", "int_clock_events")
     fact = _key(defs, "marts", "fct_procedure")
     journey = _key(defs, "treatment_journey")
-    building = _asset_run(instance, defs, [employees], dg.DagsterRunStatus.STARTED)
+    building = _asset_run(instance, defs, [employees], dg.DagsterRunStatus.STARTED, tags=MODELS_TAG)
     assert MODELS_POOL in building.run_op_concurrency.all_pools
-    next_tick = _asset_run(instance, defs, [clock_events], dg.DagsterRunStatus.QUEUED)
+    next_tick = _asset_run(instance, defs, [clock_events], dg.DagsterRunStatus.QUEUED, tags=MODELS_TAG)
     nightly = _asset_run(instance, defs, [fact], dg.DagsterRunStatus.QUEUED, job_name="dbt_facts_job")
     raw = _asset_run(instance, defs, [raw_asset_key("provider")], dg.DagsterRunStatus.QUEUED)
-    _dequeued(instance)  # Dagster records the pools' limits (the default, 1) the first time it sees them queued
-    assert _dequeued(instance) == [raw.run_id]
+    assert _dequeued(instance) == [raw.run_id]  # the first dequeue of this instance
     _report(instance, raw)
 
     _report(instance, building, "RUN_SUCCESS")
     assert _dequeued(instance) == [next_tick.run_id]  # the queue's order, one at a time
     _report(instance, next_tick)
-    yearly = _asset_run(instance, defs, [journey], dg.DagsterRunStatus.QUEUED)
+    from_the_ui = _asset_run(instance, defs, [journey], dg.DagsterRunStatus.QUEUED)
     assert _dequeued(instance) == []
     instance.report_run_failed(instance.get_run_by_id(next_tick.run_id))
     assert _dequeued(instance) == [nightly.run_id]
     _report(instance, nightly)
     _report(instance, nightly, "RUN_SUCCESS")
-    assert _dequeued(instance) == [yearly.run_id]
+    assert _dequeued(instance) == [from_the_ui.run_id]

@@ -19,6 +19,7 @@ The raw layer's change sensor and backstop schedule belong to ``dental_assets/de
 
 import dagster as dg
 
+from dental_assets.defs.dbt.assets import MODELS_TAG
 from dental_assets.defs.automation.alerts import alert_webhook_resource, dental_run_failure_alerts
 from dental_assets.defs.automation.dead_runs import dental_dead_run_reaper, in_process_executor_recording_its_process
 from dental_assets.defs.automation.policies import apply_operational_policies
@@ -29,6 +30,7 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
+    run_tags=MODELS_TAG,  # its runs build models: one at a time, also on a new instance (defs/dbt/assets.py)
 )
 
 nightly_dbt_backstop = build_nightly_dbt_schedule("dbt_job")

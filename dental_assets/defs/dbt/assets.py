@@ -52,7 +52,8 @@ One build at a time. Both dbt asset definitions (and the journey dataset, which 
 concurrency pool ``warehouse_models`` (``MODELS_POOL``), whose limit the instance files set to 1 with
 granularity ``run``: the run queue starts a run that builds models only while no other such run is in
 progress, whichever way it was launched (the automation sensor, the nightly schedules, Materialize,
-a backfill, a retry). Two overlapping builds went wrong under the daemon: a run started while another
+a backfill, a retry). The runs the project launches also carry the tag ``dental/warehouse_models``
+(``MODELS_TAG``, limit 1), which holds from a new instance's first dequeue on. Two overlapping builds went wrong under the daemon: a run started while another
 was still creating ``int_employees`` left out the tests that read it (above), so their blocking checks
 stayed not executed and held a mart back; a retry rebuilt ``int_procedures`` while another run's
 ``fct_procedure`` was reading it, and Dagster counted the parent's update as handled by that child.
@@ -315,6 +316,11 @@ INCREMENTAL_SELECT = "config.materialized:incremental"
 # every asset that builds from the warehouse's models is in this concurrency pool, whose limit the instance
 # files (dagster.yaml, dagster.demo.yaml) set to 1: one such run at a time (module docstring)
 MODELS_POOL = "warehouse_models"
+# and the runs launched to build them (the automation sensor's, dbt_job's, dbt_facts_job's, the journey
+# job's) carry this tag, limited to 1 in the same files: Dagster records a pool's limit only the first time
+# it sees a run of the pool queued, so on a new instance the first dequeue would start every queued model
+# run at once (the automation's first tick may request the unpartitioned models and the facts together)
+MODELS_TAG = {"dental/warehouse_models": "build"}
 DEMO_RUN_TAG = "dental/demo_run_id"  # dental_assets.defs.synthetic.jobs.PARENT_TAG: a run the demo launched
 UNIQUE_ID = "dagster_dbt/unique_id"  # dagster-dbt's metadata key for a spec's dbt node
 BUILT_RESOURCE_TYPES = ("model", "seed", "snapshot")
