@@ -19,11 +19,11 @@ The raw layer's change sensor and backstop schedule belong to ``dental_assets/de
 
 import dagster as dg
 
-from dental_assets.defs.dbt.assets import MODELS_TAG
 from dental_assets.defs.automation.alerts import alert_webhook_resource, dental_run_failure_alerts
 from dental_assets.defs.automation.dead_runs import dental_dead_run_reaper, in_process_executor_recording_its_process
 from dental_assets.defs.automation.policies import apply_operational_policies
 from dental_assets.defs.automation.schedules import build_nightly_dbt_facts_schedule, build_nightly_dbt_schedule
+from dental_assets.defs.dbt.assets import MODELS_TAG
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "dental_automation_sensor",

@@ -53,10 +53,11 @@ concurrency pool ``warehouse_models`` (``MODELS_POOL``), whose limit the instanc
 granularity ``run``: the run queue starts a run that builds models only while no other such run is in
 progress, whichever way it was launched (the automation sensor, the nightly schedules, Materialize,
 a backfill, a retry). The runs the project launches also carry the tag ``dental/warehouse_models``
-(``MODELS_TAG``, limit 1), which holds from a new instance's first dequeue on. Two overlapping builds went wrong under the daemon: a run started while another
-was still creating ``int_employees`` left out the tests that read it (above), so their blocking checks
-stayed not executed and held a mart back; a retry rebuilt ``int_procedures`` while another run's
-``fct_procedure`` was reading it, and Dagster counted the parent's update as handled by that child.
+(``MODELS_TAG``, limit 1), which holds from a new instance's first dequeue on. Two overlapping builds
+went wrong under the daemon: a run started while another was still creating ``int_employees`` left out
+the tests that read it (above), so their blocking checks stayed not executed and held a mart back; a
+retry rebuilt ``int_procedures`` while another run's ``fct_procedure`` was reading it, and Dagster
+counted the parent's update as handled by that child.
 """
 
 import contextlib
