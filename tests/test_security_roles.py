@@ -356,12 +356,7 @@ def test_tables_created_later_get_the_grants(warehouse):
     """Default privileges: a raw table the loader's user creates is readable by the transformer and the
     PHI reader, not by the analyst."""
     execute_sql(warehouse.params, "DROP TABLE IF EXISTS raw.later_table")
-    conn = warehouse.logins["loader"].connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("CREATE TABLE raw.later_table (x int)")
-    finally:
-        conn.close()
+    execute_sql(warehouse.logins["loader"], "CREATE TABLE raw.later_table (x int)")
     owner = query_rows(warehouse.params,
                        "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'raw.later_table'::regclass")
     assert owner == [(warehouse.roles.loader,)]  # the session ran as the group role
@@ -383,13 +378,8 @@ def test_one_pipeline_user_in_loader_and_transformer_gets_default_privileges(war
     """A user in both groups (no session role) writes raw and marts under its own name: what it creates
     is readable by the roles that read the layer, and the next grant gives it to the layer's owner."""
     execute_sql(warehouse.params, "DROP TABLE IF EXISTS raw.pipeline_raw, marts.pipeline_mart")
-    conn = warehouse.logins["pipeline"].connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("CREATE TABLE raw.pipeline_raw (x int)")
-            cur.execute("CREATE TABLE marts.pipeline_mart AS SELECT count(*) AS n FROM raw.patient")
-    finally:
-        conn.close()
+    execute_sql(warehouse.logins["pipeline"], "CREATE TABLE raw.pipeline_raw (x int)",
+                "CREATE TABLE marts.pipeline_mart AS SELECT count(*) AS n FROM raw.patient")
     try:
         assert can(warehouse.logins["transformer"], "SELECT * FROM raw.pipeline_raw")
         assert can(warehouse.logins["loader"], "INSERT INTO raw.pipeline_raw VALUES (1)")
@@ -505,12 +495,7 @@ def test_grant_revokes_every_privilege_outside_the_design(warehouse):
         # the default privileges are gone: tables the loader and the transformer create later are not the
         # stray user's (has_table_privilege: whatever its schema privileges)
         for user, table in (("loader", "raw.stray_later"), ("transformer", "intermediate.stray_later")):
-            conn = warehouse.logins[user].connect()
-            try:
-                with conn, conn.cursor() as cur:
-                    cur.execute(f"CREATE TABLE {table} (x int)")
-            finally:
-                conn.close()
+            execute_sql(warehouse.logins[user], f"CREATE TABLE {table} (x int)")
             assert query_rows(params, f"SELECT has_table_privilege('{stray}', '{table}', 'SELECT')") == [(False,)]
         execute_sql(params, "DROP TABLE raw.stray_later, intermediate.stray_later")
 
@@ -574,12 +559,7 @@ def test_grant_revokes_what_a_group_role_holds_beyond_its_share(warehouse):
             SELECT count(*) FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace,
                 aclexplode(d.defaclacl) a
             WHERE n.nspname = 'raw' AND a.grantee = 0""") == [(0,)]
-        conn = warehouse.logins["transformer"].connect()
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute("CREATE TABLE marts.share_later (x int)")
-        finally:
-            conn.close()
+        execute_sql(warehouse.logins["transformer"], "CREATE TABLE marts.share_later (x int)")
         assert query_rows(params, f"""
             SELECT has_table_privilege('{r.analyst}', 'marts.share_later', 'SELECT'),
                    has_table_privilege('{r.analyst}', 'marts.share_later', 'INSERT')""") == [(True, False)]
