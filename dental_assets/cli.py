@@ -39,9 +39,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CODE_LOCATION = "dental_assets.definitions"
 
 
+# How long the daemon waits for a schedule's or a sensor's tick (Dagster's default: 60 s), unless set.
+# The raw backstop compares every table's content inside its tick: 36-49 s at 50,000 patients
+# (docs/replication.md), so a larger practice would pass 60 s, and that night's comparison (and its
+# keep-fresh syncs) would be skipped with no failed run. The raw change sensor reads every changed
+# table's fingerprints (9.7 s at 50,000 patients with every table compared); it runs every 300 s.
+TICK_TIMEOUTS = {"DAGSTER_SCHEDULE_GRPC_TIMEOUT_SECONDS": 600, "DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS": 300}
+
+
 def prepare_environment() -> dict[str, str]:
     """The environment for Dagster commands: DAGSTER_HOME and DENTAL_HOME set, their folders made,
-    the instance's dagster.yaml in place, and this Python's bin folder first on PATH (dbt, dagster)."""
+    the instance's dagster.yaml in place, this Python's bin folder first on PATH (dbt, dagster), and
+    the daemon's tick timeouts (``TICK_TIMEOUTS``, seconds) unless set."""
     env = dict(os.environ)
     home = dental_home()
     env["DENTAL_HOME"] = str(home)
@@ -58,6 +67,8 @@ def prepare_environment() -> dict[str, str]:
         shutil.copyfile(template, target)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    for name, seconds in TICK_TIMEOUTS.items():
+        env.setdefault(name, str(seconds))
     return env
 
 

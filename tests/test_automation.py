@@ -233,6 +233,28 @@ def test_nightly_facts_schedule_covers_every_month_in_one_run(defs, graph):
     assert request.tags["dagster/asset_partition_range_end"] == months[-1] == "2026-03"
 
 
+def test_the_raw_backstop_leaves_out_only_tables_it_will_see_again_inside_the_warn_window(defs, graph):
+    """Which tables the nightly raw backstop syncs only to keep them fresh (``quiet_tables``): at a tick,
+    one materialized 1.5 hours before or more, never one requested anyway, nor one never materialized
+    (UNKNOWN, not stale). One left out has been materialized less than 1.5 hours before: at the next tick
+    a day later, with its run taking up to the margin, it is still inside raw's warn window (26 hours,
+    read from the raw assets' own policy)."""
+    from dental_assets.defs.raw.sensors import (BACKSTOP_PERIOD, KEEP_FRESH_MARGIN, keep_fresh_age,
+                                                quiet_tables)
+
+    backstop = defs.resolve_schedule_def("raw_sync_backstop")
+    assert backstop.cron_schedule == "30 3 * * *"  # once every BACKSTOP_PERIOD
+    assert BACKSTOP_PERIOD == dt.timedelta(days=1)
+    warn = graph.get(dg.AssetKey(["opendental", "definition"])).freshness_policy.warn_window.to_timedelta()
+    assert keep_fresh_age() + BACKSTOP_PERIOD + KEEP_FRESH_MARGIN <= warn
+    tick = dt.datetime(2026, 3, 4, 3, 30, tzinfo=dt.timezone.utc).timestamp()
+    hour = 3600.0
+    latest = {"definition": tick - 1.5 * hour - 1, "provider": tick - 1.5 * hour + 60, "patient": tick - 48 * hour,
+              "userod": None, "clinic": tick - 26 * hour}
+    assert quiet_tables(latest, tick, requested={"patient"}) == ["definition", "clinic"]
+    assert quiet_tables(latest, tick, requested=set()) == ["definition", "patient", "clinic"]
+
+
 def test_the_documented_cadences_and_freshness_windows(defs, graph):
     """The figures docs/operations.md ("Automation", the freshness table) and the raw sensors' docstring
     promise, written out: the tests above compare the assets with policies.py's own constants."""

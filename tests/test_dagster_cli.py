@@ -70,3 +70,22 @@ def test_project_instance_is_postgres_with_postgres_url(tmp_path, monkeypatch, p
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert instance.get_runs() == []
     assert not (tmp_path / "dagster_home" / "history").exists()
+
+
+def test_dental_ui_gives_the_daemon_time_for_a_long_backstop_tick(tmp_path, monkeypatch):
+    """`dental ui`'s Dagster processes wait 600 s for a schedule's tick and 300 s for a sensor's, as
+    Dagster's own gRPC client reads them (its default: 60 s, which the raw backstop's content comparison
+    passes somewhere between 60,000 and 80,000 patients); a value the operator set is kept."""
+    from dental_assets.cli import prepare_environment
+
+    for name in UNSET:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DENTAL_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DAGSTER_SCHEDULE_GRPC_TIMEOUT_SECONDS", raising=False)
+    monkeypatch.setenv("DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS", "120")
+    env = prepare_environment()
+    read = subprocess.run(
+        [sys.executable, "-c", "from dagster._grpc.client import DEFAULT_SCHEDULE_GRPC_TIMEOUT as s, "
+                               "DEFAULT_SENSOR_GRPC_TIMEOUT as n; print(s, n)"],
+        env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert read.stdout.split() == ["600", "120"]

@@ -658,6 +658,75 @@ def test_backstop_recopies_tables_without_modified_column(env):
     assert_raw_equals_source(source_url, pg_url, [raw_table(name) for name in sorted(selected)])
 
 
+def _raw_freshness(instance: dg.DagsterInstance) -> set[str]:
+    """The freshness states of the raw assets by Dagster's own evaluator of their policy (the one its
+    freshness daemon runs), on the records of ``instance``."""
+    import asyncio
+
+    from dagster._core.definitions.freshness_evaluator import TimeWindowFreshnessPolicyEvaluator
+    from dagster._core.loader import LoadingContextForTest
+
+    from dental_assets.definitions import defs
+
+    graph, evaluator = defs.resolve_asset_graph(), TimeWindowFreshnessPolicyEvaluator()
+
+    async def states():
+        return await asyncio.gather(*(evaluator.evaluate_freshness(LoadingContextForTest(instance),
+                                                                   graph.get(raw_asset_key(t.name)))
+                                      for t in raw_tables()))
+
+    return {state.value for state in asyncio.run(states())}
+
+
+def test_the_backstop_keeps_raw_fresh_on_a_quiet_source(env):
+    """Nobody edits the source after a sync. 30 hours later Dagster's own freshness evaluator says WARN
+    for every raw table (raw's policy reads materializations only); that night's backstop requests a
+    sync of every table (the latest month of a monthly one, a reference table whole), tagged keep_fresh,
+    not a full refresh; the runs delete nothing and pass their checks, and every raw table is PASS again.
+    An hour later the backstop has nothing to request."""
+    from dagster._core.test_utils import freeze_time
+
+    from dental_assets.defs.raw import defs as raw_defs
+    from dental_assets.defs.raw.sensors import KEEP_FRESH_TAG, plan_run_requests
+    from dental_assets.partitions import monthly_partitions
+
+    source_url, pg_url = env
+    instance = ephemeral_instance()
+    resources = {"opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
+                 "warehouse": WarehouseResource(url=pg_url)}
+    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
+
+    def backstop():
+        # raw_sync_backstop's plan: a schedule context hands out no ephemeral instance (the daemon's has a
+        # persistent one), and a persistent instance records dental sync's events 30 s slower
+        return plan_run_requests(resources["opendental"], resources["warehouse"], with_run_keys=False,
+                                 backstop=True, instance=instance)
+
+    assert _sync(instance=instance).ok
+    assert _raw_freshness(instance) == {"PASS"}
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=30)
+    with freeze_time(later):
+        assert _raw_freshness(instance) == {"WARN"}  # the defect, as Dagster sees it
+        requests = backstop()
+        assert isinstance(requests, list) and requests
+        latest_month = monthly_partitions.get_partition_keys()[-1]
+        assert {(r.partition_key, k.path[-1]) for r in requests for k in r.asset_selection} == {
+            (latest_month if t.partitioned else None, t.name) for t in raw_tables()}
+        assert all(r.tags.items() >= KEEP_FRESH_TAG.items() and "dental/full_refresh" not in r.tags
+                   and not r.run_config for r in requests)
+        for request in requests:
+            run = job.execute_in_process(instance=instance, asset_selection=list(request.asset_selection),
+                                         partition_key=request.partition_key, tags=request.tags)
+            assert run.success and all(e.passed for e in run.get_asset_check_evaluations())
+            deleted = {e.event_specific_data.materialization.metadata["rows_deleted"].value
+                       for e in run.get_asset_materialization_events()}
+            assert deleted == {0}  # the source is quiet
+        assert _raw_freshness(instance) == {"PASS"}
+    with freeze_time(later + dt.timedelta(hours=1)):
+        assert backstop() == []
+    assert_raw_equals_source(source_url, pg_url, raw_tables())
+
+
 def test_dirty_practice_replicates_exactly(mariadb_url, pg_url, practice):
     """The generator's dirty mode (NUL and BEL bytes, sentinel dates, orphans...) through MariaDB."""
     from dental_synthetic.dirty import make_dirty

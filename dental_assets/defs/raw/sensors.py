@@ -23,7 +23,12 @@ requests it again. The backstop also
 compares every table's per-month *content* fingerprints (an exact hash of every column of every row, one
 scan of each side) and re-copies whole (``full_refresh``) the partitions that differ only there: a value
 edited without its timestamp (or in a table without a modified column, ``definition``, ``userod``...),
-a transaction that committed later than the look-back.
+a transaction that committed later than the look-back. Last, it syncs every table not materialized in
+the last ``KEEP_FRESH_AGE`` (the latest month of a monthly table, a reference table whole) that nothing
+else requested: Dagster's freshness policy of raw (warn 26 hours after the last materialization,
+``automation/policies.py``) reads materializations only, and a table nobody edits (``definition``,
+``provider``, every table over a weekend with the practice closed) would otherwise turn WARN, then FAIL,
+while raw equals the source. Such a run copies nothing, and its check proves the window equal again.
 
 Both only act with the MariaDB source (``DENTAL_SOURCE=opendental``); with the synthetic source they
 skip. The sensor is RUNNING by default when ``DENTAL_SOURCE=opendental``, else STOPPED.
@@ -40,9 +45,11 @@ this host whose process is gone (``automation/dead_runs.fail_dead_runs``).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 
 import dagster as dg
+from dagster._time import get_current_timestamp
 
 from dental_assets.catalog import RAW_SCHEMA, raw_tables
 from dental_assets.defs.raw.assets import raw_asset_key
@@ -65,6 +72,33 @@ SOURCE_RUN_MAX_SECONDS = 6 * 3600
 SOURCE_CONCURRENCY_TAG = {"dental/opendental_source": "opendental"}  # the tag dagster.yaml limits; runs made
 # before the max runtime was added carry it alone
 SOURCE_TAG = {**SOURCE_CONCURRENCY_TAG, "dagster/max_runtime": str(SOURCE_RUN_MAX_SECONDS)}
+KEEP_FRESH_TAG = {"dental/keep_fresh": "true"}  # a backstop run of tables nothing changed in
+
+# The backstop syncs a table materialized longer ago than KEEP_FRESH_AGE: raw's freshness warns
+# DAILY_WARN (26 h) after the last materialization and the backstop comes back BACKSTOP_PERIOD (24 h)
+# later, so a table it leaves out must have been materialized less than 26 - 24 = 2 hours before the tick;
+# KEEP_FRESH_MARGIN keeps a late tick, or a run queued behind a build, inside that (tested).
+BACKSTOP_PERIOD = dt.timedelta(hours=24)
+KEEP_FRESH_MARGIN = dt.timedelta(minutes=30)
+
+
+def keep_fresh_age() -> dt.timedelta:
+    """How recently a raw table must have been materialized for the nightly backstop to leave it out:
+    raw's freshness warn window (``policies.DAILY_WARN``) less ``BACKSTOP_PERIOD`` and
+    ``KEEP_FRESH_MARGIN`` (1.5 hours)."""
+    from dental_assets.defs.automation.policies import DAILY_WARN
+
+    return DAILY_WARN - BACKSTOP_PERIOD - KEEP_FRESH_MARGIN
+
+
+def quiet_tables(latest: dict[str, float | None], now: float, requested: set[str]) -> list[str]:
+    """The tables the nightly backstop syncs only to keep them fresh, in the order of ``latest``
+    (table name -> epoch seconds of its latest materialization on the instance, None: never): those
+    materialized before ``now`` less ``keep_fresh_age()`` and not in ``requested`` (already synced
+    tonight). A table never materialized is left out: its freshness is UNKNOWN, not stale, and a
+    persistent instance requests it anyway (``_with_unrecorded``). Pure."""
+    oldest = now - keep_fresh_age().total_seconds()
+    return [name for name, at in latest.items() if at is not None and at < oldest and name not in requested]
 
 
 def _with_unrecorded(plans, keys: list[str], instance: dg.DagsterInstance):
@@ -105,15 +139,18 @@ def _with_unrecorded(plans, keys: list[str], instance: dg.DagsterInstance):
     return out
 
 
-def _requests(plans, keys: list[str], with_run_keys: bool, full_refresh: bool = False) -> list[dg.RunRequest]:
+def _requests(plans, keys: list[str], with_run_keys: bool, full_refresh: bool = False,
+              extra_tags: dict[str, str] | None = None) -> list[dg.RunRequest]:
     """A run request per ``plan.run_groups`` group: one run for the changed reference tables, one per
     contiguous range of changed months for the partitioned tables changed in it; ``full_refresh``: the
-    runs re-copy their windows whole (run config), and their run keys start with ``refresh:``."""
+    runs re-copy their windows whole (run config), and their run keys start with ``refresh:``;
+    ``extra_tags`` are added to every run's."""
     from dental_assets.replication.plan import run_groups
 
     requests: list[dg.RunRequest] = []
     prefix = "refresh:" if full_refresh else ""
     refresh_tag = {"dental/full_refresh": "true"} if full_refresh else {}
+    refresh_tag = {**refresh_tag, **(extra_tags or {})}
 
     def config(op: str) -> dict | None:
         return {"ops": {op: {"config": {"full_refresh": True}}}} if full_refresh else None
@@ -150,7 +187,10 @@ def plan_run_requests(
     With ``instance``, what it has no materialization of is requested too (``_with_unrecorded``).
     ``backstop``: the per-month content fingerprints of every table are compared as well
     (``plan.plan_content``, one scan of each side), and the partitions that differ
-    only there (a value edited without its timestamp) are requested as ``full_refresh`` runs. Raises
+    only there (a value edited without its timestamp) are requested as ``full_refresh`` runs, and with
+    ``instance``, the tables nothing requested that it has not materialized in the last
+    ``keep_fresh_age()`` (by Dagster's clock, which its freshness evaluator reads) as normal syncs of
+    their latest month, tagged ``dental/keep_fresh`` (``quiet_tables``). Raises
     ConfigurationError when the source lacks a table or a needed column. ``prefetched``: the
     fingerprints ``plan.nothing_changed`` just read (``dental sync``), used instead of reading them
     again; ``claim``: ``dental sync``'s token (``replication.verified.claim``)."""
@@ -176,7 +216,25 @@ def plan_run_requests(
                                                           if k not in requested[c.table.name]))
                   for c in content]
         requests += _requests(silent, keys, with_run_keys, full_refresh=True)
+    if backstop and instance is not None:
+        requests += _keep_fresh_requests(plans, content, keys, instance, get_current_timestamp())
     return requests
+
+
+def _keep_fresh_requests(plans, content, keys: list[str], instance: dg.DagsterInstance,
+                         now: float) -> list[dg.RunRequest]:
+    """The backstop's runs of ``quiet_tables``: one for the reference tables (whole), one for the
+    latest month of the monthly ones; a normal sync, which finds nothing to copy and checks the window."""
+    requested = {p.table.name for p in (*plans, *content) if p.partitions}
+    latest = instance.get_latest_materialization_events([raw_asset_key(p.table.name) for p in plans])
+    stamps = {}
+    for plan in plans:
+        event = latest.get(raw_asset_key(plan.table.name))
+        stamps[plan.table.name] = None if event is None else event.timestamp
+    quiet = set(quiet_tables(stamps, now, requested))
+    keep = [dataclasses.replace(p, partitions=(keys[-1],) if p.table.partitioned else ("all",))
+            for p in plans if p.table.name in quiet]
+    return _requests(keep, keys, with_run_keys=False, extra_tags=KEEP_FRESH_TAG)
 
 
 def _default_status() -> dg.DefaultSensorStatus:
@@ -278,7 +336,8 @@ def _settle_outage(context: dg.SensorEvaluationContext, down) -> None:
     default_status=dg.DefaultScheduleStatus.RUNNING if os.environ.get("DENTAL_SOURCE") == "opendental"
     else dg.DefaultScheduleStatus.STOPPED,
     description="Nightly: requests every raw partition that still differs from the source, by the cheap "
-                "fingerprints and by the content of every column (re-copied whole).",
+                "fingerprints and by the content of every column (re-copied whole), and a sync of the "
+                "tables not materialized since the last night (keeps raw's freshness on a quiet source).",
 )
 def raw_sync_backstop(context: dg.ScheduleEvaluationContext, opendental: OpenDentalSourceResource,
                       warehouse: WarehouseResource):
