@@ -33,9 +33,7 @@ The day (keys picked by modulo, spread over the whole history):
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import os
 import sys
 import time
 from pathlib import Path
@@ -203,24 +201,7 @@ def touched_rows_equal(maria_url: str, pg_url: str, touched: dict[str, set[int]]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, default=50_000)
-    parser.add_argument("--buffer-pool-mb", type=int, default=None,
-                        help="resize the source's InnoDB buffer pool first (e.g. 3072 for 50,000 patients)")
-    args = parser.parse_args()
-    from dental_synthetic import SyntheticConfig, generate
-    from dental_synthetic.mariadb_writer import write_mariadb
-
-    maria_url, pg_url = bench.urls()
-    bench.recreate(maria_url, pg_url)
-    bench.buffer_pool_mb(maria_url, args.buffer_pool_mb)
-    started = time.perf_counter()
-    practice = generate(SyntheticConfig(as_of=AS_OF, patients=args.patients, seed=42))
-    write_mariadb(practice, maria_url, force=True)  # bench_repl was created by this script just now
-    print(f"practice of {args.patients:,} patients: {time.perf_counter() - started:.1f} s to generate and load",
-          flush=True)
-    env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=maria_url, DENTAL_WAREHOUSE_URL=pg_url)
-    env.pop("DAGSTER_HOME", None)
+    maria_url, pg_url, _, env = bench.practice_source_from_arguments(__doc__.splitlines()[0], AS_OF)
     ok = _sync(env, "first sync")["exit"] == 0
     late = LateTransaction(maria_url)
     time.sleep(1.2)  # DateTStamp has one-second steps: the day's edits are stamped later than the late row

@@ -454,6 +454,38 @@ def change_recent(maria_url: str, seed: int) -> dict:
     return counts
 
 
+def practice_source(patients: int, as_of: dt.date, buffer_pool: int | None = None):
+    """The benchmark's databases recreated, the source's buffer pool resized to ``buffer_pool`` MB (None:
+    as it is), and a synthetic practice of ``patients`` (seed 42) generated and loaded into the source;
+    prints the time. Returns (source URL, warehouse URL, the practice, the environment of a `dental
+    sync` from the one to the other, without Dagster runs)."""
+    from dental_synthetic import SyntheticConfig, generate
+    from dental_synthetic.mariadb_writer import write_mariadb
+
+    maria_url, pg_url = urls()
+    recreate(maria_url, pg_url)
+    buffer_pool_mb(maria_url, buffer_pool)
+    started = time.perf_counter()
+    practice = generate(SyntheticConfig(as_of=as_of, patients=patients, seed=42))
+    write_mariadb(practice, maria_url, force=True)  # bench_repl was created by this script just now
+    print(f"practice of {patients:,} patients: {time.perf_counter() - started:.1f} s to generate and load",
+          flush=True)
+    env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=maria_url, DENTAL_WAREHOUSE_URL=pg_url)
+    env.pop("DAGSTER_HOME", None)
+    return maria_url, pg_url, practice, env
+
+
+def practice_source_from_arguments(description: str, as_of: dt.date):
+    """``practice_source`` with the command line's ``--patients`` (default 50,000) and
+    ``--buffer-pool-mb``: the benchmarks of a day or a night of a large practice."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--patients", type=int, default=50_000)
+    parser.add_argument("--buffer-pool-mb", type=int, default=None,
+                        help="resize the source's InnoDB buffer pool first (e.g. 3072 for 50,000 patients)")
+    args = parser.parse_args()
+    return practice_source(args.patients, as_of, args.buffer_pool_mb)
+
+
 def whole_database(maria_url: str, pg_url: str, patients: int, profile: Path | None = None) -> dict:
     """The issue's figures on a synthetic practice of ``patients``: first `dental sync` against the pipe
     over every raw table (same run), the incremental sync after ~1% edited and 0.1% deleted, the

@@ -15,8 +15,8 @@ from dental_assets.instance import ephemeral_instance  # in-process runs, as the
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
 from dental_synthetic.safety import NotADemoTargetError
-from test_replication_support import (assert_raw_equals_source, mysql_conn, pg_conn, quiet_source, select_only_user,
-                                      wait_past_records)
+from test_replication_support import (assert_raw_equals_source, mysql_conn, pg_conn, quiet_source, raw_freshness,
+                                      select_only_user, wait_past_records)
 
 AS_OF = dt.date(2025, 6, 30)
 
@@ -658,26 +658,6 @@ def test_backstop_recopies_tables_without_modified_column(env):
     assert_raw_equals_source(source_url, pg_url, [raw_table(name) for name in sorted(selected)])
 
 
-def _raw_freshness(instance: dg.DagsterInstance) -> set[str]:
-    """The freshness states of the raw assets by Dagster's own evaluator of their policy (the one its
-    freshness daemon runs), on the records of ``instance``."""
-    import asyncio
-
-    from dagster._core.definitions.freshness_evaluator import TimeWindowFreshnessPolicyEvaluator
-    from dagster._core.loader import LoadingContextForTest
-
-    from dental_assets.definitions import defs
-
-    graph, evaluator = defs.resolve_asset_graph(), TimeWindowFreshnessPolicyEvaluator()
-
-    async def states():
-        return await asyncio.gather(*(evaluator.evaluate_freshness(LoadingContextForTest(instance),
-                                                                   graph.get(raw_asset_key(t.name)))
-                                      for t in raw_tables()))
-
-    return {state.value for state in asyncio.run(states())}
-
-
 def test_the_backstop_keeps_raw_fresh_on_a_quiet_source(env):
     """Nobody edits the source after a sync. 30 hours later Dagster's own freshness evaluator says WARN
     for every raw table (raw's policy reads materializations only); that night's backstop requests a
@@ -703,10 +683,10 @@ def test_the_backstop_keeps_raw_fresh_on_a_quiet_source(env):
                                  backstop=True, instance=instance)
 
     assert _sync(instance=instance).ok
-    assert _raw_freshness(instance) == {"PASS"}
+    assert raw_freshness(instance) == {"PASS"}
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=30)
     with freeze_time(later):
-        assert _raw_freshness(instance) == {"WARN"}  # the defect, as Dagster sees it
+        assert raw_freshness(instance) == {"WARN"}  # the defect, as Dagster sees it
         requests = backstop()
         assert isinstance(requests, list) and requests
         latest_month = monthly_partitions.get_partition_keys()[-1]
@@ -721,7 +701,7 @@ def test_the_backstop_keeps_raw_fresh_on_a_quiet_source(env):
             deleted = {e.event_specific_data.materialization.metadata["rows_deleted"].value
                        for e in run.get_asset_materialization_events()}
             assert deleted == {0}  # the source is quiet
-        assert _raw_freshness(instance) == {"PASS"}
+        assert raw_freshness(instance) == {"PASS"}
     with freeze_time(later + dt.timedelta(hours=1)):
         assert backstop() == []
     assert_raw_equals_source(source_url, pg_url, raw_tables())

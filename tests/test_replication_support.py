@@ -205,3 +205,26 @@ def raw_lock_waiters(params, mode: str) -> int:
             return cur.fetchone()[0]
     finally:
         conn.close()
+
+
+def raw_freshness(instance) -> set[str]:
+    """The freshness states (``"PASS"``, ``"WARN"``...) of the raw assets on the records of ``instance``
+    (ephemeral too), by Dagster's own evaluator of their time-window policy, the one its freshness daemon
+    runs, at Dagster's clock."""
+    import asyncio
+
+    from dagster._core.definitions.freshness_evaluator import TimeWindowFreshnessPolicyEvaluator
+    from dagster._core.loader import LoadingContextForTest
+
+    from dental_assets.catalog import raw_tables
+    from dental_assets.defs.raw.assets import raw_asset_key
+    from dental_assets.definitions import defs
+
+    graph, evaluator = defs.resolve_asset_graph(), TimeWindowFreshnessPolicyEvaluator()
+
+    async def states():
+        return await asyncio.gather(*(evaluator.evaluate_freshness(LoadingContextForTest(instance),
+                                                                   graph.get(raw_asset_key(t.name)))
+                                      for t in raw_tables()))
+
+    return {state.value for state in asyncio.run(states())}
