@@ -24,7 +24,7 @@ compares every table's per-month *content* fingerprints (an exact hash of every 
 scan of each side) and re-copies whole (``full_refresh``) the partitions that differ only there: a value
 edited without its timestamp (or in a table without a modified column, ``definition``, ``userod``...),
 a transaction that committed later than the look-back. Last, it syncs every table not materialized in
-the last ``KEEP_FRESH_AGE`` (the latest month of a monthly table, a reference table whole) that nothing
+the last ``keep_fresh_age()`` (1.5 hours; the latest month of a monthly table, a reference table whole) that nothing
 else requested: Dagster's freshness policy of raw (warn 26 hours after the last materialization,
 ``automation/policies.py``) reads materializations only, and a table nobody edits (``definition``,
 ``provider``, every table over a weekend with the practice closed) would otherwise turn WARN, then FAIL,
@@ -74,7 +74,7 @@ SOURCE_CONCURRENCY_TAG = {"dental/opendental_source": "opendental"}  # the tag d
 SOURCE_TAG = {**SOURCE_CONCURRENCY_TAG, "dagster/max_runtime": str(SOURCE_RUN_MAX_SECONDS)}
 KEEP_FRESH_TAG = {"dental/keep_fresh": "true"}  # a backstop run of tables nothing changed in
 
-# The backstop syncs a table materialized longer ago than KEEP_FRESH_AGE: raw's freshness warns
+# The backstop syncs a table materialized longer ago than keep_fresh_age(): raw's freshness warns
 # DAILY_WARN (26 h) after the last materialization and the backstop comes back BACKSTOP_PERIOD (24 h)
 # later, so a table it leaves out must have been materialized less than 26 - 24 = 2 hours before the tick;
 # KEEP_FRESH_MARGIN keeps a late tick, or a run queued behind a build, inside that (tested).
@@ -149,15 +149,14 @@ def _requests(plans, keys: list[str], with_run_keys: bool, full_refresh: bool = 
 
     requests: list[dg.RunRequest] = []
     prefix = "refresh:" if full_refresh else ""
-    refresh_tag = {"dental/full_refresh": "true"} if full_refresh else {}
-    refresh_tag = {**refresh_tag, **(extra_tags or {})}
+    run_tags = {**({"dental/full_refresh": "true"} if full_refresh else {}), **(extra_tags or {})}
 
     def config(op: str) -> dict | None:
         return {"ops": {op: {"config": {"full_refresh": True}}}} if full_refresh else None
 
     for group in run_groups(plans, keys):
         selection = [raw_asset_key(t.name) for t in group.tables]
-        tags = {**SOURCE_TAG, "dental/changed_tables": str(len(group.plans)), **refresh_tag}
+        tags = {**SOURCE_TAG, "dental/changed_tables": str(len(group.plans)), **run_tags}
         if group.first is None:
             requests.append(dg.RunRequest(run_key=f"{prefix}reference:{group.digest}" if with_run_keys else None,
                                           asset_selection=selection, run_config=config("raw_opendental_reference"),
