@@ -707,6 +707,33 @@ def test_the_backstop_keeps_raw_fresh_on_a_quiet_source(env):
     assert_raw_equals_source(source_url, pg_url, raw_tables())
 
 
+def test_the_backstop_schedule_keeps_fresh_the_tables_the_daemons_instance_saw_long_ago(env):
+    """``raw_sync_backstop`` itself, on a persistent instance (the daemon's kind, which a schedule context
+    hands out) whose records say every reference table was last synced 30 hours ago and no monthly table
+    ever: one keep-fresh run selects exactly the reference tables; the monthly ones are requested whole
+    as unrecorded (``_with_unrecorded``), not kept fresh."""
+    from dagster._core.test_utils import freeze_time
+
+    from dental_assets.defs.raw.sensors import KEEP_FRESH_TAG, raw_sync_backstop
+
+    source_url, pg_url = env
+    _sync_direct(source_url, pg_url)
+    resources = {"opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
+                 "warehouse": WarehouseResource(url=pg_url)}
+    reference = {t.name for t in raw_tables() if not t.partitioned}
+    with dg.instance_for_test() as instance:
+        with freeze_time(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=30)):
+            for name in reference:
+                instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=raw_asset_key(name)))
+        requests = raw_sync_backstop(dg.build_schedule_context(instance=instance, resources=resources))
+    assert isinstance(requests, list), requests
+    kept = [r for r in requests if r.tags.items() >= KEEP_FRESH_TAG.items()]
+    assert len(kept) == 1 and kept[0].partition_key is None
+    assert {k.path[-1] for k in kept[0].asset_selection} == reference
+    others = {k.path[-1] for r in requests if r not in kept for k in r.asset_selection}
+    assert others == {t.name for t in raw_tables() if t.partitioned}
+
+
 def test_dirty_practice_replicates_exactly(mariadb_url, pg_url, practice):
     """The generator's dirty mode (NUL and BEL bytes, sentinel dates, orphans...) through MariaDB."""
     from dental_synthetic.dirty import make_dirty
