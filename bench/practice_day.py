@@ -146,10 +146,10 @@ def run_backstop(maria_url: str, pg_url: str) -> int:
     them); returns the runs (raises AssertionError when one fails)."""
     import dagster as dg
 
-    from dental_assets.defs.raw import defs as raw_defs
-    from dental_assets.defs.raw.sensors import RAW_JOB_NAME, raw_sync_backstop
+    from dental_assets.defs.raw.sensors import raw_sync_backstop
     from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
     from dental_assets.instance import ephemeral_instance
+    from test_replication_support import run_raw_request
 
     resources = {"opendental": OpenDentalSourceResource(kind="opendental", url=maria_url),
                  "warehouse": WarehouseResource(url=pg_url)}
@@ -157,11 +157,8 @@ def run_backstop(maria_url: str, pg_url: str) -> int:
     requests = raw_sync_backstop(dg.build_schedule_context(instance=instance, resources=resources))
     if isinstance(requests, dg.SkipReason):
         return 0
-    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
     for request in requests:
-        run = job.execute_in_process(instance=instance, asset_selection=list(request.asset_selection),
-                                     partition_key=request.partition_key, tags=request.tags,
-                                     run_config=request.run_config or None)
+        run = run_raw_request(request, resources, instance)
         assert run.success, f"backstop run of partition {request.partition_key} failed"
     return len(requests)
 

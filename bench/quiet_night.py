@@ -59,13 +59,10 @@ def record_last_sync(instance, hours_ago: float) -> None:
 
 def quiet_night(maria_url: str, pg_url: str) -> bool:
     """The backstop's tick and runs on a quiet source; prints the figures; True when raw ends PASS."""
-    import dagster as dg
-
-    from dental_assets.defs.raw import defs as raw_defs
-    from dental_assets.defs.raw.sensors import RAW_JOB_NAME, plan_run_requests
+    from dental_assets.defs.raw.sensors import plan_run_requests
     from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
     from dental_assets.instance import ephemeral_instance
-    from test_replication_support import raw_freshness
+    from test_replication_support import raw_freshness, run_raw_request
 
     opendental = OpenDentalSourceResource(kind="opendental", url=maria_url)
     warehouse = WarehouseResource(url=pg_url)
@@ -78,14 +75,10 @@ def quiet_night(maria_url: str, pg_url: str) -> bool:
     tables = sum(len(r.asset_selection) for r in requests)
     print(f"raw freshness {QUIET_HOURS} h after the last sync: {sorted(before)}", flush=True)
     print(f"backstop tick: {tick:.1f} s, {len(requests)} run(s) requested over {tables} tables", flush=True)
-    resources = dg.Definitions(resources={"opendental": opendental, "warehouse": warehouse})
-    job = dg.Definitions.merge(raw_defs, resources).resolve_job_def(RAW_JOB_NAME)
     started = time.perf_counter()
     checks = []
     for request in requests:
-        run = job.execute_in_process(instance=instance, asset_selection=list(request.asset_selection),
-                                     partition_key=request.partition_key, tags=request.tags,
-                                     run_config=request.run_config or None)
+        run = run_raw_request(request, {"opendental": opendental, "warehouse": warehouse}, instance)
         checks += [e.passed for e in run.get_asset_check_evaluations()]
         print(f"  run {request.partition_key or request.tags.get('dagster/asset_partition_range_start') or 'whole'}: "
               f"{len(request.asset_selection)} tables, "

@@ -79,8 +79,8 @@ def run_dbt(params: PgParams, target: Path, *args: str, settings: Mapping[str, s
     does not fit); its parse is kept the same way (``keep_partial_parse``).
     ``project``: the dbt project (default: this checkout's ``dental_dbt``; a test may pass a modified
     copy, which starts from the same saved parse, dbt parsing again only the files that differ: 2-4 s
-    instead of a full parse's 9-12 s; the copy's parse is not kept). ``artifacts``: dbt writes its JSON artifacts to ``target``
-    (``manifest.json``, ``run_results.json``, ``catalog.json``); by default it does not
+    instead of a full parse's 9-12 s; the copy's parse is not kept). ``artifacts``: dbt writes its JSON
+    artifacts to ``target`` (``manifest.json``, ``run_results.json``, ``catalog.json``); by default it does not
     (``--no-write-json``: a build writes the manifest twice, 1.2-1.8 s of a test's run), and keeps only
     its saved parse. Fails the test with dbt's messages (and the exception it ended with) when the run
     fails; with ``fails``, when it succeeds."""

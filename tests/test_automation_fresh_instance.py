@@ -117,13 +117,12 @@ def synced(mariadb_url, pg_url, practice, monkeypatch):
 def test_the_change_sensor_records_a_synced_warehouse_once_so_the_dbt_models_run(synced, defs, graph, tmp_path,
                                                                                   monkeypatch):
     from dental_assets.catalog import raw_tables
-    from dental_assets.defs.raw import defs as raw_defs
     from dental_assets.defs.raw.assets import raw_asset_key
-    from dental_assets.defs.raw.sensors import RAW_JOB_NAME, raw_change_sensor
+    from dental_assets.defs.raw.sensors import raw_change_sensor
     from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
     from dental_assets.instance import ephemeral_instance
     from dental_assets.partitions import monthly_partitions
-    from test_replication_support import persistent_dagster_home
+    from test_replication_support import persistent_dagster_home, run_raw_request
 
     source_url, pg_url = synced
     resources = {"opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
@@ -150,11 +149,8 @@ def test_the_change_sensor_records_a_synced_warehouse_once_so_the_dbt_models_run
         assert by_range == {(None, None, None): reference, (None, months[0], months[-1]): partitioned}
         assert all(r.run_key for r in requests)
 
-        job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
         for request in requests:
-            run = job.execute_in_process(instance=instance, asset_selection=list(request.asset_selection),
-                                         partition_key=request.partition_key, tags=request.tags,
-                                         run_config=request.run_config or None)
+            run = run_raw_request(request, resources, instance)
             assert run.success
             assert all(e.passed for e in run.get_asset_check_evaluations())
         for name in partitioned:

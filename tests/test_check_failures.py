@@ -26,7 +26,7 @@ from dental_assets.replication.check_failures import failed_partitions, uncovere
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
 from test_replication_support import (assert_raw_equals_source, mysql_conn, persistent_dagster_home, pg_conn,
-                                      quiet_source, raw_rows, source_rows, wait_past_records)
+                                      quiet_source, raw_rows, run_raw_request, source_rows, wait_past_records)
 
 D = dt.date
 FAILED = Window(D(2025, 5, 1), D(2025, 6, 1))
@@ -389,8 +389,7 @@ def test_a_failed_window_equal_to_the_source_is_requested_by_the_next_sensor_tic
     same run key at the tick after, while nothing changed); its run's check passes, the failure is
     cleared, dbt builds, and a tick after that requests nothing."""
     from dental_assets import cli
-    from dental_assets.defs.raw import defs as raw_defs
-    from dental_assets.defs.raw.sensors import RAW_JOB_NAME, raw_change_sensor
+    from dental_assets.defs.raw.sensors import raw_change_sensor
     from dental_assets.instance import ephemeral_instance
 
     _sync_env(monkeypatch, source_url, pg_url)
@@ -413,9 +412,7 @@ def test_a_failed_window_equal_to_the_source_is_requested_by_the_next_sensor_tic
     again = raw_change_sensor(dg.build_sensor_context(instance=instance, resources=raw_resources))
     assert [r.run_key for r in again] == [request.run_key]  # requested once while nothing changes
 
-    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=raw_resources)).resolve_job_def(RAW_JOB_NAME)
-    run = job.execute_in_process(instance=instance, asset_selection=list(request.asset_selection),
-                                 partition_key=request.partition_key, tags=request.tags)
+    run = run_raw_request(request, raw_resources, instance)
     assert run.success and [e.passed for e in run.get_asset_check_evaluations()] == [True]
     assert _left(pg_url) == []
     result = _dbt(resources, "stg_opendental__procedurelog")

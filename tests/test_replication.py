@@ -9,14 +9,14 @@ import pytest
 
 from dental_assets.catalog import pg_create_table_sql, raw_table, raw_tables
 from dental_assets.defs.raw.assets import raw_asset_key
-from dental_assets.defs.raw.sensors import RAW_JOB_NAME, raw_change_sensor
+from dental_assets.defs.raw.sensors import raw_change_sensor
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.instance import ephemeral_instance  # in-process runs, as the sensor's would be
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
 from dental_synthetic.safety import NotADemoTargetError
 from test_replication_support import (assert_raw_equals_source, mysql_conn, pg_conn, quiet_source, raw_freshness,
-                                      select_only_user, wait_past_records)
+                                      run_raw_request, select_only_user, wait_past_records)
 
 AS_OF = dt.date(2025, 6, 30)
 
@@ -167,12 +167,8 @@ def test_sync_then_sensor_keeps_raw_equal_to_source(env):
     requested = {k.path[-1] for r in requests for k in r.asset_selection}
     assert requested == {"procedurelog", "paysplit", "patient", "definition", "adjustment"}
 
-    from dental_assets.defs.raw import defs as raw_defs
-
-    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
     for request in requests:
-        run = job.execute_in_process(instance=instance, asset_selection=list(request.asset_selection),
-                                     partition_key=request.partition_key, tags=request.tags)
+        run = run_raw_request(request, resources, instance)
         assert run.success
         assert all(e.passed for e in run.get_asset_check_evaluations())
         modes = {e.event_specific_data.materialization.metadata["sync_mode"].value
@@ -629,8 +625,6 @@ def test_backstop_recopies_tables_without_modified_column(env):
     assert requests[0].run_config == {"ops": {"raw_opendental_reference": {"config": {"full_refresh": True}}}}
     # what that run does: a normal sync moves only added or removed keys of such a table, the backstop's
     # full_refresh copies it whole. The request run as the schedule's run would be: the edit reaches raw
-    from dental_assets.defs.raw import defs as raw_defs
-
     def raw_item_name() -> str:
         pg = pg_conn(pg_url)
         try:
@@ -646,10 +640,7 @@ def test_backstop_recopies_tables_without_modified_column(env):
         (edited,) = cur.fetchone()
     conn.close()
     assert edited.endswith(" (edited)") and raw_item_name() != edited  # not in raw before the run
-    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
-    run = job.execute_in_process(instance=instance, asset_selection=list(requests[0].asset_selection),
-                                 partition_key=requests[0].partition_key, tags=requests[0].tags,
-                                 run_config=requests[0].run_config or None)
+    run = run_raw_request(requests[0], resources, instance)
     assert run.success and all(e.passed for e in run.get_asset_check_evaluations())
     modes = {e.asset_key.path[-1]: e.event_specific_data.materialization.metadata["sync_mode"].value
              for e in run.get_asset_materialization_events()}
@@ -666,7 +657,6 @@ def test_the_backstop_keeps_raw_fresh_on_a_quiet_source(env):
     An hour later the backstop has nothing to request."""
     from dagster._core.test_utils import freeze_time
 
-    from dental_assets.defs.raw import defs as raw_defs
     from dental_assets.defs.raw.sensors import KEEP_FRESH_TAG, plan_run_requests
     from dental_assets.partitions import monthly_partitions
 
@@ -674,7 +664,6 @@ def test_the_backstop_keeps_raw_fresh_on_a_quiet_source(env):
     instance = ephemeral_instance()
     resources = {"opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
                  "warehouse": WarehouseResource(url=pg_url)}
-    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
 
     def backstop():
         # raw_sync_backstop's plan: a schedule context hands out no ephemeral instance (the daemon's has a
@@ -695,8 +684,7 @@ def test_the_backstop_keeps_raw_fresh_on_a_quiet_source(env):
         assert all(r.tags.items() >= KEEP_FRESH_TAG.items() and "dental/full_refresh" not in r.tags
                    and not r.run_config for r in requests)
         for request in requests:
-            run = job.execute_in_process(instance=instance, asset_selection=list(request.asset_selection),
-                                         partition_key=request.partition_key, tags=request.tags)
+            run = run_raw_request(request, resources, instance)
             assert run.success and all(e.passed for e in run.get_asset_check_evaluations())
             deleted = {e.event_specific_data.materialization.metadata["rows_deleted"].value
                        for e in run.get_asset_materialization_events()}

@@ -16,7 +16,7 @@ from dental_assets.instance import ephemeral_instance  # the instance of `dental
 from dental_assets.partitions import month_window, monthly_partitions
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
-from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn, source_sql
+from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn, run_raw_request, source_sql
 
 AS_OF = dt.date(2025, 6, 30)
 PROCEDURES = "procedurelog"
@@ -260,13 +260,7 @@ def _resources(source_url, pg_url):
 
 
 def _run(request, resources, instance):
-    from dental_assets.defs.raw import defs as raw_defs
-    from dental_assets.defs.raw.sensors import RAW_JOB_NAME
-
-    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
-    run = job.execute_in_process(instance=instance, asset_selection=list(request.asset_selection),
-                                 partition_key=request.partition_key, tags=request.tags,
-                                 run_config=request.run_config or None)
+    run = run_raw_request(request, resources, instance)
     assert run.success
     checks = run.get_asset_check_evaluations()
     assert checks and all(e.passed for e in checks)

@@ -228,3 +228,19 @@ def raw_freshness(instance) -> set[str]:
                                       for t in raw_tables()))
 
     return {state.value for state in asyncio.run(states())}
+
+
+def run_raw_request(request, resources: dict, instance):
+    """Execute a ``RunRequest`` of the raw change sensor or backstop in this process, as the daemon would
+    launch it: ``raw_opendental_job`` with ``resources`` (``opendental``, ``warehouse``), the request's
+    assets, partition (or range tags) and run config, on ``instance``. Returns Dagster's result (raises
+    when a step fails, as ``execute_in_process`` does)."""
+    import dagster as dg
+
+    from dental_assets.defs.raw import defs as raw_defs
+    from dental_assets.defs.raw.sensors import RAW_JOB_NAME
+
+    job = dg.Definitions.merge(raw_defs, dg.Definitions(resources=resources)).resolve_job_def(RAW_JOB_NAME)
+    return job.execute_in_process(instance=instance, asset_selection=list(request.asset_selection),
+                                  partition_key=request.partition_key, tags=request.tags,
+                                  run_config=request.run_config or None)
