@@ -12,8 +12,9 @@ timed:
 2. its runs, in this process as the daemon's would run them: the keep-fresh syncs (the latest month of
    every monthly table, every reference table whole) with their `matches_source` checks.
 
-Then every raw table must be PASS by Dagster's evaluator, and the backstop run again right after must
-request nothing. Exits 1 otherwise.
+Then every raw table must be PASS by Dagster's evaluator, the automation sensor's tick (its conditions
+evaluated over the whole graph, from a cursor taken before the runs) must request no model, and the
+backstop run again right after must request nothing. Exits 1 otherwise.
 
     .venv/bin/python bench/quiet_night.py [--patients 50000] [--buffer-pool-mb 3072]
 
@@ -58,7 +59,11 @@ def record_last_sync(instance, hours_ago: float) -> None:
 
 
 def quiet_night(maria_url: str, pg_url: str) -> bool:
-    """The backstop's tick and runs on a quiet source; prints the figures; True when raw ends PASS."""
+    """The backstop's tick and runs on a quiet source; prints the figures; True when raw ends PASS and the
+    automation rebuilds nothing."""
+    import dagster as dg
+
+    from dental_assets.definitions import defs
     from dental_assets.defs.raw.sensors import plan_run_requests
     from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
     from dental_assets.instance import ephemeral_instance
@@ -69,6 +74,7 @@ def quiet_night(maria_url: str, pg_url: str) -> bool:
     instance = ephemeral_instance()
     record_last_sync(instance, QUIET_HOURS)
     before = raw_freshness(instance)
+    models = dg.evaluate_automation_conditions(defs=defs, instance=instance)  # the sensor's tick before
     started = time.perf_counter()
     requests = plan_run_requests(opendental, warehouse, with_run_keys=False, backstop=True, instance=instance)
     tick = time.perf_counter() - started
@@ -85,11 +91,15 @@ def quiet_night(maria_url: str, pg_url: str) -> bool:
               f"{'succeeded' if run.success else 'FAILED'}", flush=True)
     runs = time.perf_counter() - started
     after = raw_freshness(instance)
+    started = time.perf_counter()
+    rebuilds = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=models.cursor).total_requested
+    print(f"automation tick after the runs: {time.perf_counter() - started:.1f} s, {rebuilds} model "
+          "partition(s) requested", flush=True)
     again = plan_run_requests(opendental, warehouse, with_run_keys=False, backstop=True, instance=instance)
     print(f"backstop runs: {runs:.1f} s, {sum(checks)}/{len(checks)} checks passed", flush=True)
     print(f"raw freshness after them: {sorted(after)}; the backstop again right after requests "
           f"{len(again)} run(s)", flush=True)
-    return after == {"PASS"} and all(checks) and not again
+    return after == {"PASS"} and all(checks) and not again and rebuilds == 0
 
 
 def main() -> int:

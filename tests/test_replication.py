@@ -654,8 +654,11 @@ def test_the_backstop_keeps_raw_fresh_on_a_quiet_source(env):
     for every raw table (raw's policy reads materializations only); that night's backstop requests a
     sync of every table (the latest month of a monthly one, a reference table whole), tagged keep_fresh,
     not a full refresh; the runs delete nothing and pass their checks, and every raw table is PASS again.
-    An hour later the backstop has nothing to request."""
+    The automation sensor's next tick requests no model for them (the nightly dbt backstop rebuilds the
+    models). An hour later the backstop has nothing to request."""
     from dagster._core.test_utils import freeze_time
+
+    from dental_assets.definitions import defs
 
     from dental_assets.defs.raw.sensors import KEEP_FRESH_TAG, plan_run_requests
     from dental_assets.partitions import monthly_partitions
@@ -673,6 +676,7 @@ def test_the_backstop_keeps_raw_fresh_on_a_quiet_source(env):
 
     assert _sync(instance=instance).ok
     assert raw_freshness(instance) == {"PASS"}
+    models = dg.evaluate_automation_conditions(defs=defs, instance=instance)  # the automation sensor's tick
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=30)
     with freeze_time(later):
         assert raw_freshness(instance) == {"WARN"}  # the defect, as Dagster sees it
@@ -690,6 +694,9 @@ def test_the_backstop_keeps_raw_fresh_on_a_quiet_source(env):
                        for e in run.get_asset_materialization_events()}
             assert deleted == {0}  # the source is quiet
         assert raw_freshness(instance) == {"PASS"}
+        after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=models.cursor)
+        assert after.total_requested == 0, sorted(r.key.to_user_string() for r in after.results
+                                                  if r.true_subset.size)[:5]
     with freeze_time(later + dt.timedelta(hours=1)):
         assert backstop() == []
     assert_raw_equals_source(source_url, pg_url, raw_tables())

@@ -28,6 +28,8 @@ import datetime as dt
 
 import dagster as dg
 
+from dental_assets.defs.raw.sensors import KEEP_FRESH_TAG
+
 RAW_GROUP = "raw_opendental"
 JOURNEY_GROUP = "journey"
 
@@ -67,12 +69,27 @@ ancestors_blocking_checks_passed = _ancestors_blocking_checks_passed(ANCESTOR_GE
     "ancestors_blocking_checks_passed"
 )
 
+# An input's update counts as eager()'s does (newly updated, by a run that did not also build the
+# model), unless the run was the nightly raw backstop's keep-fresh sync (KEEP_FRESH_TAG): it syncs only
+# tables whose cheap and content fingerprints the backstop had just found equal to the source's, so it
+# finds nothing to copy. Counted, it made this sensor rebuild nearly the whole graph after 03:30 on a
+# quiet night, which nightly_dbt_backstop rebuilt again at 04:30. A change committed at the source
+# between the backstop's comparison and its keep-fresh run is copied by that run and reaches the models
+# with the nightly dbt backstops (04:30, 04:45), not at once (docs/operations.md).
+input_updated = (
+    dg.AutomationCondition.newly_updated()
+    & ~dg.AutomationCondition.executed_with_root_target()
+    & ~dg.AutomationCondition.executed_with_tags(tag_values=KEEP_FRESH_TAG)
+).with_label("newly_updated_without_root_or_keep_fresh")
+
 # Dagster's eager() only looks at the latest time window of a partitioned asset. The monthly dbt facts
 # must also refresh the old months a source edit touched (a change to an old procedure reaches
 # fct_procedure's month, not only the current one), so that operand is left out. For an unpartitioned
-# model the condition is the same as eager()'s.
+# model the condition is otherwise eager()'s, with input_updated for its inputs' updates.
 dbt_condition = (
-    dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
+    dg.AutomationCondition.eager()
+    .without(dg.AutomationCondition.in_latest_time_window())
+    .replace("newly_updated_without_root", input_updated)
     & ancestors_blocking_checks_passed
 ).with_label("eager_after_passing_checks")
 journey_condition = (
