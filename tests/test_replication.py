@@ -659,7 +659,6 @@ def test_the_backstop_keeps_raw_fresh_on_a_quiet_source(env):
     from dagster._core.test_utils import freeze_time
 
     from dental_assets.definitions import defs
-
     from dental_assets.defs.raw.sensors import KEEP_FRESH_TAG, plan_run_requests
     from dental_assets.partitions import monthly_partitions
 
