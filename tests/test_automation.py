@@ -128,6 +128,20 @@ def test_a_dbt_model_runs_after_its_input_updates_unless_a_blocking_check_failed
             assert third.get_num_requested(INT_PATIENTS) == 0
 
 
+def _built_asset(graph, key: dg.AssetKey):
+    """A stand-in under ``key`` whose run yields what a real build of it yields for the automation: its
+    materialization and its blocking checks passed. Materialized with ``dg.materialize``: real Dagster runs
+    and run tags on the test instance (the automation reads runs and events, not the data)."""
+    checks = _blocking_checks(graph, key)
+
+    @dg.asset(key=key, check_specs=[dg.AssetCheckSpec(c.name, asset=key, blocking=True) for c in checks])
+    def built():
+        return dg.MaterializeResult(check_results=[dg.AssetCheckResult(check_name=c.name, passed=True)
+                                                   for c in checks])
+
+    return built
+
+
 @pytest.mark.parametrize("runs, rebuilt", [(["keep_fresh"], 0), (["sync"], 1), (["sync", "keep_fresh"], 1),
                                           (["keep_fresh", "sync"], 1)],
                          ids=["keep_fresh", "sync", "sync-then-keep_fresh", "keep_fresh-then-sync"])
@@ -135,22 +149,14 @@ def test_a_keep_fresh_sync_of_an_input_rebuilds_nothing_and_any_other_sync_does(
     # The nightly raw backstop's keep-fresh runs sync tables it found equal to the source: when every run
     # that updated an input since the last tick is tagged KEEP_FRESH_TAG, the input does not count as
     # updated (the nightly dbt backstop rebuilds the models an hour later); a sync without the tag counts,
-    # also when a keep-fresh run of the same table follows it before the tick. Real runs, real run tags: a
-    # stand-in asset under raw.patient's key, materialized through Dagster on the test instance.
+    # also when a keep-fresh run of the same table follows it before the tick.
     from dental_assets.defs.raw.sensors import KEEP_FRESH_TAG, SOURCE_TAG
 
     (raw_patient,) = graph.get(STAGING_PATIENT).parent_keys
     assert raw_patient.path[0] == "opendental" and graph.get(raw_patient).partitions_def is None
+    assert _blocking_checks(graph, raw_patient), "raw.patient has no blocking check"
     selection = dg.AssetSelection.assets(STAGING_PATIENT)
-    checks = _blocking_checks(graph, raw_patient)
-    assert checks, "raw.patient has no blocking check"
-
-    @dg.asset(key=raw_patient, check_specs=[dg.AssetCheckSpec(c.name, asset=raw_patient, blocking=True)
-                                            for c in checks])
-    def synced_patient_table():  # what a sync of the table yields: its materialization, its checks passed
-        return dg.MaterializeResult(check_results=[dg.AssetCheckResult(check_name=c.name, passed=True)
-                                                   for c in checks])
-
+    synced_patient_table = _built_asset(graph, raw_patient)
     with dg.instance_for_test() as instance:
         _materialize_with_ancestors_runless(instance, graph, [STAGING_PATIENT])
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
@@ -161,6 +167,29 @@ def test_a_keep_fresh_sync_of_an_input_rebuilds_nothing_and_any_other_sync_does(
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
                                                    cursor=first.cursor)
     assert second.get_num_requested(STAGING_PATIENT) == rebuilt
+
+
+@pytest.mark.parametrize("nightly", [True, False], ids=["nightly_backstop", "by_hand"])
+def test_the_nightly_dbt_job_does_not_make_the_automation_rebuild_the_facts(defs, graph, nightly):
+    # dbt_job (04:30) rebuilds the intermediate models the facts read; dbt_facts_job rebuilds every month
+    # of the facts at 04:45. The automation used to request every month right after dbt_job too. Its run
+    # (tagged as nightly_dbt_backstop tags it) no longer counts; the same build by hand still does.
+    from dental_assets.defs.automation.schedules import NIGHTLY_BACKSTOP_TAG
+
+    fact = dg.AssetKey(["marts", "fct_procedure"])
+    parents = sorted(graph.get(fact).parent_keys)
+    assert parents and all(graph.get(p).partitions_def is None for p in parents)
+    selection = dg.AssetSelection.assets(fact)
+    with dg.instance_for_test() as instance:
+        _materialize_with_ancestors_runless(instance, graph, [fact])
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+        assert first.total_requested == 0
+        tags = {**NIGHTLY_BACKSTOP_TAG, "dental/night": "2025-06-30"} if nightly else {}
+        assert dg.materialize([_built_asset(graph, p) for p in parents], instance=instance, tags=tags).success
+        second = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                                   cursor=first.cursor)
+    months = graph.get(fact).partitions_def.get_partition_keys()
+    assert second.get_requested_partitions(fact) == (set() if nightly else set(months))
 
 
 def test_a_partitioned_dbt_model_refreshes_every_month_its_inputs_touch_not_only_the_latest(defs, graph):

@@ -12,7 +12,10 @@ Cadences (all times UTC):
   requested in the same tick counting as passed; the nightly schedule is the backstop. For the
   monthly-partitioned facts every partition whose inputs updated is requested, not only the latest
   month (Dagster's ``eager`` alone would leave edited old months stale); an unpartitioned input counts
-  for every month. Freshness: warn after 26 hours, fail after 50 hours. The condition reads only what
+  for every month. A raw update by the nightly raw backstop's keep-fresh run (``dental/keep_fresh``, a sync
+  of a table it found equal to the source) does not count, nor does a build by the nightly dbt backstops'
+  runs (``dbt_facts_job`` follows ``dbt_job``): the nightly dbt backstops are the night's build.
+  Freshness: warn after 26 hours, fail after 50 hours. The condition reads only what
   this instance recorded: on a new instance a model is requested once its inputs are materialized in it
   (a model already missing at the first evaluation is not requested for being missing), which the raw
   change sensor does once for a warehouse synced before (``defs/raw/sensors._with_unrecorded``).
@@ -28,6 +31,7 @@ import datetime as dt
 
 import dagster as dg
 
+from dental_assets.defs.automation.schedules import NIGHTLY_BACKSTOP_TAG
 from dental_assets.defs.raw.sensors import KEEP_FRESH_TAG
 
 RAW_GROUP = "raw_opendental"
@@ -70,18 +74,25 @@ ancestors_blocking_checks_passed = _ancestors_blocking_checks_passed(ANCESTOR_GE
 )
 
 # An input's update counts as eager()'s does (newly updated, by a run that did not also build the
-# model), unless every update of it since the last tick came from the nightly raw backstop's keep-fresh
-# syncs (KEEP_FRESH_TAG): they sync only tables whose cheap and content fingerprints the backstop had just
-# found equal to the source's, so they find nothing to copy. Counted, they made this sensor rebuild nearly
-# the whole graph after 03:30 on a quiet night, which nightly_dbt_backstop rebuilt again at 04:30. A
-# change committed at the source between the backstop's comparison and its keep-fresh run is copied by
-# that run and reaches the models with the nightly dbt backstops (04:30, 04:45), not at once; a sync of
-# a change beside a keep-fresh run in one tick's interval still counts (docs/operations.md).
+# model), unless every update of it since the last tick came from a backstop whose work the next backstop
+# redoes anyway:
+# - the nightly raw backstop's keep-fresh syncs (KEEP_FRESH_TAG): they sync only tables whose cheap and
+#   content fingerprints the backstop had just found equal to the source's, so they find nothing to copy.
+#   Counted, they made this sensor rebuild nearly the whole graph after 03:30 on a quiet night, which
+#   nightly_dbt_backstop rebuilt again at 04:30. A change committed at the source between the backstop's
+#   comparison and its keep-fresh run is copied by that run and reaches the models with the nightly dbt
+#   backstops (04:30, 04:45), not at once; a sync of a change beside a keep-fresh run in one tick's
+#   interval still counts (docs/operations.md);
+# - the nightly dbt backstops' runs (NIGHTLY_BACKSTOP_TAG): counted, dbt_job's build of the intermediate
+#   models at 04:30 made this sensor request every month of the facts, which dbt_facts_job rebuilt again
+#   at 04:45. Nothing else reads what they build (no dbt model reads a fact). The same job launched by
+#   hand (no tag) still counts.
 input_updated = (
     dg.AutomationCondition.newly_updated()
     & ~dg.AutomationCondition.executed_with_root_target()
     & ~dg.AutomationCondition.all_new_updates_have_run_tags(tag_values=KEEP_FRESH_TAG)
-).with_label("newly_updated_without_root_or_keep_fresh")
+    & ~dg.AutomationCondition.all_new_updates_have_run_tags(tag_values=NIGHTLY_BACKSTOP_TAG)
+).with_label("newly_updated_without_root_or_backstop")
 
 # Dagster's eager() only looks at the latest time window of a partitioned asset. The monthly dbt facts
 # must also refresh the old months a source edit touched (a change to an old procedure reaches

@@ -7,8 +7,11 @@ dbt code still reaches the marts within a day. Raw has its own backstop (the rep
 
 - 04:30 ``nightly_dbt_backstop``: ``dbt_job``, every unpartitioned model (staging, intermediate, marts);
 - 04:45 ``nightly_dbt_facts_backstop``: ``dbt_facts_job``, the monthly incremental facts over every
-  month as one run (a range of all months is a full refresh). The automation sensor then refreshes the
-  models downstream of the facts.
+  month as one run (a range of all months is a full refresh).
+
+The automation sensor does not count these runs' builds as updates of the models' inputs
+(``policies.input_updated``): after ``dbt_job`` it requested every month of the facts, which
+``dbt_facts_job`` rebuilt again at 04:45.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ NIGHTLY_DBT_CRON = "30 4 * * *"
 NIGHTLY_SCHEDULE_NAME = "nightly_dbt_backstop"
 NIGHTLY_FACTS_CRON = "45 4 * * *"
 NIGHTLY_FACTS_SCHEDULE_NAME = "nightly_dbt_facts_backstop"
+NIGHTLY_BACKSTOP_TAG = {"dental/trigger": "nightly_backstop"}  # both schedules' runs (policies.input_updated)
 
 
 def build_nightly_dbt_schedule(job_name: str = "dbt_job") -> dg.ScheduleDefinition:
@@ -39,7 +43,7 @@ def build_nightly_dbt_schedule(job_name: str = "dbt_job") -> dg.ScheduleDefiniti
         night = context.scheduled_execution_time.strftime("%Y-%m-%d")
         return dg.RunRequest(
             run_key=f"nightly-dbt-{night}",
-            tags={"dental/trigger": "nightly_backstop", "dental/night": night},
+            tags={**NIGHTLY_BACKSTOP_TAG, "dental/night": night},
         )
 
     return nightly_dbt_backstop
@@ -63,8 +67,7 @@ def build_nightly_dbt_facts_schedule(job_name: str = "dbt_facts_job") -> dg.Sche
         months = monthly_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
         return dg.RunRequest(
             run_key=f"nightly-dbt-facts-{night}",
-            tags={"dental/trigger": "nightly_backstop", "dental/night": night,
-                  **partition_range_tags(months[0], months[-1])},
+            tags={**NIGHTLY_BACKSTOP_TAG, "dental/night": night, **partition_range_tags(months[0], months[-1])},
         )
 
     return nightly_dbt_facts_backstop
