@@ -128,14 +128,17 @@ def test_a_dbt_model_runs_after_its_input_updates_unless_a_blocking_check_failed
             assert third.get_num_requested(INT_PATIENTS) == 0
 
 
-def _built_asset(graph, key: dg.AssetKey):
+def _built_asset(graph, key: dg.AssetKey, while_building=None):
     """A stand-in under ``key`` whose run yields what a real build of it yields for the automation: its
     materialization and its blocking checks passed. Materialized with ``dg.materialize``: real Dagster runs
-    and run tags on the test instance (the automation reads runs and events, not the data)."""
+    and run tags on the test instance (the automation reads runs and events, not the data).
+    ``while_building``: called inside the run, before it yields (what happens while the run builds)."""
     checks = _blocking_checks(graph, key)
 
     @dg.asset(key=key, check_specs=[dg.AssetCheckSpec(c.name, asset=key, blocking=True) for c in checks])
     def built():
+        if while_building is not None:
+            while_building()
         return dg.MaterializeResult(check_results=[dg.AssetCheckResult(check_name=c.name, passed=True)
                                                    for c in checks])
 
@@ -167,6 +170,84 @@ def test_a_keep_fresh_sync_of_an_input_rebuilds_nothing_and_any_other_sync_does(
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
                                                    cursor=first.cursor)
     assert second.get_num_requested(STAGING_PATIENT) == rebuilt
+
+
+def test_the_automation_sensor_is_evaluated_in_the_code_location(defs):
+    # The dbt condition has a Python operand (stale_builds.py), which Dagster's daemon cannot evaluate: the
+    # sensor runs in the code location, where Dagster refuses more than 500 conditioned assets and checks.
+    sensor = defs.resolve_sensor_def("dental_automation_sensor")
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
+        tick = sensor.evaluate_tick(context)
+    assert tick.run_requests == [] and tick.cursor
+
+
+@pytest.mark.parametrize("sync, rebuilt", [
+    ("before_the_build", 0), ("during_the_build", 1), ("during_the_build_with_a_tick", 1),
+    ("after_the_build", 1), ("keep_fresh_during_the_build", 0), ("none", 0),
+])
+def test_an_input_synced_after_its_models_build_started_gets_the_model_built_again(defs, graph, sync, rebuilt):
+    # A sync of raw.patient; the tick requests stg_opendental__patient; its run builds it. A second sync of
+    # raw.patient commits before that run starts, while it builds (with or without a tick in between, the
+    # model in progress then) or after it ends, all before the next tick. Dagster's eager() let the model's
+    # update swallow the second sync's: nothing requested, at that tick or any after. A second sync after the
+    # build's start now requests the model again (unless the nightly backstop's keep-fresh run made it), and
+    # the build after it ends the chain.
+    from dental_assets.defs.raw.sensors import KEEP_FRESH_TAG, SOURCE_TAG
+
+    (raw_patient,) = graph.get(STAGING_PATIENT).parent_keys
+    selection = dg.AssetSelection.assets(STAGING_PATIENT)
+    synced_patient_table = _built_asset(graph, raw_patient)
+    with dg.instance_for_test() as instance:
+        cursor = None
+
+        def tick(expected_requests=None):
+            nonlocal cursor
+            result = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                                       cursor=cursor)
+            cursor = result.cursor
+            return result.get_num_requested(STAGING_PATIENT)
+
+        def second_sync():
+            tags = SOURCE_TAG | (KEEP_FRESH_TAG if sync.startswith("keep_fresh") else {})
+            assert dg.materialize([synced_patient_table], instance=instance, tags=tags).success
+
+        def during_the_build():
+            if "during_the_build" in sync:
+                second_sync()
+            if sync.endswith("with_a_tick"):
+                assert tick() == 0  # the model is in progress
+
+        _materialize_with_ancestors_runless(instance, graph, [STAGING_PATIENT])
+        assert tick() == 0
+        assert dg.materialize([synced_patient_table], instance=instance, tags=SOURCE_TAG).success
+        assert tick() == 1
+        if sync == "before_the_build":
+            second_sync()
+        assert dg.materialize([_built_asset(graph, STAGING_PATIENT, during_the_build)], instance=instance).success
+        if sync == "after_the_build":
+            second_sync()
+        assert tick() == rebuilt
+        assert dg.materialize([_built_asset(graph, STAGING_PATIENT)], instance=instance).success
+        assert tick() == 0  # a build that started after every sync handles them
+
+
+def test_an_input_built_in_the_models_own_run_of_a_whole_job_is_not_a_missed_update(defs, graph):
+    # A run of a whole asset job (dbt_job by its schedule or by hand) records no asset selection, so
+    # Dagster's executed_with_root_target cannot tell that int_patients' input was built in its own run,
+    # before it. built_before_an_input_update compares run ids: int_patients is not requested again.
+    selection = dg.AssetSelection.assets(INT_PATIENTS)
+    stand_ins = [_built_asset(graph, STAGING_PATIENT), _built_asset(graph, INT_PATIENTS)]
+    job = dg.define_asset_job("whole_job", selection=[STAGING_PATIENT, INT_PATIENTS])
+    with dg.instance_for_test() as instance:
+        _materialize_with_ancestors_runless(instance, graph, [INT_PATIENTS])
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+        run = dg.Definitions(assets=stand_ins, jobs=[job]).resolve_job_def("whole_job").execute_in_process(
+            instance=instance)
+        assert run.success and not run.dagster_run.asset_selection
+        second = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                                   cursor=first.cursor)
+    assert second.get_num_requested(INT_PATIENTS) == 0
 
 
 @pytest.mark.parametrize("nightly", [True, False], ids=["nightly_backstop", "by_hand"])

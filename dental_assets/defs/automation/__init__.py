@@ -2,7 +2,8 @@
 
 - ``dental_automation_sensor``: Dagster's automation sensor, declared RUNNING (it defaults to
   STOPPED). It evaluates the automation conditions of ``policies.py``: dbt models eagerly after
-  their inputs (only when upstream blocking checks passed), the journey dataset monthly.
+  their inputs (only when upstream blocking checks passed), the journey dataset monthly. Evaluated in
+  the code location, not the daemon (``use_user_code_server``): one operand is Python (``stale_builds.py``).
 - ``nightly_dbt_backstop`` / ``nightly_dbt_facts_backstop``: RUNNING schedules, dbt build of the
   unpartitioned models at 04:30 UTC and of the monthly facts over every month at 04:45 (``schedules.py``).
 - ``dental_run_failure_alerts``: a RUNNING run-failure sensor (``alerts.py``).
@@ -17,6 +18,8 @@
 The raw layer's change sensor and backstop schedule belong to ``dental_assets/defs/raw``.
 """
 
+import warnings
+
 import dagster as dg
 
 from dental_assets.defs.automation.alerts import alert_webhook_resource, dental_run_failure_alerts
@@ -25,13 +28,18 @@ from dental_assets.defs.automation.policies import apply_operational_policies
 from dental_assets.defs.automation.schedules import build_nightly_dbt_facts_schedule, build_nightly_dbt_schedule
 from dental_assets.defs.dbt.assets import MODELS_TAG
 
-automation_sensor = dg.AutomationConditionSensorDefinition(
-    "dental_automation_sensor",
-    target=dg.AssetSelection.all(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=60,
-    run_tags=MODELS_TAG,  # its runs build models: one at a time, also on a new instance (defs/dbt/assets.py)
-)
+with warnings.catch_warnings():
+    # evaluated in the code location, not the daemon: the dbt condition has a Python operand
+    # (policies.built_before_an_input_update); "beta" in 1.13, limited to 500 conditioned assets and checks
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    automation_sensor = dg.AutomationConditionSensorDefinition(
+        "dental_automation_sensor",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=60,
+        run_tags=MODELS_TAG,  # its runs build models: one at a time, also on a new instance (defs/dbt/assets.py)
+        use_user_code_server=True,
+    )
 
 nightly_dbt_backstop = build_nightly_dbt_schedule("dbt_job")
 nightly_dbt_facts_backstop = build_nightly_dbt_facts_schedule("dbt_facts_job")

@@ -14,7 +14,9 @@ Cadences (all times UTC):
   month (Dagster's ``eager`` alone would leave edited old months stale); an unpartitioned input counts
   for every month. A raw update by the nightly raw backstop's keep-fresh run (``dental/keep_fresh``, a sync
   of a table it found equal to the source) does not count, nor does a build by the nightly dbt backstops'
-  runs (``dbt_facts_job`` follows ``dbt_job``): the nightly dbt backstops are the night's build.
+  runs (``dbt_facts_job`` follows ``dbt_job``): the nightly dbt backstops are the night's build. A build
+  whose run started before an input update that counts is requested again (it may have missed it;
+  ``stale_builds.py``): eager()'s reset no longer swallows an update in the same tick's interval.
   Freshness: warn after 26 hours, fail after 50 hours. The condition reads only what
   this instance recorded: on a new instance a model is requested once its inputs are materialized in it
   (a model already missing at the first evaluation is not requested for being missing), which the raw
@@ -32,6 +34,7 @@ import datetime as dt
 import dagster as dg
 
 from dental_assets.defs.automation.schedules import NIGHTLY_BACKSTOP_TAG
+from dental_assets.defs.automation.stale_builds import BuiltBeforeAnInputUpdate
 from dental_assets.defs.raw.sensors import KEEP_FRESH_TAG
 
 RAW_GROUP = "raw_opendental"
@@ -94,14 +97,31 @@ input_updated = (
     & ~dg.AutomationCondition.all_new_updates_have_run_tags(tag_values=NIGHTLY_BACKSTOP_TAG)
 ).with_label("newly_updated_without_root_or_backstop")
 
+# A build that may have missed an input's update (its run started before a sync of the input committed,
+# the sync not a backstop's) is itself a trigger, and does not count as handling the model: eager()'s
+# since_last_handled let a model's update in the same tick's interval as an input's swallow the input's
+# update (stale_builds.py). A build that started after every update of its inputs handles them.
+built_before_an_input_update = BuiltBeforeAnInputUpdate(ignored_run_tags=[KEEP_FRESH_TAG, NIGHTLY_BACKSTOP_TAG])
+any_input_updated = (
+    dg.AutomationCondition.any_deps_updated().replace("newly_updated_without_root", input_updated)
+    | built_before_an_input_update
+).with_label("any_deps_updated_or_built_before_an_input_update")
+handled = (
+    (dg.AutomationCondition.newly_requested() | dg.AutomationCondition.newly_updated())
+    & ~built_before_an_input_update
+    | dg.AutomationCondition.initial_evaluation()
+).with_label("handled_by_a_build_after_its_inputs")
+
 # Dagster's eager() only looks at the latest time window of a partitioned asset. The monthly dbt facts
 # must also refresh the old months a source edit touched (a change to an old procedure reaches
 # fct_procedure's month, not only the current one), so that operand is left out. For an unpartitioned
-# model the condition is otherwise eager()'s, with input_updated for its inputs' updates.
+# model the condition is otherwise eager()'s, with input_updated for its inputs' updates and the two
+# operands above for its trigger and its reset.
 dbt_condition = (
     dg.AutomationCondition.eager()
     .without(dg.AutomationCondition.in_latest_time_window())
-    .replace("newly_updated_without_root", input_updated)
+    .replace("any_deps_updated", any_input_updated)
+    .replace("handled", handled)
     & ancestors_blocking_checks_passed
 ).with_label("eager_after_passing_checks")
 journey_condition = (
