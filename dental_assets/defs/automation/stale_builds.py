@@ -14,8 +14,10 @@ tick whose build may not have read an input's update: some input has a materiali
 the model's partition reads) later than the *start of the run* that built the model, not made by that
 run, and not by a run whose tags mark it as one whose updates do not count (the backstops'). A run reads
 what was committed before it started (an input's materialization event is written after its copy
-commits); an update after the start may or may not have been read, and counts as missed. Evaluated in
-the code location (an arbitrary-Python condition: the automation sensor sets ``use_user_code_server``).
+commits); an update after the start may or may not have been read, and counts as missed. Times are
+those the instance recorded (the run's start, the materializations), from the clocks of the hosts the
+runs ran on: one host in the project's deployments. Evaluated in the code location (an arbitrary-Python
+condition: the automation sensor sets ``use_user_code_server``).
 
 Cost: nothing on a tick where the model was not updated; otherwise one query of the model's new
 materializations, one per input (its materializations since the earliest such run's start) and two of
