@@ -20,8 +20,9 @@ runs ran on: one host in the project's deployments. Evaluated in the code locati
 condition: the automation sensor sets ``use_user_code_server``).
 
 Cost: nothing on a tick where the model was not updated; otherwise one query of the model's new
-materializations, one per input (its materializations since the earliest such run's start) and two of
-run records.
+materializations, one per input materialized after the earliest such build's start (its latest
+materialization is read from the records Dagster prefetches for the tick), and the run records through
+the tick's loader (each run read once per tick).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import dagster as dg
+from dagster._core.storage.event_log.base import AssetRecord  # the tick's prefetched records, as Dagster's operands
 
 PAGE = 1000  # materializations fetched per query (paged)
 
@@ -44,10 +46,23 @@ def _materializations(instance: dg.DagsterInstance, records_filter: dg.AssetReco
         cursor = page.cursor
 
 
-def _runs_by_id(instance: dg.DagsterInstance, run_ids: set[str]) -> dict[str, dg.RunRecord]:
-    if not run_ids:
-        return {}
-    return {r.dagster_run.run_id: r for r in instance.get_run_records(dg.RunsFilter(run_ids=sorted(run_ids)))}
+async def _runs_by_id(view, run_ids: set[str]) -> dict[str, dg.RunRecord]:
+    """The run records of ``run_ids``, through the tick's loader (each run read once per tick)."""
+    records = await dg.RunRecord.gen_many(view, sorted(run_ids))
+    return {r.dagster_run.run_id: r for r in records if r is not None}
+
+
+async def _latest_materialization_time(view, key: dg.AssetKey) -> float | None:
+    """The time of ``key``'s latest materialization (any partition), from the asset records Dagster
+    prefetches for the tick (no query of its own); None if it has none."""
+    record = await AssetRecord.gen(view, key)
+    latest = record.asset_entry.last_materialization_record if record is not None else None
+    return latest.timestamp if latest is not None else None
+
+
+def _before(context: dg.AutomationContext) -> int | None:
+    """The storage id bound of the tick's events (what Dagster's own operands read)."""
+    return None if context.max_storage_id is None else context.max_storage_id + 1
 
 
 def _has_tags(run: dg.RunRecord | None, tag_sets: Sequence[Mapping[str, str]]) -> bool:
@@ -87,23 +102,22 @@ class BuiltBeforeAnInputUpdate(dg.AutomationCondition):
         built = built.compute_intersection(context.candidate_subset)
         if built.is_empty:
             return dg.AutomationResult(context, context.get_empty_subset())
-        starts = self._build_starts(context, temporal.last_event_id)
-        missed = self._partitions_that_missed_an_update(context, starts)
+        starts = await self._build_starts(context, temporal.last_event_id)
+        missed = await self._partitions_that_missed_an_update(context, starts)
         if context.partitions_def is None:
             true_subset = view.get_full_subset(key=context.key) if missed else context.get_empty_subset()
         else:
             true_subset = view.get_subset_from_partition_keys(context.key, context.partitions_def, missed)
         return dg.AutomationResult(context, true_subset.compute_intersection(built))
 
-    def _build_starts(self, context: dg.AutomationContext, after_storage_id: int | None) -> dict:
+    async def _build_starts(self, context: dg.AutomationContext, after_storage_id: int | None) -> dict:
         """{partition key (None when unpartitioned): (run id or None, start timestamp)} of each partition's
         latest materialization since the previous tick."""
-        instance = context.asset_graph_view.instance
-        records = _materializations(instance, dg.AssetRecordsFilter(
-            asset_key=context.key, after_storage_id=after_storage_id,
-            before_storage_id=None if context.max_storage_id is None else context.max_storage_id + 1))
+        view = context.asset_graph_view
+        records = _materializations(view.instance, dg.AssetRecordsFilter(
+            asset_key=context.key, after_storage_id=after_storage_id, before_storage_id=_before(context)))
         latest = {record.partition_key: record for record in records}  # oldest first: the last one wins
-        runs = _runs_by_id(instance, {r.run_id for r in latest.values() if r.run_id})
+        runs = await _runs_by_id(view, {r.run_id for r in latest.values() if r.run_id})
         starts = {}
         for partition, record in latest.items():
             run = runs.get(record.run_id)
@@ -111,18 +125,20 @@ class BuiltBeforeAnInputUpdate(dg.AutomationCondition):
             starts[partition] = (record.run_id or None, start)
         return starts
 
-    def _partitions_that_missed_an_update(self, context: dg.AutomationContext, starts: dict) -> set:
+    async def _partitions_that_missed_an_update(self, context: dg.AutomationContext, starts: dict) -> set:
         """The partitions of ``starts`` whose build started before a counted update of an input."""
         if not starts:
             return set()
-        instance = context.asset_graph_view.instance
+        view = context.asset_graph_view
         earliest = min(start for _, start in starts.values())
         updates = []  # (input key, materialization record) after the earliest build's start
         for parent in sorted(context.asset_graph.get(context.key).parent_entity_keys, key=str):
-            if isinstance(parent, dg.AssetKey):
-                after = dg.AssetRecordsFilter(asset_key=parent, after_timestamp=earliest)
-                updates.extend((parent, record) for record in _materializations(instance, after))
-        runs = _runs_by_id(instance, {r.run_id for _, r in updates if r.run_id})
+            latest = await _latest_materialization_time(view, parent) if isinstance(parent, dg.AssetKey) else None
+            if latest is not None and latest > earliest:
+                after = dg.AssetRecordsFilter(asset_key=parent, after_timestamp=earliest,
+                                              before_storage_id=_before(context))
+                updates.extend((parent, record) for record in _materializations(view.instance, after))
+        runs = await _runs_by_id(view, {r.run_id for _, r in updates if r.run_id})
         counted = [(parent, record) for parent, record in updates
                    if not (record.run_id and _has_tags(runs.get(record.run_id), self._ignored_run_tags))]
         return {partition for partition, (run_id, start) in starts.items()
