@@ -19,7 +19,10 @@ those two partitions of ``opendental/procedurelog``; its runs are executed. Then
 is ticked (``dg.evaluate_automation_conditions`` with the sensor's own target, runs built the way the
 daemon builds them) and each tick's requests are executed, until it requests nothing: the first tick
 must request the staging model of procedurelog, the intermediate models and ``mart_production_daily``
-(only models downstream of procedurelog), and the mart must show the new production on both days.
+(only models downstream of procedurelog). After the first tick's runs the practice edits the same fee
+again, and the change sensor's run syncs it before the automation's next tick (a sync right after the
+models' build): that tick must request the staging model and the mart again (Dagster's eager() let the
+build swallow it). The mart must show the new production on both days, with both edits.
 
 dbt assets are selected by key and may be partitioned: whatever partitions a tick requests are run.
 The sensor tick's wall time is printed (``-s``) next to its ``minimum_interval_seconds``: a figure,
@@ -212,6 +215,20 @@ def _pick_procedures(source_url: str) -> tuple[tuple, tuple]:
     return edited, deleted
 
 
+def _raise_fee(source_url: str, proc_num: int, dollars: int) -> Decimal:
+    """Adds ``dollars`` to a procedure's fee in the source; returns its new charge (fee times units)."""
+    conn = mysql_conn(source_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("UPDATE procedurelog SET ProcFee = ProcFee + %s WHERE ProcNum = %s", (dollars, proc_num))
+            cur.execute("SELECT ROUND(ProcFee * (UnitQty + BaseUnits), 2) FROM procedurelog WHERE ProcNum = %s",
+                        (proc_num,))
+            (charge,) = cur.fetchone()
+    finally:
+        conn.close()
+    return charge
+
+
 def _next_month(day: dt.date) -> dt.date:
     return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
@@ -252,12 +269,9 @@ def test_a_source_change_reaches_the_mart_through_the_sensors(env, capsys):
     # 2. an old row edited in place, another hard-deleted
     edited, deleted = _pick_procedures(source_url)
     before_edit, before_delete = _day_totals(pg_url, edited[1]), _day_totals(pg_url, deleted[1])
+    new_charge = _raise_fee(source_url, edited[0], 100)
     conn = mysql_conn(source_url)
     with conn.cursor() as cur:
-        cur.execute("UPDATE procedurelog SET ProcFee = ProcFee + 100 WHERE ProcNum = %s", (edited[0],))
-        cur.execute("SELECT ROUND(ProcFee * (UnitQty + BaseUnits), 2) FROM procedurelog WHERE ProcNum = %s",
-                    (edited[0],))
-        (new_charge,) = cur.fetchone()
         cur.execute("DELETE FROM procedurelog WHERE ProcNum = %s", (deleted[0],))
     conn.close()
 
@@ -292,6 +306,14 @@ def test_a_source_change_reaches_the_mart_through_the_sensors(env, capsys):
         ticks.append(keys)
         for request in _run_requests(defs, result):
             _execute(defs, instance, request.asset_selection, request.partition_key, request.tags)
+        if len(ticks) == 1:
+            # the practice edits the same fee again, synced after the tick's build and before the next tick:
+            # eager()'s reset used to swallow that sync (nothing requested, the mart kept the first edit)
+            new_charge = _raise_fee(source_url, edited[0], 50)
+            late = raw_sensor.evaluate_tick(sensor_context)
+            assert [r.partition_key for r in late.run_requests] == [EDIT_MONTH]
+            for request in late.run_requests:
+                _execute(defs, instance, request.asset_selection, request.partition_key, request.tags)
     else:
         pytest.fail(f"the automation still requested runs after {MAX_AUTOMATION_TICKS} ticks")
 
@@ -301,6 +323,7 @@ def test_a_source_change_reaches_the_mart_through_the_sensors(env, capsys):
     assert ticks and STG_PROCEDURELOG in ticks[0], "the first tick did not refresh the staging model"
     assert MART in ticks[0], "mart_production_daily was not requested with its inputs"
     assert any(k.path[0] == "intermediate" for k in ticks[0])
+    assert len(ticks) > 1 and {STG_PROCEDURELOG, MART} <= ticks[1], "the sync after the build was not built from"
 
     # 5. the mart shows the change on both days
     count, gross = _day_totals(pg_url, edited[1])
