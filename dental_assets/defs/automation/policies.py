@@ -16,7 +16,8 @@ Cadences (all times UTC):
   of a table it found equal to the source) does not count, nor does a build by the nightly dbt backstops'
   runs (``dbt_facts_job`` follows ``dbt_job``): the nightly dbt backstops are the night's build. A build
   whose run started before an input update that counts is requested again (it may have missed it;
-  ``stale_builds.py``): eager()'s reset no longer swallows an update in the same tick's interval.
+  ``stale_builds.py``): eager()'s reset no longer swallows an update in the same tick's interval; nor a
+  request of an input in the same tick (the model is requested with it).
   Freshness: warn after 26 hours, fail after 50 hours. The condition reads only what
   this instance recorded: on a new instance a model is requested once its inputs are materialized in it
   (a model already missing at the first evaluation is not requested for being missing), which the raw
