@@ -201,7 +201,7 @@ def test_an_input_synced_after_its_models_build_started_gets_the_model_built_aga
     with dg.instance_for_test() as instance:
         cursor = None
 
-        def tick(expected_requests=None):
+        def tick():
             nonlocal cursor
             result = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
                                                        cursor=cursor)
