@@ -40,10 +40,19 @@ def practice():
 
 @pytest.fixture
 def source_url(mariadb_url, practice):
+    """The practice in MariaDB (100 patients, ~1,500 procedurelog rows)."""
     mark_mariadb_demo_target(mariadb_url)
     write_mariadb(practice, mariadb_url)
-    conn = mysql_conn(mariadb_url)
-    with conn.cursor() as cur:  # enough rows that a copy is still streaming when the fault hits
+    return mariadb_url
+
+
+@pytest.fixture
+def long_source_url(source_url):
+    """``source_url`` with ``EXTRA_ROWS`` more procedurelog rows: enough that a copy is still streaming when
+    a fault planted after its first chunk hits. Only the tests that plant one use it: comparing these rows
+    row by row (``assert_raw_equals_source``) takes ~6 s a time."""
+    conn = mysql_conn(source_url)
+    with conn.cursor() as cur:
         cur.execute("SELECT MAX(ProcNum) FROM procedurelog")
         (top,) = cur.fetchone()
         cur.execute(
@@ -52,7 +61,7 @@ def source_url(mariadb_url, practice):
             f"1 + seq % 40, '', NOW() FROM seq_1_to_{EXTRA_ROWS}"
         )
     conn.close()
-    return mariadb_url
+    return source_url
 
 
 def _kill_the_stream(mariadb_server_url: str, database: str) -> list[int]:
@@ -69,14 +78,15 @@ def _kill_the_stream(mariadb_server_url: str, database: str) -> list[int]:
     return ids
 
 
-def test_connection_dropped_mid_partition_is_retried(source_url, pg_url, mariadb_server_url, monkeypatch, caplog):
+def test_connection_dropped_mid_partition_is_retried(long_source_url, pg_url, mariadb_server_url, monkeypatch,
+                                                      caplog):
     from sqlalchemy.engine import make_url
 
     from dental_assets.replication import extract
     from dental_assets.replication.mysql import MySqlParams
     from dental_assets.replication.sync import sync_window, verify_window
 
-    database = make_url(source_url).database
+    database = make_url(long_source_url).database
     original = extract.TextReader.read
     killed = []
 
@@ -88,7 +98,7 @@ def test_connection_dropped_mid_partition_is_retried(source_url, pg_url, mariadb
         return chunk
 
     monkeypatch.setattr(extract.TextReader, "read", read_then_drop)
-    params = MySqlParams.from_url(source_url)
+    params = MySqlParams.from_url(long_source_url)
     pg = pg_conn(pg_url)
     table = raw_table("procedurelog")
     with caplog.at_level(logging.WARNING, logger="dental_assets.replication.mysql"):
@@ -99,7 +109,7 @@ def test_connection_dropped_mid_partition_is_retried(source_url, pg_url, mariadb
     equal, src, raw = verify_window(params, pg, table, None)
     pg.close()
     assert equal, (src, raw)
-    assert_raw_equals_source(source_url, pg_url, [table])
+    assert_raw_equals_source(long_source_url, pg_url, [table])
 
 
 def test_a_check_part_failing_before_it_lists_its_keys_stops_the_check(source_url, pg_url, monkeypatch):
@@ -146,7 +156,7 @@ def test_a_check_part_failing_before_it_lists_its_keys_stops_the_check(source_ur
     assert isinstance(outcome.get("error"), RuntimeError) and "planted" in str(outcome["error"]), outcome
 
 
-def test_a_client_killed_mid_row_at_every_try_quotes_no_row(source_url, pg_url, monkeypatch):
+def test_a_client_killed_mid_row_at_every_try_quotes_no_row(long_source_url, pg_url, monkeypatch):
     """The CSV path (a nullable string column), its `mariadb` client killed (SIGKILL, as the OOM killer
     does) while streaming, at every try: COPY fails on the cut last line, and PostgreSQL's error
     quotes that partial row. The SourceConnectionLost raised after the last try does not chain it, so
@@ -157,7 +167,7 @@ def test_a_client_killed_mid_row_at_every_try_quotes_no_row(source_url, pg_url, 
     from dental_assets.replication.mysql import MySqlParams, SourceConnectionLost
     from dental_assets.replication.sync import sync_window
 
-    source_sql(source_url, "ALTER TABLE procedurelog MODIFY BillingNote text NULL",
+    source_sql(long_source_url, "ALTER TABLE procedurelog MODIFY BillingNote text NULL",
                ("UPDATE procedurelog SET BillingNote = %s", (SECRET,)))
     original = extract.SanitizingReader.read
     killed = {}  # per try (a reader each): the client's pid
@@ -175,7 +185,7 @@ def test_a_client_killed_mid_row_at_every_try_quotes_no_row(source_url, pg_url, 
     monkeypatch.setattr(extract.SanitizingReader, "read", read_then_kill)
     pg = pg_conn(pg_url)
     with pytest.raises(SourceConnectionLost) as raised:
-        sync_window(MySqlParams.from_url(source_url), pg, raw_table("procedurelog"), None, attempts=2)
+        sync_window(MySqlParams.from_url(long_source_url), pg, raw_table("procedurelog"), None, attempts=2)
     pg.close()
     assert len(killed) == 2 and all(killed.values()), killed
     text = "".join(traceback.format_exception(raised.value))
@@ -410,7 +420,7 @@ def _source_runs(home, statuses):
         instance.dispose()
 
 
-def test_sigkill_mid_copy_then_rerun(source_url, pg_url, tmp_path):
+def test_sigkill_mid_copy_then_rerun(long_source_url, pg_url, tmp_path):
     """`dental sync` killed with SIGKILL mid-copy: nothing half-written, and its run, left STARTED (with
     the source tag whose concurrency limit is 1), is marked failed by the next `dental sync`."""
     import dagster as dg
@@ -419,7 +429,7 @@ def test_sigkill_mid_copy_then_rerun(source_url, pg_url, tmp_path):
     home = tmp_path / "dagster_home"  # a persistent instance, as on a workstation (./dev's dagster.demo.yaml)
     home.mkdir()
     shutil.copyfile(REPO_ROOT / "dagster.demo.yaml", home / "dagster.yaml")
-    env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=source_url, DENTAL_WAREHOUSE_URL=pg_url,
+    env = dict(os.environ, DENTAL_SOURCE="opendental", OPENDENTAL_URL=long_source_url, DENTAL_WAREHOUSE_URL=pg_url,
                DAGSTER_HOME=str(home))
     log = open(tmp_path / "killed_sync.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "dental_assets.cli", "sync"], env=env,
@@ -457,7 +467,7 @@ def test_sigkill_mid_copy_then_rerun(source_url, pg_url, tmp_path):
     rerun = subprocess.run([sys.executable, "-m", "dental_assets.cli", "sync"], env=env,
                            capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stdout[-2000:]
-    assert_raw_equals_source(source_url, pg_url, raw_tables())
+    assert_raw_equals_source(long_source_url, pg_url, raw_tables())
     assert not _source_runs(home, [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
     assert set(stale) <= set(_source_runs(home, [dg.DagsterRunStatus.FAILURE]))
     assert "marked 1 run(s) of a killed dental sync as failed" in rerun.stdout
