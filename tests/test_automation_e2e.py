@@ -44,7 +44,7 @@ import pytest
 
 from dental_synthetic import SyntheticConfig, generate
 from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
-from test_replication_support import mysql_conn, pg_conn
+from test_replication_support import mysql_conn, pg_conn, source_sql
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2025, 6, 30)
@@ -217,15 +217,9 @@ def _pick_procedures(source_url: str) -> tuple[tuple, tuple]:
 
 def _raise_fee(source_url: str, proc_num: int, dollars: int) -> Decimal:
     """Adds ``dollars`` to a procedure's fee in the source; returns its new charge (fee times units)."""
-    conn = mysql_conn(source_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("UPDATE procedurelog SET ProcFee = ProcFee + %s WHERE ProcNum = %s", (dollars, proc_num))
-            cur.execute("SELECT ROUND(ProcFee * (UnitQty + BaseUnits), 2) FROM procedurelog WHERE ProcNum = %s",
-                        (proc_num,))
-            (charge,) = cur.fetchone()
-    finally:
-        conn.close()
+    ((charge,),) = source_sql(
+        source_url, ("UPDATE procedurelog SET ProcFee = ProcFee + %s WHERE ProcNum = %s", (dollars, proc_num)),
+        ("SELECT ROUND(ProcFee * (UnitQty + BaseUnits), 2) FROM procedurelog WHERE ProcNum = %s", (proc_num,)))
     return charge
 
 
@@ -270,10 +264,7 @@ def test_a_source_change_reaches_the_mart_through_the_sensors(env, capsys):
     edited, deleted = _pick_procedures(source_url)
     before_edit, before_delete = _day_totals(pg_url, edited[1]), _day_totals(pg_url, deleted[1])
     new_charge = _raise_fee(source_url, edited[0], 100)
-    conn = mysql_conn(source_url)
-    with conn.cursor() as cur:
-        cur.execute("DELETE FROM procedurelog WHERE ProcNum = %s", (deleted[0],))
-    conn.close()
+    source_sql(source_url, ("DELETE FROM procedurelog WHERE ProcNum = %s", (deleted[0],)))
 
     # 3. one tick of the change sensor requests exactly the two changed partitions
     started = time.perf_counter()
