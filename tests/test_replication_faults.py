@@ -50,17 +50,12 @@ def source_url(mariadb_url, practice):
 def long_source_url(source_url):
     """``source_url`` with ``EXTRA_ROWS`` more procedurelog rows: enough that a copy is still streaming when
     a fault planted after its first chunk hits. Only the tests that plant one use it: comparing these rows
-    row by row (``assert_raw_equals_source``) takes ~6 s a time."""
-    conn = mysql_conn(source_url)
-    with conn.cursor() as cur:
-        cur.execute("SELECT MAX(ProcNum) FROM procedurelog")
-        (top,) = cur.fetchone()
-        cur.execute(
-            f"INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, ProcFee, CodeNum, ToothNum, DateTStamp) "
-            f"SELECT {top} + seq, 1 + seq % 100, DATE_SUB('2025-06-01', INTERVAL seq % 900 DAY), seq % 300, "
-            f"1 + seq % 40, '', NOW() FROM seq_1_to_{EXTRA_ROWS}"
-        )
-    conn.close()
+    row by row (``assert_raw_equals_source``) in every test would slow them all."""
+    source_sql(
+        source_url, "SELECT MAX(ProcNum) INTO @top FROM procedurelog",
+        f"INSERT INTO procedurelog (ProcNum, PatNum, ProcDate, ProcFee, CodeNum, ToothNum, DateTStamp) "
+        f"SELECT @top + seq, 1 + seq % 100, DATE_SUB('2025-06-01', INTERVAL seq % 900 DAY), seq % 300, "
+        f"1 + seq % 40, '', NOW() FROM seq_1_to_{EXTRA_ROWS}")
     return source_url
 
 
