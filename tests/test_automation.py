@@ -173,8 +173,9 @@ def test_a_keep_fresh_sync_of_an_input_rebuilds_nothing_and_any_other_sync_does(
 
 
 def test_the_automation_sensor_is_evaluated_in_the_code_location(defs):
-    # The dbt condition has a Python operand (stale_builds.py), which Dagster's daemon cannot evaluate: the
-    # sensor runs in the code location, where Dagster refuses more than 500 conditioned assets and checks.
+    # The dbt condition has Python operands (stale_builds.py, candidates_only.py), which Dagster's daemon
+    # cannot evaluate: the sensor runs in the code location, where Dagster refuses more than 500 conditioned
+    # assets and checks.
     sensor = defs.resolve_sensor_def("dental_automation_sensor")
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
@@ -342,6 +343,44 @@ def test_the_ancestor_generations_reach_back_over_the_longest_path(graph):
         return depth[key]
 
     assert max(generations(key) for key in graph.get_all_asset_keys()) <= policies.ANCESTOR_GENERATIONS
+
+
+def _labelled_node(result, key, label):
+    """The evaluated node labelled ``label`` in the tick's result for ``key``."""
+    todo = [r for r in result.results if r.key == key]
+    while todo:
+        node = todo.pop()
+        if node.condition.get_label() == label:
+            return node
+        todo.extend(node.child_results)
+    raise AssertionError(f"no node {label} evaluated for {key.to_user_string()}")
+
+
+def test_the_ancestors_checks_are_walked_only_for_a_model_with_an_updated_input(defs, graph):
+    # The ancestors' tree (a node per path up the graph) was half of a tick when walked for every model:
+    # it is walked where eager() left the model true, and is false unevaluated elsewhere (candidates_only.py).
+    selection = dg.AssetSelection.assets(INT_PATIENTS)
+    label = "ancestors_blocking_checks_passed"
+    with dg.instance_for_test() as instance:
+        _materialize_with_ancestors_runless(instance, graph, [INT_PATIENTS])
+        quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+        node = _labelled_node(quiet, INT_PATIENTS, label)
+        assert quiet.total_requested == 0
+        assert node.true_subset.is_empty and node.child_results == []
+
+        _materialize_runless(instance, graph, STAGING_PATIENT, checks_pass=True)
+        updated = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                                    cursor=quiet.cursor)
+        node = _labelled_node(updated, INT_PATIENTS, label)
+        assert updated.get_num_requested(INT_PATIENTS) == 1
+        assert not node.true_subset.is_empty and len(node.child_results) == 1
+        # the walked tree reaches raw: every generation of INT_PATIENTS' ancestors was looked at
+        walked, todo = set(), [node]
+        while todo:
+            current = todo.pop()
+            walked.add(current.key)
+            todo.extend(current.child_results)
+        assert {STAGING_PATIENT, dg.AssetKey(["opendental", "patient"])} <= walked
 
 
 # --------------------------------------------------------------------------------- the nightly backstop

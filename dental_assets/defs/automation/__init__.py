@@ -3,7 +3,8 @@
 - ``dental_automation_sensor``: Dagster's automation sensor, declared RUNNING (it defaults to
   STOPPED). It evaluates the automation conditions of ``policies.py``: dbt models eagerly after
   their inputs (only when upstream blocking checks passed), the journey dataset monthly. Evaluated in
-  the code location, not the daemon (``use_user_code_server``): one operand is Python (``stale_builds.py``).
+  the code location, not the daemon (``use_user_code_server``): two operands are Python (``stale_builds.py``,
+  ``candidates_only.py``).
 - ``nightly_dbt_backstop`` / ``nightly_dbt_facts_backstop``: RUNNING schedules, dbt build of the
   unpartitioned models at 04:30 UTC and of the monthly facts over every month at 04:45 (``schedules.py``).
 - ``dental_run_failure_alerts``: a RUNNING run-failure sensor (``alerts.py``).
@@ -29,8 +30,9 @@ from dental_assets.defs.automation.schedules import build_nightly_dbt_facts_sche
 from dental_assets.defs.dbt.assets import MODELS_TAG
 
 with warnings.catch_warnings():
-    # evaluated in the code location, not the daemon: the dbt condition has a Python operand
-    # (policies.built_before_an_input_update); "beta" in 1.13, limited to 500 conditioned assets and checks
+    # evaluated in the code location, not the daemon: the dbt condition has Python operands (policies'
+    # built_before_an_input_update, ancestors_blocking_checks_passed); "beta" in 1.13, limited to 500
+    # conditioned assets and checks
     warnings.simplefilter("ignore", dg.BetaWarning)
     automation_sensor = dg.AutomationConditionSensorDefinition(
         "dental_automation_sensor",
