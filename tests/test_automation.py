@@ -17,6 +17,7 @@ import dagster as dg
 import pytest
 
 from dental_assets.defs.automation import policies
+from dental_assets.defs.automation.ancestor_checks import AncestorsBlockingChecksPassed, nested_operators
 from dagster._core.definitions.freshness import CronFreshnessPolicy, TimeWindowFreshnessPolicy
 
 from dental_assets.defs.automation.alerts import AlertWebhookResource, alerts_path, dental_run_failure_alerts
@@ -80,26 +81,34 @@ def _blocking_checks(graph, key):
     return [c for c in graph.asset_check_keys if c.asset_key == key and graph.get_check_spec(c).blocking]
 
 
+def _report_checks(instance, graph, key, *, passed: bool) -> None:
+    """Every blocking check of ``key`` evaluated, passed or failed."""
+    for check in _blocking_checks(graph, key):
+        instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+            asset_key=key, check_name=check.name, passed=passed, severity=dg.AssetCheckSeverity.ERROR))
+
+
 def _materialize_runless(instance, graph, key, *, checks_pass: bool, partitions=(None,)):
     for partition in partitions:
         instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=partition))
-    for check in _blocking_checks(graph, key):
-        instance.report_runless_asset_event(
-            dg.AssetCheckEvaluation(asset_key=key, check_name=check.name, passed=checks_pass,
-                                    severity=dg.AssetCheckSeverity.ERROR)
-        )
+    _report_checks(instance, graph, key, passed=checks_pass)
 
 
-def _materialize_with_ancestors_runless(instance, graph, keys):
-    """``keys`` and every asset they are built from, each partition, their blocking checks passing: a
-    graph built once and checked."""
+def _ancestors_of(graph, keys) -> set:
+    """``keys`` and every asset they are built from."""
     todo, seen = list(keys), set()
     while todo:
         key = todo.pop()
         if key not in seen:
             seen.add(key)
             todo.extend(graph.get(key).parent_keys)
-    for key in seen:
+    return seen
+
+
+def _materialize_with_ancestors_runless(instance, graph, keys):
+    """``keys`` and every asset they are built from, each partition, their blocking checks passing: a
+    graph built once and checked."""
+    for key in _ancestors_of(graph, keys):
         partitions_def = graph.get(key).partitions_def
         months = partitions_def.get_partition_keys() if partitions_def is not None else [None]
         _materialize_runless(instance, graph, key, checks_pass=True, partitions=months)
@@ -173,7 +182,7 @@ def test_a_keep_fresh_sync_of_an_input_rebuilds_nothing_and_any_other_sync_does(
 
 
 def test_the_automation_sensor_is_evaluated_in_the_code_location(defs):
-    # The dbt condition has Python operands (stale_builds.py, candidates_only.py), which Dagster's daemon
+    # The dbt condition has Python operands (stale_builds.py, ancestor_checks.py), which Dagster's daemon
     # cannot evaluate: the sensor runs in the code location, where Dagster refuses more than 500 conditioned
     # assets and checks.
     sensor = defs.resolve_sensor_def("dental_automation_sensor")
@@ -345,42 +354,60 @@ def test_the_ancestor_generations_reach_back_over_the_longest_path(graph):
     assert max(generations(key) for key in graph.get_all_asset_keys()) <= policies.ANCESTOR_GENERATIONS
 
 
-def _labelled_node(result, key, label):
-    """The evaluated node labelled ``label`` in the tick's result for ``key``."""
-    todo = [r for r in result.results if r.key == key]
-    while todo:
-        node = todo.pop()
-        if node.condition.get_label() == label:
-            return node
-        todo.extend(node.child_results)
-    raise AssertionError(f"no node {label} evaluated for {key.to_user_string()}")
+COMPARED = [dg.AssetKey(["marts", "mart_production_daily"]), dg.AssetKey(["marts", "fct_procedure"]),
+            dg.AssetKey(["marts", "mart_ar_aging"])]
 
 
-def test_the_ancestors_checks_are_walked_only_for_a_model_with_an_updated_input(defs, graph):
-    # The ancestors' tree (a node per path up the graph) was half of a tick when walked for every model:
-    # it is walked where eager() left the model true, and is false unevaluated elsewhere (candidates_only.py).
-    selection = dg.AssetSelection.assets(INT_PATIENTS)
-    label = "ancestors_blocking_checks_passed"
+def _with_condition(defs, condition):
+    """The code location with every model's automation condition replaced by ``condition``."""
+    return defs.map_asset_specs(
+        func=lambda spec: spec if policies.layer_of(spec) == "raw" else spec.replace_attributes(
+            automation_condition=condition))
+
+
+def _true_subsets(defs, instance, selection) -> dict:
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+    return {r.key: r.true_subset.convert_to_serializable_subset() for r in result.results}
+
+
+# (a model or raw table whose blocking checks failed, whether it is in the tick (requested, if its own
+# ancestors passed), the generations looked back)
+ANCESTOR_SCENARIOS = [
+    (None, True, policies.ANCESTOR_GENERATIONS),
+    (RAW_PROCEDURELOG, True, policies.ANCESTOR_GENERATIONS),
+    (STAGING_CLAIMPROC, False, policies.ANCESTOR_GENERATIONS),
+    (INT_PROCEDURES, True, policies.ANCESTOR_GENERATIONS),  # requested: counts for a model of the same run only
+    (STAGING_CLAIMPROC, False, 2),
+    (INT_PROCEDURES, False, 1),
+    (RAW_PROCEDURELOG, True, 2),  # seen by the models 2 generations below it, not by those further
+    (RAW_PROCEDURELOG, True, 3),
+]
+
+
+def test_the_ancestors_condition_equals_dagsters_nested_operators(defs, graph):
+    # ancestor_checks.py computes in one node what Dagster's operators compute nested `generations` deep:
+    # evaluated alone on every model (so that models are requested and will_be_requested() counts), with
+    # every blocking check passing and with one failed, both give the same subsets for every asset.
+    keys = _ancestors_of(graph, COMPARED)
     with dg.instance_for_test() as instance:
-        _materialize_with_ancestors_runless(instance, graph, [INT_PATIENTS])
-        quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
-        node = _labelled_node(quiet, INT_PATIENTS, label)
-        assert quiet.total_requested == 0
-        assert node.true_subset.is_empty and node.child_results == []
-
-        _materialize_runless(instance, graph, STAGING_PATIENT, checks_pass=True)
-        updated = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
-                                                    cursor=quiet.cursor)
-        node = _labelled_node(updated, INT_PATIENTS, label)
-        assert updated.get_num_requested(INT_PATIENTS) == 1
-        assert not node.true_subset.is_empty and len(node.child_results) == 1
-        # the walked tree reaches raw: every generation of INT_PATIENTS' ancestors was looked at
-        walked, todo = set(), [node]
-        while todo:
-            current = todo.pop()
-            walked.add(current.key)
-            todo.extend(current.child_results)
-        assert {STAGING_PATIENT, dg.AssetKey(["opendental", "patient"])} <= walked
+        _materialize_with_ancestors_runless(instance, graph, COMPARED)
+        for failed, in_tick, generations in ANCESTOR_SCENARIOS:
+            scenario = (failed and failed.to_user_string(), in_tick, generations)
+            ours = _with_condition(defs, AncestorsBlockingChecksPassed(generations))
+            dagsters = _with_condition(defs, nested_operators(generations))
+            selection = dg.AssetSelection.assets(*(keys if in_tick else keys - {failed}))
+            if failed is not None:
+                assert _blocking_checks(graph, failed)
+                _report_checks(instance, graph, failed, passed=False)
+            expected = _true_subsets(dagsters, instance, selection)
+            got = _true_subsets(ours, instance, selection)
+            if failed is not None:
+                _report_checks(instance, graph, failed, passed=True)
+            assert got == expected, scenario
+            requested = {key for key, subset in got.items() if not subset.is_empty}  # neither side is trivial
+            assert len(requested) > 10, scenario
+            if generations == policies.ANCESTOR_GENERATIONS and not in_tick:
+                assert not set(COMPARED) <= requested, scenario
 
 
 # --------------------------------------------------------------------------------- the nightly backstop

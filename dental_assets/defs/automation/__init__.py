@@ -4,7 +4,7 @@
   STOPPED). It evaluates the automation conditions of ``policies.py``: dbt models eagerly after
   their inputs (only when upstream blocking checks passed), the journey dataset monthly. Evaluated in
   the code location, not the daemon (``use_user_code_server``): two operands are Python (``stale_builds.py``,
-  ``candidates_only.py``).
+  ``ancestor_checks.py``).
 - ``nightly_dbt_backstop`` / ``nightly_dbt_facts_backstop``: RUNNING schedules, dbt build of the
   unpartitioned models at 04:30 UTC and of the monthly facts over every month at 04:45 (``schedules.py``).
 - ``dental_run_failure_alerts``: a RUNNING run-failure sensor (``alerts.py``).

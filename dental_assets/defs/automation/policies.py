@@ -34,7 +34,7 @@ import datetime as dt
 
 import dagster as dg
 
-from dental_assets.defs.automation.candidates_only import OnlyForCandidates
+from dental_assets.defs.automation.ancestor_checks import AncestorsBlockingChecksPassed
 from dental_assets.defs.automation.schedules import NIGHTLY_BACKSTOP_TAG
 from dental_assets.defs.automation.stale_builds import BuiltBeforeAnInputUpdate
 from dental_assets.defs.raw.sensors import KEEP_FRESH_TAG
@@ -64,21 +64,10 @@ journey_freshness = dg.FreshnessPolicy.cron(
 # any other ancestor, up to ANCESTOR_GENERATIONS back, must have passed its blocking checks.
 ANCESTOR_GENERATIONS = 8  # the graph's longest path (raw to the journey dataset) is 7: tested
 
-
-def _ancestors_blocking_checks_passed(generations: int) -> dg.AutomationCondition:
-    own_checks = dg.AutomationCondition.all_checks_match(
-        dg.AutomationCondition.check_passed() | dg.AutomationCondition.will_be_requested(), blocking_only=True
-    ).with_label("all_blocking_checks_passed")
-    if generations > 1:
-        own_checks = own_checks & _ancestors_blocking_checks_passed(generations - 1)
-    return dg.AutomationCondition.all_deps_match(dg.AutomationCondition.will_be_requested() | own_checks)
-
-
-# Evaluated only where eager() (or the journey's cron) left a partition true: the tree is one node per path up
-# the graph, about half of a tick's work when walked for every model (candidates_only.py).
-ancestors_blocking_checks_passed = OnlyForCandidates(
-    _ancestors_blocking_checks_passed(ANCESTOR_GENERATIONS), label="ancestors_blocking_checks_passed"
-)
+# Dagster's nested operators (ancestor_checks.nested_operators) computed in one node, each ancestor looked at
+# once per generation; nothing where eager() (or the journey's cron) left no partition true. Walked as Dagster's
+# tree for every model it was half of a tick (ancestor_checks.py, docs/operations.md *Figures*).
+ancestors_blocking_checks_passed = AncestorsBlockingChecksPassed(ANCESTOR_GENERATIONS)
 
 # An input's update counts as eager()'s does (newly updated, by a run that did not also build the
 # model), unless every update of it since the last tick came from a backstop whose work the next backstop
