@@ -16,7 +16,9 @@ subsets are computed with the same calls (the tick's requests, ``executable_in_s
 records the tick has loaded, the partition mappings), each (ancestor, generation) once per model and
 tick for the ancestor's whole candidate set (the usual case: an unpartitioned model asks for every
 month of a raw table), and nothing at all where no partition of the model is a candidate (where
-Dagster's ``all_deps_match`` is false anyway). The tick's record holds this one node, with no tree below.
+Dagster's ``all_deps_match`` is false anyway). The tick's record holds this one node, with no tree below;
+where it holds a candidate partition back, its metadata names (up to ``MAX_CHECKS_NAMED``, sorted) and
+counts the blocking checks the walk found neither passed nor requested: asset and check names only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from dataclasses import dataclass, field
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph import executable_in_same_run
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionResolvedStatus
+
+
+MAX_CHECKS_NAMED = 20  # in the metadata of a model held back
 
 
 def nested_operators(generations: int) -> dg.AutomationCondition:
@@ -44,6 +49,7 @@ class _Walk:
 
     context: dg.AutomationContext
     full: dict = field(default_factory=dict)  # (key, generation) -> true subset for the key's full subset
+    not_passed: set = field(default_factory=set)  # blocking checks looked at that neither passed nor are requested
 
     @property
     def view(self):
@@ -76,8 +82,10 @@ class _Walk:
             candidates = self.mapped(subset, check)
             passed = candidates if candidates.is_empty else await self.view.compute_subset_with_status(
                 key=check, status=AssetCheckExecutionResolvedStatus.SUCCEEDED, from_subset=candidates)
-            true = true.compute_intersection(self.mapped(passed.compute_union(self.requested(candidates)),
-                                                         subset.key))
+            passed = passed.compute_union(self.requested(candidates))
+            if not candidates.compute_difference(passed).is_empty:
+                self.not_passed.add(check)
+            true = true.compute_intersection(self.mapped(passed, subset.key))
         return true
 
     async def level(self, subset, generation: int):
@@ -86,7 +94,9 @@ class _Walk:
         true = subset
         for dep in sorted(k for k in graph.get(subset.key).parent_entity_keys if isinstance(k, dg.AssetKey)):
             candidates = self.mapped(subset, dep)
-            dep_true = self.requested(candidates).compute_union(await self.passing(candidates, generation))
+            dep_true = self.requested(candidates)
+            if not candidates.compute_difference(dep_true).is_empty:  # what is requested needs no checks
+                dep_true = dep_true.compute_union(await self.passing(candidates, generation))
             true = true.compute_intersection(self.mapped(dep_true, subset.key))
         return true
 
@@ -135,5 +145,12 @@ class AncestorsBlockingChecksPassed(dg.AutomationCondition):
     async def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
         if context.candidate_subset.is_empty:
             return dg.AutomationResult(context, context.get_empty_subset())
-        true = await _Walk(context).level(context.candidate_subset, self._generations)
-        return dg.AutomationResult(context, true)
+        walk = _Walk(context)
+        true = await walk.level(context.candidate_subset, self._generations)
+        if context.candidate_subset.compute_difference(true).is_empty:
+            return dg.AutomationResult(context, true)
+        held_back_by = ", ".join(sorted(check.to_user_string() for check in walk.not_passed)[:MAX_CHECKS_NAMED])
+        return dg.AutomationResult(context, true, metadata={
+            "blocking_checks_not_passed": dg.MetadataValue.text(held_back_by or "none"),
+            "blocking_checks_not_passed_count": dg.MetadataValue.int(len(walk.not_passed)),
+        })
