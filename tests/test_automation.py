@@ -105,13 +105,13 @@ def _ancestors_of(graph, keys) -> set:
     return seen
 
 
-def _materialize_with_ancestors_runless(instance, graph, keys):
-    """``keys`` and every asset they are built from, each partition, their blocking checks passing: a
-    graph built once and checked."""
+def _materialize_with_ancestors_runless(instance, graph, keys, *, latest_only: bool = False):
+    """``keys`` and every asset they are built from, each partition (only the latest with ``latest_only``),
+    their blocking checks passing: a graph built once and checked."""
     for key in _ancestors_of(graph, keys):
         partitions_def = graph.get(key).partitions_def
         months = partitions_def.get_partition_keys() if partitions_def is not None else [None]
-        _materialize_runless(instance, graph, key, checks_pass=True, partitions=months)
+        _materialize_runless(instance, graph, key, checks_pass=True, partitions=months[-1:] if latest_only else months)
 
 
 @pytest.mark.parametrize("checks_pass", [True, False])
@@ -393,10 +393,8 @@ def test_the_ancestors_condition_equals_dagsters_nested_operators(defs, graph):
     # every blocking check passing and with one failed, both give the same subsets for every asset.
     keys = _ancestors_of(graph, COMPARED)
     with dg.instance_for_test() as instance:
-        for key in keys:  # one partition each: the condition reads checks and requests, not what is missing
-            partitions_def = graph.get(key).partitions_def
-            _materialize_runless(instance, graph, key, checks_pass=True,
-                                 partitions=partitions_def.get_partition_keys()[-1:] if partitions_def else (None,))
+        # one partition each: the condition reads checks and requests, not what is missing
+        _materialize_with_ancestors_runless(instance, graph, COMPARED, latest_only=True)
         for failed, in_tick, generations in ANCESTOR_SCENARIOS:
             scenario = (failed and failed.to_user_string(), in_tick, generations)
             ours = _with_condition(defs, AncestorsBlockingChecksPassed(generations))
