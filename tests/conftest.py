@@ -16,6 +16,9 @@ Fixtures:
 Every test session gets its own ``DENTAL_HOME`` (a temporary directory) unless one is set, so tests never
 touch the checkout's ``.dental``; under pytest-xdist (``./dev test`` runs ``-n``) every worker gets its
 own. Database names are unique per test, so workers never share a database.
+
+A test that leaves a Dagster instance entered fails at its teardown (``_no_leftover_defs_state_storage``):
+exit what you enter, schedule contexts included (``with dg.build_schedule_context(...) as context:``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -426,20 +430,66 @@ def pg_params(pg_url: str):
 
 # ------------------------------------------------------------------------ Dagster's current state storage
 
+# Where each Dagster instance entered (``with instance:``, or an ExitStack's ``enter_context``) and not yet
+# exited was entered: id(instance) -> "tests/<file>.py:<line>" (the innermost frame of a test file).
+_open_instances: dict[int, str] = {}
+_TESTS_DIR = str(Path(__file__).resolve().parent) + os.sep
+
+
+def _where_in_tests() -> str:
+    frame = sys._getframe(2)
+    while frame is not None and not frame.f_code.co_filename.startswith(_TESTS_DIR):
+        frame = frame.f_back
+    return "?" if frame is None else f"tests/{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
+
+
+def _track_entered_instances() -> None:
+    """Note every ``DagsterInstance`` entered and not yet exited in ``_open_instances`` (the methods wrapped,
+    their behaviour unchanged)."""
+    from dagster import DagsterInstance
+
+    enter, exit_ = DagsterInstance.__enter__, DagsterInstance.__exit__
+    if getattr(enter, "_dental_tracked", False):
+        return
+
+    def tracked_enter(self):
+        _open_instances[id(self)] = _where_in_tests()
+        return enter(self)
+
+    def tracked_exit(self, *exc_info):
+        _open_instances.pop(id(self), None)
+        return exit_(self, *exc_info)
+
+    tracked_enter._dental_tracked = True
+    DagsterInstance.__enter__, DagsterInstance.__exit__ = tracked_enter, tracked_exit
+
+
 @pytest.fixture(autouse=True)
-def _no_leftover_defs_state_storage(request):
-    """Dagster keeps the instance a ``with instance:`` block entered in a context variable (its defs
-    state storage, holding a weak reference to that instance); a block left open by a test (or by a
-    library it calls) leaves a dead reference behind, and the next ``Definitions`` built in this worker
-    fails with "Attempted to resolve undefined DagsterInstance weakref". Every test starts with none."""
+def _no_leftover_defs_state_storage():
+    """Every Dagster instance a test enters is exited by the test's end; a test that leaves one open fails.
+
+    Entering an instance sets Dagster's current defs state storage (a context variable holding a weak
+    reference to the instance) through a generator context manager, which puts back the value it replaced
+    when it is exited. An instance left entered (a ``dg.build_schedule_context`` never exited enters an
+    instance of its own the first time ``context.instance`` is read) is exited when the garbage collector
+    finalizes that generator, at any later moment in this worker: it then puts back the storage of an
+    instance that is gone by then, and the next ``Definitions`` built (any ``dg.materialize``) fails with
+    "Attempted to resolve undefined DagsterInstance weakref", in whichever test the collection happened to
+    run (seen once on 3 workers, 2026-12-07, in test_check_failures.py after test_automation.py's schedule
+    tests on the same worker). Every test also starts with no current storage."""
     from dagster._core.storage.defs_state.base import _current_storage
 
+    _track_entered_instances()
+    _open_instances.clear()
     _current_storage.set(None)
     yield
-    if _current_storage.get() is not None:
-        with open(os.environ.get("DEFS_LEAK_LOG", os.devnull), "a") as log:
-            log.write(request.node.nodeid + "\n")
-        _current_storage.set(None)
+    left = sorted(set(_open_instances.values()))
+    _open_instances.clear()
+    _current_storage.set(None)
+    if left:
+        pytest.fail(f"Dagster instance(s) entered and never exited, at {', '.join(left)}: exit them (``with``; "
+                    "for a schedule or sensor context, ``with dg.build_schedule_context(...) as context:``)",
+                    pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -431,8 +431,8 @@ def test_nightly_schedule_targets_dbt_job_once_per_night(defs):
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     tick = dt.datetime(2026, 3, 4, 4, 30, tzinfo=dt.timezone.utc)
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
-        data = schedule.evaluate_tick(context)
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
+            data = schedule.evaluate_tick(context)
     assert [r.run_key for r in data.run_requests] == ["nightly-dbt-2026-03-04"]
     assert data.run_requests[0].tags["dental/trigger"] == "nightly_backstop"
 
@@ -447,7 +447,8 @@ def test_nightly_facts_schedule_covers_every_month_in_one_run(defs, graph):
     assert facts and facts <= set(job.asset_layer.executable_asset_keys)
     tick = dt.datetime(2026, 3, 4, 4, 45, tzinfo=dt.timezone.utc)
     with dg.instance_for_test() as instance:
-        data = schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
+            data = schedule.evaluate_tick(context)
     (request,) = data.run_requests
     months = graph.get(sorted(facts)[0]).partitions_def.get_partition_keys(current_time=tick)
     assert request.run_key == "nightly-dbt-facts-2026-03-04"

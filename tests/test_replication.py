@@ -614,7 +614,8 @@ def test_backstop_recopies_tables_without_modified_column(env):
     instance = ephemeral_instance()
     assert isinstance(raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources)),
                       dg.SkipReason)
-    requests = raw_sync_backstop(dg.build_schedule_context(instance=instance, resources=resources))
+    with dg.build_schedule_context(instance=instance, resources=resources) as context:
+        requests = raw_sync_backstop(context)
     assert len(requests) == 1 and requests[0].partition_key is None
     # no run key (docs/operations.md): a change whose sensor run failed keeps its digest, and a keyed request
     # would never be launched again by this schedule
@@ -719,7 +720,8 @@ def test_the_backstop_schedule_keeps_fresh_the_tables_the_daemons_instance_saw_l
         with freeze_time(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=30)):
             for name in reference:
                 instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=raw_asset_key(name)))
-        requests = raw_sync_backstop(dg.build_schedule_context(instance=instance, resources=resources))
+        with dg.build_schedule_context(instance=instance, resources=resources) as context:
+            requests = raw_sync_backstop(context)
     assert isinstance(requests, list), requests
     kept = [r for r in requests if r.tags.items() >= KEEP_FRESH_TAG.items()]
     assert len(kept) == 1 and kept[0].partition_key is None

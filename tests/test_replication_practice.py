@@ -293,7 +293,8 @@ def test_edits_keeping_their_timestamp_are_found_and_repaired(env, monkeypatch):
     resources, instance = _resources(source_url, pg_url), ephemeral_instance()
     assert isinstance(raw_change_sensor(dg.build_sensor_context(instance=instance, resources=resources)),
                       dg.SkipReason)  # the cheap fingerprints cannot see it
-    requests = raw_sync_backstop(dg.build_schedule_context(instance=instance, resources=resources))
+    with dg.build_schedule_context(instance=instance, resources=resources) as context:
+        requests = raw_sync_backstop(context)
     assert isinstance(requests, list)
     wanted = {(None, "patient"), (month, PROCEDURES)}
     assert {(r.partition_key, k.path[-1]) for r in requests for k in r.asset_selection} == wanted

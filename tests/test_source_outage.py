@@ -109,7 +109,8 @@ def test_the_backstop_skips_naming_the_source_when_it_cannot_be_used(webhook):
     port = _closed_port()
     url = f"mysql+pymysql://{USER}:{SECRET}@127.0.0.1:{port}/opendental"
     with dg.instance_for_test() as instance:
-        result = raw_sync_backstop(dg.build_schedule_context(instance=instance, resources=_resources(url)))
+        with dg.build_schedule_context(instance=instance, resources=_resources(url)) as context:
+            result = raw_sync_backstop(context)
     assert isinstance(result, dg.SkipReason)
     assert f"127.0.0.1:{port}" in result.skip_message and "error 2003" in result.skip_message
     assert SECRET not in result.skip_message and USER not in result.skip_message
@@ -168,7 +169,8 @@ def test_a_refused_login_skips_and_alerts_without_the_user_or_the_drivers_text(w
     monkeypatch.setattr(sensors, "plan_run_requests", lambda *args, **kwargs: [])
     with dg.instance_for_test() as instance:
         result, cursor = _tick(instance, wrong, None)
-        backstop = raw_sync_backstop(dg.build_schedule_context(instance=instance, resources=_resources(wrong)))
+        with dg.build_schedule_context(instance=instance, resources=_resources(wrong)) as context:
+            backstop = raw_sync_backstop(context)
     # MySQL error 1045: access denied (wrong password); the project's connect raises ConfigurationError for it
     why = f"the OpenDental source {source} cannot be used (ConfigurationError, error 1045)"
     assert isinstance(result, dg.SkipReason) and result.skip_message.startswith(why + " since ")
