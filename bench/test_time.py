@@ -42,14 +42,14 @@ CPU_SAMPLE_S = 0.5
 PROCESS_KINDS = (
     ("test workers (pytest-xdist)", ("exec(eval(sys.stdin.readline()))",)),
     ("tests' dbt processes (tests/warm_dbt.py)", ("warm_dbt.py",)),
-    ("pytest (the main process)", ("pytest",)),
+    ("pytest (the main process)", ("-m pytest ", "bin/pytest ")),  # not "pytest": tests' temporary paths hold it
     ("dbt build (Dagster's dbt steps)", ("dbt build",)),
     ("dbt, other commands", ("/dbt ",)),
     ("dagster job execute", ("dagster job",)),
     ("dagster, other commands", ("dagster", "/dg ")),
     ("dental CLI", ("dental_assets.cli", "/dental ")),
     ("MariaDB", ("mariadbd",)),
-    ("PostgreSQL", ("postgres",)),
+    ("PostgreSQL", ("postgres:", "bin/postgres ")),  # a backend, the server
     ("chromium (browser tests)", ("chrom",)),
 )
 
