@@ -96,10 +96,9 @@ class CpuSampler(threading.Thread):
         while not self._stopped.wait(CPU_SAMPLE_S):
             self._sample(count_new=True)
 
-    def stop(self) -> dict[str, float]:
+    def stop(self) -> None:
         self._stopped.set()
         self.join()
-        return dict(self.seconds)
 
 
 def print_cpu(seconds: dict[str, float], wall: float) -> None:
