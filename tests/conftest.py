@@ -443,14 +443,13 @@ def _where_in_tests() -> str:
     return "?" if frame is None else f"tests/{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
 
 
-def _track_entered_instances() -> None:
-    """Note every ``DagsterInstance`` entered and not yet exited in ``_open_instances`` (the methods wrapped,
-    their behaviour unchanged)."""
+@pytest.fixture(scope="session", autouse=True)
+def _entered_instances_tracked():
+    """For the session, every ``DagsterInstance`` entered and not yet exited is noted in ``_open_instances``
+    (its ``__enter__``/``__exit__`` wrapped, their behaviour unchanged; put back at the end)."""
     from dagster import DagsterInstance
 
     enter, exit_ = DagsterInstance.__enter__, DagsterInstance.__exit__
-    if getattr(enter, "_dental_tracked", False):
-        return
 
     def tracked_enter(self):
         _open_instances[id(self)] = _where_in_tests()
@@ -460,12 +459,13 @@ def _track_entered_instances() -> None:
         _open_instances.pop(id(self), None)
         return exit_(self, *exc_info)
 
-    tracked_enter._dental_tracked = True
     DagsterInstance.__enter__, DagsterInstance.__exit__ = tracked_enter, tracked_exit
+    yield
+    DagsterInstance.__enter__, DagsterInstance.__exit__ = enter, exit_
 
 
 @pytest.fixture(autouse=True)
-def _no_leftover_defs_state_storage():
+def _no_leftover_defs_state_storage(_entered_instances_tracked):
     """Every Dagster instance a test enters is exited by the test's end; a test that leaves one open fails.
 
     Entering an instance sets Dagster's current defs state storage (a context variable holding a weak
@@ -479,7 +479,6 @@ def _no_leftover_defs_state_storage():
     tests on the same worker). Every test also starts with no current storage."""
     from dagster._core.storage.defs_state.base import _current_storage
 
-    _track_entered_instances()
     _open_instances.clear()
     _current_storage.set(None)
     yield
