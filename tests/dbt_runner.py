@@ -20,6 +20,13 @@ DBT_DIR = Path(__file__).resolve().parents[1] / "dental_dbt"
 DATA_ONLY = PRODUCTION_BUILD_EXCLUDES
 
 
+# dbt's console and file logs: off (the run's messages reach the test through warm_dbt's callback, whatever
+# the log levels). The console went to a discarded stdout, and the file log, at debug level by default, was
+# 15% of the dbt processes' CPU in the suite (py-spy, 2026-12-07). DBT_LOG_LEVEL_FILE set in the
+# environment (e.g. ``debug``) brings dbt.log back in the run's target folder, as for Dagster's dbt runs.
+LOGS_OFF = ("--log-level", "none")
+
+
 class _DbtProcess:
     """This test process's dbt process (``warm_dbt.py``), started at the first run and again if it
     died; one run at a time."""
@@ -89,7 +96,7 @@ def run_dbt(params: PgParams, target: Path, *args: str, settings: Mapping[str, s
         seed_partial_parse(target, connection)
     ok, output = _DBT.run(
         [*args, "--project-dir", str(project), "--profiles-dir", str(project), "--target-path", str(target),
-         "--log-path", str(target), *([] if artifacts else ["--no-write-json"])],
+         "--log-path", str(target), *LOGS_OFF, *([] if artifacts else ["--no-write-json"])],
         {**os.environ, **connection, **run_settings_env(settings or {})},
     )
     if project == DBT_DIR:
