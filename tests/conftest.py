@@ -12,6 +12,8 @@ Fixtures:
   make_pg_database, make_mariadb_database
                                       (session) context-manager factories for more databases:
                                       ``with make_pg_database() as url: ...``
+  write_practice                      (session) ``write_practice(practice, mariadb_url)``: a generated practice
+                                      in a MariaDB database, marked as a demo target, copied from a template
 
 Every test session gets its own ``DENTAL_HOME`` (a temporary directory) unless one is set, so tests never
 touch the checkout's ``.dental``; under pytest-xdist (``./dev test`` runs ``-n``) every worker gets its
@@ -418,6 +420,52 @@ def make_pg_database(pg_server_url: str):
 def make_mariadb_database(mariadb_server_url: str):
     """``make_mariadb_database()`` is a context manager yielding the URL of a new MariaDB database."""
     return functools.partial(_mariadb_database, mariadb_server_url)
+
+
+@pytest.fixture(scope="session")
+def write_practice(mariadb_server_url: str):
+    """``write_practice(practice, url)``: the MariaDB database of ``url`` as ``mark_mariadb_demo_target`` then
+    ``write_mariadb(practice, url)`` leave it (the same tables, definitions and rows, marked as a demo target),
+    copied on the server from a template database of ``practice`` written once per test process
+    (``CREATE TABLE ... LIKE``, ``INSERT ... SELECT``): 0.37 s a copy of the 150-patient practice against 0.68 s
+    for ``write_mariadb`` (2026-12-07). The templates are dropped at the session's end."""
+    from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
+
+    templates: dict[int, tuple[object, str, list[str]]] = {}  # id(practice) -> (practice, database, tables)
+    with contextlib.ExitStack() as stack:
+
+        def template(practice) -> tuple[str, list[str]]:
+            kept = templates.get(id(practice))
+            if kept is None or kept[0] is not practice:  # the practice is held: its id is not reused
+                url = stack.enter_context(_mariadb_database(mariadb_server_url))
+                mark_mariadb_demo_target(url)
+                write_mariadb(practice, url)
+                conn = _mariadb_connect(url)
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+                        tables = [name for (name,) in cur.fetchall()]
+                finally:
+                    conn.close()
+                kept = templates[id(practice)] = (practice, url.rsplit("/", 1)[1], tables)
+            return kept[1], kept[2]
+
+        def write(practice, url: str) -> None:
+            source, tables = template(practice)
+            conn = _mariadb_connect(url)
+            try:
+                with conn.cursor() as cur:
+                    # as write_mariadb's session: UTC (TIMESTAMP values copied unchanged) and no strict mode
+                    # (zero dates copied as written)
+                    cur.execute("SET time_zone = '+00:00'")
+                    cur.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'")
+                    for name in tables:
+                        cur.execute(f"CREATE TABLE `{name}` LIKE `{source}`.`{name}`")
+                        cur.execute(f"INSERT INTO `{name}` SELECT * FROM `{source}`.`{name}`")
+            finally:
+                conn.close()
+
+        yield write
 
 
 @pytest.fixture

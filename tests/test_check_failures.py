@@ -24,7 +24,6 @@ from dental_assets.partitions import Window
 from dental_assets.replication import check_failures
 from dental_assets.replication.check_failures import failed_partitions, uncovered, window_text
 from dental_synthetic import SyntheticConfig, generate
-from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
 from test_replication_support import (assert_raw_equals_source, mysql_conn, persistent_dagster_home, pg_conn,
                                       quiet_source, raw_rows, run_raw_request, source_rows, wait_past_records)
 
@@ -205,9 +204,8 @@ def practice():
 
 
 @pytest.fixture
-def source_url(mariadb_url, practice):
-    mark_mariadb_demo_target(mariadb_url)
-    write_mariadb(practice, mariadb_url)
+def source_url(mariadb_url, practice, write_practice):
+    write_practice(practice, mariadb_url)
     return mariadb_url
 
 

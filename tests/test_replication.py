@@ -13,7 +13,7 @@ from dental_assets.defs.raw.sensors import raw_change_sensor
 from dental_assets.defs.resources import OpenDentalSourceResource, WarehouseResource
 from dental_assets.instance import ephemeral_instance  # in-process runs, as the sensor's would be
 from dental_synthetic import SyntheticConfig, generate
-from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
+from dental_synthetic.mariadb_writer import DEMO_MARK, mark_mariadb_demo_target, write_mariadb
 from dental_synthetic.safety import NotADemoTargetError
 from test_replication_support import (assert_raw_equals_source, mysql_conn, pg_conn, quiet_source, raw_freshness,
                                       run_raw_request, select_only_user, wait_past_records)
@@ -27,9 +27,8 @@ def practice():
 
 
 @pytest.fixture
-def source_url(mariadb_url, practice):
-    mark_mariadb_demo_target(mariadb_url)
-    write_mariadb(practice, mariadb_url)
+def source_url(mariadb_url, practice, write_practice):
+    write_practice(practice, mariadb_url)
     return mariadb_url
 
 
@@ -120,13 +119,46 @@ def test_the_mark_of_another_database_on_the_server_does_not_count(mariadb_url, 
     _assert_no_table(mariadb_url)
 
 
-def test_write_mariadb_loads_every_table(source_url, practice):
-    conn = mysql_conn(source_url)
+def test_write_mariadb_loads_every_table(mariadb_url, practice):
+    mark_mariadb_demo_target(mariadb_url)
+    write_mariadb(practice, mariadb_url)
+    conn = mysql_conn(mariadb_url)
     with conn.cursor() as cur:
         for name, table in practice.tables.items():
             cur.execute(f"SELECT COUNT(*) FROM `{name}`")
             assert cur.fetchone()[0] == table.num_rows, name
     conn.close()
+
+
+def _tables_as_written(url: str) -> dict[str, tuple[str, int]]:
+    """Every table of the database of ``url``: its definition (SHOW CREATE TABLE) and CHECKSUM TABLE."""
+    conn = mysql_conn(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW TABLES")
+            found = {}
+            for (name,) in cur.fetchall():
+                cur.execute(f"SHOW CREATE TABLE `{name}`")
+                definition = cur.fetchone()[1]
+                cur.execute(f"CHECKSUM TABLE `{name}`")
+                found[name] = (definition, cur.fetchone()[1])
+            return found
+    finally:
+        conn.close()
+
+
+def test_the_tests_copy_of_a_practice_equals_what_write_mariadb_writes(source_url, make_mariadb_database, practice):
+    """The source of these tests (``write_practice``: a server-side copy of a template) has the tables,
+    definitions and rows ``mark_mariadb_demo_target`` and ``write_mariadb`` give."""
+    with make_mariadb_database() as written_url:
+        mark_mariadb_demo_target(written_url)
+        write_mariadb(practice, written_url)
+        written = _tables_as_written(written_url)
+    copied = _tables_as_written(source_url)
+    assert sorted(copied) == sorted(written) and len(written) == len(practice.tables) + 1  # + the demo mark
+    mark = DEMO_MARK
+    assert {n: t for n, t in copied.items() if n != mark} == {n: t for n, t in written.items() if n != mark}
+    assert copied[mark][0] == written[mark][0]  # the mark's row holds the time it was made
 
 
 def _edit_and_delete(url: str) -> None:

@@ -18,7 +18,6 @@ import pytest
 
 from dental_assets.catalog import raw_table, raw_tables
 from dental_synthetic import SyntheticConfig, generate
-from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
 from test_replication_support import (
     assert_raw_equals_source,
     mysql_conn,
@@ -39,10 +38,9 @@ def practice():
 
 
 @pytest.fixture
-def source_url(mariadb_url, practice):
+def source_url(mariadb_url, practice, write_practice):
     """The practice in MariaDB (100 patients, ~1,500 procedurelog rows)."""
-    mark_mariadb_demo_target(mariadb_url)
-    write_mariadb(practice, mariadb_url)
+    write_practice(practice, mariadb_url)
     return mariadb_url
 
 

@@ -15,7 +15,6 @@ from dental_assets.catalog import quote_pg, raw_table, raw_tables
 from dental_assets.instance import ephemeral_instance  # the instance of `dental sync` without DAGSTER_HOME
 from dental_assets.partitions import month_window, monthly_partitions
 from dental_synthetic import SyntheticConfig, generate
-from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
 from test_replication_support import assert_raw_equals_source, mysql_conn, pg_conn, run_raw_request, source_sql
 
 AS_OF = dt.date(2025, 6, 30)
@@ -28,9 +27,8 @@ def practice():
 
 
 @pytest.fixture
-def source_url(mariadb_url, practice):
-    mark_mariadb_demo_target(mariadb_url)
-    write_mariadb(practice, mariadb_url)
+def source_url(mariadb_url, practice, write_practice):
+    write_practice(practice, mariadb_url)
     return mariadb_url
 
 

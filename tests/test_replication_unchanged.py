@@ -12,7 +12,6 @@ import pytest
 from dental_assets.catalog import raw_table
 from dental_assets.instance import ephemeral_instance  # the instance of `dental sync` without DAGSTER_HOME
 from dental_synthetic import SyntheticConfig, generate
-from dental_synthetic.mariadb_writer import mark_mariadb_demo_target, write_mariadb
 from test_replication_support import (
     mysql_conn,
     pg_conn,
@@ -71,9 +70,8 @@ def practice():
 
 
 @pytest.fixture
-def urls(mariadb_url, pg_url, practice):
-    mark_mariadb_demo_target(mariadb_url)
-    write_mariadb(practice, mariadb_url)
+def urls(mariadb_url, pg_url, practice, write_practice):
+    write_practice(practice, mariadb_url)
     return mariadb_url, pg_url
 
 
