@@ -90,11 +90,27 @@ class DentalInstanceStorage(DagsterStorage, ConfigurableClass):
         return DentalSqliteStorage(str(sqlite_storage_dir()), inst_data=inst_data)
 
 
+class _AssetKeyColumnsFound:
+    """Dagster's event log asks, for every asset event it stores, whether its ``asset_keys`` table has the
+    index columns (``last_materialization_timestamp``), by reading the table's columns from the database
+    (SQLAlchemy's inspector: a ``PRAGMA table_info`` each time). Here a column once found is remembered
+    (migrations add columns, nothing here drops one); a column not found is looked up again."""
+
+    def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
+        found: set[str] = self.__dict__.setdefault("_asset_key_columns_found", set())
+        if column_name in found:
+            return True
+        if super()._has_asset_key_col_on_connection(conn, column_name):  # type: ignore[misc]
+            found.add(column_name)
+            return True
+        return False
+
+
 # How many run shards keep an engine between events; the index shard counts as one of them.
 SQLITE_ENGINES_KEPT = 8
 
 
-class DentalSqliteEventLogStorage(SqliteEventLogStorage):
+class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, SqliteEventLogStorage):
     """Dagster's SQLite event log (an ``index.db`` shard plus one ``<run_id>.db`` shard per run: the same
     files, schema and rows), with two changes to how events are written:
 
@@ -220,7 +236,7 @@ class DentalSqliteEventLogStorage(SqliteEventLogStorage):
                 self.store_event(event)
 
 
-class DentalInMemoryEventLogStorage(InMemoryEventLogStorage):
+class DentalInMemoryEventLogStorage(_AssetKeyColumnsFound, InMemoryEventLogStorage):
     """Dagster's in-memory event log (same tables, in a named shared-cache SQLite memory database) on one
     connection, instead of a new connection and two PRAGMAs for every use, and with a batch of events
     (``DAGSTER_EVENT_BATCH_SIZE``) stored in one transaction: Dagster's in-memory storage stores a batch

@@ -350,3 +350,19 @@ def test_run_and_schedule_writes_wait_for_another_connections_lock(tmp_path, mon
                 holder.close()
         assert instance.get_run_by_id(run.run_id) is not None
         assert instance.all_instigator_state()[0].status == InstigatorStatus.RUNNING
+
+
+def test_asset_key_columns_once_found_are_remembered_and_a_missing_one_looked_up_again(tmp_path):
+    """Both event logs answer Dagster's per-event question (does ``asset_keys`` have a column) from the
+    table at first, then from memory once the column is found; a column not found is asked again, so a
+    migration that adds it is seen."""
+    for storage in (DentalSqliteEventLogStorage(str(tmp_path)), ephemeral_instance().event_log_storage):
+        with storage.index_connection() as conn:
+            assert storage._has_asset_key_col_on_connection(conn, "last_materialization_timestamp")
+            assert not storage._has_asset_key_col_on_connection(conn, "added_later")
+            conn.exec_driver_sql("ALTER TABLE asset_keys ADD COLUMN added_later TEXT")
+            assert storage._has_asset_key_col_on_connection(conn, "added_later")
+            conn.exec_driver_sql("ALTER TABLE asset_keys DROP COLUMN added_later")
+            # remembered: no longer read from the table (nothing here drops a column; this test does)
+            assert storage._has_asset_key_col_on_connection(conn, "added_later")
+        storage.dispose()
