@@ -436,7 +436,7 @@ def write_practice(mariadb_server_url: str):
 
         def template(practice) -> tuple[str, list[str]]:
             kept = templates.get(id(practice))
-            if kept is None or kept[0] is not practice:  # the practice is held: its id is not reused
+            if kept is None:  # (the practice is held in ``templates``: its id is not reused)
                 url = stack.enter_context(_mariadb_database(mariadb_server_url))
                 mark_mariadb_demo_target(url)
                 write_mariadb(practice, url)

@@ -156,9 +156,9 @@ def test_the_tests_copy_of_a_practice_equals_what_write_mariadb_writes(source_ur
         written = _tables_as_written(written_url)
     copied = _tables_as_written(source_url)
     assert sorted(copied) == sorted(written) and len(written) == len(practice.tables) + 1  # + the demo mark
-    mark = DEMO_MARK
-    assert {n: t for n, t in copied.items() if n != mark} == {n: t for n, t in written.items() if n != mark}
-    assert copied[mark][0] == written[mark][0]  # the mark's row holds the time it was made
+    assert ({n: t for n, t in copied.items() if n != DEMO_MARK}
+            == {n: t for n, t in written.items() if n != DEMO_MARK})
+    assert copied[DEMO_MARK][0] == written[DEMO_MARK][0]  # the mark's row holds the time it was made
 
 
 def _edit_and_delete(url: str) -> None:
