@@ -9,8 +9,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from dental_assets.defs.dbt.assets import (PARTIAL_PARSE_FILE, PRODUCTION_BUILD_EXCLUDES, keep_partial_parse,
-                                           run_settings_env, seed_partial_parse)
+from dental_assets.defs.dbt.assets import (PARTIAL_PARSE_FILE, PRODUCTION_BUILD_EXCLUDES, dbt_file_log_env,
+                                           keep_partial_parse, run_settings_env, seed_partial_parse)
 from dental_assets.warehouse import PgParams
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dental_dbt"
@@ -18,13 +18,6 @@ DBT_DIR = Path(__file__).resolve().parents[1] / "dental_dbt"
 # do: they check the models' SQL on hand-made rows whatever the data, and test_marts_dirty.py's whole
 # build runs every one of them (and asserts it passed)
 DATA_ONLY = PRODUCTION_BUILD_EXCLUDES
-
-
-# dbt's console and file logs: off (the run's messages reach the test through warm_dbt's callback, whatever
-# the log levels). The console went to a discarded stdout, and the file log, at debug level by default, was
-# 15% of the dbt processes' CPU in the suite (py-spy, 2026-12-07). DBT_LOG_LEVEL_FILE set in the
-# environment (e.g. ``debug``) brings dbt.log back in the run's target folder, as for Dagster's dbt runs.
-LOGS_OFF = ("--log-level", "none")
 
 
 class _DbtProcess:
@@ -96,8 +89,11 @@ def run_dbt(params: PgParams, target: Path, *args: str, settings: Mapping[str, s
         seed_partial_parse(target, connection)
     ok, output = _DBT.run(
         [*args, "--project-dir", str(project), "--profiles-dir", str(project), "--target-path", str(target),
-         "--log-path", str(target), *LOGS_OFF, *([] if artifacts else ["--no-write-json"])],
-        {**os.environ, **connection, **run_settings_env(settings or {})},
+         "--log-path", str(target), *([] if artifacts else ["--no-write-json"])],
+        # dbt's file log off, as for Dagster's dbt runs (dbt_file_log_env; DBT_LOG_LEVEL_FILE=debug brings
+        # dbt.log back): at debug level it was 15% of the tests' dbt processes' CPU (py-spy, 2026-12-07); the
+        # messages a test reads come through warm_dbt's callback, whatever the log levels
+        {**os.environ, **connection, **run_settings_env(settings or {}), **dbt_file_log_env()},
     )
     if project == DBT_DIR:
         keep_partial_parse(target, connection)
