@@ -21,6 +21,7 @@ instance at all: it does its runs' work without Dagster runs (``defs/raw/sync_co
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -32,9 +33,12 @@ import yaml
 
 from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
+from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import InMemoryEventLogStorage
+from dagster._core.storage.event_log.base import EventLogCursor
 from dagster._core.storage.base_storage import DagsterStorage
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.schedules import SqliteScheduleStorage
@@ -54,9 +58,8 @@ def enable_event_batches(environ: os._Environ[str] | dict[str, str] = os.environ
     event) unless the environment already sets it: the materializations one step records for a range
     of partitions (a range run of the raw layer: one per table and month, 2,940 for 35 tables over 84
     months) are stored as one batch. PostgreSQL instance storage writes a batch in one statement
-    (measured: 96 s -> 12 s for 2,940 events); the in-memory instance of ``dental sync`` gains about a
-    quarter; ``DentalSqliteStorage`` stores a batch in one transaction per shard (47 s -> 12 s). ``0``
-    turns it off."""
+    (measured: 96 s -> 12 s for 2,940 events); this project's SQLite and in-memory event logs store it
+    in bulk (``_AssetEventsInBulk``; docs/operations.md). ``0`` turns it off."""
     from dental_assets.settings import DEFAULT_EVENT_BATCH_SIZE
 
     environ.setdefault(EVENT_BATCH_ENV, str(DEFAULT_EVENT_BATCH_SIZE))
@@ -106,11 +109,51 @@ class _AssetKeyColumnsFound:
         return False
 
 
+# The event types whose batches are stored in bulk (``_AssetEventsInBulk``): storing one of them one by one
+# inserts its event row and its tags and sets its asset's row of ``asset_keys`` from that event alone
+# (``SqlEventLogStorage._store_asset_event``), so in a batch of one type the last event of each asset
+# decides that row.
+BULK_EVENT_TYPES = frozenset({DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION,
+                              DagsterEventType.ASSET_MATERIALIZATION_PLANNED})
+
+
+def stored_in_bulk(events: Sequence[EventLogEntry]) -> bool:
+    """Whether a batch can be stored in bulk: one run, one event type of ``BULK_EVENT_TYPES``, every event
+    naming its asset."""
+    return (len({event.run_id for event in events}) == 1
+            and len({event.dagster_event_type for event in events}) == 1
+            and events[0].dagster_event_type in BULK_EVENT_TYPES
+            and all(event.dagster_event.asset_key for event in events))  # type: ignore[union-attr]
+
+
+class _AssetEventsInBulk:
+    """A batch of asset events of one type (``stored_in_bulk``: the materializations one step records for
+    a range of partitions, a run's planned materializations) stored as Dagster's ``store_event`` stores
+    them one by one, leaving the same rows, with fewer statements: the event rows in one multi-row
+    insert, their tags in another, and each asset's row of ``asset_keys`` set once, from its last event
+    of the batch, instead of an insert (which fails once the asset has a row) and an update per event,
+    each serializing the event again. Call inside the batch's transaction."""
+
+    def _store_asset_events_in_bulk(self, conn: Connection, events: Sequence[EventLogEntry],
+                                    rows: list[dict]) -> None:
+        """Insert ``rows`` (``_event_to_row`` of ``events``, in order) into ``conn``'s event log, then the
+        events' tags and their assets' rows."""
+        inserted = conn.execute(
+            SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True),
+            rows)
+        event_ids = [row[0] for row in inserted]
+        self._store_asset_event_tags(conn, events, event_ids)  # type: ignore[attr-defined]
+        last_of_asset = {event.dagster_event.asset_key: (event, event_id)  # type: ignore[union-attr]
+                         for event, event_id in zip(events, event_ids)}
+        for event, event_id in last_of_asset.values():
+            self._store_asset_event(conn, event, event_id)  # type: ignore[attr-defined]
+
+
 # How many run shards keep an engine between events; the index shard counts as one of them.
 SQLITE_ENGINES_KEPT = 8
 
 
-class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, SqliteEventLogStorage):
+class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, _AssetEventsInBulk, SqliteEventLogStorage):
     """Dagster's SQLite event log (an ``index.db`` shard plus one ``<run_id>.db`` shard per run: the same
     files, schema and rows), with two changes to how events are written:
 
@@ -124,11 +167,13 @@ class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, SqliteEventLogStorage):
       the partitions one step records for a range run) is stored by Dagster's own ``store_event``,
       event by event, inside one transaction on the run's shard and one on the index shard (a
       thread's nested connection to a shard it holds open joins the open transaction), instead of
-      two to four transactions per event. A batch that fails is rolled back whole; Dagster then
-      stores its events one by one.
+      two to four transactions per event; a batch of one asset event type in bulk
+      (``_AssetEventsInBulk``: the rows in the run's shard and mirrored in the index shard, as Dagster's
+      ``store_event`` does), any other event by event with Dagster's ``store_event``. A batch that fails
+      is rolled back whole; Dagster then stores its events one by one.
 
-    Measured on 2,940 partition materializations of one step: Dagster's storage 47 s, this one 12 s
-    (docs/operations.md). Opening and closing a connection per use cost 13 s of the warm demo's 67 s of
+    Measured on 3,000 partition materializations of one step (``bench/event_storage.py``): Dagster's
+    storage 32-37 s, this one 1.0-1.4 s (docs/operations.md). Opening and closing a connection per use cost 13 s of the warm demo's 67 s of
     Dagster CPU (py-spy), mostly for the dbt step's 1,650 check evaluations and outputs, which Dagster
     stores one by one."""
 
@@ -231,12 +276,17 @@ class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, SqliteEventLogStorage):
         if len(run_ids) != 1:
             super().store_event_batch(events)
             return
-        with self.run_connection(run_ids.pop()), self.index_connection():
-            for event in events:
-                self.store_event(event)
+        with self.run_connection(run_ids.pop()) as run_conn, self.index_connection() as index_conn:
+            if not stored_in_bulk(events):
+                for event in events:
+                    self.store_event(event)
+                return
+            rows = [self._event_to_row(event) for event in events]
+            run_conn.execute(SqlEventLogStorageTable.insert(), rows)
+            self._store_asset_events_in_bulk(index_conn, events, rows)
 
 
-class DentalInMemoryEventLogStorage(_AssetKeyColumnsFound, InMemoryEventLogStorage):
+class DentalInMemoryEventLogStorage(_AssetKeyColumnsFound, _AssetEventsInBulk, InMemoryEventLogStorage):
     """Dagster's in-memory event log (same tables, in a named shared-cache SQLite memory database) on one
     connection, instead of a new connection and two PRAGMAs for every use, and with a batch of events
     (``DAGSTER_EVENT_BATCH_SIZE``) stored in one transaction: Dagster's in-memory storage stores a batch
@@ -275,9 +325,20 @@ class DentalInMemoryEventLogStorage(_AssetKeyColumnsFound, InMemoryEventLogStora
             return bool(self._engine.dialect.has_table(conn, table_name))
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        with self._connect():
-            for event in events:
-                self.store_event(event)
+        if not stored_in_bulk(events):
+            with self._connect():
+                for event in events:
+                    self.store_event(event)
+            return
+        with self._connect() as conn:
+            self._store_asset_events_in_bulk(conn, events, [self._event_to_row(event) for event in events])
+        for event in events:  # the run's watchers, told of each event as Dagster's store_event tells them
+            self._storage_id += 1
+            for handler in list(self._handlers[event.run_id]):
+                try:
+                    handler(event, str(EventLogCursor.from_storage_id(self._storage_id)))
+                except Exception:  # a watcher's failure is logged, the events are stored
+                    logging.getLogger(__name__).exception("a watcher of run %s failed", event.run_id)
 
 
 def ephemeral_instance() -> DagsterInstance:

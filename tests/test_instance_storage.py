@@ -41,11 +41,13 @@ JOB = dg.Definitions(assets=[tables], jobs=[dg.define_asset_job("tables_job", se
     .resolve_job_def("tables_job")
 
 # Index-shard rows compared between the two storages: everything but timestamps, run ids and
-# serialized events (which carry them).
+# serialized events (which carry them; of an asset's last materialization, its event id and partition).
 INDEX_QUERIES = {
     "event_logs": "select id, dagster_event_type, asset_key, partition, step_key from event_logs order by id",
-    "asset_keys": "select asset_key, last_materialization is not null, last_run_id is not null, "
-                  "wipe_timestamp, last_materialization_timestamp is not null from asset_keys order by asset_key",
+    "asset_keys": "select asset_key, json_extract(last_materialization, '$.storage_id'), json_extract("
+                  "last_materialization, '$.event_log_entry.dagster_event.event_specific_data.materialization"
+                  ".partition'), last_run_id is not null, wipe_timestamp, last_materialization_timestamp is not "
+                  "null from asset_keys order by asset_key",
     "asset_event_tags": "select event_id, asset_key, key from asset_event_tags order by id",
     "asset_check_executions": "select asset_key, check_name, partition, execution_status, "
                               "evaluation_event_storage_id from asset_check_executions order by id",
@@ -63,6 +65,9 @@ def _record_run(home: Path, storage: dict, monkeypatch: pytest.MonkeyPatch) -> d
         answers = _run_and_ask(instance)
     with sqlite3.connect(home / "history" / "runs" / "index.db") as conn:
         rows = {table: conn.execute(query).fetchall() for table, query in INDEX_QUERIES.items()}
+    [shard] = [path for path in (home / "history" / "runs").glob("*.db") if path.name != "index.db"]
+    with sqlite3.connect(shard) as conn:  # the run's own shard holds every event of the run
+        rows["run shard"] = conn.execute(INDEX_QUERIES["event_logs"]).fetchall()
     return {"answers": answers, "rows": rows}
 
 
@@ -113,22 +118,23 @@ def _assert_recorded_alike(expected: dict, got: dict, storages: tuple[str, str])
 
 
 def _store_batch_failing_at_the_third(storage, batch: list, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``storage.store_event_batch(batch)`` with the batch's third event failing ("disk full"): the call
-    must raise it. The storage's ``store_event`` is restored after."""
+    """``storage.store_event_batch(batch)`` with the third write of an asset's row failing ("disk full"),
+    after every event row of the batch is written when it is stored in bulk, after two events when event
+    by event: the call must raise it. The storage's ``_store_asset_event`` is restored after."""
     cls = type(storage)
-    store_event = cls.store_event
+    store_asset_event = cls._store_asset_event
     stored: list = []
 
-    def store_event_failing_at_the_third(self, event):
+    def store_asset_event_failing_at_the_third(self, conn, event, event_id):
         stored.append(event)
         if len(stored) == 3:
             raise RuntimeError("disk full")
-        store_event(self, event)
+        store_asset_event(self, conn, event, event_id)
 
-    monkeypatch.setattr(cls, "store_event", store_event_failing_at_the_third)
+    monkeypatch.setattr(cls, "_store_asset_event", store_asset_event_failing_at_the_third)
     with pytest.raises(RuntimeError, match="disk full"):
         storage.store_event_batch(batch)
-    monkeypatch.setattr(cls, "store_event", store_event)
+    monkeypatch.setattr(cls, "_store_asset_event", store_asset_event)
 
 
 def _record_ephemeral(instance: dg.DagsterInstance) -> dict:
