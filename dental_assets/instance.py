@@ -43,7 +43,8 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.schedules import SqliteScheduleStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _runs_directory, _schedule_directory
+from dagster._core.storage.sqlite_storage import (DagsterSqliteStorage, _event_logs_directory, _runs_directory,
+                                                  _schedule_directory)
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
@@ -396,10 +397,14 @@ class DentalSqliteStorage(DagsterSqliteStorage):
     uses it without PostgreSQL."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
-        super().__init__(base_dir, inst_data)
+        # what DagsterSqliteStorage.__init__ sets, with this module's storages: calling it would open (and
+        # create or migrate) Dagster's own three first
+        self.base_dir = base_dir
         self._run_storage = DentalSqliteRunStorage.from_local(_runs_directory(base_dir))
+        self._event_log_storage = DentalSqliteEventLogStorage(_event_logs_directory(base_dir))
         self._schedule_storage = DentalSqliteScheduleStorage.from_local(_schedule_directory(base_dir))
-        self._event_log_storage = DentalSqliteEventLogStorage(os.path.join(base_dir, "history", "runs"))
+        self._inst_data = inst_data
+        super(DagsterSqliteStorage, self).__init__()
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: dict) -> DentalSqliteStorage:  # type: ignore[override]
