@@ -38,14 +38,15 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import InMemoryEventLogStorage
 from dagster._core.storage.event_log.base import EventLogCursor
 from dagster._core.storage.base_storage import DagsterStorage
-from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.schedules import SqliteScheduleStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import (DagsterSqliteStorage, _event_logs_directory, _runs_directory,
                                                   _schedule_directory)
-from dagster._serdes import ConfigurableClass, ConfigurableClassData
+from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool, StaticPool
@@ -60,7 +61,7 @@ def enable_event_batches(environ: os._Environ[str] | dict[str, str] = os.environ
     of partitions (a range run of the raw layer: one per table and month, 2,940 for 35 tables over 84
     months) are stored as one batch. PostgreSQL instance storage writes a batch in one statement
     (measured: 96 s -> 12 s for 2,940 events); this project's SQLite and in-memory event logs store it
-    in bulk (``_AssetEventsInBulk``; docs/operations.md). ``0`` turns it off."""
+    in bulk (``_EventBatchesInBulk``; docs/operations.md). ``0`` turns it off."""
     from dental_assets.settings import DEFAULT_EVENT_BATCH_SIZE
 
     environ.setdefault(EVENT_BATCH_ENV, str(DEFAULT_EVENT_BATCH_SIZE))
@@ -110,51 +111,80 @@ class _AssetKeyColumnsFound:
         return False
 
 
-# The event types whose batches are stored in bulk (``_AssetEventsInBulk``): storing one of them one by one
-# inserts its event row and its tags and sets its asset's row of ``asset_keys`` from that event alone
-# (``SqlEventLogStorage._store_asset_event``), so in a batch of one type the last event of each asset
-# decides that row.
-BULK_EVENT_TYPES = frozenset({DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION,
-                              DagsterEventType.ASSET_MATERIALIZATION_PLANNED})
+# The event types whose batches are stored in bulk (``_EventBatchesInBulk``). Storing an asset event one by
+# one inserts its event row and its tags and sets its asset's row of ``asset_keys`` from that event alone
+# (``SqlEventLogStorage._store_asset_event``), so among an asset's events of one type the last one
+# decides that row; storing a planned check evaluation inserts its event row and its rows of
+# ``asset_check_executions``, from that event alone.
+ASSET_EVENT_TYPES = frozenset({DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION,
+                               DagsterEventType.ASSET_MATERIALIZATION_PLANNED})
+CHECK_PLANNED = DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
 
 
 def stored_in_bulk(events: Sequence[EventLogEntry]) -> bool:
-    """Whether a batch can be stored in bulk: one run, one event type of ``BULK_EVENT_TYPES``, every event
-    naming its asset."""
-    return (len({event.run_id for event in events}) == 1
-            and len({event.dagster_event_type for event in events}) == 1
-            and events[0].dagster_event_type in BULK_EVENT_TYPES
-            and all(event.dagster_event.asset_key for event in events))  # type: ignore[union-attr]
+    """Whether a batch can be stored in bulk: the events of one run, each a planned check evaluation or an
+    asset event of ``ASSET_EVENT_TYPES`` naming its asset, and each asset's events of one type."""
+    if len({event.run_id for event in events}) != 1:
+        return False
+    type_of_asset: dict = {}
+    for event in events:
+        event_type = event.dagster_event_type
+        if event_type == CHECK_PLANNED:
+            continue
+        dagster_event = event.get_dagster_event()
+        asset_key = dagster_event.asset_key if event_type in ASSET_EVENT_TYPES else None
+        if asset_key is None or type_of_asset.setdefault(asset_key, event_type) != event_type:
+            return False
+    return True
 
 
-class _AssetEventsInBulk:
-    """A batch of asset events of one type (``stored_in_bulk``: the materializations one step records for
-    a range of partitions, a run's planned materializations) stored as Dagster's ``store_event`` stores
-    them one by one, leaving the same rows, with fewer statements: the event rows in one multi-row
-    insert, their tags in another, and each asset's row of ``asset_keys`` set once, from its last event
-    of the batch, instead of an insert (which fails once the asset has a row) and an update per event,
-    each serializing the event again. Call inside the batch's transaction."""
+class _EventBatchesInBulk:
+    """A batch of asset events and planned check evaluations (``stored_in_bulk``: the materializations one
+    step records for a range of partitions, a run's planned materializations and checks) stored as
+    Dagster's ``store_event`` stores them one by one, leaving the same rows, with fewer statements: the
+    event rows in one multi-row insert; the asset events' tags in another, and each asset's row of
+    ``asset_keys`` set once, from its last event of the batch, instead of an insert (which fails once the
+    asset has a row) and an update per event, each serializing the event again; a planned check
+    evaluation's rows of ``asset_check_executions`` (one per partition) with the event serialized once
+    instead of once per partition."""
 
-    def _store_asset_events_in_bulk(self, conn: Connection, events: Sequence[EventLogEntry],
-                                    rows: list[dict]) -> None:
-        """Insert ``rows`` (``_event_to_row`` of ``events``, in order) into ``conn``'s event log, then the
-        events' tags and their assets' rows."""
+    def _store_events_in_bulk(self, conn: Connection, events: Sequence[EventLogEntry], rows: list[dict]) -> None:
+        """Insert ``rows`` (``_event_to_row`` of ``events``, in order) into ``conn``'s event log, then what
+        each event adds to the other tables. Call inside the batch's transaction."""
         inserted = conn.execute(
             SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True),
             rows)
-        event_ids = [row[0] for row in inserted]
-        self._store_asset_event_tags(conn, events, event_ids)  # type: ignore[attr-defined]
+        stored = list(zip(events, [row[0] for row in inserted]))
+        asset_events = [(event, event_id) for event, event_id in stored if event.dagster_event_type != CHECK_PLANNED]
+        if asset_events:
+            self._store_asset_event_tags(conn, *zip(*asset_events))  # type: ignore[attr-defined]
         last_of_asset = {event.dagster_event.asset_key: (event, event_id)  # type: ignore[union-attr]
-                         for event, event_id in zip(events, event_ids)}
+                         for event, event_id in asset_events}
         for event, event_id in last_of_asset.values():
             self._store_asset_event(conn, event, event_id)  # type: ignore[attr-defined]
+        for event, event_id in stored:
+            if event.dagster_event_type == CHECK_PLANNED:
+                self._store_asset_check_evaluation_planned(event, event_id)
+
+    def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
+        """Dagster's rows of ``asset_check_executions`` for a planned check evaluation, one per partition
+        planned (one row without a partition when none is), in one insert, with the event serialized once."""
+        planned = event.dagster_event.event_specific_data  # type: ignore[union-attr]
+        partitions = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
+        row = {"asset_key": planned.asset_key.to_string(), "check_name": planned.check_name,
+               "run_id": event.run_id, "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
+               "evaluation_event": serialize_value(event),
+               "evaluation_event_timestamp": self._event_insert_timestamp(event),  # type: ignore[attr-defined]
+               "evaluation_event_storage_id": event_id}
+        with self.index_connection() as conn:  # type: ignore[attr-defined]
+            conn.execute(AssetCheckExecutionsTable.insert(), [{**row, "partition": key} for key in partitions])
 
 
 # How many run shards keep an engine between events; the index shard counts as one of them.
 SQLITE_ENGINES_KEPT = 8
 
 
-class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, _AssetEventsInBulk, SqliteEventLogStorage):
+class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, _EventBatchesInBulk, SqliteEventLogStorage):
     """Dagster's SQLite event log (an ``index.db`` shard plus one ``<run_id>.db`` shard per run: the same
     files, schema and rows), with two changes to how events are written:
 
@@ -168,15 +198,15 @@ class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, _AssetEventsInBulk, Sql
       the partitions one step records for a range run) is stored by Dagster's own ``store_event``,
       event by event, inside one transaction on the run's shard and one on the index shard (a
       thread's nested connection to a shard it holds open joins the open transaction), instead of
-      two to four transactions per event; a batch of one asset event type in bulk
-      (``_AssetEventsInBulk``: the rows in the run's shard and mirrored in the index shard, as Dagster's
-      ``store_event`` does), any other event by event with Dagster's ``store_event``. A batch that fails
-      is rolled back whole; Dagster then stores its events one by one.
+      two to four transactions per event; a batch of asset events and planned checks in bulk
+      (``_EventBatchesInBulk``: the rows in the run's shard and mirrored in the index shard, as Dagster's
+      ``store_event`` does), any other batch event by event with Dagster's ``store_event``. A batch
+      that fails is rolled back whole; Dagster then stores its events one by one.
 
     Measured on 3,000 partition materializations of one step (``bench/event_storage.py``): Dagster's
-    storage 32-37 s, this one 1.0-1.4 s (docs/operations.md). Opening and closing a connection per use cost 13 s of the warm demo's 67 s of
-    Dagster CPU (py-spy), mostly for the dbt step's 1,650 check evaluations and outputs, which Dagster
-    stores one by one."""
+    storage 32-37 s, this one 1.0-1.4 s (docs/operations.md). Opening and closing a connection per use
+    cost 13 s of the warm demo's 67 s of Dagster CPU (py-spy), mostly for the dbt step's 1,650 check
+    evaluations and outputs, which Dagster stores one by one."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
@@ -284,10 +314,10 @@ class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, _AssetEventsInBulk, Sql
                 return
             rows = [self._event_to_row(event) for event in events]
             run_conn.execute(SqlEventLogStorageTable.insert(), rows)
-            self._store_asset_events_in_bulk(index_conn, events, rows)
+            self._store_events_in_bulk(index_conn, events, rows)
 
 
-class DentalInMemoryEventLogStorage(_AssetKeyColumnsFound, _AssetEventsInBulk, InMemoryEventLogStorage):
+class DentalInMemoryEventLogStorage(_AssetKeyColumnsFound, _EventBatchesInBulk, InMemoryEventLogStorage):
     """Dagster's in-memory event log (same tables, in a named shared-cache SQLite memory database) on one
     connection, instead of a new connection and two PRAGMAs for every use, and with a batch of events
     (``DAGSTER_EVENT_BATCH_SIZE``) stored in one transaction: Dagster's in-memory storage stores a batch
@@ -332,7 +362,7 @@ class DentalInMemoryEventLogStorage(_AssetKeyColumnsFound, _AssetEventsInBulk, I
                     self.store_event(event)
             return
         with self._connect() as conn:
-            self._store_asset_events_in_bulk(conn, events, [self._event_to_row(event) for event in events])
+            self._store_events_in_bulk(conn, events, [self._event_to_row(event) for event in events])
         for event in events:  # the run's watchers, told of each event as Dagster's store_event tells them
             self._storage_id += 1
             for handler in list(self._handlers[event.run_id]):

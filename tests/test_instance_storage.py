@@ -18,8 +18,8 @@ import dagster as dg
 import pytest
 import yaml
 
-from dental_assets.instance import (DentalSqliteEventLogStorage, DentalSqliteStorage,
-                                    ephemeral_instance)
+from dental_assets.instance import (DentalSqliteEventLogStorage, DentalSqliteStorage, ephemeral_instance,
+                                    stored_in_bulk)
 from dental_assets.partitions import partition_range_tags
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -180,6 +180,28 @@ def test_a_batch_that_fails_midway_leaves_no_rows_in_the_ephemeral_event_log(mon
     events, tags = counts()
     assert events == len(batch) and tags >= len(batch)
     assert sorted(storage.get_materialized_partitions(SPECS[0].key)) == keys
+
+
+def test_which_batches_are_stored_in_bulk():
+    """A run's planned materializations and checks, or a step's materializations, are stored in bulk; a
+    batch with another kind of event, two runs, or one asset's events of two types is not."""
+    keys = DAYS.get_partition_keys()
+    instance = dg.DagsterInstance.ephemeral()
+    run = JOB.execute_in_process(instance=instance, tags=partition_range_tags(keys[0], keys[-1]),
+                                 raise_on_error=False)
+    events: dict = {}
+    for record in instance.get_records_for_run(run.run_id).records:
+        events.setdefault(record.event_log_entry.dagster_event_type, []).append(record.event_log_entry)
+    planned = events[dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED]
+    checks_planned = events[dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED]
+    materialized = events[dg.DagsterEventType.ASSET_MATERIALIZATION]
+
+    assert stored_in_bulk(planned + checks_planned) and stored_in_bulk(materialized)
+    assert stored_in_bulk(checks_planned)
+    assert not stored_in_bulk(planned + materialized)  # an asset's events of two types
+    assert not stored_in_bulk(materialized + events[dg.DagsterEventType.ASSET_CHECK_EVALUATION])
+    assert not stored_in_bulk(materialized + events[dg.DagsterEventType.STEP_START])
+    assert not stored_in_bulk(materialized[:2] + [materialized[2]._replace(run_id="another run")])
 
 
 def test_demo_instance_and_project_instance_without_postgres_use_the_storage(tmp_path, monkeypatch):
