@@ -41,7 +41,7 @@ def sqlite_instance(config: str) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(folder)
 
 
-# (kind, [(name, make an instance)]): Dagster's first, ours second
+# kind: [(name, make an instance)], Dagster's first, ours second
 INSTANCES = {
     "ephemeral": [("DagsterInstance.ephemeral()", dg.DagsterInstance.ephemeral),
                   ("ephemeral_instance()", ephemeral_instance)],

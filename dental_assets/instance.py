@@ -195,13 +195,12 @@ class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, _EventBatchesInBulk, Sq
       a use never shares a transaction with another thread's; a connection whose use raised is closed,
       not reused. Between uses a connection holds no transaction, hence no lock on the file;
     - a batch of events (``DAGSTER_EVENT_BATCH_SIZE``: the planned events of a run's assets and checks,
-      the partitions one step records for a range run) is stored by Dagster's own ``store_event``,
-      event by event, inside one transaction on the run's shard and one on the index shard (a
-      thread's nested connection to a shard it holds open joins the open transaction), instead of
-      two to four transactions per event; a batch of asset events and planned checks in bulk
-      (``_EventBatchesInBulk``: the rows in the run's shard and mirrored in the index shard, as Dagster's
-      ``store_event`` does), any other batch event by event with Dagster's ``store_event``. A batch
-      that fails is rolled back whole; Dagster then stores its events one by one.
+      the partitions one step records for a range run) is stored inside one transaction on the run's
+      shard and one on the index shard (a thread's nested connection to a shard it holds open joins the
+      open transaction), instead of two to four transactions per event: in bulk when
+      ``stored_in_bulk`` (``_EventBatchesInBulk``; the rows written to the run's shard and mirrored in
+      the index shard, as Dagster's ``store_event`` does), else event by event with Dagster's
+      ``store_event``. A batch that fails is rolled back whole; Dagster then stores its events one by one.
 
     Measured on 3,000 partition materializations of one step (``bench/event_storage.py``): Dagster's
     storage 32-37 s, this one 1.0-1.4 s (docs/operations.md). Opening and closing a connection per use
@@ -320,8 +319,9 @@ class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, _EventBatchesInBulk, Sq
 class DentalInMemoryEventLogStorage(_AssetKeyColumnsFound, _EventBatchesInBulk, InMemoryEventLogStorage):
     """Dagster's in-memory event log (same tables, in a named shared-cache SQLite memory database) on one
     connection, instead of a new connection and two PRAGMAs for every use, and with a batch of events
-    (``DAGSTER_EVENT_BATCH_SIZE``) stored in one transaction: Dagster's in-memory storage stores a batch
-    event by event, each in transactions of its own. Every use is a transaction on that connection under
+    (``DAGSTER_EVENT_BATCH_SIZE``) stored in one transaction, in bulk when ``stored_in_bulk``
+    (``_EventBatchesInBulk``): Dagster's in-memory storage stores a batch event by event, each in
+    transactions of its own. Every use is a transaction on that connection under
     the storage's lock (one thread at a time); a thread's nested use (a batch) joins its open
     transaction. The event log of ``ephemeral_instance()``: a range run over every month of a
     50,000-patient practice stores ~3,000 materializations."""
