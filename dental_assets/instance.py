@@ -48,6 +48,7 @@ from dagster._core.storage.sqlite_storage import (DagsterSqliteStorage, _event_l
                                                   _schedule_directory)
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 from sqlalchemy import create_engine
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool, StaticPool
 
@@ -180,13 +181,29 @@ class _EventBatchesInBulk:
             conn.execute(AssetCheckExecutionsTable.insert(), [{**row, "partition": key} for key in partitions])
 
 
+def no_sync_per_commit_in_wal(dbapi_connection, _record=None) -> None:
+    """On a new connection to an event log shard in WAL mode (Dagster creates its shards so), SQLite's
+    ``synchronous=NORMAL``: a commit appends to the write-ahead log without waiting for the disk, which
+    is synced at each checkpoint. The file stays consistent whatever happens; a power cut or an operating
+    system crash (not a crash of the process) can lose the last commits, the last events of a run. In any
+    other journal mode the connection keeps SQLite's default (``FULL``), which NORMAL would make open to
+    corruption on a power cut. Measured on 960 events stored one by one (a dbt step's materializations
+    and check evaluations, ``bench/event_storage.py --workload checks``): 5.5 s -> 3.8-4.8 s."""
+    cursor = dbapi_connection.cursor()
+    try:
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+            cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
 # How many run shards keep an engine between events; the index shard counts as one of them.
 SQLITE_ENGINES_KEPT = 8
 
 
 class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, _EventBatchesInBulk, SqliteEventLogStorage):
     """Dagster's SQLite event log (an ``index.db`` shard plus one ``<run_id>.db`` shard per run: the same
-    files, schema and rows), with two changes to how events are written:
+    files, schema and rows), with three changes to how events are written:
 
     - an engine and one open connection per shard are kept (the last ``SQLITE_ENGINES_KEPT`` shards)
       instead of an engine and a connection per use, so SQLAlchemy's compiled-statement cache works
@@ -200,7 +217,8 @@ class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, _EventBatchesInBulk, Sq
       open transaction), instead of two to four transactions per event: in bulk when
       ``stored_in_bulk`` (``_EventBatchesInBulk``; the rows written to the run's shard and mirrored in
       the index shard, as Dagster's ``store_event`` does), else event by event with Dagster's
-      ``store_event``. A batch that fails is rolled back whole; Dagster then stores its events one by one.
+      ``store_event``. A batch that fails is rolled back whole; Dagster then stores its events one by one;
+    - a shard in WAL mode commits without a sync (``no_sync_per_commit_in_wal``).
 
     Measured on 3,000 partition materializations of one step (``bench/event_storage.py``): Dagster's
     storage 32-37 s, this one 1.0-1.4 s (docs/operations.md). Opening and closing a connection per use
@@ -226,6 +244,7 @@ class DentalSqliteEventLogStorage(_AssetKeyColumnsFound, _EventBatchesInBulk, Sq
             engine = create_engine(self.conn_string_for_shard(shard), poolclass=NullPool,
                                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
                                                  "check_same_thread": False})
+            sqlalchemy_event.listen(engine, "connect", no_sync_per_commit_in_wal)
             self._engines[shard] = engine
             while len(self._engines) > SQLITE_ENGINES_KEPT:
                 evicted, old = self._engines.popitem(last=False)

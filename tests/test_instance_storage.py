@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from dental_assets.instance import (DentalSqliteEventLogStorage, DentalSqliteStorage, ephemeral_instance,
-                                    stored_in_bulk)
+                                    no_sync_per_commit_in_wal, stored_in_bulk)
 from dental_assets.partitions import partition_range_tags
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -394,3 +394,23 @@ def test_asset_key_columns_once_found_are_remembered_and_a_missing_one_looked_up
             # remembered: no longer read from the table (nothing here drops a column; this test does)
             assert storage._has_asset_key_col_on_connection(conn, "added_later")
         storage.dispose()
+
+
+def test_event_log_shards_commit_without_a_sync_only_in_wal_mode(tmp_path):
+    """The event log's connections to its shards (Dagster creates them in WAL mode) run at
+    ``synchronous=NORMAL``; a database in another journal mode keeps SQLite's default, FULL (NORMAL would
+    leave it open to corruption on a power cut)."""
+    normal, full = 1, 2
+    storage = DentalSqliteEventLogStorage(str(tmp_path / "runs"))
+    for connection in (storage.index_connection(), storage.run_connection("a-run")):
+        with connection as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == normal
+    storage.dispose()
+
+    rollback_journal = sqlite3.connect(tmp_path / "other.db")
+    assert rollback_journal.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    no_sync_per_commit_in_wal(rollback_journal)
+    assert rollback_journal.execute("PRAGMA synchronous").fetchone()[0] == full
+    rollback_journal.close()
+
