@@ -1,6 +1,7 @@
 """Automation: freshness policies, automation conditions, the nightly schedule and the failure alerts.
 
-Evaluated with Dagster's own machinery on temporary instances (``dg.instance_for_test``):
+Evaluated with Dagster's own machinery on temporary instances on this project's SQLite instance storage
+(``dental_instance_for_test``):
 ``dg.evaluate_automation_conditions`` for the automation sensor's conditions, ``dg.build_schedule_context``
 for the schedule and ``dg.build_run_status_sensor_context`` for the run-failure sensor, whose webhook is
 a real HTTP server on loopback.
@@ -15,6 +16,7 @@ import threading
 
 import dagster as dg
 import pytest
+from dagster_instances import dental_instance_for_test
 
 from dental_assets.defs.automation import policies
 from dental_assets.defs.automation.ancestor_checks import AncestorsBlockingChecksPassed, nested_operators
@@ -118,7 +120,7 @@ def _materialize_with_ancestors_runless(instance, graph, keys, *, latest_only: b
 def test_a_dbt_model_runs_after_its_input_updates_unless_a_blocking_check_failed(defs, graph, checks_pass):
     selection = dg.AssetSelection.assets(INT_PATIENTS)
     assert graph.get(INT_PATIENTS).parent_keys == {STAGING_PATIENT}
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
         assert first.total_requested == 0  # its input was never materialized
 
@@ -169,7 +171,7 @@ def test_a_keep_fresh_sync_of_an_input_rebuilds_nothing_and_any_other_sync_does(
     assert _blocking_checks(graph, raw_patient), "raw.patient has no blocking check"
     selection = dg.AssetSelection.assets(STAGING_PATIENT)
     synced_patient_table = _built_asset(graph, raw_patient)
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         _materialize_with_ancestors_runless(instance, graph, [STAGING_PATIENT])
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
         assert first.total_requested == 0
@@ -186,7 +188,7 @@ def test_the_automation_sensor_is_evaluated_in_the_code_location(defs):
     # cannot evaluate: the sensor runs in the code location, where Dagster refuses more than 500 conditioned
     # assets and checks.
     sensor = defs.resolve_sensor_def("dental_automation_sensor")
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
         tick = sensor.evaluate_tick(context)
     assert tick.run_requests == [] and tick.cursor
@@ -208,7 +210,7 @@ def test_an_input_synced_after_its_models_build_started_gets_the_model_built_aga
     (raw_patient,) = graph.get(STAGING_PATIENT).parent_keys
     selection = dg.AssetSelection.assets(STAGING_PATIENT)
     synced_patient_table = _built_asset(graph, raw_patient)
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         cursor = None
 
         def tick():
@@ -249,7 +251,7 @@ def test_an_input_built_in_the_models_own_run_of_a_whole_job_is_not_a_missed_upd
     selection = dg.AssetSelection.assets(INT_PATIENTS)
     stand_ins = [_built_asset(graph, STAGING_PATIENT), _built_asset(graph, INT_PATIENTS)]
     job = dg.define_asset_job("whole_job", selection=[STAGING_PATIENT, INT_PATIENTS])
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         _materialize_with_ancestors_runless(instance, graph, [INT_PATIENTS])
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
         run = dg.Definitions(assets=stand_ins, jobs=[job]).resolve_job_def("whole_job").execute_in_process(
@@ -271,7 +273,7 @@ def test_the_nightly_dbt_job_does_not_make_the_automation_rebuild_the_facts(defs
     parents = sorted(graph.get(fact).parent_keys)
     assert parents and all(graph.get(p).partitions_def is None for p in parents)
     selection = dg.AssetSelection.assets(fact)
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         _materialize_with_ancestors_runless(instance, graph, [fact])
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
         assert first.total_requested == 0
@@ -294,7 +296,7 @@ def test_a_partitioned_dbt_model_refreshes_every_month_its_inputs_touch_not_only
     assert parents and all(graph.get(p).partitions_def is None for p in parents)
     months = graph.get(fact).partitions_def.get_partition_keys()
     selection = dg.AssetSelection.assets(fact)
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         _materialize_with_ancestors_runless(instance, graph, parents)
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
         assert first.total_requested == 0  # the first tick only records the state
@@ -326,7 +328,7 @@ def test_a_model_is_never_built_beside_an_input_held_back_by_a_failed_check(defs
     assert INT_PROCEDURES_COMPLETE in graph.get(MART_PRODUCTION_DAILY).parent_keys
     assert graph.get(INT_PROCEDURES_COMPLETE).parent_keys == {INT_PROCEDURES}
     selection = dg.AssetSelection.assets(*chain, STAGING_CLAIMPROC)
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         _materialize_with_ancestors_runless(instance, graph, [*chain, STAGING_CLAIMPROC])
         built = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
         _materialize_runless(instance, graph, INT_PROCEDURES, checks_pass=False)
@@ -392,7 +394,7 @@ def test_the_ancestors_condition_equals_dagsters_nested_operators(defs, graph):
     # evaluated alone on every model (so that models are requested and will_be_requested() counts), with
     # every blocking check passing and with one failed, both give the same subsets for every asset.
     keys = _ancestors_of(graph, COMPARED)
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         # one partition each: the condition reads checks and requests, not what is missing
         _materialize_with_ancestors_runless(instance, graph, COMPARED, latest_only=True)
         for failed, in_tick, generations in ANCESTOR_SCENARIOS:
@@ -430,7 +432,7 @@ def test_nightly_schedule_targets_dbt_job_once_per_night(defs):
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     tick = dt.datetime(2026, 3, 4, 4, 30, tzinfo=dt.timezone.utc)
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
             data = schedule.evaluate_tick(context)
     assert [r.run_key for r in data.run_requests] == ["nightly-dbt-2026-03-04"]
@@ -446,7 +448,7 @@ def test_nightly_facts_schedule_covers_every_month_in_one_run(defs, graph):
              and graph.get(k).partitions_def is not None and graph.get(k).group_name.startswith("dbt")}
     assert facts and facts <= set(job.asset_layer.executable_asset_keys)
     tick = dt.datetime(2026, 3, 4, 4, 45, tzinfo=dt.timezone.utc)
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
             data = schedule.evaluate_tick(context)
     (request,) = data.run_requests
@@ -562,7 +564,7 @@ def _failure_context(instance, alerts: AlertWebhookResource):
 def test_failed_run_is_recorded_and_posted_without_its_error_message(webhook, tmp_path, monkeypatch):
     monkeypatch.setenv("DENTAL_HOME", str(tmp_path))
     url, received = webhook
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         run_id, context = _failure_context(instance, AlertWebhookResource(webhook_url=url))
         dental_run_failure_alerts(context)
 
@@ -580,7 +582,7 @@ def test_failed_run_is_recorded_and_posted_without_its_error_message(webhook, tm
 def test_unreachable_webhook_is_recorded_not_raised(tmp_path, monkeypatch):
     monkeypatch.setenv("DENTAL_HOME", str(tmp_path))
     dead = AlertWebhookResource(webhook_url="http://127.0.0.1:9/nothing", timeout_seconds=2)
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         _, context = _failure_context(instance, dead)
         dental_run_failure_alerts(context)
     alert = json.loads(alerts_path().read_text())
@@ -593,7 +595,7 @@ def test_a_failed_run_without_a_code_location_is_alerted(tmp_path, monkeypatch):
     sensor, evaluated as the daemon does (its own repository named, a cursor from the tick before),
     still records its failure."""
     monkeypatch.setenv("DENTAL_HOME", str(tmp_path))
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         def tick(cursor):
             return dental_run_failure_alerts.evaluate_tick(dg.build_sensor_context(
                 instance=instance, repository_name="dental", cursor=cursor,
@@ -726,14 +728,14 @@ def test_a_source_run_left_started_gives_back_its_place(defs):
     import logging
 
     from dagster._core.events import DagsterEvent, DagsterEventType
-    from dagster._core.test_utils import create_run_for_test, instance_for_test
+    from dagster._core.test_utils import create_run_for_test
     from dagster._daemon.monitoring import run_monitoring
 
     from dental_assets.defs.raw.sensors import RAW_JOB_NAME, SOURCE_RUN_MAX_SECONDS
 
     tags = defs.get_job_def(RAW_JOB_NAME).tags
     assert tags["dental/opendental_source"] and int(tags["dagster/max_runtime"]) == SOURCE_RUN_MAX_SECONDS
-    with instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         run = create_run_for_test(instance, job_name=RAW_JOB_NAME, tags=dict(tags))
         instance.report_dagster_event(DagsterEvent(event_type_value=DagsterEventType.RUN_START.value,
                                                    job_name=RAW_JOB_NAME), run_id=run.run_id)
@@ -754,7 +756,7 @@ def test_a_dental_sync_run_from_before_the_max_runtime_is_still_failed_when_stal
     import subprocess
     import sys
 
-    from dagster._core.test_utils import create_run_for_test, instance_for_test
+    from dagster._core.test_utils import create_run_for_test
 
     from dental_assets.defs.raw.sensors import SOURCE_CONCURRENCY_TAG, SOURCE_TAG
     from dental_assets.defs.raw.sync_command import HOST_TAG, PID_TAG, PROCESS_START_TAG, fail_stale_runs
@@ -762,7 +764,7 @@ def test_a_dental_sync_run_from_before_the_max_runtime_is_still_failed_when_stal
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     process = {HOST_TAG: socket.gethostname(), PID_TAG: str(gone.pid), PROCESS_START_TAG: "0"}
-    with instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         old, new = (create_run_for_test(instance, job_name="raw_opendental_job", status=dg.DagsterRunStatus.STARTED,
                                         tags={**tags, **process}) for tags in (SOURCE_CONCURRENCY_TAG, SOURCE_TAG))
         assert sorted(fail_stale_runs(instance)) == sorted([old.run_id, new.run_id])

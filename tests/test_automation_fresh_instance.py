@@ -29,6 +29,7 @@ import datetime as dt
 
 import dagster as dg
 import pytest
+from dagster_instances import dental_instance_for_test
 
 STG_PROCEDURELOG = dg.AssetKey(["staging", "stg_opendental__procedurelog"])
 STG_PATIENT = dg.AssetKey(["staging", "stg_opendental__patient"])
@@ -64,7 +65,7 @@ def test_on_a_fresh_instance_the_dbt_models_wait_until_raw_is_recorded_in_it(def
     assert graph.get(RAW_PATIENT).partitions_def is None and len(months) > 1
     selection = dg.AssetSelection.assets(STG_PROCEDURELOG, STG_PATIENT, INT_PATIENTS)
     now = dt.datetime.now(dt.timezone.utc)
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         assert not instance.is_ephemeral
         cursor = None
         for day in range(DAYS_WAITED + 1):

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster_instances import dental_instance_for_test
 
 from dental_assets.defs.synthetic.jobs import plan_runs
 
@@ -152,7 +153,7 @@ def test_launched_runs_carry_the_code_location_origin_and_their_partition():
 
     job = dg.Definitions(assets=[reference, yearly, broken]).resolve_implicit_global_asset_job_def()
     created = []
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         result = execute_asset_run(job, instance, [reference.key], {"dental/demo_run_id": "parent"},
                                    run_config=quiet, on_created=created.append)
@@ -196,7 +197,7 @@ def test_materialized_assets_counts_distinct_assets_across_partitions_incrementa
     def monthly(context) -> None:
         return None
 
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         result = dg.materialize([monthly], instance=instance, tags={
             "dagster/asset_partition_range_start": "2026-01", "dagster/asset_partition_range_end": "2026-03"})
         counter = MaterializedAssets(instance, result.run_id)

@@ -6,6 +6,7 @@ import datetime as dt
 
 import dagster as dg
 import pytest
+from dagster_instances import dental_instance_for_test
 
 from dental_assets.catalog import pg_create_table_sql, raw_table, raw_tables
 from dental_assets.defs.raw.assets import raw_asset_key
@@ -748,7 +749,7 @@ def test_the_backstop_schedule_keeps_fresh_the_tables_the_daemons_instance_saw_l
     resources = {"opendental": OpenDentalSourceResource(kind="opendental", url=source_url),
                  "warehouse": WarehouseResource(url=pg_url)}
     reference = {t.name for t in raw_tables() if not t.partitioned}
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         with freeze_time(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=30)):
             for name in reference:
                 instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=raw_asset_key(name)))

@@ -16,6 +16,7 @@ import threading
 
 import dagster as dg
 import pytest
+from dagster_instances import dental_instance_for_test
 
 from dental_assets.defs.automation import outage
 from dental_assets.defs.automation.alerts import ALERT_WEBHOOK_ENV, alerts_path
@@ -81,7 +82,7 @@ def test_an_unreachable_source_skips_and_alerts_once_when_it_starts_and_once_whe
     port = _closed_port()
     down_url = f"mysql+pymysql://{USER}:{SECRET}@127.0.0.1:{port}/opendental"
     monkeypatch.setattr(sensors, "plan_run_requests", lambda *args, **kwargs: [])  # raw equals the source
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         first, cursor = _tick(instance, down_url, None)
         assert isinstance(first, dg.SkipReason)
         assert f"127.0.0.1:{port}" in first.skip_message and "error 2003" in first.skip_message
@@ -108,7 +109,7 @@ def test_an_unreachable_source_skips_and_alerts_once_when_it_starts_and_once_whe
 def test_the_backstop_skips_naming_the_source_when_it_cannot_be_used(webhook):
     port = _closed_port()
     url = f"mysql+pymysql://{USER}:{SECRET}@127.0.0.1:{port}/opendental"
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         with dg.build_schedule_context(instance=instance, resources=_resources(url)) as context:
             result = raw_sync_backstop(context)
     assert isinstance(result, dg.SkipReason)
@@ -138,7 +139,7 @@ def test_the_sensor_skips_while_a_run_it_requested_is_queued_or_in_progress(mari
 
     planned = []
     monkeypatch.setattr(sensors, "plan_run_requests", lambda *args, **kwargs: planned.append(1) or [])
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         queued = create_run_for_test(instance, job_name=sensors.RAW_JOB_NAME, status=dg.DagsterRunStatus.QUEUED,
                                      tags={"dagster/sensor_name": "raw_change_sensor"},
                                      remote_job_origin=remote_job_origin(sensors.RAW_JOB_NAME))
@@ -167,7 +168,7 @@ def test_a_refused_login_skips_and_alerts_without_the_user_or_the_drivers_text(w
     wrong = real.set(password=SECRET).render_as_string(hide_password=False)
     source = f"{real.host}:{real.port}"
     monkeypatch.setattr(sensors, "plan_run_requests", lambda *args, **kwargs: [])
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         result, cursor = _tick(instance, wrong, None)
         with dg.build_schedule_context(instance=instance, resources=_resources(wrong)) as context:
             backstop = raw_sync_backstop(context)
@@ -189,7 +190,7 @@ def test_a_run_starting_or_canceling_holds_the_next_comparison_too(mariadb_url, 
 
     planned = []
     monkeypatch.setattr(sensors, "plan_run_requests", lambda *args, **kwargs: planned.append(1) or [])
-    with dg.instance_for_test() as instance:
+    with dental_instance_for_test() as instance:
         create_run_for_test(instance, job_name=sensors.RAW_JOB_NAME, status=status,
                             tags={"dagster/sensor_name": "raw_change_sensor"})
         result, _ = _tick(instance, mariadb_url, None)
