@@ -733,7 +733,7 @@ def test_a_source_run_left_started_gives_back_its_place(defs):
 
     from dental_assets.defs.raw.sensors import RAW_JOB_NAME, SOURCE_RUN_MAX_SECONDS
 
-    tags = defs.get_job_def(RAW_JOB_NAME).tags
+    tags = defs.resolve_job_def(RAW_JOB_NAME).tags
     assert tags["dental/opendental_source"] and int(tags["dagster/max_runtime"]) == SOURCE_RUN_MAX_SECONDS
     with dental_instance_for_test() as instance:
         run = create_run_for_test(instance, job_name=RAW_JOB_NAME, tags=dict(tags))
