@@ -413,4 +413,3 @@ def test_event_log_shards_commit_without_a_sync_only_in_wal_mode(tmp_path):
     no_sync_per_commit_in_wal(rollback_journal)
     assert rollback_journal.execute("PRAGMA synchronous").fetchone()[0] == full
     rollback_journal.close()
-
